@@ -1,0 +1,54 @@
+/* sip_misc.rl - the short eagerly parsed values: CSeq (§20.16), Call-ID
+ * (§20.8), Max-Forwards (§20.22), Content-Length (§20.14), Content-Type
+ * (§20.15), Expires (§20.19).  Numbers are converted in C (bounded digits,
+ * range checks); the machines only check the grammar. */
+#include "internal.h"
+
+%%{
+  machine sipkit_misc;
+  alphtype unsigned char;
+  #@ value CSeq Call-ID Max-Forwards Content-Length Content-Type Expires
+  #@ root CSeq-value Call-ID-value Max-Forwards-value Content-Length-value Content-Type-value Expires-value
+  #@ attach Method      >cm_begin %cm_end
+  #@ attach m-type      >mt_begin %mt_end
+  #@ attach m-subtype   >ms_begin %ms_end
+  #@ attach m-parameter >mp_begin %mp_end
+
+  action cm_begin { m = p; }
+  action cm_end   { c->cur->u.cseq.method_name = sipkit__span(c, m, p); }
+  action mt_begin { m = p; }
+  action mt_end   { c->cur->u.ctype.type = sipkit__span(c, m, p); }
+  action ms_begin { m = p; }
+  action ms_end   { c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+  action mp_begin { if (!m_params) m_params = p; }
+  action mp_end   { c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+
+  include sip_misc_rules "sip_misc_rules.rl";
+
+  cseq           := CSeq_value;
+  call_id        := Call_ID_value;
+  max_forwards   := Max_Forwards_value;
+  content_length := Content_Length_value;
+  content_type   := Content_Type_value;
+  expires        := Expires_value;
+}%%
+
+%% write data noerror;
+
+int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr eof = pe, m = p, m_params = NULL;
+  const char *rule;
+  int cs;
+  switch (hdr_id) {
+  case SIPKIT_HDR_CSEQ: cs = sipkit_misc_en_cseq; rule = "CSeq"; break;
+  case SIPKIT_HDR_CALL_ID: cs = sipkit_misc_en_call_id; rule = "callid"; break;
+  case SIPKIT_HDR_MAX_FORWARDS: cs = sipkit_misc_en_max_forwards; rule = "Max-Forwards"; break;
+  case SIPKIT_HDR_CONTENT_LENGTH: cs = sipkit_misc_en_content_length; rule = "Content-Length"; break;
+  case SIPKIT_HDR_CONTENT_TYPE: cs = sipkit_misc_en_content_type; rule = "media-type"; break;
+  default: cs = sipkit_misc_en_expires; rule = "delta-seconds"; break;
+  }
+  %% write exec;
+  if (cs < sipkit_misc_first_final || p < pe)
+    return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, rule);
+  return c->code != SIPKIT_EOK;
+}

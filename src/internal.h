@@ -1,0 +1,117 @@
+/* internal.h - sipkit__ helpers shared by the parser core and the
+ * generated machines.  Not installed. */
+#ifndef SIPKIT_INTERNAL_H
+#define SIPKIT_INTERNAL_H
+
+#include "sipkit.h"
+#include "sipkit_hdr_table.h"
+
+#if defined(__GNUC__)
+#define sipkit__likely(x) __builtin_expect(!!(x), 1)
+#define sipkit__unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define sipkit__likely(x) (x)
+#define sipkit__unlikely(x) (x)
+#endif
+
+typedef const unsigned char *sipkit__ptr;
+
+/* State of one parse, shared by parse.c and the generated machines. */
+struct sipkit__ctx {
+  sipkit_msg *msg;
+  sipkit__ptr base;     /* buf */
+  sipkit__ptr end;      /* buf + len */
+  unsigned flags;
+  int code;             /* first error wins */
+  uint32_t err_off;
+  const char *err_rule; /* the rule of the recorded error */
+  const char *rule;     /* frame machine: the rule being matched */
+  sipkit_header *cur;   /* header entry the value machine fills */
+  int element_done;     /* list headers: the current element has ended */
+  sipkit__ptr el_start; /* where the current element began */
+  uint32_t vias;
+};
+
+static inline sipkit_span sipkit__span(const struct sipkit__ctx *c, sipkit__ptr a,
+                                       sipkit__ptr b) {
+  sipkit_span s = {(uint32_t)(a - c->base), (uint32_t)(b - a)};
+  return s;
+}
+
+/* Record an error unless one is already recorded.  Returns 1. */
+int sipkit__fail(struct sipkit__ctx *c, int code, sipkit__ptr at,
+                 const char *rule);
+
+/* Frame machine (gen/c/sip_frame.c): start line and header lines.  Returns
+ * the position just past the empty line that ends the headers, or NULL with
+ * c->code set (SIPKIT_EINCOMPLETE when the input ends first). */
+sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+
+/* Called by the frame machine for each header line, at its colon.  Returns
+ * the position of the line terminator (CR of the final CRLF, or the LF in
+ * lenient mode), or NULL on error. */
+sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
+                                sipkit__ptr name_end, sipkit__ptr colon,
+                                int hdr_id);
+void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
+                        sipkit__ptr b);
+enum { SIPKIT__SL_METHOD, SIPKIT__SL_RURI, SIPKIT__SL_VERSION,
+       SIPKIT__SL_STATUS, SIPKIT__SL_REASON };
+
+/* Value machines (gen/c/sip_*.c).  Each runs its ABNF rule over [p, pe)
+ * and fills c->cur; returns 0, or 1 with c->code set. */
+int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__vm_validate(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
+
+/* Helpers the machines' one-line actions call. */
+/* Marks every machine holding a URI declares (grammar/uri_actions.rl). */
+#define SIPKIT__URI_MARKS \
+  sipkit__ptr m_uri = p, m_ui = p, m_hp = p, m_up = NULL, m_kp = p, m_uh = p; \
+  (void)m_uri; (void)m_ui; (void)m_hp; (void)m_up; (void)m_kp; (void)m_uh
+
+void sipkit__uri_begin(sipkit_uri *u);
+void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b);
+void sipkit__uri_clear_params(sipkit_uri *u);
+void sipkit__uri_end(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b, int scheme);
+void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b);
+enum { SIPKIT__UP_TRANSPORT, SIPKIT__UP_USER, SIPKIT__UP_METHOD, SIPKIT__UP_TTL,
+       SIPKIT__UP_MADDR, SIPKIT__UP_LR };
+void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which, sipkit__ptr a, sipkit__ptr b);
+
+/* Split "host[:port]" (host may be an IPv6 reference); classify the host,
+ * range-check the port.  Returns 0 or 1 after recording an error. */
+int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
+                     sipkit_span *host, uint8_t *host_type, uint32_t *port,
+                     uint8_t *has_port, int err_code, const char *rule);
+
+/* The value of "name = value" spanning [a, b) (EQUAL may carry LWS). */
+sipkit_span sipkit__param_value(const struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
+
+/* List headers: an element starts / ends.  Pushing a new entry may fail
+ * (header array full). */
+void sipkit__element_begin(struct sipkit__ctx *c, sipkit__ptr p);
+void sipkit__element_end(struct sipkit__ctx *c, sipkit__ptr p);
+
+enum { SIPKIT__VP_BRANCH, SIPKIT__VP_RECEIVED, SIPKIT__VP_MADDR, SIPKIT__VP_TTL,
+       SIPKIT__VP_RPORT };
+void sipkit__via_param(struct sipkit__ctx *c, int which, sipkit__ptr a, sipkit__ptr b);
+void sipkit__via_sent_by(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
+
+enum { SIPKIT__AP_TAG, SIPKIT__AP_Q, SIPKIT__AP_EXPIRES };
+void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a, sipkit__ptr b);
+void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
+
+/* Decimal number of at most SIPKIT_MAX_DIGITS digits; leading zeros
+ * allowed.  Returns 0, or 1 after recording NUMBER_TOO_LONG / the error
+ * given for a non-digit. */
+int sipkit__number(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
+                   uint64_t *out, const char *rule);
+
+/* 1-based line and column of offset off in buf. */
+void sipkit__line_col(const char *buf, size_t len, uint32_t off, uint32_t *line,
+                      uint32_t *col);
+
+#endif

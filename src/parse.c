@@ -1,0 +1,634 @@
+/* parse.c - framing, limits and the checks the ABNF cannot express, around
+ * the generated machines in gen/c/. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------------ errors */
+
+static const char *const err_names[] = {
+#define XX(num, name, desc) [num] = #name,
+    SIPKIT_ERRNO_MAP(XX)
+#undef XX
+};
+static const char *const err_descs[] = {
+#define XX(num, name, desc) [num] = desc,
+    SIPKIT_ERRNO_MAP(XX)
+#undef XX
+};
+
+const char *sipkit_err_name(int code) {
+  if (code < 0 || (size_t)code >= sizeof err_names / sizeof *err_names ||
+      !err_names[code])
+    return "UNKNOWN";
+  return err_names[code];
+}
+
+const char *sipkit_strerror(int code) {
+  if (code < 0 || (size_t)code >= sizeof err_descs / sizeof *err_descs ||
+      !err_descs[code])
+    return "unknown error";
+  return err_descs[code];
+}
+
+int sipkit__fail(struct sipkit__ctx *c, int code, sipkit__ptr at,
+                 const char *rule) {
+  if (c->code == SIPKIT_EOK) {
+    c->code = code;
+    c->err_off = (uint32_t)(at - c->base);
+    c->err_rule = rule ? rule : "";
+  }
+  return 1;
+}
+
+void sipkit__line_col(const char *buf, size_t len, uint32_t off,
+                      uint32_t *line, uint32_t *col) {
+  uint32_t ln = 1;
+  size_t bol = 0;
+  if (off > len)
+    off = (uint32_t)len;
+  for (const char *p = buf, *e = buf + off;
+       (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++) {
+    ln++;
+    bol = (size_t)(p - buf) + 1;
+  }
+  *line = ln;
+  *col = (uint32_t)(off - bol) + 1;
+}
+
+int sipkit_error_format(const sipkit_error *err, const char *buf, size_t len,
+                        char *out, size_t cap) {
+  (void)buf;
+  (void)len;
+  const char *rule = err->rule && *err->rule ? err->rule : NULL;
+  return snprintf(out, cap, "error %s at %u (%u:%u): %s%s%s%s",
+                  sipkit_err_name(err->code), err->offset, err->line,
+                  err->column, sipkit_strerror(err->code), rule ? " [" : "",
+                  rule ? rule : "", rule ? "]" : "");
+}
+
+/* ----------------------------------------------------------------- methods */
+
+static const char *const method_names[] = {
+#define XX(num, name) [num] = #name,
+    SIPKIT_METHOD_MAP(XX)
+#undef XX
+};
+
+const char *sipkit_method_name(int method) {
+  if (method <= 0 ||
+      (size_t)method >= sizeof method_names / sizeof *method_names)
+    return "";
+  return method_names[method];
+}
+
+int sipkit_method_lookup(const char *name, size_t len) {
+  /* Methods are case-sensitive (RFC 3261 §7.1). */
+  for (size_t i = 1; i < sizeof method_names / sizeof *method_names; i++)
+    if (strlen(method_names[i]) == len && memcmp(method_names[i], name, len) == 0)
+      return (int)i;
+  return SIPKIT_METHOD_OTHER;
+}
+
+/* ----------------------------------------------------------------- headers */
+
+static int ascii_ieq(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if ((unsigned)(x - 'A') < 26u)
+      x |= 0x20;
+    if ((unsigned)(y - 'A') < 26u)
+      y |= 0x20;
+    if (x != y)
+      return 0;
+  }
+  return 1;
+}
+
+int sipkit_hdr_lookup(const char *name, size_t len) {
+  if (len == 1) {
+    for (int id = 1; id < SIPKIT_HDR__COUNT; id++)
+      if (sipkit__hdr_info[id].compact &&
+          ascii_ieq(&sipkit__hdr_info[id].compact, name, 1))
+        return id;
+  }
+  for (int id = 1; id < SIPKIT_HDR__COUNT; id++)
+    if (sipkit__hdr_info[id].name_len == len &&
+        ascii_ieq(sipkit__hdr_info[id].name, name, len))
+      return id;
+  return SIPKIT_HDR_OTHER;
+}
+
+const char *sipkit_hdr_name(int id) {
+  if (id <= 0 || id >= SIPKIT_HDR__COUNT)
+    return "";
+  return sipkit__hdr_info[id].name;
+}
+
+char sipkit_hdr_compact(int id) {
+  if (id <= 0 || id >= SIPKIT_HDR__COUNT)
+    return 0;
+  return sipkit__hdr_info[id].compact;
+}
+
+const sipkit_header *sipkit_msg_header(const sipkit_msg *msg, int id) {
+  if (id < 0 || id >= SIPKIT_HDR__COUNT || !msg->first[id])
+    return NULL;
+  return &msg->headers[msg->first[id] - 1];
+}
+
+const sipkit_header *sipkit_msg_header_next(const sipkit_msg *msg,
+                                            const sipkit_header *h) {
+  const sipkit_header *e = msg->headers + msg->num_headers;
+  const char *buf = msg->buf_;
+  for (const sipkit_header *n = h + 1; n < e; n++)
+    if (n->id == h->id &&
+        (h->id != SIPKIT_HDR_OTHER ||
+         (n->name.len == h->name.len &&
+          ascii_ieq(buf + n->name.off, buf + h->name.off, h->name.len))))
+      return n;
+  return NULL;
+}
+
+const sipkit_header *sipkit_msg_find(const sipkit_msg *msg, const char *buf,
+                                     const char *name, size_t name_len) {
+  int id = sipkit_hdr_lookup(name, name_len);
+  if (id != SIPKIT_HDR_OTHER)
+    return sipkit_msg_header(msg, id);
+  for (uint32_t i = 0; i < msg->num_headers; i++) {
+    const sipkit_header *h = &msg->headers[i];
+    if (h->id == SIPKIT_HDR_OTHER && h->name.len == name_len &&
+        ascii_ieq(buf + h->name.off, name, name_len))
+      return h;
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------- header lines */
+
+/* First byte in [p, end) that is a control byte (< 0x20 or 0x7F), eight
+ * bytes at a time: header values are long runs of printable text. */
+static sipkit__ptr find_ctl(sipkit__ptr p, sipkit__ptr end) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    uint64_t x, y;
+    memcpy(&x, p, 8);
+    y = x ^ (0x7full * ones);
+    if (((x - 0x20 * ones) & ~x & highs) | ((y - ones) & ~y & highs))
+      break;
+    p += 8;
+  }
+  for (; p < end; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return p;
+  return end;
+}
+
+static int is_eager_singleton(int id) {
+  switch (id) {
+  case SIPKIT_HDR_CALL_ID: case SIPKIT_HDR_CONTENT_LENGTH: case SIPKIT_HDR_CSEQ:
+  case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_MAX_FORWARDS:
+  case SIPKIT_HDR_CONTENT_TYPE: case SIPKIT_HDR_EXPIRES:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int sipkit__number(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
+                   uint64_t *out, const char *rule) {
+  uint64_t v = 0;
+  sipkit__ptr p = a;
+  while (p < b && (*p == '0') && b - p > 1 && (unsigned)(p[1] - '0') < 10u)
+    p++; /* leading zeros do not count against the digit limit */
+  if (b - p > (long)SIPKIT_MAX_DIGITS)
+    return sipkit__fail(c, SIPKIT_ENUMBER_TOO_LONG, p + SIPKIT_MAX_DIGITS, rule);
+  if (p == b)
+    return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p, rule);
+  for (; p < b; p++) {
+    if ((unsigned)(*p - '0') >= 10u)
+      return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p, rule);
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+static sipkit__ptr skip_digits(sipkit__ptr p, sipkit__ptr e) {
+  while (p < e && (unsigned)(*p - '0') < 10u)
+    p++;
+  return p;
+}
+
+/* Checks and conversions after a short value passed its machine. */
+static int finish_misc(struct sipkit__ctx *c, sipkit_header *h, sipkit__ptr a,
+                       sipkit__ptr b) {
+  sipkit_msg *m = c->msg;
+  uint64_t v;
+  switch (h->id) {
+  case SIPKIT_HDR_CSEQ:
+    if (sipkit__number(c, a, skip_digits(a, b), &v, "CSeq"))
+      return 1;
+    if (v >= 0x80000000u) /* RFC 3261 §8.1.1.5 */
+      return sipkit__fail(c, SIPKIT_ENUMBER_RANGE, a, "CSeq");
+    h->u.cseq.num = (uint32_t)v;
+    h->u.cseq.method = sipkit_method_lookup(
+        (const char *)c->base + h->u.cseq.method_name.off, h->u.cseq.method_name.len);
+    m->cseq = &h->u.cseq;
+    return 0;
+  case SIPKIT_HDR_CALL_ID:
+    m->call_id = h->value;
+    return 0;
+  case SIPKIT_HDR_CONTENT_TYPE:
+    m->content_type = &h->u.ctype;
+    return 0;
+  case SIPKIT_HDR_CONTENT_LENGTH:
+    if (sipkit__number(c, a, b, &v, "Content-Length"))
+      return 1;
+    if (v > SIPKIT_MAX_MSG_SIZE)
+      return sipkit__fail(c, SIPKIT_ECONTENT_LENGTH, a, "Content-Length");
+    h->u.number = (uint32_t)v;
+    m->content_length = (uint32_t)v;
+    m->has_content_length = 1;
+    return 0;
+  case SIPKIT_HDR_MAX_FORWARDS:
+    if (sipkit__number(c, a, b, &v, "Max-Forwards"))
+      return 1;
+    if (v > 255) /* RFC 3261 §20.22: 0..255 */
+      return sipkit__fail(c, SIPKIT_ENUMBER_RANGE, a, "Max-Forwards");
+    h->u.number = m->max_forwards = (uint32_t)v;
+    return 0;
+  case SIPKIT_HDR_EXPIRES:
+    if (sipkit__number(c, a, b, &v, "delta-seconds"))
+      return 1;
+    /* RFC 3261 §20.19: larger values mean 2^32-1 */
+    h->u.number = m->expires = v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
+    return 0;
+  }
+  return 0;
+}
+
+static sipkit__ptr incomplete(struct sipkit__ctx *c) {
+  if (c->code == SIPKIT_EOK) {
+    c->code = SIPKIT_EINCOMPLETE;
+    c->err_off = (uint32_t)(c->end - c->base);
+  }
+  return NULL;
+}
+
+sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
+                                sipkit__ptr name_end, sipkit__ptr colon,
+                                int hdr_id) {
+  sipkit_msg *m = c->msg;
+  sipkit__ptr end = c->end, p = colon + 1, eol, nl;
+  const int lenient = (c->flags & SIPKIT_PARSE_LENIENT_LF) != 0;
+
+  if (c->code != SIPKIT_EOK)
+    return NULL;
+  /* Find the end of the logical line, folds included, and refuse bytes no
+   * header value may hold. */
+  for (;;) {
+    p = find_ctl(p, end);
+    if (p == end)
+      return incomplete(c);
+    if (*p == '\r') {
+      if (p + 1 == end)
+        return incomplete(c);
+      if (p[1] != '\n') {
+        sipkit__fail(c, SIPKIT_EHEADER_LINE, p, "CRLF");
+        return NULL;
+      }
+      eol = p;
+      nl = p + 1;
+    } else if (*p == '\n') {
+      if (!lenient) {
+        sipkit__fail(c, SIPKIT_EBARE_LF, p, "CRLF");
+        return NULL;
+      }
+      eol = nl = p;
+    } else if (*p == '\t' ||
+               (hdr_id != SIPKIT_HDR_OTHER && p[-1] == '\\' && p - 1 > colon)) {
+      /* HTAB, or a quoted-pair escaping a control byte: a known header's
+       * own rule decides whether one may stand there. */
+      p++;
+      continue;
+    } else {
+      sipkit__fail(c, SIPKIT_EHEADER_LINE, p, "header-value");
+      return NULL;
+    }
+    if ((size_t)(eol - name) > SIPKIT_MAX_HEADER_LINE) {
+      sipkit__fail(c, SIPKIT_ELINE_TOO_LONG, name + SIPKIT_MAX_HEADER_LINE, "message-header");
+      return NULL;
+    }
+    if (nl + 1 == end)
+      return incomplete(c); /* a fold may follow */
+    if (nl[1] != ' ' && nl[1] != '\t')
+      break;
+    p = nl + 2;
+  }
+
+  /* Trim LWS on both sides: leading LWS is HCOLON's SWS; trailing LWS is
+   * what extension-header's header-value allows every line (README). */
+  sipkit__ptr a = colon + 1, b = eol;
+  while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
+    a++;
+  while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
+    b--;
+
+  if (m->num_headers >= m->max_headers) {
+    sipkit__fail(c, SIPKIT_ETOO_MANY_HEADERS, name, "message-header");
+    return NULL;
+  }
+  if (m->first[hdr_id] && is_eager_singleton(hdr_id)) {
+    sipkit__fail(c, SIPKIT_EDUPLICATE_HEADER, name, sipkit__hdr_info[hdr_id].rule);
+    return NULL;
+  }
+  sipkit_header *h = &m->headers[m->num_headers++];
+  h->name = sipkit__span(c, name, name_end);
+  h->value = sipkit__span(c, a, b);
+  h->id = (uint16_t)hdr_id;
+  h->parsed = 0;
+  h->element = 0;
+  if (!m->first[hdr_id])
+    m->first[hdr_id] = (uint16_t)m->num_headers;
+  if (!sipkit__hdr_info[hdr_id].eager)
+    return eol;
+
+  memset(&h->u, 0, sizeof h->u);
+  h->parsed = 1;
+  c->cur = h;
+  c->element_done = 0;
+  int bad;
+  switch (hdr_id) {
+  case SIPKIT_HDR_VIA:
+    bad = sipkit__vm_via(c, a, b);
+    if (!bad && !m->via)
+      m->via = &h->u.via;
+    break;
+  case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
+  case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
+    bad = sipkit__vm_addr(c, hdr_id, a, b);
+    /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
+    for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
+      sipkit_span u = e->u.addr.uri.all;
+      if (!e->u.addr.star &&
+          sipkit__vm_uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
+        c->err_rule = "addr-spec";
+        bad = 1;
+      }
+    }
+    if (!bad) {
+      if (hdr_id == SIPKIT_HDR_FROM)
+        m->from = &h->u.addr;
+      else if (hdr_id == SIPKIT_HDR_TO)
+        m->to = &h->u.addr;
+      else if (hdr_id == SIPKIT_HDR_CONTACT && !m->contact)
+        m->contact = &h->u.addr;
+    }
+    break;
+  default:
+    bad = sipkit__vm_misc(c, hdr_id, a, b) || finish_misc(c, h, a, b);
+    break;
+  }
+  return bad ? NULL : eol;
+}
+
+/* -------------------------------------------------------------- start line */
+
+static int version_ok(sipkit__ptr a, sipkit__ptr b) {
+  return b - a == 7 && ascii_ieq((const char *)a, "SIP/2.0", 7);
+}
+
+void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
+                        sipkit__ptr b) {
+  sipkit_msg *m = c->msg;
+  switch (what) {
+  case SIPKIT__SL_METHOD:
+    m->method_name = sipkit__span(c, a, b);
+    m->method = sipkit_method_lookup((const char *)a, (size_t)(b - a));
+    break;
+  case SIPKIT__SL_RURI:
+    m->request_uri = sipkit__span(c, a, b);
+    if (sipkit__vm_uri(c, &m->ruri, a, b)) {
+      c->code = SIPKIT_EREQUEST_URI;
+      c->err_rule = "Request-URI";
+    } else if (m->ruri.headers.off) {
+      sipkit__fail(c, SIPKIT_EURI_HEADERS, c->base + m->ruri.headers.off - 1, "Request-URI");
+    }
+    break;
+  case SIPKIT__SL_VERSION:
+    m->version = sipkit__span(c, a, b);
+    if (!version_ok(a, b))
+      sipkit__fail(c, SIPKIT_EVERSION, a, "SIP-Version");
+    break;
+  case SIPKIT__SL_STATUS:
+    m->status = (a[0] - '0') * 100 + (a[1] - '0') * 10 + (a[2] - '0');
+    if (m->status < 100 || m->status > 699)
+      sipkit__fail(c, SIPKIT_ESTATUS_CODE, a, "Status-Code");
+    break;
+  case SIPKIT__SL_REASON:
+    m->reason = sipkit__span(c, a, b);
+    break;
+  }
+}
+
+/* ------------------------------------------------------------------ parsing */
+
+void sipkit_msg_init(sipkit_msg *msg, sipkit_header *headers,
+                     size_t max_headers) {
+  memset(msg, 0, sizeof *msg);
+  msg->headers = headers;
+  msg->max_headers = (uint32_t)(max_headers > SIPKIT_MAX_HEADERS ? SIPKIT_MAX_HEADERS
+                                                                 : max_headers);
+}
+
+static void reset(sipkit_msg *m, const char *buf) {
+  sipkit_header *headers = m->headers;
+  uint32_t max = m->max_headers, scan = m->scan_from_;
+  memset(m, 0, sizeof *m);
+  m->headers = headers;
+  m->max_headers = max;
+  m->scan_from_ = scan;
+  m->buf_ = buf;
+}
+
+static int check_semantics(struct sipkit__ctx *c) {
+  sipkit_msg *m = c->msg;
+  static const int mandatory[] = {SIPKIT_HDR_TO, SIPKIT_HDR_FROM, SIPKIT_HDR_CALL_ID,
+                                  SIPKIT_HDR_CSEQ, SIPKIT_HDR_VIA};
+  for (size_t i = 0; i < sizeof mandatory / sizeof *mandatory; i++)
+    if (!m->first[mandatory[i]])
+      return sipkit__fail(c, SIPKIT_EMISSING_HEADER, c->base + m->body.off,
+                          sipkit__hdr_info[mandatory[i]].rule);
+  if (!m->status) {
+    const sipkit_span *x = &m->method_name, *y = &m->cseq->method_name;
+    if (x->len != y->len || memcmp(c->base + x->off, c->base + y->off, x->len))
+      return sipkit__fail(c, SIPKIT_ECSEQ_METHOD,
+                          c->base + m->headers[m->first[SIPKIT_HDR_CSEQ] - 1].value.off,
+                          "CSeq");
+  }
+  return 0;
+}
+
+static void report(const struct sipkit__ctx *c, sipkit_error *err) {
+  if (!err)
+    return;
+  err->code = c->code;
+  err->offset = c->err_off;
+  err->rule = c->code == SIPKIT_EOK ? "" : (c->err_rule ? c->err_rule : "");
+  if (c->code == SIPKIT_EOK) {
+    err->line = err->column = 0;
+    return;
+  }
+  sipkit__line_col((const char *)c->base, (size_t)(c->end - c->base), c->err_off,
+                   &err->line, &err->column);
+}
+
+/* Runs the frame over [buf+skip, buf+len); on success sets the body start. */
+static sipkit__ptr parse_head(struct sipkit__ctx *c, sipkit__ptr start) {
+  sipkit__ptr body = sipkit__frame(c, start, c->end);
+  if (!body && c->code != SIPKIT_EINCOMPLETE && c->err_off < (uint32_t)(c->end - c->base)) {
+    sipkit__ptr at = c->base + c->err_off;
+    /* A line end without CR is the commonest cause of a failed match in
+     * strict mode: say so rather than naming the rule. */
+    if (*at == '\n' && (at == c->base || at[-1] != '\r') &&
+        !(c->flags & SIPKIT_PARSE_LENIENT_LF))
+      c->code = SIPKIT_EBARE_LF;
+    else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "header-name") == 0)
+      c->code = SIPKIT_EHEADER_NAME;
+    else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "HCOLON") == 0)
+      c->code = SIPKIT_EHEADER_LINE;
+  }
+  return body;
+}
+
+static sipkit__ptr skip_crlf(sipkit__ptr p, sipkit__ptr e) {
+  while (p < e && (*p == '\r' || *p == '\n'))
+    p++;
+  return p;
+}
+
+int sipkit_parse(sipkit_msg *msg, const char *buf, size_t len, unsigned flags,
+                 sipkit_error *err) {
+  struct sipkit__ctx c = {0};
+  if (!msg || (!buf && len)) {
+    if (err)
+      *err = (sipkit_error){SIPKIT_EARGUMENT, 0, 0, 0, ""};
+    return SIPKIT_EARGUMENT;
+  }
+  reset(msg, buf);
+  c.msg = msg;
+  c.base = (sipkit__ptr)buf;
+  c.end = c.base + len;
+  c.flags = flags;
+  if (len > SIPKIT_MAX_MSG_SIZE) {
+    c.end = c.base + SIPKIT_MAX_MSG_SIZE;
+    sipkit__fail(&c, SIPKIT_EMSG_TOO_LARGE, c.end, "");
+  } else {
+    sipkit__ptr start = skip_crlf(c.base, c.end);
+    if (start == c.end) {
+      sipkit__fail(&c, SIPKIT_EEMPTY, start, "");
+    } else {
+      sipkit__ptr body = parse_head(&c, start);
+      if (!body) {
+        if (c.code == SIPKIT_EINCOMPLETE) {
+          c.code = SIPKIT_EOK;
+          sipkit__fail(&c, SIPKIT_EHEADERS_END, c.end, "message-header");
+        }
+      } else {
+        size_t avail = (size_t)(c.end - body);
+        size_t blen = msg->has_content_length ? msg->content_length : avail;
+        if (blen > avail) {
+          sipkit__fail(&c, SIPKIT_EBODY_TRUNCATED, c.end, "message-body");
+        } else {
+          msg->body = sipkit__span(&c, body, body + blen);
+          msg->size = (uint32_t)(body + blen - c.base);
+          if (!(flags & SIPKIT_PARSE_NO_CHECKS))
+            check_semantics(&c);
+        }
+      }
+    }
+  }
+  report(&c, err);
+  return c.code;
+}
+
+/* End of the header section at or after from, or NULL. */
+/* A bare-LF end is found in strict mode too, so that the frame reports
+ * BARE_LF at once instead of waiting for bytes that never come. */
+static sipkit__ptr find_head_end(sipkit__ptr from, sipkit__ptr end) {
+  for (sipkit__ptr p = from; p < end && (p = memchr(p, '\n', (size_t)(end - p))); p++) {
+    if (p + 1 < end && p[1] == '\n')
+      return p + 2;
+    if (p + 2 < end && p[1] == '\r' && p[2] == '\n')
+      return p + 3;
+  }
+  return NULL;
+}
+
+int sipkit_parse_stream(sipkit_msg *msg, const char *buf, size_t len,
+                        unsigned flags, size_t *consumed, sipkit_error *err) {
+  struct sipkit__ctx c = {0};
+  if (!msg || !consumed || (!buf && len)) {
+    if (err)
+      *err = (sipkit_error){SIPKIT_EARGUMENT, 0, 0, 0, ""};
+    return SIPKIT_EARGUMENT;
+  }
+  *consumed = 0;
+  c.msg = msg;
+  c.base = (sipkit__ptr)buf;
+  c.end = c.base + len;
+  c.flags = flags;
+  sipkit__ptr start = skip_crlf(c.base, c.end);
+  uint32_t from = msg->scan_from_ > (uint32_t)(start - c.base) ? msg->scan_from_
+                                                               : (uint32_t)(start - c.base);
+  if (from > len)
+    from = (uint32_t)(start - c.base);
+  sipkit__ptr head_end = find_head_end(c.base + from, c.end);
+  if (!head_end) {
+    /* Remember how far no header end was found so a byte-by-byte feed
+     * stays linear; the last two bytes may start one. */
+    msg->scan_from_ = len > 2 ? (uint32_t)len - 2 : 0;
+    if (len - (size_t)(start - c.base) > SIPKIT_MAX_MSG_SIZE)
+      sipkit__fail(&c, SIPKIT_EMSG_TOO_LARGE, c.base + SIPKIT_MAX_MSG_SIZE, "");
+    else
+      c.code = SIPKIT_EINCOMPLETE, c.err_off = (uint32_t)len;
+    report(&c, err);
+    return c.code;
+  }
+  reset(msg, buf);
+  msg->scan_from_ = 0;
+  if ((size_t)(head_end - start) > SIPKIT_MAX_MSG_SIZE) {
+    sipkit__fail(&c, SIPKIT_EMSG_TOO_LARGE, start + SIPKIT_MAX_MSG_SIZE, "");
+    report(&c, err);
+    return c.code;
+  }
+  c.end = head_end; /* the frame sees exactly the header section */
+  sipkit__ptr body = parse_head(&c, start);
+  c.end = c.base + len;
+  if (body) {
+    if (!msg->has_content_length) {
+      sipkit__fail(&c, SIPKIT_ENO_CONTENT_LENGTH, body, "Content-Length");
+    } else if ((size_t)(body - start) + msg->content_length > SIPKIT_MAX_MSG_SIZE) {
+      sipkit__fail(&c, SIPKIT_EMSG_TOO_LARGE, body, "");
+    } else if ((size_t)(c.end - body) < msg->content_length) {
+      msg->scan_from_ = (uint32_t)(head_end - c.base) - 3;
+      c.code = SIPKIT_EINCOMPLETE;
+      c.err_off = (uint32_t)len;
+    } else {
+      msg->body = sipkit__span(&c, body, body + msg->content_length);
+      msg->size = (uint32_t)(body + msg->content_length - c.base);
+      *consumed = msg->size;
+      if (!(flags & SIPKIT_PARSE_NO_CHECKS))
+        check_semantics(&c);
+    }
+  } else if (c.code == SIPKIT_EINCOMPLETE) {
+    /* The frame saw the whole header section: incomplete means a line
+     * never ended properly. */
+    c.code = SIPKIT_EOK;
+    sipkit__fail(&c, SIPKIT_EHEADERS_END, head_end, "message-header");
+  }
+  report(&c, err);
+  return c.code;
+}

@@ -1,0 +1,369 @@
+/* values.c - what the machines' one-line actions call, and the public
+ * helpers for URIs, parameters, folding and escapes. */
+#include <string.h>
+
+#include "internal.h"
+
+static int is_lws(unsigned char ch) {
+  return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+static int ieq(const unsigned char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char x = a[i];
+    if ((unsigned)(x - 'A') < 26u)
+      x |= 0x20;
+    if (x != (unsigned char)b[i])
+      return 0;
+  }
+  return 1;
+}
+
+/* ------------------------------------------------------------------- hosts */
+
+int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
+                     sipkit_span *host, uint8_t *host_type, uint32_t *port,
+                     uint8_t *has_port, int err_code, const char *rule) {
+  sipkit__ptr h_end;
+  if (a < b && *a == '[') {
+    h_end = memchr(a, ']', (size_t)(b - a));
+    if (!h_end)
+      return sipkit__fail(c, err_code, b, rule);
+    h_end++;
+    *host_type = SIPKIT_HOST_IPV6;
+  } else {
+    int numeric = 1;
+    for (h_end = a; h_end < b && *h_end != ':' && !is_lws(*h_end); h_end++)
+      if (*h_end != '.' && (unsigned)(*h_end - '0') >= 10u)
+        numeric = 0;
+    *host_type = numeric ? SIPKIT_HOST_IPV4 : SIPKIT_HOST_NAME;
+  }
+  *host = sipkit__span(c, a, h_end);
+  sipkit__ptr p = h_end;
+  while (p < b && is_lws(*p))
+    p++;
+  if (p < b && *p == ':') {
+    p++;
+    while (p < b && is_lws(*p))
+      p++;
+    sipkit__ptr d = p;
+    uint32_t v = 0;
+    for (; p < b && (unsigned)(*p - '0') < 10u; p++) {
+      v = v * 10 + (uint32_t)(*p - '0');
+      if (v > 65535) /* also stops the accumulation from ever wrapping */
+        return sipkit__fail(c, err_code, p, "port");
+    }
+    if (p == d)
+      return sipkit__fail(c, err_code, p, "port");
+    *port = v;
+    *has_port = 1;
+  } else {
+    *port = 0;
+    *has_port = 0;
+  }
+  return 0;
+}
+
+sipkit_span sipkit__param_value(const struct sipkit__ctx *c, sipkit__ptr a,
+                                sipkit__ptr b) {
+  sipkit__ptr eq = memchr(a, '=', (size_t)(b - a));
+  sipkit_span none = {0, 0};
+  if (!eq)
+    return none;
+  eq++;
+  while (eq < b && is_lws(*eq))
+    eq++;
+  while (b > eq && is_lws(b[-1]))
+    b--;
+  return sipkit__span(c, eq, b);
+}
+
+/* -------------------------------------------------------------------- URIs */
+
+void sipkit__uri_begin(sipkit_uri *u) { memset(u, 0, sizeof *u); }
+
+void sipkit__uri_clear_params(sipkit_uri *u) {
+  static const sipkit_span none;
+  u->params = u->headers = u->transport = u->user_param = none;
+  u->method = u->maddr = u->ttl = none;
+  u->lr = 0;
+}
+
+void sipkit__uri_end(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
+                     sipkit__ptr b, int scheme) {
+  u->all = sipkit__span(c, a, b);
+  u->scheme = (uint8_t)scheme;
+  if (scheme == SIPKIT_SCHEME_OTHER && b - a >= 4 && ieq(a, "tel:", 4)) {
+    /* RFC 3966: the number up to the first parameter */
+    sipkit__ptr n = a + 4, semi = memchr(n, ';', (size_t)(b - n));
+    u->scheme = SIPKIT_SCHEME_TEL;
+    u->user = sipkit__span(c, n, semi ? semi : b);
+    if (semi)
+      u->params = sipkit__span(c, semi + 1, b);
+  }
+}
+
+void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
+                          sipkit__ptr b) {
+  sipkit__ptr at = b - 1; /* userinfo ends in "@" */
+  sipkit__ptr colon = memchr(a, ':', (size_t)(at - a));
+  u->user = sipkit__span(c, a, colon ? colon : at);
+  if (colon)
+    u->password = sipkit__span(c, colon + 1, at);
+}
+
+void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
+                          sipkit__ptr b) {
+  sipkit__hostport(c, a, b, &u->host, &u->host_type, &u->port, &u->has_port,
+                   SIPKIT_EURI, "hostport");
+}
+
+void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which,
+                       sipkit__ptr a, sipkit__ptr b) {
+  /* uri-parameters have no LWS around "=" */
+  sipkit__ptr eq = memchr(a, '=', (size_t)(b - a));
+  sipkit_span v = eq ? sipkit__span(c, eq + 1, b) : sipkit__span(c, b, b);
+  switch (which) {
+  case SIPKIT__UP_TRANSPORT: u->transport = v; break;
+  case SIPKIT__UP_USER: u->user_param = v; break;
+  case SIPKIT__UP_METHOD: u->method = v; break;
+  case SIPKIT__UP_TTL: u->ttl = v; break;
+  case SIPKIT__UP_MADDR: u->maddr = v; break;
+  }
+}
+
+int sipkit_uri_parse(sipkit_uri *uri, const char *buf, sipkit_span span,
+                     sipkit_error *err) {
+  struct sipkit__ctx c = {0};
+  c.base = (sipkit__ptr)buf;
+  c.end = c.base + span.off + span.len;
+  sipkit__ptr a = c.base + span.off;
+  if (!span.len)
+    sipkit__fail(&c, SIPKIT_EURI, a, "Request-URI");
+  else
+    sipkit__vm_uri(&c, uri, a, c.end);
+  if (err) {
+    err->code = c.code;
+    err->offset = c.err_off;
+    err->rule = c.code ? c.err_rule : "";
+    if (c.code)
+      sipkit__line_col(buf, (size_t)(c.end - c.base), c.err_off, &err->line,
+                       &err->column);
+    else
+      err->line = err->column = 0;
+  }
+  return c.code;
+}
+
+static int hexval(unsigned char ch) {
+  if ((unsigned)(ch - '0') < 10u)
+    return ch - '0';
+  ch |= 0x20;
+  if ((unsigned)(ch - 'a') < 6u)
+    return ch - 'a' + 10;
+  return -1;
+}
+
+long sipkit_unescape(const char *src, size_t len, char *out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)src[i];
+    if (ch == '%') {
+      int hi, lo;
+      if (i + 2 >= len || (hi = hexval((unsigned char)src[i + 1])) < 0 ||
+          (lo = hexval((unsigned char)src[i + 2])) < 0)
+        return -1;
+      ch = (unsigned char)(hi << 4 | lo);
+      i += 2;
+    }
+    if (n >= cap)
+      return -1;
+    out[n++] = (char)ch;
+  }
+  return (long)n;
+}
+
+/* ------------------------------------------------------------ list headers */
+
+void sipkit__element_begin(struct sipkit__ctx *c, sipkit__ptr p) {
+  if (c->element_done) {
+    sipkit_msg *m = c->msg;
+    sipkit_header *prev = c->cur;
+    if (m->num_headers >= m->max_headers) {
+      sipkit__fail(c, SIPKIT_ETOO_MANY_HEADERS, p, "message-header");
+      return; /* keep filling prev: the parse fails anyway */
+    }
+    if (prev->id == SIPKIT_HDR_VIA && ++c->vias > SIPKIT_MAX_VIAS)
+      sipkit__fail(c, SIPKIT_ETOO_MANY_VIAS, p, "via-parm");
+    sipkit_header *h = &m->headers[m->num_headers++];
+    memset(h, 0, sizeof *h);
+    h->name = prev->name;
+    h->id = prev->id;
+    h->parsed = 1;
+    h->element = (uint8_t)(prev->element + 1);
+    c->cur = h;
+    c->element_done = 0;
+  }
+  c->el_start = p;
+}
+
+void sipkit__element_end(struct sipkit__ctx *c, sipkit__ptr p) {
+  c->cur->value = sipkit__span(c, c->el_start, p);
+  c->element_done = 1;
+}
+
+/* --------------------------------------------------------------------- Via */
+
+void sipkit__via_sent_by(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b) {
+  sipkit_via *v = &c->cur->u.via;
+  sipkit__hostport(c, a, b, &v->host, &v->host_type, &v->port, &v->has_port,
+                   SIPKIT_EHEADER_VALUE, "sent-by");
+}
+
+void sipkit__via_param(struct sipkit__ctx *c, int which, sipkit__ptr a,
+                       sipkit__ptr b) {
+  sipkit_via *v = &c->cur->u.via;
+  sipkit_span val = sipkit__param_value(c, a, b);
+  switch (which) {
+  case SIPKIT__VP_BRANCH: v->branch = val; break;
+  case SIPKIT__VP_RECEIVED: v->received = val; break;
+  case SIPKIT__VP_MADDR: v->maddr = val; break;
+  case SIPKIT__VP_TTL: v->ttl = val; break;
+  case SIPKIT__VP_RPORT: v->rport = val; v->has_rport = 1; break;
+  }
+}
+
+/* --------------------------------------------------------------- name-addr */
+
+void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a,
+                        sipkit__ptr b) {
+  sipkit_addr *ad = &c->cur->u.addr;
+  sipkit_span val = sipkit__param_value(c, a, b);
+  switch (which) {
+  case SIPKIT__AP_TAG: ad->tag = val; break;
+  case SIPKIT__AP_Q: ad->q = val; break;
+  case SIPKIT__AP_EXPIRES: ad->expires = val; break;
+  }
+}
+
+void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b) {
+  sipkit_addr *ad = &c->cur->u.addr;
+  while (b > a && is_lws(b[-1]))
+    b--;
+  if (b - a >= 2 && *a == '"' && b[-1] == '"') {
+    ad->display = sipkit__span(c, a + 1, b - 1);
+    ad->display_quoted = 1;
+  } else {
+    ad->display = sipkit__span(c, a, b);
+    ad->display_quoted = 0;
+  }
+}
+
+/* ------------------------------------------------------------ raw values */
+
+size_t sipkit_unfold(const char *buf, sipkit_span value, char *out, size_t cap) {
+  const unsigned char *p = (const unsigned char *)buf + value.off;
+  const unsigned char *e = p + value.len;
+  size_t n = 0, ws_start = 0; /* ws_start: output length before trailing WSP */
+  int in_ws = 0;
+  while (p < e) {
+    unsigned char ch = *p;
+    if (ch == '\r' || ch == '\n') {
+      /* a fold: drop the WSP before it, the line end and the WSP after */
+      if (in_ws)
+        n = ws_start;
+      while (p < e && is_lws(*p))
+        p++;
+      if (n < cap)
+        out[n] = ' ';
+      ws_start = n++;
+      in_ws = 1;
+      continue;
+    }
+    if (ch == ' ' || ch == '\t') {
+      if (!in_ws) {
+        ws_start = n;
+        in_ws = 1;
+      }
+    } else {
+      in_ws = 0;
+    }
+    if (n < cap)
+      out[n] = (char)ch;
+    n++;
+    p++;
+  }
+  return n;
+}
+
+int sipkit_param_next(const char *buf, sipkit_span params, uint32_t *pos,
+                      sipkit_span *name, sipkit_span *value) {
+  const unsigned char *base = (const unsigned char *)buf;
+  uint32_t i = *pos, end = params.len;
+  const unsigned char *s = base + params.off;
+  while (i < end && (is_lws(s[i]) || s[i] == ';'))
+    i++;
+  if (i >= end) {
+    *pos = end;
+    return 0;
+  }
+  uint32_t n0 = i;
+  while (i < end && s[i] != '=' && s[i] != ';' && !is_lws(s[i]))
+    i++;
+  name->off = params.off + n0;
+  name->len = i - n0;
+  while (i < end && is_lws(s[i]))
+    i++;
+  value->off = params.off + i;
+  value->len = 0;
+  if (i < end && s[i] == '=') {
+    i++;
+    while (i < end && is_lws(s[i]))
+      i++;
+    uint32_t v0 = i;
+    int quoted = 0;
+    for (; i < end; i++) {
+      if (quoted) {
+        if (s[i] == '\\' && i + 1 < end)
+          i++;
+        else if (s[i] == '"')
+          quoted = 0;
+      } else if (s[i] == '"') {
+        quoted = 1;
+      } else if (s[i] == ';') {
+        break;
+      }
+    }
+    uint32_t v1 = i;
+    while (v1 > v0 && is_lws(s[v1 - 1]))
+      v1--;
+    value->off = params.off + v0;
+    value->len = v1 - v0;
+  }
+  while (i < end && s[i] != ';')
+    i++;
+  *pos = i;
+  return 1;
+}
+
+int sipkit_header_validate(const char *buf, const sipkit_header *h,
+                           sipkit_error *err) {
+  struct sipkit__ctx c = {0};
+  c.base = (sipkit__ptr)buf;
+  c.end = c.base + h->value.off + h->value.len;
+  if (h->id >= SIPKIT_HDR__COUNT)
+    sipkit__fail(&c, SIPKIT_EARGUMENT, c.base + h->name.off, "");
+  else
+    sipkit__vm_validate(&c, h->id, c.base + h->name.off, c.end);
+  if (err) {
+    err->code = c.code;
+    err->offset = c.err_off;
+    err->rule = c.code ? c.err_rule : "";
+    if (c.code)
+      sipkit__line_col(buf, (size_t)(c.end - c.base), c.err_off, &err->line,
+                       &err->column);
+    else
+      err->line = err->column = 0;
+  }
+  return c.code;
+}
