@@ -13,7 +13,6 @@
   #@ root From-value To-value Contact-value Route-value Record-Route-value
   #@ in name-addr use addr-uri for addr-spec
   #@ in from-spec To contact-param use addr-uri-bare for addr-spec-bare
-  #@ attach addr-uri        >u_begin %u_end
   #@ attach addr-uri-bare   >u_begin %u_end
   #@ attach display-name    >dn_begin %dn_end
   #@ attach tag-param       >ap_begin %ap_tag
@@ -41,7 +40,7 @@
   action ap_expires { sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
   action aps_begin  { if (!m_aps) m_aps = p; }
   action aps_end    { c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-  action angle      { c->cur->u.addr.angle = 1; }
+  action angle      { fexec sipkit__addr_skip_uri(c, p, pe); }
   action star       { c->cur->u.addr.star = 1; }
 
   include sip_addr_rules "sip_addr_rules.rl";

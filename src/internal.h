@@ -102,6 +102,9 @@ void sipkit__via_sent_by(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
 
 enum { SIPKIT__AP_TAG, SIPKIT__AP_Q, SIPKIT__AP_EXPIRES };
 void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a, sipkit__ptr b);
+/* At the "<" of a name-addr: records the URI span up to ">" and returns
+ * the position of its last byte for the machine to resume at. */
+sipkit__ptr sipkit__addr_skip_uri(struct sipkit__ctx *c, sipkit__ptr lt, sipkit__ptr pe);
 void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
 
 /* Decimal number of at most SIPKIT_MAX_DIGITS digits; leading zeros

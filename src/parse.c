@@ -286,46 +286,69 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
 
   if (c->code != SIPKIT_EOK)
     return NULL;
-  /* Find the end of the logical line, folds included, and refuse bytes no
-   * header value may hold. */
-  for (;;) {
-    p = find_ctl(p, end);
-    if (p == end)
-      return incomplete(c);
-    if (*p == '\r') {
-      if (p + 1 == end)
+  if (sipkit__hdr_info[hdr_id].eager) {
+    /* The value machine checks every byte of an eager value: only the
+     * end of the logical line is needed here. */
+    for (;;) {
+      nl = memchr(p, '\n', (size_t)(end - p));
+      if (!nl)
         return incomplete(c);
-      if (p[1] != '\n') {
-        sipkit__fail(c, SIPKIT_EHEADER_LINE, p, "CRLF");
+      if (nl > p && nl[-1] == '\r') {
+        eol = nl - 1;
+      } else if (lenient) {
+        eol = nl;
+      } else {
+        sipkit__fail(c, SIPKIT_EBARE_LF, nl, "CRLF");
         return NULL;
       }
-      eol = p;
-      nl = p + 1;
-    } else if (*p == '\n') {
-      if (!lenient) {
-        sipkit__fail(c, SIPKIT_EBARE_LF, p, "CRLF");
+      if (nl + 1 == end)
+        return incomplete(c); /* a fold may follow */
+      if (nl[1] != ' ' && nl[1] != '\t')
+        break;
+      p = nl + 2;
+    }
+  } else {
+    /* Find the end of the logical line, folds included, and refuse bytes
+     * no header value may hold. */
+    for (;;) {
+      p = find_ctl(p, end);
+      if (p == end)
+        return incomplete(c);
+      if (*p == '\r') {
+        if (p + 1 == end)
+          return incomplete(c);
+        if (p[1] != '\n') {
+          sipkit__fail(c, SIPKIT_EHEADER_LINE, p, "CRLF");
+          return NULL;
+        }
+        eol = p;
+        nl = p + 1;
+      } else if (*p == '\n') {
+        if (!lenient) {
+          sipkit__fail(c, SIPKIT_EBARE_LF, p, "CRLF");
+          return NULL;
+        }
+        eol = nl = p;
+      } else if (*p == '\t' ||
+                 (hdr_id != SIPKIT_HDR_OTHER && p[-1] == '\\' && p - 1 > colon)) {
+        /* HTAB, or a quoted-pair escaping a control byte: the header's own
+         * rule (sipkit_header_validate) decides whether one may stand there. */
+        p++;
+        continue;
+      } else {
+        sipkit__fail(c, SIPKIT_EHEADER_LINE, p, "header-value");
         return NULL;
       }
-      eol = nl = p;
-    } else if (*p == '\t' ||
-               (hdr_id != SIPKIT_HDR_OTHER && p[-1] == '\\' && p - 1 > colon)) {
-      /* HTAB, or a quoted-pair escaping a control byte: a known header's
-       * own rule decides whether one may stand there. */
-      p++;
-      continue;
-    } else {
-      sipkit__fail(c, SIPKIT_EHEADER_LINE, p, "header-value");
-      return NULL;
+      if (nl + 1 == end)
+        return incomplete(c); /* a fold may follow */
+      if (nl[1] != ' ' && nl[1] != '\t')
+        break;
+      p = nl + 2;
     }
-    if ((size_t)(eol - name) > SIPKIT_MAX_HEADER_LINE) {
-      sipkit__fail(c, SIPKIT_ELINE_TOO_LONG, name + SIPKIT_MAX_HEADER_LINE, "message-header");
-      return NULL;
-    }
-    if (nl + 1 == end)
-      return incomplete(c); /* a fold may follow */
-    if (nl[1] != ' ' && nl[1] != '\t')
-      break;
-    p = nl + 2;
+  }
+  if ((size_t)(eol - name) > SIPKIT_MAX_HEADER_LINE) {
+    sipkit__fail(c, SIPKIT_ELINE_TOO_LONG, name + SIPKIT_MAX_HEADER_LINE, "message-header");
+    return NULL;
   }
 
   /* Trim LWS on both sides: leading LWS is HCOLON's SWS; trailing LWS is
@@ -355,19 +378,22 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
   if (!sipkit__hdr_info[hdr_id].eager)
     return eol;
 
-  memset(&h->u, 0, sizeof h->u);
   h->parsed = 1;
   c->cur = h;
   c->element_done = 0;
   int bad;
   switch (hdr_id) {
   case SIPKIT_HDR_VIA:
+    memset(&h->u.via, 0, sizeof h->u.via);
+    if (++c->vias > SIPKIT_MAX_VIAS)
+      return sipkit__fail(c, SIPKIT_ETOO_MANY_VIAS, name, "Via"), NULL;
     bad = sipkit__vm_via(c, a, b);
     if (!bad && !m->via)
       m->via = &h->u.via;
     break;
   case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
+    memset(&h->u.addr, 0, sizeof h->u.addr);
     bad = sipkit__vm_addr(c, hdr_id, a, b);
     /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
     for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
@@ -388,6 +414,7 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
     }
     break;
   default:
+    memset(&h->u, 0, sizeof h->u.cseq > sizeof h->u.ctype ? sizeof h->u.cseq : sizeof h->u.ctype);
     bad = sipkit__vm_misc(c, hdr_id, a, b) || finish_misc(c, h, a, b);
     break;
   }

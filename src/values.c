@@ -1,5 +1,6 @@
 /* values.c - what the machines' one-line actions call, and the public
  * helpers for URIs, parameters, folding and escapes. */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -24,42 +25,42 @@ static int ieq(const unsigned char *a, const char *b, size_t n) {
 int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
                      sipkit_span *host, uint8_t *host_type, uint32_t *port,
                      uint8_t *has_port, int err_code, const char *rule) {
-  sipkit__ptr h_end;
-  if (a < b && *a == '[') {
-    h_end = memchr(a, ']', (size_t)(b - a));
-    if (!h_end)
-      return sipkit__fail(c, err_code, b, rule);
-    h_end++;
-    *host_type = SIPKIT_HOST_IPV6;
-  } else {
-    int numeric = 1;
-    for (h_end = a; h_end < b && *h_end != ':' && !is_lws(*h_end); h_end++)
-      if (*h_end != '.' && (unsigned)(*h_end - '0') >= 10u)
-        numeric = 0;
-    *host_type = numeric ? SIPKIT_HOST_IPV4 : SIPKIT_HOST_NAME;
-  }
-  *host = sipkit__span(c, a, h_end);
-  sipkit__ptr p = h_end;
-  while (p < b && is_lws(*p))
-    p++;
-  if (p < b && *p == ':') {
-    p++;
-    while (p < b && is_lws(*p))
-      p++;
-    sipkit__ptr d = p;
+  /* The grammar has matched host [ ":" port ] (sent-by allows LWS around
+   * the colon), so the port is the digit run at the end after a colon.  A
+   * host is IPv4 when its last label is all digits: a hostname's toplabel
+   * starts with ALPHA (RFC 3261 §25.1). */
+  sipkit__ptr e = b, d;
+  while (e > a && is_lws(e[-1]))
+    e--;
+  d = e;
+  while (d > a && (unsigned)(d[-1] - '0') < 10u)
+    d--;
+  sipkit__ptr h_end = e, q = d;
+  *port = 0;
+  *has_port = 0;
+  while (q > a && is_lws(q[-1]))
+    q--;
+  if (d < e && q > a && q[-1] == ':') {
     uint32_t v = 0;
-    for (; p < b && (unsigned)(*p - '0') < 10u; p++) {
-      v = v * 10 + (uint32_t)(*p - '0');
-      if (v > 65535) /* also stops the accumulation from ever wrapping */
-        return sipkit__fail(c, err_code, p, "port");
+    for (sipkit__ptr x = d; x < e; x++) {
+      v = v * 10 + (uint32_t)(*x - '0');
+      if (v > 65535) /* also keeps the accumulation from ever wrapping */
+        return sipkit__fail(c, err_code, x, rule);
     }
-    if (p == d)
-      return sipkit__fail(c, err_code, p, "port");
     *port = v;
     *has_port = 1;
+    h_end = q - 1;
+    while (h_end > a && is_lws(h_end[-1]))
+      h_end--;
+  }
+  *host = sipkit__span(c, a, h_end);
+  if (*a == '[') {
+    *host_type = SIPKIT_HOST_IPV6;
   } else {
-    *port = 0;
-    *has_port = 0;
+    sipkit__ptr l = h_end;
+    while (l > a && (unsigned)(l[-1] - '0') < 10u)
+      l--;
+    *host_type = l < h_end && (l == a || l[-1] == '.') ? SIPKIT_HOST_IPV4 : SIPKIT_HOST_NAME;
   }
   return 0;
 }
@@ -196,7 +197,10 @@ void sipkit__element_begin(struct sipkit__ctx *c, sipkit__ptr p) {
     if (prev->id == SIPKIT_HDR_VIA && ++c->vias > SIPKIT_MAX_VIAS)
       sipkit__fail(c, SIPKIT_ETOO_MANY_VIAS, p, "via-parm");
     sipkit_header *h = &m->headers[m->num_headers++];
-    memset(h, 0, sizeof *h);
+    if (prev->id == SIPKIT_HDR_VIA)
+      memset(h, 0, offsetof(sipkit_header, u) + sizeof h->u.via);
+    else
+      memset(h, 0, sizeof *h);
     h->name = prev->name;
     h->id = prev->id;
     h->parsed = 1;
@@ -244,6 +248,17 @@ void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a,
   case SIPKIT__AP_Q: ad->q = val; break;
   case SIPKIT__AP_EXPIRES: ad->expires = val; break;
   }
+}
+
+sipkit__ptr sipkit__addr_skip_uri(struct sipkit__ctx *c, sipkit__ptr lt, sipkit__ptr pe) {
+  /* The URI inside < > is judged by the URI machine afterwards; the
+   * value machine only needs to see its last byte and the ">". */
+  sipkit__ptr gt = memchr(lt + 1, '>', (size_t)(pe - lt - 1));
+  if (!gt || gt == lt + 1)
+    return lt + 1;
+  c->cur->u.addr.uri.all = sipkit__span(c, lt + 1, gt);
+  c->cur->u.addr.angle = 1;
+  return gt - 1;
 }
 
 void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b) {

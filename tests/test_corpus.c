@@ -401,6 +401,17 @@ static char *wrap_header(const char *h, size_t hlen, size_t *outlen,
   return out;
 }
 
+/* Does the input contain an empty line (CRLF CRLF or, leniently, LF LF)? */
+static int headers_terminated(const char *buf, size_t len) {
+  size_t i0 = 0;
+  while (i0 < len && (buf[i0] == '\r' || buf[i0] == '\n')) i0++; /* keep-alives */
+  for (size_t i = i0; i + 1 < len; i++)
+    if (buf[i] == '\n' && (buf[i + 1] == '\n' ||
+                           (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')))
+      return 1;
+  return 0;
+}
+
 static void stream_checks(const corpus_case *c, const char *buf, size_t len,
                           const parsed *dg, guard *g) {
   parsed *p = parsed_new();
@@ -415,8 +426,9 @@ static void stream_checks(const corpus_case *c, const char *buf, size_t len,
   int want_full;
   if (dg->rc == SIPKIT_EOK)
     want_full = dg->msg.has_content_length ? SIPKIT_EOK : SIPKIT_ENO_CONTENT_LENGTH;
-  else if (dg->rc == SIPKIT_EBODY_TRUNCATED || dg->rc == SIPKIT_EHEADERS_END)
-    want_full = SIPKIT_EINCOMPLETE;
+  else if (dg->rc == SIPKIT_EBODY_TRUNCATED || dg->rc == SIPKIT_EHEADERS_END ||
+           (!headers_terminated(buf, len) && full == SIPKIT_EINCOMPLETE))
+    want_full = SIPKIT_EINCOMPLETE; /* a stream waits for the end of headers */
   else
     want_full = dg->rc;
   if (full != want_full &&

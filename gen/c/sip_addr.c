@@ -11,11 +11,11 @@
 #include "internal.h"
 
 
-#line 54 "grammar/sip_addr.rl"
+#line 53 "grammar/sip_addr.rl"
 
 
 
-#line 12 "gen/c/sip_addr.c.tmp"
+#line 12 "gen/c/sip_addr.c"
 static const int sipkit_addr_start = 1;
 static const int sipkit_addr_first_final = 519;
 
@@ -26,7 +26,7 @@ static const int sipkit_addr_en_route = 424;
 static const int sipkit_addr_en_record_route = 1;
 
 
-#line 57 "grammar/sip_addr.rl"
+#line 56 "grammar/sip_addr.rl"
 
 int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_dn = p, m_ap = p, m_aps = NULL, m_u = p;
@@ -40,7 +40,7 @@ int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__pt
   default: cs = sipkit_addr_en_record_route; rule = "rec-route"; break;
   }
   
-#line 33 "gen/c/sip_addr.c.tmp"
+#line 33 "gen/c/sip_addr.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -78,16 +78,16 @@ st0:
 cs = 0;
 	goto _out;
 tr0:
-#line 32 "grammar/sip_addr.rl"
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st2;
 st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 77 "gen/c/sip_addr.c.tmp"
+#line 77 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st2;
 		case 10u: goto st3;
@@ -98,16 +98,16 @@ case 2:
 	}
 	goto st0;
 tr2:
-#line 32 "grammar/sip_addr.rl"
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st3;
 st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
-#line 94 "gen/c/sip_addr.c.tmp"
+#line 94 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st4;
 		case 32u: goto st4;
@@ -125,16 +125,16 @@ case 4:
 	}
 	goto st0;
 tr5:
-#line 32 "grammar/sip_addr.rl"
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st5;
 st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
-#line 118 "gen/c/sip_addr.c.tmp"
+#line 118 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st5;
 		case 10u: goto st6;
@@ -189,14 +189,14 @@ case 8:
 	}
 	goto st0;
 tr22:
-#line 37 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st9;
 st9:
 	if ( ++p == pe )
 		goto _test_eof9;
 case 9:
-#line 178 "gen/c/sip_addr.c.tmp"
+#line 178 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st9;
 		case 10u: goto st10;
@@ -206,14 +206,14 @@ case 9:
 	}
 	goto st0;
 tr23:
-#line 37 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st10;
 st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 193 "gen/c/sip_addr.c.tmp"
+#line 193 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st11;
 		case 32u: goto st11;
@@ -230,26 +230,26 @@ case 11:
 	}
 	goto st0;
 tr6:
-#line 32 "grammar/sip_addr.rl"
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st12;
 tr11:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st12;
 tr25:
-#line 37 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st12;
 st12:
 	if ( ++p == pe )
 		goto _test_eof12;
 case 12:
-#line 223 "gen/c/sip_addr.c.tmp"
+#line 223 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -259,95 +259,86 @@ case 12:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto tr30;
-tr30:
-#line 33 "grammar/sip_addr.rl"
-	{ m_u = p; }
 	goto st13;
 st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 240 "gen/c/sip_addr.c.tmp"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto tr32;
+		case 62u: goto st519;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
 	goto st13;
-tr32:
+tr621:
 #line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st519;
-tr626:
-#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st519;
 st519:
 	if ( ++p == pe )
 		goto _test_eof519;
 case 519:
-#line 260 "gen/c/sip_addr.c.tmp"
+#line 254 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr626;
-		case 10u: goto tr627;
-		case 13u: goto tr628;
-		case 32u: goto tr626;
-		case 44u: goto tr629;
+		case 9u: goto tr621;
+		case 10u: goto tr622;
+		case 13u: goto tr623;
+		case 32u: goto tr621;
+		case 44u: goto tr624;
 		case 59u: goto st27;
 	}
 	goto st0;
-tr627:
-#line 35 "grammar/sip_addr.rl"
+tr622:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st14;
 st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
-#line 276 "gen/c/sip_addr.c.tmp"
+#line 270 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st520;
 		case 32u: goto st520;
 	}
 	goto st0;
-tr630:
-#line 35 "grammar/sip_addr.rl"
+tr625:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st520;
 st520:
 	if ( ++p == pe )
 		goto _test_eof520;
 case 520:
-#line 288 "gen/c/sip_addr.c.tmp"
+#line 282 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr630;
-		case 10u: goto tr631;
-		case 13u: goto tr632;
-		case 32u: goto tr630;
-		case 44u: goto tr629;
+		case 9u: goto tr625;
+		case 10u: goto tr626;
+		case 13u: goto tr627;
+		case 32u: goto tr625;
+		case 44u: goto tr624;
 		case 59u: goto st27;
 	}
 	goto st0;
-tr631:
-#line 35 "grammar/sip_addr.rl"
+tr626:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st15;
-tr640:
-#line 43 "grammar/sip_addr.rl"
+tr635:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st15;
 st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 308 "gen/c/sip_addr.c.tmp"
+#line 302 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st16;
 		case 32u: goto st16;
@@ -364,32 +355,32 @@ case 16:
 		case 59u: goto st27;
 	}
 	goto st0;
-tr37:
-#line 32 "grammar/sip_addr.rl"
+tr36:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st17;
-tr629:
-#line 35 "grammar/sip_addr.rl"
+tr624:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st17;
-tr637:
-#line 43 "grammar/sip_addr.rl"
+tr632:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st17;
 st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 339 "gen/c/sip_addr.c.tmp"
+#line 333 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr37;
-		case 10u: goto tr38;
-		case 13u: goto tr39;
-		case 32u: goto tr37;
+		case 9u: goto tr36;
+		case 10u: goto tr37;
+		case 13u: goto tr38;
+		case 32u: goto tr36;
 		case 33u: goto tr4;
 		case 34u: goto tr5;
 		case 37u: goto tr4;
@@ -412,38 +403,38 @@ case 17:
 	} else
 		goto tr4;
 	goto st0;
-tr38:
-#line 32 "grammar/sip_addr.rl"
+tr37:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st18;
 st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 374 "gen/c/sip_addr.c.tmp"
+#line 368 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st19;
 		case 32u: goto st19;
 	}
 	goto st0;
-tr41:
-#line 32 "grammar/sip_addr.rl"
+tr40:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st19;
 st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
-#line 387 "gen/c/sip_addr.c.tmp"
+#line 381 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr41;
+		case 9u: goto tr40;
 		case 10u: goto tr2;
 		case 13u: goto tr3;
-		case 32u: goto tr41;
+		case 32u: goto tr40;
 		case 33u: goto tr4;
 		case 34u: goto tr5;
 		case 37u: goto tr4;
@@ -467,35 +458,35 @@ case 19:
 		goto tr4;
 	goto st0;
 tr3:
-#line 32 "grammar/sip_addr.rl"
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st20;
 st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-#line 422 "gen/c/sip_addr.c.tmp"
+#line 416 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st3;
 	goto st0;
 tr4:
-#line 32 "grammar/sip_addr.rl"
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st21;
 st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
-#line 433 "gen/c/sip_addr.c.tmp"
+#line 427 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr42;
-		case 10u: goto tr43;
-		case 13u: goto tr44;
-		case 32u: goto tr42;
+		case 9u: goto tr41;
+		case 10u: goto tr42;
+		case 13u: goto tr43;
+		case 32u: goto tr41;
 		case 33u: goto st21;
 		case 37u: goto st21;
 		case 39u: goto st21;
@@ -517,15 +508,15 @@ case 21:
 	} else
 		goto st21;
 	goto st0;
-tr42:
-#line 37 "grammar/sip_addr.rl"
+tr41:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-#line 466 "gen/c/sip_addr.c.tmp"
+#line 460 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st22;
 		case 10u: goto st23;
@@ -552,15 +543,15 @@ case 22:
 	} else
 		goto st21;
 	goto st0;
-tr43:
-#line 37 "grammar/sip_addr.rl"
+tr42:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
-#line 499 "gen/c/sip_addr.c.tmp"
+#line 493 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st24;
 		case 32u: goto st24;
@@ -594,65 +585,65 @@ case 24:
 	} else
 		goto st21;
 	goto st0;
-tr44:
-#line 37 "grammar/sip_addr.rl"
+tr43:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st25;
 st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
-#line 539 "gen/c/sip_addr.c.tmp"
+#line 533 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st23;
 	goto st0;
-tr39:
-#line 32 "grammar/sip_addr.rl"
+tr38:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st26;
 st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
-#line 550 "gen/c/sip_addr.c.tmp"
+#line 544 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st18;
 	goto st0;
-tr638:
-#line 43 "grammar/sip_addr.rl"
+tr633:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st27;
 st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 560 "gen/c/sip_addr.c.tmp"
+#line 554 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st27;
 		case 10u: goto st28;
 		case 13u: goto st87;
 		case 32u: goto st27;
-		case 33u: goto tr53;
-		case 37u: goto tr53;
-		case 39u: goto tr53;
-		case 126u: goto tr53;
+		case 33u: goto tr52;
+		case 37u: goto tr52;
+		case 39u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr53;
+				goto tr52;
 		} else if ( (*p) >= 42u )
-			goto tr53;
+			goto tr52;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr53;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto tr53;
+			goto tr52;
 	} else
-		goto tr53;
+		goto tr52;
 	goto st0;
 st28:
 	if ( ++p == pe )
@@ -670,45 +661,45 @@ case 29:
 	switch( (*p) ) {
 		case 9u: goto st29;
 		case 32u: goto st29;
-		case 33u: goto tr53;
-		case 37u: goto tr53;
-		case 39u: goto tr53;
-		case 126u: goto tr53;
+		case 33u: goto tr52;
+		case 37u: goto tr52;
+		case 39u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr53;
+				goto tr52;
 		} else if ( (*p) >= 42u )
-			goto tr53;
+			goto tr52;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr53;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto tr53;
+			goto tr52;
 	} else
-		goto tr53;
+		goto tr52;
 	goto st0;
-tr53:
-#line 42 "grammar/sip_addr.rl"
+tr52:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
 	goto st521;
 st521:
 	if ( ++p == pe )
 		goto _test_eof521;
 case 521:
-#line 628 "gen/c/sip_addr.c.tmp"
+#line 622 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr633;
-		case 10u: goto tr634;
-		case 13u: goto tr635;
-		case 32u: goto tr633;
+		case 9u: goto tr628;
+		case 10u: goto tr629;
+		case 13u: goto tr630;
+		case 32u: goto tr628;
 		case 33u: goto st521;
 		case 37u: goto st521;
 		case 39u: goto st521;
-		case 44u: goto tr637;
-		case 59u: goto tr638;
+		case 44u: goto tr632;
+		case 59u: goto tr633;
 		case 61u: goto st33;
 		case 126u: goto st521;
 	}
@@ -724,17 +715,17 @@ case 521:
 	} else
 		goto st521;
 	goto st0;
-tr633:
-#line 43 "grammar/sip_addr.rl"
+tr628:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st30;
 st30:
 	if ( ++p == pe )
 		goto _test_eof30;
 case 30:
-#line 661 "gen/c/sip_addr.c.tmp"
+#line 655 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st30;
 		case 10u: goto st31;
@@ -745,17 +736,17 @@ case 30:
 		case 61u: goto st33;
 	}
 	goto st0;
-tr634:
-#line 43 "grammar/sip_addr.rl"
+tr629:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st31;
 st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
-#line 679 "gen/c/sip_addr.c.tmp"
+#line 673 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st32;
 		case 32u: goto st32;
@@ -913,25 +904,25 @@ st522:
 		goto _test_eof522;
 case 522:
 	switch( (*p) ) {
-		case 9u: goto tr639;
-		case 10u: goto tr640;
-		case 13u: goto tr641;
-		case 32u: goto tr639;
-		case 44u: goto tr637;
-		case 59u: goto tr638;
+		case 9u: goto tr634;
+		case 10u: goto tr635;
+		case 13u: goto tr636;
+		case 32u: goto tr634;
+		case 44u: goto tr632;
+		case 59u: goto tr633;
 	}
 	goto st0;
-tr639:
-#line 43 "grammar/sip_addr.rl"
+tr634:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st41;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 852 "gen/c/sip_addr.c.tmp"
+#line 846 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st41;
 		case 10u: goto st15;
@@ -941,21 +932,21 @@ case 41:
 		case 59u: goto st27;
 	}
 	goto st0;
-tr632:
-#line 35 "grammar/sip_addr.rl"
+tr627:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st42;
-tr641:
-#line 43 "grammar/sip_addr.rl"
+tr636:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st42;
 st42:
 	if ( ++p == pe )
 		goto _test_eof42;
 case 42:
-#line 872 "gen/c/sip_addr.c.tmp"
+#line 866 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st15;
 	goto st0;
@@ -1019,15 +1010,15 @@ st523:
 		goto _test_eof523;
 case 523:
 	switch( (*p) ) {
-		case 9u: goto tr639;
-		case 10u: goto tr640;
-		case 13u: goto tr641;
-		case 32u: goto tr639;
+		case 9u: goto tr634;
+		case 10u: goto tr635;
+		case 13u: goto tr636;
+		case 32u: goto tr634;
 		case 33u: goto st523;
 		case 37u: goto st523;
 		case 39u: goto st523;
-		case 44u: goto tr637;
-		case 59u: goto tr638;
+		case 44u: goto tr632;
+		case 59u: goto tr633;
 		case 126u: goto st523;
 	}
 	if ( (*p) < 48u ) {
@@ -1472,17 +1463,17 @@ case 85:
 	if ( (*p) == 10u )
 		goto st34;
 	goto st0;
-tr635:
-#line 43 "grammar/sip_addr.rl"
+tr630:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st86;
 st86:
 	if ( ++p == pe )
 		goto _test_eof86;
 case 86:
-#line 1396 "gen/c/sip_addr.c.tmp"
+#line 1390 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st31;
 	goto st0;
@@ -1493,27 +1484,27 @@ case 87:
 	if ( (*p) == 10u )
 		goto st28;
 	goto st0;
-tr628:
-#line 35 "grammar/sip_addr.rl"
+tr623:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st88;
 st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
-#line 1413 "gen/c/sip_addr.c.tmp"
+#line 1407 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st14;
 	goto st0;
 tr24:
-#line 37 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st89;
 st89:
 	if ( ++p == pe )
 		goto _test_eof89;
 case 89:
-#line 1423 "gen/c/sip_addr.c.tmp"
+#line 1417 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st10;
 	goto st0;
@@ -1567,75 +1558,75 @@ case 95:
 	goto st0;
 case 96:
 	switch( (*p) ) {
-		case 9u: goto tr117;
-		case 10u: goto tr118;
-		case 13u: goto tr119;
-		case 32u: goto tr117;
-		case 33u: goto tr120;
-		case 34u: goto tr121;
-		case 37u: goto tr120;
-		case 39u: goto tr120;
+		case 9u: goto tr116;
+		case 10u: goto tr117;
+		case 13u: goto tr118;
+		case 32u: goto tr116;
+		case 33u: goto tr119;
+		case 34u: goto tr120;
+		case 37u: goto tr119;
+		case 39u: goto tr119;
 		case 44u: goto st0;
 		case 59u: goto st0;
-		case 60u: goto tr122;
-		case 126u: goto tr120;
+		case 60u: goto tr121;
+		case 126u: goto tr119;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr120;
+				goto tr119;
 		} else if ( (*p) >= 42u )
-			goto tr120;
+			goto tr119;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr120;
+				goto tr119;
 		} else if ( (*p) >= 65u )
-			goto tr120;
+			goto tr119;
 	} else
 		goto st0;
-	goto tr116;
-tr116:
-#line 33 "grammar/sip_addr.rl"
+	goto tr115;
+tr115:
+#line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
 	goto st524;
 st524:
 	if ( ++p == pe )
 		goto _test_eof524;
 case 524:
-#line 1511 "gen/c/sip_addr.c.tmp"
+#line 1505 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr643;
-		case 10u: goto tr644;
-		case 13u: goto tr645;
-		case 32u: goto tr643;
+		case 9u: goto tr638;
+		case 10u: goto tr639;
+		case 13u: goto tr640;
+		case 32u: goto tr638;
 		case 34u: goto st0;
 		case 44u: goto st0;
-		case 59u: goto tr646;
+		case 59u: goto tr641;
 		case 60u: goto st0;
 	}
 	if ( 62u <= (*p) && (*p) <= 63u )
 		goto st0;
 	goto st524;
-tr643:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st97;
-tr652:
-#line 43 "grammar/sip_addr.rl"
+tr647:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st97;
-tr660:
-#line 39 "grammar/sip_addr.rl"
+tr638:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st97;
+tr655:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st97;
 st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
-#line 1538 "gen/c/sip_addr.c.tmp"
+#line 1532 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st97;
 		case 10u: goto st98;
@@ -1644,25 +1635,25 @@ case 97:
 		case 59u: goto st100;
 	}
 	goto st0;
-tr644:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st98;
-tr653:
-#line 43 "grammar/sip_addr.rl"
+tr648:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st98;
-tr661:
-#line 39 "grammar/sip_addr.rl"
+tr639:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st98;
+tr656:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st98;
 st98:
 	if ( ++p == pe )
 		goto _test_eof98;
 case 98:
-#line 1560 "gen/c/sip_addr.c.tmp"
+#line 1554 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st99;
 		case 32u: goto st99;
@@ -1679,50 +1670,50 @@ case 99:
 	}
 	goto st0;
 tr646:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st100;
-tr651:
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st100;
-tr663:
-#line 39 "grammar/sip_addr.rl"
+tr641:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st100;
+tr658:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st100;
 st100:
 	if ( ++p == pe )
 		goto _test_eof100;
 case 100:
-#line 1589 "gen/c/sip_addr.c.tmp"
+#line 1583 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st100;
 		case 10u: goto st101;
 		case 13u: goto st167;
 		case 32u: goto st100;
-		case 33u: goto tr130;
-		case 37u: goto tr130;
-		case 39u: goto tr130;
-		case 84u: goto tr131;
-		case 116u: goto tr131;
-		case 126u: goto tr130;
+		case 33u: goto tr129;
+		case 37u: goto tr129;
+		case 39u: goto tr129;
+		case 84u: goto tr130;
+		case 116u: goto tr130;
+		case 126u: goto tr129;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr130;
+				goto tr129;
 		} else if ( (*p) >= 42u )
-			goto tr130;
+			goto tr129;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr130;
+				goto tr129;
 		} else if ( (*p) >= 65u )
-			goto tr130;
+			goto tr129;
 	} else
-		goto tr130;
+		goto tr129;
 	goto st0;
 st101:
 	if ( ++p == pe )
@@ -1740,46 +1731,46 @@ case 102:
 	switch( (*p) ) {
 		case 9u: goto st102;
 		case 32u: goto st102;
-		case 33u: goto tr130;
-		case 37u: goto tr130;
-		case 39u: goto tr130;
-		case 84u: goto tr131;
-		case 116u: goto tr131;
-		case 126u: goto tr130;
+		case 33u: goto tr129;
+		case 37u: goto tr129;
+		case 39u: goto tr129;
+		case 84u: goto tr130;
+		case 116u: goto tr130;
+		case 126u: goto tr129;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr130;
+				goto tr129;
 		} else if ( (*p) >= 42u )
-			goto tr130;
+			goto tr129;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr130;
+				goto tr129;
 		} else if ( (*p) >= 65u )
-			goto tr130;
+			goto tr129;
 	} else
-		goto tr130;
+		goto tr129;
 	goto st0;
-tr130:
-#line 42 "grammar/sip_addr.rl"
+tr129:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
 	goto st525;
 st525:
 	if ( ++p == pe )
 		goto _test_eof525;
 case 525:
-#line 1661 "gen/c/sip_addr.c.tmp"
+#line 1655 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr647;
-		case 10u: goto tr648;
-		case 13u: goto tr649;
-		case 32u: goto tr647;
+		case 9u: goto tr642;
+		case 10u: goto tr643;
+		case 13u: goto tr644;
+		case 32u: goto tr642;
 		case 33u: goto st525;
 		case 37u: goto st525;
 		case 39u: goto st525;
-		case 59u: goto tr651;
+		case 59u: goto tr646;
 		case 61u: goto st106;
 		case 126u: goto st525;
 	}
@@ -1798,15 +1789,15 @@ case 525:
 	} else
 		goto st525;
 	goto st0;
-tr647:
-#line 43 "grammar/sip_addr.rl"
+tr642:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st103;
 st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
-#line 1695 "gen/c/sip_addr.c.tmp"
+#line 1689 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st103;
 		case 10u: goto st104;
@@ -1816,15 +1807,15 @@ case 103:
 		case 61u: goto st106;
 	}
 	goto st0;
-tr648:
-#line 43 "grammar/sip_addr.rl"
+tr643:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st104;
 st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
-#line 1711 "gen/c/sip_addr.c.tmp"
+#line 1705 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st105;
 		case 32u: goto st105;
@@ -1981,32 +1972,32 @@ st526:
 		goto _test_eof526;
 case 526:
 	switch( (*p) ) {
-		case 9u: goto tr652;
-		case 10u: goto tr653;
-		case 13u: goto tr654;
-		case 32u: goto tr652;
-		case 59u: goto tr651;
+		case 9u: goto tr647;
+		case 10u: goto tr648;
+		case 13u: goto tr649;
+		case 32u: goto tr647;
+		case 59u: goto tr646;
 	}
 	goto st0;
-tr645:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st114;
-tr654:
-#line 43 "grammar/sip_addr.rl"
+tr649:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st114;
-tr662:
-#line 39 "grammar/sip_addr.rl"
+tr640:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st114;
+tr657:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st114;
 st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
-#line 1888 "gen/c/sip_addr.c.tmp"
+#line 1882 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st98;
 	goto st0;
@@ -2070,14 +2061,14 @@ st527:
 		goto _test_eof527;
 case 527:
 	switch( (*p) ) {
-		case 9u: goto tr652;
-		case 10u: goto tr653;
-		case 13u: goto tr654;
-		case 32u: goto tr652;
+		case 9u: goto tr647;
+		case 10u: goto tr648;
+		case 13u: goto tr649;
+		case 32u: goto tr647;
 		case 33u: goto st527;
 		case 37u: goto st527;
 		case 39u: goto st527;
-		case 59u: goto tr651;
+		case 59u: goto tr646;
 		case 126u: goto st527;
 	}
 	if ( (*p) < 48u ) {
@@ -2525,38 +2516,38 @@ case 157:
 	if ( (*p) == 10u )
 		goto st107;
 	goto st0;
-tr649:
-#line 43 "grammar/sip_addr.rl"
+tr644:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st158;
 st158:
 	if ( ++p == pe )
 		goto _test_eof158;
 case 158:
-#line 2413 "gen/c/sip_addr.c.tmp"
+#line 2407 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st104;
 	goto st0;
-tr131:
-#line 42 "grammar/sip_addr.rl"
+tr130:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 38 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ m_ap = p; }
 	goto st528;
 st528:
 	if ( ++p == pe )
 		goto _test_eof528;
 case 528:
-#line 2424 "gen/c/sip_addr.c.tmp"
+#line 2418 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr647;
-		case 10u: goto tr648;
-		case 13u: goto tr649;
-		case 32u: goto tr647;
+		case 9u: goto tr642;
+		case 10u: goto tr643;
+		case 13u: goto tr644;
+		case 32u: goto tr642;
 		case 33u: goto st525;
 		case 37u: goto st525;
 		case 39u: goto st525;
-		case 59u: goto tr651;
+		case 59u: goto tr646;
 		case 61u: goto st106;
 		case 65u: goto st529;
 		case 97u: goto st529;
@@ -2582,14 +2573,14 @@ st529:
 		goto _test_eof529;
 case 529:
 	switch( (*p) ) {
-		case 9u: goto tr647;
-		case 10u: goto tr648;
-		case 13u: goto tr649;
-		case 32u: goto tr647;
+		case 9u: goto tr642;
+		case 10u: goto tr643;
+		case 13u: goto tr644;
+		case 32u: goto tr642;
 		case 33u: goto st525;
 		case 37u: goto st525;
 		case 39u: goto st525;
-		case 59u: goto tr651;
+		case 59u: goto tr646;
 		case 61u: goto st106;
 		case 71u: goto st530;
 		case 103u: goto st530;
@@ -2615,14 +2606,14 @@ st530:
 		goto _test_eof530;
 case 530:
 	switch( (*p) ) {
-		case 9u: goto tr657;
-		case 10u: goto tr658;
-		case 13u: goto tr659;
-		case 32u: goto tr657;
+		case 9u: goto tr652;
+		case 10u: goto tr653;
+		case 13u: goto tr654;
+		case 32u: goto tr652;
 		case 33u: goto st525;
 		case 37u: goto st525;
 		case 39u: goto st525;
-		case 59u: goto tr651;
+		case 59u: goto tr646;
 		case 61u: goto st162;
 		case 126u: goto st525;
 	}
@@ -2641,15 +2632,15 @@ case 530:
 	} else
 		goto st525;
 	goto st0;
-tr657:
-#line 43 "grammar/sip_addr.rl"
+tr652:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st159;
 st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
-#line 2524 "gen/c/sip_addr.c.tmp"
+#line 2518 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st159;
 		case 10u: goto st160;
@@ -2659,15 +2650,15 @@ case 159:
 		case 61u: goto st162;
 	}
 	goto st0;
-tr658:
-#line 43 "grammar/sip_addr.rl"
+tr653:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st160;
 st160:
 	if ( ++p == pe )
 		goto _test_eof160;
 case 160:
-#line 2540 "gen/c/sip_addr.c.tmp"
+#line 2534 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st161;
 		case 32u: goto st161;
@@ -2760,14 +2751,14 @@ st531:
 		goto _test_eof531;
 case 531:
 	switch( (*p) ) {
-		case 9u: goto tr660;
-		case 10u: goto tr661;
-		case 13u: goto tr662;
-		case 32u: goto tr660;
+		case 9u: goto tr655;
+		case 10u: goto tr656;
+		case 13u: goto tr657;
+		case 32u: goto tr655;
 		case 33u: goto st531;
 		case 37u: goto st531;
 		case 39u: goto st531;
-		case 59u: goto tr663;
+		case 59u: goto tr658;
 		case 126u: goto st531;
 	}
 	if ( (*p) < 48u ) {
@@ -2792,15 +2783,15 @@ case 165:
 	if ( (*p) == 10u )
 		goto st163;
 	goto st0;
-tr659:
-#line 43 "grammar/sip_addr.rl"
+tr654:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st166;
 st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
-#line 2671 "gen/c/sip_addr.c.tmp"
+#line 2665 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st160;
 	goto st0;
@@ -2811,33 +2802,33 @@ case 167:
 	if ( (*p) == 10u )
 		goto st101;
 	goto st0;
-tr117:
-#line 36 "grammar/sip_addr.rl"
+tr116:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st168;
 st168:
 	if ( ++p == pe )
 		goto _test_eof168;
 case 168:
-#line 2688 "gen/c/sip_addr.c.tmp"
+#line 2682 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st168;
 		case 10u: goto st169;
 		case 13u: goto st189;
 		case 32u: goto st168;
 		case 34u: goto st171;
-		case 60u: goto tr122;
+		case 60u: goto tr121;
 	}
 	goto st0;
-tr118:
-#line 36 "grammar/sip_addr.rl"
+tr117:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st169;
 st169:
 	if ( ++p == pe )
 		goto _test_eof169;
 case 169:
-#line 2704 "gen/c/sip_addr.c.tmp"
+#line 2698 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st170;
 		case 32u: goto st170;
@@ -2851,18 +2842,18 @@ case 170:
 		case 9u: goto st170;
 		case 32u: goto st170;
 		case 34u: goto st171;
-		case 60u: goto tr122;
+		case 60u: goto tr121;
 	}
 	goto st0;
-tr121:
-#line 36 "grammar/sip_addr.rl"
+tr120:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st171;
 st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
-#line 2727 "gen/c/sip_addr.c.tmp"
+#line 2721 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st171;
 		case 10u: goto st172;
@@ -2909,39 +2900,39 @@ st174:
 		goto _test_eof174;
 case 174:
 	switch( (*p) ) {
-		case 9u: goto tr213;
-		case 10u: goto tr214;
-		case 13u: goto tr215;
-		case 32u: goto tr213;
-		case 60u: goto tr216;
+		case 9u: goto tr212;
+		case 10u: goto tr213;
+		case 13u: goto tr214;
+		case 32u: goto tr212;
+		case 60u: goto tr215;
 	}
 	goto st0;
-tr213:
-#line 37 "grammar/sip_addr.rl"
+tr212:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st175;
 st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
-#line 2787 "gen/c/sip_addr.c.tmp"
+#line 2781 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st175;
 		case 10u: goto st176;
 		case 13u: goto st182;
 		case 32u: goto st175;
-		case 60u: goto tr122;
+		case 60u: goto tr121;
 	}
 	goto st0;
-tr214:
-#line 37 "grammar/sip_addr.rl"
+tr213:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st176;
 st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
-#line 2802 "gen/c/sip_addr.c.tmp"
+#line 2796 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st177;
 		case 32u: goto st177;
@@ -2954,24 +2945,24 @@ case 177:
 	switch( (*p) ) {
 		case 9u: goto st177;
 		case 32u: goto st177;
-		case 60u: goto tr122;
+		case 60u: goto tr121;
 	}
 	goto st0;
-tr122:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+tr121:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st178;
-tr216:
-#line 37 "grammar/sip_addr.rl"
+tr215:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st178;
 st178:
 	if ( ++p == pe )
 		goto _test_eof178;
 case 178:
-#line 2828 "gen/c/sip_addr.c.tmp"
+#line 2822 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -2981,35 +2972,25 @@ case 178:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto tr221;
-tr221:
-#line 33 "grammar/sip_addr.rl"
-	{ m_u = p; }
 	goto st179;
 st179:
 	if ( ++p == pe )
 		goto _test_eof179;
 case 179:
-#line 2845 "gen/c/sip_addr.c.tmp"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto tr223;
+		case 62u: goto st532;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
 	goto st179;
-tr223:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st532;
 st532:
 	if ( ++p == pe )
 		goto _test_eof532;
 case 532:
-#line 2862 "gen/c/sip_addr.c.tmp"
 	switch( (*p) ) {
 		case 9u: goto st532;
 		case 10u: goto st180;
@@ -3046,15 +3027,15 @@ case 181:
 	if ( (*p) == 10u )
 		goto st180;
 	goto st0;
-tr215:
-#line 37 "grammar/sip_addr.rl"
+tr214:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st182;
 st182:
 	if ( ++p == pe )
 		goto _test_eof182;
 case 182:
-#line 2905 "gen/c/sip_addr.c.tmp"
+#line 2893 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st176;
 	goto st0;
@@ -3106,41 +3087,41 @@ case 188:
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto st187;
 	goto st0;
-tr119:
-#line 36 "grammar/sip_addr.rl"
+tr118:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st189;
 st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
-#line 2963 "gen/c/sip_addr.c.tmp"
+#line 2951 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st169;
 	goto st0;
-tr120:
-#line 36 "grammar/sip_addr.rl"
+tr119:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
-#line 33 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
 	goto st534;
 st534:
 	if ( ++p == pe )
 		goto _test_eof534;
 case 534:
-#line 2974 "gen/c/sip_addr.c.tmp"
+#line 2962 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr666;
-		case 10u: goto tr667;
-		case 13u: goto tr668;
-		case 32u: goto tr666;
+		case 9u: goto tr660;
+		case 10u: goto tr661;
+		case 13u: goto tr662;
+		case 32u: goto tr660;
 		case 33u: goto st534;
 		case 34u: goto st0;
 		case 37u: goto st534;
 		case 39u: goto st534;
 		case 44u: goto st0;
-		case 59u: goto tr646;
-		case 60u: goto tr216;
+		case 59u: goto tr641;
+		case 60u: goto tr215;
 		case 126u: goto st534;
 	}
 	if ( (*p) < 62u ) {
@@ -3158,17 +3139,17 @@ case 534:
 	} else
 		goto st0;
 	goto st524;
-tr666:
-#line 37 "grammar/sip_addr.rl"
+tr660:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st190;
 st190:
 	if ( ++p == pe )
 		goto _test_eof190;
 case 190:
-#line 3011 "gen/c/sip_addr.c.tmp"
+#line 2999 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st190;
 		case 10u: goto st191;
@@ -3178,7 +3159,7 @@ case 190:
 		case 37u: goto st193;
 		case 39u: goto st193;
 		case 59u: goto st100;
-		case 60u: goto tr122;
+		case 60u: goto tr121;
 		case 126u: goto st193;
 	}
 	if ( (*p) < 48u ) {
@@ -3196,17 +3177,17 @@ case 190:
 	} else
 		goto st193;
 	goto st0;
-tr667:
-#line 37 "grammar/sip_addr.rl"
+tr661:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st191;
 st191:
 	if ( ++p == pe )
 		goto _test_eof191;
 case 191:
-#line 3046 "gen/c/sip_addr.c.tmp"
+#line 3034 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st192;
 		case 32u: goto st192;
@@ -3223,7 +3204,7 @@ case 192:
 		case 37u: goto st193;
 		case 39u: goto st193;
 		case 59u: goto st100;
-		case 60u: goto tr122;
+		case 60u: goto tr121;
 		case 126u: goto st193;
 	}
 	if ( (*p) < 48u ) {
@@ -3246,14 +3227,91 @@ st193:
 		goto _test_eof193;
 case 193:
 	switch( (*p) ) {
-		case 9u: goto tr231;
-		case 10u: goto tr232;
-		case 13u: goto tr233;
-		case 32u: goto tr231;
+		case 9u: goto tr229;
+		case 10u: goto tr230;
+		case 13u: goto tr231;
+		case 32u: goto tr229;
 		case 33u: goto st193;
 		case 37u: goto st193;
 		case 39u: goto st193;
-		case 60u: goto tr216;
+		case 60u: goto tr215;
+		case 126u: goto st193;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st193;
+		} else if ( (*p) >= 42u )
+			goto st193;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st193;
+		} else if ( (*p) >= 65u )
+			goto st193;
+	} else
+		goto st193;
+	goto st0;
+tr229:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st194;
+st194:
+	if ( ++p == pe )
+		goto _test_eof194;
+case 194:
+#line 3105 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st194;
+		case 10u: goto st195;
+		case 13u: goto st197;
+		case 32u: goto st194;
+		case 33u: goto st193;
+		case 37u: goto st193;
+		case 39u: goto st193;
+		case 60u: goto tr121;
+		case 126u: goto st193;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st193;
+		} else if ( (*p) >= 42u )
+			goto st193;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st193;
+		} else if ( (*p) >= 65u )
+			goto st193;
+	} else
+		goto st193;
+	goto st0;
+tr230:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st195;
+st195:
+	if ( ++p == pe )
+		goto _test_eof195;
+case 195:
+#line 3138 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st196;
+		case 32u: goto st196;
+	}
+	goto st0;
+st196:
+	if ( ++p == pe )
+		goto _test_eof196;
+case 196:
+	switch( (*p) ) {
+		case 9u: goto st196;
+		case 32u: goto st196;
+		case 33u: goto st193;
+		case 37u: goto st193;
+		case 39u: goto st193;
+		case 60u: goto tr121;
 		case 126u: goto st193;
 	}
 	if ( (*p) < 48u ) {
@@ -3272,179 +3330,102 @@ case 193:
 		goto st193;
 	goto st0;
 tr231:
-#line 37 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st194;
-st194:
-	if ( ++p == pe )
-		goto _test_eof194;
-case 194:
-#line 3117 "gen/c/sip_addr.c.tmp"
-	switch( (*p) ) {
-		case 9u: goto st194;
-		case 10u: goto st195;
-		case 13u: goto st197;
-		case 32u: goto st194;
-		case 33u: goto st193;
-		case 37u: goto st193;
-		case 39u: goto st193;
-		case 60u: goto tr122;
-		case 126u: goto st193;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st193;
-		} else if ( (*p) >= 42u )
-			goto st193;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st193;
-		} else if ( (*p) >= 65u )
-			goto st193;
-	} else
-		goto st193;
-	goto st0;
-tr232:
-#line 37 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st195;
-st195:
-	if ( ++p == pe )
-		goto _test_eof195;
-case 195:
-#line 3150 "gen/c/sip_addr.c.tmp"
-	switch( (*p) ) {
-		case 9u: goto st196;
-		case 32u: goto st196;
-	}
-	goto st0;
-st196:
-	if ( ++p == pe )
-		goto _test_eof196;
-case 196:
-	switch( (*p) ) {
-		case 9u: goto st196;
-		case 32u: goto st196;
-		case 33u: goto st193;
-		case 37u: goto st193;
-		case 39u: goto st193;
-		case 60u: goto tr122;
-		case 126u: goto st193;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st193;
-		} else if ( (*p) >= 42u )
-			goto st193;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st193;
-		} else if ( (*p) >= 65u )
-			goto st193;
-	} else
-		goto st193;
-	goto st0;
-tr233:
-#line 37 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st197;
 st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
-#line 3190 "gen/c/sip_addr.c.tmp"
+#line 3178 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st195;
 	goto st0;
-tr668:
-#line 37 "grammar/sip_addr.rl"
+tr662:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st198;
 st198:
 	if ( ++p == pe )
 		goto _test_eof198;
 case 198:
-#line 3201 "gen/c/sip_addr.c.tmp"
+#line 3189 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st191;
 	goto st0;
 case 199:
 	switch( (*p) ) {
-		case 9u: goto tr239;
-		case 10u: goto tr240;
-		case 13u: goto tr241;
-		case 32u: goto tr239;
-		case 33u: goto tr242;
-		case 34u: goto tr243;
-		case 37u: goto tr242;
-		case 39u: goto tr242;
+		case 9u: goto tr237;
+		case 10u: goto tr238;
+		case 13u: goto tr239;
+		case 32u: goto tr237;
+		case 33u: goto tr240;
+		case 34u: goto tr241;
+		case 37u: goto tr240;
+		case 39u: goto tr240;
 		case 44u: goto st0;
 		case 59u: goto st0;
-		case 60u: goto tr244;
-		case 126u: goto tr242;
+		case 60u: goto tr242;
+		case 126u: goto tr240;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr242;
+				goto tr240;
 		} else if ( (*p) >= 42u )
-			goto tr242;
+			goto tr240;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr242;
+				goto tr240;
 		} else if ( (*p) >= 65u )
-			goto tr242;
+			goto tr240;
 	} else
 		goto st0;
-	goto tr238;
-tr238:
-#line 33 "grammar/sip_addr.rl"
+	goto tr236;
+tr236:
+#line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
 	goto st535;
 st535:
 	if ( ++p == pe )
 		goto _test_eof535;
 case 535:
-#line 3241 "gen/c/sip_addr.c.tmp"
+#line 3229 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr671;
-		case 10u: goto tr672;
-		case 13u: goto tr673;
-		case 32u: goto tr671;
+		case 9u: goto tr665;
+		case 10u: goto tr666;
+		case 13u: goto tr667;
+		case 32u: goto tr665;
 		case 34u: goto st0;
 		case 44u: goto st0;
-		case 59u: goto tr674;
+		case 59u: goto tr668;
 		case 60u: goto st0;
 	}
 	if ( 62u <= (*p) && (*p) <= 63u )
 		goto st0;
 	goto st535;
-tr671:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st200;
-tr680:
-#line 43 "grammar/sip_addr.rl"
+tr674:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st200;
-tr688:
-#line 39 "grammar/sip_addr.rl"
+tr665:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st200;
+tr682:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st200;
 st200:
 	if ( ++p == pe )
 		goto _test_eof200;
 case 200:
-#line 3268 "gen/c/sip_addr.c.tmp"
+#line 3256 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st200;
 		case 10u: goto st201;
@@ -3453,25 +3434,25 @@ case 200:
 		case 59u: goto st203;
 	}
 	goto st0;
-tr672:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st201;
-tr681:
-#line 43 "grammar/sip_addr.rl"
+tr675:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st201;
-tr689:
-#line 39 "grammar/sip_addr.rl"
+tr666:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st201;
+tr683:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st201;
 st201:
 	if ( ++p == pe )
 		goto _test_eof201;
 case 201:
-#line 3290 "gen/c/sip_addr.c.tmp"
+#line 3278 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st202;
 		case 32u: goto st202;
@@ -3487,51 +3468,51 @@ case 202:
 		case 59u: goto st203;
 	}
 	goto st0;
-tr674:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st203;
-tr679:
-#line 43 "grammar/sip_addr.rl"
+tr673:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st203;
-tr691:
-#line 39 "grammar/sip_addr.rl"
+tr668:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st203;
+tr685:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st203;
 st203:
 	if ( ++p == pe )
 		goto _test_eof203;
 case 203:
-#line 3319 "gen/c/sip_addr.c.tmp"
+#line 3307 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st203;
 		case 10u: goto st204;
 		case 13u: goto st270;
 		case 32u: goto st203;
-		case 33u: goto tr252;
-		case 37u: goto tr252;
-		case 39u: goto tr252;
-		case 84u: goto tr253;
-		case 116u: goto tr253;
-		case 126u: goto tr252;
+		case 33u: goto tr250;
+		case 37u: goto tr250;
+		case 39u: goto tr250;
+		case 84u: goto tr251;
+		case 116u: goto tr251;
+		case 126u: goto tr250;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr252;
+				goto tr250;
 		} else if ( (*p) >= 42u )
-			goto tr252;
+			goto tr250;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr252;
+				goto tr250;
 		} else if ( (*p) >= 65u )
-			goto tr252;
+			goto tr250;
 	} else
-		goto tr252;
+		goto tr250;
 	goto st0;
 st204:
 	if ( ++p == pe )
@@ -3549,46 +3530,46 @@ case 205:
 	switch( (*p) ) {
 		case 9u: goto st205;
 		case 32u: goto st205;
-		case 33u: goto tr252;
-		case 37u: goto tr252;
-		case 39u: goto tr252;
-		case 84u: goto tr253;
-		case 116u: goto tr253;
-		case 126u: goto tr252;
+		case 33u: goto tr250;
+		case 37u: goto tr250;
+		case 39u: goto tr250;
+		case 84u: goto tr251;
+		case 116u: goto tr251;
+		case 126u: goto tr250;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr252;
+				goto tr250;
 		} else if ( (*p) >= 42u )
-			goto tr252;
+			goto tr250;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr252;
+				goto tr250;
 		} else if ( (*p) >= 65u )
-			goto tr252;
+			goto tr250;
 	} else
-		goto tr252;
+		goto tr250;
 	goto st0;
-tr252:
-#line 42 "grammar/sip_addr.rl"
+tr250:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
 	goto st536;
 st536:
 	if ( ++p == pe )
 		goto _test_eof536;
 case 536:
-#line 3391 "gen/c/sip_addr.c.tmp"
+#line 3379 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr675;
-		case 10u: goto tr676;
-		case 13u: goto tr677;
-		case 32u: goto tr675;
+		case 9u: goto tr669;
+		case 10u: goto tr670;
+		case 13u: goto tr671;
+		case 32u: goto tr669;
 		case 33u: goto st536;
 		case 37u: goto st536;
 		case 39u: goto st536;
-		case 59u: goto tr679;
+		case 59u: goto tr673;
 		case 61u: goto st209;
 		case 126u: goto st536;
 	}
@@ -3607,15 +3588,15 @@ case 536:
 	} else
 		goto st536;
 	goto st0;
-tr675:
-#line 43 "grammar/sip_addr.rl"
+tr669:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st206;
 st206:
 	if ( ++p == pe )
 		goto _test_eof206;
 case 206:
-#line 3425 "gen/c/sip_addr.c.tmp"
+#line 3413 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st206;
 		case 10u: goto st207;
@@ -3625,15 +3606,15 @@ case 206:
 		case 61u: goto st209;
 	}
 	goto st0;
-tr676:
-#line 43 "grammar/sip_addr.rl"
+tr670:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st207;
 st207:
 	if ( ++p == pe )
 		goto _test_eof207;
 case 207:
-#line 3441 "gen/c/sip_addr.c.tmp"
+#line 3429 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st208;
 		case 32u: goto st208;
@@ -3790,32 +3771,32 @@ st537:
 		goto _test_eof537;
 case 537:
 	switch( (*p) ) {
-		case 9u: goto tr680;
-		case 10u: goto tr681;
-		case 13u: goto tr682;
-		case 32u: goto tr680;
-		case 59u: goto tr679;
+		case 9u: goto tr674;
+		case 10u: goto tr675;
+		case 13u: goto tr676;
+		case 32u: goto tr674;
+		case 59u: goto tr673;
 	}
 	goto st0;
-tr673:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st217;
-tr682:
-#line 43 "grammar/sip_addr.rl"
+tr676:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st217;
-tr690:
-#line 39 "grammar/sip_addr.rl"
+tr667:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st217;
+tr684:
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st217;
 st217:
 	if ( ++p == pe )
 		goto _test_eof217;
 case 217:
-#line 3618 "gen/c/sip_addr.c.tmp"
+#line 3606 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st201;
 	goto st0;
@@ -3879,14 +3860,14 @@ st538:
 		goto _test_eof538;
 case 538:
 	switch( (*p) ) {
-		case 9u: goto tr680;
-		case 10u: goto tr681;
-		case 13u: goto tr682;
-		case 32u: goto tr680;
+		case 9u: goto tr674;
+		case 10u: goto tr675;
+		case 13u: goto tr676;
+		case 32u: goto tr674;
 		case 33u: goto st538;
 		case 37u: goto st538;
 		case 39u: goto st538;
-		case 59u: goto tr679;
+		case 59u: goto tr673;
 		case 126u: goto st538;
 	}
 	if ( (*p) < 48u ) {
@@ -4334,38 +4315,38 @@ case 260:
 	if ( (*p) == 10u )
 		goto st210;
 	goto st0;
-tr677:
-#line 43 "grammar/sip_addr.rl"
+tr671:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st261;
 st261:
 	if ( ++p == pe )
 		goto _test_eof261;
 case 261:
-#line 4143 "gen/c/sip_addr.c.tmp"
+#line 4131 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st207;
 	goto st0;
-tr253:
-#line 42 "grammar/sip_addr.rl"
+tr251:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 38 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ m_ap = p; }
 	goto st539;
 st539:
 	if ( ++p == pe )
 		goto _test_eof539;
 case 539:
-#line 4154 "gen/c/sip_addr.c.tmp"
+#line 4142 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr675;
-		case 10u: goto tr676;
-		case 13u: goto tr677;
-		case 32u: goto tr675;
+		case 9u: goto tr669;
+		case 10u: goto tr670;
+		case 13u: goto tr671;
+		case 32u: goto tr669;
 		case 33u: goto st536;
 		case 37u: goto st536;
 		case 39u: goto st536;
-		case 59u: goto tr679;
+		case 59u: goto tr673;
 		case 61u: goto st209;
 		case 65u: goto st540;
 		case 97u: goto st540;
@@ -4391,14 +4372,14 @@ st540:
 		goto _test_eof540;
 case 540:
 	switch( (*p) ) {
-		case 9u: goto tr675;
-		case 10u: goto tr676;
-		case 13u: goto tr677;
-		case 32u: goto tr675;
+		case 9u: goto tr669;
+		case 10u: goto tr670;
+		case 13u: goto tr671;
+		case 32u: goto tr669;
 		case 33u: goto st536;
 		case 37u: goto st536;
 		case 39u: goto st536;
-		case 59u: goto tr679;
+		case 59u: goto tr673;
 		case 61u: goto st209;
 		case 71u: goto st541;
 		case 103u: goto st541;
@@ -4424,14 +4405,14 @@ st541:
 		goto _test_eof541;
 case 541:
 	switch( (*p) ) {
-		case 9u: goto tr685;
-		case 10u: goto tr686;
-		case 13u: goto tr687;
-		case 32u: goto tr685;
+		case 9u: goto tr679;
+		case 10u: goto tr680;
+		case 13u: goto tr681;
+		case 32u: goto tr679;
 		case 33u: goto st536;
 		case 37u: goto st536;
 		case 39u: goto st536;
-		case 59u: goto tr679;
+		case 59u: goto tr673;
 		case 61u: goto st265;
 		case 126u: goto st536;
 	}
@@ -4450,15 +4431,15 @@ case 541:
 	} else
 		goto st536;
 	goto st0;
-tr685:
-#line 43 "grammar/sip_addr.rl"
+tr679:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st262;
 st262:
 	if ( ++p == pe )
 		goto _test_eof262;
 case 262:
-#line 4254 "gen/c/sip_addr.c.tmp"
+#line 4242 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st262;
 		case 10u: goto st263;
@@ -4468,15 +4449,15 @@ case 262:
 		case 61u: goto st265;
 	}
 	goto st0;
-tr686:
-#line 43 "grammar/sip_addr.rl"
+tr680:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st263;
 st263:
 	if ( ++p == pe )
 		goto _test_eof263;
 case 263:
-#line 4270 "gen/c/sip_addr.c.tmp"
+#line 4258 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st264;
 		case 32u: goto st264;
@@ -4569,14 +4550,14 @@ st542:
 		goto _test_eof542;
 case 542:
 	switch( (*p) ) {
-		case 9u: goto tr688;
-		case 10u: goto tr689;
-		case 13u: goto tr690;
-		case 32u: goto tr688;
+		case 9u: goto tr682;
+		case 10u: goto tr683;
+		case 13u: goto tr684;
+		case 32u: goto tr682;
 		case 33u: goto st542;
 		case 37u: goto st542;
 		case 39u: goto st542;
-		case 59u: goto tr691;
+		case 59u: goto tr685;
 		case 126u: goto st542;
 	}
 	if ( (*p) < 48u ) {
@@ -4601,15 +4582,15 @@ case 268:
 	if ( (*p) == 10u )
 		goto st266;
 	goto st0;
-tr687:
-#line 43 "grammar/sip_addr.rl"
+tr681:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st269;
 st269:
 	if ( ++p == pe )
 		goto _test_eof269;
 case 269:
-#line 4401 "gen/c/sip_addr.c.tmp"
+#line 4389 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st263;
 	goto st0;
@@ -4620,33 +4601,33 @@ case 270:
 	if ( (*p) == 10u )
 		goto st204;
 	goto st0;
-tr239:
-#line 36 "grammar/sip_addr.rl"
+tr237:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st271;
 st271:
 	if ( ++p == pe )
 		goto _test_eof271;
 case 271:
-#line 4418 "gen/c/sip_addr.c.tmp"
+#line 4406 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st271;
 		case 10u: goto st272;
 		case 13u: goto st292;
 		case 32u: goto st271;
 		case 34u: goto st274;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 	}
 	goto st0;
-tr240:
-#line 36 "grammar/sip_addr.rl"
+tr238:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st272;
 st272:
 	if ( ++p == pe )
 		goto _test_eof272;
 case 272:
-#line 4434 "gen/c/sip_addr.c.tmp"
+#line 4422 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st273;
 		case 32u: goto st273;
@@ -4660,18 +4641,18 @@ case 273:
 		case 9u: goto st273;
 		case 32u: goto st273;
 		case 34u: goto st274;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 	}
 	goto st0;
-tr243:
-#line 36 "grammar/sip_addr.rl"
+tr241:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st274;
 st274:
 	if ( ++p == pe )
 		goto _test_eof274;
 case 274:
-#line 4457 "gen/c/sip_addr.c.tmp"
+#line 4445 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st274;
 		case 10u: goto st275;
@@ -4718,39 +4699,39 @@ st277:
 		goto _test_eof277;
 case 277:
 	switch( (*p) ) {
-		case 9u: goto tr335;
-		case 10u: goto tr336;
-		case 13u: goto tr337;
-		case 32u: goto tr335;
-		case 60u: goto tr338;
+		case 9u: goto tr333;
+		case 10u: goto tr334;
+		case 13u: goto tr335;
+		case 32u: goto tr333;
+		case 60u: goto tr336;
 	}
 	goto st0;
-tr335:
-#line 37 "grammar/sip_addr.rl"
+tr333:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st278;
 st278:
 	if ( ++p == pe )
 		goto _test_eof278;
 case 278:
-#line 4517 "gen/c/sip_addr.c.tmp"
+#line 4505 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st278;
 		case 10u: goto st279;
 		case 13u: goto st285;
 		case 32u: goto st278;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 	}
 	goto st0;
-tr336:
-#line 37 "grammar/sip_addr.rl"
+tr334:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st279;
 st279:
 	if ( ++p == pe )
 		goto _test_eof279;
 case 279:
-#line 4532 "gen/c/sip_addr.c.tmp"
+#line 4520 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st280;
 		case 32u: goto st280;
@@ -4763,24 +4744,24 @@ case 280:
 	switch( (*p) ) {
 		case 9u: goto st280;
 		case 32u: goto st280;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 	}
 	goto st0;
-tr244:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+tr242:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st281;
-tr338:
-#line 37 "grammar/sip_addr.rl"
+tr336:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st281;
 st281:
 	if ( ++p == pe )
 		goto _test_eof281;
 case 281:
-#line 4558 "gen/c/sip_addr.c.tmp"
+#line 4546 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -4790,35 +4771,25 @@ case 281:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto tr343;
-tr343:
-#line 33 "grammar/sip_addr.rl"
-	{ m_u = p; }
 	goto st282;
 st282:
 	if ( ++p == pe )
 		goto _test_eof282;
 case 282:
-#line 4575 "gen/c/sip_addr.c.tmp"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto tr345;
+		case 62u: goto st543;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
 	goto st282;
-tr345:
-#line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st543;
 st543:
 	if ( ++p == pe )
 		goto _test_eof543;
 case 543:
-#line 4592 "gen/c/sip_addr.c.tmp"
 	switch( (*p) ) {
 		case 9u: goto st543;
 		case 10u: goto st283;
@@ -4855,15 +4826,15 @@ case 284:
 	if ( (*p) == 10u )
 		goto st283;
 	goto st0;
-tr337:
-#line 37 "grammar/sip_addr.rl"
+tr335:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st285;
 st285:
 	if ( ++p == pe )
 		goto _test_eof285;
 case 285:
-#line 4635 "gen/c/sip_addr.c.tmp"
+#line 4617 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st279;
 	goto st0;
@@ -4915,41 +4886,41 @@ case 291:
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto st290;
 	goto st0;
-tr241:
-#line 36 "grammar/sip_addr.rl"
+tr239:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st292;
 st292:
 	if ( ++p == pe )
 		goto _test_eof292;
 case 292:
-#line 4693 "gen/c/sip_addr.c.tmp"
+#line 4675 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st272;
 	goto st0;
-tr242:
-#line 36 "grammar/sip_addr.rl"
+tr240:
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
-#line 33 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
 	goto st545;
 st545:
 	if ( ++p == pe )
 		goto _test_eof545;
 case 545:
-#line 4704 "gen/c/sip_addr.c.tmp"
+#line 4686 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr694;
-		case 10u: goto tr695;
-		case 13u: goto tr696;
-		case 32u: goto tr694;
+		case 9u: goto tr687;
+		case 10u: goto tr688;
+		case 13u: goto tr689;
+		case 32u: goto tr687;
 		case 33u: goto st545;
 		case 34u: goto st0;
 		case 37u: goto st545;
 		case 39u: goto st545;
 		case 44u: goto st0;
-		case 59u: goto tr674;
-		case 60u: goto tr338;
+		case 59u: goto tr668;
+		case 60u: goto tr336;
 		case 126u: goto st545;
 	}
 	if ( (*p) < 62u ) {
@@ -4967,17 +4938,17 @@ case 545:
 	} else
 		goto st0;
 	goto st535;
-tr694:
-#line 37 "grammar/sip_addr.rl"
+tr687:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st293;
 st293:
 	if ( ++p == pe )
 		goto _test_eof293;
 case 293:
-#line 4741 "gen/c/sip_addr.c.tmp"
+#line 4723 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st293;
 		case 10u: goto st294;
@@ -4987,7 +4958,7 @@ case 293:
 		case 37u: goto st296;
 		case 39u: goto st296;
 		case 59u: goto st203;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 		case 126u: goto st296;
 	}
 	if ( (*p) < 48u ) {
@@ -5005,17 +4976,17 @@ case 293:
 	} else
 		goto st296;
 	goto st0;
-tr695:
-#line 37 "grammar/sip_addr.rl"
+tr688:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st294;
 st294:
 	if ( ++p == pe )
 		goto _test_eof294;
 case 294:
-#line 4776 "gen/c/sip_addr.c.tmp"
+#line 4758 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st295;
 		case 32u: goto st295;
@@ -5032,7 +5003,7 @@ case 295:
 		case 37u: goto st296;
 		case 39u: goto st296;
 		case 59u: goto st203;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 		case 126u: goto st296;
 	}
 	if ( (*p) < 48u ) {
@@ -5055,14 +5026,14 @@ st296:
 		goto _test_eof296;
 case 296:
 	switch( (*p) ) {
-		case 9u: goto tr353;
-		case 10u: goto tr354;
-		case 13u: goto tr355;
-		case 32u: goto tr353;
+		case 9u: goto tr350;
+		case 10u: goto tr351;
+		case 13u: goto tr352;
+		case 32u: goto tr350;
 		case 33u: goto st296;
 		case 37u: goto st296;
 		case 39u: goto st296;
-		case 60u: goto tr338;
+		case 60u: goto tr336;
 		case 126u: goto st296;
 	}
 	if ( (*p) < 48u ) {
@@ -5080,15 +5051,15 @@ case 296:
 	} else
 		goto st296;
 	goto st0;
-tr353:
-#line 37 "grammar/sip_addr.rl"
+tr350:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st297;
 st297:
 	if ( ++p == pe )
 		goto _test_eof297;
 case 297:
-#line 4847 "gen/c/sip_addr.c.tmp"
+#line 4829 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st297;
 		case 10u: goto st298;
@@ -5097,7 +5068,7 @@ case 297:
 		case 33u: goto st296;
 		case 37u: goto st296;
 		case 39u: goto st296;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 		case 126u: goto st296;
 	}
 	if ( (*p) < 48u ) {
@@ -5115,15 +5086,15 @@ case 297:
 	} else
 		goto st296;
 	goto st0;
-tr354:
-#line 37 "grammar/sip_addr.rl"
+tr351:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st298;
 st298:
 	if ( ++p == pe )
 		goto _test_eof298;
 case 298:
-#line 4880 "gen/c/sip_addr.c.tmp"
+#line 4862 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st299;
 		case 32u: goto st299;
@@ -5139,7 +5110,7 @@ case 299:
 		case 33u: goto st296;
 		case 37u: goto st296;
 		case 39u: goto st296;
-		case 60u: goto tr244;
+		case 60u: goto tr242;
 		case 126u: goto st296;
 	}
 	if ( (*p) < 48u ) {
@@ -5157,120 +5128,120 @@ case 299:
 	} else
 		goto st296;
 	goto st0;
-tr355:
-#line 37 "grammar/sip_addr.rl"
+tr352:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st300;
 st300:
 	if ( ++p == pe )
 		goto _test_eof300;
 case 300:
-#line 4920 "gen/c/sip_addr.c.tmp"
+#line 4902 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st298;
 	goto st0;
-tr696:
-#line 37 "grammar/sip_addr.rl"
+tr689:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st301;
 st301:
 	if ( ++p == pe )
 		goto _test_eof301;
 case 301:
-#line 4931 "gen/c/sip_addr.c.tmp"
+#line 4913 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st294;
 	goto st0;
 case 302:
 	switch( (*p) ) {
-		case 9u: goto tr361;
-		case 10u: goto tr362;
-		case 13u: goto tr363;
-		case 32u: goto tr361;
-		case 33u: goto tr364;
-		case 34u: goto tr365;
-		case 37u: goto tr364;
-		case 39u: goto tr364;
-		case 42u: goto tr366;
+		case 9u: goto tr358;
+		case 10u: goto tr359;
+		case 13u: goto tr360;
+		case 32u: goto tr358;
+		case 33u: goto tr361;
+		case 34u: goto tr362;
+		case 37u: goto tr361;
+		case 39u: goto tr361;
+		case 42u: goto tr363;
 		case 44u: goto st0;
 		case 59u: goto st0;
-		case 60u: goto tr367;
-		case 126u: goto tr364;
+		case 60u: goto tr364;
+		case 126u: goto tr361;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr364;
+				goto tr361;
 		} else if ( (*p) >= 43u )
-			goto tr364;
+			goto tr361;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr364;
+				goto tr361;
 		} else if ( (*p) >= 65u )
-			goto tr364;
+			goto tr361;
 	} else
 		goto st0;
-	goto tr360;
-tr360:
-#line 32 "grammar/sip_addr.rl"
+	goto tr357;
+tr357:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 33 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
 	goto st546;
 st546:
 	if ( ++p == pe )
 		goto _test_eof546;
 case 546:
-#line 4973 "gen/c/sip_addr.c.tmp"
+#line 4955 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr699;
-		case 10u: goto tr700;
-		case 13u: goto tr701;
-		case 32u: goto tr699;
+		case 9u: goto tr692;
+		case 10u: goto tr693;
+		case 13u: goto tr694;
+		case 32u: goto tr692;
 		case 34u: goto st0;
-		case 44u: goto tr702;
-		case 59u: goto tr703;
+		case 44u: goto tr695;
+		case 59u: goto tr696;
 		case 60u: goto st0;
 	}
 	if ( 62u <= (*p) && (*p) <= 63u )
 		goto st0;
 	goto st546;
-tr717:
-#line 43 "grammar/sip_addr.rl"
+tr710:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st303;
-tr699:
 #line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st303;
+tr692:
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st303;
-tr729:
-#line 41 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st303;
-tr737:
+tr722:
 #line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st303;
+tr730:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st303;
 st303:
 	if ( ++p == pe )
 		goto _test_eof303;
 case 303:
-#line 5008 "gen/c/sip_addr.c.tmp"
+#line 4990 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st303;
 		case 10u: goto st304;
@@ -5280,43 +5251,43 @@ case 303:
 		case 59u: goto st322;
 	}
 	goto st0;
-tr709:
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-tr718:
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-tr700:
+tr702:
 #line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st304;
+tr711:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st304;
+tr693:
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st304;
-tr730:
-#line 41 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-tr738:
+tr723:
 #line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st304;
+tr731:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st304;
 st304:
 	if ( ++p == pe )
 		goto _test_eof304;
 case 304:
-#line 5042 "gen/c/sip_addr.c.tmp"
+#line 5024 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st305;
 		case 32u: goto st305;
@@ -5333,145 +5304,145 @@ case 305:
 		case 59u: goto st322;
 	}
 	goto st0;
-tr374:
-#line 32 "grammar/sip_addr.rl"
+tr371:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st306;
-tr707:
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-tr715:
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-tr702:
+tr700:
 #line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st306;
+tr708:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st306;
+tr695:
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st306;
-tr732:
-#line 41 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-tr740:
+tr725:
 #line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st306;
+tr733:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st306;
 st306:
 	if ( ++p == pe )
 		goto _test_eof306;
 case 306:
-#line 5087 "gen/c/sip_addr.c.tmp"
+#line 5069 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr374;
-		case 10u: goto tr375;
-		case 13u: goto tr376;
-		case 32u: goto tr374;
-		case 33u: goto tr364;
-		case 34u: goto tr365;
-		case 37u: goto tr364;
-		case 39u: goto tr364;
+		case 9u: goto tr371;
+		case 10u: goto tr372;
+		case 13u: goto tr373;
+		case 32u: goto tr371;
+		case 33u: goto tr361;
+		case 34u: goto tr362;
+		case 37u: goto tr361;
+		case 39u: goto tr361;
 		case 44u: goto st0;
 		case 59u: goto st0;
-		case 60u: goto tr367;
-		case 126u: goto tr364;
+		case 60u: goto tr364;
+		case 126u: goto tr361;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr364;
+				goto tr361;
 		} else if ( (*p) >= 42u )
-			goto tr364;
+			goto tr361;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr364;
+				goto tr361;
 		} else if ( (*p) >= 65u )
-			goto tr364;
+			goto tr361;
 	} else
 		goto st0;
-	goto tr360;
-tr375:
-#line 32 "grammar/sip_addr.rl"
+	goto tr357;
+tr372:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st307;
 st307:
 	if ( ++p == pe )
 		goto _test_eof307;
 case 307:
-#line 5124 "gen/c/sip_addr.c.tmp"
+#line 5106 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st308;
 		case 32u: goto st308;
 	}
 	goto st0;
-tr378:
-#line 32 "grammar/sip_addr.rl"
+tr375:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st308;
 st308:
 	if ( ++p == pe )
 		goto _test_eof308;
 case 308:
-#line 5137 "gen/c/sip_addr.c.tmp"
+#line 5119 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr378;
-		case 10u: goto tr379;
-		case 13u: goto tr380;
-		case 32u: goto tr378;
-		case 33u: goto tr364;
-		case 34u: goto tr365;
-		case 37u: goto tr364;
-		case 39u: goto tr364;
+		case 9u: goto tr375;
+		case 10u: goto tr376;
+		case 13u: goto tr377;
+		case 32u: goto tr375;
+		case 33u: goto tr361;
+		case 34u: goto tr362;
+		case 37u: goto tr361;
+		case 39u: goto tr361;
 		case 44u: goto st0;
 		case 59u: goto st0;
-		case 60u: goto tr367;
-		case 126u: goto tr364;
+		case 60u: goto tr364;
+		case 126u: goto tr361;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr364;
+				goto tr361;
 		} else if ( (*p) >= 42u )
-			goto tr364;
+			goto tr361;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr364;
+				goto tr361;
 		} else if ( (*p) >= 65u )
-			goto tr364;
+			goto tr361;
 	} else
 		goto st0;
-	goto tr360;
-tr379:
-#line 32 "grammar/sip_addr.rl"
+	goto tr357;
+tr376:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st309;
 st309:
 	if ( ++p == pe )
 		goto _test_eof309;
 case 309:
-#line 5174 "gen/c/sip_addr.c.tmp"
+#line 5156 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st310;
 		case 32u: goto st310;
@@ -5485,20 +5456,20 @@ case 310:
 		case 9u: goto st310;
 		case 32u: goto st310;
 		case 34u: goto st311;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 	}
 	goto st0;
-tr365:
-#line 32 "grammar/sip_addr.rl"
+tr362:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st311;
 st311:
 	if ( ++p == pe )
 		goto _test_eof311;
 case 311:
-#line 5198 "gen/c/sip_addr.c.tmp"
+#line 5180 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st311;
 		case 10u: goto st312;
@@ -5545,39 +5516,39 @@ st314:
 		goto _test_eof314;
 case 314:
 	switch( (*p) ) {
-		case 9u: goto tr393;
-		case 10u: goto tr394;
-		case 13u: goto tr395;
-		case 32u: goto tr393;
-		case 60u: goto tr396;
+		case 9u: goto tr390;
+		case 10u: goto tr391;
+		case 13u: goto tr392;
+		case 32u: goto tr390;
+		case 60u: goto tr393;
 	}
 	goto st0;
-tr393:
-#line 37 "grammar/sip_addr.rl"
+tr390:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st315;
 st315:
 	if ( ++p == pe )
 		goto _test_eof315;
 case 315:
-#line 5258 "gen/c/sip_addr.c.tmp"
+#line 5240 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st315;
 		case 10u: goto st316;
 		case 13u: goto st398;
 		case 32u: goto st315;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 	}
 	goto st0;
-tr394:
-#line 37 "grammar/sip_addr.rl"
+tr391:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st316;
 st316:
 	if ( ++p == pe )
 		goto _test_eof316;
 case 316:
-#line 5273 "gen/c/sip_addr.c.tmp"
+#line 5255 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st317;
 		case 32u: goto st317;
@@ -5590,30 +5561,30 @@ case 317:
 	switch( (*p) ) {
 		case 9u: goto st317;
 		case 32u: goto st317;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 	}
 	goto st0;
-tr367:
-#line 32 "grammar/sip_addr.rl"
+tr364:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st318;
-tr383:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+tr380:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st318;
-tr396:
-#line 37 "grammar/sip_addr.rl"
+tr393:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st318;
 st318:
 	if ( ++p == pe )
 		goto _test_eof318;
 case 318:
-#line 5303 "gen/c/sip_addr.c.tmp"
+#line 5285 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -5623,173 +5594,164 @@ case 318:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto tr401;
-tr401:
-#line 33 "grammar/sip_addr.rl"
-	{ m_u = p; }
 	goto st319;
 st319:
 	if ( ++p == pe )
 		goto _test_eof319;
 case 319:
-#line 5320 "gen/c/sip_addr.c.tmp"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto tr403;
+		case 62u: goto st547;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
 	goto st319;
-tr403:
+tr697:
 #line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st547;
-tr704:
-#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st547;
 st547:
 	if ( ++p == pe )
 		goto _test_eof547;
 case 547:
-#line 5340 "gen/c/sip_addr.c.tmp"
+#line 5316 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 44u: goto tr707;
+		case 9u: goto tr697;
+		case 10u: goto tr698;
+		case 13u: goto tr699;
+		case 32u: goto tr697;
+		case 44u: goto tr700;
 		case 59u: goto st322;
 	}
 	goto st0;
-tr705:
-#line 35 "grammar/sip_addr.rl"
+tr698:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st320;
 st320:
 	if ( ++p == pe )
 		goto _test_eof320;
 case 320:
-#line 5356 "gen/c/sip_addr.c.tmp"
+#line 5332 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st548;
 		case 32u: goto st548;
 	}
 	goto st0;
-tr708:
-#line 35 "grammar/sip_addr.rl"
+tr701:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st548;
 st548:
 	if ( ++p == pe )
 		goto _test_eof548;
 case 548:
-#line 5368 "gen/c/sip_addr.c.tmp"
+#line 5344 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr708;
-		case 10u: goto tr709;
-		case 13u: goto tr710;
-		case 32u: goto tr708;
-		case 44u: goto tr707;
+		case 9u: goto tr701;
+		case 10u: goto tr702;
+		case 13u: goto tr703;
+		case 32u: goto tr701;
+		case 44u: goto tr700;
 		case 59u: goto st322;
 	}
 	goto st0;
-tr710:
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st321;
-tr719:
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st321;
-tr701:
+tr703:
 #line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st321;
+tr712:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st321;
+tr694:
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st321;
-tr731:
-#line 41 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st321;
-tr739:
+tr724:
 #line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st321;
+tr732:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st321;
 st321:
 	if ( ++p == pe )
 		goto _test_eof321;
 case 321:
-#line 5402 "gen/c/sip_addr.c.tmp"
+#line 5378 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st304;
 	goto st0;
-tr703:
-#line 34 "grammar/sip_addr.rl"
+tr709:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st322;
+tr696:
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st322;
-tr716:
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st322;
-tr733:
-#line 41 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st322;
-tr742:
+tr726:
 #line 40 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st322;
+tr735:
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st322;
 st322:
 	if ( ++p == pe )
 		goto _test_eof322;
 case 322:
-#line 5423 "gen/c/sip_addr.c.tmp"
+#line 5399 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st322;
 		case 10u: goto st323;
 		case 13u: goto st396;
 		case 32u: goto st322;
-		case 33u: goto tr407;
-		case 37u: goto tr407;
-		case 39u: goto tr407;
-		case 69u: goto tr408;
-		case 81u: goto tr409;
-		case 101u: goto tr408;
-		case 113u: goto tr409;
-		case 126u: goto tr407;
+		case 33u: goto tr403;
+		case 37u: goto tr403;
+		case 39u: goto tr403;
+		case 69u: goto tr404;
+		case 81u: goto tr405;
+		case 101u: goto tr404;
+		case 113u: goto tr405;
+		case 126u: goto tr403;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr407;
+				goto tr403;
 		} else if ( (*p) >= 42u )
-			goto tr407;
+			goto tr403;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr407;
+				goto tr403;
 		} else if ( (*p) >= 65u )
-			goto tr407;
+			goto tr403;
 	} else
-		goto tr407;
+		goto tr403;
 	goto st0;
 st323:
 	if ( ++p == pe )
@@ -5807,49 +5769,49 @@ case 324:
 	switch( (*p) ) {
 		case 9u: goto st324;
 		case 32u: goto st324;
-		case 33u: goto tr407;
-		case 37u: goto tr407;
-		case 39u: goto tr407;
-		case 69u: goto tr408;
-		case 81u: goto tr409;
-		case 101u: goto tr408;
-		case 113u: goto tr409;
-		case 126u: goto tr407;
+		case 33u: goto tr403;
+		case 37u: goto tr403;
+		case 39u: goto tr403;
+		case 69u: goto tr404;
+		case 81u: goto tr405;
+		case 101u: goto tr404;
+		case 113u: goto tr405;
+		case 126u: goto tr403;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr407;
+				goto tr403;
 		} else if ( (*p) >= 42u )
-			goto tr407;
+			goto tr403;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr407;
+				goto tr403;
 		} else if ( (*p) >= 65u )
-			goto tr407;
+			goto tr403;
 	} else
-		goto tr407;
+		goto tr403;
 	goto st0;
-tr407:
-#line 42 "grammar/sip_addr.rl"
+tr403:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
 	goto st549;
 st549:
 	if ( ++p == pe )
 		goto _test_eof549;
 case 549:
-#line 5499 "gen/c/sip_addr.c.tmp"
+#line 5475 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr711;
-		case 10u: goto tr712;
-		case 13u: goto tr713;
-		case 32u: goto tr711;
+		case 9u: goto tr704;
+		case 10u: goto tr705;
+		case 13u: goto tr706;
+		case 32u: goto tr704;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st328;
 		case 126u: goto st549;
 	}
@@ -5865,17 +5827,17 @@ case 549:
 	} else
 		goto st549;
 	goto st0;
-tr711:
-#line 43 "grammar/sip_addr.rl"
+tr704:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st325;
 st325:
 	if ( ++p == pe )
 		goto _test_eof325;
 case 325:
-#line 5532 "gen/c/sip_addr.c.tmp"
+#line 5508 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st325;
 		case 10u: goto st326;
@@ -5886,17 +5848,17 @@ case 325:
 		case 61u: goto st328;
 	}
 	goto st0;
-tr712:
-#line 43 "grammar/sip_addr.rl"
+tr705:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st326;
 st326:
 	if ( ++p == pe )
 		goto _test_eof326;
 case 326:
-#line 5550 "gen/c/sip_addr.c.tmp"
+#line 5526 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st327;
 		case 32u: goto st327;
@@ -6054,12 +6016,12 @@ st550:
 		goto _test_eof550;
 case 550:
 	switch( (*p) ) {
-		case 9u: goto tr717;
-		case 10u: goto tr718;
-		case 13u: goto tr719;
-		case 32u: goto tr717;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 9u: goto tr710;
+		case 10u: goto tr711;
+		case 13u: goto tr712;
+		case 32u: goto tr710;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 	}
 	goto st0;
 st336:
@@ -6122,15 +6084,15 @@ st551:
 		goto _test_eof551;
 case 551:
 	switch( (*p) ) {
-		case 9u: goto tr717;
-		case 10u: goto tr718;
-		case 13u: goto tr719;
-		case 32u: goto tr717;
+		case 9u: goto tr710;
+		case 10u: goto tr711;
+		case 13u: goto tr712;
+		case 32u: goto tr710;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -6575,41 +6537,41 @@ case 378:
 	if ( (*p) == 10u )
 		goto st329;
 	goto st0;
-tr713:
-#line 43 "grammar/sip_addr.rl"
+tr706:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st379;
 st379:
 	if ( ++p == pe )
 		goto _test_eof379;
 case 379:
-#line 6236 "gen/c/sip_addr.c.tmp"
+#line 6212 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st326;
 	goto st0;
-tr408:
-#line 42 "grammar/sip_addr.rl"
+tr404:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 38 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ m_ap = p; }
 	goto st552;
 st552:
 	if ( ++p == pe )
 		goto _test_eof552;
 case 552:
-#line 6247 "gen/c/sip_addr.c.tmp"
+#line 6223 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr711;
-		case 10u: goto tr712;
-		case 13u: goto tr713;
-		case 32u: goto tr711;
+		case 9u: goto tr704;
+		case 10u: goto tr705;
+		case 13u: goto tr706;
+		case 32u: goto tr704;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st328;
 		case 88u: goto st553;
 		case 120u: goto st553;
@@ -6632,15 +6594,15 @@ st553:
 		goto _test_eof553;
 case 553:
 	switch( (*p) ) {
-		case 9u: goto tr711;
-		case 10u: goto tr712;
-		case 13u: goto tr713;
-		case 32u: goto tr711;
+		case 9u: goto tr704;
+		case 10u: goto tr705;
+		case 13u: goto tr706;
+		case 32u: goto tr704;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st328;
 		case 80u: goto st554;
 		case 112u: goto st554;
@@ -6663,15 +6625,15 @@ st554:
 		goto _test_eof554;
 case 554:
 	switch( (*p) ) {
-		case 9u: goto tr711;
-		case 10u: goto tr712;
-		case 13u: goto tr713;
-		case 32u: goto tr711;
+		case 9u: goto tr704;
+		case 10u: goto tr705;
+		case 13u: goto tr706;
+		case 32u: goto tr704;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st328;
 		case 73u: goto st555;
 		case 105u: goto st555;
@@ -6694,15 +6656,15 @@ st555:
 		goto _test_eof555;
 case 555:
 	switch( (*p) ) {
-		case 9u: goto tr711;
-		case 10u: goto tr712;
-		case 13u: goto tr713;
-		case 32u: goto tr711;
+		case 9u: goto tr704;
+		case 10u: goto tr705;
+		case 13u: goto tr706;
+		case 32u: goto tr704;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st328;
 		case 82u: goto st556;
 		case 114u: goto st556;
@@ -6725,15 +6687,15 @@ st556:
 		goto _test_eof556;
 case 556:
 	switch( (*p) ) {
-		case 9u: goto tr711;
-		case 10u: goto tr712;
-		case 13u: goto tr713;
-		case 32u: goto tr711;
+		case 9u: goto tr704;
+		case 10u: goto tr705;
+		case 13u: goto tr706;
+		case 32u: goto tr704;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st328;
 		case 69u: goto st557;
 		case 101u: goto st557;
@@ -6756,15 +6718,15 @@ st557:
 		goto _test_eof557;
 case 557:
 	switch( (*p) ) {
-		case 9u: goto tr711;
-		case 10u: goto tr712;
-		case 13u: goto tr713;
-		case 32u: goto tr711;
+		case 9u: goto tr704;
+		case 10u: goto tr705;
+		case 13u: goto tr706;
+		case 32u: goto tr704;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st328;
 		case 83u: goto st558;
 		case 115u: goto st558;
@@ -6787,15 +6749,15 @@ st558:
 		goto _test_eof558;
 case 558:
 	switch( (*p) ) {
-		case 9u: goto tr726;
-		case 10u: goto tr727;
-		case 13u: goto tr728;
-		case 32u: goto tr726;
+		case 9u: goto tr719;
+		case 10u: goto tr720;
+		case 13u: goto tr721;
+		case 32u: goto tr719;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st383;
 		case 126u: goto st549;
 	}
@@ -6811,17 +6773,17 @@ case 558:
 	} else
 		goto st549;
 	goto st0;
-tr726:
-#line 43 "grammar/sip_addr.rl"
+tr719:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st380;
 st380:
 	if ( ++p == pe )
 		goto _test_eof380;
 case 380:
-#line 6466 "gen/c/sip_addr.c.tmp"
+#line 6442 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st380;
 		case 10u: goto st381;
@@ -6832,17 +6794,17 @@ case 380:
 		case 61u: goto st383;
 	}
 	goto st0;
-tr727:
-#line 43 "grammar/sip_addr.rl"
+tr720:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st381;
 st381:
 	if ( ++p == pe )
 		goto _test_eof381;
 case 381:
-#line 6484 "gen/c/sip_addr.c.tmp"
+#line 6460 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st382;
 		case 32u: goto st382;
@@ -6936,15 +6898,15 @@ st559:
 		goto _test_eof559;
 case 559:
 	switch( (*p) ) {
-		case 9u: goto tr729;
-		case 10u: goto tr730;
-		case 13u: goto tr731;
-		case 32u: goto tr729;
+		case 9u: goto tr722;
+		case 10u: goto tr723;
+		case 13u: goto tr724;
+		case 32u: goto tr722;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr732;
-		case 59u: goto tr733;
+		case 44u: goto tr725;
+		case 59u: goto tr726;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -6966,41 +6928,41 @@ case 386:
 	if ( (*p) == 10u )
 		goto st384;
 	goto st0;
-tr728:
-#line 43 "grammar/sip_addr.rl"
+tr721:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st387;
 st387:
 	if ( ++p == pe )
 		goto _test_eof387;
 case 387:
-#line 6615 "gen/c/sip_addr.c.tmp"
+#line 6591 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st381;
 	goto st0;
-tr409:
-#line 42 "grammar/sip_addr.rl"
+tr405:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 38 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ m_ap = p; }
 	goto st560;
 st560:
 	if ( ++p == pe )
 		goto _test_eof560;
 case 560:
-#line 6626 "gen/c/sip_addr.c.tmp"
+#line 6602 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr734;
-		case 10u: goto tr735;
-		case 13u: goto tr736;
-		case 32u: goto tr734;
+		case 9u: goto tr727;
+		case 10u: goto tr728;
+		case 13u: goto tr729;
+		case 32u: goto tr727;
 		case 33u: goto st549;
 		case 37u: goto st549;
 		case 39u: goto st549;
-		case 44u: goto tr715;
-		case 59u: goto tr716;
+		case 44u: goto tr708;
+		case 59u: goto tr709;
 		case 61u: goto st391;
 		case 126u: goto st549;
 	}
@@ -7016,17 +6978,17 @@ case 560:
 	} else
 		goto st549;
 	goto st0;
-tr734:
-#line 43 "grammar/sip_addr.rl"
+tr727:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st388;
 st388:
 	if ( ++p == pe )
 		goto _test_eof388;
 case 388:
-#line 6659 "gen/c/sip_addr.c.tmp"
+#line 6635 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st388;
 		case 10u: goto st389;
@@ -7037,17 +6999,17 @@ case 388:
 		case 61u: goto st391;
 	}
 	goto st0;
-tr735:
-#line 43 "grammar/sip_addr.rl"
+tr728:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st389;
 st389:
 	if ( ++p == pe )
 		goto _test_eof389;
 case 389:
-#line 6677 "gen/c/sip_addr.c.tmp"
+#line 6653 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st390;
 		case 32u: goto st390;
@@ -7145,16 +7107,16 @@ st561:
 		goto _test_eof561;
 case 561:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
+		case 44u: goto tr733;
 		case 46u: goto st562;
-		case 59u: goto tr742;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -7174,15 +7136,15 @@ st562:
 		goto _test_eof562;
 case 562:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
-		case 59u: goto tr742;
+		case 44u: goto tr733;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -7202,15 +7164,15 @@ st563:
 		goto _test_eof563;
 case 563:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
-		case 59u: goto tr742;
+		case 44u: goto tr733;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -7230,15 +7192,15 @@ st564:
 		goto _test_eof564;
 case 564:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
-		case 59u: goto tr742;
+		case 44u: goto tr733;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -7258,15 +7220,15 @@ st565:
 		goto _test_eof565;
 case 565:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
-		case 59u: goto tr742;
+		case 44u: goto tr733;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -7286,16 +7248,16 @@ st566:
 		goto _test_eof566;
 case 566:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
+		case 44u: goto tr733;
 		case 46u: goto st567;
-		case 59u: goto tr742;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 48u ) {
@@ -7315,16 +7277,16 @@ st567:
 		goto _test_eof567;
 case 567:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
+		case 44u: goto tr733;
 		case 48u: goto st568;
-		case 59u: goto tr742;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 49u ) {
@@ -7344,16 +7306,16 @@ st568:
 		goto _test_eof568;
 case 568:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
+		case 44u: goto tr733;
 		case 48u: goto st569;
-		case 59u: goto tr742;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 49u ) {
@@ -7373,16 +7335,16 @@ st569:
 		goto _test_eof569;
 case 569:
 	switch( (*p) ) {
-		case 9u: goto tr737;
-		case 10u: goto tr738;
-		case 13u: goto tr739;
-		case 32u: goto tr737;
+		case 9u: goto tr730;
+		case 10u: goto tr731;
+		case 13u: goto tr732;
+		case 32u: goto tr730;
 		case 33u: goto st551;
 		case 37u: goto st551;
 		case 39u: goto st551;
-		case 44u: goto tr740;
+		case 44u: goto tr733;
 		case 48u: goto st565;
-		case 59u: goto tr742;
+		case 59u: goto tr735;
 		case 126u: goto st551;
 	}
 	if ( (*p) < 49u ) {
@@ -7404,17 +7366,17 @@ case 394:
 	if ( (*p) == 10u )
 		goto st392;
 	goto st0;
-tr736:
-#line 43 "grammar/sip_addr.rl"
+tr729:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st395;
 st395:
 	if ( ++p == pe )
 		goto _test_eof395;
 case 395:
-#line 7041 "gen/c/sip_addr.c.tmp"
+#line 7017 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st389;
 	goto st0;
@@ -7425,27 +7387,27 @@ case 396:
 	if ( (*p) == 10u )
 		goto st323;
 	goto st0;
-tr706:
-#line 35 "grammar/sip_addr.rl"
+tr699:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st397;
 st397:
 	if ( ++p == pe )
 		goto _test_eof397;
 case 397:
-#line 7058 "gen/c/sip_addr.c.tmp"
+#line 7034 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st320;
 	goto st0;
-tr395:
-#line 37 "grammar/sip_addr.rl"
+tr392:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st398;
 st398:
 	if ( ++p == pe )
 		goto _test_eof398;
 case 398:
-#line 7068 "gen/c/sip_addr.c.tmp"
+#line 7044 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st316;
 	goto st0;
@@ -7497,45 +7459,45 @@ case 404:
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto st403;
 	goto st0;
-tr380:
-#line 32 "grammar/sip_addr.rl"
+tr377:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st405;
 st405:
 	if ( ++p == pe )
 		goto _test_eof405;
 case 405:
-#line 7127 "gen/c/sip_addr.c.tmp"
+#line 7103 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st309;
 	goto st0;
-tr364:
-#line 32 "grammar/sip_addr.rl"
+tr361:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
-#line 33 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
 	goto st570;
 st570:
 	if ( ++p == pe )
 		goto _test_eof570;
 case 570:
-#line 7139 "gen/c/sip_addr.c.tmp"
+#line 7115 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr749;
-		case 10u: goto tr750;
-		case 13u: goto tr751;
-		case 32u: goto tr749;
+		case 9u: goto tr742;
+		case 10u: goto tr743;
+		case 13u: goto tr744;
+		case 32u: goto tr742;
 		case 33u: goto st570;
 		case 34u: goto st0;
 		case 37u: goto st570;
 		case 39u: goto st570;
-		case 44u: goto tr702;
-		case 59u: goto tr703;
-		case 60u: goto tr396;
+		case 44u: goto tr695;
+		case 59u: goto tr696;
+		case 60u: goto tr393;
 		case 126u: goto st570;
 	}
 	if ( (*p) < 62u ) {
@@ -7553,19 +7515,19 @@ case 570:
 	} else
 		goto st0;
 	goto st546;
-tr749:
-#line 37 "grammar/sip_addr.rl"
+tr742:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st406;
 st406:
 	if ( ++p == pe )
 		goto _test_eof406;
 case 406:
-#line 7177 "gen/c/sip_addr.c.tmp"
+#line 7153 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st406;
 		case 10u: goto st407;
@@ -7576,7 +7538,7 @@ case 406:
 		case 39u: goto st409;
 		case 44u: goto st306;
 		case 59u: goto st322;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 		case 126u: goto st409;
 	}
 	if ( (*p) < 48u ) {
@@ -7591,19 +7553,19 @@ case 406:
 	} else
 		goto st409;
 	goto st0;
-tr750:
-#line 37 "grammar/sip_addr.rl"
+tr743:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st407;
 st407:
 	if ( ++p == pe )
 		goto _test_eof407;
 case 407:
-#line 7211 "gen/c/sip_addr.c.tmp"
+#line 7187 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st408;
 		case 32u: goto st408;
@@ -7621,7 +7583,7 @@ case 408:
 		case 39u: goto st409;
 		case 44u: goto st306;
 		case 59u: goto st322;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 		case 126u: goto st409;
 	}
 	if ( (*p) < 48u ) {
@@ -7641,14 +7603,14 @@ st409:
 		goto _test_eof409;
 case 409:
 	switch( (*p) ) {
-		case 9u: goto tr494;
-		case 10u: goto tr495;
-		case 13u: goto tr496;
-		case 32u: goto tr494;
+		case 9u: goto tr490;
+		case 10u: goto tr491;
+		case 13u: goto tr492;
+		case 32u: goto tr490;
 		case 33u: goto st409;
 		case 37u: goto st409;
 		case 39u: goto st409;
-		case 60u: goto tr396;
+		case 60u: goto tr393;
 		case 126u: goto st409;
 	}
 	if ( (*p) < 48u ) {
@@ -7666,15 +7628,15 @@ case 409:
 	} else
 		goto st409;
 	goto st0;
-tr494:
-#line 37 "grammar/sip_addr.rl"
+tr490:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st410;
 st410:
 	if ( ++p == pe )
 		goto _test_eof410;
 case 410:
-#line 7280 "gen/c/sip_addr.c.tmp"
+#line 7256 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st410;
 		case 10u: goto st411;
@@ -7683,7 +7645,7 @@ case 410:
 		case 33u: goto st409;
 		case 37u: goto st409;
 		case 39u: goto st409;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 		case 126u: goto st409;
 	}
 	if ( (*p) < 48u ) {
@@ -7701,15 +7663,15 @@ case 410:
 	} else
 		goto st409;
 	goto st0;
-tr495:
-#line 37 "grammar/sip_addr.rl"
+tr491:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st411;
 st411:
 	if ( ++p == pe )
 		goto _test_eof411;
 case 411:
-#line 7313 "gen/c/sip_addr.c.tmp"
+#line 7289 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st412;
 		case 32u: goto st412;
@@ -7725,7 +7687,7 @@ case 412:
 		case 33u: goto st409;
 		case 37u: goto st409;
 		case 39u: goto st409;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 		case 126u: goto st409;
 	}
 	if ( (*p) < 48u ) {
@@ -7743,80 +7705,80 @@ case 412:
 	} else
 		goto st409;
 	goto st0;
-tr496:
-#line 37 "grammar/sip_addr.rl"
+tr492:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st413;
 st413:
 	if ( ++p == pe )
 		goto _test_eof413;
 case 413:
-#line 7353 "gen/c/sip_addr.c.tmp"
+#line 7329 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st411;
 	goto st0;
-tr751:
-#line 37 "grammar/sip_addr.rl"
+tr744:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st414;
 st414:
 	if ( ++p == pe )
 		goto _test_eof414;
 case 414:
-#line 7365 "gen/c/sip_addr.c.tmp"
+#line 7341 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st407;
 	goto st0;
-tr376:
-#line 32 "grammar/sip_addr.rl"
+tr373:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st415;
 st415:
 	if ( ++p == pe )
 		goto _test_eof415;
 case 415:
-#line 7376 "gen/c/sip_addr.c.tmp"
+#line 7352 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st307;
 	goto st0;
-tr361:
-#line 32 "grammar/sip_addr.rl"
+tr358:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st416;
 st416:
 	if ( ++p == pe )
 		goto _test_eof416;
 case 416:
-#line 7387 "gen/c/sip_addr.c.tmp"
+#line 7363 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st416;
 		case 10u: goto st417;
 		case 13u: goto st421;
 		case 32u: goto st416;
 		case 34u: goto st311;
-		case 42u: goto tr505;
-		case 60u: goto tr383;
+		case 42u: goto tr501;
+		case 60u: goto tr380;
 	}
 	goto st0;
-tr362:
-#line 32 "grammar/sip_addr.rl"
+tr359:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st417;
 st417:
 	if ( ++p == pe )
 		goto _test_eof417;
 case 417:
-#line 7405 "gen/c/sip_addr.c.tmp"
+#line 7381 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st418;
 		case 32u: goto st418;
@@ -7830,24 +7792,24 @@ case 418:
 		case 9u: goto st418;
 		case 32u: goto st418;
 		case 34u: goto st311;
-		case 42u: goto tr505;
-		case 60u: goto tr383;
+		case 42u: goto tr501;
+		case 60u: goto tr380;
 	}
 	goto st0;
-tr505:
-#line 45 "grammar/sip_addr.rl"
+tr501:
+#line 44 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
 	goto st571;
 st571:
 	if ( ++p == pe )
 		goto _test_eof571;
 case 571:
-#line 7429 "gen/c/sip_addr.c.tmp"
+#line 7405 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr505;
+		case 9u: goto tr501;
 		case 10u: goto st419;
 		case 13u: goto st420;
-		case 32u: goto tr505;
+		case 32u: goto tr501;
 	}
 	goto st0;
 st419:
@@ -7855,22 +7817,22 @@ st419:
 		goto _test_eof419;
 case 419:
 	switch( (*p) ) {
-		case 9u: goto tr507;
-		case 32u: goto tr507;
+		case 9u: goto tr503;
+		case 32u: goto tr503;
 	}
 	goto st0;
-tr507:
-#line 45 "grammar/sip_addr.rl"
+tr503:
+#line 44 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
 	goto st572;
 st572:
 	if ( ++p == pe )
 		goto _test_eof572;
 case 572:
-#line 7452 "gen/c/sip_addr.c.tmp"
+#line 7428 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr507;
-		case 32u: goto tr507;
+		case 9u: goto tr503;
+		case 32u: goto tr503;
 	}
 	goto st0;
 st420:
@@ -7880,47 +7842,47 @@ case 420:
 	if ( (*p) == 10u )
 		goto st419;
 	goto st0;
-tr363:
-#line 32 "grammar/sip_addr.rl"
+tr360:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st421;
 st421:
 	if ( ++p == pe )
 		goto _test_eof421;
 case 421:
-#line 7472 "gen/c/sip_addr.c.tmp"
+#line 7448 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st417;
 	goto st0;
-tr366:
-#line 45 "grammar/sip_addr.rl"
+tr363:
+#line 44 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
-#line 32 "grammar/sip_addr.rl"
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
-#line 33 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
 	goto st573;
 st573:
 	if ( ++p == pe )
 		goto _test_eof573;
 case 573:
-#line 7485 "gen/c/sip_addr.c.tmp"
+#line 7461 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr754;
-		case 10u: goto tr755;
-		case 13u: goto tr756;
-		case 32u: goto tr754;
+		case 9u: goto tr747;
+		case 10u: goto tr748;
+		case 13u: goto tr749;
+		case 32u: goto tr747;
 		case 33u: goto st570;
 		case 34u: goto st0;
 		case 37u: goto st570;
 		case 39u: goto st570;
-		case 44u: goto tr702;
-		case 59u: goto tr703;
-		case 60u: goto tr396;
+		case 44u: goto tr695;
+		case 59u: goto tr696;
+		case 60u: goto tr393;
 		case 126u: goto st570;
 	}
 	if ( (*p) < 62u ) {
@@ -7938,36 +7900,36 @@ case 573:
 	} else
 		goto st0;
 	goto st546;
-tr757:
-#line 45 "grammar/sip_addr.rl"
+tr750:
+#line 44 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
 	goto st574;
-tr754:
-#line 45 "grammar/sip_addr.rl"
+tr747:
+#line 44 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
-#line 37 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st574;
 st574:
 	if ( ++p == pe )
 		goto _test_eof574;
 case 574:
-#line 7527 "gen/c/sip_addr.c.tmp"
+#line 7503 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr757;
+		case 9u: goto tr750;
 		case 10u: goto st422;
 		case 13u: goto st423;
-		case 32u: goto tr757;
+		case 32u: goto tr750;
 		case 33u: goto st409;
 		case 37u: goto st409;
 		case 39u: goto st409;
 		case 44u: goto st306;
 		case 59u: goto st322;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 		case 126u: goto st409;
 	}
 	if ( (*p) < 48u ) {
@@ -7982,42 +7944,42 @@ case 574:
 	} else
 		goto st409;
 	goto st0;
-tr755:
-#line 37 "grammar/sip_addr.rl"
+tr748:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st422;
 st422:
 	if ( ++p == pe )
 		goto _test_eof422;
 case 422:
-#line 7561 "gen/c/sip_addr.c.tmp"
+#line 7537 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr509;
-		case 32u: goto tr509;
+		case 9u: goto tr505;
+		case 32u: goto tr505;
 	}
 	goto st0;
-tr509:
-#line 45 "grammar/sip_addr.rl"
+tr505:
+#line 44 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
 	goto st575;
 st575:
 	if ( ++p == pe )
 		goto _test_eof575;
 case 575:
-#line 7573 "gen/c/sip_addr.c.tmp"
+#line 7549 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr509;
-		case 32u: goto tr509;
+		case 9u: goto tr505;
+		case 32u: goto tr505;
 		case 33u: goto st409;
 		case 37u: goto st409;
 		case 39u: goto st409;
 		case 44u: goto st306;
 		case 59u: goto st322;
-		case 60u: goto tr383;
+		case 60u: goto tr380;
 		case 126u: goto st409;
 	}
 	if ( (*p) < 48u ) {
@@ -8032,81 +7994,81 @@ case 575:
 	} else
 		goto st409;
 	goto st0;
-tr756:
-#line 37 "grammar/sip_addr.rl"
+tr749:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st423;
 st423:
 	if ( ++p == pe )
 		goto _test_eof423;
 case 423:
-#line 7605 "gen/c/sip_addr.c.tmp"
+#line 7581 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st422;
 	goto st0;
 case 424:
 	switch( (*p) ) {
-		case 9u: goto tr511;
-		case 10u: goto tr512;
-		case 13u: goto tr513;
-		case 32u: goto tr511;
-		case 33u: goto tr514;
-		case 34u: goto tr515;
-		case 37u: goto tr514;
-		case 39u: goto tr514;
-		case 60u: goto tr516;
-		case 126u: goto tr514;
+		case 9u: goto tr507;
+		case 10u: goto tr508;
+		case 13u: goto tr509;
+		case 32u: goto tr507;
+		case 33u: goto tr510;
+		case 34u: goto tr511;
+		case 37u: goto tr510;
+		case 39u: goto tr510;
+		case 60u: goto tr512;
+		case 126u: goto tr510;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr514;
+				goto tr510;
 		} else if ( (*p) >= 42u )
-			goto tr514;
+			goto tr510;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr514;
+				goto tr510;
 		} else if ( (*p) >= 65u )
-			goto tr514;
+			goto tr510;
 	} else
-		goto tr514;
+		goto tr510;
 	goto st0;
-tr511:
-#line 32 "grammar/sip_addr.rl"
+tr507:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st425;
 st425:
 	if ( ++p == pe )
 		goto _test_eof425;
 case 425:
-#line 7644 "gen/c/sip_addr.c.tmp"
+#line 7620 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st425;
 		case 10u: goto st426;
 		case 13u: goto st443;
 		case 32u: goto st425;
 		case 34u: goto st428;
-		case 60u: goto tr521;
+		case 60u: goto tr517;
 	}
 	goto st0;
-tr512:
-#line 32 "grammar/sip_addr.rl"
+tr508:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st426;
 st426:
 	if ( ++p == pe )
 		goto _test_eof426;
 case 426:
-#line 7661 "gen/c/sip_addr.c.tmp"
+#line 7637 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st427;
 		case 32u: goto st427;
@@ -8120,20 +8082,20 @@ case 427:
 		case 9u: goto st427;
 		case 32u: goto st427;
 		case 34u: goto st428;
-		case 60u: goto tr521;
+		case 60u: goto tr517;
 	}
 	goto st0;
-tr515:
-#line 32 "grammar/sip_addr.rl"
+tr511:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st428;
 st428:
 	if ( ++p == pe )
 		goto _test_eof428;
 case 428:
-#line 7685 "gen/c/sip_addr.c.tmp"
+#line 7661 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st428;
 		case 10u: goto st429;
@@ -8180,39 +8142,39 @@ st431:
 		goto _test_eof431;
 case 431:
 	switch( (*p) ) {
-		case 9u: goto tr532;
-		case 10u: goto tr533;
-		case 13u: goto tr534;
-		case 32u: goto tr532;
-		case 60u: goto tr535;
+		case 9u: goto tr528;
+		case 10u: goto tr529;
+		case 13u: goto tr530;
+		case 32u: goto tr528;
+		case 60u: goto tr531;
 	}
 	goto st0;
-tr532:
-#line 37 "grammar/sip_addr.rl"
+tr528:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st432;
 st432:
 	if ( ++p == pe )
 		goto _test_eof432;
 case 432:
-#line 7745 "gen/c/sip_addr.c.tmp"
+#line 7721 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st432;
 		case 10u: goto st433;
 		case 13u: goto st512;
 		case 32u: goto st432;
-		case 60u: goto tr521;
+		case 60u: goto tr517;
 	}
 	goto st0;
-tr533:
-#line 37 "grammar/sip_addr.rl"
+tr529:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st433;
 st433:
 	if ( ++p == pe )
 		goto _test_eof433;
 case 433:
-#line 7760 "gen/c/sip_addr.c.tmp"
+#line 7736 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st434;
 		case 32u: goto st434;
@@ -8225,30 +8187,30 @@ case 434:
 	switch( (*p) ) {
 		case 9u: goto st434;
 		case 32u: goto st434;
-		case 60u: goto tr521;
+		case 60u: goto tr517;
 	}
 	goto st0;
-tr516:
-#line 32 "grammar/sip_addr.rl"
+tr512:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st435;
-tr521:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+tr517:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st435;
-tr535:
-#line 37 "grammar/sip_addr.rl"
+tr531:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.angle = 1; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st435;
 st435:
 	if ( ++p == pe )
 		goto _test_eof435;
 case 435:
-#line 7790 "gen/c/sip_addr.c.tmp"
+#line 7766 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -8258,95 +8220,86 @@ case 435:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto tr540;
-tr540:
-#line 33 "grammar/sip_addr.rl"
-	{ m_u = p; }
 	goto st436;
 st436:
 	if ( ++p == pe )
 		goto _test_eof436;
 case 436:
-#line 7807 "gen/c/sip_addr.c.tmp"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto tr542;
+		case 62u: goto st576;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
 	goto st436;
-tr542:
+tr752:
 #line 34 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st576;
-tr759:
-#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st576;
 st576:
 	if ( ++p == pe )
 		goto _test_eof576;
 case 576:
-#line 7827 "gen/c/sip_addr.c.tmp"
+#line 7797 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr759;
-		case 10u: goto tr760;
-		case 13u: goto tr761;
-		case 32u: goto tr759;
-		case 44u: goto tr762;
+		case 9u: goto tr752;
+		case 10u: goto tr753;
+		case 13u: goto tr754;
+		case 32u: goto tr752;
+		case 44u: goto tr755;
 		case 59u: goto st450;
 	}
 	goto st0;
-tr760:
-#line 35 "grammar/sip_addr.rl"
+tr753:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st437;
 st437:
 	if ( ++p == pe )
 		goto _test_eof437;
 case 437:
-#line 7843 "gen/c/sip_addr.c.tmp"
+#line 7813 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st577;
 		case 32u: goto st577;
 	}
 	goto st0;
-tr763:
-#line 35 "grammar/sip_addr.rl"
+tr756:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st577;
 st577:
 	if ( ++p == pe )
 		goto _test_eof577;
 case 577:
-#line 7855 "gen/c/sip_addr.c.tmp"
+#line 7825 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr763;
-		case 10u: goto tr764;
-		case 13u: goto tr765;
-		case 32u: goto tr763;
-		case 44u: goto tr762;
+		case 9u: goto tr756;
+		case 10u: goto tr757;
+		case 13u: goto tr758;
+		case 32u: goto tr756;
+		case 44u: goto tr755;
 		case 59u: goto st450;
 	}
 	goto st0;
-tr764:
-#line 35 "grammar/sip_addr.rl"
+tr757:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st438;
-tr773:
-#line 43 "grammar/sip_addr.rl"
+tr766:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st438;
 st438:
 	if ( ++p == pe )
 		goto _test_eof438;
 case 438:
-#line 7875 "gen/c/sip_addr.c.tmp"
+#line 7845 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st439;
 		case 32u: goto st439;
@@ -8363,142 +8316,142 @@ case 439:
 		case 59u: goto st450;
 	}
 	goto st0;
-tr547:
-#line 32 "grammar/sip_addr.rl"
+tr542:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st440;
-tr762:
-#line 35 "grammar/sip_addr.rl"
+tr755:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st440;
-tr770:
-#line 43 "grammar/sip_addr.rl"
+tr763:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st440;
 st440:
 	if ( ++p == pe )
 		goto _test_eof440;
 case 440:
-#line 7906 "gen/c/sip_addr.c.tmp"
+#line 7876 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr547;
-		case 10u: goto tr548;
-		case 13u: goto tr549;
-		case 32u: goto tr547;
-		case 33u: goto tr514;
-		case 34u: goto tr515;
-		case 37u: goto tr514;
-		case 39u: goto tr514;
-		case 60u: goto tr516;
-		case 126u: goto tr514;
+		case 9u: goto tr542;
+		case 10u: goto tr543;
+		case 13u: goto tr544;
+		case 32u: goto tr542;
+		case 33u: goto tr510;
+		case 34u: goto tr511;
+		case 37u: goto tr510;
+		case 39u: goto tr510;
+		case 60u: goto tr512;
+		case 126u: goto tr510;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr514;
+				goto tr510;
 		} else if ( (*p) >= 42u )
-			goto tr514;
+			goto tr510;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr514;
+				goto tr510;
 		} else if ( (*p) >= 65u )
-			goto tr514;
+			goto tr510;
 	} else
-		goto tr514;
+		goto tr510;
 	goto st0;
-tr548:
-#line 32 "grammar/sip_addr.rl"
+tr543:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st441;
 st441:
 	if ( ++p == pe )
 		goto _test_eof441;
 case 441:
-#line 7941 "gen/c/sip_addr.c.tmp"
+#line 7911 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st442;
 		case 32u: goto st442;
 	}
 	goto st0;
-tr551:
-#line 32 "grammar/sip_addr.rl"
+tr546:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st442;
 st442:
 	if ( ++p == pe )
 		goto _test_eof442;
 case 442:
-#line 7954 "gen/c/sip_addr.c.tmp"
+#line 7924 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr551;
-		case 10u: goto tr512;
-		case 13u: goto tr513;
-		case 32u: goto tr551;
-		case 33u: goto tr514;
-		case 34u: goto tr515;
-		case 37u: goto tr514;
-		case 39u: goto tr514;
-		case 60u: goto tr516;
-		case 126u: goto tr514;
+		case 9u: goto tr546;
+		case 10u: goto tr508;
+		case 13u: goto tr509;
+		case 32u: goto tr546;
+		case 33u: goto tr510;
+		case 34u: goto tr511;
+		case 37u: goto tr510;
+		case 39u: goto tr510;
+		case 60u: goto tr512;
+		case 126u: goto tr510;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr514;
+				goto tr510;
 		} else if ( (*p) >= 42u )
-			goto tr514;
+			goto tr510;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr514;
+				goto tr510;
 		} else if ( (*p) >= 65u )
-			goto tr514;
+			goto tr510;
 	} else
-		goto tr514;
+		goto tr510;
 	goto st0;
-tr513:
-#line 32 "grammar/sip_addr.rl"
+tr509:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st443;
 st443:
 	if ( ++p == pe )
 		goto _test_eof443;
 case 443:
-#line 7989 "gen/c/sip_addr.c.tmp"
+#line 7959 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st426;
 	goto st0;
-tr514:
-#line 32 "grammar/sip_addr.rl"
+tr510:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st444;
 st444:
 	if ( ++p == pe )
 		goto _test_eof444;
 case 444:
-#line 8000 "gen/c/sip_addr.c.tmp"
+#line 7970 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr552;
-		case 10u: goto tr553;
-		case 13u: goto tr554;
-		case 32u: goto tr552;
+		case 9u: goto tr547;
+		case 10u: goto tr548;
+		case 13u: goto tr549;
+		case 32u: goto tr547;
 		case 33u: goto st444;
 		case 37u: goto st444;
 		case 39u: goto st444;
-		case 60u: goto tr535;
+		case 60u: goto tr531;
 		case 126u: goto st444;
 	}
 	if ( (*p) < 48u ) {
@@ -8516,15 +8469,15 @@ case 444:
 	} else
 		goto st444;
 	goto st0;
-tr552:
-#line 37 "grammar/sip_addr.rl"
+tr547:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st445;
 st445:
 	if ( ++p == pe )
 		goto _test_eof445;
 case 445:
-#line 8033 "gen/c/sip_addr.c.tmp"
+#line 8003 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st445;
 		case 10u: goto st446;
@@ -8533,7 +8486,7 @@ case 445:
 		case 33u: goto st444;
 		case 37u: goto st444;
 		case 39u: goto st444;
-		case 60u: goto tr521;
+		case 60u: goto tr517;
 		case 126u: goto st444;
 	}
 	if ( (*p) < 48u ) {
@@ -8551,15 +8504,15 @@ case 445:
 	} else
 		goto st444;
 	goto st0;
-tr553:
-#line 37 "grammar/sip_addr.rl"
+tr548:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st446;
 st446:
 	if ( ++p == pe )
 		goto _test_eof446;
 case 446:
-#line 8066 "gen/c/sip_addr.c.tmp"
+#line 8036 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st447;
 		case 32u: goto st447;
@@ -8575,7 +8528,7 @@ case 447:
 		case 33u: goto st444;
 		case 37u: goto st444;
 		case 39u: goto st444;
-		case 60u: goto tr521;
+		case 60u: goto tr517;
 		case 126u: goto st444;
 	}
 	if ( (*p) < 48u ) {
@@ -8593,65 +8546,65 @@ case 447:
 	} else
 		goto st444;
 	goto st0;
-tr554:
-#line 37 "grammar/sip_addr.rl"
+tr549:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st448;
 st448:
 	if ( ++p == pe )
 		goto _test_eof448;
 case 448:
-#line 8106 "gen/c/sip_addr.c.tmp"
+#line 8076 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st446;
 	goto st0;
-tr549:
-#line 32 "grammar/sip_addr.rl"
+tr544:
+#line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 36 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st449;
 st449:
 	if ( ++p == pe )
 		goto _test_eof449;
 case 449:
-#line 8117 "gen/c/sip_addr.c.tmp"
+#line 8087 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st441;
 	goto st0;
-tr771:
-#line 43 "grammar/sip_addr.rl"
+tr764:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st450;
 st450:
 	if ( ++p == pe )
 		goto _test_eof450;
 case 450:
-#line 8127 "gen/c/sip_addr.c.tmp"
+#line 8097 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st450;
 		case 10u: goto st451;
 		case 13u: goto st510;
 		case 32u: goto st450;
-		case 33u: goto tr563;
-		case 37u: goto tr563;
-		case 39u: goto tr563;
-		case 126u: goto tr563;
+		case 33u: goto tr558;
+		case 37u: goto tr558;
+		case 39u: goto tr558;
+		case 126u: goto tr558;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr563;
+				goto tr558;
 		} else if ( (*p) >= 42u )
-			goto tr563;
+			goto tr558;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr563;
+				goto tr558;
 		} else if ( (*p) >= 65u )
-			goto tr563;
+			goto tr558;
 	} else
-		goto tr563;
+		goto tr558;
 	goto st0;
 st451:
 	if ( ++p == pe )
@@ -8669,45 +8622,45 @@ case 452:
 	switch( (*p) ) {
 		case 9u: goto st452;
 		case 32u: goto st452;
-		case 33u: goto tr563;
-		case 37u: goto tr563;
-		case 39u: goto tr563;
-		case 126u: goto tr563;
+		case 33u: goto tr558;
+		case 37u: goto tr558;
+		case 39u: goto tr558;
+		case 126u: goto tr558;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr563;
+				goto tr558;
 		} else if ( (*p) >= 42u )
-			goto tr563;
+			goto tr558;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr563;
+				goto tr558;
 		} else if ( (*p) >= 65u )
-			goto tr563;
+			goto tr558;
 	} else
-		goto tr563;
+		goto tr558;
 	goto st0;
-tr563:
-#line 42 "grammar/sip_addr.rl"
+tr558:
+#line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
 	goto st578;
 st578:
 	if ( ++p == pe )
 		goto _test_eof578;
 case 578:
-#line 8195 "gen/c/sip_addr.c.tmp"
+#line 8165 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr766;
-		case 10u: goto tr767;
-		case 13u: goto tr768;
-		case 32u: goto tr766;
+		case 9u: goto tr759;
+		case 10u: goto tr760;
+		case 13u: goto tr761;
+		case 32u: goto tr759;
 		case 33u: goto st578;
 		case 37u: goto st578;
 		case 39u: goto st578;
-		case 44u: goto tr770;
-		case 59u: goto tr771;
+		case 44u: goto tr763;
+		case 59u: goto tr764;
 		case 61u: goto st456;
 		case 126u: goto st578;
 	}
@@ -8723,17 +8676,17 @@ case 578:
 	} else
 		goto st578;
 	goto st0;
-tr766:
-#line 43 "grammar/sip_addr.rl"
+tr759:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st453;
 st453:
 	if ( ++p == pe )
 		goto _test_eof453;
 case 453:
-#line 8228 "gen/c/sip_addr.c.tmp"
+#line 8198 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st453;
 		case 10u: goto st454;
@@ -8744,17 +8697,17 @@ case 453:
 		case 61u: goto st456;
 	}
 	goto st0;
-tr767:
-#line 43 "grammar/sip_addr.rl"
+tr760:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st454;
 st454:
 	if ( ++p == pe )
 		goto _test_eof454;
 case 454:
-#line 8246 "gen/c/sip_addr.c.tmp"
+#line 8216 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st455;
 		case 32u: goto st455;
@@ -8912,25 +8865,25 @@ st579:
 		goto _test_eof579;
 case 579:
 	switch( (*p) ) {
-		case 9u: goto tr772;
-		case 10u: goto tr773;
-		case 13u: goto tr774;
-		case 32u: goto tr772;
-		case 44u: goto tr770;
-		case 59u: goto tr771;
+		case 9u: goto tr765;
+		case 10u: goto tr766;
+		case 13u: goto tr767;
+		case 32u: goto tr765;
+		case 44u: goto tr763;
+		case 59u: goto tr764;
 	}
 	goto st0;
-tr772:
-#line 43 "grammar/sip_addr.rl"
+tr765:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st464;
 st464:
 	if ( ++p == pe )
 		goto _test_eof464;
 case 464:
-#line 8419 "gen/c/sip_addr.c.tmp"
+#line 8389 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st464;
 		case 10u: goto st438;
@@ -8940,21 +8893,21 @@ case 464:
 		case 59u: goto st450;
 	}
 	goto st0;
-tr765:
-#line 35 "grammar/sip_addr.rl"
+tr758:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st465;
-tr774:
-#line 43 "grammar/sip_addr.rl"
+tr767:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st465;
 st465:
 	if ( ++p == pe )
 		goto _test_eof465;
 case 465:
-#line 8439 "gen/c/sip_addr.c.tmp"
+#line 8409 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st438;
 	goto st0;
@@ -9018,15 +8971,15 @@ st580:
 		goto _test_eof580;
 case 580:
 	switch( (*p) ) {
-		case 9u: goto tr772;
-		case 10u: goto tr773;
-		case 13u: goto tr774;
-		case 32u: goto tr772;
+		case 9u: goto tr765;
+		case 10u: goto tr766;
+		case 13u: goto tr767;
+		case 32u: goto tr765;
 		case 33u: goto st580;
 		case 37u: goto st580;
 		case 39u: goto st580;
-		case 44u: goto tr770;
-		case 59u: goto tr771;
+		case 44u: goto tr763;
+		case 59u: goto tr764;
 		case 126u: goto st580;
 	}
 	if ( (*p) < 48u ) {
@@ -9471,17 +9424,17 @@ case 508:
 	if ( (*p) == 10u )
 		goto st457;
 	goto st0;
-tr768:
-#line 43 "grammar/sip_addr.rl"
+tr761:
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st509;
 st509:
 	if ( ++p == pe )
 		goto _test_eof509;
 case 509:
-#line 8963 "gen/c/sip_addr.c.tmp"
+#line 8933 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st454;
 	goto st0;
@@ -9492,27 +9445,27 @@ case 510:
 	if ( (*p) == 10u )
 		goto st451;
 	goto st0;
-tr761:
-#line 35 "grammar/sip_addr.rl"
+tr754:
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st511;
 st511:
 	if ( ++p == pe )
 		goto _test_eof511;
 case 511:
-#line 8980 "gen/c/sip_addr.c.tmp"
+#line 8950 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st437;
 	goto st0;
-tr534:
-#line 37 "grammar/sip_addr.rl"
+tr530:
+#line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st512;
 st512:
 	if ( ++p == pe )
 		goto _test_eof512;
 case 512:
-#line 8990 "gen/c/sip_addr.c.tmp"
+#line 8960 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st433;
 	goto st0;
@@ -10149,7 +10102,7 @@ case 518:
 	case 534: 
 	case 535: 
 	case 545: 
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	break;
 	case 519: 
@@ -10158,7 +10111,7 @@ case 518:
 	case 548: 
 	case 576: 
 	case 577: 
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 525: 
@@ -10173,22 +10126,22 @@ case 518:
 	case 539: 
 	case 540: 
 	case 541: 
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	break;
 	case 546: 
 	case 570: 
 	case 573: 
-#line 34 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 531: 
 	case 542: 
-#line 39 "grammar/sip_addr.rl"
+#line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	break;
 	case 521: 
@@ -10208,9 +10161,9 @@ case 518:
 	case 578: 
 	case 579: 
 	case 580: 
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 561: 
@@ -10222,29 +10175,29 @@ case 518:
 	case 567: 
 	case 568: 
 	case 569: 
-#line 40 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 559: 
-#line 41 "grammar/sip_addr.rl"
+#line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 35 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 9699 "gen/c/sip_addr.c.tmp"
+#line 9669 "gen/c/sip_addr.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 70 "grammar/sip_addr.rl"
+#line 69 "grammar/sip_addr.rl"
   if (cs < sipkit_addr_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, rule);
   return c->code != SIPKIT_EOK;

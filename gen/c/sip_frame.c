@@ -21,7 +21,7 @@
 
 
 
-#line 18 "gen/c/sip_frame.c.tmp"
+#line 18 "gen/c/sip_frame.c"
 static const int sipkit_frame_start = 1;
 static const int sipkit_frame_first_final = 949;
 
@@ -38,7 +38,7 @@ sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) 
   int cs = (c->flags & SIPKIT_PARSE_LENIENT_LF) ? sipkit_frame_en_lenient
                                                   : sipkit_frame_en_strict;
   
-#line 31 "gen/c/sip_frame.c.tmp"
+#line 31 "gen/c/sip_frame.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -82,7 +82,7 @@ st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 72 "gen/c/sip_frame.c.tmp"
+#line 72 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr5;
 		case 33u: goto st2;
@@ -113,7 +113,7 @@ st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
-#line 101 "gen/c/sip_frame.c.tmp"
+#line 101 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -130,7 +130,7 @@ st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
-#line 115 "gen/c/sip_frame.c.tmp"
+#line 115 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -145,7 +145,7 @@ st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
-#line 128 "gen/c/sip_frame.c.tmp"
+#line 128 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 83u: goto tr10;
 		case 115u: goto tr10;
@@ -161,7 +161,7 @@ st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
-#line 141 "gen/c/sip_frame.c.tmp"
+#line 141 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 73u: goto st7;
 		case 105u: goto st7;
@@ -241,7 +241,7 @@ st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 213 "gen/c/sip_frame.c.tmp"
+#line 213 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto tr19;
 		case 13u: goto st14;
@@ -309,7 +309,7 @@ st949:
 	if ( ++p == pe )
 		goto _test_eof949;
 case 949:
-#line 279 "gen/c/sip_frame.c.tmp"
+#line 279 "gen/c/sip_frame.c"
 	goto st0;
 st14:
 	if ( ++p == pe )
@@ -326,7 +326,7 @@ st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 294 "gen/c/sip_frame.c.tmp"
+#line 294 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr40;
 		case 32u: goto tr40;
@@ -691,7 +691,7 @@ st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-#line 546 "gen/c/sip_frame.c.tmp"
+#line 546 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto st16;
 		case 32u: goto st16;
@@ -1154,7 +1154,7 @@ st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 839 "gen/c/sip_frame.c.tmp"
+#line 839 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto tr45;
 		case 13u: goto st18;
@@ -1176,7 +1176,7 @@ st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 856 "gen/c/sip_frame.c.tmp"
+#line 856 "gen/c/sip_frame.c"
 	if ( (*p) == 10u )
 		goto tr45;
 	goto st0;
@@ -1188,7 +1188,7 @@ st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
-#line 866 "gen/c/sip_frame.c.tmp"
+#line 866 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr40;
 		case 32u: goto tr40;
@@ -3249,7 +3249,7 @@ st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
-#line 2925 "gen/c/sip_frame.c.tmp"
+#line 2925 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr131;
 		case 32u: goto tr131;
@@ -4782,7 +4782,7 @@ st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
-#line 4456 "gen/c/sip_frame.c.tmp"
+#line 4456 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr198;
 		case 32u: goto tr198;
@@ -5021,7 +5021,7 @@ st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
-#line 4693 "gen/c/sip_frame.c.tmp"
+#line 4693 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr40;
 		case 32u: goto tr40;
@@ -5144,7 +5144,7 @@ st151:
 	if ( ++p == pe )
 		goto _test_eof151;
 case 151:
-#line 4814 "gen/c/sip_frame.c.tmp"
+#line 4814 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr182;
 		case 32u: goto tr182;
@@ -5744,7 +5744,7 @@ st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
-#line 5412 "gen/c/sip_frame.c.tmp"
+#line 5412 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr237;
 		case 32u: goto tr237;
@@ -5867,7 +5867,7 @@ st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
-#line 5533 "gen/c/sip_frame.c.tmp"
+#line 5533 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr142;
 		case 32u: goto tr142;
@@ -6491,7 +6491,7 @@ st196:
 	if ( ++p == pe )
 		goto _test_eof196;
 case 196:
-#line 6155 "gen/c/sip_frame.c.tmp"
+#line 6155 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr266;
 		case 32u: goto tr266;
@@ -6524,7 +6524,7 @@ st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
-#line 6186 "gen/c/sip_frame.c.tmp"
+#line 6186 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr154;
 		case 32u: goto tr154;
@@ -7538,7 +7538,7 @@ st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
-#line 7198 "gen/c/sip_frame.c.tmp"
+#line 7198 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr228;
 		case 32u: goto tr228;
@@ -7901,7 +7901,7 @@ st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
-#line 7559 "gen/c/sip_frame.c.tmp"
+#line 7559 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr40;
 		case 32u: goto tr40;
@@ -9101,7 +9101,7 @@ st283:
 	if ( ++p == pe )
 		goto _test_eof283;
 case 283:
-#line 8757 "gen/c/sip_frame.c.tmp"
+#line 8757 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr369;
 		case 32u: goto tr369;
@@ -10829,7 +10829,7 @@ st341:
 	if ( ++p == pe )
 		goto _test_eof341;
 case 341:
-#line 10483 "gen/c/sip_frame.c.tmp"
+#line 10483 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr446;
 		case 32u: goto tr446;
@@ -11373,7 +11373,7 @@ st359:
 	if ( ++p == pe )
 		goto _test_eof359;
 case 359:
-#line 11025 "gen/c/sip_frame.c.tmp"
+#line 11025 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr469;
 		case 32u: goto tr469;
@@ -12213,7 +12213,7 @@ st387:
 	if ( ++p == pe )
 		goto _test_eof387;
 case 387:
-#line 11863 "gen/c/sip_frame.c.tmp"
+#line 11863 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr500;
 		case 32u: goto tr500;
@@ -12516,7 +12516,7 @@ st397:
 	if ( ++p == pe )
 		goto _test_eof397;
 case 397:
-#line 12164 "gen/c/sip_frame.c.tmp"
+#line 12164 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr99;
 		case 32u: goto tr99;
@@ -13116,7 +13116,7 @@ st417:
 	if ( ++p == pe )
 		goto _test_eof417;
 case 417:
-#line 12762 "gen/c/sip_frame.c.tmp"
+#line 12762 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr536;
 		case 32u: goto tr536;
@@ -13209,7 +13209,7 @@ st420:
 	if ( ++p == pe )
 		goto _test_eof420;
 case 420:
-#line 12853 "gen/c/sip_frame.c.tmp"
+#line 12853 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr40;
 		case 32u: goto tr40;
@@ -13871,7 +13871,7 @@ st442:
 	if ( ++p == pe )
 		goto _test_eof442;
 case 442:
-#line 13512 "gen/c/sip_frame.c.tmp"
+#line 13512 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr5;
 		case 33u: goto st2;
@@ -14040,7 +14040,7 @@ st448:
 	if ( ++p == pe )
 		goto _test_eof448;
 case 448:
-#line 13677 "gen/c/sip_frame.c.tmp"
+#line 13677 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr5;
 		case 33u: goto st2;
@@ -14158,7 +14158,7 @@ st455:
 	if ( ++p == pe )
 		goto _test_eof455;
 case 455:
-#line 13793 "gen/c/sip_frame.c.tmp"
+#line 13793 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr578;
 	goto st0;
@@ -14172,7 +14172,7 @@ st456:
 	if ( ++p == pe )
 		goto _test_eof456;
 case 456:
-#line 13804 "gen/c/sip_frame.c.tmp"
+#line 13804 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st457;
 	goto st0;
@@ -14202,7 +14202,7 @@ st459:
 	if ( ++p == pe )
 		goto _test_eof459;
 case 459:
-#line 13830 "gen/c/sip_frame.c.tmp"
+#line 13830 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto tr583;
 		case 13u: goto tr584;
@@ -14507,7 +14507,7 @@ st474:
 	if ( ++p == pe )
 		goto _test_eof474;
 case 474:
-#line 14131 "gen/c/sip_frame.c.tmp"
+#line 14131 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr5;
 		case 33u: goto st2;
@@ -14567,7 +14567,7 @@ st476:
 	if ( ++p == pe )
 		goto _test_eof476;
 case 476:
-#line 14188 "gen/c/sip_frame.c.tmp"
+#line 14188 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr602;
 		case 33u: goto st476;
@@ -14598,7 +14598,7 @@ st477:
 	if ( ++p == pe )
 		goto _test_eof477;
 case 477:
-#line 14217 "gen/c/sip_frame.c.tmp"
+#line 14217 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -14615,7 +14615,7 @@ st478:
 	if ( ++p == pe )
 		goto _test_eof478;
 case 478:
-#line 14231 "gen/c/sip_frame.c.tmp"
+#line 14231 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -14630,7 +14630,7 @@ st479:
 	if ( ++p == pe )
 		goto _test_eof479;
 case 479:
-#line 14244 "gen/c/sip_frame.c.tmp"
+#line 14244 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 83u: goto tr607;
 		case 115u: goto tr607;
@@ -14646,7 +14646,7 @@ st480:
 	if ( ++p == pe )
 		goto _test_eof480;
 case 480:
-#line 14257 "gen/c/sip_frame.c.tmp"
+#line 14257 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 73u: goto st481;
 		case 105u: goto st481;
@@ -14716,7 +14716,7 @@ st487:
 	if ( ++p == pe )
 		goto _test_eof487;
 case 487:
-#line 14322 "gen/c/sip_frame.c.tmp"
+#line 14322 "gen/c/sip_frame.c"
 	if ( (*p) == 10u )
 		goto tr615;
 	goto st0;
@@ -14728,7 +14728,7 @@ st488:
 	if ( ++p == pe )
 		goto _test_eof488;
 case 488:
-#line 14332 "gen/c/sip_frame.c.tmp"
+#line 14332 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 13u: goto st489;
 		case 33u: goto tr617;
@@ -14802,7 +14802,7 @@ st950:
 	if ( ++p == pe )
 		goto _test_eof950;
 case 950:
-#line 14404 "gen/c/sip_frame.c.tmp"
+#line 14404 "gen/c/sip_frame.c"
 	goto st0;
 tr617:
 #line 32 "grammar/sip_frame.rl"
@@ -14812,7 +14812,7 @@ st490:
 	if ( ++p == pe )
 		goto _test_eof490;
 case 490:
-#line 14412 "gen/c/sip_frame.c.tmp"
+#line 14412 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr637;
 		case 32u: goto tr637;
@@ -15177,7 +15177,7 @@ st491:
 	if ( ++p == pe )
 		goto _test_eof491;
 case 491:
-#line 14664 "gen/c/sip_frame.c.tmp"
+#line 14664 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto st491;
 		case 32u: goto st491;
@@ -15640,7 +15640,7 @@ st492:
 	if ( ++p == pe )
 		goto _test_eof492;
 case 492:
-#line 14957 "gen/c/sip_frame.c.tmp"
+#line 14957 "gen/c/sip_frame.c"
 	if ( (*p) == 13u )
 		goto st487;
 	goto st0;
@@ -15652,7 +15652,7 @@ st493:
 	if ( ++p == pe )
 		goto _test_eof493;
 case 493:
-#line 14967 "gen/c/sip_frame.c.tmp"
+#line 14967 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr637;
 		case 32u: goto tr637;
@@ -17713,7 +17713,7 @@ st562:
 	if ( ++p == pe )
 		goto _test_eof562;
 case 562:
-#line 17026 "gen/c/sip_frame.c.tmp"
+#line 17026 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr727;
 		case 32u: goto tr727;
@@ -19246,7 +19246,7 @@ st613:
 	if ( ++p == pe )
 		goto _test_eof613;
 case 613:
-#line 18557 "gen/c/sip_frame.c.tmp"
+#line 18557 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr794;
 		case 32u: goto tr794;
@@ -19485,7 +19485,7 @@ st621:
 	if ( ++p == pe )
 		goto _test_eof621;
 case 621:
-#line 18794 "gen/c/sip_frame.c.tmp"
+#line 18794 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr637;
 		case 32u: goto tr637;
@@ -19608,7 +19608,7 @@ st625:
 	if ( ++p == pe )
 		goto _test_eof625;
 case 625:
-#line 18915 "gen/c/sip_frame.c.tmp"
+#line 18915 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr778;
 		case 32u: goto tr778;
@@ -20208,7 +20208,7 @@ st645:
 	if ( ++p == pe )
 		goto _test_eof645;
 case 645:
-#line 19513 "gen/c/sip_frame.c.tmp"
+#line 19513 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr833;
 		case 32u: goto tr833;
@@ -20331,7 +20331,7 @@ st649:
 	if ( ++p == pe )
 		goto _test_eof649;
 case 649:
-#line 19634 "gen/c/sip_frame.c.tmp"
+#line 19634 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr738;
 		case 32u: goto tr738;
@@ -20955,7 +20955,7 @@ st670:
 	if ( ++p == pe )
 		goto _test_eof670;
 case 670:
-#line 20256 "gen/c/sip_frame.c.tmp"
+#line 20256 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr862;
 		case 32u: goto tr862;
@@ -20988,7 +20988,7 @@ st671:
 	if ( ++p == pe )
 		goto _test_eof671;
 case 671:
-#line 20287 "gen/c/sip_frame.c.tmp"
+#line 20287 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr750;
 		case 32u: goto tr750;
@@ -22002,7 +22002,7 @@ st705:
 	if ( ++p == pe )
 		goto _test_eof705;
 case 705:
-#line 21299 "gen/c/sip_frame.c.tmp"
+#line 21299 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr824;
 		case 32u: goto tr824;
@@ -22365,7 +22365,7 @@ st717:
 	if ( ++p == pe )
 		goto _test_eof717;
 case 717:
-#line 21660 "gen/c/sip_frame.c.tmp"
+#line 21660 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr637;
 		case 32u: goto tr637;
@@ -23565,7 +23565,7 @@ st757:
 	if ( ++p == pe )
 		goto _test_eof757;
 case 757:
-#line 22858 "gen/c/sip_frame.c.tmp"
+#line 22858 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr965;
 		case 32u: goto tr965;
@@ -25293,7 +25293,7 @@ st815:
 	if ( ++p == pe )
 		goto _test_eof815;
 case 815:
-#line 24584 "gen/c/sip_frame.c.tmp"
+#line 24584 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1042;
 		case 32u: goto tr1042;
@@ -25837,7 +25837,7 @@ st833:
 	if ( ++p == pe )
 		goto _test_eof833;
 case 833:
-#line 25126 "gen/c/sip_frame.c.tmp"
+#line 25126 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1065;
 		case 32u: goto tr1065;
@@ -26677,7 +26677,7 @@ st861:
 	if ( ++p == pe )
 		goto _test_eof861;
 case 861:
-#line 25964 "gen/c/sip_frame.c.tmp"
+#line 25964 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1096;
 		case 32u: goto tr1096;
@@ -26980,7 +26980,7 @@ st871:
 	if ( ++p == pe )
 		goto _test_eof871;
 case 871:
-#line 26265 "gen/c/sip_frame.c.tmp"
+#line 26265 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr695;
 		case 32u: goto tr695;
@@ -27580,7 +27580,7 @@ st891:
 	if ( ++p == pe )
 		goto _test_eof891;
 case 891:
-#line 26863 "gen/c/sip_frame.c.tmp"
+#line 26863 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1132;
 		case 32u: goto tr1132;
@@ -27673,7 +27673,7 @@ st894:
 	if ( ++p == pe )
 		goto _test_eof894;
 case 894:
-#line 26954 "gen/c/sip_frame.c.tmp"
+#line 26954 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr637;
 		case 32u: goto tr637;
@@ -28335,7 +28335,7 @@ st916:
 	if ( ++p == pe )
 		goto _test_eof916;
 case 916:
-#line 27613 "gen/c/sip_frame.c.tmp"
+#line 27613 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr602;
 		case 33u: goto st476;
@@ -28504,7 +28504,7 @@ st922:
 	if ( ++p == pe )
 		goto _test_eof922;
 case 922:
-#line 27778 "gen/c/sip_frame.c.tmp"
+#line 27778 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr602;
 		case 33u: goto st476;
@@ -28622,7 +28622,7 @@ st929:
 	if ( ++p == pe )
 		goto _test_eof929;
 case 929:
-#line 27894 "gen/c/sip_frame.c.tmp"
+#line 27894 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr1174;
 	goto st0;
@@ -28636,7 +28636,7 @@ st930:
 	if ( ++p == pe )
 		goto _test_eof930;
 case 930:
-#line 27905 "gen/c/sip_frame.c.tmp"
+#line 27905 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st931;
 	goto st0;
@@ -28666,7 +28666,7 @@ st933:
 	if ( ++p == pe )
 		goto _test_eof933;
 case 933:
-#line 27931 "gen/c/sip_frame.c.tmp"
+#line 27931 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 13u: goto tr1179;
 		case 37u: goto st934;
@@ -28970,7 +28970,7 @@ st948:
 	if ( ++p == pe )
 		goto _test_eof948;
 case 948:
-#line 28231 "gen/c/sip_frame.c.tmp"
+#line 28231 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr602;
 		case 33u: goto st476;

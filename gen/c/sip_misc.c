@@ -13,7 +13,7 @@
 
 
 
-#line 10 "gen/c/sip_misc.c.tmp"
+#line 10 "gen/c/sip_misc.c"
 static const int sipkit_misc_start = 1;
 static const int sipkit_misc_first_final = 52;
 
@@ -40,7 +40,7 @@ int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__pt
   default: cs = sipkit_misc_en_expires; rule = "delta-seconds"; break;
   }
   
-#line 33 "gen/c/sip_misc.c.tmp"
+#line 33 "gen/c/sip_misc.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -154,7 +154,7 @@ st53:
 	if ( ++p == pe )
 		goto _test_eof53;
 case 53:
-#line 145 "gen/c/sip_misc.c.tmp"
+#line 145 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 33u: goto st53;
 		case 37u: goto st53;
@@ -184,7 +184,7 @@ st54:
 	if ( ++p == pe )
 		goto _test_eof54;
 case 54:
-#line 173 "gen/c/sip_misc.c.tmp"
+#line 173 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 33u: goto st53;
 		case 37u: goto st53;
@@ -344,7 +344,7 @@ st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
-#line 331 "gen/c/sip_misc.c.tmp"
+#line 331 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 33u: goto st53;
 		case 37u: goto st53;
@@ -719,7 +719,7 @@ st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
-#line 704 "gen/c/sip_misc.c.tmp"
+#line 704 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto tr16;
 		case 10u: goto tr17;
@@ -751,7 +751,7 @@ st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 734 "gen/c/sip_misc.c.tmp"
+#line 734 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st15;
 		case 10u: goto st16;
@@ -768,7 +768,7 @@ st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-#line 749 "gen/c/sip_misc.c.tmp"
+#line 749 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st17;
 		case 32u: goto st17;
@@ -792,7 +792,7 @@ st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 771 "gen/c/sip_misc.c.tmp"
+#line 771 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st18;
 		case 10u: goto st19;
@@ -862,7 +862,7 @@ st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
-#line 839 "gen/c/sip_misc.c.tmp"
+#line 839 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto tr75;
 		case 10u: goto tr76;
@@ -901,7 +901,7 @@ st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
-#line 875 "gen/c/sip_misc.c.tmp"
+#line 875 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st21;
 		case 10u: goto st22;
@@ -922,7 +922,7 @@ st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-#line 893 "gen/c/sip_misc.c.tmp"
+#line 893 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st23;
 		case 32u: goto st23;
@@ -950,7 +950,7 @@ st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
-#line 918 "gen/c/sip_misc.c.tmp"
+#line 918 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st24;
 		case 10u: goto st25;
@@ -1020,7 +1020,7 @@ st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 986 "gen/c/sip_misc.c.tmp"
+#line 986 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st28;
 		case 10u: goto st29;
@@ -1235,7 +1235,7 @@ st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
-#line 1198 "gen/c/sip_misc.c.tmp"
+#line 1198 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
 		goto st22;
 	goto st0;
@@ -1360,7 +1360,7 @@ st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
-#line 1321 "gen/c/sip_misc.c.tmp"
+#line 1321 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
 		goto st16;
 	goto st0;
@@ -1463,7 +1463,7 @@ case 51:
 #line 24 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
 	break;
-#line 1420 "gen/c/sip_misc.c.tmp"
+#line 1420 "gen/c/sip_misc.c"
 	}
 	}
 

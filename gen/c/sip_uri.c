@@ -11,7 +11,7 @@
 
 
 
-#line 8 "gen/c/sip_uri.c.tmp"
+#line 8 "gen/c/sip_uri.c"
 static const int sipkit_uri_start = 1;
 static const int sipkit_uri_first_final = 294;
 
@@ -24,7 +24,7 @@ int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit
   int cs = sipkit_uri_start;
   sipkit__uri_begin(uri);
   
-#line 17 "gen/c/sip_uri.c.tmp"
+#line 17 "gen/c/sip_uri.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -52,7 +52,7 @@ st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 43 "gen/c/sip_uri.c.tmp"
+#line 43 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 43u: goto st2;
 		case 58u: goto st3;
@@ -98,7 +98,7 @@ st294:
 	if ( ++p == pe )
 		goto _test_eof294;
 case 294:
-#line 87 "gen/c/sip_uri.c.tmp"
+#line 87 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st294;
 		case 37u: goto st4;
@@ -202,7 +202,7 @@ st297:
 	if ( ++p == pe )
 		goto _test_eof297;
 case 297:
-#line 188 "gen/c/sip_uri.c.tmp"
+#line 188 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st297;
 		case 37u: goto st6;
@@ -229,7 +229,7 @@ st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
-#line 213 "gen/c/sip_uri.c.tmp"
+#line 213 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st7;
@@ -344,7 +344,7 @@ st300:
 	if ( ++p == pe )
 		goto _test_eof300;
 case 300:
-#line 325 "gen/c/sip_uri.c.tmp"
+#line 325 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st294;
 		case 37u: goto st4;
@@ -472,7 +472,7 @@ st304:
 	if ( ++p == pe )
 		goto _test_eof304;
 case 304:
-#line 450 "gen/c/sip_uri.c.tmp"
+#line 450 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st294;
 		case 37u: goto st4;
@@ -1050,7 +1050,7 @@ st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 1024 "gen/c/sip_uri.c.tmp"
+#line 1024 "gen/c/sip_uri.c"
 	if ( (*p) == 58u )
 		goto st45;
 	if ( (*p) < 65u ) {
@@ -1508,7 +1508,7 @@ st325:
 	if ( ++p == pe )
 		goto _test_eof325;
 case 325:
-#line 1479 "gen/c/sip_uri.c.tmp"
+#line 1479 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st297;
 		case 37u: goto st6;
@@ -1628,7 +1628,7 @@ st329:
 	if ( ++p == pe )
 		goto _test_eof329;
 case 329:
-#line 1596 "gen/c/sip_uri.c.tmp"
+#line 1596 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st297;
 		case 37u: goto st6;
@@ -2180,7 +2180,7 @@ st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
-#line 2146 "gen/c/sip_uri.c.tmp"
+#line 2146 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 43u: goto st2;
 		case 58u: goto st3;
@@ -2277,7 +2277,7 @@ st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
-#line 2241 "gen/c/sip_uri.c.tmp"
+#line 2241 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st50;
 		case 37u: goto st51;
@@ -2304,7 +2304,7 @@ st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
-#line 2266 "gen/c/sip_uri.c.tmp"
+#line 2266 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st52;
@@ -2402,7 +2402,7 @@ st57:
 	if ( ++p == pe )
 		goto _test_eof57;
 case 57:
-#line 2361 "gen/c/sip_uri.c.tmp"
+#line 2361 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st58;
 		case 46u: goto st80;
@@ -2471,7 +2471,7 @@ st348:
 	if ( ++p == pe )
 		goto _test_eof348;
 case 348:
-#line 2427 "gen/c/sip_uri.c.tmp"
+#line 2427 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st61;
 		case 46u: goto st349;
@@ -2587,7 +2587,7 @@ st63:
 	if ( ++p == pe )
 		goto _test_eof63;
 case 63:
-#line 2528 "gen/c/sip_uri.c.tmp"
+#line 2528 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr76;
 		case 37u: goto tr77;
@@ -2623,7 +2623,7 @@ st351:
 	if ( ++p == pe )
 		goto _test_eof351;
 case 351:
-#line 2562 "gen/c/sip_uri.c.tmp"
+#line 2562 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st351;
 		case 37u: goto st64;
@@ -2654,7 +2654,7 @@ st64:
 	if ( ++p == pe )
 		goto _test_eof64;
 case 64:
-#line 2591 "gen/c/sip_uri.c.tmp"
+#line 2591 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st65;
@@ -2815,7 +2815,7 @@ st69:
 	if ( ++p == pe )
 		goto _test_eof69;
 case 69:
-#line 2729 "gen/c/sip_uri.c.tmp"
+#line 2729 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st70;
 		case 36u: goto st70;
@@ -2948,7 +2948,7 @@ st354:
 	if ( ++p == pe )
 		goto _test_eof354;
 case 354:
-#line 2860 "gen/c/sip_uri.c.tmp"
+#line 2860 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st351;
 		case 37u: goto st64;
@@ -3007,7 +3007,7 @@ st356:
 	if ( ++p == pe )
 		goto _test_eof356;
 case 356:
-#line 2917 "gen/c/sip_uri.c.tmp"
+#line 2917 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st351;
 		case 37u: goto st64;
@@ -5700,7 +5700,7 @@ st441:
 	if ( ++p == pe )
 		goto _test_eof441;
 case 441:
-#line 5608 "gen/c/sip_uri.c.tmp"
+#line 5608 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st351;
 		case 37u: goto st64;
@@ -6282,7 +6282,7 @@ st459:
 	if ( ++p == pe )
 		goto _test_eof459;
 case 459:
-#line 6188 "gen/c/sip_uri.c.tmp"
+#line 6188 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st351;
 		case 37u: goto st64;
@@ -6799,7 +6799,7 @@ st91:
 	if ( ++p == pe )
 		goto _test_eof91;
 case 91:
-#line 6701 "gen/c/sip_uri.c.tmp"
+#line 6701 "gen/c/sip_uri.c"
 	if ( (*p) == 58u )
 		goto st125;
 	if ( (*p) < 65u ) {
@@ -7239,7 +7239,7 @@ st126:
 	if ( ++p == pe )
 		goto _test_eof126;
 case 126:
-#line 7138 "gen/c/sip_uri.c.tmp"
+#line 7138 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st50;
 		case 37u: goto st51;
@@ -7359,7 +7359,7 @@ st471:
 	if ( ++p == pe )
 		goto _test_eof471;
 case 471:
-#line 7255 "gen/c/sip_uri.c.tmp"
+#line 7255 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st50;
 		case 37u: goto st51;
@@ -7538,7 +7538,7 @@ st132:
 	if ( ++p == pe )
 		goto _test_eof132;
 case 132:
-#line 7419 "gen/c/sip_uri.c.tmp"
+#line 7419 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr160;
 		case 37u: goto tr161;
@@ -7578,7 +7578,7 @@ st474:
 	if ( ++p == pe )
 		goto _test_eof474;
 case 474:
-#line 7457 "gen/c/sip_uri.c.tmp"
+#line 7457 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st474;
 		case 37u: goto st133;
@@ -7610,7 +7610,7 @@ st133:
 	if ( ++p == pe )
 		goto _test_eof133;
 case 133:
-#line 7487 "gen/c/sip_uri.c.tmp"
+#line 7487 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st134;
@@ -7641,7 +7641,7 @@ st475:
 	if ( ++p == pe )
 		goto _test_eof475;
 case 475:
-#line 7516 "gen/c/sip_uri.c.tmp"
+#line 7516 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st475;
 		case 37u: goto st135;
@@ -7916,7 +7916,7 @@ st143:
 	if ( ++p == pe )
 		goto _test_eof143;
 case 143:
-#line 7768 "gen/c/sip_uri.c.tmp"
+#line 7768 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st144;
 		case 37u: goto st145;
@@ -8190,7 +8190,7 @@ st480:
 	if ( ++p == pe )
 		goto _test_eof480;
 case 480:
-#line 8040 "gen/c/sip_uri.c.tmp"
+#line 8040 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st474;
 		case 37u: goto st133;
@@ -8251,7 +8251,7 @@ st482:
 	if ( ++p == pe )
 		goto _test_eof482;
 case 482:
-#line 8099 "gen/c/sip_uri.c.tmp"
+#line 8099 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st474;
 		case 37u: goto st133;
@@ -9833,7 +9833,7 @@ st530:
 	if ( ++p == pe )
 		goto _test_eof530;
 case 530:
-#line 9679 "gen/c/sip_uri.c.tmp"
+#line 9679 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st474;
 		case 37u: goto st133;
@@ -10408,7 +10408,7 @@ st547:
 	if ( ++p == pe )
 		goto _test_eof547;
 case 547:
-#line 10252 "gen/c/sip_uri.c.tmp"
+#line 10252 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st474;
 		case 37u: goto st133;
@@ -11109,7 +11109,7 @@ st173:
 	if ( ++p == pe )
 		goto _test_eof173;
 case 173:
-#line 10951 "gen/c/sip_uri.c.tmp"
+#line 10951 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st173;
 		case 37u: goto st174;
@@ -11136,7 +11136,7 @@ st174:
 	if ( ++p == pe )
 		goto _test_eof174;
 case 174:
-#line 10976 "gen/c/sip_uri.c.tmp"
+#line 10976 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st175;
@@ -11234,7 +11234,7 @@ st180:
 	if ( ++p == pe )
 		goto _test_eof180;
 case 180:
-#line 11071 "gen/c/sip_uri.c.tmp"
+#line 11071 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st181;
 		case 46u: goto st203;
@@ -11303,7 +11303,7 @@ st557:
 	if ( ++p == pe )
 		goto _test_eof557;
 case 557:
-#line 11137 "gen/c/sip_uri.c.tmp"
+#line 11137 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st184;
 		case 46u: goto st558;
@@ -11419,7 +11419,7 @@ st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
-#line 11238 "gen/c/sip_uri.c.tmp"
+#line 11238 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr232;
 		case 37u: goto tr233;
@@ -11455,7 +11455,7 @@ st560:
 	if ( ++p == pe )
 		goto _test_eof560;
 case 560:
-#line 11272 "gen/c/sip_uri.c.tmp"
+#line 11272 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st560;
 		case 37u: goto st187;
@@ -11486,7 +11486,7 @@ st187:
 	if ( ++p == pe )
 		goto _test_eof187;
 case 187:
-#line 11301 "gen/c/sip_uri.c.tmp"
+#line 11301 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st188;
@@ -11647,7 +11647,7 @@ st192:
 	if ( ++p == pe )
 		goto _test_eof192;
 case 192:
-#line 11439 "gen/c/sip_uri.c.tmp"
+#line 11439 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st193;
 		case 36u: goto st193;
@@ -11780,7 +11780,7 @@ st563:
 	if ( ++p == pe )
 		goto _test_eof563;
 case 563:
-#line 11570 "gen/c/sip_uri.c.tmp"
+#line 11570 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st560;
 		case 37u: goto st187;
@@ -11839,7 +11839,7 @@ st565:
 	if ( ++p == pe )
 		goto _test_eof565;
 case 565:
-#line 11627 "gen/c/sip_uri.c.tmp"
+#line 11627 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st560;
 		case 37u: goto st187;
@@ -14532,7 +14532,7 @@ st650:
 	if ( ++p == pe )
 		goto _test_eof650;
 case 650:
-#line 14318 "gen/c/sip_uri.c.tmp"
+#line 14318 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st560;
 		case 37u: goto st187;
@@ -15114,7 +15114,7 @@ st668:
 	if ( ++p == pe )
 		goto _test_eof668;
 case 668:
-#line 14898 "gen/c/sip_uri.c.tmp"
+#line 14898 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st560;
 		case 37u: goto st187;
@@ -15631,7 +15631,7 @@ st214:
 	if ( ++p == pe )
 		goto _test_eof214;
 case 214:
-#line 15411 "gen/c/sip_uri.c.tmp"
+#line 15411 "gen/c/sip_uri.c"
 	if ( (*p) == 58u )
 		goto st248;
 	if ( (*p) < 65u ) {
@@ -16071,7 +16071,7 @@ st249:
 	if ( ++p == pe )
 		goto _test_eof249;
 case 249:
-#line 15848 "gen/c/sip_uri.c.tmp"
+#line 15848 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st173;
 		case 37u: goto st174;
@@ -16191,7 +16191,7 @@ st680:
 	if ( ++p == pe )
 		goto _test_eof680;
 case 680:
-#line 15965 "gen/c/sip_uri.c.tmp"
+#line 15965 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st173;
 		case 37u: goto st174;
@@ -16370,7 +16370,7 @@ st255:
 	if ( ++p == pe )
 		goto _test_eof255;
 case 255:
-#line 16129 "gen/c/sip_uri.c.tmp"
+#line 16129 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr316;
 		case 37u: goto tr317;
@@ -16410,7 +16410,7 @@ st683:
 	if ( ++p == pe )
 		goto _test_eof683;
 case 683:
-#line 16167 "gen/c/sip_uri.c.tmp"
+#line 16167 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st683;
 		case 37u: goto st256;
@@ -16442,7 +16442,7 @@ st256:
 	if ( ++p == pe )
 		goto _test_eof256;
 case 256:
-#line 16197 "gen/c/sip_uri.c.tmp"
+#line 16197 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st257;
@@ -16473,7 +16473,7 @@ st684:
 	if ( ++p == pe )
 		goto _test_eof684;
 case 684:
-#line 16226 "gen/c/sip_uri.c.tmp"
+#line 16226 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st684;
 		case 37u: goto st258;
@@ -16748,7 +16748,7 @@ st266:
 	if ( ++p == pe )
 		goto _test_eof266;
 case 266:
-#line 16478 "gen/c/sip_uri.c.tmp"
+#line 16478 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st267;
 		case 37u: goto st268;
@@ -17022,7 +17022,7 @@ st689:
 	if ( ++p == pe )
 		goto _test_eof689;
 case 689:
-#line 16750 "gen/c/sip_uri.c.tmp"
+#line 16750 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st683;
 		case 37u: goto st256;
@@ -17083,7 +17083,7 @@ st691:
 	if ( ++p == pe )
 		goto _test_eof691;
 case 691:
-#line 16809 "gen/c/sip_uri.c.tmp"
+#line 16809 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st683;
 		case 37u: goto st256;
@@ -18665,7 +18665,7 @@ st739:
 	if ( ++p == pe )
 		goto _test_eof739;
 case 739:
-#line 18389 "gen/c/sip_uri.c.tmp"
+#line 18389 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st683;
 		case 37u: goto st256;
@@ -19240,7 +19240,7 @@ st756:
 	if ( ++p == pe )
 		goto _test_eof756;
 case 756:
-#line 18962 "gen/c/sip_uri.c.tmp"
+#line 18962 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st683;
 		case 37u: goto st256;
@@ -21251,7 +21251,7 @@ case 293:
 #line 29 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
-#line 20921 "gen/c/sip_uri.c.tmp"
+#line 20921 "gen/c/sip_uri.c"
 	}
 	}
 

@@ -14,7 +14,7 @@
 
 
 
-#line 11 "gen/c/sip_validate.c.tmp"
+#line 11 "gen/c/sip_validate.c"
 static const unsigned char _sipkit_validate_trans_keys[] = {
 	0u, 0u, 33u, 126u, 9u, 126u, 9u, 58u, 0u, 255u, 9u, 32u, 10u, 10u, 128u, 191u, 
 	128u, 191u, 128u, 191u, 128u, 191u, 128u, 191u, 9u, 126u, 9u, 126u, 9u, 126u, 9u, 126u, 
@@ -41360,7 +41360,7 @@ int sipkit__vm_validate(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit
   int cs = sipkit_validate_start;
   for (int chunk = 0; chunk < 2; chunk++) {
     
-#line 41353 "gen/c/sip_validate.c.tmp"
+#line 41353 "gen/c/sip_validate.c"
 	{
 	int _slen;
 	int _trans;

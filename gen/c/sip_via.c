@@ -11,7 +11,7 @@
 
 
 
-#line 8 "gen/c/sip_via.c.tmp"
+#line 8 "gen/c/sip_via.c"
 static const int sipkit_via_start = 1;
 static const int sipkit_via_first_final = 242;
 
@@ -22,7 +22,7 @@ int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_proto = p, m_tr = p, m_sb = p, m_vps = NULL, m_vp = p;
   int cs = sipkit_via_start;
   
-#line 15 "gen/c/sip_via.c.tmp"
+#line 15 "gen/c/sip_via.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -63,7 +63,7 @@ st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 53 "gen/c/sip_via.c.tmp"
+#line 53 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st3;
 		case 10u: goto st4;
@@ -218,7 +218,7 @@ st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 206 "gen/c/sip_via.c.tmp"
+#line 206 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st10;
 		case 10u: goto st11;
@@ -235,7 +235,7 @@ st11:
 	if ( ++p == pe )
 		goto _test_eof11;
 case 11:
-#line 221 "gen/c/sip_via.c.tmp"
+#line 221 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st12;
 		case 32u: goto st12;
@@ -259,7 +259,7 @@ st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 243 "gen/c/sip_via.c.tmp"
+#line 243 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st13;
 		case 10u: goto st14;
@@ -329,7 +329,7 @@ st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-#line 311 "gen/c/sip_via.c.tmp"
+#line 311 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr25;
 		case 10u: goto tr26;
@@ -363,7 +363,7 @@ st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 343 "gen/c/sip_via.c.tmp"
+#line 343 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st17;
 		case 10u: goto st18;
@@ -388,7 +388,7 @@ st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 366 "gen/c/sip_via.c.tmp"
+#line 366 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st19;
 		case 32u: goto st19;
@@ -420,7 +420,7 @@ st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-#line 396 "gen/c/sip_via.c.tmp"
+#line 396 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto st21;
 		case 46u: goto st191;
@@ -487,7 +487,7 @@ st242:
 	if ( ++p == pe )
 		goto _test_eof242;
 case 242:
-#line 461 "gen/c/sip_via.c.tmp"
+#line 461 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr273;
 		case 10u: goto tr274;
@@ -518,7 +518,7 @@ st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
-#line 489 "gen/c/sip_via.c.tmp"
+#line 489 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st24;
 		case 10u: goto st25;
@@ -539,7 +539,7 @@ st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
-#line 507 "gen/c/sip_via.c.tmp"
+#line 507 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st26;
 		case 32u: goto st26;
@@ -613,7 +613,7 @@ st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 561 "gen/c/sip_via.c.tmp"
+#line 561 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st27;
 		case 10u: goto st28;
@@ -786,7 +786,7 @@ st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
-#line 714 "gen/c/sip_via.c.tmp"
+#line 714 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st34;
 		case 10u: goto st35;
@@ -852,7 +852,7 @@ st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
-#line 760 "gen/c/sip_via.c.tmp"
+#line 760 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st36;
 		case 32u: goto st36;
@@ -911,7 +911,7 @@ st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
-#line 806 "gen/c/sip_via.c.tmp"
+#line 806 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st37;
 		case 10u: goto st38;
@@ -997,7 +997,7 @@ st244:
 	if ( ++p == pe )
 		goto _test_eof244;
 case 244:
-#line 890 "gen/c/sip_via.c.tmp"
+#line 890 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr282;
 		case 10u: goto tr283;
@@ -1033,7 +1033,7 @@ st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
-#line 923 "gen/c/sip_via.c.tmp"
+#line 923 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st40;
 		case 10u: goto st41;
@@ -1054,7 +1054,7 @@ st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 941 "gen/c/sip_via.c.tmp"
+#line 941 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st42;
 		case 32u: goto st42;
@@ -1276,7 +1276,7 @@ st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
-#line 1143 "gen/c/sip_via.c.tmp"
+#line 1143 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st35;
 	goto st0;
@@ -1803,7 +1803,7 @@ st95:
 	if ( ++p == pe )
 		goto _test_eof95;
 case 95:
-#line 1667 "gen/c/sip_via.c.tmp"
+#line 1667 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st41;
 	goto st0;
@@ -1817,7 +1817,7 @@ st247:
 	if ( ++p == pe )
 		goto _test_eof247;
 case 247:
-#line 1678 "gen/c/sip_via.c.tmp"
+#line 1678 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr282;
 		case 10u: goto tr283;
@@ -2008,7 +2008,7 @@ st96:
 	if ( ++p == pe )
 		goto _test_eof96;
 case 96:
-#line 1866 "gen/c/sip_via.c.tmp"
+#line 1866 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st96;
 		case 10u: goto st97;
@@ -2029,7 +2029,7 @@ st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
-#line 1884 "gen/c/sip_via.c.tmp"
+#line 1884 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st98;
 		case 32u: goto st98;
@@ -2163,7 +2163,7 @@ st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
-#line 2015 "gen/c/sip_via.c.tmp"
+#line 2015 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st97;
 	goto st0;
@@ -2177,7 +2177,7 @@ st254:
 	if ( ++p == pe )
 		goto _test_eof254;
 case 254:
-#line 2026 "gen/c/sip_via.c.tmp"
+#line 2026 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr282;
 		case 10u: goto tr283;
@@ -2337,7 +2337,7 @@ st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
-#line 2183 "gen/c/sip_via.c.tmp"
+#line 2183 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st104;
 		case 10u: goto st105;
@@ -2358,7 +2358,7 @@ st105:
 	if ( ++p == pe )
 		goto _test_eof105;
 case 105:
-#line 2201 "gen/c/sip_via.c.tmp"
+#line 2201 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st106;
 		case 32u: goto st106;
@@ -3587,7 +3587,7 @@ st146:
 	if ( ++p == pe )
 		goto _test_eof146;
 case 146:
-#line 3427 "gen/c/sip_via.c.tmp"
+#line 3427 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st105;
 	goto st0;
@@ -3601,7 +3601,7 @@ st281:
 	if ( ++p == pe )
 		goto _test_eof281;
 case 281:
-#line 3438 "gen/c/sip_via.c.tmp"
+#line 3438 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr282;
 		case 10u: goto tr283;
@@ -3856,7 +3856,7 @@ st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
-#line 3690 "gen/c/sip_via.c.tmp"
+#line 3690 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st147;
 		case 10u: goto st148;
@@ -3877,7 +3877,7 @@ st148:
 	if ( ++p == pe )
 		goto _test_eof148;
 case 148:
-#line 3708 "gen/c/sip_via.c.tmp"
+#line 3708 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st149;
 		case 32u: goto st149;
@@ -5106,7 +5106,7 @@ st170:
 	if ( ++p == pe )
 		goto _test_eof170;
 case 170:
-#line 4934 "gen/c/sip_via.c.tmp"
+#line 4934 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st148;
 	goto st0;
@@ -5244,7 +5244,7 @@ st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
-#line 5068 "gen/c/sip_via.c.tmp"
+#line 5068 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st171;
 		case 10u: goto st172;
@@ -5267,7 +5267,7 @@ st172:
 	if ( ++p == pe )
 		goto _test_eof172;
 case 172:
-#line 5087 "gen/c/sip_via.c.tmp"
+#line 5087 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st173;
 		case 32u: goto st173;
@@ -5403,7 +5403,7 @@ st178:
 	if ( ++p == pe )
 		goto _test_eof178;
 case 178:
-#line 5219 "gen/c/sip_via.c.tmp"
+#line 5219 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st172;
 	goto st0;
@@ -5417,7 +5417,7 @@ st331:
 	if ( ++p == pe )
 		goto _test_eof331;
 case 331:
-#line 5230 "gen/c/sip_via.c.tmp"
+#line 5230 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr282;
 		case 10u: goto tr283;
@@ -5515,7 +5515,7 @@ st179:
 	if ( ++p == pe )
 		goto _test_eof179;
 case 179:
-#line 5325 "gen/c/sip_via.c.tmp"
+#line 5325 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st179;
 		case 10u: goto st180;
@@ -5536,7 +5536,7 @@ st180:
 	if ( ++p == pe )
 		goto _test_eof180;
 case 180:
-#line 5343 "gen/c/sip_via.c.tmp"
+#line 5343 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st181;
 		case 32u: goto st181;
@@ -5726,7 +5726,7 @@ st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
-#line 5530 "gen/c/sip_via.c.tmp"
+#line 5530 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st180;
 	goto st0;
@@ -5754,7 +5754,7 @@ st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
-#line 5555 "gen/c/sip_via.c.tmp"
+#line 5555 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st25;
 	goto st0;
@@ -6050,7 +6050,7 @@ st202:
 	if ( ++p == pe )
 		goto _test_eof202;
 case 202:
-#line 5849 "gen/c/sip_via.c.tmp"
+#line 5849 "gen/c/sip_via.c"
 	if ( (*p) == 58u )
 		goto st236;
 	if ( (*p) < 65u ) {
@@ -6492,7 +6492,7 @@ st237:
 	if ( ++p == pe )
 		goto _test_eof237;
 case 237:
-#line 6289 "gen/c/sip_via.c.tmp"
+#line 6289 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st18;
 	goto st0;
@@ -6511,7 +6511,7 @@ st239:
 	if ( ++p == pe )
 		goto _test_eof239;
 case 239:
-#line 6306 "gen/c/sip_via.c.tmp"
+#line 6306 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st11;
 	goto st0;
@@ -7020,7 +7020,7 @@ case 241:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 6795 "gen/c/sip_via.c.tmp"
+#line 6795 "gen/c/sip_via.c"
 	}
 	}
 

@@ -1,7 +1,7 @@
 /* bench_sofia.c - sofia-sip 1.12 adapter for the parser benchmark.
  *
  * msg_make() creates a msg_t, copies the bytes into its own buffer and
- * parses every known header (sofia has no lazy mode); sip_object() gives the
+ * parses the headers its message class knows; sip_object() gives the
  * parsed view.  The message is destroyed after the fields are copied out.
  */
 #include <sofia-sip/msg.h>
