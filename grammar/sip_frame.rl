@@ -19,7 +19,7 @@
 
   action mark          { mark = p; }
   action rule_method   { c->rule = "Method"; }
-  action rule_ruri     { c->rule = "Request-URI"; }
+  action rule_ruri     { c->rule = "Request-URI"; fexec sipkit__skip_to_sp(p, pe); }
   action rule_version  { c->rule = "SIP-Version"; }
   action rule_status   { c->rule = "Status-Code"; }
   action rule_reason   { c->rule = "Reason-Phrase"; }

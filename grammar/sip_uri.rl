@@ -1,26 +1,37 @@
 /* sip_uri.rl - the URI machine: Request-URI (RFC 3261 §25.1: SIP-URI /
- * SIPS-URI / absoluteURI), used for the start line and sipkit_uri_parse. */
+ * SIPS-URI / absoluteURI), used for the start line, the name-addr headers
+ * and sipkit_uri_parse.  The three alternatives are disjoint (overlay M2
+ * takes sip and sips out of absoluteURI), so C picks the entry point from
+ * the scheme and each URI runs through the states of one alternative. */
 #include "internal.h"
 
 %%{
   machine sipkit_uri;
   alphtype unsigned char;
-  #@ root Request-URI
+  #@ root SIP-URI SIPS-URI absoluteURI
   #@ include uri_actions.rl
 
   include uri_actions "uri_actions.rl";
   include sip_uri_rules "sip_uri_rules.rl";
 
-  main := Request_URI;
+  sip  := SIP_URI;
+  sips := SIPS_URI;
+  abs  := absoluteURI;
 }%%
 
-%% write data noerror noentry;
+%% write data noerror;
 
 int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, start = p;
   SIPKIT__URI_MARKS;
-  int cs = sipkit_uri_start;
-  sipkit__uri_begin(uri);
+  int cs;
+  if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p') {
+    cs = p[3] == ':' ? sipkit_uri_en_sip
+         : (p[3] | 0x20) == 's' && pe - p >= 5 && p[4] == ':' ? sipkit_uri_en_sips
+                                                             : sipkit_uri_en_abs;
+  } else {
+    cs = sipkit_uri_en_abs;
+  }
   %% write exec;
   if (cs < sipkit_uri_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EURI, p < pe ? p : pe, "Request-URI");

@@ -3,6 +3,8 @@
 #ifndef SIPKIT_INTERNAL_H
 #define SIPKIT_INTERNAL_H
 
+#include <string.h>
+
 #include "sipkit.h"
 #include "sipkit_hdr_table.h"
 
@@ -53,6 +55,12 @@ sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id);
+/* The last byte before the next SP (or p when there is none): the frame
+ * skips the Request-URI, which the URI machine then reads once. */
+static inline sipkit__ptr sipkit__skip_to_sp(sipkit__ptr p, sipkit__ptr pe) {
+  const unsigned char *sp = (const unsigned char *)memchr(p, ' ', (size_t)(pe - p));
+  return sp && sp > p ? sp - 1 : p;
+}
 void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
                         sipkit__ptr b);
 enum { SIPKIT__SL_METHOD, SIPKIT__SL_RURI, SIPKIT__SL_VERSION,
@@ -86,6 +94,9 @@ void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which, sipkit__
 int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
                      sipkit_span *host, uint8_t *host_type, uint32_t *port,
                      uint8_t *has_port, int err_code, const char *rule);
+
+ /* RFC 4291 address text between the brackets of an IPv6 reference. */
+int sipkit__ipv6_ok(sipkit__ptr a, sipkit__ptr b);
 
 /* The value of "name = value" spanning [a, b) (EQUAL may carry LWS). */
 sipkit_span sipkit__param_value(const struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);

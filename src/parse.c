@@ -2,6 +2,9 @@
  * the generated machines in gen/c/. */
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "internal.h"
 
@@ -59,13 +62,31 @@ void sipkit__line_col(const char *buf, size_t len, uint32_t off,
 
 int sipkit_error_format(const sipkit_error *err, const char *buf, size_t len,
                         char *out, size_t cap) {
-  (void)buf;
-  (void)len;
   const char *rule = err->rule && *err->rule ? err->rule : NULL;
-  return snprintf(out, cap, "error %s at %u (%u:%u): %s%s%s%s",
+  char near[16 * 4 + 16] = "";
+  if (buf && err->offset < len) {
+    /* a short, escaped excerpt: never dump the input */
+    size_t n = 0, k = 0;
+    n += (size_t)snprintf(near, sizeof near, " near \"");
+    for (size_t i = err->offset; i < len && k < 16; i++, k++) {
+      unsigned char ch = (unsigned char)buf[i];
+      if (ch == '\r')
+        n += (size_t)snprintf(near + n, sizeof near - n, "\\r");
+      else if (ch == '\n')
+        n += (size_t)snprintf(near + n, sizeof near - n, "\\n");
+      else if (ch == '"' || ch == '\\')
+        n += (size_t)snprintf(near + n, sizeof near - n, "\\%c", ch);
+      else if (ch < 0x20 || ch >= 0x7f)
+        n += (size_t)snprintf(near + n, sizeof near - n, "\\x%02x", ch);
+      else
+        near[n++] = (char)ch, near[n] = 0;
+    }
+    snprintf(near + n, sizeof near - n, "\"");
+  }
+  return snprintf(out, cap, "error %s at %u (%u:%u): %s%s%s%s%s",
                   sipkit_err_name(err->code), err->offset, err->line,
                   err->column, sipkit_strerror(err->code), rule ? " [" : "",
-                  rule ? rule : "", rule ? "]" : "");
+                  rule ? rule : "", rule ? "]" : "", near);
 }
 
 /* ----------------------------------------------------------------- methods */
@@ -167,9 +188,22 @@ const sipkit_header *sipkit_msg_find(const sipkit_msg *msg, const char *buf,
 
 /* ------------------------------------------------------------- header lines */
 
-/* First byte in [p, end) that is a control byte (< 0x20 or 0x7F), eight
+/* First byte in [p, end) that is a control byte (< 0x20 or 0x7F), many
  * bytes at a time: header values are long runs of printable text. */
 static sipkit__ptr find_ctl(sipkit__ptr p, sipkit__ptr end) {
+#if defined(__SSE2__)
+  const __m128i limit = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+  while (end - p >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* unsigned x <= 0x1f  <=>  min(x, 0x1f) == x */
+    __m128i ctl = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, limit), x),
+                               _mm_cmpeq_epi8(x, del));
+    unsigned mask = (unsigned)_mm_movemask_epi8(ctl);
+    if (mask)
+      return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#else
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   while (end - p >= 8) {
     uint64_t x, y;
@@ -179,6 +213,7 @@ static sipkit__ptr find_ctl(sipkit__ptr p, sipkit__ptr end) {
       break;
     p += 8;
   }
+#endif
   for (; p < end; p++)
     if (*p < 0x20 || *p == 0x7f)
       return p;
@@ -416,6 +451,8 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
   default:
     memset(&h->u, 0, sizeof h->u.cseq > sizeof h->u.ctype ? sizeof h->u.cseq : sizeof h->u.ctype);
     bad = sipkit__vm_misc(c, hdr_id, a, b) || finish_misc(c, h, a, b);
+    if (bad && hdr_id == SIPKIT_HDR_CONTENT_LENGTH && c->code == SIPKIT_EHEADER_VALUE)
+      c->code = SIPKIT_ECONTENT_LENGTH; /* framing depends on it: say so */
     break;
   }
   return bad ? NULL : eol;
@@ -526,6 +563,8 @@ static sipkit__ptr parse_head(struct sipkit__ctx *c, sipkit__ptr start) {
       c->code = SIPKIT_EHEADER_NAME;
     else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "HCOLON") == 0)
       c->code = SIPKIT_EHEADER_LINE;
+    else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "Status-Code") == 0)
+      c->code = SIPKIT_ESTATUS_CODE;
   }
   return body;
 }

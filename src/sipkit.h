@@ -37,7 +37,7 @@ extern "C" {
 #define SIPKIT_MAX_HEADER_LINE 8192u /* one header line, folds included */
 #endif
 #ifndef SIPKIT_MAX_VIAS
-#define SIPKIT_MAX_VIAS 32u
+#define SIPKIT_MAX_VIAS 64u /* RFC 4475 longreq carries 34 */
 #endif
 #ifndef SIPKIT_MAX_DIGITS
 #define SIPKIT_MAX_DIGITS 10u /* any decimal number; no value ever wraps */
@@ -58,7 +58,7 @@ extern "C" {
   XX(2, EMPTY, "no message: input is empty or only CRLF keep-alives")          \
   XX(3, START_LINE, "malformed request line or status line")                   \
   XX(4, VERSION, "unsupported SIP version (only SIP/2.0)")                     \
-  XX(5, STATUS_CODE, "status code outside 100..699")                           \
+  XX(5, STATUS_CODE, "status code is not three digits in 100..699")                           \
   XX(6, REQUEST_URI, "malformed Request-URI")                                  \
   XX(7, HEADER_NAME, "malformed header name")                                  \
   XX(8, HEADER_LINE, "malformed header line (bad byte, bare CR or missing colon)") \
@@ -99,9 +99,10 @@ typedef struct sipkit_error {
 SIPKIT_API const char *sipkit_err_name(int code);  /* "HEADER_VALUE" */
 SIPKIT_API const char *sipkit_strerror(int code);  /* one-line description */
 
-/* Format "error NAME at OFFSET (LINE:COL): reason [rule] near "…""; the
- * quoted excerpt is at most 16 bytes of buf, escaped.  Returns the length
- * that was needed (snprintf semantics). */
+/* Format "error NAME at OFFSET (LINE:COL): reason [rule] near "…"": the
+ * excerpt is at most 16 bytes of buf from the offset, escaped (\r, \n,
+ * \xNN); it is left out when buf is NULL.  Returns the length that was
+ * needed (snprintf semantics). */
 SIPKIT_API int sipkit_error_format(const sipkit_error *err, const char *buf,
                                    size_t len, char *out, size_t cap);
 

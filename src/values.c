@@ -22,6 +22,67 @@ static int ieq(const unsigned char *a, const char *b, size_t n) {
 
 /* ------------------------------------------------------------------- hosts */
 
+/* The inside of an IPv6 reference (grammar/overlay.rl takes it loosely):
+ * RFC 4291 text forms, an optional dotted IPv4 tail, and the "::"
+ * written as ":::" that RFC 5118 §4.10 asks receivers to tolerate. */
+int sipkit__ipv6_ok(sipkit__ptr a, sipkit__ptr b) {
+  int groups = 0, compressed = 0;
+  sipkit__ptr p = a;
+  if (b - a >= 2 && a[0] == ':' && a[1] == ':') {
+    compressed = 1;
+    p = a + 2;
+    if (p < b && *p == ':')
+      p++;
+  } else if (p < b && *p == ':') {
+    return 0;
+  }
+  while (p < b) {
+    sipkit__ptr g = p;
+    int dots = 0;
+    while (p < b && *p != ':')
+      dots += *p++ == '.';
+    if (p == g)
+      return 0;
+    if (dots) { /* dotted IPv4 tail: last, four decimal octets */
+      unsigned octet = 0, digits = 0, parts = 0;
+      if (p != b || dots != 3)
+        return 0;
+      for (sipkit__ptr x = g; x <= b; x++) {
+        if (x == b || *x == '.') {
+          if (!digits || octet > 255)
+            return 0;
+          parts++;
+          octet = digits = 0;
+        } else if ((unsigned)(*x - '0') < 10u && digits < 3) {
+          octet = octet * 10 + (unsigned)(*x - '0');
+          digits++;
+        } else {
+          return 0;
+        }
+      }
+      groups += 2;
+      break;
+    }
+    if (p - g > 4)
+      return 0;
+    groups++;
+    if (p < b) { /* at a colon */
+      p++;
+      if (p < b && *p == ':') {
+        if (compressed)
+          return 0;
+        compressed = 1;
+        p++;
+        if (p < b && *p == ':')
+          p++;
+      } else if (p == b) {
+        return 0;
+      }
+    }
+  }
+  return compressed ? groups <= 7 : groups == 8;
+}
+
 int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
                      sipkit_span *host, uint8_t *host_type, uint32_t *port,
                      uint8_t *has_port, int err_code, const char *rule) {
@@ -55,6 +116,8 @@ int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
   }
   *host = sipkit__span(c, a, h_end);
   if (*a == '[') {
+    if (h_end - a < 3 || h_end[-1] != ']' || !sipkit__ipv6_ok(a + 1, h_end - 1))
+      return sipkit__fail(c, err_code, a, "IPv6reference");
     *host_type = SIPKIT_HOST_IPV6;
   } else {
     sipkit__ptr l = h_end;

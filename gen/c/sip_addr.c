@@ -17,12 +17,12 @@
 
 #line 12 "gen/c/sip_addr.c"
 static const int sipkit_addr_start = 1;
-static const int sipkit_addr_first_final = 519;
+static const int sipkit_addr_first_final = 354;
 
-static const int sipkit_addr_en_from_value = 96;
-static const int sipkit_addr_en_to_value = 199;
-static const int sipkit_addr_en_contact = 302;
-static const int sipkit_addr_en_route = 424;
+static const int sipkit_addr_en_from_value = 63;
+static const int sipkit_addr_en_to_value = 133;
+static const int sipkit_addr_en_contact = 203;
+static const int sipkit_addr_en_route = 292;
 static const int sipkit_addr_en_record_route = 1;
 
 
@@ -140,25 +140,25 @@ case 5:
 		case 10u: goto st6;
 		case 13u: goto st7;
 		case 34u: goto st8;
-		case 92u: goto st90;
+		case 92u: goto st57;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st91;
+				goto st58;
 		} else if ( (*p) >= 32u )
 			goto st5;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st93;
+				goto st60;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st95;
+				goto st62;
 		} else
-			goto st94;
+			goto st61;
 	} else
-		goto st92;
+		goto st59;
 	goto st0;
 st6:
 	if ( ++p == pe )
@@ -200,7 +200,7 @@ case 9:
 	switch( (*p) ) {
 		case 9u: goto st9;
 		case 10u: goto st10;
-		case 13u: goto st89;
+		case 13u: goto st56;
 		case 32u: goto st9;
 		case 60u: goto tr11;
 	}
@@ -269,30 +269,30 @@ case 13:
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st519;
+		case 62u: goto st354;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
 	goto st13;
-tr621:
+tr456:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
-	goto st519;
-st519:
+	goto st354;
+st354:
 	if ( ++p == pe )
-		goto _test_eof519;
-case 519:
+		goto _test_eof354;
+case 354:
 #line 254 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr621;
-		case 10u: goto tr622;
-		case 13u: goto tr623;
-		case 32u: goto tr621;
-		case 44u: goto tr624;
+		case 9u: goto tr456;
+		case 10u: goto tr457;
+		case 13u: goto tr458;
+		case 32u: goto tr456;
+		case 44u: goto tr459;
 		case 59u: goto st27;
 	}
 	goto st0;
-tr622:
+tr457:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st14;
@@ -302,33 +302,33 @@ st14:
 case 14:
 #line 270 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st520;
-		case 32u: goto st520;
+		case 9u: goto st355;
+		case 32u: goto st355;
 	}
 	goto st0;
-tr625:
+tr460:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
-	goto st520;
-st520:
+	goto st355;
+st355:
 	if ( ++p == pe )
-		goto _test_eof520;
-case 520:
+		goto _test_eof355;
+case 355:
 #line 282 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr625;
-		case 10u: goto tr626;
-		case 13u: goto tr627;
-		case 32u: goto tr625;
-		case 44u: goto tr624;
+		case 9u: goto tr460;
+		case 10u: goto tr461;
+		case 13u: goto tr462;
+		case 32u: goto tr460;
+		case 44u: goto tr459;
 		case 59u: goto st27;
 	}
 	goto st0;
-tr626:
+tr461:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st15;
-tr635:
+tr470:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -361,11 +361,11 @@ tr36:
 #line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 	goto st17;
-tr624:
+tr459:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st17;
-tr632:
+tr467:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -611,7 +611,7 @@ case 26:
 	if ( (*p) == 10u )
 		goto st18;
 	goto st0;
-tr633:
+tr468:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st27;
@@ -623,7 +623,7 @@ case 27:
 	switch( (*p) ) {
 		case 9u: goto st27;
 		case 10u: goto st28;
-		case 13u: goto st87;
+		case 13u: goto st54;
 		case 32u: goto st27;
 		case 33u: goto tr52;
 		case 37u: goto tr52;
@@ -684,38 +684,38 @@ case 29:
 tr52:
 #line 41 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-	goto st521;
-st521:
+	goto st356;
+st356:
 	if ( ++p == pe )
-		goto _test_eof521;
-case 521:
+		goto _test_eof356;
+case 356:
 #line 622 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr628;
-		case 10u: goto tr629;
-		case 13u: goto tr630;
-		case 32u: goto tr628;
-		case 33u: goto st521;
-		case 37u: goto st521;
-		case 39u: goto st521;
-		case 44u: goto tr632;
-		case 59u: goto tr633;
+		case 9u: goto tr463;
+		case 10u: goto tr464;
+		case 13u: goto tr465;
+		case 32u: goto tr463;
+		case 33u: goto st356;
+		case 37u: goto st356;
+		case 39u: goto st356;
+		case 44u: goto tr467;
+		case 59u: goto tr468;
 		case 61u: goto st33;
-		case 126u: goto st521;
+		case 126u: goto st356;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st521;
+			goto st356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st521;
+				goto st356;
 		} else if ( (*p) >= 65u )
-			goto st521;
+			goto st356;
 	} else
-		goto st521;
+		goto st356;
 	goto st0;
-tr628:
+tr463:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -729,14 +729,14 @@ case 30:
 	switch( (*p) ) {
 		case 9u: goto st30;
 		case 10u: goto st31;
-		case 13u: goto st86;
+		case 13u: goto st53;
 		case 32u: goto st30;
 		case 44u: goto st17;
 		case 59u: goto st27;
 		case 61u: goto st33;
 	}
 	goto st0;
-tr629:
+tr464:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -771,29 +771,29 @@ case 33:
 	switch( (*p) ) {
 		case 9u: goto st33;
 		case 10u: goto st34;
-		case 13u: goto st85;
+		case 13u: goto st52;
 		case 32u: goto st33;
-		case 33u: goto st523;
+		case 33u: goto st358;
 		case 34u: goto st38;
-		case 37u: goto st523;
-		case 39u: goto st523;
+		case 37u: goto st358;
+		case 39u: goto st358;
 		case 91u: goto st50;
-		case 126u: goto st523;
+		case 126u: goto st358;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st523;
+				goto st358;
 		} else if ( (*p) >= 42u )
-			goto st523;
+			goto st358;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st523;
+				goto st358;
 		} else if ( (*p) >= 65u )
-			goto st523;
+			goto st358;
 	} else
-		goto st523;
+		goto st358;
 	goto st0;
 st34:
 	if ( ++p == pe )
@@ -813,27 +813,27 @@ case 35:
 		case 10u: goto st36;
 		case 13u: goto st49;
 		case 32u: goto st35;
-		case 33u: goto st523;
+		case 33u: goto st358;
 		case 34u: goto st38;
-		case 37u: goto st523;
-		case 39u: goto st523;
+		case 37u: goto st358;
+		case 39u: goto st358;
 		case 91u: goto st50;
-		case 126u: goto st523;
+		case 126u: goto st358;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st523;
+				goto st358;
 		} else if ( (*p) >= 42u )
-			goto st523;
+			goto st358;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st523;
+				goto st358;
 		} else if ( (*p) >= 65u )
-			goto st523;
+			goto st358;
 	} else
-		goto st523;
+		goto st358;
 	goto st0;
 st36:
 	if ( ++p == pe )
@@ -862,7 +862,7 @@ case 38:
 		case 9u: goto st38;
 		case 10u: goto st39;
 		case 13u: goto st40;
-		case 34u: goto st522;
+		case 34u: goto st357;
 		case 92u: goto st43;
 	}
 	if ( (*p) < 224u ) {
@@ -899,20 +899,20 @@ case 40:
 	if ( (*p) == 10u )
 		goto st39;
 	goto st0;
-st522:
+st357:
 	if ( ++p == pe )
-		goto _test_eof522;
-case 522:
+		goto _test_eof357;
+case 357:
 	switch( (*p) ) {
-		case 9u: goto tr634;
-		case 10u: goto tr635;
-		case 13u: goto tr636;
-		case 32u: goto tr634;
-		case 44u: goto tr632;
-		case 59u: goto tr633;
+		case 9u: goto tr469;
+		case 10u: goto tr470;
+		case 13u: goto tr471;
+		case 32u: goto tr469;
+		case 44u: goto tr467;
+		case 59u: goto tr468;
 	}
 	goto st0;
-tr634:
+tr469:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -932,11 +932,11 @@ case 41:
 		case 59u: goto st27;
 	}
 	goto st0;
-tr627:
+tr462:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	goto st42;
-tr636:
+tr471:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -1005,42 +1005,42 @@ case 49:
 	if ( (*p) == 10u )
 		goto st36;
 	goto st0;
-st523:
+st358:
 	if ( ++p == pe )
-		goto _test_eof523;
-case 523:
+		goto _test_eof358;
+case 358:
 	switch( (*p) ) {
-		case 9u: goto tr634;
-		case 10u: goto tr635;
-		case 13u: goto tr636;
-		case 32u: goto tr634;
-		case 33u: goto st523;
-		case 37u: goto st523;
-		case 39u: goto st523;
-		case 44u: goto tr632;
-		case 59u: goto tr633;
-		case 126u: goto st523;
+		case 9u: goto tr469;
+		case 10u: goto tr470;
+		case 13u: goto tr471;
+		case 32u: goto tr469;
+		case 33u: goto st358;
+		case 37u: goto st358;
+		case 39u: goto st358;
+		case 44u: goto tr467;
+		case 59u: goto tr468;
+		case 126u: goto st358;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st523;
+			goto st358;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st523;
+				goto st358;
 		} else if ( (*p) >= 65u )
-			goto st523;
+			goto st358;
 	} else
-		goto st523;
+		goto st358;
 	goto st0;
 st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
-	if ( (*p) == 58u )
-		goto st84;
+	if ( (*p) == 46u )
+		goto st51;
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
+		if ( 48u <= (*p) && (*p) <= 58u )
 			goto st51;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
@@ -1053,465 +1053,74 @@ st51:
 		goto _test_eof51;
 case 51:
 	switch( (*p) ) {
-		case 58u: goto st55;
-		case 93u: goto st522;
+		case 46u: goto st51;
+		case 93u: goto st357;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st52;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st52;
-	} else
-		goto st52;
-	goto st0;
-st52:
-	if ( ++p == pe )
-		goto _test_eof52;
-case 52:
-	switch( (*p) ) {
-		case 58u: goto st55;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st53;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st53:
-	if ( ++p == pe )
-		goto _test_eof53;
-case 53:
-	switch( (*p) ) {
-		case 58u: goto st55;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st54;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st54;
-	} else
-		goto st54;
-	goto st0;
-st54:
-	if ( ++p == pe )
-		goto _test_eof54;
-case 54:
-	switch( (*p) ) {
-		case 58u: goto st55;
-		case 93u: goto st522;
-	}
-	goto st0;
-st55:
-	if ( ++p == pe )
-		goto _test_eof55;
-case 55:
-	if ( (*p) == 58u )
-		goto st71;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st56;
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st51;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
 			goto st51;
 	} else
 		goto st51;
 	goto st0;
-st56:
+st52:
 	if ( ++p == pe )
-		goto _test_eof56;
-case 56:
-	switch( (*p) ) {
-		case 46u: goto st57;
-		case 58u: goto st55;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st69;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st52;
-	} else
-		goto st52;
-	goto st0;
-st57:
-	if ( ++p == pe )
-		goto _test_eof57;
-case 57:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st58;
-	goto st0;
-st58:
-	if ( ++p == pe )
-		goto _test_eof58;
-case 58:
-	if ( (*p) == 46u )
-		goto st59;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st67;
-	goto st0;
-st59:
-	if ( ++p == pe )
-		goto _test_eof59;
-case 59:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st60;
-	goto st0;
-st60:
-	if ( ++p == pe )
-		goto _test_eof60;
-case 60:
-	if ( (*p) == 46u )
-		goto st61;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st65;
-	goto st0;
-st61:
-	if ( ++p == pe )
-		goto _test_eof61;
-case 61:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st62;
-	goto st0;
-st62:
-	if ( ++p == pe )
-		goto _test_eof62;
-case 62:
-	if ( (*p) == 93u )
-		goto st522;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st63;
-	goto st0;
-st63:
-	if ( ++p == pe )
-		goto _test_eof63;
-case 63:
-	if ( (*p) == 93u )
-		goto st522;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st64;
-	goto st0;
-st64:
-	if ( ++p == pe )
-		goto _test_eof64;
-case 64:
-	if ( (*p) == 93u )
-		goto st522;
-	goto st0;
-st65:
-	if ( ++p == pe )
-		goto _test_eof65;
-case 65:
-	if ( (*p) == 46u )
-		goto st61;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st66;
-	goto st0;
-st66:
-	if ( ++p == pe )
-		goto _test_eof66;
-case 66:
-	if ( (*p) == 46u )
-		goto st61;
-	goto st0;
-st67:
-	if ( ++p == pe )
-		goto _test_eof67;
-case 67:
-	if ( (*p) == 46u )
-		goto st59;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st68;
-	goto st0;
-st68:
-	if ( ++p == pe )
-		goto _test_eof68;
-case 68:
-	if ( (*p) == 46u )
-		goto st59;
-	goto st0;
-st69:
-	if ( ++p == pe )
-		goto _test_eof69;
-case 69:
-	switch( (*p) ) {
-		case 46u: goto st57;
-		case 58u: goto st55;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st70;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st70:
-	if ( ++p == pe )
-		goto _test_eof70;
-case 70:
-	switch( (*p) ) {
-		case 46u: goto st57;
-		case 58u: goto st55;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st54;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st54;
-	} else
-		goto st54;
-	goto st0;
-st71:
-	if ( ++p == pe )
-		goto _test_eof71;
-case 71:
-	switch( (*p) ) {
-		case 58u: goto st80;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st72;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st72;
-	} else
-		goto st72;
-	goto st0;
-st72:
-	if ( ++p == pe )
-		goto _test_eof72;
-case 72:
-	switch( (*p) ) {
-		case 58u: goto st76;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st73;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st73;
-	} else
-		goto st73;
-	goto st0;
-st73:
-	if ( ++p == pe )
-		goto _test_eof73;
-case 73:
-	switch( (*p) ) {
-		case 58u: goto st76;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st74;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st74;
-	} else
-		goto st74;
-	goto st0;
-st74:
-	if ( ++p == pe )
-		goto _test_eof74;
-case 74:
-	switch( (*p) ) {
-		case 58u: goto st76;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st75;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st75;
-	} else
-		goto st75;
-	goto st0;
-st75:
-	if ( ++p == pe )
-		goto _test_eof75;
-case 75:
-	switch( (*p) ) {
-		case 58u: goto st76;
-		case 93u: goto st522;
-	}
-	goto st0;
-st76:
-	if ( ++p == pe )
-		goto _test_eof76;
-case 76:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st77;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st72;
-	} else
-		goto st72;
-	goto st0;
-st77:
-	if ( ++p == pe )
-		goto _test_eof77;
-case 77:
-	switch( (*p) ) {
-		case 46u: goto st57;
-		case 58u: goto st76;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st78;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st73;
-	} else
-		goto st73;
-	goto st0;
-st78:
-	if ( ++p == pe )
-		goto _test_eof78;
-case 78:
-	switch( (*p) ) {
-		case 46u: goto st57;
-		case 58u: goto st76;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st79;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st74;
-	} else
-		goto st74;
-	goto st0;
-st79:
-	if ( ++p == pe )
-		goto _test_eof79;
-case 79:
-	switch( (*p) ) {
-		case 46u: goto st57;
-		case 58u: goto st76;
-		case 93u: goto st522;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st75;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st75;
-	} else
-		goto st75;
-	goto st0;
-st80:
-	if ( ++p == pe )
-		goto _test_eof80;
-case 80:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st81;
-	goto st0;
-st81:
-	if ( ++p == pe )
-		goto _test_eof81;
-case 81:
-	if ( (*p) == 46u )
-		goto st57;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st82;
-	goto st0;
-st82:
-	if ( ++p == pe )
-		goto _test_eof82;
-case 82:
-	if ( (*p) == 46u )
-		goto st57;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st83;
-	goto st0;
-st83:
-	if ( ++p == pe )
-		goto _test_eof83;
-case 83:
-	if ( (*p) == 46u )
-		goto st57;
-	goto st0;
-st84:
-	if ( ++p == pe )
-		goto _test_eof84;
-case 84:
-	if ( (*p) == 58u )
-		goto st71;
-	goto st0;
-st85:
-	if ( ++p == pe )
-		goto _test_eof85;
-case 85:
+		goto _test_eof52;
+case 52:
 	if ( (*p) == 10u )
 		goto st34;
 	goto st0;
-tr630:
+tr465:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
-	goto st86;
-st86:
+	goto st53;
+st53:
 	if ( ++p == pe )
-		goto _test_eof86;
-case 86:
-#line 1390 "gen/c/sip_addr.c"
+		goto _test_eof53;
+case 53:
+#line 999 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st31;
 	goto st0;
-st87:
+st54:
 	if ( ++p == pe )
-		goto _test_eof87;
-case 87:
+		goto _test_eof54;
+case 54:
 	if ( (*p) == 10u )
 		goto st28;
 	goto st0;
-tr623:
+tr458:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
-	goto st88;
-st88:
+	goto st55;
+st55:
 	if ( ++p == pe )
-		goto _test_eof88;
-case 88:
-#line 1407 "gen/c/sip_addr.c"
+		goto _test_eof55;
+case 55:
+#line 1016 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st14;
 	goto st0;
 tr24:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-	goto st89;
-st89:
+	goto st56;
+st56:
 	if ( ++p == pe )
-		goto _test_eof89;
-case 89:
-#line 1417 "gen/c/sip_addr.c"
+		goto _test_eof56;
+case 56:
+#line 1026 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto st10;
 	goto st0;
-st90:
+st57:
 	if ( ++p == pe )
-		goto _test_eof90;
-case 90:
+		goto _test_eof57;
+case 57:
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
 			goto st5;
@@ -1521,165 +1130,878 @@ case 90:
 	} else
 		goto st5;
 	goto st0;
+st58:
+	if ( ++p == pe )
+		goto _test_eof58;
+case 58:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st5;
+	goto st0;
+st59:
+	if ( ++p == pe )
+		goto _test_eof59;
+case 59:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st58;
+	goto st0;
+st60:
+	if ( ++p == pe )
+		goto _test_eof60;
+case 60:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st59;
+	goto st0;
+st61:
+	if ( ++p == pe )
+		goto _test_eof61;
+case 61:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st60;
+	goto st0;
+st62:
+	if ( ++p == pe )
+		goto _test_eof62;
+case 62:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st61;
+	goto st0;
+case 63:
+	switch( (*p) ) {
+		case 9u: goto tr83;
+		case 10u: goto tr84;
+		case 13u: goto tr85;
+		case 32u: goto tr83;
+		case 33u: goto tr86;
+		case 34u: goto tr87;
+		case 37u: goto tr86;
+		case 39u: goto tr86;
+		case 44u: goto st0;
+		case 59u: goto st0;
+		case 60u: goto tr88;
+		case 126u: goto tr86;
+	}
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto tr86;
+		} else if ( (*p) >= 42u )
+			goto tr86;
+	} else if ( (*p) > 63u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr86;
+		} else if ( (*p) >= 65u )
+			goto tr86;
+	} else
+		goto st0;
+	goto tr82;
+tr82:
+#line 32 "grammar/sip_addr.rl"
+	{ m_u = p; }
+	goto st359;
+st359:
+	if ( ++p == pe )
+		goto _test_eof359;
+case 359:
+#line 1114 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr473;
+		case 10u: goto tr474;
+		case 13u: goto tr475;
+		case 32u: goto tr473;
+		case 34u: goto st0;
+		case 44u: goto st0;
+		case 59u: goto tr476;
+		case 60u: goto st0;
+	}
+	if ( 62u <= (*p) && (*p) <= 63u )
+		goto st0;
+	goto st359;
+tr482:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st64;
+tr473:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st64;
+tr490:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st64;
+st64:
+	if ( ++p == pe )
+		goto _test_eof64;
+case 64:
+#line 1141 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st64;
+		case 10u: goto st65;
+		case 13u: goto st81;
+		case 32u: goto st64;
+		case 59u: goto st67;
+	}
+	goto st0;
+tr483:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st65;
+tr474:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st65;
+tr491:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st65;
+st65:
+	if ( ++p == pe )
+		goto _test_eof65;
+case 65:
+#line 1163 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st66;
+		case 32u: goto st66;
+	}
+	goto st0;
+st66:
+	if ( ++p == pe )
+		goto _test_eof66;
+case 66:
+	switch( (*p) ) {
+		case 9u: goto st66;
+		case 32u: goto st66;
+		case 59u: goto st67;
+	}
+	goto st0;
+tr481:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st67;
+tr476:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st67;
+tr493:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st67;
+st67:
+	if ( ++p == pe )
+		goto _test_eof67;
+case 67:
+#line 1192 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st67;
+		case 10u: goto st68;
+		case 13u: goto st101;
+		case 32u: goto st67;
+		case 33u: goto tr96;
+		case 37u: goto tr96;
+		case 39u: goto tr96;
+		case 84u: goto tr97;
+		case 116u: goto tr97;
+		case 126u: goto tr96;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr96;
+		} else if ( (*p) >= 42u )
+			goto tr96;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr96;
+		} else if ( (*p) >= 65u )
+			goto tr96;
+	} else
+		goto tr96;
+	goto st0;
+st68:
+	if ( ++p == pe )
+		goto _test_eof68;
+case 68:
+	switch( (*p) ) {
+		case 9u: goto st69;
+		case 32u: goto st69;
+	}
+	goto st0;
+st69:
+	if ( ++p == pe )
+		goto _test_eof69;
+case 69:
+	switch( (*p) ) {
+		case 9u: goto st69;
+		case 32u: goto st69;
+		case 33u: goto tr96;
+		case 37u: goto tr96;
+		case 39u: goto tr96;
+		case 84u: goto tr97;
+		case 116u: goto tr97;
+		case 126u: goto tr96;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr96;
+		} else if ( (*p) >= 42u )
+			goto tr96;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr96;
+		} else if ( (*p) >= 65u )
+			goto tr96;
+	} else
+		goto tr96;
+	goto st0;
+tr96:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+	goto st360;
+st360:
+	if ( ++p == pe )
+		goto _test_eof360;
+case 360:
+#line 1264 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr477;
+		case 10u: goto tr478;
+		case 13u: goto tr479;
+		case 32u: goto tr477;
+		case 33u: goto st360;
+		case 37u: goto st360;
+		case 39u: goto st360;
+		case 59u: goto tr481;
+		case 61u: goto st73;
+		case 126u: goto st360;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st360;
+		} else if ( (*p) >= 42u )
+			goto st360;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st360;
+		} else if ( (*p) >= 65u )
+			goto st360;
+	} else
+		goto st360;
+	goto st0;
+tr477:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st70;
+st70:
+	if ( ++p == pe )
+		goto _test_eof70;
+case 70:
+#line 1298 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st70;
+		case 10u: goto st71;
+		case 13u: goto st92;
+		case 32u: goto st70;
+		case 59u: goto st67;
+		case 61u: goto st73;
+	}
+	goto st0;
+tr478:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st71;
+st71:
+	if ( ++p == pe )
+		goto _test_eof71;
+case 71:
+#line 1314 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st72;
+		case 32u: goto st72;
+	}
+	goto st0;
+st72:
+	if ( ++p == pe )
+		goto _test_eof72;
+case 72:
+	switch( (*p) ) {
+		case 9u: goto st72;
+		case 32u: goto st72;
+		case 59u: goto st67;
+		case 61u: goto st73;
+	}
+	goto st0;
+st73:
+	if ( ++p == pe )
+		goto _test_eof73;
+case 73:
+	switch( (*p) ) {
+		case 9u: goto st73;
+		case 10u: goto st74;
+		case 13u: goto st91;
+		case 32u: goto st73;
+		case 33u: goto st362;
+		case 34u: goto st78;
+		case 37u: goto st362;
+		case 39u: goto st362;
+		case 91u: goto st89;
+		case 126u: goto st362;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st362;
+		} else if ( (*p) >= 42u )
+			goto st362;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st362;
+		} else if ( (*p) >= 65u )
+			goto st362;
+	} else
+		goto st362;
+	goto st0;
+st74:
+	if ( ++p == pe )
+		goto _test_eof74;
+case 74:
+	switch( (*p) ) {
+		case 9u: goto st75;
+		case 32u: goto st75;
+	}
+	goto st0;
+st75:
+	if ( ++p == pe )
+		goto _test_eof75;
+case 75:
+	switch( (*p) ) {
+		case 9u: goto st75;
+		case 10u: goto st76;
+		case 13u: goto st88;
+		case 32u: goto st75;
+		case 33u: goto st362;
+		case 34u: goto st78;
+		case 37u: goto st362;
+		case 39u: goto st362;
+		case 91u: goto st89;
+		case 126u: goto st362;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st362;
+		} else if ( (*p) >= 42u )
+			goto st362;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st362;
+		} else if ( (*p) >= 65u )
+			goto st362;
+	} else
+		goto st362;
+	goto st0;
+st76:
+	if ( ++p == pe )
+		goto _test_eof76;
+case 76:
+	switch( (*p) ) {
+		case 9u: goto st77;
+		case 32u: goto st77;
+	}
+	goto st0;
+st77:
+	if ( ++p == pe )
+		goto _test_eof77;
+case 77:
+	switch( (*p) ) {
+		case 9u: goto st77;
+		case 32u: goto st77;
+		case 34u: goto st78;
+	}
+	goto st0;
+st78:
+	if ( ++p == pe )
+		goto _test_eof78;
+case 78:
+	switch( (*p) ) {
+		case 9u: goto st78;
+		case 10u: goto st79;
+		case 13u: goto st80;
+		case 34u: goto st361;
+		case 92u: goto st82;
+	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st83;
+		} else if ( (*p) >= 32u )
+			goto st78;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st85;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st87;
+		} else
+			goto st86;
+	} else
+		goto st84;
+	goto st0;
+st79:
+	if ( ++p == pe )
+		goto _test_eof79;
+case 79:
+	switch( (*p) ) {
+		case 9u: goto st78;
+		case 32u: goto st78;
+	}
+	goto st0;
+st80:
+	if ( ++p == pe )
+		goto _test_eof80;
+case 80:
+	if ( (*p) == 10u )
+		goto st79;
+	goto st0;
+st361:
+	if ( ++p == pe )
+		goto _test_eof361;
+case 361:
+	switch( (*p) ) {
+		case 9u: goto tr482;
+		case 10u: goto tr483;
+		case 13u: goto tr484;
+		case 32u: goto tr482;
+		case 59u: goto tr481;
+	}
+	goto st0;
+tr484:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st81;
+tr475:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st81;
+tr492:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st81;
+st81:
+	if ( ++p == pe )
+		goto _test_eof81;
+case 81:
+#line 1491 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st65;
+	goto st0;
+st82:
+	if ( ++p == pe )
+		goto _test_eof82;
+case 82:
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st78;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st78;
+	} else
+		goto st78;
+	goto st0;
+st83:
+	if ( ++p == pe )
+		goto _test_eof83;
+case 83:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st78;
+	goto st0;
+st84:
+	if ( ++p == pe )
+		goto _test_eof84;
+case 84:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st83;
+	goto st0;
+st85:
+	if ( ++p == pe )
+		goto _test_eof85;
+case 85:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st84;
+	goto st0;
+st86:
+	if ( ++p == pe )
+		goto _test_eof86;
+case 86:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st85;
+	goto st0;
+st87:
+	if ( ++p == pe )
+		goto _test_eof87;
+case 87:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st86;
+	goto st0;
+st88:
+	if ( ++p == pe )
+		goto _test_eof88;
+case 88:
+	if ( (*p) == 10u )
+		goto st76;
+	goto st0;
+st362:
+	if ( ++p == pe )
+		goto _test_eof362;
+case 362:
+	switch( (*p) ) {
+		case 9u: goto tr482;
+		case 10u: goto tr483;
+		case 13u: goto tr484;
+		case 32u: goto tr482;
+		case 33u: goto st362;
+		case 37u: goto st362;
+		case 39u: goto st362;
+		case 59u: goto tr481;
+		case 126u: goto st362;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st362;
+		} else if ( (*p) >= 42u )
+			goto st362;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st362;
+		} else if ( (*p) >= 65u )
+			goto st362;
+	} else
+		goto st362;
+	goto st0;
+st89:
+	if ( ++p == pe )
+		goto _test_eof89;
+case 89:
+	if ( (*p) == 46u )
+		goto st90;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st90;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st90;
+	} else
+		goto st90;
+	goto st0;
+st90:
+	if ( ++p == pe )
+		goto _test_eof90;
+case 90:
+	switch( (*p) ) {
+		case 46u: goto st90;
+		case 93u: goto st361;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st90;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st90;
+	} else
+		goto st90;
+	goto st0;
 st91:
 	if ( ++p == pe )
 		goto _test_eof91;
 case 91:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st5;
+	if ( (*p) == 10u )
+		goto st74;
 	goto st0;
+tr479:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st92;
 st92:
 	if ( ++p == pe )
 		goto _test_eof92;
 case 92:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st91;
+#line 1625 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st71;
 	goto st0;
+tr97:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+#line 37 "grammar/sip_addr.rl"
+	{ m_ap = p; }
+	goto st363;
+st363:
+	if ( ++p == pe )
+		goto _test_eof363;
+case 363:
+#line 1636 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr477;
+		case 10u: goto tr478;
+		case 13u: goto tr479;
+		case 32u: goto tr477;
+		case 33u: goto st360;
+		case 37u: goto st360;
+		case 39u: goto st360;
+		case 59u: goto tr481;
+		case 61u: goto st73;
+		case 65u: goto st364;
+		case 97u: goto st364;
+		case 126u: goto st360;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st360;
+		} else if ( (*p) >= 42u )
+			goto st360;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st360;
+		} else if ( (*p) >= 66u )
+			goto st360;
+	} else
+		goto st360;
+	goto st0;
+st364:
+	if ( ++p == pe )
+		goto _test_eof364;
+case 364:
+	switch( (*p) ) {
+		case 9u: goto tr477;
+		case 10u: goto tr478;
+		case 13u: goto tr479;
+		case 32u: goto tr477;
+		case 33u: goto st360;
+		case 37u: goto st360;
+		case 39u: goto st360;
+		case 59u: goto tr481;
+		case 61u: goto st73;
+		case 71u: goto st365;
+		case 103u: goto st365;
+		case 126u: goto st360;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st360;
+		} else if ( (*p) >= 42u )
+			goto st360;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st360;
+		} else if ( (*p) >= 65u )
+			goto st360;
+	} else
+		goto st360;
+	goto st0;
+st365:
+	if ( ++p == pe )
+		goto _test_eof365;
+case 365:
+	switch( (*p) ) {
+		case 9u: goto tr487;
+		case 10u: goto tr488;
+		case 13u: goto tr489;
+		case 32u: goto tr487;
+		case 33u: goto st360;
+		case 37u: goto st360;
+		case 39u: goto st360;
+		case 59u: goto tr481;
+		case 61u: goto st96;
+		case 126u: goto st360;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st360;
+		} else if ( (*p) >= 42u )
+			goto st360;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st360;
+		} else if ( (*p) >= 65u )
+			goto st360;
+	} else
+		goto st360;
+	goto st0;
+tr487:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st93;
 st93:
 	if ( ++p == pe )
 		goto _test_eof93;
 case 93:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st92;
+#line 1736 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st93;
+		case 10u: goto st94;
+		case 13u: goto st100;
+		case 32u: goto st93;
+		case 59u: goto st67;
+		case 61u: goto st96;
+	}
 	goto st0;
+tr488:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st94;
 st94:
 	if ( ++p == pe )
 		goto _test_eof94;
 case 94:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st93;
+#line 1752 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st95;
+		case 32u: goto st95;
+	}
 	goto st0;
 st95:
 	if ( ++p == pe )
 		goto _test_eof95;
 case 95:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st94;
+	switch( (*p) ) {
+		case 9u: goto st95;
+		case 32u: goto st95;
+		case 59u: goto st67;
+		case 61u: goto st96;
+	}
 	goto st0;
+st96:
+	if ( ++p == pe )
+		goto _test_eof96;
 case 96:
 	switch( (*p) ) {
-		case 9u: goto tr116;
-		case 10u: goto tr117;
-		case 13u: goto tr118;
-		case 32u: goto tr116;
-		case 33u: goto tr119;
-		case 34u: goto tr120;
-		case 37u: goto tr119;
-		case 39u: goto tr119;
-		case 44u: goto st0;
-		case 59u: goto st0;
-		case 60u: goto tr121;
-		case 126u: goto tr119;
+		case 9u: goto st96;
+		case 10u: goto st97;
+		case 13u: goto st99;
+		case 32u: goto st96;
+		case 33u: goto st366;
+		case 34u: goto st78;
+		case 37u: goto st366;
+		case 39u: goto st366;
+		case 91u: goto st89;
+		case 126u: goto st366;
 	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr119;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st366;
 		} else if ( (*p) >= 42u )
-			goto tr119;
-	} else if ( (*p) > 63u ) {
+			goto st366;
+	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr119;
+				goto st366;
 		} else if ( (*p) >= 65u )
-			goto tr119;
+			goto st366;
 	} else
-		goto st0;
-	goto tr115;
-tr115:
-#line 32 "grammar/sip_addr.rl"
-	{ m_u = p; }
-	goto st524;
-st524:
-	if ( ++p == pe )
-		goto _test_eof524;
-case 524:
-#line 1505 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr638;
-		case 10u: goto tr639;
-		case 13u: goto tr640;
-		case 32u: goto tr638;
-		case 34u: goto st0;
-		case 44u: goto st0;
-		case 59u: goto tr641;
-		case 60u: goto st0;
-	}
-	if ( 62u <= (*p) && (*p) <= 63u )
-		goto st0;
-	goto st524;
-tr647:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st97;
-tr638:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st97;
-tr655:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st97;
+		goto st366;
+	goto st0;
 st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
-#line 1532 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st97;
-		case 10u: goto st98;
-		case 13u: goto st114;
-		case 32u: goto st97;
-		case 59u: goto st100;
+		case 9u: goto st98;
+		case 32u: goto st98;
 	}
 	goto st0;
-tr648:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st98;
-tr639:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st98;
-tr656:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st98;
 st98:
 	if ( ++p == pe )
 		goto _test_eof98;
 case 98:
-#line 1554 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st99;
-		case 32u: goto st99;
+		case 9u: goto st98;
+		case 10u: goto st76;
+		case 13u: goto st88;
+		case 32u: goto st98;
+		case 33u: goto st366;
+		case 34u: goto st78;
+		case 37u: goto st366;
+		case 39u: goto st366;
+		case 91u: goto st89;
+		case 126u: goto st366;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st366;
+		} else if ( (*p) >= 42u )
+			goto st366;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st366;
+		} else if ( (*p) >= 65u )
+			goto st366;
+	} else
+		goto st366;
+	goto st0;
+st366:
+	if ( ++p == pe )
+		goto _test_eof366;
+case 366:
+	switch( (*p) ) {
+		case 9u: goto tr490;
+		case 10u: goto tr491;
+		case 13u: goto tr492;
+		case 32u: goto tr490;
+		case 33u: goto st366;
+		case 37u: goto st366;
+		case 39u: goto st366;
+		case 59u: goto tr493;
+		case 126u: goto st366;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st366;
+		} else if ( (*p) >= 42u )
+			goto st366;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st366;
+		} else if ( (*p) >= 65u )
+			goto st366;
+	} else
+		goto st366;
 	goto st0;
 st99:
 	if ( ++p == pe )
 		goto _test_eof99;
 case 99:
-	switch( (*p) ) {
-		case 9u: goto st99;
-		case 32u: goto st99;
-		case 59u: goto st100;
-	}
+	if ( (*p) == 10u )
+		goto st97;
 	goto st0;
-tr646:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st100;
-tr641:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st100;
-tr658:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+tr489:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	goto st100;
@@ -1687,239 +2009,151 @@ st100:
 	if ( ++p == pe )
 		goto _test_eof100;
 case 100:
-#line 1583 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st100;
-		case 10u: goto st101;
-		case 13u: goto st167;
-		case 32u: goto st100;
-		case 33u: goto tr129;
-		case 37u: goto tr129;
-		case 39u: goto tr129;
-		case 84u: goto tr130;
-		case 116u: goto tr130;
-		case 126u: goto tr129;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr129;
-		} else if ( (*p) >= 42u )
-			goto tr129;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr129;
-		} else if ( (*p) >= 65u )
-			goto tr129;
-	} else
-		goto tr129;
+#line 1883 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st94;
 	goto st0;
 st101:
 	if ( ++p == pe )
 		goto _test_eof101;
 case 101:
-	switch( (*p) ) {
-		case 9u: goto st102;
-		case 32u: goto st102;
-	}
+	if ( (*p) == 10u )
+		goto st68;
 	goto st0;
+tr83:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st102;
 st102:
 	if ( ++p == pe )
 		goto _test_eof102;
 case 102:
+#line 1900 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st102;
+		case 10u: goto st103;
+		case 13u: goto st123;
 		case 32u: goto st102;
-		case 33u: goto tr129;
-		case 37u: goto tr129;
-		case 39u: goto tr129;
-		case 84u: goto tr130;
-		case 116u: goto tr130;
-		case 126u: goto tr129;
+		case 34u: goto st105;
+		case 60u: goto tr88;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr129;
-		} else if ( (*p) >= 42u )
-			goto tr129;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr129;
-		} else if ( (*p) >= 65u )
-			goto tr129;
-	} else
-		goto tr129;
 	goto st0;
-tr129:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-	goto st525;
-st525:
-	if ( ++p == pe )
-		goto _test_eof525;
-case 525:
-#line 1655 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr642;
-		case 10u: goto tr643;
-		case 13u: goto tr644;
-		case 32u: goto tr642;
-		case 33u: goto st525;
-		case 37u: goto st525;
-		case 39u: goto st525;
-		case 59u: goto tr646;
-		case 61u: goto st106;
-		case 126u: goto st525;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st525;
-		} else if ( (*p) >= 42u )
-			goto st525;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st525;
-		} else if ( (*p) >= 65u )
-			goto st525;
-	} else
-		goto st525;
-	goto st0;
-tr642:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+tr84:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
 	goto st103;
 st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
-#line 1689 "gen/c/sip_addr.c"
+#line 1916 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st103;
-		case 10u: goto st104;
-		case 13u: goto st158;
-		case 32u: goto st103;
-		case 59u: goto st100;
-		case 61u: goto st106;
+		case 9u: goto st104;
+		case 32u: goto st104;
 	}
 	goto st0;
-tr643:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st104;
 st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
-#line 1705 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st105;
-		case 32u: goto st105;
+		case 9u: goto st104;
+		case 32u: goto st104;
+		case 34u: goto st105;
+		case 60u: goto tr88;
 	}
 	goto st0;
+tr87:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st105;
 st105:
 	if ( ++p == pe )
 		goto _test_eof105;
 case 105:
+#line 1939 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st105;
-		case 32u: goto st105;
-		case 59u: goto st100;
-		case 61u: goto st106;
+		case 10u: goto st106;
+		case 13u: goto st107;
+		case 34u: goto st108;
+		case 92u: goto st117;
 	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st118;
+		} else if ( (*p) >= 32u )
+			goto st105;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st120;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st122;
+		} else
+			goto st121;
+	} else
+		goto st119;
 	goto st0;
 st106:
 	if ( ++p == pe )
 		goto _test_eof106;
 case 106:
 	switch( (*p) ) {
-		case 9u: goto st106;
-		case 10u: goto st107;
-		case 13u: goto st157;
-		case 32u: goto st106;
-		case 33u: goto st527;
-		case 34u: goto st111;
-		case 37u: goto st527;
-		case 39u: goto st527;
-		case 91u: goto st122;
-		case 126u: goto st527;
+		case 9u: goto st105;
+		case 32u: goto st105;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st527;
-		} else if ( (*p) >= 42u )
-			goto st527;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st527;
-		} else if ( (*p) >= 65u )
-			goto st527;
-	} else
-		goto st527;
 	goto st0;
 st107:
 	if ( ++p == pe )
 		goto _test_eof107;
 case 107:
-	switch( (*p) ) {
-		case 9u: goto st108;
-		case 32u: goto st108;
-	}
+	if ( (*p) == 10u )
+		goto st106;
 	goto st0;
 st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
 	switch( (*p) ) {
-		case 9u: goto st108;
-		case 10u: goto st109;
-		case 13u: goto st121;
-		case 32u: goto st108;
-		case 33u: goto st527;
-		case 34u: goto st111;
-		case 37u: goto st527;
-		case 39u: goto st527;
-		case 91u: goto st122;
-		case 126u: goto st527;
+		case 9u: goto tr146;
+		case 10u: goto tr147;
+		case 13u: goto tr148;
+		case 32u: goto tr146;
+		case 60u: goto tr149;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st527;
-		} else if ( (*p) >= 42u )
-			goto st527;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st527;
-		} else if ( (*p) >= 65u )
-			goto st527;
-	} else
-		goto st527;
 	goto st0;
+tr146:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st109;
 st109:
 	if ( ++p == pe )
 		goto _test_eof109;
 case 109:
+#line 1999 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st110;
-		case 32u: goto st110;
+		case 9u: goto st109;
+		case 10u: goto st110;
+		case 13u: goto st116;
+		case 32u: goto st109;
+		case 60u: goto tr88;
 	}
 	goto st0;
+tr147:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st110;
 st110:
 	if ( ++p == pe )
 		goto _test_eof110;
 case 110:
+#line 2014 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st110;
-		case 32u: goto st110;
-		case 34u: goto st111;
+		case 9u: goto st111;
+		case 32u: goto st111;
 	}
 	goto st0;
 st111:
@@ -1928,112 +2162,120 @@ st111:
 case 111:
 	switch( (*p) ) {
 		case 9u: goto st111;
-		case 10u: goto st112;
-		case 13u: goto st113;
-		case 34u: goto st526;
-		case 92u: goto st115;
+		case 32u: goto st111;
+		case 60u: goto tr88;
 	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st116;
-		} else if ( (*p) >= 32u )
-			goto st111;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st118;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st120;
-		} else
-			goto st119;
-	} else
-		goto st117;
 	goto st0;
+tr88:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+	goto st112;
+tr149:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+	goto st112;
 st112:
 	if ( ++p == pe )
 		goto _test_eof112;
 case 112:
+#line 2040 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st111;
-		case 32u: goto st111;
+		case 13u: goto st0;
+		case 32u: goto st0;
+		case 34u: goto st0;
+		case 60u: goto st0;
+		case 62u: goto st0;
 	}
-	goto st0;
+	if ( 9u <= (*p) && (*p) <= 10u )
+		goto st0;
+	goto st113;
 st113:
 	if ( ++p == pe )
 		goto _test_eof113;
 case 113:
-	if ( (*p) == 10u )
-		goto st112;
-	goto st0;
-st526:
-	if ( ++p == pe )
-		goto _test_eof526;
-case 526:
 	switch( (*p) ) {
-		case 9u: goto tr647;
-		case 10u: goto tr648;
-		case 13u: goto tr649;
-		case 32u: goto tr647;
-		case 59u: goto tr646;
+		case 13u: goto st0;
+		case 32u: goto st0;
+		case 34u: goto st0;
+		case 60u: goto st0;
+		case 62u: goto st367;
+	}
+	if ( 9u <= (*p) && (*p) <= 10u )
+		goto st0;
+	goto st113;
+st367:
+	if ( ++p == pe )
+		goto _test_eof367;
+case 367:
+	switch( (*p) ) {
+		case 9u: goto st367;
+		case 10u: goto st114;
+		case 13u: goto st115;
+		case 32u: goto st367;
+		case 59u: goto st67;
 	}
 	goto st0;
-tr649:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st114;
-tr640:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st114;
-tr657:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st114;
 st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
-#line 1882 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st98;
+	switch( (*p) ) {
+		case 9u: goto st368;
+		case 32u: goto st368;
+	}
+	goto st0;
+st368:
+	if ( ++p == pe )
+		goto _test_eof368;
+case 368:
+	switch( (*p) ) {
+		case 9u: goto st368;
+		case 10u: goto st65;
+		case 13u: goto st81;
+		case 32u: goto st368;
+		case 59u: goto st67;
+	}
 	goto st0;
 st115:
 	if ( ++p == pe )
 		goto _test_eof115;
 case 115:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st111;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st111;
-	} else
-		goto st111;
+	if ( (*p) == 10u )
+		goto st114;
 	goto st0;
+tr148:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st116;
 st116:
 	if ( ++p == pe )
 		goto _test_eof116;
 case 116:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st111;
+#line 2111 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st110;
 	goto st0;
 st117:
 	if ( ++p == pe )
 		goto _test_eof117;
 case 117:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st116;
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st105;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st105;
+	} else
+		goto st105;
 	goto st0;
 st118:
 	if ( ++p == pe )
 		goto _test_eof118;
 case 118:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st117;
+		goto st105;
 	goto st0;
 st119:
 	if ( ++p == pe )
@@ -2053,916 +2295,1300 @@ st121:
 	if ( ++p == pe )
 		goto _test_eof121;
 case 121:
-	if ( (*p) == 10u )
-		goto st109;
-	goto st0;
-st527:
-	if ( ++p == pe )
-		goto _test_eof527;
-case 527:
-	switch( (*p) ) {
-		case 9u: goto tr647;
-		case 10u: goto tr648;
-		case 13u: goto tr649;
-		case 32u: goto tr647;
-		case 33u: goto st527;
-		case 37u: goto st527;
-		case 39u: goto st527;
-		case 59u: goto tr646;
-		case 126u: goto st527;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st527;
-		} else if ( (*p) >= 42u )
-			goto st527;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st527;
-		} else if ( (*p) >= 65u )
-			goto st527;
-	} else
-		goto st527;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st120;
 	goto st0;
 st122:
 	if ( ++p == pe )
 		goto _test_eof122;
 case 122:
-	if ( (*p) == 58u )
-		goto st156;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st123;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st123;
-	} else
-		goto st123;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st121;
 	goto st0;
+tr85:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st123;
 st123:
 	if ( ++p == pe )
 		goto _test_eof123;
 case 123:
-	switch( (*p) ) {
-		case 58u: goto st127;
-		case 93u: goto st526;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st124;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st124;
-	} else
-		goto st124;
+#line 2169 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st103;
 	goto st0;
+tr86:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+#line 32 "grammar/sip_addr.rl"
+	{ m_u = p; }
+	goto st369;
+st369:
+	if ( ++p == pe )
+		goto _test_eof369;
+case 369:
+#line 2180 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr495;
+		case 10u: goto tr496;
+		case 13u: goto tr497;
+		case 32u: goto tr495;
+		case 33u: goto st369;
+		case 34u: goto st0;
+		case 37u: goto st369;
+		case 39u: goto st369;
+		case 44u: goto st0;
+		case 59u: goto tr476;
+		case 60u: goto tr149;
+		case 126u: goto st369;
+	}
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st369;
+		} else if ( (*p) >= 42u )
+			goto st369;
+	} else if ( (*p) > 63u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st369;
+		} else if ( (*p) >= 65u )
+			goto st369;
+	} else
+		goto st0;
+	goto st359;
+tr495:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st124;
 st124:
 	if ( ++p == pe )
 		goto _test_eof124;
 case 124:
+#line 2217 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 58u: goto st127;
-		case 93u: goto st526;
+		case 9u: goto st124;
+		case 10u: goto st125;
+		case 13u: goto st132;
+		case 32u: goto st124;
+		case 33u: goto st127;
+		case 37u: goto st127;
+		case 39u: goto st127;
+		case 59u: goto st67;
+		case 60u: goto tr88;
+		case 126u: goto st127;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st125;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st127;
+		} else if ( (*p) >= 42u )
+			goto st127;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st127;
+		} else if ( (*p) >= 65u )
+			goto st127;
 	} else
-		goto st125;
+		goto st127;
 	goto st0;
+tr496:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st125;
 st125:
 	if ( ++p == pe )
 		goto _test_eof125;
 case 125:
+#line 2252 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 58u: goto st127;
-		case 93u: goto st526;
+		case 9u: goto st126;
+		case 32u: goto st126;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st126;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st126;
-	} else
-		goto st126;
 	goto st0;
 st126:
 	if ( ++p == pe )
 		goto _test_eof126;
 case 126:
 	switch( (*p) ) {
-		case 58u: goto st127;
-		case 93u: goto st526;
+		case 9u: goto st126;
+		case 32u: goto st126;
+		case 33u: goto st127;
+		case 37u: goto st127;
+		case 39u: goto st127;
+		case 59u: goto st67;
+		case 60u: goto tr88;
+		case 126u: goto st127;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st127;
+		} else if ( (*p) >= 42u )
+			goto st127;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st127;
+		} else if ( (*p) >= 65u )
+			goto st127;
+	} else
+		goto st127;
 	goto st0;
 st127:
 	if ( ++p == pe )
 		goto _test_eof127;
 case 127:
-	if ( (*p) == 58u )
-		goto st143;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st128;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st123;
+	switch( (*p) ) {
+		case 9u: goto tr163;
+		case 10u: goto tr164;
+		case 13u: goto tr165;
+		case 32u: goto tr163;
+		case 33u: goto st127;
+		case 37u: goto st127;
+		case 39u: goto st127;
+		case 60u: goto tr149;
+		case 126u: goto st127;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st127;
+		} else if ( (*p) >= 42u )
+			goto st127;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st127;
+		} else if ( (*p) >= 65u )
+			goto st127;
 	} else
-		goto st123;
+		goto st127;
 	goto st0;
+tr163:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st128;
 st128:
 	if ( ++p == pe )
 		goto _test_eof128;
 case 128:
+#line 2323 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 46u: goto st129;
-		case 58u: goto st127;
-		case 93u: goto st526;
+		case 9u: goto st128;
+		case 10u: goto st129;
+		case 13u: goto st131;
+		case 32u: goto st128;
+		case 33u: goto st127;
+		case 37u: goto st127;
+		case 39u: goto st127;
+		case 60u: goto tr88;
+		case 126u: goto st127;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st141;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st124;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st127;
+		} else if ( (*p) >= 42u )
+			goto st127;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st127;
+		} else if ( (*p) >= 65u )
+			goto st127;
 	} else
-		goto st124;
+		goto st127;
 	goto st0;
+tr164:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st129;
 st129:
 	if ( ++p == pe )
 		goto _test_eof129;
 case 129:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st130;
+#line 2356 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st130;
+		case 32u: goto st130;
+	}
 	goto st0;
 st130:
 	if ( ++p == pe )
 		goto _test_eof130;
 case 130:
-	if ( (*p) == 46u )
-		goto st131;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st139;
+	switch( (*p) ) {
+		case 9u: goto st130;
+		case 32u: goto st130;
+		case 33u: goto st127;
+		case 37u: goto st127;
+		case 39u: goto st127;
+		case 60u: goto tr88;
+		case 126u: goto st127;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st127;
+		} else if ( (*p) >= 42u )
+			goto st127;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st127;
+		} else if ( (*p) >= 65u )
+			goto st127;
+	} else
+		goto st127;
 	goto st0;
+tr165:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st131;
 st131:
 	if ( ++p == pe )
 		goto _test_eof131;
 case 131:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st132;
+#line 2396 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st129;
 	goto st0;
+tr497:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st132;
 st132:
 	if ( ++p == pe )
 		goto _test_eof132;
 case 132:
-	if ( (*p) == 46u )
-		goto st133;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st137;
+#line 2407 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st125;
 	goto st0;
-st133:
-	if ( ++p == pe )
-		goto _test_eof133;
 case 133:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st134;
-	goto st0;
+	switch( (*p) ) {
+		case 9u: goto tr171;
+		case 10u: goto tr172;
+		case 13u: goto tr173;
+		case 32u: goto tr171;
+		case 33u: goto tr174;
+		case 34u: goto tr175;
+		case 37u: goto tr174;
+		case 39u: goto tr174;
+		case 44u: goto st0;
+		case 59u: goto st0;
+		case 60u: goto tr176;
+		case 126u: goto tr174;
+	}
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto tr174;
+		} else if ( (*p) >= 42u )
+			goto tr174;
+	} else if ( (*p) > 63u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr174;
+		} else if ( (*p) >= 65u )
+			goto tr174;
+	} else
+		goto st0;
+	goto tr170;
+tr170:
+#line 32 "grammar/sip_addr.rl"
+	{ m_u = p; }
+	goto st370;
+st370:
+	if ( ++p == pe )
+		goto _test_eof370;
+case 370:
+#line 2447 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr500;
+		case 10u: goto tr501;
+		case 13u: goto tr502;
+		case 32u: goto tr500;
+		case 34u: goto st0;
+		case 44u: goto st0;
+		case 59u: goto tr503;
+		case 60u: goto st0;
+	}
+	if ( 62u <= (*p) && (*p) <= 63u )
+		goto st0;
+	goto st370;
+tr509:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st134;
+tr500:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st134;
+tr517:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st134;
 st134:
 	if ( ++p == pe )
 		goto _test_eof134;
 case 134:
-	if ( (*p) == 93u )
-		goto st526;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st135;
+#line 2474 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st134;
+		case 10u: goto st135;
+		case 13u: goto st151;
+		case 32u: goto st134;
+		case 59u: goto st137;
+	}
 	goto st0;
+tr510:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st135;
+tr501:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st135;
+tr518:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st135;
 st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
-	if ( (*p) == 93u )
-		goto st526;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st136;
+#line 2496 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st136;
+		case 32u: goto st136;
+	}
 	goto st0;
 st136:
 	if ( ++p == pe )
 		goto _test_eof136;
 case 136:
-	if ( (*p) == 93u )
-		goto st526;
+	switch( (*p) ) {
+		case 9u: goto st136;
+		case 32u: goto st136;
+		case 59u: goto st137;
+	}
 	goto st0;
+tr508:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st137;
+tr503:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st137;
+tr520:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st137;
 st137:
 	if ( ++p == pe )
 		goto _test_eof137;
 case 137:
-	if ( (*p) == 46u )
-		goto st133;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st138;
+#line 2525 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st137;
+		case 10u: goto st138;
+		case 13u: goto st171;
+		case 32u: goto st137;
+		case 33u: goto tr184;
+		case 37u: goto tr184;
+		case 39u: goto tr184;
+		case 84u: goto tr185;
+		case 116u: goto tr185;
+		case 126u: goto tr184;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr184;
+		} else if ( (*p) >= 42u )
+			goto tr184;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr184;
+		} else if ( (*p) >= 65u )
+			goto tr184;
+	} else
+		goto tr184;
 	goto st0;
 st138:
 	if ( ++p == pe )
 		goto _test_eof138;
 case 138:
-	if ( (*p) == 46u )
-		goto st133;
+	switch( (*p) ) {
+		case 9u: goto st139;
+		case 32u: goto st139;
+	}
 	goto st0;
 st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
-	if ( (*p) == 46u )
-		goto st131;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st140;
+	switch( (*p) ) {
+		case 9u: goto st139;
+		case 32u: goto st139;
+		case 33u: goto tr184;
+		case 37u: goto tr184;
+		case 39u: goto tr184;
+		case 84u: goto tr185;
+		case 116u: goto tr185;
+		case 126u: goto tr184;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr184;
+		} else if ( (*p) >= 42u )
+			goto tr184;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr184;
+		} else if ( (*p) >= 65u )
+			goto tr184;
+	} else
+		goto tr184;
 	goto st0;
+tr184:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+	goto st371;
+st371:
+	if ( ++p == pe )
+		goto _test_eof371;
+case 371:
+#line 2597 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr504;
+		case 10u: goto tr505;
+		case 13u: goto tr506;
+		case 32u: goto tr504;
+		case 33u: goto st371;
+		case 37u: goto st371;
+		case 39u: goto st371;
+		case 59u: goto tr508;
+		case 61u: goto st143;
+		case 126u: goto st371;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st371;
+		} else if ( (*p) >= 42u )
+			goto st371;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st371;
+		} else if ( (*p) >= 65u )
+			goto st371;
+	} else
+		goto st371;
+	goto st0;
+tr504:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st140;
 st140:
 	if ( ++p == pe )
 		goto _test_eof140;
 case 140:
-	if ( (*p) == 46u )
-		goto st131;
+#line 2631 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st140;
+		case 10u: goto st141;
+		case 13u: goto st162;
+		case 32u: goto st140;
+		case 59u: goto st137;
+		case 61u: goto st143;
+	}
 	goto st0;
+tr505:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st141;
 st141:
 	if ( ++p == pe )
 		goto _test_eof141;
 case 141:
+#line 2647 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 46u: goto st129;
-		case 58u: goto st127;
-		case 93u: goto st526;
+		case 9u: goto st142;
+		case 32u: goto st142;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st142;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st125;
-	} else
-		goto st125;
 	goto st0;
 st142:
 	if ( ++p == pe )
 		goto _test_eof142;
 case 142:
 	switch( (*p) ) {
-		case 46u: goto st129;
-		case 58u: goto st127;
-		case 93u: goto st526;
+		case 9u: goto st142;
+		case 32u: goto st142;
+		case 59u: goto st137;
+		case 61u: goto st143;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st126;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st126;
-	} else
-		goto st126;
 	goto st0;
 st143:
 	if ( ++p == pe )
 		goto _test_eof143;
 case 143:
 	switch( (*p) ) {
-		case 58u: goto st152;
-		case 93u: goto st526;
+		case 9u: goto st143;
+		case 10u: goto st144;
+		case 13u: goto st161;
+		case 32u: goto st143;
+		case 33u: goto st373;
+		case 34u: goto st148;
+		case 37u: goto st373;
+		case 39u: goto st373;
+		case 91u: goto st159;
+		case 126u: goto st373;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st144;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st144;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st373;
+		} else if ( (*p) >= 42u )
+			goto st373;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st373;
+		} else if ( (*p) >= 65u )
+			goto st373;
 	} else
-		goto st144;
+		goto st373;
 	goto st0;
 st144:
 	if ( ++p == pe )
 		goto _test_eof144;
 case 144:
 	switch( (*p) ) {
-		case 58u: goto st148;
-		case 93u: goto st526;
+		case 9u: goto st145;
+		case 32u: goto st145;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st145;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st145;
-	} else
-		goto st145;
 	goto st0;
 st145:
 	if ( ++p == pe )
 		goto _test_eof145;
 case 145:
 	switch( (*p) ) {
-		case 58u: goto st148;
-		case 93u: goto st526;
+		case 9u: goto st145;
+		case 10u: goto st146;
+		case 13u: goto st158;
+		case 32u: goto st145;
+		case 33u: goto st373;
+		case 34u: goto st148;
+		case 37u: goto st373;
+		case 39u: goto st373;
+		case 91u: goto st159;
+		case 126u: goto st373;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st146;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st146;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st373;
+		} else if ( (*p) >= 42u )
+			goto st373;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st373;
+		} else if ( (*p) >= 65u )
+			goto st373;
 	} else
-		goto st146;
+		goto st373;
 	goto st0;
 st146:
 	if ( ++p == pe )
 		goto _test_eof146;
 case 146:
 	switch( (*p) ) {
-		case 58u: goto st148;
-		case 93u: goto st526;
+		case 9u: goto st147;
+		case 32u: goto st147;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st147;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st147;
-	} else
-		goto st147;
 	goto st0;
 st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
 	switch( (*p) ) {
-		case 58u: goto st148;
-		case 93u: goto st526;
+		case 9u: goto st147;
+		case 32u: goto st147;
+		case 34u: goto st148;
 	}
 	goto st0;
 st148:
 	if ( ++p == pe )
 		goto _test_eof148;
 case 148:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st149;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st144;
+	switch( (*p) ) {
+		case 9u: goto st148;
+		case 10u: goto st149;
+		case 13u: goto st150;
+		case 34u: goto st372;
+		case 92u: goto st152;
+	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st153;
+		} else if ( (*p) >= 32u )
+			goto st148;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st155;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st157;
+		} else
+			goto st156;
 	} else
-		goto st144;
+		goto st154;
 	goto st0;
 st149:
 	if ( ++p == pe )
 		goto _test_eof149;
 case 149:
 	switch( (*p) ) {
-		case 46u: goto st129;
-		case 58u: goto st148;
-		case 93u: goto st526;
+		case 9u: goto st148;
+		case 32u: goto st148;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st150;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st145;
-	} else
-		goto st145;
 	goto st0;
 st150:
 	if ( ++p == pe )
 		goto _test_eof150;
 case 150:
-	switch( (*p) ) {
-		case 46u: goto st129;
-		case 58u: goto st148;
-		case 93u: goto st526;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st151;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st146;
-	} else
-		goto st146;
+	if ( (*p) == 10u )
+		goto st149;
 	goto st0;
+st372:
+	if ( ++p == pe )
+		goto _test_eof372;
+case 372:
+	switch( (*p) ) {
+		case 9u: goto tr509;
+		case 10u: goto tr510;
+		case 13u: goto tr511;
+		case 32u: goto tr509;
+		case 59u: goto tr508;
+	}
+	goto st0;
+tr511:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st151;
+tr502:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st151;
+tr519:
+#line 38 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st151;
 st151:
 	if ( ++p == pe )
 		goto _test_eof151;
 case 151:
-	switch( (*p) ) {
-		case 46u: goto st129;
-		case 58u: goto st148;
-		case 93u: goto st526;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st147;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st147;
-	} else
-		goto st147;
+#line 2824 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st135;
 	goto st0;
 st152:
 	if ( ++p == pe )
 		goto _test_eof152;
 case 152:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st153;
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st148;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st148;
+	} else
+		goto st148;
 	goto st0;
 st153:
 	if ( ++p == pe )
 		goto _test_eof153;
 case 153:
-	if ( (*p) == 46u )
-		goto st129;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st154;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st148;
 	goto st0;
 st154:
 	if ( ++p == pe )
 		goto _test_eof154;
 case 154:
-	if ( (*p) == 46u )
-		goto st129;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st155;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st153;
 	goto st0;
 st155:
 	if ( ++p == pe )
 		goto _test_eof155;
 case 155:
-	if ( (*p) == 46u )
-		goto st129;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st154;
 	goto st0;
 st156:
 	if ( ++p == pe )
 		goto _test_eof156;
 case 156:
-	if ( (*p) == 58u )
-		goto st143;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st155;
 	goto st0;
 st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
-	if ( (*p) == 10u )
-		goto st107;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st156;
 	goto st0;
-tr644:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st158;
 st158:
 	if ( ++p == pe )
 		goto _test_eof158;
 case 158:
-#line 2407 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st104;
+		goto st146;
 	goto st0;
-tr130:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
-	{ m_ap = p; }
-	goto st528;
-st528:
+st373:
 	if ( ++p == pe )
-		goto _test_eof528;
-case 528:
-#line 2418 "gen/c/sip_addr.c"
+		goto _test_eof373;
+case 373:
 	switch( (*p) ) {
-		case 9u: goto tr642;
-		case 10u: goto tr643;
-		case 13u: goto tr644;
-		case 32u: goto tr642;
-		case 33u: goto st525;
-		case 37u: goto st525;
-		case 39u: goto st525;
-		case 59u: goto tr646;
-		case 61u: goto st106;
-		case 65u: goto st529;
-		case 97u: goto st529;
-		case 126u: goto st525;
+		case 9u: goto tr509;
+		case 10u: goto tr510;
+		case 13u: goto tr511;
+		case 32u: goto tr509;
+		case 33u: goto st373;
+		case 37u: goto st373;
+		case 39u: goto st373;
+		case 59u: goto tr508;
+		case 126u: goto st373;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st525;
+				goto st373;
 		} else if ( (*p) >= 42u )
-			goto st525;
+			goto st373;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st525;
-		} else if ( (*p) >= 66u )
-			goto st525;
-	} else
-		goto st525;
-	goto st0;
-st529:
-	if ( ++p == pe )
-		goto _test_eof529;
-case 529:
-	switch( (*p) ) {
-		case 9u: goto tr642;
-		case 10u: goto tr643;
-		case 13u: goto tr644;
-		case 32u: goto tr642;
-		case 33u: goto st525;
-		case 37u: goto st525;
-		case 39u: goto st525;
-		case 59u: goto tr646;
-		case 61u: goto st106;
-		case 71u: goto st530;
-		case 103u: goto st530;
-		case 126u: goto st525;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st525;
-		} else if ( (*p) >= 42u )
-			goto st525;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st525;
+				goto st373;
 		} else if ( (*p) >= 65u )
-			goto st525;
+			goto st373;
 	} else
-		goto st525;
+		goto st373;
 	goto st0;
-st530:
-	if ( ++p == pe )
-		goto _test_eof530;
-case 530:
-	switch( (*p) ) {
-		case 9u: goto tr652;
-		case 10u: goto tr653;
-		case 13u: goto tr654;
-		case 32u: goto tr652;
-		case 33u: goto st525;
-		case 37u: goto st525;
-		case 39u: goto st525;
-		case 59u: goto tr646;
-		case 61u: goto st162;
-		case 126u: goto st525;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st525;
-		} else if ( (*p) >= 42u )
-			goto st525;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st525;
-		} else if ( (*p) >= 65u )
-			goto st525;
-	} else
-		goto st525;
-	goto st0;
-tr652:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st159;
 st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
-#line 2518 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st159;
-		case 10u: goto st160;
-		case 13u: goto st166;
-		case 32u: goto st159;
-		case 59u: goto st100;
-		case 61u: goto st162;
-	}
+	if ( (*p) == 46u )
+		goto st160;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st160;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st160;
+	} else
+		goto st160;
 	goto st0;
-tr653:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st160;
 st160:
 	if ( ++p == pe )
 		goto _test_eof160;
 case 160:
-#line 2534 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st161;
-		case 32u: goto st161;
+		case 46u: goto st160;
+		case 93u: goto st372;
 	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st160;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st160;
+	} else
+		goto st160;
 	goto st0;
 st161:
 	if ( ++p == pe )
 		goto _test_eof161;
 case 161:
-	switch( (*p) ) {
-		case 9u: goto st161;
-		case 32u: goto st161;
-		case 59u: goto st100;
-		case 61u: goto st162;
-	}
+	if ( (*p) == 10u )
+		goto st144;
 	goto st0;
+tr506:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st162;
 st162:
 	if ( ++p == pe )
 		goto _test_eof162;
 case 162:
+#line 2958 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st141;
+	goto st0;
+tr185:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+#line 37 "grammar/sip_addr.rl"
+	{ m_ap = p; }
+	goto st374;
+st374:
+	if ( ++p == pe )
+		goto _test_eof374;
+case 374:
+#line 2969 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st162;
-		case 10u: goto st163;
-		case 13u: goto st165;
-		case 32u: goto st162;
-		case 33u: goto st531;
-		case 34u: goto st111;
-		case 37u: goto st531;
-		case 39u: goto st531;
-		case 91u: goto st122;
-		case 126u: goto st531;
+		case 9u: goto tr504;
+		case 10u: goto tr505;
+		case 13u: goto tr506;
+		case 32u: goto tr504;
+		case 33u: goto st371;
+		case 37u: goto st371;
+		case 39u: goto st371;
+		case 59u: goto tr508;
+		case 61u: goto st143;
+		case 65u: goto st375;
+		case 97u: goto st375;
+		case 126u: goto st371;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st531;
+				goto st371;
 		} else if ( (*p) >= 42u )
-			goto st531;
+			goto st371;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st531;
-		} else if ( (*p) >= 65u )
-			goto st531;
+				goto st371;
+		} else if ( (*p) >= 66u )
+			goto st371;
 	} else
-		goto st531;
+		goto st371;
 	goto st0;
+st375:
+	if ( ++p == pe )
+		goto _test_eof375;
+case 375:
+	switch( (*p) ) {
+		case 9u: goto tr504;
+		case 10u: goto tr505;
+		case 13u: goto tr506;
+		case 32u: goto tr504;
+		case 33u: goto st371;
+		case 37u: goto st371;
+		case 39u: goto st371;
+		case 59u: goto tr508;
+		case 61u: goto st143;
+		case 71u: goto st376;
+		case 103u: goto st376;
+		case 126u: goto st371;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st371;
+		} else if ( (*p) >= 42u )
+			goto st371;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st371;
+		} else if ( (*p) >= 65u )
+			goto st371;
+	} else
+		goto st371;
+	goto st0;
+st376:
+	if ( ++p == pe )
+		goto _test_eof376;
+case 376:
+	switch( (*p) ) {
+		case 9u: goto tr514;
+		case 10u: goto tr515;
+		case 13u: goto tr516;
+		case 32u: goto tr514;
+		case 33u: goto st371;
+		case 37u: goto st371;
+		case 39u: goto st371;
+		case 59u: goto tr508;
+		case 61u: goto st166;
+		case 126u: goto st371;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st371;
+		} else if ( (*p) >= 42u )
+			goto st371;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st371;
+		} else if ( (*p) >= 65u )
+			goto st371;
+	} else
+		goto st371;
+	goto st0;
+tr514:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st163;
 st163:
 	if ( ++p == pe )
 		goto _test_eof163;
 case 163:
+#line 3069 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st164;
-		case 32u: goto st164;
+		case 9u: goto st163;
+		case 10u: goto st164;
+		case 13u: goto st170;
+		case 32u: goto st163;
+		case 59u: goto st137;
+		case 61u: goto st166;
 	}
 	goto st0;
+tr515:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st164;
 st164:
 	if ( ++p == pe )
 		goto _test_eof164;
 case 164:
+#line 3085 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st164;
-		case 10u: goto st109;
-		case 13u: goto st121;
-		case 32u: goto st164;
-		case 33u: goto st531;
-		case 34u: goto st111;
-		case 37u: goto st531;
-		case 39u: goto st531;
-		case 91u: goto st122;
-		case 126u: goto st531;
+		case 9u: goto st165;
+		case 32u: goto st165;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st531;
-		} else if ( (*p) >= 42u )
-			goto st531;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st531;
-		} else if ( (*p) >= 65u )
-			goto st531;
-	} else
-		goto st531;
-	goto st0;
-st531:
-	if ( ++p == pe )
-		goto _test_eof531;
-case 531:
-	switch( (*p) ) {
-		case 9u: goto tr655;
-		case 10u: goto tr656;
-		case 13u: goto tr657;
-		case 32u: goto tr655;
-		case 33u: goto st531;
-		case 37u: goto st531;
-		case 39u: goto st531;
-		case 59u: goto tr658;
-		case 126u: goto st531;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st531;
-		} else if ( (*p) >= 42u )
-			goto st531;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st531;
-		} else if ( (*p) >= 65u )
-			goto st531;
-	} else
-		goto st531;
 	goto st0;
 st165:
 	if ( ++p == pe )
 		goto _test_eof165;
 case 165:
-	if ( (*p) == 10u )
-		goto st163;
+	switch( (*p) ) {
+		case 9u: goto st165;
+		case 32u: goto st165;
+		case 59u: goto st137;
+		case 61u: goto st166;
+	}
 	goto st0;
-tr654:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st166;
 st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
-#line 2665 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st160;
+	switch( (*p) ) {
+		case 9u: goto st166;
+		case 10u: goto st167;
+		case 13u: goto st169;
+		case 32u: goto st166;
+		case 33u: goto st377;
+		case 34u: goto st148;
+		case 37u: goto st377;
+		case 39u: goto st377;
+		case 91u: goto st159;
+		case 126u: goto st377;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st377;
+		} else if ( (*p) >= 42u )
+			goto st377;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st377;
+		} else if ( (*p) >= 65u )
+			goto st377;
+	} else
+		goto st377;
 	goto st0;
 st167:
 	if ( ++p == pe )
 		goto _test_eof167;
 case 167:
-	if ( (*p) == 10u )
-		goto st101;
+	switch( (*p) ) {
+		case 9u: goto st168;
+		case 32u: goto st168;
+	}
 	goto st0;
-tr116:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st168;
 st168:
 	if ( ++p == pe )
 		goto _test_eof168;
 case 168:
-#line 2682 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st168;
-		case 10u: goto st169;
-		case 13u: goto st189;
+		case 10u: goto st146;
+		case 13u: goto st158;
 		case 32u: goto st168;
-		case 34u: goto st171;
-		case 60u: goto tr121;
+		case 33u: goto st377;
+		case 34u: goto st148;
+		case 37u: goto st377;
+		case 39u: goto st377;
+		case 91u: goto st159;
+		case 126u: goto st377;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st377;
+		} else if ( (*p) >= 42u )
+			goto st377;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st377;
+		} else if ( (*p) >= 65u )
+			goto st377;
+	} else
+		goto st377;
 	goto st0;
-tr117:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st169;
+st377:
+	if ( ++p == pe )
+		goto _test_eof377;
+case 377:
+	switch( (*p) ) {
+		case 9u: goto tr517;
+		case 10u: goto tr518;
+		case 13u: goto tr519;
+		case 32u: goto tr517;
+		case 33u: goto st377;
+		case 37u: goto st377;
+		case 39u: goto st377;
+		case 59u: goto tr520;
+		case 126u: goto st377;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st377;
+		} else if ( (*p) >= 42u )
+			goto st377;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st377;
+		} else if ( (*p) >= 65u )
+			goto st377;
+	} else
+		goto st377;
+	goto st0;
 st169:
 	if ( ++p == pe )
 		goto _test_eof169;
 case 169:
-#line 2698 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st170;
-		case 32u: goto st170;
-	}
+	if ( (*p) == 10u )
+		goto st167;
 	goto st0;
+tr516:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st170;
 st170:
 	if ( ++p == pe )
 		goto _test_eof170;
 case 170:
-	switch( (*p) ) {
-		case 9u: goto st170;
-		case 32u: goto st170;
-		case 34u: goto st171;
-		case 60u: goto tr121;
-	}
+#line 3216 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st164;
 	goto st0;
-tr120:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st171;
 st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
-#line 2721 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st171;
-		case 10u: goto st172;
-		case 13u: goto st173;
-		case 34u: goto st174;
-		case 92u: goto st183;
-	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st184;
-		} else if ( (*p) >= 32u )
-			goto st171;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st186;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st188;
-		} else
-			goto st187;
-	} else
-		goto st185;
+	if ( (*p) == 10u )
+		goto st138;
 	goto st0;
+tr171:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st172;
 st172:
 	if ( ++p == pe )
 		goto _test_eof172;
 case 172:
+#line 3233 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st171;
-		case 32u: goto st171;
+		case 9u: goto st172;
+		case 10u: goto st173;
+		case 13u: goto st193;
+		case 32u: goto st172;
+		case 34u: goto st175;
+		case 60u: goto tr176;
 	}
 	goto st0;
+tr172:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st173;
 st173:
 	if ( ++p == pe )
 		goto _test_eof173;
 case 173:
-	if ( (*p) == 10u )
-		goto st172;
+#line 3249 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st174;
+		case 32u: goto st174;
+	}
 	goto st0;
 st174:
 	if ( ++p == pe )
 		goto _test_eof174;
 case 174:
 	switch( (*p) ) {
-		case 9u: goto tr212;
-		case 10u: goto tr213;
-		case 13u: goto tr214;
-		case 32u: goto tr212;
-		case 60u: goto tr215;
+		case 9u: goto st174;
+		case 32u: goto st174;
+		case 34u: goto st175;
+		case 60u: goto tr176;
 	}
 	goto st0;
-tr212:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
+tr175:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
 	goto st175;
 st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
-#line 2781 "gen/c/sip_addr.c"
+#line 3272 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st175;
 		case 10u: goto st176;
-		case 13u: goto st182;
-		case 32u: goto st175;
-		case 60u: goto tr121;
+		case 13u: goto st177;
+		case 34u: goto st178;
+		case 92u: goto st187;
 	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st188;
+		} else if ( (*p) >= 32u )
+			goto st175;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st190;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st192;
+		} else
+			goto st191;
+	} else
+		goto st189;
 	goto st0;
-tr213:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st176;
 st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
-#line 2796 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st177;
-		case 32u: goto st177;
+		case 9u: goto st175;
+		case 32u: goto st175;
 	}
 	goto st0;
 st177:
 	if ( ++p == pe )
 		goto _test_eof177;
 case 177:
-	switch( (*p) ) {
-		case 9u: goto st177;
-		case 32u: goto st177;
-		case 60u: goto tr121;
-	}
+	if ( (*p) == 10u )
+		goto st176;
 	goto st0;
-tr121:
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st178;
-tr215:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st178;
 st178:
 	if ( ++p == pe )
 		goto _test_eof178;
 case 178:
-#line 2822 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr234;
+		case 10u: goto tr235;
+		case 13u: goto tr236;
+		case 32u: goto tr234;
+		case 60u: goto tr237;
+	}
+	goto st0;
+tr234:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st179;
+st179:
+	if ( ++p == pe )
+		goto _test_eof179;
+case 179:
+#line 3332 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st179;
+		case 10u: goto st180;
+		case 13u: goto st186;
+		case 32u: goto st179;
+		case 60u: goto tr176;
+	}
+	goto st0;
+tr235:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st180;
+st180:
+	if ( ++p == pe )
+		goto _test_eof180;
+case 180:
+#line 3347 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st181;
+		case 32u: goto st181;
+	}
+	goto st0;
+st181:
+	if ( ++p == pe )
+		goto _test_eof181;
+case 181:
+	switch( (*p) ) {
+		case 9u: goto st181;
+		case 32u: goto st181;
+		case 60u: goto tr176;
+	}
+	goto st0;
+tr176:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+	goto st182;
+tr237:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+	goto st182;
+st182:
+	if ( ++p == pe )
+		goto _test_eof182;
+case 182:
+#line 3373 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -2972,330 +3598,222 @@ case 178:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st179;
-st179:
+	goto st183;
+st183:
 	if ( ++p == pe )
-		goto _test_eof179;
-case 179:
+		goto _test_eof183;
+case 183:
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st532;
+		case 62u: goto st378;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st179;
-st532:
+	goto st183;
+st378:
 	if ( ++p == pe )
-		goto _test_eof532;
-case 532:
+		goto _test_eof378;
+case 378:
 	switch( (*p) ) {
-		case 9u: goto st532;
-		case 10u: goto st180;
-		case 13u: goto st181;
-		case 32u: goto st532;
-		case 59u: goto st100;
+		case 9u: goto st378;
+		case 10u: goto st184;
+		case 13u: goto st185;
+		case 32u: goto st378;
+		case 59u: goto st137;
 	}
-	goto st0;
-st180:
-	if ( ++p == pe )
-		goto _test_eof180;
-case 180:
-	switch( (*p) ) {
-		case 9u: goto st533;
-		case 32u: goto st533;
-	}
-	goto st0;
-st533:
-	if ( ++p == pe )
-		goto _test_eof533;
-case 533:
-	switch( (*p) ) {
-		case 9u: goto st533;
-		case 10u: goto st98;
-		case 13u: goto st114;
-		case 32u: goto st533;
-		case 59u: goto st100;
-	}
-	goto st0;
-st181:
-	if ( ++p == pe )
-		goto _test_eof181;
-case 181:
-	if ( (*p) == 10u )
-		goto st180;
-	goto st0;
-tr214:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st182;
-st182:
-	if ( ++p == pe )
-		goto _test_eof182;
-case 182:
-#line 2893 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st176;
-	goto st0;
-st183:
-	if ( ++p == pe )
-		goto _test_eof183;
-case 183:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st171;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st171;
-	} else
-		goto st171;
 	goto st0;
 st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st171;
+	switch( (*p) ) {
+		case 9u: goto st379;
+		case 32u: goto st379;
+	}
+	goto st0;
+st379:
+	if ( ++p == pe )
+		goto _test_eof379;
+case 379:
+	switch( (*p) ) {
+		case 9u: goto st379;
+		case 10u: goto st135;
+		case 13u: goto st151;
+		case 32u: goto st379;
+		case 59u: goto st137;
+	}
 	goto st0;
 st185:
 	if ( ++p == pe )
 		goto _test_eof185;
 case 185:
-	if ( 128u <= (*p) && (*p) <= 191u )
+	if ( (*p) == 10u )
 		goto st184;
 	goto st0;
+tr236:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st186;
 st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st185;
+#line 3444 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st180;
 	goto st0;
 st187:
 	if ( ++p == pe )
 		goto _test_eof187;
 case 187:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st186;
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st175;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st175;
+	} else
+		goto st175;
 	goto st0;
 st188:
 	if ( ++p == pe )
 		goto _test_eof188;
 case 188:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st187;
+		goto st175;
 	goto st0;
-tr118:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st189;
 st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
-#line 2951 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st169;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st188;
 	goto st0;
-tr119:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-#line 32 "grammar/sip_addr.rl"
-	{ m_u = p; }
-	goto st534;
-st534:
-	if ( ++p == pe )
-		goto _test_eof534;
-case 534:
-#line 2962 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr660;
-		case 10u: goto tr661;
-		case 13u: goto tr662;
-		case 32u: goto tr660;
-		case 33u: goto st534;
-		case 34u: goto st0;
-		case 37u: goto st534;
-		case 39u: goto st534;
-		case 44u: goto st0;
-		case 59u: goto tr641;
-		case 60u: goto tr215;
-		case 126u: goto st534;
-	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st534;
-		} else if ( (*p) >= 42u )
-			goto st534;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st534;
-		} else if ( (*p) >= 65u )
-			goto st534;
-	} else
-		goto st0;
-	goto st524;
-tr660:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st190;
 st190:
 	if ( ++p == pe )
 		goto _test_eof190;
 case 190:
-#line 2999 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st190;
-		case 10u: goto st191;
-		case 13u: goto st198;
-		case 32u: goto st190;
-		case 33u: goto st193;
-		case 37u: goto st193;
-		case 39u: goto st193;
-		case 59u: goto st100;
-		case 60u: goto tr121;
-		case 126u: goto st193;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st193;
-		} else if ( (*p) >= 42u )
-			goto st193;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st193;
-		} else if ( (*p) >= 65u )
-			goto st193;
-	} else
-		goto st193;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st189;
 	goto st0;
-tr661:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st191;
 st191:
 	if ( ++p == pe )
 		goto _test_eof191;
 case 191:
-#line 3034 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st192;
-		case 32u: goto st192;
-	}
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st190;
 	goto st0;
 st192:
 	if ( ++p == pe )
 		goto _test_eof192;
 case 192:
-	switch( (*p) ) {
-		case 9u: goto st192;
-		case 32u: goto st192;
-		case 33u: goto st193;
-		case 37u: goto st193;
-		case 39u: goto st193;
-		case 59u: goto st100;
-		case 60u: goto tr121;
-		case 126u: goto st193;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st193;
-		} else if ( (*p) >= 42u )
-			goto st193;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st193;
-		} else if ( (*p) >= 65u )
-			goto st193;
-	} else
-		goto st193;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st191;
 	goto st0;
+tr173:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st193;
 st193:
 	if ( ++p == pe )
 		goto _test_eof193;
 case 193:
+#line 3502 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st173;
+	goto st0;
+tr174:
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+#line 32 "grammar/sip_addr.rl"
+	{ m_u = p; }
+	goto st380;
+st380:
+	if ( ++p == pe )
+		goto _test_eof380;
+case 380:
+#line 3513 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr229;
-		case 10u: goto tr230;
-		case 13u: goto tr231;
-		case 32u: goto tr229;
-		case 33u: goto st193;
-		case 37u: goto st193;
-		case 39u: goto st193;
-		case 60u: goto tr215;
-		case 126u: goto st193;
+		case 9u: goto tr522;
+		case 10u: goto tr523;
+		case 13u: goto tr524;
+		case 32u: goto tr522;
+		case 33u: goto st380;
+		case 34u: goto st0;
+		case 37u: goto st380;
+		case 39u: goto st380;
+		case 44u: goto st0;
+		case 59u: goto tr503;
+		case 60u: goto tr237;
+		case 126u: goto st380;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st193;
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st380;
 		} else if ( (*p) >= 42u )
-			goto st193;
-	} else if ( (*p) > 57u ) {
+			goto st380;
+	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st193;
+				goto st380;
 		} else if ( (*p) >= 65u )
-			goto st193;
+			goto st380;
 	} else
-		goto st193;
-	goto st0;
-tr229:
+		goto st0;
+	goto st370;
+tr522:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st194;
 st194:
 	if ( ++p == pe )
 		goto _test_eof194;
 case 194:
-#line 3105 "gen/c/sip_addr.c"
+#line 3550 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st194;
 		case 10u: goto st195;
-		case 13u: goto st197;
+		case 13u: goto st202;
 		case 32u: goto st194;
-		case 33u: goto st193;
-		case 37u: goto st193;
-		case 39u: goto st193;
-		case 60u: goto tr121;
-		case 126u: goto st193;
+		case 33u: goto st197;
+		case 37u: goto st197;
+		case 39u: goto st197;
+		case 59u: goto st137;
+		case 60u: goto tr176;
+		case 126u: goto st197;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st193;
+				goto st197;
 		} else if ( (*p) >= 42u )
-			goto st193;
+			goto st197;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st193;
+				goto st197;
 		} else if ( (*p) >= 65u )
-			goto st193;
+			goto st197;
 	} else
-		goto st193;
+		goto st197;
 	goto st0;
-tr230:
+tr523:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st195;
 st195:
 	if ( ++p == pe )
 		goto _test_eof195;
 case 195:
-#line 3138 "gen/c/sip_addr.c"
+#line 3585 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st196;
 		case 32u: goto st196;
@@ -3308,364 +3826,450 @@ case 196:
 	switch( (*p) ) {
 		case 9u: goto st196;
 		case 32u: goto st196;
-		case 33u: goto st193;
-		case 37u: goto st193;
-		case 39u: goto st193;
-		case 60u: goto tr121;
-		case 126u: goto st193;
+		case 33u: goto st197;
+		case 37u: goto st197;
+		case 39u: goto st197;
+		case 59u: goto st137;
+		case 60u: goto tr176;
+		case 126u: goto st197;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st193;
+				goto st197;
 		} else if ( (*p) >= 42u )
-			goto st193;
+			goto st197;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st193;
+				goto st197;
 		} else if ( (*p) >= 65u )
-			goto st193;
+			goto st197;
 	} else
-		goto st193;
+		goto st197;
 	goto st0;
-tr231:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st197;
 st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
-#line 3178 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st195;
+	switch( (*p) ) {
+		case 9u: goto tr251;
+		case 10u: goto tr252;
+		case 13u: goto tr253;
+		case 32u: goto tr251;
+		case 33u: goto st197;
+		case 37u: goto st197;
+		case 39u: goto st197;
+		case 60u: goto tr237;
+		case 126u: goto st197;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st197;
+		} else if ( (*p) >= 42u )
+			goto st197;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st197;
+		} else if ( (*p) >= 65u )
+			goto st197;
+	} else
+		goto st197;
 	goto st0;
-tr662:
+tr251:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st198;
 st198:
 	if ( ++p == pe )
 		goto _test_eof198;
 case 198:
-#line 3189 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st191;
-	goto st0;
-case 199:
+#line 3656 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr237;
-		case 10u: goto tr238;
-		case 13u: goto tr239;
-		case 32u: goto tr237;
-		case 33u: goto tr240;
-		case 34u: goto tr241;
-		case 37u: goto tr240;
-		case 39u: goto tr240;
-		case 44u: goto st0;
-		case 59u: goto st0;
-		case 60u: goto tr242;
-		case 126u: goto tr240;
+		case 9u: goto st198;
+		case 10u: goto st199;
+		case 13u: goto st201;
+		case 32u: goto st198;
+		case 33u: goto st197;
+		case 37u: goto st197;
+		case 39u: goto st197;
+		case 60u: goto tr176;
+		case 126u: goto st197;
 	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr240;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st197;
 		} else if ( (*p) >= 42u )
-			goto tr240;
-	} else if ( (*p) > 63u ) {
+			goto st197;
+	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr240;
+				goto st197;
 		} else if ( (*p) >= 65u )
-			goto tr240;
+			goto st197;
 	} else
-		goto st0;
-	goto tr236;
-tr236:
-#line 32 "grammar/sip_addr.rl"
-	{ m_u = p; }
-	goto st535;
-st535:
+		goto st197;
+	goto st0;
+tr252:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st199;
+st199:
 	if ( ++p == pe )
-		goto _test_eof535;
-case 535:
-#line 3229 "gen/c/sip_addr.c"
+		goto _test_eof199;
+case 199:
+#line 3689 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr665;
-		case 10u: goto tr666;
-		case 13u: goto tr667;
-		case 32u: goto tr665;
-		case 34u: goto st0;
-		case 44u: goto st0;
-		case 59u: goto tr668;
-		case 60u: goto st0;
+		case 9u: goto st200;
+		case 32u: goto st200;
 	}
-	if ( 62u <= (*p) && (*p) <= 63u )
-		goto st0;
-	goto st535;
-tr674:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st200;
-tr665:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st200;
-tr682:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st200;
+	goto st0;
 st200:
 	if ( ++p == pe )
 		goto _test_eof200;
 case 200:
-#line 3256 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st200;
-		case 10u: goto st201;
-		case 13u: goto st217;
 		case 32u: goto st200;
-		case 59u: goto st203;
+		case 33u: goto st197;
+		case 37u: goto st197;
+		case 39u: goto st197;
+		case 60u: goto tr176;
+		case 126u: goto st197;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st197;
+		} else if ( (*p) >= 42u )
+			goto st197;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st197;
+		} else if ( (*p) >= 65u )
+			goto st197;
+	} else
+		goto st197;
 	goto st0;
-tr675:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st201;
-tr666:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st201;
-tr683:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+tr253:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
 	goto st201;
 st201:
 	if ( ++p == pe )
 		goto _test_eof201;
 case 201:
-#line 3278 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st202;
-		case 32u: goto st202;
-	}
+#line 3729 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st199;
 	goto st0;
+tr524:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st202;
 st202:
 	if ( ++p == pe )
 		goto _test_eof202;
 case 202:
-	switch( (*p) ) {
-		case 9u: goto st202;
-		case 32u: goto st202;
-		case 59u: goto st203;
-	}
+#line 3740 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st195;
 	goto st0;
-tr673:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st203;
-tr668:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st203;
-tr685:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st203;
-st203:
-	if ( ++p == pe )
-		goto _test_eof203;
 case 203:
-#line 3307 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st203;
-		case 10u: goto st204;
-		case 13u: goto st270;
-		case 32u: goto st203;
-		case 33u: goto tr250;
-		case 37u: goto tr250;
-		case 39u: goto tr250;
-		case 84u: goto tr251;
-		case 116u: goto tr251;
-		case 126u: goto tr250;
+		case 9u: goto tr259;
+		case 10u: goto tr260;
+		case 13u: goto tr261;
+		case 32u: goto tr259;
+		case 33u: goto tr262;
+		case 34u: goto tr263;
+		case 37u: goto tr262;
+		case 39u: goto tr262;
+		case 42u: goto tr264;
+		case 44u: goto st0;
+		case 59u: goto st0;
+		case 60u: goto tr265;
+		case 126u: goto tr262;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr250;
-		} else if ( (*p) >= 42u )
-			goto tr250;
-	} else if ( (*p) > 57u ) {
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto tr262;
+		} else if ( (*p) >= 43u )
+			goto tr262;
+	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr250;
+				goto tr262;
 		} else if ( (*p) >= 65u )
-			goto tr250;
+			goto tr262;
 	} else
-		goto tr250;
-	goto st0;
+		goto st0;
+	goto tr258;
+tr258:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 32 "grammar/sip_addr.rl"
+	{ m_u = p; }
+	goto st381;
+st381:
+	if ( ++p == pe )
+		goto _test_eof381;
+case 381:
+#line 3782 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr527;
+		case 10u: goto tr528;
+		case 13u: goto tr529;
+		case 32u: goto tr527;
+		case 34u: goto st0;
+		case 44u: goto tr530;
+		case 59u: goto tr531;
+		case 60u: goto st0;
+	}
+	if ( 62u <= (*p) && (*p) <= 63u )
+		goto st0;
+	goto st381;
+tr545:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st204;
+tr527:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st204;
+tr557:
+#line 40 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st204;
+tr565:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st204;
 st204:
 	if ( ++p == pe )
 		goto _test_eof204;
 case 204:
+#line 3817 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st205;
-		case 32u: goto st205;
+		case 9u: goto st204;
+		case 10u: goto st205;
+		case 13u: goto st222;
+		case 32u: goto st204;
+		case 44u: goto st207;
+		case 59u: goto st223;
 	}
 	goto st0;
+tr537:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st205;
+tr546:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st205;
+tr528:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st205;
+tr558:
+#line 40 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st205;
+tr566:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st205;
 st205:
 	if ( ++p == pe )
 		goto _test_eof205;
 case 205:
+#line 3851 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st205;
-		case 32u: goto st205;
-		case 33u: goto tr250;
-		case 37u: goto tr250;
-		case 39u: goto tr250;
-		case 84u: goto tr251;
-		case 116u: goto tr251;
-		case 126u: goto tr250;
+		case 9u: goto st206;
+		case 32u: goto st206;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr250;
-		} else if ( (*p) >= 42u )
-			goto tr250;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr250;
-		} else if ( (*p) >= 65u )
-			goto tr250;
-	} else
-		goto tr250;
 	goto st0;
-tr250:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-	goto st536;
-st536:
-	if ( ++p == pe )
-		goto _test_eof536;
-case 536:
-#line 3379 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr669;
-		case 10u: goto tr670;
-		case 13u: goto tr671;
-		case 32u: goto tr669;
-		case 33u: goto st536;
-		case 37u: goto st536;
-		case 39u: goto st536;
-		case 59u: goto tr673;
-		case 61u: goto st209;
-		case 126u: goto st536;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st536;
-		} else if ( (*p) >= 42u )
-			goto st536;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st536;
-		} else if ( (*p) >= 65u )
-			goto st536;
-	} else
-		goto st536;
-	goto st0;
-tr669:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st206;
 st206:
 	if ( ++p == pe )
 		goto _test_eof206;
 case 206:
-#line 3413 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st206;
-		case 10u: goto st207;
-		case 13u: goto st261;
 		case 32u: goto st206;
-		case 59u: goto st203;
-		case 61u: goto st209;
+		case 44u: goto st207;
+		case 59u: goto st223;
 	}
 	goto st0;
-tr670:
+tr272:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st207;
+tr535:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st207;
+tr543:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st207;
+tr530:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st207;
+tr560:
+#line 40 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st207;
+tr568:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
 	goto st207;
 st207:
 	if ( ++p == pe )
 		goto _test_eof207;
 case 207:
-#line 3429 "gen/c/sip_addr.c"
+#line 3896 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st208;
-		case 32u: goto st208;
+		case 9u: goto tr272;
+		case 10u: goto tr273;
+		case 13u: goto tr274;
+		case 32u: goto tr272;
+		case 33u: goto tr262;
+		case 34u: goto tr263;
+		case 37u: goto tr262;
+		case 39u: goto tr262;
+		case 44u: goto st0;
+		case 59u: goto st0;
+		case 60u: goto tr265;
+		case 126u: goto tr262;
 	}
-	goto st0;
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto tr262;
+		} else if ( (*p) >= 42u )
+			goto tr262;
+	} else if ( (*p) > 63u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr262;
+		} else if ( (*p) >= 65u )
+			goto tr262;
+	} else
+		goto st0;
+	goto tr258;
+tr273:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st208;
 st208:
 	if ( ++p == pe )
 		goto _test_eof208;
 case 208:
+#line 3933 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st208;
-		case 32u: goto st208;
-		case 59u: goto st203;
-		case 61u: goto st209;
+		case 9u: goto st209;
+		case 32u: goto st209;
 	}
 	goto st0;
+tr276:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st209;
 st209:
 	if ( ++p == pe )
 		goto _test_eof209;
 case 209:
+#line 3946 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st209;
-		case 10u: goto st210;
-		case 13u: goto st260;
-		case 32u: goto st209;
-		case 33u: goto st538;
-		case 34u: goto st214;
-		case 37u: goto st538;
-		case 39u: goto st538;
-		case 91u: goto st225;
-		case 126u: goto st538;
+		case 9u: goto tr276;
+		case 10u: goto tr277;
+		case 13u: goto tr278;
+		case 32u: goto tr276;
+		case 33u: goto tr262;
+		case 34u: goto tr263;
+		case 37u: goto tr262;
+		case 39u: goto tr262;
+		case 44u: goto st0;
+		case 59u: goto st0;
+		case 60u: goto tr265;
+		case 126u: goto tr262;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st538;
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto tr262;
 		} else if ( (*p) >= 42u )
-			goto st538;
-	} else if ( (*p) > 57u ) {
+			goto tr262;
+	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st538;
+				goto tr262;
 		} else if ( (*p) >= 65u )
-			goto st538;
+			goto tr262;
 	} else
-		goto st538;
-	goto st0;
+		goto st0;
+	goto tr258;
+tr277:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st210;
 st210:
 	if ( ++p == pe )
 		goto _test_eof210;
 case 210:
+#line 3983 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st211;
 		case 32u: goto st211;
@@ -3677,1036 +4281,1790 @@ st211:
 case 211:
 	switch( (*p) ) {
 		case 9u: goto st211;
-		case 10u: goto st212;
-		case 13u: goto st224;
 		case 32u: goto st211;
-		case 33u: goto st538;
-		case 34u: goto st214;
-		case 37u: goto st538;
-		case 39u: goto st538;
-		case 91u: goto st225;
-		case 126u: goto st538;
+		case 34u: goto st212;
+		case 60u: goto tr281;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st538;
-		} else if ( (*p) >= 42u )
-			goto st538;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st538;
-		} else if ( (*p) >= 65u )
-			goto st538;
-	} else
-		goto st538;
 	goto st0;
+tr263:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st212;
 st212:
 	if ( ++p == pe )
 		goto _test_eof212;
 case 212:
+#line 4007 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st213;
-		case 32u: goto st213;
+		case 9u: goto st212;
+		case 10u: goto st213;
+		case 13u: goto st214;
+		case 34u: goto st215;
+		case 92u: goto st267;
 	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st268;
+		} else if ( (*p) >= 32u )
+			goto st212;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st270;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st272;
+		} else
+			goto st271;
+	} else
+		goto st269;
 	goto st0;
 st213:
 	if ( ++p == pe )
 		goto _test_eof213;
 case 213:
 	switch( (*p) ) {
-		case 9u: goto st213;
-		case 32u: goto st213;
-		case 34u: goto st214;
+		case 9u: goto st212;
+		case 32u: goto st212;
 	}
 	goto st0;
 st214:
 	if ( ++p == pe )
 		goto _test_eof214;
 case 214:
-	switch( (*p) ) {
-		case 9u: goto st214;
-		case 10u: goto st215;
-		case 13u: goto st216;
-		case 34u: goto st537;
-		case 92u: goto st218;
-	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st219;
-		} else if ( (*p) >= 32u )
-			goto st214;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st221;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st223;
-		} else
-			goto st222;
-	} else
-		goto st220;
+	if ( (*p) == 10u )
+		goto st213;
 	goto st0;
 st215:
 	if ( ++p == pe )
 		goto _test_eof215;
 case 215:
 	switch( (*p) ) {
-		case 9u: goto st214;
-		case 32u: goto st214;
+		case 9u: goto tr291;
+		case 10u: goto tr292;
+		case 13u: goto tr293;
+		case 32u: goto tr291;
+		case 60u: goto tr294;
 	}
 	goto st0;
+tr291:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st216;
 st216:
 	if ( ++p == pe )
 		goto _test_eof216;
 case 216:
-	if ( (*p) == 10u )
-		goto st215;
-	goto st0;
-st537:
-	if ( ++p == pe )
-		goto _test_eof537;
-case 537:
+#line 4067 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr674;
-		case 10u: goto tr675;
-		case 13u: goto tr676;
-		case 32u: goto tr674;
-		case 59u: goto tr673;
+		case 9u: goto st216;
+		case 10u: goto st217;
+		case 13u: goto st266;
+		case 32u: goto st216;
+		case 60u: goto tr281;
 	}
 	goto st0;
-tr676:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st217;
-tr667:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st217;
-tr684:
-#line 38 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+tr292:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
 	goto st217;
 st217:
 	if ( ++p == pe )
 		goto _test_eof217;
 case 217:
-#line 3606 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st201;
+#line 4082 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st218;
+		case 32u: goto st218;
+	}
 	goto st0;
 st218:
 	if ( ++p == pe )
 		goto _test_eof218;
 case 218:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st214;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st214;
-	} else
-		goto st214;
+	switch( (*p) ) {
+		case 9u: goto st218;
+		case 32u: goto st218;
+		case 60u: goto tr281;
+	}
 	goto st0;
+tr265:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+	goto st219;
+tr281:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+	goto st219;
+tr294:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+	goto st219;
 st219:
 	if ( ++p == pe )
 		goto _test_eof219;
 case 219:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st214;
-	goto st0;
+#line 4112 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 13u: goto st0;
+		case 32u: goto st0;
+		case 34u: goto st0;
+		case 60u: goto st0;
+		case 62u: goto st0;
+	}
+	if ( 9u <= (*p) && (*p) <= 10u )
+		goto st0;
+	goto st220;
 st220:
 	if ( ++p == pe )
 		goto _test_eof220;
 case 220:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st219;
+	switch( (*p) ) {
+		case 13u: goto st0;
+		case 32u: goto st0;
+		case 34u: goto st0;
+		case 60u: goto st0;
+		case 62u: goto st382;
+	}
+	if ( 9u <= (*p) && (*p) <= 10u )
+		goto st0;
+	goto st220;
+tr532:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st382;
+st382:
+	if ( ++p == pe )
+		goto _test_eof382;
+case 382:
+#line 4143 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr532;
+		case 10u: goto tr533;
+		case 13u: goto tr534;
+		case 32u: goto tr532;
+		case 44u: goto tr535;
+		case 59u: goto st223;
+	}
 	goto st0;
+tr533:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st221;
 st221:
 	if ( ++p == pe )
 		goto _test_eof221;
 case 221:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st220;
+#line 4159 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st383;
+		case 32u: goto st383;
+	}
 	goto st0;
+tr536:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st383;
+st383:
+	if ( ++p == pe )
+		goto _test_eof383;
+case 383:
+#line 4171 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr536;
+		case 10u: goto tr537;
+		case 13u: goto tr538;
+		case 32u: goto tr536;
+		case 44u: goto tr535;
+		case 59u: goto st223;
+	}
+	goto st0;
+tr538:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st222;
+tr547:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st222;
+tr529:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st222;
+tr559:
+#line 40 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st222;
+tr567:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st222;
 st222:
 	if ( ++p == pe )
 		goto _test_eof222;
 case 222:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st221;
+#line 4205 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st205;
 	goto st0;
+tr544:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st223;
+tr531:
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+	goto st223;
+tr561:
+#line 40 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st223;
+tr570:
+#line 39 "grammar/sip_addr.rl"
+	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st223;
 st223:
 	if ( ++p == pe )
 		goto _test_eof223;
 case 223:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st222;
+#line 4226 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st223;
+		case 10u: goto st224;
+		case 13u: goto st264;
+		case 32u: goto st223;
+		case 33u: goto tr304;
+		case 37u: goto tr304;
+		case 39u: goto tr304;
+		case 69u: goto tr305;
+		case 81u: goto tr306;
+		case 101u: goto tr305;
+		case 113u: goto tr306;
+		case 126u: goto tr304;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr304;
+		} else if ( (*p) >= 42u )
+			goto tr304;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr304;
+		} else if ( (*p) >= 65u )
+			goto tr304;
+	} else
+		goto tr304;
 	goto st0;
 st224:
 	if ( ++p == pe )
 		goto _test_eof224;
 case 224:
-	if ( (*p) == 10u )
-		goto st212;
-	goto st0;
-st538:
-	if ( ++p == pe )
-		goto _test_eof538;
-case 538:
 	switch( (*p) ) {
-		case 9u: goto tr674;
-		case 10u: goto tr675;
-		case 13u: goto tr676;
-		case 32u: goto tr674;
-		case 33u: goto st538;
-		case 37u: goto st538;
-		case 39u: goto st538;
-		case 59u: goto tr673;
-		case 126u: goto st538;
+		case 9u: goto st225;
+		case 32u: goto st225;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st538;
-		} else if ( (*p) >= 42u )
-			goto st538;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st538;
-		} else if ( (*p) >= 65u )
-			goto st538;
-	} else
-		goto st538;
 	goto st0;
 st225:
 	if ( ++p == pe )
 		goto _test_eof225;
 case 225:
-	if ( (*p) == 58u )
-		goto st259;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st226;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st226;
+	switch( (*p) ) {
+		case 9u: goto st225;
+		case 32u: goto st225;
+		case 33u: goto tr304;
+		case 37u: goto tr304;
+		case 39u: goto tr304;
+		case 69u: goto tr305;
+		case 81u: goto tr306;
+		case 101u: goto tr305;
+		case 113u: goto tr306;
+		case 126u: goto tr304;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr304;
+		} else if ( (*p) >= 42u )
+			goto tr304;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr304;
+		} else if ( (*p) >= 65u )
+			goto tr304;
 	} else
-		goto st226;
+		goto tr304;
 	goto st0;
+tr304:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+	goto st384;
+st384:
+	if ( ++p == pe )
+		goto _test_eof384;
+case 384:
+#line 4302 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr539;
+		case 10u: goto tr540;
+		case 13u: goto tr541;
+		case 32u: goto tr539;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st229;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+tr539:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st226;
 st226:
 	if ( ++p == pe )
 		goto _test_eof226;
 case 226:
+#line 4335 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 58u: goto st230;
-		case 93u: goto st537;
+		case 9u: goto st226;
+		case 10u: goto st227;
+		case 13u: goto st247;
+		case 32u: goto st226;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 61u: goto st229;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st227;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st227;
-	} else
-		goto st227;
 	goto st0;
+tr540:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st227;
 st227:
 	if ( ++p == pe )
 		goto _test_eof227;
 case 227:
+#line 4353 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 58u: goto st230;
-		case 93u: goto st537;
+		case 9u: goto st228;
+		case 32u: goto st228;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st228;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st228;
-	} else
-		goto st228;
 	goto st0;
 st228:
 	if ( ++p == pe )
 		goto _test_eof228;
 case 228:
 	switch( (*p) ) {
-		case 58u: goto st230;
-		case 93u: goto st537;
+		case 9u: goto st228;
+		case 32u: goto st228;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 61u: goto st229;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st229;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st229;
-	} else
-		goto st229;
 	goto st0;
 st229:
 	if ( ++p == pe )
 		goto _test_eof229;
 case 229:
 	switch( (*p) ) {
-		case 58u: goto st230;
-		case 93u: goto st537;
+		case 9u: goto st229;
+		case 10u: goto st230;
+		case 13u: goto st246;
+		case 32u: goto st229;
+		case 33u: goto st386;
+		case 34u: goto st234;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 91u: goto st244;
+		case 126u: goto st386;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st386;
+		} else if ( (*p) >= 42u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
 	goto st0;
 st230:
 	if ( ++p == pe )
 		goto _test_eof230;
 case 230:
-	if ( (*p) == 58u )
-		goto st246;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st231;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st226;
-	} else
-		goto st226;
+	switch( (*p) ) {
+		case 9u: goto st231;
+		case 32u: goto st231;
+	}
 	goto st0;
 st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
 	switch( (*p) ) {
-		case 46u: goto st232;
-		case 58u: goto st230;
-		case 93u: goto st537;
+		case 9u: goto st231;
+		case 10u: goto st232;
+		case 13u: goto st243;
+		case 32u: goto st231;
+		case 33u: goto st386;
+		case 34u: goto st234;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 91u: goto st244;
+		case 126u: goto st386;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st244;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st227;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st386;
+		} else if ( (*p) >= 42u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
 	} else
-		goto st227;
+		goto st386;
 	goto st0;
 st232:
 	if ( ++p == pe )
 		goto _test_eof232;
 case 232:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st233;
+	switch( (*p) ) {
+		case 9u: goto st233;
+		case 32u: goto st233;
+	}
 	goto st0;
 st233:
 	if ( ++p == pe )
 		goto _test_eof233;
 case 233:
-	if ( (*p) == 46u )
-		goto st234;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st242;
+	switch( (*p) ) {
+		case 9u: goto st233;
+		case 32u: goto st233;
+		case 34u: goto st234;
+	}
 	goto st0;
 st234:
 	if ( ++p == pe )
 		goto _test_eof234;
 case 234:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st235;
+	switch( (*p) ) {
+		case 9u: goto st234;
+		case 10u: goto st235;
+		case 13u: goto st236;
+		case 34u: goto st385;
+		case 92u: goto st237;
+	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st238;
+		} else if ( (*p) >= 32u )
+			goto st234;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st240;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st242;
+		} else
+			goto st241;
+	} else
+		goto st239;
 	goto st0;
 st235:
 	if ( ++p == pe )
 		goto _test_eof235;
 case 235:
-	if ( (*p) == 46u )
-		goto st236;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st240;
+	switch( (*p) ) {
+		case 9u: goto st234;
+		case 32u: goto st234;
+	}
 	goto st0;
 st236:
 	if ( ++p == pe )
 		goto _test_eof236;
 case 236:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st237;
+	if ( (*p) == 10u )
+		goto st235;
+	goto st0;
+st385:
+	if ( ++p == pe )
+		goto _test_eof385;
+case 385:
+	switch( (*p) ) {
+		case 9u: goto tr545;
+		case 10u: goto tr546;
+		case 13u: goto tr547;
+		case 32u: goto tr545;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+	}
 	goto st0;
 st237:
 	if ( ++p == pe )
 		goto _test_eof237;
 case 237:
-	if ( (*p) == 93u )
-		goto st537;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st238;
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st234;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st234;
+	} else
+		goto st234;
 	goto st0;
 st238:
 	if ( ++p == pe )
 		goto _test_eof238;
 case 238:
-	if ( (*p) == 93u )
-		goto st537;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st239;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st234;
 	goto st0;
 st239:
 	if ( ++p == pe )
 		goto _test_eof239;
 case 239:
-	if ( (*p) == 93u )
-		goto st537;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st238;
 	goto st0;
 st240:
 	if ( ++p == pe )
 		goto _test_eof240;
 case 240:
-	if ( (*p) == 46u )
-		goto st236;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st241;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st239;
 	goto st0;
 st241:
 	if ( ++p == pe )
 		goto _test_eof241;
 case 241:
-	if ( (*p) == 46u )
-		goto st236;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st240;
 	goto st0;
 st242:
 	if ( ++p == pe )
 		goto _test_eof242;
 case 242:
-	if ( (*p) == 46u )
-		goto st234;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st243;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st241;
 	goto st0;
 st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
-	if ( (*p) == 46u )
-		goto st234;
+	if ( (*p) == 10u )
+		goto st232;
+	goto st0;
+st386:
+	if ( ++p == pe )
+		goto _test_eof386;
+case 386:
+	switch( (*p) ) {
+		case 9u: goto tr545;
+		case 10u: goto tr546;
+		case 13u: goto tr547;
+		case 32u: goto tr545;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
 	goto st0;
 st244:
 	if ( ++p == pe )
 		goto _test_eof244;
 case 244:
-	switch( (*p) ) {
-		case 46u: goto st232;
-		case 58u: goto st230;
-		case 93u: goto st537;
-	}
+	if ( (*p) == 46u )
+		goto st245;
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
+		if ( 48u <= (*p) && (*p) <= 58u )
 			goto st245;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st228;
+			goto st245;
 	} else
-		goto st228;
+		goto st245;
 	goto st0;
 st245:
 	if ( ++p == pe )
 		goto _test_eof245;
 case 245:
 	switch( (*p) ) {
-		case 46u: goto st232;
-		case 58u: goto st230;
-		case 93u: goto st537;
+		case 46u: goto st245;
+		case 93u: goto st385;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st229;
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st245;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st229;
+			goto st245;
 	} else
-		goto st229;
+		goto st245;
 	goto st0;
 st246:
 	if ( ++p == pe )
 		goto _test_eof246;
 case 246:
-	switch( (*p) ) {
-		case 58u: goto st255;
-		case 93u: goto st537;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st247;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st247;
-	} else
-		goto st247;
+	if ( (*p) == 10u )
+		goto st230;
 	goto st0;
+tr541:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st247;
 st247:
 	if ( ++p == pe )
 		goto _test_eof247;
 case 247:
-	switch( (*p) ) {
-		case 58u: goto st251;
-		case 93u: goto st537;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st248;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st248;
-	} else
-		goto st248;
+#line 4648 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st227;
 	goto st0;
+tr305:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+#line 37 "grammar/sip_addr.rl"
+	{ m_ap = p; }
+	goto st387;
+st387:
+	if ( ++p == pe )
+		goto _test_eof387;
+case 387:
+#line 4659 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr539;
+		case 10u: goto tr540;
+		case 13u: goto tr541;
+		case 32u: goto tr539;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st229;
+		case 88u: goto st388;
+		case 120u: goto st388;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+st388:
+	if ( ++p == pe )
+		goto _test_eof388;
+case 388:
+	switch( (*p) ) {
+		case 9u: goto tr539;
+		case 10u: goto tr540;
+		case 13u: goto tr541;
+		case 32u: goto tr539;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st229;
+		case 80u: goto st389;
+		case 112u: goto st389;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+st389:
+	if ( ++p == pe )
+		goto _test_eof389;
+case 389:
+	switch( (*p) ) {
+		case 9u: goto tr539;
+		case 10u: goto tr540;
+		case 13u: goto tr541;
+		case 32u: goto tr539;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st229;
+		case 73u: goto st390;
+		case 105u: goto st390;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+st390:
+	if ( ++p == pe )
+		goto _test_eof390;
+case 390:
+	switch( (*p) ) {
+		case 9u: goto tr539;
+		case 10u: goto tr540;
+		case 13u: goto tr541;
+		case 32u: goto tr539;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st229;
+		case 82u: goto st391;
+		case 114u: goto st391;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+st391:
+	if ( ++p == pe )
+		goto _test_eof391;
+case 391:
+	switch( (*p) ) {
+		case 9u: goto tr539;
+		case 10u: goto tr540;
+		case 13u: goto tr541;
+		case 32u: goto tr539;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st229;
+		case 69u: goto st392;
+		case 101u: goto st392;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+st392:
+	if ( ++p == pe )
+		goto _test_eof392;
+case 392:
+	switch( (*p) ) {
+		case 9u: goto tr539;
+		case 10u: goto tr540;
+		case 13u: goto tr541;
+		case 32u: goto tr539;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st229;
+		case 83u: goto st393;
+		case 115u: goto st393;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+st393:
+	if ( ++p == pe )
+		goto _test_eof393;
+case 393:
+	switch( (*p) ) {
+		case 9u: goto tr554;
+		case 10u: goto tr555;
+		case 13u: goto tr556;
+		case 32u: goto tr554;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st251;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+tr554:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st248;
 st248:
 	if ( ++p == pe )
 		goto _test_eof248;
 case 248:
+#line 4878 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 58u: goto st251;
-		case 93u: goto st537;
+		case 9u: goto st248;
+		case 10u: goto st249;
+		case 13u: goto st255;
+		case 32u: goto st248;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 61u: goto st251;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st249;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st249;
-	} else
-		goto st249;
 	goto st0;
+tr555:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st249;
 st249:
 	if ( ++p == pe )
 		goto _test_eof249;
 case 249:
+#line 4896 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 58u: goto st251;
-		case 93u: goto st537;
+		case 9u: goto st250;
+		case 32u: goto st250;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st250;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st250;
-	} else
-		goto st250;
 	goto st0;
 st250:
 	if ( ++p == pe )
 		goto _test_eof250;
 case 250:
 	switch( (*p) ) {
-		case 58u: goto st251;
-		case 93u: goto st537;
+		case 9u: goto st250;
+		case 32u: goto st250;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 61u: goto st251;
 	}
 	goto st0;
 st251:
 	if ( ++p == pe )
 		goto _test_eof251;
 case 251:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st252;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st247;
+	switch( (*p) ) {
+		case 9u: goto st251;
+		case 10u: goto st252;
+		case 13u: goto st254;
+		case 32u: goto st251;
+		case 33u: goto st386;
+		case 34u: goto st234;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 91u: goto st244;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st386;
+		} else if ( (*p) >= 42u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
 	} else
-		goto st247;
+		goto st394;
 	goto st0;
 st252:
 	if ( ++p == pe )
 		goto _test_eof252;
 case 252:
 	switch( (*p) ) {
-		case 46u: goto st232;
-		case 58u: goto st251;
-		case 93u: goto st537;
+		case 9u: goto st253;
+		case 32u: goto st253;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st253;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st248;
-	} else
-		goto st248;
 	goto st0;
 st253:
 	if ( ++p == pe )
 		goto _test_eof253;
 case 253:
 	switch( (*p) ) {
-		case 46u: goto st232;
-		case 58u: goto st251;
-		case 93u: goto st537;
+		case 9u: goto st253;
+		case 10u: goto st232;
+		case 13u: goto st243;
+		case 32u: goto st253;
+		case 33u: goto st386;
+		case 34u: goto st234;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 91u: goto st244;
+		case 126u: goto st386;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st254;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st249;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st386;
+		} else if ( (*p) >= 42u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
 	} else
-		goto st249;
+		goto st394;
+	goto st0;
+st394:
+	if ( ++p == pe )
+		goto _test_eof394;
+case 394:
+	switch( (*p) ) {
+		case 9u: goto tr557;
+		case 10u: goto tr558;
+		case 13u: goto tr559;
+		case 32u: goto tr557;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr560;
+		case 59u: goto tr561;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st394;
 	goto st0;
 st254:
 	if ( ++p == pe )
 		goto _test_eof254;
 case 254:
-	switch( (*p) ) {
-		case 46u: goto st232;
-		case 58u: goto st251;
-		case 93u: goto st537;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st250;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st250;
-	} else
-		goto st250;
+	if ( (*p) == 10u )
+		goto st252;
 	goto st0;
+tr556:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st255;
 st255:
 	if ( ++p == pe )
 		goto _test_eof255;
 case 255:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st256;
+#line 5027 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st249;
 	goto st0;
+tr306:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+#line 37 "grammar/sip_addr.rl"
+	{ m_ap = p; }
+	goto st395;
+st395:
+	if ( ++p == pe )
+		goto _test_eof395;
+case 395:
+#line 5038 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr562;
+		case 10u: goto tr563;
+		case 13u: goto tr564;
+		case 32u: goto tr562;
+		case 33u: goto st384;
+		case 37u: goto st384;
+		case 39u: goto st384;
+		case 44u: goto tr543;
+		case 59u: goto tr544;
+		case 61u: goto st259;
+		case 126u: goto st384;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st384;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st384;
+		} else if ( (*p) >= 65u )
+			goto st384;
+	} else
+		goto st384;
+	goto st0;
+tr562:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st256;
 st256:
 	if ( ++p == pe )
 		goto _test_eof256;
 case 256:
-	if ( (*p) == 46u )
-		goto st232;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st257;
+#line 5071 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st256;
+		case 10u: goto st257;
+		case 13u: goto st263;
+		case 32u: goto st256;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 61u: goto st259;
+	}
 	goto st0;
+tr563:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st257;
 st257:
 	if ( ++p == pe )
 		goto _test_eof257;
 case 257:
-	if ( (*p) == 46u )
-		goto st232;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st258;
+#line 5089 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st258;
+		case 32u: goto st258;
+	}
 	goto st0;
 st258:
 	if ( ++p == pe )
 		goto _test_eof258;
 case 258:
-	if ( (*p) == 46u )
-		goto st232;
+	switch( (*p) ) {
+		case 9u: goto st258;
+		case 32u: goto st258;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 61u: goto st259;
+	}
 	goto st0;
 st259:
 	if ( ++p == pe )
 		goto _test_eof259;
 case 259:
-	if ( (*p) == 58u )
-		goto st246;
+	switch( (*p) ) {
+		case 9u: goto st259;
+		case 10u: goto st260;
+		case 13u: goto st262;
+		case 32u: goto st259;
+		case 33u: goto st386;
+		case 34u: goto st234;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 48u: goto st396;
+		case 49u: goto st401;
+		case 91u: goto st244;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 50u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st386;
+		} else if ( (*p) >= 42u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
 	goto st0;
 st260:
 	if ( ++p == pe )
 		goto _test_eof260;
 case 260:
-	if ( (*p) == 10u )
-		goto st210;
+	switch( (*p) ) {
+		case 9u: goto st261;
+		case 32u: goto st261;
+	}
 	goto st0;
-tr671:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st261;
 st261:
 	if ( ++p == pe )
 		goto _test_eof261;
 case 261:
-#line 4131 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st207;
-	goto st0;
-tr251:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
-	{ m_ap = p; }
-	goto st539;
-st539:
-	if ( ++p == pe )
-		goto _test_eof539;
-case 539:
-#line 4142 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr669;
-		case 10u: goto tr670;
-		case 13u: goto tr671;
-		case 32u: goto tr669;
-		case 33u: goto st536;
-		case 37u: goto st536;
-		case 39u: goto st536;
-		case 59u: goto tr673;
-		case 61u: goto st209;
-		case 65u: goto st540;
-		case 97u: goto st540;
-		case 126u: goto st536;
+		case 9u: goto st261;
+		case 10u: goto st232;
+		case 13u: goto st243;
+		case 32u: goto st261;
+		case 33u: goto st386;
+		case 34u: goto st234;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 48u: goto st396;
+		case 49u: goto st401;
+		case 91u: goto st244;
+		case 126u: goto st386;
 	}
-	if ( (*p) < 48u ) {
+	if ( (*p) < 50u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st536;
+				goto st386;
 		} else if ( (*p) >= 42u )
-			goto st536;
+			goto st386;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st536;
-		} else if ( (*p) >= 66u )
-			goto st536;
-	} else
-		goto st536;
-	goto st0;
-st540:
-	if ( ++p == pe )
-		goto _test_eof540;
-case 540:
-	switch( (*p) ) {
-		case 9u: goto tr669;
-		case 10u: goto tr670;
-		case 13u: goto tr671;
-		case 32u: goto tr669;
-		case 33u: goto st536;
-		case 37u: goto st536;
-		case 39u: goto st536;
-		case 59u: goto tr673;
-		case 61u: goto st209;
-		case 71u: goto st541;
-		case 103u: goto st541;
-		case 126u: goto st536;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st536;
-		} else if ( (*p) >= 42u )
-			goto st536;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st536;
+				goto st386;
 		} else if ( (*p) >= 65u )
-			goto st536;
+			goto st386;
 	} else
-		goto st536;
+		goto st386;
 	goto st0;
-st541:
+st396:
 	if ( ++p == pe )
-		goto _test_eof541;
-case 541:
+		goto _test_eof396;
+case 396:
 	switch( (*p) ) {
-		case 9u: goto tr679;
-		case 10u: goto tr680;
-		case 13u: goto tr681;
-		case 32u: goto tr679;
-		case 33u: goto st536;
-		case 37u: goto st536;
-		case 39u: goto st536;
-		case 59u: goto tr673;
-		case 61u: goto st265;
-		case 126u: goto st536;
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 46u: goto st397;
+		case 59u: goto tr570;
+		case 126u: goto st386;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st536;
-		} else if ( (*p) >= 42u )
-			goto st536;
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st386;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st536;
+				goto st386;
 		} else if ( (*p) >= 65u )
-			goto st536;
+			goto st386;
 	} else
-		goto st536;
+		goto st386;
 	goto st0;
-tr679:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st262;
+st397:
+	if ( ++p == pe )
+		goto _test_eof397;
+case 397:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st398;
+	goto st0;
+st398:
+	if ( ++p == pe )
+		goto _test_eof398;
+case 398:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st399;
+	goto st0;
+st399:
+	if ( ++p == pe )
+		goto _test_eof399;
+case 399:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st400;
+	goto st0;
+st400:
+	if ( ++p == pe )
+		goto _test_eof400;
+case 400:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
+	goto st0;
+st401:
+	if ( ++p == pe )
+		goto _test_eof401;
+case 401:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 46u: goto st402;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
+	goto st0;
+st402:
+	if ( ++p == pe )
+		goto _test_eof402;
+case 402:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 48u: goto st403;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 49u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
+	goto st0;
+st403:
+	if ( ++p == pe )
+		goto _test_eof403;
+case 403:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 48u: goto st404;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 49u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
+	goto st0;
+st404:
+	if ( ++p == pe )
+		goto _test_eof404;
+case 404:
+	switch( (*p) ) {
+		case 9u: goto tr565;
+		case 10u: goto tr566;
+		case 13u: goto tr567;
+		case 32u: goto tr565;
+		case 33u: goto st386;
+		case 37u: goto st386;
+		case 39u: goto st386;
+		case 44u: goto tr568;
+		case 48u: goto st400;
+		case 59u: goto tr570;
+		case 126u: goto st386;
+	}
+	if ( (*p) < 49u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st386;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st386;
+		} else if ( (*p) >= 65u )
+			goto st386;
+	} else
+		goto st386;
+	goto st0;
 st262:
 	if ( ++p == pe )
 		goto _test_eof262;
 case 262:
-#line 4242 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st262;
-		case 10u: goto st263;
-		case 13u: goto st269;
-		case 32u: goto st262;
-		case 59u: goto st203;
-		case 61u: goto st265;
-	}
+	if ( (*p) == 10u )
+		goto st260;
 	goto st0;
-tr680:
+tr564:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
 	goto st263;
 st263:
 	if ( ++p == pe )
 		goto _test_eof263;
 case 263:
-#line 4258 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st264;
-		case 32u: goto st264;
-	}
+#line 5453 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st257;
 	goto st0;
 st264:
 	if ( ++p == pe )
 		goto _test_eof264;
 case 264:
-	switch( (*p) ) {
-		case 9u: goto st264;
-		case 32u: goto st264;
-		case 59u: goto st203;
-		case 61u: goto st265;
-	}
+	if ( (*p) == 10u )
+		goto st224;
 	goto st0;
+tr534:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st265;
 st265:
 	if ( ++p == pe )
 		goto _test_eof265;
 case 265:
-	switch( (*p) ) {
-		case 9u: goto st265;
-		case 10u: goto st266;
-		case 13u: goto st268;
-		case 32u: goto st265;
-		case 33u: goto st542;
-		case 34u: goto st214;
-		case 37u: goto st542;
-		case 39u: goto st542;
-		case 91u: goto st225;
-		case 126u: goto st542;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st542;
-		} else if ( (*p) >= 42u )
-			goto st542;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st542;
-		} else if ( (*p) >= 65u )
-			goto st542;
-	} else
-		goto st542;
+#line 5470 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st221;
 	goto st0;
+tr293:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st266;
 st266:
 	if ( ++p == pe )
 		goto _test_eof266;
 case 266:
-	switch( (*p) ) {
-		case 9u: goto st267;
-		case 32u: goto st267;
-	}
+#line 5480 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st217;
 	goto st0;
 st267:
 	if ( ++p == pe )
 		goto _test_eof267;
 case 267:
-	switch( (*p) ) {
-		case 9u: goto st267;
-		case 10u: goto st212;
-		case 13u: goto st224;
-		case 32u: goto st267;
-		case 33u: goto st542;
-		case 34u: goto st214;
-		case 37u: goto st542;
-		case 39u: goto st542;
-		case 91u: goto st225;
-		case 126u: goto st542;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st542;
-		} else if ( (*p) >= 42u )
-			goto st542;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st542;
-		} else if ( (*p) >= 65u )
-			goto st542;
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st212;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st212;
 	} else
-		goto st542;
-	goto st0;
-st542:
-	if ( ++p == pe )
-		goto _test_eof542;
-case 542:
-	switch( (*p) ) {
-		case 9u: goto tr682;
-		case 10u: goto tr683;
-		case 13u: goto tr684;
-		case 32u: goto tr682;
-		case 33u: goto st542;
-		case 37u: goto st542;
-		case 39u: goto st542;
-		case 59u: goto tr685;
-		case 126u: goto st542;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st542;
-		} else if ( (*p) >= 42u )
-			goto st542;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st542;
-		} else if ( (*p) >= 65u )
-			goto st542;
-	} else
-		goto st542;
+		goto st212;
 	goto st0;
 st268:
 	if ( ++p == pe )
 		goto _test_eof268;
 case 268:
-	if ( (*p) == 10u )
-		goto st266;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st212;
 	goto st0;
-tr681:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st269;
 st269:
 	if ( ++p == pe )
 		goto _test_eof269;
 case 269:
-#line 4389 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st263;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st268;
 	goto st0;
 st270:
 	if ( ++p == pe )
 		goto _test_eof270;
 case 270:
-	if ( (*p) == 10u )
-		goto st204;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st269;
 	goto st0;
-tr237:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st271;
 st271:
 	if ( ++p == pe )
 		goto _test_eof271;
 case 271:
-#line 4406 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st271;
-		case 10u: goto st272;
-		case 13u: goto st292;
-		case 32u: goto st271;
-		case 34u: goto st274;
-		case 60u: goto tr242;
-	}
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st270;
 	goto st0;
-tr238:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st272;
 st272:
 	if ( ++p == pe )
 		goto _test_eof272;
 case 272:
-#line 4422 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st273;
-		case 32u: goto st273;
-	}
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st271;
 	goto st0;
+tr278:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st273;
 st273:
 	if ( ++p == pe )
 		goto _test_eof273;
 case 273:
-	switch( (*p) ) {
-		case 9u: goto st273;
-		case 32u: goto st273;
-		case 34u: goto st274;
-		case 60u: goto tr242;
-	}
+#line 5539 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st210;
 	goto st0;
-tr241:
+tr262:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
 #line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 32 "grammar/sip_addr.rl"
+	{ m_u = p; }
+	goto st405;
+st405:
+	if ( ++p == pe )
+		goto _test_eof405;
+case 405:
+#line 5551 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr577;
+		case 10u: goto tr578;
+		case 13u: goto tr579;
+		case 32u: goto tr577;
+		case 33u: goto st405;
+		case 34u: goto st0;
+		case 37u: goto st405;
+		case 39u: goto st405;
+		case 44u: goto tr530;
+		case 59u: goto tr531;
+		case 60u: goto tr294;
+		case 126u: goto st405;
+	}
+	if ( (*p) < 62u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st405;
+		} else if ( (*p) >= 42u )
+			goto st405;
+	} else if ( (*p) > 63u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st405;
+		} else if ( (*p) >= 65u )
+			goto st405;
+	} else
+		goto st0;
+	goto st381;
+tr577:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
 	goto st274;
 st274:
 	if ( ++p == pe )
 		goto _test_eof274;
 case 274:
-#line 4445 "gen/c/sip_addr.c"
+#line 5589 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st274;
 		case 10u: goto st275;
-		case 13u: goto st276;
-		case 34u: goto st277;
-		case 92u: goto st286;
+		case 13u: goto st282;
+		case 32u: goto st274;
+		case 33u: goto st277;
+		case 37u: goto st277;
+		case 39u: goto st277;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 60u: goto tr281;
+		case 126u: goto st277;
 	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st287;
-		} else if ( (*p) >= 32u )
-			goto st274;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st289;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st291;
-		} else
-			goto st290;
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st277;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st277;
+		} else if ( (*p) >= 65u )
+			goto st277;
 	} else
-		goto st288;
+		goto st277;
 	goto st0;
+tr578:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st275;
 st275:
 	if ( ++p == pe )
 		goto _test_eof275;
 case 275:
+#line 5623 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st274;
-		case 32u: goto st274;
+		case 9u: goto st276;
+		case 32u: goto st276;
 	}
 	goto st0;
 st276:
 	if ( ++p == pe )
 		goto _test_eof276;
 case 276:
-	if ( (*p) == 10u )
-		goto st275;
+	switch( (*p) ) {
+		case 9u: goto st276;
+		case 32u: goto st276;
+		case 33u: goto st277;
+		case 37u: goto st277;
+		case 39u: goto st277;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 60u: goto tr281;
+		case 126u: goto st277;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st277;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st277;
+		} else if ( (*p) >= 65u )
+			goto st277;
+	} else
+		goto st277;
 	goto st0;
 st277:
 	if ( ++p == pe )
 		goto _test_eof277;
 case 277:
 	switch( (*p) ) {
-		case 9u: goto tr333;
-		case 10u: goto tr334;
-		case 13u: goto tr335;
-		case 32u: goto tr333;
-		case 60u: goto tr336;
+		case 9u: goto tr358;
+		case 10u: goto tr359;
+		case 13u: goto tr360;
+		case 32u: goto tr358;
+		case 33u: goto st277;
+		case 37u: goto st277;
+		case 39u: goto st277;
+		case 60u: goto tr294;
+		case 126u: goto st277;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st277;
+		} else if ( (*p) >= 42u )
+			goto st277;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st277;
+		} else if ( (*p) >= 65u )
+			goto st277;
+	} else
+		goto st277;
 	goto st0;
-tr333:
+tr358:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st278;
@@ -4714,16 +6072,34 @@ st278:
 	if ( ++p == pe )
 		goto _test_eof278;
 case 278:
-#line 4505 "gen/c/sip_addr.c"
+#line 5692 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st278;
 		case 10u: goto st279;
-		case 13u: goto st285;
+		case 13u: goto st281;
 		case 32u: goto st278;
-		case 60u: goto tr242;
+		case 33u: goto st277;
+		case 37u: goto st277;
+		case 39u: goto st277;
+		case 60u: goto tr281;
+		case 126u: goto st277;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st277;
+		} else if ( (*p) >= 42u )
+			goto st277;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st277;
+		} else if ( (*p) >= 65u )
+			goto st277;
+	} else
+		goto st277;
 	goto st0;
-tr334:
+tr359:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st279;
@@ -4731,7 +6107,7 @@ st279:
 	if ( ++p == pe )
 		goto _test_eof279;
 case 279:
-#line 4520 "gen/c/sip_addr.c"
+#line 5725 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st280;
 		case 32u: goto st280;
@@ -4744,249 +6120,391 @@ case 280:
 	switch( (*p) ) {
 		case 9u: goto st280;
 		case 32u: goto st280;
-		case 60u: goto tr242;
+		case 33u: goto st277;
+		case 37u: goto st277;
+		case 39u: goto st277;
+		case 60u: goto tr281;
+		case 126u: goto st277;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st277;
+		} else if ( (*p) >= 42u )
+			goto st277;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st277;
+		} else if ( (*p) >= 65u )
+			goto st277;
+	} else
+		goto st277;
 	goto st0;
-tr242:
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st281;
-tr336:
+tr360:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st281;
 st281:
 	if ( ++p == pe )
 		goto _test_eof281;
 case 281:
-#line 4546 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 13u: goto st0;
-		case 32u: goto st0;
-		case 34u: goto st0;
-		case 60u: goto st0;
-		case 62u: goto st0;
-	}
-	if ( 9u <= (*p) && (*p) <= 10u )
-		goto st0;
+#line 5765 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st279;
+	goto st0;
+tr579:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
 	goto st282;
 st282:
 	if ( ++p == pe )
 		goto _test_eof282;
 case 282:
-	switch( (*p) ) {
-		case 13u: goto st0;
-		case 32u: goto st0;
-		case 34u: goto st0;
-		case 60u: goto st0;
-		case 62u: goto st543;
-	}
-	if ( 9u <= (*p) && (*p) <= 10u )
-		goto st0;
-	goto st282;
-st543:
-	if ( ++p == pe )
-		goto _test_eof543;
-case 543:
-	switch( (*p) ) {
-		case 9u: goto st543;
-		case 10u: goto st283;
-		case 13u: goto st284;
-		case 32u: goto st543;
-		case 59u: goto st203;
-	}
+#line 5777 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st275;
 	goto st0;
+tr274:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st283;
 st283:
 	if ( ++p == pe )
 		goto _test_eof283;
 case 283:
-	switch( (*p) ) {
-		case 9u: goto st544;
-		case 32u: goto st544;
-	}
+#line 5788 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st208;
 	goto st0;
-st544:
-	if ( ++p == pe )
-		goto _test_eof544;
-case 544:
-	switch( (*p) ) {
-		case 9u: goto st544;
-		case 10u: goto st201;
-		case 13u: goto st217;
-		case 32u: goto st544;
-		case 59u: goto st203;
-	}
-	goto st0;
+tr259:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st284;
 st284:
 	if ( ++p == pe )
 		goto _test_eof284;
 case 284:
-	if ( (*p) == 10u )
-		goto st283;
+#line 5799 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st284;
+		case 10u: goto st285;
+		case 13u: goto st289;
+		case 32u: goto st284;
+		case 34u: goto st212;
+		case 42u: goto tr369;
+		case 60u: goto tr281;
+	}
 	goto st0;
-tr335:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
+tr260:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
 	goto st285;
 st285:
 	if ( ++p == pe )
 		goto _test_eof285;
 case 285:
-#line 4617 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st279;
+#line 5817 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st286;
+		case 32u: goto st286;
+	}
 	goto st0;
 st286:
 	if ( ++p == pe )
 		goto _test_eof286;
 case 286:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st274;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st274;
-	} else
-		goto st274;
+	switch( (*p) ) {
+		case 9u: goto st286;
+		case 32u: goto st286;
+		case 34u: goto st212;
+		case 42u: goto tr369;
+		case 60u: goto tr281;
+	}
+	goto st0;
+tr369:
+#line 44 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
+	goto st406;
+st406:
+	if ( ++p == pe )
+		goto _test_eof406;
+case 406:
+#line 5841 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr369;
+		case 10u: goto st287;
+		case 13u: goto st288;
+		case 32u: goto tr369;
+	}
 	goto st0;
 st287:
 	if ( ++p == pe )
 		goto _test_eof287;
 case 287:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st274;
+	switch( (*p) ) {
+		case 9u: goto tr371;
+		case 32u: goto tr371;
+	}
+	goto st0;
+tr371:
+#line 44 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
+	goto st407;
+st407:
+	if ( ++p == pe )
+		goto _test_eof407;
+case 407:
+#line 5864 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr371;
+		case 32u: goto tr371;
+	}
 	goto st0;
 st288:
 	if ( ++p == pe )
 		goto _test_eof288;
 case 288:
-	if ( 128u <= (*p) && (*p) <= 191u )
+	if ( (*p) == 10u )
 		goto st287;
 	goto st0;
+tr261:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st289;
 st289:
 	if ( ++p == pe )
 		goto _test_eof289;
 case 289:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st288;
-	goto st0;
-st290:
-	if ( ++p == pe )
-		goto _test_eof290;
-case 290:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st289;
-	goto st0;
-st291:
-	if ( ++p == pe )
-		goto _test_eof291;
-case 291:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st290;
-	goto st0;
-tr239:
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st292;
-st292:
-	if ( ++p == pe )
-		goto _test_eof292;
-case 292:
-#line 4675 "gen/c/sip_addr.c"
+#line 5884 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st272;
+		goto st285;
 	goto st0;
-tr240:
+tr264:
+#line 44 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
 #line 35 "grammar/sip_addr.rl"
 	{ m_dn = p; }
 #line 32 "grammar/sip_addr.rl"
 	{ m_u = p; }
-	goto st545;
-st545:
+	goto st408;
+st408:
 	if ( ++p == pe )
-		goto _test_eof545;
-case 545:
-#line 4686 "gen/c/sip_addr.c"
+		goto _test_eof408;
+case 408:
+#line 5897 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr687;
-		case 10u: goto tr688;
-		case 13u: goto tr689;
-		case 32u: goto tr687;
-		case 33u: goto st545;
+		case 9u: goto tr582;
+		case 10u: goto tr583;
+		case 13u: goto tr584;
+		case 32u: goto tr582;
+		case 33u: goto st405;
 		case 34u: goto st0;
-		case 37u: goto st545;
-		case 39u: goto st545;
-		case 44u: goto st0;
-		case 59u: goto tr668;
-		case 60u: goto tr336;
-		case 126u: goto st545;
+		case 37u: goto st405;
+		case 39u: goto st405;
+		case 44u: goto tr530;
+		case 59u: goto tr531;
+		case 60u: goto tr294;
+		case 126u: goto st405;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st545;
+				goto st405;
 		} else if ( (*p) >= 42u )
-			goto st545;
+			goto st405;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st545;
+				goto st405;
 		} else if ( (*p) >= 65u )
-			goto st545;
+			goto st405;
 	} else
 		goto st0;
-	goto st535;
-tr687:
+	goto st381;
+tr585:
+#line 44 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
+	goto st409;
+tr582:
+#line 44 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 #line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st409;
+st409:
+	if ( ++p == pe )
+		goto _test_eof409;
+case 409:
+#line 5939 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr585;
+		case 10u: goto st290;
+		case 13u: goto st291;
+		case 32u: goto tr585;
+		case 33u: goto st277;
+		case 37u: goto st277;
+		case 39u: goto st277;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 60u: goto tr281;
+		case 126u: goto st277;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st277;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st277;
+		} else if ( (*p) >= 65u )
+			goto st277;
+	} else
+		goto st277;
+	goto st0;
+tr583:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st290;
+st290:
+	if ( ++p == pe )
+		goto _test_eof290;
+case 290:
+#line 5973 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr373;
+		case 32u: goto tr373;
+	}
+	goto st0;
+tr373:
+#line 44 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
+	goto st410;
+st410:
+	if ( ++p == pe )
+		goto _test_eof410;
+case 410:
+#line 5985 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr373;
+		case 32u: goto tr373;
+		case 33u: goto st277;
+		case 37u: goto st277;
+		case 39u: goto st277;
+		case 44u: goto st207;
+		case 59u: goto st223;
+		case 60u: goto tr281;
+		case 126u: goto st277;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st277;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st277;
+		} else if ( (*p) >= 65u )
+			goto st277;
+	} else
+		goto st277;
+	goto st0;
+tr584:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 33 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st291;
+st291:
+	if ( ++p == pe )
+		goto _test_eof291;
+case 291:
+#line 6017 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st290;
+	goto st0;
+case 292:
+	switch( (*p) ) {
+		case 9u: goto tr375;
+		case 10u: goto tr376;
+		case 13u: goto tr377;
+		case 32u: goto tr375;
+		case 33u: goto tr378;
+		case 34u: goto tr379;
+		case 37u: goto tr378;
+		case 39u: goto tr378;
+		case 60u: goto tr380;
+		case 126u: goto tr378;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr378;
+		} else if ( (*p) >= 42u )
+			goto tr378;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr378;
+		} else if ( (*p) >= 65u )
+			goto tr378;
+	} else
+		goto tr378;
+	goto st0;
+tr375:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
 	goto st293;
 st293:
 	if ( ++p == pe )
 		goto _test_eof293;
 case 293:
-#line 4723 "gen/c/sip_addr.c"
+#line 6056 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st293;
 		case 10u: goto st294;
-		case 13u: goto st301;
+		case 13u: goto st311;
 		case 32u: goto st293;
-		case 33u: goto st296;
-		case 37u: goto st296;
-		case 39u: goto st296;
-		case 59u: goto st203;
-		case 60u: goto tr242;
-		case 126u: goto st296;
+		case 34u: goto st296;
+		case 60u: goto tr385;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st296;
-		} else if ( (*p) >= 42u )
-			goto st296;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st296;
-		} else if ( (*p) >= 65u )
-			goto st296;
-	} else
-		goto st296;
 	goto st0;
-tr688:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+tr376:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
 	goto st294;
 st294:
 	if ( ++p == pe )
 		goto _test_eof294;
 case 294:
-#line 4758 "gen/c/sip_addr.c"
+#line 6073 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st295;
 		case 32u: goto st295;
@@ -4999,136 +6517,75 @@ case 295:
 	switch( (*p) ) {
 		case 9u: goto st295;
 		case 32u: goto st295;
-		case 33u: goto st296;
-		case 37u: goto st296;
-		case 39u: goto st296;
-		case 59u: goto st203;
-		case 60u: goto tr242;
-		case 126u: goto st296;
+		case 34u: goto st296;
+		case 60u: goto tr385;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st296;
-		} else if ( (*p) >= 42u )
-			goto st296;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st296;
-		} else if ( (*p) >= 65u )
-			goto st296;
-	} else
-		goto st296;
 	goto st0;
+tr379:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st296;
 st296:
 	if ( ++p == pe )
 		goto _test_eof296;
 case 296:
+#line 6097 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr350;
-		case 10u: goto tr351;
-		case 13u: goto tr352;
-		case 32u: goto tr350;
-		case 33u: goto st296;
-		case 37u: goto st296;
-		case 39u: goto st296;
-		case 60u: goto tr336;
-		case 126u: goto st296;
+		case 9u: goto st296;
+		case 10u: goto st297;
+		case 13u: goto st298;
+		case 34u: goto st299;
+		case 92u: goto st348;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st296;
-		} else if ( (*p) >= 42u )
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st349;
+		} else if ( (*p) >= 32u )
 			goto st296;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st296;
-		} else if ( (*p) >= 65u )
-			goto st296;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st351;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st353;
+		} else
+			goto st352;
 	} else
-		goto st296;
+		goto st350;
 	goto st0;
-tr350:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st297;
 st297:
 	if ( ++p == pe )
 		goto _test_eof297;
 case 297:
-#line 4829 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st297;
-		case 10u: goto st298;
-		case 13u: goto st300;
-		case 32u: goto st297;
-		case 33u: goto st296;
-		case 37u: goto st296;
-		case 39u: goto st296;
-		case 60u: goto tr242;
-		case 126u: goto st296;
+		case 9u: goto st296;
+		case 32u: goto st296;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st296;
-		} else if ( (*p) >= 42u )
-			goto st296;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st296;
-		} else if ( (*p) >= 65u )
-			goto st296;
-	} else
-		goto st296;
 	goto st0;
-tr351:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st298;
 st298:
 	if ( ++p == pe )
 		goto _test_eof298;
 case 298:
-#line 4862 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st299;
-		case 32u: goto st299;
-	}
+	if ( (*p) == 10u )
+		goto st297;
 	goto st0;
 st299:
 	if ( ++p == pe )
 		goto _test_eof299;
 case 299:
 	switch( (*p) ) {
-		case 9u: goto st299;
-		case 32u: goto st299;
-		case 33u: goto st296;
-		case 37u: goto st296;
-		case 39u: goto st296;
-		case 60u: goto tr242;
-		case 126u: goto st296;
+		case 9u: goto tr396;
+		case 10u: goto tr397;
+		case 13u: goto tr398;
+		case 32u: goto tr396;
+		case 60u: goto tr399;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st296;
-		} else if ( (*p) >= 42u )
-			goto st296;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st296;
-		} else if ( (*p) >= 65u )
-			goto st296;
-	} else
-		goto st296;
 	goto st0;
-tr352:
+tr396:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 	goto st300;
@@ -5136,455 +6593,60 @@ st300:
 	if ( ++p == pe )
 		goto _test_eof300;
 case 300:
-#line 4902 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st298;
+#line 6157 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st300;
+		case 10u: goto st301;
+		case 13u: goto st347;
+		case 32u: goto st300;
+		case 60u: goto tr385;
+	}
 	goto st0;
-tr689:
+tr397:
 #line 36 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	goto st301;
 st301:
 	if ( ++p == pe )
 		goto _test_eof301;
 case 301:
-#line 4913 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st294;
+#line 6172 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st302;
+		case 32u: goto st302;
+	}
 	goto st0;
+st302:
+	if ( ++p == pe )
+		goto _test_eof302;
 case 302:
 	switch( (*p) ) {
-		case 9u: goto tr358;
-		case 10u: goto tr359;
-		case 13u: goto tr360;
-		case 32u: goto tr358;
-		case 33u: goto tr361;
-		case 34u: goto tr362;
-		case 37u: goto tr361;
-		case 39u: goto tr361;
-		case 42u: goto tr363;
-		case 44u: goto st0;
-		case 59u: goto st0;
-		case 60u: goto tr364;
-		case 126u: goto tr361;
+		case 9u: goto st302;
+		case 32u: goto st302;
+		case 60u: goto tr385;
 	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr361;
-		} else if ( (*p) >= 43u )
-			goto tr361;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr361;
-		} else if ( (*p) >= 65u )
-			goto tr361;
-	} else
-		goto st0;
-	goto tr357;
-tr357:
+	goto st0;
+tr380:
 #line 31 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 32 "grammar/sip_addr.rl"
-	{ m_u = p; }
-	goto st546;
-st546:
-	if ( ++p == pe )
-		goto _test_eof546;
-case 546:
-#line 4955 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr692;
-		case 10u: goto tr693;
-		case 13u: goto tr694;
-		case 32u: goto tr692;
-		case 34u: goto st0;
-		case 44u: goto tr695;
-		case 59u: goto tr696;
-		case 60u: goto st0;
-	}
-	if ( 62u <= (*p) && (*p) <= 63u )
-		goto st0;
-	goto st546;
-tr710:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st303;
-tr692:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
+tr385:
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st303;
-tr722:
-#line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st303;
-tr730:
-#line 39 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
+tr399:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+#line 43 "grammar/sip_addr.rl"
+	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
 	goto st303;
 st303:
 	if ( ++p == pe )
 		goto _test_eof303;
 case 303:
-#line 4990 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st303;
-		case 10u: goto st304;
-		case 13u: goto st321;
-		case 32u: goto st303;
-		case 44u: goto st306;
-		case 59u: goto st322;
-	}
-	goto st0;
-tr702:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-tr711:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-tr693:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-tr723:
-#line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-tr731:
-#line 39 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st304;
-st304:
-	if ( ++p == pe )
-		goto _test_eof304;
-case 304:
-#line 5024 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st305;
-		case 32u: goto st305;
-	}
-	goto st0;
-st305:
-	if ( ++p == pe )
-		goto _test_eof305;
-case 305:
-	switch( (*p) ) {
-		case 9u: goto st305;
-		case 32u: goto st305;
-		case 44u: goto st306;
-		case 59u: goto st322;
-	}
-	goto st0;
-tr371:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st306;
-tr700:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-tr708:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-tr695:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-tr725:
-#line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-tr733:
-#line 39 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st306;
-st306:
-	if ( ++p == pe )
-		goto _test_eof306;
-case 306:
-#line 5069 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr371;
-		case 10u: goto tr372;
-		case 13u: goto tr373;
-		case 32u: goto tr371;
-		case 33u: goto tr361;
-		case 34u: goto tr362;
-		case 37u: goto tr361;
-		case 39u: goto tr361;
-		case 44u: goto st0;
-		case 59u: goto st0;
-		case 60u: goto tr364;
-		case 126u: goto tr361;
-	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr361;
-		} else if ( (*p) >= 42u )
-			goto tr361;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr361;
-		} else if ( (*p) >= 65u )
-			goto tr361;
-	} else
-		goto st0;
-	goto tr357;
-tr372:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st307;
-st307:
-	if ( ++p == pe )
-		goto _test_eof307;
-case 307:
-#line 5106 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st308;
-		case 32u: goto st308;
-	}
-	goto st0;
-tr375:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st308;
-st308:
-	if ( ++p == pe )
-		goto _test_eof308;
-case 308:
-#line 5119 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr375;
-		case 10u: goto tr376;
-		case 13u: goto tr377;
-		case 32u: goto tr375;
-		case 33u: goto tr361;
-		case 34u: goto tr362;
-		case 37u: goto tr361;
-		case 39u: goto tr361;
-		case 44u: goto st0;
-		case 59u: goto st0;
-		case 60u: goto tr364;
-		case 126u: goto tr361;
-	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr361;
-		} else if ( (*p) >= 42u )
-			goto tr361;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr361;
-		} else if ( (*p) >= 65u )
-			goto tr361;
-	} else
-		goto st0;
-	goto tr357;
-tr376:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st309;
-st309:
-	if ( ++p == pe )
-		goto _test_eof309;
-case 309:
-#line 5156 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st310;
-		case 32u: goto st310;
-	}
-	goto st0;
-st310:
-	if ( ++p == pe )
-		goto _test_eof310;
-case 310:
-	switch( (*p) ) {
-		case 9u: goto st310;
-		case 32u: goto st310;
-		case 34u: goto st311;
-		case 60u: goto tr380;
-	}
-	goto st0;
-tr362:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st311;
-st311:
-	if ( ++p == pe )
-		goto _test_eof311;
-case 311:
-#line 5180 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st311;
-		case 10u: goto st312;
-		case 13u: goto st313;
-		case 34u: goto st314;
-		case 92u: goto st399;
-	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st400;
-		} else if ( (*p) >= 32u )
-			goto st311;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st402;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st404;
-		} else
-			goto st403;
-	} else
-		goto st401;
-	goto st0;
-st312:
-	if ( ++p == pe )
-		goto _test_eof312;
-case 312:
-	switch( (*p) ) {
-		case 9u: goto st311;
-		case 32u: goto st311;
-	}
-	goto st0;
-st313:
-	if ( ++p == pe )
-		goto _test_eof313;
-case 313:
-	if ( (*p) == 10u )
-		goto st312;
-	goto st0;
-st314:
-	if ( ++p == pe )
-		goto _test_eof314;
-case 314:
-	switch( (*p) ) {
-		case 9u: goto tr390;
-		case 10u: goto tr391;
-		case 13u: goto tr392;
-		case 32u: goto tr390;
-		case 60u: goto tr393;
-	}
-	goto st0;
-tr390:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st315;
-st315:
-	if ( ++p == pe )
-		goto _test_eof315;
-case 315:
-#line 5240 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st315;
-		case 10u: goto st316;
-		case 13u: goto st398;
-		case 32u: goto st315;
-		case 60u: goto tr380;
-	}
-	goto st0;
-tr391:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st316;
-st316:
-	if ( ++p == pe )
-		goto _test_eof316;
-case 316:
-#line 5255 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st317;
-		case 32u: goto st317;
-	}
-	goto st0;
-st317:
-	if ( ++p == pe )
-		goto _test_eof317;
-case 317:
-	switch( (*p) ) {
-		case 9u: goto st317;
-		case 32u: goto st317;
-		case 60u: goto tr380;
-	}
-	goto st0;
-tr364:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st318;
-tr380:
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st318;
-tr393:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st318;
-st318:
-	if ( ++p == pe )
-		goto _test_eof318;
-case 318:
-#line 5285 "gen/c/sip_addr.c"
+#line 6202 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -5594,98 +6656,463 @@ case 318:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st319;
-st319:
+	goto st304;
+st304:
 	if ( ++p == pe )
-		goto _test_eof319;
-case 319:
+		goto _test_eof304;
+case 304:
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st547;
+		case 62u: goto st411;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st319;
-tr697:
+	goto st304;
+tr587:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
-	goto st547;
-st547:
+	goto st411;
+st411:
 	if ( ++p == pe )
-		goto _test_eof547;
-case 547:
-#line 5316 "gen/c/sip_addr.c"
+		goto _test_eof411;
+case 411:
+#line 6233 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr697;
-		case 10u: goto tr698;
-		case 13u: goto tr699;
-		case 32u: goto tr697;
-		case 44u: goto tr700;
-		case 59u: goto st322;
+		case 9u: goto tr587;
+		case 10u: goto tr588;
+		case 13u: goto tr589;
+		case 32u: goto tr587;
+		case 44u: goto tr590;
+		case 59u: goto st318;
 	}
 	goto st0;
-tr698:
+tr588:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
-	goto st320;
+	goto st305;
+st305:
+	if ( ++p == pe )
+		goto _test_eof305;
+case 305:
+#line 6249 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st412;
+		case 32u: goto st412;
+	}
+	goto st0;
+tr591:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st412;
+st412:
+	if ( ++p == pe )
+		goto _test_eof412;
+case 412:
+#line 6261 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr591;
+		case 10u: goto tr592;
+		case 13u: goto tr593;
+		case 32u: goto tr591;
+		case 44u: goto tr590;
+		case 59u: goto st318;
+	}
+	goto st0;
+tr592:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st306;
+tr601:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st306;
+st306:
+	if ( ++p == pe )
+		goto _test_eof306;
+case 306:
+#line 6281 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st307;
+		case 32u: goto st307;
+	}
+	goto st0;
+st307:
+	if ( ++p == pe )
+		goto _test_eof307;
+case 307:
+	switch( (*p) ) {
+		case 9u: goto st307;
+		case 32u: goto st307;
+		case 44u: goto st308;
+		case 59u: goto st318;
+	}
+	goto st0;
+tr410:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st308;
+tr590:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st308;
+tr598:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st308;
+st308:
+	if ( ++p == pe )
+		goto _test_eof308;
+case 308:
+#line 6312 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr410;
+		case 10u: goto tr411;
+		case 13u: goto tr412;
+		case 32u: goto tr410;
+		case 33u: goto tr378;
+		case 34u: goto tr379;
+		case 37u: goto tr378;
+		case 39u: goto tr378;
+		case 60u: goto tr380;
+		case 126u: goto tr378;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr378;
+		} else if ( (*p) >= 42u )
+			goto tr378;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr378;
+		} else if ( (*p) >= 65u )
+			goto tr378;
+	} else
+		goto tr378;
+	goto st0;
+tr411:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st309;
+st309:
+	if ( ++p == pe )
+		goto _test_eof309;
+case 309:
+#line 6347 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st310;
+		case 32u: goto st310;
+	}
+	goto st0;
+tr414:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st310;
+st310:
+	if ( ++p == pe )
+		goto _test_eof310;
+case 310:
+#line 6360 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr414;
+		case 10u: goto tr376;
+		case 13u: goto tr377;
+		case 32u: goto tr414;
+		case 33u: goto tr378;
+		case 34u: goto tr379;
+		case 37u: goto tr378;
+		case 39u: goto tr378;
+		case 60u: goto tr380;
+		case 126u: goto tr378;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr378;
+		} else if ( (*p) >= 42u )
+			goto tr378;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr378;
+		} else if ( (*p) >= 65u )
+			goto tr378;
+	} else
+		goto tr378;
+	goto st0;
+tr377:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st311;
+st311:
+	if ( ++p == pe )
+		goto _test_eof311;
+case 311:
+#line 6395 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st294;
+	goto st0;
+tr378:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st312;
+st312:
+	if ( ++p == pe )
+		goto _test_eof312;
+case 312:
+#line 6406 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto tr415;
+		case 10u: goto tr416;
+		case 13u: goto tr417;
+		case 32u: goto tr415;
+		case 33u: goto st312;
+		case 37u: goto st312;
+		case 39u: goto st312;
+		case 60u: goto tr399;
+		case 126u: goto st312;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st312;
+		} else if ( (*p) >= 42u )
+			goto st312;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st312;
+		} else if ( (*p) >= 65u )
+			goto st312;
+	} else
+		goto st312;
+	goto st0;
+tr415:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st313;
+st313:
+	if ( ++p == pe )
+		goto _test_eof313;
+case 313:
+#line 6439 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st313;
+		case 10u: goto st314;
+		case 13u: goto st316;
+		case 32u: goto st313;
+		case 33u: goto st312;
+		case 37u: goto st312;
+		case 39u: goto st312;
+		case 60u: goto tr385;
+		case 126u: goto st312;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st312;
+		} else if ( (*p) >= 42u )
+			goto st312;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st312;
+		} else if ( (*p) >= 65u )
+			goto st312;
+	} else
+		goto st312;
+	goto st0;
+tr416:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st314;
+st314:
+	if ( ++p == pe )
+		goto _test_eof314;
+case 314:
+#line 6472 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st315;
+		case 32u: goto st315;
+	}
+	goto st0;
+st315:
+	if ( ++p == pe )
+		goto _test_eof315;
+case 315:
+	switch( (*p) ) {
+		case 9u: goto st315;
+		case 32u: goto st315;
+		case 33u: goto st312;
+		case 37u: goto st312;
+		case 39u: goto st312;
+		case 60u: goto tr385;
+		case 126u: goto st312;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st312;
+		} else if ( (*p) >= 42u )
+			goto st312;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st312;
+		} else if ( (*p) >= 65u )
+			goto st312;
+	} else
+		goto st312;
+	goto st0;
+tr417:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st316;
+st316:
+	if ( ++p == pe )
+		goto _test_eof316;
+case 316:
+#line 6512 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st314;
+	goto st0;
+tr412:
+#line 31 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 35 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+	goto st317;
+st317:
+	if ( ++p == pe )
+		goto _test_eof317;
+case 317:
+#line 6523 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st309;
+	goto st0;
+tr599:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+	goto st318;
+st318:
+	if ( ++p == pe )
+		goto _test_eof318;
+case 318:
+#line 6533 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st318;
+		case 10u: goto st319;
+		case 13u: goto st345;
+		case 32u: goto st318;
+		case 33u: goto tr426;
+		case 37u: goto tr426;
+		case 39u: goto tr426;
+		case 126u: goto tr426;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr426;
+		} else if ( (*p) >= 42u )
+			goto tr426;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr426;
+		} else if ( (*p) >= 65u )
+			goto tr426;
+	} else
+		goto tr426;
+	goto st0;
+st319:
+	if ( ++p == pe )
+		goto _test_eof319;
+case 319:
+	switch( (*p) ) {
+		case 9u: goto st320;
+		case 32u: goto st320;
+	}
+	goto st0;
 st320:
 	if ( ++p == pe )
 		goto _test_eof320;
 case 320:
-#line 5332 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st548;
-		case 32u: goto st548;
+		case 9u: goto st320;
+		case 32u: goto st320;
+		case 33u: goto tr426;
+		case 37u: goto tr426;
+		case 39u: goto tr426;
+		case 126u: goto tr426;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr426;
+		} else if ( (*p) >= 42u )
+			goto tr426;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr426;
+		} else if ( (*p) >= 65u )
+			goto tr426;
+	} else
+		goto tr426;
 	goto st0;
-tr701:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st548;
-st548:
+tr426:
+#line 41 "grammar/sip_addr.rl"
+	{ if (!m_aps) m_aps = p; }
+	goto st413;
+st413:
 	if ( ++p == pe )
-		goto _test_eof548;
-case 548:
-#line 5344 "gen/c/sip_addr.c"
+		goto _test_eof413;
+case 413:
+#line 6601 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto tr701;
-		case 10u: goto tr702;
-		case 13u: goto tr703;
-		case 32u: goto tr701;
-		case 44u: goto tr700;
-		case 59u: goto st322;
+		case 9u: goto tr594;
+		case 10u: goto tr595;
+		case 13u: goto tr596;
+		case 32u: goto tr594;
+		case 33u: goto st413;
+		case 37u: goto st413;
+		case 39u: goto st413;
+		case 44u: goto tr598;
+		case 59u: goto tr599;
+		case 61u: goto st324;
+		case 126u: goto st413;
 	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st413;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st413;
+		} else if ( (*p) >= 65u )
+			goto st413;
+	} else
+		goto st413;
 	goto st0;
-tr703:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st321;
-tr712:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st321;
-tr694:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st321;
-tr724:
-#line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st321;
-tr732:
-#line 39 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
+tr594:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -5695,71 +7122,43 @@ st321:
 	if ( ++p == pe )
 		goto _test_eof321;
 case 321:
-#line 5378 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st304;
+#line 6634 "gen/c/sip_addr.c"
+	switch( (*p) ) {
+		case 9u: goto st321;
+		case 10u: goto st322;
+		case 13u: goto st344;
+		case 32u: goto st321;
+		case 44u: goto st308;
+		case 59u: goto st318;
+		case 61u: goto st324;
+	}
 	goto st0;
-tr709:
+tr595:
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st322;
-tr696:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-	goto st322;
-tr726:
-#line 40 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st322;
-tr735:
-#line 39 "grammar/sip_addr.rl"
-	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
 	goto st322;
 st322:
 	if ( ++p == pe )
 		goto _test_eof322;
 case 322:
-#line 5399 "gen/c/sip_addr.c"
+#line 6652 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st322;
-		case 10u: goto st323;
-		case 13u: goto st396;
-		case 32u: goto st322;
-		case 33u: goto tr403;
-		case 37u: goto tr403;
-		case 39u: goto tr403;
-		case 69u: goto tr404;
-		case 81u: goto tr405;
-		case 101u: goto tr404;
-		case 113u: goto tr405;
-		case 126u: goto tr403;
+		case 9u: goto st323;
+		case 32u: goto st323;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr403;
-		} else if ( (*p) >= 42u )
-			goto tr403;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr403;
-		} else if ( (*p) >= 65u )
-			goto tr403;
-	} else
-		goto tr403;
 	goto st0;
 st323:
 	if ( ++p == pe )
 		goto _test_eof323;
 case 323:
 	switch( (*p) ) {
-		case 9u: goto st324;
-		case 32u: goto st324;
+		case 9u: goto st323;
+		case 32u: goto st323;
+		case 44u: goto st308;
+		case 59u: goto st318;
+		case 61u: goto st324;
 	}
 	goto st0;
 st324:
@@ -5768,112 +7167,78 @@ st324:
 case 324:
 	switch( (*p) ) {
 		case 9u: goto st324;
+		case 10u: goto st325;
+		case 13u: goto st343;
 		case 32u: goto st324;
-		case 33u: goto tr403;
-		case 37u: goto tr403;
-		case 39u: goto tr403;
-		case 69u: goto tr404;
-		case 81u: goto tr405;
-		case 101u: goto tr404;
-		case 113u: goto tr405;
-		case 126u: goto tr403;
+		case 33u: goto st415;
+		case 34u: goto st329;
+		case 37u: goto st415;
+		case 39u: goto st415;
+		case 91u: goto st341;
+		case 126u: goto st415;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr403;
+				goto st415;
 		} else if ( (*p) >= 42u )
-			goto tr403;
+			goto st415;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr403;
+				goto st415;
 		} else if ( (*p) >= 65u )
-			goto tr403;
+			goto st415;
 	} else
-		goto tr403;
+		goto st415;
 	goto st0;
-tr403:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-	goto st549;
-st549:
-	if ( ++p == pe )
-		goto _test_eof549;
-case 549:
-#line 5475 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st328;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-tr704:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st325;
 st325:
 	if ( ++p == pe )
 		goto _test_eof325;
 case 325:
-#line 5508 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st325;
-		case 10u: goto st326;
-		case 13u: goto st379;
-		case 32u: goto st325;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 61u: goto st328;
+		case 9u: goto st326;
+		case 32u: goto st326;
 	}
 	goto st0;
-tr705:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st326;
 st326:
 	if ( ++p == pe )
 		goto _test_eof326;
 case 326:
-#line 5526 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st327;
-		case 32u: goto st327;
+		case 9u: goto st326;
+		case 10u: goto st327;
+		case 13u: goto st340;
+		case 32u: goto st326;
+		case 33u: goto st415;
+		case 34u: goto st329;
+		case 37u: goto st415;
+		case 39u: goto st415;
+		case 91u: goto st341;
+		case 126u: goto st415;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st415;
+		} else if ( (*p) >= 42u )
+			goto st415;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st415;
+		} else if ( (*p) >= 65u )
+			goto st415;
+	} else
+		goto st415;
 	goto st0;
 st327:
 	if ( ++p == pe )
 		goto _test_eof327;
 case 327:
 	switch( (*p) ) {
-		case 9u: goto st327;
-		case 32u: goto st327;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 61u: goto st328;
+		case 9u: goto st328;
+		case 32u: goto st328;
 	}
 	goto st0;
 st328:
@@ -5882,167 +7247,139 @@ st328:
 case 328:
 	switch( (*p) ) {
 		case 9u: goto st328;
-		case 10u: goto st329;
-		case 13u: goto st378;
 		case 32u: goto st328;
-		case 33u: goto st551;
-		case 34u: goto st333;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 91u: goto st343;
-		case 126u: goto st551;
+		case 34u: goto st329;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st551;
-		} else if ( (*p) >= 42u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
 	goto st0;
 st329:
 	if ( ++p == pe )
 		goto _test_eof329;
 case 329:
 	switch( (*p) ) {
-		case 9u: goto st330;
-		case 32u: goto st330;
+		case 9u: goto st329;
+		case 10u: goto st330;
+		case 13u: goto st331;
+		case 34u: goto st414;
+		case 92u: goto st334;
 	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st335;
+		} else if ( (*p) >= 32u )
+			goto st329;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st337;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st339;
+		} else
+			goto st338;
+	} else
+		goto st336;
 	goto st0;
 st330:
 	if ( ++p == pe )
 		goto _test_eof330;
 case 330:
 	switch( (*p) ) {
-		case 9u: goto st330;
-		case 10u: goto st331;
-		case 13u: goto st342;
-		case 32u: goto st330;
-		case 33u: goto st551;
-		case 34u: goto st333;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 91u: goto st343;
-		case 126u: goto st551;
+		case 9u: goto st329;
+		case 32u: goto st329;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st551;
-		} else if ( (*p) >= 42u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
 	goto st0;
 st331:
 	if ( ++p == pe )
 		goto _test_eof331;
 case 331:
+	if ( (*p) == 10u )
+		goto st330;
+	goto st0;
+st414:
+	if ( ++p == pe )
+		goto _test_eof414;
+case 414:
 	switch( (*p) ) {
-		case 9u: goto st332;
-		case 32u: goto st332;
+		case 9u: goto tr600;
+		case 10u: goto tr601;
+		case 13u: goto tr602;
+		case 32u: goto tr600;
+		case 44u: goto tr598;
+		case 59u: goto tr599;
 	}
 	goto st0;
+tr600:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st332;
 st332:
 	if ( ++p == pe )
 		goto _test_eof332;
 case 332:
+#line 6825 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto st332;
+		case 10u: goto st306;
+		case 13u: goto st333;
 		case 32u: goto st332;
-		case 34u: goto st333;
+		case 44u: goto st308;
+		case 59u: goto st318;
 	}
 	goto st0;
+tr593:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st333;
+tr602:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st333;
 st333:
 	if ( ++p == pe )
 		goto _test_eof333;
 case 333:
-	switch( (*p) ) {
-		case 9u: goto st333;
-		case 10u: goto st334;
-		case 13u: goto st335;
-		case 34u: goto st550;
-		case 92u: goto st336;
-	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st337;
-		} else if ( (*p) >= 32u )
-			goto st333;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st339;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st341;
-		} else
-			goto st340;
-	} else
-		goto st338;
+#line 6845 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st306;
 	goto st0;
 st334:
 	if ( ++p == pe )
 		goto _test_eof334;
 case 334:
-	switch( (*p) ) {
-		case 9u: goto st333;
-		case 32u: goto st333;
-	}
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st329;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st329;
+	} else
+		goto st329;
 	goto st0;
 st335:
 	if ( ++p == pe )
 		goto _test_eof335;
 case 335:
-	if ( (*p) == 10u )
-		goto st334;
-	goto st0;
-st550:
-	if ( ++p == pe )
-		goto _test_eof550;
-case 550:
-	switch( (*p) ) {
-		case 9u: goto tr710;
-		case 10u: goto tr711;
-		case 13u: goto tr712;
-		case 32u: goto tr710;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-	}
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st329;
 	goto st0;
 st336:
 	if ( ++p == pe )
 		goto _test_eof336;
 case 336:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st333;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st333;
-	} else
-		goto st333;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st335;
 	goto st0;
 st337:
 	if ( ++p == pe )
 		goto _test_eof337;
 case 337:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st333;
+		goto st336;
 	goto st0;
 st338:
 	if ( ++p == pe )
@@ -6062,3460 +7399,168 @@ st340:
 	if ( ++p == pe )
 		goto _test_eof340;
 case 340:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st339;
+	if ( (*p) == 10u )
+		goto st327;
+	goto st0;
+st415:
+	if ( ++p == pe )
+		goto _test_eof415;
+case 415:
+	switch( (*p) ) {
+		case 9u: goto tr600;
+		case 10u: goto tr601;
+		case 13u: goto tr602;
+		case 32u: goto tr600;
+		case 33u: goto st415;
+		case 37u: goto st415;
+		case 39u: goto st415;
+		case 44u: goto tr598;
+		case 59u: goto tr599;
+		case 126u: goto st415;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st415;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st415;
+		} else if ( (*p) >= 65u )
+			goto st415;
+	} else
+		goto st415;
 	goto st0;
 st341:
 	if ( ++p == pe )
 		goto _test_eof341;
 case 341:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st340;
+	if ( (*p) == 46u )
+		goto st342;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st342;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st342;
+	} else
+		goto st342;
 	goto st0;
 st342:
 	if ( ++p == pe )
 		goto _test_eof342;
 case 342:
-	if ( (*p) == 10u )
-		goto st331;
-	goto st0;
-st551:
-	if ( ++p == pe )
-		goto _test_eof551;
-case 551:
 	switch( (*p) ) {
-		case 9u: goto tr710;
-		case 10u: goto tr711;
-		case 13u: goto tr712;
-		case 32u: goto tr710;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 126u: goto st551;
+		case 46u: goto st342;
+		case 93u: goto st414;
 	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st342;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st342;
 	} else
-		goto st551;
+		goto st342;
 	goto st0;
 st343:
 	if ( ++p == pe )
 		goto _test_eof343;
 case 343:
-	if ( (*p) == 58u )
-		goto st377;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st344;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st344;
-	} else
-		goto st344;
+	if ( (*p) == 10u )
+		goto st325;
 	goto st0;
+tr596:
+#line 42 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st344;
 st344:
 	if ( ++p == pe )
 		goto _test_eof344;
 case 344:
-	switch( (*p) ) {
-		case 58u: goto st348;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st345;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st345;
-	} else
-		goto st345;
+#line 6978 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st322;
 	goto st0;
 st345:
 	if ( ++p == pe )
 		goto _test_eof345;
 case 345:
-	switch( (*p) ) {
-		case 58u: goto st348;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st346;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st346;
-	} else
-		goto st346;
+	if ( (*p) == 10u )
+		goto st319;
 	goto st0;
+tr589:
+#line 34 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	goto st346;
 st346:
 	if ( ++p == pe )
 		goto _test_eof346;
 case 346:
-	switch( (*p) ) {
-		case 58u: goto st348;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st347;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st347;
-	} else
-		goto st347;
+#line 6995 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st305;
 	goto st0;
+tr398:
+#line 36 "grammar/sip_addr.rl"
+	{ sipkit__addr_display(c, m_dn, p); }
+	goto st347;
 st347:
 	if ( ++p == pe )
 		goto _test_eof347;
 case 347:
-	switch( (*p) ) {
-		case 58u: goto st348;
-		case 93u: goto st550;
-	}
+#line 7005 "gen/c/sip_addr.c"
+	if ( (*p) == 10u )
+		goto st301;
 	goto st0;
 st348:
 	if ( ++p == pe )
 		goto _test_eof348;
 case 348:
-	if ( (*p) == 58u )
-		goto st364;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st349;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st344;
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st296;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st296;
 	} else
-		goto st344;
+		goto st296;
 	goto st0;
 st349:
 	if ( ++p == pe )
 		goto _test_eof349;
 case 349:
-	switch( (*p) ) {
-		case 46u: goto st350;
-		case 58u: goto st348;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st362;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st345;
-	} else
-		goto st345;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st296;
 	goto st0;
 st350:
 	if ( ++p == pe )
 		goto _test_eof350;
 case 350:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st351;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st349;
 	goto st0;
 st351:
 	if ( ++p == pe )
 		goto _test_eof351;
 case 351:
-	if ( (*p) == 46u )
-		goto st352;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st360;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st350;
 	goto st0;
 st352:
 	if ( ++p == pe )
 		goto _test_eof352;
 case 352:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st353;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st351;
 	goto st0;
 st353:
 	if ( ++p == pe )
 		goto _test_eof353;
 case 353:
-	if ( (*p) == 46u )
-		goto st354;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st358;
-	goto st0;
-st354:
-	if ( ++p == pe )
-		goto _test_eof354;
-case 354:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st355;
-	goto st0;
-st355:
-	if ( ++p == pe )
-		goto _test_eof355;
-case 355:
-	if ( (*p) == 93u )
-		goto st550;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st356;
-	goto st0;
-st356:
-	if ( ++p == pe )
-		goto _test_eof356;
-case 356:
-	if ( (*p) == 93u )
-		goto st550;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st357;
-	goto st0;
-st357:
-	if ( ++p == pe )
-		goto _test_eof357;
-case 357:
-	if ( (*p) == 93u )
-		goto st550;
-	goto st0;
-st358:
-	if ( ++p == pe )
-		goto _test_eof358;
-case 358:
-	if ( (*p) == 46u )
-		goto st354;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st359;
-	goto st0;
-st359:
-	if ( ++p == pe )
-		goto _test_eof359;
-case 359:
-	if ( (*p) == 46u )
-		goto st354;
-	goto st0;
-st360:
-	if ( ++p == pe )
-		goto _test_eof360;
-case 360:
-	if ( (*p) == 46u )
+	if ( 128u <= (*p) && (*p) <= 191u )
 		goto st352;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st361;
-	goto st0;
-st361:
-	if ( ++p == pe )
-		goto _test_eof361;
-case 361:
-	if ( (*p) == 46u )
-		goto st352;
-	goto st0;
-st362:
-	if ( ++p == pe )
-		goto _test_eof362;
-case 362:
-	switch( (*p) ) {
-		case 46u: goto st350;
-		case 58u: goto st348;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st363;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st346;
-	} else
-		goto st346;
-	goto st0;
-st363:
-	if ( ++p == pe )
-		goto _test_eof363;
-case 363:
-	switch( (*p) ) {
-		case 46u: goto st350;
-		case 58u: goto st348;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st347;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st347;
-	} else
-		goto st347;
-	goto st0;
-st364:
-	if ( ++p == pe )
-		goto _test_eof364;
-case 364:
-	switch( (*p) ) {
-		case 58u: goto st373;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st365;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st365;
-	} else
-		goto st365;
-	goto st0;
-st365:
-	if ( ++p == pe )
-		goto _test_eof365;
-case 365:
-	switch( (*p) ) {
-		case 58u: goto st369;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st366;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st366;
-	} else
-		goto st366;
-	goto st0;
-st366:
-	if ( ++p == pe )
-		goto _test_eof366;
-case 366:
-	switch( (*p) ) {
-		case 58u: goto st369;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st367;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st367;
-	} else
-		goto st367;
-	goto st0;
-st367:
-	if ( ++p == pe )
-		goto _test_eof367;
-case 367:
-	switch( (*p) ) {
-		case 58u: goto st369;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st368;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st368;
-	} else
-		goto st368;
-	goto st0;
-st368:
-	if ( ++p == pe )
-		goto _test_eof368;
-case 368:
-	switch( (*p) ) {
-		case 58u: goto st369;
-		case 93u: goto st550;
-	}
-	goto st0;
-st369:
-	if ( ++p == pe )
-		goto _test_eof369;
-case 369:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st370;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st365;
-	} else
-		goto st365;
-	goto st0;
-st370:
-	if ( ++p == pe )
-		goto _test_eof370;
-case 370:
-	switch( (*p) ) {
-		case 46u: goto st350;
-		case 58u: goto st369;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st371;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st366;
-	} else
-		goto st366;
-	goto st0;
-st371:
-	if ( ++p == pe )
-		goto _test_eof371;
-case 371:
-	switch( (*p) ) {
-		case 46u: goto st350;
-		case 58u: goto st369;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st372;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st367;
-	} else
-		goto st367;
-	goto st0;
-st372:
-	if ( ++p == pe )
-		goto _test_eof372;
-case 372:
-	switch( (*p) ) {
-		case 46u: goto st350;
-		case 58u: goto st369;
-		case 93u: goto st550;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st368;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st368;
-	} else
-		goto st368;
-	goto st0;
-st373:
-	if ( ++p == pe )
-		goto _test_eof373;
-case 373:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st374;
-	goto st0;
-st374:
-	if ( ++p == pe )
-		goto _test_eof374;
-case 374:
-	if ( (*p) == 46u )
-		goto st350;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st375;
-	goto st0;
-st375:
-	if ( ++p == pe )
-		goto _test_eof375;
-case 375:
-	if ( (*p) == 46u )
-		goto st350;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st376;
-	goto st0;
-st376:
-	if ( ++p == pe )
-		goto _test_eof376;
-case 376:
-	if ( (*p) == 46u )
-		goto st350;
-	goto st0;
-st377:
-	if ( ++p == pe )
-		goto _test_eof377;
-case 377:
-	if ( (*p) == 58u )
-		goto st364;
-	goto st0;
-st378:
-	if ( ++p == pe )
-		goto _test_eof378;
-case 378:
-	if ( (*p) == 10u )
-		goto st329;
-	goto st0;
-tr706:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st379;
-st379:
-	if ( ++p == pe )
-		goto _test_eof379;
-case 379:
-#line 6212 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st326;
-	goto st0;
-tr404:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
-	{ m_ap = p; }
-	goto st552;
-st552:
-	if ( ++p == pe )
-		goto _test_eof552;
-case 552:
-#line 6223 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st328;
-		case 88u: goto st553;
-		case 120u: goto st553;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-st553:
-	if ( ++p == pe )
-		goto _test_eof553;
-case 553:
-	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st328;
-		case 80u: goto st554;
-		case 112u: goto st554;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-st554:
-	if ( ++p == pe )
-		goto _test_eof554;
-case 554:
-	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st328;
-		case 73u: goto st555;
-		case 105u: goto st555;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-st555:
-	if ( ++p == pe )
-		goto _test_eof555;
-case 555:
-	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st328;
-		case 82u: goto st556;
-		case 114u: goto st556;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-st556:
-	if ( ++p == pe )
-		goto _test_eof556;
-case 556:
-	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st328;
-		case 69u: goto st557;
-		case 101u: goto st557;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-st557:
-	if ( ++p == pe )
-		goto _test_eof557;
-case 557:
-	switch( (*p) ) {
-		case 9u: goto tr704;
-		case 10u: goto tr705;
-		case 13u: goto tr706;
-		case 32u: goto tr704;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st328;
-		case 83u: goto st558;
-		case 115u: goto st558;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-st558:
-	if ( ++p == pe )
-		goto _test_eof558;
-case 558:
-	switch( (*p) ) {
-		case 9u: goto tr719;
-		case 10u: goto tr720;
-		case 13u: goto tr721;
-		case 32u: goto tr719;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st383;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-tr719:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st380;
-st380:
-	if ( ++p == pe )
-		goto _test_eof380;
-case 380:
-#line 6442 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st380;
-		case 10u: goto st381;
-		case 13u: goto st387;
-		case 32u: goto st380;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 61u: goto st383;
-	}
-	goto st0;
-tr720:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st381;
-st381:
-	if ( ++p == pe )
-		goto _test_eof381;
-case 381:
-#line 6460 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st382;
-		case 32u: goto st382;
-	}
-	goto st0;
-st382:
-	if ( ++p == pe )
-		goto _test_eof382;
-case 382:
-	switch( (*p) ) {
-		case 9u: goto st382;
-		case 32u: goto st382;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 61u: goto st383;
-	}
-	goto st0;
-st383:
-	if ( ++p == pe )
-		goto _test_eof383;
-case 383:
-	switch( (*p) ) {
-		case 9u: goto st383;
-		case 10u: goto st384;
-		case 13u: goto st386;
-		case 32u: goto st383;
-		case 33u: goto st551;
-		case 34u: goto st333;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 91u: goto st343;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st551;
-		} else if ( (*p) >= 42u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st559;
-	goto st0;
-st384:
-	if ( ++p == pe )
-		goto _test_eof384;
-case 384:
-	switch( (*p) ) {
-		case 9u: goto st385;
-		case 32u: goto st385;
-	}
-	goto st0;
-st385:
-	if ( ++p == pe )
-		goto _test_eof385;
-case 385:
-	switch( (*p) ) {
-		case 9u: goto st385;
-		case 10u: goto st331;
-		case 13u: goto st342;
-		case 32u: goto st385;
-		case 33u: goto st551;
-		case 34u: goto st333;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 91u: goto st343;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st551;
-		} else if ( (*p) >= 42u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st559;
-	goto st0;
-st559:
-	if ( ++p == pe )
-		goto _test_eof559;
-case 559:
-	switch( (*p) ) {
-		case 9u: goto tr722;
-		case 10u: goto tr723;
-		case 13u: goto tr724;
-		case 32u: goto tr722;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr725;
-		case 59u: goto tr726;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st559;
-	goto st0;
-st386:
-	if ( ++p == pe )
-		goto _test_eof386;
-case 386:
-	if ( (*p) == 10u )
-		goto st384;
-	goto st0;
-tr721:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st387;
-st387:
-	if ( ++p == pe )
-		goto _test_eof387;
-case 387:
-#line 6591 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st381;
-	goto st0;
-tr405:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
-	{ m_ap = p; }
-	goto st560;
-st560:
-	if ( ++p == pe )
-		goto _test_eof560;
-case 560:
-#line 6602 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr727;
-		case 10u: goto tr728;
-		case 13u: goto tr729;
-		case 32u: goto tr727;
-		case 33u: goto st549;
-		case 37u: goto st549;
-		case 39u: goto st549;
-		case 44u: goto tr708;
-		case 59u: goto tr709;
-		case 61u: goto st391;
-		case 126u: goto st549;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st549;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st549;
-		} else if ( (*p) >= 65u )
-			goto st549;
-	} else
-		goto st549;
-	goto st0;
-tr727:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st388;
-st388:
-	if ( ++p == pe )
-		goto _test_eof388;
-case 388:
-#line 6635 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st388;
-		case 10u: goto st389;
-		case 13u: goto st395;
-		case 32u: goto st388;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 61u: goto st391;
-	}
-	goto st0;
-tr728:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st389;
-st389:
-	if ( ++p == pe )
-		goto _test_eof389;
-case 389:
-#line 6653 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st390;
-		case 32u: goto st390;
-	}
-	goto st0;
-st390:
-	if ( ++p == pe )
-		goto _test_eof390;
-case 390:
-	switch( (*p) ) {
-		case 9u: goto st390;
-		case 32u: goto st390;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 61u: goto st391;
-	}
-	goto st0;
-st391:
-	if ( ++p == pe )
-		goto _test_eof391;
-case 391:
-	switch( (*p) ) {
-		case 9u: goto st391;
-		case 10u: goto st392;
-		case 13u: goto st394;
-		case 32u: goto st391;
-		case 33u: goto st551;
-		case 34u: goto st333;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 48u: goto st561;
-		case 49u: goto st566;
-		case 91u: goto st343;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 50u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st551;
-		} else if ( (*p) >= 42u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st392:
-	if ( ++p == pe )
-		goto _test_eof392;
-case 392:
-	switch( (*p) ) {
-		case 9u: goto st393;
-		case 32u: goto st393;
-	}
-	goto st0;
-st393:
-	if ( ++p == pe )
-		goto _test_eof393;
-case 393:
-	switch( (*p) ) {
-		case 9u: goto st393;
-		case 10u: goto st331;
-		case 13u: goto st342;
-		case 32u: goto st393;
-		case 33u: goto st551;
-		case 34u: goto st333;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 48u: goto st561;
-		case 49u: goto st566;
-		case 91u: goto st343;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 50u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st551;
-		} else if ( (*p) >= 42u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st561:
-	if ( ++p == pe )
-		goto _test_eof561;
-case 561:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 46u: goto st562;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st562:
-	if ( ++p == pe )
-		goto _test_eof562;
-case 562:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st563;
-	goto st0;
-st563:
-	if ( ++p == pe )
-		goto _test_eof563;
-case 563:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st564;
-	goto st0;
-st564:
-	if ( ++p == pe )
-		goto _test_eof564;
-case 564:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st565;
-	goto st0;
-st565:
-	if ( ++p == pe )
-		goto _test_eof565;
-case 565:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st566:
-	if ( ++p == pe )
-		goto _test_eof566;
-case 566:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 46u: goto st567;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st567:
-	if ( ++p == pe )
-		goto _test_eof567;
-case 567:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 48u: goto st568;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 49u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st568:
-	if ( ++p == pe )
-		goto _test_eof568;
-case 568:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 48u: goto st569;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 49u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st569:
-	if ( ++p == pe )
-		goto _test_eof569;
-case 569:
-	switch( (*p) ) {
-		case 9u: goto tr730;
-		case 10u: goto tr731;
-		case 13u: goto tr732;
-		case 32u: goto tr730;
-		case 33u: goto st551;
-		case 37u: goto st551;
-		case 39u: goto st551;
-		case 44u: goto tr733;
-		case 48u: goto st565;
-		case 59u: goto tr735;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 49u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st551;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st394:
-	if ( ++p == pe )
-		goto _test_eof394;
-case 394:
-	if ( (*p) == 10u )
-		goto st392;
-	goto st0;
-tr729:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st395;
-st395:
-	if ( ++p == pe )
-		goto _test_eof395;
-case 395:
-#line 7017 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st389;
-	goto st0;
-st396:
-	if ( ++p == pe )
-		goto _test_eof396;
-case 396:
-	if ( (*p) == 10u )
-		goto st323;
-	goto st0;
-tr699:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st397;
-st397:
-	if ( ++p == pe )
-		goto _test_eof397;
-case 397:
-#line 7034 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st320;
-	goto st0;
-tr392:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st398;
-st398:
-	if ( ++p == pe )
-		goto _test_eof398;
-case 398:
-#line 7044 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st316;
-	goto st0;
-st399:
-	if ( ++p == pe )
-		goto _test_eof399;
-case 399:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st311;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st311;
-	} else
-		goto st311;
-	goto st0;
-st400:
-	if ( ++p == pe )
-		goto _test_eof400;
-case 400:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st311;
-	goto st0;
-st401:
-	if ( ++p == pe )
-		goto _test_eof401;
-case 401:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st400;
-	goto st0;
-st402:
-	if ( ++p == pe )
-		goto _test_eof402;
-case 402:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st401;
-	goto st0;
-st403:
-	if ( ++p == pe )
-		goto _test_eof403;
-case 403:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st402;
-	goto st0;
-st404:
-	if ( ++p == pe )
-		goto _test_eof404;
-case 404:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st403;
-	goto st0;
-tr377:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st405;
-st405:
-	if ( ++p == pe )
-		goto _test_eof405;
-case 405:
-#line 7103 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st309;
-	goto st0;
-tr361:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-#line 32 "grammar/sip_addr.rl"
-	{ m_u = p; }
-	goto st570;
-st570:
-	if ( ++p == pe )
-		goto _test_eof570;
-case 570:
-#line 7115 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr742;
-		case 10u: goto tr743;
-		case 13u: goto tr744;
-		case 32u: goto tr742;
-		case 33u: goto st570;
-		case 34u: goto st0;
-		case 37u: goto st570;
-		case 39u: goto st570;
-		case 44u: goto tr695;
-		case 59u: goto tr696;
-		case 60u: goto tr393;
-		case 126u: goto st570;
-	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st570;
-		} else if ( (*p) >= 42u )
-			goto st570;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st570;
-		} else if ( (*p) >= 65u )
-			goto st570;
-	} else
-		goto st0;
-	goto st546;
-tr742:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st406;
-st406:
-	if ( ++p == pe )
-		goto _test_eof406;
-case 406:
-#line 7153 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st406;
-		case 10u: goto st407;
-		case 13u: goto st414;
-		case 32u: goto st406;
-		case 33u: goto st409;
-		case 37u: goto st409;
-		case 39u: goto st409;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 60u: goto tr380;
-		case 126u: goto st409;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st409;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st409;
-		} else if ( (*p) >= 65u )
-			goto st409;
-	} else
-		goto st409;
-	goto st0;
-tr743:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st407;
-st407:
-	if ( ++p == pe )
-		goto _test_eof407;
-case 407:
-#line 7187 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st408;
-		case 32u: goto st408;
-	}
-	goto st0;
-st408:
-	if ( ++p == pe )
-		goto _test_eof408;
-case 408:
-	switch( (*p) ) {
-		case 9u: goto st408;
-		case 32u: goto st408;
-		case 33u: goto st409;
-		case 37u: goto st409;
-		case 39u: goto st409;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 60u: goto tr380;
-		case 126u: goto st409;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st409;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st409;
-		} else if ( (*p) >= 65u )
-			goto st409;
-	} else
-		goto st409;
-	goto st0;
-st409:
-	if ( ++p == pe )
-		goto _test_eof409;
-case 409:
-	switch( (*p) ) {
-		case 9u: goto tr490;
-		case 10u: goto tr491;
-		case 13u: goto tr492;
-		case 32u: goto tr490;
-		case 33u: goto st409;
-		case 37u: goto st409;
-		case 39u: goto st409;
-		case 60u: goto tr393;
-		case 126u: goto st409;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st409;
-		} else if ( (*p) >= 42u )
-			goto st409;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st409;
-		} else if ( (*p) >= 65u )
-			goto st409;
-	} else
-		goto st409;
-	goto st0;
-tr490:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st410;
-st410:
-	if ( ++p == pe )
-		goto _test_eof410;
-case 410:
-#line 7256 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st410;
-		case 10u: goto st411;
-		case 13u: goto st413;
-		case 32u: goto st410;
-		case 33u: goto st409;
-		case 37u: goto st409;
-		case 39u: goto st409;
-		case 60u: goto tr380;
-		case 126u: goto st409;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st409;
-		} else if ( (*p) >= 42u )
-			goto st409;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st409;
-		} else if ( (*p) >= 65u )
-			goto st409;
-	} else
-		goto st409;
-	goto st0;
-tr491:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st411;
-st411:
-	if ( ++p == pe )
-		goto _test_eof411;
-case 411:
-#line 7289 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st412;
-		case 32u: goto st412;
-	}
-	goto st0;
-st412:
-	if ( ++p == pe )
-		goto _test_eof412;
-case 412:
-	switch( (*p) ) {
-		case 9u: goto st412;
-		case 32u: goto st412;
-		case 33u: goto st409;
-		case 37u: goto st409;
-		case 39u: goto st409;
-		case 60u: goto tr380;
-		case 126u: goto st409;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st409;
-		} else if ( (*p) >= 42u )
-			goto st409;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st409;
-		} else if ( (*p) >= 65u )
-			goto st409;
-	} else
-		goto st409;
-	goto st0;
-tr492:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st413;
-st413:
-	if ( ++p == pe )
-		goto _test_eof413;
-case 413:
-#line 7329 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st411;
-	goto st0;
-tr744:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st414;
-st414:
-	if ( ++p == pe )
-		goto _test_eof414;
-case 414:
-#line 7341 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st407;
-	goto st0;
-tr373:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st415;
-st415:
-	if ( ++p == pe )
-		goto _test_eof415;
-case 415:
-#line 7352 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st307;
-	goto st0;
-tr358:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st416;
-st416:
-	if ( ++p == pe )
-		goto _test_eof416;
-case 416:
-#line 7363 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st416;
-		case 10u: goto st417;
-		case 13u: goto st421;
-		case 32u: goto st416;
-		case 34u: goto st311;
-		case 42u: goto tr501;
-		case 60u: goto tr380;
-	}
-	goto st0;
-tr359:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st417;
-st417:
-	if ( ++p == pe )
-		goto _test_eof417;
-case 417:
-#line 7381 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st418;
-		case 32u: goto st418;
-	}
-	goto st0;
-st418:
-	if ( ++p == pe )
-		goto _test_eof418;
-case 418:
-	switch( (*p) ) {
-		case 9u: goto st418;
-		case 32u: goto st418;
-		case 34u: goto st311;
-		case 42u: goto tr501;
-		case 60u: goto tr380;
-	}
-	goto st0;
-tr501:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
-	goto st571;
-st571:
-	if ( ++p == pe )
-		goto _test_eof571;
-case 571:
-#line 7405 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr501;
-		case 10u: goto st419;
-		case 13u: goto st420;
-		case 32u: goto tr501;
-	}
-	goto st0;
-st419:
-	if ( ++p == pe )
-		goto _test_eof419;
-case 419:
-	switch( (*p) ) {
-		case 9u: goto tr503;
-		case 32u: goto tr503;
-	}
-	goto st0;
-tr503:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
-	goto st572;
-st572:
-	if ( ++p == pe )
-		goto _test_eof572;
-case 572:
-#line 7428 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr503;
-		case 32u: goto tr503;
-	}
-	goto st0;
-st420:
-	if ( ++p == pe )
-		goto _test_eof420;
-case 420:
-	if ( (*p) == 10u )
-		goto st419;
-	goto st0;
-tr360:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st421;
-st421:
-	if ( ++p == pe )
-		goto _test_eof421;
-case 421:
-#line 7448 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st417;
-	goto st0;
-tr363:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-#line 32 "grammar/sip_addr.rl"
-	{ m_u = p; }
-	goto st573;
-st573:
-	if ( ++p == pe )
-		goto _test_eof573;
-case 573:
-#line 7461 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr747;
-		case 10u: goto tr748;
-		case 13u: goto tr749;
-		case 32u: goto tr747;
-		case 33u: goto st570;
-		case 34u: goto st0;
-		case 37u: goto st570;
-		case 39u: goto st570;
-		case 44u: goto tr695;
-		case 59u: goto tr696;
-		case 60u: goto tr393;
-		case 126u: goto st570;
-	}
-	if ( (*p) < 62u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st570;
-		} else if ( (*p) >= 42u )
-			goto st570;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st570;
-		} else if ( (*p) >= 65u )
-			goto st570;
-	} else
-		goto st0;
-	goto st546;
-tr750:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
-	goto st574;
-tr747:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st574;
-st574:
-	if ( ++p == pe )
-		goto _test_eof574;
-case 574:
-#line 7503 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr750;
-		case 10u: goto st422;
-		case 13u: goto st423;
-		case 32u: goto tr750;
-		case 33u: goto st409;
-		case 37u: goto st409;
-		case 39u: goto st409;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 60u: goto tr380;
-		case 126u: goto st409;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st409;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st409;
-		} else if ( (*p) >= 65u )
-			goto st409;
-	} else
-		goto st409;
-	goto st0;
-tr748:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st422;
-st422:
-	if ( ++p == pe )
-		goto _test_eof422;
-case 422:
-#line 7537 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr505;
-		case 32u: goto tr505;
-	}
-	goto st0;
-tr505:
-#line 44 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
-	goto st575;
-st575:
-	if ( ++p == pe )
-		goto _test_eof575;
-case 575:
-#line 7549 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr505;
-		case 32u: goto tr505;
-		case 33u: goto st409;
-		case 37u: goto st409;
-		case 39u: goto st409;
-		case 44u: goto st306;
-		case 59u: goto st322;
-		case 60u: goto tr380;
-		case 126u: goto st409;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st409;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st409;
-		} else if ( (*p) >= 65u )
-			goto st409;
-	} else
-		goto st409;
-	goto st0;
-tr749:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st423;
-st423:
-	if ( ++p == pe )
-		goto _test_eof423;
-case 423:
-#line 7581 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st422;
-	goto st0;
-case 424:
-	switch( (*p) ) {
-		case 9u: goto tr507;
-		case 10u: goto tr508;
-		case 13u: goto tr509;
-		case 32u: goto tr507;
-		case 33u: goto tr510;
-		case 34u: goto tr511;
-		case 37u: goto tr510;
-		case 39u: goto tr510;
-		case 60u: goto tr512;
-		case 126u: goto tr510;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr510;
-		} else if ( (*p) >= 42u )
-			goto tr510;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr510;
-		} else if ( (*p) >= 65u )
-			goto tr510;
-	} else
-		goto tr510;
-	goto st0;
-tr507:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st425;
-st425:
-	if ( ++p == pe )
-		goto _test_eof425;
-case 425:
-#line 7620 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st425;
-		case 10u: goto st426;
-		case 13u: goto st443;
-		case 32u: goto st425;
-		case 34u: goto st428;
-		case 60u: goto tr517;
-	}
-	goto st0;
-tr508:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st426;
-st426:
-	if ( ++p == pe )
-		goto _test_eof426;
-case 426:
-#line 7637 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st427;
-		case 32u: goto st427;
-	}
-	goto st0;
-st427:
-	if ( ++p == pe )
-		goto _test_eof427;
-case 427:
-	switch( (*p) ) {
-		case 9u: goto st427;
-		case 32u: goto st427;
-		case 34u: goto st428;
-		case 60u: goto tr517;
-	}
-	goto st0;
-tr511:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st428;
-st428:
-	if ( ++p == pe )
-		goto _test_eof428;
-case 428:
-#line 7661 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st428;
-		case 10u: goto st429;
-		case 13u: goto st430;
-		case 34u: goto st431;
-		case 92u: goto st513;
-	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st514;
-		} else if ( (*p) >= 32u )
-			goto st428;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st516;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st518;
-		} else
-			goto st517;
-	} else
-		goto st515;
-	goto st0;
-st429:
-	if ( ++p == pe )
-		goto _test_eof429;
-case 429:
-	switch( (*p) ) {
-		case 9u: goto st428;
-		case 32u: goto st428;
-	}
-	goto st0;
-st430:
-	if ( ++p == pe )
-		goto _test_eof430;
-case 430:
-	if ( (*p) == 10u )
-		goto st429;
-	goto st0;
-st431:
-	if ( ++p == pe )
-		goto _test_eof431;
-case 431:
-	switch( (*p) ) {
-		case 9u: goto tr528;
-		case 10u: goto tr529;
-		case 13u: goto tr530;
-		case 32u: goto tr528;
-		case 60u: goto tr531;
-	}
-	goto st0;
-tr528:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st432;
-st432:
-	if ( ++p == pe )
-		goto _test_eof432;
-case 432:
-#line 7721 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st432;
-		case 10u: goto st433;
-		case 13u: goto st512;
-		case 32u: goto st432;
-		case 60u: goto tr517;
-	}
-	goto st0;
-tr529:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st433;
-st433:
-	if ( ++p == pe )
-		goto _test_eof433;
-case 433:
-#line 7736 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st434;
-		case 32u: goto st434;
-	}
-	goto st0;
-st434:
-	if ( ++p == pe )
-		goto _test_eof434;
-case 434:
-	switch( (*p) ) {
-		case 9u: goto st434;
-		case 32u: goto st434;
-		case 60u: goto tr517;
-	}
-	goto st0;
-tr512:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st435;
-tr517:
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st435;
-tr531:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
-	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
-	goto st435;
-st435:
-	if ( ++p == pe )
-		goto _test_eof435;
-case 435:
-#line 7766 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 13u: goto st0;
-		case 32u: goto st0;
-		case 34u: goto st0;
-		case 60u: goto st0;
-		case 62u: goto st0;
-	}
-	if ( 9u <= (*p) && (*p) <= 10u )
-		goto st0;
-	goto st436;
-st436:
-	if ( ++p == pe )
-		goto _test_eof436;
-case 436:
-	switch( (*p) ) {
-		case 13u: goto st0;
-		case 32u: goto st0;
-		case 34u: goto st0;
-		case 60u: goto st0;
-		case 62u: goto st576;
-	}
-	if ( 9u <= (*p) && (*p) <= 10u )
-		goto st0;
-	goto st436;
-tr752:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st576;
-st576:
-	if ( ++p == pe )
-		goto _test_eof576;
-case 576:
-#line 7797 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr752;
-		case 10u: goto tr753;
-		case 13u: goto tr754;
-		case 32u: goto tr752;
-		case 44u: goto tr755;
-		case 59u: goto st450;
-	}
-	goto st0;
-tr753:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st437;
-st437:
-	if ( ++p == pe )
-		goto _test_eof437;
-case 437:
-#line 7813 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st577;
-		case 32u: goto st577;
-	}
-	goto st0;
-tr756:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st577;
-st577:
-	if ( ++p == pe )
-		goto _test_eof577;
-case 577:
-#line 7825 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr756;
-		case 10u: goto tr757;
-		case 13u: goto tr758;
-		case 32u: goto tr756;
-		case 44u: goto tr755;
-		case 59u: goto st450;
-	}
-	goto st0;
-tr757:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st438;
-tr766:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st438;
-st438:
-	if ( ++p == pe )
-		goto _test_eof438;
-case 438:
-#line 7845 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st439;
-		case 32u: goto st439;
-	}
-	goto st0;
-st439:
-	if ( ++p == pe )
-		goto _test_eof439;
-case 439:
-	switch( (*p) ) {
-		case 9u: goto st439;
-		case 32u: goto st439;
-		case 44u: goto st440;
-		case 59u: goto st450;
-	}
-	goto st0;
-tr542:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st440;
-tr755:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st440;
-tr763:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st440;
-st440:
-	if ( ++p == pe )
-		goto _test_eof440;
-case 440:
-#line 7876 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr542;
-		case 10u: goto tr543;
-		case 13u: goto tr544;
-		case 32u: goto tr542;
-		case 33u: goto tr510;
-		case 34u: goto tr511;
-		case 37u: goto tr510;
-		case 39u: goto tr510;
-		case 60u: goto tr512;
-		case 126u: goto tr510;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr510;
-		} else if ( (*p) >= 42u )
-			goto tr510;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr510;
-		} else if ( (*p) >= 65u )
-			goto tr510;
-	} else
-		goto tr510;
-	goto st0;
-tr543:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st441;
-st441:
-	if ( ++p == pe )
-		goto _test_eof441;
-case 441:
-#line 7911 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st442;
-		case 32u: goto st442;
-	}
-	goto st0;
-tr546:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st442;
-st442:
-	if ( ++p == pe )
-		goto _test_eof442;
-case 442:
-#line 7924 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr546;
-		case 10u: goto tr508;
-		case 13u: goto tr509;
-		case 32u: goto tr546;
-		case 33u: goto tr510;
-		case 34u: goto tr511;
-		case 37u: goto tr510;
-		case 39u: goto tr510;
-		case 60u: goto tr512;
-		case 126u: goto tr510;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr510;
-		} else if ( (*p) >= 42u )
-			goto tr510;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr510;
-		} else if ( (*p) >= 65u )
-			goto tr510;
-	} else
-		goto tr510;
-	goto st0;
-tr509:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st443;
-st443:
-	if ( ++p == pe )
-		goto _test_eof443;
-case 443:
-#line 7959 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st426;
-	goto st0;
-tr510:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st444;
-st444:
-	if ( ++p == pe )
-		goto _test_eof444;
-case 444:
-#line 7970 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr547;
-		case 10u: goto tr548;
-		case 13u: goto tr549;
-		case 32u: goto tr547;
-		case 33u: goto st444;
-		case 37u: goto st444;
-		case 39u: goto st444;
-		case 60u: goto tr531;
-		case 126u: goto st444;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st444;
-		} else if ( (*p) >= 42u )
-			goto st444;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st444;
-		} else if ( (*p) >= 65u )
-			goto st444;
-	} else
-		goto st444;
-	goto st0;
-tr547:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st445;
-st445:
-	if ( ++p == pe )
-		goto _test_eof445;
-case 445:
-#line 8003 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st445;
-		case 10u: goto st446;
-		case 13u: goto st448;
-		case 32u: goto st445;
-		case 33u: goto st444;
-		case 37u: goto st444;
-		case 39u: goto st444;
-		case 60u: goto tr517;
-		case 126u: goto st444;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st444;
-		} else if ( (*p) >= 42u )
-			goto st444;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st444;
-		} else if ( (*p) >= 65u )
-			goto st444;
-	} else
-		goto st444;
-	goto st0;
-tr548:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st446;
-st446:
-	if ( ++p == pe )
-		goto _test_eof446;
-case 446:
-#line 8036 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st447;
-		case 32u: goto st447;
-	}
-	goto st0;
-st447:
-	if ( ++p == pe )
-		goto _test_eof447;
-case 447:
-	switch( (*p) ) {
-		case 9u: goto st447;
-		case 32u: goto st447;
-		case 33u: goto st444;
-		case 37u: goto st444;
-		case 39u: goto st444;
-		case 60u: goto tr517;
-		case 126u: goto st444;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st444;
-		} else if ( (*p) >= 42u )
-			goto st444;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st444;
-		} else if ( (*p) >= 65u )
-			goto st444;
-	} else
-		goto st444;
-	goto st0;
-tr549:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st448;
-st448:
-	if ( ++p == pe )
-		goto _test_eof448;
-case 448:
-#line 8076 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st446;
-	goto st0;
-tr544:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
-	goto st449;
-st449:
-	if ( ++p == pe )
-		goto _test_eof449;
-case 449:
-#line 8087 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st441;
-	goto st0;
-tr764:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-	goto st450;
-st450:
-	if ( ++p == pe )
-		goto _test_eof450;
-case 450:
-#line 8097 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st450;
-		case 10u: goto st451;
-		case 13u: goto st510;
-		case 32u: goto st450;
-		case 33u: goto tr558;
-		case 37u: goto tr558;
-		case 39u: goto tr558;
-		case 126u: goto tr558;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr558;
-		} else if ( (*p) >= 42u )
-			goto tr558;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr558;
-		} else if ( (*p) >= 65u )
-			goto tr558;
-	} else
-		goto tr558;
-	goto st0;
-st451:
-	if ( ++p == pe )
-		goto _test_eof451;
-case 451:
-	switch( (*p) ) {
-		case 9u: goto st452;
-		case 32u: goto st452;
-	}
-	goto st0;
-st452:
-	if ( ++p == pe )
-		goto _test_eof452;
-case 452:
-	switch( (*p) ) {
-		case 9u: goto st452;
-		case 32u: goto st452;
-		case 33u: goto tr558;
-		case 37u: goto tr558;
-		case 39u: goto tr558;
-		case 126u: goto tr558;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr558;
-		} else if ( (*p) >= 42u )
-			goto tr558;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr558;
-		} else if ( (*p) >= 65u )
-			goto tr558;
-	} else
-		goto tr558;
-	goto st0;
-tr558:
-#line 41 "grammar/sip_addr.rl"
-	{ if (!m_aps) m_aps = p; }
-	goto st578;
-st578:
-	if ( ++p == pe )
-		goto _test_eof578;
-case 578:
-#line 8165 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto tr759;
-		case 10u: goto tr760;
-		case 13u: goto tr761;
-		case 32u: goto tr759;
-		case 33u: goto st578;
-		case 37u: goto st578;
-		case 39u: goto st578;
-		case 44u: goto tr763;
-		case 59u: goto tr764;
-		case 61u: goto st456;
-		case 126u: goto st578;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st578;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st578;
-		} else if ( (*p) >= 65u )
-			goto st578;
-	} else
-		goto st578;
-	goto st0;
-tr759:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st453;
-st453:
-	if ( ++p == pe )
-		goto _test_eof453;
-case 453:
-#line 8198 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st453;
-		case 10u: goto st454;
-		case 13u: goto st509;
-		case 32u: goto st453;
-		case 44u: goto st440;
-		case 59u: goto st450;
-		case 61u: goto st456;
-	}
-	goto st0;
-tr760:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st454;
-st454:
-	if ( ++p == pe )
-		goto _test_eof454;
-case 454:
-#line 8216 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st455;
-		case 32u: goto st455;
-	}
-	goto st0;
-st455:
-	if ( ++p == pe )
-		goto _test_eof455;
-case 455:
-	switch( (*p) ) {
-		case 9u: goto st455;
-		case 32u: goto st455;
-		case 44u: goto st440;
-		case 59u: goto st450;
-		case 61u: goto st456;
-	}
-	goto st0;
-st456:
-	if ( ++p == pe )
-		goto _test_eof456;
-case 456:
-	switch( (*p) ) {
-		case 9u: goto st456;
-		case 10u: goto st457;
-		case 13u: goto st508;
-		case 32u: goto st456;
-		case 33u: goto st580;
-		case 34u: goto st461;
-		case 37u: goto st580;
-		case 39u: goto st580;
-		case 91u: goto st473;
-		case 126u: goto st580;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st580;
-		} else if ( (*p) >= 42u )
-			goto st580;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st580;
-		} else if ( (*p) >= 65u )
-			goto st580;
-	} else
-		goto st580;
-	goto st0;
-st457:
-	if ( ++p == pe )
-		goto _test_eof457;
-case 457:
-	switch( (*p) ) {
-		case 9u: goto st458;
-		case 32u: goto st458;
-	}
-	goto st0;
-st458:
-	if ( ++p == pe )
-		goto _test_eof458;
-case 458:
-	switch( (*p) ) {
-		case 9u: goto st458;
-		case 10u: goto st459;
-		case 13u: goto st472;
-		case 32u: goto st458;
-		case 33u: goto st580;
-		case 34u: goto st461;
-		case 37u: goto st580;
-		case 39u: goto st580;
-		case 91u: goto st473;
-		case 126u: goto st580;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st580;
-		} else if ( (*p) >= 42u )
-			goto st580;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st580;
-		} else if ( (*p) >= 65u )
-			goto st580;
-	} else
-		goto st580;
-	goto st0;
-st459:
-	if ( ++p == pe )
-		goto _test_eof459;
-case 459:
-	switch( (*p) ) {
-		case 9u: goto st460;
-		case 32u: goto st460;
-	}
-	goto st0;
-st460:
-	if ( ++p == pe )
-		goto _test_eof460;
-case 460:
-	switch( (*p) ) {
-		case 9u: goto st460;
-		case 32u: goto st460;
-		case 34u: goto st461;
-	}
-	goto st0;
-st461:
-	if ( ++p == pe )
-		goto _test_eof461;
-case 461:
-	switch( (*p) ) {
-		case 9u: goto st461;
-		case 10u: goto st462;
-		case 13u: goto st463;
-		case 34u: goto st579;
-		case 92u: goto st466;
-	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st467;
-		} else if ( (*p) >= 32u )
-			goto st461;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st469;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st471;
-		} else
-			goto st470;
-	} else
-		goto st468;
-	goto st0;
-st462:
-	if ( ++p == pe )
-		goto _test_eof462;
-case 462:
-	switch( (*p) ) {
-		case 9u: goto st461;
-		case 32u: goto st461;
-	}
-	goto st0;
-st463:
-	if ( ++p == pe )
-		goto _test_eof463;
-case 463:
-	if ( (*p) == 10u )
-		goto st462;
-	goto st0;
-st579:
-	if ( ++p == pe )
-		goto _test_eof579;
-case 579:
-	switch( (*p) ) {
-		case 9u: goto tr765;
-		case 10u: goto tr766;
-		case 13u: goto tr767;
-		case 32u: goto tr765;
-		case 44u: goto tr763;
-		case 59u: goto tr764;
-	}
-	goto st0;
-tr765:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st464;
-st464:
-	if ( ++p == pe )
-		goto _test_eof464;
-case 464:
-#line 8389 "gen/c/sip_addr.c"
-	switch( (*p) ) {
-		case 9u: goto st464;
-		case 10u: goto st438;
-		case 13u: goto st465;
-		case 32u: goto st464;
-		case 44u: goto st440;
-		case 59u: goto st450;
-	}
-	goto st0;
-tr758:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st465;
-tr767:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st465;
-st465:
-	if ( ++p == pe )
-		goto _test_eof465;
-case 465:
-#line 8409 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st438;
-	goto st0;
-st466:
-	if ( ++p == pe )
-		goto _test_eof466;
-case 466:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st461;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st461;
-	} else
-		goto st461;
-	goto st0;
-st467:
-	if ( ++p == pe )
-		goto _test_eof467;
-case 467:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st461;
-	goto st0;
-st468:
-	if ( ++p == pe )
-		goto _test_eof468;
-case 468:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st467;
-	goto st0;
-st469:
-	if ( ++p == pe )
-		goto _test_eof469;
-case 469:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st468;
-	goto st0;
-st470:
-	if ( ++p == pe )
-		goto _test_eof470;
-case 470:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st469;
-	goto st0;
-st471:
-	if ( ++p == pe )
-		goto _test_eof471;
-case 471:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st470;
-	goto st0;
-st472:
-	if ( ++p == pe )
-		goto _test_eof472;
-case 472:
-	if ( (*p) == 10u )
-		goto st459;
-	goto st0;
-st580:
-	if ( ++p == pe )
-		goto _test_eof580;
-case 580:
-	switch( (*p) ) {
-		case 9u: goto tr765;
-		case 10u: goto tr766;
-		case 13u: goto tr767;
-		case 32u: goto tr765;
-		case 33u: goto st580;
-		case 37u: goto st580;
-		case 39u: goto st580;
-		case 44u: goto tr763;
-		case 59u: goto tr764;
-		case 126u: goto st580;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st580;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st580;
-		} else if ( (*p) >= 65u )
-			goto st580;
-	} else
-		goto st580;
-	goto st0;
-st473:
-	if ( ++p == pe )
-		goto _test_eof473;
-case 473:
-	if ( (*p) == 58u )
-		goto st507;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st474:
-	if ( ++p == pe )
-		goto _test_eof474;
-case 474:
-	switch( (*p) ) {
-		case 58u: goto st478;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st475;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st475;
-	} else
-		goto st475;
-	goto st0;
-st475:
-	if ( ++p == pe )
-		goto _test_eof475;
-case 475:
-	switch( (*p) ) {
-		case 58u: goto st478;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st476;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st476:
-	if ( ++p == pe )
-		goto _test_eof476;
-case 476:
-	switch( (*p) ) {
-		case 58u: goto st478;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st477;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st477;
-	} else
-		goto st477;
-	goto st0;
-st477:
-	if ( ++p == pe )
-		goto _test_eof477;
-case 477:
-	switch( (*p) ) {
-		case 58u: goto st478;
-		case 93u: goto st579;
-	}
-	goto st0;
-st478:
-	if ( ++p == pe )
-		goto _test_eof478;
-case 478:
-	if ( (*p) == 58u )
-		goto st494;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st479;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st479:
-	if ( ++p == pe )
-		goto _test_eof479;
-case 479:
-	switch( (*p) ) {
-		case 46u: goto st480;
-		case 58u: goto st478;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st492;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st475;
-	} else
-		goto st475;
-	goto st0;
-st480:
-	if ( ++p == pe )
-		goto _test_eof480;
-case 480:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st481;
-	goto st0;
-st481:
-	if ( ++p == pe )
-		goto _test_eof481;
-case 481:
-	if ( (*p) == 46u )
-		goto st482;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st490;
-	goto st0;
-st482:
-	if ( ++p == pe )
-		goto _test_eof482;
-case 482:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st483;
-	goto st0;
-st483:
-	if ( ++p == pe )
-		goto _test_eof483;
-case 483:
-	if ( (*p) == 46u )
-		goto st484;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st488;
-	goto st0;
-st484:
-	if ( ++p == pe )
-		goto _test_eof484;
-case 484:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st485;
-	goto st0;
-st485:
-	if ( ++p == pe )
-		goto _test_eof485;
-case 485:
-	if ( (*p) == 93u )
-		goto st579;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st486;
-	goto st0;
-st486:
-	if ( ++p == pe )
-		goto _test_eof486;
-case 486:
-	if ( (*p) == 93u )
-		goto st579;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st487;
-	goto st0;
-st487:
-	if ( ++p == pe )
-		goto _test_eof487;
-case 487:
-	if ( (*p) == 93u )
-		goto st579;
-	goto st0;
-st488:
-	if ( ++p == pe )
-		goto _test_eof488;
-case 488:
-	if ( (*p) == 46u )
-		goto st484;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st489;
-	goto st0;
-st489:
-	if ( ++p == pe )
-		goto _test_eof489;
-case 489:
-	if ( (*p) == 46u )
-		goto st484;
-	goto st0;
-st490:
-	if ( ++p == pe )
-		goto _test_eof490;
-case 490:
-	if ( (*p) == 46u )
-		goto st482;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st491;
-	goto st0;
-st491:
-	if ( ++p == pe )
-		goto _test_eof491;
-case 491:
-	if ( (*p) == 46u )
-		goto st482;
-	goto st0;
-st492:
-	if ( ++p == pe )
-		goto _test_eof492;
-case 492:
-	switch( (*p) ) {
-		case 46u: goto st480;
-		case 58u: goto st478;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st493;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st493:
-	if ( ++p == pe )
-		goto _test_eof493;
-case 493:
-	switch( (*p) ) {
-		case 46u: goto st480;
-		case 58u: goto st478;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st477;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st477;
-	} else
-		goto st477;
-	goto st0;
-st494:
-	if ( ++p == pe )
-		goto _test_eof494;
-case 494:
-	switch( (*p) ) {
-		case 58u: goto st503;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st495;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st495;
-	} else
-		goto st495;
-	goto st0;
-st495:
-	if ( ++p == pe )
-		goto _test_eof495;
-case 495:
-	switch( (*p) ) {
-		case 58u: goto st499;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st496;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st496;
-	} else
-		goto st496;
-	goto st0;
-st496:
-	if ( ++p == pe )
-		goto _test_eof496;
-case 496:
-	switch( (*p) ) {
-		case 58u: goto st499;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st497;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st497;
-	} else
-		goto st497;
-	goto st0;
-st497:
-	if ( ++p == pe )
-		goto _test_eof497;
-case 497:
-	switch( (*p) ) {
-		case 58u: goto st499;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st498;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st498;
-	} else
-		goto st498;
-	goto st0;
-st498:
-	if ( ++p == pe )
-		goto _test_eof498;
-case 498:
-	switch( (*p) ) {
-		case 58u: goto st499;
-		case 93u: goto st579;
-	}
-	goto st0;
-st499:
-	if ( ++p == pe )
-		goto _test_eof499;
-case 499:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st500;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st495;
-	} else
-		goto st495;
-	goto st0;
-st500:
-	if ( ++p == pe )
-		goto _test_eof500;
-case 500:
-	switch( (*p) ) {
-		case 46u: goto st480;
-		case 58u: goto st499;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st501;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st496;
-	} else
-		goto st496;
-	goto st0;
-st501:
-	if ( ++p == pe )
-		goto _test_eof501;
-case 501:
-	switch( (*p) ) {
-		case 46u: goto st480;
-		case 58u: goto st499;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st502;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st497;
-	} else
-		goto st497;
-	goto st0;
-st502:
-	if ( ++p == pe )
-		goto _test_eof502;
-case 502:
-	switch( (*p) ) {
-		case 46u: goto st480;
-		case 58u: goto st499;
-		case 93u: goto st579;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st498;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st498;
-	} else
-		goto st498;
-	goto st0;
-st503:
-	if ( ++p == pe )
-		goto _test_eof503;
-case 503:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st504;
-	goto st0;
-st504:
-	if ( ++p == pe )
-		goto _test_eof504;
-case 504:
-	if ( (*p) == 46u )
-		goto st480;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st505;
-	goto st0;
-st505:
-	if ( ++p == pe )
-		goto _test_eof505;
-case 505:
-	if ( (*p) == 46u )
-		goto st480;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st506;
-	goto st0;
-st506:
-	if ( ++p == pe )
-		goto _test_eof506;
-case 506:
-	if ( (*p) == 46u )
-		goto st480;
-	goto st0;
-st507:
-	if ( ++p == pe )
-		goto _test_eof507;
-case 507:
-	if ( (*p) == 58u )
-		goto st494;
-	goto st0;
-st508:
-	if ( ++p == pe )
-		goto _test_eof508;
-case 508:
-	if ( (*p) == 10u )
-		goto st457;
-	goto st0;
-tr761:
-#line 42 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st509;
-st509:
-	if ( ++p == pe )
-		goto _test_eof509;
-case 509:
-#line 8933 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st454;
-	goto st0;
-st510:
-	if ( ++p == pe )
-		goto _test_eof510;
-case 510:
-	if ( (*p) == 10u )
-		goto st451;
-	goto st0;
-tr754:
-#line 34 "grammar/sip_addr.rl"
-	{ sipkit__element_end(c, p); }
-	goto st511;
-st511:
-	if ( ++p == pe )
-		goto _test_eof511;
-case 511:
-#line 8950 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st437;
-	goto st0;
-tr530:
-#line 36 "grammar/sip_addr.rl"
-	{ sipkit__addr_display(c, m_dn, p); }
-	goto st512;
-st512:
-	if ( ++p == pe )
-		goto _test_eof512;
-case 512:
-#line 8960 "gen/c/sip_addr.c"
-	if ( (*p) == 10u )
-		goto st433;
-	goto st0;
-st513:
-	if ( ++p == pe )
-		goto _test_eof513;
-case 513:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st428;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st428;
-	} else
-		goto st428;
-	goto st0;
-st514:
-	if ( ++p == pe )
-		goto _test_eof514;
-case 514:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st428;
-	goto st0;
-st515:
-	if ( ++p == pe )
-		goto _test_eof515;
-case 515:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st514;
-	goto st0;
-st516:
-	if ( ++p == pe )
-		goto _test_eof516;
-case 516:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st515;
-	goto st0;
-st517:
-	if ( ++p == pe )
-		goto _test_eof517;
-case 517:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st516;
-	goto st0;
-st518:
-	if ( ++p == pe )
-		goto _test_eof518;
-case 518:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st517;
 	goto st0;
 	}
 	_test_eof2: cs = 2; goto _test_eof; 
@@ -9530,9 +7575,9 @@ case 518:
 	_test_eof11: cs = 11; goto _test_eof; 
 	_test_eof12: cs = 12; goto _test_eof; 
 	_test_eof13: cs = 13; goto _test_eof; 
-	_test_eof519: cs = 519; goto _test_eof; 
+	_test_eof354: cs = 354; goto _test_eof; 
 	_test_eof14: cs = 14; goto _test_eof; 
-	_test_eof520: cs = 520; goto _test_eof; 
+	_test_eof355: cs = 355; goto _test_eof; 
 	_test_eof15: cs = 15; goto _test_eof; 
 	_test_eof16: cs = 16; goto _test_eof; 
 	_test_eof17: cs = 17; goto _test_eof; 
@@ -9548,7 +7593,7 @@ case 518:
 	_test_eof27: cs = 27; goto _test_eof; 
 	_test_eof28: cs = 28; goto _test_eof; 
 	_test_eof29: cs = 29; goto _test_eof; 
-	_test_eof521: cs = 521; goto _test_eof; 
+	_test_eof356: cs = 356; goto _test_eof; 
 	_test_eof30: cs = 30; goto _test_eof; 
 	_test_eof31: cs = 31; goto _test_eof; 
 	_test_eof32: cs = 32; goto _test_eof; 
@@ -9560,7 +7605,7 @@ case 518:
 	_test_eof38: cs = 38; goto _test_eof; 
 	_test_eof39: cs = 39; goto _test_eof; 
 	_test_eof40: cs = 40; goto _test_eof; 
-	_test_eof522: cs = 522; goto _test_eof; 
+	_test_eof357: cs = 357; goto _test_eof; 
 	_test_eof41: cs = 41; goto _test_eof; 
 	_test_eof42: cs = 42; goto _test_eof; 
 	_test_eof43: cs = 43; goto _test_eof; 
@@ -9570,7 +7615,7 @@ case 518:
 	_test_eof47: cs = 47; goto _test_eof; 
 	_test_eof48: cs = 48; goto _test_eof; 
 	_test_eof49: cs = 49; goto _test_eof; 
-	_test_eof523: cs = 523; goto _test_eof; 
+	_test_eof358: cs = 358; goto _test_eof; 
 	_test_eof50: cs = 50; goto _test_eof; 
 	_test_eof51: cs = 51; goto _test_eof; 
 	_test_eof52: cs = 52; goto _test_eof; 
@@ -9584,13 +7629,14 @@ case 518:
 	_test_eof60: cs = 60; goto _test_eof; 
 	_test_eof61: cs = 61; goto _test_eof; 
 	_test_eof62: cs = 62; goto _test_eof; 
-	_test_eof63: cs = 63; goto _test_eof; 
+	_test_eof359: cs = 359; goto _test_eof; 
 	_test_eof64: cs = 64; goto _test_eof; 
 	_test_eof65: cs = 65; goto _test_eof; 
 	_test_eof66: cs = 66; goto _test_eof; 
 	_test_eof67: cs = 67; goto _test_eof; 
 	_test_eof68: cs = 68; goto _test_eof; 
 	_test_eof69: cs = 69; goto _test_eof; 
+	_test_eof360: cs = 360; goto _test_eof; 
 	_test_eof70: cs = 70; goto _test_eof; 
 	_test_eof71: cs = 71; goto _test_eof; 
 	_test_eof72: cs = 72; goto _test_eof; 
@@ -9602,6 +7648,7 @@ case 518:
 	_test_eof78: cs = 78; goto _test_eof; 
 	_test_eof79: cs = 79; goto _test_eof; 
 	_test_eof80: cs = 80; goto _test_eof; 
+	_test_eof361: cs = 361; goto _test_eof; 
 	_test_eof81: cs = 81; goto _test_eof; 
 	_test_eof82: cs = 82; goto _test_eof; 
 	_test_eof83: cs = 83; goto _test_eof; 
@@ -9610,21 +7657,25 @@ case 518:
 	_test_eof86: cs = 86; goto _test_eof; 
 	_test_eof87: cs = 87; goto _test_eof; 
 	_test_eof88: cs = 88; goto _test_eof; 
+	_test_eof362: cs = 362; goto _test_eof; 
 	_test_eof89: cs = 89; goto _test_eof; 
 	_test_eof90: cs = 90; goto _test_eof; 
 	_test_eof91: cs = 91; goto _test_eof; 
 	_test_eof92: cs = 92; goto _test_eof; 
+	_test_eof363: cs = 363; goto _test_eof; 
+	_test_eof364: cs = 364; goto _test_eof; 
+	_test_eof365: cs = 365; goto _test_eof; 
 	_test_eof93: cs = 93; goto _test_eof; 
 	_test_eof94: cs = 94; goto _test_eof; 
 	_test_eof95: cs = 95; goto _test_eof; 
-	_test_eof524: cs = 524; goto _test_eof; 
+	_test_eof96: cs = 96; goto _test_eof; 
 	_test_eof97: cs = 97; goto _test_eof; 
 	_test_eof98: cs = 98; goto _test_eof; 
+	_test_eof366: cs = 366; goto _test_eof; 
 	_test_eof99: cs = 99; goto _test_eof; 
 	_test_eof100: cs = 100; goto _test_eof; 
 	_test_eof101: cs = 101; goto _test_eof; 
 	_test_eof102: cs = 102; goto _test_eof; 
-	_test_eof525: cs = 525; goto _test_eof; 
 	_test_eof103: cs = 103; goto _test_eof; 
 	_test_eof104: cs = 104; goto _test_eof; 
 	_test_eof105: cs = 105; goto _test_eof; 
@@ -9636,8 +7687,9 @@ case 518:
 	_test_eof111: cs = 111; goto _test_eof; 
 	_test_eof112: cs = 112; goto _test_eof; 
 	_test_eof113: cs = 113; goto _test_eof; 
-	_test_eof526: cs = 526; goto _test_eof; 
+	_test_eof367: cs = 367; goto _test_eof; 
 	_test_eof114: cs = 114; goto _test_eof; 
+	_test_eof368: cs = 368; goto _test_eof; 
 	_test_eof115: cs = 115; goto _test_eof; 
 	_test_eof116: cs = 116; goto _test_eof; 
 	_test_eof117: cs = 117; goto _test_eof; 
@@ -9645,9 +7697,9 @@ case 518:
 	_test_eof119: cs = 119; goto _test_eof; 
 	_test_eof120: cs = 120; goto _test_eof; 
 	_test_eof121: cs = 121; goto _test_eof; 
-	_test_eof527: cs = 527; goto _test_eof; 
 	_test_eof122: cs = 122; goto _test_eof; 
 	_test_eof123: cs = 123; goto _test_eof; 
+	_test_eof369: cs = 369; goto _test_eof; 
 	_test_eof124: cs = 124; goto _test_eof; 
 	_test_eof125: cs = 125; goto _test_eof; 
 	_test_eof126: cs = 126; goto _test_eof; 
@@ -9657,13 +7709,14 @@ case 518:
 	_test_eof130: cs = 130; goto _test_eof; 
 	_test_eof131: cs = 131; goto _test_eof; 
 	_test_eof132: cs = 132; goto _test_eof; 
-	_test_eof133: cs = 133; goto _test_eof; 
+	_test_eof370: cs = 370; goto _test_eof; 
 	_test_eof134: cs = 134; goto _test_eof; 
 	_test_eof135: cs = 135; goto _test_eof; 
 	_test_eof136: cs = 136; goto _test_eof; 
 	_test_eof137: cs = 137; goto _test_eof; 
 	_test_eof138: cs = 138; goto _test_eof; 
 	_test_eof139: cs = 139; goto _test_eof; 
+	_test_eof371: cs = 371; goto _test_eof; 
 	_test_eof140: cs = 140; goto _test_eof; 
 	_test_eof141: cs = 141; goto _test_eof; 
 	_test_eof142: cs = 142; goto _test_eof; 
@@ -9675,6 +7728,7 @@ case 518:
 	_test_eof148: cs = 148; goto _test_eof; 
 	_test_eof149: cs = 149; goto _test_eof; 
 	_test_eof150: cs = 150; goto _test_eof; 
+	_test_eof372: cs = 372; goto _test_eof; 
 	_test_eof151: cs = 151; goto _test_eof; 
 	_test_eof152: cs = 152; goto _test_eof; 
 	_test_eof153: cs = 153; goto _test_eof; 
@@ -9683,20 +7737,21 @@ case 518:
 	_test_eof156: cs = 156; goto _test_eof; 
 	_test_eof157: cs = 157; goto _test_eof; 
 	_test_eof158: cs = 158; goto _test_eof; 
-	_test_eof528: cs = 528; goto _test_eof; 
-	_test_eof529: cs = 529; goto _test_eof; 
-	_test_eof530: cs = 530; goto _test_eof; 
+	_test_eof373: cs = 373; goto _test_eof; 
 	_test_eof159: cs = 159; goto _test_eof; 
 	_test_eof160: cs = 160; goto _test_eof; 
 	_test_eof161: cs = 161; goto _test_eof; 
 	_test_eof162: cs = 162; goto _test_eof; 
+	_test_eof374: cs = 374; goto _test_eof; 
+	_test_eof375: cs = 375; goto _test_eof; 
+	_test_eof376: cs = 376; goto _test_eof; 
 	_test_eof163: cs = 163; goto _test_eof; 
 	_test_eof164: cs = 164; goto _test_eof; 
-	_test_eof531: cs = 531; goto _test_eof; 
 	_test_eof165: cs = 165; goto _test_eof; 
 	_test_eof166: cs = 166; goto _test_eof; 
 	_test_eof167: cs = 167; goto _test_eof; 
 	_test_eof168: cs = 168; goto _test_eof; 
+	_test_eof377: cs = 377; goto _test_eof; 
 	_test_eof169: cs = 169; goto _test_eof; 
 	_test_eof170: cs = 170; goto _test_eof; 
 	_test_eof171: cs = 171; goto _test_eof; 
@@ -9708,36 +7763,35 @@ case 518:
 	_test_eof177: cs = 177; goto _test_eof; 
 	_test_eof178: cs = 178; goto _test_eof; 
 	_test_eof179: cs = 179; goto _test_eof; 
-	_test_eof532: cs = 532; goto _test_eof; 
 	_test_eof180: cs = 180; goto _test_eof; 
-	_test_eof533: cs = 533; goto _test_eof; 
 	_test_eof181: cs = 181; goto _test_eof; 
 	_test_eof182: cs = 182; goto _test_eof; 
 	_test_eof183: cs = 183; goto _test_eof; 
+	_test_eof378: cs = 378; goto _test_eof; 
 	_test_eof184: cs = 184; goto _test_eof; 
+	_test_eof379: cs = 379; goto _test_eof; 
 	_test_eof185: cs = 185; goto _test_eof; 
 	_test_eof186: cs = 186; goto _test_eof; 
 	_test_eof187: cs = 187; goto _test_eof; 
 	_test_eof188: cs = 188; goto _test_eof; 
 	_test_eof189: cs = 189; goto _test_eof; 
-	_test_eof534: cs = 534; goto _test_eof; 
 	_test_eof190: cs = 190; goto _test_eof; 
 	_test_eof191: cs = 191; goto _test_eof; 
 	_test_eof192: cs = 192; goto _test_eof; 
 	_test_eof193: cs = 193; goto _test_eof; 
+	_test_eof380: cs = 380; goto _test_eof; 
 	_test_eof194: cs = 194; goto _test_eof; 
 	_test_eof195: cs = 195; goto _test_eof; 
 	_test_eof196: cs = 196; goto _test_eof; 
 	_test_eof197: cs = 197; goto _test_eof; 
 	_test_eof198: cs = 198; goto _test_eof; 
-	_test_eof535: cs = 535; goto _test_eof; 
+	_test_eof199: cs = 199; goto _test_eof; 
 	_test_eof200: cs = 200; goto _test_eof; 
 	_test_eof201: cs = 201; goto _test_eof; 
 	_test_eof202: cs = 202; goto _test_eof; 
-	_test_eof203: cs = 203; goto _test_eof; 
+	_test_eof381: cs = 381; goto _test_eof; 
 	_test_eof204: cs = 204; goto _test_eof; 
 	_test_eof205: cs = 205; goto _test_eof; 
-	_test_eof536: cs = 536; goto _test_eof; 
 	_test_eof206: cs = 206; goto _test_eof; 
 	_test_eof207: cs = 207; goto _test_eof; 
 	_test_eof208: cs = 208; goto _test_eof; 
@@ -9749,17 +7803,18 @@ case 518:
 	_test_eof214: cs = 214; goto _test_eof; 
 	_test_eof215: cs = 215; goto _test_eof; 
 	_test_eof216: cs = 216; goto _test_eof; 
-	_test_eof537: cs = 537; goto _test_eof; 
 	_test_eof217: cs = 217; goto _test_eof; 
 	_test_eof218: cs = 218; goto _test_eof; 
 	_test_eof219: cs = 219; goto _test_eof; 
 	_test_eof220: cs = 220; goto _test_eof; 
+	_test_eof382: cs = 382; goto _test_eof; 
 	_test_eof221: cs = 221; goto _test_eof; 
+	_test_eof383: cs = 383; goto _test_eof; 
 	_test_eof222: cs = 222; goto _test_eof; 
 	_test_eof223: cs = 223; goto _test_eof; 
 	_test_eof224: cs = 224; goto _test_eof; 
-	_test_eof538: cs = 538; goto _test_eof; 
 	_test_eof225: cs = 225; goto _test_eof; 
+	_test_eof384: cs = 384; goto _test_eof; 
 	_test_eof226: cs = 226; goto _test_eof; 
 	_test_eof227: cs = 227; goto _test_eof; 
 	_test_eof228: cs = 228; goto _test_eof; 
@@ -9771,6 +7826,7 @@ case 518:
 	_test_eof234: cs = 234; goto _test_eof; 
 	_test_eof235: cs = 235; goto _test_eof; 
 	_test_eof236: cs = 236; goto _test_eof; 
+	_test_eof385: cs = 385; goto _test_eof; 
 	_test_eof237: cs = 237; goto _test_eof; 
 	_test_eof238: cs = 238; goto _test_eof; 
 	_test_eof239: cs = 239; goto _test_eof; 
@@ -9778,40 +7834,56 @@ case 518:
 	_test_eof241: cs = 241; goto _test_eof; 
 	_test_eof242: cs = 242; goto _test_eof; 
 	_test_eof243: cs = 243; goto _test_eof; 
+	_test_eof386: cs = 386; goto _test_eof; 
 	_test_eof244: cs = 244; goto _test_eof; 
 	_test_eof245: cs = 245; goto _test_eof; 
 	_test_eof246: cs = 246; goto _test_eof; 
 	_test_eof247: cs = 247; goto _test_eof; 
+	_test_eof387: cs = 387; goto _test_eof; 
+	_test_eof388: cs = 388; goto _test_eof; 
+	_test_eof389: cs = 389; goto _test_eof; 
+	_test_eof390: cs = 390; goto _test_eof; 
+	_test_eof391: cs = 391; goto _test_eof; 
+	_test_eof392: cs = 392; goto _test_eof; 
+	_test_eof393: cs = 393; goto _test_eof; 
 	_test_eof248: cs = 248; goto _test_eof; 
 	_test_eof249: cs = 249; goto _test_eof; 
 	_test_eof250: cs = 250; goto _test_eof; 
 	_test_eof251: cs = 251; goto _test_eof; 
 	_test_eof252: cs = 252; goto _test_eof; 
 	_test_eof253: cs = 253; goto _test_eof; 
+	_test_eof394: cs = 394; goto _test_eof; 
 	_test_eof254: cs = 254; goto _test_eof; 
 	_test_eof255: cs = 255; goto _test_eof; 
+	_test_eof395: cs = 395; goto _test_eof; 
 	_test_eof256: cs = 256; goto _test_eof; 
 	_test_eof257: cs = 257; goto _test_eof; 
 	_test_eof258: cs = 258; goto _test_eof; 
 	_test_eof259: cs = 259; goto _test_eof; 
 	_test_eof260: cs = 260; goto _test_eof; 
 	_test_eof261: cs = 261; goto _test_eof; 
-	_test_eof539: cs = 539; goto _test_eof; 
-	_test_eof540: cs = 540; goto _test_eof; 
-	_test_eof541: cs = 541; goto _test_eof; 
+	_test_eof396: cs = 396; goto _test_eof; 
+	_test_eof397: cs = 397; goto _test_eof; 
+	_test_eof398: cs = 398; goto _test_eof; 
+	_test_eof399: cs = 399; goto _test_eof; 
+	_test_eof400: cs = 400; goto _test_eof; 
+	_test_eof401: cs = 401; goto _test_eof; 
+	_test_eof402: cs = 402; goto _test_eof; 
+	_test_eof403: cs = 403; goto _test_eof; 
+	_test_eof404: cs = 404; goto _test_eof; 
 	_test_eof262: cs = 262; goto _test_eof; 
 	_test_eof263: cs = 263; goto _test_eof; 
 	_test_eof264: cs = 264; goto _test_eof; 
 	_test_eof265: cs = 265; goto _test_eof; 
 	_test_eof266: cs = 266; goto _test_eof; 
 	_test_eof267: cs = 267; goto _test_eof; 
-	_test_eof542: cs = 542; goto _test_eof; 
 	_test_eof268: cs = 268; goto _test_eof; 
 	_test_eof269: cs = 269; goto _test_eof; 
 	_test_eof270: cs = 270; goto _test_eof; 
 	_test_eof271: cs = 271; goto _test_eof; 
 	_test_eof272: cs = 272; goto _test_eof; 
 	_test_eof273: cs = 273; goto _test_eof; 
+	_test_eof405: cs = 405; goto _test_eof; 
 	_test_eof274: cs = 274; goto _test_eof; 
 	_test_eof275: cs = 275; goto _test_eof; 
 	_test_eof276: cs = 276; goto _test_eof; 
@@ -9821,19 +7893,20 @@ case 518:
 	_test_eof280: cs = 280; goto _test_eof; 
 	_test_eof281: cs = 281; goto _test_eof; 
 	_test_eof282: cs = 282; goto _test_eof; 
-	_test_eof543: cs = 543; goto _test_eof; 
 	_test_eof283: cs = 283; goto _test_eof; 
-	_test_eof544: cs = 544; goto _test_eof; 
 	_test_eof284: cs = 284; goto _test_eof; 
 	_test_eof285: cs = 285; goto _test_eof; 
 	_test_eof286: cs = 286; goto _test_eof; 
+	_test_eof406: cs = 406; goto _test_eof; 
 	_test_eof287: cs = 287; goto _test_eof; 
+	_test_eof407: cs = 407; goto _test_eof; 
 	_test_eof288: cs = 288; goto _test_eof; 
 	_test_eof289: cs = 289; goto _test_eof; 
+	_test_eof408: cs = 408; goto _test_eof; 
+	_test_eof409: cs = 409; goto _test_eof; 
 	_test_eof290: cs = 290; goto _test_eof; 
+	_test_eof410: cs = 410; goto _test_eof; 
 	_test_eof291: cs = 291; goto _test_eof; 
-	_test_eof292: cs = 292; goto _test_eof; 
-	_test_eof545: cs = 545; goto _test_eof; 
 	_test_eof293: cs = 293; goto _test_eof; 
 	_test_eof294: cs = 294; goto _test_eof; 
 	_test_eof295: cs = 295; goto _test_eof; 
@@ -9843,10 +7916,12 @@ case 518:
 	_test_eof299: cs = 299; goto _test_eof; 
 	_test_eof300: cs = 300; goto _test_eof; 
 	_test_eof301: cs = 301; goto _test_eof; 
-	_test_eof546: cs = 546; goto _test_eof; 
+	_test_eof302: cs = 302; goto _test_eof; 
 	_test_eof303: cs = 303; goto _test_eof; 
 	_test_eof304: cs = 304; goto _test_eof; 
+	_test_eof411: cs = 411; goto _test_eof; 
 	_test_eof305: cs = 305; goto _test_eof; 
+	_test_eof412: cs = 412; goto _test_eof; 
 	_test_eof306: cs = 306; goto _test_eof; 
 	_test_eof307: cs = 307; goto _test_eof; 
 	_test_eof308: cs = 308; goto _test_eof; 
@@ -9861,14 +7936,12 @@ case 518:
 	_test_eof317: cs = 317; goto _test_eof; 
 	_test_eof318: cs = 318; goto _test_eof; 
 	_test_eof319: cs = 319; goto _test_eof; 
-	_test_eof547: cs = 547; goto _test_eof; 
 	_test_eof320: cs = 320; goto _test_eof; 
-	_test_eof548: cs = 548; goto _test_eof; 
+	_test_eof413: cs = 413; goto _test_eof; 
 	_test_eof321: cs = 321; goto _test_eof; 
 	_test_eof322: cs = 322; goto _test_eof; 
 	_test_eof323: cs = 323; goto _test_eof; 
 	_test_eof324: cs = 324; goto _test_eof; 
-	_test_eof549: cs = 549; goto _test_eof; 
 	_test_eof325: cs = 325; goto _test_eof; 
 	_test_eof326: cs = 326; goto _test_eof; 
 	_test_eof327: cs = 327; goto _test_eof; 
@@ -9876,19 +7949,19 @@ case 518:
 	_test_eof329: cs = 329; goto _test_eof; 
 	_test_eof330: cs = 330; goto _test_eof; 
 	_test_eof331: cs = 331; goto _test_eof; 
+	_test_eof414: cs = 414; goto _test_eof; 
 	_test_eof332: cs = 332; goto _test_eof; 
 	_test_eof333: cs = 333; goto _test_eof; 
 	_test_eof334: cs = 334; goto _test_eof; 
 	_test_eof335: cs = 335; goto _test_eof; 
-	_test_eof550: cs = 550; goto _test_eof; 
 	_test_eof336: cs = 336; goto _test_eof; 
 	_test_eof337: cs = 337; goto _test_eof; 
 	_test_eof338: cs = 338; goto _test_eof; 
 	_test_eof339: cs = 339; goto _test_eof; 
 	_test_eof340: cs = 340; goto _test_eof; 
+	_test_eof415: cs = 415; goto _test_eof; 
 	_test_eof341: cs = 341; goto _test_eof; 
 	_test_eof342: cs = 342; goto _test_eof; 
-	_test_eof551: cs = 551; goto _test_eof; 
 	_test_eof343: cs = 343; goto _test_eof; 
 	_test_eof344: cs = 344; goto _test_eof; 
 	_test_eof345: cs = 345; goto _test_eof; 
@@ -9900,281 +7973,88 @@ case 518:
 	_test_eof351: cs = 351; goto _test_eof; 
 	_test_eof352: cs = 352; goto _test_eof; 
 	_test_eof353: cs = 353; goto _test_eof; 
-	_test_eof354: cs = 354; goto _test_eof; 
-	_test_eof355: cs = 355; goto _test_eof; 
-	_test_eof356: cs = 356; goto _test_eof; 
-	_test_eof357: cs = 357; goto _test_eof; 
-	_test_eof358: cs = 358; goto _test_eof; 
-	_test_eof359: cs = 359; goto _test_eof; 
-	_test_eof360: cs = 360; goto _test_eof; 
-	_test_eof361: cs = 361; goto _test_eof; 
-	_test_eof362: cs = 362; goto _test_eof; 
-	_test_eof363: cs = 363; goto _test_eof; 
-	_test_eof364: cs = 364; goto _test_eof; 
-	_test_eof365: cs = 365; goto _test_eof; 
-	_test_eof366: cs = 366; goto _test_eof; 
-	_test_eof367: cs = 367; goto _test_eof; 
-	_test_eof368: cs = 368; goto _test_eof; 
-	_test_eof369: cs = 369; goto _test_eof; 
-	_test_eof370: cs = 370; goto _test_eof; 
-	_test_eof371: cs = 371; goto _test_eof; 
-	_test_eof372: cs = 372; goto _test_eof; 
-	_test_eof373: cs = 373; goto _test_eof; 
-	_test_eof374: cs = 374; goto _test_eof; 
-	_test_eof375: cs = 375; goto _test_eof; 
-	_test_eof376: cs = 376; goto _test_eof; 
-	_test_eof377: cs = 377; goto _test_eof; 
-	_test_eof378: cs = 378; goto _test_eof; 
-	_test_eof379: cs = 379; goto _test_eof; 
-	_test_eof552: cs = 552; goto _test_eof; 
-	_test_eof553: cs = 553; goto _test_eof; 
-	_test_eof554: cs = 554; goto _test_eof; 
-	_test_eof555: cs = 555; goto _test_eof; 
-	_test_eof556: cs = 556; goto _test_eof; 
-	_test_eof557: cs = 557; goto _test_eof; 
-	_test_eof558: cs = 558; goto _test_eof; 
-	_test_eof380: cs = 380; goto _test_eof; 
-	_test_eof381: cs = 381; goto _test_eof; 
-	_test_eof382: cs = 382; goto _test_eof; 
-	_test_eof383: cs = 383; goto _test_eof; 
-	_test_eof384: cs = 384; goto _test_eof; 
-	_test_eof385: cs = 385; goto _test_eof; 
-	_test_eof559: cs = 559; goto _test_eof; 
-	_test_eof386: cs = 386; goto _test_eof; 
-	_test_eof387: cs = 387; goto _test_eof; 
-	_test_eof560: cs = 560; goto _test_eof; 
-	_test_eof388: cs = 388; goto _test_eof; 
-	_test_eof389: cs = 389; goto _test_eof; 
-	_test_eof390: cs = 390; goto _test_eof; 
-	_test_eof391: cs = 391; goto _test_eof; 
-	_test_eof392: cs = 392; goto _test_eof; 
-	_test_eof393: cs = 393; goto _test_eof; 
-	_test_eof561: cs = 561; goto _test_eof; 
-	_test_eof562: cs = 562; goto _test_eof; 
-	_test_eof563: cs = 563; goto _test_eof; 
-	_test_eof564: cs = 564; goto _test_eof; 
-	_test_eof565: cs = 565; goto _test_eof; 
-	_test_eof566: cs = 566; goto _test_eof; 
-	_test_eof567: cs = 567; goto _test_eof; 
-	_test_eof568: cs = 568; goto _test_eof; 
-	_test_eof569: cs = 569; goto _test_eof; 
-	_test_eof394: cs = 394; goto _test_eof; 
-	_test_eof395: cs = 395; goto _test_eof; 
-	_test_eof396: cs = 396; goto _test_eof; 
-	_test_eof397: cs = 397; goto _test_eof; 
-	_test_eof398: cs = 398; goto _test_eof; 
-	_test_eof399: cs = 399; goto _test_eof; 
-	_test_eof400: cs = 400; goto _test_eof; 
-	_test_eof401: cs = 401; goto _test_eof; 
-	_test_eof402: cs = 402; goto _test_eof; 
-	_test_eof403: cs = 403; goto _test_eof; 
-	_test_eof404: cs = 404; goto _test_eof; 
-	_test_eof405: cs = 405; goto _test_eof; 
-	_test_eof570: cs = 570; goto _test_eof; 
-	_test_eof406: cs = 406; goto _test_eof; 
-	_test_eof407: cs = 407; goto _test_eof; 
-	_test_eof408: cs = 408; goto _test_eof; 
-	_test_eof409: cs = 409; goto _test_eof; 
-	_test_eof410: cs = 410; goto _test_eof; 
-	_test_eof411: cs = 411; goto _test_eof; 
-	_test_eof412: cs = 412; goto _test_eof; 
-	_test_eof413: cs = 413; goto _test_eof; 
-	_test_eof414: cs = 414; goto _test_eof; 
-	_test_eof415: cs = 415; goto _test_eof; 
-	_test_eof416: cs = 416; goto _test_eof; 
-	_test_eof417: cs = 417; goto _test_eof; 
-	_test_eof418: cs = 418; goto _test_eof; 
-	_test_eof571: cs = 571; goto _test_eof; 
-	_test_eof419: cs = 419; goto _test_eof; 
-	_test_eof572: cs = 572; goto _test_eof; 
-	_test_eof420: cs = 420; goto _test_eof; 
-	_test_eof421: cs = 421; goto _test_eof; 
-	_test_eof573: cs = 573; goto _test_eof; 
-	_test_eof574: cs = 574; goto _test_eof; 
-	_test_eof422: cs = 422; goto _test_eof; 
-	_test_eof575: cs = 575; goto _test_eof; 
-	_test_eof423: cs = 423; goto _test_eof; 
-	_test_eof425: cs = 425; goto _test_eof; 
-	_test_eof426: cs = 426; goto _test_eof; 
-	_test_eof427: cs = 427; goto _test_eof; 
-	_test_eof428: cs = 428; goto _test_eof; 
-	_test_eof429: cs = 429; goto _test_eof; 
-	_test_eof430: cs = 430; goto _test_eof; 
-	_test_eof431: cs = 431; goto _test_eof; 
-	_test_eof432: cs = 432; goto _test_eof; 
-	_test_eof433: cs = 433; goto _test_eof; 
-	_test_eof434: cs = 434; goto _test_eof; 
-	_test_eof435: cs = 435; goto _test_eof; 
-	_test_eof436: cs = 436; goto _test_eof; 
-	_test_eof576: cs = 576; goto _test_eof; 
-	_test_eof437: cs = 437; goto _test_eof; 
-	_test_eof577: cs = 577; goto _test_eof; 
-	_test_eof438: cs = 438; goto _test_eof; 
-	_test_eof439: cs = 439; goto _test_eof; 
-	_test_eof440: cs = 440; goto _test_eof; 
-	_test_eof441: cs = 441; goto _test_eof; 
-	_test_eof442: cs = 442; goto _test_eof; 
-	_test_eof443: cs = 443; goto _test_eof; 
-	_test_eof444: cs = 444; goto _test_eof; 
-	_test_eof445: cs = 445; goto _test_eof; 
-	_test_eof446: cs = 446; goto _test_eof; 
-	_test_eof447: cs = 447; goto _test_eof; 
-	_test_eof448: cs = 448; goto _test_eof; 
-	_test_eof449: cs = 449; goto _test_eof; 
-	_test_eof450: cs = 450; goto _test_eof; 
-	_test_eof451: cs = 451; goto _test_eof; 
-	_test_eof452: cs = 452; goto _test_eof; 
-	_test_eof578: cs = 578; goto _test_eof; 
-	_test_eof453: cs = 453; goto _test_eof; 
-	_test_eof454: cs = 454; goto _test_eof; 
-	_test_eof455: cs = 455; goto _test_eof; 
-	_test_eof456: cs = 456; goto _test_eof; 
-	_test_eof457: cs = 457; goto _test_eof; 
-	_test_eof458: cs = 458; goto _test_eof; 
-	_test_eof459: cs = 459; goto _test_eof; 
-	_test_eof460: cs = 460; goto _test_eof; 
-	_test_eof461: cs = 461; goto _test_eof; 
-	_test_eof462: cs = 462; goto _test_eof; 
-	_test_eof463: cs = 463; goto _test_eof; 
-	_test_eof579: cs = 579; goto _test_eof; 
-	_test_eof464: cs = 464; goto _test_eof; 
-	_test_eof465: cs = 465; goto _test_eof; 
-	_test_eof466: cs = 466; goto _test_eof; 
-	_test_eof467: cs = 467; goto _test_eof; 
-	_test_eof468: cs = 468; goto _test_eof; 
-	_test_eof469: cs = 469; goto _test_eof; 
-	_test_eof470: cs = 470; goto _test_eof; 
-	_test_eof471: cs = 471; goto _test_eof; 
-	_test_eof472: cs = 472; goto _test_eof; 
-	_test_eof580: cs = 580; goto _test_eof; 
-	_test_eof473: cs = 473; goto _test_eof; 
-	_test_eof474: cs = 474; goto _test_eof; 
-	_test_eof475: cs = 475; goto _test_eof; 
-	_test_eof476: cs = 476; goto _test_eof; 
-	_test_eof477: cs = 477; goto _test_eof; 
-	_test_eof478: cs = 478; goto _test_eof; 
-	_test_eof479: cs = 479; goto _test_eof; 
-	_test_eof480: cs = 480; goto _test_eof; 
-	_test_eof481: cs = 481; goto _test_eof; 
-	_test_eof482: cs = 482; goto _test_eof; 
-	_test_eof483: cs = 483; goto _test_eof; 
-	_test_eof484: cs = 484; goto _test_eof; 
-	_test_eof485: cs = 485; goto _test_eof; 
-	_test_eof486: cs = 486; goto _test_eof; 
-	_test_eof487: cs = 487; goto _test_eof; 
-	_test_eof488: cs = 488; goto _test_eof; 
-	_test_eof489: cs = 489; goto _test_eof; 
-	_test_eof490: cs = 490; goto _test_eof; 
-	_test_eof491: cs = 491; goto _test_eof; 
-	_test_eof492: cs = 492; goto _test_eof; 
-	_test_eof493: cs = 493; goto _test_eof; 
-	_test_eof494: cs = 494; goto _test_eof; 
-	_test_eof495: cs = 495; goto _test_eof; 
-	_test_eof496: cs = 496; goto _test_eof; 
-	_test_eof497: cs = 497; goto _test_eof; 
-	_test_eof498: cs = 498; goto _test_eof; 
-	_test_eof499: cs = 499; goto _test_eof; 
-	_test_eof500: cs = 500; goto _test_eof; 
-	_test_eof501: cs = 501; goto _test_eof; 
-	_test_eof502: cs = 502; goto _test_eof; 
-	_test_eof503: cs = 503; goto _test_eof; 
-	_test_eof504: cs = 504; goto _test_eof; 
-	_test_eof505: cs = 505; goto _test_eof; 
-	_test_eof506: cs = 506; goto _test_eof; 
-	_test_eof507: cs = 507; goto _test_eof; 
-	_test_eof508: cs = 508; goto _test_eof; 
-	_test_eof509: cs = 509; goto _test_eof; 
-	_test_eof510: cs = 510; goto _test_eof; 
-	_test_eof511: cs = 511; goto _test_eof; 
-	_test_eof512: cs = 512; goto _test_eof; 
-	_test_eof513: cs = 513; goto _test_eof; 
-	_test_eof514: cs = 514; goto _test_eof; 
-	_test_eof515: cs = 515; goto _test_eof; 
-	_test_eof516: cs = 516; goto _test_eof; 
-	_test_eof517: cs = 517; goto _test_eof; 
-	_test_eof518: cs = 518; goto _test_eof; 
 
 	_test_eof: {}
 	if ( p == eof )
 	{
 	switch ( cs ) {
-	case 524: 
-	case 534: 
-	case 535: 
-	case 545: 
+	case 359: 
+	case 369: 
+	case 370: 
+	case 380: 
 #line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	break;
-	case 519: 
-	case 520: 
-	case 547: 
-	case 548: 
-	case 576: 
-	case 577: 
+	case 354: 
+	case 355: 
+	case 382: 
+	case 383: 
+	case 411: 
+	case 412: 
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 525: 
-	case 526: 
-	case 527: 
-	case 528: 
-	case 529: 
-	case 530: 
-	case 536: 
-	case 537: 
-	case 538: 
-	case 539: 
-	case 540: 
-	case 541: 
+	case 360: 
+	case 361: 
+	case 362: 
+	case 363: 
+	case 364: 
+	case 365: 
+	case 371: 
+	case 372: 
+	case 373: 
+	case 374: 
+	case 375: 
+	case 376: 
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	break;
-	case 546: 
-	case 570: 
-	case 573: 
+	case 381: 
+	case 405: 
+	case 408: 
 #line 33 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 531: 
-	case 542: 
+	case 366: 
+	case 377: 
 #line 38 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	break;
-	case 521: 
-	case 522: 
-	case 523: 
-	case 549: 
-	case 550: 
-	case 551: 
-	case 552: 
-	case 553: 
-	case 554: 
-	case 555: 
-	case 556: 
-	case 557: 
-	case 558: 
-	case 560: 
-	case 578: 
-	case 579: 
-	case 580: 
+	case 356: 
+	case 357: 
+	case 358: 
+	case 384: 
+	case 385: 
+	case 386: 
+	case 387: 
+	case 388: 
+	case 389: 
+	case 390: 
+	case 391: 
+	case 392: 
+	case 393: 
+	case 395: 
+	case 413: 
+	case 414: 
+	case 415: 
 #line 42 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 561: 
-	case 562: 
-	case 563: 
-	case 564: 
-	case 565: 
-	case 566: 
-	case 567: 
-	case 568: 
-	case 569: 
+	case 396: 
+	case 397: 
+	case 398: 
+	case 399: 
+	case 400: 
+	case 401: 
+	case 402: 
+	case 403: 
+	case 404: 
 #line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
 #line 42 "grammar/sip_addr.rl"
@@ -10182,7 +8062,7 @@ case 518:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 559: 
+	case 394: 
 #line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
 #line 42 "grammar/sip_addr.rl"
@@ -10190,7 +8070,7 @@ case 518:
 #line 34 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 9669 "gen/c/sip_addr.c"
+#line 7549 "gen/c/sip_addr.c"
 	}
 	}
 

@@ -23,9 +23,9 @@
 
 #line 18 "gen/c/sip_frame.c"
 static const int sipkit_frame_start = 1;
-static const int sipkit_frame_first_final = 949;
+static const int sipkit_frame_first_final = 921;
 
-static const int sipkit_frame_en_strict = 475;
+static const int sipkit_frame_en_strict = 461;
 static const int sipkit_frame_en_lenient = 1;
 
 
@@ -49,9 +49,8 @@ case 1:
 		case 33u: goto tr0;
 		case 37u: goto tr0;
 		case 39u: goto tr0;
-		case 78u: goto tr2;
-		case 83u: goto tr3;
-		case 115u: goto tr4;
+		case 83u: goto tr2;
+		case 115u: goto tr2;
 		case 126u: goto tr0;
 	}
 	if ( (*p) < 48u ) {
@@ -82,9 +81,9 @@ st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 72 "gen/c/sip_frame.c"
+#line 71 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 32u: goto tr5;
+		case 32u: goto tr3;
 		case 33u: goto st2;
 		case 37u: goto st2;
 		case 39u: goto st2;
@@ -105,7 +104,7 @@ case 2:
 	} else
 		goto st2;
 	goto st0;
-tr5:
+tr3:
 #line 27 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_METHOD, mark, p); }
 	goto st3;
@@ -113,31 +112,31 @@ st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
-#line 101 "gen/c/sip_frame.c"
+#line 100 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
 		case 32u: goto st0;
 	}
-	goto tr7;
-tr7:
+	goto tr5;
+tr5:
 #line 20 "grammar/sip_frame.rl"
 	{ mark = p; }
 #line 22 "grammar/sip_frame.rl"
-	{ c->rule = "Request-URI"; }
+	{ c->rule = "Request-URI"; {p = (( sipkit__skip_to_sp(p, pe)))-1;} }
 	goto st4;
 st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
-#line 115 "gen/c/sip_frame.c"
+#line 114 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
-		case 32u: goto tr9;
+		case 32u: goto tr7;
 	}
 	goto st4;
-tr9:
+tr7:
 #line 28 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_RURI, mark, p); }
 	goto st5;
@@ -145,13 +144,13 @@ st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
-#line 128 "gen/c/sip_frame.c"
+#line 127 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 83u: goto tr10;
-		case 115u: goto tr10;
+		case 83u: goto tr8;
+		case 115u: goto tr8;
 	}
 	goto st0;
-tr10:
+tr8:
 #line 20 "grammar/sip_frame.rl"
 	{ mark = p; }
 #line 23 "grammar/sip_frame.rl"
@@ -161,7 +160,7 @@ st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
-#line 141 "gen/c/sip_frame.c"
+#line 140 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 73u: goto st7;
 		case 105u: goto st7;
@@ -211,13 +210,13 @@ st12:
 		goto _test_eof12;
 case 12:
 	switch( (*p) ) {
-		case 10u: goto tr17;
-		case 13u: goto tr18;
+		case 10u: goto tr15;
+		case 13u: goto tr16;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st12;
 	goto st0;
-tr17:
+tr15:
 #line 29 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
 #line 26 "grammar/sip_frame.rl"
@@ -225,11 +224,11 @@ tr17:
 #line 36 "grammar/sip_frame.rl"
 	{ c->rule = "header-name"; }
 	goto st13;
-tr45:
+tr43:
 #line 36 "grammar/sip_frame.rl"
 	{ c->rule = "header-name"; }
 	goto st13;
-tr583:
+tr575:
 #line 31 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_REASON, mark + 1, p); }
 #line 26 "grammar/sip_frame.rl"
@@ -241,84 +240,84 @@ st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 213 "gen/c/sip_frame.c"
+#line 212 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 10u: goto tr19;
+		case 10u: goto tr17;
 		case 13u: goto st14;
-		case 33u: goto tr21;
-		case 37u: goto tr21;
-		case 39u: goto tr21;
-		case 65u: goto tr22;
-		case 67u: goto tr23;
-		case 68u: goto tr24;
-		case 69u: goto tr25;
-		case 70u: goto tr26;
-		case 73u: goto tr27;
-		case 75u: goto tr28;
-		case 76u: goto tr29;
-		case 77u: goto tr30;
-		case 79u: goto tr31;
-		case 80u: goto tr32;
-		case 82u: goto tr33;
-		case 83u: goto tr34;
-		case 84u: goto tr35;
-		case 85u: goto tr36;
-		case 86u: goto tr37;
-		case 87u: goto tr38;
-		case 88u: goto tr39;
-		case 97u: goto tr22;
-		case 99u: goto tr23;
-		case 100u: goto tr24;
-		case 101u: goto tr25;
-		case 102u: goto tr26;
-		case 105u: goto tr27;
-		case 107u: goto tr28;
-		case 108u: goto tr29;
-		case 109u: goto tr30;
-		case 111u: goto tr31;
-		case 112u: goto tr32;
-		case 114u: goto tr33;
-		case 115u: goto tr34;
-		case 116u: goto tr35;
-		case 117u: goto tr36;
-		case 118u: goto tr37;
-		case 119u: goto tr38;
-		case 120u: goto tr39;
-		case 126u: goto tr21;
+		case 33u: goto tr19;
+		case 37u: goto tr19;
+		case 39u: goto tr19;
+		case 65u: goto tr20;
+		case 67u: goto tr21;
+		case 68u: goto tr22;
+		case 69u: goto tr23;
+		case 70u: goto tr24;
+		case 73u: goto tr25;
+		case 75u: goto tr26;
+		case 76u: goto tr27;
+		case 77u: goto tr28;
+		case 79u: goto tr29;
+		case 80u: goto tr30;
+		case 82u: goto tr31;
+		case 83u: goto tr32;
+		case 84u: goto tr33;
+		case 85u: goto tr34;
+		case 86u: goto tr35;
+		case 87u: goto tr36;
+		case 88u: goto tr37;
+		case 97u: goto tr20;
+		case 99u: goto tr21;
+		case 100u: goto tr22;
+		case 101u: goto tr23;
+		case 102u: goto tr24;
+		case 105u: goto tr25;
+		case 107u: goto tr26;
+		case 108u: goto tr27;
+		case 109u: goto tr28;
+		case 111u: goto tr29;
+		case 112u: goto tr30;
+		case 114u: goto tr31;
+		case 115u: goto tr32;
+		case 116u: goto tr33;
+		case 117u: goto tr34;
+		case 118u: goto tr35;
+		case 119u: goto tr36;
+		case 120u: goto tr37;
+		case 126u: goto tr19;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr21;
+				goto tr19;
 		} else if ( (*p) >= 42u )
-			goto tr21;
+			goto tr19;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr21;
+				goto tr19;
 		} else if ( (*p) >= 66u )
-			goto tr21;
+			goto tr19;
 	} else
-		goto tr21;
+		goto tr19;
 	goto st0;
-tr19:
+tr17:
 #line 37 "grammar/sip_frame.rl"
-	{ done = p + 1; {p++; cs = 949; goto _out;} }
-	goto st949;
-st949:
+	{ done = p + 1; {p++; cs = 921; goto _out;} }
+	goto st921;
+st921:
 	if ( ++p == pe )
-		goto _test_eof949;
-case 949:
-#line 279 "gen/c/sip_frame.c"
+		goto _test_eof921;
+case 921:
+#line 278 "gen/c/sip_frame.c"
 	goto st0;
 st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
 	if ( (*p) == 10u )
-		goto tr19;
+		goto tr17;
 	goto st0;
-tr21:
+tr19:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st15;
@@ -326,14 +325,14 @@ st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 294 "gen/c/sip_frame.c"
+#line 293 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -351,337 +350,337 @@ case 15:
 	} else
 		goto st15;
 	goto st0;
-tr40:
+tr38:
 #line 34 "grammar/sip_frame.rl"
 	{ hdr_id = SIPKIT_HDR_OTHER; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr54:
+tr52:
 #line 10 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ACCEPT; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr66:
+tr64:
 #line 11 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr75:
+tr73:
 #line 12 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr86:
+tr84:
 #line 13 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr90:
+tr88:
 #line 14 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ALLOW; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr99:
+tr97:
 #line 58 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr119:
+tr117:
 #line 15 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr129:
+tr127:
 #line 16 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr131:
+tr129:
 #line 24 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr142:
+tr140:
 #line 17 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CALL_ID; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr146:
+tr144:
 #line 18 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr154:
+tr152:
 #line 19 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTACT; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr173:
+tr171:
 #line 20 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr182:
+tr180:
 #line 21 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr192:
+tr190:
 #line 22 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr198:
+tr196:
 #line 23 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr205:
+tr203:
 #line 25 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CSEQ; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr210:
+tr208:
 #line 26 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_DATE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr223:
+tr221:
 #line 27 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr228:
+tr226:
 #line 57 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_EVENT; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr235:
+tr233:
 #line 28 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_EXPIRES; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr237:
+tr235:
 #line 29 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_FROM; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr253:
+tr251:
 #line 30 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr264:
+tr262:
 #line 60 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr266:
+tr264:
 #line 46 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr280:
+tr278:
 #line 31 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr293:
+tr291:
 #line 33 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr304:
+tr302:
 #line 32 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr307:
+tr305:
 #line 64 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MIN_SE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr320:
+tr318:
 #line 34 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr330:
+tr328:
 #line 35 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PRIORITY; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr349:
+tr347:
 #line 36 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr359:
+tr357:
 #line 37 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr367:
+tr365:
 #line 38 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr369:
+tr367:
 #line 56 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REFER_TO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr377:
+tr375:
 #line 54 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RACK; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr388:
+tr386:
 #line 62 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REASON; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr400:
+tr398:
 #line 39 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr407:
+tr405:
 #line 61 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr419:
+tr417:
 #line 40 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr425:
+tr423:
 #line 41 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REQUIRE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr435:
+tr433:
 #line 42 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr440:
+tr438:
 #line 43 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ROUTE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr444:
+tr442:
 #line 55 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RSEQ; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr446:
+tr444:
 #line 45 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SUBJECT; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr455:
+tr453:
 #line 44 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SERVER; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr469:
+tr467:
 #line 63 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr492:
+tr490:
 #line 59 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr500:
+tr498:
 #line 48 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_TO; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr511:
+tr509:
 #line 47 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr524:
+tr522:
 #line 49 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr534:
+tr532:
 #line 50 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr536:
+tr534:
 #line 51 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_VIA; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr547:
+tr545:
 #line 52 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_WARNING; }
 #line 33 "grammar/sip_frame.rl"
 	{ name_end = p; c->rule = "HCOLON"; }
 	goto st16;
-tr563:
+tr561:
 #line 53 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
 #line 33 "grammar/sip_frame.rl"
@@ -691,14 +690,14 @@ st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-#line 546 "gen/c/sip_frame.c"
+#line 545 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto st16;
 		case 32u: goto st16;
-		case 58u: goto tr44;
+		case 58u: goto tr42;
 	}
 	goto st0;
-tr42:
+tr40:
 #line 34 "grammar/sip_frame.rl"
 	{ hdr_id = SIPKIT_HDR_OTHER; }
 #line 33 "grammar/sip_frame.rl"
@@ -706,11 +705,11 @@ tr42:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr44:
+tr42:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr56:
+tr54:
 #line 10 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ACCEPT; }
 #line 33 "grammar/sip_frame.rl"
@@ -718,7 +717,7 @@ tr56:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr67:
+tr65:
 #line 11 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
 #line 33 "grammar/sip_frame.rl"
@@ -726,7 +725,7 @@ tr67:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr76:
+tr74:
 #line 12 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
 #line 33 "grammar/sip_frame.rl"
@@ -734,7 +733,7 @@ tr76:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr87:
+tr85:
 #line 13 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
 #line 33 "grammar/sip_frame.rl"
@@ -742,7 +741,7 @@ tr87:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr92:
+tr90:
 #line 14 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ALLOW; }
 #line 33 "grammar/sip_frame.rl"
@@ -750,7 +749,7 @@ tr92:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr100:
+tr98:
 #line 58 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
 #line 33 "grammar/sip_frame.rl"
@@ -758,7 +757,7 @@ tr100:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr120:
+tr118:
 #line 15 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
 #line 33 "grammar/sip_frame.rl"
@@ -766,7 +765,7 @@ tr120:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr130:
+tr128:
 #line 16 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
 #line 33 "grammar/sip_frame.rl"
@@ -774,7 +773,7 @@ tr130:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr132:
+tr130:
 #line 24 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
 #line 33 "grammar/sip_frame.rl"
@@ -782,7 +781,7 @@ tr132:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr143:
+tr141:
 #line 17 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CALL_ID; }
 #line 33 "grammar/sip_frame.rl"
@@ -790,7 +789,7 @@ tr143:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr147:
+tr145:
 #line 18 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
 #line 33 "grammar/sip_frame.rl"
@@ -798,7 +797,7 @@ tr147:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr155:
+tr153:
 #line 19 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTACT; }
 #line 33 "grammar/sip_frame.rl"
@@ -806,7 +805,7 @@ tr155:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr174:
+tr172:
 #line 20 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
 #line 33 "grammar/sip_frame.rl"
@@ -814,7 +813,7 @@ tr174:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr183:
+tr181:
 #line 21 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
 #line 33 "grammar/sip_frame.rl"
@@ -822,7 +821,7 @@ tr183:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr193:
+tr191:
 #line 22 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
 #line 33 "grammar/sip_frame.rl"
@@ -830,7 +829,7 @@ tr193:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr199:
+tr197:
 #line 23 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
 #line 33 "grammar/sip_frame.rl"
@@ -838,7 +837,7 @@ tr199:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr206:
+tr204:
 #line 25 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_CSEQ; }
 #line 33 "grammar/sip_frame.rl"
@@ -846,7 +845,7 @@ tr206:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr211:
+tr209:
 #line 26 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_DATE; }
 #line 33 "grammar/sip_frame.rl"
@@ -854,7 +853,7 @@ tr211:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr224:
+tr222:
 #line 27 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
 #line 33 "grammar/sip_frame.rl"
@@ -862,7 +861,7 @@ tr224:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr229:
+tr227:
 #line 57 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_EVENT; }
 #line 33 "grammar/sip_frame.rl"
@@ -870,7 +869,7 @@ tr229:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr236:
+tr234:
 #line 28 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_EXPIRES; }
 #line 33 "grammar/sip_frame.rl"
@@ -878,7 +877,7 @@ tr236:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr238:
+tr236:
 #line 29 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_FROM; }
 #line 33 "grammar/sip_frame.rl"
@@ -886,7 +885,7 @@ tr238:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr254:
+tr252:
 #line 30 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
 #line 33 "grammar/sip_frame.rl"
@@ -894,7 +893,7 @@ tr254:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr265:
+tr263:
 #line 60 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
 #line 33 "grammar/sip_frame.rl"
@@ -902,7 +901,7 @@ tr265:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr267:
+tr265:
 #line 46 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
 #line 33 "grammar/sip_frame.rl"
@@ -910,7 +909,7 @@ tr267:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr281:
+tr279:
 #line 31 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
 #line 33 "grammar/sip_frame.rl"
@@ -918,7 +917,7 @@ tr281:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr294:
+tr292:
 #line 33 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
 #line 33 "grammar/sip_frame.rl"
@@ -926,7 +925,7 @@ tr294:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr305:
+tr303:
 #line 32 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
 #line 33 "grammar/sip_frame.rl"
@@ -934,7 +933,7 @@ tr305:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr308:
+tr306:
 #line 64 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_MIN_SE; }
 #line 33 "grammar/sip_frame.rl"
@@ -942,7 +941,7 @@ tr308:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr321:
+tr319:
 #line 34 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
 #line 33 "grammar/sip_frame.rl"
@@ -950,7 +949,7 @@ tr321:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr331:
+tr329:
 #line 35 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PRIORITY; }
 #line 33 "grammar/sip_frame.rl"
@@ -958,7 +957,7 @@ tr331:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr350:
+tr348:
 #line 36 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
 #line 33 "grammar/sip_frame.rl"
@@ -966,7 +965,7 @@ tr350:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr360:
+tr358:
 #line 37 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
 #line 33 "grammar/sip_frame.rl"
@@ -974,7 +973,7 @@ tr360:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr368:
+tr366:
 #line 38 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
 #line 33 "grammar/sip_frame.rl"
@@ -982,7 +981,7 @@ tr368:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr370:
+tr368:
 #line 56 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REFER_TO; }
 #line 33 "grammar/sip_frame.rl"
@@ -990,7 +989,7 @@ tr370:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr378:
+tr376:
 #line 54 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RACK; }
 #line 33 "grammar/sip_frame.rl"
@@ -998,7 +997,7 @@ tr378:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr389:
+tr387:
 #line 62 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REASON; }
 #line 33 "grammar/sip_frame.rl"
@@ -1006,7 +1005,7 @@ tr389:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr401:
+tr399:
 #line 39 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
 #line 33 "grammar/sip_frame.rl"
@@ -1014,7 +1013,7 @@ tr401:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr408:
+tr406:
 #line 61 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
 #line 33 "grammar/sip_frame.rl"
@@ -1022,7 +1021,7 @@ tr408:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr420:
+tr418:
 #line 40 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
 #line 33 "grammar/sip_frame.rl"
@@ -1030,7 +1029,7 @@ tr420:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr426:
+tr424:
 #line 41 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_REQUIRE; }
 #line 33 "grammar/sip_frame.rl"
@@ -1038,7 +1037,7 @@ tr426:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr436:
+tr434:
 #line 42 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
 #line 33 "grammar/sip_frame.rl"
@@ -1046,7 +1045,7 @@ tr436:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr441:
+tr439:
 #line 43 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_ROUTE; }
 #line 33 "grammar/sip_frame.rl"
@@ -1054,7 +1053,7 @@ tr441:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr445:
+tr443:
 #line 55 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_RSEQ; }
 #line 33 "grammar/sip_frame.rl"
@@ -1062,7 +1061,7 @@ tr445:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr447:
+tr445:
 #line 45 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SUBJECT; }
 #line 33 "grammar/sip_frame.rl"
@@ -1070,7 +1069,7 @@ tr447:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr456:
+tr454:
 #line 44 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SERVER; }
 #line 33 "grammar/sip_frame.rl"
@@ -1078,7 +1077,7 @@ tr456:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr470:
+tr468:
 #line 63 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
 #line 33 "grammar/sip_frame.rl"
@@ -1086,7 +1085,7 @@ tr470:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr493:
+tr491:
 #line 59 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
 #line 33 "grammar/sip_frame.rl"
@@ -1094,7 +1093,7 @@ tr493:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr501:
+tr499:
 #line 48 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_TO; }
 #line 33 "grammar/sip_frame.rl"
@@ -1102,7 +1101,7 @@ tr501:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr512:
+tr510:
 #line 47 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
 #line 33 "grammar/sip_frame.rl"
@@ -1110,7 +1109,7 @@ tr512:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr525:
+tr523:
 #line 49 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
 #line 33 "grammar/sip_frame.rl"
@@ -1118,7 +1117,7 @@ tr525:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr535:
+tr533:
 #line 50 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
 #line 33 "grammar/sip_frame.rl"
@@ -1126,7 +1125,7 @@ tr535:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr537:
+tr535:
 #line 51 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_VIA; }
 #line 33 "grammar/sip_frame.rl"
@@ -1134,7 +1133,7 @@ tr537:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr548:
+tr546:
 #line 52 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_WARNING; }
 #line 33 "grammar/sip_frame.rl"
@@ -1142,7 +1141,7 @@ tr548:
 #line 35 "grammar/sip_frame.rl"
 	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 17; goto _out;} {p = (( q))-1;} }
 	goto st17;
-tr564:
+tr562:
 #line 53 "gen/rules/sip_hnames.rl"
 	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
 #line 33 "grammar/sip_frame.rl"
@@ -1154,19 +1153,19 @@ st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 839 "gen/c/sip_frame.c"
+#line 838 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 10u: goto tr45;
+		case 10u: goto tr43;
 		case 13u: goto st18;
 	}
 	goto st0;
-tr18:
+tr16:
 #line 29 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
 #line 26 "grammar/sip_frame.rl"
 	{ c->rule = "CRLF"; }
 	goto st18;
-tr584:
+tr576:
 #line 31 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_REASON, mark + 1, p); }
 #line 26 "grammar/sip_frame.rl"
@@ -1176,11 +1175,11 @@ st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 856 "gen/c/sip_frame.c"
+#line 855 "gen/c/sip_frame.c"
 	if ( (*p) == 10u )
-		goto tr45;
+		goto tr43;
 	goto st0;
-tr22:
+tr20:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st19;
@@ -1188,14 +1187,14 @@ st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
-#line 866 "gen/c/sip_frame.c"
+#line 865 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st20;
 		case 76u: goto st42;
 		case 85u: goto st61;
@@ -1224,12 +1223,12 @@ st20:
 		goto _test_eof20;
 case 20:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st21;
 		case 99u: goto st21;
 		case 126u: goto st15;
@@ -1254,12 +1253,12 @@ st21:
 		goto _test_eof21;
 case 21:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st22;
 		case 101u: goto st22;
 		case 126u: goto st15;
@@ -1284,12 +1283,12 @@ st22:
 		goto _test_eof22;
 case 22:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st23;
 		case 112u: goto st23;
 		case 126u: goto st15;
@@ -1314,12 +1313,12 @@ st23:
 		goto _test_eof23;
 case 23:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st24;
 		case 116u: goto st24;
 		case 126u: goto st15;
@@ -1344,14 +1343,14 @@ st24:
 		goto _test_eof24;
 case 24:
 	switch( (*p) ) {
-		case 9u: goto tr54;
-		case 32u: goto tr54;
+		case 9u: goto tr52;
+		case 32u: goto tr52;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st25;
 		case 46u: goto st15;
-		case 58u: goto tr56;
+		case 58u: goto tr54;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -1371,12 +1370,12 @@ st25:
 		goto _test_eof25;
 case 25:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st26;
 		case 76u: goto st34;
 		case 101u: goto st26;
@@ -1403,12 +1402,12 @@ st26:
 		goto _test_eof26;
 case 26:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st27;
 		case 110u: goto st27;
 		case 126u: goto st15;
@@ -1433,12 +1432,12 @@ st27:
 		goto _test_eof27;
 case 27:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st28;
 		case 99u: goto st28;
 		case 126u: goto st15;
@@ -1463,12 +1462,12 @@ st28:
 		goto _test_eof28;
 case 28:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st29;
 		case 111u: goto st29;
 		case 126u: goto st15;
@@ -1493,12 +1492,12 @@ st29:
 		goto _test_eof29;
 case 29:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st30;
 		case 100u: goto st30;
 		case 126u: goto st15;
@@ -1523,12 +1522,12 @@ st30:
 		goto _test_eof30;
 case 30:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st31;
 		case 105u: goto st31;
 		case 126u: goto st15;
@@ -1553,12 +1552,12 @@ st31:
 		goto _test_eof31;
 case 31:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st32;
 		case 110u: goto st32;
 		case 126u: goto st15;
@@ -1583,12 +1582,12 @@ st32:
 		goto _test_eof32;
 case 32:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st33;
 		case 103u: goto st33;
 		case 126u: goto st15;
@@ -1613,12 +1612,12 @@ st33:
 		goto _test_eof33;
 case 33:
 	switch( (*p) ) {
-		case 9u: goto tr66;
-		case 32u: goto tr66;
+		case 9u: goto tr64;
+		case 32u: goto tr64;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr67;
+		case 58u: goto tr65;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -1641,12 +1640,12 @@ st34:
 		goto _test_eof34;
 case 34:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st35;
 		case 97u: goto st35;
 		case 126u: goto st15;
@@ -1671,12 +1670,12 @@ st35:
 		goto _test_eof35;
 case 35:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st36;
 		case 110u: goto st36;
 		case 126u: goto st15;
@@ -1701,12 +1700,12 @@ st36:
 		goto _test_eof36;
 case 36:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st37;
 		case 103u: goto st37;
 		case 126u: goto st15;
@@ -1731,12 +1730,12 @@ st37:
 		goto _test_eof37;
 case 37:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st38;
 		case 117u: goto st38;
 		case 126u: goto st15;
@@ -1761,12 +1760,12 @@ st38:
 		goto _test_eof38;
 case 38:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st39;
 		case 97u: goto st39;
 		case 126u: goto st15;
@@ -1791,12 +1790,12 @@ st39:
 		goto _test_eof39;
 case 39:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st40;
 		case 103u: goto st40;
 		case 126u: goto st15;
@@ -1821,12 +1820,12 @@ st40:
 		goto _test_eof40;
 case 40:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st41;
 		case 101u: goto st41;
 		case 126u: goto st15;
@@ -1851,12 +1850,12 @@ st41:
 		goto _test_eof41;
 case 41:
 	switch( (*p) ) {
-		case 9u: goto tr75;
-		case 32u: goto tr75;
+		case 9u: goto tr73;
+		case 32u: goto tr73;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr76;
+		case 58u: goto tr74;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -1879,12 +1878,12 @@ st42:
 		goto _test_eof42;
 case 42:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st43;
 		case 76u: goto st51;
 		case 101u: goto st43;
@@ -1911,12 +1910,12 @@ st43:
 		goto _test_eof43;
 case 43:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st44;
 		case 114u: goto st44;
 		case 126u: goto st15;
@@ -1941,12 +1940,12 @@ st44:
 		goto _test_eof44;
 case 44:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st45;
 		case 116u: goto st45;
 		case 126u: goto st15;
@@ -1971,14 +1970,14 @@ st45:
 		goto _test_eof45;
 case 45:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st46;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -1998,12 +1997,12 @@ st46:
 		goto _test_eof46;
 case 46:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st47;
 		case 105u: goto st47;
 		case 126u: goto st15;
@@ -2028,12 +2027,12 @@ st47:
 		goto _test_eof47;
 case 47:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st48;
 		case 110u: goto st48;
 		case 126u: goto st15;
@@ -2058,12 +2057,12 @@ st48:
 		goto _test_eof48;
 case 48:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st49;
 		case 102u: goto st49;
 		case 126u: goto st15;
@@ -2088,12 +2087,12 @@ st49:
 		goto _test_eof49;
 case 49:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st50;
 		case 111u: goto st50;
 		case 126u: goto st15;
@@ -2118,12 +2117,12 @@ st50:
 		goto _test_eof50;
 case 50:
 	switch( (*p) ) {
-		case 9u: goto tr86;
-		case 32u: goto tr86;
+		case 9u: goto tr84;
+		case 32u: goto tr84;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr87;
+		case 58u: goto tr85;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -2146,12 +2145,12 @@ st51:
 		goto _test_eof51;
 case 51:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st52;
 		case 111u: goto st52;
 		case 126u: goto st15;
@@ -2176,12 +2175,12 @@ st52:
 		goto _test_eof52;
 case 52:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 87u: goto st53;
 		case 119u: goto st53;
 		case 126u: goto st15;
@@ -2206,14 +2205,14 @@ st53:
 		goto _test_eof53;
 case 53:
 	switch( (*p) ) {
-		case 9u: goto tr90;
-		case 32u: goto tr90;
+		case 9u: goto tr88;
+		case 32u: goto tr88;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st54;
 		case 46u: goto st15;
-		case 58u: goto tr92;
+		case 58u: goto tr90;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -2233,12 +2232,12 @@ st54:
 		goto _test_eof54;
 case 54:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st55;
 		case 101u: goto st55;
 		case 126u: goto st15;
@@ -2263,12 +2262,12 @@ st55:
 		goto _test_eof55;
 case 55:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 86u: goto st56;
 		case 118u: goto st56;
 		case 126u: goto st15;
@@ -2293,12 +2292,12 @@ st56:
 		goto _test_eof56;
 case 56:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st57;
 		case 101u: goto st57;
 		case 126u: goto st15;
@@ -2323,12 +2322,12 @@ st57:
 		goto _test_eof57;
 case 57:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st58;
 		case 110u: goto st58;
 		case 126u: goto st15;
@@ -2353,12 +2352,12 @@ st58:
 		goto _test_eof58;
 case 58:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st59;
 		case 116u: goto st59;
 		case 126u: goto st15;
@@ -2383,12 +2382,12 @@ st59:
 		goto _test_eof59;
 case 59:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st60;
 		case 115u: goto st60;
 		case 126u: goto st15;
@@ -2413,12 +2412,12 @@ st60:
 		goto _test_eof60;
 case 60:
 	switch( (*p) ) {
-		case 9u: goto tr99;
-		case 32u: goto tr99;
+		case 9u: goto tr97;
+		case 32u: goto tr97;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr100;
+		case 58u: goto tr98;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -2441,12 +2440,12 @@ st61:
 		goto _test_eof61;
 case 61:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st62;
 		case 116u: goto st62;
 		case 126u: goto st15;
@@ -2471,12 +2470,12 @@ st62:
 		goto _test_eof62;
 case 62:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 72u: goto st63;
 		case 104u: goto st63;
 		case 126u: goto st15;
@@ -2501,12 +2500,12 @@ st63:
 		goto _test_eof63;
 case 63:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st64;
 		case 79u: goto st79;
 		case 101u: goto st64;
@@ -2533,12 +2532,12 @@ st64:
 		goto _test_eof64;
 case 64:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st65;
 		case 110u: goto st65;
 		case 126u: goto st15;
@@ -2563,12 +2562,12 @@ st65:
 		goto _test_eof65;
 case 65:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st66;
 		case 116u: goto st66;
 		case 126u: goto st15;
@@ -2593,12 +2592,12 @@ st66:
 		goto _test_eof66;
 case 66:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st67;
 		case 105u: goto st67;
 		case 126u: goto st15;
@@ -2623,12 +2622,12 @@ st67:
 		goto _test_eof67;
 case 67:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st68;
 		case 99u: goto st68;
 		case 126u: goto st15;
@@ -2653,12 +2652,12 @@ st68:
 		goto _test_eof68;
 case 68:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st69;
 		case 97u: goto st69;
 		case 126u: goto st15;
@@ -2683,12 +2682,12 @@ st69:
 		goto _test_eof69;
 case 69:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st70;
 		case 116u: goto st70;
 		case 126u: goto st15;
@@ -2713,12 +2712,12 @@ st70:
 		goto _test_eof70;
 case 70:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st71;
 		case 105u: goto st71;
 		case 126u: goto st15;
@@ -2743,12 +2742,12 @@ st71:
 		goto _test_eof71;
 case 71:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st72;
 		case 111u: goto st72;
 		case 126u: goto st15;
@@ -2773,12 +2772,12 @@ st72:
 		goto _test_eof72;
 case 72:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st73;
 		case 110u: goto st73;
 		case 126u: goto st15;
@@ -2803,14 +2802,14 @@ st73:
 		goto _test_eof73;
 case 73:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st74;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -2830,12 +2829,12 @@ st74:
 		goto _test_eof74;
 case 74:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st75;
 		case 105u: goto st75;
 		case 126u: goto st15;
@@ -2860,12 +2859,12 @@ st75:
 		goto _test_eof75;
 case 75:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st76;
 		case 110u: goto st76;
 		case 126u: goto st15;
@@ -2890,12 +2889,12 @@ st76:
 		goto _test_eof76;
 case 76:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st77;
 		case 102u: goto st77;
 		case 126u: goto st15;
@@ -2920,12 +2919,12 @@ st77:
 		goto _test_eof77;
 case 77:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st78;
 		case 111u: goto st78;
 		case 126u: goto st15;
@@ -2950,12 +2949,12 @@ st78:
 		goto _test_eof78;
 case 78:
 	switch( (*p) ) {
-		case 9u: goto tr119;
-		case 32u: goto tr119;
+		case 9u: goto tr117;
+		case 32u: goto tr117;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr120;
+		case 58u: goto tr118;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -2978,12 +2977,12 @@ st79:
 		goto _test_eof79;
 case 79:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st80;
 		case 114u: goto st80;
 		case 126u: goto st15;
@@ -3008,12 +3007,12 @@ st80:
 		goto _test_eof80;
 case 80:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st81;
 		case 105u: goto st81;
 		case 126u: goto st15;
@@ -3038,12 +3037,12 @@ st81:
 		goto _test_eof81;
 case 81:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 90u: goto st82;
 		case 122u: goto st82;
 		case 126u: goto st15;
@@ -3068,12 +3067,12 @@ st82:
 		goto _test_eof82;
 case 82:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st83;
 		case 97u: goto st83;
 		case 126u: goto st15;
@@ -3098,12 +3097,12 @@ st83:
 		goto _test_eof83;
 case 83:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st84;
 		case 116u: goto st84;
 		case 126u: goto st15;
@@ -3128,12 +3127,12 @@ st84:
 		goto _test_eof84;
 case 84:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st85;
 		case 105u: goto st85;
 		case 126u: goto st15;
@@ -3158,12 +3157,12 @@ st85:
 		goto _test_eof85;
 case 85:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st86;
 		case 111u: goto st86;
 		case 126u: goto st15;
@@ -3188,12 +3187,12 @@ st86:
 		goto _test_eof86;
 case 86:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st87;
 		case 110u: goto st87;
 		case 126u: goto st15;
@@ -3218,12 +3217,12 @@ st87:
 		goto _test_eof87;
 case 87:
 	switch( (*p) ) {
-		case 9u: goto tr129;
-		case 32u: goto tr129;
+		case 9u: goto tr127;
+		case 32u: goto tr127;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr130;
+		case 58u: goto tr128;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -3241,7 +3240,7 @@ case 87:
 	} else
 		goto st15;
 	goto st0;
-tr23:
+tr21:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st88;
@@ -3249,14 +3248,14 @@ st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
-#line 2925 "gen/c/sip_frame.c"
+#line 2924 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr131;
-		case 32u: goto tr131;
+		case 9u: goto tr129;
+		case 32u: goto tr129;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr132;
+		case 58u: goto tr130;
 		case 65u: goto st89;
 		case 79u: goto st98;
 		case 83u: goto st144;
@@ -3285,12 +3284,12 @@ st89:
 		goto _test_eof89;
 case 89:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 76u: goto st90;
 		case 108u: goto st90;
 		case 126u: goto st15;
@@ -3315,12 +3314,12 @@ st90:
 		goto _test_eof90;
 case 90:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 76u: goto st91;
 		case 108u: goto st91;
 		case 126u: goto st15;
@@ -3345,14 +3344,14 @@ st91:
 		goto _test_eof91;
 case 91:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st92;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -3372,12 +3371,12 @@ st92:
 		goto _test_eof92;
 case 92:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st93;
 		case 105u: goto st93;
 		case 126u: goto st15;
@@ -3402,12 +3401,12 @@ st93:
 		goto _test_eof93;
 case 93:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st94;
 		case 78u: goto st95;
 		case 100u: goto st94;
@@ -3434,12 +3433,12 @@ st94:
 		goto _test_eof94;
 case 94:
 	switch( (*p) ) {
-		case 9u: goto tr142;
-		case 32u: goto tr142;
+		case 9u: goto tr140;
+		case 32u: goto tr140;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr143;
+		case 58u: goto tr141;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -3462,12 +3461,12 @@ st95:
 		goto _test_eof95;
 case 95:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st96;
 		case 102u: goto st96;
 		case 126u: goto st15;
@@ -3492,12 +3491,12 @@ st96:
 		goto _test_eof96;
 case 96:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st97;
 		case 111u: goto st97;
 		case 126u: goto st15;
@@ -3522,12 +3521,12 @@ st97:
 		goto _test_eof97;
 case 97:
 	switch( (*p) ) {
-		case 9u: goto tr146;
-		case 32u: goto tr146;
+		case 9u: goto tr144;
+		case 32u: goto tr144;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr147;
+		case 58u: goto tr145;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -3550,12 +3549,12 @@ st98:
 		goto _test_eof98;
 case 98:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st99;
 		case 110u: goto st99;
 		case 126u: goto st15;
@@ -3580,12 +3579,12 @@ st99:
 		goto _test_eof99;
 case 99:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st100;
 		case 116u: goto st100;
 		case 126u: goto st15;
@@ -3610,12 +3609,12 @@ st100:
 		goto _test_eof100;
 case 100:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st101;
 		case 69u: goto st104;
 		case 97u: goto st101;
@@ -3642,12 +3641,12 @@ st101:
 		goto _test_eof101;
 case 101:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st102;
 		case 99u: goto st102;
 		case 126u: goto st15;
@@ -3672,12 +3671,12 @@ st102:
 		goto _test_eof102;
 case 102:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st103;
 		case 116u: goto st103;
 		case 126u: goto st15;
@@ -3702,12 +3701,12 @@ st103:
 		goto _test_eof103;
 case 103:
 	switch( (*p) ) {
-		case 9u: goto tr154;
-		case 32u: goto tr154;
+		case 9u: goto tr152;
+		case 32u: goto tr152;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr155;
+		case 58u: goto tr153;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -3730,12 +3729,12 @@ st104:
 		goto _test_eof104;
 case 104:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st105;
 		case 110u: goto st105;
 		case 126u: goto st15;
@@ -3760,12 +3759,12 @@ st105:
 		goto _test_eof105;
 case 105:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st106;
 		case 116u: goto st106;
 		case 126u: goto st15;
@@ -3790,14 +3789,14 @@ st106:
 		goto _test_eof106;
 case 106:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st107;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -3817,12 +3816,12 @@ st107:
 		goto _test_eof107;
 case 107:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st108;
 		case 69u: goto st119;
 		case 76u: goto st127;
@@ -3853,12 +3852,12 @@ st108:
 		goto _test_eof108;
 case 108:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st109;
 		case 105u: goto st109;
 		case 126u: goto st15;
@@ -3883,12 +3882,12 @@ st109:
 		goto _test_eof109;
 case 109:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st110;
 		case 115u: goto st110;
 		case 126u: goto st15;
@@ -3913,12 +3912,12 @@ st110:
 		goto _test_eof110;
 case 110:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st111;
 		case 112u: goto st111;
 		case 126u: goto st15;
@@ -3943,12 +3942,12 @@ st111:
 		goto _test_eof111;
 case 111:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st112;
 		case 111u: goto st112;
 		case 126u: goto st15;
@@ -3973,12 +3972,12 @@ st112:
 		goto _test_eof112;
 case 112:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st113;
 		case 115u: goto st113;
 		case 126u: goto st15;
@@ -4003,12 +4002,12 @@ st113:
 		goto _test_eof113;
 case 113:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st114;
 		case 105u: goto st114;
 		case 126u: goto st15;
@@ -4033,12 +4032,12 @@ st114:
 		goto _test_eof114;
 case 114:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st115;
 		case 116u: goto st115;
 		case 126u: goto st15;
@@ -4063,12 +4062,12 @@ st115:
 		goto _test_eof115;
 case 115:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st116;
 		case 105u: goto st116;
 		case 126u: goto st15;
@@ -4093,12 +4092,12 @@ st116:
 		goto _test_eof116;
 case 116:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st117;
 		case 111u: goto st117;
 		case 126u: goto st15;
@@ -4123,12 +4122,12 @@ st117:
 		goto _test_eof117;
 case 117:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st118;
 		case 110u: goto st118;
 		case 126u: goto st15;
@@ -4153,12 +4152,12 @@ st118:
 		goto _test_eof118;
 case 118:
 	switch( (*p) ) {
-		case 9u: goto tr173;
-		case 32u: goto tr173;
+		case 9u: goto tr171;
+		case 32u: goto tr171;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr174;
+		case 58u: goto tr172;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -4181,12 +4180,12 @@ st119:
 		goto _test_eof119;
 case 119:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st120;
 		case 110u: goto st120;
 		case 126u: goto st15;
@@ -4211,12 +4210,12 @@ st120:
 		goto _test_eof120;
 case 120:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st121;
 		case 99u: goto st121;
 		case 126u: goto st15;
@@ -4241,12 +4240,12 @@ st121:
 		goto _test_eof121;
 case 121:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st122;
 		case 111u: goto st122;
 		case 126u: goto st15;
@@ -4271,12 +4270,12 @@ st122:
 		goto _test_eof122;
 case 122:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st123;
 		case 100u: goto st123;
 		case 126u: goto st15;
@@ -4301,12 +4300,12 @@ st123:
 		goto _test_eof123;
 case 123:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st124;
 		case 105u: goto st124;
 		case 126u: goto st15;
@@ -4331,12 +4330,12 @@ st124:
 		goto _test_eof124;
 case 124:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st125;
 		case 110u: goto st125;
 		case 126u: goto st15;
@@ -4361,12 +4360,12 @@ st125:
 		goto _test_eof125;
 case 125:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st126;
 		case 103u: goto st126;
 		case 126u: goto st15;
@@ -4391,12 +4390,12 @@ st126:
 		goto _test_eof126;
 case 126:
 	switch( (*p) ) {
-		case 9u: goto tr182;
-		case 32u: goto tr182;
+		case 9u: goto tr180;
+		case 32u: goto tr180;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr183;
+		case 58u: goto tr181;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -4419,12 +4418,12 @@ st127:
 		goto _test_eof127;
 case 127:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st128;
 		case 69u: goto st135;
 		case 97u: goto st128;
@@ -4451,12 +4450,12 @@ st128:
 		goto _test_eof128;
 case 128:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st129;
 		case 110u: goto st129;
 		case 126u: goto st15;
@@ -4481,12 +4480,12 @@ st129:
 		goto _test_eof129;
 case 129:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st130;
 		case 103u: goto st130;
 		case 126u: goto st15;
@@ -4511,12 +4510,12 @@ st130:
 		goto _test_eof130;
 case 130:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st131;
 		case 117u: goto st131;
 		case 126u: goto st15;
@@ -4541,12 +4540,12 @@ st131:
 		goto _test_eof131;
 case 131:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st132;
 		case 97u: goto st132;
 		case 126u: goto st15;
@@ -4571,12 +4570,12 @@ st132:
 		goto _test_eof132;
 case 132:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st133;
 		case 103u: goto st133;
 		case 126u: goto st15;
@@ -4601,12 +4600,12 @@ st133:
 		goto _test_eof133;
 case 133:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st134;
 		case 101u: goto st134;
 		case 126u: goto st15;
@@ -4631,12 +4630,12 @@ st134:
 		goto _test_eof134;
 case 134:
 	switch( (*p) ) {
-		case 9u: goto tr192;
-		case 32u: goto tr192;
+		case 9u: goto tr190;
+		case 32u: goto tr190;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr193;
+		case 58u: goto tr191;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -4659,12 +4658,12 @@ st135:
 		goto _test_eof135;
 case 135:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st136;
 		case 110u: goto st136;
 		case 126u: goto st15;
@@ -4689,12 +4688,12 @@ st136:
 		goto _test_eof136;
 case 136:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st137;
 		case 103u: goto st137;
 		case 126u: goto st15;
@@ -4719,12 +4718,12 @@ st137:
 		goto _test_eof137;
 case 137:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st138;
 		case 116u: goto st138;
 		case 126u: goto st15;
@@ -4749,12 +4748,12 @@ st138:
 		goto _test_eof138;
 case 138:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 72u: goto st139;
 		case 104u: goto st139;
 		case 126u: goto st15;
@@ -4774,7 +4773,7 @@ case 138:
 	} else
 		goto st15;
 	goto st0;
-tr29:
+tr27:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st139;
@@ -4782,14 +4781,14 @@ st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
-#line 4456 "gen/c/sip_frame.c"
+#line 4455 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr198;
-		case 32u: goto tr198;
+		case 9u: goto tr196;
+		case 32u: goto tr196;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr199;
+		case 58u: goto tr197;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -4812,12 +4811,12 @@ st140:
 		goto _test_eof140;
 case 140:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 89u: goto st141;
 		case 121u: goto st141;
 		case 126u: goto st15;
@@ -4842,12 +4841,12 @@ st141:
 		goto _test_eof141;
 case 141:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st142;
 		case 112u: goto st142;
 		case 126u: goto st15;
@@ -4872,12 +4871,12 @@ st142:
 		goto _test_eof142;
 case 142:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st143;
 		case 101u: goto st143;
 		case 126u: goto st15;
@@ -4902,12 +4901,12 @@ st143:
 		goto _test_eof143;
 case 143:
 	switch( (*p) ) {
-		case 9u: goto tr131;
-		case 32u: goto tr131;
+		case 9u: goto tr129;
+		case 32u: goto tr129;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr132;
+		case 58u: goto tr130;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -4930,12 +4929,12 @@ st144:
 		goto _test_eof144;
 case 144:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st145;
 		case 101u: goto st145;
 		case 126u: goto st15;
@@ -4960,12 +4959,12 @@ st145:
 		goto _test_eof145;
 case 145:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 81u: goto st146;
 		case 113u: goto st146;
 		case 126u: goto st15;
@@ -4990,12 +4989,12 @@ st146:
 		goto _test_eof146;
 case 146:
 	switch( (*p) ) {
-		case 9u: goto tr205;
-		case 32u: goto tr205;
+		case 9u: goto tr203;
+		case 32u: goto tr203;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr206;
+		case 58u: goto tr204;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -5013,7 +5012,7 @@ case 146:
 	} else
 		goto st15;
 	goto st0;
-tr24:
+tr22:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st147;
@@ -5021,14 +5020,14 @@ st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
-#line 4693 "gen/c/sip_frame.c"
+#line 4692 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st148;
 		case 97u: goto st148;
 		case 126u: goto st15;
@@ -5053,12 +5052,12 @@ st148:
 		goto _test_eof148;
 case 148:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st149;
 		case 116u: goto st149;
 		case 126u: goto st15;
@@ -5083,12 +5082,12 @@ st149:
 		goto _test_eof149;
 case 149:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st150;
 		case 101u: goto st150;
 		case 126u: goto st15;
@@ -5113,12 +5112,12 @@ st150:
 		goto _test_eof150;
 case 150:
 	switch( (*p) ) {
-		case 9u: goto tr210;
-		case 32u: goto tr210;
+		case 9u: goto tr208;
+		case 32u: goto tr208;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr211;
+		case 58u: goto tr209;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -5136,7 +5135,7 @@ case 150:
 	} else
 		goto st15;
 	goto st0;
-tr25:
+tr23:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st151;
@@ -5144,14 +5143,14 @@ st151:
 	if ( ++p == pe )
 		goto _test_eof151;
 case 151:
-#line 4814 "gen/c/sip_frame.c"
+#line 4813 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr182;
-		case 32u: goto tr182;
+		case 9u: goto tr180;
+		case 32u: goto tr180;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr183;
+		case 58u: goto tr181;
 		case 82u: goto st152;
 		case 86u: goto st161;
 		case 88u: goto st165;
@@ -5180,12 +5179,12 @@ st152:
 		goto _test_eof152;
 case 152:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st153;
 		case 114u: goto st153;
 		case 126u: goto st15;
@@ -5210,12 +5209,12 @@ st153:
 		goto _test_eof153;
 case 153:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st154;
 		case 111u: goto st154;
 		case 126u: goto st15;
@@ -5240,12 +5239,12 @@ st154:
 		goto _test_eof154;
 case 154:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st155;
 		case 114u: goto st155;
 		case 126u: goto st15;
@@ -5270,14 +5269,14 @@ st155:
 		goto _test_eof155;
 case 155:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st156;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -5297,12 +5296,12 @@ st156:
 		goto _test_eof156;
 case 156:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st157;
 		case 105u: goto st157;
 		case 126u: goto st15;
@@ -5327,12 +5326,12 @@ st157:
 		goto _test_eof157;
 case 157:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st158;
 		case 110u: goto st158;
 		case 126u: goto st15;
@@ -5357,12 +5356,12 @@ st158:
 		goto _test_eof158;
 case 158:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st159;
 		case 102u: goto st159;
 		case 126u: goto st15;
@@ -5387,12 +5386,12 @@ st159:
 		goto _test_eof159;
 case 159:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st160;
 		case 111u: goto st160;
 		case 126u: goto st15;
@@ -5417,12 +5416,12 @@ st160:
 		goto _test_eof160;
 case 160:
 	switch( (*p) ) {
-		case 9u: goto tr223;
-		case 32u: goto tr223;
+		case 9u: goto tr221;
+		case 32u: goto tr221;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr224;
+		case 58u: goto tr222;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -5445,12 +5444,12 @@ st161:
 		goto _test_eof161;
 case 161:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st162;
 		case 101u: goto st162;
 		case 126u: goto st15;
@@ -5475,12 +5474,12 @@ st162:
 		goto _test_eof162;
 case 162:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st163;
 		case 110u: goto st163;
 		case 126u: goto st15;
@@ -5505,12 +5504,12 @@ st163:
 		goto _test_eof163;
 case 163:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st164;
 		case 116u: goto st164;
 		case 126u: goto st15;
@@ -5535,12 +5534,12 @@ st164:
 		goto _test_eof164;
 case 164:
 	switch( (*p) ) {
-		case 9u: goto tr228;
-		case 32u: goto tr228;
+		case 9u: goto tr226;
+		case 32u: goto tr226;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr229;
+		case 58u: goto tr227;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -5563,12 +5562,12 @@ st165:
 		goto _test_eof165;
 case 165:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st166;
 		case 112u: goto st166;
 		case 126u: goto st15;
@@ -5593,12 +5592,12 @@ st166:
 		goto _test_eof166;
 case 166:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st167;
 		case 105u: goto st167;
 		case 126u: goto st15;
@@ -5623,12 +5622,12 @@ st167:
 		goto _test_eof167;
 case 167:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st168;
 		case 114u: goto st168;
 		case 126u: goto st15;
@@ -5653,12 +5652,12 @@ st168:
 		goto _test_eof168;
 case 168:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st169;
 		case 101u: goto st169;
 		case 126u: goto st15;
@@ -5683,12 +5682,12 @@ st169:
 		goto _test_eof169;
 case 169:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st170;
 		case 115u: goto st170;
 		case 126u: goto st15;
@@ -5713,12 +5712,12 @@ st170:
 		goto _test_eof170;
 case 170:
 	switch( (*p) ) {
-		case 9u: goto tr235;
-		case 32u: goto tr235;
+		case 9u: goto tr233;
+		case 32u: goto tr233;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr236;
+		case 58u: goto tr234;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -5736,7 +5735,7 @@ case 170:
 	} else
 		goto st15;
 	goto st0;
-tr26:
+tr24:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st171;
@@ -5744,14 +5743,14 @@ st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
-#line 5412 "gen/c/sip_frame.c"
+#line 5411 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr237;
-		case 32u: goto tr237;
+		case 9u: goto tr235;
+		case 32u: goto tr235;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr238;
+		case 58u: goto tr236;
 		case 82u: goto st172;
 		case 114u: goto st172;
 		case 126u: goto st15;
@@ -5776,12 +5775,12 @@ st172:
 		goto _test_eof172;
 case 172:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st173;
 		case 111u: goto st173;
 		case 126u: goto st15;
@@ -5806,12 +5805,12 @@ st173:
 		goto _test_eof173;
 case 173:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 77u: goto st174;
 		case 109u: goto st174;
 		case 126u: goto st15;
@@ -5836,12 +5835,12 @@ st174:
 		goto _test_eof174;
 case 174:
 	switch( (*p) ) {
-		case 9u: goto tr237;
-		case 32u: goto tr237;
+		case 9u: goto tr235;
+		case 32u: goto tr235;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr238;
+		case 58u: goto tr236;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -5859,7 +5858,7 @@ case 174:
 	} else
 		goto st15;
 	goto st0;
-tr27:
+tr25:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st175;
@@ -5867,14 +5866,14 @@ st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
-#line 5533 "gen/c/sip_frame.c"
+#line 5532 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr142;
-		case 32u: goto tr142;
+		case 9u: goto tr140;
+		case 32u: goto tr140;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr143;
+		case 58u: goto tr141;
 		case 78u: goto st176;
 		case 110u: goto st176;
 		case 126u: goto st15;
@@ -5899,14 +5898,14 @@ st176:
 		goto _test_eof176;
 case 176:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st177;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st186;
 		case 102u: goto st186;
 		case 126u: goto st15;
@@ -5928,12 +5927,12 @@ st177:
 		goto _test_eof177;
 case 177:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st178;
 		case 114u: goto st178;
 		case 126u: goto st15;
@@ -5958,12 +5957,12 @@ st178:
 		goto _test_eof178;
 case 178:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st179;
 		case 101u: goto st179;
 		case 126u: goto st15;
@@ -5988,12 +5987,12 @@ st179:
 		goto _test_eof179;
 case 179:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st180;
 		case 112u: goto st180;
 		case 126u: goto st15;
@@ -6018,12 +6017,12 @@ st180:
 		goto _test_eof180;
 case 180:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 76u: goto st181;
 		case 108u: goto st181;
 		case 126u: goto st15;
@@ -6048,12 +6047,12 @@ st181:
 		goto _test_eof181;
 case 181:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 89u: goto st182;
 		case 121u: goto st182;
 		case 126u: goto st15;
@@ -6078,14 +6077,14 @@ st182:
 		goto _test_eof182;
 case 182:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st183;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -6105,12 +6104,12 @@ st183:
 		goto _test_eof183;
 case 183:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st184;
 		case 116u: goto st184;
 		case 126u: goto st15;
@@ -6135,12 +6134,12 @@ st184:
 		goto _test_eof184;
 case 184:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st185;
 		case 111u: goto st185;
 		case 126u: goto st15;
@@ -6165,12 +6164,12 @@ st185:
 		goto _test_eof185;
 case 185:
 	switch( (*p) ) {
-		case 9u: goto tr253;
-		case 32u: goto tr253;
+		case 9u: goto tr251;
+		case 32u: goto tr251;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr254;
+		case 58u: goto tr252;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -6193,12 +6192,12 @@ st186:
 		goto _test_eof186;
 case 186:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st187;
 		case 111u: goto st187;
 		case 126u: goto st15;
@@ -6223,14 +6222,14 @@ st187:
 		goto _test_eof187;
 case 187:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st188;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -6250,12 +6249,12 @@ st188:
 		goto _test_eof188;
 case 188:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st189;
 		case 112u: goto st189;
 		case 126u: goto st15;
@@ -6280,12 +6279,12 @@ st189:
 		goto _test_eof189;
 case 189:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st190;
 		case 97u: goto st190;
 		case 126u: goto st15;
@@ -6310,12 +6309,12 @@ st190:
 		goto _test_eof190;
 case 190:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st191;
 		case 99u: goto st191;
 		case 126u: goto st15;
@@ -6340,12 +6339,12 @@ st191:
 		goto _test_eof191;
 case 191:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 75u: goto st192;
 		case 107u: goto st192;
 		case 126u: goto st15;
@@ -6370,12 +6369,12 @@ st192:
 		goto _test_eof192;
 case 192:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st193;
 		case 97u: goto st193;
 		case 126u: goto st15;
@@ -6400,12 +6399,12 @@ st193:
 		goto _test_eof193;
 case 193:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st194;
 		case 103u: goto st194;
 		case 126u: goto st15;
@@ -6430,12 +6429,12 @@ st194:
 		goto _test_eof194;
 case 194:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st195;
 		case 101u: goto st195;
 		case 126u: goto st15;
@@ -6459,6 +6458,39 @@ st195:
 	if ( ++p == pe )
 		goto _test_eof195;
 case 195:
+	switch( (*p) ) {
+		case 9u: goto tr262;
+		case 32u: goto tr262;
+		case 33u: goto st15;
+		case 37u: goto st15;
+		case 39u: goto st15;
+		case 58u: goto tr263;
+		case 126u: goto st15;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st15;
+		} else if ( (*p) >= 42u )
+			goto st15;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st15;
+		} else if ( (*p) >= 65u )
+			goto st15;
+	} else
+		goto st15;
+	goto st0;
+tr26:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st196;
+st196:
+	if ( ++p == pe )
+		goto _test_eof196;
+case 196:
+#line 6154 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr264;
 		case 32u: goto tr264;
@@ -6486,52 +6518,19 @@ case 195:
 tr28:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
-	goto st196;
-st196:
-	if ( ++p == pe )
-		goto _test_eof196;
-case 196:
-#line 6155 "gen/c/sip_frame.c"
-	switch( (*p) ) {
-		case 9u: goto tr266;
-		case 32u: goto tr266;
-		case 33u: goto st15;
-		case 37u: goto st15;
-		case 39u: goto st15;
-		case 58u: goto tr267;
-		case 126u: goto st15;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st15;
-		} else if ( (*p) >= 42u )
-			goto st15;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st15;
-		} else if ( (*p) >= 65u )
-			goto st15;
-	} else
-		goto st15;
-	goto st0;
-tr30:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
 	goto st197;
 st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
-#line 6186 "gen/c/sip_frame.c"
+#line 6185 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr154;
-		case 32u: goto tr154;
+		case 9u: goto tr152;
+		case 32u: goto tr152;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr155;
+		case 58u: goto tr153;
 		case 65u: goto st198;
 		case 73u: goto st209;
 		case 97u: goto st198;
@@ -6558,12 +6557,12 @@ st198:
 		goto _test_eof198;
 case 198:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 88u: goto st199;
 		case 120u: goto st199;
 		case 126u: goto st15;
@@ -6588,14 +6587,14 @@ st199:
 		goto _test_eof199;
 case 199:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st200;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -6615,12 +6614,12 @@ st200:
 		goto _test_eof200;
 case 200:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st201;
 		case 102u: goto st201;
 		case 126u: goto st15;
@@ -6645,12 +6644,12 @@ st201:
 		goto _test_eof201;
 case 201:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st202;
 		case 111u: goto st202;
 		case 126u: goto st15;
@@ -6675,12 +6674,12 @@ st202:
 		goto _test_eof202;
 case 202:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st203;
 		case 114u: goto st203;
 		case 126u: goto st15;
@@ -6705,12 +6704,12 @@ st203:
 		goto _test_eof203;
 case 203:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 87u: goto st204;
 		case 119u: goto st204;
 		case 126u: goto st15;
@@ -6735,12 +6734,12 @@ st204:
 		goto _test_eof204;
 case 204:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st205;
 		case 97u: goto st205;
 		case 126u: goto st15;
@@ -6765,12 +6764,12 @@ st205:
 		goto _test_eof205;
 case 205:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st206;
 		case 114u: goto st206;
 		case 126u: goto st15;
@@ -6795,12 +6794,12 @@ st206:
 		goto _test_eof206;
 case 206:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st207;
 		case 100u: goto st207;
 		case 126u: goto st15;
@@ -6825,12 +6824,12 @@ st207:
 		goto _test_eof207;
 case 207:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st208;
 		case 115u: goto st208;
 		case 126u: goto st15;
@@ -6855,12 +6854,12 @@ st208:
 		goto _test_eof208;
 case 208:
 	switch( (*p) ) {
-		case 9u: goto tr280;
-		case 32u: goto tr280;
+		case 9u: goto tr278;
+		case 32u: goto tr278;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr281;
+		case 58u: goto tr279;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -6883,12 +6882,12 @@ st209:
 		goto _test_eof209;
 case 209:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 77u: goto st210;
 		case 78u: goto st220;
 		case 109u: goto st210;
@@ -6915,12 +6914,12 @@ st210:
 		goto _test_eof210;
 case 210:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st211;
 		case 101u: goto st211;
 		case 126u: goto st15;
@@ -6945,14 +6944,14 @@ st211:
 		goto _test_eof211;
 case 211:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st212;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -6972,12 +6971,12 @@ st212:
 		goto _test_eof212;
 case 212:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 86u: goto st213;
 		case 118u: goto st213;
 		case 126u: goto st15;
@@ -7002,12 +7001,12 @@ st213:
 		goto _test_eof213;
 case 213:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st214;
 		case 101u: goto st214;
 		case 126u: goto st15;
@@ -7032,12 +7031,12 @@ st214:
 		goto _test_eof214;
 case 214:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st215;
 		case 114u: goto st215;
 		case 126u: goto st15;
@@ -7062,12 +7061,12 @@ st215:
 		goto _test_eof215;
 case 215:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st216;
 		case 115u: goto st216;
 		case 126u: goto st15;
@@ -7092,12 +7091,12 @@ st216:
 		goto _test_eof216;
 case 216:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st217;
 		case 105u: goto st217;
 		case 126u: goto st15;
@@ -7122,12 +7121,12 @@ st217:
 		goto _test_eof217;
 case 217:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st218;
 		case 111u: goto st218;
 		case 126u: goto st15;
@@ -7152,12 +7151,12 @@ st218:
 		goto _test_eof218;
 case 218:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st219;
 		case 110u: goto st219;
 		case 126u: goto st15;
@@ -7182,12 +7181,12 @@ st219:
 		goto _test_eof219;
 case 219:
 	switch( (*p) ) {
-		case 9u: goto tr293;
-		case 32u: goto tr293;
+		case 9u: goto tr291;
+		case 32u: goto tr291;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr294;
+		case 58u: goto tr292;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -7210,14 +7209,14 @@ st220:
 		goto _test_eof220;
 case 220:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st221;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -7237,12 +7236,12 @@ st221:
 		goto _test_eof221;
 case 221:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st222;
 		case 83u: goto st229;
 		case 101u: goto st222;
@@ -7269,12 +7268,12 @@ st222:
 		goto _test_eof222;
 case 222:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 88u: goto st223;
 		case 120u: goto st223;
 		case 126u: goto st15;
@@ -7299,12 +7298,12 @@ st223:
 		goto _test_eof223;
 case 223:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st224;
 		case 112u: goto st224;
 		case 126u: goto st15;
@@ -7329,12 +7328,12 @@ st224:
 		goto _test_eof224;
 case 224:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st225;
 		case 105u: goto st225;
 		case 126u: goto st15;
@@ -7359,12 +7358,12 @@ st225:
 		goto _test_eof225;
 case 225:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st226;
 		case 114u: goto st226;
 		case 126u: goto st15;
@@ -7389,12 +7388,12 @@ st226:
 		goto _test_eof226;
 case 226:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st227;
 		case 101u: goto st227;
 		case 126u: goto st15;
@@ -7419,12 +7418,12 @@ st227:
 		goto _test_eof227;
 case 227:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st228;
 		case 115u: goto st228;
 		case 126u: goto st15;
@@ -7449,12 +7448,12 @@ st228:
 		goto _test_eof228;
 case 228:
 	switch( (*p) ) {
-		case 9u: goto tr304;
-		case 32u: goto tr304;
+		case 9u: goto tr302;
+		case 32u: goto tr302;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr305;
+		case 58u: goto tr303;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -7477,12 +7476,12 @@ st229:
 		goto _test_eof229;
 case 229:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st230;
 		case 101u: goto st230;
 		case 126u: goto st15;
@@ -7507,12 +7506,12 @@ st230:
 		goto _test_eof230;
 case 230:
 	switch( (*p) ) {
-		case 9u: goto tr307;
-		case 32u: goto tr307;
+		case 9u: goto tr305;
+		case 32u: goto tr305;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr308;
+		case 58u: goto tr306;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -7530,7 +7529,7 @@ case 230:
 	} else
 		goto st15;
 	goto st0;
-tr31:
+tr29:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st231;
@@ -7538,14 +7537,14 @@ st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
-#line 7198 "gen/c/sip_frame.c"
+#line 7197 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr228;
-		case 32u: goto tr228;
+		case 9u: goto tr226;
+		case 32u: goto tr226;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr229;
+		case 58u: goto tr227;
 		case 82u: goto st232;
 		case 114u: goto st232;
 		case 126u: goto st15;
@@ -7570,12 +7569,12 @@ st232:
 		goto _test_eof232;
 case 232:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st233;
 		case 103u: goto st233;
 		case 126u: goto st15;
@@ -7600,12 +7599,12 @@ st233:
 		goto _test_eof233;
 case 233:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st234;
 		case 97u: goto st234;
 		case 126u: goto st15;
@@ -7630,12 +7629,12 @@ st234:
 		goto _test_eof234;
 case 234:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st235;
 		case 110u: goto st235;
 		case 126u: goto st15;
@@ -7660,12 +7659,12 @@ st235:
 		goto _test_eof235;
 case 235:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st236;
 		case 105u: goto st236;
 		case 126u: goto st15;
@@ -7690,12 +7689,12 @@ st236:
 		goto _test_eof236;
 case 236:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 90u: goto st237;
 		case 122u: goto st237;
 		case 126u: goto st15;
@@ -7720,12 +7719,12 @@ st237:
 		goto _test_eof237;
 case 237:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st238;
 		case 97u: goto st238;
 		case 126u: goto st15;
@@ -7750,12 +7749,12 @@ st238:
 		goto _test_eof238;
 case 238:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st239;
 		case 116u: goto st239;
 		case 126u: goto st15;
@@ -7780,12 +7779,12 @@ st239:
 		goto _test_eof239;
 case 239:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st240;
 		case 105u: goto st240;
 		case 126u: goto st15;
@@ -7810,12 +7809,12 @@ st240:
 		goto _test_eof240;
 case 240:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st241;
 		case 111u: goto st241;
 		case 126u: goto st15;
@@ -7840,12 +7839,12 @@ st241:
 		goto _test_eof241;
 case 241:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st242;
 		case 110u: goto st242;
 		case 126u: goto st15;
@@ -7870,12 +7869,12 @@ st242:
 		goto _test_eof242;
 case 242:
 	switch( (*p) ) {
-		case 9u: goto tr320;
-		case 32u: goto tr320;
+		case 9u: goto tr318;
+		case 32u: goto tr318;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr321;
+		case 58u: goto tr319;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -7893,7 +7892,7 @@ case 242:
 	} else
 		goto st15;
 	goto st0;
-tr32:
+tr30:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st243;
@@ -7901,14 +7900,14 @@ st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
-#line 7559 "gen/c/sip_frame.c"
+#line 7558 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st244;
 		case 114u: goto st244;
 		case 126u: goto st15;
@@ -7933,12 +7932,12 @@ st244:
 		goto _test_eof244;
 case 244:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st245;
 		case 79u: goto st251;
 		case 105u: goto st245;
@@ -7965,12 +7964,12 @@ st245:
 		goto _test_eof245;
 case 245:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st246;
 		case 111u: goto st246;
 		case 126u: goto st15;
@@ -7995,12 +7994,12 @@ st246:
 		goto _test_eof246;
 case 246:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st247;
 		case 114u: goto st247;
 		case 126u: goto st15;
@@ -8025,12 +8024,12 @@ st247:
 		goto _test_eof247;
 case 247:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st248;
 		case 105u: goto st248;
 		case 126u: goto st15;
@@ -8055,12 +8054,12 @@ st248:
 		goto _test_eof248;
 case 248:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st249;
 		case 116u: goto st249;
 		case 126u: goto st15;
@@ -8085,12 +8084,12 @@ st249:
 		goto _test_eof249;
 case 249:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 89u: goto st250;
 		case 121u: goto st250;
 		case 126u: goto st15;
@@ -8115,12 +8114,12 @@ st250:
 		goto _test_eof250;
 case 250:
 	switch( (*p) ) {
-		case 9u: goto tr330;
-		case 32u: goto tr330;
+		case 9u: goto tr328;
+		case 32u: goto tr328;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr331;
+		case 58u: goto tr329;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -8143,12 +8142,12 @@ st251:
 		goto _test_eof251;
 case 251:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 88u: goto st252;
 		case 120u: goto st252;
 		case 126u: goto st15;
@@ -8173,12 +8172,12 @@ st252:
 		goto _test_eof252;
 case 252:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 89u: goto st253;
 		case 121u: goto st253;
 		case 126u: goto st15;
@@ -8203,14 +8202,14 @@ st253:
 		goto _test_eof253;
 case 253:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st254;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -8230,12 +8229,12 @@ st254:
 		goto _test_eof254;
 case 254:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st255;
 		case 82u: goto st276;
 		case 97u: goto st255;
@@ -8262,12 +8261,12 @@ st255:
 		goto _test_eof255;
 case 255:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st256;
 		case 117u: goto st256;
 		case 126u: goto st15;
@@ -8292,12 +8291,12 @@ st256:
 		goto _test_eof256;
 case 256:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st257;
 		case 116u: goto st257;
 		case 126u: goto st15;
@@ -8322,12 +8321,12 @@ st257:
 		goto _test_eof257;
 case 257:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 72u: goto st258;
 		case 104u: goto st258;
 		case 126u: goto st15;
@@ -8352,12 +8351,12 @@ st258:
 		goto _test_eof258;
 case 258:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st259;
 		case 79u: goto st267;
 		case 101u: goto st259;
@@ -8384,12 +8383,12 @@ st259:
 		goto _test_eof259;
 case 259:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st260;
 		case 110u: goto st260;
 		case 126u: goto st15;
@@ -8414,12 +8413,12 @@ st260:
 		goto _test_eof260;
 case 260:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st261;
 		case 116u: goto st261;
 		case 126u: goto st15;
@@ -8444,12 +8443,12 @@ st261:
 		goto _test_eof261;
 case 261:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st262;
 		case 105u: goto st262;
 		case 126u: goto st15;
@@ -8474,12 +8473,12 @@ st262:
 		goto _test_eof262;
 case 262:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st263;
 		case 99u: goto st263;
 		case 126u: goto st15;
@@ -8504,12 +8503,12 @@ st263:
 		goto _test_eof263;
 case 263:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st264;
 		case 97u: goto st264;
 		case 126u: goto st15;
@@ -8534,12 +8533,12 @@ st264:
 		goto _test_eof264;
 case 264:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st265;
 		case 116u: goto st265;
 		case 126u: goto st15;
@@ -8564,12 +8563,12 @@ st265:
 		goto _test_eof265;
 case 265:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st266;
 		case 101u: goto st266;
 		case 126u: goto st15;
@@ -8594,12 +8593,12 @@ st266:
 		goto _test_eof266;
 case 266:
 	switch( (*p) ) {
-		case 9u: goto tr349;
-		case 32u: goto tr349;
+		case 9u: goto tr347;
+		case 32u: goto tr347;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr350;
+		case 58u: goto tr348;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -8622,12 +8621,12 @@ st267:
 		goto _test_eof267;
 case 267:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st268;
 		case 114u: goto st268;
 		case 126u: goto st15;
@@ -8652,12 +8651,12 @@ st268:
 		goto _test_eof268;
 case 268:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st269;
 		case 105u: goto st269;
 		case 126u: goto st15;
@@ -8682,12 +8681,12 @@ st269:
 		goto _test_eof269;
 case 269:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 90u: goto st270;
 		case 122u: goto st270;
 		case 126u: goto st15;
@@ -8712,12 +8711,12 @@ st270:
 		goto _test_eof270;
 case 270:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st271;
 		case 97u: goto st271;
 		case 126u: goto st15;
@@ -8742,12 +8741,12 @@ st271:
 		goto _test_eof271;
 case 271:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st272;
 		case 116u: goto st272;
 		case 126u: goto st15;
@@ -8772,12 +8771,12 @@ st272:
 		goto _test_eof272;
 case 272:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st273;
 		case 105u: goto st273;
 		case 126u: goto st15;
@@ -8802,12 +8801,12 @@ st273:
 		goto _test_eof273;
 case 273:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st274;
 		case 111u: goto st274;
 		case 126u: goto st15;
@@ -8832,12 +8831,12 @@ st274:
 		goto _test_eof274;
 case 274:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st275;
 		case 110u: goto st275;
 		case 126u: goto st15;
@@ -8862,12 +8861,12 @@ st275:
 		goto _test_eof275;
 case 275:
 	switch( (*p) ) {
-		case 9u: goto tr359;
-		case 32u: goto tr359;
+		case 9u: goto tr357;
+		case 32u: goto tr357;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr360;
+		case 58u: goto tr358;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -8890,12 +8889,12 @@ st276:
 		goto _test_eof276;
 case 276:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st277;
 		case 101u: goto st277;
 		case 126u: goto st15;
@@ -8920,12 +8919,12 @@ st277:
 		goto _test_eof277;
 case 277:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 81u: goto st278;
 		case 113u: goto st278;
 		case 126u: goto st15;
@@ -8950,12 +8949,12 @@ st278:
 		goto _test_eof278;
 case 278:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st279;
 		case 117u: goto st279;
 		case 126u: goto st15;
@@ -8980,12 +8979,12 @@ st279:
 		goto _test_eof279;
 case 279:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st280;
 		case 105u: goto st280;
 		case 126u: goto st15;
@@ -9010,12 +9009,12 @@ st280:
 		goto _test_eof280;
 case 280:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st281;
 		case 114u: goto st281;
 		case 126u: goto st15;
@@ -9040,12 +9039,12 @@ st281:
 		goto _test_eof281;
 case 281:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st282;
 		case 101u: goto st282;
 		case 126u: goto st15;
@@ -9070,12 +9069,12 @@ st282:
 		goto _test_eof282;
 case 282:
 	switch( (*p) ) {
-		case 9u: goto tr367;
-		case 32u: goto tr367;
+		case 9u: goto tr365;
+		case 32u: goto tr365;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr368;
+		case 58u: goto tr366;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9093,7 +9092,7 @@ case 282:
 	} else
 		goto st15;
 	goto st0;
-tr33:
+tr31:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st283;
@@ -9101,14 +9100,14 @@ st283:
 	if ( ++p == pe )
 		goto _test_eof283;
 case 283:
-#line 8757 "gen/c/sip_frame.c"
+#line 8756 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr369;
-		case 32u: goto tr369;
+		case 9u: goto tr367;
+		case 32u: goto tr367;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr370;
+		case 58u: goto tr368;
 		case 65u: goto st284;
 		case 69u: goto st287;
 		case 79u: goto st334;
@@ -9139,12 +9138,12 @@ st284:
 		goto _test_eof284;
 case 284:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st285;
 		case 99u: goto st285;
 		case 126u: goto st15;
@@ -9169,12 +9168,12 @@ st285:
 		goto _test_eof285;
 case 285:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 75u: goto st286;
 		case 107u: goto st286;
 		case 126u: goto st15;
@@ -9199,12 +9198,12 @@ st286:
 		goto _test_eof286;
 case 286:
 	switch( (*p) ) {
-		case 9u: goto tr377;
-		case 32u: goto tr377;
+		case 9u: goto tr375;
+		case 32u: goto tr375;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr378;
+		case 58u: goto tr376;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9227,12 +9226,12 @@ st287:
 		goto _test_eof287;
 case 287:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st288;
 		case 67u: goto st292;
 		case 70u: goto st308;
@@ -9267,12 +9266,12 @@ st288:
 		goto _test_eof288;
 case 288:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st289;
 		case 115u: goto st289;
 		case 126u: goto st15;
@@ -9297,12 +9296,12 @@ st289:
 		goto _test_eof289;
 case 289:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st290;
 		case 111u: goto st290;
 		case 126u: goto st15;
@@ -9327,12 +9326,12 @@ st290:
 		goto _test_eof290;
 case 290:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st291;
 		case 110u: goto st291;
 		case 126u: goto st15;
@@ -9357,12 +9356,12 @@ st291:
 		goto _test_eof291;
 case 291:
 	switch( (*p) ) {
-		case 9u: goto tr388;
-		case 32u: goto tr388;
+		case 9u: goto tr386;
+		case 32u: goto tr386;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr389;
+		case 58u: goto tr387;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9385,12 +9384,12 @@ st292:
 		goto _test_eof292;
 case 292:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st293;
 		case 86u: goto st302;
 		case 111u: goto st293;
@@ -9417,12 +9416,12 @@ st293:
 		goto _test_eof293;
 case 293:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st294;
 		case 114u: goto st294;
 		case 126u: goto st15;
@@ -9447,12 +9446,12 @@ st294:
 		goto _test_eof294;
 case 294:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st295;
 		case 100u: goto st295;
 		case 126u: goto st15;
@@ -9477,14 +9476,14 @@ st295:
 		goto _test_eof295;
 case 295:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st296;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9504,12 +9503,12 @@ st296:
 		goto _test_eof296;
 case 296:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st297;
 		case 114u: goto st297;
 		case 126u: goto st15;
@@ -9534,12 +9533,12 @@ st297:
 		goto _test_eof297;
 case 297:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st298;
 		case 111u: goto st298;
 		case 126u: goto st15;
@@ -9564,12 +9563,12 @@ st298:
 		goto _test_eof298;
 case 298:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st299;
 		case 117u: goto st299;
 		case 126u: goto st15;
@@ -9594,12 +9593,12 @@ st299:
 		goto _test_eof299;
 case 299:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st300;
 		case 116u: goto st300;
 		case 126u: goto st15;
@@ -9624,12 +9623,12 @@ st300:
 		goto _test_eof300;
 case 300:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st301;
 		case 101u: goto st301;
 		case 126u: goto st15;
@@ -9654,12 +9653,12 @@ st301:
 		goto _test_eof301;
 case 301:
 	switch( (*p) ) {
-		case 9u: goto tr400;
-		case 32u: goto tr400;
+		case 9u: goto tr398;
+		case 32u: goto tr398;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr401;
+		case 58u: goto tr399;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9682,14 +9681,14 @@ st302:
 		goto _test_eof302;
 case 302:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st303;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9709,12 +9708,12 @@ st303:
 		goto _test_eof303;
 case 303:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st304;
 		case 105u: goto st304;
 		case 126u: goto st15;
@@ -9739,12 +9738,12 @@ st304:
 		goto _test_eof304;
 case 304:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st305;
 		case 110u: goto st305;
 		case 126u: goto st15;
@@ -9769,12 +9768,12 @@ st305:
 		goto _test_eof305;
 case 305:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st306;
 		case 102u: goto st306;
 		case 126u: goto st15;
@@ -9799,12 +9798,12 @@ st306:
 		goto _test_eof306;
 case 306:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st307;
 		case 111u: goto st307;
 		case 126u: goto st15;
@@ -9829,12 +9828,12 @@ st307:
 		goto _test_eof307;
 case 307:
 	switch( (*p) ) {
-		case 9u: goto tr407;
-		case 32u: goto tr407;
+		case 9u: goto tr405;
+		case 32u: goto tr405;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr408;
+		case 58u: goto tr406;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9857,12 +9856,12 @@ st308:
 		goto _test_eof308;
 case 308:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st309;
 		case 101u: goto st309;
 		case 126u: goto st15;
@@ -9887,12 +9886,12 @@ st309:
 		goto _test_eof309;
 case 309:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st310;
 		case 114u: goto st310;
 		case 126u: goto st15;
@@ -9917,14 +9916,14 @@ st310:
 		goto _test_eof310;
 case 310:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st311;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -9944,12 +9943,12 @@ st311:
 		goto _test_eof311;
 case 311:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st312;
 		case 116u: goto st312;
 		case 126u: goto st15;
@@ -9974,12 +9973,12 @@ st312:
 		goto _test_eof312;
 case 312:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st313;
 		case 111u: goto st313;
 		case 126u: goto st15;
@@ -10004,12 +10003,12 @@ st313:
 		goto _test_eof313;
 case 313:
 	switch( (*p) ) {
-		case 9u: goto tr369;
-		case 32u: goto tr369;
+		case 9u: goto tr367;
+		case 32u: goto tr367;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr370;
+		case 58u: goto tr368;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10032,12 +10031,12 @@ st314:
 		goto _test_eof314;
 case 314:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 76u: goto st315;
 		case 108u: goto st315;
 		case 126u: goto st15;
@@ -10062,12 +10061,12 @@ st315:
 		goto _test_eof315;
 case 315:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 89u: goto st316;
 		case 121u: goto st316;
 		case 126u: goto st15;
@@ -10092,14 +10091,14 @@ st316:
 		goto _test_eof316;
 case 316:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st317;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10119,12 +10118,12 @@ st317:
 		goto _test_eof317;
 case 317:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st318;
 		case 116u: goto st318;
 		case 126u: goto st15;
@@ -10149,12 +10148,12 @@ st318:
 		goto _test_eof318;
 case 318:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st319;
 		case 111u: goto st319;
 		case 126u: goto st15;
@@ -10179,12 +10178,12 @@ st319:
 		goto _test_eof319;
 case 319:
 	switch( (*p) ) {
-		case 9u: goto tr419;
-		case 32u: goto tr419;
+		case 9u: goto tr417;
+		case 32u: goto tr417;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr420;
+		case 58u: goto tr418;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10207,12 +10206,12 @@ st320:
 		goto _test_eof320;
 case 320:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st321;
 		case 117u: goto st321;
 		case 126u: goto st15;
@@ -10237,12 +10236,12 @@ st321:
 		goto _test_eof321;
 case 321:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st322;
 		case 105u: goto st322;
 		case 126u: goto st15;
@@ -10267,12 +10266,12 @@ st322:
 		goto _test_eof322;
 case 322:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st323;
 		case 114u: goto st323;
 		case 126u: goto st15;
@@ -10297,12 +10296,12 @@ st323:
 		goto _test_eof323;
 case 323:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st324;
 		case 101u: goto st324;
 		case 126u: goto st15;
@@ -10327,12 +10326,12 @@ st324:
 		goto _test_eof324;
 case 324:
 	switch( (*p) ) {
-		case 9u: goto tr425;
-		case 32u: goto tr425;
+		case 9u: goto tr423;
+		case 32u: goto tr423;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr426;
+		case 58u: goto tr424;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10355,12 +10354,12 @@ st325:
 		goto _test_eof325;
 case 325:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st326;
 		case 114u: goto st326;
 		case 126u: goto st15;
@@ -10385,12 +10384,12 @@ st326:
 		goto _test_eof326;
 case 326:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 89u: goto st327;
 		case 121u: goto st327;
 		case 126u: goto st15;
@@ -10415,14 +10414,14 @@ st327:
 		goto _test_eof327;
 case 327:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st328;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10442,12 +10441,12 @@ st328:
 		goto _test_eof328;
 case 328:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st329;
 		case 97u: goto st329;
 		case 126u: goto st15;
@@ -10472,12 +10471,12 @@ st329:
 		goto _test_eof329;
 case 329:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 70u: goto st330;
 		case 102u: goto st330;
 		case 126u: goto st15;
@@ -10502,12 +10501,12 @@ st330:
 		goto _test_eof330;
 case 330:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st331;
 		case 116u: goto st331;
 		case 126u: goto st15;
@@ -10532,12 +10531,12 @@ st331:
 		goto _test_eof331;
 case 331:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st332;
 		case 101u: goto st332;
 		case 126u: goto st15;
@@ -10562,12 +10561,12 @@ st332:
 		goto _test_eof332;
 case 332:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st333;
 		case 114u: goto st333;
 		case 126u: goto st15;
@@ -10592,12 +10591,12 @@ st333:
 		goto _test_eof333;
 case 333:
 	switch( (*p) ) {
-		case 9u: goto tr435;
-		case 32u: goto tr435;
+		case 9u: goto tr433;
+		case 32u: goto tr433;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr436;
+		case 58u: goto tr434;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10620,12 +10619,12 @@ st334:
 		goto _test_eof334;
 case 334:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st335;
 		case 117u: goto st335;
 		case 126u: goto st15;
@@ -10650,12 +10649,12 @@ st335:
 		goto _test_eof335;
 case 335:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st336;
 		case 116u: goto st336;
 		case 126u: goto st15;
@@ -10680,12 +10679,12 @@ st336:
 		goto _test_eof336;
 case 336:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st337;
 		case 101u: goto st337;
 		case 126u: goto st15;
@@ -10710,12 +10709,12 @@ st337:
 		goto _test_eof337;
 case 337:
 	switch( (*p) ) {
-		case 9u: goto tr440;
-		case 32u: goto tr440;
+		case 9u: goto tr438;
+		case 32u: goto tr438;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr441;
+		case 58u: goto tr439;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10738,12 +10737,12 @@ st338:
 		goto _test_eof338;
 case 338:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st339;
 		case 101u: goto st339;
 		case 126u: goto st15;
@@ -10768,12 +10767,12 @@ st339:
 		goto _test_eof339;
 case 339:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 81u: goto st340;
 		case 113u: goto st340;
 		case 126u: goto st15;
@@ -10798,12 +10797,12 @@ st340:
 		goto _test_eof340;
 case 340:
 	switch( (*p) ) {
-		case 9u: goto tr444;
-		case 32u: goto tr444;
+		case 9u: goto tr442;
+		case 32u: goto tr442;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr445;
+		case 58u: goto tr443;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -10821,7 +10820,7 @@ case 340:
 	} else
 		goto st15;
 	goto st0;
-tr34:
+tr32:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st341;
@@ -10829,14 +10828,14 @@ st341:
 	if ( ++p == pe )
 		goto _test_eof341;
 case 341:
-#line 10483 "gen/c/sip_frame.c"
+#line 10482 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr446;
-		case 32u: goto tr446;
+		case 9u: goto tr444;
+		case 32u: goto tr444;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr447;
+		case 58u: goto tr445;
 		case 69u: goto st342;
 		case 85u: goto st360;
 		case 101u: goto st342;
@@ -10863,12 +10862,12 @@ st342:
 		goto _test_eof342;
 case 342:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st343;
 		case 83u: goto st347;
 		case 114u: goto st343;
@@ -10895,12 +10894,12 @@ st343:
 		goto _test_eof343;
 case 343:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 86u: goto st344;
 		case 118u: goto st344;
 		case 126u: goto st15;
@@ -10925,12 +10924,12 @@ st344:
 		goto _test_eof344;
 case 344:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st345;
 		case 101u: goto st345;
 		case 126u: goto st15;
@@ -10955,12 +10954,12 @@ st345:
 		goto _test_eof345;
 case 345:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st346;
 		case 114u: goto st346;
 		case 126u: goto st15;
@@ -10985,12 +10984,12 @@ st346:
 		goto _test_eof346;
 case 346:
 	switch( (*p) ) {
-		case 9u: goto tr455;
-		case 32u: goto tr455;
+		case 9u: goto tr453;
+		case 32u: goto tr453;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr456;
+		case 58u: goto tr454;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -11013,12 +11012,12 @@ st347:
 		goto _test_eof347;
 case 347:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st348;
 		case 115u: goto st348;
 		case 126u: goto st15;
@@ -11043,12 +11042,12 @@ st348:
 		goto _test_eof348;
 case 348:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st349;
 		case 105u: goto st349;
 		case 126u: goto st15;
@@ -11073,12 +11072,12 @@ st349:
 		goto _test_eof349;
 case 349:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st350;
 		case 111u: goto st350;
 		case 126u: goto st15;
@@ -11103,12 +11102,12 @@ st350:
 		goto _test_eof350;
 case 350:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st351;
 		case 110u: goto st351;
 		case 126u: goto st15;
@@ -11133,14 +11132,14 @@ st351:
 		goto _test_eof351;
 case 351:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st352;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -11160,12 +11159,12 @@ st352:
 		goto _test_eof352;
 case 352:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st353;
 		case 101u: goto st353;
 		case 126u: goto st15;
@@ -11190,12 +11189,12 @@ st353:
 		goto _test_eof353;
 case 353:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 88u: goto st354;
 		case 120u: goto st354;
 		case 126u: goto st15;
@@ -11220,12 +11219,12 @@ st354:
 		goto _test_eof354;
 case 354:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st355;
 		case 112u: goto st355;
 		case 126u: goto st15;
@@ -11250,12 +11249,12 @@ st355:
 		goto _test_eof355;
 case 355:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st356;
 		case 105u: goto st356;
 		case 126u: goto st15;
@@ -11280,12 +11279,12 @@ st356:
 		goto _test_eof356;
 case 356:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st357;
 		case 114u: goto st357;
 		case 126u: goto st15;
@@ -11310,12 +11309,12 @@ st357:
 		goto _test_eof357;
 case 357:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st358;
 		case 101u: goto st358;
 		case 126u: goto st15;
@@ -11340,12 +11339,12 @@ st358:
 		goto _test_eof358;
 case 358:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st359;
 		case 115u: goto st359;
 		case 126u: goto st15;
@@ -11365,7 +11364,7 @@ case 358:
 	} else
 		goto st15;
 	goto st0;
-tr39:
+tr37:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st359;
@@ -11373,14 +11372,14 @@ st359:
 	if ( ++p == pe )
 		goto _test_eof359;
 case 359:
-#line 11025 "gen/c/sip_frame.c"
+#line 11024 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr469;
-		case 32u: goto tr469;
+		case 9u: goto tr467;
+		case 32u: goto tr467;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr470;
+		case 58u: goto tr468;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -11403,12 +11402,12 @@ st360:
 		goto _test_eof360;
 case 360:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 66u: goto st361;
 		case 80u: goto st381;
 		case 98u: goto st361;
@@ -11435,12 +11434,12 @@ st361:
 		goto _test_eof361;
 case 361:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 74u: goto st362;
 		case 83u: goto st366;
 		case 106u: goto st362;
@@ -11467,12 +11466,12 @@ st362:
 		goto _test_eof362;
 case 362:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st363;
 		case 101u: goto st363;
 		case 126u: goto st15;
@@ -11497,12 +11496,12 @@ st363:
 		goto _test_eof363;
 case 363:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st364;
 		case 99u: goto st364;
 		case 126u: goto st15;
@@ -11527,12 +11526,12 @@ st364:
 		goto _test_eof364;
 case 364:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st365;
 		case 116u: goto st365;
 		case 126u: goto st15;
@@ -11557,12 +11556,12 @@ st365:
 		goto _test_eof365;
 case 365:
 	switch( (*p) ) {
-		case 9u: goto tr446;
-		case 32u: goto tr446;
+		case 9u: goto tr444;
+		case 32u: goto tr444;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr447;
+		case 58u: goto tr445;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -11585,12 +11584,12 @@ st366:
 		goto _test_eof366;
 case 366:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st367;
 		case 99u: goto st367;
 		case 126u: goto st15;
@@ -11615,12 +11614,12 @@ st367:
 		goto _test_eof367;
 case 367:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st368;
 		case 114u: goto st368;
 		case 126u: goto st15;
@@ -11645,12 +11644,12 @@ st368:
 		goto _test_eof368;
 case 368:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st369;
 		case 105u: goto st369;
 		case 126u: goto st15;
@@ -11675,12 +11674,12 @@ st369:
 		goto _test_eof369;
 case 369:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st370;
 		case 112u: goto st370;
 		case 126u: goto st15;
@@ -11705,12 +11704,12 @@ st370:
 		goto _test_eof370;
 case 370:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st371;
 		case 116u: goto st371;
 		case 126u: goto st15;
@@ -11735,12 +11734,12 @@ st371:
 		goto _test_eof371;
 case 371:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st372;
 		case 105u: goto st372;
 		case 126u: goto st15;
@@ -11765,12 +11764,12 @@ st372:
 		goto _test_eof372;
 case 372:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st373;
 		case 111u: goto st373;
 		case 126u: goto st15;
@@ -11795,12 +11794,12 @@ st373:
 		goto _test_eof373;
 case 373:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st374;
 		case 110u: goto st374;
 		case 126u: goto st15;
@@ -11825,14 +11824,14 @@ st374:
 		goto _test_eof374;
 case 374:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st375;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -11852,12 +11851,12 @@ st375:
 		goto _test_eof375;
 case 375:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st376;
 		case 115u: goto st376;
 		case 126u: goto st15;
@@ -11882,12 +11881,12 @@ st376:
 		goto _test_eof376;
 case 376:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st377;
 		case 116u: goto st377;
 		case 126u: goto st15;
@@ -11912,12 +11911,12 @@ st377:
 		goto _test_eof377;
 case 377:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st378;
 		case 97u: goto st378;
 		case 126u: goto st15;
@@ -11942,12 +11941,12 @@ st378:
 		goto _test_eof378;
 case 378:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st379;
 		case 116u: goto st379;
 		case 126u: goto st15;
@@ -11972,12 +11971,12 @@ st379:
 		goto _test_eof379;
 case 379:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st380;
 		case 101u: goto st380;
 		case 126u: goto st15;
@@ -12002,12 +12001,12 @@ st380:
 		goto _test_eof380;
 case 380:
 	switch( (*p) ) {
-		case 9u: goto tr492;
-		case 32u: goto tr492;
+		case 9u: goto tr490;
+		case 32u: goto tr490;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr493;
+		case 58u: goto tr491;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -12030,12 +12029,12 @@ st381:
 		goto _test_eof381;
 case 381:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st382;
 		case 112u: goto st382;
 		case 126u: goto st15;
@@ -12060,12 +12059,12 @@ st382:
 		goto _test_eof382;
 case 382:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st383;
 		case 111u: goto st383;
 		case 126u: goto st15;
@@ -12090,12 +12089,12 @@ st383:
 		goto _test_eof383;
 case 383:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st384;
 		case 114u: goto st384;
 		case 126u: goto st15;
@@ -12120,12 +12119,12 @@ st384:
 		goto _test_eof384;
 case 384:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st385;
 		case 116u: goto st385;
 		case 126u: goto st15;
@@ -12150,12 +12149,12 @@ st385:
 		goto _test_eof385;
 case 385:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st386;
 		case 101u: goto st386;
 		case 126u: goto st15;
@@ -12180,12 +12179,12 @@ st386:
 		goto _test_eof386;
 case 386:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st196;
 		case 100u: goto st196;
 		case 126u: goto st15;
@@ -12205,7 +12204,7 @@ case 386:
 	} else
 		goto st15;
 	goto st0;
-tr35:
+tr33:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st387;
@@ -12213,14 +12212,14 @@ st387:
 	if ( ++p == pe )
 		goto _test_eof387;
 case 387:
-#line 11863 "gen/c/sip_frame.c"
+#line 11862 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr500;
-		case 32u: goto tr500;
+		case 9u: goto tr498;
+		case 32u: goto tr498;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr501;
+		case 58u: goto tr499;
 		case 73u: goto st388;
 		case 79u: goto st396;
 		case 105u: goto st388;
@@ -12247,12 +12246,12 @@ st388:
 		goto _test_eof388;
 case 388:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 77u: goto st389;
 		case 109u: goto st389;
 		case 126u: goto st15;
@@ -12277,12 +12276,12 @@ st389:
 		goto _test_eof389;
 case 389:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st390;
 		case 101u: goto st390;
 		case 126u: goto st15;
@@ -12307,12 +12306,12 @@ st390:
 		goto _test_eof390;
 case 390:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st391;
 		case 115u: goto st391;
 		case 126u: goto st15;
@@ -12337,12 +12336,12 @@ st391:
 		goto _test_eof391;
 case 391:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st392;
 		case 116u: goto st392;
 		case 126u: goto st15;
@@ -12367,12 +12366,12 @@ st392:
 		goto _test_eof392;
 case 392:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st393;
 		case 97u: goto st393;
 		case 126u: goto st15;
@@ -12397,12 +12396,12 @@ st393:
 		goto _test_eof393;
 case 393:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 77u: goto st394;
 		case 109u: goto st394;
 		case 126u: goto st15;
@@ -12427,12 +12426,12 @@ st394:
 		goto _test_eof394;
 case 394:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st395;
 		case 112u: goto st395;
 		case 126u: goto st15;
@@ -12457,12 +12456,12 @@ st395:
 		goto _test_eof395;
 case 395:
 	switch( (*p) ) {
-		case 9u: goto tr511;
-		case 32u: goto tr511;
+		case 9u: goto tr509;
+		case 32u: goto tr509;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr512;
+		case 58u: goto tr510;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -12485,12 +12484,12 @@ st396:
 		goto _test_eof396;
 case 396:
 	switch( (*p) ) {
-		case 9u: goto tr500;
-		case 32u: goto tr500;
+		case 9u: goto tr498;
+		case 32u: goto tr498;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr501;
+		case 58u: goto tr499;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -12508,7 +12507,7 @@ case 396:
 	} else
 		goto st15;
 	goto st0;
-tr36:
+tr34:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st397;
@@ -12516,14 +12515,14 @@ st397:
 	if ( ++p == pe )
 		goto _test_eof397;
 case 397:
-#line 12164 "gen/c/sip_frame.c"
+#line 12163 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr99;
-		case 32u: goto tr99;
+		case 9u: goto tr97;
+		case 32u: goto tr97;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr100;
+		case 58u: goto tr98;
 		case 78u: goto st398;
 		case 83u: goto st408;
 		case 110u: goto st398;
@@ -12550,12 +12549,12 @@ st398:
 		goto _test_eof398;
 case 398:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 83u: goto st399;
 		case 115u: goto st399;
 		case 126u: goto st15;
@@ -12580,12 +12579,12 @@ st399:
 		goto _test_eof399;
 case 399:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st400;
 		case 117u: goto st400;
 		case 126u: goto st15;
@@ -12610,12 +12609,12 @@ st400:
 		goto _test_eof400;
 case 400:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st401;
 		case 112u: goto st401;
 		case 126u: goto st15;
@@ -12640,12 +12639,12 @@ st401:
 		goto _test_eof401;
 case 401:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 80u: goto st402;
 		case 112u: goto st402;
 		case 126u: goto st15;
@@ -12670,12 +12669,12 @@ st402:
 		goto _test_eof402;
 case 402:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 79u: goto st403;
 		case 111u: goto st403;
 		case 126u: goto st15;
@@ -12700,12 +12699,12 @@ st403:
 		goto _test_eof403;
 case 403:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st404;
 		case 114u: goto st404;
 		case 126u: goto st15;
@@ -12730,12 +12729,12 @@ st404:
 		goto _test_eof404;
 case 404:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st405;
 		case 116u: goto st405;
 		case 126u: goto st15;
@@ -12760,12 +12759,12 @@ st405:
 		goto _test_eof405;
 case 405:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st406;
 		case 101u: goto st406;
 		case 126u: goto st15;
@@ -12790,12 +12789,12 @@ st406:
 		goto _test_eof406;
 case 406:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 68u: goto st407;
 		case 100u: goto st407;
 		case 126u: goto st15;
@@ -12820,12 +12819,12 @@ st407:
 		goto _test_eof407;
 case 407:
 	switch( (*p) ) {
-		case 9u: goto tr524;
-		case 32u: goto tr524;
+		case 9u: goto tr522;
+		case 32u: goto tr522;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr525;
+		case 58u: goto tr523;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -12848,12 +12847,12 @@ st408:
 		goto _test_eof408;
 case 408:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st409;
 		case 101u: goto st409;
 		case 126u: goto st15;
@@ -12878,12 +12877,12 @@ st409:
 		goto _test_eof409;
 case 409:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st410;
 		case 114u: goto st410;
 		case 126u: goto st15;
@@ -12908,14 +12907,14 @@ st410:
 		goto _test_eof410;
 case 410:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st411;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -12935,12 +12934,12 @@ st411:
 		goto _test_eof411;
 case 411:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st412;
 		case 97u: goto st412;
 		case 126u: goto st15;
@@ -12965,12 +12964,12 @@ st412:
 		goto _test_eof412;
 case 412:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st413;
 		case 103u: goto st413;
 		case 126u: goto st15;
@@ -12995,12 +12994,12 @@ st413:
 		goto _test_eof413;
 case 413:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st414;
 		case 101u: goto st414;
 		case 126u: goto st15;
@@ -13025,12 +13024,12 @@ st414:
 		goto _test_eof414;
 case 414:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st415;
 		case 110u: goto st415;
 		case 126u: goto st15;
@@ -13055,12 +13054,12 @@ st415:
 		goto _test_eof415;
 case 415:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st416;
 		case 116u: goto st416;
 		case 126u: goto st15;
@@ -13085,12 +13084,12 @@ st416:
 		goto _test_eof416;
 case 416:
 	switch( (*p) ) {
-		case 9u: goto tr534;
-		case 32u: goto tr534;
+		case 9u: goto tr532;
+		case 32u: goto tr532;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr535;
+		case 58u: goto tr533;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -13108,7 +13107,7 @@ case 416:
 	} else
 		goto st15;
 	goto st0;
-tr37:
+tr35:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st417;
@@ -13116,14 +13115,14 @@ st417:
 	if ( ++p == pe )
 		goto _test_eof417;
 case 417:
-#line 12762 "gen/c/sip_frame.c"
+#line 12761 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr536;
-		case 32u: goto tr536;
+		case 9u: goto tr534;
+		case 32u: goto tr534;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr537;
+		case 58u: goto tr535;
 		case 73u: goto st418;
 		case 105u: goto st418;
 		case 126u: goto st15;
@@ -13148,12 +13147,12 @@ st418:
 		goto _test_eof418;
 case 418:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st419;
 		case 97u: goto st419;
 		case 126u: goto st15;
@@ -13178,12 +13177,12 @@ st419:
 		goto _test_eof419;
 case 419:
 	switch( (*p) ) {
-		case 9u: goto tr536;
-		case 32u: goto tr536;
+		case 9u: goto tr534;
+		case 32u: goto tr534;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr537;
+		case 58u: goto tr535;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -13201,7 +13200,7 @@ case 419:
 	} else
 		goto st15;
 	goto st0;
-tr38:
+tr36:
 #line 32 "grammar/sip_frame.rl"
 	{ name = p; c->rule = "header-name"; }
 	goto st420;
@@ -13209,14 +13208,14 @@ st420:
 	if ( ++p == pe )
 		goto _test_eof420;
 case 420:
-#line 12853 "gen/c/sip_frame.c"
+#line 12852 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st421;
 		case 87u: goto st427;
 		case 97u: goto st421;
@@ -13243,12 +13242,12 @@ st421:
 		goto _test_eof421;
 case 421:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 82u: goto st422;
 		case 114u: goto st422;
 		case 126u: goto st15;
@@ -13273,12 +13272,12 @@ st422:
 		goto _test_eof422;
 case 422:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st423;
 		case 110u: goto st423;
 		case 126u: goto st15;
@@ -13303,12 +13302,12 @@ st423:
 		goto _test_eof423;
 case 423:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st424;
 		case 105u: goto st424;
 		case 126u: goto st15;
@@ -13333,12 +13332,12 @@ st424:
 		goto _test_eof424;
 case 424:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st425;
 		case 110u: goto st425;
 		case 126u: goto st15;
@@ -13363,12 +13362,12 @@ st425:
 		goto _test_eof425;
 case 425:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 71u: goto st426;
 		case 103u: goto st426;
 		case 126u: goto st15;
@@ -13393,12 +13392,12 @@ st426:
 		goto _test_eof426;
 case 426:
 	switch( (*p) ) {
-		case 9u: goto tr547;
-		case 32u: goto tr547;
+		case 9u: goto tr545;
+		case 32u: goto tr545;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr548;
+		case 58u: goto tr546;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -13421,12 +13420,12 @@ st427:
 		goto _test_eof427;
 case 427:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 87u: goto st428;
 		case 119u: goto st428;
 		case 126u: goto st15;
@@ -13451,14 +13450,14 @@ st428:
 		goto _test_eof428;
 case 428:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
 		case 45u: goto st429;
 		case 46u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -13478,12 +13477,12 @@ st429:
 		goto _test_eof429;
 case 429:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st430;
 		case 97u: goto st430;
 		case 126u: goto st15;
@@ -13508,12 +13507,12 @@ st430:
 		goto _test_eof430;
 case 430:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 85u: goto st431;
 		case 117u: goto st431;
 		case 126u: goto st15;
@@ -13538,12 +13537,12 @@ st431:
 		goto _test_eof431;
 case 431:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st432;
 		case 116u: goto st432;
 		case 126u: goto st15;
@@ -13568,12 +13567,12 @@ st432:
 		goto _test_eof432;
 case 432:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 72u: goto st433;
 		case 104u: goto st433;
 		case 126u: goto st15;
@@ -13598,12 +13597,12 @@ st433:
 		goto _test_eof433;
 case 433:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st434;
 		case 101u: goto st434;
 		case 126u: goto st15;
@@ -13628,12 +13627,12 @@ st434:
 		goto _test_eof434;
 case 434:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 78u: goto st435;
 		case 110u: goto st435;
 		case 126u: goto st15;
@@ -13658,12 +13657,12 @@ st435:
 		goto _test_eof435;
 case 435:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st436;
 		case 116u: goto st436;
 		case 126u: goto st15;
@@ -13688,12 +13687,12 @@ st436:
 		goto _test_eof436;
 case 436:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 73u: goto st437;
 		case 105u: goto st437;
 		case 126u: goto st15;
@@ -13718,12 +13717,12 @@ st437:
 		goto _test_eof437;
 case 437:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 67u: goto st438;
 		case 99u: goto st438;
 		case 126u: goto st15;
@@ -13748,12 +13747,12 @@ st438:
 		goto _test_eof438;
 case 438:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 65u: goto st439;
 		case 97u: goto st439;
 		case 126u: goto st15;
@@ -13778,12 +13777,12 @@ st439:
 		goto _test_eof439;
 case 439:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 84u: goto st440;
 		case 116u: goto st440;
 		case 126u: goto st15;
@@ -13808,12 +13807,12 @@ st440:
 		goto _test_eof440;
 case 440:
 	switch( (*p) ) {
-		case 9u: goto tr40;
-		case 32u: goto tr40;
+		case 9u: goto tr38;
+		case 32u: goto tr38;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr42;
+		case 58u: goto tr40;
 		case 69u: goto st441;
 		case 101u: goto st441;
 		case 126u: goto st15;
@@ -13838,12 +13837,12 @@ st441:
 		goto _test_eof441;
 case 441:
 	switch( (*p) ) {
-		case 9u: goto tr563;
-		case 32u: goto tr563;
+		case 9u: goto tr561;
+		case 32u: goto tr561;
 		case 33u: goto st15;
 		case 37u: goto st15;
 		case 39u: goto st15;
-		case 58u: goto tr564;
+		case 58u: goto tr562;
 		case 126u: goto st15;
 	}
 	if ( (*p) < 48u ) {
@@ -13866,6 +13865,8 @@ tr2:
 	{ mark = p; }
 #line 21 "grammar/sip_frame.rl"
 	{ c->rule = "Method"; }
+#line 23 "grammar/sip_frame.rl"
+	{ c->rule = "SIP-Version"; }
 	goto st442;
 st442:
 	if ( ++p == pe )
@@ -13873,11 +13874,12 @@ st442:
 case 442:
 #line 13512 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 32u: goto tr5;
+		case 32u: goto tr3;
 		case 33u: goto st2;
 		case 37u: goto st2;
 		case 39u: goto st2;
-		case 79u: goto st443;
+		case 73u: goto st443;
+		case 105u: goto st443;
 		case 126u: goto st2;
 	}
 	if ( (*p) < 48u ) {
@@ -13900,11 +13902,12 @@ st443:
 		goto _test_eof443;
 case 443:
 	switch( (*p) ) {
-		case 32u: goto tr5;
+		case 32u: goto tr3;
 		case 33u: goto st2;
 		case 37u: goto st2;
 		case 39u: goto st2;
-		case 84u: goto st444;
+		case 80u: goto st444;
+		case 112u: goto st444;
 		case 126u: goto st2;
 	}
 	if ( (*p) < 48u ) {
@@ -13927,183 +13930,11 @@ st444:
 		goto _test_eof444;
 case 444:
 	switch( (*p) ) {
-		case 32u: goto tr5;
+		case 32u: goto tr3;
 		case 33u: goto st2;
 		case 37u: goto st2;
 		case 39u: goto st2;
-		case 73u: goto st445;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
-	goto st0;
-st445:
-	if ( ++p == pe )
-		goto _test_eof445;
-case 445:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 70u: goto st446;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
-	goto st0;
-st446:
-	if ( ++p == pe )
-		goto _test_eof446;
-case 446:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 89u: goto st447;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
-	goto st0;
-st447:
-	if ( ++p == pe )
-		goto _test_eof447;
-case 447:
-	switch( (*p) ) {
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
-	goto st0;
-tr3:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 21 "grammar/sip_frame.rl"
-	{ c->rule = "Method"; }
-#line 23 "grammar/sip_frame.rl"
-	{ c->rule = "SIP-Version"; }
-	goto st448;
-st448:
-	if ( ++p == pe )
-		goto _test_eof448;
-case 448:
-#line 13677 "gen/c/sip_frame.c"
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 73u: goto st449;
-		case 85u: goto st467;
-		case 105u: goto st449;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
-	goto st0;
-st449:
-	if ( ++p == pe )
-		goto _test_eof449;
-case 449:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 80u: goto st450;
-		case 112u: goto st450;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
-	goto st0;
-st450:
-	if ( ++p == pe )
-		goto _test_eof450;
-case 450:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 47u: goto st451;
+		case 47u: goto st445;
 		case 126u: goto st2;
 	}
 	if ( (*p) < 45u ) {
@@ -14118,6 +13949,64 @@ case 450:
 	} else
 		goto st2;
 	goto st0;
+st445:
+	if ( ++p == pe )
+		goto _test_eof445;
+case 445:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st446;
+	goto st0;
+st446:
+	if ( ++p == pe )
+		goto _test_eof446;
+case 446:
+	if ( (*p) == 46u )
+		goto st447;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st446;
+	goto st0;
+st447:
+	if ( ++p == pe )
+		goto _test_eof447;
+case 447:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st448;
+	goto st0;
+st448:
+	if ( ++p == pe )
+		goto _test_eof448;
+case 448:
+	if ( (*p) == 32u )
+		goto tr569;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st448;
+	goto st0;
+tr569:
+#line 29 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
+	goto st449;
+st449:
+	if ( ++p == pe )
+		goto _test_eof449;
+case 449:
+#line 13627 "gen/c/sip_frame.c"
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto tr570;
+	goto st0;
+tr570:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 24 "grammar/sip_frame.rl"
+	{ c->rule = "Status-Code"; }
+	goto st450;
+st450:
+	if ( ++p == pe )
+		goto _test_eof450;
+case 450:
+#line 13638 "gen/c/sip_frame.c"
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st451;
+	goto st0;
 st451:
 	if ( ++p == pe )
 		goto _test_eof451;
@@ -14129,84 +14018,26 @@ st452:
 	if ( ++p == pe )
 		goto _test_eof452;
 case 452:
-	if ( (*p) == 46u )
-		goto st453;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st452;
-	goto st0;
-st453:
-	if ( ++p == pe )
-		goto _test_eof453;
-case 453:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st454;
-	goto st0;
-st454:
-	if ( ++p == pe )
-		goto _test_eof454;
-case 454:
 	if ( (*p) == 32u )
-		goto tr577;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st454;
+		goto tr573;
 	goto st0;
-tr577:
-#line 29 "grammar/sip_frame.rl"
-	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
-	goto st455;
-st455:
-	if ( ++p == pe )
-		goto _test_eof455;
-case 455:
-#line 13793 "gen/c/sip_frame.c"
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto tr578;
-	goto st0;
-tr578:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 24 "grammar/sip_frame.rl"
-	{ c->rule = "Status-Code"; }
-	goto st456;
-st456:
-	if ( ++p == pe )
-		goto _test_eof456;
-case 456:
-#line 13804 "gen/c/sip_frame.c"
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st457;
-	goto st0;
-st457:
-	if ( ++p == pe )
-		goto _test_eof457;
-case 457:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st458;
-	goto st0;
-st458:
-	if ( ++p == pe )
-		goto _test_eof458;
-case 458:
-	if ( (*p) == 32u )
-		goto tr581;
-	goto st0;
-tr581:
+tr573:
 #line 30 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_STATUS, mark, p); }
 #line 20 "grammar/sip_frame.rl"
 	{ mark = p; }
 #line 25 "grammar/sip_frame.rl"
 	{ c->rule = "Reason-Phrase"; }
-	goto st459;
-st459:
+	goto st453;
+st453:
 	if ( ++p == pe )
-		goto _test_eof459;
-case 459:
-#line 13830 "gen/c/sip_frame.c"
+		goto _test_eof453;
+case 453:
+#line 13664 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 10u: goto tr583;
-		case 13u: goto tr584;
-		case 37u: goto st460;
+		case 10u: goto tr575;
+		case 13u: goto tr576;
+		case 37u: goto st454;
 		case 60u: goto st0;
 		case 62u: goto st0;
 		case 96u: goto st0;
@@ -14231,348 +14062,368 @@ case 459:
 		if ( (*p) < 248u ) {
 			if ( (*p) > 239u ) {
 				if ( 240u <= (*p) && (*p) <= 247u )
-					goto st464;
+					goto st458;
 			} else if ( (*p) >= 224u )
-				goto st463;
+				goto st457;
 		} else if ( (*p) > 251u ) {
 			if ( (*p) > 253u ) {
 				if ( 254u <= (*p) )
 					goto st0;
 			} else if ( (*p) >= 252u )
-				goto st466;
+				goto st460;
 		} else
-			goto st465;
+			goto st459;
 	} else
-		goto st462;
-	goto st459;
+		goto st456;
+	goto st453;
+st454:
+	if ( ++p == pe )
+		goto _test_eof454;
+case 454:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st455;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st455;
+	} else
+		goto st455;
+	goto st0;
+st455:
+	if ( ++p == pe )
+		goto _test_eof455;
+case 455:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st453;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st453;
+	} else
+		goto st453;
+	goto st0;
+st456:
+	if ( ++p == pe )
+		goto _test_eof456;
+case 456:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st453;
+	goto st0;
+st457:
+	if ( ++p == pe )
+		goto _test_eof457;
+case 457:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st456;
+	goto st0;
+st458:
+	if ( ++p == pe )
+		goto _test_eof458;
+case 458:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st457;
+	goto st0;
+st459:
+	if ( ++p == pe )
+		goto _test_eof459;
+case 459:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st458;
+	goto st0;
 st460:
 	if ( ++p == pe )
 		goto _test_eof460;
 case 460:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st461;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st461;
-	} else
-		goto st461;
-	goto st0;
-st461:
-	if ( ++p == pe )
-		goto _test_eof461;
-case 461:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st459;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st459;
-	} else
+	if ( 128u <= (*p) && (*p) <= 191u )
 		goto st459;
 	goto st0;
+case 461:
+	switch( (*p) ) {
+		case 33u: goto tr584;
+		case 37u: goto tr584;
+		case 39u: goto tr584;
+		case 83u: goto tr585;
+		case 115u: goto tr585;
+		case 126u: goto tr584;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr584;
+		} else if ( (*p) >= 42u )
+			goto tr584;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr584;
+		} else if ( (*p) >= 65u )
+			goto tr584;
+	} else
+		goto tr584;
+	goto st0;
+tr584:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 21 "grammar/sip_frame.rl"
+	{ c->rule = "Method"; }
+	goto st462;
 st462:
 	if ( ++p == pe )
 		goto _test_eof462;
 case 462:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st459;
+#line 13799 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 32u: goto tr586;
+		case 33u: goto st462;
+		case 37u: goto st462;
+		case 39u: goto st462;
+		case 126u: goto st462;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st462;
+		} else if ( (*p) >= 42u )
+			goto st462;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st462;
+		} else if ( (*p) >= 65u )
+			goto st462;
+	} else
+		goto st462;
 	goto st0;
+tr586:
+#line 27 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_METHOD, mark, p); }
+	goto st463;
 st463:
 	if ( ++p == pe )
 		goto _test_eof463;
 case 463:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st462;
-	goto st0;
+#line 13828 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto st0;
+		case 13u: goto st0;
+		case 32u: goto st0;
+	}
+	goto tr588;
+tr588:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 22 "grammar/sip_frame.rl"
+	{ c->rule = "Request-URI"; {p = (( sipkit__skip_to_sp(p, pe)))-1;} }
+	goto st464;
 st464:
 	if ( ++p == pe )
 		goto _test_eof464;
 case 464:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st463;
-	goto st0;
+#line 13842 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto st0;
+		case 13u: goto st0;
+		case 32u: goto tr590;
+	}
+	goto st464;
+tr590:
+#line 28 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_RURI, mark, p); }
+	goto st465;
 st465:
 	if ( ++p == pe )
 		goto _test_eof465;
 case 465:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st464;
+#line 13855 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 83u: goto tr591;
+		case 115u: goto tr591;
+	}
 	goto st0;
+tr591:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 23 "grammar/sip_frame.rl"
+	{ c->rule = "SIP-Version"; }
+	goto st466;
 st466:
 	if ( ++p == pe )
 		goto _test_eof466;
 case 466:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st465;
+#line 13868 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 73u: goto st467;
+		case 105u: goto st467;
+	}
 	goto st0;
 st467:
 	if ( ++p == pe )
 		goto _test_eof467;
 case 467:
 	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 66u: goto st468;
-		case 126u: goto st2;
+		case 80u: goto st468;
+		case 112u: goto st468;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
 	goto st0;
 st468:
 	if ( ++p == pe )
 		goto _test_eof468;
 case 468:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 83u: goto st469;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
+	if ( (*p) == 47u )
+		goto st469;
 	goto st0;
 st469:
 	if ( ++p == pe )
 		goto _test_eof469;
 case 469:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 67u: goto st470;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st470;
 	goto st0;
 st470:
 	if ( ++p == pe )
 		goto _test_eof470;
 case 470:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 82u: goto st471;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
+	if ( (*p) == 46u )
+		goto st471;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st470;
 	goto st0;
 st471:
 	if ( ++p == pe )
 		goto _test_eof471;
 case 471:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 73u: goto st472;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st472;
 	goto st0;
 st472:
 	if ( ++p == pe )
 		goto _test_eof472;
 case 472:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 66u: goto st473;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
+	if ( (*p) == 13u )
+		goto tr598;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st472;
 	goto st0;
+tr598:
+#line 29 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+	goto st473;
+tr1157:
+#line 31 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_REASON, mark + 1, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+	goto st473;
 st473:
 	if ( ++p == pe )
 		goto _test_eof473;
 case 473:
-	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 69u: goto st447;
-		case 126u: goto st2;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
-		} else if ( (*p) >= 42u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
-	} else
-		goto st2;
+#line 13933 "gen/c/sip_frame.c"
+	if ( (*p) == 10u )
+		goto tr599;
 	goto st0;
-tr4:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 21 "grammar/sip_frame.rl"
-	{ c->rule = "Method"; }
-#line 23 "grammar/sip_frame.rl"
-	{ c->rule = "SIP-Version"; }
+tr599:
+#line 36 "grammar/sip_frame.rl"
+	{ c->rule = "header-name"; }
 	goto st474;
 st474:
 	if ( ++p == pe )
 		goto _test_eof474;
 case 474:
-#line 14131 "gen/c/sip_frame.c"
+#line 13943 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 32u: goto tr5;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 73u: goto st449;
-		case 105u: goto st449;
-		case 126u: goto st2;
+		case 13u: goto st475;
+		case 33u: goto tr601;
+		case 37u: goto tr601;
+		case 39u: goto tr601;
+		case 65u: goto tr602;
+		case 67u: goto tr603;
+		case 68u: goto tr604;
+		case 69u: goto tr605;
+		case 70u: goto tr606;
+		case 73u: goto tr607;
+		case 75u: goto tr608;
+		case 76u: goto tr609;
+		case 77u: goto tr610;
+		case 79u: goto tr611;
+		case 80u: goto tr612;
+		case 82u: goto tr613;
+		case 83u: goto tr614;
+		case 84u: goto tr615;
+		case 85u: goto tr616;
+		case 86u: goto tr617;
+		case 87u: goto tr618;
+		case 88u: goto tr619;
+		case 97u: goto tr602;
+		case 99u: goto tr603;
+		case 100u: goto tr604;
+		case 101u: goto tr605;
+		case 102u: goto tr606;
+		case 105u: goto tr607;
+		case 107u: goto tr608;
+		case 108u: goto tr609;
+		case 109u: goto tr610;
+		case 111u: goto tr611;
+		case 112u: goto tr612;
+		case 114u: goto tr613;
+		case 115u: goto tr614;
+		case 116u: goto tr615;
+		case 117u: goto tr616;
+		case 118u: goto tr617;
+		case 119u: goto tr618;
+		case 120u: goto tr619;
+		case 126u: goto tr601;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st2;
+				goto tr601;
 		} else if ( (*p) >= 42u )
-			goto st2;
+			goto tr601;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
+				goto tr601;
+		} else if ( (*p) >= 66u )
+			goto tr601;
 	} else
-		goto st2;
+		goto tr601;
 	goto st0;
+st475:
+	if ( ++p == pe )
+		goto _test_eof475;
 case 475:
-	switch( (*p) ) {
-		case 33u: goto tr598;
-		case 37u: goto tr598;
-		case 39u: goto tr598;
-		case 78u: goto tr599;
-		case 83u: goto tr600;
-		case 115u: goto tr601;
-		case 126u: goto tr598;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr598;
-		} else if ( (*p) >= 42u )
-			goto tr598;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr598;
-		} else if ( (*p) >= 65u )
-			goto tr598;
-	} else
-		goto tr598;
+	if ( (*p) == 10u )
+		goto tr620;
 	goto st0;
-tr598:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 21 "grammar/sip_frame.rl"
-	{ c->rule = "Method"; }
+tr620:
+#line 37 "grammar/sip_frame.rl"
+	{ done = p + 1; {p++; cs = 922; goto _out;} }
+	goto st922;
+st922:
+	if ( ++p == pe )
+		goto _test_eof922;
+case 922:
+#line 14015 "gen/c/sip_frame.c"
+	goto st0;
+tr601:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
 	goto st476;
 st476:
 	if ( ++p == pe )
 		goto _test_eof476;
 case 476:
-#line 14188 "gen/c/sip_frame.c"
+#line 14023 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 32u: goto tr602;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
 		case 33u: goto st476;
 		case 37u: goto st476;
 		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
@@ -14590,7323 +14441,7497 @@ case 476:
 	} else
 		goto st476;
 	goto st0;
-tr602:
-#line 27 "grammar/sip_frame.rl"
-	{ sipkit__start_line(c, SIPKIT__SL_METHOD, mark, p); }
+tr621:
+#line 34 "grammar/sip_frame.rl"
+	{ hdr_id = SIPKIT_HDR_OTHER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr634:
+#line 10 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr646:
+#line 11 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr655:
+#line 12 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr666:
+#line 13 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr670:
+#line 14 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr679:
+#line 58 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr699:
+#line 15 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr709:
+#line 16 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr711:
+#line 24 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr722:
+#line 17 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_ID; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr726:
+#line 18 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr734:
+#line 19 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTACT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr753:
+#line 20 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr762:
+#line 21 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr772:
+#line 22 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr778:
+#line 23 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr785:
+#line 25 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr790:
+#line 26 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_DATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr803:
+#line 27 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr808:
+#line 57 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EVENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr815:
+#line 28 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr817:
+#line 29 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_FROM; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr833:
+#line 30 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr844:
+#line 60 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr846:
+#line 46 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr860:
+#line 31 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr873:
+#line 33 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr884:
+#line 32 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr887:
+#line 64 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_SE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr900:
+#line 34 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr910:
+#line 35 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PRIORITY; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr929:
+#line 36 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr939:
+#line 37 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr947:
+#line 38 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr949:
+#line 56 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REFER_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr957:
+#line 54 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RACK; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr968:
+#line 62 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REASON; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr980:
+#line 39 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr987:
+#line 61 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr999:
+#line 40 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1005:
+#line 41 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1015:
+#line 42 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1020:
+#line 43 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1024:
+#line 55 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1026:
+#line 45 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBJECT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1035:
+#line 44 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SERVER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1049:
+#line 63 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1072:
+#line 59 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1080:
+#line 48 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1091:
+#line 47 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1104:
+#line 49 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1114:
+#line 50 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1116:
+#line 51 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_VIA; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1127:
+#line 52 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WARNING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st477;
+tr1143:
+#line 53 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
 	goto st477;
 st477:
 	if ( ++p == pe )
 		goto _test_eof477;
 case 477:
-#line 14217 "gen/c/sip_frame.c"
+#line 14275 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 10u: goto st0;
-		case 13u: goto st0;
-		case 32u: goto st0;
+		case 9u: goto st477;
+		case 32u: goto st477;
+		case 58u: goto tr625;
 	}
-	goto tr604;
-tr604:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 22 "grammar/sip_frame.rl"
-	{ c->rule = "Request-URI"; }
+	goto st0;
+tr623:
+#line 34 "grammar/sip_frame.rl"
+	{ hdr_id = SIPKIT_HDR_OTHER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr625:
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr636:
+#line 10 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr647:
+#line 11 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr656:
+#line 12 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr667:
+#line 13 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr672:
+#line 14 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr680:
+#line 58 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr700:
+#line 15 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr710:
+#line 16 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr712:
+#line 24 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr723:
+#line 17 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_ID; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr727:
+#line 18 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr735:
+#line 19 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTACT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr754:
+#line 20 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr763:
+#line 21 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr773:
+#line 22 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr779:
+#line 23 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr786:
+#line 25 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr791:
+#line 26 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_DATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr804:
+#line 27 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr809:
+#line 57 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EVENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr816:
+#line 28 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr818:
+#line 29 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_FROM; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr834:
+#line 30 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr845:
+#line 60 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr847:
+#line 46 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr861:
+#line 31 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr874:
+#line 33 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr885:
+#line 32 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr888:
+#line 64 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_SE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr901:
+#line 34 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr911:
+#line 35 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PRIORITY; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr930:
+#line 36 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr940:
+#line 37 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr948:
+#line 38 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr950:
+#line 56 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REFER_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr958:
+#line 54 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RACK; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr969:
+#line 62 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REASON; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr981:
+#line 39 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr988:
+#line 61 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1000:
+#line 40 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1006:
+#line 41 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1016:
+#line 42 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1021:
+#line 43 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1025:
+#line 55 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1027:
+#line 45 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBJECT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1036:
+#line 44 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SERVER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1050:
+#line 63 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1073:
+#line 59 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1081:
+#line 48 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1092:
+#line 47 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1105:
+#line 49 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1115:
+#line 50 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1117:
+#line 51 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_VIA; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1128:
+#line 52 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WARNING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
+	goto st478;
+tr1144:
+#line 53 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 478; goto _out;} {p = (( q))-1;} }
 	goto st478;
 st478:
 	if ( ++p == pe )
 		goto _test_eof478;
 case 478:
-#line 14231 "gen/c/sip_frame.c"
-	switch( (*p) ) {
-		case 10u: goto st0;
-		case 13u: goto st0;
-		case 32u: goto tr606;
-	}
-	goto st478;
-tr606:
-#line 28 "grammar/sip_frame.rl"
-	{ sipkit__start_line(c, SIPKIT__SL_RURI, mark, p); }
+#line 14568 "gen/c/sip_frame.c"
+	if ( (*p) == 13u )
+		goto st473;
+	goto st0;
+tr602:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
 	goto st479;
 st479:
 	if ( ++p == pe )
 		goto _test_eof479;
 case 479:
-#line 14244 "gen/c/sip_frame.c"
+#line 14578 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 83u: goto tr607;
-		case 115u: goto tr607;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st480;
+		case 76u: goto st502;
+		case 85u: goto st521;
+		case 99u: goto st480;
+		case 108u: goto st502;
+		case 117u: goto st521;
+		case 126u: goto st476;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
-tr607:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 23 "grammar/sip_frame.rl"
-	{ c->rule = "SIP-Version"; }
-	goto st480;
 st480:
 	if ( ++p == pe )
 		goto _test_eof480;
 case 480:
-#line 14257 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 73u: goto st481;
-		case 105u: goto st481;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st481;
+		case 99u: goto st481;
+		case 126u: goto st476;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st481:
 	if ( ++p == pe )
 		goto _test_eof481;
 case 481:
 	switch( (*p) ) {
-		case 80u: goto st482;
-		case 112u: goto st482;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st482;
+		case 101u: goto st482;
+		case 126u: goto st476;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st482:
 	if ( ++p == pe )
 		goto _test_eof482;
 case 482:
-	if ( (*p) == 47u )
-		goto st483;
+	switch( (*p) ) {
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st483;
+		case 112u: goto st483;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st483:
 	if ( ++p == pe )
 		goto _test_eof483;
 case 483:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st484;
+	switch( (*p) ) {
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st484;
+		case 116u: goto st484;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st484:
 	if ( ++p == pe )
 		goto _test_eof484;
 case 484:
-	if ( (*p) == 46u )
-		goto st485;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st484;
+	switch( (*p) ) {
+		case 9u: goto tr634;
+		case 32u: goto tr634;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st485;
+		case 46u: goto st476;
+		case 58u: goto tr636;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st485:
 	if ( ++p == pe )
 		goto _test_eof485;
 case 485:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st486;
+	switch( (*p) ) {
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st486;
+		case 76u: goto st494;
+		case 101u: goto st486;
+		case 108u: goto st494;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st486:
 	if ( ++p == pe )
 		goto _test_eof486;
 case 486:
-	if ( (*p) == 13u )
-		goto tr614;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st486;
-	goto st0;
-tr614:
-#line 29 "grammar/sip_frame.rl"
-	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
-#line 26 "grammar/sip_frame.rl"
-	{ c->rule = "CRLF"; }
-	goto st487;
-tr1179:
-#line 31 "grammar/sip_frame.rl"
-	{ sipkit__start_line(c, SIPKIT__SL_REASON, mark + 1, p); }
-#line 26 "grammar/sip_frame.rl"
-	{ c->rule = "CRLF"; }
-	goto st487;
-st487:
-	if ( ++p == pe )
-		goto _test_eof487;
-case 487:
-#line 14322 "gen/c/sip_frame.c"
-	if ( (*p) == 10u )
-		goto tr615;
-	goto st0;
-tr615:
-#line 36 "grammar/sip_frame.rl"
-	{ c->rule = "header-name"; }
-	goto st488;
-st488:
-	if ( ++p == pe )
-		goto _test_eof488;
-case 488:
-#line 14332 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 13u: goto st489;
-		case 33u: goto tr617;
-		case 37u: goto tr617;
-		case 39u: goto tr617;
-		case 65u: goto tr618;
-		case 67u: goto tr619;
-		case 68u: goto tr620;
-		case 69u: goto tr621;
-		case 70u: goto tr622;
-		case 73u: goto tr623;
-		case 75u: goto tr624;
-		case 76u: goto tr625;
-		case 77u: goto tr626;
-		case 79u: goto tr627;
-		case 80u: goto tr628;
-		case 82u: goto tr629;
-		case 83u: goto tr630;
-		case 84u: goto tr631;
-		case 85u: goto tr632;
-		case 86u: goto tr633;
-		case 87u: goto tr634;
-		case 88u: goto tr635;
-		case 97u: goto tr618;
-		case 99u: goto tr619;
-		case 100u: goto tr620;
-		case 101u: goto tr621;
-		case 102u: goto tr622;
-		case 105u: goto tr623;
-		case 107u: goto tr624;
-		case 108u: goto tr625;
-		case 109u: goto tr626;
-		case 111u: goto tr627;
-		case 112u: goto tr628;
-		case 114u: goto tr629;
-		case 115u: goto tr630;
-		case 116u: goto tr631;
-		case 117u: goto tr632;
-		case 118u: goto tr633;
-		case 119u: goto tr634;
-		case 120u: goto tr635;
-		case 126u: goto tr617;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st487;
+		case 110u: goto st487;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr617;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto tr617;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr617;
-		} else if ( (*p) >= 66u )
-			goto tr617;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto tr617;
+		goto st476;
+	goto st0;
+st487:
+	if ( ++p == pe )
+		goto _test_eof487;
+case 487:
+	switch( (*p) ) {
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st488;
+		case 99u: goto st488;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
+	goto st0;
+st488:
+	if ( ++p == pe )
+		goto _test_eof488;
+case 488:
+	switch( (*p) ) {
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st489;
+		case 111u: goto st489;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st489:
 	if ( ++p == pe )
 		goto _test_eof489;
 case 489:
-	if ( (*p) == 10u )
-		goto tr636;
+	switch( (*p) ) {
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 68u: goto st490;
+		case 100u: goto st490;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
-tr636:
-#line 37 "grammar/sip_frame.rl"
-	{ done = p + 1; {p++; cs = 950; goto _out;} }
-	goto st950;
-st950:
-	if ( ++p == pe )
-		goto _test_eof950;
-case 950:
-#line 14404 "gen/c/sip_frame.c"
-	goto st0;
-tr617:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st490;
 st490:
 	if ( ++p == pe )
 		goto _test_eof490;
 case 490:
-#line 14412 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st491;
+		case 105u: goto st491;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr637:
-#line 34 "grammar/sip_frame.rl"
-	{ hdr_id = SIPKIT_HDR_OTHER; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr650:
-#line 10 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ACCEPT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr662:
-#line 11 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr671:
-#line 12 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr682:
-#line 13 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr686:
-#line 14 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ALLOW; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr695:
-#line 58 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr715:
-#line 15 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr725:
-#line 16 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr727:
-#line 24 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr738:
-#line 17 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CALL_ID; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr742:
-#line 18 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr750:
-#line 19 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTACT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr769:
-#line 20 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr778:
-#line 21 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr788:
-#line 22 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr794:
-#line 23 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr801:
-#line 25 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CSEQ; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr806:
-#line 26 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_DATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr819:
-#line 27 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr824:
-#line 57 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_EVENT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr831:
-#line 28 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_EXPIRES; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr833:
-#line 29 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_FROM; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr849:
-#line 30 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr860:
-#line 60 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr862:
-#line 46 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr876:
-#line 31 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr889:
-#line 33 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr900:
-#line 32 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr903:
-#line 64 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MIN_SE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr916:
-#line 34 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr926:
-#line 35 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PRIORITY; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr945:
-#line 36 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr955:
-#line 37 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr963:
-#line 38 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr965:
-#line 56 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REFER_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr973:
-#line 54 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RACK; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr984:
-#line 62 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REASON; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr996:
-#line 39 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1003:
-#line 61 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1015:
-#line 40 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1021:
-#line 41 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REQUIRE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1031:
-#line 42 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1036:
-#line 43 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ROUTE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1040:
-#line 55 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RSEQ; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1042:
-#line 45 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SUBJECT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1051:
-#line 44 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SERVER; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1065:
-#line 63 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1088:
-#line 59 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1096:
-#line 48 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1107:
-#line 47 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1120:
-#line 49 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1130:
-#line 50 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1132:
-#line 51 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_VIA; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1143:
-#line 52 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_WARNING; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
-tr1159:
-#line 53 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-	goto st491;
 st491:
 	if ( ++p == pe )
 		goto _test_eof491;
 case 491:
-#line 14664 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto st491;
-		case 32u: goto st491;
-		case 58u: goto tr641;
-	}
-	goto st0;
-tr639:
-#line 34 "grammar/sip_frame.rl"
-	{ hdr_id = SIPKIT_HDR_OTHER; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr641:
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr652:
-#line 10 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ACCEPT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr663:
-#line 11 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr672:
-#line 12 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr683:
-#line 13 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr688:
-#line 14 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ALLOW; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr696:
-#line 58 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr716:
-#line 15 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr726:
-#line 16 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr728:
-#line 24 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr739:
-#line 17 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CALL_ID; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr743:
-#line 18 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr751:
-#line 19 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTACT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr770:
-#line 20 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr779:
-#line 21 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr789:
-#line 22 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr795:
-#line 23 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr802:
-#line 25 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_CSEQ; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr807:
-#line 26 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_DATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr820:
-#line 27 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr825:
-#line 57 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_EVENT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr832:
-#line 28 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_EXPIRES; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr834:
-#line 29 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_FROM; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr850:
-#line 30 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr861:
-#line 60 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr863:
-#line 46 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr877:
-#line 31 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr890:
-#line 33 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr901:
-#line 32 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr904:
-#line 64 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_MIN_SE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr917:
-#line 34 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr927:
-#line 35 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PRIORITY; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr946:
-#line 36 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr956:
-#line 37 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr964:
-#line 38 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr966:
-#line 56 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REFER_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr974:
-#line 54 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RACK; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr985:
-#line 62 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REASON; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr997:
-#line 39 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1004:
-#line 61 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1016:
-#line 40 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1022:
-#line 41 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_REQUIRE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1032:
-#line 42 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1037:
-#line 43 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_ROUTE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1041:
-#line 55 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_RSEQ; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1043:
-#line 45 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SUBJECT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1052:
-#line 44 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SERVER; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1066:
-#line 63 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1089:
-#line 59 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1097:
-#line 48 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_TO; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1108:
-#line 47 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1121:
-#line 49 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1131:
-#line 50 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1133:
-#line 51 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_VIA; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1144:
-#line 52 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_WARNING; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-tr1160:
-#line 53 "gen/rules/sip_hnames.rl"
-	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
-#line 33 "grammar/sip_frame.rl"
-	{ name_end = p; c->rule = "HCOLON"; }
-#line 35 "grammar/sip_frame.rl"
-	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 492; goto _out;} {p = (( q))-1;} }
-	goto st492;
-st492:
-	if ( ++p == pe )
-		goto _test_eof492;
-case 492:
-#line 14957 "gen/c/sip_frame.c"
-	if ( (*p) == 13u )
-		goto st487;
-	goto st0;
-tr618:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st493;
-st493:
-	if ( ++p == pe )
-		goto _test_eof493;
-case 493:
-#line 14967 "gen/c/sip_frame.c"
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st494;
-		case 76u: goto st516;
-		case 85u: goto st535;
-		case 99u: goto st494;
-		case 108u: goto st516;
-		case 117u: goto st535;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st492;
+		case 110u: goto st492;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
+	goto st0;
+st492:
+	if ( ++p == pe )
+		goto _test_eof492;
+case 492:
+	switch( (*p) ) {
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st493;
+		case 103u: goto st493;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
+	goto st0;
+st493:
+	if ( ++p == pe )
+		goto _test_eof493;
+case 493:
+	switch( (*p) ) {
+		case 9u: goto tr646;
+		case 32u: goto tr646;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr647;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st494:
 	if ( ++p == pe )
 		goto _test_eof494;
 case 494:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st495;
-		case 99u: goto st495;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st495;
+		case 97u: goto st495;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st495:
 	if ( ++p == pe )
 		goto _test_eof495;
 case 495:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st496;
-		case 101u: goto st496;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st496;
+		case 110u: goto st496;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st496:
 	if ( ++p == pe )
 		goto _test_eof496;
 case 496:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st497;
-		case 112u: goto st497;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st497;
+		case 103u: goto st497;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st497:
 	if ( ++p == pe )
 		goto _test_eof497;
 case 497:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st498;
-		case 116u: goto st498;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st498;
+		case 117u: goto st498;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st498:
 	if ( ++p == pe )
 		goto _test_eof498;
 case 498:
 	switch( (*p) ) {
-		case 9u: goto tr650;
-		case 32u: goto tr650;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st499;
-		case 46u: goto st490;
-		case 58u: goto tr652;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st499;
+		case 97u: goto st499;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st499:
 	if ( ++p == pe )
 		goto _test_eof499;
 case 499:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st500;
-		case 76u: goto st508;
-		case 101u: goto st500;
-		case 108u: goto st508;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st500;
+		case 103u: goto st500;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st500:
 	if ( ++p == pe )
 		goto _test_eof500;
 case 500:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st501;
-		case 110u: goto st501;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st501;
+		case 101u: goto st501;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st501:
 	if ( ++p == pe )
 		goto _test_eof501;
 case 501:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st502;
-		case 99u: goto st502;
-		case 126u: goto st490;
+		case 9u: goto tr655;
+		case 32u: goto tr655;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr656;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st502:
 	if ( ++p == pe )
 		goto _test_eof502;
 case 502:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st503;
-		case 111u: goto st503;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st503;
+		case 76u: goto st511;
+		case 101u: goto st503;
+		case 108u: goto st511;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st503:
 	if ( ++p == pe )
 		goto _test_eof503;
 case 503:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 68u: goto st504;
-		case 100u: goto st504;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st504;
+		case 114u: goto st504;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st504:
 	if ( ++p == pe )
 		goto _test_eof504;
 case 504:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st505;
-		case 105u: goto st505;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st505;
+		case 116u: goto st505;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st505:
 	if ( ++p == pe )
 		goto _test_eof505;
 case 505:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st506;
-		case 110u: goto st506;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st506;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st506:
 	if ( ++p == pe )
 		goto _test_eof506;
 case 506:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st507;
-		case 103u: goto st507;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st507;
+		case 105u: goto st507;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st507:
 	if ( ++p == pe )
 		goto _test_eof507;
 case 507:
 	switch( (*p) ) {
-		case 9u: goto tr662;
-		case 32u: goto tr662;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr663;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st508;
+		case 110u: goto st508;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st508:
 	if ( ++p == pe )
 		goto _test_eof508;
 case 508:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st509;
-		case 97u: goto st509;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st509;
+		case 102u: goto st509;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st509:
 	if ( ++p == pe )
 		goto _test_eof509;
 case 509:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st510;
-		case 110u: goto st510;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st510;
+		case 111u: goto st510;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st510:
 	if ( ++p == pe )
 		goto _test_eof510;
 case 510:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st511;
-		case 103u: goto st511;
-		case 126u: goto st490;
+		case 9u: goto tr666;
+		case 32u: goto tr666;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr667;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st511:
 	if ( ++p == pe )
 		goto _test_eof511;
 case 511:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st512;
-		case 117u: goto st512;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st512;
+		case 111u: goto st512;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st512:
 	if ( ++p == pe )
 		goto _test_eof512;
 case 512:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st513;
-		case 97u: goto st513;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 87u: goto st513;
+		case 119u: goto st513;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st513:
 	if ( ++p == pe )
 		goto _test_eof513;
 case 513:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st514;
-		case 103u: goto st514;
-		case 126u: goto st490;
+		case 9u: goto tr670;
+		case 32u: goto tr670;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st514;
+		case 46u: goto st476;
+		case 58u: goto tr672;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st514:
 	if ( ++p == pe )
 		goto _test_eof514;
 case 514:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 69u: goto st515;
 		case 101u: goto st515;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st515:
 	if ( ++p == pe )
 		goto _test_eof515;
 case 515:
 	switch( (*p) ) {
-		case 9u: goto tr671;
-		case 32u: goto tr671;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr672;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 86u: goto st516;
+		case 118u: goto st516;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st516:
 	if ( ++p == pe )
 		goto _test_eof516;
 case 516:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 69u: goto st517;
-		case 76u: goto st525;
 		case 101u: goto st517;
-		case 108u: goto st525;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st517:
 	if ( ++p == pe )
 		goto _test_eof517;
 case 517:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st518;
-		case 114u: goto st518;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st518;
+		case 110u: goto st518;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st518:
 	if ( ++p == pe )
 		goto _test_eof518;
 case 518:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 84u: goto st519;
 		case 116u: goto st519;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st519:
 	if ( ++p == pe )
 		goto _test_eof519;
 case 519:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st520;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st520;
+		case 115u: goto st520;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st520:
 	if ( ++p == pe )
 		goto _test_eof520;
 case 520:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st521;
-		case 105u: goto st521;
-		case 126u: goto st490;
+		case 9u: goto tr679;
+		case 32u: goto tr679;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr680;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st521:
 	if ( ++p == pe )
 		goto _test_eof521;
 case 521:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st522;
-		case 110u: goto st522;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st522;
+		case 116u: goto st522;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st522:
 	if ( ++p == pe )
 		goto _test_eof522;
 case 522:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st523;
-		case 102u: goto st523;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 72u: goto st523;
+		case 104u: goto st523;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st523:
 	if ( ++p == pe )
 		goto _test_eof523;
 case 523:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st524;
-		case 111u: goto st524;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st524;
+		case 79u: goto st539;
+		case 101u: goto st524;
+		case 111u: goto st539;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st524:
 	if ( ++p == pe )
 		goto _test_eof524;
 case 524:
 	switch( (*p) ) {
-		case 9u: goto tr682;
-		case 32u: goto tr682;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr683;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st525;
+		case 110u: goto st525;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st525:
 	if ( ++p == pe )
 		goto _test_eof525;
 case 525:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st526;
-		case 111u: goto st526;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st526;
+		case 116u: goto st526;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st526:
 	if ( ++p == pe )
 		goto _test_eof526;
 case 526:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 87u: goto st527;
-		case 119u: goto st527;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st527;
+		case 105u: goto st527;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st527:
 	if ( ++p == pe )
 		goto _test_eof527;
 case 527:
 	switch( (*p) ) {
-		case 9u: goto tr686;
-		case 32u: goto tr686;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st528;
-		case 46u: goto st490;
-		case 58u: goto tr688;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st528;
+		case 99u: goto st528;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st528:
 	if ( ++p == pe )
 		goto _test_eof528;
 case 528:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st529;
-		case 101u: goto st529;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st529;
+		case 97u: goto st529;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st529:
 	if ( ++p == pe )
 		goto _test_eof529;
 case 529:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 86u: goto st530;
-		case 118u: goto st530;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st530;
+		case 116u: goto st530;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st530:
 	if ( ++p == pe )
 		goto _test_eof530;
 case 530:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st531;
-		case 101u: goto st531;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st531;
+		case 105u: goto st531;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st531:
 	if ( ++p == pe )
 		goto _test_eof531;
 case 531:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st532;
-		case 110u: goto st532;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st532;
+		case 111u: goto st532;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st532:
 	if ( ++p == pe )
 		goto _test_eof532;
 case 532:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st533;
-		case 116u: goto st533;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st533;
+		case 110u: goto st533;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st533:
 	if ( ++p == pe )
 		goto _test_eof533;
 case 533:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st534;
-		case 115u: goto st534;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st534;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st534:
 	if ( ++p == pe )
 		goto _test_eof534;
 case 534:
 	switch( (*p) ) {
-		case 9u: goto tr695;
-		case 32u: goto tr695;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr696;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st535;
+		case 105u: goto st535;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st535:
 	if ( ++p == pe )
 		goto _test_eof535;
 case 535:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st536;
-		case 116u: goto st536;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st536;
+		case 110u: goto st536;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st536:
 	if ( ++p == pe )
 		goto _test_eof536;
 case 536:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 72u: goto st537;
-		case 104u: goto st537;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st537;
+		case 102u: goto st537;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st537:
 	if ( ++p == pe )
 		goto _test_eof537;
 case 537:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st538;
-		case 79u: goto st553;
-		case 101u: goto st538;
-		case 111u: goto st553;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st538;
+		case 111u: goto st538;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st538:
 	if ( ++p == pe )
 		goto _test_eof538;
 case 538:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st539;
-		case 110u: goto st539;
-		case 126u: goto st490;
+		case 9u: goto tr699;
+		case 32u: goto tr699;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr700;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st539:
 	if ( ++p == pe )
 		goto _test_eof539;
 case 539:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st540;
-		case 116u: goto st540;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st540;
+		case 114u: goto st540;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st540:
 	if ( ++p == pe )
 		goto _test_eof540;
 case 540:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 73u: goto st541;
 		case 105u: goto st541;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st541:
 	if ( ++p == pe )
 		goto _test_eof541;
 case 541:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st542;
-		case 99u: goto st542;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 90u: goto st542;
+		case 122u: goto st542;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st542:
 	if ( ++p == pe )
 		goto _test_eof542;
 case 542:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 65u: goto st543;
 		case 97u: goto st543;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 66u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st543:
 	if ( ++p == pe )
 		goto _test_eof543;
 case 543:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 84u: goto st544;
 		case 116u: goto st544;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st544:
 	if ( ++p == pe )
 		goto _test_eof544;
 case 544:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 73u: goto st545;
 		case 105u: goto st545;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st545:
 	if ( ++p == pe )
 		goto _test_eof545;
 case 545:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 79u: goto st546;
 		case 111u: goto st546;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st546:
 	if ( ++p == pe )
 		goto _test_eof546;
 case 546:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 78u: goto st547;
 		case 110u: goto st547;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st547:
 	if ( ++p == pe )
 		goto _test_eof547;
 case 547:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st548;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st548:
-	if ( ++p == pe )
-		goto _test_eof548;
-case 548:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st549;
-		case 105u: goto st549;
-		case 126u: goto st490;
+		case 9u: goto tr709;
+		case 32u: goto tr709;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr710;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
+	goto st0;
+tr603:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st548;
+st548:
+	if ( ++p == pe )
+		goto _test_eof548;
+case 548:
+#line 16637 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr711;
+		case 32u: goto tr711;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr712;
+		case 65u: goto st549;
+		case 79u: goto st558;
+		case 83u: goto st604;
+		case 97u: goto st549;
+		case 111u: goto st558;
+		case 115u: goto st604;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st549:
 	if ( ++p == pe )
 		goto _test_eof549;
 case 549:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st550;
-		case 110u: goto st550;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 76u: goto st550;
+		case 108u: goto st550;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st550:
 	if ( ++p == pe )
 		goto _test_eof550;
 case 550:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st551;
-		case 102u: goto st551;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 76u: goto st551;
+		case 108u: goto st551;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st551:
 	if ( ++p == pe )
 		goto _test_eof551;
 case 551:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st552;
-		case 111u: goto st552;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st552;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st552:
 	if ( ++p == pe )
 		goto _test_eof552;
 case 552:
 	switch( (*p) ) {
-		case 9u: goto tr715;
-		case 32u: goto tr715;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr716;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st553;
+		case 105u: goto st553;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st553:
 	if ( ++p == pe )
 		goto _test_eof553;
 case 553:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st554;
-		case 114u: goto st554;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 68u: goto st554;
+		case 78u: goto st555;
+		case 100u: goto st554;
+		case 110u: goto st555;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st554:
 	if ( ++p == pe )
 		goto _test_eof554;
 case 554:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st555;
-		case 105u: goto st555;
-		case 126u: goto st490;
+		case 9u: goto tr722;
+		case 32u: goto tr722;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr723;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st555:
 	if ( ++p == pe )
 		goto _test_eof555;
 case 555:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 90u: goto st556;
-		case 122u: goto st556;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st556;
+		case 102u: goto st556;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
-		if ( (*p) > 89u ) {
-			if ( 95u <= (*p) && (*p) <= 121u )
-				goto st490;
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st556:
 	if ( ++p == pe )
 		goto _test_eof556;
 case 556:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st557;
-		case 97u: goto st557;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st557;
+		case 111u: goto st557;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st557:
 	if ( ++p == pe )
 		goto _test_eof557;
 case 557:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st558;
-		case 116u: goto st558;
-		case 126u: goto st490;
+		case 9u: goto tr726;
+		case 32u: goto tr726;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr727;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st558:
 	if ( ++p == pe )
 		goto _test_eof558;
 case 558:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st559;
-		case 105u: goto st559;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st559;
+		case 110u: goto st559;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st559:
 	if ( ++p == pe )
 		goto _test_eof559;
 case 559:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st560;
-		case 111u: goto st560;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st560;
+		case 116u: goto st560;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st560:
 	if ( ++p == pe )
 		goto _test_eof560;
 case 560:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st561;
-		case 110u: goto st561;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st561;
+		case 69u: goto st564;
+		case 97u: goto st561;
+		case 101u: goto st564;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st561:
 	if ( ++p == pe )
 		goto _test_eof561;
 case 561:
 	switch( (*p) ) {
-		case 9u: goto tr725;
-		case 32u: goto tr725;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr726;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st562;
+		case 99u: goto st562;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr619:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st562;
 st562:
 	if ( ++p == pe )
 		goto _test_eof562;
 case 562:
-#line 17026 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr727;
-		case 32u: goto tr727;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr728;
-		case 65u: goto st563;
-		case 79u: goto st572;
-		case 83u: goto st618;
-		case 97u: goto st563;
-		case 111u: goto st572;
-		case 115u: goto st618;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st563;
+		case 116u: goto st563;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st563:
 	if ( ++p == pe )
 		goto _test_eof563;
 case 563:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 76u: goto st564;
-		case 108u: goto st564;
-		case 126u: goto st490;
+		case 9u: goto tr734;
+		case 32u: goto tr734;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr735;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st564:
 	if ( ++p == pe )
 		goto _test_eof564;
 case 564:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 76u: goto st565;
-		case 108u: goto st565;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st565;
+		case 110u: goto st565;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st565:
 	if ( ++p == pe )
 		goto _test_eof565;
 case 565:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st566;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st566;
+		case 116u: goto st566;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st566:
 	if ( ++p == pe )
 		goto _test_eof566;
 case 566:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st567;
-		case 105u: goto st567;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st567;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st567:
 	if ( ++p == pe )
 		goto _test_eof567;
 case 567:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 68u: goto st568;
-		case 78u: goto st569;
+		case 69u: goto st579;
+		case 76u: goto st587;
+		case 84u: goto st600;
 		case 100u: goto st568;
-		case 110u: goto st569;
-		case 126u: goto st490;
+		case 101u: goto st579;
+		case 108u: goto st587;
+		case 116u: goto st600;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st568:
 	if ( ++p == pe )
 		goto _test_eof568;
 case 568:
 	switch( (*p) ) {
-		case 9u: goto tr738;
-		case 32u: goto tr738;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr739;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st569;
+		case 105u: goto st569;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st569:
 	if ( ++p == pe )
 		goto _test_eof569;
 case 569:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st570;
-		case 102u: goto st570;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st570;
+		case 115u: goto st570;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st570:
 	if ( ++p == pe )
 		goto _test_eof570;
 case 570:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st571;
-		case 111u: goto st571;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st571;
+		case 112u: goto st571;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st571:
 	if ( ++p == pe )
 		goto _test_eof571;
 case 571:
 	switch( (*p) ) {
-		case 9u: goto tr742;
-		case 32u: goto tr742;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr743;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st572;
+		case 111u: goto st572;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st572:
 	if ( ++p == pe )
 		goto _test_eof572;
 case 572:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st573;
-		case 110u: goto st573;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st573;
+		case 115u: goto st573;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st573:
 	if ( ++p == pe )
 		goto _test_eof573;
 case 573:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st574;
-		case 116u: goto st574;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st574;
+		case 105u: goto st574;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st574:
 	if ( ++p == pe )
 		goto _test_eof574;
 case 574:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st575;
-		case 69u: goto st578;
-		case 97u: goto st575;
-		case 101u: goto st578;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st575;
+		case 116u: goto st575;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st575:
 	if ( ++p == pe )
 		goto _test_eof575;
 case 575:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st576;
-		case 99u: goto st576;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st576;
+		case 105u: goto st576;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st576:
 	if ( ++p == pe )
 		goto _test_eof576;
 case 576:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st577;
-		case 116u: goto st577;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st577;
+		case 111u: goto st577;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st577:
 	if ( ++p == pe )
 		goto _test_eof577;
 case 577:
 	switch( (*p) ) {
-		case 9u: goto tr750;
-		case 32u: goto tr750;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr751;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st578;
+		case 110u: goto st578;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st578:
 	if ( ++p == pe )
 		goto _test_eof578;
 case 578:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st579;
-		case 110u: goto st579;
-		case 126u: goto st490;
+		case 9u: goto tr753;
+		case 32u: goto tr753;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr754;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st579:
 	if ( ++p == pe )
 		goto _test_eof579;
 case 579:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st580;
-		case 116u: goto st580;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st580;
+		case 110u: goto st580;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st580:
 	if ( ++p == pe )
 		goto _test_eof580;
 case 580:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st581;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st581;
+		case 99u: goto st581;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st581:
 	if ( ++p == pe )
 		goto _test_eof581;
 case 581:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 68u: goto st582;
-		case 69u: goto st593;
-		case 76u: goto st601;
-		case 84u: goto st614;
-		case 100u: goto st582;
-		case 101u: goto st593;
-		case 108u: goto st601;
-		case 116u: goto st614;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st582;
+		case 111u: goto st582;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st582:
 	if ( ++p == pe )
 		goto _test_eof582;
 case 582:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st583;
-		case 105u: goto st583;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 68u: goto st583;
+		case 100u: goto st583;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st583:
 	if ( ++p == pe )
 		goto _test_eof583;
 case 583:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st584;
-		case 115u: goto st584;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st584;
+		case 105u: goto st584;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st584:
 	if ( ++p == pe )
 		goto _test_eof584;
 case 584:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st585;
-		case 112u: goto st585;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st585;
+		case 110u: goto st585;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st585:
 	if ( ++p == pe )
 		goto _test_eof585;
 case 585:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st586;
-		case 111u: goto st586;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st586;
+		case 103u: goto st586;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st586:
 	if ( ++p == pe )
 		goto _test_eof586;
 case 586:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st587;
-		case 115u: goto st587;
-		case 126u: goto st490;
+		case 9u: goto tr762;
+		case 32u: goto tr762;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr763;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st587:
 	if ( ++p == pe )
 		goto _test_eof587;
 case 587:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st588;
-		case 105u: goto st588;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st588;
+		case 69u: goto st595;
+		case 97u: goto st588;
+		case 101u: goto st595;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st588:
 	if ( ++p == pe )
 		goto _test_eof588;
 case 588:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st589;
-		case 116u: goto st589;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st589;
+		case 110u: goto st589;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st589:
 	if ( ++p == pe )
 		goto _test_eof589;
 case 589:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st590;
-		case 105u: goto st590;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st590;
+		case 103u: goto st590;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st590:
 	if ( ++p == pe )
 		goto _test_eof590;
 case 590:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st591;
-		case 111u: goto st591;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st591;
+		case 117u: goto st591;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st591:
 	if ( ++p == pe )
 		goto _test_eof591;
 case 591:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st592;
-		case 110u: goto st592;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st592;
+		case 97u: goto st592;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st592:
 	if ( ++p == pe )
 		goto _test_eof592;
 case 592:
 	switch( (*p) ) {
-		case 9u: goto tr769;
-		case 32u: goto tr769;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr770;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st593;
+		case 103u: goto st593;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st593:
 	if ( ++p == pe )
 		goto _test_eof593;
 case 593:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st594;
-		case 110u: goto st594;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st594;
+		case 101u: goto st594;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st594:
 	if ( ++p == pe )
 		goto _test_eof594;
 case 594:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st595;
-		case 99u: goto st595;
-		case 126u: goto st490;
+		case 9u: goto tr772;
+		case 32u: goto tr772;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr773;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st595:
 	if ( ++p == pe )
 		goto _test_eof595;
 case 595:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st596;
-		case 111u: goto st596;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st596;
+		case 110u: goto st596;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st596:
 	if ( ++p == pe )
 		goto _test_eof596;
 case 596:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 68u: goto st597;
-		case 100u: goto st597;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st597;
+		case 103u: goto st597;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st597:
 	if ( ++p == pe )
 		goto _test_eof597;
 case 597:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st598;
-		case 105u: goto st598;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st598;
+		case 116u: goto st598;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st598:
 	if ( ++p == pe )
 		goto _test_eof598;
 case 598:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st599;
-		case 110u: goto st599;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 72u: goto st599;
+		case 104u: goto st599;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr609:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st599;
 st599:
 	if ( ++p == pe )
 		goto _test_eof599;
 case 599:
+#line 18168 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st600;
-		case 103u: goto st600;
-		case 126u: goto st490;
+		case 9u: goto tr778;
+		case 32u: goto tr778;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr779;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st600:
 	if ( ++p == pe )
 		goto _test_eof600;
 case 600:
 	switch( (*p) ) {
-		case 9u: goto tr778;
-		case 32u: goto tr778;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr779;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 89u: goto st601;
+		case 121u: goto st601;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st601:
 	if ( ++p == pe )
 		goto _test_eof601;
 case 601:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st602;
-		case 69u: goto st609;
-		case 97u: goto st602;
-		case 101u: goto st609;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st602;
+		case 112u: goto st602;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st602:
 	if ( ++p == pe )
 		goto _test_eof602;
 case 602:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st603;
-		case 110u: goto st603;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st603;
+		case 101u: goto st603;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st603:
 	if ( ++p == pe )
 		goto _test_eof603;
 case 603:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st604;
-		case 103u: goto st604;
-		case 126u: goto st490;
+		case 9u: goto tr711;
+		case 32u: goto tr711;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr712;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st604:
 	if ( ++p == pe )
 		goto _test_eof604;
 case 604:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st605;
-		case 117u: goto st605;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st605;
+		case 101u: goto st605;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st605:
 	if ( ++p == pe )
 		goto _test_eof605;
 case 605:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st606;
-		case 97u: goto st606;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 81u: goto st606;
+		case 113u: goto st606;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st606:
 	if ( ++p == pe )
 		goto _test_eof606;
 case 606:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st607;
-		case 103u: goto st607;
-		case 126u: goto st490;
+		case 9u: goto tr785;
+		case 32u: goto tr785;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr786;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr604:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st607;
 st607:
 	if ( ++p == pe )
 		goto _test_eof607;
 case 607:
+#line 18405 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st608;
-		case 101u: goto st608;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st608;
+		case 97u: goto st608;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st608:
 	if ( ++p == pe )
 		goto _test_eof608;
 case 608:
 	switch( (*p) ) {
-		case 9u: goto tr788;
-		case 32u: goto tr788;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr789;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st609;
+		case 116u: goto st609;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st609:
 	if ( ++p == pe )
 		goto _test_eof609;
 case 609:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st610;
-		case 110u: goto st610;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st610;
+		case 101u: goto st610;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st610:
 	if ( ++p == pe )
 		goto _test_eof610;
 case 610:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st611;
-		case 103u: goto st611;
-		case 126u: goto st490;
+		case 9u: goto tr790;
+		case 32u: goto tr790;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr791;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr605:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st611;
 st611:
 	if ( ++p == pe )
 		goto _test_eof611;
 case 611:
+#line 18526 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st612;
-		case 116u: goto st612;
-		case 126u: goto st490;
+		case 9u: goto tr762;
+		case 32u: goto tr762;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr763;
+		case 82u: goto st612;
+		case 86u: goto st621;
+		case 88u: goto st625;
+		case 114u: goto st612;
+		case 118u: goto st621;
+		case 120u: goto st625;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st612:
 	if ( ++p == pe )
 		goto _test_eof612;
 case 612:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 72u: goto st613;
-		case 104u: goto st613;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st613;
+		case 114u: goto st613;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr625:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st613;
 st613:
 	if ( ++p == pe )
 		goto _test_eof613;
 case 613:
-#line 18557 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr794;
-		case 32u: goto tr794;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr795;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st614;
+		case 111u: goto st614;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st614:
 	if ( ++p == pe )
 		goto _test_eof614;
 case 614:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 89u: goto st615;
-		case 121u: goto st615;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st615;
+		case 114u: goto st615;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st615:
 	if ( ++p == pe )
 		goto _test_eof615;
 case 615:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st616;
-		case 112u: goto st616;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st616;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st616:
 	if ( ++p == pe )
 		goto _test_eof616;
 case 616:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st617;
-		case 101u: goto st617;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st617;
+		case 105u: goto st617;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st617:
 	if ( ++p == pe )
 		goto _test_eof617;
 case 617:
 	switch( (*p) ) {
-		case 9u: goto tr727;
-		case 32u: goto tr727;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr728;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st618;
+		case 110u: goto st618;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st618:
 	if ( ++p == pe )
 		goto _test_eof618;
 case 618:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st619;
-		case 101u: goto st619;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st619;
+		case 102u: goto st619;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st619:
 	if ( ++p == pe )
 		goto _test_eof619;
 case 619:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 81u: goto st620;
-		case 113u: goto st620;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st620;
+		case 111u: goto st620;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st620:
 	if ( ++p == pe )
 		goto _test_eof620;
 case 620:
 	switch( (*p) ) {
-		case 9u: goto tr801;
-		case 32u: goto tr801;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr802;
-		case 126u: goto st490;
+		case 9u: goto tr803;
+		case 32u: goto tr803;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr804;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr620:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st621;
 st621:
 	if ( ++p == pe )
 		goto _test_eof621;
 case 621:
-#line 18794 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st622;
-		case 97u: goto st622;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st622;
+		case 101u: goto st622;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st622:
 	if ( ++p == pe )
 		goto _test_eof622;
 case 622:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st623;
-		case 116u: goto st623;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st623;
+		case 110u: goto st623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st623:
 	if ( ++p == pe )
 		goto _test_eof623;
 case 623:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st624;
-		case 101u: goto st624;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st624;
+		case 116u: goto st624;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st624:
 	if ( ++p == pe )
 		goto _test_eof624;
 case 624:
 	switch( (*p) ) {
-		case 9u: goto tr806;
-		case 32u: goto tr806;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr807;
-		case 126u: goto st490;
+		case 9u: goto tr808;
+		case 32u: goto tr808;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr809;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr621:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st625;
 st625:
 	if ( ++p == pe )
 		goto _test_eof625;
 case 625:
-#line 18915 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr778;
-		case 32u: goto tr778;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr779;
-		case 82u: goto st626;
-		case 86u: goto st635;
-		case 88u: goto st639;
-		case 114u: goto st626;
-		case 118u: goto st635;
-		case 120u: goto st639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st626;
+		case 112u: goto st626;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st626:
 	if ( ++p == pe )
 		goto _test_eof626;
 case 626:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st627;
-		case 114u: goto st627;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st627;
+		case 105u: goto st627;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st627:
 	if ( ++p == pe )
 		goto _test_eof627;
 case 627:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st628;
-		case 111u: goto st628;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st628;
+		case 114u: goto st628;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st628:
 	if ( ++p == pe )
 		goto _test_eof628;
 case 628:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st629;
-		case 114u: goto st629;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st629;
+		case 101u: goto st629;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st629:
 	if ( ++p == pe )
 		goto _test_eof629;
 case 629:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st630;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st630;
+		case 115u: goto st630;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st630:
 	if ( ++p == pe )
 		goto _test_eof630;
 case 630:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st631;
-		case 105u: goto st631;
-		case 126u: goto st490;
+		case 9u: goto tr815;
+		case 32u: goto tr815;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr816;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr606:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st631;
 st631:
 	if ( ++p == pe )
 		goto _test_eof631;
 case 631:
+#line 19124 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st632;
-		case 110u: goto st632;
-		case 126u: goto st490;
+		case 9u: goto tr817;
+		case 32u: goto tr817;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr818;
+		case 82u: goto st632;
+		case 114u: goto st632;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st632:
 	if ( ++p == pe )
 		goto _test_eof632;
 case 632:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st633;
-		case 102u: goto st633;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st633;
+		case 111u: goto st633;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st633:
 	if ( ++p == pe )
 		goto _test_eof633;
 case 633:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st634;
-		case 111u: goto st634;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 77u: goto st634;
+		case 109u: goto st634;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st634:
 	if ( ++p == pe )
 		goto _test_eof634;
 case 634:
 	switch( (*p) ) {
-		case 9u: goto tr819;
-		case 32u: goto tr819;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr820;
-		case 126u: goto st490;
+		case 9u: goto tr817;
+		case 32u: goto tr817;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr818;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr607:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st635;
 st635:
 	if ( ++p == pe )
 		goto _test_eof635;
 case 635:
+#line 19245 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st636;
-		case 101u: goto st636;
-		case 126u: goto st490;
+		case 9u: goto tr722;
+		case 32u: goto tr722;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr723;
+		case 78u: goto st636;
+		case 110u: goto st636;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st636:
 	if ( ++p == pe )
 		goto _test_eof636;
 case 636:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st637;
-		case 110u: goto st637;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st637;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st646;
+		case 102u: goto st646;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st637:
 	if ( ++p == pe )
 		goto _test_eof637;
 case 637:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st638;
-		case 116u: goto st638;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st638;
+		case 114u: goto st638;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st638:
 	if ( ++p == pe )
 		goto _test_eof638;
 case 638:
 	switch( (*p) ) {
-		case 9u: goto tr824;
-		case 32u: goto tr824;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr825;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st639;
+		case 101u: goto st639;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st639:
 	if ( ++p == pe )
 		goto _test_eof639;
 case 639:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 80u: goto st640;
 		case 112u: goto st640;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st640:
 	if ( ++p == pe )
 		goto _test_eof640;
 case 640:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st641;
-		case 105u: goto st641;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 76u: goto st641;
+		case 108u: goto st641;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st641:
 	if ( ++p == pe )
 		goto _test_eof641;
 case 641:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st642;
-		case 114u: goto st642;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 89u: goto st642;
+		case 121u: goto st642;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st642:
 	if ( ++p == pe )
 		goto _test_eof642;
 case 642:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st643;
-		case 101u: goto st643;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st643;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st643:
 	if ( ++p == pe )
 		goto _test_eof643;
 case 643:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st644;
-		case 115u: goto st644;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st644;
+		case 116u: goto st644;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st644:
 	if ( ++p == pe )
 		goto _test_eof644;
 case 644:
 	switch( (*p) ) {
-		case 9u: goto tr831;
-		case 32u: goto tr831;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr832;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st645;
+		case 111u: goto st645;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr622:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st645;
 st645:
 	if ( ++p == pe )
 		goto _test_eof645;
 case 645:
-#line 19513 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr833;
 		case 32u: goto tr833;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
 		case 58u: goto tr834;
-		case 82u: goto st646;
-		case 114u: goto st646;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st646:
 	if ( ++p == pe )
 		goto _test_eof646;
 case 646:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 79u: goto st647;
 		case 111u: goto st647;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st647:
 	if ( ++p == pe )
 		goto _test_eof647;
 case 647:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 77u: goto st648;
-		case 109u: goto st648;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st648;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st648:
 	if ( ++p == pe )
 		goto _test_eof648;
 case 648:
 	switch( (*p) ) {
-		case 9u: goto tr833;
-		case 32u: goto tr833;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr834;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st649;
+		case 112u: goto st649;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr623:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st649;
 st649:
 	if ( ++p == pe )
 		goto _test_eof649;
 case 649:
-#line 19634 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr738;
-		case 32u: goto tr738;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr739;
-		case 78u: goto st650;
-		case 110u: goto st650;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st650;
+		case 97u: goto st650;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st650:
 	if ( ++p == pe )
 		goto _test_eof650;
 case 650:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st651;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st660;
-		case 102u: goto st660;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st651;
+		case 99u: goto st651;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st651:
 	if ( ++p == pe )
 		goto _test_eof651;
 case 651:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st652;
-		case 114u: goto st652;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 75u: goto st652;
+		case 107u: goto st652;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st652:
 	if ( ++p == pe )
 		goto _test_eof652;
 case 652:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st653;
-		case 101u: goto st653;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st653;
+		case 97u: goto st653;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st653:
 	if ( ++p == pe )
 		goto _test_eof653;
 case 653:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st654;
-		case 112u: goto st654;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st654;
+		case 103u: goto st654;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st654:
 	if ( ++p == pe )
 		goto _test_eof654;
 case 654:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 76u: goto st655;
-		case 108u: goto st655;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st655;
+		case 101u: goto st655;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st655:
 	if ( ++p == pe )
 		goto _test_eof655;
 case 655:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 89u: goto st656;
-		case 121u: goto st656;
-		case 126u: goto st490;
+		case 9u: goto tr844;
+		case 32u: goto tr844;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr845;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr608:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st656;
 st656:
 	if ( ++p == pe )
 		goto _test_eof656;
 case 656:
+#line 19867 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st657;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st657:
-	if ( ++p == pe )
-		goto _test_eof657;
-case 657:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st658;
-		case 116u: goto st658;
-		case 126u: goto st490;
+		case 9u: goto tr846;
+		case 32u: goto tr846;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr847;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
+	goto st0;
+tr610:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st657;
+st657:
+	if ( ++p == pe )
+		goto _test_eof657;
+case 657:
+#line 19898 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr734;
+		case 32u: goto tr734;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr735;
+		case 65u: goto st658;
+		case 73u: goto st669;
+		case 97u: goto st658;
+		case 105u: goto st669;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
+	} else
+		goto st476;
 	goto st0;
 st658:
 	if ( ++p == pe )
 		goto _test_eof658;
 case 658:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st659;
-		case 111u: goto st659;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 88u: goto st659;
+		case 120u: goto st659;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st659:
 	if ( ++p == pe )
 		goto _test_eof659;
 case 659:
 	switch( (*p) ) {
-		case 9u: goto tr849;
-		case 32u: goto tr849;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr850;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st660;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st660:
 	if ( ++p == pe )
 		goto _test_eof660;
 case 660:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st661;
-		case 111u: goto st661;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st661;
+		case 102u: goto st661;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st661:
 	if ( ++p == pe )
 		goto _test_eof661;
 case 661:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st662;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st662;
+		case 111u: goto st662;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st662:
 	if ( ++p == pe )
 		goto _test_eof662;
 case 662:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st663;
-		case 112u: goto st663;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st663;
+		case 114u: goto st663;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st663:
 	if ( ++p == pe )
 		goto _test_eof663;
 case 663:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st664;
-		case 97u: goto st664;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 87u: goto st664;
+		case 119u: goto st664;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st664:
 	if ( ++p == pe )
 		goto _test_eof664;
 case 664:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st665;
-		case 99u: goto st665;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st665;
+		case 97u: goto st665;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st665:
 	if ( ++p == pe )
 		goto _test_eof665;
 case 665:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 75u: goto st666;
-		case 107u: goto st666;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st666;
+		case 114u: goto st666;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st666:
 	if ( ++p == pe )
 		goto _test_eof666;
 case 666:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st667;
-		case 97u: goto st667;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 68u: goto st667;
+		case 100u: goto st667;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st667:
 	if ( ++p == pe )
 		goto _test_eof667;
 case 667:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st668;
-		case 103u: goto st668;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st668;
+		case 115u: goto st668;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st668:
 	if ( ++p == pe )
 		goto _test_eof668;
 case 668:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st669;
-		case 101u: goto st669;
-		case 126u: goto st490;
+		case 9u: goto tr860;
+		case 32u: goto tr860;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr861;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st669:
 	if ( ++p == pe )
 		goto _test_eof669;
 case 669:
 	switch( (*p) ) {
-		case 9u: goto tr860;
-		case 32u: goto tr860;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr861;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 77u: goto st670;
+		case 78u: goto st680;
+		case 109u: goto st670;
+		case 110u: goto st680;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr624:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st670;
 st670:
 	if ( ++p == pe )
 		goto _test_eof670;
 case 670:
-#line 20256 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr862;
-		case 32u: goto tr862;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr863;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st671;
+		case 101u: goto st671;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr626:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st671;
 st671:
 	if ( ++p == pe )
 		goto _test_eof671;
 case 671:
-#line 20287 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr750;
-		case 32u: goto tr750;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr751;
-		case 65u: goto st672;
-		case 73u: goto st683;
-		case 97u: goto st672;
-		case 105u: goto st683;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st672;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st672:
 	if ( ++p == pe )
 		goto _test_eof672;
 case 672:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 88u: goto st673;
-		case 120u: goto st673;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 86u: goto st673;
+		case 118u: goto st673;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st673:
 	if ( ++p == pe )
 		goto _test_eof673;
 case 673:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st674;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st674;
+		case 101u: goto st674;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st674:
 	if ( ++p == pe )
 		goto _test_eof674;
 case 674:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st675;
-		case 102u: goto st675;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st675;
+		case 114u: goto st675;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st675:
 	if ( ++p == pe )
 		goto _test_eof675;
 case 675:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st676;
-		case 111u: goto st676;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st676;
+		case 115u: goto st676;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st676:
 	if ( ++p == pe )
 		goto _test_eof676;
 case 676:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st677;
-		case 114u: goto st677;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st677;
+		case 105u: goto st677;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st677:
 	if ( ++p == pe )
 		goto _test_eof677;
 case 677:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 87u: goto st678;
-		case 119u: goto st678;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st678;
+		case 111u: goto st678;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st678:
 	if ( ++p == pe )
 		goto _test_eof678;
 case 678:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st679;
-		case 97u: goto st679;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st679;
+		case 110u: goto st679;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st679:
 	if ( ++p == pe )
 		goto _test_eof679;
 case 679:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st680;
-		case 114u: goto st680;
-		case 126u: goto st490;
+		case 9u: goto tr873;
+		case 32u: goto tr873;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr874;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st680:
 	if ( ++p == pe )
 		goto _test_eof680;
 case 680:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 68u: goto st681;
-		case 100u: goto st681;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st681;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st681:
 	if ( ++p == pe )
 		goto _test_eof681;
 case 681:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st682;
-		case 115u: goto st682;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st682;
+		case 83u: goto st689;
+		case 101u: goto st682;
+		case 115u: goto st689;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st682:
 	if ( ++p == pe )
 		goto _test_eof682;
 case 682:
 	switch( (*p) ) {
-		case 9u: goto tr876;
-		case 32u: goto tr876;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr877;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 88u: goto st683;
+		case 120u: goto st683;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st683:
 	if ( ++p == pe )
 		goto _test_eof683;
 case 683:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 77u: goto st684;
-		case 78u: goto st694;
-		case 109u: goto st684;
-		case 110u: goto st694;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st684;
+		case 112u: goto st684;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st684:
 	if ( ++p == pe )
 		goto _test_eof684;
 case 684:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st685;
-		case 101u: goto st685;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st685;
+		case 105u: goto st685;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st685:
 	if ( ++p == pe )
 		goto _test_eof685;
 case 685:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st686;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st686;
+		case 114u: goto st686;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st686:
 	if ( ++p == pe )
 		goto _test_eof686;
 case 686:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 86u: goto st687;
-		case 118u: goto st687;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st687;
+		case 101u: goto st687;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st687:
 	if ( ++p == pe )
 		goto _test_eof687;
 case 687:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st688;
-		case 101u: goto st688;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st688;
+		case 115u: goto st688;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st688:
 	if ( ++p == pe )
 		goto _test_eof688;
 case 688:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st689;
-		case 114u: goto st689;
-		case 126u: goto st490;
+		case 9u: goto tr884;
+		case 32u: goto tr884;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr885;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st689:
 	if ( ++p == pe )
 		goto _test_eof689;
 case 689:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st690;
-		case 115u: goto st690;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st690;
+		case 101u: goto st690;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st690:
 	if ( ++p == pe )
 		goto _test_eof690;
 case 690:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st691;
-		case 105u: goto st691;
-		case 126u: goto st490;
+		case 9u: goto tr887;
+		case 32u: goto tr887;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr888;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr611:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st691;
 st691:
 	if ( ++p == pe )
 		goto _test_eof691;
 case 691:
+#line 20910 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st692;
-		case 111u: goto st692;
-		case 126u: goto st490;
+		case 9u: goto tr808;
+		case 32u: goto tr808;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr809;
+		case 82u: goto st692;
+		case 114u: goto st692;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st692:
 	if ( ++p == pe )
 		goto _test_eof692;
 case 692:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st693;
-		case 110u: goto st693;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st693;
+		case 103u: goto st693;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st693:
 	if ( ++p == pe )
 		goto _test_eof693;
 case 693:
 	switch( (*p) ) {
-		case 9u: goto tr889;
-		case 32u: goto tr889;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr890;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st694;
+		case 97u: goto st694;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st694:
 	if ( ++p == pe )
 		goto _test_eof694;
 case 694:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st695;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st695;
+		case 110u: goto st695;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st695:
 	if ( ++p == pe )
 		goto _test_eof695;
 case 695:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st696;
-		case 83u: goto st703;
-		case 101u: goto st696;
-		case 115u: goto st703;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st696;
+		case 105u: goto st696;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st696:
 	if ( ++p == pe )
 		goto _test_eof696;
 case 696:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 88u: goto st697;
-		case 120u: goto st697;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 90u: goto st697;
+		case 122u: goto st697;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st697:
 	if ( ++p == pe )
 		goto _test_eof697;
 case 697:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st698;
-		case 112u: goto st698;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st698;
+		case 97u: goto st698;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st698:
 	if ( ++p == pe )
 		goto _test_eof698;
 case 698:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st699;
-		case 105u: goto st699;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st699;
+		case 116u: goto st699;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st699:
 	if ( ++p == pe )
 		goto _test_eof699;
 case 699:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st700;
-		case 114u: goto st700;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st700;
+		case 105u: goto st700;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st700:
 	if ( ++p == pe )
 		goto _test_eof700;
 case 700:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st701;
-		case 101u: goto st701;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st701;
+		case 111u: goto st701;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st701:
 	if ( ++p == pe )
 		goto _test_eof701;
 case 701:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st702;
-		case 115u: goto st702;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st702;
+		case 110u: goto st702;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st702:
 	if ( ++p == pe )
@@ -21915,2728 +21940,2720 @@ case 702:
 	switch( (*p) ) {
 		case 9u: goto tr900;
 		case 32u: goto tr900;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
 		case 58u: goto tr901;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr612:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st703;
 st703:
 	if ( ++p == pe )
 		goto _test_eof703;
 case 703:
+#line 21271 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st704;
-		case 101u: goto st704;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st704;
+		case 114u: goto st704;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st704:
 	if ( ++p == pe )
 		goto _test_eof704;
 case 704:
 	switch( (*p) ) {
-		case 9u: goto tr903;
-		case 32u: goto tr903;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr904;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st705;
+		case 79u: goto st711;
+		case 105u: goto st705;
+		case 111u: goto st711;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr627:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st705;
 st705:
 	if ( ++p == pe )
 		goto _test_eof705;
 case 705:
-#line 21299 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr824;
-		case 32u: goto tr824;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr825;
-		case 82u: goto st706;
-		case 114u: goto st706;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st706;
+		case 111u: goto st706;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st706:
 	if ( ++p == pe )
 		goto _test_eof706;
 case 706:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st707;
-		case 103u: goto st707;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st707;
+		case 114u: goto st707;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st707:
 	if ( ++p == pe )
 		goto _test_eof707;
 case 707:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st708;
-		case 97u: goto st708;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st708;
+		case 105u: goto st708;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st708:
 	if ( ++p == pe )
 		goto _test_eof708;
 case 708:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st709;
-		case 110u: goto st709;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st709;
+		case 116u: goto st709;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st709:
 	if ( ++p == pe )
 		goto _test_eof709;
 case 709:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st710;
-		case 105u: goto st710;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 89u: goto st710;
+		case 121u: goto st710;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st710:
 	if ( ++p == pe )
 		goto _test_eof710;
 case 710:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 90u: goto st711;
-		case 122u: goto st711;
-		case 126u: goto st490;
+		case 9u: goto tr910;
+		case 32u: goto tr910;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr911;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
-		if ( (*p) > 89u ) {
-			if ( 95u <= (*p) && (*p) <= 121u )
-				goto st490;
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st711:
 	if ( ++p == pe )
 		goto _test_eof711;
 case 711:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st712;
-		case 97u: goto st712;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 88u: goto st712;
+		case 120u: goto st712;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st712:
 	if ( ++p == pe )
 		goto _test_eof712;
 case 712:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st713;
-		case 116u: goto st713;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 89u: goto st713;
+		case 121u: goto st713;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st713:
 	if ( ++p == pe )
 		goto _test_eof713;
 case 713:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st714;
-		case 105u: goto st714;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st714;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st714:
 	if ( ++p == pe )
 		goto _test_eof714;
 case 714:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st715;
-		case 111u: goto st715;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st715;
+		case 82u: goto st736;
+		case 97u: goto st715;
+		case 114u: goto st736;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st715:
 	if ( ++p == pe )
 		goto _test_eof715;
 case 715:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st716;
-		case 110u: goto st716;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st716;
+		case 117u: goto st716;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st716:
 	if ( ++p == pe )
 		goto _test_eof716;
 case 716:
 	switch( (*p) ) {
-		case 9u: goto tr916;
-		case 32u: goto tr916;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr917;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st717;
+		case 116u: goto st717;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr628:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st717;
 st717:
 	if ( ++p == pe )
 		goto _test_eof717;
 case 717:
-#line 21660 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st718;
-		case 114u: goto st718;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 72u: goto st718;
+		case 104u: goto st718;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st718:
 	if ( ++p == pe )
 		goto _test_eof718;
 case 718:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st719;
-		case 79u: goto st725;
-		case 105u: goto st719;
-		case 111u: goto st725;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st719;
+		case 79u: goto st727;
+		case 101u: goto st719;
+		case 111u: goto st727;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st719:
 	if ( ++p == pe )
 		goto _test_eof719;
 case 719:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st720;
-		case 111u: goto st720;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st720;
+		case 110u: goto st720;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st720:
 	if ( ++p == pe )
 		goto _test_eof720;
 case 720:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st721;
-		case 114u: goto st721;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st721;
+		case 116u: goto st721;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st721:
 	if ( ++p == pe )
 		goto _test_eof721;
 case 721:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 73u: goto st722;
 		case 105u: goto st722;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st722:
 	if ( ++p == pe )
 		goto _test_eof722;
 case 722:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st723;
-		case 116u: goto st723;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st723;
+		case 99u: goto st723;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st723:
 	if ( ++p == pe )
 		goto _test_eof723;
 case 723:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 89u: goto st724;
-		case 121u: goto st724;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st724;
+		case 97u: goto st724;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st724:
 	if ( ++p == pe )
 		goto _test_eof724;
 case 724:
 	switch( (*p) ) {
-		case 9u: goto tr926;
-		case 32u: goto tr926;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr927;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st725;
+		case 116u: goto st725;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st725:
 	if ( ++p == pe )
 		goto _test_eof725;
 case 725:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 88u: goto st726;
-		case 120u: goto st726;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st726;
+		case 101u: goto st726;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st726:
 	if ( ++p == pe )
 		goto _test_eof726;
 case 726:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 89u: goto st727;
-		case 121u: goto st727;
-		case 126u: goto st490;
+		case 9u: goto tr929;
+		case 32u: goto tr929;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr930;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st727:
 	if ( ++p == pe )
 		goto _test_eof727;
 case 727:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st728;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st728;
+		case 114u: goto st728;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st728:
 	if ( ++p == pe )
 		goto _test_eof728;
 case 728:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st729;
-		case 82u: goto st750;
-		case 97u: goto st729;
-		case 114u: goto st750;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st729;
+		case 105u: goto st729;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st729:
 	if ( ++p == pe )
 		goto _test_eof729;
 case 729:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st730;
-		case 117u: goto st730;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 90u: goto st730;
+		case 122u: goto st730;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st730:
 	if ( ++p == pe )
 		goto _test_eof730;
 case 730:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st731;
-		case 116u: goto st731;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st731;
+		case 97u: goto st731;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st731:
 	if ( ++p == pe )
 		goto _test_eof731;
 case 731:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 72u: goto st732;
-		case 104u: goto st732;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st732;
+		case 116u: goto st732;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st732:
 	if ( ++p == pe )
 		goto _test_eof732;
 case 732:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st733;
-		case 79u: goto st741;
-		case 101u: goto st733;
-		case 111u: goto st741;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st733;
+		case 105u: goto st733;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st733:
 	if ( ++p == pe )
 		goto _test_eof733;
 case 733:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st734;
-		case 110u: goto st734;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st734;
+		case 111u: goto st734;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st734:
 	if ( ++p == pe )
 		goto _test_eof734;
 case 734:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st735;
-		case 116u: goto st735;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st735;
+		case 110u: goto st735;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st735:
 	if ( ++p == pe )
 		goto _test_eof735;
 case 735:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st736;
-		case 105u: goto st736;
-		case 126u: goto st490;
+		case 9u: goto tr939;
+		case 32u: goto tr939;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr940;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st736:
 	if ( ++p == pe )
 		goto _test_eof736;
 case 736:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st737;
-		case 99u: goto st737;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st737;
+		case 101u: goto st737;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st737:
 	if ( ++p == pe )
 		goto _test_eof737;
 case 737:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st738;
-		case 97u: goto st738;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 81u: goto st738;
+		case 113u: goto st738;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st738:
 	if ( ++p == pe )
 		goto _test_eof738;
 case 738:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st739;
-		case 116u: goto st739;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st739;
+		case 117u: goto st739;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st739:
 	if ( ++p == pe )
 		goto _test_eof739;
 case 739:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st740;
-		case 101u: goto st740;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st740;
+		case 105u: goto st740;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st740:
 	if ( ++p == pe )
 		goto _test_eof740;
 case 740:
 	switch( (*p) ) {
-		case 9u: goto tr945;
-		case 32u: goto tr945;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr946;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st741;
+		case 114u: goto st741;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st741:
 	if ( ++p == pe )
 		goto _test_eof741;
 case 741:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st742;
-		case 114u: goto st742;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st742;
+		case 101u: goto st742;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st742:
 	if ( ++p == pe )
 		goto _test_eof742;
 case 742:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st743;
-		case 105u: goto st743;
-		case 126u: goto st490;
+		case 9u: goto tr947;
+		case 32u: goto tr947;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr948;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr613:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st743;
 st743:
 	if ( ++p == pe )
 		goto _test_eof743;
 case 743:
+#line 22469 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 90u: goto st744;
-		case 122u: goto st744;
-		case 126u: goto st490;
+		case 9u: goto tr949;
+		case 32u: goto tr949;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr950;
+		case 65u: goto st744;
+		case 69u: goto st747;
+		case 79u: goto st794;
+		case 83u: goto st798;
+		case 97u: goto st744;
+		case 101u: goto st747;
+		case 111u: goto st794;
+		case 115u: goto st798;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
-		if ( (*p) > 89u ) {
-			if ( 95u <= (*p) && (*p) <= 121u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st744:
 	if ( ++p == pe )
 		goto _test_eof744;
 case 744:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st745;
-		case 97u: goto st745;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st745;
+		case 99u: goto st745;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st745:
 	if ( ++p == pe )
 		goto _test_eof745;
 case 745:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st746;
-		case 116u: goto st746;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 75u: goto st746;
+		case 107u: goto st746;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st746:
 	if ( ++p == pe )
 		goto _test_eof746;
 case 746:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st747;
-		case 105u: goto st747;
-		case 126u: goto st490;
+		case 9u: goto tr957;
+		case 32u: goto tr957;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr958;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st747:
 	if ( ++p == pe )
 		goto _test_eof747;
 case 747:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st748;
-		case 111u: goto st748;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st748;
+		case 67u: goto st752;
+		case 70u: goto st768;
+		case 80u: goto st774;
+		case 81u: goto st780;
+		case 84u: goto st785;
+		case 97u: goto st748;
+		case 99u: goto st752;
+		case 102u: goto st768;
+		case 112u: goto st774;
+		case 113u: goto st780;
+		case 116u: goto st785;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st748:
 	if ( ++p == pe )
 		goto _test_eof748;
 case 748:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st749;
-		case 110u: goto st749;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st749;
+		case 115u: goto st749;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st749:
 	if ( ++p == pe )
 		goto _test_eof749;
 case 749:
 	switch( (*p) ) {
-		case 9u: goto tr955;
-		case 32u: goto tr955;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr956;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st750;
+		case 111u: goto st750;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st750:
 	if ( ++p == pe )
 		goto _test_eof750;
 case 750:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st751;
-		case 101u: goto st751;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st751;
+		case 110u: goto st751;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st751:
 	if ( ++p == pe )
 		goto _test_eof751;
 case 751:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 81u: goto st752;
-		case 113u: goto st752;
-		case 126u: goto st490;
+		case 9u: goto tr968;
+		case 32u: goto tr968;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr969;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st752:
 	if ( ++p == pe )
 		goto _test_eof752;
 case 752:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st753;
-		case 117u: goto st753;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st753;
+		case 86u: goto st762;
+		case 111u: goto st753;
+		case 118u: goto st762;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st753:
 	if ( ++p == pe )
 		goto _test_eof753;
 case 753:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st754;
-		case 105u: goto st754;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st754;
+		case 114u: goto st754;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st754:
 	if ( ++p == pe )
 		goto _test_eof754;
 case 754:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st755;
-		case 114u: goto st755;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 68u: goto st755;
+		case 100u: goto st755;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st755:
 	if ( ++p == pe )
 		goto _test_eof755;
 case 755:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st756;
-		case 101u: goto st756;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st756;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st756:
 	if ( ++p == pe )
 		goto _test_eof756;
 case 756:
 	switch( (*p) ) {
-		case 9u: goto tr963;
-		case 32u: goto tr963;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr964;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st757;
+		case 114u: goto st757;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr629:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st757;
 st757:
 	if ( ++p == pe )
 		goto _test_eof757;
 case 757:
-#line 22858 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr965;
-		case 32u: goto tr965;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr966;
-		case 65u: goto st758;
-		case 69u: goto st761;
-		case 79u: goto st808;
-		case 83u: goto st812;
-		case 97u: goto st758;
-		case 101u: goto st761;
-		case 111u: goto st808;
-		case 115u: goto st812;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st758;
+		case 111u: goto st758;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st758:
 	if ( ++p == pe )
 		goto _test_eof758;
 case 758:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st759;
-		case 99u: goto st759;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st759;
+		case 117u: goto st759;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st759:
 	if ( ++p == pe )
 		goto _test_eof759;
 case 759:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 75u: goto st760;
-		case 107u: goto st760;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st760;
+		case 116u: goto st760;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st760:
 	if ( ++p == pe )
 		goto _test_eof760;
 case 760:
 	switch( (*p) ) {
-		case 9u: goto tr973;
-		case 32u: goto tr973;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr974;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st761;
+		case 101u: goto st761;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st761:
 	if ( ++p == pe )
 		goto _test_eof761;
 case 761:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st762;
-		case 67u: goto st766;
-		case 70u: goto st782;
-		case 80u: goto st788;
-		case 81u: goto st794;
-		case 84u: goto st799;
-		case 97u: goto st762;
-		case 99u: goto st766;
-		case 102u: goto st782;
-		case 112u: goto st788;
-		case 113u: goto st794;
-		case 116u: goto st799;
-		case 126u: goto st490;
+		case 9u: goto tr980;
+		case 32u: goto tr980;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr981;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st762:
 	if ( ++p == pe )
 		goto _test_eof762;
 case 762:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st763;
-		case 115u: goto st763;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st763;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st763:
 	if ( ++p == pe )
 		goto _test_eof763;
 case 763:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st764;
-		case 111u: goto st764;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st764;
+		case 105u: goto st764;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st764:
 	if ( ++p == pe )
 		goto _test_eof764;
 case 764:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 78u: goto st765;
 		case 110u: goto st765;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st765:
 	if ( ++p == pe )
 		goto _test_eof765;
 case 765:
 	switch( (*p) ) {
-		case 9u: goto tr984;
-		case 32u: goto tr984;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr985;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st766;
+		case 102u: goto st766;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st766:
 	if ( ++p == pe )
 		goto _test_eof766;
 case 766:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 79u: goto st767;
-		case 86u: goto st776;
 		case 111u: goto st767;
-		case 118u: goto st776;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st767:
 	if ( ++p == pe )
 		goto _test_eof767;
 case 767:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st768;
-		case 114u: goto st768;
-		case 126u: goto st490;
+		case 9u: goto tr987;
+		case 32u: goto tr987;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr988;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st768:
 	if ( ++p == pe )
 		goto _test_eof768;
 case 768:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 68u: goto st769;
-		case 100u: goto st769;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st769;
+		case 101u: goto st769;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st769:
 	if ( ++p == pe )
 		goto _test_eof769;
 case 769:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st770;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st770;
+		case 114u: goto st770;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st770:
 	if ( ++p == pe )
 		goto _test_eof770;
 case 770:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st771;
-		case 114u: goto st771;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st771;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st771:
 	if ( ++p == pe )
 		goto _test_eof771;
 case 771:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st772;
-		case 111u: goto st772;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st772;
+		case 116u: goto st772;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st772:
 	if ( ++p == pe )
 		goto _test_eof772;
 case 772:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st773;
-		case 117u: goto st773;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st773;
+		case 111u: goto st773;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st773:
 	if ( ++p == pe )
 		goto _test_eof773;
 case 773:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st774;
-		case 116u: goto st774;
-		case 126u: goto st490;
+		case 9u: goto tr949;
+		case 32u: goto tr949;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr950;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st774:
 	if ( ++p == pe )
 		goto _test_eof774;
 case 774:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st775;
-		case 101u: goto st775;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 76u: goto st775;
+		case 108u: goto st775;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st775:
 	if ( ++p == pe )
 		goto _test_eof775;
 case 775:
 	switch( (*p) ) {
-		case 9u: goto tr996;
-		case 32u: goto tr996;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr997;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 89u: goto st776;
+		case 121u: goto st776;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st776:
 	if ( ++p == pe )
 		goto _test_eof776;
 case 776:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
 		case 45u: goto st777;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st777:
 	if ( ++p == pe )
 		goto _test_eof777;
 case 777:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st778;
-		case 105u: goto st778;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st778;
+		case 116u: goto st778;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st778:
 	if ( ++p == pe )
 		goto _test_eof778;
 case 778:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st779;
-		case 110u: goto st779;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st779;
+		case 111u: goto st779;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st779:
 	if ( ++p == pe )
 		goto _test_eof779;
 case 779:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st780;
-		case 102u: goto st780;
-		case 126u: goto st490;
+		case 9u: goto tr999;
+		case 32u: goto tr999;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1000;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st780:
 	if ( ++p == pe )
 		goto _test_eof780;
 case 780:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st781;
-		case 111u: goto st781;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st781;
+		case 117u: goto st781;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st781:
 	if ( ++p == pe )
 		goto _test_eof781;
 case 781:
 	switch( (*p) ) {
-		case 9u: goto tr1003;
-		case 32u: goto tr1003;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1004;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st782;
+		case 105u: goto st782;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st782:
 	if ( ++p == pe )
 		goto _test_eof782;
 case 782:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st783;
-		case 101u: goto st783;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st783;
+		case 114u: goto st783;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st783:
 	if ( ++p == pe )
 		goto _test_eof783;
 case 783:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st784;
-		case 114u: goto st784;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st784;
+		case 101u: goto st784;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st784:
 	if ( ++p == pe )
 		goto _test_eof784;
 case 784:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st785;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr1005;
+		case 32u: goto tr1005;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1006;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st785:
 	if ( ++p == pe )
 		goto _test_eof785;
 case 785:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st786;
-		case 116u: goto st786;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st786;
+		case 114u: goto st786;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st786:
 	if ( ++p == pe )
 		goto _test_eof786;
 case 786:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st787;
-		case 111u: goto st787;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 89u: goto st787;
+		case 121u: goto st787;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st787:
 	if ( ++p == pe )
 		goto _test_eof787;
 case 787:
 	switch( (*p) ) {
-		case 9u: goto tr965;
-		case 32u: goto tr965;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr966;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st788;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st788:
 	if ( ++p == pe )
 		goto _test_eof788;
 case 788:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 76u: goto st789;
-		case 108u: goto st789;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st789;
+		case 97u: goto st789;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st789:
 	if ( ++p == pe )
 		goto _test_eof789;
 case 789:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 89u: goto st790;
-		case 121u: goto st790;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 70u: goto st790;
+		case 102u: goto st790;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st790:
 	if ( ++p == pe )
 		goto _test_eof790;
 case 790:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st791;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st791;
+		case 116u: goto st791;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st791:
 	if ( ++p == pe )
 		goto _test_eof791;
 case 791:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st792;
-		case 116u: goto st792;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st792;
+		case 101u: goto st792;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st792:
 	if ( ++p == pe )
 		goto _test_eof792;
 case 792:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st793;
-		case 111u: goto st793;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st793;
+		case 114u: goto st793;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st793:
 	if ( ++p == pe )
@@ -24645,3703 +24662,3256 @@ case 793:
 	switch( (*p) ) {
 		case 9u: goto tr1015;
 		case 32u: goto tr1015;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
 		case 58u: goto tr1016;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st794:
 	if ( ++p == pe )
 		goto _test_eof794;
 case 794:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 85u: goto st795;
 		case 117u: goto st795;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st795:
 	if ( ++p == pe )
 		goto _test_eof795;
 case 795:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st796;
-		case 105u: goto st796;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st796;
+		case 116u: goto st796;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st796:
 	if ( ++p == pe )
 		goto _test_eof796;
 case 796:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st797;
-		case 114u: goto st797;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st797;
+		case 101u: goto st797;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st797:
 	if ( ++p == pe )
 		goto _test_eof797;
 case 797:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st798;
-		case 101u: goto st798;
-		case 126u: goto st490;
+		case 9u: goto tr1020;
+		case 32u: goto tr1020;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1021;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st798:
 	if ( ++p == pe )
 		goto _test_eof798;
 case 798:
 	switch( (*p) ) {
-		case 9u: goto tr1021;
-		case 32u: goto tr1021;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1022;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st799;
+		case 101u: goto st799;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st799:
 	if ( ++p == pe )
 		goto _test_eof799;
 case 799:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st800;
-		case 114u: goto st800;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 81u: goto st800;
+		case 113u: goto st800;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st800:
 	if ( ++p == pe )
 		goto _test_eof800;
 case 800:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 89u: goto st801;
-		case 121u: goto st801;
-		case 126u: goto st490;
+		case 9u: goto tr1024;
+		case 32u: goto tr1024;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1025;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr614:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st801;
 st801:
 	if ( ++p == pe )
 		goto _test_eof801;
 case 801:
+#line 24195 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st802;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr1026;
+		case 32u: goto tr1026;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1027;
+		case 69u: goto st802;
+		case 85u: goto st820;
+		case 101u: goto st802;
+		case 117u: goto st820;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st802:
 	if ( ++p == pe )
 		goto _test_eof802;
 case 802:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st803;
-		case 97u: goto st803;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st803;
+		case 83u: goto st807;
+		case 114u: goto st803;
+		case 115u: goto st807;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st803:
 	if ( ++p == pe )
 		goto _test_eof803;
 case 803:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 70u: goto st804;
-		case 102u: goto st804;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 86u: goto st804;
+		case 118u: goto st804;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st804:
 	if ( ++p == pe )
 		goto _test_eof804;
 case 804:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st805;
-		case 116u: goto st805;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st805;
+		case 101u: goto st805;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st805:
 	if ( ++p == pe )
 		goto _test_eof805;
 case 805:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st806;
-		case 101u: goto st806;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st806;
+		case 114u: goto st806;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st806:
 	if ( ++p == pe )
 		goto _test_eof806;
 case 806:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st807;
-		case 114u: goto st807;
-		case 126u: goto st490;
+		case 9u: goto tr1035;
+		case 32u: goto tr1035;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1036;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st807:
 	if ( ++p == pe )
 		goto _test_eof807;
 case 807:
 	switch( (*p) ) {
-		case 9u: goto tr1031;
-		case 32u: goto tr1031;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1032;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st808;
+		case 115u: goto st808;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st808:
 	if ( ++p == pe )
 		goto _test_eof808;
 case 808:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st809;
-		case 117u: goto st809;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st809;
+		case 105u: goto st809;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st809:
 	if ( ++p == pe )
 		goto _test_eof809;
 case 809:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st810;
-		case 116u: goto st810;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st810;
+		case 111u: goto st810;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st810:
 	if ( ++p == pe )
 		goto _test_eof810;
 case 810:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st811;
-		case 101u: goto st811;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st811;
+		case 110u: goto st811;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st811:
 	if ( ++p == pe )
 		goto _test_eof811;
 case 811:
 	switch( (*p) ) {
-		case 9u: goto tr1036;
-		case 32u: goto tr1036;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1037;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st812;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st812:
 	if ( ++p == pe )
 		goto _test_eof812;
 case 812:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 69u: goto st813;
 		case 101u: goto st813;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st813:
 	if ( ++p == pe )
 		goto _test_eof813;
 case 813:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 81u: goto st814;
-		case 113u: goto st814;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 88u: goto st814;
+		case 120u: goto st814;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st814:
 	if ( ++p == pe )
 		goto _test_eof814;
 case 814:
 	switch( (*p) ) {
-		case 9u: goto tr1040;
-		case 32u: goto tr1040;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1041;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st815;
+		case 112u: goto st815;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr630:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st815;
 st815:
 	if ( ++p == pe )
 		goto _test_eof815;
 case 815:
-#line 24584 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr1042;
-		case 32u: goto tr1042;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1043;
-		case 69u: goto st816;
-		case 85u: goto st834;
-		case 101u: goto st816;
-		case 117u: goto st834;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st816;
+		case 105u: goto st816;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st816:
 	if ( ++p == pe )
 		goto _test_eof816;
 case 816:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 82u: goto st817;
-		case 83u: goto st821;
 		case 114u: goto st817;
-		case 115u: goto st821;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st817:
 	if ( ++p == pe )
 		goto _test_eof817;
 case 817:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 86u: goto st818;
-		case 118u: goto st818;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st818;
+		case 101u: goto st818;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st818:
 	if ( ++p == pe )
 		goto _test_eof818;
 case 818:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st819;
-		case 101u: goto st819;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st819;
+		case 115u: goto st819;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr619:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st819;
 st819:
 	if ( ++p == pe )
 		goto _test_eof819;
 case 819:
+#line 24737 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st820;
-		case 114u: goto st820;
-		case 126u: goto st490;
+		case 9u: goto tr1049;
+		case 32u: goto tr1049;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1050;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st820:
 	if ( ++p == pe )
 		goto _test_eof820;
 case 820:
 	switch( (*p) ) {
-		case 9u: goto tr1051;
-		case 32u: goto tr1051;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1052;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 66u: goto st821;
+		case 80u: goto st841;
+		case 98u: goto st821;
+		case 112u: goto st841;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st821:
 	if ( ++p == pe )
 		goto _test_eof821;
 case 821:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st822;
-		case 115u: goto st822;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 74u: goto st822;
+		case 83u: goto st826;
+		case 106u: goto st822;
+		case 115u: goto st826;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st822:
 	if ( ++p == pe )
 		goto _test_eof822;
 case 822:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st823;
-		case 105u: goto st823;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st823;
+		case 101u: goto st823;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st823:
 	if ( ++p == pe )
 		goto _test_eof823;
 case 823:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st824;
-		case 111u: goto st824;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st824;
+		case 99u: goto st824;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st824:
 	if ( ++p == pe )
 		goto _test_eof824;
 case 824:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st825;
-		case 110u: goto st825;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st825;
+		case 116u: goto st825;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st825:
 	if ( ++p == pe )
 		goto _test_eof825;
 case 825:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st826;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr1026;
+		case 32u: goto tr1026;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1027;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st826:
 	if ( ++p == pe )
 		goto _test_eof826;
 case 826:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st827;
-		case 101u: goto st827;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st827;
+		case 99u: goto st827;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st827:
 	if ( ++p == pe )
 		goto _test_eof827;
 case 827:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 88u: goto st828;
-		case 120u: goto st828;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st828;
+		case 114u: goto st828;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st828:
 	if ( ++p == pe )
 		goto _test_eof828;
 case 828:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st829;
-		case 112u: goto st829;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st829;
+		case 105u: goto st829;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st829:
 	if ( ++p == pe )
 		goto _test_eof829;
 case 829:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st830;
-		case 105u: goto st830;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st830;
+		case 112u: goto st830;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st830:
 	if ( ++p == pe )
 		goto _test_eof830;
 case 830:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st831;
-		case 114u: goto st831;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st831;
+		case 116u: goto st831;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st831:
 	if ( ++p == pe )
 		goto _test_eof831;
 case 831:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st832;
-		case 101u: goto st832;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st832;
+		case 105u: goto st832;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st832:
 	if ( ++p == pe )
 		goto _test_eof832;
 case 832:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st833;
-		case 115u: goto st833;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st833;
+		case 111u: goto st833;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr635:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st833;
 st833:
 	if ( ++p == pe )
 		goto _test_eof833;
 case 833:
-#line 25126 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr1065;
-		case 32u: goto tr1065;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1066;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st834;
+		case 110u: goto st834;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st834:
 	if ( ++p == pe )
 		goto _test_eof834;
 case 834:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 66u: goto st835;
-		case 80u: goto st855;
-		case 98u: goto st835;
-		case 112u: goto st855;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st835;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st835:
 	if ( ++p == pe )
 		goto _test_eof835;
 case 835:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 74u: goto st836;
-		case 83u: goto st840;
-		case 106u: goto st836;
-		case 115u: goto st840;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st836;
+		case 115u: goto st836;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st836:
 	if ( ++p == pe )
 		goto _test_eof836;
 case 836:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st837;
-		case 101u: goto st837;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st837;
+		case 116u: goto st837;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st837:
 	if ( ++p == pe )
 		goto _test_eof837;
 case 837:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st838;
-		case 99u: goto st838;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st838;
+		case 97u: goto st838;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st838:
 	if ( ++p == pe )
 		goto _test_eof838;
 case 838:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 84u: goto st839;
 		case 116u: goto st839;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st839:
 	if ( ++p == pe )
 		goto _test_eof839;
 case 839:
 	switch( (*p) ) {
-		case 9u: goto tr1042;
-		case 32u: goto tr1042;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1043;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st840;
+		case 101u: goto st840;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st840:
 	if ( ++p == pe )
 		goto _test_eof840;
 case 840:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st841;
-		case 99u: goto st841;
-		case 126u: goto st490;
+		case 9u: goto tr1072;
+		case 32u: goto tr1072;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1073;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st841:
 	if ( ++p == pe )
 		goto _test_eof841;
 case 841:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st842;
-		case 114u: goto st842;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st842;
+		case 112u: goto st842;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st842:
 	if ( ++p == pe )
 		goto _test_eof842;
 case 842:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st843;
-		case 105u: goto st843;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st843;
+		case 111u: goto st843;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st843:
 	if ( ++p == pe )
 		goto _test_eof843;
 case 843:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st844;
-		case 112u: goto st844;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st844;
+		case 114u: goto st844;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st844:
 	if ( ++p == pe )
 		goto _test_eof844;
 case 844:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
 		case 84u: goto st845;
 		case 116u: goto st845;
-		case 126u: goto st490;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st845:
 	if ( ++p == pe )
 		goto _test_eof845;
 case 845:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st846;
-		case 105u: goto st846;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st846;
+		case 101u: goto st846;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st846:
 	if ( ++p == pe )
 		goto _test_eof846;
 case 846:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st847;
-		case 111u: goto st847;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 68u: goto st656;
+		case 100u: goto st656;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr615:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st847;
 st847:
 	if ( ++p == pe )
 		goto _test_eof847;
 case 847:
+#line 25575 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st848;
-		case 110u: goto st848;
-		case 126u: goto st490;
+		case 9u: goto tr1080;
+		case 32u: goto tr1080;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1081;
+		case 73u: goto st848;
+		case 79u: goto st856;
+		case 105u: goto st848;
+		case 111u: goto st856;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st848:
 	if ( ++p == pe )
 		goto _test_eof848;
 case 848:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st849;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 77u: goto st849;
+		case 109u: goto st849;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st849:
 	if ( ++p == pe )
 		goto _test_eof849;
 case 849:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st850;
-		case 115u: goto st850;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st850;
+		case 101u: goto st850;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st850:
 	if ( ++p == pe )
 		goto _test_eof850;
 case 850:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st851;
-		case 116u: goto st851;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st851;
+		case 115u: goto st851;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st851:
 	if ( ++p == pe )
 		goto _test_eof851;
 case 851:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st852;
-		case 97u: goto st852;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st852;
+		case 116u: goto st852;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st852:
 	if ( ++p == pe )
 		goto _test_eof852;
 case 852:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st853;
-		case 116u: goto st853;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st853;
+		case 97u: goto st853;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st853:
 	if ( ++p == pe )
 		goto _test_eof853;
 case 853:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st854;
-		case 101u: goto st854;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 77u: goto st854;
+		case 109u: goto st854;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st854:
 	if ( ++p == pe )
 		goto _test_eof854;
 case 854:
 	switch( (*p) ) {
-		case 9u: goto tr1088;
-		case 32u: goto tr1088;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1089;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st855;
+		case 112u: goto st855;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st855:
 	if ( ++p == pe )
 		goto _test_eof855;
 case 855:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st856;
-		case 112u: goto st856;
-		case 126u: goto st490;
+		case 9u: goto tr1091;
+		case 32u: goto tr1091;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1092;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st856:
 	if ( ++p == pe )
 		goto _test_eof856;
 case 856:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st857;
-		case 111u: goto st857;
-		case 126u: goto st490;
+		case 9u: goto tr1080;
+		case 32u: goto tr1080;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1081;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr616:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st857;
 st857:
 	if ( ++p == pe )
 		goto _test_eof857;
 case 857:
+#line 25876 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st858;
-		case 114u: goto st858;
-		case 126u: goto st490;
+		case 9u: goto tr679;
+		case 32u: goto tr679;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr680;
+		case 78u: goto st858;
+		case 83u: goto st868;
+		case 110u: goto st858;
+		case 115u: goto st868;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st858:
 	if ( ++p == pe )
 		goto _test_eof858;
 case 858:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st859;
-		case 116u: goto st859;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 83u: goto st859;
+		case 115u: goto st859;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st859:
 	if ( ++p == pe )
 		goto _test_eof859;
 case 859:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st860;
-		case 101u: goto st860;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st860;
+		case 117u: goto st860;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st860:
 	if ( ++p == pe )
 		goto _test_eof860;
 case 860:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 68u: goto st670;
-		case 100u: goto st670;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st861;
+		case 112u: goto st861;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr631:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st861;
 st861:
 	if ( ++p == pe )
 		goto _test_eof861;
 case 861:
-#line 25964 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr1096;
-		case 32u: goto tr1096;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1097;
-		case 73u: goto st862;
-		case 79u: goto st870;
-		case 105u: goto st862;
-		case 111u: goto st870;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 80u: goto st862;
+		case 112u: goto st862;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st862:
 	if ( ++p == pe )
 		goto _test_eof862;
 case 862:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 77u: goto st863;
-		case 109u: goto st863;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 79u: goto st863;
+		case 111u: goto st863;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st863:
 	if ( ++p == pe )
 		goto _test_eof863;
 case 863:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st864;
-		case 101u: goto st864;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st864;
+		case 114u: goto st864;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st864:
 	if ( ++p == pe )
 		goto _test_eof864;
 case 864:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st865;
-		case 115u: goto st865;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st865;
+		case 116u: goto st865;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st865:
 	if ( ++p == pe )
 		goto _test_eof865;
 case 865:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st866;
-		case 116u: goto st866;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st866;
+		case 101u: goto st866;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st866:
 	if ( ++p == pe )
 		goto _test_eof866;
 case 866:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st867;
-		case 97u: goto st867;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 68u: goto st867;
+		case 100u: goto st867;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st867:
 	if ( ++p == pe )
 		goto _test_eof867;
 case 867:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 77u: goto st868;
-		case 109u: goto st868;
-		case 126u: goto st490;
+		case 9u: goto tr1104;
+		case 32u: goto tr1104;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1105;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st868:
 	if ( ++p == pe )
 		goto _test_eof868;
 case 868:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st869;
-		case 112u: goto st869;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st869;
+		case 101u: goto st869;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st869:
 	if ( ++p == pe )
 		goto _test_eof869;
 case 869:
 	switch( (*p) ) {
-		case 9u: goto tr1107;
-		case 32u: goto tr1107;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1108;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st870;
+		case 114u: goto st870;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st870:
 	if ( ++p == pe )
 		goto _test_eof870;
 case 870:
 	switch( (*p) ) {
-		case 9u: goto tr1096;
-		case 32u: goto tr1096;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1097;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st871;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr632:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st871;
 st871:
 	if ( ++p == pe )
 		goto _test_eof871;
 case 871:
-#line 26265 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr695;
-		case 32u: goto tr695;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr696;
-		case 78u: goto st872;
-		case 83u: goto st882;
-		case 110u: goto st872;
-		case 115u: goto st882;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st872;
+		case 97u: goto st872;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st872:
 	if ( ++p == pe )
 		goto _test_eof872;
 case 872:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 83u: goto st873;
-		case 115u: goto st873;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st873;
+		case 103u: goto st873;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st873:
 	if ( ++p == pe )
 		goto _test_eof873;
 case 873:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st874;
-		case 117u: goto st874;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st874;
+		case 101u: goto st874;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st874:
 	if ( ++p == pe )
 		goto _test_eof874;
 case 874:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st875;
-		case 112u: goto st875;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st875;
+		case 110u: goto st875;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st875:
 	if ( ++p == pe )
 		goto _test_eof875;
 case 875:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 80u: goto st876;
-		case 112u: goto st876;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st876;
+		case 116u: goto st876;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st876:
 	if ( ++p == pe )
 		goto _test_eof876;
 case 876:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 79u: goto st877;
-		case 111u: goto st877;
-		case 126u: goto st490;
+		case 9u: goto tr1114;
+		case 32u: goto tr1114;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1115;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr617:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st877;
 st877:
 	if ( ++p == pe )
 		goto _test_eof877;
 case 877:
+#line 26474 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st878;
-		case 114u: goto st878;
-		case 126u: goto st490;
+		case 9u: goto tr1116;
+		case 32u: goto tr1116;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1117;
+		case 73u: goto st878;
+		case 105u: goto st878;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st878:
 	if ( ++p == pe )
 		goto _test_eof878;
 case 878:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st879;
-		case 116u: goto st879;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st879;
+		case 97u: goto st879;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st879:
 	if ( ++p == pe )
 		goto _test_eof879;
 case 879:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st880;
-		case 101u: goto st880;
-		case 126u: goto st490;
+		case 9u: goto tr1116;
+		case 32u: goto tr1116;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1117;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
+tr618:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st880;
 st880:
 	if ( ++p == pe )
 		goto _test_eof880;
 case 880:
+#line 26565 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 68u: goto st881;
-		case 100u: goto st881;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st881;
+		case 87u: goto st887;
+		case 97u: goto st881;
+		case 119u: goto st887;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st881:
 	if ( ++p == pe )
 		goto _test_eof881;
 case 881:
 	switch( (*p) ) {
-		case 9u: goto tr1120;
-		case 32u: goto tr1120;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1121;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 82u: goto st882;
+		case 114u: goto st882;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st882:
 	if ( ++p == pe )
 		goto _test_eof882;
 case 882:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st883;
-		case 101u: goto st883;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st883;
+		case 110u: goto st883;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st883:
 	if ( ++p == pe )
 		goto _test_eof883;
 case 883:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st884;
-		case 114u: goto st884;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st884;
+		case 105u: goto st884;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st884:
 	if ( ++p == pe )
 		goto _test_eof884;
 case 884:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st885;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st885;
+		case 110u: goto st885;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st885:
 	if ( ++p == pe )
 		goto _test_eof885;
 case 885:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st886;
-		case 97u: goto st886;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 71u: goto st886;
+		case 103u: goto st886;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st886:
 	if ( ++p == pe )
 		goto _test_eof886;
 case 886:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st887;
-		case 103u: goto st887;
-		case 126u: goto st490;
+		case 9u: goto tr1127;
+		case 32u: goto tr1127;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr1128;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st887:
 	if ( ++p == pe )
 		goto _test_eof887;
 case 887:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st888;
-		case 101u: goto st888;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 87u: goto st888;
+		case 119u: goto st888;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st888:
 	if ( ++p == pe )
 		goto _test_eof888;
 case 888:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st889;
-		case 110u: goto st889;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 45u: goto st889;
+		case 46u: goto st476;
+		case 58u: goto tr623;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st889:
 	if ( ++p == pe )
 		goto _test_eof889;
 case 889:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st890;
-		case 116u: goto st890;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st890;
+		case 97u: goto st890;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st890:
 	if ( ++p == pe )
 		goto _test_eof890;
 case 890:
 	switch( (*p) ) {
-		case 9u: goto tr1130;
-		case 32u: goto tr1130;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1131;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 85u: goto st891;
+		case 117u: goto st891;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr633:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st891;
 st891:
 	if ( ++p == pe )
 		goto _test_eof891;
 case 891:
-#line 26863 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr1132;
-		case 32u: goto tr1132;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1133;
-		case 73u: goto st892;
-		case 105u: goto st892;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st892;
+		case 116u: goto st892;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st892:
 	if ( ++p == pe )
 		goto _test_eof892;
 case 892:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st893;
-		case 97u: goto st893;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 72u: goto st893;
+		case 104u: goto st893;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st893:
 	if ( ++p == pe )
 		goto _test_eof893;
 case 893:
 	switch( (*p) ) {
-		case 9u: goto tr1132;
-		case 32u: goto tr1132;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1133;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st894;
+		case 101u: goto st894;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
-tr634:
-#line 32 "grammar/sip_frame.rl"
-	{ name = p; c->rule = "header-name"; }
-	goto st894;
 st894:
 	if ( ++p == pe )
 		goto _test_eof894;
 case 894:
-#line 26954 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st895;
-		case 87u: goto st901;
-		case 97u: goto st895;
-		case 119u: goto st901;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 78u: goto st895;
+		case 110u: goto st895;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st895:
 	if ( ++p == pe )
 		goto _test_eof895;
 case 895:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 82u: goto st896;
-		case 114u: goto st896;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st896;
+		case 116u: goto st896;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st896:
 	if ( ++p == pe )
 		goto _test_eof896;
 case 896:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st897;
-		case 110u: goto st897;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 73u: goto st897;
+		case 105u: goto st897;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st897:
 	if ( ++p == pe )
 		goto _test_eof897;
 case 897:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st898;
-		case 105u: goto st898;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 67u: goto st898;
+		case 99u: goto st898;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st898:
 	if ( ++p == pe )
 		goto _test_eof898;
 case 898:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st899;
-		case 110u: goto st899;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 65u: goto st899;
+		case 97u: goto st899;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
+				goto st476;
+		} else if ( (*p) >= 66u )
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st899:
 	if ( ++p == pe )
 		goto _test_eof899;
 case 899:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 71u: goto st900;
-		case 103u: goto st900;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 84u: goto st900;
+		case 116u: goto st900;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st900:
 	if ( ++p == pe )
 		goto _test_eof900;
 case 900:
 	switch( (*p) ) {
-		case 9u: goto tr1143;
-		case 32u: goto tr1143;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1144;
-		case 126u: goto st490;
+		case 9u: goto tr621;
+		case 32u: goto tr621;
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 58u: goto tr623;
+		case 69u: goto st901;
+		case 101u: goto st901;
+		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 42u )
-			goto st490;
+			goto st476;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
+				goto st476;
 		} else if ( (*p) >= 65u )
-			goto st490;
+			goto st476;
 	} else
-		goto st490;
+		goto st476;
 	goto st0;
 st901:
 	if ( ++p == pe )
 		goto _test_eof901;
 case 901:
 	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 87u: goto st902;
-		case 119u: goto st902;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st902:
-	if ( ++p == pe )
-		goto _test_eof902;
-case 902:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 45u: goto st903;
-		case 46u: goto st490;
-		case 58u: goto tr639;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st903:
-	if ( ++p == pe )
-		goto _test_eof903;
-case 903:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st904;
-		case 97u: goto st904;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st904:
-	if ( ++p == pe )
-		goto _test_eof904;
-case 904:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 85u: goto st905;
-		case 117u: goto st905;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st905:
-	if ( ++p == pe )
-		goto _test_eof905;
-case 905:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st906;
-		case 116u: goto st906;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st906:
-	if ( ++p == pe )
-		goto _test_eof906;
-case 906:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 72u: goto st907;
-		case 104u: goto st907;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st907:
-	if ( ++p == pe )
-		goto _test_eof907;
-case 907:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st908;
-		case 101u: goto st908;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st908:
-	if ( ++p == pe )
-		goto _test_eof908;
-case 908:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 78u: goto st909;
-		case 110u: goto st909;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st909:
-	if ( ++p == pe )
-		goto _test_eof909;
-case 909:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st910;
-		case 116u: goto st910;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st910:
-	if ( ++p == pe )
-		goto _test_eof910;
-case 910:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 73u: goto st911;
-		case 105u: goto st911;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st911:
-	if ( ++p == pe )
-		goto _test_eof911;
-case 911:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 67u: goto st912;
-		case 99u: goto st912;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st912:
-	if ( ++p == pe )
-		goto _test_eof912;
-case 912:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 65u: goto st913;
-		case 97u: goto st913;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 66u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st913:
-	if ( ++p == pe )
-		goto _test_eof913;
-case 913:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 84u: goto st914;
-		case 116u: goto st914;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st914:
-	if ( ++p == pe )
-		goto _test_eof914;
-case 914:
-	switch( (*p) ) {
-		case 9u: goto tr637;
-		case 32u: goto tr637;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr639;
-		case 69u: goto st915;
-		case 101u: goto st915;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-st915:
-	if ( ++p == pe )
-		goto _test_eof915;
-case 915:
-	switch( (*p) ) {
-		case 9u: goto tr1159;
-		case 32u: goto tr1159;
-		case 33u: goto st490;
-		case 37u: goto st490;
-		case 39u: goto st490;
-		case 58u: goto tr1160;
-		case 126u: goto st490;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st490;
-		} else if ( (*p) >= 42u )
-			goto st490;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st490;
-		} else if ( (*p) >= 65u )
-			goto st490;
-	} else
-		goto st490;
-	goto st0;
-tr599:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 21 "grammar/sip_frame.rl"
-	{ c->rule = "Method"; }
-	goto st916;
-st916:
-	if ( ++p == pe )
-		goto _test_eof916;
-case 916:
-#line 27613 "gen/c/sip_frame.c"
-	switch( (*p) ) {
-		case 32u: goto tr602;
+		case 9u: goto tr1143;
+		case 32u: goto tr1143;
 		case 33u: goto st476;
 		case 37u: goto st476;
 		case 39u: goto st476;
-		case 79u: goto st917;
+		case 58u: goto tr1144;
 		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
@@ -28359,317 +27929,183 @@ case 916:
 	} else
 		goto st476;
 	goto st0;
-st917:
-	if ( ++p == pe )
-		goto _test_eof917;
-case 917:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 84u: goto st918;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st918:
-	if ( ++p == pe )
-		goto _test_eof918;
-case 918:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 73u: goto st919;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st919:
-	if ( ++p == pe )
-		goto _test_eof919;
-case 919:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 70u: goto st920;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st920:
-	if ( ++p == pe )
-		goto _test_eof920;
-case 920:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 89u: goto st921;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st921:
-	if ( ++p == pe )
-		goto _test_eof921;
-case 921:
-	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-tr600:
+tr585:
 #line 20 "grammar/sip_frame.rl"
 	{ mark = p; }
 #line 21 "grammar/sip_frame.rl"
 	{ c->rule = "Method"; }
 #line 23 "grammar/sip_frame.rl"
 	{ c->rule = "SIP-Version"; }
-	goto st922;
-st922:
+	goto st902;
+st902:
 	if ( ++p == pe )
-		goto _test_eof922;
-case 922:
-#line 27778 "gen/c/sip_frame.c"
+		goto _test_eof902;
+case 902:
+#line 27225 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 73u: goto st923;
-		case 85u: goto st941;
-		case 105u: goto st923;
-		case 126u: goto st476;
+		case 32u: goto tr586;
+		case 33u: goto st462;
+		case 37u: goto st462;
+		case 39u: goto st462;
+		case 73u: goto st903;
+		case 105u: goto st903;
+		case 126u: goto st462;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
+				goto st462;
 		} else if ( (*p) >= 42u )
-			goto st476;
+			goto st462;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
+				goto st462;
 		} else if ( (*p) >= 65u )
-			goto st476;
+			goto st462;
 	} else
-		goto st476;
+		goto st462;
 	goto st0;
-st923:
+st903:
 	if ( ++p == pe )
-		goto _test_eof923;
-case 923:
+		goto _test_eof903;
+case 903:
 	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 80u: goto st924;
-		case 112u: goto st924;
-		case 126u: goto st476;
+		case 32u: goto tr586;
+		case 33u: goto st462;
+		case 37u: goto st462;
+		case 39u: goto st462;
+		case 80u: goto st904;
+		case 112u: goto st904;
+		case 126u: goto st462;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
+				goto st462;
 		} else if ( (*p) >= 42u )
-			goto st476;
+			goto st462;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
+				goto st462;
 		} else if ( (*p) >= 65u )
-			goto st476;
+			goto st462;
 	} else
-		goto st476;
+		goto st462;
 	goto st0;
-st924:
+st904:
 	if ( ++p == pe )
-		goto _test_eof924;
-case 924:
+		goto _test_eof904;
+case 904:
 	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 47u: goto st925;
-		case 126u: goto st476;
+		case 32u: goto tr586;
+		case 33u: goto st462;
+		case 37u: goto st462;
+		case 39u: goto st462;
+		case 47u: goto st905;
+		case 126u: goto st462;
 	}
 	if ( (*p) < 45u ) {
 		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st476;
+			goto st462;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
+				goto st462;
 		} else if ( (*p) >= 65u )
-			goto st476;
+			goto st462;
 	} else
-		goto st476;
+		goto st462;
 	goto st0;
-st925:
+st905:
 	if ( ++p == pe )
-		goto _test_eof925;
-case 925:
+		goto _test_eof905;
+case 905:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st926;
+		goto st906;
 	goto st0;
-st926:
+st906:
 	if ( ++p == pe )
-		goto _test_eof926;
-case 926:
+		goto _test_eof906;
+case 906:
 	if ( (*p) == 46u )
-		goto st927;
+		goto st907;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st926;
+		goto st906;
 	goto st0;
-st927:
+st907:
 	if ( ++p == pe )
-		goto _test_eof927;
-case 927:
+		goto _test_eof907;
+case 907:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st928;
+		goto st908;
 	goto st0;
-st928:
+st908:
 	if ( ++p == pe )
-		goto _test_eof928;
-case 928:
+		goto _test_eof908;
+case 908:
 	if ( (*p) == 32u )
-		goto tr1173;
+		goto tr1151;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st928;
+		goto st908;
 	goto st0;
-tr1173:
+tr1151:
 #line 29 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
-	goto st929;
-st929:
+	goto st909;
+st909:
 	if ( ++p == pe )
-		goto _test_eof929;
-case 929:
-#line 27894 "gen/c/sip_frame.c"
+		goto _test_eof909;
+case 909:
+#line 27340 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto tr1174;
+		goto tr1152;
 	goto st0;
-tr1174:
+tr1152:
 #line 20 "grammar/sip_frame.rl"
 	{ mark = p; }
 #line 24 "grammar/sip_frame.rl"
 	{ c->rule = "Status-Code"; }
-	goto st930;
-st930:
+	goto st910;
+st910:
 	if ( ++p == pe )
-		goto _test_eof930;
-case 930:
-#line 27905 "gen/c/sip_frame.c"
+		goto _test_eof910;
+case 910:
+#line 27351 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st931;
+		goto st911;
 	goto st0;
-st931:
+st911:
 	if ( ++p == pe )
-		goto _test_eof931;
-case 931:
+		goto _test_eof911;
+case 911:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st932;
+		goto st912;
 	goto st0;
-st932:
+st912:
 	if ( ++p == pe )
-		goto _test_eof932;
-case 932:
+		goto _test_eof912;
+case 912:
 	if ( (*p) == 32u )
-		goto tr1177;
+		goto tr1155;
 	goto st0;
-tr1177:
+tr1155:
 #line 30 "grammar/sip_frame.rl"
 	{ sipkit__start_line(c, SIPKIT__SL_STATUS, mark, p); }
 #line 20 "grammar/sip_frame.rl"
 	{ mark = p; }
 #line 25 "grammar/sip_frame.rl"
 	{ c->rule = "Reason-Phrase"; }
-	goto st933;
-st933:
+	goto st913;
+st913:
 	if ( ++p == pe )
-		goto _test_eof933;
-case 933:
-#line 27931 "gen/c/sip_frame.c"
+		goto _test_eof913;
+case 913:
+#line 27377 "gen/c/sip_frame.c"
 	switch( (*p) ) {
-		case 13u: goto tr1179;
-		case 37u: goto st934;
+		case 13u: goto tr1157;
+		case 37u: goto st914;
 		case 60u: goto st0;
 		case 62u: goto st0;
 		case 96u: goto st0;
@@ -28694,306 +28130,80 @@ case 933:
 		if ( (*p) < 248u ) {
 			if ( (*p) > 239u ) {
 				if ( 240u <= (*p) && (*p) <= 247u )
-					goto st938;
+					goto st918;
 			} else if ( (*p) >= 224u )
-				goto st937;
+				goto st917;
 		} else if ( (*p) > 251u ) {
 			if ( (*p) > 253u ) {
 				if ( 254u <= (*p) )
 					goto st0;
 			} else if ( (*p) >= 252u )
-				goto st940;
+				goto st920;
 		} else
-			goto st939;
+			goto st919;
 	} else
-		goto st936;
-	goto st933;
-st934:
+		goto st916;
+	goto st913;
+st914:
 	if ( ++p == pe )
-		goto _test_eof934;
-case 934:
+		goto _test_eof914;
+case 914:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st935;
+			goto st915;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st935;
+			goto st915;
 	} else
-		goto st935;
+		goto st915;
 	goto st0;
-st935:
+st915:
 	if ( ++p == pe )
-		goto _test_eof935;
-case 935:
+		goto _test_eof915;
+case 915:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st933;
+			goto st913;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st933;
+			goto st913;
 	} else
-		goto st933;
+		goto st913;
 	goto st0;
-st936:
+st916:
 	if ( ++p == pe )
-		goto _test_eof936;
-case 936:
+		goto _test_eof916;
+case 916:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st933;
+		goto st913;
 	goto st0;
-st937:
+st917:
 	if ( ++p == pe )
-		goto _test_eof937;
-case 937:
+		goto _test_eof917;
+case 917:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st936;
+		goto st916;
 	goto st0;
-st938:
+st918:
 	if ( ++p == pe )
-		goto _test_eof938;
-case 938:
+		goto _test_eof918;
+case 918:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st937;
+		goto st917;
 	goto st0;
-st939:
+st919:
 	if ( ++p == pe )
-		goto _test_eof939;
-case 939:
+		goto _test_eof919;
+case 919:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st938;
+		goto st918;
 	goto st0;
-st940:
+st920:
 	if ( ++p == pe )
-		goto _test_eof940;
-case 940:
+		goto _test_eof920;
+case 920:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st939;
-	goto st0;
-st941:
-	if ( ++p == pe )
-		goto _test_eof941;
-case 941:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 66u: goto st942;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st942:
-	if ( ++p == pe )
-		goto _test_eof942;
-case 942:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 83u: goto st943;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st943:
-	if ( ++p == pe )
-		goto _test_eof943;
-case 943:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 67u: goto st944;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st944:
-	if ( ++p == pe )
-		goto _test_eof944;
-case 944:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 82u: goto st945;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st945:
-	if ( ++p == pe )
-		goto _test_eof945;
-case 945:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 73u: goto st946;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st946:
-	if ( ++p == pe )
-		goto _test_eof946;
-case 946:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 66u: goto st947;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st947:
-	if ( ++p == pe )
-		goto _test_eof947;
-case 947:
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 69u: goto st921;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-tr601:
-#line 20 "grammar/sip_frame.rl"
-	{ mark = p; }
-#line 21 "grammar/sip_frame.rl"
-	{ c->rule = "Method"; }
-#line 23 "grammar/sip_frame.rl"
-	{ c->rule = "SIP-Version"; }
-	goto st948;
-st948:
-	if ( ++p == pe )
-		goto _test_eof948;
-case 948:
-#line 28231 "gen/c/sip_frame.c"
-	switch( (*p) ) {
-		case 32u: goto tr602;
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
-		case 73u: goto st923;
-		case 105u: goto st923;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
-		} else if ( (*p) >= 42u )
-			goto st476;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
-		} else if ( (*p) >= 65u )
-			goto st476;
-	} else
-		goto st476;
+		goto st919;
 	goto st0;
 	}
 	_test_eof2: cs = 2; goto _test_eof; 
@@ -29008,7 +28218,7 @@ case 948:
 	_test_eof11: cs = 11; goto _test_eof; 
 	_test_eof12: cs = 12; goto _test_eof; 
 	_test_eof13: cs = 13; goto _test_eof; 
-	_test_eof949: cs = 949; goto _test_eof; 
+	_test_eof921: cs = 921; goto _test_eof; 
 	_test_eof14: cs = 14; goto _test_eof; 
 	_test_eof15: cs = 15; goto _test_eof; 
 	_test_eof16: cs = 16; goto _test_eof; 
@@ -29456,7 +28666,6 @@ case 948:
 	_test_eof458: cs = 458; goto _test_eof; 
 	_test_eof459: cs = 459; goto _test_eof; 
 	_test_eof460: cs = 460; goto _test_eof; 
-	_test_eof461: cs = 461; goto _test_eof; 
 	_test_eof462: cs = 462; goto _test_eof; 
 	_test_eof463: cs = 463; goto _test_eof; 
 	_test_eof464: cs = 464; goto _test_eof; 
@@ -29470,6 +28679,8 @@ case 948:
 	_test_eof472: cs = 472; goto _test_eof; 
 	_test_eof473: cs = 473; goto _test_eof; 
 	_test_eof474: cs = 474; goto _test_eof; 
+	_test_eof475: cs = 475; goto _test_eof; 
+	_test_eof922: cs = 922; goto _test_eof; 
 	_test_eof476: cs = 476; goto _test_eof; 
 	_test_eof477: cs = 477; goto _test_eof; 
 	_test_eof478: cs = 478; goto _test_eof; 
@@ -29484,7 +28695,6 @@ case 948:
 	_test_eof487: cs = 487; goto _test_eof; 
 	_test_eof488: cs = 488; goto _test_eof; 
 	_test_eof489: cs = 489; goto _test_eof; 
-	_test_eof950: cs = 950; goto _test_eof; 
 	_test_eof490: cs = 490; goto _test_eof; 
 	_test_eof491: cs = 491; goto _test_eof; 
 	_test_eof492: cs = 492; goto _test_eof; 
@@ -29916,34 +29126,6 @@ case 948:
 	_test_eof918: cs = 918; goto _test_eof; 
 	_test_eof919: cs = 919; goto _test_eof; 
 	_test_eof920: cs = 920; goto _test_eof; 
-	_test_eof921: cs = 921; goto _test_eof; 
-	_test_eof922: cs = 922; goto _test_eof; 
-	_test_eof923: cs = 923; goto _test_eof; 
-	_test_eof924: cs = 924; goto _test_eof; 
-	_test_eof925: cs = 925; goto _test_eof; 
-	_test_eof926: cs = 926; goto _test_eof; 
-	_test_eof927: cs = 927; goto _test_eof; 
-	_test_eof928: cs = 928; goto _test_eof; 
-	_test_eof929: cs = 929; goto _test_eof; 
-	_test_eof930: cs = 930; goto _test_eof; 
-	_test_eof931: cs = 931; goto _test_eof; 
-	_test_eof932: cs = 932; goto _test_eof; 
-	_test_eof933: cs = 933; goto _test_eof; 
-	_test_eof934: cs = 934; goto _test_eof; 
-	_test_eof935: cs = 935; goto _test_eof; 
-	_test_eof936: cs = 936; goto _test_eof; 
-	_test_eof937: cs = 937; goto _test_eof; 
-	_test_eof938: cs = 938; goto _test_eof; 
-	_test_eof939: cs = 939; goto _test_eof; 
-	_test_eof940: cs = 940; goto _test_eof; 
-	_test_eof941: cs = 941; goto _test_eof; 
-	_test_eof942: cs = 942; goto _test_eof; 
-	_test_eof943: cs = 943; goto _test_eof; 
-	_test_eof944: cs = 944; goto _test_eof; 
-	_test_eof945: cs = 945; goto _test_eof; 
-	_test_eof946: cs = 946; goto _test_eof; 
-	_test_eof947: cs = 947; goto _test_eof; 
-	_test_eof948: cs = 948; goto _test_eof; 
 
 	_test_eof: {}
 	_out: {}

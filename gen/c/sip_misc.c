@@ -15,13 +15,13 @@
 
 #line 10 "gen/c/sip_misc.c"
 static const int sipkit_misc_start = 1;
-static const int sipkit_misc_first_final = 52;
+static const int sipkit_misc_first_final = 51;
 
 static const int sipkit_misc_en_cseq = 2;
-static const int sipkit_misc_en_call_id = 9;
-static const int sipkit_misc_en_max_forwards = 11;
-static const int sipkit_misc_en_content_length = 12;
-static const int sipkit_misc_en_content_type = 13;
+static const int sipkit_misc_en_call_id = 8;
+static const int sipkit_misc_en_max_forwards = 10;
+static const int sipkit_misc_en_content_length = 11;
+static const int sipkit_misc_en_content_type = 12;
 static const int sipkit_misc_en_expires = 1;
 
 
@@ -48,17 +48,17 @@ int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__pt
 	{
 case 1:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st52;
+		goto st51;
 	goto st0;
 st0:
 cs = 0;
 	goto _out;
-st52:
+st51:
 	if ( ++p == pe )
-		goto _test_eof52;
-case 52:
+		goto _test_eof51;
+case 51:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st52;
+		goto st51;
 	goto st0;
 case 2:
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -71,7 +71,7 @@ case 3:
 	switch( (*p) ) {
 		case 9u: goto st4;
 		case 10u: goto st5;
-		case 13u: goto st8;
+		case 13u: goto st7;
 		case 32u: goto st4;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -84,13 +84,11 @@ case 4:
 	switch( (*p) ) {
 		case 9u: goto st4;
 		case 10u: goto st5;
-		case 13u: goto st8;
+		case 13u: goto st7;
 		case 32u: goto st4;
 		case 33u: goto tr6;
 		case 37u: goto tr6;
 		case 39u: goto tr6;
-		case 78u: goto tr7;
-		case 83u: goto tr8;
 		case 126u: goto tr6;
 	}
 	if ( (*p) < 48u ) {
@@ -127,8 +125,6 @@ case 6:
 		case 33u: goto tr6;
 		case 37u: goto tr6;
 		case 39u: goto tr6;
-		case 78u: goto tr7;
-		case 83u: goto tr8;
 		case 126u: goto tr6;
 	}
 	if ( (*p) < 48u ) {
@@ -149,601 +145,245 @@ case 6:
 tr6:
 #line 17 "grammar/sip_misc.rl"
 	{ m = p; }
-	goto st53;
-st53:
+	goto st52;
+st52:
 	if ( ++p == pe )
-		goto _test_eof53;
-case 53:
-#line 145 "gen/c/sip_misc.c"
+		goto _test_eof52;
+case 52:
+#line 141 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 126u: goto st53;
+		case 33u: goto st52;
+		case 37u: goto st52;
+		case 39u: goto st52;
+		case 126u: goto st52;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
+				goto st52;
 		} else if ( (*p) >= 42u )
-			goto st53;
+			goto st52;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
+				goto st52;
 		} else if ( (*p) >= 65u )
-			goto st53;
+			goto st52;
 	} else
-		goto st53;
-	goto st0;
-tr7:
-#line 17 "grammar/sip_misc.rl"
-	{ m = p; }
-	goto st54;
-st54:
-	if ( ++p == pe )
-		goto _test_eof54;
-case 54:
-#line 173 "gen/c/sip_misc.c"
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 79u: goto st55;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st55:
-	if ( ++p == pe )
-		goto _test_eof55;
-case 55:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 84u: goto st56;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st56:
-	if ( ++p == pe )
-		goto _test_eof56;
-case 56:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 73u: goto st57;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st57:
-	if ( ++p == pe )
-		goto _test_eof57;
-case 57:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 70u: goto st58;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st58:
-	if ( ++p == pe )
-		goto _test_eof58;
-case 58:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 89u: goto st7;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
+		goto st52;
 	goto st0;
 st7:
 	if ( ++p == pe )
 		goto _test_eof7;
 case 7:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-tr8:
-#line 17 "grammar/sip_misc.rl"
-	{ m = p; }
-	goto st59;
-st59:
-	if ( ++p == pe )
-		goto _test_eof59;
-case 59:
-#line 331 "gen/c/sip_misc.c"
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 85u: goto st60;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st60:
-	if ( ++p == pe )
-		goto _test_eof60;
-case 60:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 66u: goto st61;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st61:
-	if ( ++p == pe )
-		goto _test_eof61;
-case 61:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 83u: goto st62;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st62:
-	if ( ++p == pe )
-		goto _test_eof62;
-case 62:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 67u: goto st63;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st63:
-	if ( ++p == pe )
-		goto _test_eof63;
-case 63:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 82u: goto st64;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st64:
-	if ( ++p == pe )
-		goto _test_eof64;
-case 64:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 73u: goto st65;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st65:
-	if ( ++p == pe )
-		goto _test_eof65;
-case 65:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 66u: goto st66;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st66:
-	if ( ++p == pe )
-		goto _test_eof66;
-case 66:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st53;
-		case 39u: goto st53;
-		case 69u: goto st7;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st53;
-		} else if ( (*p) >= 42u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st53;
-	goto st0;
-st8:
-	if ( ++p == pe )
-		goto _test_eof8;
-case 8:
 	if ( (*p) == 10u )
 		goto st5;
 	goto st0;
-case 9:
+case 8:
 	switch( (*p) ) {
-		case 37u: goto st67;
-		case 60u: goto st67;
+		case 37u: goto st53;
+		case 60u: goto st53;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) < 39u ) {
 			if ( 33u <= (*p) && (*p) <= 34u )
-				goto st67;
+				goto st53;
 		} else if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 58u )
-				goto st67;
+				goto st53;
 		} else
-			goto st67;
+			goto st53;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) < 95u ) {
 			if ( 65u <= (*p) && (*p) <= 93u )
-				goto st67;
+				goto st53;
 		} else if ( (*p) > 123u ) {
 			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st67;
+				goto st53;
 		} else
-			goto st67;
+			goto st53;
 	} else
-		goto st67;
+		goto st53;
 	goto st0;
-st67:
+st53:
 	if ( ++p == pe )
-		goto _test_eof67;
-case 67:
+		goto _test_eof53;
+case 53:
 	switch( (*p) ) {
-		case 37u: goto st67;
-		case 60u: goto st67;
-		case 64u: goto st10;
+		case 37u: goto st53;
+		case 60u: goto st53;
+		case 64u: goto st9;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 34u ) {
 			if ( 39u <= (*p) && (*p) <= 43u )
-				goto st67;
+				goto st53;
 		} else if ( (*p) >= 33u )
-			goto st67;
+			goto st53;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) < 95u ) {
 			if ( 62u <= (*p) && (*p) <= 93u )
-				goto st67;
+				goto st53;
 		} else if ( (*p) > 123u ) {
 			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st67;
+				goto st53;
 		} else
-			goto st67;
+			goto st53;
 	} else
-		goto st67;
+		goto st53;
 	goto st0;
-st10:
+st9:
 	if ( ++p == pe )
-		goto _test_eof10;
+		goto _test_eof9;
+case 9:
+	switch( (*p) ) {
+		case 37u: goto st54;
+		case 60u: goto st54;
+	}
+	if ( (*p) < 62u ) {
+		if ( (*p) < 39u ) {
+			if ( 33u <= (*p) && (*p) <= 34u )
+				goto st54;
+		} else if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 58u )
+				goto st54;
+		} else
+			goto st54;
+	} else if ( (*p) > 63u ) {
+		if ( (*p) < 95u ) {
+			if ( 65u <= (*p) && (*p) <= 93u )
+				goto st54;
+		} else if ( (*p) > 123u ) {
+			if ( 125u <= (*p) && (*p) <= 126u )
+				goto st54;
+		} else
+			goto st54;
+	} else
+		goto st54;
+	goto st0;
+st54:
+	if ( ++p == pe )
+		goto _test_eof54;
+case 54:
+	switch( (*p) ) {
+		case 37u: goto st54;
+		case 60u: goto st54;
+	}
+	if ( (*p) < 62u ) {
+		if ( (*p) < 39u ) {
+			if ( 33u <= (*p) && (*p) <= 34u )
+				goto st54;
+		} else if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 58u )
+				goto st54;
+		} else
+			goto st54;
+	} else if ( (*p) > 63u ) {
+		if ( (*p) < 95u ) {
+			if ( 65u <= (*p) && (*p) <= 93u )
+				goto st54;
+		} else if ( (*p) > 123u ) {
+			if ( 125u <= (*p) && (*p) <= 126u )
+				goto st54;
+		} else
+			goto st54;
+	} else
+		goto st54;
+	goto st0;
 case 10:
-	switch( (*p) ) {
-		case 37u: goto st68;
-		case 60u: goto st68;
-	}
-	if ( (*p) < 62u ) {
-		if ( (*p) < 39u ) {
-			if ( 33u <= (*p) && (*p) <= 34u )
-				goto st68;
-		} else if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 58u )
-				goto st68;
-		} else
-			goto st68;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) < 95u ) {
-			if ( 65u <= (*p) && (*p) <= 93u )
-				goto st68;
-		} else if ( (*p) > 123u ) {
-			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st68;
-		} else
-			goto st68;
-	} else
-		goto st68;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st55;
 	goto st0;
-st68:
+st55:
 	if ( ++p == pe )
-		goto _test_eof68;
-case 68:
-	switch( (*p) ) {
-		case 37u: goto st68;
-		case 60u: goto st68;
-	}
-	if ( (*p) < 62u ) {
-		if ( (*p) < 39u ) {
-			if ( 33u <= (*p) && (*p) <= 34u )
-				goto st68;
-		} else if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 58u )
-				goto st68;
-		} else
-			goto st68;
-	} else if ( (*p) > 63u ) {
-		if ( (*p) < 95u ) {
-			if ( 65u <= (*p) && (*p) <= 93u )
-				goto st68;
-		} else if ( (*p) > 123u ) {
-			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st68;
-		} else
-			goto st68;
-	} else
-		goto st68;
+		goto _test_eof55;
+case 55:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st55;
 	goto st0;
 case 11:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st69;
+		goto st56;
 	goto st0;
-st69:
+st56:
 	if ( ++p == pe )
-		goto _test_eof69;
-case 69:
+		goto _test_eof56;
+case 56:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st69;
+		goto st56;
 	goto st0;
 case 12:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st70;
-	goto st0;
-st70:
-	if ( ++p == pe )
-		goto _test_eof70;
-case 70:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st70;
-	goto st0;
-case 13:
 	switch( (*p) ) {
-		case 33u: goto tr15;
-		case 37u: goto tr15;
-		case 39u: goto tr15;
-		case 126u: goto tr15;
+		case 33u: goto tr12;
+		case 37u: goto tr12;
+		case 39u: goto tr12;
+		case 126u: goto tr12;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr15;
+				goto tr12;
 		} else if ( (*p) >= 42u )
-			goto tr15;
+			goto tr12;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr15;
+				goto tr12;
 		} else if ( (*p) >= 65u )
-			goto tr15;
+			goto tr12;
 	} else
-		goto tr15;
+		goto tr12;
 	goto st0;
-tr15:
+tr12:
 #line 19 "grammar/sip_misc.rl"
 	{ m = p; }
+	goto st13;
+st13:
+	if ( ++p == pe )
+		goto _test_eof13;
+case 13:
+#line 331 "gen/c/sip_misc.c"
+	switch( (*p) ) {
+		case 9u: goto tr13;
+		case 10u: goto tr14;
+		case 13u: goto tr15;
+		case 32u: goto tr13;
+		case 33u: goto st13;
+		case 37u: goto st13;
+		case 39u: goto st13;
+		case 47u: goto tr17;
+		case 126u: goto st13;
+	}
+	if ( (*p) < 45u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st13;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st13;
+		} else if ( (*p) >= 65u )
+			goto st13;
+	} else
+		goto st13;
+	goto st0;
+tr13:
+#line 20 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
 	goto st14;
 st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
-#line 704 "gen/c/sip_misc.c"
+#line 361 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto tr16;
-		case 10u: goto tr17;
-		case 13u: goto tr18;
-		case 32u: goto tr16;
-		case 33u: goto st14;
-		case 37u: goto st14;
-		case 39u: goto st14;
-		case 47u: goto tr20;
-		case 126u: goto st14;
+		case 9u: goto st14;
+		case 10u: goto st15;
+		case 13u: goto st50;
+		case 32u: goto st14;
+		case 47u: goto st17;
 	}
-	if ( (*p) < 45u ) {
-		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st14;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st14;
-		} else if ( (*p) >= 65u )
-			goto st14;
-	} else
-		goto st14;
 	goto st0;
-tr16:
+tr14:
 #line 20 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
 	goto st15;
@@ -751,149 +391,153 @@ st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 734 "gen/c/sip_misc.c"
+#line 376 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st15;
-		case 10u: goto st16;
-		case 13u: goto st51;
-		case 32u: goto st15;
-		case 47u: goto st18;
+		case 9u: goto st16;
+		case 32u: goto st16;
+	}
+	goto st0;
+st16:
+	if ( ++p == pe )
+		goto _test_eof16;
+case 16:
+	switch( (*p) ) {
+		case 9u: goto st16;
+		case 32u: goto st16;
+		case 47u: goto st17;
 	}
 	goto st0;
 tr17:
 #line 20 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
-	goto st16;
-st16:
-	if ( ++p == pe )
-		goto _test_eof16;
-case 16:
-#line 749 "gen/c/sip_misc.c"
-	switch( (*p) ) {
-		case 9u: goto st17;
-		case 32u: goto st17;
-	}
-	goto st0;
+	goto st17;
 st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
+#line 398 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st17;
+		case 10u: goto st18;
+		case 13u: goto st49;
 		case 32u: goto st17;
-		case 47u: goto st18;
-	}
-	goto st0;
-tr20:
-#line 20 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
-	goto st18;
-st18:
-	if ( ++p == pe )
-		goto _test_eof18;
-case 18:
-#line 771 "gen/c/sip_misc.c"
-	switch( (*p) ) {
-		case 9u: goto st18;
-		case 10u: goto st19;
-		case 13u: goto st50;
-		case 32u: goto st18;
-		case 33u: goto tr28;
-		case 37u: goto tr28;
-		case 39u: goto tr28;
-		case 126u: goto tr28;
+		case 33u: goto tr25;
+		case 37u: goto tr25;
+		case 39u: goto tr25;
+		case 126u: goto tr25;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr28;
+				goto tr25;
 		} else if ( (*p) >= 42u )
-			goto tr28;
+			goto tr25;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr28;
+				goto tr25;
 		} else if ( (*p) >= 65u )
-			goto tr28;
+			goto tr25;
 	} else
-		goto tr28;
+		goto tr25;
+	goto st0;
+st18:
+	if ( ++p == pe )
+		goto _test_eof18;
+case 18:
+	switch( (*p) ) {
+		case 9u: goto st19;
+		case 32u: goto st19;
+	}
 	goto st0;
 st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
 	switch( (*p) ) {
-		case 9u: goto st20;
-		case 32u: goto st20;
+		case 9u: goto st19;
+		case 32u: goto st19;
+		case 33u: goto tr25;
+		case 37u: goto tr25;
+		case 39u: goto tr25;
+		case 126u: goto tr25;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr25;
+		} else if ( (*p) >= 42u )
+			goto tr25;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr25;
+		} else if ( (*p) >= 65u )
+			goto tr25;
+	} else
+		goto tr25;
 	goto st0;
+tr25:
+#line 21 "grammar/sip_misc.rl"
+	{ m = p; }
+	goto st57;
+st57:
+	if ( ++p == pe )
+		goto _test_eof57;
+case 57:
+#line 466 "gen/c/sip_misc.c"
+	switch( (*p) ) {
+		case 9u: goto tr61;
+		case 10u: goto tr62;
+		case 13u: goto tr63;
+		case 32u: goto tr61;
+		case 33u: goto st57;
+		case 37u: goto st57;
+		case 39u: goto st57;
+		case 59u: goto tr65;
+		case 126u: goto st57;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st57;
+		} else if ( (*p) >= 42u )
+			goto st57;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st57;
+		} else if ( (*p) >= 65u )
+			goto st57;
+	} else
+		goto st57;
+	goto st0;
+tr61:
+#line 22 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+	goto st20;
+tr66:
+#line 24 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+	goto st20;
 st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
+#line 502 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st20;
+		case 10u: goto st21;
+		case 13u: goto st38;
 		case 32u: goto st20;
-		case 33u: goto tr28;
-		case 37u: goto tr28;
-		case 39u: goto tr28;
-		case 126u: goto tr28;
+		case 59u: goto st23;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr28;
-		} else if ( (*p) >= 42u )
-			goto tr28;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr28;
-		} else if ( (*p) >= 65u )
-			goto tr28;
-	} else
-		goto tr28;
 	goto st0;
-tr28:
-#line 21 "grammar/sip_misc.rl"
-	{ m = p; }
-	goto st71;
-st71:
-	if ( ++p == pe )
-		goto _test_eof71;
-case 71:
-#line 839 "gen/c/sip_misc.c"
-	switch( (*p) ) {
-		case 9u: goto tr75;
-		case 10u: goto tr76;
-		case 13u: goto tr77;
-		case 32u: goto tr75;
-		case 33u: goto st71;
-		case 37u: goto st71;
-		case 39u: goto st71;
-		case 59u: goto tr79;
-		case 126u: goto st71;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st71;
-		} else if ( (*p) >= 42u )
-			goto st71;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st71;
-		} else if ( (*p) >= 65u )
-			goto st71;
-	} else
-		goto st71;
-	goto st0;
-tr75:
+tr62:
 #line 22 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
 	goto st21;
-tr80:
+tr67:
 #line 24 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
 	goto st21;
@@ -901,162 +545,150 @@ st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
-#line 875 "gen/c/sip_misc.c"
+#line 520 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st21;
-		case 10u: goto st22;
-		case 13u: goto st39;
-		case 32u: goto st21;
-		case 59u: goto st24;
+		case 9u: goto st22;
+		case 32u: goto st22;
 	}
 	goto st0;
-tr76:
-#line 22 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
-	goto st22;
-tr81:
-#line 24 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
-	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-#line 893 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st23;
-		case 32u: goto st23;
+		case 9u: goto st22;
+		case 32u: goto st22;
+		case 59u: goto st23;
 	}
 	goto st0;
+tr65:
+#line 22 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+	goto st23;
+tr69:
+#line 24 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
+#line 545 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto st23;
+		case 10u: goto st24;
+		case 13u: goto st48;
 		case 32u: goto st23;
-		case 59u: goto st24;
-	}
-	goto st0;
-tr79:
-#line 22 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
-	goto st24;
-tr83:
-#line 24 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
-	goto st24;
-st24:
-	if ( ++p == pe )
-		goto _test_eof24;
-case 24:
-#line 918 "gen/c/sip_misc.c"
-	switch( (*p) ) {
-		case 9u: goto st24;
-		case 10u: goto st25;
-		case 13u: goto st49;
-		case 32u: goto st24;
-		case 33u: goto tr37;
-		case 37u: goto tr37;
-		case 39u: goto tr37;
-		case 126u: goto tr37;
+		case 33u: goto tr34;
+		case 37u: goto tr34;
+		case 39u: goto tr34;
+		case 126u: goto tr34;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr37;
+				goto tr34;
 		} else if ( (*p) >= 42u )
-			goto tr37;
+			goto tr34;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr37;
+				goto tr34;
 		} else if ( (*p) >= 65u )
-			goto tr37;
+			goto tr34;
 	} else
-		goto tr37;
+		goto tr34;
+	goto st0;
+st24:
+	if ( ++p == pe )
+		goto _test_eof24;
+case 24:
+	switch( (*p) ) {
+		case 9u: goto st25;
+		case 32u: goto st25;
+	}
 	goto st0;
 st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
 	switch( (*p) ) {
-		case 9u: goto st26;
-		case 32u: goto st26;
+		case 9u: goto st25;
+		case 32u: goto st25;
+		case 33u: goto tr34;
+		case 37u: goto tr34;
+		case 39u: goto tr34;
+		case 126u: goto tr34;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr34;
+		} else if ( (*p) >= 42u )
+			goto tr34;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr34;
+		} else if ( (*p) >= 65u )
+			goto tr34;
+	} else
+		goto tr34;
 	goto st0;
+tr34:
+#line 23 "grammar/sip_misc.rl"
+	{ if (!m_params) m_params = p; }
+	goto st26;
 st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
+#line 613 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st26;
-		case 32u: goto st26;
-		case 33u: goto tr37;
-		case 37u: goto tr37;
-		case 39u: goto tr37;
-		case 126u: goto tr37;
+		case 9u: goto st27;
+		case 10u: goto st28;
+		case 13u: goto st47;
+		case 32u: goto st27;
+		case 33u: goto st26;
+		case 37u: goto st26;
+		case 39u: goto st26;
+		case 61u: goto st30;
+		case 126u: goto st26;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto tr37;
+				goto st26;
 		} else if ( (*p) >= 42u )
-			goto tr37;
+			goto st26;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto tr37;
+				goto st26;
 		} else if ( (*p) >= 65u )
-			goto tr37;
+			goto st26;
 	} else
-		goto tr37;
+		goto st26;
 	goto st0;
-tr37:
-#line 23 "grammar/sip_misc.rl"
-	{ if (!m_params) m_params = p; }
-	goto st27;
 st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 986 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st28;
-		case 10u: goto st29;
-		case 13u: goto st48;
-		case 32u: goto st28;
-		case 33u: goto st27;
-		case 37u: goto st27;
-		case 39u: goto st27;
-		case 61u: goto st31;
-		case 126u: goto st27;
+		case 9u: goto st27;
+		case 10u: goto st28;
+		case 13u: goto st47;
+		case 32u: goto st27;
+		case 61u: goto st30;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st27;
-		} else if ( (*p) >= 42u )
-			goto st27;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st27;
-		} else if ( (*p) >= 65u )
-			goto st27;
-	} else
-		goto st27;
 	goto st0;
 st28:
 	if ( ++p == pe )
 		goto _test_eof28;
 case 28:
 	switch( (*p) ) {
-		case 9u: goto st28;
-		case 10u: goto st29;
-		case 13u: goto st48;
-		case 32u: goto st28;
-		case 61u: goto st31;
+		case 9u: goto st29;
+		case 32u: goto st29;
 	}
 	goto st0;
 st29:
@@ -1064,8 +696,9 @@ st29:
 		goto _test_eof29;
 case 29:
 	switch( (*p) ) {
-		case 9u: goto st30;
-		case 32u: goto st30;
+		case 9u: goto st29;
+		case 32u: goto st29;
+		case 61u: goto st30;
 	}
 	goto st0;
 st30:
@@ -1074,86 +707,86 @@ st30:
 case 30:
 	switch( (*p) ) {
 		case 9u: goto st30;
+		case 10u: goto st31;
+		case 13u: goto st46;
 		case 32u: goto st30;
-		case 61u: goto st31;
+		case 33u: goto st59;
+		case 34u: goto st35;
+		case 37u: goto st59;
+		case 39u: goto st59;
+		case 126u: goto st59;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st59;
+		} else if ( (*p) >= 42u )
+			goto st59;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st59;
+		} else if ( (*p) >= 65u )
+			goto st59;
+	} else
+		goto st59;
 	goto st0;
 st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
 	switch( (*p) ) {
-		case 9u: goto st31;
-		case 10u: goto st32;
-		case 13u: goto st47;
-		case 32u: goto st31;
-		case 33u: goto st73;
-		case 34u: goto st36;
-		case 37u: goto st73;
-		case 39u: goto st73;
-		case 126u: goto st73;
+		case 9u: goto st32;
+		case 32u: goto st32;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st73;
-		} else if ( (*p) >= 42u )
-			goto st73;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st73;
-		} else if ( (*p) >= 65u )
-			goto st73;
-	} else
-		goto st73;
 	goto st0;
 st32:
 	if ( ++p == pe )
 		goto _test_eof32;
 case 32:
 	switch( (*p) ) {
-		case 9u: goto st33;
-		case 32u: goto st33;
+		case 9u: goto st32;
+		case 10u: goto st33;
+		case 13u: goto st45;
+		case 32u: goto st32;
+		case 33u: goto st59;
+		case 34u: goto st35;
+		case 37u: goto st59;
+		case 39u: goto st59;
+		case 126u: goto st59;
 	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st59;
+		} else if ( (*p) >= 42u )
+			goto st59;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st59;
+		} else if ( (*p) >= 65u )
+			goto st59;
+	} else
+		goto st59;
 	goto st0;
 st33:
 	if ( ++p == pe )
 		goto _test_eof33;
 case 33:
 	switch( (*p) ) {
-		case 9u: goto st33;
-		case 10u: goto st34;
-		case 13u: goto st46;
-		case 32u: goto st33;
-		case 33u: goto st73;
-		case 34u: goto st36;
-		case 37u: goto st73;
-		case 39u: goto st73;
-		case 126u: goto st73;
+		case 9u: goto st34;
+		case 32u: goto st34;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st73;
-		} else if ( (*p) >= 42u )
-			goto st73;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st73;
-		} else if ( (*p) >= 65u )
-			goto st73;
-	} else
-		goto st73;
 	goto st0;
 st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
 	switch( (*p) ) {
-		case 9u: goto st35;
-		case 32u: goto st35;
+		case 9u: goto st34;
+		case 32u: goto st34;
+		case 34u: goto st35;
 	}
 	goto st0;
 st35:
@@ -1162,102 +795,99 @@ st35:
 case 35:
 	switch( (*p) ) {
 		case 9u: goto st35;
-		case 32u: goto st35;
-		case 34u: goto st36;
+		case 10u: goto st36;
+		case 13u: goto st37;
+		case 34u: goto st58;
+		case 92u: goto st39;
 	}
+	if ( (*p) < 224u ) {
+		if ( (*p) > 126u ) {
+			if ( 192u <= (*p) && (*p) <= 223u )
+				goto st40;
+		} else if ( (*p) >= 32u )
+			goto st35;
+	} else if ( (*p) > 239u ) {
+		if ( (*p) < 248u ) {
+			if ( 240u <= (*p) && (*p) <= 247u )
+				goto st42;
+		} else if ( (*p) > 251u ) {
+			if ( 252u <= (*p) && (*p) <= 253u )
+				goto st44;
+		} else
+			goto st43;
+	} else
+		goto st41;
 	goto st0;
 st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
 	switch( (*p) ) {
-		case 9u: goto st36;
-		case 10u: goto st37;
-		case 13u: goto st38;
-		case 34u: goto st72;
-		case 92u: goto st40;
+		case 9u: goto st35;
+		case 32u: goto st35;
 	}
-	if ( (*p) < 224u ) {
-		if ( (*p) > 126u ) {
-			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st41;
-		} else if ( (*p) >= 32u )
-			goto st36;
-	} else if ( (*p) > 239u ) {
-		if ( (*p) < 248u ) {
-			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st43;
-		} else if ( (*p) > 251u ) {
-			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st45;
-		} else
-			goto st44;
-	} else
-		goto st42;
 	goto st0;
 st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
+	if ( (*p) == 10u )
+		goto st36;
+	goto st0;
+st58:
+	if ( ++p == pe )
+		goto _test_eof58;
+case 58:
 	switch( (*p) ) {
-		case 9u: goto st36;
-		case 32u: goto st36;
+		case 9u: goto tr66;
+		case 10u: goto tr67;
+		case 13u: goto tr68;
+		case 32u: goto tr66;
+		case 59u: goto tr69;
 	}
 	goto st0;
+tr63:
+#line 22 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+	goto st38;
+tr68:
+#line 24 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+	goto st38;
 st38:
 	if ( ++p == pe )
 		goto _test_eof38;
 case 38:
+#line 825 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st37;
+		goto st21;
 	goto st0;
-st72:
-	if ( ++p == pe )
-		goto _test_eof72;
-case 72:
-	switch( (*p) ) {
-		case 9u: goto tr80;
-		case 10u: goto tr81;
-		case 13u: goto tr82;
-		case 32u: goto tr80;
-		case 59u: goto tr83;
-	}
-	goto st0;
-tr77:
-#line 22 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
-	goto st39;
-tr82:
-#line 24 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
-	goto st39;
 st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
-#line 1198 "gen/c/sip_misc.c"
-	if ( (*p) == 10u )
-		goto st22;
+	if ( (*p) < 11u ) {
+		if ( (*p) <= 9u )
+			goto st35;
+	} else if ( (*p) > 12u ) {
+		if ( 14u <= (*p) && (*p) <= 127u )
+			goto st35;
+	} else
+		goto st35;
 	goto st0;
 st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
-	if ( (*p) < 11u ) {
-		if ( (*p) <= 9u )
-			goto st36;
-	} else if ( (*p) > 12u ) {
-		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st36;
-	} else
-		goto st36;
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st35;
 	goto st0;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st36;
+		goto st40;
 	goto st0;
 st42:
 	if ( ++p == pe )
@@ -1284,121 +914,101 @@ st45:
 	if ( ++p == pe )
 		goto _test_eof45;
 case 45:
-	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st44;
+	if ( (*p) == 10u )
+		goto st33;
+	goto st0;
+st59:
+	if ( ++p == pe )
+		goto _test_eof59;
+case 59:
+	switch( (*p) ) {
+		case 9u: goto tr66;
+		case 10u: goto tr67;
+		case 13u: goto tr68;
+		case 32u: goto tr66;
+		case 33u: goto st59;
+		case 37u: goto st59;
+		case 39u: goto st59;
+		case 59u: goto tr69;
+		case 126u: goto st59;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st59;
+		} else if ( (*p) >= 42u )
+			goto st59;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st59;
+		} else if ( (*p) >= 65u )
+			goto st59;
+	} else
+		goto st59;
 	goto st0;
 st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
 	if ( (*p) == 10u )
-		goto st34;
-	goto st0;
-st73:
-	if ( ++p == pe )
-		goto _test_eof73;
-case 73:
-	switch( (*p) ) {
-		case 9u: goto tr80;
-		case 10u: goto tr81;
-		case 13u: goto tr82;
-		case 32u: goto tr80;
-		case 33u: goto st73;
-		case 37u: goto st73;
-		case 39u: goto st73;
-		case 59u: goto tr83;
-		case 126u: goto st73;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st73;
-		} else if ( (*p) >= 42u )
-			goto st73;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st73;
-		} else if ( (*p) >= 65u )
-			goto st73;
-	} else
-		goto st73;
+		goto st31;
 	goto st0;
 st47:
 	if ( ++p == pe )
 		goto _test_eof47;
 case 47:
 	if ( (*p) == 10u )
-		goto st32;
+		goto st28;
 	goto st0;
 st48:
 	if ( ++p == pe )
 		goto _test_eof48;
 case 48:
 	if ( (*p) == 10u )
-		goto st29;
+		goto st24;
 	goto st0;
 st49:
 	if ( ++p == pe )
 		goto _test_eof49;
 case 49:
 	if ( (*p) == 10u )
-		goto st25;
+		goto st18;
 	goto st0;
+tr15:
+#line 20 "grammar/sip_misc.rl"
+	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
+	goto st50;
 st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
+#line 948 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st19;
-	goto st0;
-tr18:
-#line 20 "grammar/sip_misc.rl"
-	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
-	goto st51;
-st51:
-	if ( ++p == pe )
-		goto _test_eof51;
-case 51:
-#line 1321 "gen/c/sip_misc.c"
-	if ( (*p) == 10u )
-		goto st16;
+		goto st15;
 	goto st0;
 	}
-	_test_eof52: cs = 52; goto _test_eof; 
+	_test_eof51: cs = 51; goto _test_eof; 
 	_test_eof3: cs = 3; goto _test_eof; 
 	_test_eof4: cs = 4; goto _test_eof; 
 	_test_eof5: cs = 5; goto _test_eof; 
 	_test_eof6: cs = 6; goto _test_eof; 
+	_test_eof52: cs = 52; goto _test_eof; 
+	_test_eof7: cs = 7; goto _test_eof; 
 	_test_eof53: cs = 53; goto _test_eof; 
+	_test_eof9: cs = 9; goto _test_eof; 
 	_test_eof54: cs = 54; goto _test_eof; 
 	_test_eof55: cs = 55; goto _test_eof; 
 	_test_eof56: cs = 56; goto _test_eof; 
-	_test_eof57: cs = 57; goto _test_eof; 
-	_test_eof58: cs = 58; goto _test_eof; 
-	_test_eof7: cs = 7; goto _test_eof; 
-	_test_eof59: cs = 59; goto _test_eof; 
-	_test_eof60: cs = 60; goto _test_eof; 
-	_test_eof61: cs = 61; goto _test_eof; 
-	_test_eof62: cs = 62; goto _test_eof; 
-	_test_eof63: cs = 63; goto _test_eof; 
-	_test_eof64: cs = 64; goto _test_eof; 
-	_test_eof65: cs = 65; goto _test_eof; 
-	_test_eof66: cs = 66; goto _test_eof; 
-	_test_eof8: cs = 8; goto _test_eof; 
-	_test_eof67: cs = 67; goto _test_eof; 
-	_test_eof10: cs = 10; goto _test_eof; 
-	_test_eof68: cs = 68; goto _test_eof; 
-	_test_eof69: cs = 69; goto _test_eof; 
-	_test_eof70: cs = 70; goto _test_eof; 
+	_test_eof13: cs = 13; goto _test_eof; 
 	_test_eof14: cs = 14; goto _test_eof; 
 	_test_eof15: cs = 15; goto _test_eof; 
 	_test_eof16: cs = 16; goto _test_eof; 
 	_test_eof17: cs = 17; goto _test_eof; 
 	_test_eof18: cs = 18; goto _test_eof; 
 	_test_eof19: cs = 19; goto _test_eof; 
+	_test_eof57: cs = 57; goto _test_eof; 
 	_test_eof20: cs = 20; goto _test_eof; 
-	_test_eof71: cs = 71; goto _test_eof; 
 	_test_eof21: cs = 21; goto _test_eof; 
 	_test_eof22: cs = 22; goto _test_eof; 
 	_test_eof23: cs = 23; goto _test_eof; 
@@ -1416,8 +1026,8 @@ case 51:
 	_test_eof35: cs = 35; goto _test_eof; 
 	_test_eof36: cs = 36; goto _test_eof; 
 	_test_eof37: cs = 37; goto _test_eof; 
+	_test_eof58: cs = 58; goto _test_eof; 
 	_test_eof38: cs = 38; goto _test_eof; 
-	_test_eof72: cs = 72; goto _test_eof; 
 	_test_eof39: cs = 39; goto _test_eof; 
 	_test_eof40: cs = 40; goto _test_eof; 
 	_test_eof41: cs = 41; goto _test_eof; 
@@ -1425,45 +1035,31 @@ case 51:
 	_test_eof43: cs = 43; goto _test_eof; 
 	_test_eof44: cs = 44; goto _test_eof; 
 	_test_eof45: cs = 45; goto _test_eof; 
+	_test_eof59: cs = 59; goto _test_eof; 
 	_test_eof46: cs = 46; goto _test_eof; 
-	_test_eof73: cs = 73; goto _test_eof; 
 	_test_eof47: cs = 47; goto _test_eof; 
 	_test_eof48: cs = 48; goto _test_eof; 
 	_test_eof49: cs = 49; goto _test_eof; 
 	_test_eof50: cs = 50; goto _test_eof; 
-	_test_eof51: cs = 51; goto _test_eof; 
 
 	_test_eof: {}
 	if ( p == eof )
 	{
 	switch ( cs ) {
-	case 53: 
-	case 54: 
-	case 55: 
-	case 56: 
-	case 57: 
-	case 58: 
-	case 59: 
-	case 60: 
-	case 61: 
-	case 62: 
-	case 63: 
-	case 64: 
-	case 65: 
-	case 66: 
+	case 52: 
 #line 18 "grammar/sip_misc.rl"
 	{ c->cur->u.cseq.method_name = sipkit__span(c, m, p); }
 	break;
-	case 71: 
+	case 57: 
 #line 22 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
 	break;
-	case 72: 
-	case 73: 
+	case 58: 
+	case 59: 
 #line 24 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
 	break;
-#line 1420 "gen/c/sip_misc.c"
+#line 1020 "gen/c/sip_misc.c"
 	}
 	}
 

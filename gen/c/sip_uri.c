@@ -3,28 +3,41 @@
 
 #line 1 "grammar/sip_uri.rl"
 /* sip_uri.rl - the URI machine: Request-URI (RFC 3261 §25.1: SIP-URI /
- * SIPS-URI / absoluteURI), used for the start line and sipkit_uri_parse. */
+ * SIPS-URI / absoluteURI), used for the start line, the name-addr headers
+ * and sipkit_uri_parse.  The three alternatives are disjoint (overlay M2
+ * takes sip and sips out of absoluteURI), so C picks the entry point from
+ * the scheme and each URI runs through the states of one alternative. */
 #include "internal.h"
 
 
-#line 15 "grammar/sip_uri.rl"
+#line 20 "grammar/sip_uri.rl"
 
 
 
-#line 8 "gen/c/sip_uri.c"
+#line 11 "gen/c/sip_uri.c"
 static const int sipkit_uri_start = 1;
-static const int sipkit_uri_first_final = 294;
+static const int sipkit_uri_first_final = 204;
+
+static const int sipkit_uri_en_sip = 17;
+static const int sipkit_uri_en_sips = 110;
+static const int sipkit_uri_en_abs = 1;
 
 
-#line 18 "grammar/sip_uri.rl"
+#line 23 "grammar/sip_uri.rl"
 
 int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, start = p;
   SIPKIT__URI_MARKS;
-  int cs = sipkit_uri_start;
-  sipkit__uri_begin(uri);
+  int cs;
+  if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p') {
+    cs = p[3] == ':' ? sipkit_uri_en_sip
+         : (p[3] | 0x20) == 's' && pe - p >= 5 && p[4] == ':' ? sipkit_uri_en_sips
+                                                             : sipkit_uri_en_abs;
+  } else {
+    cs = sipkit_uri_en_abs;
+  }
   
-#line 17 "gen/c/sip_uri.c"
+#line 30 "gen/c/sip_uri.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -52,7 +65,7 @@ st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 43 "gen/c/sip_uri.c"
+#line 56 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 43u: goto st2;
 		case 58u: goto st3;
@@ -74,46 +87,46 @@ st3:
 		goto _test_eof3;
 case 3:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 47u: goto st295;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 47u: goto st205;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st294;
+			goto st204;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-tr384:
+tr284:
 #line 34 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-	goto st294;
-st294:
+	goto st204;
+st204:
 	if ( ++p == pe )
-		goto _test_eof294;
-case 294:
-#line 87 "gen/c/sip_uri.c"
+		goto _test_eof204;
+case 204:
+#line 100 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st294;
+			goto st204;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
 st4:
 	if ( ++p == pe )
@@ -134,94 +147,94 @@ st5:
 case 5:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st294;
+			goto st204;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st295:
+st205:
 	if ( ++p == pe )
-		goto _test_eof295;
-case 295:
+		goto _test_eof205;
+case 205:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 47u: goto st296;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 47u: goto st206;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st294;
+			goto st204;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st296:
+st206:
 	if ( ++p == pe )
-		goto _test_eof296;
-case 296:
+		goto _test_eof206;
+case 206:
 	switch( (*p) ) {
-		case 33u: goto tr365;
-		case 37u: goto tr366;
-		case 58u: goto st294;
-		case 59u: goto tr365;
-		case 61u: goto tr365;
-		case 63u: goto tr365;
-		case 64u: goto st294;
-		case 91u: goto tr369;
-		case 95u: goto tr365;
-		case 126u: goto tr365;
+		case 33u: goto tr265;
+		case 37u: goto tr266;
+		case 58u: goto st204;
+		case 59u: goto tr265;
+		case 61u: goto tr265;
+		case 63u: goto tr265;
+		case 64u: goto st204;
+		case 91u: goto tr269;
+		case 95u: goto tr265;
+		case 126u: goto tr265;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto tr365;
+			goto tr265;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr368;
+				goto tr268;
 		} else if ( (*p) >= 65u )
-			goto tr368;
+			goto tr268;
 	} else
-		goto tr367;
+		goto tr267;
 	goto st0;
-tr365:
+tr265:
 #line 31 "grammar/uri_actions.rl"
 	{ m_ui = p; }
-	goto st297;
-tr408:
+	goto st207;
+tr308:
 #line 34 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-	goto st297;
-st297:
+	goto st207;
+st207:
 	if ( ++p == pe )
-		goto _test_eof297;
-case 297:
-#line 188 "gen/c/sip_uri.c"
+		goto _test_eof207;
+case 207:
+#line 201 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st297;
+		case 33u: goto st207;
 		case 37u: goto st6;
-		case 58u: goto st298;
-		case 61u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
+		case 58u: goto st208;
+		case 61u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st297;
+			goto st207;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st297;
+			goto st207;
 	} else
-		goto st297;
+		goto st207;
 	goto st0;
-tr366:
+tr266:
 #line 31 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 	goto st6;
@@ -229,7 +242,7 @@ st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
-#line 213 "gen/c/sip_uri.c"
+#line 226 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st7;
@@ -245,38 +258,38 @@ st7:
 case 7:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st297;
+			goto st207;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st297;
+			goto st207;
 	} else
-		goto st297;
+		goto st207;
 	goto st0;
-st298:
+st208:
 	if ( ++p == pe )
-		goto _test_eof298;
-case 298:
+		goto _test_eof208;
+case 208:
 	switch( (*p) ) {
-		case 33u: goto st298;
+		case 33u: goto st208;
 		case 37u: goto st8;
-		case 47u: goto st294;
-		case 61u: goto st298;
-		case 63u: goto st294;
-		case 64u: goto st299;
-		case 95u: goto st298;
-		case 126u: goto st298;
+		case 47u: goto st204;
+		case 61u: goto st208;
+		case 63u: goto st204;
+		case 64u: goto st209;
+		case 95u: goto st208;
+		case 126u: goto st208;
 	}
 	if ( (*p) < 58u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st298;
+			goto st208;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st298;
+				goto st208;
 		} else if ( (*p) >= 65u )
-			goto st298;
+			goto st208;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
 st8:
 	if ( ++p == pe )
@@ -297,750 +310,750 @@ st9:
 case 9:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st298;
+			goto st208;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st298;
+			goto st208;
 	} else
-		goto st298;
+		goto st208;
 	goto st0;
-st299:
+st209:
 	if ( ++p == pe )
-		goto _test_eof299;
-case 299:
+		goto _test_eof209;
+case 209:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 61u: goto st294;
-		case 91u: goto tr375;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 61u: goto st204;
+		case 91u: goto tr275;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr373;
+				goto tr273;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr374;
+				goto tr274;
 		} else
-			goto tr374;
+			goto tr274;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-tr373:
+tr273:
 #line 32 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 33 "grammar/uri_actions.rl"
 	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st300;
-st300:
+	goto st210;
+st210:
 	if ( ++p == pe )
-		goto _test_eof300;
-case 300:
-#line 325 "gen/c/sip_uri.c"
+		goto _test_eof210;
+case 210:
+#line 338 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st309;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st219;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st321;
+				goto st231;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st301:
+st211:
 	if ( ++p == pe )
-		goto _test_eof301;
-case 301:
+		goto _test_eof211;
+case 211:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st302:
+st212:
 	if ( ++p == pe )
-		goto _test_eof302;
-case 302:
+		goto _test_eof212;
+case 212:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st303;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st213;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st303:
+st213:
 	if ( ++p == pe )
-		goto _test_eof303;
-case 303:
+		goto _test_eof213;
+case 213:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st304;
+				goto st214;
 		} else
-			goto st304;
+			goto st214;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-tr374:
+tr274:
 #line 32 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 33 "grammar/uri_actions.rl"
 	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st304;
-st304:
+	goto st214;
+st214:
 	if ( ++p == pe )
-		goto _test_eof304;
-case 304:
-#line 450 "gen/c/sip_uri.c"
+		goto _test_eof214;
+case 214:
+#line 463 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st305;
-		case 46u: goto st306;
-		case 47u: goto tr384;
-		case 58u: goto st307;
-		case 59u: goto st294;
-		case 61u: goto st294;
-		case 63u: goto tr384;
-		case 64u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st215;
+		case 46u: goto st216;
+		case 47u: goto tr284;
+		case 58u: goto st217;
+		case 59u: goto st204;
+		case 61u: goto st204;
+		case 63u: goto tr284;
+		case 64u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st304;
+				goto st214;
 		} else if ( (*p) >= 65u )
-			goto st304;
+			goto st214;
 	} else
-		goto st304;
+		goto st214;
 	goto st0;
-st305:
+st215:
 	if ( ++p == pe )
-		goto _test_eof305;
-case 305:
+		goto _test_eof215;
+case 215:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st305;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st215;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st304;
+				goto st214;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st304;
+				goto st214;
 		} else
-			goto st304;
+			goto st214;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st306:
+st216:
 	if ( ++p == pe )
-		goto _test_eof306;
-case 306:
+		goto _test_eof216;
+case 216:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 47u: goto tr384;
-		case 58u: goto st307;
-		case 59u: goto st294;
-		case 61u: goto st294;
-		case 63u: goto tr384;
-		case 64u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 47u: goto tr284;
+		case 58u: goto st217;
+		case 59u: goto st204;
+		case 61u: goto st204;
+		case 63u: goto tr284;
+		case 64u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st304;
+				goto st214;
 		} else if ( (*p) >= 65u )
-			goto st304;
+			goto st214;
 	} else
-		goto st302;
+		goto st212;
 	goto st0;
-st307:
+st217:
 	if ( ++p == pe )
-		goto _test_eof307;
-case 307:
+		goto _test_eof217;
+case 217:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st308;
+				goto st218;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) >= 63u )
-			goto st294;
+			goto st204;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st308:
+st218:
 	if ( ++p == pe )
-		goto _test_eof308;
-case 308:
+		goto _test_eof218;
+case 218:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 47u: goto tr384;
-		case 61u: goto st294;
-		case 63u: goto tr384;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 47u: goto tr284;
+		case 61u: goto st204;
+		case 63u: goto tr284;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st308;
+				goto st218;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) >= 64u )
-			goto st294;
+			goto st204;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st309:
+st219:
 	if ( ++p == pe )
-		goto _test_eof309;
-case 309:
+		goto _test_eof219;
+case 219:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st310;
+				goto st220;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st304;
+				goto st214;
 		} else
-			goto st304;
+			goto st214;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st310:
+st220:
 	if ( ++p == pe )
-		goto _test_eof310;
-case 310:
+		goto _test_eof220;
+case 220:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st311;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st221;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st319;
+				goto st229;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st311:
+st221:
 	if ( ++p == pe )
-		goto _test_eof311;
-case 311:
+		goto _test_eof221;
+case 221:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st312;
+				goto st222;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st304;
+				goto st214;
 		} else
-			goto st304;
+			goto st214;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st312:
+st222:
 	if ( ++p == pe )
-		goto _test_eof312;
-case 312:
+		goto _test_eof222;
+case 222:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st313;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st223;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st317;
+				goto st227;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st313:
+st223:
 	if ( ++p == pe )
-		goto _test_eof313;
-case 313:
+		goto _test_eof223;
+case 223:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st314;
+				goto st224;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st304;
+				goto st214;
 		} else
-			goto st304;
+			goto st214;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st314:
+st224:
 	if ( ++p == pe )
-		goto _test_eof314;
-case 314:
+		goto _test_eof224;
+case 224:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st303;
-		case 47u: goto tr384;
-		case 58u: goto st307;
-		case 59u: goto st294;
-		case 61u: goto st294;
-		case 63u: goto tr384;
-		case 64u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st213;
+		case 47u: goto tr284;
+		case 58u: goto st217;
+		case 59u: goto st204;
+		case 61u: goto st204;
+		case 63u: goto tr284;
+		case 64u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 65u )
-			goto st302;
+			goto st212;
 	} else
-		goto st315;
+		goto st225;
 	goto st0;
-st315:
+st225:
 	if ( ++p == pe )
-		goto _test_eof315;
-case 315:
+		goto _test_eof225;
+case 225:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st303;
-		case 47u: goto tr384;
-		case 58u: goto st307;
-		case 59u: goto st294;
-		case 61u: goto st294;
-		case 63u: goto tr384;
-		case 64u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st213;
+		case 47u: goto tr284;
+		case 58u: goto st217;
+		case 59u: goto st204;
+		case 61u: goto st204;
+		case 63u: goto tr284;
+		case 64u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 65u )
-			goto st302;
+			goto st212;
 	} else
-		goto st316;
+		goto st226;
 	goto st0;
-st316:
+st226:
 	if ( ++p == pe )
-		goto _test_eof316;
-case 316:
+		goto _test_eof226;
+case 226:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st303;
-		case 47u: goto tr384;
-		case 58u: goto st307;
-		case 59u: goto st294;
-		case 61u: goto st294;
-		case 63u: goto tr384;
-		case 64u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st213;
+		case 47u: goto tr284;
+		case 58u: goto st217;
+		case 59u: goto st204;
+		case 61u: goto st204;
+		case 63u: goto tr284;
+		case 64u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 65u )
-			goto st302;
+			goto st212;
 	} else
-		goto st302;
+		goto st212;
 	goto st0;
-st317:
+st227:
 	if ( ++p == pe )
-		goto _test_eof317;
-case 317:
+		goto _test_eof227;
+case 227:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st313;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st223;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st318;
+				goto st228;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st318:
+st228:
 	if ( ++p == pe )
-		goto _test_eof318;
-case 318:
+		goto _test_eof228;
+case 228:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st313;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st223;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st319:
+st229:
 	if ( ++p == pe )
-		goto _test_eof319;
-case 319:
+		goto _test_eof229;
+case 229:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st311;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st221;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st320;
+				goto st230;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st320:
+st230:
 	if ( ++p == pe )
-		goto _test_eof320;
-case 320:
+		goto _test_eof230;
+case 230:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st311;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st221;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st321:
+st231:
 	if ( ++p == pe )
-		goto _test_eof321;
-case 321:
+		goto _test_eof231;
+case 231:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st309;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st219;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st322;
+				goto st232;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-st322:
+st232:
 	if ( ++p == pe )
-		goto _test_eof322;
-case 322:
+		goto _test_eof232;
+case 232:
 	switch( (*p) ) {
-		case 33u: goto st294;
+		case 33u: goto st204;
 		case 37u: goto st4;
-		case 45u: goto st301;
-		case 46u: goto st309;
-		case 61u: goto st294;
-		case 95u: goto st294;
-		case 126u: goto st294;
+		case 45u: goto st211;
+		case 46u: goto st219;
+		case 61u: goto st204;
+		case 95u: goto st204;
+		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st302;
+				goto st212;
 		} else if ( (*p) >= 36u )
-			goto st294;
+			goto st204;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st294;
+				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto st212;
 		} else
-			goto st302;
+			goto st212;
 	} else
-		goto st294;
+		goto st204;
 	goto st0;
-tr369:
+tr269:
 #line 33 "grammar/uri_actions.rl"
 	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
 	goto st10;
-tr375:
+tr275:
 #line 32 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 33 "grammar/uri_actions.rl"
@@ -1050,11 +1063,11 @@ st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 1024 "gen/c/sip_uri.c"
-	if ( (*p) == 58u )
-		goto st45;
+#line 1037 "gen/c/sip_uri.c"
+	if ( (*p) == 46u )
+		goto st11;
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
+		if ( 48u <= (*p) && (*p) <= 58u )
 			goto st11;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
@@ -1067,330 +1080,1264 @@ st11:
 		goto _test_eof11;
 case 11:
 	switch( (*p) ) {
-		case 58u: goto st15;
-		case 93u: goto st323;
+		case 46u: goto st11;
+		case 93u: goto st233;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st12;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st12;
-	} else
-		goto st12;
-	goto st0;
-st12:
-	if ( ++p == pe )
-		goto _test_eof12;
-case 12:
-	switch( (*p) ) {
-		case 58u: goto st15;
-		case 93u: goto st323;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st13;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st13;
-	} else
-		goto st13;
-	goto st0;
-st13:
-	if ( ++p == pe )
-		goto _test_eof13;
-case 13:
-	switch( (*p) ) {
-		case 58u: goto st15;
-		case 93u: goto st323;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st14;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st14;
-	} else
-		goto st14;
-	goto st0;
-st14:
-	if ( ++p == pe )
-		goto _test_eof14;
-case 14:
-	switch( (*p) ) {
-		case 58u: goto st15;
-		case 93u: goto st323;
-	}
-	goto st0;
-st15:
-	if ( ++p == pe )
-		goto _test_eof15;
-case 15:
-	if ( (*p) == 58u )
-		goto st32;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st16;
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st11;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
 			goto st11;
 	} else
 		goto st11;
 	goto st0;
+st233:
+	if ( ++p == pe )
+		goto _test_eof233;
+case 233:
+	switch( (*p) ) {
+		case 47u: goto tr284;
+		case 58u: goto st12;
+		case 63u: goto tr284;
+	}
+	goto st0;
+st12:
+	if ( ++p == pe )
+		goto _test_eof12;
+case 12:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st234;
+	goto st0;
+st234:
+	if ( ++p == pe )
+		goto _test_eof234;
+case 234:
+	switch( (*p) ) {
+		case 47u: goto tr284;
+		case 63u: goto tr284;
+	}
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st234;
+	goto st0;
+tr267:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st235;
+st235:
+	if ( ++p == pe )
+		goto _test_eof235;
+case 235:
+#line 1101 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st244;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st256;
+	goto st0;
+st236:
+	if ( ++p == pe )
+		goto _test_eof236;
+case 236:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st237;
+	goto st0;
+st237:
+	if ( ++p == pe )
+		goto _test_eof237;
+case 237:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st238;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st237;
+	goto st0;
+st238:
+	if ( ++p == pe )
+		goto _test_eof238;
+case 238:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st239;
+		} else if ( (*p) >= 65u )
+			goto st239;
+	} else
+		goto st237;
+	goto st0;
+tr268:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st239;
+st239:
+	if ( ++p == pe )
+		goto _test_eof239;
+case 239:
+#line 1218 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st240;
+		case 46u: goto st241;
+		case 47u: goto tr308;
+		case 58u: goto st242;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto tr308;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 44u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st239;
+		} else if ( (*p) >= 65u )
+			goto st239;
+	} else
+		goto st239;
+	goto st0;
+st240:
+	if ( ++p == pe )
+		goto _test_eof240;
+case 240:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st240;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st239;
+		} else if ( (*p) >= 65u )
+			goto st239;
+	} else
+		goto st239;
+	goto st0;
+st241:
+	if ( ++p == pe )
+		goto _test_eof241;
+case 241:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 47u: goto tr308;
+		case 58u: goto st242;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto tr308;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 46u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st239;
+		} else if ( (*p) >= 65u )
+			goto st239;
+	} else
+		goto st237;
+	goto st0;
+st242:
+	if ( ++p == pe )
+		goto _test_eof242;
+case 242:
+	switch( (*p) ) {
+		case 33u: goto st208;
+		case 37u: goto st8;
+		case 47u: goto st204;
+		case 61u: goto st208;
+		case 63u: goto st204;
+		case 64u: goto st209;
+		case 95u: goto st208;
+		case 126u: goto st208;
+	}
+	if ( (*p) < 58u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st243;
+		} else if ( (*p) >= 36u )
+			goto st208;
+	} else if ( (*p) > 59u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st208;
+		} else if ( (*p) >= 65u )
+			goto st208;
+	} else
+		goto st204;
+	goto st0;
+st243:
+	if ( ++p == pe )
+		goto _test_eof243;
+case 243:
+	switch( (*p) ) {
+		case 33u: goto st208;
+		case 37u: goto st8;
+		case 47u: goto tr284;
+		case 61u: goto st208;
+		case 63u: goto tr284;
+		case 64u: goto st209;
+		case 95u: goto st208;
+		case 126u: goto st208;
+	}
+	if ( (*p) < 58u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st243;
+		} else if ( (*p) >= 36u )
+			goto st208;
+	} else if ( (*p) > 59u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st208;
+		} else if ( (*p) >= 65u )
+			goto st208;
+	} else
+		goto st204;
+	goto st0;
+st244:
+	if ( ++p == pe )
+		goto _test_eof244;
+case 244:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st239;
+		} else if ( (*p) >= 65u )
+			goto st239;
+	} else
+		goto st245;
+	goto st0;
+st245:
+	if ( ++p == pe )
+		goto _test_eof245;
+case 245:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st246;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st254;
+	goto st0;
+st246:
+	if ( ++p == pe )
+		goto _test_eof246;
+case 246:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st239;
+		} else if ( (*p) >= 65u )
+			goto st239;
+	} else
+		goto st247;
+	goto st0;
+st247:
+	if ( ++p == pe )
+		goto _test_eof247;
+case 247:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st248;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st252;
+	goto st0;
+st248:
+	if ( ++p == pe )
+		goto _test_eof248;
+case 248:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st239;
+		} else if ( (*p) >= 65u )
+			goto st239;
+	} else
+		goto st249;
+	goto st0;
+st249:
+	if ( ++p == pe )
+		goto _test_eof249;
+case 249:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st238;
+		case 47u: goto tr308;
+		case 58u: goto st242;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto tr308;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 44u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st250;
+	goto st0;
+st250:
+	if ( ++p == pe )
+		goto _test_eof250;
+case 250:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st238;
+		case 47u: goto tr308;
+		case 58u: goto st242;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto tr308;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 44u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st251;
+	goto st0;
+st251:
+	if ( ++p == pe )
+		goto _test_eof251;
+case 251:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st238;
+		case 47u: goto tr308;
+		case 58u: goto st242;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto tr308;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 44u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st237;
+	goto st0;
+st252:
+	if ( ++p == pe )
+		goto _test_eof252;
+case 252:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st248;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st253;
+	goto st0;
+st253:
+	if ( ++p == pe )
+		goto _test_eof253;
+case 253:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st248;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st237;
+	goto st0;
+st254:
+	if ( ++p == pe )
+		goto _test_eof254;
+case 254:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st246;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st255;
+	goto st0;
+st255:
+	if ( ++p == pe )
+		goto _test_eof255;
+case 255:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st246;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st237;
+	goto st0;
+st256:
+	if ( ++p == pe )
+		goto _test_eof256;
+case 256:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st244;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st257;
+	goto st0;
+st257:
+	if ( ++p == pe )
+		goto _test_eof257;
+case 257:
+	switch( (*p) ) {
+		case 33u: goto st207;
+		case 37u: goto st6;
+		case 45u: goto st236;
+		case 46u: goto st244;
+		case 58u: goto st208;
+		case 59u: goto st207;
+		case 61u: goto st207;
+		case 63u: goto st207;
+		case 64u: goto st209;
+		case 95u: goto st207;
+		case 126u: goto st207;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st207;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st237;
+		} else if ( (*p) >= 65u )
+			goto st237;
+	} else
+		goto st237;
+	goto st0;
+tr2:
+#line 27 "grammar/uri_actions.rl"
+	{ m_uri = p; sipkit__uri_begin(uri); }
+	goto st13;
+st13:
+	if ( ++p == pe )
+		goto _test_eof13;
+case 13:
+#line 1768 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 43u: goto st2;
+		case 58u: goto st3;
+		case 73u: goto st14;
+		case 105u: goto st14;
+	}
+	if ( (*p) < 48u ) {
+		if ( 45u <= (*p) && (*p) <= 46u )
+			goto st2;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st2;
+		} else if ( (*p) >= 65u )
+			goto st2;
+	} else
+		goto st2;
+	goto st0;
+st14:
+	if ( ++p == pe )
+		goto _test_eof14;
+case 14:
+	switch( (*p) ) {
+		case 43u: goto st2;
+		case 58u: goto st3;
+		case 80u: goto st15;
+		case 112u: goto st15;
+	}
+	if ( (*p) < 48u ) {
+		if ( 45u <= (*p) && (*p) <= 46u )
+			goto st2;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st2;
+		} else if ( (*p) >= 65u )
+			goto st2;
+	} else
+		goto st2;
+	goto st0;
+st15:
+	if ( ++p == pe )
+		goto _test_eof15;
+case 15:
+	switch( (*p) ) {
+		case 43u: goto st2;
+		case 83u: goto st16;
+		case 115u: goto st16;
+	}
+	if ( (*p) < 48u ) {
+		if ( 45u <= (*p) && (*p) <= 46u )
+			goto st2;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st2;
+		} else if ( (*p) >= 65u )
+			goto st2;
+	} else
+		goto st2;
+	goto st0;
 st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-	switch( (*p) ) {
-		case 46u: goto st17;
-		case 58u: goto st15;
-		case 93u: goto st323;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st30;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st12;
+	if ( (*p) == 43u )
+		goto st2;
+	if ( (*p) < 48u ) {
+		if ( 45u <= (*p) && (*p) <= 46u )
+			goto st2;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st2;
+		} else if ( (*p) >= 65u )
+			goto st2;
 	} else
-		goto st12;
+		goto st2;
 	goto st0;
-st17:
-	if ( ++p == pe )
-		goto _test_eof17;
 case 17:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st18;
+	switch( (*p) ) {
+		case 83u: goto tr19;
+		case 115u: goto tr19;
+	}
 	goto st0;
+tr19:
+#line 27 "grammar/uri_actions.rl"
+	{ m_uri = p; sipkit__uri_begin(uri); }
+	goto st18;
 st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-	if ( (*p) == 46u )
-		goto st19;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st28;
+#line 1860 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 73u: goto st19;
+		case 105u: goto st19;
+	}
 	goto st0;
 st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st20;
+	switch( (*p) ) {
+		case 80u: goto st20;
+		case 112u: goto st20;
+	}
 	goto st0;
 st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-	if ( (*p) == 46u )
+	if ( (*p) == 58u )
 		goto st21;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st26;
 	goto st0;
 st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st22;
+	switch( (*p) ) {
+		case 33u: goto tr23;
+		case 37u: goto tr24;
+		case 59u: goto tr23;
+		case 61u: goto tr23;
+		case 63u: goto tr23;
+		case 91u: goto tr27;
+		case 95u: goto tr23;
+		case 126u: goto tr23;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto tr23;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto tr26;
+		} else if ( (*p) >= 65u )
+			goto tr26;
+	} else
+		goto tr25;
 	goto st0;
+tr23:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-	if ( (*p) == 93u )
-		goto st323;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st23;
+#line 1914 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 58u: goto st25;
+		case 61u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 59u )
+			goto st22;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st22;
+	} else
+		goto st22;
 	goto st0;
+tr24:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
-	if ( (*p) == 93u )
-		goto st323;
-	if ( 48u <= (*p) && (*p) <= 57u )
+#line 1939 "gen/c/sip_uri.c"
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st24;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st24;
+	} else
 		goto st24;
 	goto st0;
 st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
-	if ( (*p) == 93u )
-		goto st323;
-	goto st0;
-st323:
-	if ( ++p == pe )
-		goto _test_eof323;
-case 323:
-	switch( (*p) ) {
-		case 47u: goto tr384;
-		case 58u: goto st25;
-		case 63u: goto tr384;
-	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st22;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st22;
+	} else
+		goto st22;
 	goto st0;
 st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st324;
-	goto st0;
-st324:
-	if ( ++p == pe )
-		goto _test_eof324;
-case 324:
 	switch( (*p) ) {
-		case 47u: goto tr384;
-		case 63u: goto tr384;
+		case 33u: goto st25;
+		case 37u: goto st26;
+		case 61u: goto st25;
+		case 64u: goto st28;
+		case 95u: goto st25;
+		case 126u: goto st25;
 	}
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st324;
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 46u )
+			goto st25;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st25;
+		} else if ( (*p) >= 65u )
+			goto st25;
+	} else
+		goto st25;
 	goto st0;
 st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
-	if ( (*p) == 46u )
-		goto st21;
-	if ( 48u <= (*p) && (*p) <= 57u )
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st27;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st27;
+	} else
 		goto st27;
 	goto st0;
 st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-	if ( (*p) == 46u )
-		goto st21;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st25;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st25;
+	} else
+		goto st25;
 	goto st0;
 st28:
 	if ( ++p == pe )
 		goto _test_eof28;
 case 28:
-	if ( (*p) == 46u )
-		goto st19;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st29;
+	if ( (*p) == 91u )
+		goto tr37;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto tr35;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto tr36;
+	} else
+		goto tr36;
 	goto st0;
+tr35:
+#line 32 "grammar/uri_actions.rl"
+	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st29;
 st29:
 	if ( ++p == pe )
 		goto _test_eof29;
 case 29:
-	if ( (*p) == 46u )
-		goto st19;
+#line 2034 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 45u: goto st30;
+		case 46u: goto st52;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st61;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
+	} else
+		goto st31;
 	goto st0;
 st30:
 	if ( ++p == pe )
 		goto _test_eof30;
 case 30:
-	switch( (*p) ) {
-		case 46u: goto st17;
-		case 58u: goto st15;
-		case 93u: goto st323;
-	}
+	if ( (*p) == 45u )
+		goto st30;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st31;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st13;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
 	} else
-		goto st13;
+		goto st31;
 	goto st0;
 st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
 	switch( (*p) ) {
-		case 46u: goto st17;
-		case 58u: goto st15;
-		case 93u: goto st323;
+		case 45u: goto st30;
+		case 46u: goto st32;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st14;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st14;
+			goto st31;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
 	} else
-		goto st14;
+		goto st31;
 	goto st0;
 st32:
 	if ( ++p == pe )
 		goto _test_eof32;
 case 32:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st31;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st258;
+	} else
+		goto st258;
+	goto st0;
+tr36:
+#line 32 "grammar/uri_actions.rl"
+	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st258;
+st258:
+	if ( ++p == pe )
+		goto _test_eof258;
+case 258:
+#line 2100 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 58u: goto st41;
-		case 93u: goto st323;
+		case 45u: goto st33;
+		case 46u: goto st259;
+		case 58u: goto st34;
+		case 59u: goto tr325;
+		case 63u: goto tr326;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st33;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st33;
+			goto st258;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st258;
 	} else
-		goto st33;
+		goto st258;
 	goto st0;
 st33:
 	if ( ++p == pe )
 		goto _test_eof33;
 case 33:
+	if ( (*p) == 45u )
+		goto st33;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st258;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st258;
+	} else
+		goto st258;
+	goto st0;
+st259:
+	if ( ++p == pe )
+		goto _test_eof259;
+case 259:
 	switch( (*p) ) {
-		case 58u: goto st37;
-		case 93u: goto st323;
+		case 58u: goto st34;
+		case 59u: goto tr325;
+		case 63u: goto tr326;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st34;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st34;
+			goto st31;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st258;
 	} else
-		goto st34;
+		goto st258;
 	goto st0;
 st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
-	switch( (*p) ) {
-		case 58u: goto st37;
-		case 93u: goto st323;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st35;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st35;
-	} else
-		goto st35;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st260;
 	goto st0;
+st260:
+	if ( ++p == pe )
+		goto _test_eof260;
+case 260:
+	switch( (*p) ) {
+		case 59u: goto tr325;
+		case 63u: goto tr326;
+	}
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st260;
+	goto st0;
+tr325:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+	goto st35;
+tr328:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr334:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr349:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr370:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr383:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr389:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr396:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
 st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
+#line 2201 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 58u: goto st37;
-		case 93u: goto st323;
+		case 33u: goto tr46;
+		case 37u: goto tr47;
+		case 76u: goto tr48;
+		case 77u: goto tr49;
+		case 84u: goto tr50;
+		case 85u: goto tr51;
+		case 93u: goto tr46;
+		case 95u: goto tr46;
+		case 108u: goto tr48;
+		case 109u: goto tr49;
+		case 116u: goto tr50;
+		case 117u: goto tr51;
+		case 126u: goto tr46;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st36;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st36;
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto tr46;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto tr46;
+		} else if ( (*p) >= 65u )
+			goto tr46;
 	} else
-		goto st36;
+		goto tr46;
 	goto st0;
+tr46:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st261;
+st261:
+	if ( ++p == pe )
+		goto _test_eof261;
+case 261:
+#line 2235 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+tr47:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st36;
 st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
-	switch( (*p) ) {
-		case 58u: goto st37;
-		case 93u: goto st323;
-	}
+#line 2264 "gen/c/sip_uri.c"
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st37;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st37;
+	} else
+		goto st37;
 	goto st0;
 st37:
 	if ( ++p == pe )
@@ -1398,921 +2345,2391 @@ st37:
 case 37:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st38;
+			goto st261;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st33;
+			goto st261;
 	} else
-		goto st33;
+		goto st261;
 	goto st0;
 st38:
 	if ( ++p == pe )
 		goto _test_eof38;
 case 38:
 	switch( (*p) ) {
-		case 46u: goto st17;
-		case 58u: goto st37;
-		case 93u: goto st323;
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st39;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st34;
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else if ( (*p) >= 65u )
+			goto st262;
 	} else
-		goto st34;
+		goto st262;
+	goto st0;
+st262:
+	if ( ++p == pe )
+		goto _test_eof262;
+case 262:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else if ( (*p) >= 65u )
+			goto st262;
+	} else
+		goto st262;
 	goto st0;
 st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
-	switch( (*p) ) {
-		case 46u: goto st17;
-		case 58u: goto st37;
-		case 93u: goto st323;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st40;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st35;
+			goto st40;
 	} else
-		goto st35;
+		goto st40;
 	goto st0;
 st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
-	switch( (*p) ) {
-		case 46u: goto st17;
-		case 58u: goto st37;
-		case 93u: goto st323;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st36;
+			goto st262;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st36;
+			goto st262;
 	} else
-		goto st36;
+		goto st262;
 	goto st0;
+tr326:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr330:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr335:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr350:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr371:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr384:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr390:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr397:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-	if ( 48u <= (*p) && (*p) <= 57u )
+#line 2402 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st42;
+		case 36u: goto st42;
+		case 37u: goto st43;
+		case 63u: goto st42;
+		case 93u: goto st42;
+		case 95u: goto st42;
+		case 126u: goto st42;
+	}
+	if ( (*p) < 45u ) {
+		if ( 39u <= (*p) && (*p) <= 43u )
+			goto st42;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st42;
+		} else if ( (*p) >= 65u )
+			goto st42;
+	} else
 		goto st42;
 	goto st0;
 st42:
 	if ( ++p == pe )
 		goto _test_eof42;
 case 42:
-	if ( (*p) == 46u )
-		goto st17;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st43;
+	switch( (*p) ) {
+		case 33u: goto st42;
+		case 36u: goto st42;
+		case 37u: goto st43;
+		case 61u: goto st263;
+		case 63u: goto st42;
+		case 93u: goto st42;
+		case 95u: goto st42;
+		case 126u: goto st42;
+	}
+	if ( (*p) < 45u ) {
+		if ( 39u <= (*p) && (*p) <= 43u )
+			goto st42;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st42;
+		} else if ( (*p) >= 65u )
+			goto st42;
+	} else
+		goto st42;
 	goto st0;
 st43:
 	if ( ++p == pe )
 		goto _test_eof43;
 case 43:
-	if ( (*p) == 46u )
-		goto st17;
-	if ( 48u <= (*p) && (*p) <= 57u )
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st44;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st44;
+	} else
 		goto st44;
 	goto st0;
 st44:
 	if ( ++p == pe )
 		goto _test_eof44;
 case 44:
-	if ( (*p) == 46u )
-		goto st17;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st42;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st42;
+	} else
+		goto st42;
+	goto st0;
+st263:
+	if ( ++p == pe )
+		goto _test_eof263;
+case 263:
+	switch( (*p) ) {
+		case 33u: goto st263;
+		case 37u: goto st45;
+		case 38u: goto st41;
+		case 63u: goto st263;
+		case 93u: goto st263;
+		case 95u: goto st263;
+		case 126u: goto st263;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st263;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st263;
+		} else if ( (*p) >= 65u )
+			goto st263;
+	} else
+		goto st263;
 	goto st0;
 st45:
 	if ( ++p == pe )
 		goto _test_eof45;
 case 45:
-	if ( (*p) == 58u )
-		goto st32;
-	goto st0;
-tr367:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st325;
-st325:
-	if ( ++p == pe )
-		goto _test_eof325;
-case 325:
-#line 1479 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st334;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st46;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st46;
 	} else
-		goto st346;
+		goto st46;
 	goto st0;
-st326:
-	if ( ++p == pe )
-		goto _test_eof326;
-case 326:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st327;
-	goto st0;
-st327:
-	if ( ++p == pe )
-		goto _test_eof327;
-case 327:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st328;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st327;
-	goto st0;
-st328:
-	if ( ++p == pe )
-		goto _test_eof328;
-case 328:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st329;
-		} else if ( (*p) >= 65u )
-			goto st329;
-	} else
-		goto st327;
-	goto st0;
-tr368:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st329;
-st329:
-	if ( ++p == pe )
-		goto _test_eof329;
-case 329:
-#line 1596 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st330;
-		case 46u: goto st331;
-		case 47u: goto tr408;
-		case 58u: goto st332;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto tr408;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st329;
-		} else if ( (*p) >= 65u )
-			goto st329;
-	} else
-		goto st329;
-	goto st0;
-st330:
-	if ( ++p == pe )
-		goto _test_eof330;
-case 330:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st330;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st329;
-		} else if ( (*p) >= 65u )
-			goto st329;
-	} else
-		goto st329;
-	goto st0;
-st331:
-	if ( ++p == pe )
-		goto _test_eof331;
-case 331:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 47u: goto tr408;
-		case 58u: goto st332;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto tr408;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st329;
-		} else if ( (*p) >= 65u )
-			goto st329;
-	} else
-		goto st327;
-	goto st0;
-st332:
-	if ( ++p == pe )
-		goto _test_eof332;
-case 332:
-	switch( (*p) ) {
-		case 33u: goto st298;
-		case 37u: goto st8;
-		case 47u: goto st294;
-		case 61u: goto st298;
-		case 63u: goto st294;
-		case 64u: goto st299;
-		case 95u: goto st298;
-		case 126u: goto st298;
-	}
-	if ( (*p) < 58u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st333;
-		} else if ( (*p) >= 36u )
-			goto st298;
-	} else if ( (*p) > 59u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st298;
-		} else if ( (*p) >= 65u )
-			goto st298;
-	} else
-		goto st294;
-	goto st0;
-st333:
-	if ( ++p == pe )
-		goto _test_eof333;
-case 333:
-	switch( (*p) ) {
-		case 33u: goto st298;
-		case 37u: goto st8;
-		case 47u: goto tr384;
-		case 61u: goto st298;
-		case 63u: goto tr384;
-		case 64u: goto st299;
-		case 95u: goto st298;
-		case 126u: goto st298;
-	}
-	if ( (*p) < 58u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st333;
-		} else if ( (*p) >= 36u )
-			goto st298;
-	} else if ( (*p) > 59u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st298;
-		} else if ( (*p) >= 65u )
-			goto st298;
-	} else
-		goto st294;
-	goto st0;
-st334:
-	if ( ++p == pe )
-		goto _test_eof334;
-case 334:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st329;
-		} else if ( (*p) >= 65u )
-			goto st329;
-	} else
-		goto st335;
-	goto st0;
-st335:
-	if ( ++p == pe )
-		goto _test_eof335;
-case 335:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st336;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st344;
-	goto st0;
-st336:
-	if ( ++p == pe )
-		goto _test_eof336;
-case 336:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st329;
-		} else if ( (*p) >= 65u )
-			goto st329;
-	} else
-		goto st337;
-	goto st0;
-st337:
-	if ( ++p == pe )
-		goto _test_eof337;
-case 337:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st338;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st342;
-	goto st0;
-st338:
-	if ( ++p == pe )
-		goto _test_eof338;
-case 338:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st329;
-		} else if ( (*p) >= 65u )
-			goto st329;
-	} else
-		goto st339;
-	goto st0;
-st339:
-	if ( ++p == pe )
-		goto _test_eof339;
-case 339:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st328;
-		case 47u: goto tr408;
-		case 58u: goto st332;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto tr408;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st340;
-	goto st0;
-st340:
-	if ( ++p == pe )
-		goto _test_eof340;
-case 340:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st328;
-		case 47u: goto tr408;
-		case 58u: goto st332;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto tr408;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st341;
-	goto st0;
-st341:
-	if ( ++p == pe )
-		goto _test_eof341;
-case 341:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st328;
-		case 47u: goto tr408;
-		case 58u: goto st332;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto tr408;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st327;
-	goto st0;
-st342:
-	if ( ++p == pe )
-		goto _test_eof342;
-case 342:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st338;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st343;
-	goto st0;
-st343:
-	if ( ++p == pe )
-		goto _test_eof343;
-case 343:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st338;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st327;
-	goto st0;
-st344:
-	if ( ++p == pe )
-		goto _test_eof344;
-case 344:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st336;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st345;
-	goto st0;
-st345:
-	if ( ++p == pe )
-		goto _test_eof345;
-case 345:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st336;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st327;
-	goto st0;
-st346:
-	if ( ++p == pe )
-		goto _test_eof346;
-case 346:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st334;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st347;
-	goto st0;
-st347:
-	if ( ++p == pe )
-		goto _test_eof347;
-case 347:
-	switch( (*p) ) {
-		case 33u: goto st297;
-		case 37u: goto st6;
-		case 45u: goto st326;
-		case 46u: goto st334;
-		case 58u: goto st298;
-		case 59u: goto st297;
-		case 61u: goto st297;
-		case 63u: goto st297;
-		case 64u: goto st299;
-		case 95u: goto st297;
-		case 126u: goto st297;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st297;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st327;
-		} else if ( (*p) >= 65u )
-			goto st327;
-	} else
-		goto st327;
-	goto st0;
-tr2:
-#line 27 "grammar/uri_actions.rl"
-	{ m_uri = p; sipkit__uri_begin(uri); }
-	goto st46;
 st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
-#line 2146 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 43u: goto st2;
-		case 58u: goto st3;
-		case 73u: goto st47;
-		case 105u: goto st47;
-	}
-	if ( (*p) < 48u ) {
-		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st263;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st263;
 	} else
-		goto st2;
+		goto st263;
+	goto st0;
+tr48:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st264;
+st264:
+	if ( ++p == pe )
+		goto _test_eof264;
+case 264:
+#line 2533 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 82u: goto st265;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 114u: goto st265;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st265:
+	if ( ++p == pe )
+		goto _test_eof265;
+case 265:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr334;
+		case 61u: goto st38;
+		case 63u: goto tr335;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+tr49:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st266;
+st266:
+	if ( ++p == pe )
+		goto _test_eof266;
+case 266:
+#line 2590 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 65u: goto st267;
+		case 69u: goto st295;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 97u: goto st267;
+		case 101u: goto st295;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 98u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 66u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st267:
+	if ( ++p == pe )
+		goto _test_eof267;
+case 267:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 68u: goto st268;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 100u: goto st268;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st268:
+	if ( ++p == pe )
+		goto _test_eof268;
+case 268:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 68u: goto st269;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 100u: goto st269;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st269:
+	if ( ++p == pe )
+		goto _test_eof269;
+case 269:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 82u: goto st270;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 114u: goto st270;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st270:
+	if ( ++p == pe )
+		goto _test_eof270;
+case 270:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st47;
+		case 63u: goto tr330;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
 	goto st0;
 st47:
 	if ( ++p == pe )
 		goto _test_eof47;
 case 47:
 	switch( (*p) ) {
-		case 43u: goto st2;
-		case 58u: goto st3;
-		case 80u: goto st48;
-		case 112u: goto st48;
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 91u: goto st292;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
 	}
 	if ( (*p) < 48u ) {
-		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
+				goto st275;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto st275;
 	} else
-		goto st2;
+		goto st271;
+	goto st0;
+st271:
+	if ( ++p == pe )
+		goto _test_eof271;
+case 271:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st278;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st290;
+	goto st0;
+st272:
+	if ( ++p == pe )
+		goto _test_eof272;
+case 272:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 46u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st273;
+	goto st0;
+st273:
+	if ( ++p == pe )
+		goto _test_eof273;
+case 273:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st274;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st273;
+	goto st0;
+st274:
+	if ( ++p == pe )
+		goto _test_eof274;
+case 274:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st275;
+		} else if ( (*p) >= 65u )
+			goto st275;
+	} else
+		goto st273;
+	goto st0;
+st275:
+	if ( ++p == pe )
+		goto _test_eof275;
+case 275:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st276;
+		case 46u: goto st277;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr349;
+		case 63u: goto tr350;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st275;
+		} else if ( (*p) >= 65u )
+			goto st275;
+	} else
+		goto st275;
+	goto st0;
+st276:
+	if ( ++p == pe )
+		goto _test_eof276;
+case 276:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st276;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 46u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st275;
+		} else if ( (*p) >= 65u )
+			goto st275;
+	} else
+		goto st275;
+	goto st0;
+st277:
+	if ( ++p == pe )
+		goto _test_eof277;
+case 277:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 59u: goto tr349;
+		case 63u: goto tr350;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st275;
+		} else if ( (*p) >= 65u )
+			goto st275;
+	} else
+		goto st273;
+	goto st0;
+st278:
+	if ( ++p == pe )
+		goto _test_eof278;
+case 278:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st275;
+		} else if ( (*p) >= 65u )
+			goto st275;
+	} else
+		goto st279;
+	goto st0;
+st279:
+	if ( ++p == pe )
+		goto _test_eof279;
+case 279:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st280;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st288;
+	goto st0;
+st280:
+	if ( ++p == pe )
+		goto _test_eof280;
+case 280:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st275;
+		} else if ( (*p) >= 65u )
+			goto st275;
+	} else
+		goto st281;
+	goto st0;
+st281:
+	if ( ++p == pe )
+		goto _test_eof281;
+case 281:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st282;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st286;
+	goto st0;
+st282:
+	if ( ++p == pe )
+		goto _test_eof282;
+case 282:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st275;
+		} else if ( (*p) >= 65u )
+			goto st275;
+	} else
+		goto st283;
+	goto st0;
+st283:
+	if ( ++p == pe )
+		goto _test_eof283;
+case 283:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st274;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr349;
+		case 63u: goto tr350;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st284;
+	goto st0;
+st284:
+	if ( ++p == pe )
+		goto _test_eof284;
+case 284:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st274;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr349;
+		case 63u: goto tr350;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st285;
+	goto st0;
+st285:
+	if ( ++p == pe )
+		goto _test_eof285;
+case 285:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st274;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr349;
+		case 63u: goto tr350;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st273;
+	goto st0;
+st286:
+	if ( ++p == pe )
+		goto _test_eof286;
+case 286:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st282;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st287;
+	goto st0;
+st287:
+	if ( ++p == pe )
+		goto _test_eof287;
+case 287:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st282;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st273;
+	goto st0;
+st288:
+	if ( ++p == pe )
+		goto _test_eof288;
+case 288:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st280;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st289;
+	goto st0;
+st289:
+	if ( ++p == pe )
+		goto _test_eof289;
+case 289:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st280;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st273;
+	goto st0;
+st290:
+	if ( ++p == pe )
+		goto _test_eof290;
+case 290:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st278;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st291;
+	goto st0;
+st291:
+	if ( ++p == pe )
+		goto _test_eof291;
+case 291:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 45u: goto st272;
+		case 46u: goto st278;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st273;
+		} else if ( (*p) >= 65u )
+			goto st273;
+	} else
+		goto st273;
+	goto st0;
+st292:
+	if ( ++p == pe )
+		goto _test_eof292;
+case 292:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 46u: goto st293;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 36u <= (*p) && (*p) <= 43u )
+				goto st262;
+		} else if ( (*p) > 47u ) {
+			if ( 48u <= (*p) && (*p) <= 58u )
+				goto st293;
+		} else
+			goto st262;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 97u ) {
+			if ( 71u <= (*p) && (*p) <= 91u )
+				goto st262;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else
+			goto st293;
+	} else
+		goto st293;
+	goto st0;
+st293:
+	if ( ++p == pe )
+		goto _test_eof293;
+case 293:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 46u: goto st293;
+		case 59u: goto tr328;
+		case 63u: goto tr330;
+		case 93u: goto st294;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 36u <= (*p) && (*p) <= 43u )
+				goto st262;
+		} else if ( (*p) > 47u ) {
+			if ( 48u <= (*p) && (*p) <= 58u )
+				goto st293;
+		} else
+			goto st262;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 97u ) {
+			if ( 71u <= (*p) && (*p) <= 91u )
+				goto st262;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else
+			goto st293;
+	} else
+		goto st293;
+	goto st0;
+st294:
+	if ( ++p == pe )
+		goto _test_eof294;
+case 294:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 59u: goto tr349;
+		case 63u: goto tr350;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else if ( (*p) >= 65u )
+			goto st262;
+	} else
+		goto st262;
+	goto st0;
+st295:
+	if ( ++p == pe )
+		goto _test_eof295;
+case 295:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 84u: goto st296;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 116u: goto st296;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st296:
+	if ( ++p == pe )
+		goto _test_eof296;
+case 296:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 72u: goto st297;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 104u: goto st297;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st297:
+	if ( ++p == pe )
+		goto _test_eof297;
+case 297:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 79u: goto st298;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 111u: goto st298;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st298:
+	if ( ++p == pe )
+		goto _test_eof298;
+case 298:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 68u: goto st299;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 100u: goto st299;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st299:
+	if ( ++p == pe )
+		goto _test_eof299;
+case 299:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st48;
+		case 63u: goto tr330;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
 	goto st0;
 st48:
 	if ( ++p == pe )
 		goto _test_eof48;
 case 48:
 	switch( (*p) ) {
-		case 43u: goto st2;
-		case 58u: goto st49;
-		case 83u: goto st171;
-		case 115u: goto st171;
+		case 33u: goto st300;
+		case 37u: goto st301;
+		case 39u: goto st300;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st302;
+		case 126u: goto st300;
 	}
-	if ( (*p) < 48u ) {
-		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st300;
+		} else if ( (*p) >= 36u )
+			goto st262;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st300;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto st300;
 	} else
-		goto st2;
+		goto st300;
+	goto st0;
+st300:
+	if ( ++p == pe )
+		goto _test_eof300;
+case 300:
+	switch( (*p) ) {
+		case 33u: goto st300;
+		case 37u: goto st301;
+		case 39u: goto st300;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr370;
+		case 63u: goto tr371;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st302;
+		case 126u: goto st300;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st300;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st300;
+		} else if ( (*p) >= 65u )
+			goto st300;
+	} else
+		goto st300;
+	goto st0;
+st301:
+	if ( ++p == pe )
+		goto _test_eof301;
+case 301:
+	switch( (*p) ) {
+		case 33u: goto st302;
+		case 37u: goto st302;
+		case 39u: goto st302;
+		case 59u: goto tr370;
+		case 63u: goto tr371;
+		case 126u: goto st302;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st302;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st303;
+		} else
+			goto st302;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st302;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st302;
+			} else if ( (*p) >= 97u )
+				goto st303;
+		} else
+			goto st302;
+	} else
+		goto st303;
+	goto st0;
+st302:
+	if ( ++p == pe )
+		goto _test_eof302;
+case 302:
+	switch( (*p) ) {
+		case 33u: goto st302;
+		case 37u: goto st302;
+		case 39u: goto st302;
+		case 59u: goto tr370;
+		case 63u: goto tr371;
+		case 126u: goto st302;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st302;
+		} else if ( (*p) >= 42u )
+			goto st302;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st302;
+		} else if ( (*p) >= 65u )
+			goto st302;
+	} else
+		goto st302;
+	goto st0;
+st303:
+	if ( ++p == pe )
+		goto _test_eof303;
+case 303:
+	switch( (*p) ) {
+		case 33u: goto st302;
+		case 37u: goto st302;
+		case 39u: goto st302;
+		case 59u: goto tr370;
+		case 63u: goto tr371;
+		case 126u: goto st302;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st302;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st300;
+		} else
+			goto st302;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st302;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st302;
+			} else if ( (*p) >= 97u )
+				goto st300;
+		} else
+			goto st302;
+	} else
+		goto st300;
+	goto st0;
+tr50:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st304;
+st304:
+	if ( ++p == pe )
+		goto _test_eof304;
+case 304:
+#line 3787 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 82u: goto st305;
+		case 84u: goto st317;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 114u: goto st305;
+		case 116u: goto st317;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st305:
+	if ( ++p == pe )
+		goto _test_eof305;
+case 305:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 65u: goto st306;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 97u: goto st306;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 98u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 66u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st306:
+	if ( ++p == pe )
+		goto _test_eof306;
+case 306:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 78u: goto st307;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 110u: goto st307;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st307:
+	if ( ++p == pe )
+		goto _test_eof307;
+case 307:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 83u: goto st308;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 115u: goto st308;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st308:
+	if ( ++p == pe )
+		goto _test_eof308;
+case 308:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 80u: goto st309;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 112u: goto st309;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st309:
+	if ( ++p == pe )
+		goto _test_eof309;
+case 309:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 79u: goto st310;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 111u: goto st310;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st310:
+	if ( ++p == pe )
+		goto _test_eof310;
+case 310:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 82u: goto st311;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 114u: goto st311;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st311:
+	if ( ++p == pe )
+		goto _test_eof311;
+case 311:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 84u: goto st312;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 116u: goto st312;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st312:
+	if ( ++p == pe )
+		goto _test_eof312;
+case 312:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st49;
+		case 63u: goto tr330;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
 	goto st0;
 st49:
 	if ( ++p == pe )
 		goto _test_eof49;
 case 49:
 	switch( (*p) ) {
-		case 33u: goto tr53;
-		case 37u: goto tr54;
-		case 59u: goto tr53;
-		case 61u: goto tr53;
-		case 63u: goto tr53;
-		case 91u: goto tr57;
-		case 95u: goto tr53;
-		case 126u: goto tr53;
+		case 33u: goto st313;
+		case 37u: goto st314;
+		case 39u: goto st313;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st315;
+		case 126u: goto st313;
 	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto tr53;
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st313;
+		} else if ( (*p) >= 36u )
+			goto st262;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr56;
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st313;
 		} else if ( (*p) >= 65u )
-			goto tr56;
+			goto st313;
 	} else
-		goto tr55;
+		goto st313;
 	goto st0;
-tr53:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-	goto st50;
+st313:
+	if ( ++p == pe )
+		goto _test_eof313;
+case 313:
+	switch( (*p) ) {
+		case 33u: goto st313;
+		case 37u: goto st314;
+		case 39u: goto st313;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr383;
+		case 63u: goto tr384;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st315;
+		case 126u: goto st313;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st313;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st313;
+		} else if ( (*p) >= 65u )
+			goto st313;
+	} else
+		goto st313;
+	goto st0;
+st314:
+	if ( ++p == pe )
+		goto _test_eof314;
+case 314:
+	switch( (*p) ) {
+		case 33u: goto st315;
+		case 37u: goto st315;
+		case 39u: goto st315;
+		case 59u: goto tr383;
+		case 63u: goto tr384;
+		case 126u: goto st315;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st315;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st316;
+		} else
+			goto st315;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st315;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st315;
+			} else if ( (*p) >= 97u )
+				goto st316;
+		} else
+			goto st315;
+	} else
+		goto st316;
+	goto st0;
+st315:
+	if ( ++p == pe )
+		goto _test_eof315;
+case 315:
+	switch( (*p) ) {
+		case 33u: goto st315;
+		case 37u: goto st315;
+		case 39u: goto st315;
+		case 59u: goto tr383;
+		case 63u: goto tr384;
+		case 126u: goto st315;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st315;
+		} else if ( (*p) >= 42u )
+			goto st315;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st315;
+		} else if ( (*p) >= 65u )
+			goto st315;
+	} else
+		goto st315;
+	goto st0;
+st316:
+	if ( ++p == pe )
+		goto _test_eof316;
+case 316:
+	switch( (*p) ) {
+		case 33u: goto st315;
+		case 37u: goto st315;
+		case 39u: goto st315;
+		case 59u: goto tr383;
+		case 63u: goto tr384;
+		case 126u: goto st315;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st315;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st313;
+		} else
+			goto st315;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st315;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st315;
+			} else if ( (*p) >= 97u )
+				goto st313;
+		} else
+			goto st315;
+	} else
+		goto st313;
+	goto st0;
+st317:
+	if ( ++p == pe )
+		goto _test_eof317;
+case 317:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 76u: goto st318;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 108u: goto st318;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st318:
+	if ( ++p == pe )
+		goto _test_eof318;
+case 318:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st50;
+		case 63u: goto tr330;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
 st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
-#line 2241 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 58u: goto st53;
-		case 61u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
 	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st50;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st50;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else if ( (*p) >= 65u )
+			goto st262;
 	} else
-		goto st50;
+		goto st319;
 	goto st0;
-tr54:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-	goto st51;
+st319:
+	if ( ++p == pe )
+		goto _test_eof319;
+case 319:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 59u: goto tr389;
+		case 63u: goto tr390;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else if ( (*p) >= 65u )
+			goto st262;
+	} else
+		goto st320;
+	goto st0;
+st320:
+	if ( ++p == pe )
+		goto _test_eof320;
+case 320:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 58u: goto st262;
+		case 59u: goto tr389;
+		case 63u: goto tr390;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st262;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else if ( (*p) >= 65u )
+			goto st262;
+	} else
+		goto st321;
+	goto st0;
+st321:
+	if ( ++p == pe )
+		goto _test_eof321;
+case 321:
+	switch( (*p) ) {
+		case 33u: goto st262;
+		case 37u: goto st39;
+		case 59u: goto tr389;
+		case 63u: goto tr390;
+		case 93u: goto st262;
+		case 95u: goto st262;
+		case 126u: goto st262;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st262;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st262;
+		} else if ( (*p) >= 65u )
+			goto st262;
+	} else
+		goto st262;
+	goto st0;
+tr51:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st322;
+st322:
+	if ( ++p == pe )
+		goto _test_eof322;
+case 322:
+#line 4367 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 83u: goto st323;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 115u: goto st323;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st323:
+	if ( ++p == pe )
+		goto _test_eof323;
+case 323:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 69u: goto st324;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 101u: goto st324;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st324:
+	if ( ++p == pe )
+		goto _test_eof324;
+case 324:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st38;
+		case 63u: goto tr330;
+		case 82u: goto st325;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 114u: goto st325;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
+st325:
+	if ( ++p == pe )
+		goto _test_eof325;
+case 325:
+	switch( (*p) ) {
+		case 33u: goto st261;
+		case 37u: goto st36;
+		case 59u: goto tr328;
+		case 61u: goto st51;
+		case 63u: goto tr330;
+		case 93u: goto st261;
+		case 95u: goto st261;
+		case 126u: goto st261;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st261;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st261;
+		} else if ( (*p) >= 65u )
+			goto st261;
+	} else
+		goto st261;
+	goto st0;
 st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
-#line 2266 "gen/c/sip_uri.c"
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st52;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st52;
+	switch( (*p) ) {
+		case 33u: goto st326;
+		case 37u: goto st327;
+		case 39u: goto st326;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st328;
+		case 126u: goto st326;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st326;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st326;
+		} else if ( (*p) >= 65u )
+			goto st326;
 	} else
-		goto st52;
+		goto st326;
+	goto st0;
+st326:
+	if ( ++p == pe )
+		goto _test_eof326;
+case 326:
+	switch( (*p) ) {
+		case 33u: goto st326;
+		case 37u: goto st327;
+		case 39u: goto st326;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr396;
+		case 63u: goto tr397;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st328;
+		case 126u: goto st326;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st326;
+		} else if ( (*p) >= 36u )
+			goto st262;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st326;
+		} else if ( (*p) >= 65u )
+			goto st326;
+	} else
+		goto st326;
+	goto st0;
+st327:
+	if ( ++p == pe )
+		goto _test_eof327;
+case 327:
+	switch( (*p) ) {
+		case 33u: goto st328;
+		case 37u: goto st328;
+		case 39u: goto st328;
+		case 59u: goto tr396;
+		case 63u: goto tr397;
+		case 126u: goto st328;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st328;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st329;
+		} else
+			goto st328;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st328;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st328;
+			} else if ( (*p) >= 97u )
+				goto st329;
+		} else
+			goto st328;
+	} else
+		goto st329;
+	goto st0;
+st328:
+	if ( ++p == pe )
+		goto _test_eof328;
+case 328:
+	switch( (*p) ) {
+		case 33u: goto st328;
+		case 37u: goto st328;
+		case 39u: goto st328;
+		case 59u: goto tr396;
+		case 63u: goto tr397;
+		case 126u: goto st328;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st328;
+		} else if ( (*p) >= 42u )
+			goto st328;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st328;
+		} else if ( (*p) >= 65u )
+			goto st328;
+	} else
+		goto st328;
+	goto st0;
+st329:
+	if ( ++p == pe )
+		goto _test_eof329;
+case 329:
+	switch( (*p) ) {
+		case 33u: goto st328;
+		case 37u: goto st328;
+		case 39u: goto st328;
+		case 59u: goto tr396;
+		case 63u: goto tr397;
+		case 126u: goto st328;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st328;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st326;
+		} else
+			goto st328;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st328;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st328;
+			} else if ( (*p) >= 97u )
+				goto st326;
+		} else
+			goto st328;
+	} else
+		goto st326;
 	goto st0;
 st52:
 	if ( ++p == pe )
@@ -2320,36 +4737,29 @@ st52:
 case 52:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st50;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st50;
+			goto st53;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st258;
 	} else
-		goto st50;
+		goto st258;
 	goto st0;
 st53:
 	if ( ++p == pe )
 		goto _test_eof53;
 case 53:
 	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st54;
-		case 61u: goto st53;
-		case 64u: goto st56;
-		case 95u: goto st53;
-		case 126u: goto st53;
+		case 45u: goto st30;
+		case 46u: goto st54;
 	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st59;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
 	} else
-		goto st53;
+		goto st31;
 	goto st0;
 st54:
 	if ( ++p == pe )
@@ -2358,561 +4768,647 @@ case 54:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st55;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st55;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st258;
 	} else
-		goto st55;
+		goto st258;
 	goto st0;
 st55:
 	if ( ++p == pe )
 		goto _test_eof55;
 case 55:
+	switch( (*p) ) {
+		case 45u: goto st30;
+		case 46u: goto st56;
+	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st53;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st53;
+			goto st57;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
 	} else
-		goto st53;
+		goto st31;
 	goto st0;
 st56:
 	if ( ++p == pe )
 		goto _test_eof56;
 case 56:
-	if ( (*p) == 91u )
-		goto tr67;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto tr65;
+			goto st330;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr66;
+			goto st258;
 	} else
-		goto tr66;
+		goto st258;
 	goto st0;
-tr65:
-#line 32 "grammar/uri_actions.rl"
-	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st57;
+st330:
+	if ( ++p == pe )
+		goto _test_eof330;
+case 330:
+	switch( (*p) ) {
+		case 45u: goto st30;
+		case 46u: goto st32;
+		case 58u: goto st34;
+		case 59u: goto tr325;
+		case 63u: goto tr326;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st331;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
+	} else
+		goto st31;
+	goto st0;
+st331:
+	if ( ++p == pe )
+		goto _test_eof331;
+case 331:
+	switch( (*p) ) {
+		case 45u: goto st30;
+		case 46u: goto st32;
+		case 58u: goto st34;
+		case 59u: goto tr325;
+		case 63u: goto tr326;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st332;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
+	} else
+		goto st31;
+	goto st0;
+st332:
+	if ( ++p == pe )
+		goto _test_eof332;
+case 332:
+	switch( (*p) ) {
+		case 45u: goto st30;
+		case 46u: goto st32;
+		case 58u: goto st34;
+		case 59u: goto tr325;
+		case 63u: goto tr326;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st31;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
+	} else
+		goto st31;
+	goto st0;
 st57:
 	if ( ++p == pe )
 		goto _test_eof57;
 case 57:
-#line 2361 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st80;
+		case 45u: goto st30;
+		case 46u: goto st56;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st89;
+			goto st58;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st31;
 	} else
-		goto st59;
+		goto st31;
 	goto st0;
 st58:
 	if ( ++p == pe )
 		goto _test_eof58;
 case 58:
-	if ( (*p) == 45u )
-		goto st58;
+	switch( (*p) ) {
+		case 45u: goto st30;
+		case 46u: goto st56;
+	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
+			goto st31;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st31;
 	} else
-		goto st59;
+		goto st31;
 	goto st0;
 st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
 	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st60;
+		case 45u: goto st30;
+		case 46u: goto st54;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
+			goto st60;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st31;
 	} else
-		goto st59;
+		goto st31;
 	goto st0;
 st60:
 	if ( ++p == pe )
 		goto _test_eof60;
 case 60:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st348;
-	} else
-		goto st348;
-	goto st0;
-tr66:
-#line 32 "grammar/uri_actions.rl"
-	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st348;
-st348:
-	if ( ++p == pe )
-		goto _test_eof348;
-case 348:
-#line 2427 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st61;
-		case 46u: goto st349;
-		case 58u: goto st62;
-		case 59u: goto tr425;
-		case 63u: goto tr426;
+		case 45u: goto st30;
+		case 46u: goto st54;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st348;
+			goto st31;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st348;
+			goto st31;
 	} else
-		goto st348;
+		goto st31;
 	goto st0;
 st61:
 	if ( ++p == pe )
 		goto _test_eof61;
 case 61:
-	if ( (*p) == 45u )
-		goto st61;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st348;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st348;
-	} else
-		goto st348;
-	goto st0;
-st349:
-	if ( ++p == pe )
-		goto _test_eof349;
-case 349:
 	switch( (*p) ) {
-		case 58u: goto st62;
-		case 59u: goto tr425;
-		case 63u: goto tr426;
+		case 45u: goto st30;
+		case 46u: goto st52;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
+			goto st62;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st348;
+			goto st31;
 	} else
-		goto st348;
+		goto st31;
 	goto st0;
 st62:
 	if ( ++p == pe )
 		goto _test_eof62;
 case 62:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st350;
-	goto st0;
-st350:
-	if ( ++p == pe )
-		goto _test_eof350;
-case 350:
 	switch( (*p) ) {
-		case 59u: goto tr425;
-		case 63u: goto tr426;
+		case 45u: goto st30;
+		case 46u: goto st52;
 	}
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st350;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st31;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st31;
+	} else
+		goto st31;
 	goto st0;
-tr425:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+tr27:
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
 	goto st63;
-tr428:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st63;
-tr434:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st63;
-tr449:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st63;
-tr503:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st63;
-tr528:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st63;
-tr534:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st63;
-tr541:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
+tr37:
+#line 32 "grammar/uri_actions.rl"
+	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
 	goto st63;
 st63:
 	if ( ++p == pe )
 		goto _test_eof63;
 case 63:
-#line 2528 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto tr76;
-		case 37u: goto tr77;
-		case 76u: goto tr78;
-		case 77u: goto tr79;
-		case 84u: goto tr80;
-		case 85u: goto tr81;
-		case 93u: goto tr76;
-		case 95u: goto tr76;
-		case 108u: goto tr78;
-		case 109u: goto tr79;
-		case 116u: goto tr80;
-		case 117u: goto tr81;
-		case 126u: goto tr76;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto tr76;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr76;
-		} else if ( (*p) >= 65u )
-			goto tr76;
+#line 4880 "gen/c/sip_uri.c"
+	if ( (*p) == 46u )
+		goto st64;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st64;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st64;
 	} else
-		goto tr76;
+		goto st64;
 	goto st0;
-tr76:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st351;
-st351:
-	if ( ++p == pe )
-		goto _test_eof351;
-case 351:
-#line 2562 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-tr77:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st64;
 st64:
 	if ( ++p == pe )
 		goto _test_eof64;
 case 64:
-#line 2591 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 46u: goto st64;
+		case 93u: goto st333;
+	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st65;
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st64;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st65;
+			goto st64;
 	} else
-		goto st65;
+		goto st64;
 	goto st0;
+st333:
+	if ( ++p == pe )
+		goto _test_eof333;
+case 333:
+	switch( (*p) ) {
+		case 58u: goto st34;
+		case 59u: goto tr325;
+		case 63u: goto tr326;
+	}
+	goto st0;
+tr25:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st65;
 st65:
 	if ( ++p == pe )
 		goto _test_eof65;
 case 65:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st351;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st351;
+#line 4926 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st99;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
 	} else
-		goto st351;
+		goto st108;
 	goto st0;
 st66:
 	if ( ++p == pe )
 		goto _test_eof66;
 case 66:
 	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto st67;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto st67;
 	} else
-		goto st352;
-	goto st0;
-st352:
-	if ( ++p == pe )
-		goto _test_eof352;
-case 352:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
+		goto st67;
 	goto st0;
 st67:
 	if ( ++p == pe )
 		goto _test_eof67;
 case 67:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st68;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st68;
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st68;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
 	} else
-		goto st68;
+		goto st67;
 	goto st0;
 st68:
 	if ( ++p == pe )
 		goto _test_eof68;
 case 68:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st352;
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st334;
+		} else if ( (*p) >= 65u )
+			goto st334;
 	} else
-		goto st352;
+		goto st67;
 	goto st0;
-tr426:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
-tr430:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
-tr435:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
-tr450:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
-tr504:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
-tr529:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
-tr535:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
-tr542:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st69;
+tr26:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st334;
+st334:
+	if ( ++p == pe )
+		goto _test_eof334;
+case 334:
+#line 5043 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st69;
+		case 46u: goto st335;
+		case 58u: goto st70;
+		case 59u: goto tr403;
+		case 61u: goto st22;
+		case 63u: goto tr404;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st334;
+		} else if ( (*p) >= 65u )
+			goto st334;
+	} else
+		goto st334;
+	goto st0;
 st69:
 	if ( ++p == pe )
 		goto _test_eof69;
 case 69:
-#line 2729 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st70;
-		case 36u: goto st70;
-		case 37u: goto st71;
-		case 63u: goto st70;
-		case 93u: goto st70;
-		case 95u: goto st70;
-		case 126u: goto st70;
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st69;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
 	}
-	if ( (*p) < 45u ) {
-		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st70;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st70;
+				goto st334;
 		} else if ( (*p) >= 65u )
-			goto st70;
+			goto st334;
 	} else
-		goto st70;
+		goto st334;
+	goto st0;
+st335:
+	if ( ++p == pe )
+		goto _test_eof335;
+case 335:
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 58u: goto st70;
+		case 59u: goto tr403;
+		case 61u: goto st22;
+		case 63u: goto tr404;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st334;
+		} else if ( (*p) >= 65u )
+			goto st334;
+	} else
+		goto st67;
 	goto st0;
 st70:
 	if ( ++p == pe )
 		goto _test_eof70;
 case 70:
 	switch( (*p) ) {
-		case 33u: goto st70;
-		case 36u: goto st70;
-		case 37u: goto st71;
-		case 61u: goto st353;
-		case 63u: goto st70;
-		case 93u: goto st70;
-		case 95u: goto st70;
-		case 126u: goto st70;
+		case 33u: goto st25;
+		case 37u: goto st26;
+		case 61u: goto st25;
+		case 64u: goto st28;
+		case 95u: goto st25;
+		case 126u: goto st25;
 	}
-	if ( (*p) < 45u ) {
-		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st70;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 46u )
+			goto st25;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st70;
+				goto st25;
 		} else if ( (*p) >= 65u )
-			goto st70;
+			goto st25;
 	} else
-		goto st70;
+		goto st336;
 	goto st0;
+st336:
+	if ( ++p == pe )
+		goto _test_eof336;
+case 336:
+	switch( (*p) ) {
+		case 33u: goto st25;
+		case 37u: goto st26;
+		case 59u: goto tr325;
+		case 61u: goto st25;
+		case 63u: goto tr326;
+		case 64u: goto st28;
+		case 95u: goto st25;
+		case 126u: goto st25;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 46u )
+			goto st25;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st25;
+		} else if ( (*p) >= 65u )
+			goto st25;
+	} else
+		goto st336;
+	goto st0;
+tr403:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+	goto st71;
+tr406:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr416:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr431:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr450:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr463:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr469:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr476:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
 st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
+#line 5207 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto tr95;
+		case 37u: goto tr96;
+		case 44u: goto st22;
+		case 58u: goto tr97;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 76u: goto tr98;
+		case 77u: goto tr99;
+		case 84u: goto tr100;
+		case 85u: goto tr101;
+		case 91u: goto tr46;
+		case 93u: goto tr46;
+		case 95u: goto tr95;
+		case 108u: goto tr98;
+		case 109u: goto tr99;
+		case 116u: goto tr100;
+		case 117u: goto tr101;
+		case 126u: goto tr95;
+	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st72;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st72;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto tr95;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto tr95;
 	} else
-		goto st72;
+		goto tr95;
 	goto st0;
+tr95:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st337;
+st337:
+	if ( ++p == pe )
+		goto _test_eof337;
+case 337:
+#line 5245 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+tr96:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st72;
 st72:
 	if ( ++p == pe )
 		goto _test_eof72;
 case 72:
+#line 5275 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st70;
+			goto st73;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st70;
+			goto st73;
 	} else
-		goto st70;
-	goto st0;
-st353:
-	if ( ++p == pe )
-		goto _test_eof353;
-case 353:
-	switch( (*p) ) {
-		case 33u: goto st353;
-		case 37u: goto st73;
-		case 38u: goto st69;
-		case 63u: goto st353;
-		case 93u: goto st353;
-		case 95u: goto st353;
-		case 126u: goto st353;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st353;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st353;
-		} else if ( (*p) >= 65u )
-			goto st353;
-	} else
-		goto st353;
+		goto st73;
 	goto st0;
 st73:
 	if ( ++p == pe )
@@ -2920,12 +5416,45 @@ st73:
 case 73:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st74;
+			goto st337;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st74;
+			goto st337;
 	} else
-		goto st74;
+		goto st337;
+	goto st0;
+tr97:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st338;
+st338:
+	if ( ++p == pe )
+		goto _test_eof338;
+case 338:
+#line 5304 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st338;
+		case 37u: goto st74;
+		case 44u: goto st25;
+		case 47u: goto st261;
+		case 58u: goto st261;
+		case 59u: goto tr328;
+		case 61u: goto st76;
+		case 63u: goto tr330;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st338;
+		case 126u: goto st338;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st338;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st338;
+	} else
+		goto st338;
 	goto st0;
 st74:
 	if ( ++p == pe )
@@ -2933,3622 +5462,159 @@ st74:
 case 74:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st353;
+			goto st75;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st353;
+			goto st75;
 	} else
-		goto st353;
-	goto st0;
-tr78:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st354;
-st354:
-	if ( ++p == pe )
-		goto _test_eof354;
-case 354:
-#line 2860 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 82u: goto st355;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 114u: goto st355;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st355:
-	if ( ++p == pe )
-		goto _test_eof355;
-case 355:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr434;
-		case 61u: goto st66;
-		case 63u: goto tr435;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-tr79:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st356;
-st356:
-	if ( ++p == pe )
-		goto _test_eof356;
-case 356:
-#line 2917 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 65u: goto st357;
-		case 69u: goto st418;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 97u: goto st357;
-		case 101u: goto st418;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 66u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st357:
-	if ( ++p == pe )
-		goto _test_eof357;
-case 357:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 68u: goto st358;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 100u: goto st358;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st358:
-	if ( ++p == pe )
-		goto _test_eof358;
-case 358:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 68u: goto st359;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 100u: goto st359;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st359:
-	if ( ++p == pe )
-		goto _test_eof359;
-case 359:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 82u: goto st360;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 114u: goto st360;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st360:
-	if ( ++p == pe )
-		goto _test_eof360;
-case 360:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st75;
-		case 63u: goto tr430;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
+		goto st75;
 	goto st0;
 st75:
 	if ( ++p == pe )
 		goto _test_eof75;
 case 75:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 91u: goto st382;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st361;
-	goto st0;
-st361:
-	if ( ++p == pe )
-		goto _test_eof361;
-case 361:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st368;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st380;
-	goto st0;
-st362:
-	if ( ++p == pe )
-		goto _test_eof362;
-case 362:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st363;
-	goto st0;
-st363:
-	if ( ++p == pe )
-		goto _test_eof363;
-case 363:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st364;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st363;
-	goto st0;
-st364:
-	if ( ++p == pe )
-		goto _test_eof364;
-case 364:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st363;
-	goto st0;
-st365:
-	if ( ++p == pe )
-		goto _test_eof365;
-case 365:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st366;
-		case 46u: goto st367;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr449;
-		case 63u: goto tr450;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st365;
-	goto st0;
-st366:
-	if ( ++p == pe )
-		goto _test_eof366;
-case 366:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st366;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st365;
-	goto st0;
-st367:
-	if ( ++p == pe )
-		goto _test_eof367;
-case 367:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr449;
-		case 63u: goto tr450;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st363;
-	goto st0;
-st368:
-	if ( ++p == pe )
-		goto _test_eof368;
-case 368:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st369;
-	goto st0;
-st369:
-	if ( ++p == pe )
-		goto _test_eof369;
-case 369:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st370;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st378;
-	goto st0;
-st370:
-	if ( ++p == pe )
-		goto _test_eof370;
-case 370:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st371;
-	goto st0;
-st371:
-	if ( ++p == pe )
-		goto _test_eof371;
-case 371:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st372;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st376;
-	goto st0;
-st372:
-	if ( ++p == pe )
-		goto _test_eof372;
-case 372:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st365;
-		} else if ( (*p) >= 65u )
-			goto st365;
-	} else
-		goto st373;
-	goto st0;
-st373:
-	if ( ++p == pe )
-		goto _test_eof373;
-case 373:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st364;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr449;
-		case 63u: goto tr450;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st374;
-	goto st0;
-st374:
-	if ( ++p == pe )
-		goto _test_eof374;
-case 374:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st364;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr449;
-		case 63u: goto tr450;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st375;
-	goto st0;
-st375:
-	if ( ++p == pe )
-		goto _test_eof375;
-case 375:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st364;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr449;
-		case 63u: goto tr450;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st363;
-	goto st0;
-st376:
-	if ( ++p == pe )
-		goto _test_eof376;
-case 376:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st372;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st377;
-	goto st0;
-st377:
-	if ( ++p == pe )
-		goto _test_eof377;
-case 377:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st372;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st363;
-	goto st0;
-st378:
-	if ( ++p == pe )
-		goto _test_eof378;
-case 378:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st370;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st379;
-	goto st0;
-st379:
-	if ( ++p == pe )
-		goto _test_eof379;
-case 379:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st370;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st363;
-	goto st0;
-st380:
-	if ( ++p == pe )
-		goto _test_eof380;
-case 380:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st368;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st381;
-	goto st0;
-st381:
-	if ( ++p == pe )
-		goto _test_eof381;
-case 381:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 45u: goto st362;
-		case 46u: goto st368;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st363;
-		} else if ( (*p) >= 65u )
-			goto st363;
-	} else
-		goto st363;
-	goto st0;
-st382:
-	if ( ++p == pe )
-		goto _test_eof382;
-case 382:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st417;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st383;
-		} else
-			goto st352;
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st338;
 	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st383;
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st338;
 	} else
-		goto st383;
-	goto st0;
-st383:
-	if ( ++p == pe )
-		goto _test_eof383;
-case 383:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st387;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st384;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st384;
-	} else
-		goto st384;
-	goto st0;
-st384:
-	if ( ++p == pe )
-		goto _test_eof384;
-case 384:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st387;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st385;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st385;
-	} else
-		goto st385;
-	goto st0;
-st385:
-	if ( ++p == pe )
-		goto _test_eof385;
-case 385:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st387;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st386;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st386;
-	} else
-		goto st386;
-	goto st0;
-st386:
-	if ( ++p == pe )
-		goto _test_eof386;
-case 386:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st387;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st387:
-	if ( ++p == pe )
-		goto _test_eof387;
-case 387:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st404;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st388;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st383;
-	} else
-		goto st383;
-	goto st0;
-st388:
-	if ( ++p == pe )
-		goto _test_eof388;
-case 388:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st387;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st402;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st384;
-	} else
-		goto st384;
-	goto st0;
-st389:
-	if ( ++p == pe )
-		goto _test_eof389;
-case 389:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st390;
-	goto st0;
-st390:
-	if ( ++p == pe )
-		goto _test_eof390;
-case 390:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st391;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st400;
-	goto st0;
-st391:
-	if ( ++p == pe )
-		goto _test_eof391;
-case 391:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st392;
-	goto st0;
-st392:
-	if ( ++p == pe )
-		goto _test_eof392;
-case 392:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st393;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st398;
-	goto st0;
-st393:
-	if ( ++p == pe )
-		goto _test_eof393;
-case 393:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st394;
-	goto st0;
-st394:
-	if ( ++p == pe )
-		goto _test_eof394;
-case 394:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st395;
-	goto st0;
-st395:
-	if ( ++p == pe )
-		goto _test_eof395;
-case 395:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st396;
-	goto st0;
-st396:
-	if ( ++p == pe )
-		goto _test_eof396;
-case 396:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st397:
-	if ( ++p == pe )
-		goto _test_eof397;
-case 397:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 59u: goto tr449;
-		case 63u: goto tr450;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st398:
-	if ( ++p == pe )
-		goto _test_eof398;
-case 398:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st393;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st399;
-	goto st0;
-st399:
-	if ( ++p == pe )
-		goto _test_eof399;
-case 399:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st393;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st400:
-	if ( ++p == pe )
-		goto _test_eof400;
-case 400:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st391;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st401;
-	goto st0;
-st401:
-	if ( ++p == pe )
-		goto _test_eof401;
-case 401:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st391;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st402:
-	if ( ++p == pe )
-		goto _test_eof402;
-case 402:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st387;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st403;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st385;
-	} else
-		goto st385;
-	goto st0;
-st403:
-	if ( ++p == pe )
-		goto _test_eof403;
-case 403:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st387;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st386;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st386;
-	} else
-		goto st386;
-	goto st0;
-st404:
-	if ( ++p == pe )
-		goto _test_eof404;
-case 404:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st413;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st405;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st405;
-	} else
-		goto st405;
-	goto st0;
-st405:
-	if ( ++p == pe )
-		goto _test_eof405;
-case 405:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st409;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st406;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st406;
-	} else
-		goto st406;
-	goto st0;
-st406:
-	if ( ++p == pe )
-		goto _test_eof406;
-case 406:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st409;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st407;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st407;
-	} else
-		goto st407;
-	goto st0;
-st407:
-	if ( ++p == pe )
-		goto _test_eof407;
-case 407:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st409;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st408;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st408;
-	} else
-		goto st408;
-	goto st0;
-st408:
-	if ( ++p == pe )
-		goto _test_eof408;
-case 408:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st409;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st409:
-	if ( ++p == pe )
-		goto _test_eof409;
-case 409:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st410;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st405;
-	} else
-		goto st405;
-	goto st0;
-st410:
-	if ( ++p == pe )
-		goto _test_eof410;
-case 410:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st409;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st411;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st406;
-	} else
-		goto st406;
-	goto st0;
-st411:
-	if ( ++p == pe )
-		goto _test_eof411;
-case 411:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st409;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st412;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st407;
-	} else
-		goto st407;
-	goto st0;
-st412:
-	if ( ++p == pe )
-		goto _test_eof412;
-case 412:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st409;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st397;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st352;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st408;
-		} else
-			goto st352;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st352;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else
-			goto st408;
-	} else
-		goto st408;
-	goto st0;
-st413:
-	if ( ++p == pe )
-		goto _test_eof413;
-case 413:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st414;
-	goto st0;
-st414:
-	if ( ++p == pe )
-		goto _test_eof414;
-case 414:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st415;
-	goto st0;
-st415:
-	if ( ++p == pe )
-		goto _test_eof415;
-case 415:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st416;
-	goto st0;
-st416:
-	if ( ++p == pe )
-		goto _test_eof416;
-case 416:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 46u: goto st389;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st417:
-	if ( ++p == pe )
-		goto _test_eof417;
-case 417:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st404;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-st418:
-	if ( ++p == pe )
-		goto _test_eof418;
-case 418:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 84u: goto st419;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 116u: goto st419;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st419:
-	if ( ++p == pe )
-		goto _test_eof419;
-case 419:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 72u: goto st420;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 104u: goto st420;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st420:
-	if ( ++p == pe )
-		goto _test_eof420;
-case 420:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 79u: goto st421;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 111u: goto st421;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st421:
-	if ( ++p == pe )
-		goto _test_eof421;
-case 421:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 68u: goto st422;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 100u: goto st422;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st422:
-	if ( ++p == pe )
-		goto _test_eof422;
-case 422:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st76;
-		case 63u: goto tr430;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
+		goto st338;
 	goto st0;
 st76:
 	if ( ++p == pe )
 		goto _test_eof76;
 case 76:
 	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 78u: goto st427;
-		case 83u: goto st433;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st423:
-	if ( ++p == pe )
-		goto _test_eof423;
-case 423:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st424:
-	if ( ++p == pe )
-		goto _test_eof424;
-case 424:
-	switch( (*p) ) {
-		case 33u: goto st425;
-		case 37u: goto st425;
-		case 39u: goto st425;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 126u: goto st425;
+		case 33u: goto st339;
+		case 37u: goto st77;
+		case 44u: goto st25;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 61u: goto st25;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st339;
+		case 126u: goto st339;
 	}
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st425;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st426;
-		} else
-			goto st425;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st425;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st425;
-			} else if ( (*p) >= 97u )
-				goto st426;
-		} else
-			goto st425;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st339;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st339;
 	} else
-		goto st426;
+		goto st339;
 	goto st0;
-st425:
+st339:
 	if ( ++p == pe )
-		goto _test_eof425;
-case 425:
+		goto _test_eof339;
+case 339:
 	switch( (*p) ) {
-		case 33u: goto st425;
-		case 37u: goto st425;
-		case 39u: goto st425;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 126u: goto st425;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st425;
-		} else if ( (*p) >= 42u )
-			goto st425;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st425;
-		} else if ( (*p) >= 65u )
-			goto st425;
-	} else
-		goto st425;
-	goto st0;
-st426:
-	if ( ++p == pe )
-		goto _test_eof426;
-case 426:
-	switch( (*p) ) {
-		case 33u: goto st425;
-		case 37u: goto st425;
-		case 39u: goto st425;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 126u: goto st425;
+		case 33u: goto st339;
+		case 37u: goto st77;
+		case 44u: goto st25;
+		case 47u: goto st262;
+		case 58u: goto st262;
+		case 59u: goto tr328;
+		case 61u: goto st25;
+		case 63u: goto tr330;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st339;
+		case 126u: goto st339;
 	}
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st425;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st423;
-		} else
-			goto st425;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st425;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st425;
-			} else if ( (*p) >= 97u )
-				goto st423;
-		} else
-			goto st425;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st339;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st339;
 	} else
-		goto st423;
-	goto st0;
-st427:
-	if ( ++p == pe )
-		goto _test_eof427;
-case 427:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 79u: goto st428;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st428:
-	if ( ++p == pe )
-		goto _test_eof428;
-case 428:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 84u: goto st429;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st429:
-	if ( ++p == pe )
-		goto _test_eof429;
-case 429:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 73u: goto st430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st430:
-	if ( ++p == pe )
-		goto _test_eof430;
-case 430:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 70u: goto st431;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st431:
-	if ( ++p == pe )
-		goto _test_eof431;
-case 431:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 89u: goto st432;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st432:
-	if ( ++p == pe )
-		goto _test_eof432;
-case 432:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 63u: goto tr430;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st433:
-	if ( ++p == pe )
-		goto _test_eof433;
-case 433:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 85u: goto st434;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st434:
-	if ( ++p == pe )
-		goto _test_eof434;
-case 434:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 66u: goto st435;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st435:
-	if ( ++p == pe )
-		goto _test_eof435;
-case 435:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 83u: goto st436;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st436:
-	if ( ++p == pe )
-		goto _test_eof436;
-case 436:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 67u: goto st437;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st437:
-	if ( ++p == pe )
-		goto _test_eof437;
-case 437:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 82u: goto st438;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st438:
-	if ( ++p == pe )
-		goto _test_eof438;
-case 438:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 73u: goto st439;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st439:
-	if ( ++p == pe )
-		goto _test_eof439;
-case 439:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 66u: goto st440;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-st440:
-	if ( ++p == pe )
-		goto _test_eof440;
-case 440:
-	switch( (*p) ) {
-		case 33u: goto st423;
-		case 37u: goto st424;
-		case 39u: goto st423;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 69u: goto st432;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st423;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st423;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st423;
-		} else if ( (*p) >= 65u )
-			goto st423;
-	} else
-		goto st423;
-	goto st0;
-tr80:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st441;
-st441:
-	if ( ++p == pe )
-		goto _test_eof441;
-case 441:
-#line 5608 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 82u: goto st442;
-		case 84u: goto st454;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 114u: goto st442;
-		case 116u: goto st454;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st442:
-	if ( ++p == pe )
-		goto _test_eof442;
-case 442:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 65u: goto st443;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 97u: goto st443;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 66u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st443:
-	if ( ++p == pe )
-		goto _test_eof443;
-case 443:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 78u: goto st444;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 110u: goto st444;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st444:
-	if ( ++p == pe )
-		goto _test_eof444;
-case 444:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 83u: goto st445;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 115u: goto st445;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st445:
-	if ( ++p == pe )
-		goto _test_eof445;
-case 445:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 80u: goto st446;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 112u: goto st446;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st446:
-	if ( ++p == pe )
-		goto _test_eof446;
-case 446:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 79u: goto st447;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 111u: goto st447;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st447:
-	if ( ++p == pe )
-		goto _test_eof447;
-case 447:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 82u: goto st448;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 114u: goto st448;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st448:
-	if ( ++p == pe )
-		goto _test_eof448;
-case 448:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 84u: goto st449;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 116u: goto st449;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st449:
-	if ( ++p == pe )
-		goto _test_eof449;
-case 449:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st77;
-		case 63u: goto tr430;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
+		goto st339;
 	goto st0;
 st77:
 	if ( ++p == pe )
 		goto _test_eof77;
 case 77:
-	switch( (*p) ) {
-		case 33u: goto st450;
-		case 37u: goto st451;
-		case 39u: goto st450;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st452;
-		case 126u: goto st450;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st450;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st450;
-		} else if ( (*p) >= 65u )
-			goto st450;
-	} else
-		goto st450;
-	goto st0;
-st450:
-	if ( ++p == pe )
-		goto _test_eof450;
-case 450:
-	switch( (*p) ) {
-		case 33u: goto st450;
-		case 37u: goto st451;
-		case 39u: goto st450;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st452;
-		case 126u: goto st450;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st450;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st450;
-		} else if ( (*p) >= 65u )
-			goto st450;
-	} else
-		goto st450;
-	goto st0;
-st451:
-	if ( ++p == pe )
-		goto _test_eof451;
-case 451:
-	switch( (*p) ) {
-		case 33u: goto st452;
-		case 37u: goto st452;
-		case 39u: goto st452;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
-		case 126u: goto st452;
-	}
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st452;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st453;
-		} else
-			goto st452;
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st78;
 	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st452;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st452;
-			} else if ( (*p) >= 97u )
-				goto st453;
-		} else
-			goto st452;
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st78;
 	} else
-		goto st453;
-	goto st0;
-st452:
-	if ( ++p == pe )
-		goto _test_eof452;
-case 452:
-	switch( (*p) ) {
-		case 33u: goto st452;
-		case 37u: goto st452;
-		case 39u: goto st452;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
-		case 126u: goto st452;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st452;
-		} else if ( (*p) >= 42u )
-			goto st452;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st452;
-		} else if ( (*p) >= 65u )
-			goto st452;
-	} else
-		goto st452;
-	goto st0;
-st453:
-	if ( ++p == pe )
-		goto _test_eof453;
-case 453:
-	switch( (*p) ) {
-		case 33u: goto st452;
-		case 37u: goto st452;
-		case 39u: goto st452;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
-		case 126u: goto st452;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st452;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st450;
-		} else
-			goto st452;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st452;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st452;
-			} else if ( (*p) >= 97u )
-				goto st450;
-		} else
-			goto st452;
-	} else
-		goto st450;
-	goto st0;
-st454:
-	if ( ++p == pe )
-		goto _test_eof454;
-case 454:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 76u: goto st455;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 108u: goto st455;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st455:
-	if ( ++p == pe )
-		goto _test_eof455;
-case 455:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st78;
-		case 63u: goto tr430;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
+		goto st78;
 	goto st0;
 st78:
 	if ( ++p == pe )
 		goto _test_eof78;
 case 78:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st339;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st339;
 	} else
-		goto st456;
-	goto st0;
-st456:
-	if ( ++p == pe )
-		goto _test_eof456;
-case 456:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr534;
-		case 63u: goto tr535;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st457;
-	goto st0;
-st457:
-	if ( ++p == pe )
-		goto _test_eof457;
-case 457:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 58u: goto st352;
-		case 59u: goto tr534;
-		case 63u: goto tr535;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st352;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st458;
-	goto st0;
-st458:
-	if ( ++p == pe )
-		goto _test_eof458;
-case 458:
-	switch( (*p) ) {
-		case 33u: goto st352;
-		case 37u: goto st67;
-		case 59u: goto tr534;
-		case 63u: goto tr535;
-		case 93u: goto st352;
-		case 95u: goto st352;
-		case 126u: goto st352;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st352;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
-		} else if ( (*p) >= 65u )
-			goto st352;
-	} else
-		goto st352;
-	goto st0;
-tr81:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st459;
-st459:
-	if ( ++p == pe )
-		goto _test_eof459;
-case 459:
-#line 6188 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 83u: goto st460;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 115u: goto st460;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st460:
-	if ( ++p == pe )
-		goto _test_eof460;
-case 460:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 69u: goto st461;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 101u: goto st461;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st461:
-	if ( ++p == pe )
-		goto _test_eof461;
-case 461:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st66;
-		case 63u: goto tr430;
-		case 82u: goto st462;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 114u: goto st462;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
-	goto st0;
-st462:
-	if ( ++p == pe )
-		goto _test_eof462;
-case 462:
-	switch( (*p) ) {
-		case 33u: goto st351;
-		case 37u: goto st64;
-		case 59u: goto tr428;
-		case 61u: goto st79;
-		case 63u: goto tr430;
-		case 93u: goto st351;
-		case 95u: goto st351;
-		case 126u: goto st351;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st351;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st351;
-		} else if ( (*p) >= 65u )
-			goto st351;
-	} else
-		goto st351;
+		goto st339;
 	goto st0;
 st79:
 	if ( ++p == pe )
 		goto _test_eof79;
 case 79:
 	switch( (*p) ) {
-		case 33u: goto st463;
-		case 37u: goto st464;
-		case 39u: goto st463;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st465;
-		case 126u: goto st463;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st463;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st463;
-		} else if ( (*p) >= 65u )
-			goto st463;
-	} else
-		goto st463;
-	goto st0;
-st463:
-	if ( ++p == pe )
-		goto _test_eof463;
-case 463:
-	switch( (*p) ) {
-		case 33u: goto st463;
-		case 37u: goto st464;
-		case 39u: goto st463;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st465;
-		case 126u: goto st463;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st463;
-		} else if ( (*p) >= 36u )
-			goto st352;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st463;
-		} else if ( (*p) >= 65u )
-			goto st463;
-	} else
-		goto st463;
-	goto st0;
-st464:
-	if ( ++p == pe )
-		goto _test_eof464;
-case 464:
-	switch( (*p) ) {
-		case 33u: goto st465;
-		case 37u: goto st465;
-		case 39u: goto st465;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
-		case 126u: goto st465;
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
 	}
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st465;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st466;
-		} else
-			goto st465;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st465;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st465;
-			} else if ( (*p) >= 97u )
-				goto st466;
-		} else
-			goto st465;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st340;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st340;
 	} else
-		goto st466;
+		goto st340;
 	goto st0;
-st465:
+st340:
 	if ( ++p == pe )
-		goto _test_eof465;
-case 465:
+		goto _test_eof340;
+case 340:
 	switch( (*p) ) {
-		case 33u: goto st465;
-		case 37u: goto st465;
-		case 39u: goto st465;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
-		case 126u: goto st465;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st465;
-		} else if ( (*p) >= 42u )
-			goto st465;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st465;
-		} else if ( (*p) >= 65u )
-			goto st465;
-	} else
-		goto st465;
-	goto st0;
-st466:
-	if ( ++p == pe )
-		goto _test_eof466;
-case 466:
-	switch( (*p) ) {
-		case 33u: goto st465;
-		case 37u: goto st465;
-		case 39u: goto st465;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
-		case 126u: goto st465;
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
 	}
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st465;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st463;
-		} else
-			goto st465;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st465;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st465;
-			} else if ( (*p) >= 97u )
-				goto st463;
-		} else
-			goto st465;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st340;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st340;
 	} else
-		goto st463;
+		goto st340;
 	goto st0;
 st80:
 	if ( ++p == pe )
@@ -6557,58 +5623,139 @@ case 80:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st81;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st348;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st81;
 	} else
-		goto st348;
+		goto st81;
 	goto st0;
 st81:
 	if ( ++p == pe )
 		goto _test_eof81;
 case 81:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st82;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st87;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st340;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st340;
 	} else
-		goto st59;
+		goto st340;
 	goto st0;
+tr404:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr408:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr417:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr432:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr451:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr464:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr470:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr477:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
 st82:
 	if ( ++p == pe )
 		goto _test_eof82;
 case 82:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
+#line 5556 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st83;
+		case 37u: goto st84;
+		case 38u: goto st22;
+		case 44u: goto st22;
+		case 58u: goto st86;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st42;
+		case 93u: goto st42;
+		case 95u: goto st83;
+		case 126u: goto st83;
+	}
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
 			goto st83;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st348;
+			goto st83;
 	} else
-		goto st348;
+		goto st83;
 	goto st0;
 st83:
 	if ( ++p == pe )
 		goto _test_eof83;
 case 83:
 	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st84;
+		case 33u: goto st83;
+		case 37u: goto st84;
+		case 38u: goto st22;
+		case 44u: goto st22;
+		case 58u: goto st86;
+		case 59u: goto st22;
+		case 61u: goto st342;
+		case 64u: goto st28;
+		case 91u: goto st42;
+		case 93u: goto st42;
+		case 95u: goto st83;
+		case 126u: goto st83;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st85;
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st83;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st83;
 	} else
-		goto st59;
+		goto st83;
 	goto st0;
 st84:
 	if ( ++p == pe )
@@ -6616,209 +5763,193 @@ st84:
 case 84:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st467;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st348;
+			goto st85;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st85;
 	} else
-		goto st348;
-	goto st0;
-st467:
-	if ( ++p == pe )
-		goto _test_eof467;
-case 467:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st60;
-		case 58u: goto st62;
-		case 59u: goto tr425;
-		case 63u: goto tr426;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st468;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
-	} else
-		goto st59;
-	goto st0;
-st468:
-	if ( ++p == pe )
-		goto _test_eof468;
-case 468:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st60;
-		case 58u: goto st62;
-		case 59u: goto tr425;
-		case 63u: goto tr426;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st469;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
-	} else
-		goto st59;
-	goto st0;
-st469:
-	if ( ++p == pe )
-		goto _test_eof469;
-case 469:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st60;
-		case 58u: goto st62;
-		case 59u: goto tr425;
-		case 63u: goto tr426;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
-	} else
-		goto st59;
+		goto st85;
 	goto st0;
 st85:
 	if ( ++p == pe )
 		goto _test_eof85;
 case 85:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st84;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st86;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st83;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st83;
 	} else
-		goto st59;
+		goto st83;
 	goto st0;
 st86:
 	if ( ++p == pe )
 		goto _test_eof86;
 case 86:
 	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st84;
+		case 33u: goto st86;
+		case 37u: goto st87;
+		case 38u: goto st25;
+		case 44u: goto st25;
+		case 47u: goto st42;
+		case 58u: goto st42;
+		case 61u: goto st341;
+		case 63u: goto st42;
+		case 64u: goto st28;
+		case 91u: goto st42;
+		case 93u: goto st42;
+		case 95u: goto st86;
+		case 126u: goto st86;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st86;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st86;
 	} else
-		goto st59;
+		goto st86;
 	goto st0;
 st87:
 	if ( ++p == pe )
 		goto _test_eof87;
 case 87:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st82;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st88;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st88;
 	} else
-		goto st59;
+		goto st88;
 	goto st0;
 st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st82;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
+			goto st86;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st86;
+	} else
+		goto st86;
+	goto st0;
+st341:
+	if ( ++p == pe )
+		goto _test_eof341;
+case 341:
+	switch( (*p) ) {
+		case 33u: goto st341;
+		case 37u: goto st89;
+		case 38u: goto st91;
+		case 44u: goto st25;
+		case 47u: goto st263;
+		case 58u: goto st263;
+		case 61u: goto st25;
+		case 63u: goto st263;
+		case 64u: goto st28;
+		case 91u: goto st263;
+		case 93u: goto st263;
+		case 95u: goto st341;
+		case 126u: goto st341;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st341;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st341;
 	} else
-		goto st59;
+		goto st341;
 	goto st0;
 st89:
 	if ( ++p == pe )
 		goto _test_eof89;
 case 89:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st80;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st90;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st90;
 	} else
-		goto st59;
+		goto st90;
 	goto st0;
 st90:
 	if ( ++p == pe )
 		goto _test_eof90;
 case 90:
-	switch( (*p) ) {
-		case 45u: goto st58;
-		case 46u: goto st80;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st59;
+			goto st341;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st341;
 	} else
-		goto st59;
+		goto st341;
 	goto st0;
-tr57:
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st91;
-tr67:
-#line 32 "grammar/uri_actions.rl"
-	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st91;
 st91:
 	if ( ++p == pe )
 		goto _test_eof91;
 case 91:
-#line 6701 "gen/c/sip_uri.c"
-	if ( (*p) == 58u )
-		goto st125;
+	switch( (*p) ) {
+		case 33u: goto st86;
+		case 37u: goto st87;
+		case 38u: goto st25;
+		case 44u: goto st25;
+		case 47u: goto st42;
+		case 58u: goto st42;
+		case 61u: goto st25;
+		case 63u: goto st42;
+		case 64u: goto st28;
+		case 91u: goto st42;
+		case 93u: goto st42;
+		case 95u: goto st86;
+		case 126u: goto st86;
+	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st92;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st92;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st86;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st86;
 	} else
-		goto st92;
+		goto st86;
+	goto st0;
+st342:
+	if ( ++p == pe )
+		goto _test_eof342;
+case 342:
+	switch( (*p) ) {
+		case 33u: goto st342;
+		case 37u: goto st92;
+		case 38u: goto st82;
+		case 44u: goto st22;
+		case 58u: goto st341;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st263;
+		case 93u: goto st263;
+		case 95u: goto st342;
+		case 126u: goto st342;
+	}
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st342;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st342;
+	} else
+		goto st342;
 	goto st0;
 st92:
 	if ( ++p == pe )
 		goto _test_eof92;
 case 92:
-	switch( (*p) ) {
-		case 58u: goto st96;
-		case 93u: goto st470;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st93;
@@ -6832,269 +5963,2468 @@ st93:
 	if ( ++p == pe )
 		goto _test_eof93;
 case 93:
-	switch( (*p) ) {
-		case 58u: goto st96;
-		case 93u: goto st470;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st94;
+			goto st342;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st94;
+			goto st342;
 	} else
-		goto st94;
+		goto st342;
+	goto st0;
+tr98:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st343;
+st343:
+	if ( ++p == pe )
+		goto _test_eof343;
+case 343:
+#line 5828 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 82u: goto st344;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 114u: goto st344;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st344:
+	if ( ++p == pe )
+		goto _test_eof344;
+case 344:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr416;
+		case 61u: goto st79;
+		case 63u: goto tr417;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+tr99:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st345;
+st345:
+	if ( ++p == pe )
+		goto _test_eof345;
+case 345:
+#line 5887 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 65u: goto st346;
+		case 69u: goto st371;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 97u: goto st346;
+		case 101u: goto st371;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 66u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 98u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st346:
+	if ( ++p == pe )
+		goto _test_eof346;
+case 346:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 68u: goto st347;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 100u: goto st347;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st347:
+	if ( ++p == pe )
+		goto _test_eof347;
+case 347:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 68u: goto st348;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 100u: goto st348;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st348:
+	if ( ++p == pe )
+		goto _test_eof348;
+case 348:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 82u: goto st349;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 114u: goto st349;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st349:
+	if ( ++p == pe )
+		goto _test_eof349;
+case 349:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st94;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
 	goto st0;
 st94:
 	if ( ++p == pe )
 		goto _test_eof94;
 case 94:
 	switch( (*p) ) {
-		case 58u: goto st96;
-		case 93u: goto st470;
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st292;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st350;
+	goto st0;
+st350:
+	if ( ++p == pe )
+		goto _test_eof350;
+case 350:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st357;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st369;
+	goto st0;
+st351:
+	if ( ++p == pe )
+		goto _test_eof351;
+case 351:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st352;
+	goto st0;
+st352:
+	if ( ++p == pe )
+		goto _test_eof352;
+case 352:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st353;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st352;
+	goto st0;
+st353:
+	if ( ++p == pe )
+		goto _test_eof353;
+case 353:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st352;
+	goto st0;
+st354:
+	if ( ++p == pe )
+		goto _test_eof354;
+case 354:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st355;
+		case 46u: goto st356;
+		case 58u: goto st339;
+		case 59u: goto tr431;
+		case 61u: goto st22;
+		case 63u: goto tr432;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st354;
+	goto st0;
+st355:
+	if ( ++p == pe )
+		goto _test_eof355;
+case 355:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st355;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st354;
+	goto st0;
+st356:
+	if ( ++p == pe )
+		goto _test_eof356;
+case 356:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr431;
+		case 61u: goto st22;
+		case 63u: goto tr432;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st352;
+	goto st0;
+st357:
+	if ( ++p == pe )
+		goto _test_eof357;
+case 357:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st358;
+	goto st0;
+st358:
+	if ( ++p == pe )
+		goto _test_eof358;
+case 358:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st359;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st367;
+	goto st0;
+st359:
+	if ( ++p == pe )
+		goto _test_eof359;
+case 359:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st360;
+	goto st0;
+st360:
+	if ( ++p == pe )
+		goto _test_eof360;
+case 360:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st361;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st365;
+	goto st0;
+st361:
+	if ( ++p == pe )
+		goto _test_eof361;
+case 361:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st354;
+		} else if ( (*p) >= 65u )
+			goto st354;
+	} else
+		goto st362;
+	goto st0;
+st362:
+	if ( ++p == pe )
+		goto _test_eof362;
+case 362:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st353;
+		case 58u: goto st339;
+		case 59u: goto tr431;
+		case 61u: goto st22;
+		case 63u: goto tr432;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st363;
+	goto st0;
+st363:
+	if ( ++p == pe )
+		goto _test_eof363;
+case 363:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st353;
+		case 58u: goto st339;
+		case 59u: goto tr431;
+		case 61u: goto st22;
+		case 63u: goto tr432;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st364;
+	goto st0;
+st364:
+	if ( ++p == pe )
+		goto _test_eof364;
+case 364:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st353;
+		case 58u: goto st339;
+		case 59u: goto tr431;
+		case 61u: goto st22;
+		case 63u: goto tr432;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st352;
+	goto st0;
+st365:
+	if ( ++p == pe )
+		goto _test_eof365;
+case 365:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st361;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st366;
+	goto st0;
+st366:
+	if ( ++p == pe )
+		goto _test_eof366;
+case 366:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st361;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st352;
+	goto st0;
+st367:
+	if ( ++p == pe )
+		goto _test_eof367;
+case 367:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st359;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st368;
+	goto st0;
+st368:
+	if ( ++p == pe )
+		goto _test_eof368;
+case 368:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st359;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st352;
+	goto st0;
+st369:
+	if ( ++p == pe )
+		goto _test_eof369;
+case 369:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st357;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st370;
+	goto st0;
+st370:
+	if ( ++p == pe )
+		goto _test_eof370;
+case 370:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 45u: goto st351;
+		case 46u: goto st357;
+		case 58u: goto st339;
+		case 59u: goto tr406;
+		case 61u: goto st22;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st352;
+		} else if ( (*p) >= 65u )
+			goto st352;
+	} else
+		goto st352;
+	goto st0;
+st371:
+	if ( ++p == pe )
+		goto _test_eof371;
+case 371:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 84u: goto st372;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 116u: goto st372;
+		case 126u: goto st337;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st95;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st95;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
 	} else
-		goto st95;
+		goto st337;
+	goto st0;
+st372:
+	if ( ++p == pe )
+		goto _test_eof372;
+case 372:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 72u: goto st373;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 104u: goto st373;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st373:
+	if ( ++p == pe )
+		goto _test_eof373;
+case 373:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 79u: goto st374;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 111u: goto st374;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st374:
+	if ( ++p == pe )
+		goto _test_eof374;
+case 374:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 68u: goto st375;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 100u: goto st375;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st375:
+	if ( ++p == pe )
+		goto _test_eof375;
+case 375:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st95;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
 	goto st0;
 st95:
 	if ( ++p == pe )
 		goto _test_eof95;
 case 95:
 	switch( (*p) ) {
-		case 58u: goto st96;
-		case 93u: goto st470;
+		case 33u: goto st376;
+		case 37u: goto st377;
+		case 39u: goto st376;
+		case 44u: goto st22;
+		case 47u: goto st340;
+		case 58u: goto st339;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st302;
+		case 126u: goto st376;
 	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st376;
+		} else if ( (*p) >= 65u )
+			goto st376;
+	} else
+		goto st376;
+	goto st0;
+st376:
+	if ( ++p == pe )
+		goto _test_eof376;
+case 376:
+	switch( (*p) ) {
+		case 33u: goto st376;
+		case 37u: goto st377;
+		case 39u: goto st376;
+		case 44u: goto st22;
+		case 47u: goto st340;
+		case 58u: goto st339;
+		case 59u: goto tr450;
+		case 61u: goto st22;
+		case 63u: goto tr451;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st302;
+		case 126u: goto st376;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st376;
+		} else if ( (*p) >= 65u )
+			goto st376;
+	} else
+		goto st376;
+	goto st0;
+st377:
+	if ( ++p == pe )
+		goto _test_eof377;
+case 377:
+	switch( (*p) ) {
+		case 33u: goto st302;
+		case 37u: goto st302;
+		case 39u: goto st302;
+		case 59u: goto tr370;
+		case 63u: goto tr371;
+		case 126u: goto st302;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st302;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st378;
+		} else
+			goto st302;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st302;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st302;
+			} else if ( (*p) >= 97u )
+				goto st378;
+		} else
+			goto st302;
+	} else
+		goto st378;
+	goto st0;
+st378:
+	if ( ++p == pe )
+		goto _test_eof378;
+case 378:
+	switch( (*p) ) {
+		case 33u: goto st302;
+		case 37u: goto st302;
+		case 39u: goto st302;
+		case 59u: goto tr370;
+		case 63u: goto tr371;
+		case 126u: goto st302;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st302;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st376;
+		} else
+			goto st302;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st302;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st302;
+			} else if ( (*p) >= 97u )
+				goto st376;
+		} else
+			goto st302;
+	} else
+		goto st376;
+	goto st0;
+tr100:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st379;
+st379:
+	if ( ++p == pe )
+		goto _test_eof379;
+case 379:
+#line 7004 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 82u: goto st380;
+		case 84u: goto st391;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 114u: goto st380;
+		case 116u: goto st391;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st380:
+	if ( ++p == pe )
+		goto _test_eof380;
+case 380:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 65u: goto st381;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 97u: goto st381;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 66u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 98u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st381:
+	if ( ++p == pe )
+		goto _test_eof381;
+case 381:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 78u: goto st382;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 110u: goto st382;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st382:
+	if ( ++p == pe )
+		goto _test_eof382;
+case 382:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 83u: goto st383;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 115u: goto st383;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st383:
+	if ( ++p == pe )
+		goto _test_eof383;
+case 383:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 80u: goto st384;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 112u: goto st384;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st384:
+	if ( ++p == pe )
+		goto _test_eof384;
+case 384:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 79u: goto st385;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 111u: goto st385;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st385:
+	if ( ++p == pe )
+		goto _test_eof385;
+case 385:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 82u: goto st386;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 114u: goto st386;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st386:
+	if ( ++p == pe )
+		goto _test_eof386;
+case 386:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 84u: goto st387;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 116u: goto st387;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st387:
+	if ( ++p == pe )
+		goto _test_eof387;
+case 387:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st96;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
 	goto st0;
 st96:
 	if ( ++p == pe )
 		goto _test_eof96;
 case 96:
-	if ( (*p) == 58u )
-		goto st112;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st97;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st92;
+	switch( (*p) ) {
+		case 33u: goto st388;
+		case 37u: goto st389;
+		case 39u: goto st388;
+		case 44u: goto st22;
+		case 47u: goto st340;
+		case 58u: goto st339;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st315;
+		case 126u: goto st388;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st388;
+		} else if ( (*p) >= 65u )
+			goto st388;
 	} else
-		goto st92;
+		goto st388;
+	goto st0;
+st388:
+	if ( ++p == pe )
+		goto _test_eof388;
+case 388:
+	switch( (*p) ) {
+		case 33u: goto st388;
+		case 37u: goto st389;
+		case 39u: goto st388;
+		case 44u: goto st22;
+		case 47u: goto st340;
+		case 58u: goto st339;
+		case 59u: goto tr463;
+		case 61u: goto st22;
+		case 63u: goto tr464;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st315;
+		case 126u: goto st388;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st388;
+		} else if ( (*p) >= 65u )
+			goto st388;
+	} else
+		goto st388;
+	goto st0;
+st389:
+	if ( ++p == pe )
+		goto _test_eof389;
+case 389:
+	switch( (*p) ) {
+		case 33u: goto st315;
+		case 37u: goto st315;
+		case 39u: goto st315;
+		case 59u: goto tr383;
+		case 63u: goto tr384;
+		case 126u: goto st315;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st315;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st390;
+		} else
+			goto st315;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st315;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st315;
+			} else if ( (*p) >= 97u )
+				goto st390;
+		} else
+			goto st315;
+	} else
+		goto st390;
+	goto st0;
+st390:
+	if ( ++p == pe )
+		goto _test_eof390;
+case 390:
+	switch( (*p) ) {
+		case 33u: goto st315;
+		case 37u: goto st315;
+		case 39u: goto st315;
+		case 59u: goto tr383;
+		case 63u: goto tr384;
+		case 126u: goto st315;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st315;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st388;
+		} else
+			goto st315;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st315;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st315;
+			} else if ( (*p) >= 97u )
+				goto st388;
+		} else
+			goto st315;
+	} else
+		goto st388;
+	goto st0;
+st391:
+	if ( ++p == pe )
+		goto _test_eof391;
+case 391:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 76u: goto st392;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 108u: goto st392;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st392:
+	if ( ++p == pe )
+		goto _test_eof392;
+case 392:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st97;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
 	goto st0;
 st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
 	switch( (*p) ) {
-		case 46u: goto st98;
-		case 58u: goto st96;
-		case 93u: goto st470;
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st340;
+		} else if ( (*p) >= 65u )
+			goto st340;
+	} else
+		goto st393;
+	goto st0;
+st393:
+	if ( ++p == pe )
+		goto _test_eof393;
+case 393:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr469;
+		case 61u: goto st22;
+		case 63u: goto tr470;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st340;
+		} else if ( (*p) >= 65u )
+			goto st340;
+	} else
+		goto st394;
+	goto st0;
+st394:
+	if ( ++p == pe )
+		goto _test_eof394;
+case 394:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr469;
+		case 61u: goto st22;
+		case 63u: goto tr470;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st340;
+		} else if ( (*p) >= 65u )
+			goto st340;
+	} else
+		goto st395;
+	goto st0;
+st395:
+	if ( ++p == pe )
+		goto _test_eof395;
+case 395:
+	switch( (*p) ) {
+		case 33u: goto st340;
+		case 37u: goto st80;
+		case 44u: goto st22;
+		case 58u: goto st339;
+		case 59u: goto tr469;
+		case 61u: goto st22;
+		case 63u: goto tr470;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 95u: goto st340;
+		case 126u: goto st340;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st110;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st93;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st340;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st340;
 	} else
-		goto st93;
+		goto st340;
+	goto st0;
+tr101:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st396;
+st396:
+	if ( ++p == pe )
+		goto _test_eof396;
+case 396:
+#line 7577 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 83u: goto st397;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 115u: goto st397;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st397:
+	if ( ++p == pe )
+		goto _test_eof397;
+case 397:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 69u: goto st398;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 101u: goto st398;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st398:
+	if ( ++p == pe )
+		goto _test_eof398;
+case 398:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st79;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 82u: goto st399;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 114u: goto st399;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
+	goto st0;
+st399:
+	if ( ++p == pe )
+		goto _test_eof399;
+case 399:
+	switch( (*p) ) {
+		case 33u: goto st337;
+		case 37u: goto st72;
+		case 44u: goto st22;
+		case 58u: goto st338;
+		case 59u: goto tr406;
+		case 61u: goto st98;
+		case 63u: goto tr408;
+		case 64u: goto st28;
+		case 91u: goto st261;
+		case 93u: goto st261;
+		case 95u: goto st337;
+		case 126u: goto st337;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st337;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st337;
+	} else
+		goto st337;
 	goto st0;
 st98:
 	if ( ++p == pe )
 		goto _test_eof98;
 case 98:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st99;
+	switch( (*p) ) {
+		case 33u: goto st400;
+		case 37u: goto st401;
+		case 39u: goto st400;
+		case 44u: goto st22;
+		case 47u: goto st340;
+		case 58u: goto st339;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st328;
+		case 126u: goto st400;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st400;
+		} else if ( (*p) >= 65u )
+			goto st400;
+	} else
+		goto st400;
+	goto st0;
+st400:
+	if ( ++p == pe )
+		goto _test_eof400;
+case 400:
+	switch( (*p) ) {
+		case 33u: goto st400;
+		case 37u: goto st401;
+		case 39u: goto st400;
+		case 44u: goto st22;
+		case 47u: goto st340;
+		case 58u: goto st339;
+		case 59u: goto tr476;
+		case 61u: goto st22;
+		case 63u: goto tr477;
+		case 64u: goto st28;
+		case 91u: goto st262;
+		case 93u: goto st262;
+		case 96u: goto st328;
+		case 126u: goto st400;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st340;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st400;
+		} else if ( (*p) >= 65u )
+			goto st400;
+	} else
+		goto st400;
+	goto st0;
+st401:
+	if ( ++p == pe )
+		goto _test_eof401;
+case 401:
+	switch( (*p) ) {
+		case 33u: goto st328;
+		case 37u: goto st328;
+		case 39u: goto st328;
+		case 59u: goto tr396;
+		case 63u: goto tr397;
+		case 126u: goto st328;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st328;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st402;
+		} else
+			goto st328;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st328;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st328;
+			} else if ( (*p) >= 97u )
+				goto st402;
+		} else
+			goto st328;
+	} else
+		goto st402;
+	goto st0;
+st402:
+	if ( ++p == pe )
+		goto _test_eof402;
+case 402:
+	switch( (*p) ) {
+		case 33u: goto st328;
+		case 37u: goto st328;
+		case 39u: goto st328;
+		case 59u: goto tr396;
+		case 63u: goto tr397;
+		case 126u: goto st328;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st328;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st400;
+		} else
+			goto st328;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st328;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st328;
+			} else if ( (*p) >= 97u )
+				goto st400;
+		} else
+			goto st328;
+	} else
+		goto st400;
 	goto st0;
 st99:
 	if ( ++p == pe )
 		goto _test_eof99;
 case 99:
-	if ( (*p) == 46u )
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st334;
+		} else if ( (*p) >= 65u )
+			goto st334;
+	} else
 		goto st100;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st108;
 	goto st0;
 st100:
 	if ( ++p == pe )
 		goto _test_eof100;
 case 100:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st101;
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st101;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st106;
 	goto st0;
 st101:
 	if ( ++p == pe )
 		goto _test_eof101;
 case 101:
-	if ( (*p) == 46u )
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st334;
+		} else if ( (*p) >= 65u )
+			goto st334;
+	} else
 		goto st102;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st106;
 	goto st0;
 st102:
 	if ( ++p == pe )
 		goto _test_eof102;
 case 102:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st103;
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st103;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st104;
 	goto st0;
 st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
-	if ( (*p) == 93u )
-		goto st470;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st104;
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st334;
+		} else if ( (*p) >= 65u )
+			goto st334;
+	} else
+		goto st403;
+	goto st0;
+st403:
+	if ( ++p == pe )
+		goto _test_eof403;
+case 403:
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st68;
+		case 58u: goto st70;
+		case 59u: goto tr403;
+		case 61u: goto st22;
+		case 63u: goto tr404;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st404;
+	goto st0;
+st404:
+	if ( ++p == pe )
+		goto _test_eof404;
+case 404:
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st68;
+		case 58u: goto st70;
+		case 59u: goto tr403;
+		case 61u: goto st22;
+		case 63u: goto tr404;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st405;
+	goto st0;
+st405:
+	if ( ++p == pe )
+		goto _test_eof405;
+case 405:
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st68;
+		case 58u: goto st70;
+		case 59u: goto tr403;
+		case 61u: goto st22;
+		case 63u: goto tr404;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st67;
 	goto st0;
 st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
-	if ( (*p) == 93u )
-		goto st470;
-	if ( 48u <= (*p) && (*p) <= 57u )
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st103;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
 		goto st105;
 	goto st0;
 st105:
 	if ( ++p == pe )
 		goto _test_eof105;
 case 105:
-	if ( (*p) == 93u )
-		goto st470;
-	goto st0;
-st470:
-	if ( ++p == pe )
-		goto _test_eof470;
-case 470:
 	switch( (*p) ) {
-		case 58u: goto st62;
-		case 59u: goto tr425;
-		case 63u: goto tr426;
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st103;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
 	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st67;
 	goto st0;
 st106:
 	if ( ++p == pe )
 		goto _test_eof106;
 case 106:
-	if ( (*p) == 46u )
-		goto st102;
-	if ( 48u <= (*p) && (*p) <= 57u )
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st101;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
 		goto st107;
 	goto st0;
 st107:
 	if ( ++p == pe )
 		goto _test_eof107;
 case 107:
-	if ( (*p) == 46u )
-		goto st102;
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st101;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st67;
 	goto st0;
 st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
-	if ( (*p) == 46u )
-		goto st100;
-	if ( 48u <= (*p) && (*p) <= 57u )
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st99;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
 		goto st109;
 	goto st0;
 st109:
 	if ( ++p == pe )
 		goto _test_eof109;
 case 109:
-	if ( (*p) == 46u )
-		goto st100;
+	switch( (*p) ) {
+		case 33u: goto st22;
+		case 37u: goto st23;
+		case 45u: goto st66;
+		case 46u: goto st99;
+		case 58u: goto st25;
+		case 59u: goto st22;
+		case 61u: goto st22;
+		case 63u: goto st22;
+		case 64u: goto st28;
+		case 95u: goto st22;
+		case 126u: goto st22;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st22;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st67;
+		} else if ( (*p) >= 65u )
+			goto st67;
+	} else
+		goto st67;
 	goto st0;
-st110:
-	if ( ++p == pe )
-		goto _test_eof110;
 case 110:
 	switch( (*p) ) {
-		case 46u: goto st98;
-		case 58u: goto st96;
-		case 93u: goto st470;
+		case 83u: goto tr141;
+		case 115u: goto tr141;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st111;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st94;
-	} else
-		goto st94;
 	goto st0;
+tr141:
+#line 27 "grammar/uri_actions.rl"
+	{ m_uri = p; sipkit__uri_begin(uri); }
+	goto st111;
 st111:
 	if ( ++p == pe )
 		goto _test_eof111;
 case 111:
+#line 8236 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 46u: goto st98;
-		case 58u: goto st96;
-		case 93u: goto st470;
+		case 73u: goto st112;
+		case 105u: goto st112;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st95;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st95;
-	} else
-		goto st95;
 	goto st0;
 st112:
 	if ( ++p == pe )
 		goto _test_eof112;
 case 112:
 	switch( (*p) ) {
-		case 58u: goto st121;
-		case 93u: goto st470;
+		case 80u: goto st113;
+		case 112u: goto st113;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st113;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st113;
-	} else
-		goto st113;
 	goto st0;
 st113:
 	if ( ++p == pe )
 		goto _test_eof113;
 case 113:
 	switch( (*p) ) {
-		case 58u: goto st117;
-		case 93u: goto st470;
+		case 83u: goto st114;
+		case 115u: goto st114;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st114;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st114;
-	} else
-		goto st114;
 	goto st0;
 st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
-	switch( (*p) ) {
-		case 58u: goto st117;
-		case 93u: goto st470;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st115;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st115;
-	} else
+	if ( (*p) == 58u )
 		goto st115;
 	goto st0;
 st115:
@@ -7102,9 +8432,76 @@ st115:
 		goto _test_eof115;
 case 115:
 	switch( (*p) ) {
-		case 58u: goto st117;
-		case 93u: goto st470;
+		case 33u: goto tr146;
+		case 37u: goto tr147;
+		case 59u: goto tr146;
+		case 61u: goto tr146;
+		case 63u: goto tr146;
+		case 91u: goto tr150;
+		case 95u: goto tr146;
+		case 126u: goto tr146;
 	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto tr146;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto tr149;
+		} else if ( (*p) >= 65u )
+			goto tr149;
+	} else
+		goto tr148;
+	goto st0;
+tr146:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+	goto st116;
+st116:
+	if ( ++p == pe )
+		goto _test_eof116;
+case 116:
+#line 8299 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 58u: goto st119;
+		case 61u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
+	}
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 59u )
+			goto st116;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st116;
+	} else
+		goto st116;
+	goto st0;
+tr147:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+	goto st117;
+st117:
+	if ( ++p == pe )
+		goto _test_eof117;
+case 117:
+#line 8324 "gen/c/sip_uri.c"
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st118;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st118;
+	} else
+		goto st118;
+	goto st0;
+st118:
+	if ( ++p == pe )
+		goto _test_eof118;
+case 118:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st116;
@@ -7113,504 +8510,409 @@ case 115:
 			goto st116;
 	} else
 		goto st116;
-	goto st0;
-st116:
-	if ( ++p == pe )
-		goto _test_eof116;
-case 116:
-	switch( (*p) ) {
-		case 58u: goto st117;
-		case 93u: goto st470;
-	}
-	goto st0;
-st117:
-	if ( ++p == pe )
-		goto _test_eof117;
-case 117:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st118;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st113;
-	} else
-		goto st113;
-	goto st0;
-st118:
-	if ( ++p == pe )
-		goto _test_eof118;
-case 118:
-	switch( (*p) ) {
-		case 46u: goto st98;
-		case 58u: goto st117;
-		case 93u: goto st470;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st119;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st114;
-	} else
-		goto st114;
 	goto st0;
 st119:
 	if ( ++p == pe )
 		goto _test_eof119;
 case 119:
 	switch( (*p) ) {
-		case 46u: goto st98;
-		case 58u: goto st117;
-		case 93u: goto st470;
+		case 33u: goto st119;
+		case 37u: goto st120;
+		case 61u: goto st119;
+		case 64u: goto st122;
+		case 95u: goto st119;
+		case 126u: goto st119;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st120;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st115;
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 46u )
+			goto st119;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st119;
+		} else if ( (*p) >= 65u )
+			goto st119;
 	} else
-		goto st115;
+		goto st119;
 	goto st0;
 st120:
 	if ( ++p == pe )
 		goto _test_eof120;
 case 120:
-	switch( (*p) ) {
-		case 46u: goto st98;
-		case 58u: goto st117;
-		case 93u: goto st470;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st116;
+			goto st121;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st116;
+			goto st121;
 	} else
-		goto st116;
+		goto st121;
 	goto st0;
 st121:
 	if ( ++p == pe )
 		goto _test_eof121;
 case 121:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st122;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st119;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st119;
+	} else
+		goto st119;
 	goto st0;
 st122:
 	if ( ++p == pe )
 		goto _test_eof122;
 case 122:
-	if ( (*p) == 46u )
-		goto st98;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st123;
+	if ( (*p) == 91u )
+		goto tr160;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto tr158;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto tr159;
+	} else
+		goto tr159;
 	goto st0;
+tr158:
+#line 32 "grammar/uri_actions.rl"
+	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st123;
 st123:
 	if ( ++p == pe )
 		goto _test_eof123;
 case 123:
-	if ( (*p) == 46u )
-		goto st98;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st124;
+#line 8419 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st146;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st155;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
+	} else
+		goto st125;
 	goto st0;
 st124:
 	if ( ++p == pe )
 		goto _test_eof124;
 case 124:
-	if ( (*p) == 46u )
-		goto st98;
+	if ( (*p) == 45u )
+		goto st124;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st125;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
+	} else
+		goto st125;
 	goto st0;
 st125:
 	if ( ++p == pe )
 		goto _test_eof125;
 case 125:
-	if ( (*p) == 58u )
-		goto st112;
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st126;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st125;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
+	} else
+		goto st125;
 	goto st0;
-tr55:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st126;
 st126:
 	if ( ++p == pe )
 		goto _test_eof126;
 case 126:
-#line 7138 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st160;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st125;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st406;
 	} else
-		goto st169;
+		goto st406;
+	goto st0;
+tr159:
+#line 32 "grammar/uri_actions.rl"
+	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st406;
+st406:
+	if ( ++p == pe )
+		goto _test_eof406;
+case 406:
+#line 8485 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 45u: goto st127;
+		case 46u: goto st407;
+		case 58u: goto st128;
+		case 59u: goto tr483;
+		case 63u: goto tr484;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st406;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st406;
+	} else
+		goto st406;
 	goto st0;
 st127:
 	if ( ++p == pe )
 		goto _test_eof127;
 case 127:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+	if ( (*p) == 45u )
+		goto st127;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st406;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st406;
 	} else
-		goto st128;
+		goto st406;
+	goto st0;
+st407:
+	if ( ++p == pe )
+		goto _test_eof407;
+case 407:
+	switch( (*p) ) {
+		case 58u: goto st128;
+		case 59u: goto tr483;
+		case 63u: goto tr484;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st125;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st406;
+	} else
+		goto st406;
 	goto st0;
 st128:
 	if ( ++p == pe )
 		goto _test_eof128;
 case 128:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st129;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
-	} else
-		goto st128;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st408;
 	goto st0;
+st408:
+	if ( ++p == pe )
+		goto _test_eof408;
+case 408:
+	switch( (*p) ) {
+		case 59u: goto tr483;
+		case 63u: goto tr484;
+	}
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st408;
+	goto st0;
+tr483:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+	goto st129;
+tr486:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr492:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr507:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr528:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr541:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr547:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr554:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
 st129:
 	if ( ++p == pe )
 		goto _test_eof129;
 case 129:
+#line 8586 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto tr169;
+		case 37u: goto tr170;
+		case 76u: goto tr171;
+		case 77u: goto tr172;
+		case 84u: goto tr173;
+		case 85u: goto tr174;
+		case 93u: goto tr169;
+		case 95u: goto tr169;
+		case 108u: goto tr171;
+		case 109u: goto tr172;
+		case 116u: goto tr173;
+		case 117u: goto tr174;
+		case 126u: goto tr169;
 	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto tr169;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st471;
+				goto tr169;
 		} else if ( (*p) >= 65u )
-			goto st471;
+			goto tr169;
 	} else
-		goto st128;
+		goto tr169;
 	goto st0;
-tr56:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st471;
-st471:
+tr169:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st409;
+st409:
 	if ( ++p == pe )
-		goto _test_eof471;
-case 471:
-#line 7255 "gen/c/sip_uri.c"
+		goto _test_eof409;
+case 409:
+#line 8620 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st130;
-		case 46u: goto st472;
-		case 58u: goto st131;
-		case 59u: goto tr548;
-		case 61u: goto st50;
-		case 63u: goto tr549;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 126u: goto st409;
 	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st471;
+				goto st409;
 		} else if ( (*p) >= 65u )
-			goto st471;
+			goto st409;
 	} else
-		goto st471;
+		goto st409;
 	goto st0;
+tr170:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st130;
 st130:
 	if ( ++p == pe )
 		goto _test_eof130;
 case 130:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st130;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st471;
-		} else if ( (*p) >= 65u )
-			goto st471;
+#line 8649 "gen/c/sip_uri.c"
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st131;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st131;
 	} else
-		goto st471;
-	goto st0;
-st472:
-	if ( ++p == pe )
-		goto _test_eof472;
-case 472:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 58u: goto st131;
-		case 59u: goto tr548;
-		case 61u: goto st50;
-		case 63u: goto tr549;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st471;
-		} else if ( (*p) >= 65u )
-			goto st471;
-	} else
-		goto st128;
+		goto st131;
 	goto st0;
 st131:
 	if ( ++p == pe )
 		goto _test_eof131;
 case 131:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st54;
-		case 61u: goto st53;
-		case 64u: goto st56;
-		case 95u: goto st53;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st409;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st409;
 	} else
-		goto st473;
+		goto st409;
 	goto st0;
-st473:
-	if ( ++p == pe )
-		goto _test_eof473;
-case 473:
-	switch( (*p) ) {
-		case 33u: goto st53;
-		case 37u: goto st54;
-		case 59u: goto tr425;
-		case 61u: goto st53;
-		case 63u: goto tr426;
-		case 64u: goto st56;
-		case 95u: goto st53;
-		case 126u: goto st53;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st53;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st53;
-		} else if ( (*p) >= 65u )
-			goto st53;
-	} else
-		goto st473;
-	goto st0;
-tr548:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-	goto st132;
-tr551:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st132;
-tr561:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st132;
-tr576:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st132;
-tr595:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st132;
-tr620:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st132;
-tr626:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st132;
-tr633:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st132;
 st132:
 	if ( ++p == pe )
 		goto _test_eof132;
 case 132:
-#line 7419 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto tr160;
-		case 37u: goto tr161;
-		case 44u: goto st50;
-		case 58u: goto tr162;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 76u: goto tr163;
-		case 77u: goto tr164;
-		case 84u: goto tr165;
-		case 85u: goto tr166;
-		case 91u: goto tr76;
-		case 93u: goto tr76;
-		case 95u: goto tr160;
-		case 108u: goto tr163;
-		case 109u: goto tr164;
-		case 116u: goto tr165;
-		case 117u: goto tr166;
-		case 126u: goto tr160;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto tr160;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr160;
-	} else
-		goto tr160;
-	goto st0;
-tr160:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st474;
-st474:
-	if ( ++p == pe )
-		goto _test_eof474;
-case 474:
-#line 7457 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st474;
+		case 33u: goto st410;
 		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 126u: goto st474;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
 	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else if ( (*p) >= 65u )
+			goto st410;
 	} else
-		goto st474;
+		goto st410;
 	goto st0;
-tr161:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st133;
+st410:
+	if ( ++p == pe )
+		goto _test_eof410;
+case 410:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else if ( (*p) >= 65u )
+			goto st410;
+	} else
+		goto st410;
+	goto st0;
 st133:
 	if ( ++p == pe )
 		goto _test_eof133;
 case 133:
-#line 7487 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st134;
@@ -7626,50 +8928,142 @@ st134:
 case 134:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st474;
+			goto st410;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st474;
+			goto st410;
 	} else
-		goto st474;
+		goto st410;
 	goto st0;
-tr162:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st475;
-st475:
-	if ( ++p == pe )
-		goto _test_eof475;
-case 475:
-#line 7516 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st475;
-		case 37u: goto st135;
-		case 44u: goto st53;
-		case 47u: goto st351;
-		case 58u: goto st351;
-		case 59u: goto tr428;
-		case 61u: goto st137;
-		case 63u: goto tr430;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st475;
-		case 126u: goto st475;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st475;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st475;
-	} else
-		goto st475;
-	goto st0;
+tr484:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr488:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr493:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr508:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr529:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr542:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr548:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr555:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
 st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
+#line 8787 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st136;
+		case 36u: goto st136;
+		case 37u: goto st137;
+		case 63u: goto st136;
+		case 93u: goto st136;
+		case 95u: goto st136;
+		case 126u: goto st136;
+	}
+	if ( (*p) < 45u ) {
+		if ( 39u <= (*p) && (*p) <= 43u )
+			goto st136;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st136;
+		} else if ( (*p) >= 65u )
+			goto st136;
+	} else
+		goto st136;
+	goto st0;
+st136:
+	if ( ++p == pe )
+		goto _test_eof136;
+case 136:
+	switch( (*p) ) {
+		case 33u: goto st136;
+		case 36u: goto st136;
+		case 37u: goto st137;
+		case 61u: goto st411;
+		case 63u: goto st136;
+		case 93u: goto st136;
+		case 95u: goto st136;
+		case 126u: goto st136;
+	}
+	if ( (*p) < 45u ) {
+		if ( 39u <= (*p) && (*p) <= 43u )
+			goto st136;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st136;
+		} else if ( (*p) >= 65u )
+			goto st136;
+	} else
+		goto st136;
+	goto st0;
+st137:
+	if ( ++p == pe )
+		goto _test_eof137;
+case 137:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st138;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st138;
+	} else
+		goto st138;
+	goto st0;
+st138:
+	if ( ++p == pe )
+		goto _test_eof138;
+case 138:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st136;
@@ -7679,85 +9073,30 @@ case 135:
 	} else
 		goto st136;
 	goto st0;
-st136:
+st411:
 	if ( ++p == pe )
-		goto _test_eof136;
-case 136:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st475;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st475;
-	} else
-		goto st475;
-	goto st0;
-st137:
-	if ( ++p == pe )
-		goto _test_eof137;
-case 137:
+		goto _test_eof411;
+case 411:
 	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st138;
-		case 44u: goto st53;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 61u: goto st53;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st476;
-		case 126u: goto st476;
+		case 33u: goto st411;
+		case 37u: goto st139;
+		case 38u: goto st135;
+		case 63u: goto st411;
+		case 93u: goto st411;
+		case 95u: goto st411;
+		case 126u: goto st411;
 	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st476;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st476;
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st411;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st411;
+		} else if ( (*p) >= 65u )
+			goto st411;
 	} else
-		goto st476;
-	goto st0;
-st476:
-	if ( ++p == pe )
-		goto _test_eof476;
-case 476:
-	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st138;
-		case 44u: goto st53;
-		case 47u: goto st352;
-		case 58u: goto st352;
-		case 59u: goto tr428;
-		case 61u: goto st53;
-		case 63u: goto tr430;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st476;
-		case 126u: goto st476;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st476;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st476;
-	} else
-		goto st476;
-	goto st0;
-st138:
-	if ( ++p == pe )
-		goto _test_eof138;
-case 138:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st139;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st139;
-	} else
-		goto st139;
+		goto st411;
 	goto st0;
 st139:
 	if ( ++p == pe )
@@ -7765,220 +9104,2141 @@ st139:
 case 139:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st476;
+			goto st140;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st476;
+			goto st140;
 	} else
-		goto st476;
+		goto st140;
 	goto st0;
 st140:
 	if ( ++p == pe )
 		goto _test_eof140;
 case 140:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
 	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st477;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st477;
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st411;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st411;
 	} else
-		goto st477;
+		goto st411;
 	goto st0;
-st477:
+tr171:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st412;
+st412:
 	if ( ++p == pe )
-		goto _test_eof477;
-case 477:
+		goto _test_eof412;
+case 412:
+#line 8918 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 82u: goto st413;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 114u: goto st413;
+		case 126u: goto st409;
 	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st477;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st477;
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
 	} else
-		goto st477;
+		goto st409;
+	goto st0;
+st413:
+	if ( ++p == pe )
+		goto _test_eof413;
+case 413:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr492;
+		case 61u: goto st132;
+		case 63u: goto tr493;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+tr172:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st414;
+st414:
+	if ( ++p == pe )
+		goto _test_eof414;
+case 414:
+#line 8975 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 65u: goto st415;
+		case 69u: goto st443;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 97u: goto st415;
+		case 101u: goto st443;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 98u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 66u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st415:
+	if ( ++p == pe )
+		goto _test_eof415;
+case 415:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 68u: goto st416;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 100u: goto st416;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st416:
+	if ( ++p == pe )
+		goto _test_eof416;
+case 416:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 68u: goto st417;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 100u: goto st417;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st417:
+	if ( ++p == pe )
+		goto _test_eof417;
+case 417:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 82u: goto st418;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 114u: goto st418;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st418:
+	if ( ++p == pe )
+		goto _test_eof418;
+case 418:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st141;
+		case 63u: goto tr488;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
 	goto st0;
 st141:
 	if ( ++p == pe )
 		goto _test_eof141;
 case 141:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st142;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st142;
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 91u: goto st440;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
 	} else
-		goto st142;
+		goto st419;
+	goto st0;
+st419:
+	if ( ++p == pe )
+		goto _test_eof419;
+case 419:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st426;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st438;
+	goto st0;
+st420:
+	if ( ++p == pe )
+		goto _test_eof420;
+case 420:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 46u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st421;
+	goto st0;
+st421:
+	if ( ++p == pe )
+		goto _test_eof421;
+case 421:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st422;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st421;
+	goto st0;
+st422:
+	if ( ++p == pe )
+		goto _test_eof422;
+case 422:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
+	} else
+		goto st421;
+	goto st0;
+st423:
+	if ( ++p == pe )
+		goto _test_eof423;
+case 423:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st424;
+		case 46u: goto st425;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
+	} else
+		goto st423;
+	goto st0;
+st424:
+	if ( ++p == pe )
+		goto _test_eof424;
+case 424:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st424;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 46u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
+	} else
+		goto st423;
+	goto st0;
+st425:
+	if ( ++p == pe )
+		goto _test_eof425;
+case 425:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
+	} else
+		goto st421;
+	goto st0;
+st426:
+	if ( ++p == pe )
+		goto _test_eof426;
+case 426:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
+	} else
+		goto st427;
+	goto st0;
+st427:
+	if ( ++p == pe )
+		goto _test_eof427;
+case 427:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st428;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st436;
+	goto st0;
+st428:
+	if ( ++p == pe )
+		goto _test_eof428;
+case 428:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
+	} else
+		goto st429;
+	goto st0;
+st429:
+	if ( ++p == pe )
+		goto _test_eof429;
+case 429:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st430;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st434;
+	goto st0;
+st430:
+	if ( ++p == pe )
+		goto _test_eof430;
+case 430:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st423;
+		} else if ( (*p) >= 65u )
+			goto st423;
+	} else
+		goto st431;
+	goto st0;
+st431:
+	if ( ++p == pe )
+		goto _test_eof431;
+case 431:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st422;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st432;
+	goto st0;
+st432:
+	if ( ++p == pe )
+		goto _test_eof432;
+case 432:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st422;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st433;
+	goto st0;
+st433:
+	if ( ++p == pe )
+		goto _test_eof433;
+case 433:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st422;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st421;
+	goto st0;
+st434:
+	if ( ++p == pe )
+		goto _test_eof434;
+case 434:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st430;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st435;
+	goto st0;
+st435:
+	if ( ++p == pe )
+		goto _test_eof435;
+case 435:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st430;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st421;
+	goto st0;
+st436:
+	if ( ++p == pe )
+		goto _test_eof436;
+case 436:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st428;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st437;
+	goto st0;
+st437:
+	if ( ++p == pe )
+		goto _test_eof437;
+case 437:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st428;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st421;
+	goto st0;
+st438:
+	if ( ++p == pe )
+		goto _test_eof438;
+case 438:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st426;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st439;
+	goto st0;
+st439:
+	if ( ++p == pe )
+		goto _test_eof439;
+case 439:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 45u: goto st420;
+		case 46u: goto st426;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st421;
+		} else if ( (*p) >= 65u )
+			goto st421;
+	} else
+		goto st421;
+	goto st0;
+st440:
+	if ( ++p == pe )
+		goto _test_eof440;
+case 440:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 46u: goto st441;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 36u <= (*p) && (*p) <= 43u )
+				goto st410;
+		} else if ( (*p) > 47u ) {
+			if ( 48u <= (*p) && (*p) <= 58u )
+				goto st441;
+		} else
+			goto st410;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 97u ) {
+			if ( 71u <= (*p) && (*p) <= 91u )
+				goto st410;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else
+			goto st441;
+	} else
+		goto st441;
+	goto st0;
+st441:
+	if ( ++p == pe )
+		goto _test_eof441;
+case 441:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 46u: goto st441;
+		case 59u: goto tr486;
+		case 63u: goto tr488;
+		case 93u: goto st442;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 36u <= (*p) && (*p) <= 43u )
+				goto st410;
+		} else if ( (*p) > 47u ) {
+			if ( 48u <= (*p) && (*p) <= 58u )
+				goto st441;
+		} else
+			goto st410;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 97u ) {
+			if ( 71u <= (*p) && (*p) <= 91u )
+				goto st410;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else
+			goto st441;
+	} else
+		goto st441;
+	goto st0;
+st442:
+	if ( ++p == pe )
+		goto _test_eof442;
+case 442:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else if ( (*p) >= 65u )
+			goto st410;
+	} else
+		goto st410;
+	goto st0;
+st443:
+	if ( ++p == pe )
+		goto _test_eof443;
+case 443:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 84u: goto st444;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 116u: goto st444;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st444:
+	if ( ++p == pe )
+		goto _test_eof444;
+case 444:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 72u: goto st445;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 104u: goto st445;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st445:
+	if ( ++p == pe )
+		goto _test_eof445;
+case 445:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 79u: goto st446;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 111u: goto st446;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st446:
+	if ( ++p == pe )
+		goto _test_eof446;
+case 446:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 68u: goto st447;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 100u: goto st447;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st447:
+	if ( ++p == pe )
+		goto _test_eof447;
+case 447:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st142;
+		case 63u: goto tr488;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
 	goto st0;
 st142:
 	if ( ++p == pe )
 		goto _test_eof142;
 case 142:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st477;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st477;
+	switch( (*p) ) {
+		case 33u: goto st448;
+		case 37u: goto st449;
+		case 39u: goto st448;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st450;
+		case 126u: goto st448;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st448;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st448;
+		} else if ( (*p) >= 65u )
+			goto st448;
 	} else
-		goto st477;
+		goto st448;
 	goto st0;
-tr549:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
-tr553:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
-tr562:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
-tr577:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
-tr596:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
-tr621:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
-tr627:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
-tr634:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st143;
+st448:
+	if ( ++p == pe )
+		goto _test_eof448;
+case 448:
+	switch( (*p) ) {
+		case 33u: goto st448;
+		case 37u: goto st449;
+		case 39u: goto st448;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr528;
+		case 63u: goto tr529;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st450;
+		case 126u: goto st448;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st448;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st448;
+		} else if ( (*p) >= 65u )
+			goto st448;
+	} else
+		goto st448;
+	goto st0;
+st449:
+	if ( ++p == pe )
+		goto _test_eof449;
+case 449:
+	switch( (*p) ) {
+		case 33u: goto st450;
+		case 37u: goto st450;
+		case 39u: goto st450;
+		case 59u: goto tr528;
+		case 63u: goto tr529;
+		case 126u: goto st450;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st450;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st451;
+		} else
+			goto st450;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st450;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st450;
+			} else if ( (*p) >= 97u )
+				goto st451;
+		} else
+			goto st450;
+	} else
+		goto st451;
+	goto st0;
+st450:
+	if ( ++p == pe )
+		goto _test_eof450;
+case 450:
+	switch( (*p) ) {
+		case 33u: goto st450;
+		case 37u: goto st450;
+		case 39u: goto st450;
+		case 59u: goto tr528;
+		case 63u: goto tr529;
+		case 126u: goto st450;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st450;
+		} else if ( (*p) >= 42u )
+			goto st450;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st450;
+		} else if ( (*p) >= 65u )
+			goto st450;
+	} else
+		goto st450;
+	goto st0;
+st451:
+	if ( ++p == pe )
+		goto _test_eof451;
+case 451:
+	switch( (*p) ) {
+		case 33u: goto st450;
+		case 37u: goto st450;
+		case 39u: goto st450;
+		case 59u: goto tr528;
+		case 63u: goto tr529;
+		case 126u: goto st450;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st450;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st448;
+		} else
+			goto st450;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st450;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st450;
+			} else if ( (*p) >= 97u )
+				goto st448;
+		} else
+			goto st450;
+	} else
+		goto st448;
+	goto st0;
+tr173:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st452;
+st452:
+	if ( ++p == pe )
+		goto _test_eof452;
+case 452:
+#line 10172 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 82u: goto st453;
+		case 84u: goto st465;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 114u: goto st453;
+		case 116u: goto st465;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st453:
+	if ( ++p == pe )
+		goto _test_eof453;
+case 453:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 65u: goto st454;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 97u: goto st454;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 98u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 66u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st454:
+	if ( ++p == pe )
+		goto _test_eof454;
+case 454:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 78u: goto st455;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 110u: goto st455;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st455:
+	if ( ++p == pe )
+		goto _test_eof455;
+case 455:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 83u: goto st456;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 115u: goto st456;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st456:
+	if ( ++p == pe )
+		goto _test_eof456;
+case 456:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 80u: goto st457;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 112u: goto st457;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st457:
+	if ( ++p == pe )
+		goto _test_eof457;
+case 457:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 79u: goto st458;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 111u: goto st458;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st458:
+	if ( ++p == pe )
+		goto _test_eof458;
+case 458:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 82u: goto st459;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 114u: goto st459;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st459:
+	if ( ++p == pe )
+		goto _test_eof459;
+case 459:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 84u: goto st460;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 116u: goto st460;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st460:
+	if ( ++p == pe )
+		goto _test_eof460;
+case 460:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st143;
+		case 63u: goto tr488;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
 st143:
 	if ( ++p == pe )
 		goto _test_eof143;
 case 143:
-#line 7768 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st144;
-		case 37u: goto st145;
-		case 38u: goto st50;
-		case 44u: goto st50;
-		case 58u: goto st147;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 64u: goto st56;
-		case 91u: goto st70;
-		case 93u: goto st70;
-		case 95u: goto st144;
-		case 126u: goto st144;
+		case 33u: goto st461;
+		case 37u: goto st462;
+		case 39u: goto st461;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st463;
+		case 126u: goto st461;
 	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st144;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st144;
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st461;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st461;
+		} else if ( (*p) >= 65u )
+			goto st461;
 	} else
-		goto st144;
+		goto st461;
+	goto st0;
+st461:
+	if ( ++p == pe )
+		goto _test_eof461;
+case 461:
+	switch( (*p) ) {
+		case 33u: goto st461;
+		case 37u: goto st462;
+		case 39u: goto st461;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr541;
+		case 63u: goto tr542;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st463;
+		case 126u: goto st461;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st461;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st461;
+		} else if ( (*p) >= 65u )
+			goto st461;
+	} else
+		goto st461;
+	goto st0;
+st462:
+	if ( ++p == pe )
+		goto _test_eof462;
+case 462:
+	switch( (*p) ) {
+		case 33u: goto st463;
+		case 37u: goto st463;
+		case 39u: goto st463;
+		case 59u: goto tr541;
+		case 63u: goto tr542;
+		case 126u: goto st463;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st463;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st464;
+		} else
+			goto st463;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st463;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st463;
+			} else if ( (*p) >= 97u )
+				goto st464;
+		} else
+			goto st463;
+	} else
+		goto st464;
+	goto st0;
+st463:
+	if ( ++p == pe )
+		goto _test_eof463;
+case 463:
+	switch( (*p) ) {
+		case 33u: goto st463;
+		case 37u: goto st463;
+		case 39u: goto st463;
+		case 59u: goto tr541;
+		case 63u: goto tr542;
+		case 126u: goto st463;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st463;
+		} else if ( (*p) >= 42u )
+			goto st463;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st463;
+		} else if ( (*p) >= 65u )
+			goto st463;
+	} else
+		goto st463;
+	goto st0;
+st464:
+	if ( ++p == pe )
+		goto _test_eof464;
+case 464:
+	switch( (*p) ) {
+		case 33u: goto st463;
+		case 37u: goto st463;
+		case 39u: goto st463;
+		case 59u: goto tr541;
+		case 63u: goto tr542;
+		case 126u: goto st463;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st463;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st461;
+		} else
+			goto st463;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st463;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st463;
+			} else if ( (*p) >= 97u )
+				goto st461;
+		} else
+			goto st463;
+	} else
+		goto st461;
+	goto st0;
+st465:
+	if ( ++p == pe )
+		goto _test_eof465;
+case 465:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 76u: goto st466;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 108u: goto st466;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st466:
+	if ( ++p == pe )
+		goto _test_eof466;
+case 466:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st144;
+		case 63u: goto tr488;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
 	goto st0;
 st144:
 	if ( ++p == pe )
 		goto _test_eof144;
 case 144:
 	switch( (*p) ) {
-		case 33u: goto st144;
-		case 37u: goto st145;
-		case 38u: goto st50;
-		case 44u: goto st50;
-		case 58u: goto st147;
-		case 59u: goto st50;
-		case 61u: goto st479;
-		case 64u: goto st56;
-		case 91u: goto st70;
-		case 93u: goto st70;
-		case 95u: goto st144;
-		case 126u: goto st144;
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
 	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st144;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st144;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else if ( (*p) >= 65u )
+			goto st410;
 	} else
-		goto st144;
+		goto st467;
+	goto st0;
+st467:
+	if ( ++p == pe )
+		goto _test_eof467;
+case 467:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 59u: goto tr547;
+		case 63u: goto tr548;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else if ( (*p) >= 65u )
+			goto st410;
+	} else
+		goto st468;
+	goto st0;
+st468:
+	if ( ++p == pe )
+		goto _test_eof468;
+case 468:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 58u: goto st410;
+		case 59u: goto tr547;
+		case 63u: goto tr548;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 47u )
+				goto st410;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else if ( (*p) >= 65u )
+			goto st410;
+	} else
+		goto st469;
+	goto st0;
+st469:
+	if ( ++p == pe )
+		goto _test_eof469;
+case 469:
+	switch( (*p) ) {
+		case 33u: goto st410;
+		case 37u: goto st133;
+		case 59u: goto tr547;
+		case 63u: goto tr548;
+		case 93u: goto st410;
+		case 95u: goto st410;
+		case 126u: goto st410;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st410;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st410;
+		} else if ( (*p) >= 65u )
+			goto st410;
+	} else
+		goto st410;
+	goto st0;
+tr174:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st470;
+st470:
+	if ( ++p == pe )
+		goto _test_eof470;
+case 470:
+#line 10752 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 83u: goto st471;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 115u: goto st471;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st471:
+	if ( ++p == pe )
+		goto _test_eof471;
+case 471:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 69u: goto st472;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 101u: goto st472;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st472:
+	if ( ++p == pe )
+		goto _test_eof472;
+case 472:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st132;
+		case 63u: goto tr488;
+		case 82u: goto st473;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 114u: goto st473;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
+	goto st0;
+st473:
+	if ( ++p == pe )
+		goto _test_eof473;
+case 473:
+	switch( (*p) ) {
+		case 33u: goto st409;
+		case 37u: goto st130;
+		case 59u: goto tr486;
+		case 61u: goto st145;
+		case 63u: goto tr488;
+		case 93u: goto st409;
+		case 95u: goto st409;
+		case 126u: goto st409;
+	}
+	if ( (*p) < 45u ) {
+		if ( 36u <= (*p) && (*p) <= 43u )
+			goto st409;
+	} else if ( (*p) > 58u ) {
+		if ( (*p) > 91u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st409;
+		} else if ( (*p) >= 65u )
+			goto st409;
+	} else
+		goto st409;
 	goto st0;
 st145:
 	if ( ++p == pe )
 		goto _test_eof145;
 case 145:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st146;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st146;
+	switch( (*p) ) {
+		case 33u: goto st474;
+		case 37u: goto st475;
+		case 39u: goto st474;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st476;
+		case 126u: goto st474;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st474;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st474;
+		} else if ( (*p) >= 65u )
+			goto st474;
 	} else
-		goto st146;
+		goto st474;
+	goto st0;
+st474:
+	if ( ++p == pe )
+		goto _test_eof474;
+case 474:
+	switch( (*p) ) {
+		case 33u: goto st474;
+		case 37u: goto st475;
+		case 39u: goto st474;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr554;
+		case 63u: goto tr555;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st476;
+		case 126u: goto st474;
+	}
+	if ( (*p) < 45u ) {
+		if ( (*p) > 41u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st474;
+		} else if ( (*p) >= 36u )
+			goto st410;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st474;
+		} else if ( (*p) >= 65u )
+			goto st474;
+	} else
+		goto st474;
+	goto st0;
+st475:
+	if ( ++p == pe )
+		goto _test_eof475;
+case 475:
+	switch( (*p) ) {
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 59u: goto tr554;
+		case 63u: goto tr555;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st476;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st477;
+		} else
+			goto st476;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st476;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st476;
+			} else if ( (*p) >= 97u )
+				goto st477;
+		} else
+			goto st476;
+	} else
+		goto st477;
+	goto st0;
+st476:
+	if ( ++p == pe )
+		goto _test_eof476;
+case 476:
+	switch( (*p) ) {
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 59u: goto tr554;
+		case 63u: goto tr555;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st476;
+		} else if ( (*p) >= 42u )
+			goto st476;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st476;
+		} else if ( (*p) >= 65u )
+			goto st476;
+	} else
+		goto st476;
+	goto st0;
+st477:
+	if ( ++p == pe )
+		goto _test_eof477;
+case 477:
+	switch( (*p) ) {
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 59u: goto tr554;
+		case 63u: goto tr555;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st476;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st474;
+		} else
+			goto st476;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st476;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st476;
+			} else if ( (*p) >= 97u )
+				goto st474;
+		} else
+			goto st476;
+	} else
+		goto st474;
 	goto st0;
 st146:
 	if ( ++p == pe )
@@ -7986,40 +11246,29 @@ st146:
 case 146:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st144;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st144;
+			goto st147;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st406;
 	} else
-		goto st144;
+		goto st406;
 	goto st0;
 st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
 	switch( (*p) ) {
-		case 33u: goto st147;
-		case 37u: goto st148;
-		case 38u: goto st53;
-		case 44u: goto st53;
-		case 47u: goto st70;
-		case 58u: goto st70;
-		case 61u: goto st478;
-		case 63u: goto st70;
-		case 64u: goto st56;
-		case 91u: goto st70;
-		case 93u: goto st70;
-		case 95u: goto st147;
-		case 126u: goto st147;
+		case 45u: goto st124;
+		case 46u: goto st148;
 	}
 	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st147;
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st153;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st147;
+			goto st125;
 	} else
-		goto st147;
+		goto st125;
 	goto st0;
 st148:
 	if ( ++p == pe )
@@ -8028,52 +11277,28 @@ case 148:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st149;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st406;
 	} else
-		goto st149;
+		goto st406;
 	goto st0;
 st149:
 	if ( ++p == pe )
 		goto _test_eof149;
 case 149:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st147;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st147;
-	} else
-		goto st147;
-	goto st0;
-st478:
-	if ( ++p == pe )
-		goto _test_eof478;
-case 478:
 	switch( (*p) ) {
-		case 33u: goto st478;
-		case 37u: goto st150;
-		case 38u: goto st152;
-		case 44u: goto st53;
-		case 47u: goto st353;
-		case 58u: goto st353;
-		case 61u: goto st53;
-		case 63u: goto st353;
-		case 64u: goto st56;
-		case 91u: goto st353;
-		case 93u: goto st353;
-		case 95u: goto st478;
-		case 126u: goto st478;
+		case 45u: goto st124;
+		case 46u: goto st150;
 	}
 	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st478;
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st151;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st478;
+			goto st125;
 	} else
-		goto st478;
+		goto st125;
 	goto st0;
 st150:
 	if ( ++p == pe )
@@ -8081,2604 +11306,289 @@ st150:
 case 150:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st151;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st151;
-	} else
-		goto st151;
-	goto st0;
-st151:
-	if ( ++p == pe )
-		goto _test_eof151;
-case 151:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st478;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st478;
-	} else
-		goto st478;
-	goto st0;
-st152:
-	if ( ++p == pe )
-		goto _test_eof152;
-case 152:
-	switch( (*p) ) {
-		case 33u: goto st147;
-		case 37u: goto st148;
-		case 38u: goto st53;
-		case 44u: goto st53;
-		case 47u: goto st70;
-		case 58u: goto st70;
-		case 61u: goto st53;
-		case 63u: goto st70;
-		case 64u: goto st56;
-		case 91u: goto st70;
-		case 93u: goto st70;
-		case 95u: goto st147;
-		case 126u: goto st147;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st147;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st147;
+			goto st406;
 	} else
-		goto st147;
+		goto st406;
+	goto st0;
+st478:
+	if ( ++p == pe )
+		goto _test_eof478;
+case 478:
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st126;
+		case 58u: goto st128;
+		case 59u: goto tr483;
+		case 63u: goto tr484;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st479;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
+	} else
+		goto st125;
 	goto st0;
 st479:
 	if ( ++p == pe )
 		goto _test_eof479;
 case 479:
 	switch( (*p) ) {
-		case 33u: goto st479;
-		case 37u: goto st153;
-		case 38u: goto st143;
-		case 44u: goto st50;
-		case 58u: goto st478;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 64u: goto st56;
-		case 91u: goto st353;
-		case 93u: goto st353;
-		case 95u: goto st479;
-		case 126u: goto st479;
+		case 45u: goto st124;
+		case 46u: goto st126;
+		case 58u: goto st128;
+		case 59u: goto tr483;
+		case 63u: goto tr484;
 	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st479;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st480;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st479;
+			goto st125;
 	} else
-		goto st479;
+		goto st125;
+	goto st0;
+st480:
+	if ( ++p == pe )
+		goto _test_eof480;
+case 480:
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st126;
+		case 58u: goto st128;
+		case 59u: goto tr483;
+		case 63u: goto tr484;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st125;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
+	} else
+		goto st125;
+	goto st0;
+st151:
+	if ( ++p == pe )
+		goto _test_eof151;
+case 151:
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st150;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st152;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
+	} else
+		goto st125;
+	goto st0;
+st152:
+	if ( ++p == pe )
+		goto _test_eof152;
+case 152:
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st150;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st125;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
+	} else
+		goto st125;
 	goto st0;
 st153:
 	if ( ++p == pe )
 		goto _test_eof153;
 case 153:
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st148;
+	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st154;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st154;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st125;
 	} else
-		goto st154;
+		goto st125;
 	goto st0;
 st154:
 	if ( ++p == pe )
 		goto _test_eof154;
 case 154:
+	switch( (*p) ) {
+		case 45u: goto st124;
+		case 46u: goto st148;
+	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st479;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st479;
-	} else
-		goto st479;
-	goto st0;
-tr163:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st480;
-st480:
-	if ( ++p == pe )
-		goto _test_eof480;
-case 480:
-#line 8040 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 82u: goto st481;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 114u: goto st481;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
+			goto st125;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
+			goto st125;
 	} else
-		goto st474;
-	goto st0;
-st481:
-	if ( ++p == pe )
-		goto _test_eof481;
-case 481:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr561;
-		case 61u: goto st140;
-		case 63u: goto tr562;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-tr164:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st482;
-st482:
-	if ( ++p == pe )
-		goto _test_eof482;
-case 482:
-#line 8099 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 65u: goto st483;
-		case 69u: goto st508;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 97u: goto st483;
-		case 101u: goto st508;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 66u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st483:
-	if ( ++p == pe )
-		goto _test_eof483;
-case 483:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 68u: goto st484;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 100u: goto st484;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st484:
-	if ( ++p == pe )
-		goto _test_eof484;
-case 484:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 68u: goto st485;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 100u: goto st485;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st485:
-	if ( ++p == pe )
-		goto _test_eof485;
-case 485:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 82u: goto st486;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 114u: goto st486;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st486:
-	if ( ++p == pe )
-		goto _test_eof486;
-case 486:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st155;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
+		goto st125;
 	goto st0;
 st155:
 	if ( ++p == pe )
 		goto _test_eof155;
 case 155:
 	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 91u: goto st382;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st487;
-	goto st0;
-st487:
-	if ( ++p == pe )
-		goto _test_eof487;
-case 487:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st494;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st506;
-	goto st0;
-st488:
-	if ( ++p == pe )
-		goto _test_eof488;
-case 488:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st489;
-	goto st0;
-st489:
-	if ( ++p == pe )
-		goto _test_eof489;
-case 489:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st490;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st489;
-	goto st0;
-st490:
-	if ( ++p == pe )
-		goto _test_eof490;
-case 490:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st489;
-	goto st0;
-st491:
-	if ( ++p == pe )
-		goto _test_eof491;
-case 491:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st492;
-		case 46u: goto st493;
-		case 58u: goto st476;
-		case 59u: goto tr576;
-		case 61u: goto st50;
-		case 63u: goto tr577;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st491;
-	goto st0;
-st492:
-	if ( ++p == pe )
-		goto _test_eof492;
-case 492:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st492;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st491;
-	goto st0;
-st493:
-	if ( ++p == pe )
-		goto _test_eof493;
-case 493:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr576;
-		case 61u: goto st50;
-		case 63u: goto tr577;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st489;
-	goto st0;
-st494:
-	if ( ++p == pe )
-		goto _test_eof494;
-case 494:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st495;
-	goto st0;
-st495:
-	if ( ++p == pe )
-		goto _test_eof495;
-case 495:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st496;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st504;
-	goto st0;
-st496:
-	if ( ++p == pe )
-		goto _test_eof496;
-case 496:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st497;
-	goto st0;
-st497:
-	if ( ++p == pe )
-		goto _test_eof497;
-case 497:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st498;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st502;
-	goto st0;
-st498:
-	if ( ++p == pe )
-		goto _test_eof498;
-case 498:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st491;
-		} else if ( (*p) >= 65u )
-			goto st491;
-	} else
-		goto st499;
-	goto st0;
-st499:
-	if ( ++p == pe )
-		goto _test_eof499;
-case 499:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st490;
-		case 58u: goto st476;
-		case 59u: goto tr576;
-		case 61u: goto st50;
-		case 63u: goto tr577;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st500;
-	goto st0;
-st500:
-	if ( ++p == pe )
-		goto _test_eof500;
-case 500:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st490;
-		case 58u: goto st476;
-		case 59u: goto tr576;
-		case 61u: goto st50;
-		case 63u: goto tr577;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st501;
-	goto st0;
-st501:
-	if ( ++p == pe )
-		goto _test_eof501;
-case 501:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st490;
-		case 58u: goto st476;
-		case 59u: goto tr576;
-		case 61u: goto st50;
-		case 63u: goto tr577;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st489;
-	goto st0;
-st502:
-	if ( ++p == pe )
-		goto _test_eof502;
-case 502:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st498;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st503;
-	goto st0;
-st503:
-	if ( ++p == pe )
-		goto _test_eof503;
-case 503:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st498;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st489;
-	goto st0;
-st504:
-	if ( ++p == pe )
-		goto _test_eof504;
-case 504:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st496;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st505;
-	goto st0;
-st505:
-	if ( ++p == pe )
-		goto _test_eof505;
-case 505:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st496;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st489;
-	goto st0;
-st506:
-	if ( ++p == pe )
-		goto _test_eof506;
-case 506:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st494;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st507;
-	goto st0;
-st507:
-	if ( ++p == pe )
-		goto _test_eof507;
-case 507:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 45u: goto st488;
-		case 46u: goto st494;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st489;
-		} else if ( (*p) >= 65u )
-			goto st489;
-	} else
-		goto st489;
-	goto st0;
-st508:
-	if ( ++p == pe )
-		goto _test_eof508;
-case 508:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 84u: goto st509;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 116u: goto st509;
-		case 126u: goto st474;
+		case 45u: goto st124;
+		case 46u: goto st146;
 	}
 	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st156;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
+			goto st125;
 	} else
-		goto st474;
-	goto st0;
-st509:
-	if ( ++p == pe )
-		goto _test_eof509;
-case 509:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 72u: goto st510;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 104u: goto st510;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st510:
-	if ( ++p == pe )
-		goto _test_eof510;
-case 510:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 79u: goto st511;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 111u: goto st511;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st511:
-	if ( ++p == pe )
-		goto _test_eof511;
-case 511:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 68u: goto st512;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 100u: goto st512;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st512:
-	if ( ++p == pe )
-		goto _test_eof512;
-case 512:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st156;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
+		goto st125;
 	goto st0;
 st156:
 	if ( ++p == pe )
 		goto _test_eof156;
 case 156:
 	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 78u: goto st516;
-		case 83u: goto st522;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st513:
-	if ( ++p == pe )
-		goto _test_eof513;
-case 513:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st514:
-	if ( ++p == pe )
-		goto _test_eof514;
-case 514:
-	switch( (*p) ) {
-		case 33u: goto st425;
-		case 37u: goto st425;
-		case 39u: goto st425;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 126u: goto st425;
+		case 45u: goto st124;
+		case 46u: goto st146;
 	}
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st425;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st515;
-		} else
-			goto st425;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st425;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st425;
-			} else if ( (*p) >= 97u )
-				goto st515;
-		} else
-			goto st425;
-	} else
-		goto st515;
-	goto st0;
-st515:
-	if ( ++p == pe )
-		goto _test_eof515;
-case 515:
-	switch( (*p) ) {
-		case 33u: goto st425;
-		case 37u: goto st425;
-		case 39u: goto st425;
-		case 59u: goto tr503;
-		case 63u: goto tr504;
-		case 126u: goto st425;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st425;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st513;
-		} else
-			goto st425;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st425;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st425;
-			} else if ( (*p) >= 97u )
-				goto st513;
-		} else
-			goto st425;
-	} else
-		goto st513;
-	goto st0;
-st516:
-	if ( ++p == pe )
-		goto _test_eof516;
-case 516:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 79u: goto st517;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st517:
-	if ( ++p == pe )
-		goto _test_eof517;
-case 517:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 84u: goto st518;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st518:
-	if ( ++p == pe )
-		goto _test_eof518;
-case 518:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 73u: goto st519;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st519:
-	if ( ++p == pe )
-		goto _test_eof519;
-case 519:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 70u: goto st520;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st520:
-	if ( ++p == pe )
-		goto _test_eof520;
-case 520:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 89u: goto st521;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st521:
-	if ( ++p == pe )
-		goto _test_eof521;
-case 521:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr551;
-		case 61u: goto st50;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st522:
-	if ( ++p == pe )
-		goto _test_eof522;
-case 522:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 85u: goto st523;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st523:
-	if ( ++p == pe )
-		goto _test_eof523;
-case 523:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 66u: goto st524;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st524:
-	if ( ++p == pe )
-		goto _test_eof524;
-case 524:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 83u: goto st525;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st525:
-	if ( ++p == pe )
-		goto _test_eof525;
-case 525:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 67u: goto st526;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st526:
-	if ( ++p == pe )
-		goto _test_eof526;
-case 526:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 82u: goto st527;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st527:
-	if ( ++p == pe )
-		goto _test_eof527;
-case 527:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 73u: goto st528;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st528:
-	if ( ++p == pe )
-		goto _test_eof528;
-case 528:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 66u: goto st529;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-st529:
-	if ( ++p == pe )
-		goto _test_eof529;
-case 529:
-	switch( (*p) ) {
-		case 33u: goto st513;
-		case 37u: goto st514;
-		case 39u: goto st513;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr595;
-		case 61u: goto st50;
-		case 63u: goto tr596;
-		case 64u: goto st56;
-		case 69u: goto st521;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st425;
-		case 126u: goto st513;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st513;
-		} else if ( (*p) >= 65u )
-			goto st513;
-	} else
-		goto st513;
-	goto st0;
-tr165:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st530;
-st530:
-	if ( ++p == pe )
-		goto _test_eof530;
-case 530:
-#line 9679 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 82u: goto st531;
-		case 84u: goto st542;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 114u: goto st531;
-		case 116u: goto st542;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st125;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
+			goto st125;
 	} else
-		goto st474;
+		goto st125;
 	goto st0;
-st531:
-	if ( ++p == pe )
-		goto _test_eof531;
-case 531:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 65u: goto st532;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 97u: goto st532;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 66u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st532:
-	if ( ++p == pe )
-		goto _test_eof532;
-case 532:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 78u: goto st533;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 110u: goto st533;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st533:
-	if ( ++p == pe )
-		goto _test_eof533;
-case 533:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 83u: goto st534;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 115u: goto st534;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st534:
-	if ( ++p == pe )
-		goto _test_eof534;
-case 534:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 80u: goto st535;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 112u: goto st535;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st535:
-	if ( ++p == pe )
-		goto _test_eof535;
-case 535:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 79u: goto st536;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 111u: goto st536;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st536:
-	if ( ++p == pe )
-		goto _test_eof536;
-case 536:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 82u: goto st537;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 114u: goto st537;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st537:
-	if ( ++p == pe )
-		goto _test_eof537;
-case 537:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 84u: goto st538;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 116u: goto st538;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st538:
-	if ( ++p == pe )
-		goto _test_eof538;
-case 538:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st157;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
+tr150:
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st157;
+tr160:
+#line 32 "grammar/uri_actions.rl"
+	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st157;
 st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
-	switch( (*p) ) {
-		case 33u: goto st539;
-		case 37u: goto st540;
-		case 39u: goto st539;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st452;
-		case 126u: goto st539;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st539;
-		} else if ( (*p) >= 65u )
-			goto st539;
-	} else
-		goto st539;
-	goto st0;
-st539:
-	if ( ++p == pe )
-		goto _test_eof539;
-case 539:
-	switch( (*p) ) {
-		case 33u: goto st539;
-		case 37u: goto st540;
-		case 39u: goto st539;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr620;
-		case 61u: goto st50;
-		case 63u: goto tr621;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st452;
-		case 126u: goto st539;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st539;
-		} else if ( (*p) >= 65u )
-			goto st539;
-	} else
-		goto st539;
-	goto st0;
-st540:
-	if ( ++p == pe )
-		goto _test_eof540;
-case 540:
-	switch( (*p) ) {
-		case 33u: goto st452;
-		case 37u: goto st452;
-		case 39u: goto st452;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
-		case 126u: goto st452;
-	}
+#line 11265 "gen/c/sip_uri.c"
+	if ( (*p) == 46u )
+		goto st158;
 	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st452;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st541;
-		} else
-			goto st452;
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st158;
 	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st452;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st452;
-			} else if ( (*p) >= 97u )
-				goto st541;
-		} else
-			goto st452;
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st158;
 	} else
-		goto st541;
-	goto st0;
-st541:
-	if ( ++p == pe )
-		goto _test_eof541;
-case 541:
-	switch( (*p) ) {
-		case 33u: goto st452;
-		case 37u: goto st452;
-		case 39u: goto st452;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
-		case 126u: goto st452;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st452;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st539;
-		} else
-			goto st452;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st452;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st452;
-			} else if ( (*p) >= 97u )
-				goto st539;
-		} else
-			goto st452;
-	} else
-		goto st539;
-	goto st0;
-st542:
-	if ( ++p == pe )
-		goto _test_eof542;
-case 542:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 76u: goto st543;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 108u: goto st543;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st543:
-	if ( ++p == pe )
-		goto _test_eof543;
-case 543:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st158;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
+		goto st158;
 	goto st0;
 st158:
 	if ( ++p == pe )
 		goto _test_eof158;
 case 158:
 	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st477;
-		} else if ( (*p) >= 65u )
-			goto st477;
-	} else
-		goto st544;
-	goto st0;
-st544:
-	if ( ++p == pe )
-		goto _test_eof544;
-case 544:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr626;
-		case 61u: goto st50;
-		case 63u: goto tr627;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st477;
-		} else if ( (*p) >= 65u )
-			goto st477;
-	} else
-		goto st545;
-	goto st0;
-st545:
-	if ( ++p == pe )
-		goto _test_eof545;
-case 545:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr626;
-		case 61u: goto st50;
-		case 63u: goto tr627;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st477;
-		} else if ( (*p) >= 65u )
-			goto st477;
-	} else
-		goto st546;
-	goto st0;
-st546:
-	if ( ++p == pe )
-		goto _test_eof546;
-case 546:
-	switch( (*p) ) {
-		case 33u: goto st477;
-		case 37u: goto st141;
-		case 44u: goto st50;
-		case 58u: goto st476;
-		case 59u: goto tr626;
-		case 61u: goto st50;
-		case 63u: goto tr627;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 95u: goto st477;
-		case 126u: goto st477;
+		case 46u: goto st158;
+		case 93u: goto st481;
 	}
 	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st477;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st477;
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st158;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st158;
 	} else
-		goto st477;
+		goto st158;
 	goto st0;
-tr166:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st547;
-st547:
+st481:
 	if ( ++p == pe )
-		goto _test_eof547;
-case 547:
-#line 10252 "gen/c/sip_uri.c"
+		goto _test_eof481;
+case 481:
 	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 83u: goto st548;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 115u: goto st548;
-		case 126u: goto st474;
+		case 58u: goto st128;
+		case 59u: goto tr483;
+		case 63u: goto tr484;
 	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
 	goto st0;
-st548:
-	if ( ++p == pe )
-		goto _test_eof548;
-case 548:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 69u: goto st549;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 101u: goto st549;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st549:
-	if ( ++p == pe )
-		goto _test_eof549;
-case 549:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st140;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 82u: goto st550;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 114u: goto st550;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
-st550:
-	if ( ++p == pe )
-		goto _test_eof550;
-case 550:
-	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st133;
-		case 44u: goto st50;
-		case 58u: goto st475;
-		case 59u: goto tr551;
-		case 61u: goto st159;
-		case 63u: goto tr553;
-		case 64u: goto st56;
-		case 91u: goto st351;
-		case 93u: goto st351;
-		case 95u: goto st474;
-		case 126u: goto st474;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st474;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st474;
-	} else
-		goto st474;
-	goto st0;
+tr148:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st159;
 st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
+#line 11311 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st551;
-		case 37u: goto st552;
-		case 39u: goto st551;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st465;
-		case 126u: goto st551;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st193;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st551;
+			goto st161;
 	} else
-		goto st551;
-	goto st0;
-st551:
-	if ( ++p == pe )
-		goto _test_eof551;
-case 551:
-	switch( (*p) ) {
-		case 33u: goto st551;
-		case 37u: goto st552;
-		case 39u: goto st551;
-		case 44u: goto st50;
-		case 47u: goto st477;
-		case 58u: goto st476;
-		case 59u: goto tr633;
-		case 61u: goto st50;
-		case 63u: goto tr634;
-		case 64u: goto st56;
-		case 91u: goto st352;
-		case 93u: goto st352;
-		case 96u: goto st465;
-		case 126u: goto st551;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st477;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st551;
-		} else if ( (*p) >= 65u )
-			goto st551;
-	} else
-		goto st551;
-	goto st0;
-st552:
-	if ( ++p == pe )
-		goto _test_eof552;
-case 552:
-	switch( (*p) ) {
-		case 33u: goto st465;
-		case 37u: goto st465;
-		case 39u: goto st465;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
-		case 126u: goto st465;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st465;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st553;
-		} else
-			goto st465;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st465;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st465;
-			} else if ( (*p) >= 97u )
-				goto st553;
-		} else
-			goto st465;
-	} else
-		goto st553;
-	goto st0;
-st553:
-	if ( ++p == pe )
-		goto _test_eof553;
-case 553:
-	switch( (*p) ) {
-		case 33u: goto st465;
-		case 37u: goto st465;
-		case 39u: goto st465;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
-		case 126u: goto st465;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st465;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st551;
-		} else
-			goto st465;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st465;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st465;
-			} else if ( (*p) >= 97u )
-				goto st551;
-		} else
-			goto st465;
-	} else
-		goto st551;
+		goto st202;
 	goto st0;
 st160:
 	if ( ++p == pe )
 		goto _test_eof160;
 case 160:
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st471;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st471;
+			goto st161;
 	} else
 		goto st161;
 	goto st0;
@@ -10687,456 +11597,538 @@ st161:
 		goto _test_eof161;
 case 161:
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
 		case 46u: goto st162;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st128;
+			goto st161;
 	} else
-		goto st167;
+		goto st161;
 	goto st0;
 st162:
 	if ( ++p == pe )
 		goto _test_eof162;
 case 162:
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st471;
+				goto st482;
 		} else if ( (*p) >= 65u )
-			goto st471;
+			goto st482;
 	} else
-		goto st163;
+		goto st161;
+	goto st0;
+tr149:
+#line 31 "grammar/uri_actions.rl"
+	{ m_ui = p; }
+#line 33 "grammar/uri_actions.rl"
+	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+	goto st482;
+st482:
+	if ( ++p == pe )
+		goto _test_eof482;
+case 482:
+#line 11428 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st163;
+		case 46u: goto st483;
+		case 58u: goto st164;
+		case 59u: goto tr561;
+		case 61u: goto st116;
+		case 63u: goto tr562;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st482;
+		} else if ( (*p) >= 65u )
+			goto st482;
+	} else
+		goto st482;
 	goto st0;
 st163:
 	if ( ++p == pe )
 		goto _test_eof163;
 case 163:
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st164;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st163;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
+				goto st482;
 		} else if ( (*p) >= 65u )
-			goto st128;
+			goto st482;
 	} else
-		goto st165;
+		goto st482;
+	goto st0;
+st483:
+	if ( ++p == pe )
+		goto _test_eof483;
+case 483:
+	switch( (*p) ) {
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 58u: goto st164;
+		case 59u: goto tr561;
+		case 61u: goto st116;
+		case 63u: goto tr562;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st482;
+		} else if ( (*p) >= 65u )
+			goto st482;
+	} else
+		goto st161;
 	goto st0;
 st164:
 	if ( ++p == pe )
 		goto _test_eof164;
 case 164:
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st119;
+		case 37u: goto st120;
+		case 61u: goto st119;
+		case 64u: goto st122;
+		case 95u: goto st119;
+		case 126u: goto st119;
 	}
 	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
+		if ( 36u <= (*p) && (*p) <= 46u )
+			goto st119;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st471;
+				goto st119;
 		} else if ( (*p) >= 65u )
-			goto st471;
+			goto st119;
 	} else
-		goto st554;
+		goto st484;
 	goto st0;
-st554:
+st484:
 	if ( ++p == pe )
-		goto _test_eof554;
-case 554:
+		goto _test_eof484;
+case 484:
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st129;
-		case 58u: goto st131;
-		case 59u: goto tr548;
-		case 61u: goto st50;
-		case 63u: goto tr549;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st119;
+		case 37u: goto st120;
+		case 59u: goto tr483;
+		case 61u: goto st119;
+		case 63u: goto tr484;
+		case 64u: goto st122;
+		case 95u: goto st119;
+		case 126u: goto st119;
 	}
 	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
+		if ( 36u <= (*p) && (*p) <= 46u )
+			goto st119;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
+				goto st119;
 		} else if ( (*p) >= 65u )
-			goto st128;
+			goto st119;
 	} else
-		goto st555;
+		goto st484;
 	goto st0;
-st555:
-	if ( ++p == pe )
-		goto _test_eof555;
-case 555:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st129;
-		case 58u: goto st131;
-		case 59u: goto tr548;
-		case 61u: goto st50;
-		case 63u: goto tr549;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
-	} else
-		goto st556;
-	goto st0;
-st556:
-	if ( ++p == pe )
-		goto _test_eof556;
-case 556:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st129;
-		case 58u: goto st131;
-		case 59u: goto tr548;
-		case 61u: goto st50;
-		case 63u: goto tr549;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
-	} else
-		goto st128;
-	goto st0;
+tr561:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+	goto st165;
+tr564:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr574:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr589:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr608:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr621:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr627:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr634:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
 st165:
 	if ( ++p == pe )
 		goto _test_eof165;
 case 165:
+#line 11592 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st164;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto tr218;
+		case 37u: goto tr219;
+		case 44u: goto st116;
+		case 58u: goto tr220;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 76u: goto tr221;
+		case 77u: goto tr222;
+		case 84u: goto tr223;
+		case 85u: goto tr224;
+		case 91u: goto tr169;
+		case 93u: goto tr169;
+		case 95u: goto tr218;
+		case 108u: goto tr221;
+		case 109u: goto tr222;
+		case 116u: goto tr223;
+		case 117u: goto tr224;
+		case 126u: goto tr218;
 	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto tr218;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto tr218;
 	} else
-		goto st166;
+		goto tr218;
 	goto st0;
+tr218:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st485;
+st485:
+	if ( ++p == pe )
+		goto _test_eof485;
+case 485:
+#line 11630 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+tr219:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st166;
 st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st164;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+#line 11660 "gen/c/sip_uri.c"
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st167;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st167;
 	} else
-		goto st128;
+		goto st167;
 	goto st0;
 st167:
 	if ( ++p == pe )
 		goto _test_eof167;
 case 167:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st162;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st485;
 	} else
-		goto st168;
+		goto st485;
+	goto st0;
+tr220:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st486;
+st486:
+	if ( ++p == pe )
+		goto _test_eof486;
+case 486:
+#line 11689 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st486;
+		case 37u: goto st168;
+		case 44u: goto st119;
+		case 47u: goto st409;
+		case 58u: goto st409;
+		case 59u: goto tr486;
+		case 61u: goto st170;
+		case 63u: goto tr488;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st486;
+		case 126u: goto st486;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st486;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st486;
+	} else
+		goto st486;
 	goto st0;
 st168:
 	if ( ++p == pe )
 		goto _test_eof168;
 case 168:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st162;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st169;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st169;
 	} else
-		goto st128;
+		goto st169;
 	goto st0;
 st169:
 	if ( ++p == pe )
 		goto _test_eof169;
 case 169:
-	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st160;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st486;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st486;
 	} else
-		goto st170;
+		goto st486;
 	goto st0;
 st170:
 	if ( ++p == pe )
 		goto _test_eof170;
 case 170:
 	switch( (*p) ) {
-		case 33u: goto st50;
-		case 37u: goto st51;
-		case 45u: goto st127;
-		case 46u: goto st160;
-		case 58u: goto st53;
-		case 59u: goto st50;
-		case 61u: goto st50;
-		case 63u: goto st50;
-		case 64u: goto st56;
-		case 95u: goto st50;
-		case 126u: goto st50;
+		case 33u: goto st487;
+		case 37u: goto st171;
+		case 44u: goto st119;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 61u: goto st119;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st487;
+		case 126u: goto st487;
 	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st50;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st128;
-		} else if ( (*p) >= 65u )
-			goto st128;
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st487;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st487;
 	} else
-		goto st128;
+		goto st487;
+	goto st0;
+st487:
+	if ( ++p == pe )
+		goto _test_eof487;
+case 487:
+	switch( (*p) ) {
+		case 33u: goto st487;
+		case 37u: goto st171;
+		case 44u: goto st119;
+		case 47u: goto st410;
+		case 58u: goto st410;
+		case 59u: goto tr486;
+		case 61u: goto st119;
+		case 63u: goto tr488;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st487;
+		case 126u: goto st487;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st487;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st487;
+	} else
+		goto st487;
 	goto st0;
 st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
-	switch( (*p) ) {
-		case 43u: goto st2;
-		case 58u: goto st172;
-	}
-	if ( (*p) < 48u ) {
-		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
-		} else if ( (*p) >= 65u )
-			goto st2;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st172;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st172;
 	} else
-		goto st2;
+		goto st172;
 	goto st0;
 st172:
 	if ( ++p == pe )
 		goto _test_eof172;
 case 172:
-	switch( (*p) ) {
-		case 33u: goto tr209;
-		case 37u: goto tr210;
-		case 59u: goto tr209;
-		case 61u: goto tr209;
-		case 63u: goto tr209;
-		case 91u: goto tr213;
-		case 95u: goto tr209;
-		case 126u: goto tr209;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto tr209;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr212;
-		} else if ( (*p) >= 65u )
-			goto tr212;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st487;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st487;
 	} else
-		goto tr211;
+		goto st487;
 	goto st0;
-tr209:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-	goto st173;
 st173:
 	if ( ++p == pe )
 		goto _test_eof173;
 case 173:
-#line 10951 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st173;
+		case 33u: goto st488;
 		case 37u: goto st174;
-		case 58u: goto st176;
-		case 61u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
 	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st173;
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st488;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st173;
+			goto st488;
 	} else
-		goto st173;
+		goto st488;
 	goto st0;
-tr210:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-	goto st174;
+st488:
+	if ( ++p == pe )
+		goto _test_eof488;
+case 488:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st488;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st488;
+	} else
+		goto st488;
+	goto st0;
 st174:
 	if ( ++p == pe )
 		goto _test_eof174;
 case 174:
-#line 10976 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st175;
@@ -11152,49 +12144,127 @@ st175:
 case 175:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st173;
+			goto st488;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st173;
+			goto st488;
 	} else
-		goto st173;
+		goto st488;
 	goto st0;
+tr562:
+#line 34 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr566:
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr575:
+#line 42 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr590:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr609:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr622:
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr628:
+#line 40 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr635:
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 43 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
 st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
+#line 11941 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st176;
-		case 37u: goto st177;
-		case 61u: goto st176;
-		case 64u: goto st179;
-		case 95u: goto st176;
-		case 126u: goto st176;
+		case 33u: goto st177;
+		case 37u: goto st178;
+		case 38u: goto st116;
+		case 44u: goto st116;
+		case 58u: goto st180;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st136;
+		case 93u: goto st136;
+		case 95u: goto st177;
+		case 126u: goto st177;
 	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st176;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st176;
-		} else if ( (*p) >= 65u )
-			goto st176;
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st177;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st177;
 	} else
-		goto st176;
+		goto st177;
 	goto st0;
 st177:
 	if ( ++p == pe )
 		goto _test_eof177;
 case 177:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st178;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st178;
+	switch( (*p) ) {
+		case 33u: goto st177;
+		case 37u: goto st178;
+		case 38u: goto st116;
+		case 44u: goto st116;
+		case 58u: goto st180;
+		case 59u: goto st116;
+		case 61u: goto st490;
+		case 64u: goto st122;
+		case 91u: goto st136;
+		case 93u: goto st136;
+		case 95u: goto st177;
+		case 126u: goto st177;
+	}
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st177;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st177;
 	} else
-		goto st178;
+		goto st177;
 	goto st0;
 st178:
 	if ( ++p == pe )
@@ -11202,63 +12272,63 @@ st178:
 case 178:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st176;
+			goto st179;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st176;
+			goto st179;
 	} else
-		goto st176;
+		goto st179;
 	goto st0;
 st179:
 	if ( ++p == pe )
 		goto _test_eof179;
 case 179:
-	if ( (*p) == 91u )
-		goto tr223;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto tr221;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr222;
+			goto st177;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st177;
 	} else
-		goto tr222;
+		goto st177;
 	goto st0;
-tr221:
-#line 32 "grammar/uri_actions.rl"
-	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st180;
 st180:
 	if ( ++p == pe )
 		goto _test_eof180;
 case 180:
-#line 11071 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st203;
+		case 33u: goto st180;
+		case 37u: goto st181;
+		case 38u: goto st119;
+		case 44u: goto st119;
+		case 47u: goto st136;
+		case 58u: goto st136;
+		case 61u: goto st489;
+		case 63u: goto st136;
+		case 64u: goto st122;
+		case 91u: goto st136;
+		case 93u: goto st136;
+		case 95u: goto st180;
+		case 126u: goto st180;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st212;
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st180;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
+			goto st180;
 	} else
-		goto st182;
+		goto st180;
 	goto st0;
 st181:
 	if ( ++p == pe )
 		goto _test_eof181;
 case 181:
-	if ( (*p) == 45u )
-		goto st181;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st182;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
 			goto st182;
 	} else
 		goto st182;
@@ -11267,18 +12337,42 @@ st182:
 	if ( ++p == pe )
 		goto _test_eof182;
 case 182:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st183;
-	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
+			goto st180;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st180;
+	} else
+		goto st180;
+	goto st0;
+st489:
+	if ( ++p == pe )
+		goto _test_eof489;
+case 489:
+	switch( (*p) ) {
+		case 33u: goto st489;
+		case 37u: goto st183;
+		case 38u: goto st185;
+		case 44u: goto st119;
+		case 47u: goto st411;
+		case 58u: goto st411;
+		case 61u: goto st119;
+		case 63u: goto st411;
+		case 64u: goto st122;
+		case 91u: goto st411;
+		case 93u: goto st411;
+		case 95u: goto st489;
+		case 126u: goto st489;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st489;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
+			goto st489;
 	} else
-		goto st182;
+		goto st489;
 	goto st0;
 st183:
 	if ( ++p == pe )
@@ -11286,8622 +12380,2660 @@ st183:
 case 183:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st557;
+			goto st184;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st184;
 	} else
-		goto st557;
-	goto st0;
-tr222:
-#line 32 "grammar/uri_actions.rl"
-	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st557;
-st557:
-	if ( ++p == pe )
-		goto _test_eof557;
-case 557:
-#line 11137 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 45u: goto st184;
-		case 46u: goto st558;
-		case 58u: goto st185;
-		case 59u: goto tr640;
-		case 63u: goto tr641;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st557;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st557;
-	} else
-		goto st557;
+		goto st184;
 	goto st0;
 st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
-	if ( (*p) == 45u )
-		goto st184;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st557;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st557;
+			goto st489;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st489;
 	} else
-		goto st557;
-	goto st0;
-st558:
-	if ( ++p == pe )
-		goto _test_eof558;
-case 558:
-	switch( (*p) ) {
-		case 58u: goto st185;
-		case 59u: goto tr640;
-		case 63u: goto tr641;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st557;
-	} else
-		goto st557;
+		goto st489;
 	goto st0;
 st185:
 	if ( ++p == pe )
 		goto _test_eof185;
 case 185:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st559;
-	goto st0;
-st559:
-	if ( ++p == pe )
-		goto _test_eof559;
-case 559:
 	switch( (*p) ) {
-		case 59u: goto tr640;
-		case 63u: goto tr641;
+		case 33u: goto st180;
+		case 37u: goto st181;
+		case 38u: goto st119;
+		case 44u: goto st119;
+		case 47u: goto st136;
+		case 58u: goto st136;
+		case 61u: goto st119;
+		case 63u: goto st136;
+		case 64u: goto st122;
+		case 91u: goto st136;
+		case 93u: goto st136;
+		case 95u: goto st180;
+		case 126u: goto st180;
 	}
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st559;
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st180;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st180;
+	} else
+		goto st180;
 	goto st0;
-tr640:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-	goto st186;
-tr643:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st186;
-tr649:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st186;
-tr664:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st186;
-tr718:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st186;
-tr743:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st186;
-tr749:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st186;
-tr756:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st186;
+st490:
+	if ( ++p == pe )
+		goto _test_eof490;
+case 490:
+	switch( (*p) ) {
+		case 33u: goto st490;
+		case 37u: goto st186;
+		case 38u: goto st176;
+		case 44u: goto st116;
+		case 58u: goto st489;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st411;
+		case 93u: goto st411;
+		case 95u: goto st490;
+		case 126u: goto st490;
+	}
+	if ( (*p) < 63u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st490;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st490;
+	} else
+		goto st490;
+	goto st0;
 st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
-#line 11238 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto tr232;
-		case 37u: goto tr233;
-		case 76u: goto tr234;
-		case 77u: goto tr235;
-		case 84u: goto tr236;
-		case 85u: goto tr237;
-		case 93u: goto tr232;
-		case 95u: goto tr232;
-		case 108u: goto tr234;
-		case 109u: goto tr235;
-		case 116u: goto tr236;
-		case 117u: goto tr237;
-		case 126u: goto tr232;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto tr232;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr232;
-		} else if ( (*p) >= 65u )
-			goto tr232;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st187;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st187;
 	} else
-		goto tr232;
+		goto st187;
 	goto st0;
-tr232:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st560;
-st560:
-	if ( ++p == pe )
-		goto _test_eof560;
-case 560:
-#line 11272 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-tr233:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st187;
 st187:
 	if ( ++p == pe )
 		goto _test_eof187;
 case 187:
-#line 11301 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st188;
+			goto st490;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st188;
+			goto st490;
 	} else
-		goto st188;
+		goto st490;
+	goto st0;
+tr221:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st491;
+st491:
+	if ( ++p == pe )
+		goto _test_eof491;
+case 491:
+#line 12213 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 82u: goto st492;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 114u: goto st492;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st492:
+	if ( ++p == pe )
+		goto _test_eof492;
+case 492:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr574;
+		case 61u: goto st173;
+		case 63u: goto tr575;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+tr222:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st493;
+st493:
+	if ( ++p == pe )
+		goto _test_eof493;
+case 493:
+#line 12272 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 65u: goto st494;
+		case 69u: goto st519;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 97u: goto st494;
+		case 101u: goto st519;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 66u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 98u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st494:
+	if ( ++p == pe )
+		goto _test_eof494;
+case 494:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 68u: goto st495;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 100u: goto st495;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st495:
+	if ( ++p == pe )
+		goto _test_eof495;
+case 495:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 68u: goto st496;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 100u: goto st496;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st496:
+	if ( ++p == pe )
+		goto _test_eof496;
+case 496:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 82u: goto st497;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 114u: goto st497;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st497:
+	if ( ++p == pe )
+		goto _test_eof497;
+case 497:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st188;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
 	goto st0;
 st188:
 	if ( ++p == pe )
 		goto _test_eof188;
 case 188:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st560;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st560;
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st440;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
 	} else
-		goto st560;
+		goto st498;
+	goto st0;
+st498:
+	if ( ++p == pe )
+		goto _test_eof498;
+case 498:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st505;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st517;
+	goto st0;
+st499:
+	if ( ++p == pe )
+		goto _test_eof499;
+case 499:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st500;
+	goto st0;
+st500:
+	if ( ++p == pe )
+		goto _test_eof500;
+case 500:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st501;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st500;
+	goto st0;
+st501:
+	if ( ++p == pe )
+		goto _test_eof501;
+case 501:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
+	} else
+		goto st500;
+	goto st0;
+st502:
+	if ( ++p == pe )
+		goto _test_eof502;
+case 502:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st503;
+		case 46u: goto st504;
+		case 58u: goto st487;
+		case 59u: goto tr589;
+		case 61u: goto st116;
+		case 63u: goto tr590;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
+	} else
+		goto st502;
+	goto st0;
+st503:
+	if ( ++p == pe )
+		goto _test_eof503;
+case 503:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st503;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
+	} else
+		goto st502;
+	goto st0;
+st504:
+	if ( ++p == pe )
+		goto _test_eof504;
+case 504:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr589;
+		case 61u: goto st116;
+		case 63u: goto tr590;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
+	} else
+		goto st500;
+	goto st0;
+st505:
+	if ( ++p == pe )
+		goto _test_eof505;
+case 505:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
+	} else
+		goto st506;
+	goto st0;
+st506:
+	if ( ++p == pe )
+		goto _test_eof506;
+case 506:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st507;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st515;
+	goto st0;
+st507:
+	if ( ++p == pe )
+		goto _test_eof507;
+case 507:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
+	} else
+		goto st508;
+	goto st0;
+st508:
+	if ( ++p == pe )
+		goto _test_eof508;
+case 508:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st509;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st513;
+	goto st0;
+st509:
+	if ( ++p == pe )
+		goto _test_eof509;
+case 509:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st502;
+		} else if ( (*p) >= 65u )
+			goto st502;
+	} else
+		goto st510;
+	goto st0;
+st510:
+	if ( ++p == pe )
+		goto _test_eof510;
+case 510:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st501;
+		case 58u: goto st487;
+		case 59u: goto tr589;
+		case 61u: goto st116;
+		case 63u: goto tr590;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st511;
+	goto st0;
+st511:
+	if ( ++p == pe )
+		goto _test_eof511;
+case 511:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st501;
+		case 58u: goto st487;
+		case 59u: goto tr589;
+		case 61u: goto st116;
+		case 63u: goto tr590;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st512;
+	goto st0;
+st512:
+	if ( ++p == pe )
+		goto _test_eof512;
+case 512:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st501;
+		case 58u: goto st487;
+		case 59u: goto tr589;
+		case 61u: goto st116;
+		case 63u: goto tr590;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st500;
+	goto st0;
+st513:
+	if ( ++p == pe )
+		goto _test_eof513;
+case 513:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st509;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st514;
+	goto st0;
+st514:
+	if ( ++p == pe )
+		goto _test_eof514;
+case 514:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st509;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st500;
+	goto st0;
+st515:
+	if ( ++p == pe )
+		goto _test_eof515;
+case 515:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st507;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st516;
+	goto st0;
+st516:
+	if ( ++p == pe )
+		goto _test_eof516;
+case 516:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st507;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st500;
+	goto st0;
+st517:
+	if ( ++p == pe )
+		goto _test_eof517;
+case 517:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st505;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st518;
+	goto st0;
+st518:
+	if ( ++p == pe )
+		goto _test_eof518;
+case 518:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 45u: goto st499;
+		case 46u: goto st505;
+		case 58u: goto st487;
+		case 59u: goto tr564;
+		case 61u: goto st116;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st500;
+		} else if ( (*p) >= 65u )
+			goto st500;
+	} else
+		goto st500;
+	goto st0;
+st519:
+	if ( ++p == pe )
+		goto _test_eof519;
+case 519:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 84u: goto st520;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 116u: goto st520;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st520:
+	if ( ++p == pe )
+		goto _test_eof520;
+case 520:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 72u: goto st521;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 104u: goto st521;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st521:
+	if ( ++p == pe )
+		goto _test_eof521;
+case 521:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 79u: goto st522;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 111u: goto st522;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st522:
+	if ( ++p == pe )
+		goto _test_eof522;
+case 522:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 68u: goto st523;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 100u: goto st523;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st523:
+	if ( ++p == pe )
+		goto _test_eof523;
+case 523:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st189;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
 	goto st0;
 st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
 	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
+		case 33u: goto st524;
+		case 37u: goto st525;
+		case 39u: goto st524;
+		case 44u: goto st116;
+		case 47u: goto st488;
+		case 58u: goto st487;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st450;
+		case 126u: goto st524;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st524;
 		} else if ( (*p) >= 65u )
-			goto st561;
+			goto st524;
 	} else
-		goto st561;
+		goto st524;
 	goto st0;
-st561:
+st524:
 	if ( ++p == pe )
-		goto _test_eof561;
-case 561:
+		goto _test_eof524;
+case 524:
 	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
+		case 33u: goto st524;
+		case 37u: goto st525;
+		case 39u: goto st524;
+		case 44u: goto st116;
+		case 47u: goto st488;
+		case 58u: goto st487;
+		case 59u: goto tr608;
+		case 61u: goto st116;
+		case 63u: goto tr609;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st450;
+		case 126u: goto st524;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st524;
 		} else if ( (*p) >= 65u )
-			goto st561;
+			goto st524;
 	} else
-		goto st561;
+		goto st524;
+	goto st0;
+st525:
+	if ( ++p == pe )
+		goto _test_eof525;
+case 525:
+	switch( (*p) ) {
+		case 33u: goto st450;
+		case 37u: goto st450;
+		case 39u: goto st450;
+		case 59u: goto tr528;
+		case 63u: goto tr529;
+		case 126u: goto st450;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st450;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st526;
+		} else
+			goto st450;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st450;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st450;
+			} else if ( (*p) >= 97u )
+				goto st526;
+		} else
+			goto st450;
+	} else
+		goto st526;
+	goto st0;
+st526:
+	if ( ++p == pe )
+		goto _test_eof526;
+case 526:
+	switch( (*p) ) {
+		case 33u: goto st450;
+		case 37u: goto st450;
+		case 39u: goto st450;
+		case 59u: goto tr528;
+		case 63u: goto tr529;
+		case 126u: goto st450;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st450;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st524;
+		} else
+			goto st450;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st450;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st450;
+			} else if ( (*p) >= 97u )
+				goto st524;
+		} else
+			goto st450;
+	} else
+		goto st524;
+	goto st0;
+tr223:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st527;
+st527:
+	if ( ++p == pe )
+		goto _test_eof527;
+case 527:
+#line 13389 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 82u: goto st528;
+		case 84u: goto st539;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 114u: goto st528;
+		case 116u: goto st539;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st528:
+	if ( ++p == pe )
+		goto _test_eof528;
+case 528:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 65u: goto st529;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 97u: goto st529;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 66u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 98u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st529:
+	if ( ++p == pe )
+		goto _test_eof529;
+case 529:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 78u: goto st530;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 110u: goto st530;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st530:
+	if ( ++p == pe )
+		goto _test_eof530;
+case 530:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 83u: goto st531;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 115u: goto st531;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st531:
+	if ( ++p == pe )
+		goto _test_eof531;
+case 531:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 80u: goto st532;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 112u: goto st532;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st532:
+	if ( ++p == pe )
+		goto _test_eof532;
+case 532:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 79u: goto st533;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 111u: goto st533;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st533:
+	if ( ++p == pe )
+		goto _test_eof533;
+case 533:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 82u: goto st534;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 114u: goto st534;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st534:
+	if ( ++p == pe )
+		goto _test_eof534;
+case 534:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 84u: goto st535;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 116u: goto st535;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st535:
+	if ( ++p == pe )
+		goto _test_eof535;
+case 535:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st190;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
 	goto st0;
 st190:
 	if ( ++p == pe )
 		goto _test_eof190;
 case 190:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st191;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st191;
+	switch( (*p) ) {
+		case 33u: goto st536;
+		case 37u: goto st537;
+		case 39u: goto st536;
+		case 44u: goto st116;
+		case 47u: goto st488;
+		case 58u: goto st487;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st463;
+		case 126u: goto st536;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st536;
+		} else if ( (*p) >= 65u )
+			goto st536;
 	} else
-		goto st191;
+		goto st536;
+	goto st0;
+st536:
+	if ( ++p == pe )
+		goto _test_eof536;
+case 536:
+	switch( (*p) ) {
+		case 33u: goto st536;
+		case 37u: goto st537;
+		case 39u: goto st536;
+		case 44u: goto st116;
+		case 47u: goto st488;
+		case 58u: goto st487;
+		case 59u: goto tr621;
+		case 61u: goto st116;
+		case 63u: goto tr622;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st463;
+		case 126u: goto st536;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st536;
+		} else if ( (*p) >= 65u )
+			goto st536;
+	} else
+		goto st536;
+	goto st0;
+st537:
+	if ( ++p == pe )
+		goto _test_eof537;
+case 537:
+	switch( (*p) ) {
+		case 33u: goto st463;
+		case 37u: goto st463;
+		case 39u: goto st463;
+		case 59u: goto tr541;
+		case 63u: goto tr542;
+		case 126u: goto st463;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st463;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st538;
+		} else
+			goto st463;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st463;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st463;
+			} else if ( (*p) >= 97u )
+				goto st538;
+		} else
+			goto st463;
+	} else
+		goto st538;
+	goto st0;
+st538:
+	if ( ++p == pe )
+		goto _test_eof538;
+case 538:
+	switch( (*p) ) {
+		case 33u: goto st463;
+		case 37u: goto st463;
+		case 39u: goto st463;
+		case 59u: goto tr541;
+		case 63u: goto tr542;
+		case 126u: goto st463;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st463;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st536;
+		} else
+			goto st463;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st463;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st463;
+			} else if ( (*p) >= 97u )
+				goto st536;
+		} else
+			goto st463;
+	} else
+		goto st536;
+	goto st0;
+st539:
+	if ( ++p == pe )
+		goto _test_eof539;
+case 539:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 76u: goto st540;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 108u: goto st540;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st540:
+	if ( ++p == pe )
+		goto _test_eof540;
+case 540:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st191;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
 	goto st0;
 st191:
 	if ( ++p == pe )
 		goto _test_eof191;
 case 191:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st561;
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st488;
+		} else if ( (*p) >= 65u )
+			goto st488;
 	} else
-		goto st561;
+		goto st541;
 	goto st0;
-tr641:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
-tr645:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
-tr650:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
-tr665:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
-tr719:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
-tr744:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
-tr750:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
-tr757:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st192;
+st541:
+	if ( ++p == pe )
+		goto _test_eof541;
+case 541:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr627;
+		case 61u: goto st116;
+		case 63u: goto tr628;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st488;
+		} else if ( (*p) >= 65u )
+			goto st488;
+	} else
+		goto st542;
+	goto st0;
+st542:
+	if ( ++p == pe )
+		goto _test_eof542;
+case 542:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr627;
+		case 61u: goto st116;
+		case 63u: goto tr628;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st488;
+		} else if ( (*p) >= 65u )
+			goto st488;
+	} else
+		goto st543;
+	goto st0;
+st543:
+	if ( ++p == pe )
+		goto _test_eof543;
+case 543:
+	switch( (*p) ) {
+		case 33u: goto st488;
+		case 37u: goto st174;
+		case 44u: goto st116;
+		case 58u: goto st487;
+		case 59u: goto tr627;
+		case 61u: goto st116;
+		case 63u: goto tr628;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 95u: goto st488;
+		case 126u: goto st488;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st488;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st488;
+	} else
+		goto st488;
+	goto st0;
+tr224:
+#line 35 "grammar/uri_actions.rl"
+	{ m_kp = p; if (!m_up) m_up = p; }
+	goto st544;
+st544:
+	if ( ++p == pe )
+		goto _test_eof544;
+case 544:
+#line 13962 "gen/c/sip_uri.c"
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 83u: goto st545;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 115u: goto st545;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st545:
+	if ( ++p == pe )
+		goto _test_eof545;
+case 545:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 69u: goto st546;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 101u: goto st546;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st546:
+	if ( ++p == pe )
+		goto _test_eof546;
+case 546:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st173;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 82u: goto st547;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 114u: goto st547;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
+st547:
+	if ( ++p == pe )
+		goto _test_eof547;
+case 547:
+	switch( (*p) ) {
+		case 33u: goto st485;
+		case 37u: goto st166;
+		case 44u: goto st116;
+		case 58u: goto st486;
+		case 59u: goto tr564;
+		case 61u: goto st192;
+		case 63u: goto tr566;
+		case 64u: goto st122;
+		case 91u: goto st409;
+		case 93u: goto st409;
+		case 95u: goto st485;
+		case 126u: goto st485;
+	}
+	if ( (*p) < 65u ) {
+		if ( 36u <= (*p) && (*p) <= 57u )
+			goto st485;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st485;
+	} else
+		goto st485;
+	goto st0;
 st192:
 	if ( ++p == pe )
 		goto _test_eof192;
 case 192:
-#line 11439 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st193;
-		case 36u: goto st193;
-		case 37u: goto st194;
-		case 63u: goto st193;
-		case 93u: goto st193;
-		case 95u: goto st193;
-		case 126u: goto st193;
+		case 33u: goto st548;
+		case 37u: goto st549;
+		case 39u: goto st548;
+		case 44u: goto st116;
+		case 47u: goto st488;
+		case 58u: goto st487;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st476;
+		case 126u: goto st548;
 	}
-	if ( (*p) < 45u ) {
-		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st193;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st193;
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st548;
 		} else if ( (*p) >= 65u )
-			goto st193;
+			goto st548;
 	} else
-		goto st193;
+		goto st548;
+	goto st0;
+st548:
+	if ( ++p == pe )
+		goto _test_eof548;
+case 548:
+	switch( (*p) ) {
+		case 33u: goto st548;
+		case 37u: goto st549;
+		case 39u: goto st548;
+		case 44u: goto st116;
+		case 47u: goto st488;
+		case 58u: goto st487;
+		case 59u: goto tr634;
+		case 61u: goto st116;
+		case 63u: goto tr635;
+		case 64u: goto st122;
+		case 91u: goto st410;
+		case 93u: goto st410;
+		case 96u: goto st476;
+		case 126u: goto st548;
+	}
+	if ( (*p) < 42u ) {
+		if ( 36u <= (*p) && (*p) <= 41u )
+			goto st488;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st548;
+		} else if ( (*p) >= 65u )
+			goto st548;
+	} else
+		goto st548;
+	goto st0;
+st549:
+	if ( ++p == pe )
+		goto _test_eof549;
+case 549:
+	switch( (*p) ) {
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 59u: goto tr554;
+		case 63u: goto tr555;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st476;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st550;
+		} else
+			goto st476;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st476;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st476;
+			} else if ( (*p) >= 97u )
+				goto st550;
+		} else
+			goto st476;
+	} else
+		goto st550;
+	goto st0;
+st550:
+	if ( ++p == pe )
+		goto _test_eof550;
+case 550:
+	switch( (*p) ) {
+		case 33u: goto st476;
+		case 37u: goto st476;
+		case 39u: goto st476;
+		case 59u: goto tr554;
+		case 63u: goto tr555;
+		case 126u: goto st476;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st476;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st548;
+		} else
+			goto st476;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st476;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st476;
+			} else if ( (*p) >= 97u )
+				goto st548;
+		} else
+			goto st476;
+	} else
+		goto st548;
 	goto st0;
 st193:
 	if ( ++p == pe )
 		goto _test_eof193;
 case 193:
 	switch( (*p) ) {
-		case 33u: goto st193;
-		case 36u: goto st193;
-		case 37u: goto st194;
-		case 61u: goto st562;
-		case 63u: goto st193;
-		case 93u: goto st193;
-		case 95u: goto st193;
-		case 126u: goto st193;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
-	if ( (*p) < 45u ) {
-		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st193;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st193;
+				goto st482;
 		} else if ( (*p) >= 65u )
-			goto st193;
+			goto st482;
 	} else
-		goto st193;
+		goto st194;
 	goto st0;
 st194:
 	if ( ++p == pe )
 		goto _test_eof194;
 case 194:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st195;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st195;
+	switch( (*p) ) {
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st195;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st161;
+		} else if ( (*p) >= 65u )
+			goto st161;
 	} else
-		goto st195;
+		goto st200;
 	goto st0;
 st195:
 	if ( ++p == pe )
 		goto _test_eof195;
 case 195:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st193;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st193;
-	} else
-		goto st193;
-	goto st0;
-st562:
-	if ( ++p == pe )
-		goto _test_eof562;
-case 562:
 	switch( (*p) ) {
-		case 33u: goto st562;
-		case 37u: goto st196;
-		case 38u: goto st192;
-		case 63u: goto st562;
-		case 93u: goto st562;
-		case 95u: goto st562;
-		case 126u: goto st562;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st562;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st562;
+				goto st482;
 		} else if ( (*p) >= 65u )
-			goto st562;
+			goto st482;
 	} else
-		goto st562;
+		goto st196;
 	goto st0;
 st196:
 	if ( ++p == pe )
 		goto _test_eof196;
 case 196:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st197;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st197;
+	switch( (*p) ) {
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st197;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
+	}
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st161;
+		} else if ( (*p) >= 65u )
+			goto st161;
 	} else
-		goto st197;
+		goto st198;
 	goto st0;
 st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st562;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st562;
-	} else
-		goto st562;
-	goto st0;
-tr234:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st563;
-st563:
-	if ( ++p == pe )
-		goto _test_eof563;
-case 563:
-#line 11570 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 82u: goto st564;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 114u: goto st564;
-		case 126u: goto st560;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
+				goto st482;
 		} else if ( (*p) >= 65u )
-			goto st560;
+			goto st482;
 	} else
-		goto st560;
+		goto st551;
 	goto st0;
-st564:
+st551:
 	if ( ++p == pe )
-		goto _test_eof564;
-case 564:
+		goto _test_eof551;
+case 551:
 	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr649;
-		case 61u: goto st189;
-		case 63u: goto tr650;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 126u: goto st560;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st162;
+		case 58u: goto st164;
+		case 59u: goto tr561;
+		case 61u: goto st116;
+		case 63u: goto tr562;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st560;
+			goto st161;
 	} else
-		goto st560;
+		goto st552;
 	goto st0;
-tr235:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st565;
-st565:
+st552:
 	if ( ++p == pe )
-		goto _test_eof565;
-case 565:
-#line 11627 "gen/c/sip_uri.c"
+		goto _test_eof552;
+case 552:
 	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 65u: goto st566;
-		case 69u: goto st627;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 97u: goto st566;
-		case 101u: goto st627;
-		case 126u: goto st560;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st162;
+		case 58u: goto st164;
+		case 59u: goto tr561;
+		case 61u: goto st116;
+		case 63u: goto tr562;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 66u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st566:
-	if ( ++p == pe )
-		goto _test_eof566;
-case 566:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 68u: goto st567;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 100u: goto st567;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st560;
+			goto st161;
 	} else
-		goto st560;
+		goto st553;
 	goto st0;
-st567:
+st553:
 	if ( ++p == pe )
-		goto _test_eof567;
-case 567:
+		goto _test_eof553;
+case 553:
 	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 68u: goto st568;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 100u: goto st568;
-		case 126u: goto st560;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st162;
+		case 58u: goto st164;
+		case 59u: goto tr561;
+		case 61u: goto st116;
+		case 63u: goto tr562;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
+	if ( (*p) < 48u ) {
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st560;
+			goto st161;
 	} else
-		goto st560;
-	goto st0;
-st568:
-	if ( ++p == pe )
-		goto _test_eof568;
-case 568:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 82u: goto st569;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 114u: goto st569;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st569:
-	if ( ++p == pe )
-		goto _test_eof569;
-case 569:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st198;
-		case 63u: goto tr645;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
+		goto st161;
 	goto st0;
 st198:
 	if ( ++p == pe )
 		goto _test_eof198;
 case 198:
 	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 91u: goto st591;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st197;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st574;
+			goto st161;
 	} else
-		goto st570;
-	goto st0;
-st570:
-	if ( ++p == pe )
-		goto _test_eof570;
-case 570:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st577;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st589;
-	goto st0;
-st571:
-	if ( ++p == pe )
-		goto _test_eof571;
-case 571:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st572;
-	goto st0;
-st572:
-	if ( ++p == pe )
-		goto _test_eof572;
-case 572:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st573;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st572;
-	goto st0;
-st573:
-	if ( ++p == pe )
-		goto _test_eof573;
-case 573:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
-		} else if ( (*p) >= 65u )
-			goto st574;
-	} else
-		goto st572;
-	goto st0;
-st574:
-	if ( ++p == pe )
-		goto _test_eof574;
-case 574:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st575;
-		case 46u: goto st576;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr664;
-		case 63u: goto tr665;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
-		} else if ( (*p) >= 65u )
-			goto st574;
-	} else
-		goto st574;
-	goto st0;
-st575:
-	if ( ++p == pe )
-		goto _test_eof575;
-case 575:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st575;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
-		} else if ( (*p) >= 65u )
-			goto st574;
-	} else
-		goto st574;
-	goto st0;
-st576:
-	if ( ++p == pe )
-		goto _test_eof576;
-case 576:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr664;
-		case 63u: goto tr665;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
-		} else if ( (*p) >= 65u )
-			goto st574;
-	} else
-		goto st572;
-	goto st0;
-st577:
-	if ( ++p == pe )
-		goto _test_eof577;
-case 577:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
-		} else if ( (*p) >= 65u )
-			goto st574;
-	} else
-		goto st578;
-	goto st0;
-st578:
-	if ( ++p == pe )
-		goto _test_eof578;
-case 578:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st579;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st587;
-	goto st0;
-st579:
-	if ( ++p == pe )
-		goto _test_eof579;
-case 579:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
-		} else if ( (*p) >= 65u )
-			goto st574;
-	} else
-		goto st580;
-	goto st0;
-st580:
-	if ( ++p == pe )
-		goto _test_eof580;
-case 580:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st581;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st585;
-	goto st0;
-st581:
-	if ( ++p == pe )
-		goto _test_eof581;
-case 581:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st574;
-		} else if ( (*p) >= 65u )
-			goto st574;
-	} else
-		goto st582;
-	goto st0;
-st582:
-	if ( ++p == pe )
-		goto _test_eof582;
-case 582:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st573;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr664;
-		case 63u: goto tr665;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st583;
-	goto st0;
-st583:
-	if ( ++p == pe )
-		goto _test_eof583;
-case 583:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st573;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr664;
-		case 63u: goto tr665;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st584;
-	goto st0;
-st584:
-	if ( ++p == pe )
-		goto _test_eof584;
-case 584:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st573;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr664;
-		case 63u: goto tr665;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st572;
-	goto st0;
-st585:
-	if ( ++p == pe )
-		goto _test_eof585;
-case 585:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st581;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st586;
-	goto st0;
-st586:
-	if ( ++p == pe )
-		goto _test_eof586;
-case 586:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st581;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st572;
-	goto st0;
-st587:
-	if ( ++p == pe )
-		goto _test_eof587;
-case 587:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st579;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st588;
-	goto st0;
-st588:
-	if ( ++p == pe )
-		goto _test_eof588;
-case 588:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st579;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st572;
-	goto st0;
-st589:
-	if ( ++p == pe )
-		goto _test_eof589;
-case 589:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st577;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st590;
-	goto st0;
-st590:
-	if ( ++p == pe )
-		goto _test_eof590;
-case 590:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 45u: goto st571;
-		case 46u: goto st577;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st572;
-		} else if ( (*p) >= 65u )
-			goto st572;
-	} else
-		goto st572;
-	goto st0;
-st591:
-	if ( ++p == pe )
-		goto _test_eof591;
-case 591:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st626;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st592;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st592;
-	} else
-		goto st592;
-	goto st0;
-st592:
-	if ( ++p == pe )
-		goto _test_eof592;
-case 592:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st596;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st593;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st593;
-	} else
-		goto st593;
-	goto st0;
-st593:
-	if ( ++p == pe )
-		goto _test_eof593;
-case 593:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st596;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st594;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st594;
-	} else
-		goto st594;
-	goto st0;
-st594:
-	if ( ++p == pe )
-		goto _test_eof594;
-case 594:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st596;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st595;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st595;
-	} else
-		goto st595;
-	goto st0;
-st595:
-	if ( ++p == pe )
-		goto _test_eof595;
-case 595:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st596;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st596:
-	if ( ++p == pe )
-		goto _test_eof596;
-case 596:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st613;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st597;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st592;
-	} else
-		goto st592;
-	goto st0;
-st597:
-	if ( ++p == pe )
-		goto _test_eof597;
-case 597:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st596;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st611;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st593;
-	} else
-		goto st593;
-	goto st0;
-st598:
-	if ( ++p == pe )
-		goto _test_eof598;
-case 598:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st599;
-	goto st0;
-st599:
-	if ( ++p == pe )
-		goto _test_eof599;
-case 599:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st600;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st609;
-	goto st0;
-st600:
-	if ( ++p == pe )
-		goto _test_eof600;
-case 600:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st601;
-	goto st0;
-st601:
-	if ( ++p == pe )
-		goto _test_eof601;
-case 601:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st602;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st607;
-	goto st0;
-st602:
-	if ( ++p == pe )
-		goto _test_eof602;
-case 602:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st603;
-	goto st0;
-st603:
-	if ( ++p == pe )
-		goto _test_eof603;
-case 603:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st604;
-	goto st0;
-st604:
-	if ( ++p == pe )
-		goto _test_eof604;
-case 604:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st605;
-	goto st0;
-st605:
-	if ( ++p == pe )
-		goto _test_eof605;
-case 605:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st606:
-	if ( ++p == pe )
-		goto _test_eof606;
-case 606:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 59u: goto tr664;
-		case 63u: goto tr665;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st607:
-	if ( ++p == pe )
-		goto _test_eof607;
-case 607:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st602;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st608;
-	goto st0;
-st608:
-	if ( ++p == pe )
-		goto _test_eof608;
-case 608:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st602;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st609:
-	if ( ++p == pe )
-		goto _test_eof609;
-case 609:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st600;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st610;
-	goto st0;
-st610:
-	if ( ++p == pe )
-		goto _test_eof610;
-case 610:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st600;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st611:
-	if ( ++p == pe )
-		goto _test_eof611;
-case 611:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st596;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st612;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st594;
-	} else
-		goto st594;
-	goto st0;
-st612:
-	if ( ++p == pe )
-		goto _test_eof612;
-case 612:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st596;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st595;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st595;
-	} else
-		goto st595;
-	goto st0;
-st613:
-	if ( ++p == pe )
-		goto _test_eof613;
-case 613:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st622;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st614;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st614;
-	} else
-		goto st614;
-	goto st0;
-st614:
-	if ( ++p == pe )
-		goto _test_eof614;
-case 614:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st618;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st615;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st615;
-	} else
-		goto st615;
-	goto st0;
-st615:
-	if ( ++p == pe )
-		goto _test_eof615;
-case 615:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st618;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st616;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st616;
-	} else
-		goto st616;
-	goto st0;
-st616:
-	if ( ++p == pe )
-		goto _test_eof616;
-case 616:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st618;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st617;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st617;
-	} else
-		goto st617;
-	goto st0;
-st617:
-	if ( ++p == pe )
-		goto _test_eof617;
-case 617:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st618;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st618:
-	if ( ++p == pe )
-		goto _test_eof618;
-case 618:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st619;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st614;
-	} else
-		goto st614;
-	goto st0;
-st619:
-	if ( ++p == pe )
-		goto _test_eof619;
-case 619:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st618;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st620;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st615;
-	} else
-		goto st615;
-	goto st0;
-st620:
-	if ( ++p == pe )
-		goto _test_eof620;
-case 620:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st618;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st621;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st616;
-	} else
-		goto st616;
-	goto st0;
-st621:
-	if ( ++p == pe )
-		goto _test_eof621;
-case 621:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st618;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st606;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st561;
-		} else if ( (*p) > 47u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st617;
-		} else
-			goto st561;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 97u ) {
-			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st561;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else
-			goto st617;
-	} else
-		goto st617;
-	goto st0;
-st622:
-	if ( ++p == pe )
-		goto _test_eof622;
-case 622:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st623;
-	goto st0;
-st623:
-	if ( ++p == pe )
-		goto _test_eof623;
-case 623:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st624;
-	goto st0;
-st624:
-	if ( ++p == pe )
-		goto _test_eof624;
-case 624:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st625;
-	goto st0;
-st625:
-	if ( ++p == pe )
-		goto _test_eof625;
-case 625:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 46u: goto st598;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st626:
-	if ( ++p == pe )
-		goto _test_eof626;
-case 626:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st613;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-st627:
-	if ( ++p == pe )
-		goto _test_eof627;
-case 627:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 84u: goto st628;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 116u: goto st628;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st628:
-	if ( ++p == pe )
-		goto _test_eof628;
-case 628:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 72u: goto st629;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 104u: goto st629;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st629:
-	if ( ++p == pe )
-		goto _test_eof629;
-case 629:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 79u: goto st630;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 111u: goto st630;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st630:
-	if ( ++p == pe )
-		goto _test_eof630;
-case 630:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 68u: goto st631;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 100u: goto st631;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st631:
-	if ( ++p == pe )
-		goto _test_eof631;
-case 631:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st199;
-		case 63u: goto tr645;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
+		goto st199;
 	goto st0;
 st199:
 	if ( ++p == pe )
 		goto _test_eof199;
 case 199:
 	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 78u: goto st636;
-		case 83u: goto st642;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st632:
-	if ( ++p == pe )
-		goto _test_eof632;
-case 632:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st633:
-	if ( ++p == pe )
-		goto _test_eof633;
-case 633:
-	switch( (*p) ) {
-		case 33u: goto st634;
-		case 37u: goto st634;
-		case 39u: goto st634;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 126u: goto st634;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st634;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st635;
-		} else
-			goto st634;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st634;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st634;
-			} else if ( (*p) >= 97u )
-				goto st635;
-		} else
-			goto st634;
-	} else
-		goto st635;
-	goto st0;
-st634:
-	if ( ++p == pe )
-		goto _test_eof634;
-case 634:
-	switch( (*p) ) {
-		case 33u: goto st634;
-		case 37u: goto st634;
-		case 39u: goto st634;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 126u: goto st634;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st197;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st634;
-		} else if ( (*p) >= 42u )
-			goto st634;
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st634;
-		} else if ( (*p) >= 65u )
-			goto st634;
-	} else
-		goto st634;
-	goto st0;
-st635:
-	if ( ++p == pe )
-		goto _test_eof635;
-case 635:
-	switch( (*p) ) {
-		case 33u: goto st634;
-		case 37u: goto st634;
-		case 39u: goto st634;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 126u: goto st634;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st634;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st632;
-		} else
-			goto st634;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st634;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st634;
-			} else if ( (*p) >= 97u )
-				goto st632;
-		} else
-			goto st634;
-	} else
-		goto st632;
-	goto st0;
-st636:
-	if ( ++p == pe )
-		goto _test_eof636;
-case 636:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 79u: goto st637;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st637:
-	if ( ++p == pe )
-		goto _test_eof637;
-case 637:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 84u: goto st638;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st638:
-	if ( ++p == pe )
-		goto _test_eof638;
-case 638:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 73u: goto st639;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st639:
-	if ( ++p == pe )
-		goto _test_eof639;
-case 639:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 70u: goto st640;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st640:
-	if ( ++p == pe )
-		goto _test_eof640;
-case 640:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 89u: goto st641;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st641:
-	if ( ++p == pe )
-		goto _test_eof641;
-case 641:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 63u: goto tr645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st642:
-	if ( ++p == pe )
-		goto _test_eof642;
-case 642:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 85u: goto st643;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st643:
-	if ( ++p == pe )
-		goto _test_eof643;
-case 643:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 66u: goto st644;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st644:
-	if ( ++p == pe )
-		goto _test_eof644;
-case 644:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 83u: goto st645;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st645:
-	if ( ++p == pe )
-		goto _test_eof645;
-case 645:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 67u: goto st646;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st646:
-	if ( ++p == pe )
-		goto _test_eof646;
-case 646:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 82u: goto st647;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st647:
-	if ( ++p == pe )
-		goto _test_eof647;
-case 647:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 73u: goto st648;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st648:
-	if ( ++p == pe )
-		goto _test_eof648;
-case 648:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 66u: goto st649;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-st649:
-	if ( ++p == pe )
-		goto _test_eof649;
-case 649:
-	switch( (*p) ) {
-		case 33u: goto st632;
-		case 37u: goto st633;
-		case 39u: goto st632;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 69u: goto st641;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st632;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st632;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st632;
-		} else if ( (*p) >= 65u )
-			goto st632;
-	} else
-		goto st632;
-	goto st0;
-tr236:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st650;
-st650:
-	if ( ++p == pe )
-		goto _test_eof650;
-case 650:
-#line 14318 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 82u: goto st651;
-		case 84u: goto st663;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 114u: goto st651;
-		case 116u: goto st663;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st560;
+			goto st161;
 	} else
-		goto st560;
-	goto st0;
-st651:
-	if ( ++p == pe )
-		goto _test_eof651;
-case 651:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 65u: goto st652;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 97u: goto st652;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 66u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st652:
-	if ( ++p == pe )
-		goto _test_eof652;
-case 652:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 78u: goto st653;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 110u: goto st653;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st653:
-	if ( ++p == pe )
-		goto _test_eof653;
-case 653:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 83u: goto st654;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 115u: goto st654;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st654:
-	if ( ++p == pe )
-		goto _test_eof654;
-case 654:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 80u: goto st655;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 112u: goto st655;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st655:
-	if ( ++p == pe )
-		goto _test_eof655;
-case 655:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 79u: goto st656;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 111u: goto st656;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st656:
-	if ( ++p == pe )
-		goto _test_eof656;
-case 656:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 82u: goto st657;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 114u: goto st657;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st657:
-	if ( ++p == pe )
-		goto _test_eof657;
-case 657:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 84u: goto st658;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 116u: goto st658;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st658:
-	if ( ++p == pe )
-		goto _test_eof658;
-case 658:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st200;
-		case 63u: goto tr645;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
+		goto st161;
 	goto st0;
 st200:
 	if ( ++p == pe )
 		goto _test_eof200;
 case 200:
 	switch( (*p) ) {
-		case 33u: goto st659;
-		case 37u: goto st660;
-		case 39u: goto st659;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st661;
-		case 126u: goto st659;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st659;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st659;
-		} else if ( (*p) >= 65u )
-			goto st659;
-	} else
-		goto st659;
-	goto st0;
-st659:
-	if ( ++p == pe )
-		goto _test_eof659;
-case 659:
-	switch( (*p) ) {
-		case 33u: goto st659;
-		case 37u: goto st660;
-		case 39u: goto st659;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr743;
-		case 63u: goto tr744;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st661;
-		case 126u: goto st659;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st659;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st659;
-		} else if ( (*p) >= 65u )
-			goto st659;
-	} else
-		goto st659;
-	goto st0;
-st660:
-	if ( ++p == pe )
-		goto _test_eof660;
-case 660:
-	switch( (*p) ) {
-		case 33u: goto st661;
-		case 37u: goto st661;
-		case 39u: goto st661;
-		case 59u: goto tr743;
-		case 63u: goto tr744;
-		case 126u: goto st661;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st661;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st662;
-		} else
-			goto st661;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st661;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st661;
-			} else if ( (*p) >= 97u )
-				goto st662;
-		} else
-			goto st661;
-	} else
-		goto st662;
-	goto st0;
-st661:
-	if ( ++p == pe )
-		goto _test_eof661;
-case 661:
-	switch( (*p) ) {
-		case 33u: goto st661;
-		case 37u: goto st661;
-		case 39u: goto st661;
-		case 59u: goto tr743;
-		case 63u: goto tr744;
-		case 126u: goto st661;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st195;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st661;
-		} else if ( (*p) >= 42u )
-			goto st661;
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st661;
-		} else if ( (*p) >= 65u )
-			goto st661;
-	} else
-		goto st661;
-	goto st0;
-st662:
-	if ( ++p == pe )
-		goto _test_eof662;
-case 662:
-	switch( (*p) ) {
-		case 33u: goto st661;
-		case 37u: goto st661;
-		case 39u: goto st661;
-		case 59u: goto tr743;
-		case 63u: goto tr744;
-		case 126u: goto st661;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st661;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st659;
-		} else
-			goto st661;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st661;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st661;
-			} else if ( (*p) >= 97u )
-				goto st659;
-		} else
-			goto st661;
-	} else
-		goto st659;
-	goto st0;
-st663:
-	if ( ++p == pe )
-		goto _test_eof663;
-case 663:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 76u: goto st664;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 108u: goto st664;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st560;
+			goto st161;
 	} else
-		goto st560;
-	goto st0;
-st664:
-	if ( ++p == pe )
-		goto _test_eof664;
-case 664:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st201;
-		case 63u: goto tr645;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
+		goto st201;
 	goto st0;
 st201:
 	if ( ++p == pe )
 		goto _test_eof201;
 case 201:
 	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st195;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
 	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
+		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st561;
+			goto st161;
 	} else
-		goto st665;
-	goto st0;
-st665:
-	if ( ++p == pe )
-		goto _test_eof665;
-case 665:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr749;
-		case 63u: goto tr750;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st666;
-	goto st0;
-st666:
-	if ( ++p == pe )
-		goto _test_eof666;
-case 666:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 58u: goto st561;
-		case 59u: goto tr749;
-		case 63u: goto tr750;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st561;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st667;
-	goto st0;
-st667:
-	if ( ++p == pe )
-		goto _test_eof667;
-case 667:
-	switch( (*p) ) {
-		case 33u: goto st561;
-		case 37u: goto st190;
-		case 59u: goto tr749;
-		case 63u: goto tr750;
-		case 93u: goto st561;
-		case 95u: goto st561;
-		case 126u: goto st561;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st561;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st561;
-		} else if ( (*p) >= 65u )
-			goto st561;
-	} else
-		goto st561;
-	goto st0;
-tr237:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st668;
-st668:
-	if ( ++p == pe )
-		goto _test_eof668;
-case 668:
-#line 14898 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 83u: goto st669;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 115u: goto st669;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st669:
-	if ( ++p == pe )
-		goto _test_eof669;
-case 669:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 69u: goto st670;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 101u: goto st670;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st670:
-	if ( ++p == pe )
-		goto _test_eof670;
-case 670:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st189;
-		case 63u: goto tr645;
-		case 82u: goto st671;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 114u: goto st671;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
-	goto st0;
-st671:
-	if ( ++p == pe )
-		goto _test_eof671;
-case 671:
-	switch( (*p) ) {
-		case 33u: goto st560;
-		case 37u: goto st187;
-		case 59u: goto tr643;
-		case 61u: goto st202;
-		case 63u: goto tr645;
-		case 93u: goto st560;
-		case 95u: goto st560;
-		case 126u: goto st560;
-	}
-	if ( (*p) < 45u ) {
-		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st560;
-	} else if ( (*p) > 58u ) {
-		if ( (*p) > 91u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st560;
-		} else if ( (*p) >= 65u )
-			goto st560;
-	} else
-		goto st560;
+		goto st161;
 	goto st0;
 st202:
 	if ( ++p == pe )
 		goto _test_eof202;
 case 202:
 	switch( (*p) ) {
-		case 33u: goto st672;
-		case 37u: goto st673;
-		case 39u: goto st672;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st674;
-		case 126u: goto st672;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st672;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st672;
-		} else if ( (*p) >= 65u )
-			goto st672;
-	} else
-		goto st672;
-	goto st0;
-st672:
-	if ( ++p == pe )
-		goto _test_eof672;
-case 672:
-	switch( (*p) ) {
-		case 33u: goto st672;
-		case 37u: goto st673;
-		case 39u: goto st672;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr756;
-		case 63u: goto tr757;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st674;
-		case 126u: goto st672;
-	}
-	if ( (*p) < 45u ) {
-		if ( (*p) > 41u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st672;
-		} else if ( (*p) >= 36u )
-			goto st561;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st672;
-		} else if ( (*p) >= 65u )
-			goto st672;
-	} else
-		goto st672;
-	goto st0;
-st673:
-	if ( ++p == pe )
-		goto _test_eof673;
-case 673:
-	switch( (*p) ) {
-		case 33u: goto st674;
-		case 37u: goto st674;
-		case 39u: goto st674;
-		case 59u: goto tr756;
-		case 63u: goto tr757;
-		case 126u: goto st674;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st674;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st675;
-		} else
-			goto st674;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st674;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st674;
-			} else if ( (*p) >= 97u )
-				goto st675;
-		} else
-			goto st674;
-	} else
-		goto st675;
-	goto st0;
-st674:
-	if ( ++p == pe )
-		goto _test_eof674;
-case 674:
-	switch( (*p) ) {
-		case 33u: goto st674;
-		case 37u: goto st674;
-		case 39u: goto st674;
-		case 59u: goto tr756;
-		case 63u: goto tr757;
-		case 126u: goto st674;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st193;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st674;
-		} else if ( (*p) >= 42u )
-			goto st674;
+		if ( 36u <= (*p) && (*p) <= 47u )
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st674;
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st674;
+			goto st161;
 	} else
-		goto st674;
-	goto st0;
-st675:
-	if ( ++p == pe )
-		goto _test_eof675;
-case 675:
-	switch( (*p) ) {
-		case 33u: goto st674;
-		case 37u: goto st674;
-		case 39u: goto st674;
-		case 59u: goto tr756;
-		case 63u: goto tr757;
-		case 126u: goto st674;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st674;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st672;
-		} else
-			goto st674;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st674;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st674;
-			} else if ( (*p) >= 97u )
-				goto st672;
-		} else
-			goto st674;
-	} else
-		goto st672;
+		goto st203;
 	goto st0;
 st203:
 	if ( ++p == pe )
 		goto _test_eof203;
 case 203:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st204;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st557;
-	} else
-		goto st557;
-	goto st0;
-st204:
-	if ( ++p == pe )
-		goto _test_eof204;
-case 204:
 	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st205;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st210;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st205:
-	if ( ++p == pe )
-		goto _test_eof205;
-case 205:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st206;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st557;
-	} else
-		goto st557;
-	goto st0;
-st206:
-	if ( ++p == pe )
-		goto _test_eof206;
-case 206:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st207;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st208;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st207:
-	if ( ++p == pe )
-		goto _test_eof207;
-case 207:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st676;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st557;
-	} else
-		goto st557;
-	goto st0;
-st676:
-	if ( ++p == pe )
-		goto _test_eof676;
-case 676:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st183;
-		case 58u: goto st185;
-		case 59u: goto tr640;
-		case 63u: goto tr641;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st677;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st677:
-	if ( ++p == pe )
-		goto _test_eof677;
-case 677:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st183;
-		case 58u: goto st185;
-		case 59u: goto tr640;
-		case 63u: goto tr641;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st678;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st678:
-	if ( ++p == pe )
-		goto _test_eof678;
-case 678:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st183;
-		case 58u: goto st185;
-		case 59u: goto tr640;
-		case 63u: goto tr641;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st208:
-	if ( ++p == pe )
-		goto _test_eof208;
-case 208:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st207;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st209;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st209:
-	if ( ++p == pe )
-		goto _test_eof209;
-case 209:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st207;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st210:
-	if ( ++p == pe )
-		goto _test_eof210;
-case 210:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st205;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st211;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st211:
-	if ( ++p == pe )
-		goto _test_eof211;
-case 211:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st205;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st212:
-	if ( ++p == pe )
-		goto _test_eof212;
-case 212:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st203;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st213;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-st213:
-	if ( ++p == pe )
-		goto _test_eof213;
-case 213:
-	switch( (*p) ) {
-		case 45u: goto st181;
-		case 46u: goto st203;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st182;
-	} else
-		goto st182;
-	goto st0;
-tr213:
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st214;
-tr223:
-#line 32 "grammar/uri_actions.rl"
-	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st214;
-st214:
-	if ( ++p == pe )
-		goto _test_eof214;
-case 214:
-#line 15411 "gen/c/sip_uri.c"
-	if ( (*p) == 58u )
-		goto st248;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st215;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st215;
-	} else
-		goto st215;
-	goto st0;
-st215:
-	if ( ++p == pe )
-		goto _test_eof215;
-case 215:
-	switch( (*p) ) {
-		case 58u: goto st219;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st216;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st216;
-	} else
-		goto st216;
-	goto st0;
-st216:
-	if ( ++p == pe )
-		goto _test_eof216;
-case 216:
-	switch( (*p) ) {
-		case 58u: goto st219;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st217;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st217;
-	} else
-		goto st217;
-	goto st0;
-st217:
-	if ( ++p == pe )
-		goto _test_eof217;
-case 217:
-	switch( (*p) ) {
-		case 58u: goto st219;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st218;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st218;
-	} else
-		goto st218;
-	goto st0;
-st218:
-	if ( ++p == pe )
-		goto _test_eof218;
-case 218:
-	switch( (*p) ) {
-		case 58u: goto st219;
-		case 93u: goto st679;
-	}
-	goto st0;
-st219:
-	if ( ++p == pe )
-		goto _test_eof219;
-case 219:
-	if ( (*p) == 58u )
-		goto st235;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st220;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st215;
-	} else
-		goto st215;
-	goto st0;
-st220:
-	if ( ++p == pe )
-		goto _test_eof220;
-case 220:
-	switch( (*p) ) {
-		case 46u: goto st221;
-		case 58u: goto st219;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st233;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st216;
-	} else
-		goto st216;
-	goto st0;
-st221:
-	if ( ++p == pe )
-		goto _test_eof221;
-case 221:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st222;
-	goto st0;
-st222:
-	if ( ++p == pe )
-		goto _test_eof222;
-case 222:
-	if ( (*p) == 46u )
-		goto st223;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st231;
-	goto st0;
-st223:
-	if ( ++p == pe )
-		goto _test_eof223;
-case 223:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st224;
-	goto st0;
-st224:
-	if ( ++p == pe )
-		goto _test_eof224;
-case 224:
-	if ( (*p) == 46u )
-		goto st225;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st229;
-	goto st0;
-st225:
-	if ( ++p == pe )
-		goto _test_eof225;
-case 225:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st226;
-	goto st0;
-st226:
-	if ( ++p == pe )
-		goto _test_eof226;
-case 226:
-	if ( (*p) == 93u )
-		goto st679;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st227;
-	goto st0;
-st227:
-	if ( ++p == pe )
-		goto _test_eof227;
-case 227:
-	if ( (*p) == 93u )
-		goto st679;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st228;
-	goto st0;
-st228:
-	if ( ++p == pe )
-		goto _test_eof228;
-case 228:
-	if ( (*p) == 93u )
-		goto st679;
-	goto st0;
-st679:
-	if ( ++p == pe )
-		goto _test_eof679;
-case 679:
-	switch( (*p) ) {
-		case 58u: goto st185;
-		case 59u: goto tr640;
-		case 63u: goto tr641;
-	}
-	goto st0;
-st229:
-	if ( ++p == pe )
-		goto _test_eof229;
-case 229:
-	if ( (*p) == 46u )
-		goto st225;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st230;
-	goto st0;
-st230:
-	if ( ++p == pe )
-		goto _test_eof230;
-case 230:
-	if ( (*p) == 46u )
-		goto st225;
-	goto st0;
-st231:
-	if ( ++p == pe )
-		goto _test_eof231;
-case 231:
-	if ( (*p) == 46u )
-		goto st223;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st232;
-	goto st0;
-st232:
-	if ( ++p == pe )
-		goto _test_eof232;
-case 232:
-	if ( (*p) == 46u )
-		goto st223;
-	goto st0;
-st233:
-	if ( ++p == pe )
-		goto _test_eof233;
-case 233:
-	switch( (*p) ) {
-		case 46u: goto st221;
-		case 58u: goto st219;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st234;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st217;
-	} else
-		goto st217;
-	goto st0;
-st234:
-	if ( ++p == pe )
-		goto _test_eof234;
-case 234:
-	switch( (*p) ) {
-		case 46u: goto st221;
-		case 58u: goto st219;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st218;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st218;
-	} else
-		goto st218;
-	goto st0;
-st235:
-	if ( ++p == pe )
-		goto _test_eof235;
-case 235:
-	switch( (*p) ) {
-		case 58u: goto st244;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st236;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st236;
-	} else
-		goto st236;
-	goto st0;
-st236:
-	if ( ++p == pe )
-		goto _test_eof236;
-case 236:
-	switch( (*p) ) {
-		case 58u: goto st240;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st237;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st237;
-	} else
-		goto st237;
-	goto st0;
-st237:
-	if ( ++p == pe )
-		goto _test_eof237;
-case 237:
-	switch( (*p) ) {
-		case 58u: goto st240;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st238;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st238;
-	} else
-		goto st238;
-	goto st0;
-st238:
-	if ( ++p == pe )
-		goto _test_eof238;
-case 238:
-	switch( (*p) ) {
-		case 58u: goto st240;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st239;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st239;
-	} else
-		goto st239;
-	goto st0;
-st239:
-	if ( ++p == pe )
-		goto _test_eof239;
-case 239:
-	switch( (*p) ) {
-		case 58u: goto st240;
-		case 93u: goto st679;
-	}
-	goto st0;
-st240:
-	if ( ++p == pe )
-		goto _test_eof240;
-case 240:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st241;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st236;
-	} else
-		goto st236;
-	goto st0;
-st241:
-	if ( ++p == pe )
-		goto _test_eof241;
-case 241:
-	switch( (*p) ) {
-		case 46u: goto st221;
-		case 58u: goto st240;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st242;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st237;
-	} else
-		goto st237;
-	goto st0;
-st242:
-	if ( ++p == pe )
-		goto _test_eof242;
-case 242:
-	switch( (*p) ) {
-		case 46u: goto st221;
-		case 58u: goto st240;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st243;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st238;
-	} else
-		goto st238;
-	goto st0;
-st243:
-	if ( ++p == pe )
-		goto _test_eof243;
-case 243:
-	switch( (*p) ) {
-		case 46u: goto st221;
-		case 58u: goto st240;
-		case 93u: goto st679;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st239;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st239;
-	} else
-		goto st239;
-	goto st0;
-st244:
-	if ( ++p == pe )
-		goto _test_eof244;
-case 244:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st245;
-	goto st0;
-st245:
-	if ( ++p == pe )
-		goto _test_eof245;
-case 245:
-	if ( (*p) == 46u )
-		goto st221;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st246;
-	goto st0;
-st246:
-	if ( ++p == pe )
-		goto _test_eof246;
-case 246:
-	if ( (*p) == 46u )
-		goto st221;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st247;
-	goto st0;
-st247:
-	if ( ++p == pe )
-		goto _test_eof247;
-case 247:
-	if ( (*p) == 46u )
-		goto st221;
-	goto st0;
-st248:
-	if ( ++p == pe )
-		goto _test_eof248;
-case 248:
-	if ( (*p) == 58u )
-		goto st235;
-	goto st0;
-tr211:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st249;
-st249:
-	if ( ++p == pe )
-		goto _test_eof249;
-case 249:
-#line 15848 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st283;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
+		case 33u: goto st116;
+		case 37u: goto st117;
+		case 45u: goto st160;
+		case 46u: goto st193;
+		case 58u: goto st119;
+		case 59u: goto st116;
+		case 61u: goto st116;
+		case 63u: goto st116;
+		case 64u: goto st122;
+		case 95u: goto st116;
+		case 126u: goto st116;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
+			goto st116;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
+				goto st161;
 		} else if ( (*p) >= 65u )
-			goto st251;
+			goto st161;
 	} else
-		goto st292;
-	goto st0;
-st250:
-	if ( ++p == pe )
-		goto _test_eof250;
-case 250:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st251;
-	goto st0;
-st251:
-	if ( ++p == pe )
-		goto _test_eof251;
-case 251:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st252;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st251;
-	goto st0;
-st252:
-	if ( ++p == pe )
-		goto _test_eof252;
-case 252:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st680;
-		} else if ( (*p) >= 65u )
-			goto st680;
-	} else
-		goto st251;
-	goto st0;
-tr212:
-#line 31 "grammar/uri_actions.rl"
-	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-	goto st680;
-st680:
-	if ( ++p == pe )
-		goto _test_eof680;
-case 680:
-#line 15965 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st253;
-		case 46u: goto st681;
-		case 58u: goto st254;
-		case 59u: goto tr763;
-		case 61u: goto st173;
-		case 63u: goto tr764;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st680;
-		} else if ( (*p) >= 65u )
-			goto st680;
-	} else
-		goto st680;
-	goto st0;
-st253:
-	if ( ++p == pe )
-		goto _test_eof253;
-case 253:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st253;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st680;
-		} else if ( (*p) >= 65u )
-			goto st680;
-	} else
-		goto st680;
-	goto st0;
-st681:
-	if ( ++p == pe )
-		goto _test_eof681;
-case 681:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 58u: goto st254;
-		case 59u: goto tr763;
-		case 61u: goto st173;
-		case 63u: goto tr764;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st680;
-		} else if ( (*p) >= 65u )
-			goto st680;
-	} else
-		goto st251;
-	goto st0;
-st254:
-	if ( ++p == pe )
-		goto _test_eof254;
-case 254:
-	switch( (*p) ) {
-		case 33u: goto st176;
-		case 37u: goto st177;
-		case 61u: goto st176;
-		case 64u: goto st179;
-		case 95u: goto st176;
-		case 126u: goto st176;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st176;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st176;
-		} else if ( (*p) >= 65u )
-			goto st176;
-	} else
-		goto st682;
-	goto st0;
-st682:
-	if ( ++p == pe )
-		goto _test_eof682;
-case 682:
-	switch( (*p) ) {
-		case 33u: goto st176;
-		case 37u: goto st177;
-		case 59u: goto tr640;
-		case 61u: goto st176;
-		case 63u: goto tr641;
-		case 64u: goto st179;
-		case 95u: goto st176;
-		case 126u: goto st176;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st176;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st176;
-		} else if ( (*p) >= 65u )
-			goto st176;
-	} else
-		goto st682;
-	goto st0;
-tr763:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-	goto st255;
-tr766:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st255;
-tr776:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st255;
-tr791:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st255;
-tr810:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st255;
-tr835:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st255;
-tr841:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st255;
-tr848:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st255;
-st255:
-	if ( ++p == pe )
-		goto _test_eof255;
-case 255:
-#line 16129 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto tr316;
-		case 37u: goto tr317;
-		case 44u: goto st173;
-		case 58u: goto tr318;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 76u: goto tr319;
-		case 77u: goto tr320;
-		case 84u: goto tr321;
-		case 85u: goto tr322;
-		case 91u: goto tr232;
-		case 93u: goto tr232;
-		case 95u: goto tr316;
-		case 108u: goto tr319;
-		case 109u: goto tr320;
-		case 116u: goto tr321;
-		case 117u: goto tr322;
-		case 126u: goto tr316;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto tr316;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr316;
-	} else
-		goto tr316;
-	goto st0;
-tr316:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st683;
-st683:
-	if ( ++p == pe )
-		goto _test_eof683;
-case 683:
-#line 16167 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-tr317:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st256;
-st256:
-	if ( ++p == pe )
-		goto _test_eof256;
-case 256:
-#line 16197 "gen/c/sip_uri.c"
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st257;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st257;
-	} else
-		goto st257;
-	goto st0;
-st257:
-	if ( ++p == pe )
-		goto _test_eof257;
-case 257:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-tr318:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st684;
-st684:
-	if ( ++p == pe )
-		goto _test_eof684;
-case 684:
-#line 16226 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st684;
-		case 37u: goto st258;
-		case 44u: goto st176;
-		case 47u: goto st560;
-		case 58u: goto st560;
-		case 59u: goto tr643;
-		case 61u: goto st260;
-		case 63u: goto tr645;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st684;
-		case 126u: goto st684;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st684;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st684;
-	} else
-		goto st684;
-	goto st0;
-st258:
-	if ( ++p == pe )
-		goto _test_eof258;
-case 258:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st259;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st259;
-	} else
-		goto st259;
-	goto st0;
-st259:
-	if ( ++p == pe )
-		goto _test_eof259;
-case 259:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st684;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st684;
-	} else
-		goto st684;
-	goto st0;
-st260:
-	if ( ++p == pe )
-		goto _test_eof260;
-case 260:
-	switch( (*p) ) {
-		case 33u: goto st685;
-		case 37u: goto st261;
-		case 44u: goto st176;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 61u: goto st176;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st685;
-		case 126u: goto st685;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st685;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st685;
-	} else
-		goto st685;
-	goto st0;
-st685:
-	if ( ++p == pe )
-		goto _test_eof685;
-case 685:
-	switch( (*p) ) {
-		case 33u: goto st685;
-		case 37u: goto st261;
-		case 44u: goto st176;
-		case 47u: goto st561;
-		case 58u: goto st561;
-		case 59u: goto tr643;
-		case 61u: goto st176;
-		case 63u: goto tr645;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st685;
-		case 126u: goto st685;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st685;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st685;
-	} else
-		goto st685;
-	goto st0;
-st261:
-	if ( ++p == pe )
-		goto _test_eof261;
-case 261:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st262;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st262;
-	} else
-		goto st262;
-	goto st0;
-st262:
-	if ( ++p == pe )
-		goto _test_eof262;
-case 262:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st685;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st685;
-	} else
-		goto st685;
-	goto st0;
-st263:
-	if ( ++p == pe )
-		goto _test_eof263;
-case 263:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st686;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st686;
-	} else
-		goto st686;
-	goto st0;
-st686:
-	if ( ++p == pe )
-		goto _test_eof686;
-case 686:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st686;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st686;
-	} else
-		goto st686;
-	goto st0;
-st264:
-	if ( ++p == pe )
-		goto _test_eof264;
-case 264:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st265;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st265;
-	} else
-		goto st265;
-	goto st0;
-st265:
-	if ( ++p == pe )
-		goto _test_eof265;
-case 265:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st686;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st686;
-	} else
-		goto st686;
-	goto st0;
-tr764:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-tr768:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-tr777:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-tr792:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-tr811:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-tr836:
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-tr842:
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-tr849:
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st266;
-st266:
-	if ( ++p == pe )
-		goto _test_eof266;
-case 266:
-#line 16478 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st267;
-		case 37u: goto st268;
-		case 38u: goto st173;
-		case 44u: goto st173;
-		case 58u: goto st270;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 64u: goto st179;
-		case 91u: goto st193;
-		case 93u: goto st193;
-		case 95u: goto st267;
-		case 126u: goto st267;
-	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st267;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st267;
-	} else
-		goto st267;
-	goto st0;
-st267:
-	if ( ++p == pe )
-		goto _test_eof267;
-case 267:
-	switch( (*p) ) {
-		case 33u: goto st267;
-		case 37u: goto st268;
-		case 38u: goto st173;
-		case 44u: goto st173;
-		case 58u: goto st270;
-		case 59u: goto st173;
-		case 61u: goto st688;
-		case 64u: goto st179;
-		case 91u: goto st193;
-		case 93u: goto st193;
-		case 95u: goto st267;
-		case 126u: goto st267;
-	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st267;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st267;
-	} else
-		goto st267;
-	goto st0;
-st268:
-	if ( ++p == pe )
-		goto _test_eof268;
-case 268:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st269;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st269;
-	} else
-		goto st269;
-	goto st0;
-st269:
-	if ( ++p == pe )
-		goto _test_eof269;
-case 269:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st267;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st267;
-	} else
-		goto st267;
-	goto st0;
-st270:
-	if ( ++p == pe )
-		goto _test_eof270;
-case 270:
-	switch( (*p) ) {
-		case 33u: goto st270;
-		case 37u: goto st271;
-		case 38u: goto st176;
-		case 44u: goto st176;
-		case 47u: goto st193;
-		case 58u: goto st193;
-		case 61u: goto st687;
-		case 63u: goto st193;
-		case 64u: goto st179;
-		case 91u: goto st193;
-		case 93u: goto st193;
-		case 95u: goto st270;
-		case 126u: goto st270;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st270;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st270;
-	} else
-		goto st270;
-	goto st0;
-st271:
-	if ( ++p == pe )
-		goto _test_eof271;
-case 271:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st272;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st272;
-	} else
-		goto st272;
-	goto st0;
-st272:
-	if ( ++p == pe )
-		goto _test_eof272;
-case 272:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st270;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st270;
-	} else
-		goto st270;
-	goto st0;
-st687:
-	if ( ++p == pe )
-		goto _test_eof687;
-case 687:
-	switch( (*p) ) {
-		case 33u: goto st687;
-		case 37u: goto st273;
-		case 38u: goto st275;
-		case 44u: goto st176;
-		case 47u: goto st562;
-		case 58u: goto st562;
-		case 61u: goto st176;
-		case 63u: goto st562;
-		case 64u: goto st179;
-		case 91u: goto st562;
-		case 93u: goto st562;
-		case 95u: goto st687;
-		case 126u: goto st687;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st687;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st687;
-	} else
-		goto st687;
-	goto st0;
-st273:
-	if ( ++p == pe )
-		goto _test_eof273;
-case 273:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st274;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st274;
-	} else
-		goto st274;
-	goto st0;
-st274:
-	if ( ++p == pe )
-		goto _test_eof274;
-case 274:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st687;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st687;
-	} else
-		goto st687;
-	goto st0;
-st275:
-	if ( ++p == pe )
-		goto _test_eof275;
-case 275:
-	switch( (*p) ) {
-		case 33u: goto st270;
-		case 37u: goto st271;
-		case 38u: goto st176;
-		case 44u: goto st176;
-		case 47u: goto st193;
-		case 58u: goto st193;
-		case 61u: goto st176;
-		case 63u: goto st193;
-		case 64u: goto st179;
-		case 91u: goto st193;
-		case 93u: goto st193;
-		case 95u: goto st270;
-		case 126u: goto st270;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st270;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st270;
-	} else
-		goto st270;
-	goto st0;
-st688:
-	if ( ++p == pe )
-		goto _test_eof688;
-case 688:
-	switch( (*p) ) {
-		case 33u: goto st688;
-		case 37u: goto st276;
-		case 38u: goto st266;
-		case 44u: goto st173;
-		case 58u: goto st687;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 64u: goto st179;
-		case 91u: goto st562;
-		case 93u: goto st562;
-		case 95u: goto st688;
-		case 126u: goto st688;
-	}
-	if ( (*p) < 63u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st688;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st688;
-	} else
-		goto st688;
-	goto st0;
-st276:
-	if ( ++p == pe )
-		goto _test_eof276;
-case 276:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st277;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st277;
-	} else
-		goto st277;
-	goto st0;
-st277:
-	if ( ++p == pe )
-		goto _test_eof277;
-case 277:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st688;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st688;
-	} else
-		goto st688;
-	goto st0;
-tr319:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st689;
-st689:
-	if ( ++p == pe )
-		goto _test_eof689;
-case 689:
-#line 16750 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 82u: goto st690;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 114u: goto st690;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st690:
-	if ( ++p == pe )
-		goto _test_eof690;
-case 690:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr776;
-		case 61u: goto st263;
-		case 63u: goto tr777;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-tr320:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st691;
-st691:
-	if ( ++p == pe )
-		goto _test_eof691;
-case 691:
-#line 16809 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 65u: goto st692;
-		case 69u: goto st717;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 97u: goto st692;
-		case 101u: goto st717;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 66u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st692:
-	if ( ++p == pe )
-		goto _test_eof692;
-case 692:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 68u: goto st693;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 100u: goto st693;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st693:
-	if ( ++p == pe )
-		goto _test_eof693;
-case 693:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 68u: goto st694;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 100u: goto st694;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st694:
-	if ( ++p == pe )
-		goto _test_eof694;
-case 694:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 82u: goto st695;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 114u: goto st695;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st695:
-	if ( ++p == pe )
-		goto _test_eof695;
-case 695:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st278;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st278:
-	if ( ++p == pe )
-		goto _test_eof278;
-case 278:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 91u: goto st591;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st696;
-	goto st0;
-st696:
-	if ( ++p == pe )
-		goto _test_eof696;
-case 696:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st703;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st715;
-	goto st0;
-st697:
-	if ( ++p == pe )
-		goto _test_eof697;
-case 697:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st698;
-	goto st0;
-st698:
-	if ( ++p == pe )
-		goto _test_eof698;
-case 698:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st699;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st698;
-	goto st0;
-st699:
-	if ( ++p == pe )
-		goto _test_eof699;
-case 699:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st698;
-	goto st0;
-st700:
-	if ( ++p == pe )
-		goto _test_eof700;
-case 700:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st701;
-		case 46u: goto st702;
-		case 58u: goto st685;
-		case 59u: goto tr791;
-		case 61u: goto st173;
-		case 63u: goto tr792;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st700;
-	goto st0;
-st701:
-	if ( ++p == pe )
-		goto _test_eof701;
-case 701:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st701;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st700;
-	goto st0;
-st702:
-	if ( ++p == pe )
-		goto _test_eof702;
-case 702:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr791;
-		case 61u: goto st173;
-		case 63u: goto tr792;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st698;
-	goto st0;
-st703:
-	if ( ++p == pe )
-		goto _test_eof703;
-case 703:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st704;
-	goto st0;
-st704:
-	if ( ++p == pe )
-		goto _test_eof704;
-case 704:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st705;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st713;
-	goto st0;
-st705:
-	if ( ++p == pe )
-		goto _test_eof705;
-case 705:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st706;
-	goto st0;
-st706:
-	if ( ++p == pe )
-		goto _test_eof706;
-case 706:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st707;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st711;
-	goto st0;
-st707:
-	if ( ++p == pe )
-		goto _test_eof707;
-case 707:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st700;
-		} else if ( (*p) >= 65u )
-			goto st700;
-	} else
-		goto st708;
-	goto st0;
-st708:
-	if ( ++p == pe )
-		goto _test_eof708;
-case 708:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st699;
-		case 58u: goto st685;
-		case 59u: goto tr791;
-		case 61u: goto st173;
-		case 63u: goto tr792;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st709;
-	goto st0;
-st709:
-	if ( ++p == pe )
-		goto _test_eof709;
-case 709:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st699;
-		case 58u: goto st685;
-		case 59u: goto tr791;
-		case 61u: goto st173;
-		case 63u: goto tr792;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st710;
-	goto st0;
-st710:
-	if ( ++p == pe )
-		goto _test_eof710;
-case 710:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st699;
-		case 58u: goto st685;
-		case 59u: goto tr791;
-		case 61u: goto st173;
-		case 63u: goto tr792;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st698;
-	goto st0;
-st711:
-	if ( ++p == pe )
-		goto _test_eof711;
-case 711:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st707;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st712;
-	goto st0;
-st712:
-	if ( ++p == pe )
-		goto _test_eof712;
-case 712:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st707;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st698;
-	goto st0;
-st713:
-	if ( ++p == pe )
-		goto _test_eof713;
-case 713:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st705;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st714;
-	goto st0;
-st714:
-	if ( ++p == pe )
-		goto _test_eof714;
-case 714:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st705;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st698;
-	goto st0;
-st715:
-	if ( ++p == pe )
-		goto _test_eof715;
-case 715:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st703;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st716;
-	goto st0;
-st716:
-	if ( ++p == pe )
-		goto _test_eof716;
-case 716:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 45u: goto st697;
-		case 46u: goto st703;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st698;
-		} else if ( (*p) >= 65u )
-			goto st698;
-	} else
-		goto st698;
-	goto st0;
-st717:
-	if ( ++p == pe )
-		goto _test_eof717;
-case 717:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 84u: goto st718;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 116u: goto st718;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st718:
-	if ( ++p == pe )
-		goto _test_eof718;
-case 718:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 72u: goto st719;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 104u: goto st719;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st719:
-	if ( ++p == pe )
-		goto _test_eof719;
-case 719:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 79u: goto st720;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 111u: goto st720;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st720:
-	if ( ++p == pe )
-		goto _test_eof720;
-case 720:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 68u: goto st721;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 100u: goto st721;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st721:
-	if ( ++p == pe )
-		goto _test_eof721;
-case 721:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st279;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st279:
-	if ( ++p == pe )
-		goto _test_eof279;
-case 279:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 78u: goto st725;
-		case 83u: goto st731;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st722:
-	if ( ++p == pe )
-		goto _test_eof722;
-case 722:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st723:
-	if ( ++p == pe )
-		goto _test_eof723;
-case 723:
-	switch( (*p) ) {
-		case 33u: goto st634;
-		case 37u: goto st634;
-		case 39u: goto st634;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 126u: goto st634;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st634;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st724;
-		} else
-			goto st634;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st634;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st634;
-			} else if ( (*p) >= 97u )
-				goto st724;
-		} else
-			goto st634;
-	} else
-		goto st724;
-	goto st0;
-st724:
-	if ( ++p == pe )
-		goto _test_eof724;
-case 724:
-	switch( (*p) ) {
-		case 33u: goto st634;
-		case 37u: goto st634;
-		case 39u: goto st634;
-		case 59u: goto tr718;
-		case 63u: goto tr719;
-		case 126u: goto st634;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st634;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st722;
-		} else
-			goto st634;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st634;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st634;
-			} else if ( (*p) >= 97u )
-				goto st722;
-		} else
-			goto st634;
-	} else
-		goto st722;
-	goto st0;
-st725:
-	if ( ++p == pe )
-		goto _test_eof725;
-case 725:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 79u: goto st726;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st726:
-	if ( ++p == pe )
-		goto _test_eof726;
-case 726:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 84u: goto st727;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st727:
-	if ( ++p == pe )
-		goto _test_eof727;
-case 727:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 73u: goto st728;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st728:
-	if ( ++p == pe )
-		goto _test_eof728;
-case 728:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 70u: goto st729;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st729:
-	if ( ++p == pe )
-		goto _test_eof729;
-case 729:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 89u: goto st730;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st730:
-	if ( ++p == pe )
-		goto _test_eof730;
-case 730:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr766;
-		case 61u: goto st173;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st731:
-	if ( ++p == pe )
-		goto _test_eof731;
-case 731:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 85u: goto st732;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st732:
-	if ( ++p == pe )
-		goto _test_eof732;
-case 732:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 66u: goto st733;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st733:
-	if ( ++p == pe )
-		goto _test_eof733;
-case 733:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 83u: goto st734;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st734:
-	if ( ++p == pe )
-		goto _test_eof734;
-case 734:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 67u: goto st735;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st735:
-	if ( ++p == pe )
-		goto _test_eof735;
-case 735:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 82u: goto st736;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st736:
-	if ( ++p == pe )
-		goto _test_eof736;
-case 736:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 73u: goto st737;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st737:
-	if ( ++p == pe )
-		goto _test_eof737;
-case 737:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 66u: goto st738;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-st738:
-	if ( ++p == pe )
-		goto _test_eof738;
-case 738:
-	switch( (*p) ) {
-		case 33u: goto st722;
-		case 37u: goto st723;
-		case 39u: goto st722;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr810;
-		case 61u: goto st173;
-		case 63u: goto tr811;
-		case 64u: goto st179;
-		case 69u: goto st730;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st634;
-		case 126u: goto st722;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st722;
-		} else if ( (*p) >= 65u )
-			goto st722;
-	} else
-		goto st722;
-	goto st0;
-tr321:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st739;
-st739:
-	if ( ++p == pe )
-		goto _test_eof739;
-case 739:
-#line 18389 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 82u: goto st740;
-		case 84u: goto st751;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 114u: goto st740;
-		case 116u: goto st751;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st740:
-	if ( ++p == pe )
-		goto _test_eof740;
-case 740:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 65u: goto st741;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 97u: goto st741;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 66u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st741:
-	if ( ++p == pe )
-		goto _test_eof741;
-case 741:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 78u: goto st742;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 110u: goto st742;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st742:
-	if ( ++p == pe )
-		goto _test_eof742;
-case 742:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 83u: goto st743;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 115u: goto st743;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st743:
-	if ( ++p == pe )
-		goto _test_eof743;
-case 743:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 80u: goto st744;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 112u: goto st744;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st744:
-	if ( ++p == pe )
-		goto _test_eof744;
-case 744:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 79u: goto st745;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 111u: goto st745;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st745:
-	if ( ++p == pe )
-		goto _test_eof745;
-case 745:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 82u: goto st746;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 114u: goto st746;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st746:
-	if ( ++p == pe )
-		goto _test_eof746;
-case 746:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 84u: goto st747;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 116u: goto st747;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st747:
-	if ( ++p == pe )
-		goto _test_eof747;
-case 747:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st280;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st280:
-	if ( ++p == pe )
-		goto _test_eof280;
-case 280:
-	switch( (*p) ) {
-		case 33u: goto st748;
-		case 37u: goto st749;
-		case 39u: goto st748;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st661;
-		case 126u: goto st748;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st748;
-		} else if ( (*p) >= 65u )
-			goto st748;
-	} else
-		goto st748;
-	goto st0;
-st748:
-	if ( ++p == pe )
-		goto _test_eof748;
-case 748:
-	switch( (*p) ) {
-		case 33u: goto st748;
-		case 37u: goto st749;
-		case 39u: goto st748;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr835;
-		case 61u: goto st173;
-		case 63u: goto tr836;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st661;
-		case 126u: goto st748;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st748;
-		} else if ( (*p) >= 65u )
-			goto st748;
-	} else
-		goto st748;
-	goto st0;
-st749:
-	if ( ++p == pe )
-		goto _test_eof749;
-case 749:
-	switch( (*p) ) {
-		case 33u: goto st661;
-		case 37u: goto st661;
-		case 39u: goto st661;
-		case 59u: goto tr743;
-		case 63u: goto tr744;
-		case 126u: goto st661;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st661;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st750;
-		} else
-			goto st661;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st661;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st661;
-			} else if ( (*p) >= 97u )
-				goto st750;
-		} else
-			goto st661;
-	} else
-		goto st750;
-	goto st0;
-st750:
-	if ( ++p == pe )
-		goto _test_eof750;
-case 750:
-	switch( (*p) ) {
-		case 33u: goto st661;
-		case 37u: goto st661;
-		case 39u: goto st661;
-		case 59u: goto tr743;
-		case 63u: goto tr744;
-		case 126u: goto st661;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st661;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st748;
-		} else
-			goto st661;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st661;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st661;
-			} else if ( (*p) >= 97u )
-				goto st748;
-		} else
-			goto st661;
-	} else
-		goto st748;
-	goto st0;
-st751:
-	if ( ++p == pe )
-		goto _test_eof751;
-case 751:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 76u: goto st752;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 108u: goto st752;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st752:
-	if ( ++p == pe )
-		goto _test_eof752;
-case 752:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st281;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st281:
-	if ( ++p == pe )
-		goto _test_eof281;
-case 281:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st686;
-		} else if ( (*p) >= 65u )
-			goto st686;
-	} else
-		goto st753;
-	goto st0;
-st753:
-	if ( ++p == pe )
-		goto _test_eof753;
-case 753:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr841;
-		case 61u: goto st173;
-		case 63u: goto tr842;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st686;
-		} else if ( (*p) >= 65u )
-			goto st686;
-	} else
-		goto st754;
-	goto st0;
-st754:
-	if ( ++p == pe )
-		goto _test_eof754;
-case 754:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr841;
-		case 61u: goto st173;
-		case 63u: goto tr842;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st686;
-		} else if ( (*p) >= 65u )
-			goto st686;
-	} else
-		goto st755;
-	goto st0;
-st755:
-	if ( ++p == pe )
-		goto _test_eof755;
-case 755:
-	switch( (*p) ) {
-		case 33u: goto st686;
-		case 37u: goto st264;
-		case 44u: goto st173;
-		case 58u: goto st685;
-		case 59u: goto tr841;
-		case 61u: goto st173;
-		case 63u: goto tr842;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 95u: goto st686;
-		case 126u: goto st686;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st686;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st686;
-	} else
-		goto st686;
-	goto st0;
-tr322:
-#line 35 "grammar/uri_actions.rl"
-	{ m_kp = p; if (!m_up) m_up = p; }
-	goto st756;
-st756:
-	if ( ++p == pe )
-		goto _test_eof756;
-case 756:
-#line 18962 "gen/c/sip_uri.c"
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 83u: goto st757;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 115u: goto st757;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st757:
-	if ( ++p == pe )
-		goto _test_eof757;
-case 757:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 69u: goto st758;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 101u: goto st758;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st758:
-	if ( ++p == pe )
-		goto _test_eof758;
-case 758:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st263;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 82u: goto st759;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 114u: goto st759;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st759:
-	if ( ++p == pe )
-		goto _test_eof759;
-case 759:
-	switch( (*p) ) {
-		case 33u: goto st683;
-		case 37u: goto st256;
-		case 44u: goto st173;
-		case 58u: goto st684;
-		case 59u: goto tr766;
-		case 61u: goto st282;
-		case 63u: goto tr768;
-		case 64u: goto st179;
-		case 91u: goto st560;
-		case 93u: goto st560;
-		case 95u: goto st683;
-		case 126u: goto st683;
-	}
-	if ( (*p) < 65u ) {
-		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st683;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st683;
-	} else
-		goto st683;
-	goto st0;
-st282:
-	if ( ++p == pe )
-		goto _test_eof282;
-case 282:
-	switch( (*p) ) {
-		case 33u: goto st760;
-		case 37u: goto st761;
-		case 39u: goto st760;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st674;
-		case 126u: goto st760;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st760;
-		} else if ( (*p) >= 65u )
-			goto st760;
-	} else
-		goto st760;
-	goto st0;
-st760:
-	if ( ++p == pe )
-		goto _test_eof760;
-case 760:
-	switch( (*p) ) {
-		case 33u: goto st760;
-		case 37u: goto st761;
-		case 39u: goto st760;
-		case 44u: goto st173;
-		case 47u: goto st686;
-		case 58u: goto st685;
-		case 59u: goto tr848;
-		case 61u: goto st173;
-		case 63u: goto tr849;
-		case 64u: goto st179;
-		case 91u: goto st561;
-		case 93u: goto st561;
-		case 96u: goto st674;
-		case 126u: goto st760;
-	}
-	if ( (*p) < 42u ) {
-		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st686;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st760;
-		} else if ( (*p) >= 65u )
-			goto st760;
-	} else
-		goto st760;
-	goto st0;
-st761:
-	if ( ++p == pe )
-		goto _test_eof761;
-case 761:
-	switch( (*p) ) {
-		case 33u: goto st674;
-		case 37u: goto st674;
-		case 39u: goto st674;
-		case 59u: goto tr756;
-		case 63u: goto tr757;
-		case 126u: goto st674;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st674;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st762;
-		} else
-			goto st674;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st674;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st674;
-			} else if ( (*p) >= 97u )
-				goto st762;
-		} else
-			goto st674;
-	} else
-		goto st762;
-	goto st0;
-st762:
-	if ( ++p == pe )
-		goto _test_eof762;
-case 762:
-	switch( (*p) ) {
-		case 33u: goto st674;
-		case 37u: goto st674;
-		case 39u: goto st674;
-		case 59u: goto tr756;
-		case 63u: goto tr757;
-		case 126u: goto st674;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st674;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st760;
-		} else
-			goto st674;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st674;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st674;
-			} else if ( (*p) >= 97u )
-				goto st760;
-		} else
-			goto st674;
-	} else
-		goto st760;
-	goto st0;
-st283:
-	if ( ++p == pe )
-		goto _test_eof283;
-case 283:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st680;
-		} else if ( (*p) >= 65u )
-			goto st680;
-	} else
-		goto st284;
-	goto st0;
-st284:
-	if ( ++p == pe )
-		goto _test_eof284;
-case 284:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st285;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st290;
-	goto st0;
-st285:
-	if ( ++p == pe )
-		goto _test_eof285;
-case 285:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st680;
-		} else if ( (*p) >= 65u )
-			goto st680;
-	} else
-		goto st286;
-	goto st0;
-st286:
-	if ( ++p == pe )
-		goto _test_eof286;
-case 286:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st287;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st288;
-	goto st0;
-st287:
-	if ( ++p == pe )
-		goto _test_eof287;
-case 287:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st680;
-		} else if ( (*p) >= 65u )
-			goto st680;
-	} else
-		goto st763;
-	goto st0;
-st763:
-	if ( ++p == pe )
-		goto _test_eof763;
-case 763:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st252;
-		case 58u: goto st254;
-		case 59u: goto tr763;
-		case 61u: goto st173;
-		case 63u: goto tr764;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st764;
-	goto st0;
-st764:
-	if ( ++p == pe )
-		goto _test_eof764;
-case 764:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st252;
-		case 58u: goto st254;
-		case 59u: goto tr763;
-		case 61u: goto st173;
-		case 63u: goto tr764;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st765;
-	goto st0;
-st765:
-	if ( ++p == pe )
-		goto _test_eof765;
-case 765:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st252;
-		case 58u: goto st254;
-		case 59u: goto tr763;
-		case 61u: goto st173;
-		case 63u: goto tr764;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st251;
-	goto st0;
-st288:
-	if ( ++p == pe )
-		goto _test_eof288;
-case 288:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st287;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st289;
-	goto st0;
-st289:
-	if ( ++p == pe )
-		goto _test_eof289;
-case 289:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st287;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st251;
-	goto st0;
-st290:
-	if ( ++p == pe )
-		goto _test_eof290;
-case 290:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st285;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st291;
-	goto st0;
-st291:
-	if ( ++p == pe )
-		goto _test_eof291;
-case 291:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st285;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st251;
-	goto st0;
-st292:
-	if ( ++p == pe )
-		goto _test_eof292;
-case 292:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st283;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st293;
-	goto st0;
-st293:
-	if ( ++p == pe )
-		goto _test_eof293;
-case 293:
-	switch( (*p) ) {
-		case 33u: goto st173;
-		case 37u: goto st174;
-		case 45u: goto st250;
-		case 46u: goto st283;
-		case 58u: goto st176;
-		case 59u: goto st173;
-		case 61u: goto st173;
-		case 63u: goto st173;
-		case 64u: goto st179;
-		case 95u: goto st173;
-		case 126u: goto st173;
-	}
-	if ( (*p) < 48u ) {
-		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st173;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st251;
-		} else if ( (*p) >= 65u )
-			goto st251;
-	} else
-		goto st251;
+		goto st161;
 	goto st0;
 	}
 	_test_eof2: cs = 2; goto _test_eof; 
 	_test_eof3: cs = 3; goto _test_eof; 
-	_test_eof294: cs = 294; goto _test_eof; 
+	_test_eof204: cs = 204; goto _test_eof; 
 	_test_eof4: cs = 4; goto _test_eof; 
 	_test_eof5: cs = 5; goto _test_eof; 
+	_test_eof205: cs = 205; goto _test_eof; 
+	_test_eof206: cs = 206; goto _test_eof; 
+	_test_eof207: cs = 207; goto _test_eof; 
+	_test_eof6: cs = 6; goto _test_eof; 
+	_test_eof7: cs = 7; goto _test_eof; 
+	_test_eof208: cs = 208; goto _test_eof; 
+	_test_eof8: cs = 8; goto _test_eof; 
+	_test_eof9: cs = 9; goto _test_eof; 
+	_test_eof209: cs = 209; goto _test_eof; 
+	_test_eof210: cs = 210; goto _test_eof; 
+	_test_eof211: cs = 211; goto _test_eof; 
+	_test_eof212: cs = 212; goto _test_eof; 
+	_test_eof213: cs = 213; goto _test_eof; 
+	_test_eof214: cs = 214; goto _test_eof; 
+	_test_eof215: cs = 215; goto _test_eof; 
+	_test_eof216: cs = 216; goto _test_eof; 
+	_test_eof217: cs = 217; goto _test_eof; 
+	_test_eof218: cs = 218; goto _test_eof; 
+	_test_eof219: cs = 219; goto _test_eof; 
+	_test_eof220: cs = 220; goto _test_eof; 
+	_test_eof221: cs = 221; goto _test_eof; 
+	_test_eof222: cs = 222; goto _test_eof; 
+	_test_eof223: cs = 223; goto _test_eof; 
+	_test_eof224: cs = 224; goto _test_eof; 
+	_test_eof225: cs = 225; goto _test_eof; 
+	_test_eof226: cs = 226; goto _test_eof; 
+	_test_eof227: cs = 227; goto _test_eof; 
+	_test_eof228: cs = 228; goto _test_eof; 
+	_test_eof229: cs = 229; goto _test_eof; 
+	_test_eof230: cs = 230; goto _test_eof; 
+	_test_eof231: cs = 231; goto _test_eof; 
+	_test_eof232: cs = 232; goto _test_eof; 
+	_test_eof10: cs = 10; goto _test_eof; 
+	_test_eof11: cs = 11; goto _test_eof; 
+	_test_eof233: cs = 233; goto _test_eof; 
+	_test_eof12: cs = 12; goto _test_eof; 
+	_test_eof234: cs = 234; goto _test_eof; 
+	_test_eof235: cs = 235; goto _test_eof; 
+	_test_eof236: cs = 236; goto _test_eof; 
+	_test_eof237: cs = 237; goto _test_eof; 
+	_test_eof238: cs = 238; goto _test_eof; 
+	_test_eof239: cs = 239; goto _test_eof; 
+	_test_eof240: cs = 240; goto _test_eof; 
+	_test_eof241: cs = 241; goto _test_eof; 
+	_test_eof242: cs = 242; goto _test_eof; 
+	_test_eof243: cs = 243; goto _test_eof; 
+	_test_eof244: cs = 244; goto _test_eof; 
+	_test_eof245: cs = 245; goto _test_eof; 
+	_test_eof246: cs = 246; goto _test_eof; 
+	_test_eof247: cs = 247; goto _test_eof; 
+	_test_eof248: cs = 248; goto _test_eof; 
+	_test_eof249: cs = 249; goto _test_eof; 
+	_test_eof250: cs = 250; goto _test_eof; 
+	_test_eof251: cs = 251; goto _test_eof; 
+	_test_eof252: cs = 252; goto _test_eof; 
+	_test_eof253: cs = 253; goto _test_eof; 
+	_test_eof254: cs = 254; goto _test_eof; 
+	_test_eof255: cs = 255; goto _test_eof; 
+	_test_eof256: cs = 256; goto _test_eof; 
+	_test_eof257: cs = 257; goto _test_eof; 
+	_test_eof13: cs = 13; goto _test_eof; 
+	_test_eof14: cs = 14; goto _test_eof; 
+	_test_eof15: cs = 15; goto _test_eof; 
+	_test_eof16: cs = 16; goto _test_eof; 
+	_test_eof18: cs = 18; goto _test_eof; 
+	_test_eof19: cs = 19; goto _test_eof; 
+	_test_eof20: cs = 20; goto _test_eof; 
+	_test_eof21: cs = 21; goto _test_eof; 
+	_test_eof22: cs = 22; goto _test_eof; 
+	_test_eof23: cs = 23; goto _test_eof; 
+	_test_eof24: cs = 24; goto _test_eof; 
+	_test_eof25: cs = 25; goto _test_eof; 
+	_test_eof26: cs = 26; goto _test_eof; 
+	_test_eof27: cs = 27; goto _test_eof; 
+	_test_eof28: cs = 28; goto _test_eof; 
+	_test_eof29: cs = 29; goto _test_eof; 
+	_test_eof30: cs = 30; goto _test_eof; 
+	_test_eof31: cs = 31; goto _test_eof; 
+	_test_eof32: cs = 32; goto _test_eof; 
+	_test_eof258: cs = 258; goto _test_eof; 
+	_test_eof33: cs = 33; goto _test_eof; 
+	_test_eof259: cs = 259; goto _test_eof; 
+	_test_eof34: cs = 34; goto _test_eof; 
+	_test_eof260: cs = 260; goto _test_eof; 
+	_test_eof35: cs = 35; goto _test_eof; 
+	_test_eof261: cs = 261; goto _test_eof; 
+	_test_eof36: cs = 36; goto _test_eof; 
+	_test_eof37: cs = 37; goto _test_eof; 
+	_test_eof38: cs = 38; goto _test_eof; 
+	_test_eof262: cs = 262; goto _test_eof; 
+	_test_eof39: cs = 39; goto _test_eof; 
+	_test_eof40: cs = 40; goto _test_eof; 
+	_test_eof41: cs = 41; goto _test_eof; 
+	_test_eof42: cs = 42; goto _test_eof; 
+	_test_eof43: cs = 43; goto _test_eof; 
+	_test_eof44: cs = 44; goto _test_eof; 
+	_test_eof263: cs = 263; goto _test_eof; 
+	_test_eof45: cs = 45; goto _test_eof; 
+	_test_eof46: cs = 46; goto _test_eof; 
+	_test_eof264: cs = 264; goto _test_eof; 
+	_test_eof265: cs = 265; goto _test_eof; 
+	_test_eof266: cs = 266; goto _test_eof; 
+	_test_eof267: cs = 267; goto _test_eof; 
+	_test_eof268: cs = 268; goto _test_eof; 
+	_test_eof269: cs = 269; goto _test_eof; 
+	_test_eof270: cs = 270; goto _test_eof; 
+	_test_eof47: cs = 47; goto _test_eof; 
+	_test_eof271: cs = 271; goto _test_eof; 
+	_test_eof272: cs = 272; goto _test_eof; 
+	_test_eof273: cs = 273; goto _test_eof; 
+	_test_eof274: cs = 274; goto _test_eof; 
+	_test_eof275: cs = 275; goto _test_eof; 
+	_test_eof276: cs = 276; goto _test_eof; 
+	_test_eof277: cs = 277; goto _test_eof; 
+	_test_eof278: cs = 278; goto _test_eof; 
+	_test_eof279: cs = 279; goto _test_eof; 
+	_test_eof280: cs = 280; goto _test_eof; 
+	_test_eof281: cs = 281; goto _test_eof; 
+	_test_eof282: cs = 282; goto _test_eof; 
+	_test_eof283: cs = 283; goto _test_eof; 
+	_test_eof284: cs = 284; goto _test_eof; 
+	_test_eof285: cs = 285; goto _test_eof; 
+	_test_eof286: cs = 286; goto _test_eof; 
+	_test_eof287: cs = 287; goto _test_eof; 
+	_test_eof288: cs = 288; goto _test_eof; 
+	_test_eof289: cs = 289; goto _test_eof; 
+	_test_eof290: cs = 290; goto _test_eof; 
+	_test_eof291: cs = 291; goto _test_eof; 
+	_test_eof292: cs = 292; goto _test_eof; 
+	_test_eof293: cs = 293; goto _test_eof; 
+	_test_eof294: cs = 294; goto _test_eof; 
 	_test_eof295: cs = 295; goto _test_eof; 
 	_test_eof296: cs = 296; goto _test_eof; 
 	_test_eof297: cs = 297; goto _test_eof; 
-	_test_eof6: cs = 6; goto _test_eof; 
-	_test_eof7: cs = 7; goto _test_eof; 
 	_test_eof298: cs = 298; goto _test_eof; 
-	_test_eof8: cs = 8; goto _test_eof; 
-	_test_eof9: cs = 9; goto _test_eof; 
 	_test_eof299: cs = 299; goto _test_eof; 
+	_test_eof48: cs = 48; goto _test_eof; 
 	_test_eof300: cs = 300; goto _test_eof; 
 	_test_eof301: cs = 301; goto _test_eof; 
 	_test_eof302: cs = 302; goto _test_eof; 
@@ -19915,112 +15047,93 @@ case 293:
 	_test_eof310: cs = 310; goto _test_eof; 
 	_test_eof311: cs = 311; goto _test_eof; 
 	_test_eof312: cs = 312; goto _test_eof; 
+	_test_eof49: cs = 49; goto _test_eof; 
 	_test_eof313: cs = 313; goto _test_eof; 
 	_test_eof314: cs = 314; goto _test_eof; 
 	_test_eof315: cs = 315; goto _test_eof; 
 	_test_eof316: cs = 316; goto _test_eof; 
 	_test_eof317: cs = 317; goto _test_eof; 
 	_test_eof318: cs = 318; goto _test_eof; 
+	_test_eof50: cs = 50; goto _test_eof; 
 	_test_eof319: cs = 319; goto _test_eof; 
 	_test_eof320: cs = 320; goto _test_eof; 
 	_test_eof321: cs = 321; goto _test_eof; 
 	_test_eof322: cs = 322; goto _test_eof; 
-	_test_eof10: cs = 10; goto _test_eof; 
-	_test_eof11: cs = 11; goto _test_eof; 
-	_test_eof12: cs = 12; goto _test_eof; 
-	_test_eof13: cs = 13; goto _test_eof; 
-	_test_eof14: cs = 14; goto _test_eof; 
-	_test_eof15: cs = 15; goto _test_eof; 
-	_test_eof16: cs = 16; goto _test_eof; 
-	_test_eof17: cs = 17; goto _test_eof; 
-	_test_eof18: cs = 18; goto _test_eof; 
-	_test_eof19: cs = 19; goto _test_eof; 
-	_test_eof20: cs = 20; goto _test_eof; 
-	_test_eof21: cs = 21; goto _test_eof; 
-	_test_eof22: cs = 22; goto _test_eof; 
-	_test_eof23: cs = 23; goto _test_eof; 
-	_test_eof24: cs = 24; goto _test_eof; 
 	_test_eof323: cs = 323; goto _test_eof; 
-	_test_eof25: cs = 25; goto _test_eof; 
 	_test_eof324: cs = 324; goto _test_eof; 
-	_test_eof26: cs = 26; goto _test_eof; 
-	_test_eof27: cs = 27; goto _test_eof; 
-	_test_eof28: cs = 28; goto _test_eof; 
-	_test_eof29: cs = 29; goto _test_eof; 
-	_test_eof30: cs = 30; goto _test_eof; 
-	_test_eof31: cs = 31; goto _test_eof; 
-	_test_eof32: cs = 32; goto _test_eof; 
-	_test_eof33: cs = 33; goto _test_eof; 
-	_test_eof34: cs = 34; goto _test_eof; 
-	_test_eof35: cs = 35; goto _test_eof; 
-	_test_eof36: cs = 36; goto _test_eof; 
-	_test_eof37: cs = 37; goto _test_eof; 
-	_test_eof38: cs = 38; goto _test_eof; 
-	_test_eof39: cs = 39; goto _test_eof; 
-	_test_eof40: cs = 40; goto _test_eof; 
-	_test_eof41: cs = 41; goto _test_eof; 
-	_test_eof42: cs = 42; goto _test_eof; 
-	_test_eof43: cs = 43; goto _test_eof; 
-	_test_eof44: cs = 44; goto _test_eof; 
-	_test_eof45: cs = 45; goto _test_eof; 
 	_test_eof325: cs = 325; goto _test_eof; 
+	_test_eof51: cs = 51; goto _test_eof; 
 	_test_eof326: cs = 326; goto _test_eof; 
 	_test_eof327: cs = 327; goto _test_eof; 
 	_test_eof328: cs = 328; goto _test_eof; 
 	_test_eof329: cs = 329; goto _test_eof; 
-	_test_eof330: cs = 330; goto _test_eof; 
-	_test_eof331: cs = 331; goto _test_eof; 
-	_test_eof332: cs = 332; goto _test_eof; 
-	_test_eof333: cs = 333; goto _test_eof; 
-	_test_eof334: cs = 334; goto _test_eof; 
-	_test_eof335: cs = 335; goto _test_eof; 
-	_test_eof336: cs = 336; goto _test_eof; 
-	_test_eof337: cs = 337; goto _test_eof; 
-	_test_eof338: cs = 338; goto _test_eof; 
-	_test_eof339: cs = 339; goto _test_eof; 
-	_test_eof340: cs = 340; goto _test_eof; 
-	_test_eof341: cs = 341; goto _test_eof; 
-	_test_eof342: cs = 342; goto _test_eof; 
-	_test_eof343: cs = 343; goto _test_eof; 
-	_test_eof344: cs = 344; goto _test_eof; 
-	_test_eof345: cs = 345; goto _test_eof; 
-	_test_eof346: cs = 346; goto _test_eof; 
-	_test_eof347: cs = 347; goto _test_eof; 
-	_test_eof46: cs = 46; goto _test_eof; 
-	_test_eof47: cs = 47; goto _test_eof; 
-	_test_eof48: cs = 48; goto _test_eof; 
-	_test_eof49: cs = 49; goto _test_eof; 
-	_test_eof50: cs = 50; goto _test_eof; 
-	_test_eof51: cs = 51; goto _test_eof; 
 	_test_eof52: cs = 52; goto _test_eof; 
 	_test_eof53: cs = 53; goto _test_eof; 
 	_test_eof54: cs = 54; goto _test_eof; 
 	_test_eof55: cs = 55; goto _test_eof; 
 	_test_eof56: cs = 56; goto _test_eof; 
+	_test_eof330: cs = 330; goto _test_eof; 
+	_test_eof331: cs = 331; goto _test_eof; 
+	_test_eof332: cs = 332; goto _test_eof; 
 	_test_eof57: cs = 57; goto _test_eof; 
 	_test_eof58: cs = 58; goto _test_eof; 
 	_test_eof59: cs = 59; goto _test_eof; 
 	_test_eof60: cs = 60; goto _test_eof; 
-	_test_eof348: cs = 348; goto _test_eof; 
 	_test_eof61: cs = 61; goto _test_eof; 
-	_test_eof349: cs = 349; goto _test_eof; 
 	_test_eof62: cs = 62; goto _test_eof; 
-	_test_eof350: cs = 350; goto _test_eof; 
 	_test_eof63: cs = 63; goto _test_eof; 
-	_test_eof351: cs = 351; goto _test_eof; 
 	_test_eof64: cs = 64; goto _test_eof; 
+	_test_eof333: cs = 333; goto _test_eof; 
 	_test_eof65: cs = 65; goto _test_eof; 
 	_test_eof66: cs = 66; goto _test_eof; 
-	_test_eof352: cs = 352; goto _test_eof; 
 	_test_eof67: cs = 67; goto _test_eof; 
 	_test_eof68: cs = 68; goto _test_eof; 
+	_test_eof334: cs = 334; goto _test_eof; 
 	_test_eof69: cs = 69; goto _test_eof; 
+	_test_eof335: cs = 335; goto _test_eof; 
 	_test_eof70: cs = 70; goto _test_eof; 
+	_test_eof336: cs = 336; goto _test_eof; 
 	_test_eof71: cs = 71; goto _test_eof; 
+	_test_eof337: cs = 337; goto _test_eof; 
 	_test_eof72: cs = 72; goto _test_eof; 
-	_test_eof353: cs = 353; goto _test_eof; 
 	_test_eof73: cs = 73; goto _test_eof; 
+	_test_eof338: cs = 338; goto _test_eof; 
 	_test_eof74: cs = 74; goto _test_eof; 
+	_test_eof75: cs = 75; goto _test_eof; 
+	_test_eof76: cs = 76; goto _test_eof; 
+	_test_eof339: cs = 339; goto _test_eof; 
+	_test_eof77: cs = 77; goto _test_eof; 
+	_test_eof78: cs = 78; goto _test_eof; 
+	_test_eof79: cs = 79; goto _test_eof; 
+	_test_eof340: cs = 340; goto _test_eof; 
+	_test_eof80: cs = 80; goto _test_eof; 
+	_test_eof81: cs = 81; goto _test_eof; 
+	_test_eof82: cs = 82; goto _test_eof; 
+	_test_eof83: cs = 83; goto _test_eof; 
+	_test_eof84: cs = 84; goto _test_eof; 
+	_test_eof85: cs = 85; goto _test_eof; 
+	_test_eof86: cs = 86; goto _test_eof; 
+	_test_eof87: cs = 87; goto _test_eof; 
+	_test_eof88: cs = 88; goto _test_eof; 
+	_test_eof341: cs = 341; goto _test_eof; 
+	_test_eof89: cs = 89; goto _test_eof; 
+	_test_eof90: cs = 90; goto _test_eof; 
+	_test_eof91: cs = 91; goto _test_eof; 
+	_test_eof342: cs = 342; goto _test_eof; 
+	_test_eof92: cs = 92; goto _test_eof; 
+	_test_eof93: cs = 93; goto _test_eof; 
+	_test_eof343: cs = 343; goto _test_eof; 
+	_test_eof344: cs = 344; goto _test_eof; 
+	_test_eof345: cs = 345; goto _test_eof; 
+	_test_eof346: cs = 346; goto _test_eof; 
+	_test_eof347: cs = 347; goto _test_eof; 
+	_test_eof348: cs = 348; goto _test_eof; 
+	_test_eof349: cs = 349; goto _test_eof; 
+	_test_eof94: cs = 94; goto _test_eof; 
+	_test_eof350: cs = 350; goto _test_eof; 
+	_test_eof351: cs = 351; goto _test_eof; 
+	_test_eof352: cs = 352; goto _test_eof; 
+	_test_eof353: cs = 353; goto _test_eof; 
 	_test_eof354: cs = 354; goto _test_eof; 
 	_test_eof355: cs = 355; goto _test_eof; 
 	_test_eof356: cs = 356; goto _test_eof; 
@@ -20028,7 +15141,6 @@ case 293:
 	_test_eof358: cs = 358; goto _test_eof; 
 	_test_eof359: cs = 359; goto _test_eof; 
 	_test_eof360: cs = 360; goto _test_eof; 
-	_test_eof75: cs = 75; goto _test_eof; 
 	_test_eof361: cs = 361; goto _test_eof; 
 	_test_eof362: cs = 362; goto _test_eof; 
 	_test_eof363: cs = 363; goto _test_eof; 
@@ -20044,6 +15156,7 @@ case 293:
 	_test_eof373: cs = 373; goto _test_eof; 
 	_test_eof374: cs = 374; goto _test_eof; 
 	_test_eof375: cs = 375; goto _test_eof; 
+	_test_eof95: cs = 95; goto _test_eof; 
 	_test_eof376: cs = 376; goto _test_eof; 
 	_test_eof377: cs = 377; goto _test_eof; 
 	_test_eof378: cs = 378; goto _test_eof; 
@@ -20056,11 +15169,13 @@ case 293:
 	_test_eof385: cs = 385; goto _test_eof; 
 	_test_eof386: cs = 386; goto _test_eof; 
 	_test_eof387: cs = 387; goto _test_eof; 
+	_test_eof96: cs = 96; goto _test_eof; 
 	_test_eof388: cs = 388; goto _test_eof; 
 	_test_eof389: cs = 389; goto _test_eof; 
 	_test_eof390: cs = 390; goto _test_eof; 
 	_test_eof391: cs = 391; goto _test_eof; 
 	_test_eof392: cs = 392; goto _test_eof; 
+	_test_eof97: cs = 97; goto _test_eof; 
 	_test_eof393: cs = 393; goto _test_eof; 
 	_test_eof394: cs = 394; goto _test_eof; 
 	_test_eof395: cs = 395; goto _test_eof; 
@@ -20068,18 +15183,60 @@ case 293:
 	_test_eof397: cs = 397; goto _test_eof; 
 	_test_eof398: cs = 398; goto _test_eof; 
 	_test_eof399: cs = 399; goto _test_eof; 
+	_test_eof98: cs = 98; goto _test_eof; 
 	_test_eof400: cs = 400; goto _test_eof; 
 	_test_eof401: cs = 401; goto _test_eof; 
 	_test_eof402: cs = 402; goto _test_eof; 
+	_test_eof99: cs = 99; goto _test_eof; 
+	_test_eof100: cs = 100; goto _test_eof; 
+	_test_eof101: cs = 101; goto _test_eof; 
+	_test_eof102: cs = 102; goto _test_eof; 
+	_test_eof103: cs = 103; goto _test_eof; 
 	_test_eof403: cs = 403; goto _test_eof; 
 	_test_eof404: cs = 404; goto _test_eof; 
 	_test_eof405: cs = 405; goto _test_eof; 
+	_test_eof104: cs = 104; goto _test_eof; 
+	_test_eof105: cs = 105; goto _test_eof; 
+	_test_eof106: cs = 106; goto _test_eof; 
+	_test_eof107: cs = 107; goto _test_eof; 
+	_test_eof108: cs = 108; goto _test_eof; 
+	_test_eof109: cs = 109; goto _test_eof; 
+	_test_eof111: cs = 111; goto _test_eof; 
+	_test_eof112: cs = 112; goto _test_eof; 
+	_test_eof113: cs = 113; goto _test_eof; 
+	_test_eof114: cs = 114; goto _test_eof; 
+	_test_eof115: cs = 115; goto _test_eof; 
+	_test_eof116: cs = 116; goto _test_eof; 
+	_test_eof117: cs = 117; goto _test_eof; 
+	_test_eof118: cs = 118; goto _test_eof; 
+	_test_eof119: cs = 119; goto _test_eof; 
+	_test_eof120: cs = 120; goto _test_eof; 
+	_test_eof121: cs = 121; goto _test_eof; 
+	_test_eof122: cs = 122; goto _test_eof; 
+	_test_eof123: cs = 123; goto _test_eof; 
+	_test_eof124: cs = 124; goto _test_eof; 
+	_test_eof125: cs = 125; goto _test_eof; 
+	_test_eof126: cs = 126; goto _test_eof; 
 	_test_eof406: cs = 406; goto _test_eof; 
+	_test_eof127: cs = 127; goto _test_eof; 
 	_test_eof407: cs = 407; goto _test_eof; 
+	_test_eof128: cs = 128; goto _test_eof; 
 	_test_eof408: cs = 408; goto _test_eof; 
+	_test_eof129: cs = 129; goto _test_eof; 
 	_test_eof409: cs = 409; goto _test_eof; 
+	_test_eof130: cs = 130; goto _test_eof; 
+	_test_eof131: cs = 131; goto _test_eof; 
+	_test_eof132: cs = 132; goto _test_eof; 
 	_test_eof410: cs = 410; goto _test_eof; 
+	_test_eof133: cs = 133; goto _test_eof; 
+	_test_eof134: cs = 134; goto _test_eof; 
+	_test_eof135: cs = 135; goto _test_eof; 
+	_test_eof136: cs = 136; goto _test_eof; 
+	_test_eof137: cs = 137; goto _test_eof; 
+	_test_eof138: cs = 138; goto _test_eof; 
 	_test_eof411: cs = 411; goto _test_eof; 
+	_test_eof139: cs = 139; goto _test_eof; 
+	_test_eof140: cs = 140; goto _test_eof; 
 	_test_eof412: cs = 412; goto _test_eof; 
 	_test_eof413: cs = 413; goto _test_eof; 
 	_test_eof414: cs = 414; goto _test_eof; 
@@ -20087,11 +15244,11 @@ case 293:
 	_test_eof416: cs = 416; goto _test_eof; 
 	_test_eof417: cs = 417; goto _test_eof; 
 	_test_eof418: cs = 418; goto _test_eof; 
+	_test_eof141: cs = 141; goto _test_eof; 
 	_test_eof419: cs = 419; goto _test_eof; 
 	_test_eof420: cs = 420; goto _test_eof; 
 	_test_eof421: cs = 421; goto _test_eof; 
 	_test_eof422: cs = 422; goto _test_eof; 
-	_test_eof76: cs = 76; goto _test_eof; 
 	_test_eof423: cs = 423; goto _test_eof; 
 	_test_eof424: cs = 424; goto _test_eof; 
 	_test_eof425: cs = 425; goto _test_eof; 
@@ -20117,128 +15274,95 @@ case 293:
 	_test_eof445: cs = 445; goto _test_eof; 
 	_test_eof446: cs = 446; goto _test_eof; 
 	_test_eof447: cs = 447; goto _test_eof; 
+	_test_eof142: cs = 142; goto _test_eof; 
 	_test_eof448: cs = 448; goto _test_eof; 
 	_test_eof449: cs = 449; goto _test_eof; 
-	_test_eof77: cs = 77; goto _test_eof; 
 	_test_eof450: cs = 450; goto _test_eof; 
 	_test_eof451: cs = 451; goto _test_eof; 
 	_test_eof452: cs = 452; goto _test_eof; 
 	_test_eof453: cs = 453; goto _test_eof; 
 	_test_eof454: cs = 454; goto _test_eof; 
 	_test_eof455: cs = 455; goto _test_eof; 
-	_test_eof78: cs = 78; goto _test_eof; 
 	_test_eof456: cs = 456; goto _test_eof; 
 	_test_eof457: cs = 457; goto _test_eof; 
 	_test_eof458: cs = 458; goto _test_eof; 
 	_test_eof459: cs = 459; goto _test_eof; 
 	_test_eof460: cs = 460; goto _test_eof; 
+	_test_eof143: cs = 143; goto _test_eof; 
 	_test_eof461: cs = 461; goto _test_eof; 
 	_test_eof462: cs = 462; goto _test_eof; 
-	_test_eof79: cs = 79; goto _test_eof; 
 	_test_eof463: cs = 463; goto _test_eof; 
 	_test_eof464: cs = 464; goto _test_eof; 
 	_test_eof465: cs = 465; goto _test_eof; 
 	_test_eof466: cs = 466; goto _test_eof; 
-	_test_eof80: cs = 80; goto _test_eof; 
-	_test_eof81: cs = 81; goto _test_eof; 
-	_test_eof82: cs = 82; goto _test_eof; 
-	_test_eof83: cs = 83; goto _test_eof; 
-	_test_eof84: cs = 84; goto _test_eof; 
+	_test_eof144: cs = 144; goto _test_eof; 
 	_test_eof467: cs = 467; goto _test_eof; 
 	_test_eof468: cs = 468; goto _test_eof; 
 	_test_eof469: cs = 469; goto _test_eof; 
-	_test_eof85: cs = 85; goto _test_eof; 
-	_test_eof86: cs = 86; goto _test_eof; 
-	_test_eof87: cs = 87; goto _test_eof; 
-	_test_eof88: cs = 88; goto _test_eof; 
-	_test_eof89: cs = 89; goto _test_eof; 
-	_test_eof90: cs = 90; goto _test_eof; 
-	_test_eof91: cs = 91; goto _test_eof; 
-	_test_eof92: cs = 92; goto _test_eof; 
-	_test_eof93: cs = 93; goto _test_eof; 
-	_test_eof94: cs = 94; goto _test_eof; 
-	_test_eof95: cs = 95; goto _test_eof; 
-	_test_eof96: cs = 96; goto _test_eof; 
-	_test_eof97: cs = 97; goto _test_eof; 
-	_test_eof98: cs = 98; goto _test_eof; 
-	_test_eof99: cs = 99; goto _test_eof; 
-	_test_eof100: cs = 100; goto _test_eof; 
-	_test_eof101: cs = 101; goto _test_eof; 
-	_test_eof102: cs = 102; goto _test_eof; 
-	_test_eof103: cs = 103; goto _test_eof; 
-	_test_eof104: cs = 104; goto _test_eof; 
-	_test_eof105: cs = 105; goto _test_eof; 
 	_test_eof470: cs = 470; goto _test_eof; 
-	_test_eof106: cs = 106; goto _test_eof; 
-	_test_eof107: cs = 107; goto _test_eof; 
-	_test_eof108: cs = 108; goto _test_eof; 
-	_test_eof109: cs = 109; goto _test_eof; 
-	_test_eof110: cs = 110; goto _test_eof; 
-	_test_eof111: cs = 111; goto _test_eof; 
-	_test_eof112: cs = 112; goto _test_eof; 
-	_test_eof113: cs = 113; goto _test_eof; 
-	_test_eof114: cs = 114; goto _test_eof; 
-	_test_eof115: cs = 115; goto _test_eof; 
-	_test_eof116: cs = 116; goto _test_eof; 
-	_test_eof117: cs = 117; goto _test_eof; 
-	_test_eof118: cs = 118; goto _test_eof; 
-	_test_eof119: cs = 119; goto _test_eof; 
-	_test_eof120: cs = 120; goto _test_eof; 
-	_test_eof121: cs = 121; goto _test_eof; 
-	_test_eof122: cs = 122; goto _test_eof; 
-	_test_eof123: cs = 123; goto _test_eof; 
-	_test_eof124: cs = 124; goto _test_eof; 
-	_test_eof125: cs = 125; goto _test_eof; 
-	_test_eof126: cs = 126; goto _test_eof; 
-	_test_eof127: cs = 127; goto _test_eof; 
-	_test_eof128: cs = 128; goto _test_eof; 
-	_test_eof129: cs = 129; goto _test_eof; 
 	_test_eof471: cs = 471; goto _test_eof; 
-	_test_eof130: cs = 130; goto _test_eof; 
 	_test_eof472: cs = 472; goto _test_eof; 
-	_test_eof131: cs = 131; goto _test_eof; 
 	_test_eof473: cs = 473; goto _test_eof; 
-	_test_eof132: cs = 132; goto _test_eof; 
-	_test_eof474: cs = 474; goto _test_eof; 
-	_test_eof133: cs = 133; goto _test_eof; 
-	_test_eof134: cs = 134; goto _test_eof; 
-	_test_eof475: cs = 475; goto _test_eof; 
-	_test_eof135: cs = 135; goto _test_eof; 
-	_test_eof136: cs = 136; goto _test_eof; 
-	_test_eof137: cs = 137; goto _test_eof; 
-	_test_eof476: cs = 476; goto _test_eof; 
-	_test_eof138: cs = 138; goto _test_eof; 
-	_test_eof139: cs = 139; goto _test_eof; 
-	_test_eof140: cs = 140; goto _test_eof; 
-	_test_eof477: cs = 477; goto _test_eof; 
-	_test_eof141: cs = 141; goto _test_eof; 
-	_test_eof142: cs = 142; goto _test_eof; 
-	_test_eof143: cs = 143; goto _test_eof; 
-	_test_eof144: cs = 144; goto _test_eof; 
 	_test_eof145: cs = 145; goto _test_eof; 
+	_test_eof474: cs = 474; goto _test_eof; 
+	_test_eof475: cs = 475; goto _test_eof; 
+	_test_eof476: cs = 476; goto _test_eof; 
+	_test_eof477: cs = 477; goto _test_eof; 
 	_test_eof146: cs = 146; goto _test_eof; 
 	_test_eof147: cs = 147; goto _test_eof; 
 	_test_eof148: cs = 148; goto _test_eof; 
 	_test_eof149: cs = 149; goto _test_eof; 
-	_test_eof478: cs = 478; goto _test_eof; 
 	_test_eof150: cs = 150; goto _test_eof; 
+	_test_eof478: cs = 478; goto _test_eof; 
+	_test_eof479: cs = 479; goto _test_eof; 
+	_test_eof480: cs = 480; goto _test_eof; 
 	_test_eof151: cs = 151; goto _test_eof; 
 	_test_eof152: cs = 152; goto _test_eof; 
-	_test_eof479: cs = 479; goto _test_eof; 
 	_test_eof153: cs = 153; goto _test_eof; 
 	_test_eof154: cs = 154; goto _test_eof; 
-	_test_eof480: cs = 480; goto _test_eof; 
-	_test_eof481: cs = 481; goto _test_eof; 
-	_test_eof482: cs = 482; goto _test_eof; 
-	_test_eof483: cs = 483; goto _test_eof; 
-	_test_eof484: cs = 484; goto _test_eof; 
-	_test_eof485: cs = 485; goto _test_eof; 
-	_test_eof486: cs = 486; goto _test_eof; 
 	_test_eof155: cs = 155; goto _test_eof; 
+	_test_eof156: cs = 156; goto _test_eof; 
+	_test_eof157: cs = 157; goto _test_eof; 
+	_test_eof158: cs = 158; goto _test_eof; 
+	_test_eof481: cs = 481; goto _test_eof; 
+	_test_eof159: cs = 159; goto _test_eof; 
+	_test_eof160: cs = 160; goto _test_eof; 
+	_test_eof161: cs = 161; goto _test_eof; 
+	_test_eof162: cs = 162; goto _test_eof; 
+	_test_eof482: cs = 482; goto _test_eof; 
+	_test_eof163: cs = 163; goto _test_eof; 
+	_test_eof483: cs = 483; goto _test_eof; 
+	_test_eof164: cs = 164; goto _test_eof; 
+	_test_eof484: cs = 484; goto _test_eof; 
+	_test_eof165: cs = 165; goto _test_eof; 
+	_test_eof485: cs = 485; goto _test_eof; 
+	_test_eof166: cs = 166; goto _test_eof; 
+	_test_eof167: cs = 167; goto _test_eof; 
+	_test_eof486: cs = 486; goto _test_eof; 
+	_test_eof168: cs = 168; goto _test_eof; 
+	_test_eof169: cs = 169; goto _test_eof; 
+	_test_eof170: cs = 170; goto _test_eof; 
 	_test_eof487: cs = 487; goto _test_eof; 
+	_test_eof171: cs = 171; goto _test_eof; 
+	_test_eof172: cs = 172; goto _test_eof; 
+	_test_eof173: cs = 173; goto _test_eof; 
 	_test_eof488: cs = 488; goto _test_eof; 
+	_test_eof174: cs = 174; goto _test_eof; 
+	_test_eof175: cs = 175; goto _test_eof; 
+	_test_eof176: cs = 176; goto _test_eof; 
+	_test_eof177: cs = 177; goto _test_eof; 
+	_test_eof178: cs = 178; goto _test_eof; 
+	_test_eof179: cs = 179; goto _test_eof; 
+	_test_eof180: cs = 180; goto _test_eof; 
+	_test_eof181: cs = 181; goto _test_eof; 
+	_test_eof182: cs = 182; goto _test_eof; 
 	_test_eof489: cs = 489; goto _test_eof; 
+	_test_eof183: cs = 183; goto _test_eof; 
+	_test_eof184: cs = 184; goto _test_eof; 
+	_test_eof185: cs = 185; goto _test_eof; 
 	_test_eof490: cs = 490; goto _test_eof; 
+	_test_eof186: cs = 186; goto _test_eof; 
+	_test_eof187: cs = 187; goto _test_eof; 
 	_test_eof491: cs = 491; goto _test_eof; 
 	_test_eof492: cs = 492; goto _test_eof; 
 	_test_eof493: cs = 493; goto _test_eof; 
@@ -20246,6 +15370,7 @@ case 293:
 	_test_eof495: cs = 495; goto _test_eof; 
 	_test_eof496: cs = 496; goto _test_eof; 
 	_test_eof497: cs = 497; goto _test_eof; 
+	_test_eof188: cs = 188; goto _test_eof; 
 	_test_eof498: cs = 498; goto _test_eof; 
 	_test_eof499: cs = 499; goto _test_eof; 
 	_test_eof500: cs = 500; goto _test_eof; 
@@ -20261,7 +15386,6 @@ case 293:
 	_test_eof510: cs = 510; goto _test_eof; 
 	_test_eof511: cs = 511; goto _test_eof; 
 	_test_eof512: cs = 512; goto _test_eof; 
-	_test_eof156: cs = 156; goto _test_eof; 
 	_test_eof513: cs = 513; goto _test_eof; 
 	_test_eof514: cs = 514; goto _test_eof; 
 	_test_eof515: cs = 515; goto _test_eof; 
@@ -20273,6 +15397,7 @@ case 293:
 	_test_eof521: cs = 521; goto _test_eof; 
 	_test_eof522: cs = 522; goto _test_eof; 
 	_test_eof523: cs = 523; goto _test_eof; 
+	_test_eof189: cs = 189; goto _test_eof; 
 	_test_eof524: cs = 524; goto _test_eof; 
 	_test_eof525: cs = 525; goto _test_eof; 
 	_test_eof526: cs = 526; goto _test_eof; 
@@ -20285,497 +15410,218 @@ case 293:
 	_test_eof533: cs = 533; goto _test_eof; 
 	_test_eof534: cs = 534; goto _test_eof; 
 	_test_eof535: cs = 535; goto _test_eof; 
+	_test_eof190: cs = 190; goto _test_eof; 
 	_test_eof536: cs = 536; goto _test_eof; 
 	_test_eof537: cs = 537; goto _test_eof; 
 	_test_eof538: cs = 538; goto _test_eof; 
-	_test_eof157: cs = 157; goto _test_eof; 
 	_test_eof539: cs = 539; goto _test_eof; 
 	_test_eof540: cs = 540; goto _test_eof; 
+	_test_eof191: cs = 191; goto _test_eof; 
 	_test_eof541: cs = 541; goto _test_eof; 
 	_test_eof542: cs = 542; goto _test_eof; 
 	_test_eof543: cs = 543; goto _test_eof; 
-	_test_eof158: cs = 158; goto _test_eof; 
 	_test_eof544: cs = 544; goto _test_eof; 
 	_test_eof545: cs = 545; goto _test_eof; 
 	_test_eof546: cs = 546; goto _test_eof; 
 	_test_eof547: cs = 547; goto _test_eof; 
+	_test_eof192: cs = 192; goto _test_eof; 
 	_test_eof548: cs = 548; goto _test_eof; 
 	_test_eof549: cs = 549; goto _test_eof; 
 	_test_eof550: cs = 550; goto _test_eof; 
-	_test_eof159: cs = 159; goto _test_eof; 
-	_test_eof551: cs = 551; goto _test_eof; 
-	_test_eof552: cs = 552; goto _test_eof; 
-	_test_eof553: cs = 553; goto _test_eof; 
-	_test_eof160: cs = 160; goto _test_eof; 
-	_test_eof161: cs = 161; goto _test_eof; 
-	_test_eof162: cs = 162; goto _test_eof; 
-	_test_eof163: cs = 163; goto _test_eof; 
-	_test_eof164: cs = 164; goto _test_eof; 
-	_test_eof554: cs = 554; goto _test_eof; 
-	_test_eof555: cs = 555; goto _test_eof; 
-	_test_eof556: cs = 556; goto _test_eof; 
-	_test_eof165: cs = 165; goto _test_eof; 
-	_test_eof166: cs = 166; goto _test_eof; 
-	_test_eof167: cs = 167; goto _test_eof; 
-	_test_eof168: cs = 168; goto _test_eof; 
-	_test_eof169: cs = 169; goto _test_eof; 
-	_test_eof170: cs = 170; goto _test_eof; 
-	_test_eof171: cs = 171; goto _test_eof; 
-	_test_eof172: cs = 172; goto _test_eof; 
-	_test_eof173: cs = 173; goto _test_eof; 
-	_test_eof174: cs = 174; goto _test_eof; 
-	_test_eof175: cs = 175; goto _test_eof; 
-	_test_eof176: cs = 176; goto _test_eof; 
-	_test_eof177: cs = 177; goto _test_eof; 
-	_test_eof178: cs = 178; goto _test_eof; 
-	_test_eof179: cs = 179; goto _test_eof; 
-	_test_eof180: cs = 180; goto _test_eof; 
-	_test_eof181: cs = 181; goto _test_eof; 
-	_test_eof182: cs = 182; goto _test_eof; 
-	_test_eof183: cs = 183; goto _test_eof; 
-	_test_eof557: cs = 557; goto _test_eof; 
-	_test_eof184: cs = 184; goto _test_eof; 
-	_test_eof558: cs = 558; goto _test_eof; 
-	_test_eof185: cs = 185; goto _test_eof; 
-	_test_eof559: cs = 559; goto _test_eof; 
-	_test_eof186: cs = 186; goto _test_eof; 
-	_test_eof560: cs = 560; goto _test_eof; 
-	_test_eof187: cs = 187; goto _test_eof; 
-	_test_eof188: cs = 188; goto _test_eof; 
-	_test_eof189: cs = 189; goto _test_eof; 
-	_test_eof561: cs = 561; goto _test_eof; 
-	_test_eof190: cs = 190; goto _test_eof; 
-	_test_eof191: cs = 191; goto _test_eof; 
-	_test_eof192: cs = 192; goto _test_eof; 
 	_test_eof193: cs = 193; goto _test_eof; 
 	_test_eof194: cs = 194; goto _test_eof; 
 	_test_eof195: cs = 195; goto _test_eof; 
-	_test_eof562: cs = 562; goto _test_eof; 
 	_test_eof196: cs = 196; goto _test_eof; 
 	_test_eof197: cs = 197; goto _test_eof; 
-	_test_eof563: cs = 563; goto _test_eof; 
-	_test_eof564: cs = 564; goto _test_eof; 
-	_test_eof565: cs = 565; goto _test_eof; 
-	_test_eof566: cs = 566; goto _test_eof; 
-	_test_eof567: cs = 567; goto _test_eof; 
-	_test_eof568: cs = 568; goto _test_eof; 
-	_test_eof569: cs = 569; goto _test_eof; 
+	_test_eof551: cs = 551; goto _test_eof; 
+	_test_eof552: cs = 552; goto _test_eof; 
+	_test_eof553: cs = 553; goto _test_eof; 
 	_test_eof198: cs = 198; goto _test_eof; 
-	_test_eof570: cs = 570; goto _test_eof; 
-	_test_eof571: cs = 571; goto _test_eof; 
-	_test_eof572: cs = 572; goto _test_eof; 
-	_test_eof573: cs = 573; goto _test_eof; 
-	_test_eof574: cs = 574; goto _test_eof; 
-	_test_eof575: cs = 575; goto _test_eof; 
-	_test_eof576: cs = 576; goto _test_eof; 
-	_test_eof577: cs = 577; goto _test_eof; 
-	_test_eof578: cs = 578; goto _test_eof; 
-	_test_eof579: cs = 579; goto _test_eof; 
-	_test_eof580: cs = 580; goto _test_eof; 
-	_test_eof581: cs = 581; goto _test_eof; 
-	_test_eof582: cs = 582; goto _test_eof; 
-	_test_eof583: cs = 583; goto _test_eof; 
-	_test_eof584: cs = 584; goto _test_eof; 
-	_test_eof585: cs = 585; goto _test_eof; 
-	_test_eof586: cs = 586; goto _test_eof; 
-	_test_eof587: cs = 587; goto _test_eof; 
-	_test_eof588: cs = 588; goto _test_eof; 
-	_test_eof589: cs = 589; goto _test_eof; 
-	_test_eof590: cs = 590; goto _test_eof; 
-	_test_eof591: cs = 591; goto _test_eof; 
-	_test_eof592: cs = 592; goto _test_eof; 
-	_test_eof593: cs = 593; goto _test_eof; 
-	_test_eof594: cs = 594; goto _test_eof; 
-	_test_eof595: cs = 595; goto _test_eof; 
-	_test_eof596: cs = 596; goto _test_eof; 
-	_test_eof597: cs = 597; goto _test_eof; 
-	_test_eof598: cs = 598; goto _test_eof; 
-	_test_eof599: cs = 599; goto _test_eof; 
-	_test_eof600: cs = 600; goto _test_eof; 
-	_test_eof601: cs = 601; goto _test_eof; 
-	_test_eof602: cs = 602; goto _test_eof; 
-	_test_eof603: cs = 603; goto _test_eof; 
-	_test_eof604: cs = 604; goto _test_eof; 
-	_test_eof605: cs = 605; goto _test_eof; 
-	_test_eof606: cs = 606; goto _test_eof; 
-	_test_eof607: cs = 607; goto _test_eof; 
-	_test_eof608: cs = 608; goto _test_eof; 
-	_test_eof609: cs = 609; goto _test_eof; 
-	_test_eof610: cs = 610; goto _test_eof; 
-	_test_eof611: cs = 611; goto _test_eof; 
-	_test_eof612: cs = 612; goto _test_eof; 
-	_test_eof613: cs = 613; goto _test_eof; 
-	_test_eof614: cs = 614; goto _test_eof; 
-	_test_eof615: cs = 615; goto _test_eof; 
-	_test_eof616: cs = 616; goto _test_eof; 
-	_test_eof617: cs = 617; goto _test_eof; 
-	_test_eof618: cs = 618; goto _test_eof; 
-	_test_eof619: cs = 619; goto _test_eof; 
-	_test_eof620: cs = 620; goto _test_eof; 
-	_test_eof621: cs = 621; goto _test_eof; 
-	_test_eof622: cs = 622; goto _test_eof; 
-	_test_eof623: cs = 623; goto _test_eof; 
-	_test_eof624: cs = 624; goto _test_eof; 
-	_test_eof625: cs = 625; goto _test_eof; 
-	_test_eof626: cs = 626; goto _test_eof; 
-	_test_eof627: cs = 627; goto _test_eof; 
-	_test_eof628: cs = 628; goto _test_eof; 
-	_test_eof629: cs = 629; goto _test_eof; 
-	_test_eof630: cs = 630; goto _test_eof; 
-	_test_eof631: cs = 631; goto _test_eof; 
 	_test_eof199: cs = 199; goto _test_eof; 
-	_test_eof632: cs = 632; goto _test_eof; 
-	_test_eof633: cs = 633; goto _test_eof; 
-	_test_eof634: cs = 634; goto _test_eof; 
-	_test_eof635: cs = 635; goto _test_eof; 
-	_test_eof636: cs = 636; goto _test_eof; 
-	_test_eof637: cs = 637; goto _test_eof; 
-	_test_eof638: cs = 638; goto _test_eof; 
-	_test_eof639: cs = 639; goto _test_eof; 
-	_test_eof640: cs = 640; goto _test_eof; 
-	_test_eof641: cs = 641; goto _test_eof; 
-	_test_eof642: cs = 642; goto _test_eof; 
-	_test_eof643: cs = 643; goto _test_eof; 
-	_test_eof644: cs = 644; goto _test_eof; 
-	_test_eof645: cs = 645; goto _test_eof; 
-	_test_eof646: cs = 646; goto _test_eof; 
-	_test_eof647: cs = 647; goto _test_eof; 
-	_test_eof648: cs = 648; goto _test_eof; 
-	_test_eof649: cs = 649; goto _test_eof; 
-	_test_eof650: cs = 650; goto _test_eof; 
-	_test_eof651: cs = 651; goto _test_eof; 
-	_test_eof652: cs = 652; goto _test_eof; 
-	_test_eof653: cs = 653; goto _test_eof; 
-	_test_eof654: cs = 654; goto _test_eof; 
-	_test_eof655: cs = 655; goto _test_eof; 
-	_test_eof656: cs = 656; goto _test_eof; 
-	_test_eof657: cs = 657; goto _test_eof; 
-	_test_eof658: cs = 658; goto _test_eof; 
 	_test_eof200: cs = 200; goto _test_eof; 
-	_test_eof659: cs = 659; goto _test_eof; 
-	_test_eof660: cs = 660; goto _test_eof; 
-	_test_eof661: cs = 661; goto _test_eof; 
-	_test_eof662: cs = 662; goto _test_eof; 
-	_test_eof663: cs = 663; goto _test_eof; 
-	_test_eof664: cs = 664; goto _test_eof; 
 	_test_eof201: cs = 201; goto _test_eof; 
-	_test_eof665: cs = 665; goto _test_eof; 
-	_test_eof666: cs = 666; goto _test_eof; 
-	_test_eof667: cs = 667; goto _test_eof; 
-	_test_eof668: cs = 668; goto _test_eof; 
-	_test_eof669: cs = 669; goto _test_eof; 
-	_test_eof670: cs = 670; goto _test_eof; 
-	_test_eof671: cs = 671; goto _test_eof; 
 	_test_eof202: cs = 202; goto _test_eof; 
-	_test_eof672: cs = 672; goto _test_eof; 
-	_test_eof673: cs = 673; goto _test_eof; 
-	_test_eof674: cs = 674; goto _test_eof; 
-	_test_eof675: cs = 675; goto _test_eof; 
 	_test_eof203: cs = 203; goto _test_eof; 
-	_test_eof204: cs = 204; goto _test_eof; 
-	_test_eof205: cs = 205; goto _test_eof; 
-	_test_eof206: cs = 206; goto _test_eof; 
-	_test_eof207: cs = 207; goto _test_eof; 
-	_test_eof676: cs = 676; goto _test_eof; 
-	_test_eof677: cs = 677; goto _test_eof; 
-	_test_eof678: cs = 678; goto _test_eof; 
-	_test_eof208: cs = 208; goto _test_eof; 
-	_test_eof209: cs = 209; goto _test_eof; 
-	_test_eof210: cs = 210; goto _test_eof; 
-	_test_eof211: cs = 211; goto _test_eof; 
-	_test_eof212: cs = 212; goto _test_eof; 
-	_test_eof213: cs = 213; goto _test_eof; 
-	_test_eof214: cs = 214; goto _test_eof; 
-	_test_eof215: cs = 215; goto _test_eof; 
-	_test_eof216: cs = 216; goto _test_eof; 
-	_test_eof217: cs = 217; goto _test_eof; 
-	_test_eof218: cs = 218; goto _test_eof; 
-	_test_eof219: cs = 219; goto _test_eof; 
-	_test_eof220: cs = 220; goto _test_eof; 
-	_test_eof221: cs = 221; goto _test_eof; 
-	_test_eof222: cs = 222; goto _test_eof; 
-	_test_eof223: cs = 223; goto _test_eof; 
-	_test_eof224: cs = 224; goto _test_eof; 
-	_test_eof225: cs = 225; goto _test_eof; 
-	_test_eof226: cs = 226; goto _test_eof; 
-	_test_eof227: cs = 227; goto _test_eof; 
-	_test_eof228: cs = 228; goto _test_eof; 
-	_test_eof679: cs = 679; goto _test_eof; 
-	_test_eof229: cs = 229; goto _test_eof; 
-	_test_eof230: cs = 230; goto _test_eof; 
-	_test_eof231: cs = 231; goto _test_eof; 
-	_test_eof232: cs = 232; goto _test_eof; 
-	_test_eof233: cs = 233; goto _test_eof; 
-	_test_eof234: cs = 234; goto _test_eof; 
-	_test_eof235: cs = 235; goto _test_eof; 
-	_test_eof236: cs = 236; goto _test_eof; 
-	_test_eof237: cs = 237; goto _test_eof; 
-	_test_eof238: cs = 238; goto _test_eof; 
-	_test_eof239: cs = 239; goto _test_eof; 
-	_test_eof240: cs = 240; goto _test_eof; 
-	_test_eof241: cs = 241; goto _test_eof; 
-	_test_eof242: cs = 242; goto _test_eof; 
-	_test_eof243: cs = 243; goto _test_eof; 
-	_test_eof244: cs = 244; goto _test_eof; 
-	_test_eof245: cs = 245; goto _test_eof; 
-	_test_eof246: cs = 246; goto _test_eof; 
-	_test_eof247: cs = 247; goto _test_eof; 
-	_test_eof248: cs = 248; goto _test_eof; 
-	_test_eof249: cs = 249; goto _test_eof; 
-	_test_eof250: cs = 250; goto _test_eof; 
-	_test_eof251: cs = 251; goto _test_eof; 
-	_test_eof252: cs = 252; goto _test_eof; 
-	_test_eof680: cs = 680; goto _test_eof; 
-	_test_eof253: cs = 253; goto _test_eof; 
-	_test_eof681: cs = 681; goto _test_eof; 
-	_test_eof254: cs = 254; goto _test_eof; 
-	_test_eof682: cs = 682; goto _test_eof; 
-	_test_eof255: cs = 255; goto _test_eof; 
-	_test_eof683: cs = 683; goto _test_eof; 
-	_test_eof256: cs = 256; goto _test_eof; 
-	_test_eof257: cs = 257; goto _test_eof; 
-	_test_eof684: cs = 684; goto _test_eof; 
-	_test_eof258: cs = 258; goto _test_eof; 
-	_test_eof259: cs = 259; goto _test_eof; 
-	_test_eof260: cs = 260; goto _test_eof; 
-	_test_eof685: cs = 685; goto _test_eof; 
-	_test_eof261: cs = 261; goto _test_eof; 
-	_test_eof262: cs = 262; goto _test_eof; 
-	_test_eof263: cs = 263; goto _test_eof; 
-	_test_eof686: cs = 686; goto _test_eof; 
-	_test_eof264: cs = 264; goto _test_eof; 
-	_test_eof265: cs = 265; goto _test_eof; 
-	_test_eof266: cs = 266; goto _test_eof; 
-	_test_eof267: cs = 267; goto _test_eof; 
-	_test_eof268: cs = 268; goto _test_eof; 
-	_test_eof269: cs = 269; goto _test_eof; 
-	_test_eof270: cs = 270; goto _test_eof; 
-	_test_eof271: cs = 271; goto _test_eof; 
-	_test_eof272: cs = 272; goto _test_eof; 
-	_test_eof687: cs = 687; goto _test_eof; 
-	_test_eof273: cs = 273; goto _test_eof; 
-	_test_eof274: cs = 274; goto _test_eof; 
-	_test_eof275: cs = 275; goto _test_eof; 
-	_test_eof688: cs = 688; goto _test_eof; 
-	_test_eof276: cs = 276; goto _test_eof; 
-	_test_eof277: cs = 277; goto _test_eof; 
-	_test_eof689: cs = 689; goto _test_eof; 
-	_test_eof690: cs = 690; goto _test_eof; 
-	_test_eof691: cs = 691; goto _test_eof; 
-	_test_eof692: cs = 692; goto _test_eof; 
-	_test_eof693: cs = 693; goto _test_eof; 
-	_test_eof694: cs = 694; goto _test_eof; 
-	_test_eof695: cs = 695; goto _test_eof; 
-	_test_eof278: cs = 278; goto _test_eof; 
-	_test_eof696: cs = 696; goto _test_eof; 
-	_test_eof697: cs = 697; goto _test_eof; 
-	_test_eof698: cs = 698; goto _test_eof; 
-	_test_eof699: cs = 699; goto _test_eof; 
-	_test_eof700: cs = 700; goto _test_eof; 
-	_test_eof701: cs = 701; goto _test_eof; 
-	_test_eof702: cs = 702; goto _test_eof; 
-	_test_eof703: cs = 703; goto _test_eof; 
-	_test_eof704: cs = 704; goto _test_eof; 
-	_test_eof705: cs = 705; goto _test_eof; 
-	_test_eof706: cs = 706; goto _test_eof; 
-	_test_eof707: cs = 707; goto _test_eof; 
-	_test_eof708: cs = 708; goto _test_eof; 
-	_test_eof709: cs = 709; goto _test_eof; 
-	_test_eof710: cs = 710; goto _test_eof; 
-	_test_eof711: cs = 711; goto _test_eof; 
-	_test_eof712: cs = 712; goto _test_eof; 
-	_test_eof713: cs = 713; goto _test_eof; 
-	_test_eof714: cs = 714; goto _test_eof; 
-	_test_eof715: cs = 715; goto _test_eof; 
-	_test_eof716: cs = 716; goto _test_eof; 
-	_test_eof717: cs = 717; goto _test_eof; 
-	_test_eof718: cs = 718; goto _test_eof; 
-	_test_eof719: cs = 719; goto _test_eof; 
-	_test_eof720: cs = 720; goto _test_eof; 
-	_test_eof721: cs = 721; goto _test_eof; 
-	_test_eof279: cs = 279; goto _test_eof; 
-	_test_eof722: cs = 722; goto _test_eof; 
-	_test_eof723: cs = 723; goto _test_eof; 
-	_test_eof724: cs = 724; goto _test_eof; 
-	_test_eof725: cs = 725; goto _test_eof; 
-	_test_eof726: cs = 726; goto _test_eof; 
-	_test_eof727: cs = 727; goto _test_eof; 
-	_test_eof728: cs = 728; goto _test_eof; 
-	_test_eof729: cs = 729; goto _test_eof; 
-	_test_eof730: cs = 730; goto _test_eof; 
-	_test_eof731: cs = 731; goto _test_eof; 
-	_test_eof732: cs = 732; goto _test_eof; 
-	_test_eof733: cs = 733; goto _test_eof; 
-	_test_eof734: cs = 734; goto _test_eof; 
-	_test_eof735: cs = 735; goto _test_eof; 
-	_test_eof736: cs = 736; goto _test_eof; 
-	_test_eof737: cs = 737; goto _test_eof; 
-	_test_eof738: cs = 738; goto _test_eof; 
-	_test_eof739: cs = 739; goto _test_eof; 
-	_test_eof740: cs = 740; goto _test_eof; 
-	_test_eof741: cs = 741; goto _test_eof; 
-	_test_eof742: cs = 742; goto _test_eof; 
-	_test_eof743: cs = 743; goto _test_eof; 
-	_test_eof744: cs = 744; goto _test_eof; 
-	_test_eof745: cs = 745; goto _test_eof; 
-	_test_eof746: cs = 746; goto _test_eof; 
-	_test_eof747: cs = 747; goto _test_eof; 
-	_test_eof280: cs = 280; goto _test_eof; 
-	_test_eof748: cs = 748; goto _test_eof; 
-	_test_eof749: cs = 749; goto _test_eof; 
-	_test_eof750: cs = 750; goto _test_eof; 
-	_test_eof751: cs = 751; goto _test_eof; 
-	_test_eof752: cs = 752; goto _test_eof; 
-	_test_eof281: cs = 281; goto _test_eof; 
-	_test_eof753: cs = 753; goto _test_eof; 
-	_test_eof754: cs = 754; goto _test_eof; 
-	_test_eof755: cs = 755; goto _test_eof; 
-	_test_eof756: cs = 756; goto _test_eof; 
-	_test_eof757: cs = 757; goto _test_eof; 
-	_test_eof758: cs = 758; goto _test_eof; 
-	_test_eof759: cs = 759; goto _test_eof; 
-	_test_eof282: cs = 282; goto _test_eof; 
-	_test_eof760: cs = 760; goto _test_eof; 
-	_test_eof761: cs = 761; goto _test_eof; 
-	_test_eof762: cs = 762; goto _test_eof; 
-	_test_eof283: cs = 283; goto _test_eof; 
-	_test_eof284: cs = 284; goto _test_eof; 
-	_test_eof285: cs = 285; goto _test_eof; 
-	_test_eof286: cs = 286; goto _test_eof; 
-	_test_eof287: cs = 287; goto _test_eof; 
-	_test_eof763: cs = 763; goto _test_eof; 
-	_test_eof764: cs = 764; goto _test_eof; 
-	_test_eof765: cs = 765; goto _test_eof; 
-	_test_eof288: cs = 288; goto _test_eof; 
-	_test_eof289: cs = 289; goto _test_eof; 
-	_test_eof290: cs = 290; goto _test_eof; 
-	_test_eof291: cs = 291; goto _test_eof; 
-	_test_eof292: cs = 292; goto _test_eof; 
-	_test_eof293: cs = 293; goto _test_eof; 
 
 	_test_eof: {}
 	if ( p == eof )
 	{
 	switch ( cs ) {
-	case 294: 
-	case 295: 
-	case 296: 
-	case 297: 
-	case 298: 
-	case 299: 
-	case 300: 
-	case 301: 
-	case 302: 
-	case 303: 
-	case 305: 
-	case 307: 
-	case 309: 
-	case 310: 
-	case 311: 
-	case 312: 
-	case 313: 
-	case 317: 
-	case 318: 
-	case 319: 
-	case 320: 
-	case 321: 
-	case 322: 
-	case 325: 
-	case 326: 
-	case 327: 
-	case 328: 
-	case 330: 
-	case 332: 
-	case 334: 
-	case 335: 
-	case 336: 
-	case 337: 
-	case 338: 
-	case 342: 
-	case 343: 
-	case 344: 
-	case 345: 
-	case 346: 
-	case 347: 
+	case 204: 
+	case 205: 
+	case 206: 
+	case 207: 
+	case 208: 
+	case 209: 
+	case 210: 
+	case 211: 
+	case 212: 
+	case 213: 
+	case 215: 
+	case 217: 
+	case 219: 
+	case 220: 
+	case 221: 
+	case 222: 
+	case 223: 
+	case 227: 
+	case 228: 
+	case 229: 
+	case 230: 
+	case 231: 
+	case 232: 
+	case 235: 
+	case 236: 
+	case 237: 
+	case 238: 
+	case 240: 
+	case 242: 
+	case 244: 
+	case 245: 
+	case 246: 
+	case 247: 
+	case 248: 
+	case 252: 
+	case 253: 
+	case 254: 
+	case 255: 
+	case 256: 
+	case 257: 
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_OTHER); }
 	break;
-	case 348: 
-	case 349: 
-	case 350: 
-	case 467: 
-	case 468: 
-	case 469: 
-	case 470: 
-	case 471: 
-	case 472: 
-	case 473: 
-	case 554: 
-	case 555: 
-	case 556: 
+	case 258: 
+	case 259: 
+	case 260: 
+	case 330: 
+	case 331: 
+	case 332: 
+	case 333: 
+	case 334: 
+	case 335: 
+	case 336: 
+	case 403: 
+	case 404: 
+	case 405: 
 #line 34 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, p); }
 #line 28 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
 	break;
-	case 557: 
-	case 558: 
-	case 559: 
-	case 676: 
-	case 677: 
-	case 678: 
-	case 679: 
-	case 680: 
-	case 681: 
-	case 682: 
-	case 763: 
-	case 764: 
-	case 765: 
+	case 406: 
+	case 407: 
+	case 408: 
+	case 478: 
+	case 479: 
+	case 480: 
+	case 481: 
+	case 482: 
+	case 483: 
+	case 484: 
+	case 551: 
+	case 552: 
+	case 553: 
 #line 34 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, p); }
 #line 29 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
-	case 304: 
-	case 306: 
-	case 308: 
-	case 314: 
-	case 315: 
-	case 316: 
-	case 323: 
-	case 324: 
-	case 329: 
-	case 331: 
-	case 333: 
-	case 339: 
-	case 340: 
-	case 341: 
+	case 214: 
+	case 216: 
+	case 218: 
+	case 224: 
+	case 225: 
+	case 226: 
+	case 233: 
+	case 234: 
+	case 239: 
+	case 241: 
+	case 243: 
+	case 249: 
+	case 250: 
+	case 251: 
 #line 34 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, p); }
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_OTHER); }
 	break;
+	case 261: 
+	case 262: 
+	case 264: 
+	case 266: 
+	case 267: 
+	case 268: 
+	case 269: 
+	case 270: 
+	case 271: 
+	case 272: 
+	case 273: 
+	case 274: 
+	case 276: 
+	case 278: 
+	case 279: 
+	case 280: 
+	case 281: 
+	case 282: 
+	case 286: 
+	case 287: 
+	case 288: 
+	case 289: 
+	case 290: 
+	case 291: 
+	case 292: 
+	case 293: 
+	case 295: 
+	case 296: 
+	case 297: 
+	case 298: 
+	case 299: 
+	case 304: 
+	case 305: 
+	case 306: 
+	case 307: 
+	case 308: 
+	case 309: 
+	case 310: 
+	case 311: 
+	case 312: 
+	case 317: 
+	case 318: 
+	case 322: 
+	case 323: 
+	case 324: 
+	case 325: 
+	case 337: 
+	case 338: 
+	case 339: 
+	case 340: 
+	case 343: 
+	case 345: 
+	case 346: 
+	case 347: 
+	case 348: 
+	case 349: 
+	case 350: 
 	case 351: 
 	case 352: 
-	case 354: 
-	case 356: 
+	case 353: 
+	case 355: 
 	case 357: 
 	case 358: 
 	case 359: 
 	case 360: 
 	case 361: 
-	case 362: 
-	case 363: 
-	case 364: 
+	case 365: 
 	case 366: 
+	case 367: 
 	case 368: 
 	case 369: 
 	case 370: 
 	case 371: 
 	case 372: 
-	case 376: 
-	case 377: 
-	case 378: 
+	case 373: 
+	case 374: 
+	case 375: 
 	case 379: 
 	case 380: 
 	case 381: 
@@ -20785,31 +15631,20 @@ case 293:
 	case 385: 
 	case 386: 
 	case 387: 
-	case 388: 
-	case 389: 
-	case 390: 
 	case 391: 
 	case 392: 
-	case 393: 
-	case 394: 
-	case 395: 
 	case 396: 
+	case 397: 
 	case 398: 
 	case 399: 
-	case 400: 
-	case 401: 
-	case 402: 
-	case 403: 
-	case 404: 
-	case 405: 
-	case 406: 
-	case 407: 
-	case 408: 
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 28 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
+	break;
 	case 409: 
 	case 410: 
-	case 411: 
 	case 412: 
-	case 413: 
 	case 414: 
 	case 415: 
 	case 416: 
@@ -20819,288 +15654,12 @@ case 293:
 	case 420: 
 	case 421: 
 	case 422: 
-	case 432: 
-	case 441: 
-	case 442: 
-	case 443: 
-	case 444: 
-	case 445: 
-	case 446: 
-	case 447: 
-	case 448: 
-	case 449: 
-	case 454: 
-	case 455: 
-	case 459: 
-	case 460: 
-	case 461: 
-	case 462: 
-	case 474: 
-	case 475: 
-	case 476: 
-	case 477: 
-	case 480: 
-	case 482: 
-	case 483: 
-	case 484: 
-	case 485: 
-	case 486: 
-	case 487: 
-	case 488: 
-	case 489: 
-	case 490: 
-	case 492: 
-	case 494: 
-	case 495: 
-	case 496: 
-	case 497: 
-	case 498: 
-	case 502: 
-	case 503: 
-	case 504: 
-	case 505: 
-	case 506: 
-	case 507: 
-	case 508: 
-	case 509: 
-	case 510: 
-	case 511: 
-	case 512: 
-	case 521: 
-	case 530: 
-	case 531: 
-	case 532: 
-	case 533: 
-	case 534: 
-	case 535: 
-	case 536: 
-	case 537: 
-	case 538: 
-	case 542: 
-	case 543: 
-	case 547: 
-	case 548: 
-	case 549: 
-	case 550: 
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
-	case 560: 
-	case 561: 
-	case 563: 
-	case 565: 
-	case 566: 
-	case 567: 
-	case 568: 
-	case 569: 
-	case 570: 
-	case 571: 
-	case 572: 
-	case 573: 
-	case 575: 
-	case 577: 
-	case 578: 
-	case 579: 
-	case 580: 
-	case 581: 
-	case 585: 
-	case 586: 
-	case 587: 
-	case 588: 
-	case 589: 
-	case 590: 
-	case 591: 
-	case 592: 
-	case 593: 
-	case 594: 
-	case 595: 
-	case 596: 
-	case 597: 
-	case 598: 
-	case 599: 
-	case 600: 
-	case 601: 
-	case 602: 
-	case 603: 
-	case 604: 
-	case 605: 
-	case 607: 
-	case 608: 
-	case 609: 
-	case 610: 
-	case 611: 
-	case 612: 
-	case 613: 
-	case 614: 
-	case 615: 
-	case 616: 
-	case 617: 
-	case 618: 
-	case 619: 
-	case 620: 
-	case 621: 
-	case 622: 
-	case 623: 
-	case 624: 
-	case 625: 
-	case 626: 
-	case 627: 
-	case 628: 
-	case 629: 
-	case 630: 
-	case 631: 
-	case 641: 
-	case 650: 
-	case 651: 
-	case 652: 
-	case 653: 
-	case 654: 
-	case 655: 
-	case 656: 
-	case 657: 
-	case 658: 
-	case 663: 
-	case 664: 
-	case 668: 
-	case 669: 
-	case 670: 
-	case 671: 
-	case 683: 
-	case 684: 
-	case 685: 
-	case 686: 
-	case 689: 
-	case 691: 
-	case 692: 
-	case 693: 
-	case 694: 
-	case 695: 
-	case 696: 
-	case 697: 
-	case 698: 
-	case 699: 
-	case 701: 
-	case 703: 
-	case 704: 
-	case 705: 
-	case 706: 
-	case 707: 
-	case 711: 
-	case 712: 
-	case 713: 
-	case 714: 
-	case 715: 
-	case 716: 
-	case 717: 
-	case 718: 
-	case 719: 
-	case 720: 
-	case 721: 
-	case 730: 
-	case 739: 
-	case 740: 
-	case 741: 
-	case 742: 
-	case 743: 
-	case 744: 
-	case 745: 
-	case 746: 
-	case 747: 
-	case 751: 
-	case 752: 
-	case 756: 
-	case 757: 
-	case 758: 
-	case 759: 
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
-	break;
-	case 353: 
-	case 478: 
-	case 479: 
-#line 44 "grammar/uri_actions.rl"
-	{ uri->headers = sipkit__span(c, m_uh, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
-	case 562: 
-	case 687: 
-	case 688: 
-#line 44 "grammar/uri_actions.rl"
-	{ uri->headers = sipkit__span(c, m_uh, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
-	break;
-	case 450: 
-	case 451: 
-	case 452: 
-	case 453: 
-	case 539: 
-	case 540: 
-	case 541: 
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
-	case 659: 
-	case 660: 
-	case 661: 
-	case 662: 
-	case 748: 
-	case 749: 
-	case 750: 
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
-	break;
-	case 463: 
-	case 464: 
-	case 465: 
-	case 466: 
-	case 551: 
-	case 552: 
-	case 553: 
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
-	case 672: 
-	case 673: 
-	case 674: 
-	case 675: 
-	case 760: 
-	case 761: 
-	case 762: 
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
-	break;
-	case 423: 
 	case 424: 
-	case 425: 
 	case 426: 
 	case 427: 
 	case 428: 
 	case 429: 
 	case 430: 
-	case 431: 
-	case 433: 
 	case 434: 
 	case 435: 
 	case 436: 
@@ -21108,6 +15667,47 @@ case 293:
 	case 438: 
 	case 439: 
 	case 440: 
+	case 441: 
+	case 443: 
+	case 444: 
+	case 445: 
+	case 446: 
+	case 447: 
+	case 452: 
+	case 453: 
+	case 454: 
+	case 455: 
+	case 456: 
+	case 457: 
+	case 458: 
+	case 459: 
+	case 460: 
+	case 465: 
+	case 466: 
+	case 470: 
+	case 471: 
+	case 472: 
+	case 473: 
+	case 485: 
+	case 486: 
+	case 487: 
+	case 488: 
+	case 491: 
+	case 493: 
+	case 494: 
+	case 495: 
+	case 496: 
+	case 497: 
+	case 498: 
+	case 499: 
+	case 500: 
+	case 501: 
+	case 503: 
+	case 505: 
+	case 506: 
+	case 507: 
+	case 508: 
+	case 509: 
 	case 513: 
 	case 514: 
 	case 515: 
@@ -21116,67 +15716,135 @@ case 293:
 	case 518: 
 	case 519: 
 	case 520: 
+	case 521: 
 	case 522: 
 	case 523: 
-	case 524: 
-	case 525: 
-	case 526: 
 	case 527: 
 	case 528: 
 	case 529: 
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
-	case 632: 
-	case 633: 
-	case 634: 
-	case 635: 
-	case 636: 
-	case 637: 
-	case 638: 
-	case 639: 
-	case 640: 
-	case 642: 
-	case 643: 
-	case 644: 
-	case 645: 
-	case 646: 
-	case 647: 
-	case 648: 
-	case 649: 
-	case 722: 
-	case 723: 
-	case 724: 
-	case 725: 
-	case 726: 
-	case 727: 
-	case 728: 
-	case 729: 
-	case 731: 
-	case 732: 
-	case 733: 
-	case 734: 
-	case 735: 
-	case 736: 
-	case 737: 
-	case 738: 
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
-	break;
-	case 456: 
-	case 457: 
-	case 458: 
+	case 530: 
+	case 531: 
+	case 532: 
+	case 533: 
+	case 534: 
+	case 535: 
+	case 539: 
+	case 540: 
 	case 544: 
 	case 545: 
 	case 546: 
+	case 547: 
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 29 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
+	break;
+	case 263: 
+	case 341: 
+	case 342: 
+#line 44 "grammar/uri_actions.rl"
+	{ uri->headers = sipkit__span(c, m_uh, p); }
+#line 28 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
+	break;
+	case 411: 
+	case 489: 
+	case 490: 
+#line 44 "grammar/uri_actions.rl"
+	{ uri->headers = sipkit__span(c, m_uh, p); }
+#line 29 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
+	break;
+	case 313: 
+	case 314: 
+	case 315: 
+	case 316: 
+	case 388: 
+	case 389: 
+	case 390: 
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 28 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
+	break;
+	case 461: 
+	case 462: 
+	case 463: 
+	case 464: 
+	case 536: 
+	case 537: 
+	case 538: 
+#line 37 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 29 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
+	break;
+	case 326: 
+	case 327: 
+	case 328: 
+	case 329: 
+	case 400: 
+	case 401: 
+	case 402: 
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 28 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
+	break;
+	case 474: 
+	case 475: 
+	case 476: 
+	case 477: 
+	case 548: 
+	case 549: 
+	case 550: 
+#line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 29 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
+	break;
+	case 300: 
+	case 301: 
+	case 302: 
+	case 303: 
+	case 376: 
+	case 377: 
+	case 378: 
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 28 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
+	break;
+	case 448: 
+	case 449: 
+	case 450: 
+	case 451: 
+	case 524: 
+	case 525: 
+	case 526: 
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 36 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 29 "grammar/uri_actions.rl"
+	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
+	break;
+	case 319: 
+	case 320: 
+	case 321: 
+	case 393: 
+	case 394: 
+	case 395: 
 #line 40 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
 #line 36 "grammar/uri_actions.rl"
@@ -21184,12 +15852,12 @@ case 293:
 #line 28 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
 	break;
-	case 665: 
-	case 666: 
-	case 667: 
-	case 753: 
-	case 754: 
-	case 755: 
+	case 467: 
+	case 468: 
+	case 469: 
+	case 541: 
+	case 542: 
+	case 543: 
 #line 40 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
 #line 36 "grammar/uri_actions.rl"
@@ -21197,17 +15865,17 @@ case 293:
 #line 29 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
-	case 365: 
-	case 367: 
-	case 373: 
-	case 374: 
-	case 375: 
-	case 397: 
-	case 491: 
-	case 493: 
-	case 499: 
-	case 500: 
-	case 501: 
+	case 275: 
+	case 277: 
+	case 283: 
+	case 284: 
+	case 285: 
+	case 294: 
+	case 354: 
+	case 356: 
+	case 362: 
+	case 363: 
+	case 364: 
 #line 41 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 36 "grammar/uri_actions.rl"
@@ -21215,17 +15883,17 @@ case 293:
 #line 28 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
 	break;
-	case 574: 
-	case 576: 
-	case 582: 
-	case 583: 
-	case 584: 
-	case 606: 
-	case 700: 
-	case 702: 
-	case 708: 
-	case 709: 
-	case 710: 
+	case 423: 
+	case 425: 
+	case 431: 
+	case 432: 
+	case 433: 
+	case 442: 
+	case 502: 
+	case 504: 
+	case 510: 
+	case 511: 
+	case 512: 
 #line 41 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 36 "grammar/uri_actions.rl"
@@ -21233,8 +15901,8 @@ case 293:
 #line 29 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
-	case 355: 
-	case 481: 
+	case 265: 
+	case 344: 
 #line 42 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
 #line 36 "grammar/uri_actions.rl"
@@ -21242,8 +15910,8 @@ case 293:
 #line 28 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
 	break;
-	case 564: 
-	case 690: 
+	case 413: 
+	case 492: 
 #line 42 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
 #line 36 "grammar/uri_actions.rl"
@@ -21251,14 +15919,14 @@ case 293:
 #line 29 "grammar/uri_actions.rl"
 	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
-#line 20921 "gen/c/sip_uri.c"
+#line 15585 "gen/c/sip_uri.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 25 "grammar/sip_uri.rl"
+#line 36 "grammar/sip_uri.rl"
   if (cs < sipkit_uri_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EURI, p < pe ? p : pe, "Request-URI");
   uri->all = sipkit__span(c, start, pe);

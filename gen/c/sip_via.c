@@ -13,7 +13,7 @@
 
 #line 8 "gen/c/sip_via.c"
 static const int sipkit_via_start = 1;
-static const int sipkit_via_first_final = 242;
+static const int sipkit_via_first_final = 145;
 
 
 #line 45 "grammar/sip_via.rl"
@@ -67,7 +67,7 @@ case 2:
 	switch( (*p) ) {
 		case 9u: goto st3;
 		case 10u: goto st4;
-		case 13u: goto st241;
+		case 13u: goto st144;
 		case 32u: goto st3;
 		case 33u: goto st2;
 		case 37u: goto st2;
@@ -94,7 +94,7 @@ case 3:
 	switch( (*p) ) {
 		case 9u: goto st3;
 		case 10u: goto st4;
-		case 13u: goto st241;
+		case 13u: goto st144;
 		case 32u: goto st3;
 		case 47u: goto st6;
 	}
@@ -125,7 +125,7 @@ case 6:
 	switch( (*p) ) {
 		case 9u: goto st6;
 		case 10u: goto st7;
-		case 13u: goto st240;
+		case 13u: goto st143;
 		case 32u: goto st6;
 		case 33u: goto st9;
 		case 37u: goto st9;
@@ -222,7 +222,7 @@ case 10:
 	switch( (*p) ) {
 		case 9u: goto st10;
 		case 10u: goto st11;
-		case 13u: goto st239;
+		case 13u: goto st142;
 		case 32u: goto st10;
 		case 47u: goto st13;
 	}
@@ -263,7 +263,7 @@ case 13:
 	switch( (*p) ) {
 		case 9u: goto st13;
 		case 10u: goto st14;
-		case 13u: goto st238;
+		case 13u: goto st141;
 		case 32u: goto st13;
 		case 33u: goto tr23;
 		case 37u: goto tr23;
@@ -367,7 +367,7 @@ case 17:
 	switch( (*p) ) {
 		case 9u: goto st17;
 		case 10u: goto st18;
-		case 13u: goto st237;
+		case 13u: goto st140;
 		case 32u: goto st17;
 		case 91u: goto tr34;
 	}
@@ -423,11 +423,11 @@ case 20:
 #line 396 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto st21;
-		case 46u: goto st191;
+		case 46u: goto st127;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st200;
+			goto st136;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
 			goto st22;
@@ -475,40 +475,40 @@ case 23:
 			goto st22;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st242;
+			goto st145;
 	} else
-		goto st242;
+		goto st145;
 	goto st0;
 tr33:
 #line 28 "grammar/sip_via.rl"
 	{ m_sb = p; }
-	goto st242;
-st242:
+	goto st145;
+st145:
 	if ( ++p == pe )
-		goto _test_eof242;
-case 242:
+		goto _test_eof145;
+case 145:
 #line 461 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto tr273;
-		case 10u: goto tr274;
-		case 13u: goto tr275;
-		case 32u: goto tr273;
-		case 44u: goto tr276;
-		case 45u: goto st190;
-		case 46u: goto st337;
+		case 9u: goto tr177;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr177;
+		case 44u: goto tr180;
+		case 45u: goto st126;
+		case 46u: goto st240;
 		case 58u: goto st31;
-		case 59u: goto tr278;
+		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st242;
+			goto st145;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st242;
+			goto st145;
 	} else
-		goto st242;
+		goto st145;
 	goto st0;
-tr273:
+tr177:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
@@ -522,14 +522,14 @@ case 24:
 	switch( (*p) ) {
 		case 9u: goto st24;
 		case 10u: goto st25;
-		case 13u: goto st189;
+		case 13u: goto st125;
 		case 32u: goto st24;
 		case 44u: goto st27;
 		case 58u: goto st31;
 		case 59u: goto st37;
 	}
 	goto st0;
-tr274:
+tr178:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
@@ -557,19 +557,19 @@ case 26:
 		case 59u: goto st37;
 	}
 	goto st0;
-tr276:
+tr180:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st27;
-tr286:
+tr190:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st27;
-tr302:
+tr206:
 #line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -577,7 +577,7 @@ tr302:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st27;
-tr319:
+tr223:
 #line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -585,7 +585,7 @@ tr319:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st27;
-tr349:
+tr253:
 #line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -593,7 +593,7 @@ tr349:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st27;
-tr389:
+tr292:
 #line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -601,7 +601,7 @@ tr389:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st27;
-tr402:
+tr305:
 #line 33 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -689,11 +689,11 @@ case 31:
 	switch( (*p) ) {
 		case 9u: goto st31;
 		case 10u: goto st32;
-		case 13u: goto st188;
+		case 13u: goto st124;
 		case 32u: goto st31;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st243;
+		goto st146;
 	goto st0;
 st32:
 	if ( ++p == pe )
@@ -713,36 +713,36 @@ case 33:
 		case 32u: goto st33;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st243;
+		goto st146;
 	goto st0;
-st243:
+st146:
 	if ( ++p == pe )
-		goto _test_eof243;
-case 243:
+		goto _test_eof146;
+case 146:
 	switch( (*p) ) {
-		case 9u: goto tr279;
-		case 10u: goto tr280;
-		case 13u: goto tr281;
-		case 32u: goto tr279;
-		case 44u: goto tr276;
-		case 59u: goto tr278;
+		case 9u: goto tr183;
+		case 10u: goto tr184;
+		case 13u: goto tr185;
+		case 32u: goto tr183;
+		case 44u: goto tr180;
+		case 59u: goto tr182;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st243;
+		goto st146;
 	goto st0;
-tr279:
+tr183:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st34;
-tr288:
+tr192:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st34;
-tr299:
+tr203:
 #line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -750,7 +750,7 @@ tr299:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st34;
-tr316:
+tr220:
 #line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -758,7 +758,7 @@ tr316:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st34;
-tr346:
+tr250:
 #line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -766,7 +766,7 @@ tr346:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st34;
-tr391:
+tr294:
 #line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -774,7 +774,7 @@ tr391:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st34;
-tr399:
+tr302:
 #line 33 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -796,19 +796,19 @@ case 34:
 		case 59u: goto st37;
 	}
 	goto st0;
-tr280:
+tr184:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st35;
-tr289:
+tr193:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st35;
-tr300:
+tr204:
 #line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -816,7 +816,7 @@ tr300:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st35;
-tr317:
+tr221:
 #line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -824,7 +824,7 @@ tr317:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st35;
-tr347:
+tr251:
 #line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -832,7 +832,7 @@ tr347:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st35;
-tr392:
+tr295:
 #line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -840,7 +840,7 @@ tr392:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st35;
-tr400:
+tr303:
 #line 33 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -869,39 +869,39 @@ case 36:
 		case 59u: goto st37;
 	}
 	goto st0;
-tr278:
+tr182:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 	goto st37;
-tr287:
+tr191:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 	goto st37;
-tr303:
+tr207:
 #line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 	goto st37;
-tr322:
+tr226:
 #line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 	goto st37;
-tr353:
+tr257:
 #line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 	goto st37;
-tr390:
+tr293:
 #line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 	goto st37;
-tr404:
+tr307:
 #line 33 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -915,7 +915,7 @@ case 37:
 	switch( (*p) ) {
 		case 9u: goto st37;
 		case 10u: goto st38;
-		case 13u: goto st187;
+		case 13u: goto st123;
 		case 32u: goto st37;
 		case 33u: goto tr62;
 		case 37u: goto tr62;
@@ -992,38 +992,38 @@ case 39:
 tr62:
 #line 30 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
-	goto st244;
-st244:
+	goto st147;
+st147:
 	if ( ++p == pe )
-		goto _test_eof244;
-case 244:
+		goto _test_eof147;
+case 147:
 #line 890 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 126u: goto st244;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-tr282:
+tr186:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
@@ -1037,14 +1037,14 @@ case 40:
 	switch( (*p) ) {
 		case 9u: goto st40;
 		case 10u: goto st41;
-		case 13u: goto st95;
+		case 13u: goto st62;
 		case 32u: goto st40;
 		case 44u: goto st27;
 		case 59u: goto st37;
 		case 61u: goto st43;
 	}
 	goto st0;
-tr283:
+tr187:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
@@ -1079,29 +1079,29 @@ case 43:
 	switch( (*p) ) {
 		case 9u: goto st43;
 		case 10u: goto st44;
-		case 13u: goto st94;
+		case 13u: goto st61;
 		case 32u: goto st43;
-		case 33u: goto st246;
+		case 33u: goto st149;
 		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
+		case 37u: goto st149;
+		case 39u: goto st149;
 		case 91u: goto st59;
-		case 126u: goto st246;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 42u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st246;
+		goto st149;
 	goto st0;
 st44:
 	if ( ++p == pe )
@@ -1121,27 +1121,27 @@ case 45:
 		case 10u: goto st46;
 		case 13u: goto st58;
 		case 32u: goto st45;
-		case 33u: goto st246;
+		case 33u: goto st149;
 		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
+		case 37u: goto st149;
+		case 39u: goto st149;
 		case 91u: goto st59;
-		case 126u: goto st246;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 42u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st246;
+		goto st149;
 	goto st0;
 st46:
 	if ( ++p == pe )
@@ -1170,7 +1170,7 @@ case 48:
 		case 9u: goto st48;
 		case 10u: goto st49;
 		case 13u: goto st50;
-		case 34u: goto st245;
+		case 34u: goto st148;
 		case 92u: goto st52;
 	}
 	if ( (*p) < 224u ) {
@@ -1207,32 +1207,32 @@ case 50:
 	if ( (*p) == 10u )
 		goto st49;
 	goto st0;
-st245:
+st148:
 	if ( ++p == pe )
-		goto _test_eof245;
-case 245:
+		goto _test_eof148;
+case 148:
 	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 	}
 	goto st0;
-tr281:
+tr185:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st51;
-tr290:
+tr194:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st51;
-tr301:
+tr205:
 #line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -1240,7 +1240,7 @@ tr301:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st51;
-tr318:
+tr222:
 #line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -1248,7 +1248,7 @@ tr318:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st51;
-tr348:
+tr252:
 #line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -1256,7 +1256,7 @@ tr348:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st51;
-tr393:
+tr296:
 #line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -1264,7 +1264,7 @@ tr393:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	goto st51;
-tr401:
+tr304:
 #line 33 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -1335,42 +1335,42 @@ case 58:
 	if ( (*p) == 10u )
 		goto st46;
 	goto st0;
-st246:
+st149:
 	if ( ++p == pe )
-		goto _test_eof246;
-case 246:
+		goto _test_eof149;
+case 149:
 	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st246;
+		goto st149;
 	goto st0;
 st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
-	if ( (*p) == 58u )
-		goto st93;
+	if ( (*p) == 46u )
+		goto st60;
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
+		if ( 48u <= (*p) && (*p) <= 58u )
 			goto st60;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
@@ -1383,427 +1383,36 @@ st60:
 		goto _test_eof60;
 case 60:
 	switch( (*p) ) {
-		case 58u: goto st64;
-		case 93u: goto st245;
+		case 46u: goto st60;
+		case 93u: goto st148;
 	}
 	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st61;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st61;
-	} else
-		goto st61;
-	goto st0;
-st61:
-	if ( ++p == pe )
-		goto _test_eof61;
-case 61:
-	switch( (*p) ) {
-		case 58u: goto st64;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st62;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st62;
-	} else
-		goto st62;
-	goto st0;
-st62:
-	if ( ++p == pe )
-		goto _test_eof62;
-case 62:
-	switch( (*p) ) {
-		case 58u: goto st64;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st63;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st63;
-	} else
-		goto st63;
-	goto st0;
-st63:
-	if ( ++p == pe )
-		goto _test_eof63;
-case 63:
-	switch( (*p) ) {
-		case 58u: goto st64;
-		case 93u: goto st245;
-	}
-	goto st0;
-st64:
-	if ( ++p == pe )
-		goto _test_eof64;
-case 64:
-	if ( (*p) == 58u )
-		goto st80;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st65;
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st60;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
 			goto st60;
 	} else
 		goto st60;
 	goto st0;
-st65:
+st61:
 	if ( ++p == pe )
-		goto _test_eof65;
-case 65:
-	switch( (*p) ) {
-		case 46u: goto st66;
-		case 58u: goto st64;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st78;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st61;
-	} else
-		goto st61;
-	goto st0;
-st66:
-	if ( ++p == pe )
-		goto _test_eof66;
-case 66:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st67;
-	goto st0;
-st67:
-	if ( ++p == pe )
-		goto _test_eof67;
-case 67:
-	if ( (*p) == 46u )
-		goto st68;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st76;
-	goto st0;
-st68:
-	if ( ++p == pe )
-		goto _test_eof68;
-case 68:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st69;
-	goto st0;
-st69:
-	if ( ++p == pe )
-		goto _test_eof69;
-case 69:
-	if ( (*p) == 46u )
-		goto st70;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st74;
-	goto st0;
-st70:
-	if ( ++p == pe )
-		goto _test_eof70;
-case 70:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st71;
-	goto st0;
-st71:
-	if ( ++p == pe )
-		goto _test_eof71;
-case 71:
-	if ( (*p) == 93u )
-		goto st245;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st72;
-	goto st0;
-st72:
-	if ( ++p == pe )
-		goto _test_eof72;
-case 72:
-	if ( (*p) == 93u )
-		goto st245;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st73;
-	goto st0;
-st73:
-	if ( ++p == pe )
-		goto _test_eof73;
-case 73:
-	if ( (*p) == 93u )
-		goto st245;
-	goto st0;
-st74:
-	if ( ++p == pe )
-		goto _test_eof74;
-case 74:
-	if ( (*p) == 46u )
-		goto st70;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st75;
-	goto st0;
-st75:
-	if ( ++p == pe )
-		goto _test_eof75;
-case 75:
-	if ( (*p) == 46u )
-		goto st70;
-	goto st0;
-st76:
-	if ( ++p == pe )
-		goto _test_eof76;
-case 76:
-	if ( (*p) == 46u )
-		goto st68;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st77;
-	goto st0;
-st77:
-	if ( ++p == pe )
-		goto _test_eof77;
-case 77:
-	if ( (*p) == 46u )
-		goto st68;
-	goto st0;
-st78:
-	if ( ++p == pe )
-		goto _test_eof78;
-case 78:
-	switch( (*p) ) {
-		case 46u: goto st66;
-		case 58u: goto st64;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st79;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st62;
-	} else
-		goto st62;
-	goto st0;
-st79:
-	if ( ++p == pe )
-		goto _test_eof79;
-case 79:
-	switch( (*p) ) {
-		case 46u: goto st66;
-		case 58u: goto st64;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st63;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st63;
-	} else
-		goto st63;
-	goto st0;
-st80:
-	if ( ++p == pe )
-		goto _test_eof80;
-case 80:
-	switch( (*p) ) {
-		case 58u: goto st89;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st81;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st81;
-	} else
-		goto st81;
-	goto st0;
-st81:
-	if ( ++p == pe )
-		goto _test_eof81;
-case 81:
-	switch( (*p) ) {
-		case 58u: goto st85;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st82;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st82;
-	} else
-		goto st82;
-	goto st0;
-st82:
-	if ( ++p == pe )
-		goto _test_eof82;
-case 82:
-	switch( (*p) ) {
-		case 58u: goto st85;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st83;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st83;
-	} else
-		goto st83;
-	goto st0;
-st83:
-	if ( ++p == pe )
-		goto _test_eof83;
-case 83:
-	switch( (*p) ) {
-		case 58u: goto st85;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st84;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st84;
-	} else
-		goto st84;
-	goto st0;
-st84:
-	if ( ++p == pe )
-		goto _test_eof84;
-case 84:
-	switch( (*p) ) {
-		case 58u: goto st85;
-		case 93u: goto st245;
-	}
-	goto st0;
-st85:
-	if ( ++p == pe )
-		goto _test_eof85;
-case 85:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st86;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st81;
-	} else
-		goto st81;
-	goto st0;
-st86:
-	if ( ++p == pe )
-		goto _test_eof86;
-case 86:
-	switch( (*p) ) {
-		case 46u: goto st66;
-		case 58u: goto st85;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st87;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st82;
-	} else
-		goto st82;
-	goto st0;
-st87:
-	if ( ++p == pe )
-		goto _test_eof87;
-case 87:
-	switch( (*p) ) {
-		case 46u: goto st66;
-		case 58u: goto st85;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st88;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st83;
-	} else
-		goto st83;
-	goto st0;
-st88:
-	if ( ++p == pe )
-		goto _test_eof88;
-case 88:
-	switch( (*p) ) {
-		case 46u: goto st66;
-		case 58u: goto st85;
-		case 93u: goto st245;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st84;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st84;
-	} else
-		goto st84;
-	goto st0;
-st89:
-	if ( ++p == pe )
-		goto _test_eof89;
-case 89:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st90;
-	goto st0;
-st90:
-	if ( ++p == pe )
-		goto _test_eof90;
-case 90:
-	if ( (*p) == 46u )
-		goto st66;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st91;
-	goto st0;
-st91:
-	if ( ++p == pe )
-		goto _test_eof91;
-case 91:
-	if ( (*p) == 46u )
-		goto st66;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st92;
-	goto st0;
-st92:
-	if ( ++p == pe )
-		goto _test_eof92;
-case 92:
-	if ( (*p) == 46u )
-		goto st66;
-	goto st0;
-st93:
-	if ( ++p == pe )
-		goto _test_eof93;
-case 93:
-	if ( (*p) == 58u )
-		goto st80;
-	goto st0;
-st94:
-	if ( ++p == pe )
-		goto _test_eof94;
-case 94:
+		goto _test_eof61;
+case 61:
 	if ( (*p) == 10u )
 		goto st44;
 	goto st0;
-tr284:
+tr188:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st95;
-st95:
+	goto st62;
+st62:
 	if ( ++p == pe )
-		goto _test_eof95;
-case 95:
-#line 1667 "gen/c/sip_via.c"
+		goto _test_eof62;
+case 62:
+#line 1276 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st41;
 	goto st0;
@@ -1812,608 +1421,3103 @@ tr63:
 	{ if (!m_vps) m_vps = p; }
 #line 32 "grammar/sip_via.rl"
 	{ m_vp = p; }
-	goto st247;
-st247:
+	goto st150;
+st150:
 	if ( ++p == pe )
-		goto _test_eof247;
-case 247:
-#line 1678 "gen/c/sip_via.c"
+		goto _test_eof150;
+case 150:
+#line 1287 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 82u: goto st248;
-		case 114u: goto st248;
-		case 126u: goto st244;
+		case 82u: goto st151;
+		case 114u: goto st151;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st248:
+st151:
 	if ( ++p == pe )
-		goto _test_eof248;
-case 248:
+		goto _test_eof151;
+case 151:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 65u: goto st249;
-		case 97u: goto st249;
-		case 126u: goto st244;
+		case 65u: goto st152;
+		case 97u: goto st152;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 66u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st249:
+st152:
 	if ( ++p == pe )
-		goto _test_eof249;
-case 249:
+		goto _test_eof152;
+case 152:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 78u: goto st250;
-		case 110u: goto st250;
-		case 126u: goto st244;
+		case 78u: goto st153;
+		case 110u: goto st153;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st250:
+st153:
 	if ( ++p == pe )
-		goto _test_eof250;
-case 250:
+		goto _test_eof153;
+case 153:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 67u: goto st251;
-		case 99u: goto st251;
-		case 126u: goto st244;
+		case 67u: goto st154;
+		case 99u: goto st154;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st251:
+st154:
 	if ( ++p == pe )
-		goto _test_eof251;
-case 251:
+		goto _test_eof154;
+case 154:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 72u: goto st252;
-		case 104u: goto st252;
-		case 126u: goto st244;
+		case 72u: goto st155;
+		case 104u: goto st155;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st252:
+st155:
 	if ( ++p == pe )
-		goto _test_eof252;
-case 252:
+		goto _test_eof155;
+case 155:
 	switch( (*p) ) {
-		case 9u: goto tr296;
-		case 10u: goto tr297;
-		case 13u: goto tr298;
-		case 32u: goto tr296;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st99;
-		case 126u: goto st244;
+		case 9u: goto tr200;
+		case 10u: goto tr201;
+		case 13u: goto tr202;
+		case 32u: goto tr200;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st66;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-tr296:
+tr200:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st96;
-st96:
+	goto st63;
+st63:
 	if ( ++p == pe )
-		goto _test_eof96;
-case 96:
-#line 1866 "gen/c/sip_via.c"
+		goto _test_eof63;
+case 63:
+#line 1475 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st96;
-		case 10u: goto st97;
-		case 13u: goto st103;
-		case 32u: goto st96;
+		case 9u: goto st63;
+		case 10u: goto st64;
+		case 13u: goto st70;
+		case 32u: goto st63;
 		case 44u: goto st27;
 		case 59u: goto st37;
-		case 61u: goto st99;
+		case 61u: goto st66;
 	}
 	goto st0;
-tr297:
+tr201:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st97;
-st97:
+	goto st64;
+st64:
 	if ( ++p == pe )
-		goto _test_eof97;
-case 97:
-#line 1884 "gen/c/sip_via.c"
+		goto _test_eof64;
+case 64:
+#line 1493 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st98;
-		case 32u: goto st98;
+		case 9u: goto st65;
+		case 32u: goto st65;
 	}
 	goto st0;
-st98:
+st65:
 	if ( ++p == pe )
-		goto _test_eof98;
-case 98:
+		goto _test_eof65;
+case 65:
 	switch( (*p) ) {
-		case 9u: goto st98;
-		case 32u: goto st98;
+		case 9u: goto st65;
+		case 32u: goto st65;
 		case 44u: goto st27;
 		case 59u: goto st37;
-		case 61u: goto st99;
+		case 61u: goto st66;
 	}
 	goto st0;
-st99:
+st66:
 	if ( ++p == pe )
-		goto _test_eof99;
-case 99:
+		goto _test_eof66;
+case 66:
 	switch( (*p) ) {
-		case 9u: goto st99;
-		case 10u: goto st100;
-		case 13u: goto st102;
-		case 32u: goto st99;
-		case 33u: goto st253;
+		case 9u: goto st66;
+		case 10u: goto st67;
+		case 13u: goto st69;
+		case 32u: goto st66;
+		case 33u: goto st156;
 		case 34u: goto st48;
-		case 37u: goto st253;
-		case 39u: goto st253;
+		case 37u: goto st156;
+		case 39u: goto st156;
 		case 91u: goto st59;
-		case 126u: goto st253;
+		case 126u: goto st156;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st253;
+				goto st156;
 		} else if ( (*p) >= 42u )
-			goto st253;
+			goto st156;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st253;
+				goto st156;
 		} else if ( (*p) >= 65u )
-			goto st253;
+			goto st156;
 	} else
-		goto st253;
+		goto st156;
 	goto st0;
-st100:
+st67:
 	if ( ++p == pe )
-		goto _test_eof100;
-case 100:
+		goto _test_eof67;
+case 67:
 	switch( (*p) ) {
-		case 9u: goto st101;
-		case 32u: goto st101;
+		case 9u: goto st68;
+		case 32u: goto st68;
 	}
 	goto st0;
-st101:
+st68:
 	if ( ++p == pe )
-		goto _test_eof101;
-case 101:
+		goto _test_eof68;
+case 68:
 	switch( (*p) ) {
-		case 9u: goto st101;
+		case 9u: goto st68;
 		case 10u: goto st46;
 		case 13u: goto st58;
-		case 32u: goto st101;
-		case 33u: goto st253;
+		case 32u: goto st68;
+		case 33u: goto st156;
 		case 34u: goto st48;
-		case 37u: goto st253;
-		case 39u: goto st253;
+		case 37u: goto st156;
+		case 39u: goto st156;
 		case 91u: goto st59;
-		case 126u: goto st253;
+		case 126u: goto st156;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st253;
+				goto st156;
 		} else if ( (*p) >= 42u )
-			goto st253;
+			goto st156;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st253;
+				goto st156;
 		} else if ( (*p) >= 65u )
-			goto st253;
+			goto st156;
 	} else
-		goto st253;
+		goto st156;
 	goto st0;
-st253:
+st156:
 	if ( ++p == pe )
-		goto _test_eof253;
-case 253:
+		goto _test_eof156;
+case 156:
 	switch( (*p) ) {
-		case 9u: goto tr299;
-		case 10u: goto tr300;
-		case 13u: goto tr301;
-		case 32u: goto tr299;
-		case 33u: goto st253;
-		case 37u: goto st253;
-		case 39u: goto st253;
-		case 44u: goto tr302;
-		case 59u: goto tr303;
-		case 126u: goto st253;
+		case 9u: goto tr203;
+		case 10u: goto tr204;
+		case 13u: goto tr205;
+		case 32u: goto tr203;
+		case 33u: goto st156;
+		case 37u: goto st156;
+		case 39u: goto st156;
+		case 44u: goto tr206;
+		case 59u: goto tr207;
+		case 126u: goto st156;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st253;
+			goto st156;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st253;
+				goto st156;
 		} else if ( (*p) >= 65u )
-			goto st253;
+			goto st156;
 	} else
-		goto st253;
+		goto st156;
 	goto st0;
-st102:
+st69:
 	if ( ++p == pe )
-		goto _test_eof102;
-case 102:
+		goto _test_eof69;
+case 69:
 	if ( (*p) == 10u )
-		goto st100;
+		goto st67;
 	goto st0;
-tr298:
+tr202:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st103;
-st103:
+	goto st70;
+st70:
 	if ( ++p == pe )
-		goto _test_eof103;
-case 103:
-#line 2015 "gen/c/sip_via.c"
+		goto _test_eof70;
+case 70:
+#line 1624 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st97;
+		goto st64;
 	goto st0;
 tr64:
 #line 30 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
 #line 32 "grammar/sip_via.rl"
 	{ m_vp = p; }
-	goto st254;
-st254:
+	goto st157;
+st157:
 	if ( ++p == pe )
-		goto _test_eof254;
-case 254:
-#line 2026 "gen/c/sip_via.c"
+		goto _test_eof157;
+case 157:
+#line 1635 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 65u: goto st255;
-		case 97u: goto st255;
-		case 126u: goto st244;
+		case 65u: goto st158;
+		case 97u: goto st158;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 66u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st255:
+st158:
 	if ( ++p == pe )
-		goto _test_eof255;
-case 255:
+		goto _test_eof158;
+case 158:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 68u: goto st256;
-		case 100u: goto st256;
-		case 126u: goto st244;
+		case 68u: goto st159;
+		case 100u: goto st159;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st256:
+st159:
 	if ( ++p == pe )
-		goto _test_eof256;
-case 256:
+		goto _test_eof159;
+case 159:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 68u: goto st257;
-		case 100u: goto st257;
-		case 126u: goto st244;
+		case 68u: goto st160;
+		case 100u: goto st160;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st257:
+st160:
 	if ( ++p == pe )
-		goto _test_eof257;
-case 257:
+		goto _test_eof160;
+case 160:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 82u: goto st258;
-		case 114u: goto st258;
-		case 126u: goto st244;
+		case 82u: goto st161;
+		case 114u: goto st161;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st258:
+st161:
 	if ( ++p == pe )
-		goto _test_eof258;
-case 258:
+		goto _test_eof161;
+case 161:
 	switch( (*p) ) {
-		case 9u: goto tr308;
-		case 10u: goto tr309;
-		case 13u: goto tr310;
-		case 32u: goto tr308;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st107;
-		case 126u: goto st244;
+		case 9u: goto tr212;
+		case 10u: goto tr213;
+		case 13u: goto tr214;
+		case 32u: goto tr212;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st74;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-tr308:
+tr212:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st104;
-st104:
+	goto st71;
+st71:
 	if ( ++p == pe )
-		goto _test_eof104;
-case 104:
-#line 2183 "gen/c/sip_via.c"
+		goto _test_eof71;
+case 71:
+#line 1792 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st104;
-		case 10u: goto st105;
-		case 13u: goto st146;
-		case 32u: goto st104;
+		case 9u: goto st71;
+		case 10u: goto st72;
+		case 13u: goto st80;
+		case 32u: goto st71;
 		case 44u: goto st27;
 		case 59u: goto st37;
-		case 61u: goto st107;
+		case 61u: goto st74;
 	}
 	goto st0;
-tr309:
+tr213:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st105;
-st105:
+	goto st72;
+st72:
 	if ( ++p == pe )
-		goto _test_eof105;
-case 105:
-#line 2201 "gen/c/sip_via.c"
+		goto _test_eof72;
+case 72:
+#line 1810 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st106;
-		case 32u: goto st106;
+		case 9u: goto st73;
+		case 32u: goto st73;
 	}
 	goto st0;
-st106:
+st73:
 	if ( ++p == pe )
-		goto _test_eof106;
-case 106:
+		goto _test_eof73;
+case 73:
 	switch( (*p) ) {
-		case 9u: goto st106;
-		case 32u: goto st106;
+		case 9u: goto st73;
+		case 32u: goto st73;
 		case 44u: goto st27;
 		case 59u: goto st37;
-		case 61u: goto st107;
+		case 61u: goto st74;
 	}
 	goto st0;
-st107:
+st74:
 	if ( ++p == pe )
-		goto _test_eof107;
-case 107:
+		goto _test_eof74;
+case 74:
 	switch( (*p) ) {
-		case 9u: goto st107;
-		case 10u: goto st108;
-		case 13u: goto st145;
-		case 32u: goto st107;
-		case 33u: goto st246;
+		case 9u: goto st74;
+		case 10u: goto st75;
+		case 13u: goto st79;
+		case 32u: goto st74;
+		case 33u: goto st149;
 		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 91u: goto st110;
-		case 126u: goto st246;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 91u: goto st77;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 42u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) < 95u ) {
 			if ( 65u <= (*p) && (*p) <= 90u )
-				goto st263;
+				goto st166;
 		} else if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
+				goto st166;
 		} else
-			goto st246;
+			goto st149;
 	} else
-		goto st259;
+		goto st162;
 	goto st0;
+st75:
+	if ( ++p == pe )
+		goto _test_eof75;
+case 75:
+	switch( (*p) ) {
+		case 9u: goto st76;
+		case 32u: goto st76;
+	}
+	goto st0;
+st76:
+	if ( ++p == pe )
+		goto _test_eof76;
+case 76:
+	switch( (*p) ) {
+		case 9u: goto st76;
+		case 10u: goto st46;
+		case 13u: goto st58;
+		case 32u: goto st76;
+		case 33u: goto st149;
+		case 34u: goto st48;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 91u: goto st77;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st149;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) < 95u ) {
+			if ( 65u <= (*p) && (*p) <= 90u )
+				goto st166;
+		} else if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else
+			goto st149;
+	} else
+		goto st162;
+	goto st0;
+st162:
+	if ( ++p == pe )
+		goto _test_eof162;
+case 162:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st169;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st181;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st163:
+	if ( ++p == pe )
+		goto _test_eof163;
+case 163:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st164:
+	if ( ++p == pe )
+		goto _test_eof164;
+case 164:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st165;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st165:
+	if ( ++p == pe )
+		goto _test_eof165;
+case 165:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st166;
+	goto st0;
+st166:
+	if ( ++p == pe )
+		goto _test_eof166;
+case 166:
+	switch( (*p) ) {
+		case 9u: goto tr220;
+		case 10u: goto tr221;
+		case 13u: goto tr222;
+		case 32u: goto tr220;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr223;
+		case 45u: goto st167;
+		case 46u: goto st168;
+		case 59u: goto tr226;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st166;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st166;
+	goto st0;
+st167:
+	if ( ++p == pe )
+		goto _test_eof167;
+case 167:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st167;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st166;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st166;
+	goto st0;
+st168:
+	if ( ++p == pe )
+		goto _test_eof168;
+case 168:
+	switch( (*p) ) {
+		case 9u: goto tr220;
+		case 10u: goto tr221;
+		case 13u: goto tr222;
+		case 32u: goto tr220;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr223;
+		case 59u: goto tr226;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st166;
+	goto st0;
+st169:
+	if ( ++p == pe )
+		goto _test_eof169;
+case 169:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st170;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st166;
+	goto st0;
+st170:
+	if ( ++p == pe )
+		goto _test_eof170;
+case 170:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st171;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st179;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st171:
+	if ( ++p == pe )
+		goto _test_eof171;
+case 171:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st172;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st166;
+	goto st0;
+st172:
+	if ( ++p == pe )
+		goto _test_eof172;
+case 172:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st173;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st177;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st173:
+	if ( ++p == pe )
+		goto _test_eof173;
+case 173:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st174;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st166;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st166;
+	goto st0;
+st174:
+	if ( ++p == pe )
+		goto _test_eof174;
+case 174:
+	switch( (*p) ) {
+		case 9u: goto tr220;
+		case 10u: goto tr221;
+		case 13u: goto tr222;
+		case 32u: goto tr220;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr223;
+		case 45u: goto st163;
+		case 46u: goto st165;
+		case 59u: goto tr226;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st175;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st175:
+	if ( ++p == pe )
+		goto _test_eof175;
+case 175:
+	switch( (*p) ) {
+		case 9u: goto tr220;
+		case 10u: goto tr221;
+		case 13u: goto tr222;
+		case 32u: goto tr220;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr223;
+		case 45u: goto st163;
+		case 46u: goto st165;
+		case 59u: goto tr226;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st176;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st176:
+	if ( ++p == pe )
+		goto _test_eof176;
+case 176:
+	switch( (*p) ) {
+		case 9u: goto tr220;
+		case 10u: goto tr221;
+		case 13u: goto tr222;
+		case 32u: goto tr220;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr223;
+		case 45u: goto st163;
+		case 46u: goto st165;
+		case 59u: goto tr226;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st177:
+	if ( ++p == pe )
+		goto _test_eof177;
+case 177:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st173;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st178;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st178:
+	if ( ++p == pe )
+		goto _test_eof178;
+case 178:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st173;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st179:
+	if ( ++p == pe )
+		goto _test_eof179;
+case 179:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st171;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st180;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st180:
+	if ( ++p == pe )
+		goto _test_eof180;
+case 180:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st171;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st181:
+	if ( ++p == pe )
+		goto _test_eof181;
+case 181:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st169;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st182;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st182:
+	if ( ++p == pe )
+		goto _test_eof182;
+case 182:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 45u: goto st163;
+		case 46u: goto st169;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) > 43u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st164;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) > 96u ) {
+			if ( 97u <= (*p) && (*p) <= 122u )
+				goto st164;
+		} else if ( (*p) >= 95u )
+			goto st149;
+	} else
+		goto st164;
+	goto st0;
+st77:
+	if ( ++p == pe )
+		goto _test_eof77;
+case 77:
+	if ( (*p) == 46u )
+		goto st78;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st78;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st78;
+	} else
+		goto st78;
+	goto st0;
+st78:
+	if ( ++p == pe )
+		goto _test_eof78;
+case 78:
+	switch( (*p) ) {
+		case 46u: goto st78;
+		case 93u: goto st183;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st78;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st78;
+	} else
+		goto st78;
+	goto st0;
+st183:
+	if ( ++p == pe )
+		goto _test_eof183;
+case 183:
+	switch( (*p) ) {
+		case 9u: goto tr220;
+		case 10u: goto tr221;
+		case 13u: goto tr222;
+		case 32u: goto tr220;
+		case 44u: goto tr223;
+		case 59u: goto tr226;
+	}
+	goto st0;
+st79:
+	if ( ++p == pe )
+		goto _test_eof79;
+case 79:
+	if ( (*p) == 10u )
+		goto st75;
+	goto st0;
+tr214:
+#line 31 "grammar/sip_via.rl"
+	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 23 "grammar/sip_via.rl"
+	{ sipkit__element_end(c, p); }
+	goto st80;
+st80:
+	if ( ++p == pe )
+		goto _test_eof80;
+case 80:
+#line 2645 "gen/c/sip_via.c"
+	if ( (*p) == 10u )
+		goto st72;
+	goto st0;
+tr65:
+#line 30 "grammar/sip_via.rl"
+	{ if (!m_vps) m_vps = p; }
+#line 32 "grammar/sip_via.rl"
+	{ m_vp = p; }
+	goto st184;
+st184:
+	if ( ++p == pe )
+		goto _test_eof184;
+case 184:
+#line 2656 "gen/c/sip_via.c"
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 69u: goto st185;
+		case 80u: goto st229;
+		case 101u: goto st185;
+		case 112u: goto st229;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st185:
+	if ( ++p == pe )
+		goto _test_eof185;
+case 185:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 67u: goto st186;
+		case 99u: goto st186;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st186:
+	if ( ++p == pe )
+		goto _test_eof186;
+case 186:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 69u: goto st187;
+		case 101u: goto st187;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st187:
+	if ( ++p == pe )
+		goto _test_eof187;
+case 187:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 73u: goto st188;
+		case 105u: goto st188;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st188:
+	if ( ++p == pe )
+		goto _test_eof188;
+case 188:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 86u: goto st189;
+		case 118u: goto st189;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st189:
+	if ( ++p == pe )
+		goto _test_eof189;
+case 189:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 69u: goto st190;
+		case 101u: goto st190;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st190:
+	if ( ++p == pe )
+		goto _test_eof190;
+case 190:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 68u: goto st191;
+		case 100u: goto st191;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st191:
+	if ( ++p == pe )
+		goto _test_eof191;
+case 191:
+	switch( (*p) ) {
+		case 9u: goto tr247;
+		case 10u: goto tr248;
+		case 13u: goto tr249;
+		case 32u: goto tr247;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st84;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+tr247:
+#line 31 "grammar/sip_via.rl"
+	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 23 "grammar/sip_via.rl"
+	{ sipkit__element_end(c, p); }
+	goto st81;
+st81:
+	if ( ++p == pe )
+		goto _test_eof81;
+case 81:
+#line 2908 "gen/c/sip_via.c"
+	switch( (*p) ) {
+		case 9u: goto st81;
+		case 10u: goto st82;
+		case 13u: goto st106;
+		case 32u: goto st81;
+		case 44u: goto st27;
+		case 59u: goto st37;
+		case 61u: goto st84;
+	}
+	goto st0;
+tr248:
+#line 31 "grammar/sip_via.rl"
+	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 23 "grammar/sip_via.rl"
+	{ sipkit__element_end(c, p); }
+	goto st82;
+st82:
+	if ( ++p == pe )
+		goto _test_eof82;
+case 82:
+#line 2926 "gen/c/sip_via.c"
+	switch( (*p) ) {
+		case 9u: goto st83;
+		case 32u: goto st83;
+	}
+	goto st0;
+st83:
+	if ( ++p == pe )
+		goto _test_eof83;
+case 83:
+	switch( (*p) ) {
+		case 9u: goto st83;
+		case 32u: goto st83;
+		case 44u: goto st27;
+		case 59u: goto st37;
+		case 61u: goto st84;
+	}
+	goto st0;
+st84:
+	if ( ++p == pe )
+		goto _test_eof84;
+case 84:
+	switch( (*p) ) {
+		case 9u: goto st84;
+		case 10u: goto st85;
+		case 13u: goto st105;
+		case 32u: goto st84;
+		case 33u: goto st149;
+		case 34u: goto st48;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 58u: goto st102;
+		case 91u: goto st103;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st149;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st192;
+		} else
+			goto st149;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st149;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st149;
+			} else if ( (*p) >= 97u )
+				goto st228;
+		} else
+			goto st149;
+	} else
+		goto st228;
+	goto st0;
+st85:
+	if ( ++p == pe )
+		goto _test_eof85;
+case 85:
+	switch( (*p) ) {
+		case 9u: goto st86;
+		case 32u: goto st86;
+	}
+	goto st0;
+st86:
+	if ( ++p == pe )
+		goto _test_eof86;
+case 86:
+	switch( (*p) ) {
+		case 9u: goto st86;
+		case 10u: goto st46;
+		case 13u: goto st58;
+		case 32u: goto st86;
+		case 33u: goto st149;
+		case 34u: goto st48;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 58u: goto st102;
+		case 91u: goto st103;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 65u ) {
+		if ( (*p) < 45u ) {
+			if ( 42u <= (*p) && (*p) <= 43u )
+				goto st149;
+		} else if ( (*p) > 46u ) {
+			if ( 48u <= (*p) && (*p) <= 57u )
+				goto st192;
+		} else
+			goto st149;
+	} else if ( (*p) > 70u ) {
+		if ( (*p) < 95u ) {
+			if ( 71u <= (*p) && (*p) <= 90u )
+				goto st149;
+		} else if ( (*p) > 96u ) {
+			if ( (*p) > 102u ) {
+				if ( 103u <= (*p) && (*p) <= 122u )
+					goto st149;
+			} else if ( (*p) >= 97u )
+				goto st228;
+		} else
+			goto st149;
+	} else
+		goto st228;
+	goto st0;
+st192:
+	if ( ++p == pe )
+		goto _test_eof192;
+case 192:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 46u: goto st193;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 71u ) {
+		if ( (*p) < 48u ) {
+			if ( 42u <= (*p) && (*p) <= 45u )
+				goto st149;
+		} else if ( (*p) > 57u ) {
+			if ( 65u <= (*p) && (*p) <= 70u )
+				goto st227;
+		} else
+			goto st205;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) < 97u ) {
+			if ( 95u <= (*p) && (*p) <= 96u )
+				goto st149;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else
+			goto st227;
+	} else
+		goto st149;
+	goto st0;
+st193:
+	if ( ++p == pe )
+		goto _test_eof193;
+case 193:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st194;
+	goto st0;
+st194:
+	if ( ++p == pe )
+		goto _test_eof194;
+case 194:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 46u: goto st195;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st203;
+	goto st0;
+st195:
+	if ( ++p == pe )
+		goto _test_eof195;
+case 195:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st196;
+	goto st0;
+st196:
+	if ( ++p == pe )
+		goto _test_eof196;
+case 196:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 46u: goto st197;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st201;
+	goto st0;
+st197:
+	if ( ++p == pe )
+		goto _test_eof197;
+case 197:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st198;
+	goto st0;
+st198:
+	if ( ++p == pe )
+		goto _test_eof198;
+case 198:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st199;
+	goto st0;
+st199:
+	if ( ++p == pe )
+		goto _test_eof199;
+case 199:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st200;
+	goto st0;
+st200:
+	if ( ++p == pe )
+		goto _test_eof200;
+case 200:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st149;
+	goto st0;
+st201:
+	if ( ++p == pe )
+		goto _test_eof201;
+case 201:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 46u: goto st197;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st202;
+	goto st0;
+st202:
+	if ( ++p == pe )
+		goto _test_eof202;
+case 202:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 46u: goto st197;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st149;
+	goto st0;
+st203:
+	if ( ++p == pe )
+		goto _test_eof203;
+case 203:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 46u: goto st195;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st204;
+	goto st0;
+st204:
+	if ( ++p == pe )
+		goto _test_eof204;
+case 204:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 10u: goto tr193;
+		case 13u: goto tr194;
+		case 32u: goto tr192;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr190;
+		case 46u: goto st195;
+		case 59u: goto tr191;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 45u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st149;
+	goto st0;
+st205:
+	if ( ++p == pe )
+		goto _test_eof205;
+case 205:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 46u: goto st193;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 71u ) {
+		if ( (*p) < 48u ) {
+			if ( 42u <= (*p) && (*p) <= 45u )
+				goto st149;
+		} else if ( (*p) > 57u ) {
+			if ( 65u <= (*p) && (*p) <= 70u )
+				goto st226;
+		} else
+			goto st206;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) < 97u ) {
+			if ( 95u <= (*p) && (*p) <= 96u )
+				goto st149;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else
+			goto st226;
+	} else
+		goto st149;
+	goto st0;
+st206:
+	if ( ++p == pe )
+		goto _test_eof206;
+case 206:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 46u: goto st193;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 71u ) {
+		if ( (*p) < 48u ) {
+			if ( 42u <= (*p) && (*p) <= 45u )
+				goto st149;
+		} else if ( (*p) > 57u ) {
+			if ( 65u <= (*p) && (*p) <= 70u )
+				goto st207;
+		} else
+			goto st207;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) < 97u ) {
+			if ( 95u <= (*p) && (*p) <= 96u )
+				goto st149;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else
+			goto st207;
+	} else
+		goto st149;
+	goto st0;
+st207:
+	if ( ++p == pe )
+		goto _test_eof207;
+case 207:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st149;
+	goto st0;
+st87:
+	if ( ++p == pe )
+		goto _test_eof87;
+case 87:
+	if ( (*p) == 58u )
+		goto st217;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st208;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st225;
+	} else
+		goto st225;
+	goto st0;
+st208:
+	if ( ++p == pe )
+		goto _test_eof208;
+case 208:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 46u: goto st88;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st212;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st216;
+	} else
+		goto st216;
+	goto st0;
+st88:
+	if ( ++p == pe )
+		goto _test_eof88;
+case 88:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st89;
+	goto st0;
+st89:
+	if ( ++p == pe )
+		goto _test_eof89;
+case 89:
+	if ( (*p) == 46u )
+		goto st90;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st95;
+	goto st0;
+st90:
+	if ( ++p == pe )
+		goto _test_eof90;
+case 90:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st91;
+	goto st0;
+st91:
+	if ( ++p == pe )
+		goto _test_eof91;
+case 91:
+	if ( (*p) == 46u )
+		goto st92;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st93;
+	goto st0;
+st92:
+	if ( ++p == pe )
+		goto _test_eof92;
+case 92:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st209;
+	goto st0;
+st209:
+	if ( ++p == pe )
+		goto _test_eof209;
+case 209:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 59u: goto tr257;
+	}
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st210;
+	goto st0;
+st210:
+	if ( ++p == pe )
+		goto _test_eof210;
+case 210:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 59u: goto tr257;
+	}
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st211;
+	goto st0;
+st211:
+	if ( ++p == pe )
+		goto _test_eof211;
+case 211:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 59u: goto tr257;
+	}
+	goto st0;
+st93:
+	if ( ++p == pe )
+		goto _test_eof93;
+case 93:
+	if ( (*p) == 46u )
+		goto st92;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st94;
+	goto st0;
+st94:
+	if ( ++p == pe )
+		goto _test_eof94;
+case 94:
+	if ( (*p) == 46u )
+		goto st92;
+	goto st0;
+st95:
+	if ( ++p == pe )
+		goto _test_eof95;
+case 95:
+	if ( (*p) == 46u )
+		goto st90;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st96;
+	goto st0;
+st96:
+	if ( ++p == pe )
+		goto _test_eof96;
+case 96:
+	if ( (*p) == 46u )
+		goto st90;
+	goto st0;
+st212:
+	if ( ++p == pe )
+		goto _test_eof212;
+case 212:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 46u: goto st88;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st213;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st215;
+	} else
+		goto st215;
+	goto st0;
+st213:
+	if ( ++p == pe )
+		goto _test_eof213;
+case 213:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 46u: goto st88;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st214;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st214;
+	} else
+		goto st214;
+	goto st0;
+st214:
+	if ( ++p == pe )
+		goto _test_eof214;
+case 214:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+	}
+	goto st0;
+st215:
+	if ( ++p == pe )
+		goto _test_eof215;
+case 215:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st214;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st214;
+	} else
+		goto st214;
+	goto st0;
+st216:
+	if ( ++p == pe )
+		goto _test_eof216;
+case 216:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st215;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st215;
+	} else
+		goto st215;
+	goto st0;
+st217:
+	if ( ++p == pe )
+		goto _test_eof217;
+case 217:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st98;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st218;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st218;
+	} else
+		goto st218;
+	goto st0;
+st218:
+	if ( ++p == pe )
+		goto _test_eof218;
+case 218:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st97;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st219;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st219;
+	} else
+		goto st219;
+	goto st0;
+st219:
+	if ( ++p == pe )
+		goto _test_eof219;
+case 219:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st97;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st220;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st220;
+	} else
+		goto st220;
+	goto st0;
+st220:
+	if ( ++p == pe )
+		goto _test_eof220;
+case 220:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st97;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st221;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st221;
+	} else
+		goto st221;
+	goto st0;
+st221:
+	if ( ++p == pe )
+		goto _test_eof221;
+case 221:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st97;
+		case 59u: goto tr257;
+	}
+	goto st0;
+st97:
+	if ( ++p == pe )
+		goto _test_eof97;
+case 97:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st222;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st218;
+	} else
+		goto st218;
+	goto st0;
+st222:
+	if ( ++p == pe )
+		goto _test_eof222;
+case 222:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 46u: goto st88;
+		case 58u: goto st97;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st223;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st219;
+	} else
+		goto st219;
+	goto st0;
+st223:
+	if ( ++p == pe )
+		goto _test_eof223;
+case 223:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 46u: goto st88;
+		case 58u: goto st97;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st224;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st220;
+	} else
+		goto st220;
+	goto st0;
+st224:
+	if ( ++p == pe )
+		goto _test_eof224;
+case 224:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 46u: goto st88;
+		case 58u: goto st97;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st221;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st221;
+	} else
+		goto st221;
+	goto st0;
+st98:
+	if ( ++p == pe )
+		goto _test_eof98;
+case 98:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st99;
+	goto st0;
+st99:
+	if ( ++p == pe )
+		goto _test_eof99;
+case 99:
+	if ( (*p) == 46u )
+		goto st88;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st100;
+	goto st0;
+st100:
+	if ( ++p == pe )
+		goto _test_eof100;
+case 100:
+	if ( (*p) == 46u )
+		goto st88;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st101;
+	goto st0;
+st101:
+	if ( ++p == pe )
+		goto _test_eof101;
+case 101:
+	if ( (*p) == 46u )
+		goto st88;
+	goto st0;
+st225:
+	if ( ++p == pe )
+		goto _test_eof225;
+case 225:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st216;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st216;
+	} else
+		goto st216;
+	goto st0;
+st226:
+	if ( ++p == pe )
+		goto _test_eof226;
+case 226:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 71u ) {
+		if ( (*p) < 48u ) {
+			if ( 42u <= (*p) && (*p) <= 46u )
+				goto st149;
+		} else if ( (*p) > 57u ) {
+			if ( 65u <= (*p) && (*p) <= 70u )
+				goto st207;
+		} else
+			goto st207;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) < 97u ) {
+			if ( 95u <= (*p) && (*p) <= 96u )
+				goto st149;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else
+			goto st207;
+	} else
+		goto st149;
+	goto st0;
+st227:
+	if ( ++p == pe )
+		goto _test_eof227;
+case 227:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 71u ) {
+		if ( (*p) < 48u ) {
+			if ( 42u <= (*p) && (*p) <= 46u )
+				goto st149;
+		} else if ( (*p) > 57u ) {
+			if ( 65u <= (*p) && (*p) <= 70u )
+				goto st226;
+		} else
+			goto st226;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) < 97u ) {
+			if ( 95u <= (*p) && (*p) <= 96u )
+				goto st149;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else
+			goto st226;
+	} else
+		goto st149;
+	goto st0;
+st102:
+	if ( ++p == pe )
+		goto _test_eof102;
+case 102:
+	if ( (*p) == 58u )
+		goto st217;
+	goto st0;
+st228:
+	if ( ++p == pe )
+		goto _test_eof228;
+case 228:
+	switch( (*p) ) {
+		case 9u: goto tr250;
+		case 10u: goto tr251;
+		case 13u: goto tr252;
+		case 32u: goto tr250;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr253;
+		case 58u: goto st87;
+		case 59u: goto tr257;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 71u ) {
+		if ( (*p) < 48u ) {
+			if ( 42u <= (*p) && (*p) <= 46u )
+				goto st149;
+		} else if ( (*p) > 57u ) {
+			if ( 65u <= (*p) && (*p) <= 70u )
+				goto st227;
+		} else
+			goto st227;
+	} else if ( (*p) > 90u ) {
+		if ( (*p) < 97u ) {
+			if ( 95u <= (*p) && (*p) <= 96u )
+				goto st149;
+		} else if ( (*p) > 102u ) {
+			if ( 103u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else
+			goto st227;
+	} else
+		goto st149;
+	goto st0;
+st103:
+	if ( ++p == pe )
+		goto _test_eof103;
+case 103:
+	if ( (*p) == 46u )
+		goto st104;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st104;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st104;
+	} else
+		goto st104;
+	goto st0;
+st104:
+	if ( ++p == pe )
+		goto _test_eof104;
+case 104:
+	switch( (*p) ) {
+		case 46u: goto st104;
+		case 93u: goto st211;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st104;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st104;
+	} else
+		goto st104;
+	goto st0;
+st105:
+	if ( ++p == pe )
+		goto _test_eof105;
+case 105:
+	if ( (*p) == 10u )
+		goto st85;
+	goto st0;
+tr249:
+#line 31 "grammar/sip_via.rl"
+	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 23 "grammar/sip_via.rl"
+	{ sipkit__element_end(c, p); }
+	goto st106;
+st106:
+	if ( ++p == pe )
+		goto _test_eof106;
+case 106:
+#line 4184 "gen/c/sip_via.c"
+	if ( (*p) == 10u )
+		goto st82;
+	goto st0;
+st229:
+	if ( ++p == pe )
+		goto _test_eof229;
+case 229:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 79u: goto st230;
+		case 111u: goto st230;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st230:
+	if ( ++p == pe )
+		goto _test_eof230;
+case 230:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 82u: goto st231;
+		case 114u: goto st231;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st231:
+	if ( ++p == pe )
+		goto _test_eof231;
+case 231:
+	switch( (*p) ) {
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st43;
+		case 84u: goto st232;
+		case 116u: goto st232;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+st232:
+	if ( ++p == pe )
+		goto _test_eof232;
+case 232:
+	switch( (*p) ) {
+		case 9u: goto tr289;
+		case 10u: goto tr290;
+		case 13u: goto tr291;
+		case 32u: goto tr289;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr292;
+		case 59u: goto tr293;
+		case 61u: goto st110;
+		case 126u: goto st147;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st147;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st147;
+		} else if ( (*p) >= 65u )
+			goto st147;
+	} else
+		goto st147;
+	goto st0;
+tr289:
+#line 37 "grammar/sip_via.rl"
+	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
+#line 31 "grammar/sip_via.rl"
+	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 23 "grammar/sip_via.rl"
+	{ sipkit__element_end(c, p); }
+	goto st107;
+st107:
+	if ( ++p == pe )
+		goto _test_eof107;
+case 107:
+#line 4318 "gen/c/sip_via.c"
+	switch( (*p) ) {
+		case 9u: goto st107;
+		case 10u: goto st108;
+		case 13u: goto st114;
+		case 32u: goto st107;
+		case 44u: goto st27;
+		case 59u: goto st37;
+		case 61u: goto st110;
+	}
+	goto st0;
+tr290:
+#line 37 "grammar/sip_via.rl"
+	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
+#line 31 "grammar/sip_via.rl"
+	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 23 "grammar/sip_via.rl"
+	{ sipkit__element_end(c, p); }
+	goto st108;
 st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
+#line 4337 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st109;
 		case 32u: goto st109;
@@ -2425,3511 +4529,657 @@ st109:
 case 109:
 	switch( (*p) ) {
 		case 9u: goto st109;
-		case 10u: goto st46;
-		case 13u: goto st58;
 		case 32u: goto st109;
-		case 33u: goto st246;
-		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 91u: goto st110;
-		case 126u: goto st246;
+		case 44u: goto st27;
+		case 59u: goto st37;
+		case 61u: goto st110;
 	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) < 95u ) {
-			if ( 65u <= (*p) && (*p) <= 90u )
-				goto st263;
-		} else if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else
-			goto st246;
-	} else
-		goto st259;
-	goto st0;
-st259:
-	if ( ++p == pe )
-		goto _test_eof259;
-case 259:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st266;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st278;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st260:
-	if ( ++p == pe )
-		goto _test_eof260;
-case 260:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st261:
-	if ( ++p == pe )
-		goto _test_eof261;
-case 261:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st262;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st262:
-	if ( ++p == pe )
-		goto _test_eof262;
-case 262:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st263;
-	goto st0;
-st263:
-	if ( ++p == pe )
-		goto _test_eof263;
-case 263:
-	switch( (*p) ) {
-		case 9u: goto tr316;
-		case 10u: goto tr317;
-		case 13u: goto tr318;
-		case 32u: goto tr316;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr319;
-		case 45u: goto st264;
-		case 46u: goto st265;
-		case 59u: goto tr322;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st263;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st263;
-	goto st0;
-st264:
-	if ( ++p == pe )
-		goto _test_eof264;
-case 264:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st264;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st263;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st263;
-	goto st0;
-st265:
-	if ( ++p == pe )
-		goto _test_eof265;
-case 265:
-	switch( (*p) ) {
-		case 9u: goto tr316;
-		case 10u: goto tr317;
-		case 13u: goto tr318;
-		case 32u: goto tr316;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr319;
-		case 59u: goto tr322;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st263;
-	goto st0;
-st266:
-	if ( ++p == pe )
-		goto _test_eof266;
-case 266:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st267;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st263;
-	goto st0;
-st267:
-	if ( ++p == pe )
-		goto _test_eof267;
-case 267:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st268;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st276;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st268:
-	if ( ++p == pe )
-		goto _test_eof268;
-case 268:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st269;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st263;
-	goto st0;
-st269:
-	if ( ++p == pe )
-		goto _test_eof269;
-case 269:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st270;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st274;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st270:
-	if ( ++p == pe )
-		goto _test_eof270;
-case 270:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st271;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st263;
-	goto st0;
-st271:
-	if ( ++p == pe )
-		goto _test_eof271;
-case 271:
-	switch( (*p) ) {
-		case 9u: goto tr316;
-		case 10u: goto tr317;
-		case 13u: goto tr318;
-		case 32u: goto tr316;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr319;
-		case 45u: goto st260;
-		case 46u: goto st262;
-		case 59u: goto tr322;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st272;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st272:
-	if ( ++p == pe )
-		goto _test_eof272;
-case 272:
-	switch( (*p) ) {
-		case 9u: goto tr316;
-		case 10u: goto tr317;
-		case 13u: goto tr318;
-		case 32u: goto tr316;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr319;
-		case 45u: goto st260;
-		case 46u: goto st262;
-		case 59u: goto tr322;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st273;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st273:
-	if ( ++p == pe )
-		goto _test_eof273;
-case 273:
-	switch( (*p) ) {
-		case 9u: goto tr316;
-		case 10u: goto tr317;
-		case 13u: goto tr318;
-		case 32u: goto tr316;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr319;
-		case 45u: goto st260;
-		case 46u: goto st262;
-		case 59u: goto tr322;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st274:
-	if ( ++p == pe )
-		goto _test_eof274;
-case 274:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st270;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st275;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st275:
-	if ( ++p == pe )
-		goto _test_eof275;
-case 275:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st270;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st276:
-	if ( ++p == pe )
-		goto _test_eof276;
-case 276:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st268;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st277;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st277:
-	if ( ++p == pe )
-		goto _test_eof277;
-case 277:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st268;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st278:
-	if ( ++p == pe )
-		goto _test_eof278;
-case 278:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st266;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st279;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
-	goto st0;
-st279:
-	if ( ++p == pe )
-		goto _test_eof279;
-case 279:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 45u: goto st260;
-		case 46u: goto st266;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) > 43u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st261;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) > 96u ) {
-			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
-		} else if ( (*p) >= 95u )
-			goto st246;
-	} else
-		goto st261;
 	goto st0;
 st110:
 	if ( ++p == pe )
 		goto _test_eof110;
 case 110:
-	if ( (*p) == 58u )
-		goto st144;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st111;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st111;
+	switch( (*p) ) {
+		case 9u: goto st110;
+		case 10u: goto st111;
+		case 13u: goto st113;
+		case 32u: goto st110;
+		case 33u: goto st149;
+		case 34u: goto st48;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 91u: goto st59;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st149;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
 	} else
-		goto st111;
+		goto st233;
 	goto st0;
 st111:
 	if ( ++p == pe )
 		goto _test_eof111;
 case 111:
 	switch( (*p) ) {
-		case 58u: goto st115;
-		case 93u: goto st280;
+		case 9u: goto st112;
+		case 32u: goto st112;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st112;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st112;
-	} else
-		goto st112;
 	goto st0;
 st112:
 	if ( ++p == pe )
 		goto _test_eof112;
 case 112:
 	switch( (*p) ) {
-		case 58u: goto st115;
-		case 93u: goto st280;
+		case 9u: goto st112;
+		case 10u: goto st46;
+		case 13u: goto st58;
+		case 32u: goto st112;
+		case 33u: goto st149;
+		case 34u: goto st48;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 91u: goto st59;
+		case 126u: goto st149;
 	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st113;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st113;
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st149;
+		} else if ( (*p) >= 42u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
 	} else
-		goto st113;
+		goto st233;
+	goto st0;
+st233:
+	if ( ++p == pe )
+		goto _test_eof233;
+case 233:
+	switch( (*p) ) {
+		case 9u: goto tr294;
+		case 10u: goto tr295;
+		case 13u: goto tr296;
+		case 32u: goto tr294;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr292;
+		case 59u: goto tr293;
+		case 126u: goto st149;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 46u )
+			goto st149;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st149;
+		} else if ( (*p) >= 65u )
+			goto st149;
+	} else
+		goto st233;
 	goto st0;
 st113:
 	if ( ++p == pe )
 		goto _test_eof113;
 case 113:
-	switch( (*p) ) {
-		case 58u: goto st115;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st114;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st114;
-	} else
-		goto st114;
+	if ( (*p) == 10u )
+		goto st111;
 	goto st0;
+tr291:
+#line 37 "grammar/sip_via.rl"
+	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
+#line 31 "grammar/sip_via.rl"
+	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 23 "grammar/sip_via.rl"
+	{ sipkit__element_end(c, p); }
+	goto st114;
 st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
-	switch( (*p) ) {
-		case 58u: goto st115;
-		case 93u: goto st280;
-	}
-	goto st0;
-st115:
-	if ( ++p == pe )
-		goto _test_eof115;
-case 115:
-	if ( (*p) == 58u )
-		goto st131;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st116;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st111;
-	} else
-		goto st111;
-	goto st0;
-st116:
-	if ( ++p == pe )
-		goto _test_eof116;
-case 116:
-	switch( (*p) ) {
-		case 46u: goto st117;
-		case 58u: goto st115;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st129;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st112;
-	} else
-		goto st112;
-	goto st0;
-st117:
-	if ( ++p == pe )
-		goto _test_eof117;
-case 117:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st118;
-	goto st0;
-st118:
-	if ( ++p == pe )
-		goto _test_eof118;
-case 118:
-	if ( (*p) == 46u )
-		goto st119;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st127;
-	goto st0;
-st119:
-	if ( ++p == pe )
-		goto _test_eof119;
-case 119:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st120;
-	goto st0;
-st120:
-	if ( ++p == pe )
-		goto _test_eof120;
-case 120:
-	if ( (*p) == 46u )
-		goto st121;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st125;
-	goto st0;
-st121:
-	if ( ++p == pe )
-		goto _test_eof121;
-case 121:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st122;
-	goto st0;
-st122:
-	if ( ++p == pe )
-		goto _test_eof122;
-case 122:
-	if ( (*p) == 93u )
-		goto st280;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st123;
-	goto st0;
-st123:
-	if ( ++p == pe )
-		goto _test_eof123;
-case 123:
-	if ( (*p) == 93u )
-		goto st280;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st124;
-	goto st0;
-st124:
-	if ( ++p == pe )
-		goto _test_eof124;
-case 124:
-	if ( (*p) == 93u )
-		goto st280;
-	goto st0;
-st280:
-	if ( ++p == pe )
-		goto _test_eof280;
-case 280:
-	switch( (*p) ) {
-		case 9u: goto tr316;
-		case 10u: goto tr317;
-		case 13u: goto tr318;
-		case 32u: goto tr316;
-		case 44u: goto tr319;
-		case 59u: goto tr322;
-	}
-	goto st0;
-st125:
-	if ( ++p == pe )
-		goto _test_eof125;
-case 125:
-	if ( (*p) == 46u )
-		goto st121;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st126;
-	goto st0;
-st126:
-	if ( ++p == pe )
-		goto _test_eof126;
-case 126:
-	if ( (*p) == 46u )
-		goto st121;
-	goto st0;
-st127:
-	if ( ++p == pe )
-		goto _test_eof127;
-case 127:
-	if ( (*p) == 46u )
-		goto st119;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st128;
-	goto st0;
-st128:
-	if ( ++p == pe )
-		goto _test_eof128;
-case 128:
-	if ( (*p) == 46u )
-		goto st119;
-	goto st0;
-st129:
-	if ( ++p == pe )
-		goto _test_eof129;
-case 129:
-	switch( (*p) ) {
-		case 46u: goto st117;
-		case 58u: goto st115;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st130;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st113;
-	} else
-		goto st113;
-	goto st0;
-st130:
-	if ( ++p == pe )
-		goto _test_eof130;
-case 130:
-	switch( (*p) ) {
-		case 46u: goto st117;
-		case 58u: goto st115;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st114;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st114;
-	} else
-		goto st114;
-	goto st0;
-st131:
-	if ( ++p == pe )
-		goto _test_eof131;
-case 131:
-	switch( (*p) ) {
-		case 58u: goto st140;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st132;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st132;
-	} else
-		goto st132;
-	goto st0;
-st132:
-	if ( ++p == pe )
-		goto _test_eof132;
-case 132:
-	switch( (*p) ) {
-		case 58u: goto st136;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st133;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st133;
-	} else
-		goto st133;
-	goto st0;
-st133:
-	if ( ++p == pe )
-		goto _test_eof133;
-case 133:
-	switch( (*p) ) {
-		case 58u: goto st136;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st134;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st134;
-	} else
-		goto st134;
-	goto st0;
-st134:
-	if ( ++p == pe )
-		goto _test_eof134;
-case 134:
-	switch( (*p) ) {
-		case 58u: goto st136;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st135;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st135;
-	} else
-		goto st135;
-	goto st0;
-st135:
-	if ( ++p == pe )
-		goto _test_eof135;
-case 135:
-	switch( (*p) ) {
-		case 58u: goto st136;
-		case 93u: goto st280;
-	}
-	goto st0;
-st136:
-	if ( ++p == pe )
-		goto _test_eof136;
-case 136:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st137;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st132;
-	} else
-		goto st132;
-	goto st0;
-st137:
-	if ( ++p == pe )
-		goto _test_eof137;
-case 137:
-	switch( (*p) ) {
-		case 46u: goto st117;
-		case 58u: goto st136;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st138;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st133;
-	} else
-		goto st133;
-	goto st0;
-st138:
-	if ( ++p == pe )
-		goto _test_eof138;
-case 138:
-	switch( (*p) ) {
-		case 46u: goto st117;
-		case 58u: goto st136;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st139;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st134;
-	} else
-		goto st134;
-	goto st0;
-st139:
-	if ( ++p == pe )
-		goto _test_eof139;
-case 139:
-	switch( (*p) ) {
-		case 46u: goto st117;
-		case 58u: goto st136;
-		case 93u: goto st280;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st135;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st135;
-	} else
-		goto st135;
-	goto st0;
-st140:
-	if ( ++p == pe )
-		goto _test_eof140;
-case 140:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st141;
-	goto st0;
-st141:
-	if ( ++p == pe )
-		goto _test_eof141;
-case 141:
-	if ( (*p) == 46u )
-		goto st117;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st142;
-	goto st0;
-st142:
-	if ( ++p == pe )
-		goto _test_eof142;
-case 142:
-	if ( (*p) == 46u )
-		goto st117;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st143;
-	goto st0;
-st143:
-	if ( ++p == pe )
-		goto _test_eof143;
-case 143:
-	if ( (*p) == 46u )
-		goto st117;
-	goto st0;
-st144:
-	if ( ++p == pe )
-		goto _test_eof144;
-case 144:
-	if ( (*p) == 58u )
-		goto st131;
-	goto st0;
-st145:
-	if ( ++p == pe )
-		goto _test_eof145;
-case 145:
+#line 4469 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st108;
-	goto st0;
-tr310:
-#line 31 "grammar/sip_via.rl"
-	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
-	{ sipkit__element_end(c, p); }
-	goto st146;
-st146:
-	if ( ++p == pe )
-		goto _test_eof146;
-case 146:
-#line 3427 "gen/c/sip_via.c"
-	if ( (*p) == 10u )
-		goto st105;
-	goto st0;
-tr65:
-#line 30 "grammar/sip_via.rl"
-	{ if (!m_vps) m_vps = p; }
-#line 32 "grammar/sip_via.rl"
-	{ m_vp = p; }
-	goto st281;
-st281:
-	if ( ++p == pe )
-		goto _test_eof281;
-case 281:
-#line 3438 "gen/c/sip_via.c"
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 69u: goto st282;
-		case 80u: goto st326;
-		case 101u: goto st282;
-		case 112u: goto st326;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st282:
-	if ( ++p == pe )
-		goto _test_eof282;
-case 282:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 67u: goto st283;
-		case 99u: goto st283;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st283:
-	if ( ++p == pe )
-		goto _test_eof283;
-case 283:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 69u: goto st284;
-		case 101u: goto st284;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st284:
-	if ( ++p == pe )
-		goto _test_eof284;
-case 284:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 73u: goto st285;
-		case 105u: goto st285;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st285:
-	if ( ++p == pe )
-		goto _test_eof285;
-case 285:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 86u: goto st286;
-		case 118u: goto st286;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st286:
-	if ( ++p == pe )
-		goto _test_eof286;
-case 286:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 69u: goto st287;
-		case 101u: goto st287;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st287:
-	if ( ++p == pe )
-		goto _test_eof287;
-case 287:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 68u: goto st288;
-		case 100u: goto st288;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st288:
-	if ( ++p == pe )
-		goto _test_eof288;
-case 288:
-	switch( (*p) ) {
-		case 9u: goto tr343;
-		case 10u: goto tr344;
-		case 13u: goto tr345;
-		case 32u: goto tr343;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st150;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-tr343:
-#line 31 "grammar/sip_via.rl"
-	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
-	{ sipkit__element_end(c, p); }
-	goto st147;
-st147:
-	if ( ++p == pe )
-		goto _test_eof147;
-case 147:
-#line 3690 "gen/c/sip_via.c"
-	switch( (*p) ) {
-		case 9u: goto st147;
-		case 10u: goto st148;
-		case 13u: goto st170;
-		case 32u: goto st147;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st150;
-	}
-	goto st0;
-tr344:
-#line 31 "grammar/sip_via.rl"
-	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
-	{ sipkit__element_end(c, p); }
-	goto st148;
-st148:
-	if ( ++p == pe )
-		goto _test_eof148;
-case 148:
-#line 3708 "gen/c/sip_via.c"
-	switch( (*p) ) {
-		case 9u: goto st149;
-		case 32u: goto st149;
-	}
-	goto st0;
-st149:
-	if ( ++p == pe )
-		goto _test_eof149;
-case 149:
-	switch( (*p) ) {
-		case 9u: goto st149;
-		case 32u: goto st149;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st150;
-	}
-	goto st0;
-st150:
-	if ( ++p == pe )
-		goto _test_eof150;
-case 150:
-	switch( (*p) ) {
-		case 9u: goto st150;
-		case 10u: goto st151;
-		case 13u: goto st169;
-		case 32u: goto st150;
-		case 33u: goto st246;
-		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 58u: goto st168;
-		case 91u: goto st59;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st246;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st289;
-		} else
-			goto st246;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st246;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st246;
-			} else if ( (*p) >= 97u )
-				goto st325;
-		} else
-			goto st246;
-	} else
-		goto st325;
-	goto st0;
-st151:
-	if ( ++p == pe )
-		goto _test_eof151;
-case 151:
-	switch( (*p) ) {
-		case 9u: goto st152;
-		case 32u: goto st152;
-	}
-	goto st0;
-st152:
-	if ( ++p == pe )
-		goto _test_eof152;
-case 152:
-	switch( (*p) ) {
-		case 9u: goto st152;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st152;
-		case 33u: goto st246;
-		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 58u: goto st168;
-		case 91u: goto st59;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 65u ) {
-		if ( (*p) < 45u ) {
-			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st246;
-		} else if ( (*p) > 46u ) {
-			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st289;
-		} else
-			goto st246;
-	} else if ( (*p) > 70u ) {
-		if ( (*p) < 95u ) {
-			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st246;
-		} else if ( (*p) > 96u ) {
-			if ( (*p) > 102u ) {
-				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st246;
-			} else if ( (*p) >= 97u )
-				goto st325;
-		} else
-			goto st246;
-	} else
-		goto st325;
-	goto st0;
-st289:
-	if ( ++p == pe )
-		goto _test_eof289;
-case 289:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 46u: goto st290;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 71u ) {
-		if ( (*p) < 48u ) {
-			if ( 42u <= (*p) && (*p) <= 45u )
-				goto st246;
-		} else if ( (*p) > 57u ) {
-			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st324;
-		} else
-			goto st302;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) < 97u ) {
-			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st246;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else
-			goto st324;
-	} else
-		goto st246;
-	goto st0;
-st290:
-	if ( ++p == pe )
-		goto _test_eof290;
-case 290:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st291;
-	goto st0;
-st291:
-	if ( ++p == pe )
-		goto _test_eof291;
-case 291:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 46u: goto st292;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st300;
-	goto st0;
-st292:
-	if ( ++p == pe )
-		goto _test_eof292;
-case 292:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st293;
-	goto st0;
-st293:
-	if ( ++p == pe )
-		goto _test_eof293;
-case 293:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 46u: goto st294;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st298;
-	goto st0;
-st294:
-	if ( ++p == pe )
-		goto _test_eof294;
-case 294:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st295;
-	goto st0;
-st295:
-	if ( ++p == pe )
-		goto _test_eof295;
-case 295:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st296;
-	goto st0;
-st296:
-	if ( ++p == pe )
-		goto _test_eof296;
-case 296:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st297;
-	goto st0;
-st297:
-	if ( ++p == pe )
-		goto _test_eof297;
-case 297:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st246;
-	goto st0;
-st298:
-	if ( ++p == pe )
-		goto _test_eof298;
-case 298:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 46u: goto st294;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st299;
-	goto st0;
-st299:
-	if ( ++p == pe )
-		goto _test_eof299;
-case 299:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 46u: goto st294;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st246;
-	goto st0;
-st300:
-	if ( ++p == pe )
-		goto _test_eof300;
-case 300:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 46u: goto st292;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st301;
-	goto st0;
-st301:
-	if ( ++p == pe )
-		goto _test_eof301;
-case 301:
-	switch( (*p) ) {
-		case 9u: goto tr288;
-		case 10u: goto tr289;
-		case 13u: goto tr290;
-		case 32u: goto tr288;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr286;
-		case 46u: goto st292;
-		case 59u: goto tr287;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st246;
-	goto st0;
-st302:
-	if ( ++p == pe )
-		goto _test_eof302;
-case 302:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 46u: goto st290;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 71u ) {
-		if ( (*p) < 48u ) {
-			if ( 42u <= (*p) && (*p) <= 45u )
-				goto st246;
-		} else if ( (*p) > 57u ) {
-			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st323;
-		} else
-			goto st303;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) < 97u ) {
-			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st246;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else
-			goto st323;
-	} else
-		goto st246;
-	goto st0;
-st303:
-	if ( ++p == pe )
-		goto _test_eof303;
-case 303:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 46u: goto st290;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 71u ) {
-		if ( (*p) < 48u ) {
-			if ( 42u <= (*p) && (*p) <= 45u )
-				goto st246;
-		} else if ( (*p) > 57u ) {
-			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st304;
-		} else
-			goto st304;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) < 97u ) {
-			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st246;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else
-			goto st304;
-	} else
-		goto st246;
-	goto st0;
-st304:
-	if ( ++p == pe )
-		goto _test_eof304;
-case 304:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st246;
-	goto st0;
-st153:
-	if ( ++p == pe )
-		goto _test_eof153;
-case 153:
-	if ( (*p) == 58u )
-		goto st314;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st305;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st322;
-	} else
-		goto st322;
-	goto st0;
-st305:
-	if ( ++p == pe )
-		goto _test_eof305;
-case 305:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 46u: goto st154;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st309;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st313;
-	} else
-		goto st313;
-	goto st0;
-st154:
-	if ( ++p == pe )
-		goto _test_eof154;
-case 154:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st155;
-	goto st0;
-st155:
-	if ( ++p == pe )
-		goto _test_eof155;
-case 155:
-	if ( (*p) == 46u )
-		goto st156;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st161;
-	goto st0;
-st156:
-	if ( ++p == pe )
-		goto _test_eof156;
-case 156:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st157;
-	goto st0;
-st157:
-	if ( ++p == pe )
-		goto _test_eof157;
-case 157:
-	if ( (*p) == 46u )
-		goto st158;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st159;
-	goto st0;
-st158:
-	if ( ++p == pe )
-		goto _test_eof158;
-case 158:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st306;
-	goto st0;
-st306:
-	if ( ++p == pe )
-		goto _test_eof306;
-case 306:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 59u: goto tr353;
-	}
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st307;
-	goto st0;
-st307:
-	if ( ++p == pe )
-		goto _test_eof307;
-case 307:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 59u: goto tr353;
-	}
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st308;
-	goto st0;
-st308:
-	if ( ++p == pe )
-		goto _test_eof308;
-case 308:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 59u: goto tr353;
-	}
-	goto st0;
-st159:
-	if ( ++p == pe )
-		goto _test_eof159;
-case 159:
-	if ( (*p) == 46u )
-		goto st158;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st160;
-	goto st0;
-st160:
-	if ( ++p == pe )
-		goto _test_eof160;
-case 160:
-	if ( (*p) == 46u )
-		goto st158;
-	goto st0;
-st161:
-	if ( ++p == pe )
-		goto _test_eof161;
-case 161:
-	if ( (*p) == 46u )
-		goto st156;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st162;
-	goto st0;
-st162:
-	if ( ++p == pe )
-		goto _test_eof162;
-case 162:
-	if ( (*p) == 46u )
-		goto st156;
-	goto st0;
-st309:
-	if ( ++p == pe )
-		goto _test_eof309;
-case 309:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 46u: goto st154;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st310;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st312;
-	} else
-		goto st312;
-	goto st0;
-st310:
-	if ( ++p == pe )
-		goto _test_eof310;
-case 310:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 46u: goto st154;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st311;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st311;
-	} else
-		goto st311;
-	goto st0;
-st311:
-	if ( ++p == pe )
-		goto _test_eof311;
-case 311:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-	}
-	goto st0;
-st312:
-	if ( ++p == pe )
-		goto _test_eof312;
-case 312:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st311;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st311;
-	} else
-		goto st311;
-	goto st0;
-st313:
-	if ( ++p == pe )
-		goto _test_eof313;
-case 313:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st312;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st312;
-	} else
-		goto st312;
-	goto st0;
-st314:
-	if ( ++p == pe )
-		goto _test_eof314;
-case 314:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st164;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st315;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st315;
-	} else
-		goto st315;
-	goto st0;
-st315:
-	if ( ++p == pe )
-		goto _test_eof315;
-case 315:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st163;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st316;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st316;
-	} else
-		goto st316;
-	goto st0;
-st316:
-	if ( ++p == pe )
-		goto _test_eof316;
-case 316:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st163;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st317;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st317;
-	} else
-		goto st317;
-	goto st0;
-st317:
-	if ( ++p == pe )
-		goto _test_eof317;
-case 317:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st163;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st318;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st318;
-	} else
-		goto st318;
-	goto st0;
-st318:
-	if ( ++p == pe )
-		goto _test_eof318;
-case 318:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st163;
-		case 59u: goto tr353;
-	}
-	goto st0;
-st163:
-	if ( ++p == pe )
-		goto _test_eof163;
-case 163:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st319;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st315;
-	} else
-		goto st315;
-	goto st0;
-st319:
-	if ( ++p == pe )
-		goto _test_eof319;
-case 319:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 46u: goto st154;
-		case 58u: goto st163;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st320;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st316;
-	} else
-		goto st316;
-	goto st0;
-st320:
-	if ( ++p == pe )
-		goto _test_eof320;
-case 320:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 46u: goto st154;
-		case 58u: goto st163;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st321;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st317;
-	} else
-		goto st317;
-	goto st0;
-st321:
-	if ( ++p == pe )
-		goto _test_eof321;
-case 321:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 46u: goto st154;
-		case 58u: goto st163;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st318;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st318;
-	} else
-		goto st318;
-	goto st0;
-st164:
-	if ( ++p == pe )
-		goto _test_eof164;
-case 164:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st165;
-	goto st0;
-st165:
-	if ( ++p == pe )
-		goto _test_eof165;
-case 165:
-	if ( (*p) == 46u )
-		goto st154;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st166;
-	goto st0;
-st166:
-	if ( ++p == pe )
-		goto _test_eof166;
-case 166:
-	if ( (*p) == 46u )
-		goto st154;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st167;
-	goto st0;
-st167:
-	if ( ++p == pe )
-		goto _test_eof167;
-case 167:
-	if ( (*p) == 46u )
-		goto st154;
-	goto st0;
-st322:
-	if ( ++p == pe )
-		goto _test_eof322;
-case 322:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st313;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st313;
-	} else
-		goto st313;
-	goto st0;
-st323:
-	if ( ++p == pe )
-		goto _test_eof323;
-case 323:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 71u ) {
-		if ( (*p) < 48u ) {
-			if ( 42u <= (*p) && (*p) <= 46u )
-				goto st246;
-		} else if ( (*p) > 57u ) {
-			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st304;
-		} else
-			goto st304;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) < 97u ) {
-			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st246;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else
-			goto st304;
-	} else
-		goto st246;
-	goto st0;
-st324:
-	if ( ++p == pe )
-		goto _test_eof324;
-case 324:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 71u ) {
-		if ( (*p) < 48u ) {
-			if ( 42u <= (*p) && (*p) <= 46u )
-				goto st246;
-		} else if ( (*p) > 57u ) {
-			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st323;
-		} else
-			goto st323;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) < 97u ) {
-			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st246;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else
-			goto st323;
-	} else
-		goto st246;
-	goto st0;
-st168:
-	if ( ++p == pe )
-		goto _test_eof168;
-case 168:
-	if ( (*p) == 58u )
-		goto st314;
-	goto st0;
-st325:
-	if ( ++p == pe )
-		goto _test_eof325;
-case 325:
-	switch( (*p) ) {
-		case 9u: goto tr346;
-		case 10u: goto tr347;
-		case 13u: goto tr348;
-		case 32u: goto tr346;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr349;
-		case 58u: goto st153;
-		case 59u: goto tr353;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 71u ) {
-		if ( (*p) < 48u ) {
-			if ( 42u <= (*p) && (*p) <= 46u )
-				goto st246;
-		} else if ( (*p) > 57u ) {
-			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st324;
-		} else
-			goto st324;
-	} else if ( (*p) > 90u ) {
-		if ( (*p) < 97u ) {
-			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st246;
-		} else if ( (*p) > 102u ) {
-			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else
-			goto st324;
-	} else
-		goto st246;
-	goto st0;
-st169:
-	if ( ++p == pe )
-		goto _test_eof169;
-case 169:
-	if ( (*p) == 10u )
-		goto st151;
-	goto st0;
-tr345:
-#line 31 "grammar/sip_via.rl"
-	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
-	{ sipkit__element_end(c, p); }
-	goto st170;
-st170:
-	if ( ++p == pe )
-		goto _test_eof170;
-case 170:
-#line 4934 "gen/c/sip_via.c"
-	if ( (*p) == 10u )
-		goto st148;
-	goto st0;
-st326:
-	if ( ++p == pe )
-		goto _test_eof326;
-case 326:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 79u: goto st327;
-		case 111u: goto st327;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st327:
-	if ( ++p == pe )
-		goto _test_eof327;
-case 327:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 82u: goto st328;
-		case 114u: goto st328;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st328:
-	if ( ++p == pe )
-		goto _test_eof328;
-case 328:
-	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st43;
-		case 84u: goto st329;
-		case 116u: goto st329;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-st329:
-	if ( ++p == pe )
-		goto _test_eof329;
-case 329:
-	switch( (*p) ) {
-		case 9u: goto tr386;
-		case 10u: goto tr387;
-		case 13u: goto tr388;
-		case 32u: goto tr386;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr389;
-		case 59u: goto tr390;
-		case 61u: goto st174;
-		case 126u: goto st244;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
-		} else if ( (*p) >= 65u )
-			goto st244;
-	} else
-		goto st244;
-	goto st0;
-tr386:
-#line 37 "grammar/sip_via.rl"
-	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
-	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
-	{ sipkit__element_end(c, p); }
-	goto st171;
-st171:
-	if ( ++p == pe )
-		goto _test_eof171;
-case 171:
-#line 5068 "gen/c/sip_via.c"
-	switch( (*p) ) {
-		case 9u: goto st171;
-		case 10u: goto st172;
-		case 13u: goto st178;
-		case 32u: goto st171;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st174;
-	}
-	goto st0;
-tr387:
-#line 37 "grammar/sip_via.rl"
-	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
-	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
-	{ sipkit__element_end(c, p); }
-	goto st172;
-st172:
-	if ( ++p == pe )
-		goto _test_eof172;
-case 172:
-#line 5087 "gen/c/sip_via.c"
-	switch( (*p) ) {
-		case 9u: goto st173;
-		case 32u: goto st173;
-	}
-	goto st0;
-st173:
-	if ( ++p == pe )
-		goto _test_eof173;
-case 173:
-	switch( (*p) ) {
-		case 9u: goto st173;
-		case 32u: goto st173;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st174;
-	}
-	goto st0;
-st174:
-	if ( ++p == pe )
-		goto _test_eof174;
-case 174:
-	switch( (*p) ) {
-		case 9u: goto st174;
-		case 10u: goto st175;
-		case 13u: goto st177;
-		case 32u: goto st174;
-		case 33u: goto st246;
-		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 91u: goto st59;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st330;
-	goto st0;
-st175:
-	if ( ++p == pe )
-		goto _test_eof175;
-case 175:
-	switch( (*p) ) {
-		case 9u: goto st176;
-		case 32u: goto st176;
-	}
-	goto st0;
-st176:
-	if ( ++p == pe )
-		goto _test_eof176;
-case 176:
-	switch( (*p) ) {
-		case 9u: goto st176;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st176;
-		case 33u: goto st246;
-		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 91u: goto st59;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( (*p) > 43u ) {
-			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
-		} else if ( (*p) >= 42u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st330;
-	goto st0;
-st330:
-	if ( ++p == pe )
-		goto _test_eof330;
-case 330:
-	switch( (*p) ) {
-		case 9u: goto tr391;
-		case 10u: goto tr392;
-		case 13u: goto tr393;
-		case 32u: goto tr391;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr389;
-		case 59u: goto tr390;
-		case 126u: goto st246;
-	}
-	if ( (*p) < 48u ) {
-		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
-	} else if ( (*p) > 57u ) {
-		if ( (*p) > 90u ) {
-			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
-		} else if ( (*p) >= 65u )
-			goto st246;
-	} else
-		goto st330;
-	goto st0;
-st177:
-	if ( ++p == pe )
-		goto _test_eof177;
-case 177:
-	if ( (*p) == 10u )
-		goto st175;
-	goto st0;
-tr388:
-#line 37 "grammar/sip_via.rl"
-	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
-	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
-	{ sipkit__element_end(c, p); }
-	goto st178;
-st178:
-	if ( ++p == pe )
-		goto _test_eof178;
-case 178:
-#line 5219 "gen/c/sip_via.c"
-	if ( (*p) == 10u )
-		goto st172;
 	goto st0;
 tr66:
 #line 30 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
 #line 32 "grammar/sip_via.rl"
 	{ m_vp = p; }
-	goto st331;
-st331:
+	goto st234;
+st234:
 	if ( ++p == pe )
-		goto _test_eof331;
-case 331:
-#line 5230 "gen/c/sip_via.c"
+		goto _test_eof234;
+case 234:
+#line 4480 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 84u: goto st332;
-		case 116u: goto st332;
-		case 126u: goto st244;
+		case 84u: goto st235;
+		case 116u: goto st235;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st332:
+st235:
 	if ( ++p == pe )
-		goto _test_eof332;
-case 332:
+		goto _test_eof235;
+case 235:
 	switch( (*p) ) {
-		case 9u: goto tr282;
-		case 10u: goto tr283;
-		case 13u: goto tr284;
-		case 32u: goto tr282;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
+		case 9u: goto tr186;
+		case 10u: goto tr187;
+		case 13u: goto tr188;
+		case 32u: goto tr186;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
 		case 61u: goto st43;
-		case 76u: goto st333;
-		case 108u: goto st333;
-		case 126u: goto st244;
+		case 76u: goto st236;
+		case 108u: goto st236;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-st333:
+st236:
 	if ( ++p == pe )
-		goto _test_eof333;
-case 333:
+		goto _test_eof236;
+case 236:
 	switch( (*p) ) {
-		case 9u: goto tr396;
-		case 10u: goto tr397;
-		case 13u: goto tr398;
-		case 32u: goto tr396;
-		case 33u: goto st244;
-		case 37u: goto st244;
-		case 39u: goto st244;
-		case 44u: goto tr286;
-		case 59u: goto tr287;
-		case 61u: goto st182;
-		case 126u: goto st244;
+		case 9u: goto tr299;
+		case 10u: goto tr300;
+		case 13u: goto tr301;
+		case 32u: goto tr299;
+		case 33u: goto st147;
+		case 37u: goto st147;
+		case 39u: goto st147;
+		case 44u: goto tr190;
+		case 59u: goto tr191;
+		case 61u: goto st118;
+		case 126u: goto st147;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st244;
+			goto st147;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st244;
+				goto st147;
 		} else if ( (*p) >= 65u )
-			goto st244;
+			goto st147;
 	} else
-		goto st244;
+		goto st147;
 	goto st0;
-tr396:
+tr299:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st179;
-st179:
+	goto st115;
+st115:
 	if ( ++p == pe )
-		goto _test_eof179;
-case 179:
-#line 5325 "gen/c/sip_via.c"
+		goto _test_eof115;
+case 115:
+#line 4575 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st179;
-		case 10u: goto st180;
-		case 13u: goto st186;
-		case 32u: goto st179;
+		case 9u: goto st115;
+		case 10u: goto st116;
+		case 13u: goto st122;
+		case 32u: goto st115;
 		case 44u: goto st27;
 		case 59u: goto st37;
-		case 61u: goto st182;
+		case 61u: goto st118;
 	}
 	goto st0;
-tr397:
+tr300:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st180;
-st180:
+	goto st116;
+st116:
 	if ( ++p == pe )
-		goto _test_eof180;
-case 180:
-#line 5343 "gen/c/sip_via.c"
+		goto _test_eof116;
+case 116:
+#line 4593 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st181;
-		case 32u: goto st181;
+		case 9u: goto st117;
+		case 32u: goto st117;
 	}
 	goto st0;
-st181:
+st117:
 	if ( ++p == pe )
-		goto _test_eof181;
-case 181:
+		goto _test_eof117;
+case 117:
 	switch( (*p) ) {
-		case 9u: goto st181;
-		case 32u: goto st181;
+		case 9u: goto st117;
+		case 32u: goto st117;
 		case 44u: goto st27;
 		case 59u: goto st37;
-		case 61u: goto st182;
+		case 61u: goto st118;
 	}
 	goto st0;
-st182:
+st118:
 	if ( ++p == pe )
-		goto _test_eof182;
-case 182:
+		goto _test_eof118;
+case 118:
 	switch( (*p) ) {
-		case 9u: goto st182;
-		case 10u: goto st183;
-		case 13u: goto st185;
-		case 32u: goto st182;
-		case 33u: goto st246;
+		case 9u: goto st118;
+		case 10u: goto st119;
+		case 13u: goto st121;
+		case 32u: goto st118;
+		case 33u: goto st149;
 		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
+		case 37u: goto st149;
+		case 39u: goto st149;
 		case 91u: goto st59;
-		case 126u: goto st246;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 42u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st334;
+		goto st237;
 	goto st0;
-st183:
+st119:
 	if ( ++p == pe )
-		goto _test_eof183;
-case 183:
+		goto _test_eof119;
+case 119:
 	switch( (*p) ) {
-		case 9u: goto st184;
-		case 32u: goto st184;
+		case 9u: goto st120;
+		case 32u: goto st120;
 	}
 	goto st0;
-st184:
+st120:
 	if ( ++p == pe )
-		goto _test_eof184;
-case 184:
+		goto _test_eof120;
+case 120:
 	switch( (*p) ) {
-		case 9u: goto st184;
+		case 9u: goto st120;
 		case 10u: goto st46;
 		case 13u: goto st58;
-		case 32u: goto st184;
-		case 33u: goto st246;
+		case 32u: goto st120;
+		case 33u: goto st149;
 		case 34u: goto st48;
-		case 37u: goto st246;
-		case 39u: goto st246;
+		case 37u: goto st149;
+		case 39u: goto st149;
 		case 91u: goto st59;
-		case 126u: goto st246;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 42u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st334;
+		goto st237;
 	goto st0;
-st334:
+st237:
 	if ( ++p == pe )
-		goto _test_eof334;
-case 334:
+		goto _test_eof237;
+case 237:
 	switch( (*p) ) {
-		case 9u: goto tr399;
-		case 10u: goto tr400;
-		case 13u: goto tr401;
-		case 32u: goto tr399;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr402;
-		case 59u: goto tr404;
-		case 126u: goto st246;
+		case 9u: goto tr302;
+		case 10u: goto tr303;
+		case 13u: goto tr304;
+		case 32u: goto tr302;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr305;
+		case 59u: goto tr307;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st335;
+		goto st238;
 	goto st0;
-st335:
+st238:
 	if ( ++p == pe )
-		goto _test_eof335;
-case 335:
+		goto _test_eof238;
+case 238:
 	switch( (*p) ) {
-		case 9u: goto tr399;
-		case 10u: goto tr400;
-		case 13u: goto tr401;
-		case 32u: goto tr399;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr402;
-		case 59u: goto tr404;
-		case 126u: goto st246;
+		case 9u: goto tr302;
+		case 10u: goto tr303;
+		case 13u: goto tr304;
+		case 32u: goto tr302;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr305;
+		case 59u: goto tr307;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st336;
+		goto st239;
 	goto st0;
-st336:
+st239:
 	if ( ++p == pe )
-		goto _test_eof336;
-case 336:
+		goto _test_eof239;
+case 239:
 	switch( (*p) ) {
-		case 9u: goto tr399;
-		case 10u: goto tr400;
-		case 13u: goto tr401;
-		case 32u: goto tr399;
-		case 33u: goto st246;
-		case 37u: goto st246;
-		case 39u: goto st246;
-		case 44u: goto tr402;
-		case 59u: goto tr404;
-		case 126u: goto st246;
+		case 9u: goto tr302;
+		case 10u: goto tr303;
+		case 13u: goto tr304;
+		case 32u: goto tr302;
+		case 33u: goto st149;
+		case 37u: goto st149;
+		case 39u: goto st149;
+		case 44u: goto tr305;
+		case 59u: goto tr307;
+		case 126u: goto st149;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st246;
+			goto st149;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st246;
+				goto st149;
 		} else if ( (*p) >= 65u )
-			goto st246;
+			goto st149;
 	} else
-		goto st246;
+		goto st149;
 	goto st0;
-st185:
+st121:
 	if ( ++p == pe )
-		goto _test_eof185;
-case 185:
+		goto _test_eof121;
+case 121:
 	if ( (*p) == 10u )
-		goto st183;
+		goto st119;
 	goto st0;
-tr398:
+tr301:
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st186;
-st186:
+	goto st122;
+st122:
 	if ( ++p == pe )
-		goto _test_eof186;
-case 186:
-#line 5530 "gen/c/sip_via.c"
+		goto _test_eof122;
+case 122:
+#line 4780 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st180;
+		goto st116;
 	goto st0;
-st187:
+st123:
 	if ( ++p == pe )
-		goto _test_eof187;
-case 187:
+		goto _test_eof123;
+case 123:
 	if ( (*p) == 10u )
 		goto st38;
 	goto st0;
-st188:
+st124:
 	if ( ++p == pe )
-		goto _test_eof188;
-case 188:
+		goto _test_eof124;
+case 124:
 	if ( (*p) == 10u )
 		goto st32;
 	goto st0;
-tr275:
+tr179:
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
-	goto st189;
-st189:
+	goto st125;
+st125:
 	if ( ++p == pe )
-		goto _test_eof189;
-case 189:
-#line 5555 "gen/c/sip_via.c"
+		goto _test_eof125;
+case 125:
+#line 4805 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st25;
 	goto st0;
-st190:
+st126:
 	if ( ++p == pe )
-		goto _test_eof190;
-case 190:
+		goto _test_eof126;
+case 126:
 	if ( (*p) == 45u )
-		goto st190;
+		goto st126;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st242;
+			goto st145;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st242;
+			goto st145;
 	} else
-		goto st242;
+		goto st145;
 	goto st0;
-st337:
+st240:
 	if ( ++p == pe )
-		goto _test_eof337;
-case 337:
+		goto _test_eof240;
+case 240:
 	switch( (*p) ) {
-		case 9u: goto tr273;
-		case 10u: goto tr274;
-		case 13u: goto tr275;
-		case 32u: goto tr273;
-		case 44u: goto tr276;
+		case 9u: goto tr177;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr177;
+		case 44u: goto tr180;
 		case 58u: goto st31;
-		case 59u: goto tr278;
+		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st22;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st242;
+			goto st145;
 	} else
-		goto st242;
+		goto st145;
 	goto st0;
-st191:
+st127:
 	if ( ++p == pe )
-		goto _test_eof191;
-case 191:
+		goto _test_eof127;
+case 127:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st192;
+			goto st128;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st242;
+			goto st145;
 	} else
-		goto st242;
+		goto st145;
 	goto st0;
-st192:
+st128:
 	if ( ++p == pe )
-		goto _test_eof192;
-case 192:
+		goto _test_eof128;
+case 128:
 	switch( (*p) ) {
 		case 45u: goto st21;
-		case 46u: goto st193;
+		case 46u: goto st129;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st198;
+			goto st134;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
 			goto st22;
 	} else
 		goto st22;
 	goto st0;
-st193:
+st129:
 	if ( ++p == pe )
-		goto _test_eof193;
-case 193:
+		goto _test_eof129;
+case 129:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st194;
+			goto st130;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st242;
+			goto st145;
 	} else
-		goto st242;
+		goto st145;
 	goto st0;
-st194:
+st130:
 	if ( ++p == pe )
-		goto _test_eof194;
-case 194:
+		goto _test_eof130;
+case 130:
 	switch( (*p) ) {
 		case 45u: goto st21;
-		case 46u: goto st195;
+		case 46u: goto st131;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st196;
+			goto st132;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
 			goto st22;
 	} else
 		goto st22;
 	goto st0;
-st195:
+st131:
 	if ( ++p == pe )
-		goto _test_eof195;
-case 195:
+		goto _test_eof131;
+case 131:
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st338;
+			goto st241;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st242;
+			goto st145;
 	} else
-		goto st242;
+		goto st145;
 	goto st0;
-st338:
+st241:
 	if ( ++p == pe )
-		goto _test_eof338;
-case 338:
+		goto _test_eof241;
+case 241:
 	switch( (*p) ) {
-		case 9u: goto tr273;
-		case 10u: goto tr274;
-		case 13u: goto tr275;
-		case 32u: goto tr273;
-		case 44u: goto tr276;
+		case 9u: goto tr177;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr177;
+		case 44u: goto tr180;
 		case 45u: goto st21;
 		case 46u: goto st23;
 		case 58u: goto st31;
-		case 59u: goto tr278;
+		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st339;
+			goto st242;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
 			goto st22;
 	} else
 		goto st22;
 	goto st0;
-st339:
+st242:
 	if ( ++p == pe )
-		goto _test_eof339;
-case 339:
+		goto _test_eof242;
+case 242:
 	switch( (*p) ) {
-		case 9u: goto tr273;
-		case 10u: goto tr274;
-		case 13u: goto tr275;
-		case 32u: goto tr273;
-		case 44u: goto tr276;
+		case 9u: goto tr177;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr177;
+		case 44u: goto tr180;
 		case 45u: goto st21;
 		case 46u: goto st23;
 		case 58u: goto st31;
-		case 59u: goto tr278;
+		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st340;
+			goto st243;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
 			goto st22;
 	} else
 		goto st22;
 	goto st0;
-st340:
+st243:
 	if ( ++p == pe )
-		goto _test_eof340;
-case 340:
+		goto _test_eof243;
+case 243:
 	switch( (*p) ) {
-		case 9u: goto tr273;
-		case 10u: goto tr274;
-		case 13u: goto tr275;
-		case 32u: goto tr273;
-		case 44u: goto tr276;
+		case 9u: goto tr177;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr177;
+		case 44u: goto tr180;
 		case 45u: goto st21;
 		case 46u: goto st23;
 		case 58u: goto st31;
-		case 59u: goto tr278;
+		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -5940,64 +5190,30 @@ case 340:
 	} else
 		goto st22;
 	goto st0;
-st196:
+st132:
 	if ( ++p == pe )
-		goto _test_eof196;
-case 196:
+		goto _test_eof132;
+case 132:
 	switch( (*p) ) {
 		case 45u: goto st21;
-		case 46u: goto st195;
+		case 46u: goto st131;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st197;
+			goto st133;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
 			goto st22;
 	} else
 		goto st22;
 	goto st0;
-st197:
+st133:
 	if ( ++p == pe )
-		goto _test_eof197;
-case 197:
+		goto _test_eof133;
+case 133:
 	switch( (*p) ) {
 		case 45u: goto st21;
-		case 46u: goto st195;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
-	} else
-		goto st22;
-	goto st0;
-st198:
-	if ( ++p == pe )
-		goto _test_eof198;
-case 198:
-	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st193;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st199;
-	} else if ( (*p) > 90u ) {
-		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
-	} else
-		goto st22;
-	goto st0;
-st199:
-	if ( ++p == pe )
-		goto _test_eof199;
-case 199:
-	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st193;
+		case 46u: goto st131;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -6008,30 +5224,64 @@ case 199:
 	} else
 		goto st22;
 	goto st0;
-st200:
+st134:
 	if ( ++p == pe )
-		goto _test_eof200;
-case 200:
+		goto _test_eof134;
+case 134:
 	switch( (*p) ) {
 		case 45u: goto st21;
-		case 46u: goto st191;
+		case 46u: goto st129;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st201;
+			goto st135;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
 			goto st22;
 	} else
 		goto st22;
 	goto st0;
-st201:
+st135:
 	if ( ++p == pe )
-		goto _test_eof201;
-case 201:
+		goto _test_eof135;
+case 135:
 	switch( (*p) ) {
 		case 45u: goto st21;
-		case 46u: goto st191;
+		case 46u: goto st129;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st22;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st22;
+	} else
+		goto st22;
+	goto st0;
+st136:
+	if ( ++p == pe )
+		goto _test_eof136;
+case 136:
+	switch( (*p) ) {
+		case 45u: goto st21;
+		case 46u: goto st127;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st137;
+	} else if ( (*p) > 90u ) {
+		if ( 97u <= (*p) && (*p) <= 122u )
+			goto st22;
+	} else
+		goto st22;
+	goto st0;
+st137:
+	if ( ++p == pe )
+		goto _test_eof137;
+case 137:
+	switch( (*p) ) {
+		case 45u: goto st21;
+		case 46u: goto st127;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -6045,487 +5295,96 @@ case 201:
 tr34:
 #line 28 "grammar/sip_via.rl"
 	{ m_sb = p; }
-	goto st202;
-st202:
+	goto st138;
+st138:
 	if ( ++p == pe )
-		goto _test_eof202;
-case 202:
-#line 5849 "gen/c/sip_via.c"
-	if ( (*p) == 58u )
-		goto st236;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st203;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st203;
-	} else
-		goto st203;
-	goto st0;
-st203:
-	if ( ++p == pe )
-		goto _test_eof203;
-case 203:
-	switch( (*p) ) {
-		case 58u: goto st207;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st204;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st204;
-	} else
-		goto st204;
-	goto st0;
-st204:
-	if ( ++p == pe )
-		goto _test_eof204;
-case 204:
-	switch( (*p) ) {
-		case 58u: goto st207;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st205;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st205;
-	} else
-		goto st205;
-	goto st0;
-st205:
-	if ( ++p == pe )
-		goto _test_eof205;
-case 205:
-	switch( (*p) ) {
-		case 58u: goto st207;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st206;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st206;
-	} else
-		goto st206;
-	goto st0;
-st206:
-	if ( ++p == pe )
-		goto _test_eof206;
-case 206:
-	switch( (*p) ) {
-		case 58u: goto st207;
-		case 93u: goto st341;
-	}
-	goto st0;
-st207:
-	if ( ++p == pe )
-		goto _test_eof207;
-case 207:
-	if ( (*p) == 58u )
-		goto st223;
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st208;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st203;
-	} else
-		goto st203;
-	goto st0;
-st208:
-	if ( ++p == pe )
-		goto _test_eof208;
-case 208:
-	switch( (*p) ) {
-		case 46u: goto st209;
-		case 58u: goto st207;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st221;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st204;
-	} else
-		goto st204;
-	goto st0;
-st209:
-	if ( ++p == pe )
-		goto _test_eof209;
-case 209:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st210;
-	goto st0;
-st210:
-	if ( ++p == pe )
-		goto _test_eof210;
-case 210:
+		goto _test_eof138;
+case 138:
+#line 5099 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st211;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st219;
+		goto st139;
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st139;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st139;
+	} else
+		goto st139;
 	goto st0;
-st211:
+st139:
 	if ( ++p == pe )
-		goto _test_eof211;
-case 211:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st212;
-	goto st0;
-st212:
-	if ( ++p == pe )
-		goto _test_eof212;
-case 212:
-	if ( (*p) == 46u )
-		goto st213;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st217;
-	goto st0;
-st213:
-	if ( ++p == pe )
-		goto _test_eof213;
-case 213:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st214;
-	goto st0;
-st214:
-	if ( ++p == pe )
-		goto _test_eof214;
-case 214:
-	if ( (*p) == 93u )
-		goto st341;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st215;
-	goto st0;
-st215:
-	if ( ++p == pe )
-		goto _test_eof215;
-case 215:
-	if ( (*p) == 93u )
-		goto st341;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st216;
-	goto st0;
-st216:
-	if ( ++p == pe )
-		goto _test_eof216;
-case 216:
-	if ( (*p) == 93u )
-		goto st341;
-	goto st0;
-st341:
-	if ( ++p == pe )
-		goto _test_eof341;
-case 341:
+		goto _test_eof139;
+case 139:
 	switch( (*p) ) {
-		case 9u: goto tr273;
-		case 10u: goto tr274;
-		case 13u: goto tr275;
-		case 32u: goto tr273;
-		case 44u: goto tr276;
+		case 46u: goto st139;
+		case 93u: goto st244;
+	}
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 58u )
+			goto st139;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st139;
+	} else
+		goto st139;
+	goto st0;
+st244:
+	if ( ++p == pe )
+		goto _test_eof244;
+case 244:
+	switch( (*p) ) {
+		case 9u: goto tr177;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr177;
+		case 44u: goto tr180;
 		case 58u: goto st31;
-		case 59u: goto tr278;
+		case 59u: goto tr182;
 	}
-	goto st0;
-st217:
-	if ( ++p == pe )
-		goto _test_eof217;
-case 217:
-	if ( (*p) == 46u )
-		goto st213;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st218;
-	goto st0;
-st218:
-	if ( ++p == pe )
-		goto _test_eof218;
-case 218:
-	if ( (*p) == 46u )
-		goto st213;
-	goto st0;
-st219:
-	if ( ++p == pe )
-		goto _test_eof219;
-case 219:
-	if ( (*p) == 46u )
-		goto st211;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st220;
-	goto st0;
-st220:
-	if ( ++p == pe )
-		goto _test_eof220;
-case 220:
-	if ( (*p) == 46u )
-		goto st211;
-	goto st0;
-st221:
-	if ( ++p == pe )
-		goto _test_eof221;
-case 221:
-	switch( (*p) ) {
-		case 46u: goto st209;
-		case 58u: goto st207;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st222;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st205;
-	} else
-		goto st205;
-	goto st0;
-st222:
-	if ( ++p == pe )
-		goto _test_eof222;
-case 222:
-	switch( (*p) ) {
-		case 46u: goto st209;
-		case 58u: goto st207;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st206;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st206;
-	} else
-		goto st206;
-	goto st0;
-st223:
-	if ( ++p == pe )
-		goto _test_eof223;
-case 223:
-	switch( (*p) ) {
-		case 58u: goto st232;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st224;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st224;
-	} else
-		goto st224;
-	goto st0;
-st224:
-	if ( ++p == pe )
-		goto _test_eof224;
-case 224:
-	switch( (*p) ) {
-		case 58u: goto st228;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st225;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st225;
-	} else
-		goto st225;
-	goto st0;
-st225:
-	if ( ++p == pe )
-		goto _test_eof225;
-case 225:
-	switch( (*p) ) {
-		case 58u: goto st228;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st226;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st226;
-	} else
-		goto st226;
-	goto st0;
-st226:
-	if ( ++p == pe )
-		goto _test_eof226;
-case 226:
-	switch( (*p) ) {
-		case 58u: goto st228;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st227;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st227;
-	} else
-		goto st227;
-	goto st0;
-st227:
-	if ( ++p == pe )
-		goto _test_eof227;
-case 227:
-	switch( (*p) ) {
-		case 58u: goto st228;
-		case 93u: goto st341;
-	}
-	goto st0;
-st228:
-	if ( ++p == pe )
-		goto _test_eof228;
-case 228:
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st229;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st224;
-	} else
-		goto st224;
-	goto st0;
-st229:
-	if ( ++p == pe )
-		goto _test_eof229;
-case 229:
-	switch( (*p) ) {
-		case 46u: goto st209;
-		case 58u: goto st228;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st230;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st225;
-	} else
-		goto st225;
-	goto st0;
-st230:
-	if ( ++p == pe )
-		goto _test_eof230;
-case 230:
-	switch( (*p) ) {
-		case 46u: goto st209;
-		case 58u: goto st228;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st231;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st226;
-	} else
-		goto st226;
-	goto st0;
-st231:
-	if ( ++p == pe )
-		goto _test_eof231;
-case 231:
-	switch( (*p) ) {
-		case 46u: goto st209;
-		case 58u: goto st228;
-		case 93u: goto st341;
-	}
-	if ( (*p) < 65u ) {
-		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st227;
-	} else if ( (*p) > 70u ) {
-		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st227;
-	} else
-		goto st227;
-	goto st0;
-st232:
-	if ( ++p == pe )
-		goto _test_eof232;
-case 232:
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st233;
-	goto st0;
-st233:
-	if ( ++p == pe )
-		goto _test_eof233;
-case 233:
-	if ( (*p) == 46u )
-		goto st209;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st234;
-	goto st0;
-st234:
-	if ( ++p == pe )
-		goto _test_eof234;
-case 234:
-	if ( (*p) == 46u )
-		goto st209;
-	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st235;
-	goto st0;
-st235:
-	if ( ++p == pe )
-		goto _test_eof235;
-case 235:
-	if ( (*p) == 46u )
-		goto st209;
-	goto st0;
-st236:
-	if ( ++p == pe )
-		goto _test_eof236;
-case 236:
-	if ( (*p) == 58u )
-		goto st223;
 	goto st0;
 tr27:
 #line 27 "grammar/sip_via.rl"
 	{ c->cur->u.via.transport = sipkit__span(c, m_tr, p); }
-	goto st237;
-st237:
+	goto st140;
+st140:
 	if ( ++p == pe )
-		goto _test_eof237;
-case 237:
-#line 6289 "gen/c/sip_via.c"
+		goto _test_eof140;
+case 140:
+#line 5148 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st18;
 	goto st0;
-st238:
+st141:
 	if ( ++p == pe )
-		goto _test_eof238;
-case 238:
+		goto _test_eof141;
+case 141:
 	if ( (*p) == 10u )
 		goto st14;
 	goto st0;
 tr14:
 #line 25 "grammar/sip_via.rl"
 	{ c->cur->u.via.protocol = sipkit__span(c, m_proto, p); }
-	goto st239;
-st239:
+	goto st142;
+st142:
 	if ( ++p == pe )
-		goto _test_eof239;
-case 239:
-#line 6306 "gen/c/sip_via.c"
+		goto _test_eof142;
+case 142:
+#line 5165 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st11;
 	goto st0;
-st240:
+st143:
 	if ( ++p == pe )
-		goto _test_eof240;
-case 240:
+		goto _test_eof143;
+case 143:
 	if ( (*p) == 10u )
 		goto st7;
 	goto st0;
-st241:
+st144:
 	if ( ++p == pe )
-		goto _test_eof241;
-case 241:
+		goto _test_eof144;
+case 144:
 	if ( (*p) == 10u )
 		goto st4;
 	goto st0;
@@ -6552,7 +5411,7 @@ case 241:
 	_test_eof21: cs = 21; goto _test_eof; 
 	_test_eof22: cs = 22; goto _test_eof; 
 	_test_eof23: cs = 23; goto _test_eof; 
-	_test_eof242: cs = 242; goto _test_eof; 
+	_test_eof145: cs = 145; goto _test_eof; 
 	_test_eof24: cs = 24; goto _test_eof; 
 	_test_eof25: cs = 25; goto _test_eof; 
 	_test_eof26: cs = 26; goto _test_eof; 
@@ -6563,14 +5422,14 @@ case 241:
 	_test_eof31: cs = 31; goto _test_eof; 
 	_test_eof32: cs = 32; goto _test_eof; 
 	_test_eof33: cs = 33; goto _test_eof; 
-	_test_eof243: cs = 243; goto _test_eof; 
+	_test_eof146: cs = 146; goto _test_eof; 
 	_test_eof34: cs = 34; goto _test_eof; 
 	_test_eof35: cs = 35; goto _test_eof; 
 	_test_eof36: cs = 36; goto _test_eof; 
 	_test_eof37: cs = 37; goto _test_eof; 
 	_test_eof38: cs = 38; goto _test_eof; 
 	_test_eof39: cs = 39; goto _test_eof; 
-	_test_eof244: cs = 244; goto _test_eof; 
+	_test_eof147: cs = 147; goto _test_eof; 
 	_test_eof40: cs = 40; goto _test_eof; 
 	_test_eof41: cs = 41; goto _test_eof; 
 	_test_eof42: cs = 42; goto _test_eof; 
@@ -6582,7 +5441,7 @@ case 241:
 	_test_eof48: cs = 48; goto _test_eof; 
 	_test_eof49: cs = 49; goto _test_eof; 
 	_test_eof50: cs = 50; goto _test_eof; 
-	_test_eof245: cs = 245; goto _test_eof; 
+	_test_eof148: cs = 148; goto _test_eof; 
 	_test_eof51: cs = 51; goto _test_eof; 
 	_test_eof52: cs = 52; goto _test_eof; 
 	_test_eof53: cs = 53; goto _test_eof; 
@@ -6591,238 +5450,81 @@ case 241:
 	_test_eof56: cs = 56; goto _test_eof; 
 	_test_eof57: cs = 57; goto _test_eof; 
 	_test_eof58: cs = 58; goto _test_eof; 
-	_test_eof246: cs = 246; goto _test_eof; 
+	_test_eof149: cs = 149; goto _test_eof; 
 	_test_eof59: cs = 59; goto _test_eof; 
 	_test_eof60: cs = 60; goto _test_eof; 
 	_test_eof61: cs = 61; goto _test_eof; 
 	_test_eof62: cs = 62; goto _test_eof; 
+	_test_eof150: cs = 150; goto _test_eof; 
+	_test_eof151: cs = 151; goto _test_eof; 
+	_test_eof152: cs = 152; goto _test_eof; 
+	_test_eof153: cs = 153; goto _test_eof; 
+	_test_eof154: cs = 154; goto _test_eof; 
+	_test_eof155: cs = 155; goto _test_eof; 
 	_test_eof63: cs = 63; goto _test_eof; 
 	_test_eof64: cs = 64; goto _test_eof; 
 	_test_eof65: cs = 65; goto _test_eof; 
 	_test_eof66: cs = 66; goto _test_eof; 
 	_test_eof67: cs = 67; goto _test_eof; 
 	_test_eof68: cs = 68; goto _test_eof; 
+	_test_eof156: cs = 156; goto _test_eof; 
 	_test_eof69: cs = 69; goto _test_eof; 
 	_test_eof70: cs = 70; goto _test_eof; 
+	_test_eof157: cs = 157; goto _test_eof; 
+	_test_eof158: cs = 158; goto _test_eof; 
+	_test_eof159: cs = 159; goto _test_eof; 
+	_test_eof160: cs = 160; goto _test_eof; 
+	_test_eof161: cs = 161; goto _test_eof; 
 	_test_eof71: cs = 71; goto _test_eof; 
 	_test_eof72: cs = 72; goto _test_eof; 
 	_test_eof73: cs = 73; goto _test_eof; 
 	_test_eof74: cs = 74; goto _test_eof; 
 	_test_eof75: cs = 75; goto _test_eof; 
 	_test_eof76: cs = 76; goto _test_eof; 
-	_test_eof77: cs = 77; goto _test_eof; 
-	_test_eof78: cs = 78; goto _test_eof; 
-	_test_eof79: cs = 79; goto _test_eof; 
-	_test_eof80: cs = 80; goto _test_eof; 
-	_test_eof81: cs = 81; goto _test_eof; 
-	_test_eof82: cs = 82; goto _test_eof; 
-	_test_eof83: cs = 83; goto _test_eof; 
-	_test_eof84: cs = 84; goto _test_eof; 
-	_test_eof85: cs = 85; goto _test_eof; 
-	_test_eof86: cs = 86; goto _test_eof; 
-	_test_eof87: cs = 87; goto _test_eof; 
-	_test_eof88: cs = 88; goto _test_eof; 
-	_test_eof89: cs = 89; goto _test_eof; 
-	_test_eof90: cs = 90; goto _test_eof; 
-	_test_eof91: cs = 91; goto _test_eof; 
-	_test_eof92: cs = 92; goto _test_eof; 
-	_test_eof93: cs = 93; goto _test_eof; 
-	_test_eof94: cs = 94; goto _test_eof; 
-	_test_eof95: cs = 95; goto _test_eof; 
-	_test_eof247: cs = 247; goto _test_eof; 
-	_test_eof248: cs = 248; goto _test_eof; 
-	_test_eof249: cs = 249; goto _test_eof; 
-	_test_eof250: cs = 250; goto _test_eof; 
-	_test_eof251: cs = 251; goto _test_eof; 
-	_test_eof252: cs = 252; goto _test_eof; 
-	_test_eof96: cs = 96; goto _test_eof; 
-	_test_eof97: cs = 97; goto _test_eof; 
-	_test_eof98: cs = 98; goto _test_eof; 
-	_test_eof99: cs = 99; goto _test_eof; 
-	_test_eof100: cs = 100; goto _test_eof; 
-	_test_eof101: cs = 101; goto _test_eof; 
-	_test_eof253: cs = 253; goto _test_eof; 
-	_test_eof102: cs = 102; goto _test_eof; 
-	_test_eof103: cs = 103; goto _test_eof; 
-	_test_eof254: cs = 254; goto _test_eof; 
-	_test_eof255: cs = 255; goto _test_eof; 
-	_test_eof256: cs = 256; goto _test_eof; 
-	_test_eof257: cs = 257; goto _test_eof; 
-	_test_eof258: cs = 258; goto _test_eof; 
-	_test_eof104: cs = 104; goto _test_eof; 
-	_test_eof105: cs = 105; goto _test_eof; 
-	_test_eof106: cs = 106; goto _test_eof; 
-	_test_eof107: cs = 107; goto _test_eof; 
-	_test_eof108: cs = 108; goto _test_eof; 
-	_test_eof109: cs = 109; goto _test_eof; 
-	_test_eof259: cs = 259; goto _test_eof; 
-	_test_eof260: cs = 260; goto _test_eof; 
-	_test_eof261: cs = 261; goto _test_eof; 
-	_test_eof262: cs = 262; goto _test_eof; 
-	_test_eof263: cs = 263; goto _test_eof; 
-	_test_eof264: cs = 264; goto _test_eof; 
-	_test_eof265: cs = 265; goto _test_eof; 
-	_test_eof266: cs = 266; goto _test_eof; 
-	_test_eof267: cs = 267; goto _test_eof; 
-	_test_eof268: cs = 268; goto _test_eof; 
-	_test_eof269: cs = 269; goto _test_eof; 
-	_test_eof270: cs = 270; goto _test_eof; 
-	_test_eof271: cs = 271; goto _test_eof; 
-	_test_eof272: cs = 272; goto _test_eof; 
-	_test_eof273: cs = 273; goto _test_eof; 
-	_test_eof274: cs = 274; goto _test_eof; 
-	_test_eof275: cs = 275; goto _test_eof; 
-	_test_eof276: cs = 276; goto _test_eof; 
-	_test_eof277: cs = 277; goto _test_eof; 
-	_test_eof278: cs = 278; goto _test_eof; 
-	_test_eof279: cs = 279; goto _test_eof; 
-	_test_eof110: cs = 110; goto _test_eof; 
-	_test_eof111: cs = 111; goto _test_eof; 
-	_test_eof112: cs = 112; goto _test_eof; 
-	_test_eof113: cs = 113; goto _test_eof; 
-	_test_eof114: cs = 114; goto _test_eof; 
-	_test_eof115: cs = 115; goto _test_eof; 
-	_test_eof116: cs = 116; goto _test_eof; 
-	_test_eof117: cs = 117; goto _test_eof; 
-	_test_eof118: cs = 118; goto _test_eof; 
-	_test_eof119: cs = 119; goto _test_eof; 
-	_test_eof120: cs = 120; goto _test_eof; 
-	_test_eof121: cs = 121; goto _test_eof; 
-	_test_eof122: cs = 122; goto _test_eof; 
-	_test_eof123: cs = 123; goto _test_eof; 
-	_test_eof124: cs = 124; goto _test_eof; 
-	_test_eof280: cs = 280; goto _test_eof; 
-	_test_eof125: cs = 125; goto _test_eof; 
-	_test_eof126: cs = 126; goto _test_eof; 
-	_test_eof127: cs = 127; goto _test_eof; 
-	_test_eof128: cs = 128; goto _test_eof; 
-	_test_eof129: cs = 129; goto _test_eof; 
-	_test_eof130: cs = 130; goto _test_eof; 
-	_test_eof131: cs = 131; goto _test_eof; 
-	_test_eof132: cs = 132; goto _test_eof; 
-	_test_eof133: cs = 133; goto _test_eof; 
-	_test_eof134: cs = 134; goto _test_eof; 
-	_test_eof135: cs = 135; goto _test_eof; 
-	_test_eof136: cs = 136; goto _test_eof; 
-	_test_eof137: cs = 137; goto _test_eof; 
-	_test_eof138: cs = 138; goto _test_eof; 
-	_test_eof139: cs = 139; goto _test_eof; 
-	_test_eof140: cs = 140; goto _test_eof; 
-	_test_eof141: cs = 141; goto _test_eof; 
-	_test_eof142: cs = 142; goto _test_eof; 
-	_test_eof143: cs = 143; goto _test_eof; 
-	_test_eof144: cs = 144; goto _test_eof; 
-	_test_eof145: cs = 145; goto _test_eof; 
-	_test_eof146: cs = 146; goto _test_eof; 
-	_test_eof281: cs = 281; goto _test_eof; 
-	_test_eof282: cs = 282; goto _test_eof; 
-	_test_eof283: cs = 283; goto _test_eof; 
-	_test_eof284: cs = 284; goto _test_eof; 
-	_test_eof285: cs = 285; goto _test_eof; 
-	_test_eof286: cs = 286; goto _test_eof; 
-	_test_eof287: cs = 287; goto _test_eof; 
-	_test_eof288: cs = 288; goto _test_eof; 
-	_test_eof147: cs = 147; goto _test_eof; 
-	_test_eof148: cs = 148; goto _test_eof; 
-	_test_eof149: cs = 149; goto _test_eof; 
-	_test_eof150: cs = 150; goto _test_eof; 
-	_test_eof151: cs = 151; goto _test_eof; 
-	_test_eof152: cs = 152; goto _test_eof; 
-	_test_eof289: cs = 289; goto _test_eof; 
-	_test_eof290: cs = 290; goto _test_eof; 
-	_test_eof291: cs = 291; goto _test_eof; 
-	_test_eof292: cs = 292; goto _test_eof; 
-	_test_eof293: cs = 293; goto _test_eof; 
-	_test_eof294: cs = 294; goto _test_eof; 
-	_test_eof295: cs = 295; goto _test_eof; 
-	_test_eof296: cs = 296; goto _test_eof; 
-	_test_eof297: cs = 297; goto _test_eof; 
-	_test_eof298: cs = 298; goto _test_eof; 
-	_test_eof299: cs = 299; goto _test_eof; 
-	_test_eof300: cs = 300; goto _test_eof; 
-	_test_eof301: cs = 301; goto _test_eof; 
-	_test_eof302: cs = 302; goto _test_eof; 
-	_test_eof303: cs = 303; goto _test_eof; 
-	_test_eof304: cs = 304; goto _test_eof; 
-	_test_eof153: cs = 153; goto _test_eof; 
-	_test_eof305: cs = 305; goto _test_eof; 
-	_test_eof154: cs = 154; goto _test_eof; 
-	_test_eof155: cs = 155; goto _test_eof; 
-	_test_eof156: cs = 156; goto _test_eof; 
-	_test_eof157: cs = 157; goto _test_eof; 
-	_test_eof158: cs = 158; goto _test_eof; 
-	_test_eof306: cs = 306; goto _test_eof; 
-	_test_eof307: cs = 307; goto _test_eof; 
-	_test_eof308: cs = 308; goto _test_eof; 
-	_test_eof159: cs = 159; goto _test_eof; 
-	_test_eof160: cs = 160; goto _test_eof; 
-	_test_eof161: cs = 161; goto _test_eof; 
 	_test_eof162: cs = 162; goto _test_eof; 
-	_test_eof309: cs = 309; goto _test_eof; 
-	_test_eof310: cs = 310; goto _test_eof; 
-	_test_eof311: cs = 311; goto _test_eof; 
-	_test_eof312: cs = 312; goto _test_eof; 
-	_test_eof313: cs = 313; goto _test_eof; 
-	_test_eof314: cs = 314; goto _test_eof; 
-	_test_eof315: cs = 315; goto _test_eof; 
-	_test_eof316: cs = 316; goto _test_eof; 
-	_test_eof317: cs = 317; goto _test_eof; 
-	_test_eof318: cs = 318; goto _test_eof; 
 	_test_eof163: cs = 163; goto _test_eof; 
-	_test_eof319: cs = 319; goto _test_eof; 
-	_test_eof320: cs = 320; goto _test_eof; 
-	_test_eof321: cs = 321; goto _test_eof; 
 	_test_eof164: cs = 164; goto _test_eof; 
 	_test_eof165: cs = 165; goto _test_eof; 
 	_test_eof166: cs = 166; goto _test_eof; 
 	_test_eof167: cs = 167; goto _test_eof; 
-	_test_eof322: cs = 322; goto _test_eof; 
-	_test_eof323: cs = 323; goto _test_eof; 
-	_test_eof324: cs = 324; goto _test_eof; 
 	_test_eof168: cs = 168; goto _test_eof; 
-	_test_eof325: cs = 325; goto _test_eof; 
 	_test_eof169: cs = 169; goto _test_eof; 
 	_test_eof170: cs = 170; goto _test_eof; 
-	_test_eof326: cs = 326; goto _test_eof; 
-	_test_eof327: cs = 327; goto _test_eof; 
-	_test_eof328: cs = 328; goto _test_eof; 
-	_test_eof329: cs = 329; goto _test_eof; 
 	_test_eof171: cs = 171; goto _test_eof; 
 	_test_eof172: cs = 172; goto _test_eof; 
 	_test_eof173: cs = 173; goto _test_eof; 
 	_test_eof174: cs = 174; goto _test_eof; 
 	_test_eof175: cs = 175; goto _test_eof; 
 	_test_eof176: cs = 176; goto _test_eof; 
-	_test_eof330: cs = 330; goto _test_eof; 
 	_test_eof177: cs = 177; goto _test_eof; 
 	_test_eof178: cs = 178; goto _test_eof; 
-	_test_eof331: cs = 331; goto _test_eof; 
-	_test_eof332: cs = 332; goto _test_eof; 
-	_test_eof333: cs = 333; goto _test_eof; 
 	_test_eof179: cs = 179; goto _test_eof; 
 	_test_eof180: cs = 180; goto _test_eof; 
 	_test_eof181: cs = 181; goto _test_eof; 
 	_test_eof182: cs = 182; goto _test_eof; 
+	_test_eof77: cs = 77; goto _test_eof; 
+	_test_eof78: cs = 78; goto _test_eof; 
 	_test_eof183: cs = 183; goto _test_eof; 
+	_test_eof79: cs = 79; goto _test_eof; 
+	_test_eof80: cs = 80; goto _test_eof; 
 	_test_eof184: cs = 184; goto _test_eof; 
-	_test_eof334: cs = 334; goto _test_eof; 
-	_test_eof335: cs = 335; goto _test_eof; 
-	_test_eof336: cs = 336; goto _test_eof; 
 	_test_eof185: cs = 185; goto _test_eof; 
 	_test_eof186: cs = 186; goto _test_eof; 
 	_test_eof187: cs = 187; goto _test_eof; 
 	_test_eof188: cs = 188; goto _test_eof; 
 	_test_eof189: cs = 189; goto _test_eof; 
 	_test_eof190: cs = 190; goto _test_eof; 
-	_test_eof337: cs = 337; goto _test_eof; 
 	_test_eof191: cs = 191; goto _test_eof; 
+	_test_eof81: cs = 81; goto _test_eof; 
+	_test_eof82: cs = 82; goto _test_eof; 
+	_test_eof83: cs = 83; goto _test_eof; 
+	_test_eof84: cs = 84; goto _test_eof; 
+	_test_eof85: cs = 85; goto _test_eof; 
+	_test_eof86: cs = 86; goto _test_eof; 
 	_test_eof192: cs = 192; goto _test_eof; 
 	_test_eof193: cs = 193; goto _test_eof; 
 	_test_eof194: cs = 194; goto _test_eof; 
 	_test_eof195: cs = 195; goto _test_eof; 
-	_test_eof338: cs = 338; goto _test_eof; 
-	_test_eof339: cs = 339; goto _test_eof; 
-	_test_eof340: cs = 340; goto _test_eof; 
 	_test_eof196: cs = 196; goto _test_eof; 
 	_test_eof197: cs = 197; goto _test_eof; 
 	_test_eof198: cs = 198; goto _test_eof; 
@@ -6835,119 +5537,179 @@ case 241:
 	_test_eof205: cs = 205; goto _test_eof; 
 	_test_eof206: cs = 206; goto _test_eof; 
 	_test_eof207: cs = 207; goto _test_eof; 
+	_test_eof87: cs = 87; goto _test_eof; 
 	_test_eof208: cs = 208; goto _test_eof; 
+	_test_eof88: cs = 88; goto _test_eof; 
+	_test_eof89: cs = 89; goto _test_eof; 
+	_test_eof90: cs = 90; goto _test_eof; 
+	_test_eof91: cs = 91; goto _test_eof; 
+	_test_eof92: cs = 92; goto _test_eof; 
 	_test_eof209: cs = 209; goto _test_eof; 
 	_test_eof210: cs = 210; goto _test_eof; 
 	_test_eof211: cs = 211; goto _test_eof; 
+	_test_eof93: cs = 93; goto _test_eof; 
+	_test_eof94: cs = 94; goto _test_eof; 
+	_test_eof95: cs = 95; goto _test_eof; 
+	_test_eof96: cs = 96; goto _test_eof; 
 	_test_eof212: cs = 212; goto _test_eof; 
 	_test_eof213: cs = 213; goto _test_eof; 
 	_test_eof214: cs = 214; goto _test_eof; 
 	_test_eof215: cs = 215; goto _test_eof; 
 	_test_eof216: cs = 216; goto _test_eof; 
-	_test_eof341: cs = 341; goto _test_eof; 
 	_test_eof217: cs = 217; goto _test_eof; 
 	_test_eof218: cs = 218; goto _test_eof; 
 	_test_eof219: cs = 219; goto _test_eof; 
 	_test_eof220: cs = 220; goto _test_eof; 
 	_test_eof221: cs = 221; goto _test_eof; 
+	_test_eof97: cs = 97; goto _test_eof; 
 	_test_eof222: cs = 222; goto _test_eof; 
 	_test_eof223: cs = 223; goto _test_eof; 
 	_test_eof224: cs = 224; goto _test_eof; 
+	_test_eof98: cs = 98; goto _test_eof; 
+	_test_eof99: cs = 99; goto _test_eof; 
+	_test_eof100: cs = 100; goto _test_eof; 
+	_test_eof101: cs = 101; goto _test_eof; 
 	_test_eof225: cs = 225; goto _test_eof; 
 	_test_eof226: cs = 226; goto _test_eof; 
 	_test_eof227: cs = 227; goto _test_eof; 
+	_test_eof102: cs = 102; goto _test_eof; 
 	_test_eof228: cs = 228; goto _test_eof; 
+	_test_eof103: cs = 103; goto _test_eof; 
+	_test_eof104: cs = 104; goto _test_eof; 
+	_test_eof105: cs = 105; goto _test_eof; 
+	_test_eof106: cs = 106; goto _test_eof; 
 	_test_eof229: cs = 229; goto _test_eof; 
 	_test_eof230: cs = 230; goto _test_eof; 
 	_test_eof231: cs = 231; goto _test_eof; 
 	_test_eof232: cs = 232; goto _test_eof; 
+	_test_eof107: cs = 107; goto _test_eof; 
+	_test_eof108: cs = 108; goto _test_eof; 
+	_test_eof109: cs = 109; goto _test_eof; 
+	_test_eof110: cs = 110; goto _test_eof; 
+	_test_eof111: cs = 111; goto _test_eof; 
+	_test_eof112: cs = 112; goto _test_eof; 
 	_test_eof233: cs = 233; goto _test_eof; 
+	_test_eof113: cs = 113; goto _test_eof; 
+	_test_eof114: cs = 114; goto _test_eof; 
 	_test_eof234: cs = 234; goto _test_eof; 
 	_test_eof235: cs = 235; goto _test_eof; 
 	_test_eof236: cs = 236; goto _test_eof; 
+	_test_eof115: cs = 115; goto _test_eof; 
+	_test_eof116: cs = 116; goto _test_eof; 
+	_test_eof117: cs = 117; goto _test_eof; 
+	_test_eof118: cs = 118; goto _test_eof; 
+	_test_eof119: cs = 119; goto _test_eof; 
+	_test_eof120: cs = 120; goto _test_eof; 
 	_test_eof237: cs = 237; goto _test_eof; 
 	_test_eof238: cs = 238; goto _test_eof; 
 	_test_eof239: cs = 239; goto _test_eof; 
+	_test_eof121: cs = 121; goto _test_eof; 
+	_test_eof122: cs = 122; goto _test_eof; 
+	_test_eof123: cs = 123; goto _test_eof; 
+	_test_eof124: cs = 124; goto _test_eof; 
+	_test_eof125: cs = 125; goto _test_eof; 
+	_test_eof126: cs = 126; goto _test_eof; 
 	_test_eof240: cs = 240; goto _test_eof; 
+	_test_eof127: cs = 127; goto _test_eof; 
+	_test_eof128: cs = 128; goto _test_eof; 
+	_test_eof129: cs = 129; goto _test_eof; 
+	_test_eof130: cs = 130; goto _test_eof; 
+	_test_eof131: cs = 131; goto _test_eof; 
 	_test_eof241: cs = 241; goto _test_eof; 
+	_test_eof242: cs = 242; goto _test_eof; 
+	_test_eof243: cs = 243; goto _test_eof; 
+	_test_eof132: cs = 132; goto _test_eof; 
+	_test_eof133: cs = 133; goto _test_eof; 
+	_test_eof134: cs = 134; goto _test_eof; 
+	_test_eof135: cs = 135; goto _test_eof; 
+	_test_eof136: cs = 136; goto _test_eof; 
+	_test_eof137: cs = 137; goto _test_eof; 
+	_test_eof138: cs = 138; goto _test_eof; 
+	_test_eof139: cs = 139; goto _test_eof; 
+	_test_eof244: cs = 244; goto _test_eof; 
+	_test_eof140: cs = 140; goto _test_eof; 
+	_test_eof141: cs = 141; goto _test_eof; 
+	_test_eof142: cs = 142; goto _test_eof; 
+	_test_eof143: cs = 143; goto _test_eof; 
+	_test_eof144: cs = 144; goto _test_eof; 
 
 	_test_eof: {}
 	if ( p == eof )
 	{
 	switch ( cs ) {
+	case 145: 
+	case 146: 
+	case 240: 
+	case 241: 
 	case 242: 
 	case 243: 
-	case 337: 
-	case 338: 
-	case 339: 
-	case 340: 
-	case 341: 
+	case 244: 
 #line 29 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 244: 
-	case 245: 
-	case 246: 
-	case 247: 
-	case 248: 
-	case 249: 
-	case 250: 
-	case 251: 
-	case 252: 
-	case 254: 
-	case 255: 
-	case 256: 
-	case 257: 
-	case 258: 
-	case 259: 
-	case 260: 
-	case 261: 
-	case 262: 
-	case 264: 
-	case 266: 
-	case 267: 
-	case 268: 
-	case 269: 
-	case 270: 
-	case 274: 
-	case 275: 
-	case 276: 
-	case 277: 
-	case 278: 
-	case 279: 
-	case 281: 
-	case 282: 
-	case 283: 
-	case 284: 
-	case 285: 
-	case 286: 
-	case 287: 
-	case 288: 
-	case 290: 
-	case 291: 
-	case 292: 
-	case 293: 
-	case 294: 
-	case 298: 
-	case 299: 
-	case 300: 
-	case 301: 
-	case 326: 
-	case 327: 
-	case 328: 
-	case 331: 
-	case 332: 
-	case 333: 
+	case 147: 
+	case 148: 
+	case 149: 
+	case 150: 
+	case 151: 
+	case 152: 
+	case 153: 
+	case 154: 
+	case 155: 
+	case 157: 
+	case 158: 
+	case 159: 
+	case 160: 
+	case 161: 
+	case 162: 
+	case 163: 
+	case 164: 
+	case 165: 
+	case 167: 
+	case 169: 
+	case 170: 
+	case 171: 
+	case 172: 
+	case 173: 
+	case 177: 
+	case 178: 
+	case 179: 
+	case 180: 
+	case 181: 
+	case 182: 
+	case 184: 
+	case 185: 
+	case 186: 
+	case 187: 
+	case 188: 
+	case 189: 
+	case 190: 
+	case 191: 
+	case 193: 
+	case 194: 
+	case 195: 
+	case 196: 
+	case 197: 
+	case 201: 
+	case 202: 
+	case 203: 
+	case 204: 
+	case 229: 
+	case 230: 
+	case 231: 
+	case 234: 
+	case 235: 
+	case 236: 
 #line 31 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 334: 
-	case 335: 
-	case 336: 
+	case 237: 
+	case 238: 
+	case 239: 
 #line 33 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -6955,12 +5717,12 @@ case 241:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 263: 
-	case 265: 
-	case 271: 
-	case 272: 
-	case 273: 
-	case 280: 
+	case 166: 
+	case 168: 
+	case 174: 
+	case 175: 
+	case 176: 
+	case 183: 
 #line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -6968,34 +5730,34 @@ case 241:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 289: 
-	case 295: 
-	case 296: 
-	case 297: 
-	case 302: 
-	case 303: 
-	case 304: 
-	case 305: 
-	case 306: 
-	case 307: 
-	case 308: 
-	case 309: 
-	case 310: 
-	case 311: 
-	case 312: 
-	case 313: 
-	case 314: 
-	case 315: 
-	case 316: 
-	case 317: 
-	case 318: 
-	case 319: 
-	case 320: 
-	case 321: 
-	case 322: 
-	case 323: 
-	case 324: 
-	case 325: 
+	case 192: 
+	case 198: 
+	case 199: 
+	case 200: 
+	case 205: 
+	case 206: 
+	case 207: 
+	case 208: 
+	case 209: 
+	case 210: 
+	case 211: 
+	case 212: 
+	case 213: 
+	case 214: 
+	case 215: 
+	case 216: 
+	case 217: 
+	case 218: 
+	case 219: 
+	case 220: 
+	case 221: 
+	case 222: 
+	case 223: 
+	case 224: 
+	case 225: 
+	case 226: 
+	case 227: 
+	case 228: 
 #line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -7003,7 +5765,7 @@ case 241:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 253: 
+	case 156: 
 #line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -7011,8 +5773,8 @@ case 241:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-	case 329: 
-	case 330: 
+	case 232: 
+	case 233: 
 #line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
 #line 31 "grammar/sip_via.rl"
@@ -7020,7 +5782,7 @@ case 241:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 6795 "gen/c/sip_via.c"
+#line 5557 "gen/c/sip_via.c"
 	}
 	}
 
