@@ -3,8 +3,6 @@
 #ifndef SIPKIT_INTERNAL_H
 #define SIPKIT_INTERNAL_H
 
-#include <string.h>
-
 #include "sipkit.h"
 #include "sipkit_hdr_table.h"
 
@@ -55,11 +53,13 @@ sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id);
-/* The last byte before the next SP (or p when there is none): the frame
- * skips the Request-URI, which the URI machine then reads once. */
+/* The last byte before the SP (or line end) that ends the Request-URI:
+ * the frame skips it, and the URI machine then reads it once. */
 static inline sipkit__ptr sipkit__skip_to_sp(sipkit__ptr p, sipkit__ptr pe) {
-  const unsigned char *sp = (const unsigned char *)memchr(p, ' ', (size_t)(pe - p));
-  return sp && sp > p ? sp - 1 : p;
+  sipkit__ptr q = p;
+  while (q < pe && *q != ' ' && *q != '\r' && *q != '\n')
+    q++;
+  return q > p ? q - 1 : p;
 }
 void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
                         sipkit__ptr b);
