@@ -67,3 +67,4 @@ via_received = "received"i EQUAL ( IPv4address | IPv6address | IPv6reference );
 # reference is taken loosely here and checked by sipkit__ipv6_ok() in C:
 # RFC 4291 text forms, plus the three-colon form RFC 5118 says to tolerate.
 IPv6reference = "[" ( HEXDIG | ":" | "." )+ "]";
+

@@ -3,6 +3,8 @@
  * and sipkit_uri_parse.  The three alternatives are disjoint (overlay M2
  * takes sip and sips out of absoluteURI), so C picks the entry point from
  * the scheme and each URI runs through the states of one alternative. */
+#include <string.h>
+
 #include "internal.h"
 
 %%{
@@ -24,17 +26,22 @@
 int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, start = p;
   SIPKIT__URI_MARKS;
-  int cs;
-  if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p') {
-    cs = p[3] == ':' ? sipkit_uri_en_sip
-         : (p[3] | 0x20) == 's' && pe - p >= 5 && p[4] == ':' ? sipkit_uri_en_sips
-                                                             : sipkit_uri_en_abs;
+  int cs, scheme, host_type = SIPKIT_HOST_NONE;
+  if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
+      (p[3] == ':' || (pe - p >= 5 && (p[3] | 0x20) == 's' && p[4] == ':'))) {
+    scheme = p[3] == ':' ? SIPKIT_SCHEME_SIP : SIPKIT_SCHEME_SIPS;
+    cs = scheme == SIPKIT_SCHEME_SIP ? sipkit_uri_en_sip : sipkit_uri_en_sips;
   } else {
+    scheme = SIPKIT_SCHEME_OTHER;
     cs = sipkit_uri_en_abs;
   }
+  memset(uri, 0, sizeof *uri);
   %% write exec;
+  (void)host_type;
   if (cs < sipkit_uri_first_final || p < pe)
-    return sipkit__fail(c, SIPKIT_EURI, p < pe ? p : pe, "Request-URI");
-  uri->all = sipkit__span(c, start, pe);
+    return sipkit__fail(c, SIPKIT_EURI, p < pe ? p : pe,
+                        scheme == SIPKIT_SCHEME_OTHER ? "absoluteURI"
+                        : scheme == SIPKIT_SCHEME_SIP ? "SIP-URI" : "SIPS-URI");
+  sipkit__uri_end(c, uri, start, pe, scheme);
   return c->code != SIPKIT_EOK;
 }

@@ -1,20 +1,22 @@
 /* uri_actions.rl - actions attached to the URI rules of RFC 3261 §25.1
- * (SIP-URI, SIPS-URI, absoluteURI).  Included by every machine that holds
- * a URI; the including function declares SIPKIT__URI_MARKS and points
- * `uri` at the sipkit_uri to fill.
+ * (SIP-URI, SIPS-URI, absoluteURI).  Included by the URI machine; the
+ * function declares SIPKIT__URI_MARKS and points `uri` at the sipkit_uri
+ * to fill (zeroed; scheme and whole span are set by the caller).
  *
  * Overlapping paths (a user part may hold ';' and '?', a display-name
  * token looks like a URI scheme) make entering actions fire on paths
  * that later die, so every action here is "last write wins" and the real
- * hostport clears what a dead path left behind. */
+ * hostport clears what a dead path left behind.  IPv4address and
+ * IPv6reference also occur in maddr-param: they only set host_type, which
+ * hostport_end reads. */
 %%{
   machine uri_actions;
 
-  #@ attach SIP-URI         >uri_begin %uri_sip
-  #@ attach SIPS-URI        >uri_begin %uri_sips
-  #@ attach absoluteURI     >uri_begin %uri_abs
   #@ attach userinfo        >userinfo_begin %userinfo_end
   #@ attach hostport        >hostport_begin %hostport_end
+  #@ attach port            >port_begin
+  #@ attach IPv4address     %host_v4
+  #@ attach IPv6reference   %host_v6
   #@ attach uri-parameter   >uparam_begin %uparam_end
   #@ attach transport-param %up_transport
   #@ attach user-param      %up_user
@@ -24,14 +26,13 @@
   #@ attach lr-param        %up_lr
   #@ attach headers         >uhdrs_begin %uhdrs_end
 
-  action uri_begin      { m_uri = p; sipkit__uri_begin(uri); }
-  action uri_sip        { sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-  action uri_sips       { sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
-  action uri_abs        { sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_OTHER); }
   action userinfo_begin { m_ui = p; }
   action userinfo_end   { sipkit__uri_userinfo(c, uri, m_ui, p); }
-  action hostport_begin { m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
-  action hostport_end   { sipkit__uri_hostport(c, uri, m_hp, p); }
+  action hostport_begin { m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+  action port_begin     { m_port = p; }
+  action host_v4        { host_type = SIPKIT_HOST_IPV4; }
+  action host_v6        { host_type = SIPKIT_HOST_IPV6; }
+  action hostport_end   { sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
   action uparam_begin   { m_kp = p; if (!m_up) m_up = p; }
   action uparam_end     { uri->params = sipkit__span(c, m_up, p); }
   action up_transport   { sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }

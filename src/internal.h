@@ -77,14 +77,16 @@ int sipkit__vm_validate(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit
 /* Helpers the machines' one-line actions call. */
 /* Marks every machine holding a URI declares (grammar/uri_actions.rl). */
 #define SIPKIT__URI_MARKS \
-  sipkit__ptr m_uri = p, m_ui = p, m_hp = p, m_up = NULL, m_kp = p, m_uh = p; \
-  (void)m_uri; (void)m_ui; (void)m_hp; (void)m_up; (void)m_kp; (void)m_uh
+  sipkit__ptr m_ui = p, m_hp = p, m_port = NULL, m_up = NULL, m_kp = p, m_uh = p; \
+  (void)m_ui; (void)m_hp; (void)m_port; (void)m_up; (void)m_kp; (void)m_uh
 
-void sipkit__uri_begin(sipkit_uri *u);
 void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b);
 void sipkit__uri_clear_params(sipkit_uri *u);
 void sipkit__uri_end(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b, int scheme);
-void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b);
+/* hostport [a, b): the port, when present, starts at port; host_type from
+ * the host rule that matched. */
+void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
+                          sipkit__ptr port, sipkit__ptr b, int host_type);
 enum { SIPKIT__UP_TRANSPORT, SIPKIT__UP_USER, SIPKIT__UP_METHOD, SIPKIT__UP_TTL,
        SIPKIT__UP_MADDR, SIPKIT__UP_LR };
 void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which, sipkit__ptr a, sipkit__ptr b);

@@ -144,8 +144,6 @@ sipkit_span sipkit__param_value(const struct sipkit__ctx *c, sipkit__ptr a,
 
 /* -------------------------------------------------------------------- URIs */
 
-void sipkit__uri_begin(sipkit_uri *u) { memset(u, 0, sizeof *u); }
-
 void sipkit__uri_clear_params(sipkit_uri *u) {
   static const sipkit_span none;
   u->params = u->headers = u->transport = u->user_param = none;
@@ -177,9 +175,28 @@ void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
 }
 
 void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
-                          sipkit__ptr b) {
-  sipkit__hostport(c, a, b, &u->host, &u->host_type, &u->port, &u->has_port,
-                   SIPKIT_EURI, "hostport");
+                          sipkit__ptr port, sipkit__ptr b, int host_type) {
+  sipkit__ptr h_end = port ? port - 1 : b;
+  u->host = sipkit__span(c, a, h_end);
+  u->host_type = (uint8_t)host_type;
+  u->port = 0;
+  u->has_port = 0;
+  if (host_type == SIPKIT_HOST_IPV6 && !sipkit__ipv6_ok(a + 1, h_end - 1)) {
+    sipkit__fail(c, SIPKIT_EURI, a, "IPv6reference");
+    return;
+  }
+  if (port) {
+    uint32_t v = 0;
+    for (sipkit__ptr x = port; x < b; x++) {
+      v = v * 10 + (uint32_t)(*x - '0');
+      if (v > 65535) { /* also keeps the accumulation from ever wrapping */
+        sipkit__fail(c, SIPKIT_EURI, x, "port");
+        return;
+      }
+    }
+    u->port = v;
+    u->has_port = 1;
+  }
 }
 
 void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which,

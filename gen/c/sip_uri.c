@@ -7,14 +7,16 @@
  * and sipkit_uri_parse.  The three alternatives are disjoint (overlay M2
  * takes sip and sips out of absoluteURI), so C picks the entry point from
  * the scheme and each URI runs through the states of one alternative. */
+#include <string.h>
+
 #include "internal.h"
 
 
-#line 20 "grammar/sip_uri.rl"
+#line 22 "grammar/sip_uri.rl"
 
 
 
-#line 11 "gen/c/sip_uri.c"
+#line 13 "gen/c/sip_uri.c"
 static const int sipkit_uri_start = 1;
 static const int sipkit_uri_first_final = 204;
 
@@ -23,21 +25,23 @@ static const int sipkit_uri_en_sips = 110;
 static const int sipkit_uri_en_abs = 1;
 
 
-#line 23 "grammar/sip_uri.rl"
+#line 25 "grammar/sip_uri.rl"
 
 int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, start = p;
   SIPKIT__URI_MARKS;
-  int cs;
-  if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p') {
-    cs = p[3] == ':' ? sipkit_uri_en_sip
-         : (p[3] | 0x20) == 's' && pe - p >= 5 && p[4] == ':' ? sipkit_uri_en_sips
-                                                             : sipkit_uri_en_abs;
+  int cs, scheme, host_type = SIPKIT_HOST_NONE;
+  if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
+      (p[3] == ':' || (pe - p >= 5 && (p[3] | 0x20) == 's' && p[4] == ':'))) {
+    scheme = p[3] == ':' ? SIPKIT_SCHEME_SIP : SIPKIT_SCHEME_SIPS;
+    cs = scheme == SIPKIT_SCHEME_SIP ? sipkit_uri_en_sip : sipkit_uri_en_sips;
   } else {
+    scheme = SIPKIT_SCHEME_OTHER;
     cs = sipkit_uri_en_abs;
   }
+  memset(uri, 0, sizeof *uri);
   
-#line 30 "gen/c/sip_uri.c"
+#line 34 "gen/c/sip_uri.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -45,27 +49,22 @@ int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit
 	{
 case 1:
 	switch( (*p) ) {
-		case 83u: goto tr2;
-		case 115u: goto tr2;
+		case 83u: goto st13;
+		case 115u: goto st13;
 	}
 	if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr0;
+			goto st2;
 	} else if ( (*p) >= 65u )
-		goto tr0;
+		goto st2;
 	goto st0;
 st0:
 cs = 0;
 	goto _out;
-tr0:
-#line 27 "grammar/uri_actions.rl"
-	{ m_uri = p; sipkit__uri_begin(uri); }
-	goto st2;
 st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 56 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 43u: goto st2;
 		case 58u: goto st3;
@@ -103,15 +102,27 @@ case 3:
 	} else
 		goto st204;
 	goto st0;
-tr284:
+tr283:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	goto st204;
+tr294:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	goto st204;
+tr301:
 #line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st204;
 st204:
 	if ( ++p == pe )
 		goto _test_eof204;
 case 204:
-#line 100 "gen/c/sip_uri.c"
+#line 109 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st204;
 		case 37u: goto st4;
@@ -180,42 +191,48 @@ st206:
 		goto _test_eof206;
 case 206:
 	switch( (*p) ) {
-		case 33u: goto tr265;
-		case 37u: goto tr266;
+		case 33u: goto tr264;
+		case 37u: goto tr265;
 		case 58u: goto st204;
-		case 59u: goto tr265;
-		case 61u: goto tr265;
-		case 63u: goto tr265;
+		case 59u: goto tr264;
+		case 61u: goto tr264;
+		case 63u: goto tr264;
 		case 64u: goto st204;
-		case 91u: goto tr269;
-		case 95u: goto tr265;
-		case 126u: goto tr265;
+		case 91u: goto tr268;
+		case 95u: goto tr264;
+		case 126u: goto tr264;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto tr265;
+			goto tr264;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr268;
+				goto tr267;
 		} else if ( (*p) >= 65u )
-			goto tr268;
+			goto tr267;
 	} else
-		goto tr267;
+		goto tr266;
 	goto st0;
-tr265:
-#line 31 "grammar/uri_actions.rl"
+tr264:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 	goto st207;
-tr308:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+tr312:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	goto st207;
+tr323:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st207;
 st207:
 	if ( ++p == pe )
 		goto _test_eof207;
 case 207:
-#line 201 "gen/c/sip_uri.c"
+#line 214 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st207;
 		case 37u: goto st6;
@@ -234,15 +251,15 @@ case 207:
 	} else
 		goto st207;
 	goto st0;
-tr266:
-#line 31 "grammar/uri_actions.rl"
+tr265:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 	goto st6;
 st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
-#line 226 "gen/c/sip_uri.c"
+#line 239 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st7;
@@ -325,14 +342,14 @@ case 209:
 		case 33u: goto st204;
 		case 37u: goto st4;
 		case 61u: goto st204;
-		case 91u: goto tr275;
+		case 91u: goto tr274;
 		case 95u: goto st204;
 		case 126u: goto st204;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto tr273;
+				goto tr272;
 		} else if ( (*p) >= 36u )
 			goto st204;
 	} else if ( (*p) > 59u ) {
@@ -341,23 +358,23 @@ case 209:
 				goto st204;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr274;
+				goto tr273;
 		} else
-			goto tr274;
+			goto tr273;
 	} else
 		goto st204;
 	goto st0;
-tr273:
-#line 32 "grammar/uri_actions.rl"
+tr272:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st210;
 st210:
 	if ( ++p == pe )
 		goto _test_eof210;
 case 210:
-#line 338 "gen/c/sip_uri.c"
+#line 351 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st204;
 		case 37u: goto st4;
@@ -475,27 +492,27 @@ case 213:
 	} else
 		goto st204;
 	goto st0;
-tr274:
-#line 32 "grammar/uri_actions.rl"
+tr273:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st214;
 st214:
 	if ( ++p == pe )
 		goto _test_eof214;
 case 214:
-#line 463 "gen/c/sip_uri.c"
+#line 476 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st204;
 		case 37u: goto st4;
 		case 45u: goto st215;
 		case 46u: goto st216;
-		case 47u: goto tr284;
+		case 47u: goto tr283;
 		case 58u: goto st217;
 		case 59u: goto st204;
 		case 61u: goto st204;
-		case 63u: goto tr284;
+		case 63u: goto tr283;
 		case 64u: goto st204;
 		case 95u: goto st204;
 		case 126u: goto st204;
@@ -549,11 +566,11 @@ case 216:
 	switch( (*p) ) {
 		case 33u: goto st204;
 		case 37u: goto st4;
-		case 47u: goto tr284;
+		case 47u: goto tr283;
 		case 58u: goto st217;
 		case 59u: goto st204;
 		case 61u: goto st204;
-		case 63u: goto tr284;
+		case 63u: goto tr283;
 		case 64u: goto st204;
 		case 95u: goto st204;
 		case 126u: goto st204;
@@ -570,10 +587,15 @@ case 216:
 	} else
 		goto st212;
 	goto st0;
+tr296:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+	goto st217;
 st217:
 	if ( ++p == pe )
 		goto _test_eof217;
 case 217:
+#line 567 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st204;
 		case 37u: goto st4;
@@ -584,7 +606,7 @@ case 217:
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st218;
+				goto tr285;
 		} else if ( (*p) >= 36u )
 			goto st204;
 	} else if ( (*p) > 59u ) {
@@ -596,16 +618,21 @@ case 217:
 	} else
 		goto st204;
 	goto st0;
+tr285:
+#line 32 "grammar/uri_actions.rl"
+	{ m_port = p; }
+	goto st218;
 st218:
 	if ( ++p == pe )
 		goto _test_eof218;
 case 218:
+#line 596 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st204;
 		case 37u: goto st4;
-		case 47u: goto tr284;
+		case 47u: goto tr283;
 		case 61u: goto st204;
-		case 63u: goto tr284;
+		case 63u: goto tr283;
 		case 95u: goto st204;
 		case 126u: goto st204;
 	}
@@ -782,11 +809,11 @@ case 224:
 		case 37u: goto st4;
 		case 45u: goto st211;
 		case 46u: goto st213;
-		case 47u: goto tr284;
-		case 58u: goto st217;
+		case 47u: goto tr294;
+		case 58u: goto tr296;
 		case 59u: goto st204;
 		case 61u: goto st204;
-		case 63u: goto tr284;
+		case 63u: goto tr294;
 		case 64u: goto st204;
 		case 95u: goto st204;
 		case 126u: goto st204;
@@ -812,11 +839,11 @@ case 225:
 		case 37u: goto st4;
 		case 45u: goto st211;
 		case 46u: goto st213;
-		case 47u: goto tr284;
-		case 58u: goto st217;
+		case 47u: goto tr294;
+		case 58u: goto tr296;
 		case 59u: goto st204;
 		case 61u: goto st204;
-		case 63u: goto tr284;
+		case 63u: goto tr294;
 		case 64u: goto st204;
 		case 95u: goto st204;
 		case 126u: goto st204;
@@ -842,11 +869,11 @@ case 226:
 		case 37u: goto st4;
 		case 45u: goto st211;
 		case 46u: goto st213;
-		case 47u: goto tr284;
-		case 58u: goto st217;
+		case 47u: goto tr294;
+		case 58u: goto tr296;
 		case 59u: goto st204;
 		case 61u: goto st204;
-		case 63u: goto tr284;
+		case 63u: goto tr294;
 		case 64u: goto st204;
 		case 95u: goto st204;
 		case 126u: goto st204;
@@ -1049,21 +1076,21 @@ case 232:
 	} else
 		goto st204;
 	goto st0;
-tr269:
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+tr268:
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st10;
-tr275:
-#line 32 "grammar/uri_actions.rl"
+tr274:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st10;
 st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 1037 "gen/c/sip_uri.c"
+#line 1056 "gen/c/sip_uri.c"
 	if ( (*p) == 46u )
 		goto st11;
 	if ( (*p) < 65u ) {
@@ -1097,40 +1124,50 @@ st233:
 		goto _test_eof233;
 case 233:
 	switch( (*p) ) {
-		case 47u: goto tr284;
-		case 58u: goto st12;
-		case 63u: goto tr284;
+		case 47u: goto tr301;
+		case 58u: goto tr302;
+		case 63u: goto tr301;
 	}
 	goto st0;
+tr302:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+	goto st12;
 st12:
 	if ( ++p == pe )
 		goto _test_eof12;
 case 12:
+#line 1101 "gen/c/sip_uri.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st234;
+		goto tr14;
 	goto st0;
+tr14:
+#line 32 "grammar/uri_actions.rl"
+	{ m_port = p; }
+	goto st234;
 st234:
 	if ( ++p == pe )
 		goto _test_eof234;
 case 234:
+#line 1111 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 47u: goto tr284;
-		case 63u: goto tr284;
+		case 47u: goto tr283;
+		case 63u: goto tr283;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st234;
 	goto st0;
-tr267:
-#line 31 "grammar/uri_actions.rl"
+tr266:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st235;
 st235:
 	if ( ++p == pe )
 		goto _test_eof235;
 case 235:
-#line 1101 "gen/c/sip_uri.c"
+#line 1126 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st207;
 		case 37u: goto st6;
@@ -1240,27 +1277,27 @@ case 238:
 	} else
 		goto st237;
 	goto st0;
-tr268:
-#line 31 "grammar/uri_actions.rl"
+tr267:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st239;
 st239:
 	if ( ++p == pe )
 		goto _test_eof239;
 case 239:
-#line 1218 "gen/c/sip_uri.c"
+#line 1243 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st207;
 		case 37u: goto st6;
 		case 45u: goto st240;
 		case 46u: goto st241;
-		case 47u: goto tr308;
+		case 47u: goto tr312;
 		case 58u: goto st242;
 		case 59u: goto st207;
 		case 61u: goto st207;
-		case 63u: goto tr308;
+		case 63u: goto tr312;
 		case 64u: goto st209;
 		case 95u: goto st207;
 		case 126u: goto st207;
@@ -1312,11 +1349,11 @@ case 241:
 	switch( (*p) ) {
 		case 33u: goto st207;
 		case 37u: goto st6;
-		case 47u: goto tr308;
+		case 47u: goto tr312;
 		case 58u: goto st242;
 		case 59u: goto st207;
 		case 61u: goto st207;
-		case 63u: goto tr308;
+		case 63u: goto tr312;
 		case 64u: goto st209;
 		case 95u: goto st207;
 		case 126u: goto st207;
@@ -1333,10 +1370,15 @@ case 241:
 	} else
 		goto st237;
 	goto st0;
+tr325:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+	goto st242;
 st242:
 	if ( ++p == pe )
 		goto _test_eof242;
 case 242:
+#line 1332 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st208;
 		case 37u: goto st8;
@@ -1350,7 +1392,7 @@ case 242:
 	if ( (*p) < 58u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st243;
+				goto tr314;
 		} else if ( (*p) >= 36u )
 			goto st208;
 	} else if ( (*p) > 59u ) {
@@ -1362,16 +1404,21 @@ case 242:
 	} else
 		goto st204;
 	goto st0;
+tr314:
+#line 32 "grammar/uri_actions.rl"
+	{ m_port = p; }
+	goto st243;
 st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
+#line 1364 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st208;
 		case 37u: goto st8;
-		case 47u: goto tr284;
+		case 47u: goto tr283;
 		case 61u: goto st208;
-		case 63u: goto tr284;
+		case 63u: goto tr283;
 		case 64u: goto st209;
 		case 95u: goto st208;
 		case 126u: goto st208;
@@ -1539,11 +1586,11 @@ case 249:
 		case 37u: goto st6;
 		case 45u: goto st236;
 		case 46u: goto st238;
-		case 47u: goto tr308;
-		case 58u: goto st242;
+		case 47u: goto tr323;
+		case 58u: goto tr325;
 		case 59u: goto st207;
 		case 61u: goto st207;
-		case 63u: goto tr308;
+		case 63u: goto tr323;
 		case 64u: goto st209;
 		case 95u: goto st207;
 		case 126u: goto st207;
@@ -1569,11 +1616,11 @@ case 250:
 		case 37u: goto st6;
 		case 45u: goto st236;
 		case 46u: goto st238;
-		case 47u: goto tr308;
-		case 58u: goto st242;
+		case 47u: goto tr323;
+		case 58u: goto tr325;
 		case 59u: goto st207;
 		case 61u: goto st207;
-		case 63u: goto tr308;
+		case 63u: goto tr323;
 		case 64u: goto st209;
 		case 95u: goto st207;
 		case 126u: goto st207;
@@ -1599,11 +1646,11 @@ case 251:
 		case 37u: goto st6;
 		case 45u: goto st236;
 		case 46u: goto st238;
-		case 47u: goto tr308;
-		case 58u: goto st242;
+		case 47u: goto tr323;
+		case 58u: goto tr325;
 		case 59u: goto st207;
 		case 61u: goto st207;
-		case 63u: goto tr308;
+		case 63u: goto tr323;
 		case 64u: goto st209;
 		case 95u: goto st207;
 		case 126u: goto st207;
@@ -1794,15 +1841,10 @@ case 257:
 	} else
 		goto st237;
 	goto st0;
-tr2:
-#line 27 "grammar/uri_actions.rl"
-	{ m_uri = p; sipkit__uri_begin(uri); }
-	goto st13;
 st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 1768 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 43u: goto st2;
 		case 58u: goto st3;
@@ -1884,19 +1926,14 @@ case 16:
 	goto st0;
 case 17:
 	switch( (*p) ) {
-		case 83u: goto tr19;
-		case 115u: goto tr19;
+		case 83u: goto st18;
+		case 115u: goto st18;
 	}
 	goto st0;
-tr19:
-#line 27 "grammar/uri_actions.rl"
-	{ m_uri = p; sipkit__uri_begin(uri); }
-	goto st18;
 st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 1860 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 73u: goto st19;
 		case 105u: goto st19;
@@ -1923,36 +1960,36 @@ st21:
 		goto _test_eof21;
 case 21:
 	switch( (*p) ) {
-		case 33u: goto tr23;
-		case 37u: goto tr24;
-		case 59u: goto tr23;
-		case 61u: goto tr23;
-		case 63u: goto tr23;
-		case 91u: goto tr27;
-		case 95u: goto tr23;
-		case 126u: goto tr23;
+		case 33u: goto tr22;
+		case 37u: goto tr23;
+		case 59u: goto tr22;
+		case 61u: goto tr22;
+		case 63u: goto tr22;
+		case 91u: goto tr26;
+		case 95u: goto tr22;
+		case 126u: goto tr22;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto tr23;
+			goto tr22;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr26;
+				goto tr25;
 		} else if ( (*p) >= 65u )
-			goto tr26;
+			goto tr25;
 	} else
-		goto tr25;
+		goto tr24;
 	goto st0;
-tr23:
-#line 31 "grammar/uri_actions.rl"
+tr22:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-#line 1914 "gen/c/sip_uri.c"
+#line 1939 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st22;
 		case 37u: goto st23;
@@ -1971,15 +2008,15 @@ case 22:
 	} else
 		goto st22;
 	goto st0;
-tr24:
-#line 31 "grammar/uri_actions.rl"
+tr23:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
-#line 1939 "gen/c/sip_uri.c"
+#line 1964 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st24;
@@ -2057,27 +2094,27 @@ st28:
 		goto _test_eof28;
 case 28:
 	if ( (*p) == 91u )
-		goto tr37;
+		goto tr36;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto tr35;
+			goto tr34;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr36;
+			goto tr35;
 	} else
-		goto tr36;
+		goto tr35;
 	goto st0;
-tr35:
-#line 32 "grammar/uri_actions.rl"
+tr34:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st29;
 st29:
 	if ( ++p == pe )
 		goto _test_eof29;
 case 29:
-#line 2034 "gen/c/sip_uri.c"
+#line 2059 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st30;
 		case 46u: goto st52;
@@ -2136,23 +2173,23 @@ case 32:
 	} else
 		goto st258;
 	goto st0;
-tr36:
-#line 32 "grammar/uri_actions.rl"
+tr35:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st258;
 st258:
 	if ( ++p == pe )
 		goto _test_eof258;
 case 258:
-#line 2100 "gen/c/sip_uri.c"
+#line 2125 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st33;
 		case 46u: goto st259;
 		case 58u: goto st34;
-		case 59u: goto tr325;
-		case 63u: goto tr326;
+		case 59u: goto tr332;
+		case 63u: goto tr333;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -2184,8 +2221,8 @@ st259:
 case 259:
 	switch( (*p) ) {
 		case 58u: goto st34;
-		case 59u: goto tr325;
-		case 63u: goto tr326;
+		case 59u: goto tr332;
+		case 63u: goto tr333;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -2196,115 +2233,157 @@ case 259:
 	} else
 		goto st258;
 	goto st0;
+tr412:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+	goto st34;
+tr416:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+	goto st34;
 st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
+#line 2184 "gen/c/sip_uri.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st260;
+		goto tr44;
 	goto st0;
+tr44:
+#line 32 "grammar/uri_actions.rl"
+	{ m_port = p; }
+	goto st260;
 st260:
 	if ( ++p == pe )
 		goto _test_eof260;
 case 260:
+#line 2194 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 59u: goto tr325;
-		case 63u: goto tr326;
+		case 59u: goto tr332;
+		case 63u: goto tr333;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st260;
 	goto st0;
-tr325:
+tr332:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	goto st35;
+tr413:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	goto st35;
+tr417:
 #line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st35;
-tr328:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st35;
-tr334:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st35;
-tr349:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st35;
-tr370:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st35;
-tr383:
+tr336:
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st35;
-tr389:
+tr342:
+#line 43 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr357:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr367:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr375:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr382:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st35;
-tr396:
+tr395:
 #line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr401:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st35;
+tr408:
+#line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st35;
 st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
-#line 2201 "gen/c/sip_uri.c"
+#line 2253 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto tr46;
-		case 37u: goto tr47;
-		case 76u: goto tr48;
-		case 77u: goto tr49;
-		case 84u: goto tr50;
-		case 85u: goto tr51;
-		case 93u: goto tr46;
-		case 95u: goto tr46;
-		case 108u: goto tr48;
-		case 109u: goto tr49;
-		case 116u: goto tr50;
-		case 117u: goto tr51;
-		case 126u: goto tr46;
+		case 33u: goto tr45;
+		case 37u: goto tr46;
+		case 76u: goto tr47;
+		case 77u: goto tr48;
+		case 84u: goto tr49;
+		case 85u: goto tr50;
+		case 93u: goto tr45;
+		case 95u: goto tr45;
+		case 108u: goto tr47;
+		case 109u: goto tr48;
+		case 116u: goto tr49;
+		case 117u: goto tr50;
+		case 126u: goto tr45;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto tr46;
+			goto tr45;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr46;
+				goto tr45;
 		} else if ( (*p) >= 65u )
-			goto tr46;
+			goto tr45;
 	} else
-		goto tr46;
+		goto tr45;
 	goto st0;
-tr46:
-#line 35 "grammar/uri_actions.rl"
+tr45:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st261;
 st261:
 	if ( ++p == pe )
 		goto _test_eof261;
 case 261:
-#line 2235 "gen/c/sip_uri.c"
+#line 2287 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 93u: goto st261;
 		case 95u: goto st261;
 		case 126u: goto st261;
@@ -2321,15 +2400,15 @@ case 261:
 	} else
 		goto st261;
 	goto st0;
-tr47:
-#line 35 "grammar/uri_actions.rl"
+tr46:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st36;
 st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
-#line 2264 "gen/c/sip_uri.c"
+#line 2316 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st37;
@@ -2382,8 +2461,8 @@ case 262:
 	switch( (*p) ) {
 		case 33u: goto st262;
 		case 37u: goto st39;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 93u: goto st262;
 		case 95u: goto st262;
 		case 126u: goto st262;
@@ -2426,71 +2505,107 @@ case 40:
 	} else
 		goto st262;
 	goto st0;
-tr326:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
+tr333:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st41;
-tr330:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st41;
-tr335:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st41;
-tr350:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st41;
-tr371:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st41;
-tr384:
+tr338:
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st41;
-tr390:
+tr343:
+#line 43 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr358:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr368:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr376:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr383:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st41;
-tr397:
+tr396:
 #line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr402:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr409:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr414:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st41;
+tr418:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st41;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 2402 "gen/c/sip_uri.c"
+#line 2476 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st42;
 		case 36u: goto st42;
@@ -2615,21 +2730,21 @@ case 46:
 	} else
 		goto st263;
 	goto st0;
-tr48:
-#line 35 "grammar/uri_actions.rl"
+tr47:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st264;
 st264:
 	if ( ++p == pe )
 		goto _test_eof264;
 case 264:
-#line 2533 "gen/c/sip_uri.c"
+#line 2607 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 82u: goto st265;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -2655,9 +2770,9 @@ case 265:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr334;
+		case 59u: goto tr342;
 		case 61u: goto st38;
-		case 63u: goto tr335;
+		case 63u: goto tr343;
 		case 93u: goto st261;
 		case 95u: goto st261;
 		case 126u: goto st261;
@@ -2674,21 +2789,21 @@ case 265:
 	} else
 		goto st261;
 	goto st0;
-tr49:
-#line 35 "grammar/uri_actions.rl"
+tr48:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st266;
 st266:
 	if ( ++p == pe )
 		goto _test_eof266;
 case 266:
-#line 2590 "gen/c/sip_uri.c"
+#line 2664 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 65u: goto st267;
 		case 69u: goto st295;
 		case 93u: goto st261;
@@ -2716,9 +2831,9 @@ case 267:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 68u: goto st268;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -2744,9 +2859,9 @@ case 268:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 68u: goto st269;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -2772,9 +2887,9 @@ case 269:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 82u: goto st270;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -2800,9 +2915,9 @@ case 270:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st47;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 93u: goto st261;
 		case 95u: goto st261;
 		case 126u: goto st261;
@@ -2858,8 +2973,8 @@ case 271:
 		case 46u: goto st278;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -2886,8 +3001,8 @@ case 272:
 		case 37u: goto st39;
 		case 45u: goto st272;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -2919,8 +3034,8 @@ case 273:
 		case 46u: goto st274;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -2946,8 +3061,8 @@ case 274:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -2979,8 +3094,8 @@ case 275:
 		case 46u: goto st277;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr349;
-		case 63u: goto tr350;
+		case 59u: goto tr357;
+		case 63u: goto tr358;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3007,8 +3122,8 @@ case 276:
 		case 37u: goto st39;
 		case 45u: goto st276;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3037,8 +3152,8 @@ case 277:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 58u: goto st262;
-		case 59u: goto tr349;
-		case 63u: goto tr350;
+		case 59u: goto tr357;
+		case 63u: goto tr358;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3067,8 +3182,8 @@ case 278:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3100,8 +3215,8 @@ case 279:
 		case 46u: goto st280;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3127,8 +3242,8 @@ case 280:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3160,8 +3275,8 @@ case 281:
 		case 46u: goto st282;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3187,8 +3302,8 @@ case 282:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3220,8 +3335,8 @@ case 283:
 		case 46u: goto st274;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr349;
-		case 63u: goto tr350;
+		case 59u: goto tr367;
+		case 63u: goto tr368;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3250,8 +3365,8 @@ case 284:
 		case 46u: goto st274;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr349;
-		case 63u: goto tr350;
+		case 59u: goto tr367;
+		case 63u: goto tr368;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3280,8 +3395,8 @@ case 285:
 		case 46u: goto st274;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr349;
-		case 63u: goto tr350;
+		case 59u: goto tr367;
+		case 63u: goto tr368;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3310,8 +3425,8 @@ case 286:
 		case 46u: goto st282;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3340,8 +3455,8 @@ case 287:
 		case 46u: goto st282;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3370,8 +3485,8 @@ case 288:
 		case 46u: goto st280;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3400,8 +3515,8 @@ case 289:
 		case 46u: goto st280;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3430,8 +3545,8 @@ case 290:
 		case 46u: goto st278;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3460,8 +3575,8 @@ case 291:
 		case 46u: goto st278;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 95u: goto st262;
@@ -3487,8 +3602,8 @@ case 292:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 46u: goto st293;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 93u: goto st262;
 		case 95u: goto st262;
 		case 126u: goto st262;
@@ -3522,8 +3637,8 @@ case 293:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 46u: goto st293;
-		case 59u: goto tr328;
-		case 63u: goto tr330;
+		case 59u: goto tr336;
+		case 63u: goto tr338;
 		case 93u: goto st294;
 		case 95u: goto st262;
 		case 126u: goto st262;
@@ -3556,8 +3671,8 @@ case 294:
 	switch( (*p) ) {
 		case 33u: goto st262;
 		case 37u: goto st39;
-		case 59u: goto tr349;
-		case 63u: goto tr350;
+		case 59u: goto tr375;
+		case 63u: goto tr376;
 		case 93u: goto st262;
 		case 95u: goto st262;
 		case 126u: goto st262;
@@ -3581,9 +3696,9 @@ case 295:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 84u: goto st296;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -3609,9 +3724,9 @@ case 296:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 72u: goto st297;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -3637,9 +3752,9 @@ case 297:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 79u: goto st298;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -3665,9 +3780,9 @@ case 298:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 68u: goto st299;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -3693,9 +3808,9 @@ case 299:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st48;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 93u: goto st261;
 		case 95u: goto st261;
 		case 126u: goto st261;
@@ -3752,8 +3867,8 @@ case 300:
 		case 39u: goto st300;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr370;
-		case 63u: goto tr371;
+		case 59u: goto tr382;
+		case 63u: goto tr383;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 96u: goto st302;
@@ -3782,8 +3897,8 @@ case 301:
 		case 33u: goto st302;
 		case 37u: goto st302;
 		case 39u: goto st302;
-		case 59u: goto tr370;
-		case 63u: goto tr371;
+		case 59u: goto tr382;
+		case 63u: goto tr383;
 		case 126u: goto st302;
 	}
 	if ( (*p) < 65u ) {
@@ -3818,8 +3933,8 @@ case 302:
 		case 33u: goto st302;
 		case 37u: goto st302;
 		case 39u: goto st302;
-		case 59u: goto tr370;
-		case 63u: goto tr371;
+		case 59u: goto tr382;
+		case 63u: goto tr383;
 		case 126u: goto st302;
 	}
 	if ( (*p) < 48u ) {
@@ -3845,8 +3960,8 @@ case 303:
 		case 33u: goto st302;
 		case 37u: goto st302;
 		case 39u: goto st302;
-		case 59u: goto tr370;
-		case 63u: goto tr371;
+		case 59u: goto tr382;
+		case 63u: goto tr383;
 		case 126u: goto st302;
 	}
 	if ( (*p) < 65u ) {
@@ -3873,21 +3988,21 @@ case 303:
 	} else
 		goto st300;
 	goto st0;
-tr50:
-#line 35 "grammar/uri_actions.rl"
+tr49:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st304;
 st304:
 	if ( ++p == pe )
 		goto _test_eof304;
 case 304:
-#line 3787 "gen/c/sip_uri.c"
+#line 3861 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 82u: goto st305;
 		case 84u: goto st317;
 		case 93u: goto st261;
@@ -3915,9 +4030,9 @@ case 305:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 65u: goto st306;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -3943,9 +4058,9 @@ case 306:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 78u: goto st307;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -3971,9 +4086,9 @@ case 307:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 83u: goto st308;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -3999,9 +4114,9 @@ case 308:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 80u: goto st309;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4027,9 +4142,9 @@ case 309:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 79u: goto st310;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4055,9 +4170,9 @@ case 310:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 82u: goto st311;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4083,9 +4198,9 @@ case 311:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 84u: goto st312;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4111,9 +4226,9 @@ case 312:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st49;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 93u: goto st261;
 		case 95u: goto st261;
 		case 126u: goto st261;
@@ -4170,8 +4285,8 @@ case 313:
 		case 39u: goto st313;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr383;
-		case 63u: goto tr384;
+		case 59u: goto tr395;
+		case 63u: goto tr396;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 96u: goto st315;
@@ -4200,8 +4315,8 @@ case 314:
 		case 33u: goto st315;
 		case 37u: goto st315;
 		case 39u: goto st315;
-		case 59u: goto tr383;
-		case 63u: goto tr384;
+		case 59u: goto tr395;
+		case 63u: goto tr396;
 		case 126u: goto st315;
 	}
 	if ( (*p) < 65u ) {
@@ -4236,8 +4351,8 @@ case 315:
 		case 33u: goto st315;
 		case 37u: goto st315;
 		case 39u: goto st315;
-		case 59u: goto tr383;
-		case 63u: goto tr384;
+		case 59u: goto tr395;
+		case 63u: goto tr396;
 		case 126u: goto st315;
 	}
 	if ( (*p) < 48u ) {
@@ -4263,8 +4378,8 @@ case 316:
 		case 33u: goto st315;
 		case 37u: goto st315;
 		case 39u: goto st315;
-		case 59u: goto tr383;
-		case 63u: goto tr384;
+		case 59u: goto tr395;
+		case 63u: goto tr396;
 		case 126u: goto st315;
 	}
 	if ( (*p) < 65u ) {
@@ -4298,9 +4413,9 @@ case 317:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 76u: goto st318;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4326,9 +4441,9 @@ case 318:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st50;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 93u: goto st261;
 		case 95u: goto st261;
 		case 126u: goto st261;
@@ -4380,8 +4495,8 @@ case 319:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 58u: goto st262;
-		case 59u: goto tr389;
-		case 63u: goto tr390;
+		case 59u: goto tr401;
+		case 63u: goto tr402;
 		case 93u: goto st262;
 		case 95u: goto st262;
 		case 126u: goto st262;
@@ -4409,8 +4524,8 @@ case 320:
 		case 33u: goto st262;
 		case 37u: goto st39;
 		case 58u: goto st262;
-		case 59u: goto tr389;
-		case 63u: goto tr390;
+		case 59u: goto tr401;
+		case 63u: goto tr402;
 		case 93u: goto st262;
 		case 95u: goto st262;
 		case 126u: goto st262;
@@ -4437,8 +4552,8 @@ case 321:
 	switch( (*p) ) {
 		case 33u: goto st262;
 		case 37u: goto st39;
-		case 59u: goto tr389;
-		case 63u: goto tr390;
+		case 59u: goto tr401;
+		case 63u: goto tr402;
 		case 93u: goto st262;
 		case 95u: goto st262;
 		case 126u: goto st262;
@@ -4455,21 +4570,21 @@ case 321:
 	} else
 		goto st262;
 	goto st0;
-tr51:
-#line 35 "grammar/uri_actions.rl"
+tr50:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st322;
 st322:
 	if ( ++p == pe )
 		goto _test_eof322;
 case 322:
-#line 4367 "gen/c/sip_uri.c"
+#line 4441 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 83u: goto st323;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4495,9 +4610,9 @@ case 323:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 69u: goto st324;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4523,9 +4638,9 @@ case 324:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st38;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 82u: goto st325;
 		case 93u: goto st261;
 		case 95u: goto st261;
@@ -4551,9 +4666,9 @@ case 325:
 	switch( (*p) ) {
 		case 33u: goto st261;
 		case 37u: goto st36;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st51;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 93u: goto st261;
 		case 95u: goto st261;
 		case 126u: goto st261;
@@ -4610,8 +4725,8 @@ case 326:
 		case 39u: goto st326;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr396;
-		case 63u: goto tr397;
+		case 59u: goto tr408;
+		case 63u: goto tr409;
 		case 91u: goto st262;
 		case 93u: goto st262;
 		case 96u: goto st328;
@@ -4640,8 +4755,8 @@ case 327:
 		case 33u: goto st328;
 		case 37u: goto st328;
 		case 39u: goto st328;
-		case 59u: goto tr396;
-		case 63u: goto tr397;
+		case 59u: goto tr408;
+		case 63u: goto tr409;
 		case 126u: goto st328;
 	}
 	if ( (*p) < 65u ) {
@@ -4676,8 +4791,8 @@ case 328:
 		case 33u: goto st328;
 		case 37u: goto st328;
 		case 39u: goto st328;
-		case 59u: goto tr396;
-		case 63u: goto tr397;
+		case 59u: goto tr408;
+		case 63u: goto tr409;
 		case 126u: goto st328;
 	}
 	if ( (*p) < 48u ) {
@@ -4703,8 +4818,8 @@ case 329:
 		case 33u: goto st328;
 		case 37u: goto st328;
 		case 39u: goto st328;
-		case 59u: goto tr396;
-		case 63u: goto tr397;
+		case 59u: goto tr408;
+		case 63u: goto tr409;
 		case 126u: goto st328;
 	}
 	if ( (*p) < 65u ) {
@@ -4811,9 +4926,9 @@ case 330:
 	switch( (*p) ) {
 		case 45u: goto st30;
 		case 46u: goto st32;
-		case 58u: goto st34;
-		case 59u: goto tr325;
-		case 63u: goto tr326;
+		case 58u: goto tr412;
+		case 59u: goto tr413;
+		case 63u: goto tr414;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -4831,9 +4946,9 @@ case 331:
 	switch( (*p) ) {
 		case 45u: goto st30;
 		case 46u: goto st32;
-		case 58u: goto st34;
-		case 59u: goto tr325;
-		case 63u: goto tr326;
+		case 58u: goto tr412;
+		case 59u: goto tr413;
+		case 63u: goto tr414;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -4851,9 +4966,9 @@ case 332:
 	switch( (*p) ) {
 		case 45u: goto st30;
 		case 46u: goto st32;
-		case 58u: goto st34;
-		case 59u: goto tr325;
-		case 63u: goto tr326;
+		case 58u: goto tr412;
+		case 59u: goto tr413;
+		case 63u: goto tr414;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -4966,21 +5081,21 @@ case 62:
 	} else
 		goto st31;
 	goto st0;
-tr27:
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+tr26:
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st63;
-tr37:
-#line 32 "grammar/uri_actions.rl"
+tr36:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st63;
 st63:
 	if ( ++p == pe )
 		goto _test_eof63;
 case 63:
-#line 4880 "gen/c/sip_uri.c"
+#line 4954 "gen/c/sip_uri.c"
 	if ( (*p) == 46u )
 		goto st64;
 	if ( (*p) < 65u ) {
@@ -5014,22 +5129,22 @@ st333:
 		goto _test_eof333;
 case 333:
 	switch( (*p) ) {
-		case 58u: goto st34;
-		case 59u: goto tr325;
-		case 63u: goto tr326;
+		case 58u: goto tr416;
+		case 59u: goto tr417;
+		case 63u: goto tr418;
 	}
 	goto st0;
-tr25:
-#line 31 "grammar/uri_actions.rl"
+tr24:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st65;
 st65:
 	if ( ++p == pe )
 		goto _test_eof65;
 case 65:
-#line 4926 "gen/c/sip_uri.c"
+#line 5000 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st22;
 		case 37u: goto st23;
@@ -5139,26 +5254,26 @@ case 68:
 	} else
 		goto st67;
 	goto st0;
-tr26:
-#line 31 "grammar/uri_actions.rl"
+tr25:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st334;
 st334:
 	if ( ++p == pe )
 		goto _test_eof334;
 case 334:
-#line 5043 "gen/c/sip_uri.c"
+#line 5117 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st22;
 		case 37u: goto st23;
 		case 45u: goto st69;
 		case 46u: goto st335;
 		case 58u: goto st70;
-		case 59u: goto tr403;
+		case 59u: goto tr421;
 		case 61u: goto st22;
-		case 63u: goto tr404;
+		case 63u: goto tr422;
 		case 64u: goto st28;
 		case 95u: goto st22;
 		case 126u: goto st22;
@@ -5211,9 +5326,9 @@ case 335:
 		case 33u: goto st22;
 		case 37u: goto st23;
 		case 58u: goto st70;
-		case 59u: goto tr403;
+		case 59u: goto tr421;
 		case 61u: goto st22;
-		case 63u: goto tr404;
+		case 63u: goto tr422;
 		case 64u: goto st28;
 		case 95u: goto st22;
 		case 126u: goto st22;
@@ -5230,10 +5345,15 @@ case 335:
 	} else
 		goto st67;
 	goto st0;
+tr501:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+	goto st70;
 st70:
 	if ( ++p == pe )
 		goto _test_eof70;
 case 70:
+#line 5204 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st25;
 		case 37u: goto st26;
@@ -5252,18 +5372,23 @@ case 70:
 		} else if ( (*p) >= 65u )
 			goto st25;
 	} else
-		goto st336;
+		goto tr93;
 	goto st0;
+tr93:
+#line 32 "grammar/uri_actions.rl"
+	{ m_port = p; }
+	goto st336;
 st336:
 	if ( ++p == pe )
 		goto _test_eof336;
 case 336:
+#line 5231 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st25;
 		case 37u: goto st26;
-		case 59u: goto tr325;
+		case 59u: goto tr332;
 		case 61u: goto st25;
-		case 63u: goto tr326;
+		case 63u: goto tr333;
 		case 64u: goto st28;
 		case 95u: goto st25;
 		case 126u: goto st25;
@@ -5280,103 +5405,117 @@ case 336:
 	} else
 		goto st336;
 	goto st0;
-tr403:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+tr421:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st71;
-tr406:
-#line 36 "grammar/uri_actions.rl"
+tr502:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	goto st71;
+tr425:
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st71;
-tr416:
-#line 42 "grammar/uri_actions.rl"
+tr435:
+#line 43 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st71;
-tr431:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st71;
 tr450:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st71;
-tr463:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st71;
-tr469:
+tr460:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr471:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st71;
-tr476:
+tr484:
 #line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr490:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st71;
+tr497:
+#line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st71;
 st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
-#line 5207 "gen/c/sip_uri.c"
+#line 5296 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto tr95;
-		case 37u: goto tr96;
+		case 33u: goto tr94;
+		case 37u: goto tr95;
 		case 44u: goto st22;
-		case 58u: goto tr97;
+		case 58u: goto tr96;
 		case 59u: goto st22;
 		case 61u: goto st22;
 		case 63u: goto st22;
 		case 64u: goto st28;
-		case 76u: goto tr98;
-		case 77u: goto tr99;
-		case 84u: goto tr100;
-		case 85u: goto tr101;
-		case 91u: goto tr46;
-		case 93u: goto tr46;
-		case 95u: goto tr95;
-		case 108u: goto tr98;
-		case 109u: goto tr99;
-		case 116u: goto tr100;
-		case 117u: goto tr101;
-		case 126u: goto tr95;
+		case 76u: goto tr97;
+		case 77u: goto tr98;
+		case 84u: goto tr99;
+		case 85u: goto tr100;
+		case 91u: goto tr45;
+		case 93u: goto tr45;
+		case 95u: goto tr94;
+		case 108u: goto tr97;
+		case 109u: goto tr98;
+		case 116u: goto tr99;
+		case 117u: goto tr100;
+		case 126u: goto tr94;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto tr95;
+			goto tr94;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr95;
+			goto tr94;
 	} else
-		goto tr95;
+		goto tr94;
 	goto st0;
-tr95:
-#line 35 "grammar/uri_actions.rl"
+tr94:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st337;
 st337:
 	if ( ++p == pe )
 		goto _test_eof337;
 case 337:
-#line 5245 "gen/c/sip_uri.c"
+#line 5334 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st337;
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -5392,15 +5531,15 @@ case 337:
 	} else
 		goto st337;
 	goto st0;
-tr96:
-#line 35 "grammar/uri_actions.rl"
+tr95:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st72;
 st72:
 	if ( ++p == pe )
 		goto _test_eof72;
 case 72:
-#line 5275 "gen/c/sip_uri.c"
+#line 5364 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st73;
@@ -5423,24 +5562,24 @@ case 73:
 	} else
 		goto st337;
 	goto st0;
-tr97:
-#line 35 "grammar/uri_actions.rl"
+tr96:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st338;
 st338:
 	if ( ++p == pe )
 		goto _test_eof338;
 case 338:
-#line 5304 "gen/c/sip_uri.c"
+#line 5393 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st338;
 		case 37u: goto st74;
 		case 44u: goto st25;
 		case 47u: goto st261;
 		case 58u: goto st261;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st76;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -5518,9 +5657,9 @@ case 339:
 		case 44u: goto st25;
 		case 47u: goto st262;
 		case 58u: goto st262;
-		case 59u: goto tr328;
+		case 59u: goto tr336;
 		case 61u: goto st25;
-		case 63u: goto tr330;
+		case 63u: goto tr338;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -5598,9 +5737,9 @@ case 340:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -5642,71 +5781,89 @@ case 81:
 	} else
 		goto st340;
 	goto st0;
-tr404:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
+tr422:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st82;
-tr408:
-#line 36 "grammar/uri_actions.rl"
+tr427:
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st82;
-tr417:
-#line 42 "grammar/uri_actions.rl"
+tr436:
+#line 43 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st82;
-tr432:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st82;
 tr451:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st82;
-tr464:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st82;
-tr470:
+tr461:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr472:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st82;
-tr477:
+tr485:
 #line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr491:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr498:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st82;
+tr503:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st82;
 st82:
 	if ( ++p == pe )
 		goto _test_eof82;
 case 82:
-#line 5556 "gen/c/sip_uri.c"
+#line 5656 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st83;
 		case 37u: goto st84;
@@ -5972,23 +6129,23 @@ case 93:
 	} else
 		goto st342;
 	goto st0;
-tr98:
-#line 35 "grammar/uri_actions.rl"
+tr97:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st343;
 st343:
 	if ( ++p == pe )
 		goto _test_eof343;
 case 343:
-#line 5828 "gen/c/sip_uri.c"
+#line 5928 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st337;
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 82u: goto st344;
 		case 91u: goto st261;
@@ -6015,9 +6172,9 @@ case 344:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr416;
+		case 59u: goto tr435;
 		case 61u: goto st79;
-		case 63u: goto tr417;
+		case 63u: goto tr436;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -6033,23 +6190,23 @@ case 344:
 	} else
 		goto st337;
 	goto st0;
-tr99:
-#line 35 "grammar/uri_actions.rl"
+tr98:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st345;
 st345:
 	if ( ++p == pe )
 		goto _test_eof345;
 case 345:
-#line 5887 "gen/c/sip_uri.c"
+#line 5987 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st337;
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 65u: goto st346;
 		case 69u: goto st371;
@@ -6078,9 +6235,9 @@ case 346:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 68u: goto st347;
 		case 91u: goto st261;
@@ -6107,9 +6264,9 @@ case 347:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 68u: goto st348;
 		case 91u: goto st261;
@@ -6136,9 +6293,9 @@ case 348:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 82u: goto st349;
 		case 91u: goto st261;
@@ -6165,9 +6322,9 @@ case 349:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st94;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -6224,9 +6381,9 @@ case 350:
 		case 45u: goto st351;
 		case 46u: goto st357;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6255,9 +6412,9 @@ case 351:
 		case 44u: goto st22;
 		case 45u: goto st351;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6287,9 +6444,9 @@ case 352:
 		case 45u: goto st351;
 		case 46u: goto st353;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6317,9 +6474,9 @@ case 353:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6349,9 +6506,9 @@ case 354:
 		case 45u: goto st355;
 		case 46u: goto st356;
 		case 58u: goto st339;
-		case 59u: goto tr431;
+		case 59u: goto tr450;
 		case 61u: goto st22;
-		case 63u: goto tr432;
+		case 63u: goto tr451;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6380,9 +6537,9 @@ case 355:
 		case 44u: goto st22;
 		case 45u: goto st355;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6410,9 +6567,9 @@ case 356:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr431;
+		case 59u: goto tr450;
 		case 61u: goto st22;
-		case 63u: goto tr432;
+		case 63u: goto tr451;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6440,9 +6597,9 @@ case 357:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6472,9 +6629,9 @@ case 358:
 		case 45u: goto st351;
 		case 46u: goto st359;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6502,9 +6659,9 @@ case 359:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6534,9 +6691,9 @@ case 360:
 		case 45u: goto st351;
 		case 46u: goto st361;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6564,9 +6721,9 @@ case 361:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6596,9 +6753,9 @@ case 362:
 		case 45u: goto st351;
 		case 46u: goto st353;
 		case 58u: goto st339;
-		case 59u: goto tr431;
+		case 59u: goto tr460;
 		case 61u: goto st22;
-		case 63u: goto tr432;
+		case 63u: goto tr461;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6628,9 +6785,9 @@ case 363:
 		case 45u: goto st351;
 		case 46u: goto st353;
 		case 58u: goto st339;
-		case 59u: goto tr431;
+		case 59u: goto tr460;
 		case 61u: goto st22;
-		case 63u: goto tr432;
+		case 63u: goto tr461;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6660,9 +6817,9 @@ case 364:
 		case 45u: goto st351;
 		case 46u: goto st353;
 		case 58u: goto st339;
-		case 59u: goto tr431;
+		case 59u: goto tr460;
 		case 61u: goto st22;
-		case 63u: goto tr432;
+		case 63u: goto tr461;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6692,9 +6849,9 @@ case 365:
 		case 45u: goto st351;
 		case 46u: goto st361;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6724,9 +6881,9 @@ case 366:
 		case 45u: goto st351;
 		case 46u: goto st361;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6756,9 +6913,9 @@ case 367:
 		case 45u: goto st351;
 		case 46u: goto st359;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6788,9 +6945,9 @@ case 368:
 		case 45u: goto st351;
 		case 46u: goto st359;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6820,9 +6977,9 @@ case 369:
 		case 45u: goto st351;
 		case 46u: goto st357;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6852,9 +7009,9 @@ case 370:
 		case 45u: goto st351;
 		case 46u: goto st357;
 		case 58u: goto st339;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st22;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -6882,9 +7039,9 @@ case 371:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 84u: goto st372;
 		case 91u: goto st261;
@@ -6911,9 +7068,9 @@ case 372:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 72u: goto st373;
 		case 91u: goto st261;
@@ -6940,9 +7097,9 @@ case 373:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 79u: goto st374;
 		case 91u: goto st261;
@@ -6969,9 +7126,9 @@ case 374:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 68u: goto st375;
 		case 91u: goto st261;
@@ -6998,9 +7155,9 @@ case 375:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st95;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -7059,9 +7216,9 @@ case 376:
 		case 44u: goto st22;
 		case 47u: goto st340;
 		case 58u: goto st339;
-		case 59u: goto tr450;
+		case 59u: goto tr471;
 		case 61u: goto st22;
-		case 63u: goto tr451;
+		case 63u: goto tr472;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -7088,8 +7245,8 @@ case 377:
 		case 33u: goto st302;
 		case 37u: goto st302;
 		case 39u: goto st302;
-		case 59u: goto tr370;
-		case 63u: goto tr371;
+		case 59u: goto tr382;
+		case 63u: goto tr383;
 		case 126u: goto st302;
 	}
 	if ( (*p) < 65u ) {
@@ -7124,8 +7281,8 @@ case 378:
 		case 33u: goto st302;
 		case 37u: goto st302;
 		case 39u: goto st302;
-		case 59u: goto tr370;
-		case 63u: goto tr371;
+		case 59u: goto tr382;
+		case 63u: goto tr383;
 		case 126u: goto st302;
 	}
 	if ( (*p) < 65u ) {
@@ -7152,23 +7309,23 @@ case 378:
 	} else
 		goto st376;
 	goto st0;
-tr100:
-#line 35 "grammar/uri_actions.rl"
+tr99:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st379;
 st379:
 	if ( ++p == pe )
 		goto _test_eof379;
 case 379:
-#line 7004 "gen/c/sip_uri.c"
+#line 7104 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st337;
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 82u: goto st380;
 		case 84u: goto st391;
@@ -7197,9 +7354,9 @@ case 380:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 65u: goto st381;
 		case 91u: goto st261;
@@ -7226,9 +7383,9 @@ case 381:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 78u: goto st382;
 		case 91u: goto st261;
@@ -7255,9 +7412,9 @@ case 382:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 83u: goto st383;
 		case 91u: goto st261;
@@ -7284,9 +7441,9 @@ case 383:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 80u: goto st384;
 		case 91u: goto st261;
@@ -7313,9 +7470,9 @@ case 384:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 79u: goto st385;
 		case 91u: goto st261;
@@ -7342,9 +7499,9 @@ case 385:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 82u: goto st386;
 		case 91u: goto st261;
@@ -7371,9 +7528,9 @@ case 386:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 84u: goto st387;
 		case 91u: goto st261;
@@ -7400,9 +7557,9 @@ case 387:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st96;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -7461,9 +7618,9 @@ case 388:
 		case 44u: goto st22;
 		case 47u: goto st340;
 		case 58u: goto st339;
-		case 59u: goto tr463;
+		case 59u: goto tr484;
 		case 61u: goto st22;
-		case 63u: goto tr464;
+		case 63u: goto tr485;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -7490,8 +7647,8 @@ case 389:
 		case 33u: goto st315;
 		case 37u: goto st315;
 		case 39u: goto st315;
-		case 59u: goto tr383;
-		case 63u: goto tr384;
+		case 59u: goto tr395;
+		case 63u: goto tr396;
 		case 126u: goto st315;
 	}
 	if ( (*p) < 65u ) {
@@ -7526,8 +7683,8 @@ case 390:
 		case 33u: goto st315;
 		case 37u: goto st315;
 		case 39u: goto st315;
-		case 59u: goto tr383;
-		case 63u: goto tr384;
+		case 59u: goto tr395;
+		case 63u: goto tr396;
 		case 126u: goto st315;
 	}
 	if ( (*p) < 65u ) {
@@ -7563,9 +7720,9 @@ case 391:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 76u: goto st392;
 		case 91u: goto st261;
@@ -7592,9 +7749,9 @@ case 392:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st97;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -7649,9 +7806,9 @@ case 393:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr469;
+		case 59u: goto tr490;
 		case 61u: goto st22;
-		case 63u: goto tr470;
+		case 63u: goto tr491;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -7679,9 +7836,9 @@ case 394:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr469;
+		case 59u: goto tr490;
 		case 61u: goto st22;
-		case 63u: goto tr470;
+		case 63u: goto tr491;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -7709,9 +7866,9 @@ case 395:
 		case 37u: goto st80;
 		case 44u: goto st22;
 		case 58u: goto st339;
-		case 59u: goto tr469;
+		case 59u: goto tr490;
 		case 61u: goto st22;
-		case 63u: goto tr470;
+		case 63u: goto tr491;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -7727,23 +7884,23 @@ case 395:
 	} else
 		goto st340;
 	goto st0;
-tr101:
-#line 35 "grammar/uri_actions.rl"
+tr100:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st396;
 st396:
 	if ( ++p == pe )
 		goto _test_eof396;
 case 396:
-#line 7577 "gen/c/sip_uri.c"
+#line 7677 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st337;
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 83u: goto st397;
 		case 91u: goto st261;
@@ -7770,9 +7927,9 @@ case 397:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 69u: goto st398;
 		case 91u: goto st261;
@@ -7799,9 +7956,9 @@ case 398:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st79;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 82u: goto st399;
 		case 91u: goto st261;
@@ -7828,9 +7985,9 @@ case 399:
 		case 37u: goto st72;
 		case 44u: goto st22;
 		case 58u: goto st338;
-		case 59u: goto tr406;
+		case 59u: goto tr425;
 		case 61u: goto st98;
-		case 63u: goto tr408;
+		case 63u: goto tr427;
 		case 64u: goto st28;
 		case 91u: goto st261;
 		case 93u: goto st261;
@@ -7889,9 +8046,9 @@ case 400:
 		case 44u: goto st22;
 		case 47u: goto st340;
 		case 58u: goto st339;
-		case 59u: goto tr476;
+		case 59u: goto tr497;
 		case 61u: goto st22;
-		case 63u: goto tr477;
+		case 63u: goto tr498;
 		case 64u: goto st28;
 		case 91u: goto st262;
 		case 93u: goto st262;
@@ -7918,8 +8075,8 @@ case 401:
 		case 33u: goto st328;
 		case 37u: goto st328;
 		case 39u: goto st328;
-		case 59u: goto tr396;
-		case 63u: goto tr397;
+		case 59u: goto tr408;
+		case 63u: goto tr409;
 		case 126u: goto st328;
 	}
 	if ( (*p) < 65u ) {
@@ -7954,8 +8111,8 @@ case 402:
 		case 33u: goto st328;
 		case 37u: goto st328;
 		case 39u: goto st328;
-		case 59u: goto tr396;
-		case 63u: goto tr397;
+		case 59u: goto tr408;
+		case 63u: goto tr409;
 		case 126u: goto st328;
 	}
 	if ( (*p) < 65u ) {
@@ -8130,10 +8287,10 @@ case 403:
 		case 37u: goto st23;
 		case 45u: goto st66;
 		case 46u: goto st68;
-		case 58u: goto st70;
-		case 59u: goto tr403;
+		case 58u: goto tr501;
+		case 59u: goto tr502;
 		case 61u: goto st22;
-		case 63u: goto tr404;
+		case 63u: goto tr503;
 		case 64u: goto st28;
 		case 95u: goto st22;
 		case 126u: goto st22;
@@ -8159,10 +8316,10 @@ case 404:
 		case 37u: goto st23;
 		case 45u: goto st66;
 		case 46u: goto st68;
-		case 58u: goto st70;
-		case 59u: goto tr403;
+		case 58u: goto tr501;
+		case 59u: goto tr502;
 		case 61u: goto st22;
-		case 63u: goto tr404;
+		case 63u: goto tr503;
 		case 64u: goto st28;
 		case 95u: goto st22;
 		case 126u: goto st22;
@@ -8188,10 +8345,10 @@ case 405:
 		case 37u: goto st23;
 		case 45u: goto st66;
 		case 46u: goto st68;
-		case 58u: goto st70;
-		case 59u: goto tr403;
+		case 58u: goto tr501;
+		case 59u: goto tr502;
 		case 61u: goto st22;
-		case 63u: goto tr404;
+		case 63u: goto tr503;
 		case 64u: goto st28;
 		case 95u: goto st22;
 		case 126u: goto st22;
@@ -8384,19 +8541,14 @@ case 109:
 	goto st0;
 case 110:
 	switch( (*p) ) {
-		case 83u: goto tr141;
-		case 115u: goto tr141;
+		case 83u: goto st111;
+		case 115u: goto st111;
 	}
 	goto st0;
-tr141:
-#line 27 "grammar/uri_actions.rl"
-	{ m_uri = p; sipkit__uri_begin(uri); }
-	goto st111;
 st111:
 	if ( ++p == pe )
 		goto _test_eof111;
 case 111:
-#line 8236 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 73u: goto st112;
 		case 105u: goto st112;
@@ -8432,36 +8584,36 @@ st115:
 		goto _test_eof115;
 case 115:
 	switch( (*p) ) {
-		case 33u: goto tr146;
-		case 37u: goto tr147;
-		case 59u: goto tr146;
-		case 61u: goto tr146;
-		case 63u: goto tr146;
-		case 91u: goto tr150;
-		case 95u: goto tr146;
-		case 126u: goto tr146;
+		case 33u: goto tr145;
+		case 37u: goto tr146;
+		case 59u: goto tr145;
+		case 61u: goto tr145;
+		case 63u: goto tr145;
+		case 91u: goto tr149;
+		case 95u: goto tr145;
+		case 126u: goto tr145;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto tr146;
+			goto tr145;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr149;
+				goto tr148;
 		} else if ( (*p) >= 65u )
-			goto tr149;
+			goto tr148;
 	} else
-		goto tr148;
+		goto tr147;
 	goto st0;
-tr146:
-#line 31 "grammar/uri_actions.rl"
+tr145:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 	goto st116;
 st116:
 	if ( ++p == pe )
 		goto _test_eof116;
 case 116:
-#line 8299 "gen/c/sip_uri.c"
+#line 8396 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st116;
 		case 37u: goto st117;
@@ -8480,15 +8632,15 @@ case 116:
 	} else
 		goto st116;
 	goto st0;
-tr147:
-#line 31 "grammar/uri_actions.rl"
+tr146:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 	goto st117;
 st117:
 	if ( ++p == pe )
 		goto _test_eof117;
 case 117:
-#line 8324 "gen/c/sip_uri.c"
+#line 8421 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st118;
@@ -8566,27 +8718,27 @@ st122:
 		goto _test_eof122;
 case 122:
 	if ( (*p) == 91u )
-		goto tr160;
+		goto tr159;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto tr158;
+			goto tr157;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr159;
+			goto tr158;
 	} else
-		goto tr159;
+		goto tr158;
 	goto st0;
-tr158:
-#line 32 "grammar/uri_actions.rl"
+tr157:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st123;
 st123:
 	if ( ++p == pe )
 		goto _test_eof123;
 case 123:
-#line 8419 "gen/c/sip_uri.c"
+#line 8516 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st124;
 		case 46u: goto st146;
@@ -8645,23 +8797,23 @@ case 126:
 	} else
 		goto st406;
 	goto st0;
-tr159:
-#line 32 "grammar/uri_actions.rl"
+tr158:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st406;
 st406:
 	if ( ++p == pe )
 		goto _test_eof406;
 case 406:
-#line 8485 "gen/c/sip_uri.c"
+#line 8582 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 45u: goto st127;
 		case 46u: goto st407;
 		case 58u: goto st128;
-		case 59u: goto tr483;
-		case 63u: goto tr484;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -8693,8 +8845,8 @@ st407:
 case 407:
 	switch( (*p) ) {
 		case 58u: goto st128;
-		case 59u: goto tr483;
-		case 63u: goto tr484;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -8705,115 +8857,157 @@ case 407:
 	} else
 		goto st406;
 	goto st0;
+tr587:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+	goto st128;
+tr591:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+	goto st128;
 st128:
 	if ( ++p == pe )
 		goto _test_eof128;
 case 128:
+#line 8641 "gen/c/sip_uri.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st408;
+		goto tr167;
 	goto st0;
+tr167:
+#line 32 "grammar/uri_actions.rl"
+	{ m_port = p; }
+	goto st408;
 st408:
 	if ( ++p == pe )
 		goto _test_eof408;
 case 408:
+#line 8651 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 59u: goto tr483;
-		case 63u: goto tr484;
+		case 59u: goto tr507;
+		case 63u: goto tr508;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st408;
 	goto st0;
-tr483:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-	goto st129;
-tr486:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st129;
-tr492:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st129;
 tr507:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st129;
-tr528:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
+tr588:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st129;
-tr541:
+tr592:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	goto st129;
+tr511:
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st129;
-tr547:
+tr517:
+#line 43 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr532:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr542:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr550:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr557:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st129;
-tr554:
+tr570:
 #line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr576:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st129;
+tr583:
+#line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st129;
 st129:
 	if ( ++p == pe )
 		goto _test_eof129;
 case 129:
-#line 8586 "gen/c/sip_uri.c"
+#line 8710 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto tr169;
-		case 37u: goto tr170;
-		case 76u: goto tr171;
-		case 77u: goto tr172;
-		case 84u: goto tr173;
-		case 85u: goto tr174;
-		case 93u: goto tr169;
-		case 95u: goto tr169;
-		case 108u: goto tr171;
-		case 109u: goto tr172;
-		case 116u: goto tr173;
-		case 117u: goto tr174;
-		case 126u: goto tr169;
+		case 33u: goto tr168;
+		case 37u: goto tr169;
+		case 76u: goto tr170;
+		case 77u: goto tr171;
+		case 84u: goto tr172;
+		case 85u: goto tr173;
+		case 93u: goto tr168;
+		case 95u: goto tr168;
+		case 108u: goto tr170;
+		case 109u: goto tr171;
+		case 116u: goto tr172;
+		case 117u: goto tr173;
+		case 126u: goto tr168;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto tr169;
+			goto tr168;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto tr169;
+				goto tr168;
 		} else if ( (*p) >= 65u )
-			goto tr169;
+			goto tr168;
 	} else
-		goto tr169;
+		goto tr168;
 	goto st0;
-tr169:
-#line 35 "grammar/uri_actions.rl"
+tr168:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st409;
 st409:
 	if ( ++p == pe )
 		goto _test_eof409;
 case 409:
-#line 8620 "gen/c/sip_uri.c"
+#line 8744 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 93u: goto st409;
 		case 95u: goto st409;
 		case 126u: goto st409;
@@ -8830,15 +9024,15 @@ case 409:
 	} else
 		goto st409;
 	goto st0;
-tr170:
-#line 35 "grammar/uri_actions.rl"
+tr169:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st130;
 st130:
 	if ( ++p == pe )
 		goto _test_eof130;
 case 130:
-#line 8649 "gen/c/sip_uri.c"
+#line 8773 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st131;
@@ -8891,8 +9085,8 @@ case 410:
 	switch( (*p) ) {
 		case 33u: goto st410;
 		case 37u: goto st133;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 93u: goto st410;
 		case 95u: goto st410;
 		case 126u: goto st410;
@@ -8935,71 +9129,107 @@ case 134:
 	} else
 		goto st410;
 	goto st0;
-tr484:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st135;
-tr488:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st135;
-tr493:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st135;
 tr508:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st135;
-tr529:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st135;
-tr542:
+tr513:
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st135;
-tr548:
+tr518:
+#line 43 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr533:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr543:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr551:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr558:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st135;
-tr555:
+tr571:
 #line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr577:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr584:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr589:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st135;
+tr593:
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st135;
 st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
-#line 8787 "gen/c/sip_uri.c"
+#line 8933 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st136;
 		case 36u: goto st136;
@@ -9124,21 +9354,21 @@ case 140:
 	} else
 		goto st411;
 	goto st0;
-tr171:
-#line 35 "grammar/uri_actions.rl"
+tr170:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st412;
 st412:
 	if ( ++p == pe )
 		goto _test_eof412;
 case 412:
-#line 8918 "gen/c/sip_uri.c"
+#line 9064 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 82u: goto st413;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -9164,9 +9394,9 @@ case 413:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr492;
+		case 59u: goto tr517;
 		case 61u: goto st132;
-		case 63u: goto tr493;
+		case 63u: goto tr518;
 		case 93u: goto st409;
 		case 95u: goto st409;
 		case 126u: goto st409;
@@ -9183,21 +9413,21 @@ case 413:
 	} else
 		goto st409;
 	goto st0;
-tr172:
-#line 35 "grammar/uri_actions.rl"
+tr171:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st414;
 st414:
 	if ( ++p == pe )
 		goto _test_eof414;
 case 414:
-#line 8975 "gen/c/sip_uri.c"
+#line 9121 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 65u: goto st415;
 		case 69u: goto st443;
 		case 93u: goto st409;
@@ -9225,9 +9455,9 @@ case 415:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 68u: goto st416;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -9253,9 +9483,9 @@ case 416:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 68u: goto st417;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -9281,9 +9511,9 @@ case 417:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 82u: goto st418;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -9309,9 +9539,9 @@ case 418:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st141;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 93u: goto st409;
 		case 95u: goto st409;
 		case 126u: goto st409;
@@ -9367,8 +9597,8 @@ case 419:
 		case 46u: goto st426;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9395,8 +9625,8 @@ case 420:
 		case 37u: goto st133;
 		case 45u: goto st420;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9428,8 +9658,8 @@ case 421:
 		case 46u: goto st422;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9455,8 +9685,8 @@ case 422:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9488,8 +9718,8 @@ case 423:
 		case 46u: goto st425;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr507;
-		case 63u: goto tr508;
+		case 59u: goto tr532;
+		case 63u: goto tr533;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9516,8 +9746,8 @@ case 424:
 		case 37u: goto st133;
 		case 45u: goto st424;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9546,8 +9776,8 @@ case 425:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 58u: goto st410;
-		case 59u: goto tr507;
-		case 63u: goto tr508;
+		case 59u: goto tr532;
+		case 63u: goto tr533;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9576,8 +9806,8 @@ case 426:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9609,8 +9839,8 @@ case 427:
 		case 46u: goto st428;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9636,8 +9866,8 @@ case 428:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9669,8 +9899,8 @@ case 429:
 		case 46u: goto st430;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9696,8 +9926,8 @@ case 430:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9729,8 +9959,8 @@ case 431:
 		case 46u: goto st422;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr507;
-		case 63u: goto tr508;
+		case 59u: goto tr542;
+		case 63u: goto tr543;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9759,8 +9989,8 @@ case 432:
 		case 46u: goto st422;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr507;
-		case 63u: goto tr508;
+		case 59u: goto tr542;
+		case 63u: goto tr543;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9789,8 +10019,8 @@ case 433:
 		case 46u: goto st422;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr507;
-		case 63u: goto tr508;
+		case 59u: goto tr542;
+		case 63u: goto tr543;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9819,8 +10049,8 @@ case 434:
 		case 46u: goto st430;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9849,8 +10079,8 @@ case 435:
 		case 46u: goto st430;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9879,8 +10109,8 @@ case 436:
 		case 46u: goto st428;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9909,8 +10139,8 @@ case 437:
 		case 46u: goto st428;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9939,8 +10169,8 @@ case 438:
 		case 46u: goto st426;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9969,8 +10199,8 @@ case 439:
 		case 46u: goto st426;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 95u: goto st410;
@@ -9996,8 +10226,8 @@ case 440:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 46u: goto st441;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 93u: goto st410;
 		case 95u: goto st410;
 		case 126u: goto st410;
@@ -10031,8 +10261,8 @@ case 441:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 46u: goto st441;
-		case 59u: goto tr486;
-		case 63u: goto tr488;
+		case 59u: goto tr511;
+		case 63u: goto tr513;
 		case 93u: goto st442;
 		case 95u: goto st410;
 		case 126u: goto st410;
@@ -10065,8 +10295,8 @@ case 442:
 	switch( (*p) ) {
 		case 33u: goto st410;
 		case 37u: goto st133;
-		case 59u: goto tr507;
-		case 63u: goto tr508;
+		case 59u: goto tr550;
+		case 63u: goto tr551;
 		case 93u: goto st410;
 		case 95u: goto st410;
 		case 126u: goto st410;
@@ -10090,9 +10320,9 @@ case 443:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 84u: goto st444;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10118,9 +10348,9 @@ case 444:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 72u: goto st445;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10146,9 +10376,9 @@ case 445:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 79u: goto st446;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10174,9 +10404,9 @@ case 446:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 68u: goto st447;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10202,9 +10432,9 @@ case 447:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st142;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 93u: goto st409;
 		case 95u: goto st409;
 		case 126u: goto st409;
@@ -10261,8 +10491,8 @@ case 448:
 		case 39u: goto st448;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
+		case 59u: goto tr557;
+		case 63u: goto tr558;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 96u: goto st450;
@@ -10291,8 +10521,8 @@ case 449:
 		case 33u: goto st450;
 		case 37u: goto st450;
 		case 39u: goto st450;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
+		case 59u: goto tr557;
+		case 63u: goto tr558;
 		case 126u: goto st450;
 	}
 	if ( (*p) < 65u ) {
@@ -10327,8 +10557,8 @@ case 450:
 		case 33u: goto st450;
 		case 37u: goto st450;
 		case 39u: goto st450;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
+		case 59u: goto tr557;
+		case 63u: goto tr558;
 		case 126u: goto st450;
 	}
 	if ( (*p) < 48u ) {
@@ -10354,8 +10584,8 @@ case 451:
 		case 33u: goto st450;
 		case 37u: goto st450;
 		case 39u: goto st450;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
+		case 59u: goto tr557;
+		case 63u: goto tr558;
 		case 126u: goto st450;
 	}
 	if ( (*p) < 65u ) {
@@ -10382,21 +10612,21 @@ case 451:
 	} else
 		goto st448;
 	goto st0;
-tr173:
-#line 35 "grammar/uri_actions.rl"
+tr172:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st452;
 st452:
 	if ( ++p == pe )
 		goto _test_eof452;
 case 452:
-#line 10172 "gen/c/sip_uri.c"
+#line 10318 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 82u: goto st453;
 		case 84u: goto st465;
 		case 93u: goto st409;
@@ -10424,9 +10654,9 @@ case 453:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 65u: goto st454;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10452,9 +10682,9 @@ case 454:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 78u: goto st455;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10480,9 +10710,9 @@ case 455:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 83u: goto st456;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10508,9 +10738,9 @@ case 456:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 80u: goto st457;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10536,9 +10766,9 @@ case 457:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 79u: goto st458;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10564,9 +10794,9 @@ case 458:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 82u: goto st459;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10592,9 +10822,9 @@ case 459:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 84u: goto st460;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10620,9 +10850,9 @@ case 460:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st143;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 93u: goto st409;
 		case 95u: goto st409;
 		case 126u: goto st409;
@@ -10679,8 +10909,8 @@ case 461:
 		case 39u: goto st461;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
+		case 59u: goto tr570;
+		case 63u: goto tr571;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 96u: goto st463;
@@ -10709,8 +10939,8 @@ case 462:
 		case 33u: goto st463;
 		case 37u: goto st463;
 		case 39u: goto st463;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
+		case 59u: goto tr570;
+		case 63u: goto tr571;
 		case 126u: goto st463;
 	}
 	if ( (*p) < 65u ) {
@@ -10745,8 +10975,8 @@ case 463:
 		case 33u: goto st463;
 		case 37u: goto st463;
 		case 39u: goto st463;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
+		case 59u: goto tr570;
+		case 63u: goto tr571;
 		case 126u: goto st463;
 	}
 	if ( (*p) < 48u ) {
@@ -10772,8 +11002,8 @@ case 464:
 		case 33u: goto st463;
 		case 37u: goto st463;
 		case 39u: goto st463;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
+		case 59u: goto tr570;
+		case 63u: goto tr571;
 		case 126u: goto st463;
 	}
 	if ( (*p) < 65u ) {
@@ -10807,9 +11037,9 @@ case 465:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 76u: goto st466;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -10835,9 +11065,9 @@ case 466:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st144;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 93u: goto st409;
 		case 95u: goto st409;
 		case 126u: goto st409;
@@ -10889,8 +11119,8 @@ case 467:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 58u: goto st410;
-		case 59u: goto tr547;
-		case 63u: goto tr548;
+		case 59u: goto tr576;
+		case 63u: goto tr577;
 		case 93u: goto st410;
 		case 95u: goto st410;
 		case 126u: goto st410;
@@ -10918,8 +11148,8 @@ case 468:
 		case 33u: goto st410;
 		case 37u: goto st133;
 		case 58u: goto st410;
-		case 59u: goto tr547;
-		case 63u: goto tr548;
+		case 59u: goto tr576;
+		case 63u: goto tr577;
 		case 93u: goto st410;
 		case 95u: goto st410;
 		case 126u: goto st410;
@@ -10946,8 +11176,8 @@ case 469:
 	switch( (*p) ) {
 		case 33u: goto st410;
 		case 37u: goto st133;
-		case 59u: goto tr547;
-		case 63u: goto tr548;
+		case 59u: goto tr576;
+		case 63u: goto tr577;
 		case 93u: goto st410;
 		case 95u: goto st410;
 		case 126u: goto st410;
@@ -10964,21 +11194,21 @@ case 469:
 	} else
 		goto st410;
 	goto st0;
-tr174:
-#line 35 "grammar/uri_actions.rl"
+tr173:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st470;
 st470:
 	if ( ++p == pe )
 		goto _test_eof470;
 case 470:
-#line 10752 "gen/c/sip_uri.c"
+#line 10898 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 83u: goto st471;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -11004,9 +11234,9 @@ case 471:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 69u: goto st472;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -11032,9 +11262,9 @@ case 472:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st132;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 82u: goto st473;
 		case 93u: goto st409;
 		case 95u: goto st409;
@@ -11060,9 +11290,9 @@ case 473:
 	switch( (*p) ) {
 		case 33u: goto st409;
 		case 37u: goto st130;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st145;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 93u: goto st409;
 		case 95u: goto st409;
 		case 126u: goto st409;
@@ -11119,8 +11349,8 @@ case 474:
 		case 39u: goto st474;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr554;
-		case 63u: goto tr555;
+		case 59u: goto tr583;
+		case 63u: goto tr584;
 		case 91u: goto st410;
 		case 93u: goto st410;
 		case 96u: goto st476;
@@ -11149,8 +11379,8 @@ case 475:
 		case 33u: goto st476;
 		case 37u: goto st476;
 		case 39u: goto st476;
-		case 59u: goto tr554;
-		case 63u: goto tr555;
+		case 59u: goto tr583;
+		case 63u: goto tr584;
 		case 126u: goto st476;
 	}
 	if ( (*p) < 65u ) {
@@ -11185,8 +11415,8 @@ case 476:
 		case 33u: goto st476;
 		case 37u: goto st476;
 		case 39u: goto st476;
-		case 59u: goto tr554;
-		case 63u: goto tr555;
+		case 59u: goto tr583;
+		case 63u: goto tr584;
 		case 126u: goto st476;
 	}
 	if ( (*p) < 48u ) {
@@ -11212,8 +11442,8 @@ case 477:
 		case 33u: goto st476;
 		case 37u: goto st476;
 		case 39u: goto st476;
-		case 59u: goto tr554;
-		case 63u: goto tr555;
+		case 59u: goto tr583;
+		case 63u: goto tr584;
 		case 126u: goto st476;
 	}
 	if ( (*p) < 65u ) {
@@ -11320,9 +11550,9 @@ case 478:
 	switch( (*p) ) {
 		case 45u: goto st124;
 		case 46u: goto st126;
-		case 58u: goto st128;
-		case 59u: goto tr483;
-		case 63u: goto tr484;
+		case 58u: goto tr587;
+		case 59u: goto tr588;
+		case 63u: goto tr589;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -11340,9 +11570,9 @@ case 479:
 	switch( (*p) ) {
 		case 45u: goto st124;
 		case 46u: goto st126;
-		case 58u: goto st128;
-		case 59u: goto tr483;
-		case 63u: goto tr484;
+		case 58u: goto tr587;
+		case 59u: goto tr588;
+		case 63u: goto tr589;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -11360,9 +11590,9 @@ case 480:
 	switch( (*p) ) {
 		case 45u: goto st124;
 		case 46u: goto st126;
-		case 58u: goto st128;
-		case 59u: goto tr483;
-		case 63u: goto tr484;
+		case 58u: goto tr587;
+		case 59u: goto tr588;
+		case 63u: goto tr589;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
@@ -11475,21 +11705,21 @@ case 156:
 	} else
 		goto st125;
 	goto st0;
-tr150:
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+tr149:
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st157;
-tr160:
-#line 32 "grammar/uri_actions.rl"
+tr159:
+#line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st157;
 st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
-#line 11265 "gen/c/sip_uri.c"
+#line 11411 "gen/c/sip_uri.c"
 	if ( (*p) == 46u )
 		goto st158;
 	if ( (*p) < 65u ) {
@@ -11523,22 +11753,22 @@ st481:
 		goto _test_eof481;
 case 481:
 	switch( (*p) ) {
-		case 58u: goto st128;
-		case 59u: goto tr483;
-		case 63u: goto tr484;
+		case 58u: goto tr591;
+		case 59u: goto tr592;
+		case 63u: goto tr593;
 	}
 	goto st0;
-tr148:
-#line 31 "grammar/uri_actions.rl"
+tr147:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st159;
 st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
-#line 11311 "gen/c/sip_uri.c"
+#line 11457 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st116;
 		case 37u: goto st117;
@@ -11648,26 +11878,26 @@ case 162:
 	} else
 		goto st161;
 	goto st0;
-tr149:
-#line 31 "grammar/uri_actions.rl"
+tr148:
+#line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
-#line 33 "grammar/uri_actions.rl"
-	{ m_hp = p; m_up = NULL; sipkit__uri_clear_params(uri); }
+#line 31 "grammar/uri_actions.rl"
+	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
 	goto st482;
 st482:
 	if ( ++p == pe )
 		goto _test_eof482;
 case 482:
-#line 11428 "gen/c/sip_uri.c"
+#line 11574 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st116;
 		case 37u: goto st117;
 		case 45u: goto st163;
 		case 46u: goto st483;
 		case 58u: goto st164;
-		case 59u: goto tr561;
+		case 59u: goto tr596;
 		case 61u: goto st116;
-		case 63u: goto tr562;
+		case 63u: goto tr597;
 		case 64u: goto st122;
 		case 95u: goto st116;
 		case 126u: goto st116;
@@ -11720,9 +11950,9 @@ case 483:
 		case 33u: goto st116;
 		case 37u: goto st117;
 		case 58u: goto st164;
-		case 59u: goto tr561;
+		case 59u: goto tr596;
 		case 61u: goto st116;
-		case 63u: goto tr562;
+		case 63u: goto tr597;
 		case 64u: goto st122;
 		case 95u: goto st116;
 		case 126u: goto st116;
@@ -11739,10 +11969,15 @@ case 483:
 	} else
 		goto st161;
 	goto st0;
+tr676:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+	goto st164;
 st164:
 	if ( ++p == pe )
 		goto _test_eof164;
 case 164:
+#line 11661 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st119;
 		case 37u: goto st120;
@@ -11761,18 +11996,23 @@ case 164:
 		} else if ( (*p) >= 65u )
 			goto st119;
 	} else
-		goto st484;
+		goto tr216;
 	goto st0;
+tr216:
+#line 32 "grammar/uri_actions.rl"
+	{ m_port = p; }
+	goto st484;
 st484:
 	if ( ++p == pe )
 		goto _test_eof484;
 case 484:
+#line 11688 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st119;
 		case 37u: goto st120;
-		case 59u: goto tr483;
+		case 59u: goto tr507;
 		case 61u: goto st119;
-		case 63u: goto tr484;
+		case 63u: goto tr508;
 		case 64u: goto st122;
 		case 95u: goto st119;
 		case 126u: goto st119;
@@ -11789,103 +12029,117 @@ case 484:
 	} else
 		goto st484;
 	goto st0;
-tr561:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
+tr596:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st165;
-tr564:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
+tr677:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	goto st165;
-tr574:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st165;
-tr589:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st165;
-tr608:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-	goto st165;
-tr621:
+tr600:
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st165;
-tr627:
+tr610:
+#line 43 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr625:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr635:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr646:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st165;
-tr634:
+tr659:
 #line 38 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr665:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	goto st165;
+tr672:
+#line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	goto st165;
 st165:
 	if ( ++p == pe )
 		goto _test_eof165;
 case 165:
-#line 11592 "gen/c/sip_uri.c"
+#line 11753 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto tr218;
-		case 37u: goto tr219;
+		case 33u: goto tr217;
+		case 37u: goto tr218;
 		case 44u: goto st116;
-		case 58u: goto tr220;
+		case 58u: goto tr219;
 		case 59u: goto st116;
 		case 61u: goto st116;
 		case 63u: goto st116;
 		case 64u: goto st122;
-		case 76u: goto tr221;
-		case 77u: goto tr222;
-		case 84u: goto tr223;
-		case 85u: goto tr224;
-		case 91u: goto tr169;
-		case 93u: goto tr169;
-		case 95u: goto tr218;
-		case 108u: goto tr221;
-		case 109u: goto tr222;
-		case 116u: goto tr223;
-		case 117u: goto tr224;
-		case 126u: goto tr218;
+		case 76u: goto tr220;
+		case 77u: goto tr221;
+		case 84u: goto tr222;
+		case 85u: goto tr223;
+		case 91u: goto tr168;
+		case 93u: goto tr168;
+		case 95u: goto tr217;
+		case 108u: goto tr220;
+		case 109u: goto tr221;
+		case 116u: goto tr222;
+		case 117u: goto tr223;
+		case 126u: goto tr217;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto tr218;
+			goto tr217;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto tr218;
+			goto tr217;
 	} else
-		goto tr218;
+		goto tr217;
 	goto st0;
-tr218:
-#line 35 "grammar/uri_actions.rl"
+tr217:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st485;
 st485:
 	if ( ++p == pe )
 		goto _test_eof485;
 case 485:
-#line 11630 "gen/c/sip_uri.c"
+#line 11791 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st485;
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -11901,15 +12155,15 @@ case 485:
 	} else
 		goto st485;
 	goto st0;
-tr219:
-#line 35 "grammar/uri_actions.rl"
+tr218:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st166;
 st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
-#line 11660 "gen/c/sip_uri.c"
+#line 11821 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto st167;
@@ -11932,24 +12186,24 @@ case 167:
 	} else
 		goto st485;
 	goto st0;
-tr220:
-#line 35 "grammar/uri_actions.rl"
+tr219:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st486;
 st486:
 	if ( ++p == pe )
 		goto _test_eof486;
 case 486:
-#line 11689 "gen/c/sip_uri.c"
+#line 11850 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st486;
 		case 37u: goto st168;
 		case 44u: goto st119;
 		case 47u: goto st409;
 		case 58u: goto st409;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st170;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -12027,9 +12281,9 @@ case 487:
 		case 44u: goto st119;
 		case 47u: goto st410;
 		case 58u: goto st410;
-		case 59u: goto tr486;
+		case 59u: goto tr511;
 		case 61u: goto st119;
-		case 63u: goto tr488;
+		case 63u: goto tr513;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12107,9 +12361,9 @@ case 488:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12151,71 +12405,89 @@ case 175:
 	} else
 		goto st488;
 	goto st0;
-tr562:
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 43 "grammar/uri_actions.rl"
+tr597:
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st176;
-tr566:
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st176;
-tr575:
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st176;
-tr590:
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st176;
-tr609:
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
-	{ m_uh = p + 1; }
-	goto st176;
-tr622:
+tr602:
 #line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st176;
-tr628:
+tr611:
+#line 43 "grammar/uri_actions.rl"
+	{ uri->lr = 1; }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr626:
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr636:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr647:
 #line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st176;
-tr635:
+tr660:
 #line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 43 "grammar/uri_actions.rl"
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr666:
+#line 41 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr673:
+#line 39 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+#line 44 "grammar/uri_actions.rl"
+	{ m_uh = p + 1; }
+	goto st176;
+tr678:
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
 	goto st176;
 st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
-#line 11941 "gen/c/sip_uri.c"
+#line 12113 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st177;
 		case 37u: goto st178;
@@ -12481,23 +12753,23 @@ case 187:
 	} else
 		goto st490;
 	goto st0;
-tr221:
-#line 35 "grammar/uri_actions.rl"
+tr220:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st491;
 st491:
 	if ( ++p == pe )
 		goto _test_eof491;
 case 491:
-#line 12213 "gen/c/sip_uri.c"
+#line 12385 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st485;
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 82u: goto st492;
 		case 91u: goto st409;
@@ -12524,9 +12796,9 @@ case 492:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr574;
+		case 59u: goto tr610;
 		case 61u: goto st173;
-		case 63u: goto tr575;
+		case 63u: goto tr611;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -12542,23 +12814,23 @@ case 492:
 	} else
 		goto st485;
 	goto st0;
-tr222:
-#line 35 "grammar/uri_actions.rl"
+tr221:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st493;
 st493:
 	if ( ++p == pe )
 		goto _test_eof493;
 case 493:
-#line 12272 "gen/c/sip_uri.c"
+#line 12444 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st485;
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 65u: goto st494;
 		case 69u: goto st519;
@@ -12587,9 +12859,9 @@ case 494:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 68u: goto st495;
 		case 91u: goto st409;
@@ -12616,9 +12888,9 @@ case 495:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 68u: goto st496;
 		case 91u: goto st409;
@@ -12645,9 +12917,9 @@ case 496:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 82u: goto st497;
 		case 91u: goto st409;
@@ -12674,9 +12946,9 @@ case 497:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st188;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -12733,9 +13005,9 @@ case 498:
 		case 45u: goto st499;
 		case 46u: goto st505;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12764,9 +13036,9 @@ case 499:
 		case 44u: goto st116;
 		case 45u: goto st499;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12796,9 +13068,9 @@ case 500:
 		case 45u: goto st499;
 		case 46u: goto st501;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12826,9 +13098,9 @@ case 501:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12858,9 +13130,9 @@ case 502:
 		case 45u: goto st503;
 		case 46u: goto st504;
 		case 58u: goto st487;
-		case 59u: goto tr589;
+		case 59u: goto tr625;
 		case 61u: goto st116;
-		case 63u: goto tr590;
+		case 63u: goto tr626;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12889,9 +13161,9 @@ case 503:
 		case 44u: goto st116;
 		case 45u: goto st503;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12919,9 +13191,9 @@ case 504:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr589;
+		case 59u: goto tr625;
 		case 61u: goto st116;
-		case 63u: goto tr590;
+		case 63u: goto tr626;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12949,9 +13221,9 @@ case 505:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -12981,9 +13253,9 @@ case 506:
 		case 45u: goto st499;
 		case 46u: goto st507;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13011,9 +13283,9 @@ case 507:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13043,9 +13315,9 @@ case 508:
 		case 45u: goto st499;
 		case 46u: goto st509;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13073,9 +13345,9 @@ case 509:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13105,9 +13377,9 @@ case 510:
 		case 45u: goto st499;
 		case 46u: goto st501;
 		case 58u: goto st487;
-		case 59u: goto tr589;
+		case 59u: goto tr635;
 		case 61u: goto st116;
-		case 63u: goto tr590;
+		case 63u: goto tr636;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13137,9 +13409,9 @@ case 511:
 		case 45u: goto st499;
 		case 46u: goto st501;
 		case 58u: goto st487;
-		case 59u: goto tr589;
+		case 59u: goto tr635;
 		case 61u: goto st116;
-		case 63u: goto tr590;
+		case 63u: goto tr636;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13169,9 +13441,9 @@ case 512:
 		case 45u: goto st499;
 		case 46u: goto st501;
 		case 58u: goto st487;
-		case 59u: goto tr589;
+		case 59u: goto tr635;
 		case 61u: goto st116;
-		case 63u: goto tr590;
+		case 63u: goto tr636;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13201,9 +13473,9 @@ case 513:
 		case 45u: goto st499;
 		case 46u: goto st509;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13233,9 +13505,9 @@ case 514:
 		case 45u: goto st499;
 		case 46u: goto st509;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13265,9 +13537,9 @@ case 515:
 		case 45u: goto st499;
 		case 46u: goto st507;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13297,9 +13569,9 @@ case 516:
 		case 45u: goto st499;
 		case 46u: goto st507;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13329,9 +13601,9 @@ case 517:
 		case 45u: goto st499;
 		case 46u: goto st505;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13361,9 +13633,9 @@ case 518:
 		case 45u: goto st499;
 		case 46u: goto st505;
 		case 58u: goto st487;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st116;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13391,9 +13663,9 @@ case 519:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 84u: goto st520;
 		case 91u: goto st409;
@@ -13420,9 +13692,9 @@ case 520:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 72u: goto st521;
 		case 91u: goto st409;
@@ -13449,9 +13721,9 @@ case 521:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 79u: goto st522;
 		case 91u: goto st409;
@@ -13478,9 +13750,9 @@ case 522:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 68u: goto st523;
 		case 91u: goto st409;
@@ -13507,9 +13779,9 @@ case 523:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st189;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -13568,9 +13840,9 @@ case 524:
 		case 44u: goto st116;
 		case 47u: goto st488;
 		case 58u: goto st487;
-		case 59u: goto tr608;
+		case 59u: goto tr646;
 		case 61u: goto st116;
-		case 63u: goto tr609;
+		case 63u: goto tr647;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13597,8 +13869,8 @@ case 525:
 		case 33u: goto st450;
 		case 37u: goto st450;
 		case 39u: goto st450;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
+		case 59u: goto tr557;
+		case 63u: goto tr558;
 		case 126u: goto st450;
 	}
 	if ( (*p) < 65u ) {
@@ -13633,8 +13905,8 @@ case 526:
 		case 33u: goto st450;
 		case 37u: goto st450;
 		case 39u: goto st450;
-		case 59u: goto tr528;
-		case 63u: goto tr529;
+		case 59u: goto tr557;
+		case 63u: goto tr558;
 		case 126u: goto st450;
 	}
 	if ( (*p) < 65u ) {
@@ -13661,23 +13933,23 @@ case 526:
 	} else
 		goto st524;
 	goto st0;
-tr223:
-#line 35 "grammar/uri_actions.rl"
+tr222:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st527;
 st527:
 	if ( ++p == pe )
 		goto _test_eof527;
 case 527:
-#line 13389 "gen/c/sip_uri.c"
+#line 13561 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st485;
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 82u: goto st528;
 		case 84u: goto st539;
@@ -13706,9 +13978,9 @@ case 528:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 65u: goto st529;
 		case 91u: goto st409;
@@ -13735,9 +14007,9 @@ case 529:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 78u: goto st530;
 		case 91u: goto st409;
@@ -13764,9 +14036,9 @@ case 530:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 83u: goto st531;
 		case 91u: goto st409;
@@ -13793,9 +14065,9 @@ case 531:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 80u: goto st532;
 		case 91u: goto st409;
@@ -13822,9 +14094,9 @@ case 532:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 79u: goto st533;
 		case 91u: goto st409;
@@ -13851,9 +14123,9 @@ case 533:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 82u: goto st534;
 		case 91u: goto st409;
@@ -13880,9 +14152,9 @@ case 534:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 84u: goto st535;
 		case 91u: goto st409;
@@ -13909,9 +14181,9 @@ case 535:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st190;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -13970,9 +14242,9 @@ case 536:
 		case 44u: goto st116;
 		case 47u: goto st488;
 		case 58u: goto st487;
-		case 59u: goto tr621;
+		case 59u: goto tr659;
 		case 61u: goto st116;
-		case 63u: goto tr622;
+		case 63u: goto tr660;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -13999,8 +14271,8 @@ case 537:
 		case 33u: goto st463;
 		case 37u: goto st463;
 		case 39u: goto st463;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
+		case 59u: goto tr570;
+		case 63u: goto tr571;
 		case 126u: goto st463;
 	}
 	if ( (*p) < 65u ) {
@@ -14035,8 +14307,8 @@ case 538:
 		case 33u: goto st463;
 		case 37u: goto st463;
 		case 39u: goto st463;
-		case 59u: goto tr541;
-		case 63u: goto tr542;
+		case 59u: goto tr570;
+		case 63u: goto tr571;
 		case 126u: goto st463;
 	}
 	if ( (*p) < 65u ) {
@@ -14072,9 +14344,9 @@ case 539:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 76u: goto st540;
 		case 91u: goto st409;
@@ -14101,9 +14373,9 @@ case 540:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st191;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -14158,9 +14430,9 @@ case 541:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr627;
+		case 59u: goto tr665;
 		case 61u: goto st116;
-		case 63u: goto tr628;
+		case 63u: goto tr666;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -14188,9 +14460,9 @@ case 542:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr627;
+		case 59u: goto tr665;
 		case 61u: goto st116;
-		case 63u: goto tr628;
+		case 63u: goto tr666;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -14218,9 +14490,9 @@ case 543:
 		case 37u: goto st174;
 		case 44u: goto st116;
 		case 58u: goto st487;
-		case 59u: goto tr627;
+		case 59u: goto tr665;
 		case 61u: goto st116;
-		case 63u: goto tr628;
+		case 63u: goto tr666;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -14236,23 +14508,23 @@ case 543:
 	} else
 		goto st488;
 	goto st0;
-tr224:
-#line 35 "grammar/uri_actions.rl"
+tr223:
+#line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
 	goto st544;
 st544:
 	if ( ++p == pe )
 		goto _test_eof544;
 case 544:
-#line 13962 "gen/c/sip_uri.c"
+#line 14134 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto st485;
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 83u: goto st545;
 		case 91u: goto st409;
@@ -14279,9 +14551,9 @@ case 545:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 69u: goto st546;
 		case 91u: goto st409;
@@ -14308,9 +14580,9 @@ case 546:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st173;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 82u: goto st547;
 		case 91u: goto st409;
@@ -14337,9 +14609,9 @@ case 547:
 		case 37u: goto st166;
 		case 44u: goto st116;
 		case 58u: goto st486;
-		case 59u: goto tr564;
+		case 59u: goto tr600;
 		case 61u: goto st192;
-		case 63u: goto tr566;
+		case 63u: goto tr602;
 		case 64u: goto st122;
 		case 91u: goto st409;
 		case 93u: goto st409;
@@ -14398,9 +14670,9 @@ case 548:
 		case 44u: goto st116;
 		case 47u: goto st488;
 		case 58u: goto st487;
-		case 59u: goto tr634;
+		case 59u: goto tr672;
 		case 61u: goto st116;
-		case 63u: goto tr635;
+		case 63u: goto tr673;
 		case 64u: goto st122;
 		case 91u: goto st410;
 		case 93u: goto st410;
@@ -14427,8 +14699,8 @@ case 549:
 		case 33u: goto st476;
 		case 37u: goto st476;
 		case 39u: goto st476;
-		case 59u: goto tr554;
-		case 63u: goto tr555;
+		case 59u: goto tr583;
+		case 63u: goto tr584;
 		case 126u: goto st476;
 	}
 	if ( (*p) < 65u ) {
@@ -14463,8 +14735,8 @@ case 550:
 		case 33u: goto st476;
 		case 37u: goto st476;
 		case 39u: goto st476;
-		case 59u: goto tr554;
-		case 63u: goto tr555;
+		case 59u: goto tr583;
+		case 63u: goto tr584;
 		case 126u: goto st476;
 	}
 	if ( (*p) < 65u ) {
@@ -14639,10 +14911,10 @@ case 551:
 		case 37u: goto st117;
 		case 45u: goto st160;
 		case 46u: goto st162;
-		case 58u: goto st164;
-		case 59u: goto tr561;
+		case 58u: goto tr676;
+		case 59u: goto tr677;
 		case 61u: goto st116;
-		case 63u: goto tr562;
+		case 63u: goto tr678;
 		case 64u: goto st122;
 		case 95u: goto st116;
 		case 126u: goto st116;
@@ -14668,10 +14940,10 @@ case 552:
 		case 37u: goto st117;
 		case 45u: goto st160;
 		case 46u: goto st162;
-		case 58u: goto st164;
-		case 59u: goto tr561;
+		case 58u: goto tr676;
+		case 59u: goto tr677;
 		case 61u: goto st116;
-		case 63u: goto tr562;
+		case 63u: goto tr678;
 		case 64u: goto st122;
 		case 95u: goto st116;
 		case 126u: goto st116;
@@ -14697,10 +14969,10 @@ case 553:
 		case 37u: goto st117;
 		case 45u: goto st160;
 		case 46u: goto st162;
-		case 58u: goto st164;
-		case 59u: goto tr561;
+		case 58u: goto tr676;
+		case 59u: goto tr677;
 		case 61u: goto st116;
-		case 63u: goto tr562;
+		case 63u: goto tr678;
 		case 64u: goto st122;
 		case 95u: goto st116;
 		case 126u: goto st116;
@@ -15447,103 +15719,27 @@ case 203:
 	if ( p == eof )
 	{
 	switch ( cs ) {
-	case 204: 
-	case 205: 
-	case 206: 
-	case 207: 
-	case 208: 
-	case 209: 
-	case 210: 
-	case 211: 
-	case 212: 
-	case 213: 
-	case 215: 
-	case 217: 
-	case 219: 
-	case 220: 
-	case 221: 
-	case 222: 
-	case 223: 
-	case 227: 
-	case 228: 
-	case 229: 
-	case 230: 
-	case 231: 
-	case 232: 
-	case 235: 
-	case 236: 
-	case 237: 
-	case 238: 
-	case 240: 
-	case 242: 
-	case 244: 
-	case 245: 
-	case 246: 
-	case 247: 
-	case 248: 
-	case 252: 
-	case 253: 
-	case 254: 
-	case 255: 
-	case 256: 
-	case 257: 
-#line 30 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_OTHER); }
-	break;
-	case 258: 
-	case 259: 
-	case 260: 
-	case 330: 
-	case 331: 
-	case 332: 
-	case 333: 
-	case 334: 
-	case 335: 
-	case 336: 
-	case 403: 
-	case 404: 
-	case 405: 
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
-	case 406: 
-	case 407: 
-	case 408: 
-	case 478: 
-	case 479: 
-	case 480: 
-	case 481: 
-	case 482: 
-	case 483: 
-	case 484: 
-	case 551: 
-	case 552: 
-	case 553: 
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
-	break;
 	case 214: 
 	case 216: 
 	case 218: 
-	case 224: 
-	case 225: 
-	case 226: 
-	case 233: 
 	case 234: 
 	case 239: 
 	case 241: 
 	case 243: 
-	case 249: 
-	case 250: 
-	case 251: 
-#line 34 "grammar/uri_actions.rl"
-	{ sipkit__uri_hostport(c, uri, m_hp, p); }
-#line 30 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_OTHER); }
+	case 258: 
+	case 259: 
+	case 260: 
+	case 334: 
+	case 335: 
+	case 336: 
+	case 406: 
+	case 407: 
+	case 408: 
+	case 482: 
+	case 483: 
+	case 484: 
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	break;
 	case 261: 
 	case 262: 
@@ -15637,11 +15833,6 @@ case 203:
 	case 397: 
 	case 398: 
 	case 399: 
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 409: 
 	case 410: 
 	case 412: 
@@ -15734,26 +15925,48 @@ case 203:
 	case 545: 
 	case 546: 
 	case 547: 
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
 	case 263: 
 	case 341: 
 	case 342: 
-#line 44 "grammar/uri_actions.rl"
-	{ uri->headers = sipkit__span(c, m_uh, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 411: 
 	case 489: 
 	case 490: 
-#line 44 "grammar/uri_actions.rl"
+#line 45 "grammar/uri_actions.rl"
 	{ uri->headers = sipkit__span(c, m_uh, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
+	break;
+	case 224: 
+	case 225: 
+	case 226: 
+	case 249: 
+	case 250: 
+	case 251: 
+	case 330: 
+	case 331: 
+	case 332: 
+	case 403: 
+	case 404: 
+	case 405: 
+	case 478: 
+	case 479: 
+	case 480: 
+	case 551: 
+	case 552: 
+	case 553: 
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+	break;
+	case 233: 
+	case 333: 
+	case 481: 
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 35 "grammar/uri_actions.rl"
+	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 	break;
 	case 313: 
 	case 314: 
@@ -15762,13 +15975,6 @@ case 203:
 	case 388: 
 	case 389: 
 	case 390: 
-#line 37 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 461: 
 	case 462: 
 	case 463: 
@@ -15776,12 +15982,10 @@ case 203:
 	case 536: 
 	case 537: 
 	case 538: 
-#line 37 "grammar/uri_actions.rl"
+#line 38 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
 	case 326: 
 	case 327: 
@@ -15790,13 +15994,6 @@ case 203:
 	case 400: 
 	case 401: 
 	case 402: 
-#line 38 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 474: 
 	case 475: 
 	case 476: 
@@ -15804,12 +16001,10 @@ case 203:
 	case 548: 
 	case 549: 
 	case 550: 
-#line 38 "grammar/uri_actions.rl"
+#line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
 	case 300: 
 	case 301: 
@@ -15818,13 +16013,6 @@ case 203:
 	case 376: 
 	case 377: 
 	case 378: 
-#line 39 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 448: 
 	case 449: 
 	case 450: 
@@ -15832,12 +16020,10 @@ case 203:
 	case 524: 
 	case 525: 
 	case 526: 
-#line 39 "grammar/uri_actions.rl"
+#line 40 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
 	case 319: 
 	case 320: 
@@ -15845,90 +16031,80 @@ case 203:
 	case 393: 
 	case 394: 
 	case 395: 
-#line 40 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 467: 
 	case 468: 
 	case 469: 
 	case 541: 
 	case 542: 
 	case 543: 
-#line 40 "grammar/uri_actions.rl"
+#line 41 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
 	case 275: 
 	case 277: 
-	case 283: 
-	case 284: 
-	case 285: 
-	case 294: 
 	case 354: 
 	case 356: 
-	case 362: 
-	case 363: 
-	case 364: 
-#line 41 "grammar/uri_actions.rl"
-	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 423: 
 	case 425: 
-	case 431: 
-	case 432: 
-	case 433: 
-	case 442: 
 	case 502: 
 	case 504: 
-	case 510: 
-	case 511: 
-	case 512: 
-#line 41 "grammar/uri_actions.rl"
+#line 42 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
 	case 265: 
 	case 344: 
-#line 42 "grammar/uri_actions.rl"
-	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
-	{ uri->params = sipkit__span(c, m_up, p); }
-#line 28 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIP); }
-	break;
 	case 413: 
 	case 492: 
-#line 42 "grammar/uri_actions.rl"
+#line 43 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
-#line 36 "grammar/uri_actions.rl"
+#line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
-#line 29 "grammar/uri_actions.rl"
-	{ sipkit__uri_end(c, uri, m_uri, p, SIPKIT_SCHEME_SIPS); }
 	break;
-#line 15585 "gen/c/sip_uri.c"
+	case 283: 
+	case 284: 
+	case 285: 
+	case 362: 
+	case 363: 
+	case 364: 
+	case 431: 
+	case 432: 
+	case 433: 
+	case 510: 
+	case 511: 
+	case 512: 
+#line 33 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV4; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	break;
+	case 294: 
+	case 442: 
+#line 34 "grammar/uri_actions.rl"
+	{ host_type = SIPKIT_HOST_IPV6; }
+#line 42 "grammar/uri_actions.rl"
+	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
+#line 37 "grammar/uri_actions.rl"
+	{ uri->params = sipkit__span(c, m_up, p); }
+	break;
+#line 15684 "gen/c/sip_uri.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 36 "grammar/sip_uri.rl"
+#line 40 "grammar/sip_uri.rl"
+  (void)host_type;
   if (cs < sipkit_uri_first_final || p < pe)
-    return sipkit__fail(c, SIPKIT_EURI, p < pe ? p : pe, "Request-URI");
-  uri->all = sipkit__span(c, start, pe);
+    return sipkit__fail(c, SIPKIT_EURI, p < pe ? p : pe,
+                        scheme == SIPKIT_SCHEME_OTHER ? "absoluteURI"
+                        : scheme == SIPKIT_SCHEME_SIP ? "SIP-URI" : "SIPS-URI");
+  sipkit__uri_end(c, uri, start, pe, scheme);
   return c->code != SIPKIT_EOK;
 }

@@ -66,7 +66,7 @@
   hostname = ( domainlabel . "." )* . toplabel . ( "." )?;
 
   # IPv4address (grammar/sip.abnf:114)
-  IPv4address = DIGIT{1,3} . "." . DIGIT{1,3} . "." . DIGIT{1,3} . "." . DIGIT{1,3};
+  IPv4address = ( DIGIT{1,3} . "." . DIGIT{1,3} . "." . DIGIT{1,3} . "." . DIGIT{1,3} ) %host_v4;
 
   # IPv6reference (grammar/sip.abnf:115) — replaced by overlay grammar/overlay.rl:69
   # T5, RFC 5118 §4.10: RFC 3261's IPv6address derives the broken
@@ -74,13 +74,13 @@
   # RFC 5954's fix costs 3,000 states in every machine with a host.  The
   # reference is taken loosely here and checked by sipkit__ipv6_ok() in C:
   # RFC 4291 text forms, plus the three-colon form RFC 5118 says to tolerate.
-  IPv6reference = "[" ( HEXDIG | ":" | "." )+ "]";
+  IPv6reference = ( "[" ( HEXDIG | ":" | "." )+ "]" ) %host_v6;
 
   # host (grammar/sip.abnf:107)
   host = hostname | IPv4address | IPv6reference;
 
   # port (grammar/sip.abnf:120)
-  port = DIGIT+;
+  port = ( DIGIT+ ) >port_begin;
 
   # hostport (grammar/sip.abnf:106)
   hostport = ( host . ( ":" . port )? ) >hostport_begin %hostport_end;
@@ -182,7 +182,7 @@
   # M2 (T3): absoluteURI minus the sip and sips schemes, so that a sip: URI
   # is only ever a SIP-URI and fires only SIP-URI's actions.  Without it a
   # malformed sip: URI would also be accepted as an absoluteURI.
-  absoluteURI = ( ( scheme ":" ( hier_part | opaque_part ) ) - ( ( "sip"i | "sips"i ) ":" any* ) ) >uri_begin %uri_abs;
+  absoluteURI = ( scheme ":" ( hier_part | opaque_part ) ) - ( ( "sip"i | "sips"i ) ":" any* );
 
   # INVITEm (grammar/sip.abnf:228)
   INVITEm = ( 0x49 . 0x4E . 0x56 . 0x49 . 0x54 . 0x45 );
@@ -256,10 +256,10 @@
   uri_parameters = ( ";" . uri_parameter )*;
 
   # SIP-URI (grammar/sip.abnf:97)
-  SIP_URI = ( "sip:"i . ( userinfo )? . hostport . uri_parameters . ( headers )? ) >uri_begin %uri_sip;
+  SIP_URI = "sip:"i . ( userinfo )? . hostport . uri_parameters . ( headers )?;
 
   # SIPS-URI (grammar/sip.abnf:99)
-  SIPS_URI = ( "sips:"i . ( userinfo )? . hostport . uri_parameters . ( headers )? ) >uri_begin %uri_sips;
+  SIPS_URI = "sips:"i . ( userinfo )? . hostport . uri_parameters . ( headers )?;
 
   # 73 rules emitted (4 replaced by the overlay, 0 added by the overlay).
 }%%
