@@ -126,6 +126,9 @@ void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
 int sipkit__number(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
                    uint64_t *out, const char *rule);
 
+/* Copy the outcome of a parse into *err (may be NULL). */
+void sipkit__report(const struct sipkit__ctx *c, sipkit_error *err);
+
 /* 1-based line and column of offset off in buf. */
 void sipkit__line_col(const char *buf, size_t len, uint32_t off, uint32_t *line,
                       uint32_t *col);

@@ -535,7 +535,7 @@ static int check_semantics(struct sipkit__ctx *c) {
   return 0;
 }
 
-static void report(const struct sipkit__ctx *c, sipkit_error *err) {
+void sipkit__report(const struct sipkit__ctx *c, sipkit_error *err) {
   if (!err)
     return;
   err->code = c->code;
@@ -616,7 +616,7 @@ int sipkit_parse(sipkit_msg *msg, const char *buf, size_t len, unsigned flags,
       }
     }
   }
-  report(&c, err);
+  sipkit__report(&c, err);
   return c.code;
 }
 
@@ -660,14 +660,14 @@ int sipkit_parse_stream(sipkit_msg *msg, const char *buf, size_t len,
       sipkit__fail(&c, SIPKIT_EMSG_TOO_LARGE, c.base + SIPKIT_MAX_MSG_SIZE, "");
     else
       c.code = SIPKIT_EINCOMPLETE, c.err_off = (uint32_t)len;
-    report(&c, err);
+    sipkit__report(&c, err);
     return c.code;
   }
   reset(msg, buf);
   msg->scan_from_ = 0;
   if ((size_t)(head_end - start) > SIPKIT_MAX_MSG_SIZE) {
     sipkit__fail(&c, SIPKIT_EMSG_TOO_LARGE, start + SIPKIT_MAX_MSG_SIZE, "");
-    report(&c, err);
+    sipkit__report(&c, err);
     return c.code;
   }
   c.end = head_end; /* the frame sees exactly the header section */
@@ -695,6 +695,6 @@ int sipkit_parse_stream(sipkit_msg *msg, const char *buf, size_t len,
     c.code = SIPKIT_EOK;
     sipkit__fail(&c, SIPKIT_EHEADERS_END, head_end, "message-header");
   }
-  report(&c, err);
+  sipkit__report(&c, err);
   return c.code;
 }

@@ -223,16 +223,7 @@ int sipkit_uri_parse(sipkit_uri *uri, const char *buf, sipkit_span span,
     sipkit__fail(&c, SIPKIT_EURI, a, "Request-URI");
   else
     sipkit__vm_uri(&c, uri, a, c.end);
-  if (err) {
-    err->code = c.code;
-    err->offset = c.err_off;
-    err->rule = c.code ? c.err_rule : "";
-    if (c.code)
-      sipkit__line_col(buf, (size_t)(c.end - c.base), c.err_off, &err->line,
-                       &err->column);
-    else
-      err->line = err->column = 0;
-  }
+  sipkit__report(&c, err);
   return c.code;
 }
 
@@ -450,15 +441,6 @@ int sipkit_header_validate(const char *buf, const sipkit_header *h,
     sipkit__fail(&c, SIPKIT_EARGUMENT, c.base + h->name.off, "");
   else
     sipkit__vm_validate(&c, h->id, c.base + h->name.off, c.end);
-  if (err) {
-    err->code = c.code;
-    err->offset = c.err_off;
-    err->rule = c.code ? c.err_rule : "";
-    if (c.code)
-      sipkit__line_col(buf, (size_t)(c.end - c.base), c.err_off, &err->line,
-                       &err->column);
-    else
-      err->line = err->column = 0;
-  }
+  sipkit__report(&c, err);
   return c.code;
 }
