@@ -140,12 +140,13 @@ test: deps
 	$(MAKE) -j2 all
 	$(MAKE) check
 
-check: check-gen gen-tests unit-tests cli-tests install-test
+check: check-gen gen-tests unit-tests cli-tests install-test fuzz-replay battery-asan
 
 gen-tests: $(GEN_TOOL)
 	ABNF2RL=$(GEN_TOOL) sh gen/tests/run.sh
 
 include tests/tests.mk
+include fuzz/fuzz.mk
 include tests/cli/cli.mk
 include tests/bench/bench.mk
 

@@ -2,8 +2,8 @@
 # the top-level Makefile (which defines CC, BASE_CFLAGS, WARN, CFLAGS, BUILD).
 #
 #   make fuzz-replay              gcc ASan+UBSan build; replay every seed and
-#                                 regression through each harness, and run the
-#                                 bad-input battery under the same sanitizers
+#                                 regression through each harness
+#   make battery-asan             tests/test_battery.c under the same sanitizers
 #   make fuzz [FUZZ_SECONDS=60]   clang libFuzzer builds; run each harness
 #   make fuzz-ci                  the same, FUZZ_SECONDS=20 each (for .ci/run)
 #
@@ -70,8 +70,8 @@ $(FUZZ_A)/test_battery: tests/test_battery.c $(FUZZ_A)/libsipkit.a src/sipkit.h
 	$(FUZZ_REPLAY_CC) $(FUZZ_BASE) $(FUZZ_SAN) $(CMOCKA_CFLAGS) -Wall -Wextra -Werror \
 	  -o $@ $< $(FUZZ_A)/libsipkit.a $(CMOCKA_LIBS)
 
-.PHONY: fuzz-replay fuzz-replay-build
-fuzz-replay-build: $(patsubst %,$(FUZZ_A)/%,$(FUZZ_HARNESSES)) $(FUZZ_A)/test_battery
+.PHONY: fuzz-replay fuzz-replay-build battery-asan
+fuzz-replay-build: $(patsubst %,$(FUZZ_A)/%,$(FUZZ_HARNESSES))
 
 # Every seed and every regression goes through every harness: a message is a
 # fine URI input and vice versa.
@@ -80,9 +80,11 @@ fuzz-replay: fuzz-replay-build
 	  echo "== fuzz-replay $$h"; \
 	  $(FUZZ_ENV) $(FUZZ_A)/$$h fuzz/corpus fuzz/regressions || fail=1; \
 	done; \
-	echo "== fuzz-replay test_battery (ASan+UBSan)"; \
-	$(FUZZ_ENV) $(FUZZ_A)/test_battery || fail=1; \
 	if [ $$fail != 0 ]; then echo "fuzz-replay: FAILED" >&2; fi; exit $$fail
+
+# tests/test_battery.c (also a plain unit test) under ASan+UBSan.
+battery-asan: $(FUZZ_A)/test_battery
+	$(FUZZ_ENV) $(FUZZ_A)/test_battery
 
 # ------------------------------------------------------------ libFuzzer (clang)
 $(FUZZ_L)/src_%.o: src/%.c $(FUZZ_HDRS) | $(FUZZ_L)
@@ -101,13 +103,14 @@ fuzz-build: $(patsubst %,$(FUZZ_L)/%,$(FUZZ_HARNESSES))
 # Each harness runs on a scratch copy of its seeds (build/fuzz/work/<h>), so
 # fuzz/corpus stays clean; new inputs can be merged back (fuzz/README.md).
 # Crash files land in build/fuzz/crashes/<h>/ and fail the target.
-fuzz: fuzz-build | $(BUILD)/fuzz/crashes $(BUILD)/fuzz/work
+# fuzz_run(SECONDS): run every harness for SECONDS each.
+define fuzz_run
 	@fail=0; for h in $(FUZZ_HARNESSES); do \
 	  w=$(BUILD)/fuzz/work/$$h; c=$(BUILD)/fuzz/crashes/$$h; \
 	  mkdir -p $$w $$c; cp -n fuzz/corpus/$$h/* $$w/ 2>/dev/null || true; \
-	  echo "== fuzz $$h for $(FUZZ_SECONDS)s (log: $(BUILD)/fuzz/$$h.log)"; \
-	  if ! $(FUZZ_L)/$$h -dict=$(FUZZ_DICT) -max_len=$(FUZZ_MAX_LEN) \
-	      -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  echo "== fuzz $$h for $(1)s (log: $(BUILD)/fuzz/$$h.log)"; \
+	  if ! $(FUZZ_NICE) $(FUZZ_L)/$$h -dict=$(FUZZ_DICT) -max_len=$(FUZZ_MAX_LEN) \
+	      -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 \
 	      -print_final_stats=1 -artifact_prefix=$$c/ $$w fuzz/regressions/$$h \
 	      > $(BUILD)/fuzz/$$h.log 2>&1; then \
 	    echo "fuzz: $$h FAILED; crash files in $$c" >&2; tail -40 $(BUILD)/fuzz/$$h.log >&2; fail=1; \
@@ -115,6 +118,10 @@ fuzz: fuzz-build | $(BUILD)/fuzz/crashes $(BUILD)/fuzz/work
 	  grep -E '^#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' \
 	    $(BUILD)/fuzz/$$h.log || true; \
 	done; exit $$fail
+endef
 
-fuzz-ci:
-	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
+fuzz: fuzz-build | $(BUILD)/fuzz/crashes $(BUILD)/fuzz/work
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-ci: fuzz-build | $(BUILD)/fuzz/crashes $(BUILD)/fuzz/work
+	$(call fuzz_run,$(FUZZ_CI_SECONDS))

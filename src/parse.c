@@ -430,6 +430,11 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
     memset(&h->u.addr, 0, sizeof h->u.addr);
     bad = sipkit__vm_addr(c, hdr_id, a, b);
+    /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
+     * several values it can only be read as a URI, which it is not. */
+    if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)
+      for (sipkit_header *e = h; e < m->headers + m->num_headers; e++)
+        e->u.addr.star = 0;
     /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
     for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
       sipkit_span u = e->u.addr.uri.all;
@@ -559,8 +564,15 @@ static sipkit__ptr parse_head(struct sipkit__ctx *c, sipkit__ptr start) {
     if (*at == '\n' && (at == c->base || at[-1] != '\r') &&
         !(c->flags & SIPKIT_PARSE_LENIENT_LF))
       c->code = SIPKIT_EBARE_LF;
-    else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "header-name") == 0)
-      c->code = SIPKIT_EHEADER_NAME;
+    else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "header-name") == 0) {
+      /* a name that ends at the line end is a line without a colon */
+      if ((*at == '\r' || *at == '\n') && at > c->base && at[-1] != '\n') {
+        c->code = SIPKIT_EHEADER_LINE;
+        c->err_rule = "HCOLON";
+      } else {
+        c->code = SIPKIT_EHEADER_NAME;
+      }
+    }
     else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "HCOLON") == 0)
       c->code = SIPKIT_EHEADER_LINE;
     else if (c->code == SIPKIT_ESTART_LINE && strcmp(c->err_rule, "Status-Code") == 0)

@@ -331,11 +331,12 @@ SIPKIT_API const sipkit_header *sipkit_msg_find(const sipkit_msg *msg,
 SIPKIT_API size_t sipkit_unfold(const char *buf, sipkit_span value, char *out,
                                 size_t cap);
 
-/* Lazily check a header kept as a raw span against the full ABNF rule of
- * its header (RFC 3261 §25 and the extensions in grammar/).  Unknown
- * headers are checked against extension-header's header-value. */
-SIPKIT_API int sipkit_header_validate(const char *buf, const sipkit_header *h,
-                                      sipkit_error *err);
+/* Check the whole header line h belongs to against the full ABNF rule of
+ * its header (RFC 3261 §25 and the extensions in grammar/); for a header
+ * kept as a raw span this is its only check.  Unknown headers are checked
+ * against extension-header.  h is an entry of msg, parsed from buf. */
+SIPKIT_API int sipkit_header_validate(const sipkit_msg *msg, const char *buf,
+                                      const sipkit_header *h, sipkit_error *err);
 
 /* Iterate over ';'-separated generic parameters of a raw params span
  * (quoted-string aware).  Start with *pos = 0; returns 1 and sets name and

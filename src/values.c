@@ -315,7 +315,16 @@ void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a,
   sipkit_addr *ad = &c->cur->u.addr;
   sipkit_span val = sipkit__param_value(c, a, b);
   switch (which) {
-  case SIPKIT__AP_TAG: ad->tag = val; break;
+  case SIPKIT__AP_TAG:
+    /* The grammar lets from-param repeat; two tags would name two dialogs
+     * (battery U13, CVE-2018-14767).  The same tag may be reported twice
+     * (actions are last-write-wins), a second one starts elsewhere. */
+    if (ad->tag.len && ad->tag.off != val.off) {
+      sipkit__fail(c, SIPKIT_EHEADER_VALUE, a, "tag-param");
+      return;
+    }
+    ad->tag = val;
+    break;
   case SIPKIT__AP_Q: ad->q = val; break;
   case SIPKIT__AP_EXPIRES: ad->expires = val; break;
   }
@@ -432,11 +441,15 @@ int sipkit_param_next(const char *buf, sipkit_span params, uint32_t *pos,
   return 1;
 }
 
-int sipkit_header_validate(const char *buf, const sipkit_header *h,
-                           sipkit_error *err) {
+int sipkit_header_validate(const sipkit_msg *msg, const char *buf,
+                           const sipkit_header *h, sipkit_error *err) {
   struct sipkit__ctx c = {0};
+  /* a list header's line ends with its last element */
+  const sipkit_header *last = h, *end = msg->headers + msg->num_headers;
+  while (last + 1 < end && last[1].element > last->element && last[1].name.off == h->name.off)
+    last++;
   c.base = (sipkit__ptr)buf;
-  c.end = c.base + h->value.off + h->value.len;
+  c.end = c.base + last->value.off + last->value.len;
   if (h->id >= SIPKIT_HDR__COUNT)
     sipkit__fail(&c, SIPKIT_EARGUMENT, c.base + h->name.off, "");
   else

@@ -352,7 +352,7 @@ static void run_checks(const corpus_case *c, const parsed *p, const char *buf,
       sipkit_error e;
       memset(&e, 0, sizeof e);
       int want = err_code_by_name(eq + 1);
-      int rc = sipkit_header_validate(buf, h, &e);
+      int rc = sipkit_header_validate(&p->msg, buf, h, &e);
       CHECK_CODE(rc, want, "sipkit_header_validate");
     } else if (strncmp(t, "ruri.port=", 10) == 0) {
       assert_int_equal(p->msg.ruri.port, atoi(t + 10));
@@ -585,7 +585,7 @@ static void run_message(const corpus_case *c, const char *buf, size_t len,
       const sipkit_header *h = sipkit_msg_find(&dg->msg, exact, hname, strlen(hname));
       assert_non_null(h);
       sipkit_error e;
-      int rc = sipkit_header_validate(exact, h, &e);
+      int rc = sipkit_header_validate(&dg->msg, exact, h, &e);
       CHECK_CODE(rc, SIPKIT_EOK, "sipkit_header_validate of the wrapped header");
     }
   } else {

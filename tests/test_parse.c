@@ -833,12 +833,12 @@ static void test_header_validate(void **state) {
   sipkit_error e;
   assert_ok(parse(INV VIA FROM TO CID CSEQ MF "Date: Fri, 01 Jan 2010 16:00:00 EST\r\n"
                   "Subject: ok\r\nX-Thing: ;;,,;;,;\r\nSupported:\r\n" CL0 END));
-  assert_code(sipkit_header_validate(B, nth(SIPKIT_HDR_DATE, 0), &e), SIPKIT_EHEADER_VALUE);
-  assert_ok(sipkit_header_validate(B, nth(SIPKIT_HDR_SUBJECT, 0), &e));
-  assert_ok(sipkit_header_validate(B, sipkit_msg_find(&M, B, "X-Thing", 7), &e));
-  assert_ok(sipkit_header_validate(B, nth(SIPKIT_HDR_SUPPORTED, 0), &e));
+  assert_code(sipkit_header_validate(&M, B, nth(SIPKIT_HDR_DATE, 0), &e), SIPKIT_EHEADER_VALUE);
+  assert_ok(sipkit_header_validate(&M, B, nth(SIPKIT_HDR_SUBJECT, 0), &e));
+  assert_ok(sipkit_header_validate(&M, B, sipkit_msg_find(&M, B, "X-Thing", 7), &e));
+  assert_ok(sipkit_header_validate(&M, B, nth(SIPKIT_HDR_SUPPORTED, 0), &e));
   assert_ok(parse(INV VIA FROM TO CID CSEQ MF "Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n" CL0 END));
-  assert_ok(sipkit_header_validate(B, nth(SIPKIT_HDR_DATE, 0), &e));
+  assert_ok(sipkit_header_validate(&M, B, nth(SIPKIT_HDR_DATE, 0), &e));
 }
 
 /* ------------------------------------------------------------------ */

@@ -6,7 +6,7 @@
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-TEST_NAMES := test_parse test_corpus
+TEST_NAMES := test_parse test_corpus test_battery
 TEST_BINS  += $(patsubst %,$(BUILD)/tests/%,$(TEST_NAMES))
 
 # cmocka's macros cast freely; tests keep the library's warning set otherwise.

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# fuzz/mkseeds.sh - (re)build fuzz/corpus/ from the test fixtures, byte-exact.
+# Run from the repository root.  Needs only bash, coreutils, sed and awk.
+#   fuzz/corpus/fuzz_parse/   every message as is
+#   fuzz/corpus/fuzz_stream/  the same, behind fuzz_stream's control byte:
+#                             0x08 = feed byte by byte, strict; 0x18 = byte by
+#                             byte, lenient-LF (bare-LF corpora); plus a few
+#                             pipelined and split-point seeds
+#   fuzz/corpus/fuzz_uri/     the Request-URIs of those messages, JAIN-SIP's
+#                             URL cases and hand-written sip/sips/tel forms
+# Existing files are replaced; files added by -merge runs are kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+P=fuzz/corpus/fuzz_parse S=fuzz/corpus/fuzz_stream U=fuzz/corpus/fuzz_uri
+mkdir -p "$P" "$S" "$U"
+
+# add NAME FILE CTL: one message seed for parse and stream
+add() {
+  cp "$2" "$P/$1"
+  { printf "\\x$3"; cat "$2"; } > "$S/$1"
+  # Request-URI: second token of a request line ("SIP/2.0 ..." is a response)
+  local ruri
+  ruri=$(head -n1 "$2" | tr -d '\r' | awk '$1 !~ /^SIP\// && NF >= 3 { print $2 }')
+  if [ -n "$ruri" ] && [ ${#ruri} -le 2048 ]; then
+    printf '%s' "$ruri" > "$U/ruri-${1%.sip}.uri"
+  fi
+}
+
+for f in tests/msgs/rfc4475/*.dat; do b=$(basename "$f" .dat); add "rfc4475-$b.sip" "$f" 08; done
+for f in tests/msgs/rfc5118/*; do
+  b=$(basename "$f"); case "$b" in *.*|SHA256SUMS) continue;; esac
+  add "rfc5118-$b.sip" "$f" 18
+done
+for f in tests/msgs/rfc5118-crlf/*; do
+  b=$(basename "$f"); case "$b" in *.*|SHA256SUMS) continue;; esac
+  add "rfc5118crlf-$b.sip" "$f" 08
+done
+for f in tests/msgs/jain-sip/extracted/*.msg; do b=$(basename "$f" .msg); add "jain-$b.sip" "$f" 18; done
+for f in tests/msgs/jain-sip/extracted/*.url; do b=$(basename "$f" .url); cp "$f" "$U/jain-$b.uri"; done
+for f in tests/msgs/jain-sip/extracted/*.hdr; do b=$(basename "$f" .hdr); cp "$f" "$P/jain-hdr-$b.txt"; done
+for f in tests/bench/corpus/*.sip; do b=$(basename "$f"); add "bench-$b" "$f" 08; done
+for f in tests/cli/*.sip; do b=$(basename "$f"); add "cli-$b" "$f" 08; done
+
+# stream-only shapes: three pipelined messages fed whole (ctl 0x00), the same
+# split at offsets 1, 300 and 700 (ctl 0x03 + three little-endian u16), and
+# keep-alive CRLFs before a message
+B=tests/bench/corpus
+{ printf '\x00'; cat $B/05_ack.sip $B/06_bye.sip $B/09_options.sip; } > "$S/pipelined-ack-bye-options.sip"
+{ printf '\x03\x01\x00\x2c\x01\xbc\x02'; cat $B/01_invite_sdp.sip $B/05_ack.sip; } > "$S/split-invite-sdp-ack.sip"
+{ printf '\x08\r\n\r\n'; cat $B/09_options.sip; } > "$S/keepalive-crlf-options.sip"
+{ printf '\x08'; cat $B/05_ack.sip; head -c 40 $B/06_bye.sip; } > "$S/ack-then-half-bye.sip"
+
+# URIs by hand, one per file
+u() { printf '%s' "$2" > "$U/$1.uri"; }
+u sip-simple 'sip:alice@atlanta.example.com'
+u sip-full 'sip:alice:secretword@atlanta.com;transport=tcp;user=phone;method=INVITE;maddr=239.255.255.1;ttl=15;lr?subject=project%20x&priority=urgent'
+u sip-port 'sip:+1-212-555-1212:1234@gateway.com;user=phone'
+u sip-ipv4-port 'sip:alice@192.0.2.4:5060'
+u sip-ipv6 'sip:[2001:db8::10]:5070;transport=udp'
+u sip-ipv6-mapped 'sip:user@[::ffff:192.0.2.1]'
+u sip-esc 'sip:sips%3Auser%40example.com@example.net'
+u sip-escnull 'sip:null-%00-null@example.com'
+u sip-semiuser 'sip:user;par=u%40example.net@example.com'
+u sip-nouser 'sip:example.com'
+u sip-hostonly-lr 'sip:p1.example.com;lr'
+u sips-simple 'sips:bob@biloxi.example.com'
+u sips-headers 'sips:1cups@example.com?Call-ID=abc&From=sip:x%40y'
+u tel-global 'tel:+1-201-555-0123'
+u tel-local 'tel:7042;phone-context=example.com'
+u tel-params 'tel:+358-555-1234567;postd=pp22;isub=1411'
+u other-scheme 'nobodyknowsthisscheme:totallyopaquecontent'
+u other-http 'http://a/b/c'
+u other-urn 'urn:x:/y'
+u bad-port-65536 'sip:a@b:65536'
+u bad-ipv6-3colons 'sip:[2001:db8:::10]'
+u bad-ipv6-unclosed 'sip:[::1'
+u bad-pct-end 'sip:a%@b'
+u bad-pct-short 'sip:a%4'
+echo "seeds: $(ls "$P" | wc -l) parse, $(ls "$S" | wc -l) stream, $(ls "$U" | wc -l) uri; $(du -sb fuzz/corpus | cut -f1) bytes"
