@@ -28,7 +28,7 @@ GEN_WARN := -Wall -Wextra -Werror -Wno-implicit-fallthrough -Wno-unused-const-va
 # ---------------------------------------------------------------- deps
 # Debian packages every target together needs.
 DEB_PKGS := build-essential ragel pkg-config clang libclang-rt-14-dev lua5.4 liblua5.4-dev \
-            libcmocka-dev valgrind libsofia-sip-ua-dev libosip2-dev
+            libcmocka-dev libssl-dev valgrind libsofia-sip-ua-dev libosip2-dev
 
 .PHONY: deps
 deps:
@@ -82,6 +82,8 @@ check-gen: $(GEN_TOOL)
 	done; echo "check-gen: gen/ matches grammar/"
 
 # ---------------------------------------------------------------- library
+# What a program linking libsipkit.a needs besides it (digest hashes).
+LIB_LIBS := -lcrypto
 LIB_SRC  := $(wildcard src/*.c)
 GEN_SRC  := $(wildcard gen/c/*.c)
 LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -107,10 +109,10 @@ $(BUILD)/libsipkit.a: $(LIB_OBJ) $(GEN_OBJ)
 	rm -f $@; ar rcs $@ $^
 
 $(BUILD)/libsipkit.so: $(LIB_OBJ) $(GEN_OBJ)
-	$(CC) -shared -Wl,-soname,libsipkit.so.0 -o $@ $^
+	$(CC) -shared -Wl,-soname,libsipkit.so.0 -o $@ $^ $(LIB_LIBS)
 
 $(BUILD)/sipkit: $(CLI_OBJ) $(BUILD)/libsipkit.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsipkit.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsipkit.a $(LIB_LIBS)
 
 .PHONY: all
 all: $(BUILD)/libsipkit.a $(BUILD)/libsipkit.so $(BUILD)/sipkit

@@ -63,12 +63,12 @@ $(FUZZ_A)/libsipkit.a: $(FUZZ_A_OBJ)
 $(FUZZ_A)/replay.o: fuzz/replay.c | $(FUZZ_A)
 	$(FUZZ_REPLAY_CC) $(FUZZ_BASE) $(FUZZ_WARN) $(FUZZ_SAN) -c -o $@ $<
 $(FUZZ_A)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_A)/replay.o $(FUZZ_A)/libsipkit.a src/sipkit.h
-	$(FUZZ_REPLAY_CC) $(FUZZ_BASE) $(FUZZ_WARN) $(FUZZ_SAN) -o $@ $< $(FUZZ_A)/replay.o $(FUZZ_A)/libsipkit.a
+	$(FUZZ_REPLAY_CC) $(FUZZ_BASE) $(FUZZ_WARN) $(FUZZ_SAN) -o $@ $< $(FUZZ_A)/replay.o $(FUZZ_A)/libsipkit.a $(LIB_LIBS)
 
 # The bad-input battery, built against the sanitized library.
 $(FUZZ_A)/test_battery: tests/test_battery.c $(FUZZ_A)/libsipkit.a src/sipkit.h
 	$(FUZZ_REPLAY_CC) $(FUZZ_BASE) $(FUZZ_SAN) $(CMOCKA_CFLAGS) -Wall -Wextra -Werror \
-	  -o $@ $< $(FUZZ_A)/libsipkit.a $(CMOCKA_LIBS)
+	  -o $@ $< $(FUZZ_A)/libsipkit.a $(LIB_LIBS) $(CMOCKA_LIBS)
 
 .PHONY: fuzz-replay fuzz-replay-build battery-asan
 fuzz-replay-build: $(patsubst %,$(FUZZ_A)/%,$(FUZZ_HARNESSES))
@@ -95,7 +95,7 @@ $(FUZZ_L)/libsipkit.a: $(FUZZ_L_OBJ)
 	rm -f $@; ar rcs $@ $^
 $(FUZZ_L)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_L)/libsipkit.a src/sipkit.h
 	$(FUZZ_CC) $(FUZZ_BASE) $(FUZZ_WARN) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -o $@ $< $(FUZZ_L)/libsipkit.a
+	  -fno-sanitize-recover=all -o $@ $< $(FUZZ_L)/libsipkit.a $(LIB_LIBS)
 
 .PHONY: fuzz fuzz-ci fuzz-build
 fuzz-build: $(patsubst %,$(FUZZ_L)/%,$(FUZZ_HARNESSES))

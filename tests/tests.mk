@@ -6,7 +6,7 @@
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-TEST_NAMES := test_parse test_corpus test_battery
+TEST_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS  += $(patsubst %,$(BUILD)/tests/%,$(TEST_NAMES))
 
 # cmocka's macros cast freely; tests keep the library's warning set otherwise.
@@ -17,7 +17,7 @@ $(BUILD)/tests:
 	mkdir -p $@
 
 $(BUILD)/tests/%: tests/%.c src/sipkit.h $(BUILD)/libsipkit.a | $(BUILD)/tests
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libsipkit.a $(CMOCKA_LIBS)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libsipkit.a $(LIB_LIBS) $(CMOCKA_LIBS)
 
 .PHONY: unit-tests
 unit-tests: $(patsubst %,$(BUILD)/tests/%,$(TEST_NAMES))

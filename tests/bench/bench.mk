@@ -34,7 +34,7 @@ bench-check-deps:
 $(BENCH_BIN): $(BENCH_DEPS) $(BENCH_DIR)/bench_sipkit.c $(BUILD)/libsipkit.a $(HDRS) | bench-check-deps
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CC_FLAGS) -o $@ $(BENCH_PEER_SRC) $(BENCH_DIR)/bench_sipkit.c \
-	  $(BUILD)/libsipkit.a $(BENCH_PEER_LIBS)
+	  $(BUILD)/libsipkit.a $(LIB_LIBS) $(BENCH_PEER_LIBS)
 
 $(BENCH_PEERS): $(BENCH_DEPS) | bench-check-deps
 	@mkdir -p $(@D)

@@ -88,10 +88,12 @@ else
   else
     fail "example compiles (shared):"; sed 's/^/     /' "$tmp/cc.log"
   fi
-  # Static: the archive named explicitly, so the .so is not preferred.
+  # Static: the archive named explicitly, so the .so is not preferred, and
+  # what it needs in turn from pkg-config --static (libcrypto).
+  static_deps=$(pkg-config --static --libs sipkit | tr ' ' '\n' | grep -v -e '^-lsipkit$' -e '^-L' | tr '\n' ' ')
   # shellcheck disable=SC2086
   if $CC -std=c99 -Wall -Wextra -Werror -o "$tmp/example_static" "$here/example.c" \
-       $cflags "$prefix/lib/libsipkit.a" 2> "$tmp/cc.log"; then
+       $cflags "$prefix/lib/libsipkit.a" $static_deps 2> "$tmp/cc.log"; then
     out=$("$tmp/example_static" 2>&1)
     if [ "$out" = "$expected_callid" ]; then
       pass "example (static) prints the Call-ID"
