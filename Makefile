@@ -121,7 +121,7 @@ all: $(BUILD)/libsipkit.a $(BUILD)/libsipkit.so $(BUILD)/sipkit
 INC_DIR := $(DESTDIR)$(PREFIX)/include
 LIB_DIR := $(DESTDIR)$(PREFIX)/lib
 BIN_DIR := $(DESTDIR)$(PREFIX)/bin
-PUBLIC_HDRS := src/sipkit.h gen/c/sipkit_hdr_ids.h
+PUBLIC_HDRS := $(wildcard src/sipkit*.h) gen/c/sipkit_hdr_ids.h
 
 .PHONY: install
 install: all

@@ -79,7 +79,14 @@ extern "C" {
   XX(23, URI_HEADERS, "Request-URI carries URI headers (?...)")                \
   XX(24, NO_CONTENT_LENGTH, "stream message without Content-Length")           \
   XX(25, ARGUMENT, "invalid argument")                                         \
-  XX(26, HEADERS_END, "header section not terminated by an empty line")
+  XX(26, HEADERS_END, "header section not terminated by an empty line")        \
+  XX(27, BUFFER_TOO_SMALL, "output buffer too small")                          \
+  XX(28, INVALID_VALUE, "value does not match its grammar rule")               \
+  XX(29, SDP, "malformed SDP")                                                 \
+  XX(30, SDP_LIMIT, "SDP exceeds a limit (lines, media, formats)")             \
+  XX(31, AUTH, "malformed digest challenge or credentials")                    \
+  XX(32, AUTH_ALGORITHM, "unsupported digest algorithm")                       \
+  XX(33, NO_MEMORY, "out of memory")
 
 typedef enum sipkit_errno {
 #define SIPKIT_XX_ENUM(num, name, desc) SIPKIT_E##name = num,
