@@ -105,11 +105,27 @@ const char *sipkit_method_name(int method) {
 }
 
 int sipkit_method_lookup(const char *name, size_t len) {
-  /* Methods are case-sensitive (RFC 3261 §7.1). */
-  for (size_t i = 1; i < sizeof method_names / sizeof *method_names; i++)
-    if (strlen(method_names[i]) == len && memcmp(method_names[i], name, len) == 0)
-      return (int)i;
-  return SIPKIT_METHOD_OTHER;
+  /* Methods are case-sensitive (RFC 3261 §7.1).  Every known method starts
+   * with a distinct letter but INVITE/INFO, PRACK/PUBLISH, REGISTER/REFER
+   * and the first byte plus the length tell them apart. */
+  int guess;
+  switch (len ? name[0] : 0) {
+  case 'A': guess = SIPKIT_METHOD_ACK; break;
+  case 'B': guess = SIPKIT_METHOD_BYE; break;
+  case 'C': guess = SIPKIT_METHOD_CANCEL; break;
+  case 'I': guess = len == 6 ? SIPKIT_METHOD_INVITE : SIPKIT_METHOD_INFO; break;
+  case 'M': guess = SIPKIT_METHOD_MESSAGE; break;
+  case 'N': guess = SIPKIT_METHOD_NOTIFY; break;
+  case 'O': guess = SIPKIT_METHOD_OPTIONS; break;
+  case 'P': guess = len == 5 ? SIPKIT_METHOD_PRACK : SIPKIT_METHOD_PUBLISH; break;
+  case 'R': guess = len == 8 ? SIPKIT_METHOD_REGISTER : SIPKIT_METHOD_REFER; break;
+  case 'S': guess = SIPKIT_METHOD_SUBSCRIBE; break;
+  case 'U': guess = SIPKIT_METHOD_UPDATE; break;
+  default: return SIPKIT_METHOD_OTHER;
+  }
+  const char *known = method_names[guess];
+  return strlen(known) == len && memcmp(known, name, len) == 0 ? guess
+                                                              : SIPKIT_METHOD_OTHER;
 }
 
 /* ----------------------------------------------------------------- headers */
