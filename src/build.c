@@ -1,0 +1,750 @@
+/* build.c - the message builder (sipkit_build.h): every line is composed
+ * in a scratch line, run through the grammar machine of its rule, and only
+ * then appended to the output, so a refused value never reaches the
+ * output; the finished message is parsed back as the last check. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "internal.h"
+#include "sipkit_build.h"
+
+enum { ST_EMPTY, ST_STARTED, ST_FINISHED };
+
+/* ------------------------------------------------------------------ */
+/* Output and errors                                                   */
+
+static int hard_error(const sipkit_builder *b) {
+  return b->code != SIPKIT_EOK && b->code != SIPKIT_EBUFFER_TOO_SMALL;
+}
+
+/* Record a hard error (it replaces a soft BUFFER_TOO_SMALL). */
+static int fail(sipkit_builder *b, int code, size_t off, const char *rule) {
+  if (hard_error(b))
+    return b->code;
+  b->code = code;
+  b->err.code = code;
+  b->err.offset = (uint32_t)off;
+  b->err.line = 1;
+  b->err.column = (uint32_t)off + 1;
+  b->err.rule = rule ? rule : "";
+  return code;
+}
+
+static void out(sipkit_builder *b, const char *p, size_t n) {
+  b->need += n;
+  if (b->code == SIPKIT_EBUFFER_TOO_SMALL)
+    return; /* only counting from here on */
+  if (b->len + n > b->cap) {
+    if (!b->dynamic_) {
+      b->code = SIPKIT_EBUFFER_TOO_SMALL;
+      b->err.code = SIPKIT_EBUFFER_TOO_SMALL;
+      b->err.offset = (uint32_t)b->len;
+      b->err.rule = "";
+      return;
+    }
+    size_t ncap = b->cap ? b->cap : 256;
+    while (ncap < b->len + n)
+      ncap *= 2;
+    char *nb = realloc(b->buf, ncap);
+    if (!nb) {
+      b->need -= n;
+      fail(b, SIPKIT_ENO_MEMORY, b->len, "");
+      return;
+    }
+    b->buf = nb;
+    b->cap = ncap;
+  }
+  if (n)
+    memcpy(b->buf + b->len, p, n);
+  b->len += n;
+}
+
+void sipkit_builder_init(sipkit_builder *b, char *buf, size_t cap) {
+  memset(b, 0, sizeof *b);
+  b->buf = buf;
+  b->cap = buf ? cap : 0;
+  b->err.rule = "";
+}
+
+void sipkit_builder_init_dynamic(sipkit_builder *b) {
+  sipkit_builder_init(b, NULL, 0);
+  b->dynamic_ = 1;
+}
+
+void sipkit_builder_free(sipkit_builder *b) {
+  if (b->dynamic_)
+    free(b->buf);
+  b->buf = NULL;
+  b->cap = b->len = b->need = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scratch lines                                                       */
+
+typedef struct line {
+  size_t n;
+  int over;
+  char s[SIPKIT_MAX_HEADER_LINE];
+} line;
+
+static void put(line *l, const char *p, size_t n) {
+  if (n > sizeof l->s - l->n) {
+    l->over = 1;
+    return;
+  }
+  if (n)
+    memcpy(l->s + l->n, p, n);
+  l->n += n;
+}
+
+static void puts_(line *l, const char *s) { put(l, s, strlen(s)); }
+
+static void putu(line *l, unsigned long v) {
+  char tmp[24];
+  int n = snprintf(tmp, sizeof tmp, "%lu", v);
+  put(l, tmp, (size_t)n);
+}
+
+static int is_token_char(unsigned char ch) {
+  if ((unsigned)(ch - '0') < 10u || (unsigned)((ch | 0x20) - 'a') < 26u)
+    return 1;
+  return ch && strchr("-.!%*_+`'~", ch) != NULL;
+}
+
+static int is_token(const char *p, size_t n) {
+  if (!n)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!is_token_char((unsigned char)p[i]))
+      return 0;
+  return 1;
+}
+
+/* First CR, LF or NUL in [p, p+n), or n. */
+static size_t find_ctl(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+      return i;
+  return n;
+}
+
+static size_t find_crlf(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] == '\r' || p[i] == '\n')
+      return i;
+  return n;
+}
+
+/* Validate the header line l ("Name: value", no CRLF) against the rule of
+ * id and append it with its CRLF. */
+static int commit(sipkit_builder *b, int id, const line *l) {
+  const char *rule = sipkit__hdr_info[id].rule;
+  if (l->over)
+    return fail(b, SIPKIT_ELINE_TOO_LONG, sizeof l->s, rule);
+  size_t bad = find_crlf(l->s, l->n);
+  if (bad < l->n) /* the grammar allows folds; a builder never writes one */
+    return fail(b, SIPKIT_EINVALID_VALUE, bad, rule);
+  struct sipkit__ctx c = {0};
+  c.base = (sipkit__ptr)l->s;
+  c.end = c.base + l->n;
+  if (sipkit__vm_validate(&c, id, c.base, c.end))
+    return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
+                c.err_rule && *c.err_rule ? c.err_rule : rule);
+  out(b, l->s, l->n);
+  out(b, "\r\n", 2);
+  return b->code;
+}
+
+static int check_header_call(sipkit_builder *b) {
+  if (hard_error(b))
+    return b->code;
+  if (b->state_ != ST_STARTED)
+    return fail(b, SIPKIT_EARGUMENT, b->len, "");
+  return SIPKIT_EOK;
+}
+
+/* Check a URI with the URI machine; off is where it starts in the line
+ * (for the error offset).  Returns 0 or the code recorded. */
+static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
+                     const char *rule, int request_uri) {
+  size_t bad = find_ctl(uri, n);
+  if (!n || bad < n)
+    return fail(b, SIPKIT_EINVALID_VALUE, off + bad, rule);
+  for (size_t i = 0; i < n; i++)
+    if (uri[i] == ' ' || uri[i] == '\t' || uri[i] == '<' || uri[i] == '>')
+      return fail(b, SIPKIT_EINVALID_VALUE, off + i, rule);
+  struct sipkit__ctx c = {0};
+  sipkit_uri u;
+  c.base = (sipkit__ptr)uri;
+  c.end = c.base + n;
+  if (sipkit__vm_uri(&c, &u, c.base, c.end))
+    return fail(b, SIPKIT_EINVALID_VALUE, off + c.err_off,
+                c.err_rule && *c.err_rule ? c.err_rule : rule);
+  if (request_uri && u.headers.len)
+    return fail(b, SIPKIT_EINVALID_VALUE, off + u.headers.off - 1, rule);
+  return SIPKIT_EOK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start lines                                                         */
+
+int sipkit_builder_request(sipkit_builder *b, const char *method,
+                           size_t method_len, const char *uri, size_t uri_len) {
+  if (hard_error(b))
+    return b->code;
+  if (b->state_ != ST_EMPTY || !method || !uri)
+    return fail(b, SIPKIT_EARGUMENT, 0, "");
+  if (!is_token(method, method_len)) {
+    size_t i = 0;
+    while (i < method_len && is_token_char((unsigned char)method[i]))
+      i++;
+    return fail(b, SIPKIT_EINVALID_VALUE, i, "Method");
+  }
+  if (check_uri(b, uri, uri_len, method_len + 1, "Request-URI", 1))
+    return b->code;
+  out(b, method, method_len);
+  out(b, " ", 1);
+  out(b, uri, uri_len);
+  out(b, " SIP/2.0\r\n", 10);
+  b->state_ = ST_STARTED;
+  b->request_ = 1;
+  return b->code;
+}
+
+static int hexdig(unsigned char ch) {
+  return (unsigned)(ch - '0') < 10u || (unsigned)((ch | 0x20) - 'a') < 6u;
+}
+
+/* Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII /
+ * UTF8-CONT / SP / HTAB); returns the offset of the first bad byte or n. */
+static size_t reason_bad(const char *r, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)r[i];
+    if (ch >= 0x80 || ch == ' ' || ch == '\t' ||
+        (unsigned)(ch - '0') < 10u || (unsigned)((ch | 0x20) - 'a') < 26u ||
+        strchr(";/?:@&=+$,-_.!~*'()", ch) != NULL) {
+      if (!ch)
+        return i;
+      continue;
+    }
+    if (ch == '%' && i + 2 < n && hexdig((unsigned char)r[i + 1]) &&
+        hexdig((unsigned char)r[i + 2])) {
+      i += 2;
+      continue;
+    }
+    return i;
+  }
+  return n;
+}
+
+int sipkit_builder_response(sipkit_builder *b, int status, const char *reason,
+                            size_t reason_len) {
+  char sl[16];
+  if (hard_error(b))
+    return b->code;
+  if (b->state_ != ST_EMPTY)
+    return fail(b, SIPKIT_EARGUMENT, 0, "");
+  if (status < 100 || status > 699)
+    return fail(b, SIPKIT_EINVALID_VALUE, 8, "Status-Code");
+  if (!reason) {
+    reason = sipkit_reason_phrase(status);
+    reason_len = strlen(reason);
+  }
+  size_t bad = reason_bad(reason, reason_len);
+  if (bad < reason_len)
+    return fail(b, SIPKIT_EINVALID_VALUE, 12 + bad, "Reason-Phrase");
+  snprintf(sl, sizeof sl, "SIP/2.0 %d ", status);
+  out(b, sl, 12);
+  out(b, reason, reason_len);
+  out(b, "\r\n", 2);
+  b->state_ = ST_STARTED;
+  b->request_ = 0;
+  return b->code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Headers                                                             */
+
+static void put_name(line *l, int id) {
+  put(l, sipkit__hdr_info[id].name, sipkit__hdr_info[id].name_len);
+  put(l, ": ", 2);
+}
+
+int sipkit_builder_header(sipkit_builder *b, int id, const char *value,
+                          size_t value_len) {
+  line l;
+  if (check_header_call(b))
+    return b->code;
+  if (id <= SIPKIT_HDR_OTHER || id >= SIPKIT_HDR__COUNT ||
+      id == SIPKIT_HDR_CONTENT_LENGTH || (!value && value_len))
+    return fail(b, SIPKIT_EARGUMENT, b->len, "");
+  l.n = 0;
+  l.over = 0;
+  put_name(&l, id);
+  put(&l, value, value_len);
+  return commit(b, id, &l);
+}
+
+int sipkit_builder_header_raw(sipkit_builder *b, const char *name,
+                              size_t name_len, const char *value,
+                              size_t value_len) {
+  line l;
+  if (check_header_call(b))
+    return b->code;
+  if (!name || (!value && value_len))
+    return fail(b, SIPKIT_EARGUMENT, b->len, "");
+  if (!is_token(name, name_len)) {
+    size_t i = 0;
+    while (i < name_len && is_token_char((unsigned char)name[i]))
+      i++;
+    return fail(b, SIPKIT_EINVALID_VALUE, i, "header-name");
+  }
+  int id = sipkit_hdr_lookup(name, name_len);
+  if (id == SIPKIT_HDR_CONTENT_LENGTH)
+    return fail(b, SIPKIT_EARGUMENT, b->len, "");
+  l.n = 0;
+  l.over = 0;
+  put(&l, name, name_len);
+  put(&l, ": ", 2);
+  put(&l, value, value_len);
+  return commit(b, id, &l);
+}
+
+int sipkit_builder_addr(sipkit_builder *b, int id, const char *display,
+                        size_t display_len, const char *uri, size_t uri_len,
+                        const char *params, size_t params_len) {
+  line l;
+  if (check_header_call(b))
+    return b->code;
+  if (id <= SIPKIT_HDR_OTHER || id >= SIPKIT_HDR__COUNT || !uri ||
+      (!display && display_len) || (!params && params_len))
+    return fail(b, SIPKIT_EARGUMENT, b->len, "");
+  l.n = 0;
+  l.over = 0;
+  put_name(&l, id);
+  if (display) {
+    size_t bad = find_ctl(display, display_len);
+    if (bad < display_len)
+      return fail(b, SIPKIT_EINVALID_VALUE, l.n + 1 + bad, "display-name");
+    put(&l, "\"", 1);
+    for (size_t i = 0; i < display_len; i++) {
+      unsigned char ch = (unsigned char)display[i];
+      /* qdtext, else a quoted-pair (RFC 3261 §25.1) */
+      if (ch == '"' || ch == '\\' || ch == 0x7f || (ch < 0x20 && ch != '\t'))
+        put(&l, "\\", 1);
+      put(&l, display + i, 1);
+    }
+    put(&l, "\" ", 2);
+  }
+  put(&l, "<", 1);
+  if (check_uri(b, uri, uri_len, l.n, "addr-spec", 0))
+    return b->code;
+  put(&l, uri, uri_len);
+  put(&l, ">", 1);
+  if (params_len) {
+    size_t bad = find_ctl(params, params_len);
+    if (bad < params_len)
+      return fail(b, SIPKIT_EINVALID_VALUE, l.n + bad,
+                  sipkit__hdr_info[id].rule);
+    put(&l, params, params_len);
+  }
+  return commit(b, id, &l);
+}
+
+int sipkit_builder_finish(sipkit_builder *b, const char *body, size_t body_len,
+                          sipkit_msg *msg) {
+  line l;
+  if (hard_error(b))
+    return b->code;
+  if (b->state_ != ST_STARTED || (!body && body_len))
+    return fail(b, SIPKIT_EARGUMENT, b->len, "");
+  l.n = 0;
+  l.over = 0;
+  puts_(&l, "Content-Length: ");
+  putu(&l, (unsigned long)body_len);
+  puts_(&l, "\r\n\r\n");
+  out(b, l.s, l.n);
+  out(b, body, body_len);
+  b->state_ = ST_FINISHED;
+  if (b->code)
+    return b->code; /* BUFFER_TOO_SMALL: b->need is the whole size */
+
+  /* The last check: the parser must accept exactly these bytes. */
+  sipkit_header stack_hdrs[SIPKIT_MAX_HEADERS];
+  sipkit_msg local;
+  sipkit_error e;
+  if (!msg) {
+    msg = &local;
+    sipkit_msg_init(msg, stack_hdrs, SIPKIT_MAX_HEADERS);
+  }
+  int rc = sipkit_parse(msg, b->buf, b->len, b->parse_flags, &e);
+  if (rc == SIPKIT_EOK && msg->size != b->len)
+    rc = SIPKIT_EBODY_TRUNCATED, e.offset = msg->size, e.rule = "message-body";
+  if (rc != SIPKIT_EOK) {
+    fail(b, rc, e.offset, e.rule);
+    b->err = e;
+    b->err.code = rc;
+  }
+  return b->code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reason phrases (IANA "Response Codes", RFC 3261 §21 and extensions)  */
+
+static const struct {
+  short code;
+  const char *phrase;
+} reasons[] = {
+    {100, "Trying"},
+    {180, "Ringing"},
+    {181, "Call Is Being Forwarded"},
+    {182, "Queued"},
+    {183, "Session Progress"},
+    {199, "Early Dialog Terminated"},         /* RFC 6228 */
+    {200, "OK"},
+    {202, "Accepted"},                        /* RFC 3265 (deprecated by 6665) */
+    {204, "No Notification"},                 /* RFC 5839 */
+    {300, "Multiple Choices"},
+    {301, "Moved Permanently"},
+    {302, "Moved Temporarily"},
+    {305, "Use Proxy"},
+    {380, "Alternative Service"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {402, "Payment Required"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {407, "Proxy Authentication Required"},
+    {408, "Request Timeout"},
+    {410, "Gone"},
+    {412, "Conditional Request Failed"},      /* RFC 3903 */
+    {413, "Request Entity Too Large"},
+    {414, "Request-URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Unsupported URI Scheme"},
+    {417, "Unknown Resource-Priority"},       /* RFC 4412 */
+    {420, "Bad Extension"},
+    {421, "Extension Required"},
+    {422, "Session Interval Too Small"},      /* RFC 4028 */
+    {423, "Interval Too Brief"},
+    {424, "Bad Location Information"},        /* RFC 6442 */
+    {425, "Bad Alert Message"},               /* RFC 8876 */
+    {428, "Use Identity Header"},             /* RFC 8224 */
+    {429, "Provide Referrer Identity"},       /* RFC 3892 */
+    {430, "Flow Failed"},                     /* RFC 5626 */
+    {433, "Anonymity Disallowed"},            /* RFC 5079 */
+    {436, "Bad Identity Info"},               /* RFC 8224 */
+    {437, "Unsupported Credential"},          /* RFC 8224 */
+    {438, "Invalid Identity Header"},         /* RFC 8224 */
+    {439, "First Hop Lacks Outbound Support"}, /* RFC 5626 */
+    {440, "Max-Breadth Exceeded"},            /* RFC 5393 */
+    {469, "Bad Info Package"},                /* RFC 6086 */
+    {470, "Consent Needed"},                  /* RFC 5360 */
+    {480, "Temporarily Unavailable"},
+    {481, "Call/Transaction Does Not Exist"},
+    {482, "Loop Detected"},
+    {483, "Too Many Hops"},
+    {484, "Address Incomplete"},
+    {485, "Ambiguous"},
+    {486, "Busy Here"},
+    {487, "Request Terminated"},
+    {488, "Not Acceptable Here"},
+    {489, "Bad Event"},                       /* RFC 6665 */
+    {491, "Request Pending"},
+    {493, "Undecipherable"},
+    {494, "Security Agreement Required"},     /* RFC 3329 */
+    {500, "Server Internal Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Server Time-out"},
+    {505, "Version Not Supported"},
+    {513, "Message Too Large"},
+    {555, "Push Notification Service Not Supported"}, /* RFC 8599 */
+    {580, "Precondition Failure"},            /* RFC 3312 */
+    {600, "Busy Everywhere"},
+    {603, "Decline"},
+    {604, "Does Not Exist Anywhere"},
+    {606, "Not Acceptable"},
+    {607, "Unwanted"},                        /* RFC 8197 */
+    {608, "Rejected"},                        /* RFC 8688 */
+};
+
+const char *sipkit_reason_phrase(int status) {
+  size_t lo = 0, hi = sizeof reasons / sizeof reasons[0];
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (reasons[mid].code == status)
+      return reasons[mid].phrase;
+    if (reasons[mid].code < status)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return "";
+}
+
+/* ------------------------------------------------------------------ */
+/* Random identifiers                                                  */
+
+static int random_hex(char *out, size_t nbytes) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char r[16];
+  size_t got = 0;
+  while (got < nbytes) {
+    ssize_t n = getrandom(r + got, nbytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    got += (size_t)n;
+  }
+  for (size_t i = 0; i < nbytes; i++) {
+    out[2 * i] = hex[r[i] >> 4];
+    out[2 * i + 1] = hex[r[i] & 15];
+  }
+  out[2 * nbytes] = '\0';
+  return (int)(2 * nbytes);
+}
+
+int sipkit_gen_branch(char *out, size_t cap) {
+  if (!out || cap < SIPKIT_BRANCH_SIZE)
+    return -1;
+  memcpy(out, "z9hG4bK", 7);
+  return random_hex(out + 7, 16) < 0 ? -1 : 39;
+}
+
+int sipkit_gen_tag(char *out, size_t cap) {
+  if (!out || cap < SIPKIT_TAG_SIZE)
+    return -1;
+  return random_hex(out, 8);
+}
+
+int sipkit_gen_call_id(char *out, size_t cap) {
+  if (!out || cap < SIPKIT_CALL_ID_SIZE)
+    return -1;
+  return random_hex(out, 16);
+}
+
+/* ------------------------------------------------------------------ */
+/* RFC 3261 helpers                                                    */
+
+/* Copy one header entry of a parsed message (value unfolded). */
+static int copy_value(sipkit_builder *b, int id, const char *buf,
+                      const sipkit_header *h, const char *suffix,
+                      size_t suffix_len) {
+  line l;
+  l.n = 0;
+  l.over = 0;
+  put_name(&l, id);
+  size_t room = sizeof l.s - l.n;
+  size_t n = sipkit_unfold(buf, h->value, l.s + l.n, room);
+  if (n > room)
+    l.over = 1;
+  else
+    l.n += n;
+  put(&l, suffix, suffix_len);
+  return commit(b, id, &l);
+}
+
+static int copy_all(sipkit_builder *b, const sipkit_msg *m, const char *buf,
+                    int id) {
+  for (const sipkit_header *h = sipkit_msg_header(m, id); h;
+       h = sipkit_msg_header_next(m, h))
+    if (copy_value(b, id, buf, h, NULL, 0) && hard_error(b))
+      return b->code;
+  return b->code;
+}
+
+static int copy_first(sipkit_builder *b, const sipkit_msg *m, const char *buf,
+                      int id) {
+  const sipkit_header *h = sipkit_msg_header(m, id);
+  if (!h)
+    return fail(b, SIPKIT_EMISSING_HEADER, b->len, sipkit__hdr_info[id].rule);
+  return copy_value(b, id, buf, h, NULL, 0);
+}
+
+static int cseq_line(sipkit_builder *b, uint32_t num, const char *method,
+                     size_t method_len) {
+  line l;
+  l.n = 0;
+  l.over = 0;
+  put_name(&l, SIPKIT_HDR_CSEQ);
+  putu(&l, num);
+  put(&l, " ", 1);
+  put(&l, method, method_len);
+  return commit(b, SIPKIT_HDR_CSEQ, &l);
+}
+
+static int dialog_creating(const sipkit_msg *req, int status) {
+  if (status < 101 || status > 299)
+    return 0;
+  return req->method == SIPKIT_METHOD_INVITE ||
+         req->method == SIPKIT_METHOD_SUBSCRIBE ||
+         req->method == SIPKIT_METHOD_REFER ||
+         req->method == SIPKIT_METHOD_NOTIFY;
+}
+
+int sipkit_build_response(sipkit_builder *b, const sipkit_msg *req,
+                          const char *buf, int status, const char *reason,
+                          size_t reason_len, sipkit_str to_tag) {
+  char tag[SIPKIT_TAG_SIZE];
+  if (!req || !buf || req->status || !req->to || !req->from || !req->cseq)
+    return fail(b, SIPKIT_EARGUMENT, 0, "");
+  if (sipkit_builder_response(b, status, reason, reason_len) && hard_error(b))
+    return b->code;
+  copy_all(b, req, buf, SIPKIT_HDR_VIA);
+  if (dialog_creating(req, status))
+    copy_all(b, req, buf, SIPKIT_HDR_RECORD_ROUTE);
+  copy_first(b, req, buf, SIPKIT_HDR_FROM);
+  const sipkit_header *to = sipkit_msg_header(req, SIPKIT_HDR_TO);
+  if (status != 100 && !req->to->tag.len) {
+    line suffix;
+    suffix.n = 0;
+    suffix.over = 0;
+    if (!to_tag.p) {
+      if (sipkit_gen_tag(tag, sizeof tag) < 0)
+        return fail(b, SIPKIT_EARGUMENT, b->len, "tag-param");
+      to_tag.p = tag;
+      to_tag.len = strlen(tag);
+    }
+    puts_(&suffix, ";tag=");
+    put(&suffix, to_tag.p, to_tag.len < 256 ? to_tag.len : 256);
+    copy_value(b, SIPKIT_HDR_TO, buf, to, suffix.s, suffix.n);
+  } else {
+    copy_value(b, SIPKIT_HDR_TO, buf, to, NULL, 0);
+  }
+  copy_first(b, req, buf, SIPKIT_HDR_CALL_ID);
+  copy_first(b, req, buf, SIPKIT_HDR_CSEQ);
+  if (status == 100)
+    copy_all(b, req, buf, SIPKIT_HDR_TIMESTAMP);
+  return b->code;
+}
+
+static int start_from_request(sipkit_builder *b, const char *method,
+                              const sipkit_msg *req, const char *buf) {
+  if (sipkit_builder_request(b, method, strlen(method),
+                             buf + req->request_uri.off, req->request_uri.len) &&
+      hard_error(b))
+    return b->code;
+  copy_first(b, req, buf, SIPKIT_HDR_VIA); /* the top Via only */
+  sipkit_builder_header(b, SIPKIT_HDR_MAX_FORWARDS, "70", 2);
+  copy_all(b, req, buf, SIPKIT_HDR_ROUTE);
+  copy_first(b, req, buf, SIPKIT_HDR_FROM);
+  return b->code;
+}
+
+int sipkit_build_ack_non2xx(sipkit_builder *b, const sipkit_msg *invite,
+                            const char *ibuf, const sipkit_msg *resp,
+                            const char *rbuf) {
+  if (!invite || !ibuf || !resp || !rbuf || invite->status ||
+      invite->method != SIPKIT_METHOD_INVITE || resp->status < 300 ||
+      !invite->cseq)
+    return fail(b, SIPKIT_EARGUMENT, 0, "");
+  start_from_request(b, "ACK", invite, ibuf);
+  copy_first(b, resp, rbuf, SIPKIT_HDR_TO);
+  copy_first(b, invite, ibuf, SIPKIT_HDR_CALL_ID);
+  cseq_line(b, invite->cseq->num, "ACK", 3);
+  return b->code;
+}
+
+int sipkit_build_cancel(sipkit_builder *b, const sipkit_msg *req,
+                        const char *buf) {
+  if (!req || !buf || req->status || !req->cseq ||
+      req->method == SIPKIT_METHOD_ACK || req->method == SIPKIT_METHOD_CANCEL)
+    return fail(b, SIPKIT_EARGUMENT, 0, "");
+  start_from_request(b, "CANCEL", req, buf);
+  copy_first(b, req, buf, SIPKIT_HDR_TO);
+  copy_first(b, req, buf, SIPKIT_HDR_CALL_ID);
+  cseq_line(b, req->cseq->num, "CANCEL", 6);
+  return b->code;
+}
+
+/* The URI of a route value ("<sip:p1;lr>" or "Name <...>;params"). */
+static sipkit_str route_uri(sipkit_str r) {
+  sipkit_str u = r;
+  const char *lt = memchr(r.p, '<', r.len);
+  if (lt) {
+    const char *gt = memchr(lt, '>', r.len - (size_t)(lt - r.p));
+    if (gt) {
+      u.p = lt + 1;
+      u.len = (size_t)(gt - lt - 1);
+    }
+  }
+  return u;
+}
+
+int sipkit_build_in_dialog(sipkit_builder *b, const sipkit_dialog_view *d,
+                           sipkit_str method, uint32_t cseq,
+                           sipkit_str via_sent, sipkit_str branch) {
+  char br[SIPKIT_BRANCH_SIZE];
+  line l;
+  if (!d || !method.p || !via_sent.p || !d->remote_target.p ||
+      !d->call_id.p || !d->local_uri.p || !d->remote_uri.p ||
+      (d->route_count && !d->route_set))
+    return fail(b, SIPKIT_EARGUMENT, 0, "");
+  int strict = 0;
+  sipkit_str ruri = d->remote_target;
+  if (d->route_count) {
+    sipkit_str first = route_uri(d->route_set[0]);
+    struct sipkit__ctx c = {0};
+    sipkit_uri u;
+    c.base = (sipkit__ptr)first.p;
+    c.end = c.base + first.len;
+    if (!first.len || sipkit__vm_uri(&c, &u, c.base, c.end))
+      return fail(b, SIPKIT_EINVALID_VALUE, 0, "Route");
+    if (!u.lr) { /* §12.2.1.1 strict routing */
+      strict = 1;
+      ruri = first;
+      if (u.headers.len)
+        ruri.len = u.headers.off - 1; /* strip "?headers" */
+    }
+  }
+  if (sipkit_builder_request(b, method.p, method.len, ruri.p, ruri.len) &&
+      hard_error(b))
+    return b->code;
+  if (!branch.p) {
+    if (sipkit_gen_branch(br, sizeof br) < 0)
+      return fail(b, SIPKIT_EARGUMENT, b->len, "branch");
+    branch.p = br;
+    branch.len = strlen(br);
+  }
+  l.n = 0;
+  l.over = 0;
+  put_name(&l, SIPKIT_HDR_VIA);
+  put(&l, via_sent.p, via_sent.len);
+  puts_(&l, ";branch=");
+  put(&l, branch.p, branch.len);
+  commit(b, SIPKIT_HDR_VIA, &l);
+  sipkit_builder_header(b, SIPKIT_HDR_MAX_FORWARDS, "70", 2);
+  for (size_t i = strict ? 1 : 0; i < d->route_count; i++)
+    sipkit_builder_header(b, SIPKIT_HDR_ROUTE, d->route_set[i].p,
+                          d->route_set[i].len);
+  if (strict)
+    sipkit_builder_addr(b, SIPKIT_HDR_ROUTE, NULL, 0, d->remote_target.p,
+                        d->remote_target.len, NULL, 0);
+  l.n = 0;
+  l.over = 0;
+  if (d->local_tag.len) {
+    puts_(&l, ";tag=");
+    put(&l, d->local_tag.p, d->local_tag.len);
+  }
+  sipkit_builder_addr(b, SIPKIT_HDR_FROM, NULL, 0, d->local_uri.p,
+                      d->local_uri.len, l.s, l.n);
+  l.n = 0;
+  if (d->remote_tag.len) {
+    puts_(&l, ";tag=");
+    put(&l, d->remote_tag.p, d->remote_tag.len);
+  }
+  sipkit_builder_addr(b, SIPKIT_HDR_TO, NULL, 0, d->remote_uri.p,
+                      d->remote_uri.len, l.s, l.n);
+  sipkit_builder_header(b, SIPKIT_HDR_CALL_ID, d->call_id.p, d->call_id.len);
+  cseq_line(b, cseq ? cseq : d->local_cseq + 1, method.p, method.len);
+  return b->code;
+}
