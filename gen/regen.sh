@@ -8,7 +8,7 @@ set -eu
 out=$1
 tool=${ABNF2RL:-build/abnf2rl}
 ragel=${RAGEL:-ragel}
-abnf="grammar/core.abnf grammar/sip.abnf grammar/ext.abnf grammar/lenient.abnf"
+abnf="grammar/core.abnf grammar/sip.abnf grammar/ext.abnf grammar/lenient.abnf grammar/sdp.abnf"
 overlay=grammar/overlay.rl
 
 mkdir -p "$out/rules" "$out/c"
