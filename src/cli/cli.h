@@ -64,6 +64,11 @@ void cli_json_null(cli_json *w, const char *key);
 /* Write s JSON-escaped without quotes (also used for plain text). */
 void cli_json_escape(FILE *out, const char *s, size_t len);
 
+/* The body of msg, structured by the parser its Content-Type names, as
+ * members of the current JSON object (nothing for other types). */
+struct sipkit_msg;
+void cli_json_body(cli_json *w, const char *buf, const struct sipkit_msg *msg);
+
 /* ---------------------------------------------------------------- commands */
 
 int cli_cmd_parse(int argc, char **argv);

@@ -302,6 +302,8 @@ static void json_ok(parse_ctx *ctx, const source *src, const char *buf,
     ctx->bad_span = 1;
   cli_json_uint(w, "offset", msg->body.off);
   cli_json_uint(w, "length", msg->body.len);
+  if (span_ok(msg->body, len))
+    cli_json_body(w, buf, msg);
   cli_json_end_object(w);
   cli_json_end_object(w);
 }

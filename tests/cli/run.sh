@@ -167,6 +167,27 @@ else
   fail "--json: small.sip matches small.json (exit $rc)"
   diff -u small.json "$tmp/out" | sed 's/^/     /' | head -60
 fi
+# The SDP body of the bench corpus's 200 OK, structured (issue: bodies in --json).
+run "$bin" parse --json "$root/tests/bench/corpus/04_200_ok_sdp.sip"
+if [ "$rc" -eq 0 ] && python3 - "$tmp/out" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))[0]["body"]
+sdp = b["sdp"]
+m = sdp["media"][0]
+assert (b["offset"], b["length"]) == (696, 209), b
+assert sdp["origin"]["username"] == "bob" and sdp["origin"]["address"] == "192.0.2.4", sdp["origin"]
+assert sdp["connection"] == {"nettype": "IN", "addrtype": "IP4", "address": "192.0.2.4"}
+assert (m["media"], m["port"], m["proto"], m["direction"]) == ("audio", 3456, "RTP/AVP", "sendrecv"), m
+assert m["formats"] == [{"fmt": "0", "encoding": "PCMU", "clock_rate": 8000, "channels": 1},
+                        {"fmt": "101", "encoding": "telephone-event", "clock_rate": 8000,
+                         "channels": 1, "fmtp": "0-16"}], m["formats"]
+PY
+then
+  pass "--json: an application/sdp body is shown parsed (origin, connection, media, formats)"
+else
+  fail "--json: an application/sdp body is shown parsed (exit $rc)"
+fi
+run "$bin" parse --json small.sip
 if python3 -m json.tool "$tmp/out" > /dev/null 2> "$tmp/jerr"; then
   pass "--json: output is valid JSON (python3 -m json.tool)"
 else
