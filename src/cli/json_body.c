@@ -1,12 +1,13 @@
 /* json_body.c - structured bodies in `sipkit parse --json`: the body is
- * parsed by the library's body parser that its Content-Type names (SDP
- * for now), and shown beside its offset and length.  A body that does not
+ * parsed by the library's body parser that its Content-Type names (SDP,
+ * dtmf-relay, dtmf, multipart), and shown beside its offset and length.  A body that does not
  * parse is shown with its error; it does not make the message rejected. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "sipkit.h"
+#include "sipkit_body.h"
 #include "sipkit_sdp.h"
 
 static int ieq(const char *a, size_t n, const char *lit) {
@@ -55,6 +56,12 @@ static void conn(cli_json *w, const char *key, const char *body, const sipkit_sd
   cli_json_end_object(w);
 }
 
+static void error_json(cli_json *w, int rc, const sipkit_error *err) {
+  cli_json_cstring(w, "error", sipkit_err_name(rc));
+  cli_json_uint(w, "offset", err->offset);
+  cli_json_cstring(w, "rule", err->rule);
+}
+
 static void sdp_json(cli_json *w, const char *body, size_t len) {
   sipkit_sdp *sdp = malloc(sizeof *sdp); /* about 80 KiB: not on the stack */
   sipkit_error err;
@@ -65,9 +72,7 @@ static void sdp_json(cli_json *w, const char *body, size_t len) {
   int rc = sipkit_sdp_parse(sdp, body, len, &err);
   cli_json_begin_object(w, "sdp");
   if (rc != SIPKIT_EOK) {
-    cli_json_cstring(w, "error", sipkit_err_name(rc));
-    cli_json_uint(w, "offset", err.offset);
-    cli_json_cstring(w, "rule", err.rule);
+    error_json(w, rc, &err);
   } else {
     cli_json_uint(w, "version", sdp->version);
     cli_json_begin_object(w, "origin");
@@ -123,12 +128,86 @@ static void sdp_json(cli_json *w, const char *body, size_t len) {
   free(sdp);
 }
 
-void cli_json_body(cli_json *w, const char *buf, const sipkit_msg *msg) {
-  const sipkit_ctype *ct = msg->content_type;
-  if (!ct || !msg->body.len)
-    return;
+static void dtmf_json(cli_json *w, const char *key, const char *body, size_t len,
+                      int (*parse)(sipkit_dtmf *, const char *, size_t, sipkit_error *)) {
+  sipkit_dtmf d;
+  sipkit_error err;
+  int rc = parse(&d, body, len, &err);
+  cli_json_begin_object(w, key);
+  if (rc != SIPKIT_EOK) {
+    error_json(w, rc, &err);
+  } else {
+    cli_json_string(w, "signal", &d.signal, 1);
+    if (d.has_duration)
+      cli_json_uint(w, "duration", d.duration);
+  }
+  cli_json_end_object(w);
+}
+
+static void typed_body(cli_json *w, const char *buf, const sipkit_ctype *ct, sipkit_span body,
+                       int depth);
+
+static void parts_json(cli_json *w, const char *buf, const sipkit_part *parts, size_t n,
+                       int depth) {
+  cli_json_begin_array(w, "parts");
+  for (size_t i = 0; i < n; i++) {
+    const sipkit_part *p = &parts[i];
+    cli_json_begin_object(w, NULL);
+    if (p->has_ctype) {
+      str(w, "type", buf, p->ctype.type);
+      str(w, "subtype", buf, p->ctype.subtype);
+    }
+    opt(w, "content_id", buf, p->content_id);
+    opt(w, "disposition", buf, p->disposition);
+    cli_json_uint(w, "offset", p->body.off);
+    cli_json_uint(w, "length", p->body.len);
+    if (p->is_multipart) {
+      sipkit_part inner[SIPKIT_MAX_PARTS];
+      size_t m = 0;
+      sipkit_error err;
+      int rc = sipkit_multipart_parse_part(buf, p, inner, SIPKIT_MAX_PARTS, &m, &err);
+      cli_json_begin_object(w, "multipart");
+      if (rc != SIPKIT_EOK)
+        error_json(w, rc, &err);
+      else
+        parts_json(w, buf, inner, m, depth + 1);
+      cli_json_end_object(w);
+    } else if (p->has_ctype) {
+      typed_body(w, buf, &p->ctype, p->body, depth + 1);
+    }
+    cli_json_end_object(w);
+  }
+  cli_json_end_array(w);
+}
+
+/* Body spans of the message are absolute; so are the parts' spans, since
+ * the multipart parser is given the whole buffer. */
+static void typed_body(cli_json *w, const char *buf, const sipkit_ctype *ct, sipkit_span body,
+                       int depth) {
   const char *type = buf + ct->type.off, *sub = buf + ct->subtype.off;
-  const char *body = buf + msg->body.off;
-  if (ieq(type, ct->type.len, "application") && ieq(sub, ct->subtype.len, "sdp"))
-    sdp_json(w, body, msg->body.len);
+  const char *b = buf + body.off;
+  size_t tl = ct->type.len, sl = ct->subtype.len;
+  if (ieq(type, tl, "application") && ieq(sub, sl, "sdp")) {
+    sdp_json(w, b, body.len);
+  } else if (ieq(type, tl, "application") && ieq(sub, sl, "dtmf-relay")) {
+    dtmf_json(w, "dtmf_relay", b, body.len, sipkit_dtmf_relay_parse);
+  } else if (ieq(type, tl, "application") && ieq(sub, sl, "dtmf")) {
+    dtmf_json(w, "dtmf", b, body.len, sipkit_dtmf_parse);
+  } else if (ieq(type, tl, "multipart") && depth == 0) {
+    sipkit_part parts[SIPKIT_MAX_PARTS];
+    size_t n = 0;
+    sipkit_error err;
+    int rc = sipkit_multipart_parse(buf, body, ct->params, parts, SIPKIT_MAX_PARTS, &n, &err);
+    cli_json_begin_object(w, "multipart");
+    if (rc != SIPKIT_EOK)
+      error_json(w, rc, &err);
+    else
+      parts_json(w, buf, parts, n, depth);
+    cli_json_end_object(w);
+  }
+}
+
+void cli_json_body(cli_json *w, const char *buf, const sipkit_msg *msg) {
+  if (msg->content_type && msg->body.len)
+    typed_body(w, buf, msg->content_type, msg->body, 0);
 }

@@ -187,6 +187,30 @@ then
 else
   fail "--json: an application/sdp body is shown parsed (exit $rc)"
 fi
+run "$bin" parse --json "$root/tests/bench/corpus/10_info_dtmf.sip"
+if [ "$rc" -eq 0 ] && python3 - "$tmp/out" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))[0]["body"]
+assert b == {"offset": 561, "length": 24, "dtmf_relay": {"signal": "1", "duration": 100}}, b
+PY
+then
+  pass "--json: an application/dtmf-relay body is shown parsed (Signal 1, Duration 100)"
+else
+  fail "--json: an application/dtmf-relay body is shown parsed (exit $rc)"
+fi
+run "$bin" parse --json "$root/tests/msgs/rfc4475/mpart01.dat"
+if [ "$rc" -eq 0 ] && python3 - "$tmp/out" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))[0]["body"]
+assert b == {"offset": 737, "length": 553, "multipart": {"parts": [
+    {"type": "text", "subtype": "plain", "offset": 820, "length": 5},
+    {"type": "application", "subtype": "octet-stream", "offset": 924, "length": 342}]}}, b
+PY
+then
+  pass "--json: a multipart body is shown split into its parts (RFC 4475 mpart01)"
+else
+  fail "--json: a multipart body is shown split into its parts (exit $rc)"
+fi
 run "$bin" parse --json small.sip
 if python3 -m json.tool "$tmp/out" > /dev/null 2> "$tmp/jerr"; then
   pass "--json: output is valid JSON (python3 -m json.tool)"
