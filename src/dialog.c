@@ -1,20 +1,11 @@
 /* dialog.c - RFC 3261 dialogs as pure logic (see sipkit_dialog.h). */
 #include <string.h>
 
+#include "internal.h"
 #include "sipkit_dialog.h"
 
 /* ------------------------------------------------------------------ */
 /* Bounded copies                                                      */
-
-static int copy_span(char *dst, uint16_t *dlen, size_t cap, const char *buf,
-                     sipkit_span s) {
-  if (s.len > cap)
-    return SIPKIT_EBUFFER_TOO_SMALL;
-  if (s.len)
-    memcpy(dst, buf + s.off, s.len);
-  *dlen = (uint16_t)s.len;
-  return SIPKIT_EOK;
-}
 
 static int copy_str(char *dst, uint16_t *dlen, size_t cap, sipkit_str s) {
   if (s.len > cap || (s.len && !s.p))
@@ -68,7 +59,7 @@ static int copy_target(sipkit_dialog *d, const sipkit_msg *msg,
                        const char *buf) {
   if (!msg->contact || msg->contact->star || !msg->contact->uri.all.len)
     return SIPKIT_EMISSING_HEADER;
-  return copy_span(d->remote_target, &d->remote_target_len,
+  return sipkit__copy_span(d->remote_target, &d->remote_target_len,
                    SIPKIT_DIALOG_MAX_URI, buf, msg->contact->uri.all);
 }
 
@@ -139,15 +130,15 @@ int sipkit_dialog_uac_create(sipkit_dialog *d, const sipkit_msg *req,
              req->from->tag.len) ||
       resp->cseq->num != req->cseq->num || resp->cseq->method != req->cseq->method)
     return SIPKIT_EARGUMENT;
-  if ((rc = copy_span(d->call_id, &d->call_id_len, SIPKIT_DIALOG_MAX_CALL_ID,
+  if ((rc = sipkit__copy_span(d->call_id, &d->call_id_len, SIPKIT_DIALOG_MAX_CALL_ID,
                       rbuf, resp->call_id)) ||
-      (rc = copy_span(d->local_tag, &d->local_tag_len, SIPKIT_DIALOG_MAX_TAG,
+      (rc = sipkit__copy_span(d->local_tag, &d->local_tag_len, SIPKIT_DIALOG_MAX_TAG,
                       qbuf, req->from->tag)) ||
-      (rc = copy_span(d->remote_tag, &d->remote_tag_len, SIPKIT_DIALOG_MAX_TAG,
+      (rc = sipkit__copy_span(d->remote_tag, &d->remote_tag_len, SIPKIT_DIALOG_MAX_TAG,
                       rbuf, resp->to->tag)) ||
-      (rc = copy_span(d->local_uri, &d->local_uri_len, SIPKIT_DIALOG_MAX_URI,
+      (rc = sipkit__copy_span(d->local_uri, &d->local_uri_len, SIPKIT_DIALOG_MAX_URI,
                       qbuf, req->from->uri.all)) ||
-      (rc = copy_span(d->remote_uri, &d->remote_uri_len, SIPKIT_DIALOG_MAX_URI,
+      (rc = sipkit__copy_span(d->remote_uri, &d->remote_uri_len, SIPKIT_DIALOG_MAX_URI,
                       qbuf, req->to->uri.all)) ||
       (rc = copy_target(d, resp, rbuf)) ||
       (rc = copy_routes(d, resp, rbuf, 1))) {
@@ -175,15 +166,15 @@ int sipkit_dialog_uas_create(sipkit_dialog *d, const sipkit_msg *req,
   if (!has_basics(req) || !buf || req->status != 0 || status <= 100 ||
       status >= 300 || !local_tag.len || req->to->tag.len)
     return SIPKIT_EARGUMENT;
-  if ((rc = copy_span(d->call_id, &d->call_id_len, SIPKIT_DIALOG_MAX_CALL_ID,
+  if ((rc = sipkit__copy_span(d->call_id, &d->call_id_len, SIPKIT_DIALOG_MAX_CALL_ID,
                       buf, req->call_id)) ||
       (rc = copy_str(d->local_tag, &d->local_tag_len, SIPKIT_DIALOG_MAX_TAG,
                      local_tag)) ||
-      (rc = copy_span(d->remote_tag, &d->remote_tag_len, SIPKIT_DIALOG_MAX_TAG,
+      (rc = sipkit__copy_span(d->remote_tag, &d->remote_tag_len, SIPKIT_DIALOG_MAX_TAG,
                       buf, req->from->tag)) ||
-      (rc = copy_span(d->local_uri, &d->local_uri_len, SIPKIT_DIALOG_MAX_URI,
+      (rc = sipkit__copy_span(d->local_uri, &d->local_uri_len, SIPKIT_DIALOG_MAX_URI,
                       buf, req->to->uri.all)) ||
-      (rc = copy_span(d->remote_uri, &d->remote_uri_len, SIPKIT_DIALOG_MAX_URI,
+      (rc = sipkit__copy_span(d->remote_uri, &d->remote_uri_len, SIPKIT_DIALOG_MAX_URI,
                       buf, req->from->uri.all)) ||
       (rc = copy_target(d, req, buf)) ||
       (rc = copy_routes(d, req, buf, 0))) {
@@ -282,7 +273,7 @@ int sipkit_dialog_on_request(sipkit_dialog *d, const sipkit_msg *req,
   if ((m == SIPKIT_METHOD_INVITE || m == SIPKIT_METHOD_UPDATE) && req->contact) {
     char tmp[SIPKIT_DIALOG_MAX_URI];
     uint16_t tlen;
-    if (copy_span(tmp, &tlen, sizeof tmp, buf, req->contact->uri.all) ||
+    if (sipkit__copy_span(tmp, &tlen, sizeof tmp, buf, req->contact->uri.all) ||
         req->contact->star || !tlen)
       return SIPKIT_DIALOG_REJECT_500;
     memcpy(d->remote_target, tmp, tlen);
@@ -336,7 +327,7 @@ int sipkit_dialog_on_response(sipkit_dialog *d, const sipkit_msg *resp,
       if (resp->contact && !resp->contact->star) {
         char t[SIPKIT_DIALOG_MAX_URI];
         uint16_t tl;
-        if (copy_span(t, &tl, sizeof t, buf, resp->contact->uri.all) ==
+        if (sipkit__copy_span(t, &tl, sizeof t, buf, resp->contact->uri.all) ==
                 SIPKIT_EOK && tl) {
           memcpy(d->remote_target, t, tl);
           d->remote_target_len = tl;
@@ -357,7 +348,7 @@ int sipkit_dialog_on_response(sipkit_dialog *d, const sipkit_msg *resp,
       !resp->contact->star) {
     char t[SIPKIT_DIALOG_MAX_URI];
     uint16_t tl;
-    if (copy_span(t, &tl, sizeof t, buf, resp->contact->uri.all) ==
+    if (sipkit__copy_span(t, &tl, sizeof t, buf, resp->contact->uri.all) ==
             SIPKIT_EOK && tl) {
       memcpy(d->remote_target, t, tl);
       d->remote_target_len = tl;

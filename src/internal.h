@@ -3,6 +3,8 @@
 #ifndef SIPKIT_INTERNAL_H
 #define SIPKIT_INTERNAL_H
 
+#include <string.h>
+
 #include "sipkit.h"
 #include "sipkit_hdr_table.h"
 
@@ -125,6 +127,19 @@ void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
  * given for a non-digit. */
 int sipkit__number(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
                    uint64_t *out, const char *rule);
+
+/* Copy the bytes of span s of buf into dst (capacity cap): a longer value
+ * is SIPKIT_EBUFFER_TOO_SMALL, never truncated.  For the transaction and
+ * dialog layers, which keep values past the message buffer. */
+static inline int sipkit__copy_span(char *dst, uint16_t *dlen, size_t cap, const char *buf,
+                                    sipkit_span s) {
+  if (s.len > cap)
+    return SIPKIT_EBUFFER_TOO_SMALL;
+  if (s.len)
+    memcpy(dst, buf + s.off, s.len);
+  *dlen = (uint16_t)s.len;
+  return SIPKIT_EOK;
+}
 
 /* Copy the outcome of a parse into *err (may be NULL). */
 void sipkit__report(const struct sipkit__ctx *c, sipkit_error *err);

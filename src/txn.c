@@ -2,6 +2,7 @@
  * transaction matching.  Pure: (state, event, now) → (state, actions). */
 #include <string.h>
 
+#include "internal.h"
 #include "sipkit.h"
 #include "sipkit_build.h"
 #include "sipkit_txn.h"
@@ -489,18 +490,8 @@ int sipkit_txn_on_transport_error(sipkit_txn *t, uint64_t now,
 #define COOKIE "z9hG4bK"
 #define COOKIE_LEN 7u
 
-static int copy_field(char *dst, uint16_t *dlen, size_t max, const char *buf,
-                      sipkit_span s) {
-  if (s.len > max)
-    return SIPKIT_EBUFFER_TOO_SMALL;
-  if (s.len)
-    memcpy(dst, buf + s.off, s.len);
-  *dlen = (uint16_t)s.len;
-  return SIPKIT_EOK;
-}
-
 #define COPY(key, field, buf, span)                                          \
-  copy_field((key)->field, &(key)->field##_len, sizeof((key)->field), (buf), \
+  sipkit__copy_span((key)->field, &(key)->field##_len, sizeof((key)->field), (buf), \
              (span))
 
 int sipkit_txn_key_make(sipkit_txn_key *key, const sipkit_msg *msg,
