@@ -8,6 +8,10 @@
 #                             pipelined and split-point seeds
 #   fuzz/corpus/fuzz_uri/     the Request-URIs of those messages, JAIN-SIP's
 #                             URL cases and hand-written sip/sips/tel forms
+#   fuzz/corpus/fuzz_sdp/     the application/sdp bodies of those messages
+#   fuzz/corpus/fuzz_auth/    selector byte + auth header values (bench
+#                             corpus, hand-written RFC 7616 challenges)
+#   fuzz/corpus/fuzz_roundtrip/ a subset of the fuzz_parse seeds
 # Existing files are replaced; files added by -merge runs are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,3 +81,68 @@ u bad-ipv6-unclosed 'sip:[::1'
 u bad-pct-end 'sip:a%@b'
 u bad-pct-short 'sip:a%4'
 echo "seeds: $(ls "$P" | wc -l) parse, $(ls "$S" | wc -l) stream, $(ls "$U" | wc -l) uri; $(du -sb fuzz/corpus | cut -f1) bytes"
+
+# ---------------------------------------------------------------- fuzz_sdp,
+# fuzz_auth, fuzz_roundtrip
+D=fuzz/corpus/fuzz_sdp A=fuzz/corpus/fuzz_auth R=fuzz/corpus/fuzz_roundtrip
+mkdir -p "$D" "$A" "$R"
+
+# fuzz_sdp: the body (everything after the first empty line, byte-exact) of
+# each message that says application/sdp and whose body starts with "v=".
+# Identical bodies are kept once.
+sdp_body() { # NAME FILE
+  grep -qai 'application/sdp' "$2" || return 0
+  local off
+  off=$(LC_ALL=C awk '{ n += length($0) + 1; if ($0 == "" || $0 == "\r") { print n; found = 1; exit } }
+                      END { if (!found) print -1 }' "$2")
+  [ "$off" -ge 0 ] || return 0
+  [ "$(tail -c +$((off + 1)) "$2" | head -c 2)" = "v=" ] || return 0
+  local sum
+  sum=$(tail -c +$((off + 1)) "$2" | cksum | cut -d' ' -f1)
+  case " $sdp_seen " in *" $sum "*) return 0;; esac
+  sdp_seen="$sdp_seen $sum"
+  tail -c +$((off + 1)) "$2" > "$D/$1.sdp"
+}
+sdp_seen=
+for f in tests/bench/corpus/*.sip; do sdp_body "bench-$(basename "$f" .sip)" "$f"; done
+for f in tests/msgs/rfc4475/*.dat; do sdp_body "rfc4475-$(basename "$f" .dat)" "$f"; done
+for f in tests/msgs/rfc5118/* tests/msgs/rfc5118-crlf/*; do
+  b=$(basename "$f"); case "$b" in *.*|SHA256SUMS) continue;; esac
+  sdp_body "$(basename "$(dirname "$f")" | tr -d -)-$b" "$f"
+done
+for f in tests/msgs/jain-sip/extracted/*.msg; do sdp_body "jain-$(basename "$f" .msg)" "$f"; done
+
+# fuzz_auth: selector byte (bits 0-1: 0 WWW-Authenticate, 1 Proxy-Authenticate,
+# 2 Authorization, 3 Proxy-Authorization; bit 2: prefer auth-int), then the
+# value: the bench corpus's auth header values (line end removed) and
+# RFC 7616-style challenges by hand.
+av() { { printf "\\x$2"; printf '%s' "$3"; } > "$A/$1.txt"; }
+for f in tests/bench/corpus/*.sip; do
+  b=$(basename "$f" .sip)
+  { LC_ALL=C grep -ai '^\(WWW-Authenticate\|Proxy-Authenticate\|Authorization\|Proxy-Authorization\):' "$f" |
+    tr -d '\r' || true; } | while IFS= read -r line; do
+      name=${line%%:*} value=${line#*:}; value=${value# }
+      case "${name,,}" in
+        www-authenticate) av "bench-$b-www" 00 "$value"; av "bench-$b-proxy" 01 "$value";;
+        proxy-authenticate) av "bench-$b-proxy" 01 "$value";;
+        authorization) av "bench-$b-authz" 02 "$value"; av "bench-$b-proxyauthz" 03 "$value";;
+        proxy-authorization) av "bench-$b-proxyauthz" 03 "$value";;
+      esac
+    done
+done
+av rfc7616-sha256 00 'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"'
+av rfc7616-md5 00 'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=MD5, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"'
+av rfc7616-sha512-sess-authint 04 'Digest realm="api@example.org", qop="auth-int", algorithm=SHA-512-256-sess, nonce="5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", opaque="HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS", charset=UTF-8, userhash=true'
+av rfc7616-sha256-sess-stale 01 'Digest realm="atlanta.example.com", nonce="f84f1cec41e6cbe5aea9c8e88d359", algorithm=SHA-256-sess, stale=TRUE, domain="sip:ss1.carrier.com sip:ss2.carrier.com"'
+av rfc2069-noqop 00 'Digest realm="atlanta.com", nonce="84a4cc6f3082121f32b42a2187831a9e"'
+av escaped-realm 00 'Digest realm="a \"quoted\\ realm", nonce="n\\o\"nce", opaque=""'
+av unknown-qop 00 'Digest realm="r", nonce="n", qop="auth-conf,token"'
+av rfc7616-sha256-authz 02 'Digest username="Mufasa", realm="http-auth@example.org", uri="sip:a@b", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"'
+
+# fuzz_roundtrip: a subset of the fuzz_parse seeds (strict mode parses the
+# CRLF corpora; every 20th JAIN-SIP message for header variety)
+for f in "$P"/bench-* "$P"/cli-* "$P"/rfc4475-* "$P"/rfc5118crlf-*; do cp "$f" "$R/"; done
+i=0; for f in "$P"/jain-[0-9]*.sip; do
+  [ $((i++ % 20)) = 0 ] && cp "$f" "$R/"
+done
+echo "seeds: $(ls "$D" | wc -l) sdp, $(ls "$A" | wc -l) auth, $(ls "$R" | wc -l) roundtrip; $(du -sb fuzz/corpus | cut -f1) bytes"
