@@ -146,3 +146,56 @@ i=0; for f in "$P"/jain-[0-9]*.sip; do
   [ $((i++ % 20)) = 0 ] && cp "$f" "$R/"
 done
 echo "seeds: $(ls "$D" | wc -l) sdp, $(ls "$A" | wc -l) auth, $(ls "$R" | wc -l) roundtrip; $(du -sb fuzz/corpus | cut -f1) bytes"
+
+# ---------------------------------------------------------------- fuzz_multipart,
+# fuzz_dtmf (this section also runs alone: sed -n '/^# @mp-dtmf/,$p')
+# @mp-dtmf
+MP=fuzz/corpus/fuzz_multipart DT=fuzz/corpus/fuzz_dtmf
+mkdir -p "$MP" "$DT"
+# body after the first empty line (CRLF or LF), byte-exact
+body_of() {
+  local off
+  off=$(LC_ALL=C awk '{ n += length($0) + 1; if ($0 == "" || $0 == "\r") { print n; found = 1; exit } }
+                      END { if (!found) print -1 }' "$1")
+  [ "$off" -ge 0 ] && tail -c +$((off + 1)) "$1"
+}
+# fuzz_multipart: the Content-Type params on the first line, then the body
+mp() { { printf -- '%s\r\n' "$2"; printf -- "$3"; } > "$MP/$1.txt"; }
+{ printf 'boundary=7a9cbec02ceef655\r\n'; body_of tests/msgs/rfc4475/mpart01.dat; } > "$MP/rfc4475-mpart01.txt"
+SDPB='v=0\r\no=alice 2890844526 2890842807 IN IP4 atlanta.example.com\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
+XMLB='<?xml version="1.0" encoding="UTF-8"?>\r\n<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists">\r\n  <list>\r\n    <entry uri="sip:bill@example.com"/>\r\n  </list>\r\n</resource-lists>'
+mp rfc5621-sdp-list 'boundary="boundary1"' "--boundary1\r\nContent-Type: application/sdp\r\n\r\n$SDPB\r\n--boundary1\r\nContent-Type: application/resource-lists+xml\r\nContent-Disposition: recipient-list\r\nContent-ID: <list@atlanta.example.com>\r\n\r\n$XMLB\r\n--boundary1--\r\n"
+mp nested-3-levels 'boundary=outer' 'This is the preamble.\r\n--outer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nfirst\r\n--outer\r\ncontent-type: multipart/alternative;\r\n\tboundary="inner b"\r\n\r\n--inner b\r\nContent-Type: text/plain\r\n\r\nplain\r\n--inner b\r\nContent-Type: multipart/mixed; boundary=third\r\n\r\n--third\r\n\r\ndeep\r\n--third--\r\n--inner b--\r\n--outer--\r\nepilogue\r\n'
+mp lf-only 'boundary=b' '--b\n\nbody\n--b--\n'
+mp padding-empty-body ' ; Boundary = b ; x=y' '--b \t\r\n\r\n\r\n--b\r\n\r\n--bX\r\n--b-\r\n\r\n--b--  \r\n'
+mp fields-no-empty-line 'boundary=b' '--b\r\nContent-Type: a/b\r\n\r\n--b--'
+mp quoted-boundary-fold 'boundary="=_Part:1 (x)"' '--=_Part:1 (x)\r\nContent-Type : text/plain\r\nX-A: 1\r\n 2\r\n\r\nhi\r\n--=_Part:1 (x)--'
+mp no-boundary 'charset=x' '--b\r\n\r\nx\r\n--b--'
+mp unterminated-quote 'boundary="abc' '--b\r\n\r\nx\r\n--b--'
+mp boundary-longer-than-body 'boundary=abcdefgh' '--abc'
+mp no-close 'boundary=b' '--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+mp empty-part-list 'boundary=b' '--b--\r\n'
+mp zero-length-part 'boundary=b' '--b\r\n--b--'
+mp content-id-open 'boundary=b' '--b\r\nContent-ID: <\r\n\r\nx\r\n--b--'
+mp field-name-ctl 'boundary=b' '--b\r\nContent\001Type: a/b\r\n\r\nx\r\n--b--'
+mp seventeen-parts 'boundary=b' "$(for i in $(seq 0 16); do printf -- '--b\\r\\n\\r\\n%s\\r\\n' "$i"; done)--b--\r\n"
+# fuzz_dtmf: dtmf-relay and dtmf bodies
+body_of tests/bench/corpus/10_info_dtmf.sip > "$DT/bench-10_info_dtmf.txt"
+dt() { printf -- "$2" > "$DT/$1.txt"; }
+dt relay-crlf 'Signal=5\r\nDuration=160\r\n'
+dt relay-lf 'Signal=5\nDuration=160\n'
+dt relay-unterminated 'Signal=5\r\nDuration=160'
+dt relay-spaces-case 'signal = #\nDURATION= 250 \n'
+dt relay-no-duration '\tSIGNAL\t=\t*\t\r\n'
+dt relay-lower-d 'Signal=d\r\nDuration=1\r\n'
+dt relay-max 'Signal=A\r\nDuration=60000\r\n'
+dt relay-order-zeros 'Duration=00160\r\nSignal=0\r\n'
+dt relay-extra-keys '\r\nSignal=9\r\n\r\nVolume=10\r\nDuration=40\r\n\r\n'
+dt relay-bad-event 'Signal=10\r\n'
+dt relay-dup 'Signal=5\r\nSignal=6\r\n'
+dt relay-duration-big 'Signal=5\r\nDuration=99999999999999999999\r\n'
+dt relay-bare-cr 'Signal=5\rDuration=1'
+dt dtmf-one '5'
+dt dtmf-crlf ' # \r\n'
+dt dtmf-two '12'
+echo "seeds: $(ls "$MP" | wc -l) multipart, $(ls "$DT" | wc -l) dtmf"

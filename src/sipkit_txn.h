@@ -264,7 +264,7 @@ typedef struct sipkit_txn {
   uint64_t at[SIPKIT_TXN_TIMER__COUNT]; /* deadline of each running timer */
   sipkit_txn_config cfg;
   /* private */
-  uint32_t interval_;      /* current A / E / G interval */
+  uint64_t interval_;      /* current A / E / G interval (64-bit: doubling a large T1 never wraps) */
   const char *msg_;        /* client: request bytes; server: last response bytes */
   size_t msg_len_;
   const sipkit_msg *req_;  /* INVITE client: the parsed INVITE (for the ACK) */

@@ -176,9 +176,10 @@ static void build_ack(sipkit_txn *t, const sipkit_msg *resp, const char *rbuf) {
   t->ack_len_ = rc == SIPKIT_EOK ? b.len : 0;
 }
 
-static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
-static uint32_t t64(const sipkit_txn *t) { return 64u * t->cfg.t1; }
+/* 64*T1 in 64 bits: any T1 the config accepts gives the right time. */
+static uint64_t t64(const sipkit_txn *t) { return 64u * (uint64_t)t->cfg.t1; }
 
 static int is_client(const sipkit_txn *t) {
   return t->kind == SIPKIT_TXN_INVITE_CLIENT ||
@@ -440,13 +441,13 @@ int sipkit_txn_on_timer(sipkit_txn *t, int timer, uint64_t now,
   case SIPKIT_TXN_TIMER_E: /* Trying/Proceeding: Timer E fires / send request */
     send_request(t, out);
     t->interval_ = t->state == SIPKIT_TXN_TRYING
-                       ? min_u32(2 * t->interval_, t->cfg.t2)
+                       ? min_u64(2 * t->interval_, t->cfg.t2)
                        : t->cfg.t2;
     timer_start(t, out, SIPKIT_TXN_TIMER_E, now + t->interval_);
     break;
   case SIPKIT_TXN_TIMER_G: /* Completed: Timer G fires / send response */
     send_response(t, out);
-    t->interval_ = min_u32(2 * t->interval_, t->cfg.t2);
+    t->interval_ = min_u64(2 * t->interval_, t->cfg.t2);
     timer_start(t, out, SIPKIT_TXN_TIMER_G, now + t->interval_);
     break;
   case SIPKIT_TXN_TIMER_B: /* Timer B fires / inform TU */
