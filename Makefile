@@ -28,7 +28,7 @@ GEN_WARN := -Wall -Wextra -Werror -Wno-implicit-fallthrough -Wno-unused-const-va
 # ---------------------------------------------------------------- deps
 # Debian packages every target together needs.
 DEB_PKGS := build-essential ragel pkg-config clang libclang-rt-14-dev lua5.4 liblua5.4-dev \
-            libcmocka-dev libssl-dev valgrind libsofia-sip-ua-dev libosip2-dev
+            libcmocka-dev libssl-dev valgrind gcovr libsofia-sip-ua-dev libosip2-dev
 
 .PHONY: deps
 deps:
@@ -148,6 +148,7 @@ gen-tests: $(GEN_TOOL)
 	ABNF2RL=$(GEN_TOOL) sh gen/tests/run.sh
 
 include tests/tests.mk
+include tests/tools.mk
 include fuzz/fuzz.mk
 include tests/cli/cli.mk
 include tests/bench/bench.mk

@@ -703,6 +703,8 @@ static char *slurp(const char *path, size_t *len) {
     free(p);
     p = NULL;
   }
+  if (p)
+    p[n] = '\0'; /* the verdict tables are read with strtok */
   fclose(f);
   *len = (size_t)n;
   return p;

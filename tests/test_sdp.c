@@ -465,7 +465,7 @@ static void test_limit_media(void **st) {
 static void test_limit_formats(void **st) {
   (void)st;
   size_t n = add(0, HEAD "m=audio 1 RTP/AVP"), at65 = 0;
-  char t[8];
+  char t[16];
   for (int i = 0; i < 65; i++) {
     snprintf(t, sizeof t, " %d", i);
     if (i == 64) at65 = n + 1;
