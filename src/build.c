@@ -142,6 +142,8 @@ static size_t find_crlf(const char *p, size_t n) {
  * id and append it with its CRLF. */
 static int commit(sipkit_builder *b, int id, const line *l) {
   const char *rule = sipkit__hdr_info[id].rule;
+  if (hard_error(b)) /* sticky: every line goes through here */
+    return b->code;
   if (l->over)
     return fail(b, SIPKIT_ELINE_TOO_LONG, sizeof l->s, rule);
   size_t bad = find_crlf(l->s, l->n);

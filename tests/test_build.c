@@ -908,6 +908,712 @@ static void test_round_trip_bench(void **state) {
   globfree(&g);
 }
 
+/* ------------------------------------------------------------------ */
+/* Remaining paths: arguments, escapes, long values, sticky errors       */
+
+/* Reason-Phrase escapes and characters, exact verdicts and offsets. */
+static void test_reason_phrase_chars(void **state) {
+  (void)state;
+  static const struct {
+    const char *r;
+    size_t n;
+    int rc;
+    uint32_t off; /* of the bad byte in the line */
+  } t[] = {
+      {S("OK %41"), SIPKIT_EOK, 0},          /* escaped at the end */
+      {S("%4a%4A x"), SIPKIT_EOK, 0},
+      {S("tab\there"), SIPKIT_EOK, 0},
+      {S("caf\xc3\xa9"), SIPKIT_EOK, 0},     /* UTF-8 */
+      {S(";/?:@&=+$,-_.!~*'()"), SIPKIT_EOK, 0},
+      {S(""), SIPKIT_EOK, 0},
+      {S("OK %4"), SIPKIT_EINVALID_VALUE, 15},  /* cut short */
+      {S("OK %"), SIPKIT_EINVALID_VALUE, 15},
+      {S("%41%"), SIPKIT_EINVALID_VALUE, 15},
+      {S("%zz"), SIPKIT_EINVALID_VALUE, 12},    /* not hex */
+      {S("%4g"), SIPKIT_EINVALID_VALUE, 12},
+      {S("%g4"), SIPKIT_EINVALID_VALUE, 12},
+      {S("a%:1"), SIPKIT_EINVALID_VALUE, 13},
+      {S("a\"b"), SIPKIT_EINVALID_VALUE, 13},
+      {S("a<b"), SIPKIT_EINVALID_VALUE, 13},
+      {S("a\x01"), SIPKIT_EINVALID_VALUE, 13},
+      {S("a\x7f"), SIPKIT_EINVALID_VALUE, 13},
+      {S("a\0b"), SIPKIT_EINVALID_VALUE, 13},
+      {S("ab\r"), SIPKIT_EINVALID_VALUE, 14},
+      {S("[x]"), SIPKIT_EINVALID_VALUE, 12},
+      {S("a{"), SIPKIT_EINVALID_VALUE, 13},
+      {S("a`"), SIPKIT_EINVALID_VALUE, 13},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    char buf[128];
+    sipkit_builder b;
+    sipkit_builder_init(&b, buf, sizeof buf);
+    int rc = sipkit_builder_response(&b, 200, t[i].r, t[i].n);
+    if (rc != t[i].rc || (rc && b.err.offset != t[i].off))
+      print_error("case %zu: rc %d offset %u\n", i, rc, b.err.offset);
+    assert_int_equal(rc, t[i].rc);
+    if (rc) {
+      assert_int_equal(b.err.offset, t[i].off);
+      assert_string_equal(b.err.rule, "Reason-Phrase");
+      assert_int_equal(b.len, 0);
+    } else {
+      assert_int_equal(b.len, 14 + t[i].n);
+      assert_memory_equal(buf, "SIP/2.0 200 ", 12);
+      assert_memory_equal(buf + 12, t[i].r, t[i].n);
+      assert_memory_equal(buf + 12 + t[i].n, "\r\n", 2);
+    }
+  }
+}
+
+/* Invalid arguments to every builder call. */
+static void test_builder_arguments(void **state) {
+  (void)state;
+  char buf[512];
+  sipkit_builder b;
+  /* start lines: NULL method or URI, a second start line */
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, NULL, 3, S("sip:a@b.com")),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(b.err.offset, 0);
+  assert_string_equal(b.err.rule, "");
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), NULL, 5), SIPKIT_EARGUMENT);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S(""), S("sip:a@b.com")),
+                   SIPKIT_EINVALID_VALUE);
+  assert_string_equal(b.err.rule, "Method");
+  assert_int_equal(b.err.offset, 0);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("")), SIPKIT_EINVALID_VALUE);
+  assert_string_equal(b.err.rule, "Request-URI");
+  assert_int_equal(b.err.offset, 7);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("sip:a@b.com\tx")),
+                   SIPKIT_EINVALID_VALUE);
+  assert_int_equal(b.err.offset, 18);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("<sip:a@b.com")),
+                   SIPKIT_EINVALID_VALUE);
+  assert_int_equal(b.err.offset, 7);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("not a uri")),
+                   SIPKIT_EINVALID_VALUE);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("::")),
+                   SIPKIT_EINVALID_VALUE);
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("sip:a@b.com")),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(b.len, 35);
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_response(&b, 200, NULL, 0), SIPKIT_EARGUMENT);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_response(&b, 200, NULL, 0), SIPKIT_EOK);
+  assert_int_equal(sipkit_builder_response(&b, 200, NULL, 0), SIPKIT_EARGUMENT);
+  assert_int_equal(b.len, 16);
+
+  /* headers: id out of range, NULL value with a length, before start */
+  static const struct { int id; const char *v; size_t n; } hdr[] = {
+      {SIPKIT_HDR_OTHER, S("x")},
+      {SIPKIT_HDR_OTHER - 1, S("x")},
+      {SIPKIT_HDR__COUNT, S("x")},
+      {SIPKIT_HDR__COUNT + 5, S("x")},
+      {SIPKIT_HDR_SUBJECT, NULL, 3},
+  };
+  for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) {
+    start(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_header(&b, hdr[i].id, hdr[i].v, hdr[i].n),
+                     SIPKIT_EARGUMENT);
+    expect_refused(&b, 35, SIPKIT_EARGUMENT, "");
+  }
+  /* a NULL value of length 0 is an empty value */
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_SUBJECT, NULL, 0), SIPKIT_EOK);
+  assert_memory_equal(buf + 35, "Subject: \r\n", 11);
+  assert_int_equal(b.len, 46);
+  /* raw */
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_header_raw(&b, NULL, 3, S("x")), SIPKIT_EARGUMENT);
+  expect_refused(&b, 35, SIPKIT_EARGUMENT, "");
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_header_raw(&b, S("X-A"), NULL, 1), SIPKIT_EARGUMENT);
+  expect_refused(&b, 35, SIPKIT_EARGUMENT, "");
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_header_raw(&b, S("X-A"), S("x")), SIPKIT_EARGUMENT);
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, NULL, 0, S("sip:a@b.com"),
+                                       NULL, 0),
+                   SIPKIT_EARGUMENT);
+  /* addr */
+  static const struct {
+    int id;
+    const char *d; size_t dn;
+    const char *u; size_t un;
+    const char *p; size_t pn;
+  } ad[] = {
+      {SIPKIT_HDR_OTHER, NULL, 0, S("sip:a@b.com"), NULL, 0},
+      {SIPKIT_HDR__COUNT, NULL, 0, S("sip:a@b.com"), NULL, 0},
+      {SIPKIT_HDR_TO, NULL, 0, NULL, 3, NULL, 0},
+      {SIPKIT_HDR_TO, NULL, 2, S("sip:a@b.com"), NULL, 0},
+      {SIPKIT_HDR_TO, NULL, 0, S("sip:a@b.com"), NULL, 2},
+  };
+  for (size_t i = 0; i < sizeof ad / sizeof ad[0]; i++) {
+    start(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_addr(&b, ad[i].id, ad[i].d, ad[i].dn, ad[i].u,
+                                         ad[i].un, ad[i].p, ad[i].pn),
+                     SIPKIT_EARGUMENT);
+    expect_refused(&b, 35, SIPKIT_EARGUMENT, "");
+  }
+  /* display escapes of control bytes and DEL; an empty display name */
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, S("a\tb\x7f"),
+                                       S("sip:a@b.com"), S(";tag=1")),
+                   SIPKIT_EOK);
+  {
+    const char want[] = "To: \"a\tb\\\x7f\" <sip:a@b.com>;tag=1\r\n";
+    assert_int_equal(b.len, 35 + sizeof want - 1);
+    assert_memory_equal(buf + 35, want, sizeof want - 1);
+  }
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, "", 0,
+                                       S("sip:a@b.com"), NULL, 0),
+                   SIPKIT_EOK);
+  {
+    const char want[] = "To: \"\" <sip:a@b.com>\r\n";
+    assert_int_equal(b.len, 35 + sizeof want - 1);
+    assert_memory_equal(buf + 35, want, sizeof want - 1);
+  }
+  /* a URI with headers is fine in an addr (not a Request-URI) */
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_CONTACT, NULL, 0,
+                                       S("sip:a@b.com?Subject=x"), NULL, 0),
+                   SIPKIT_EOK);
+  /* a bad URI inside an addr names the machine's rule or addr-spec, and
+   * the offset is in the line */
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, NULL, 0, S(""), NULL, 0),
+                   SIPKIT_EINVALID_VALUE);
+  assert_int_equal(b.err.offset, 5);
+  expect_refused(&b, 35, SIPKIT_EINVALID_VALUE, "addr-spec");
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, S("Bob"), S("sip:a b"),
+                                       NULL, 0),
+                   SIPKIT_EINVALID_VALUE);
+  assert_int_equal(b.err.offset, 16);
+  /* finish: NULL body with a length, before the start line */
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_finish(&b, NULL, 3, NULL), SIPKIT_EARGUMENT);
+  expect_refused(&b, 35, SIPKIT_EARGUMENT, "");
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EARGUMENT);
+  /* finish twice */
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(build_options(&b), SIPKIT_EOK);
+  assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EARGUMENT);
+  assert_int_equal(b.len, sizeof(OPTIONS_MSG) - 1);
+  /* a NULL buffer is a zero capacity: BUFFER_TOO_SMALL with the size */
+  sipkit_builder_init(&b, NULL, 100);
+  assert_int_equal(b.cap, 0);
+  assert_int_equal(build_options(&b), SIPKIT_EBUFFER_TOO_SMALL);
+  assert_int_equal(b.need, sizeof(OPTIONS_MSG) - 1);
+  assert_int_equal(b.len, 0);
+  /* free of a fixed builder leaves the caller's buffer alone */
+  sipkit_builder_init(&b, buf, sizeof buf);
+  sipkit_builder_free(&b);
+  assert_null(b.buf);
+  assert_int_equal(b.cap, 0);
+}
+
+/* Header names given raw: only tokens. */
+static void test_raw_header_names(void **state) {
+  (void)state;
+  char buf[512];
+  sipkit_builder b;
+  static const struct {
+    const char *n; size_t nl;
+    uint32_t off; /* 0xffffffff: accepted */
+  } t[] = {
+      {S("X-Ok"), 0xffffffffu},
+      {S("x.y!%*_+`'~z"), 0xffffffffu},
+      {S("Subject"), 0xffffffffu},  /* known: its own rule */
+      {S("s"), 0xffffffffu},        /* compact Subject */
+      {S("X:A"), 1},
+      {S("X A"), 1},
+      {S(" X"), 0},
+      {S("X\t"), 1},
+      {S("(X)"), 0},
+      {S("X@"), 1},
+      {S("X/Y"), 1},
+      {S("X\"Y"), 1},
+      {S("X\x80"), 1},
+      {S("X\0"), 1},
+      {S("a[b]"), 1},
+      {S("ab{"), 2},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    start(&b, buf, sizeof buf);
+    int rc = sipkit_builder_header_raw(&b, t[i].n, t[i].nl, S("v"));
+    if (t[i].off == 0xffffffffu) {
+      if (rc)
+        print_error("case %zu: rc %d\n", i, rc);
+      assert_int_equal(rc, SIPKIT_EOK);
+      assert_int_equal(b.len, 35 + t[i].nl + 5);
+      assert_memory_equal(buf + 35, t[i].n, t[i].nl);
+      assert_memory_equal(buf + 35 + t[i].nl, ": v\r\n", 5);
+    } else {
+      if (rc != SIPKIT_EINVALID_VALUE || b.err.offset != t[i].off)
+        print_error("case %zu: rc %d offset %u\n", i, rc, b.err.offset);
+      assert_int_equal(rc, SIPKIT_EINVALID_VALUE);
+      assert_int_equal(b.err.offset, t[i].off);
+      expect_refused(&b, 35, SIPKIT_EINVALID_VALUE, "header-name");
+    }
+  }
+}
+
+/* Values longer than a line: LINE_TOO_LONG, nothing written. */
+static void test_too_long_values(void **state) {
+  (void)state;
+  static char big[SIPKIT_MAX_HEADER_LINE + 16];
+  memset(big, 'a', sizeof big);
+  char buf[512];
+  sipkit_builder b;
+  /* "Subject: " is 9 bytes: 9 + value must fit the line */
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_SUBJECT, big,
+                                         SIPKIT_MAX_HEADER_LINE - 8),
+                   SIPKIT_ELINE_TOO_LONG);
+  assert_int_equal(b.err.offset, SIPKIT_MAX_HEADER_LINE);
+  expect_refused(&b, 35, SIPKIT_ELINE_TOO_LONG, "Subject");
+  {
+    sipkit_builder d;
+    sipkit_builder_init_dynamic(&d);
+    assert_int_equal(sipkit_builder_request(&d, S("INVITE"), S("sip:bob@biloxi.com")),
+                     SIPKIT_EOK);
+    assert_int_equal(sipkit_builder_header(&d, SIPKIT_HDR_SUBJECT, big,
+                                           SIPKIT_MAX_HEADER_LINE - 9),
+                     SIPKIT_EOK);
+    assert_int_equal(d.len, 35 + SIPKIT_MAX_HEADER_LINE + 2);
+    sipkit_builder_free(&d);
+  }
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_header_raw(&b, S("X-Big"), big, sizeof big),
+                   SIPKIT_ELINE_TOO_LONG);
+  expect_refused(&b, 35, SIPKIT_ELINE_TOO_LONG, "extension-header");
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, big, sizeof big,
+                                       S("sip:a@b.com"), NULL, 0),
+                   SIPKIT_ELINE_TOO_LONG);
+  expect_refused(&b, 35, SIPKIT_ELINE_TOO_LONG, "To");
+  start(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_FROM, NULL, 0,
+                                       S("sip:a@b.com"), big, sizeof big),
+                   SIPKIT_ELINE_TOO_LONG);
+  expect_refused(&b, 35, SIPKIT_ELINE_TOO_LONG, "From");
+}
+
+/* After a hard error every call returns it and writes nothing. */
+static void test_every_call_after_sticky_error(void **state) {
+  (void)state;
+  static const char inv[] = INVITE_FROM_ALICE;
+  static const char resp[] =
+      "SIP/2.0 486 Busy Here\r\n"
+      "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n"
+      "To: Bob <sip:bob@biloxi.com>;tag=314159\r\n"
+      "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+      "Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n"
+      "CSeq: 314159 INVITE\r\n"
+      "Content-Length: 0\r\n\r\n";
+  sipkit_msg mi, mr;
+  parse_ok(&mi, g_hdrs, inv, sizeof inv - 1);
+  parse_ok(&mr, g_hdrs2, resp, sizeof resp - 1);
+  sipkit_dialog_view dv = {
+      .call_id = STR("c1"), .local_uri = STR("sip:a@b.com"), .local_tag = STR("t1"),
+      .remote_uri = STR("sip:c@d.com"), .remote_tag = STR("t2"),
+      .remote_target = STR("sip:c@192.0.2.4"), .local_cseq = 1};
+  /* three ways into a hard error */
+  for (int cause = 0; cause < 3; cause++) {
+    for (int call = 0; call < 10; call++) {
+      char buf[512];
+      sipkit_builder b;
+      int code;
+      sipkit_builder_init(&b, buf, sizeof buf);
+      if (cause == 0) {
+        code = SIPKIT_EINVALID_VALUE;
+        assert_int_equal(sipkit_builder_request(&b, S("IN VITE"), S("sip:a@b.com")),
+                         code);
+      } else if (cause == 1) {
+        code = SIPKIT_EARGUMENT;
+        assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_SUBJECT, S("x")), code);
+      } else {
+        code = SIPKIT_EINVALID_VALUE;
+        start(&b, buf, sizeof buf);
+        assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, S("x")), code);
+      }
+      size_t len = b.len, need = b.need;
+      sipkit_error err = b.err;
+      int rc = -1;
+      switch (call) {
+      case 0: rc = sipkit_builder_request(&b, S("INVITE"), S("sip:a@b.com")); break;
+      case 1: rc = sipkit_builder_response(&b, 200, NULL, 0); break;
+      case 2: rc = sipkit_builder_header(&b, SIPKIT_HDR_SUBJECT, S("x")); break;
+      case 3: rc = sipkit_builder_header_raw(&b, S("X-A"), S("x")); break;
+      case 4: rc = sipkit_builder_addr(&b, SIPKIT_HDR_TO, NULL, 0, S("sip:a@b.com"),
+                                       NULL, 0); break;
+      case 5: rc = sipkit_builder_finish(&b, S("body"), NULL); break;
+      case 6: rc = sipkit_build_response(&b, &mi, inv, 180, NULL, 0, STR("x1")); break;
+      case 7: rc = sipkit_build_ack_non2xx(&b, &mi, inv, &mr, resp); break;
+      case 8: rc = sipkit_build_cancel(&b, &mi, inv); break;
+      case 9: rc = sipkit_build_in_dialog(&b, &dv, STR("BYE"), 0,
+                                          STR("SIP/2.0/UDP 192.0.2.1"),
+                                          STR("z9hG4bK1")); break;
+      }
+      if (rc != code || b.len != len || b.need != need)
+        print_error("cause %d call %d: rc %d len %zu->%zu need %zu->%zu\n", cause,
+                    call, rc, len, b.len, need, b.need);
+      assert_int_equal(rc, code);
+      assert_int_equal(b.code, code);
+      assert_int_equal(b.len, len);
+      assert_int_equal(b.need, need);
+      assert_int_equal(b.err.offset, err.offset);
+      assert_string_equal(b.err.rule, err.rule);
+    }
+  }
+  /* the helpers' own argument checks do not replace an earlier error */
+  char buf[512];
+  sipkit_builder b;
+  sipkit_builder_init(&b, buf, sizeof buf);
+  assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_SUBJECT, S("x")),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_build_response(&b, NULL, inv, 200, NULL, 0, NOSTR),
+                   SIPKIT_EARGUMENT);
+  b.code = SIPKIT_EINVALID_VALUE; /* a different sticky code stays */
+  assert_int_equal(sipkit_build_cancel(&b, NULL, inv), SIPKIT_EINVALID_VALUE);
+  assert_int_equal(b.code, SIPKIT_EINVALID_VALUE);
+
+  /* a soft BUFFER_TOO_SMALL is replaced by a later hard error */
+  sipkit_builder_init(&b, buf, 10);
+  assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("sip:bob@biloxi.com")),
+                   SIPKIT_EBUFFER_TOO_SMALL);
+  assert_int_equal(b.need, 35);
+  assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_MAX_FORWARDS, S("70")),
+                   SIPKIT_EBUFFER_TOO_SMALL);
+  assert_int_equal(b.need, 53);
+  assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, S("x")),
+                   SIPKIT_EINVALID_VALUE);
+  assert_int_equal(b.err.code, SIPKIT_EINVALID_VALUE);
+  assert_string_equal(b.err.rule, "CSeq");
+  assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_MAX_FORWARDS, S("70")),
+                   SIPKIT_EINVALID_VALUE);
+  assert_int_equal(b.need, 53);
+  /* BUFFER_TOO_SMALL from the start line: finish reports it, need exact */
+  sipkit_builder_init(&b, buf, 10);
+  assert_int_equal(sipkit_builder_response(&b, 200, NULL, 0),
+                   SIPKIT_EBUFFER_TOO_SMALL);
+  assert_int_equal(sipkit_builder_finish(&b, S("xy"), NULL), SIPKIT_EBUFFER_TOO_SMALL);
+  assert_int_equal(b.need, 16 + 21 + 2);
+  assert_true(b.len <= 10);
+}
+
+/* The RFC 3261 helpers' argument checks. */
+static void test_helper_arguments(void **state) {
+  (void)state;
+  static const char inv[] = INVITE_FROM_ALICE;
+  static const char resp[] =
+      "SIP/2.0 486 Busy Here\r\n"
+      "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n"
+      "To: Bob <sip:bob@biloxi.com>;tag=314159\r\n"
+      "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+      "Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n"
+      "CSeq: 314159 INVITE\r\n"
+      "Content-Length: 0\r\n\r\n";
+  static const char opt[] =
+      "OPTIONS sip:bob@biloxi.com SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK77\r\n"
+      "Max-Forwards: 70\r\n"
+      "To: Bob <sip:bob@biloxi.com>\r\n"
+      "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+      "Call-ID: o1\r\n"
+      "CSeq: 5 OPTIONS\r\n"
+      "Content-Length: 0\r\n\r\n";
+  static sipkit_header h3[SIPKIT_MAX_HEADERS];
+  sipkit_msg mi, mr, mo;
+  parse_ok(&mi, g_hdrs, inv, sizeof inv - 1);
+  parse_ok(&mr, g_hdrs2, resp, sizeof resp - 1);
+  parse_ok(&mo, h3, opt, sizeof opt - 1);
+  sipkit_builder b;
+  char buf[1024];
+  /* build_response */
+  {
+    sipkit_msg no_to = mi, no_from = mi, no_cseq = mi;
+    no_to.to = NULL;
+    no_from.from = NULL;
+    no_cseq.cseq = NULL;
+    const struct { const sipkit_msg *m; const char *buf; } t[] = {
+        {NULL, inv}, {&mi, NULL}, {&mr, resp}, {&no_to, inv}, {&no_from, inv},
+        {&no_cseq, inv},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+      sipkit_builder_init(&b, buf, sizeof buf);
+      assert_int_equal(sipkit_build_response(&b, t[i].m, t[i].buf, 200, NULL, 0,
+                                             STR("x")),
+                       SIPKIT_EARGUMENT);
+      assert_int_equal(b.len, 0);
+      assert_int_equal(b.err.offset, 0);
+    }
+    /* a bad status stops it before any header */
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_response(&b, &mi, inv, 700, NULL, 0, STR("x")),
+                     SIPKIT_EINVALID_VALUE);
+    assert_int_equal(b.len, 0);
+    /* a to_tag that is no token: refused with the To rule */
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_response(&b, &mi, inv, 200, NULL, 0, STR("a b")),
+                     SIPKIT_EINVALID_VALUE);
+    assert_string_equal(b.err.rule, "To");
+    /* too small: need is the exact size of the response */
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_response(&b, &mo, opt, 200, NULL, 0, STR("x1")),
+                     SIPKIT_EOK);
+    assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EOK);
+    size_t full = b.len;
+    assert_int_equal(full, sizeof "SIP/2.0 200 OK\r\n"
+                                  "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK77\r\n"
+                                  "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+                                  "To: Bob <sip:bob@biloxi.com>;tag=x1\r\n"
+                                  "Call-ID: o1\r\n"
+                                  "CSeq: 5 OPTIONS\r\n"
+                                  "Content-Length: 0\r\n\r\n" - 1);
+    sipkit_builder_init(&b, buf, 20);
+    assert_int_equal(sipkit_build_response(&b, &mo, opt, 200, NULL, 0, STR("x1")),
+                     SIPKIT_EBUFFER_TOO_SMALL);
+    assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EBUFFER_TOO_SMALL);
+    assert_int_equal(b.need, full);
+  }
+  /* build_ack_non2xx */
+  {
+    sipkit_msg no_cseq = mi;
+    no_cseq.cseq = NULL;
+    const struct {
+      const sipkit_msg *i; const char *ib; const sipkit_msg *r; const char *rb;
+    } t[] = {
+        {NULL, inv, &mr, resp}, {&mi, NULL, &mr, resp}, {&mi, inv, NULL, resp},
+        {&mi, inv, &mr, NULL},  {&mr, resp, &mr, resp}, {&mo, opt, &mr, resp},
+        {&no_cseq, inv, &mr, resp},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+      sipkit_builder_init(&b, buf, sizeof buf);
+      assert_int_equal(sipkit_build_ack_non2xx(&b, t[i].i, t[i].ib, t[i].r, t[i].rb),
+                       SIPKIT_EARGUMENT);
+      assert_int_equal(b.len, 0);
+    }
+  }
+  /* build_cancel */
+  {
+    static const char ack[] =
+        "ACK sip:bob@biloxi.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK77\r\n"
+        "Max-Forwards: 70\r\n"
+        "To: Bob <sip:bob@biloxi.com>;tag=9\r\n"
+        "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+        "Call-ID: o1\r\n"
+        "CSeq: 5 ACK\r\n"
+        "Content-Length: 0\r\n\r\n";
+    static const char can[] =
+        "CANCEL sip:bob@biloxi.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK77\r\n"
+        "Max-Forwards: 70\r\n"
+        "To: Bob <sip:bob@biloxi.com>\r\n"
+        "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+        "Call-ID: o1\r\n"
+        "CSeq: 5 CANCEL\r\n"
+        "Content-Length: 0\r\n\r\n";
+    static sipkit_header ha[SIPKIT_MAX_HEADERS], hc[SIPKIT_MAX_HEADERS];
+    sipkit_msg ma, mc, no_cseq = mi;
+    parse_ok(&ma, ha, ack, sizeof ack - 1);
+    parse_ok(&mc, hc, can, sizeof can - 1);
+    no_cseq.cseq = NULL;
+    const struct { const sipkit_msg *m; const char *buf; } t[] = {
+        {NULL, inv}, {&mi, NULL}, {&mr, resp}, {&no_cseq, inv}, {&ma, ack},
+        {&mc, can},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+      sipkit_builder_init(&b, buf, sizeof buf);
+      assert_int_equal(sipkit_build_cancel(&b, t[i].m, t[i].buf), SIPKIT_EARGUMENT);
+      assert_int_equal(b.len, 0);
+    }
+    /* CANCEL of a request without Route: no Route line */
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_cancel(&b, &mo, opt), SIPKIT_EOK);
+    assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EOK);
+    expect_bytes(&b, "CANCEL sip:bob@biloxi.com SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK77\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+                     "To: Bob <sip:bob@biloxi.com>\r\n"
+                     "Call-ID: o1\r\n"
+                     "CSeq: 5 CANCEL\r\n"
+                     "Content-Length: 0\r\n\r\n");
+  }
+  /* build_in_dialog */
+  {
+    static const sipkit_str bad_routes[][1] = {
+        {{S("<>")}}, {{S("<not a uri>")}}, {{S("")}}, {{S("<sip:p1.example.com")}},
+    };
+    const sipkit_dialog_view good = {
+        .call_id = STR("c1"), .local_uri = STR("sip:a@b.com"),
+        .remote_uri = STR("sip:c@d.com"),
+        .remote_target = STR("sip:c@192.0.2.4"), .local_cseq = 7};
+    for (int k = 0; k < 6; k++) {
+      sipkit_dialog_view v = good;
+      sipkit_str method = STR("BYE"), via = STR("SIP/2.0/UDP 192.0.2.1");
+      if (k == 0) v.remote_target.p = NULL;
+      if (k == 1) v.call_id.p = NULL;
+      if (k == 2) v.local_uri.p = NULL;
+      if (k == 3) v.remote_uri.p = NULL;
+      if (k == 4) v.route_count = 1;
+      if (k == 5) method.p = NULL;
+      sipkit_builder_init(&b, buf, sizeof buf);
+      assert_int_equal(sipkit_build_in_dialog(&b, &v, method, 0, via, STR("z9hG4bK1")),
+                       SIPKIT_EARGUMENT);
+      assert_int_equal(b.len, 0);
+    }
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_in_dialog(&b, NULL, STR("BYE"), 0,
+                                            STR("SIP/2.0/UDP 192.0.2.1"), NOSTR),
+                     SIPKIT_EARGUMENT);
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_in_dialog(&b, &good, STR("BYE"), 0, NOSTR, NOSTR),
+                     SIPKIT_EARGUMENT);
+    /* a route set whose first value is no URI: Route refused */
+    for (size_t i = 0; i < sizeof bad_routes / sizeof bad_routes[0]; i++) {
+      sipkit_dialog_view v = good;
+      v.route_set = bad_routes[i];
+      v.route_count = 1;
+      sipkit_builder_init(&b, buf, sizeof buf);
+      int rc = sipkit_build_in_dialog(&b, &v, STR("BYE"), 0,
+                                      STR("SIP/2.0/UDP 192.0.2.1"), STR("z9hG4bK1"));
+      if (rc != SIPKIT_EINVALID_VALUE)
+        print_error("route case %zu: %d\n", i, rc);
+      assert_int_equal(rc, SIPKIT_EINVALID_VALUE);
+      assert_string_equal(b.err.rule, "Route");
+      assert_int_equal(b.len, 0);
+    }
+    /* a bad method or Via sent-by: refused by their rules */
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_in_dialog(&b, &good, STR("B E"), 0,
+                                            STR("SIP/2.0/UDP 192.0.2.1"), STR("z9hG4bK1")),
+                     SIPKIT_EINVALID_VALUE);
+    assert_string_equal(b.err.rule, "Method");
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_in_dialog(&b, &good, STR("BYE"), 0,
+                                            STR("garbage"), STR("z9hG4bK1")),
+                     SIPKIT_EINVALID_VALUE);
+    /* no tags, cseq 0: local CSeq + 1, To/From without tag */
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_in_dialog(&b, &good, STR("OPTIONS"), 0,
+                                            STR("SIP/2.0/UDP 192.0.2.1"), STR("z9hG4bK1")),
+                     SIPKIT_EOK);
+    assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EOK);
+    expect_bytes(&b, "OPTIONS sip:c@192.0.2.4 SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: <sip:a@b.com>\r\n"
+                     "To: <sip:c@d.com>\r\n"
+                     "Call-ID: c1\r\n"
+                     "CSeq: 8 OPTIONS\r\n"
+                     "Content-Length: 0\r\n\r\n");
+    /* a route without angle brackets is taken as the URI itself (loose) */
+    static const sipkit_str bare[] = {{S("sip:p1.example.com;lr")}};
+    sipkit_dialog_view v = good;
+    v.route_set = bare;
+    v.route_count = 1;
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_build_in_dialog(&b, &v, STR("BYE"), 9,
+                                            STR("SIP/2.0/UDP 192.0.2.1"), STR("z9hG4bK1")),
+                     SIPKIT_EINVALID_VALUE); /* a Route value needs <...> */
+    assert_string_equal(b.err.rule, "Route");
+  }
+  /* generators: NULL output */
+  assert_int_equal(sipkit_gen_branch(NULL, 100), -1);
+  assert_int_equal(sipkit_gen_tag(NULL, 100), -1);
+  assert_int_equal(sipkit_gen_call_id(NULL, 100), -1);
+  char id[SIPKIT_CALL_ID_SIZE];
+  assert_int_equal(sipkit_gen_call_id(id, SIPKIT_CALL_ID_SIZE - 1), -1);
+}
+
+/* A dynamic builder grows through several reallocations (256 doubling),
+ * both one header at a time and in one step for a large body. */
+static void test_dynamic_growth(void **state) {
+  (void)state;
+  static char want[40000];
+  size_t wn = 0;
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  assert_null(b.buf);
+  assert_int_equal(b.cap, 0);
+  assert_int_equal(sipkit_builder_request(&b, S("OPTIONS"), S("sip:carol@chicago.com")),
+                   SIPKIT_EOK);
+  assert_int_equal(b.cap, 256);
+  wn += (size_t)sprintf(want + wn, "OPTIONS sip:carol@chicago.com SIP/2.0\r\n");
+  static const char *const fixed[][2] = {
+      {"Via", "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKgrow"},
+      {"Max-Forwards", "70"},
+      {"To", "<sip:carol@chicago.com>"},
+      {"From", "<sip:alice@atlanta.com>;tag=1"},
+      {"Call-ID", "grow1"},
+      {"CSeq", "1 OPTIONS"},
+  };
+  static const int ids[] = {SIPKIT_HDR_VIA, SIPKIT_HDR_MAX_FORWARDS, SIPKIT_HDR_TO,
+                            SIPKIT_HDR_FROM, SIPKIT_HDR_CALL_ID, SIPKIT_HDR_CSEQ};
+  for (size_t i = 0; i < 6; i++) {
+    assert_int_equal(sipkit_builder_header(&b, ids[i], fixed[i][1], strlen(fixed[i][1])),
+                     SIPKIT_EOK);
+    wn += (size_t)sprintf(want + wn, "%s: %s\r\n", fixed[i][0], fixed[i][1]);
+  }
+  size_t caps[8];
+  size_t ncaps = 0;
+  caps[ncaps++] = b.cap;
+  for (int i = 0; i < 60; i++) {
+    char v[80];
+    int n = snprintf(v, sizeof v, "value-%02d-abcdefghijklmnopqrstuvwxyz0123456789", i);
+    assert_int_equal(sipkit_builder_header_raw(&b, S("X-Grow"), v, (size_t)n), SIPKIT_EOK);
+    wn += (size_t)sprintf(want + wn, "X-Grow: %s\r\n", v);
+    assert_int_equal(b.len, wn);
+    assert_int_equal(b.need, wn);
+    assert_true(b.cap >= b.len);
+    if (b.cap != caps[ncaps - 1]) {
+      assert_true(ncaps < 8);
+      caps[ncaps++] = b.cap;
+    }
+  }
+  /* 256 -> 512 -> 1024 -> 2048 -> 4096 */
+  assert_int_equal(ncaps, 5);
+  for (size_t i = 1; i < ncaps; i++)
+    assert_int_equal(caps[i], caps[i - 1] * 2);
+  /* a 20000-byte body: several doublings in one step */
+  static char body[20000];
+  for (size_t i = 0; i < sizeof body; i++)
+    body[i] = (char)('a' + i % 26);
+  assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CONTENT_TYPE, S("text/plain")),
+                   SIPKIT_EOK);
+  wn += (size_t)sprintf(want + wn, "Content-Type: text/plain\r\n");
+  wn += (size_t)sprintf(want + wn, "Content-Length: %zu\r\n\r\n", sizeof body);
+  memcpy(want + wn, body, sizeof body);
+  wn += sizeof body;
+  sipkit_msg m;
+  sipkit_msg_init(&m, g_hdrs, SIPKIT_MAX_HEADERS);
+  assert_int_equal(sipkit_builder_finish(&b, body, sizeof body, &m), SIPKIT_EOK);
+  assert_int_equal(b.len, wn);
+  assert_int_equal(b.need, wn);
+  assert_int_equal(b.cap, 32768);
+  assert_memory_equal(b.buf, want, wn);
+  assert_int_equal(m.body.len, sizeof body);
+  sipkit_builder_free(&b);
+  assert_null(b.buf);
+  assert_int_equal(b.cap, 0);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(b.need, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_fixed),
@@ -927,6 +1633,13 @@ int main(void) {
       cmocka_unit_test(test_in_dialog_loose),
       cmocka_unit_test(test_in_dialog_strict),
       cmocka_unit_test(test_ack_2xx),
+      cmocka_unit_test(test_reason_phrase_chars),
+      cmocka_unit_test(test_builder_arguments),
+      cmocka_unit_test(test_raw_header_names),
+      cmocka_unit_test(test_too_long_values),
+      cmocka_unit_test(test_every_call_after_sticky_error),
+      cmocka_unit_test(test_helper_arguments),
+      cmocka_unit_test(test_dynamic_growth),
       cmocka_unit_test(test_round_trip_rfc4475),
       cmocka_unit_test(test_round_trip_bench),
       cmocka_unit_test(test_round_trip_rfc5118),

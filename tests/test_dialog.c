@@ -752,6 +752,798 @@ static void test_uas_2xx_retransmission(void **state) {
   assert_int_equal(next, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* Coverage of the remaining paths: names, ids, arguments, bounds        */
+
+static void test_state_names_and_id_of(void **state) {
+  (void)state;
+  static const struct { int st; const char *name; } t[] = {
+      {SIPKIT_DIALOG_NULL, "NULL"},       {SIPKIT_DIALOG_EARLY, "EARLY"},
+      {SIPKIT_DIALOG_CONFIRMED, "CONFIRMED"},
+      {SIPKIT_DIALOG_TERMINATED, "TERMINATED"},
+      {-1, ""}, {4, ""}, {1000, ""},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    assert_string_equal(sipkit_dialog_state_name(t[i].st), t[i].name);
+
+  sipkit_dialog d;
+  sipkit_dialog_id id;
+  uac_confirmed(&d);
+  sipkit_dialog_id_of(&id, &d);
+  assert_ptr_equal(id.call_id.p, d.call_id);
+  assert_ptr_equal(id.local_tag.p, d.local_tag);
+  assert_ptr_equal(id.remote_tag.p, d.remote_tag);
+  assert_bytes(id.call_id.p, id.call_id.len, CALL_ID);
+  assert_bytes(id.local_tag.p, id.local_tag.len, "1928301774");
+  assert_bytes(id.remote_tag.p, id.remote_tag.len, "a6c85cf");
+  assert_true(sipkit_dialog_match(&d, &id));
+  /* the id of the 200 (a response: local = From tag) is the same */
+  sipkit_dialog_id rid;
+  assert_int_equal(sipkit_dialog_id_of_msg(&rid, M(R200), B(R200)), SIPKIT_EOK);
+  assert_bytes(rid.local_tag.p, rid.local_tag.len, "1928301774");
+  assert_bytes(rid.remote_tag.p, rid.remote_tag.len, "a6c85cf");
+  assert_true(sipkit_dialog_match(&d, &rid));
+  /* each field differing on its own: no match */
+  static const struct { int field; const char *v; } mism[] = {
+      {0, "a84b4c76e66710@pc33.atlanta.example.coX"},
+      {0, "a84b"},
+      {1, "1928301775"},
+      {1, ""},
+      {2, "a6c85cX"},
+      {2, ""},
+  };
+  for (size_t i = 0; i < sizeof mism / sizeof mism[0]; i++) {
+    sipkit_dialog_id x = id;
+    sipkit_str s = {mism[i].v, strlen(mism[i].v)};
+    if (mism[i].field == 0)
+      x.call_id = s;
+    else if (mism[i].field == 1)
+      x.local_tag = s;
+    else
+      x.remote_tag = s;
+    assert_false(sipkit_dialog_match(&d, &x));
+  }
+  /* NULL arguments and dead dialogs match nothing */
+  assert_false(sipkit_dialog_match(NULL, &id));
+  assert_false(sipkit_dialog_match(&d, NULL));
+  static const int dead[] = {SIPKIT_DIALOG_NULL, SIPKIT_DIALOG_TERMINATED, 7};
+  for (size_t i = 0; i < sizeof dead / sizeof dead[0]; i++) {
+    sipkit_dialog e = d;
+    e.state = dead[i];
+    assert_false(sipkit_dialog_match(&e, &id));
+  }
+  sipkit_dialog e = d;
+  e.state = SIPKIT_DIALOG_EARLY;
+  assert_true(sipkit_dialog_match(&e, &id));
+}
+
+static void test_id_of_msg_arguments(void **state) {
+  (void)state;
+  sipkit_dialog_id id;
+  assert_int_equal(sipkit_dialog_id_of_msg(NULL, M(INFO), B(INFO)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_id_of_msg(&id, NULL, B(INFO)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_id_of_msg(&id, M(INFO), NULL), SIPKIT_EARGUMENT);
+  for (int k = 0; k < 3; k++) {
+    sipkit_msg m = *M(INFO);
+    if (k == 0)
+      m.from = NULL;
+    else if (k == 1)
+      m.to = NULL;
+    else
+      m.call_id.len = 0;
+    assert_int_equal(sipkit_dialog_id_of_msg(&id, &m, B(INFO)), SIPKIT_EARGUMENT);
+  }
+  /* a request without To tag gives an empty local tag */
+  assert_int_equal(sipkit_dialog_id_of_msg(&id, M(INVITE), B(INVITE)), SIPKIT_EOK);
+  assert_int_equal(id.local_tag.len, 0);
+  assert_bytes(id.remote_tag.p, id.remote_tag.len, "1928301774");
+}
+
+/* Every entry point with NULL or unusable arguments. */
+static void test_invalid_arguments(void **state) {
+  (void)state;
+  sipkit_dialog d, live_d;
+  sipkit_str tag = {"a6c85cf", 7}, notag = {"", 0};
+  long idx = 99;
+  uac_confirmed(&live_d);
+
+  /* uac_create: refused, d left NULL */
+  assert_int_equal(sipkit_dialog_uac_create(NULL, M(INVITE), B(INVITE), M(R200),
+                                            B(R200)), SIPKIT_EARGUMENT);
+  edit(S_FREE, R200, "SIP/2.0 200 OK", "SIP/2.0 100 Trying");
+  edit(7, R200, "SIP/2.0 200 OK", "SIP/2.0 486 Busy Here");
+  edit(8, R200, "Call-ID: a84b", "Call-ID: b84b");
+  edit(9, R200, ";tag=1928301774", ";tag=1928301775");
+  edit(10, R200, "CSeq: 314159 INVITE", "CSeq: 314159 OPTIONS");
+  edit(11, R200, "Call-ID: a84b4c76e66710@", "Call-ID: a84b4c76e66710x@");
+  edit(12, R200, ";tag=1928301774", ";tag=19283017745");
+  static const struct {
+    int req, resp;   /* slots; -1 = NULL */
+    int null_qbuf, null_rbuf;
+  } uac[] = {
+      {-1, R200, 0, 0},    {INVITE, -1, 0, 0},  {INVITE, R200, 1, 0},
+      {INVITE, R200, 0, 1}, {R200, R200, 0, 0}, /* req is a response */
+      {INVITE, INFO, 0, 0}, /* resp is a request (status 0 <= 100) */
+      {INVITE, S_FREE, 0, 0}, {INVITE, 7, 0, 0}, {INVITE, 8, 0, 0},
+      {INVITE, 9, 0, 0},   {INVITE, 10, 0, 0}, {INVITE, 11, 0, 0},
+      {INVITE, 12, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof uac / sizeof uac[0]; i++) {
+    memset(&d, 0x5a, sizeof d);
+    const sipkit_msg *q = uac[i].req < 0 ? NULL : M(uac[i].req);
+    const sipkit_msg *r = uac[i].resp < 0 ? NULL : M(uac[i].resp);
+    const char *qb = uac[i].null_qbuf || uac[i].req < 0 ? NULL : B(uac[i].req);
+    const char *rb = uac[i].null_rbuf || uac[i].resp < 0 ? NULL : B(uac[i].resp);
+    int rc = sipkit_dialog_uac_create(&d, q, qb, r, rb);
+    if (rc != SIPKIT_EARGUMENT)
+      print_error("uac case %zu: %d\n", i, rc);
+    assert_int_equal(rc, SIPKIT_EARGUMENT);
+    assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
+    assert_int_equal(d.call_id_len, 0);
+  }
+  /* a response missing From / To / CSeq / Call-ID */
+  for (int k = 0; k < 4; k++) {
+    sipkit_msg m = *M(R200);
+    if (k == 0) m.from = NULL;
+    if (k == 1) m.to = NULL;
+    if (k == 2) m.cseq = NULL;
+    if (k == 3) m.call_id.len = 0;
+    assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), &m, B(R200)),
+                     SIPKIT_EARGUMENT);
+    assert_int_equal(sipkit_dialog_uas_create(&d, &m, B(R200), 200, tag),
+                     SIPKIT_EARGUMENT);
+    assert_int_equal(sipkit_dialog_on_response(&live_d, &m, B(R200)),
+                     SIPKIT_DIALOG_NO_MATCH);
+    assert_int_equal(sipkit_dialog_end_early(&live_d, 1, &m, B(R200)), 0);
+  }
+
+  /* uas_create */
+  static const struct {
+    int req; int null_buf; int status; int use_tag;
+  } uas[] = {
+      {-1, 0, 200, 1},     {INVITE, 1, 200, 1},  {R200, 0, 200, 1},
+      {INVITE, 0, 100, 1}, {INVITE, 0, 300, 1},  {INVITE, 0, 0, 1},
+      {INVITE, 0, 200, 0}, {INFO, 0, 200, 1},
+  };
+  for (size_t i = 0; i < sizeof uas / sizeof uas[0]; i++) {
+    memset(&d, 0x5a, sizeof d);
+    const sipkit_msg *q = uas[i].req < 0 ? NULL : M(uas[i].req);
+    const char *qb = uas[i].null_buf || uas[i].req < 0 ? NULL : B(uas[i].req);
+    int rc = sipkit_dialog_uas_create(&d, q, qb, uas[i].status,
+                                      uas[i].use_tag ? tag : notag);
+    if (rc != SIPKIT_EARGUMENT)
+      print_error("uas case %zu: %d\n", i, rc);
+    assert_int_equal(rc, SIPKIT_EARGUMENT);
+    assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
+  }
+  assert_int_equal(sipkit_dialog_uas_create(NULL, M(INVITE), B(INVITE), 200, tag),
+                   SIPKIT_EARGUMENT);
+  /* a local tag with a length but no bytes */
+  sipkit_str badtag = {NULL, 3};
+  assert_int_equal(sipkit_dialog_uas_create(&d, M(INVITE), B(INVITE), 200, badtag),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
+  /* 101 is the lowest status that creates (early), 299 the highest */
+  assert_int_equal(sipkit_dialog_uas_create(&d, M(INVITE), B(INVITE), 101, tag),
+                   SIPKIT_EOK);
+  assert_int_equal(d.state, SIPKIT_DIALOG_EARLY);
+  assert_int_equal(sipkit_dialog_uas_create(&d, M(INVITE), B(INVITE), 299, tag),
+                   SIPKIT_EOK);
+  assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+  /* a non-INVITE creating request (SUBSCRIBE): no INVITE bookkeeping */
+  static const char *const sub[] = {"INVITE sip:", "SUBSCRIBE sip:",
+                                    "CSeq: 314159 INVITE", "CSeq: 314159 SUBSCRIBE",
+                                    NULL};
+  editn(S_FREE, INVITE, sub);
+  assert_int_equal(sipkit_dialog_uas_create(&d, M(S_FREE), B(S_FREE), 180, tag),
+                   SIPKIT_EOK);
+  assert_int_equal(d.remote_invite_cseq, 0);
+  assert_int_equal(d.remote_invite_pending, 0);
+  assert_int_equal(d.remote_cseq, 314159);
+  assert_int_equal(d.state, SIPKIT_DIALOG_EARLY);
+
+  /* find */
+  assert_int_equal(sipkit_dialog_find(&live_d, 1, NULL, B(R200), &idx),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(idx, -1);
+  idx = 99;
+  assert_int_equal(sipkit_dialog_find(&live_d, 1, M(INFO), NULL, &idx),
+                   SIPKIT_DIALOG_OUTSIDE);
+  assert_int_equal(idx, -1);
+  assert_int_equal(sipkit_dialog_find(&live_d, 1, M(R200), NULL, &idx),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_find(NULL, 1, M(INFO), B(INFO), &idx),
+                   SIPKIT_DIALOG_OUTSIDE);
+  assert_int_equal(sipkit_dialog_find(NULL, 1, M(R200), B(R200), &idx),
+                   SIPKIT_DIALOG_NO_MATCH);
+  /* no dialogs at all (n 0, NULL array): 481 for a tagged request */
+  assert_int_equal(sipkit_dialog_find(NULL, 0, M(INFO), B(INFO), &idx),
+                   SIPKIT_DIALOG_REJECT_481);
+  /* index may be NULL */
+  assert_int_equal(sipkit_dialog_find(&live_d, 1, M(R200), B(R200), NULL),
+                   SIPKIT_DIALOG_ACCEPT);
+  assert_int_equal(sipkit_dialog_find(&live_d, 1, M(INFO), B(INFO), NULL),
+                   SIPKIT_DIALOG_REJECT_481);
+  assert_int_equal(sipkit_dialog_find(&live_d, 1, M(INVITE), B(INVITE), NULL),
+                   SIPKIT_DIALOG_OUTSIDE);
+
+  /* on_request: 481 for no usable dialog or request */
+  sipkit_dialog dead = live_d;
+  dead.state = SIPKIT_DIALOG_TERMINATED;
+  assert_int_equal(sipkit_dialog_on_request(NULL, M(BYE), B(BYE)),
+                   SIPKIT_DIALOG_REJECT_481);
+  assert_int_equal(sipkit_dialog_on_request(&dead, M(BYE), B(BYE)),
+                   SIPKIT_DIALOG_REJECT_481);
+  assert_int_equal(sipkit_dialog_on_request(&live_d, NULL, B(BYE)),
+                   SIPKIT_DIALOG_REJECT_481);
+  assert_int_equal(sipkit_dialog_on_request(&live_d, M(BYE), NULL),
+                   SIPKIT_DIALOG_REJECT_481);
+  assert_int_equal(sipkit_dialog_on_request(&live_d, M(R200), B(R200)),
+                   SIPKIT_DIALOG_REJECT_481);
+  assert_int_equal(live_d.state, SIPKIT_DIALOG_CONFIRMED);
+
+  /* on_response: NO_MATCH */
+  assert_int_equal(sipkit_dialog_on_response(NULL, M(R200), B(R200)),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_on_response(&dead, M(R200), B(R200)),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_on_response(&live_d, NULL, B(R200)),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_on_response(&live_d, M(R200), NULL),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_on_response(&live_d, M(INFO), B(INFO)),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_on_response(&live_d, M(8), B(8)), /* Call-ID */
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_on_response(&live_d, M(9), B(9)), /* From tag */
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(sipkit_dialog_on_response(&live_d, M(11), B(11)),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(live_d.state, SIPKIT_DIALOG_CONFIRMED);
+
+  /* end_early */
+  edit(S_FREE, R180, "SIP/2.0 180 Ringing", "SIP/2.0 486 Busy Here");
+  sipkit_dialog early;
+  assert_int_equal(sipkit_dialog_uac_create(&early, M(INVITE), B(INVITE), M(R180),
+                                            B(R180)), SIPKIT_EOK);
+  assert_int_equal(sipkit_dialog_end_early(NULL, 1, M(S_FREE), B(S_FREE)), 0);
+  assert_int_equal(sipkit_dialog_end_early(&early, 1, NULL, B(S_FREE)), 0);
+  assert_int_equal(sipkit_dialog_end_early(&early, 1, M(S_FREE), NULL), 0);
+  assert_int_equal(sipkit_dialog_end_early(&early, 0, M(S_FREE), B(S_FREE)), 0);
+  /* a 486 to another method, another INVITE, Call-ID or From tag: none */
+  static const char *const other[][2] = {
+      {"CSeq: 314159 INVITE", "CSeq: 314159 OPTIONS"},
+      {"CSeq: 314159 INVITE", "CSeq: 314158 INVITE"},
+      {"Call-ID: a84b", "Call-ID: b84b"},
+      {";tag=1928301774", ";tag=1928301775"},
+  };
+  for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+    edit(7, S_FREE, other[i][0], other[i][1]);
+    assert_int_equal(sipkit_dialog_end_early(&early, 1, M(7), B(7)), 0);
+    assert_int_equal(early.state, SIPKIT_DIALOG_EARLY);
+  }
+  /* UAS early dialogs and confirmed ones are not ended */
+  sipkit_dialog two[2];
+  two[0] = early;
+  two[0].role = SIPKIT_DIALOG_UAS;
+  two[1] = early;
+  two[1].state = SIPKIT_DIALOG_CONFIRMED;
+  assert_int_equal(sipkit_dialog_end_early(two, 2, M(S_FREE), B(S_FREE)), 0);
+  assert_int_equal(sipkit_dialog_end_early(&early, 1, M(S_FREE), B(S_FREE)), 1);
+  assert_int_equal(early.state, SIPKIT_DIALOG_TERMINATED);
+  assert_int_equal(early.local_invite_pending, 0);
+
+  /* the rest tolerate NULL */
+  sipkit_dialog_invite_answered(NULL);
+  sipkit_dialog_uas_2xx_sent(NULL, 0, 0, 0);
+  uint64_t next = 77;
+  assert_int_equal(sipkit_dialog_on_timer(NULL, 0, &next), SIPKIT_DIALOG_ACCEPT);
+  assert_int_equal(next, 0);
+  assert_int_equal(sipkit_dialog_on_timer(NULL, 0, NULL), SIPKIT_DIALOG_ACCEPT);
+  assert_int_equal(sipkit_dialog_ack_cseq(NULL), 0);
+  uint32_t c = 5;
+  assert_int_equal(sipkit_dialog_next_cseq(NULL, SIPKIT_METHOD_INFO, &c),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_next_cseq(&live_d, SIPKIT_METHOD_INFO, NULL),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_next_cseq(&dead, SIPKIT_METHOD_INFO, &c),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_next_cseq(&live_d, SIPKIT_METHOD_CANCEL, &c),
+                   SIPKIT_EARGUMENT);
+  assert_int_equal(c, 5);
+  assert_int_equal(live_d.local_cseq, 314159);
+
+  /* view_fill without a routes array: no route set */
+  sipkit_dialog_view v;
+  sipkit_dialog_view_fill(&live_d, &v, NULL);
+  assert_null(v.route_set);
+  assert_int_equal(v.route_count, 0);
+  assert_bytes(v.remote_target.p, v.remote_target.len,
+               "sip:bob@192.0.2.4:5060;transport=udp");
+  assert_int_equal(v.local_cseq, 314159);
+}
+
+/* Responses within a confirmed UAC dialog (Alice, local CSeq 314159,
+ * remote tag a6c85cf). */
+static void test_responses_in_dialog(void **state) {
+  (void)state;
+  static const struct {
+    const char *status_line; /* replaces "SIP/2.0 200 OK" */
+    const char *cseq;        /* replaces "CSeq: 314159 INVITE" */
+    const char *to_tag;      /* replaces "tag=a6c85cf" */
+    int verdict;
+    int state_after;
+  } t[] = {
+      /* a different remote tag on a non-INVITE response or a 2xx */
+      {"SIP/2.0 200 OK", "CSeq: 314160 INFO", "tag=zzz", SIPKIT_DIALOG_NO_MATCH,
+       SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 481 Call/Transaction Does Not Exist", "CSeq: 314160 INFO",
+       "tag=zzz", SIPKIT_DIALOG_NO_MATCH, SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 200 OK", "CSeq: 314160 BYE", "tag=zzz", SIPKIT_DIALOG_NO_MATCH,
+       SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 200 OK", "CSeq: 314159 INVITE", "tag=zzz", SIPKIT_DIALOG_NO_MATCH,
+       SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 180 Ringing", "CSeq: 314159 INVITE", "tag=zzz",
+       SIPKIT_DIALOG_NO_MATCH, SIPKIT_DIALOG_CONFIRMED},
+      /* 481 / 408 to any in-dialog request end it */
+      {"SIP/2.0 481 Call/Transaction Does Not Exist", "CSeq: 314160 INFO",
+       "tag=a6c85cf", SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      {"SIP/2.0 408 Request Timeout", "CSeq: 314160 INFO", "tag=a6c85cf",
+       SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      {"SIP/2.0 481 Call/Transaction Does Not Exist", "CSeq: 314160 UPDATE",
+       "tag=a6c85cf", SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      {"SIP/2.0 408 Request Timeout", "CSeq: 314160 OPTIONS", "tag=a6c85cf",
+       SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      /* to the INVITE of the confirmed dialog: 481 / 408 end it, others not */
+      {"SIP/2.0 481 Call/Transaction Does Not Exist", "CSeq: 314159 INVITE",
+       "tag=a6c85cf", SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      {"SIP/2.0 408 Request Timeout", "CSeq: 314159 INVITE", "tag=zzz",
+       SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      {"SIP/2.0 486 Busy Here", "CSeq: 314159 INVITE", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 180 Ringing", "CSeq: 314159 INVITE", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, SIPKIT_DIALOG_CONFIRMED},
+      /* an INVITE response with another CSeq: the non-INVITE path */
+      {"SIP/2.0 200 OK", "CSeq: 314158 INVITE", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 408 Request Timeout", "CSeq: 314158 INVITE", "tag=a6c85cf",
+       SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      /* other finals keep it; BYE's final (any) ends it; a 1xx to BYE not */
+      {"SIP/2.0 404 Not Found", "CSeq: 314160 INFO", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 200 OK", "CSeq: 314160 INFO", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 183 Session Progress", "CSeq: 314160 INFO", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, SIPKIT_DIALOG_CONFIRMED},
+      {"SIP/2.0 500 Server Internal Error", "CSeq: 314160 BYE", "tag=a6c85cf",
+       SIPKIT_DIALOG_ENDED, SIPKIT_DIALOG_TERMINATED},
+      {"SIP/2.0 183 Session Progress", "CSeq: 314160 BYE", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, SIPKIT_DIALOG_CONFIRMED},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    sipkit_dialog d;
+    uac_confirmed(&d);
+    const char *const pairs[] = {"SIP/2.0 200 OK", t[i].status_line,
+                                 "CSeq: 314159 INVITE", t[i].cseq,
+                                 "tag=a6c85cf", t[i].to_tag, NULL};
+    editn(S_FREE, R200, pairs);
+    int v = sipkit_dialog_on_response(&d, M(S_FREE), B(S_FREE));
+    if (v != t[i].verdict || d.state != t[i].state_after)
+      print_error("case %zu: verdict %d state %d\n", i, v, d.state);
+    assert_int_equal(v, t[i].verdict);
+    assert_int_equal(d.state, t[i].state_after);
+    ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
+  }
+}
+
+/* A 2xx to UPDATE or to our re-INVITE refreshes the remote target from its
+ * Contact; other responses and unusable Contacts leave it. */
+static void test_2xx_target_refresh(void **state) {
+  (void)state;
+  char big[400];
+  char bigcontact[460];
+  memset(big, 'h', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  snprintf(bigcontact, sizeof bigcontact, "Contact: <sip:bob@%s>\r\n", big);
+  static const char *const OLD = "sip:bob@192.0.2.4:5060;transport=udp";
+  const struct {
+    const char *status_line;
+    const char *cseq;
+    const char *contact; /* replaces the whole Contact line; NULL keeps it */
+    int reinvite;        /* take an INVITE CSeq first (314160) */
+    int verdict;
+    const char *target;
+  } t[] = {
+      {"SIP/2.0 200 OK", "CSeq: 314160 UPDATE",
+       "Contact: <sip:bob@198.51.100.9:5062>\r\n", 0, SIPKIT_DIALOG_ACCEPT,
+       "sip:bob@198.51.100.9:5062"},
+      {"SIP/2.0 204 No Notification", "CSeq: 314160 UPDATE",
+       "Contact: <sip:bob@198.51.100.9:5062>\r\n", 0, SIPKIT_DIALOG_ACCEPT,
+       "sip:bob@198.51.100.9:5062"},
+      {"SIP/2.0 200 OK", "CSeq: 314160 UPDATE", "", 0, SIPKIT_DIALOG_ACCEPT, OLD},
+      {"SIP/2.0 200 OK", "CSeq: 314160 UPDATE", "Contact: *\r\n", 0,
+       SIPKIT_DIALOG_ACCEPT, OLD},
+      {"SIP/2.0 200 OK", "CSeq: 314160 INVITE", "Contact: *\r\n", 1,
+       SIPKIT_DIALOG_SEND_ACK, OLD},
+      {"SIP/2.0 200 OK", "CSeq: 314160 UPDATE", bigcontact, 0,
+       SIPKIT_DIALOG_ACCEPT, OLD},
+      {"SIP/2.0 488 Not Acceptable Here", "CSeq: 314160 UPDATE",
+       "Contact: <sip:bob@198.51.100.9:5062>\r\n", 0, SIPKIT_DIALOG_ACCEPT, OLD},
+      {"SIP/2.0 183 Session Progress", "CSeq: 314160 UPDATE",
+       "Contact: <sip:bob@198.51.100.9:5062>\r\n", 0, SIPKIT_DIALOG_ACCEPT, OLD},
+      {"SIP/2.0 200 OK", "CSeq: 314160 INFO",
+       "Contact: <sip:bob@198.51.100.9:5062>\r\n", 0, SIPKIT_DIALOG_ACCEPT, OLD},
+      /* re-INVITE */
+      {"SIP/2.0 200 OK", "CSeq: 314160 INVITE",
+       "Contact: <sip:bob@203.0.113.5;transport=tcp>\r\n", 1,
+       SIPKIT_DIALOG_SEND_ACK, "sip:bob@203.0.113.5;transport=tcp"},
+      {"SIP/2.0 200 OK", "CSeq: 314160 INVITE", "", 1, SIPKIT_DIALOG_SEND_ACK,
+       OLD},
+      {"SIP/2.0 200 OK", "CSeq: 314160 INVITE", bigcontact, 1,
+       SIPKIT_DIALOG_SEND_ACK, OLD},
+      {"SIP/2.0 180 Ringing", "CSeq: 314160 INVITE",
+       "Contact: <sip:bob@203.0.113.5>\r\n", 1, SIPKIT_DIALOG_ACCEPT, OLD},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    sipkit_dialog d;
+    uint32_t c;
+    uac_confirmed(&d);
+    if (t[i].reinvite) {
+      assert_int_equal(sipkit_dialog_next_cseq(&d, SIPKIT_METHOD_INVITE, &c),
+                       SIPKIT_EOK);
+      assert_int_equal(c, 314160);
+    }
+    const char *const pairs[] = {
+        "SIP/2.0 200 OK", t[i].status_line, "CSeq: 314159 INVITE", t[i].cseq,
+        "Contact: <sip:bob@192.0.2.4:5060;transport=udp>\r\n",
+        t[i].contact, NULL};
+    editn(S_FREE, R200, pairs);
+    int v = sipkit_dialog_on_response(&d, M(S_FREE), B(S_FREE));
+    if (v != t[i].verdict)
+      print_error("case %zu: verdict %d\n", i, v);
+    assert_int_equal(v, t[i].verdict);
+    assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+    ASSERT_FIELD(&d, remote_target, t[i].target);
+    assert_int_equal(d.local_invite_pending,
+                     t[i].reinvite && v == SIPKIT_DIALOG_ACCEPT);
+  }
+}
+
+/* A request that refreshes the target: UPDATE too; a Contact over its
+ * bound is refused with 500 and changes nothing. */
+static void test_request_target_refresh_bounds(void **state) {
+  (void)state;
+  char big[400], line[460];
+  memset(big, 'h', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  snprintf(line, sizeof line, "Contact: <sip:alice@%s>\r\n", big);
+  static const char *const OLD = "sip:alice@192.0.2.101:5060;transport=udp";
+  const struct {
+    const char *method; /* "X sip:" */
+    const char *cseq;
+    const char *contact;
+    int verdict;
+    const char *target;
+    uint32_t remote_cseq;
+  } t[] = {
+      {"UPDATE sip:", "CSeq: 314160 UPDATE",
+       "Contact: <sip:alice@198.51.100.7>\r\n", SIPKIT_DIALOG_ACCEPT,
+       "sip:alice@198.51.100.7", 314160},
+      {"UPDATE sip:", "CSeq: 314160 UPDATE", line, SIPKIT_DIALOG_REJECT_500,
+       OLD, 314159},
+      {"INVITE sip:", "CSeq: 314160 INVITE", line, SIPKIT_DIALOG_REJECT_500,
+       OLD, 314159},
+      {"UPDATE sip:", "CSeq: 314160 UPDATE", "", SIPKIT_DIALOG_ACCEPT, OLD,
+       314160},
+      {"INVITE sip:", "CSeq: 314160 INVITE", "", SIPKIT_DIALOG_ACCEPT, OLD,
+       314160},
+      {"UPDATE sip:", "CSeq: 314160 UPDATE", "Contact: *\r\n",
+       SIPKIT_DIALOG_REJECT_500, OLD, 314159},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    sipkit_dialog d;
+    uas_confirmed(&d, 6);
+    const char *const pairs[] = {
+        "INFO sip:", t[i].method, "CSeq: 314160 INFO", t[i].cseq,
+        "Contact: <sip:alice@192.0.2.101:5060;transport=udp>\r\n", t[i].contact,
+        NULL};
+    editn(S_FREE, INFO, pairs);
+    int v = sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE));
+    if (v != t[i].verdict)
+      print_error("case %zu: verdict %d\n", i, v);
+    assert_int_equal(v, t[i].verdict);
+    ASSERT_FIELD(&d, remote_target, t[i].target);
+    assert_int_equal(d.remote_cseq, t[i].remote_cseq);
+  }
+  /* a UAC dialog never saw the peer's INVITE: any ACK is dropped */
+  sipkit_dialog d;
+  uac_confirmed(&d);
+  edit2(S_FREE, BYE, "CSeq: 231 BYE", "CSeq: 231 ACK", "BYE sip:", "ACK sip:");
+  assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
+                   SIPKIT_DIALOG_DROP);
+  /* ... and its first request (no remote CSeq yet) is accepted, even a
+   * CANCEL */
+  edit2(S_FREE, BYE, "CSeq: 231 BYE", "CSeq: 1 CANCEL", "BYE sip:",
+        "CANCEL sip:");
+  assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
+                   SIPKIT_DIALOG_ACCEPT);
+  /* a CANCEL below the remote CSeq: 500 */
+  uas_confirmed(&d, 6);
+  edit2(S_FREE, INFO, "CSeq: 314160 INFO", "CSeq: 314158 CANCEL", "INFO sip:",
+        "CANCEL sip:");
+  assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
+                   SIPKIT_DIALOG_REJECT_500);
+}
+
+static void fill(char *p, size_t n, char ch) {
+  memset(p, ch, n);
+  p[n] = 0;
+}
+
+/* Every stored value at its bound is taken, one byte over is refused with
+ * BUFFER_TOO_SMALL and the dialog left NULL (cleared). */
+static void test_bounds_table(void **state) {
+  (void)state;
+  static char v[8][2100];
+  /* Call-ID: "<n x>" */
+  fill(v[0], SIPKIT_DIALOG_MAX_CALL_ID, 'c');
+  fill(v[1], SIPKIT_DIALOG_MAX_CALL_ID + 1, 'c');
+  /* tag */
+  fill(v[2], SIPKIT_DIALOG_MAX_TAG, 't');
+  fill(v[3], SIPKIT_DIALOG_MAX_TAG + 1, 't');
+  /* URI "sip:" + host: 4 + n */
+  char h0[300], h1[300];
+  fill(h0, SIPKIT_DIALOG_MAX_URI - 4, 'u');
+  fill(h1, SIPKIT_DIALOG_MAX_URI - 3, 'u');
+  snprintf(v[4], sizeof v[4], "sip:%s", h0);
+  snprintf(v[5], sizeof v[5], "sip:%s", h1);
+  /* one Record-Route value "<sip:" + host + ">" */
+  char r0[300], r1[300];
+  fill(r0, SIPKIT_DIALOG_MAX_ROUTE - 6, 'r');
+  fill(r1, SIPKIT_DIALOG_MAX_ROUTE - 5, 'r');
+  snprintf(v[6], sizeof v[6], "Record-Route: <sip:%s>\r\n", r0);
+  snprintf(v[7], sizeof v[7], "Record-Route: <sip:%s>\r\n", r1);
+  char rr_max[2048] = "", rr_over[2048] = "";
+  for (unsigned i = 0; i <= SIPKIT_DIALOG_MAX_ROUTES; i++) {
+    char one[80];
+    snprintf(one, sizeof one, "Record-Route: <sip:p%u.example.com;lr>\r\n", i);
+    if (i < SIPKIT_DIALOG_MAX_ROUTES)
+      strcat(rr_max, one);
+    strcat(rr_over, one);
+  }
+  char l[24][2200];
+  int k = 0;
+  /* UAS side: edits of the INVITE */
+  snprintf(l[k++], sizeof l[0], "Call-ID: %s\r\n", v[0]);
+  snprintf(l[k++], sizeof l[0], "Call-ID: %s\r\n", v[1]);
+  snprintf(l[k++], sizeof l[0], ";tag=%s\r\n", v[2]); /* From tag */
+  snprintf(l[k++], sizeof l[0], ";tag=%s\r\n", v[3]);
+  snprintf(l[k++], sizeof l[0], "From: <%s>;tag=1928301774\r\n", v[4]);
+  snprintf(l[k++], sizeof l[0], "From: <%s>;tag=1928301774\r\n", v[5]);
+  snprintf(l[k++], sizeof l[0], "To: <%s>\r\n", v[4]);
+  snprintf(l[k++], sizeof l[0], "To: <%s>\r\n", v[5]);
+  snprintf(l[k++], sizeof l[0], "Contact: <%s>\r\n", v[4]);
+  snprintf(l[k++], sizeof l[0], "Contact: <%s>\r\n", v[5]);
+  snprintf(l[k++], sizeof l[0], "Max-Forwards: 70\r\n%s", v[6]);
+  snprintf(l[k++], sizeof l[0], "Max-Forwards: 70\r\n%s", v[7]);
+  snprintf(l[k++], sizeof l[0], "Max-Forwards: 70\r\n%s", rr_max);
+  snprintf(l[k++], sizeof l[0], "Max-Forwards: 70\r\n%s", rr_over);
+  const struct {
+    const char *from;
+    int line;
+    int rc;
+    int routes;
+  } uas[] = {
+      {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", 0, SIPKIT_EOK, 0},
+      {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", 1,
+       SIPKIT_EBUFFER_TOO_SMALL, 0},
+      {";tag=1928301774\r\n", 2, SIPKIT_EOK, 0},
+      {";tag=1928301774\r\n", 3, SIPKIT_EBUFFER_TOO_SMALL, 0},
+      {"From: \"Alice\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n", 4,
+       SIPKIT_EOK, 0},
+      {"From: \"Alice\" <sip:alice@atlanta.example.com>;tag=1928301774\r\n", 5,
+       SIPKIT_EBUFFER_TOO_SMALL, 0},
+      {"To: \"Bob\" <sip:bob@biloxi.example.com>\r\n", 6, SIPKIT_EOK, 0},
+      {"To: \"Bob\" <sip:bob@biloxi.example.com>\r\n", 7,
+       SIPKIT_EBUFFER_TOO_SMALL, 0},
+      {"Contact: <sip:alice@192.0.2.101:5060;transport=udp>\r\n", 8, SIPKIT_EOK,
+       0},
+      {"Contact: <sip:alice@192.0.2.101:5060;transport=udp>\r\n", 9,
+       SIPKIT_EBUFFER_TOO_SMALL, 0},
+      {"Max-Forwards: 70\r\n", 10, SIPKIT_EOK, 1},
+      {"Max-Forwards: 70\r\n", 11, SIPKIT_EBUFFER_TOO_SMALL, 0},
+      {"Max-Forwards: 70\r\n", 12, SIPKIT_EOK, (int)SIPKIT_DIALOG_MAX_ROUTES},
+      {"Max-Forwards: 70\r\n", 13, SIPKIT_EBUFFER_TOO_SMALL, 0},
+  };
+  sipkit_str tag = {"a6c85cf", 7};
+  for (size_t i = 0; i < sizeof uas / sizeof uas[0]; i++) {
+    sipkit_dialog d;
+    edit(S_FREE, INVITE, uas[i].from, l[uas[i].line]);
+    memset(&d, 0x5a, sizeof d);
+    int rc = sipkit_dialog_uas_create(&d, M(S_FREE), B(S_FREE), 200, tag);
+    if (rc != uas[i].rc)
+      print_error("uas case %zu: %d\n", i, rc);
+    assert_int_equal(rc, uas[i].rc);
+    if (rc) {
+      assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
+      assert_int_equal(d.call_id_len, 0);
+      assert_int_equal(d.route_count, 0);
+    } else {
+      assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+      assert_int_equal(d.route_count, uas[i].routes);
+    }
+  }
+  /* UAC side: edits of the 200 (Call-ID and From tag in both messages) */
+  const struct {
+    const char *from;
+    int line;
+    int both; /* edit the INVITE the same way */
+    int rc;
+  } uac[] = {
+      {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", 0, 1, SIPKIT_EOK},
+      {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", 1, 1,
+       SIPKIT_EBUFFER_TOO_SMALL},
+      {";tag=1928301774\r\n", 2, 1, SIPKIT_EOK},
+      {";tag=1928301774\r\n", 3, 1, SIPKIT_EBUFFER_TOO_SMALL},
+      {"Contact: <sip:bob@192.0.2.4:5060;transport=udp>\r\n", 8, 0, SIPKIT_EOK},
+      {"Contact: <sip:bob@192.0.2.4:5060;transport=udp>\r\n", 9, 0,
+       SIPKIT_EBUFFER_TOO_SMALL},
+      {"Record-Route: <sip:proxy.biloxi.example.com;lr>\r\n"
+       "Record-Route: <sip:proxy.atlanta.example.com;lr>\r\n", 13, 0,
+       SIPKIT_EBUFFER_TOO_SMALL},
+      {"Record-Route: <sip:proxy.biloxi.example.com;lr>\r\n"
+       "Record-Route: <sip:proxy.atlanta.example.com;lr>\r\n", 11, 0,
+       SIPKIT_EBUFFER_TOO_SMALL},
+  };
+  for (size_t i = 0; i < sizeof uac / sizeof uac[0]; i++) {
+    sipkit_dialog d;
+    edit(7, R200, uac[i].from, l[uac[i].line]);
+    if (uac[i].both)
+      edit(8, INVITE, uac[i].from, l[uac[i].line]);
+    else
+      edit(8, INVITE, "Max-Forwards: 70", "Max-Forwards: 70");
+    memset(&d, 0x5a, sizeof d);
+    int rc = sipkit_dialog_uac_create(&d, M(8), B(8), M(7), B(7));
+    if (rc != uac[i].rc)
+      print_error("uac case %zu: %d\n", i, rc);
+    assert_int_equal(rc, uac[i].rc);
+    if (rc) {
+      assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
+      assert_int_equal(d.remote_tag_len, 0);
+    } else {
+      assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+    }
+  }
+  /* a To tag over its bound in the 2xx */
+  {
+    sipkit_dialog d;
+    char to[2200];
+    snprintf(to, sizeof to, "tag=%s", v[3]);
+    edit(7, R200, "tag=a6c85cf", to);
+    assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(7), B(7)),
+                     SIPKIT_EBUFFER_TOO_SMALL);
+    assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
+    snprintf(to, sizeof to, "tag=%s", v[2]);
+    edit(7, R200, "tag=a6c85cf", to);
+    assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(7), B(7)),
+                     SIPKIT_EOK);
+    assert_int_equal(d.remote_tag_len, SIPKIT_DIALOG_MAX_TAG);
+  }
+  /* an early dialog whose 2xx has too many Record-Route keeps its route set */
+  {
+    sipkit_dialog d;
+    assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(R180),
+                                              B(R180)), SIPKIT_EOK);
+    edit(7, R200, "Record-Route: <sip:proxy.biloxi.example.com;lr>\r\n"
+                  "Record-Route: <sip:proxy.atlanta.example.com;lr>\r\n", rr_over);
+    assert_int_equal(sipkit_dialog_on_response(&d, M(7), B(7)),
+                     SIPKIT_DIALOG_SEND_ACK);
+    assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+    assert_int_equal(d.route_count, 2);
+    assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+    assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+  }
+}
+
+/* find() on responses: which ones create forks, which match nothing. */
+static void test_find_responses(void **state) {
+  (void)state;
+  sipkit_dialog ds[3];
+  long idx;
+  memset(ds, 0, sizeof ds);
+  assert_int_equal(sipkit_dialog_uac_create(&ds[0], M(INVITE), B(INVITE),
+                                            M(R180), B(R180)), SIPKIT_EOK);
+  edit(7, R200, "tag=a6c85cf", "tag=b7d96e0");
+  assert_int_equal(sipkit_dialog_uac_create(&ds[1], M(INVITE), B(INVITE), M(7),
+                                            B(7)), SIPKIT_EOK);
+  uas_confirmed(&ds[2], 6); /* a UAS dialog: never a fork sibling */
+  static const struct {
+    const char *status_line, *cseq, *to_tag;
+    int verdict;
+    long index;
+  } t[] = {
+      /* a new tag: the confirmed sibling is preferred */
+      {"SIP/2.0 200 OK", "CSeq: 314159 INVITE", "tag=c1", SIPKIT_DIALOG_EXTRA_2XX, 1},
+      {"SIP/2.0 180 Ringing", "CSeq: 314159 INVITE", "tag=c1",
+       SIPKIT_DIALOG_NEW_FORK, 1},
+      {"SIP/2.0 101 Dialog Establishment", "CSeq: 314159 INVITE", "tag=c1",
+       SIPKIT_DIALOG_NEW_FORK, 1},
+      {"SIP/2.0 100 Trying", "CSeq: 314159 INVITE", "tag=c1",
+       SIPKIT_DIALOG_NO_MATCH, -1},
+      {"SIP/2.0 486 Busy Here", "CSeq: 314159 INVITE", "tag=c1",
+       SIPKIT_DIALOG_NO_MATCH, -1},
+      {"SIP/2.0 200 OK", "CSeq: 314158 INVITE", "tag=c1", SIPKIT_DIALOG_NO_MATCH, -1},
+      {"SIP/2.0 200 OK", "CSeq: 314159 UPDATE", "tag=c1", SIPKIT_DIALOG_NO_MATCH, -1},
+      {"SIP/2.0 200 OK", "CSeq: 314159 INVITE", "tag=b7d96e0",
+       SIPKIT_DIALOG_ACCEPT, 1},
+      {"SIP/2.0 200 OK", "CSeq: 314159 INVITE", "tag=a6c85cf",
+       SIPKIT_DIALOG_ACCEPT, 0},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    const char *const pairs[] = {"SIP/2.0 200 OK", t[i].status_line,
+                                 "CSeq: 314159 INVITE", t[i].cseq,
+                                 "tag=a6c85cf", t[i].to_tag, NULL};
+    editn(S_FREE, R200, pairs);
+    idx = 42;
+    int v = sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx);
+    if (v != t[i].verdict || idx != t[i].index)
+      print_error("case %zu: verdict %d index %ld\n", i, v, idx);
+    assert_int_equal(v, t[i].verdict);
+    assert_int_equal(idx, t[i].index);
+  }
+  /* a response without To tag: no fork */
+  edit(S_FREE, R180, ";tag=a6c85cf", "");
+  assert_int_equal(sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx),
+                   SIPKIT_DIALOG_NO_MATCH);
+  /* a response of another call or local tag: no fork */
+  edit2(S_FREE, R200, "tag=a6c85cf", "tag=c1", "Call-ID: a84b", "Call-ID: b84b");
+  assert_int_equal(sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx),
+                   SIPKIT_DIALOG_NO_MATCH);
+  edit2(S_FREE, R200, "tag=a6c85cf", "tag=c1", "tag=1928301774", "tag=1928301775");
+  assert_int_equal(sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx),
+                   SIPKIT_DIALOG_NO_MATCH);
+  /* only early siblings: a 2xx with a new tag is a NEW_FORK (first one) */
+  ds[1].state = SIPKIT_DIALOG_EARLY;
+  edit(S_FREE, R200, "tag=a6c85cf", "tag=c1");
+  assert_int_equal(sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx),
+                   SIPKIT_DIALOG_NEW_FORK);
+  assert_int_equal(idx, 0);
+  /* a confirmed sibling after an early one still wins */
+  ds[0].state = SIPKIT_DIALOG_EARLY;
+  ds[1].state = SIPKIT_DIALOG_CONFIRMED;
+  assert_int_equal(sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx),
+                   SIPKIT_DIALOG_EXTRA_2XX);
+  assert_int_equal(idx, 1);
+  /* a terminated sibling is skipped */
+  ds[1].state = SIPKIT_DIALOG_TERMINATED;
+  ds[0].state = SIPKIT_DIALOG_TERMINATED;
+  assert_int_equal(sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx),
+                   SIPKIT_DIALOG_NO_MATCH);
+  assert_int_equal(idx, -1);
+}
+
+/* 2xx retransmission with explicit T1 / T2. */
+static void test_2xx_retransmission_custom_timers(void **state) {
+  (void)state;
+  sipkit_dialog d;
+  uint64_t next;
+  uas_confirmed(&d, 6);
+  sipkit_dialog_uas_2xx_sent(&d, 0, 100, 300);
+  assert_int_equal(d.rtx_giveup, 6400);
+  static const uint64_t want[] = {100, 300, 600, 900, 1200};
+  assert_int_equal(sipkit_dialog_on_timer(&d, 0, &next), SIPKIT_DIALOG_ACCEPT);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    assert_int_equal(next, want[i]);
+    assert_int_equal(sipkit_dialog_on_timer(&d, next, &next),
+                     SIPKIT_DIALOG_RESEND_2XX);
+  }
+  assert_int_equal(next, 1500);
+  /* far past every deadline: given up at once */
+  assert_int_equal(sipkit_dialog_on_timer(&d, 100000, &next), SIPKIT_DIALOG_NO_ACK);
+  assert_int_equal(next, 0);
+  assert_int_equal(d.rtx_active, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_uac_create_from_200),
@@ -767,6 +1559,15 @@ int main(void) {
       cmocka_unit_test(test_secure_flag),
       cmocka_unit_test(test_target_refresh_and_route_recompute),
       cmocka_unit_test(test_strict_route_bye),
+      cmocka_unit_test(test_state_names_and_id_of),
+      cmocka_unit_test(test_id_of_msg_arguments),
+      cmocka_unit_test(test_invalid_arguments),
+      cmocka_unit_test(test_responses_in_dialog),
+      cmocka_unit_test(test_2xx_target_refresh),
+      cmocka_unit_test(test_request_target_refresh_bounds),
+      cmocka_unit_test(test_bounds_table),
+      cmocka_unit_test(test_find_responses),
+      cmocka_unit_test(test_2xx_retransmission_custom_timers),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
