@@ -8,14 +8,6 @@
 #include "sipkit.h"
 #include "sipkit_hdr_table.h"
 
-#if defined(__GNUC__)
-#define sipkit__likely(x) __builtin_expect(!!(x), 1)
-#define sipkit__unlikely(x) __builtin_expect(!!(x), 0)
-#else
-#define sipkit__likely(x) (x)
-#define sipkit__unlikely(x) (x)
-#endif
-
 typedef const unsigned char *sipkit__ptr;
 
 /* State of one parse, shared by parse.c and the generated machines. */
@@ -93,17 +85,10 @@ enum { SIPKIT__UP_TRANSPORT, SIPKIT__UP_USER, SIPKIT__UP_METHOD, SIPKIT__UP_TTL,
        SIPKIT__UP_MADDR, SIPKIT__UP_LR };
 void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which, sipkit__ptr a, sipkit__ptr b);
 
-/* Split "host[:port]" (host may be an IPv6 reference); classify the host,
- * range-check the port.  Returns 0 or 1 after recording an error. */
-int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
-                     sipkit_span *host, uint8_t *host_type, uint32_t *port,
-                     uint8_t *has_port, int err_code, const char *rule);
 
  /* RFC 4291 address text between the brackets of an IPv6 reference. */
 int sipkit__ipv6_ok(sipkit__ptr a, sipkit__ptr b);
 
-/* The value of "name = value" spanning [a, b) (EQUAL may carry LWS). */
-sipkit_span sipkit__param_value(const struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
 
 /* List headers: an element starts / ends.  Pushing a new entry may fail
  * (header array full). */
@@ -125,8 +110,6 @@ void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
 /* Decimal number of at most SIPKIT_MAX_DIGITS digits; leading zeros
  * allowed.  Returns 0, or 1 after recording NUMBER_TOO_LONG / the error
  * given for a non-digit. */
-int sipkit__number(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
-                   uint64_t *out, const char *rule);
 
 /* Copy the bytes of span s of buf into dst (capacity cap): a longer value
  * is SIPKIT_EBUFFER_TOO_SMALL, never truncated.  For the transaction and

@@ -247,7 +247,10 @@ static int is_eager_singleton(int id) {
   }
 }
 
-int sipkit__number(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
+/* Decimal number of at most SIPKIT_MAX_DIGITS digits (leading zeros
+ * aside).  Returns 0, or 1 after recording NUMBER_TOO_LONG or, for a
+ * non-digit, HEADER_VALUE. */
+static int sipkit__number(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
                    uint64_t *out, const char *rule) {
   uint64_t v = 0;
   sipkit__ptr p = a;

@@ -83,7 +83,9 @@ int sipkit__ipv6_ok(sipkit__ptr a, sipkit__ptr b) {
   return compressed ? groups <= 7 : groups == 8;
 }
 
-int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
+/* Split "host[:port]" (host may be an IPv6 reference); classify the host,
+ * range-check the port.  Returns 0, or 1 after recording an error. */
+static int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
                      sipkit_span *host, uint8_t *host_type, uint32_t *port,
                      uint8_t *has_port, int err_code, const char *rule) {
   /* The grammar has matched host [ ":" port ] (sent-by allows LWS around
@@ -128,7 +130,8 @@ int sipkit__hostport(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b,
   return 0;
 }
 
-sipkit_span sipkit__param_value(const struct sipkit__ctx *c, sipkit__ptr a,
+/* The value of "name = value" spanning [a, b) (EQUAL may carry LWS). */
+static sipkit_span sipkit__param_value(const struct sipkit__ctx *c, sipkit__ptr a,
                                 sipkit__ptr b) {
   sipkit__ptr eq = a; /* parameters are short: a loop beats a memchr call */
   sipkit_span none = {0, 0};
