@@ -28,7 +28,8 @@ GEN_WARN := -Wall -Wextra -Werror -Wno-implicit-fallthrough -Wno-unused-const-va
 # ---------------------------------------------------------------- deps
 # Debian packages every target together needs.
 DEB_PKGS := build-essential ragel pkg-config clang libclang-rt-14-dev lua5.4 liblua5.4-dev \
-            libcmocka-dev libssl-dev valgrind gcovr libsofia-sip-ua-dev libosip2-dev
+            libcmocka-dev libssl-dev valgrind gcovr libsofia-sip-ua-dev libosip2-dev \
+            libuv1-dev libpcap-dev sip-tester kamailio baresip-core tshark chromium
 
 .PHONY: deps
 deps:
@@ -82,8 +83,9 @@ check-gen: $(GEN_TOOL)
 	done; echo "check-gen: gen/ matches grammar/"
 
 # ---------------------------------------------------------------- library
-# What a program linking libsipkit.a needs besides it (digest hashes).
-LIB_LIBS := -lcrypto
+# What a program linking libsipkit.a needs besides it (digest hashes, the
+# event loop, capture files).
+LIB_LIBS := -lcrypto -luv -lpcap
 LIB_SRC  := $(wildcard src/*.c)
 GEN_SRC  := $(wildcard gen/c/*.c)
 LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -142,7 +144,6 @@ test: deps
 	$(MAKE) -j2 all
 	$(MAKE) check
 
-check: check-gen gen-tests unit-tests cli-tests install-test fuzz-replay battery-asan
 
 gen-tests: $(GEN_TOOL)
 	ABNF2RL=$(GEN_TOOL) sh gen/tests/run.sh
@@ -152,6 +153,12 @@ include tests/tools.mk
 include fuzz/fuzz.mk
 include tests/cli/cli.mk
 include tests/bench/bench.mk
+-include tests/rt/rt.mk
+-include lua/lua.mk
+-include tests/capture/capture.mk
+
+# Suites from the included files add themselves to CHECK_EXTRA.
+check: check-gen gen-tests unit-tests cli-tests install-test fuzz-replay battery-asan $(CHECK_EXTRA)
 
 .PHONY: clean
 clean:

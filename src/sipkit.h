@@ -86,7 +86,10 @@ extern "C" {
   XX(30, SDP_LIMIT, "SDP exceeds a limit (lines, media, formats)")             \
   XX(31, AUTH, "malformed digest challenge or credentials")                    \
   XX(32, AUTH_ALGORITHM, "unsupported digest algorithm")                       \
-  XX(33, NO_MEMORY, "out of memory")
+  XX(33, NO_MEMORY, "out of memory")                                           \
+  XX(34, IO, "socket or system call failed")                                   \
+  XX(35, LIMIT, "a runtime limit was reached (transactions, dialogs)")         \
+  XX(36, STATE, "operation not allowed in the current state")
 
 typedef enum sipkit_errno {
 #define SIPKIT_XX_ENUM(num, name, desc) SIPKIT_E##name = num,

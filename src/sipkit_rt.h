@@ -1,0 +1,267 @@
+/* sipkit_rt.h - the UDP runtime on libuv and the user-agent core on top of
+ * the transaction (sipkit_txn.h) and dialog (sipkit_dialog.h) machines.
+ *
+ * Layers, each using only the one below:
+ *   sipkit_rt   the event loop (libuv), the clock, timers, the transaction
+ *               table, limits, statistics, deterministic fault injection
+ *               and a trace hook that sees every datagram;
+ *   sipkit_ua   one UDP socket with an identity (user, domain, password):
+ *               parses each datagram once, matches it to a transaction or
+ *               a dialog, answers what the layers above do not handle
+ *               (400, 481, 501, 405, 483, 420, 415, 503, OPTIONS), and
+ *               hands the rest to the embedder's callbacks;
+ *   sipkit_req  a request we sent (client transaction, and for INVITE the
+ *               dialogs its 1xx/2xx create, the ACK for each 2xx, 401/407
+ *               answered with the UA's credentials, CANCEL, PRACK);
+ *   sipkit_srv  a request we received and must answer (server transaction;
+ *               a 2xx to INVITE is retransmitted until the ACK);
+ *   sipkit_dlg  a dialog (RFC 3261 §12): in-dialog requests both ways.
+ *
+ * Nothing blocks.  The loop is the embedder's libuv loop or one of ours;
+ * sipkit_rt_run(rt, SIPKIT_RT_RUN_NOWAIT) steps it from outside.
+ *
+ * Lifetimes.  Handles are owned by the runtime.  A message given to a
+ * callback (msg, buf, len) is valid during the callback only.  A sipkit_req
+ * lives until its final-response callback (or timeout) has returned; a
+ * sipkit_srv until a final response was sent or it was cancelled; a
+ * sipkit_dlg until on_dialog_end has returned.  sipkit_*_set_data() attach
+ * the embedder's pointer; a handle's end is always reported by exactly one
+ * callback, so the embedder can release what it attached.
+ *
+ * Strings are NUL-terminated in this API (it is the embedding API; the
+ * parser's spans stay in sipkit.h).  Header lists are "Name: value" lines
+ * without CRLF, each checked by the grammatical builder.
+ */
+#ifndef SIPKIT_RT_H
+#define SIPKIT_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sipkit.h"
+#include "sipkit_txn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Runtime                                                             */
+
+typedef struct sipkit_rt sipkit_rt;
+typedef struct sipkit_ua sipkit_ua;
+typedef struct sipkit_req sipkit_req;
+typedef struct sipkit_srv sipkit_srv;
+typedef struct sipkit_dlg sipkit_dlg;
+typedef struct sipkit_timer sipkit_timer;
+
+typedef struct sipkit_rt_config {
+  sipkit_txn_config txn;          /* T1, T2, T4 ... (sipkit_txn_config_default) */
+  uint32_t max_transactions;      /* live transactions; beyond: 503 + Retry-After (default 20000) */
+  uint32_t max_dialogs;           /* live dialogs; beyond: 503 + Retry-After (default 20000) */
+  uint32_t max_datagram;          /* larger datagrams are dropped and counted (default 65507) */
+  uint32_t error_replies_per_sec; /* cap on automatic error answers (default 200) */
+  uint32_t retry_after;           /* seconds in a 503's Retry-After (default 5) */
+  int recv_buffer;                /* SO_RCVBUF in bytes, 0: system default */
+  int send_buffer;                /* SO_SNDBUF in bytes, 0: system default */
+  /* Deterministic fault injection: a generator seeded with seed decides,
+   * per datagram and direction, to drop it, send/deliver it twice, or
+   * delay it by delay_ms.  Probabilities 0..1, all 0 by default. */
+  uint64_t seed;
+  double drop_send, drop_recv;
+  double dup_send, dup_recv;
+  double delay_send, delay_recv;
+  uint32_t delay_ms;              /* default 100 */
+  const char *user_agent;         /* User-Agent / Server value; NULL: "sipkit/" SIPKIT_VERSION */
+} sipkit_rt_config;
+
+SIPKIT_API void sipkit_rt_config_default(sipkit_rt_config *cfg);
+
+/* loop: a uv_loop_t * of the embedder, or NULL for a loop of our own.
+ * Returns SIPKIT_EOK, SIPKIT_EARGUMENT (bad config) or SIPKIT_ENO_MEMORY. */
+SIPKIT_API int sipkit_rt_new(sipkit_rt **rt, void *loop, const sipkit_rt_config *cfg);
+/* Closes every UA, transaction and timer (no callbacks fire) and frees rt;
+ * an own loop is run until its handles are closed, then freed. */
+SIPKIT_API void sipkit_rt_free(sipkit_rt *rt);
+SIPKIT_API void *sipkit_rt_loop(sipkit_rt *rt);   /* the uv_loop_t * */
+
+enum { SIPKIT_RT_RUN_DEFAULT = 0, SIPKIT_RT_RUN_ONCE, SIPKIT_RT_RUN_NOWAIT };
+/* uv_run() with that mode; returns its value. */
+SIPKIT_API int sipkit_rt_run(sipkit_rt *rt, int mode);
+SIPKIT_API void sipkit_rt_stop(sipkit_rt *rt);
+/* Milliseconds of the loop's clock (uv_now), the clock every timer uses. */
+SIPKIT_API uint64_t sipkit_rt_now(sipkit_rt *rt);
+
+/* One-shot timer for the embedder (a Lua sleep, a test's deadline).  The
+ * handle is freed after cb returns or by sipkit_timer_cancel(). */
+SIPKIT_API sipkit_timer *sipkit_rt_timer(sipkit_rt *rt, uint64_t after_ms,
+                                         void (*cb)(void *data), void *data);
+SIPKIT_API void sipkit_timer_cancel(sipkit_timer *t);
+
+/* Trace hook: every datagram as it goes to or comes from the socket
+ * (after fault injection decided; dropped ones are reported as such). */
+enum sipkit_rt_dir {
+  SIPKIT_RT_SENT = 0,
+  SIPKIT_RT_RECEIVED,
+  SIPKIT_RT_DROPPED_SEND,   /* injected loss, never on the wire */
+  SIPKIT_RT_DROPPED_RECV    /* received, discarded by injected loss */
+};
+typedef void (*sipkit_trace_fn)(void *data, int dir, uint64_t time_us,
+                                const struct sockaddr *local,
+                                const struct sockaddr *remote,
+                                const char *bytes, size_t len);
+SIPKIT_API void sipkit_rt_set_trace(sipkit_rt *rt, sipkit_trace_fn fn, void *data);
+
+typedef struct sipkit_rt_stats {
+  uint64_t datagrams_in, datagrams_out, bytes_in, bytes_out;
+  uint64_t retransmissions;      /* requests and responses sent again by a timer */
+  uint64_t malformed;            /* datagrams that did not parse */
+  uint64_t oversize;             /* datagrams over max_datagram */
+  uint64_t injected_drops, injected_dups, injected_delays;
+  uint64_t auto_replies;         /* responses the UA core sent by itself */
+  uint64_t replies_capped;       /* automatic error answers suppressed by the cap */
+  uint64_t txn_timeouts;         /* timer B / F / H fired */
+  uint32_t transactions;         /* live now */
+  uint32_t dialogs;              /* live now */
+} sipkit_rt_stats;
+SIPKIT_API void sipkit_rt_get_stats(sipkit_rt *rt, sipkit_rt_stats *st);
+
+/* ------------------------------------------------------------------ */
+/* User agent                                                          */
+
+typedef struct sipkit_ua_config {
+  const char *bind;        /* "127.0.0.1:5080", "[::1]:0", "0.0.0.0:5060"; port 0 picks one */
+  const char *user;        /* From / Contact user, default "sipkit" */
+  const char *domain;      /* From host, default the bound address */
+  const char *display;     /* From display name, may be NULL */
+  const char *password;    /* answers 401 / 407 when set (auth user = user) */
+  const char *allow;       /* Allow value, default the methods the core handles */
+  const char *supported;   /* Supported value, default "100rel" */
+  int reuseport;           /* SO_REUSEPORT (several processes on one port) */
+} sipkit_ua_config;
+
+typedef struct sipkit_ua_handlers {
+  /* A request that starts a server transaction: outside a dialog (dlg
+   * NULL) or within one.  Return 1 when the embedder takes it (it must
+   * answer srv with sipkit_srv_respond, now or later), 0 to let the core
+   * answer (OPTIONS: 200 with Allow/Accept/Supported; BYE in a dialog:
+   * 200; anything else: 501 / 405 / 481 as fits).  NULL: never taken. */
+  int (*on_request)(void *data, sipkit_ua *ua, sipkit_srv *srv, sipkit_dlg *dlg,
+                    const sipkit_msg *msg, const char *buf, size_t len);
+  /* The ACK for a 2xx we sent (§13.3.1.4); retransmissions stop. */
+  void (*on_ack)(void *data, sipkit_ua *ua, sipkit_dlg *dlg,
+                 const sipkit_msg *msg, const char *buf, size_t len);
+  /* A CANCEL for srv arrived: the core answered it 200 and the INVITE
+   * 487; srv ends when this returns. */
+  void (*on_cancel)(void *data, sipkit_ua *ua, sipkit_srv *srv);
+  /* dlg ended: BYE received or sent and answered, no ACK within 64*T1,
+   * 481/408 to an in-dialog request, early dialog ended by a final. */
+  void (*on_dialog_end)(void *data, sipkit_ua *ua, sipkit_dlg *dlg, int why);
+} sipkit_ua_handlers;
+
+enum sipkit_dlg_end {
+  SIPKIT_DLG_END_BYE_RECEIVED = 1,
+  SIPKIT_DLG_END_BYE_SENT,
+  SIPKIT_DLG_END_NO_ACK,
+  SIPKIT_DLG_END_REJECTED,     /* 481 / 408 to an in-dialog request */
+  SIPKIT_DLG_END_EARLY_ENDED,  /* non-2xx final, or extra 2xx BYE'd */
+  SIPKIT_DLG_END_CLOSED        /* the UA was closed */
+};
+
+/* Open a UA bound to cfg->bind.  Errors: SIPKIT_EARGUMENT (bad address),
+ * SIPKIT_EIO (socket / bind failed; errno-style detail in *sys_err when
+ * non-NULL). */
+SIPKIT_API int sipkit_ua_open(sipkit_rt *rt, const sipkit_ua_config *cfg,
+                              const sipkit_ua_handlers *h, void *data,
+                              sipkit_ua **ua, int *sys_err);
+SIPKIT_API void sipkit_ua_close(sipkit_ua *ua);
+SIPKIT_API int sipkit_ua_port(const sipkit_ua *ua);
+/* "127.0.0.1:5080" / "[::1]:5080" of the bound socket. */
+SIPKIT_API const char *sipkit_ua_addr(const sipkit_ua *ua);
+SIPKIT_API sipkit_rt *sipkit_ua_rt(sipkit_ua *ua);
+
+/* ------------------------------------------------------------------ */
+/* Requests we send                                                    */
+
+typedef struct sipkit_req_opts {
+  const char *method;          /* "INVITE", "REGISTER", ... */
+  const char *uri;             /* Request-URI */
+  const char *to;              /* To URI, NULL: the Request-URI */
+  const char *from;            /* From URI, NULL: sip:user@domain of the UA */
+  const char *dest;            /* next hop "host:port", NULL: from the Request-URI */
+  const char *const *headers;  /* extra "Name: value" lines */
+  size_t header_count;
+  const char *content_type;    /* with a body, e.g. "application/sdp" */
+  const char *body;
+  size_t body_len;
+  int no_auth;                 /* do not answer 401 / 407 with the credentials */
+  int prack;                   /* INVITE: Supported 100rel, PRACK each reliable 1xx */
+} sipkit_req_opts;
+
+/* Every response to the request: status 100..699 with the message, or on
+ * timeout (timer B / F) status 408 and on a transport error 503, with msg
+ * NULL.  For INVITE: a 2xx (first and retransmissions) is ACKed by the
+ * core before the callback sees the first one; *dlg (may be NULL) is the
+ * dialog a 1xx with a To tag or the 2xx created.  The callback with a
+ * final status is the last one for req. */
+typedef void (*sipkit_response_fn)(void *data, sipkit_req *req, int status,
+                                   sipkit_dlg *dlg, const sipkit_msg *msg,
+                                   const char *buf, size_t len);
+
+/* A request outside any dialog.  Returns SIPKIT_EOK with *req (may be
+ * NULL), or the builder's error (SIPKIT_EINVALID_VALUE naming the rule in
+ * *err when err is non-NULL), SIPKIT_ELIMIT beyond max_transactions. */
+SIPKIT_API int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o,
+                                 sipkit_response_fn cb, void *data,
+                                 sipkit_req **req, sipkit_error *err);
+/* A request within dlg (BYE, INFO, re-INVITE, UPDATE, REFER, NOTIFY,
+ * MESSAGE, PRACK): o->method, headers and body are used, the rest comes
+ * from the dialog. */
+SIPKIT_API int sipkit_dlg_request(sipkit_dlg *dlg, const sipkit_req_opts *o,
+                                  sipkit_response_fn cb, void *data,
+                                  sipkit_req **req, sipkit_error *err);
+/* CANCEL a pending INVITE (§9.1): sent once a provisional arrived (or at
+ * once when one already has).  The INVITE's callback then gets the 487. */
+SIPKIT_API int sipkit_req_cancel(sipkit_req *req);
+SIPKIT_API void sipkit_req_set_data(sipkit_req *req, void *data);
+
+/* ------------------------------------------------------------------ */
+/* Requests we answer                                                  */
+
+typedef struct sipkit_resp_opts {
+  const char *reason;          /* NULL: the default phrase */
+  const char *const *headers;
+  size_t header_count;
+  const char *content_type;
+  const char *body;
+  size_t body_len;
+  int reliable;                /* 101..199 to an INVITE with 100rel: Require 100rel + RSeq, resent until PRACK */
+} sipkit_resp_opts;
+
+/* Answer srv (opts may be NULL).  A 101..299 to INVITE / SUBSCRIBE /
+ * REFER creates the dialog (To tag and Contact added by the core); a 2xx
+ * to INVITE is retransmitted until the ACK.  SIPKIT_EARGUMENT after a
+ * final response. */
+SIPKIT_API int sipkit_srv_respond(sipkit_srv *srv, int status,
+                                  const sipkit_resp_opts *opts, sipkit_error *err);
+SIPKIT_API sipkit_dlg *sipkit_srv_dialog(sipkit_srv *srv);
+SIPKIT_API void sipkit_srv_set_data(sipkit_srv *srv, void *data);
+SIPKIT_API void *sipkit_srv_data(sipkit_srv *srv);
+
+/* ------------------------------------------------------------------ */
+/* Dialogs                                                             */
+
+SIPKIT_API int sipkit_dlg_state(const sipkit_dlg *dlg);         /* enum sipkit_dialog_state */
+SIPKIT_API const char *sipkit_dlg_call_id(const sipkit_dlg *dlg);
+SIPKIT_API const char *sipkit_dlg_local_tag(const sipkit_dlg *dlg);
+SIPKIT_API const char *sipkit_dlg_remote_tag(const sipkit_dlg *dlg);
+SIPKIT_API const char *sipkit_dlg_remote_target(const sipkit_dlg *dlg);
+SIPKIT_API void sipkit_dlg_set_data(sipkit_dlg *dlg, void *data);
+SIPKIT_API void *sipkit_dlg_data(sipkit_dlg *dlg);
+SIPKIT_API sipkit_ua *sipkit_dlg_ua(sipkit_dlg *dlg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIPKIT_RT_H */
