@@ -72,5 +72,7 @@ void cli_json_body(cli_json *w, const char *buf, const struct sipkit_msg *msg);
 /* ---------------------------------------------------------------- commands */
 
 int cli_cmd_parse(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);   /* cmd_run.c, Lua in lua/lsipkit.c */
+int cli_cmd_ladder(int argc, char **argv); /* cmd_ladder.c */
 
 #endif /* SIPKIT_CLI_H */
