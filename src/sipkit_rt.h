@@ -127,6 +127,18 @@ typedef struct sipkit_rt_stats {
 } sipkit_rt_stats;
 SIPKIT_API void sipkit_rt_get_stats(sipkit_rt *rt, sipkit_rt_stats *st);
 
+/* Fault injection decisions.  Each datagram draws once from the stream
+ * of its direction (send / receive; two independent splitmix64 streams
+ * seeded from cfg->seed) when any probability of that direction is
+ * non-zero: u < drop is DROP, u < drop + dup is DUP, u < drop + dup +
+ * delay is DELAY.  The same seed and the same datagram order give the
+ * same decisions.  sipkit_rt_fault_next() takes the next decision of a
+ * stream (receive non-zero: the receive stream) as a datagram would;
+ * for tests and tools that want to see the sequence. */
+enum { SIPKIT_RT_FAULT_NONE = 0, SIPKIT_RT_FAULT_DROP, SIPKIT_RT_FAULT_DUP,
+       SIPKIT_RT_FAULT_DELAY };
+SIPKIT_API int sipkit_rt_fault_next(sipkit_rt *rt, int receive);
+
 /* ------------------------------------------------------------------ */
 /* User agent                                                          */
 
@@ -138,6 +150,9 @@ typedef struct sipkit_ua_config {
   const char *password;    /* answers 401 / 407 when set (auth user = user) */
   const char *allow;       /* Allow value, default the methods the core handles */
   const char *supported;   /* Supported value, default "100rel" */
+  const char *accept;      /* Accept value (bodies we take; others get 415), default
+                              "application/sdp, application/dtmf-relay, text/plain,
+                              message/sipfrag, multipart/mixed" */
   int reuseport;           /* SO_REUSEPORT (several processes on one port) */
 } sipkit_ua_config;
 
@@ -225,6 +240,7 @@ SIPKIT_API int sipkit_dlg_request(sipkit_dlg *dlg, const sipkit_req_opts *o,
  * once when one already has).  The INVITE's callback then gets the 487. */
 SIPKIT_API int sipkit_req_cancel(sipkit_req *req);
 SIPKIT_API void sipkit_req_set_data(sipkit_req *req, void *data);
+SIPKIT_API void *sipkit_req_data(sipkit_req *req);
 
 /* ------------------------------------------------------------------ */
 /* Requests we answer                                                  */
@@ -260,6 +276,10 @@ SIPKIT_API const char *sipkit_dlg_remote_target(const sipkit_dlg *dlg);
 SIPKIT_API void sipkit_dlg_set_data(sipkit_dlg *dlg, void *data);
 SIPKIT_API void *sipkit_dlg_data(sipkit_dlg *dlg);
 SIPKIT_API sipkit_ua *sipkit_dlg_ua(sipkit_dlg *dlg);
+/* End dlg here without sending anything (a SUBSCRIBE dialog whose
+ * subscription is over, a dialog the embedder gives up): on_dialog_end
+ * is called with SIPKIT_DLG_END_CLOSED. */
+SIPKIT_API void sipkit_dlg_close(sipkit_dlg *dlg);
 
 #ifdef __cplusplus
 }

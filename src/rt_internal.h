@@ -1,0 +1,222 @@
+/* rt_internal.h - sipkit__ names shared by the runtime files (rt.c,
+ * rt_udp.c, ua.c, ua_auto.c, ua_msg.c).  Not installed. */
+#ifndef SIPKIT_RT_INTERNAL_H
+#define SIPKIT_RT_INTERNAL_H
+
+#include <uv.h>
+
+#include "sipkit_auth.h"
+#include "sipkit_build.h"
+#include "sipkit_dialog.h"
+#include "sipkit_rt.h"
+
+/* Intrusive doubly linked list: every live handle is on its owner's list
+ * so sipkit_rt_free / sipkit_ua_close can close all of them. */
+typedef struct sipkit__link {
+  struct sipkit__link *prev, *next;
+} sipkit__link;
+
+static inline void sipkit__list_init(sipkit__link *h) { h->prev = h->next = h; }
+static inline int sipkit__list_empty(const sipkit__link *h) { return h->next == h; }
+static inline void sipkit__list_add(sipkit__link *h, sipkit__link *l) {
+  l->next = h;
+  l->prev = h->prev;
+  h->prev->next = l;
+  h->prev = l;
+}
+static inline void sipkit__list_del(sipkit__link *l) {
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  l->prev = l->next = l;
+}
+#define SIPKIT__CONTAINER(ptr, type, field) \
+  ((type *)(void *)((char *)(ptr) - offsetof(type, field)))
+
+
+struct sipkit_rt {
+  uv_loop_t *loop;
+  uv_loop_t own_loop;
+  int own;
+  sipkit_rt_config cfg;
+  char user_agent[128];
+  sipkit_trace_fn trace;
+  void *trace_data;
+  sipkit_rt_stats st;
+  uint64_t rng[2];           /* [0] send, [1] receive: independent streams */
+  sipkit__link timers;       /* sipkit_timer */
+  sipkit__link uas;          /* sipkit_ua */
+  uint64_t cap_second;       /* error-reply cap: current second and count in it */
+  uint32_t cap_count;
+};
+
+struct sipkit_timer {
+  uv_timer_t h;
+  sipkit_rt *rt;
+  sipkit__link link;
+  void (*cb)(void *data);
+  void *data;
+};
+
+/* A message kept past its datagram: bytes, parse and header array copied,
+ * so it is parsed once. */
+typedef struct sipkit__stored {
+  char *buf;
+  size_t len;
+  sipkit_msg msg;
+  sipkit_header *hdrs;
+} sipkit__stored;
+
+int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf, size_t len);
+void sipkit__stored_free(sipkit__stored *s);
+
+/* A transaction of the table: the pure machine, one uv timer set to its
+ * earliest deadline, the bytes it retransmits and where they go. */
+typedef struct sipkit__txn {
+  sipkit_txn t;
+  uv_timer_t timer;
+  sipkit_ua *ua;
+  struct sipkit__txn *hnext;
+  sipkit__link link;
+  uint8_t client;
+  uint8_t closing;
+  sipkit_req *req;             /* client owner (NULL once detached) */
+  sipkit_srv *srv;             /* server owner */
+  struct sockaddr_storage peer;
+  char *bytes;                 /* client: the request; server: the last response */
+  size_t len;
+  sipkit__stored sent;         /* client: the parsed request (ACK, CANCEL, auth, dialogs) */
+  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx */
+} sipkit__txn;
+
+#define SIPKIT__TXN_BUCKETS 4096u
+#define SIPKIT__DLG_BUCKETS 1024u
+
+struct sipkit_ua {
+  sipkit_rt *rt;
+  uv_udp_t udp;
+  sipkit__link link;
+  sipkit_ua_handlers h;
+  void *data;
+  int closing;
+  struct sockaddr_storage local;
+  char addr[72];               /* "127.0.0.1:5080" */
+  char host[64];               /* sent-by host for Via and Contact ("[::1]" for v6) */
+  int port;
+  char *user, *domain, *display, *password, *allow, *supported, *accept;
+  char *rbuf;                  /* receive buffer, handed to libuv */
+  size_t rbuf_len;
+  sipkit_header hdrs[SIPKIT_MAX_HEADERS];  /* parse of the current datagram */
+  sipkit_header bhdrs[SIPKIT_MAX_HEADERS]; /* parse-back of what we build */
+  sipkit__txn *ctab[SIPKIT__TXN_BUCKETS];  /* client transactions by branch */
+  sipkit__txn *stab[SIPKIT__TXN_BUCKETS];  /* server transactions by branch */
+  sipkit__link txns;
+  sipkit__link dbuckets[SIPKIT__DLG_BUCKETS]; /* live dialogs by Call-ID */
+  sipkit__link reqs;
+  sipkit__link srvs;
+  sipkit__link delayed;        /* datagrams held back by injected delay */
+};
+
+struct sipkit_req {
+  sipkit_ua *ua;
+  sipkit__link link;
+  sipkit__txn *txn;            /* current client transaction */
+  sipkit_response_fn cb;
+  void *data;
+  sipkit_dlg *dlg;             /* in-dialog request: the dialog (ref held) */
+  int method;
+  uint8_t done;                /* final status reported */
+  uint8_t no_auth, auth_tried, prack;
+  uint8_t got_provisional, cancel_pending, cancelled, internal;
+  uint32_t rseq;               /* 100rel: last RSeq PRACKed */
+  uint8_t has_rseq;
+  sipkit_dlg *early[8];        /* INVITE: dialogs its 1xx / 2xx created (refs held) */
+  unsigned n_early;
+};
+
+struct sipkit_srv {
+  sipkit_ua *ua;
+  sipkit__link link;
+  sipkit__txn *txn;
+  sipkit__stored req;
+  sipkit_dlg *dlg;             /* ref held */
+  void *data;
+  struct sockaddr_storage src; /* where the request came from */
+  struct sockaddr_storage dest;/* where responses go (§18.2.2, RFC 3581) */
+  char via_extra[96];          /* ";received=..;rport=.." for the top Via */
+  char to_tag[SIPKIT_TAG_SIZE];
+  uint8_t final_sent, taken, cancelled, peer_100rel;
+  /* reliable provisional (RFC 3262) */
+  uv_timer_t rel_timer;
+  uint8_t rel_timer_init, rel_pending;
+  uint32_t rseq;
+  uint32_t rel_interval;
+  uint64_t rel_giveup;
+  char *rel_bytes;
+  size_t rel_len;
+};
+
+struct sipkit_dlg {
+  sipkit_dialog d;
+  sipkit_ua *ua;
+  sipkit__link link;
+  void *data;
+  int refs;
+  uint8_t ended, reported, seen, acked;
+  uint32_t acked_cseq;           /* CSeq of the INVITE whose ACK was reported */
+  int end_why;
+  char *ack;                   /* UAC: the ACK for the 2xx, resent for each 2xx retransmission */
+  size_t ack_len;
+  uint32_t ack_cseq;
+  struct sockaddr_storage ack_peer;
+  char *rtx;                   /* UAS: our 2xx to INVITE, resent until the ACK */
+  size_t rtx_len;
+  struct sockaddr_storage rtx_peer;
+  uv_timer_t rtx_timer;
+  char sz_call_id[SIPKIT_DIALOG_MAX_CALL_ID + 1];
+  char sz_local_tag[SIPKIT_DIALOG_MAX_TAG + 1];
+  char sz_remote_tag[SIPKIT_DIALOG_MAX_TAG + 1];
+  char sz_remote_target[SIPKIT_DIALOG_MAX_URI + 1];
+};
+
+/* rt.c */
+uint64_t sipkit__now(sipkit_rt *rt);
+int sipkit__fault(sipkit_rt *rt, int receive);
+void sipkit__trace(sipkit_rt *rt, int dir, const struct sockaddr *local,
+                   const struct sockaddr *remote, const char *bytes, size_t len);
+int sipkit__cap_allows(sipkit_rt *rt);
+void sipkit__close_free(uv_handle_t *h);
+
+/* rt_udp.c */
+int sipkit__udp_open(sipkit_ua *ua, const char *bind, int reuseport, int *sys_err);
+/* Send through fault injection; retransmission counts into the stats. */
+int sipkit__send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes,
+                 size_t len, int retransmission);
+void sipkit__udp_close(sipkit_ua *ua);
+int sipkit__addr_parse(const char *hostport, int default_port, struct sockaddr_storage *ss);
+int sipkit__addr_format(const struct sockaddr *sa, char *out, size_t cap, int with_port);
+socklen_t sipkit__addr_len(const struct sockaddr *sa);
+int sipkit__addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+void sipkit__ua_free_cb(uv_handle_t *h);
+/* ua.c: one datagram that passed fault injection */
+void sipkit__ua_datagram(sipkit_ua *ua, const char *buf, size_t len,
+                         const struct sockaddr *src);
+
+/* ua_auto.c: answers the core sends by itself (stateless) */
+void sipkit__auto_malformed(sipkit_ua *ua, const char *buf, size_t len,
+                            const struct sockaddr *src, const sipkit_error *err);
+int sipkit__auto_reply(sipkit_ua *ua, const sipkit_msg *req, const char *buf,
+                       const struct sockaddr *src, int status, const char *reason,
+                       const char *const *headers, size_t n);
+void sipkit__response_dest(const sipkit_msg *req, const char *buf,
+                           const struct sockaddr *src, struct sockaddr_storage *dest,
+                           char *via_extra, size_t cap);
+int sipkit__patch_via(sipkit_builder *b, const char *via_extra);
+int sipkit__method_allowed(const sipkit_ua *ua, const sipkit_msg *m, const char *buf);
+int sipkit__list_has(const char *list, const char *tok, size_t len);
+int sipkit__add_lines(sipkit_builder *b, const char *const *lines, size_t n);
+int sipkit__check_require(sipkit_ua *ua, const sipkit_msg *m, const char *buf, char *unsupported,
+                          size_t cap);
+int sipkit__check_content_type(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
+
+#endif

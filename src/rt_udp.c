@@ -1,0 +1,330 @@
+/* rt_udp.c - UDP sockets (IPv4 / IPv6) under libuv, fault injection on
+ * both directions, addresses. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rt_internal.h"
+
+/* libuv hands recvmmsg one 64 KiB slot per datagram of the buffer. */
+#define SIPKIT__RECV_SLOTS 8u
+#define SIPKIT__RECV_SLOT (64u * 1024u)
+
+/* A datagram held back by an injected delay, in either direction. */
+typedef struct delayed {
+  uv_timer_t h;
+  sipkit_ua *ua;
+  sipkit__link link;
+  int receive;
+  struct sockaddr_storage peer;
+  size_t len;
+  char bytes[];
+} delayed;
+
+socklen_t sipkit__addr_len(const struct sockaddr *sa) {
+  return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+int sipkit__addr_equal(const struct sockaddr *a, const struct sockaddr *b) {
+  if (a->sa_family != b->sa_family)
+    return 0;
+  if (a->sa_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+}
+
+int sipkit__addr_format(const struct sockaddr *sa, char *out, size_t cap, int with_port) {
+  char ip[INET6_ADDRSTRLEN];
+  int port;
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const void *)sa;
+    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+    port = ntohs(s6->sin6_port);
+    return with_port ? snprintf(out, cap, "[%s]:%d", ip, port) : snprintf(out, cap, "%s", ip);
+  }
+  const struct sockaddr_in *s4 = (const void *)sa;
+  inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+  port = ntohs(s4->sin_port);
+  return with_port ? snprintf(out, cap, "%s:%d", ip, port) : snprintf(out, cap, "%s", ip);
+}
+
+/* "host", "host:port", "[v6]", "[v6]:port".  Numeric addresses need no
+ * resolver; a name goes through getaddrinfo, which blocks (documented in
+ * sipkit_rt.h). */
+int sipkit__addr_parse(const char *hp, int default_port, struct sockaddr_storage *ss) {
+  char host[256];
+  const char *port_s = NULL;
+  size_t hl;
+  if (!hp || !*hp)
+    return SIPKIT_EARGUMENT;
+  if (hp[0] == '[') {
+    const char *rb = strchr(hp, ']');
+    if (!rb)
+      return SIPKIT_EARGUMENT;
+    hl = (size_t)(rb - hp - 1);
+    if (hl >= sizeof host)
+      return SIPKIT_EARGUMENT;
+    memcpy(host, hp + 1, hl);
+    if (rb[1] == ':')
+      port_s = rb + 2;
+    else if (rb[1])
+      return SIPKIT_EARGUMENT;
+  } else {
+    const char *colon = strchr(hp, ':');
+    if (colon && strchr(colon + 1, ':'))
+      colon = NULL; /* bare IPv6 without brackets: no port */
+    hl = colon ? (size_t)(colon - hp) : strlen(hp);
+    if (hl >= sizeof host)
+      return SIPKIT_EARGUMENT;
+    memcpy(host, hp, hl);
+    if (colon)
+      port_s = colon + 1;
+  }
+  host[hl] = 0;
+  long port = default_port;
+  if (port_s) {
+    char *end;
+    port = strtol(port_s, &end, 10);
+    if (!*port_s || *end || port < 0 || port > 65535)
+      return SIPKIT_EARGUMENT;
+  }
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *s4 = (void *)ss;
+  struct sockaddr_in6 *s6 = (void *)ss;
+  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    return SIPKIT_EOK;
+  }
+  if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    return SIPKIT_EOK;
+  }
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_DGRAM;
+  if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+    return SIPKIT_EARGUMENT;
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  if (ss->ss_family == AF_INET6)
+    s6->sin6_port = htons((uint16_t)port);
+  else
+    s4->sin_port = htons((uint16_t)port);
+  return SIPKIT_EOK;
+}
+
+static void wire_send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, size_t len);
+
+typedef struct send_req {
+  uv_udp_send_t req;
+  char bytes[];
+} send_req;
+
+static void send_done(uv_udp_send_t *r, int status) {
+  (void)status;
+  free(SIPKIT__CONTAINER(r, send_req, req));
+}
+
+static void wire_send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, size_t len) {
+  sipkit_rt *rt = ua->rt;
+  uv_buf_t b = uv_buf_init((char *)bytes, (unsigned)len);
+  int rc = uv_udp_try_send(&ua->udp, &b, 1, to);
+  if (rc == UV_EAGAIN) {
+    /* The kernel queue is full or earlier sends wait: queue a copy. */
+    send_req *sr = malloc(sizeof *sr + len);
+    if (!sr)
+      return;
+    memcpy(sr->bytes, bytes, len);
+    b = uv_buf_init(sr->bytes, (unsigned)len);
+    if (uv_udp_send(&sr->req, &ua->udp, &b, 1, to, send_done) != 0) {
+      free(sr);
+      return;
+    }
+  } else if (rc < 0) {
+    return;
+  }
+  rt->st.datagrams_out++;
+  rt->st.bytes_out += len;
+  sipkit__trace(rt, SIPKIT_RT_SENT, (const struct sockaddr *)&ua->local, to, bytes, len);
+}
+
+static void delayed_fire(uv_timer_t *h) {
+  delayed *d = h->data;
+  sipkit__list_del(&d->link);
+  uv_close((uv_handle_t *)&d->h, sipkit__close_free);
+  if (d->receive) {
+    sipkit__trace(d->ua->rt, SIPKIT_RT_RECEIVED, (const struct sockaddr *)&d->ua->local,
+                  (const struct sockaddr *)&d->peer, d->bytes, d->len);
+    sipkit__ua_datagram(d->ua, d->bytes, d->len, (const struct sockaddr *)&d->peer);
+  } else {
+    wire_send(d->ua, (const struct sockaddr *)&d->peer, d->bytes, d->len);
+  }
+}
+
+static void delay(sipkit_ua *ua, int receive, const struct sockaddr *peer, const char *bytes,
+                  size_t len) {
+  delayed *d = malloc(sizeof *d + len);
+  if (!d)
+    return;
+  d->ua = ua;
+  d->receive = receive;
+  memcpy(&d->peer, peer, sipkit__addr_len(peer));
+  d->len = len;
+  memcpy(d->bytes, bytes, len);
+  uv_timer_init(ua->rt->loop, &d->h);
+  d->h.data = d;
+  uv_timer_start(&d->h, delayed_fire, ua->rt->cfg.delay_ms, 0);
+  sipkit__list_add(&ua->delayed, &d->link);
+}
+
+int sipkit__send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, size_t len,
+                 int retransmission) {
+  sipkit_rt *rt = ua->rt;
+  if (ua->closing)
+    return SIPKIT_ESTATE;
+  if (retransmission)
+    rt->st.retransmissions++;
+  switch (sipkit__fault(rt, 0)) {
+  case SIPKIT_RT_FAULT_DROP:
+    rt->st.injected_drops++;
+    sipkit__trace(rt, SIPKIT_RT_DROPPED_SEND, (const struct sockaddr *)&ua->local, to, bytes,
+                  len);
+    return SIPKIT_EOK;
+  case SIPKIT_RT_FAULT_DUP:
+    rt->st.injected_dups++;
+    wire_send(ua, to, bytes, len);
+    break;
+  case SIPKIT_RT_FAULT_DELAY:
+    rt->st.injected_delays++;
+    delay(ua, 0, to, bytes, len);
+    return SIPKIT_EOK;
+  default:
+    break;
+  }
+  wire_send(ua, to, bytes, len);
+  return SIPKIT_EOK;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  sipkit_ua *ua = h->data;
+  *buf = uv_buf_init(ua->rbuf, (unsigned)ua->rbuf_len);
+}
+
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                    unsigned flags) {
+  sipkit_ua *ua = h->data;
+  sipkit_rt *rt = ua->rt;
+  if ((flags & UV_UDP_MMSG_FREE) || nread <= 0 || !addr || ua->closing)
+    return; /* the buffer is ours; errors on UDP are per datagram (ICMP) */
+  if ((flags & UV_UDP_PARTIAL) || (size_t)nread > rt->cfg.max_datagram) {
+    rt->st.oversize++;
+    return;
+  }
+  rt->st.datagrams_in++;
+  rt->st.bytes_in += (uint64_t)nread;
+  const char *bytes = buf->base;
+  size_t len = (size_t)nread;
+  switch (sipkit__fault(rt, 1)) {
+  case SIPKIT_RT_FAULT_DROP:
+    rt->st.injected_drops++;
+    sipkit__trace(rt, SIPKIT_RT_DROPPED_RECV, (const struct sockaddr *)&ua->local, addr, bytes,
+                  len);
+    return;
+  case SIPKIT_RT_FAULT_DELAY:
+    rt->st.injected_delays++;
+    delay(ua, 1, addr, bytes, len);
+    return;
+  case SIPKIT_RT_FAULT_DUP: {
+    rt->st.injected_dups++;
+    /* The first delivery may send and receive (nested loops never run
+     * here, but a callback may close the UA): deliver a copy first. */
+    char *copy = malloc(len);
+    if (copy) {
+      memcpy(copy, bytes, len);
+      sipkit__trace(rt, SIPKIT_RT_RECEIVED, (const struct sockaddr *)&ua->local, addr, copy,
+                    len);
+      sipkit__ua_datagram(ua, copy, len, addr);
+      free(copy);
+    }
+    if (ua->closing)
+      return;
+    break;
+  }
+  default:
+    break;
+  }
+  sipkit__trace(rt, SIPKIT_RT_RECEIVED, (const struct sockaddr *)&ua->local, addr, bytes, len);
+  sipkit__ua_datagram(ua, bytes, len, addr);
+}
+
+int sipkit__udp_open(sipkit_ua *ua, const char *bind_to, int reuseport, int *sys_err) {
+  struct sockaddr_storage ss;
+  sipkit_rt *rt = ua->rt;
+  if (sipkit__addr_parse(bind_to, 0, &ss) != SIPKIT_EOK)
+    return SIPKIT_EARGUMENT;
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    goto fail;
+  int one = 1;
+  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    goto fail;
+  if (rt->cfg.recv_buffer > 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rt->cfg.recv_buffer, sizeof(int)) != 0)
+    goto fail;
+  if (rt->cfg.send_buffer > 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &rt->cfg.send_buffer, sizeof(int)) != 0)
+    goto fail;
+  if (bind(fd, (struct sockaddr *)&ss, sipkit__addr_len((struct sockaddr *)&ss)) != 0)
+    goto fail;
+  socklen_t sl = sizeof ua->local;
+  if (getsockname(fd, (struct sockaddr *)&ua->local, &sl) != 0)
+    goto fail;
+  ua->rbuf_len = SIPKIT__RECV_SLOTS * SIPKIT__RECV_SLOT;
+  ua->rbuf = malloc(ua->rbuf_len);
+  if (!ua->rbuf) {
+    close(fd);
+    return SIPKIT_ENO_MEMORY;
+  }
+  /* recvmmsg: libuv fills one 64 KiB slot of rbuf per datagram. */
+  uv_udp_init_ex(rt->loop, &ua->udp, AF_UNSPEC | UV_UDP_RECVMMSG);
+  ua->udp.data = ua;
+  int rc = uv_udp_open(&ua->udp, fd);
+  if (rc == 0)
+    rc = uv_udp_recv_start(&ua->udp, on_alloc, on_recv);
+  if (rc != 0) {
+    if (sys_err)
+      *sys_err = rc;
+    ua->closing = 2; /* the close callback frees ua, the caller must not */
+    uv_close((uv_handle_t *)&ua->udp, sipkit__ua_free_cb);
+    return SIPKIT_EIO;
+  }
+  return SIPKIT_EOK;
+fail:
+  if (sys_err)
+    *sys_err = -errno;
+  if (fd >= 0)
+    close(fd);
+  return SIPKIT_EIO;
+}
+
+void sipkit__udp_close(sipkit_ua *ua) {
+  while (!sipkit__list_empty(&ua->delayed)) {
+    delayed *d = SIPKIT__CONTAINER(ua->delayed.next, delayed, link);
+    sipkit__list_del(&d->link);
+    uv_timer_stop(&d->h);
+    uv_close((uv_handle_t *)&d->h, sipkit__close_free);
+  }
+}

@@ -1,0 +1,1454 @@
+/* ua.c - the user-agent core: transactions driven on libuv timers,
+ * requests we send (sipkit_req), requests we answer (sipkit_srv) and
+ * dialogs (sipkit_dlg) on top of the pure machines of txn.c and
+ * dialog.c.  Each datagram is parsed once (sipkit__ua_datagram); what a
+ * handle keeps past its datagram is a sipkit__stored copy. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_internal.h"
+
+#define STR(s) ((sipkit_str){(s), strlen(s)})
+
+static const char DEFAULT_ALLOW[] =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, MESSAGE, REFER, SUBSCRIBE, NOTIFY";
+static const char DEFAULT_ACCEPT[] =
+    "application/sdp, application/dtmf-relay, text/plain, message/sipfrag, multipart/mixed";
+
+/* ------------------------------------------------------------------ */
+/* Stored messages                                                     */
+
+int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf, size_t len) {
+  memset(s, 0, sizeof *s);
+  size_t nh = m->num_headers ? m->num_headers : 1;
+  s->buf = malloc(len ? len : 1);
+  s->hdrs = malloc(nh * sizeof *s->hdrs);
+  if (!s->buf || !s->hdrs) {
+    free(s->buf);
+    free(s->hdrs);
+    memset(s, 0, sizeof *s);
+    return SIPKIT_ENO_MEMORY;
+  }
+  memcpy(s->buf, buf, len);
+  s->len = len;
+  memcpy(s->hdrs, m->headers, m->num_headers * sizeof *s->hdrs);
+  s->msg = *m;
+  s->msg.headers = s->hdrs;
+  s->msg.max_headers = (uint32_t)nh;
+  s->msg.buf_ = s->buf;
+  /* The quick-access pointers point into the header array: rebase them. */
+#define REBASE(f)                                                                     \
+  if (m->f)                                                                           \
+    s->msg.f = (const void *)((const char *)s->hdrs +                                 \
+                              ((const char *)(const void *)m->f - (const char *)m->headers));
+  REBASE(via)
+  REBASE(from)
+  REBASE(to)
+  REBASE(contact)
+  REBASE(cseq)
+  REBASE(content_type)
+#undef REBASE
+  return SIPKIT_EOK;
+}
+
+void sipkit__stored_free(sipkit__stored *s) {
+  free(s->buf);
+  free(s->hdrs);
+  memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+
+static char *xstrdup(const char *s) {
+  if (!s)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *p = malloc(n);
+  if (p)
+    memcpy(p, s, n);
+  return p;
+}
+
+static uint32_t fnv(const char *p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (uint8_t)p[i]) * 16777619u;
+  return h;
+}
+
+static unsigned key_bucket(const sipkit_txn_key *k) {
+  return (k->rfc3261 ? fnv(k->branch, k->branch_len) : fnv(k->call_id, k->call_id_len)) %
+         SIPKIT__TXN_BUCKETS;
+}
+
+static unsigned dlg_bucket(const char *call_id, size_t len) {
+  return fnv(call_id, len) % SIPKIT__DLG_BUCKETS;
+}
+
+static uint32_t span_uint(const char *buf, sipkit_span s, const char **rest) {
+  uint32_t v = 0;
+  const char *p = SIPKIT_SPAN_PTR(buf, s), *e = p + s.len;
+  while (p < e && (*p == ' ' || *p == '\t'))
+    p++;
+  while (p < e && *p >= '0' && *p <= '9' && v < 429496729u)
+    v = v * 10u + (uint32_t)(*p++ - '0');
+  if (rest)
+    *rest = p;
+  return v;
+}
+
+static int header_has_token(const sipkit_msg *m, const char *buf, int id, const char *tok) {
+  size_t tl = strlen(tok);
+  for (const sipkit_header *h = sipkit_msg_header(m, id); h; h = sipkit_msg_header_next(m, h)) {
+    char v[512];
+    size_t n = h->value.len < sizeof v - 1 ? h->value.len : sizeof v - 1;
+    memcpy(v, SIPKIT_SPAN_PTR(buf, h->value), n);
+    v[n] = 0;
+    if (sipkit__list_has(v, tok, tl))
+      return 1;
+  }
+  return 0;
+}
+
+static int contact_uri(const sipkit_ua *ua, char *out, size_t cap) {
+  return snprintf(out, cap, "sip:%s@%s:%d", ua->user, ua->host, ua->port);
+}
+
+/* The URI inside "<...>" of a Route value, or the whole value. */
+static int uri_host_port(const char *uri, size_t len, struct sockaddr_storage *ss) {
+  const char *lt = memchr(uri, '<', len);
+  if (lt) {
+    const char *gt = memchr(lt, '>', len - (size_t)(lt - uri));
+    if (!gt)
+      return SIPKIT_EARGUMENT;
+    uri = lt + 1;
+    len = (size_t)(gt - lt - 1);
+  }
+  sipkit_uri u;
+  sipkit_span all = {0, (uint32_t)len};
+  if (sipkit_uri_parse(&u, uri, all, NULL) != SIPKIT_EOK || !u.host.len)
+    return SIPKIT_EARGUMENT;
+  char hp[300];
+  const sipkit_span h = u.maddr.len ? u.maddr : u.host;
+  if (h.len > 256)
+    return SIPKIT_EARGUMENT;
+  int port = u.has_port ? (int)u.port : 5060;
+  snprintf(hp, sizeof hp, "%.*s:%d", (int)h.len, uri + h.off, port);
+  if (h.len && uri[h.off] != '[' && memchr(uri + h.off, ':', h.len))
+    snprintf(hp, sizeof hp, "[%.*s]:%d", (int)h.len, uri + h.off, port);
+  return sipkit__addr_parse(hp, port, ss);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dialogs                                                             */
+
+static void dlg_sz(sipkit_dlg *g) {
+  memcpy(g->sz_call_id, g->d.call_id, g->d.call_id_len);
+  g->sz_call_id[g->d.call_id_len] = 0;
+  memcpy(g->sz_local_tag, g->d.local_tag, g->d.local_tag_len);
+  g->sz_local_tag[g->d.local_tag_len] = 0;
+  memcpy(g->sz_remote_tag, g->d.remote_tag, g->d.remote_tag_len);
+  g->sz_remote_tag[g->d.remote_tag_len] = 0;
+  memcpy(g->sz_remote_target, g->d.remote_target, g->d.remote_target_len);
+  g->sz_remote_target[g->d.remote_target_len] = 0;
+}
+
+static void dlg_closed(uv_handle_t *h) {
+  sipkit_dlg *g = h->data;
+  free(g->ack);
+  free(g->rtx);
+  free(g);
+}
+
+static sipkit_dlg *dlg_new(sipkit_ua *ua, const sipkit_dialog *d) {
+  sipkit_dlg *g = calloc(1, sizeof *g);
+  if (!g)
+    return NULL;
+  g->d = *d;
+  g->ua = ua;
+  g->refs = 1; /* the UA's table; dropped when the dialog ends */
+  uv_timer_init(ua->rt->loop, &g->rtx_timer);
+  g->rtx_timer.data = g;
+  sipkit__list_add(&ua->dbuckets[dlg_bucket(d->call_id, d->call_id_len)], &g->link);
+  ua->rt->st.dialogs++;
+  dlg_sz(g);
+  return g;
+}
+
+static sipkit_dlg *dlg_ref(sipkit_dlg *g) {
+  if (g)
+    g->refs++;
+  return g;
+}
+
+static void dlg_unref(sipkit_dlg *g) {
+  if (g && --g->refs == 0)
+    uv_close((uv_handle_t *)&g->rtx_timer, dlg_closed);
+}
+
+static void dlg_end(sipkit_dlg *g, int why) {
+  if (!g || g->ended)
+    return;
+  sipkit_ua *ua = g->ua;
+  g->ended = 1;
+  g->end_why = why;
+  g->d.state = SIPKIT_DIALOG_TERMINATED;
+  uv_timer_stop(&g->rtx_timer);
+  sipkit__list_del(&g->link);
+  ua->rt->st.dialogs--;
+  if (ua->h.on_dialog_end)
+    ua->h.on_dialog_end(ua->data, ua, g, why);
+  dlg_unref(g);
+}
+
+/* The dialog a message belongs to, with sipkit_dialog_find's verdict
+ * (dialogs with the message's Call-ID are asked one by one). */
+static int dlg_find(sipkit_ua *ua, const sipkit_msg *m, const char *buf, sipkit_dlg **out) {
+  sipkit_dlg *fork = NULL, *extra = NULL;
+  *out = NULL;
+  if (m->call_id.len) {
+    sipkit__link *b = &ua->dbuckets[dlg_bucket(SIPKIT_SPAN_PTR(buf, m->call_id), m->call_id.len)];
+    for (sipkit__link *l = b->next; l != b; l = l->next) {
+      sipkit_dlg *g = SIPKIT__CONTAINER(l, sipkit_dlg, link);
+      long idx;
+      int v = sipkit_dialog_find(&g->d, 1, m, buf, &idx);
+      if (v == SIPKIT_DIALOG_ACCEPT) {
+        *out = g;
+        return v;
+      }
+      if (v == SIPKIT_DIALOG_EXTRA_2XX)
+        extra = g;
+      else if (v == SIPKIT_DIALOG_NEW_FORK && !fork)
+        fork = g;
+    }
+  }
+  if (m->status == 0)
+    return sipkit_dialog_find(NULL, 0, m, buf, NULL);
+  if (extra) {
+    *out = extra;
+    return SIPKIT_DIALOG_EXTRA_2XX;
+  }
+  if (fork) {
+    *out = fork;
+    return SIPKIT_DIALOG_NEW_FORK;
+  }
+  return SIPKIT_DIALOG_NO_MATCH;
+}
+
+/* Next hop of an in-dialog request: the first route, else the remote
+ * target (§12.2.1.1, §8.1.2). */
+static int dlg_next_hop(const sipkit_dlg *g, struct sockaddr_storage *ss) {
+  if (g->d.route_count)
+    return uri_host_port(g->d.route[0], g->d.route_len[0], ss);
+  return uri_host_port(g->d.remote_target, g->d.remote_target_len, ss);
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions                                                        */
+
+static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, const char *buf);
+static void client_fail(sipkit__txn *x, int status);
+static void ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
+static void send_100(sipkit_srv *s);
+static void req_release(sipkit_req *req);
+static void srv_release(sipkit_srv *s);
+
+static void txn_closed(uv_handle_t *h) {
+  sipkit__txn *x = h->data;
+  free(x->bytes);
+  sipkit__stored_free(&x->sent);
+  free(x->ack_buf);
+  free(x);
+}
+
+static void txn_timer_cb(uv_timer_t *h);
+
+static sipkit__txn *txn_new(sipkit_ua *ua, int kind) {
+  sipkit__txn *x = calloc(1, sizeof *x);
+  if (!x)
+    return NULL;
+  if (sipkit_txn_init(&x->t, kind, &ua->rt->cfg.txn, 0) != SIPKIT_EOK) {
+    free(x);
+    return NULL;
+  }
+  x->ua = ua;
+  x->client = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_NON_INVITE_CLIENT;
+  uv_timer_init(ua->rt->loop, &x->timer);
+  x->timer.data = x;
+  sipkit__list_add(&ua->txns, &x->link);
+  ua->rt->st.transactions++;
+  return x;
+}
+
+static void txn_insert(sipkit__txn *x) {
+  sipkit__txn **tab = x->client ? x->ua->ctab : x->ua->stab;
+  unsigned b = key_bucket(&x->t.key);
+  x->hnext = tab[b];
+  tab[b] = x;
+}
+
+static void txn_destroy(sipkit__txn *x) {
+  if (x->closing)
+    return;
+  sipkit_ua *ua = x->ua;
+  x->closing = 1;
+  sipkit__txn **pp = &(x->client ? ua->ctab : ua->stab)[key_bucket(&x->t.key)];
+  while (*pp && *pp != x)
+    pp = &(*pp)->hnext;
+  if (*pp)
+    *pp = x->hnext;
+  sipkit__list_del(&x->link);
+  ua->rt->st.transactions--;
+  uv_timer_stop(&x->timer);
+  if (x->req && x->req->txn == x)
+    req_release(x->req);
+  if (x->srv)
+    srv_release(x->srv);
+  uv_close((uv_handle_t *)&x->timer, txn_closed);
+}
+
+/* One uv timer per transaction, set to its earliest running timer. */
+static void txn_schedule(sipkit__txn *x) {
+  uint64_t next = UINT64_MAX;
+  for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT; i++)
+    if ((x->t.armed & (1u << i)) && x->t.at[i] < next)
+      next = x->t.at[i];
+  if (next == UINT64_MAX) {
+    uv_timer_stop(&x->timer);
+    return;
+  }
+  uint64_t now = sipkit__now(x->ua->rt);
+  uv_timer_start(&x->timer, txn_timer_cb, next > now ? next - now : 0, 0);
+}
+
+/* Carry out what the machine asked for.  Callbacks may close the UA:
+ * x->closing is checked after each action (x itself is freed later, by
+ * its close callback). */
+static void txn_run(sipkit__txn *x, const sipkit_txn_actions *acts, const sipkit_msg *m,
+                    const char *buf, int from_timer) {
+  sipkit_ua *ua = x->ua;
+  for (unsigned i = 0; i < acts->n && !x->closing; i++) {
+    const sipkit_txn_action *a = &acts->a[i];
+    switch (a->type) {
+    case SIPKIT_TXN_ACT_SEND_REQUEST:
+    case SIPKIT_TXN_ACT_SEND_RESPONSE:
+      sipkit__send(ua, (struct sockaddr *)&x->peer, a->data, a->len, from_timer);
+      break;
+    case SIPKIT_TXN_ACT_SEND_ACK:
+      if (a->code == SIPKIT_EOK)
+        sipkit__send(ua, (struct sockaddr *)&x->peer, a->data, a->len, 0);
+      break;
+    case SIPKIT_TXN_ACT_SEND_100:
+      if (x->srv)
+        send_100(x->srv);
+      break;
+    case SIPKIT_TXN_ACT_PASS_RESPONSE:
+      if (m)
+        client_response(x, a->status, m, buf);
+      break;
+    case SIPKIT_TXN_ACT_PASS_REQUEST:
+      if (m && m->method == SIPKIT_METHOD_ACK)
+        ack_to_dialog(ua, m, buf);
+      break;
+    case SIPKIT_TXN_ACT_TIMEOUT:
+      ua->rt->st.txn_timeouts++;
+      if (x->client)
+        client_fail(x, 408);
+      break;
+    case SIPKIT_TXN_ACT_TRANSPORT_ERROR:
+      if (x->client)
+        client_fail(x, 503);
+      break;
+    case SIPKIT_TXN_ACT_TERMINATED:
+      txn_destroy(x);
+      return;
+    default:
+      break;
+    }
+  }
+  if (!x->closing)
+    txn_schedule(x);
+}
+
+static void txn_timer_cb(uv_timer_t *h) {
+  sipkit__txn *x = h->data;
+  uint64_t now = sipkit__now(x->ua->rt);
+  for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT && !x->closing; i++) {
+    if ((x->t.armed & (1u << i)) && x->t.at[i] <= now) {
+      sipkit_txn_actions acts;
+      sipkit_txn_on_timer(&x->t, i, now, &acts);
+      txn_run(x, &acts, NULL, NULL, 1);
+    }
+  }
+  if (!x->closing)
+    txn_schedule(x);
+}
+
+static sipkit__txn *find_server_txn(sipkit_ua *ua, const sipkit_txn_key *k, const sipkit_msg *m,
+                                    const char *buf) {
+  for (sipkit__txn *y = ua->stab[key_bucket(k)]; y; y = y->hnext)
+    if (sipkit_txn_match_request(&y->t.key, m, buf))
+      return y;
+  return NULL;
+}
+
+static sipkit__txn *find_client_txn(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
+  if (!m->via || !m->via->branch.len)
+    return NULL;
+  unsigned b = fnv(SIPKIT_SPAN_PTR(buf, m->via->branch), m->via->branch.len) % SIPKIT__TXN_BUCKETS;
+  for (sipkit__txn *y = ua->ctab[b]; y; y = y->hnext)
+    if (sipkit_txn_match_response(&y->t.key, m, buf))
+      return y;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests we send                                                    */
+
+static int via_value(const sipkit_ua *ua, char *out, size_t cap) {
+  char branch[SIPKIT_BRANCH_SIZE];
+  if (sipkit_gen_branch(branch, sizeof branch) < 0)
+    return SIPKIT_EIO;
+  snprintf(out, cap, "SIP/2.0/UDP %s:%d;branch=%s;rport", ua->host, ua->port, branch);
+  return SIPKIT_EOK;
+}
+
+static int needs_contact(int method) {
+  return method == SIPKIT_METHOD_INVITE || method == SIPKIT_METHOD_SUBSCRIBE ||
+         method == SIPKIT_METHOD_REFER || method == SIPKIT_METHOD_REGISTER ||
+         method == SIPKIT_METHOD_UPDATE || method == SIPKIT_METHOD_NOTIFY;
+}
+
+static void add_contact(sipkit_builder *b, const sipkit_ua *ua) {
+  char c[300];
+  int n = contact_uri(ua, c, sizeof c);
+  sipkit_builder_addr(b, SIPKIT_HDR_CONTACT, NULL, 0, c, (size_t)n, NULL, 0);
+}
+
+/* Finish b, store it in a new client transaction for req and send it. */
+static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const char *body,
+                        size_t body_len, const struct sockaddr_storage *dest, sipkit_error *err) {
+  sipkit_msg m;
+  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
+  int rc = sipkit_builder_finish(b, body, body_len, &m);
+  if (rc != SIPKIT_EOK) {
+    if (err)
+      *err = b->err;
+    sipkit_builder_free(b);
+    return rc;
+  }
+  sipkit__txn *x = txn_new(ua, m.method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_CLIENT
+                                                                  : SIPKIT_TXN_NON_INVITE_CLIENT);
+  if (!x || sipkit__stored_copy(&x->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
+    sipkit_builder_free(b);
+    if (x)
+      txn_destroy(x);
+    return SIPKIT_ENO_MEMORY;
+  }
+  sipkit_builder_free(b);
+  sipkit_txn_key_make(&x->t.key, &x->sent.msg, x->sent.buf);
+  if (x->t.kind == SIPKIT_TXN_INVITE_CLIENT) {
+    x->ack_buf = malloc(8192);
+    if (x->ack_buf)
+      sipkit_txn_set_ack_buffer(&x->t, &x->sent.msg, x->sent.buf, x->ack_buf, 8192);
+  }
+  memcpy(&x->peer, dest, sizeof x->peer);
+  txn_insert(x);
+  x->req = req;
+  req->txn = x;
+  sipkit_txn_actions acts;
+  sipkit_txn_start(&x->t, x->sent.buf, x->sent.len, sipkit__now(ua->rt), &acts);
+  txn_run(x, &acts, NULL, NULL, 0);
+  return SIPKIT_EOK;
+}
+
+static sipkit_req *req_new(sipkit_ua *ua, int method, sipkit_response_fn cb, void *data) {
+  sipkit_req *req = calloc(1, sizeof *req);
+  if (!req)
+    return NULL;
+  req->ua = ua;
+  req->cb = cb;
+  req->data = data;
+  req->method = method;
+  req->internal = cb == NULL;
+  sipkit__list_add(&ua->reqs, &req->link);
+  return req;
+}
+
+static void req_free(sipkit_req *req) {
+  sipkit__list_del(&req->link);
+  dlg_unref(req->dlg);
+  free(req);
+}
+
+/* The request's last transaction ended. */
+static void req_release(sipkit_req *req) {
+  for (unsigned i = 0; i < req->n_early; i++) {
+    sipkit_dlg *g = req->early[i];
+    if (!g->ended && g->d.state == SIPKIT_DIALOG_EARLY)
+      dlg_end(g, SIPKIT_DLG_END_EARLY_ENDED);
+    dlg_unref(g);
+  }
+  req->n_early = 0;
+  req_free(req);
+}
+
+static void end_early(sipkit_req *req) {
+  for (unsigned i = 0; i < req->n_early; i++) {
+    sipkit_dlg *g = req->early[i];
+    if (!g->ended && g->d.state == SIPKIT_DIALOG_EARLY)
+      dlg_end(g, SIPKIT_DLG_END_EARLY_ENDED);
+  }
+}
+
+int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_fn cb, void *data,
+                      sipkit_req **out, sipkit_error *err) {
+  if (out)
+    *out = NULL;
+  if (!ua || !o || !o->method || !o->uri || (o->body_len && !o->body))
+    return SIPKIT_EARGUMENT;
+  if (ua->closing)
+    return SIPKIT_ESTATE;
+  if (ua->rt->st.transactions >= ua->rt->cfg.max_transactions)
+    return SIPKIT_ELIMIT;
+  struct sockaddr_storage dest;
+  int rc = o->dest ? sipkit__addr_parse(o->dest, 5060, &dest)
+                   : uri_host_port(o->uri, strlen(o->uri), &dest);
+  if (rc != SIPKIT_EOK)
+    return rc;
+  int method = sipkit_method_lookup(o->method, strlen(o->method));
+  char v[400], tag[SIPKIT_TAG_SIZE], ftag[SIPKIT_TAG_SIZE + 5], cid[SIPKIT_CALL_ID_SIZE],
+      cseq[64], from[300];
+  if (via_value(ua, v, sizeof v) || sipkit_gen_tag(tag, sizeof tag) < 0 ||
+      sipkit_gen_call_id(cid, sizeof cid) < 0)
+    return SIPKIT_EIO;
+  snprintf(ftag, sizeof ftag, ";tag=%s", tag);
+  snprintf(cseq, sizeof cseq, "1 %.40s", o->method);
+  if (!o->from)
+    snprintf(from, sizeof from, "sip:%s@%s", ua->user, ua->domain);
+  const char *f = o->from ? o->from : from, *to = o->to ? o->to : o->uri;
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  sipkit_builder_request(&b, o->method, strlen(o->method), o->uri, strlen(o->uri));
+  sipkit_builder_header(&b, SIPKIT_HDR_VIA, v, strlen(v));
+  sipkit_builder_header(&b, SIPKIT_HDR_MAX_FORWARDS, "70", 2);
+  sipkit_builder_addr(&b, SIPKIT_HDR_FROM, ua->display, ua->display ? strlen(ua->display) : 0, f,
+                      strlen(f), ftag, strlen(ftag));
+  sipkit_builder_addr(&b, SIPKIT_HDR_TO, NULL, 0, to, strlen(to), NULL, 0);
+  sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, cid, strlen(cid));
+  sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, cseq, strlen(cseq));
+  if (needs_contact(method))
+    add_contact(&b, ua);
+  if (method == SIPKIT_METHOD_INVITE && o->prack)
+    sipkit_builder_header(&b, SIPKIT_HDR_SUPPORTED, "100rel", 6);
+  sipkit_builder_header(&b, SIPKIT_HDR_USER_AGENT, ua->rt->user_agent,
+                        strlen(ua->rt->user_agent));
+  rc = b.code ? b.code : sipkit__add_lines(&b, o->headers, o->header_count);
+  if (rc == SIPKIT_EOK && o->content_type)
+    rc = sipkit_builder_header(&b, SIPKIT_HDR_CONTENT_TYPE, o->content_type,
+                               strlen(o->content_type));
+  if (rc != SIPKIT_EOK) {
+    if (err)
+      *err = b.err;
+    sipkit_builder_free(&b);
+    return rc;
+  }
+  sipkit_req *req = req_new(ua, method, cb, data);
+  if (!req) {
+    sipkit_builder_free(&b);
+    return SIPKIT_ENO_MEMORY;
+  }
+  req->no_auth = (uint8_t)(o->no_auth != 0);
+  req->prack = (uint8_t)(o->prack != 0);
+  rc = client_start(ua, req, &b, o->body, o->body_len, &dest, err);
+  if (rc != SIPKIT_EOK) {
+    req_free(req);
+    return rc;
+  }
+  if (out)
+    *out = req;
+  return SIPKIT_EOK;
+}
+
+int sipkit_dlg_request(sipkit_dlg *g, const sipkit_req_opts *o, sipkit_response_fn cb,
+                       void *data, sipkit_req **out, sipkit_error *err) {
+  if (out)
+    *out = NULL;
+  if (!g || !o || !o->method || (o->body_len && !o->body))
+    return SIPKIT_EARGUMENT;
+  sipkit_ua *ua = g->ua;
+  if (g->ended || ua->closing)
+    return SIPKIT_ESTATE;
+  if (ua->rt->st.transactions >= ua->rt->cfg.max_transactions)
+    return SIPKIT_ELIMIT;
+  struct sockaddr_storage dest;
+  int rc = dlg_next_hop(g, &dest);
+  if (rc != SIPKIT_EOK)
+    return rc;
+  int method = sipkit_method_lookup(o->method, strlen(o->method));
+  uint32_t cseq;
+  rc = sipkit_dialog_next_cseq(&g->d, method, &cseq);
+  if (rc != SIPKIT_EOK)
+    return rc;
+  char via[300];
+  snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;rport", ua->host, ua->port);
+  sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
+  sipkit_dialog_view v;
+  sipkit_dialog_view_fill(&g->d, &v, routes);
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  sipkit_str no_branch = {NULL, 0};
+  sipkit_build_in_dialog(&b, &v, STR(o->method), cseq, STR(via), no_branch);
+  if (needs_contact(method))
+    add_contact(&b, ua);
+  sipkit_builder_header(&b, SIPKIT_HDR_USER_AGENT, ua->rt->user_agent,
+                        strlen(ua->rt->user_agent));
+  rc = b.code ? b.code : sipkit__add_lines(&b, o->headers, o->header_count);
+  if (rc == SIPKIT_EOK && o->content_type)
+    rc = sipkit_builder_header(&b, SIPKIT_HDR_CONTENT_TYPE, o->content_type,
+                               strlen(o->content_type));
+  if (rc != SIPKIT_EOK) {
+    if (err)
+      *err = b.err;
+    sipkit_builder_free(&b);
+    return rc;
+  }
+  sipkit_req *req = req_new(ua, method, cb, data);
+  if (!req) {
+    sipkit_builder_free(&b);
+    return SIPKIT_ENO_MEMORY;
+  }
+  req->dlg = dlg_ref(g);
+  req->no_auth = (uint8_t)(o->no_auth != 0);
+  rc = client_start(ua, req, &b, o->body, o->body_len, &dest, err);
+  if (rc != SIPKIT_EOK) {
+    req_free(req);
+    return rc;
+  }
+  if (out)
+    *out = req;
+  return SIPKIT_EOK;
+}
+
+static void send_cancel(sipkit_req *req) {
+  sipkit__txn *x = req->txn;
+  sipkit_ua *ua = req->ua;
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  sipkit_build_cancel(&b, &x->sent.msg, x->sent.buf);
+  sipkit_req *c = req_new(ua, SIPKIT_METHOD_CANCEL, NULL, NULL);
+  if (!c) {
+    sipkit_builder_free(&b);
+    return;
+  }
+  if (client_start(ua, c, &b, NULL, 0, &x->peer, NULL) != SIPKIT_EOK)
+    req_free(c);
+}
+
+int sipkit_req_cancel(sipkit_req *req) {
+  if (!req || req->method != SIPKIT_METHOD_INVITE)
+    return SIPKIT_EARGUMENT;
+  if (req->done || req->ua->closing)
+    return SIPKIT_ESTATE;
+  if (req->cancelled)
+    return SIPKIT_EOK;
+  req->cancelled = 1;
+  if (req->got_provisional)
+    send_cancel(req);
+  else
+    req->cancel_pending = 1; /* §9.1: not before a provisional */
+  return SIPKIT_EOK;
+}
+
+void sipkit_req_set_data(sipkit_req *req, void *data) {
+  if (req)
+    req->data = data;
+}
+
+void *sipkit_req_data(sipkit_req *req) { return req ? req->data : NULL; }
+
+/* §22.2: answer a 401 / 407 once, same Call-ID, CSeq + 1, new branch. */
+static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const char *buf) {
+  sipkit_ua *ua = req->ua;
+  sipkit__txn *old = req->txn;
+  const sipkit_msg *q = &old->sent.msg;
+  const char *qb = old->sent.buf;
+  int hid = status == 401 ? SIPKIT_HDR_WWW_AUTHENTICATE : SIPKIT_HDR_PROXY_AUTHENTICATE;
+  sipkit_challenge ch;
+  if (sipkit_auth_challenge_pick(&ch, m, buf, hid, NULL) != SIPKIT_EOK || !q->cseq)
+    return SIPKIT_EAUTH;
+  char ruri[512], method[40], cred[2048], cseq[64];
+  if (q->request_uri.len >= sizeof ruri || q->method_name.len >= sizeof method)
+    return SIPKIT_EARGUMENT;
+  memcpy(ruri, SIPKIT_SPAN_PTR(qb, q->request_uri), q->request_uri.len);
+  ruri[q->request_uri.len] = 0;
+  memcpy(method, SIPKIT_SPAN_PTR(qb, q->method_name), q->method_name.len);
+  method[q->method_name.len] = 0;
+  sipkit_auth_client cl;
+  memset(&cl, 0, sizeof cl);
+  cl.username = ua->user;
+  cl.password = ua->password;
+  cl.method = method;
+  cl.uri = ruri;
+  cl.body = SIPKIT_SPAN_PTR(qb, q->body);
+  cl.body_len = q->body.len;
+  cl.nc = 1;
+  size_t clen;
+  if (sipkit_auth_build(&ch, buf, &cl, cred, sizeof cred, &clen, NULL) != SIPKIT_EOK)
+    return SIPKIT_EAUTH;
+  uint32_t num = q->cseq->num + 1;
+  if (req->dlg && sipkit_dialog_next_cseq(&req->dlg->d, q->method, &num) != SIPKIT_EOK)
+    return SIPKIT_ESTATE;
+  snprintf(cseq, sizeof cseq, "%u %s", num, method);
+  char v[400];
+  if (via_value(ua, v, sizeof v))
+    return SIPKIT_EIO;
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  sipkit_builder_request(&b, method, strlen(method), ruri, strlen(ruri));
+  sipkit_builder_header(&b, SIPKIT_HDR_VIA, v, strlen(v));
+  for (uint32_t i = 0; i < q->num_headers; i++) {
+    const sipkit_header *h = &q->headers[i];
+    if (h->id == SIPKIT_HDR_VIA || h->id == SIPKIT_HDR_CSEQ || h->id == SIPKIT_HDR_CONTENT_LENGTH ||
+        h->id == SIPKIT_HDR_AUTHORIZATION || h->id == SIPKIT_HDR_PROXY_AUTHORIZATION)
+      continue;
+    if (h->id == SIPKIT_HDR_USER_AGENT)
+      sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, cseq, strlen(cseq));
+    sipkit_builder_header_raw(&b, SIPKIT_SPAN_PTR(qb, h->name), h->name.len,
+                              SIPKIT_SPAN_PTR(qb, h->value), h->value.len);
+  }
+  if (!sipkit_msg_header(q, SIPKIT_HDR_USER_AGENT))
+    sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, cseq, strlen(cseq));
+  sipkit_builder_header(&b, status == 401 ? SIPKIT_HDR_AUTHORIZATION : SIPKIT_HDR_PROXY_AUTHORIZATION,
+                        cred, clen);
+  if (b.code) {
+    sipkit_builder_free(&b);
+    return SIPKIT_EINVALID_VALUE;
+  }
+  struct sockaddr_storage dest = old->peer;
+  old->req = NULL; /* the old transaction finishes alone (it ACKs an INVITE's 401) */
+  req->auth_tried = 1;
+  int rc = client_start(ua, req, &b, SIPKIT_SPAN_PTR(qb, q->body), q->body.len, &dest, NULL);
+  if (rc != SIPKIT_EOK)
+    req->txn = old, old->req = req;
+  return rc;
+}
+
+/* §13.2.2.4: the ACK for a 2xx, built once per INVITE and sent again for
+ * every retransmission of the 2xx. */
+static void send_2xx_ack(sipkit_dlg *g) {
+  sipkit_ua *ua = g->ua;
+  uint32_t cseq = sipkit_dialog_ack_cseq(&g->d);
+  if (!g->ack || g->ack_cseq != cseq) {
+    char via[300];
+    snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;rport", ua->host, ua->port);
+    sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
+    sipkit_dialog_view v;
+    sipkit_dialog_view_fill(&g->d, &v, routes);
+    sipkit_builder b;
+    sipkit_builder_init_dynamic(&b);
+    sipkit_str no_branch = {NULL, 0};
+    sipkit_build_in_dialog(&b, &v, STR("ACK"), cseq, STR(via), no_branch);
+    if (sipkit_builder_finish(&b, NULL, 0, NULL) != SIPKIT_EOK ||
+        dlg_next_hop(g, &g->ack_peer) != SIPKIT_EOK) {
+      sipkit_builder_free(&b);
+      return;
+    }
+    free(g->ack);
+    g->ack = b.buf; /* the builder's heap buffer is ours now */
+    g->ack_len = b.len;
+    g->ack_cseq = cseq;
+  }
+  sipkit__send(ua, (struct sockaddr *)&g->ack_peer, g->ack, g->ack_len, 0);
+}
+
+static void send_bye(sipkit_dlg *g) {
+  sipkit_req_opts o;
+  memset(&o, 0, sizeof o);
+  o.method = "BYE";
+  sipkit_dlg_request(g, &o, NULL, NULL, NULL, NULL);
+}
+
+static int is_reliable_1xx(const sipkit_msg *m, const char *buf) {
+  return m->status > 100 && m->status < 200 && sipkit_msg_header(m, SIPKIT_HDR_RSEQ) &&
+         header_has_token(m, buf, SIPKIT_HDR_REQUIRE, "100rel");
+}
+
+static void send_prack(sipkit_dlg *g, uint32_t rseq, uint32_t cseq) {
+  char rack[80];
+  snprintf(rack, sizeof rack, "RAck: %u %u INVITE", rseq, cseq);
+  const char *lines[1] = {rack};
+  sipkit_req_opts o;
+  memset(&o, 0, sizeof o);
+  o.method = "PRACK";
+  o.headers = lines;
+  o.header_count = 1;
+  sipkit_dlg_request(g, &o, NULL, NULL, NULL, NULL);
+}
+
+static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_msg *m,
+                                  const char *buf) {
+  sipkit_dialog d;
+  if (sipkit_dialog_uac_create(&d, &x->sent.msg, x->sent.buf, m, buf) != SIPKIT_EOK)
+    return NULL;
+  return dlg_new(ua, &d);
+}
+
+/* PASS_RESPONSE: dialogs first (ACK every 2xx, forks, 100rel), then the
+ * embedder's callback, then dialog ends it caused. */
+static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, const char *buf) {
+  sipkit_ua *ua = x->ua;
+  sipkit_req *req = x->req;
+  int method = x->sent.msg.method;
+  sipkit_dlg *g = NULL, *end_g = NULL;
+  int end_why = 0;
+  if (method == SIPKIT_METHOD_INVITE && req && req->dlg) { /* re-INVITE */
+    g = req->dlg->ended ? NULL : req->dlg;
+    if (g) {
+      int v = sipkit_dialog_on_response(&g->d, m, buf);
+      if (v == SIPKIT_DIALOG_SEND_ACK)
+        send_2xx_ack(g);
+      else if (v == SIPKIT_DIALOG_ENDED)
+        end_g = g, end_why = SIPKIT_DLG_END_REJECTED;
+      dlg_sz(g);
+    }
+  } else if (method == SIPKIT_METHOD_INVITE && status > 100 && status < 300 &&
+             (status >= 200 || (m->to && m->to->tag.len))) {
+    sipkit_dlg *f;
+    int v = dlg_find(ua, m, buf, &f);
+    if (v == SIPKIT_DIALOG_ACCEPT) {
+      g = f;
+      if (sipkit_dialog_on_response(&g->d, m, buf) == SIPKIT_DIALOG_SEND_ACK)
+        send_2xx_ack(g);
+      dlg_sz(g);
+    } else {
+      g = dlg_create_uac(ua, x, m, buf);
+      if (g && req && req->n_early < sizeof req->early / sizeof req->early[0])
+        req->early[req->n_early++] = dlg_ref(g);
+      if (g && status >= 200)
+        send_2xx_ack(g);
+      if (g && (v == SIPKIT_DIALOG_EXTRA_2XX || (status >= 200 && (!req || req->done)))) {
+        /* §13.2.2.4: a second 2xx from another branch: ACK it, BYE it */
+        send_bye(g);
+        dlg_end(g, SIPKIT_DLG_END_EARLY_ENDED);
+        return;
+      }
+    }
+    if (g && req && !req->done && is_reliable_1xx(m, buf)) {
+      uint32_t rseq = span_uint(buf, sipkit_msg_header(m, SIPKIT_HDR_RSEQ)->value, NULL);
+      if (req->has_rseq && rseq <= req->rseq)
+        return; /* RFC 3262 §4: a retransmitted reliable provisional */
+      req->rseq = rseq;
+      req->has_rseq = 1;
+      if (req->prack)
+        send_prack(g, rseq, x->sent.msg.cseq->num);
+    }
+  } else if (method != SIPKIT_METHOD_INVITE && req && req->dlg && !req->dlg->ended) {
+    g = req->dlg;
+    if (sipkit_dialog_on_response(&g->d, m, buf) == SIPKIT_DIALOG_ENDED)
+      end_g = g,
+      end_why = method == SIPKIT_METHOD_BYE ? SIPKIT_DLG_END_BYE_SENT : SIPKIT_DLG_END_REJECTED;
+  } else if ((method == SIPKIT_METHOD_SUBSCRIBE || method == SIPKIT_METHOD_REFER) && req &&
+             !req->dlg && status >= 200 && status < 300) {
+    sipkit_dlg *f;
+    g = dlg_find(ua, m, buf, &f) == SIPKIT_DIALOG_ACCEPT ? f : dlg_create_uac(ua, x, m, buf);
+  }
+  if (!req || req->done || req->internal) {
+    if (req && status >= 200)
+      req->done = 1;
+    dlg_end(end_g, end_why);
+    return;
+  }
+  if (status < 200) {
+    req->got_provisional = 1;
+    if (req->cancel_pending) {
+      req->cancel_pending = 0;
+      send_cancel(req);
+    }
+    if (req->cb)
+      req->cb(req->data, req, status, g, m, buf, m->size);
+    return;
+  }
+  if ((status == 401 || status == 407) && !req->no_auth && !req->auth_tried && ua->password &&
+      auth_retry(req, status, m, buf) == SIPKIT_EOK)
+    return;
+  req->done = 1;
+  if (req->cb)
+    req->cb(req->data, req, status, g, m, buf, m->size);
+  if (ua->closing)
+    return;
+  dlg_end(end_g, end_why);
+  if (method == SIPKIT_METHOD_INVITE && status >= 300 && !req->dlg)
+    end_early(req);
+}
+
+static void client_fail(sipkit__txn *x, int status) {
+  sipkit_req *req = x->req;
+  if (!req || req->done)
+    return;
+  req->done = 1;
+  if (req->cb)
+    req->cb(req->data, req, status, NULL, NULL, NULL, 0);
+  if (req->ua->closing)
+    return;
+  if (req->dlg && status == 408)
+    dlg_end(req->dlg, SIPKIT_DLG_END_REJECTED);
+  if (req->method == SIPKIT_METHOD_INVITE && !req->dlg)
+    end_early(req);
+}
+
+static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
+  sipkit__txn *x = find_client_txn(ua, m, buf);
+  if (x) {
+    sipkit_txn_actions acts;
+    sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
+    txn_run(x, &acts, m, buf, 0);
+    return;
+  }
+  /* A 2xx retransmitted after the INVITE transaction ended (timer M):
+   * the dialog still ACKs it. */
+  if (m->cseq && m->cseq->method == SIPKIT_METHOD_INVITE && m->status >= 200 && m->status < 300) {
+    sipkit_dlg *g;
+    if (dlg_find(ua, m, buf, &g) == SIPKIT_DIALOG_ACCEPT &&
+        sipkit_dialog_on_response(&g->d, m, buf) == SIPKIT_DIALOG_SEND_ACK)
+      send_2xx_ack(g);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests we answer                                                  */
+
+static void srv_closed(uv_handle_t *h) {
+  sipkit_srv *s = h->data;
+  sipkit__stored_free(&s->req);
+  free(s->rel_bytes);
+  free(s);
+}
+
+static void srv_release(sipkit_srv *s) {
+  if (s->txn)
+    s->txn->srv = NULL;
+  s->txn = NULL;
+  sipkit__list_del(&s->link);
+  dlg_unref(s->dlg);
+  s->dlg = NULL;
+  uv_timer_stop(&s->rel_timer);
+  uv_close((uv_handle_t *)&s->rel_timer, srv_closed);
+}
+
+static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, size_t len,
+                           const struct sockaddr *src, sipkit_dlg *g, const sipkit_txn_key *k) {
+  sipkit_srv *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  if (sipkit__stored_copy(&s->req, m, buf, len) != SIPKIT_EOK) {
+    free(s);
+    return NULL;
+  }
+  sipkit__txn *x = txn_new(ua, m->method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_SERVER
+                                                                 : SIPKIT_TXN_NON_INVITE_SERVER);
+  if (!x) {
+    sipkit__stored_free(&s->req);
+    free(s);
+    return NULL;
+  }
+  s->ua = ua;
+  memcpy(&s->src, src, sipkit__addr_len(src));
+  sipkit__response_dest(m, buf, src, &s->dest, s->via_extra, sizeof s->via_extra);
+  if (!(m->to && m->to->tag.len) && sipkit_gen_tag(s->to_tag, sizeof s->to_tag) < 0)
+    s->to_tag[0] = 0;
+  s->peer_100rel = (uint8_t)(header_has_token(m, buf, SIPKIT_HDR_SUPPORTED, "100rel") ||
+                             header_has_token(m, buf, SIPKIT_HDR_REQUIRE, "100rel"));
+  s->dlg = dlg_ref(g);
+  uv_timer_init(ua->rt->loop, &s->rel_timer);
+  s->rel_timer.data = s;
+  sipkit__list_add(&ua->srvs, &s->link);
+  x->t.key = *k;
+  x->srv = s;
+  s->txn = x;
+  memcpy(&x->peer, &s->dest, sizeof x->peer);
+  txn_insert(x);
+  sipkit_txn_actions acts;
+  sipkit_txn_start(&x->t, NULL, 0, sipkit__now(ua->rt), &acts);
+  txn_run(x, &acts, NULL, NULL, 0);
+  return s;
+}
+
+static void send_100(sipkit_srv *s) {
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  sipkit_str tag = {NULL, 0};
+  sipkit_build_response(&b, &s->req.msg, s->req.buf, 100, NULL, 0, tag);
+  sipkit__patch_via(&b, s->via_extra);
+  if (sipkit_builder_finish(&b, NULL, 0, NULL) == SIPKIT_EOK)
+    sipkit__send(s->ua, (struct sockaddr *)&s->dest, b.buf, b.len, 0);
+  sipkit_builder_free(&b);
+}
+
+static void rel_timer_cb(uv_timer_t *h) {
+  sipkit_srv *s = h->data;
+  uint64_t now = sipkit__now(s->ua->rt);
+  if (!s->rel_pending || s->final_sent)
+    return;
+  if (now >= s->rel_giveup) {
+    s->rel_pending = 0; /* RFC 3262 §3: no PRACK within 64*T1 */
+    return;
+  }
+  sipkit__send(s->ua, (struct sockaddr *)&s->dest, s->rel_bytes, s->rel_len, 1);
+  s->rel_interval *= 2;
+  uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval, 0);
+}
+
+static void rtx_timer_cb(uv_timer_t *h) {
+  sipkit_dlg *g = h->data;
+  sipkit_ua *ua = g->ua;
+  uint64_t now = sipkit__now(ua->rt), next = 0;
+  int v = sipkit_dialog_on_timer(&g->d, now, &next);
+  if (v == SIPKIT_DIALOG_RESEND_2XX) {
+    sipkit__send(ua, (struct sockaddr *)&g->rtx_peer, g->rtx, g->rtx_len, 1);
+  } else if (v == SIPKIT_DIALOG_NO_ACK) {
+    /* §13.3.1.4: confirmed for the session layer, then ended with BYE */
+    send_bye(g);
+    dlg_end(g, SIPKIT_DLG_END_NO_ACK);
+    return;
+  }
+  if (next)
+    uv_timer_start(&g->rtx_timer, rtx_timer_cb, next > now ? next - now : 0, 0);
+}
+
+static int creates_dialog(int method) {
+  return method == SIPKIT_METHOD_INVITE || method == SIPKIT_METHOD_SUBSCRIBE ||
+         method == SIPKIT_METHOD_REFER;
+}
+
+int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sipkit_error *err) {
+  if (!s || s->final_sent || !s->txn || status < 100 || status > 699 ||
+      (o && o->body_len && !o->body))
+    return SIPKIT_EARGUMENT;
+  sipkit_ua *ua = s->ua;
+  if (ua->closing)
+    return SIPKIT_ESTATE;
+  const sipkit_msg *q = &s->req.msg;
+  const char *qb = s->req.buf;
+  int method = q->method;
+  int in_dialog = q->to && q->to->tag.len;
+  int creates = !in_dialog && status > 100 && status < 300 && creates_dialog(method);
+  int reliable = o && o->reliable && method == SIPKIT_METHOD_INVITE && status > 100 &&
+                 status < 200 && s->peer_100rel;
+  const char *reason = o ? o->reason : NULL;
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  sipkit_str tag = {s->to_tag, strlen(s->to_tag)};
+  sipkit_build_response(&b, q, qb, status, reason, reason ? strlen(reason) : 0, tag);
+  sipkit__patch_via(&b, s->via_extra);
+  if (creates || ((method == SIPKIT_METHOD_INVITE || method == SIPKIT_METHOD_UPDATE) &&
+                  status > 100 && status < 300))
+    add_contact(&b, ua);
+  char rseq[24];
+  if (reliable) {
+    snprintf(rseq, sizeof rseq, "%u", s->rseq + 1);
+    sipkit_builder_header(&b, SIPKIT_HDR_REQUIRE, "100rel", 6);
+    sipkit_builder_header(&b, SIPKIT_HDR_RSEQ, rseq, strlen(rseq));
+  }
+  sipkit_builder_header(&b, SIPKIT_HDR_SERVER, ua->rt->user_agent, strlen(ua->rt->user_agent));
+  int rc = b.code ? b.code : sipkit__add_lines(&b, o ? o->headers : NULL, o ? o->header_count : 0);
+  if (rc == SIPKIT_EOK && o && o->content_type)
+    rc = sipkit_builder_header(&b, SIPKIT_HDR_CONTENT_TYPE, o->content_type,
+                               strlen(o->content_type));
+  if (rc == SIPKIT_EOK)
+    rc = sipkit_builder_finish(&b, o ? o->body : NULL, o ? o->body_len : 0, NULL);
+  if (rc != SIPKIT_EOK) {
+    if (err)
+      *err = b.err;
+    sipkit_builder_free(&b);
+    return rc;
+  }
+  uint64_t now = sipkit__now(ua->rt);
+  sipkit__txn *x = s->txn;
+  sipkit_txn_actions acts;
+  rc = sipkit_txn_respond(&x->t, status, b.buf, b.len, now, &acts);
+  if (rc != SIPKIT_EOK) {
+    sipkit_builder_free(&b);
+    return rc;
+  }
+  free(x->bytes);
+  x->bytes = b.buf; /* the transaction resends these bytes */
+  x->len = b.len;
+  if (creates && !s->dlg) {
+    sipkit_dialog d;
+    if (sipkit_dialog_uas_create(&d, q, qb, status, tag) == SIPKIT_EOK)
+      s->dlg = dlg_ref(dlg_new(ua, &d));
+  }
+  sipkit_dlg *g = s->dlg;
+  if (creates && g && status >= 200 && g->d.state == SIPKIT_DIALOG_EARLY)
+    g->d.state = SIPKIT_DIALOG_CONFIRMED;
+  if (reliable) {
+    s->rseq++;
+    free(s->rel_bytes);
+    s->rel_bytes = malloc(b.len);
+    if (s->rel_bytes) {
+      memcpy(s->rel_bytes, b.buf, b.len);
+      s->rel_len = b.len;
+      s->rel_pending = 1;
+      s->rel_interval = ua->rt->cfg.txn.t1;
+      s->rel_giveup = now + 64u * (uint64_t)ua->rt->cfg.txn.t1;
+      uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval, 0);
+    }
+  }
+  if (status >= 200) {
+    s->final_sent = 1;
+    s->rel_pending = 0;
+    uv_timer_stop(&s->rel_timer);
+    if (method == SIPKIT_METHOD_INVITE && g && !g->ended) {
+      if (status < 300) {
+        sipkit_dialog_uas_2xx_sent(&g->d, now, ua->rt->cfg.txn.t1, ua->rt->cfg.txn.t2);
+        free(g->rtx);
+        g->rtx = malloc(b.len);
+        if (g->rtx) {
+          memcpy(g->rtx, b.buf, b.len);
+          g->rtx_len = b.len;
+          memcpy(&g->rtx_peer, &s->dest, sizeof g->rtx_peer);
+          uv_timer_start(&g->rtx_timer, rtx_timer_cb,
+                         g->d.rtx_next > now ? g->d.rtx_next - now : 0, 0);
+        }
+      } else if (in_dialog) {
+        sipkit_dialog_invite_answered(&g->d);
+      }
+    }
+  }
+  txn_run(x, &acts, NULL, NULL, 0);
+  if (status >= 300 && method == SIPKIT_METHOD_INVITE && !in_dialog && g && !ua->closing)
+    dlg_end(g, SIPKIT_DLG_END_EARLY_ENDED);
+  return SIPKIT_EOK;
+}
+
+sipkit_dlg *sipkit_srv_dialog(sipkit_srv *s) { return s && s->dlg && !s->dlg->ended ? s->dlg : NULL; }
+void sipkit_srv_set_data(sipkit_srv *s, void *data) {
+  if (s)
+    s->data = data;
+}
+void *sipkit_srv_data(sipkit_srv *s) { return s ? s->data : NULL; }
+
+static void ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
+  sipkit_dlg *g;
+  if (dlg_find(ua, m, buf, &g) != SIPKIT_DIALOG_ACCEPT)
+    return;
+  if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
+    return;
+  if (!g->d.rtx_active)
+    uv_timer_stop(&g->rtx_timer);
+  /* The peer ACKs each 2xx retransmission: report one ACK per INVITE. */
+  if (g->acked && g->acked_cseq == m->cseq->num)
+    return;
+  g->acked = 1;
+  g->acked_cseq = m->cseq->num;
+  if (ua->h.on_ack)
+    ua->h.on_ack(ua->data, ua, g, m, buf, m->size);
+}
+
+/* RFC 3262 §3: a PRACK whose RAck names a reliable provisional we are
+ * retransmitting stops it. */
+static int prack_match(sipkit_ua *ua, sipkit_dlg *g, const sipkit_msg *m, const char *buf) {
+  const sipkit_header *h = sipkit_msg_header(m, SIPKIT_HDR_RACK);
+  if (!h)
+    return 0;
+  const char *rest;
+  uint32_t rseq = span_uint(buf, h->value, &rest);
+  sipkit_span tail = {(uint32_t)(rest - buf), (uint32_t)(h->value.off + h->value.len - (uint32_t)(rest - buf))};
+  uint32_t cseq = span_uint(buf, tail, NULL);
+  for (sipkit__link *l = ua->srvs.next; l != &ua->srvs; l = l->next) {
+    sipkit_srv *s = SIPKIT__CONTAINER(l, sipkit_srv, link);
+    if (s->dlg == g && s->rseq == rseq && s->req.msg.cseq && s->req.msg.cseq->num == cseq &&
+        s->req.msg.method == SIPKIT_METHOD_INVITE) {
+      s->rel_pending = 0;
+      uv_timer_stop(&s->rel_timer);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void core_answer(sipkit_srv *s, int prack_ok) {
+  sipkit_ua *ua = s->ua;
+  int method = s->req.msg.method;
+  sipkit_resp_opts o;
+  memset(&o, 0, sizeof o);
+  ua->rt->st.auto_replies++;
+  if (method == SIPKIT_METHOD_OPTIONS) {
+    char allow[512], accept[512], sup[256];
+    snprintf(allow, sizeof allow, "Allow: %s", ua->allow);
+    snprintf(accept, sizeof accept, "Accept: %s", ua->accept);
+    snprintf(sup, sizeof sup, "Supported: %s", ua->supported);
+    const char *lines[3] = {allow, accept, sup};
+    o.headers = lines;
+    o.header_count = *ua->supported ? 3 : 2;
+    sipkit_srv_respond(s, 200, &o, NULL);
+  } else if (method == SIPKIT_METHOD_BYE) {
+    sipkit_srv_respond(s, 200, NULL, NULL);
+  } else if (method == SIPKIT_METHOD_PRACK) {
+    sipkit_srv_respond(s, prack_ok ? 200 : 481, NULL, NULL);
+  } else {
+    sipkit_srv_respond(s, 501, NULL, NULL);
+  }
+}
+
+static void handle_cancel(sipkit_ua *ua, const sipkit_msg *m, const char *buf, size_t len,
+                          const struct sockaddr *src, const sipkit_txn_key *k) {
+  sipkit__txn *inv = NULL;
+  for (sipkit__txn *y = ua->stab[key_bucket(k)]; y && !inv; y = y->hnext)
+    if (y->t.kind == SIPKIT_TXN_INVITE_SERVER && sipkit_txn_match_cancel_target(&y->t.key, m, buf))
+      inv = y;
+  if (!inv) {
+    sipkit__auto_reply(ua, m, buf, src, 481, NULL, NULL, 0);
+    return;
+  }
+  sipkit_srv *c = srv_new(ua, m, buf, len, src, NULL, k);
+  if (c)
+    sipkit_srv_respond(c, 200, NULL, NULL); /* §9.2 */
+  sipkit_srv *s = inv->srv;
+  if (!s || s->final_sent || ua->closing)
+    return;
+  s->cancelled = 1;
+  sipkit_srv_respond(s, 487, NULL, NULL);
+  if (ua->h.on_cancel && !ua->closing)
+    ua->h.on_cancel(ua->data, ua, s);
+}
+
+static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, size_t len,
+                           const struct sockaddr *src) {
+  sipkit_rt *rt = ua->rt;
+  sipkit_txn_key k;
+  if (sipkit_txn_key_make(&k, m, buf) != SIPKIT_EOK) {
+    if (m->method != SIPKIT_METHOD_ACK)
+      sipkit__auto_reply(ua, m, buf, src, 400, "Bad Via", NULL, 0);
+    return;
+  }
+  sipkit__txn *x = find_server_txn(ua, &k, m, buf);
+  sipkit_txn_actions acts;
+  if (m->method == SIPKIT_METHOD_ACK) {
+    if (x) {
+      sipkit_txn_on_request(&x->t, m->method, sipkit__now(rt), &acts);
+      txn_run(x, &acts, m, buf, 0);
+    } else {
+      ack_to_dialog(ua, m, buf);
+    }
+    return;
+  }
+  if (x) { /* a retransmission: the transaction answers it */
+    sipkit_txn_on_request(&x->t, m->method, sipkit__now(rt), &acts);
+    txn_run(x, &acts, m, buf, 0);
+    return;
+  }
+  if (m->method == SIPKIT_METHOD_CANCEL) {
+    handle_cancel(ua, m, buf, len, src, &k);
+    return;
+  }
+  char line[640];
+  const char *lines[1] = {line};
+  if (rt->st.transactions >= rt->cfg.max_transactions) {
+    snprintf(line, sizeof line, "Retry-After: %u", rt->cfg.retry_after);
+    sipkit__auto_reply(ua, m, buf, src, 503, NULL, lines, 1);
+    return;
+  }
+  if (m->first[SIPKIT_HDR_MAX_FORWARDS] && m->max_forwards == 0) {
+    sipkit__auto_reply(ua, m, buf, src, 483, NULL, NULL, 0);
+    return;
+  }
+  if (!sipkit__method_allowed(ua, m, buf)) {
+    snprintf(line, sizeof line, "Allow: %s", ua->allow);
+    sipkit__auto_reply(ua, m, buf, src, m->method == SIPKIT_METHOD_OTHER ? 501 : 405, NULL, lines,
+                       1);
+    return;
+  }
+  sipkit_dlg *g = NULL;
+  if (m->to && m->to->tag.len) {
+    if (dlg_find(ua, m, buf, &g) != SIPKIT_DIALOG_ACCEPT) {
+      sipkit__auto_reply(ua, m, buf, src, 481, NULL, NULL, 0);
+      return;
+    }
+  } else if (creates_dialog(m->method) && rt->st.dialogs >= rt->cfg.max_dialogs) {
+    snprintf(line, sizeof line, "Retry-After: %u", rt->cfg.retry_after);
+    sipkit__auto_reply(ua, m, buf, src, 503, NULL, lines, 1);
+    return;
+  }
+  char unsup[512];
+  if (sipkit__check_require(ua, m, buf, unsup, sizeof unsup)) {
+    snprintf(line, sizeof line, "Unsupported: %s", unsup);
+    sipkit__auto_reply(ua, m, buf, src, 420, NULL, lines, 1);
+    return;
+  }
+  if (sipkit__check_content_type(ua, m, buf)) {
+    snprintf(line, sizeof line, "Accept: %s", ua->accept);
+    sipkit__auto_reply(ua, m, buf, src, 415, NULL, lines, 1);
+    return;
+  }
+  int ended = 0;
+  if (g) {
+    int v = sipkit_dialog_on_request(&g->d, m, buf);
+    if (v == SIPKIT_DIALOG_REJECT_500 || v == SIPKIT_DIALOG_REJECT_491) {
+      sipkit__auto_reply(ua, m, buf, src, v, NULL, NULL, 0);
+      return;
+    }
+    if (v == SIPKIT_DIALOG_DROP)
+      return;
+    ended = v == SIPKIT_DIALOG_ENDED;
+    dlg_sz(g);
+  }
+  sipkit_srv *s = srv_new(ua, m, buf, len, src, g, &k);
+  if (!s)
+    return;
+  int prack_ok = m->method == SIPKIT_METHOD_PRACK && g && prack_match(ua, g, m, buf);
+  int taken = ua->h.on_request ? ua->h.on_request(ua->data, ua, s, g, m, buf, len) : 0;
+  if (ua->closing)
+    return;
+  s->taken = (uint8_t)(taken != 0);
+  if (!taken && !s->final_sent)
+    core_answer(s, prack_ok);
+  if (ended && !ua->closing)
+    dlg_end(g, SIPKIT_DLG_END_BYE_RECEIVED);
+}
+
+void sipkit__ua_datagram(sipkit_ua *ua, const char *buf, size_t len, const struct sockaddr *src) {
+  sipkit_msg m;
+  sipkit_error err;
+  if (ua->closing)
+    return;
+  /* CRLF keep-alives (RFC 5626 §4.4.1) are not messages */
+  size_t i = 0;
+  while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+    i++;
+  if (i == len)
+    return;
+  sipkit_msg_init(&m, ua->hdrs, SIPKIT_MAX_HEADERS);
+  if (sipkit_parse(&m, buf, len, 0, &err) != SIPKIT_EOK) {
+    ua->rt->st.malformed++;
+    sipkit__auto_malformed(ua, buf, len, src, &err);
+    return;
+  }
+  if (m.status)
+    handle_response(ua, &m, buf);
+  else
+    handle_request(ua, &m, buf, len, src);
+}
+
+/* ------------------------------------------------------------------ */
+/* User agents                                                         */
+
+void sipkit__ua_free_cb(uv_handle_t *h) {
+  sipkit_ua *ua = h->data;
+  free(ua->user);
+  free(ua->domain);
+  free(ua->display);
+  free(ua->password);
+  free(ua->allow);
+  free(ua->supported);
+  free(ua->accept);
+  free(ua->rbuf);
+  free(ua);
+}
+
+int sipkit_ua_open(sipkit_rt *rt, const sipkit_ua_config *cfg, const sipkit_ua_handlers *h,
+                   void *data, sipkit_ua **out, int *sys_err) {
+  if (out)
+    *out = NULL;
+  if (sys_err)
+    *sys_err = 0;
+  if (!rt || !cfg || !cfg->bind || !out)
+    return SIPKIT_EARGUMENT;
+  sipkit_ua *ua = calloc(1, sizeof *ua);
+  if (!ua)
+    return SIPKIT_ENO_MEMORY;
+  ua->rt = rt;
+  if (h)
+    ua->h = *h;
+  ua->data = data;
+  sipkit__list_init(&ua->txns);
+  sipkit__list_init(&ua->reqs);
+  sipkit__list_init(&ua->srvs);
+  sipkit__list_init(&ua->delayed);
+  for (unsigned i = 0; i < SIPKIT__DLG_BUCKETS; i++)
+    sipkit__list_init(&ua->dbuckets[i]);
+  int rc = sipkit__udp_open(ua, cfg->bind, cfg->reuseport, sys_err);
+  if (rc != SIPKIT_EOK) {
+    if (ua->closing != 2) {
+      free(ua->rbuf);
+      free(ua);
+    }
+    return rc;
+  }
+  char ip[INET6_ADDRSTRLEN + 2];
+  sipkit__addr_format((struct sockaddr *)&ua->local, ua->addr, sizeof ua->addr, 1);
+  sipkit__addr_format((struct sockaddr *)&ua->local, ip, sizeof ip, 0);
+  ua->port = ntohs(((struct sockaddr_in *)&ua->local)->sin_port); /* same offset in sockaddr_in6 */
+  int v6 = ua->local.ss_family == AF_INET6;
+  int any = !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::");
+  /* A wildcard bind has no address to put in Via / Contact: the domain,
+   * else loopback (documented). */
+  if (any)
+    snprintf(ua->host, sizeof ua->host, "%s",
+             cfg->domain ? cfg->domain : (v6 ? "[::1]" : "127.0.0.1"));
+  else
+    snprintf(ua->host, sizeof ua->host, v6 ? "[%s]" : "%s", ip);
+  ua->user = xstrdup(cfg->user ? cfg->user : "sipkit");
+  ua->domain = xstrdup(cfg->domain ? cfg->domain : ua->host);
+  ua->display = xstrdup(cfg->display);
+  ua->password = xstrdup(cfg->password);
+  ua->allow = xstrdup(cfg->allow ? cfg->allow : DEFAULT_ALLOW);
+  ua->supported = xstrdup(cfg->supported ? cfg->supported : "100rel");
+  ua->accept = xstrdup(cfg->accept ? cfg->accept : DEFAULT_ACCEPT);
+  sipkit__list_add(&rt->uas, &ua->link);
+  *out = ua;
+  if (!ua->user || !ua->domain || !ua->allow || !ua->supported || !ua->accept ||
+      (cfg->display && !ua->display) || (cfg->password && !ua->password)) {
+    sipkit_ua_close(ua);
+    *out = NULL;
+    return SIPKIT_ENO_MEMORY;
+  }
+  return SIPKIT_EOK;
+}
+
+void sipkit_ua_close(sipkit_ua *ua) {
+  if (!ua || ua->closing)
+    return;
+  ua->closing = 1;
+  sipkit__list_del(&ua->link);
+  /* Dialogs report CLOSED so the embedder can release what it attached;
+   * requests and server transactions end silently. */
+  for (unsigned i = 0; i < SIPKIT__DLG_BUCKETS; i++)
+    while (!sipkit__list_empty(&ua->dbuckets[i]))
+      dlg_end(SIPKIT__CONTAINER(ua->dbuckets[i].next, sipkit_dlg, link), SIPKIT_DLG_END_CLOSED);
+  while (!sipkit__list_empty(&ua->txns))
+    txn_destroy(SIPKIT__CONTAINER(ua->txns.next, sipkit__txn, link));
+  while (!sipkit__list_empty(&ua->reqs))
+    req_free(SIPKIT__CONTAINER(ua->reqs.next, sipkit_req, link));
+  sipkit__udp_close(ua);
+  uv_udp_recv_stop(&ua->udp);
+  uv_close((uv_handle_t *)&ua->udp, sipkit__ua_free_cb);
+}
+
+int sipkit_ua_port(const sipkit_ua *ua) { return ua ? ua->port : 0; }
+const char *sipkit_ua_addr(const sipkit_ua *ua) { return ua ? ua->addr : ""; }
+sipkit_rt *sipkit_ua_rt(sipkit_ua *ua) { return ua ? ua->rt : NULL; }
+
+/* ------------------------------------------------------------------ */
+/* Dialog accessors                                                    */
+
+int sipkit_dlg_state(const sipkit_dlg *g) { return g ? g->d.state : SIPKIT_DIALOG_NULL; }
+const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return g ? g->sz_call_id : ""; }
+const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return g ? g->sz_local_tag : ""; }
+const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return g ? g->sz_remote_tag : ""; }
+const char *sipkit_dlg_remote_target(const sipkit_dlg *g) { return g ? g->sz_remote_target : ""; }
+void sipkit_dlg_set_data(sipkit_dlg *g, void *data) {
+  if (g)
+    g->data = data;
+}
+void *sipkit_dlg_data(sipkit_dlg *g) { return g ? g->data : NULL; }
+sipkit_ua *sipkit_dlg_ua(sipkit_dlg *g) { return g ? g->ua : NULL; }
+
+void sipkit_dlg_close(sipkit_dlg *g) {
+  if (g && !g->ended)
+    dlg_end(g, SIPKIT_DLG_END_CLOSED);
+}
