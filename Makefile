@@ -114,7 +114,7 @@ $(BUILD)/libsipkit.so: $(LIB_OBJ) $(GEN_OBJ)
 	$(CC) -shared -Wl,-soname,libsipkit.so.0 -o $@ $^ $(LIB_LIBS)
 
 $(BUILD)/sipkit: $(CLI_OBJ) $(BUILD)/libsipkit.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libsipkit.a $(LIB_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(CLI_EXTRA_OBJ) $(BUILD)/libsipkit.a $(LIB_LIBS) $(CLI_EXTRA_LIBS)
 
 .PHONY: all
 all: $(BUILD)/libsipkit.a $(BUILD)/libsipkit.so $(BUILD)/sipkit
@@ -156,6 +156,7 @@ include tests/bench/bench.mk
 -include tests/rt/rt.mk
 -include lua/lua.mk
 -include tests/capture/capture.mk
+-include tests/interop/interop.mk
 
 # Suites from the included files add themselves to CHECK_EXTRA.
 check: check-gen gen-tests unit-tests cli-tests install-test fuzz-replay battery-asan $(CHECK_EXTRA)

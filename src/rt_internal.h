@@ -79,6 +79,7 @@ typedef struct sipkit__txn {
   sipkit__link link;
   uint8_t client;
   uint8_t closing;
+  uint8_t send_failed;         /* a send of this transaction failed: transport error */
   sipkit_req *req;             /* client owner (NULL once detached) */
   sipkit_srv *srv;             /* server owner */
   struct sockaddr_storage peer;
@@ -164,6 +165,7 @@ struct sipkit_dlg {
   uint8_t ended, reported, seen, acked;
   uint32_t acked_cseq;           /* CSeq of the INVITE whose ACK was reported */
   int end_why;
+  int method;                  /* the request that created it (INVITE, SUBSCRIBE, REFER) */
   char *ack;                   /* UAC: the ACK for the 2xx, resent for each 2xx retransmission */
   size_t ack_len;
   uint32_t ack_cseq;
@@ -188,7 +190,10 @@ void sipkit__close_free(uv_handle_t *h);
 
 /* rt_udp.c */
 int sipkit__udp_open(sipkit_ua *ua, const char *bind, int reuseport, int *sys_err);
-/* Send through fault injection; retransmission counts into the stats. */
+/* Send through fault injection; retransmission counts into the stats.
+ * SIPKIT_EIO when the kernel refused the datagram (a transport error of
+ * whoever sent it); a datagram held back by an injected delay reports
+ * nothing. */
 int sipkit__send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes,
                  size_t len, int retransmission);
 void sipkit__udp_close(sipkit_ua *ua);
@@ -201,6 +206,10 @@ void sipkit__ua_free_cb(uv_handle_t *h);
 /* ua.c: one datagram that passed fault injection */
 void sipkit__ua_datagram(sipkit_ua *ua, const char *buf, size_t len,
                          const struct sockaddr *src);
+/* ua.c: the kernel reported an error (ICMP) for a datagram we sent to
+ * dest; payload is the start of that datagram as the error quoted it. */
+void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const char *payload,
+                           size_t len);
 
 /* ua_auto.c: answers the core sends by itself (stateless) */
 void sipkit__auto_malformed(sipkit_ua *ua, const char *buf, size_t len,

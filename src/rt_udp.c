@@ -9,7 +9,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/errqueue.h>
+#endif
 
 #include "rt_internal.h"
 
@@ -125,8 +129,6 @@ int sipkit__addr_parse(const char *hp, int default_port, struct sockaddr_storage
   return SIPKIT_EOK;
 }
 
-static void wire_send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, size_t len);
-
 typedef struct send_req {
   uv_udp_send_t req;
   char bytes[];
@@ -137,27 +139,91 @@ static void send_done(uv_udp_send_t *r, int status) {
   free(SIPKIT__CONTAINER(r, send_req, req));
 }
 
-static void wire_send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, size_t len) {
+/* SIPKIT_EIO when the kernel refused the datagram. */
+static int wire_send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, size_t len) {
   sipkit_rt *rt = ua->rt;
   uv_buf_t b = uv_buf_init((char *)bytes, (unsigned)len);
   int rc = uv_udp_try_send(&ua->udp, &b, 1, to);
+  if (rc < 0 && rc != UV_EAGAIN)
+    /* With IP_RECVERR the socket's pending error (an ICMP error for an
+     * earlier datagram, to any peer) fails the next send before anything
+     * is queued, and is cleared by it; that error stays in the error
+     * queue, read by drain_errors.  So a refused send is tried once more:
+     * only a second refusal is this datagram's own. */
+    rc = uv_udp_try_send(&ua->udp, &b, 1, to);
   if (rc == UV_EAGAIN) {
     /* The kernel queue is full or earlier sends wait: queue a copy. */
     send_req *sr = malloc(sizeof *sr + len);
     if (!sr)
-      return;
+      return SIPKIT_ENO_MEMORY;
     memcpy(sr->bytes, bytes, len);
     b = uv_buf_init(sr->bytes, (unsigned)len);
-    if (uv_udp_send(&sr->req, &ua->udp, &b, 1, to, send_done) != 0) {
+    rc = uv_udp_send(&sr->req, &ua->udp, &b, 1, to, send_done);
+    if (rc != 0)
       free(sr);
-      return;
-    }
-  } else if (rc < 0) {
-    return;
+  }
+  if (rc < 0) {
+    rt->st.transport_errors++;
+    return SIPKIT_EIO;
   }
   rt->st.datagrams_out++;
   rt->st.bytes_out += len;
   sipkit__trace(rt, SIPKIT_RT_SENT, (const struct sockaddr *)&ua->local, to, bytes, len);
+  return SIPKIT_EOK;
+}
+
+/* Linux queues ICMP errors for an unconnected UDP socket only with
+ * IP_RECVERR / IPV6_RECVERR, on the socket's error queue: each entry
+ * names the destination (msg_name) and quotes the start of our datagram
+ * (the payload), which names the transaction (its Via branch).  A
+ * non-empty queue keeps the socket readable-with-error, so it is always
+ * drained. */
+static void drain_errors(sipkit_ua *ua) {
+#if defined(__linux__) && defined(IP_RECVERR)
+  uv_os_fd_t fd;
+  if (uv_fileno((const uv_handle_t *)&ua->udp, &fd) != 0)
+    return;
+  for (int i = 0; i < 256 && !ua->closing; i++) {
+    char payload[2048];
+    union {
+      struct cmsghdr align;
+      char buf[512];
+    } ctrl;
+    struct sockaddr_storage dest;
+    struct iovec iov = {payload, sizeof payload};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    memset(&dest, 0, sizeof dest);
+    mh.msg_name = &dest;
+    mh.msg_namelen = sizeof dest;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctrl.buf;
+    mh.msg_controllen = sizeof ctrl.buf;
+    ssize_t n = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0)
+      return;
+    int err = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+        struct sock_extended_err ee;
+        memcpy(&ee, CMSG_DATA(c), sizeof ee);
+        /* only what came from the network; EMSGSIZE (path MTU) is not
+         * a failure of the peer */
+        if ((ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6) &&
+            ee.ee_errno != EMSGSIZE)
+          err = (int)ee.ee_errno;
+      }
+    }
+    if (!err || mh.msg_namelen == 0)
+      continue;
+    ua->rt->st.transport_errors++;
+    sipkit__ua_send_error(ua, (const struct sockaddr *)&dest, payload, (size_t)n);
+  }
+#else
+  (void)ua;
+#endif
 }
 
 static void delayed_fire(uv_timer_t *h) {
@@ -169,7 +235,8 @@ static void delayed_fire(uv_timer_t *h) {
                   (const struct sockaddr *)&d->peer, d->bytes, d->len);
     sipkit__ua_datagram(d->ua, d->bytes, d->len, (const struct sockaddr *)&d->peer);
   } else {
-    wire_send(d->ua, (const struct sockaddr *)&d->peer, d->bytes, d->len);
+    /* a delayed datagram's sender has moved on: a refusal is only counted */
+    (void)wire_send(d->ua, (const struct sockaddr *)&d->peer, d->bytes, d->len);
   }
 }
 
@@ -204,7 +271,7 @@ int sipkit__send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, si
     return SIPKIT_EOK;
   case SIPKIT_RT_FAULT_DUP:
     rt->st.injected_dups++;
-    wire_send(ua, to, bytes, len);
+    (void)wire_send(ua, to, bytes, len);
     break;
   case SIPKIT_RT_FAULT_DELAY:
     rt->st.injected_delays++;
@@ -213,8 +280,7 @@ int sipkit__send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, si
   default:
     break;
   }
-  wire_send(ua, to, bytes, len);
-  return SIPKIT_EOK;
+  return wire_send(ua, to, bytes, len) == SIPKIT_EOK ? SIPKIT_EOK : SIPKIT_EIO;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -227,8 +293,16 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
                     unsigned flags) {
   sipkit_ua *ua = h->data;
   sipkit_rt *rt = ua->rt;
-  if ((flags & UV_UDP_MMSG_FREE) || nread <= 0 || !addr || ua->closing)
-    return; /* the buffer is ours; errors on UDP are per datagram (ICMP) */
+  if ((flags & UV_UDP_MMSG_FREE) || ua->closing)
+    return; /* the buffer is ours */
+  if (nread < 0 || !addr) {
+    /* an error (a pending ICMP error), or libuv woken by an error-queue
+     * entry with nothing to read */
+    drain_errors(ua);
+    return;
+  }
+  if (nread == 0)
+    return;
   if ((flags & UV_UDP_PARTIAL) || (size_t)nread > rt->cfg.max_datagram) {
     rt->st.oversize++;
     return;
@@ -281,6 +355,14 @@ int sipkit__udp_open(sipkit_ua *ua, const char *bind_to, int reuseport, int *sys
   int one = 1;
   if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     goto fail;
+#if defined(__linux__) && defined(IP_RECVERR)
+  /* ICMP errors as transport errors (drain_errors).  Best effort: a
+   * socket without them only learns of a dead peer by timer B / F.  A v6
+   * socket also sends to v4-mapped peers, whose errors are ICMPv4. */
+  (void)setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof one);
+  if (ss.ss_family == AF_INET6)
+    (void)setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+#endif
   if (rt->cfg.recv_buffer > 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rt->cfg.recv_buffer, sizeof(int)) != 0)
     goto fail;
@@ -327,4 +409,11 @@ void sipkit__udp_close(sipkit_ua *ua) {
     uv_timer_stop(&d->h);
     uv_close((uv_handle_t *)&d->h, sipkit__close_free);
   }
+}
+
+int sipkit_ua_fd(const sipkit_ua *ua) {
+  uv_os_fd_t fd;
+  if (!ua || uv_fileno((const uv_handle_t *)&ua->udp, &fd) != 0)
+    return -1;
+  return fd;
 }

@@ -124,6 +124,7 @@ typedef struct sipkit_rt_stats {
   uint64_t txn_timeouts;         /* timer B / F / H fired */
   uint32_t transactions;         /* live now */
   uint32_t dialogs;              /* live now */
+  uint64_t transport_errors;     /* sends the kernel refused, ICMP errors read */
 } sipkit_rt_stats;
 SIPKIT_API void sipkit_rt_get_stats(sipkit_rt *rt, sipkit_rt_stats *st);
 
@@ -160,8 +161,10 @@ typedef struct sipkit_ua_handlers {
   /* A request that starts a server transaction: outside a dialog (dlg
    * NULL) or within one.  Return 1 when the embedder takes it (it must
    * answer srv with sipkit_srv_respond, now or later), 0 to let the core
-   * answer (OPTIONS: 200 with Allow/Accept/Supported; BYE in a dialog:
-   * 200; anything else: 501 / 405 / 481 as fits).  NULL: never taken. */
+   * answer (OPTIONS: 200 with Allow/Accept/Supported; BYE and NOTIFY in a
+   * dialog: 200; anything else: 501 / 405 / 481 as fits).  NULL: never
+   * taken.  A NOTIFY that arrives before the 2xx to our SUBSCRIBE / REFER
+   * creates the dialog (RFC 6665 §4.1.2.4) and comes here with it. */
   int (*on_request)(void *data, sipkit_ua *ua, sipkit_srv *srv, sipkit_dlg *dlg,
                     const sipkit_msg *msg, const char *buf, size_t len);
   /* The ACK for a 2xx we sent (§13.3.1.4); retransmissions stop. */
@@ -173,6 +176,12 @@ typedef struct sipkit_ua_handlers {
   /* dlg ended: BYE received or sent and answered, no ACK within 64*T1,
    * 481/408 to an in-dialog request, early dialog ended by a final. */
   void (*on_dialog_end)(void *data, sipkit_ua *ua, sipkit_dlg *dlg, int why);
+  /* The core gave up on srv and answered it itself with a final status:
+   * 500 when a reliable provisional got no PRACK within 64*T1 (RFC 3262
+   * §3).  srv ends when this returns (like on_cancel); an embedder that
+   * sends reliable provisionals sets this to drop its srv pointers.
+   * May be NULL. */
+  void (*on_srv_timeout)(void *data, sipkit_ua *ua, sipkit_srv *srv, int status);
 } sipkit_ua_handlers;
 
 enum sipkit_dlg_end {
@@ -181,7 +190,11 @@ enum sipkit_dlg_end {
   SIPKIT_DLG_END_NO_ACK,
   SIPKIT_DLG_END_REJECTED,     /* 481 / 408 to an in-dialog request */
   SIPKIT_DLG_END_EARLY_ENDED,  /* non-2xx final, or extra 2xx BYE'd */
-  SIPKIT_DLG_END_CLOSED        /* the UA was closed */
+  SIPKIT_DLG_END_CLOSED,       /* the UA was closed */
+  SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED /* a dialog created by SUBSCRIBE or REFER:
+                                            a NOTIFY with Subscription-State:
+                                            terminated was answered 2xx (either
+                                            side, RFC 6665 §4.1.3, §4.2.2) */
 };
 
 /* Open a UA bound to cfg->bind.  Errors: SIPKIT_EARGUMENT (bad address),
@@ -195,6 +208,9 @@ SIPKIT_API int sipkit_ua_port(const sipkit_ua *ua);
 /* "127.0.0.1:5080" / "[::1]:5080" of the bound socket. */
 SIPKIT_API const char *sipkit_ua_addr(const sipkit_ua *ua);
 SIPKIT_API sipkit_rt *sipkit_ua_rt(sipkit_ua *ua);
+/* The socket's descriptor, for getsockopt / setsockopt (DSCP, buffer
+ * sizes); libuv owns it: never close or read it. */
+SIPKIT_API int sipkit_ua_fd(const sipkit_ua *ua);
 
 /* ------------------------------------------------------------------ */
 /* Requests we send                                                    */
@@ -216,7 +232,9 @@ typedef struct sipkit_req_opts {
 
 /* Every response to the request: status 100..699 with the message, or on
  * timeout (timer B / F) status 408 and on a transport error 503, with msg
- * NULL.  For INVITE: a 2xx (first and retransmissions) is ACKed by the
+ * NULL.  Transport errors are a send the kernel refused, or on Linux an
+ * ICMP error (port / host unreachable) for a datagram of the request,
+ * read from the socket's error queue (IP_RECVERR / IPV6_RECVERR).  For INVITE: a 2xx (first and retransmissions) is ACKed by the
  * core before the callback sees the first one; *dlg (may be NULL) is the
  * dialog a 1xx with a To tag or the 2xx created.  The callback with a
  * final status is the last one for req. */
@@ -226,7 +244,11 @@ typedef void (*sipkit_response_fn)(void *data, sipkit_req *req, int status,
 
 /* A request outside any dialog.  Returns SIPKIT_EOK with *req (may be
  * NULL), or the builder's error (SIPKIT_EINVALID_VALUE naming the rule in
- * *err when err is non-NULL), SIPKIT_ELIMIT beyond max_transactions. */
+ * *err when err is non-NULL), SIPKIT_ELIMIT beyond max_transactions, or
+ * for INVITE / SUBSCRIBE / REFER when max_dialogs dialogs are live (the
+ * limit is checked when the request is sent: the dialogs its responses
+ * create are then always made, so a forked INVITE may go past it; extra
+ * 2xx are ACKed and BYE'd anyway, §13.2.2.4). */
 SIPKIT_API int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o,
                                  sipkit_response_fn cb, void *data,
                                  sipkit_req **req, sipkit_error *err);
@@ -280,6 +302,22 @@ SIPKIT_API sipkit_ua *sipkit_dlg_ua(sipkit_dlg *dlg);
  * subscription is over, a dialog the embedder gives up): on_dialog_end
  * is called with SIPKIT_DLG_END_CLOSED. */
 SIPKIT_API void sipkit_dlg_close(sipkit_dlg *dlg);
+
+/* RFC 3515 §2.4.4-2.4.5: a NOTIFY in the implicit subscription of a
+ * REFER we accepted (dlg: the dialog the REFER came in, or the one our
+ * 2xx to it created), reporting the progress of the referenced request:
+ *   Event: refer;id=<refer_cseq>    (id left out when refer_cseq is 0)
+ *   Subscription-State: active, or terminated;reason=noresource when final
+ *   Content-Type: message/sipfrag;version=2.0
+ *   body "SIP/2.0 <frag_status> <frag_reason>\r\n" (reason NULL: the
+ *   default phrase).
+ * frag_status 100..699.  A final NOTIFY answered 2xx ends a dialog that
+ * the REFER created (SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED), not an
+ * INVITE dialog the REFER came in.  Returns as sipkit_dlg_request. */
+SIPKIT_API int sipkit_dlg_notify_refer(sipkit_dlg *dlg, uint32_t refer_cseq, int frag_status,
+                                       const char *frag_reason, int final,
+                                       sipkit_response_fn cb, void *data, sipkit_req **req,
+                                       sipkit_error *err);
 
 #ifdef __cplusplus
 }

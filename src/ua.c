@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rt_internal.h"
 
@@ -111,6 +112,29 @@ static int header_has_token(const sipkit_msg *m, const char *buf, int id, const 
       return 1;
   }
   return 0;
+}
+
+/* RFC 6665 §8.2.3: Subscription-State: terminated (any parameters). */
+static int subscription_terminated(const sipkit_msg *m, const char *buf) {
+  const sipkit_header *h = sipkit_msg_header(m, SIPKIT_HDR_SUBSCRIPTION_STATE);
+  if (!h)
+    return 0;
+  const char *p = SIPKIT_SPAN_PTR(buf, h->value), *e = p + h->value.len;
+  while (p < e && (*p == ' ' || *p == '\t'))
+    p++;
+  static const char t[] = "terminated";
+  size_t n = sizeof t - 1;
+  if ((size_t)(e - p) < n || strncasecmp(p, t, n))
+    return 0;
+  p += n;
+  return p == e || *p == ';' || *p == ' ' || *p == '\t';
+}
+
+/* A dialog whose only usage is a subscription (RFC 6665 §4.1.3, §4.2.2):
+ * when the subscription ends, so does the dialog.  One REFER in an
+ * INVITE dialog shares that dialog, which outlives it. */
+static int subscription_only(const sipkit_dlg *g) {
+  return g->method == SIPKIT_METHOD_SUBSCRIBE || g->method == SIPKIT_METHOD_REFER;
 }
 
 static int contact_uri(const sipkit_ua *ua, char *out, size_t cap) {
@@ -255,6 +279,7 @@ static void ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
 static void send_100(sipkit_srv *s);
 static void req_release(sipkit_req *req);
 static void srv_release(sipkit_srv *s);
+static int creates_dialog(int method);
 
 static void txn_closed(uv_handle_t *h) {
   sipkit__txn *x = h->data;
@@ -313,6 +338,10 @@ static void txn_destroy(sipkit__txn *x) {
 /* One uv timer per transaction, set to its earliest running timer. */
 static void txn_schedule(sipkit__txn *x) {
   uint64_t next = UINT64_MAX;
+  if (x->send_failed) {
+    uv_timer_start(&x->timer, txn_timer_cb, 0, 0);
+    return;
+  }
   for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT; i++)
     if ((x->t.armed & (1u << i)) && x->t.at[i] < next)
       next = x->t.at[i];
@@ -335,7 +364,8 @@ static void txn_run(sipkit__txn *x, const sipkit_txn_actions *acts, const sipkit
     switch (a->type) {
     case SIPKIT_TXN_ACT_SEND_REQUEST:
     case SIPKIT_TXN_ACT_SEND_RESPONSE:
-      sipkit__send(ua, (struct sockaddr *)&x->peer, a->data, a->len, from_timer);
+      if (sipkit__send(ua, (struct sockaddr *)&x->peer, a->data, a->len, from_timer) != SIPKIT_EOK)
+        x->send_failed = 1;
       break;
     case SIPKIT_TXN_ACT_SEND_ACK:
       if (a->code == SIPKIT_EOK)
@@ -369,13 +399,66 @@ static void txn_run(sipkit__txn *x, const sipkit_txn_actions *acts, const sipkit
       break;
     }
   }
+  /* §17.1.4: a request the kernel refused ends its client transaction,
+   * on the next loop turn (txn_timer_cb) so that no callback runs inside
+   * sipkit_ua_request.  A server transaction goes on: its srv may still
+   * be held by the embedder, and a final response is resent anyway. */
+  if (!x->client)
+    x->send_failed = 0;
   if (!x->closing)
     txn_schedule(x);
+}
+
+/* The payload quotes our datagram from its first byte: the request line
+ * and the top Via we wrote, whose branch names the client transaction
+ * (the destination must be the transaction's too). */
+void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const char *p, size_t len) {
+  static const char key[] = ";branch=";
+  const size_t kl = sizeof key - 1;
+  if (ua->closing || len < 8 || !memcmp(p, "SIP/2.0 ", 8))
+    return; /* a response of ours: its server transaction goes on */
+  size_t i = 0, end = len;
+  for (size_t j = 0; j + 4 <= len; j++)
+    if (!memcmp(p + j, "\r\n\r\n", 4)) {
+      end = j;
+      break;
+    }
+  while (i + kl <= end && memcmp(p + i, key, kl))
+    i++;
+  if (i + kl > end)
+    return;
+  const char *b = p + i + kl;
+  size_t bl = 0;
+  while (b + bl < p + end && b[bl] != ';' && b[bl] != ',' && b[bl] != '\r' && b[bl] != ' ')
+    bl++;
+  if (b + bl == p + end || !bl)
+    return; /* cut off by the quote: not sure which transaction */
+  size_t ml = 0;
+  while (ml < end && p[ml] != ' ')
+    ml++;
+  unsigned bucket = fnv(b, bl) % SIPKIT__TXN_BUCKETS;
+  for (sipkit__txn *x = ua->ctab[bucket]; x; x = x->hnext) {
+    if (x->closing || x->t.key.branch_len != bl || memcmp(x->t.key.branch, b, bl) ||
+        x->t.key.method_name_len != ml || memcmp(x->t.key.method_name, p, ml) ||
+        !sipkit__addr_equal((const struct sockaddr *)&x->peer, dest))
+      continue;
+    sipkit_txn_actions acts;
+    sipkit_txn_on_transport_error(&x->t, sipkit__now(ua->rt), &acts);
+    txn_run(x, &acts, NULL, NULL, 0);
+    return;
+  }
 }
 
 static void txn_timer_cb(uv_timer_t *h) {
   sipkit__txn *x = h->data;
   uint64_t now = sipkit__now(x->ua->rt);
+  if (x->send_failed) {
+    sipkit_txn_actions te;
+    x->send_failed = 0;
+    sipkit_txn_on_transport_error(&x->t, now, &te);
+    txn_run(x, &te, NULL, NULL, 0);
+    return;
+  }
   for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT && !x->closing; i++) {
     if ((x->t.armed & (1u << i)) && x->t.at[i] <= now) {
       sipkit_txn_actions acts;
@@ -520,6 +603,11 @@ int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_f
   if (rc != SIPKIT_EOK)
     return rc;
   int method = sipkit_method_lookup(o->method, strlen(o->method));
+  /* Admission: the dialogs this request's responses create are always
+   * made (a 2xx must be ACKed and its dialog known to BYE it), so the
+   * limit is applied here, where the caller can still be told. */
+  if (creates_dialog(method) && ua->rt->st.dialogs >= ua->rt->cfg.max_dialogs)
+    return SIPKIT_ELIMIT;
   char v[400], tag[SIPKIT_TAG_SIZE], ftag[SIPKIT_TAG_SIZE + 5], cid[SIPKIT_CALL_ID_SIZE],
       cseq[64], from[300];
   if (via_value(ua, v, sizeof v) || sipkit_gen_tag(tag, sizeof tag) < 0 ||
@@ -794,7 +882,10 @@ static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_ms
   sipkit_dialog d;
   if (sipkit_dialog_uac_create(&d, &x->sent.msg, x->sent.buf, m, buf) != SIPKIT_EOK)
     return NULL;
-  return dlg_new(ua, &d);
+  sipkit_dlg *g = dlg_new(ua, &d);
+  if (g)
+    g->method = x->sent.msg.method;
+  return g;
 }
 
 /* PASS_RESPONSE: dialogs first (ACK every 2xx, forks, 100rel), then the
@@ -851,6 +942,9 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
     if (sipkit_dialog_on_response(&g->d, m, buf) == SIPKIT_DIALOG_ENDED)
       end_g = g,
       end_why = method == SIPKIT_METHOD_BYE ? SIPKIT_DLG_END_BYE_SENT : SIPKIT_DLG_END_REJECTED;
+    else if (method == SIPKIT_METHOD_NOTIFY && status >= 200 && status < 300 &&
+             subscription_only(g) && subscription_terminated(&x->sent.msg, x->sent.buf))
+      end_g = g, end_why = SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED;
   } else if ((method == SIPKIT_METHOD_SUBSCRIBE || method == SIPKIT_METHOD_REFER) && req &&
              !req->dlg && status >= 200 && status < 300) {
     sipkit_dlg *f;
@@ -896,6 +990,8 @@ static void client_fail(sipkit__txn *x, int status) {
     return;
   if (req->dlg && status == 408)
     dlg_end(req->dlg, SIPKIT_DLG_END_REJECTED);
+  else if (req->dlg && req->method == SIPKIT_METHOD_BYE)
+    dlg_end(req->dlg, SIPKIT_DLG_END_BYE_SENT); /* nothing more to say to that peer */
   if (req->method == SIPKIT_METHOD_INVITE && !req->dlg)
     end_early(req);
 }
@@ -990,16 +1086,28 @@ static void send_100(sipkit_srv *s) {
 
 static void rel_timer_cb(uv_timer_t *h) {
   sipkit_srv *s = h->data;
-  uint64_t now = sipkit__now(s->ua->rt);
-  if (!s->rel_pending || s->final_sent)
+  sipkit_ua *ua = s->ua;
+  uint64_t now = sipkit__now(ua->rt);
+  if (!s->rel_pending || s->final_sent || ua->closing)
     return;
   if (now >= s->rel_giveup) {
-    s->rel_pending = 0; /* RFC 3262 §3: no PRACK within 64*T1 */
+    /* RFC 3262 §3: no PRACK within 64*T1: "the UAS SHOULD reject the
+     * original request with a 5xx response". */
+    s->rel_pending = 0;
+    sipkit_resp_opts o;
+    memset(&o, 0, sizeof o);
+    o.reason = "No PRACK";
+    ua->rt->st.auto_replies++;
+    if (sipkit_srv_respond(s, 500, &o, NULL) == SIPKIT_EOK && !ua->closing &&
+        ua->h.on_srv_timeout)
+      ua->h.on_srv_timeout(ua->data, ua, s, 500);
     return;
   }
-  sipkit__send(s->ua, (struct sockaddr *)&s->dest, s->rel_bytes, s->rel_len, 1);
+  sipkit__send(ua, (struct sockaddr *)&s->dest, s->rel_bytes, s->rel_len, 1);
   s->rel_interval *= 2;
-  uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval, 0);
+  /* the last wait ends at the give-up time, not an interval after it */
+  uint64_t left = s->rel_giveup - now;
+  uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval < left ? s->rel_interval : left, 0);
 }
 
 static void rtx_timer_cb(uv_timer_t *h) {
@@ -1081,6 +1189,8 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
     sipkit_dialog d;
     if (sipkit_dialog_uas_create(&d, q, qb, status, tag) == SIPKIT_EOK)
       s->dlg = dlg_ref(dlg_new(ua, &d));
+    if (s->dlg)
+      s->dlg->method = method;
   }
   sipkit_dlg *g = s->dlg;
   if (creates && g && status >= 200 && g->d.state == SIPKIT_DIALOG_EARLY)
@@ -1122,6 +1232,9 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
   txn_run(x, &acts, NULL, NULL, 0);
   if (status >= 300 && method == SIPKIT_METHOD_INVITE && !in_dialog && g && !ua->closing)
     dlg_end(g, SIPKIT_DLG_END_EARLY_ENDED);
+  if (status >= 200 && status < 300 && method == SIPKIT_METHOD_NOTIFY && g && !g->ended &&
+      !ua->closing && subscription_only(g) && subscription_terminated(q, qb))
+    dlg_end(g, SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED);
   return SIPKIT_EOK;
 }
 
@@ -1186,7 +1299,8 @@ static void core_answer(sipkit_srv *s, int prack_ok) {
     o.headers = lines;
     o.header_count = *ua->supported ? 3 : 2;
     sipkit_srv_respond(s, 200, &o, NULL);
-  } else if (method == SIPKIT_METHOD_BYE) {
+  } else if (method == SIPKIT_METHOD_BYE || (method == SIPKIT_METHOD_NOTIFY && s->dlg)) {
+    /* RFC 6665 §4.1.3: a subscriber answers a NOTIFY of its dialog 200 */
     sipkit_srv_respond(s, 200, NULL, NULL);
   } else if (method == SIPKIT_METHOD_PRACK) {
     sipkit_srv_respond(s, prack_ok ? 200 : 481, NULL, NULL);
@@ -1215,6 +1329,51 @@ static void handle_cancel(sipkit_ua *ua, const sipkit_msg *m, const char *buf, s
   sipkit_srv_respond(s, 487, NULL, NULL);
   if (ua->h.on_cancel && !ua->closing)
     ua->h.on_cancel(ua->data, ua, s);
+}
+
+static int span_eq(const char *a, sipkit_span as, const char *b, sipkit_span bs) {
+  return as.len == bs.len && !memcmp(SIPKIT_SPAN_PTR(a, as), SIPKIT_SPAN_PTR(b, bs), as.len);
+}
+
+/* RFC 6665 §4.1.2.4: a NOTIFY may overtake the 2xx to the SUBSCRIBE (or
+ * REFER, RFC 3515 §2.4.4) that it answers: our pending request with its
+ * Call-ID whose From tag is the NOTIFY's To tag. */
+static sipkit_req *notify_pending_req(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
+  for (sipkit__link *l = ua->reqs.next; l != &ua->reqs; l = l->next) {
+    sipkit_req *r = SIPKIT__CONTAINER(l, sipkit_req, link);
+    if ((r->method != SIPKIT_METHOD_SUBSCRIBE && r->method != SIPKIT_METHOD_REFER) || r->dlg ||
+        r->done || !r->txn)
+      continue;
+    const sipkit_msg *q = &r->txn->sent.msg;
+    const char *qb = r->txn->sent.buf;
+    if (q->from && span_eq(qb, q->call_id, buf, m->call_id) &&
+        span_eq(qb, q->from->tag, buf, m->to->tag))
+      return r;
+  }
+  return NULL;
+}
+
+/* The dialog as the NOTIFY makes it (RFC 6665 §4.1.2.4): like a UAS
+ * dialog from that request (remote tag and target from it, its
+ * Record-Route in order), our tag being its To tag; our CSeq goes on
+ * from the SUBSCRIBE's. */
+static sipkit_dlg *notify_dialog(sipkit_ua *ua, sipkit_req *r, const sipkit_msg *m,
+                                 const char *buf) {
+  /* sipkit_dialog_uas_create refuses a request with a To tag (it mints
+   * the tag): give it a view of the NOTIFY without one. */
+  sipkit_msg view = *m;
+  sipkit_addr to = *m->to;
+  to.tag.len = 0;
+  view.to = &to;
+  sipkit_str tag = {SIPKIT_SPAN_PTR(buf, m->to->tag), m->to->tag.len};
+  sipkit_dialog d;
+  if (sipkit_dialog_uas_create(&d, &view, buf, 200, tag) != SIPKIT_EOK)
+    return NULL;
+  d.local_cseq = r->txn->sent.msg.cseq ? r->txn->sent.msg.cseq->num : 1;
+  sipkit_dlg *g = dlg_new(ua, &d);
+  if (g)
+    g->method = r->method;
+  return g;
 }
 
 static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, size_t len,
@@ -1264,10 +1423,15 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     return;
   }
   sipkit_dlg *g = NULL;
+  sipkit_req *subscriber = NULL;
   if (m->to && m->to->tag.len) {
     if (dlg_find(ua, m, buf, &g) != SIPKIT_DIALOG_ACCEPT) {
-      sipkit__auto_reply(ua, m, buf, src, 481, NULL, NULL, 0);
-      return;
+      g = NULL;
+      subscriber = m->method == SIPKIT_METHOD_NOTIFY ? notify_pending_req(ua, m, buf) : NULL;
+      if (!subscriber) {
+        sipkit__auto_reply(ua, m, buf, src, 481, NULL, NULL, 0);
+        return;
+      }
     }
   } else if (creates_dialog(m->method) && rt->st.dialogs >= rt->cfg.max_dialogs) {
     snprintf(line, sizeof line, "Retry-After: %u", rt->cfg.retry_after);
@@ -1286,7 +1450,13 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     return;
   }
   int ended = 0;
-  if (g) {
+  if (subscriber) {
+    g = notify_dialog(ua, subscriber, m, buf);
+    if (!g) {
+      sipkit__auto_reply(ua, m, buf, src, 500, NULL, NULL, 0);
+      return;
+    }
+  } else if (g) {
     int v = sipkit_dialog_on_request(&g->d, m, buf);
     if (v == SIPKIT_DIALOG_REJECT_500 || v == SIPKIT_DIALOG_REJECT_491) {
       sipkit__auto_reply(ua, m, buf, src, v, NULL, NULL, 0);
@@ -1451,4 +1621,36 @@ sipkit_ua *sipkit_dlg_ua(sipkit_dlg *g) { return g ? g->ua : NULL; }
 void sipkit_dlg_close(sipkit_dlg *g) {
   if (g && !g->ended)
     dlg_end(g, SIPKIT_DLG_END_CLOSED);
+}
+
+int sipkit_dlg_notify_refer(sipkit_dlg *g, uint32_t refer_cseq, int frag_status,
+                            const char *frag_reason, int final, sipkit_response_fn cb,
+                            void *data, sipkit_req **out, sipkit_error *err) {
+  if (out)
+    *out = NULL;
+  if (!g || frag_status < 100 || frag_status > 699)
+    return SIPKIT_EARGUMENT;
+  if (!frag_reason)
+    frag_reason = sipkit_reason_phrase(frag_status);
+  char event[48], body[160];
+  /* RFC 3515 §2.4.6: id names the REFER (its CSeq) when a dialog carries
+   * more than one; the caller leaves it out with 0 */
+  if (refer_cseq)
+    snprintf(event, sizeof event, "Event: refer;id=%u", refer_cseq);
+  else
+    snprintf(event, sizeof event, "Event: refer");
+  int n = snprintf(body, sizeof body, "SIP/2.0 %d %s\r\n", frag_status, frag_reason);
+  if (n < 0 || (size_t)n >= sizeof body)
+    return SIPKIT_EARGUMENT;
+  const char *lines[2] = {event, final ? "Subscription-State: terminated;reason=noresource"
+                                       : "Subscription-State: active"};
+  sipkit_req_opts o;
+  memset(&o, 0, sizeof o);
+  o.method = "NOTIFY";
+  o.headers = lines;
+  o.header_count = 2;
+  o.content_type = "message/sipfrag;version=2.0";
+  o.body = body;
+  o.body_len = (size_t)n;
+  return sipkit_dlg_request(g, &o, cb, data, out, err);
 }

@@ -158,8 +158,10 @@ static void uas_on_end(void *data, sipkit_ua *ua, sipkit_dlg *dlg, int why) {
     u->sub_dlg = NULL;
 }
 
-static const sipkit_ua_handlers uas_handlers = {uas_on_request, uas_on_ack, uas_on_cancel,
-                                                uas_on_end};
+static const sipkit_ua_handlers uas_handlers = {.on_request = uas_on_request,
+                                                .on_ack = uas_on_ack,
+                                                .on_cancel = uas_on_cancel,
+                                                .on_dialog_end = uas_on_end};
 
 /* ------------------------------------------------------------------ */
 /* The UAC side: a call as a chain of callbacks                       */
@@ -201,7 +203,8 @@ static int uac_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv, sipkit_dlg
   return 0;
 }
 
-static const sipkit_ua_handlers uac_handlers = {uac_on_request, NULL, NULL, uac_on_end};
+static const sipkit_ua_handlers uac_handlers = {.on_request = uac_on_request,
+                                                .on_dialog_end = uac_on_end};
 
 static void call_over(uac *c, int ok) {
   c->calls_done++;

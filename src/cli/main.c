@@ -22,6 +22,10 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"parse", "[--stream] [--lenient-lf] [--json] FILE...",
      "parse SIP messages and report ok or the first error", cli_cmd_parse},
+    {"run", "[OPTIONS] SCRIPT.lua [ARGS...]",
+     "run a Lua call-flow script (require \"sipkit\")", cli_cmd_run},
+    {"ladder", "[--html FILE] [--no-color] FILE.pcap",
+     "draw ladder diagrams of the SIP calls in a capture", cli_cmd_ladder},
 };
 
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])

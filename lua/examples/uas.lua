@@ -1,0 +1,95 @@
+-- uas.lua - a user agent server: rings, answers, logs DTMF digits sent by
+-- INFO, answers BYE; keeps answering calls until stopped.
+--
+--   sipkit run lua/examples/uas.lua [BIND] [--user NAME] [--password PW]
+--       [--register REGISTRAR_URI] [--ring SECONDS] [--calls N] [--reject CODE]
+local sipkit = require "sipkit"
+
+local USAGE = [[
+usage: uas.lua [BIND] [options]
+  BIND                 address to listen on (default 127.0.0.1:5080; port 0 picks one)
+  --user NAME          our user name (default bob)
+  --password PW        password for digest challenges (with --register)
+  --register URI       register at this registrar first (as NAME)
+  --ring SECONDS       ring this long before answering (default 0.2)
+  --calls N            exit after N calls have ended (default: run until stopped)
+  --reject CODE        reject every call with CODE instead of answering
+Prints one line per event: "uas: listening on ADDR", "uas: INVITE from URI",
+"uas: DTMF D", "uas: call ended (why)".]]
+
+local opts = { bind = "127.0.0.1:5080", user = "bob", ring = 0.2 }
+local i = 1
+while i <= #arg do
+  local a = arg[i]
+  local function val() i = i + 1 return arg[i] or error("uas.lua: " .. a .. " needs a value", 0) end
+  if a == "-h" or a == "--help" then print(USAGE) os.exit(0)
+  elseif a == "--user" then opts.user = val()
+  elseif a == "--password" then opts.password = val()
+  elseif a == "--register" then opts.register = val()
+  elseif a == "--ring" then opts.ring = tonumber(val())
+  elseif a == "--calls" then opts.calls = tonumber(val())
+  elseif a == "--reject" then opts.reject = tonumber(val())
+  elseif a:sub(1, 1) == "-" then io.stderr:write("uas.lua: unknown option ", a, "\n", USAGE, "\n") os.exit(2)
+  else opts.bind = a end
+  i = i + 1
+end
+
+local function log(fmt, ...)
+  io.stdout:write("uas: ", string.format(fmt, ...), "\n")
+  io.stdout:flush()
+end
+
+local ua = assert(sipkit.ua{ bind = opts.bind, user = opts.user, password = opts.password })
+log("listening on %s", ua.addr)
+if opts.register then
+  local ok, err = ua:register(opts.register, { expires = 300 })
+  if not ok then log("register failed: %s", tostring(err)) os.exit(1) end
+  log("registered at %s", opts.register)
+end
+
+local ended = sipkit.mailbox()
+
+local function serve(call)
+  for req in call:events() do
+    if req.method == "INFO" then
+      local d = req.dtmf
+      log("DTMF %s", d and d.signal or "?")
+      req:respond(d and 200 or 415)
+    elseif req.method == "BYE" then
+      log("BYE")
+    else
+      log("%s in dialog", req.method)
+      req:respond(200)
+    end
+  end
+  log("call ended (%s)", call.end_reason or "?")
+end
+
+ua:on("INVITE", function(req)
+  log("INVITE from %s", req.from.uri)
+  if opts.reject then
+    req:reject(opts.reject)
+    log("rejected with %d", opts.reject)
+    return ended:put(true)
+  end
+  req:ring()
+  if opts.ring > 0 and req:wait_cancel(opts.ring) then
+    log("cancelled")
+    return ended:put(true)
+  end
+  local call, err = req:answer()
+  if not call then
+    log("answer failed: %s", tostring(err))
+    return ended:put(true)
+  end
+  log("answered")
+  serve(call)
+  ended:put(true)
+end)
+
+local n = 0
+while not opts.calls or n < opts.calls do
+  ended:get()
+  n = n + 1
+end
+if opts.register then ua:unregister() end

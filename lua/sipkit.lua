@@ -1,0 +1,952 @@
+-- sipkit.lua - the `require "sipkit"` module: the Lua half of the binding.
+--
+-- lsipkit.c runs this chunk with its table of C functions (`core`) and
+-- returns what it returns.  The C half parses, builds and drives the
+-- runtime without ever waiting; waiting, timeouts and coroutines live here,
+-- where script authors can read them.
+local core = ...
+if type(core) ~= "table" then
+  error("lua/sipkit.lua is the Lua half of the C module sipkit.so, which embeds it: " ..
+    "require \"sipkit\" through LUA_CPATH (build/lua/?.so), not LUA_PATH", 2)
+end
+
+local M = {
+  _VERSION = "sipkit 0.1.0",
+  parse = core.parse,
+  request = core.request,
+  uri = core.uri,
+  sdp = core.sdp,
+  sdp_offer = core.sdp_offer,
+  sdp_answer = core.sdp_answer,
+  dtmf_relay = core.dtmf_relay,
+  auth_challenge = core.auth_challenge,
+  auth_nonce = core.auth_nonce,
+  auth_nonce_check = core.auth_nonce_check,
+  reason_phrase = core.reason_phrase,
+  error = core.error,
+}
+
+function M.gen_tag() return core.gen("tag") end
+function M.gen_branch() return core.gen("branch") end
+function M.gen_call_id() return core.gen("call_id") end
+
+local pack, unpack = table.pack, table.unpack
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
+
+---------------------------------------------------------------- errors
+
+local function timeout_error(what)
+  return core.error("TIMEOUT", (what or "operation") .. " timed out", { status = 408 })
+end
+M.timeout_error = timeout_error
+
+---------------------------------------------------------------- scheduler
+-- One run at a time: a libuv loop (core.rt_new), the tasks, and a FIFO of
+-- tasks ready to resume.  A task suspends by yielding SUSPEND; whatever
+-- wakes it (a timer, a message, another task) calls its waker, which only
+-- queues it: tasks are resumed by the loop below, never from inside a C
+-- callback.
+
+local SUSPEND = setmetatable({}, { __name = "sipkit.suspend" })
+
+local run_state -- nil outside sipkit.run
+local current   -- the task being resumed
+
+local Task = {}
+Task.__index = Task
+Task.__name = "sipkit.task"
+
+local function new_state()
+  local st = {
+    ready = {}, ready_head = 1, ready_tail = 0,
+    tasks = {},      -- task -> true while alive
+    timers = {},     -- id -> callback
+    next_timer = 0,
+    closers = {},    -- objects to close when the run ends (user agents)
+    uas = {},        -- id -> UA
+    pending = {},    -- id -> Pending (requests we sent)
+    next_id = 0,
+  }
+  return st
+end
+
+local function schedule(task, ...)
+  local st = run_state
+  st.ready_tail = st.ready_tail + 1
+  st.ready[st.ready_tail] = { task, pack(...) }
+end
+
+-- Every wait has a fresh token: a late wake (a timer that fired while the
+-- message it guarded arrived) finds another token and does nothing.
+local function waker(task)
+  local token = {}
+  task.token = token
+  return function(...)
+    if task.token == token then
+      task.token = nil
+      schedule(task, ...)
+      return true
+    end
+    return false
+  end
+end
+
+local function after(seconds, fn)
+  local st = assert(run_state, "sipkit: no run")
+  st.next_timer = st.next_timer + 1
+  local id = st.next_timer
+  local ms = math.max(0, math.ceil(seconds * 1000))
+  local t = assert(st.rt:timer(ms, id))
+  st.timers[id] = fn
+  return { cancel = function() st.timers[id] = nil; t:cancel() end }
+end
+M.after = function(seconds, fn)
+  if type(seconds) ~= "number" then error("sipkit.after: seconds expected", 2) end
+  return after(seconds, function() M.spawn(fn) end)
+end
+
+local function this_task(fname)
+  local t = current
+  if not t or co_running() ~= t.co then
+    error(fname .. " must be called from a sipkit task (inside sipkit.run or sipkit.spawn)", 3)
+  end
+  return t
+end
+
+-- Suspend the current task until arm's waker fires or timeout seconds
+-- pass (then nil, TIMEOUT error).  arm(wake) registers wake with what the
+-- task waits for and may return a function that unregisters it.
+local function block(fname, timeout, arm)
+  local t = this_task(fname)
+  local wake = waker(t)
+  local disarm = arm and arm(wake)
+  local tm
+  if timeout then
+    tm = after(timeout, function() wake(nil, timeout_error(fname)) end)
+  end
+  local r = pack(co_yield(SUSPEND))
+  if tm then tm.cancel() end
+  if disarm then disarm() end
+  return unpack(r, 1, r.n)
+end
+
+local function finish_task(t, ok, r)
+  run_state.tasks[t] = nil
+  t.done = true
+  t.ok, t.result = ok, r
+  for _, w in ipairs(t.joiners or {}) do w(true) end
+  t.joiners = nil
+end
+
+local function resume(t, args)
+  current = t
+  local r = pack(co_resume(t.co, unpack(args, 1, args.n)))
+  current = nil
+  if not r[1] then
+    local e = r[2]
+    if type(e) ~= "string" then e = tostring(e) end
+    finish_task(t, false, { n = 1, e })
+    error(debug.traceback(t.co, e), 0)
+  end
+  if co_status(t.co) == "dead" then
+    finish_task(t, true, pack(unpack(r, 2, r.n)))
+  elseif r[2] ~= SUSPEND then
+    schedule(t) -- a bare coroutine.yield() gives the others a turn
+  end
+end
+
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then error("sipkit.spawn: function expected", 2) end
+  if not run_state then error("sipkit.spawn: no run (call it inside sipkit.run)", 2) end
+  local t = setmetatable({ co = co_create(fn) }, Task)
+  run_state.tasks[t] = true
+  schedule(t, ...)
+  return t
+end
+
+-- task:join([timeout]) -> true, results... of the task, or nil, err
+function Task:join(timeout)
+  if not self.done then
+    local ok, e = block("task:join", timeout, function(wake)
+      self.joiners = self.joiners or {}
+      self.joiners[#self.joiners + 1] = wake
+    end)
+    if not ok then return nil, e end
+  end
+  return true, unpack(self.result, 1, self.result.n)
+end
+
+function Task:status() return self.done and "dead" or "alive" end
+
+function M.sleep(seconds)
+  if type(seconds) ~= "number" or seconds < 0 then
+    error("sipkit.sleep: a number of seconds >= 0 expected", 2)
+  end
+  if not run_state then return M.run(M.sleep, seconds) end
+  local t = this_task("sipkit.sleep")
+  local wake = waker(t)
+  after(seconds, function() wake() end)
+  co_yield(SUSPEND)
+end
+
+function M.now()
+  if run_state then return run_state.rt:now() / 1000 end
+  return core.clock() / 1000
+end
+
+-- A queue with waiting receivers: put() hands a value to the oldest
+-- waiting task, or keeps it; get(timeout) takes the oldest value or waits.
+local Mailbox = {}
+Mailbox.__index = Mailbox
+
+local function mailbox()
+  return setmetatable({ items = {}, head = 1, tail = 0, waiters = {} }, Mailbox)
+end
+M.mailbox = mailbox
+
+function Mailbox:put(v)
+  while #self.waiters > 0 do
+    local w = table.remove(self.waiters, 1)
+    if w(v) then return end
+  end
+  self.tail = self.tail + 1
+  self.items[self.tail] = v
+end
+
+function Mailbox:empty() return self.head > self.tail end
+
+function Mailbox:get(timeout, what)
+  if self.head <= self.tail then
+    local v = self.items[self.head]
+    self.items[self.head] = nil
+    self.head = self.head + 1
+    return v
+  end
+  if self.closed then return nil, self.closed end
+  return block(what or "receive", timeout, function(wake)
+    self.waiters[#self.waiters + 1] = wake
+    return function()
+      for i, w in ipairs(self.waiters) do
+        if w == wake then table.remove(self.waiters, i) break end
+      end
+    end
+  end)
+end
+
+-- End every wait with nil, err; later gets return it at once.
+function Mailbox:close(err)
+  self.closed = err
+  local ws = self.waiters
+  self.waiters = {}
+  for _, w in ipairs(ws) do w(nil, err) end
+end
+
+local dispatchers = {}   -- kind -> function(id, ...) -> boolean
+M._dispatchers = dispatchers
+
+dispatchers.timer = function(id)
+  local fn = run_state.timers[id]
+  run_state.timers[id] = nil
+  if fn then fn() end
+  return true
+end
+
+local function dispatch(kind, id, ...)
+  local d = dispatchers[kind]
+  if d then return d(id, ...) end
+  return false
+end
+
+-- Run ready tasks until none is left, so a task just spawned reaches its
+-- first wait (say ua:accept) before the loop reads the sockets; after
+-- MAX_ROUNDS rounds the loop gets a turn anyway, so tasks that keep
+-- yielding cannot starve it.
+local MAX_ROUNDS = 64
+local function step_ready(st)
+  for _ = 1, MAX_ROUNDS do
+    local last = st.ready_tail
+    if st.ready_head > last then return end
+    while st.ready_head <= last do
+      local e = st.ready[st.ready_head]
+      st.ready[st.ready_head] = nil
+      st.ready_head = st.ready_head + 1
+      if not e[1].done then resume(e[1], e[2]) end
+    end
+  end
+end
+
+local function teardown(st)
+  for t in pairs(st.tasks) do
+    if co_status(t.co) == "suspended" then co_close(t.co) end
+  end
+  for i = #st.closers, 1, -1 do
+    pcall(st.closers[i])
+  end
+  st.rt:close()
+end
+
+-- sipkit.run(fn, ...) -> what fn returns.  Runs the loop until fn (the
+-- main task) returns; an error in any task ends the run with that error
+-- and its traceback.  Inside a run it simply calls fn.
+function M.run(fn, ...)
+  if type(fn) ~= "function" then error("sipkit.run: function expected", 2) end
+  if run_state then return fn(...) end
+  local st = new_state()
+  st.rt = assert(core.rt_new(dispatch))
+  run_state = st
+  local ok, err = pcall(function(...)
+    local main = M.spawn(fn, ...)
+    while not main.done do
+      if st.ready_head <= st.ready_tail then
+        step_ready(st)
+        if not main.done then st.rt:step(false) end
+      else
+        local alive = st.rt:step(true)
+        if not alive and st.ready_head > st.ready_tail then
+          error("sipkit.run: every task is waiting and nothing can wake them (deadlock)", 0)
+        end
+      end
+    end
+    return main
+  end, ...)
+  current = nil
+  -- closing the UAs reports their dialogs' ends to the dispatchers, which
+  -- look at run_state: clear it only afterwards
+  local tok, terr = pcall(teardown, st)
+  run_state = nil
+  if not ok then error(err, 0) end
+  if not tok then error(terr, 0) end
+  return unpack(err.result, 1, err.result.n)
+end
+
+function M.running() return run_state ~= nil end
+
+---------------------------------------------------------------- user agents
+-- The C core (sipkit_ua) owns sockets, transactions and dialogs; these
+-- tables give them coroutine-shaped methods.  C callbacks arrive through
+-- the dispatchers below, which only record and queue: a waiting task is
+-- resumed by the scheduler, and anything that sends (auto-answers, BYE of
+-- an abandoned 2xx) runs in a task of its own, never inside a callback.
+
+local UA, Call, Request, Pending = {}, {}, {}, {}
+UA.__index = UA
+UA.__name = "sipkit.UA"
+Call.__index = Call
+Call.__name = "sipkit.Call"
+Pending.__index = Pending
+Pending.__name = "sipkit.Pending"
+Request.__name = "sipkit.Request"
+Request.__index = function(self, k)
+  local m = Request[k]
+  if m ~= nil then return m end
+  return self.msg[k] -- method, uri, from, to, body, sdp, dtmf ... of the request
+end
+
+local AUTO_ANSWER_AFTER = 4 -- s: a request handed to call:receive and left unanswered
+
+local function need_run(fname)
+  if not run_state then
+    error(fname .. " must be called inside sipkit.run (or a script under `sipkit run`)", 3)
+  end
+  return run_state
+end
+
+local function next_id(st)
+  st.next_id = (st.next_id or 0) + 1
+  return st.next_id
+end
+
+-- headers = { "Name: value", {name, value}, Name = value, Name = {v1, v2} }
+-- -> array of "Name: value" lines (named ones sorted, so output is stable)
+local function header_lines(h)
+  local out = {}
+  if h == nil then return out end
+  if type(h) ~= "table" then error("sipkit: headers must be a table", 3) end
+  for _, v in ipairs(h) do
+    if type(v) == "table" then out[#out + 1] = v[1] .. ": " .. tostring(v[2])
+    else out[#out + 1] = tostring(v) end
+  end
+  local names = {}
+  for k in pairs(h) do if type(k) == "string" then names[#names + 1] = k end end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local v = h[k]
+    if type(v) == "table" then
+      for _, x in ipairs(v) do out[#out + 1] = k .. ": " .. tostring(x) end
+    else
+      out[#out + 1] = k .. ": " .. tostring(v)
+    end
+  end
+  return out
+end
+M.header_lines = header_lines
+
+local function status_error(status, msg)
+  local reason = msg and msg.reason or core.reason_phrase(status)
+  local code = "REJECTED"
+  if not msg and status == 408 then code = "TIMEOUT"
+  elseif not msg and status == 503 then code = "TRANSPORT" end
+  local text = string.format("%d %s", status, reason)
+  if code == "TIMEOUT" then text = "no response (timeout, 408)"
+  elseif code == "TRANSPORT" then text = "transport error (503): nothing listens there or no route" end
+  return core.error(code, text, { status = status, reason = reason, response = msg })
+end
+
+local function ended_error(why)
+  return core.error("ENDED", "dialog ended (" .. tostring(why) .. ")", { why = why })
+end
+
+-- host part of "127.0.0.1:5080" / "[::1]:5080"
+local function addr_host(addr)
+  return addr:match("^%[(.-)%]") or addr:match("^([^:]+)") or addr
+end
+
+---------------------------------------------------------------- pending requests
+
+local function send(ua, opts, start)
+  local st = run_state
+  local id = next_id(st)
+  local p = setmetatable({ ua = ua, id = id, events = mailbox(), opts = opts }, Pending)
+  st.pending[id] = p -- before the C call: a synchronous final must find it
+  local r, err = start(id)
+  if not r then
+    st.pending[id] = nil
+    return nil, err
+  end
+  p.req = r
+  return p
+end
+
+local function deadline_left(deadline)
+  if not deadline then return nil end
+  return math.max(0, deadline - M.now())
+end
+
+-- p:result([timeout]) -> final 2xx msg, or nil, err (err.status, err.response)
+function Pending:result(timeout)
+  local deadline = timeout and M.now() + timeout
+  while true do
+    local ev, err = self.events:get(deadline_left(deadline), self.opts.method or "request")
+    if not ev then
+      self.abandoned = true
+      return nil, err
+    end
+    if ev.status >= 200 then
+      if ev.status < 300 then return ev.msg end
+      return nil, status_error(ev.status, ev.msg)
+    end
+    if self.on_provisional then self.on_provisional(ev.msg, ev.status) end
+  end
+end
+
+-- INVITE: p:wait([timeout]) -> call, or nil, err.  On timeout the INVITE
+-- is cancelled; a 2xx that still arrives is ACKed by the core and ended
+-- with a BYE here.
+function Pending:wait(timeout)
+  timeout = timeout or self.timeout
+  local deadline = timeout and M.now() + timeout
+  while true do
+    local ev, err = self.events:get(deadline_left(deadline), "invite")
+    if not ev then
+      self.abandoned = true
+      if self.req:live() then self.req:cancel() end
+      return nil, err
+    end
+    if ev.status >= 300 then return nil, status_error(ev.status, ev.msg) end
+    if ev.status >= 200 then
+      if not self.call then
+        return nil, core.error("STATE", "2xx without a dialog", { status = ev.status, response = ev.msg })
+      end
+      return self.call
+    end
+    if self.on_provisional and ev.msg then self.on_provisional(ev.msg, ev.status) end
+  end
+end
+
+function Pending:cancel()
+  if not self.req or not self.req:live() then
+    return nil, core.error("STATE", "the INVITE has a final response already")
+  end
+  return self.req:cancel()
+end
+
+---------------------------------------------------------------- calls
+
+local function new_call(ua, dlg, role)
+  local c = setmetatable({ ua = ua, dlg = dlg, role = role, state = "early",
+    inbox = mailbox(), acked = mailbox(), sdp_version = 1 }, Call)
+  ua.calls[dlg] = c
+  return c
+end
+
+local function call_info(self, k)
+  local i = self.dlg:info()
+  return i and i[k]
+end
+function Call:call_id() return self._call_id or call_info(self, "call_id") end
+
+function Call:_ended_err()
+  return ended_error(self.end_reason or "ended")
+end
+
+-- call:request(method, {headers=, body=, content_type=, sdp=, timeout=})
+-- -> final 2xx response, or nil, err
+function Call:request(method, opts)
+  opts = opts or {}
+  if self.state == "ended" then return nil, self:_ended_err() end
+  local body, ctype = opts.body, opts.content_type
+  if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
+  local copts = { method = method, headers = header_lines(opts.headers), body = body,
+    content_type = ctype }
+  local p, err = send(self.ua, copts, function(id) return self.dlg:request(copts, id) end)
+  if not p then return nil, err end
+  return p:result(opts.timeout)
+end
+
+function Call:info(body, content_type, opts)
+  opts = opts or {}
+  opts.body, opts.content_type = body, content_type or "application/dtmf-relay"
+  return self:request("INFO", opts)
+end
+
+-- One INFO per digit (application/dtmf-relay), interval seconds apart.
+function Call:dtmf(digits, opts)
+  if type(digits) ~= "string" then error("call:dtmf: a string of digits expected", 2) end
+  opts = opts or {}
+  local duration, interval = opts.duration or 160, opts.interval or 0.1
+  for i = 1, #digits do
+    local body, e = core.dtmf_relay(digits:sub(i, i), duration)
+    if not body then error("call:dtmf: " .. tostring(e), 2) end
+    local ok, err = self:info(body, "application/dtmf-relay", { timeout = opts.timeout })
+    if not ok then return nil, err end
+    if i < #digits and interval > 0 then M.sleep(interval) end
+  end
+  return true
+end
+
+function Call:_offer(opts)
+  self.sdp_version = self.sdp_version + 1
+  local m = self.ua:_media(opts)
+  m.sess_version = self.sdp_version
+  return core.sdp_offer(m)
+end
+
+function Call:reinvite(opts)
+  opts = opts or {}
+  local sdp = opts.sdp or self:_offer(opts)
+  local r, err = self:request("INVITE", { sdp = sdp, headers = opts.headers, timeout = opts.timeout })
+  if not r then return nil, err end
+  self.local_sdp = sdp
+  if r.sdp then self.remote_sdp = r.body end
+  return r
+end
+
+function Call:update(opts)
+  opts = opts or {}
+  return self:request("UPDATE", opts)
+end
+
+function Call:refer(target, opts)
+  opts = opts or {}
+  local h = header_lines(opts.headers)
+  h[#h + 1] = "Refer-To: <" .. target .. ">"
+  return self:request("REFER", { headers = h, timeout = opts.timeout })
+end
+
+function Call:bye(opts)
+  if self.state == "ended" then return true end
+  local r, err = self:request("BYE", opts)
+  self.state = "ended"
+  if not r then return nil, err end
+  return true
+end
+Call.hangup = Call.bye
+
+-- The next in-dialog request (INFO, BYE, re-INVITE, NOTIFY ...) with
+-- :respond; nil, err (code ENDED) once the dialog has ended.  A request
+-- handed over here is answered by the script; one that arrived while no
+-- task was receiving was answered 200 already (req.answered).
+function Call:receive(timeout)
+  local prev = self.handed
+  if prev and not prev.answered then prev:_auto() end
+  local req, err = self.inbox:get(timeout, "call:receive")
+  if req and not req.answered then
+    self.handed = req
+    after(AUTO_ANSWER_AFTER, function()
+      if not req.answered then M.spawn(function() req:_auto() end) end
+    end)
+  end
+  return req, err
+end
+
+function Call:events()
+  return function() return (self:receive()) end
+end
+
+function Call:_incoming(req)
+  if #self.inbox.waiters == 0 then
+    M.spawn(function() req:_auto() end)
+  end
+  self.inbox:put(req)
+end
+
+---------------------------------------------------------------- incoming requests
+
+local function new_request(ua, srv, msg, call)
+  local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false,
+    events = mailbox() }, Request)
+  if srv then ua.by_srv[srv] = r end
+  return r
+end
+
+-- req:respond(code [, {reason=, headers=, body=, content_type=, sdp=,
+-- reliable=}]) -> true or nil, err
+function Request:respond(code, opts)
+  if type(code) ~= "number" then error("respond: a status code expected", 2) end
+  opts = opts or {}
+  if self.answered or not self.srv then
+    return nil, core.error("STATE", self.cancelled and "request was cancelled" or "request already answered")
+  end
+  local body, ctype = opts.body, opts.content_type
+  if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
+  local ok, dlg = self.srv:respond(code, { reason = opts.reason, headers = header_lines(opts.headers),
+    body = body, content_type = ctype, reliable = opts.reliable })
+  if not ok then return nil, dlg end
+  if code >= 200 then self.answered = true end
+  if dlg and not self.call and self.msg.method == "INVITE" and code < 300 then
+    self.new_call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
+    self.new_call.invite = self.msg
+    if self.msg.sdp then self.new_call.remote_sdp = self.msg.body end
+  end
+  if self.call and self.msg.method == "INVITE" and code >= 200 and code < 300 then
+    if body then self.call.local_sdp = body end
+    if self.msg.sdp then self.call.remote_sdp = self.msg.body end
+  end
+  return true
+end
+
+function Request:ring(opts) return self:respond(180, opts) end
+function Request:reject(code, opts) return self:respond(code or 486, opts) end
+
+-- 200 with SDP (an answer to the offer, or an offer when the INVITE had
+-- none), then wait for the ACK: -> call, or nil, err
+function Request:answer(opts)
+  opts = opts or {}
+  local sdp = opts.sdp
+  if sdp == nil then
+    local m = self.ua:_media(opts)
+    if self.msg.sdp then sdp = core.sdp_answer(self.msg.body, m) else sdp = core.sdp_offer(m) end
+  end
+  local ok, err = self:respond(200, { sdp = sdp or nil, headers = opts.headers })
+  if not ok then return nil, err end
+  local call = self.new_call
+  if not call then return nil, core.error("STATE", "200 created no dialog") end
+  call.local_sdp = sdp or nil
+  local ack, e = call.acked:get(opts.timeout or 32, "answer (waiting for the ACK)")
+  if not ack then return nil, e end
+  call.state = "confirmed"
+  return call
+end
+
+-- true once a CANCEL arrived; nil, TIMEOUT when none came within timeout
+function Request:wait_cancel(timeout)
+  if self.cancelled then return true end
+  local v, err = self.events:get(timeout, "wait_cancel")
+  if v then return true end
+  return nil, err
+end
+
+-- Answer what the script left unanswered: 200, with an SDP answer for a
+-- re-INVITE, so an unexpected request never breaks a flow.
+function Request:_auto()
+  if self.answered or not self.srv then return end
+  if self.msg.method == "INVITE" and self.call then
+    local m = self.ua:_media({})
+    local sdp = self.msg.sdp and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
+    self:respond(200, { sdp = sdp })
+  else
+    self:respond(200)
+  end
+end
+
+---------------------------------------------------------------- dispatchers
+
+dispatchers.response = function(id, status, dlg, msg)
+  local st = run_state
+  local p = st.pending[id]
+  if not p then return true end
+  if status >= 200 then st.pending[id] = nil end
+  if p.invite and status >= 200 and status < 300 and dlg then
+    local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
+    c.state = "confirmed"
+    c.local_sdp = p.local_sdp
+    c.response = msg
+    if msg and msg.sdp then c.remote_sdp = msg.body end
+    p.call = c
+    if p.abandoned then M.spawn(function() c:bye() end) end
+  end
+  p.events:put({ status = status, dlg = dlg, msg = msg })
+  return true
+end
+
+dispatchers.request = function(id, srv, dlg, msg)
+  local ua = run_state.uas[id]
+  if not ua or not msg then return false end
+  local method = msg.method
+  if dlg then
+    local call = ua.calls[dlg]
+    if not call then return false end
+    if method == "BYE" then
+      -- the core answers 200 and ends the dialog; the script still sees it
+      local r = new_request(ua, nil, msg, call)
+      r.answered = true
+      call.inbox:put(r)
+      return false
+    end
+    call:_incoming(new_request(ua, srv, msg, call))
+    return true
+  end
+  local h = ua.handlers[method]
+  if h then
+    M.spawn(h, new_request(ua, srv, msg))
+    return true
+  end
+  if method == "INVITE" then
+    if not ua.listen_invite then return false end
+    ua.invites:put(new_request(ua, srv, msg))
+    return true
+  end
+  if method ~= "OPTIONS" and ua.listen_other then
+    ua.requests:put(new_request(ua, srv, msg))
+    return true
+  end
+  return false
+end
+
+dispatchers.ack = function(id, dlg, msg)
+  local ua = run_state.uas[id]
+  local call = ua and ua.calls[dlg]
+  if call then call.acked:put(msg or true) end
+  return true
+end
+
+dispatchers.cancel = function(id, srv)
+  local ua = run_state.uas[id]
+  local req = ua and ua.by_srv[srv]
+  if req then
+    req.cancelled = true
+    req.answered = true -- the core answered 487
+    req.events:put("cancel")
+  end
+  return true
+end
+
+dispatchers.dialog_end = function(id, dlg, why)
+  local ua = run_state.uas[id]
+  local call = ua and ua.calls[dlg]
+  if call then
+    call.state = "ended"
+    call.end_reason = why
+    local err = ended_error(why)
+    call.inbox:close(err)
+    call.acked:close(err)
+    ua.calls[dlg] = nil
+  end
+  return true
+end
+
+---------------------------------------------------------------- the UA
+
+-- The core's default Allow list (src/ua.c); a registrar adds REGISTER:
+-- sipkit.ua{ allow = sipkit.ALLOW .. ", REGISTER" }.  The core answers 405
+-- to a method outside the list before any handler sees it.
+M.ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, MESSAGE, REFER, SUBSCRIBE, NOTIFY"
+
+-- sipkit.ua{bind=, user=, password=, domain=, display=, allow=, supported=,
+-- accept=bool, receive=bool, rtp_port=} -> ua or nil, err
+function M.ua(opts)
+  local st = need_run("sipkit.ua")
+  opts = opts or {}
+  if type(opts) ~= "table" then error("sipkit.ua: a table of options expected", 2) end
+  st.uas = st.uas or {}
+  st.pending = st.pending or {}
+  local id = next_id(st)
+  local c, err = core.ua_open(st.rt, id, {
+    bind = opts.bind or "127.0.0.1:0", user = opts.user, domain = opts.domain,
+    display = opts.display, password = opts.password, allow = opts.allow,
+    supported = opts.supported, reuseport = opts.reuseport })
+  if not c then return nil, err end
+  local ua = setmetatable({
+    c = c, id = id, port = c:port(), addr = c:addr(), user = opts.user or "sipkit",
+    handlers = {}, invites = mailbox(), requests = mailbox(), calls = {},
+    by_srv = setmetatable({}, { __mode = "k" }),
+    listen_invite = opts.accept, listen_other = opts.receive, rtp_port = opts.rtp_port,
+  }, UA)
+  ua.host = addr_host(ua.addr)
+  if ua.host == "0.0.0.0" or ua.host == "::" then
+    ua.host = opts.domain or (ua.host == "::" and "[::1]" or "127.0.0.1") -- as the core does
+  elseif ua.host:find(":", 1, true) then
+    ua.host = "[" .. ua.host .. "]"
+  end
+  ua.domain = opts.domain or ua.host
+  ua.uri = "sip:" .. ua.user .. "@" .. ua.domain
+  ua.contact = "sip:" .. ua.user .. "@" .. ua.host .. ":" .. ua.port
+  st.uas[id] = ua
+  st.closers[#st.closers + 1] = function() ua:close() end
+  return ua
+end
+
+function UA:_media(opts)
+  return { address = opts.address or self.host, port = opts.rtp_port or self.rtp_port or 40000,
+    codecs = opts.codecs, hold = opts.hold, sess_version = opts.sess_version }
+end
+
+function UA:close()
+  if self.closed then return end
+  self.closed = true
+  self.registration = nil
+  self.c:close() -- reports each dialog's end first
+  if run_state and run_state.uas then run_state.uas[self.id] = nil end
+  local err = core.error("CLOSED", "user agent closed")
+  self.invites:close(err)
+  self.requests:close(err)
+end
+UA.__close = UA.close
+
+-- ua:request{method=, uri=, to=, from=, dest=, headers=, body=,
+-- content_type=, timeout=, no_auth=} -> final 2xx response or nil, err
+function UA:request(opts)
+  if type(opts) ~= "table" then error("ua:request: a table expected", 2) end
+  if self.closed then error("ua:request: user agent is closed", 2) end
+  local copts = { method = opts.method, uri = opts.uri, to = opts.to, from = opts.from,
+    dest = opts.dest, headers = header_lines(opts.headers), body = opts.body,
+    content_type = opts.content_type, no_auth = opts.no_auth }
+  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  if not p then return nil, err end
+  p.on_provisional = opts.on_provisional
+  return p:result(opts.timeout)
+end
+
+function UA:options(uri, opts)
+  opts = opts or {}
+  return self:request{ method = "OPTIONS", uri = uri, headers = opts.headers, timeout = opts.timeout,
+    dest = opts.dest }
+end
+
+function UA:message(uri, text, opts)
+  opts = opts or {}
+  return self:request{ method = "MESSAGE", uri = uri, body = text,
+    content_type = opts.content_type or "text/plain", headers = opts.headers,
+    timeout = opts.timeout, dest = opts.dest }
+end
+
+-- ua:invite_async(uri, {sdp=, headers=, timeout=, on_provisional=, prack=,
+-- to=, from=, dest=}) -> pending with :wait(timeout) and :cancel()
+function UA:invite_async(uri, opts)
+  if type(uri) ~= "string" then error("ua:invite: a URI string expected", 2) end
+  if self.closed then error("ua:invite: user agent is closed", 2) end
+  opts = opts or {}
+  local sdp = opts.sdp
+  if sdp == nil then sdp = core.sdp_offer(self:_media(opts)) end
+  if sdp == false then sdp = nil end
+  local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
+    headers = header_lines(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
+    prack = opts.prack }
+  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  if not p then return nil, err end
+  p.invite = true
+  p.local_sdp = sdp
+  p.on_provisional = opts.on_provisional
+  p.timeout = opts.timeout
+  return p
+end
+
+-- ua:invite(uri, opts) -> call or nil, err.  A 3xx is followed to its
+-- first Contact (at most 3 times) unless opts.follow_redirects == false.
+function UA:invite(uri, opts)
+  opts = opts or {}
+  for _ = 1, 4 do
+    local p, err = self:invite_async(uri, opts)
+    if not p then return nil, err end
+    local call, werr = p:wait()
+    if call or opts.follow_redirects == false then return call, werr end
+    local st = werr.status or 0
+    local to = st >= 300 and st < 400 and werr.response and werr.response.contact
+    if not (to and to.uri) then return nil, werr end
+    uri = to.uri
+  end
+  return nil, core.error("REJECTED", "too many redirects", { status = 310 })
+end
+
+-- ua:on(method, function(req) ... end): each new request of that method
+-- outside a dialog runs the handler in a task of its own.
+function UA:on(method, handler)
+  if type(method) ~= "string" or type(handler) ~= "function" then
+    error("ua:on: a method name and a function expected", 2)
+  end
+  self.handlers[method] = handler
+  return self
+end
+
+-- The next INVITE outside a dialog (from the first call on, INVITEs are
+-- queued for this UA instead of being refused).
+function UA:accept(timeout)
+  self.listen_invite = true
+  return self.invites:get(timeout, "ua:accept")
+end
+
+-- The next other request outside a dialog (MESSAGE, REGISTER, NOTIFY ...).
+function UA:receive(timeout)
+  self.listen_other = true
+  return self.requests:get(timeout, "ua:receive")
+end
+
+local function granted_expiry(resp, contact, asked)
+  for _, c in ipairs(resp.contacts or {}) do
+    if c.uri == contact and c.expires then return c.expires end
+  end
+  return resp.expires or asked
+end
+
+-- ua:register{registrar=, expires=3600, refresh=true} or
+-- ua:register(registrar, {expires=}) -> true, response or nil, err.
+-- Refreshes before expiry until ua:unregister() or ua:close().
+function UA:register(registrar, opts)
+  if type(registrar) == "table" then opts, registrar = registrar, registrar.registrar end
+  opts = opts or {}
+  if type(registrar) ~= "string" then error("ua:register: a registrar URI expected", 2) end
+  local expires = opts.expires or 3600
+  -- the core adds our Contact to a REGISTER
+  local resp, err = self:request{ method = "REGISTER", uri = registrar, to = self.uri, from = self.uri,
+    headers = { "Expires: " .. expires }, timeout = opts.timeout }
+  if not resp then return nil, err end
+  local granted = granted_expiry(resp, self.contact, expires)
+  local reg = { registrar = registrar, expires = granted, opts = opts }
+  self.registration = reg
+  if granted > 0 and opts.refresh ~= false then
+    M.spawn(function()
+      while self.registration == reg do
+        M.sleep(math.max(1, granted * 0.8))
+        if self.registration ~= reg or self.closed then return end
+        local ok, rerr = self:register(registrar, opts)
+        if not ok then io.stderr:write("sipkit: registration refresh failed: ", tostring(rerr), "\n") end
+        return -- the new registration runs its own refresher
+      end
+    end)
+  end
+  return true, resp
+end
+
+function UA:unregister(opts)
+  local reg = self.registration
+  if not reg then return true end
+  self.registration = nil
+  opts = opts or {}
+  local resp, err = self:request{ method = "REGISTER", uri = reg.registrar, to = self.uri, from = self.uri,
+    headers = { "Expires: 0" }, timeout = opts.timeout }
+  if not resp then return nil, err end
+  return true, resp
+end
+
+return M

@@ -1,0 +1,88 @@
+-- test_sched.lua - sipkit.run / spawn / sleep / now, mailboxes and joins on
+-- the runtime's loop and timers.  Under `sipkit run` this whole file is
+-- already the main task, so sipkit.run below runs inline; under lua5.4 it
+-- starts the loop.  Both must give the same answers.
+local sipkit = require "sipkit"
+local T = require "check"
+local eq = T.eq
+
+eq({ sipkit.run(function(a, b) return a + b, "x" end, 1, 2) }, { 3, "x" }, "run returns main's results")
+
+sipkit.run(function()
+  -- timers fire in deadline order, whatever the spawn order
+  local order = {}
+  local t0 = sipkit.now()
+  local a = sipkit.spawn(function(tag) sipkit.sleep(0.06) order[#order + 1] = tag return tag, 7 end, "a")
+  sipkit.spawn(function() sipkit.sleep(0.02) order[#order + 1] = "b" end)
+  sipkit.spawn(function() order[#order + 1] = "c" end)
+  eq({ a:join() }, { true, "a", 7 }, "join gives the task's results")
+  eq(order, { "c", "b", "a" })
+  local dt = sipkit.now() - t0
+  T.ok(dt >= 0.06 - 1e-6 and dt < 1, "slept at least 60 ms, got " .. dt)
+  eq(a:status(), "dead")
+  eq({ a:join() }, { true, "a", 7 }, "join after the end")
+
+  -- a bare coroutine.yield() lets the others run
+  local seq = {}
+  sipkit.spawn(function() seq[#seq + 1] = 2 end)
+  seq[#seq + 1] = 1
+  coroutine.yield()
+  seq[#seq + 1] = 3
+  eq(seq, { 1, 2, 3 })
+
+  -- mailbox: a waiting receiver, a queued value, a timeout
+  local mb = sipkit.mailbox()
+  sipkit.spawn(function() sipkit.sleep(0.01) mb:put("hi") end)
+  eq(mb:get(1), "hi")
+  mb:put(1)
+  mb:put(2)
+  eq({ mb:get(), mb:get() }, { 1, 2 })
+  t0 = sipkit.now()
+  local v, err = mb:get(0.05)
+  eq(v, nil)
+  eq({ err.code, err.status }, { "TIMEOUT", 408 })
+  T.ok(sipkit.now() - t0 >= 0.05 - 1e-6, "waited the whole timeout")
+  -- the timer of a satisfied wait never fires into a later wait
+  sipkit.spawn(function() mb:put("late") end)
+  eq(mb:get(0.01), "late")
+  sipkit.sleep(0.03)
+  eq(mb:empty(), true)
+
+  local slow = sipkit.spawn(function() sipkit.sleep(5) end)
+  local jok, jerr = slow:join(0.01)
+  eq({ jok, jerr.code }, { nil, "TIMEOUT" })
+
+  -- sipkit.after runs a function later in a task of its own
+  local fired = sipkit.mailbox()
+  sipkit.after(0.01, function() fired:put(sipkit.now()) end)
+  T.ok(fired:get(1), "after fired")
+
+  -- misuse raises
+  T.ok(T.raises(sipkit.sleep, "x"), "sleep('x') raises")
+  T.ok(T.raises(sipkit.sleep, -1), "sleep(-1) raises")
+  T.ok(T.raises(sipkit.spawn, 42), "spawn(42) raises")
+  local co = coroutine.wrap(function() return T.raises(sipkit.sleep, 0.01) end)
+  T.ok((co() or ""):find("from a sipkit task", 1, true), "sleep in a foreign coroutine raises")
+end)
+
+-- sleep outside any run makes a run of its own
+local t0 = sipkit.now()
+sipkit.sleep(0.02)
+T.ok(sipkit.now() - t0 >= 0.02 - 1e-6, "sleep outside a run")
+
+if not sipkit.running() then
+  -- an error in any task ends the run with its traceback
+  local ok, e = pcall(sipkit.run, function()
+    sipkit.spawn(function() error("boom") end)
+    sipkit.sleep(1)
+  end)
+  eq(ok, false)
+  T.ok(e:find("test_sched.lua:%d+: boom") and e:find("stack traceback", 1, true), e)
+  -- nothing can wake the main task: an error, not a hang
+  ok, e = pcall(sipkit.run, function() sipkit.mailbox():get() end)
+  eq({ ok, e }, { false, "sipkit.run: every task is waiting and nothing can wake them (deadlock)" })
+  -- a run after a failed one works
+  eq(sipkit.run(function() sipkit.sleep(0.001) return "again" end), "again")
+end
+
+T.done("test_sched")
