@@ -115,6 +115,7 @@ struct sipkit_ua {
   sipkit__link reqs;
   sipkit__link srvs;
   sipkit__link delayed;        /* datagrams held back by injected delay */
+  int proxy;                   /* sipkit_ua_config.proxy */
 };
 
 struct sipkit_req {
@@ -132,6 +133,7 @@ struct sipkit_req {
   uint8_t has_rseq;
   sipkit_dlg *early[8];        /* INVITE: dialogs its 1xx / 2xx created (refs held) */
   unsigned n_early;
+  struct sipkit__fwd *fwd;     /* a forwarded request (proxy.c): responses go there */
 };
 
 struct sipkit_srv {
@@ -154,6 +156,8 @@ struct sipkit_srv {
   uint64_t rel_giveup;
   char *rel_bytes;
   size_t rel_len;
+  struct sipkit__fwd *fwd;     /* forwarded (proxy.c): answers come from downstream */
+  uint8_t routed;              /* proxy mode: in-dialog request routed through us */
 };
 
 struct sipkit_dlg {
@@ -227,5 +231,34 @@ int sipkit__add_lines(sipkit_builder *b, const char *const *lines, size_t n);
 int sipkit__check_require(sipkit_ua *ua, const sipkit_msg *m, const char *buf, char *unsupported,
                           size_t cap);
 int sipkit__check_content_type(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
+
+/* ua.c, for proxy.c */
+sipkit_req *sipkit__req_new(sipkit_ua *ua, int method, sipkit_response_fn cb, void *data);
+void sipkit__req_free(sipkit_req *req);
+/* Finish b (freed in every case), start a client transaction for req. */
+int sipkit__client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const char *body,
+                         size_t body_len, const struct sockaddr_storage *dest, sipkit_error *err);
+/* host:port (maddr first, 5060 by default) of a URI or "<uri>;params" */
+int sipkit__uri_host_port(const char *uri, size_t len, struct sockaddr_storage *ss);
+/* Send a response we did not build (a relayed one) through srv's
+ * transaction: bytes are taken over (freed by the core). */
+int sipkit__srv_relay(sipkit_srv *s, int status, char *bytes, size_t len);
+
+/* proxy.c */
+typedef struct sipkit__fwd sipkit__fwd;
+/* A response (status 100..699 with msg) or failure (408 / 503, msg NULL)
+ * of the client transaction of a forwarded request. */
+void sipkit__fwd_response(sipkit_req *req, int status, const sipkit_msg *m, const char *buf);
+void sipkit__fwd_req_gone(sipkit_req *req);
+void sipkit__fwd_srv_gone(sipkit_srv *s);
+/* The CANCEL c (answered 200 already) for s, a forwarded INVITE. */
+void sipkit__fwd_cancel(sipkit_srv *s, const sipkit_msg *c, const char *buf);
+/* Proxy mode: is m an in-dialog request routed through us? */
+int sipkit__proxy_routed(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
+/* Proxy mode: an ACK routed through us (stateless, §16.11). */
+void sipkit__proxy_ack(sipkit_ua *ua, const sipkit_msg *m, const char *buf,
+                       const struct sockaddr *src);
+/* Proxy mode: a response with no transaction; 1 when it was passed on. */
+int sipkit__proxy_stray_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
 
 #endif

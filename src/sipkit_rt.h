@@ -155,6 +155,18 @@ typedef struct sipkit_ua_config {
                               "application/sdp, application/dtmf-relay, text/plain,
                               message/sipfrag, multipart/mixed" */
   int reuseport;           /* SO_REUSEPORT (several processes on one port) */
+  /* Proxy mode (RFC 3261 §16): an in-dialog request that is in none of
+   * our dialogs but whose top Route names us (or whose Request-URI is a
+   * Record-Route value of ours, §16.4 strict-route fix-up) is not
+   * answered 481: an ACK is forwarded statelessly at once, any other
+   * method comes to on_request with dlg NULL and sipkit_srv_routed()
+   * true, and is forwarded by the core (sipkit_srv_forward with no
+   * options) when the embedder does not take it.  The Allow check is
+   * skipped for such requests, and Require / Content-Type are never
+   * checked (a proxy passes bodies and extensions on, §16.3).  A 2xx
+   * whose top Via is ours and whose transaction has ended (a
+   * retransmission after timer M) is passed upstream statelessly. */
+  int proxy;
 } sipkit_ua_config;
 
 typedef struct sipkit_ua_handlers {
@@ -211,6 +223,11 @@ SIPKIT_API sipkit_rt *sipkit_ua_rt(sipkit_ua *ua);
 /* The socket's descriptor, for getsockopt / setsockopt (DSCP, buffer
  * sizes); libuv owns it: never close or read it. */
 SIPKIT_API int sipkit_ua_fd(const sipkit_ua *ua);
+/* Add method to the UA's Allow list (a no-op when it is there): requests
+ * of a method outside the list are answered 405 (501 for an unknown
+ * one) before on_request sees them.  SIPKIT_EARGUMENT when method is not
+ * a token, SIPKIT_ENO_MEMORY. */
+SIPKIT_API int sipkit_ua_allow_method(sipkit_ua *ua, const char *method);
 
 /* ------------------------------------------------------------------ */
 /* Requests we send                                                    */
@@ -283,9 +300,65 @@ typedef struct sipkit_resp_opts {
  * final response. */
 SIPKIT_API int sipkit_srv_respond(sipkit_srv *srv, int status,
                                   const sipkit_resp_opts *opts, sipkit_error *err);
+/* The dialog srv created or came in (NULL when none, or once it ended).
+ * After srv's final response the srv pointer stays usable until control
+ * returns to the loop, so sipkit_srv_dialog() may be called right after
+ * the sipkit_srv_respond() that sent the final (the Lua binding does);
+ * a dialog a 2xx created lives on until on_dialog_end, one that a
+ * 300-699 to INVITE ended is already gone (NULL).  Keep the dialog
+ * pointer, not srv. */
 SIPKIT_API sipkit_dlg *sipkit_srv_dialog(sipkit_srv *srv);
 SIPKIT_API void sipkit_srv_set_data(sipkit_srv *srv, void *data);
 SIPKIT_API void *sipkit_srv_data(sipkit_srv *srv);
+
+/* ------------------------------------------------------------------ */
+/* Proxying (RFC 3261 §16, one target per request, no forking)         */
+
+/* Each response relayed upstream for a forwarded srv: status 101..699
+ * with the downstream response (msg, buf, len: as received, before our
+ * Via was removed), or a final the proxy made itself with msg NULL: 408
+ * (timer B / F fired downstream), 503 (transport error).  Status 0 with
+ * msg the CANCEL: upstream cancelled and the CANCEL was passed
+ * downstream (§16.10); the downstream's 487 follows.  The first final
+ * status is the last call; srv is valid during the call only. */
+typedef void (*sipkit_fwd_fn)(void *data, sipkit_srv *srv, int status, const sipkit_msg *msg,
+                              const char *buf, size_t len);
+
+typedef struct sipkit_fwd_opts {
+  const char *uri;             /* target: the new Request-URI, NULL: the request's (after §16.4) */
+  const char *dest;            /* next hop "host:port", NULL: the first Route left, else the target */
+  int record_route;            /* add Record-Route: <sip:HOST:PORT;lr> (our Via host and port) */
+  const char *const *headers;  /* extra "Name: value" lines */
+  size_t header_count;
+  sipkit_fwd_fn cb;            /* may be NULL */
+  void *data;
+} sipkit_fwd_opts;
+
+/* Forward srv's request statefully (§16.6): Request-URI = o->uri; a top
+ * Route naming us removed (§16.4; a Request-URI that is our Record-Route
+ * value is first replaced by the last Route, the strict-route fix-up);
+ * a next hop without ;lr gets the strict-router treatment (§16.6 step
+ * 6); Max-Forwards decremented (70 when absent); our Via on top with a
+ * new branch, the upstream's Via given received / rport (§18.2.1,
+ * RFC 3581); Record-Route when asked; every other header and the body
+ * as received.  The copy goes out over a client transaction; each
+ * response comes back through srv (§16.7: 100 is not relayed, our Via is
+ * removed; 1xx, 2xx (retransmissions too) and the final are passed as
+ * they came).  A CANCEL of a forwarded INVITE is answered 200 and passed
+ * downstream instead of answered 487 by the core.  An ACK for a non-2xx
+ * is hop by hop (the transactions send and absorb it).
+ *
+ * On SIPKIT_EOK srv belongs to the proxy: sipkit_srv_respond() on it
+ * fails with SIPKIT_ESTATE.  Errors leave srv to the caller: SIPKIT_EARGUMENT
+ * (final sent, forwarded already, next hop not an address),
+ * SIPKIT_ELIMIT (max_transactions; or Max-Forwards was 0: then srv was
+ * answered 483 here, which the core's own check makes unreachable from
+ * on_request), the builder's error with *err naming the rule (a bad
+ * target URI or header line). */
+SIPKIT_API int sipkit_srv_forward(sipkit_srv *srv, const sipkit_fwd_opts *o, sipkit_error *err);
+/* 1 when srv is an in-dialog request that a proxy-mode UA routes (see
+ * sipkit_ua_config.proxy), else 0. */
+SIPKIT_API int sipkit_srv_routed(const sipkit_srv *srv);
 
 /* ------------------------------------------------------------------ */
 /* Dialogs                                                             */

@@ -166,6 +166,10 @@ static int uri_host_port(const char *uri, size_t len, struct sockaddr_storage *s
   return sipkit__addr_parse(hp, port, ss);
 }
 
+int sipkit__uri_host_port(const char *uri, size_t len, struct sockaddr_storage *ss) {
+  return uri_host_port(uri, len, ss);
+}
+
 /* ------------------------------------------------------------------ */
 /* Dialogs                                                             */
 
@@ -275,7 +279,7 @@ static int dlg_next_hop(const sipkit_dlg *g, struct sockaddr_storage *ss) {
 
 static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, const char *buf);
 static void client_fail(sipkit__txn *x, int status);
-static void ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
+static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf);
 static void send_100(sipkit_srv *s);
 static void req_release(sipkit_req *req);
 static void srv_release(sipkit_srv *s);
@@ -381,7 +385,7 @@ static void txn_run(sipkit__txn *x, const sipkit_txn_actions *acts, const sipkit
       break;
     case SIPKIT_TXN_ACT_PASS_REQUEST:
       if (m && m->method == SIPKIT_METHOD_ACK)
-        ack_to_dialog(ua, m, buf);
+        (void)ack_to_dialog(ua, m, buf);
       break;
     case SIPKIT_TXN_ACT_TIMEOUT:
       ua->rt->st.txn_timeouts++;
@@ -548,6 +552,11 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
   return SIPKIT_EOK;
 }
 
+int sipkit__client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const char *body,
+                         size_t body_len, const struct sockaddr_storage *dest, sipkit_error *err) {
+  return client_start(ua, req, b, body, body_len, dest, err);
+}
+
 static sipkit_req *req_new(sipkit_ua *ua, int method, sipkit_response_fn cb, void *data) {
   sipkit_req *req = calloc(1, sizeof *req);
   if (!req)
@@ -562,10 +571,18 @@ static sipkit_req *req_new(sipkit_ua *ua, int method, sipkit_response_fn cb, voi
 }
 
 static void req_free(sipkit_req *req) {
+  if (req->fwd)
+    sipkit__fwd_req_gone(req);
   sipkit__list_del(&req->link);
   dlg_unref(req->dlg);
   free(req);
 }
+
+sipkit_req *sipkit__req_new(sipkit_ua *ua, int method, sipkit_response_fn cb, void *data) {
+  return req_new(ua, method, cb, data);
+}
+
+void sipkit__req_free(sipkit_req *req) { req_free(req); }
 
 /* The request's last transaction ended. */
 static void req_release(sipkit_req *req) {
@@ -896,6 +913,21 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
   int method = x->sent.msg.method;
   sipkit_dlg *g = NULL, *end_g = NULL;
   int end_why = 0;
+  if (req && req->fwd) {
+    /* a forwarded request: no dialog, no auth, every response goes
+     * upstream (2xx retransmissions too, RFC 6026 Accepted) */
+    if (status < 200) {
+      req->got_provisional = 1;
+      if (req->cancel_pending) {
+        req->cancel_pending = 0;
+        send_cancel(req);
+      }
+    } else {
+      req->done = 1;
+    }
+    sipkit__fwd_response(req, status, m, buf);
+    return;
+  }
   if (method == SIPKIT_METHOD_INVITE && req && req->dlg) { /* re-INVITE */
     g = req->dlg->ended ? NULL : req->dlg;
     if (g) {
@@ -984,6 +1016,10 @@ static void client_fail(sipkit__txn *x, int status) {
   if (!req || req->done)
     return;
   req->done = 1;
+  if (req->fwd) {
+    sipkit__fwd_response(req, status, NULL, NULL);
+    return;
+  }
   if (req->cb)
     req->cb(req->data, req, status, NULL, NULL, NULL, 0);
   if (req->ua->closing)
@@ -1004,6 +1040,8 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
     txn_run(x, &acts, m, buf, 0);
     return;
   }
+  if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
+    return;
   /* A 2xx retransmitted after the INVITE transaction ended (timer M):
    * the dialog still ACKs it. */
   if (m->cseq && m->cseq->method == SIPKIT_METHOD_INVITE && m->status >= 200 && m->status < 300) {
@@ -1025,6 +1063,8 @@ static void srv_closed(uv_handle_t *h) {
 }
 
 static void srv_release(sipkit_srv *s) {
+  if (s->fwd)
+    sipkit__fwd_srv_gone(s);
   if (s->txn)
     s->txn->srv = NULL;
   s->txn = NULL;
@@ -1137,7 +1177,7 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
       (o && o->body_len && !o->body))
     return SIPKIT_EARGUMENT;
   sipkit_ua *ua = s->ua;
-  if (ua->closing)
+  if (ua->closing || s->fwd)
     return SIPKIT_ESTATE;
   const sipkit_msg *q = &s->req.msg;
   const char *qb = s->req.buf;
@@ -1238,6 +1278,29 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
   return SIPKIT_EOK;
 }
 
+int sipkit__srv_relay(sipkit_srv *s, int status, char *bytes, size_t len) {
+  sipkit__txn *x = s->txn;
+  if (!x || s->ua->closing) {
+    free(bytes);
+    return SIPKIT_ESTATE;
+  }
+  sipkit_txn_actions acts;
+  int rc = sipkit_txn_respond(&x->t, status, bytes, len, sipkit__now(s->ua->rt), &acts);
+  if (rc != SIPKIT_EOK) {
+    free(bytes);
+    return rc;
+  }
+  free(x->bytes);
+  x->bytes = bytes; /* the transaction resends these bytes */
+  x->len = len;
+  if (status >= 200)
+    s->final_sent = 1;
+  txn_run(x, &acts, NULL, NULL, 0);
+  return SIPKIT_EOK;
+}
+
+int sipkit_srv_routed(const sipkit_srv *s) { return s ? s->routed : 0; }
+
 sipkit_dlg *sipkit_srv_dialog(sipkit_srv *s) { return s && s->dlg && !s->dlg->ended ? s->dlg : NULL; }
 void sipkit_srv_set_data(sipkit_srv *s, void *data) {
   if (s)
@@ -1245,21 +1308,23 @@ void sipkit_srv_set_data(sipkit_srv *s, void *data) {
 }
 void *sipkit_srv_data(sipkit_srv *s) { return s ? s->data : NULL; }
 
-static void ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
+/* 0 when the ACK is in none of our dialogs. */
+static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
   sipkit_dlg *g;
   if (dlg_find(ua, m, buf, &g) != SIPKIT_DIALOG_ACCEPT)
-    return;
+    return 0;
   if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
-    return;
+    return 1;
   if (!g->d.rtx_active)
     uv_timer_stop(&g->rtx_timer);
   /* The peer ACKs each 2xx retransmission: report one ACK per INVITE. */
   if (g->acked && g->acked_cseq == m->cseq->num)
-    return;
+    return 1;
   g->acked = 1;
   g->acked_cseq = m->cseq->num;
   if (ua->h.on_ack)
     ua->h.on_ack(ua->data, ua, g, m, buf, m->size);
+  return 1;
 }
 
 /* RFC 3262 §3: a PRACK whose RAck names a reliable provisional we are
@@ -1289,6 +1354,16 @@ static void core_answer(sipkit_srv *s, int prack_ok) {
   int method = s->req.msg.method;
   sipkit_resp_opts o;
   memset(&o, 0, sizeof o);
+  if (s->routed) { /* proxy mode: the embedder left it to us */
+    sipkit_fwd_opts fo;
+    memset(&fo, 0, sizeof fo);
+    if (sipkit_srv_forward(s, &fo, NULL) == SIPKIT_EOK || s->final_sent || ua->closing)
+      return;
+    o.reason = "Cannot Forward";
+    ua->rt->st.auto_replies++;
+    sipkit_srv_respond(s, 500, &o, NULL);
+    return;
+  }
   ua->rt->st.auto_replies++;
   if (method == SIPKIT_METHOD_OPTIONS) {
     char allow[512], accept[512], sup[256];
@@ -1325,6 +1400,10 @@ static void handle_cancel(sipkit_ua *ua, const sipkit_msg *m, const char *buf, s
   sipkit_srv *s = inv->srv;
   if (!s || s->final_sent || ua->closing)
     return;
+  if (s->fwd) { /* §16.10: the downstream answers 487, relayed by the proxy */
+    sipkit__fwd_cancel(s, m, buf);
+    return;
+  }
   s->cancelled = 1;
   sipkit_srv_respond(s, 487, NULL, NULL);
   if (ua->h.on_cancel && !ua->closing)
@@ -1391,8 +1470,8 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     if (x) {
       sipkit_txn_on_request(&x->t, m->method, sipkit__now(rt), &acts);
       txn_run(x, &acts, m, buf, 0);
-    } else {
-      ack_to_dialog(ua, m, buf);
+    } else if (!ack_to_dialog(ua, m, buf) && ua->proxy && sipkit__proxy_routed(ua, m, buf)) {
+      sipkit__proxy_ack(ua, m, buf, src);
     }
     return;
   }
@@ -1416,7 +1495,10 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     sipkit__auto_reply(ua, m, buf, src, 483, NULL, NULL, 0);
     return;
   }
-  if (!sipkit__method_allowed(ua, m, buf)) {
+  /* proxy mode: requests of dialogs between others, routed through us */
+  int routable = ua->proxy && m->to && m->to->tag.len && sipkit__proxy_routed(ua, m, buf);
+  int routed = 0;
+  if (!routable && !sipkit__method_allowed(ua, m, buf)) {
     snprintf(line, sizeof line, "Allow: %s", ua->allow);
     sipkit__auto_reply(ua, m, buf, src, m->method == SIPKIT_METHOD_OTHER ? 501 : 405, NULL, lines,
                        1);
@@ -1428,7 +1510,8 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     if (dlg_find(ua, m, buf, &g) != SIPKIT_DIALOG_ACCEPT) {
       g = NULL;
       subscriber = m->method == SIPKIT_METHOD_NOTIFY ? notify_pending_req(ua, m, buf) : NULL;
-      if (!subscriber) {
+      routed = !subscriber && routable;
+      if (!subscriber && !routed) {
         sipkit__auto_reply(ua, m, buf, src, 481, NULL, NULL, 0);
         return;
       }
@@ -1439,12 +1522,12 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     return;
   }
   char unsup[512];
-  if (sipkit__check_require(ua, m, buf, unsup, sizeof unsup)) {
+  if (!ua->proxy && sipkit__check_require(ua, m, buf, unsup, sizeof unsup)) {
     snprintf(line, sizeof line, "Unsupported: %s", unsup);
     sipkit__auto_reply(ua, m, buf, src, 420, NULL, lines, 1);
     return;
   }
-  if (sipkit__check_content_type(ua, m, buf)) {
+  if (!ua->proxy && sipkit__check_content_type(ua, m, buf)) {
     snprintf(line, sizeof line, "Accept: %s", ua->accept);
     sipkit__auto_reply(ua, m, buf, src, 415, NULL, lines, 1);
     return;
@@ -1470,6 +1553,7 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   sipkit_srv *s = srv_new(ua, m, buf, len, src, g, &k);
   if (!s)
     return;
+  s->routed = (uint8_t)routed;
   int prack_ok = m->method == SIPKIT_METHOD_PRACK && g && prack_match(ua, g, m, buf);
   int taken = ua->h.on_request ? ua->h.on_request(ua->data, ua, s, g, m, buf, len) : 0;
   if (ua->closing)
@@ -1569,6 +1653,7 @@ int sipkit_ua_open(sipkit_rt *rt, const sipkit_ua_config *cfg, const sipkit_ua_h
   ua->allow = xstrdup(cfg->allow ? cfg->allow : DEFAULT_ALLOW);
   ua->supported = xstrdup(cfg->supported ? cfg->supported : "100rel");
   ua->accept = xstrdup(cfg->accept ? cfg->accept : DEFAULT_ACCEPT);
+  ua->proxy = cfg->proxy != 0;
   sipkit__list_add(&rt->uas, &ua->link);
   *out = ua;
   if (!ua->user || !ua->domain || !ua->allow || !ua->supported || !ua->accept ||
@@ -1597,6 +1682,27 @@ void sipkit_ua_close(sipkit_ua *ua) {
   sipkit__udp_close(ua);
   uv_udp_recv_stop(&ua->udp);
   uv_close((uv_handle_t *)&ua->udp, sipkit__ua_free_cb);
+}
+
+int sipkit_ua_allow_method(sipkit_ua *ua, const char *method) {
+  if (!ua || !method || !*method)
+    return SIPKIT_EARGUMENT;
+  size_t n = strlen(method);
+  for (size_t i = 0; i < n; i++) /* token (§25.1), as the Method rule */
+    if (!((method[i] >= 'A' && method[i] <= 'Z') || (method[i] >= 'a' && method[i] <= 'z') ||
+          (method[i] >= '0' && method[i] <= '9') || strchr("-.!%*_+`'~", method[i])))
+      return SIPKIT_EARGUMENT;
+  /* Allow entries compare exactly (methods are case-sensitive, §7.1) */
+  for (const char *p = ua->allow; (p = strstr(p, method)) != NULL; p += n)
+    if ((p == ua->allow || p[-1] == ' ' || p[-1] == ',') && (p[n] == 0 || p[n] == ',' || p[n] == ' '))
+      return SIPKIT_EOK;
+  size_t have = strlen(ua->allow);
+  char *a = realloc(ua->allow, have + n + 3);
+  if (!a)
+    return SIPKIT_ENO_MEMORY;
+  snprintf(a + have, n + 3, "%s%s", have ? ", " : "", method);
+  ua->allow = a;
+  return SIPKIT_EOK;
 }
 
 int sipkit_ua_port(const sipkit_ua *ua) { return ua ? ua->port : 0; }
