@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lua/demo.sh BUILD - `make demo`: on loopback, proxy.lua (registrar and
 # router), uas.lua registering as bob, and uac.lua (alice) calling bob
-# through the proxy, sending DTMF 1234# by INFO, waiting and hanging up.
+# through the proxy, sending DTMF 1234# by INFO, waiting and hanging up,
+# with every message alice sends and receives traced (sipkit run --trace).
 # Every process is stopped by its PID at the end.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +33,12 @@ start proxy proxy.lua 127.0.0.1:0 --user bob:secret
 proxy=$ADDR
 start uas uas.lua 127.0.0.1:0 --register "sip:$proxy" --password secret
 for _ in $(seq 50); do grep -q "registered" "$tmp/uas" && break; sleep 0.1; done
-"$sipkit" run "$ex/uac.lua" "sip:bob@$proxy" --dtmf 1234# --interval 0.2 --wait 1
+# alice's side in full: every message sent and received, as a block with
+# its time, direction and addresses (sipkit run --trace), between the event
+# lines of the three scripts
+echo "demo: alice calls bob through the proxy; alice's messages are traced"
+"$sipkit" run --trace --trace-prefix "  alice| " "$ex/uac.lua" "sip:bob@$proxy" \
+  --dtmf 1234# --interval 0.2 --wait 1
 status=$?
 sleep 0.3
 echo "demo: uac.lua exited with $status"

@@ -1397,6 +1397,9 @@ static int run_msghandler(lua_State *L) {
   return 1;
 }
 
+static const char *run_module; /* sipkit_lua_run_module's module, or NULL */
+static int run_status;         /* the module's integer result */
+
 /* Body of the run, under lua_pcall so that every error gets a traceback:
  * sipkit.run(chunk, args...). */
 static int run_protected(lua_State *L) {
@@ -1425,12 +1428,19 @@ static int run_protected(lua_State *L) {
   lua_pushliteral(L, "sipkit");
   lua_call(L, 1, 1);
   lua_getfield(L, -1, "run");
-  if (luaL_loadfilex(L, path, "t") != LUA_OK)
+  if (run_module) { /* sipkit_lua_run_module: require(module) is the main task */
+    lua_getglobal(L, "require");
+    lua_pushstring(L, run_module);
+    lua_call(L, 1, 1);
+  } else if (luaL_loadfilex(L, path, "t") != LUA_OK) {
     return lua_error(L);
+  }
   luaL_checkstack(L, nargs + 8, "too many script arguments");
   for (i = 0; i < nargs; i++)
     lua_pushstring(L, args[i]);
-  lua_call(L, nargs + 1, 0);
+  lua_call(L, nargs + 1, 1);
+  if (run_module && lua_isinteger(L, -1))
+    run_status = (int)lua_tointeger(L, -1);
   return 0;
 }
 
@@ -1466,6 +1476,17 @@ SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
   lua_close(L);
   run_hooks = NULL;
   return rc == LUA_OK ? 0 : 1;
+}
+
+SIPKIT_LUA_API int sipkit_lua_run_module(const char *module, const char *path,
+                                         int nargs, char **args,
+                                         const sipkit_lua_hooks *hooks) {
+  int rc;
+  run_module = module;
+  run_status = 0;
+  rc = sipkit_lua_run(path, nargs, args, hooks);
+  run_module = NULL;
+  return rc != 0 ? rc : run_status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1608,6 +1629,8 @@ static int l_rt_new(lua_State *L) {
       cfg.txn.t1 = (uint32_t)luaL_checkinteger(L, -1);
     lua_pop(L, 1);
   }
+  if (run_hooks && run_hooks->configure) /* the runner's options win */
+    run_hooks->configure(run_hooks->data, &cfg);
   rc = sipkit_rt_new(&r->rt, NULL, &cfg);
   if (rc != SIPKIT_EOK)
     return push_fail_code(L, rc, "sipkit_rt_new");
@@ -1704,6 +1727,21 @@ static int timer_cancel(lua_State *L) {
   return 0;
 }
 
+/* rt:stats() -> table of sipkit_rt_get_stats counters (sipkit.stats()) */
+static int rt_stats(lua_State *L) {
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(check_rt(L, 1)->rt, &st);
+  lua_createtable(L, 0, 16);
+#define RT_STAT(f) (lua_pushinteger(L, (lua_Integer)st.f), lua_setfield(L, -2, #f))
+  RT_STAT(datagrams_in); RT_STAT(datagrams_out); RT_STAT(bytes_in); RT_STAT(bytes_out);
+  RT_STAT(retransmissions); RT_STAT(malformed); RT_STAT(oversize);
+  RT_STAT(injected_drops); RT_STAT(injected_dups); RT_STAT(injected_delays);
+  RT_STAT(auto_replies); RT_STAT(replies_capped); RT_STAT(txn_timeouts);
+  RT_STAT(transactions); RT_STAT(dialogs); RT_STAT(transport_errors);
+#undef RT_STAT
+  return 1;
+}
+
 /* core.clock() -> monotonic milliseconds, for sipkit.now() outside a run */
 static int l_clock(lua_State *L) {
   struct timespec ts;
@@ -1714,7 +1752,7 @@ static int l_clock(lua_State *L) {
 
 static const luaL_Reg rt_methods[] = {
     {"step", rt_step}, {"now", rt_now}, {"timer", rt_timer},
-    {"close", rt_close}, {NULL, NULL}};
+    {"stats", rt_stats}, {"close", rt_close}, {NULL, NULL}};
 static const luaL_Reg rt_meta[] = {
     {"__gc", rt_close}, {"__close", rt_close}, {"__tostring", rt_tostring},
     {NULL, NULL}};
@@ -1841,7 +1879,8 @@ static int push_request_args(lua_State *L, rt_event *ev) {
   push_srv(L, a->u, a->srv);
   push_dlg(L, a->u, a->dlg);
   push_msg_copy(L, a->buf, a->len);
-  return 3;
+  lua_pushboolean(L, sipkit_srv_routed(a->srv)); /* proxy mode: not ours, passing through */
+  return 4;
 }
 
 static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
@@ -1936,9 +1975,10 @@ static void ua_on_cancel(void *data, sipkit_ua *ua, sipkit_srv *srv) {
 static int push_dlg_end_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   static const char *const why[] = {"", "bye_received", "bye_sent", "no_ack",
-                                    "rejected", "early_ended", "closed"};
+                                    "rejected", "early_ended", "closed",
+                                    "subscription_terminated"};
   push_dlg(L, a->u, a->dlg);
-  lua_pushstring(L, a->status >= 1 && a->status <= 6 ? why[a->status] : "unknown");
+  lua_pushstring(L, a->status >= 1 && a->status <= 7 ? why[a->status] : "unknown");
   return 2;
 }
 
@@ -2011,6 +2051,9 @@ static int l_ua_open(lua_State *L) {
   cfg.password = opt_str(L, 3, "password", NULL);
   cfg.allow = opt_str(L, 3, "allow", NULL);
   cfg.supported = opt_str(L, 3, "supported", NULL);
+  lua_getfield(L, 3, "proxy");
+  cfg.proxy = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   lua_getfield(L, 3, "reuseport");
   cfg.reuseport = lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -2269,6 +2312,93 @@ static int srv_respond(lua_State *L) {
   return 2;
 }
 
+/* Each response a forwarded request relays upstream: dispatched as
+ * ("forward", id, status, msg); status 0 is the CANCEL passed on.  x is
+ * anchored in the registry until the final (or until the Lua state
+ * closes, when the UA closed first: no more callbacks then). */
+static int push_forward_args(lua_State *L, rt_event *ev) {
+  ua_cb_args *a = (ua_cb_args *)ev->ctx;
+  lua_pushinteger(L, a->status);
+  push_msg_copy(L, a->buf, a->len);
+  return 2;
+}
+
+static void srv_forward_cb(void *data, sipkit_srv *srv, int status, const sipkit_msg *msg,
+                           const char *buf, size_t len) {
+  lhandle *x = (lhandle *)data;
+  ua_cb_args a;
+  rt_event ev;
+  (void)srv;
+  (void)msg;
+  memset(&a, 0, sizeof a);
+  a.u = x->u;
+  a.buf = buf;
+  a.len = len;
+  a.status = status;
+  memset(&ev, 0, sizeof ev);
+  ev.r = x->u->r;
+  ev.kind = "forward";
+  ev.id = x->id;
+  ev.push = push_forward_args;
+  ev.ctx = &a;
+  dispatch(&ev);
+  if (status >= 200)
+    end_handle(x->u->r->L, x);
+}
+
+/* srv:forward({uri=, dest=, record_route=, headers=}, id) -> true or
+ * nil, err.  On success srv belongs to the core's proxy (RFC 3261 §16):
+ * the srv handle ends, responses come as "forward" events for id. */
+static int srv_forward(lua_State *L) {
+  lhandle *x = (lhandle *)luaL_checkudata(L, 1, SRV_MT);
+  lua_Integer id = luaL_checkinteger(L, 3);
+  sipkit_fwd_opts fo;
+  sipkit_error e;
+  sipkit_srv *srv;
+  lhandle *fx;
+  int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!handle_live(x))
+    return push_fail_code(L, SIPKIT_ESTATE, "request already answered or cancelled");
+  srv = (sipkit_srv *)x->h;
+  memset(&fo, 0, sizeof fo);
+  memset(&e, 0, sizeof e);
+  fo.uri = opt_str(L, 2, "uri", NULL);
+  fo.dest = opt_str(L, 2, "dest", NULL);
+  lua_getfield(L, 2, "record_route");
+  fo.record_route = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, 2, "headers");
+  fo.headers = header_lines(L, -1, &fo.header_count);
+  fx = new_handle(L, REQ_MT, NULL, x->u, id); /* never live: only the callback's anchor */
+  fo.cb = srv_forward_cb;
+  fo.data = fx;
+  rc = sipkit_srv_forward(srv, &fo, &e);
+  if (rc != SIPKIT_EOK) {
+    end_handle(L, fx);
+    if (e.code == 0)
+      e.code = rc;
+    if (!e.rule)
+      e.rule = "";
+    return push_fail(L, &e, NULL, 0);
+  }
+  sipkit_srv_set_data(srv, NULL);
+  end_handle(L, x);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ua:allow(method): add method to the UA's Allow list -> true or nil, err */
+static int ua_allow(lua_State *L) {
+  lua_ua *u = check_ua(L, 1);
+  const char *m = luaL_checkstring(L, 2);
+  int rc = sipkit_ua_allow_method(u->ua, m);
+  if (rc != SIPKIT_EOK)
+    return push_fail_code(L, rc, "Allow");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* dlg:request(opts, id) -> req or nil, err */
 static int dlg_request(lua_State *L) {
   lhandle *x = check_handle(L, 1, DLG_MT);
@@ -2301,7 +2431,7 @@ static int dlg_info(lua_State *L) {
 }
 
 static const luaL_Reg ua_methods[] = {
-    {"request", ua_request}, {"port", ua_port}, {"addr", ua_addr},
+    {"request", ua_request}, {"port", ua_port}, {"addr", ua_addr}, {"allow", ua_allow},
     {"close", ua_close}, {NULL, NULL}};
 static const luaL_Reg ua_meta[] = {
     {"__gc", ua_close}, {"__close", ua_close}, {"__tostring", ua_tostring},
@@ -2309,7 +2439,8 @@ static const luaL_Reg ua_meta[] = {
 static const luaL_Reg req_methods[] = {
     {"cancel", req_cancel}, {"live", handle_live_m}, {NULL, NULL}};
 static const luaL_Reg srv_methods[] = {
-    {"respond", srv_respond}, {"live", handle_live_m}, {NULL, NULL}};
+    {"respond", srv_respond}, {"forward", srv_forward}, {"live", handle_live_m},
+    {NULL, NULL}};
 static const luaL_Reg dlg_methods[] = {
     {"request", dlg_request}, {"info", dlg_info}, {"live", handle_live_m},
     {NULL, NULL}};
@@ -2373,6 +2504,13 @@ static int preload_location(lua_State *L) {
   return 1;
 }
 
+static int preload_load(lua_State *L) {
+  load_embedded(L, sipkit_lua_load, sizeof sipkit_lua_load, "@sipkit/load.lua");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
 SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_checkversion(L);
   create_meta(L, MSG_MT, msg_meta, msg_methods);
@@ -2384,6 +2522,8 @@ SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, preload_location);
   lua_setfield(L, -2, "sipkit.location");
+  lua_pushcfunction(L, preload_load); /* and the `sipkit load` driver */
+  lua_setfield(L, -2, "sipkit.load");
   lua_pop(L, 1);
 
   load_embedded(L, sipkit_lua_main, sizeof sipkit_lua_main, "@sipkit.lua");

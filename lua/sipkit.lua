@@ -322,6 +322,12 @@ end
 
 function M.running() return run_state ~= nil end
 
+-- sipkit.stats() -> the runtime's counters (datagrams_in/out, bytes_in/out,
+-- retransmissions, malformed, injected_drops/dups/delays, auto_replies,
+-- txn_timeouts, transactions, dialogs, transport_errors ...), or nil
+-- outside a run.
+function M.stats() return run_state and run_state.rt:stats() end
+
 ---------------------------------------------------------------- user agents
 -- The C core (sipkit_ua) owns sockets, transactions and dialogs; these
 -- tables give them coroutine-shaped methods.  C callbacks arrive through
@@ -329,7 +335,11 @@ function M.running() return run_state ~= nil end
 -- resumed by the scheduler, and anything that sends (auto-answers, BYE of
 -- an abandoned 2xx) runs in a task of its own, never inside a callback.
 
-local UA, Call, Request, Pending = {}, {}, {}, {}
+local UA, Call, Request, Pending, Forward, Subscription = {}, {}, {}, {}, {}, {}
+Forward.__index = Forward
+Forward.__name = "sipkit.Forward"
+Subscription.__index = Subscription
+Subscription.__name = "sipkit.Subscription"
 UA.__index = UA
 UA.__name = "sipkit.UA"
 Call.__index = Call
@@ -614,17 +624,26 @@ function Request:respond(code, opts)
     body = body, content_type = ctype, reliable = opts.reliable })
   if not ok then return nil, dlg end
   if code >= 200 then self.answered = true end
-  if dlg and not self.call and self.msg.method == "INVITE" and code < 300 then
+  local m = self.msg.method
+  if dlg and not self.call and (m == "INVITE" or m == "SUBSCRIBE" or m == "REFER") and code < 300 then
     self.new_call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
-    self.new_call.invite = self.msg
-    if self.msg.sdp then self.new_call.remote_sdp = self.msg.body end
+    if m == "INVITE" then
+      self.new_call.invite = self.msg
+      if self.msg.sdp then self.new_call.remote_sdp = self.msg.body end
+    elseif code >= 200 then
+      self.new_call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
+    end
   end
   if self.call and self.msg.method == "INVITE" and code >= 200 and code < 300 then
     if body then self.call.local_sdp = body end
     if self.msg.sdp then self.call.remote_sdp = self.msg.body end
   end
-  return true
+  return true, self.new_call
 end
+
+-- the msg's methods, called on the request
+function Request:header(name) return self.msg:header(name) end
+function Request:headers(name) return self.msg:headers(name) end
 
 function Request:ring(opts) return self:respond(180, opts) end
 function Request:reject(code, opts) return self:respond(code or 486, opts) end
@@ -657,6 +676,60 @@ function Request:wait_cancel(timeout)
   return nil, err
 end
 
+-- Proxy (RFC 3261 §16): req:forward{uri=, dest=, record_route=, headers=}
+-- -> forward or nil, err.  The request goes on to uri (the new
+-- Request-URI; nil: its own, after Route processing) with our Via on top,
+-- Max-Forwards one less, a Route naming us consumed, Record-Route added
+-- when asked; each response comes back through the core, which relays it
+-- upstream (also 2xx retransmissions, and a CANCEL downstream).  The
+-- request is answered from then on (req:respond fails).
+function Request:forward(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("req:forward: a table expected", 2) end
+  if self.answered or not self.srv then
+    return nil, core.error("STATE", self.cancelled and "request was cancelled" or "request already answered")
+  end
+  local st = run_state
+  local id = next_id(st)
+  local f = setmetatable({ req = self, ua = self.ua, queue = mailbox() }, Forward)
+  st.forwards[id] = f
+  local ok, err = self.srv:forward({ uri = opts.uri, dest = opts.dest, record_route = opts.record_route,
+    headers = header_lines(opts.headers) }, id)
+  if not ok then
+    st.forwards[id] = nil
+    return nil, err
+  end
+  self.answered = true
+  self.forwarded = true
+  return f
+end
+
+-- f:receive([timeout]) -> {status=, reason=, msg=, cancel=} for each
+-- response relayed upstream (100 is not relayed; a final the proxy made
+-- itself, 408 or 503, has msg nil), {status = 0, cancel = true, msg =
+-- the CANCEL} when the caller cancelled; nil after the final.
+function Forward:receive(timeout)
+  if self.ended then return nil end
+  local ev, err = self.queue:get(timeout, "forward")
+  if not ev then return nil, err end
+  if ev.status >= 200 then self.ended, self.final = true, ev end
+  return ev
+end
+
+function Forward:events()
+  return function() return (self:receive()) end
+end
+
+-- f:wait([timeout]) -> final status, response msg (nil for our own 408 / 503)
+function Forward:wait(timeout)
+  local deadline = timeout and M.now() + timeout
+  while not self.ended do
+    local ev, err = self:receive(deadline_left(deadline))
+    if not ev then return nil, err end
+  end
+  return self.final.status, self.final.msg
+end
+
 -- Answer what the script left unanswered: 200, with an SDP answer for a
 -- re-INVITE, so an unexpected request never breaks a flow.
 function Request:_auto()
@@ -677,6 +750,11 @@ dispatchers.response = function(id, status, dlg, msg)
   local p = st.pending[id]
   if not p then return true end
   if status >= 200 then st.pending[id] = nil end
+  local sub = p.subscription
+  if sub and status >= 200 and status < 300 and dlg and not sub.dlg then
+    sub.dlg = dlg
+    p.ua.calls[dlg] = sub
+  end
   if p.invite and status >= 200 and status < 300 and dlg then
     local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
     c.state = "confirmed"
@@ -690,13 +768,52 @@ dispatchers.response = function(id, status, dlg, msg)
   return true
 end
 
-dispatchers.request = function(id, srv, dlg, msg)
+dispatchers.forward = function(id, status, msg)
+  local st = run_state
+  local f = st.forwards[id]
+  if not f then return true end
+  if status >= 200 then st.forwards[id] = nil end
+  f.queue:put({ status = status, msg = msg, cancel = status == 0 or nil,
+    reason = msg and msg.reason or (status > 0 and core.reason_phrase(status)) or nil })
+  return true
+end
+
+-- A NOTIFY for a subscription whose 2xx has not come yet (RFC 6665
+-- §4.1.2.4): the oldest pending subscription of that event package.
+local function pending_subscription(ua, msg)
+  local ev = (msg:header("Event") or ""):match("^%s*([^;%s]+)")
+  for _, sub in ipairs(ua.subscribing) do
+    if not sub.dlg and sub.event == ev then return sub end
+  end
+end
+
+dispatchers.request = function(id, srv, dlg, msg, routed)
   local ua = run_state.uas[id]
   if not ua or not msg then return false end
   local method = msg.method
+  if routed then
+    -- proxy mode: a request of others' dialog; without a handler the
+    -- core forwards it
+    local h = ua.routed_handler
+    if not h then return false end
+    M.spawn(h, new_request(ua, srv, msg))
+    return true
+  end
   if dlg then
     local call = ua.calls[dlg]
+    if not call and method == "NOTIFY" then
+      call = pending_subscription(ua, msg)
+      if call then
+        call.dlg = dlg
+        ua.calls[dlg] = call
+      end
+    end
     if not call then return false end
+    if getmetatable(call) == Subscription then
+      -- the core answers 200 (and ends the dialog on terminated)
+      if method == "NOTIFY" then call:_notify(new_request(ua, nil, msg, nil)) end
+      return false
+    end
     if method == "BYE" then
       -- the core answers 200 and ends the dialog; the script still sees it
       local r = new_request(ua, nil, msg, call)
@@ -750,7 +867,7 @@ dispatchers.dialog_end = function(id, dlg, why)
     call.end_reason = why
     local err = ended_error(why)
     call.inbox:close(err)
-    call.acked:close(err)
+    if call.acked then call.acked:close(err) end
     ua.calls[dlg] = nil
   end
   return true
@@ -772,14 +889,15 @@ function M.ua(opts)
   st.uas = st.uas or {}
   st.pending = st.pending or {}
   local id = next_id(st)
+  st.forwards = st.forwards or {}
   local c, err = core.ua_open(st.rt, id, {
     bind = opts.bind or "127.0.0.1:0", user = opts.user, domain = opts.domain,
     display = opts.display, password = opts.password, allow = opts.allow,
-    supported = opts.supported, reuseport = opts.reuseport })
+    supported = opts.supported, reuseport = opts.reuseport, proxy = opts.proxy })
   if not c then return nil, err end
   local ua = setmetatable({
     c = c, id = id, port = c:port(), addr = c:addr(), user = opts.user or "sipkit",
-    handlers = {}, invites = mailbox(), requests = mailbox(), calls = {},
+    handlers = {}, invites = mailbox(), requests = mailbox(), calls = {}, subscribing = {},
     by_srv = setmetatable({}, { __mode = "k" }),
     listen_invite = opts.accept, listen_other = opts.receive, rtp_port = opts.rtp_port,
   }, UA)
@@ -811,6 +929,14 @@ function UA:close()
   local err = core.error("CLOSED", "user agent closed")
   self.invites:close(err)
   self.requests:close(err)
+  if run_state and run_state.forwards then
+    for fid, f in pairs(run_state.forwards) do
+      if f.ua == self then
+        run_state.forwards[fid] = nil
+        f.queue:close(err)
+      end
+    end
+  end
 end
 UA.__close = UA.close
 
@@ -880,13 +1006,90 @@ function UA:invite(uri, opts)
 end
 
 -- ua:on(method, function(req) ... end): each new request of that method
--- outside a dialog runs the handler in a task of its own.
+-- outside a dialog runs the handler in a task of its own.  The method is
+-- added to the UA's Allow list (the core answers 405 to the others).
 function UA:on(method, handler)
   if type(method) ~= "string" or type(handler) ~= "function" then
     error("ua:on: a method name and a function expected", 2)
   end
+  local ok, err = self.c:allow(method)
+  if not ok then error("ua:on: " .. tostring(err), 2) end
   self.handlers[method] = handler
   return self
+end
+
+-- ua:on_routed(function(req) ... end), for a UA opened with proxy = true:
+-- each request of a dialog between others whose Route names us (BYE,
+-- INFO, re-INVITE ...) runs the handler, which forwards it
+-- (req:forward()) or answers it.  Without a handler the core forwards
+-- such requests itself; an ACK for a 2xx is always forwarded statelessly.
+function UA:on_routed(handler)
+  if type(handler) ~= "function" then error("ua:on_routed: a function expected", 2) end
+  self.routed_handler = handler
+  return self
+end
+
+-- ua:subscribe(uri, {event=, expires=3600, accept=, headers=, to=, from=,
+-- dest=, timeout=}) -> subscription or nil, err (RFC 6665).
+-- sub:receive([timeout]) yields each NOTIFY (answered 200 by the core; a
+-- request with req.answered = true), then nil, err (code ENDED) once a
+-- NOTIFY with Subscription-State: terminated ended the dialog.
+function UA:subscribe(uri, opts)
+  if type(uri) ~= "string" then error("ua:subscribe: a URI string expected", 2) end
+  if self.closed then error("ua:subscribe: user agent is closed", 2) end
+  opts = opts or {}
+  if type(opts.event) ~= "string" then error("ua:subscribe: opts.event expected", 2) end
+  local h = header_lines(opts.headers)
+  h[#h + 1] = "Event: " .. opts.event
+  h[#h + 1] = "Expires: " .. (opts.expires or 3600)
+  if opts.accept then h[#h + 1] = "Accept: " .. opts.accept end
+  local sub = setmetatable({ ua = self, event = opts.event, inbox = mailbox(), state = "pending" }, Subscription)
+  self.subscribing[#self.subscribing + 1] = sub
+  local function done()
+    for i, x in ipairs(self.subscribing) do
+      if x == sub then table.remove(self.subscribing, i) break end
+    end
+  end
+  local copts = { method = "SUBSCRIBE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
+    headers = h }
+  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  if not p then done() return nil, err end
+  p.subscription = sub
+  local resp, rerr = p:result(opts.timeout)
+  done()
+  if not resp then return nil, rerr end
+  sub.response = resp
+  sub.expires = resp.expires or opts.expires or 3600
+  if sub.state == "pending" then sub.state = "active" end
+  return sub
+end
+
+function Subscription:_notify(req)
+  local ss = req.msg:header("Subscription-State") or ""
+  self.subscription_state = ss:match("^%s*([^;%s]+)")
+  if self.subscription_state == "terminated" then self.state = "terminated" end
+  self.inbox:put(req)
+end
+
+function Subscription:receive(timeout)
+  return self.inbox:get(timeout, "subscription:receive")
+end
+
+function Subscription:events()
+  return function() return (self:receive()) end
+end
+
+Subscription._ended_err = Call._ended_err
+Subscription.request = Call.request
+
+-- sub:unsubscribe() -> true or nil, err: SUBSCRIBE with Expires: 0; the
+-- notifier's terminated NOTIFY then ends receive().
+function Subscription:unsubscribe(opts)
+  opts = opts or {}
+  local r, err = self:request("SUBSCRIBE", { headers = { "Event: " .. self.event, "Expires: 0" },
+    timeout = opts.timeout })
+  if not r then return nil, err end
+  return true
 end
 
 -- The next INVITE outside a dialog (from the first call on, INVITEs are

@@ -74,5 +74,12 @@ void cli_json_body(cli_json *w, const char *buf, const struct sipkit_msg *msg);
 int cli_cmd_parse(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);   /* cmd_run.c, Lua in lua/lsipkit.c */
 int cli_cmd_ladder(int argc, char **argv); /* cmd_ladder.c */
+int cli_cmd_load(int argc, char **argv);   /* cmd_load.c, driver in lua/sipkit/load.lua */
+
+/* Option values shared by run and load (cmd_run.c): print "sipkit: OPT:
+ * ..." and return -1 when s is not a decimal number <= max / a size in
+ * bytes with an optional K or M suffix (at most 1G). */
+int cli_parse_uint(const char *opt, const char *s, uint64_t max, uint64_t *out);
+int cli_parse_bytes(const char *opt, const char *s, long *out);
 
 #endif /* SIPKIT_CLI_H */

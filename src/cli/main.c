@@ -26,6 +26,8 @@ static const cli_command commands[] = {
      "run a Lua call-flow script (require \"sipkit\")", cli_cmd_run},
     {"ladder", "[--html FILE] [--no-color] FILE.pcap",
      "draw ladder diagrams of the SIP calls in a capture", cli_cmd_ladder},
+    {"load", "SCRIPT.lua --rate R --calls N [OPTIONS] [-- ARGS...]",
+     "generate load: run a script's call flow at a rate, report statistics", cli_cmd_load},
 };
 
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])

@@ -2,6 +2,7 @@
 #
 #   make bench        sipkit vs sofia-sip vs libosip2: wall clock table, then callgrind
 #   make bench-peers  sofia-sip and libosip2 only (needs no libsipkit.a)
+#   make bench-load   call rates against SIPp (tests/bench/load.sh), see below
 #
 #   BENCH_ARGS='--iters 20000 --rounds 7'  extra arguments for the wall-clock run
 #   BENCH_CALLGRIND_N=100                  N in (Ir(N+1) - Ir(1)) / (N * messages)
@@ -52,3 +53,13 @@ bench-peers: $(BENCH_PEERS)
 	@$(BENCH_PEERS) $(BENCH_ARGS) $(BENCH_CORPUS)
 	@echo "== callgrind: instructions per message"
 	@sh $(BENCH_DIR)/callgrind.sh $(BENCH_PEERS) $(BENCH_CORPUS) sofia osip
+
+# Call-rate benchmark against SIPp on loopback (tests/bench/load.sh): SIPp
+# uac -> uas.lua, `sipkit load` uac.lua -> SIPp uas, SIPp -> SIPp, rates
+# stepping up, default and 4 MiB socket buffers.  CPU-heavy, minutes long,
+# never part of `make test`; the table goes to $(BUILD)/bench/load-results.md.
+#   BENCH_LOAD_RATES="100 500 1000 2000 4000" BENCH_LOAD_SECONDS=5 BENCH_LOAD_BUFFERS="0 4194304"
+.PHONY: bench-load
+bench-load: $(BUILD)/sipkit
+	@command -v sipp > /dev/null || { echo "bench-load: sipp not found (Debian sip-tester); run 'make deps'" >&2; exit 1; }
+	$(BENCH_DIR)/load.sh $(BUILD)
