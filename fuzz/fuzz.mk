@@ -11,7 +11,8 @@
 # sanitizers (the plain build/libsipkit.a is never instrumented).  See
 # fuzz/README.md.
 
-FUZZ_HARNESSES := fuzz_parse fuzz_stream fuzz_uri fuzz_sdp fuzz_auth fuzz_roundtrip fuzz_multipart fuzz_dtmf
+FUZZ_HARNESSES := fuzz_parse fuzz_stream fuzz_uri fuzz_sdp fuzz_auth fuzz_roundtrip fuzz_multipart fuzz_dtmf \
+                  fuzz_ua fuzz_pcap
 # fuzz-ci defaults to 20 s a harness unless FUZZ_SECONDS is given.
 ifeq ($(origin FUZZ_SECONDS),undefined)
 FUZZ_CI_SECONDS := 20

@@ -199,3 +199,6 @@ dt dtmf-one '5'
 dt dtmf-crlf ' # \r\n'
 dt dtmf-two '12'
 echo "seeds: $(ls "$MP" | wc -l) multipart, $(ls "$DT" | wc -l) dtmf"
+
+# fuzz_ua and fuzz_pcap seeds are made by fuzz/mkseeds_rt.py (Python 3; it
+# runs build/fuzz/asan/fuzz_ua to learn the harness's deterministic tags).

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "capture_internal.h"
 #include "sipkit_capture.h"
 
 /* ---------------------------------------------------------------- addresses */
@@ -468,16 +469,19 @@ static int link_supported(int lt) {
   }
 }
 
-int sipkit_pcap_open_read(sipkit_pcap_reader **r, const char *path, char *errbuf,
-                          size_t errcap) {
+static int open_read(sipkit_pcap_reader **r, const char *path, FILE *f, char *errbuf,
+                     size_t errcap) {
   char eb[PCAP_ERRBUF_SIZE];
   sipkit_pcap_reader *rd;
   pcap_t *p;
 
   *r = NULL;
   eb[0] = '\0';
-  p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, eb);
+  p = f ? pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, eb)
+        : pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, eb);
   if (p == NULL) {
+    if (f)
+      fclose(f); /* libpcap leaves it open when it fails */
     set_err(errbuf, errcap, eb);
     return SIPKIT_EIO;
   }
@@ -500,6 +504,15 @@ int sipkit_pcap_open_read(sipkit_pcap_reader **r, const char *path, char *errbuf
   rd->linktype = pcap_datalink(p);
   *r = rd;
   return SIPKIT_EOK;
+}
+
+int sipkit_pcap_open_read(sipkit_pcap_reader **r, const char *path, char *errbuf,
+                          size_t errcap) {
+  return open_read(r, path, NULL, errbuf, errcap);
+}
+
+int sipkit__pcap_fopen_read(sipkit_pcap_reader **r, FILE *f, char *errbuf, size_t errcap) {
+  return open_read(r, NULL, f, errbuf, errcap);
 }
 
 enum { NET_NONE, NET_V4, NET_V6 };
@@ -707,6 +720,17 @@ int sipkit_pcap_next(sipkit_pcap_reader *r, sipkit_dgram *d, char *errbuf, size_
       return 1;
     }
   }
+}
+
+int sipkit__pcap_decode(int linktype, const uint8_t *p, size_t n, sipkit_dgram *d,
+                        sipkit_pcap_stats *st) {
+  sipkit_pcap_reader r;
+  memset(&r, 0, sizeof r);
+  r.linktype = linktype;
+  r.st = *st;
+  int rc = decode(&r, p, n, d);
+  *st = r.st;
+  return rc;
 }
 
 void sipkit_pcap_get_stats(const sipkit_pcap_reader *r, sipkit_pcap_stats *st) { *st = r->st; }

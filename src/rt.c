@@ -106,9 +106,9 @@ void sipkit_rt_stop(sipkit_rt *rt) {
     uv_stop(rt->loop);
 }
 
-uint64_t sipkit__now(sipkit_rt *rt) { return uv_now(rt->loop); }
+uint64_t sipkit__now(sipkit_rt *rt) { return uv_now(rt->loop) + rt->skew; }
 
-uint64_t sipkit_rt_now(sipkit_rt *rt) { return rt ? uv_now(rt->loop) : 0; }
+uint64_t sipkit_rt_now(sipkit_rt *rt) { return rt ? sipkit__now(rt) : 0; }
 
 static void timer_fired(uv_timer_t *h) {
   sipkit_timer *t = h->data;

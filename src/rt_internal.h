@@ -47,6 +47,7 @@ struct sipkit_rt {
   sipkit__link uas;          /* sipkit_ua */
   uint64_t cap_second;       /* error-reply cap: current second and count in it */
   uint32_t cap_count;
+  uint64_t skew;             /* ms added to the loop's clock (sipkit__ua_fire_timers) */
 };
 
 struct sipkit_timer {
@@ -207,6 +208,21 @@ socklen_t sipkit__addr_len(const struct sockaddr *sa);
 int sipkit__addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 
 void sipkit__ua_free_cb(uv_handle_t *h);
+/* Tests and fuzzing (fuzz/fuzz_ua.c), never exported: */
+/* rt_udp.c: what the socket read callback does with a datagram of len
+ * bytes (1..) from `from`: size limit, statistics, receive fault
+ * injection, trace, then sipkit__ua_datagram.  No socket involved. */
+void sipkit__ua_inject(sipkit_ua *ua, const char *bytes, size_t len, const struct sockaddr *from);
+/* ua.c: run up to max of ua's pending timers (transactions, 2xx
+ * retransmission of dialogs, reliable provisionals) in deadline order
+ * without waiting: the runtime's clock (sipkit__now) skips ahead to each
+ * deadline.  Returns how many ran. */
+unsigned sipkit__ua_fire_timers(sipkit_ua *ua, unsigned max);
+/* ua.c: drop every dialog (on_dialog_end with SIPKIT_DLG_END_CLOSED),
+ * transaction, request and server transaction of ua and every delayed
+ * datagram, as sipkit_ua_close does, but keep the UA open.  The handles
+ * are freed by their close callbacks on the next loop turn. */
+void sipkit__ua_reset(sipkit_ua *ua);
 /* ua.c: one datagram that passed fault injection */
 void sipkit__ua_datagram(sipkit_ua *ua, const char *buf, size_t len,
                          const struct sockaddr *src);

@@ -289,6 +289,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(ua->rbuf, (unsigned)ua->rbuf_len);
 }
 
+static void deliver(sipkit_ua *ua, const char *bytes, size_t len, const struct sockaddr *addr);
+
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                     unsigned flags) {
   sipkit_ua *ua = h->data;
@@ -303,14 +305,23 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
   }
   if (nread == 0)
     return;
-  if ((flags & UV_UDP_PARTIAL) || (size_t)nread > rt->cfg.max_datagram) {
+  if (flags & UV_UDP_PARTIAL) {
+    rt->st.oversize++;
+    return;
+  }
+  deliver(ua, buf->base, (size_t)nread, addr);
+}
+
+/* One datagram read from the socket: size limit, statistics, receive
+ * fault injection, trace, then the UA core. */
+static void deliver(sipkit_ua *ua, const char *bytes, size_t len, const struct sockaddr *addr) {
+  sipkit_rt *rt = ua->rt;
+  if (len > rt->cfg.max_datagram) {
     rt->st.oversize++;
     return;
   }
   rt->st.datagrams_in++;
-  rt->st.bytes_in += (uint64_t)nread;
-  const char *bytes = buf->base;
-  size_t len = (size_t)nread;
+  rt->st.bytes_in += (uint64_t)len;
   switch (sipkit__fault(rt, 1)) {
   case SIPKIT_RT_FAULT_DROP:
     rt->st.injected_drops++;
@@ -342,6 +353,12 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
   }
   sipkit__trace(rt, SIPKIT_RT_RECEIVED, (const struct sockaddr *)&ua->local, addr, bytes, len);
   sipkit__ua_datagram(ua, bytes, len, addr);
+}
+
+void sipkit__ua_inject(sipkit_ua *ua, const char *bytes, size_t len, const struct sockaddr *from) {
+  if (!ua || ua->closing || !from || len == 0)
+    return; /* on_recv: a closing UA reads nothing, an empty read is no datagram */
+  deliver(ua, bytes, len, from);
 }
 
 int sipkit__udp_open(sipkit_ua *ua, const char *bind_to, int reuseport, int *sys_err) {

@@ -1665,13 +1665,9 @@ int sipkit_ua_open(sipkit_rt *rt, const sipkit_ua_config *cfg, const sipkit_ua_h
   return SIPKIT_EOK;
 }
 
-void sipkit_ua_close(sipkit_ua *ua) {
-  if (!ua || ua->closing)
-    return;
-  ua->closing = 1;
-  sipkit__list_del(&ua->link);
-  /* Dialogs report CLOSED so the embedder can release what it attached;
-   * requests and server transactions end silently. */
+/* Dialogs report CLOSED so the embedder can release what it attached;
+ * requests and server transactions end silently. */
+static void ua_drop_all(sipkit_ua *ua) {
   for (unsigned i = 0; i < SIPKIT__DLG_BUCKETS; i++)
     while (!sipkit__list_empty(&ua->dbuckets[i]))
       dlg_end(SIPKIT__CONTAINER(ua->dbuckets[i].next, sipkit_dlg, link), SIPKIT_DLG_END_CLOSED);
@@ -1680,6 +1676,56 @@ void sipkit_ua_close(sipkit_ua *ua) {
   while (!sipkit__list_empty(&ua->reqs))
     req_free(SIPKIT__CONTAINER(ua->reqs.next, sipkit_req, link));
   sipkit__udp_close(ua);
+}
+
+void sipkit__ua_reset(sipkit_ua *ua) {
+  if (ua && !ua->closing)
+    ua_drop_all(ua);
+}
+
+/* The earliest active timer among ua's transactions, dialogs and server
+ * transactions (a live handle is on one of those lists). */
+static void earliest(uv_timer_t *h, void (*cb)(uv_timer_t *), uv_timer_t **best,
+                     void (**best_cb)(uv_timer_t *), uint64_t *best_in) {
+  if (!uv_is_active((uv_handle_t *)h))
+    return;
+  uint64_t in = uv_timer_get_due_in(h);
+  if (!*best || in < *best_in) {
+    *best = h;
+    *best_cb = cb;
+    *best_in = in;
+  }
+}
+
+unsigned sipkit__ua_fire_timers(sipkit_ua *ua, unsigned max) {
+  unsigned n = 0;
+  while (ua && !ua->closing && n < max) {
+    uv_timer_t *h = NULL;
+    void (*cb)(uv_timer_t *) = NULL;
+    uint64_t in = 0;
+    for (sipkit__link *l = ua->txns.next; l != &ua->txns; l = l->next)
+      earliest(&SIPKIT__CONTAINER(l, sipkit__txn, link)->timer, txn_timer_cb, &h, &cb, &in);
+    for (unsigned i = 0; i < SIPKIT__DLG_BUCKETS; i++)
+      for (sipkit__link *l = ua->dbuckets[i].next; l != &ua->dbuckets[i]; l = l->next)
+        earliest(&SIPKIT__CONTAINER(l, sipkit_dlg, link)->rtx_timer, rtx_timer_cb, &h, &cb, &in);
+    for (sipkit__link *l = ua->srvs.next; l != &ua->srvs; l = l->next)
+      earliest(&SIPKIT__CONTAINER(l, sipkit_srv, link)->rel_timer, rel_timer_cb, &h, &cb, &in);
+    if (!h)
+      break;
+    ua->rt->skew += in;
+    uv_timer_stop(h);
+    cb(h);
+    n++;
+  }
+  return n;
+}
+
+void sipkit_ua_close(sipkit_ua *ua) {
+  if (!ua || ua->closing)
+    return;
+  ua->closing = 1;
+  sipkit__list_del(&ua->link);
+  ua_drop_all(ua);
   uv_udp_recv_stop(&ua->udp);
   uv_close((uv_handle_t *)&ua->udp, sipkit__ua_free_cb);
 }
