@@ -1575,6 +1575,10 @@ static const char *const fuzz_fixed[] = {
     NULL
 };
 
+/* Slots of the generated header-name hash (a power of two, more than twice
+ * the names plus compact forms it may hold). */
+#define HDR_HASH_SIZE 256
+
 static void cmd_headers(int argc, char **argv)
 {
     const char *tsv = NULL, *ids = NULL, *table = NULL, *table_h = NULL, *names = NULL, *dict = NULL;
@@ -1666,6 +1670,7 @@ static void cmd_headers(int argc, char **argv)
     if (nerrors) exit(1);
     if (nh == 0) { err_at(tsv, ln, "no header rows"); exit(1); }
     if (nh > 254) { err_at(tsv, ln, "too many headers (%d; ids are uint8_t-sized)", nh); exit(1); }
+    if (2 * nh >= HDR_HASH_SIZE) { err_at(tsv, ln, "too many headers (%d) for the %d-slot name hash", nh, HDR_HASH_SIZE); exit(1); }
 
     if (ids) {
         Buf b = {0, 0, 0};
@@ -1695,7 +1700,36 @@ static void cmd_headers(int argc, char **argv)
                   "    const char *rfc;   /* defining RFC and section */\n"
                   "    const char *rule;  /* ABNF rule of the whole header */\n"
                   "};\n\n");
-        bputs(&b, "extern const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT];\n\n#endif /* SIPKIT_HDR_TABLE_H */\n");
+        bputs(&b, "extern const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT];\n\n");
+        {
+            int kmax = 16;
+            for (i = 0; i < nh; i++)
+                while ((int)strlen(h[i].name) > kmax) kmax += 16;
+            bputs(&b, "/* Header-name lookup for the frame's fast path: every name and compact form\n"
+                      " * in an open-addressed hash (linear probing; id 0 ends a probe run).  A key\n"
+                      " * holds the name with its letters lowercased and, in fold[], 0x20 at each\n"
+                      " * letter, so (byte | fold) == lower is an exact ASCII case-insensitive match\n"
+                      " * of any byte. */\n");
+            bprintf(&b, "#define SIPKIT__HDR_HASH_SIZE %d\n", HDR_HASH_SIZE);
+            bprintf(&b, "#define SIPKIT__HDR_KEY_MAX %d /* the longest name, rounded up to 16 */\n\n", kmax);
+        }
+        bputs(&b, "struct sipkit__hdr_key {\n"
+                  "    unsigned char lower[SIPKIT__HDR_KEY_MAX]; /* zero padded */\n"
+                  "    unsigned char fold[SIPKIT__HDR_KEY_MAX];\n"
+                  "};\n\n"
+                  "struct sipkit__hdr_slot {\n"
+                  "    uint8_t id;  /* enum sipkit_hdr_id; 0: empty slot */\n"
+                  "    uint8_t len;\n"
+                  "    uint8_t key; /* index in sipkit__hdr_keys */\n"
+                  "};\n\n");
+        bputs(&b, "/* Slot of s[0..n), n >= 1, before probing; (byte | 0x20) folds case. */\n"
+                  "static inline unsigned sipkit__hdr_hash(const unsigned char *s, unsigned n)\n"
+                  "{\n"
+                  "    return ((s[0] | 0x20u) * 7u + (s[n - 1] | 0x20u) * 5u + n * 3u) & (SIPKIT__HDR_HASH_SIZE - 1);\n"
+                  "}\n\n");
+        bputs(&b, "extern const struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE];\n"
+                  "extern const struct sipkit__hdr_key sipkit__hdr_keys[];\n\n"
+                  "#endif /* SIPKIT_HDR_TABLE_H */\n");
         write_out(table_h, &b);
         {
             const char *hb = table_h;
@@ -1719,6 +1753,32 @@ static void cmd_headers(int argc, char **argv)
             bputs(&c, " },\n");
         }
         bputs(&c, "};\n");
+        {
+            /* the same hash as sipkit__hdr_hash() in the generated header */
+            int slot_id[HDR_HASH_SIZE] = {0}, slot_key[HDR_HASH_SIZE] = {0}, nk = 0;
+            bputs(&c, "\nconst struct sipkit__hdr_key sipkit__hdr_keys[] = {\n");
+            for (i = 0; i < 2 * nh; i++) {
+                const char *k = i < nh ? h[i].name : h[i - nh].compact;
+                unsigned n, hv;
+                if (!k) continue;
+                n = (unsigned)strlen(k);
+                hv = (((unsigned char)k[0] | 0x20u) * 7u + ((unsigned char)k[n - 1] | 0x20u) * 5u + n * 3u) & (HDR_HASH_SIZE - 1);
+                while (slot_id[hv]) hv = (hv + 1) & (HDR_HASH_SIZE - 1);
+                slot_id[hv] = (i < nh ? i : i - nh) + 1;
+                slot_key[hv] = nk++;
+                bputs(&c, "    { \"");
+                for (j = 0; k[j]; j++) bprintf(&c, "%c", tolower((unsigned char)k[j]));
+                bputs(&c, "\", \"");
+                for (j = 0; k[j]; j++) bputs(&c, isalpha((unsigned char)k[j]) ? "\\x20" : "\\0");
+                bprintf(&c, "\" }, /* %d: %s */\n", nk - 1, k);
+            }
+            bputs(&c, "};\n\nconst struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE] = {\n");
+            for (i = 0; i < HDR_HASH_SIZE; i++)
+                if (slot_id[i])
+                    bprintf(&c, "    [%d] = { SIPKIT_HDR_%s, %d, %d },\n", i, h[slot_id[i] - 1].upper,
+                            (int)strlen(slot_key[i] < nh ? h[slot_id[i] - 1].name : h[slot_id[i] - 1].compact), slot_key[i]);
+            bputs(&c, "};\n");
+        }
         write_out(table, &c);
     }
     if (names) {

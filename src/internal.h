@@ -41,6 +41,19 @@ int sipkit__fail(struct sipkit__ctx *c, int code, sipkit__ptr at,
  * c->code set (SIPKIT_EINCOMPLETE when the input ends first). */
 sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 
+/* Test-only parse flag: no hand-written fast path; the generated machines
+ * judge every byte.  Differential tests and fuzz_parse parse each input
+ * with and without it and require identical results. */
+#define SIPKIT__PARSE_REFERENCE (1u << 31)
+
+/* Called by the frame machine after each line end, with p at the start of
+ * the next line.  Takes every following header line of the simple form
+ * token *(SP / HTAB) ":" (the name looked up in sipkit__hdr_slots, the
+ * rest done by sipkit__header_line, as the machine would) and returns the
+ * start of the first line it did not take, for the machine to judge; NULL
+ * on an error sipkit__header_line recorded. */
+sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+
 /* Called by the frame machine for each header line, at its colon.  Returns
  * the position of the line terminator (CR of the final CRLF, or the LF in
  * lenient mode), or NULL on error. */

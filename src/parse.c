@@ -331,9 +331,37 @@ static sipkit__ptr incomplete(struct sipkit__ctx *c) {
   return NULL;
 }
 
+/* First LF in [p, end), or NULL: memchr without the call for the short
+ * distances of header values. */
+static inline sipkit__ptr find_lf(sipkit__ptr p, sipkit__ptr end) {
+#if defined(__SSE2__)
+  const __m128i lf = _mm_set1_epi8('\n');
+  for (; end - p >= 16; p += 16) {
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), lf));
+    if (m)
+      return p + __builtin_ctz(m);
+  }
+#endif
+  for (; p < end; p++)
+    if (*p == '\n')
+      return p;
+  return NULL;
+}
+
+static inline __attribute__((always_inline)) sipkit__ptr
+header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
+            int hdr_id);
+
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id) {
+  return header_line(c, name, name_end, colon, hdr_id);
+}
+
+static inline __attribute__((always_inline)) sipkit__ptr
+header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
+            int hdr_id) {
   sipkit_msg *m = c->msg;
   sipkit__ptr end = c->end, p = colon + 1, eol, nl;
   const int lenient = (c->flags & SIPKIT_PARSE_LENIENT_LF) != 0;
@@ -344,7 +372,7 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
     /* The value machine checks every byte of an eager value: only the
      * end of the logical line is needed here. */
     for (;;) {
-      nl = memchr(p, '\n', (size_t)(end - p));
+      nl = find_lf(p, end);
       if (!nl)
         return incomplete(c);
       if (nl > p && nl[-1] == '\r') {
@@ -480,6 +508,104 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
     break;
   }
   return bad ? NULL : eol;
+}
+
+/* RFC 3261 §25.1 token characters: alphanum "-" "." "!" "%" "*" "_" "+"
+ * "`" "'" "~" (the Ragel token rule; tests/test_parse.c checks all 256
+ * bytes against the frame machine). */
+static const unsigned char token_char[256] = {
+    ['!'] = 1, ['%'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+    ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['_'] = 1, ['`'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['~'] = 1,
+};
+
+/* The id of a header name [s, s+n), 1 <= n: SIPKIT_HDR_OTHER when it is no
+ * known name or compact form.  avail: bytes readable from s (>= n). */
+static int hdr_find(sipkit__ptr s, unsigned n, size_t avail) {
+  if (n > SIPKIT__HDR_KEY_MAX)
+    return SIPKIT_HDR_OTHER;
+  for (unsigned h = sipkit__hdr_hash(s, n);; h = (h + 1) & (SIPKIT__HDR_HASH_SIZE - 1)) {
+    const struct sipkit__hdr_slot *e = &sipkit__hdr_slots[h];
+    if (!e->id)
+      return SIPKIT_HDR_OTHER;
+    if (e->len != n)
+      continue;
+    const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
+    unsigned i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes at a time; bytes past the name are masked out */
+    for (; i < n && avail - i >= 16; i += 16) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+      __m128i f = _mm_loadu_si128((const __m128i *)(const void *)(k->fold + i));
+      __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(k->lower + i));
+      unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(x, f), l));
+      unsigned want = n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1;
+      if ((eq & want) != want)
+        break;
+    }
+    if (i >= n)
+      return e->id;
+#endif
+    while (i < n && (s[i] | k->fold[i]) == k->lower[i])
+      i++;
+    if (i == n)
+      return e->id;
+  }
+}
+
+/* First ':' in [p, pe), or pe; looks at most 64 bytes (header names are
+ * short: a longer one goes to the machine). */
+static sipkit__ptr find_colon(sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr lim = pe - p > 64 ? p + 64 : pe;
+#if defined(__SSE2__)
+  const __m128i colon = _mm_set1_epi8(':');
+  for (; lim - p >= 16; p += 16) {
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), colon));
+    if (m)
+      return p + __builtin_ctz(m);
+  }
+#endif
+  for (; p < lim; p++)
+    if (*p == ':')
+      return p;
+  return pe;
+}
+
+sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
+  if (c->flags & SIPKIT__PARSE_REFERENCE)
+    return p;
+  for (;;) {
+    sipkit__ptr name = p, colon = find_colon(p, pe), name_end = colon;
+    if (colon == pe)
+      return name;
+    while (name_end > name && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+      name_end--;
+    if (name_end == name)
+      return name;
+    unsigned n = (unsigned)(name_end - name);
+    int id = hdr_find(name, n, (size_t)(pe - name));
+    if (id == SIPKIT_HDR_OTHER) {
+      /* extension-header: header-name = token */
+      for (sipkit__ptr q = name; q < name_end; q++)
+        if (!token_char[*q])
+          return name;
+    }
+    sipkit__ptr eol = header_line(c, name, name_end, colon, id);
+    if (!eol)
+      return NULL;
+    /* sipkit__header_line checked the terminator: CR LF, or a bare LF in
+     * lenient mode; a byte follows it (a fold might have) */
+    p = eol + (*eol == '\r' ? 2 : 1);
+  }
 }
 
 /* -------------------------------------------------------------- start line */
