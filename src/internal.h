@@ -46,6 +46,29 @@ sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
  * with and without it and require identical results. */
 #define SIPKIT__PARSE_REFERENCE (1u << 31)
 
+/* Character classes (src/parse.c), RFC 3261 §25.1: token, Call-ID word,
+ * DIGIT.  tests/test_fastpath.c checks the fast paths that use them against
+ * the machines on every byte. */
+enum { SIPKIT__C_TOKEN = 1, SIPKIT__C_WORD = 2, SIPKIT__C_DIGIT = 4 };
+extern const unsigned char sipkit__cls[256];
+
+/* First byte in [p, e) not in class k (SIPKIT__C_*), or e; four a step. */
+static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigned k) {
+  for (; e - p >= 4; p += 4) {
+    if (!(sipkit__cls[p[0]] & k))
+      return p;
+    if (!(sipkit__cls[p[1]] & k))
+      return p + 1;
+    if (!(sipkit__cls[p[2]] & k))
+      return p + 2;
+    if (!(sipkit__cls[p[3]] & k))
+      return p + 3;
+  }
+  while (p < e && (sipkit__cls[*p] & k))
+    p++;
+  return p;
+}
+
 /* Called by the frame machine after each line end, with p at the start of
  * the next line.  Takes every following header line of the simple form
  * token *(SP / HTAB) ":" (the name looked up in sipkit__hdr_slots, the

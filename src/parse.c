@@ -436,10 +436,14 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   /* Trim LWS on both sides: leading LWS is HCOLON's SWS; trailing LWS is
    * what extension-header's header-value allows every line (README). */
   sipkit__ptr a = colon + 1, b = eol;
-  while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
-    a++;
-  while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
-    b--;
+  if (a + 1 < b && *a == ' ' && a[1] > ' ')
+    a++; /* the usual single SP */
+  else
+    while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
+      a++;
+  if (b > a && b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF */
+    while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
+      b--;
 
   if (m->num_headers >= m->max_headers) {
     sipkit__fail(c, SIPKIT_ETOO_MANY_HEADERS, name, "message-header");
@@ -510,22 +514,32 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   return bad ? NULL : eol;
 }
 
-/* RFC 3261 §25.1 token characters: alphanum "-" "." "!" "%" "*" "_" "+"
- * "`" "'" "~" (the Ragel token rule; tests/test_parse.c checks all 256
- * bytes against the frame machine). */
-static const unsigned char token_char[256] = {
-    ['!'] = 1, ['%'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-    ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['_'] = 1, ['`'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
-    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['~'] = 1,
+/* Character classes of RFC 3261 §25.1 for the fast paths (SIPKIT__C_*). */
+#define T (SIPKIT__C_TOKEN | SIPKIT__C_WORD)
+#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT)
+const unsigned char sipkit__cls[256] = {
+    /* token: alphanum - . ! % * _ + ` ' ~ (all of them word too) */
+    ['!'] = T, ['%'] = T, ['\''] = T, ['*'] = T, ['+'] = T, ['-'] = T, ['.'] = T,
+    ['_'] = T, ['`'] = T, ['~'] = T,
+    ['0'] = N, ['1'] = N, ['2'] = N, ['3'] = N, ['4'] = N, ['5'] = N, ['6'] = N,
+    ['7'] = N, ['8'] = N, ['9'] = N,
+    ['A'] = T, ['B'] = T, ['C'] = T, ['D'] = T, ['E'] = T, ['F'] = T, ['G'] = T,
+    ['H'] = T, ['I'] = T, ['J'] = T, ['K'] = T, ['L'] = T, ['M'] = T, ['N'] = T,
+    ['O'] = T, ['P'] = T, ['Q'] = T, ['R'] = T, ['S'] = T, ['T'] = T, ['U'] = T,
+    ['V'] = T, ['W'] = T, ['X'] = T, ['Y'] = T, ['Z'] = T,
+    ['a'] = T, ['b'] = T, ['c'] = T, ['d'] = T, ['e'] = T, ['f'] = T, ['g'] = T,
+    ['h'] = T, ['i'] = T, ['j'] = T, ['k'] = T, ['l'] = T, ['m'] = T, ['n'] = T,
+    ['o'] = T, ['p'] = T, ['q'] = T, ['r'] = T, ['s'] = T, ['t'] = T, ['u'] = T,
+    ['v'] = T, ['w'] = T, ['x'] = T, ['y'] = T, ['z'] = T,
+    /* word (Call-ID) only: ( ) < > : \ DQUOTE / [ ] ? { } */
+    ['('] = SIPKIT__C_WORD, [')'] = SIPKIT__C_WORD, ['<'] = SIPKIT__C_WORD,
+    ['>'] = SIPKIT__C_WORD, [':'] = SIPKIT__C_WORD, ['\\'] = SIPKIT__C_WORD,
+    ['"'] = SIPKIT__C_WORD, ['/'] = SIPKIT__C_WORD, ['['] = SIPKIT__C_WORD,
+    [']'] = SIPKIT__C_WORD, ['?'] = SIPKIT__C_WORD, ['{'] = SIPKIT__C_WORD,
+    ['}'] = SIPKIT__C_WORD,
 };
+#undef T
+#undef N
 
 /* The id of a header name [s, s+n), 1 <= n: SIPKIT_HDR_OTHER when it is no
  * known name or compact form.  avail: bytes readable from s (>= n). */
@@ -547,8 +561,8 @@ static int hdr_find(sipkit__ptr s, unsigned n, size_t avail) {
       __m128i f = _mm_loadu_si128((const __m128i *)(const void *)(k->fold + i));
       __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(k->lower + i));
       unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(x, f), l));
-      unsigned want = n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1;
-      if ((eq & want) != want)
+      /* the first 16 or n - i bytes all equal */
+      if ((unsigned)__builtin_ctz(~eq) < n - i && eq != 0xffffu)
         break;
     }
     if (i >= n)
@@ -587,8 +601,9 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
     sipkit__ptr name = p, colon = find_colon(p, pe), name_end = colon;
     if (colon == pe)
       return name;
-    while (name_end > name && (name_end[-1] == ' ' || name_end[-1] == '\t'))
-      name_end--;
+    if (name_end > name && name_end[-1] <= ' ')
+      while (name_end > name && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+        name_end--;
     if (name_end == name)
       return name;
     unsigned n = (unsigned)(name_end - name);
@@ -596,7 +611,7 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
     if (id == SIPKIT_HDR_OTHER) {
       /* extension-header: header-name = token */
       for (sipkit__ptr q = name; q < name_end; q++)
-        if (!token_char[*q])
+        if (!(sipkit__cls[*q] & SIPKIT__C_TOKEN))
           return name;
     }
     sipkit__ptr eol = header_line(c, name, name_end, colon, id);
