@@ -4,6 +4,9 @@
 #define SIPKIT_INTERNAL_H
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "sipkit.h"
 #include "sipkit_hdr_table.h"
@@ -83,10 +86,40 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id);
+/* First ch in [p, end), or NULL: memchr without the call, for the short
+ * distances of header values. */
+static inline sipkit__ptr sipkit__find_byte(sipkit__ptr p, sipkit__ptr end, unsigned char ch) {
+#if defined(__SSE2__)
+  const __m128i v = _mm_set1_epi8((char)ch);
+  for (; end - p >= 16; p += 16) {
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
+    if (m)
+      return p + __builtin_ctz(m);
+  }
+#endif
+  for (; p < end; p++)
+    if (*p == ch)
+      return p;
+  return NULL;
+}
+
 /* The last byte before the SP (or line end) that ends the Request-URI:
  * the frame skips it, and the URI machine then reads it once. */
 static inline sipkit__ptr sipkit__skip_to_sp(sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr q = p;
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+  for (; pe - q >= 16; q += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+        _mm_cmpeq_epi8(x, sp), _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf))));
+    if (m) {
+      q += __builtin_ctz(m);
+      return q > p ? q - 1 : p;
+    }
+  }
+#endif
   while (q < pe && *q != ' ' && *q != '\r' && *q != '\n')
     q++;
   return q > p ? q - 1 : p;

@@ -331,24 +331,6 @@ static sipkit__ptr incomplete(struct sipkit__ctx *c) {
   return NULL;
 }
 
-/* First LF in [p, end), or NULL: memchr without the call for the short
- * distances of header values. */
-static inline sipkit__ptr find_lf(sipkit__ptr p, sipkit__ptr end) {
-#if defined(__SSE2__)
-  const __m128i lf = _mm_set1_epi8('\n');
-  for (; end - p >= 16; p += 16) {
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), lf));
-    if (m)
-      return p + __builtin_ctz(m);
-  }
-#endif
-  for (; p < end; p++)
-    if (*p == '\n')
-      return p;
-  return NULL;
-}
-
 static inline __attribute__((always_inline)) sipkit__ptr
 header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
             int hdr_id);
@@ -372,7 +354,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     /* The value machine checks every byte of an eager value: only the
      * end of the logical line is needed here. */
     for (;;) {
-      nl = find_lf(p, end);
+      nl = sipkit__find_byte(p, end, '\n');
       if (!nl)
         return incomplete(c);
       if (nl > p && nl[-1] == '\r') {
