@@ -580,7 +580,38 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
   if (c->flags & SIPKIT__PARSE_REFERENCE)
     return p;
   for (;;) {
-    sipkit__ptr name = p, colon = find_colon(p, pe), name_end = colon;
+    sipkit__ptr name = p, colon, name_end;
+    int id;
+#if defined(__SSE2__)
+    if (pe - p >= 16) {
+      /* the usual case: "Name:" within 16 bytes, no SP before the colon;
+       * one load serves the colon search and the name compare */
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+      unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')));
+      unsigned n = cm ? (unsigned)__builtin_ctz(cm) : 0;
+      if (n && p[n - 1] > ' ') {
+        colon = name_end = p + n;
+        id = SIPKIT_HDR_OTHER;
+        for (unsigned h = sipkit__hdr_hash(p, n);; h = (h + 1) & (SIPKIT__HDR_HASH_SIZE - 1)) {
+          const struct sipkit__hdr_slot *e = &sipkit__hdr_slots[h];
+          if (!e->id)
+            break;
+          if (e->len == n) {
+            const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
+            unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_or_si128(x, _mm_loadu_si128((const __m128i *)(const void *)k->fold)),
+                _mm_loadu_si128((const __m128i *)(const void *)k->lower)));
+            if ((~eq & ((1u << n) - 1)) == 0) {
+              id = e->id;
+              break;
+            }
+          }
+        }
+        goto named;
+      }
+    }
+#endif
+    colon = name_end = find_colon(p, pe);
     if (colon == pe)
       return name;
     if (name_end > name && name_end[-1] <= ' ')
@@ -588,8 +619,10 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
         name_end--;
     if (name_end == name)
       return name;
-    unsigned n = (unsigned)(name_end - name);
-    int id = hdr_find(name, n, (size_t)(pe - name));
+    id = hdr_find(name, (unsigned)(name_end - name), (size_t)(pe - name));
+#if defined(__SSE2__)
+  named:
+#endif
     if (id == SIPKIT_HDR_OTHER) {
       /* extension-header: header-name = token */
       for (sipkit__ptr q = name; q < name_end; q++)
