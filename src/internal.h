@@ -52,7 +52,15 @@ sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 /* Character classes (src/parse.c), RFC 3261 §25.1: token, Call-ID word,
  * DIGIT.  tests/test_fastpath.c checks the fast paths that use them against
  * the machines on every byte. */
-enum { SIPKIT__C_TOKEN = 1, SIPKIT__C_WORD = 2, SIPKIT__C_DIGIT = 4 };
+enum {
+  SIPKIT__C_TOKEN = 1, /* token */
+  SIPKIT__C_WORD = 2,  /* word (callid) */
+  SIPKIT__C_DIGIT = 4, /* DIGIT */
+  SIPKIT__C_ALPHA = 8, /* ALPHA */
+  SIPKIT__C_LABEL = 16, /* alphanum / "-": inside a host label */
+  SIPKIT__C_HOST = 32, /* alphanum / "-" / ".": hostname, IPv4address */
+  SIPKIT__C_ALNUM = SIPKIT__C_ALPHA | SIPKIT__C_DIGIT /* test with & */
+};
 extern const unsigned char sipkit__cls[256];
 
 /* First byte in [p, e) not in class k (SIPKIT__C_*), or e; four a step. */
@@ -71,6 +79,11 @@ static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigne
     p++;
   return p;
 }
+
+/* Fast paths (src/fast.c): 1 when the value was recognised and recorded
+ * as the machine would record it, 0 (nothing recorded) when the machine
+ * must decide. */
+int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 
 /* Called by the frame machine after each line end, with p at the start of
  * the next line.  Takes every following header line of the simple form

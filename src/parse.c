@@ -496,23 +496,26 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   return bad ? NULL : eol;
 }
 
-/* Character classes of RFC 3261 §25.1 for the fast paths (SIPKIT__C_*). */
+/* Character classes of RFC 3261 §25.1 for the fast paths (SIPKIT__C_*):
+ * letters are A, digits N; the marks as listed. */
 #define T (SIPKIT__C_TOKEN | SIPKIT__C_WORD)
-#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT)
+#define A (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_ALPHA | SIPKIT__C_LABEL | SIPKIT__C_HOST)
+#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT | SIPKIT__C_LABEL | SIPKIT__C_HOST)
 const unsigned char sipkit__cls[256] = {
     /* token: alphanum - . ! % * _ + ` ' ~ (all of them word too) */
-    ['!'] = T, ['%'] = T, ['\''] = T, ['*'] = T, ['+'] = T, ['-'] = T, ['.'] = T,
+    ['!'] = T, ['%'] = T, ['\''] = T, ['*'] = T, ['+'] = T,
+    ['-'] = T | SIPKIT__C_LABEL | SIPKIT__C_HOST, ['.'] = T | SIPKIT__C_HOST,
     ['_'] = T, ['`'] = T, ['~'] = T,
     ['0'] = N, ['1'] = N, ['2'] = N, ['3'] = N, ['4'] = N, ['5'] = N, ['6'] = N,
     ['7'] = N, ['8'] = N, ['9'] = N,
-    ['A'] = T, ['B'] = T, ['C'] = T, ['D'] = T, ['E'] = T, ['F'] = T, ['G'] = T,
-    ['H'] = T, ['I'] = T, ['J'] = T, ['K'] = T, ['L'] = T, ['M'] = T, ['N'] = T,
-    ['O'] = T, ['P'] = T, ['Q'] = T, ['R'] = T, ['S'] = T, ['T'] = T, ['U'] = T,
-    ['V'] = T, ['W'] = T, ['X'] = T, ['Y'] = T, ['Z'] = T,
-    ['a'] = T, ['b'] = T, ['c'] = T, ['d'] = T, ['e'] = T, ['f'] = T, ['g'] = T,
-    ['h'] = T, ['i'] = T, ['j'] = T, ['k'] = T, ['l'] = T, ['m'] = T, ['n'] = T,
-    ['o'] = T, ['p'] = T, ['q'] = T, ['r'] = T, ['s'] = T, ['t'] = T, ['u'] = T,
-    ['v'] = T, ['w'] = T, ['x'] = T, ['y'] = T, ['z'] = T,
+    ['A'] = A, ['B'] = A, ['C'] = A, ['D'] = A, ['E'] = A, ['F'] = A, ['G'] = A,
+    ['H'] = A, ['I'] = A, ['J'] = A, ['K'] = A, ['L'] = A, ['M'] = A, ['N'] = A,
+    ['O'] = A, ['P'] = A, ['Q'] = A, ['R'] = A, ['S'] = A, ['T'] = A, ['U'] = A,
+    ['V'] = A, ['W'] = A, ['X'] = A, ['Y'] = A, ['Z'] = A,
+    ['a'] = A, ['b'] = A, ['c'] = A, ['d'] = A, ['e'] = A, ['f'] = A, ['g'] = A,
+    ['h'] = A, ['i'] = A, ['j'] = A, ['k'] = A, ['l'] = A, ['m'] = A, ['n'] = A,
+    ['o'] = A, ['p'] = A, ['q'] = A, ['r'] = A, ['s'] = A, ['t'] = A, ['u'] = A,
+    ['v'] = A, ['w'] = A, ['x'] = A, ['y'] = A, ['z'] = A,
     /* word (Call-ID) only: ( ) < > : \ DQUOTE / [ ] ? { } */
     ['('] = SIPKIT__C_WORD, [')'] = SIPKIT__C_WORD, ['<'] = SIPKIT__C_WORD,
     ['>'] = SIPKIT__C_WORD, [':'] = SIPKIT__C_WORD, ['\\'] = SIPKIT__C_WORD,
@@ -521,6 +524,7 @@ const unsigned char sipkit__cls[256] = {
     ['}'] = SIPKIT__C_WORD,
 };
 #undef T
+#undef A
 #undef N
 
 /* The id of a header name [s, s+n), 1 <= n: SIPKIT_HDR_OTHER when it is no

@@ -21,8 +21,10 @@ static const int sipkit_via_first_final = 145;
 int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_proto = p, m_tr = p, m_sb = p, m_vps = NULL, m_vp = p;
   int cs = sipkit_via_start;
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, p, pe))
+    return c->code != SIPKIT_EOK;
   
-#line 15 "gen/c/sip_via.c"
+#line 17 "gen/c/sip_via.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -63,7 +65,7 @@ st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 53 "gen/c/sip_via.c"
+#line 55 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st3;
 		case 10u: goto st4;
@@ -218,7 +220,7 @@ st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 206 "gen/c/sip_via.c"
+#line 208 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st10;
 		case 10u: goto st11;
@@ -235,7 +237,7 @@ st11:
 	if ( ++p == pe )
 		goto _test_eof11;
 case 11:
-#line 221 "gen/c/sip_via.c"
+#line 223 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st12;
 		case 32u: goto st12;
@@ -259,7 +261,7 @@ st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 243 "gen/c/sip_via.c"
+#line 245 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st13;
 		case 10u: goto st14;
@@ -329,7 +331,7 @@ st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-#line 311 "gen/c/sip_via.c"
+#line 313 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr25;
 		case 10u: goto tr26;
@@ -363,7 +365,7 @@ st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 343 "gen/c/sip_via.c"
+#line 345 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st17;
 		case 10u: goto st18;
@@ -388,7 +390,7 @@ st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 366 "gen/c/sip_via.c"
+#line 368 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st19;
 		case 32u: goto st19;
@@ -420,7 +422,7 @@ st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-#line 396 "gen/c/sip_via.c"
+#line 398 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto st21;
 		case 46u: goto st127;
@@ -487,7 +489,7 @@ st145:
 	if ( ++p == pe )
 		goto _test_eof145;
 case 145:
-#line 461 "gen/c/sip_via.c"
+#line 463 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
@@ -518,7 +520,7 @@ st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
-#line 489 "gen/c/sip_via.c"
+#line 491 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st24;
 		case 10u: goto st25;
@@ -539,7 +541,7 @@ st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
-#line 507 "gen/c/sip_via.c"
+#line 509 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st26;
 		case 32u: goto st26;
@@ -613,7 +615,7 @@ st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 561 "gen/c/sip_via.c"
+#line 563 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st27;
 		case 10u: goto st28;
@@ -786,7 +788,7 @@ st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
-#line 714 "gen/c/sip_via.c"
+#line 716 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st34;
 		case 10u: goto st35;
@@ -852,7 +854,7 @@ st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
-#line 760 "gen/c/sip_via.c"
+#line 762 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st36;
 		case 32u: goto st36;
@@ -911,7 +913,7 @@ st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
-#line 806 "gen/c/sip_via.c"
+#line 808 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st37;
 		case 10u: goto st38;
@@ -997,7 +999,7 @@ st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
-#line 890 "gen/c/sip_via.c"
+#line 892 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1033,7 +1035,7 @@ st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
-#line 923 "gen/c/sip_via.c"
+#line 925 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st40;
 		case 10u: goto st41;
@@ -1054,7 +1056,7 @@ st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 941 "gen/c/sip_via.c"
+#line 943 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st42;
 		case 32u: goto st42;
@@ -1276,7 +1278,7 @@ st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
-#line 1143 "gen/c/sip_via.c"
+#line 1145 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st35;
 	goto st0;
@@ -1412,7 +1414,7 @@ st62:
 	if ( ++p == pe )
 		goto _test_eof62;
 case 62:
-#line 1276 "gen/c/sip_via.c"
+#line 1278 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st41;
 	goto st0;
@@ -1426,7 +1428,7 @@ st150:
 	if ( ++p == pe )
 		goto _test_eof150;
 case 150:
-#line 1287 "gen/c/sip_via.c"
+#line 1289 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1617,7 +1619,7 @@ st63:
 	if ( ++p == pe )
 		goto _test_eof63;
 case 63:
-#line 1475 "gen/c/sip_via.c"
+#line 1477 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st63;
 		case 10u: goto st64;
@@ -1638,7 +1640,7 @@ st64:
 	if ( ++p == pe )
 		goto _test_eof64;
 case 64:
-#line 1493 "gen/c/sip_via.c"
+#line 1495 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st65;
 		case 32u: goto st65;
@@ -1772,7 +1774,7 @@ st70:
 	if ( ++p == pe )
 		goto _test_eof70;
 case 70:
-#line 1624 "gen/c/sip_via.c"
+#line 1626 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st64;
 	goto st0;
@@ -1786,7 +1788,7 @@ st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
-#line 1635 "gen/c/sip_via.c"
+#line 1637 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1946,7 +1948,7 @@ st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
-#line 1792 "gen/c/sip_via.c"
+#line 1794 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st71;
 		case 10u: goto st72;
@@ -1967,7 +1969,7 @@ st72:
 	if ( ++p == pe )
 		goto _test_eof72;
 case 72:
-#line 1810 "gen/c/sip_via.c"
+#line 1812 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st73;
 		case 32u: goto st73;
@@ -2805,7 +2807,7 @@ st80:
 	if ( ++p == pe )
 		goto _test_eof80;
 case 80:
-#line 2645 "gen/c/sip_via.c"
+#line 2647 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st72;
 	goto st0;
@@ -2819,7 +2821,7 @@ st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
-#line 2656 "gen/c/sip_via.c"
+#line 2658 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3074,7 +3076,7 @@ st81:
 	if ( ++p == pe )
 		goto _test_eof81;
 case 81:
-#line 2908 "gen/c/sip_via.c"
+#line 2910 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st81;
 		case 10u: goto st82;
@@ -3095,7 +3097,7 @@ st82:
 	if ( ++p == pe )
 		goto _test_eof82;
 case 82:
-#line 2926 "gen/c/sip_via.c"
+#line 2928 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st83;
 		case 32u: goto st83;
@@ -4356,7 +4358,7 @@ st106:
 	if ( ++p == pe )
 		goto _test_eof106;
 case 106:
-#line 4184 "gen/c/sip_via.c"
+#line 4186 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st82;
 	goto st0;
@@ -4494,7 +4496,7 @@ st107:
 	if ( ++p == pe )
 		goto _test_eof107;
 case 107:
-#line 4318 "gen/c/sip_via.c"
+#line 4320 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st107;
 		case 10u: goto st108;
@@ -4517,7 +4519,7 @@ st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
-#line 4337 "gen/c/sip_via.c"
+#line 4339 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st109;
 		case 32u: goto st109;
@@ -4653,7 +4655,7 @@ st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
-#line 4469 "gen/c/sip_via.c"
+#line 4471 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st108;
 	goto st0;
@@ -4667,7 +4669,7 @@ st234:
 	if ( ++p == pe )
 		goto _test_eof234;
 case 234:
-#line 4480 "gen/c/sip_via.c"
+#line 4482 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -4765,7 +4767,7 @@ st115:
 	if ( ++p == pe )
 		goto _test_eof115;
 case 115:
-#line 4575 "gen/c/sip_via.c"
+#line 4577 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st115;
 		case 10u: goto st116;
@@ -4786,7 +4788,7 @@ st116:
 	if ( ++p == pe )
 		goto _test_eof116;
 case 116:
-#line 4593 "gen/c/sip_via.c"
+#line 4595 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto st117;
 		case 32u: goto st117;
@@ -4976,7 +4978,7 @@ st122:
 	if ( ++p == pe )
 		goto _test_eof122;
 case 122:
-#line 4780 "gen/c/sip_via.c"
+#line 4782 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st116;
 	goto st0;
@@ -5004,7 +5006,7 @@ st125:
 	if ( ++p == pe )
 		goto _test_eof125;
 case 125:
-#line 4805 "gen/c/sip_via.c"
+#line 4807 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st25;
 	goto st0;
@@ -5300,7 +5302,7 @@ st138:
 	if ( ++p == pe )
 		goto _test_eof138;
 case 138:
-#line 5099 "gen/c/sip_via.c"
+#line 5101 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto st139;
 	if ( (*p) < 65u ) {
@@ -5351,7 +5353,7 @@ st140:
 	if ( ++p == pe )
 		goto _test_eof140;
 case 140:
-#line 5148 "gen/c/sip_via.c"
+#line 5150 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st18;
 	goto st0;
@@ -5370,7 +5372,7 @@ st142:
 	if ( ++p == pe )
 		goto _test_eof142;
 case 142:
-#line 5165 "gen/c/sip_via.c"
+#line 5167 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto st11;
 	goto st0;
@@ -5782,14 +5784,14 @@ case 144:
 #line 23 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 5557 "gen/c/sip_via.c"
+#line 5559 "gen/c/sip_via.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 50 "grammar/sip_via.rl"
+#line 52 "grammar/sip_via.rl"
   if (cs < sipkit_via_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, "via-parm");
   return c->code != SIPKIT_EOK;
