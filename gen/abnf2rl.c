@@ -10,6 +10,10 @@
  *       headers.tsv -> C enum, C name table (+ its header), Ragel header-name
  *       machines and a libFuzzer dictionary.
  *
+ *   abnf2rl skips --dot MACHINE.dot --name PREFIX --action NAME -o OUT.h [--c GEN.c]
+ *       Ragel's state graph (ragel -V -p) -> run-skip tables: for each state,
+ *       the bytes on which it loops to itself with no action but NAME.
+ *
  * Every output starts with a "GENERATED ... DO NOT EDIT" comment that quotes the
  * command line (argv as given); nothing else varies, so output is byte-stable.
  * Outputs are written to "<path>.tmp" and renamed into place.
@@ -1829,6 +1833,200 @@ static void cmd_headers(int argc, char **argv)
     free(th);
 }
 
+/* ------------------------------------------------------------------ skips */
+
+/* One byte of a Ragel dot label at *sp: 'c', '\x' escapes, SP, or a decimal
+ * number.  Returns -1 when the item is something else (DEF, EOF, ...). */
+static int dot_byte(const char **sp)
+{
+    const char *s = *sp;
+    int v;
+    if (s[0] == '\'' && s[1] == '\\' && s[2] && s[3] == '\'') {
+        switch (s[2]) {
+        case 'n': v = 10; break;
+        case 'r': v = 13; break;
+        case 't': v = 9; break;
+        case 'v': v = 11; break;
+        case 'f': v = 12; break;
+        case 'b': v = 8; break;
+        case 'a': v = 7; break;
+        case '0': v = 0; break;
+        case '\\': v = '\\'; break;
+        case '\'': v = '\''; break;
+        case '"': v = '"'; break;
+        default: return -1;
+        }
+        *sp = s + 4;
+        return v;
+    }
+    if (s[0] == '\'' && s[1] && s[2] == '\'') {
+        *sp = s + 3;
+        return (unsigned char)s[1];
+    }
+    if (s[0] == 'S' && s[1] == 'P') {
+        *sp = s + 2;
+        return ' ';
+    }
+    if (isdigit((unsigned char)s[0])) {
+        v = 0;
+        while (isdigit((unsigned char)*s) && v < 1000) v = v * 10 + (*s++ - '0');
+        if (v > 255) return -1;
+        *sp = s;
+        return v;
+    }
+    return -1;
+}
+
+/* The bytes of label (chars [" / " actions]) into set; 0 when the label has
+ * an action other than act or an item dot_byte cannot read. */
+static int dot_label(const char *label, const char *act, unsigned char *set)
+{
+    char chars[4096];
+    const char *slash = NULL, *s;
+    for (s = label; (s = strstr(s, " / ")) != NULL; s++) slash = s;
+    if (slash) {
+        const char *a = slash + 3;
+        size_t n = strlen(act);
+        if (strncmp(a, act, n) != 0 || a[n] != 0) return 0;
+    }
+    s = label;
+    if ((size_t)((slash ? slash : label + strlen(label)) - label) >= sizeof chars) return 0;
+    memcpy(chars, label, (size_t)((slash ? slash : label + strlen(label)) - label));
+    chars[(slash ? slash : label + strlen(label)) - label] = 0;
+    s = chars;
+    while (*s) {
+        int a = dot_byte(&s), b;
+        if (a < 0) return 0;
+        b = a;
+        if (s[0] == '.' && s[1] == '.') {
+            s += 2;
+            if ((b = dot_byte(&s)) < a) return 0;
+        }
+        for (; a <= b; a++) set[a] = 1;
+        if (s[0] == ',' && s[1] == ' ') s += 2;
+        else if (*s) return 0;
+    }
+    return 1;
+}
+
+static void cmd_skips(int argc, char **argv)
+{
+    const char *dot = NULL, *name = NULL, *act = NULL, *out = NULL, *gc = NULL;
+    char *text, *line, *next;
+    int i, j, nstates = 0, ncls = 0;
+    unsigned char (*set)[256] = NULL, (*cls)[256] = NULL;
+    char *bad = NULL;
+    int *id;
+    Buf b = {0, 0, 0};
+    for (i = 2; i < argc; i++) {
+        const char **dst = NULL;
+        if (strcmp(argv[i], "--dot") == 0) dst = &dot;
+        else if (strcmp(argv[i], "--name") == 0) dst = &name;
+        else if (strcmp(argv[i], "--action") == 0) dst = &act;
+        else if (strcmp(argv[i], "-o") == 0) dst = &out;
+        else if (strcmp(argv[i], "--c") == 0) dst = &gc;
+        if (!dst || i + 1 >= argc) die("%s: skips: unknown or incomplete option '%s' (try --help)", progname, argv[i]);
+        *dst = argv[++i];
+    }
+    if (!dot || !name || !act || !out) die("%s: skips: --dot, --name, --action and -o are required", progname);
+    text = read_file(dot);
+    /* pass 1: the number of states */
+    for (line = text; *line; line = next) {
+        int x, y;
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        if (sscanf(line, " %d -> %d [", &x, &y) == 2) {
+            if (x + 1 > nstates) nstates = x + 1;
+            if (y + 1 > nstates) nstates = y + 1;
+        }
+    }
+    if (nstates == 0) die("%s: %s: no transitions", progname, dot);
+    set = xmalloc((size_t)nstates * sizeof *set);
+    memset(set, 0, (size_t)nstates * sizeof *set);
+    bad = xmalloc((size_t)nstates);
+    memset(bad, 0, (size_t)nstates);
+    id = xmalloc((size_t)nstates * sizeof *id);
+    /* pass 2: self-loops; a state with any self-loop we cannot take whole is
+     * left out (skipping is optional, so leaving a state out is always exact) */
+    for (line = text; *line; line = next) {
+        int x, y, n = 0;
+        char label[4096], *q;
+        const char *l;
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        if (sscanf(line, " %d -> %d [ label = \"%n", &x, &y, &n) < 2 || n == 0 || x != y) continue;
+        for (l = line + n, q = label; *l && *l != '\n' && !(*l == '"' && l[-1] != '\\') && q < label + sizeof label - 1; l++) {
+            if (*l == '\\' && (l[1] == '"' || l[1] == '\\')) l++;
+            *q++ = *l;
+        }
+        *q = 0;
+        {
+            unsigned char one[256] = {0};
+            if (!dot_label(label, act, one)) bad[x] = 1;
+            else for (j = 0; j < 256; j++) set[x][j] |= one[j];
+        }
+    }
+    /* distinct byte sets: class 0 = no skip */
+    cls = xmalloc((size_t)(nstates + 1) * sizeof *cls);
+    memset(cls[0], 0, sizeof cls[0]);
+    ncls = 1;
+    for (i = 0; i < nstates; i++) {
+        int cnt = 0;
+        id[i] = 0;
+        for (j = 0; j < 256; j++) cnt += set[i][j];
+        if (bad[i] || cnt < 2) continue;
+        for (j = 1; j < ncls && memcmp(cls[j], set[i], 256) != 0; j++) {}
+        if (j == ncls) memcpy(cls[ncls++], set[i], 256);
+        id[i] = j;
+    }
+    if (ncls > 255) die("%s: %s: too many skip classes (%d)", progname, dot, ncls);
+    /* --c: the skip action must be the last action of every transition it is
+     * on, right before the goto to its target state */
+    if (gc) {
+        char *ctext = read_file(gc), *l2, *nx;
+        char pat[200];
+        int lineno = 0;
+        snprintf(pat, sizeof pat, "%s_skip_state[", name);
+        for (l2 = ctext; *l2; l2 = nx) {
+            char *hit;
+            lineno++;
+            nx = strchr(l2, '\n');
+            nx = nx ? nx + 1 : l2 + strlen(l2);
+            if ((hit = strstr(l2, pat)) != NULL && hit < nx) {
+                int st = atoi(hit + strlen(pat)), tgt = -1;
+                char *g = nx;
+                while (*g && strncmp(g, "#line", 5) == 0) {
+                    char *e2 = strchr(g, '\n');
+                    g = e2 ? e2 + 1 : g + strlen(g);
+                }
+                if (sscanf(g, " goto st%d;", &tgt) != 1 || tgt != st)
+                    die("%s:%d: the %s action is not the last action before 'goto st%d;'", gc, lineno, act, st);
+            }
+        }
+        free(ctext);
+    }
+    emit_header(&b, "/*", " *", " */");
+    bprintf(&b, "/* Run skips for machine %s: %s_skip_state[s] is the class of the bytes on\n"
+                " * which state s loops to itself with no action but %s (0: none), and\n"
+                " * %s_skip_cls[k][byte] is 1 for the bytes of class k.  Skipping such a run\n"
+                " * in state s is exactly what the machine would do with it. */\n", name, name, act, name);
+    bprintf(&b, "static const unsigned char %s_skip_state[%d] = {", name, nstates);
+    for (i = 0; i < nstates; i++) bprintf(&b, "%s%d", i == 0 ? "\n    " : i % 32 ? ", " : ",\n    ", id[i]);
+    bprintf(&b, "\n};\n\nstatic const unsigned char %s_skip_cls[%d][256] = {\n", name, ncls);
+    for (i = 0; i < ncls; i++) {
+        bputs(&b, "    {");
+        for (j = 0; j < 256; j++) bprintf(&b, "%s%d", j == 0 ? "" : j % 64 ? "," : ",\n     ", cls[i][j]);
+        bputs(&b, "},\n");
+    }
+    bputs(&b, "};\n");
+    write_out(out, &b);
+    free(text);
+    free(set);
+    free(cls);
+    free(bad);
+    free(id);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const char usage[] =
@@ -1837,6 +2035,7 @@ static const char usage[] =
     "                  [--machine NAME] [--root RULE]... FILE.abnf...\n"
     "  abnf2rl headers -t HEADERS.tsv [--ids IDS.h] [--table TABLE.c [--table-h TABLE.h]]\n"
     "                  [--names HNAMES.rl] [--dict FUZZ.dict]\n"
+    "  abnf2rl skips   --dot MACHINE.dot --name PREFIX --action NAME -o OUT.h [--c GEN.c]\n"
     "  abnf2rl --help\n"
     "\n"
     "rules: translate ABNF (RFC 5234, RFC 7405 %s/%i) to Ragel 6.10 definitions, one per rule,\n"
@@ -1875,6 +2074,7 @@ int main(int argc, char **argv)
     cmdline = c.s;
     if (strcmp(argv[1], "rules") == 0) cmd_rules(argc, argv);
     else if (strcmp(argv[1], "headers") == 0) cmd_headers(argc, argv);
+    else if (strcmp(argv[1], "skips") == 0) cmd_skips(argc, argv);
     else {
         fprintf(stderr, "%s: unknown mode '%s'\n%s", progname, argv[1], usage);
         return 1;

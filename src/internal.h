@@ -85,6 +85,23 @@ static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigne
  * must decide. */
 int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 
+/* First byte in [p, e) whose entry in cls is 0, or e; four a step. */
+static inline sipkit__ptr sipkit__skip_run(sipkit__ptr p, sipkit__ptr e, const unsigned char *cls) {
+  for (; e - p >= 4; p += 4) {
+    if (!cls[p[0]])
+      return p;
+    if (!cls[p[1]])
+      return p + 1;
+    if (!cls[p[2]])
+      return p + 2;
+    if (!cls[p[3]])
+      return p + 3;
+  }
+  while (p < e && cls[*p])
+    p++;
+  return p;
+}
+
 /* Called by the frame machine after each line end, with p at the start of
  * the next line.  Takes every following header line of the simple form
  * token *(SP / HTAB) ":" (the name looked up in sipkit__hdr_slots, the
