@@ -3,6 +3,7 @@
  * (§20.15), Expires (§20.19).  Numbers are converted in C (bounded digits,
  * range checks); the machines only check the grammar. */
 #include "internal.h"
+#include "sip_misc_skip.h"
 
 %%{
   machine sipkit_misc;
@@ -25,12 +26,15 @@
 
   include sip_misc_rules "sip_misc_rules.rl";
 
-  cseq           := CSeq_value;
-  call_id        := Call_ID_value;
-  max_forwards   := Max_Forwards_value;
-  content_length := Content_Length_value;
-  content_type   := Content_Type_value;
-  expires        := Expires_value;
+  # Run skips (gen/c/sip_misc_skip.h), as in sip_uri.rl.
+  action skip { if (sipkit_misc_skip_state[ftargs] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[ftargs]]) - 1; }
+
+  cseq           := CSeq_value $skip;
+  call_id        := Call_ID_value $skip;
+  max_forwards   := Max_Forwards_value $skip;
+  content_length := Content_Length_value $skip;
+  content_type   := Content_Type_value $skip;
+  expires        := Expires_value $skip;
 }%%
 
 %% write data noerror;
@@ -75,6 +79,7 @@ static int fast_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__p
 int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m = p, m_params = NULL;
   const char *rule;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs;
   switch (hdr_id) {
   case SIPKIT_HDR_CSEQ: cs = sipkit_misc_en_cseq; rule = "CSeq"; break;
