@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sipkit.h"
+#include "internal.h" /* SIPKIT__PARSE_REFERENCE */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -209,6 +210,48 @@ static inline void fz_check_msg(const sipkit_msg *m, const char *buf,
     if (rc != SIPKIT_EOK) fz_check_error(rc, &e, buf, len);
     fz_check_unfold(buf, h->value);
   }
+}
+
+/* The hand-written fast paths (src/parse.c: header lines, ...) against the
+ * generated machines alone (SIPKIT__PARSE_REFERENCE): the same verdict, the
+ * same error (code, offset, line, column, rule) and, on success, the same
+ * message and header entries, byte for byte.  Returns 0 when they agree,
+ * else prints what differs and returns 1 (harnesses CHECK it). */
+static inline int fz_diff_fast_path(const char *buf, size_t size, unsigned flags) {
+  static sipkit_header ha[SIPKIT_MAX_HEADERS], hb[SIPKIT_MAX_HEADERS];
+  sipkit_msg ma, mb;
+  sipkit_error ea, eb;
+  memset(ha, 0, sizeof ha);
+  memset(hb, 0, sizeof hb);
+  memset(&ea, 0, sizeof ea);
+  memset(&eb, 0, sizeof eb);
+  sipkit_msg_init(&ma, ha, SIPKIT_DEFAULT_HEADERS);
+  int ra = sipkit_parse(&ma, buf, size, flags | SIPKIT__PARSE_REFERENCE, &ea);
+  sipkit_msg_init(&mb, hb, SIPKIT_DEFAULT_HEADERS);
+  int rb = sipkit_parse(&mb, buf, size, flags, &eb);
+  if (ra != rb || ea.code != eb.code || ea.offset != eb.offset || ea.line != eb.line ||
+      ea.column != eb.column || strcmp(ea.rule, eb.rule) != 0) {
+    fprintf(stderr, "fast path differs (flags %#x): reference %s at %u [%s], fast %s at %u [%s]\n",
+            flags, sipkit_err_name(ea.code), ea.offset, ea.rule, sipkit_err_name(eb.code),
+            eb.offset, eb.rule);
+    return 1;
+  }
+  if (ra != SIPKIT_EOK)
+    return 0;
+  /* the message points into its own header array: compare it relocated */
+#define FZ_RELOC(field)                                                        \
+  if (mb.field)                                                                \
+    mb.field = (void *)((const char *)ha + ((const char *)mb.field - (const char *)hb));
+  FZ_RELOC(via) FZ_RELOC(from) FZ_RELOC(to) FZ_RELOC(contact) FZ_RELOC(cseq)
+  FZ_RELOC(content_type)
+#undef FZ_RELOC
+  mb.headers = ha;
+  if (memcmp(&ma, &mb, sizeof ma) != 0 ||
+      memcmp(ha, hb, ma.num_headers * sizeof *ha) != 0) {
+    fprintf(stderr, "fast path differs (flags %#x): parsed message or headers\n", flags);
+    return 1;
+  }
+  return 0;
 }
 
 #endif /* SIPKIT_FUZZ_COMMON_H */

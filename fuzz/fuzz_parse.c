@@ -26,5 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   one(buf, size, 0, SIPKIT_DEFAULT_HEADERS);
   one(buf, size, SIPKIT_PARSE_LENIENT_LF, SIPKIT_DEFAULT_HEADERS);
   one(buf, size, SIPKIT_PARSE_NO_CHECKS, 8);
+  CHECK(fz_diff_fast_path(buf, size, 0) == 0);
+  CHECK(fz_diff_fast_path(buf, size, SIPKIT_PARSE_LENIENT_LF) == 0);
   return 0;
 }

@@ -10,6 +10,10 @@
  *       headers.tsv -> C enum, C name table (+ its header), Ragel header-name
  *       machines and a libFuzzer dictionary.
  *
+ *   abnf2rl skips --dot MACHINE.dot --name PREFIX --action NAME -o OUT.h [--c GEN.c]
+ *       Ragel's state graph (ragel -V -p) -> run-skip tables: for each state,
+ *       the bytes on which it loops to itself with no action but NAME.
+ *
  * Every output starts with a "GENERATED ... DO NOT EDIT" comment that quotes the
  * command line (argv as given); nothing else varies, so output is byte-stable.
  * Outputs are written to "<path>.tmp" and renamed into place.
@@ -1575,6 +1579,10 @@ static const char *const fuzz_fixed[] = {
     NULL
 };
 
+/* Slots of the generated header-name hash (a power of two, more than twice
+ * the names plus compact forms it may hold). */
+#define HDR_HASH_SIZE 256
+
 static void cmd_headers(int argc, char **argv)
 {
     const char *tsv = NULL, *ids = NULL, *table = NULL, *table_h = NULL, *names = NULL, *dict = NULL;
@@ -1666,6 +1674,7 @@ static void cmd_headers(int argc, char **argv)
     if (nerrors) exit(1);
     if (nh == 0) { err_at(tsv, ln, "no header rows"); exit(1); }
     if (nh > 254) { err_at(tsv, ln, "too many headers (%d; ids are uint8_t-sized)", nh); exit(1); }
+    if (2 * nh >= HDR_HASH_SIZE) { err_at(tsv, ln, "too many headers (%d) for the %d-slot name hash", nh, HDR_HASH_SIZE); exit(1); }
 
     if (ids) {
         Buf b = {0, 0, 0};
@@ -1695,7 +1704,36 @@ static void cmd_headers(int argc, char **argv)
                   "    const char *rfc;   /* defining RFC and section */\n"
                   "    const char *rule;  /* ABNF rule of the whole header */\n"
                   "};\n\n");
-        bputs(&b, "extern const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT];\n\n#endif /* SIPKIT_HDR_TABLE_H */\n");
+        bputs(&b, "extern const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT];\n\n");
+        {
+            int kmax = 16;
+            for (i = 0; i < nh; i++)
+                while ((int)strlen(h[i].name) > kmax) kmax += 16;
+            bputs(&b, "/* Header-name lookup for the frame's fast path: every name and compact form\n"
+                      " * in an open-addressed hash (linear probing; id 0 ends a probe run).  A key\n"
+                      " * holds the name with its letters lowercased and, in fold[], 0x20 at each\n"
+                      " * letter, so (byte | fold) == lower is an exact ASCII case-insensitive match\n"
+                      " * of any byte. */\n");
+            bprintf(&b, "#define SIPKIT__HDR_HASH_SIZE %d\n", HDR_HASH_SIZE);
+            bprintf(&b, "#define SIPKIT__HDR_KEY_MAX %d /* the longest name, rounded up to 16 */\n\n", kmax);
+        }
+        bputs(&b, "struct sipkit__hdr_key {\n"
+                  "    unsigned char lower[SIPKIT__HDR_KEY_MAX]; /* zero padded */\n"
+                  "    unsigned char fold[SIPKIT__HDR_KEY_MAX];\n"
+                  "};\n\n"
+                  "struct sipkit__hdr_slot {\n"
+                  "    uint8_t id;  /* enum sipkit_hdr_id; 0: empty slot */\n"
+                  "    uint8_t len;\n"
+                  "    uint8_t key; /* index in sipkit__hdr_keys */\n"
+                  "};\n\n");
+        bputs(&b, "/* Slot of s[0..n), n >= 1, before probing; (byte | 0x20) folds case. */\n"
+                  "static inline unsigned sipkit__hdr_hash(const unsigned char *s, unsigned n)\n"
+                  "{\n"
+                  "    return ((s[0] | 0x20u) * 7u + (s[n - 1] | 0x20u) * 5u + n * 3u) & (SIPKIT__HDR_HASH_SIZE - 1);\n"
+                  "}\n\n");
+        bputs(&b, "extern const struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE];\n"
+                  "extern const struct sipkit__hdr_key sipkit__hdr_keys[];\n\n"
+                  "#endif /* SIPKIT_HDR_TABLE_H */\n");
         write_out(table_h, &b);
         {
             const char *hb = table_h;
@@ -1719,6 +1757,32 @@ static void cmd_headers(int argc, char **argv)
             bputs(&c, " },\n");
         }
         bputs(&c, "};\n");
+        {
+            /* the same hash as sipkit__hdr_hash() in the generated header */
+            int slot_id[HDR_HASH_SIZE] = {0}, slot_key[HDR_HASH_SIZE] = {0}, nk = 0;
+            bputs(&c, "\nconst struct sipkit__hdr_key sipkit__hdr_keys[] = {\n");
+            for (i = 0; i < 2 * nh; i++) {
+                const char *k = i < nh ? h[i].name : h[i - nh].compact;
+                unsigned n, hv;
+                if (!k) continue;
+                n = (unsigned)strlen(k);
+                hv = (((unsigned char)k[0] | 0x20u) * 7u + ((unsigned char)k[n - 1] | 0x20u) * 5u + n * 3u) & (HDR_HASH_SIZE - 1);
+                while (slot_id[hv]) hv = (hv + 1) & (HDR_HASH_SIZE - 1);
+                slot_id[hv] = (i < nh ? i : i - nh) + 1;
+                slot_key[hv] = nk++;
+                bputs(&c, "    { \"");
+                for (j = 0; k[j]; j++) bprintf(&c, "%c", tolower((unsigned char)k[j]));
+                bputs(&c, "\", \"");
+                for (j = 0; k[j]; j++) bputs(&c, isalpha((unsigned char)k[j]) ? "\\x20" : "\\0");
+                bprintf(&c, "\" }, /* %d: %s */\n", nk - 1, k);
+            }
+            bputs(&c, "};\n\nconst struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE] = {\n");
+            for (i = 0; i < HDR_HASH_SIZE; i++)
+                if (slot_id[i])
+                    bprintf(&c, "    [%d] = { SIPKIT_HDR_%s, %d, %d },\n", i, h[slot_id[i] - 1].upper,
+                            (int)strlen(slot_key[i] < nh ? h[slot_id[i] - 1].name : h[slot_id[i] - 1].compact), slot_key[i]);
+            bputs(&c, "};\n");
+        }
         write_out(table, &c);
     }
     if (names) {
@@ -1769,6 +1833,200 @@ static void cmd_headers(int argc, char **argv)
     free(th);
 }
 
+/* ------------------------------------------------------------------ skips */
+
+/* One byte of a Ragel dot label at *sp: 'c', '\x' escapes, SP, or a decimal
+ * number.  Returns -1 when the item is something else (DEF, EOF, ...). */
+static int dot_byte(const char **sp)
+{
+    const char *s = *sp;
+    int v;
+    if (s[0] == '\'' && s[1] == '\\' && s[2] && s[3] == '\'') {
+        switch (s[2]) {
+        case 'n': v = 10; break;
+        case 'r': v = 13; break;
+        case 't': v = 9; break;
+        case 'v': v = 11; break;
+        case 'f': v = 12; break;
+        case 'b': v = 8; break;
+        case 'a': v = 7; break;
+        case '0': v = 0; break;
+        case '\\': v = '\\'; break;
+        case '\'': v = '\''; break;
+        case '"': v = '"'; break;
+        default: return -1;
+        }
+        *sp = s + 4;
+        return v;
+    }
+    if (s[0] == '\'' && s[1] && s[2] == '\'') {
+        *sp = s + 3;
+        return (unsigned char)s[1];
+    }
+    if (s[0] == 'S' && s[1] == 'P') {
+        *sp = s + 2;
+        return ' ';
+    }
+    if (isdigit((unsigned char)s[0])) {
+        v = 0;
+        while (isdigit((unsigned char)*s) && v < 1000) v = v * 10 + (*s++ - '0');
+        if (v > 255) return -1;
+        *sp = s;
+        return v;
+    }
+    return -1;
+}
+
+/* The bytes of label (chars [" / " actions]) into set; 0 when the label has
+ * an action other than act or an item dot_byte cannot read. */
+static int dot_label(const char *label, const char *act, unsigned char *set)
+{
+    char chars[4096];
+    const char *slash = NULL, *s;
+    for (s = label; (s = strstr(s, " / ")) != NULL; s++) slash = s;
+    if (slash) {
+        const char *a = slash + 3;
+        size_t n = strlen(act);
+        if (strncmp(a, act, n) != 0 || a[n] != 0) return 0;
+    }
+    s = label;
+    if ((size_t)((slash ? slash : label + strlen(label)) - label) >= sizeof chars) return 0;
+    memcpy(chars, label, (size_t)((slash ? slash : label + strlen(label)) - label));
+    chars[(slash ? slash : label + strlen(label)) - label] = 0;
+    s = chars;
+    while (*s) {
+        int a = dot_byte(&s), b;
+        if (a < 0) return 0;
+        b = a;
+        if (s[0] == '.' && s[1] == '.') {
+            s += 2;
+            if ((b = dot_byte(&s)) < a) return 0;
+        }
+        for (; a <= b; a++) set[a] = 1;
+        if (s[0] == ',' && s[1] == ' ') s += 2;
+        else if (*s) return 0;
+    }
+    return 1;
+}
+
+static void cmd_skips(int argc, char **argv)
+{
+    const char *dot = NULL, *name = NULL, *act = NULL, *out = NULL, *gc = NULL;
+    char *text, *line, *next;
+    int i, j, nstates = 0, ncls = 0;
+    unsigned char (*set)[256] = NULL, (*cls)[256] = NULL;
+    char *bad = NULL;
+    int *id;
+    Buf b = {0, 0, 0};
+    for (i = 2; i < argc; i++) {
+        const char **dst = NULL;
+        if (strcmp(argv[i], "--dot") == 0) dst = &dot;
+        else if (strcmp(argv[i], "--name") == 0) dst = &name;
+        else if (strcmp(argv[i], "--action") == 0) dst = &act;
+        else if (strcmp(argv[i], "-o") == 0) dst = &out;
+        else if (strcmp(argv[i], "--c") == 0) dst = &gc;
+        if (!dst || i + 1 >= argc) die("%s: skips: unknown or incomplete option '%s' (try --help)", progname, argv[i]);
+        *dst = argv[++i];
+    }
+    if (!dot || !name || !act || !out) die("%s: skips: --dot, --name, --action and -o are required", progname);
+    text = read_file(dot);
+    /* pass 1: the number of states */
+    for (line = text; *line; line = next) {
+        int x, y;
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        if (sscanf(line, " %d -> %d [", &x, &y) == 2) {
+            if (x + 1 > nstates) nstates = x + 1;
+            if (y + 1 > nstates) nstates = y + 1;
+        }
+    }
+    if (nstates == 0) die("%s: %s: no transitions", progname, dot);
+    set = xmalloc((size_t)nstates * sizeof *set);
+    memset(set, 0, (size_t)nstates * sizeof *set);
+    bad = xmalloc((size_t)nstates);
+    memset(bad, 0, (size_t)nstates);
+    id = xmalloc((size_t)nstates * sizeof *id);
+    /* pass 2: self-loops; a state with any self-loop we cannot take whole is
+     * left out (skipping is optional, so leaving a state out is always exact) */
+    for (line = text; *line; line = next) {
+        int x, y, n = 0;
+        char label[4096], *q;
+        const char *l;
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        if (sscanf(line, " %d -> %d [ label = \"%n", &x, &y, &n) < 2 || n == 0 || x != y) continue;
+        for (l = line + n, q = label; *l && *l != '\n' && !(*l == '"' && l[-1] != '\\') && q < label + sizeof label - 1; l++) {
+            if (*l == '\\' && (l[1] == '"' || l[1] == '\\')) l++;
+            *q++ = *l;
+        }
+        *q = 0;
+        {
+            unsigned char one[256] = {0};
+            if (!dot_label(label, act, one)) bad[x] = 1;
+            else for (j = 0; j < 256; j++) set[x][j] |= one[j];
+        }
+    }
+    /* distinct byte sets: class 0 = no skip */
+    cls = xmalloc((size_t)(nstates + 1) * sizeof *cls);
+    memset(cls[0], 0, sizeof cls[0]);
+    ncls = 1;
+    for (i = 0; i < nstates; i++) {
+        int cnt = 0;
+        id[i] = 0;
+        for (j = 0; j < 256; j++) cnt += set[i][j];
+        if (bad[i] || cnt < 2) continue;
+        for (j = 1; j < ncls && memcmp(cls[j], set[i], 256) != 0; j++) {}
+        if (j == ncls) memcpy(cls[ncls++], set[i], 256);
+        id[i] = j;
+    }
+    if (ncls > 255) die("%s: %s: too many skip classes (%d)", progname, dot, ncls);
+    /* --c: the skip action must be the last action of every transition it is
+     * on, right before the goto to its target state */
+    if (gc) {
+        char *ctext = read_file(gc), *l2, *nx;
+        char pat[200];
+        int lineno = 0;
+        snprintf(pat, sizeof pat, "%s_skip_state[", name);
+        for (l2 = ctext; *l2; l2 = nx) {
+            char *hit;
+            lineno++;
+            nx = strchr(l2, '\n');
+            nx = nx ? nx + 1 : l2 + strlen(l2);
+            if ((hit = strstr(l2, pat)) != NULL && hit < nx) {
+                int st = atoi(hit + strlen(pat)), tgt = -1;
+                char *g = nx;
+                while (*g && strncmp(g, "#line", 5) == 0) {
+                    char *e2 = strchr(g, '\n');
+                    g = e2 ? e2 + 1 : g + strlen(g);
+                }
+                if (sscanf(g, " goto st%d;", &tgt) != 1 || tgt != st)
+                    die("%s:%d: the %s action is not the last action before 'goto st%d;'", gc, lineno, act, st);
+            }
+        }
+        free(ctext);
+    }
+    emit_header(&b, "/*", " *", " */");
+    bprintf(&b, "/* Run skips for machine %s: %s_skip_state[s] is the class of the bytes on\n"
+                " * which state s loops to itself with no action but %s (0: none), and\n"
+                " * %s_skip_cls[k][byte] is 1 for the bytes of class k.  Skipping such a run\n"
+                " * in state s is exactly what the machine would do with it. */\n", name, name, act, name);
+    bprintf(&b, "static const unsigned char %s_skip_state[%d] = {", name, nstates);
+    for (i = 0; i < nstates; i++) bprintf(&b, "%s%d", i == 0 ? "\n    " : i % 32 ? ", " : ",\n    ", id[i]);
+    bprintf(&b, "\n};\n\nstatic const unsigned char %s_skip_cls[%d][256] = {\n", name, ncls);
+    for (i = 0; i < ncls; i++) {
+        bputs(&b, "    {");
+        for (j = 0; j < 256; j++) bprintf(&b, "%s%d", j == 0 ? "" : j % 64 ? "," : ",\n     ", cls[i][j]);
+        bputs(&b, "},\n");
+    }
+    bputs(&b, "};\n");
+    write_out(out, &b);
+    free(text);
+    free(set);
+    free(cls);
+    free(bad);
+    free(id);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const char usage[] =
@@ -1777,6 +2035,7 @@ static const char usage[] =
     "                  [--machine NAME] [--root RULE]... FILE.abnf...\n"
     "  abnf2rl headers -t HEADERS.tsv [--ids IDS.h] [--table TABLE.c [--table-h TABLE.h]]\n"
     "                  [--names HNAMES.rl] [--dict FUZZ.dict]\n"
+    "  abnf2rl skips   --dot MACHINE.dot --name PREFIX --action NAME -o OUT.h [--c GEN.c]\n"
     "  abnf2rl --help\n"
     "\n"
     "rules: translate ABNF (RFC 5234, RFC 7405 %s/%i) to Ragel 6.10 definitions, one per rule,\n"
@@ -1815,6 +2074,7 @@ int main(int argc, char **argv)
     cmdline = c.s;
     if (strcmp(argv[1], "rules") == 0) cmd_rules(argc, argv);
     else if (strcmp(argv[1], "headers") == 0) cmd_headers(argc, argv);
+    else if (strcmp(argv[1], "skips") == 0) cmd_skips(argc, argv);
     else {
         fprintf(stderr, "%s: unknown mode '%s'\n%s", progname, argv[1], usage);
         return 1;

@@ -41,6 +41,18 @@ for m in grammar/sip_*.rl; do
     sed -e "s|^#line \([0-9]*\) \"gen/c/$n.c.ragel\"|#line \1 \"gen/c/$n.c\"|" "$work/gen/c/$n.c.ragel"; } > "$work/gen/c/$n.c"
   rm -f "$work/gen/c/$n.c.ragel"
 done
+# Run-skip tables for the machines that include one (grammar/sip_NAME.rl
+# includes "sip_NAME_skip.h"): from Ragel's state graph of the same file,
+# checked against the C just generated (the skip action must come last).
+for m in grammar/sip_*.rl; do
+  n=$(basename "$m" .rl)
+  grep -q "#include \"${n}_skip.h\"" "$m" || continue
+  machine=$(sed -n 's/^ *machine \([a-z_]*\);.*/\1/p' "$m" | head -1)
+  ( cd "$work" && $ragel -V -p -I gen/rules -I grammar -o "gen/$n.dot" "$m" &&
+    ./abnf2rl-bin skips --dot "gen/$n.dot" --name "$machine" --action skip \
+      -o "gen/c/${n}_skip.h" --c "gen/c/$n.c" && rm -f "gen/$n.dot" )
+  sed -i 's|\./abnf2rl-bin|gen/abnf2rl|' "$work/gen/c/${n}_skip.h"
+done
 cp "$work"/gen/rules/*.rl "$out/rules/"
 cp "$work"/gen/c/* "$out/c/"
 cp "$work"/gen/sipkit.dict "$out/"

@@ -5,6 +5,7 @@
  * has matched (grammar/overlay.rl, addr-uri): an action on a path that
  * later dies must never reject anything. */
 #include "internal.h"
+#include "sip_addr_skip.h"
 
 %%{
   machine sipkit_addr;
@@ -45,11 +46,14 @@
 
   include sip_addr_rules "sip_addr_rules.rl";
 
-  from_value   := From_value;
-  to_value     := To_value;
-  contact      := Contact_value;
-  route        := Route_value;
-  record_route := Record_Route_value;
+  # Run skips (gen/c/sip_addr_skip.h), as in sip_uri.rl.
+  action skip { if (sipkit_addr_skip_state[ftargs] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[ftargs]]) - 1; }
+
+  from_value   := From_value $skip;
+  to_value     := To_value $skip;
+  contact      := Contact_value $skip;
+  route        := Route_value $skip;
+  record_route := Record_Route_value $skip;
 }%%
 
 %% write data noerror;
@@ -57,6 +61,7 @@
 int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_dn = p, m_ap = p, m_aps = NULL, m_u = p;
   const char *rule;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs;
   switch (hdr_id) {
   case SIPKIT_HDR_FROM: cs = sipkit_addr_en_from_value; rule = "from-spec"; break;

@@ -34,6 +34,12 @@
   action other_header  { hdr_id = SIPKIT_HDR_OTHER; }
   action value         { if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) fbreak; fexec q; }
   action line_done     { c->rule = "header-name"; }
+  # After a line end (start line or header line): the C fast path takes
+  # the header lines it can (sipkit__header_lines: a token name, optional
+  # SP/HTAB, the colon) and leaves p on the first line it did not take,
+  # where the machine resumes: that line is judged here byte by byte.
+  action fast_strict   { if (!(q = sipkit__header_lines(c, p + 1, pe))) fbreak; fexec q; fnext strict_lines; }
+  action fast_lenient  { if (!(q = sipkit__header_lines(c, p + 1, pe))) fbreak; fexec q; fnext lenient_lines; }
   action headers_done  { done = p + 1; fbreak; }
 
   include sip_frame_rules "sip_frame_rules.rl";
@@ -55,10 +61,10 @@
   header_line_strict  = header_name ( SP | HTAB )* ":" @value CRLF @line_done;
   header_line_lenient = header_name ( SP | HTAB )* ":" @value lenient_CRLF @line_done;
 
-  strict  := ( request_line | status_line ) CRLF >rule_crlf @line_done
-             header_line_strict* CRLF @headers_done;
-  lenient := ( request_line | status_line ) lenient_CRLF >rule_crlf @line_done
-             header_line_lenient* lenient_CRLF @headers_done;
+  strict        := ( request_line | status_line ) CRLF >rule_crlf @line_done @fast_strict;
+  strict_lines  := ( header_line_strict @fast_strict )* CRLF @headers_done;
+  lenient       := ( request_line | status_line ) lenient_CRLF >rule_crlf @line_done @fast_lenient;
+  lenient_lines := ( header_line_lenient @fast_lenient )* lenient_CRLF @headers_done;
 }%%
 
 %% write data noerror;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sip_uri_skip.h"
 
 %%{
   machine sipkit_uri;
@@ -16,9 +17,14 @@
   include uri_actions "uri_actions.rl";
   include sip_uri_rules "sip_uri_rules.rl";
 
-  sip  := SIP_URI;
-  sips := SIPS_URI;
-  abs  := absoluteURI;
+  # Run skips (gen/c/sip_uri_skip.h, from this machine's own state graph):
+  # entering a state that loops to itself on a byte class with no other
+  # action, skip the run of that class at table speed.
+  action skip { if (sipkit_uri_skip_state[ftargs] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[ftargs]]) - 1; }
+
+  sip  := SIP_URI $skip;
+  sips := SIPS_URI $skip;
+  abs  := absoluteURI $skip;
 }%%
 
 %% write data noerror;
@@ -27,6 +33,7 @@ int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit
   sipkit__ptr eof = pe, start = p;
   SIPKIT__URI_MARKS;
   int cs, scheme, host_type = SIPKIT_HOST_NONE;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
       (p[3] == ':' || (pe - p >= 5 && (p[3] | 0x20) == 's' && p[4] == ':'))) {
     scheme = p[3] == ':' ? SIPKIT_SCHEME_SIP : SIPKIT_SCHEME_SIPS;

@@ -1,6 +1,7 @@
 /* sip_via.rl - the Via value (RFC 3261 §20.42, §25.1; rport from RFC 3581
  * §5): one header entry per via-parm. */
 #include "internal.h"
+#include "sip_via_skip.h"
 
 %%{
   machine sipkit_via;
@@ -38,14 +39,20 @@
 
   include sip_via_rules "sip_via_rules.rl";
 
-  main := Via_value;
+  # Run skips (gen/c/sip_via_skip.h), as in sip_uri.rl.
+  action skip { if (sipkit_via_skip_state[ftargs] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[ftargs]]) - 1; }
+
+  main := Via_value $skip;
 }%%
 
 %% write data noerror noentry;
 
 int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_proto = p, m_tr = p, m_sb = p, m_vps = NULL, m_vp = p;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs = sipkit_via_start;
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, p, pe))
+    return c->code != SIPKIT_EOK;
   %% write exec;
   if (cs < sipkit_via_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, "via-parm");

@@ -4,6 +4,9 @@
 #define SIPKIT_INTERNAL_H
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "sipkit.h"
 #include "sipkit_hdr_table.h"
@@ -41,16 +44,112 @@ int sipkit__fail(struct sipkit__ctx *c, int code, sipkit__ptr at,
  * c->code set (SIPKIT_EINCOMPLETE when the input ends first). */
 sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 
+/* Test-only parse flag: no hand-written fast path; the generated machines
+ * judge every byte.  Differential tests and fuzz_parse parse each input
+ * with and without it and require identical results. */
+#define SIPKIT__PARSE_REFERENCE (1u << 31)
+
+/* Character classes (src/parse.c), RFC 3261 §25.1: token, Call-ID word,
+ * DIGIT.  tests/test_fastpath.c checks the fast paths that use them against
+ * the machines on every byte. */
+enum {
+  SIPKIT__C_TOKEN = 1, /* token */
+  SIPKIT__C_WORD = 2,  /* word (callid) */
+  SIPKIT__C_DIGIT = 4, /* DIGIT */
+  SIPKIT__C_ALPHA = 8, /* ALPHA */
+  SIPKIT__C_LABEL = 16, /* alphanum / "-": inside a host label */
+  SIPKIT__C_HOST = 32, /* alphanum / "-" / ".": hostname, IPv4address */
+  SIPKIT__C_ALNUM = SIPKIT__C_ALPHA | SIPKIT__C_DIGIT /* test with & */
+};
+extern const unsigned char sipkit__cls[256];
+
+/* First byte in [p, e) not in class k (SIPKIT__C_*), or e; four a step. */
+static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigned k) {
+  for (; e - p >= 4; p += 4) {
+    if (!(sipkit__cls[p[0]] & k))
+      return p;
+    if (!(sipkit__cls[p[1]] & k))
+      return p + 1;
+    if (!(sipkit__cls[p[2]] & k))
+      return p + 2;
+    if (!(sipkit__cls[p[3]] & k))
+      return p + 3;
+  }
+  while (p < e && (sipkit__cls[*p] & k))
+    p++;
+  return p;
+}
+
+/* Fast paths (src/fast.c): 1 when the value was recognised and recorded
+ * as the machine would record it, 0 (nothing recorded) when the machine
+ * must decide. */
+int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+
+/* First byte in [p, e) whose entry in cls is 0, or e; four a step. */
+static inline sipkit__ptr sipkit__skip_run(sipkit__ptr p, sipkit__ptr e, const unsigned char *cls) {
+  for (; e - p >= 4; p += 4) {
+    if (!cls[p[0]])
+      return p;
+    if (!cls[p[1]])
+      return p + 1;
+    if (!cls[p[2]])
+      return p + 2;
+    if (!cls[p[3]])
+      return p + 3;
+  }
+  while (p < e && cls[*p])
+    p++;
+  return p;
+}
+
+/* Called by the frame machine after each line end, with p at the start of
+ * the next line.  Takes every following header line of the simple form
+ * token *(SP / HTAB) ":" (the name looked up in sipkit__hdr_slots, the
+ * rest done by sipkit__header_line, as the machine would) and returns the
+ * start of the first line it did not take, for the machine to judge; NULL
+ * on an error sipkit__header_line recorded. */
+sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+
 /* Called by the frame machine for each header line, at its colon.  Returns
  * the position of the line terminator (CR of the final CRLF, or the LF in
  * lenient mode), or NULL on error. */
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id);
+/* First ch in [p, end), or NULL: memchr without the call, for the short
+ * distances of header values. */
+static inline sipkit__ptr sipkit__find_byte(sipkit__ptr p, sipkit__ptr end, unsigned char ch) {
+#if defined(__SSE2__)
+  const __m128i v = _mm_set1_epi8((char)ch);
+  for (; end - p >= 16; p += 16) {
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
+    if (m)
+      return p + __builtin_ctz(m);
+  }
+#endif
+  for (; p < end; p++)
+    if (*p == ch)
+      return p;
+  return NULL;
+}
+
 /* The last byte before the SP (or line end) that ends the Request-URI:
  * the frame skips it, and the URI machine then reads it once. */
 static inline sipkit__ptr sipkit__skip_to_sp(sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr q = p;
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+  for (; pe - q >= 16; q += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+        _mm_cmpeq_epi8(x, sp), _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf))));
+    if (m) {
+      q += __builtin_ctz(m);
+      return q > p ? q - 1 : p;
+    }
+  }
+#endif
   while (q < pe && *q != ' ' && *q != '\r' && *q != '\n')
     q++;
   return q > p ? q - 1 : p;

@@ -331,9 +331,19 @@ static sipkit__ptr incomplete(struct sipkit__ctx *c) {
   return NULL;
 }
 
+static inline __attribute__((always_inline)) sipkit__ptr
+header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
+            int hdr_id);
+
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id) {
+  return header_line(c, name, name_end, colon, hdr_id);
+}
+
+static inline __attribute__((always_inline)) sipkit__ptr
+header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
+            int hdr_id) {
   sipkit_msg *m = c->msg;
   sipkit__ptr end = c->end, p = colon + 1, eol, nl;
   const int lenient = (c->flags & SIPKIT_PARSE_LENIENT_LF) != 0;
@@ -344,7 +354,7 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
     /* The value machine checks every byte of an eager value: only the
      * end of the logical line is needed here. */
     for (;;) {
-      nl = memchr(p, '\n', (size_t)(end - p));
+      nl = sipkit__find_byte(p, end, '\n');
       if (!nl)
         return incomplete(c);
       if (nl > p && nl[-1] == '\r') {
@@ -408,10 +418,14 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
   /* Trim LWS on both sides: leading LWS is HCOLON's SWS; trailing LWS is
    * what extension-header's header-value allows every line (README). */
   sipkit__ptr a = colon + 1, b = eol;
-  while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
-    a++;
-  while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
-    b--;
+  if (a + 1 < b && *a == ' ' && a[1] > ' ')
+    a++; /* the usual single SP */
+  else
+    while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
+      a++;
+  if (b > a && b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF */
+    while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
+      b--;
 
   if (m->num_headers >= m->max_headers) {
     sipkit__fail(c, SIPKIT_ETOO_MANY_HEADERS, name, "message-header");
@@ -480,6 +494,152 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
     break;
   }
   return bad ? NULL : eol;
+}
+
+/* Character classes of RFC 3261 §25.1 for the fast paths (SIPKIT__C_*):
+ * letters are A, digits N; the marks as listed. */
+#define T (SIPKIT__C_TOKEN | SIPKIT__C_WORD)
+#define A (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_ALPHA | SIPKIT__C_LABEL | SIPKIT__C_HOST)
+#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT | SIPKIT__C_LABEL | SIPKIT__C_HOST)
+const unsigned char sipkit__cls[256] = {
+    /* token: alphanum - . ! % * _ + ` ' ~ (all of them word too) */
+    ['!'] = T, ['%'] = T, ['\''] = T, ['*'] = T, ['+'] = T,
+    ['-'] = T | SIPKIT__C_LABEL | SIPKIT__C_HOST, ['.'] = T | SIPKIT__C_HOST,
+    ['_'] = T, ['`'] = T, ['~'] = T,
+    ['0'] = N, ['1'] = N, ['2'] = N, ['3'] = N, ['4'] = N, ['5'] = N, ['6'] = N,
+    ['7'] = N, ['8'] = N, ['9'] = N,
+    ['A'] = A, ['B'] = A, ['C'] = A, ['D'] = A, ['E'] = A, ['F'] = A, ['G'] = A,
+    ['H'] = A, ['I'] = A, ['J'] = A, ['K'] = A, ['L'] = A, ['M'] = A, ['N'] = A,
+    ['O'] = A, ['P'] = A, ['Q'] = A, ['R'] = A, ['S'] = A, ['T'] = A, ['U'] = A,
+    ['V'] = A, ['W'] = A, ['X'] = A, ['Y'] = A, ['Z'] = A,
+    ['a'] = A, ['b'] = A, ['c'] = A, ['d'] = A, ['e'] = A, ['f'] = A, ['g'] = A,
+    ['h'] = A, ['i'] = A, ['j'] = A, ['k'] = A, ['l'] = A, ['m'] = A, ['n'] = A,
+    ['o'] = A, ['p'] = A, ['q'] = A, ['r'] = A, ['s'] = A, ['t'] = A, ['u'] = A,
+    ['v'] = A, ['w'] = A, ['x'] = A, ['y'] = A, ['z'] = A,
+    /* word (Call-ID) only: ( ) < > : \ DQUOTE / [ ] ? { } */
+    ['('] = SIPKIT__C_WORD, [')'] = SIPKIT__C_WORD, ['<'] = SIPKIT__C_WORD,
+    ['>'] = SIPKIT__C_WORD, [':'] = SIPKIT__C_WORD, ['\\'] = SIPKIT__C_WORD,
+    ['"'] = SIPKIT__C_WORD, ['/'] = SIPKIT__C_WORD, ['['] = SIPKIT__C_WORD,
+    [']'] = SIPKIT__C_WORD, ['?'] = SIPKIT__C_WORD, ['{'] = SIPKIT__C_WORD,
+    ['}'] = SIPKIT__C_WORD,
+};
+#undef T
+#undef A
+#undef N
+
+/* The id of a header name [s, s+n), 1 <= n: SIPKIT_HDR_OTHER when it is no
+ * known name or compact form.  avail: bytes readable from s (>= n). */
+static int hdr_find(sipkit__ptr s, unsigned n, size_t avail) {
+  if (n > SIPKIT__HDR_KEY_MAX)
+    return SIPKIT_HDR_OTHER;
+  for (unsigned h = sipkit__hdr_hash(s, n);; h = (h + 1) & (SIPKIT__HDR_HASH_SIZE - 1)) {
+    const struct sipkit__hdr_slot *e = &sipkit__hdr_slots[h];
+    if (!e->id)
+      return SIPKIT_HDR_OTHER;
+    if (e->len != n)
+      continue;
+    const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
+    unsigned i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes at a time; bytes past the name are masked out */
+    for (; i < n && avail - i >= 16; i += 16) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+      __m128i f = _mm_loadu_si128((const __m128i *)(const void *)(k->fold + i));
+      __m128i l = _mm_loadu_si128((const __m128i *)(const void *)(k->lower + i));
+      unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(x, f), l));
+      /* the first 16 or n - i bytes all equal */
+      if ((unsigned)__builtin_ctz(~eq) < n - i && eq != 0xffffu)
+        break;
+    }
+    if (i >= n)
+      return e->id;
+#endif
+    while (i < n && (s[i] | k->fold[i]) == k->lower[i])
+      i++;
+    if (i == n)
+      return e->id;
+  }
+}
+
+/* First ':' in [p, pe), or pe; looks at most 64 bytes (header names are
+ * short: a longer one goes to the machine). */
+static sipkit__ptr find_colon(sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr lim = pe - p > 64 ? p + 64 : pe;
+#if defined(__SSE2__)
+  const __m128i colon = _mm_set1_epi8(':');
+  for (; lim - p >= 16; p += 16) {
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), colon));
+    if (m)
+      return p + __builtin_ctz(m);
+  }
+#endif
+  for (; p < lim; p++)
+    if (*p == ':')
+      return p;
+  return pe;
+}
+
+sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
+  if (c->flags & SIPKIT__PARSE_REFERENCE)
+    return p;
+  for (;;) {
+    sipkit__ptr name = p, colon, name_end;
+    int id;
+#if defined(__SSE2__)
+    if (pe - p >= 16) {
+      /* the usual case: "Name:" within 16 bytes, no SP before the colon;
+       * one load serves the colon search and the name compare */
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+      unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')));
+      unsigned n = cm ? (unsigned)__builtin_ctz(cm) : 0;
+      if (n && p[n - 1] > ' ') {
+        colon = name_end = p + n;
+        id = SIPKIT_HDR_OTHER;
+        for (unsigned h = sipkit__hdr_hash(p, n);; h = (h + 1) & (SIPKIT__HDR_HASH_SIZE - 1)) {
+          const struct sipkit__hdr_slot *e = &sipkit__hdr_slots[h];
+          if (!e->id)
+            break;
+          if (e->len == n) {
+            const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
+            unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_or_si128(x, _mm_loadu_si128((const __m128i *)(const void *)k->fold)),
+                _mm_loadu_si128((const __m128i *)(const void *)k->lower)));
+            if ((~eq & ((1u << n) - 1)) == 0) {
+              id = e->id;
+              break;
+            }
+          }
+        }
+        goto named;
+      }
+    }
+#endif
+    colon = name_end = find_colon(p, pe);
+    if (colon == pe)
+      return name;
+    if (name_end > name && name_end[-1] <= ' ')
+      while (name_end > name && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+        name_end--;
+    if (name_end == name)
+      return name;
+    id = hdr_find(name, (unsigned)(name_end - name), (size_t)(pe - name));
+#if defined(__SSE2__)
+  named:
+#endif
+    if (id == SIPKIT_HDR_OTHER) {
+      /* extension-header: header-name = token */
+      for (sipkit__ptr q = name; q < name_end; q++)
+        if (!(sipkit__cls[*q] & SIPKIT__C_TOKEN))
+          return name;
+    }
+    sipkit__ptr eol = header_line(c, name, name_end, colon, id);
+    if (!eol)
+      return NULL;
+    /* sipkit__header_line checked the terminator: CR LF, or a bare LF in
+     * lenient mode; a byte follows it (a fold might have) */
+    p = eol + (*eol == '\r' ? 2 : 1);
+  }
 }
 
 /* -------------------------------------------------------------- start line */

@@ -173,7 +173,11 @@ void sipkit__uri_end(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
 void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
                           sipkit__ptr b) {
   sipkit__ptr at = b - 1; /* userinfo ends in "@" */
-  sipkit__ptr colon = memchr(a, ':', (size_t)(at - a));
+  sipkit__ptr colon = a; /* a user part is short: no memchr call */
+  while (colon < at && *colon != ':')
+    colon++;
+  if (colon == at)
+    colon = NULL;
   u->user = sipkit__span(c, a, colon ? colon : at);
   if (colon)
     u->password = sipkit__span(c, colon + 1, at);
@@ -338,7 +342,7 @@ void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a,
 sipkit__ptr sipkit__addr_skip_uri(struct sipkit__ctx *c, sipkit__ptr lt, sipkit__ptr pe) {
   /* The URI inside < > is judged by the URI machine afterwards; the
    * value machine only needs to see its last byte and the ">". */
-  sipkit__ptr gt = memchr(lt + 1, '>', (size_t)(pe - lt - 1));
+  sipkit__ptr gt = sipkit__find_byte(lt + 1, pe, '>');
   if (!gt || gt == lt + 1)
     return lt + 1;
   c->cur->u.addr.uri.all = sipkit__span(c, lt + 1, gt);

@@ -9,13 +9,14 @@
  * has matched (grammar/overlay.rl, addr-uri): an action on a path that
  * later dies must never reject anything. */
 #include "internal.h"
+#include "sip_addr_skip.h"
 
 
-#line 53 "grammar/sip_addr.rl"
+#line 57 "grammar/sip_addr.rl"
 
 
 
-#line 12 "gen/c/sip_addr.c"
+#line 13 "gen/c/sip_addr.c"
 static const int sipkit_addr_start = 1;
 static const int sipkit_addr_first_final = 354;
 
@@ -26,11 +27,12 @@ static const int sipkit_addr_en_route = 292;
 static const int sipkit_addr_en_record_route = 1;
 
 
-#line 56 "grammar/sip_addr.rl"
+#line 60 "grammar/sip_addr.rl"
 
 int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_dn = p, m_ap = p, m_aps = NULL, m_u = p;
   const char *rule;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs;
   switch (hdr_id) {
   case SIPKIT_HDR_FROM: cs = sipkit_addr_en_from_value; rule = "from-spec"; break;
@@ -40,7 +42,7 @@ int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__pt
   default: cs = sipkit_addr_en_record_route; rule = "rec-route"; break;
   }
   
-#line 33 "gen/c/sip_addr.c"
+#line 35 "gen/c/sip_addr.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -78,108 +80,146 @@ st0:
 cs = 0;
 	goto _out;
 tr0:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[2] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[2]]) - 1; }
+	goto st2;
+tr7:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[2] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[2]]) - 1; }
 	goto st2;
 st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 77 "gen/c/sip_addr.c"
+#line 83 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st2;
-		case 10u: goto st3;
-		case 13u: goto st20;
-		case 32u: goto st2;
-		case 34u: goto st5;
+		case 9u: goto tr7;
+		case 10u: goto tr8;
+		case 13u: goto tr9;
+		case 32u: goto tr7;
+		case 34u: goto tr10;
 		case 60u: goto tr11;
 	}
 	goto st0;
 tr2:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[3] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[3]]) - 1; }
+	goto st3;
+tr8:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[3] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[3]]) - 1; }
 	goto st3;
 st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
-#line 94 "gen/c/sip_addr.c"
+#line 104 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st4;
-		case 32u: goto st4;
+		case 9u: goto tr12;
+		case 32u: goto tr12;
 	}
 	goto st0;
+tr12:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[4] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[4]]) - 1; }
+	goto st4;
 st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
+#line 116 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st4;
-		case 32u: goto st4;
-		case 34u: goto st5;
+		case 9u: goto tr12;
+		case 32u: goto tr12;
+		case 34u: goto tr10;
 		case 60u: goto tr11;
 	}
 	goto st0;
 tr5:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[5] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[5]]) - 1; }
+	goto st5;
+tr10:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[5] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[5]]) - 1; }
 	goto st5;
 st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
-#line 118 "gen/c/sip_addr.c"
+#line 135 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st5;
-		case 10u: goto st6;
-		case 13u: goto st7;
-		case 34u: goto st8;
-		case 92u: goto st57;
+		case 9u: goto tr10;
+		case 10u: goto tr13;
+		case 13u: goto tr14;
+		case 34u: goto tr15;
+		case 92u: goto tr16;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st58;
+				goto tr17;
 		} else if ( (*p) >= 32u )
-			goto st5;
+			goto tr10;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st60;
+				goto tr19;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st62;
+				goto tr21;
 		} else
-			goto st61;
+			goto tr20;
 	} else
-		goto st59;
+		goto tr18;
 	goto st0;
+tr13:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[6] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[6]]) - 1; }
+	goto st6;
 st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
+#line 167 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st5;
-		case 32u: goto st5;
+		case 9u: goto tr10;
+		case 32u: goto tr10;
 	}
 	goto st0;
+tr14:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[7] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[7]]) - 1; }
+	goto st7;
 st7:
 	if ( ++p == pe )
 		goto _test_eof7;
 case 7:
+#line 179 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st6;
+		goto tr13;
 	goto st0;
+tr15:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[8] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[8]]) - 1; }
+	goto st8;
 st8:
 	if ( ++p == pe )
 		goto _test_eof8;
 case 8:
+#line 189 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr22;
 		case 10u: goto tr23;
@@ -188,68 +228,91 @@ case 8:
 		case 60u: goto tr25;
 	}
 	goto st0;
+tr26:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[9] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[9]]) - 1; }
+	goto st9;
 tr22:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[9] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[9]]) - 1; }
 	goto st9;
 st9:
 	if ( ++p == pe )
 		goto _test_eof9;
 case 9:
-#line 178 "gen/c/sip_addr.c"
+#line 208 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st9;
-		case 10u: goto st10;
-		case 13u: goto st56;
-		case 32u: goto st9;
+		case 9u: goto tr26;
+		case 10u: goto tr27;
+		case 13u: goto tr28;
+		case 32u: goto tr26;
 		case 60u: goto tr11;
 	}
 	goto st0;
+tr27:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[10] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[10]]) - 1; }
+	goto st10;
 tr23:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[10] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[10]]) - 1; }
 	goto st10;
 st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 193 "gen/c/sip_addr.c"
+#line 227 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st11;
-		case 32u: goto st11;
+		case 9u: goto tr29;
+		case 32u: goto tr29;
 	}
 	goto st0;
+tr29:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[11] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[11]]) - 1; }
+	goto st11;
 st11:
 	if ( ++p == pe )
 		goto _test_eof11;
 case 11:
+#line 239 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st11;
-		case 32u: goto st11;
+		case 9u: goto tr29;
+		case 32u: goto tr29;
 		case 60u: goto tr11;
 	}
 	goto st0;
 tr6:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[12] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[12]]) - 1; }
 	goto st12;
 tr11:
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[12] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[12]]) - 1; }
 	goto st12;
 tr25:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[12] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[12]]) - 1; }
 	goto st12;
 st12:
 	if ( ++p == pe )
 		goto _test_eof12;
 case 12:
-#line 223 "gen/c/sip_addr.c"
+#line 263 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -259,123 +322,169 @@ case 12:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
+	goto tr30;
+tr30:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[13] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[13]]) - 1; }
 	goto st13;
 st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
+#line 280 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st354;
+		case 62u: goto tr31;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st13;
+	goto tr30;
+tr31:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[354] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[354]]) - 1; }
+	goto st354;
 tr456:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[354] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[354]]) - 1; }
 	goto st354;
 st354:
 	if ( ++p == pe )
 		goto _test_eof354;
 case 354:
-#line 254 "gen/c/sip_addr.c"
+#line 301 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr456;
 		case 10u: goto tr457;
 		case 13u: goto tr458;
 		case 32u: goto tr456;
 		case 44u: goto tr459;
-		case 59u: goto st27;
+		case 59u: goto tr35;
 	}
 	goto st0;
+tr81:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[14] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[14]]) - 1; }
+	goto st14;
 tr457:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[14] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[14]]) - 1; }
 	goto st14;
 st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
-#line 270 "gen/c/sip_addr.c"
+#line 321 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st355;
-		case 32u: goto st355;
+		case 9u: goto tr32;
+		case 32u: goto tr32;
 	}
 	goto st0;
+tr32:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[355] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[355]]) - 1; }
+	goto st355;
 tr460:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[355] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[355]]) - 1; }
 	goto st355;
 st355:
 	if ( ++p == pe )
 		goto _test_eof355;
 case 355:
-#line 282 "gen/c/sip_addr.c"
+#line 337 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr460;
 		case 10u: goto tr461;
 		case 13u: goto tr462;
 		case 32u: goto tr460;
 		case 44u: goto tr459;
-		case 59u: goto st27;
+		case 59u: goto tr35;
 	}
 	goto st0;
+tr78:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[15] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[15]]) - 1; }
+	goto st15;
 tr461:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[15] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[15]]) - 1; }
 	goto st15;
 tr470:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[15] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[15]]) - 1; }
 	goto st15;
 st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 302 "gen/c/sip_addr.c"
+#line 362 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st16;
-		case 32u: goto st16;
+		case 9u: goto tr33;
+		case 32u: goto tr33;
 	}
 	goto st0;
+tr33:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[16] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[16]]) - 1; }
+	goto st16;
 st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
+#line 374 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st16;
-		case 32u: goto st16;
-		case 44u: goto st17;
-		case 59u: goto st27;
+		case 9u: goto tr33;
+		case 32u: goto tr33;
+		case 44u: goto tr34;
+		case 59u: goto tr35;
 	}
 	goto st0;
 tr36:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[17]]) - 1; }
+	goto st17;
+tr34:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[17]]) - 1; }
 	goto st17;
 tr459:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[17]]) - 1; }
 	goto st17;
 tr467:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[17]]) - 1; }
 	goto st17;
 st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 333 "gen/c/sip_addr.c"
+#line 402 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr36;
 		case 10u: goto tr37;
@@ -404,32 +513,44 @@ case 17:
 		goto tr4;
 	goto st0;
 tr37:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[18] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[18]]) - 1; }
+	goto st18;
+tr49:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[18] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[18]]) - 1; }
 	goto st18;
 st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 368 "gen/c/sip_addr.c"
+#line 441 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st19;
-		case 32u: goto st19;
+		case 9u: goto tr39;
+		case 32u: goto tr39;
 	}
 	goto st0;
 tr40:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[19] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[19]]) - 1; }
+	goto st19;
+tr39:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[19] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[19]]) - 1; }
 	goto st19;
 st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
-#line 381 "gen/c/sip_addr.c"
+#line 458 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr40;
 		case 10u: goto tr2;
@@ -458,173 +579,216 @@ case 19:
 		goto tr4;
 	goto st0;
 tr3:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[20] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[20]]) - 1; }
+	goto st20;
+tr9:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[20] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[20]]) - 1; }
 	goto st20;
 st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-#line 416 "gen/c/sip_addr.c"
+#line 497 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st3;
+		goto tr8;
 	goto st0;
 tr4:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[21] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[21]]) - 1; }
+	goto st21;
+tr44:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[21] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[21]]) - 1; }
 	goto st21;
 st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
-#line 427 "gen/c/sip_addr.c"
+#line 512 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr41;
 		case 10u: goto tr42;
 		case 13u: goto tr43;
 		case 32u: goto tr41;
-		case 33u: goto st21;
-		case 37u: goto st21;
-		case 39u: goto st21;
+		case 33u: goto tr44;
+		case 37u: goto tr44;
+		case 39u: goto tr44;
 		case 60u: goto tr25;
-		case 126u: goto st21;
+		case 126u: goto tr44;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st21;
+				goto tr44;
 		} else if ( (*p) >= 42u )
-			goto st21;
+			goto tr44;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st21;
+				goto tr44;
 		} else if ( (*p) >= 65u )
-			goto st21;
+			goto tr44;
 	} else
-		goto st21;
+		goto tr44;
 	goto st0;
+tr45:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[22] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[22]]) - 1; }
+	goto st22;
 tr41:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[22] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[22]]) - 1; }
 	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-#line 460 "gen/c/sip_addr.c"
+#line 549 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st22;
-		case 10u: goto st23;
-		case 13u: goto st25;
-		case 32u: goto st22;
-		case 33u: goto st21;
-		case 37u: goto st21;
-		case 39u: goto st21;
+		case 9u: goto tr45;
+		case 10u: goto tr46;
+		case 13u: goto tr47;
+		case 32u: goto tr45;
+		case 33u: goto tr44;
+		case 37u: goto tr44;
+		case 39u: goto tr44;
 		case 60u: goto tr11;
-		case 126u: goto st21;
+		case 126u: goto tr44;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st21;
+				goto tr44;
 		} else if ( (*p) >= 42u )
-			goto st21;
+			goto tr44;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st21;
+				goto tr44;
 		} else if ( (*p) >= 65u )
-			goto st21;
+			goto tr44;
 	} else
-		goto st21;
+		goto tr44;
 	goto st0;
+tr46:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[23]]) - 1; }
+	goto st23;
 tr42:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[23]]) - 1; }
 	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
-#line 493 "gen/c/sip_addr.c"
+#line 586 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st24;
-		case 32u: goto st24;
+		case 9u: goto tr48;
+		case 32u: goto tr48;
 	}
 	goto st0;
+tr48:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[24] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[24]]) - 1; }
+	goto st24;
 st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
+#line 598 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st24;
-		case 32u: goto st24;
-		case 33u: goto st21;
-		case 37u: goto st21;
-		case 39u: goto st21;
+		case 9u: goto tr48;
+		case 32u: goto tr48;
+		case 33u: goto tr44;
+		case 37u: goto tr44;
+		case 39u: goto tr44;
 		case 60u: goto tr11;
-		case 126u: goto st21;
+		case 126u: goto tr44;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st21;
+				goto tr44;
 		} else if ( (*p) >= 42u )
-			goto st21;
+			goto tr44;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st21;
+				goto tr44;
 		} else if ( (*p) >= 65u )
-			goto st21;
+			goto tr44;
 	} else
-		goto st21;
+		goto tr44;
 	goto st0;
+tr47:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[25] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[25]]) - 1; }
+	goto st25;
 tr43:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[25] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[25]]) - 1; }
 	goto st25;
 st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
-#line 533 "gen/c/sip_addr.c"
+#line 633 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st23;
+		goto tr46;
 	goto st0;
 tr38:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[26] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[26]]) - 1; }
 	goto st26;
 st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
-#line 544 "gen/c/sip_addr.c"
+#line 645 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st18;
+		goto tr49;
 	goto st0;
+tr35:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[27]]) - 1; }
+	goto st27;
 tr468:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[27]]) - 1; }
 	goto st27;
 st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 554 "gen/c/sip_addr.c"
+#line 659 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st27;
-		case 10u: goto st28;
-		case 13u: goto st54;
-		case 32u: goto st27;
+		case 9u: goto tr35;
+		case 10u: goto tr50;
+		case 13u: goto tr51;
+		case 32u: goto tr35;
 		case 33u: goto tr52;
 		case 37u: goto tr52;
 		case 39u: goto tr52;
@@ -645,22 +809,32 @@ case 27:
 	} else
 		goto tr52;
 	goto st0;
+tr50:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[28] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[28]]) - 1; }
+	goto st28;
 st28:
 	if ( ++p == pe )
 		goto _test_eof28;
 case 28:
+#line 691 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st29;
-		case 32u: goto st29;
+		case 9u: goto tr53;
+		case 32u: goto tr53;
 	}
 	goto st0;
+tr53:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[29] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[29]]) - 1; }
+	goto st29;
 st29:
 	if ( ++p == pe )
 		goto _test_eof29;
 case 29:
+#line 703 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st29;
-		case 32u: goto st29;
+		case 9u: goto tr53;
+		case 32u: goto tr53;
 		case 33u: goto tr52;
 		case 37u: goto tr52;
 		case 39u: goto tr52;
@@ -681,228 +855,296 @@ case 29:
 	} else
 		goto tr52;
 	goto st0;
+tr466:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[356] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[356]]) - 1; }
+	goto st356;
 tr52:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[356] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[356]]) - 1; }
 	goto st356;
 st356:
 	if ( ++p == pe )
 		goto _test_eof356;
 case 356:
-#line 622 "gen/c/sip_addr.c"
+#line 737 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr463;
 		case 10u: goto tr464;
 		case 13u: goto tr465;
 		case 32u: goto tr463;
-		case 33u: goto st356;
-		case 37u: goto st356;
-		case 39u: goto st356;
+		case 33u: goto tr466;
+		case 37u: goto tr466;
+		case 39u: goto tr466;
 		case 44u: goto tr467;
 		case 59u: goto tr468;
-		case 61u: goto st33;
-		case 126u: goto st356;
+		case 61u: goto tr57;
+		case 126u: goto tr466;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st356;
+			goto tr466;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st356;
+				goto tr466;
 		} else if ( (*p) >= 65u )
-			goto st356;
+			goto tr466;
 	} else
-		goto st356;
+		goto tr466;
 	goto st0;
+tr54:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[30] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[30]]) - 1; }
+	goto st30;
 tr463:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[30] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[30]]) - 1; }
 	goto st30;
 st30:
 	if ( ++p == pe )
 		goto _test_eof30;
 case 30:
-#line 655 "gen/c/sip_addr.c"
+#line 774 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st30;
-		case 10u: goto st31;
-		case 13u: goto st53;
-		case 32u: goto st30;
-		case 44u: goto st17;
-		case 59u: goto st27;
-		case 61u: goto st33;
+		case 9u: goto tr54;
+		case 10u: goto tr55;
+		case 13u: goto tr56;
+		case 32u: goto tr54;
+		case 44u: goto tr34;
+		case 59u: goto tr35;
+		case 61u: goto tr57;
 	}
 	goto st0;
+tr55:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[31] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[31]]) - 1; }
+	goto st31;
 tr464:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[31] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[31]]) - 1; }
 	goto st31;
 st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
-#line 673 "gen/c/sip_addr.c"
+#line 796 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st32;
-		case 32u: goto st32;
+		case 9u: goto tr58;
+		case 32u: goto tr58;
 	}
 	goto st0;
+tr58:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[32] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[32]]) - 1; }
+	goto st32;
 st32:
 	if ( ++p == pe )
 		goto _test_eof32;
 case 32:
+#line 808 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st32;
-		case 32u: goto st32;
-		case 44u: goto st17;
-		case 59u: goto st27;
-		case 61u: goto st33;
+		case 9u: goto tr58;
+		case 32u: goto tr58;
+		case 44u: goto tr34;
+		case 59u: goto tr35;
+		case 61u: goto tr57;
 	}
 	goto st0;
+tr57:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[33] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[33]]) - 1; }
+	goto st33;
 st33:
 	if ( ++p == pe )
 		goto _test_eof33;
 case 33:
+#line 823 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st33;
-		case 10u: goto st34;
-		case 13u: goto st52;
-		case 32u: goto st33;
-		case 33u: goto st358;
-		case 34u: goto st38;
-		case 37u: goto st358;
-		case 39u: goto st358;
-		case 91u: goto st50;
-		case 126u: goto st358;
+		case 9u: goto tr57;
+		case 10u: goto tr59;
+		case 13u: goto tr60;
+		case 32u: goto tr57;
+		case 33u: goto tr61;
+		case 34u: goto tr62;
+		case 37u: goto tr61;
+		case 39u: goto tr61;
+		case 91u: goto tr63;
+		case 126u: goto tr61;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st358;
+				goto tr61;
 		} else if ( (*p) >= 42u )
-			goto st358;
+			goto tr61;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st358;
+				goto tr61;
 		} else if ( (*p) >= 65u )
-			goto st358;
+			goto tr61;
 	} else
-		goto st358;
+		goto tr61;
 	goto st0;
+tr59:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[34]]) - 1; }
+	goto st34;
 st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
+#line 857 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st35;
-		case 32u: goto st35;
+		case 9u: goto tr64;
+		case 32u: goto tr64;
 	}
 	goto st0;
+tr64:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[35]]) - 1; }
+	goto st35;
 st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
+#line 869 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st35;
-		case 10u: goto st36;
-		case 13u: goto st49;
-		case 32u: goto st35;
-		case 33u: goto st358;
-		case 34u: goto st38;
-		case 37u: goto st358;
-		case 39u: goto st358;
-		case 91u: goto st50;
-		case 126u: goto st358;
+		case 9u: goto tr64;
+		case 10u: goto tr65;
+		case 13u: goto tr66;
+		case 32u: goto tr64;
+		case 33u: goto tr61;
+		case 34u: goto tr62;
+		case 37u: goto tr61;
+		case 39u: goto tr61;
+		case 91u: goto tr63;
+		case 126u: goto tr61;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st358;
+				goto tr61;
 		} else if ( (*p) >= 42u )
-			goto st358;
+			goto tr61;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st358;
+				goto tr61;
 		} else if ( (*p) >= 65u )
-			goto st358;
+			goto tr61;
 	} else
-		goto st358;
+		goto tr61;
 	goto st0;
+tr65:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[36] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[36]]) - 1; }
+	goto st36;
 st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
+#line 903 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st37;
-		case 32u: goto st37;
+		case 9u: goto tr67;
+		case 32u: goto tr67;
 	}
 	goto st0;
+tr67:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[37]]) - 1; }
+	goto st37;
 st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
+#line 915 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st37;
-		case 32u: goto st37;
-		case 34u: goto st38;
+		case 9u: goto tr67;
+		case 32u: goto tr67;
+		case 34u: goto tr62;
 	}
 	goto st0;
+tr62:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[38] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[38]]) - 1; }
+	goto st38;
 st38:
 	if ( ++p == pe )
 		goto _test_eof38;
 case 38:
+#line 928 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st38;
-		case 10u: goto st39;
-		case 13u: goto st40;
-		case 34u: goto st357;
-		case 92u: goto st43;
+		case 9u: goto tr62;
+		case 10u: goto tr68;
+		case 13u: goto tr69;
+		case 34u: goto tr70;
+		case 92u: goto tr71;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st44;
+				goto tr72;
 		} else if ( (*p) >= 32u )
-			goto st38;
+			goto tr62;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st46;
+				goto tr74;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st48;
+				goto tr76;
 		} else
-			goto st47;
+			goto tr75;
 	} else
-		goto st45;
+		goto tr73;
 	goto st0;
+tr68:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[39] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[39]]) - 1; }
+	goto st39;
 st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
+#line 960 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st38;
-		case 32u: goto st38;
+		case 9u: goto tr62;
+		case 32u: goto tr62;
 	}
 	goto st0;
+tr69:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[40] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[40]]) - 1; }
+	goto st40;
 st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
+#line 972 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st39;
+		goto tr68;
 	goto st0;
+tr70:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[357] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[357]]) - 1; }
+	goto st357;
 st357:
 	if ( ++p == pe )
 		goto _test_eof357;
 case 357:
+#line 982 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr469;
 		case 10u: goto tr470;
@@ -912,258 +1154,376 @@ case 357:
 		case 59u: goto tr468;
 	}
 	goto st0;
+tr77:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[41]]) - 1; }
+	goto st41;
 tr469:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[41]]) - 1; }
 	goto st41;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 846 "gen/c/sip_addr.c"
+#line 1003 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st41;
-		case 10u: goto st15;
-		case 13u: goto st42;
-		case 32u: goto st41;
-		case 44u: goto st17;
-		case 59u: goto st27;
+		case 9u: goto tr77;
+		case 10u: goto tr78;
+		case 13u: goto tr79;
+		case 32u: goto tr77;
+		case 44u: goto tr34;
+		case 59u: goto tr35;
 	}
 	goto st0;
+tr79:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[42] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[42]]) - 1; }
+	goto st42;
 tr462:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[42] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[42]]) - 1; }
 	goto st42;
 tr471:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[42] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[42]]) - 1; }
 	goto st42;
 st42:
 	if ( ++p == pe )
 		goto _test_eof42;
 case 42:
-#line 866 "gen/c/sip_addr.c"
+#line 1028 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st15;
+		goto tr78;
 	goto st0;
+tr71:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[43] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[43]]) - 1; }
+	goto st43;
 st43:
 	if ( ++p == pe )
 		goto _test_eof43;
 case 43:
+#line 1038 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st38;
+			goto tr62;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st38;
+			goto tr62;
 	} else
-		goto st38;
+		goto tr62;
 	goto st0;
+tr72:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[44] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[44]]) - 1; }
+	goto st44;
 st44:
 	if ( ++p == pe )
 		goto _test_eof44;
 case 44:
+#line 1054 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st38;
+		goto tr62;
 	goto st0;
+tr73:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[45] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[45]]) - 1; }
+	goto st45;
 st45:
 	if ( ++p == pe )
 		goto _test_eof45;
 case 45:
+#line 1064 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st44;
+		goto tr72;
 	goto st0;
+tr74:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[46] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[46]]) - 1; }
+	goto st46;
 st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
+#line 1074 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st45;
+		goto tr73;
 	goto st0;
+tr75:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[47] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[47]]) - 1; }
+	goto st47;
 st47:
 	if ( ++p == pe )
 		goto _test_eof47;
 case 47:
+#line 1084 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st46;
+		goto tr74;
 	goto st0;
+tr76:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[48] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[48]]) - 1; }
+	goto st48;
 st48:
 	if ( ++p == pe )
 		goto _test_eof48;
 case 48:
+#line 1094 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st47;
+		goto tr75;
 	goto st0;
+tr66:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[49] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[49]]) - 1; }
+	goto st49;
 st49:
 	if ( ++p == pe )
 		goto _test_eof49;
 case 49:
+#line 1104 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st36;
+		goto tr65;
 	goto st0;
+tr61:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[358] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[358]]) - 1; }
+	goto st358;
 st358:
 	if ( ++p == pe )
 		goto _test_eof358;
 case 358:
+#line 1114 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr469;
 		case 10u: goto tr470;
 		case 13u: goto tr471;
 		case 32u: goto tr469;
-		case 33u: goto st358;
-		case 37u: goto st358;
-		case 39u: goto st358;
+		case 33u: goto tr61;
+		case 37u: goto tr61;
+		case 39u: goto tr61;
 		case 44u: goto tr467;
 		case 59u: goto tr468;
-		case 126u: goto st358;
+		case 126u: goto tr61;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st358;
+			goto tr61;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st358;
+				goto tr61;
 		} else if ( (*p) >= 65u )
-			goto st358;
+			goto tr61;
 	} else
-		goto st358;
+		goto tr61;
 	goto st0;
+tr63:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[50] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[50]]) - 1; }
+	goto st50;
 st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
+#line 1145 "gen/c/sip_addr.c"
 	if ( (*p) == 46u )
-		goto st51;
+		goto tr80;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st51;
+			goto tr80;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st51;
+			goto tr80;
 	} else
-		goto st51;
+		goto tr80;
 	goto st0;
+tr80:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[51]]) - 1; }
+	goto st51;
 st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
+#line 1163 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 46u: goto st51;
-		case 93u: goto st357;
+		case 46u: goto tr80;
+		case 93u: goto tr70;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st51;
+			goto tr80;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st51;
+			goto tr80;
 	} else
-		goto st51;
+		goto tr80;
 	goto st0;
+tr60:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[52] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[52]]) - 1; }
+	goto st52;
 st52:
 	if ( ++p == pe )
 		goto _test_eof52;
 case 52:
+#line 1183 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st34;
+		goto tr59;
 	goto st0;
+tr56:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[53] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[53]]) - 1; }
+	goto st53;
 tr465:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[53] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[53]]) - 1; }
 	goto st53;
 st53:
 	if ( ++p == pe )
 		goto _test_eof53;
 case 53:
-#line 999 "gen/c/sip_addr.c"
+#line 1198 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st31;
+		goto tr55;
 	goto st0;
+tr51:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[54] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[54]]) - 1; }
+	goto st54;
 st54:
 	if ( ++p == pe )
 		goto _test_eof54;
 case 54:
+#line 1208 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st28;
+		goto tr50;
 	goto st0;
 tr458:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[55] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[55]]) - 1; }
 	goto st55;
 st55:
 	if ( ++p == pe )
 		goto _test_eof55;
 case 55:
-#line 1016 "gen/c/sip_addr.c"
+#line 1219 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st14;
+		goto tr81;
 	goto st0;
+tr28:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[56] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[56]]) - 1; }
+	goto st56;
 tr24:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[56] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[56]]) - 1; }
 	goto st56;
 st56:
 	if ( ++p == pe )
 		goto _test_eof56;
 case 56:
-#line 1026 "gen/c/sip_addr.c"
+#line 1233 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st10;
+		goto tr27;
 	goto st0;
+tr16:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[57] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[57]]) - 1; }
+	goto st57;
 st57:
 	if ( ++p == pe )
 		goto _test_eof57;
 case 57:
+#line 1243 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st5;
+			goto tr10;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st5;
+			goto tr10;
 	} else
-		goto st5;
+		goto tr10;
 	goto st0;
+tr17:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[58] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[58]]) - 1; }
+	goto st58;
 st58:
 	if ( ++p == pe )
 		goto _test_eof58;
 case 58:
+#line 1259 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st5;
+		goto tr10;
 	goto st0;
+tr18:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[59] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[59]]) - 1; }
+	goto st59;
 st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
+#line 1269 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st58;
+		goto tr17;
 	goto st0;
+tr19:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[60] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[60]]) - 1; }
+	goto st60;
 st60:
 	if ( ++p == pe )
 		goto _test_eof60;
 case 60:
+#line 1279 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st59;
+		goto tr18;
 	goto st0;
+tr20:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[61] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[61]]) - 1; }
+	goto st61;
 st61:
 	if ( ++p == pe )
 		goto _test_eof61;
 case 61:
+#line 1289 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st60;
+		goto tr19;
 	goto st0;
+tr21:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[62] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[62]]) - 1; }
+	goto st62;
 st62:
 	if ( ++p == pe )
 		goto _test_eof62;
 case 62:
+#line 1299 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st61;
+		goto tr20;
 	goto st0;
 case 63:
 	switch( (*p) ) {
@@ -1195,15 +1555,21 @@ case 63:
 	} else
 		goto st0;
 	goto tr82;
+tr472:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[359] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[359]]) - 1; }
+	goto st359;
 tr82:
-#line 32 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ m_u = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[359] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[359]]) - 1; }
 	goto st359;
 st359:
 	if ( ++p == pe )
 		goto _test_eof359;
 case 359:
-#line 1114 "gen/c/sip_addr.c"
+#line 1343 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr473;
 		case 10u: goto tr474;
@@ -1216,92 +1582,127 @@ case 359:
 	}
 	if ( 62u <= (*p) && (*p) <= 63u )
 		goto st0;
-	goto st359;
+	goto tr472;
+tr89:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[64] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[64]]) - 1; }
+	goto st64;
 tr482:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[64] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[64]]) - 1; }
 	goto st64;
 tr473:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[64] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[64]]) - 1; }
 	goto st64;
 tr490:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[64] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[64]]) - 1; }
 	goto st64;
 st64:
 	if ( ++p == pe )
 		goto _test_eof64;
 case 64:
-#line 1141 "gen/c/sip_addr.c"
+#line 1376 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st64;
-		case 10u: goto st65;
-		case 13u: goto st81;
-		case 32u: goto st64;
-		case 59u: goto st67;
+		case 9u: goto tr89;
+		case 10u: goto tr90;
+		case 13u: goto tr91;
+		case 32u: goto tr89;
+		case 59u: goto tr92;
 	}
 	goto st0;
+tr90:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[65] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[65]]) - 1; }
+	goto st65;
 tr483:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[65] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[65]]) - 1; }
 	goto st65;
 tr474:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[65] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[65]]) - 1; }
 	goto st65;
 tr491:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[65] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[65]]) - 1; }
 	goto st65;
 st65:
 	if ( ++p == pe )
 		goto _test_eof65;
 case 65:
-#line 1163 "gen/c/sip_addr.c"
+#line 1404 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st66;
-		case 32u: goto st66;
+		case 9u: goto tr93;
+		case 32u: goto tr93;
 	}
 	goto st0;
+tr93:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[66] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[66]]) - 1; }
+	goto st66;
 st66:
 	if ( ++p == pe )
 		goto _test_eof66;
 case 66:
+#line 1416 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st66;
-		case 32u: goto st66;
-		case 59u: goto st67;
+		case 9u: goto tr93;
+		case 32u: goto tr93;
+		case 59u: goto tr92;
 	}
 	goto st0;
+tr92:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[67] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[67]]) - 1; }
+	goto st67;
 tr481:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[67] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[67]]) - 1; }
 	goto st67;
 tr476:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[67] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[67]]) - 1; }
 	goto st67;
 tr493:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[67] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[67]]) - 1; }
 	goto st67;
 st67:
 	if ( ++p == pe )
 		goto _test_eof67;
 case 67:
-#line 1192 "gen/c/sip_addr.c"
+#line 1442 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st67;
-		case 10u: goto st68;
-		case 13u: goto st101;
-		case 32u: goto st67;
+		case 9u: goto tr92;
+		case 10u: goto tr94;
+		case 13u: goto tr95;
+		case 32u: goto tr92;
 		case 33u: goto tr96;
 		case 37u: goto tr96;
 		case 39u: goto tr96;
@@ -1324,22 +1725,32 @@ case 67:
 	} else
 		goto tr96;
 	goto st0;
+tr94:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[68] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[68]]) - 1; }
+	goto st68;
 st68:
 	if ( ++p == pe )
 		goto _test_eof68;
 case 68:
+#line 1476 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st69;
-		case 32u: goto st69;
+		case 9u: goto tr98;
+		case 32u: goto tr98;
 	}
 	goto st0;
+tr98:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[69] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[69]]) - 1; }
+	goto st69;
 st69:
 	if ( ++p == pe )
 		goto _test_eof69;
 case 69:
+#line 1488 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st69;
-		case 32u: goto st69;
+		case 9u: goto tr98;
+		case 32u: goto tr98;
 		case 33u: goto tr96;
 		case 37u: goto tr96;
 		case 39u: goto tr96;
@@ -1362,224 +1773,292 @@ case 69:
 	} else
 		goto tr96;
 	goto st0;
+tr480:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[360] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[360]]) - 1; }
+	goto st360;
 tr96:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[360] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[360]]) - 1; }
 	goto st360;
 st360:
 	if ( ++p == pe )
 		goto _test_eof360;
 case 360:
-#line 1264 "gen/c/sip_addr.c"
+#line 1524 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr477;
 		case 10u: goto tr478;
 		case 13u: goto tr479;
 		case 32u: goto tr477;
-		case 33u: goto st360;
-		case 37u: goto st360;
-		case 39u: goto st360;
+		case 33u: goto tr480;
+		case 37u: goto tr480;
+		case 39u: goto tr480;
 		case 59u: goto tr481;
-		case 61u: goto st73;
-		case 126u: goto st360;
+		case 61u: goto tr102;
+		case 126u: goto tr480;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 42u )
-			goto st360;
+			goto tr480;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 65u )
-			goto st360;
+			goto tr480;
 	} else
-		goto st360;
+		goto tr480;
 	goto st0;
+tr99:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[70] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[70]]) - 1; }
+	goto st70;
 tr477:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[70] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[70]]) - 1; }
 	goto st70;
 st70:
 	if ( ++p == pe )
 		goto _test_eof70;
 case 70:
-#line 1298 "gen/c/sip_addr.c"
+#line 1562 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st70;
-		case 10u: goto st71;
-		case 13u: goto st92;
-		case 32u: goto st70;
-		case 59u: goto st67;
-		case 61u: goto st73;
+		case 9u: goto tr99;
+		case 10u: goto tr100;
+		case 13u: goto tr101;
+		case 32u: goto tr99;
+		case 59u: goto tr92;
+		case 61u: goto tr102;
 	}
 	goto st0;
+tr100:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[71]]) - 1; }
+	goto st71;
 tr478:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[71]]) - 1; }
 	goto st71;
 st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
-#line 1314 "gen/c/sip_addr.c"
+#line 1582 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st72;
-		case 32u: goto st72;
+		case 9u: goto tr103;
+		case 32u: goto tr103;
 	}
 	goto st0;
+tr103:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[72] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[72]]) - 1; }
+	goto st72;
 st72:
 	if ( ++p == pe )
 		goto _test_eof72;
 case 72:
+#line 1594 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st72;
-		case 32u: goto st72;
-		case 59u: goto st67;
-		case 61u: goto st73;
+		case 9u: goto tr103;
+		case 32u: goto tr103;
+		case 59u: goto tr92;
+		case 61u: goto tr102;
 	}
 	goto st0;
+tr102:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[73] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[73]]) - 1; }
+	goto st73;
 st73:
 	if ( ++p == pe )
 		goto _test_eof73;
 case 73:
+#line 1608 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st73;
-		case 10u: goto st74;
-		case 13u: goto st91;
-		case 32u: goto st73;
-		case 33u: goto st362;
-		case 34u: goto st78;
-		case 37u: goto st362;
-		case 39u: goto st362;
-		case 91u: goto st89;
-		case 126u: goto st362;
+		case 9u: goto tr102;
+		case 10u: goto tr104;
+		case 13u: goto tr105;
+		case 32u: goto tr102;
+		case 33u: goto tr106;
+		case 34u: goto tr107;
+		case 37u: goto tr106;
+		case 39u: goto tr106;
+		case 91u: goto tr108;
+		case 126u: goto tr106;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st362;
+				goto tr106;
 		} else if ( (*p) >= 42u )
-			goto st362;
+			goto tr106;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st362;
+				goto tr106;
 		} else if ( (*p) >= 65u )
-			goto st362;
+			goto tr106;
 	} else
-		goto st362;
+		goto tr106;
 	goto st0;
+tr104:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[74] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[74]]) - 1; }
+	goto st74;
 st74:
 	if ( ++p == pe )
 		goto _test_eof74;
 case 74:
+#line 1642 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st75;
-		case 32u: goto st75;
+		case 9u: goto tr109;
+		case 32u: goto tr109;
 	}
 	goto st0;
+tr109:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[75] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[75]]) - 1; }
+	goto st75;
 st75:
 	if ( ++p == pe )
 		goto _test_eof75;
 case 75:
+#line 1654 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st75;
-		case 10u: goto st76;
-		case 13u: goto st88;
-		case 32u: goto st75;
-		case 33u: goto st362;
-		case 34u: goto st78;
-		case 37u: goto st362;
-		case 39u: goto st362;
-		case 91u: goto st89;
-		case 126u: goto st362;
+		case 9u: goto tr109;
+		case 10u: goto tr110;
+		case 13u: goto tr111;
+		case 32u: goto tr109;
+		case 33u: goto tr106;
+		case 34u: goto tr107;
+		case 37u: goto tr106;
+		case 39u: goto tr106;
+		case 91u: goto tr108;
+		case 126u: goto tr106;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st362;
+				goto tr106;
 		} else if ( (*p) >= 42u )
-			goto st362;
+			goto tr106;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st362;
+				goto tr106;
 		} else if ( (*p) >= 65u )
-			goto st362;
+			goto tr106;
 	} else
-		goto st362;
+		goto tr106;
 	goto st0;
+tr110:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[76] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[76]]) - 1; }
+	goto st76;
 st76:
 	if ( ++p == pe )
 		goto _test_eof76;
 case 76:
+#line 1688 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st77;
-		case 32u: goto st77;
+		case 9u: goto tr112;
+		case 32u: goto tr112;
 	}
 	goto st0;
+tr112:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[77] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[77]]) - 1; }
+	goto st77;
 st77:
 	if ( ++p == pe )
 		goto _test_eof77;
 case 77:
+#line 1700 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st77;
-		case 32u: goto st77;
-		case 34u: goto st78;
+		case 9u: goto tr112;
+		case 32u: goto tr112;
+		case 34u: goto tr107;
 	}
 	goto st0;
+tr107:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[78] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[78]]) - 1; }
+	goto st78;
 st78:
 	if ( ++p == pe )
 		goto _test_eof78;
 case 78:
+#line 1713 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st78;
-		case 10u: goto st79;
-		case 13u: goto st80;
-		case 34u: goto st361;
-		case 92u: goto st82;
+		case 9u: goto tr107;
+		case 10u: goto tr113;
+		case 13u: goto tr114;
+		case 34u: goto tr115;
+		case 92u: goto tr116;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st83;
+				goto tr117;
 		} else if ( (*p) >= 32u )
-			goto st78;
+			goto tr107;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st85;
+				goto tr119;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st87;
+				goto tr121;
 		} else
-			goto st86;
+			goto tr120;
 	} else
-		goto st84;
+		goto tr118;
 	goto st0;
+tr113:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[79] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[79]]) - 1; }
+	goto st79;
 st79:
 	if ( ++p == pe )
 		goto _test_eof79;
 case 79:
+#line 1745 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st78;
-		case 32u: goto st78;
+		case 9u: goto tr107;
+		case 32u: goto tr107;
 	}
 	goto st0;
+tr114:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[80] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[80]]) - 1; }
+	goto st80;
 st80:
 	if ( ++p == pe )
 		goto _test_eof80;
 case 80:
+#line 1757 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st79;
+		goto tr113;
 	goto st0;
+tr115:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[361] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[361]]) - 1; }
+	goto st361;
 st361:
 	if ( ++p == pe )
 		goto _test_eof361;
 case 361:
+#line 1767 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr482;
 		case 10u: goto tr483;
@@ -1588,535 +2067,709 @@ case 361:
 		case 59u: goto tr481;
 	}
 	goto st0;
+tr91:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[81] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[81]]) - 1; }
+	goto st81;
 tr484:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[81] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[81]]) - 1; }
 	goto st81;
 tr475:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[81] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[81]]) - 1; }
 	goto st81;
 tr492:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[81] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[81]]) - 1; }
 	goto st81;
 st81:
 	if ( ++p == pe )
 		goto _test_eof81;
 case 81:
-#line 1491 "gen/c/sip_addr.c"
+#line 1795 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st65;
+		goto tr90;
 	goto st0;
+tr116:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[82]]) - 1; }
+	goto st82;
 st82:
 	if ( ++p == pe )
 		goto _test_eof82;
 case 82:
+#line 1805 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st78;
+			goto tr107;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st78;
+			goto tr107;
 	} else
-		goto st78;
+		goto tr107;
 	goto st0;
+tr117:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[83] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[83]]) - 1; }
+	goto st83;
 st83:
 	if ( ++p == pe )
 		goto _test_eof83;
 case 83:
+#line 1821 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st78;
+		goto tr107;
 	goto st0;
+tr118:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[84] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[84]]) - 1; }
+	goto st84;
 st84:
 	if ( ++p == pe )
 		goto _test_eof84;
 case 84:
+#line 1831 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st83;
+		goto tr117;
 	goto st0;
+tr119:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[85] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[85]]) - 1; }
+	goto st85;
 st85:
 	if ( ++p == pe )
 		goto _test_eof85;
 case 85:
+#line 1841 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st84;
+		goto tr118;
 	goto st0;
+tr120:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[86] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[86]]) - 1; }
+	goto st86;
 st86:
 	if ( ++p == pe )
 		goto _test_eof86;
 case 86:
+#line 1851 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st85;
+		goto tr119;
 	goto st0;
+tr121:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[87] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[87]]) - 1; }
+	goto st87;
 st87:
 	if ( ++p == pe )
 		goto _test_eof87;
 case 87:
+#line 1861 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st86;
+		goto tr120;
 	goto st0;
+tr111:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[88] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[88]]) - 1; }
+	goto st88;
 st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
+#line 1871 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st76;
+		goto tr110;
 	goto st0;
+tr106:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[362] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[362]]) - 1; }
+	goto st362;
 st362:
 	if ( ++p == pe )
 		goto _test_eof362;
 case 362:
+#line 1881 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr482;
 		case 10u: goto tr483;
 		case 13u: goto tr484;
 		case 32u: goto tr482;
-		case 33u: goto st362;
-		case 37u: goto st362;
-		case 39u: goto st362;
+		case 33u: goto tr106;
+		case 37u: goto tr106;
+		case 39u: goto tr106;
 		case 59u: goto tr481;
-		case 126u: goto st362;
+		case 126u: goto tr106;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st362;
+				goto tr106;
 		} else if ( (*p) >= 42u )
-			goto st362;
+			goto tr106;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st362;
+				goto tr106;
 		} else if ( (*p) >= 65u )
-			goto st362;
+			goto tr106;
 	} else
-		goto st362;
+		goto tr106;
 	goto st0;
+tr108:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[89] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[89]]) - 1; }
+	goto st89;
 st89:
 	if ( ++p == pe )
 		goto _test_eof89;
 case 89:
+#line 1914 "gen/c/sip_addr.c"
 	if ( (*p) == 46u )
-		goto st90;
+		goto tr122;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st90;
+			goto tr122;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st90;
+			goto tr122;
 	} else
-		goto st90;
+		goto tr122;
 	goto st0;
+tr122:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[90] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[90]]) - 1; }
+	goto st90;
 st90:
 	if ( ++p == pe )
 		goto _test_eof90;
 case 90:
+#line 1932 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 46u: goto st90;
-		case 93u: goto st361;
+		case 46u: goto tr122;
+		case 93u: goto tr115;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st90;
+			goto tr122;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st90;
+			goto tr122;
 	} else
-		goto st90;
+		goto tr122;
 	goto st0;
+tr105:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[91] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[91]]) - 1; }
+	goto st91;
 st91:
 	if ( ++p == pe )
 		goto _test_eof91;
 case 91:
+#line 1952 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st74;
+		goto tr104;
 	goto st0;
+tr101:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[92] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[92]]) - 1; }
+	goto st92;
 tr479:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[92] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[92]]) - 1; }
 	goto st92;
 st92:
 	if ( ++p == pe )
 		goto _test_eof92;
 case 92:
-#line 1625 "gen/c/sip_addr.c"
+#line 1966 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st71;
+		goto tr100;
 	goto st0;
 tr97:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
+#line 38 "grammar/sip_addr.rl"
 	{ m_ap = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[363] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[363]]) - 1; }
 	goto st363;
 st363:
 	if ( ++p == pe )
 		goto _test_eof363;
 case 363:
-#line 1636 "gen/c/sip_addr.c"
+#line 1978 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr477;
 		case 10u: goto tr478;
 		case 13u: goto tr479;
 		case 32u: goto tr477;
-		case 33u: goto st360;
-		case 37u: goto st360;
-		case 39u: goto st360;
+		case 33u: goto tr480;
+		case 37u: goto tr480;
+		case 39u: goto tr480;
 		case 59u: goto tr481;
-		case 61u: goto st73;
-		case 65u: goto st364;
-		case 97u: goto st364;
-		case 126u: goto st360;
+		case 61u: goto tr102;
+		case 65u: goto tr485;
+		case 97u: goto tr485;
+		case 126u: goto tr480;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 42u )
-			goto st360;
+			goto tr480;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 66u )
-			goto st360;
+			goto tr480;
 	} else
-		goto st360;
+		goto tr480;
 	goto st0;
+tr485:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[364] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[364]]) - 1; }
+	goto st364;
 st364:
 	if ( ++p == pe )
 		goto _test_eof364;
 case 364:
+#line 2014 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr477;
 		case 10u: goto tr478;
 		case 13u: goto tr479;
 		case 32u: goto tr477;
-		case 33u: goto st360;
-		case 37u: goto st360;
-		case 39u: goto st360;
+		case 33u: goto tr480;
+		case 37u: goto tr480;
+		case 39u: goto tr480;
 		case 59u: goto tr481;
-		case 61u: goto st73;
-		case 71u: goto st365;
-		case 103u: goto st365;
-		case 126u: goto st360;
+		case 61u: goto tr102;
+		case 71u: goto tr486;
+		case 103u: goto tr486;
+		case 126u: goto tr480;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 42u )
-			goto st360;
+			goto tr480;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 65u )
-			goto st360;
+			goto tr480;
 	} else
-		goto st360;
+		goto tr480;
 	goto st0;
+tr486:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[365] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[365]]) - 1; }
+	goto st365;
 st365:
 	if ( ++p == pe )
 		goto _test_eof365;
 case 365:
+#line 2050 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr487;
 		case 10u: goto tr488;
 		case 13u: goto tr489;
 		case 32u: goto tr487;
-		case 33u: goto st360;
-		case 37u: goto st360;
-		case 39u: goto st360;
+		case 33u: goto tr480;
+		case 37u: goto tr480;
+		case 39u: goto tr480;
 		case 59u: goto tr481;
-		case 61u: goto st96;
-		case 126u: goto st360;
+		case 61u: goto tr126;
+		case 126u: goto tr480;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 42u )
-			goto st360;
+			goto tr480;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st360;
+				goto tr480;
 		} else if ( (*p) >= 65u )
-			goto st360;
+			goto tr480;
 	} else
-		goto st360;
+		goto tr480;
 	goto st0;
+tr123:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[93] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[93]]) - 1; }
+	goto st93;
 tr487:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[93] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[93]]) - 1; }
 	goto st93;
 st93:
 	if ( ++p == pe )
 		goto _test_eof93;
 case 93:
-#line 1736 "gen/c/sip_addr.c"
+#line 2088 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st93;
-		case 10u: goto st94;
-		case 13u: goto st100;
-		case 32u: goto st93;
-		case 59u: goto st67;
-		case 61u: goto st96;
+		case 9u: goto tr123;
+		case 10u: goto tr124;
+		case 13u: goto tr125;
+		case 32u: goto tr123;
+		case 59u: goto tr92;
+		case 61u: goto tr126;
 	}
 	goto st0;
+tr124:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[94] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[94]]) - 1; }
+	goto st94;
 tr488:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[94] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[94]]) - 1; }
 	goto st94;
 st94:
 	if ( ++p == pe )
 		goto _test_eof94;
 case 94:
-#line 1752 "gen/c/sip_addr.c"
+#line 2108 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st95;
-		case 32u: goto st95;
+		case 9u: goto tr127;
+		case 32u: goto tr127;
 	}
 	goto st0;
+tr127:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[95] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[95]]) - 1; }
+	goto st95;
 st95:
 	if ( ++p == pe )
 		goto _test_eof95;
 case 95:
+#line 2120 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st95;
-		case 32u: goto st95;
-		case 59u: goto st67;
-		case 61u: goto st96;
+		case 9u: goto tr127;
+		case 32u: goto tr127;
+		case 59u: goto tr92;
+		case 61u: goto tr126;
 	}
 	goto st0;
+tr126:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[96] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[96]]) - 1; }
+	goto st96;
 st96:
 	if ( ++p == pe )
 		goto _test_eof96;
 case 96:
+#line 2134 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st96;
-		case 10u: goto st97;
-		case 13u: goto st99;
-		case 32u: goto st96;
-		case 33u: goto st366;
-		case 34u: goto st78;
-		case 37u: goto st366;
-		case 39u: goto st366;
-		case 91u: goto st89;
-		case 126u: goto st366;
+		case 9u: goto tr126;
+		case 10u: goto tr128;
+		case 13u: goto tr129;
+		case 32u: goto tr126;
+		case 33u: goto tr130;
+		case 34u: goto tr107;
+		case 37u: goto tr130;
+		case 39u: goto tr130;
+		case 91u: goto tr108;
+		case 126u: goto tr130;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st366;
+				goto tr130;
 		} else if ( (*p) >= 42u )
-			goto st366;
+			goto tr130;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st366;
+				goto tr130;
 		} else if ( (*p) >= 65u )
-			goto st366;
+			goto tr130;
 	} else
-		goto st366;
+		goto tr130;
 	goto st0;
+tr128:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[97] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[97]]) - 1; }
+	goto st97;
 st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
+#line 2168 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st98;
-		case 32u: goto st98;
+		case 9u: goto tr131;
+		case 32u: goto tr131;
 	}
 	goto st0;
+tr131:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[98] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[98]]) - 1; }
+	goto st98;
 st98:
 	if ( ++p == pe )
 		goto _test_eof98;
 case 98:
+#line 2180 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st98;
-		case 10u: goto st76;
-		case 13u: goto st88;
-		case 32u: goto st98;
-		case 33u: goto st366;
-		case 34u: goto st78;
-		case 37u: goto st366;
-		case 39u: goto st366;
-		case 91u: goto st89;
-		case 126u: goto st366;
+		case 9u: goto tr131;
+		case 10u: goto tr110;
+		case 13u: goto tr111;
+		case 32u: goto tr131;
+		case 33u: goto tr130;
+		case 34u: goto tr107;
+		case 37u: goto tr130;
+		case 39u: goto tr130;
+		case 91u: goto tr108;
+		case 126u: goto tr130;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st366;
+				goto tr130;
 		} else if ( (*p) >= 42u )
-			goto st366;
+			goto tr130;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st366;
+				goto tr130;
 		} else if ( (*p) >= 65u )
-			goto st366;
+			goto tr130;
 	} else
-		goto st366;
+		goto tr130;
 	goto st0;
+tr130:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[366] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[366]]) - 1; }
+	goto st366;
 st366:
 	if ( ++p == pe )
 		goto _test_eof366;
 case 366:
+#line 2214 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr490;
 		case 10u: goto tr491;
 		case 13u: goto tr492;
 		case 32u: goto tr490;
-		case 33u: goto st366;
-		case 37u: goto st366;
-		case 39u: goto st366;
+		case 33u: goto tr130;
+		case 37u: goto tr130;
+		case 39u: goto tr130;
 		case 59u: goto tr493;
-		case 126u: goto st366;
+		case 126u: goto tr130;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st366;
+				goto tr130;
 		} else if ( (*p) >= 42u )
-			goto st366;
+			goto tr130;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st366;
+				goto tr130;
 		} else if ( (*p) >= 65u )
-			goto st366;
+			goto tr130;
 	} else
-		goto st366;
+		goto tr130;
 	goto st0;
+tr129:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[99] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[99]]) - 1; }
+	goto st99;
 st99:
 	if ( ++p == pe )
 		goto _test_eof99;
 case 99:
+#line 2247 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st97;
+		goto tr128;
 	goto st0;
+tr125:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[100] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[100]]) - 1; }
+	goto st100;
 tr489:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[100] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[100]]) - 1; }
 	goto st100;
 st100:
 	if ( ++p == pe )
 		goto _test_eof100;
 case 100:
-#line 1883 "gen/c/sip_addr.c"
+#line 2261 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st94;
+		goto tr124;
 	goto st0;
+tr95:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[101] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[101]]) - 1; }
+	goto st101;
 st101:
 	if ( ++p == pe )
 		goto _test_eof101;
 case 101:
+#line 2271 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st68;
+		goto tr94;
 	goto st0;
+tr132:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[102] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[102]]) - 1; }
+	goto st102;
 tr83:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[102] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[102]]) - 1; }
 	goto st102;
 st102:
 	if ( ++p == pe )
 		goto _test_eof102;
 case 102:
-#line 1900 "gen/c/sip_addr.c"
+#line 2285 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st102;
-		case 10u: goto st103;
-		case 13u: goto st123;
-		case 32u: goto st102;
-		case 34u: goto st105;
+		case 9u: goto tr132;
+		case 10u: goto tr133;
+		case 13u: goto tr134;
+		case 32u: goto tr132;
+		case 34u: goto tr135;
 		case 60u: goto tr88;
 	}
 	goto st0;
+tr133:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[103] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[103]]) - 1; }
+	goto st103;
 tr84:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[103] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[103]]) - 1; }
 	goto st103;
 st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
-#line 1916 "gen/c/sip_addr.c"
+#line 2305 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st104;
-		case 32u: goto st104;
+		case 9u: goto tr136;
+		case 32u: goto tr136;
 	}
 	goto st0;
+tr136:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[104] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[104]]) - 1; }
+	goto st104;
 st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
+#line 2317 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st104;
-		case 32u: goto st104;
-		case 34u: goto st105;
+		case 9u: goto tr136;
+		case 32u: goto tr136;
+		case 34u: goto tr135;
 		case 60u: goto tr88;
 	}
 	goto st0;
+tr135:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[105] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[105]]) - 1; }
+	goto st105;
 tr87:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[105] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[105]]) - 1; }
 	goto st105;
 st105:
 	if ( ++p == pe )
 		goto _test_eof105;
 case 105:
-#line 1939 "gen/c/sip_addr.c"
+#line 2335 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st105;
-		case 10u: goto st106;
-		case 13u: goto st107;
-		case 34u: goto st108;
-		case 92u: goto st117;
+		case 9u: goto tr135;
+		case 10u: goto tr137;
+		case 13u: goto tr138;
+		case 34u: goto tr139;
+		case 92u: goto tr140;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st118;
+				goto tr141;
 		} else if ( (*p) >= 32u )
-			goto st105;
+			goto tr135;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st120;
+				goto tr143;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st122;
+				goto tr145;
 		} else
-			goto st121;
+			goto tr144;
 	} else
-		goto st119;
+		goto tr142;
 	goto st0;
+tr137:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[106] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[106]]) - 1; }
+	goto st106;
 st106:
 	if ( ++p == pe )
 		goto _test_eof106;
 case 106:
+#line 2367 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st105;
-		case 32u: goto st105;
+		case 9u: goto tr135;
+		case 32u: goto tr135;
 	}
 	goto st0;
+tr138:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[107] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[107]]) - 1; }
+	goto st107;
 st107:
 	if ( ++p == pe )
 		goto _test_eof107;
 case 107:
+#line 2379 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st106;
+		goto tr137;
 	goto st0;
+tr139:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[108] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[108]]) - 1; }
+	goto st108;
 st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
+#line 2389 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr146;
 		case 10u: goto tr147;
@@ -2125,62 +2778,83 @@ case 108:
 		case 60u: goto tr149;
 	}
 	goto st0;
+tr150:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[109] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[109]]) - 1; }
+	goto st109;
 tr146:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[109] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[109]]) - 1; }
 	goto st109;
 st109:
 	if ( ++p == pe )
 		goto _test_eof109;
 case 109:
-#line 1999 "gen/c/sip_addr.c"
+#line 2408 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st109;
-		case 10u: goto st110;
-		case 13u: goto st116;
-		case 32u: goto st109;
+		case 9u: goto tr150;
+		case 10u: goto tr151;
+		case 13u: goto tr152;
+		case 32u: goto tr150;
 		case 60u: goto tr88;
 	}
 	goto st0;
+tr151:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[110] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[110]]) - 1; }
+	goto st110;
 tr147:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[110] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[110]]) - 1; }
 	goto st110;
 st110:
 	if ( ++p == pe )
 		goto _test_eof110;
 case 110:
-#line 2014 "gen/c/sip_addr.c"
+#line 2427 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st111;
-		case 32u: goto st111;
+		case 9u: goto tr153;
+		case 32u: goto tr153;
 	}
 	goto st0;
+tr153:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[111] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[111]]) - 1; }
+	goto st111;
 st111:
 	if ( ++p == pe )
 		goto _test_eof111;
 case 111:
+#line 2439 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st111;
-		case 32u: goto st111;
+		case 9u: goto tr153;
+		case 32u: goto tr153;
 		case 60u: goto tr88;
 	}
 	goto st0;
 tr88:
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[112] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[112]]) - 1; }
 	goto st112;
 tr149:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[112] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[112]]) - 1; }
 	goto st112;
 st112:
 	if ( ++p == pe )
 		goto _test_eof112;
 case 112:
-#line 2040 "gen/c/sip_addr.c"
+#line 2458 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -2190,388 +2864,512 @@ case 112:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
+	goto tr154;
+tr154:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[113] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[113]]) - 1; }
 	goto st113;
 st113:
 	if ( ++p == pe )
 		goto _test_eof113;
 case 113:
+#line 2475 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st367;
+		case 62u: goto tr155;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st113;
+	goto tr154;
+tr155:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[367] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[367]]) - 1; }
+	goto st367;
 st367:
 	if ( ++p == pe )
 		goto _test_eof367;
 case 367:
+#line 2492 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st367;
-		case 10u: goto st114;
-		case 13u: goto st115;
-		case 32u: goto st367;
-		case 59u: goto st67;
+		case 9u: goto tr155;
+		case 10u: goto tr157;
+		case 13u: goto tr494;
+		case 32u: goto tr155;
+		case 59u: goto tr92;
 	}
 	goto st0;
+tr157:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[114] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[114]]) - 1; }
+	goto st114;
 st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
+#line 2507 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st368;
-		case 32u: goto st368;
+		case 9u: goto tr156;
+		case 32u: goto tr156;
 	}
 	goto st0;
+tr156:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[368] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[368]]) - 1; }
+	goto st368;
 st368:
 	if ( ++p == pe )
 		goto _test_eof368;
 case 368:
+#line 2519 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st368;
-		case 10u: goto st65;
-		case 13u: goto st81;
-		case 32u: goto st368;
-		case 59u: goto st67;
+		case 9u: goto tr156;
+		case 10u: goto tr90;
+		case 13u: goto tr91;
+		case 32u: goto tr156;
+		case 59u: goto tr92;
 	}
 	goto st0;
+tr494:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[115] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[115]]) - 1; }
+	goto st115;
 st115:
 	if ( ++p == pe )
 		goto _test_eof115;
 case 115:
+#line 2534 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st114;
+		goto tr157;
 	goto st0;
+tr152:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[116] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[116]]) - 1; }
+	goto st116;
 tr148:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[116] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[116]]) - 1; }
 	goto st116;
 st116:
 	if ( ++p == pe )
 		goto _test_eof116;
 case 116:
-#line 2111 "gen/c/sip_addr.c"
+#line 2548 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st110;
+		goto tr151;
 	goto st0;
+tr140:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[117] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[117]]) - 1; }
+	goto st117;
 st117:
 	if ( ++p == pe )
 		goto _test_eof117;
 case 117:
+#line 2558 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st105;
+			goto tr135;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st105;
+			goto tr135;
 	} else
-		goto st105;
+		goto tr135;
 	goto st0;
+tr141:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[118] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[118]]) - 1; }
+	goto st118;
 st118:
 	if ( ++p == pe )
 		goto _test_eof118;
 case 118:
+#line 2574 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st105;
+		goto tr135;
 	goto st0;
+tr142:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[119] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[119]]) - 1; }
+	goto st119;
 st119:
 	if ( ++p == pe )
 		goto _test_eof119;
 case 119:
+#line 2584 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st118;
+		goto tr141;
 	goto st0;
+tr143:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[120] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[120]]) - 1; }
+	goto st120;
 st120:
 	if ( ++p == pe )
 		goto _test_eof120;
 case 120:
+#line 2594 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st119;
+		goto tr142;
 	goto st0;
+tr144:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[121] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[121]]) - 1; }
+	goto st121;
 st121:
 	if ( ++p == pe )
 		goto _test_eof121;
 case 121:
+#line 2604 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st120;
+		goto tr143;
 	goto st0;
+tr145:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[122] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[122]]) - 1; }
+	goto st122;
 st122:
 	if ( ++p == pe )
 		goto _test_eof122;
 case 122:
+#line 2614 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st121;
+		goto tr144;
 	goto st0;
+tr134:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[123] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[123]]) - 1; }
+	goto st123;
 tr85:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[123] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[123]]) - 1; }
 	goto st123;
 st123:
 	if ( ++p == pe )
 		goto _test_eof123;
 case 123:
-#line 2169 "gen/c/sip_addr.c"
+#line 2628 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st103;
+		goto tr133;
 	goto st0;
+tr498:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[369] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[369]]) - 1; }
+	goto st369;
 tr86:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
-#line 32 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ m_u = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[369] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[369]]) - 1; }
 	goto st369;
 st369:
 	if ( ++p == pe )
 		goto _test_eof369;
 case 369:
-#line 2180 "gen/c/sip_addr.c"
+#line 2643 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr495;
 		case 10u: goto tr496;
 		case 13u: goto tr497;
 		case 32u: goto tr495;
-		case 33u: goto st369;
+		case 33u: goto tr498;
 		case 34u: goto st0;
-		case 37u: goto st369;
-		case 39u: goto st369;
+		case 37u: goto tr498;
+		case 39u: goto tr498;
 		case 44u: goto st0;
 		case 59u: goto tr476;
 		case 60u: goto tr149;
-		case 126u: goto st369;
+		case 126u: goto tr498;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st369;
+				goto tr498;
 		} else if ( (*p) >= 42u )
-			goto st369;
+			goto tr498;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st369;
+				goto tr498;
 		} else if ( (*p) >= 65u )
-			goto st369;
+			goto tr498;
 	} else
 		goto st0;
-	goto st359;
+	goto tr472;
+tr158:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[124] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[124]]) - 1; }
+	goto st124;
 tr495:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[124] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[124]]) - 1; }
 	goto st124;
 st124:
 	if ( ++p == pe )
 		goto _test_eof124;
 case 124:
-#line 2217 "gen/c/sip_addr.c"
+#line 2684 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st124;
-		case 10u: goto st125;
-		case 13u: goto st132;
-		case 32u: goto st124;
-		case 33u: goto st127;
-		case 37u: goto st127;
-		case 39u: goto st127;
-		case 59u: goto st67;
+		case 9u: goto tr158;
+		case 10u: goto tr159;
+		case 13u: goto tr160;
+		case 32u: goto tr158;
+		case 33u: goto tr161;
+		case 37u: goto tr161;
+		case 39u: goto tr161;
+		case 59u: goto tr92;
 		case 60u: goto tr88;
-		case 126u: goto st127;
+		case 126u: goto tr161;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 42u )
-			goto st127;
+			goto tr161;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 65u )
-			goto st127;
+			goto tr161;
 	} else
-		goto st127;
+		goto tr161;
 	goto st0;
+tr159:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[125] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[125]]) - 1; }
+	goto st125;
 tr496:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[125] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[125]]) - 1; }
 	goto st125;
 st125:
 	if ( ++p == pe )
 		goto _test_eof125;
 case 125:
-#line 2252 "gen/c/sip_addr.c"
+#line 2723 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st126;
-		case 32u: goto st126;
+		case 9u: goto tr162;
+		case 32u: goto tr162;
 	}
 	goto st0;
+tr162:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[126] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[126]]) - 1; }
+	goto st126;
 st126:
 	if ( ++p == pe )
 		goto _test_eof126;
 case 126:
+#line 2735 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st126;
-		case 32u: goto st126;
-		case 33u: goto st127;
-		case 37u: goto st127;
-		case 39u: goto st127;
-		case 59u: goto st67;
+		case 9u: goto tr162;
+		case 32u: goto tr162;
+		case 33u: goto tr161;
+		case 37u: goto tr161;
+		case 39u: goto tr161;
+		case 59u: goto tr92;
 		case 60u: goto tr88;
-		case 126u: goto st127;
+		case 126u: goto tr161;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 42u )
-			goto st127;
+			goto tr161;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 65u )
-			goto st127;
+			goto tr161;
 	} else
-		goto st127;
+		goto tr161;
 	goto st0;
+tr161:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[127] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[127]]) - 1; }
+	goto st127;
 st127:
 	if ( ++p == pe )
 		goto _test_eof127;
 case 127:
+#line 2767 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr163;
 		case 10u: goto tr164;
 		case 13u: goto tr165;
 		case 32u: goto tr163;
-		case 33u: goto st127;
-		case 37u: goto st127;
-		case 39u: goto st127;
+		case 33u: goto tr161;
+		case 37u: goto tr161;
+		case 39u: goto tr161;
 		case 60u: goto tr149;
-		case 126u: goto st127;
+		case 126u: goto tr161;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 42u )
-			goto st127;
+			goto tr161;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 65u )
-			goto st127;
+			goto tr161;
 	} else
-		goto st127;
+		goto tr161;
 	goto st0;
+tr166:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[128] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[128]]) - 1; }
+	goto st128;
 tr163:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[128] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[128]]) - 1; }
 	goto st128;
 st128:
 	if ( ++p == pe )
 		goto _test_eof128;
 case 128:
-#line 2323 "gen/c/sip_addr.c"
+#line 2804 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st128;
-		case 10u: goto st129;
-		case 13u: goto st131;
-		case 32u: goto st128;
-		case 33u: goto st127;
-		case 37u: goto st127;
-		case 39u: goto st127;
+		case 9u: goto tr166;
+		case 10u: goto tr167;
+		case 13u: goto tr168;
+		case 32u: goto tr166;
+		case 33u: goto tr161;
+		case 37u: goto tr161;
+		case 39u: goto tr161;
 		case 60u: goto tr88;
-		case 126u: goto st127;
+		case 126u: goto tr161;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 42u )
-			goto st127;
+			goto tr161;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 65u )
-			goto st127;
+			goto tr161;
 	} else
-		goto st127;
+		goto tr161;
 	goto st0;
+tr167:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[129]]) - 1; }
+	goto st129;
 tr164:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[129]]) - 1; }
 	goto st129;
 st129:
 	if ( ++p == pe )
 		goto _test_eof129;
 case 129:
-#line 2356 "gen/c/sip_addr.c"
+#line 2841 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st130;
-		case 32u: goto st130;
+		case 9u: goto tr169;
+		case 32u: goto tr169;
 	}
 	goto st0;
+tr169:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[130] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[130]]) - 1; }
+	goto st130;
 st130:
 	if ( ++p == pe )
 		goto _test_eof130;
 case 130:
+#line 2853 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st130;
-		case 32u: goto st130;
-		case 33u: goto st127;
-		case 37u: goto st127;
-		case 39u: goto st127;
+		case 9u: goto tr169;
+		case 32u: goto tr169;
+		case 33u: goto tr161;
+		case 37u: goto tr161;
+		case 39u: goto tr161;
 		case 60u: goto tr88;
-		case 126u: goto st127;
+		case 126u: goto tr161;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 42u )
-			goto st127;
+			goto tr161;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st127;
+				goto tr161;
 		} else if ( (*p) >= 65u )
-			goto st127;
+			goto tr161;
 	} else
-		goto st127;
+		goto tr161;
 	goto st0;
+tr168:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[131] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[131]]) - 1; }
+	goto st131;
 tr165:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[131] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[131]]) - 1; }
 	goto st131;
 st131:
 	if ( ++p == pe )
 		goto _test_eof131;
 case 131:
-#line 2396 "gen/c/sip_addr.c"
+#line 2888 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st129;
+		goto tr167;
 	goto st0;
+tr160:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[132] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[132]]) - 1; }
+	goto st132;
 tr497:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[132] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[132]]) - 1; }
 	goto st132;
 st132:
 	if ( ++p == pe )
 		goto _test_eof132;
 case 132:
-#line 2407 "gen/c/sip_addr.c"
+#line 2903 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st125;
+		goto tr159;
 	goto st0;
 case 133:
 	switch( (*p) ) {
@@ -2603,15 +3401,21 @@ case 133:
 	} else
 		goto st0;
 	goto tr170;
+tr499:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[370] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[370]]) - 1; }
+	goto st370;
 tr170:
-#line 32 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ m_u = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[370] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[370]]) - 1; }
 	goto st370;
 st370:
 	if ( ++p == pe )
 		goto _test_eof370;
 case 370:
-#line 2447 "gen/c/sip_addr.c"
+#line 2947 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr500;
 		case 10u: goto tr501;
@@ -2624,92 +3428,127 @@ case 370:
 	}
 	if ( 62u <= (*p) && (*p) <= 63u )
 		goto st0;
-	goto st370;
+	goto tr499;
+tr177:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[134] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[134]]) - 1; }
+	goto st134;
 tr509:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[134] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[134]]) - 1; }
 	goto st134;
 tr500:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[134] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[134]]) - 1; }
 	goto st134;
 tr517:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[134] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[134]]) - 1; }
 	goto st134;
 st134:
 	if ( ++p == pe )
 		goto _test_eof134;
 case 134:
-#line 2474 "gen/c/sip_addr.c"
+#line 2980 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st134;
-		case 10u: goto st135;
-		case 13u: goto st151;
-		case 32u: goto st134;
-		case 59u: goto st137;
+		case 9u: goto tr177;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr177;
+		case 59u: goto tr180;
 	}
 	goto st0;
+tr178:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[135]]) - 1; }
+	goto st135;
 tr510:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[135]]) - 1; }
 	goto st135;
 tr501:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[135]]) - 1; }
 	goto st135;
 tr518:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[135]]) - 1; }
 	goto st135;
 st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
-#line 2496 "gen/c/sip_addr.c"
+#line 3008 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st136;
-		case 32u: goto st136;
+		case 9u: goto tr181;
+		case 32u: goto tr181;
 	}
 	goto st0;
+tr181:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[136] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[136]]) - 1; }
+	goto st136;
 st136:
 	if ( ++p == pe )
 		goto _test_eof136;
 case 136:
+#line 3020 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st136;
-		case 32u: goto st136;
-		case 59u: goto st137;
+		case 9u: goto tr181;
+		case 32u: goto tr181;
+		case 59u: goto tr180;
 	}
 	goto st0;
+tr180:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[137] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[137]]) - 1; }
+	goto st137;
 tr508:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[137] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[137]]) - 1; }
 	goto st137;
 tr503:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[137] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[137]]) - 1; }
 	goto st137;
 tr520:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[137] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[137]]) - 1; }
 	goto st137;
 st137:
 	if ( ++p == pe )
 		goto _test_eof137;
 case 137:
-#line 2525 "gen/c/sip_addr.c"
+#line 3046 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st137;
-		case 10u: goto st138;
-		case 13u: goto st171;
-		case 32u: goto st137;
+		case 9u: goto tr180;
+		case 10u: goto tr182;
+		case 13u: goto tr183;
+		case 32u: goto tr180;
 		case 33u: goto tr184;
 		case 37u: goto tr184;
 		case 39u: goto tr184;
@@ -2732,22 +3571,32 @@ case 137:
 	} else
 		goto tr184;
 	goto st0;
+tr182:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[138] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[138]]) - 1; }
+	goto st138;
 st138:
 	if ( ++p == pe )
 		goto _test_eof138;
 case 138:
+#line 3080 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st139;
-		case 32u: goto st139;
+		case 9u: goto tr186;
+		case 32u: goto tr186;
 	}
 	goto st0;
+tr186:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[139] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[139]]) - 1; }
+	goto st139;
 st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
+#line 3092 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st139;
-		case 32u: goto st139;
+		case 9u: goto tr186;
+		case 32u: goto tr186;
 		case 33u: goto tr184;
 		case 37u: goto tr184;
 		case 39u: goto tr184;
@@ -2770,224 +3619,292 @@ case 139:
 	} else
 		goto tr184;
 	goto st0;
+tr507:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[371] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[371]]) - 1; }
+	goto st371;
 tr184:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[371] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[371]]) - 1; }
 	goto st371;
 st371:
 	if ( ++p == pe )
 		goto _test_eof371;
 case 371:
-#line 2597 "gen/c/sip_addr.c"
+#line 3128 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr504;
 		case 10u: goto tr505;
 		case 13u: goto tr506;
 		case 32u: goto tr504;
-		case 33u: goto st371;
-		case 37u: goto st371;
-		case 39u: goto st371;
+		case 33u: goto tr507;
+		case 37u: goto tr507;
+		case 39u: goto tr507;
 		case 59u: goto tr508;
-		case 61u: goto st143;
-		case 126u: goto st371;
+		case 61u: goto tr190;
+		case 126u: goto tr507;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 42u )
-			goto st371;
+			goto tr507;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 65u )
-			goto st371;
+			goto tr507;
 	} else
-		goto st371;
+		goto tr507;
 	goto st0;
+tr187:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[140] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[140]]) - 1; }
+	goto st140;
 tr504:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[140] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[140]]) - 1; }
 	goto st140;
 st140:
 	if ( ++p == pe )
 		goto _test_eof140;
 case 140:
-#line 2631 "gen/c/sip_addr.c"
+#line 3166 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st140;
-		case 10u: goto st141;
-		case 13u: goto st162;
-		case 32u: goto st140;
-		case 59u: goto st137;
-		case 61u: goto st143;
+		case 9u: goto tr187;
+		case 10u: goto tr188;
+		case 13u: goto tr189;
+		case 32u: goto tr187;
+		case 59u: goto tr180;
+		case 61u: goto tr190;
 	}
 	goto st0;
+tr188:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[141] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[141]]) - 1; }
+	goto st141;
 tr505:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[141] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[141]]) - 1; }
 	goto st141;
 st141:
 	if ( ++p == pe )
 		goto _test_eof141;
 case 141:
-#line 2647 "gen/c/sip_addr.c"
+#line 3186 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st142;
-		case 32u: goto st142;
+		case 9u: goto tr191;
+		case 32u: goto tr191;
 	}
 	goto st0;
+tr191:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[142] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[142]]) - 1; }
+	goto st142;
 st142:
 	if ( ++p == pe )
 		goto _test_eof142;
 case 142:
+#line 3198 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st142;
-		case 32u: goto st142;
-		case 59u: goto st137;
-		case 61u: goto st143;
+		case 9u: goto tr191;
+		case 32u: goto tr191;
+		case 59u: goto tr180;
+		case 61u: goto tr190;
 	}
 	goto st0;
+tr190:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[143] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[143]]) - 1; }
+	goto st143;
 st143:
 	if ( ++p == pe )
 		goto _test_eof143;
 case 143:
+#line 3212 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st143;
-		case 10u: goto st144;
-		case 13u: goto st161;
-		case 32u: goto st143;
-		case 33u: goto st373;
-		case 34u: goto st148;
-		case 37u: goto st373;
-		case 39u: goto st373;
-		case 91u: goto st159;
-		case 126u: goto st373;
+		case 9u: goto tr190;
+		case 10u: goto tr192;
+		case 13u: goto tr193;
+		case 32u: goto tr190;
+		case 33u: goto tr194;
+		case 34u: goto tr195;
+		case 37u: goto tr194;
+		case 39u: goto tr194;
+		case 91u: goto tr196;
+		case 126u: goto tr194;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st373;
+				goto tr194;
 		} else if ( (*p) >= 42u )
-			goto st373;
+			goto tr194;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st373;
+				goto tr194;
 		} else if ( (*p) >= 65u )
-			goto st373;
+			goto tr194;
 	} else
-		goto st373;
+		goto tr194;
 	goto st0;
+tr192:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[144] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[144]]) - 1; }
+	goto st144;
 st144:
 	if ( ++p == pe )
 		goto _test_eof144;
 case 144:
+#line 3246 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st145;
-		case 32u: goto st145;
+		case 9u: goto tr197;
+		case 32u: goto tr197;
 	}
 	goto st0;
+tr197:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[145] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[145]]) - 1; }
+	goto st145;
 st145:
 	if ( ++p == pe )
 		goto _test_eof145;
 case 145:
+#line 3258 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st145;
-		case 10u: goto st146;
-		case 13u: goto st158;
-		case 32u: goto st145;
-		case 33u: goto st373;
-		case 34u: goto st148;
-		case 37u: goto st373;
-		case 39u: goto st373;
-		case 91u: goto st159;
-		case 126u: goto st373;
+		case 9u: goto tr197;
+		case 10u: goto tr198;
+		case 13u: goto tr199;
+		case 32u: goto tr197;
+		case 33u: goto tr194;
+		case 34u: goto tr195;
+		case 37u: goto tr194;
+		case 39u: goto tr194;
+		case 91u: goto tr196;
+		case 126u: goto tr194;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st373;
+				goto tr194;
 		} else if ( (*p) >= 42u )
-			goto st373;
+			goto tr194;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st373;
+				goto tr194;
 		} else if ( (*p) >= 65u )
-			goto st373;
+			goto tr194;
 	} else
-		goto st373;
+		goto tr194;
 	goto st0;
+tr198:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[146] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[146]]) - 1; }
+	goto st146;
 st146:
 	if ( ++p == pe )
 		goto _test_eof146;
 case 146:
+#line 3292 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st147;
-		case 32u: goto st147;
+		case 9u: goto tr200;
+		case 32u: goto tr200;
 	}
 	goto st0;
+tr200:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[147] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[147]]) - 1; }
+	goto st147;
 st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
+#line 3304 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st147;
-		case 32u: goto st147;
-		case 34u: goto st148;
+		case 9u: goto tr200;
+		case 32u: goto tr200;
+		case 34u: goto tr195;
 	}
 	goto st0;
+tr195:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[148] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[148]]) - 1; }
+	goto st148;
 st148:
 	if ( ++p == pe )
 		goto _test_eof148;
 case 148:
+#line 3317 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st148;
-		case 10u: goto st149;
-		case 13u: goto st150;
-		case 34u: goto st372;
-		case 92u: goto st152;
+		case 9u: goto tr195;
+		case 10u: goto tr201;
+		case 13u: goto tr202;
+		case 34u: goto tr203;
+		case 92u: goto tr204;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st153;
+				goto tr205;
 		} else if ( (*p) >= 32u )
-			goto st148;
+			goto tr195;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st155;
+				goto tr207;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st157;
+				goto tr209;
 		} else
-			goto st156;
+			goto tr208;
 	} else
-		goto st154;
+		goto tr206;
 	goto st0;
+tr201:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[149] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[149]]) - 1; }
+	goto st149;
 st149:
 	if ( ++p == pe )
 		goto _test_eof149;
 case 149:
+#line 3349 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st148;
-		case 32u: goto st148;
+		case 9u: goto tr195;
+		case 32u: goto tr195;
 	}
 	goto st0;
+tr202:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[150] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[150]]) - 1; }
+	goto st150;
 st150:
 	if ( ++p == pe )
 		goto _test_eof150;
 case 150:
+#line 3361 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st149;
+		goto tr201;
 	goto st0;
+tr203:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[372] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[372]]) - 1; }
+	goto st372;
 st372:
 	if ( ++p == pe )
 		goto _test_eof372;
 case 372:
+#line 3371 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr509;
 		case 10u: goto tr510;
@@ -2996,535 +3913,709 @@ case 372:
 		case 59u: goto tr508;
 	}
 	goto st0;
+tr179:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[151] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[151]]) - 1; }
+	goto st151;
 tr511:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[151] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[151]]) - 1; }
 	goto st151;
 tr502:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[151] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[151]]) - 1; }
 	goto st151;
 tr519:
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[151] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[151]]) - 1; }
 	goto st151;
 st151:
 	if ( ++p == pe )
 		goto _test_eof151;
 case 151:
-#line 2824 "gen/c/sip_addr.c"
+#line 3399 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st135;
+		goto tr178;
 	goto st0;
+tr204:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[152] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[152]]) - 1; }
+	goto st152;
 st152:
 	if ( ++p == pe )
 		goto _test_eof152;
 case 152:
+#line 3409 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st148;
+			goto tr195;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st148;
+			goto tr195;
 	} else
-		goto st148;
+		goto tr195;
 	goto st0;
+tr205:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[153] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[153]]) - 1; }
+	goto st153;
 st153:
 	if ( ++p == pe )
 		goto _test_eof153;
 case 153:
+#line 3425 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st148;
+		goto tr195;
 	goto st0;
+tr206:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[154] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[154]]) - 1; }
+	goto st154;
 st154:
 	if ( ++p == pe )
 		goto _test_eof154;
 case 154:
+#line 3435 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st153;
+		goto tr205;
 	goto st0;
+tr207:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[155] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[155]]) - 1; }
+	goto st155;
 st155:
 	if ( ++p == pe )
 		goto _test_eof155;
 case 155:
+#line 3445 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st154;
+		goto tr206;
 	goto st0;
+tr208:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[156] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[156]]) - 1; }
+	goto st156;
 st156:
 	if ( ++p == pe )
 		goto _test_eof156;
 case 156:
+#line 3455 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st155;
+		goto tr207;
 	goto st0;
+tr209:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[157] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[157]]) - 1; }
+	goto st157;
 st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
+#line 3465 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st156;
+		goto tr208;
 	goto st0;
+tr199:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[158] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[158]]) - 1; }
+	goto st158;
 st158:
 	if ( ++p == pe )
 		goto _test_eof158;
 case 158:
+#line 3475 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st146;
+		goto tr198;
 	goto st0;
+tr194:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[373] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[373]]) - 1; }
+	goto st373;
 st373:
 	if ( ++p == pe )
 		goto _test_eof373;
 case 373:
+#line 3485 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr509;
 		case 10u: goto tr510;
 		case 13u: goto tr511;
 		case 32u: goto tr509;
-		case 33u: goto st373;
-		case 37u: goto st373;
-		case 39u: goto st373;
+		case 33u: goto tr194;
+		case 37u: goto tr194;
+		case 39u: goto tr194;
 		case 59u: goto tr508;
-		case 126u: goto st373;
+		case 126u: goto tr194;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st373;
+				goto tr194;
 		} else if ( (*p) >= 42u )
-			goto st373;
+			goto tr194;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st373;
+				goto tr194;
 		} else if ( (*p) >= 65u )
-			goto st373;
+			goto tr194;
 	} else
-		goto st373;
+		goto tr194;
 	goto st0;
+tr196:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[159] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[159]]) - 1; }
+	goto st159;
 st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
+#line 3518 "gen/c/sip_addr.c"
 	if ( (*p) == 46u )
-		goto st160;
+		goto tr210;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st160;
+			goto tr210;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st160;
+			goto tr210;
 	} else
-		goto st160;
+		goto tr210;
 	goto st0;
+tr210:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[160] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[160]]) - 1; }
+	goto st160;
 st160:
 	if ( ++p == pe )
 		goto _test_eof160;
 case 160:
+#line 3536 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 46u: goto st160;
-		case 93u: goto st372;
+		case 46u: goto tr210;
+		case 93u: goto tr203;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st160;
+			goto tr210;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st160;
+			goto tr210;
 	} else
-		goto st160;
+		goto tr210;
 	goto st0;
+tr193:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[161] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[161]]) - 1; }
+	goto st161;
 st161:
 	if ( ++p == pe )
 		goto _test_eof161;
 case 161:
+#line 3556 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st144;
+		goto tr192;
 	goto st0;
+tr189:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[162] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[162]]) - 1; }
+	goto st162;
 tr506:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[162] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[162]]) - 1; }
 	goto st162;
 st162:
 	if ( ++p == pe )
 		goto _test_eof162;
 case 162:
-#line 2958 "gen/c/sip_addr.c"
+#line 3570 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st141;
+		goto tr188;
 	goto st0;
 tr185:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
+#line 38 "grammar/sip_addr.rl"
 	{ m_ap = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[374] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[374]]) - 1; }
 	goto st374;
 st374:
 	if ( ++p == pe )
 		goto _test_eof374;
 case 374:
-#line 2969 "gen/c/sip_addr.c"
+#line 3582 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr504;
 		case 10u: goto tr505;
 		case 13u: goto tr506;
 		case 32u: goto tr504;
-		case 33u: goto st371;
-		case 37u: goto st371;
-		case 39u: goto st371;
+		case 33u: goto tr507;
+		case 37u: goto tr507;
+		case 39u: goto tr507;
 		case 59u: goto tr508;
-		case 61u: goto st143;
-		case 65u: goto st375;
-		case 97u: goto st375;
-		case 126u: goto st371;
+		case 61u: goto tr190;
+		case 65u: goto tr512;
+		case 97u: goto tr512;
+		case 126u: goto tr507;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 42u )
-			goto st371;
+			goto tr507;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 66u )
-			goto st371;
+			goto tr507;
 	} else
-		goto st371;
+		goto tr507;
 	goto st0;
+tr512:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[375] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[375]]) - 1; }
+	goto st375;
 st375:
 	if ( ++p == pe )
 		goto _test_eof375;
 case 375:
+#line 3618 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr504;
 		case 10u: goto tr505;
 		case 13u: goto tr506;
 		case 32u: goto tr504;
-		case 33u: goto st371;
-		case 37u: goto st371;
-		case 39u: goto st371;
+		case 33u: goto tr507;
+		case 37u: goto tr507;
+		case 39u: goto tr507;
 		case 59u: goto tr508;
-		case 61u: goto st143;
-		case 71u: goto st376;
-		case 103u: goto st376;
-		case 126u: goto st371;
+		case 61u: goto tr190;
+		case 71u: goto tr513;
+		case 103u: goto tr513;
+		case 126u: goto tr507;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 42u )
-			goto st371;
+			goto tr507;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 65u )
-			goto st371;
+			goto tr507;
 	} else
-		goto st371;
+		goto tr507;
 	goto st0;
+tr513:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[376] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[376]]) - 1; }
+	goto st376;
 st376:
 	if ( ++p == pe )
 		goto _test_eof376;
 case 376:
+#line 3654 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr514;
 		case 10u: goto tr515;
 		case 13u: goto tr516;
 		case 32u: goto tr514;
-		case 33u: goto st371;
-		case 37u: goto st371;
-		case 39u: goto st371;
+		case 33u: goto tr507;
+		case 37u: goto tr507;
+		case 39u: goto tr507;
 		case 59u: goto tr508;
-		case 61u: goto st166;
-		case 126u: goto st371;
+		case 61u: goto tr214;
+		case 126u: goto tr507;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 42u )
-			goto st371;
+			goto tr507;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st371;
+				goto tr507;
 		} else if ( (*p) >= 65u )
-			goto st371;
+			goto tr507;
 	} else
-		goto st371;
+		goto tr507;
 	goto st0;
+tr211:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[163] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[163]]) - 1; }
+	goto st163;
 tr514:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[163] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[163]]) - 1; }
 	goto st163;
 st163:
 	if ( ++p == pe )
 		goto _test_eof163;
 case 163:
-#line 3069 "gen/c/sip_addr.c"
+#line 3692 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st163;
-		case 10u: goto st164;
-		case 13u: goto st170;
-		case 32u: goto st163;
-		case 59u: goto st137;
-		case 61u: goto st166;
+		case 9u: goto tr211;
+		case 10u: goto tr212;
+		case 13u: goto tr213;
+		case 32u: goto tr211;
+		case 59u: goto tr180;
+		case 61u: goto tr214;
 	}
 	goto st0;
+tr212:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[164] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[164]]) - 1; }
+	goto st164;
 tr515:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[164] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[164]]) - 1; }
 	goto st164;
 st164:
 	if ( ++p == pe )
 		goto _test_eof164;
 case 164:
-#line 3085 "gen/c/sip_addr.c"
+#line 3712 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st165;
-		case 32u: goto st165;
+		case 9u: goto tr215;
+		case 32u: goto tr215;
 	}
 	goto st0;
+tr215:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[165]]) - 1; }
+	goto st165;
 st165:
 	if ( ++p == pe )
 		goto _test_eof165;
 case 165:
+#line 3724 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st165;
-		case 32u: goto st165;
-		case 59u: goto st137;
-		case 61u: goto st166;
+		case 9u: goto tr215;
+		case 32u: goto tr215;
+		case 59u: goto tr180;
+		case 61u: goto tr214;
 	}
 	goto st0;
+tr214:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[166] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[166]]) - 1; }
+	goto st166;
 st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
+#line 3738 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st166;
-		case 10u: goto st167;
-		case 13u: goto st169;
-		case 32u: goto st166;
-		case 33u: goto st377;
-		case 34u: goto st148;
-		case 37u: goto st377;
-		case 39u: goto st377;
-		case 91u: goto st159;
-		case 126u: goto st377;
+		case 9u: goto tr214;
+		case 10u: goto tr216;
+		case 13u: goto tr217;
+		case 32u: goto tr214;
+		case 33u: goto tr218;
+		case 34u: goto tr195;
+		case 37u: goto tr218;
+		case 39u: goto tr218;
+		case 91u: goto tr196;
+		case 126u: goto tr218;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st377;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st377;
+			goto tr218;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st377;
+				goto tr218;
 		} else if ( (*p) >= 65u )
-			goto st377;
+			goto tr218;
 	} else
-		goto st377;
+		goto tr218;
 	goto st0;
+tr216:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[167] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[167]]) - 1; }
+	goto st167;
 st167:
 	if ( ++p == pe )
 		goto _test_eof167;
 case 167:
+#line 3772 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st168;
-		case 32u: goto st168;
+		case 9u: goto tr219;
+		case 32u: goto tr219;
 	}
 	goto st0;
+tr219:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[168] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[168]]) - 1; }
+	goto st168;
 st168:
 	if ( ++p == pe )
 		goto _test_eof168;
 case 168:
+#line 3784 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st168;
-		case 10u: goto st146;
-		case 13u: goto st158;
-		case 32u: goto st168;
-		case 33u: goto st377;
-		case 34u: goto st148;
-		case 37u: goto st377;
-		case 39u: goto st377;
-		case 91u: goto st159;
-		case 126u: goto st377;
+		case 9u: goto tr219;
+		case 10u: goto tr198;
+		case 13u: goto tr199;
+		case 32u: goto tr219;
+		case 33u: goto tr218;
+		case 34u: goto tr195;
+		case 37u: goto tr218;
+		case 39u: goto tr218;
+		case 91u: goto tr196;
+		case 126u: goto tr218;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st377;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st377;
+			goto tr218;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st377;
+				goto tr218;
 		} else if ( (*p) >= 65u )
-			goto st377;
+			goto tr218;
 	} else
-		goto st377;
+		goto tr218;
 	goto st0;
+tr218:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[377] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[377]]) - 1; }
+	goto st377;
 st377:
 	if ( ++p == pe )
 		goto _test_eof377;
 case 377:
+#line 3818 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr517;
 		case 10u: goto tr518;
 		case 13u: goto tr519;
 		case 32u: goto tr517;
-		case 33u: goto st377;
-		case 37u: goto st377;
-		case 39u: goto st377;
+		case 33u: goto tr218;
+		case 37u: goto tr218;
+		case 39u: goto tr218;
 		case 59u: goto tr520;
-		case 126u: goto st377;
+		case 126u: goto tr218;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st377;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st377;
+			goto tr218;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st377;
+				goto tr218;
 		} else if ( (*p) >= 65u )
-			goto st377;
+			goto tr218;
 	} else
-		goto st377;
+		goto tr218;
 	goto st0;
+tr217:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[169] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[169]]) - 1; }
+	goto st169;
 st169:
 	if ( ++p == pe )
 		goto _test_eof169;
 case 169:
+#line 3851 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st167;
+		goto tr216;
 	goto st0;
+tr213:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[170] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[170]]) - 1; }
+	goto st170;
 tr516:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[170] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[170]]) - 1; }
 	goto st170;
 st170:
 	if ( ++p == pe )
 		goto _test_eof170;
 case 170:
-#line 3216 "gen/c/sip_addr.c"
+#line 3865 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st164;
+		goto tr212;
 	goto st0;
+tr183:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[171] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[171]]) - 1; }
+	goto st171;
 st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
+#line 3875 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st138;
+		goto tr182;
 	goto st0;
+tr220:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[172] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[172]]) - 1; }
+	goto st172;
 tr171:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[172] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[172]]) - 1; }
 	goto st172;
 st172:
 	if ( ++p == pe )
 		goto _test_eof172;
 case 172:
-#line 3233 "gen/c/sip_addr.c"
+#line 3889 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st172;
-		case 10u: goto st173;
-		case 13u: goto st193;
-		case 32u: goto st172;
-		case 34u: goto st175;
+		case 9u: goto tr220;
+		case 10u: goto tr221;
+		case 13u: goto tr222;
+		case 32u: goto tr220;
+		case 34u: goto tr223;
 		case 60u: goto tr176;
 	}
 	goto st0;
+tr221:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[173] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[173]]) - 1; }
+	goto st173;
 tr172:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[173] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[173]]) - 1; }
 	goto st173;
 st173:
 	if ( ++p == pe )
 		goto _test_eof173;
 case 173:
-#line 3249 "gen/c/sip_addr.c"
+#line 3909 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st174;
-		case 32u: goto st174;
+		case 9u: goto tr224;
+		case 32u: goto tr224;
 	}
 	goto st0;
+tr224:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[174] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[174]]) - 1; }
+	goto st174;
 st174:
 	if ( ++p == pe )
 		goto _test_eof174;
 case 174:
+#line 3921 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st174;
-		case 32u: goto st174;
-		case 34u: goto st175;
+		case 9u: goto tr224;
+		case 32u: goto tr224;
+		case 34u: goto tr223;
 		case 60u: goto tr176;
 	}
 	goto st0;
+tr223:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[175] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[175]]) - 1; }
+	goto st175;
 tr175:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[175] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[175]]) - 1; }
 	goto st175;
 st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
-#line 3272 "gen/c/sip_addr.c"
+#line 3939 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st175;
-		case 10u: goto st176;
-		case 13u: goto st177;
-		case 34u: goto st178;
-		case 92u: goto st187;
+		case 9u: goto tr223;
+		case 10u: goto tr225;
+		case 13u: goto tr226;
+		case 34u: goto tr227;
+		case 92u: goto tr228;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st188;
+				goto tr229;
 		} else if ( (*p) >= 32u )
-			goto st175;
+			goto tr223;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st190;
+				goto tr231;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st192;
+				goto tr233;
 		} else
-			goto st191;
+			goto tr232;
 	} else
-		goto st189;
+		goto tr230;
 	goto st0;
+tr225:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[176]]) - 1; }
+	goto st176;
 st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
+#line 3971 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st175;
-		case 32u: goto st175;
+		case 9u: goto tr223;
+		case 32u: goto tr223;
 	}
 	goto st0;
+tr226:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[177] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[177]]) - 1; }
+	goto st177;
 st177:
 	if ( ++p == pe )
 		goto _test_eof177;
 case 177:
+#line 3983 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st176;
+		goto tr225;
 	goto st0;
+tr227:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[178] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[178]]) - 1; }
+	goto st178;
 st178:
 	if ( ++p == pe )
 		goto _test_eof178;
 case 178:
+#line 3993 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr234;
 		case 10u: goto tr235;
@@ -3533,62 +4624,83 @@ case 178:
 		case 60u: goto tr237;
 	}
 	goto st0;
+tr238:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[179] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[179]]) - 1; }
+	goto st179;
 tr234:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[179] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[179]]) - 1; }
 	goto st179;
 st179:
 	if ( ++p == pe )
 		goto _test_eof179;
 case 179:
-#line 3332 "gen/c/sip_addr.c"
+#line 4012 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st179;
-		case 10u: goto st180;
-		case 13u: goto st186;
-		case 32u: goto st179;
+		case 9u: goto tr238;
+		case 10u: goto tr239;
+		case 13u: goto tr240;
+		case 32u: goto tr238;
 		case 60u: goto tr176;
 	}
 	goto st0;
+tr239:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[180] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[180]]) - 1; }
+	goto st180;
 tr235:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[180] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[180]]) - 1; }
 	goto st180;
 st180:
 	if ( ++p == pe )
 		goto _test_eof180;
 case 180:
-#line 3347 "gen/c/sip_addr.c"
+#line 4031 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st181;
-		case 32u: goto st181;
+		case 9u: goto tr241;
+		case 32u: goto tr241;
 	}
 	goto st0;
+tr241:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[181] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[181]]) - 1; }
+	goto st181;
 st181:
 	if ( ++p == pe )
 		goto _test_eof181;
 case 181:
+#line 4043 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st181;
-		case 32u: goto st181;
+		case 9u: goto tr241;
+		case 32u: goto tr241;
 		case 60u: goto tr176;
 	}
 	goto st0;
 tr176:
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[182] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[182]]) - 1; }
 	goto st182;
 tr237:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[182] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[182]]) - 1; }
 	goto st182;
 st182:
 	if ( ++p == pe )
 		goto _test_eof182;
 case 182:
-#line 3373 "gen/c/sip_addr.c"
+#line 4062 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -3598,388 +4710,512 @@ case 182:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
+	goto tr242;
+tr242:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[183] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[183]]) - 1; }
 	goto st183;
 st183:
 	if ( ++p == pe )
 		goto _test_eof183;
 case 183:
+#line 4079 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st378;
+		case 62u: goto tr243;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st183;
+	goto tr242;
+tr243:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[378] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[378]]) - 1; }
+	goto st378;
 st378:
 	if ( ++p == pe )
 		goto _test_eof378;
 case 378:
+#line 4096 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st378;
-		case 10u: goto st184;
-		case 13u: goto st185;
-		case 32u: goto st378;
-		case 59u: goto st137;
+		case 9u: goto tr243;
+		case 10u: goto tr245;
+		case 13u: goto tr521;
+		case 32u: goto tr243;
+		case 59u: goto tr180;
 	}
 	goto st0;
+tr245:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[184] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[184]]) - 1; }
+	goto st184;
 st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
+#line 4111 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st379;
-		case 32u: goto st379;
+		case 9u: goto tr244;
+		case 32u: goto tr244;
 	}
 	goto st0;
+tr244:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[379] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[379]]) - 1; }
+	goto st379;
 st379:
 	if ( ++p == pe )
 		goto _test_eof379;
 case 379:
+#line 4123 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st379;
-		case 10u: goto st135;
-		case 13u: goto st151;
-		case 32u: goto st379;
-		case 59u: goto st137;
+		case 9u: goto tr244;
+		case 10u: goto tr178;
+		case 13u: goto tr179;
+		case 32u: goto tr244;
+		case 59u: goto tr180;
 	}
 	goto st0;
+tr521:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[185] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[185]]) - 1; }
+	goto st185;
 st185:
 	if ( ++p == pe )
 		goto _test_eof185;
 case 185:
+#line 4138 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st184;
+		goto tr245;
 	goto st0;
+tr240:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[186] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[186]]) - 1; }
+	goto st186;
 tr236:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[186] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[186]]) - 1; }
 	goto st186;
 st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
-#line 3444 "gen/c/sip_addr.c"
+#line 4152 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st180;
+		goto tr239;
 	goto st0;
+tr228:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[187] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[187]]) - 1; }
+	goto st187;
 st187:
 	if ( ++p == pe )
 		goto _test_eof187;
 case 187:
+#line 4162 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st175;
+			goto tr223;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st175;
+			goto tr223;
 	} else
-		goto st175;
+		goto tr223;
 	goto st0;
+tr229:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[188] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[188]]) - 1; }
+	goto st188;
 st188:
 	if ( ++p == pe )
 		goto _test_eof188;
 case 188:
+#line 4178 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st175;
+		goto tr223;
 	goto st0;
+tr230:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[189] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[189]]) - 1; }
+	goto st189;
 st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
+#line 4188 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st188;
+		goto tr229;
 	goto st0;
+tr231:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[190] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[190]]) - 1; }
+	goto st190;
 st190:
 	if ( ++p == pe )
 		goto _test_eof190;
 case 190:
+#line 4198 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st189;
+		goto tr230;
 	goto st0;
+tr232:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[191] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[191]]) - 1; }
+	goto st191;
 st191:
 	if ( ++p == pe )
 		goto _test_eof191;
 case 191:
+#line 4208 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st190;
+		goto tr231;
 	goto st0;
+tr233:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[192] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[192]]) - 1; }
+	goto st192;
 st192:
 	if ( ++p == pe )
 		goto _test_eof192;
 case 192:
+#line 4218 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st191;
+		goto tr232;
 	goto st0;
+tr222:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[193] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[193]]) - 1; }
+	goto st193;
 tr173:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[193] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[193]]) - 1; }
 	goto st193;
 st193:
 	if ( ++p == pe )
 		goto _test_eof193;
 case 193:
-#line 3502 "gen/c/sip_addr.c"
+#line 4232 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st173;
+		goto tr221;
 	goto st0;
+tr525:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[380] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[380]]) - 1; }
+	goto st380;
 tr174:
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
-#line 32 "grammar/sip_addr.rl"
+#line 33 "grammar/sip_addr.rl"
 	{ m_u = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[380] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[380]]) - 1; }
 	goto st380;
 st380:
 	if ( ++p == pe )
 		goto _test_eof380;
 case 380:
-#line 3513 "gen/c/sip_addr.c"
+#line 4247 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr522;
 		case 10u: goto tr523;
 		case 13u: goto tr524;
 		case 32u: goto tr522;
-		case 33u: goto st380;
+		case 33u: goto tr525;
 		case 34u: goto st0;
-		case 37u: goto st380;
-		case 39u: goto st380;
+		case 37u: goto tr525;
+		case 39u: goto tr525;
 		case 44u: goto st0;
 		case 59u: goto tr503;
 		case 60u: goto tr237;
-		case 126u: goto st380;
+		case 126u: goto tr525;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st380;
+				goto tr525;
 		} else if ( (*p) >= 42u )
-			goto st380;
+			goto tr525;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st380;
+				goto tr525;
 		} else if ( (*p) >= 65u )
-			goto st380;
+			goto tr525;
 	} else
 		goto st0;
-	goto st370;
+	goto tr499;
+tr246:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[194] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[194]]) - 1; }
+	goto st194;
 tr522:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[194] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[194]]) - 1; }
 	goto st194;
 st194:
 	if ( ++p == pe )
 		goto _test_eof194;
 case 194:
-#line 3550 "gen/c/sip_addr.c"
+#line 4288 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st194;
-		case 10u: goto st195;
-		case 13u: goto st202;
-		case 32u: goto st194;
-		case 33u: goto st197;
-		case 37u: goto st197;
-		case 39u: goto st197;
-		case 59u: goto st137;
+		case 9u: goto tr246;
+		case 10u: goto tr247;
+		case 13u: goto tr248;
+		case 32u: goto tr246;
+		case 33u: goto tr249;
+		case 37u: goto tr249;
+		case 39u: goto tr249;
+		case 59u: goto tr180;
 		case 60u: goto tr176;
-		case 126u: goto st197;
+		case 126u: goto tr249;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 42u )
-			goto st197;
+			goto tr249;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 65u )
-			goto st197;
+			goto tr249;
 	} else
-		goto st197;
+		goto tr249;
 	goto st0;
+tr247:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[195] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[195]]) - 1; }
+	goto st195;
 tr523:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[195] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[195]]) - 1; }
 	goto st195;
 st195:
 	if ( ++p == pe )
 		goto _test_eof195;
 case 195:
-#line 3585 "gen/c/sip_addr.c"
+#line 4327 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st196;
-		case 32u: goto st196;
+		case 9u: goto tr250;
+		case 32u: goto tr250;
 	}
 	goto st0;
+tr250:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[196] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[196]]) - 1; }
+	goto st196;
 st196:
 	if ( ++p == pe )
 		goto _test_eof196;
 case 196:
+#line 4339 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st196;
-		case 32u: goto st196;
-		case 33u: goto st197;
-		case 37u: goto st197;
-		case 39u: goto st197;
-		case 59u: goto st137;
+		case 9u: goto tr250;
+		case 32u: goto tr250;
+		case 33u: goto tr249;
+		case 37u: goto tr249;
+		case 39u: goto tr249;
+		case 59u: goto tr180;
 		case 60u: goto tr176;
-		case 126u: goto st197;
+		case 126u: goto tr249;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 42u )
-			goto st197;
+			goto tr249;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 65u )
-			goto st197;
+			goto tr249;
 	} else
-		goto st197;
+		goto tr249;
 	goto st0;
+tr249:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[197] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[197]]) - 1; }
+	goto st197;
 st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
+#line 4371 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr251;
 		case 10u: goto tr252;
 		case 13u: goto tr253;
 		case 32u: goto tr251;
-		case 33u: goto st197;
-		case 37u: goto st197;
-		case 39u: goto st197;
+		case 33u: goto tr249;
+		case 37u: goto tr249;
+		case 39u: goto tr249;
 		case 60u: goto tr237;
-		case 126u: goto st197;
+		case 126u: goto tr249;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 42u )
-			goto st197;
+			goto tr249;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 65u )
-			goto st197;
+			goto tr249;
 	} else
-		goto st197;
+		goto tr249;
 	goto st0;
+tr254:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[198] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[198]]) - 1; }
+	goto st198;
 tr251:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[198] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[198]]) - 1; }
 	goto st198;
 st198:
 	if ( ++p == pe )
 		goto _test_eof198;
 case 198:
-#line 3656 "gen/c/sip_addr.c"
+#line 4408 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st198;
-		case 10u: goto st199;
-		case 13u: goto st201;
-		case 32u: goto st198;
-		case 33u: goto st197;
-		case 37u: goto st197;
-		case 39u: goto st197;
+		case 9u: goto tr254;
+		case 10u: goto tr255;
+		case 13u: goto tr256;
+		case 32u: goto tr254;
+		case 33u: goto tr249;
+		case 37u: goto tr249;
+		case 39u: goto tr249;
 		case 60u: goto tr176;
-		case 126u: goto st197;
+		case 126u: goto tr249;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 42u )
-			goto st197;
+			goto tr249;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 65u )
-			goto st197;
+			goto tr249;
 	} else
-		goto st197;
+		goto tr249;
 	goto st0;
+tr255:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[199] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[199]]) - 1; }
+	goto st199;
 tr252:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[199] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[199]]) - 1; }
 	goto st199;
 st199:
 	if ( ++p == pe )
 		goto _test_eof199;
 case 199:
-#line 3689 "gen/c/sip_addr.c"
+#line 4445 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st200;
-		case 32u: goto st200;
+		case 9u: goto tr257;
+		case 32u: goto tr257;
 	}
 	goto st0;
+tr257:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[200] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[200]]) - 1; }
+	goto st200;
 st200:
 	if ( ++p == pe )
 		goto _test_eof200;
 case 200:
+#line 4457 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st200;
-		case 32u: goto st200;
-		case 33u: goto st197;
-		case 37u: goto st197;
-		case 39u: goto st197;
+		case 9u: goto tr257;
+		case 32u: goto tr257;
+		case 33u: goto tr249;
+		case 37u: goto tr249;
+		case 39u: goto tr249;
 		case 60u: goto tr176;
-		case 126u: goto st197;
+		case 126u: goto tr249;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 42u )
-			goto st197;
+			goto tr249;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st197;
+				goto tr249;
 		} else if ( (*p) >= 65u )
-			goto st197;
+			goto tr249;
 	} else
-		goto st197;
+		goto tr249;
 	goto st0;
+tr256:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[201] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[201]]) - 1; }
+	goto st201;
 tr253:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[201] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[201]]) - 1; }
 	goto st201;
 st201:
 	if ( ++p == pe )
 		goto _test_eof201;
 case 201:
-#line 3729 "gen/c/sip_addr.c"
+#line 4492 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st199;
+		goto tr255;
 	goto st0;
+tr248:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[202] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[202]]) - 1; }
+	goto st202;
 tr524:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[202] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[202]]) - 1; }
 	goto st202;
 st202:
 	if ( ++p == pe )
 		goto _test_eof202;
 case 202:
-#line 3740 "gen/c/sip_addr.c"
+#line 4507 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st195;
+		goto tr247;
 	goto st0;
 case 203:
 	switch( (*p) ) {
@@ -4012,17 +5248,23 @@ case 203:
 	} else
 		goto st0;
 	goto tr258;
+tr526:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[381] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[381]]) - 1; }
+	goto st381;
 tr258:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
 #line 32 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 33 "grammar/sip_addr.rl"
 	{ m_u = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[381] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[381]]) - 1; }
 	goto st381;
 st381:
 	if ( ++p == pe )
 		goto _test_eof381;
 case 381:
-#line 3782 "gen/c/sip_addr.c"
+#line 4553 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr527;
 		case 10u: goto tr528;
@@ -4035,145 +5277,192 @@ case 381:
 	}
 	if ( 62u <= (*p) && (*p) <= 63u )
 		goto st0;
-	goto st381;
+	goto tr526;
+tr266:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[204]]) - 1; }
+	goto st204;
 tr545:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[204]]) - 1; }
 	goto st204;
 tr527:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[204]]) - 1; }
 	goto st204;
 tr557:
-#line 40 "grammar/sip_addr.rl"
+#line 41 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[204]]) - 1; }
 	goto st204;
 tr565:
-#line 39 "grammar/sip_addr.rl"
+#line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[204]]) - 1; }
 	goto st204;
 st204:
 	if ( ++p == pe )
 		goto _test_eof204;
 case 204:
-#line 3817 "gen/c/sip_addr.c"
+#line 4595 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st204;
-		case 10u: goto st205;
-		case 13u: goto st222;
-		case 32u: goto st204;
-		case 44u: goto st207;
-		case 59u: goto st223;
+		case 9u: goto tr266;
+		case 10u: goto tr267;
+		case 13u: goto tr268;
+		case 32u: goto tr266;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
 	}
 	goto st0;
+tr267:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[205]]) - 1; }
+	goto st205;
 tr537:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[205]]) - 1; }
 	goto st205;
 tr546:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[205]]) - 1; }
 	goto st205;
 tr528:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[205]]) - 1; }
 	goto st205;
 tr558:
-#line 40 "grammar/sip_addr.rl"
+#line 41 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[205]]) - 1; }
 	goto st205;
 tr566:
-#line 39 "grammar/sip_addr.rl"
+#line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[205]]) - 1; }
 	goto st205;
 st205:
 	if ( ++p == pe )
 		goto _test_eof205;
 case 205:
-#line 3851 "gen/c/sip_addr.c"
+#line 4637 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st206;
-		case 32u: goto st206;
+		case 9u: goto tr271;
+		case 32u: goto tr271;
 	}
 	goto st0;
+tr271:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[206] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[206]]) - 1; }
+	goto st206;
 st206:
 	if ( ++p == pe )
 		goto _test_eof206;
 case 206:
+#line 4649 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st206;
-		case 32u: goto st206;
-		case 44u: goto st207;
-		case 59u: goto st223;
+		case 9u: goto tr271;
+		case 32u: goto tr271;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
 	}
 	goto st0;
 tr272:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[207]]) - 1; }
+	goto st207;
+tr269:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[207]]) - 1; }
 	goto st207;
 tr535:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[207]]) - 1; }
 	goto st207;
 tr543:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[207]]) - 1; }
 	goto st207;
 tr530:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[207]]) - 1; }
 	goto st207;
 tr560:
-#line 40 "grammar/sip_addr.rl"
+#line 41 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[207]]) - 1; }
 	goto st207;
 tr568:
-#line 39 "grammar/sip_addr.rl"
+#line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[207]]) - 1; }
 	goto st207;
 st207:
 	if ( ++p == pe )
 		goto _test_eof207;
 case 207:
-#line 3896 "gen/c/sip_addr.c"
+#line 4694 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr272;
 		case 10u: goto tr273;
@@ -4204,32 +5493,44 @@ case 207:
 		goto st0;
 	goto tr258;
 tr273:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[208] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[208]]) - 1; }
+	goto st208;
+tr365:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[208] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[208]]) - 1; }
 	goto st208;
 st208:
 	if ( ++p == pe )
 		goto _test_eof208;
 case 208:
-#line 3933 "gen/c/sip_addr.c"
+#line 4735 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st209;
-		case 32u: goto st209;
+		case 9u: goto tr275;
+		case 32u: goto tr275;
 	}
 	goto st0;
 tr276:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[209] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[209]]) - 1; }
+	goto st209;
+tr275:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[209] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[209]]) - 1; }
 	goto st209;
 st209:
 	if ( ++p == pe )
 		goto _test_eof209;
 case 209:
-#line 3946 "gen/c/sip_addr.c"
+#line 4752 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr276;
 		case 10u: goto tr277;
@@ -4260,88 +5561,120 @@ case 209:
 		goto st0;
 	goto tr258;
 tr277:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[210] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[210]]) - 1; }
+	goto st210;
+tr352:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[210] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[210]]) - 1; }
 	goto st210;
 st210:
 	if ( ++p == pe )
 		goto _test_eof210;
 case 210:
-#line 3983 "gen/c/sip_addr.c"
+#line 4793 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st211;
-		case 32u: goto st211;
+		case 9u: goto tr279;
+		case 32u: goto tr279;
 	}
 	goto st0;
+tr279:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[211] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[211]]) - 1; }
+	goto st211;
 st211:
 	if ( ++p == pe )
 		goto _test_eof211;
 case 211:
+#line 4805 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st211;
-		case 32u: goto st211;
-		case 34u: goto st212;
+		case 9u: goto tr279;
+		case 32u: goto tr279;
+		case 34u: goto tr280;
 		case 60u: goto tr281;
 	}
 	goto st0;
 tr263:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[212] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[212]]) - 1; }
+	goto st212;
+tr280:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[212] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[212]]) - 1; }
 	goto st212;
 st212:
 	if ( ++p == pe )
 		goto _test_eof212;
 case 212:
-#line 4007 "gen/c/sip_addr.c"
+#line 4824 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st212;
-		case 10u: goto st213;
-		case 13u: goto st214;
-		case 34u: goto st215;
-		case 92u: goto st267;
+		case 9u: goto tr280;
+		case 10u: goto tr282;
+		case 13u: goto tr283;
+		case 34u: goto tr284;
+		case 92u: goto tr285;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st268;
+				goto tr286;
 		} else if ( (*p) >= 32u )
-			goto st212;
+			goto tr280;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st270;
+				goto tr288;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st272;
+				goto tr290;
 		} else
-			goto st271;
+			goto tr289;
 	} else
-		goto st269;
+		goto tr287;
 	goto st0;
+tr282:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[213] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[213]]) - 1; }
+	goto st213;
 st213:
 	if ( ++p == pe )
 		goto _test_eof213;
 case 213:
+#line 4856 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st212;
-		case 32u: goto st212;
+		case 9u: goto tr280;
+		case 32u: goto tr280;
 	}
 	goto st0;
+tr283:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[214] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[214]]) - 1; }
+	goto st214;
 st214:
 	if ( ++p == pe )
 		goto _test_eof214;
 case 214:
+#line 4868 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st213;
+		goto tr282;
 	goto st0;
+tr284:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[215] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[215]]) - 1; }
+	goto st215;
 st215:
 	if ( ++p == pe )
 		goto _test_eof215;
 case 215:
+#line 4878 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr291;
 		case 10u: goto tr292;
@@ -4350,68 +5683,91 @@ case 215:
 		case 60u: goto tr294;
 	}
 	goto st0;
+tr295:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[216] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[216]]) - 1; }
+	goto st216;
 tr291:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[216] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[216]]) - 1; }
 	goto st216;
 st216:
 	if ( ++p == pe )
 		goto _test_eof216;
 case 216:
-#line 4067 "gen/c/sip_addr.c"
+#line 4897 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st216;
-		case 10u: goto st217;
-		case 13u: goto st266;
-		case 32u: goto st216;
+		case 9u: goto tr295;
+		case 10u: goto tr296;
+		case 13u: goto tr297;
+		case 32u: goto tr295;
 		case 60u: goto tr281;
 	}
 	goto st0;
+tr296:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[217] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[217]]) - 1; }
+	goto st217;
 tr292:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[217] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[217]]) - 1; }
 	goto st217;
 st217:
 	if ( ++p == pe )
 		goto _test_eof217;
 case 217:
-#line 4082 "gen/c/sip_addr.c"
+#line 4916 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st218;
-		case 32u: goto st218;
+		case 9u: goto tr298;
+		case 32u: goto tr298;
 	}
 	goto st0;
+tr298:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[218] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[218]]) - 1; }
+	goto st218;
 st218:
 	if ( ++p == pe )
 		goto _test_eof218;
 case 218:
+#line 4928 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st218;
-		case 32u: goto st218;
+		case 9u: goto tr298;
+		case 32u: goto tr298;
 		case 60u: goto tr281;
 	}
 	goto st0;
 tr265:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[219] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[219]]) - 1; }
 	goto st219;
 tr281:
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[219] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[219]]) - 1; }
 	goto st219;
 tr294:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[219] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[219]]) - 1; }
 	goto st219;
 st219:
 	if ( ++p == pe )
 		goto _test_eof219;
 case 219:
-#line 4112 "gen/c/sip_addr.c"
+#line 4952 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -4421,141 +5777,190 @@ case 219:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
+	goto tr299;
+tr299:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[220] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[220]]) - 1; }
 	goto st220;
 st220:
 	if ( ++p == pe )
 		goto _test_eof220;
 case 220:
+#line 4969 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st382;
+		case 62u: goto tr300;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st220;
+	goto tr299;
+tr300:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[382] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[382]]) - 1; }
+	goto st382;
 tr532:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[382] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[382]]) - 1; }
 	goto st382;
 st382:
 	if ( ++p == pe )
 		goto _test_eof382;
 case 382:
-#line 4143 "gen/c/sip_addr.c"
+#line 4990 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr532;
 		case 10u: goto tr533;
 		case 13u: goto tr534;
 		case 32u: goto tr532;
 		case 44u: goto tr535;
-		case 59u: goto st223;
+		case 59u: goto tr270;
 	}
 	goto st0;
+tr351:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[221] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[221]]) - 1; }
+	goto st221;
 tr533:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[221] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[221]]) - 1; }
 	goto st221;
 st221:
 	if ( ++p == pe )
 		goto _test_eof221;
 case 221:
-#line 4159 "gen/c/sip_addr.c"
+#line 5010 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st383;
-		case 32u: goto st383;
+		case 9u: goto tr301;
+		case 32u: goto tr301;
 	}
 	goto st0;
+tr301:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[383] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[383]]) - 1; }
+	goto st383;
 tr536:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[383] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[383]]) - 1; }
 	goto st383;
 st383:
 	if ( ++p == pe )
 		goto _test_eof383;
 case 383:
-#line 4171 "gen/c/sip_addr.c"
+#line 5026 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr536;
 		case 10u: goto tr537;
 		case 13u: goto tr538;
 		case 32u: goto tr536;
 		case 44u: goto tr535;
-		case 59u: goto st223;
+		case 59u: goto tr270;
 	}
 	goto st0;
+tr268:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[222]]) - 1; }
+	goto st222;
 tr538:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[222]]) - 1; }
 	goto st222;
 tr547:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[222]]) - 1; }
 	goto st222;
 tr529:
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[222]]) - 1; }
 	goto st222;
 tr559:
-#line 40 "grammar/sip_addr.rl"
+#line 41 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[222]]) - 1; }
 	goto st222;
 tr567:
-#line 39 "grammar/sip_addr.rl"
+#line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[222]]) - 1; }
 	goto st222;
 st222:
 	if ( ++p == pe )
 		goto _test_eof222;
 case 222:
-#line 4205 "gen/c/sip_addr.c"
+#line 5068 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st205;
+		goto tr267;
 	goto st0;
+tr270:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[223] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[223]]) - 1; }
+	goto st223;
 tr544:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[223] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[223]]) - 1; }
 	goto st223;
 tr531:
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[223] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[223]]) - 1; }
 	goto st223;
 tr561:
-#line 40 "grammar/sip_addr.rl"
+#line 41 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[223] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[223]]) - 1; }
 	goto st223;
 tr570:
-#line 39 "grammar/sip_addr.rl"
+#line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[223] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[223]]) - 1; }
 	goto st223;
 st223:
 	if ( ++p == pe )
 		goto _test_eof223;
 case 223:
-#line 4226 "gen/c/sip_addr.c"
+#line 5096 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st223;
-		case 10u: goto st224;
-		case 13u: goto st264;
-		case 32u: goto st223;
+		case 9u: goto tr270;
+		case 10u: goto tr302;
+		case 13u: goto tr303;
+		case 32u: goto tr270;
 		case 33u: goto tr304;
 		case 37u: goto tr304;
 		case 39u: goto tr304;
@@ -4580,22 +5985,32 @@ case 223:
 	} else
 		goto tr304;
 	goto st0;
+tr302:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[224] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[224]]) - 1; }
+	goto st224;
 st224:
 	if ( ++p == pe )
 		goto _test_eof224;
 case 224:
+#line 5132 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st225;
-		case 32u: goto st225;
+		case 9u: goto tr307;
+		case 32u: goto tr307;
 	}
 	goto st0;
+tr307:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[225] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[225]]) - 1; }
+	goto st225;
 st225:
 	if ( ++p == pe )
 		goto _test_eof225;
 case 225:
+#line 5144 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st225;
-		case 32u: goto st225;
+		case 9u: goto tr307;
+		case 32u: goto tr307;
 		case 33u: goto tr304;
 		case 37u: goto tr304;
 		case 39u: goto tr304;
@@ -4620,228 +6035,296 @@ case 225:
 	} else
 		goto tr304;
 	goto st0;
+tr542:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[384] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[384]]) - 1; }
+	goto st384;
 tr304:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[384] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[384]]) - 1; }
 	goto st384;
 st384:
 	if ( ++p == pe )
 		goto _test_eof384;
 case 384:
-#line 4302 "gen/c/sip_addr.c"
+#line 5182 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr539;
 		case 10u: goto tr540;
 		case 13u: goto tr541;
 		case 32u: goto tr539;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st229;
-		case 126u: goto st384;
+		case 61u: goto tr311;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr308:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[226] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[226]]) - 1; }
+	goto st226;
 tr539:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[226] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[226]]) - 1; }
 	goto st226;
 st226:
 	if ( ++p == pe )
 		goto _test_eof226;
 case 226:
-#line 4335 "gen/c/sip_addr.c"
+#line 5219 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st226;
-		case 10u: goto st227;
-		case 13u: goto st247;
-		case 32u: goto st226;
-		case 44u: goto st207;
-		case 59u: goto st223;
-		case 61u: goto st229;
+		case 9u: goto tr308;
+		case 10u: goto tr309;
+		case 13u: goto tr310;
+		case 32u: goto tr308;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
+		case 61u: goto tr311;
 	}
 	goto st0;
+tr309:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[227] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[227]]) - 1; }
+	goto st227;
 tr540:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[227] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[227]]) - 1; }
 	goto st227;
 st227:
 	if ( ++p == pe )
 		goto _test_eof227;
 case 227:
-#line 4353 "gen/c/sip_addr.c"
+#line 5241 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st228;
-		case 32u: goto st228;
+		case 9u: goto tr312;
+		case 32u: goto tr312;
 	}
 	goto st0;
+tr312:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[228] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[228]]) - 1; }
+	goto st228;
 st228:
 	if ( ++p == pe )
 		goto _test_eof228;
 case 228:
+#line 5253 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st228;
-		case 32u: goto st228;
-		case 44u: goto st207;
-		case 59u: goto st223;
-		case 61u: goto st229;
+		case 9u: goto tr312;
+		case 32u: goto tr312;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
+		case 61u: goto tr311;
 	}
 	goto st0;
+tr311:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[229] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[229]]) - 1; }
+	goto st229;
 st229:
 	if ( ++p == pe )
 		goto _test_eof229;
 case 229:
+#line 5268 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st229;
-		case 10u: goto st230;
-		case 13u: goto st246;
-		case 32u: goto st229;
-		case 33u: goto st386;
-		case 34u: goto st234;
-		case 37u: goto st386;
-		case 39u: goto st386;
-		case 91u: goto st244;
-		case 126u: goto st386;
+		case 9u: goto tr311;
+		case 10u: goto tr313;
+		case 13u: goto tr314;
+		case 32u: goto tr311;
+		case 33u: goto tr315;
+		case 34u: goto tr316;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
+		case 91u: goto tr317;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 42u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr313:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[230] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[230]]) - 1; }
+	goto st230;
 st230:
 	if ( ++p == pe )
 		goto _test_eof230;
 case 230:
+#line 5302 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st231;
-		case 32u: goto st231;
+		case 9u: goto tr318;
+		case 32u: goto tr318;
 	}
 	goto st0;
+tr318:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[231] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[231]]) - 1; }
+	goto st231;
 st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
+#line 5314 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st231;
-		case 10u: goto st232;
-		case 13u: goto st243;
-		case 32u: goto st231;
-		case 33u: goto st386;
-		case 34u: goto st234;
-		case 37u: goto st386;
-		case 39u: goto st386;
-		case 91u: goto st244;
-		case 126u: goto st386;
+		case 9u: goto tr318;
+		case 10u: goto tr319;
+		case 13u: goto tr320;
+		case 32u: goto tr318;
+		case 33u: goto tr315;
+		case 34u: goto tr316;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
+		case 91u: goto tr317;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 42u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr319:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[232] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[232]]) - 1; }
+	goto st232;
 st232:
 	if ( ++p == pe )
 		goto _test_eof232;
 case 232:
+#line 5348 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st233;
-		case 32u: goto st233;
+		case 9u: goto tr321;
+		case 32u: goto tr321;
 	}
 	goto st0;
+tr321:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[233] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[233]]) - 1; }
+	goto st233;
 st233:
 	if ( ++p == pe )
 		goto _test_eof233;
 case 233:
+#line 5360 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st233;
-		case 32u: goto st233;
-		case 34u: goto st234;
+		case 9u: goto tr321;
+		case 32u: goto tr321;
+		case 34u: goto tr316;
 	}
 	goto st0;
+tr316:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[234] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[234]]) - 1; }
+	goto st234;
 st234:
 	if ( ++p == pe )
 		goto _test_eof234;
 case 234:
+#line 5373 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st234;
-		case 10u: goto st235;
-		case 13u: goto st236;
-		case 34u: goto st385;
-		case 92u: goto st237;
+		case 9u: goto tr316;
+		case 10u: goto tr322;
+		case 13u: goto tr323;
+		case 34u: goto tr324;
+		case 92u: goto tr325;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st238;
+				goto tr326;
 		} else if ( (*p) >= 32u )
-			goto st234;
+			goto tr316;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st240;
+				goto tr328;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st242;
+				goto tr330;
 		} else
-			goto st241;
+			goto tr329;
 	} else
-		goto st239;
+		goto tr327;
 	goto st0;
+tr322:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[235] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[235]]) - 1; }
+	goto st235;
 st235:
 	if ( ++p == pe )
 		goto _test_eof235;
 case 235:
+#line 5405 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st234;
-		case 32u: goto st234;
+		case 9u: goto tr316;
+		case 32u: goto tr316;
 	}
 	goto st0;
+tr323:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[236] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[236]]) - 1; }
+	goto st236;
 st236:
 	if ( ++p == pe )
 		goto _test_eof236;
 case 236:
+#line 5417 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st235;
+		goto tr322;
 	goto st0;
+tr324:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[385] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[385]]) - 1; }
+	goto st385;
 st385:
 	if ( ++p == pe )
 		goto _test_eof385;
 case 385:
+#line 5427 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr545;
 		case 10u: goto tr546;
@@ -4851,1600 +6334,1992 @@ case 385:
 		case 59u: goto tr544;
 	}
 	goto st0;
+tr325:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[237] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[237]]) - 1; }
+	goto st237;
 st237:
 	if ( ++p == pe )
 		goto _test_eof237;
 case 237:
+#line 5443 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st234;
+			goto tr316;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st234;
+			goto tr316;
 	} else
-		goto st234;
+		goto tr316;
 	goto st0;
+tr326:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[238] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[238]]) - 1; }
+	goto st238;
 st238:
 	if ( ++p == pe )
 		goto _test_eof238;
 case 238:
+#line 5459 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st234;
+		goto tr316;
 	goto st0;
+tr327:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[239] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[239]]) - 1; }
+	goto st239;
 st239:
 	if ( ++p == pe )
 		goto _test_eof239;
 case 239:
+#line 5469 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st238;
+		goto tr326;
 	goto st0;
+tr328:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[240] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[240]]) - 1; }
+	goto st240;
 st240:
 	if ( ++p == pe )
 		goto _test_eof240;
 case 240:
+#line 5479 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st239;
+		goto tr327;
 	goto st0;
+tr329:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[241] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[241]]) - 1; }
+	goto st241;
 st241:
 	if ( ++p == pe )
 		goto _test_eof241;
 case 241:
+#line 5489 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st240;
+		goto tr328;
 	goto st0;
+tr330:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[242] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[242]]) - 1; }
+	goto st242;
 st242:
 	if ( ++p == pe )
 		goto _test_eof242;
 case 242:
+#line 5499 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st241;
+		goto tr329;
 	goto st0;
+tr320:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[243] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[243]]) - 1; }
+	goto st243;
 st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
+#line 5509 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st232;
+		goto tr319;
 	goto st0;
+tr315:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[386] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[386]]) - 1; }
+	goto st386;
 st386:
 	if ( ++p == pe )
 		goto _test_eof386;
 case 386:
+#line 5519 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr545;
 		case 10u: goto tr546;
 		case 13u: goto tr547;
 		case 32u: goto tr545;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr317:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[244] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[244]]) - 1; }
+	goto st244;
 st244:
 	if ( ++p == pe )
 		goto _test_eof244;
 case 244:
+#line 5550 "gen/c/sip_addr.c"
 	if ( (*p) == 46u )
-		goto st245;
+		goto tr331;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st245;
+			goto tr331;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st245;
+			goto tr331;
 	} else
-		goto st245;
+		goto tr331;
 	goto st0;
+tr331:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[245] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[245]]) - 1; }
+	goto st245;
 st245:
 	if ( ++p == pe )
 		goto _test_eof245;
 case 245:
+#line 5568 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 46u: goto st245;
-		case 93u: goto st385;
+		case 46u: goto tr331;
+		case 93u: goto tr324;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st245;
+			goto tr331;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st245;
+			goto tr331;
 	} else
-		goto st245;
+		goto tr331;
 	goto st0;
+tr314:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[246] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[246]]) - 1; }
+	goto st246;
 st246:
 	if ( ++p == pe )
 		goto _test_eof246;
 case 246:
+#line 5588 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st230;
+		goto tr313;
 	goto st0;
+tr310:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[247] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[247]]) - 1; }
+	goto st247;
 tr541:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[247] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[247]]) - 1; }
 	goto st247;
 st247:
 	if ( ++p == pe )
 		goto _test_eof247;
 case 247:
-#line 4648 "gen/c/sip_addr.c"
+#line 5603 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st227;
+		goto tr309;
 	goto st0;
 tr305:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
+#line 38 "grammar/sip_addr.rl"
 	{ m_ap = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[387] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[387]]) - 1; }
 	goto st387;
 st387:
 	if ( ++p == pe )
 		goto _test_eof387;
 case 387:
-#line 4659 "gen/c/sip_addr.c"
+#line 5615 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr539;
 		case 10u: goto tr540;
 		case 13u: goto tr541;
 		case 32u: goto tr539;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st229;
-		case 88u: goto st388;
-		case 120u: goto st388;
-		case 126u: goto st384;
+		case 61u: goto tr311;
+		case 88u: goto tr548;
+		case 120u: goto tr548;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr548:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[388] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[388]]) - 1; }
+	goto st388;
 st388:
 	if ( ++p == pe )
 		goto _test_eof388;
 case 388:
+#line 5649 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr539;
 		case 10u: goto tr540;
 		case 13u: goto tr541;
 		case 32u: goto tr539;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st229;
-		case 80u: goto st389;
-		case 112u: goto st389;
-		case 126u: goto st384;
+		case 61u: goto tr311;
+		case 80u: goto tr549;
+		case 112u: goto tr549;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr549:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[389] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[389]]) - 1; }
+	goto st389;
 st389:
 	if ( ++p == pe )
 		goto _test_eof389;
 case 389:
+#line 5683 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr539;
 		case 10u: goto tr540;
 		case 13u: goto tr541;
 		case 32u: goto tr539;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st229;
-		case 73u: goto st390;
-		case 105u: goto st390;
-		case 126u: goto st384;
+		case 61u: goto tr311;
+		case 73u: goto tr550;
+		case 105u: goto tr550;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr550:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[390] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[390]]) - 1; }
+	goto st390;
 st390:
 	if ( ++p == pe )
 		goto _test_eof390;
 case 390:
+#line 5717 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr539;
 		case 10u: goto tr540;
 		case 13u: goto tr541;
 		case 32u: goto tr539;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st229;
-		case 82u: goto st391;
-		case 114u: goto st391;
-		case 126u: goto st384;
+		case 61u: goto tr311;
+		case 82u: goto tr551;
+		case 114u: goto tr551;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr551:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[391] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[391]]) - 1; }
+	goto st391;
 st391:
 	if ( ++p == pe )
 		goto _test_eof391;
 case 391:
+#line 5751 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr539;
 		case 10u: goto tr540;
 		case 13u: goto tr541;
 		case 32u: goto tr539;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st229;
-		case 69u: goto st392;
-		case 101u: goto st392;
-		case 126u: goto st384;
+		case 61u: goto tr311;
+		case 69u: goto tr552;
+		case 101u: goto tr552;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr552:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[392] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[392]]) - 1; }
+	goto st392;
 st392:
 	if ( ++p == pe )
 		goto _test_eof392;
 case 392:
+#line 5785 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr539;
 		case 10u: goto tr540;
 		case 13u: goto tr541;
 		case 32u: goto tr539;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st229;
-		case 83u: goto st393;
-		case 115u: goto st393;
-		case 126u: goto st384;
+		case 61u: goto tr311;
+		case 83u: goto tr553;
+		case 115u: goto tr553;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr553:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[393] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[393]]) - 1; }
+	goto st393;
 st393:
 	if ( ++p == pe )
 		goto _test_eof393;
 case 393:
+#line 5819 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr554;
 		case 10u: goto tr555;
 		case 13u: goto tr556;
 		case 32u: goto tr554;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st251;
-		case 126u: goto st384;
+		case 61u: goto tr335;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr332:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[248] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[248]]) - 1; }
+	goto st248;
 tr554:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[248] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[248]]) - 1; }
 	goto st248;
 st248:
 	if ( ++p == pe )
 		goto _test_eof248;
 case 248:
-#line 4878 "gen/c/sip_addr.c"
+#line 5856 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st248;
-		case 10u: goto st249;
-		case 13u: goto st255;
-		case 32u: goto st248;
-		case 44u: goto st207;
-		case 59u: goto st223;
-		case 61u: goto st251;
+		case 9u: goto tr332;
+		case 10u: goto tr333;
+		case 13u: goto tr334;
+		case 32u: goto tr332;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
+		case 61u: goto tr335;
 	}
 	goto st0;
+tr333:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[249] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[249]]) - 1; }
+	goto st249;
 tr555:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[249] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[249]]) - 1; }
 	goto st249;
 st249:
 	if ( ++p == pe )
 		goto _test_eof249;
 case 249:
-#line 4896 "gen/c/sip_addr.c"
+#line 5878 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st250;
-		case 32u: goto st250;
+		case 9u: goto tr336;
+		case 32u: goto tr336;
 	}
 	goto st0;
+tr336:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[250] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[250]]) - 1; }
+	goto st250;
 st250:
 	if ( ++p == pe )
 		goto _test_eof250;
 case 250:
+#line 5890 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st250;
-		case 32u: goto st250;
-		case 44u: goto st207;
-		case 59u: goto st223;
-		case 61u: goto st251;
+		case 9u: goto tr336;
+		case 32u: goto tr336;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
+		case 61u: goto tr335;
 	}
 	goto st0;
+tr335:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[251] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[251]]) - 1; }
+	goto st251;
 st251:
 	if ( ++p == pe )
 		goto _test_eof251;
 case 251:
+#line 5905 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st251;
-		case 10u: goto st252;
-		case 13u: goto st254;
-		case 32u: goto st251;
-		case 33u: goto st386;
-		case 34u: goto st234;
-		case 37u: goto st386;
-		case 39u: goto st386;
-		case 91u: goto st244;
-		case 126u: goto st386;
+		case 9u: goto tr335;
+		case 10u: goto tr337;
+		case 13u: goto tr338;
+		case 32u: goto tr335;
+		case 33u: goto tr315;
+		case 34u: goto tr316;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
+		case 91u: goto tr317;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 42u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st394;
+		goto tr339;
 	goto st0;
+tr337:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[252] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[252]]) - 1; }
+	goto st252;
 st252:
 	if ( ++p == pe )
 		goto _test_eof252;
 case 252:
+#line 5939 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st253;
-		case 32u: goto st253;
+		case 9u: goto tr340;
+		case 32u: goto tr340;
 	}
 	goto st0;
+tr340:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[253] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[253]]) - 1; }
+	goto st253;
 st253:
 	if ( ++p == pe )
 		goto _test_eof253;
 case 253:
+#line 5951 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st253;
-		case 10u: goto st232;
-		case 13u: goto st243;
-		case 32u: goto st253;
-		case 33u: goto st386;
-		case 34u: goto st234;
-		case 37u: goto st386;
-		case 39u: goto st386;
-		case 91u: goto st244;
-		case 126u: goto st386;
+		case 9u: goto tr340;
+		case 10u: goto tr319;
+		case 13u: goto tr320;
+		case 32u: goto tr340;
+		case 33u: goto tr315;
+		case 34u: goto tr316;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
+		case 91u: goto tr317;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 42u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st394;
+		goto tr339;
 	goto st0;
+tr339:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[394] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[394]]) - 1; }
+	goto st394;
 st394:
 	if ( ++p == pe )
 		goto _test_eof394;
 case 394:
+#line 5985 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr557;
 		case 10u: goto tr558;
 		case 13u: goto tr559;
 		case 32u: goto tr557;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr560;
 		case 59u: goto tr561;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st394;
+		goto tr339;
 	goto st0;
+tr338:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[254] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[254]]) - 1; }
+	goto st254;
 st254:
 	if ( ++p == pe )
 		goto _test_eof254;
 case 254:
+#line 6016 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st252;
+		goto tr337;
 	goto st0;
+tr334:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[255] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[255]]) - 1; }
+	goto st255;
 tr556:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[255] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[255]]) - 1; }
 	goto st255;
 st255:
 	if ( ++p == pe )
 		goto _test_eof255;
 case 255:
-#line 5027 "gen/c/sip_addr.c"
+#line 6031 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st249;
+		goto tr333;
 	goto st0;
 tr306:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
-#line 37 "grammar/sip_addr.rl"
+#line 38 "grammar/sip_addr.rl"
 	{ m_ap = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[395] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[395]]) - 1; }
 	goto st395;
 st395:
 	if ( ++p == pe )
 		goto _test_eof395;
 case 395:
-#line 5038 "gen/c/sip_addr.c"
+#line 6043 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr562;
 		case 10u: goto tr563;
 		case 13u: goto tr564;
 		case 32u: goto tr562;
-		case 33u: goto st384;
-		case 37u: goto st384;
-		case 39u: goto st384;
+		case 33u: goto tr542;
+		case 37u: goto tr542;
+		case 39u: goto tr542;
 		case 44u: goto tr543;
 		case 59u: goto tr544;
-		case 61u: goto st259;
-		case 126u: goto st384;
+		case 61u: goto tr344;
+		case 126u: goto tr542;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st384;
+			goto tr542;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st384;
+				goto tr542;
 		} else if ( (*p) >= 65u )
-			goto st384;
+			goto tr542;
 	} else
-		goto st384;
+		goto tr542;
 	goto st0;
+tr341:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[256] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[256]]) - 1; }
+	goto st256;
 tr562:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[256] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[256]]) - 1; }
 	goto st256;
 st256:
 	if ( ++p == pe )
 		goto _test_eof256;
 case 256:
-#line 5071 "gen/c/sip_addr.c"
+#line 6080 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st256;
-		case 10u: goto st257;
-		case 13u: goto st263;
-		case 32u: goto st256;
-		case 44u: goto st207;
-		case 59u: goto st223;
-		case 61u: goto st259;
+		case 9u: goto tr341;
+		case 10u: goto tr342;
+		case 13u: goto tr343;
+		case 32u: goto tr341;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
+		case 61u: goto tr344;
 	}
 	goto st0;
+tr342:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[257] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[257]]) - 1; }
+	goto st257;
 tr563:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[257] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[257]]) - 1; }
 	goto st257;
 st257:
 	if ( ++p == pe )
 		goto _test_eof257;
 case 257:
-#line 5089 "gen/c/sip_addr.c"
+#line 6102 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st258;
-		case 32u: goto st258;
+		case 9u: goto tr345;
+		case 32u: goto tr345;
 	}
 	goto st0;
+tr345:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[258] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[258]]) - 1; }
+	goto st258;
 st258:
 	if ( ++p == pe )
 		goto _test_eof258;
 case 258:
+#line 6114 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st258;
-		case 32u: goto st258;
-		case 44u: goto st207;
-		case 59u: goto st223;
-		case 61u: goto st259;
+		case 9u: goto tr345;
+		case 32u: goto tr345;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
+		case 61u: goto tr344;
 	}
 	goto st0;
+tr344:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[259] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[259]]) - 1; }
+	goto st259;
 st259:
 	if ( ++p == pe )
 		goto _test_eof259;
 case 259:
+#line 6129 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st259;
-		case 10u: goto st260;
-		case 13u: goto st262;
-		case 32u: goto st259;
-		case 33u: goto st386;
-		case 34u: goto st234;
-		case 37u: goto st386;
-		case 39u: goto st386;
-		case 48u: goto st396;
-		case 49u: goto st401;
-		case 91u: goto st244;
-		case 126u: goto st386;
+		case 9u: goto tr344;
+		case 10u: goto tr346;
+		case 13u: goto tr347;
+		case 32u: goto tr344;
+		case 33u: goto tr315;
+		case 34u: goto tr316;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
+		case 48u: goto tr348;
+		case 49u: goto tr349;
+		case 91u: goto tr317;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 50u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 42u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr346:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[260] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[260]]) - 1; }
+	goto st260;
 st260:
 	if ( ++p == pe )
 		goto _test_eof260;
 case 260:
+#line 6165 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st261;
-		case 32u: goto st261;
+		case 9u: goto tr350;
+		case 32u: goto tr350;
 	}
 	goto st0;
+tr350:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[261] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[261]]) - 1; }
+	goto st261;
 st261:
 	if ( ++p == pe )
 		goto _test_eof261;
 case 261:
+#line 6177 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st261;
-		case 10u: goto st232;
-		case 13u: goto st243;
-		case 32u: goto st261;
-		case 33u: goto st386;
-		case 34u: goto st234;
-		case 37u: goto st386;
-		case 39u: goto st386;
-		case 48u: goto st396;
-		case 49u: goto st401;
-		case 91u: goto st244;
-		case 126u: goto st386;
+		case 9u: goto tr350;
+		case 10u: goto tr319;
+		case 13u: goto tr320;
+		case 32u: goto tr350;
+		case 33u: goto tr315;
+		case 34u: goto tr316;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
+		case 48u: goto tr348;
+		case 49u: goto tr349;
+		case 91u: goto tr317;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 50u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 42u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr348:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[396] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[396]]) - 1; }
+	goto st396;
 st396:
 	if ( ++p == pe )
 		goto _test_eof396;
 case 396:
+#line 6213 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
-		case 46u: goto st397;
+		case 46u: goto tr569;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr569:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[397] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[397]]) - 1; }
+	goto st397;
 st397:
 	if ( ++p == pe )
 		goto _test_eof397;
 case 397:
+#line 6245 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st398;
+		goto tr571;
 	goto st0;
+tr571:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[398] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[398]]) - 1; }
+	goto st398;
 st398:
 	if ( ++p == pe )
 		goto _test_eof398;
 case 398:
+#line 6276 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st399;
+		goto tr572;
 	goto st0;
+tr572:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[399] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[399]]) - 1; }
+	goto st399;
 st399:
 	if ( ++p == pe )
 		goto _test_eof399;
 case 399:
+#line 6307 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st400;
+		goto tr573;
 	goto st0;
+tr573:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[400] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[400]]) - 1; }
+	goto st400;
 st400:
 	if ( ++p == pe )
 		goto _test_eof400;
 case 400:
+#line 6338 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr349:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[401] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[401]]) - 1; }
+	goto st401;
 st401:
 	if ( ++p == pe )
 		goto _test_eof401;
 case 401:
+#line 6369 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
-		case 46u: goto st402;
+		case 46u: goto tr574;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr574:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[402] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[402]]) - 1; }
+	goto st402;
 st402:
 	if ( ++p == pe )
 		goto _test_eof402;
 case 402:
+#line 6401 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
-		case 48u: goto st403;
+		case 48u: goto tr575;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 49u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr575:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[403] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[403]]) - 1; }
+	goto st403;
 st403:
 	if ( ++p == pe )
 		goto _test_eof403;
 case 403:
+#line 6433 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
-		case 48u: goto st404;
+		case 48u: goto tr576;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 49u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr576:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[404] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[404]]) - 1; }
+	goto st404;
 st404:
 	if ( ++p == pe )
 		goto _test_eof404;
 case 404:
+#line 6465 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr565;
 		case 10u: goto tr566;
 		case 13u: goto tr567;
 		case 32u: goto tr565;
-		case 33u: goto st386;
-		case 37u: goto st386;
-		case 39u: goto st386;
+		case 33u: goto tr315;
+		case 37u: goto tr315;
+		case 39u: goto tr315;
 		case 44u: goto tr568;
-		case 48u: goto st400;
+		case 48u: goto tr573;
 		case 59u: goto tr570;
-		case 126u: goto st386;
+		case 126u: goto tr315;
 	}
 	if ( (*p) < 49u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st386;
+			goto tr315;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st386;
+				goto tr315;
 		} else if ( (*p) >= 65u )
-			goto st386;
+			goto tr315;
 	} else
-		goto st386;
+		goto tr315;
 	goto st0;
+tr347:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[262] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[262]]) - 1; }
+	goto st262;
 st262:
 	if ( ++p == pe )
 		goto _test_eof262;
 case 262:
+#line 6497 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st260;
+		goto tr346;
 	goto st0;
+tr343:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[263] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[263]]) - 1; }
+	goto st263;
 tr564:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[263] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[263]]) - 1; }
 	goto st263;
 st263:
 	if ( ++p == pe )
 		goto _test_eof263;
 case 263:
-#line 5453 "gen/c/sip_addr.c"
+#line 6512 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st257;
+		goto tr342;
 	goto st0;
+tr303:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[264] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[264]]) - 1; }
+	goto st264;
 st264:
 	if ( ++p == pe )
 		goto _test_eof264;
 case 264:
+#line 6522 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st224;
+		goto tr302;
 	goto st0;
 tr534:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[265] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[265]]) - 1; }
 	goto st265;
 st265:
 	if ( ++p == pe )
 		goto _test_eof265;
 case 265:
-#line 5470 "gen/c/sip_addr.c"
+#line 6533 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st221;
+		goto tr351;
 	goto st0;
+tr297:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[266] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[266]]) - 1; }
+	goto st266;
 tr293:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[266] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[266]]) - 1; }
 	goto st266;
 st266:
 	if ( ++p == pe )
 		goto _test_eof266;
 case 266:
-#line 5480 "gen/c/sip_addr.c"
+#line 6547 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st217;
+		goto tr296;
 	goto st0;
+tr285:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[267] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[267]]) - 1; }
+	goto st267;
 st267:
 	if ( ++p == pe )
 		goto _test_eof267;
 case 267:
+#line 6557 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st212;
+			goto tr280;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st212;
+			goto tr280;
 	} else
-		goto st212;
+		goto tr280;
 	goto st0;
+tr286:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[268] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[268]]) - 1; }
+	goto st268;
 st268:
 	if ( ++p == pe )
 		goto _test_eof268;
 case 268:
+#line 6573 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st212;
+		goto tr280;
 	goto st0;
+tr287:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[269] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[269]]) - 1; }
+	goto st269;
 st269:
 	if ( ++p == pe )
 		goto _test_eof269;
 case 269:
+#line 6583 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st268;
+		goto tr286;
 	goto st0;
+tr288:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[270] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[270]]) - 1; }
+	goto st270;
 st270:
 	if ( ++p == pe )
 		goto _test_eof270;
 case 270:
+#line 6593 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st269;
+		goto tr287;
 	goto st0;
+tr289:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[271] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[271]]) - 1; }
+	goto st271;
 st271:
 	if ( ++p == pe )
 		goto _test_eof271;
 case 271:
+#line 6603 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st270;
+		goto tr288;
 	goto st0;
+tr290:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[272] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[272]]) - 1; }
+	goto st272;
 st272:
 	if ( ++p == pe )
 		goto _test_eof272;
 case 272:
+#line 6613 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st271;
+		goto tr289;
 	goto st0;
 tr278:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[273] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[273]]) - 1; }
 	goto st273;
 st273:
 	if ( ++p == pe )
 		goto _test_eof273;
 case 273:
-#line 5539 "gen/c/sip_addr.c"
+#line 6625 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st210;
+		goto tr352;
 	goto st0;
+tr580:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[405] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[405]]) - 1; }
+	goto st405;
 tr262:
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
 #line 32 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 36 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+#line 33 "grammar/sip_addr.rl"
 	{ m_u = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[405] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[405]]) - 1; }
 	goto st405;
 st405:
 	if ( ++p == pe )
 		goto _test_eof405;
 case 405:
-#line 5551 "gen/c/sip_addr.c"
+#line 6641 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr577;
 		case 10u: goto tr578;
 		case 13u: goto tr579;
 		case 32u: goto tr577;
-		case 33u: goto st405;
+		case 33u: goto tr580;
 		case 34u: goto st0;
-		case 37u: goto st405;
-		case 39u: goto st405;
+		case 37u: goto tr580;
+		case 39u: goto tr580;
 		case 44u: goto tr530;
 		case 59u: goto tr531;
 		case 60u: goto tr294;
-		case 126u: goto st405;
+		case 126u: goto tr580;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st405;
+				goto tr580;
 		} else if ( (*p) >= 42u )
-			goto st405;
+			goto tr580;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st405;
+				goto tr580;
 		} else if ( (*p) >= 65u )
-			goto st405;
+			goto tr580;
 	} else
 		goto st0;
-	goto st381;
+	goto tr526;
+tr353:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[274] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[274]]) - 1; }
+	goto st274;
 tr577:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[274] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[274]]) - 1; }
 	goto st274;
 st274:
 	if ( ++p == pe )
 		goto _test_eof274;
 case 274:
-#line 5589 "gen/c/sip_addr.c"
+#line 6683 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st274;
-		case 10u: goto st275;
-		case 13u: goto st282;
-		case 32u: goto st274;
-		case 33u: goto st277;
-		case 37u: goto st277;
-		case 39u: goto st277;
-		case 44u: goto st207;
-		case 59u: goto st223;
+		case 9u: goto tr353;
+		case 10u: goto tr354;
+		case 13u: goto tr355;
+		case 32u: goto tr353;
+		case 33u: goto tr356;
+		case 37u: goto tr356;
+		case 39u: goto tr356;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
 		case 60u: goto tr281;
-		case 126u: goto st277;
+		case 126u: goto tr356;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st277;
+			goto tr356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 65u )
-			goto st277;
+			goto tr356;
 	} else
-		goto st277;
+		goto tr356;
 	goto st0;
+tr354:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[275] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[275]]) - 1; }
+	goto st275;
 tr578:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[275] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[275]]) - 1; }
 	goto st275;
 st275:
 	if ( ++p == pe )
 		goto _test_eof275;
 case 275:
-#line 5623 "gen/c/sip_addr.c"
+#line 6721 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st276;
-		case 32u: goto st276;
+		case 9u: goto tr357;
+		case 32u: goto tr357;
 	}
 	goto st0;
+tr357:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[276] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[276]]) - 1; }
+	goto st276;
 st276:
 	if ( ++p == pe )
 		goto _test_eof276;
 case 276:
+#line 6733 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st276;
-		case 32u: goto st276;
-		case 33u: goto st277;
-		case 37u: goto st277;
-		case 39u: goto st277;
-		case 44u: goto st207;
-		case 59u: goto st223;
+		case 9u: goto tr357;
+		case 32u: goto tr357;
+		case 33u: goto tr356;
+		case 37u: goto tr356;
+		case 39u: goto tr356;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
 		case 60u: goto tr281;
-		case 126u: goto st277;
+		case 126u: goto tr356;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st277;
+			goto tr356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 65u )
-			goto st277;
+			goto tr356;
 	} else
-		goto st277;
+		goto tr356;
 	goto st0;
+tr356:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[277] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[277]]) - 1; }
+	goto st277;
 st277:
 	if ( ++p == pe )
 		goto _test_eof277;
 case 277:
+#line 6763 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr358;
 		case 10u: goto tr359;
 		case 13u: goto tr360;
 		case 32u: goto tr358;
-		case 33u: goto st277;
-		case 37u: goto st277;
-		case 39u: goto st277;
+		case 33u: goto tr356;
+		case 37u: goto tr356;
+		case 39u: goto tr356;
 		case 60u: goto tr294;
-		case 126u: goto st277;
+		case 126u: goto tr356;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 42u )
-			goto st277;
+			goto tr356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 65u )
-			goto st277;
+			goto tr356;
 	} else
-		goto st277;
+		goto tr356;
 	goto st0;
+tr361:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[278] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[278]]) - 1; }
+	goto st278;
 tr358:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[278] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[278]]) - 1; }
 	goto st278;
 st278:
 	if ( ++p == pe )
 		goto _test_eof278;
 case 278:
-#line 5692 "gen/c/sip_addr.c"
+#line 6800 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st278;
-		case 10u: goto st279;
-		case 13u: goto st281;
-		case 32u: goto st278;
-		case 33u: goto st277;
-		case 37u: goto st277;
-		case 39u: goto st277;
+		case 9u: goto tr361;
+		case 10u: goto tr362;
+		case 13u: goto tr363;
+		case 32u: goto tr361;
+		case 33u: goto tr356;
+		case 37u: goto tr356;
+		case 39u: goto tr356;
 		case 60u: goto tr281;
-		case 126u: goto st277;
+		case 126u: goto tr356;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 42u )
-			goto st277;
+			goto tr356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 65u )
-			goto st277;
+			goto tr356;
 	} else
-		goto st277;
+		goto tr356;
 	goto st0;
+tr362:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[279] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[279]]) - 1; }
+	goto st279;
 tr359:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[279] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[279]]) - 1; }
 	goto st279;
 st279:
 	if ( ++p == pe )
 		goto _test_eof279;
 case 279:
-#line 5725 "gen/c/sip_addr.c"
+#line 6837 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st280;
-		case 32u: goto st280;
+		case 9u: goto tr364;
+		case 32u: goto tr364;
 	}
 	goto st0;
+tr364:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[280] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[280]]) - 1; }
+	goto st280;
 st280:
 	if ( ++p == pe )
 		goto _test_eof280;
 case 280:
+#line 6849 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st280;
-		case 32u: goto st280;
-		case 33u: goto st277;
-		case 37u: goto st277;
-		case 39u: goto st277;
+		case 9u: goto tr364;
+		case 32u: goto tr364;
+		case 33u: goto tr356;
+		case 37u: goto tr356;
+		case 39u: goto tr356;
 		case 60u: goto tr281;
-		case 126u: goto st277;
+		case 126u: goto tr356;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 42u )
-			goto st277;
+			goto tr356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 65u )
-			goto st277;
+			goto tr356;
 	} else
-		goto st277;
+		goto tr356;
 	goto st0;
+tr363:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[281] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[281]]) - 1; }
+	goto st281;
 tr360:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[281] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[281]]) - 1; }
 	goto st281;
 st281:
 	if ( ++p == pe )
 		goto _test_eof281;
 case 281:
-#line 5765 "gen/c/sip_addr.c"
+#line 6884 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st279;
+		goto tr362;
 	goto st0;
+tr355:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[282] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[282]]) - 1; }
+	goto st282;
 tr579:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[282] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[282]]) - 1; }
 	goto st282;
 st282:
 	if ( ++p == pe )
 		goto _test_eof282;
 case 282:
-#line 5777 "gen/c/sip_addr.c"
+#line 6900 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st275;
+		goto tr354;
 	goto st0;
 tr274:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[283] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[283]]) - 1; }
 	goto st283;
 st283:
 	if ( ++p == pe )
 		goto _test_eof283;
 case 283:
-#line 5788 "gen/c/sip_addr.c"
+#line 6912 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st208;
+		goto tr365;
 	goto st0;
 tr259:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[284] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[284]]) - 1; }
+	goto st284;
+tr366:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[284] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[284]]) - 1; }
 	goto st284;
 st284:
 	if ( ++p == pe )
 		goto _test_eof284;
 case 284:
-#line 5799 "gen/c/sip_addr.c"
+#line 6927 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st284;
-		case 10u: goto st285;
-		case 13u: goto st289;
-		case 32u: goto st284;
-		case 34u: goto st212;
+		case 9u: goto tr366;
+		case 10u: goto tr367;
+		case 13u: goto tr368;
+		case 32u: goto tr366;
+		case 34u: goto tr280;
 		case 42u: goto tr369;
 		case 60u: goto tr281;
 	}
 	goto st0;
 tr260:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[285] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[285]]) - 1; }
+	goto st285;
+tr367:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[285] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[285]]) - 1; }
 	goto st285;
 st285:
 	if ( ++p == pe )
 		goto _test_eof285;
 case 285:
-#line 5817 "gen/c/sip_addr.c"
+#line 6949 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st286;
-		case 32u: goto st286;
+		case 9u: goto tr370;
+		case 32u: goto tr370;
 	}
 	goto st0;
+tr370:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[286] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[286]]) - 1; }
+	goto st286;
 st286:
 	if ( ++p == pe )
 		goto _test_eof286;
 case 286:
+#line 6961 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st286;
-		case 32u: goto st286;
-		case 34u: goto st212;
+		case 9u: goto tr370;
+		case 32u: goto tr370;
+		case 34u: goto tr280;
 		case 42u: goto tr369;
 		case 60u: goto tr281;
 	}
 	goto st0;
 tr369:
-#line 44 "grammar/sip_addr.rl"
+#line 45 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[406] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[406]]) - 1; }
 	goto st406;
 st406:
 	if ( ++p == pe )
 		goto _test_eof406;
 case 406:
-#line 5841 "gen/c/sip_addr.c"
+#line 6977 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr369;
-		case 10u: goto st287;
-		case 13u: goto st288;
+		case 10u: goto tr372;
+		case 13u: goto tr581;
 		case 32u: goto tr369;
 	}
 	goto st0;
+tr372:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[287] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[287]]) - 1; }
+	goto st287;
 st287:
 	if ( ++p == pe )
 		goto _test_eof287;
 case 287:
+#line 6991 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr371;
 		case 32u: goto tr371;
 	}
 	goto st0;
 tr371:
-#line 44 "grammar/sip_addr.rl"
+#line 45 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[407] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[407]]) - 1; }
 	goto st407;
 st407:
 	if ( ++p == pe )
 		goto _test_eof407;
 case 407:
-#line 5864 "gen/c/sip_addr.c"
+#line 7004 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr371;
 		case 32u: goto tr371;
 	}
 	goto st0;
+tr581:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[288] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[288]]) - 1; }
+	goto st288;
 st288:
 	if ( ++p == pe )
 		goto _test_eof288;
 case 288:
+#line 7016 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st287;
+		goto tr372;
 	goto st0;
 tr261:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[289] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[289]]) - 1; }
+	goto st289;
+tr368:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[289] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[289]]) - 1; }
 	goto st289;
 st289:
 	if ( ++p == pe )
 		goto _test_eof289;
 case 289:
-#line 5884 "gen/c/sip_addr.c"
+#line 7031 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st285;
+		goto tr367;
 	goto st0;
 tr264:
-#line 44 "grammar/sip_addr.rl"
+#line 45 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
-#line 31 "grammar/sip_addr.rl"
-	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
-	{ m_dn = p; }
 #line 32 "grammar/sip_addr.rl"
+	{ sipkit__element_begin(c, p); m_aps = NULL; }
+#line 36 "grammar/sip_addr.rl"
+	{ m_dn = p; }
+#line 33 "grammar/sip_addr.rl"
 	{ m_u = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[408] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[408]]) - 1; }
 	goto st408;
 st408:
 	if ( ++p == pe )
 		goto _test_eof408;
 case 408:
-#line 5897 "gen/c/sip_addr.c"
+#line 7045 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr582;
 		case 10u: goto tr583;
 		case 13u: goto tr584;
 		case 32u: goto tr582;
-		case 33u: goto st405;
+		case 33u: goto tr580;
 		case 34u: goto st0;
-		case 37u: goto st405;
-		case 39u: goto st405;
+		case 37u: goto tr580;
+		case 39u: goto tr580;
 		case 44u: goto tr530;
 		case 59u: goto tr531;
 		case 60u: goto tr294;
-		case 126u: goto st405;
+		case 126u: goto tr580;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st405;
+				goto tr580;
 		} else if ( (*p) >= 42u )
-			goto st405;
+			goto tr580;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st405;
+				goto tr580;
 		} else if ( (*p) >= 65u )
-			goto st405;
+			goto tr580;
 	} else
 		goto st0;
-	goto st381;
+	goto tr526;
 tr585:
-#line 44 "grammar/sip_addr.rl"
+#line 45 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[409] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[409]]) - 1; }
 	goto st409;
 tr582:
-#line 44 "grammar/sip_addr.rl"
+#line 45 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[409] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[409]]) - 1; }
 	goto st409;
 st409:
 	if ( ++p == pe )
 		goto _test_eof409;
 case 409:
-#line 5939 "gen/c/sip_addr.c"
+#line 7089 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr585;
-		case 10u: goto st290;
-		case 13u: goto st291;
+		case 10u: goto tr374;
+		case 13u: goto tr586;
 		case 32u: goto tr585;
-		case 33u: goto st277;
-		case 37u: goto st277;
-		case 39u: goto st277;
-		case 44u: goto st207;
-		case 59u: goto st223;
+		case 33u: goto tr356;
+		case 37u: goto tr356;
+		case 39u: goto tr356;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
 		case 60u: goto tr281;
-		case 126u: goto st277;
+		case 126u: goto tr356;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st277;
+			goto tr356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 65u )
-			goto st277;
+			goto tr356;
 	} else
-		goto st277;
+		goto tr356;
 	goto st0;
+tr374:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[290] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[290]]) - 1; }
+	goto st290;
 tr583:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[290] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[290]]) - 1; }
 	goto st290;
 st290:
 	if ( ++p == pe )
 		goto _test_eof290;
 case 290:
-#line 5973 "gen/c/sip_addr.c"
+#line 7127 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr373;
 		case 32u: goto tr373;
 	}
 	goto st0;
 tr373:
-#line 44 "grammar/sip_addr.rl"
+#line 45 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.star = 1; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[410] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[410]]) - 1; }
 	goto st410;
 st410:
 	if ( ++p == pe )
 		goto _test_eof410;
 case 410:
-#line 5985 "gen/c/sip_addr.c"
+#line 7140 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr373;
 		case 32u: goto tr373;
-		case 33u: goto st277;
-		case 37u: goto st277;
-		case 39u: goto st277;
-		case 44u: goto st207;
-		case 59u: goto st223;
+		case 33u: goto tr356;
+		case 37u: goto tr356;
+		case 39u: goto tr356;
+		case 44u: goto tr269;
+		case 59u: goto tr270;
 		case 60u: goto tr281;
-		case 126u: goto st277;
+		case 126u: goto tr356;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st277;
+			goto tr356;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st277;
+				goto tr356;
 		} else if ( (*p) >= 65u )
-			goto st277;
+			goto tr356;
 	} else
-		goto st277;
+		goto tr356;
 	goto st0;
+tr586:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[291] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[291]]) - 1; }
+	goto st291;
 tr584:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[291] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[291]]) - 1; }
 	goto st291;
 st291:
 	if ( ++p == pe )
 		goto _test_eof291;
 case 291:
-#line 6017 "gen/c/sip_addr.c"
+#line 7176 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st290;
+		goto tr374;
 	goto st0;
 case 292:
 	switch( (*p) ) {
@@ -6475,108 +8350,146 @@ case 292:
 		goto tr378;
 	goto st0;
 tr375:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[293] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[293]]) - 1; }
+	goto st293;
+tr381:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[293] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[293]]) - 1; }
 	goto st293;
 st293:
 	if ( ++p == pe )
 		goto _test_eof293;
 case 293:
-#line 6056 "gen/c/sip_addr.c"
+#line 7219 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st293;
-		case 10u: goto st294;
-		case 13u: goto st311;
-		case 32u: goto st293;
-		case 34u: goto st296;
+		case 9u: goto tr381;
+		case 10u: goto tr382;
+		case 13u: goto tr383;
+		case 32u: goto tr381;
+		case 34u: goto tr384;
 		case 60u: goto tr385;
 	}
 	goto st0;
 tr376:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[294] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[294]]) - 1; }
+	goto st294;
+tr382:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[294] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[294]]) - 1; }
 	goto st294;
 st294:
 	if ( ++p == pe )
 		goto _test_eof294;
 case 294:
-#line 6073 "gen/c/sip_addr.c"
+#line 7240 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st295;
-		case 32u: goto st295;
+		case 9u: goto tr386;
+		case 32u: goto tr386;
 	}
 	goto st0;
+tr386:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[295] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[295]]) - 1; }
+	goto st295;
 st295:
 	if ( ++p == pe )
 		goto _test_eof295;
 case 295:
+#line 7252 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st295;
-		case 32u: goto st295;
-		case 34u: goto st296;
+		case 9u: goto tr386;
+		case 32u: goto tr386;
+		case 34u: goto tr384;
 		case 60u: goto tr385;
 	}
 	goto st0;
 tr379:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[296] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[296]]) - 1; }
+	goto st296;
+tr384:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[296] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[296]]) - 1; }
 	goto st296;
 st296:
 	if ( ++p == pe )
 		goto _test_eof296;
 case 296:
-#line 6097 "gen/c/sip_addr.c"
+#line 7271 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st296;
-		case 10u: goto st297;
-		case 13u: goto st298;
-		case 34u: goto st299;
-		case 92u: goto st348;
+		case 9u: goto tr384;
+		case 10u: goto tr387;
+		case 13u: goto tr388;
+		case 34u: goto tr389;
+		case 92u: goto tr390;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st349;
+				goto tr391;
 		} else if ( (*p) >= 32u )
-			goto st296;
+			goto tr384;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st351;
+				goto tr393;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st353;
+				goto tr395;
 		} else
-			goto st352;
+			goto tr394;
 	} else
-		goto st350;
+		goto tr392;
 	goto st0;
+tr387:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[297] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[297]]) - 1; }
+	goto st297;
 st297:
 	if ( ++p == pe )
 		goto _test_eof297;
 case 297:
+#line 7303 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st296;
-		case 32u: goto st296;
+		case 9u: goto tr384;
+		case 32u: goto tr384;
 	}
 	goto st0;
+tr388:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[298] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[298]]) - 1; }
+	goto st298;
 st298:
 	if ( ++p == pe )
 		goto _test_eof298;
 case 298:
+#line 7315 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st297;
+		goto tr387;
 	goto st0;
+tr389:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[299] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[299]]) - 1; }
+	goto st299;
 st299:
 	if ( ++p == pe )
 		goto _test_eof299;
 case 299:
+#line 7325 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr396;
 		case 10u: goto tr397;
@@ -6585,68 +8498,91 @@ case 299:
 		case 60u: goto tr399;
 	}
 	goto st0;
+tr400:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[300] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[300]]) - 1; }
+	goto st300;
 tr396:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[300] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[300]]) - 1; }
 	goto st300;
 st300:
 	if ( ++p == pe )
 		goto _test_eof300;
 case 300:
-#line 6157 "gen/c/sip_addr.c"
+#line 7344 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st300;
-		case 10u: goto st301;
-		case 13u: goto st347;
-		case 32u: goto st300;
+		case 9u: goto tr400;
+		case 10u: goto tr401;
+		case 13u: goto tr402;
+		case 32u: goto tr400;
 		case 60u: goto tr385;
 	}
 	goto st0;
+tr401:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[301] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[301]]) - 1; }
+	goto st301;
 tr397:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[301] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[301]]) - 1; }
 	goto st301;
 st301:
 	if ( ++p == pe )
 		goto _test_eof301;
 case 301:
-#line 6172 "gen/c/sip_addr.c"
+#line 7363 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st302;
-		case 32u: goto st302;
+		case 9u: goto tr403;
+		case 32u: goto tr403;
 	}
 	goto st0;
+tr403:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[302] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[302]]) - 1; }
+	goto st302;
 st302:
 	if ( ++p == pe )
 		goto _test_eof302;
 case 302:
+#line 7375 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st302;
-		case 32u: goto st302;
+		case 9u: goto tr403;
+		case 32u: goto tr403;
 		case 60u: goto tr385;
 	}
 	goto st0;
 tr380:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[303] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[303]]) - 1; }
 	goto st303;
 tr385:
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[303] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[303]]) - 1; }
 	goto st303;
 tr399:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
-#line 43 "grammar/sip_addr.rl"
+#line 44 "grammar/sip_addr.rl"
 	{ {p = (( sipkit__addr_skip_uri(c, p, pe)))-1;} }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[303] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[303]]) - 1; }
 	goto st303;
 st303:
 	if ( ++p == pe )
 		goto _test_eof303;
 case 303:
-#line 6202 "gen/c/sip_addr.c"
+#line 7399 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -6656,123 +8592,169 @@ case 303:
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
+	goto tr404;
+tr404:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[304] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[304]]) - 1; }
 	goto st304;
 st304:
 	if ( ++p == pe )
 		goto _test_eof304;
 case 304:
+#line 7416 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
 		case 34u: goto st0;
 		case 60u: goto st0;
-		case 62u: goto st411;
+		case 62u: goto tr405;
 	}
 	if ( 9u <= (*p) && (*p) <= 10u )
 		goto st0;
-	goto st304;
+	goto tr404;
+tr405:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[411] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[411]]) - 1; }
+	goto st411;
 tr587:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[411] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[411]]) - 1; }
 	goto st411;
 st411:
 	if ( ++p == pe )
 		goto _test_eof411;
 case 411:
-#line 6233 "gen/c/sip_addr.c"
+#line 7437 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr587;
 		case 10u: goto tr588;
 		case 13u: goto tr589;
 		case 32u: goto tr587;
 		case 44u: goto tr590;
-		case 59u: goto st318;
+		case 59u: goto tr409;
 	}
 	goto st0;
+tr455:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[305] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[305]]) - 1; }
+	goto st305;
 tr588:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[305] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[305]]) - 1; }
 	goto st305;
 st305:
 	if ( ++p == pe )
 		goto _test_eof305;
 case 305:
-#line 6249 "gen/c/sip_addr.c"
+#line 7457 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st412;
-		case 32u: goto st412;
+		case 9u: goto tr406;
+		case 32u: goto tr406;
 	}
 	goto st0;
+tr406:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[412] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[412]]) - 1; }
+	goto st412;
 tr591:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[412] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[412]]) - 1; }
 	goto st412;
 st412:
 	if ( ++p == pe )
 		goto _test_eof412;
 case 412:
-#line 6261 "gen/c/sip_addr.c"
+#line 7473 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr591;
 		case 10u: goto tr592;
 		case 13u: goto tr593;
 		case 32u: goto tr591;
 		case 44u: goto tr590;
-		case 59u: goto st318;
+		case 59u: goto tr409;
 	}
 	goto st0;
+tr452:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[306] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[306]]) - 1; }
+	goto st306;
 tr592:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[306] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[306]]) - 1; }
 	goto st306;
 tr601:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[306] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[306]]) - 1; }
 	goto st306;
 st306:
 	if ( ++p == pe )
 		goto _test_eof306;
 case 306:
-#line 6281 "gen/c/sip_addr.c"
+#line 7498 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st307;
-		case 32u: goto st307;
+		case 9u: goto tr407;
+		case 32u: goto tr407;
 	}
 	goto st0;
+tr407:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[307] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[307]]) - 1; }
+	goto st307;
 st307:
 	if ( ++p == pe )
 		goto _test_eof307;
 case 307:
+#line 7510 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st307;
-		case 32u: goto st307;
-		case 44u: goto st308;
-		case 59u: goto st318;
+		case 9u: goto tr407;
+		case 32u: goto tr407;
+		case 44u: goto tr408;
+		case 59u: goto tr409;
 	}
 	goto st0;
 tr410:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[308] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[308]]) - 1; }
+	goto st308;
+tr408:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[308] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[308]]) - 1; }
 	goto st308;
 tr590:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[308] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[308]]) - 1; }
 	goto st308;
 tr598:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[308] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[308]]) - 1; }
 	goto st308;
 st308:
 	if ( ++p == pe )
 		goto _test_eof308;
 case 308:
-#line 6312 "gen/c/sip_addr.c"
+#line 7538 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr410;
 		case 10u: goto tr411;
@@ -6801,32 +8783,44 @@ case 308:
 		goto tr378;
 	goto st0;
 tr411:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[309] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[309]]) - 1; }
+	goto st309;
+tr423:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[309] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[309]]) - 1; }
 	goto st309;
 st309:
 	if ( ++p == pe )
 		goto _test_eof309;
 case 309:
-#line 6347 "gen/c/sip_addr.c"
+#line 7577 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st310;
-		case 32u: goto st310;
+		case 9u: goto tr413;
+		case 32u: goto tr413;
 	}
 	goto st0;
 tr414:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[310] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[310]]) - 1; }
+	goto st310;
+tr413:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[310] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[310]]) - 1; }
 	goto st310;
 st310:
 	if ( ++p == pe )
 		goto _test_eof310;
 case 310:
-#line 6360 "gen/c/sip_addr.c"
+#line 7594 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr414;
 		case 10u: goto tr376;
@@ -6855,173 +8849,216 @@ case 310:
 		goto tr378;
 	goto st0;
 tr377:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[311] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[311]]) - 1; }
+	goto st311;
+tr383:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[311] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[311]]) - 1; }
 	goto st311;
 st311:
 	if ( ++p == pe )
 		goto _test_eof311;
 case 311:
-#line 6395 "gen/c/sip_addr.c"
+#line 7633 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st294;
+		goto tr382;
 	goto st0;
 tr378:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[312] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[312]]) - 1; }
+	goto st312;
+tr418:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[312] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[312]]) - 1; }
 	goto st312;
 st312:
 	if ( ++p == pe )
 		goto _test_eof312;
 case 312:
-#line 6406 "gen/c/sip_addr.c"
+#line 7648 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr415;
 		case 10u: goto tr416;
 		case 13u: goto tr417;
 		case 32u: goto tr415;
-		case 33u: goto st312;
-		case 37u: goto st312;
-		case 39u: goto st312;
+		case 33u: goto tr418;
+		case 37u: goto tr418;
+		case 39u: goto tr418;
 		case 60u: goto tr399;
-		case 126u: goto st312;
+		case 126u: goto tr418;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st312;
+				goto tr418;
 		} else if ( (*p) >= 42u )
-			goto st312;
+			goto tr418;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st312;
+				goto tr418;
 		} else if ( (*p) >= 65u )
-			goto st312;
+			goto tr418;
 	} else
-		goto st312;
+		goto tr418;
 	goto st0;
+tr419:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[313] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[313]]) - 1; }
+	goto st313;
 tr415:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[313] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[313]]) - 1; }
 	goto st313;
 st313:
 	if ( ++p == pe )
 		goto _test_eof313;
 case 313:
-#line 6439 "gen/c/sip_addr.c"
+#line 7685 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st313;
-		case 10u: goto st314;
-		case 13u: goto st316;
-		case 32u: goto st313;
-		case 33u: goto st312;
-		case 37u: goto st312;
-		case 39u: goto st312;
+		case 9u: goto tr419;
+		case 10u: goto tr420;
+		case 13u: goto tr421;
+		case 32u: goto tr419;
+		case 33u: goto tr418;
+		case 37u: goto tr418;
+		case 39u: goto tr418;
 		case 60u: goto tr385;
-		case 126u: goto st312;
+		case 126u: goto tr418;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st312;
+				goto tr418;
 		} else if ( (*p) >= 42u )
-			goto st312;
+			goto tr418;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st312;
+				goto tr418;
 		} else if ( (*p) >= 65u )
-			goto st312;
+			goto tr418;
 	} else
-		goto st312;
+		goto tr418;
 	goto st0;
+tr420:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[314] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[314]]) - 1; }
+	goto st314;
 tr416:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[314] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[314]]) - 1; }
 	goto st314;
 st314:
 	if ( ++p == pe )
 		goto _test_eof314;
 case 314:
-#line 6472 "gen/c/sip_addr.c"
+#line 7722 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st315;
-		case 32u: goto st315;
+		case 9u: goto tr422;
+		case 32u: goto tr422;
 	}
 	goto st0;
+tr422:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[315] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[315]]) - 1; }
+	goto st315;
 st315:
 	if ( ++p == pe )
 		goto _test_eof315;
 case 315:
+#line 7734 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st315;
-		case 32u: goto st315;
-		case 33u: goto st312;
-		case 37u: goto st312;
-		case 39u: goto st312;
+		case 9u: goto tr422;
+		case 32u: goto tr422;
+		case 33u: goto tr418;
+		case 37u: goto tr418;
+		case 39u: goto tr418;
 		case 60u: goto tr385;
-		case 126u: goto st312;
+		case 126u: goto tr418;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st312;
+				goto tr418;
 		} else if ( (*p) >= 42u )
-			goto st312;
+			goto tr418;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st312;
+				goto tr418;
 		} else if ( (*p) >= 65u )
-			goto st312;
+			goto tr418;
 	} else
-		goto st312;
+		goto tr418;
 	goto st0;
+tr421:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[316] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[316]]) - 1; }
+	goto st316;
 tr417:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[316] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[316]]) - 1; }
 	goto st316;
 st316:
 	if ( ++p == pe )
 		goto _test_eof316;
 case 316:
-#line 6512 "gen/c/sip_addr.c"
+#line 7769 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st314;
+		goto tr420;
 	goto st0;
 tr412:
-#line 31 "grammar/sip_addr.rl"
+#line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
-#line 35 "grammar/sip_addr.rl"
+#line 36 "grammar/sip_addr.rl"
 	{ m_dn = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[317] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[317]]) - 1; }
 	goto st317;
 st317:
 	if ( ++p == pe )
 		goto _test_eof317;
 case 317:
-#line 6523 "gen/c/sip_addr.c"
+#line 7781 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st309;
+		goto tr423;
 	goto st0;
+tr409:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[318] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[318]]) - 1; }
+	goto st318;
 tr599:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[318] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[318]]) - 1; }
 	goto st318;
 st318:
 	if ( ++p == pe )
 		goto _test_eof318;
 case 318:
-#line 6533 "gen/c/sip_addr.c"
+#line 7795 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st318;
-		case 10u: goto st319;
-		case 13u: goto st345;
-		case 32u: goto st318;
+		case 9u: goto tr409;
+		case 10u: goto tr424;
+		case 13u: goto tr425;
+		case 32u: goto tr409;
 		case 33u: goto tr426;
 		case 37u: goto tr426;
 		case 39u: goto tr426;
@@ -7042,22 +9079,32 @@ case 318:
 	} else
 		goto tr426;
 	goto st0;
+tr424:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[319] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[319]]) - 1; }
+	goto st319;
 st319:
 	if ( ++p == pe )
 		goto _test_eof319;
 case 319:
+#line 7827 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st320;
-		case 32u: goto st320;
+		case 9u: goto tr427;
+		case 32u: goto tr427;
 	}
 	goto st0;
+tr427:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[320] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[320]]) - 1; }
+	goto st320;
 st320:
 	if ( ++p == pe )
 		goto _test_eof320;
 case 320:
+#line 7839 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st320;
-		case 32u: goto st320;
+		case 9u: goto tr427;
+		case 32u: goto tr427;
 		case 33u: goto tr426;
 		case 37u: goto tr426;
 		case 39u: goto tr426;
@@ -7078,228 +9125,296 @@ case 320:
 	} else
 		goto tr426;
 	goto st0;
+tr597:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[413] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[413]]) - 1; }
+	goto st413;
 tr426:
-#line 41 "grammar/sip_addr.rl"
+#line 42 "grammar/sip_addr.rl"
 	{ if (!m_aps) m_aps = p; }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[413] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[413]]) - 1; }
 	goto st413;
 st413:
 	if ( ++p == pe )
 		goto _test_eof413;
 case 413:
-#line 6601 "gen/c/sip_addr.c"
+#line 7873 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr594;
 		case 10u: goto tr595;
 		case 13u: goto tr596;
 		case 32u: goto tr594;
-		case 33u: goto st413;
-		case 37u: goto st413;
-		case 39u: goto st413;
+		case 33u: goto tr597;
+		case 37u: goto tr597;
+		case 39u: goto tr597;
 		case 44u: goto tr598;
 		case 59u: goto tr599;
-		case 61u: goto st324;
-		case 126u: goto st413;
+		case 61u: goto tr431;
+		case 126u: goto tr597;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st413;
+			goto tr597;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st413;
+				goto tr597;
 		} else if ( (*p) >= 65u )
-			goto st413;
+			goto tr597;
 	} else
-		goto st413;
+		goto tr597;
 	goto st0;
+tr428:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[321] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[321]]) - 1; }
+	goto st321;
 tr594:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[321] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[321]]) - 1; }
 	goto st321;
 st321:
 	if ( ++p == pe )
 		goto _test_eof321;
 case 321:
-#line 6634 "gen/c/sip_addr.c"
+#line 7910 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st321;
-		case 10u: goto st322;
-		case 13u: goto st344;
-		case 32u: goto st321;
-		case 44u: goto st308;
-		case 59u: goto st318;
-		case 61u: goto st324;
+		case 9u: goto tr428;
+		case 10u: goto tr429;
+		case 13u: goto tr430;
+		case 32u: goto tr428;
+		case 44u: goto tr408;
+		case 59u: goto tr409;
+		case 61u: goto tr431;
 	}
 	goto st0;
+tr429:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[322] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[322]]) - 1; }
+	goto st322;
 tr595:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[322] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[322]]) - 1; }
 	goto st322;
 st322:
 	if ( ++p == pe )
 		goto _test_eof322;
 case 322:
-#line 6652 "gen/c/sip_addr.c"
+#line 7932 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st323;
-		case 32u: goto st323;
+		case 9u: goto tr432;
+		case 32u: goto tr432;
 	}
 	goto st0;
+tr432:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[323] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[323]]) - 1; }
+	goto st323;
 st323:
 	if ( ++p == pe )
 		goto _test_eof323;
 case 323:
+#line 7944 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st323;
-		case 32u: goto st323;
-		case 44u: goto st308;
-		case 59u: goto st318;
-		case 61u: goto st324;
+		case 9u: goto tr432;
+		case 32u: goto tr432;
+		case 44u: goto tr408;
+		case 59u: goto tr409;
+		case 61u: goto tr431;
 	}
 	goto st0;
+tr431:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[324] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[324]]) - 1; }
+	goto st324;
 st324:
 	if ( ++p == pe )
 		goto _test_eof324;
 case 324:
+#line 7959 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st324;
-		case 10u: goto st325;
-		case 13u: goto st343;
-		case 32u: goto st324;
-		case 33u: goto st415;
-		case 34u: goto st329;
-		case 37u: goto st415;
-		case 39u: goto st415;
-		case 91u: goto st341;
-		case 126u: goto st415;
+		case 9u: goto tr431;
+		case 10u: goto tr433;
+		case 13u: goto tr434;
+		case 32u: goto tr431;
+		case 33u: goto tr435;
+		case 34u: goto tr436;
+		case 37u: goto tr435;
+		case 39u: goto tr435;
+		case 91u: goto tr437;
+		case 126u: goto tr435;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st415;
+				goto tr435;
 		} else if ( (*p) >= 42u )
-			goto st415;
+			goto tr435;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st415;
+				goto tr435;
 		} else if ( (*p) >= 65u )
-			goto st415;
+			goto tr435;
 	} else
-		goto st415;
+		goto tr435;
 	goto st0;
+tr433:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[325] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[325]]) - 1; }
+	goto st325;
 st325:
 	if ( ++p == pe )
 		goto _test_eof325;
 case 325:
+#line 7993 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st326;
-		case 32u: goto st326;
+		case 9u: goto tr438;
+		case 32u: goto tr438;
 	}
 	goto st0;
+tr438:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[326] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[326]]) - 1; }
+	goto st326;
 st326:
 	if ( ++p == pe )
 		goto _test_eof326;
 case 326:
+#line 8005 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st326;
-		case 10u: goto st327;
-		case 13u: goto st340;
-		case 32u: goto st326;
-		case 33u: goto st415;
-		case 34u: goto st329;
-		case 37u: goto st415;
-		case 39u: goto st415;
-		case 91u: goto st341;
-		case 126u: goto st415;
+		case 9u: goto tr438;
+		case 10u: goto tr439;
+		case 13u: goto tr440;
+		case 32u: goto tr438;
+		case 33u: goto tr435;
+		case 34u: goto tr436;
+		case 37u: goto tr435;
+		case 39u: goto tr435;
+		case 91u: goto tr437;
+		case 126u: goto tr435;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st415;
+				goto tr435;
 		} else if ( (*p) >= 42u )
-			goto st415;
+			goto tr435;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st415;
+				goto tr435;
 		} else if ( (*p) >= 65u )
-			goto st415;
+			goto tr435;
 	} else
-		goto st415;
+		goto tr435;
 	goto st0;
+tr439:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[327] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[327]]) - 1; }
+	goto st327;
 st327:
 	if ( ++p == pe )
 		goto _test_eof327;
 case 327:
+#line 8039 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st328;
-		case 32u: goto st328;
+		case 9u: goto tr441;
+		case 32u: goto tr441;
 	}
 	goto st0;
+tr441:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[328] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[328]]) - 1; }
+	goto st328;
 st328:
 	if ( ++p == pe )
 		goto _test_eof328;
 case 328:
+#line 8051 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st328;
-		case 32u: goto st328;
-		case 34u: goto st329;
+		case 9u: goto tr441;
+		case 32u: goto tr441;
+		case 34u: goto tr436;
 	}
 	goto st0;
+tr436:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[329] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[329]]) - 1; }
+	goto st329;
 st329:
 	if ( ++p == pe )
 		goto _test_eof329;
 case 329:
+#line 8064 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st329;
-		case 10u: goto st330;
-		case 13u: goto st331;
-		case 34u: goto st414;
-		case 92u: goto st334;
+		case 9u: goto tr436;
+		case 10u: goto tr442;
+		case 13u: goto tr443;
+		case 34u: goto tr444;
+		case 92u: goto tr445;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st335;
+				goto tr446;
 		} else if ( (*p) >= 32u )
-			goto st329;
+			goto tr436;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st337;
+				goto tr448;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st339;
+				goto tr450;
 		} else
-			goto st338;
+			goto tr449;
 	} else
-		goto st336;
+		goto tr447;
 	goto st0;
+tr442:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[330] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[330]]) - 1; }
+	goto st330;
 st330:
 	if ( ++p == pe )
 		goto _test_eof330;
 case 330:
+#line 8096 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st329;
-		case 32u: goto st329;
+		case 9u: goto tr436;
+		case 32u: goto tr436;
 	}
 	goto st0;
+tr443:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[331] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[331]]) - 1; }
+	goto st331;
 st331:
 	if ( ++p == pe )
 		goto _test_eof331;
 case 331:
+#line 8108 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st330;
+		goto tr442;
 	goto st0;
+tr444:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[414] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[414]]) - 1; }
+	goto st414;
 st414:
 	if ( ++p == pe )
 		goto _test_eof414;
 case 414:
+#line 8118 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr600;
 		case 10u: goto tr601;
@@ -7309,258 +9424,376 @@ case 414:
 		case 59u: goto tr599;
 	}
 	goto st0;
+tr451:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[332] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[332]]) - 1; }
+	goto st332;
 tr600:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[332] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[332]]) - 1; }
 	goto st332;
 st332:
 	if ( ++p == pe )
 		goto _test_eof332;
 case 332:
-#line 6825 "gen/c/sip_addr.c"
+#line 8139 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 9u: goto st332;
-		case 10u: goto st306;
-		case 13u: goto st333;
-		case 32u: goto st332;
-		case 44u: goto st308;
-		case 59u: goto st318;
+		case 9u: goto tr451;
+		case 10u: goto tr452;
+		case 13u: goto tr453;
+		case 32u: goto tr451;
+		case 44u: goto tr408;
+		case 59u: goto tr409;
 	}
 	goto st0;
+tr453:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[333] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[333]]) - 1; }
+	goto st333;
 tr593:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[333] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[333]]) - 1; }
 	goto st333;
 tr602:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[333] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[333]]) - 1; }
 	goto st333;
 st333:
 	if ( ++p == pe )
 		goto _test_eof333;
 case 333:
-#line 6845 "gen/c/sip_addr.c"
+#line 8164 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st306;
+		goto tr452;
 	goto st0;
+tr445:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[334] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[334]]) - 1; }
+	goto st334;
 st334:
 	if ( ++p == pe )
 		goto _test_eof334;
 case 334:
+#line 8174 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st329;
+			goto tr436;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st329;
+			goto tr436;
 	} else
-		goto st329;
+		goto tr436;
 	goto st0;
+tr446:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[335] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[335]]) - 1; }
+	goto st335;
 st335:
 	if ( ++p == pe )
 		goto _test_eof335;
 case 335:
+#line 8190 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st329;
+		goto tr436;
 	goto st0;
+tr447:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[336] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[336]]) - 1; }
+	goto st336;
 st336:
 	if ( ++p == pe )
 		goto _test_eof336;
 case 336:
+#line 8200 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st335;
+		goto tr446;
 	goto st0;
+tr448:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[337] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[337]]) - 1; }
+	goto st337;
 st337:
 	if ( ++p == pe )
 		goto _test_eof337;
 case 337:
+#line 8210 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st336;
+		goto tr447;
 	goto st0;
+tr449:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[338] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[338]]) - 1; }
+	goto st338;
 st338:
 	if ( ++p == pe )
 		goto _test_eof338;
 case 338:
+#line 8220 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st337;
+		goto tr448;
 	goto st0;
+tr450:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[339] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[339]]) - 1; }
+	goto st339;
 st339:
 	if ( ++p == pe )
 		goto _test_eof339;
 case 339:
+#line 8230 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st338;
+		goto tr449;
 	goto st0;
+tr440:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[340] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[340]]) - 1; }
+	goto st340;
 st340:
 	if ( ++p == pe )
 		goto _test_eof340;
 case 340:
+#line 8240 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st327;
+		goto tr439;
 	goto st0;
+tr435:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[415] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[415]]) - 1; }
+	goto st415;
 st415:
 	if ( ++p == pe )
 		goto _test_eof415;
 case 415:
+#line 8250 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr600;
 		case 10u: goto tr601;
 		case 13u: goto tr602;
 		case 32u: goto tr600;
-		case 33u: goto st415;
-		case 37u: goto st415;
-		case 39u: goto st415;
+		case 33u: goto tr435;
+		case 37u: goto tr435;
+		case 39u: goto tr435;
 		case 44u: goto tr598;
 		case 59u: goto tr599;
-		case 126u: goto st415;
+		case 126u: goto tr435;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st415;
+			goto tr435;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st415;
+				goto tr435;
 		} else if ( (*p) >= 65u )
-			goto st415;
+			goto tr435;
 	} else
-		goto st415;
+		goto tr435;
 	goto st0;
+tr437:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[341] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[341]]) - 1; }
+	goto st341;
 st341:
 	if ( ++p == pe )
 		goto _test_eof341;
 case 341:
+#line 8281 "gen/c/sip_addr.c"
 	if ( (*p) == 46u )
-		goto st342;
+		goto tr454;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st342;
+			goto tr454;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st342;
+			goto tr454;
 	} else
-		goto st342;
+		goto tr454;
 	goto st0;
+tr454:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[342] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[342]]) - 1; }
+	goto st342;
 st342:
 	if ( ++p == pe )
 		goto _test_eof342;
 case 342:
+#line 8299 "gen/c/sip_addr.c"
 	switch( (*p) ) {
-		case 46u: goto st342;
-		case 93u: goto st414;
+		case 46u: goto tr454;
+		case 93u: goto tr444;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st342;
+			goto tr454;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st342;
+			goto tr454;
 	} else
-		goto st342;
+		goto tr454;
 	goto st0;
+tr434:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[343] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[343]]) - 1; }
+	goto st343;
 st343:
 	if ( ++p == pe )
 		goto _test_eof343;
 case 343:
+#line 8319 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st325;
+		goto tr433;
 	goto st0;
+tr430:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[344] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[344]]) - 1; }
+	goto st344;
 tr596:
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[344] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[344]]) - 1; }
 	goto st344;
 st344:
 	if ( ++p == pe )
 		goto _test_eof344;
 case 344:
-#line 6978 "gen/c/sip_addr.c"
+#line 8334 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st322;
+		goto tr429;
 	goto st0;
+tr425:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[345] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[345]]) - 1; }
+	goto st345;
 st345:
 	if ( ++p == pe )
 		goto _test_eof345;
 case 345:
+#line 8344 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st319;
+		goto tr424;
 	goto st0;
 tr589:
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[346] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[346]]) - 1; }
 	goto st346;
 st346:
 	if ( ++p == pe )
 		goto _test_eof346;
 case 346:
-#line 6995 "gen/c/sip_addr.c"
+#line 8355 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st305;
+		goto tr455;
 	goto st0;
+tr402:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[347] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[347]]) - 1; }
+	goto st347;
 tr398:
-#line 36 "grammar/sip_addr.rl"
+#line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[347] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[347]]) - 1; }
 	goto st347;
 st347:
 	if ( ++p == pe )
 		goto _test_eof347;
 case 347:
-#line 7005 "gen/c/sip_addr.c"
+#line 8369 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
-		goto st301;
+		goto tr401;
 	goto st0;
+tr390:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[348] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[348]]) - 1; }
+	goto st348;
 st348:
 	if ( ++p == pe )
 		goto _test_eof348;
 case 348:
+#line 8379 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st296;
+			goto tr384;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st296;
+			goto tr384;
 	} else
-		goto st296;
+		goto tr384;
 	goto st0;
+tr391:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[349] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[349]]) - 1; }
+	goto st349;
 st349:
 	if ( ++p == pe )
 		goto _test_eof349;
 case 349:
+#line 8395 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st296;
+		goto tr384;
 	goto st0;
+tr392:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[350] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[350]]) - 1; }
+	goto st350;
 st350:
 	if ( ++p == pe )
 		goto _test_eof350;
 case 350:
+#line 8405 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st349;
+		goto tr391;
 	goto st0;
+tr393:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[351] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[351]]) - 1; }
+	goto st351;
 st351:
 	if ( ++p == pe )
 		goto _test_eof351;
 case 351:
+#line 8415 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st350;
+		goto tr392;
 	goto st0;
+tr394:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[352] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[352]]) - 1; }
+	goto st352;
 st352:
 	if ( ++p == pe )
 		goto _test_eof352;
 case 352:
+#line 8425 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st351;
+		goto tr393;
 	goto st0;
+tr395:
+#line 50 "grammar/sip_addr.rl"
+	{ if (sipkit_addr_skip_state[353] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[353]]) - 1; }
+	goto st353;
 st353:
 	if ( ++p == pe )
 		goto _test_eof353;
 case 353:
+#line 8435 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st352;
+		goto tr394;
 	goto st0;
 	}
 	_test_eof2: cs = 2; goto _test_eof; 
@@ -7982,7 +10215,7 @@ case 353:
 	case 369: 
 	case 370: 
 	case 380: 
-#line 33 "grammar/sip_addr.rl"
+#line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 	break;
 	case 354: 
@@ -7991,7 +10224,7 @@ case 353:
 	case 383: 
 	case 411: 
 	case 412: 
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 360: 
@@ -8006,22 +10239,22 @@ case 353:
 	case 374: 
 	case 375: 
 	case 376: 
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	break;
 	case 381: 
 	case 405: 
 	case 408: 
-#line 33 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 366: 
 	case 377: 
-#line 38 "grammar/sip_addr.rl"
+#line 39 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_TAG, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	break;
 	case 356: 
@@ -8041,9 +10274,9 @@ case 353:
 	case 413: 
 	case 414: 
 	case 415: 
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 396: 
@@ -8055,29 +10288,29 @@ case 353:
 	case 402: 
 	case 403: 
 	case 404: 
-#line 39 "grammar/sip_addr.rl"
+#line 40 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_Q, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 394: 
-#line 40 "grammar/sip_addr.rl"
+#line 41 "grammar/sip_addr.rl"
 	{ sipkit__addr_param(c, SIPKIT__AP_EXPIRES, m_ap, p); }
-#line 42 "grammar/sip_addr.rl"
+#line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
-#line 34 "grammar/sip_addr.rl"
+#line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 7549 "gen/c/sip_addr.c"
+#line 8931 "gen/c/sip_addr.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 69 "grammar/sip_addr.rl"
+#line 74 "grammar/sip_addr.rl"
   if (cs < sipkit_addr_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, rule);
   return c->code != SIPKIT_EOK;

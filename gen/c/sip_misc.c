@@ -7,13 +7,14 @@
  * (§20.15), Expires (§20.19).  Numbers are converted in C (bounded digits,
  * range checks); the machines only check the grammar. */
 #include "internal.h"
+#include "sip_misc_skip.h"
 
 
-#line 34 "grammar/sip_misc.rl"
+#line 38 "grammar/sip_misc.rl"
 
 
 
-#line 10 "gen/c/sip_misc.c"
+#line 11 "gen/c/sip_misc.c"
 static const int sipkit_misc_start = 1;
 static const int sipkit_misc_first_final = 51;
 
@@ -25,11 +26,49 @@ static const int sipkit_misc_en_content_type = 12;
 static const int sipkit_misc_en_expires = 1;
 
 
-#line 37 "grammar/sip_misc.rl"
+#line 41 "grammar/sip_misc.rl"
+
+/* The commonest forms, recognised exactly without the machine (which has
+ * no actions for them but CSeq's method): 1 when [p, pe) is one, with what
+ * the machine's actions would record; 0 when the machine must decide.
+ * Numbers: 1*DIGIT.  Call-ID: word ["@" word].  CSeq: 1*DIGIT 1*SP token
+ * (Method is token: extension-method is token minus the other methods). */
+static int fast_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr q;
+  switch (hdr_id) {
+  case SIPKIT_HDR_MAX_FORWARDS: case SIPKIT_HDR_CONTENT_LENGTH: case SIPKIT_HDR_EXPIRES:
+    return p < pe && sipkit__skip_cls(p, pe, SIPKIT__C_DIGIT) == pe;
+  case SIPKIT_HDR_CALL_ID:
+    q = sipkit__skip_cls(p, pe, SIPKIT__C_WORD);
+    if (q == p)
+      return 0;
+    if (q < pe && *q == '@') {
+      sipkit__ptr w = q + 1;
+      q = sipkit__skip_cls(w, pe, SIPKIT__C_WORD);
+      if (q == w)
+        return 0;
+    }
+    return q == pe;
+  case SIPKIT_HDR_CSEQ:
+    q = sipkit__skip_cls(p, pe, SIPKIT__C_DIGIT);
+    if (q == p || q == pe || *q != ' ')
+      return 0;
+    while (q < pe && *q == ' ')
+      q++;
+    p = q;
+    q = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+    if (q == p || q != pe)
+      return 0;
+    c->cur->u.cseq.method_name = sipkit__span(c, p, q);
+    return 1;
+  }
+  return 0;
+}
 
 int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m = p, m_params = NULL;
   const char *rule;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs;
   switch (hdr_id) {
   case SIPKIT_HDR_CSEQ: cs = sipkit_misc_en_cseq; rule = "CSeq"; break;
@@ -39,8 +78,10 @@ int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__pt
   case SIPKIT_HDR_CONTENT_TYPE: cs = sipkit_misc_en_content_type; rule = "media-type"; break;
   default: cs = sipkit_misc_en_expires; rule = "delta-seconds"; break;
   }
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && fast_misc(c, hdr_id, p, pe))
+    return 0;
   
-#line 33 "gen/c/sip_misc.c"
+#line 74 "gen/c/sip_misc.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -48,44 +89,59 @@ int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__pt
 	{
 case 1:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st51;
+		goto tr0;
 	goto st0;
 st0:
 cs = 0;
 	goto _out;
+tr0:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[51]]) - 1; }
+	goto st51;
 st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
+#line 93 "gen/c/sip_misc.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st51;
+		goto tr0;
 	goto st0;
 case 2:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st3;
+		goto tr2;
 	goto st0;
+tr2:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[3] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[3]]) - 1; }
+	goto st3;
 st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
+#line 107 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st4;
-		case 10u: goto st5;
-		case 13u: goto st7;
-		case 32u: goto st4;
+		case 9u: goto tr3;
+		case 10u: goto tr4;
+		case 13u: goto tr5;
+		case 32u: goto tr3;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st3;
+		goto tr2;
 	goto st0;
+tr3:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[4] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[4]]) - 1; }
+	goto st4;
 st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
+#line 123 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st4;
-		case 10u: goto st5;
-		case 13u: goto st7;
-		case 32u: goto st4;
+		case 9u: goto tr3;
+		case 10u: goto tr4;
+		case 13u: goto tr5;
+		case 32u: goto tr3;
 		case 33u: goto tr6;
 		case 37u: goto tr6;
 		case 39u: goto tr6;
@@ -106,22 +162,32 @@ case 4:
 	} else
 		goto tr6;
 	goto st0;
+tr4:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[5] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[5]]) - 1; }
+	goto st5;
 st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
+#line 155 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st6;
-		case 32u: goto st6;
+		case 9u: goto tr7;
+		case 32u: goto tr7;
 	}
 	goto st0;
+tr7:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[6] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[6]]) - 1; }
+	goto st6;
 st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
+#line 167 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st6;
-		case 32u: goto st6;
+		case 9u: goto tr7;
+		case 32u: goto tr7;
 		case 33u: goto tr6;
 		case 37u: goto tr6;
 		case 39u: goto tr6;
@@ -142,175 +208,211 @@ case 6:
 	} else
 		goto tr6;
 	goto st0;
+tr59:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[52] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[52]]) - 1; }
+	goto st52;
 tr6:
-#line 17 "grammar/sip_misc.rl"
+#line 18 "grammar/sip_misc.rl"
 	{ m = p; }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[52] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[52]]) - 1; }
 	goto st52;
 st52:
 	if ( ++p == pe )
 		goto _test_eof52;
 case 52:
-#line 141 "gen/c/sip_misc.c"
+#line 201 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 33u: goto st52;
-		case 37u: goto st52;
-		case 39u: goto st52;
-		case 126u: goto st52;
+		case 33u: goto tr59;
+		case 37u: goto tr59;
+		case 39u: goto tr59;
+		case 126u: goto tr59;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st52;
+				goto tr59;
 		} else if ( (*p) >= 42u )
-			goto st52;
+			goto tr59;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st52;
+				goto tr59;
 		} else if ( (*p) >= 65u )
-			goto st52;
+			goto tr59;
 	} else
-		goto st52;
+		goto tr59;
 	goto st0;
+tr5:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[7] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[7]]) - 1; }
+	goto st7;
 st7:
 	if ( ++p == pe )
 		goto _test_eof7;
 case 7:
+#line 229 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st5;
+		goto tr4;
 	goto st0;
 case 8:
 	switch( (*p) ) {
-		case 37u: goto st53;
-		case 60u: goto st53;
+		case 37u: goto tr8;
+		case 60u: goto tr8;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) < 39u ) {
 			if ( 33u <= (*p) && (*p) <= 34u )
-				goto st53;
+				goto tr8;
 		} else if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 58u )
-				goto st53;
+				goto tr8;
 		} else
-			goto st53;
+			goto tr8;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) < 95u ) {
 			if ( 65u <= (*p) && (*p) <= 93u )
-				goto st53;
+				goto tr8;
 		} else if ( (*p) > 123u ) {
 			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st53;
+				goto tr8;
 		} else
-			goto st53;
+			goto tr8;
 	} else
-		goto st53;
+		goto tr8;
 	goto st0;
+tr8:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[53] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[53]]) - 1; }
+	goto st53;
 st53:
 	if ( ++p == pe )
 		goto _test_eof53;
 case 53:
+#line 265 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 37u: goto st53;
-		case 60u: goto st53;
-		case 64u: goto st9;
+		case 37u: goto tr8;
+		case 60u: goto tr8;
+		case 64u: goto tr60;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 34u ) {
 			if ( 39u <= (*p) && (*p) <= 43u )
-				goto st53;
+				goto tr8;
 		} else if ( (*p) >= 33u )
-			goto st53;
+			goto tr8;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) < 95u ) {
 			if ( 62u <= (*p) && (*p) <= 93u )
-				goto st53;
+				goto tr8;
 		} else if ( (*p) > 123u ) {
 			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st53;
+				goto tr8;
 		} else
-			goto st53;
+			goto tr8;
 	} else
-		goto st53;
+		goto tr8;
 	goto st0;
+tr60:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[9] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[9]]) - 1; }
+	goto st9;
 st9:
 	if ( ++p == pe )
 		goto _test_eof9;
 case 9:
+#line 295 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 37u: goto st54;
-		case 60u: goto st54;
+		case 37u: goto tr9;
+		case 60u: goto tr9;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) < 39u ) {
 			if ( 33u <= (*p) && (*p) <= 34u )
-				goto st54;
+				goto tr9;
 		} else if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 58u )
-				goto st54;
+				goto tr9;
 		} else
-			goto st54;
+			goto tr9;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) < 95u ) {
 			if ( 65u <= (*p) && (*p) <= 93u )
-				goto st54;
+				goto tr9;
 		} else if ( (*p) > 123u ) {
 			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st54;
+				goto tr9;
 		} else
-			goto st54;
+			goto tr9;
 	} else
-		goto st54;
+		goto tr9;
 	goto st0;
+tr9:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[54] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[54]]) - 1; }
+	goto st54;
 st54:
 	if ( ++p == pe )
 		goto _test_eof54;
 case 54:
+#line 327 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 37u: goto st54;
-		case 60u: goto st54;
+		case 37u: goto tr9;
+		case 60u: goto tr9;
 	}
 	if ( (*p) < 62u ) {
 		if ( (*p) < 39u ) {
 			if ( 33u <= (*p) && (*p) <= 34u )
-				goto st54;
+				goto tr9;
 		} else if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 58u )
-				goto st54;
+				goto tr9;
 		} else
-			goto st54;
+			goto tr9;
 	} else if ( (*p) > 63u ) {
 		if ( (*p) < 95u ) {
 			if ( 65u <= (*p) && (*p) <= 93u )
-				goto st54;
+				goto tr9;
 		} else if ( (*p) > 123u ) {
 			if ( 125u <= (*p) && (*p) <= 126u )
-				goto st54;
+				goto tr9;
 		} else
-			goto st54;
+			goto tr9;
 	} else
-		goto st54;
+		goto tr9;
 	goto st0;
 case 10:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st55;
+		goto tr10;
 	goto st0;
+tr10:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[55] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[55]]) - 1; }
+	goto st55;
 st55:
 	if ( ++p == pe )
 		goto _test_eof55;
 case 55:
+#line 363 "gen/c/sip_misc.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st55;
+		goto tr10;
 	goto st0;
 case 11:
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st56;
+		goto tr11;
 	goto st0;
+tr11:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[56] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[56]]) - 1; }
+	goto st56;
 st56:
 	if ( ++p == pe )
 		goto _test_eof56;
 case 56:
+#line 377 "gen/c/sip_misc.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st56;
+		goto tr11;
 	goto st0;
 case 12:
 	switch( (*p) ) {
@@ -334,93 +436,122 @@ case 12:
 	} else
 		goto tr12;
 	goto st0;
+tr16:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[13] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[13]]) - 1; }
+	goto st13;
 tr12:
-#line 19 "grammar/sip_misc.rl"
+#line 20 "grammar/sip_misc.rl"
 	{ m = p; }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[13] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[13]]) - 1; }
 	goto st13;
 st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 331 "gen/c/sip_misc.c"
+#line 413 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto tr13;
 		case 10u: goto tr14;
 		case 13u: goto tr15;
 		case 32u: goto tr13;
-		case 33u: goto st13;
-		case 37u: goto st13;
-		case 39u: goto st13;
+		case 33u: goto tr16;
+		case 37u: goto tr16;
+		case 39u: goto tr16;
 		case 47u: goto tr17;
-		case 126u: goto st13;
+		case 126u: goto tr16;
 	}
 	if ( (*p) < 45u ) {
 		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st13;
+			goto tr16;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st13;
+				goto tr16;
 		} else if ( (*p) >= 65u )
-			goto st13;
+			goto tr16;
 	} else
-		goto st13;
+		goto tr16;
 	goto st0;
+tr18:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[14] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[14]]) - 1; }
+	goto st14;
 tr13:
-#line 20 "grammar/sip_misc.rl"
+#line 21 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[14] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[14]]) - 1; }
 	goto st14;
 st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
-#line 361 "gen/c/sip_misc.c"
+#line 447 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st14;
-		case 10u: goto st15;
-		case 13u: goto st50;
-		case 32u: goto st14;
-		case 47u: goto st17;
+		case 9u: goto tr18;
+		case 10u: goto tr19;
+		case 13u: goto tr20;
+		case 32u: goto tr18;
+		case 47u: goto tr21;
 	}
 	goto st0;
+tr19:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[15] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[15]]) - 1; }
+	goto st15;
 tr14:
-#line 20 "grammar/sip_misc.rl"
+#line 21 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[15] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[15]]) - 1; }
 	goto st15;
 st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 376 "gen/c/sip_misc.c"
+#line 466 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st16;
-		case 32u: goto st16;
+		case 9u: goto tr22;
+		case 32u: goto tr22;
 	}
 	goto st0;
+tr22:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[16] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[16]]) - 1; }
+	goto st16;
 st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
+#line 478 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st16;
-		case 32u: goto st16;
-		case 47u: goto st17;
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 47u: goto tr21;
 	}
 	goto st0;
+tr21:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[17]]) - 1; }
+	goto st17;
 tr17:
-#line 20 "grammar/sip_misc.rl"
+#line 21 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[17]]) - 1; }
 	goto st17;
 st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 398 "gen/c/sip_misc.c"
+#line 495 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st17;
-		case 10u: goto st18;
-		case 13u: goto st49;
-		case 32u: goto st17;
+		case 9u: goto tr21;
+		case 10u: goto tr23;
+		case 13u: goto tr24;
+		case 32u: goto tr21;
 		case 33u: goto tr25;
 		case 37u: goto tr25;
 		case 39u: goto tr25;
@@ -441,22 +572,32 @@ case 17:
 	} else
 		goto tr25;
 	goto st0;
+tr23:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[18] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[18]]) - 1; }
+	goto st18;
 st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
+#line 527 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st19;
-		case 32u: goto st19;
+		case 9u: goto tr26;
+		case 32u: goto tr26;
 	}
 	goto st0;
+tr26:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[19] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[19]]) - 1; }
+	goto st19;
 st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
+#line 539 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st19;
-		case 32u: goto st19;
+		case 9u: goto tr26;
+		case 32u: goto tr26;
 		case 33u: goto tr25;
 		case 37u: goto tr25;
 		case 39u: goto tr25;
@@ -477,108 +618,143 @@ case 19:
 	} else
 		goto tr25;
 	goto st0;
+tr64:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[57] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[57]]) - 1; }
+	goto st57;
 tr25:
-#line 21 "grammar/sip_misc.rl"
+#line 22 "grammar/sip_misc.rl"
 	{ m = p; }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[57] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[57]]) - 1; }
 	goto st57;
 st57:
 	if ( ++p == pe )
 		goto _test_eof57;
 case 57:
-#line 466 "gen/c/sip_misc.c"
+#line 573 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto tr61;
 		case 10u: goto tr62;
 		case 13u: goto tr63;
 		case 32u: goto tr61;
-		case 33u: goto st57;
-		case 37u: goto st57;
-		case 39u: goto st57;
+		case 33u: goto tr64;
+		case 37u: goto tr64;
+		case 39u: goto tr64;
 		case 59u: goto tr65;
-		case 126u: goto st57;
+		case 126u: goto tr64;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st57;
+				goto tr64;
 		} else if ( (*p) >= 42u )
-			goto st57;
+			goto tr64;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st57;
+				goto tr64;
 		} else if ( (*p) >= 65u )
-			goto st57;
+			goto tr64;
 	} else
-		goto st57;
+		goto tr64;
 	goto st0;
+tr27:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[20] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[20]]) - 1; }
+	goto st20;
 tr61:
-#line 22 "grammar/sip_misc.rl"
+#line 23 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[20] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[20]]) - 1; }
 	goto st20;
 tr66:
-#line 24 "grammar/sip_misc.rl"
+#line 25 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[20] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[20]]) - 1; }
 	goto st20;
 st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-#line 502 "gen/c/sip_misc.c"
+#line 614 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st20;
-		case 10u: goto st21;
-		case 13u: goto st38;
-		case 32u: goto st20;
-		case 59u: goto st23;
+		case 9u: goto tr27;
+		case 10u: goto tr28;
+		case 13u: goto tr29;
+		case 32u: goto tr27;
+		case 59u: goto tr30;
 	}
 	goto st0;
+tr28:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[21] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[21]]) - 1; }
+	goto st21;
 tr62:
-#line 22 "grammar/sip_misc.rl"
+#line 23 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[21] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[21]]) - 1; }
 	goto st21;
 tr67:
-#line 24 "grammar/sip_misc.rl"
+#line 25 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[21] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[21]]) - 1; }
 	goto st21;
 st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
-#line 520 "gen/c/sip_misc.c"
+#line 637 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st22;
-		case 32u: goto st22;
+		case 9u: goto tr31;
+		case 32u: goto tr31;
 	}
 	goto st0;
+tr31:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[22] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[22]]) - 1; }
+	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
+#line 649 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st22;
-		case 32u: goto st22;
-		case 59u: goto st23;
+		case 9u: goto tr31;
+		case 32u: goto tr31;
+		case 59u: goto tr30;
 	}
 	goto st0;
+tr30:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[23]]) - 1; }
+	goto st23;
 tr65:
-#line 22 "grammar/sip_misc.rl"
+#line 23 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[23]]) - 1; }
 	goto st23;
 tr69:
-#line 24 "grammar/sip_misc.rl"
+#line 25 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[23]]) - 1; }
 	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
-#line 545 "gen/c/sip_misc.c"
+#line 670 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st23;
-		case 10u: goto st24;
-		case 13u: goto st48;
-		case 32u: goto st23;
+		case 9u: goto tr30;
+		case 10u: goto tr32;
+		case 13u: goto tr33;
+		case 32u: goto tr30;
 		case 33u: goto tr34;
 		case 37u: goto tr34;
 		case 39u: goto tr34;
@@ -599,22 +775,32 @@ case 23:
 	} else
 		goto tr34;
 	goto st0;
+tr32:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[24] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[24]]) - 1; }
+	goto st24;
 st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
+#line 702 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st25;
-		case 32u: goto st25;
+		case 9u: goto tr35;
+		case 32u: goto tr35;
 	}
 	goto st0;
+tr35:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[25] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[25]]) - 1; }
+	goto st25;
 st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
+#line 714 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st25;
-		case 32u: goto st25;
+		case 9u: goto tr35;
+		case 32u: goto tr35;
 		case 33u: goto tr34;
 		case 37u: goto tr34;
 		case 39u: goto tr34;
@@ -635,209 +821,275 @@ case 25:
 	} else
 		goto tr34;
 	goto st0;
+tr39:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[26] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[26]]) - 1; }
+	goto st26;
 tr34:
-#line 23 "grammar/sip_misc.rl"
+#line 24 "grammar/sip_misc.rl"
 	{ if (!m_params) m_params = p; }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[26] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[26]]) - 1; }
 	goto st26;
 st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
-#line 613 "gen/c/sip_misc.c"
+#line 748 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st27;
-		case 10u: goto st28;
-		case 13u: goto st47;
-		case 32u: goto st27;
-		case 33u: goto st26;
-		case 37u: goto st26;
-		case 39u: goto st26;
-		case 61u: goto st30;
-		case 126u: goto st26;
+		case 9u: goto tr36;
+		case 10u: goto tr37;
+		case 13u: goto tr38;
+		case 32u: goto tr36;
+		case 33u: goto tr39;
+		case 37u: goto tr39;
+		case 39u: goto tr39;
+		case 61u: goto tr40;
+		case 126u: goto tr39;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st26;
+				goto tr39;
 		} else if ( (*p) >= 42u )
-			goto st26;
+			goto tr39;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st26;
+				goto tr39;
 		} else if ( (*p) >= 65u )
-			goto st26;
+			goto tr39;
 	} else
-		goto st26;
+		goto tr39;
 	goto st0;
+tr36:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[27]]) - 1; }
+	goto st27;
 st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
+#line 781 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st27;
-		case 10u: goto st28;
-		case 13u: goto st47;
-		case 32u: goto st27;
-		case 61u: goto st30;
+		case 9u: goto tr36;
+		case 10u: goto tr37;
+		case 13u: goto tr38;
+		case 32u: goto tr36;
+		case 61u: goto tr40;
 	}
 	goto st0;
+tr37:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[28] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[28]]) - 1; }
+	goto st28;
 st28:
 	if ( ++p == pe )
 		goto _test_eof28;
 case 28:
+#line 796 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st29;
-		case 32u: goto st29;
+		case 9u: goto tr41;
+		case 32u: goto tr41;
 	}
 	goto st0;
+tr41:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[29] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[29]]) - 1; }
+	goto st29;
 st29:
 	if ( ++p == pe )
 		goto _test_eof29;
 case 29:
+#line 808 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st29;
-		case 32u: goto st29;
-		case 61u: goto st30;
+		case 9u: goto tr41;
+		case 32u: goto tr41;
+		case 61u: goto tr40;
 	}
 	goto st0;
+tr40:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[30] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[30]]) - 1; }
+	goto st30;
 st30:
 	if ( ++p == pe )
 		goto _test_eof30;
 case 30:
+#line 821 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st30;
-		case 10u: goto st31;
-		case 13u: goto st46;
-		case 32u: goto st30;
-		case 33u: goto st59;
-		case 34u: goto st35;
-		case 37u: goto st59;
-		case 39u: goto st59;
-		case 126u: goto st59;
+		case 9u: goto tr40;
+		case 10u: goto tr42;
+		case 13u: goto tr43;
+		case 32u: goto tr40;
+		case 33u: goto tr44;
+		case 34u: goto tr45;
+		case 37u: goto tr44;
+		case 39u: goto tr44;
+		case 126u: goto tr44;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st59;
+				goto tr44;
 		} else if ( (*p) >= 42u )
-			goto st59;
+			goto tr44;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st59;
+				goto tr44;
 		} else if ( (*p) >= 65u )
-			goto st59;
+			goto tr44;
 	} else
-		goto st59;
+		goto tr44;
 	goto st0;
+tr42:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[31] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[31]]) - 1; }
+	goto st31;
 st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
+#line 854 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st32;
-		case 32u: goto st32;
+		case 9u: goto tr46;
+		case 32u: goto tr46;
 	}
 	goto st0;
+tr46:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[32] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[32]]) - 1; }
+	goto st32;
 st32:
 	if ( ++p == pe )
 		goto _test_eof32;
 case 32:
+#line 866 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st32;
-		case 10u: goto st33;
-		case 13u: goto st45;
-		case 32u: goto st32;
-		case 33u: goto st59;
-		case 34u: goto st35;
-		case 37u: goto st59;
-		case 39u: goto st59;
-		case 126u: goto st59;
+		case 9u: goto tr46;
+		case 10u: goto tr47;
+		case 13u: goto tr48;
+		case 32u: goto tr46;
+		case 33u: goto tr44;
+		case 34u: goto tr45;
+		case 37u: goto tr44;
+		case 39u: goto tr44;
+		case 126u: goto tr44;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st59;
+				goto tr44;
 		} else if ( (*p) >= 42u )
-			goto st59;
+			goto tr44;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st59;
+				goto tr44;
 		} else if ( (*p) >= 65u )
-			goto st59;
+			goto tr44;
 	} else
-		goto st59;
+		goto tr44;
 	goto st0;
+tr47:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[33] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[33]]) - 1; }
+	goto st33;
 st33:
 	if ( ++p == pe )
 		goto _test_eof33;
 case 33:
+#line 899 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st34;
-		case 32u: goto st34;
+		case 9u: goto tr49;
+		case 32u: goto tr49;
 	}
 	goto st0;
+tr49:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[34]]) - 1; }
+	goto st34;
 st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
+#line 911 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st34;
-		case 32u: goto st34;
-		case 34u: goto st35;
+		case 9u: goto tr49;
+		case 32u: goto tr49;
+		case 34u: goto tr45;
 	}
 	goto st0;
+tr45:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[35]]) - 1; }
+	goto st35;
 st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
+#line 924 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st35;
-		case 10u: goto st36;
-		case 13u: goto st37;
-		case 34u: goto st58;
-		case 92u: goto st39;
+		case 9u: goto tr45;
+		case 10u: goto tr50;
+		case 13u: goto tr51;
+		case 34u: goto tr52;
+		case 92u: goto tr53;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st40;
+				goto tr54;
 		} else if ( (*p) >= 32u )
-			goto st35;
+			goto tr45;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st42;
+				goto tr56;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st44;
+				goto tr58;
 		} else
-			goto st43;
+			goto tr57;
 	} else
-		goto st41;
+		goto tr55;
 	goto st0;
+tr50:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[36] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[36]]) - 1; }
+	goto st36;
 st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
+#line 956 "gen/c/sip_misc.c"
 	switch( (*p) ) {
-		case 9u: goto st35;
-		case 32u: goto st35;
+		case 9u: goto tr45;
+		case 32u: goto tr45;
 	}
 	goto st0;
+tr51:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[37]]) - 1; }
+	goto st37;
 st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
+#line 968 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st36;
+		goto tr50;
 	goto st0;
+tr52:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[58] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[58]]) - 1; }
+	goto st58;
 st58:
 	if ( ++p == pe )
 		goto _test_eof58;
 case 58:
+#line 978 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto tr66;
 		case 10u: goto tr67;
@@ -846,146 +1098,220 @@ case 58:
 		case 59u: goto tr69;
 	}
 	goto st0;
+tr29:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[38] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[38]]) - 1; }
+	goto st38;
 tr63:
-#line 22 "grammar/sip_misc.rl"
+#line 23 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[38] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[38]]) - 1; }
 	goto st38;
 tr68:
-#line 24 "grammar/sip_misc.rl"
+#line 25 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[38] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[38]]) - 1; }
 	goto st38;
 st38:
 	if ( ++p == pe )
 		goto _test_eof38;
 case 38:
-#line 825 "gen/c/sip_misc.c"
+#line 1001 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st21;
+		goto tr28;
 	goto st0;
+tr53:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[39] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[39]]) - 1; }
+	goto st39;
 st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
+#line 1011 "gen/c/sip_misc.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st35;
+			goto tr45;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st35;
+			goto tr45;
 	} else
-		goto st35;
+		goto tr45;
 	goto st0;
+tr54:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[40] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[40]]) - 1; }
+	goto st40;
 st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
+#line 1027 "gen/c/sip_misc.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st35;
+		goto tr45;
 	goto st0;
+tr55:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[41]]) - 1; }
+	goto st41;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
+#line 1037 "gen/c/sip_misc.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st40;
+		goto tr54;
 	goto st0;
+tr56:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[42] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[42]]) - 1; }
+	goto st42;
 st42:
 	if ( ++p == pe )
 		goto _test_eof42;
 case 42:
+#line 1047 "gen/c/sip_misc.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st41;
+		goto tr55;
 	goto st0;
+tr57:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[43] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[43]]) - 1; }
+	goto st43;
 st43:
 	if ( ++p == pe )
 		goto _test_eof43;
 case 43:
+#line 1057 "gen/c/sip_misc.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st42;
+		goto tr56;
 	goto st0;
+tr58:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[44] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[44]]) - 1; }
+	goto st44;
 st44:
 	if ( ++p == pe )
 		goto _test_eof44;
 case 44:
+#line 1067 "gen/c/sip_misc.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st43;
+		goto tr57;
 	goto st0;
+tr48:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[45] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[45]]) - 1; }
+	goto st45;
 st45:
 	if ( ++p == pe )
 		goto _test_eof45;
 case 45:
+#line 1077 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st33;
+		goto tr47;
 	goto st0;
+tr44:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[59] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[59]]) - 1; }
+	goto st59;
 st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
+#line 1087 "gen/c/sip_misc.c"
 	switch( (*p) ) {
 		case 9u: goto tr66;
 		case 10u: goto tr67;
 		case 13u: goto tr68;
 		case 32u: goto tr66;
-		case 33u: goto st59;
-		case 37u: goto st59;
-		case 39u: goto st59;
+		case 33u: goto tr44;
+		case 37u: goto tr44;
+		case 39u: goto tr44;
 		case 59u: goto tr69;
-		case 126u: goto st59;
+		case 126u: goto tr44;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st59;
+				goto tr44;
 		} else if ( (*p) >= 42u )
-			goto st59;
+			goto tr44;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st59;
+				goto tr44;
 		} else if ( (*p) >= 65u )
-			goto st59;
+			goto tr44;
 	} else
-		goto st59;
+		goto tr44;
 	goto st0;
+tr43:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[46] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[46]]) - 1; }
+	goto st46;
 st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
+#line 1120 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st31;
+		goto tr42;
 	goto st0;
+tr38:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[47] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[47]]) - 1; }
+	goto st47;
 st47:
 	if ( ++p == pe )
 		goto _test_eof47;
 case 47:
+#line 1130 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st28;
+		goto tr37;
 	goto st0;
+tr33:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[48] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[48]]) - 1; }
+	goto st48;
 st48:
 	if ( ++p == pe )
 		goto _test_eof48;
 case 48:
+#line 1140 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st24;
+		goto tr32;
 	goto st0;
+tr24:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[49] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[49]]) - 1; }
+	goto st49;
 st49:
 	if ( ++p == pe )
 		goto _test_eof49;
 case 49:
+#line 1150 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st18;
+		goto tr23;
 	goto st0;
+tr20:
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[50] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[50]]) - 1; }
+	goto st50;
 tr15:
-#line 20 "grammar/sip_misc.rl"
+#line 21 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.type = sipkit__span(c, m, p); }
+#line 30 "grammar/sip_misc.rl"
+	{ if (sipkit_misc_skip_state[50] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_misc_skip_cls[sipkit_misc_skip_state[50]]) - 1; }
 	goto st50;
 st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
-#line 948 "gen/c/sip_misc.c"
+#line 1164 "gen/c/sip_misc.c"
 	if ( (*p) == 10u )
-		goto st15;
+		goto tr19;
 	goto st0;
 	}
 	_test_eof51: cs = 51; goto _test_eof; 
@@ -1047,26 +1373,26 @@ case 50:
 	{
 	switch ( cs ) {
 	case 52: 
-#line 18 "grammar/sip_misc.rl"
+#line 19 "grammar/sip_misc.rl"
 	{ c->cur->u.cseq.method_name = sipkit__span(c, m, p); }
 	break;
 	case 57: 
-#line 22 "grammar/sip_misc.rl"
+#line 23 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.subtype = sipkit__span(c, m, p); }
 	break;
 	case 58: 
 	case 59: 
-#line 24 "grammar/sip_misc.rl"
+#line 25 "grammar/sip_misc.rl"
 	{ c->cur->u.ctype.params = sipkit__span(c, m_params, p); }
 	break;
-#line 1020 "gen/c/sip_misc.c"
+#line 1236 "gen/c/sip_misc.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 51 "grammar/sip_misc.rl"
+#line 95 "grammar/sip_misc.rl"
   if (cs < sipkit_misc_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, rule);
   return c->code != SIPKIT_EOK;

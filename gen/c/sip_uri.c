@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sip_uri_skip.h"
 
 
-#line 22 "grammar/sip_uri.rl"
+#line 28 "grammar/sip_uri.rl"
 
 
 
-#line 13 "gen/c/sip_uri.c"
+#line 14 "gen/c/sip_uri.c"
 static const int sipkit_uri_start = 1;
 static const int sipkit_uri_first_final = 204;
 
@@ -25,12 +26,13 @@ static const int sipkit_uri_en_sips = 110;
 static const int sipkit_uri_en_abs = 1;
 
 
-#line 25 "grammar/sip_uri.rl"
+#line 31 "grammar/sip_uri.rl"
 
 int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, start = p;
   SIPKIT__URI_MARKS;
   int cs, scheme, host_type = SIPKIT_HOST_NONE;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   if (pe - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
       (p[3] == ':' || (pe - p >= 5 && (p[3] | 0x20) == 's' && p[4] == ':'))) {
     scheme = p[3] == ':' ? SIPKIT_SCHEME_SIP : SIPKIT_SCHEME_SIPS;
@@ -41,7 +43,7 @@ int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit
   }
   memset(uri, 0, sizeof *uri);
   
-#line 34 "gen/c/sip_uri.c"
+#line 36 "gen/c/sip_uri.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -49,155 +51,195 @@ int sipkit__vm_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit
 	{
 case 1:
 	switch( (*p) ) {
-		case 83u: goto st13;
-		case 115u: goto st13;
+		case 83u: goto tr2;
+		case 115u: goto tr2;
 	}
 	if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st2;
+			goto tr0;
 	} else if ( (*p) >= 65u )
-		goto st2;
+		goto tr0;
 	goto st0;
 st0:
 cs = 0;
 	goto _out;
+tr0:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[2] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[2]]) - 1; }
+	goto st2;
 st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
+#line 62 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 43u: goto st2;
-		case 58u: goto st3;
+		case 43u: goto tr0;
+		case 58u: goto tr3;
 	}
 	if ( (*p) < 48u ) {
 		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
+			goto tr0;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
+				goto tr0;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto tr0;
 	} else
-		goto st2;
+		goto tr0;
 	goto st0;
+tr3:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[3] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[3]]) - 1; }
+	goto st3;
 st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
+#line 85 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 47u: goto st205;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 47u: goto tr6;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st204;
+			goto tr4;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr4:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[204]]) - 1; }
+	goto st204;
 tr283:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[204]]) - 1; }
 	goto st204;
 tr294:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[204]]) - 1; }
 	goto st204;
 tr301:
 #line 34 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV6; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[204]]) - 1; }
 	goto st204;
 st204:
 	if ( ++p == pe )
 		goto _test_eof204;
 case 204:
-#line 109 "gen/c/sip_uri.c"
+#line 123 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st204;
+			goto tr4;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr5:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[4] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[4]]) - 1; }
+	goto st4;
 st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
+#line 146 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st5;
+			goto tr7;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st5;
+			goto tr7;
 	} else
-		goto st5;
+		goto tr7;
 	goto st0;
+tr7:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[5] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[5]]) - 1; }
+	goto st5;
 st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
+#line 162 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st204;
+			goto tr4;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr6:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[205]]) - 1; }
+	goto st205;
 st205:
 	if ( ++p == pe )
 		goto _test_eof205;
 case 205:
+#line 178 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 47u: goto st206;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 47u: goto tr263;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st204;
+			goto tr4;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr263:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[206] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[206]]) - 1; }
+	goto st206;
 st206:
 	if ( ++p == pe )
 		goto _test_eof206;
 case 206:
+#line 202 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr264;
 		case 37u: goto tr265;
-		case 58u: goto st204;
+		case 58u: goto tr4;
 		case 59u: goto tr264;
 		case 61u: goto tr264;
 		case 63u: goto tr264;
-		case 64u: goto st204;
+		case 64u: goto tr4;
 		case 91u: goto tr268;
 		case 95u: goto tr264;
 		case 126u: goto tr264;
@@ -214,915 +256,1085 @@ case 206:
 	} else
 		goto tr266;
 	goto st0;
+tr9:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[207]]) - 1; }
+	goto st207;
 tr264:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[207]]) - 1; }
 	goto st207;
 tr312:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[207]]) - 1; }
 	goto st207;
 tr323:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[207]]) - 1; }
 	goto st207;
 st207:
 	if ( ++p == pe )
 		goto _test_eof207;
 case 207:
-#line 214 "gen/c/sip_uri.c"
+#line 246 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 58u: goto st208;
-		case 61u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 58u: goto tr11;
+		case 61u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st207;
+			goto tr9;
 	} else
-		goto st207;
+		goto tr9;
 	goto st0;
+tr269:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[6] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[6]]) - 1; }
+	goto st6;
 tr265:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[6] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[6]]) - 1; }
 	goto st6;
 st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
-#line 239 "gen/c/sip_uri.c"
+#line 275 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st7;
+			goto tr8;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st7;
+			goto tr8;
 	} else
-		goto st7;
+		goto tr8;
 	goto st0;
+tr8:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[7] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[7]]) - 1; }
+	goto st7;
 st7:
 	if ( ++p == pe )
 		goto _test_eof7;
 case 7:
+#line 291 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st207;
+			goto tr9;
 	} else
-		goto st207;
+		goto tr9;
 	goto st0;
+tr11:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[208] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[208]]) - 1; }
+	goto st208;
 st208:
 	if ( ++p == pe )
 		goto _test_eof208;
 case 208:
+#line 307 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st208;
-		case 37u: goto st8;
-		case 47u: goto st204;
-		case 61u: goto st208;
-		case 63u: goto st204;
-		case 64u: goto st209;
-		case 95u: goto st208;
-		case 126u: goto st208;
+		case 33u: goto tr11;
+		case 37u: goto tr271;
+		case 47u: goto tr4;
+		case 61u: goto tr11;
+		case 63u: goto tr4;
+		case 64u: goto tr270;
+		case 95u: goto tr11;
+		case 126u: goto tr11;
 	}
 	if ( (*p) < 58u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st208;
+			goto tr11;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st208;
+				goto tr11;
 		} else if ( (*p) >= 65u )
-			goto st208;
+			goto tr11;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr271:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[8] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[8]]) - 1; }
+	goto st8;
 st8:
 	if ( ++p == pe )
 		goto _test_eof8;
 case 8:
+#line 336 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st9;
+			goto tr10;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st9;
+			goto tr10;
 	} else
-		goto st9;
+		goto tr10;
 	goto st0;
+tr10:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[9] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[9]]) - 1; }
+	goto st9;
 st9:
 	if ( ++p == pe )
 		goto _test_eof9;
 case 9:
+#line 352 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st208;
+			goto tr11;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st208;
+			goto tr11;
 	} else
-		goto st208;
+		goto tr11;
 	goto st0;
+tr270:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[209] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[209]]) - 1; }
+	goto st209;
 st209:
 	if ( ++p == pe )
 		goto _test_eof209;
 case 209:
+#line 368 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 61u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 61u: goto tr4;
 		case 91u: goto tr274;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
 				goto tr272;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
 				goto tr273;
 		} else
 			goto tr273;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
 tr272:
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[210] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[210]]) - 1; }
 	goto st210;
 st210:
 	if ( ++p == pe )
 		goto _test_eof210;
 case 210:
-#line 351 "gen/c/sip_uri.c"
+#line 403 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st219;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr276;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st231;
+				goto tr277;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr275:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[211] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[211]]) - 1; }
+	goto st211;
 st211:
 	if ( ++p == pe )
 		goto _test_eof211;
 case 211:
+#line 437 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr278:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[212] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[212]]) - 1; }
+	goto st212;
 st212:
 	if ( ++p == pe )
 		goto _test_eof212;
 case 212:
+#line 470 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st213;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr279;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr279:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[213] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[213]]) - 1; }
+	goto st213;
 st213:
 	if ( ++p == pe )
 		goto _test_eof213;
 case 213:
+#line 504 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st214;
+				goto tr280;
 		} else
-			goto st214;
+			goto tr280;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr280:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[214] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[214]]) - 1; }
+	goto st214;
 tr273:
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[214] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[214]]) - 1; }
 	goto st214;
 st214:
 	if ( ++p == pe )
 		goto _test_eof214;
 case 214:
-#line 476 "gen/c/sip_uri.c"
+#line 541 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st215;
-		case 46u: goto st216;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr281;
+		case 46u: goto tr282;
 		case 47u: goto tr283;
-		case 58u: goto st217;
-		case 59u: goto st204;
-		case 61u: goto st204;
+		case 58u: goto tr284;
+		case 59u: goto tr4;
+		case 61u: goto tr4;
 		case 63u: goto tr283;
-		case 64u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 64u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st214;
+				goto tr280;
 		} else if ( (*p) >= 65u )
-			goto st214;
+			goto tr280;
 	} else
-		goto st214;
+		goto tr280;
 	goto st0;
+tr281:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[215] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[215]]) - 1; }
+	goto st215;
 st215:
 	if ( ++p == pe )
 		goto _test_eof215;
 case 215:
+#line 574 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st215;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr281;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st214;
+				goto tr280;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st214;
+				goto tr280;
 		} else
-			goto st214;
+			goto tr280;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr282:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[216] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[216]]) - 1; }
+	goto st216;
 st216:
 	if ( ++p == pe )
 		goto _test_eof216;
 case 216:
+#line 607 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
 		case 47u: goto tr283;
-		case 58u: goto st217;
-		case 59u: goto st204;
-		case 61u: goto st204;
+		case 58u: goto tr284;
+		case 59u: goto tr4;
+		case 61u: goto tr4;
 		case 63u: goto tr283;
-		case 64u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 64u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st214;
+				goto tr280;
 		} else if ( (*p) >= 65u )
-			goto st214;
+			goto tr280;
 	} else
-		goto st212;
+		goto tr278;
 	goto st0;
+tr284:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[217] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[217]]) - 1; }
+	goto st217;
 tr296:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[217] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[217]]) - 1; }
 	goto st217;
 st217:
 	if ( ++p == pe )
 		goto _test_eof217;
 case 217:
-#line 567 "gen/c/sip_uri.c"
+#line 642 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
 				goto tr285;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) >= 63u )
-			goto st204;
+			goto tr4;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr286:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[218] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[218]]) - 1; }
+	goto st218;
 tr285:
 #line 32 "grammar/uri_actions.rl"
 	{ m_port = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[218] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[218]]) - 1; }
 	goto st218;
 st218:
 	if ( ++p == pe )
 		goto _test_eof218;
 case 218:
-#line 596 "gen/c/sip_uri.c"
+#line 675 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
 		case 47u: goto tr283;
-		case 61u: goto st204;
+		case 61u: goto tr4;
 		case 63u: goto tr283;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st218;
+				goto tr286;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) >= 64u )
-			goto st204;
+			goto tr4;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr276:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[219] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[219]]) - 1; }
+	goto st219;
 st219:
 	if ( ++p == pe )
 		goto _test_eof219;
 case 219:
+#line 706 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st220;
+				goto tr287;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st214;
+				goto tr280;
 		} else
-			goto st214;
+			goto tr280;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr287:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[220] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[220]]) - 1; }
+	goto st220;
 st220:
 	if ( ++p == pe )
 		goto _test_eof220;
 case 220:
+#line 738 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st221;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr288;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st229;
+				goto tr289;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr288:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[221] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[221]]) - 1; }
+	goto st221;
 st221:
 	if ( ++p == pe )
 		goto _test_eof221;
 case 221:
+#line 772 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st222;
+				goto tr290;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st214;
+				goto tr280;
 		} else
-			goto st214;
+			goto tr280;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr290:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[222]]) - 1; }
+	goto st222;
 st222:
 	if ( ++p == pe )
 		goto _test_eof222;
 case 222:
+#line 804 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st223;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr291;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st227;
+				goto tr292;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr291:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[223] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[223]]) - 1; }
+	goto st223;
 st223:
 	if ( ++p == pe )
 		goto _test_eof223;
 case 223:
+#line 838 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st224;
+				goto tr293;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st214;
+				goto tr280;
 		} else
-			goto st214;
+			goto tr280;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr293:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[224] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[224]]) - 1; }
+	goto st224;
 st224:
 	if ( ++p == pe )
 		goto _test_eof224;
 case 224:
+#line 870 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st213;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr279;
 		case 47u: goto tr294;
 		case 58u: goto tr296;
-		case 59u: goto st204;
-		case 61u: goto st204;
+		case 59u: goto tr4;
+		case 61u: goto tr4;
 		case 63u: goto tr294;
-		case 64u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 64u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 65u )
-			goto st212;
+			goto tr278;
 	} else
-		goto st225;
+		goto tr295;
 	goto st0;
+tr295:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[225] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[225]]) - 1; }
+	goto st225;
 st225:
 	if ( ++p == pe )
 		goto _test_eof225;
 case 225:
+#line 903 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st213;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr279;
 		case 47u: goto tr294;
 		case 58u: goto tr296;
-		case 59u: goto st204;
-		case 61u: goto st204;
+		case 59u: goto tr4;
+		case 61u: goto tr4;
 		case 63u: goto tr294;
-		case 64u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 64u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 65u )
-			goto st212;
+			goto tr278;
 	} else
-		goto st226;
+		goto tr297;
 	goto st0;
+tr297:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[226] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[226]]) - 1; }
+	goto st226;
 st226:
 	if ( ++p == pe )
 		goto _test_eof226;
 case 226:
+#line 936 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st213;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr279;
 		case 47u: goto tr294;
 		case 58u: goto tr296;
-		case 59u: goto st204;
-		case 61u: goto st204;
+		case 59u: goto tr4;
+		case 61u: goto tr4;
 		case 63u: goto tr294;
-		case 64u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 64u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 65u )
-			goto st212;
+			goto tr278;
 	} else
-		goto st212;
+		goto tr278;
 	goto st0;
+tr292:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[227] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[227]]) - 1; }
+	goto st227;
 st227:
 	if ( ++p == pe )
 		goto _test_eof227;
 case 227:
+#line 969 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st223;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr291;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st228;
+				goto tr298;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr298:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[228] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[228]]) - 1; }
+	goto st228;
 st228:
 	if ( ++p == pe )
 		goto _test_eof228;
 case 228:
+#line 1003 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st223;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr291;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr289:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[229] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[229]]) - 1; }
+	goto st229;
 st229:
 	if ( ++p == pe )
 		goto _test_eof229;
 case 229:
+#line 1037 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st221;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr288;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st230;
+				goto tr299;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr299:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[230] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[230]]) - 1; }
+	goto st230;
 st230:
 	if ( ++p == pe )
 		goto _test_eof230;
 case 230:
+#line 1071 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st221;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr288;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr277:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[231] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[231]]) - 1; }
+	goto st231;
 st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
+#line 1105 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st219;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr276;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st232;
+				goto tr300;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr300:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[232] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[232]]) - 1; }
+	goto st232;
 st232:
 	if ( ++p == pe )
 		goto _test_eof232;
 case 232:
+#line 1139 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st204;
-		case 37u: goto st4;
-		case 45u: goto st211;
-		case 46u: goto st219;
-		case 61u: goto st204;
-		case 95u: goto st204;
-		case 126u: goto st204;
+		case 33u: goto tr4;
+		case 37u: goto tr5;
+		case 45u: goto tr275;
+		case 46u: goto tr276;
+		case 61u: goto tr4;
+		case 95u: goto tr4;
+		case 126u: goto tr4;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st212;
+				goto tr278;
 		} else if ( (*p) >= 36u )
-			goto st204;
+			goto tr4;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) < 65u ) {
 			if ( 63u <= (*p) && (*p) <= 64u )
-				goto st204;
+				goto tr4;
 		} else if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st212;
+				goto tr278;
 		} else
-			goto st212;
+			goto tr278;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
 tr268:
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[10] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[10]]) - 1; }
 	goto st10;
 tr274:
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[10] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[10]]) - 1; }
 	goto st10;
 st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 1056 "gen/c/sip_uri.c"
+#line 1179 "gen/c/sip_uri.c"
 	if ( (*p) == 46u )
-		goto st11;
+		goto tr12;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st11;
+			goto tr12;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st11;
+			goto tr12;
 	} else
-		goto st11;
+		goto tr12;
 	goto st0;
+tr12:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[11] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[11]]) - 1; }
+	goto st11;
 st11:
 	if ( ++p == pe )
 		goto _test_eof11;
 case 11:
+#line 1197 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 46u: goto st11;
-		case 93u: goto st233;
+		case 46u: goto tr12;
+		case 93u: goto tr13;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st11;
+			goto tr12;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st11;
+			goto tr12;
 	} else
-		goto st11;
+		goto tr12;
 	goto st0;
+tr13:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[233] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[233]]) - 1; }
+	goto st233;
 st233:
 	if ( ++p == pe )
 		goto _test_eof233;
 case 233:
+#line 1217 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 47u: goto tr301;
 		case 58u: goto tr302;
@@ -1132,833 +1344,996 @@ case 233:
 tr302:
 #line 34 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV6; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[12] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[12]]) - 1; }
 	goto st12;
 st12:
 	if ( ++p == pe )
 		goto _test_eof12;
 case 12:
-#line 1101 "gen/c/sip_uri.c"
+#line 1231 "gen/c/sip_uri.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr14;
 	goto st0;
+tr303:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[234] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[234]]) - 1; }
+	goto st234;
 tr14:
 #line 32 "grammar/uri_actions.rl"
 	{ m_port = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[234] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[234]]) - 1; }
 	goto st234;
 st234:
 	if ( ++p == pe )
 		goto _test_eof234;
 case 234:
-#line 1111 "gen/c/sip_uri.c"
+#line 1245 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 47u: goto tr283;
 		case 63u: goto tr283;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st234;
+		goto tr303;
 	goto st0;
 tr266:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[235] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[235]]) - 1; }
 	goto st235;
 st235:
 	if ( ++p == pe )
 		goto _test_eof235;
 case 235:
-#line 1126 "gen/c/sip_uri.c"
+#line 1261 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st244;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr305;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st256;
+		goto tr306;
 	goto st0;
+tr304:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[236] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[236]]) - 1; }
+	goto st236;
 st236:
 	if ( ++p == pe )
 		goto _test_eof236;
 case 236:
+#line 1293 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr307:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[237] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[237]]) - 1; }
+	goto st237;
 st237:
 	if ( ++p == pe )
 		goto _test_eof237;
 case 237:
+#line 1324 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st238;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr308;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr308:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[238] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[238]]) - 1; }
+	goto st238;
 st238:
 	if ( ++p == pe )
 		goto _test_eof238;
 case 238:
+#line 1356 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st239;
+				goto tr309;
 		} else if ( (*p) >= 65u )
-			goto st239;
+			goto tr309;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr309:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[239] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[239]]) - 1; }
+	goto st239;
 tr267:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[239] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[239]]) - 1; }
 	goto st239;
 st239:
 	if ( ++p == pe )
 		goto _test_eof239;
 case 239:
-#line 1243 "gen/c/sip_uri.c"
+#line 1391 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st240;
-		case 46u: goto st241;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr310;
+		case 46u: goto tr311;
 		case 47u: goto tr312;
-		case 58u: goto st242;
-		case 59u: goto st207;
-		case 61u: goto st207;
+		case 58u: goto tr313;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
 		case 63u: goto tr312;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st239;
+				goto tr309;
 		} else if ( (*p) >= 65u )
-			goto st239;
+			goto tr309;
 	} else
-		goto st239;
+		goto tr309;
 	goto st0;
+tr310:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[240] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[240]]) - 1; }
+	goto st240;
 st240:
 	if ( ++p == pe )
 		goto _test_eof240;
 case 240:
+#line 1424 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st240;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr310;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st239;
+				goto tr309;
 		} else if ( (*p) >= 65u )
-			goto st239;
+			goto tr309;
 	} else
-		goto st239;
+		goto tr309;
 	goto st0;
+tr311:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[241] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[241]]) - 1; }
+	goto st241;
 st241:
 	if ( ++p == pe )
 		goto _test_eof241;
 case 241:
+#line 1455 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
 		case 47u: goto tr312;
-		case 58u: goto st242;
-		case 59u: goto st207;
-		case 61u: goto st207;
+		case 58u: goto tr313;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
 		case 63u: goto tr312;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st239;
+				goto tr309;
 		} else if ( (*p) >= 65u )
-			goto st239;
+			goto tr309;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr313:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[242] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[242]]) - 1; }
+	goto st242;
 tr325:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[242] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[242]]) - 1; }
 	goto st242;
 st242:
 	if ( ++p == pe )
 		goto _test_eof242;
 case 242:
-#line 1332 "gen/c/sip_uri.c"
+#line 1490 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st208;
-		case 37u: goto st8;
-		case 47u: goto st204;
-		case 61u: goto st208;
-		case 63u: goto st204;
-		case 64u: goto st209;
-		case 95u: goto st208;
-		case 126u: goto st208;
+		case 33u: goto tr11;
+		case 37u: goto tr271;
+		case 47u: goto tr4;
+		case 61u: goto tr11;
+		case 63u: goto tr4;
+		case 64u: goto tr270;
+		case 95u: goto tr11;
+		case 126u: goto tr11;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
 				goto tr314;
 		} else if ( (*p) >= 36u )
-			goto st208;
+			goto tr11;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st208;
+				goto tr11;
 		} else if ( (*p) >= 65u )
-			goto st208;
+			goto tr11;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr315:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[243] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[243]]) - 1; }
+	goto st243;
 tr314:
 #line 32 "grammar/uri_actions.rl"
 	{ m_port = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[243] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[243]]) - 1; }
 	goto st243;
 st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
-#line 1364 "gen/c/sip_uri.c"
+#line 1526 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st208;
-		case 37u: goto st8;
+		case 33u: goto tr11;
+		case 37u: goto tr271;
 		case 47u: goto tr283;
-		case 61u: goto st208;
+		case 61u: goto tr11;
 		case 63u: goto tr283;
-		case 64u: goto st209;
-		case 95u: goto st208;
-		case 126u: goto st208;
+		case 64u: goto tr270;
+		case 95u: goto tr11;
+		case 126u: goto tr11;
 	}
 	if ( (*p) < 58u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st243;
+				goto tr315;
 		} else if ( (*p) >= 36u )
-			goto st208;
+			goto tr11;
 	} else if ( (*p) > 59u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st208;
+				goto tr11;
 		} else if ( (*p) >= 65u )
-			goto st208;
+			goto tr11;
 	} else
-		goto st204;
+		goto tr4;
 	goto st0;
+tr305:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[244] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[244]]) - 1; }
+	goto st244;
 st244:
 	if ( ++p == pe )
 		goto _test_eof244;
 case 244:
+#line 1558 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st239;
+				goto tr309;
 		} else if ( (*p) >= 65u )
-			goto st239;
+			goto tr309;
 	} else
-		goto st245;
+		goto tr316;
 	goto st0;
+tr316:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[245] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[245]]) - 1; }
+	goto st245;
 st245:
 	if ( ++p == pe )
 		goto _test_eof245;
 case 245:
+#line 1588 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st246;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr317;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st254;
+		goto tr318;
 	goto st0;
+tr317:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[246] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[246]]) - 1; }
+	goto st246;
 st246:
 	if ( ++p == pe )
 		goto _test_eof246;
 case 246:
+#line 1620 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st239;
+				goto tr309;
 		} else if ( (*p) >= 65u )
-			goto st239;
+			goto tr309;
 	} else
-		goto st247;
+		goto tr319;
 	goto st0;
+tr319:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[247] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[247]]) - 1; }
+	goto st247;
 st247:
 	if ( ++p == pe )
 		goto _test_eof247;
 case 247:
+#line 1650 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st248;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr320;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st252;
+		goto tr321;
 	goto st0;
+tr320:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[248] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[248]]) - 1; }
+	goto st248;
 st248:
 	if ( ++p == pe )
 		goto _test_eof248;
 case 248:
+#line 1682 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st239;
+				goto tr309;
 		} else if ( (*p) >= 65u )
-			goto st239;
+			goto tr309;
 	} else
-		goto st249;
+		goto tr322;
 	goto st0;
+tr322:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[249] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[249]]) - 1; }
+	goto st249;
 st249:
 	if ( ++p == pe )
 		goto _test_eof249;
 case 249:
+#line 1712 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st238;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr308;
 		case 47u: goto tr323;
 		case 58u: goto tr325;
-		case 59u: goto st207;
-		case 61u: goto st207;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
 		case 63u: goto tr323;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st250;
+		goto tr324;
 	goto st0;
+tr324:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[250] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[250]]) - 1; }
+	goto st250;
 st250:
 	if ( ++p == pe )
 		goto _test_eof250;
 case 250:
+#line 1745 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st238;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr308;
 		case 47u: goto tr323;
 		case 58u: goto tr325;
-		case 59u: goto st207;
-		case 61u: goto st207;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
 		case 63u: goto tr323;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st251;
+		goto tr326;
 	goto st0;
+tr326:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[251] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[251]]) - 1; }
+	goto st251;
 st251:
 	if ( ++p == pe )
 		goto _test_eof251;
 case 251:
+#line 1778 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st238;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr308;
 		case 47u: goto tr323;
 		case 58u: goto tr325;
-		case 59u: goto st207;
-		case 61u: goto st207;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
 		case 63u: goto tr323;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 44u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr321:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[252] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[252]]) - 1; }
+	goto st252;
 st252:
 	if ( ++p == pe )
 		goto _test_eof252;
 case 252:
+#line 1811 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st248;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr320;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st253;
+		goto tr327;
 	goto st0;
+tr327:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[253] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[253]]) - 1; }
+	goto st253;
 st253:
 	if ( ++p == pe )
 		goto _test_eof253;
 case 253:
+#line 1843 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st248;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr320;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr318:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[254] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[254]]) - 1; }
+	goto st254;
 st254:
 	if ( ++p == pe )
 		goto _test_eof254;
 case 254:
+#line 1875 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st246;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr317;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st255;
+		goto tr328;
 	goto st0;
+tr328:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[255] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[255]]) - 1; }
+	goto st255;
 st255:
 	if ( ++p == pe )
 		goto _test_eof255;
 case 255:
+#line 1907 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st246;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr317;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr306:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[256] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[256]]) - 1; }
+	goto st256;
 st256:
 	if ( ++p == pe )
 		goto _test_eof256;
 case 256:
+#line 1939 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st244;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr305;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st257;
+		goto tr329;
 	goto st0;
+tr329:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[257] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[257]]) - 1; }
+	goto st257;
 st257:
 	if ( ++p == pe )
 		goto _test_eof257;
 case 257:
+#line 1971 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st207;
-		case 37u: goto st6;
-		case 45u: goto st236;
-		case 46u: goto st244;
-		case 58u: goto st208;
-		case 59u: goto st207;
-		case 61u: goto st207;
-		case 63u: goto st207;
-		case 64u: goto st209;
-		case 95u: goto st207;
-		case 126u: goto st207;
+		case 33u: goto tr9;
+		case 37u: goto tr269;
+		case 45u: goto tr304;
+		case 46u: goto tr305;
+		case 58u: goto tr11;
+		case 59u: goto tr9;
+		case 61u: goto tr9;
+		case 63u: goto tr9;
+		case 64u: goto tr270;
+		case 95u: goto tr9;
+		case 126u: goto tr9;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st207;
+			goto tr9;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st237;
+				goto tr307;
 		} else if ( (*p) >= 65u )
-			goto st237;
+			goto tr307;
 	} else
-		goto st237;
+		goto tr307;
 	goto st0;
+tr2:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[13] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[13]]) - 1; }
+	goto st13;
 st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
+#line 2003 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 43u: goto st2;
-		case 58u: goto st3;
-		case 73u: goto st14;
-		case 105u: goto st14;
+		case 43u: goto tr0;
+		case 58u: goto tr3;
+		case 73u: goto tr15;
+		case 105u: goto tr15;
 	}
 	if ( (*p) < 48u ) {
 		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
+			goto tr0;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
+				goto tr0;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto tr0;
 	} else
-		goto st2;
+		goto tr0;
 	goto st0;
+tr15:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[14] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[14]]) - 1; }
+	goto st14;
 st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
+#line 2028 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 43u: goto st2;
-		case 58u: goto st3;
-		case 80u: goto st15;
-		case 112u: goto st15;
+		case 43u: goto tr0;
+		case 58u: goto tr3;
+		case 80u: goto tr16;
+		case 112u: goto tr16;
 	}
 	if ( (*p) < 48u ) {
 		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
+			goto tr0;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
+				goto tr0;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto tr0;
 	} else
-		goto st2;
+		goto tr0;
 	goto st0;
+tr16:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[15] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[15]]) - 1; }
+	goto st15;
 st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
+#line 2053 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 43u: goto st2;
-		case 83u: goto st16;
-		case 115u: goto st16;
+		case 43u: goto tr0;
+		case 83u: goto tr17;
+		case 115u: goto tr17;
 	}
 	if ( (*p) < 48u ) {
 		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
+			goto tr0;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
+				goto tr0;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto tr0;
 	} else
-		goto st2;
+		goto tr0;
 	goto st0;
+tr17:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[16] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[16]]) - 1; }
+	goto st16;
 st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
+#line 2077 "gen/c/sip_uri.c"
 	if ( (*p) == 43u )
-		goto st2;
+		goto tr0;
 	if ( (*p) < 48u ) {
 		if ( 45u <= (*p) && (*p) <= 46u )
-			goto st2;
+			goto tr0;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st2;
+				goto tr0;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto tr0;
 	} else
-		goto st2;
+		goto tr0;
 	goto st0;
 case 17:
 	switch( (*p) ) {
-		case 83u: goto st18;
-		case 115u: goto st18;
+		case 83u: goto tr18;
+		case 115u: goto tr18;
 	}
 	goto st0;
+tr18:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[18] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[18]]) - 1; }
+	goto st18;
 st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
+#line 2104 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 73u: goto st19;
-		case 105u: goto st19;
+		case 73u: goto tr19;
+		case 105u: goto tr19;
 	}
 	goto st0;
+tr19:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[19] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[19]]) - 1; }
+	goto st19;
 st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
+#line 2116 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 80u: goto st20;
-		case 112u: goto st20;
+		case 80u: goto tr20;
+		case 112u: goto tr20;
 	}
 	goto st0;
+tr20:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[20] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[20]]) - 1; }
+	goto st20;
 st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
+#line 2128 "gen/c/sip_uri.c"
 	if ( (*p) == 58u )
-		goto st21;
+		goto tr21;
 	goto st0;
+tr21:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[21] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[21]]) - 1; }
+	goto st21;
 st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
+#line 2138 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr22;
 		case 37u: goto tr23;
@@ -1981,118 +2356,155 @@ case 21:
 	} else
 		goto tr24;
 	goto st0;
+tr27:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[22] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[22]]) - 1; }
+	goto st22;
 tr22:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[22] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[22]]) - 1; }
 	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-#line 1939 "gen/c/sip_uri.c"
+#line 2171 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 58u: goto st25;
-		case 61u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 58u: goto tr29;
+		case 61u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr27;
 	} else
-		goto st22;
+		goto tr27;
 	goto st0;
+tr28:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[23]]) - 1; }
+	goto st23;
 tr23:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[23]]) - 1; }
 	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
-#line 1964 "gen/c/sip_uri.c"
+#line 2200 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st24;
+			goto tr31;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st24;
+			goto tr31;
 	} else
-		goto st24;
+		goto tr31;
 	goto st0;
+tr31:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[24] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[24]]) - 1; }
+	goto st24;
 st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
+#line 2216 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st22;
+			goto tr27;
 	} else
-		goto st22;
+		goto tr27;
 	goto st0;
+tr29:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[25] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[25]]) - 1; }
+	goto st25;
 st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
+#line 2232 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st25;
-		case 37u: goto st26;
-		case 61u: goto st25;
-		case 64u: goto st28;
-		case 95u: goto st25;
-		case 126u: goto st25;
+		case 33u: goto tr29;
+		case 37u: goto tr32;
+		case 61u: goto tr29;
+		case 64u: goto tr30;
+		case 95u: goto tr29;
+		case 126u: goto tr29;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st25;
+			goto tr29;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st25;
+				goto tr29;
 		} else if ( (*p) >= 65u )
-			goto st25;
+			goto tr29;
 	} else
-		goto st25;
+		goto tr29;
 	goto st0;
+tr32:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[26] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[26]]) - 1; }
+	goto st26;
 st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
+#line 2259 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st27;
+			goto tr33;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st27;
+			goto tr33;
 	} else
-		goto st27;
+		goto tr33;
 	goto st0;
+tr33:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[27]]) - 1; }
+	goto st27;
 st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
+#line 2275 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st25;
+			goto tr29;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st25;
+			goto tr29;
 	} else
-		goto st25;
+		goto tr29;
 	goto st0;
+tr30:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[28] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[28]]) - 1; }
+	goto st28;
 st28:
 	if ( ++p == pe )
 		goto _test_eof28;
 case 28:
+#line 2291 "gen/c/sip_uri.c"
 	if ( (*p) == 91u )
 		goto tr36;
 	if ( (*p) < 65u ) {
@@ -2109,193 +2521,252 @@ tr34:
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[29] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[29]]) - 1; }
 	goto st29;
 st29:
 	if ( ++p == pe )
 		goto _test_eof29;
 case 29:
-#line 2059 "gen/c/sip_uri.c"
+#line 2311 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st52;
+		case 45u: goto tr37;
+		case 46u: goto tr38;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st61;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr37:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[30] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[30]]) - 1; }
+	goto st30;
 st30:
 	if ( ++p == pe )
 		goto _test_eof30;
 case 30:
+#line 2331 "gen/c/sip_uri.c"
 	if ( (*p) == 45u )
-		goto st30;
+		goto tr37;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr40:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[31] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[31]]) - 1; }
+	goto st31;
 st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
+#line 2349 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st32;
+		case 45u: goto tr37;
+		case 46u: goto tr41;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr41:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[32] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[32]]) - 1; }
+	goto st32;
 st32:
 	if ( ++p == pe )
 		goto _test_eof32;
 case 32:
+#line 2369 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st258;
+			goto tr42;
 	} else
-		goto st258;
+		goto tr42;
 	goto st0;
+tr42:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[258] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[258]]) - 1; }
+	goto st258;
 tr35:
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[258] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[258]]) - 1; }
 	goto st258;
 st258:
 	if ( ++p == pe )
 		goto _test_eof258;
 case 258:
-#line 2125 "gen/c/sip_uri.c"
+#line 2390 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st33;
-		case 46u: goto st259;
-		case 58u: goto st34;
+		case 45u: goto tr43;
+		case 46u: goto tr330;
+		case 58u: goto tr331;
 		case 59u: goto tr332;
 		case 63u: goto tr333;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st258;
+			goto tr42;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st258;
+			goto tr42;
 	} else
-		goto st258;
+		goto tr42;
 	goto st0;
+tr43:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[33] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[33]]) - 1; }
+	goto st33;
 st33:
 	if ( ++p == pe )
 		goto _test_eof33;
 case 33:
+#line 2413 "gen/c/sip_uri.c"
 	if ( (*p) == 45u )
-		goto st33;
+		goto tr43;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st258;
+			goto tr42;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st258;
+			goto tr42;
 	} else
-		goto st258;
+		goto tr42;
 	goto st0;
+tr330:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[259] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[259]]) - 1; }
+	goto st259;
 st259:
 	if ( ++p == pe )
 		goto _test_eof259;
 case 259:
+#line 2431 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 58u: goto st34;
+		case 58u: goto tr331;
 		case 59u: goto tr332;
 		case 63u: goto tr333;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st258;
+			goto tr42;
 	} else
-		goto st258;
+		goto tr42;
 	goto st0;
+tr331:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[34]]) - 1; }
+	goto st34;
 tr412:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[34]]) - 1; }
 	goto st34;
 tr416:
 #line 34 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV6; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[34]]) - 1; }
 	goto st34;
 st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
-#line 2184 "gen/c/sip_uri.c"
+#line 2460 "gen/c/sip_uri.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr44;
 	goto st0;
+tr334:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[260] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[260]]) - 1; }
+	goto st260;
 tr44:
 #line 32 "grammar/uri_actions.rl"
 	{ m_port = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[260] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[260]]) - 1; }
 	goto st260;
 st260:
 	if ( ++p == pe )
 		goto _test_eof260;
 case 260:
-#line 2194 "gen/c/sip_uri.c"
+#line 2474 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 59u: goto tr332;
 		case 63u: goto tr333;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st260;
+		goto tr334;
 	goto st0;
 tr332:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr413:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr417:
 #line 34 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV6; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr336:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr342:
 #line 43 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr357:
 #line 42 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr367:
 #line 33 "grammar/uri_actions.rl"
@@ -2304,6 +2775,8 @@ tr367:
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr375:
 #line 34 "grammar/uri_actions.rl"
@@ -2312,36 +2785,46 @@ tr375:
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr382:
 #line 40 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr395:
 #line 38 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr401:
 #line 41 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 tr408:
 #line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[35]]) - 1; }
 	goto st35;
 st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
-#line 2253 "gen/c/sip_uri.c"
+#line 2545 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr45;
 		case 37u: goto tr46;
@@ -2369,153 +2852,198 @@ case 35:
 	} else
 		goto tr45;
 	goto st0;
+tr52:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[261] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[261]]) - 1; }
+	goto st261;
 tr45:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[261] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[261]]) - 1; }
 	goto st261;
 st261:
 	if ( ++p == pe )
 		goto _test_eof261;
 case 261:
-#line 2287 "gen/c/sip_uri.c"
+#line 2583 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 126u: goto st261;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr335:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[36] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[36]]) - 1; }
+	goto st36;
 tr46:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[36] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[36]]) - 1; }
 	goto st36;
 st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
-#line 2316 "gen/c/sip_uri.c"
+#line 2616 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st37;
+			goto tr51;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st37;
+			goto tr51;
 	} else
-		goto st37;
+		goto tr51;
 	goto st0;
+tr51:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[37]]) - 1; }
+	goto st37;
 st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
+#line 2632 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr337:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[38] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[38]]) - 1; }
+	goto st38;
 st38:
 	if ( ++p == pe )
 		goto _test_eof38;
 case 38:
+#line 2648 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 65u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st262;
+		goto tr53;
 	goto st0;
+tr53:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[262] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[262]]) - 1; }
+	goto st262;
 st262:
 	if ( ++p == pe )
 		goto _test_eof262;
 case 262:
+#line 2674 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 65u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st262;
+		goto tr53;
 	goto st0;
+tr54:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[39] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[39]]) - 1; }
+	goto st39;
 st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
+#line 2702 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st40;
+			goto tr55;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st40;
+			goto tr55;
 	} else
-		goto st40;
+		goto tr55;
 	goto st0;
+tr55:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[40] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[40]]) - 1; }
+	goto st40;
 st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
+#line 2718 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st262;
+		goto tr53;
 	goto st0;
+tr340:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
+	goto st41;
 tr333:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr338:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr343:
 #line 43 "grammar/uri_actions.rl"
@@ -2524,6 +3052,8 @@ tr343:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr358:
 #line 42 "grammar/uri_actions.rl"
@@ -2532,6 +3062,8 @@ tr358:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr368:
 #line 33 "grammar/uri_actions.rl"
@@ -2542,6 +3074,8 @@ tr368:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr376:
 #line 34 "grammar/uri_actions.rl"
@@ -2552,6 +3086,8 @@ tr376:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr383:
 #line 40 "grammar/uri_actions.rl"
@@ -2560,6 +3096,8 @@ tr383:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr396:
 #line 38 "grammar/uri_actions.rl"
@@ -2568,6 +3106,8 @@ tr396:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr402:
 #line 41 "grammar/uri_actions.rl"
@@ -2576,6 +3116,8 @@ tr402:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr409:
 #line 39 "grammar/uri_actions.rl"
@@ -2584,6 +3126,8 @@ tr409:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr414:
 #line 33 "grammar/uri_actions.rl"
@@ -2592,6 +3136,8 @@ tr414:
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 tr418:
 #line 34 "grammar/uri_actions.rl"
@@ -2600,2534 +3146,2993 @@ tr418:
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[41]]) - 1; }
 	goto st41;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 2476 "gen/c/sip_uri.c"
+#line 2806 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st42;
-		case 36u: goto st42;
-		case 37u: goto st43;
-		case 63u: goto st42;
-		case 93u: goto st42;
-		case 95u: goto st42;
-		case 126u: goto st42;
+		case 33u: goto tr56;
+		case 36u: goto tr56;
+		case 37u: goto tr57;
+		case 63u: goto tr56;
+		case 93u: goto tr56;
+		case 95u: goto tr56;
+		case 126u: goto tr56;
 	}
 	if ( (*p) < 45u ) {
 		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st42;
+			goto tr56;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st42;
+				goto tr56;
 		} else if ( (*p) >= 65u )
-			goto st42;
+			goto tr56;
 	} else
-		goto st42;
+		goto tr56;
 	goto st0;
+tr56:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[42] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[42]]) - 1; }
+	goto st42;
 st42:
 	if ( ++p == pe )
 		goto _test_eof42;
 case 42:
+#line 2834 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st42;
-		case 36u: goto st42;
-		case 37u: goto st43;
-		case 61u: goto st263;
-		case 63u: goto st42;
-		case 93u: goto st42;
-		case 95u: goto st42;
-		case 126u: goto st42;
+		case 33u: goto tr56;
+		case 36u: goto tr56;
+		case 37u: goto tr57;
+		case 61u: goto tr58;
+		case 63u: goto tr56;
+		case 93u: goto tr56;
+		case 95u: goto tr56;
+		case 126u: goto tr56;
 	}
 	if ( (*p) < 45u ) {
 		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st42;
+			goto tr56;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st42;
+				goto tr56;
 		} else if ( (*p) >= 65u )
-			goto st42;
+			goto tr56;
 	} else
-		goto st42;
+		goto tr56;
 	goto st0;
+tr57:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[43] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[43]]) - 1; }
+	goto st43;
 st43:
 	if ( ++p == pe )
 		goto _test_eof43;
 case 43:
+#line 2863 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st44;
+			goto tr59;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st44;
+			goto tr59;
 	} else
-		goto st44;
+		goto tr59;
 	goto st0;
+tr59:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[44] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[44]]) - 1; }
+	goto st44;
 st44:
 	if ( ++p == pe )
 		goto _test_eof44;
 case 44:
+#line 2879 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st42;
+			goto tr56;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st42;
+			goto tr56;
 	} else
-		goto st42;
+		goto tr56;
 	goto st0;
+tr58:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[263] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[263]]) - 1; }
+	goto st263;
 st263:
 	if ( ++p == pe )
 		goto _test_eof263;
 case 263:
+#line 2895 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st263;
-		case 37u: goto st45;
-		case 38u: goto st41;
-		case 63u: goto st263;
-		case 93u: goto st263;
-		case 95u: goto st263;
-		case 126u: goto st263;
+		case 33u: goto tr58;
+		case 37u: goto tr339;
+		case 38u: goto tr340;
+		case 63u: goto tr58;
+		case 93u: goto tr58;
+		case 95u: goto tr58;
+		case 126u: goto tr58;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st263;
+			goto tr58;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st263;
+				goto tr58;
 		} else if ( (*p) >= 65u )
-			goto st263;
+			goto tr58;
 	} else
-		goto st263;
+		goto tr58;
 	goto st0;
+tr339:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[45] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[45]]) - 1; }
+	goto st45;
 st45:
 	if ( ++p == pe )
 		goto _test_eof45;
 case 45:
+#line 2923 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st46;
+			goto tr60;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st46;
+			goto tr60;
 	} else
-		goto st46;
+		goto tr60;
 	goto st0;
+tr60:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[46] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[46]]) - 1; }
+	goto st46;
 st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
+#line 2939 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st263;
+			goto tr58;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st263;
+			goto tr58;
 	} else
-		goto st263;
+		goto tr58;
 	goto st0;
 tr47:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[264] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[264]]) - 1; }
 	goto st264;
 st264:
 	if ( ++p == pe )
 		goto _test_eof264;
 case 264:
-#line 2607 "gen/c/sip_uri.c"
+#line 2956 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 82u: goto st265;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 114u: goto st265;
-		case 126u: goto st261;
+		case 82u: goto tr341;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 114u: goto tr341;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr341:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[265] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[265]]) - 1; }
+	goto st265;
 st265:
 	if ( ++p == pe )
 		goto _test_eof265;
 case 265:
+#line 2987 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr342;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr343;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 126u: goto st261;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
 tr48:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[266] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[266]]) - 1; }
 	goto st266;
 st266:
 	if ( ++p == pe )
 		goto _test_eof266;
 case 266:
-#line 2664 "gen/c/sip_uri.c"
+#line 3017 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 65u: goto st267;
-		case 69u: goto st295;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 97u: goto st267;
-		case 101u: goto st295;
-		case 126u: goto st261;
+		case 65u: goto tr344;
+		case 69u: goto tr345;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 97u: goto tr344;
+		case 101u: goto tr345;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 66u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr344:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[267] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[267]]) - 1; }
+	goto st267;
 st267:
 	if ( ++p == pe )
 		goto _test_eof267;
 case 267:
+#line 3050 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 68u: goto st268;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 100u: goto st268;
-		case 126u: goto st261;
+		case 68u: goto tr346;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 100u: goto tr346;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr346:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[268] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[268]]) - 1; }
+	goto st268;
 st268:
 	if ( ++p == pe )
 		goto _test_eof268;
 case 268:
+#line 3081 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 68u: goto st269;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 100u: goto st269;
-		case 126u: goto st261;
+		case 68u: goto tr347;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 100u: goto tr347;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr347:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[269] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[269]]) - 1; }
+	goto st269;
 st269:
 	if ( ++p == pe )
 		goto _test_eof269;
 case 269:
+#line 3112 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 82u: goto st270;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 114u: goto st270;
-		case 126u: goto st261;
+		case 82u: goto tr348;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 114u: goto tr348;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr348:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[270] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[270]]) - 1; }
+	goto st270;
 st270:
 	if ( ++p == pe )
 		goto _test_eof270;
 case 270:
+#line 3143 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st47;
+		case 61u: goto tr349;
 		case 63u: goto tr338;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 126u: goto st261;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr349:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[47] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[47]]) - 1; }
+	goto st47;
 st47:
 	if ( ++p == pe )
 		goto _test_eof47;
 case 47:
+#line 3172 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
-		case 91u: goto st292;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
+		case 91u: goto tr63;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st271;
+		goto tr61;
 	goto st0;
+tr61:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[271] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[271]]) - 1; }
+	goto st271;
 st271:
 	if ( ++p == pe )
 		goto _test_eof271;
 case 271:
+#line 3203 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st278;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr351;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st290;
+		goto tr352;
 	goto st0;
+tr350:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[272] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[272]]) - 1; }
+	goto st272;
 st272:
 	if ( ++p == pe )
 		goto _test_eof272;
 case 272:
+#line 3236 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr353:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[273] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[273]]) - 1; }
+	goto st273;
 st273:
 	if ( ++p == pe )
 		goto _test_eof273;
 case 273:
+#line 3270 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st274;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr354;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr354:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[274] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[274]]) - 1; }
+	goto st274;
 st274:
 	if ( ++p == pe )
 		goto _test_eof274;
 case 274:
+#line 3303 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr62:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[275] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[275]]) - 1; }
+	goto st275;
 st275:
 	if ( ++p == pe )
 		goto _test_eof275;
 case 275:
+#line 3336 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st276;
-		case 46u: goto st277;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr355;
+		case 46u: goto tr356;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr357;
 		case 63u: goto tr358;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st275;
+		goto tr62;
 	goto st0;
+tr355:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[276] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[276]]) - 1; }
+	goto st276;
 st276:
 	if ( ++p == pe )
 		goto _test_eof276;
 case 276:
+#line 3369 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st276;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr355;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st275;
+		goto tr62;
 	goto st0;
+tr356:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[277] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[277]]) - 1; }
+	goto st277;
 st277:
 	if ( ++p == pe )
 		goto _test_eof277;
 case 277:
+#line 3403 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
 		case 59u: goto tr357;
 		case 63u: goto tr358;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr351:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[278] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[278]]) - 1; }
+	goto st278;
 st278:
 	if ( ++p == pe )
 		goto _test_eof278;
 case 278:
+#line 3436 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st279;
+		goto tr359;
 	goto st0;
+tr359:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[279] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[279]]) - 1; }
+	goto st279;
 st279:
 	if ( ++p == pe )
 		goto _test_eof279;
 case 279:
+#line 3469 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st280;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr360;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st288;
+		goto tr361;
 	goto st0;
+tr360:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[280] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[280]]) - 1; }
+	goto st280;
 st280:
 	if ( ++p == pe )
 		goto _test_eof280;
 case 280:
+#line 3502 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st281;
+		goto tr362;
 	goto st0;
+tr362:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[281] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[281]]) - 1; }
+	goto st281;
 st281:
 	if ( ++p == pe )
 		goto _test_eof281;
 case 281:
+#line 3535 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st282;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr363;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st286;
+		goto tr364;
 	goto st0;
+tr363:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[282] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[282]]) - 1; }
+	goto st282;
 st282:
 	if ( ++p == pe )
 		goto _test_eof282;
 case 282:
+#line 3568 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st275;
+				goto tr62;
 		} else if ( (*p) >= 65u )
-			goto st275;
+			goto tr62;
 	} else
-		goto st283;
+		goto tr365;
 	goto st0;
+tr365:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[283] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[283]]) - 1; }
+	goto st283;
 st283:
 	if ( ++p == pe )
 		goto _test_eof283;
 case 283:
+#line 3601 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st274;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr354;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr367;
 		case 63u: goto tr368;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st284;
+		goto tr366;
 	goto st0;
+tr366:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[284] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[284]]) - 1; }
+	goto st284;
 st284:
 	if ( ++p == pe )
 		goto _test_eof284;
 case 284:
+#line 3634 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st274;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr354;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr367;
 		case 63u: goto tr368;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st285;
+		goto tr369;
 	goto st0;
+tr369:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[285] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[285]]) - 1; }
+	goto st285;
 st285:
 	if ( ++p == pe )
 		goto _test_eof285;
 case 285:
+#line 3667 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st274;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr354;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr367;
 		case 63u: goto tr368;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr364:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[286] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[286]]) - 1; }
+	goto st286;
 st286:
 	if ( ++p == pe )
 		goto _test_eof286;
 case 286:
+#line 3700 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st282;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr363;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st287;
+		goto tr370;
 	goto st0;
+tr370:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[287] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[287]]) - 1; }
+	goto st287;
 st287:
 	if ( ++p == pe )
 		goto _test_eof287;
 case 287:
+#line 3733 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st282;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr363;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr361:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[288] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[288]]) - 1; }
+	goto st288;
 st288:
 	if ( ++p == pe )
 		goto _test_eof288;
 case 288:
+#line 3766 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st280;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr360;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st289;
+		goto tr371;
 	goto st0;
+tr371:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[289] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[289]]) - 1; }
+	goto st289;
 st289:
 	if ( ++p == pe )
 		goto _test_eof289;
 case 289:
+#line 3799 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st280;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr360;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr352:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[290] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[290]]) - 1; }
+	goto st290;
 st290:
 	if ( ++p == pe )
 		goto _test_eof290;
 case 290:
+#line 3832 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st278;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr351;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st291;
+		goto tr372;
 	goto st0;
+tr372:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[291] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[291]]) - 1; }
+	goto st291;
 st291:
 	if ( ++p == pe )
 		goto _test_eof291;
 case 291:
+#line 3865 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 45u: goto st272;
-		case 46u: goto st278;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 45u: goto tr350;
+		case 46u: goto tr351;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st273;
+				goto tr353;
 		} else if ( (*p) >= 65u )
-			goto st273;
+			goto tr353;
 	} else
-		goto st273;
+		goto tr353;
 	goto st0;
+tr63:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[292] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[292]]) - 1; }
+	goto st292;
 st292:
 	if ( ++p == pe )
 		goto _test_eof292;
 case 292:
+#line 3898 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 46u: goto st293;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 46u: goto tr373;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 58u )
-				goto st293;
+				goto tr373;
 		} else
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 97u ) {
 			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else
-			goto st293;
+			goto tr373;
 	} else
-		goto st293;
+		goto tr373;
 	goto st0;
+tr373:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[293] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[293]]) - 1; }
+	goto st293;
 st293:
 	if ( ++p == pe )
 		goto _test_eof293;
 case 293:
+#line 3936 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 46u: goto st293;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 46u: goto tr373;
 		case 59u: goto tr336;
 		case 63u: goto tr338;
-		case 93u: goto st294;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 93u: goto tr374;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 58u )
-				goto st293;
+				goto tr373;
 		} else
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 97u ) {
 			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else
-			goto st293;
+			goto tr373;
 	} else
-		goto st293;
+		goto tr373;
 	goto st0;
+tr374:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[294] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[294]]) - 1; }
+	goto st294;
 st294:
 	if ( ++p == pe )
 		goto _test_eof294;
 case 294:
+#line 3974 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
 		case 59u: goto tr375;
 		case 63u: goto tr376;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 65u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st262;
+		goto tr53;
 	goto st0;
+tr345:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[295] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[295]]) - 1; }
+	goto st295;
 st295:
 	if ( ++p == pe )
 		goto _test_eof295;
 case 295:
+#line 4002 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 84u: goto st296;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 116u: goto st296;
-		case 126u: goto st261;
+		case 84u: goto tr377;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 116u: goto tr377;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr377:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[296] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[296]]) - 1; }
+	goto st296;
 st296:
 	if ( ++p == pe )
 		goto _test_eof296;
 case 296:
+#line 4033 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 72u: goto st297;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 104u: goto st297;
-		case 126u: goto st261;
+		case 72u: goto tr378;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 104u: goto tr378;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr378:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[297] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[297]]) - 1; }
+	goto st297;
 st297:
 	if ( ++p == pe )
 		goto _test_eof297;
 case 297:
+#line 4064 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 79u: goto st298;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 111u: goto st298;
-		case 126u: goto st261;
+		case 79u: goto tr379;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 111u: goto tr379;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr379:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[298] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[298]]) - 1; }
+	goto st298;
 st298:
 	if ( ++p == pe )
 		goto _test_eof298;
 case 298:
+#line 4095 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 68u: goto st299;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 100u: goto st299;
-		case 126u: goto st261;
+		case 68u: goto tr380;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 100u: goto tr380;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr380:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[299] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[299]]) - 1; }
+	goto st299;
 st299:
 	if ( ++p == pe )
 		goto _test_eof299;
 case 299:
+#line 4126 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st48;
+		case 61u: goto tr381;
 		case 63u: goto tr338;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 126u: goto st261;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr381:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[48] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[48]]) - 1; }
+	goto st48;
 st48:
 	if ( ++p == pe )
 		goto _test_eof48;
 case 48:
+#line 4155 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st300;
-		case 37u: goto st301;
-		case 39u: goto st300;
-		case 47u: goto st262;
-		case 58u: goto st262;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st302;
-		case 126u: goto st300;
+		case 33u: goto tr64;
+		case 37u: goto tr65;
+		case 39u: goto tr64;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr66;
+		case 126u: goto tr64;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st300;
+				goto tr64;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st300;
+				goto tr64;
 		} else if ( (*p) >= 65u )
-			goto st300;
+			goto tr64;
 	} else
-		goto st300;
+		goto tr64;
 	goto st0;
+tr64:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[300] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[300]]) - 1; }
+	goto st300;
 st300:
 	if ( ++p == pe )
 		goto _test_eof300;
 case 300:
+#line 4188 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st300;
-		case 37u: goto st301;
-		case 39u: goto st300;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr64;
+		case 37u: goto tr65;
+		case 39u: goto tr64;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr382;
 		case 63u: goto tr383;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st302;
-		case 126u: goto st300;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr66;
+		case 126u: goto tr64;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st300;
+				goto tr64;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st300;
+				goto tr64;
 		} else if ( (*p) >= 65u )
-			goto st300;
+			goto tr64;
 	} else
-		goto st300;
+		goto tr64;
 	goto st0;
+tr65:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[301] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[301]]) - 1; }
+	goto st301;
 st301:
 	if ( ++p == pe )
 		goto _test_eof301;
 case 301:
+#line 4223 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st302;
-		case 37u: goto st302;
-		case 39u: goto st302;
+		case 33u: goto tr66;
+		case 37u: goto tr66;
+		case 39u: goto tr66;
 		case 59u: goto tr382;
 		case 63u: goto tr383;
-		case 126u: goto st302;
+		case 126u: goto tr66;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st303;
+				goto tr384;
 		} else
-			goto st302;
+			goto tr66;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st302;
+					goto tr66;
 			} else if ( (*p) >= 97u )
-				goto st303;
+				goto tr384;
 		} else
-			goto st302;
+			goto tr66;
 	} else
-		goto st303;
+		goto tr384;
 	goto st0;
+tr66:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[302] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[302]]) - 1; }
+	goto st302;
 st302:
 	if ( ++p == pe )
 		goto _test_eof302;
 case 302:
+#line 4262 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st302;
-		case 37u: goto st302;
-		case 39u: goto st302;
+		case 33u: goto tr66;
+		case 37u: goto tr66;
+		case 39u: goto tr66;
 		case 59u: goto tr382;
 		case 63u: goto tr383;
-		case 126u: goto st302;
+		case 126u: goto tr66;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) >= 42u )
-			goto st302;
+			goto tr66;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) >= 65u )
-			goto st302;
+			goto tr66;
 	} else
-		goto st302;
+		goto tr66;
 	goto st0;
+tr384:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[303] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[303]]) - 1; }
+	goto st303;
 st303:
 	if ( ++p == pe )
 		goto _test_eof303;
 case 303:
+#line 4292 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st302;
-		case 37u: goto st302;
-		case 39u: goto st302;
+		case 33u: goto tr66;
+		case 37u: goto tr66;
+		case 39u: goto tr66;
 		case 59u: goto tr382;
 		case 63u: goto tr383;
-		case 126u: goto st302;
+		case 126u: goto tr66;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st300;
+				goto tr64;
 		} else
-			goto st302;
+			goto tr66;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st302;
+					goto tr66;
 			} else if ( (*p) >= 97u )
-				goto st300;
+				goto tr64;
 		} else
-			goto st302;
+			goto tr66;
 	} else
-		goto st300;
+		goto tr64;
 	goto st0;
 tr49:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[304] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[304]]) - 1; }
 	goto st304;
 st304:
 	if ( ++p == pe )
 		goto _test_eof304;
 case 304:
-#line 3861 "gen/c/sip_uri.c"
+#line 4332 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 82u: goto st305;
-		case 84u: goto st317;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 114u: goto st305;
-		case 116u: goto st317;
-		case 126u: goto st261;
+		case 82u: goto tr385;
+		case 84u: goto tr386;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 114u: goto tr385;
+		case 116u: goto tr386;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr385:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[305] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[305]]) - 1; }
+	goto st305;
 st305:
 	if ( ++p == pe )
 		goto _test_eof305;
 case 305:
+#line 4365 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 65u: goto st306;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 97u: goto st306;
-		case 126u: goto st261;
+		case 65u: goto tr387;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 97u: goto tr387;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 66u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr387:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[306] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[306]]) - 1; }
+	goto st306;
 st306:
 	if ( ++p == pe )
 		goto _test_eof306;
 case 306:
+#line 4396 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 78u: goto st307;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 110u: goto st307;
-		case 126u: goto st261;
+		case 78u: goto tr388;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 110u: goto tr388;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr388:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[307] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[307]]) - 1; }
+	goto st307;
 st307:
 	if ( ++p == pe )
 		goto _test_eof307;
 case 307:
+#line 4427 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 83u: goto st308;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 115u: goto st308;
-		case 126u: goto st261;
+		case 83u: goto tr389;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 115u: goto tr389;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr389:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[308] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[308]]) - 1; }
+	goto st308;
 st308:
 	if ( ++p == pe )
 		goto _test_eof308;
 case 308:
+#line 4458 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 80u: goto st309;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 112u: goto st309;
-		case 126u: goto st261;
+		case 80u: goto tr390;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 112u: goto tr390;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr390:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[309] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[309]]) - 1; }
+	goto st309;
 st309:
 	if ( ++p == pe )
 		goto _test_eof309;
 case 309:
+#line 4489 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 79u: goto st310;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 111u: goto st310;
-		case 126u: goto st261;
+		case 79u: goto tr391;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 111u: goto tr391;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr391:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[310] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[310]]) - 1; }
+	goto st310;
 st310:
 	if ( ++p == pe )
 		goto _test_eof310;
 case 310:
+#line 4520 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 82u: goto st311;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 114u: goto st311;
-		case 126u: goto st261;
+		case 82u: goto tr392;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 114u: goto tr392;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr392:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[311] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[311]]) - 1; }
+	goto st311;
 st311:
 	if ( ++p == pe )
 		goto _test_eof311;
 case 311:
+#line 4551 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 84u: goto st312;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 116u: goto st312;
-		case 126u: goto st261;
+		case 84u: goto tr393;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 116u: goto tr393;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr393:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[312] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[312]]) - 1; }
+	goto st312;
 st312:
 	if ( ++p == pe )
 		goto _test_eof312;
 case 312:
+#line 4582 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st49;
+		case 61u: goto tr394;
 		case 63u: goto tr338;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 126u: goto st261;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr394:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[49] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[49]]) - 1; }
+	goto st49;
 st49:
 	if ( ++p == pe )
 		goto _test_eof49;
 case 49:
+#line 4611 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st313;
-		case 37u: goto st314;
-		case 39u: goto st313;
-		case 47u: goto st262;
-		case 58u: goto st262;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st315;
-		case 126u: goto st313;
+		case 33u: goto tr67;
+		case 37u: goto tr68;
+		case 39u: goto tr67;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr69;
+		case 126u: goto tr67;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st313;
+				goto tr67;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st313;
+				goto tr67;
 		} else if ( (*p) >= 65u )
-			goto st313;
+			goto tr67;
 	} else
-		goto st313;
+		goto tr67;
 	goto st0;
+tr67:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[313] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[313]]) - 1; }
+	goto st313;
 st313:
 	if ( ++p == pe )
 		goto _test_eof313;
 case 313:
+#line 4644 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st313;
-		case 37u: goto st314;
-		case 39u: goto st313;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr67;
+		case 37u: goto tr68;
+		case 39u: goto tr67;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr395;
 		case 63u: goto tr396;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st315;
-		case 126u: goto st313;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr69;
+		case 126u: goto tr67;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st313;
+				goto tr67;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st313;
+				goto tr67;
 		} else if ( (*p) >= 65u )
-			goto st313;
+			goto tr67;
 	} else
-		goto st313;
+		goto tr67;
 	goto st0;
+tr68:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[314] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[314]]) - 1; }
+	goto st314;
 st314:
 	if ( ++p == pe )
 		goto _test_eof314;
 case 314:
+#line 4679 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st315;
-		case 37u: goto st315;
-		case 39u: goto st315;
+		case 33u: goto tr69;
+		case 37u: goto tr69;
+		case 39u: goto tr69;
 		case 59u: goto tr395;
 		case 63u: goto tr396;
-		case 126u: goto st315;
+		case 126u: goto tr69;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st316;
+				goto tr397;
 		} else
-			goto st315;
+			goto tr69;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st315;
+					goto tr69;
 			} else if ( (*p) >= 97u )
-				goto st316;
+				goto tr397;
 		} else
-			goto st315;
+			goto tr69;
 	} else
-		goto st316;
+		goto tr397;
 	goto st0;
+tr69:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[315] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[315]]) - 1; }
+	goto st315;
 st315:
 	if ( ++p == pe )
 		goto _test_eof315;
 case 315:
+#line 4718 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st315;
-		case 37u: goto st315;
-		case 39u: goto st315;
+		case 33u: goto tr69;
+		case 37u: goto tr69;
+		case 39u: goto tr69;
 		case 59u: goto tr395;
 		case 63u: goto tr396;
-		case 126u: goto st315;
+		case 126u: goto tr69;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) >= 42u )
-			goto st315;
+			goto tr69;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) >= 65u )
-			goto st315;
+			goto tr69;
 	} else
-		goto st315;
+		goto tr69;
 	goto st0;
+tr397:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[316] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[316]]) - 1; }
+	goto st316;
 st316:
 	if ( ++p == pe )
 		goto _test_eof316;
 case 316:
+#line 4748 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st315;
-		case 37u: goto st315;
-		case 39u: goto st315;
+		case 33u: goto tr69;
+		case 37u: goto tr69;
+		case 39u: goto tr69;
 		case 59u: goto tr395;
 		case 63u: goto tr396;
-		case 126u: goto st315;
+		case 126u: goto tr69;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st313;
+				goto tr67;
 		} else
-			goto st315;
+			goto tr69;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st315;
+					goto tr69;
 			} else if ( (*p) >= 97u )
-				goto st313;
+				goto tr67;
 		} else
-			goto st315;
+			goto tr69;
 	} else
-		goto st313;
+		goto tr67;
 	goto st0;
+tr386:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[317] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[317]]) - 1; }
+	goto st317;
 st317:
 	if ( ++p == pe )
 		goto _test_eof317;
 case 317:
+#line 4787 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 76u: goto st318;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 108u: goto st318;
-		case 126u: goto st261;
+		case 76u: goto tr398;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 108u: goto tr398;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr398:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[318] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[318]]) - 1; }
+	goto st318;
 st318:
 	if ( ++p == pe )
 		goto _test_eof318;
 case 318:
+#line 4818 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st50;
+		case 61u: goto tr399;
 		case 63u: goto tr338;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 126u: goto st261;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr399:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[50] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[50]]) - 1; }
+	goto st50;
 st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
+#line 4847 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 65u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st319;
+		goto tr70;
 	goto st0;
+tr70:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[319] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[319]]) - 1; }
+	goto st319;
 st319:
 	if ( ++p == pe )
 		goto _test_eof319;
 case 319:
+#line 4877 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
 		case 59u: goto tr401;
 		case 63u: goto tr402;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 65u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st320;
+		goto tr400;
 	goto st0;
+tr400:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[320] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[320]]) - 1; }
+	goto st320;
 st320:
 	if ( ++p == pe )
 		goto _test_eof320;
 case 320:
+#line 4909 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
-		case 58u: goto st262;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
+		case 58u: goto tr53;
 		case 59u: goto tr401;
 		case 63u: goto tr402;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 65u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st321;
+		goto tr403;
 	goto st0;
+tr403:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[321] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[321]]) - 1; }
+	goto st321;
 st321:
 	if ( ++p == pe )
 		goto _test_eof321;
 case 321:
+#line 4941 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st262;
-		case 37u: goto st39;
+		case 33u: goto tr53;
+		case 37u: goto tr54;
 		case 59u: goto tr401;
 		case 63u: goto tr402;
-		case 93u: goto st262;
-		case 95u: goto st262;
-		case 126u: goto st262;
+		case 93u: goto tr53;
+		case 95u: goto tr53;
+		case 126u: goto tr53;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st262;
+				goto tr53;
 		} else if ( (*p) >= 65u )
-			goto st262;
+			goto tr53;
 	} else
-		goto st262;
+		goto tr53;
 	goto st0;
 tr50:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[322] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[322]]) - 1; }
 	goto st322;
 st322:
 	if ( ++p == pe )
 		goto _test_eof322;
 case 322:
-#line 4441 "gen/c/sip_uri.c"
+#line 4970 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 83u: goto st323;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 115u: goto st323;
-		case 126u: goto st261;
+		case 83u: goto tr404;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 115u: goto tr404;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr404:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[323] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[323]]) - 1; }
+	goto st323;
 st323:
 	if ( ++p == pe )
 		goto _test_eof323;
 case 323:
+#line 5001 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 69u: goto st324;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 101u: goto st324;
-		case 126u: goto st261;
+		case 69u: goto tr405;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 101u: goto tr405;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr405:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[324] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[324]]) - 1; }
+	goto st324;
 st324:
 	if ( ++p == pe )
 		goto _test_eof324;
 case 324:
+#line 5032 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st38;
+		case 61u: goto tr337;
 		case 63u: goto tr338;
-		case 82u: goto st325;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 114u: goto st325;
-		case 126u: goto st261;
+		case 82u: goto tr406;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 114u: goto tr406;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr406:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[325] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[325]]) - 1; }
+	goto st325;
 st325:
 	if ( ++p == pe )
 		goto _test_eof325;
 case 325:
+#line 5063 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st261;
-		case 37u: goto st36;
+		case 33u: goto tr52;
+		case 37u: goto tr335;
 		case 59u: goto tr336;
-		case 61u: goto st51;
+		case 61u: goto tr407;
 		case 63u: goto tr338;
-		case 93u: goto st261;
-		case 95u: goto st261;
-		case 126u: goto st261;
+		case 93u: goto tr52;
+		case 95u: goto tr52;
+		case 126u: goto tr52;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st261;
+			goto tr52;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st261;
+				goto tr52;
 		} else if ( (*p) >= 65u )
-			goto st261;
+			goto tr52;
 	} else
-		goto st261;
+		goto tr52;
 	goto st0;
+tr407:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[51]]) - 1; }
+	goto st51;
 st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
+#line 5092 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st326;
-		case 37u: goto st327;
-		case 39u: goto st326;
-		case 47u: goto st262;
-		case 58u: goto st262;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st328;
-		case 126u: goto st326;
+		case 33u: goto tr71;
+		case 37u: goto tr72;
+		case 39u: goto tr71;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr73;
+		case 126u: goto tr71;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st326;
+				goto tr71;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st326;
+				goto tr71;
 		} else if ( (*p) >= 65u )
-			goto st326;
+			goto tr71;
 	} else
-		goto st326;
+		goto tr71;
 	goto st0;
+tr71:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[326] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[326]]) - 1; }
+	goto st326;
 st326:
 	if ( ++p == pe )
 		goto _test_eof326;
 case 326:
+#line 5125 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st326;
-		case 37u: goto st327;
-		case 39u: goto st326;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr71;
+		case 37u: goto tr72;
+		case 39u: goto tr71;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr408;
 		case 63u: goto tr409;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st328;
-		case 126u: goto st326;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr73;
+		case 126u: goto tr71;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st326;
+				goto tr71;
 		} else if ( (*p) >= 36u )
-			goto st262;
+			goto tr53;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st326;
+				goto tr71;
 		} else if ( (*p) >= 65u )
-			goto st326;
+			goto tr71;
 	} else
-		goto st326;
+		goto tr71;
 	goto st0;
+tr72:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[327] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[327]]) - 1; }
+	goto st327;
 st327:
 	if ( ++p == pe )
 		goto _test_eof327;
 case 327:
+#line 5160 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st328;
-		case 37u: goto st328;
-		case 39u: goto st328;
+		case 33u: goto tr73;
+		case 37u: goto tr73;
+		case 39u: goto tr73;
 		case 59u: goto tr408;
 		case 63u: goto tr409;
-		case 126u: goto st328;
+		case 126u: goto tr73;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st329;
+				goto tr410;
 		} else
-			goto st328;
+			goto tr73;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st328;
+					goto tr73;
 			} else if ( (*p) >= 97u )
-				goto st329;
+				goto tr410;
 		} else
-			goto st328;
+			goto tr73;
 	} else
-		goto st329;
+		goto tr410;
 	goto st0;
+tr73:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[328] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[328]]) - 1; }
+	goto st328;
 st328:
 	if ( ++p == pe )
 		goto _test_eof328;
 case 328:
+#line 5199 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st328;
-		case 37u: goto st328;
-		case 39u: goto st328;
+		case 33u: goto tr73;
+		case 37u: goto tr73;
+		case 39u: goto tr73;
 		case 59u: goto tr408;
 		case 63u: goto tr409;
-		case 126u: goto st328;
+		case 126u: goto tr73;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) >= 42u )
-			goto st328;
+			goto tr73;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) >= 65u )
-			goto st328;
+			goto tr73;
 	} else
-		goto st328;
+		goto tr73;
 	goto st0;
+tr410:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[329] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[329]]) - 1; }
+	goto st329;
 st329:
 	if ( ++p == pe )
 		goto _test_eof329;
 case 329:
+#line 5229 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st328;
-		case 37u: goto st328;
-		case 39u: goto st328;
+		case 33u: goto tr73;
+		case 37u: goto tr73;
+		case 39u: goto tr73;
 		case 59u: goto tr408;
 		case 63u: goto tr409;
-		case 126u: goto st328;
+		case 126u: goto tr73;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st326;
+				goto tr71;
 		} else
-			goto st328;
+			goto tr73;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st328;
+					goto tr73;
 			} else if ( (*p) >= 97u )
-				goto st326;
+				goto tr71;
 		} else
-			goto st328;
+			goto tr73;
 	} else
-		goto st326;
+		goto tr71;
 	goto st0;
+tr38:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[52] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[52]]) - 1; }
+	goto st52;
 st52:
 	if ( ++p == pe )
 		goto _test_eof52;
 case 52:
+#line 5268 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st53;
+			goto tr74;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st258;
+			goto tr42;
 	} else
-		goto st258;
+		goto tr42;
 	goto st0;
+tr74:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[53] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[53]]) - 1; }
+	goto st53;
 st53:
 	if ( ++p == pe )
 		goto _test_eof53;
 case 53:
+#line 5284 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st54;
+		case 45u: goto tr37;
+		case 46u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st59;
+			goto tr76;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr75:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[54] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[54]]) - 1; }
+	goto st54;
 st54:
 	if ( ++p == pe )
 		goto _test_eof54;
 case 54:
+#line 5304 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st55;
+			goto tr77;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st258;
+			goto tr42;
 	} else
-		goto st258;
+		goto tr42;
 	goto st0;
+tr77:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[55] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[55]]) - 1; }
+	goto st55;
 st55:
 	if ( ++p == pe )
 		goto _test_eof55;
 case 55:
+#line 5320 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st56;
+		case 45u: goto tr37;
+		case 46u: goto tr78;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st57;
+			goto tr79;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr78:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[56] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[56]]) - 1; }
+	goto st56;
 st56:
 	if ( ++p == pe )
 		goto _test_eof56;
 case 56:
+#line 5340 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st330;
+			goto tr80;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st258;
+			goto tr42;
 	} else
-		goto st258;
+		goto tr42;
 	goto st0;
+tr80:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[330] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[330]]) - 1; }
+	goto st330;
 st330:
 	if ( ++p == pe )
 		goto _test_eof330;
 case 330:
+#line 5356 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st32;
+		case 45u: goto tr37;
+		case 46u: goto tr41;
 		case 58u: goto tr412;
 		case 59u: goto tr413;
 		case 63u: goto tr414;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st331;
+			goto tr411;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr411:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[331] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[331]]) - 1; }
+	goto st331;
 st331:
 	if ( ++p == pe )
 		goto _test_eof331;
 case 331:
+#line 5379 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st32;
+		case 45u: goto tr37;
+		case 46u: goto tr41;
 		case 58u: goto tr412;
 		case 59u: goto tr413;
 		case 63u: goto tr414;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st332;
+			goto tr415;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr415:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[332] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[332]]) - 1; }
+	goto st332;
 st332:
 	if ( ++p == pe )
 		goto _test_eof332;
 case 332:
+#line 5402 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st32;
+		case 45u: goto tr37;
+		case 46u: goto tr41;
 		case 58u: goto tr412;
 		case 59u: goto tr413;
 		case 63u: goto tr414;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr79:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[57] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[57]]) - 1; }
+	goto st57;
 st57:
 	if ( ++p == pe )
 		goto _test_eof57;
 case 57:
+#line 5425 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st56;
+		case 45u: goto tr37;
+		case 46u: goto tr78;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st58;
+			goto tr81;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr81:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[58] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[58]]) - 1; }
+	goto st58;
 st58:
 	if ( ++p == pe )
 		goto _test_eof58;
 case 58:
+#line 5445 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st56;
+		case 45u: goto tr37;
+		case 46u: goto tr78;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr76:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[59] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[59]]) - 1; }
+	goto st59;
 st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
+#line 5465 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st54;
+		case 45u: goto tr37;
+		case 46u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st60;
+			goto tr82;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr82:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[60] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[60]]) - 1; }
+	goto st60;
 st60:
 	if ( ++p == pe )
 		goto _test_eof60;
 case 60:
+#line 5485 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st54;
+		case 45u: goto tr37;
+		case 46u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr39:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[61] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[61]]) - 1; }
+	goto st61;
 st61:
 	if ( ++p == pe )
 		goto _test_eof61;
 case 61:
+#line 5505 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st52;
+		case 45u: goto tr37;
+		case 46u: goto tr38;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st62;
+			goto tr83;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
+tr83:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[62] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[62]]) - 1; }
+	goto st62;
 st62:
 	if ( ++p == pe )
 		goto _test_eof62;
 case 62:
+#line 5525 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st30;
-		case 46u: goto st52;
+		case 45u: goto tr37;
+		case 46u: goto tr38;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st31;
+			goto tr40;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st31;
+			goto tr40;
 	} else
-		goto st31;
+		goto tr40;
 	goto st0;
 tr26:
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[63] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[63]]) - 1; }
 	goto st63;
 tr36:
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[63] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[63]]) - 1; }
 	goto st63;
 st63:
 	if ( ++p == pe )
 		goto _test_eof63;
 case 63:
-#line 4954 "gen/c/sip_uri.c"
+#line 5551 "gen/c/sip_uri.c"
 	if ( (*p) == 46u )
-		goto st64;
+		goto tr84;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st64;
+			goto tr84;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st64;
+			goto tr84;
 	} else
-		goto st64;
+		goto tr84;
 	goto st0;
+tr84:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[64] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[64]]) - 1; }
+	goto st64;
 st64:
 	if ( ++p == pe )
 		goto _test_eof64;
 case 64:
+#line 5569 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 46u: goto st64;
-		case 93u: goto st333;
+		case 46u: goto tr84;
+		case 93u: goto tr85;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st64;
+			goto tr84;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st64;
+			goto tr84;
 	} else
-		goto st64;
+		goto tr84;
 	goto st0;
+tr85:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[333] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[333]]) - 1; }
+	goto st333;
 st333:
 	if ( ++p == pe )
 		goto _test_eof333;
 case 333:
+#line 5589 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 58u: goto tr416;
 		case 59u: goto tr417;
@@ -5139,297 +6144,352 @@ tr24:
 	{ m_ui = p; }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[65] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[65]]) - 1; }
 	goto st65;
 st65:
 	if ( ++p == pe )
 		goto _test_eof65;
 case 65:
-#line 5000 "gen/c/sip_uri.c"
+#line 5604 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st99;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr87;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st108;
+		goto tr88;
 	goto st0;
+tr86:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[66] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[66]]) - 1; }
+	goto st66;
 st66:
 	if ( ++p == pe )
 		goto _test_eof66;
 case 66:
+#line 5636 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
+tr89:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[67] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[67]]) - 1; }
+	goto st67;
 st67:
 	if ( ++p == pe )
 		goto _test_eof67;
 case 67:
+#line 5667 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st68;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr90;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
+tr90:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[68] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[68]]) - 1; }
+	goto st68;
 st68:
 	if ( ++p == pe )
 		goto _test_eof68;
 case 68:
+#line 5699 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st334;
+				goto tr91;
 		} else if ( (*p) >= 65u )
-			goto st334;
+			goto tr91;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
+tr91:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[334] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[334]]) - 1; }
+	goto st334;
 tr25:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[334] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[334]]) - 1; }
 	goto st334;
 st334:
 	if ( ++p == pe )
 		goto _test_eof334;
 case 334:
-#line 5117 "gen/c/sip_uri.c"
+#line 5734 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st69;
-		case 46u: goto st335;
-		case 58u: goto st70;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr92;
+		case 46u: goto tr419;
+		case 58u: goto tr420;
 		case 59u: goto tr421;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr422;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st334;
+				goto tr91;
 		} else if ( (*p) >= 65u )
-			goto st334;
+			goto tr91;
 	} else
-		goto st334;
+		goto tr91;
 	goto st0;
+tr92:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[69] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[69]]) - 1; }
+	goto st69;
 st69:
 	if ( ++p == pe )
 		goto _test_eof69;
 case 69:
+#line 5766 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st69;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr92;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st334;
+				goto tr91;
 		} else if ( (*p) >= 65u )
-			goto st334;
+			goto tr91;
 	} else
-		goto st334;
+		goto tr91;
 	goto st0;
+tr419:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[335] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[335]]) - 1; }
+	goto st335;
 st335:
 	if ( ++p == pe )
 		goto _test_eof335;
 case 335:
+#line 5797 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 58u: goto st70;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 58u: goto tr420;
 		case 59u: goto tr421;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr422;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st334;
+				goto tr91;
 		} else if ( (*p) >= 65u )
-			goto st334;
+			goto tr91;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
+tr420:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[70] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[70]]) - 1; }
+	goto st70;
 tr501:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[70] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[70]]) - 1; }
 	goto st70;
 st70:
 	if ( ++p == pe )
 		goto _test_eof70;
 case 70:
-#line 5204 "gen/c/sip_uri.c"
+#line 5831 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st25;
-		case 37u: goto st26;
-		case 61u: goto st25;
-		case 64u: goto st28;
-		case 95u: goto st25;
-		case 126u: goto st25;
+		case 33u: goto tr29;
+		case 37u: goto tr32;
+		case 61u: goto tr29;
+		case 64u: goto tr30;
+		case 95u: goto tr29;
+		case 126u: goto tr29;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st25;
+			goto tr29;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st25;
+				goto tr29;
 		} else if ( (*p) >= 65u )
-			goto st25;
+			goto tr29;
 	} else
 		goto tr93;
 	goto st0;
+tr423:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[336] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[336]]) - 1; }
+	goto st336;
 tr93:
 #line 32 "grammar/uri_actions.rl"
 	{ m_port = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[336] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[336]]) - 1; }
 	goto st336;
 st336:
 	if ( ++p == pe )
 		goto _test_eof336;
 case 336:
-#line 5231 "gen/c/sip_uri.c"
+#line 5862 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st25;
-		case 37u: goto st26;
+		case 33u: goto tr29;
+		case 37u: goto tr32;
 		case 59u: goto tr332;
-		case 61u: goto st25;
+		case 61u: goto tr29;
 		case 63u: goto tr333;
-		case 64u: goto st28;
-		case 95u: goto st25;
-		case 126u: goto st25;
+		case 64u: goto tr30;
+		case 95u: goto tr29;
+		case 126u: goto tr29;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st25;
+			goto tr29;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st25;
+				goto tr29;
 		} else if ( (*p) >= 65u )
-			goto st25;
+			goto tr29;
 	} else
-		goto st336;
+		goto tr423;
 	goto st0;
 tr421:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr502:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr425:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr435:
 #line 43 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr450:
 #line 42 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr460:
 #line 33 "grammar/uri_actions.rl"
@@ -5438,45 +6498,55 @@ tr460:
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr471:
 #line 40 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr484:
 #line 38 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr490:
 #line 41 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 tr497:
 #line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[71]]) - 1; }
 	goto st71;
 st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
-#line 5296 "gen/c/sip_uri.c"
+#line 5937 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr94;
 		case 37u: goto tr95;
-		case 44u: goto st22;
+		case 44u: goto tr27;
 		case 58u: goto tr96;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
 		case 76u: goto tr97;
 		case 77u: goto tr98;
 		case 84u: goto tr99;
@@ -5499,299 +6569,380 @@ case 71:
 	} else
 		goto tr94;
 	goto st0;
+tr102:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[337] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[337]]) - 1; }
+	goto st337;
 tr94:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[337] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[337]]) - 1; }
 	goto st337;
 st337:
 	if ( ++p == pe )
 		goto _test_eof337;
 case 337:
-#line 5334 "gen/c/sip_uri.c"
+#line 5979 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr424:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[72] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[72]]) - 1; }
+	goto st72;
 tr95:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[72] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[72]]) - 1; }
 	goto st72;
 st72:
 	if ( ++p == pe )
 		goto _test_eof72;
 case 72:
-#line 5364 "gen/c/sip_uri.c"
+#line 6013 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st73;
+			goto tr101;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st73;
+			goto tr101;
 	} else
-		goto st73;
+		goto tr101;
 	goto st0;
+tr101:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[73] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[73]]) - 1; }
+	goto st73;
 st73:
 	if ( ++p == pe )
 		goto _test_eof73;
 case 73:
+#line 6029 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr104:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[338] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[338]]) - 1; }
+	goto st338;
 tr96:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[338] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[338]]) - 1; }
 	goto st338;
 st338:
 	if ( ++p == pe )
 		goto _test_eof338;
 case 338:
-#line 5393 "gen/c/sip_uri.c"
+#line 6049 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st338;
-		case 37u: goto st74;
-		case 44u: goto st25;
-		case 47u: goto st261;
-		case 58u: goto st261;
+		case 33u: goto tr104;
+		case 37u: goto tr428;
+		case 44u: goto tr29;
+		case 47u: goto tr52;
+		case 58u: goto tr52;
 		case 59u: goto tr336;
-		case 61u: goto st76;
+		case 61u: goto tr429;
 		case 63u: goto tr338;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st338;
-		case 126u: goto st338;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr104;
+		case 126u: goto tr104;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st338;
+			goto tr104;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st338;
+			goto tr104;
 	} else
-		goto st338;
+		goto tr104;
 	goto st0;
+tr428:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[74] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[74]]) - 1; }
+	goto st74;
 st74:
 	if ( ++p == pe )
 		goto _test_eof74;
 case 74:
+#line 6080 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st75;
+			goto tr103;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st75;
+			goto tr103;
 	} else
-		goto st75;
+		goto tr103;
 	goto st0;
+tr103:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[75] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[75]]) - 1; }
+	goto st75;
 st75:
 	if ( ++p == pe )
 		goto _test_eof75;
 case 75:
+#line 6096 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st338;
+			goto tr104;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st338;
+			goto tr104;
 	} else
-		goto st338;
+		goto tr104;
 	goto st0;
+tr429:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[76] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[76]]) - 1; }
+	goto st76;
 st76:
 	if ( ++p == pe )
 		goto _test_eof76;
 case 76:
+#line 6112 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st339;
-		case 37u: goto st77;
-		case 44u: goto st25;
-		case 47u: goto st262;
-		case 58u: goto st262;
-		case 61u: goto st25;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st339;
-		case 126u: goto st339;
+		case 33u: goto tr105;
+		case 37u: goto tr106;
+		case 44u: goto tr29;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
+		case 61u: goto tr29;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr105;
+		case 126u: goto tr105;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st339;
+			goto tr105;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st339;
+			goto tr105;
 	} else
-		goto st339;
+		goto tr105;
 	goto st0;
+tr105:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[339] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[339]]) - 1; }
+	goto st339;
 st339:
 	if ( ++p == pe )
 		goto _test_eof339;
 case 339:
+#line 6141 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st339;
-		case 37u: goto st77;
-		case 44u: goto st25;
-		case 47u: goto st262;
-		case 58u: goto st262;
+		case 33u: goto tr105;
+		case 37u: goto tr106;
+		case 44u: goto tr29;
+		case 47u: goto tr53;
+		case 58u: goto tr53;
 		case 59u: goto tr336;
-		case 61u: goto st25;
+		case 61u: goto tr29;
 		case 63u: goto tr338;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st339;
-		case 126u: goto st339;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr105;
+		case 126u: goto tr105;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st339;
+			goto tr105;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st339;
+			goto tr105;
 	} else
-		goto st339;
+		goto tr105;
 	goto st0;
+tr106:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[77] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[77]]) - 1; }
+	goto st77;
 st77:
 	if ( ++p == pe )
 		goto _test_eof77;
 case 77:
+#line 6172 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st78;
+			goto tr107;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st78;
+			goto tr107;
 	} else
-		goto st78;
+		goto tr107;
 	goto st0;
+tr107:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[78] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[78]]) - 1; }
+	goto st78;
 st78:
 	if ( ++p == pe )
 		goto _test_eof78;
 case 78:
+#line 6188 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st339;
+			goto tr105;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st339;
+			goto tr105;
 	} else
-		goto st339;
+		goto tr105;
 	goto st0;
+tr426:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[79] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[79]]) - 1; }
+	goto st79;
 st79:
 	if ( ++p == pe )
 		goto _test_eof79;
 case 79:
+#line 6204 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st340;
+			goto tr108;
 	} else
-		goto st340;
+		goto tr108;
 	goto st0;
+tr108:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[340] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[340]]) - 1; }
+	goto st340;
 st340:
 	if ( ++p == pe )
 		goto _test_eof340;
 case 340:
+#line 6234 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st340;
+			goto tr108;
 	} else
-		goto st340;
+		goto tr108;
 	goto st0;
+tr109:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[80] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[80]]) - 1; }
+	goto st80;
 st80:
 	if ( ++p == pe )
 		goto _test_eof80;
 case 80:
+#line 6264 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st81;
+			goto tr110;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st81;
+			goto tr110;
 	} else
-		goto st81;
+		goto tr110;
 	goto st0;
+tr110:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[81] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[81]]) - 1; }
+	goto st81;
 st81:
 	if ( ++p == pe )
 		goto _test_eof81;
 case 81:
+#line 6280 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st340;
+			goto tr108;
 	} else
-		goto st340;
+		goto tr108;
 	goto st0;
+tr433:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
+	goto st82;
 tr422:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr427:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr436:
 #line 43 "grammar/uri_actions.rl"
@@ -5800,6 +6951,8 @@ tr436:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr451:
 #line 42 "grammar/uri_actions.rl"
@@ -5808,6 +6961,8 @@ tr451:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr461:
 #line 33 "grammar/uri_actions.rl"
@@ -5818,6 +6973,8 @@ tr461:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr472:
 #line 40 "grammar/uri_actions.rl"
@@ -5826,6 +6983,8 @@ tr472:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr485:
 #line 38 "grammar/uri_actions.rl"
@@ -5834,6 +6993,8 @@ tr485:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr491:
 #line 41 "grammar/uri_actions.rl"
@@ -5842,6 +7003,8 @@ tr491:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr498:
 #line 39 "grammar/uri_actions.rl"
@@ -5850,6 +7013,8 @@ tr498:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 tr503:
 #line 33 "grammar/uri_actions.rl"
@@ -5858,2731 +7023,3206 @@ tr503:
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[82]]) - 1; }
 	goto st82;
 st82:
 	if ( ++p == pe )
 		goto _test_eof82;
 case 82:
-#line 5656 "gen/c/sip_uri.c"
+#line 6355 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st83;
-		case 37u: goto st84;
-		case 38u: goto st22;
-		case 44u: goto st22;
-		case 58u: goto st86;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st42;
-		case 93u: goto st42;
-		case 95u: goto st83;
-		case 126u: goto st83;
+		case 33u: goto tr111;
+		case 37u: goto tr112;
+		case 38u: goto tr27;
+		case 44u: goto tr27;
+		case 58u: goto tr113;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr56;
+		case 93u: goto tr56;
+		case 95u: goto tr111;
+		case 126u: goto tr111;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st83;
+			goto tr111;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st83;
+			goto tr111;
 	} else
-		goto st83;
+		goto tr111;
 	goto st0;
+tr111:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[83] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[83]]) - 1; }
+	goto st83;
 st83:
 	if ( ++p == pe )
 		goto _test_eof83;
 case 83:
+#line 6385 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st83;
-		case 37u: goto st84;
-		case 38u: goto st22;
-		case 44u: goto st22;
-		case 58u: goto st86;
-		case 59u: goto st22;
-		case 61u: goto st342;
-		case 64u: goto st28;
-		case 91u: goto st42;
-		case 93u: goto st42;
-		case 95u: goto st83;
-		case 126u: goto st83;
+		case 33u: goto tr111;
+		case 37u: goto tr112;
+		case 38u: goto tr27;
+		case 44u: goto tr27;
+		case 58u: goto tr113;
+		case 59u: goto tr27;
+		case 61u: goto tr114;
+		case 64u: goto tr30;
+		case 91u: goto tr56;
+		case 93u: goto tr56;
+		case 95u: goto tr111;
+		case 126u: goto tr111;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st83;
+			goto tr111;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st83;
+			goto tr111;
 	} else
-		goto st83;
+		goto tr111;
 	goto st0;
+tr112:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[84] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[84]]) - 1; }
+	goto st84;
 st84:
 	if ( ++p == pe )
 		goto _test_eof84;
 case 84:
+#line 6415 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st85;
+			goto tr115;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st85;
+			goto tr115;
 	} else
-		goto st85;
+		goto tr115;
 	goto st0;
+tr115:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[85] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[85]]) - 1; }
+	goto st85;
 st85:
 	if ( ++p == pe )
 		goto _test_eof85;
 case 85:
+#line 6431 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st83;
+			goto tr111;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st83;
+			goto tr111;
 	} else
-		goto st83;
+		goto tr111;
 	goto st0;
+tr113:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[86] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[86]]) - 1; }
+	goto st86;
 st86:
 	if ( ++p == pe )
 		goto _test_eof86;
 case 86:
+#line 6447 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st86;
-		case 37u: goto st87;
-		case 38u: goto st25;
-		case 44u: goto st25;
-		case 47u: goto st42;
-		case 58u: goto st42;
-		case 61u: goto st341;
-		case 63u: goto st42;
-		case 64u: goto st28;
-		case 91u: goto st42;
-		case 93u: goto st42;
-		case 95u: goto st86;
-		case 126u: goto st86;
+		case 33u: goto tr113;
+		case 37u: goto tr116;
+		case 38u: goto tr29;
+		case 44u: goto tr29;
+		case 47u: goto tr56;
+		case 58u: goto tr56;
+		case 61u: goto tr117;
+		case 63u: goto tr56;
+		case 64u: goto tr30;
+		case 91u: goto tr56;
+		case 93u: goto tr56;
+		case 95u: goto tr113;
+		case 126u: goto tr113;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st86;
+			goto tr113;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st86;
+			goto tr113;
 	} else
-		goto st86;
+		goto tr113;
 	goto st0;
+tr116:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[87] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[87]]) - 1; }
+	goto st87;
 st87:
 	if ( ++p == pe )
 		goto _test_eof87;
 case 87:
+#line 6478 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st88;
+			goto tr118;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st88;
+			goto tr118;
 	} else
-		goto st88;
+		goto tr118;
 	goto st0;
+tr118:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[88] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[88]]) - 1; }
+	goto st88;
 st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
+#line 6494 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st86;
+			goto tr113;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st86;
+			goto tr113;
 	} else
-		goto st86;
+		goto tr113;
 	goto st0;
+tr117:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[341] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[341]]) - 1; }
+	goto st341;
 st341:
 	if ( ++p == pe )
 		goto _test_eof341;
 case 341:
+#line 6510 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st341;
-		case 37u: goto st89;
-		case 38u: goto st91;
-		case 44u: goto st25;
-		case 47u: goto st263;
-		case 58u: goto st263;
-		case 61u: goto st25;
-		case 63u: goto st263;
-		case 64u: goto st28;
-		case 91u: goto st263;
-		case 93u: goto st263;
-		case 95u: goto st341;
-		case 126u: goto st341;
+		case 33u: goto tr117;
+		case 37u: goto tr430;
+		case 38u: goto tr431;
+		case 44u: goto tr29;
+		case 47u: goto tr58;
+		case 58u: goto tr58;
+		case 61u: goto tr29;
+		case 63u: goto tr58;
+		case 64u: goto tr30;
+		case 91u: goto tr58;
+		case 93u: goto tr58;
+		case 95u: goto tr117;
+		case 126u: goto tr117;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st341;
+			goto tr117;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st341;
+			goto tr117;
 	} else
-		goto st341;
+		goto tr117;
 	goto st0;
+tr430:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[89] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[89]]) - 1; }
+	goto st89;
 st89:
 	if ( ++p == pe )
 		goto _test_eof89;
 case 89:
+#line 6541 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st90;
+			goto tr119;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st90;
+			goto tr119;
 	} else
-		goto st90;
+		goto tr119;
 	goto st0;
+tr119:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[90] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[90]]) - 1; }
+	goto st90;
 st90:
 	if ( ++p == pe )
 		goto _test_eof90;
 case 90:
+#line 6557 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st341;
+			goto tr117;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st341;
+			goto tr117;
 	} else
-		goto st341;
+		goto tr117;
 	goto st0;
+tr431:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[91] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[91]]) - 1; }
+	goto st91;
 st91:
 	if ( ++p == pe )
 		goto _test_eof91;
 case 91:
+#line 6573 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st86;
-		case 37u: goto st87;
-		case 38u: goto st25;
-		case 44u: goto st25;
-		case 47u: goto st42;
-		case 58u: goto st42;
-		case 61u: goto st25;
-		case 63u: goto st42;
-		case 64u: goto st28;
-		case 91u: goto st42;
-		case 93u: goto st42;
-		case 95u: goto st86;
-		case 126u: goto st86;
+		case 33u: goto tr113;
+		case 37u: goto tr116;
+		case 38u: goto tr29;
+		case 44u: goto tr29;
+		case 47u: goto tr56;
+		case 58u: goto tr56;
+		case 61u: goto tr29;
+		case 63u: goto tr56;
+		case 64u: goto tr30;
+		case 91u: goto tr56;
+		case 93u: goto tr56;
+		case 95u: goto tr113;
+		case 126u: goto tr113;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st86;
+			goto tr113;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st86;
+			goto tr113;
 	} else
-		goto st86;
+		goto tr113;
 	goto st0;
+tr114:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[342] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[342]]) - 1; }
+	goto st342;
 st342:
 	if ( ++p == pe )
 		goto _test_eof342;
 case 342:
+#line 6604 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st342;
-		case 37u: goto st92;
-		case 38u: goto st82;
-		case 44u: goto st22;
-		case 58u: goto st341;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st263;
-		case 93u: goto st263;
-		case 95u: goto st342;
-		case 126u: goto st342;
+		case 33u: goto tr114;
+		case 37u: goto tr432;
+		case 38u: goto tr433;
+		case 44u: goto tr27;
+		case 58u: goto tr117;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr58;
+		case 93u: goto tr58;
+		case 95u: goto tr114;
+		case 126u: goto tr114;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st342;
+			goto tr114;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st342;
+			goto tr114;
 	} else
-		goto st342;
+		goto tr114;
 	goto st0;
+tr432:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[92] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[92]]) - 1; }
+	goto st92;
 st92:
 	if ( ++p == pe )
 		goto _test_eof92;
 case 92:
+#line 6634 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st93;
+			goto tr120;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st93;
+			goto tr120;
 	} else
-		goto st93;
+		goto tr120;
 	goto st0;
+tr120:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[93] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[93]]) - 1; }
+	goto st93;
 st93:
 	if ( ++p == pe )
 		goto _test_eof93;
 case 93:
+#line 6650 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st342;
+			goto tr114;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st342;
+			goto tr114;
 	} else
-		goto st342;
+		goto tr114;
 	goto st0;
 tr97:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[343] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[343]]) - 1; }
 	goto st343;
 st343:
 	if ( ++p == pe )
 		goto _test_eof343;
 case 343:
-#line 5928 "gen/c/sip_uri.c"
+#line 6667 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 82u: goto st344;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 114u: goto st344;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 82u: goto tr434;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 114u: goto tr434;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr434:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[344] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[344]]) - 1; }
+	goto st344;
 st344:
 	if ( ++p == pe )
 		goto _test_eof344;
 case 344:
+#line 6699 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr435;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr436;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
 tr98:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[345] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[345]]) - 1; }
 	goto st345;
 st345:
 	if ( ++p == pe )
 		goto _test_eof345;
 case 345:
-#line 5987 "gen/c/sip_uri.c"
+#line 6730 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 65u: goto st346;
-		case 69u: goto st371;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 97u: goto st346;
-		case 101u: goto st371;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 65u: goto tr437;
+		case 69u: goto tr438;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 97u: goto tr437;
+		case 101u: goto tr438;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 66u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr437:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[346] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[346]]) - 1; }
+	goto st346;
 st346:
 	if ( ++p == pe )
 		goto _test_eof346;
 case 346:
+#line 6764 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 68u: goto st347;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 100u: goto st347;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 68u: goto tr439;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 100u: goto tr439;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr439:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[347] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[347]]) - 1; }
+	goto st347;
 st347:
 	if ( ++p == pe )
 		goto _test_eof347;
 case 347:
+#line 6796 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 68u: goto st348;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 100u: goto st348;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 68u: goto tr440;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 100u: goto tr440;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr440:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[348] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[348]]) - 1; }
+	goto st348;
 st348:
 	if ( ++p == pe )
 		goto _test_eof348;
 case 348:
+#line 6828 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 82u: goto st349;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 114u: goto st349;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 82u: goto tr441;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 114u: goto tr441;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr441:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[349] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[349]]) - 1; }
+	goto st349;
 st349:
 	if ( ++p == pe )
 		goto _test_eof349;
 case 349:
+#line 6860 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st94;
+		case 61u: goto tr442;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr442:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[94] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[94]]) - 1; }
+	goto st94;
 st94:
 	if ( ++p == pe )
 		goto _test_eof94;
 case 94:
+#line 6890 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st292;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr63;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st350;
+		goto tr121;
 	goto st0;
+tr121:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[350] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[350]]) - 1; }
+	goto st350;
 st350:
 	if ( ++p == pe )
 		goto _test_eof350;
 case 350:
+#line 6923 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st357;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr444;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st369;
+		goto tr445;
 	goto st0;
+tr443:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[351] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[351]]) - 1; }
+	goto st351;
 st351:
 	if ( ++p == pe )
 		goto _test_eof351;
 case 351:
+#line 6958 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr446:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[352] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[352]]) - 1; }
+	goto st352;
 st352:
 	if ( ++p == pe )
 		goto _test_eof352;
 case 352:
+#line 6992 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st353;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr447;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr447:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[353] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[353]]) - 1; }
+	goto st353;
 st353:
 	if ( ++p == pe )
 		goto _test_eof353;
 case 353:
+#line 7027 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr122:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[354] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[354]]) - 1; }
+	goto st354;
 st354:
 	if ( ++p == pe )
 		goto _test_eof354;
 case 354:
+#line 7060 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st355;
-		case 46u: goto st356;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr448;
+		case 46u: goto tr449;
+		case 58u: goto tr105;
 		case 59u: goto tr450;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr451;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st354;
+		goto tr122;
 	goto st0;
+tr448:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[355] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[355]]) - 1; }
+	goto st355;
 st355:
 	if ( ++p == pe )
 		goto _test_eof355;
 case 355:
+#line 7095 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st355;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr448;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st354;
+		goto tr122;
 	goto st0;
+tr449:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[356] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[356]]) - 1; }
+	goto st356;
 st356:
 	if ( ++p == pe )
 		goto _test_eof356;
 case 356:
+#line 7129 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr450;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr451;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr444:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[357] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[357]]) - 1; }
+	goto st357;
 st357:
 	if ( ++p == pe )
 		goto _test_eof357;
 case 357:
+#line 7162 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st358;
+		goto tr452;
 	goto st0;
+tr452:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[358] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[358]]) - 1; }
+	goto st358;
 st358:
 	if ( ++p == pe )
 		goto _test_eof358;
 case 358:
+#line 7195 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st359;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr453;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st367;
+		goto tr454;
 	goto st0;
+tr453:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[359] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[359]]) - 1; }
+	goto st359;
 st359:
 	if ( ++p == pe )
 		goto _test_eof359;
 case 359:
+#line 7230 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st360;
+		goto tr455;
 	goto st0;
+tr455:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[360] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[360]]) - 1; }
+	goto st360;
 st360:
 	if ( ++p == pe )
 		goto _test_eof360;
 case 360:
+#line 7263 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st361;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr456;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st365;
+		goto tr457;
 	goto st0;
+tr456:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[361] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[361]]) - 1; }
+	goto st361;
 st361:
 	if ( ++p == pe )
 		goto _test_eof361;
 case 361:
+#line 7298 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st354;
+				goto tr122;
 		} else if ( (*p) >= 65u )
-			goto st354;
+			goto tr122;
 	} else
-		goto st362;
+		goto tr458;
 	goto st0;
+tr458:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[362] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[362]]) - 1; }
+	goto st362;
 st362:
 	if ( ++p == pe )
 		goto _test_eof362;
 case 362:
+#line 7331 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st353;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr447;
+		case 58u: goto tr105;
 		case 59u: goto tr460;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr461;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st363;
+		goto tr459;
 	goto st0;
+tr459:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[363] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[363]]) - 1; }
+	goto st363;
 st363:
 	if ( ++p == pe )
 		goto _test_eof363;
 case 363:
+#line 7366 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st353;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr447;
+		case 58u: goto tr105;
 		case 59u: goto tr460;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr461;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st364;
+		goto tr462;
 	goto st0;
+tr462:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[364] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[364]]) - 1; }
+	goto st364;
 st364:
 	if ( ++p == pe )
 		goto _test_eof364;
 case 364:
+#line 7401 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st353;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr447;
+		case 58u: goto tr105;
 		case 59u: goto tr460;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr461;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr457:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[365] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[365]]) - 1; }
+	goto st365;
 st365:
 	if ( ++p == pe )
 		goto _test_eof365;
 case 365:
+#line 7436 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st361;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr456;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st366;
+		goto tr463;
 	goto st0;
+tr463:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[366] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[366]]) - 1; }
+	goto st366;
 st366:
 	if ( ++p == pe )
 		goto _test_eof366;
 case 366:
+#line 7471 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st361;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr456;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr454:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[367] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[367]]) - 1; }
+	goto st367;
 st367:
 	if ( ++p == pe )
 		goto _test_eof367;
 case 367:
+#line 7506 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st359;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr453;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st368;
+		goto tr464;
 	goto st0;
+tr464:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[368] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[368]]) - 1; }
+	goto st368;
 st368:
 	if ( ++p == pe )
 		goto _test_eof368;
 case 368:
+#line 7541 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st359;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr453;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr445:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[369] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[369]]) - 1; }
+	goto st369;
 st369:
 	if ( ++p == pe )
 		goto _test_eof369;
 case 369:
+#line 7576 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st357;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr444;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st370;
+		goto tr465;
 	goto st0;
+tr465:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[370] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[370]]) - 1; }
+	goto st370;
 st370:
 	if ( ++p == pe )
 		goto _test_eof370;
 case 370:
+#line 7611 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 45u: goto st351;
-		case 46u: goto st357;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 45u: goto tr443;
+		case 46u: goto tr444;
+		case 58u: goto tr105;
 		case 59u: goto tr425;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st352;
+				goto tr446;
 		} else if ( (*p) >= 65u )
-			goto st352;
+			goto tr446;
 	} else
-		goto st352;
+		goto tr446;
 	goto st0;
+tr438:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[371] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[371]]) - 1; }
+	goto st371;
 st371:
 	if ( ++p == pe )
 		goto _test_eof371;
 case 371:
+#line 7646 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 84u: goto st372;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 116u: goto st372;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 84u: goto tr466;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 116u: goto tr466;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr466:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[372] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[372]]) - 1; }
+	goto st372;
 st372:
 	if ( ++p == pe )
 		goto _test_eof372;
 case 372:
+#line 7678 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 72u: goto st373;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 104u: goto st373;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 72u: goto tr467;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 104u: goto tr467;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr467:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[373] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[373]]) - 1; }
+	goto st373;
 st373:
 	if ( ++p == pe )
 		goto _test_eof373;
 case 373:
+#line 7710 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 79u: goto st374;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 111u: goto st374;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 79u: goto tr468;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 111u: goto tr468;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr468:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[374] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[374]]) - 1; }
+	goto st374;
 st374:
 	if ( ++p == pe )
 		goto _test_eof374;
 case 374:
+#line 7742 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 68u: goto st375;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 100u: goto st375;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 68u: goto tr469;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 100u: goto tr469;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr469:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[375] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[375]]) - 1; }
+	goto st375;
 st375:
 	if ( ++p == pe )
 		goto _test_eof375;
 case 375:
+#line 7774 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st95;
+		case 61u: goto tr470;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr470:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[95] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[95]]) - 1; }
+	goto st95;
 st95:
 	if ( ++p == pe )
 		goto _test_eof95;
 case 95:
+#line 7804 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st376;
-		case 37u: goto st377;
-		case 39u: goto st376;
-		case 44u: goto st22;
-		case 47u: goto st340;
-		case 58u: goto st339;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st302;
-		case 126u: goto st376;
+		case 33u: goto tr123;
+		case 37u: goto tr124;
+		case 39u: goto tr123;
+		case 44u: goto tr27;
+		case 47u: goto tr108;
+		case 58u: goto tr105;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr66;
+		case 126u: goto tr123;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st376;
+				goto tr123;
 		} else if ( (*p) >= 65u )
-			goto st376;
+			goto tr123;
 	} else
-		goto st376;
+		goto tr123;
 	goto st0;
+tr123:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[376] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[376]]) - 1; }
+	goto st376;
 st376:
 	if ( ++p == pe )
 		goto _test_eof376;
 case 376:
+#line 7839 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st376;
-		case 37u: goto st377;
-		case 39u: goto st376;
-		case 44u: goto st22;
-		case 47u: goto st340;
-		case 58u: goto st339;
+		case 33u: goto tr123;
+		case 37u: goto tr124;
+		case 39u: goto tr123;
+		case 44u: goto tr27;
+		case 47u: goto tr108;
+		case 58u: goto tr105;
 		case 59u: goto tr471;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr472;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st302;
-		case 126u: goto st376;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr66;
+		case 126u: goto tr123;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st376;
+				goto tr123;
 		} else if ( (*p) >= 65u )
-			goto st376;
+			goto tr123;
 	} else
-		goto st376;
+		goto tr123;
 	goto st0;
+tr124:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[377] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[377]]) - 1; }
+	goto st377;
 st377:
 	if ( ++p == pe )
 		goto _test_eof377;
 case 377:
+#line 7874 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st302;
-		case 37u: goto st302;
-		case 39u: goto st302;
+		case 33u: goto tr66;
+		case 37u: goto tr66;
+		case 39u: goto tr66;
 		case 59u: goto tr382;
 		case 63u: goto tr383;
-		case 126u: goto st302;
+		case 126u: goto tr66;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st378;
+				goto tr473;
 		} else
-			goto st302;
+			goto tr66;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st302;
+					goto tr66;
 			} else if ( (*p) >= 97u )
-				goto st378;
+				goto tr473;
 		} else
-			goto st302;
+			goto tr66;
 	} else
-		goto st378;
+		goto tr473;
 	goto st0;
+tr473:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[378] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[378]]) - 1; }
+	goto st378;
 st378:
 	if ( ++p == pe )
 		goto _test_eof378;
 case 378:
+#line 7913 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st302;
-		case 37u: goto st302;
-		case 39u: goto st302;
+		case 33u: goto tr66;
+		case 37u: goto tr66;
+		case 39u: goto tr66;
 		case 59u: goto tr382;
 		case 63u: goto tr383;
-		case 126u: goto st302;
+		case 126u: goto tr66;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st376;
+				goto tr123;
 		} else
-			goto st302;
+			goto tr66;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st302;
+				goto tr66;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st302;
+					goto tr66;
 			} else if ( (*p) >= 97u )
-				goto st376;
+				goto tr123;
 		} else
-			goto st302;
+			goto tr66;
 	} else
-		goto st376;
+		goto tr123;
 	goto st0;
 tr99:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[379] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[379]]) - 1; }
 	goto st379;
 st379:
 	if ( ++p == pe )
 		goto _test_eof379;
 case 379:
-#line 7104 "gen/c/sip_uri.c"
+#line 7953 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 82u: goto st380;
-		case 84u: goto st391;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 114u: goto st380;
-		case 116u: goto st391;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 82u: goto tr474;
+		case 84u: goto tr475;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 114u: goto tr474;
+		case 116u: goto tr475;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr474:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[380] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[380]]) - 1; }
+	goto st380;
 st380:
 	if ( ++p == pe )
 		goto _test_eof380;
 case 380:
+#line 7987 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 65u: goto st381;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 97u: goto st381;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 65u: goto tr476;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 97u: goto tr476;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 66u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr476:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[381] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[381]]) - 1; }
+	goto st381;
 st381:
 	if ( ++p == pe )
 		goto _test_eof381;
 case 381:
+#line 8019 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 78u: goto st382;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 110u: goto st382;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 78u: goto tr477;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 110u: goto tr477;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr477:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[382] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[382]]) - 1; }
+	goto st382;
 st382:
 	if ( ++p == pe )
 		goto _test_eof382;
 case 382:
+#line 8051 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 83u: goto st383;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 115u: goto st383;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 83u: goto tr478;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 115u: goto tr478;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr478:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[383] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[383]]) - 1; }
+	goto st383;
 st383:
 	if ( ++p == pe )
 		goto _test_eof383;
 case 383:
+#line 8083 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 80u: goto st384;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 112u: goto st384;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 80u: goto tr479;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 112u: goto tr479;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr479:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[384] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[384]]) - 1; }
+	goto st384;
 st384:
 	if ( ++p == pe )
 		goto _test_eof384;
 case 384:
+#line 8115 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 79u: goto st385;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 111u: goto st385;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 79u: goto tr480;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 111u: goto tr480;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr480:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[385] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[385]]) - 1; }
+	goto st385;
 st385:
 	if ( ++p == pe )
 		goto _test_eof385;
 case 385:
+#line 8147 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 82u: goto st386;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 114u: goto st386;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 82u: goto tr481;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 114u: goto tr481;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr481:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[386] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[386]]) - 1; }
+	goto st386;
 st386:
 	if ( ++p == pe )
 		goto _test_eof386;
 case 386:
+#line 8179 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 84u: goto st387;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 116u: goto st387;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 84u: goto tr482;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 116u: goto tr482;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr482:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[387] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[387]]) - 1; }
+	goto st387;
 st387:
 	if ( ++p == pe )
 		goto _test_eof387;
 case 387:
+#line 8211 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st96;
+		case 61u: goto tr483;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr483:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[96] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[96]]) - 1; }
+	goto st96;
 st96:
 	if ( ++p == pe )
 		goto _test_eof96;
 case 96:
+#line 8241 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st388;
-		case 37u: goto st389;
-		case 39u: goto st388;
-		case 44u: goto st22;
-		case 47u: goto st340;
-		case 58u: goto st339;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st315;
-		case 126u: goto st388;
+		case 33u: goto tr125;
+		case 37u: goto tr126;
+		case 39u: goto tr125;
+		case 44u: goto tr27;
+		case 47u: goto tr108;
+		case 58u: goto tr105;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr69;
+		case 126u: goto tr125;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st388;
+				goto tr125;
 		} else if ( (*p) >= 65u )
-			goto st388;
+			goto tr125;
 	} else
-		goto st388;
+		goto tr125;
 	goto st0;
+tr125:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[388] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[388]]) - 1; }
+	goto st388;
 st388:
 	if ( ++p == pe )
 		goto _test_eof388;
 case 388:
+#line 8276 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st388;
-		case 37u: goto st389;
-		case 39u: goto st388;
-		case 44u: goto st22;
-		case 47u: goto st340;
-		case 58u: goto st339;
+		case 33u: goto tr125;
+		case 37u: goto tr126;
+		case 39u: goto tr125;
+		case 44u: goto tr27;
+		case 47u: goto tr108;
+		case 58u: goto tr105;
 		case 59u: goto tr484;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr485;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st315;
-		case 126u: goto st388;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr69;
+		case 126u: goto tr125;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st388;
+				goto tr125;
 		} else if ( (*p) >= 65u )
-			goto st388;
+			goto tr125;
 	} else
-		goto st388;
+		goto tr125;
 	goto st0;
+tr126:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[389] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[389]]) - 1; }
+	goto st389;
 st389:
 	if ( ++p == pe )
 		goto _test_eof389;
 case 389:
+#line 8311 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st315;
-		case 37u: goto st315;
-		case 39u: goto st315;
+		case 33u: goto tr69;
+		case 37u: goto tr69;
+		case 39u: goto tr69;
 		case 59u: goto tr395;
 		case 63u: goto tr396;
-		case 126u: goto st315;
+		case 126u: goto tr69;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st390;
+				goto tr486;
 		} else
-			goto st315;
+			goto tr69;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st315;
+					goto tr69;
 			} else if ( (*p) >= 97u )
-				goto st390;
+				goto tr486;
 		} else
-			goto st315;
+			goto tr69;
 	} else
-		goto st390;
+		goto tr486;
 	goto st0;
+tr486:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[390] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[390]]) - 1; }
+	goto st390;
 st390:
 	if ( ++p == pe )
 		goto _test_eof390;
 case 390:
+#line 8350 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st315;
-		case 37u: goto st315;
-		case 39u: goto st315;
+		case 33u: goto tr69;
+		case 37u: goto tr69;
+		case 39u: goto tr69;
 		case 59u: goto tr395;
 		case 63u: goto tr396;
-		case 126u: goto st315;
+		case 126u: goto tr69;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st388;
+				goto tr125;
 		} else
-			goto st315;
+			goto tr69;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st315;
+				goto tr69;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st315;
+					goto tr69;
 			} else if ( (*p) >= 97u )
-				goto st388;
+				goto tr125;
 		} else
-			goto st315;
+			goto tr69;
 	} else
-		goto st388;
+		goto tr125;
 	goto st0;
+tr475:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[391] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[391]]) - 1; }
+	goto st391;
 st391:
 	if ( ++p == pe )
 		goto _test_eof391;
 case 391:
+#line 8389 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 76u: goto st392;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 108u: goto st392;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 76u: goto tr487;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 108u: goto tr487;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr487:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[392] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[392]]) - 1; }
+	goto st392;
 st392:
 	if ( ++p == pe )
 		goto _test_eof392;
 case 392:
+#line 8421 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st97;
+		case 61u: goto tr488;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr488:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[97] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[97]]) - 1; }
+	goto st97;
 st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
+#line 8451 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st340;
+				goto tr108;
 		} else if ( (*p) >= 65u )
-			goto st340;
+			goto tr108;
 	} else
-		goto st393;
+		goto tr127;
 	goto st0;
+tr127:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[393] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[393]]) - 1; }
+	goto st393;
 st393:
 	if ( ++p == pe )
 		goto _test_eof393;
 case 393:
+#line 8484 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr490;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr491;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st340;
+				goto tr108;
 		} else if ( (*p) >= 65u )
-			goto st340;
+			goto tr108;
 	} else
-		goto st394;
+		goto tr489;
 	goto st0;
+tr489:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[394] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[394]]) - 1; }
+	goto st394;
 st394:
 	if ( ++p == pe )
 		goto _test_eof394;
 case 394:
+#line 8517 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr490;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr491;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st340;
+				goto tr108;
 		} else if ( (*p) >= 65u )
-			goto st340;
+			goto tr108;
 	} else
-		goto st395;
+		goto tr492;
 	goto st0;
+tr492:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[395] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[395]]) - 1; }
+	goto st395;
 st395:
 	if ( ++p == pe )
 		goto _test_eof395;
 case 395:
+#line 8550 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st340;
-		case 37u: goto st80;
-		case 44u: goto st22;
-		case 58u: goto st339;
+		case 33u: goto tr108;
+		case 37u: goto tr109;
+		case 44u: goto tr27;
+		case 58u: goto tr105;
 		case 59u: goto tr490;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr491;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 95u: goto st340;
-		case 126u: goto st340;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 95u: goto tr108;
+		case 126u: goto tr108;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st340;
+			goto tr108;
 	} else
-		goto st340;
+		goto tr108;
 	goto st0;
 tr100:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[396] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[396]]) - 1; }
 	goto st396;
 st396:
 	if ( ++p == pe )
 		goto _test_eof396;
 case 396:
-#line 7677 "gen/c/sip_uri.c"
+#line 8581 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 83u: goto st397;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 115u: goto st397;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 83u: goto tr493;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 115u: goto tr493;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr493:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[397] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[397]]) - 1; }
+	goto st397;
 st397:
 	if ( ++p == pe )
 		goto _test_eof397;
 case 397:
+#line 8613 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 69u: goto st398;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 101u: goto st398;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 69u: goto tr494;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 101u: goto tr494;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr494:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[398] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[398]]) - 1; }
+	goto st398;
 st398:
 	if ( ++p == pe )
 		goto _test_eof398;
 case 398:
+#line 8645 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st79;
+		case 61u: goto tr426;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 82u: goto st399;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 114u: goto st399;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 82u: goto tr495;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 114u: goto tr495;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr495:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[399] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[399]]) - 1; }
+	goto st399;
 st399:
 	if ( ++p == pe )
 		goto _test_eof399;
 case 399:
+#line 8677 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st337;
-		case 37u: goto st72;
-		case 44u: goto st22;
-		case 58u: goto st338;
+		case 33u: goto tr102;
+		case 37u: goto tr424;
+		case 44u: goto tr27;
+		case 58u: goto tr104;
 		case 59u: goto tr425;
-		case 61u: goto st98;
+		case 61u: goto tr496;
 		case 63u: goto tr427;
-		case 64u: goto st28;
-		case 91u: goto st261;
-		case 93u: goto st261;
-		case 95u: goto st337;
-		case 126u: goto st337;
+		case 64u: goto tr30;
+		case 91u: goto tr52;
+		case 93u: goto tr52;
+		case 95u: goto tr102;
+		case 126u: goto tr102;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st337;
+			goto tr102;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st337;
+			goto tr102;
 	} else
-		goto st337;
+		goto tr102;
 	goto st0;
+tr496:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[98] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[98]]) - 1; }
+	goto st98;
 st98:
 	if ( ++p == pe )
 		goto _test_eof98;
 case 98:
+#line 8707 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st400;
-		case 37u: goto st401;
-		case 39u: goto st400;
-		case 44u: goto st22;
-		case 47u: goto st340;
-		case 58u: goto st339;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st328;
-		case 126u: goto st400;
+		case 33u: goto tr128;
+		case 37u: goto tr129;
+		case 39u: goto tr128;
+		case 44u: goto tr27;
+		case 47u: goto tr108;
+		case 58u: goto tr105;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr73;
+		case 126u: goto tr128;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st400;
+				goto tr128;
 		} else if ( (*p) >= 65u )
-			goto st400;
+			goto tr128;
 	} else
-		goto st400;
+		goto tr128;
 	goto st0;
+tr128:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[400] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[400]]) - 1; }
+	goto st400;
 st400:
 	if ( ++p == pe )
 		goto _test_eof400;
 case 400:
+#line 8742 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st400;
-		case 37u: goto st401;
-		case 39u: goto st400;
-		case 44u: goto st22;
-		case 47u: goto st340;
-		case 58u: goto st339;
+		case 33u: goto tr128;
+		case 37u: goto tr129;
+		case 39u: goto tr128;
+		case 44u: goto tr27;
+		case 47u: goto tr108;
+		case 58u: goto tr105;
 		case 59u: goto tr497;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr498;
-		case 64u: goto st28;
-		case 91u: goto st262;
-		case 93u: goto st262;
-		case 96u: goto st328;
-		case 126u: goto st400;
+		case 64u: goto tr30;
+		case 91u: goto tr53;
+		case 93u: goto tr53;
+		case 96u: goto tr73;
+		case 126u: goto tr128;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st340;
+			goto tr108;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st400;
+				goto tr128;
 		} else if ( (*p) >= 65u )
-			goto st400;
+			goto tr128;
 	} else
-		goto st400;
+		goto tr128;
 	goto st0;
+tr129:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[401] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[401]]) - 1; }
+	goto st401;
 st401:
 	if ( ++p == pe )
 		goto _test_eof401;
 case 401:
+#line 8777 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st328;
-		case 37u: goto st328;
-		case 39u: goto st328;
+		case 33u: goto tr73;
+		case 37u: goto tr73;
+		case 39u: goto tr73;
 		case 59u: goto tr408;
 		case 63u: goto tr409;
-		case 126u: goto st328;
+		case 126u: goto tr73;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st402;
+				goto tr499;
 		} else
-			goto st328;
+			goto tr73;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st328;
+					goto tr73;
 			} else if ( (*p) >= 97u )
-				goto st402;
+				goto tr499;
 		} else
-			goto st328;
+			goto tr73;
 	} else
-		goto st402;
+		goto tr499;
 	goto st0;
+tr499:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[402] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[402]]) - 1; }
+	goto st402;
 st402:
 	if ( ++p == pe )
 		goto _test_eof402;
 case 402:
+#line 8816 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st328;
-		case 37u: goto st328;
-		case 39u: goto st328;
+		case 33u: goto tr73;
+		case 37u: goto tr73;
+		case 39u: goto tr73;
 		case 59u: goto tr408;
 		case 63u: goto tr409;
-		case 126u: goto st328;
+		case 126u: goto tr73;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st400;
+				goto tr128;
 		} else
-			goto st328;
+			goto tr73;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st328;
+				goto tr73;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st328;
+					goto tr73;
 			} else if ( (*p) >= 97u )
-				goto st400;
+				goto tr128;
 		} else
-			goto st328;
+			goto tr73;
 	} else
-		goto st400;
+		goto tr128;
 	goto st0;
+tr87:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[99] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[99]]) - 1; }
+	goto st99;
 st99:
 	if ( ++p == pe )
 		goto _test_eof99;
 case 99:
+#line 8855 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st334;
+				goto tr91;
 		} else if ( (*p) >= 65u )
-			goto st334;
+			goto tr91;
 	} else
-		goto st100;
+		goto tr130;
 	goto st0;
+tr130:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[100] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[100]]) - 1; }
+	goto st100;
 st100:
 	if ( ++p == pe )
 		goto _test_eof100;
 case 100:
+#line 8885 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st101;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr131;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st106;
+		goto tr132;
 	goto st0;
+tr131:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[101] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[101]]) - 1; }
+	goto st101;
 st101:
 	if ( ++p == pe )
 		goto _test_eof101;
 case 101:
+#line 8917 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st334;
+				goto tr91;
 		} else if ( (*p) >= 65u )
-			goto st334;
+			goto tr91;
 	} else
-		goto st102;
+		goto tr133;
 	goto st0;
+tr133:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[102] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[102]]) - 1; }
+	goto st102;
 st102:
 	if ( ++p == pe )
 		goto _test_eof102;
 case 102:
+#line 8947 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st103;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr134;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st104;
+		goto tr135;
 	goto st0;
+tr134:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[103] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[103]]) - 1; }
+	goto st103;
 st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
+#line 8979 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st334;
+				goto tr91;
 		} else if ( (*p) >= 65u )
-			goto st334;
+			goto tr91;
 	} else
-		goto st403;
+		goto tr136;
 	goto st0;
+tr136:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[403] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[403]]) - 1; }
+	goto st403;
 st403:
 	if ( ++p == pe )
 		goto _test_eof403;
 case 403:
+#line 9009 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st68;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr90;
 		case 58u: goto tr501;
 		case 59u: goto tr502;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr503;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st404;
+		goto tr500;
 	goto st0;
+tr500:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[404] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[404]]) - 1; }
+	goto st404;
 st404:
 	if ( ++p == pe )
 		goto _test_eof404;
 case 404:
+#line 9041 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st68;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr90;
 		case 58u: goto tr501;
 		case 59u: goto tr502;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr503;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st405;
+		goto tr504;
 	goto st0;
+tr504:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[405] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[405]]) - 1; }
+	goto st405;
 st405:
 	if ( ++p == pe )
 		goto _test_eof405;
 case 405:
+#line 9073 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st68;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr90;
 		case 58u: goto tr501;
 		case 59u: goto tr502;
-		case 61u: goto st22;
+		case 61u: goto tr27;
 		case 63u: goto tr503;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
+tr135:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[104] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[104]]) - 1; }
+	goto st104;
 st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
+#line 9105 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st103;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr134;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st105;
+		goto tr137;
 	goto st0;
+tr137:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[105] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[105]]) - 1; }
+	goto st105;
 st105:
 	if ( ++p == pe )
 		goto _test_eof105;
 case 105:
+#line 9137 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st103;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr134;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
+tr132:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[106] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[106]]) - 1; }
+	goto st106;
 st106:
 	if ( ++p == pe )
 		goto _test_eof106;
 case 106:
+#line 9169 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st101;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr131;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st107;
+		goto tr138;
 	goto st0;
+tr138:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[107] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[107]]) - 1; }
+	goto st107;
 st107:
 	if ( ++p == pe )
 		goto _test_eof107;
 case 107:
+#line 9201 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st101;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr131;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
+tr88:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[108] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[108]]) - 1; }
+	goto st108;
 st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
+#line 9233 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st99;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr87;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st109;
+		goto tr139;
 	goto st0;
+tr139:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[109] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[109]]) - 1; }
+	goto st109;
 st109:
 	if ( ++p == pe )
 		goto _test_eof109;
 case 109:
+#line 9265 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st22;
-		case 37u: goto st23;
-		case 45u: goto st66;
-		case 46u: goto st99;
-		case 58u: goto st25;
-		case 59u: goto st22;
-		case 61u: goto st22;
-		case 63u: goto st22;
-		case 64u: goto st28;
-		case 95u: goto st22;
-		case 126u: goto st22;
+		case 33u: goto tr27;
+		case 37u: goto tr28;
+		case 45u: goto tr86;
+		case 46u: goto tr87;
+		case 58u: goto tr29;
+		case 59u: goto tr27;
+		case 61u: goto tr27;
+		case 63u: goto tr27;
+		case 64u: goto tr30;
+		case 95u: goto tr27;
+		case 126u: goto tr27;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st22;
+			goto tr27;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st67;
+				goto tr89;
 		} else if ( (*p) >= 65u )
-			goto st67;
+			goto tr89;
 	} else
-		goto st67;
+		goto tr89;
 	goto st0;
 case 110:
 	switch( (*p) ) {
-		case 83u: goto st111;
-		case 115u: goto st111;
+		case 83u: goto tr140;
+		case 115u: goto tr140;
 	}
 	goto st0;
+tr140:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[111] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[111]]) - 1; }
+	goto st111;
 st111:
 	if ( ++p == pe )
 		goto _test_eof111;
 case 111:
+#line 9303 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 73u: goto st112;
-		case 105u: goto st112;
+		case 73u: goto tr141;
+		case 105u: goto tr141;
 	}
 	goto st0;
+tr141:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[112] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[112]]) - 1; }
+	goto st112;
 st112:
 	if ( ++p == pe )
 		goto _test_eof112;
 case 112:
+#line 9315 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 80u: goto st113;
-		case 112u: goto st113;
+		case 80u: goto tr142;
+		case 112u: goto tr142;
 	}
 	goto st0;
+tr142:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[113] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[113]]) - 1; }
+	goto st113;
 st113:
 	if ( ++p == pe )
 		goto _test_eof113;
 case 113:
+#line 9327 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 83u: goto st114;
-		case 115u: goto st114;
+		case 83u: goto tr143;
+		case 115u: goto tr143;
 	}
 	goto st0;
+tr143:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[114] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[114]]) - 1; }
+	goto st114;
 st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
+#line 9339 "gen/c/sip_uri.c"
 	if ( (*p) == 58u )
-		goto st115;
+		goto tr144;
 	goto st0;
+tr144:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[115] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[115]]) - 1; }
+	goto st115;
 st115:
 	if ( ++p == pe )
 		goto _test_eof115;
 case 115:
+#line 9349 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr145;
 		case 37u: goto tr146;
@@ -8605,118 +10245,155 @@ case 115:
 	} else
 		goto tr147;
 	goto st0;
+tr150:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[116] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[116]]) - 1; }
+	goto st116;
 tr145:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[116] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[116]]) - 1; }
 	goto st116;
 st116:
 	if ( ++p == pe )
 		goto _test_eof116;
 case 116:
-#line 8396 "gen/c/sip_uri.c"
+#line 9382 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 58u: goto st119;
-		case 61u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 58u: goto tr152;
+		case 61u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 59u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st116;
+			goto tr150;
 	} else
-		goto st116;
+		goto tr150;
 	goto st0;
+tr151:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[117] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[117]]) - 1; }
+	goto st117;
 tr146:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[117] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[117]]) - 1; }
 	goto st117;
 st117:
 	if ( ++p == pe )
 		goto _test_eof117;
 case 117:
-#line 8421 "gen/c/sip_uri.c"
+#line 9411 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st118;
+			goto tr154;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st118;
+			goto tr154;
 	} else
-		goto st118;
+		goto tr154;
 	goto st0;
+tr154:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[118] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[118]]) - 1; }
+	goto st118;
 st118:
 	if ( ++p == pe )
 		goto _test_eof118;
 case 118:
+#line 9427 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st116;
+			goto tr150;
 	} else
-		goto st116;
+		goto tr150;
 	goto st0;
+tr152:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[119] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[119]]) - 1; }
+	goto st119;
 st119:
 	if ( ++p == pe )
 		goto _test_eof119;
 case 119:
+#line 9443 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st119;
-		case 37u: goto st120;
-		case 61u: goto st119;
-		case 64u: goto st122;
-		case 95u: goto st119;
-		case 126u: goto st119;
+		case 33u: goto tr152;
+		case 37u: goto tr155;
+		case 61u: goto tr152;
+		case 64u: goto tr153;
+		case 95u: goto tr152;
+		case 126u: goto tr152;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st119;
+			goto tr152;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st119;
+				goto tr152;
 		} else if ( (*p) >= 65u )
-			goto st119;
+			goto tr152;
 	} else
-		goto st119;
+		goto tr152;
 	goto st0;
+tr155:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[120] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[120]]) - 1; }
+	goto st120;
 st120:
 	if ( ++p == pe )
 		goto _test_eof120;
 case 120:
+#line 9470 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st121;
+			goto tr156;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st121;
+			goto tr156;
 	} else
-		goto st121;
+		goto tr156;
 	goto st0;
+tr156:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[121] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[121]]) - 1; }
+	goto st121;
 st121:
 	if ( ++p == pe )
 		goto _test_eof121;
 case 121:
+#line 9486 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st119;
+			goto tr152;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st119;
+			goto tr152;
 	} else
-		goto st119;
+		goto tr152;
 	goto st0;
+tr153:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[122] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[122]]) - 1; }
+	goto st122;
 st122:
 	if ( ++p == pe )
 		goto _test_eof122;
 case 122:
+#line 9502 "gen/c/sip_uri.c"
 	if ( (*p) == 91u )
 		goto tr159;
 	if ( (*p) < 65u ) {
@@ -8733,193 +10410,252 @@ tr157:
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[123] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[123]]) - 1; }
 	goto st123;
 st123:
 	if ( ++p == pe )
 		goto _test_eof123;
 case 123:
-#line 8516 "gen/c/sip_uri.c"
+#line 9522 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st146;
+		case 45u: goto tr160;
+		case 46u: goto tr161;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st155;
+			goto tr162;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr160:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[124] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[124]]) - 1; }
+	goto st124;
 st124:
 	if ( ++p == pe )
 		goto _test_eof124;
 case 124:
+#line 9542 "gen/c/sip_uri.c"
 	if ( (*p) == 45u )
-		goto st124;
+		goto tr160;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr163:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[125] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[125]]) - 1; }
+	goto st125;
 st125:
 	if ( ++p == pe )
 		goto _test_eof125;
 case 125:
+#line 9560 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st126;
+		case 45u: goto tr160;
+		case 46u: goto tr164;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr164:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[126] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[126]]) - 1; }
+	goto st126;
 st126:
 	if ( ++p == pe )
 		goto _test_eof126;
 case 126:
+#line 9580 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st406;
+			goto tr165;
 	} else
-		goto st406;
+		goto tr165;
 	goto st0;
+tr165:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[406] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[406]]) - 1; }
+	goto st406;
 tr158:
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[406] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[406]]) - 1; }
 	goto st406;
 st406:
 	if ( ++p == pe )
 		goto _test_eof406;
 case 406:
-#line 8582 "gen/c/sip_uri.c"
+#line 9601 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st127;
-		case 46u: goto st407;
-		case 58u: goto st128;
+		case 45u: goto tr166;
+		case 46u: goto tr505;
+		case 58u: goto tr506;
 		case 59u: goto tr507;
 		case 63u: goto tr508;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st406;
+			goto tr165;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st406;
+			goto tr165;
 	} else
-		goto st406;
+		goto tr165;
 	goto st0;
+tr166:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[127] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[127]]) - 1; }
+	goto st127;
 st127:
 	if ( ++p == pe )
 		goto _test_eof127;
 case 127:
+#line 9624 "gen/c/sip_uri.c"
 	if ( (*p) == 45u )
-		goto st127;
+		goto tr166;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st406;
+			goto tr165;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st406;
+			goto tr165;
 	} else
-		goto st406;
+		goto tr165;
 	goto st0;
+tr505:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[407] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[407]]) - 1; }
+	goto st407;
 st407:
 	if ( ++p == pe )
 		goto _test_eof407;
 case 407:
+#line 9642 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 58u: goto st128;
+		case 58u: goto tr506;
 		case 59u: goto tr507;
 		case 63u: goto tr508;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st406;
+			goto tr165;
 	} else
-		goto st406;
+		goto tr165;
 	goto st0;
+tr506:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[128] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[128]]) - 1; }
+	goto st128;
 tr587:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[128] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[128]]) - 1; }
 	goto st128;
 tr591:
 #line 34 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV6; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[128] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[128]]) - 1; }
 	goto st128;
 st128:
 	if ( ++p == pe )
 		goto _test_eof128;
 case 128:
-#line 8641 "gen/c/sip_uri.c"
+#line 9671 "gen/c/sip_uri.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr167;
 	goto st0;
+tr509:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[408] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[408]]) - 1; }
+	goto st408;
 tr167:
 #line 32 "grammar/uri_actions.rl"
 	{ m_port = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[408] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[408]]) - 1; }
 	goto st408;
 st408:
 	if ( ++p == pe )
 		goto _test_eof408;
 case 408:
-#line 8651 "gen/c/sip_uri.c"
+#line 9685 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 59u: goto tr507;
 		case 63u: goto tr508;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st408;
+		goto tr509;
 	goto st0;
 tr507:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr588:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr592:
 #line 34 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV6; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr511:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr517:
 #line 43 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr532:
 #line 42 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr542:
 #line 33 "grammar/uri_actions.rl"
@@ -8928,6 +10664,8 @@ tr542:
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr550:
 #line 34 "grammar/uri_actions.rl"
@@ -8936,36 +10674,46 @@ tr550:
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr557:
 #line 40 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr570:
 #line 38 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr576:
 #line 41 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 tr583:
 #line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[129]]) - 1; }
 	goto st129;
 st129:
 	if ( ++p == pe )
 		goto _test_eof129;
 case 129:
-#line 8710 "gen/c/sip_uri.c"
+#line 9756 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr168;
 		case 37u: goto tr169;
@@ -8993,153 +10741,198 @@ case 129:
 	} else
 		goto tr168;
 	goto st0;
+tr175:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[409] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[409]]) - 1; }
+	goto st409;
 tr168:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[409] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[409]]) - 1; }
 	goto st409;
 st409:
 	if ( ++p == pe )
 		goto _test_eof409;
 case 409:
-#line 8744 "gen/c/sip_uri.c"
+#line 9794 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 126u: goto st409;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr510:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[130] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[130]]) - 1; }
+	goto st130;
 tr169:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[130] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[130]]) - 1; }
 	goto st130;
 st130:
 	if ( ++p == pe )
 		goto _test_eof130;
 case 130:
-#line 8773 "gen/c/sip_uri.c"
+#line 9827 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st131;
+			goto tr174;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st131;
+			goto tr174;
 	} else
-		goto st131;
+		goto tr174;
 	goto st0;
+tr174:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[131] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[131]]) - 1; }
+	goto st131;
 st131:
 	if ( ++p == pe )
 		goto _test_eof131;
 case 131:
+#line 9843 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr512:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[132] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[132]]) - 1; }
+	goto st132;
 st132:
 	if ( ++p == pe )
 		goto _test_eof132;
 case 132:
+#line 9859 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 65u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st410;
+		goto tr176;
 	goto st0;
+tr176:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[410] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[410]]) - 1; }
+	goto st410;
 st410:
 	if ( ++p == pe )
 		goto _test_eof410;
 case 410:
+#line 9885 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 65u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st410;
+		goto tr176;
 	goto st0;
+tr177:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[133] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[133]]) - 1; }
+	goto st133;
 st133:
 	if ( ++p == pe )
 		goto _test_eof133;
 case 133:
+#line 9913 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st134;
+			goto tr178;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st134;
+			goto tr178;
 	} else
-		goto st134;
+		goto tr178;
 	goto st0;
+tr178:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[134] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[134]]) - 1; }
+	goto st134;
 st134:
 	if ( ++p == pe )
 		goto _test_eof134;
 case 134:
+#line 9929 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st410;
+		goto tr176;
 	goto st0;
+tr515:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
+	goto st135;
 tr508:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr513:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr518:
 #line 43 "grammar/uri_actions.rl"
@@ -9148,6 +10941,8 @@ tr518:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr533:
 #line 42 "grammar/uri_actions.rl"
@@ -9156,6 +10951,8 @@ tr533:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr543:
 #line 33 "grammar/uri_actions.rl"
@@ -9166,6 +10963,8 @@ tr543:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr551:
 #line 34 "grammar/uri_actions.rl"
@@ -9176,6 +10975,8 @@ tr551:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr558:
 #line 40 "grammar/uri_actions.rl"
@@ -9184,6 +10985,8 @@ tr558:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr571:
 #line 38 "grammar/uri_actions.rl"
@@ -9192,6 +10995,8 @@ tr571:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr577:
 #line 41 "grammar/uri_actions.rl"
@@ -9200,6 +11005,8 @@ tr577:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr584:
 #line 39 "grammar/uri_actions.rl"
@@ -9208,6 +11015,8 @@ tr584:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr589:
 #line 33 "grammar/uri_actions.rl"
@@ -9216,6 +11025,8 @@ tr589:
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 tr593:
 #line 34 "grammar/uri_actions.rl"
@@ -9224,2534 +11035,2993 @@ tr593:
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[135]]) - 1; }
 	goto st135;
 st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
-#line 8933 "gen/c/sip_uri.c"
+#line 10017 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st136;
-		case 36u: goto st136;
-		case 37u: goto st137;
-		case 63u: goto st136;
-		case 93u: goto st136;
-		case 95u: goto st136;
-		case 126u: goto st136;
+		case 33u: goto tr179;
+		case 36u: goto tr179;
+		case 37u: goto tr180;
+		case 63u: goto tr179;
+		case 93u: goto tr179;
+		case 95u: goto tr179;
+		case 126u: goto tr179;
 	}
 	if ( (*p) < 45u ) {
 		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st136;
+			goto tr179;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st136;
+				goto tr179;
 		} else if ( (*p) >= 65u )
-			goto st136;
+			goto tr179;
 	} else
-		goto st136;
+		goto tr179;
 	goto st0;
+tr179:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[136] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[136]]) - 1; }
+	goto st136;
 st136:
 	if ( ++p == pe )
 		goto _test_eof136;
 case 136:
+#line 10045 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st136;
-		case 36u: goto st136;
-		case 37u: goto st137;
-		case 61u: goto st411;
-		case 63u: goto st136;
-		case 93u: goto st136;
-		case 95u: goto st136;
-		case 126u: goto st136;
+		case 33u: goto tr179;
+		case 36u: goto tr179;
+		case 37u: goto tr180;
+		case 61u: goto tr181;
+		case 63u: goto tr179;
+		case 93u: goto tr179;
+		case 95u: goto tr179;
+		case 126u: goto tr179;
 	}
 	if ( (*p) < 45u ) {
 		if ( 39u <= (*p) && (*p) <= 43u )
-			goto st136;
+			goto tr179;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st136;
+				goto tr179;
 		} else if ( (*p) >= 65u )
-			goto st136;
+			goto tr179;
 	} else
-		goto st136;
+		goto tr179;
 	goto st0;
+tr180:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[137] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[137]]) - 1; }
+	goto st137;
 st137:
 	if ( ++p == pe )
 		goto _test_eof137;
 case 137:
+#line 10074 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st138;
+			goto tr182;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st138;
+			goto tr182;
 	} else
-		goto st138;
+		goto tr182;
 	goto st0;
+tr182:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[138] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[138]]) - 1; }
+	goto st138;
 st138:
 	if ( ++p == pe )
 		goto _test_eof138;
 case 138:
+#line 10090 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st136;
+			goto tr179;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st136;
+			goto tr179;
 	} else
-		goto st136;
+		goto tr179;
 	goto st0;
+tr181:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[411] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[411]]) - 1; }
+	goto st411;
 st411:
 	if ( ++p == pe )
 		goto _test_eof411;
 case 411:
+#line 10106 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st411;
-		case 37u: goto st139;
-		case 38u: goto st135;
-		case 63u: goto st411;
-		case 93u: goto st411;
-		case 95u: goto st411;
-		case 126u: goto st411;
+		case 33u: goto tr181;
+		case 37u: goto tr514;
+		case 38u: goto tr515;
+		case 63u: goto tr181;
+		case 93u: goto tr181;
+		case 95u: goto tr181;
+		case 126u: goto tr181;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st411;
+			goto tr181;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st411;
+				goto tr181;
 		} else if ( (*p) >= 65u )
-			goto st411;
+			goto tr181;
 	} else
-		goto st411;
+		goto tr181;
 	goto st0;
+tr514:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[139] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[139]]) - 1; }
+	goto st139;
 st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
+#line 10134 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st140;
+			goto tr183;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st140;
+			goto tr183;
 	} else
-		goto st140;
+		goto tr183;
 	goto st0;
+tr183:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[140] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[140]]) - 1; }
+	goto st140;
 st140:
 	if ( ++p == pe )
 		goto _test_eof140;
 case 140:
+#line 10150 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st411;
+			goto tr181;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st411;
+			goto tr181;
 	} else
-		goto st411;
+		goto tr181;
 	goto st0;
 tr170:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[412] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[412]]) - 1; }
 	goto st412;
 st412:
 	if ( ++p == pe )
 		goto _test_eof412;
 case 412:
-#line 9064 "gen/c/sip_uri.c"
+#line 10167 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 82u: goto st413;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 114u: goto st413;
-		case 126u: goto st409;
+		case 82u: goto tr516;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 114u: goto tr516;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr516:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[413] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[413]]) - 1; }
+	goto st413;
 st413:
 	if ( ++p == pe )
 		goto _test_eof413;
 case 413:
+#line 10198 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr517;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr518;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 126u: goto st409;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
 tr171:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[414] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[414]]) - 1; }
 	goto st414;
 st414:
 	if ( ++p == pe )
 		goto _test_eof414;
 case 414:
-#line 9121 "gen/c/sip_uri.c"
+#line 10228 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 65u: goto st415;
-		case 69u: goto st443;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 97u: goto st415;
-		case 101u: goto st443;
-		case 126u: goto st409;
+		case 65u: goto tr519;
+		case 69u: goto tr520;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 97u: goto tr519;
+		case 101u: goto tr520;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 66u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr519:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[415] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[415]]) - 1; }
+	goto st415;
 st415:
 	if ( ++p == pe )
 		goto _test_eof415;
 case 415:
+#line 10261 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 68u: goto st416;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 100u: goto st416;
-		case 126u: goto st409;
+		case 68u: goto tr521;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 100u: goto tr521;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr521:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[416] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[416]]) - 1; }
+	goto st416;
 st416:
 	if ( ++p == pe )
 		goto _test_eof416;
 case 416:
+#line 10292 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 68u: goto st417;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 100u: goto st417;
-		case 126u: goto st409;
+		case 68u: goto tr522;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 100u: goto tr522;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr522:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[417] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[417]]) - 1; }
+	goto st417;
 st417:
 	if ( ++p == pe )
 		goto _test_eof417;
 case 417:
+#line 10323 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 82u: goto st418;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 114u: goto st418;
-		case 126u: goto st409;
+		case 82u: goto tr523;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 114u: goto tr523;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr523:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[418] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[418]]) - 1; }
+	goto st418;
 st418:
 	if ( ++p == pe )
 		goto _test_eof418;
 case 418:
+#line 10354 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st141;
+		case 61u: goto tr524;
 		case 63u: goto tr513;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 126u: goto st409;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr524:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[141] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[141]]) - 1; }
+	goto st141;
 st141:
 	if ( ++p == pe )
 		goto _test_eof141;
 case 141:
+#line 10383 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
-		case 91u: goto st440;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
+		case 91u: goto tr186;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st419;
+		goto tr184;
 	goto st0;
+tr184:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[419] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[419]]) - 1; }
+	goto st419;
 st419:
 	if ( ++p == pe )
 		goto _test_eof419;
 case 419:
+#line 10414 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st426;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr526;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st438;
+		goto tr527;
 	goto st0;
+tr525:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[420] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[420]]) - 1; }
+	goto st420;
 st420:
 	if ( ++p == pe )
 		goto _test_eof420;
 case 420:
+#line 10447 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr528:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[421] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[421]]) - 1; }
+	goto st421;
 st421:
 	if ( ++p == pe )
 		goto _test_eof421;
 case 421:
+#line 10481 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st422;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr529;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr529:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[422] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[422]]) - 1; }
+	goto st422;
 st422:
 	if ( ++p == pe )
 		goto _test_eof422;
 case 422:
+#line 10514 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr185:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[423] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[423]]) - 1; }
+	goto st423;
 st423:
 	if ( ++p == pe )
 		goto _test_eof423;
 case 423:
+#line 10547 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st424;
-		case 46u: goto st425;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr530;
+		case 46u: goto tr531;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr532;
 		case 63u: goto tr533;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st423;
+		goto tr185;
 	goto st0;
+tr530:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[424] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[424]]) - 1; }
+	goto st424;
 st424:
 	if ( ++p == pe )
 		goto _test_eof424;
 case 424:
+#line 10580 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st424;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr530;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 46u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st423;
+		goto tr185;
 	goto st0;
+tr531:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[425] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[425]]) - 1; }
+	goto st425;
 st425:
 	if ( ++p == pe )
 		goto _test_eof425;
 case 425:
+#line 10614 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
 		case 59u: goto tr532;
 		case 63u: goto tr533;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr526:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[426] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[426]]) - 1; }
+	goto st426;
 st426:
 	if ( ++p == pe )
 		goto _test_eof426;
 case 426:
+#line 10647 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st427;
+		goto tr534;
 	goto st0;
+tr534:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[427] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[427]]) - 1; }
+	goto st427;
 st427:
 	if ( ++p == pe )
 		goto _test_eof427;
 case 427:
+#line 10680 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st428;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr535;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st436;
+		goto tr536;
 	goto st0;
+tr535:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[428] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[428]]) - 1; }
+	goto st428;
 st428:
 	if ( ++p == pe )
 		goto _test_eof428;
 case 428:
+#line 10713 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st429;
+		goto tr537;
 	goto st0;
+tr537:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[429] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[429]]) - 1; }
+	goto st429;
 st429:
 	if ( ++p == pe )
 		goto _test_eof429;
 case 429:
+#line 10746 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st430;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr538;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st434;
+		goto tr539;
 	goto st0;
+tr538:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[430] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[430]]) - 1; }
+	goto st430;
 st430:
 	if ( ++p == pe )
 		goto _test_eof430;
 case 430:
+#line 10779 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st423;
+				goto tr185;
 		} else if ( (*p) >= 65u )
-			goto st423;
+			goto tr185;
 	} else
-		goto st431;
+		goto tr540;
 	goto st0;
+tr540:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[431] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[431]]) - 1; }
+	goto st431;
 st431:
 	if ( ++p == pe )
 		goto _test_eof431;
 case 431:
+#line 10812 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st422;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr529;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr542;
 		case 63u: goto tr543;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st432;
+		goto tr541;
 	goto st0;
+tr541:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[432] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[432]]) - 1; }
+	goto st432;
 st432:
 	if ( ++p == pe )
 		goto _test_eof432;
 case 432:
+#line 10845 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st422;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr529;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr542;
 		case 63u: goto tr543;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st433;
+		goto tr544;
 	goto st0;
+tr544:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[433] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[433]]) - 1; }
+	goto st433;
 st433:
 	if ( ++p == pe )
 		goto _test_eof433;
 case 433:
+#line 10878 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st422;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr529;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr542;
 		case 63u: goto tr543;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr539:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[434] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[434]]) - 1; }
+	goto st434;
 st434:
 	if ( ++p == pe )
 		goto _test_eof434;
 case 434:
+#line 10911 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st430;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr538;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st435;
+		goto tr545;
 	goto st0;
+tr545:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[435] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[435]]) - 1; }
+	goto st435;
 st435:
 	if ( ++p == pe )
 		goto _test_eof435;
 case 435:
+#line 10944 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st430;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr538;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr536:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[436] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[436]]) - 1; }
+	goto st436;
 st436:
 	if ( ++p == pe )
 		goto _test_eof436;
 case 436:
+#line 10977 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st428;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr535;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st437;
+		goto tr546;
 	goto st0;
+tr546:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[437] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[437]]) - 1; }
+	goto st437;
 st437:
 	if ( ++p == pe )
 		goto _test_eof437;
 case 437:
+#line 11010 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st428;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr535;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr527:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[438] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[438]]) - 1; }
+	goto st438;
 st438:
 	if ( ++p == pe )
 		goto _test_eof438;
 case 438:
+#line 11043 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st426;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr526;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st439;
+		goto tr547;
 	goto st0;
+tr547:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[439] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[439]]) - 1; }
+	goto st439;
 st439:
 	if ( ++p == pe )
 		goto _test_eof439;
 case 439:
+#line 11076 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 45u: goto st420;
-		case 46u: goto st426;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 45u: goto tr525;
+		case 46u: goto tr526;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st421;
+				goto tr528;
 		} else if ( (*p) >= 65u )
-			goto st421;
+			goto tr528;
 	} else
-		goto st421;
+		goto tr528;
 	goto st0;
+tr186:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[440] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[440]]) - 1; }
+	goto st440;
 st440:
 	if ( ++p == pe )
 		goto _test_eof440;
 case 440:
+#line 11109 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 46u: goto st441;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 46u: goto tr548;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 58u )
-				goto st441;
+				goto tr548;
 		} else
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 97u ) {
 			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else
-			goto st441;
+			goto tr548;
 	} else
-		goto st441;
+		goto tr548;
 	goto st0;
+tr548:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[441] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[441]]) - 1; }
+	goto st441;
 st441:
 	if ( ++p == pe )
 		goto _test_eof441;
 case 441:
+#line 11147 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 46u: goto st441;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 46u: goto tr548;
 		case 59u: goto tr511;
 		case 63u: goto tr513;
-		case 93u: goto st442;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 93u: goto tr549;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 36u <= (*p) && (*p) <= 43u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) > 47u ) {
 			if ( 48u <= (*p) && (*p) <= 58u )
-				goto st441;
+				goto tr548;
 		} else
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 97u ) {
 			if ( 71u <= (*p) && (*p) <= 91u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else
-			goto st441;
+			goto tr548;
 	} else
-		goto st441;
+		goto tr548;
 	goto st0;
+tr549:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[442] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[442]]) - 1; }
+	goto st442;
 st442:
 	if ( ++p == pe )
 		goto _test_eof442;
 case 442:
+#line 11185 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
 		case 59u: goto tr550;
 		case 63u: goto tr551;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 65u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st410;
+		goto tr176;
 	goto st0;
+tr520:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[443] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[443]]) - 1; }
+	goto st443;
 st443:
 	if ( ++p == pe )
 		goto _test_eof443;
 case 443:
+#line 11213 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 84u: goto st444;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 116u: goto st444;
-		case 126u: goto st409;
+		case 84u: goto tr552;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 116u: goto tr552;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr552:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[444] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[444]]) - 1; }
+	goto st444;
 st444:
 	if ( ++p == pe )
 		goto _test_eof444;
 case 444:
+#line 11244 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 72u: goto st445;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 104u: goto st445;
-		case 126u: goto st409;
+		case 72u: goto tr553;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 104u: goto tr553;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr553:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[445] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[445]]) - 1; }
+	goto st445;
 st445:
 	if ( ++p == pe )
 		goto _test_eof445;
 case 445:
+#line 11275 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 79u: goto st446;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 111u: goto st446;
-		case 126u: goto st409;
+		case 79u: goto tr554;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 111u: goto tr554;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr554:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[446] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[446]]) - 1; }
+	goto st446;
 st446:
 	if ( ++p == pe )
 		goto _test_eof446;
 case 446:
+#line 11306 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 68u: goto st447;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 100u: goto st447;
-		case 126u: goto st409;
+		case 68u: goto tr555;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 100u: goto tr555;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr555:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[447] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[447]]) - 1; }
+	goto st447;
 st447:
 	if ( ++p == pe )
 		goto _test_eof447;
 case 447:
+#line 11337 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st142;
+		case 61u: goto tr556;
 		case 63u: goto tr513;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 126u: goto st409;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr556:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[142] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[142]]) - 1; }
+	goto st142;
 st142:
 	if ( ++p == pe )
 		goto _test_eof142;
 case 142:
+#line 11366 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st448;
-		case 37u: goto st449;
-		case 39u: goto st448;
-		case 47u: goto st410;
-		case 58u: goto st410;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st450;
-		case 126u: goto st448;
+		case 33u: goto tr187;
+		case 37u: goto tr188;
+		case 39u: goto tr187;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr189;
+		case 126u: goto tr187;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st448;
+				goto tr187;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st448;
+				goto tr187;
 		} else if ( (*p) >= 65u )
-			goto st448;
+			goto tr187;
 	} else
-		goto st448;
+		goto tr187;
 	goto st0;
+tr187:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[448] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[448]]) - 1; }
+	goto st448;
 st448:
 	if ( ++p == pe )
 		goto _test_eof448;
 case 448:
+#line 11399 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st448;
-		case 37u: goto st449;
-		case 39u: goto st448;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr187;
+		case 37u: goto tr188;
+		case 39u: goto tr187;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr557;
 		case 63u: goto tr558;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st450;
-		case 126u: goto st448;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr189;
+		case 126u: goto tr187;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st448;
+				goto tr187;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st448;
+				goto tr187;
 		} else if ( (*p) >= 65u )
-			goto st448;
+			goto tr187;
 	} else
-		goto st448;
+		goto tr187;
 	goto st0;
+tr188:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[449] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[449]]) - 1; }
+	goto st449;
 st449:
 	if ( ++p == pe )
 		goto _test_eof449;
 case 449:
+#line 11434 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st450;
-		case 37u: goto st450;
-		case 39u: goto st450;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 59u: goto tr557;
 		case 63u: goto tr558;
-		case 126u: goto st450;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st451;
+				goto tr559;
 		} else
-			goto st450;
+			goto tr189;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st450;
+					goto tr189;
 			} else if ( (*p) >= 97u )
-				goto st451;
+				goto tr559;
 		} else
-			goto st450;
+			goto tr189;
 	} else
-		goto st451;
+		goto tr559;
 	goto st0;
+tr189:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[450] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[450]]) - 1; }
+	goto st450;
 st450:
 	if ( ++p == pe )
 		goto _test_eof450;
 case 450:
+#line 11473 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st450;
-		case 37u: goto st450;
-		case 39u: goto st450;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 59u: goto tr557;
 		case 63u: goto tr558;
-		case 126u: goto st450;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) >= 42u )
-			goto st450;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st450;
+			goto tr189;
 	} else
-		goto st450;
+		goto tr189;
 	goto st0;
+tr559:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[451] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[451]]) - 1; }
+	goto st451;
 st451:
 	if ( ++p == pe )
 		goto _test_eof451;
 case 451:
+#line 11503 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st450;
-		case 37u: goto st450;
-		case 39u: goto st450;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 59u: goto tr557;
 		case 63u: goto tr558;
-		case 126u: goto st450;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st448;
+				goto tr187;
 		} else
-			goto st450;
+			goto tr189;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st450;
+					goto tr189;
 			} else if ( (*p) >= 97u )
-				goto st448;
+				goto tr187;
 		} else
-			goto st450;
+			goto tr189;
 	} else
-		goto st448;
+		goto tr187;
 	goto st0;
 tr172:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[452] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[452]]) - 1; }
 	goto st452;
 st452:
 	if ( ++p == pe )
 		goto _test_eof452;
 case 452:
-#line 10318 "gen/c/sip_uri.c"
+#line 11543 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 82u: goto st453;
-		case 84u: goto st465;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 114u: goto st453;
-		case 116u: goto st465;
-		case 126u: goto st409;
+		case 82u: goto tr560;
+		case 84u: goto tr561;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 114u: goto tr560;
+		case 116u: goto tr561;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr560:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[453] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[453]]) - 1; }
+	goto st453;
 st453:
 	if ( ++p == pe )
 		goto _test_eof453;
 case 453:
+#line 11576 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 65u: goto st454;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 97u: goto st454;
-		case 126u: goto st409;
+		case 65u: goto tr562;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 97u: goto tr562;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 98u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 66u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr562:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[454] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[454]]) - 1; }
+	goto st454;
 st454:
 	if ( ++p == pe )
 		goto _test_eof454;
 case 454:
+#line 11607 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 78u: goto st455;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 110u: goto st455;
-		case 126u: goto st409;
+		case 78u: goto tr563;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 110u: goto tr563;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr563:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[455] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[455]]) - 1; }
+	goto st455;
 st455:
 	if ( ++p == pe )
 		goto _test_eof455;
 case 455:
+#line 11638 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 83u: goto st456;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 115u: goto st456;
-		case 126u: goto st409;
+		case 83u: goto tr564;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 115u: goto tr564;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr564:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[456] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[456]]) - 1; }
+	goto st456;
 st456:
 	if ( ++p == pe )
 		goto _test_eof456;
 case 456:
+#line 11669 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 80u: goto st457;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 112u: goto st457;
-		case 126u: goto st409;
+		case 80u: goto tr565;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 112u: goto tr565;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr565:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[457] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[457]]) - 1; }
+	goto st457;
 st457:
 	if ( ++p == pe )
 		goto _test_eof457;
 case 457:
+#line 11700 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 79u: goto st458;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 111u: goto st458;
-		case 126u: goto st409;
+		case 79u: goto tr566;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 111u: goto tr566;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr566:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[458] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[458]]) - 1; }
+	goto st458;
 st458:
 	if ( ++p == pe )
 		goto _test_eof458;
 case 458:
+#line 11731 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 82u: goto st459;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 114u: goto st459;
-		case 126u: goto st409;
+		case 82u: goto tr567;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 114u: goto tr567;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr567:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[459] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[459]]) - 1; }
+	goto st459;
 st459:
 	if ( ++p == pe )
 		goto _test_eof459;
 case 459:
+#line 11762 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 84u: goto st460;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 116u: goto st460;
-		case 126u: goto st409;
+		case 84u: goto tr568;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 116u: goto tr568;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr568:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[460] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[460]]) - 1; }
+	goto st460;
 st460:
 	if ( ++p == pe )
 		goto _test_eof460;
 case 460:
+#line 11793 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st143;
+		case 61u: goto tr569;
 		case 63u: goto tr513;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 126u: goto st409;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr569:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[143] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[143]]) - 1; }
+	goto st143;
 st143:
 	if ( ++p == pe )
 		goto _test_eof143;
 case 143:
+#line 11822 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st461;
-		case 37u: goto st462;
-		case 39u: goto st461;
-		case 47u: goto st410;
-		case 58u: goto st410;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st463;
-		case 126u: goto st461;
+		case 33u: goto tr190;
+		case 37u: goto tr191;
+		case 39u: goto tr190;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr192;
+		case 126u: goto tr190;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st461;
+				goto tr190;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st461;
+				goto tr190;
 		} else if ( (*p) >= 65u )
-			goto st461;
+			goto tr190;
 	} else
-		goto st461;
+		goto tr190;
 	goto st0;
+tr190:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[461] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[461]]) - 1; }
+	goto st461;
 st461:
 	if ( ++p == pe )
 		goto _test_eof461;
 case 461:
+#line 11855 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st461;
-		case 37u: goto st462;
-		case 39u: goto st461;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr190;
+		case 37u: goto tr191;
+		case 39u: goto tr190;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr570;
 		case 63u: goto tr571;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st463;
-		case 126u: goto st461;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr192;
+		case 126u: goto tr190;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st461;
+				goto tr190;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st461;
+				goto tr190;
 		} else if ( (*p) >= 65u )
-			goto st461;
+			goto tr190;
 	} else
-		goto st461;
+		goto tr190;
 	goto st0;
+tr191:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[462] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[462]]) - 1; }
+	goto st462;
 st462:
 	if ( ++p == pe )
 		goto _test_eof462;
 case 462:
+#line 11890 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st463;
-		case 37u: goto st463;
-		case 39u: goto st463;
+		case 33u: goto tr192;
+		case 37u: goto tr192;
+		case 39u: goto tr192;
 		case 59u: goto tr570;
 		case 63u: goto tr571;
-		case 126u: goto st463;
+		case 126u: goto tr192;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st464;
+				goto tr572;
 		} else
-			goto st463;
+			goto tr192;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st463;
+					goto tr192;
 			} else if ( (*p) >= 97u )
-				goto st464;
+				goto tr572;
 		} else
-			goto st463;
+			goto tr192;
 	} else
-		goto st464;
+		goto tr572;
 	goto st0;
+tr192:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[463] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[463]]) - 1; }
+	goto st463;
 st463:
 	if ( ++p == pe )
 		goto _test_eof463;
 case 463:
+#line 11929 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st463;
-		case 37u: goto st463;
-		case 39u: goto st463;
+		case 33u: goto tr192;
+		case 37u: goto tr192;
+		case 39u: goto tr192;
 		case 59u: goto tr570;
 		case 63u: goto tr571;
-		case 126u: goto st463;
+		case 126u: goto tr192;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) >= 42u )
-			goto st463;
+			goto tr192;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) >= 65u )
-			goto st463;
+			goto tr192;
 	} else
-		goto st463;
+		goto tr192;
 	goto st0;
+tr572:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[464] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[464]]) - 1; }
+	goto st464;
 st464:
 	if ( ++p == pe )
 		goto _test_eof464;
 case 464:
+#line 11959 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st463;
-		case 37u: goto st463;
-		case 39u: goto st463;
+		case 33u: goto tr192;
+		case 37u: goto tr192;
+		case 39u: goto tr192;
 		case 59u: goto tr570;
 		case 63u: goto tr571;
-		case 126u: goto st463;
+		case 126u: goto tr192;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st461;
+				goto tr190;
 		} else
-			goto st463;
+			goto tr192;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st463;
+					goto tr192;
 			} else if ( (*p) >= 97u )
-				goto st461;
+				goto tr190;
 		} else
-			goto st463;
+			goto tr192;
 	} else
-		goto st461;
+		goto tr190;
 	goto st0;
+tr561:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[465] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[465]]) - 1; }
+	goto st465;
 st465:
 	if ( ++p == pe )
 		goto _test_eof465;
 case 465:
+#line 11998 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 76u: goto st466;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 108u: goto st466;
-		case 126u: goto st409;
+		case 76u: goto tr573;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 108u: goto tr573;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr573:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[466] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[466]]) - 1; }
+	goto st466;
 st466:
 	if ( ++p == pe )
 		goto _test_eof466;
 case 466:
+#line 12029 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st144;
+		case 61u: goto tr574;
 		case 63u: goto tr513;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 126u: goto st409;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr574:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[144] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[144]]) - 1; }
+	goto st144;
 st144:
 	if ( ++p == pe )
 		goto _test_eof144;
 case 144:
+#line 12058 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 65u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st467;
+		goto tr193;
 	goto st0;
+tr193:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[467] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[467]]) - 1; }
+	goto st467;
 st467:
 	if ( ++p == pe )
 		goto _test_eof467;
 case 467:
+#line 12088 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
 		case 59u: goto tr576;
 		case 63u: goto tr577;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 65u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st468;
+		goto tr575;
 	goto st0;
+tr575:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[468] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[468]]) - 1; }
+	goto st468;
 st468:
 	if ( ++p == pe )
 		goto _test_eof468;
 case 468:
+#line 12120 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
-		case 58u: goto st410;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
+		case 58u: goto tr176;
 		case 59u: goto tr576;
 		case 63u: goto tr577;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 47u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 65u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st469;
+		goto tr578;
 	goto st0;
+tr578:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[469] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[469]]) - 1; }
+	goto st469;
 st469:
 	if ( ++p == pe )
 		goto _test_eof469;
 case 469:
+#line 12152 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st410;
-		case 37u: goto st133;
+		case 33u: goto tr176;
+		case 37u: goto tr177;
 		case 59u: goto tr576;
 		case 63u: goto tr577;
-		case 93u: goto st410;
-		case 95u: goto st410;
-		case 126u: goto st410;
+		case 93u: goto tr176;
+		case 95u: goto tr176;
+		case 126u: goto tr176;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st410;
+				goto tr176;
 		} else if ( (*p) >= 65u )
-			goto st410;
+			goto tr176;
 	} else
-		goto st410;
+		goto tr176;
 	goto st0;
 tr173:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[470] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[470]]) - 1; }
 	goto st470;
 st470:
 	if ( ++p == pe )
 		goto _test_eof470;
 case 470:
-#line 10898 "gen/c/sip_uri.c"
+#line 12181 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 83u: goto st471;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 115u: goto st471;
-		case 126u: goto st409;
+		case 83u: goto tr579;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 115u: goto tr579;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr579:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[471] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[471]]) - 1; }
+	goto st471;
 st471:
 	if ( ++p == pe )
 		goto _test_eof471;
 case 471:
+#line 12212 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 69u: goto st472;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 101u: goto st472;
-		case 126u: goto st409;
+		case 69u: goto tr580;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 101u: goto tr580;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr580:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[472] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[472]]) - 1; }
+	goto st472;
 st472:
 	if ( ++p == pe )
 		goto _test_eof472;
 case 472:
+#line 12243 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st132;
+		case 61u: goto tr512;
 		case 63u: goto tr513;
-		case 82u: goto st473;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 114u: goto st473;
-		case 126u: goto st409;
+		case 82u: goto tr581;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 114u: goto tr581;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr581:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[473] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[473]]) - 1; }
+	goto st473;
 st473:
 	if ( ++p == pe )
 		goto _test_eof473;
 case 473:
+#line 12274 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st409;
-		case 37u: goto st130;
+		case 33u: goto tr175;
+		case 37u: goto tr510;
 		case 59u: goto tr511;
-		case 61u: goto st145;
+		case 61u: goto tr582;
 		case 63u: goto tr513;
-		case 93u: goto st409;
-		case 95u: goto st409;
-		case 126u: goto st409;
+		case 93u: goto tr175;
+		case 95u: goto tr175;
+		case 126u: goto tr175;
 	}
 	if ( (*p) < 45u ) {
 		if ( 36u <= (*p) && (*p) <= 43u )
-			goto st409;
+			goto tr175;
 	} else if ( (*p) > 58u ) {
 		if ( (*p) > 91u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st409;
+				goto tr175;
 		} else if ( (*p) >= 65u )
-			goto st409;
+			goto tr175;
 	} else
-		goto st409;
+		goto tr175;
 	goto st0;
+tr582:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[145] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[145]]) - 1; }
+	goto st145;
 st145:
 	if ( ++p == pe )
 		goto _test_eof145;
 case 145:
+#line 12303 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st475;
-		case 39u: goto st474;
-		case 47u: goto st410;
-		case 58u: goto st410;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st476;
-		case 126u: goto st474;
+		case 33u: goto tr194;
+		case 37u: goto tr195;
+		case 39u: goto tr194;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr196;
+		case 126u: goto tr194;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st474;
+				goto tr194;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st474;
+				goto tr194;
 		} else if ( (*p) >= 65u )
-			goto st474;
+			goto tr194;
 	} else
-		goto st474;
+		goto tr194;
 	goto st0;
+tr194:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[474] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[474]]) - 1; }
+	goto st474;
 st474:
 	if ( ++p == pe )
 		goto _test_eof474;
 case 474:
+#line 12336 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st474;
-		case 37u: goto st475;
-		case 39u: goto st474;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr194;
+		case 37u: goto tr195;
+		case 39u: goto tr194;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr583;
 		case 63u: goto tr584;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st476;
-		case 126u: goto st474;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr196;
+		case 126u: goto tr194;
 	}
 	if ( (*p) < 45u ) {
 		if ( (*p) > 41u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st474;
+				goto tr194;
 		} else if ( (*p) >= 36u )
-			goto st410;
+			goto tr176;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st474;
+				goto tr194;
 		} else if ( (*p) >= 65u )
-			goto st474;
+			goto tr194;
 	} else
-		goto st474;
+		goto tr194;
 	goto st0;
+tr195:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[475] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[475]]) - 1; }
+	goto st475;
 st475:
 	if ( ++p == pe )
 		goto _test_eof475;
 case 475:
+#line 12371 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
+		case 33u: goto tr196;
+		case 37u: goto tr196;
+		case 39u: goto tr196;
 		case 59u: goto tr583;
 		case 63u: goto tr584;
-		case 126u: goto st476;
+		case 126u: goto tr196;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st477;
+				goto tr585;
 		} else
-			goto st476;
+			goto tr196;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st476;
+					goto tr196;
 			} else if ( (*p) >= 97u )
-				goto st477;
+				goto tr585;
 		} else
-			goto st476;
+			goto tr196;
 	} else
-		goto st477;
+		goto tr585;
 	goto st0;
+tr196:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[476] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[476]]) - 1; }
+	goto st476;
 st476:
 	if ( ++p == pe )
 		goto _test_eof476;
 case 476:
+#line 12410 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
+		case 33u: goto tr196;
+		case 37u: goto tr196;
+		case 39u: goto tr196;
 		case 59u: goto tr583;
 		case 63u: goto tr584;
-		case 126u: goto st476;
+		case 126u: goto tr196;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) >= 42u )
-			goto st476;
+			goto tr196;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) >= 65u )
-			goto st476;
+			goto tr196;
 	} else
-		goto st476;
+		goto tr196;
 	goto st0;
+tr585:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[477] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[477]]) - 1; }
+	goto st477;
 st477:
 	if ( ++p == pe )
 		goto _test_eof477;
 case 477:
+#line 12440 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
+		case 33u: goto tr196;
+		case 37u: goto tr196;
+		case 39u: goto tr196;
 		case 59u: goto tr583;
 		case 63u: goto tr584;
-		case 126u: goto st476;
+		case 126u: goto tr196;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st474;
+				goto tr194;
 		} else
-			goto st476;
+			goto tr196;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st476;
+					goto tr196;
 			} else if ( (*p) >= 97u )
-				goto st474;
+				goto tr194;
 		} else
-			goto st476;
+			goto tr196;
 	} else
-		goto st474;
+		goto tr194;
 	goto st0;
+tr161:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[146] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[146]]) - 1; }
+	goto st146;
 st146:
 	if ( ++p == pe )
 		goto _test_eof146;
 case 146:
+#line 12479 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st147;
+			goto tr197;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st406;
+			goto tr165;
 	} else
-		goto st406;
+		goto tr165;
 	goto st0;
+tr197:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[147] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[147]]) - 1; }
+	goto st147;
 st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
+#line 12495 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st148;
+		case 45u: goto tr160;
+		case 46u: goto tr198;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st153;
+			goto tr199;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr198:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[148] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[148]]) - 1; }
+	goto st148;
 st148:
 	if ( ++p == pe )
 		goto _test_eof148;
 case 148:
+#line 12515 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st149;
+			goto tr200;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st406;
+			goto tr165;
 	} else
-		goto st406;
+		goto tr165;
 	goto st0;
+tr200:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[149] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[149]]) - 1; }
+	goto st149;
 st149:
 	if ( ++p == pe )
 		goto _test_eof149;
 case 149:
+#line 12531 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st150;
+		case 45u: goto tr160;
+		case 46u: goto tr201;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st151;
+			goto tr202;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr201:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[150] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[150]]) - 1; }
+	goto st150;
 st150:
 	if ( ++p == pe )
 		goto _test_eof150;
 case 150:
+#line 12551 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st478;
+			goto tr203;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st406;
+			goto tr165;
 	} else
-		goto st406;
+		goto tr165;
 	goto st0;
+tr203:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[478] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[478]]) - 1; }
+	goto st478;
 st478:
 	if ( ++p == pe )
 		goto _test_eof478;
 case 478:
+#line 12567 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st126;
+		case 45u: goto tr160;
+		case 46u: goto tr164;
 		case 58u: goto tr587;
 		case 59u: goto tr588;
 		case 63u: goto tr589;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st479;
+			goto tr586;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr586:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[479] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[479]]) - 1; }
+	goto st479;
 st479:
 	if ( ++p == pe )
 		goto _test_eof479;
 case 479:
+#line 12590 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st126;
+		case 45u: goto tr160;
+		case 46u: goto tr164;
 		case 58u: goto tr587;
 		case 59u: goto tr588;
 		case 63u: goto tr589;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st480;
+			goto tr590;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr590:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[480] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[480]]) - 1; }
+	goto st480;
 st480:
 	if ( ++p == pe )
 		goto _test_eof480;
 case 480:
+#line 12613 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st126;
+		case 45u: goto tr160;
+		case 46u: goto tr164;
 		case 58u: goto tr587;
 		case 59u: goto tr588;
 		case 63u: goto tr589;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr202:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[151] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[151]]) - 1; }
+	goto st151;
 st151:
 	if ( ++p == pe )
 		goto _test_eof151;
 case 151:
+#line 12636 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st150;
+		case 45u: goto tr160;
+		case 46u: goto tr201;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st152;
+			goto tr204;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr204:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[152] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[152]]) - 1; }
+	goto st152;
 st152:
 	if ( ++p == pe )
 		goto _test_eof152;
 case 152:
+#line 12656 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st150;
+		case 45u: goto tr160;
+		case 46u: goto tr201;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr199:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[153] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[153]]) - 1; }
+	goto st153;
 st153:
 	if ( ++p == pe )
 		goto _test_eof153;
 case 153:
+#line 12676 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st148;
+		case 45u: goto tr160;
+		case 46u: goto tr198;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st154;
+			goto tr205;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr205:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[154] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[154]]) - 1; }
+	goto st154;
 st154:
 	if ( ++p == pe )
 		goto _test_eof154;
 case 154:
+#line 12696 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st148;
+		case 45u: goto tr160;
+		case 46u: goto tr198;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr162:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[155] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[155]]) - 1; }
+	goto st155;
 st155:
 	if ( ++p == pe )
 		goto _test_eof155;
 case 155:
+#line 12716 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st146;
+		case 45u: goto tr160;
+		case 46u: goto tr161;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st156;
+			goto tr206;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
+tr206:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[156] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[156]]) - 1; }
+	goto st156;
 st156:
 	if ( ++p == pe )
 		goto _test_eof156;
 case 156:
+#line 12736 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 45u: goto st124;
-		case 46u: goto st146;
+		case 45u: goto tr160;
+		case 46u: goto tr161;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st125;
+			goto tr163;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st125;
+			goto tr163;
 	} else
-		goto st125;
+		goto tr163;
 	goto st0;
 tr149:
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[157] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[157]]) - 1; }
 	goto st157;
 tr159:
 #line 30 "grammar/uri_actions.rl"
 	{ sipkit__uri_userinfo(c, uri, m_ui, p); }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[157] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[157]]) - 1; }
 	goto st157;
 st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
-#line 11411 "gen/c/sip_uri.c"
+#line 12762 "gen/c/sip_uri.c"
 	if ( (*p) == 46u )
-		goto st158;
+		goto tr207;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st158;
+			goto tr207;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st158;
+			goto tr207;
 	} else
-		goto st158;
+		goto tr207;
 	goto st0;
+tr207:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[158] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[158]]) - 1; }
+	goto st158;
 st158:
 	if ( ++p == pe )
 		goto _test_eof158;
 case 158:
+#line 12780 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 46u: goto st158;
-		case 93u: goto st481;
+		case 46u: goto tr207;
+		case 93u: goto tr208;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st158;
+			goto tr207;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st158;
+			goto tr207;
 	} else
-		goto st158;
+		goto tr207;
 	goto st0;
+tr208:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[481] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[481]]) - 1; }
+	goto st481;
 st481:
 	if ( ++p == pe )
 		goto _test_eof481;
 case 481:
+#line 12800 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 58u: goto tr591;
 		case 59u: goto tr592;
@@ -11763,297 +14033,352 @@ tr147:
 	{ m_ui = p; }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[159] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[159]]) - 1; }
 	goto st159;
 st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
-#line 11457 "gen/c/sip_uri.c"
+#line 12815 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st193;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr210;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st202;
+		goto tr211;
 	goto st0;
+tr209:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[160] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[160]]) - 1; }
+	goto st160;
 st160:
 	if ( ++p == pe )
 		goto _test_eof160;
 case 160:
+#line 12847 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
+tr212:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[161] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[161]]) - 1; }
+	goto st161;
 st161:
 	if ( ++p == pe )
 		goto _test_eof161;
 case 161:
+#line 12878 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st162;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr213;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
+tr213:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[162] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[162]]) - 1; }
+	goto st162;
 st162:
 	if ( ++p == pe )
 		goto _test_eof162;
 case 162:
+#line 12910 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st482;
+				goto tr214;
 		} else if ( (*p) >= 65u )
-			goto st482;
+			goto tr214;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
+tr214:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[482] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[482]]) - 1; }
+	goto st482;
 tr148:
 #line 29 "grammar/uri_actions.rl"
 	{ m_ui = p; }
 #line 31 "grammar/uri_actions.rl"
 	{ m_hp = p; m_port = NULL; host_type = SIPKIT_HOST_NAME; if (m_up) { m_up = NULL; sipkit__uri_clear_params(uri); } }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[482] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[482]]) - 1; }
 	goto st482;
 st482:
 	if ( ++p == pe )
 		goto _test_eof482;
 case 482:
-#line 11574 "gen/c/sip_uri.c"
+#line 12945 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st163;
-		case 46u: goto st483;
-		case 58u: goto st164;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr215;
+		case 46u: goto tr594;
+		case 58u: goto tr595;
 		case 59u: goto tr596;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr597;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st482;
+				goto tr214;
 		} else if ( (*p) >= 65u )
-			goto st482;
+			goto tr214;
 	} else
-		goto st482;
+		goto tr214;
 	goto st0;
+tr215:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[163] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[163]]) - 1; }
+	goto st163;
 st163:
 	if ( ++p == pe )
 		goto _test_eof163;
 case 163:
+#line 12977 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st163;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr215;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st482;
+				goto tr214;
 		} else if ( (*p) >= 65u )
-			goto st482;
+			goto tr214;
 	} else
-		goto st482;
+		goto tr214;
 	goto st0;
+tr594:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[483] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[483]]) - 1; }
+	goto st483;
 st483:
 	if ( ++p == pe )
 		goto _test_eof483;
 case 483:
+#line 13008 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 58u: goto st164;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 58u: goto tr595;
 		case 59u: goto tr596;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr597;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st482;
+				goto tr214;
 		} else if ( (*p) >= 65u )
-			goto st482;
+			goto tr214;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
+tr595:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[164] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[164]]) - 1; }
+	goto st164;
 tr676:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[164] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[164]]) - 1; }
 	goto st164;
 st164:
 	if ( ++p == pe )
 		goto _test_eof164;
 case 164:
-#line 11661 "gen/c/sip_uri.c"
+#line 13042 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st119;
-		case 37u: goto st120;
-		case 61u: goto st119;
-		case 64u: goto st122;
-		case 95u: goto st119;
-		case 126u: goto st119;
+		case 33u: goto tr152;
+		case 37u: goto tr155;
+		case 61u: goto tr152;
+		case 64u: goto tr153;
+		case 95u: goto tr152;
+		case 126u: goto tr152;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st119;
+			goto tr152;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st119;
+				goto tr152;
 		} else if ( (*p) >= 65u )
-			goto st119;
+			goto tr152;
 	} else
 		goto tr216;
 	goto st0;
+tr598:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[484] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[484]]) - 1; }
+	goto st484;
 tr216:
 #line 32 "grammar/uri_actions.rl"
 	{ m_port = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[484] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[484]]) - 1; }
 	goto st484;
 st484:
 	if ( ++p == pe )
 		goto _test_eof484;
 case 484:
-#line 11688 "gen/c/sip_uri.c"
+#line 13073 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st119;
-		case 37u: goto st120;
+		case 33u: goto tr152;
+		case 37u: goto tr155;
 		case 59u: goto tr507;
-		case 61u: goto st119;
+		case 61u: goto tr152;
 		case 63u: goto tr508;
-		case 64u: goto st122;
-		case 95u: goto st119;
-		case 126u: goto st119;
+		case 64u: goto tr153;
+		case 95u: goto tr152;
+		case 126u: goto tr152;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 46u )
-			goto st119;
+			goto tr152;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st119;
+				goto tr152;
 		} else if ( (*p) >= 65u )
-			goto st119;
+			goto tr152;
 	} else
-		goto st484;
+		goto tr598;
 	goto st0;
 tr596:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr677:
 #line 33 "grammar/uri_actions.rl"
 	{ host_type = SIPKIT_HOST_IPV4; }
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr600:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr610:
 #line 43 "grammar/uri_actions.rl"
 	{ uri->lr = 1; }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr625:
 #line 42 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr635:
 #line 33 "grammar/uri_actions.rl"
@@ -12062,45 +14387,55 @@ tr635:
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_MADDR, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr646:
 #line 40 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_METHOD, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr659:
 #line 38 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TRANSPORT, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr665:
 #line 41 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_TTL, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 tr672:
 #line 39 "grammar/uri_actions.rl"
 	{ sipkit__uri_param(c, uri, SIPKIT__UP_USER, m_kp, p); }
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[165]]) - 1; }
 	goto st165;
 st165:
 	if ( ++p == pe )
 		goto _test_eof165;
 case 165:
-#line 11753 "gen/c/sip_uri.c"
+#line 13148 "gen/c/sip_uri.c"
 	switch( (*p) ) {
 		case 33u: goto tr217;
 		case 37u: goto tr218;
-		case 44u: goto st116;
+		case 44u: goto tr150;
 		case 58u: goto tr219;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
 		case 76u: goto tr220;
 		case 77u: goto tr221;
 		case 84u: goto tr222;
@@ -12123,299 +14458,380 @@ case 165:
 	} else
 		goto tr217;
 	goto st0;
+tr225:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[485] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[485]]) - 1; }
+	goto st485;
 tr217:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[485] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[485]]) - 1; }
 	goto st485;
 st485:
 	if ( ++p == pe )
 		goto _test_eof485;
 case 485:
-#line 11791 "gen/c/sip_uri.c"
+#line 13190 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr599:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[166] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[166]]) - 1; }
+	goto st166;
 tr218:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[166] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[166]]) - 1; }
 	goto st166;
 st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
-#line 11821 "gen/c/sip_uri.c"
+#line 13224 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st167;
+			goto tr224;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st167;
+			goto tr224;
 	} else
-		goto st167;
+		goto tr224;
 	goto st0;
+tr224:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[167] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[167]]) - 1; }
+	goto st167;
 st167:
 	if ( ++p == pe )
 		goto _test_eof167;
 case 167:
+#line 13240 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr227:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[486] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[486]]) - 1; }
+	goto st486;
 tr219:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[486] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[486]]) - 1; }
 	goto st486;
 st486:
 	if ( ++p == pe )
 		goto _test_eof486;
 case 486:
-#line 11850 "gen/c/sip_uri.c"
+#line 13260 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st486;
-		case 37u: goto st168;
-		case 44u: goto st119;
-		case 47u: goto st409;
-		case 58u: goto st409;
+		case 33u: goto tr227;
+		case 37u: goto tr603;
+		case 44u: goto tr152;
+		case 47u: goto tr175;
+		case 58u: goto tr175;
 		case 59u: goto tr511;
-		case 61u: goto st170;
+		case 61u: goto tr604;
 		case 63u: goto tr513;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st486;
-		case 126u: goto st486;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr227;
+		case 126u: goto tr227;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st486;
+			goto tr227;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st486;
+			goto tr227;
 	} else
-		goto st486;
+		goto tr227;
 	goto st0;
+tr603:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[168] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[168]]) - 1; }
+	goto st168;
 st168:
 	if ( ++p == pe )
 		goto _test_eof168;
 case 168:
+#line 13291 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st169;
+			goto tr226;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st169;
+			goto tr226;
 	} else
-		goto st169;
+		goto tr226;
 	goto st0;
+tr226:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[169] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[169]]) - 1; }
+	goto st169;
 st169:
 	if ( ++p == pe )
 		goto _test_eof169;
 case 169:
+#line 13307 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st486;
+			goto tr227;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st486;
+			goto tr227;
 	} else
-		goto st486;
+		goto tr227;
 	goto st0;
+tr604:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[170] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[170]]) - 1; }
+	goto st170;
 st170:
 	if ( ++p == pe )
 		goto _test_eof170;
 case 170:
+#line 13323 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st487;
-		case 37u: goto st171;
-		case 44u: goto st119;
-		case 47u: goto st410;
-		case 58u: goto st410;
-		case 61u: goto st119;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st487;
-		case 126u: goto st487;
+		case 33u: goto tr228;
+		case 37u: goto tr229;
+		case 44u: goto tr152;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
+		case 61u: goto tr152;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr228;
+		case 126u: goto tr228;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st487;
+			goto tr228;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st487;
+			goto tr228;
 	} else
-		goto st487;
+		goto tr228;
 	goto st0;
+tr228:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[487] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[487]]) - 1; }
+	goto st487;
 st487:
 	if ( ++p == pe )
 		goto _test_eof487;
 case 487:
+#line 13352 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st487;
-		case 37u: goto st171;
-		case 44u: goto st119;
-		case 47u: goto st410;
-		case 58u: goto st410;
+		case 33u: goto tr228;
+		case 37u: goto tr229;
+		case 44u: goto tr152;
+		case 47u: goto tr176;
+		case 58u: goto tr176;
 		case 59u: goto tr511;
-		case 61u: goto st119;
+		case 61u: goto tr152;
 		case 63u: goto tr513;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st487;
-		case 126u: goto st487;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr228;
+		case 126u: goto tr228;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st487;
+			goto tr228;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st487;
+			goto tr228;
 	} else
-		goto st487;
+		goto tr228;
 	goto st0;
+tr229:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[171] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[171]]) - 1; }
+	goto st171;
 st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
+#line 13383 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st172;
+			goto tr230;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st172;
+			goto tr230;
 	} else
-		goto st172;
+		goto tr230;
 	goto st0;
+tr230:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[172] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[172]]) - 1; }
+	goto st172;
 st172:
 	if ( ++p == pe )
 		goto _test_eof172;
 case 172:
+#line 13399 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st487;
+			goto tr228;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st487;
+			goto tr228;
 	} else
-		goto st487;
+		goto tr228;
 	goto st0;
+tr601:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[173] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[173]]) - 1; }
+	goto st173;
 st173:
 	if ( ++p == pe )
 		goto _test_eof173;
 case 173:
+#line 13415 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st488;
+			goto tr231;
 	} else
-		goto st488;
+		goto tr231;
 	goto st0;
+tr231:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[488] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[488]]) - 1; }
+	goto st488;
 st488:
 	if ( ++p == pe )
 		goto _test_eof488;
 case 488:
+#line 13445 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st488;
+			goto tr231;
 	} else
-		goto st488;
+		goto tr231;
 	goto st0;
+tr232:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[174] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[174]]) - 1; }
+	goto st174;
 st174:
 	if ( ++p == pe )
 		goto _test_eof174;
 case 174:
+#line 13475 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st175;
+			goto tr233;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st175;
+			goto tr233;
 	} else
-		goto st175;
+		goto tr233;
 	goto st0;
+tr233:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[175] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[175]]) - 1; }
+	goto st175;
 st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
+#line 13491 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st488;
+			goto tr231;
 	} else
-		goto st488;
+		goto tr231;
 	goto st0;
+tr608:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
+	goto st176;
 tr597:
 #line 35 "grammar/uri_actions.rl"
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr602:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr611:
 #line 43 "grammar/uri_actions.rl"
@@ -12424,6 +14840,8 @@ tr611:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr626:
 #line 42 "grammar/uri_actions.rl"
@@ -12432,6 +14850,8 @@ tr626:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr636:
 #line 33 "grammar/uri_actions.rl"
@@ -12442,6 +14862,8 @@ tr636:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr647:
 #line 40 "grammar/uri_actions.rl"
@@ -12450,6 +14872,8 @@ tr647:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr660:
 #line 38 "grammar/uri_actions.rl"
@@ -12458,6 +14882,8 @@ tr660:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr666:
 #line 41 "grammar/uri_actions.rl"
@@ -12466,6 +14892,8 @@ tr666:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr673:
 #line 39 "grammar/uri_actions.rl"
@@ -12474,6 +14902,8 @@ tr673:
 	{ uri->params = sipkit__span(c, m_up, p); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 tr678:
 #line 33 "grammar/uri_actions.rl"
@@ -12482,2686 +14912,3136 @@ tr678:
 	{ sipkit__uri_hostport(c, uri, m_hp, m_port, p, host_type); }
 #line 44 "grammar/uri_actions.rl"
 	{ m_uh = p + 1; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[176]]) - 1; }
 	goto st176;
 st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
-#line 12113 "gen/c/sip_uri.c"
+#line 13566 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st177;
-		case 37u: goto st178;
-		case 38u: goto st116;
-		case 44u: goto st116;
-		case 58u: goto st180;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st136;
-		case 93u: goto st136;
-		case 95u: goto st177;
-		case 126u: goto st177;
+		case 33u: goto tr234;
+		case 37u: goto tr235;
+		case 38u: goto tr150;
+		case 44u: goto tr150;
+		case 58u: goto tr236;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr179;
+		case 93u: goto tr179;
+		case 95u: goto tr234;
+		case 126u: goto tr234;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st177;
+			goto tr234;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st177;
+			goto tr234;
 	} else
-		goto st177;
+		goto tr234;
 	goto st0;
+tr234:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[177] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[177]]) - 1; }
+	goto st177;
 st177:
 	if ( ++p == pe )
 		goto _test_eof177;
 case 177:
+#line 13596 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st177;
-		case 37u: goto st178;
-		case 38u: goto st116;
-		case 44u: goto st116;
-		case 58u: goto st180;
-		case 59u: goto st116;
-		case 61u: goto st490;
-		case 64u: goto st122;
-		case 91u: goto st136;
-		case 93u: goto st136;
-		case 95u: goto st177;
-		case 126u: goto st177;
+		case 33u: goto tr234;
+		case 37u: goto tr235;
+		case 38u: goto tr150;
+		case 44u: goto tr150;
+		case 58u: goto tr236;
+		case 59u: goto tr150;
+		case 61u: goto tr237;
+		case 64u: goto tr153;
+		case 91u: goto tr179;
+		case 93u: goto tr179;
+		case 95u: goto tr234;
+		case 126u: goto tr234;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st177;
+			goto tr234;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st177;
+			goto tr234;
 	} else
-		goto st177;
+		goto tr234;
 	goto st0;
+tr235:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[178] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[178]]) - 1; }
+	goto st178;
 st178:
 	if ( ++p == pe )
 		goto _test_eof178;
 case 178:
+#line 13626 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st179;
+			goto tr238;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st179;
+			goto tr238;
 	} else
-		goto st179;
+		goto tr238;
 	goto st0;
+tr238:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[179] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[179]]) - 1; }
+	goto st179;
 st179:
 	if ( ++p == pe )
 		goto _test_eof179;
 case 179:
+#line 13642 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st177;
+			goto tr234;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st177;
+			goto tr234;
 	} else
-		goto st177;
+		goto tr234;
 	goto st0;
+tr236:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[180] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[180]]) - 1; }
+	goto st180;
 st180:
 	if ( ++p == pe )
 		goto _test_eof180;
 case 180:
+#line 13658 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st180;
-		case 37u: goto st181;
-		case 38u: goto st119;
-		case 44u: goto st119;
-		case 47u: goto st136;
-		case 58u: goto st136;
-		case 61u: goto st489;
-		case 63u: goto st136;
-		case 64u: goto st122;
-		case 91u: goto st136;
-		case 93u: goto st136;
-		case 95u: goto st180;
-		case 126u: goto st180;
+		case 33u: goto tr236;
+		case 37u: goto tr239;
+		case 38u: goto tr152;
+		case 44u: goto tr152;
+		case 47u: goto tr179;
+		case 58u: goto tr179;
+		case 61u: goto tr240;
+		case 63u: goto tr179;
+		case 64u: goto tr153;
+		case 91u: goto tr179;
+		case 93u: goto tr179;
+		case 95u: goto tr236;
+		case 126u: goto tr236;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st180;
+			goto tr236;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st180;
+			goto tr236;
 	} else
-		goto st180;
+		goto tr236;
 	goto st0;
+tr239:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[181] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[181]]) - 1; }
+	goto st181;
 st181:
 	if ( ++p == pe )
 		goto _test_eof181;
 case 181:
+#line 13689 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st182;
+			goto tr241;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st182;
+			goto tr241;
 	} else
-		goto st182;
+		goto tr241;
 	goto st0;
+tr241:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[182] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[182]]) - 1; }
+	goto st182;
 st182:
 	if ( ++p == pe )
 		goto _test_eof182;
 case 182:
+#line 13705 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st180;
+			goto tr236;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st180;
+			goto tr236;
 	} else
-		goto st180;
+		goto tr236;
 	goto st0;
+tr240:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[489] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[489]]) - 1; }
+	goto st489;
 st489:
 	if ( ++p == pe )
 		goto _test_eof489;
 case 489:
+#line 13721 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st489;
-		case 37u: goto st183;
-		case 38u: goto st185;
-		case 44u: goto st119;
-		case 47u: goto st411;
-		case 58u: goto st411;
-		case 61u: goto st119;
-		case 63u: goto st411;
-		case 64u: goto st122;
-		case 91u: goto st411;
-		case 93u: goto st411;
-		case 95u: goto st489;
-		case 126u: goto st489;
+		case 33u: goto tr240;
+		case 37u: goto tr605;
+		case 38u: goto tr606;
+		case 44u: goto tr152;
+		case 47u: goto tr181;
+		case 58u: goto tr181;
+		case 61u: goto tr152;
+		case 63u: goto tr181;
+		case 64u: goto tr153;
+		case 91u: goto tr181;
+		case 93u: goto tr181;
+		case 95u: goto tr240;
+		case 126u: goto tr240;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st489;
+			goto tr240;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st489;
+			goto tr240;
 	} else
-		goto st489;
+		goto tr240;
 	goto st0;
+tr605:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[183] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[183]]) - 1; }
+	goto st183;
 st183:
 	if ( ++p == pe )
 		goto _test_eof183;
 case 183:
+#line 13752 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st184;
+			goto tr242;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st184;
+			goto tr242;
 	} else
-		goto st184;
+		goto tr242;
 	goto st0;
+tr242:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[184] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[184]]) - 1; }
+	goto st184;
 st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
+#line 13768 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st489;
+			goto tr240;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st489;
+			goto tr240;
 	} else
-		goto st489;
+		goto tr240;
 	goto st0;
+tr606:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[185] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[185]]) - 1; }
+	goto st185;
 st185:
 	if ( ++p == pe )
 		goto _test_eof185;
 case 185:
+#line 13784 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st180;
-		case 37u: goto st181;
-		case 38u: goto st119;
-		case 44u: goto st119;
-		case 47u: goto st136;
-		case 58u: goto st136;
-		case 61u: goto st119;
-		case 63u: goto st136;
-		case 64u: goto st122;
-		case 91u: goto st136;
-		case 93u: goto st136;
-		case 95u: goto st180;
-		case 126u: goto st180;
+		case 33u: goto tr236;
+		case 37u: goto tr239;
+		case 38u: goto tr152;
+		case 44u: goto tr152;
+		case 47u: goto tr179;
+		case 58u: goto tr179;
+		case 61u: goto tr152;
+		case 63u: goto tr179;
+		case 64u: goto tr153;
+		case 91u: goto tr179;
+		case 93u: goto tr179;
+		case 95u: goto tr236;
+		case 126u: goto tr236;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st180;
+			goto tr236;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st180;
+			goto tr236;
 	} else
-		goto st180;
+		goto tr236;
 	goto st0;
+tr237:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[490] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[490]]) - 1; }
+	goto st490;
 st490:
 	if ( ++p == pe )
 		goto _test_eof490;
 case 490:
+#line 13815 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st490;
-		case 37u: goto st186;
-		case 38u: goto st176;
-		case 44u: goto st116;
-		case 58u: goto st489;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st411;
-		case 93u: goto st411;
-		case 95u: goto st490;
-		case 126u: goto st490;
+		case 33u: goto tr237;
+		case 37u: goto tr607;
+		case 38u: goto tr608;
+		case 44u: goto tr150;
+		case 58u: goto tr240;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr181;
+		case 93u: goto tr181;
+		case 95u: goto tr237;
+		case 126u: goto tr237;
 	}
 	if ( (*p) < 63u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st490;
+			goto tr237;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st490;
+			goto tr237;
 	} else
-		goto st490;
+		goto tr237;
 	goto st0;
+tr607:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[186] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[186]]) - 1; }
+	goto st186;
 st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
+#line 13845 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st187;
+			goto tr243;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st187;
+			goto tr243;
 	} else
-		goto st187;
+		goto tr243;
 	goto st0;
+tr243:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[187] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[187]]) - 1; }
+	goto st187;
 st187:
 	if ( ++p == pe )
 		goto _test_eof187;
 case 187:
+#line 13861 "gen/c/sip_uri.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st490;
+			goto tr237;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st490;
+			goto tr237;
 	} else
-		goto st490;
+		goto tr237;
 	goto st0;
 tr220:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[491] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[491]]) - 1; }
 	goto st491;
 st491:
 	if ( ++p == pe )
 		goto _test_eof491;
 case 491:
-#line 12385 "gen/c/sip_uri.c"
+#line 13878 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 82u: goto st492;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 114u: goto st492;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 82u: goto tr609;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 114u: goto tr609;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr609:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[492] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[492]]) - 1; }
+	goto st492;
 st492:
 	if ( ++p == pe )
 		goto _test_eof492;
 case 492:
+#line 13910 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr610;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr611;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
 tr221:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[493] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[493]]) - 1; }
 	goto st493;
 st493:
 	if ( ++p == pe )
 		goto _test_eof493;
 case 493:
-#line 12444 "gen/c/sip_uri.c"
+#line 13941 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 65u: goto st494;
-		case 69u: goto st519;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 97u: goto st494;
-		case 101u: goto st519;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 65u: goto tr612;
+		case 69u: goto tr613;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 97u: goto tr612;
+		case 101u: goto tr613;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 66u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr612:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[494] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[494]]) - 1; }
+	goto st494;
 st494:
 	if ( ++p == pe )
 		goto _test_eof494;
 case 494:
+#line 13975 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 68u: goto st495;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 100u: goto st495;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 68u: goto tr614;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 100u: goto tr614;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr614:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[495] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[495]]) - 1; }
+	goto st495;
 st495:
 	if ( ++p == pe )
 		goto _test_eof495;
 case 495:
+#line 14007 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 68u: goto st496;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 100u: goto st496;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 68u: goto tr615;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 100u: goto tr615;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr615:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[496] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[496]]) - 1; }
+	goto st496;
 st496:
 	if ( ++p == pe )
 		goto _test_eof496;
 case 496:
+#line 14039 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 82u: goto st497;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 114u: goto st497;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 82u: goto tr616;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 114u: goto tr616;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr616:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[497] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[497]]) - 1; }
+	goto st497;
 st497:
 	if ( ++p == pe )
 		goto _test_eof497;
 case 497:
+#line 14071 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st188;
+		case 61u: goto tr617;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr617:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[188] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[188]]) - 1; }
+	goto st188;
 st188:
 	if ( ++p == pe )
 		goto _test_eof188;
 case 188:
+#line 14101 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st440;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr186;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st498;
+		goto tr244;
 	goto st0;
+tr244:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[498] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[498]]) - 1; }
+	goto st498;
 st498:
 	if ( ++p == pe )
 		goto _test_eof498;
 case 498:
+#line 14134 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st505;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr619;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st517;
+		goto tr620;
 	goto st0;
+tr618:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[499] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[499]]) - 1; }
+	goto st499;
 st499:
 	if ( ++p == pe )
 		goto _test_eof499;
 case 499:
+#line 14169 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr621:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[500] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[500]]) - 1; }
+	goto st500;
 st500:
 	if ( ++p == pe )
 		goto _test_eof500;
 case 500:
+#line 14203 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st501;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr622;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr622:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[501] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[501]]) - 1; }
+	goto st501;
 st501:
 	if ( ++p == pe )
 		goto _test_eof501;
 case 501:
+#line 14238 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr245:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[502] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[502]]) - 1; }
+	goto st502;
 st502:
 	if ( ++p == pe )
 		goto _test_eof502;
 case 502:
+#line 14271 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st503;
-		case 46u: goto st504;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr623;
+		case 46u: goto tr624;
+		case 58u: goto tr228;
 		case 59u: goto tr625;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr626;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st502;
+		goto tr245;
 	goto st0;
+tr623:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[503] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[503]]) - 1; }
+	goto st503;
 st503:
 	if ( ++p == pe )
 		goto _test_eof503;
 case 503:
+#line 14306 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st503;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr623;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st502;
+		goto tr245;
 	goto st0;
+tr624:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[504] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[504]]) - 1; }
+	goto st504;
 st504:
 	if ( ++p == pe )
 		goto _test_eof504;
 case 504:
+#line 14340 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr625;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr626;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr619:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[505] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[505]]) - 1; }
+	goto st505;
 st505:
 	if ( ++p == pe )
 		goto _test_eof505;
 case 505:
+#line 14373 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st506;
+		goto tr627;
 	goto st0;
+tr627:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[506] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[506]]) - 1; }
+	goto st506;
 st506:
 	if ( ++p == pe )
 		goto _test_eof506;
 case 506:
+#line 14406 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st507;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr628;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st515;
+		goto tr629;
 	goto st0;
+tr628:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[507] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[507]]) - 1; }
+	goto st507;
 st507:
 	if ( ++p == pe )
 		goto _test_eof507;
 case 507:
+#line 14441 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st508;
+		goto tr630;
 	goto st0;
+tr630:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[508] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[508]]) - 1; }
+	goto st508;
 st508:
 	if ( ++p == pe )
 		goto _test_eof508;
 case 508:
+#line 14474 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st509;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr631;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st513;
+		goto tr632;
 	goto st0;
+tr631:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[509] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[509]]) - 1; }
+	goto st509;
 st509:
 	if ( ++p == pe )
 		goto _test_eof509;
 case 509:
+#line 14509 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st502;
+				goto tr245;
 		} else if ( (*p) >= 65u )
-			goto st502;
+			goto tr245;
 	} else
-		goto st510;
+		goto tr633;
 	goto st0;
+tr633:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[510] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[510]]) - 1; }
+	goto st510;
 st510:
 	if ( ++p == pe )
 		goto _test_eof510;
 case 510:
+#line 14542 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st501;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr622;
+		case 58u: goto tr228;
 		case 59u: goto tr635;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr636;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st511;
+		goto tr634;
 	goto st0;
+tr634:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[511] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[511]]) - 1; }
+	goto st511;
 st511:
 	if ( ++p == pe )
 		goto _test_eof511;
 case 511:
+#line 14577 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st501;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr622;
+		case 58u: goto tr228;
 		case 59u: goto tr635;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr636;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st512;
+		goto tr637;
 	goto st0;
+tr637:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[512] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[512]]) - 1; }
+	goto st512;
 st512:
 	if ( ++p == pe )
 		goto _test_eof512;
 case 512:
+#line 14612 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st501;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr622;
+		case 58u: goto tr228;
 		case 59u: goto tr635;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr636;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr632:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[513] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[513]]) - 1; }
+	goto st513;
 st513:
 	if ( ++p == pe )
 		goto _test_eof513;
 case 513:
+#line 14647 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st509;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr631;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st514;
+		goto tr638;
 	goto st0;
+tr638:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[514] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[514]]) - 1; }
+	goto st514;
 st514:
 	if ( ++p == pe )
 		goto _test_eof514;
 case 514:
+#line 14682 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st509;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr631;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr629:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[515] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[515]]) - 1; }
+	goto st515;
 st515:
 	if ( ++p == pe )
 		goto _test_eof515;
 case 515:
+#line 14717 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st507;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr628;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st516;
+		goto tr639;
 	goto st0;
+tr639:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[516] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[516]]) - 1; }
+	goto st516;
 st516:
 	if ( ++p == pe )
 		goto _test_eof516;
 case 516:
+#line 14752 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st507;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr628;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr620:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[517] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[517]]) - 1; }
+	goto st517;
 st517:
 	if ( ++p == pe )
 		goto _test_eof517;
 case 517:
+#line 14787 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st505;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr619;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st518;
+		goto tr640;
 	goto st0;
+tr640:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[518] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[518]]) - 1; }
+	goto st518;
 st518:
 	if ( ++p == pe )
 		goto _test_eof518;
 case 518:
+#line 14822 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 45u: goto st499;
-		case 46u: goto st505;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 45u: goto tr618;
+		case 46u: goto tr619;
+		case 58u: goto tr228;
 		case 59u: goto tr600;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st500;
+				goto tr621;
 		} else if ( (*p) >= 65u )
-			goto st500;
+			goto tr621;
 	} else
-		goto st500;
+		goto tr621;
 	goto st0;
+tr613:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[519] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[519]]) - 1; }
+	goto st519;
 st519:
 	if ( ++p == pe )
 		goto _test_eof519;
 case 519:
+#line 14857 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 84u: goto st520;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 116u: goto st520;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 84u: goto tr641;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 116u: goto tr641;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr641:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[520] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[520]]) - 1; }
+	goto st520;
 st520:
 	if ( ++p == pe )
 		goto _test_eof520;
 case 520:
+#line 14889 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 72u: goto st521;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 104u: goto st521;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 72u: goto tr642;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 104u: goto tr642;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr642:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[521] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[521]]) - 1; }
+	goto st521;
 st521:
 	if ( ++p == pe )
 		goto _test_eof521;
 case 521:
+#line 14921 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 79u: goto st522;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 111u: goto st522;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 79u: goto tr643;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 111u: goto tr643;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr643:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[522] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[522]]) - 1; }
+	goto st522;
 st522:
 	if ( ++p == pe )
 		goto _test_eof522;
 case 522:
+#line 14953 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 68u: goto st523;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 100u: goto st523;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 68u: goto tr644;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 100u: goto tr644;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr644:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[523] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[523]]) - 1; }
+	goto st523;
 st523:
 	if ( ++p == pe )
 		goto _test_eof523;
 case 523:
+#line 14985 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st189;
+		case 61u: goto tr645;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr645:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[189] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[189]]) - 1; }
+	goto st189;
 st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
+#line 15015 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st524;
-		case 37u: goto st525;
-		case 39u: goto st524;
-		case 44u: goto st116;
-		case 47u: goto st488;
-		case 58u: goto st487;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st450;
-		case 126u: goto st524;
+		case 33u: goto tr246;
+		case 37u: goto tr247;
+		case 39u: goto tr246;
+		case 44u: goto tr150;
+		case 47u: goto tr231;
+		case 58u: goto tr228;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr189;
+		case 126u: goto tr246;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st524;
+				goto tr246;
 		} else if ( (*p) >= 65u )
-			goto st524;
+			goto tr246;
 	} else
-		goto st524;
+		goto tr246;
 	goto st0;
+tr246:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[524] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[524]]) - 1; }
+	goto st524;
 st524:
 	if ( ++p == pe )
 		goto _test_eof524;
 case 524:
+#line 15050 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st524;
-		case 37u: goto st525;
-		case 39u: goto st524;
-		case 44u: goto st116;
-		case 47u: goto st488;
-		case 58u: goto st487;
+		case 33u: goto tr246;
+		case 37u: goto tr247;
+		case 39u: goto tr246;
+		case 44u: goto tr150;
+		case 47u: goto tr231;
+		case 58u: goto tr228;
 		case 59u: goto tr646;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr647;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st450;
-		case 126u: goto st524;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr189;
+		case 126u: goto tr246;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st524;
+				goto tr246;
 		} else if ( (*p) >= 65u )
-			goto st524;
+			goto tr246;
 	} else
-		goto st524;
+		goto tr246;
 	goto st0;
+tr247:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[525] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[525]]) - 1; }
+	goto st525;
 st525:
 	if ( ++p == pe )
 		goto _test_eof525;
 case 525:
+#line 15085 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st450;
-		case 37u: goto st450;
-		case 39u: goto st450;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 59u: goto tr557;
 		case 63u: goto tr558;
-		case 126u: goto st450;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st526;
+				goto tr648;
 		} else
-			goto st450;
+			goto tr189;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st450;
+					goto tr189;
 			} else if ( (*p) >= 97u )
-				goto st526;
+				goto tr648;
 		} else
-			goto st450;
+			goto tr189;
 	} else
-		goto st526;
+		goto tr648;
 	goto st0;
+tr648:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[526] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[526]]) - 1; }
+	goto st526;
 st526:
 	if ( ++p == pe )
 		goto _test_eof526;
 case 526:
+#line 15124 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st450;
-		case 37u: goto st450;
-		case 39u: goto st450;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 59u: goto tr557;
 		case 63u: goto tr558;
-		case 126u: goto st450;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st524;
+				goto tr246;
 		} else
-			goto st450;
+			goto tr189;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st450;
+				goto tr189;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st450;
+					goto tr189;
 			} else if ( (*p) >= 97u )
-				goto st524;
+				goto tr246;
 		} else
-			goto st450;
+			goto tr189;
 	} else
-		goto st524;
+		goto tr246;
 	goto st0;
 tr222:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[527] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[527]]) - 1; }
 	goto st527;
 st527:
 	if ( ++p == pe )
 		goto _test_eof527;
 case 527:
-#line 13561 "gen/c/sip_uri.c"
+#line 15164 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 82u: goto st528;
-		case 84u: goto st539;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 114u: goto st528;
-		case 116u: goto st539;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 82u: goto tr649;
+		case 84u: goto tr650;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 114u: goto tr649;
+		case 116u: goto tr650;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr649:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[528] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[528]]) - 1; }
+	goto st528;
 st528:
 	if ( ++p == pe )
 		goto _test_eof528;
 case 528:
+#line 15198 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 65u: goto st529;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 97u: goto st529;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 65u: goto tr651;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 97u: goto tr651;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 66u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 98u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr651:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[529] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[529]]) - 1; }
+	goto st529;
 st529:
 	if ( ++p == pe )
 		goto _test_eof529;
 case 529:
+#line 15230 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 78u: goto st530;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 110u: goto st530;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 78u: goto tr652;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 110u: goto tr652;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr652:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[530] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[530]]) - 1; }
+	goto st530;
 st530:
 	if ( ++p == pe )
 		goto _test_eof530;
 case 530:
+#line 15262 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 83u: goto st531;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 115u: goto st531;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 83u: goto tr653;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 115u: goto tr653;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr653:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[531] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[531]]) - 1; }
+	goto st531;
 st531:
 	if ( ++p == pe )
 		goto _test_eof531;
 case 531:
+#line 15294 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 80u: goto st532;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 112u: goto st532;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 80u: goto tr654;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 112u: goto tr654;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr654:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[532] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[532]]) - 1; }
+	goto st532;
 st532:
 	if ( ++p == pe )
 		goto _test_eof532;
 case 532:
+#line 15326 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 79u: goto st533;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 111u: goto st533;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 79u: goto tr655;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 111u: goto tr655;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr655:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[533] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[533]]) - 1; }
+	goto st533;
 st533:
 	if ( ++p == pe )
 		goto _test_eof533;
 case 533:
+#line 15358 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 82u: goto st534;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 114u: goto st534;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 82u: goto tr656;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 114u: goto tr656;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr656:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[534] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[534]]) - 1; }
+	goto st534;
 st534:
 	if ( ++p == pe )
 		goto _test_eof534;
 case 534:
+#line 15390 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 84u: goto st535;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 116u: goto st535;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 84u: goto tr657;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 116u: goto tr657;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr657:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[535] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[535]]) - 1; }
+	goto st535;
 st535:
 	if ( ++p == pe )
 		goto _test_eof535;
 case 535:
+#line 15422 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st190;
+		case 61u: goto tr658;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr658:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[190] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[190]]) - 1; }
+	goto st190;
 st190:
 	if ( ++p == pe )
 		goto _test_eof190;
 case 190:
+#line 15452 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st536;
-		case 37u: goto st537;
-		case 39u: goto st536;
-		case 44u: goto st116;
-		case 47u: goto st488;
-		case 58u: goto st487;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st463;
-		case 126u: goto st536;
+		case 33u: goto tr248;
+		case 37u: goto tr249;
+		case 39u: goto tr248;
+		case 44u: goto tr150;
+		case 47u: goto tr231;
+		case 58u: goto tr228;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr192;
+		case 126u: goto tr248;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st536;
+				goto tr248;
 		} else if ( (*p) >= 65u )
-			goto st536;
+			goto tr248;
 	} else
-		goto st536;
+		goto tr248;
 	goto st0;
+tr248:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[536] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[536]]) - 1; }
+	goto st536;
 st536:
 	if ( ++p == pe )
 		goto _test_eof536;
 case 536:
+#line 15487 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st536;
-		case 37u: goto st537;
-		case 39u: goto st536;
-		case 44u: goto st116;
-		case 47u: goto st488;
-		case 58u: goto st487;
+		case 33u: goto tr248;
+		case 37u: goto tr249;
+		case 39u: goto tr248;
+		case 44u: goto tr150;
+		case 47u: goto tr231;
+		case 58u: goto tr228;
 		case 59u: goto tr659;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr660;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st463;
-		case 126u: goto st536;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr192;
+		case 126u: goto tr248;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st536;
+				goto tr248;
 		} else if ( (*p) >= 65u )
-			goto st536;
+			goto tr248;
 	} else
-		goto st536;
+		goto tr248;
 	goto st0;
+tr249:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[537] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[537]]) - 1; }
+	goto st537;
 st537:
 	if ( ++p == pe )
 		goto _test_eof537;
 case 537:
+#line 15522 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st463;
-		case 37u: goto st463;
-		case 39u: goto st463;
+		case 33u: goto tr192;
+		case 37u: goto tr192;
+		case 39u: goto tr192;
 		case 59u: goto tr570;
 		case 63u: goto tr571;
-		case 126u: goto st463;
+		case 126u: goto tr192;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st538;
+				goto tr661;
 		} else
-			goto st463;
+			goto tr192;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st463;
+					goto tr192;
 			} else if ( (*p) >= 97u )
-				goto st538;
+				goto tr661;
 		} else
-			goto st463;
+			goto tr192;
 	} else
-		goto st538;
+		goto tr661;
 	goto st0;
+tr661:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[538] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[538]]) - 1; }
+	goto st538;
 st538:
 	if ( ++p == pe )
 		goto _test_eof538;
 case 538:
+#line 15561 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st463;
-		case 37u: goto st463;
-		case 39u: goto st463;
+		case 33u: goto tr192;
+		case 37u: goto tr192;
+		case 39u: goto tr192;
 		case 59u: goto tr570;
 		case 63u: goto tr571;
-		case 126u: goto st463;
+		case 126u: goto tr192;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st536;
+				goto tr248;
 		} else
-			goto st463;
+			goto tr192;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st463;
+				goto tr192;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st463;
+					goto tr192;
 			} else if ( (*p) >= 97u )
-				goto st536;
+				goto tr248;
 		} else
-			goto st463;
+			goto tr192;
 	} else
-		goto st536;
+		goto tr248;
 	goto st0;
+tr650:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[539] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[539]]) - 1; }
+	goto st539;
 st539:
 	if ( ++p == pe )
 		goto _test_eof539;
 case 539:
+#line 15600 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 76u: goto st540;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 108u: goto st540;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 76u: goto tr662;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 108u: goto tr662;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr662:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[540] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[540]]) - 1; }
+	goto st540;
 st540:
 	if ( ++p == pe )
 		goto _test_eof540;
 case 540:
+#line 15632 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st191;
+		case 61u: goto tr663;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr663:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[191] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[191]]) - 1; }
+	goto st191;
 st191:
 	if ( ++p == pe )
 		goto _test_eof191;
 case 191:
+#line 15662 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st488;
+				goto tr231;
 		} else if ( (*p) >= 65u )
-			goto st488;
+			goto tr231;
 	} else
-		goto st541;
+		goto tr250;
 	goto st0;
+tr250:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[541] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[541]]) - 1; }
+	goto st541;
 st541:
 	if ( ++p == pe )
 		goto _test_eof541;
 case 541:
+#line 15695 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr665;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr666;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st488;
+				goto tr231;
 		} else if ( (*p) >= 65u )
-			goto st488;
+			goto tr231;
 	} else
-		goto st542;
+		goto tr664;
 	goto st0;
+tr664:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[542] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[542]]) - 1; }
+	goto st542;
 st542:
 	if ( ++p == pe )
 		goto _test_eof542;
 case 542:
+#line 15728 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr665;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr666;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st488;
+				goto tr231;
 		} else if ( (*p) >= 65u )
-			goto st488;
+			goto tr231;
 	} else
-		goto st543;
+		goto tr667;
 	goto st0;
+tr667:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[543] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[543]]) - 1; }
+	goto st543;
 st543:
 	if ( ++p == pe )
 		goto _test_eof543;
 case 543:
+#line 15761 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st488;
-		case 37u: goto st174;
-		case 44u: goto st116;
-		case 58u: goto st487;
+		case 33u: goto tr231;
+		case 37u: goto tr232;
+		case 44u: goto tr150;
+		case 58u: goto tr228;
 		case 59u: goto tr665;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr666;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 95u: goto st488;
-		case 126u: goto st488;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 95u: goto tr231;
+		case 126u: goto tr231;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st488;
+			goto tr231;
 	} else
-		goto st488;
+		goto tr231;
 	goto st0;
 tr223:
 #line 36 "grammar/uri_actions.rl"
 	{ m_kp = p; if (!m_up) m_up = p; }
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[544] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[544]]) - 1; }
 	goto st544;
 st544:
 	if ( ++p == pe )
 		goto _test_eof544;
 case 544:
-#line 14134 "gen/c/sip_uri.c"
+#line 15792 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 83u: goto st545;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 115u: goto st545;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 83u: goto tr668;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 115u: goto tr668;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr668:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[545] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[545]]) - 1; }
+	goto st545;
 st545:
 	if ( ++p == pe )
 		goto _test_eof545;
 case 545:
+#line 15824 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 69u: goto st546;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 101u: goto st546;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 69u: goto tr669;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 101u: goto tr669;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr669:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[546] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[546]]) - 1; }
+	goto st546;
 st546:
 	if ( ++p == pe )
 		goto _test_eof546;
 case 546:
+#line 15856 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st173;
+		case 61u: goto tr601;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 82u: goto st547;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 114u: goto st547;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 82u: goto tr670;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 114u: goto tr670;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr670:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[547] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[547]]) - 1; }
+	goto st547;
 st547:
 	if ( ++p == pe )
 		goto _test_eof547;
 case 547:
+#line 15888 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st485;
-		case 37u: goto st166;
-		case 44u: goto st116;
-		case 58u: goto st486;
+		case 33u: goto tr225;
+		case 37u: goto tr599;
+		case 44u: goto tr150;
+		case 58u: goto tr227;
 		case 59u: goto tr600;
-		case 61u: goto st192;
+		case 61u: goto tr671;
 		case 63u: goto tr602;
-		case 64u: goto st122;
-		case 91u: goto st409;
-		case 93u: goto st409;
-		case 95u: goto st485;
-		case 126u: goto st485;
+		case 64u: goto tr153;
+		case 91u: goto tr175;
+		case 93u: goto tr175;
+		case 95u: goto tr225;
+		case 126u: goto tr225;
 	}
 	if ( (*p) < 65u ) {
 		if ( 36u <= (*p) && (*p) <= 57u )
-			goto st485;
+			goto tr225;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st485;
+			goto tr225;
 	} else
-		goto st485;
+		goto tr225;
 	goto st0;
+tr671:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[192] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[192]]) - 1; }
+	goto st192;
 st192:
 	if ( ++p == pe )
 		goto _test_eof192;
 case 192:
+#line 15918 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st548;
-		case 37u: goto st549;
-		case 39u: goto st548;
-		case 44u: goto st116;
-		case 47u: goto st488;
-		case 58u: goto st487;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st476;
-		case 126u: goto st548;
+		case 33u: goto tr251;
+		case 37u: goto tr252;
+		case 39u: goto tr251;
+		case 44u: goto tr150;
+		case 47u: goto tr231;
+		case 58u: goto tr228;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr196;
+		case 126u: goto tr251;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st548;
+				goto tr251;
 		} else if ( (*p) >= 65u )
-			goto st548;
+			goto tr251;
 	} else
-		goto st548;
+		goto tr251;
 	goto st0;
+tr251:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[548] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[548]]) - 1; }
+	goto st548;
 st548:
 	if ( ++p == pe )
 		goto _test_eof548;
 case 548:
+#line 15953 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st548;
-		case 37u: goto st549;
-		case 39u: goto st548;
-		case 44u: goto st116;
-		case 47u: goto st488;
-		case 58u: goto st487;
+		case 33u: goto tr251;
+		case 37u: goto tr252;
+		case 39u: goto tr251;
+		case 44u: goto tr150;
+		case 47u: goto tr231;
+		case 58u: goto tr228;
 		case 59u: goto tr672;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr673;
-		case 64u: goto st122;
-		case 91u: goto st410;
-		case 93u: goto st410;
-		case 96u: goto st476;
-		case 126u: goto st548;
+		case 64u: goto tr153;
+		case 91u: goto tr176;
+		case 93u: goto tr176;
+		case 96u: goto tr196;
+		case 126u: goto tr251;
 	}
 	if ( (*p) < 42u ) {
 		if ( 36u <= (*p) && (*p) <= 41u )
-			goto st488;
+			goto tr231;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st548;
+				goto tr251;
 		} else if ( (*p) >= 65u )
-			goto st548;
+			goto tr251;
 	} else
-		goto st548;
+		goto tr251;
 	goto st0;
+tr252:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[549] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[549]]) - 1; }
+	goto st549;
 st549:
 	if ( ++p == pe )
 		goto _test_eof549;
 case 549:
+#line 15988 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
+		case 33u: goto tr196;
+		case 37u: goto tr196;
+		case 39u: goto tr196;
 		case 59u: goto tr583;
 		case 63u: goto tr584;
-		case 126u: goto st476;
+		case 126u: goto tr196;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st550;
+				goto tr674;
 		} else
-			goto st476;
+			goto tr196;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st476;
+					goto tr196;
 			} else if ( (*p) >= 97u )
-				goto st550;
+				goto tr674;
 		} else
-			goto st476;
+			goto tr196;
 	} else
-		goto st550;
+		goto tr674;
 	goto st0;
+tr674:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[550] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[550]]) - 1; }
+	goto st550;
 st550:
 	if ( ++p == pe )
 		goto _test_eof550;
 case 550:
+#line 16027 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st476;
-		case 37u: goto st476;
-		case 39u: goto st476;
+		case 33u: goto tr196;
+		case 37u: goto tr196;
+		case 39u: goto tr196;
 		case 59u: goto tr583;
 		case 63u: goto tr584;
-		case 126u: goto st476;
+		case 126u: goto tr196;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st548;
+				goto tr251;
 		} else
-			goto st476;
+			goto tr196;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st476;
+				goto tr196;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st476;
+					goto tr196;
 			} else if ( (*p) >= 97u )
-				goto st548;
+				goto tr251;
 		} else
-			goto st476;
+			goto tr196;
 	} else
-		goto st548;
+		goto tr251;
 	goto st0;
+tr210:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[193] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[193]]) - 1; }
+	goto st193;
 st193:
 	if ( ++p == pe )
 		goto _test_eof193;
 case 193:
+#line 16066 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st482;
+				goto tr214;
 		} else if ( (*p) >= 65u )
-			goto st482;
+			goto tr214;
 	} else
-		goto st194;
+		goto tr253;
 	goto st0;
+tr253:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[194] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[194]]) - 1; }
+	goto st194;
 st194:
 	if ( ++p == pe )
 		goto _test_eof194;
 case 194:
+#line 16096 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st195;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr254;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st200;
+		goto tr255;
 	goto st0;
+tr254:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[195] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[195]]) - 1; }
+	goto st195;
 st195:
 	if ( ++p == pe )
 		goto _test_eof195;
 case 195:
+#line 16128 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st482;
+				goto tr214;
 		} else if ( (*p) >= 65u )
-			goto st482;
+			goto tr214;
 	} else
-		goto st196;
+		goto tr256;
 	goto st0;
+tr256:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[196] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[196]]) - 1; }
+	goto st196;
 st196:
 	if ( ++p == pe )
 		goto _test_eof196;
 case 196:
+#line 16158 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st197;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr257;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st198;
+		goto tr258;
 	goto st0;
+tr257:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[197] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[197]]) - 1; }
+	goto st197;
 st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
+#line 16190 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st482;
+				goto tr214;
 		} else if ( (*p) >= 65u )
-			goto st482;
+			goto tr214;
 	} else
-		goto st551;
+		goto tr259;
 	goto st0;
+tr259:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[551] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[551]]) - 1; }
+	goto st551;
 st551:
 	if ( ++p == pe )
 		goto _test_eof551;
 case 551:
+#line 16220 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st162;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr213;
 		case 58u: goto tr676;
 		case 59u: goto tr677;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr678;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st552;
+		goto tr675;
 	goto st0;
+tr675:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[552] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[552]]) - 1; }
+	goto st552;
 st552:
 	if ( ++p == pe )
 		goto _test_eof552;
 case 552:
+#line 16252 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st162;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr213;
 		case 58u: goto tr676;
 		case 59u: goto tr677;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr678;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st553;
+		goto tr679;
 	goto st0;
+tr679:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[553] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[553]]) - 1; }
+	goto st553;
 st553:
 	if ( ++p == pe )
 		goto _test_eof553;
 case 553:
+#line 16284 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st162;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr213;
 		case 58u: goto tr676;
 		case 59u: goto tr677;
-		case 61u: goto st116;
+		case 61u: goto tr150;
 		case 63u: goto tr678;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
+tr258:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[198] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[198]]) - 1; }
+	goto st198;
 st198:
 	if ( ++p == pe )
 		goto _test_eof198;
 case 198:
+#line 16316 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st197;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr257;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st199;
+		goto tr260;
 	goto st0;
+tr260:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[199] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[199]]) - 1; }
+	goto st199;
 st199:
 	if ( ++p == pe )
 		goto _test_eof199;
 case 199:
+#line 16348 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st197;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr257;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
+tr255:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[200] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[200]]) - 1; }
+	goto st200;
 st200:
 	if ( ++p == pe )
 		goto _test_eof200;
 case 200:
+#line 16380 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st195;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr254;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st201;
+		goto tr261;
 	goto st0;
+tr261:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[201] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[201]]) - 1; }
+	goto st201;
 st201:
 	if ( ++p == pe )
 		goto _test_eof201;
 case 201:
+#line 16412 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st195;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr254;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
+tr211:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[202] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[202]]) - 1; }
+	goto st202;
 st202:
 	if ( ++p == pe )
 		goto _test_eof202;
 case 202:
+#line 16444 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st193;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr210;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st203;
+		goto tr262;
 	goto st0;
+tr262:
+#line 23 "grammar/sip_uri.rl"
+	{ if (sipkit_uri_skip_state[203] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_uri_skip_cls[sipkit_uri_skip_state[203]]) - 1; }
+	goto st203;
 st203:
 	if ( ++p == pe )
 		goto _test_eof203;
 case 203:
+#line 16476 "gen/c/sip_uri.c"
 	switch( (*p) ) {
-		case 33u: goto st116;
-		case 37u: goto st117;
-		case 45u: goto st160;
-		case 46u: goto st193;
-		case 58u: goto st119;
-		case 59u: goto st116;
-		case 61u: goto st116;
-		case 63u: goto st116;
-		case 64u: goto st122;
-		case 95u: goto st116;
-		case 126u: goto st116;
+		case 33u: goto tr150;
+		case 37u: goto tr151;
+		case 45u: goto tr209;
+		case 46u: goto tr210;
+		case 58u: goto tr152;
+		case 59u: goto tr150;
+		case 61u: goto tr150;
+		case 63u: goto tr150;
+		case 64u: goto tr153;
+		case 95u: goto tr150;
+		case 126u: goto tr150;
 	}
 	if ( (*p) < 48u ) {
 		if ( 36u <= (*p) && (*p) <= 47u )
-			goto st116;
+			goto tr150;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st161;
+				goto tr212;
 		} else if ( (*p) >= 65u )
-			goto st161;
+			goto tr212;
 	} else
-		goto st161;
+		goto tr212;
 	goto st0;
 	}
 	_test_eof2: cs = 2; goto _test_eof; 
@@ -16092,14 +18972,14 @@ case 203:
 #line 37 "grammar/uri_actions.rl"
 	{ uri->params = sipkit__span(c, m_up, p); }
 	break;
-#line 15684 "gen/c/sip_uri.c"
+#line 17405 "gen/c/sip_uri.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 40 "grammar/sip_uri.rl"
+#line 47 "grammar/sip_uri.rl"
   (void)host_type;
   if (cs < sipkit_uri_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EURI, p < pe ? p : pe,

@@ -5,24 +5,28 @@
 /* sip_via.rl - the Via value (RFC 3261 §20.42, §25.1; rport from RFC 3581
  * §5): one header entry per via-parm. */
 #include "internal.h"
+#include "sip_via_skip.h"
 
 
-#line 42 "grammar/sip_via.rl"
+#line 46 "grammar/sip_via.rl"
 
 
 
-#line 8 "gen/c/sip_via.c"
+#line 9 "gen/c/sip_via.c"
 static const int sipkit_via_start = 1;
 static const int sipkit_via_first_final = 145;
 
 
-#line 45 "grammar/sip_via.rl"
+#line 49 "grammar/sip_via.rl"
 
 int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_proto = p, m_tr = p, m_sb = p, m_vps = NULL, m_vp = p;
+  const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs = sipkit_via_start;
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, p, pe))
+    return c->code != SIPKIT_EOK;
   
-#line 15 "gen/c/sip_via.c"
+#line 19 "gen/c/sip_via.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -54,217 +58,281 @@ st0:
 cs = 0;
 	goto _out;
 tr0:
-#line 22 "grammar/sip_via.rl"
+#line 23 "grammar/sip_via.rl"
 	{ sipkit__element_begin(c, p); m_vps = NULL; }
-#line 24 "grammar/sip_via.rl"
+#line 25 "grammar/sip_via.rl"
 	{ m_proto = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[2] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[2]]) - 1; }
+	goto st2;
+tr5:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[2] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[2]]) - 1; }
 	goto st2;
 st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 53 "gen/c/sip_via.c"
+#line 61 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st3;
-		case 10u: goto st4;
-		case 13u: goto st144;
-		case 32u: goto st3;
-		case 33u: goto st2;
-		case 37u: goto st2;
-		case 39u: goto st2;
-		case 47u: goto st6;
-		case 126u: goto st2;
+		case 9u: goto tr2;
+		case 10u: goto tr3;
+		case 13u: goto tr4;
+		case 32u: goto tr2;
+		case 33u: goto tr5;
+		case 37u: goto tr5;
+		case 39u: goto tr5;
+		case 47u: goto tr6;
+		case 126u: goto tr5;
 	}
 	if ( (*p) < 45u ) {
 		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st2;
+			goto tr5;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st2;
+				goto tr5;
 		} else if ( (*p) >= 65u )
-			goto st2;
+			goto tr5;
 	} else
-		goto st2;
+		goto tr5;
 	goto st0;
+tr2:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[3] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[3]]) - 1; }
+	goto st3;
 st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
+#line 91 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st3;
-		case 10u: goto st4;
-		case 13u: goto st144;
-		case 32u: goto st3;
-		case 47u: goto st6;
+		case 9u: goto tr2;
+		case 10u: goto tr3;
+		case 13u: goto tr4;
+		case 32u: goto tr2;
+		case 47u: goto tr6;
 	}
 	goto st0;
+tr3:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[4] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[4]]) - 1; }
+	goto st4;
 st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
+#line 106 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st5;
-		case 32u: goto st5;
+		case 9u: goto tr7;
+		case 32u: goto tr7;
 	}
 	goto st0;
+tr7:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[5] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[5]]) - 1; }
+	goto st5;
 st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
+#line 118 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st5;
-		case 32u: goto st5;
-		case 47u: goto st6;
+		case 9u: goto tr7;
+		case 32u: goto tr7;
+		case 47u: goto tr6;
 	}
 	goto st0;
+tr6:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[6] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[6]]) - 1; }
+	goto st6;
 st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
+#line 131 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st6;
-		case 10u: goto st7;
-		case 13u: goto st143;
-		case 32u: goto st6;
-		case 33u: goto st9;
-		case 37u: goto st9;
-		case 39u: goto st9;
-		case 126u: goto st9;
+		case 9u: goto tr6;
+		case 10u: goto tr8;
+		case 13u: goto tr9;
+		case 32u: goto tr6;
+		case 33u: goto tr10;
+		case 37u: goto tr10;
+		case 39u: goto tr10;
+		case 126u: goto tr10;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st9;
+				goto tr10;
 		} else if ( (*p) >= 42u )
-			goto st9;
+			goto tr10;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st9;
+				goto tr10;
 		} else if ( (*p) >= 65u )
-			goto st9;
+			goto tr10;
 	} else
-		goto st9;
+		goto tr10;
 	goto st0;
+tr8:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[7] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[7]]) - 1; }
+	goto st7;
 st7:
 	if ( ++p == pe )
 		goto _test_eof7;
 case 7:
+#line 163 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st8;
-		case 32u: goto st8;
+		case 9u: goto tr11;
+		case 32u: goto tr11;
 	}
 	goto st0;
+tr11:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[8] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[8]]) - 1; }
+	goto st8;
 st8:
 	if ( ++p == pe )
 		goto _test_eof8;
 case 8:
+#line 175 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st8;
-		case 32u: goto st8;
-		case 33u: goto st9;
-		case 37u: goto st9;
-		case 39u: goto st9;
-		case 126u: goto st9;
+		case 9u: goto tr11;
+		case 32u: goto tr11;
+		case 33u: goto tr10;
+		case 37u: goto tr10;
+		case 39u: goto tr10;
+		case 126u: goto tr10;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st9;
+				goto tr10;
 		} else if ( (*p) >= 42u )
-			goto st9;
+			goto tr10;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st9;
+				goto tr10;
 		} else if ( (*p) >= 65u )
-			goto st9;
+			goto tr10;
 	} else
-		goto st9;
+		goto tr10;
 	goto st0;
+tr10:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[9] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[9]]) - 1; }
+	goto st9;
 st9:
 	if ( ++p == pe )
 		goto _test_eof9;
 case 9:
+#line 205 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr12;
 		case 10u: goto tr13;
 		case 13u: goto tr14;
 		case 32u: goto tr12;
-		case 33u: goto st9;
-		case 37u: goto st9;
-		case 39u: goto st9;
+		case 33u: goto tr10;
+		case 37u: goto tr10;
+		case 39u: goto tr10;
 		case 47u: goto tr15;
-		case 126u: goto st9;
+		case 126u: goto tr10;
 	}
 	if ( (*p) < 45u ) {
 		if ( 42u <= (*p) && (*p) <= 43u )
-			goto st9;
+			goto tr10;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st9;
+				goto tr10;
 		} else if ( (*p) >= 65u )
-			goto st9;
+			goto tr10;
 	} else
-		goto st9;
+		goto tr10;
 	goto st0;
+tr16:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[10] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[10]]) - 1; }
+	goto st10;
 tr12:
-#line 25 "grammar/sip_via.rl"
+#line 26 "grammar/sip_via.rl"
 	{ c->cur->u.via.protocol = sipkit__span(c, m_proto, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[10] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[10]]) - 1; }
 	goto st10;
 st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 206 "gen/c/sip_via.c"
+#line 239 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st10;
-		case 10u: goto st11;
-		case 13u: goto st142;
-		case 32u: goto st10;
-		case 47u: goto st13;
+		case 9u: goto tr16;
+		case 10u: goto tr17;
+		case 13u: goto tr18;
+		case 32u: goto tr16;
+		case 47u: goto tr19;
 	}
 	goto st0;
+tr17:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[11] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[11]]) - 1; }
+	goto st11;
 tr13:
-#line 25 "grammar/sip_via.rl"
+#line 26 "grammar/sip_via.rl"
 	{ c->cur->u.via.protocol = sipkit__span(c, m_proto, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[11] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[11]]) - 1; }
 	goto st11;
 st11:
 	if ( ++p == pe )
 		goto _test_eof11;
 case 11:
-#line 221 "gen/c/sip_via.c"
+#line 258 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st12;
-		case 32u: goto st12;
+		case 9u: goto tr20;
+		case 32u: goto tr20;
 	}
 	goto st0;
+tr20:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[12] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[12]]) - 1; }
+	goto st12;
 st12:
 	if ( ++p == pe )
 		goto _test_eof12;
 case 12:
+#line 270 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st12;
-		case 32u: goto st12;
-		case 47u: goto st13;
+		case 9u: goto tr20;
+		case 32u: goto tr20;
+		case 47u: goto tr19;
 	}
 	goto st0;
+tr19:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[13] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[13]]) - 1; }
+	goto st13;
 tr15:
-#line 25 "grammar/sip_via.rl"
+#line 26 "grammar/sip_via.rl"
 	{ c->cur->u.via.protocol = sipkit__span(c, m_proto, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[13] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[13]]) - 1; }
 	goto st13;
 st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 243 "gen/c/sip_via.c"
+#line 287 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st13;
-		case 10u: goto st14;
-		case 13u: goto st141;
-		case 32u: goto st13;
+		case 9u: goto tr19;
+		case 10u: goto tr21;
+		case 13u: goto tr22;
+		case 32u: goto tr19;
 		case 33u: goto tr23;
 		case 37u: goto tr23;
 		case 39u: goto tr23;
@@ -285,22 +353,32 @@ case 13:
 	} else
 		goto tr23;
 	goto st0;
+tr21:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[14] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[14]]) - 1; }
+	goto st14;
 st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
+#line 319 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st15;
-		case 32u: goto st15;
+		case 9u: goto tr24;
+		case 32u: goto tr24;
 	}
 	goto st0;
+tr24:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[15] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[15]]) - 1; }
+	goto st15;
 st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
+#line 331 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st15;
-		case 32u: goto st15;
+		case 9u: goto tr24;
+		case 32u: goto tr24;
 		case 33u: goto tr23;
 		case 37u: goto tr23;
 		case 39u: goto tr23;
@@ -321,54 +399,66 @@ case 15:
 	} else
 		goto tr23;
 	goto st0;
+tr28:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[16] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[16]]) - 1; }
+	goto st16;
 tr23:
-#line 26 "grammar/sip_via.rl"
+#line 27 "grammar/sip_via.rl"
 	{ m_tr = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[16] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[16]]) - 1; }
 	goto st16;
 st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-#line 311 "gen/c/sip_via.c"
+#line 365 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr25;
 		case 10u: goto tr26;
 		case 13u: goto tr27;
 		case 32u: goto tr25;
-		case 33u: goto st16;
-		case 37u: goto st16;
-		case 39u: goto st16;
-		case 126u: goto st16;
+		case 33u: goto tr28;
+		case 37u: goto tr28;
+		case 39u: goto tr28;
+		case 126u: goto tr28;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st16;
+				goto tr28;
 		} else if ( (*p) >= 42u )
-			goto st16;
+			goto tr28;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st16;
+				goto tr28;
 		} else if ( (*p) >= 65u )
-			goto st16;
+			goto tr28;
 	} else
-		goto st16;
+		goto tr28;
 	goto st0;
+tr29:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[17]]) - 1; }
+	goto st17;
 tr25:
-#line 27 "grammar/sip_via.rl"
+#line 28 "grammar/sip_via.rl"
 	{ c->cur->u.via.transport = sipkit__span(c, m_tr, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[17] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[17]]) - 1; }
 	goto st17;
 st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 343 "gen/c/sip_via.c"
+#line 401 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st17;
-		case 10u: goto st18;
-		case 13u: goto st140;
-		case 32u: goto st17;
+		case 9u: goto tr29;
+		case 10u: goto tr30;
+		case 13u: goto tr31;
+		case 32u: goto tr29;
 		case 91u: goto tr34;
 	}
 	if ( (*p) < 65u ) {
@@ -380,27 +470,38 @@ case 17:
 	} else
 		goto tr33;
 	goto st0;
+tr30:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[18] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[18]]) - 1; }
+	goto st18;
 tr26:
-#line 27 "grammar/sip_via.rl"
+#line 28 "grammar/sip_via.rl"
 	{ c->cur->u.via.transport = sipkit__span(c, m_tr, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[18] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[18]]) - 1; }
 	goto st18;
 st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 366 "gen/c/sip_via.c"
+#line 428 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st19;
-		case 32u: goto st19;
+		case 9u: goto tr35;
+		case 32u: goto tr35;
 	}
 	goto st0;
+tr35:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[19] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[19]]) - 1; }
+	goto st19;
 st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
+#line 440 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st19;
-		case 32u: goto st19;
+		case 9u: goto tr35;
+		case 32u: goto tr35;
 		case 91u: goto tr34;
 	}
 	if ( (*p) < 65u ) {
@@ -413,212 +514,270 @@ case 19:
 		goto tr33;
 	goto st0;
 tr32:
-#line 28 "grammar/sip_via.rl"
+#line 29 "grammar/sip_via.rl"
 	{ m_sb = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[20] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[20]]) - 1; }
 	goto st20;
 st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-#line 396 "gen/c/sip_via.c"
+#line 462 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st127;
+		case 45u: goto tr36;
+		case 46u: goto tr37;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st136;
+			goto tr38;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr36:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[21] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[21]]) - 1; }
+	goto st21;
 st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
+#line 482 "gen/c/sip_via.c"
 	if ( (*p) == 45u )
-		goto st21;
+		goto tr36;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr39:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[22] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[22]]) - 1; }
+	goto st22;
 st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
+#line 500 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st23;
+		case 45u: goto tr36;
+		case 46u: goto tr40;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr40:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[23] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[23]]) - 1; }
+	goto st23;
 st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
+#line 520 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st145;
+			goto tr41;
 	} else
-		goto st145;
+		goto tr41;
 	goto st0;
+tr41:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[145] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[145]]) - 1; }
+	goto st145;
 tr33:
-#line 28 "grammar/sip_via.rl"
+#line 29 "grammar/sip_via.rl"
 	{ m_sb = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[145] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[145]]) - 1; }
 	goto st145;
 st145:
 	if ( ++p == pe )
 		goto _test_eof145;
 case 145:
-#line 461 "gen/c/sip_via.c"
+#line 540 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
 		case 13u: goto tr179;
 		case 32u: goto tr177;
 		case 44u: goto tr180;
-		case 45u: goto st126;
-		case 46u: goto st240;
-		case 58u: goto st31;
+		case 45u: goto tr164;
+		case 46u: goto tr181;
+		case 58u: goto tr46;
 		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st145;
+			goto tr41;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st145;
+			goto tr41;
 	} else
-		goto st145;
+		goto tr41;
 	goto st0;
+tr42:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[24] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[24]]) - 1; }
+	goto st24;
 tr177:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[24] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[24]]) - 1; }
 	goto st24;
 st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
-#line 489 "gen/c/sip_via.c"
+#line 572 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st24;
-		case 10u: goto st25;
-		case 13u: goto st125;
-		case 32u: goto st24;
-		case 44u: goto st27;
-		case 58u: goto st31;
-		case 59u: goto st37;
+		case 9u: goto tr42;
+		case 10u: goto tr43;
+		case 13u: goto tr44;
+		case 32u: goto tr42;
+		case 44u: goto tr45;
+		case 58u: goto tr46;
+		case 59u: goto tr47;
 	}
 	goto st0;
+tr43:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[25] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[25]]) - 1; }
+	goto st25;
 tr178:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[25] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[25]]) - 1; }
 	goto st25;
 st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
-#line 507 "gen/c/sip_via.c"
+#line 594 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st26;
-		case 32u: goto st26;
+		case 9u: goto tr48;
+		case 32u: goto tr48;
 	}
 	goto st0;
+tr48:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[26] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[26]]) - 1; }
+	goto st26;
 st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
+#line 606 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st26;
-		case 32u: goto st26;
-		case 44u: goto st27;
-		case 58u: goto st31;
-		case 59u: goto st37;
+		case 9u: goto tr48;
+		case 32u: goto tr48;
+		case 44u: goto tr45;
+		case 58u: goto tr46;
+		case 59u: goto tr47;
 	}
 	goto st0;
+tr45:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
+	goto st27;
 tr180:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
 	goto st27;
 tr190:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
 	goto st27;
 tr206:
-#line 36 "grammar/sip_via.rl"
+#line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
 	goto st27;
 tr223:
-#line 34 "grammar/sip_via.rl"
+#line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
 	goto st27;
 tr253:
-#line 35 "grammar/sip_via.rl"
+#line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
 	goto st27;
 tr292:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
 	goto st27;
 tr305:
-#line 33 "grammar/sip_via.rl"
+#line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[27] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[27]]) - 1; }
 	goto st27;
 st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 561 "gen/c/sip_via.c"
+#line 661 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st27;
-		case 10u: goto st28;
-		case 13u: goto st30;
-		case 32u: goto st27;
+		case 9u: goto tr45;
+		case 10u: goto tr49;
+		case 13u: goto tr50;
+		case 32u: goto tr45;
 		case 33u: goto tr0;
 		case 37u: goto tr0;
 		case 39u: goto tr0;
@@ -639,22 +798,32 @@ case 27:
 	} else
 		goto tr0;
 	goto st0;
+tr49:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[28] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[28]]) - 1; }
+	goto st28;
 st28:
 	if ( ++p == pe )
 		goto _test_eof28;
 case 28:
+#line 693 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st29;
-		case 32u: goto st29;
+		case 9u: goto tr51;
+		case 32u: goto tr51;
 	}
 	goto st0;
+tr51:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[29] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[29]]) - 1; }
+	goto st29;
 st29:
 	if ( ++p == pe )
 		goto _test_eof29;
 case 29:
+#line 705 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st29;
-		case 32u: goto st29;
+		case 9u: goto tr51;
+		case 32u: goto tr51;
 		case 33u: goto tr0;
 		case 37u: goto tr0;
 		case 39u: goto tr0;
@@ -675,50 +844,75 @@ case 29:
 	} else
 		goto tr0;
 	goto st0;
+tr50:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[30] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[30]]) - 1; }
+	goto st30;
 st30:
 	if ( ++p == pe )
 		goto _test_eof30;
 case 30:
+#line 735 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st28;
+		goto tr49;
 	goto st0;
+tr46:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[31] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[31]]) - 1; }
+	goto st31;
 st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
+#line 745 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st31;
-		case 10u: goto st32;
-		case 13u: goto st124;
-		case 32u: goto st31;
+		case 9u: goto tr46;
+		case 10u: goto tr52;
+		case 13u: goto tr53;
+		case 32u: goto tr46;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st146;
+		goto tr54;
 	goto st0;
+tr52:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[32] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[32]]) - 1; }
+	goto st32;
 st32:
 	if ( ++p == pe )
 		goto _test_eof32;
 case 32:
+#line 761 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st33;
-		case 32u: goto st33;
+		case 9u: goto tr55;
+		case 32u: goto tr55;
 	}
 	goto st0;
+tr55:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[33] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[33]]) - 1; }
+	goto st33;
 st33:
 	if ( ++p == pe )
 		goto _test_eof33;
 case 33:
+#line 773 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st33;
-		case 32u: goto st33;
+		case 9u: goto tr55;
+		case 32u: goto tr55;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st146;
+		goto tr54;
 	goto st0;
+tr54:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[146] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[146]]) - 1; }
+	goto st146;
 st146:
 	if ( ++p == pe )
 		goto _test_eof146;
 case 146:
+#line 787 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr183;
 		case 10u: goto tr184;
@@ -728,195 +922,254 @@ case 146:
 		case 59u: goto tr182;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st146;
+		goto tr54;
 	goto st0;
+tr56:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
+	goto st34;
 tr183:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
 	goto st34;
 tr192:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
 	goto st34;
 tr203:
-#line 36 "grammar/sip_via.rl"
+#line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
 	goto st34;
 tr220:
-#line 34 "grammar/sip_via.rl"
+#line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
 	goto st34;
 tr250:
-#line 35 "grammar/sip_via.rl"
+#line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
 	goto st34;
 tr294:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
 	goto st34;
 tr302:
-#line 33 "grammar/sip_via.rl"
+#line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[34] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[34]]) - 1; }
 	goto st34;
 st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
-#line 714 "gen/c/sip_via.c"
+#line 845 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st34;
-		case 10u: goto st35;
-		case 13u: goto st51;
-		case 32u: goto st34;
-		case 44u: goto st27;
-		case 59u: goto st37;
+		case 9u: goto tr56;
+		case 10u: goto tr57;
+		case 13u: goto tr58;
+		case 32u: goto tr56;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
 	}
 	goto st0;
+tr57:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
+	goto st35;
 tr184:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
 	goto st35;
 tr193:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
 	goto st35;
 tr204:
-#line 36 "grammar/sip_via.rl"
+#line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
 	goto st35;
 tr221:
-#line 34 "grammar/sip_via.rl"
+#line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
 	goto st35;
 tr251:
-#line 35 "grammar/sip_via.rl"
+#line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
 	goto st35;
 tr295:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
 	goto st35;
 tr303:
-#line 33 "grammar/sip_via.rl"
+#line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[35] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[35]]) - 1; }
 	goto st35;
 st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
-#line 760 "gen/c/sip_via.c"
+#line 901 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st36;
-		case 32u: goto st36;
+		case 9u: goto tr59;
+		case 32u: goto tr59;
 	}
 	goto st0;
+tr59:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[36] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[36]]) - 1; }
+	goto st36;
 st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
+#line 913 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st36;
-		case 32u: goto st36;
-		case 44u: goto st27;
-		case 59u: goto st37;
+		case 9u: goto tr59;
+		case 32u: goto tr59;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
 	}
 	goto st0;
+tr47:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
+	goto st37;
 tr182:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
 	goto st37;
 tr191:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
 	goto st37;
 tr207:
-#line 36 "grammar/sip_via.rl"
+#line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
 	goto st37;
 tr226:
-#line 34 "grammar/sip_via.rl"
+#line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
 	goto st37;
 tr257:
-#line 35 "grammar/sip_via.rl"
+#line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
 	goto st37;
 tr293:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
 	goto st37;
 tr307:
-#line 33 "grammar/sip_via.rl"
+#line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[37] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[37]]) - 1; }
 	goto st37;
 st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
-#line 806 "gen/c/sip_via.c"
+#line 960 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st37;
-		case 10u: goto st38;
-		case 13u: goto st123;
-		case 32u: goto st37;
+		case 9u: goto tr47;
+		case 10u: goto tr60;
+		case 13u: goto tr61;
+		case 32u: goto tr47;
 		case 33u: goto tr62;
 		case 37u: goto tr62;
 		case 39u: goto tr62;
@@ -945,22 +1198,32 @@ case 37:
 	} else
 		goto tr62;
 	goto st0;
+tr60:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[38] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[38]]) - 1; }
+	goto st38;
 st38:
 	if ( ++p == pe )
 		goto _test_eof38;
 case 38:
+#line 1000 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st39;
-		case 32u: goto st39;
+		case 9u: goto tr67;
+		case 32u: goto tr67;
 	}
 	goto st0;
+tr67:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[39] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[39]]) - 1; }
+	goto st39;
 st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
+#line 1012 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st39;
-		case 32u: goto st39;
+		case 9u: goto tr67;
+		case 32u: goto tr67;
 		case 33u: goto tr62;
 		case 37u: goto tr62;
 		case 39u: goto tr62;
@@ -989,228 +1252,296 @@ case 39:
 	} else
 		goto tr62;
 	goto st0;
+tr189:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[147] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[147]]) - 1; }
+	goto st147;
 tr62:
-#line 30 "grammar/sip_via.rl"
+#line 31 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[147] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[147]]) - 1; }
 	goto st147;
 st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
-#line 890 "gen/c/sip_via.c"
+#line 1054 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr68:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[40] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[40]]) - 1; }
+	goto st40;
 tr186:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[40] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[40]]) - 1; }
 	goto st40;
 st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
-#line 923 "gen/c/sip_via.c"
+#line 1091 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st40;
-		case 10u: goto st41;
-		case 13u: goto st62;
-		case 32u: goto st40;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st43;
+		case 9u: goto tr68;
+		case 10u: goto tr69;
+		case 13u: goto tr70;
+		case 32u: goto tr68;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr71;
 	}
 	goto st0;
+tr69:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[41]]) - 1; }
+	goto st41;
 tr187:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[41] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[41]]) - 1; }
 	goto st41;
 st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 941 "gen/c/sip_via.c"
+#line 1113 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st42;
-		case 32u: goto st42;
+		case 9u: goto tr72;
+		case 32u: goto tr72;
 	}
 	goto st0;
+tr72:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[42] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[42]]) - 1; }
+	goto st42;
 st42:
 	if ( ++p == pe )
 		goto _test_eof42;
 case 42:
+#line 1125 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st42;
-		case 32u: goto st42;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st43;
+		case 9u: goto tr72;
+		case 32u: goto tr72;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr71;
 	}
 	goto st0;
+tr71:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[43] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[43]]) - 1; }
+	goto st43;
 st43:
 	if ( ++p == pe )
 		goto _test_eof43;
 case 43:
+#line 1140 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st43;
-		case 10u: goto st44;
-		case 13u: goto st61;
-		case 32u: goto st43;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st59;
-		case 126u: goto st149;
+		case 9u: goto tr71;
+		case 10u: goto tr73;
+		case 13u: goto tr74;
+		case 32u: goto tr71;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr77;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr73:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[44] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[44]]) - 1; }
+	goto st44;
 st44:
 	if ( ++p == pe )
 		goto _test_eof44;
 case 44:
+#line 1174 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st45;
-		case 32u: goto st45;
+		case 9u: goto tr78;
+		case 32u: goto tr78;
 	}
 	goto st0;
+tr78:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[45] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[45]]) - 1; }
+	goto st45;
 st45:
 	if ( ++p == pe )
 		goto _test_eof45;
 case 45:
+#line 1186 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st45;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st45;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st59;
-		case 126u: goto st149;
+		case 9u: goto tr78;
+		case 10u: goto tr79;
+		case 13u: goto tr80;
+		case 32u: goto tr78;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr77;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr79:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[46] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[46]]) - 1; }
+	goto st46;
 st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
+#line 1220 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st47;
-		case 32u: goto st47;
+		case 9u: goto tr81;
+		case 32u: goto tr81;
 	}
 	goto st0;
+tr81:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[47] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[47]]) - 1; }
+	goto st47;
 st47:
 	if ( ++p == pe )
 		goto _test_eof47;
 case 47:
+#line 1232 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st47;
-		case 32u: goto st47;
-		case 34u: goto st48;
+		case 9u: goto tr81;
+		case 32u: goto tr81;
+		case 34u: goto tr76;
 	}
 	goto st0;
+tr76:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[48] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[48]]) - 1; }
+	goto st48;
 st48:
 	if ( ++p == pe )
 		goto _test_eof48;
 case 48:
+#line 1245 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st48;
-		case 10u: goto st49;
-		case 13u: goto st50;
-		case 34u: goto st148;
-		case 92u: goto st52;
+		case 9u: goto tr76;
+		case 10u: goto tr82;
+		case 13u: goto tr83;
+		case 34u: goto tr84;
+		case 92u: goto tr85;
 	}
 	if ( (*p) < 224u ) {
 		if ( (*p) > 126u ) {
 			if ( 192u <= (*p) && (*p) <= 223u )
-				goto st53;
+				goto tr86;
 		} else if ( (*p) >= 32u )
-			goto st48;
+			goto tr76;
 	} else if ( (*p) > 239u ) {
 		if ( (*p) < 248u ) {
 			if ( 240u <= (*p) && (*p) <= 247u )
-				goto st55;
+				goto tr88;
 		} else if ( (*p) > 251u ) {
 			if ( 252u <= (*p) && (*p) <= 253u )
-				goto st57;
+				goto tr90;
 		} else
-			goto st56;
+			goto tr89;
 	} else
-		goto st54;
+		goto tr87;
 	goto st0;
+tr82:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[49] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[49]]) - 1; }
+	goto st49;
 st49:
 	if ( ++p == pe )
 		goto _test_eof49;
 case 49:
+#line 1277 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st48;
-		case 32u: goto st48;
+		case 9u: goto tr76;
+		case 32u: goto tr76;
 	}
 	goto st0;
+tr83:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[50] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[50]]) - 1; }
+	goto st50;
 st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
+#line 1289 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st49;
+		goto tr82;
 	goto st0;
+tr84:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[148] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[148]]) - 1; }
+	goto st148;
 st148:
 	if ( ++p == pe )
 		goto _test_eof148;
 case 148:
+#line 1299 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -1220,1565 +1551,1893 @@ case 148:
 		case 59u: goto tr191;
 	}
 	goto st0;
+tr58:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
+	goto st51;
 tr185:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
 	goto st51;
 tr194:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
 	goto st51;
 tr205:
-#line 36 "grammar/sip_via.rl"
+#line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
 	goto st51;
 tr222:
-#line 34 "grammar/sip_via.rl"
+#line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
 	goto st51;
 tr252:
-#line 35 "grammar/sip_via.rl"
+#line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
 	goto st51;
 tr296:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
 	goto st51;
 tr304:
-#line 33 "grammar/sip_via.rl"
+#line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[51] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[51]]) - 1; }
 	goto st51;
 st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
-#line 1143 "gen/c/sip_via.c"
+#line 1355 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st35;
+		goto tr57;
 	goto st0;
+tr85:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[52] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[52]]) - 1; }
+	goto st52;
 st52:
 	if ( ++p == pe )
 		goto _test_eof52;
 case 52:
+#line 1365 "gen/c/sip_via.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
-			goto st48;
+			goto tr76;
 	} else if ( (*p) > 12u ) {
 		if ( 14u <= (*p) && (*p) <= 127u )
-			goto st48;
+			goto tr76;
 	} else
-		goto st48;
+		goto tr76;
 	goto st0;
+tr86:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[53] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[53]]) - 1; }
+	goto st53;
 st53:
 	if ( ++p == pe )
 		goto _test_eof53;
 case 53:
+#line 1381 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st48;
+		goto tr76;
 	goto st0;
+tr87:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[54] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[54]]) - 1; }
+	goto st54;
 st54:
 	if ( ++p == pe )
 		goto _test_eof54;
 case 54:
+#line 1391 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st53;
+		goto tr86;
 	goto st0;
+tr88:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[55] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[55]]) - 1; }
+	goto st55;
 st55:
 	if ( ++p == pe )
 		goto _test_eof55;
 case 55:
+#line 1401 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st54;
+		goto tr87;
 	goto st0;
+tr89:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[56] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[56]]) - 1; }
+	goto st56;
 st56:
 	if ( ++p == pe )
 		goto _test_eof56;
 case 56:
+#line 1411 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st55;
+		goto tr88;
 	goto st0;
+tr90:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[57] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[57]]) - 1; }
+	goto st57;
 st57:
 	if ( ++p == pe )
 		goto _test_eof57;
 case 57:
+#line 1421 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
-		goto st56;
+		goto tr89;
 	goto st0;
+tr80:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[58] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[58]]) - 1; }
+	goto st58;
 st58:
 	if ( ++p == pe )
 		goto _test_eof58;
 case 58:
+#line 1431 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st46;
+		goto tr79;
 	goto st0;
+tr75:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[149] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[149]]) - 1; }
+	goto st149;
 st149:
 	if ( ++p == pe )
 		goto _test_eof149;
 case 149:
+#line 1441 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr77:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[59] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[59]]) - 1; }
+	goto st59;
 st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
+#line 1472 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st60;
+		goto tr91;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st60;
+			goto tr91;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st60;
+			goto tr91;
 	} else
-		goto st60;
+		goto tr91;
 	goto st0;
+tr91:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[60] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[60]]) - 1; }
+	goto st60;
 st60:
 	if ( ++p == pe )
 		goto _test_eof60;
 case 60:
+#line 1490 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 46u: goto st60;
-		case 93u: goto st148;
+		case 46u: goto tr91;
+		case 93u: goto tr84;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st60;
+			goto tr91;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st60;
+			goto tr91;
 	} else
-		goto st60;
+		goto tr91;
 	goto st0;
+tr74:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[61] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[61]]) - 1; }
+	goto st61;
 st61:
 	if ( ++p == pe )
 		goto _test_eof61;
 case 61:
+#line 1510 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st44;
+		goto tr73;
 	goto st0;
+tr70:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[62] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[62]]) - 1; }
+	goto st62;
 tr188:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[62] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[62]]) - 1; }
 	goto st62;
 st62:
 	if ( ++p == pe )
 		goto _test_eof62;
 case 62:
-#line 1276 "gen/c/sip_via.c"
+#line 1525 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st41;
+		goto tr69;
 	goto st0;
 tr63:
-#line 30 "grammar/sip_via.rl"
+#line 31 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
-#line 32 "grammar/sip_via.rl"
+#line 33 "grammar/sip_via.rl"
 	{ m_vp = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[150] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[150]]) - 1; }
 	goto st150;
 st150:
 	if ( ++p == pe )
 		goto _test_eof150;
 case 150:
-#line 1287 "gen/c/sip_via.c"
+#line 1537 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 82u: goto st151;
-		case 114u: goto st151;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 82u: goto tr195;
+		case 114u: goto tr195;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr195:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[151] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[151]]) - 1; }
+	goto st151;
 st151:
 	if ( ++p == pe )
 		goto _test_eof151;
 case 151:
+#line 1571 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 65u: goto st152;
-		case 97u: goto st152;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 65u: goto tr196;
+		case 97u: goto tr196;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 66u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr196:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[152] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[152]]) - 1; }
+	goto st152;
 st152:
 	if ( ++p == pe )
 		goto _test_eof152;
 case 152:
+#line 1605 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 78u: goto st153;
-		case 110u: goto st153;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 78u: goto tr197;
+		case 110u: goto tr197;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr197:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[153] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[153]]) - 1; }
+	goto st153;
 st153:
 	if ( ++p == pe )
 		goto _test_eof153;
 case 153:
+#line 1639 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 67u: goto st154;
-		case 99u: goto st154;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 67u: goto tr198;
+		case 99u: goto tr198;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr198:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[154] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[154]]) - 1; }
+	goto st154;
 st154:
 	if ( ++p == pe )
 		goto _test_eof154;
 case 154:
+#line 1673 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 72u: goto st155;
-		case 104u: goto st155;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 72u: goto tr199;
+		case 104u: goto tr199;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr199:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[155] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[155]]) - 1; }
+	goto st155;
 st155:
 	if ( ++p == pe )
 		goto _test_eof155;
 case 155:
+#line 1707 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr200;
 		case 10u: goto tr201;
 		case 13u: goto tr202;
 		case 32u: goto tr200;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st66;
-		case 126u: goto st147;
+		case 61u: goto tr95;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr92:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[63] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[63]]) - 1; }
+	goto st63;
 tr200:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[63] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[63]]) - 1; }
 	goto st63;
 st63:
 	if ( ++p == pe )
 		goto _test_eof63;
 case 63:
-#line 1475 "gen/c/sip_via.c"
+#line 1744 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st63;
-		case 10u: goto st64;
-		case 13u: goto st70;
-		case 32u: goto st63;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st66;
+		case 9u: goto tr92;
+		case 10u: goto tr93;
+		case 13u: goto tr94;
+		case 32u: goto tr92;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr95;
 	}
 	goto st0;
+tr93:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[64] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[64]]) - 1; }
+	goto st64;
 tr201:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[64] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[64]]) - 1; }
 	goto st64;
 st64:
 	if ( ++p == pe )
 		goto _test_eof64;
 case 64:
-#line 1493 "gen/c/sip_via.c"
+#line 1766 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st65;
-		case 32u: goto st65;
+		case 9u: goto tr96;
+		case 32u: goto tr96;
 	}
 	goto st0;
+tr96:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[65] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[65]]) - 1; }
+	goto st65;
 st65:
 	if ( ++p == pe )
 		goto _test_eof65;
 case 65:
+#line 1778 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st65;
-		case 32u: goto st65;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st66;
+		case 9u: goto tr96;
+		case 32u: goto tr96;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr95;
 	}
 	goto st0;
+tr95:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[66] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[66]]) - 1; }
+	goto st66;
 st66:
 	if ( ++p == pe )
 		goto _test_eof66;
 case 66:
+#line 1793 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st66;
-		case 10u: goto st67;
-		case 13u: goto st69;
-		case 32u: goto st66;
-		case 33u: goto st156;
-		case 34u: goto st48;
-		case 37u: goto st156;
-		case 39u: goto st156;
-		case 91u: goto st59;
-		case 126u: goto st156;
+		case 9u: goto tr95;
+		case 10u: goto tr97;
+		case 13u: goto tr98;
+		case 32u: goto tr95;
+		case 33u: goto tr99;
+		case 34u: goto tr76;
+		case 37u: goto tr99;
+		case 39u: goto tr99;
+		case 91u: goto tr77;
+		case 126u: goto tr99;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st156;
+				goto tr99;
 		} else if ( (*p) >= 42u )
-			goto st156;
+			goto tr99;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st156;
+				goto tr99;
 		} else if ( (*p) >= 65u )
-			goto st156;
+			goto tr99;
 	} else
-		goto st156;
+		goto tr99;
 	goto st0;
+tr97:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[67] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[67]]) - 1; }
+	goto st67;
 st67:
 	if ( ++p == pe )
 		goto _test_eof67;
 case 67:
+#line 1827 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st68;
-		case 32u: goto st68;
+		case 9u: goto tr100;
+		case 32u: goto tr100;
 	}
 	goto st0;
+tr100:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[68] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[68]]) - 1; }
+	goto st68;
 st68:
 	if ( ++p == pe )
 		goto _test_eof68;
 case 68:
+#line 1839 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st68;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st68;
-		case 33u: goto st156;
-		case 34u: goto st48;
-		case 37u: goto st156;
-		case 39u: goto st156;
-		case 91u: goto st59;
-		case 126u: goto st156;
+		case 9u: goto tr100;
+		case 10u: goto tr79;
+		case 13u: goto tr80;
+		case 32u: goto tr100;
+		case 33u: goto tr99;
+		case 34u: goto tr76;
+		case 37u: goto tr99;
+		case 39u: goto tr99;
+		case 91u: goto tr77;
+		case 126u: goto tr99;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st156;
+				goto tr99;
 		} else if ( (*p) >= 42u )
-			goto st156;
+			goto tr99;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st156;
+				goto tr99;
 		} else if ( (*p) >= 65u )
-			goto st156;
+			goto tr99;
 	} else
-		goto st156;
+		goto tr99;
 	goto st0;
+tr99:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[156] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[156]]) - 1; }
+	goto st156;
 st156:
 	if ( ++p == pe )
 		goto _test_eof156;
 case 156:
+#line 1873 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr203;
 		case 10u: goto tr204;
 		case 13u: goto tr205;
 		case 32u: goto tr203;
-		case 33u: goto st156;
-		case 37u: goto st156;
-		case 39u: goto st156;
+		case 33u: goto tr99;
+		case 37u: goto tr99;
+		case 39u: goto tr99;
 		case 44u: goto tr206;
 		case 59u: goto tr207;
-		case 126u: goto st156;
+		case 126u: goto tr99;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st156;
+			goto tr99;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st156;
+				goto tr99;
 		} else if ( (*p) >= 65u )
-			goto st156;
+			goto tr99;
 	} else
-		goto st156;
+		goto tr99;
 	goto st0;
+tr98:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[69] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[69]]) - 1; }
+	goto st69;
 st69:
 	if ( ++p == pe )
 		goto _test_eof69;
 case 69:
+#line 1904 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st67;
+		goto tr97;
 	goto st0;
+tr94:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[70] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[70]]) - 1; }
+	goto st70;
 tr202:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[70] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[70]]) - 1; }
 	goto st70;
 st70:
 	if ( ++p == pe )
 		goto _test_eof70;
 case 70:
-#line 1624 "gen/c/sip_via.c"
+#line 1919 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st64;
+		goto tr93;
 	goto st0;
 tr64:
-#line 30 "grammar/sip_via.rl"
+#line 31 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
-#line 32 "grammar/sip_via.rl"
+#line 33 "grammar/sip_via.rl"
 	{ m_vp = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[157] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[157]]) - 1; }
 	goto st157;
 st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
-#line 1635 "gen/c/sip_via.c"
+#line 1931 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 65u: goto st158;
-		case 97u: goto st158;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 65u: goto tr208;
+		case 97u: goto tr208;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 66u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr208:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[158] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[158]]) - 1; }
+	goto st158;
 st158:
 	if ( ++p == pe )
 		goto _test_eof158;
 case 158:
+#line 1965 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 68u: goto st159;
-		case 100u: goto st159;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 68u: goto tr209;
+		case 100u: goto tr209;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr209:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[159] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[159]]) - 1; }
+	goto st159;
 st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
+#line 1999 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 68u: goto st160;
-		case 100u: goto st160;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 68u: goto tr210;
+		case 100u: goto tr210;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr210:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[160] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[160]]) - 1; }
+	goto st160;
 st160:
 	if ( ++p == pe )
 		goto _test_eof160;
 case 160:
+#line 2033 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 82u: goto st161;
-		case 114u: goto st161;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 82u: goto tr211;
+		case 114u: goto tr211;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr211:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[161] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[161]]) - 1; }
+	goto st161;
 st161:
 	if ( ++p == pe )
 		goto _test_eof161;
 case 161:
+#line 2067 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr212;
 		case 10u: goto tr213;
 		case 13u: goto tr214;
 		case 32u: goto tr212;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st74;
-		case 126u: goto st147;
+		case 61u: goto tr104;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr101:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[71]]) - 1; }
+	goto st71;
 tr212:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[71] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[71]]) - 1; }
 	goto st71;
 st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
-#line 1792 "gen/c/sip_via.c"
+#line 2104 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st71;
-		case 10u: goto st72;
-		case 13u: goto st80;
-		case 32u: goto st71;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st74;
+		case 9u: goto tr101;
+		case 10u: goto tr102;
+		case 13u: goto tr103;
+		case 32u: goto tr101;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr104;
 	}
 	goto st0;
+tr102:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[72] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[72]]) - 1; }
+	goto st72;
 tr213:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[72] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[72]]) - 1; }
 	goto st72;
 st72:
 	if ( ++p == pe )
 		goto _test_eof72;
 case 72:
-#line 1810 "gen/c/sip_via.c"
+#line 2126 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st73;
-		case 32u: goto st73;
+		case 9u: goto tr105;
+		case 32u: goto tr105;
 	}
 	goto st0;
+tr105:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[73] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[73]]) - 1; }
+	goto st73;
 st73:
 	if ( ++p == pe )
 		goto _test_eof73;
 case 73:
+#line 2138 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st73;
-		case 32u: goto st73;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st74;
+		case 9u: goto tr105;
+		case 32u: goto tr105;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr104;
 	}
 	goto st0;
+tr104:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[74] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[74]]) - 1; }
+	goto st74;
 st74:
 	if ( ++p == pe )
 		goto _test_eof74;
 case 74:
+#line 2153 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st74;
-		case 10u: goto st75;
-		case 13u: goto st79;
-		case 32u: goto st74;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st77;
-		case 126u: goto st149;
+		case 9u: goto tr104;
+		case 10u: goto tr106;
+		case 13u: goto tr107;
+		case 32u: goto tr104;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr110;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) < 95u ) {
 			if ( 65u <= (*p) && (*p) <= 90u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else
-			goto st149;
+			goto tr75;
 	} else
-		goto st162;
+		goto tr108;
 	goto st0;
+tr106:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[75] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[75]]) - 1; }
+	goto st75;
 st75:
 	if ( ++p == pe )
 		goto _test_eof75;
 case 75:
+#line 2190 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st76;
-		case 32u: goto st76;
+		case 9u: goto tr111;
+		case 32u: goto tr111;
 	}
 	goto st0;
+tr111:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[76] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[76]]) - 1; }
+	goto st76;
 st76:
 	if ( ++p == pe )
 		goto _test_eof76;
 case 76:
+#line 2202 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st76;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st76;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st77;
-		case 126u: goto st149;
+		case 9u: goto tr111;
+		case 10u: goto tr79;
+		case 13u: goto tr80;
+		case 32u: goto tr111;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr110;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) < 95u ) {
 			if ( 65u <= (*p) && (*p) <= 90u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else
-			goto st149;
+			goto tr75;
 	} else
-		goto st162;
+		goto tr108;
 	goto st0;
+tr108:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[162] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[162]]) - 1; }
+	goto st162;
 st162:
 	if ( ++p == pe )
 		goto _test_eof162;
 case 162:
+#line 2239 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st169;
+		case 45u: goto tr215;
+		case 46u: goto tr216;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st181;
+				goto tr217;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr215:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[163] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[163]]) - 1; }
+	goto st163;
 st163:
 	if ( ++p == pe )
 		goto _test_eof163;
 case 163:
+#line 2275 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
+		case 45u: goto tr215;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr218:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[164] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[164]]) - 1; }
+	goto st164;
 st164:
 	if ( ++p == pe )
 		goto _test_eof164;
 case 164:
+#line 2310 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st165;
+		case 45u: goto tr215;
+		case 46u: goto tr219;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr219:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[165] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[165]]) - 1; }
+	goto st165;
 st165:
 	if ( ++p == pe )
 		goto _test_eof165;
 case 165:
+#line 2346 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st166;
+		goto tr109;
 	goto st0;
+tr109:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[166] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[166]]) - 1; }
+	goto st166;
 st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
+#line 2380 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
 		case 13u: goto tr222;
 		case 32u: goto tr220;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr223;
-		case 45u: goto st167;
-		case 46u: goto st168;
+		case 45u: goto tr224;
+		case 46u: goto tr225;
 		case 59u: goto tr226;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st166;
+		goto tr109;
 	goto st0;
+tr224:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[167] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[167]]) - 1; }
+	goto st167;
 st167:
 	if ( ++p == pe )
 		goto _test_eof167;
 case 167:
+#line 2416 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st167;
+		case 45u: goto tr224;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st166;
+		goto tr109;
 	goto st0;
+tr225:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[168] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[168]]) - 1; }
+	goto st168;
 st168:
 	if ( ++p == pe )
 		goto _test_eof168;
 case 168:
+#line 2451 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
 		case 13u: goto tr222;
 		case 32u: goto tr220;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr223;
 		case 59u: goto tr226;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st166;
+		goto tr109;
 	goto st0;
+tr216:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[169] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[169]]) - 1; }
+	goto st169;
 st169:
 	if ( ++p == pe )
 		goto _test_eof169;
 case 169:
+#line 2485 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st170;
+				goto tr227;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st166;
+		goto tr109;
 	goto st0;
+tr227:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[170] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[170]]) - 1; }
+	goto st170;
 st170:
 	if ( ++p == pe )
 		goto _test_eof170;
 case 170:
+#line 2519 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st171;
+		case 45u: goto tr215;
+		case 46u: goto tr228;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st179;
+				goto tr229;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr228:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[171] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[171]]) - 1; }
+	goto st171;
 st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
+#line 2555 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st172;
+				goto tr230;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st166;
+		goto tr109;
 	goto st0;
+tr230:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[172] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[172]]) - 1; }
+	goto st172;
 st172:
 	if ( ++p == pe )
 		goto _test_eof172;
 case 172:
+#line 2589 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st173;
+		case 45u: goto tr215;
+		case 46u: goto tr231;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st177;
+				goto tr232;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr231:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[173] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[173]]) - 1; }
+	goto st173;
 st173:
 	if ( ++p == pe )
 		goto _test_eof173;
 case 173:
+#line 2625 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st174;
+				goto tr233;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st166;
+				goto tr109;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st166;
+		goto tr109;
 	goto st0;
+tr233:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[174] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[174]]) - 1; }
+	goto st174;
 st174:
 	if ( ++p == pe )
 		goto _test_eof174;
 case 174:
+#line 2659 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
 		case 13u: goto tr222;
 		case 32u: goto tr220;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr223;
-		case 45u: goto st163;
-		case 46u: goto st165;
+		case 45u: goto tr215;
+		case 46u: goto tr219;
 		case 59u: goto tr226;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st175;
+				goto tr234;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr234:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[175] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[175]]) - 1; }
+	goto st175;
 st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
+#line 2695 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
 		case 13u: goto tr222;
 		case 32u: goto tr220;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr223;
-		case 45u: goto st163;
-		case 46u: goto st165;
+		case 45u: goto tr215;
+		case 46u: goto tr219;
 		case 59u: goto tr226;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st176;
+				goto tr235;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr235:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[176] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[176]]) - 1; }
+	goto st176;
 st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
+#line 2731 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
 		case 13u: goto tr222;
 		case 32u: goto tr220;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr223;
-		case 45u: goto st163;
-		case 46u: goto st165;
+		case 45u: goto tr215;
+		case 46u: goto tr219;
 		case 59u: goto tr226;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr232:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[177] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[177]]) - 1; }
+	goto st177;
 st177:
 	if ( ++p == pe )
 		goto _test_eof177;
 case 177:
+#line 2767 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st173;
+		case 45u: goto tr215;
+		case 46u: goto tr231;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st178;
+				goto tr236;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr236:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[178] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[178]]) - 1; }
+	goto st178;
 st178:
 	if ( ++p == pe )
 		goto _test_eof178;
 case 178:
+#line 2803 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st173;
+		case 45u: goto tr215;
+		case 46u: goto tr231;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr229:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[179] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[179]]) - 1; }
+	goto st179;
 st179:
 	if ( ++p == pe )
 		goto _test_eof179;
 case 179:
+#line 2839 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st171;
+		case 45u: goto tr215;
+		case 46u: goto tr228;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st180;
+				goto tr237;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr237:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[180] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[180]]) - 1; }
+	goto st180;
 st180:
 	if ( ++p == pe )
 		goto _test_eof180;
 case 180:
+#line 2875 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st171;
+		case 45u: goto tr215;
+		case 46u: goto tr228;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr217:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[181] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[181]]) - 1; }
+	goto st181;
 st181:
 	if ( ++p == pe )
 		goto _test_eof181;
 case 181:
+#line 2911 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st169;
+		case 45u: goto tr215;
+		case 46u: goto tr216;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st182;
+				goto tr238;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr238:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[182] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[182]]) - 1; }
+	goto st182;
 st182:
 	if ( ++p == pe )
 		goto _test_eof182;
 case 182:
+#line 2947 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 45u: goto st163;
-		case 46u: goto st169;
+		case 45u: goto tr215;
+		case 46u: goto tr216;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) > 43u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) > 96u ) {
 			if ( 97u <= (*p) && (*p) <= 122u )
-				goto st164;
+				goto tr218;
 		} else if ( (*p) >= 95u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st164;
+		goto tr218;
 	goto st0;
+tr110:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[77] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[77]]) - 1; }
+	goto st77;
 st77:
 	if ( ++p == pe )
 		goto _test_eof77;
 case 77:
+#line 2983 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st78;
+		goto tr112;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st78;
+			goto tr112;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st78;
+			goto tr112;
 	} else
-		goto st78;
+		goto tr112;
 	goto st0;
+tr112:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[78] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[78]]) - 1; }
+	goto st78;
 st78:
 	if ( ++p == pe )
 		goto _test_eof78;
 case 78:
+#line 3001 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 46u: goto st78;
-		case 93u: goto st183;
+		case 46u: goto tr112;
+		case 93u: goto tr113;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st78;
+			goto tr112;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st78;
+			goto tr112;
 	} else
-		goto st78;
+		goto tr112;
 	goto st0;
+tr113:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[183] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[183]]) - 1; }
+	goto st183;
 st183:
 	if ( ++p == pe )
 		goto _test_eof183;
 case 183:
+#line 3021 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
@@ -2788,991 +3447,1191 @@ case 183:
 		case 59u: goto tr226;
 	}
 	goto st0;
+tr107:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[79] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[79]]) - 1; }
+	goto st79;
 st79:
 	if ( ++p == pe )
 		goto _test_eof79;
 case 79:
+#line 3037 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st75;
+		goto tr106;
 	goto st0;
+tr103:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[80] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[80]]) - 1; }
+	goto st80;
 tr214:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[80] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[80]]) - 1; }
 	goto st80;
 st80:
 	if ( ++p == pe )
 		goto _test_eof80;
 case 80:
-#line 2645 "gen/c/sip_via.c"
+#line 3052 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st72;
+		goto tr102;
 	goto st0;
 tr65:
-#line 30 "grammar/sip_via.rl"
+#line 31 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
-#line 32 "grammar/sip_via.rl"
+#line 33 "grammar/sip_via.rl"
 	{ m_vp = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[184] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[184]]) - 1; }
 	goto st184;
 st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
-#line 2656 "gen/c/sip_via.c"
+#line 3064 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 69u: goto st185;
-		case 80u: goto st229;
-		case 101u: goto st185;
-		case 112u: goto st229;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 69u: goto tr239;
+		case 80u: goto tr240;
+		case 101u: goto tr239;
+		case 112u: goto tr240;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr239:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[185] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[185]]) - 1; }
+	goto st185;
 st185:
 	if ( ++p == pe )
 		goto _test_eof185;
 case 185:
+#line 3100 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 67u: goto st186;
-		case 99u: goto st186;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 67u: goto tr241;
+		case 99u: goto tr241;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr241:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[186] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[186]]) - 1; }
+	goto st186;
 st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
+#line 3134 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 69u: goto st187;
-		case 101u: goto st187;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 69u: goto tr242;
+		case 101u: goto tr242;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr242:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[187] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[187]]) - 1; }
+	goto st187;
 st187:
 	if ( ++p == pe )
 		goto _test_eof187;
 case 187:
+#line 3168 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 73u: goto st188;
-		case 105u: goto st188;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 73u: goto tr243;
+		case 105u: goto tr243;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr243:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[188] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[188]]) - 1; }
+	goto st188;
 st188:
 	if ( ++p == pe )
 		goto _test_eof188;
 case 188:
+#line 3202 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 86u: goto st189;
-		case 118u: goto st189;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 86u: goto tr244;
+		case 118u: goto tr244;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr244:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[189] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[189]]) - 1; }
+	goto st189;
 st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
+#line 3236 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 69u: goto st190;
-		case 101u: goto st190;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 69u: goto tr245;
+		case 101u: goto tr245;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr245:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[190] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[190]]) - 1; }
+	goto st190;
 st190:
 	if ( ++p == pe )
 		goto _test_eof190;
 case 190:
+#line 3270 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 68u: goto st191;
-		case 100u: goto st191;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 68u: goto tr246;
+		case 100u: goto tr246;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr246:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[191] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[191]]) - 1; }
+	goto st191;
 st191:
 	if ( ++p == pe )
 		goto _test_eof191;
 case 191:
+#line 3304 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr247;
 		case 10u: goto tr248;
 		case 13u: goto tr249;
 		case 32u: goto tr247;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st84;
-		case 126u: goto st147;
+		case 61u: goto tr117;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr114:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[81] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[81]]) - 1; }
+	goto st81;
 tr247:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[81] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[81]]) - 1; }
 	goto st81;
 st81:
 	if ( ++p == pe )
 		goto _test_eof81;
 case 81:
-#line 2908 "gen/c/sip_via.c"
+#line 3341 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st81;
-		case 10u: goto st82;
-		case 13u: goto st106;
-		case 32u: goto st81;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st84;
+		case 9u: goto tr114;
+		case 10u: goto tr115;
+		case 13u: goto tr116;
+		case 32u: goto tr114;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr117;
 	}
 	goto st0;
+tr115:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[82]]) - 1; }
+	goto st82;
 tr248:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[82] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[82]]) - 1; }
 	goto st82;
 st82:
 	if ( ++p == pe )
 		goto _test_eof82;
 case 82:
-#line 2926 "gen/c/sip_via.c"
+#line 3363 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st83;
-		case 32u: goto st83;
+		case 9u: goto tr118;
+		case 32u: goto tr118;
 	}
 	goto st0;
+tr118:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[83] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[83]]) - 1; }
+	goto st83;
 st83:
 	if ( ++p == pe )
 		goto _test_eof83;
 case 83:
+#line 3375 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st83;
-		case 32u: goto st83;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st84;
+		case 9u: goto tr118;
+		case 32u: goto tr118;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr117;
 	}
 	goto st0;
+tr117:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[84] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[84]]) - 1; }
+	goto st84;
 st84:
 	if ( ++p == pe )
 		goto _test_eof84;
 case 84:
+#line 3390 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st84;
-		case 10u: goto st85;
-		case 13u: goto st105;
-		case 32u: goto st84;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 58u: goto st102;
-		case 91u: goto st103;
-		case 126u: goto st149;
+		case 9u: goto tr117;
+		case 10u: goto tr119;
+		case 13u: goto tr120;
+		case 32u: goto tr117;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 58u: goto tr122;
+		case 91u: goto tr124;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st192;
+				goto tr121;
 		} else
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st149;
+					goto tr75;
 			} else if ( (*p) >= 97u )
-				goto st228;
+				goto tr123;
 		} else
-			goto st149;
+			goto tr75;
 	} else
-		goto st228;
+		goto tr123;
 	goto st0;
+tr119:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[85] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[85]]) - 1; }
+	goto st85;
 st85:
 	if ( ++p == pe )
 		goto _test_eof85;
 case 85:
+#line 3434 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st86;
-		case 32u: goto st86;
+		case 9u: goto tr125;
+		case 32u: goto tr125;
 	}
 	goto st0;
+tr125:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[86] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[86]]) - 1; }
+	goto st86;
 st86:
 	if ( ++p == pe )
 		goto _test_eof86;
 case 86:
+#line 3446 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st86;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st86;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 58u: goto st102;
-		case 91u: goto st103;
-		case 126u: goto st149;
+		case 9u: goto tr125;
+		case 10u: goto tr79;
+		case 13u: goto tr80;
+		case 32u: goto tr125;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 58u: goto tr122;
+		case 91u: goto tr124;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 65u ) {
 		if ( (*p) < 45u ) {
 			if ( 42u <= (*p) && (*p) <= 43u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 46u ) {
 			if ( 48u <= (*p) && (*p) <= 57u )
-				goto st192;
+				goto tr121;
 		} else
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 70u ) {
 		if ( (*p) < 95u ) {
 			if ( 71u <= (*p) && (*p) <= 90u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 96u ) {
 			if ( (*p) > 102u ) {
 				if ( 103u <= (*p) && (*p) <= 122u )
-					goto st149;
+					goto tr75;
 			} else if ( (*p) >= 97u )
-				goto st228;
+				goto tr123;
 		} else
-			goto st149;
+			goto tr75;
 	} else
-		goto st228;
+		goto tr123;
 	goto st0;
+tr121:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[192] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[192]]) - 1; }
+	goto st192;
 st192:
 	if ( ++p == pe )
 		goto _test_eof192;
 case 192:
+#line 3490 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
-		case 46u: goto st193;
-		case 58u: goto st87;
+		case 46u: goto tr254;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 71u ) {
 		if ( (*p) < 48u ) {
 			if ( 42u <= (*p) && (*p) <= 45u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 57u ) {
 			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st227;
+				goto tr258;
 		} else
-			goto st205;
+			goto tr255;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) < 97u ) {
 			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else
-			goto st227;
+			goto tr258;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr254:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[193] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[193]]) - 1; }
+	goto st193;
 st193:
 	if ( ++p == pe )
 		goto _test_eof193;
 case 193:
+#line 3532 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st194;
+		goto tr259;
 	goto st0;
+tr259:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[194] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[194]]) - 1; }
+	goto st194;
 st194:
 	if ( ++p == pe )
 		goto _test_eof194;
 case 194:
+#line 3563 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 46u: goto st195;
+		case 46u: goto tr260;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st203;
+		goto tr261;
 	goto st0;
+tr260:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[195] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[195]]) - 1; }
+	goto st195;
 st195:
 	if ( ++p == pe )
 		goto _test_eof195;
 case 195:
+#line 3595 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st196;
+		goto tr262;
 	goto st0;
+tr262:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[196] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[196]]) - 1; }
+	goto st196;
 st196:
 	if ( ++p == pe )
 		goto _test_eof196;
 case 196:
+#line 3626 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 46u: goto st197;
+		case 46u: goto tr263;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st201;
+		goto tr264;
 	goto st0;
+tr263:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[197] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[197]]) - 1; }
+	goto st197;
 st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
+#line 3658 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st198;
+		goto tr265;
 	goto st0;
+tr265:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[198] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[198]]) - 1; }
+	goto st198;
 st198:
 	if ( ++p == pe )
 		goto _test_eof198;
 case 198:
+#line 3689 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st199;
+		goto tr266;
 	goto st0;
+tr266:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[199] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[199]]) - 1; }
+	goto st199;
 st199:
 	if ( ++p == pe )
 		goto _test_eof199;
 case 199:
+#line 3720 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st200;
+		goto tr267;
 	goto st0;
+tr267:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[200] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[200]]) - 1; }
+	goto st200;
 st200:
 	if ( ++p == pe )
 		goto _test_eof200;
 case 200:
+#line 3751 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr264:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[201] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[201]]) - 1; }
+	goto st201;
 st201:
 	if ( ++p == pe )
 		goto _test_eof201;
 case 201:
+#line 3782 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 46u: goto st197;
+		case 46u: goto tr263;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st202;
+		goto tr268;
 	goto st0;
+tr268:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[202] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[202]]) - 1; }
+	goto st202;
 st202:
 	if ( ++p == pe )
 		goto _test_eof202;
 case 202:
+#line 3814 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 46u: goto st197;
+		case 46u: goto tr263;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr261:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[203] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[203]]) - 1; }
+	goto st203;
 st203:
 	if ( ++p == pe )
 		goto _test_eof203;
 case 203:
+#line 3846 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 46u: goto st195;
+		case 46u: goto tr260;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st204;
+		goto tr269;
 	goto st0;
+tr269:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[204] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[204]]) - 1; }
+	goto st204;
 st204:
 	if ( ++p == pe )
 		goto _test_eof204;
 case 204:
+#line 3878 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
 		case 13u: goto tr194;
 		case 32u: goto tr192;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr190;
-		case 46u: goto st195;
+		case 46u: goto tr260;
 		case 59u: goto tr191;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 45u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr255:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[205] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[205]]) - 1; }
+	goto st205;
 st205:
 	if ( ++p == pe )
 		goto _test_eof205;
 case 205:
+#line 3910 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
-		case 46u: goto st193;
-		case 58u: goto st87;
+		case 46u: goto tr254;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 71u ) {
 		if ( (*p) < 48u ) {
 			if ( 42u <= (*p) && (*p) <= 45u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 57u ) {
 			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st226;
+				goto tr271;
 		} else
-			goto st206;
+			goto tr270;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) < 97u ) {
 			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else
-			goto st226;
+			goto tr271;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr270:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[206] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[206]]) - 1; }
+	goto st206;
 st206:
 	if ( ++p == pe )
 		goto _test_eof206;
 case 206:
+#line 3952 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
-		case 46u: goto st193;
-		case 58u: goto st87;
+		case 46u: goto tr254;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 71u ) {
 		if ( (*p) < 48u ) {
 			if ( 42u <= (*p) && (*p) <= 45u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 57u ) {
 			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st207;
+				goto tr272;
 		} else
-			goto st207;
+			goto tr272;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) < 97u ) {
 			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else
-			goto st207;
+			goto tr272;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr272:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[207] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[207]]) - 1; }
+	goto st207;
 st207:
 	if ( ++p == pe )
 		goto _test_eof207;
 case 207:
+#line 3994 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr256:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[87] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[87]]) - 1; }
+	goto st87;
 st87:
 	if ( ++p == pe )
 		goto _test_eof87;
 case 87:
+#line 4026 "gen/c/sip_via.c"
 	if ( (*p) == 58u )
-		goto st217;
+		goto tr127;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st208;
+			goto tr126;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st225;
+			goto tr128;
 	} else
-		goto st225;
+		goto tr128;
 	goto st0;
+tr126:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[208] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[208]]) - 1; }
+	goto st208;
 st208:
 	if ( ++p == pe )
 		goto _test_eof208;
 case 208:
+#line 4044 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 46u: goto st88;
-		case 58u: goto st87;
+		case 46u: goto tr141;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st212;
+			goto tr273;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st216;
+			goto tr274;
 	} else
-		goto st216;
+		goto tr274;
 	goto st0;
+tr141:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[88] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[88]]) - 1; }
+	goto st88;
 st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
+#line 4070 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st89;
+		goto tr129;
 	goto st0;
+tr129:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[89] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[89]]) - 1; }
+	goto st89;
 st89:
 	if ( ++p == pe )
 		goto _test_eof89;
 case 89:
+#line 4080 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st90;
+		goto tr130;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st95;
+		goto tr131;
 	goto st0;
+tr130:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[90] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[90]]) - 1; }
+	goto st90;
 st90:
 	if ( ++p == pe )
 		goto _test_eof90;
 case 90:
+#line 4092 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st91;
+		goto tr132;
 	goto st0;
+tr132:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[91] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[91]]) - 1; }
+	goto st91;
 st91:
 	if ( ++p == pe )
 		goto _test_eof91;
 case 91:
+#line 4102 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st92;
+		goto tr133;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st93;
+		goto tr134;
 	goto st0;
+tr133:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[92] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[92]]) - 1; }
+	goto st92;
 st92:
 	if ( ++p == pe )
 		goto _test_eof92;
 case 92:
+#line 4114 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st209;
+		goto tr135;
 	goto st0;
+tr135:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[209] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[209]]) - 1; }
+	goto st209;
 st209:
 	if ( ++p == pe )
 		goto _test_eof209;
 case 209:
+#line 4124 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -3782,12 +4641,17 @@ case 209:
 		case 59u: goto tr257;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st210;
+		goto tr275;
 	goto st0;
+tr275:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[210] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[210]]) - 1; }
+	goto st210;
 st210:
 	if ( ++p == pe )
 		goto _test_eof210;
 case 210:
+#line 4142 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -3797,12 +4661,17 @@ case 210:
 		case 59u: goto tr257;
 	}
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st211;
+		goto tr145;
 	goto st0;
+tr145:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[211] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[211]]) - 1; }
+	goto st211;
 st211:
 	if ( ++p == pe )
 		goto _test_eof211;
 case 211:
+#line 4160 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -3812,1581 +4681,2010 @@ case 211:
 		case 59u: goto tr257;
 	}
 	goto st0;
+tr134:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[93] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[93]]) - 1; }
+	goto st93;
 st93:
 	if ( ++p == pe )
 		goto _test_eof93;
 case 93:
+#line 4176 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st92;
+		goto tr133;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st94;
+		goto tr136;
 	goto st0;
+tr136:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[94] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[94]]) - 1; }
+	goto st94;
 st94:
 	if ( ++p == pe )
 		goto _test_eof94;
 case 94:
+#line 4188 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st92;
+		goto tr133;
 	goto st0;
+tr131:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[95] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[95]]) - 1; }
+	goto st95;
 st95:
 	if ( ++p == pe )
 		goto _test_eof95;
 case 95:
+#line 4198 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st90;
+		goto tr130;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st96;
+		goto tr137;
 	goto st0;
+tr137:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[96] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[96]]) - 1; }
+	goto st96;
 st96:
 	if ( ++p == pe )
 		goto _test_eof96;
 case 96:
+#line 4210 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st90;
+		goto tr130;
 	goto st0;
+tr273:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[212] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[212]]) - 1; }
+	goto st212;
 st212:
 	if ( ++p == pe )
 		goto _test_eof212;
 case 212:
+#line 4220 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 46u: goto st88;
-		case 58u: goto st87;
+		case 46u: goto tr141;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st213;
+			goto tr276;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st215;
+			goto tr277;
 	} else
-		goto st215;
+		goto tr277;
 	goto st0;
+tr276:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[213] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[213]]) - 1; }
+	goto st213;
 st213:
 	if ( ++p == pe )
 		goto _test_eof213;
 case 213:
+#line 4246 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 46u: goto st88;
-		case 58u: goto st87;
+		case 46u: goto tr141;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st214;
+			goto tr278;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st214;
+			goto tr278;
 	} else
-		goto st214;
+		goto tr278;
 	goto st0;
+tr278:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[214] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[214]]) - 1; }
+	goto st214;
 st214:
 	if ( ++p == pe )
 		goto _test_eof214;
 case 214:
+#line 4272 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
 	}
 	goto st0;
+tr277:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[215] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[215]]) - 1; }
+	goto st215;
 st215:
 	if ( ++p == pe )
 		goto _test_eof215;
 case 215:
+#line 4289 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st214;
+			goto tr278;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st214;
+			goto tr278;
 	} else
-		goto st214;
+		goto tr278;
 	goto st0;
+tr274:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[216] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[216]]) - 1; }
+	goto st216;
 st216:
 	if ( ++p == pe )
 		goto _test_eof216;
 case 216:
+#line 4314 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st215;
+			goto tr277;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st215;
+			goto tr277;
 	} else
-		goto st215;
+		goto tr277;
 	goto st0;
+tr127:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[217] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[217]]) - 1; }
+	goto st217;
 st217:
 	if ( ++p == pe )
 		goto _test_eof217;
 case 217:
+#line 4339 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st98;
+		case 58u: goto tr279;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st218;
+			goto tr139;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st218;
+			goto tr139;
 	} else
-		goto st218;
+		goto tr139;
 	goto st0;
+tr139:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[218] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[218]]) - 1; }
+	goto st218;
 st218:
 	if ( ++p == pe )
 		goto _test_eof218;
 case 218:
+#line 4364 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st97;
+		case 58u: goto tr281;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st219;
+			goto tr280;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st219;
+			goto tr280;
 	} else
-		goto st219;
+		goto tr280;
 	goto st0;
+tr280:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[219] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[219]]) - 1; }
+	goto st219;
 st219:
 	if ( ++p == pe )
 		goto _test_eof219;
 case 219:
+#line 4389 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st97;
+		case 58u: goto tr281;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st220;
+			goto tr282;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st220;
+			goto tr282;
 	} else
-		goto st220;
+		goto tr282;
 	goto st0;
+tr282:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[220] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[220]]) - 1; }
+	goto st220;
 st220:
 	if ( ++p == pe )
 		goto _test_eof220;
 case 220:
+#line 4414 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st97;
+		case 58u: goto tr281;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st221;
+			goto tr283;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st221;
+			goto tr283;
 	} else
-		goto st221;
+		goto tr283;
 	goto st0;
+tr283:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[221] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[221]]) - 1; }
+	goto st221;
 st221:
 	if ( ++p == pe )
 		goto _test_eof221;
 case 221:
+#line 4439 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st97;
+		case 58u: goto tr281;
 		case 59u: goto tr257;
 	}
 	goto st0;
+tr281:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[97] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[97]]) - 1; }
+	goto st97;
 st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
+#line 4456 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st222;
+			goto tr138;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st218;
+			goto tr139;
 	} else
-		goto st218;
+		goto tr139;
 	goto st0;
+tr138:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[222] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[222]]) - 1; }
+	goto st222;
 st222:
 	if ( ++p == pe )
 		goto _test_eof222;
 case 222:
+#line 4472 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 46u: goto st88;
-		case 58u: goto st97;
+		case 46u: goto tr141;
+		case 58u: goto tr281;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st223;
+			goto tr284;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st219;
+			goto tr280;
 	} else
-		goto st219;
+		goto tr280;
 	goto st0;
+tr284:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[223] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[223]]) - 1; }
+	goto st223;
 st223:
 	if ( ++p == pe )
 		goto _test_eof223;
 case 223:
+#line 4498 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 46u: goto st88;
-		case 58u: goto st97;
+		case 46u: goto tr141;
+		case 58u: goto tr281;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st224;
+			goto tr285;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st220;
+			goto tr282;
 	} else
-		goto st220;
+		goto tr282;
 	goto st0;
+tr285:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[224] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[224]]) - 1; }
+	goto st224;
 st224:
 	if ( ++p == pe )
 		goto _test_eof224;
 case 224:
+#line 4524 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 46u: goto st88;
-		case 58u: goto st97;
+		case 46u: goto tr141;
+		case 58u: goto tr281;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st221;
+			goto tr283;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st221;
+			goto tr283;
 	} else
-		goto st221;
+		goto tr283;
 	goto st0;
+tr279:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[98] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[98]]) - 1; }
+	goto st98;
 st98:
 	if ( ++p == pe )
 		goto _test_eof98;
 case 98:
+#line 4550 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st99;
+		goto tr140;
 	goto st0;
+tr140:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[99] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[99]]) - 1; }
+	goto st99;
 st99:
 	if ( ++p == pe )
 		goto _test_eof99;
 case 99:
+#line 4560 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st88;
+		goto tr141;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st100;
+		goto tr142;
 	goto st0;
+tr142:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[100] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[100]]) - 1; }
+	goto st100;
 st100:
 	if ( ++p == pe )
 		goto _test_eof100;
 case 100:
+#line 4572 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st88;
+		goto tr141;
 	if ( 48u <= (*p) && (*p) <= 57u )
-		goto st101;
+		goto tr143;
 	goto st0;
+tr143:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[101] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[101]]) - 1; }
+	goto st101;
 st101:
 	if ( ++p == pe )
 		goto _test_eof101;
 case 101:
+#line 4584 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st88;
+		goto tr141;
 	goto st0;
+tr128:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[225] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[225]]) - 1; }
+	goto st225;
 st225:
 	if ( ++p == pe )
 		goto _test_eof225;
 case 225:
+#line 4594 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st216;
+			goto tr274;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st216;
+			goto tr274;
 	} else
-		goto st216;
+		goto tr274;
 	goto st0;
+tr271:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[226] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[226]]) - 1; }
+	goto st226;
 st226:
 	if ( ++p == pe )
 		goto _test_eof226;
 case 226:
+#line 4619 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 71u ) {
 		if ( (*p) < 48u ) {
 			if ( 42u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 57u ) {
 			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st207;
+				goto tr272;
 		} else
-			goto st207;
+			goto tr272;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) < 97u ) {
 			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else
-			goto st207;
+			goto tr272;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr258:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[227] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[227]]) - 1; }
+	goto st227;
 st227:
 	if ( ++p == pe )
 		goto _test_eof227;
 case 227:
+#line 4660 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 71u ) {
 		if ( (*p) < 48u ) {
 			if ( 42u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 57u ) {
 			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st226;
+				goto tr271;
 		} else
-			goto st226;
+			goto tr271;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) < 97u ) {
 			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else
-			goto st226;
+			goto tr271;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr122:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[102] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[102]]) - 1; }
+	goto st102;
 st102:
 	if ( ++p == pe )
 		goto _test_eof102;
 case 102:
+#line 4701 "gen/c/sip_via.c"
 	if ( (*p) == 58u )
-		goto st217;
+		goto tr127;
 	goto st0;
+tr123:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[228] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[228]]) - 1; }
+	goto st228;
 st228:
 	if ( ++p == pe )
 		goto _test_eof228;
 case 228:
+#line 4711 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
 		case 13u: goto tr252;
 		case 32u: goto tr250;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr253;
-		case 58u: goto st87;
+		case 58u: goto tr256;
 		case 59u: goto tr257;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 71u ) {
 		if ( (*p) < 48u ) {
 			if ( 42u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 57u ) {
 			if ( 65u <= (*p) && (*p) <= 70u )
-				goto st227;
+				goto tr258;
 		} else
-			goto st227;
+			goto tr258;
 	} else if ( (*p) > 90u ) {
 		if ( (*p) < 97u ) {
 			if ( 95u <= (*p) && (*p) <= 96u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) > 102u ) {
 			if ( 103u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else
-			goto st227;
+			goto tr258;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr124:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[103] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[103]]) - 1; }
+	goto st103;
 st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
+#line 4752 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st104;
+		goto tr144;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st104;
+			goto tr144;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st104;
+			goto tr144;
 	} else
-		goto st104;
+		goto tr144;
 	goto st0;
+tr144:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[104] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[104]]) - 1; }
+	goto st104;
 st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
+#line 4770 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 46u: goto st104;
-		case 93u: goto st211;
+		case 46u: goto tr144;
+		case 93u: goto tr145;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st104;
+			goto tr144;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st104;
+			goto tr144;
 	} else
-		goto st104;
+		goto tr144;
 	goto st0;
+tr120:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[105] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[105]]) - 1; }
+	goto st105;
 st105:
 	if ( ++p == pe )
 		goto _test_eof105;
 case 105:
+#line 4790 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st85;
+		goto tr119;
 	goto st0;
+tr116:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[106] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[106]]) - 1; }
+	goto st106;
 tr249:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[106] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[106]]) - 1; }
 	goto st106;
 st106:
 	if ( ++p == pe )
 		goto _test_eof106;
 case 106:
-#line 4184 "gen/c/sip_via.c"
+#line 4805 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st82;
+		goto tr115;
 	goto st0;
+tr240:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[229] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[229]]) - 1; }
+	goto st229;
 st229:
 	if ( ++p == pe )
 		goto _test_eof229;
 case 229:
+#line 4815 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 79u: goto st230;
-		case 111u: goto st230;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 79u: goto tr286;
+		case 111u: goto tr286;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr286:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[230] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[230]]) - 1; }
+	goto st230;
 st230:
 	if ( ++p == pe )
 		goto _test_eof230;
 case 230:
+#line 4849 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 82u: goto st231;
-		case 114u: goto st231;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 82u: goto tr287;
+		case 114u: goto tr287;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr287:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[231] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[231]]) - 1; }
+	goto st231;
 st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
+#line 4883 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 84u: goto st232;
-		case 116u: goto st232;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 84u: goto tr288;
+		case 116u: goto tr288;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr288:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[232] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[232]]) - 1; }
+	goto st232;
 st232:
 	if ( ++p == pe )
 		goto _test_eof232;
 case 232:
+#line 4917 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr289;
 		case 10u: goto tr290;
 		case 13u: goto tr291;
 		case 32u: goto tr289;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr292;
 		case 59u: goto tr293;
-		case 61u: goto st110;
-		case 126u: goto st147;
+		case 61u: goto tr149;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr146:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[107] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[107]]) - 1; }
+	goto st107;
 tr289:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[107] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[107]]) - 1; }
 	goto st107;
 st107:
 	if ( ++p == pe )
 		goto _test_eof107;
 case 107:
-#line 4318 "gen/c/sip_via.c"
+#line 4955 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st107;
-		case 10u: goto st108;
-		case 13u: goto st114;
-		case 32u: goto st107;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st110;
+		case 9u: goto tr146;
+		case 10u: goto tr147;
+		case 13u: goto tr148;
+		case 32u: goto tr146;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr149;
 	}
 	goto st0;
+tr147:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[108] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[108]]) - 1; }
+	goto st108;
 tr290:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[108] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[108]]) - 1; }
 	goto st108;
 st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
-#line 4337 "gen/c/sip_via.c"
+#line 4978 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st109;
-		case 32u: goto st109;
+		case 9u: goto tr150;
+		case 32u: goto tr150;
 	}
 	goto st0;
+tr150:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[109] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[109]]) - 1; }
+	goto st109;
 st109:
 	if ( ++p == pe )
 		goto _test_eof109;
 case 109:
+#line 4990 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st109;
-		case 32u: goto st109;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st110;
+		case 9u: goto tr150;
+		case 32u: goto tr150;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr149;
 	}
 	goto st0;
+tr149:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[110] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[110]]) - 1; }
+	goto st110;
 st110:
 	if ( ++p == pe )
 		goto _test_eof110;
 case 110:
+#line 5005 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st110;
-		case 10u: goto st111;
-		case 13u: goto st113;
-		case 32u: goto st110;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st59;
-		case 126u: goto st149;
+		case 9u: goto tr149;
+		case 10u: goto tr151;
+		case 13u: goto tr152;
+		case 32u: goto tr149;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr77;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st233;
+		goto tr153;
 	goto st0;
+tr151:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[111] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[111]]) - 1; }
+	goto st111;
 st111:
 	if ( ++p == pe )
 		goto _test_eof111;
 case 111:
+#line 5039 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st112;
-		case 32u: goto st112;
+		case 9u: goto tr154;
+		case 32u: goto tr154;
 	}
 	goto st0;
+tr154:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[112] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[112]]) - 1; }
+	goto st112;
 st112:
 	if ( ++p == pe )
 		goto _test_eof112;
 case 112:
+#line 5051 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st112;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st112;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st59;
-		case 126u: goto st149;
+		case 9u: goto tr154;
+		case 10u: goto tr79;
+		case 13u: goto tr80;
+		case 32u: goto tr154;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr77;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st233;
+		goto tr153;
 	goto st0;
+tr153:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[233] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[233]]) - 1; }
+	goto st233;
 st233:
 	if ( ++p == pe )
 		goto _test_eof233;
 case 233:
+#line 5085 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr294;
 		case 10u: goto tr295;
 		case 13u: goto tr296;
 		case 32u: goto tr294;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr292;
 		case 59u: goto tr293;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st233;
+		goto tr153;
 	goto st0;
+tr152:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[113] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[113]]) - 1; }
+	goto st113;
 st113:
 	if ( ++p == pe )
 		goto _test_eof113;
 case 113:
+#line 5116 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st111;
+		goto tr151;
 	goto st0;
+tr148:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[114] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[114]]) - 1; }
+	goto st114;
 tr291:
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[114] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[114]]) - 1; }
 	goto st114;
 st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
-#line 4469 "gen/c/sip_via.c"
+#line 5132 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st108;
+		goto tr147;
 	goto st0;
 tr66:
-#line 30 "grammar/sip_via.rl"
+#line 31 "grammar/sip_via.rl"
 	{ if (!m_vps) m_vps = p; }
-#line 32 "grammar/sip_via.rl"
+#line 33 "grammar/sip_via.rl"
 	{ m_vp = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[234] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[234]]) - 1; }
 	goto st234;
 st234:
 	if ( ++p == pe )
 		goto _test_eof234;
 case 234:
-#line 4480 "gen/c/sip_via.c"
+#line 5144 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 84u: goto st235;
-		case 116u: goto st235;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 84u: goto tr297;
+		case 116u: goto tr297;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr297:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[235] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[235]]) - 1; }
+	goto st235;
 st235:
 	if ( ++p == pe )
 		goto _test_eof235;
 case 235:
+#line 5178 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
 		case 13u: goto tr188;
 		case 32u: goto tr186;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st43;
-		case 76u: goto st236;
-		case 108u: goto st236;
-		case 126u: goto st147;
+		case 61u: goto tr71;
+		case 76u: goto tr298;
+		case 108u: goto tr298;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr298:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[236] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[236]]) - 1; }
+	goto st236;
 st236:
 	if ( ++p == pe )
 		goto _test_eof236;
 case 236:
+#line 5212 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr299;
 		case 10u: goto tr300;
 		case 13u: goto tr301;
 		case 32u: goto tr299;
-		case 33u: goto st147;
-		case 37u: goto st147;
-		case 39u: goto st147;
+		case 33u: goto tr189;
+		case 37u: goto tr189;
+		case 39u: goto tr189;
 		case 44u: goto tr190;
 		case 59u: goto tr191;
-		case 61u: goto st118;
-		case 126u: goto st147;
+		case 61u: goto tr158;
+		case 126u: goto tr189;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st147;
+			goto tr189;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st147;
+				goto tr189;
 		} else if ( (*p) >= 65u )
-			goto st147;
+			goto tr189;
 	} else
-		goto st147;
+		goto tr189;
 	goto st0;
+tr155:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[115] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[115]]) - 1; }
+	goto st115;
 tr299:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[115] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[115]]) - 1; }
 	goto st115;
 st115:
 	if ( ++p == pe )
 		goto _test_eof115;
 case 115:
-#line 4575 "gen/c/sip_via.c"
+#line 5249 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st115;
-		case 10u: goto st116;
-		case 13u: goto st122;
-		case 32u: goto st115;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st118;
+		case 9u: goto tr155;
+		case 10u: goto tr156;
+		case 13u: goto tr157;
+		case 32u: goto tr155;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr158;
 	}
 	goto st0;
+tr156:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[116] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[116]]) - 1; }
+	goto st116;
 tr300:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[116] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[116]]) - 1; }
 	goto st116;
 st116:
 	if ( ++p == pe )
 		goto _test_eof116;
 case 116:
-#line 4593 "gen/c/sip_via.c"
+#line 5271 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st117;
-		case 32u: goto st117;
+		case 9u: goto tr159;
+		case 32u: goto tr159;
 	}
 	goto st0;
+tr159:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[117] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[117]]) - 1; }
+	goto st117;
 st117:
 	if ( ++p == pe )
 		goto _test_eof117;
 case 117:
+#line 5283 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st117;
-		case 32u: goto st117;
-		case 44u: goto st27;
-		case 59u: goto st37;
-		case 61u: goto st118;
+		case 9u: goto tr159;
+		case 32u: goto tr159;
+		case 44u: goto tr45;
+		case 59u: goto tr47;
+		case 61u: goto tr158;
 	}
 	goto st0;
+tr158:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[118] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[118]]) - 1; }
+	goto st118;
 st118:
 	if ( ++p == pe )
 		goto _test_eof118;
 case 118:
+#line 5298 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st118;
-		case 10u: goto st119;
-		case 13u: goto st121;
-		case 32u: goto st118;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st59;
-		case 126u: goto st149;
+		case 9u: goto tr158;
+		case 10u: goto tr160;
+		case 13u: goto tr161;
+		case 32u: goto tr158;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr77;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st237;
+		goto tr162;
 	goto st0;
+tr160:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[119] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[119]]) - 1; }
+	goto st119;
 st119:
 	if ( ++p == pe )
 		goto _test_eof119;
 case 119:
+#line 5332 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st120;
-		case 32u: goto st120;
+		case 9u: goto tr163;
+		case 32u: goto tr163;
 	}
 	goto st0;
+tr163:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[120] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[120]]) - 1; }
+	goto st120;
 st120:
 	if ( ++p == pe )
 		goto _test_eof120;
 case 120:
+#line 5344 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 9u: goto st120;
-		case 10u: goto st46;
-		case 13u: goto st58;
-		case 32u: goto st120;
-		case 33u: goto st149;
-		case 34u: goto st48;
-		case 37u: goto st149;
-		case 39u: goto st149;
-		case 91u: goto st59;
-		case 126u: goto st149;
+		case 9u: goto tr163;
+		case 10u: goto tr79;
+		case 13u: goto tr80;
+		case 32u: goto tr163;
+		case 33u: goto tr75;
+		case 34u: goto tr76;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
+		case 91u: goto tr77;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( (*p) > 43u ) {
 			if ( 45u <= (*p) && (*p) <= 46u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 42u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st237;
+		goto tr162;
 	goto st0;
+tr162:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[237] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[237]]) - 1; }
+	goto st237;
 st237:
 	if ( ++p == pe )
 		goto _test_eof237;
 case 237:
+#line 5378 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr302;
 		case 10u: goto tr303;
 		case 13u: goto tr304;
 		case 32u: goto tr302;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr305;
 		case 59u: goto tr307;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st238;
+		goto tr306;
 	goto st0;
+tr306:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[238] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[238]]) - 1; }
+	goto st238;
 st238:
 	if ( ++p == pe )
 		goto _test_eof238;
 case 238:
+#line 5409 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr302;
 		case 10u: goto tr303;
 		case 13u: goto tr304;
 		case 32u: goto tr302;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr305;
 		case 59u: goto tr307;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st239;
+		goto tr308;
 	goto st0;
+tr308:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[239] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[239]]) - 1; }
+	goto st239;
 st239:
 	if ( ++p == pe )
 		goto _test_eof239;
 case 239:
+#line 5440 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr302;
 		case 10u: goto tr303;
 		case 13u: goto tr304;
 		case 32u: goto tr302;
-		case 33u: goto st149;
-		case 37u: goto st149;
-		case 39u: goto st149;
+		case 33u: goto tr75;
+		case 37u: goto tr75;
+		case 39u: goto tr75;
 		case 44u: goto tr305;
 		case 59u: goto tr307;
-		case 126u: goto st149;
+		case 126u: goto tr75;
 	}
 	if ( (*p) < 48u ) {
 		if ( 42u <= (*p) && (*p) <= 46u )
-			goto st149;
+			goto tr75;
 	} else if ( (*p) > 57u ) {
 		if ( (*p) > 90u ) {
 			if ( 95u <= (*p) && (*p) <= 122u )
-				goto st149;
+				goto tr75;
 		} else if ( (*p) >= 65u )
-			goto st149;
+			goto tr75;
 	} else
-		goto st149;
+		goto tr75;
 	goto st0;
+tr161:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[121] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[121]]) - 1; }
+	goto st121;
 st121:
 	if ( ++p == pe )
 		goto _test_eof121;
 case 121:
+#line 5471 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st119;
+		goto tr160;
 	goto st0;
+tr157:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[122] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[122]]) - 1; }
+	goto st122;
 tr301:
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[122] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[122]]) - 1; }
 	goto st122;
 st122:
 	if ( ++p == pe )
 		goto _test_eof122;
 case 122:
-#line 4780 "gen/c/sip_via.c"
+#line 5486 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st116;
+		goto tr156;
 	goto st0;
+tr61:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[123] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[123]]) - 1; }
+	goto st123;
 st123:
 	if ( ++p == pe )
 		goto _test_eof123;
 case 123:
+#line 5496 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st38;
+		goto tr60;
 	goto st0;
+tr53:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[124] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[124]]) - 1; }
+	goto st124;
 st124:
 	if ( ++p == pe )
 		goto _test_eof124;
 case 124:
+#line 5506 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st32;
+		goto tr52;
 	goto st0;
+tr44:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[125] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[125]]) - 1; }
+	goto st125;
 tr179:
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[125] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[125]]) - 1; }
 	goto st125;
 st125:
 	if ( ++p == pe )
 		goto _test_eof125;
 case 125:
-#line 4805 "gen/c/sip_via.c"
+#line 5521 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st25;
+		goto tr43;
 	goto st0;
+tr164:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[126] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[126]]) - 1; }
+	goto st126;
 st126:
 	if ( ++p == pe )
 		goto _test_eof126;
 case 126:
+#line 5531 "gen/c/sip_via.c"
 	if ( (*p) == 45u )
-		goto st126;
+		goto tr164;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st145;
+			goto tr41;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st145;
+			goto tr41;
 	} else
-		goto st145;
+		goto tr41;
 	goto st0;
+tr181:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[240] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[240]]) - 1; }
+	goto st240;
 st240:
 	if ( ++p == pe )
 		goto _test_eof240;
 case 240:
+#line 5549 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
 		case 13u: goto tr179;
 		case 32u: goto tr177;
 		case 44u: goto tr180;
-		case 58u: goto st31;
+		case 58u: goto tr46;
 		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st145;
+			goto tr41;
 	} else
-		goto st145;
+		goto tr41;
 	goto st0;
+tr37:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[127] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[127]]) - 1; }
+	goto st127;
 st127:
 	if ( ++p == pe )
 		goto _test_eof127;
 case 127:
+#line 5574 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st128;
+			goto tr165;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st145;
+			goto tr41;
 	} else
-		goto st145;
+		goto tr41;
 	goto st0;
+tr165:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[128] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[128]]) - 1; }
+	goto st128;
 st128:
 	if ( ++p == pe )
 		goto _test_eof128;
 case 128:
+#line 5590 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st129;
+		case 45u: goto tr36;
+		case 46u: goto tr166;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st134;
+			goto tr167;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr166:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[129] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[129]]) - 1; }
+	goto st129;
 st129:
 	if ( ++p == pe )
 		goto _test_eof129;
 case 129:
+#line 5610 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st130;
+			goto tr168;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st145;
+			goto tr41;
 	} else
-		goto st145;
+		goto tr41;
 	goto st0;
+tr168:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[130] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[130]]) - 1; }
+	goto st130;
 st130:
 	if ( ++p == pe )
 		goto _test_eof130;
 case 130:
+#line 5626 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st131;
+		case 45u: goto tr36;
+		case 46u: goto tr169;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st132;
+			goto tr170;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr169:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[131] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[131]]) - 1; }
+	goto st131;
 st131:
 	if ( ++p == pe )
 		goto _test_eof131;
 case 131:
+#line 5646 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st241;
+			goto tr171;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st145;
+			goto tr41;
 	} else
-		goto st145;
+		goto tr41;
 	goto st0;
+tr171:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[241] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[241]]) - 1; }
+	goto st241;
 st241:
 	if ( ++p == pe )
 		goto _test_eof241;
 case 241:
+#line 5662 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
 		case 13u: goto tr179;
 		case 32u: goto tr177;
 		case 44u: goto tr180;
-		case 45u: goto st21;
-		case 46u: goto st23;
-		case 58u: goto st31;
+		case 45u: goto tr36;
+		case 46u: goto tr40;
+		case 58u: goto tr46;
 		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st242;
+			goto tr309;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr309:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[242] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[242]]) - 1; }
+	goto st242;
 st242:
 	if ( ++p == pe )
 		goto _test_eof242;
 case 242:
+#line 5689 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
 		case 13u: goto tr179;
 		case 32u: goto tr177;
 		case 44u: goto tr180;
-		case 45u: goto st21;
-		case 46u: goto st23;
-		case 58u: goto st31;
+		case 45u: goto tr36;
+		case 46u: goto tr40;
+		case 58u: goto tr46;
 		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st243;
+			goto tr310;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr310:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[243] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[243]]) - 1; }
+	goto st243;
 st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
+#line 5716 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
 		case 13u: goto tr179;
 		case 32u: goto tr177;
 		case 44u: goto tr180;
-		case 45u: goto st21;
-		case 46u: goto st23;
-		case 58u: goto st31;
+		case 45u: goto tr36;
+		case 46u: goto tr40;
+		case 58u: goto tr46;
 		case 59u: goto tr182;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr170:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[132] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[132]]) - 1; }
+	goto st132;
 st132:
 	if ( ++p == pe )
 		goto _test_eof132;
 case 132:
+#line 5743 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st131;
+		case 45u: goto tr36;
+		case 46u: goto tr169;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st133;
+			goto tr172;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr172:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[133] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[133]]) - 1; }
+	goto st133;
 st133:
 	if ( ++p == pe )
 		goto _test_eof133;
 case 133:
+#line 5763 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st131;
+		case 45u: goto tr36;
+		case 46u: goto tr169;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr167:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[134] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[134]]) - 1; }
+	goto st134;
 st134:
 	if ( ++p == pe )
 		goto _test_eof134;
 case 134:
+#line 5783 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st129;
+		case 45u: goto tr36;
+		case 46u: goto tr166;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st135;
+			goto tr173;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr173:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[135] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[135]]) - 1; }
+	goto st135;
 st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
+#line 5803 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st129;
+		case 45u: goto tr36;
+		case 46u: goto tr166;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr38:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[136] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[136]]) - 1; }
+	goto st136;
 st136:
 	if ( ++p == pe )
 		goto _test_eof136;
 case 136:
+#line 5823 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st127;
+		case 45u: goto tr36;
+		case 46u: goto tr37;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st137;
+			goto tr174;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
+tr174:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[137] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[137]]) - 1; }
+	goto st137;
 st137:
 	if ( ++p == pe )
 		goto _test_eof137;
 case 137:
+#line 5843 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 45u: goto st21;
-		case 46u: goto st127;
+		case 45u: goto tr36;
+		case 46u: goto tr37;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
-			goto st22;
+			goto tr39;
 	} else if ( (*p) > 90u ) {
 		if ( 97u <= (*p) && (*p) <= 122u )
-			goto st22;
+			goto tr39;
 	} else
-		goto st22;
+		goto tr39;
 	goto st0;
 tr34:
-#line 28 "grammar/sip_via.rl"
+#line 29 "grammar/sip_via.rl"
 	{ m_sb = p; }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[138] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[138]]) - 1; }
 	goto st138;
 st138:
 	if ( ++p == pe )
 		goto _test_eof138;
 case 138:
-#line 5099 "gen/c/sip_via.c"
+#line 5864 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
-		goto st139;
+		goto tr175;
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st139;
+			goto tr175;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st139;
+			goto tr175;
 	} else
-		goto st139;
+		goto tr175;
 	goto st0;
+tr175:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[139] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[139]]) - 1; }
+	goto st139;
 st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
+#line 5882 "gen/c/sip_via.c"
 	switch( (*p) ) {
-		case 46u: goto st139;
-		case 93u: goto st244;
+		case 46u: goto tr175;
+		case 93u: goto tr176;
 	}
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 58u )
-			goto st139;
+			goto tr175;
 	} else if ( (*p) > 70u ) {
 		if ( 97u <= (*p) && (*p) <= 102u )
-			goto st139;
+			goto tr175;
 	} else
-		goto st139;
+		goto tr175;
 	goto st0;
+tr176:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[244] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[244]]) - 1; }
+	goto st244;
 st244:
 	if ( ++p == pe )
 		goto _test_eof244;
 case 244:
+#line 5902 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
 		case 13u: goto tr179;
 		case 32u: goto tr177;
 		case 44u: goto tr180;
-		case 58u: goto st31;
+		case 58u: goto tr46;
 		case 59u: goto tr182;
 	}
 	goto st0;
+tr31:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[140] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[140]]) - 1; }
+	goto st140;
 tr27:
-#line 27 "grammar/sip_via.rl"
+#line 28 "grammar/sip_via.rl"
 	{ c->cur->u.via.transport = sipkit__span(c, m_tr, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[140] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[140]]) - 1; }
 	goto st140;
 st140:
 	if ( ++p == pe )
 		goto _test_eof140;
 case 140:
-#line 5148 "gen/c/sip_via.c"
+#line 5923 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st18;
+		goto tr30;
 	goto st0;
+tr22:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[141] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[141]]) - 1; }
+	goto st141;
 st141:
 	if ( ++p == pe )
 		goto _test_eof141;
 case 141:
+#line 5933 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st14;
+		goto tr21;
 	goto st0;
+tr18:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[142] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[142]]) - 1; }
+	goto st142;
 tr14:
-#line 25 "grammar/sip_via.rl"
+#line 26 "grammar/sip_via.rl"
 	{ c->cur->u.via.protocol = sipkit__span(c, m_proto, p); }
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[142] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[142]]) - 1; }
 	goto st142;
 st142:
 	if ( ++p == pe )
 		goto _test_eof142;
 case 142:
-#line 5165 "gen/c/sip_via.c"
+#line 5947 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st11;
+		goto tr17;
 	goto st0;
+tr9:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[143] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[143]]) - 1; }
+	goto st143;
 st143:
 	if ( ++p == pe )
 		goto _test_eof143;
 case 143:
+#line 5957 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st7;
+		goto tr8;
 	goto st0;
+tr4:
+#line 43 "grammar/sip_via.rl"
+	{ if (sipkit_via_skip_state[144] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_via_skip_cls[sipkit_via_skip_state[144]]) - 1; }
+	goto st144;
 st144:
 	if ( ++p == pe )
 		goto _test_eof144;
 case 144:
+#line 5967 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
-		goto st4;
+		goto tr3;
 	goto st0;
 	}
 	_test_eof2: cs = 2; goto _test_eof; 
@@ -5644,9 +6942,9 @@ case 144:
 	case 242: 
 	case 243: 
 	case 244: 
-#line 29 "grammar/sip_via.rl"
+#line 30 "grammar/sip_via.rl"
 	{ sipkit__via_sent_by(c, m_sb, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 147: 
@@ -5702,19 +7000,19 @@ case 144:
 	case 234: 
 	case 235: 
 	case 236: 
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 237: 
 	case 238: 
 	case 239: 
-#line 33 "grammar/sip_via.rl"
+#line 34 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_TTL, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 166: 
@@ -5723,11 +7021,11 @@ case 144:
 	case 175: 
 	case 176: 
 	case 183: 
-#line 34 "grammar/sip_via.rl"
+#line 35 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_MADDR, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 192: 
@@ -5758,38 +7056,38 @@ case 144:
 	case 226: 
 	case 227: 
 	case 228: 
-#line 35 "grammar/sip_via.rl"
+#line 36 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RECEIVED, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 156: 
-#line 36 "grammar/sip_via.rl"
+#line 37 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_BRANCH, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
 	case 232: 
 	case 233: 
-#line 37 "grammar/sip_via.rl"
+#line 38 "grammar/sip_via.rl"
 	{ sipkit__via_param(c, SIPKIT__VP_RPORT, m_vp, p); }
-#line 31 "grammar/sip_via.rl"
+#line 32 "grammar/sip_via.rl"
 	{ c->cur->u.via.params = sipkit__span(c, m_vps, p); }
-#line 23 "grammar/sip_via.rl"
+#line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 5557 "gen/c/sip_via.c"
+#line 6345 "gen/c/sip_via.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 50 "grammar/sip_via.rl"
+#line 57 "grammar/sip_via.rl"
   if (cs < sipkit_via_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, "via-parm");
   return c->code != SIPKIT_EOK;

@@ -62,3 +62,147 @@ const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT] = {
     /* SIPKIT_HDR_SESSION_EXPIRES */ { "Session-Expires", 15, 'x', 0, 0, "RFC4028 §4", "Session-Expires" },
     /* SIPKIT_HDR_MIN_SE */ { "Min-SE", 6, 0, 0, 0, "RFC4028 §5", "Min-SE" },
 };
+
+const struct sipkit__hdr_key sipkit__hdr_keys[] = {
+    { "accept", "\x20\x20\x20\x20\x20\x20" }, /* 0: Accept */
+    { "accept-encoding", "\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 1: Accept-Encoding */
+    { "accept-language", "\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 2: Accept-Language */
+    { "alert-info", "\x20\x20\x20\x20\x20\0\x20\x20\x20\x20" }, /* 3: Alert-Info */
+    { "allow", "\x20\x20\x20\x20\x20" }, /* 4: Allow */
+    { "authentication-info", "\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20" }, /* 5: Authentication-Info */
+    { "authorization", "\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 6: Authorization */
+    { "call-id", "\x20\x20\x20\x20\0\x20\x20" }, /* 7: Call-ID */
+    { "call-info", "\x20\x20\x20\x20\0\x20\x20\x20\x20" }, /* 8: Call-Info */
+    { "contact", "\x20\x20\x20\x20\x20\x20\x20" }, /* 9: Contact */
+    { "content-disposition", "\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 10: Content-Disposition */
+    { "content-encoding", "\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 11: Content-Encoding */
+    { "content-language", "\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 12: Content-Language */
+    { "content-length", "\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20" }, /* 13: Content-Length */
+    { "content-type", "\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20" }, /* 14: Content-Type */
+    { "cseq", "\x20\x20\x20\x20" }, /* 15: CSeq */
+    { "date", "\x20\x20\x20\x20" }, /* 16: Date */
+    { "error-info", "\x20\x20\x20\x20\x20\0\x20\x20\x20\x20" }, /* 17: Error-Info */
+    { "expires", "\x20\x20\x20\x20\x20\x20\x20" }, /* 18: Expires */
+    { "from", "\x20\x20\x20\x20" }, /* 19: From */
+    { "in-reply-to", "\x20\x20\0\x20\x20\x20\x20\x20\0\x20\x20" }, /* 20: In-Reply-To */
+    { "max-forwards", "\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 21: Max-Forwards */
+    { "min-expires", "\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20" }, /* 22: Min-Expires */
+    { "mime-version", "\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20" }, /* 23: MIME-Version */
+    { "organization", "\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 24: Organization */
+    { "priority", "\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 25: Priority */
+    { "proxy-authenticate", "\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 26: Proxy-Authenticate */
+    { "proxy-authorization", "\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 27: Proxy-Authorization */
+    { "proxy-require", "\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20" }, /* 28: Proxy-Require */
+    { "record-route", "\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20" }, /* 29: Record-Route */
+    { "reply-to", "\x20\x20\x20\x20\x20\0\x20\x20" }, /* 30: Reply-To */
+    { "require", "\x20\x20\x20\x20\x20\x20\x20" }, /* 31: Require */
+    { "retry-after", "\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20" }, /* 32: Retry-After */
+    { "route", "\x20\x20\x20\x20\x20" }, /* 33: Route */
+    { "server", "\x20\x20\x20\x20\x20\x20" }, /* 34: Server */
+    { "subject", "\x20\x20\x20\x20\x20\x20\x20" }, /* 35: Subject */
+    { "supported", "\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 36: Supported */
+    { "timestamp", "\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 37: Timestamp */
+    { "to", "\x20\x20" }, /* 38: To */
+    { "unsupported", "\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 39: Unsupported */
+    { "user-agent", "\x20\x20\x20\x20\0\x20\x20\x20\x20\x20" }, /* 40: User-Agent */
+    { "via", "\x20\x20\x20" }, /* 41: Via */
+    { "warning", "\x20\x20\x20\x20\x20\x20\x20" }, /* 42: Warning */
+    { "www-authenticate", "\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20" }, /* 43: WWW-Authenticate */
+    { "rack", "\x20\x20\x20\x20" }, /* 44: RAck */
+    { "rseq", "\x20\x20\x20\x20" }, /* 45: RSeq */
+    { "refer-to", "\x20\x20\x20\x20\x20\0\x20\x20" }, /* 46: Refer-To */
+    { "event", "\x20\x20\x20\x20\x20" }, /* 47: Event */
+    { "allow-events", "\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20" }, /* 48: Allow-Events */
+    { "subscription-state", "\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20" }, /* 49: Subscription-State */
+    { "info-package", "\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20" }, /* 50: Info-Package */
+    { "recv-info", "\x20\x20\x20\x20\0\x20\x20\x20\x20" }, /* 51: Recv-Info */
+    { "reason", "\x20\x20\x20\x20\x20\x20" }, /* 52: Reason */
+    { "session-expires", "\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20" }, /* 53: Session-Expires */
+    { "min-se", "\x20\x20\x20\0\x20\x20" }, /* 54: Min-SE */
+    { "i", "\x20" }, /* 55: i */
+    { "m", "\x20" }, /* 56: m */
+    { "e", "\x20" }, /* 57: e */
+    { "l", "\x20" }, /* 58: l */
+    { "c", "\x20" }, /* 59: c */
+    { "f", "\x20" }, /* 60: f */
+    { "s", "\x20" }, /* 61: s */
+    { "k", "\x20" }, /* 62: k */
+    { "t", "\x20" }, /* 63: t */
+    { "v", "\x20" }, /* 64: v */
+    { "r", "\x20" }, /* 65: r */
+    { "o", "\x20" }, /* 66: o */
+    { "u", "\x20" }, /* 67: u */
+    { "x", "\x20" }, /* 68: x */
+};
+
+const struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE] = {
+    [6] = { SIPKIT_HDR_MIN_SE, 6, 54 },
+    [7] = { SIPKIT_HDR_SUPPORTED, 1, 62 },
+    [9] = { SIPKIT_HDR_ALLOW, 5, 4 },
+    [10] = { SIPKIT_HDR_ALLOW_EVENTS, 12, 48 },
+    [11] = { SIPKIT_HDR_AUTHENTICATION_INFO, 19, 5 },
+    [12] = { SIPKIT_HDR_ERROR_INFO, 10, 17 },
+    [14] = { SIPKIT_HDR_CONTACT, 7, 9 },
+    [19] = { SIPKIT_HDR_CONTENT_LENGTH, 1, 58 },
+    [20] = { SIPKIT_HDR_CONTENT_DISPOSITION, 19, 10 },
+    [22] = { SIPKIT_HDR_EVENT, 5, 47 },
+    [23] = { SIPKIT_HDR_EXPIRES, 7, 18 },
+    [31] = { SIPKIT_HDR_CONTACT, 1, 56 },
+    [38] = { SIPKIT_HDR_ROUTE, 5, 33 },
+    [40] = { SIPKIT_HDR_VIA, 3, 41 },
+    [43] = { SIPKIT_HDR_IN_REPLY_TO, 11, 20 },
+    [44] = { SIPKIT_HDR_REQUIRE, 7, 31 },
+    [48] = { SIPKIT_HDR_PROXY_REQUIRE, 13, 28 },
+    [52] = { SIPKIT_HDR_SUPPORTED, 9, 36 },
+    [55] = { SIPKIT_HDR_EVENT, 1, 66 },
+    [59] = { SIPKIT_HDR_RECORD_ROUTE, 12, 29 },
+    [63] = { SIPKIT_HDR_PROXY_AUTHENTICATE, 18, 26 },
+    [65] = { SIPKIT_HDR_RACK, 4, 44 },
+    [69] = { SIPKIT_HDR_MIME_VERSION, 12, 23 },
+    [72] = { SIPKIT_HDR_UNSUPPORTED, 11, 39 },
+    [83] = { SIPKIT_HDR_ORGANIZATION, 12, 24 },
+    [84] = { SIPKIT_HDR_SUBSCRIPTION_STATE, 18, 49 },
+    [86] = { SIPKIT_HDR_REASON, 6, 52 },
+    [89] = { SIPKIT_HDR_WARNING, 7, 42 },
+    [91] = { SIPKIT_HDR_MIN_EXPIRES, 11, 22 },
+    [92] = { SIPKIT_HDR_REFER_TO, 1, 65 },
+    [93] = { SIPKIT_HDR_TO, 2, 38 },
+    [94] = { SIPKIT_HDR_MAX_FORWARDS, 12, 21 },
+    [95] = { SIPKIT_HDR_RSEQ, 4, 45 },
+    [97] = { SIPKIT_HDR_REPLY_TO, 8, 30 },
+    [98] = { SIPKIT_HDR_REFER_TO, 8, 46 },
+    [100] = { SIPKIT_HDR_RECV_INFO, 9, 51 },
+    [103] = { SIPKIT_HDR_SUBJECT, 1, 61 },
+    [106] = { SIPKIT_HDR_WWW_AUTHENTICATE, 16, 43 },
+    [111] = { SIPKIT_HDR_PROXY_AUTHORIZATION, 19, 27 },
+    [113] = { SIPKIT_HDR_SERVER, 6, 34 },
+    [115] = { SIPKIT_HDR_TO, 1, 63 },
+    [119] = { SIPKIT_HDR_TIMESTAMP, 9, 37 },
+    [121] = { SIPKIT_HDR_RETRY_AFTER, 11, 32 },
+    [126] = { SIPKIT_HDR_SUBJECT, 7, 35 },
+    [127] = { SIPKIT_HDR_ALLOW_EVENTS, 1, 67 },
+    [133] = { SIPKIT_HDR_PRIORITY, 8, 25 },
+    [139] = { SIPKIT_HDR_VIA, 1, 64 },
+    [145] = { SIPKIT_HDR_SESSION_EXPIRES, 15, 53 },
+    [149] = { SIPKIT_HDR_USER_AGENT, 10, 40 },
+    [163] = { SIPKIT_HDR_SESSION_EXPIRES, 1, 68 },
+    [167] = { SIPKIT_HDR_CONTENT_TYPE, 1, 59 },
+    [190] = { SIPKIT_HDR_CALL_ID, 7, 7 },
+    [191] = { SIPKIT_HDR_CONTENT_ENCODING, 1, 57 },
+    [193] = { SIPKIT_HDR_DATE, 4, 16 },
+    [203] = { SIPKIT_HDR_FROM, 1, 60 },
+    [205] = { SIPKIT_HDR_ACCEPT_LANGUAGE, 15, 2 },
+    [210] = { SIPKIT_HDR_CONTENT_TYPE, 12, 14 },
+    [215] = { SIPKIT_HDR_ACCEPT_ENCODING, 15, 1 },
+    [222] = { SIPKIT_HDR_CONTENT_LANGUAGE, 16, 12 },
+    [231] = { SIPKIT_HDR_CONTENT_LENGTH, 14, 13 },
+    [232] = { SIPKIT_HDR_CONTENT_ENCODING, 16, 11 },
+    [239] = { SIPKIT_HDR_CALL_ID, 1, 55 },
+    [240] = { SIPKIT_HDR_ALERT_INFO, 10, 3 },
+    [244] = { SIPKIT_HDR_AUTHORIZATION, 13, 6 },
+    [246] = { SIPKIT_HDR_CSEQ, 4, 15 },
+    [247] = { SIPKIT_HDR_FROM, 4, 19 },
+    [251] = { SIPKIT_HDR_CALL_INFO, 9, 8 },
+    [252] = { SIPKIT_HDR_INFO_PACKAGE, 12, 50 },
+    [253] = { SIPKIT_HDR_ACCEPT, 6, 0 },
+};

@@ -75,13 +75,18 @@ expect_err malformed   "gen/tests/err_malformed.tsv:2: malformed row: 5 tab-sepa
 expect_err mode        "gen/tests/err_mode.tsv:2: malformed row: mode 'sometimes' must be eager or lazy" \
     $H $T/err_mode.tsv --ids "$OUT/mode.h"
 
+printf 'digraph x {\n}\n' >"$OUT/empty.dot"
+expect_err skips_empty "$OUT/empty.dot: no transitions" \
+    $G skips --dot "$OUT/empty.dot" --name x --action skip -o "$OUT/skips_empty.rl"
+
 # ---- golden outputs (the command lines below are stamped into the files) ----
 gen_golden() { # $1 = output directory
     $G rules -o "$1/golden.rl" --unroll nest=2 --overlay $T/golden_overlay.rl grammar/core.abnf $T/golden.abnf &&
     $G headers -t $T/golden.hdr.tsv --ids "$1/golden_ids.h" --table "$1/golden_table.c" \
-        --names "$1/golden_hnames.rl" --dict "$1/golden.dict"
+        --names "$1/golden_hnames.rl" --dict "$1/golden.dict" &&
+    $G skips --dot $T/golden_skips.dot --name golden --action skip -o "$1/golden_skip.h"
 }
-FILES="golden.rl golden_ids.h golden_table.h golden_table.c golden_hnames.rl golden.dict"
+FILES="golden.rl golden_ids.h golden_table.h golden_table.c golden_hnames.rl golden.dict golden_skip.h"
 if [ "${1:-}" = "--update" ]; then
     mkdir -p $T/expected && gen_golden $T/expected || exit 1
     for f in $FILES; do sed -i "s|Command: $G |Command: gen/abnf2rl |" "$T/expected/$f"; done

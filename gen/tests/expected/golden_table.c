@@ -10,3 +10,19 @@ const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT] = {
     /* SIPKIT_HDR_CALL_ID */ { "Call-ID", 7, 'i', 1, 0, "RFC3261 §20.8", "Call-ID" },
     /* SIPKIT_HDR_MIN_SE */ { "Min-SE", 6, 0, 0, 0, "RFC4028 §5", "Min-SE" },
 };
+
+const struct sipkit__hdr_key sipkit__hdr_keys[] = {
+    { "via", "\x20\x20\x20" }, /* 0: Via */
+    { "call-id", "\x20\x20\x20\x20\0\x20\x20" }, /* 1: Call-ID */
+    { "min-se", "\x20\x20\x20\0\x20\x20" }, /* 2: Min-SE */
+    { "v", "\x20" }, /* 3: v */
+    { "i", "\x20" }, /* 4: i */
+};
+
+const struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE] = {
+    [6] = { SIPKIT_HDR_MIN_SE, 6, 2 },
+    [40] = { SIPKIT_HDR_VIA, 3, 0 },
+    [139] = { SIPKIT_HDR_VIA, 1, 3 },
+    [190] = { SIPKIT_HDR_CALL_ID, 7, 1 },
+    [239] = { SIPKIT_HDR_CALL_ID, 1, 4 },
+};

@@ -22,4 +22,32 @@ struct sipkit__hdr_info {
 
 extern const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT];
 
+/* Header-name lookup for the frame's fast path: every name and compact form
+ * in an open-addressed hash (linear probing; id 0 ends a probe run).  A key
+ * holds the name with its letters lowercased and, in fold[], 0x20 at each
+ * letter, so (byte | fold) == lower is an exact ASCII case-insensitive match
+ * of any byte. */
+#define SIPKIT__HDR_HASH_SIZE 256
+#define SIPKIT__HDR_KEY_MAX 16 /* the longest name, rounded up to 16 */
+
+struct sipkit__hdr_key {
+    unsigned char lower[SIPKIT__HDR_KEY_MAX]; /* zero padded */
+    unsigned char fold[SIPKIT__HDR_KEY_MAX];
+};
+
+struct sipkit__hdr_slot {
+    uint8_t id;  /* enum sipkit_hdr_id; 0: empty slot */
+    uint8_t len;
+    uint8_t key; /* index in sipkit__hdr_keys */
+};
+
+/* Slot of s[0..n), n >= 1, before probing; (byte | 0x20) folds case. */
+static inline unsigned sipkit__hdr_hash(const unsigned char *s, unsigned n)
+{
+    return ((s[0] | 0x20u) * 7u + (s[n - 1] | 0x20u) * 5u + n * 3u) & (SIPKIT__HDR_HASH_SIZE - 1);
+}
+
+extern const struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE];
+extern const struct sipkit__hdr_key sipkit__hdr_keys[];
+
 #endif /* SIPKIT_HDR_TABLE_H */
