@@ -11,6 +11,8 @@
 #   ia_sipp_start NAME ARGS...     # SIPp with statistics/trace files named after NAME
 #   ia_sipp_result NAME            # -> "ok=S fail=F rc=R" from SIPp's own counters
 #   ia_sipp_expect NAME RC OK FAIL # assert exit status and both counters
+#   ia_sipp_stat NAME COLUMN       # one cumulative column of SIPp's statistics
+#   ia_sipkit NAME SCRIPT ARGS...  # a sipkit Lua example (sipkit run) as a peer
 #   ia_capture_start NAME PORT...  # dumpcap on lo for those UDP ports
 #   ia_capture_check NAME          # stop it; no malformed packet, every UDP packet is SIP
 #
@@ -229,17 +231,26 @@ ia_cleanup() {
 # (-trace_err), <log> actions (-trace_logs) and messages (-trace_msg) in
 # $IA_TMP/NAME.*. Control (-cp) and media (-mp, binds mp and mp+2) ports are
 # allocated here; pass -p for the SIP port and the scenario/remote yourself.
+# IA_SIPP_TIMEOUT (default IA_BOUND) is SIPp's global -timeout for this
+# start; IA_SIPP_MSG=0 leaves out -trace_msg (load runs: 10^5 messages).
 ia_sipp_start() {
   local name=$1; shift
-  local cp mp
+  local cp mp msg=()
   cp=$(ia_port 1); mp=$(ia_port 4)
+  [ "${IA_SIPP_MSG:-1}" = 0 ] || msg=(-trace_msg -message_file "$IA_TMP/$name.msg")
   ia_start "$name" sipp -nostdin -i "$IA_HOST" -cp "$cp" -mp "$mp" \
     -trace_stat -stf "$IA_TMP/$name.stat.csv" -fd 1 \
     -trace_screen -screen_file "$IA_TMP/$name.screen" \
     -trace_err -error_file "$IA_TMP/$name.err" \
     -trace_logs -log_file "$IA_TMP/$name.actions" \
-    -trace_msg -message_file "$IA_TMP/$name.msg" \
-    -timeout "$IA_BOUND" -timeout_error "$@"
+    "${msg[@]}" -timeout "${IA_SIPP_TIMEOUT:-$IA_BOUND}" -timeout_error "$@"
+}
+
+# ia_sipp_stat NAME COLUMN: last value of a cumulative column of SIPp's
+# statistics file, e.g. "Retransmissions(C)".
+ia_sipp_stat() {
+  awk -F';' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    { v = $col[c] } END { print v + 0 }' "$IA_TMP/$1.stat.csv" 2>/dev/null
 }
 
 # ia_sipp_counters NAME: "SUCCESS FAILED" from the last line of SIPp's own
@@ -284,6 +295,22 @@ ia_check() { local what=$1; shift; "$@" || { IA_ERRORS+=("$what"); return 1; }; 
 
 # <log> lines written by a SIPp scenario
 ia_actions() { cat "$IA_TMP/$1.actions" 2>/dev/null; }
+
+# ---------------------------------------------------------------- sipkit
+# ia_sipkit NAME [RUN_OPTIONS...] SCRIPT ARGS...: `$SIPKIT run` of
+# lua/examples/SCRIPT (a bare name ending in .lua; words before it go to `sipkit run`,
+# e.g. --loss 0.1 --seed 7 --stats); output in $IA_TMP/NAME.log.
+SIPKIT=${SIPKIT:-$(cd "$IA_DIR/../.." && pwd)/build/sipkit}
+IA_EXAMPLES=$(cd "$IA_DIR/../.." && pwd)/lua/examples
+ia_sipkit() {
+  local name=$1; shift
+  local ro=()
+  while [ $# -gt 0 ] && [ "${1%.lua}" = "$1" ]; do ro+=("$1"); shift; done
+  [ -x "$SIPKIT" ] || ia_die "$SIPKIT not built (make -j2 all)"
+  ia_start "$name" "$SIPKIT" run "${ro[@]}" "$IA_EXAMPLES/$1" "${@:2}"
+}
+# ia_sipkit_rc NAME: exit status of a finished sipkit peer
+ia_sipkit_rc() { cat "$IA_TMP/$1.rc" 2>/dev/null || echo '?'; }
 
 # ---------------------------------------------------------------- capture
 # ia_capture_start NAME PORT...: dumpcap on lo, only UDP on those ports.
