@@ -701,7 +701,7 @@ int sipkit_build_in_dialog(sipkit_builder *b, const sipkit_dialog_view *d,
     c.end = c.base + first.len;
     if (!first.len || sipkit__vm_uri(&c, &u, c.base, c.end))
       return fail(b, SIPKIT_EINVALID_VALUE, 0, "Route");
-    if (!u.lr) { /* §12.2.1.1 strict routing */
+    if (!sipkit__uri_loose(&u, first.p)) { /* §12.2.1.1 strict routing */
       strict = 1;
       ruri = first;
       if (u.headers.len)

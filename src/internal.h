@@ -183,6 +183,10 @@ void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
 enum { SIPKIT__UP_TRANSPORT, SIPKIT__UP_USER, SIPKIT__UP_METHOD, SIPKIT__UP_TTL,
        SIPKIT__UP_MADDR, SIPKIT__UP_LR };
 void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which, sipkit__ptr a, sipkit__ptr b);
+/* Loose routing (RFC 3261 §19.1.1): an "lr" URI parameter, with or without
+ * a value ("lr=on", "lr=true": Kamailio's full-lr mode writes them); u->lr
+ * only marks the bare one.  base: what u's spans are offsets into. */
+int sipkit__uri_loose(const sipkit_uri *u, const char *base);
 
 
  /* RFC 4291 address text between the brackets of an IPv6 reference. */

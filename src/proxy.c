@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "internal.h"
 #include "rt_internal.h"
 
 /* One forwarded request: the server side it came in (srv) and the
@@ -132,7 +133,7 @@ static int build_forward(sipkit_ua *ua, const sipkit_msg *m, const char *buf,
   }
   /* §16.6 step 6: a strict router next gets its URI as the Request-URI
    * and the target as the last Route */
-  if (first < last && !rt[first]->u.addr.uri.lr) {
+  if (first < last && !sipkit__uri_loose(&rt[first]->u.addr.uri, buf)) {
     trail = target;
     uri_of(buf, rt[first++], &target);
   }

@@ -222,6 +222,25 @@ void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which,
   }
 }
 
+int sipkit__uri_loose(const sipkit_uri *u, const char *base) {
+  if (u->lr)
+    return 1;
+  const unsigned char *p = (const unsigned char *)base + u->params.off;
+  const unsigned char *e = p + u->params.len;
+  while (p < e) { /* "name[=value]" separated by ';' */
+    const unsigned char *n = p;
+    while (p < e && *p != ';' && *p != '=')
+      p++;
+    if (p - n == 2 && ieq(n, "lr", 2))
+      return 1;
+    while (p < e && *p != ';')
+      p++;
+    if (p < e)
+      p++;
+  }
+  return 0;
+}
+
 int sipkit_uri_parse(sipkit_uri *uri, const char *buf, sipkit_span span,
                      sipkit_error *err) {
   struct sipkit__ctx c = {0};

@@ -623,6 +623,44 @@ static void test_in_dialog_loose(void **state) {
   sipkit_builder_free(&b);
 }
 
+/* An "lr" parameter with a value (Kamailio's full-lr mode writes ";lr=on")
+ * is loose routing too; a parameter merely starting with "lr" is not. */
+static void test_in_dialog_lr_value(void **state) {
+  (void)state;
+  static const sipkit_str on[] = {{S("<sip:p1.example.com;transport=udp;LR=on>")}};
+  static const sipkit_str lrx[] = {{S("<sip:p1.example.com;lrx=1>")}};
+  sipkit_dialog_view d = {
+      .call_id = STR("c1"),
+      .local_uri = STR("sip:alice@atlanta.com"), .local_tag = STR("t1"),
+      .remote_uri = STR("sip:bob@biloxi.com"), .remote_tag = STR("t2"),
+      .remote_target = STR("sip:bob@192.0.2.4"),
+      .route_set = on, .route_count = 1, .local_cseq = 1};
+  sipkit_builder b;
+  sipkit_builder_init_dynamic(&b);
+  assert_int_equal(sipkit_build_in_dialog(&b, &d, STR("BYE"), 2,
+                                          STR("SIP/2.0/UDP 192.0.2.1"), STR("z9hG4bK1")),
+                   SIPKIT_EOK);
+  assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EOK);
+  expect_bytes(&b, "BYE sip:bob@192.0.2.4 SIP/2.0\r\n"
+                   "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+                   "Max-Forwards: 70\r\n"
+                   "Route: <sip:p1.example.com;transport=udp;LR=on>\r\n"
+                   "From: <sip:alice@atlanta.com>;tag=t1\r\n"
+                   "To: <sip:bob@biloxi.com>;tag=t2\r\n"
+                   "Call-ID: c1\r\n"
+                   "CSeq: 2 BYE\r\n"
+                   "Content-Length: 0\r\n\r\n");
+  sipkit_builder_free(&b);
+  d.route_set = lrx;
+  sipkit_builder_init_dynamic(&b);
+  assert_int_equal(sipkit_build_in_dialog(&b, &d, STR("BYE"), 2,
+                                          STR("SIP/2.0/UDP 192.0.2.1"), STR("z9hG4bK1")),
+                   SIPKIT_EOK);
+  assert_int_equal(sipkit_builder_finish(&b, NULL, 0, NULL), SIPKIT_EOK);
+  assert_memory_equal(b.buf, "BYE sip:p1.example.com;lrx=1 SIP/2.0\r\n", 38);
+  sipkit_builder_free(&b);
+}
+
 /* §12.2.1.1 strict routing: Request-URI = first route (URI headers
  * stripped), the rest of the route set, remote target as last Route. */
 static void test_in_dialog_strict(void **state) {
@@ -1632,6 +1670,7 @@ int main(void) {
       cmocka_unit_test(test_cancel),
       cmocka_unit_test(test_in_dialog_loose),
       cmocka_unit_test(test_in_dialog_strict),
+      cmocka_unit_test(test_in_dialog_lr_value),
       cmocka_unit_test(test_ack_2xx),
       cmocka_unit_test(test_reason_phrase_chars),
       cmocka_unit_test(test_builder_arguments),

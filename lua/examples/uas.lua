@@ -3,6 +3,7 @@
 --
 --   sipkit run lua/examples/uas.lua [BIND] [--user NAME] [--password PW]
 --       [--register REGISTRAR_URI] [--ring SECONDS] [--calls N] [--reject CODE]
+--       [--linger SECONDS]
 local sipkit = require "sipkit"
 
 local USAGE = [[
@@ -14,10 +15,12 @@ usage: uas.lua [BIND] [options]
   --ring SECONDS       ring this long before answering (default 0.2)
   --calls N            exit after N calls have ended (default: run until stopped)
   --reject CODE        reject every call with CODE instead of answering
+  --linger SECONDS     with --calls: after the last call, keep answering
+                       retransmissions until none came for this long (default 5)
 Prints one line per event: "uas: listening on ADDR", "uas: INVITE from URI",
 "uas: DTMF D", "uas: call ended (why)".]]
 
-local opts = { bind = "127.0.0.1:5080", user = "bob", ring = 0.2 }
+local opts = { bind = "127.0.0.1:5080", user = "bob", ring = 0.2, linger = 5 }
 local i = 1
 while i <= #arg do
   local a = arg[i]
@@ -29,6 +32,7 @@ while i <= #arg do
   elseif a == "--ring" then opts.ring = tonumber(val())
   elseif a == "--calls" then opts.calls = tonumber(val())
   elseif a == "--reject" then opts.reject = tonumber(val())
+  elseif a == "--linger" then opts.linger = tonumber(val())
   elseif a:sub(1, 1) == "-" then io.stderr:write("uas.lua: unknown option ", a, "\n", USAGE, "\n") os.exit(2)
   else opts.bind = a end
   i = i + 1
@@ -78,6 +82,14 @@ ua:on("INVITE", function(req)
     return ended:put(true)
   end
   local call, err = req:answer()
+  if not call and type(err) == "table" and err.code == "ENDED" and err.why == "bye_received" then
+    -- our 200 went out, its ACK was lost and the BYE overtook the ACK's
+    -- retransmission: a normal call, answered and ended by the BYE
+    log("answered")
+    log("BYE")
+    log("call ended (bye_received)")
+    return ended:put(true)
+  end
   if not call then
     log("answer failed: %s", tostring(err))
     return ended:put(true)
@@ -87,9 +99,31 @@ ua:on("INVITE", function(req)
   ended:put(true)
 end)
 
+-- The last calls have ended, but their server transactions may still be
+-- needed: our 200 to a BYE (or a final to an INVITE) may have been lost,
+-- and the peer retransmits its request for up to 64*T1, at most T2 (4 s)
+-- apart (RFC 3261 §17.2.2, §17.1.2.2).  Exiting at once would leave those
+-- retransmissions to a closed port.  Keep serving until no datagram came
+-- for `quiet` seconds (more than T2), or nothing is live any more.
+local function linger(quiet)
+  if not quiet or quiet <= 0 then return end
+  local st = sipkit.stats()
+  local seen, since, stop = st.datagrams_in, sipkit.now(), sipkit.now() + 32
+  while sipkit.now() < stop do
+    st = sipkit.stats()
+    if st.datagrams_in ~= seen then
+      seen, since = st.datagrams_in, sipkit.now()
+    elseif st.transactions == 0 or sipkit.now() - since >= quiet then
+      return
+    end
+    sipkit.sleep(0.1)
+  end
+end
+
 local n = 0
 while not opts.calls or n < opts.calls do
   ended:get()
   n = n + 1
 end
+linger(opts.linger)
 if opts.register then ua:unregister() end

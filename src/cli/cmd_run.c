@@ -224,11 +224,26 @@ typedef struct run_state {
   int finished;
   int status;            /* exit status of a run ended by a signal */
   run_signal sigs[2];
+  sipkit_rt *rt;         /* the runtime the signals are caught on (for --stats) */
 } run_state;
 
 static run_state *g_run; /* for atexit: os.exit() from the script */
 
 static void run_finish(run_state *s);
+
+static void print_stats(sipkit_rt *rt) {
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(rt, &st);
+  fprintf(stderr,
+          CLI_PROG " run: stats: datagrams_in=%llu datagrams_out=%llu retransmissions=%llu "
+          "injected_drops=%llu injected_dups=%llu injected_delays=%llu malformed=%llu "
+          "txn_timeouts=%llu transport_errors=%llu\n",
+          (unsigned long long)st.datagrams_in, (unsigned long long)st.datagrams_out,
+          (unsigned long long)st.retransmissions, (unsigned long long)st.injected_drops,
+          (unsigned long long)st.injected_dups, (unsigned long long)st.injected_delays,
+          (unsigned long long)st.malformed, (unsigned long long)st.txn_timeouts,
+          (unsigned long long)st.transport_errors);
+}
 
 static void on_signal(uv_signal_t *h, int signum) {
   (void)h;
@@ -236,6 +251,8 @@ static void on_signal(uv_signal_t *h, int signum) {
     return;
   fprintf(stderr, CLI_PROG " run: %s, stopping\n", signum == SIGINT ? "interrupted" : "terminated");
   fflush(stdout);
+  if (g_run->o.stats && g_run->rt)
+    print_stats(g_run->rt); /* _exit below: hook_rt_free never runs */
   run_finish(g_run);
   _exit(128 + signum);
 }
@@ -273,6 +290,7 @@ static void hook_rt_new(void *data, sipkit_rt *rt) {
     if (uv_signal_init((uv_loop_t *)sipkit_rt_loop(rt), &g->h) != 0)
       continue;
     g->open = 1;
+    s->rt = rt;
     uv_signal_start(&g->h, on_signal, signums[i]);
     uv_unref((uv_handle_t *)&g->h); /* never keeps the loop alive */
   }
@@ -281,19 +299,10 @@ static void hook_rt_new(void *data, sipkit_rt *rt) {
 static void hook_rt_free(void *data, sipkit_rt *rt) {
   run_state *s = (run_state *)data;
   int i;
-  if (s->o.stats) {
-    sipkit_rt_stats st;
-    sipkit_rt_get_stats(rt, &st);
-    fprintf(stderr,
-            CLI_PROG " run: stats: datagrams_in=%llu datagrams_out=%llu retransmissions=%llu "
-            "injected_drops=%llu injected_dups=%llu injected_delays=%llu malformed=%llu "
-            "txn_timeouts=%llu transport_errors=%llu\n",
-            (unsigned long long)st.datagrams_in, (unsigned long long)st.datagrams_out,
-            (unsigned long long)st.retransmissions, (unsigned long long)st.injected_drops,
-            (unsigned long long)st.injected_dups, (unsigned long long)st.injected_delays,
-            (unsigned long long)st.malformed, (unsigned long long)st.txn_timeouts,
-            (unsigned long long)st.transport_errors);
-  }
+  if (s->o.stats)
+    print_stats(rt);
+  if (s->rt == rt)
+    s->rt = NULL;
   for (i = 0; i < 2; i++) {
     if (!s->sigs[i].open)
       continue;
