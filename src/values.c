@@ -262,17 +262,6 @@ void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a,
   }
 }
 
-sipkit__ptr sipkit__addr_skip_uri(struct sipkit__ctx *c, sipkit__ptr lt, sipkit__ptr pe) {
-  /* The URI inside < > is judged by the URI machine afterwards; the
-   * value machine only needs to see its last byte and the ">". */
-  sipkit__ptr gt = sipkit__find_byte(lt + 1, pe, '>');
-  if (!gt || gt == lt + 1)
-    return lt + 1;
-  c->cur->u.addr.uri.all = sipkit__span(c, lt + 1, gt);
-  c->cur->u.addr.angle = 1;
-  return gt - 1;
-}
-
 void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b) {
   sipkit_addr *ad = &c->cur->u.addr;
   while (b > a && is_lws(b[-1]))
