@@ -69,7 +69,8 @@ static int host_kind(sipkit__ptr a, sipkit__ptr b) {
  * branch or rport value is taken only in a form its own rule also reads
  * the same way (else the machine decides). */
 int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
-  sipkit__ptr start = p, v, proto_end, tr, tr_end, sb, sb_end;
+  sipkit__ptr start = p, v, proto_end, tr, tr_end, sb;
+  int kind;
   struct { sipkit__ptr n, val, end; int which; } prm[VIA_MAX_PARAMS];
   int np = 0;
 
@@ -90,15 +91,25 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
     p++;
   sb = p;
   p = sipkit__skip_cls(p, pe, SIPKIT__C_HOST);
-  if (!host_kind(sb, p))
+  if (!(kind = host_kind(sb, p)))
     return 0;
+  sipkit__ptr host_end = p;
+  uint32_t port = 0;
+  uint8_t has_port = 0;
   if (p < pe && *p == ':') {
     sipkit__ptr d = ++p;
     p = sipkit__skip_cls(p, pe, SIPKIT__C_DIGIT);
     if (p == d)
       return 0;
+    /* sipkit__via_sent_by's conversion; above 65535 it records the error,
+     * so leave that to the machine */
+    for (sipkit__ptr x = d; x < p; x++) {
+      port = port * 10 + (uint32_t)(*x - '0');
+      if (port > 65535)
+        return 0;
+    }
+    has_port = 1;
   }
-  sb_end = p;
   sipkit__ptr params = p;
   while (p < pe) {
     if (*p != ';' || np == VIA_MAX_PARAMS)
@@ -149,15 +160,29 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
     prm[np++].which = which;
   }
 
-  /* the machine's actions, in its order */
-  sipkit_via *via = &c->cur->u.via;
+  /* what the machine's actions record, in its order: sipkit__via_sent_by
+   * (a valid host: IPv4 exactly when host_kind says so, as its last-label
+   * rule finds) and sipkit__via_param (no LWS around "=" here) written out */
   sipkit__element_begin(c, start);
+  sipkit_via *via = &c->cur->u.via;
   via->protocol = sipkit__span(c, start, proto_end);
   via->transport = sipkit__span(c, tr, tr_end);
-  sipkit__via_sent_by(c, sb, sb_end);
-  for (int i = 0; i < np; i++)
-    if (prm[i].which >= 0)
-      sipkit__via_param(c, prm[i].which, prm[i].n, prm[i].end);
+  via->host = sipkit__span(c, sb, host_end);
+  via->host_type = (uint8_t)kind;
+  via->port = port;
+  via->has_port = has_port;
+  for (int i = 0; i < np; i++) {
+    sipkit_span val = {0, 0};
+    if (prm[i].val)
+      val = sipkit__span(c, prm[i].val, prm[i].end);
+    switch (prm[i].which) {
+    case SIPKIT__VP_BRANCH: via->branch = val; break;
+    case SIPKIT__VP_RECEIVED: via->received = val; break;
+    case SIPKIT__VP_MADDR: via->maddr = val; break;
+    case SIPKIT__VP_TTL: via->ttl = val; break;
+    case SIPKIT__VP_RPORT: via->rport = val; via->has_rport = 1; break;
+    }
+  }
   if (np)
     via->params = sipkit__span(c, params + 1, prm[np - 1].end);
   sipkit__element_end(c, pe);

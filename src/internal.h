@@ -173,30 +173,95 @@ int sipkit__vm_validate(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit
   sipkit__ptr m_ui = p, m_hp = p, m_port = NULL, m_up = NULL, m_kp = p, m_uh = p; \
   (void)m_ui; (void)m_hp; (void)m_port; (void)m_up; (void)m_kp; (void)m_uh
 
-void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b);
+static inline void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
+                          sipkit__ptr b) {
+  sipkit__ptr at = b - 1; /* userinfo ends in "@" */
+  sipkit__ptr colon = a; /* a user part is short: no memchr call */
+  while (colon < at && *colon != ':')
+    colon++;
+  if (colon == at)
+    colon = NULL;
+  u->user = sipkit__span(c, a, colon ? colon : at);
+  if (colon)
+    u->password = sipkit__span(c, colon + 1, at);
+}
 void sipkit__uri_clear_params(sipkit_uri *u);
-void sipkit__uri_end(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a, sipkit__ptr b, int scheme);
-/* hostport [a, b): the port, when present, starts at port; host_type from
- * the host rule that matched. */
-void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
-                          sipkit__ptr port, sipkit__ptr b, int host_type);
+static inline void sipkit__uri_end(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
+                     sipkit__ptr b, int scheme) {
+  u->all = sipkit__span(c, a, b);
+  u->scheme = (uint8_t)scheme;
+  if (scheme == SIPKIT_SCHEME_OTHER && b - a >= 4 && (a[0] | 0x20) == 't' && (a[1] | 0x20) == 'e' && (a[2] | 0x20) == 'l' && a[3] == ':') {
+    /* RFC 3966: the number up to the first parameter */
+    sipkit__ptr n = a + 4, semi = memchr(n, ';', (size_t)(b - n));
+    u->scheme = SIPKIT_SCHEME_TEL;
+    u->user = sipkit__span(c, n, semi ? semi : b);
+    if (semi)
+      u->params = sipkit__span(c, semi + 1, b);
+  }
+}
+
 enum { SIPKIT__UP_TRANSPORT, SIPKIT__UP_USER, SIPKIT__UP_METHOD, SIPKIT__UP_TTL,
        SIPKIT__UP_MADDR, SIPKIT__UP_LR };
-void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which, sipkit__ptr a, sipkit__ptr b);
+static inline void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which,
+                       sipkit__ptr a, sipkit__ptr b) {
+  /* uri-parameters have no LWS around "=" */
+  sipkit__ptr eq = a; /* short: no memchr call */
+  while (eq < b && *eq != '=')
+    eq++;
+  if (eq == b)
+    eq = NULL;
+  sipkit_span v = eq ? sipkit__span(c, eq + 1, b) : sipkit__span(c, b, b);
+  switch (which) {
+  case SIPKIT__UP_TRANSPORT: u->transport = v; break;
+  case SIPKIT__UP_USER: u->user_param = v; break;
+  case SIPKIT__UP_METHOD: u->method = v; break;
+  case SIPKIT__UP_TTL: u->ttl = v; break;
+  case SIPKIT__UP_MADDR: u->maddr = v; break;
+  }
+}
 /* Loose routing (RFC 3261 §19.1.1): an "lr" URI parameter, with or without
  * a value ("lr=on", "lr=true": Kamailio's full-lr mode writes them); u->lr
  * only marks the bare one.  base: what u's spans are offsets into. */
 int sipkit__uri_loose(const sipkit_uri *u, const char *base);
 
-
- /* RFC 4291 address text between the brackets of an IPv6 reference. */
+/* RFC 4291 address text between the brackets of an IPv6 reference. */
 int sipkit__ipv6_ok(sipkit__ptr a, sipkit__ptr b);
+
+/* hostport [a, b): the port, when present, starts at port; host_type from
+ * the host rule that matched. */
+static inline void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
+                          sipkit__ptr port, sipkit__ptr b, int host_type) {
+  sipkit__ptr h_end = port ? port - 1 : b;
+  u->host = sipkit__span(c, a, h_end);
+  u->host_type = (uint8_t)host_type;
+  u->port = 0;
+  u->has_port = 0;
+  if (host_type == SIPKIT_HOST_IPV6 && !sipkit__ipv6_ok(a + 1, h_end - 1)) {
+    sipkit__fail(c, SIPKIT_EURI, a, "IPv6reference");
+    return;
+  }
+  if (port) {
+    uint32_t v = 0;
+    for (sipkit__ptr x = port; x < b; x++) {
+      v = v * 10 + (uint32_t)(*x - '0');
+      if (v > 65535) { /* also keeps the accumulation from ever wrapping */
+        sipkit__fail(c, SIPKIT_EURI, x, "port");
+        return;
+      }
+    }
+    u->port = v;
+    u->has_port = 1;
+  }
+}
 
 
 /* List headers: an element starts / ends.  Pushing a new entry may fail
  * (header array full). */
 void sipkit__element_begin(struct sipkit__ctx *c, sipkit__ptr p);
-void sipkit__element_end(struct sipkit__ctx *c, sipkit__ptr p);
+static inline void sipkit__element_end(struct sipkit__ctx *c, sipkit__ptr p) {
+  c->cur->value = sipkit__span(c, c->el_start, p);
+  c->element_done = 1;
+}
 
 enum { SIPKIT__VP_BRANCH, SIPKIT__VP_RECEIVED, SIPKIT__VP_MADDR, SIPKIT__VP_TTL,
        SIPKIT__VP_RPORT };
@@ -207,7 +272,16 @@ enum { SIPKIT__AP_TAG, SIPKIT__AP_Q, SIPKIT__AP_EXPIRES };
 void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a, sipkit__ptr b);
 /* At the "<" of a name-addr: records the URI span up to ">" and returns
  * the position of its last byte for the machine to resume at. */
-sipkit__ptr sipkit__addr_skip_uri(struct sipkit__ctx *c, sipkit__ptr lt, sipkit__ptr pe);
+static inline sipkit__ptr sipkit__addr_skip_uri(struct sipkit__ctx *c, sipkit__ptr lt, sipkit__ptr pe) {
+  /* The URI inside < > is judged by the URI machine afterwards; the
+   * value machine only needs to see its last byte and the ">". */
+  sipkit__ptr gt = sipkit__find_byte(lt + 1, pe, '>');
+  if (!gt || gt == lt + 1)
+    return lt + 1;
+  c->cur->u.addr.uri.all = sipkit__span(c, lt + 1, gt);
+  c->cur->u.addr.angle = 1;
+  return gt - 1;
+}
 void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b);
 
 /* Decimal number of at most SIPKIT_MAX_DIGITS digits; leading zeros

@@ -97,6 +97,12 @@ static const char *const method_names[] = {
 #undef XX
 };
 
+static const unsigned char method_lens[] = {
+#define XX(num, name) [num] = sizeof #name - 1,
+    SIPKIT_METHOD_MAP(XX)
+#undef XX
+};
+
 const char *sipkit_method_name(int method) {
   if (method <= 0 ||
       (size_t)method >= sizeof method_names / sizeof *method_names)
@@ -124,8 +130,12 @@ int sipkit_method_lookup(const char *name, size_t len) {
   default: return SIPKIT_METHOD_OTHER;
   }
   const char *known = method_names[guess];
-  return strlen(known) == len && memcmp(known, name, len) == 0 ? guess
-                                                              : SIPKIT_METHOD_OTHER;
+  if (len != method_lens[guess])
+    return SIPKIT_METHOD_OTHER;
+  for (size_t i = 1; i < len; i++) /* name[0] matched the switch */
+    if (known[i] != name[i])
+      return SIPKIT_METHOD_OTHER;
+  return guess;
 }
 
 /* ----------------------------------------------------------------- headers */
@@ -323,6 +333,83 @@ static int finish_misc(struct sipkit__ctx *c, sipkit_header *h, sipkit__ptr a,
   return 0;
 }
 
+/* 1*9DIGIT filling [a, b) (so no leading-zero or range question arises
+ * below 10^9): 1 with the value, else 0. */
+static inline int short_number(sipkit__ptr a, sipkit__ptr b, uint32_t *out) {
+  if ((size_t)(b - a) - 1u >= 9u)
+    return 0;
+  uint32_t v = 0;
+  for (; a < b; a++) {
+    unsigned d = (unsigned)(*a - '0');
+    if (d >= 10u)
+      return 0;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 1;
+}
+
+/* The commonest forms of the short values, recognised exactly in one pass
+ * with what the machine (sip_misc.rl) and finish_misc would record; 0 with
+ * nothing recorded when they must decide (other forms, range errors).
+ * Numbers: 1*9DIGIT.  Call-ID: word ["@" word].  CSeq: 1*9DIGIT 1*SP
+ * token (Method is token: extension-method is token minus the others). */
+static inline int short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id,
+                             sipkit__ptr a, sipkit__ptr b) {
+  sipkit_msg *m = c->msg;
+  uint32_t v;
+  sipkit__ptr q;
+  switch (hdr_id) {
+  case SIPKIT_HDR_CONTENT_LENGTH:
+    if (!short_number(a, b, &v) || v > SIPKIT_MAX_MSG_SIZE)
+      return 0;
+    h->u.number = m->content_length = v;
+    m->has_content_length = 1;
+    return 1;
+  case SIPKIT_HDR_MAX_FORWARDS:
+    if (!short_number(a, b, &v) || v > 255)
+      return 0;
+    h->u.number = m->max_forwards = v;
+    return 1;
+  case SIPKIT_HDR_EXPIRES:
+    if (!short_number(a, b, &v))
+      return 0;
+    h->u.number = m->expires = v;
+    return 1;
+  case SIPKIT_HDR_CALL_ID:
+    q = sipkit__skip_cls(a, b, SIPKIT__C_WORD);
+    if (q == a)
+      return 0;
+    if (q < b && *q == '@') {
+      sipkit__ptr w = q + 1;
+      q = sipkit__skip_cls(w, b, SIPKIT__C_WORD);
+      if (q == w)
+        return 0;
+    }
+    if (q != b)
+      return 0;
+    m->call_id = h->value;
+    return 1;
+  case SIPKIT_HDR_CSEQ: {
+    sipkit__ptr d = sipkit__skip_cls(a, b, SIPKIT__C_DIGIT);
+    if (d == b || *d != ' ' || !short_number(a, d, &v))
+      return 0;
+    q = d + 1;
+    while (q < b && *q == ' ')
+      q++;
+    sipkit__ptr t = sipkit__skip_cls(q, b, SIPKIT__C_TOKEN);
+    if (t == q || t != b)
+      return 0;
+    h->u.cseq.method_name = sipkit__span(c, q, t);
+    h->u.cseq.num = v;
+    h->u.cseq.method = sipkit_method_lookup((const char *)q, (size_t)(t - q));
+    m->cseq = &h->u.cseq;
+    return 1;
+  }
+  }
+  return 0;
+}
+
 static sipkit__ptr incomplete(struct sipkit__ctx *c) {
   if (c->code == SIPKIT_EOK) {
     c->code = SIPKIT_EINCOMPLETE;
@@ -488,6 +575,8 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     break;
   default:
     memset(&h->u, 0, sizeof h->u.cseq > sizeof h->u.ctype ? sizeof h->u.cseq : sizeof h->u.ctype);
+    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && short_fast(c, h, hdr_id, a, b))
+      return eol;
     bad = sipkit__vm_misc(c, hdr_id, a, b) || finish_misc(c, h, a, b);
     if (bad && hdr_id == SIPKIT_HDR_CONTENT_LENGTH && c->code == SIPKIT_EHEADER_VALUE)
       c->code = SIPKIT_ECONTENT_LENGTH; /* framing depends on it: say so */

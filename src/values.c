@@ -9,17 +9,6 @@ static int is_lws(unsigned char ch) {
   return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
 
-static int ieq(const unsigned char *a, const char *b, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char x = a[i];
-    if ((unsigned)(x - 'A') < 26u)
-      x |= 0x20;
-    if (x != (unsigned char)b[i])
-      return 0;
-  }
-  return 1;
-}
-
 /* ------------------------------------------------------------------- hosts */
 
 /* The inside of an IPv6 reference (grammar/overlay.rl takes it loosely):
@@ -156,71 +145,9 @@ void sipkit__uri_clear_params(sipkit_uri *u) {
   u->lr = 0;
 }
 
-void sipkit__uri_end(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
-                     sipkit__ptr b, int scheme) {
-  u->all = sipkit__span(c, a, b);
-  u->scheme = (uint8_t)scheme;
-  if (scheme == SIPKIT_SCHEME_OTHER && b - a >= 4 && ieq(a, "tel:", 4)) {
-    /* RFC 3966: the number up to the first parameter */
-    sipkit__ptr n = a + 4, semi = memchr(n, ';', (size_t)(b - n));
-    u->scheme = SIPKIT_SCHEME_TEL;
-    u->user = sipkit__span(c, n, semi ? semi : b);
-    if (semi)
-      u->params = sipkit__span(c, semi + 1, b);
-  }
-}
 
-void sipkit__uri_userinfo(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
-                          sipkit__ptr b) {
-  sipkit__ptr at = b - 1; /* userinfo ends in "@" */
-  sipkit__ptr colon = a; /* a user part is short: no memchr call */
-  while (colon < at && *colon != ':')
-    colon++;
-  if (colon == at)
-    colon = NULL;
-  u->user = sipkit__span(c, a, colon ? colon : at);
-  if (colon)
-    u->password = sipkit__span(c, colon + 1, at);
-}
 
-void sipkit__uri_hostport(struct sipkit__ctx *c, sipkit_uri *u, sipkit__ptr a,
-                          sipkit__ptr port, sipkit__ptr b, int host_type) {
-  sipkit__ptr h_end = port ? port - 1 : b;
-  u->host = sipkit__span(c, a, h_end);
-  u->host_type = (uint8_t)host_type;
-  u->port = 0;
-  u->has_port = 0;
-  if (host_type == SIPKIT_HOST_IPV6 && !sipkit__ipv6_ok(a + 1, h_end - 1)) {
-    sipkit__fail(c, SIPKIT_EURI, a, "IPv6reference");
-    return;
-  }
-  if (port) {
-    uint32_t v = 0;
-    for (sipkit__ptr x = port; x < b; x++) {
-      v = v * 10 + (uint32_t)(*x - '0');
-      if (v > 65535) { /* also keeps the accumulation from ever wrapping */
-        sipkit__fail(c, SIPKIT_EURI, x, "port");
-        return;
-      }
-    }
-    u->port = v;
-    u->has_port = 1;
-  }
-}
 
-void sipkit__uri_param(struct sipkit__ctx *c, sipkit_uri *u, int which,
-                       sipkit__ptr a, sipkit__ptr b) {
-  /* uri-parameters have no LWS around "=" */
-  sipkit__ptr eq = memchr(a, '=', (size_t)(b - a));
-  sipkit_span v = eq ? sipkit__span(c, eq + 1, b) : sipkit__span(c, b, b);
-  switch (which) {
-  case SIPKIT__UP_TRANSPORT: u->transport = v; break;
-  case SIPKIT__UP_USER: u->user_param = v; break;
-  case SIPKIT__UP_METHOD: u->method = v; break;
-  case SIPKIT__UP_TTL: u->ttl = v; break;
-  case SIPKIT__UP_MADDR: u->maddr = v; break;
-  }
-}
 
 int sipkit__uri_loose(const sipkit_uri *u, const char *base) {
   if (u->lr)
@@ -310,10 +237,6 @@ void sipkit__element_begin(struct sipkit__ctx *c, sipkit__ptr p) {
   c->el_start = p;
 }
 
-void sipkit__element_end(struct sipkit__ctx *c, sipkit__ptr p) {
-  c->cur->value = sipkit__span(c, c->el_start, p);
-  c->element_done = 1;
-}
 
 /* --------------------------------------------------------------------- Via */
 
@@ -356,17 +279,6 @@ void sipkit__addr_param(struct sipkit__ctx *c, int which, sipkit__ptr a,
   case SIPKIT__AP_Q: ad->q = val; break;
   case SIPKIT__AP_EXPIRES: ad->expires = val; break;
   }
-}
-
-sipkit__ptr sipkit__addr_skip_uri(struct sipkit__ctx *c, sipkit__ptr lt, sipkit__ptr pe) {
-  /* The URI inside < > is judged by the URI machine afterwards; the
-   * value machine only needs to see its last byte and the ">". */
-  sipkit__ptr gt = sipkit__find_byte(lt + 1, pe, '>');
-  if (!gt || gt == lt + 1)
-    return lt + 1;
-  c->cur->u.addr.uri.all = sipkit__span(c, lt + 1, gt);
-  c->cur->u.addr.angle = 1;
-  return gt - 1;
 }
 
 void sipkit__addr_display(struct sipkit__ctx *c, sipkit__ptr a, sipkit__ptr b) {

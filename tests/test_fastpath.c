@@ -165,11 +165,83 @@ static void test_header_names(void **state) {
   }
 }
 
+/* Whole header lines in and around the subsets the value fast paths take:
+ * ports at and past their limits, parameters with and without values,
+ * host forms. */
+static void test_values(void **state) {
+  (void)state;
+  static const char *const lines[] = {
+      "Via: SIP/2.0/UDP h:0;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP h:65535;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP h:65536;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP h:0000005060;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP h:99999999999999999999999;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP h:;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP 1.2.3.4:5060;rport;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP 1.2.3.4;rport=5060;received=5.6.7.8;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP 1.2.3.4;received=a.b;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP 1.2.3;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP 1.2.3.4.;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP a.b.;branch=z9hG4bK1;maddr=x.y;ttl=16\r\n",
+      "Via: SIP/2.0/UDP a.b;maddr=1.2.3.4;ttl=1234;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP a.b;maddr=-x;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP a-.b;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP a.1b;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/UDP a;branch=z9hG4bK1;rport=;x\r\n",
+      "Via: SIP/2.0/UDP a;branch=z9hG4bK1;BRANCH=z9hG4bK2;x=y;a;b;c;d;e;f;g\r\n",
+      "Via: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b:1\r\n",
+      "Via: SIP/2.0/UDP a ;branch=z9hG4bK1\r\n",
+      "CSeq: 0000000000001 OPTIONS\r\n",
+      "CSeq: 2147483648 OPTIONS\r\n",
+      "CSeq: 2147483647 OPTIONS\r\n",
+      "CSeq: 12345678901234567890 OPTIONS\r\n",
+      "CSeq: 1 OPTIONSX\r\n",
+      "CSeq: 1 options\r\n",
+      "CSeq: 1 INVITE\r\n",
+      "CSeq: 1 INVITE \r\n",
+      "Max-Forwards: 255\r\n",
+      "Max-Forwards: 256\r\n",
+      "Max-Forwards: 00000000000000000000070\r\n",
+      "Expires: 4294967296\r\n",
+      "Expires: 99999999999\r\n",
+      "Content-Length: 0000\r\n",
+      "Content-Length: 1x\r\n",
+      "Contact: <sip:u@h:65536>\r\n",
+      "Contact: <sip:u:pw@h:5060;transport=tcp;lr;maddr=1.2.3.4>;q=0.5;expires=60\r\n",
+      "Contact: sip:u@[::1]:5060\r\n",
+      "Contact: *\r\n",
+  };
+  for (size_t t = 0; t < sizeof lines / sizeof *lines; t++) {
+    static const char pre[] = "OPTIONS sip:a@b SIP/2.0\r\n";
+    static const char post[] = "Via: SIP/2.0/UDP h;branch=z9hG4bK2\r\nTo: <sip:a@b>\r\n"
+                               "From: <sip:c@d>;tag=1\r\nCall-ID: x\r\n"
+                               "Content-Length: 0\r\n\r\n";
+    static const char cseq[] = "CSeq: 1 OPTIONS\r\n";
+    char msg[1024];
+    size_t n = 0, l = strlen(lines[t]);
+    int has_cseq = strncmp(lines[t], "CSeq", 4) == 0;
+    memcpy(msg + n, pre, sizeof pre - 1);
+    n += sizeof pre - 1;
+    memcpy(msg + n, lines[t], l);
+    n += l;
+    if (!has_cseq) {
+      memcpy(msg + n, cseq, sizeof cseq - 1);
+      n += sizeof cseq - 1;
+    }
+    memcpy(msg + n, post, sizeof post - 1);
+    n += sizeof post - 1;
+    char what[64];
+    snprintf(what, sizeof what, "value line %zu", t);
+    assert_int_equal(diff_both(msg, n, what), 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_header_names),
       cmocka_unit_test(test_files),
       cmocka_unit_test(test_mutants),
+      cmocka_unit_test(test_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
