@@ -254,10 +254,24 @@ static int push_parsed(lua_State *L, int si, unsigned flags) {
   lua_pushvalue(L, si);
   lua_setiuservalue(L, -2, UV_BYTES);
   luaL_setmetatable(L, MSG_MT);
-  sipkit_msg_init(&m->msg, m->hdrs, n);
-  rc = sipkit_parse(&m->msg, buf, len, flags, &e);
-  if (rc != SIPKIT_EOK) /* cannot differ from the probe: same bytes, flags */
-    return luaL_error(L, "sipkit: second parse disagreed (%s)", sipkit_err_name(rc));
+  /* The probe's parse, moved into the userdata (a second parse cost as
+   * much as the first): the header array is copied and the quick-access
+   * pointers into it rebased, as sipkit__stored_copy does. */
+  memcpy(m->hdrs, scratch, probe.num_headers * sizeof(sipkit_header));
+  m->msg = probe;
+  m->msg.headers = m->hdrs;
+  m->msg.max_headers = (uint32_t)n;
+#define REBASE(f)                                                                 \
+  if (probe.f)                                                                    \
+    m->msg.f = (const void *)((const char *)m->hdrs +                             \
+                              ((const char *)(const void *)probe.f - (const char *)scratch));
+  REBASE(via)
+  REBASE(from)
+  REBASE(to)
+  REBASE(contact)
+  REBASE(cseq)
+  REBASE(content_type)
+#undef REBASE
   return 1;
 }
 
@@ -433,8 +447,50 @@ static void push_media(lua_State *L, const sipkit_sdp *s, const char *buf,
   lua_setfield(L, -2, "attrs");
 }
 
+/* A sipkit_sdp is ~60 KiB: not for the C stack, and a malloc / free of
+ * that size per SDP body made glibc consolidate its free lists and move
+ * the heap top (brk, page faults) on every message.  One scratch per Lua
+ * state (a registry userdata, freed with the state) is reused; a nested
+ * use (cannot happen today) falls back to malloc. */
+typedef struct sdp_scratch {
+  int busy;
+  sipkit_sdp s;
+} sdp_scratch;
+static const char sdp_scratch_key = 0;
+
+static sipkit_sdp *sdp_get(lua_State *L) {
+  sdp_scratch *sc;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &sdp_scratch_key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    sc = (sdp_scratch *)lua_newuserdatauv(L, sizeof *sc, 0);
+    sc->busy = 0;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sdp_scratch_key);
+  } else {
+    sc = (sdp_scratch *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+  }
+  if (!sc->busy) {
+    sc->busy = 1;
+    return &sc->s;
+  }
+  return (sipkit_sdp *)malloc(sizeof(sipkit_sdp));
+}
+
+static void sdp_put(lua_State *L, sipkit_sdp *s) {
+  sdp_scratch *sc;
+  if (!s)
+    return;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &sdp_scratch_key);
+  sc = (sdp_scratch *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (sc && s == &sc->s)
+    sc->busy = 0;
+  else
+    free(s);
+}
+
 static int push_sdp(lua_State *L, const char *buf, size_t len) {
-  sipkit_sdp *s = (sipkit_sdp *)malloc(sizeof *s); /* ~40 KiB: not the C stack */
+  sipkit_sdp *s = sdp_get(L);
   sipkit_error e;
   uint32_t i;
   int rc;
@@ -442,7 +498,7 @@ static int push_sdp(lua_State *L, const char *buf, size_t len) {
     return luaL_error(L, "sipkit: out of memory");
   rc = sipkit_sdp_parse(s, buf, len, &e);
   if (rc != SIPKIT_EOK) {
-    free(s);
+    sdp_put(L, s);
     return push_fail(L, &e, buf, len);
   }
   lua_createtable(L, 0, 10);
@@ -469,7 +525,7 @@ static int push_sdp(lua_State *L, const char *buf, size_t len) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "media");
-  free(s);
+  sdp_put(L, s);
   return 1;
 }
 
@@ -564,16 +620,16 @@ static int l_sdp_answer(lua_State *L) {
     lua_newtable(L);
   }
   audio_opts(L, 2, &a);
-  s = (sipkit_sdp *)malloc(sizeof *s);
+  s = sdp_get(L);
   if (!s)
     return luaL_error(L, "sipkit: out of memory");
   rc = sipkit_sdp_parse(s, offer, olen, &e);
   if (rc != SIPKIT_EOK) {
-    free(s);
+    sdp_put(L, s);
     return push_fail(L, &e, offer, olen);
   }
   rc = sipkit_sdp_answer(s, offer, &a, out, sizeof out, &len);
-  free(s);
+  sdp_put(L, s);
   if (rc != SIPKIT_EOK)
     return push_fail_code(L, rc, "sdp answer");
   lua_pushlstring(L, out, len);

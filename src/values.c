@@ -145,10 +145,6 @@ void sipkit__uri_clear_params(sipkit_uri *u) {
   u->lr = 0;
 }
 
-
-
-
-
 int sipkit__uri_loose(const sipkit_uri *u, const char *base) {
   if (u->lr)
     return 1;
@@ -158,7 +154,7 @@ int sipkit__uri_loose(const sipkit_uri *u, const char *base) {
     const unsigned char *n = p;
     while (p < e && *p != ';' && *p != '=')
       p++;
-    if (p - n == 2 && ieq(n, "lr", 2))
+    if (p - n == 2 && (n[0] | 0x20) == 'l' && (n[1] | 0x20) == 'r')
       return 1;
     while (p < e && *p != ';')
       p++;

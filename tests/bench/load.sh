@@ -5,11 +5,22 @@
 # BUILD/bench/load-results.md.
 #
 # For each socket-buffer setting (system default, then 4 MiB) and each
-# rate (calls/s, held for BENCH_LOAD_SECONDS), three pairs:
-#   sipp->sipkit   SIPp's built-in uac  ->  lua/examples/uas.lua under `sipkit run`
-#   sipkit->sipp   `sipkit load` with uac.lua's flow  ->  SIPp's built-in uas
-#   sipp->sipp     SIPp uac -> SIPp uas, the reference, in the same run
-# A pair stops stepping up after the first rate with failed calls.
+# rate (calls/s, held for BENCH_LOAD_SECONDS), four pairs:
+#   sipp->sipkit     SIPp's built-in uac  ->  lua/examples/uas.lua under `sipkit run`
+#   sipkit->sipp     `sipkit load` with uac.lua's flow  ->  SIPp's built-in uas
+#   sipkit-w2->sipp  the same with `sipkit load --workers 2`
+#   sipp->sipp       SIPp uac -> SIPp uas, the reference, in the same run
+# A pair stops stepping up after the first rate that is not clean (a
+# failed call, under 90 % of the rate achieved, or retransmissions over 1 %
+# of the calls); the summary gives the highest clean rate of each pair and buffer
+# setting with the CPU time per call of each side (utime + stime / calls)
+# and each side's peak RSS (VmHWM) at that rate.
+#
+# Then memory per established idle call: BENCH_LOAD_HOLD_CALLS (10,000)
+# calls set up at BENCH_LOAD_HOLD_RATE and held open, sipkit load with
+# tests/bench/hold.lua -> uas.lua, and SIPp uac with a pause (-d) -> SIPp
+# uas; (RSS with every call established - RSS idle) / calls per process.
+# The client's idle RSS is the peak RSS of a one-call run.
 #
 # Columns: rate asked, rate achieved (calls / wall-clock time of the
 # client), failed calls, retransmissions (the client's count), CPU% of the
@@ -18,17 +29,26 @@
 # shell's `times` for its waited-for children), INVITE -> final response
 # p50 / p99 in ms (SIPp: its -trace_rtt samples; sipkit: its report).
 #
-#   BENCH_LOAD_RATES="100 500 1000 2000 4000"   BENCH_LOAD_SECONDS=5
+#   BENCH_LOAD_RATES="500 1000 2000 3000 4000 6000 8000 12000"   BENCH_LOAD_SECONDS=5
 #   BENCH_LOAD_BUFFERS="0 4194304"  (0: the system default)
+#   BENCH_LOAD_PAIRS="sipp->sipkit sipkit->sipp sipkit-w2->sipp sipp->sipp"
+#   BENCH_LOAD_HOLD_CALLS=10000 BENCH_LOAD_HOLD_RATE=2500 (HOLD_CALLS=0: skip)
 set -u -o pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 sipkit="$build/sipkit"
 ex="$root/lua/examples"
-rates=${BENCH_LOAD_RATES:-100 500 1000 2000 4000}
+rates=${BENCH_LOAD_RATES:-500 1000 2000 3000 4000 6000 8000 12000}
 secs=${BENCH_LOAD_SECONDS:-5}
 buffers=${BENCH_LOAD_BUFFERS:-0 4194304}
+pairs_wanted=${BENCH_LOAD_PAIRS:-sipp->sipkit sipkit->sipp sipkit-w2->sipp sipp->sipp}
+hold_calls=${BENCH_LOAD_HOLD_CALLS:-10000}
+hold_rate=${BENCH_LOAD_HOLD_RATE:-2500}
+# sipkit run's transaction / dialog caps are sized for a small server (an
+# INVITE transaction lives 32 s after its 2xx); the benchmark lifts them
+# as sipkit load does by default.
+sk_caps="--max-transactions 1000000 --max-dialogs 1000000"
 results="$build/bench/load-results.md"
 hz=$(getconf CLK_TCK)
 
@@ -60,6 +80,11 @@ port_block() {
 }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# kB of a /proc/PID/status field (VmHWM, VmRSS), 0 when gone
+vm_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# us per call: SECONDS CALLS
+per_call() { awk -v s="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.0f", 1e6 * s / n; else print "-" }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # CHILD = the waited-for children's user+sys seconds so far (bash `times`,
 # second line; run in this shell, not in a $(...) subshell)
 child_secs() {
@@ -95,53 +120,75 @@ stop_bg() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 sipp_buf() { [ "$1" -gt 0 ] && echo "-buff_size $1"; }
 sk_buf() { [ "$1" -gt 0 ] && echo "--buffer $1"; }
 
-# Each run_* sets: ACHIEVED FAILED RETRANS CPU_C CPU_S P50 P99
+# Each run_* sets: ACHIEVED FAILED RETRANS CPU_C CPU_S P50 P99, and
+# US_C US_S (CPU us per successful call) RSS_C RSS_S (peak RSS, kB).
+# The client runs under /usr/bin/time (its user, sys and max RSS, workers
+# included); the server's CPU comes from /proc/PID/stat deltas over the
+# client's run and its peak RSS from VmHWM (a fresh server per rate).
+client_time() { # FILE WALL OK: from /usr/bin/time -f '%U %S %M'
+  local u s m
+  read -r u s m < <(tail -1 "$1" 2>/dev/null) || true
+  u=${u:-0}; s=${s:-0}; m=${m:-0}
+  [[ $u =~ ^[0-9.]+$ ]] || { u=0; s=0; m=0; }
+  local c
+  c=$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')
+  CPU_C=$(pct "$c" "$2"); US_C=$(per_call "$c" "$3"); RSS_C=$m
+}
+server_side() { # S0 S1 SPID WALL OK
+  local sec
+  sec=$(awk -v a="$2" -v b="$1" -v hz="$hz" 'BEGIN { print (a - b) / hz }')
+  CPU_S=$(pct "$sec" "$4"); US_S=$(per_call "$sec" "$5"); RSS_S=$(vm_kb "$3" VmHWM)
+}
+
 run_sipp_client() { # run_sipp_client RATE BUF TARGET_PORT SERVER_PID
-  local rate=$1 buf=$2 target=$3 spid=$4 calls t0 t1 c0 c1 s0 s1 wall dir
+  local rate=$1 buf=$2 target=$3 spid=$4 calls t0 t1 s0 s1 wall dir
   calls=$(( rate * secs ))
   port_block
   dir="$tmp/sipp-$PORT"
   mkdir -p "$dir"
-  s0=$(cpu_ticks "$spid"); child_secs; c0=$CHILD; t0=$(now)
-  (cd "$dir" && timeout $(( secs * 4 + 60 )) sipp -sn uac "127.0.0.1:$target" -i 127.0.0.1 \
+  s0=$(cpu_ticks "$spid"); t0=$(now)
+  (cd "$dir" && timeout $(( secs + 30 )) /usr/bin/time -o time.txt -f '%U %S %M' \
+     sipp -sn uac "127.0.0.1:$target" -i 127.0.0.1 \
      -p "$PORT" -cp $(( PORT + 1 )) -mp $(( PORT + 2 )) $(sipp_buf "$buf") \
-     -r "$rate" -m "$calls" -l $(( rate * 4 + 100 )) -timeout $(( secs * 4 + 30 ))s \
+     -r "$rate" -m "$calls" -l $(( rate * 4 + 100 )) -timeout $(( secs + 20 ))s \
      -nostdin -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1 > screen.txt 2>&1)
-  t1=$(now); child_secs; c1=$CHILD; s1=$(cpu_ticks "$spid")
+  t1=$(now); s1=$(cpu_ticks "$spid")
   wall=$(fsub "$t1" "$t0")
   local ok
   ok=$(sipp_stat "$dir/stat.csv" "SuccessfulCall(C)")
   FAILED=$(( calls - ok ))  # failed or never completed
   RETRANS=$(sipp_stat "$dir/stat.csv" "Retransmissions(C)")
   ACHIEVED=$(awk -v n="$ok" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
-  CPU_C=$(pct "$(fsub "$c1" "$c0")" "$wall")
-  CPU_S=$(pct "$(awk -v a="$s1" -v b="$s0" -v hz="$hz" 'BEGIN { print (a - b) / hz }')" "$wall")
+  client_time "$dir/time.txt" "$wall" "$ok"
+  server_side "$s0" "$s1" "$spid" "$wall" "$ok"
   cat "$dir"/*_rtt.csv 2>/dev/null | awk -F';' 'NR > 1 && $2 ~ /^[0-9.]+$/ { print $2 }' > "$dir/rt"
   P50=$(percentile 50 "$dir/rt"); P99=$(percentile 99 "$dir/rt")
 }
 
-run_sipkit_client() { # run_sipkit_client RATE BUF TARGET_PORT SERVER_PID
-  local rate=$1 buf=$2 target=$3 spid=$4 calls t0 t1 c0 c1 s0 s1 wall out="$tmp/load.out"
+run_sipkit_client() { # run_sipkit_client RATE BUF TARGET_PORT SERVER_PID WORKERS
+  local rate=$1 buf=$2 target=$3 spid=$4 workers=$5 calls t0 t1 s0 s1 wall out="$tmp/load.out"
   calls=$(( rate * secs ))
-  s0=$(cpu_ticks "$spid"); child_secs; c0=$CHILD; t0=$(now)
-  timeout $(( secs * 4 + 60 )) "$sipkit" load "$ex/uac.lua" --rate "$rate" --calls "$calls" --quiet \
+  s0=$(cpu_ticks "$spid"); t0=$(now)
+  timeout $(( secs + 30 )) /usr/bin/time -o "$tmp/load.time" -f '%U %S %M' \
+    "$sipkit" load "$ex/uac.lua" --rate "$rate" --calls "$calls" --quiet \
+    $([ "$workers" -gt 1 ] && echo "--workers $workers") \
     $(sk_buf "$buf") -- "sip:service@127.0.0.1:$target" > "$out" 2> "$tmp/load.err"
-  t1=$(now); child_secs; c1=$CHILD; s1=$(cpu_ticks "$spid")
+  t1=$(now); s1=$(cpu_ticks "$spid")
   wall=$(fsub "$t1" "$t0")
   local ok
   ok=$(sed -n 's/^calls succeeded: //p' "$out"); ok=${ok:-0}
   FAILED=$(( calls - ok ))
   RETRANS=$(sed -n 's/^retransmissions: //p' "$out"); RETRANS=${RETRANS:--}
   ACHIEVED=$(awk -v n="$ok" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
-  CPU_C=$(pct "$(fsub "$c1" "$c0")" "$wall")
-  CPU_S=$(pct "$(awk -v a="$s1" -v b="$s0" -v hz="$hz" 'BEGIN { print (a - b) / hz }')" "$wall")
+  client_time "$tmp/load.time" "$wall" "$ok"
+  server_side "$s0" "$s1" "$spid" "$wall" "$ok"
   P50=$(sed -n 's/^INVITE->final response time: p50 \([0-9]*\) ms.*/\1/p' "$out"); P50=${P50:--}
   P99=$(sed -n 's/^INVITE->final response time: .* p99 \([0-9]*\) ms.*/\1/p' "$out"); P99=${P99:--}
 }
 
 start_sipkit_uas() { # BUF -> SPORT, SPID
   port_block
-  start_bg "$tmp/uas-$PORT.out" "$sipkit" run $(sk_buf "$1") "$ex/uas.lua" "127.0.0.1:$PORT" --ring 0
+  start_bg "$tmp/uas-$PORT.out" "$sipkit" run $sk_caps $(sk_buf "$1") "$ex/uas.lua" "127.0.0.1:$PORT" --ring 0
   SPID=$BGPID; SPORT=$PORT
   for _ in $(seq 50); do grep -q "listening on" "$tmp/uas-$PORT.out" && return 0; sleep 0.1; done
   echo "bench-load: uas.lua did not start" >&2; cat "$tmp/uas-$PORT.out" >&2; exit 1
@@ -156,29 +203,107 @@ start_sipp_uas() { # BUF -> SPORT, SPID
   echo "bench-load: sipp uas did not start" >&2; exit 1
 }
 
+t_start=$(now)
 {
   echo "# sipkit load benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1), ${secs} s per rate"
   echo
-  echo "| buffers | pair (client->server) | rate | achieved | failed | retrans | CPU% client | CPU% server | p50 ms | p99 ms |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "CPU us/call: utime + stime of the process / successful calls.  RSS: peak (VmHWM), MiB."
+  echo
+  echo "| buffers | pair (client->server) | rate | achieved | failed | retrans | CPU% client | CPU% server | us/call client | us/call server | RSS client | RSS server | p50 ms | p99 ms |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$results"
 cat "$results"
+summary="$tmp/summary"
+: > "$summary"
 
 for buf in $buffers; do
   label=$([ "$buf" -gt 0 ] && echo "$((buf / 1048576)) MiB" || echo "default")
-  for pair in "sipp->sipkit" "sipkit->sipp" "sipp->sipp"; do
+  for pair in $pairs_wanted; do
+    best="| $label | $pair | none | - | - | - | - |"
     for rate in $rates; do
       case $pair in
         "sipp->sipkit") start_sipkit_uas "$buf"; run_sipp_client "$rate" "$buf" "$SPORT" "$SPID" ;;
-        "sipkit->sipp") start_sipp_uas "$buf"; run_sipkit_client "$rate" "$buf" "$SPORT" "$SPID" ;;
+        "sipkit->sipp") start_sipp_uas "$buf"; run_sipkit_client "$rate" "$buf" "$SPORT" "$SPID" 1 ;;
+        "sipkit-w2->sipp") start_sipp_uas "$buf"; run_sipkit_client "$rate" "$buf" "$SPORT" "$SPID" 2 ;;
         "sipp->sipp")   start_sipp_uas "$buf"; run_sipp_client "$rate" "$buf" "$SPORT" "$SPID" ;;
+        *) echo "bench-load: unknown pair $pair" >&2; exit 2 ;;
       esac
       stop_bg "$SPID"
-      line="| $label | $pair | $rate | $ACHIEVED | $FAILED | $RETRANS | $CPU_C | $CPU_S | $P50 | $P99 |"
+      line="| $label | $pair | $rate | $ACHIEVED | $FAILED | $RETRANS | $CPU_C | $CPU_S | $US_C | $US_S | $(mib "$RSS_C") | $(mib "$RSS_S") | $P50 | $P99 |"
       echo "$line" | tee -a "$results"
-      [ "$FAILED" -gt 0 ] && break
+      # clean: no failed call, at least 90 % of the rate asked and
+      # retransmissions under 1 % of the calls (no retransmission storm)
+      awk -v f="$FAILED" -v a="$ACHIEVED" -v r="$rate" -v x="${RETRANS/-/0}" -v n=$(( rate * secs )) \
+        'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }' || break
+      best="| $label | $pair | $rate | $US_C | $US_S | $(mib "$RSS_C") | $(mib "$RSS_S") |"
     done
+    echo "$best" >> "$summary"
   done
 done
+
+{
+  echo
+  echo "## Highest clean rate (0 failed, >= 90 % of the rate achieved, retransmissions <= 1 % of calls)"
+  echo
+  echo "| buffers | pair (client->server) | calls/s | us/call client | us/call server | RSS client MiB | RSS server MiB |"
+  echo "|---|---|---:|---:|---:|---:|---:|"
+  cat "$summary"
+} | tee -a "$results"
+
+# Memory per established idle call.  HOLD_CALLS calls at HOLD_RATE, held
+# long enough that every call is up when RSS is sampled.
+hold_run() { # hold_run sipkit|sipp
+  local kind=$1 setup hold at srv0 srv1 cli0 cli1 cpid up p=0
+  setup=$(awk -v n="$hold_calls" -v r="$hold_rate" 'BEGIN { printf "%d", n / r + 1 }')
+  at=$(( setup + 2 )); hold=$(( at + 4 ))
+  # the client's idle RSS: one call held (it has loaded the runtime, the
+  # UA and the flow), sampled after 1.5 s
+  if [ "$kind" = sipkit ]; then
+    start_sipkit_uas 0; srv0=$(vm_kb "$SPID" VmRSS)
+    start_bg /dev/null "$sipkit" load "$root/tests/bench/hold.lua" --rate 1 --calls 1 --quiet \
+      -- "sip:service@127.0.0.1:$SPORT" 3
+    cpid=$BGPID; sleep 1.5; cli0=$(vm_kb "$cpid" VmRSS); stop_bg "$cpid"
+    start_bg "$tmp/hold.out" "$sipkit" load "$root/tests/bench/hold.lua" --rate "$hold_rate" \
+      --calls "$hold_calls" --quiet -- "sip:service@127.0.0.1:$SPORT" "$hold"
+    cpid=$BGPID
+  else
+    start_sipp_uas 0; srv0=$(vm_kb "$SPID" VmRSS)
+    port_block; p=$PORT
+    mkdir -p "$tmp/hold0-$p"
+    start_bg "$tmp/hold0-$p/screen.txt" bash -c "cd '$tmp/hold0-$p' && exec sipp -sn uac 127.0.0.1:$SPORT -i 127.0.0.1 \
+      -p $p -cp $(( p + 1 )) -mp $(( p + 2 )) -r 1 -m 1 -l $(( hold_calls + 100 )) -d 3000 -nostdin"
+    cpid=$BGPID; sleep 1.5; cli0=$(vm_kb "$cpid" VmRSS); stop_bg "$cpid"
+    port_block; p=$PORT
+    mkdir -p "$tmp/hold-$p"
+    start_bg "$tmp/hold-$p/screen.txt" bash -c "cd '$tmp/hold-$p' && exec sipp -sn uac 127.0.0.1:$SPORT -i 127.0.0.1 \
+      -p $p -cp $(( p + 1 )) -mp $(( p + 2 )) -r $hold_rate -m $hold_calls -l $(( hold_calls + 100 )) \
+      -d $(( hold * 1000 )) -nostdin -trace_stat -stf stat.csv -fd 1"
+    cpid=$BGPID
+  fi
+  sleep "$at"
+  srv1=$(vm_kb "$SPID" VmRSS); cli1=$(vm_kb "$cpid" VmRSS)
+  if [ "$kind" = sipkit ]; then
+    up=$(grep -c "answered" "$tmp/uas-$SPORT.out")
+  else
+    up=$(sipp_stat "$tmp/hold-$p/stat.csv" "CurrentCall")
+  fi
+  stop_bg "$cpid"; stop_bg "$SPID"
+  echo "| $kind | $hold_calls | $up | $(mib "$cli0") -> $(mib "$cli1") | $(( (cli1 - cli0) * 1024 / hold_calls )) | $(mib "$srv0") -> $(mib "$srv1") | $(( (srv1 - srv0) * 1024 / hold_calls )) |"
+}
+if [ "$hold_calls" -gt 0 ]; then
+  {
+    echo
+    echo "## Memory per established idle call ($hold_calls calls set up at $hold_rate calls/s, default buffers)"
+    echo
+    echo "sipkit: \`sipkit load tests/bench/hold.lua\` -> \`sipkit run uas.lua\`; SIPp: \`sipp -sn uac -d\` -> \`sipp -sn uas\`."
+    echo "RSS in MiB idle -> with every call established; bytes per call = RSS growth / calls."
+    echo "sipkit's count includes the INVITE transactions, which live 32 s after the 2xx (RFC 6026)."
+    echo
+    echo "| pair | calls | established (server) | client RSS | client bytes/call | server RSS | server bytes/call |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+  } | tee -a "$results"
+  hold_run sipkit | tee -a "$results"
+  hold_run sipp | tee -a "$results"
+fi
 echo
-echo "bench-load: results in $results"
+echo "bench-load: results in $results ($(fsub "$(now)" "$t_start") s)"
