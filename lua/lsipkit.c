@@ -1930,6 +1930,21 @@ typedef struct ua_cb_args {
   int status; /* response status or dialog end reason */
 } ua_cb_args;
 
+/* Every callback of the UA core becomes one event for the Lua dispatcher:
+ * kind names it, push adds its arguments from a.  Returns the
+ * dispatcher's answer. */
+static int dispatch_ua(lua_Integer id, const char *kind,
+                       int (*push)(lua_State *L, rt_event *ev), ua_cb_args *a) {
+  rt_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.r = a->u->r;
+  ev.kind = kind;
+  ev.id = id;
+  ev.push = push;
+  ev.ctx = a;
+  return dispatch(&ev);
+}
+
 static int push_request_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   push_srv(L, a->u, a->srv);
@@ -1944,7 +1959,6 @@ static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
                          size_t len) {
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
-  rt_event ev;
   (void)ua;
   (void)msg;
   memset(&a, 0, sizeof a);
@@ -1953,13 +1967,7 @@ static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
   a.dlg = dlg;
   a.buf = buf;
   a.len = len;
-  memset(&ev, 0, sizeof ev);
-  ev.r = u->r;
-  ev.kind = "request";
-  ev.id = u->id;
-  ev.push = push_request_args;
-  ev.ctx = &a;
-  if (!dispatch(&ev)) {
+  if (!dispatch_ua(u->id, "request", push_request_args, &a)) {
     /* not taken: the core answers and srv ends with this callback */
     lhandle *x = (lhandle *)sipkit_srv_data(srv);
     if (x) {
@@ -1982,7 +1990,6 @@ static void ua_on_ack(void *data, sipkit_ua *ua, sipkit_dlg *dlg,
                       const sipkit_msg *msg, const char *buf, size_t len) {
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
-  rt_event ev;
   (void)ua;
   (void)msg;
   memset(&a, 0, sizeof a);
@@ -1990,13 +1997,7 @@ static void ua_on_ack(void *data, sipkit_ua *ua, sipkit_dlg *dlg,
   a.dlg = dlg;
   a.buf = buf;
   a.len = len;
-  memset(&ev, 0, sizeof ev);
-  ev.r = u->r;
-  ev.kind = "ack";
-  ev.id = u->id;
-  ev.push = push_dlg_msg_args;
-  ev.ctx = &a;
-  dispatch(&ev);
+  dispatch_ua(u->id, "ack", push_dlg_msg_args, &a);
 }
 
 static int push_srv_arg(lua_State *L, rt_event *ev) {
@@ -2008,19 +2009,12 @@ static int push_srv_arg(lua_State *L, rt_event *ev) {
 static void ua_on_cancel(void *data, sipkit_ua *ua, sipkit_srv *srv) {
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
-  rt_event ev;
   lhandle *x;
   (void)ua;
   memset(&a, 0, sizeof a);
   a.u = u;
   a.srv = srv;
-  memset(&ev, 0, sizeof ev);
-  ev.r = u->r;
-  ev.kind = "cancel";
-  ev.id = u->id;
-  ev.push = push_srv_arg;
-  ev.ctx = &a;
-  dispatch(&ev);
+  dispatch_ua(u->id, "cancel", push_srv_arg, &a);
   x = (lhandle *)sipkit_srv_data(srv); /* srv ends when this returns */
   if (x) {
     end_handle(u->r->L, x);
@@ -2041,7 +2035,6 @@ static int push_dlg_end_args(lua_State *L, rt_event *ev) {
 static void ua_on_dialog_end(void *data, sipkit_ua *ua, sipkit_dlg *dlg, int why) {
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
-  rt_event ev;
   lhandle *x;
   (void)ua;
   memset(&a, 0, sizeof a);
@@ -2050,13 +2043,7 @@ static void ua_on_dialog_end(void *data, sipkit_ua *ua, sipkit_dlg *dlg, int why
   a.status = why;
   x = (lhandle *)sipkit_dlg_data(dlg);
   if (x) { /* only dialogs Lua has seen are reported */
-    memset(&ev, 0, sizeof ev);
-    ev.r = u->r;
-    ev.kind = "dialog_end";
-    ev.id = u->id;
-    ev.push = push_dlg_end_args;
-    ev.ctx = &a;
-    dispatch(&ev);
+    dispatch_ua(u->id, "dialog_end", push_dlg_end_args, &a);
     end_handle(u->r->L, x);
     sipkit_dlg_set_data(dlg, NULL);
   }
@@ -2213,7 +2200,6 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
                             const char *buf, size_t len) {
   lhandle *x = (lhandle *)data;
   ua_cb_args a;
-  rt_event ev;
   (void)req;
   (void)msg;
   memset(&a, 0, sizeof a);
@@ -2222,13 +2208,7 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
   a.buf = buf;
   a.len = len;
   a.status = status;
-  memset(&ev, 0, sizeof ev);
-  ev.r = x->u->r;
-  ev.kind = "response";
-  ev.id = x->id;
-  ev.push = push_response_args;
-  ev.ctx = &a;
-  dispatch(&ev);
+  dispatch_ua(x->id, "response", push_response_args, &a);
   if (status >= 200) /* the last callback for req */
     end_handle(x->u->r->L, x);
 }
@@ -2383,7 +2363,6 @@ static void srv_forward_cb(void *data, sipkit_srv *srv, int status, const sipkit
                            const char *buf, size_t len) {
   lhandle *x = (lhandle *)data;
   ua_cb_args a;
-  rt_event ev;
   (void)srv;
   (void)msg;
   memset(&a, 0, sizeof a);
@@ -2391,13 +2370,7 @@ static void srv_forward_cb(void *data, sipkit_srv *srv, int status, const sipkit
   a.buf = buf;
   a.len = len;
   a.status = status;
-  memset(&ev, 0, sizeof ev);
-  ev.r = x->u->r;
-  ev.kind = "forward";
-  ev.id = x->id;
-  ev.push = push_forward_args;
-  ev.ctx = &a;
-  dispatch(&ev);
+  dispatch_ua(x->id, "forward", push_forward_args, &a);
   if (status >= 200)
     end_handle(x->u->r->L, x);
 }
