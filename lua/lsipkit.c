@@ -2240,6 +2240,14 @@ static int send_request(lua_State *L, lua_ua *u, sipkit_dlg *dlg, int o) {
   lua_getfield(L, o, "prack");
   ro.prack = lua_toboolean(L, -1);
   lua_pop(L, 2);
+  ro.call_id = opt_str(L, o, "call_id", NULL);
+  lua_getfield(L, o, "cseq");
+  if (!lua_isnil(L, -1)) {
+    lua_Integer n = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, n >= 1 && n <= 0x7fffffff, 1, "cseq must be 1..2^31-1");
+    ro.cseq = (uint32_t)n;
+  }
+  lua_pop(L, 1);
   if (!ro.method || (!dlg && !ro.uri))
     return luaL_error(L, "sipkit: a request needs 'method'%s", dlg ? "" : " and 'uri'");
   lua_getfield(L, o, "headers");

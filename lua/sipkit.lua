@@ -947,7 +947,8 @@ function UA:request(opts)
   if self.closed then error("ua:request: user agent is closed", 2) end
   local copts = { method = opts.method, uri = opts.uri, to = opts.to, from = opts.from,
     dest = opts.dest, headers = header_lines(opts.headers), body = opts.body,
-    content_type = opts.content_type, no_auth = opts.no_auth }
+    content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
+    cseq = opts.cseq }
   local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
   if not p then return nil, err end
   p.on_provisional = opts.on_provisional
@@ -1120,25 +1121,55 @@ function UA:register(registrar, opts)
   opts = opts or {}
   if type(registrar) ~= "string" then error("ua:register: a registrar URI expected", 2) end
   local expires = opts.expires or 3600
-  -- the core adds our Contact to a REGISTER
-  local resp, err = self:request{ method = "REGISTER", uri = registrar, to = self.uri, from = self.uri,
-    headers = { "Expires: " .. expires }, timeout = opts.timeout }
+  local resp, err = self:_register_once(registrar, expires, opts.timeout)
   if not resp then return nil, err end
   local granted = granted_expiry(resp, self.contact, expires)
   local reg = { registrar = registrar, expires = granted, opts = opts }
   self.registration = reg
   if granted > 0 and opts.refresh ~= false then
     M.spawn(function()
-      while self.registration == reg do
-        M.sleep(math.max(1, granted * 0.8))
+      local wait = math.max(1, granted * 0.8)
+      local retry = 1
+      while true do
+        M.sleep(wait)
         if self.registration ~= reg or self.closed then return end
-        local ok, rerr = self:register(registrar, opts)
-        if not ok then io.stderr:write("sipkit: registration refresh failed: ", tostring(rerr), "\n") end
-        return -- the new registration runs its own refresher
+        local r, rerr = self:_register_once(registrar, expires, opts.timeout)
+        if self.registration ~= reg or self.closed then return end
+        if r then
+          granted = granted_expiry(r, self.contact, expires)
+          reg.expires = granted
+          if granted <= 0 then return end
+          wait, retry = math.max(1, granted * 0.8), 1
+        else
+          -- keep trying: a registrar that is down must not end the binding for good
+          io.stderr:write("sipkit: registration refresh failed: ", tostring(rerr),
+            ", retrying in ", retry, " s\n")
+          wait, retry = retry, math.min(retry * 2, 30)
+        end
       end
     end)
   end
   return true, resp
+end
+
+-- One REGISTER to registrar.  Every REGISTER of this UA to the same
+-- registrar uses one Call-ID with CSeq counting up (RFC 3261 §10.2.4), so
+-- the registrar can order them.
+function UA:_register_once(registrar, expires, timeout)
+  local reg_ids = self.reg_ids or {}
+  self.reg_ids = reg_ids
+  local ids = reg_ids[registrar]
+  if not ids then
+    ids = { call_id = M.gen_call_id(), cseq = 0 }
+    reg_ids[registrar] = ids
+  end
+  ids.cseq = ids.cseq + 1
+  -- the core adds our Contact to a REGISTER
+  local resp, err = self:request{ method = "REGISTER", uri = registrar, to = self.uri, from = self.uri,
+    headers = { "Expires: " .. expires }, timeout = timeout, call_id = ids.call_id, cseq = ids.cseq }
+  local last = (resp or (err and err.response))
+  if last and last.cseq and last.cseq.num > ids.cseq then ids.cseq = last.cseq.num end -- digest retry
+  return resp, err
 end
 
 function UA:unregister(opts)
@@ -1146,8 +1177,7 @@ function UA:unregister(opts)
   if not reg then return true end
   self.registration = nil
   opts = opts or {}
-  local resp, err = self:request{ method = "REGISTER", uri = reg.registrar, to = self.uri, from = self.uri,
-    headers = { "Expires: 0" }, timeout = opts.timeout }
+  local resp, err = self:_register_once(reg.registrar, 0, opts.timeout)
   if not resp then return nil, err end
   return true, resp
 end

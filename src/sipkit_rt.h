@@ -245,6 +245,11 @@ typedef struct sipkit_req_opts {
   size_t body_len;
   int no_auth;                 /* do not answer 401 / 407 with the credentials */
   int prack;                   /* INVITE: Supported 100rel, PRACK each reliable 1xx */
+  /* Outside a dialog: the Call-ID and CSeq number to use (NULL / 0: a new
+   * Call-ID, CSeq 1).  A registration refresh keeps its Call-ID and
+   * counts CSeq up (RFC 3261 §10.2.4). */
+  const char *call_id;
+  uint32_t cseq;
 } sipkit_req_opts;
 
 /* Every response to the request: status 100..699 with the message, or on

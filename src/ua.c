@@ -628,10 +628,12 @@ int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_f
   char v[400], tag[SIPKIT_TAG_SIZE], ftag[SIPKIT_TAG_SIZE + 5], cid[SIPKIT_CALL_ID_SIZE],
       cseq[64], from[300];
   if (via_value(ua, v, sizeof v) || sipkit_gen_tag(tag, sizeof tag) < 0 ||
-      sipkit_gen_call_id(cid, sizeof cid) < 0)
+      (!o->call_id && sipkit_gen_call_id(cid, sizeof cid) < 0))
     return SIPKIT_EIO;
+  if (o->cseq > 0x7fffffffu) /* RFC 3261 §8.1.1.5 */
+    return SIPKIT_ENUMBER_RANGE;
   snprintf(ftag, sizeof ftag, ";tag=%s", tag);
-  snprintf(cseq, sizeof cseq, "1 %.40s", o->method);
+  snprintf(cseq, sizeof cseq, "%u %.40s", o->cseq ? (unsigned)o->cseq : 1u, o->method);
   if (!o->from)
     snprintf(from, sizeof from, "sip:%s@%s", ua->user, ua->domain);
   const char *f = o->from ? o->from : from, *to = o->to ? o->to : o->uri;
@@ -643,7 +645,8 @@ int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_f
   sipkit_builder_addr(&b, SIPKIT_HDR_FROM, ua->display, ua->display ? strlen(ua->display) : 0, f,
                       strlen(f), ftag, strlen(ftag));
   sipkit_builder_addr(&b, SIPKIT_HDR_TO, NULL, 0, to, strlen(to), NULL, 0);
-  sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, cid, strlen(cid));
+  const char *call_id = o->call_id ? o->call_id : cid;
+  sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, call_id, strlen(call_id));
   sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, cseq, strlen(cseq));
   if (needs_contact(method))
     add_contact(&b, ua);

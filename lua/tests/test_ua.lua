@@ -133,7 +133,11 @@ sipkit.run(function()
   -- registration with digest auth against the location service
   local reg = assert(sipkit.ua{ bind = "127.0.0.1:0", user = "registrar", allow = sipkit.ALLOW .. ", REGISTER" })
   local loc = location.new{ realm = "test", users = { bob = "secret" }, min_expires = 60 }
-  reg:on("REGISTER", loc:handler())
+  local loc_handler, reg_ids = loc:handler(), {}
+  reg:on("REGISTER", function(req, ...)
+    reg_ids[#reg_ids + 1] = { req:header("Call-ID"), req:header("CSeq") }
+    return loc_handler(req, ...)
+  end)
   local ok, resp = b:register("sip:" .. reg.addr, { expires = 120 })
   eq(ok, true)
   eq(resp.status, 200)
@@ -145,6 +149,15 @@ sipkit.run(function()
   eq(se.response:header("Min-Expires"), "60")
   eq(b:unregister(), true)
   eq(loc:lookup("bob"), {})
+  -- RFC 3261 §10.2.4: one Call-ID for every REGISTER of b, CSeq counting
+  -- up through the digest retries (401, then the same request with
+  -- credentials) of the three registrations
+  local cseqs = {}
+  for i, r in ipairs(reg_ids) do
+    eq(r[1], reg_ids[1][1], "REGISTER " .. i .. " keeps the Call-ID")
+    cseqs[i] = r[2]
+  end
+  eq(cseqs, { "1 REGISTER", "2 REGISTER", "3 REGISTER", "4 REGISTER", "5 REGISTER", "6 REGISTER" })
   local wrong = assert(sipkit.ua{ bind = "127.0.0.1:0", user = "bob", password = "nope" })
   local wok, we = wrong:register("sip:" .. reg.addr)
   eq({ wok, we.status }, { nil, 403 })
