@@ -168,12 +168,21 @@ run_sipp_client() { # run_sipp_client RATE BUF TARGET_PORT SERVER_PID
 run_sipkit_client() { # run_sipkit_client RATE BUF TARGET_PORT SERVER_PID WORKERS
   local rate=$1 buf=$2 target=$3 spid=$4 workers=$5 calls t0 t1 s0 s1 wall out="$tmp/load.out"
   calls=$(( rate * secs ))
+  local rc=0
   s0=$(cpu_ticks "$spid"); t0=$(now)
-  timeout $(( secs + 30 )) /usr/bin/time -o "$tmp/load.time" -f '%U %S %M' \
+  # sipkit load waits up to 32 s (its FINISH_GRACE, = Timer B/F) for the
+  # calls in progress after the last start (a lost BYE ends only at
+  # Timer F), then reports; the guard must outlast that, or timeout kills
+  # it and /usr/bin/time with it: no report, no times (a row of zeros).
+  timeout $(( secs + 32 + 30 )) /usr/bin/time -o "$tmp/load.time" -f '%U %S %M' \
     "$sipkit" load "$ex/uac.lua" --rate "$rate" --calls "$calls" --quiet \
     $([ "$workers" -gt 1 ] && echo "--workers $workers") \
-    $(sk_buf "$buf") -- "sip:service@127.0.0.1:$target" > "$out" 2> "$tmp/load.err"
+    $(sk_buf "$buf") -- "sip:service@127.0.0.1:$target" > "$out" 2> "$tmp/load.err" || rc=$?
   t1=$(now); s1=$(cpu_ticks "$spid")
+  if [ "$rc" -gt 1 ] || ! grep -q '^calls succeeded: ' "$out"; then
+    echo "bench-load: sipkit load (rate $rate, workers $workers) exit status $rc$([ "$rc" = 124 ] && echo ' (killed by timeout)')" >&2
+    tail -5 "$tmp/load.err" "$tmp/load.time" >&2 2>/dev/null
+  fi
   wall=$(fsub "$t1" "$t0")
   local ok
   ok=$(sed -n 's/^calls succeeded: //p' "$out"); ok=${ok:-0}
