@@ -13,7 +13,7 @@
 #   sipp-uas           uac.lua x3 -> SIPp built-in uas
 #   sipp-dtmf-uas      uac.lua (INFO 1234#) -> SIPp uas_dtmf (checks Signal/Duration)
 #   sipp-dtmf-uac      SIPp uac_dtmf (INFO 1/160) -> uas.lua
-#   sipp-registrar     register.lua (good password, wrong one) -> SIPp uas_registrar (401, verifyauth)
+#   sipp-registrar     register.lua (good password: register + unregister in one Call-ID; wrong one) -> SIPp uas_registrar (401, verifyauth)
 #   sipp-cancel        cancel.lua -> SIPp uas_cancel
 #   sipp-options       options_ping.lua -> SIPp uas_options; SIPp uac_options -> uas.lua
 #   sipkit-registrar   SIPp uac_register (good, wrong password) -> registrar.lua
@@ -186,7 +186,7 @@ flow_sipp_registrar() {
   local r g x cap
   r=$(port); g=$(port); x=$(port)
   ia_capture_start reg "$r" "$g" "$x"
-  ia_sipp_start registrar -sf "$S/uas_registrar.xml" -p "$r" -m 3; ia_wait_udp registrar "$r"
+  ia_sipp_start registrar -sf "$S/uas_registrar.xml" -p "$r" -m 2; ia_wait_udp registrar "$r"
   ia_sipkit good register.lua "sip:$IA_HOST:$r" "$IA_HOST:$g" --user alice --password "$PW" --expires 300 --hold 0.2 --timeout 5
   ia_wait good
   ia_sipkit wrong register.lua "sip:$IA_HOST:$r" "$IA_HOST:$x" --user mallory --password not-the-password --timeout 5
@@ -195,10 +195,13 @@ flow_sipp_registrar() {
   expect_log good '^register: registered sip:alice@127\.0\.0\.1:[0-9]+ for 300 s$'
   expect_log good '^register: unregistered$'
   expect_log wrong '^register: failed: 403 Forbidden$'
-  ia_sipp_expect registrar 0 3 0
+  ia_sipp_expect registrar 0 2 0
   [ "$(ia_actions registrar | grep -c '^REGISTER auth=ok user=alice$')" = 2 ] || IA_ERRORS+=("registrar: expected 2 x auth=ok user=alice (register, unregister)")
   expect_action registrar '^REGISTER auth=bad user=mallory$'
   [ "$(ia_capture_count reg 'sip.Status-Code == 401')" = 3 ] || IA_ERRORS+=("reg: expected 3 challenges (401) on the wire")
+  # one Call-ID per registrar, CSeq counting up (RFC 3261 §10.2.4): the
+  # authenticated unregister is alice's fourth REGISTER in SIPp's one call
+  [ "$(ia_capture_count reg "udp.srcport == $g && sip.CSeq.seq == 4 && sip.Method == \"REGISTER\"")" = 1 ] || IA_ERRORS+=("reg: expected alice's unregister retry as CSeq 4 of one Call-ID")
   ia_capture_check reg; cap=$IA_CAP
   flow_end "$(sk good register.lua "200+unregister") $(sk wrong register.lua 403) -> $(side registrar "auth-ok=$(ia_actions registrar | grep -c 'auth=ok') auth-bad=$(ia_actions registrar | grep -c 'auth=bad') 401x$(ia_capture_count reg 'sip.Status-Code == 401')") pcap[$cap]"
 }
