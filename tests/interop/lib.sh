@@ -357,7 +357,9 @@ ia_capture_check() {
   fi
 }
 
-# ia_capture_count NAME DISPLAY_FILTER: number of packets matching it.
+# ia_capture_count NAME DISPLAY_FILTER: number of packets matching it. Only
+# after ia_capture_check NAME: a running dumpcap has not written every packet
+# yet (it was seen short of the last 401 on a loaded machine).
 ia_capture_count() {
   local name=$1 dec=() p
   for p in ${IA_CAP_PORTS[$name]}; do dec+=(-d "udp.port==$p,sip"); done

@@ -198,11 +198,11 @@ flow_sipp_registrar() {
   ia_sipp_expect registrar 0 2 0
   [ "$(ia_actions registrar | grep -c '^REGISTER auth=ok user=alice$')" = 2 ] || IA_ERRORS+=("registrar: expected 2 x auth=ok user=alice (register, unregister)")
   expect_action registrar '^REGISTER auth=bad user=mallory$'
+  ia_capture_check reg; cap=$IA_CAP
   [ "$(ia_capture_count reg 'sip.Status-Code == 401')" = 3 ] || IA_ERRORS+=("reg: expected 3 challenges (401) on the wire")
   # one Call-ID per registrar, CSeq counting up (RFC 3261 §10.2.4): the
   # authenticated unregister is alice's fourth REGISTER in SIPp's one call
   [ "$(ia_capture_count reg "udp.srcport == $g && sip.CSeq.seq == 4 && sip.Method == \"REGISTER\"")" = 1 ] || IA_ERRORS+=("reg: expected alice's unregister retry as CSeq 4 of one Call-ID")
-  ia_capture_check reg; cap=$IA_CAP
   flow_end "$(sk good register.lua "200+unregister") $(sk wrong register.lua 403) -> $(side registrar "auth-ok=$(ia_actions registrar | grep -c 'auth=ok') auth-bad=$(ia_actions registrar | grep -c 'auth=bad') 401x$(ia_capture_count reg 'sip.Status-Code == 401')") pcap[$cap]"
 }
 
@@ -217,11 +217,11 @@ flow_sipp_cancel() {
   expect_rc uac 0
   expect_log uac '^cancel: 180 Ringing$'; expect_log uac '^cancel: INVITE ended: 487 '
   ia_sipp_expect uas 0 1 0
+  ia_capture_check cancel; cap=$IA_CAP
   # CANCEL and the ACK of the 487 carry the INVITE's branch
   [ "$(tshark -n -r "$IA_TMP/cancel.pcapng" -d "udp.port==$a,sip" -Y 'sip.Method' -T fields -e sip.Via.branch 2>/dev/null | sort -u | wc -l)" = 1 ] ||
     IA_ERRORS+=("cancel: INVITE, CANCEL and ACK do not share one branch")
   [ "$(ia_capture_count cancel 'sip.Method == "ACK"')" -ge 1 ] || IA_ERRORS+=("cancel: the 487 was not ACKed")
-  ia_capture_check cancel; cap=$IA_CAP
   flow_end "$(sk uac cancel.lua "180,CANCEL,487") -> $(side uas "200(CANCEL),487,ACK") pcap[$cap]"
 }
 
@@ -265,8 +265,8 @@ flow_sipkit_registrar() {
   expect_action wrong '^REGISTER user=mallory status=403$'
   expect_log registrar "^registrar: alice: sip:alice@127\.0\.0\.1:$g for 300 s$"
   [ "$(nlog registrar 'mallory')" = 0 ] || IA_ERRORS+=("registrar: a binding for mallory (wrong password)")
-  [ "$(ia_capture_count skreg 'sip.Status-Code == 401')" = 2 ] || IA_ERRORS+=("skreg: expected 2 challenges (401)")
   ia_capture_check skreg; cap=$IA_CAP
+  [ "$(ia_capture_count skreg 'sip.Status-Code == 401')" = 2 ] || IA_ERRORS+=("skreg: expected 2 challenges (401)")
   flow_end "$(side good status=200) $(side wrong status=403) -> registrar.lua[bindings=$(nlog registrar ': sip:.* for [0-9]+ s$') 401x$(ia_capture_count skreg 'sip.Status-Code == 401') 403x$(ia_capture_count skreg 'sip.Status-Code == 403')] pcap[$cap]"
 }
 
@@ -298,6 +298,7 @@ flow_kamailio() {
   expect_log kam "lookup bob -> sip:bob@127.0.0.1:$ub"
   expect_log kam 'lookup nobody: not registered -> 404'
   local m; for m in ACK INFO BYE; do expect_log kam "in-dialog $m loose_route -> sip:bob@127.0.0.1:$ub"; done
+  ia_capture_check kamailio; cap=$IA_CAP
   # the 200 (INVITE) alice got carries Record-Route, and alice's in-dialog
   # requests are loose-routed: Request-URI = bob's Contact, Route = Kamailio
   [ "$(ia_capture_count kamailio "udp.dstport == $ua && sip.Status-Code == 200 && sip.CSeq.method == \"INVITE\" && sip.Record-Route")" -ge 1 ] ||
@@ -305,7 +306,6 @@ flow_kamailio() {
   nin=$(ia_capture_count kamailio "udp.srcport == $ua && sip.Method && !(sip.Method == \"INVITE\")")
   [ "$nin" -ge 7 ] && [ "$(ia_capture_count kamailio "udp.srcport == $ua && sip.Method && !(sip.Method == \"INVITE\") && sip.r-uri contains \"127.0.0.1:$ub\" && sip.Route contains \"127.0.0.1:$k;lr\"")" = "$nin" ] ||
     IA_ERRORS+=("kamailio: alice's ACK/INFO/BYE are not all loose-routed (R-URI bob's contact, Route Kamailio)")
-  ia_capture_check kamailio; cap=$IA_CAP
   fig="$(sk reg-alice register.lua 200) $(sk reg-wrong register.lua 403) bob:uas.lua[registered]"
   fig+=" kam[401x$(count_log kam 'challenge'),200x$(count_log kam 'REGISTER [a-z]+ ok'),403x$(count_log kam 'wrong password'),rr-in-dialog=$(count_log kam 'loose_route'),404x$(count_log kam 'not registered')]"
   fig+=" $(sk alice uac.lua "sent=1234# in-dialog=$nin loose-routed") -> $(sk bob uas.lua "digits=$(sed -n 's/^uas: DTMF //p' "$IA_TMP/bob.log" | tr -d '\n')")"
@@ -387,11 +387,11 @@ flow_baresip() {
   ia_wait_log proxy '^proxy: carol: .* removed$' 2 || IA_ERRORS+=("proxy.lua: baresip's unregister not seen")
   ia_wait_log registrar '^registrar: carol: .* removed$' 2 || IA_ERRORS+=("registrar.lua: baresip's unregister not seen")
   ia_stop proxy; ia_stop registrar
+  ia_capture_check baresip; cap=$IA_CAP
   # a stateful proxy adds Record-Route to the INVITE it forwards, a B2BUA not: report which
   rr=no; [ "$(ia_capture_count baresip "udp.dstport == $bp && sip.Method == \"INVITE\" && sip.Record-Route")" -ge 1 ] && rr=yes
   [ "$(ia_capture_count baresip "udp.dstport == $bp && sip.Method == \"BYE\"")" -ge 1 ] || IA_ERRORS+=("baresip: alice's BYE never reached baresip")
   [ "$(ia_capture_count baresip 'sip.Status-Code == 401')" -ge 2 ] || IA_ERRORS+=("baresip: expected a 401 challenge from each registrar")
-  ia_capture_check baresip; cap=$IA_CAP
   flow_end "baresip[registered x2 (401x$(ia_capture_count baresip 'sip.Status-Code == 401')), answered alice, DTMF $(sed -n "s/.*received DTMF: '\(.\)'.*/\1/p" "$IA_TMP/carol.log" | head -1), dialed bob + hangup, unregistered] proxy.lua[log=$(nlog proxy '^proxy: (INVITE|INFO|BYE|ACK) ')lines rr-to-baresip=$rr] registrar.lua[bound+removed] $(sk alice uac.lua) $(sk bob uas.lua "answered=$(nlog bob '^uas: answered$')") pcap[$cap]"
 }
 
