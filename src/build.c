@@ -3,9 +3,11 @@
  * then appended to the output, so a refused value never reaches the
  * output; the finished message is parsed back as the last check. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "internal.h"
@@ -494,9 +496,24 @@ const char *sipkit_reason_phrase(int status) {
 /* ------------------------------------------------------------------ */
 /* Random identifiers                                                  */
 
-static int random_hex(char *out, size_t nbytes) {
-  static const char hex[] = "0123456789abcdef";
-  unsigned char r[16];
+/* Random bytes come from a pool refilled by one getrandom(2) per 4 KiB
+ * rather than one per identifier (a call needs several: branches, tags,
+ * Call-ID).  The pool is its own anonymous page marked MADV_WIPEONFORK: a
+ * forked child (sipkit load --workers) finds it zeroed, so its `avail`
+ * reads 0 and it refills from the kernel instead of repeating its
+ * parent's bytes.  Where the kernel lacks MADV_WIPEONFORK (before Linux
+ * 4.14) every identifier reads getrandom(2) directly, as before. */
+#define RANDOM_POOL_PAGE 4096u
+typedef struct random_pool {
+  size_t avail; /* unread bytes at the end of `bytes`; 0 after a fork */
+  unsigned char bytes[RANDOM_POOL_PAGE - sizeof(size_t)];
+} random_pool;
+
+static pthread_mutex_t random_lock = PTHREAD_MUTEX_INITIALIZER;
+static random_pool *random_pool_page; /* NULL until first use */
+static int random_pool_off;           /* 1: no MADV_WIPEONFORK, read directly */
+
+static int random_fill(unsigned char *r, size_t nbytes) {
   size_t got = 0;
   while (got < nbytes) {
     ssize_t n = getrandom(r + got, nbytes - got, 0);
@@ -507,6 +524,56 @@ static int random_hex(char *out, size_t nbytes) {
     }
     got += (size_t)n;
   }
+  return 0;
+}
+
+/* nbytes (at most 16) random bytes into r; -1 when the kernel gives none. */
+static int random_bytes(unsigned char *r, size_t nbytes) {
+  int rc = 0;
+  pthread_mutex_lock(&random_lock);
+  if (!random_pool_page && !random_pool_off) {
+    void *p = mmap(NULL, RANDOM_POOL_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+#ifdef MADV_WIPEONFORK
+    if (p != MAP_FAILED && madvise(p, RANDOM_POOL_PAGE, MADV_WIPEONFORK) != 0) {
+      munmap(p, RANDOM_POOL_PAGE);
+      p = MAP_FAILED;
+    }
+#else
+    if (p != MAP_FAILED) {
+      munmap(p, RANDOM_POOL_PAGE);
+      p = MAP_FAILED;
+    }
+#endif
+    if (p == MAP_FAILED)
+      random_pool_off = 1;
+    else
+      random_pool_page = p;
+  }
+  random_pool *pool = random_pool_page;
+  if (!pool) {
+    rc = random_fill(r, nbytes);
+  } else {
+    if (pool->avail < nbytes) {
+      rc = random_fill(pool->bytes, sizeof pool->bytes);
+      pool->avail = rc == 0 ? sizeof pool->bytes : 0;
+    }
+    if (rc == 0) {
+      /* bytes are handed out from the end and wiped, so none is used twice */
+      pool->avail -= nbytes;
+      memcpy(r, pool->bytes + pool->avail, nbytes);
+      memset(pool->bytes + pool->avail, 0, nbytes);
+    }
+  }
+  pthread_mutex_unlock(&random_lock);
+  return rc;
+}
+
+static int random_hex(char *out, size_t nbytes) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char r[16];
+  if (random_bytes(r, nbytes) < 0)
+    return -1;
   for (size_t i = 0; i < nbytes; i++) {
     out[2 * i] = hex[r[i] >> 4];
     out[2 * i + 1] = hex[r[i] & 15];

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glob.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -343,6 +345,31 @@ static void test_misuse(void **state) {
   const char want[] = "To: \"A \\\"B\\\" \\\\ C\" <sip:bob@biloxi.com>\r\n";
   assert_int_equal(b.len - before, sizeof want - 1);
   assert_memory_equal(buf + before, want, sizeof want - 1);
+}
+
+/* The random pool survives fork(): a child must not hand out the bytes
+ * its parent will (two sipkit load workers with the same branches). */
+static void test_generators_after_fork(void **state) {
+  (void)state;
+  char parent[SIPKIT_CALL_ID_SIZE], child[SIPKIT_CALL_ID_SIZE];
+  assert_int_equal(sipkit_gen_call_id(parent, sizeof parent), 32); /* pool filled */
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int n = sipkit_gen_call_id(child, sizeof child);
+    _exit(n == 32 && write(fds[1], child, 32) == 32 ? 0 : 1);
+  }
+  close(fds[1]);
+  assert_int_equal(read(fds[0], child, 32), 32);
+  child[32] = '\0';
+  close(fds[0]);
+  int st = -1;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_int_equal(sipkit_gen_call_id(parent, sizeof parent), 32);
+  assert_string_not_equal(parent, child);
 }
 
 static void test_generators(void **state) {
@@ -1662,6 +1689,7 @@ int main(void) {
       cmocka_unit_test(test_injection),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_generators),
+      cmocka_unit_test(test_generators_after_fork),
       cmocka_unit_test(test_response_180),
       cmocka_unit_test(test_response_100),
       cmocka_unit_test(test_response_486_generated_tag),

@@ -79,7 +79,7 @@ server() {
     > "$tmp/uas.log" 2>&1 < /dev/null &
   local spid=$!
   pids+=("$spid")
-  for _ in $(seq 300); do grep -q "listening on" "$tmp/uas.log" && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -q "listening on" "$tmp/uas.log" && break; sleep 0.1; done
   grep -q "listening on" "$tmp/uas.log" || { echo "callcost: uas.lua did not start" >&2; cat "$tmp/uas.log" >&2; return 1; }
   port_block
   dir="$tmp/sipp-$PORT"
