@@ -107,6 +107,7 @@ struct sipkit_ua {
   char *user, *domain, *display, *password, *allow, *supported, *accept;
   char *rbuf;                  /* receive buffer, handed to libuv */
   size_t rbuf_len;
+  int read_some;               /* a datagram came since the last empty read */
   sipkit_header hdrs[SIPKIT_MAX_HEADERS];  /* parse of the current datagram */
   sipkit_header bhdrs[SIPKIT_MAX_HEADERS]; /* parse-back of what we build */
   sipkit__txn *ctab[SIPKIT__TXN_BUCKETS];  /* client transactions by branch */
