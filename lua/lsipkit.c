@@ -228,43 +228,30 @@ static lmsg *check_msg(lua_State *L, int i) {
   return (lmsg *)luaL_checkudata(L, i, MSG_MT);
 }
 
-/* Parse the string at index si into a new msg userdata sized to the exact
- * header count (a first parse into a stack array counts them: a message
- * userdata holding SIPKIT_MAX_HEADERS entries would weigh ~40 KiB).
- * Pushes the msg, or nil, err. */
-static int push_parsed(lua_State *L, int si, unsigned flags) {
-  static sipkit_header scratch[SIPKIT_MAX_HEADERS];
-  sipkit_msg probe;
-  sipkit_error e;
+/* The msg userdata for the string at index si (absolute) and its parse:
+ * the header array is copied to the exact count and the quick-access
+ * pointers into it rebased, as sipkit__stored_copy does.  Pushes the msg. */
+static int push_msg_parsed(lua_State *L, int si, const sipkit_msg *probe) {
   size_t len, n;
-  const char *buf;
+  const char *buf = lua_tolstring(L, si, &len);
   lmsg *m;
-  int rc;
-
-  si = lua_absindex(L, si);
-  buf = lua_tolstring(L, si, &len);
-  sipkit_msg_init(&probe, scratch, SIPKIT_MAX_HEADERS);
-  rc = sipkit_parse(&probe, buf, len, flags, &e);
-  if (rc != SIPKIT_EOK)
-    return push_fail(L, &e, buf, len);
-  n = probe.num_headers ? probe.num_headers : 1;
+  n = probe->num_headers ? probe->num_headers : 1;
   m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg) + (n - 1) * sizeof(sipkit_header), 2);
   m->buf = buf;
   m->len = len;
   lua_pushvalue(L, si);
   lua_setiuservalue(L, -2, UV_BYTES);
   luaL_setmetatable(L, MSG_MT);
-  /* The probe's parse, moved into the userdata (a second parse cost as
-   * much as the first): the header array is copied and the quick-access
-   * pointers into it rebased, as sipkit__stored_copy does. */
-  memcpy(m->hdrs, scratch, probe.num_headers * sizeof(sipkit_header));
-  m->msg = probe;
+  memcpy(m->hdrs, probe->headers, probe->num_headers * sizeof(sipkit_header));
+  m->msg = *probe;
   m->msg.headers = m->hdrs;
   m->msg.max_headers = (uint32_t)n;
+  m->msg.buf_ = buf; /* spans are offsets, so they hold for the copy */
 #define REBASE(f)                                                                 \
-  if (probe.f)                                                                    \
+  if (probe->f)                                                                   \
     m->msg.f = (const void *)((const char *)m->hdrs +                             \
-                              ((const char *)(const void *)probe.f - (const char *)scratch));
+                              ((const char *)(const void *)probe->f -             \
+                               (const char *)probe->headers));
   REBASE(via)
   REBASE(from)
   REBASE(to)
@@ -273,6 +260,27 @@ static int push_parsed(lua_State *L, int si, unsigned flags) {
   REBASE(content_type)
 #undef REBASE
   return 1;
+}
+
+/* Parse the string at index si into a new msg userdata sized to the exact
+ * header count (a first parse into a stack array counts them: a message
+ * userdata holding SIPKIT_MAX_HEADERS entries would weigh ~40 KiB).
+ * Pushes the msg, or nil, err. */
+static int push_parsed(lua_State *L, int si, unsigned flags) {
+  static sipkit_header scratch[SIPKIT_MAX_HEADERS];
+  sipkit_msg probe;
+  sipkit_error e;
+  size_t len;
+  const char *buf;
+  int rc;
+
+  si = lua_absindex(L, si);
+  buf = lua_tolstring(L, si, &len);
+  sipkit_msg_init(&probe, scratch, SIPKIT_MAX_HEADERS);
+  rc = sipkit_parse(&probe, buf, len, flags, &e);
+  if (rc != SIPKIT_EOK)
+    return push_fail(L, &e, buf, len);
+  return push_msg_parsed(L, si, &probe);
 }
 
 /* sipkit.parse(bytes [, {lenient_lf = true, no_checks = true}]) */
@@ -1901,16 +1909,22 @@ static void push_srv(lua_State *L, lua_ua *u, sipkit_srv *s) {
 }
 
 /* A message from a callback: its buffer dies with the callback, so the
- * bytes are copied into a Lua string and parsed again into a msg (the
- * core accepted it, so only a message the core parsed more leniently
- * fails here; then nil). */
-static void push_msg_copy(lua_State *L, const char *buf, size_t len) {
+ * bytes are copied into a Lua string.  The core's parse of them (msg)
+ * becomes the msg's: spans are offsets, valid in the copy, and a second
+ * parse cost as much as the first.  Without msg the copy is parsed again
+ * (only a message the core parsed more leniently fails; then nil). */
+static void push_msg_copy(lua_State *L, const sipkit_msg *msg, const char *buf, size_t len) {
   int n;
   if (!buf) {
     lua_pushnil(L);
     return;
   }
   lua_pushlstring(L, buf, len);
+  if (msg && msg->buf_ == buf && msg->size <= len) {
+    push_msg_parsed(L, lua_gettop(L), msg);
+    lua_remove(L, -2);
+    return;
+  }
   n = push_parsed(L, -1, 0);
   if (n == 2) {
     lua_pop(L, 2);
@@ -1925,6 +1939,7 @@ typedef struct ua_cb_args {
   lua_ua *u;
   sipkit_srv *srv;
   sipkit_dlg *dlg;
+  const sipkit_msg *msg; /* the core's parse of buf, or NULL */
   const char *buf;
   size_t len;
   int status; /* response status or dialog end reason */
@@ -1949,7 +1964,7 @@ static int push_request_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   push_srv(L, a->u, a->srv);
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   lua_pushboolean(L, sipkit_srv_routed(a->srv)); /* proxy mode: not ours, passing through */
   return 4;
 }
@@ -1960,8 +1975,8 @@ static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
   (void)ua;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = u;
   a.srv = srv;
   a.dlg = dlg;
@@ -1982,7 +1997,7 @@ static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
 static int push_dlg_msg_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   return 2;
 }
 
@@ -1991,8 +2006,8 @@ static void ua_on_ack(void *data, sipkit_ua *ua, sipkit_dlg *dlg,
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
   (void)ua;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = u;
   a.dlg = dlg;
   a.buf = buf;
@@ -2191,7 +2206,7 @@ static int push_response_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   lua_pushinteger(L, a->status);
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   return 3;
 }
 
@@ -2201,8 +2216,8 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
   lhandle *x = (lhandle *)data;
   ua_cb_args a;
   (void)req;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = x->u;
   a.dlg = dlg;
   a.buf = buf;
@@ -2363,7 +2378,7 @@ static int srv_respond(lua_State *L) {
 static int push_forward_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   lua_pushinteger(L, a->status);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   return 2;
 }
 
@@ -2372,8 +2387,8 @@ static void srv_forward_cb(void *data, sipkit_srv *srv, int status, const sipkit
   lhandle *x = (lhandle *)data;
   ua_cb_args a;
   (void)srv;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = x->u;
   a.buf = buf;
   a.len = len;
