@@ -1510,9 +1510,124 @@ static int run_protected(lua_State *L) {
 
 static const sipkit_lua_hooks *run_hooks;
 
+/* The runner's Lua allocator.  A call makes and drops hundreds of small
+ * Lua objects (strings, tables, closures, coroutines); glibc's malloc and
+ * free cost about a tenth of the instructions of a call.  Blocks up to
+ * POOL_MAX bytes come from per-size-class free lists carved out of 64 KiB
+ * chunks, and go back to their list; larger ones use malloc.  The chunks
+ * are freed with the state.  Under AddressSanitizer blocks go to malloc so
+ * use-after-free in the binding stays visible. */
+#define POOL_GRAIN 16u
+#define POOL_MAX 512u
+#define POOL_CHUNK (64u * 1024u)
+
+typedef struct pool_chunk {
+  struct pool_chunk *next;
+} pool_chunk;
+
+typedef struct lua_pool {
+  void *free[POOL_MAX / POOL_GRAIN]; /* singly linked through each block's first word */
+  char *cur;                         /* the unused rest of the newest chunk */
+  size_t left;
+  pool_chunk *chunks;
+} lua_pool;
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_OFF 1
+#endif
+#endif
+#ifndef POOL_OFF
+#define POOL_OFF 0
+#endif
+
+static void *pool_get(lua_pool *p, size_t cls) {
+  void *b = p->free[cls];
+  size_t sz = (cls + 1) * POOL_GRAIN;
+  if (b) {
+    memcpy(&p->free[cls], b, sizeof(void *));
+    return b;
+  }
+  if (p->left < sz) {
+    /* the chunk's tail, too small for this class, is left unused */
+    pool_chunk *c = (pool_chunk *)malloc(POOL_CHUNK);
+    if (!c)
+      return NULL;
+    c->next = p->chunks;
+    p->chunks = c;
+    p->cur = (char *)c + POOL_GRAIN; /* blocks stay 16-byte aligned */
+    p->left = POOL_CHUNK - POOL_GRAIN;
+  }
+  b = p->cur;
+  p->cur += sz;
+  p->left -= sz;
+  return b;
+}
+
+static void pool_put(lua_pool *p, void *b, size_t cls) {
+  memcpy(b, &p->free[cls], sizeof(void *));
+  p->free[cls] = b;
+}
+
+static void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  lua_pool *p = (lua_pool *)ud;
+  size_t ocls, ncls;
+  void *nb;
+  if (!ptr)
+    osize = 0; /* osize is then the type of the new object */
+  if (POOL_OFF || (osize > POOL_MAX && nsize > POOL_MAX)) {
+    if (nsize == 0) {
+      free(ptr);
+      return NULL;
+    }
+    return realloc(ptr, nsize);
+  }
+  ocls = osize ? (osize - 1) / POOL_GRAIN : 0;
+  ncls = nsize ? (nsize - 1) / POOL_GRAIN : 0;
+  if (nsize == 0) {
+    if (osize > POOL_MAX)
+      free(ptr);
+    else if (ptr) /* Lua frees empty arrays as (NULL, 0) */
+      pool_put(p, ptr, ocls);
+    return NULL;
+  }
+  if (ptr && osize <= POOL_MAX && nsize <= POOL_MAX && ocls == ncls)
+    return ptr;
+  nb = nsize <= POOL_MAX ? pool_get(p, ncls) : malloc(nsize);
+  if (!nb)
+    return NULL; /* Lua never shrinks through a failing allocator's NULL: it keeps the block */
+  if (ptr) {
+    memcpy(nb, ptr, osize < nsize ? osize : nsize);
+    if (osize > POOL_MAX)
+      free(ptr);
+    else
+      pool_put(p, ptr, ocls);
+  }
+  return nb;
+}
+
+static void pool_free_all(lua_pool *p) {
+  while (p->chunks) {
+    pool_chunk *c = p->chunks;
+    p->chunks = c->next;
+    free(c);
+  }
+}
+
+static int run_panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "sipkit: PANIC: unprotected error in call to Lua API (%s)\n",
+          msg ? msg : "error object is not a string");
+  fflush(stderr);
+  return 0; /* abort() */
+}
+
 SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
                                   const sipkit_lua_hooks *hooks) {
   lua_State *L;
+  lua_pool pool;
   FILE *f;
   int rc;
   f = fopen(path, "r");
@@ -1521,11 +1636,14 @@ SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
     return 2;
   }
   fclose(f);
-  L = luaL_newstate();
+  memset(&pool, 0, sizeof pool);
+  L = lua_newstate(pool_alloc, &pool);
   if (!L) {
+    pool_free_all(&pool);
     fprintf(stderr, "sipkit: cannot create a Lua state: out of memory\n");
     return 1;
   }
+  lua_atpanic(L, run_panic);
   run_hooks = hooks;
   lua_pushcfunction(L, run_msghandler);
   lua_pushcfunction(L, run_protected);
@@ -1538,6 +1656,7 @@ SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
     fflush(stderr);
   }
   lua_close(L);
+  pool_free_all(&pool);
   run_hooks = NULL;
   return rc == LUA_OK ? 0 : 1;
 }
