@@ -59,9 +59,13 @@ Task.__name = "sipkit.task"
 
 local function new_state()
   local st = {
-    ready = {}, ready_head = 1, ready_tail = 0,
+    -- the ready FIFO: task and wake-up arguments in parallel arrays, so a
+    -- wake-up makes no table (rn = -1: ra holds a pack of more than two)
+    ready = {}, ra = {}, rb = {}, rn = {}, ready_head = 1, ready_tail = 0,
     tasks = {},      -- task -> true while alive
     timers = {},     -- id -> callback
+    timer_what = {}, -- id -> what timed out (the callback gets nil, TIMEOUT error)
+    timer_ud = {},   -- id -> the core's timer
     next_timer = 0,
     closers = {},    -- objects to close when the run ends (user agents)
     uas = {},        -- id -> UA
@@ -73,14 +77,24 @@ end
 
 local function schedule(task, ...)
   local st = run_state
-  st.ready_tail = st.ready_tail + 1
-  st.ready[st.ready_tail] = { task, pack(...) }
+  local i = st.ready_tail + 1
+  st.ready_tail = i
+  st.ready[i] = task
+  local n = select("#", ...)
+  if n <= 2 then
+    st.ra[i], st.rb[i] = ...
+  else
+    st.ra[i], n = pack(...), -1
+  end
+  st.rn[i] = n
 end
 
 -- Every wait has a fresh token: a late wake (a timer that fired while the
 -- message it guarded arrived) finds another token and does nothing.
+local wait_seq = 0
 local function waker(task)
-  local token = {}
+  wait_seq = wait_seq + 1
+  local token = wait_seq
   task.token = token
   return function(...)
     if task.token == token then
@@ -92,14 +106,29 @@ local function waker(task)
   end
 end
 
-local function after(seconds, fn)
+-- A timer of the loop: fn() after seconds, or fn(nil, TIMEOUT error) when
+-- `what` names the wait it bounds.  Returns its id for cancel_timer.
+local function start_timer(seconds, fn, what)
   local st = assert(run_state, "sipkit: no run")
   st.next_timer = st.next_timer + 1
   local id = st.next_timer
   local ms = math.max(0, math.ceil(seconds * 1000))
-  local t = assert(st.rt:timer(ms, id))
+  st.timer_ud[id] = assert(st.rt:timer(ms, id))
   st.timers[id] = fn
-  return { cancel = function() st.timers[id] = nil; t:cancel() end }
+  st.timer_what[id] = what
+  return id
+end
+
+local function cancel_timer(st, id)
+  local ud = st.timer_ud[id]
+  st.timers[id], st.timer_what[id], st.timer_ud[id] = nil, nil, nil
+  if ud then ud:cancel() end
+end
+
+local function after(seconds, fn)
+  local st = run_state
+  local id = start_timer(seconds, fn)
+  return { cancel = function() cancel_timer(st, id) end }
 end
 M.after = function(seconds, fn)
   if type(seconds) ~= "number" then error("sipkit.after: seconds expected", 2) end
@@ -114,46 +143,56 @@ local function this_task(fname)
   return t
 end
 
+local function unblocked(st, tm, disarm, ...)
+  if tm then cancel_timer(st, tm) end
+  if disarm then disarm() end
+  return ...
+end
+
 -- Suspend the current task until arm's waker fires or timeout seconds
--- pass (then nil, TIMEOUT error).  arm(wake) registers wake with what the
--- task waits for and may return a function that unregisters it.
-local function block(fname, timeout, arm)
+-- pass (then nil, TIMEOUT error).  arm(wake, ctx) registers wake with what
+-- the task waits for and may return a function that unregisters it.
+local function block(fname, timeout, arm, ctx)
   local t = this_task(fname)
   local wake = waker(t)
-  local disarm = arm and arm(wake)
-  local tm
-  if timeout then
-    tm = after(timeout, function() wake(nil, timeout_error(fname)) end)
-  end
-  local r = pack(co_yield(SUSPEND))
-  if tm then tm.cancel() end
-  if disarm then disarm() end
-  return unpack(r, 1, r.n)
+  local disarm = arm and arm(wake, ctx)
+  local tm = timeout and start_timer(timeout, wake, fname)
+  return unblocked(run_state, tm, disarm, co_yield(SUSPEND))
 end
 
 local function finish_task(t, ok, r)
   run_state.tasks[t] = nil
   t.done = true
   t.ok, t.result = ok, r
-  for _, w in ipairs(t.joiners or {}) do w(true) end
+  if t.joiners then
+    for _, w in ipairs(t.joiners) do w(true) end
+  end
   t.joiners = nil
 end
 
-local function resume(t, args)
-  current = t
-  local r = pack(co_resume(t.co, unpack(args, 1, args.n)))
+local function resumed(t, ok, ...)
   current = nil
-  if not r[1] then
-    local e = r[2]
+  if not ok then
+    local e = ...
     if type(e) ~= "string" then e = tostring(e) end
     finish_task(t, false, { n = 1, e })
     error(debug.traceback(t.co, e), 0)
   end
   if co_status(t.co) == "dead" then
-    finish_task(t, true, pack(unpack(r, 2, r.n)))
-  elseif r[2] ~= SUSPEND then
+    finish_task(t, true, pack(...))
+  elseif ... ~= SUSPEND then
     schedule(t) -- a bare coroutine.yield() gives the others a turn
   end
+end
+
+-- resume t with n (0..2) arguments a, b, or n == -1 and a packed
+local function resume(t, n, a, b)
+  current = t
+  local co = t.co
+  if n == 0 then return resumed(t, co_resume(co)) end
+  if n == 1 then return resumed(t, co_resume(co, a)) end
+  if n == 2 then return resumed(t, co_resume(co, a, b)) end
+  return resumed(t, co_resume(co, unpack(a, 1, a.n)))
 end
 
 function M.spawn(fn, ...)
@@ -165,13 +204,15 @@ function M.spawn(fn, ...)
   return t
 end
 
+local function join_arm(wake, self)
+  self.joiners = self.joiners or {}
+  self.joiners[#self.joiners + 1] = wake
+end
+
 -- task:join([timeout]) -> true, results... of the task, or nil, err
 function Task:join(timeout)
   if not self.done then
-    local ok, e = block("task:join", timeout, function(wake)
-      self.joiners = self.joiners or {}
-      self.joiners[#self.joiners + 1] = wake
-    end)
+    local ok, e = block("task:join", timeout, join_arm, self)
     if not ok then return nil, e end
   end
   return true, unpack(self.result, 1, self.result.n)
@@ -185,8 +226,7 @@ function M.sleep(seconds)
   end
   if not run_state then return M.run(M.sleep, seconds) end
   local t = this_task("sipkit.sleep")
-  local wake = waker(t)
-  after(seconds, function() wake() end)
+  start_timer(seconds, waker(t))
   co_yield(SUSPEND)
 end
 
@@ -206,8 +246,9 @@ end
 M.mailbox = mailbox
 
 function Mailbox:put(v)
-  while #self.waiters > 0 do
-    local w = table.remove(self.waiters, 1)
+  local ws = self.waiters
+  while ws[1] do
+    local w = table.remove(ws, 1)
     if w(v) then return end
   end
   self.tail = self.tail + 1
@@ -215,6 +256,24 @@ function Mailbox:put(v)
 end
 
 function Mailbox:empty() return self.head > self.tail end
+
+-- A waiter leaves the list when woken by put; one woken otherwise (its
+-- timeout) is taken out here, by get once it resumes.
+local function mailbox_arm(wake, self)
+  local ws = self.waiters
+  ws[#ws + 1] = wake
+end
+
+local function mailbox_disarm(ws, wake)
+  for i = #ws, 1, -1 do
+    if ws[i] == wake then table.remove(ws, i) return end
+  end
+end
+
+local function got(self, wake, ...)
+  if ... == nil then mailbox_disarm(self.waiters, wake) end
+  return ...
+end
 
 function Mailbox:get(timeout, what)
   if self.head <= self.tail then
@@ -224,14 +283,14 @@ function Mailbox:get(timeout, what)
     return v
   end
   if self.closed then return nil, self.closed end
-  return block(what or "receive", timeout, function(wake)
-    self.waiters[#self.waiters + 1] = wake
-    return function()
-      for i, w in ipairs(self.waiters) do
-        if w == wake then table.remove(self.waiters, i) break end
-      end
-    end
-  end)
+  local t = this_task(what or "receive")
+  local wake = waker(t)
+  mailbox_arm(wake, self)
+  local tm = timeout and start_timer(timeout, wake, what or "receive")
+  if tm then
+    return got(self, wake, unblocked(run_state, tm, nil, co_yield(SUSPEND)))
+  end
+  return got(self, wake, co_yield(SUSPEND))
 end
 
 -- End every wait with nil, err; later gets return it at once.
@@ -246,9 +305,12 @@ local dispatchers = {}   -- kind -> function(id, ...) -> boolean
 M._dispatchers = dispatchers
 
 dispatchers.timer = function(id)
-  local fn = run_state.timers[id]
-  run_state.timers[id] = nil
-  if fn then fn() end
+  local st = run_state
+  local fn, what = st.timers[id], st.timer_what[id]
+  st.timers[id], st.timer_what[id], st.timer_ud[id] = nil, nil, nil
+  if fn then
+    if what then fn(nil, timeout_error(what)) else fn() end
+  end
   return true
 end
 
@@ -267,11 +329,13 @@ local function step_ready(st)
   for _ = 1, MAX_ROUNDS do
     local last = st.ready_tail
     if st.ready_head > last then return end
+    local ready, ra, rb, rn = st.ready, st.ra, st.rb, st.rn
     while st.ready_head <= last do
-      local e = st.ready[st.ready_head]
-      st.ready[st.ready_head] = nil
-      st.ready_head = st.ready_head + 1
-      if not e[1].done then resume(e[1], e[2]) end
+      local i = st.ready_head
+      local t, a, b, n = ready[i], ra[i], rb[i], rn[i]
+      ready[i], ra[i], rb[i], rn[i] = nil, nil, nil, nil
+      st.ready_head = i + 1
+      if not t.done then resume(t, n, a, b) end
     end
   end
 end
@@ -583,7 +647,7 @@ function Call:receive(timeout)
   local req, err = self.inbox:get(timeout, "call:receive")
   if req and not req.answered then
     self.handed = req
-    after(AUTO_ANSWER_AFTER, function()
+    start_timer(AUTO_ANSWER_AFTER, function()
       if not req.answered then M.spawn(function() req:_auto() end) end
     end)
   end
