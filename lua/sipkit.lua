@@ -31,6 +31,7 @@ function M.gen_branch() return core.gen("branch") end
 function M.gen_call_id() return core.gen("call_id") end
 
 local pack, unpack = table.pack, table.unpack
+local stdout = io and io.stdout
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 
@@ -366,6 +367,10 @@ function M.run(fn, ...)
         step_ready(st)
         if not main.done then st.rt:step(false) end
       else
+        -- what the tasks wrote reaches stdout before the loop waits: a
+        -- script can leave its lines buffered (one write per wake-up,
+        -- not per line) and they still come out when they happen
+        if stdout then stdout:flush() end
         local alive = st.rt:step(true)
         if not alive and st.ready_head > st.ready_tail then
           error("sipkit.run: every task is waiting and nothing can wake them (deadlock)", 0)

@@ -72,15 +72,15 @@ count() {
 
 # server TOOL N: SIPp uac -> sipkit run uas.lua under TOOL; sets TOTAL RETRANS
 server() {
-  local tool=$1 n=$2 out="$tmp/server.$1.$2" dir
+  local tool=$1 n=$2 out="$tmp/server.$1.$2" log="$tmp/uas.$1.$2.log" dir
   port_block
   local sport=$PORT
   $(wrap "$tool" "$out") "$sipkit" run "$ex/uas.lua" "127.0.0.1:$sport" --ring 0 --calls "$n" --linger 0 \
-    > "$tmp/uas.log" 2>&1 < /dev/null &
+    > "$log" 2>&1 < /dev/null &
   local spid=$!
   pids+=("$spid")
-  for _ in $(seq 600); do grep -q "listening on" "$tmp/uas.log" && break; sleep 0.1; done
-  grep -q "listening on" "$tmp/uas.log" || { echo "callcost: uas.lua did not start" >&2; cat "$tmp/uas.log" >&2; return 1; }
+  for _ in $(seq 600); do grep -q "listening on" "$log" && break; sleep 0.1; done
+  grep -q "listening on" "$log" || { echo "callcost: uas.lua did not start" >&2; cat "$log" >&2; return 1; }
   port_block
   dir="$tmp/sipp-$PORT"
   mkdir -p "$dir"
@@ -88,7 +88,7 @@ server() {
      -p "$PORT" -cp $(( PORT + 1 )) -mp $(( PORT + 2 )) -r "$rate" -m "$n" -timeout $(( n / rate + 50 ))s \
      -nostdin -trace_stat -stf stat.csv > screen.txt 2>&1)
   local rc=$?
-  if ! wait "$spid"; then echo "callcost: sipkit run exited non-zero" >&2; tail -5 "$tmp/uas.log" >&2; return 1; fi
+  if ! wait "$spid"; then echo "callcost: sipkit run exited non-zero" >&2; tail -5 "$log" >&2; return 1; fi
   [ "$rc" = 0 ] || { echo "callcost: sipp uac exit status $rc" >&2; tail -5 "$dir/screen.txt" >&2; return 1; }
   RETRANS=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "Retransmissions(C)") c = i; next }
                        { v = $c } END { print v + 0 }' "$dir/stat.csv")
