@@ -140,6 +140,45 @@ static size_t find_crlf(const char *p, size_t n) {
   return n;
 }
 
+/* Lines that passed the grammar recently.  A UA writes the same lines
+ * over and over (its Contact, Allow, Content-Type, the Via, From, Call-ID
+ * and CSeq of a request copied into each of its responses), and running
+ * the grammar machine over them cost a tenth of building a response.  The
+ * verdict depends only on the header id and the bytes, so a byte-identical
+ * line seen valid before is valid.  Direct-mapped by a hash of the line;
+ * per thread, so builders on other threads never race on it. */
+#define VALID_SLOTS 64u
+#define VALID_MAX 160u /* longer lines are always checked */
+typedef struct valid_slot {
+  uint16_t id;
+  uint16_t len; /* 0: empty */
+  char s[VALID_MAX];
+} valid_slot;
+static _Thread_local valid_slot valid_cache[VALID_SLOTS];
+
+static valid_slot *valid_slot_of(int id, const line *l) {
+  uint32_t h = 2166136261u ^ (uint32_t)id; /* FNV-1a */
+  for (size_t i = 0; i < l->n; i++)
+    h = (h ^ (unsigned char)l->s[i]) * 16777619u;
+  return &valid_cache[(h ^ (h >> 16)) % VALID_SLOTS];
+}
+
+static int valid_seen(int id, const line *l) {
+  if (l->n == 0 || l->n > VALID_MAX)
+    return 0;
+  const valid_slot *v = valid_slot_of(id, l);
+  return v->len == l->n && v->id == id && !memcmp(v->s, l->s, l->n);
+}
+
+static void valid_remember(int id, const line *l) {
+  if (l->n == 0 || l->n > VALID_MAX)
+    return;
+  valid_slot *v = valid_slot_of(id, l);
+  v->id = (uint16_t)id;
+  v->len = (uint16_t)l->n;
+  memcpy(v->s, l->s, l->n);
+}
+
 /* Validate the header line l ("Name: value", no CRLF) against the rule of
  * id and append it with its CRLF. */
 static int commit(sipkit_builder *b, int id, const line *l) {
@@ -151,12 +190,15 @@ static int commit(sipkit_builder *b, int id, const line *l) {
   size_t bad = find_crlf(l->s, l->n);
   if (bad < l->n) /* the grammar allows folds; a builder never writes one */
     return fail(b, SIPKIT_EINVALID_VALUE, bad, rule);
-  struct sipkit__ctx c = {0};
-  c.base = (sipkit__ptr)l->s;
-  c.end = c.base + l->n;
-  if (sipkit__vm_validate(&c, id, c.base, c.end))
-    return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
-                c.err_rule && *c.err_rule ? c.err_rule : rule);
+  if (!valid_seen(id, l)) {
+    struct sipkit__ctx c = {0};
+    c.base = (sipkit__ptr)l->s;
+    c.end = c.base + l->n;
+    if (sipkit__vm_validate(&c, id, c.base, c.end))
+      return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
+                  c.err_rule && *c.err_rule ? c.err_rule : rule);
+    valid_remember(id, l);
+  }
   out(b, l->s, l->n);
   out(b, "\r\n", 2);
   return b->code;
@@ -613,7 +655,17 @@ static int copy_value(sipkit_builder *b, int id, const char *buf,
   l.over = 0;
   put_name(&l, id);
   size_t room = sizeof l.s - l.n;
-  size_t n = sipkit_unfold(buf, h->value, l.s + l.n, room);
+  const char *v = buf + h->value.off;
+  size_t n;
+  /* A value without a line end has no fold: it is copied as is, which is
+   * what sipkit_unfold would write, without its byte-by-byte pass. */
+  if (!memchr(v, '\n', h->value.len) && !memchr(v, '\r', h->value.len)) {
+    n = h->value.len;
+    if (n <= room)
+      memcpy(l.s + l.n, v, n);
+  } else {
+    n = sipkit_unfold(buf, h->value, l.s + l.n, room);
+  }
   if (n > room)
     l.over = 1;
   else

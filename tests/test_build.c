@@ -216,6 +216,36 @@ static void expect_refused(sipkit_builder *b, size_t len_before, int code,
   assert_int_equal(b->len, len_before);
 }
 
+/* build.c remembers lines that passed the grammar: a repeated valid line
+ * is written the same, a refused one is refused every time. */
+static void test_validated_line_cache(void **state) {
+  (void)state;
+  char buf[512], first[512];
+  sipkit_builder b;
+  size_t n = 0;
+  for (int round = 0; round < 3; round++) {
+    start(&b, buf, sizeof buf);
+    size_t before = b.len;
+    assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, S("4711 INVITE")), SIPKIT_EOK);
+    if (round == 0) {
+      n = b.len - before;
+      memcpy(first, buf + before, n);
+    }
+    assert_int_equal(b.len - before, sizeof "CSeq: 4711 INVITE\r\n" - 1);
+    assert_memory_equal(buf + before, first, n);
+    start(&b, buf, sizeof buf);
+    before = b.len;
+    assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_VIA, S("garbage")),
+                     SIPKIT_EINVALID_VALUE);
+    assert_int_equal(b.err.offset, 12);
+    expect_refused(&b, before, SIPKIT_EINVALID_VALUE, "Via");
+    /* the same bytes under another header's rule are checked against it */
+    start(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, S("4711 INVITE")),
+                     SIPKIT_EINVALID_VALUE);
+  }
+}
+
 static void test_injection(void **state) {
   (void)state;
   char buf[1024];
@@ -1686,6 +1716,7 @@ int main(void) {
       cmocka_unit_test(test_buffer_too_small),
       cmocka_unit_test(test_response_default_reason),
       cmocka_unit_test(test_reason_phrases),
+      cmocka_unit_test(test_validated_line_cache),
       cmocka_unit_test(test_injection),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_generators),

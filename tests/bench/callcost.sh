@@ -79,7 +79,7 @@ server() {
     > "$log" 2>&1 < /dev/null &
   local spid=$!
   pids+=("$spid")
-  for _ in $(seq 600); do grep -q "listening on" "$log" && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -q "listening on" "$log" 2>/dev/null && break; sleep 0.1; done
   grep -q "listening on" "$log" || { echo "callcost: uas.lua did not start" >&2; cat "$log" >&2; return 1; }
   port_block
   dir="$tmp/sipp-$PORT"
