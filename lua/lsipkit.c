@@ -1675,12 +1675,48 @@ SIPKIT_LUA_API int sipkit_lua_run_module(const char *module, const char *path,
 /* ------------------------------------------------------------------ */
 /* Module                                                              */
 
+/* msg:_has_sdp() -> whether msg.sdp would be a table: an application/sdp
+ * body that parses.  For the façade, which only asks whether there is an
+ * offer: msg.sdp builds some twenty tables for it.  The answer is kept in
+ * the msg's field cache. */
+static int msg_has_sdp(lua_State *L) {
+  lmsg *m = check_msg(L, 1);
+  sipkit_sdp *s;
+  sipkit_error e;
+  int has = 0;
+  if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, UV_CACHE);
+  }
+  if (lua_getfield(L, -1, "sdp") != LUA_TNIL)
+    return lua_pushboolean(L, 1), 1;
+  lua_pop(L, 1);
+  if (lua_getfield(L, -1, "_has_sdp") != LUA_TNIL) /* msg._has_sdp finds the method first */
+    return 1;
+  lua_pop(L, 1);
+  if (ctype_is(m, "application", "sdp") && m->msg.body.len) {
+    s = sdp_get(L);
+    if (!s)
+      return luaL_error(L, "sipkit: out of memory");
+    has = sipkit_sdp_parse(s, SIPKIT_SPAN_PTR(m->buf, m->msg.body), m->msg.body.len, &e) ==
+          SIPKIT_EOK;
+    sdp_put(L, s);
+  }
+  lua_pushboolean(L, has);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "_has_sdp");
+  return 1;
+}
+
 static const luaL_Reg msg_methods[] = {
     {"header", msg_header},
     {"headers", msg_headers},
     {"response", msg_response},
     {"credentials", msg_credentials},
     {"verify_auth", msg_verify_auth},
+    {"_has_sdp", msg_has_sdp},
     {NULL, NULL}};
 
 static const luaL_Reg msg_meta[] = {

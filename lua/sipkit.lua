@@ -617,7 +617,7 @@ function Call:reinvite(opts)
   local r, err = self:request("INVITE", { sdp = sdp, headers = opts.headers, timeout = opts.timeout })
   if not r then return nil, err end
   self.local_sdp = sdp
-  if r.sdp then self.remote_sdp = r.body end
+  if r:_has_sdp() then self.remote_sdp = r.body end
   return r
 end
 
@@ -698,14 +698,14 @@ function Request:respond(code, opts)
     self.new_call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
     if m == "INVITE" then
       self.new_call.invite = self.msg
-      if self.msg.sdp then self.new_call.remote_sdp = self.msg.body end
+      if self.msg:_has_sdp() then self.new_call.remote_sdp = self.msg.body end
     elseif code >= 200 then
       self.new_call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
     end
   end
   if self.call and self.msg.method == "INVITE" and code >= 200 and code < 300 then
     if body then self.call.local_sdp = body end
-    if self.msg.sdp then self.call.remote_sdp = self.msg.body end
+    if self.msg:_has_sdp() then self.call.remote_sdp = self.msg.body end
   end
   return true, self.new_call
 end
@@ -724,7 +724,7 @@ function Request:answer(opts)
   local sdp = opts.sdp
   if sdp == nil then
     local m = self.ua:_media(opts)
-    if self.msg.sdp then sdp = core.sdp_answer(self.msg.body, m) else sdp = core.sdp_offer(m) end
+    if self.msg:_has_sdp() then sdp = core.sdp_answer(self.msg.body, m) else sdp = core.sdp_offer(m) end
   end
   local ok, err = self:respond(200, { sdp = sdp or nil, headers = opts.headers })
   if not ok then return nil, err end
@@ -805,7 +805,7 @@ function Request:_auto()
   if self.answered or not self.srv then return end
   if self.msg.method == "INVITE" and self.call then
     local m = self.ua:_media({})
-    local sdp = self.msg.sdp and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
+    local sdp = self.msg:_has_sdp() and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
     self:respond(200, { sdp = sdp })
   else
     self:respond(200)
@@ -829,7 +829,7 @@ dispatchers.response = function(id, status, dlg, msg)
     c.state = "confirmed"
     c.local_sdp = p.local_sdp
     c.response = msg
-    if msg and msg.sdp then c.remote_sdp = msg.body end
+    if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
     p.call = c
     if p.abandoned then M.spawn(function() c:bye() end) end
   end
