@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "internal.h"
+#include "strcat.h"
 #include "sipkit_build.h"
 
 enum { ST_EMPTY, ST_STARTED, ST_FINISHED };
@@ -105,9 +106,8 @@ static void put(line *l, const char *p, size_t n) {
 static void puts_(line *l, const char *s) { put(l, s, strlen(s)); }
 
 static void putu(line *l, unsigned long v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "%lu", v);
-  put(l, tmp, (size_t)n);
+  char tmp[20];
+  put(l, tmp, sipkit__utoa(tmp, v));
 }
 
 static int is_token_char(unsigned char ch) {
@@ -302,7 +302,12 @@ int sipkit_builder_response(sipkit_builder *b, int status, const char *reason,
   size_t bad = reason_bad(reason, reason_len);
   if (bad < reason_len)
     return fail(b, SIPKIT_EINVALID_VALUE, 12 + bad, "Reason-Phrase");
-  snprintf(sl, sizeof sl, "SIP/2.0 %d ", status);
+  memcpy(sl, "SIP/2.0 ", 8); /* status is 100..699: three digits */
+  sl[8] = (char)('0' + status / 100);
+  sl[9] = (char)('0' + status / 10 % 10);
+  sl[10] = (char)('0' + status % 10);
+  sl[11] = ' ';
+  sl[12] = '\0';
   out(b, sl, 12);
   out(b, reason, reason_len);
   out(b, "\r\n", 2);

@@ -18,6 +18,7 @@
 
 #include "sipkit.h"
 #include "sipkit_build.h"
+#include "strcat.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 #define STR(lit) ((sipkit_str){lit, sizeof(lit) - 1})
@@ -214,6 +215,30 @@ static void expect_refused(sipkit_builder *b, size_t len_before, int code,
   assert_int_equal(sipkit_builder_header(b, SIPKIT_HDR_MAX_FORWARDS, S("70")), code);
   assert_int_equal(sipkit_builder_finish(b, NULL, 0, NULL), code);
   assert_int_equal(b->len, len_before);
+}
+
+/* src/strcat.h, which replaced snprintf in the builder and the UA: the
+ * digits and the cut-to-fit of snprintf. */
+static void test_strcat(void **state) {
+  (void)state;
+  char d[20];
+  assert_int_equal(sipkit__utoa(d, 0), 1);
+  assert_memory_equal(d, "0", 1);
+  assert_int_equal(sipkit__utoa(d, 4294967295ul), 10);
+  assert_memory_equal(d, "4294967295", 10);
+  assert_int_equal(sipkit__utoa(d, 18446744073709551615ul), 20);
+  assert_memory_equal(d, "18446744073709551615", 20);
+  char out[12];
+  sipkit__str_out o = sipkit__str_start(out, sizeof out);
+  sipkit__str_cat(&o, "sip:");
+  sipkit__str_uint(&o, 5060);
+  assert_string_equal(out, "sip:5060");
+  sipkit__str_cat(&o, ";rport");
+  assert_int_equal(o.len, 14); /* what was asked for, as snprintf */
+  assert_string_equal(out, "sip:5060;rp"); /* cut to 11 and terminated */
+  sipkit__str_uint(&o, 7);
+  assert_string_equal(out, "sip:5060;rp");
+  assert_int_equal(o.len, 15);
 }
 
 /* build.c remembers lines that passed the grammar: a repeated valid line
@@ -1716,6 +1741,7 @@ int main(void) {
       cmocka_unit_test(test_buffer_too_small),
       cmocka_unit_test(test_response_default_reason),
       cmocka_unit_test(test_reason_phrases),
+      cmocka_unit_test(test_strcat),
       cmocka_unit_test(test_validated_line_cache),
       cmocka_unit_test(test_injection),
       cmocka_unit_test(test_misuse),
