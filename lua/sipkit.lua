@@ -241,19 +241,26 @@ end
 local Mailbox = {}
 Mailbox.__index = Mailbox
 
+-- items and waiters are made on first use: most mailboxes (a request's
+-- events, a call's inbox) see one value or none
 local function mailbox()
-  return setmetatable({ items = {}, head = 1, tail = 0, waiters = {} }, Mailbox)
+  return setmetatable({ head = 1, tail = 0 }, Mailbox)
 end
 M.mailbox = mailbox
 
 function Mailbox:put(v)
   local ws = self.waiters
-  while ws[1] do
+  while ws and ws[1] do
     local w = table.remove(ws, 1)
     if w(v) then return end
   end
+  local items = self.items
+  if not items then
+    items = {}
+    self.items = items
+  end
   self.tail = self.tail + 1
-  self.items[self.tail] = v
+  items[self.tail] = v
 end
 
 function Mailbox:empty() return self.head > self.tail end
@@ -262,10 +269,15 @@ function Mailbox:empty() return self.head > self.tail end
 -- timeout) is taken out here, by get once it resumes.
 local function mailbox_arm(wake, self)
   local ws = self.waiters
+  if not ws then
+    ws = {}
+    self.waiters = ws
+  end
   ws[#ws + 1] = wake
 end
 
 local function mailbox_disarm(ws, wake)
+  if not ws then return end
   for i = #ws, 1, -1 do
     if ws[i] == wake then table.remove(ws, i) return end
   end
@@ -298,8 +310,10 @@ end
 function Mailbox:close(err)
   self.closed = err
   local ws = self.waiters
-  self.waiters = {}
-  for _, w in ipairs(ws) do w(nil, err) end
+  self.waiters = nil
+  if ws then
+    for _, w in ipairs(ws) do w(nil, err) end
+  end
 end
 
 local dispatchers = {}   -- kind -> function(id, ...) -> boolean
@@ -460,6 +474,12 @@ local function header_lines(h)
   return out
 end
 M.header_lines = header_lines
+local function lines_or_nil(h)
+  if h == nil then return nil end
+  return header_lines(h)
+end
+-- the options of a call without any, never written to
+local NO_OPTS = {}
 
 local function status_error(status, msg)
   local reason = msg and msg.reason or core.reason_phrase(status)
@@ -576,7 +596,7 @@ function Call:request(method, opts)
   if self.state == "ended" then return nil, self:_ended_err() end
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
-  local copts = { method = method, headers = header_lines(opts.headers), body = body,
+  local copts = { method = method, headers = lines_or_nil(opts.headers), body = body,
     content_type = ctype }
   local p, err = send(self.ua, copts, function(id) return self.dlg:request(copts, id) end)
   if not p then return nil, err end
@@ -664,7 +684,8 @@ function Call:events()
 end
 
 function Call:_incoming(req)
-  if #self.inbox.waiters == 0 then
+  local ws = self.inbox.waiters
+  if not (ws and ws[1]) then
     M.spawn(function() req:_auto() end)
   end
   self.inbox:put(req)
@@ -672,9 +693,19 @@ end
 
 ---------------------------------------------------------------- incoming requests
 
+-- a request's CANCEL news, made when someone waits for it or it comes
+local function request_events(r)
+  local e = r.events
+  if not e then
+    e = mailbox()
+    r.events = e
+  end
+  return e
+end
+
 local function new_request(ua, srv, msg, call)
-  local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false,
-    events = mailbox() }, Request)
+  local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false },
+    Request)
   if srv then ua.by_srv[srv] = r end
   return r
 end
@@ -683,14 +714,18 @@ end
 -- reliable=}]) -> true or nil, err
 function Request:respond(code, opts)
   if type(code) ~= "number" then error("respond: a status code expected", 2) end
-  opts = opts or {}
+  opts = opts or NO_OPTS
   if self.answered or not self.srv then
     return nil, core.error("STATE", self.cancelled and "request was cancelled" or "request already answered")
   end
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
-  local ok, dlg = self.srv:respond(code, { reason = opts.reason, headers = header_lines(opts.headers),
-    body = body, content_type = ctype, reliable = opts.reliable })
+  local ro
+  if body or ctype or opts.reason or opts.headers ~= nil or opts.reliable then
+    ro = { reason = opts.reason, headers = lines_or_nil(opts.headers), body = body, content_type = ctype,
+      reliable = opts.reliable }
+  end
+  local ok, dlg = self.srv:respond(code, ro)
   if not ok then return nil, dlg end
   if code >= 200 then self.answered = true end
   local m = self.msg.method
@@ -720,7 +755,7 @@ function Request:reject(code, opts) return self:respond(code or 486, opts) end
 -- 200 with SDP (an answer to the offer, or an offer when the INVITE had
 -- none), then wait for the ACK: -> call, or nil, err
 function Request:answer(opts)
-  opts = opts or {}
+  opts = opts or NO_OPTS
   local sdp = opts.sdp
   if sdp == nil then
     local m = self.ua:_media(opts)
@@ -740,7 +775,7 @@ end
 -- true once a CANCEL arrived; nil, TIMEOUT when none came within timeout
 function Request:wait_cancel(timeout)
   if self.cancelled then return true end
-  local v, err = self.events:get(timeout, "wait_cancel")
+  local v, err = request_events(self):get(timeout, "wait_cancel")
   if v then return true end
   return nil, err
 end
@@ -763,7 +798,7 @@ function Request:forward(opts)
   local f = setmetatable({ req = self, ua = self.ua, queue = mailbox() }, Forward)
   st.forwards[id] = f
   local ok, err = self.srv:forward({ uri = opts.uri, dest = opts.dest, record_route = opts.record_route,
-    headers = header_lines(opts.headers) }, id)
+    headers = lines_or_nil(opts.headers) }, id)
   if not ok then
     st.forwards[id] = nil
     return nil, err
@@ -923,7 +958,7 @@ dispatchers.cancel = function(id, srv)
   if req then
     req.cancelled = true
     req.answered = true -- the core answered 487
-    req.events:put("cancel")
+    request_events(req):put("cancel")
   end
   return true
 end
@@ -1015,7 +1050,7 @@ function UA:request(opts)
   if type(opts) ~= "table" then error("ua:request: a table expected", 2) end
   if self.closed then error("ua:request: user agent is closed", 2) end
   local copts = { method = opts.method, uri = opts.uri, to = opts.to, from = opts.from,
-    dest = opts.dest, headers = header_lines(opts.headers), body = opts.body,
+    dest = opts.dest, headers = lines_or_nil(opts.headers), body = opts.body,
     content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
     cseq = opts.cseq }
   local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
@@ -1047,7 +1082,7 @@ function UA:invite_async(uri, opts)
   if sdp == nil then sdp = core.sdp_offer(self:_media(opts)) end
   if sdp == false then sdp = nil end
   local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
-    headers = header_lines(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
+    headers = lines_or_nil(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
     prack = opts.prack }
   local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
   if not p then return nil, err end
