@@ -503,12 +503,13 @@ end
 
 ---------------------------------------------------------------- pending requests
 
-local function send(ua, opts, start)
+-- via: the core object that sends (the UA's, or a dialog), as via:request(opts, id)
+local function send(ua, opts, via)
   local st = run_state
   local id = next_id(st)
   local p = setmetatable({ ua = ua, id = id, events = mailbox(), opts = opts }, Pending)
   st.pending[id] = p -- before the C call: a synchronous final must find it
-  local r, err = start(id)
+  local r, err = via:request(opts, id)
   if not r then
     st.pending[id] = nil
     return nil, err
@@ -598,7 +599,7 @@ function Call:request(method, opts)
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
   local copts = { method = method, headers = lines_or_nil(opts.headers), body = body,
     content_type = ctype }
-  local p, err = send(self.ua, copts, function(id) return self.dlg:request(copts, id) end)
+  local p, err = send(self.ua, copts, self.dlg)
   if not p then return nil, err end
   return p:result(opts.timeout)
 end
@@ -1053,7 +1054,7 @@ function UA:request(opts)
     dest = opts.dest, headers = lines_or_nil(opts.headers), body = opts.body,
     content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
     cseq = opts.cseq }
-  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  local p, err = send(self, copts, self.c)
   if not p then return nil, err end
   p.on_provisional = opts.on_provisional
   return p:result(opts.timeout)
@@ -1084,7 +1085,7 @@ function UA:invite_async(uri, opts)
   local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = lines_or_nil(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
     prack = opts.prack }
-  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  local p, err = send(self, copts, self.c)
   if not p then return nil, err end
   p.invite = true
   p.local_sdp = sdp
@@ -1157,7 +1158,7 @@ function UA:subscribe(uri, opts)
   end
   local copts = { method = "SUBSCRIBE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = h }
-  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  local p, err = send(self, copts, self.c)
   if not p then done() return nil, err end
   p.subscription = sub
   local resp, rerr = p:result(opts.timeout)

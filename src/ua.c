@@ -183,9 +183,15 @@ static int uri_host_port(const char *uri, size_t len, struct sockaddr_storage *s
   if (h.len > 256)
     return SIPKIT_EARGUMENT;
   int port = u.has_port ? (int)u.port : 5060;
-  snprintf(hp, sizeof hp, "%.*s:%d", (int)h.len, uri + h.off, port);
-  if (h.len && uri[h.off] != '[' && memchr(uri + h.off, ':', h.len))
-    snprintf(hp, sizeof hp, "[%.*s]:%d", (int)h.len, uri + h.off, port);
+  int bare_v6 = h.len && uri[h.off] != '[' && memchr(uri + h.off, ':', h.len);
+  sipkit__str_out o = sipkit__str_start(hp, sizeof hp);
+  if (bare_v6)
+    sipkit__str_mem(&o, "[", 1);
+  sipkit__str_mem(&o, uri + h.off, h.len);
+  if (bare_v6)
+    sipkit__str_mem(&o, "]", 1);
+  sipkit__str_mem(&o, ":", 1);
+  sipkit__str_uint(&o, (unsigned long)port);
   return sipkit__addr_parse(hp, port, ss);
 }
 
