@@ -430,9 +430,13 @@ Call.__name = "sipkit.Call"
 Pending.__index = Pending
 Pending.__name = "sipkit.Pending"
 Request.__name = "sipkit.Request"
+-- The request's own fields, absent until set: never looked up in the msg
+-- (each look-up there is a trip through msg's __index in C).
+local REQUEST_OWN = { srv = true, call = true, answered = true, cancelled = true, new_call = true,
+  events = true, forwarded = true, ended = true }
 Request.__index = function(self, k)
   local m = Request[k]
-  if m ~= nil then return m end
+  if m ~= nil or REQUEST_OWN[k] then return m end
   return self.msg[k] -- method, uri, from, to, body, sdp, dtmf ... of the request
 end
 
