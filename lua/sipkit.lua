@@ -379,7 +379,10 @@ function M.run(fn, ...)
     while not main.done do
       if st.ready_head <= st.ready_tail then
         step_ready(st)
-        if not main.done then st.rt:step(false) end
+        -- tasks still ready after MAX_ROUNDS: the loop gets a turn without
+        -- waiting; none ready: the blocking step below comes next anyway
+        -- (a non-blocking one first cost an epoll_wait per wake-up)
+        if not main.done and st.ready_head <= st.ready_tail then st.rt:step(false) end
       else
         -- what the tasks wrote reaches stdout before the loop waits: a
         -- script can leave its lines buffered (one write per wake-up,
