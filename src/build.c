@@ -156,27 +156,31 @@ typedef struct valid_slot {
 } valid_slot;
 static _Thread_local valid_slot valid_cache[VALID_SLOTS];
 
-static valid_slot *valid_slot_of(int id, const line *l) {
+/* A URI (Request-URI or addr-spec) without a headers part that the URI
+ * machine accepted: cached under this id, above every header id. */
+#define VALID_URI_ID 0xffffu
+
+static valid_slot *valid_slot_of(unsigned id, const char *s, size_t n) {
   uint32_t h = 2166136261u ^ (uint32_t)id; /* FNV-1a */
-  for (size_t i = 0; i < l->n; i++)
-    h = (h ^ (unsigned char)l->s[i]) * 16777619u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
   return &valid_cache[(h ^ (h >> 16)) % VALID_SLOTS];
 }
 
-static int valid_seen(int id, const line *l) {
-  if (l->n == 0 || l->n > VALID_MAX)
+static int valid_seen(unsigned id, const char *s, size_t n) {
+  if (n == 0 || n > VALID_MAX)
     return 0;
-  const valid_slot *v = valid_slot_of(id, l);
-  return v->len == l->n && v->id == id && !memcmp(v->s, l->s, l->n);
+  const valid_slot *v = valid_slot_of(id, s, n);
+  return v->len == n && v->id == id && !memcmp(v->s, s, n);
 }
 
-static void valid_remember(int id, const line *l) {
-  if (l->n == 0 || l->n > VALID_MAX)
+static void valid_remember(unsigned id, const char *s, size_t n) {
+  if (n == 0 || n > VALID_MAX)
     return;
-  valid_slot *v = valid_slot_of(id, l);
+  valid_slot *v = valid_slot_of(id, s, n);
   v->id = (uint16_t)id;
-  v->len = (uint16_t)l->n;
-  memcpy(v->s, l->s, l->n);
+  v->len = (uint16_t)n;
+  memcpy(v->s, s, n);
 }
 
 /* Validate the header line l ("Name: value", no CRLF) against the rule of
@@ -190,14 +194,14 @@ static int commit(sipkit_builder *b, int id, const line *l) {
   size_t bad = find_crlf(l->s, l->n);
   if (bad < l->n) /* the grammar allows folds; a builder never writes one */
     return fail(b, SIPKIT_EINVALID_VALUE, bad, rule);
-  if (!valid_seen(id, l)) {
+  if (!valid_seen((unsigned)id, l->s, l->n)) {
     struct sipkit__ctx c = {0};
     c.base = (sipkit__ptr)l->s;
     c.end = c.base + l->n;
     if (sipkit__vm_validate(&c, id, c.base, c.end))
       return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
                   c.err_rule && *c.err_rule ? c.err_rule : rule);
-    valid_remember(id, l);
+    valid_remember((unsigned)id, l->s, l->n);
   }
   out(b, l->s, l->n);
   out(b, "\r\n", 2);
@@ -222,6 +226,8 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
   for (size_t i = 0; i < n; i++)
     if (uri[i] == ' ' || uri[i] == '\t' || uri[i] == '<' || uri[i] == '>')
       return fail(b, SIPKIT_EINVALID_VALUE, off + i, rule);
+  if (valid_seen(VALID_URI_ID, uri, n))
+    return SIPKIT_EOK; /* the same bytes passed below, without headers */
   struct sipkit__ctx c = {0};
   sipkit_uri u;
   c.base = (sipkit__ptr)uri;
@@ -231,6 +237,8 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
                 c.err_rule && *c.err_rule ? c.err_rule : rule);
   if (request_uri && u.headers.len)
     return fail(b, SIPKIT_EINVALID_VALUE, off + u.headers.off - 1, rule);
+  if (!u.headers.len)
+    valid_remember(VALID_URI_ID, uri, n);
   return SIPKIT_EOK;
 }
 

@@ -268,6 +268,23 @@ static void test_validated_line_cache(void **state) {
     start(&b, buf, sizeof buf);
     assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, S("4711 INVITE")),
                      SIPKIT_EINVALID_VALUE);
+    /* URIs: a URI with headers, accepted as an addr-spec, is still no
+     * Request-URI; a bad one is refused each time */
+    start(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, NULL, 0, S("sip:bob@biloxi.com?x=y"),
+                                         NULL, 0),
+                     SIPKIT_EOK);
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("sip:bob@biloxi.com?x=y")),
+                     SIPKIT_EINVALID_VALUE);
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("sip:bob@bi loxi.com")),
+                     SIPKIT_EINVALID_VALUE);
+    sipkit_builder_init(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_request(&b, S("INVITE"), S("sip:bob@[::1")),
+                     SIPKIT_EINVALID_VALUE);
+    start(&b, buf, sizeof buf); /* sip:bob@biloxi.com, every round */
+    assert_int_equal(b.len, sizeof "INVITE sip:bob@biloxi.com SIP/2.0\r\n" - 1);
   }
 }
 
