@@ -1584,7 +1584,7 @@ static const sipkit_lua_hooks *run_hooks;
  * are freed with the state.  Under AddressSanitizer blocks go to malloc so
  * use-after-free in the binding stays visible. */
 #define POOL_GRAIN 16u
-#define POOL_MAX 512u
+#define POOL_MAX 2048u
 #define POOL_CHUNK (64u * 1024u)
 
 typedef struct pool_chunk {
@@ -2236,8 +2236,13 @@ static void ua_on_ack(void *data, sipkit_ua *ua, sipkit_dlg *dlg,
   a.msg = msg;
   a.u = u;
   a.dlg = dlg;
-  a.buf = buf;
-  a.len = len;
+  /* ("ack", id, dlg, msg): msg only for an ACK with a body (an answer to
+   * an offer in our 2xx); a bodiless ACK is nil, its msg object would be
+   * made for nothing - the façade only needs to know it came */
+  if (!msg || msg->body.len) {
+    a.buf = buf;
+    a.len = len;
+  }
   dispatch_ua(u->id, "ack", push_dlg_msg_args, &a);
 }
 
