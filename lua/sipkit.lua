@@ -712,8 +712,9 @@ local function request_events(r)
 end
 
 local function new_request(ua, srv, msg, call)
-  local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false },
-    Request)
+  -- method copied from msg: read on every respond and by most scripts
+  local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false,
+    method = msg.method }, Request)
   if srv then ua.by_srv[srv] = r end
   return r
 end
@@ -736,7 +737,7 @@ function Request:respond(code, opts)
   local ok, dlg = self.srv:respond(code, ro)
   if not ok then return nil, dlg end
   if code >= 200 then self.answered = true end
-  local m = self.msg.method
+  local m = self.method
   if dlg and not self.call and (m == "INVITE" or m == "SUBSCRIBE" or m == "REFER") and code < 300 then
     self.new_call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
     if m == "INVITE" then
@@ -746,7 +747,7 @@ function Request:respond(code, opts)
       self.new_call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
     end
   end
-  if self.call and self.msg.method == "INVITE" and code >= 200 and code < 300 then
+  if self.call and m == "INVITE" and code >= 200 and code < 300 then
     if body then self.call.local_sdp = body end
     if self.msg:_has_sdp() then self.call.remote_sdp = self.msg.body end
   end
@@ -846,7 +847,7 @@ end
 -- re-INVITE, so an unexpected request never breaks a flow.
 function Request:_auto()
   if self.answered or not self.srv then return end
-  if self.msg.method == "INVITE" and self.call then
+  if self.method == "INVITE" and self.call then
     local m = self.ua:_media({})
     local sdp = self.msg:_has_sdp() and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
     self:respond(200, { sdp = sdp })
