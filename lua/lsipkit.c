@@ -228,43 +228,30 @@ static lmsg *check_msg(lua_State *L, int i) {
   return (lmsg *)luaL_checkudata(L, i, MSG_MT);
 }
 
-/* Parse the string at index si into a new msg userdata sized to the exact
- * header count (a first parse into a stack array counts them: a message
- * userdata holding SIPKIT_MAX_HEADERS entries would weigh ~40 KiB).
- * Pushes the msg, or nil, err. */
-static int push_parsed(lua_State *L, int si, unsigned flags) {
-  static sipkit_header scratch[SIPKIT_MAX_HEADERS];
-  sipkit_msg probe;
-  sipkit_error e;
+/* The msg userdata for the string at index si (absolute) and its parse:
+ * the header array is copied to the exact count and the quick-access
+ * pointers into it rebased, as sipkit__stored_copy does.  Pushes the msg. */
+static int push_msg_parsed(lua_State *L, int si, const sipkit_msg *probe) {
   size_t len, n;
-  const char *buf;
+  const char *buf = lua_tolstring(L, si, &len);
   lmsg *m;
-  int rc;
-
-  si = lua_absindex(L, si);
-  buf = lua_tolstring(L, si, &len);
-  sipkit_msg_init(&probe, scratch, SIPKIT_MAX_HEADERS);
-  rc = sipkit_parse(&probe, buf, len, flags, &e);
-  if (rc != SIPKIT_EOK)
-    return push_fail(L, &e, buf, len);
-  n = probe.num_headers ? probe.num_headers : 1;
+  n = probe->num_headers ? probe->num_headers : 1;
   m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg) + (n - 1) * sizeof(sipkit_header), 2);
   m->buf = buf;
   m->len = len;
   lua_pushvalue(L, si);
   lua_setiuservalue(L, -2, UV_BYTES);
   luaL_setmetatable(L, MSG_MT);
-  /* The probe's parse, moved into the userdata (a second parse cost as
-   * much as the first): the header array is copied and the quick-access
-   * pointers into it rebased, as sipkit__stored_copy does. */
-  memcpy(m->hdrs, scratch, probe.num_headers * sizeof(sipkit_header));
-  m->msg = probe;
+  memcpy(m->hdrs, probe->headers, probe->num_headers * sizeof(sipkit_header));
+  m->msg = *probe;
   m->msg.headers = m->hdrs;
   m->msg.max_headers = (uint32_t)n;
+  m->msg.buf_ = buf; /* spans are offsets, so they hold for the copy */
 #define REBASE(f)                                                                 \
-  if (probe.f)                                                                    \
+  if (probe->f)                                                                   \
     m->msg.f = (const void *)((const char *)m->hdrs +                             \
-                              ((const char *)(const void *)probe.f - (const char *)scratch));
+                              ((const char *)(const void *)probe->f -             \
+                               (const char *)probe->headers));
   REBASE(via)
   REBASE(from)
   REBASE(to)
@@ -273,6 +260,27 @@ static int push_parsed(lua_State *L, int si, unsigned flags) {
   REBASE(content_type)
 #undef REBASE
   return 1;
+}
+
+/* Parse the string at index si into a new msg userdata sized to the exact
+ * header count (a first parse into a stack array counts them: a message
+ * userdata holding SIPKIT_MAX_HEADERS entries would weigh ~40 KiB).
+ * Pushes the msg, or nil, err. */
+static int push_parsed(lua_State *L, int si, unsigned flags) {
+  static sipkit_header scratch[SIPKIT_MAX_HEADERS];
+  sipkit_msg probe;
+  sipkit_error e;
+  size_t len;
+  const char *buf;
+  int rc;
+
+  si = lua_absindex(L, si);
+  buf = lua_tolstring(L, si, &len);
+  sipkit_msg_init(&probe, scratch, SIPKIT_MAX_HEADERS);
+  rc = sipkit_parse(&probe, buf, len, flags, &e);
+  if (rc != SIPKIT_EOK)
+    return push_fail(L, &e, buf, len);
+  return push_msg_parsed(L, si, &probe);
 }
 
 /* sipkit.parse(bytes [, {lenient_lf = true, no_checks = true}]) */
@@ -588,6 +596,67 @@ static void audio_opts(lua_State *L, int t, sipkit_sdp_audio *a) {
   lua_pop(L, 1);
 }
 
+/* The last SDP offer that parsed and the last answer made.  A UAS under
+ * load gets the same offer call after call (a load generator's SDP) and
+ * answers it the same way; parsing it twice per call (msg:_has_sdp, then
+ * sdp_answer) cost a tenth of the call.  Parsing and answering depend only
+ * on the bytes and the audio options, so an identical input gets the
+ * remembered result.  Per thread, like the Lua states using it. */
+#define SDP_MEMO_MAX 2048u
+typedef struct sdp_memo {
+  size_t offer_len; /* 0: nothing remembered */
+  char offer[SDP_MEMO_MAX];
+  sipkit_sdp_audio a; /* the answer's options; strings copied below */
+  char address[64], username[64];
+  size_t answer_len; /* 0: no answer remembered for this offer */
+  char answer[4096];
+} sdp_memo;
+static _Thread_local sdp_memo sdp_last;
+
+static int sdp_memo_has(const char *body, size_t len) {
+  return len && len == sdp_last.offer_len && !memcmp(body, sdp_last.offer, len);
+}
+
+/* body parsed: remember it (dropping the answer of another offer) */
+static void sdp_memo_parsed(const char *body, size_t len) {
+  if (sdp_memo_has(body, len))
+    return;
+  sdp_last.answer_len = 0;
+  sdp_last.offer_len = 0;
+  if (len > SDP_MEMO_MAX)
+    return;
+  memcpy(sdp_last.offer, body, len);
+  sdp_last.offer_len = len;
+}
+
+static int same_str(const char *x, const char *y) {
+  return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+static int sdp_memo_answer_of(const char *offer, size_t len, const sipkit_sdp_audio *a) {
+  const sipkit_sdp_audio *m = &sdp_last.a;
+  return sdp_memo_has(offer, len) && sdp_last.answer_len && m->sess_id == a->sess_id &&
+         m->sess_version == a->sess_version && m->port == a->port && m->codecs == a->codecs &&
+         m->event_pt == a->event_pt && m->hold == a->hold &&
+         same_str(m->address, a->address) && same_str(m->username, a->username);
+}
+
+static void sdp_memo_answered(const char *offer, size_t len, const sipkit_sdp_audio *a,
+                              const char *answer, size_t alen) {
+  sdp_memo_parsed(offer, len);
+  if (!sdp_memo_has(offer, len) || alen > sizeof sdp_last.answer ||
+      (a->address && strlen(a->address) >= sizeof sdp_last.address) ||
+      (a->username && strlen(a->username) >= sizeof sdp_last.username))
+    return;
+  sdp_last.a = *a;
+  if (a->address)
+    sdp_last.a.address = strcpy(sdp_last.address, a->address);
+  if (a->username)
+    sdp_last.a.username = strcpy(sdp_last.username, a->username);
+  memcpy(sdp_last.answer, answer, alen);
+  sdp_last.answer_len = alen;
+}
+
 /* sipkit.sdp_offer{address=, port=, codecs=, hold=} -> string or nil, err */
 static int l_sdp_offer(lua_State *L) {
   sipkit_sdp_audio a;
@@ -620,6 +689,10 @@ static int l_sdp_answer(lua_State *L) {
     lua_newtable(L);
   }
   audio_opts(L, 2, &a);
+  if (sdp_memo_answer_of(offer, olen, &a)) {
+    lua_pushlstring(L, sdp_last.answer, sdp_last.answer_len);
+    return 1;
+  }
   s = sdp_get(L);
   if (!s)
     return luaL_error(L, "sipkit: out of memory");
@@ -632,6 +705,7 @@ static int l_sdp_answer(lua_State *L) {
   sdp_put(L, s);
   if (rc != SIPKIT_EOK)
     return push_fail_code(L, rc, "sdp answer");
+  sdp_memo_answered(offer, olen, &a, out, len);
   lua_pushlstring(L, out, len);
   return 1;
 }
@@ -1502,9 +1576,124 @@ static int run_protected(lua_State *L) {
 
 static const sipkit_lua_hooks *run_hooks;
 
+/* The runner's Lua allocator.  A call makes and drops hundreds of small
+ * Lua objects (strings, tables, closures, coroutines); glibc's malloc and
+ * free cost about a tenth of the instructions of a call.  Blocks up to
+ * POOL_MAX bytes come from per-size-class free lists carved out of 64 KiB
+ * chunks, and go back to their list; larger ones use malloc.  The chunks
+ * are freed with the state.  Under AddressSanitizer blocks go to malloc so
+ * use-after-free in the binding stays visible. */
+#define POOL_GRAIN 16u
+#define POOL_MAX 2048u
+#define POOL_CHUNK (64u * 1024u)
+
+typedef struct pool_chunk {
+  struct pool_chunk *next;
+} pool_chunk;
+
+typedef struct lua_pool {
+  void *free[POOL_MAX / POOL_GRAIN]; /* singly linked through each block's first word */
+  char *cur;                         /* the unused rest of the newest chunk */
+  size_t left;
+  pool_chunk *chunks;
+} lua_pool;
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_OFF 1
+#endif
+#endif
+#ifndef POOL_OFF
+#define POOL_OFF 0
+#endif
+
+static void *pool_get(lua_pool *p, size_t cls) {
+  void *b = p->free[cls];
+  size_t sz = (cls + 1) * POOL_GRAIN;
+  if (b) {
+    memcpy(&p->free[cls], b, sizeof(void *));
+    return b;
+  }
+  if (p->left < sz) {
+    /* the chunk's tail, too small for this class, is left unused */
+    pool_chunk *c = (pool_chunk *)malloc(POOL_CHUNK);
+    if (!c)
+      return NULL;
+    c->next = p->chunks;
+    p->chunks = c;
+    p->cur = (char *)c + POOL_GRAIN; /* blocks stay 16-byte aligned */
+    p->left = POOL_CHUNK - POOL_GRAIN;
+  }
+  b = p->cur;
+  p->cur += sz;
+  p->left -= sz;
+  return b;
+}
+
+static void pool_put(lua_pool *p, void *b, size_t cls) {
+  memcpy(b, &p->free[cls], sizeof(void *));
+  p->free[cls] = b;
+}
+
+static void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  lua_pool *p = (lua_pool *)ud;
+  size_t ocls, ncls;
+  void *nb;
+  if (!ptr)
+    osize = 0; /* osize is then the type of the new object */
+  if (POOL_OFF || (osize > POOL_MAX && nsize > POOL_MAX)) {
+    if (nsize == 0) {
+      free(ptr);
+      return NULL;
+    }
+    return realloc(ptr, nsize);
+  }
+  ocls = osize ? (osize - 1) / POOL_GRAIN : 0;
+  ncls = nsize ? (nsize - 1) / POOL_GRAIN : 0;
+  if (nsize == 0) {
+    if (osize > POOL_MAX)
+      free(ptr);
+    else if (ptr) /* Lua frees empty arrays as (NULL, 0) */
+      pool_put(p, ptr, ocls);
+    return NULL;
+  }
+  if (ptr && osize <= POOL_MAX && nsize <= POOL_MAX && ocls == ncls)
+    return ptr;
+  nb = nsize <= POOL_MAX ? pool_get(p, ncls) : malloc(nsize);
+  if (!nb)
+    return NULL; /* Lua never shrinks through a failing allocator's NULL: it keeps the block */
+  if (ptr) {
+    memcpy(nb, ptr, osize < nsize ? osize : nsize);
+    if (osize > POOL_MAX)
+      free(ptr);
+    else
+      pool_put(p, ptr, ocls);
+  }
+  return nb;
+}
+
+static void pool_free_all(lua_pool *p) {
+  while (p->chunks) {
+    pool_chunk *c = p->chunks;
+    p->chunks = c->next;
+    free(c);
+  }
+}
+
+static int run_panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "sipkit: PANIC: unprotected error in call to Lua API (%s)\n",
+          msg ? msg : "error object is not a string");
+  fflush(stderr);
+  return 0; /* abort() */
+}
+
 SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
                                   const sipkit_lua_hooks *hooks) {
   lua_State *L;
+  lua_pool pool;
   FILE *f;
   int rc;
   f = fopen(path, "r");
@@ -1513,11 +1702,14 @@ SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
     return 2;
   }
   fclose(f);
-  L = luaL_newstate();
+  memset(&pool, 0, sizeof pool);
+  L = lua_newstate(pool_alloc, &pool);
   if (!L) {
+    pool_free_all(&pool);
     fprintf(stderr, "sipkit: cannot create a Lua state: out of memory\n");
     return 1;
   }
+  lua_atpanic(L, run_panic);
   run_hooks = hooks;
   lua_pushcfunction(L, run_msghandler);
   lua_pushcfunction(L, run_protected);
@@ -1530,6 +1722,7 @@ SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
     fflush(stderr);
   }
   lua_close(L);
+  pool_free_all(&pool);
   run_hooks = NULL;
   return rc == LUA_OK ? 0 : 1;
 }
@@ -1548,12 +1741,53 @@ SIPKIT_LUA_API int sipkit_lua_run_module(const char *module, const char *path,
 /* ------------------------------------------------------------------ */
 /* Module                                                              */
 
+/* msg:_has_sdp() -> whether msg.sdp would be a table: an application/sdp
+ * body that parses.  For the façade, which only asks whether there is an
+ * offer: msg.sdp builds some twenty tables for it.  The answer is kept in
+ * the msg's field cache. */
+static int msg_has_sdp(lua_State *L) {
+  lmsg *m = check_msg(L, 1);
+  sipkit_sdp *s;
+  sipkit_error e;
+  int has = 0;
+  if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, UV_CACHE);
+  }
+  if (lua_getfield(L, -1, "sdp") != LUA_TNIL)
+    return lua_pushboolean(L, 1), 1;
+  lua_pop(L, 1);
+  if (lua_getfield(L, -1, "_has_sdp") != LUA_TNIL) /* msg._has_sdp finds the method first */
+    return 1;
+  lua_pop(L, 1);
+  if (ctype_is(m, "application", "sdp") && m->msg.body.len) {
+    const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg.body);
+    has = sdp_memo_has(body, m->msg.body.len);
+    if (!has) {
+      s = sdp_get(L);
+      if (!s)
+        return luaL_error(L, "sipkit: out of memory");
+      has = sipkit_sdp_parse(s, body, m->msg.body.len, &e) == SIPKIT_EOK;
+      sdp_put(L, s);
+      if (has)
+        sdp_memo_parsed(body, m->msg.body.len);
+    }
+  }
+  lua_pushboolean(L, has);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "_has_sdp");
+  return 1;
+}
+
 static const luaL_Reg msg_methods[] = {
     {"header", msg_header},
     {"headers", msg_headers},
     {"response", msg_response},
     {"credentials", msg_credentials},
     {"verify_auth", msg_verify_auth},
+    {"_has_sdp", msg_has_sdp},
     {NULL, NULL}};
 
 static const luaL_Reg msg_meta[] = {
@@ -1901,16 +2135,22 @@ static void push_srv(lua_State *L, lua_ua *u, sipkit_srv *s) {
 }
 
 /* A message from a callback: its buffer dies with the callback, so the
- * bytes are copied into a Lua string and parsed again into a msg (the
- * core accepted it, so only a message the core parsed more leniently
- * fails here; then nil). */
-static void push_msg_copy(lua_State *L, const char *buf, size_t len) {
+ * bytes are copied into a Lua string.  The core's parse of them (msg)
+ * becomes the msg's: spans are offsets, valid in the copy, and a second
+ * parse cost as much as the first.  Without msg the copy is parsed again
+ * (only a message the core parsed more leniently fails; then nil). */
+static void push_msg_copy(lua_State *L, const sipkit_msg *msg, const char *buf, size_t len) {
   int n;
   if (!buf) {
     lua_pushnil(L);
     return;
   }
   lua_pushlstring(L, buf, len);
+  if (msg && msg->buf_ == buf && msg->size <= len) {
+    push_msg_parsed(L, lua_gettop(L), msg);
+    lua_remove(L, -2);
+    return;
+  }
   n = push_parsed(L, -1, 0);
   if (n == 2) {
     lua_pop(L, 2);
@@ -1925,6 +2165,7 @@ typedef struct ua_cb_args {
   lua_ua *u;
   sipkit_srv *srv;
   sipkit_dlg *dlg;
+  const sipkit_msg *msg; /* the core's parse of buf, or NULL */
   const char *buf;
   size_t len;
   int status; /* response status or dialog end reason */
@@ -1949,7 +2190,7 @@ static int push_request_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   push_srv(L, a->u, a->srv);
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   lua_pushboolean(L, sipkit_srv_routed(a->srv)); /* proxy mode: not ours, passing through */
   return 4;
 }
@@ -1960,8 +2201,8 @@ static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
   (void)ua;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = u;
   a.srv = srv;
   a.dlg = dlg;
@@ -1982,7 +2223,7 @@ static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
 static int push_dlg_msg_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   return 2;
 }
 
@@ -1991,12 +2232,17 @@ static void ua_on_ack(void *data, sipkit_ua *ua, sipkit_dlg *dlg,
   lua_ua *u = (lua_ua *)data;
   ua_cb_args a;
   (void)ua;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = u;
   a.dlg = dlg;
-  a.buf = buf;
-  a.len = len;
+  /* ("ack", id, dlg, msg): msg only for an ACK with a body (an answer to
+   * an offer in our 2xx); a bodiless ACK is nil, its msg object would be
+   * made for nothing - the façade only needs to know it came */
+  if (!msg || msg->body.len) {
+    a.buf = buf;
+    a.len = len;
+  }
   dispatch_ua(u->id, "ack", push_dlg_msg_args, &a);
 }
 
@@ -2191,7 +2437,7 @@ static int push_response_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   lua_pushinteger(L, a->status);
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   return 3;
 }
 
@@ -2201,8 +2447,8 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
   lhandle *x = (lhandle *)data;
   ua_cb_args a;
   (void)req;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = x->u;
   a.dlg = dlg;
   a.buf = buf;
@@ -2363,7 +2609,7 @@ static int srv_respond(lua_State *L) {
 static int push_forward_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   lua_pushinteger(L, a->status);
-  push_msg_copy(L, a->buf, a->len);
+  push_msg_copy(L, a->msg, a->buf, a->len);
   return 2;
 }
 
@@ -2372,8 +2618,8 @@ static void srv_forward_cb(void *data, sipkit_srv *srv, int status, const sipkit
   lhandle *x = (lhandle *)data;
   ua_cb_args a;
   (void)srv;
-  (void)msg;
   memset(&a, 0, sizeof a);
+  a.msg = msg;
   a.u = x->u;
   a.buf = buf;
   a.len = len;

@@ -31,6 +31,7 @@ function M.gen_branch() return core.gen("branch") end
 function M.gen_call_id() return core.gen("call_id") end
 
 local pack, unpack = table.pack, table.unpack
+local stdout = io and io.stdout
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 
@@ -59,9 +60,13 @@ Task.__name = "sipkit.task"
 
 local function new_state()
   local st = {
-    ready = {}, ready_head = 1, ready_tail = 0,
+    -- the ready FIFO: task and wake-up arguments in parallel arrays, so a
+    -- wake-up makes no table (rn = -1: ra holds a pack of more than two)
+    ready = {}, ra = {}, rb = {}, rn = {}, ready_head = 1, ready_tail = 0,
     tasks = {},      -- task -> true while alive
     timers = {},     -- id -> callback
+    timer_what = {}, -- id -> what timed out (the callback gets nil, TIMEOUT error)
+    timer_ud = {},   -- id -> the core's timer
     next_timer = 0,
     closers = {},    -- objects to close when the run ends (user agents)
     uas = {},        -- id -> UA
@@ -73,14 +78,24 @@ end
 
 local function schedule(task, ...)
   local st = run_state
-  st.ready_tail = st.ready_tail + 1
-  st.ready[st.ready_tail] = { task, pack(...) }
+  local i = st.ready_tail + 1
+  st.ready_tail = i
+  st.ready[i] = task
+  local n = select("#", ...)
+  if n <= 2 then
+    st.ra[i], st.rb[i] = ...
+  else
+    st.ra[i], n = pack(...), -1
+  end
+  st.rn[i] = n
 end
 
 -- Every wait has a fresh token: a late wake (a timer that fired while the
 -- message it guarded arrived) finds another token and does nothing.
+local wait_seq = 0
 local function waker(task)
-  local token = {}
+  wait_seq = wait_seq + 1
+  local token = wait_seq
   task.token = token
   return function(...)
     if task.token == token then
@@ -92,14 +107,29 @@ local function waker(task)
   end
 end
 
-local function after(seconds, fn)
+-- A timer of the loop: fn() after seconds, or fn(nil, TIMEOUT error) when
+-- `what` names the wait it bounds.  Returns its id for cancel_timer.
+local function start_timer(seconds, fn, what)
   local st = assert(run_state, "sipkit: no run")
   st.next_timer = st.next_timer + 1
   local id = st.next_timer
   local ms = math.max(0, math.ceil(seconds * 1000))
-  local t = assert(st.rt:timer(ms, id))
+  st.timer_ud[id] = assert(st.rt:timer(ms, id))
   st.timers[id] = fn
-  return { cancel = function() st.timers[id] = nil; t:cancel() end }
+  st.timer_what[id] = what
+  return id
+end
+
+local function cancel_timer(st, id)
+  local ud = st.timer_ud[id]
+  st.timers[id], st.timer_what[id], st.timer_ud[id] = nil, nil, nil
+  if ud then ud:cancel() end
+end
+
+local function after(seconds, fn)
+  local st = run_state
+  local id = start_timer(seconds, fn)
+  return { cancel = function() cancel_timer(st, id) end }
 end
 M.after = function(seconds, fn)
   if type(seconds) ~= "number" then error("sipkit.after: seconds expected", 2) end
@@ -114,46 +144,56 @@ local function this_task(fname)
   return t
 end
 
+local function unblocked(st, tm, disarm, ...)
+  if tm then cancel_timer(st, tm) end
+  if disarm then disarm() end
+  return ...
+end
+
 -- Suspend the current task until arm's waker fires or timeout seconds
--- pass (then nil, TIMEOUT error).  arm(wake) registers wake with what the
--- task waits for and may return a function that unregisters it.
-local function block(fname, timeout, arm)
+-- pass (then nil, TIMEOUT error).  arm(wake, ctx) registers wake with what
+-- the task waits for and may return a function that unregisters it.
+local function block(fname, timeout, arm, ctx)
   local t = this_task(fname)
   local wake = waker(t)
-  local disarm = arm and arm(wake)
-  local tm
-  if timeout then
-    tm = after(timeout, function() wake(nil, timeout_error(fname)) end)
-  end
-  local r = pack(co_yield(SUSPEND))
-  if tm then tm.cancel() end
-  if disarm then disarm() end
-  return unpack(r, 1, r.n)
+  local disarm = arm and arm(wake, ctx)
+  local tm = timeout and start_timer(timeout, wake, fname)
+  return unblocked(run_state, tm, disarm, co_yield(SUSPEND))
 end
 
 local function finish_task(t, ok, r)
   run_state.tasks[t] = nil
   t.done = true
   t.ok, t.result = ok, r
-  for _, w in ipairs(t.joiners or {}) do w(true) end
+  if t.joiners then
+    for _, w in ipairs(t.joiners) do w(true) end
+  end
   t.joiners = nil
 end
 
-local function resume(t, args)
-  current = t
-  local r = pack(co_resume(t.co, unpack(args, 1, args.n)))
+local function resumed(t, ok, ...)
   current = nil
-  if not r[1] then
-    local e = r[2]
+  if not ok then
+    local e = ...
     if type(e) ~= "string" then e = tostring(e) end
     finish_task(t, false, { n = 1, e })
     error(debug.traceback(t.co, e), 0)
   end
   if co_status(t.co) == "dead" then
-    finish_task(t, true, pack(unpack(r, 2, r.n)))
-  elseif r[2] ~= SUSPEND then
+    finish_task(t, true, pack(...))
+  elseif ... ~= SUSPEND then
     schedule(t) -- a bare coroutine.yield() gives the others a turn
   end
+end
+
+-- resume t with n (0..2) arguments a, b, or n == -1 and a packed
+local function resume(t, n, a, b)
+  current = t
+  local co = t.co
+  if n == 0 then return resumed(t, co_resume(co)) end
+  if n == 1 then return resumed(t, co_resume(co, a)) end
+  if n == 2 then return resumed(t, co_resume(co, a, b)) end
+  return resumed(t, co_resume(co, unpack(a, 1, a.n)))
 end
 
 function M.spawn(fn, ...)
@@ -165,13 +205,15 @@ function M.spawn(fn, ...)
   return t
 end
 
+local function join_arm(wake, self)
+  self.joiners = self.joiners or {}
+  self.joiners[#self.joiners + 1] = wake
+end
+
 -- task:join([timeout]) -> true, results... of the task, or nil, err
 function Task:join(timeout)
   if not self.done then
-    local ok, e = block("task:join", timeout, function(wake)
-      self.joiners = self.joiners or {}
-      self.joiners[#self.joiners + 1] = wake
-    end)
+    local ok, e = block("task:join", timeout, join_arm, self)
     if not ok then return nil, e end
   end
   return true, unpack(self.result, 1, self.result.n)
@@ -185,8 +227,7 @@ function M.sleep(seconds)
   end
   if not run_state then return M.run(M.sleep, seconds) end
   local t = this_task("sipkit.sleep")
-  local wake = waker(t)
-  after(seconds, function() wake() end)
+  start_timer(seconds, waker(t))
   co_yield(SUSPEND)
 end
 
@@ -200,21 +241,52 @@ end
 local Mailbox = {}
 Mailbox.__index = Mailbox
 
+-- items and waiters are made on first use: most mailboxes (a request's
+-- events, a call's inbox) see one value or none
 local function mailbox()
-  return setmetatable({ items = {}, head = 1, tail = 0, waiters = {} }, Mailbox)
+  return setmetatable({ head = 1, tail = 0 }, Mailbox)
 end
 M.mailbox = mailbox
 
 function Mailbox:put(v)
-  while #self.waiters > 0 do
-    local w = table.remove(self.waiters, 1)
+  local ws = self.waiters
+  while ws and ws[1] do
+    local w = table.remove(ws, 1)
     if w(v) then return end
   end
+  local items = self.items
+  if not items then
+    items = {}
+    self.items = items
+  end
   self.tail = self.tail + 1
-  self.items[self.tail] = v
+  items[self.tail] = v
 end
 
 function Mailbox:empty() return self.head > self.tail end
+
+-- A waiter leaves the list when woken by put; one woken otherwise (its
+-- timeout) is taken out here, by get once it resumes.
+local function mailbox_arm(wake, self)
+  local ws = self.waiters
+  if not ws then
+    ws = {}
+    self.waiters = ws
+  end
+  ws[#ws + 1] = wake
+end
+
+local function mailbox_disarm(ws, wake)
+  if not ws then return end
+  for i = #ws, 1, -1 do
+    if ws[i] == wake then table.remove(ws, i) return end
+  end
+end
+
+local function got(self, wake, ...)
+  if ... == nil then mailbox_disarm(self.waiters, wake) end
+  return ...
+end
 
 function Mailbox:get(timeout, what)
   if self.head <= self.tail then
@@ -224,31 +296,36 @@ function Mailbox:get(timeout, what)
     return v
   end
   if self.closed then return nil, self.closed end
-  return block(what or "receive", timeout, function(wake)
-    self.waiters[#self.waiters + 1] = wake
-    return function()
-      for i, w in ipairs(self.waiters) do
-        if w == wake then table.remove(self.waiters, i) break end
-      end
-    end
-  end)
+  local t = this_task(what or "receive")
+  local wake = waker(t)
+  mailbox_arm(wake, self)
+  local tm = timeout and start_timer(timeout, wake, what or "receive")
+  if tm then
+    return got(self, wake, unblocked(run_state, tm, nil, co_yield(SUSPEND)))
+  end
+  return got(self, wake, co_yield(SUSPEND))
 end
 
 -- End every wait with nil, err; later gets return it at once.
 function Mailbox:close(err)
   self.closed = err
   local ws = self.waiters
-  self.waiters = {}
-  for _, w in ipairs(ws) do w(nil, err) end
+  self.waiters = nil
+  if ws then
+    for _, w in ipairs(ws) do w(nil, err) end
+  end
 end
 
 local dispatchers = {}   -- kind -> function(id, ...) -> boolean
 M._dispatchers = dispatchers
 
 dispatchers.timer = function(id)
-  local fn = run_state.timers[id]
-  run_state.timers[id] = nil
-  if fn then fn() end
+  local st = run_state
+  local fn, what = st.timers[id], st.timer_what[id]
+  st.timers[id], st.timer_what[id], st.timer_ud[id] = nil, nil, nil
+  if fn then
+    if what then fn(nil, timeout_error(what)) else fn() end
+  end
   return true
 end
 
@@ -267,11 +344,13 @@ local function step_ready(st)
   for _ = 1, MAX_ROUNDS do
     local last = st.ready_tail
     if st.ready_head > last then return end
+    local ready, ra, rb, rn = st.ready, st.ra, st.rb, st.rn
     while st.ready_head <= last do
-      local e = st.ready[st.ready_head]
-      st.ready[st.ready_head] = nil
-      st.ready_head = st.ready_head + 1
-      if not e[1].done then resume(e[1], e[2]) end
+      local i = st.ready_head
+      local t, a, b, n = ready[i], ra[i], rb[i], rn[i]
+      ready[i], ra[i], rb[i], rn[i] = nil, nil, nil, nil
+      st.ready_head = i + 1
+      if not t.done then resume(t, n, a, b) end
     end
   end
 end
@@ -300,8 +379,15 @@ function M.run(fn, ...)
     while not main.done do
       if st.ready_head <= st.ready_tail then
         step_ready(st)
-        if not main.done then st.rt:step(false) end
+        -- tasks still ready after MAX_ROUNDS: the loop gets a turn without
+        -- waiting; none ready: the blocking step below comes next anyway
+        -- (a non-blocking one first cost an epoll_wait per wake-up)
+        if not main.done and st.ready_head <= st.ready_tail then st.rt:step(false) end
       else
+        -- what the tasks wrote reaches stdout before the loop waits: a
+        -- script can leave its lines buffered (one write per wake-up,
+        -- not per line) and they still come out when they happen
+        if stdout then stdout:flush() end
         local alive = st.rt:step(true)
         if not alive and st.ready_head > st.ready_tail then
           error("sipkit.run: every task is waiting and nothing can wake them (deadlock)", 0)
@@ -347,9 +433,13 @@ Call.__name = "sipkit.Call"
 Pending.__index = Pending
 Pending.__name = "sipkit.Pending"
 Request.__name = "sipkit.Request"
+-- The request's own fields, absent until set: never looked up in the msg
+-- (each look-up there is a trip through msg's __index in C).
+local REQUEST_OWN = { srv = true, call = true, answered = true, cancelled = true, new_call = true,
+  events = true, forwarded = true, ended = true }
 Request.__index = function(self, k)
   local m = Request[k]
-  if m ~= nil then return m end
+  if m ~= nil or REQUEST_OWN[k] then return m end
   return self.msg[k] -- method, uri, from, to, body, sdp, dtmf ... of the request
 end
 
@@ -391,6 +481,12 @@ local function header_lines(h)
   return out
 end
 M.header_lines = header_lines
+local function lines_or_nil(h)
+  if h == nil then return nil end
+  return header_lines(h)
+end
+-- the options of a call without any, never written to
+local NO_OPTS = {}
 
 local function status_error(status, msg)
   local reason = msg and msg.reason or core.reason_phrase(status)
@@ -414,12 +510,13 @@ end
 
 ---------------------------------------------------------------- pending requests
 
-local function send(ua, opts, start)
+-- via: the core object that sends (the UA's, or a dialog), as via:request(opts, id)
+local function send(ua, opts, via)
   local st = run_state
   local id = next_id(st)
   local p = setmetatable({ ua = ua, id = id, events = mailbox(), opts = opts }, Pending)
   st.pending[id] = p -- before the C call: a synchronous final must find it
-  local r, err = start(id)
+  local r, err = via:request(opts, id)
   if not r then
     st.pending[id] = nil
     return nil, err
@@ -507,9 +604,9 @@ function Call:request(method, opts)
   if self.state == "ended" then return nil, self:_ended_err() end
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
-  local copts = { method = method, headers = header_lines(opts.headers), body = body,
+  local copts = { method = method, headers = lines_or_nil(opts.headers), body = body,
     content_type = ctype }
-  local p, err = send(self.ua, copts, function(id) return self.dlg:request(copts, id) end)
+  local p, err = send(self.ua, copts, self.dlg)
   if not p then return nil, err end
   return p:result(opts.timeout)
 end
@@ -548,7 +645,7 @@ function Call:reinvite(opts)
   local r, err = self:request("INVITE", { sdp = sdp, headers = opts.headers, timeout = opts.timeout })
   if not r then return nil, err end
   self.local_sdp = sdp
-  if r.sdp then self.remote_sdp = r.body end
+  if r:_has_sdp() then self.remote_sdp = r.body end
   return r
 end
 
@@ -583,7 +680,7 @@ function Call:receive(timeout)
   local req, err = self.inbox:get(timeout, "call:receive")
   if req and not req.answered then
     self.handed = req
-    after(AUTO_ANSWER_AFTER, function()
+    start_timer(AUTO_ANSWER_AFTER, function()
       if not req.answered then M.spawn(function() req:_auto() end) end
     end)
   end
@@ -595,7 +692,8 @@ function Call:events()
 end
 
 function Call:_incoming(req)
-  if #self.inbox.waiters == 0 then
+  local ws = self.inbox.waiters
+  if not (ws and ws[1]) then
     M.spawn(function() req:_auto() end)
   end
   self.inbox:put(req)
@@ -603,9 +701,20 @@ end
 
 ---------------------------------------------------------------- incoming requests
 
+-- a request's CANCEL news, made when someone waits for it or it comes
+local function request_events(r)
+  local e = r.events
+  if not e then
+    e = mailbox()
+    r.events = e
+  end
+  return e
+end
+
 local function new_request(ua, srv, msg, call)
+  -- method copied from msg: read on every respond and by most scripts
   local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false,
-    events = mailbox() }, Request)
+    method = msg.method }, Request)
   if srv then ua.by_srv[srv] = r end
   return r
 end
@@ -614,29 +723,33 @@ end
 -- reliable=}]) -> true or nil, err
 function Request:respond(code, opts)
   if type(code) ~= "number" then error("respond: a status code expected", 2) end
-  opts = opts or {}
+  opts = opts or NO_OPTS
   if self.answered or not self.srv then
     return nil, core.error("STATE", self.cancelled and "request was cancelled" or "request already answered")
   end
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
-  local ok, dlg = self.srv:respond(code, { reason = opts.reason, headers = header_lines(opts.headers),
-    body = body, content_type = ctype, reliable = opts.reliable })
+  local ro
+  if body or ctype or opts.reason or opts.headers ~= nil or opts.reliable then
+    ro = { reason = opts.reason, headers = lines_or_nil(opts.headers), body = body, content_type = ctype,
+      reliable = opts.reliable }
+  end
+  local ok, dlg = self.srv:respond(code, ro)
   if not ok then return nil, dlg end
   if code >= 200 then self.answered = true end
-  local m = self.msg.method
+  local m = self.method
   if dlg and not self.call and (m == "INVITE" or m == "SUBSCRIBE" or m == "REFER") and code < 300 then
     self.new_call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
     if m == "INVITE" then
       self.new_call.invite = self.msg
-      if self.msg.sdp then self.new_call.remote_sdp = self.msg.body end
+      if self.msg:_has_sdp() then self.new_call.remote_sdp = self.msg.body end
     elseif code >= 200 then
       self.new_call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
     end
   end
-  if self.call and self.msg.method == "INVITE" and code >= 200 and code < 300 then
+  if self.call and m == "INVITE" and code >= 200 and code < 300 then
     if body then self.call.local_sdp = body end
-    if self.msg.sdp then self.call.remote_sdp = self.msg.body end
+    if self.msg:_has_sdp() then self.call.remote_sdp = self.msg.body end
   end
   return true, self.new_call
 end
@@ -651,11 +764,11 @@ function Request:reject(code, opts) return self:respond(code or 486, opts) end
 -- 200 with SDP (an answer to the offer, or an offer when the INVITE had
 -- none), then wait for the ACK: -> call, or nil, err
 function Request:answer(opts)
-  opts = opts or {}
+  opts = opts or NO_OPTS
   local sdp = opts.sdp
   if sdp == nil then
     local m = self.ua:_media(opts)
-    if self.msg.sdp then sdp = core.sdp_answer(self.msg.body, m) else sdp = core.sdp_offer(m) end
+    if self.msg:_has_sdp() then sdp = core.sdp_answer(self.msg.body, m) else sdp = core.sdp_offer(m) end
   end
   local ok, err = self:respond(200, { sdp = sdp or nil, headers = opts.headers })
   if not ok then return nil, err end
@@ -671,7 +784,7 @@ end
 -- true once a CANCEL arrived; nil, TIMEOUT when none came within timeout
 function Request:wait_cancel(timeout)
   if self.cancelled then return true end
-  local v, err = self.events:get(timeout, "wait_cancel")
+  local v, err = request_events(self):get(timeout, "wait_cancel")
   if v then return true end
   return nil, err
 end
@@ -694,7 +807,7 @@ function Request:forward(opts)
   local f = setmetatable({ req = self, ua = self.ua, queue = mailbox() }, Forward)
   st.forwards[id] = f
   local ok, err = self.srv:forward({ uri = opts.uri, dest = opts.dest, record_route = opts.record_route,
-    headers = header_lines(opts.headers) }, id)
+    headers = lines_or_nil(opts.headers) }, id)
   if not ok then
     st.forwards[id] = nil
     return nil, err
@@ -734,9 +847,9 @@ end
 -- re-INVITE, so an unexpected request never breaks a flow.
 function Request:_auto()
   if self.answered or not self.srv then return end
-  if self.msg.method == "INVITE" and self.call then
+  if self.method == "INVITE" and self.call then
     local m = self.ua:_media({})
-    local sdp = self.msg.sdp and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
+    local sdp = self.msg:_has_sdp() and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
     self:respond(200, { sdp = sdp })
   else
     self:respond(200)
@@ -760,7 +873,7 @@ dispatchers.response = function(id, status, dlg, msg)
     c.state = "confirmed"
     c.local_sdp = p.local_sdp
     c.response = msg
-    if msg and msg.sdp then c.remote_sdp = msg.body end
+    if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
     p.call = c
     if p.abandoned then M.spawn(function() c:bye() end) end
   end
@@ -854,7 +967,7 @@ dispatchers.cancel = function(id, srv)
   if req then
     req.cancelled = true
     req.answered = true -- the core answered 487
-    req.events:put("cancel")
+    request_events(req):put("cancel")
   end
   return true
 end
@@ -946,10 +1059,10 @@ function UA:request(opts)
   if type(opts) ~= "table" then error("ua:request: a table expected", 2) end
   if self.closed then error("ua:request: user agent is closed", 2) end
   local copts = { method = opts.method, uri = opts.uri, to = opts.to, from = opts.from,
-    dest = opts.dest, headers = header_lines(opts.headers), body = opts.body,
+    dest = opts.dest, headers = lines_or_nil(opts.headers), body = opts.body,
     content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
     cseq = opts.cseq }
-  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  local p, err = send(self, copts, self.c)
   if not p then return nil, err end
   p.on_provisional = opts.on_provisional
   return p:result(opts.timeout)
@@ -975,12 +1088,25 @@ function UA:invite_async(uri, opts)
   if self.closed then error("ua:invite: user agent is closed", 2) end
   opts = opts or {}
   local sdp = opts.sdp
-  if sdp == nil then sdp = core.sdp_offer(self:_media(opts)) end
+  if sdp == nil then
+    if opts.address == nil and opts.rtp_port == nil and opts.codecs == nil and opts.hold == nil
+        and opts.sess_version == nil then
+      -- the UA's own media: the same offer every call (its o= line is fixed)
+      if self._offer and self._offer_host == self.host and self._offer_port == self.rtp_port then
+        sdp = self._offer
+      else
+        sdp = core.sdp_offer(self:_media(opts))
+        self._offer, self._offer_host, self._offer_port = sdp, self.host, self.rtp_port
+      end
+    else
+      sdp = core.sdp_offer(self:_media(opts))
+    end
+  end
   if sdp == false then sdp = nil end
   local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
-    headers = header_lines(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
+    headers = lines_or_nil(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
     prack = opts.prack }
-  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  local p, err = send(self, copts, self.c)
   if not p then return nil, err end
   p.invite = true
   p.local_sdp = sdp
@@ -1053,7 +1179,7 @@ function UA:subscribe(uri, opts)
   end
   local copts = { method = "SUBSCRIBE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = h }
-  local p, err = send(self, copts, function(id) return self.c:request(copts, id) end)
+  local p, err = send(self, copts, self.c)
   if not p then done() return nil, err end
   p.subscription = sub
   local resp, rerr = p:result(opts.timeout)

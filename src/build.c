@@ -3,12 +3,15 @@
  * then appended to the output, so a refused value never reaches the
  * output; the finished message is parsed back as the last check. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "internal.h"
+#include "strcat.h"
 #include "sipkit_build.h"
 
 enum { ST_EMPTY, ST_STARTED, ST_FINISHED };
@@ -103,9 +106,8 @@ static void put(line *l, const char *p, size_t n) {
 static void puts_(line *l, const char *s) { put(l, s, strlen(s)); }
 
 static void putu(line *l, unsigned long v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "%lu", v);
-  put(l, tmp, (size_t)n);
+  char tmp[20];
+  put(l, tmp, sipkit__utoa(tmp, v));
 }
 
 static int is_token_char(unsigned char ch) {
@@ -138,6 +140,49 @@ static size_t find_crlf(const char *p, size_t n) {
   return n;
 }
 
+/* Lines that passed the grammar recently.  A UA writes the same lines
+ * over and over (its Contact, Allow, Content-Type, the Via, From, Call-ID
+ * and CSeq of a request copied into each of its responses), and running
+ * the grammar machine over them cost a tenth of building a response.  The
+ * verdict depends only on the header id and the bytes, so a byte-identical
+ * line seen valid before is valid.  Direct-mapped by a hash of the line;
+ * per thread, so builders on other threads never race on it. */
+#define VALID_SLOTS 64u
+#define VALID_MAX 160u /* longer lines are always checked */
+typedef struct valid_slot {
+  uint16_t id;
+  uint16_t len; /* 0: empty */
+  char s[VALID_MAX];
+} valid_slot;
+static _Thread_local valid_slot valid_cache[VALID_SLOTS];
+
+/* A URI (Request-URI or addr-spec) without a headers part that the URI
+ * machine accepted: cached under this id, above every header id. */
+#define VALID_URI_ID 0xffffu
+
+static valid_slot *valid_slot_of(unsigned id, const char *s, size_t n) {
+  uint32_t h = 2166136261u ^ (uint32_t)id; /* FNV-1a */
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return &valid_cache[(h ^ (h >> 16)) % VALID_SLOTS];
+}
+
+static int valid_seen(unsigned id, const char *s, size_t n) {
+  if (n == 0 || n > VALID_MAX)
+    return 0;
+  const valid_slot *v = valid_slot_of(id, s, n);
+  return v->len == n && v->id == id && !memcmp(v->s, s, n);
+}
+
+static void valid_remember(unsigned id, const char *s, size_t n) {
+  if (n == 0 || n > VALID_MAX)
+    return;
+  valid_slot *v = valid_slot_of(id, s, n);
+  v->id = (uint16_t)id;
+  v->len = (uint16_t)n;
+  memcpy(v->s, s, n);
+}
+
 /* Validate the header line l ("Name: value", no CRLF) against the rule of
  * id and append it with its CRLF. */
 static int commit(sipkit_builder *b, int id, const line *l) {
@@ -149,12 +194,15 @@ static int commit(sipkit_builder *b, int id, const line *l) {
   size_t bad = find_crlf(l->s, l->n);
   if (bad < l->n) /* the grammar allows folds; a builder never writes one */
     return fail(b, SIPKIT_EINVALID_VALUE, bad, rule);
-  struct sipkit__ctx c = {0};
-  c.base = (sipkit__ptr)l->s;
-  c.end = c.base + l->n;
-  if (sipkit__vm_validate(&c, id, c.base, c.end))
-    return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
-                c.err_rule && *c.err_rule ? c.err_rule : rule);
+  if (!valid_seen((unsigned)id, l->s, l->n)) {
+    struct sipkit__ctx c = {0};
+    c.base = (sipkit__ptr)l->s;
+    c.end = c.base + l->n;
+    if (sipkit__vm_validate(&c, id, c.base, c.end))
+      return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
+                  c.err_rule && *c.err_rule ? c.err_rule : rule);
+    valid_remember((unsigned)id, l->s, l->n);
+  }
   out(b, l->s, l->n);
   out(b, "\r\n", 2);
   return b->code;
@@ -178,6 +226,8 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
   for (size_t i = 0; i < n; i++)
     if (uri[i] == ' ' || uri[i] == '\t' || uri[i] == '<' || uri[i] == '>')
       return fail(b, SIPKIT_EINVALID_VALUE, off + i, rule);
+  if (valid_seen(VALID_URI_ID, uri, n))
+    return SIPKIT_EOK; /* the same bytes passed below, without headers */
   struct sipkit__ctx c = {0};
   sipkit_uri u;
   c.base = (sipkit__ptr)uri;
@@ -187,6 +237,8 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
                 c.err_rule && *c.err_rule ? c.err_rule : rule);
   if (request_uri && u.headers.len)
     return fail(b, SIPKIT_EINVALID_VALUE, off + u.headers.off - 1, rule);
+  if (!u.headers.len)
+    valid_remember(VALID_URI_ID, uri, n);
   return SIPKIT_EOK;
 }
 
@@ -258,7 +310,12 @@ int sipkit_builder_response(sipkit_builder *b, int status, const char *reason,
   size_t bad = reason_bad(reason, reason_len);
   if (bad < reason_len)
     return fail(b, SIPKIT_EINVALID_VALUE, 12 + bad, "Reason-Phrase");
-  snprintf(sl, sizeof sl, "SIP/2.0 %d ", status);
+  memcpy(sl, "SIP/2.0 ", 8); /* status is 100..699: three digits */
+  sl[8] = (char)('0' + status / 100);
+  sl[9] = (char)('0' + status / 10 % 10);
+  sl[10] = (char)('0' + status % 10);
+  sl[11] = ' ';
+  sl[12] = '\0';
   out(b, sl, 12);
   out(b, reason, reason_len);
   out(b, "\r\n", 2);
@@ -494,9 +551,24 @@ const char *sipkit_reason_phrase(int status) {
 /* ------------------------------------------------------------------ */
 /* Random identifiers                                                  */
 
-static int random_hex(char *out, size_t nbytes) {
-  static const char hex[] = "0123456789abcdef";
-  unsigned char r[16];
+/* Random bytes come from a pool refilled by one getrandom(2) per 4 KiB
+ * rather than one per identifier (a call needs several: branches, tags,
+ * Call-ID).  The pool is its own anonymous page marked MADV_WIPEONFORK: a
+ * forked child (sipkit load --workers) finds it zeroed, so its `avail`
+ * reads 0 and it refills from the kernel instead of repeating its
+ * parent's bytes.  Where the kernel lacks MADV_WIPEONFORK (before Linux
+ * 4.14) every identifier reads getrandom(2) directly, as before. */
+#define RANDOM_POOL_PAGE 4096u
+typedef struct random_pool {
+  size_t avail; /* unread bytes at the end of `bytes`; 0 after a fork */
+  unsigned char bytes[RANDOM_POOL_PAGE - sizeof(size_t)];
+} random_pool;
+
+static pthread_mutex_t random_lock = PTHREAD_MUTEX_INITIALIZER;
+static random_pool *random_pool_page; /* NULL until first use */
+static int random_pool_off;           /* 1: no MADV_WIPEONFORK, read directly */
+
+static int random_fill(unsigned char *r, size_t nbytes) {
   size_t got = 0;
   while (got < nbytes) {
     ssize_t n = getrandom(r + got, nbytes - got, 0);
@@ -507,6 +579,56 @@ static int random_hex(char *out, size_t nbytes) {
     }
     got += (size_t)n;
   }
+  return 0;
+}
+
+/* nbytes (at most 16) random bytes into r; -1 when the kernel gives none. */
+static int random_bytes(unsigned char *r, size_t nbytes) {
+  int rc = 0;
+  pthread_mutex_lock(&random_lock);
+  if (!random_pool_page && !random_pool_off) {
+    void *p = mmap(NULL, RANDOM_POOL_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+#ifdef MADV_WIPEONFORK
+    if (p != MAP_FAILED && madvise(p, RANDOM_POOL_PAGE, MADV_WIPEONFORK) != 0) {
+      munmap(p, RANDOM_POOL_PAGE);
+      p = MAP_FAILED;
+    }
+#else
+    if (p != MAP_FAILED) {
+      munmap(p, RANDOM_POOL_PAGE);
+      p = MAP_FAILED;
+    }
+#endif
+    if (p == MAP_FAILED)
+      random_pool_off = 1;
+    else
+      random_pool_page = p;
+  }
+  random_pool *pool = random_pool_page;
+  if (!pool) {
+    rc = random_fill(r, nbytes);
+  } else {
+    if (pool->avail < nbytes) {
+      rc = random_fill(pool->bytes, sizeof pool->bytes);
+      pool->avail = rc == 0 ? sizeof pool->bytes : 0;
+    }
+    if (rc == 0) {
+      /* bytes are handed out from the end and wiped, so none is used twice */
+      pool->avail -= nbytes;
+      memcpy(r, pool->bytes + pool->avail, nbytes);
+      memset(pool->bytes + pool->avail, 0, nbytes);
+    }
+  }
+  pthread_mutex_unlock(&random_lock);
+  return rc;
+}
+
+static int random_hex(char *out, size_t nbytes) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char r[16];
+  if (random_bytes(r, nbytes) < 0)
+    return -1;
   for (size_t i = 0; i < nbytes; i++) {
     out[2 * i] = hex[r[i] >> 4];
     out[2 * i + 1] = hex[r[i] & 15];
@@ -546,7 +668,17 @@ static int copy_value(sipkit_builder *b, int id, const char *buf,
   l.over = 0;
   put_name(&l, id);
   size_t room = sizeof l.s - l.n;
-  size_t n = sipkit_unfold(buf, h->value, l.s + l.n, room);
+  const char *v = buf + h->value.off;
+  size_t n;
+  /* A value without a line end has no fold: it is copied as is, which is
+   * what sipkit_unfold would write, without its byte-by-byte pass. */
+  if (!memchr(v, '\n', h->value.len) && !memchr(v, '\r', h->value.len)) {
+    n = h->value.len;
+    if (n <= room)
+      memcpy(l.s + l.n, v, n);
+  } else {
+    n = sipkit_unfold(buf, h->value, l.s + l.n, room);
+  }
   if (n > room)
     l.over = 1;
   else

@@ -44,6 +44,8 @@ struct sipkit_rt {
   sipkit_rt_stats st;
   uint64_t rng[2];           /* [0] send, [1] receive: independent streams */
   sipkit__link timers;       /* sipkit_timer */
+  sipkit__link idle_timers;  /* stopped sipkit_timer handles kept for reuse */
+  uint32_t idle_count;
   sipkit__link uas;          /* sipkit_ua */
   uint64_t cap_second;       /* error-reply cap: current second and count in it */
   uint32_t cap_count;
@@ -107,6 +109,7 @@ struct sipkit_ua {
   char *user, *domain, *display, *password, *allow, *supported, *accept;
   char *rbuf;                  /* receive buffer, handed to libuv */
   size_t rbuf_len;
+  int read_some;               /* a datagram came since the last empty read */
   sipkit_header hdrs[SIPKIT_MAX_HEADERS];  /* parse of the current datagram */
   sipkit_header bhdrs[SIPKIT_MAX_HEADERS]; /* parse-back of what we build */
   sipkit__txn *ctab[SIPKIT__TXN_BUCKETS];  /* client transactions by branch */

@@ -297,12 +297,22 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
   sipkit_rt *rt = ua->rt;
   if ((flags & UV_UDP_MMSG_FREE) || ua->closing)
     return; /* the buffer is ours */
-  if (nread < 0 || !addr) {
-    /* an error (a pending ICMP error), or libuv woken by an error-queue
-     * entry with nothing to read */
-    drain_errors(ua);
+  if (nread < 0) {
+    drain_errors(ua); /* a pending ICMP error failed the read */
     return;
   }
+  if (!addr) {
+    /* libuv read until EAGAIN.  The error queue needs reading only when
+     * this wake-up brought no datagram: an entry keeps the socket
+     * readable (epoll is level-triggered here), so a queue we skip now
+     * wakes the loop again at once with nothing to read, and is read
+     * then.  Reading it after every burst cost a recvmsg per wake-up. */
+    if (!ua->read_some)
+      drain_errors(ua);
+    ua->read_some = 0;
+    return;
+  }
+  ua->read_some = 1;
   if (nread == 0)
     return;
   if (flags & UV_UDP_PARTIAL) {

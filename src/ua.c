@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "rt_internal.h"
+#include "strcat.h"
 
 #define STR(s) ((sipkit_str){(s), strlen(s)})
 
@@ -138,7 +139,29 @@ static int subscription_only(const sipkit_dlg *g) {
 }
 
 static int contact_uri(const sipkit_ua *ua, char *out, size_t cap) {
-  return snprintf(out, cap, "sip:%s@%s:%d", ua->user, ua->host, ua->port);
+  sipkit__str_out o = sipkit__str_start(out, cap);
+  sipkit__str_mem(&o, "sip:", 4);
+  sipkit__str_cat(&o, ua->user);
+  sipkit__str_mem(&o, "@", 1);
+  sipkit__str_cat(&o, ua->host);
+  sipkit__str_mem(&o, ":", 1);
+  sipkit__str_uint(&o, (unsigned long)ua->port);
+  return (int)o.len;
+}
+
+/* "SIP/2.0/UDP host:port" of our Via into o. */
+static void via_sent_by(const sipkit_ua *ua, sipkit__str_out *o) {
+  sipkit__str_mem(o, "SIP/2.0/UDP ", 12);
+  sipkit__str_cat(o, ua->host);
+  sipkit__str_mem(o, ":", 1);
+  sipkit__str_uint(o, (unsigned long)ua->port);
+}
+
+/* "SIP/2.0/UDP host:port;rport": our Via for the core to add a branch to. */
+static void via_rport(const sipkit_ua *ua, char *out, size_t cap) {
+  sipkit__str_out o = sipkit__str_start(out, cap);
+  via_sent_by(ua, &o);
+  sipkit__str_mem(&o, ";rport", 6);
 }
 
 /* The URI inside "<...>" of a Route value, or the whole value. */
@@ -160,9 +183,15 @@ static int uri_host_port(const char *uri, size_t len, struct sockaddr_storage *s
   if (h.len > 256)
     return SIPKIT_EARGUMENT;
   int port = u.has_port ? (int)u.port : 5060;
-  snprintf(hp, sizeof hp, "%.*s:%d", (int)h.len, uri + h.off, port);
-  if (h.len && uri[h.off] != '[' && memchr(uri + h.off, ':', h.len))
-    snprintf(hp, sizeof hp, "[%.*s]:%d", (int)h.len, uri + h.off, port);
+  int bare_v6 = h.len && uri[h.off] != '[' && memchr(uri + h.off, ':', h.len);
+  sipkit__str_out o = sipkit__str_start(hp, sizeof hp);
+  if (bare_v6)
+    sipkit__str_mem(&o, "[", 1);
+  sipkit__str_mem(&o, uri + h.off, h.len);
+  if (bare_v6)
+    sipkit__str_mem(&o, "]", 1);
+  sipkit__str_mem(&o, ":", 1);
+  sipkit__str_uint(&o, (unsigned long)port);
   return sipkit__addr_parse(hp, port, ss);
 }
 
@@ -499,7 +528,11 @@ static int via_value(const sipkit_ua *ua, char *out, size_t cap) {
   char branch[SIPKIT_BRANCH_SIZE];
   if (sipkit_gen_branch(branch, sizeof branch) < 0)
     return SIPKIT_EIO;
-  snprintf(out, cap, "SIP/2.0/UDP %s:%d;branch=%s;rport", ua->host, ua->port, branch);
+  sipkit__str_out o = sipkit__str_start(out, cap);
+  via_sent_by(ua, &o);
+  sipkit__str_mem(&o, ";branch=", 8);
+  sipkit__str_cat(&o, branch);
+  sipkit__str_mem(&o, ";rport", 6);
   return SIPKIT_EOK;
 }
 
@@ -632,10 +665,20 @@ int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_f
     return SIPKIT_EIO;
   if (o->cseq > 0x7fffffffu) /* RFC 3261 §8.1.1.5 */
     return SIPKIT_ENUMBER_RANGE;
-  snprintf(ftag, sizeof ftag, ";tag=%s", tag);
-  snprintf(cseq, sizeof cseq, "%u %.40s", o->cseq ? (unsigned)o->cseq : 1u, o->method);
-  if (!o->from)
-    snprintf(from, sizeof from, "sip:%s@%s", ua->user, ua->domain);
+  sipkit__str_out so = sipkit__str_start(ftag, sizeof ftag);
+  sipkit__str_mem(&so, ";tag=", 5);
+  sipkit__str_cat(&so, tag);
+  so = sipkit__str_start(cseq, sizeof cseq);
+  sipkit__str_uint(&so, o->cseq ? (unsigned long)o->cseq : 1ul);
+  sipkit__str_mem(&so, " ", 1);
+  sipkit__str_mem(&so, o->method, strnlen(o->method, 40));
+  if (!o->from) {
+    so = sipkit__str_start(from, sizeof from);
+    sipkit__str_mem(&so, "sip:", 4);
+    sipkit__str_cat(&so, ua->user);
+    sipkit__str_mem(&so, "@", 1);
+    sipkit__str_cat(&so, ua->domain);
+  }
   const char *f = o->from ? o->from : from, *to = o->to ? o->to : o->uri;
   sipkit_builder b;
   sipkit_builder_init_dynamic(&b);
@@ -702,7 +745,7 @@ int sipkit_dlg_request(sipkit_dlg *g, const sipkit_req_opts *o, sipkit_response_
   if (rc != SIPKIT_EOK)
     return rc;
   char via[300];
-  snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;rport", ua->host, ua->port);
+  via_rport(ua, via, sizeof via);
   sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
   sipkit_dialog_view v;
   sipkit_dialog_view_fill(&g->d, &v, routes);
@@ -810,7 +853,10 @@ static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const ch
   uint32_t num = q->cseq->num + 1;
   if (req->dlg && sipkit_dialog_next_cseq(&req->dlg->d, q->method, &num) != SIPKIT_EOK)
     return SIPKIT_ESTATE;
-  snprintf(cseq, sizeof cseq, "%u %s", num, method);
+  sipkit__str_out co = sipkit__str_start(cseq, sizeof cseq);
+  sipkit__str_uint(&co, num);
+  sipkit__str_mem(&co, " ", 1);
+  sipkit__str_cat(&co, method);
   char v[400];
   if (via_value(ua, v, sizeof v))
     return SIPKIT_EIO;
@@ -852,7 +898,7 @@ static void send_2xx_ack(sipkit_dlg *g) {
   uint32_t cseq = sipkit_dialog_ack_cseq(&g->d);
   if (!g->ack || g->ack_cseq != cseq) {
     char via[300];
-    snprintf(via, sizeof via, "SIP/2.0/UDP %s:%d;rport", ua->host, ua->port);
+    via_rport(ua, via, sizeof via);
     sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
     sipkit_dialog_view v;
     sipkit_dialog_view_fill(&g->d, &v, routes);

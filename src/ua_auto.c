@@ -57,10 +57,6 @@ int sipkit__method_allowed(const sipkit_ua *ua, const sipkit_msg *m, const char 
  * when asked). */
 void sipkit__response_dest(const sipkit_msg *req, const char *buf, const struct sockaddr *src,
                            struct sockaddr_storage *dest, char *via_extra, size_t cap) {
-  char srcip[INET6_ADDRSTRLEN];
-  sipkit__addr_format(src, srcip, sizeof srcip, 0);
-  int srcport = ntohs(src->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)src)->sin6_port
-                                                 : ((const struct sockaddr_in *)(const void *)src)->sin_port);
   const sipkit_via *via = req->via;
   memcpy(dest, src, sipkit__addr_len(src));
   via_extra[0] = 0;
@@ -87,9 +83,16 @@ void sipkit__response_dest(const sipkit_msg *req, const char *buf, const struct 
   else if (src->sa_family == AF_INET6 && inet_pton(AF_INET6, host, a6) == 1)
     same = !memcmp(a6, &((const struct sockaddr_in6 *)(const void *)src)->sin6_addr, 16);
   int rport = via->has_rport && via->rport.len == 0;
-  if (!same || rport)
+  if (!same || rport) {
+    /* formatted only here: most requests come from their sent-by */
+    char srcip[INET6_ADDRSTRLEN];
+    sipkit__addr_format(src, srcip, sizeof srcip, 0);
     snprintf(via_extra, cap, ";received=%s", srcip);
+  }
   if (rport) {
+    int srcport = ntohs(src->sa_family == AF_INET6
+                            ? ((const struct sockaddr_in6 *)(const void *)src)->sin6_port
+                            : ((const struct sockaddr_in *)(const void *)src)->sin_port);
     size_t n = strlen(via_extra);
     snprintf(via_extra + n, cap - n, ";rport=%d", srcport);
     return; /* to the source address and port */

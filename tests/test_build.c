@@ -11,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glob.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "sipkit.h"
 #include "sipkit_build.h"
+#include "strcat.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 #define STR(lit) ((sipkit_str){lit, sizeof(lit) - 1})
@@ -214,6 +217,75 @@ static void expect_refused(sipkit_builder *b, size_t len_before, int code,
   assert_int_equal(b->len, len_before);
 }
 
+/* src/strcat.h, which replaced snprintf in the builder and the UA: the
+ * digits and the cut-to-fit of snprintf. */
+static void test_strcat(void **state) {
+  (void)state;
+  char d[20];
+  assert_int_equal(sipkit__utoa(d, 0), 1);
+  assert_memory_equal(d, "0", 1);
+  assert_int_equal(sipkit__utoa(d, 4294967295ul), 10);
+  assert_memory_equal(d, "4294967295", 10);
+  assert_int_equal(sipkit__utoa(d, 18446744073709551615ul), 20);
+  assert_memory_equal(d, "18446744073709551615", 20);
+  char out[12];
+  sipkit__str_out o = sipkit__str_start(out, sizeof out);
+  sipkit__str_cat(&o, "sip:");
+  sipkit__str_uint(&o, 5060);
+  assert_string_equal(out, "sip:5060");
+  sipkit__str_cat(&o, ";rport");
+  assert_int_equal(o.len, 14); /* what was asked for, as snprintf */
+  assert_string_equal(out, "sip:5060;rp"); /* cut to 11 and terminated */
+  sipkit__str_uint(&o, 7);
+  assert_string_equal(out, "sip:5060;rp");
+  assert_int_equal(o.len, 15);
+}
+
+/* build.c remembers lines that passed the grammar: a repeated valid line
+ * is written the same, a refused one is refused every time. */
+static void test_validated_line_cache(void **state) {
+  (void)state;
+  char buf[512], first[512];
+  sipkit_builder b;
+  size_t n = 0;
+  for (int round = 0; round < 3; round++) {
+    start(&b, buf, sizeof buf);
+    size_t before = b.len;
+    assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, S("4711 INVITE")), SIPKIT_EOK);
+    if (round == 0) {
+      n = b.len - before;
+      memcpy(first, buf + before, n);
+    }
+    assert_int_equal(b.len - before, sizeof "CSeq: 4711 INVITE\r\n" - 1);
+    assert_memory_equal(buf + before, first, n);
+    start(&b, buf, sizeof buf);
+    before = b.len;
+    assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_VIA, S("garbage")),
+                     SIPKIT_EINVALID_VALUE);
+    assert_int_equal(b.err.offset, 12);
+    expect_refused(&b, before, SIPKIT_EINVALID_VALUE, "Via");
+    /* the same bytes under another header's rule are checked against it */
+    start(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, S("4711 INVITE")),
+                     SIPKIT_EINVALID_VALUE);
+    /* URIs: a URI with headers, accepted as an addr-spec, is still no
+     * Request-URI; a bad one is refused each time */
+    start(&b, buf, sizeof buf);
+    assert_int_equal(sipkit_builder_addr(&b, SIPKIT_HDR_TO, NULL, 0, S("sip:bob@biloxi.com?x=y"),
+                                         NULL, 0),
+                     SIPKIT_EOK);
+    static const char *const bad_ruri[] = {"sip:bob@biloxi.com?x=y", "sip:bob@bi loxi.com",
+                                           "sip:bob@[::1"};
+    for (size_t i = 0; i < sizeof bad_ruri / sizeof bad_ruri[0]; i++) {
+      sipkit_builder_init(&b, buf, sizeof buf);
+      assert_int_equal(sipkit_builder_request(&b, S("INVITE"), bad_ruri[i], strlen(bad_ruri[i])),
+                       SIPKIT_EINVALID_VALUE);
+    }
+    start(&b, buf, sizeof buf); /* sip:bob@biloxi.com, every round */
+    assert_int_equal(b.len, sizeof "INVITE sip:bob@biloxi.com SIP/2.0\r\n" - 1);
+  }
+}
+
 static void test_injection(void **state) {
   (void)state;
   char buf[1024];
@@ -343,6 +415,31 @@ static void test_misuse(void **state) {
   const char want[] = "To: \"A \\\"B\\\" \\\\ C\" <sip:bob@biloxi.com>\r\n";
   assert_int_equal(b.len - before, sizeof want - 1);
   assert_memory_equal(buf + before, want, sizeof want - 1);
+}
+
+/* The random pool survives fork(): a child must not hand out the bytes
+ * its parent will (two sipkit load workers with the same branches). */
+static void test_generators_after_fork(void **state) {
+  (void)state;
+  char parent[SIPKIT_CALL_ID_SIZE], child[SIPKIT_CALL_ID_SIZE];
+  assert_int_equal(sipkit_gen_call_id(parent, sizeof parent), 32); /* pool filled */
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int n = sipkit_gen_call_id(child, sizeof child);
+    _exit(n == 32 && write(fds[1], child, 32) == 32 ? 0 : 1);
+  }
+  close(fds[1]);
+  assert_int_equal(read(fds[0], child, 32), 32);
+  child[32] = '\0';
+  close(fds[0]);
+  int st = -1;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_int_equal(sipkit_gen_call_id(parent, sizeof parent), 32);
+  assert_string_not_equal(parent, child);
 }
 
 static void test_generators(void **state) {
@@ -1659,9 +1756,12 @@ int main(void) {
       cmocka_unit_test(test_buffer_too_small),
       cmocka_unit_test(test_response_default_reason),
       cmocka_unit_test(test_reason_phrases),
+      cmocka_unit_test(test_strcat),
+      cmocka_unit_test(test_validated_line_cache),
       cmocka_unit_test(test_injection),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_generators),
+      cmocka_unit_test(test_generators_after_fork),
       cmocka_unit_test(test_response_180),
       cmocka_unit_test(test_response_100),
       cmocka_unit_test(test_response_486_generated_tag),

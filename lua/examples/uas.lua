@@ -38,9 +38,10 @@ while i <= #arg do
   i = i + 1
 end
 
+-- No flush per line: sipkit flushes stdout before its loop waits, so the
+-- lines of one wake-up (under load, of many calls) cost one write.
 local function log(fmt, ...)
   io.stdout:write("uas: ", string.format(fmt, ...), "\n")
-  io.stdout:flush()
 end
 
 local ua = assert(sipkit.ua{ bind = opts.bind, user = opts.user, password = opts.password })

@@ -5,7 +5,8 @@
 . "$(dirname "$0")/loop_lib.sh"
 start uas uas.lua 127.0.0.1:0 --ring 0
 UAS=$ADDR
-start busy uas.lua 127.0.0.1:0 --reject 486
+# (the rejecting UAS logs to its own file: the load run below writes $T/busy)
+start busy_uas uas.lua 127.0.0.1:0 --reject 486
 BUSY=$ADDR
 
 check() { local l=$1; shift; if "$@"; then pass "$l"; else fail "$l"; fi; }

@@ -120,6 +120,16 @@ local d = assert(sipkit.parse(T.fixture("10_info_dtmf.sip")))
 eq(d.method, "INFO")
 eq(d.dtmf, { signal = "1", duration = 100 })
 eq(d.sdp, nil)
+-- msg:_has_sdp() (the façade's cheap "is there an offer"): as msg.sdp ~= nil
+eq(d:_has_sdp(), false)
+eq(assert(sipkit.parse(raw)):_has_sdp(), true)
+eq(m:_has_sdp(), true) -- msg.sdp already made
+local badsdp = raw:gsub("v=0\r\n", "v=x\r\n", 1)
+eq(#badsdp, #raw)
+local bm = assert(sipkit.parse(badsdp))
+eq(bm:_has_sdp(), false)
+eq(bm:_has_sdp(), false) -- the cached answer
+eq(bm.sdp, nil)
 local d2 = assert(sipkit.parse(table.concat({
   "INFO sip:b@h SIP/2.0", "Via: SIP/2.0/UDP h;branch=z9hG4bK1", "From: <sip:a@h>;tag=1",
   "To: <sip:b@h>;tag=2", "Call-ID: x", "CSeq: 2 INFO", "Content-Type: application/dtmf",
