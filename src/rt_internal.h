@@ -87,8 +87,10 @@ typedef struct sipkit__txn {
   char *bytes;                 /* client: the request; server: the last response */
   size_t len;
   sipkit__stored sent;         /* client: the parsed request (ACK, CANCEL, auth, dialogs) */
-  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx */
+  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
 } sipkit__txn;
+
+#define SIPKIT__ACK_MAX 8192u   /* the ACK for a 3xx-6xx: the INVITE's Via, Route, From, To, Call-ID, CSeq */
 
 #define SIPKIT__TXN_BUCKETS 4096u
 #define SIPKIT__DLG_BUCKETS 1024u

@@ -537,11 +537,6 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
   }
   sipkit_builder_free(b);
   sipkit_txn_key_make(&x->t.key, &x->sent.msg, x->sent.buf);
-  if (x->t.kind == SIPKIT_TXN_INVITE_CLIENT) {
-    x->ack_buf = malloc(8192);
-    if (x->ack_buf)
-      sipkit_txn_set_ack_buffer(&x->t, &x->sent.msg, x->sent.buf, x->ack_buf, 8192);
-  }
   memcpy(&x->peer, dest, sizeof x->peer);
   txn_insert(x);
   x->req = req;
@@ -1039,6 +1034,14 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
   sipkit__txn *x = find_client_txn(ua, m, buf);
   if (x) {
     sipkit_txn_actions acts;
+    /* Only a 3xx-6xx gets its ACK from the transaction (§17.1.1.3); the
+     * ACK of a 2xx is the dialog's (§13.2.2.4), so most INVITEs never
+     * need this buffer. */
+    if (x->t.kind == SIPKIT_TXN_INVITE_CLIENT && m->status >= 300 && !x->ack_buf) {
+      x->ack_buf = malloc(SIPKIT__ACK_MAX);
+      if (x->ack_buf)
+        sipkit_txn_set_ack_buffer(&x->t, &x->sent.msg, x->sent.buf, x->ack_buf, SIPKIT__ACK_MAX);
+    }
     sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
     return;
