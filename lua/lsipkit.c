@@ -918,8 +918,8 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
 }
 
 /* __index: methods first, then the cache, then a field made from the
- * spans and cached (tables are built once, so msg.via[1] and msg.via[2]
- * see the same table). */
+ * spans and cached (a table is built once while someone holds it, so
+ * msg.via[1] and msg.via[2] see the same table). */
 static int msg_index(lua_State *L) {
   lmsg *m = check_msg(L, 1);
   const char *k;
@@ -934,6 +934,11 @@ static int msg_index(lua_State *L) {
   if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
+    /* Weak values: a table field nobody holds any more (msg.from of a
+     * message kept for the whole call) is collected and made again on
+     * the next access, instead of living as long as the message. */
+    lua_getfield(L, 3, "__cache_mt");
+    lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_CACHE);
   }
@@ -2551,6 +2556,12 @@ static int preload_load(lua_State *L) {
 SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_checkversion(L);
   create_meta(L, MSG_MT, msg_meta, msg_methods);
+  luaL_getmetatable(L, MSG_MT);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setfield(L, -2, "__cache_mt");
+  lua_pop(L, 1);
   luaL_newmetatable(L, ERR_MT);
   lua_pushcfunction(L, err_tostring);
   lua_setfield(L, -2, "__tostring");

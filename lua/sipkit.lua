@@ -197,27 +197,40 @@ end
 
 -- A queue with waiting receivers: put() hands a value to the oldest
 -- waiting task, or keeps it; get(timeout) takes the oldest value or waits.
+-- Every call holds a few mailboxes that mostly stay empty, so the queue
+-- (items, head, tail) and the waiter list are made on first use: an
+-- unused mailbox is one empty table.
 local Mailbox = {}
 Mailbox.__index = Mailbox
 
+local NO_WAITERS = {} -- read only
+
 local function mailbox()
-  return setmetatable({ items = {}, head = 1, tail = 0, waiters = {} }, Mailbox)
+  return setmetatable({}, Mailbox)
 end
 M.mailbox = mailbox
 
+function Mailbox:waiting() return self.waiters ~= nil and #self.waiters > 0 end
+
 function Mailbox:put(v)
-  while #self.waiters > 0 do
-    local w = table.remove(self.waiters, 1)
+  local ws = self.waiters or NO_WAITERS
+  while #ws > 0 do
+    local w = table.remove(ws, 1)
     if w(v) then return end
   end
+  local items = self.items
+  if not items then
+    items = {}
+    self.items, self.head, self.tail = items, 1, 0
+  end
   self.tail = self.tail + 1
-  self.items[self.tail] = v
+  items[self.tail] = v
 end
 
-function Mailbox:empty() return self.head > self.tail end
+function Mailbox:empty() return not self.items or self.head > self.tail end
 
 function Mailbox:get(timeout, what)
-  if self.head <= self.tail then
+  if not self:empty() then
     local v = self.items[self.head]
     self.items[self.head] = nil
     self.head = self.head + 1
@@ -225,9 +238,14 @@ function Mailbox:get(timeout, what)
   end
   if self.closed then return nil, self.closed end
   return block(what or "receive", timeout, function(wake)
-    self.waiters[#self.waiters + 1] = wake
+    local ws = self.waiters
+    if not ws then
+      ws = {}
+      self.waiters = ws
+    end
+    ws[#ws + 1] = wake
     return function()
-      for i, w in ipairs(self.waiters) do
+      for i, w in ipairs(self.waiters or NO_WAITERS) do
         if w == wake then table.remove(self.waiters, i) break end
       end
     end
@@ -237,8 +255,8 @@ end
 -- End every wait with nil, err; later gets return it at once.
 function Mailbox:close(err)
   self.closed = err
-  local ws = self.waiters
-  self.waiters = {}
+  local ws = self.waiters or NO_WAITERS
+  self.waiters = nil
   for _, w in ipairs(ws) do w(nil, err) end
 end
 
@@ -595,7 +613,7 @@ function Call:events()
 end
 
 function Call:_incoming(req)
-  if #self.inbox.waiters == 0 then
+  if not self.inbox:waiting() then
     M.spawn(function() req:_auto() end)
   end
   self.inbox:put(req)
