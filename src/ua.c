@@ -1281,6 +1281,13 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
   if (status >= 200 && status < 300 && method == SIPKIT_METHOD_NOTIFY && g && !g->ended &&
       !ua->closing && subscription_only(g) && subscription_terminated(q, qb))
     dlg_end(g, SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED);
+  /* Once answered, the request copy is only read to match a PRACK of a
+   * reliable provisional (RSeq, CSeq): the transaction matches
+   * retransmissions and ACKs by its key, and a 2xx is resent by the
+   * dialog, so an INVITE waiting 32 s for stray ACKs (RFC 6026) need
+   * not keep it. */
+  if (status >= 200 && !s->rseq)
+    sipkit__stored_free(&s->req);
   return SIPKIT_EOK;
 }
 
