@@ -60,6 +60,41 @@ void sipkit__stored_free(sipkit__stored *s) {
   memset(s, 0, sizeof *s);
 }
 
+/* Drop the parse, keep the bytes: an INVITE answered 2xx waits 32 s in
+ * Accepted (RFC 6026) for 2xx retransmissions and forks, which are rare;
+ * its header array (most of the copy) is made again for them by
+ * stored_thaw. */
+static void stored_thin(sipkit__stored *s) {
+  free(s->hdrs);
+  s->hdrs = NULL;
+  s->msg.headers = NULL;
+  s->msg.max_headers = 0;
+  s->msg.num_headers = 0;
+  s->msg.via = NULL;
+  s->msg.from = s->msg.to = s->msg.contact = NULL;
+  s->msg.cseq = NULL;
+  s->msg.content_type = NULL;
+}
+
+/* Parse the kept bytes again (we built them and parsed them once, so
+ * this succeeds unless memory runs out). */
+static int stored_thaw(sipkit_ua *ua, sipkit__stored *s) {
+  if (s->hdrs || !s->buf)
+    return SIPKIT_EOK;
+  sipkit_msg m;
+  sipkit_error e;
+  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
+  int rc = sipkit_parse(&m, s->buf, s->len, 0, &e);
+  if (rc != SIPKIT_EOK)
+    return rc;
+  char *buf = s->buf;
+  size_t len = s->len;
+  s->buf = NULL;
+  rc = sipkit__stored_copy(s, &m, buf, len);
+  free(buf);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 
@@ -1042,8 +1077,12 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
       if (x->ack_buf)
         sipkit_txn_set_ack_buffer(&x->t, &x->sent.msg, x->sent.buf, x->ack_buf, SIPKIT__ACK_MAX);
     }
+    if (stored_thaw(ua, &x->sent) != SIPKIT_EOK)
+      return; /* out of memory: as if lost, the peer retransmits */
     sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
+    if (!x->closing && x->t.kind == SIPKIT_TXN_INVITE_CLIENT && x->t.state == SIPKIT_TXN_ACCEPTED)
+      stored_thin(&x->sent);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
