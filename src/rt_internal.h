@@ -181,10 +181,7 @@ struct sipkit_dlg {
   size_t rtx_len;
   struct sockaddr_storage rtx_peer;
   uv_timer_t rtx_timer;
-  char sz_call_id[SIPKIT_DIALOG_MAX_CALL_ID + 1];
-  char sz_local_tag[SIPKIT_DIALOG_MAX_TAG + 1];
-  char sz_remote_tag[SIPKIT_DIALOG_MAX_TAG + 1];
-  char sz_remote_target[SIPKIT_DIALOG_MAX_URI + 1];
+  char *sz;                    /* Call-ID, tags and remote target as made, NUL-terminated, one block */
 };
 
 /* rt.c */

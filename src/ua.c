@@ -208,21 +208,49 @@ int sipkit__uri_host_port(const char *uri, size_t len, struct sockaddr_storage *
 /* ------------------------------------------------------------------ */
 /* Dialogs                                                             */
 
+/* The NUL-terminated copies the accessors hand out, in one exact-size
+ * block ("" each when out of memory), made again after a refresh. */
+static const char *dlg_str(const sipkit_dlg *g, int i);
+
 static void dlg_sz(sipkit_dlg *g) {
-  memcpy(g->sz_call_id, g->d.call_id, g->d.call_id_len);
-  g->sz_call_id[g->d.call_id_len] = 0;
-  memcpy(g->sz_local_tag, g->d.local_tag, g->d.local_tag_len);
-  g->sz_local_tag[g->d.local_tag_len] = 0;
-  memcpy(g->sz_remote_tag, g->d.remote_tag, g->d.remote_tag_len);
-  g->sz_remote_tag[g->d.remote_tag_len] = 0;
-  memcpy(g->sz_remote_target, g->d.remote_target, g->d.remote_target_len);
-  g->sz_remote_target[g->d.remote_target_len] = 0;
+  const sipkit_dialog *d = &g->d;
+  if (g->sz) { /* only the remote target changes */
+    const char *t = dlg_str(g, 3);
+    if (strlen(t) == d->remote_target_len && !memcmp(t, d->remote_target, d->remote_target_len))
+      return;
+  }
+  size_t n = (size_t)d->call_id_len + d->local_tag_len + d->remote_tag_len +
+             d->remote_target_len + 4;
+  char *p = malloc(n);
+  free(g->sz);
+  g->sz = p;
+  if (!p)
+    return;
+  const char *src[4] = {d->call_id, d->local_tag, d->remote_tag, d->remote_target};
+  size_t len[4] = {d->call_id_len, d->local_tag_len, d->remote_tag_len, d->remote_target_len};
+  for (int i = 0; i < 4; i++) {
+    memcpy(p, src[i], len[i]);
+    p[len[i]] = 0;
+    p += len[i] + 1;
+  }
+}
+
+/* The i-th string of the block (0 Call-ID, 1 local tag, 2 remote tag,
+ * 3 remote target). */
+static const char *dlg_str(const sipkit_dlg *g, int i) {
+  if (!g || !g->sz)
+    return "";
+  const char *p = g->sz;
+  while (i-- > 0)
+    p += strlen(p) + 1;
+  return p;
 }
 
 static void dlg_closed(uv_handle_t *h) {
   sipkit_dlg *g = h->data;
   free(g->ack);
   free(g->rtx);
+  free(g->sz);
   free(g);
 }
 
@@ -1811,10 +1839,10 @@ sipkit_rt *sipkit_ua_rt(sipkit_ua *ua) { return ua ? ua->rt : NULL; }
 /* Dialog accessors                                                    */
 
 int sipkit_dlg_state(const sipkit_dlg *g) { return g ? g->d.state : SIPKIT_DIALOG_NULL; }
-const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return g ? g->sz_call_id : ""; }
-const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return g ? g->sz_local_tag : ""; }
-const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return g ? g->sz_remote_tag : ""; }
-const char *sipkit_dlg_remote_target(const sipkit_dlg *g) { return g ? g->sz_remote_target : ""; }
+const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return dlg_str(g, 0); }
+const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return dlg_str(g, 1); }
+const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return dlg_str(g, 2); }
+const char *sipkit_dlg_remote_target(const sipkit_dlg *g) { return dlg_str(g, 3); }
 void sipkit_dlg_set_data(sipkit_dlg *g, void *data) {
   if (g)
     g->data = data;
