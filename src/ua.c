@@ -251,13 +251,18 @@ static void dlg_closed(uv_handle_t *h) {
   free(g->ack);
   free(g->rtx);
   free(g->sz);
+  sipkit_dialog_free(&g->d);
   free(g);
 }
 
-static sipkit_dlg *dlg_new(sipkit_ua *ua, const sipkit_dialog *d) {
+/* Takes over d (its strings are freed with the handle, or here when
+ * out of memory). */
+static sipkit_dlg *dlg_new(sipkit_ua *ua, sipkit_dialog *d) {
   sipkit_dlg *g = calloc(1, sizeof *g);
-  if (!g)
+  if (!g) {
+    sipkit_dialog_free(d);
     return NULL;
+  }
   g->d = *d;
   g->ua = ua;
   g->refs = 1; /* the UA's table; dropped when the dialog ends */
