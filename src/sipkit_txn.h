@@ -14,7 +14,9 @@
  * response a server transaction retransmits are caller-owned; the
  * transaction keeps the pointer it was given and hands it back in its
  * SEND actions, so the bytes must live until they are replaced or the
- * transaction terminates.  The ACK an INVITE client transaction builds
+ * transaction terminates; a 2xx of an INVITE server transaction is only
+ * sent, never resent by it (Accepted, RFC 6026: the TU retransmits), so
+ * it need only live until that SEND action is carried out.  The ACK an INVITE client transaction builds
  * for a 3xx-6xx (§17.1.1.3, with sipkit_build_ack_non2xx()) is written
  * into the caller's buffer given to sipkit_txn_set_ack_buffer().
  *

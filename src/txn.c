@@ -369,6 +369,13 @@ int sipkit_txn_on_request(sipkit_txn *t, int method, uint64_t now,
   return SIPKIT_EOK;          /* Trying: absorbed */
 }
 
+/* RFC 6026: in Accepted the TU retransmits its 2xx, the transaction never
+ * does, so it lets go of the bytes once the SEND action has them. */
+static void forget_2xx(sipkit_txn *t) {
+  t->msg_ = NULL;
+  t->msg_len_ = 0;
+}
+
 int sipkit_txn_respond(sipkit_txn *t, int status, const char *bytes,
                        size_t len, uint64_t now, sipkit_txn_actions *out) {
   if (!t || !out)
@@ -390,12 +397,15 @@ int sipkit_txn_respond(sipkit_txn *t, int status, const char *bytes,
   if (t->kind == SIPKIT_TXN_INVITE_SERVER) {
     timer_stop(t, out, SIPKIT_TXN_TIMER_100);
     send_response(t, out);
-    if (t->state == SIPKIT_TXN_ACCEPTED) /* RFC 6026: 2xx from TU / send response */
+    if (t->state == SIPKIT_TXN_ACCEPTED) { /* RFC 6026: 2xx from TU / send response */
+      forget_2xx(t);
       return SIPKIT_EOK;
+    }
     if (status < 200) /* 1xx from TU / send response */
       return SIPKIT_EOK;
     if (status < 300) { /* RFC 6026: 2xx from TU / send response → Accepted */
       t->state = SIPKIT_TXN_ACCEPTED;
+      forget_2xx(t);
       timer_start(t, out, SIPKIT_TXN_TIMER_L, now + t64(t));
     } else { /* 300-699 from TU / send response → Completed */
       t->state = SIPKIT_TXN_COMPLETED;

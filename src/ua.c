@@ -1360,6 +1360,11 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
    * not keep it. */
   if (status >= 200 && !s->rseq)
     sipkit__stored_free(&s->req);
+  if (x->t.state == SIPKIT_TXN_ACCEPTED) { /* sent; the dialog resends its own copy */
+    free(x->bytes);
+    x->bytes = NULL;
+    x->len = 0;
+  }
   return SIPKIT_EOK;
 }
 
@@ -1400,8 +1405,12 @@ static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
     return 0;
   if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
     return 1;
-  if (!g->d.rtx_active)
+  if (!g->d.rtx_active) { /* §13.3.1.4: acknowledged, the 2xx is not sent again */
     uv_timer_stop(&g->rtx_timer);
+    free(g->rtx);
+    g->rtx = NULL;
+    g->rtx_len = 0;
+  }
   /* The peer ACKs each 2xx retransmission: report one ACK per INVITE. */
   if (g->acked && g->acked_cseq == m->cseq->num)
     return 1;

@@ -452,6 +452,38 @@ static void test_schedule_g_h(void **state) {
   assert_int_equal(to, SIPKIT_TXN_TIMER_H);
 }
 
+/* RFC 6026: an INVITE server hands its 2xx out once and keeps no pointer
+ * to it (the TU retransmits a 2xx), so the caller may free the bytes once
+ * sent; a 3xx-6xx it resends (timer G) is kept. */
+static void test_ist_2xx_not_kept(void **state) {
+  (void)state;
+  sipkit_txn t;
+  sipkit_txn_actions out;
+  char ok[] = "200";
+  sipkit_txn_init(&t, IST, NULL, 0);
+  sipkit_txn_start(&t, NULL, 0, 0, &out);
+  assert_int_equal(sipkit_txn_respond(&t, 200, ok, 3, 1000, &out), SIPKIT_EOK);
+  assert_int_equal(out.a[1].type, SIPKIT_TXN_ACT_SEND_RESPONSE);
+  assert_ptr_equal(out.a[1].data, ok);
+  assert_int_equal(out.a[1].len, 3);
+  assert_null(t.msg_);
+  assert_int_equal(t.msg_len_, 0);
+  /* a 2xx retransmitted by the TU in Accepted: sent, not kept either */
+  char again[] = "200";
+  assert_int_equal(sipkit_txn_respond(&t, 200, again, 3, 1500, &out), SIPKIT_EOK);
+  assert_int_equal(out.n, 1);
+  assert_ptr_equal(out.a[0].data, again);
+  assert_null(t.msg_);
+  /* a 486 stays for timer G */
+  sipkit_txn_init(&t, IST, NULL, 0);
+  sipkit_txn_start(&t, NULL, 0, 0, &out);
+  sipkit_txn_respond(&t, 486, RESP_BYTES, 3, 1000, &out);
+  assert_ptr_equal(t.msg_, RESP_BYTES);
+  assert_int_equal(sipkit_txn_on_timer(&t, SIPKIT_TXN_TIMER_G, 1500, &out), SIPKIT_EOK);
+  assert_int_equal(out.a[0].type, SIPKIT_TXN_ACT_SEND_RESPONSE);
+  assert_ptr_equal(out.a[0].data, RESP_BYTES);
+}
+
 static void test_config(void **state) {
   (void)state;
   sipkit_txn t;
@@ -833,6 +865,7 @@ int main(void) {
       cmocka_unit_test(test_schedule_a_b),
       cmocka_unit_test(test_schedule_e_f),
       cmocka_unit_test(test_schedule_g_h),
+      cmocka_unit_test(test_ist_2xx_not_kept),
       cmocka_unit_test(test_config),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_ict_builds_ack),
