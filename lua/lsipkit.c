@@ -214,29 +214,100 @@ static int l_uri(lua_State *L) {
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
 
+/* A message keeps its bytes (user value 1) and its parse: the sipkit_msg
+ * and, in a userdata of their own (user value 3), the header entries,
+ * 160 bytes each, most of a message's weight.  A call holds its INVITE
+ * for its whole life, mostly untouched, so only the messages parsed most
+ * recently keep their entries (a ring of MSG_RING in the registry); an
+ * older one lets them go and parses its bytes again when next read. */
 typedef struct lmsg {
   const char *buf; /* the bytes of user value 1 */
   size_t len;
-  sipkit_msg msg;
-  sipkit_header hdrs[1]; /* msg.max_headers entries follow */
+  unsigned flags;  /* of the first parse, for the next ones */
+  int slot;        /* its place in the ring while it has its entries */
+  sipkit_header *hdrs; /* the entries (user value 3), NULL when let go */
+  sipkit_msg msg;  /* its header pointers are valid while hdrs is */
 } lmsg;
 
 #define UV_BYTES 1
 #define UV_CACHE 2
+#define UV_HDRS 3
+#define MSG_RING 128
+#define MSG_RING_KEY "sipkit.msgring"
+
+static sipkit_header scratch[SIPKIT_MAX_HEADERS];
+
+/* p (into scratch, or NULL) at the same place in the copy h of scratch */
+static const void *moved(const void *p, const sipkit_header *h) {
+  return p ? (const char *)h + ((const char *)p - (const char *)scratch) : NULL;
+}
+
+/* Give the message at index i the entries of the parse in probe (made in
+ * scratch), and its place in the ring: the message that held that place
+ * since lets go of its entries. */
+static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
+  static unsigned next_slot;
+  size_t n = probe->num_headers ? probe->num_headers : 1;
+  i = lua_absindex(L, i);
+  sipkit_header *h = (sipkit_header *)lua_newuserdatauv(L, n * sizeof *h, 0);
+  memcpy(h, scratch, probe->num_headers * sizeof *h);
+  lua_setiuservalue(L, i, UV_HDRS);
+  m->hdrs = h;
+  m->msg = *probe;
+  m->msg.headers = h;
+  m->msg.max_headers = (uint32_t)n;
+  /* the quick-access pointers point into the entries: move them along */
+  m->msg.via = moved(probe->via, h);
+  m->msg.from = moved(probe->from, h);
+  m->msg.to = moved(probe->to, h);
+  m->msg.contact = moved(probe->contact, h);
+  m->msg.cseq = moved(probe->cseq, h);
+  m->msg.content_type = moved(probe->content_type, h);
+  int slot = (int)(next_slot++ % MSG_RING) + 1;
+  lua_getfield(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
+    lmsg *old = (lmsg *)lua_touserdata(L, -1);
+    if (old != m && old->slot == slot) {
+      old->hdrs = NULL;
+      old->slot = 0;
+      lua_pushnil(L);
+      lua_setiuservalue(L, -2, UV_HDRS);
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, i);
+  lua_rawseti(L, -2, slot);
+  lua_pop(L, 1);
+  m->slot = slot;
+}
 
 static lmsg *check_msg(lua_State *L, int i) {
+  lmsg *m = (lmsg *)luaL_checkudata(L, i, MSG_MT);
+  if (!m->hdrs) {
+    /* these bytes parsed before with these flags: they parse again */
+    sipkit_msg probe;
+    sipkit_error e;
+    sipkit_msg_init(&probe, scratch, SIPKIT_MAX_HEADERS);
+    if (sipkit_parse(&probe, m->buf, m->len, m->flags, &e) != SIPKIT_EOK)
+      luaL_error(L, "sipkit: a message no longer parses: %s", sipkit_strerror(e.code));
+    msg_attach(L, i, m, &probe);
+  }
+  return m;
+}
+
+/* the span fields of m->msg stay valid without the entries */
+static lmsg *check_msg_spans(lua_State *L, int i) {
   return (lmsg *)luaL_checkudata(L, i, MSG_MT);
 }
 
-/* Parse the string at index si into a new msg userdata sized to the exact
- * header count (a first parse into a stack array counts them: a message
- * userdata holding SIPKIT_MAX_HEADERS entries would weigh ~40 KiB).
+/* Parse the string at index si into a new msg userdata whose entries are
+ * sized to the exact header count (a first parse into a static array
+ * counts them: SIPKIT_MAX_HEADERS entries would weigh ~40 KiB).
  * Pushes the msg, or nil, err. */
 static int push_parsed(lua_State *L, int si, unsigned flags) {
-  static sipkit_header scratch[SIPKIT_MAX_HEADERS];
   sipkit_msg probe;
   sipkit_error e;
-  size_t len, n;
+  size_t len;
   const char *buf;
   lmsg *m;
   int rc;
@@ -247,31 +318,16 @@ static int push_parsed(lua_State *L, int si, unsigned flags) {
   rc = sipkit_parse(&probe, buf, len, flags, &e);
   if (rc != SIPKIT_EOK)
     return push_fail(L, &e, buf, len);
-  n = probe.num_headers ? probe.num_headers : 1;
-  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg) + (n - 1) * sizeof(sipkit_header), 2);
+  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg), 3);
+  memset(m, 0, sizeof *m);
   m->buf = buf;
   m->len = len;
+  m->flags = flags;
   lua_pushvalue(L, si);
   lua_setiuservalue(L, -2, UV_BYTES);
   luaL_setmetatable(L, MSG_MT);
-  /* The probe's parse, moved into the userdata (a second parse cost as
-   * much as the first): the header array is copied and the quick-access
-   * pointers into it rebased, as sipkit__stored_copy does. */
-  memcpy(m->hdrs, scratch, probe.num_headers * sizeof(sipkit_header));
-  m->msg = probe;
-  m->msg.headers = m->hdrs;
-  m->msg.max_headers = (uint32_t)n;
-#define REBASE(f)                                                                 \
-  if (probe.f)                                                                    \
-    m->msg.f = (const void *)((const char *)m->hdrs +                             \
-                              ((const char *)(const void *)probe.f - (const char *)scratch));
-  REBASE(via)
-  REBASE(from)
-  REBASE(to)
-  REBASE(contact)
-  REBASE(cseq)
-  REBASE(content_type)
-#undef REBASE
+  /* the probe's parse is moved in (a second parse would cost as much) */
+  msg_attach(L, -1, m, &probe);
   return 1;
 }
 
@@ -921,7 +977,7 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
  * spans and cached (a table is built once while someone holds it, so
  * msg.via[1] and msg.via[2] see the same table). */
 static int msg_index(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg_spans(L, 1);
   const char *k;
   lua_getmetatable(L, 1);
   lua_getfield(L, -1, "__methods");
@@ -946,6 +1002,7 @@ static int msg_index(lua_State *L) {
   if (lua_rawget(L, -2) != LUA_TNIL)
     return 1;
   lua_pop(L, 1);
+  check_msg(L, 1); /* a field is made from the entries */
   if (!msg_field(L, m, k))
     return lua_pushnil(L), 1;
   if (!lua_isnil(L, -1)) {
@@ -957,13 +1014,13 @@ static int msg_index(lua_State *L) {
 }
 
 static int msg_tostring(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg_spans(L, 1);
   lua_pushlstring(L, m->buf, m->msg.size);
   return 1;
 }
 
 static int msg_len(lua_State *L) {
-  lua_pushinteger(L, check_msg(L, 1)->msg.size);
+  lua_pushinteger(L, check_msg_spans(L, 1)->msg.size);
   return 1;
 }
 
@@ -2556,6 +2613,8 @@ static int preload_load(lua_State *L) {
 SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_checkversion(L);
   create_meta(L, MSG_MT, msg_meta, msg_methods);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  lua_pop(L, 1);
   luaL_getmetatable(L, MSG_MT);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
