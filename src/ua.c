@@ -358,6 +358,7 @@ static void txn_closed(uv_handle_t *h) {
   free(x->bytes);
   sipkit__stored_free(&x->sent);
   free(x->ack_buf);
+  sipkit_txn_key_free(&x->t.key);
   free(x);
 }
 
@@ -604,7 +605,12 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
     return SIPKIT_ENO_MEMORY;
   }
   sipkit_builder_free(b);
-  sipkit_txn_key_make(&x->t.key, &x->sent.msg, x->sent.buf);
+  /* kept: the key outlives a thawed copy of the bytes */
+  if (sipkit_txn_key_make(&x->t.key, &x->sent.msg, x->sent.buf) == SIPKIT_EOK &&
+      sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
+    txn_destroy(x);
+    return SIPKIT_ENO_MEMORY;
+  }
   memcpy(&x->peer, dest, sizeof x->peer);
   txn_insert(x);
   x->req = req;
@@ -1164,7 +1170,11 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   }
   sipkit__txn *x = txn_new(ua, m->method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_SERVER
                                                                  : SIPKIT_TXN_NON_INVITE_SERVER);
-  if (!x) {
+  if (x)
+    x->t.key = *k; /* kept: it outlives the datagram */
+  if (!x || sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
+    if (x)
+      txn_destroy(x);
     sipkit__stored_free(&s->req);
     free(s);
     return NULL;
@@ -1180,7 +1190,6 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   uv_timer_init(ua->rt->loop, &s->rel_timer);
   s->rel_timer.data = s;
   sipkit__list_add(&ua->srvs, &s->link);
-  x->t.key = *k;
   x->srv = s;
   s->txn = x;
   memcpy(&x->peer, &s->dest, sizeof x->peer);

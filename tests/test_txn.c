@@ -840,6 +840,41 @@ static void test_key_bounds(void **state) {
                    SIPKIT_EBUFFER_TOO_SMALL);
 }
 
+/* A made key points into its message's buffer; a kept one owns a copy of
+ * its strings and outlives that buffer, resp_to_tag included. */
+static void test_key_keep(void **state) {
+  (void)state;
+  load(0, "01_invite_sdp.sip");
+  edit(1, 0, "Max-Forwards: 70", "Max-Forwards: 70"); /* a copy */
+  sipkit_txn_key k = key_of(1);
+  assert_true(k.branch >= g_fx[1].buf && k.branch < g_fx[1].buf + g_fx[1].len);
+  assert_null(k.mem_);
+  assert_int_equal(sipkit_txn_key_keep(&k), SIPKIT_EOK);
+  assert_non_null(k.mem_);
+  assert_false(k.branch >= g_fx[1].buf && k.branch < g_fx[1].buf + g_fx[1].len);
+  assert_memory_equal(k.branch, "z9hG4bK776asdhds", k.branch_len);
+  assert_memory_equal(k.method_name, "INVITE", k.method_name_len);
+  /* the buffer it came from changes: the kept key still names the INVITE */
+  edit(1, 0, "branch=z9hG4bK776asdhds", "branch=z9hG4bKother123");
+  assert_int_equal(sipkit_txn_match_request(&k, &g_fx[0].m, g_fx[0].buf), 1);
+  assert_int_equal(sipkit_txn_match_request(&k, &g_fx[1].m, g_fx[1].buf), 0);
+  /* a kept key copies the response To tag too; keeping again is allowed */
+  char tag[] = "busy7";
+  assert_int_equal(sipkit_txn_key_set_resp_to_tag(&k, tag, 5), SIPKIT_EOK);
+  tag[0] = 'X';
+  assert_memory_equal(k.resp_to_tag, "busy7", 5);
+  assert_int_equal(sipkit_txn_key_keep(&k), SIPKIT_EOK);
+  assert_memory_equal(k.resp_to_tag, "busy7", 5);
+  assert_memory_equal(k.host, "192.0.2.101", k.host_len);
+  sipkit_txn_key_free(&k);
+  assert_null(k.mem_);
+  assert_int_equal(k.valid, 0);
+  assert_int_equal(sipkit_txn_match_request(&k, &g_fx[0].m, g_fx[0].buf), 0);
+  sipkit_txn_key_free(&k);
+  sipkit_txn_key_free(NULL);
+  assert_int_equal(sipkit_txn_key_keep(NULL), SIPKIT_EARGUMENT);
+}
+
 static void test_names(void **state) {
   (void)state;
   assert_string_equal(sipkit_txn_state_name(SIPKIT_TXN_ACCEPTED), "ACCEPTED");
@@ -873,6 +908,7 @@ int main(void) {
       cmocka_unit_test(test_match_request_3261),
       cmocka_unit_test(test_match_request_2543),
       cmocka_unit_test(test_key_bounds),
+      cmocka_unit_test(test_key_keep),
       cmocka_unit_test(test_names),
   };
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
