@@ -1215,6 +1215,10 @@ static void rel_timer_cb(uv_timer_t *h) {
   sipkit_srv *s = h->data;
   sipkit_ua *ua = s->ua;
   uint64_t now = sipkit__now(ua->rt);
+  if (s->final_sent && !s->fwd && !s->rseq) { /* set by srv_done */
+    srv_release(s);
+    return;
+  }
   if (!s->rel_pending || s->final_sent || ua->closing)
     return;
   if (now >= s->rel_giveup) {
@@ -1257,6 +1261,17 @@ static void rtx_timer_cb(uv_timer_t *h) {
 static int creates_dialog(int method) {
   return method == SIPKIT_METHOD_INVITE || method == SIPKIT_METHOD_SUBSCRIBE ||
          method == SIPKIT_METHOD_REFER;
+}
+
+/* Answered: the srv ends (sipkit_rt.h) while its transaction waits up to
+ * 32 s for retransmissions, which its key alone matches.  It is released
+ * on the next loop turn, so the caller may still read it until it
+ * returns to the loop.  A forwarded srv belongs to the proxy, and one
+ * that sent reliable provisionals still matches PRACKs: those stay with
+ * their transaction. */
+static void srv_done(sipkit_srv *s) {
+  if (!s->fwd && !s->rseq && !s->ua->closing)
+    uv_timer_start(&s->rel_timer, rel_timer_cb, 0, 0);
 }
 
 int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sipkit_error *err) {
@@ -1374,6 +1389,8 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
     x->bytes = NULL;
     x->len = 0;
   }
+  if (status >= 200)
+    srv_done(s);
   return SIPKIT_EOK;
 }
 
