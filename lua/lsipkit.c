@@ -214,9 +214,9 @@ static int l_uri(lua_State *L) {
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
 
-/* A message keeps its bytes (user value 1) and its parse: the sipkit_msg
- * and, in a userdata of their own (user value 3), the header entries,
- * 160 bytes each, most of a message's weight.  A call holds its INVITE
+/* A message keeps its bytes (user value 1) and, in a userdata of its own
+ * (user value 3), its parse: the sipkit_msg and the header entries, 160
+ * bytes each, most of a message's weight.  A call holds its INVITE
  * for its whole life, mostly untouched, so only the messages parsed most
  * recently keep their entries (a ring of MSG_RING in the registry); an
  * older one lets them go and parses its bytes again when next read. */
@@ -224,10 +224,16 @@ typedef struct lmsg {
   const char *buf; /* the bytes of user value 1 */
   size_t len;
   unsigned flags;  /* of the first parse, for the next ones */
-  int slot;        /* its place in the ring while it has its entries */
-  sipkit_header *hdrs; /* the entries (user value 3), NULL when let go */
-  sipkit_msg msg;  /* its header pointers are valid while hdrs is */
+  int slot;        /* its place in the ring while it has its parse */
+  uint32_t size;   /* msg->size, kept without the parse */
+  sipkit_msg *msg; /* the parse (user value 3), NULL when let go */
 } lmsg;
+
+/* The parse of a message: the sipkit_msg and its header entries. */
+typedef struct lparse {
+  sipkit_msg msg;
+  sipkit_header hdrs[];
+} lparse;
 
 #define UV_BYTES 1
 #define UV_CACHE 2
@@ -249,26 +255,28 @@ static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
   static unsigned next_slot;
   size_t n = probe->num_headers ? probe->num_headers : 1;
   i = lua_absindex(L, i);
-  sipkit_header *h = (sipkit_header *)lua_newuserdatauv(L, n * sizeof *h, 0);
+  lparse *p = (lparse *)lua_newuserdatauv(L, sizeof *p + n * sizeof p->hdrs[0], 0);
+  sipkit_header *h = p->hdrs;
   memcpy(h, scratch, probe->num_headers * sizeof *h);
   lua_setiuservalue(L, i, UV_HDRS);
-  m->hdrs = h;
-  m->msg = *probe;
-  m->msg.headers = h;
-  m->msg.max_headers = (uint32_t)n;
+  p->msg = *probe;
+  p->msg.headers = h;
+  p->msg.max_headers = (uint32_t)n;
   /* the quick-access pointers point into the entries: move them along */
-  m->msg.via = moved(probe->via, h);
-  m->msg.from = moved(probe->from, h);
-  m->msg.to = moved(probe->to, h);
-  m->msg.contact = moved(probe->contact, h);
-  m->msg.cseq = moved(probe->cseq, h);
-  m->msg.content_type = moved(probe->content_type, h);
+  p->msg.via = moved(probe->via, h);
+  p->msg.from = moved(probe->from, h);
+  p->msg.to = moved(probe->to, h);
+  p->msg.contact = moved(probe->contact, h);
+  p->msg.cseq = moved(probe->cseq, h);
+  p->msg.content_type = moved(probe->content_type, h);
+  m->msg = &p->msg;
+  m->size = probe->size;
   int slot = (int)(next_slot++ % MSG_RING) + 1;
   lua_getfield(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
   if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
     lmsg *old = (lmsg *)lua_touserdata(L, -1);
     if (old != m && old->slot == slot) {
-      old->hdrs = NULL;
+      old->msg = NULL;
       old->slot = 0;
       lua_pushnil(L);
       lua_setiuservalue(L, -2, UV_HDRS);
@@ -283,7 +291,7 @@ static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
 
 static lmsg *check_msg(lua_State *L, int i) {
   lmsg *m = (lmsg *)luaL_checkudata(L, i, MSG_MT);
-  if (!m->hdrs) {
+  if (!m->msg) {
     /* these bytes parsed before with these flags: they parse again */
     sipkit_msg probe;
     sipkit_error e;
@@ -295,7 +303,7 @@ static lmsg *check_msg(lua_State *L, int i) {
   return m;
 }
 
-/* the span fields of m->msg stay valid without the entries */
+/* a message without its parse: buf, len and size */
 static lmsg *check_msg_spans(lua_State *L, int i) {
   return (lmsg *)luaL_checkudata(L, i, MSG_MT);
 }
@@ -398,20 +406,20 @@ static void push_via(lua_State *L, const char *buf, const sipkit_via *v) {
 }
 
 static void push_vias(lua_State *L, const lmsg *m) {
-  const sipkit_header *h = sipkit_msg_header(&m->msg, SIPKIT_HDR_VIA);
+  const sipkit_header *h = sipkit_msg_header(m->msg, SIPKIT_HDR_VIA);
   lua_Integer i = 0;
   lua_newtable(L);
-  for (; h; h = sipkit_msg_header_next(&m->msg, h)) {
+  for (; h; h = sipkit_msg_header_next(m->msg, h)) {
     push_via(L, m->buf, &h->u.via);
     lua_rawseti(L, -2, ++i);
   }
 }
 
 static void push_contacts(lua_State *L, const lmsg *m) {
-  const sipkit_header *h = sipkit_msg_header(&m->msg, SIPKIT_HDR_CONTACT);
+  const sipkit_header *h = sipkit_msg_header(m->msg, SIPKIT_HDR_CONTACT);
   lua_Integer i = 0;
   lua_newtable(L);
-  for (; h; h = sipkit_msg_header_next(&m->msg, h)) {
+  for (; h; h = sipkit_msg_header_next(m->msg, h)) {
     push_addr(L, m->buf, &h->u.addr);
     lua_rawseti(L, -2, ++i);
   }
@@ -419,7 +427,7 @@ static void push_contacts(lua_State *L, const lmsg *m) {
 
 /* Content-Type "type/subtype" as written (parameters left out). */
 static int ctype_is(const lmsg *m, const char *type, const char *subtype) {
-  const sipkit_ctype *c = m->msg.content_type;
+  const sipkit_ctype *c = m->msg->content_type;
   if (!c)
     return 0;
   return c->type.len == strlen(type) && c->subtype.len == strlen(subtype) &&
@@ -697,13 +705,13 @@ static int l_sdp_answer(lua_State *L) {
 static int push_dtmf(lua_State *L, const lmsg *m) {
   sipkit_dtmf d;
   sipkit_error e;
-  const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg.body);
+  const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
   int rc;
   char sig[2];
   if (ctype_is(m, "application", "dtmf-relay"))
-    rc = sipkit_dtmf_relay_parse(&d, body, m->msg.body.len, &e);
+    rc = sipkit_dtmf_relay_parse(&d, body, m->msg->body.len, &e);
   else if (ctype_is(m, "application", "dtmf"))
-    rc = sipkit_dtmf_parse(&d, body, m->msg.body.len, &e);
+    rc = sipkit_dtmf_parse(&d, body, m->msg->body.len, &e);
   else
     return 0;
   if (rc != SIPKIT_EOK)
@@ -771,9 +779,9 @@ static int msg_header(lua_State *L) {
   size_t nlen, i;
   const char *name = luaL_checklstring(L, 2, &nlen);
   int id = sipkit_hdr_lookup(name, nlen);
-  for (i = 0; i < m->msg.num_headers; i++)
-    if (header_is(m, &m->hdrs[i], id, name, nlen)) {
-      push_unfolded(L, m, &m->hdrs[i]);
+  for (i = 0; i < m->msg->num_headers; i++)
+    if (header_is(m, &m->msg->headers[i], id, name, nlen)) {
+      push_unfolded(L, m, &m->msg->headers[i]);
       return 1;
     }
   lua_pushnil(L);
@@ -789,8 +797,8 @@ static int msg_headers(lua_State *L) {
   const char *name = luaL_optlstring(L, 2, NULL, &nlen);
   int id = name ? sipkit_hdr_lookup(name, nlen) : 0;
   lua_newtable(L);
-  for (i = 0; i < m->msg.num_headers; i++) {
-    const sipkit_header *h = &m->hdrs[i];
+  for (i = 0; i < m->msg->num_headers; i++) {
+    const sipkit_header *h = &m->msg->headers[i];
     if (name) {
       if (!header_is(m, h, id, name, nlen))
         continue;
@@ -811,7 +819,7 @@ static int msg_headers(lua_State *L) {
 
 /* Push field key of m; returns 0 when key is no field. */
 static int msg_field(lua_State *L, lmsg *m, const char *k) {
-  const sipkit_msg *g = &m->msg;
+  const sipkit_msg *g = m->msg;
   const char *b = m->buf;
   switch (k[0]) {
   case 'b':
@@ -1015,12 +1023,12 @@ static int msg_index(lua_State *L) {
 
 static int msg_tostring(lua_State *L) {
   lmsg *m = check_msg_spans(L, 1);
-  lua_pushlstring(L, m->buf, m->msg.size);
+  lua_pushlstring(L, m->buf, m->size);
   return 1;
 }
 
 static int msg_len(lua_State *L) {
-  lua_pushinteger(L, check_msg_spans(L, 1)->msg.size);
+  lua_pushinteger(L, check_msg_spans(L, 1)->size);
   return 1;
 }
 
@@ -1322,14 +1330,14 @@ static int msg_response(lua_State *L) {
   }
   if (!lua_isnoneornil(L, opts))
     luaL_checktype(L, opts, LUA_TTABLE);
-  luaL_argcheck(L, m->msg.status == 0, 1, "a request expected, got a response");
+  luaL_argcheck(L, m->msg->status == 0, 1, "a request expected, got a response");
   luaL_argcheck(L, code >= 100 && code <= 699, 2, "status code 100..699 expected");
   tag.p = NULL;
   tag.len = 0;
   if (!lua_isnoneornil(L, opts))
     tag.p = opt_str(L, opts, "to_tag", &tag.len);
   sipkit_builder_init_dynamic(&b);
-  sipkit_build_response(&b, &m->msg, m->buf, code, reason, rlen, tag);
+  sipkit_build_response(&b, m->msg, m->buf, code, reason, rlen, tag);
   if (!lua_isnoneornil(L, opts)) {
     lua_getfield(L, opts, "headers");
     add_headers(L, &b, -1);
@@ -1348,7 +1356,7 @@ static int msg_response(lua_State *L) {
 static int msg_credentials(lua_State *L) {
   lmsg *m = check_msg(L, 1);
   int id = lua_toboolean(L, 2) ? SIPKIT_HDR_PROXY_AUTHORIZATION : SIPKIT_HDR_AUTHORIZATION;
-  const sipkit_header *h = sipkit_msg_header(&m->msg, id);
+  const sipkit_header *h = sipkit_msg_header(m->msg, id);
   sipkit_credentials cr;
   sipkit_error e;
   char tmp[512];
@@ -1390,7 +1398,7 @@ static int msg_verify_auth(lua_State *L) {
   lua_getfield(L, 2, "proxy");
   id = lua_toboolean(L, -1) ? SIPKIT_HDR_PROXY_AUTHORIZATION : SIPKIT_HDR_AUTHORIZATION;
   lua_pop(L, 1);
-  h = sipkit_msg_header(&m->msg, id);
+  h = sipkit_msg_header(m->msg, id);
   if (!h)
     return push_fail_code(L, SIPKIT_EMISSING_HEADER, sipkit_hdr_name(id));
   if (sipkit_auth_parse_credentials(&cr, id, m->buf, h->value, &e) != SIPKIT_EOK)
@@ -1400,11 +1408,11 @@ static int msg_verify_auth(lua_State *L) {
   in.ha1 = opt_str(L, 2, "ha1", NULL);
   if (!in.password && !in.ha1)
     return luaL_error(L, "msg:verify_auth: 'password' or 'ha1' expected");
-  snprintf(method, sizeof method, "%.*s", (int)m->msg.method_name.len,
-           SIPKIT_SPAN_PTR(m->buf, m->msg.method_name));
+  snprintf(method, sizeof method, "%.*s", (int)m->msg->method_name.len,
+           SIPKIT_SPAN_PTR(m->buf, m->msg->method_name));
   in.method = method;
-  in.body = SIPKIT_SPAN_PTR(m->buf, m->msg.body);
-  in.body_len = m->msg.body.len;
+  in.body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
+  in.body_len = m->msg->body.len;
   if (sipkit_auth_verify(&cr, m->buf, &in) != SIPKIT_EOK)
     return push_fail_code(L, SIPKIT_EAUTH, "digest response does not match");
   lua_pushboolean(L, 1);
