@@ -821,7 +821,9 @@ static void send_cancel(sipkit_req *req) {
     sipkit_builder_free(&b);
     return;
   }
-  if (client_start(ua, c, &b, NULL, 0, &x->peer, NULL) != SIPKIT_EOK)
+  struct sockaddr_storage dest;
+  sipkit__addr_storage(&dest, &x->peer);
+  if (client_start(ua, c, &b, NULL, 0, &dest, NULL) != SIPKIT_EOK)
     req_free(c);
 }
 
@@ -905,7 +907,8 @@ static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const ch
     sipkit_builder_free(&b);
     return SIPKIT_EINVALID_VALUE;
   }
-  struct sockaddr_storage dest = old->peer;
+  struct sockaddr_storage dest;
+  sipkit__addr_storage(&dest, &old->peer);
   old->req = NULL; /* the old transaction finishes alone (it ACKs an INVITE's 401) */
   req->auth_tried = 1;
   int rc = client_start(ua, req, &b, SIPKIT_SPAN_PTR(qb, q->body), q->body.len, &dest, NULL);
@@ -929,11 +932,13 @@ static void send_2xx_ack(sipkit_dlg *g) {
     sipkit_builder_init_dynamic(&b);
     sipkit_str no_branch = {NULL, 0};
     sipkit_build_in_dialog(&b, &v, STR("ACK"), cseq, STR(via), no_branch);
+    struct sockaddr_storage hop;
     if (sipkit_builder_finish(&b, NULL, 0, NULL) != SIPKIT_EOK ||
-        dlg_next_hop(g, &g->ack_peer) != SIPKIT_EOK) {
+        dlg_next_hop(g, &hop) != SIPKIT_EOK) {
       sipkit_builder_free(&b);
       return;
     }
+    sipkit__addr_keep(&g->ack_peer, &hop);
     free(g->ack);
     g->ack = b.buf; /* the builder's heap buffer is ours now */
     g->ack_len = b.len;
@@ -1181,7 +1186,9 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   }
   s->ua = ua;
   memcpy(&s->src, src, sipkit__addr_len(src));
-  sipkit__response_dest(m, buf, src, &s->dest, s->via_extra, sizeof s->via_extra);
+  struct sockaddr_storage dest;
+  sipkit__response_dest(m, buf, src, &dest, s->via_extra, sizeof s->via_extra);
+  sipkit__addr_keep(&s->dest, &dest);
   if (!(m->to && m->to->tag.len) && sipkit_gen_tag(s->to_tag, sizeof s->to_tag) < 0)
     s->to_tag[0] = 0;
   s->peer_100rel = (uint8_t)(header_has_token(m, buf, SIPKIT_HDR_SUPPORTED, "100rel") ||
