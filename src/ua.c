@@ -98,6 +98,13 @@ static int stored_thaw(sipkit_ua *ua, sipkit__stored *s) {
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 
+/* A builder's buffer kept past the message: its capacity doubled while
+ * building (up to twice the bytes), so it is cut to the bytes. */
+static char *fit(char *buf, size_t len) {
+  char *p = realloc(buf, len ? len : 1);
+  return p ? p : buf;
+}
+
 static char *xstrdup(const char *s) {
   if (!s)
     return NULL;
@@ -940,7 +947,7 @@ static void send_2xx_ack(sipkit_dlg *g) {
     }
     sipkit__addr_keep(&g->ack_peer, &hop);
     free(g->ack);
-    g->ack = b.buf; /* the builder's heap buffer is ours now */
+    g->ack = fit(b.buf, b.len); /* the builder's heap buffer is ours now */
     g->ack_len = b.len;
     g->ack_cseq = cseq;
   }
@@ -1326,6 +1333,8 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
   uint64_t now = sipkit__now(ua->rt);
   sipkit__txn *x = s->txn;
   sipkit_txn_actions acts;
+  b.buf = fit(b.buf, b.len); /* kept by the transaction: before it takes the pointer */
+  b.cap = b.len;
   rc = sipkit_txn_respond(&x->t, status, b.buf, b.len, now, &acts);
   if (rc != SIPKIT_EOK) {
     sipkit_builder_free(&b);
