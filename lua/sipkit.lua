@@ -212,12 +212,22 @@ M.mailbox = mailbox
 
 function Mailbox:waiting() return self.waiters ~= nil and #self.waiters > 0 end
 
+-- An emptied list or queue goes too: a call's mailboxes wait once or
+-- twice, then sit idle for the whole call.
+local function drop_waiters(self)
+  if self.waiters and #self.waiters == 0 then self.waiters = nil end
+end
+
 function Mailbox:put(v)
   local ws = self.waiters or NO_WAITERS
   while #ws > 0 do
     local w = table.remove(ws, 1)
-    if w(v) then return end
+    if w(v) then
+      drop_waiters(self)
+      return
+    end
   end
+  drop_waiters(self)
   local items = self.items
   if not items then
     items = {}
@@ -234,6 +244,7 @@ function Mailbox:get(timeout, what)
     local v = self.items[self.head]
     self.items[self.head] = nil
     self.head = self.head + 1
+    if self.head > self.tail then self.items, self.head, self.tail = nil, nil, nil end
     return v
   end
   if self.closed then return nil, self.closed end
@@ -248,6 +259,7 @@ function Mailbox:get(timeout, what)
       for i, w in ipairs(self.waiters or NO_WAITERS) do
         if w == wake then table.remove(self.waiters, i) break end
       end
+      drop_waiters(self)
     end
   end)
 end
