@@ -104,7 +104,7 @@ typedef struct sipkit__txn {
   sipkit__addr peer;
   char *bytes;                 /* client: the request; server: the last response */
   size_t len;
-  sipkit__stored sent;         /* client: the parsed request (ACK, CANCEL, auth, dialogs) */
+  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs); NULL in a server's */
   char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
 } sipkit__txn;
 

@@ -363,7 +363,10 @@ static int creates_dialog(int method);
 static void txn_closed(uv_handle_t *h) {
   sipkit__txn *x = h->data;
   free(x->bytes);
-  sipkit__stored_free(&x->sent);
+  if (x->sent) {
+    sipkit__stored_free(x->sent);
+    free(x->sent);
+  }
   free(x->ack_buf);
   sipkit_txn_key_free(&x->t.key);
   free(x);
@@ -605,7 +608,9 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
   }
   sipkit__txn *x = txn_new(ua, m.method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_CLIENT
                                                                   : SIPKIT_TXN_NON_INVITE_CLIENT);
-  if (!x || sipkit__stored_copy(&x->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
+  if (x)
+    x->sent = calloc(1, sizeof *x->sent);
+  if (!x || !x->sent || sipkit__stored_copy(x->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
     sipkit_builder_free(b);
     if (x)
       txn_destroy(x);
@@ -613,7 +618,7 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
   }
   sipkit_builder_free(b);
   /* kept: the key outlives a thawed copy of the bytes */
-  if (sipkit_txn_key_make(&x->t.key, &x->sent.msg, x->sent.buf) == SIPKIT_EOK &&
+  if (sipkit_txn_key_make(&x->t.key, &x->sent->msg, x->sent->buf) == SIPKIT_EOK &&
       sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
     txn_destroy(x);
     return SIPKIT_ENO_MEMORY;
@@ -623,7 +628,7 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
   x->req = req;
   req->txn = x;
   sipkit_txn_actions acts;
-  sipkit_txn_start(&x->t, x->sent.buf, x->sent.len, sipkit__now(ua->rt), &acts);
+  sipkit_txn_start(&x->t, x->sent->buf, x->sent->len, sipkit__now(ua->rt), &acts);
   txn_run(x, &acts, NULL, NULL, 0);
   return SIPKIT_EOK;
 }
@@ -822,7 +827,7 @@ static void send_cancel(sipkit_req *req) {
   sipkit_ua *ua = req->ua;
   sipkit_builder b;
   sipkit_builder_init_dynamic(&b);
-  sipkit_build_cancel(&b, &x->sent.msg, x->sent.buf);
+  sipkit_build_cancel(&b, &x->sent->msg, x->sent->buf);
   sipkit_req *c = req_new(ua, SIPKIT_METHOD_CANCEL, NULL, NULL);
   if (!c) {
     sipkit_builder_free(&b);
@@ -860,8 +865,8 @@ void *sipkit_req_data(sipkit_req *req) { return req ? req->data : NULL; }
 static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const char *buf) {
   sipkit_ua *ua = req->ua;
   sipkit__txn *old = req->txn;
-  const sipkit_msg *q = &old->sent.msg;
-  const char *qb = old->sent.buf;
+  const sipkit_msg *q = &old->sent->msg;
+  const char *qb = old->sent->buf;
   int hid = status == 401 ? SIPKIT_HDR_WWW_AUTHENTICATE : SIPKIT_HDR_PROXY_AUTHENTICATE;
   sipkit_challenge ch;
   if (sipkit_auth_challenge_pick(&ch, m, buf, hid, NULL) != SIPKIT_EOK || !q->cseq)
@@ -981,11 +986,11 @@ static void send_prack(sipkit_dlg *g, uint32_t rseq, uint32_t cseq) {
 static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_msg *m,
                                   const char *buf) {
   sipkit_dialog d;
-  if (sipkit_dialog_uac_create(&d, &x->sent.msg, x->sent.buf, m, buf) != SIPKIT_EOK)
+  if (sipkit_dialog_uac_create(&d, &x->sent->msg, x->sent->buf, m, buf) != SIPKIT_EOK)
     return NULL;
   sipkit_dlg *g = dlg_new(ua, &d);
   if (g)
-    g->method = x->sent.msg.method;
+    g->method = x->sent->msg.method;
   return g;
 }
 
@@ -994,7 +999,7 @@ static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_ms
 static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, const char *buf) {
   sipkit_ua *ua = x->ua;
   sipkit_req *req = x->req;
-  int method = x->sent.msg.method;
+  int method = x->sent->msg.method;
   sipkit_dlg *g = NULL, *end_g = NULL;
   int end_why = 0;
   if (req && req->fwd) {
@@ -1051,7 +1056,7 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       req->rseq = rseq;
       req->has_rseq = 1;
       if (req->prack)
-        send_prack(g, rseq, x->sent.msg.cseq->num);
+        send_prack(g, rseq, x->sent->msg.cseq->num);
     }
   } else if (method != SIPKIT_METHOD_INVITE && req && req->dlg && !req->dlg->ended) {
     g = req->dlg;
@@ -1059,7 +1064,7 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       end_g = g,
       end_why = method == SIPKIT_METHOD_BYE ? SIPKIT_DLG_END_BYE_SENT : SIPKIT_DLG_END_REJECTED;
     else if (method == SIPKIT_METHOD_NOTIFY && status >= 200 && status < 300 &&
-             subscription_only(g) && subscription_terminated(&x->sent.msg, x->sent.buf))
+             subscription_only(g) && subscription_terminated(&x->sent->msg, x->sent->buf))
       end_g = g, end_why = SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED;
   } else if ((method == SIPKIT_METHOD_SUBSCRIBE || method == SIPKIT_METHOD_REFER) && req &&
              !req->dlg && status >= 200 && status < 300) {
@@ -1126,14 +1131,14 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
     if (x->t.kind == SIPKIT_TXN_INVITE_CLIENT && m->status >= 300 && !x->ack_buf) {
       x->ack_buf = malloc(SIPKIT__ACK_MAX);
       if (x->ack_buf)
-        sipkit_txn_set_ack_buffer(&x->t, &x->sent.msg, x->sent.buf, x->ack_buf, SIPKIT__ACK_MAX);
+        sipkit_txn_set_ack_buffer(&x->t, &x->sent->msg, x->sent->buf, x->ack_buf, SIPKIT__ACK_MAX);
     }
-    if (stored_thaw(ua, &x->sent) != SIPKIT_EOK)
+    if (stored_thaw(ua, x->sent) != SIPKIT_EOK)
       return; /* out of memory: as if lost, the peer retransmits */
     sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
     if (!x->closing && x->t.kind == SIPKIT_TXN_INVITE_CLIENT && x->t.state == SIPKIT_TXN_ACCEPTED)
-      stored_thin(&x->sent);
+      stored_thin(x->sent);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
@@ -1559,8 +1564,8 @@ static sipkit_req *notify_pending_req(sipkit_ua *ua, const sipkit_msg *m, const 
     if ((r->method != SIPKIT_METHOD_SUBSCRIBE && r->method != SIPKIT_METHOD_REFER) || r->dlg ||
         r->done || !r->txn)
       continue;
-    const sipkit_msg *q = &r->txn->sent.msg;
-    const char *qb = r->txn->sent.buf;
+    const sipkit_msg *q = &r->txn->sent->msg;
+    const char *qb = r->txn->sent->buf;
     if (q->from && span_eq(qb, q->call_id, buf, m->call_id) &&
         span_eq(qb, q->from->tag, buf, m->to->tag))
       return r;
@@ -1584,7 +1589,7 @@ static sipkit_dlg *notify_dialog(sipkit_ua *ua, sipkit_req *r, const sipkit_msg 
   sipkit_dialog d;
   if (sipkit_dialog_uas_create(&d, &view, buf, 200, tag) != SIPKIT_EOK)
     return NULL;
-  d.local_cseq = r->txn->sent.msg.cseq ? r->txn->sent.msg.cseq->num : 1;
+  d.local_cseq = r->txn->sent->msg.cseq ? r->txn->sent->msg.cseq->num : 1;
   sipkit_dlg *g = dlg_new(ua, &d);
   if (g)
     g->method = r->method;
