@@ -214,51 +214,122 @@ static int l_uri(lua_State *L) {
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
 
+/* A message keeps its bytes (user value 1) and, in a userdata of its own
+ * (user value 3), its parse: the sipkit_msg and the header entries, 160
+ * bytes each, most of a message's weight.  A call holds its INVITE
+ * for its whole life, mostly untouched, so only the messages parsed most
+ * recently keep their entries (a ring of MSG_RING in the registry); an
+ * older one lets them go and parses its bytes again when next read. */
 typedef struct lmsg {
   const char *buf; /* the bytes of user value 1 */
   size_t len;
-  sipkit_msg msg;
-  sipkit_header hdrs[1]; /* msg.max_headers entries follow */
+  unsigned flags;  /* of the first parse, for the next ones */
+  int slot;        /* its place in the ring while it has its parse */
+  uint32_t size;   /* msg->size, kept without the parse */
+  sipkit_msg *msg; /* the parse (user value 3), NULL when let go */
 } lmsg;
+
+/* The parse of a message: the sipkit_msg and its header entries. */
+typedef struct lparse {
+  sipkit_msg msg;
+  sipkit_header hdrs[];
+} lparse;
 
 #define UV_BYTES 1
 #define UV_CACHE 2
+#define UV_HDRS 3
+#define MSG_RING 128
+#define MSG_RING_KEY "sipkit.msgring"
+
+static sipkit_header scratch[SIPKIT_MAX_HEADERS];
+
+/* p (into the entries from, or NULL) at the same place in their copy to */
+static const void *moved(const void *p, const sipkit_header *from, const sipkit_header *to) {
+  return p ? (const char *)to + ((const char *)p - (const char *)from) : NULL;
+}
+
+/* Give the message at index i (m->buf set) the entries of the parse in
+ * probe (in scratch, or the core's array for the same bytes), and its
+ * place in the ring: the message that held that place since lets go of
+ * its entries. */
+static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
+  static unsigned next_slot;
+  size_t n = probe->num_headers ? probe->num_headers : 1;
+  i = lua_absindex(L, i);
+  lparse *p = (lparse *)lua_newuserdatauv(L, sizeof *p + n * sizeof p->hdrs[0], 0);
+  sipkit_header *h = p->hdrs;
+  memcpy(h, probe->headers, probe->num_headers * sizeof *h);
+  lua_setiuservalue(L, i, UV_HDRS);
+  p->msg = *probe;
+  p->msg.headers = h;
+  p->msg.max_headers = (uint32_t)n;
+  p->msg.buf_ = m->buf; /* spans are offsets: they hold for the copy */
+  /* the quick-access pointers point into the entries: move them along */
+  p->msg.via = moved(probe->via, probe->headers, h);
+  p->msg.from = moved(probe->from, probe->headers, h);
+  p->msg.to = moved(probe->to, probe->headers, h);
+  p->msg.contact = moved(probe->contact, probe->headers, h);
+  p->msg.cseq = moved(probe->cseq, probe->headers, h);
+  p->msg.content_type = moved(probe->content_type, probe->headers, h);
+  m->msg = &p->msg;
+  m->size = probe->size;
+  int slot = (int)(next_slot++ % MSG_RING) + 1;
+  lua_getfield(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
+    lmsg *old = (lmsg *)lua_touserdata(L, -1);
+    if (old != m && old->slot == slot) {
+      old->msg = NULL;
+      old->slot = 0;
+      lua_pushnil(L);
+      lua_setiuservalue(L, -2, UV_HDRS);
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, i);
+  lua_rawseti(L, -2, slot);
+  lua_pop(L, 1);
+  m->slot = slot;
+}
 
 static lmsg *check_msg(lua_State *L, int i) {
+  lmsg *m = (lmsg *)luaL_checkudata(L, i, MSG_MT);
+  if (!m->msg) {
+    /* these bytes parsed before with these flags: they parse again */
+    sipkit_msg probe;
+    sipkit_error e;
+    sipkit_msg_init(&probe, scratch, SIPKIT_MAX_HEADERS);
+    if (sipkit_parse(&probe, m->buf, m->len, m->flags, &e) != SIPKIT_EOK)
+      luaL_error(L, "sipkit: a message no longer parses: %s", sipkit_strerror(e.code));
+    msg_attach(L, i, m, &probe);
+  }
+  return m;
+}
+
+/* a message without its parse: buf, len and size */
+static lmsg *check_msg_spans(lua_State *L, int i) {
   return (lmsg *)luaL_checkudata(L, i, MSG_MT);
 }
 
-/* The msg userdata for the string at index si (absolute) and its parse:
- * the header array is copied to the exact count and the quick-access
- * pointers into it rebased, as sipkit__stored_copy does.  Pushes the msg. */
-static int push_msg_parsed(lua_State *L, int si, const sipkit_msg *probe) {
-  size_t len, n;
-  const char *buf = lua_tolstring(L, si, &len);
+/* The msg userdata for the string at index si and its parse probe (made
+ * with flags, on those bytes or on the same bytes elsewhere: spans are
+ * offsets).  Pushes the msg. */
+static int push_msg_parsed(lua_State *L, int si, const sipkit_msg *probe, unsigned flags) {
+  size_t len;
+  const char *buf;
   lmsg *m;
-  n = probe->num_headers ? probe->num_headers : 1;
-  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg) + (n - 1) * sizeof(sipkit_header), 2);
+
+  si = lua_absindex(L, si);
+  buf = lua_tolstring(L, si, &len);
+  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg), 3);
+  memset(m, 0, sizeof *m);
   m->buf = buf;
   m->len = len;
+  m->flags = flags;
   lua_pushvalue(L, si);
   lua_setiuservalue(L, -2, UV_BYTES);
   luaL_setmetatable(L, MSG_MT);
-  memcpy(m->hdrs, probe->headers, probe->num_headers * sizeof(sipkit_header));
-  m->msg = *probe;
-  m->msg.headers = m->hdrs;
-  m->msg.max_headers = (uint32_t)n;
-  m->msg.buf_ = buf; /* spans are offsets, so they hold for the copy */
-#define REBASE(f)                                                                 \
-  if (probe->f)                                                                   \
-    m->msg.f = (const void *)((const char *)m->hdrs +                             \
-                              ((const char *)(const void *)probe->f -             \
-                               (const char *)probe->headers));
-  REBASE(via)
-  REBASE(from)
-  REBASE(to)
-  REBASE(contact)
-  REBASE(cseq)
-  REBASE(content_type)
-#undef REBASE
+  /* the probe's parse is moved in (a second parse would cost as much) */
+  msg_attach(L, -1, m, probe);
   return 1;
 }
 
@@ -267,7 +338,6 @@ static int push_msg_parsed(lua_State *L, int si, const sipkit_msg *probe) {
  * userdata holding SIPKIT_MAX_HEADERS entries would weigh ~40 KiB).
  * Pushes the msg, or nil, err. */
 static int push_parsed(lua_State *L, int si, unsigned flags) {
-  static sipkit_header scratch[SIPKIT_MAX_HEADERS];
   sipkit_msg probe;
   sipkit_error e;
   size_t len;
@@ -280,7 +350,7 @@ static int push_parsed(lua_State *L, int si, unsigned flags) {
   rc = sipkit_parse(&probe, buf, len, flags, &e);
   if (rc != SIPKIT_EOK)
     return push_fail(L, &e, buf, len);
-  return push_msg_parsed(L, si, &probe);
+  return push_msg_parsed(L, si, &probe, flags);
 }
 
 /* sipkit.parse(bytes [, {lenient_lf = true, no_checks = true}]) */
@@ -350,20 +420,20 @@ static void push_via(lua_State *L, const char *buf, const sipkit_via *v) {
 }
 
 static void push_vias(lua_State *L, const lmsg *m) {
-  const sipkit_header *h = sipkit_msg_header(&m->msg, SIPKIT_HDR_VIA);
+  const sipkit_header *h = sipkit_msg_header(m->msg, SIPKIT_HDR_VIA);
   lua_Integer i = 0;
   lua_newtable(L);
-  for (; h; h = sipkit_msg_header_next(&m->msg, h)) {
+  for (; h; h = sipkit_msg_header_next(m->msg, h)) {
     push_via(L, m->buf, &h->u.via);
     lua_rawseti(L, -2, ++i);
   }
 }
 
 static void push_contacts(lua_State *L, const lmsg *m) {
-  const sipkit_header *h = sipkit_msg_header(&m->msg, SIPKIT_HDR_CONTACT);
+  const sipkit_header *h = sipkit_msg_header(m->msg, SIPKIT_HDR_CONTACT);
   lua_Integer i = 0;
   lua_newtable(L);
-  for (; h; h = sipkit_msg_header_next(&m->msg, h)) {
+  for (; h; h = sipkit_msg_header_next(m->msg, h)) {
     push_addr(L, m->buf, &h->u.addr);
     lua_rawseti(L, -2, ++i);
   }
@@ -371,7 +441,7 @@ static void push_contacts(lua_State *L, const lmsg *m) {
 
 /* Content-Type "type/subtype" as written (parameters left out). */
 static int ctype_is(const lmsg *m, const char *type, const char *subtype) {
-  const sipkit_ctype *c = m->msg.content_type;
+  const sipkit_ctype *c = m->msg->content_type;
   if (!c)
     return 0;
   return c->type.len == strlen(type) && c->subtype.len == strlen(subtype) &&
@@ -715,13 +785,13 @@ static int l_sdp_answer(lua_State *L) {
 static int push_dtmf(lua_State *L, const lmsg *m) {
   sipkit_dtmf d;
   sipkit_error e;
-  const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg.body);
+  const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
   int rc;
   char sig[2];
   if (ctype_is(m, "application", "dtmf-relay"))
-    rc = sipkit_dtmf_relay_parse(&d, body, m->msg.body.len, &e);
+    rc = sipkit_dtmf_relay_parse(&d, body, m->msg->body.len, &e);
   else if (ctype_is(m, "application", "dtmf"))
-    rc = sipkit_dtmf_parse(&d, body, m->msg.body.len, &e);
+    rc = sipkit_dtmf_parse(&d, body, m->msg->body.len, &e);
   else
     return 0;
   if (rc != SIPKIT_EOK)
@@ -789,9 +859,9 @@ static int msg_header(lua_State *L) {
   size_t nlen, i;
   const char *name = luaL_checklstring(L, 2, &nlen);
   int id = sipkit_hdr_lookup(name, nlen);
-  for (i = 0; i < m->msg.num_headers; i++)
-    if (header_is(m, &m->hdrs[i], id, name, nlen)) {
-      push_unfolded(L, m, &m->hdrs[i]);
+  for (i = 0; i < m->msg->num_headers; i++)
+    if (header_is(m, &m->msg->headers[i], id, name, nlen)) {
+      push_unfolded(L, m, &m->msg->headers[i]);
       return 1;
     }
   lua_pushnil(L);
@@ -807,8 +877,8 @@ static int msg_headers(lua_State *L) {
   const char *name = luaL_optlstring(L, 2, NULL, &nlen);
   int id = name ? sipkit_hdr_lookup(name, nlen) : 0;
   lua_newtable(L);
-  for (i = 0; i < m->msg.num_headers; i++) {
-    const sipkit_header *h = &m->hdrs[i];
+  for (i = 0; i < m->msg->num_headers; i++) {
+    const sipkit_header *h = &m->msg->headers[i];
     if (name) {
       if (!header_is(m, h, id, name, nlen))
         continue;
@@ -829,7 +899,7 @@ static int msg_headers(lua_State *L) {
 
 /* Push field key of m; returns 0 when key is no field. */
 static int msg_field(lua_State *L, lmsg *m, const char *k) {
-  const sipkit_msg *g = &m->msg;
+  const sipkit_msg *g = m->msg;
   const char *b = m->buf;
   switch (k[0]) {
   case 'b':
@@ -992,10 +1062,10 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
 }
 
 /* __index: methods first, then the cache, then a field made from the
- * spans and cached (tables are built once, so msg.via[1] and msg.via[2]
- * see the same table). */
+ * spans and cached (a table is built once while someone holds it, so
+ * msg.via[1] and msg.via[2] see the same table). */
 static int msg_index(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg_spans(L, 1);
   const char *k;
   lua_getmetatable(L, 1);
   lua_getfield(L, -1, "__methods");
@@ -1008,6 +1078,11 @@ static int msg_index(lua_State *L) {
   if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
+    /* Weak values: a table field nobody holds any more (msg.from of a
+     * message kept for the whole call) is collected and made again on
+     * the next access, instead of living as long as the message. */
+    lua_getfield(L, 3, "__cache_mt");
+    lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_CACHE);
   }
@@ -1015,6 +1090,7 @@ static int msg_index(lua_State *L) {
   if (lua_rawget(L, -2) != LUA_TNIL)
     return 1;
   lua_pop(L, 1);
+  check_msg(L, 1); /* a field is made from the entries */
   if (!msg_field(L, m, k))
     return lua_pushnil(L), 1;
   if (!lua_isnil(L, -1)) {
@@ -1026,13 +1102,13 @@ static int msg_index(lua_State *L) {
 }
 
 static int msg_tostring(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
-  lua_pushlstring(L, m->buf, m->msg.size);
+  lmsg *m = check_msg_spans(L, 1);
+  lua_pushlstring(L, m->buf, m->size);
   return 1;
 }
 
 static int msg_len(lua_State *L) {
-  lua_pushinteger(L, check_msg(L, 1)->msg.size);
+  lua_pushinteger(L, check_msg_spans(L, 1)->size);
   return 1;
 }
 
@@ -1334,14 +1410,14 @@ static int msg_response(lua_State *L) {
   }
   if (!lua_isnoneornil(L, opts))
     luaL_checktype(L, opts, LUA_TTABLE);
-  luaL_argcheck(L, m->msg.status == 0, 1, "a request expected, got a response");
+  luaL_argcheck(L, m->msg->status == 0, 1, "a request expected, got a response");
   luaL_argcheck(L, code >= 100 && code <= 699, 2, "status code 100..699 expected");
   tag.p = NULL;
   tag.len = 0;
   if (!lua_isnoneornil(L, opts))
     tag.p = opt_str(L, opts, "to_tag", &tag.len);
   sipkit_builder_init_dynamic(&b);
-  sipkit_build_response(&b, &m->msg, m->buf, code, reason, rlen, tag);
+  sipkit_build_response(&b, m->msg, m->buf, code, reason, rlen, tag);
   if (!lua_isnoneornil(L, opts)) {
     lua_getfield(L, opts, "headers");
     add_headers(L, &b, -1);
@@ -1360,7 +1436,7 @@ static int msg_response(lua_State *L) {
 static int msg_credentials(lua_State *L) {
   lmsg *m = check_msg(L, 1);
   int id = lua_toboolean(L, 2) ? SIPKIT_HDR_PROXY_AUTHORIZATION : SIPKIT_HDR_AUTHORIZATION;
-  const sipkit_header *h = sipkit_msg_header(&m->msg, id);
+  const sipkit_header *h = sipkit_msg_header(m->msg, id);
   sipkit_credentials cr;
   sipkit_error e;
   char tmp[512];
@@ -1402,7 +1478,7 @@ static int msg_verify_auth(lua_State *L) {
   lua_getfield(L, 2, "proxy");
   id = lua_toboolean(L, -1) ? SIPKIT_HDR_PROXY_AUTHORIZATION : SIPKIT_HDR_AUTHORIZATION;
   lua_pop(L, 1);
-  h = sipkit_msg_header(&m->msg, id);
+  h = sipkit_msg_header(m->msg, id);
   if (!h)
     return push_fail_code(L, SIPKIT_EMISSING_HEADER, sipkit_hdr_name(id));
   if (sipkit_auth_parse_credentials(&cr, id, m->buf, h->value, &e) != SIPKIT_EOK)
@@ -1412,11 +1488,11 @@ static int msg_verify_auth(lua_State *L) {
   in.ha1 = opt_str(L, 2, "ha1", NULL);
   if (!in.password && !in.ha1)
     return luaL_error(L, "msg:verify_auth: 'password' or 'ha1' expected");
-  snprintf(method, sizeof method, "%.*s", (int)m->msg.method_name.len,
-           SIPKIT_SPAN_PTR(m->buf, m->msg.method_name));
+  snprintf(method, sizeof method, "%.*s", (int)m->msg->method_name.len,
+           SIPKIT_SPAN_PTR(m->buf, m->msg->method_name));
   in.method = method;
-  in.body = SIPKIT_SPAN_PTR(m->buf, m->msg.body);
-  in.body_len = m->msg.body.len;
+  in.body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
+  in.body_len = m->msg->body.len;
   if (sipkit_auth_verify(&cr, m->buf, &in) != SIPKIT_EOK)
     return push_fail_code(L, SIPKIT_EAUTH, "digest response does not match");
   lua_pushboolean(L, 1);
@@ -1762,17 +1838,17 @@ static int msg_has_sdp(lua_State *L) {
   if (lua_getfield(L, -1, "_has_sdp") != LUA_TNIL) /* msg._has_sdp finds the method first */
     return 1;
   lua_pop(L, 1);
-  if (ctype_is(m, "application", "sdp") && m->msg.body.len) {
-    const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg.body);
-    has = sdp_memo_has(body, m->msg.body.len);
+  if (ctype_is(m, "application", "sdp") && m->msg->body.len) {
+    const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
+    has = sdp_memo_has(body, m->msg->body.len);
     if (!has) {
       s = sdp_get(L);
       if (!s)
         return luaL_error(L, "sipkit: out of memory");
-      has = sipkit_sdp_parse(s, body, m->msg.body.len, &e) == SIPKIT_EOK;
+      has = sipkit_sdp_parse(s, body, m->msg->body.len, &e) == SIPKIT_EOK;
       sdp_put(L, s);
       if (has)
-        sdp_memo_parsed(body, m->msg.body.len);
+        sdp_memo_parsed(body, m->msg->body.len);
     }
   }
   lua_pushboolean(L, has);
@@ -2147,7 +2223,7 @@ static void push_msg_copy(lua_State *L, const sipkit_msg *msg, const char *buf, 
   }
   lua_pushlstring(L, buf, len);
   if (msg && msg->buf_ == buf && msg->size <= len) {
-    push_msg_parsed(L, lua_gettop(L), msg);
+    push_msg_parsed(L, lua_gettop(L), msg, 0);
     lua_remove(L, -2);
     return;
   }
@@ -2797,6 +2873,14 @@ static int preload_load(lua_State *L) {
 SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_checkversion(L);
   create_meta(L, MSG_MT, msg_meta, msg_methods);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  lua_pop(L, 1);
+  luaL_getmetatable(L, MSG_MT);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setfield(L, -2, "__cache_mt");
+  lua_pop(L, 1);
   luaL_newmetatable(L, ERR_MT);
   lua_pushcfunction(L, err_tostring);
   lua_setfield(L, -2, "__tostring");

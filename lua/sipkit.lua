@@ -238,32 +238,50 @@ end
 
 -- A queue with waiting receivers: put() hands a value to the oldest
 -- waiting task, or keeps it; get(timeout) takes the oldest value or waits.
+-- Every call holds a few mailboxes that mostly stay empty, so the queue
+-- (items, head, tail) and the waiter list are made on first use: an
+-- unused mailbox is one empty table.
 local Mailbox = {}
 Mailbox.__index = Mailbox
 
--- items and waiters are made on first use: most mailboxes (a request's
--- events, a call's inbox) see one value or none
+-- items and waiters are made on first use and dropped once empty: most
+-- mailboxes (a request's events, a call's inbox) see one value or none,
+-- then sit idle for the whole call
 local function mailbox()
-  return setmetatable({ head = 1, tail = 0 }, Mailbox)
+  return setmetatable({}, Mailbox)
 end
 M.mailbox = mailbox
+
+function Mailbox:waiting()
+  local ws = self.waiters
+  return ws ~= nil and ws[1] ~= nil
+end
+
+local function drop_waiters(self)
+  local ws = self.waiters
+  if ws and ws[1] == nil then self.waiters = nil end
+end
 
 function Mailbox:put(v)
   local ws = self.waiters
   while ws and ws[1] do
     local w = table.remove(ws, 1)
-    if w(v) then return end
+    if w(v) then
+      drop_waiters(self)
+      return
+    end
   end
+  drop_waiters(self)
   local items = self.items
   if not items then
     items = {}
-    self.items = items
+    self.items, self.head, self.tail = items, 1, 0
   end
   self.tail = self.tail + 1
   items[self.tail] = v
 end
 
-function Mailbox:empty() return self.head > self.tail end
+function Mailbox:empty() return not self.items or self.head > self.tail end
 
 -- A waiter leaves the list when woken by put; one woken otherwise (its
 -- timeout) is taken out here, by get once it resumes.
@@ -276,23 +294,26 @@ local function mailbox_arm(wake, self)
   ws[#ws + 1] = wake
 end
 
-local function mailbox_disarm(ws, wake)
+local function mailbox_disarm(self, wake)
+  local ws = self.waiters
   if not ws then return end
   for i = #ws, 1, -1 do
-    if ws[i] == wake then table.remove(ws, i) return end
+    if ws[i] == wake then table.remove(ws, i) break end
   end
+  drop_waiters(self)
 end
 
 local function got(self, wake, ...)
-  if ... == nil then mailbox_disarm(self.waiters, wake) end
+  if ... == nil then mailbox_disarm(self, wake) end
   return ...
 end
 
 function Mailbox:get(timeout, what)
-  if self.head <= self.tail then
+  if not self:empty() then
     local v = self.items[self.head]
     self.items[self.head] = nil
     self.head = self.head + 1
+    if self.head > self.tail then self.items, self.head, self.tail = nil, nil, nil end
     return v
   end
   if self.closed then return nil, self.closed end
@@ -692,8 +713,7 @@ function Call:events()
 end
 
 function Call:_incoming(req)
-  local ws = self.inbox.waiters
-  if not (ws and ws[1]) then
+  if not self.inbox:waiting() then
     M.spawn(function() req:_auto() end)
   end
   self.inbox:put(req)

@@ -1,18 +1,91 @@
 /* dialog.c - RFC 3261 dialogs as pure logic (see sipkit_dialog.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "sipkit_dialog.h"
 
 /* ------------------------------------------------------------------ */
-/* Bounded copies                                                      */
+/* Strings                                                             */
 
-static int copy_str(char *dst, uint16_t *dlen, size_t cap, sipkit_str s) {
-  if (s.len > cap || (s.len && !s.p))
-    return s.len > cap ? SIPKIT_EBUFFER_TOO_SMALL : SIPKIT_EARGUMENT;
-  if (s.len)
-    memcpy(dst, s.p, s.len);
-  *dlen = (uint16_t)s.len;
+/* A dialog's strings are NUL-terminated copies in one block (d->mem_)
+ * sized to what they hold: fixed arrays at their bounds made a dialog
+ * 3 KiB where a typical one needs 300 bytes.  A change (target refresh,
+ * route set of the 2xx) makes a new block from a dstr, so the pointers
+ * of a dialog are valid until its next message. */
+enum { F_CALL_ID, F_LOCAL_TAG, F_REMOTE_TAG, F_LOCAL_URI, F_REMOTE_URI, F_TARGET, F__COUNT };
+
+static const size_t f_bound[F__COUNT] = {
+    SIPKIT_DIALOG_MAX_CALL_ID, SIPKIT_DIALOG_MAX_TAG, SIPKIT_DIALOG_MAX_TAG,
+    SIPKIT_DIALOG_MAX_URI,     SIPKIT_DIALOG_MAX_URI, SIPKIT_DIALOG_MAX_URI};
+
+typedef struct dstr {
+  sipkit_str f[F__COUNT];
+  sipkit_str route[SIPKIT_DIALOG_MAX_ROUTES];
+  uint32_t route_count;
+  char unfolded[SIPKIT_DIALOG_MAX_ROUTES][SIPKIT_DIALOG_MAX_ROUTE];
+} dstr;
+
+static int bounded(sipkit_str v, size_t cap) {
+  if (v.len > cap)
+    return SIPKIT_EBUFFER_TOO_SMALL;
+  return v.len && !v.p ? SIPKIT_EARGUMENT : SIPKIT_EOK;
+}
+
+/* The strings d holds now (spans into d->mem_). */
+static void dstr_of(dstr *s, const sipkit_dialog *d) {
+  const char *p[F__COUNT] = {d->call_id,    d->local_tag,  d->remote_tag,
+                             d->local_uri,  d->remote_uri, d->remote_target};
+  const uint16_t n[F__COUNT] = {d->call_id_len,    d->local_tag_len,  d->remote_tag_len,
+                                d->local_uri_len,  d->remote_uri_len, d->remote_target_len};
+  for (int i = 0; i < F__COUNT; i++) {
+    s->f[i].p = p[i];
+    s->f[i].len = n[i];
+  }
+  for (uint32_t i = 0; i < d->route_count; i++) {
+    s->route[i].p = d->route[i];
+    s->route[i].len = d->route_len[i];
+  }
+  s->route_count = d->route_count;
+}
+
+/* Copy s into a new block of d (the old one is freed after: s may point
+ * into it).  SIPKIT_ENO_MEMORY leaves d as it was. */
+static int dstr_store(sipkit_dialog *d, const dstr *s) {
+  size_t total = 0;
+  for (int i = 0; i < F__COUNT; i++)
+    total += s->f[i].len + 1;
+  for (uint32_t i = 0; i < s->route_count; i++)
+    total += s->route[i].len + 1;
+  char *mem = malloc(total), *p = mem;
+  if (!mem)
+    return SIPKIT_ENO_MEMORY;
+  const char **fp[F__COUNT] = {&d->call_id,   &d->local_tag,  &d->remote_tag,
+                               &d->local_uri, &d->remote_uri, &d->remote_target};
+  uint16_t *fl[F__COUNT] = {&d->call_id_len,   &d->local_tag_len,  &d->remote_tag_len,
+                            &d->local_uri_len, &d->remote_uri_len, &d->remote_target_len};
+  for (int i = 0; i < F__COUNT; i++) {
+    if (s->f[i].len)
+      memcpy(p, s->f[i].p, s->f[i].len);
+    p[s->f[i].len] = 0;
+    *fp[i] = p;
+    *fl[i] = (uint16_t)s->f[i].len;
+    p += s->f[i].len + 1;
+  }
+  for (uint32_t i = 0; i < s->route_count; i++) {
+    memcpy(p, s->route[i].p, s->route[i].len);
+    p[s->route[i].len] = 0;
+    d->route[i] = p;
+    d->route_len[i] = (uint16_t)s->route[i].len;
+    p += s->route[i].len + 1;
+  }
+  for (uint32_t i = s->route_count; i < SIPKIT_DIALOG_MAX_ROUTES; i++) {
+    d->route[i] = NULL;
+    d->route_len[i] = 0;
+  }
+  d->route_count = s->route_count;
+  free(d->mem_);
+  d->mem_ = mem;
   return SIPKIT_EOK;
 }
 
@@ -29,9 +102,9 @@ static sipkit_str span_str(const char *buf, sipkit_span s) {
   return r;
 }
 
-/* Route set from the Record-Route values of msg, reversed or in order. */
-static int copy_routes(sipkit_dialog *d, const sipkit_msg *msg,
-                       const char *buf, int reverse) {
+/* Route set from the Record-Route values of msg, reversed or in order,
+ * unfolded into s->unfolded. */
+static int take_routes(dstr *s, const sipkit_msg *msg, const char *buf, int reverse) {
   uint32_t n = 0;
   const sipkit_header *h;
   for (h = sipkit_msg_header(msg, SIPKIT_HDR_RECORD_ROUTE); h;
@@ -43,24 +116,46 @@ static int copy_routes(sipkit_dialog *d, const sipkit_msg *msg,
   for (h = sipkit_msg_header(msg, SIPKIT_HDR_RECORD_ROUTE); h;
        h = sipkit_msg_header_next(msg, h), i++) {
     uint32_t slot = reverse ? n - 1 - i : i;
-    size_t len = sipkit_unfold(buf, h->value, d->route[slot],
-                               SIPKIT_DIALOG_MAX_ROUTE);
+    size_t len = sipkit_unfold(buf, h->value, s->unfolded[slot], SIPKIT_DIALOG_MAX_ROUTE);
     if (len > SIPKIT_DIALOG_MAX_ROUTE)
       return SIPKIT_EBUFFER_TOO_SMALL;
     if (len == 0)
       return SIPKIT_EARGUMENT;
-    d->route_len[slot] = (uint16_t)len;
+    s->route[slot].p = s->unfolded[slot];
+    s->route[slot].len = len;
   }
-  d->route_count = n;
+  s->route_count = n;
   return SIPKIT_EOK;
 }
 
-static int copy_target(sipkit_dialog *d, const sipkit_msg *msg,
-                       const char *buf) {
+/* The remote target from msg's Contact URI. */
+static int take_target(dstr *s, const sipkit_msg *msg, const char *buf) {
   if (!msg->contact || msg->contact->star || !msg->contact->uri.all.len)
     return SIPKIT_EMISSING_HEADER;
-  return sipkit__copy_span(d->remote_target, &d->remote_target_len,
-                   SIPKIT_DIALOG_MAX_URI, buf, msg->contact->uri.all);
+  s->f[F_TARGET] = span_str(buf, msg->contact->uri.all);
+  return bounded(s->f[F_TARGET], SIPKIT_DIALOG_MAX_URI);
+}
+
+/* Creation: the five fields in s->f are checked against their bounds in
+ * order, then the target and routes of msg, then stored. */
+static int create_strings(sipkit_dialog *d, dstr *s, const sipkit_msg *msg,
+                          const char *buf, int reverse) {
+  int rc;
+  for (int i = 0; i < F_TARGET; i++)
+    if ((rc = bounded(s->f[i], f_bound[i])) != SIPKIT_EOK)
+      return rc;
+  if ((rc = take_target(s, msg, buf)) || (rc = take_routes(s, msg, buf, reverse)))
+    return rc;
+  return dstr_store(d, s);
+}
+
+/* A target refresh from msg's Contact, when it has a usable one (0 when
+ * refreshed). */
+static int refresh_target(sipkit_dialog *d, const sipkit_msg *msg, const char *buf) {
+  dstr s;
+  dstr_of(&s, d);
+  int rc = take_target(&s, msg, buf);
+  return rc ? rc : dstr_store(d, &s);
 }
 
 static int has_basics(const sipkit_msg *m) {
@@ -130,18 +225,13 @@ int sipkit_dialog_uac_create(sipkit_dialog *d, const sipkit_msg *req,
              req->from->tag.len) ||
       resp->cseq->num != req->cseq->num || resp->cseq->method != req->cseq->method)
     return SIPKIT_EARGUMENT;
-  if ((rc = sipkit__copy_span(d->call_id, &d->call_id_len, SIPKIT_DIALOG_MAX_CALL_ID,
-                      rbuf, resp->call_id)) ||
-      (rc = sipkit__copy_span(d->local_tag, &d->local_tag_len, SIPKIT_DIALOG_MAX_TAG,
-                      qbuf, req->from->tag)) ||
-      (rc = sipkit__copy_span(d->remote_tag, &d->remote_tag_len, SIPKIT_DIALOG_MAX_TAG,
-                      rbuf, resp->to->tag)) ||
-      (rc = sipkit__copy_span(d->local_uri, &d->local_uri_len, SIPKIT_DIALOG_MAX_URI,
-                      qbuf, req->from->uri.all)) ||
-      (rc = sipkit__copy_span(d->remote_uri, &d->remote_uri_len, SIPKIT_DIALOG_MAX_URI,
-                      qbuf, req->to->uri.all)) ||
-      (rc = copy_target(d, resp, rbuf)) ||
-      (rc = copy_routes(d, resp, rbuf, 1))) {
+  dstr s;
+  s.f[F_CALL_ID] = span_str(rbuf, resp->call_id);
+  s.f[F_LOCAL_TAG] = span_str(qbuf, req->from->tag);
+  s.f[F_REMOTE_TAG] = span_str(rbuf, resp->to->tag);
+  s.f[F_LOCAL_URI] = span_str(qbuf, req->from->uri.all);
+  s.f[F_REMOTE_URI] = span_str(qbuf, req->to->uri.all);
+  if ((rc = create_strings(d, &s, resp, rbuf, 1)) != SIPKIT_EOK) {
     memset(d, 0, sizeof *d);
     return rc;
   }
@@ -166,18 +256,13 @@ int sipkit_dialog_uas_create(sipkit_dialog *d, const sipkit_msg *req,
   if (!has_basics(req) || !buf || req->status != 0 || status <= 100 ||
       status >= 300 || !local_tag.len || req->to->tag.len)
     return SIPKIT_EARGUMENT;
-  if ((rc = sipkit__copy_span(d->call_id, &d->call_id_len, SIPKIT_DIALOG_MAX_CALL_ID,
-                      buf, req->call_id)) ||
-      (rc = copy_str(d->local_tag, &d->local_tag_len, SIPKIT_DIALOG_MAX_TAG,
-                     local_tag)) ||
-      (rc = sipkit__copy_span(d->remote_tag, &d->remote_tag_len, SIPKIT_DIALOG_MAX_TAG,
-                      buf, req->from->tag)) ||
-      (rc = sipkit__copy_span(d->local_uri, &d->local_uri_len, SIPKIT_DIALOG_MAX_URI,
-                      buf, req->to->uri.all)) ||
-      (rc = sipkit__copy_span(d->remote_uri, &d->remote_uri_len, SIPKIT_DIALOG_MAX_URI,
-                      buf, req->from->uri.all)) ||
-      (rc = copy_target(d, req, buf)) ||
-      (rc = copy_routes(d, req, buf, 0))) {
+  dstr s;
+  s.f[F_CALL_ID] = span_str(buf, req->call_id);
+  s.f[F_LOCAL_TAG] = local_tag;
+  s.f[F_REMOTE_TAG] = span_str(buf, req->from->tag);
+  s.f[F_LOCAL_URI] = span_str(buf, req->to->uri.all);
+  s.f[F_REMOTE_URI] = span_str(buf, req->from->uri.all);
+  if ((rc = create_strings(d, &s, req, buf, 0)) != SIPKIT_EOK) {
     memset(d, 0, sizeof *d);
     return rc;
   }
@@ -270,15 +355,9 @@ int sipkit_dialog_on_request(sipkit_dialog *d, const sipkit_msg *req,
     if (d->local_invite_pending)
       return SIPKIT_DIALOG_REJECT_491; /* §14.2 glare */
   }
-  if ((m == SIPKIT_METHOD_INVITE || m == SIPKIT_METHOD_UPDATE) && req->contact) {
-    char tmp[SIPKIT_DIALOG_MAX_URI];
-    uint16_t tlen;
-    if (sipkit__copy_span(tmp, &tlen, sizeof tmp, buf, req->contact->uri.all) ||
-        req->contact->star || !tlen)
-      return SIPKIT_DIALOG_REJECT_500;
-    memcpy(d->remote_target, tmp, tlen);
-    d->remote_target_len = tlen;
-  }
+  if ((m == SIPKIT_METHOD_INVITE || m == SIPKIT_METHOD_UPDATE) && req->contact &&
+      refresh_target(d, req, buf) != SIPKIT_EOK)
+    return SIPKIT_DIALOG_REJECT_500;
   d->remote_cseq = num;
   d->remote_cseq_set = 1;
   if (m == SIPKIT_METHOD_INVITE) {
@@ -320,19 +399,12 @@ int sipkit_dialog_on_response(sipkit_dialog *d, const sipkit_msg *resp,
     if (st >= 200) {
       d->local_invite_pending = 0;
       if (d->state == SIPKIT_DIALOG_EARLY) {
-        sipkit_dialog tmp = *d; /* recompute the route set (§13.2.2.4) */
-        if (copy_routes(&tmp, resp, buf, 1) == SIPKIT_EOK)
-          *d = tmp;
+        dstr s; /* recompute the route set (§13.2.2.4) */
+        dstr_of(&s, d);
+        if (take_routes(&s, resp, buf, 1) == SIPKIT_EOK)
+          (void)dstr_store(d, &s);
       }
-      if (resp->contact && !resp->contact->star) {
-        char t[SIPKIT_DIALOG_MAX_URI];
-        uint16_t tl;
-        if (sipkit__copy_span(t, &tl, sizeof t, buf, resp->contact->uri.all) ==
-                SIPKIT_EOK && tl) {
-          memcpy(d->remote_target, t, tl);
-          d->remote_target_len = tl;
-        }
-      }
+      (void)refresh_target(d, resp, buf);
       d->state = SIPKIT_DIALOG_CONFIRMED;
       return SIPKIT_DIALOG_SEND_ACK;
     }
@@ -344,16 +416,8 @@ int sipkit_dialog_on_response(sipkit_dialog *d, const sipkit_msg *resp,
     d->state = SIPKIT_DIALOG_TERMINATED;
     return SIPKIT_DIALOG_ENDED;
   }
-  if (st >= 200 && st < 300 && m == SIPKIT_METHOD_UPDATE && resp->contact &&
-      !resp->contact->star) {
-    char t[SIPKIT_DIALOG_MAX_URI];
-    uint16_t tl;
-    if (sipkit__copy_span(t, &tl, sizeof t, buf, resp->contact->uri.all) ==
-            SIPKIT_EOK && tl) {
-      memcpy(d->remote_target, t, tl);
-      d->remote_target_len = tl;
-    }
-  }
+  if (st >= 200 && st < 300 && m == SIPKIT_METHOD_UPDATE)
+    (void)refresh_target(d, resp, buf);
   return SIPKIT_DIALOG_ACCEPT;
 }
 
@@ -464,6 +528,13 @@ void sipkit_dialog_view_fill(const sipkit_dialog *d, sipkit_dialog_view *v,
   v->route_set = routes;
   v->route_count = routes ? d->route_count : 0;
   v->local_cseq = d->local_cseq;
+}
+
+void sipkit_dialog_free(sipkit_dialog *d) {
+  if (!d)
+    return;
+  free(d->mem_);
+  memset(d, 0, sizeof *d);
 }
 
 const char *sipkit_dialog_state_name(int state) {

@@ -3,6 +3,7 @@
 #ifndef SIPKIT_RT_INTERNAL_H
 #define SIPKIT_RT_INTERNAL_H
 
+#include <string.h>
 #include <uv.h>
 
 #include "sipkit_auth.h"
@@ -52,6 +53,23 @@ struct sipkit_rt {
   uint64_t skew;             /* ms added to the loop's clock (sipkit__ua_fire_timers) */
 };
 
+/* Where a handle sends: IPv4 or IPv6 in 28 bytes, not the 128 of a
+ * sockaddr_storage (a transaction keeps one, a dialog two, for 32 s or a
+ * whole call).  Cast &a to struct sockaddr * to use it. */
+typedef union sipkit__addr {
+  struct sockaddr sa;
+  struct sockaddr_in in;
+  struct sockaddr_in6 in6;
+} sipkit__addr;
+
+static inline void sipkit__addr_keep(sipkit__addr *a, const struct sockaddr_storage *ss) {
+  memcpy(a, ss, sizeof *a);
+}
+static inline void sipkit__addr_storage(struct sockaddr_storage *ss, const sipkit__addr *a) {
+  memset(ss, 0, sizeof *ss);
+  memcpy(ss, a, sizeof *a);
+}
+
 struct sipkit_timer {
   uv_timer_t h;
   sipkit_rt *rt;
@@ -85,12 +103,14 @@ typedef struct sipkit__txn {
   uint8_t send_failed;         /* a send of this transaction failed: transport error */
   sipkit_req *req;             /* client owner (NULL once detached) */
   sipkit_srv *srv;             /* server owner */
-  struct sockaddr_storage peer;
+  sipkit__addr peer;
   char *bytes;                 /* client: the request; server: the last response */
   size_t len;
-  sipkit__stored sent;         /* client: the parsed request (ACK, CANCEL, auth, dialogs) */
-  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx */
+  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs); NULL in a server's */
+  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
 } sipkit__txn;
+
+#define SIPKIT__ACK_MAX 8192u   /* the ACK for a 3xx-6xx: the INVITE's Via, Route, From, To, Call-ID, CSeq */
 
 #define SIPKIT__TXN_BUCKETS 4096u
 #define SIPKIT__DLG_BUCKETS 1024u
@@ -147,8 +167,8 @@ struct sipkit_srv {
   sipkit__stored req;
   sipkit_dlg *dlg;             /* ref held */
   void *data;
-  struct sockaddr_storage src; /* where the request came from */
-  struct sockaddr_storage dest;/* where responses go (§18.2.2, RFC 3581) */
+  sipkit__addr src;            /* where the request came from */
+  sipkit__addr dest;           /* where responses go (§18.2.2, RFC 3581) */
   char via_extra[96];          /* ";received=..;rport=.." for the top Via */
   char to_tag[SIPKIT_TAG_SIZE];
   uint8_t final_sent, taken, cancelled, peer_100rel;
@@ -177,15 +197,12 @@ struct sipkit_dlg {
   char *ack;                   /* UAC: the ACK for the 2xx, resent for each 2xx retransmission */
   size_t ack_len;
   uint32_t ack_cseq;
-  struct sockaddr_storage ack_peer;
+  sipkit__addr ack_peer;
   char *rtx;                   /* UAS: our 2xx to INVITE, resent until the ACK */
   size_t rtx_len;
-  struct sockaddr_storage rtx_peer;
+  sipkit__addr rtx_peer;
   uv_timer_t rtx_timer;
-  char sz_call_id[SIPKIT_DIALOG_MAX_CALL_ID + 1];
-  char sz_local_tag[SIPKIT_DIALOG_MAX_TAG + 1];
-  char sz_remote_tag[SIPKIT_DIALOG_MAX_TAG + 1];
-  char sz_remote_target[SIPKIT_DIALOG_MAX_URI + 1];
+  char *sz;                    /* Call-ID, tags and remote target as made, NUL-terminated, one block */
 };
 
 /* rt.c */

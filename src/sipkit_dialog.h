@@ -1,12 +1,22 @@
 /* sipkit_dialog.h - RFC 3261 dialogs (§12, §13.2.2.4, §13.3.1.4, §14, §15)
  * as pure logic.
  *
- * A dialog is a value: bounded fixed-size copies of what §12.1 says a
- * dialog holds (Call-ID, local and remote tag, local and remote URI,
- * remote target, route set, local and remote CSeq, secure flag) and its
- * state (EARLY, CONFIRMED, TERMINATED).  No sockets, no clock, no
- * allocation: the caller owns the dialogs (e.g. an array) and feeds them
- * parsed messages; each entry point returns a verdict saying what to do.
+ * A dialog is a value: bounded copies of what §12.1 says a dialog holds
+ * (Call-ID, local and remote tag, local and remote URI, remote target,
+ * route set, local and remote CSeq, secure flag) and its state (EARLY,
+ * CONFIRMED, TERMINATED).  No sockets, no clock: the caller owns the
+ * dialogs (e.g. an array) and feeds them parsed messages; each entry
+ * point returns a verdict saying what to do.
+ *
+ * Memory: the strings are NUL-terminated copies in one block the dialog
+ * owns, sized to what they hold (a fixed-size dialog would weigh 3 KiB at
+ * the bounds below).  Creation allocates it; release it with
+ * sipkit_dialog_free().  A copy of the struct shares the block: free only
+ * one of them.  A target refresh or the route set of a 2xx makes a new
+ * block, so a string pointer of a dialog stays valid only until the next
+ * message given to that dialog (copy what you keep longer).  Out of
+ * memory, creation fails with SIPKIT_ENO_MEMORY and a refresh does not
+ * happen.
  *
  * Bounds: a value longer than its bound makes creation (or a target
  * refresh) fail with SIPKIT_EBUFFER_TOO_SMALL; nothing is ever truncated.
@@ -116,14 +126,20 @@ typedef struct sipkit_dialog {
   uint16_t local_uri_len, remote_uri_len, remote_target_len;
   uint16_t route_len[SIPKIT_DIALOG_MAX_ROUTES];
   uint32_t route_count;
-  char call_id[SIPKIT_DIALOG_MAX_CALL_ID];
-  char local_tag[SIPKIT_DIALOG_MAX_TAG];
-  char remote_tag[SIPKIT_DIALOG_MAX_TAG];
-  char local_uri[SIPKIT_DIALOG_MAX_URI];
-  char remote_uri[SIPKIT_DIALOG_MAX_URI];
-  char remote_target[SIPKIT_DIALOG_MAX_URI];
-  char route[SIPKIT_DIALOG_MAX_ROUTES][SIPKIT_DIALOG_MAX_ROUTE];
+  /* NUL-terminated, in mem_; NULL in a dialog never created */
+  const char *call_id;
+  const char *local_tag;
+  const char *remote_tag;
+  const char *local_uri;
+  const char *remote_uri;
+  const char *remote_target;
+  const char *route[SIPKIT_DIALOG_MAX_ROUTES];
+  char *mem_;              /* private: the block holding the strings */
 } sipkit_dialog;
+
+/* Release the strings of d (from a create) and zero it: state NULL.
+ * NULL and a zeroed dialog are accepted. */
+SIPKIT_API void sipkit_dialog_free(sipkit_dialog *d);
 
 /* Dialog id (§12): spans of a message or of a dialog, nothing owned. */
 typedef struct sipkit_dialog_id {
@@ -148,8 +164,9 @@ SIPKIT_API int sipkit_dialog_match(const sipkit_dialog *d,
  * tag = To tag, local CSeq = the request's; state EARLY for 1xx,
  * CONFIRMED for 2xx.  Errors: SIPKIT_EARGUMENT (response that creates no
  * dialog, or belongs to another request), SIPKIT_EMISSING_HEADER (no
- * Contact), SIPKIT_EBUFFER_TOO_SMALL (over a bound).  d is left NULL on
- * error. */
+ * Contact), SIPKIT_EBUFFER_TOO_SMALL (over a bound), SIPKIT_ENO_MEMORY.
+ * d is overwritten (free a dialog it held first) and left NULL (zeroed)
+ * on error; on success free it with sipkit_dialog_free(). */
 SIPKIT_API int sipkit_dialog_uac_create(sipkit_dialog *d,
                                         const sipkit_msg *req, const char *qbuf,
                                         const sipkit_msg *resp, const char *rbuf);

@@ -369,6 +369,8 @@ SIPKIT_API int sipkit_srv_routed(const sipkit_srv *srv);
 /* Dialogs                                                             */
 
 SIPKIT_API int sipkit_dlg_state(const sipkit_dlg *dlg);         /* enum sipkit_dialog_state */
+/* The strings below are valid until the dialog's next message (a target
+ * refresh makes them again) or its end; copy what you keep longer. */
 SIPKIT_API const char *sipkit_dlg_call_id(const sipkit_dlg *dlg);
 SIPKIT_API const char *sipkit_dlg_local_tag(const sipkit_dlg *dlg);
 SIPKIT_API const char *sipkit_dlg_remote_tag(const sipkit_dlg *dlg);

@@ -7,14 +7,17 @@
  * caller-provided action list: send bytes, pass a message up to the TU,
  * start or stop a timer at an absolute time, report a timeout or a
  * transport error, or say the transaction is over.  No sockets, no clock
- * reads, no allocation: the caller owns the clock, the timers and the
- * bytes, so tests drive the machines with an injected clock.
+ * reads, no allocation (but a kept key, see Matching): the caller owns the
+ * clock, the timers and the bytes, so tests drive the machines with an
+ * injected clock.
  *
  * Bytes: the request a client transaction retransmits and the last
  * response a server transaction retransmits are caller-owned; the
  * transaction keeps the pointer it was given and hands it back in its
  * SEND actions, so the bytes must live until they are replaced or the
- * transaction terminates.  The ACK an INVITE client transaction builds
+ * transaction terminates; a 2xx of an INVITE server transaction is only
+ * sent, never resent by it (Accepted, RFC 6026: the TU retransmits), so
+ * it need only live until that SEND action is carried out.  The ACK an INVITE client transaction builds
  * for a 3xx-6xx (§17.1.1.3, with sipkit_build_ack_non2xx()) is written
  * into the caller's buffer given to sipkit_txn_set_ack_buffer().
  *
@@ -30,11 +33,14 @@
  * §17.2.4); the INVITE server's 100 Trying is timer "100" (200 ms), and a
  * retransmitted INVITE after it gets SEND_100 again until the TU answers.
  *
- * Matching (§17.1.3, §17.2.3) works on sipkit_txn_key values: fixed-size
- * copies with bounded lengths taken from a parsed message, so a key
- * outlives the buffer it came from.  A field longer than its bound makes
- * the key invalid (SIPKIT_EBUFFER_TOO_SMALL); it is never truncated, and
- * an invalid key matches nothing.
+ * Matching (§17.1.3, §17.2.3) works on sipkit_txn_key values: bounded
+ * spans taken from a parsed message.  sipkit_txn_key_make() points them
+ * into the message's buffer (a key to match one message with, no copy);
+ * sipkit_txn_key_keep() copies them into one block the key owns, sized
+ * to them, so a kept key outlives the buffer (free it with
+ * sipkit_txn_key_free()).  A field longer than its bound makes the key
+ * invalid (SIPKIT_EBUFFER_TOO_SMALL); it is never truncated, and an
+ * invalid key matches nothing.
  */
 #ifndef SIPKIT_TXN_H
 #define SIPKIT_TXN_H
@@ -129,12 +135,12 @@ SIPKIT_API void sipkit_txn_config_default(sipkit_txn_config *cfg);
 #define SIPKIT_TXN_CALL_ID_MAX 128u
 #endif
 
-/* A bounded, copied string (no NUL terminator needed, none guaranteed). */
-#define SIPKIT_TXN_FIELD(name, max) \
-  uint16_t name##_len;              \
-  char name[max]
+/* A bounded string: bytes (no NUL terminator guaranteed) and length. */
+#define SIPKIT_TXN_FIELD(name) \
+  const char *name;            \
+  uint16_t name##_len
 
-/* What identifies a transaction.  Every string is a copy.  */
+/* What identifies a transaction (the spans: see above).  */
 typedef struct sipkit_txn_key {
   uint8_t valid;          /* 0: built from nothing usable, or a field too long */
   uint8_t rfc3261;        /* branch starts with the magic cookie "z9hG4bK" */
@@ -143,16 +149,17 @@ typedef struct sipkit_txn_key {
   int method;             /* sipkit_method of the request (responses: of the CSeq) */
   uint32_t port;          /* sent-by port as written, 0 when absent */
   uint32_t cseq;          /* CSeq number */
-  SIPKIT_TXN_FIELD(method_name, SIPKIT_TXN_METHOD_MAX); /* request method, or the CSeq method */
-  SIPKIT_TXN_FIELD(branch, SIPKIT_TXN_BRANCH_MAX);      /* case-sensitive */
-  SIPKIT_TXN_FIELD(host, SIPKIT_TXN_HOST_MAX);          /* case-insensitive */
-  SIPKIT_TXN_FIELD(transport, SIPKIT_TXN_TRANSPORT_MAX);/* case-insensitive */
+  SIPKIT_TXN_FIELD(method_name); /* request method, or the CSeq method */
+  SIPKIT_TXN_FIELD(branch);      /* case-sensitive */
+  SIPKIT_TXN_FIELD(host);        /* case-insensitive */
+  SIPKIT_TXN_FIELD(transport);   /* case-insensitive */
   /* RFC 2543 fallback (empty when rfc3261) */
-  SIPKIT_TXN_FIELD(ruri, SIPKIT_TXN_URI_MAX);
-  SIPKIT_TXN_FIELD(from_tag, SIPKIT_TXN_TAG_MAX);
-  SIPKIT_TXN_FIELD(to_tag, SIPKIT_TXN_TAG_MAX);
-  SIPKIT_TXN_FIELD(resp_to_tag, SIPKIT_TXN_TAG_MAX);    /* see sipkit_txn_key_set_resp_to_tag() */
-  SIPKIT_TXN_FIELD(call_id, SIPKIT_TXN_CALL_ID_MAX);
+  SIPKIT_TXN_FIELD(ruri);
+  SIPKIT_TXN_FIELD(from_tag);
+  SIPKIT_TXN_FIELD(to_tag);
+  SIPKIT_TXN_FIELD(resp_to_tag); /* see sipkit_txn_key_set_resp_to_tag() */
+  SIPKIT_TXN_FIELD(call_id);
+  char *mem_;             /* private: the block of sipkit_txn_key_keep() */
 } sipkit_txn_key;
 
 /* Key of a request or a response parsed from buf.  For a request: method,
@@ -161,15 +168,27 @@ typedef struct sipkit_txn_key {
  * Call-ID, CSeq number).  For a response: top Via branch and sent-by, and
  * the CSeq method.  Returns SIPKIT_EOK, SIPKIT_EMISSING_HEADER (no Via or
  * CSeq), SIPKIT_EBUFFER_TOO_SMALL (a field longer than its bound) or
- * SIPKIT_EARGUMENT; on error key->valid is 0. */
+ * SIPKIT_EARGUMENT; on error key->valid is 0.  The key points into buf
+ * and owns nothing (key is overwritten: free a kept key first). */
 SIPKIT_API int sipkit_txn_key_make(sipkit_txn_key *key, const sipkit_msg *msg,
                                    const char *buf);
+
+/* Copy the strings of key into one block it owns, so that it outlives the
+ * buffers they came from (a block it had is replaced).  SIPKIT_ENO_MEMORY
+ * leaves key as it was. */
+SIPKIT_API int sipkit_txn_key_keep(sipkit_txn_key *key);
+
+/* Release the block of a kept key and zero it (valid 0).  NULL and keys
+ * that own nothing are accepted. */
+SIPKIT_API void sipkit_txn_key_free(sipkit_txn_key *key);
 
 /* RFC 2543 fallback: an ACK matches an INVITE server transaction only if
  * its To tag equals the one of the response the transaction sent
  * (§17.2.3).  Record that tag here when the TU answers (empty is a valid
- * tag value: "the response had no tag").  Returns SIPKIT_EBUFFER_TOO_SMALL
- * (and leaves key unchanged) when the tag exceeds SIPKIT_TXN_TAG_MAX. */
+ * tag value: "the response had no tag").  A kept key copies the tag into
+ * its block, another one points at it.  Returns SIPKIT_EBUFFER_TOO_SMALL
+ * (and leaves key unchanged) when the tag exceeds SIPKIT_TXN_TAG_MAX, or
+ * SIPKIT_ENO_MEMORY. */
 SIPKIT_API int sipkit_txn_key_set_resp_to_tag(sipkit_txn_key *key,
                                               const char *tag, size_t len);
 
@@ -253,7 +272,7 @@ typedef struct sipkit_txn_actions {
 typedef struct sipkit_txn {
   /* public */
   void *data;              /* the embedder's */
-  sipkit_txn_key key;      /* fill with sipkit_txn_key_make() for matching; the machine never reads it */
+  sipkit_txn_key key;      /* fill with sipkit_txn_key_make() (and _keep()) for matching; the machine never reads it */
   /* read-only */
   uint8_t kind;            /* enum sipkit_txn_kind */
   uint8_t state;           /* enum sipkit_txn_state */

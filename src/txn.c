@@ -1,5 +1,6 @@
 /* txn.c - RFC 3261 §17 transaction state machines (+ RFC 6026) and
  * transaction matching.  Pure: (state, event, now) → (state, actions). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -369,6 +370,13 @@ int sipkit_txn_on_request(sipkit_txn *t, int method, uint64_t now,
   return SIPKIT_EOK;          /* Trying: absorbed */
 }
 
+/* RFC 6026: in Accepted the TU retransmits its 2xx, the transaction never
+ * does, so it lets go of the bytes once the SEND action has them. */
+static void forget_2xx(sipkit_txn *t) {
+  t->msg_ = NULL;
+  t->msg_len_ = 0;
+}
+
 int sipkit_txn_respond(sipkit_txn *t, int status, const char *bytes,
                        size_t len, uint64_t now, sipkit_txn_actions *out) {
   if (!t || !out)
@@ -390,12 +398,15 @@ int sipkit_txn_respond(sipkit_txn *t, int status, const char *bytes,
   if (t->kind == SIPKIT_TXN_INVITE_SERVER) {
     timer_stop(t, out, SIPKIT_TXN_TIMER_100);
     send_response(t, out);
-    if (t->state == SIPKIT_TXN_ACCEPTED) /* RFC 6026: 2xx from TU / send response */
+    if (t->state == SIPKIT_TXN_ACCEPTED) { /* RFC 6026: 2xx from TU / send response */
+      forget_2xx(t);
       return SIPKIT_EOK;
+    }
     if (status < 200) /* 1xx from TU / send response */
       return SIPKIT_EOK;
     if (status < 300) { /* RFC 6026: 2xx from TU / send response → Accepted */
       t->state = SIPKIT_TXN_ACCEPTED;
+      forget_2xx(t);
       timer_start(t, out, SIPKIT_TXN_TIMER_L, now + t64(t));
     } else { /* 300-699 from TU / send response → Completed */
       t->state = SIPKIT_TXN_COMPLETED;
@@ -491,9 +502,16 @@ int sipkit_txn_on_transport_error(sipkit_txn *t, uint64_t now,
 #define COOKIE "z9hG4bK"
 #define COOKIE_LEN 7u
 
-#define COPY(key, field, buf, span)                                          \
-  sipkit__copy_span((key)->field, &(key)->field##_len, sizeof((key)->field), (buf), \
-             (span))
+/* Point field at span of buf, within its bound. */
+#define TAKE(key, field, max, buf, span) take(&(key)->field, &(key)->field##_len, (max), (buf), (span))
+
+static int take(const char **p, uint16_t *len, size_t max, const char *buf, sipkit_span s) {
+  if (s.len > max)
+    return SIPKIT_EBUFFER_TOO_SMALL;
+  *p = buf + s.off;
+  *len = (uint16_t)s.len;
+  return SIPKIT_EOK;
+}
 
 int sipkit_txn_key_make(sipkit_txn_key *key, const sipkit_msg *msg,
                         const char *buf) {
@@ -510,28 +528,28 @@ int sipkit_txn_key_make(sipkit_txn_key *key, const sipkit_msg *msg,
   key->cseq = msg->cseq->num;
   if (key->is_response) {
     key->method = msg->cseq->method;
-    rc = COPY(key, method_name, buf, msg->cseq->method_name);
+    rc = TAKE(key, method_name, SIPKIT_TXN_METHOD_MAX, buf, msg->cseq->method_name);
   } else {
     key->method = msg->method;
-    rc = COPY(key, method_name, buf, msg->method_name);
+    rc = TAKE(key, method_name, SIPKIT_TXN_METHOD_MAX, buf, msg->method_name);
   }
   if (rc == SIPKIT_EOK)
-    rc = COPY(key, branch, buf, v->branch);
+    rc = TAKE(key, branch, SIPKIT_TXN_BRANCH_MAX, buf, v->branch);
   if (rc == SIPKIT_EOK)
-    rc = COPY(key, host, buf, v->host);
+    rc = TAKE(key, host, SIPKIT_TXN_HOST_MAX, buf, v->host);
   if (rc == SIPKIT_EOK)
-    rc = COPY(key, transport, buf, v->transport);
+    rc = TAKE(key, transport, SIPKIT_TXN_TRANSPORT_MAX, buf, v->transport);
   key->port = v->has_port ? v->port : 0;
   key->rfc3261 = v->branch.len >= COOKIE_LEN &&
                  memcmp(buf + v->branch.off, COOKIE, COOKIE_LEN) == 0;
   if (rc == SIPKIT_EOK && !key->rfc3261 && !key->is_response) {
-    rc = COPY(key, ruri, buf, msg->request_uri);
+    rc = TAKE(key, ruri, SIPKIT_TXN_URI_MAX, buf, msg->request_uri);
     if (rc == SIPKIT_EOK && msg->from)
-      rc = COPY(key, from_tag, buf, msg->from->tag);
+      rc = TAKE(key, from_tag, SIPKIT_TXN_TAG_MAX, buf, msg->from->tag);
     if (rc == SIPKIT_EOK && msg->to)
-      rc = COPY(key, to_tag, buf, msg->to->tag);
+      rc = TAKE(key, to_tag, SIPKIT_TXN_TAG_MAX, buf, msg->to->tag);
     if (rc == SIPKIT_EOK)
-      rc = COPY(key, call_id, buf, msg->call_id);
+      rc = TAKE(key, call_id, SIPKIT_TXN_CALL_ID_MAX, buf, msg->call_id);
   }
   if (rc != SIPKIT_EOK) {
     memset(key, 0, sizeof *key);
@@ -541,15 +559,60 @@ int sipkit_txn_key_make(sipkit_txn_key *key, const sipkit_msg *msg,
   return SIPKIT_EOK;
 }
 
+/* The strings of a key, for keep. */
+#define KEY_FIELDS(k)                                                          \
+  {&(k)->method_name, &(k)->branch, &(k)->host, &(k)->transport, &(k)->ruri,   \
+   &(k)->from_tag, &(k)->to_tag, &(k)->resp_to_tag, &(k)->call_id}
+#define KEY_LENS(k)                                                            \
+  {&(k)->method_name_len, &(k)->branch_len, &(k)->host_len,                    \
+   &(k)->transport_len, &(k)->ruri_len, &(k)->from_tag_len, &(k)->to_tag_len,  \
+   &(k)->resp_to_tag_len, &(k)->call_id_len}
+#define KEY_NFIELDS 9
+
+int sipkit_txn_key_keep(sipkit_txn_key *key) {
+  if (!key)
+    return SIPKIT_EARGUMENT;
+  const char **f[KEY_NFIELDS] = KEY_FIELDS(key);
+  uint16_t *n[KEY_NFIELDS] = KEY_LENS(key);
+  size_t total = 1;
+  for (int i = 0; i < KEY_NFIELDS; i++)
+    total += *n[i];
+  char *mem = malloc(total), *p = mem;
+  if (!mem)
+    return SIPKIT_ENO_MEMORY;
+  for (int i = 0; i < KEY_NFIELDS; i++) {
+    if (*n[i])
+      memcpy(p, *f[i], *n[i]);
+    *f[i] = p;
+    p += *n[i];
+  }
+  free(key->mem_); /* after the copy: the fields may have pointed into it */
+  key->mem_ = mem;
+  return SIPKIT_EOK;
+}
+
+void sipkit_txn_key_free(sipkit_txn_key *key) {
+  if (!key)
+    return;
+  free(key->mem_);
+  memset(key, 0, sizeof *key);
+}
+
 int sipkit_txn_key_set_resp_to_tag(sipkit_txn_key *key, const char *tag,
                                    size_t len) {
   if (!key || (len && !tag))
     return SIPKIT_EARGUMENT;
-  if (len > sizeof key->resp_to_tag)
+  if (len > SIPKIT_TXN_TAG_MAX)
     return SIPKIT_EBUFFER_TOO_SMALL;
-  if (len)
-    memcpy(key->resp_to_tag, tag, len);
+  const char *was = key->resp_to_tag;
+  uint16_t was_len = key->resp_to_tag_len;
+  key->resp_to_tag = tag;
   key->resp_to_tag_len = (uint16_t)len;
+  if (key->mem_ && sipkit_txn_key_keep(key) != SIPKIT_EOK) {
+    key->resp_to_tag = was;
+    key->resp_to_tag_len = was_len;
+    return SIPKIT_ENO_MEMORY;
+  }
   key->has_resp_to_tag = 1;
   return SIPKIT_EOK;
 }

@@ -61,8 +61,50 @@ void sipkit__stored_free(sipkit__stored *s) {
   memset(s, 0, sizeof *s);
 }
 
+/* Drop the parse, keep the bytes: an INVITE answered 2xx waits 32 s in
+ * Accepted (RFC 6026) for 2xx retransmissions and forks, which are rare;
+ * its header array (most of the copy) is made again for them by
+ * stored_thaw. */
+static void stored_thin(sipkit__stored *s) {
+  free(s->hdrs);
+  s->hdrs = NULL;
+  s->msg.headers = NULL;
+  s->msg.max_headers = 0;
+  s->msg.num_headers = 0;
+  s->msg.via = NULL;
+  s->msg.from = s->msg.to = s->msg.contact = NULL;
+  s->msg.cseq = NULL;
+  s->msg.content_type = NULL;
+}
+
+/* Parse the kept bytes again (we built them and parsed them once, so
+ * this succeeds unless memory runs out). */
+static int stored_thaw(sipkit_ua *ua, sipkit__stored *s) {
+  if (s->hdrs || !s->buf)
+    return SIPKIT_EOK;
+  sipkit_msg m;
+  sipkit_error e;
+  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
+  int rc = sipkit_parse(&m, s->buf, s->len, 0, &e);
+  if (rc != SIPKIT_EOK)
+    return rc;
+  char *buf = s->buf;
+  size_t len = s->len;
+  s->buf = NULL;
+  rc = sipkit__stored_copy(s, &m, buf, len);
+  free(buf);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
+
+/* A builder's buffer kept past the message: its capacity doubled while
+ * building (up to twice the bytes), so it is cut to the bytes. */
+static char *fit(char *buf, size_t len) {
+  char *p = realloc(buf, len ? len : 1);
+  return p ? p : buf;
+}
 
 static char *xstrdup(const char *s) {
   if (!s)
@@ -202,28 +244,61 @@ int sipkit__uri_host_port(const char *uri, size_t len, struct sockaddr_storage *
 /* ------------------------------------------------------------------ */
 /* Dialogs                                                             */
 
+/* The NUL-terminated copies the accessors hand out, in one exact-size
+ * block ("" each when out of memory), made again after a refresh. */
+static const char *dlg_str(const sipkit_dlg *g, int i);
+
 static void dlg_sz(sipkit_dlg *g) {
-  memcpy(g->sz_call_id, g->d.call_id, g->d.call_id_len);
-  g->sz_call_id[g->d.call_id_len] = 0;
-  memcpy(g->sz_local_tag, g->d.local_tag, g->d.local_tag_len);
-  g->sz_local_tag[g->d.local_tag_len] = 0;
-  memcpy(g->sz_remote_tag, g->d.remote_tag, g->d.remote_tag_len);
-  g->sz_remote_tag[g->d.remote_tag_len] = 0;
-  memcpy(g->sz_remote_target, g->d.remote_target, g->d.remote_target_len);
-  g->sz_remote_target[g->d.remote_target_len] = 0;
+  const sipkit_dialog *d = &g->d;
+  if (g->sz) { /* only the remote target changes */
+    const char *t = dlg_str(g, 3);
+    if (strlen(t) == d->remote_target_len && !memcmp(t, d->remote_target, d->remote_target_len))
+      return;
+  }
+  size_t n = (size_t)d->call_id_len + d->local_tag_len + d->remote_tag_len +
+             d->remote_target_len + 4;
+  char *p = malloc(n);
+  free(g->sz);
+  g->sz = p;
+  if (!p)
+    return;
+  const char *src[4] = {d->call_id, d->local_tag, d->remote_tag, d->remote_target};
+  size_t len[4] = {d->call_id_len, d->local_tag_len, d->remote_tag_len, d->remote_target_len};
+  for (int i = 0; i < 4; i++) {
+    memcpy(p, src[i], len[i]);
+    p[len[i]] = 0;
+    p += len[i] + 1;
+  }
+}
+
+/* The i-th string of the block (0 Call-ID, 1 local tag, 2 remote tag,
+ * 3 remote target). */
+static const char *dlg_str(const sipkit_dlg *g, int i) {
+  if (!g || !g->sz)
+    return "";
+  const char *p = g->sz;
+  while (i-- > 0)
+    p += strlen(p) + 1;
+  return p;
 }
 
 static void dlg_closed(uv_handle_t *h) {
   sipkit_dlg *g = h->data;
   free(g->ack);
   free(g->rtx);
+  free(g->sz);
+  sipkit_dialog_free(&g->d);
   free(g);
 }
 
-static sipkit_dlg *dlg_new(sipkit_ua *ua, const sipkit_dialog *d) {
+/* Takes over d (its strings are freed with the handle, or here when
+ * out of memory). */
+static sipkit_dlg *dlg_new(sipkit_ua *ua, sipkit_dialog *d) {
   sipkit_dlg *g = calloc(1, sizeof *g);
-  if (!g)
+  if (!g) {
+    sipkit_dialog_free(d);
     return NULL;
+  }
   g->d = *d;
   g->ua = ua;
   g->refs = 1; /* the UA's table; dropped when the dialog ends */
@@ -317,8 +392,12 @@ static int creates_dialog(int method);
 static void txn_closed(uv_handle_t *h) {
   sipkit__txn *x = h->data;
   free(x->bytes);
-  sipkit__stored_free(&x->sent);
+  if (x->sent) {
+    sipkit__stored_free(x->sent);
+    free(x->sent);
+  }
   free(x->ack_buf);
+  sipkit_txn_key_free(&x->t.key);
   free(x);
 }
 
@@ -562,25 +641,27 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
   }
   sipkit__txn *x = txn_new(ua, m.method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_CLIENT
                                                                   : SIPKIT_TXN_NON_INVITE_CLIENT);
-  if (!x || sipkit__stored_copy(&x->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
+  if (x)
+    x->sent = calloc(1, sizeof *x->sent);
+  if (!x || !x->sent || sipkit__stored_copy(x->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
     sipkit_builder_free(b);
     if (x)
       txn_destroy(x);
     return SIPKIT_ENO_MEMORY;
   }
   sipkit_builder_free(b);
-  sipkit_txn_key_make(&x->t.key, &x->sent.msg, x->sent.buf);
-  if (x->t.kind == SIPKIT_TXN_INVITE_CLIENT) {
-    x->ack_buf = malloc(8192);
-    if (x->ack_buf)
-      sipkit_txn_set_ack_buffer(&x->t, &x->sent.msg, x->sent.buf, x->ack_buf, 8192);
+  /* kept: the key outlives a thawed copy of the bytes */
+  if (sipkit_txn_key_make(&x->t.key, &x->sent->msg, x->sent->buf) == SIPKIT_EOK &&
+      sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
+    txn_destroy(x);
+    return SIPKIT_ENO_MEMORY;
   }
   memcpy(&x->peer, dest, sizeof x->peer);
   txn_insert(x);
   x->req = req;
   req->txn = x;
   sipkit_txn_actions acts;
-  sipkit_txn_start(&x->t, x->sent.buf, x->sent.len, sipkit__now(ua->rt), &acts);
+  sipkit_txn_start(&x->t, x->sent->buf, x->sent->len, sipkit__now(ua->rt), &acts);
   txn_run(x, &acts, NULL, NULL, 0);
   return SIPKIT_EOK;
 }
@@ -789,13 +870,15 @@ static void send_cancel(sipkit_req *req) {
   sipkit_ua *ua = req->ua;
   sipkit_builder b;
   sipkit_builder_init_dynamic(&b);
-  sipkit_build_cancel(&b, &x->sent.msg, x->sent.buf);
+  sipkit_build_cancel(&b, &x->sent->msg, x->sent->buf);
   sipkit_req *c = req_new(ua, SIPKIT_METHOD_CANCEL, NULL, NULL);
   if (!c) {
     sipkit_builder_free(&b);
     return;
   }
-  if (client_start(ua, c, &b, NULL, 0, &x->peer, NULL) != SIPKIT_EOK)
+  struct sockaddr_storage dest;
+  sipkit__addr_storage(&dest, &x->peer);
+  if (client_start(ua, c, &b, NULL, 0, &dest, NULL) != SIPKIT_EOK)
     req_free(c);
 }
 
@@ -825,8 +908,8 @@ void *sipkit_req_data(sipkit_req *req) { return req ? req->data : NULL; }
 static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const char *buf) {
   sipkit_ua *ua = req->ua;
   sipkit__txn *old = req->txn;
-  const sipkit_msg *q = &old->sent.msg;
-  const char *qb = old->sent.buf;
+  const sipkit_msg *q = &old->sent->msg;
+  const char *qb = old->sent->buf;
   int hid = status == 401 ? SIPKIT_HDR_WWW_AUTHENTICATE : SIPKIT_HDR_PROXY_AUTHENTICATE;
   sipkit_challenge ch;
   if (sipkit_auth_challenge_pick(&ch, m, buf, hid, NULL) != SIPKIT_EOK || !q->cseq)
@@ -882,7 +965,8 @@ static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const ch
     sipkit_builder_free(&b);
     return SIPKIT_EINVALID_VALUE;
   }
-  struct sockaddr_storage dest = old->peer;
+  struct sockaddr_storage dest;
+  sipkit__addr_storage(&dest, &old->peer);
   old->req = NULL; /* the old transaction finishes alone (it ACKs an INVITE's 401) */
   req->auth_tried = 1;
   int rc = client_start(ua, req, &b, SIPKIT_SPAN_PTR(qb, q->body), q->body.len, &dest, NULL);
@@ -906,13 +990,15 @@ static void send_2xx_ack(sipkit_dlg *g) {
     sipkit_builder_init_dynamic(&b);
     sipkit_str no_branch = {NULL, 0};
     sipkit_build_in_dialog(&b, &v, STR("ACK"), cseq, STR(via), no_branch);
+    struct sockaddr_storage hop;
     if (sipkit_builder_finish(&b, NULL, 0, NULL) != SIPKIT_EOK ||
-        dlg_next_hop(g, &g->ack_peer) != SIPKIT_EOK) {
+        dlg_next_hop(g, &hop) != SIPKIT_EOK) {
       sipkit_builder_free(&b);
       return;
     }
+    sipkit__addr_keep(&g->ack_peer, &hop);
     free(g->ack);
-    g->ack = b.buf; /* the builder's heap buffer is ours now */
+    g->ack = fit(b.buf, b.len); /* the builder's heap buffer is ours now */
     g->ack_len = b.len;
     g->ack_cseq = cseq;
   }
@@ -946,11 +1032,11 @@ static void send_prack(sipkit_dlg *g, uint32_t rseq, uint32_t cseq) {
 static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_msg *m,
                                   const char *buf) {
   sipkit_dialog d;
-  if (sipkit_dialog_uac_create(&d, &x->sent.msg, x->sent.buf, m, buf) != SIPKIT_EOK)
+  if (sipkit_dialog_uac_create(&d, &x->sent->msg, x->sent->buf, m, buf) != SIPKIT_EOK)
     return NULL;
   sipkit_dlg *g = dlg_new(ua, &d);
   if (g)
-    g->method = x->sent.msg.method;
+    g->method = x->sent->msg.method;
   return g;
 }
 
@@ -959,7 +1045,7 @@ static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_ms
 static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, const char *buf) {
   sipkit_ua *ua = x->ua;
   sipkit_req *req = x->req;
-  int method = x->sent.msg.method;
+  int method = x->sent->msg.method;
   sipkit_dlg *g = NULL, *end_g = NULL;
   int end_why = 0;
   if (req && req->fwd) {
@@ -1016,7 +1102,7 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       req->rseq = rseq;
       req->has_rseq = 1;
       if (req->prack)
-        send_prack(g, rseq, x->sent.msg.cseq->num);
+        send_prack(g, rseq, x->sent->msg.cseq->num);
     }
   } else if (method != SIPKIT_METHOD_INVITE && req && req->dlg && !req->dlg->ended) {
     g = req->dlg;
@@ -1024,7 +1110,7 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       end_g = g,
       end_why = method == SIPKIT_METHOD_BYE ? SIPKIT_DLG_END_BYE_SENT : SIPKIT_DLG_END_REJECTED;
     else if (method == SIPKIT_METHOD_NOTIFY && status >= 200 && status < 300 &&
-             subscription_only(g) && subscription_terminated(&x->sent.msg, x->sent.buf))
+             subscription_only(g) && subscription_terminated(&x->sent->msg, x->sent->buf))
       end_g = g, end_why = SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED;
   } else if ((method == SIPKIT_METHOD_SUBSCRIBE || method == SIPKIT_METHOD_REFER) && req &&
              !req->dlg && status >= 200 && status < 300) {
@@ -1085,8 +1171,20 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
   sipkit__txn *x = find_client_txn(ua, m, buf);
   if (x) {
     sipkit_txn_actions acts;
+    /* Only a 3xx-6xx gets its ACK from the transaction (§17.1.1.3); the
+     * ACK of a 2xx is the dialog's (§13.2.2.4), so most INVITEs never
+     * need this buffer. */
+    if (x->t.kind == SIPKIT_TXN_INVITE_CLIENT && m->status >= 300 && !x->ack_buf) {
+      x->ack_buf = malloc(SIPKIT__ACK_MAX);
+      if (x->ack_buf)
+        sipkit_txn_set_ack_buffer(&x->t, &x->sent->msg, x->sent->buf, x->ack_buf, SIPKIT__ACK_MAX);
+    }
+    if (stored_thaw(ua, x->sent) != SIPKIT_EOK)
+      return; /* out of memory: as if lost, the peer retransmits */
     sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
+    if (!x->closing && x->t.kind == SIPKIT_TXN_INVITE_CLIENT && x->t.state == SIPKIT_TXN_ACCEPTED)
+      stored_thin(x->sent);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
@@ -1135,14 +1233,20 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   }
   sipkit__txn *x = txn_new(ua, m->method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_SERVER
                                                                  : SIPKIT_TXN_NON_INVITE_SERVER);
-  if (!x) {
+  if (x)
+    x->t.key = *k; /* kept: it outlives the datagram */
+  if (!x || sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
+    if (x)
+      txn_destroy(x);
     sipkit__stored_free(&s->req);
     free(s);
     return NULL;
   }
   s->ua = ua;
   memcpy(&s->src, src, sipkit__addr_len(src));
-  sipkit__response_dest(m, buf, src, &s->dest, s->via_extra, sizeof s->via_extra);
+  struct sockaddr_storage dest;
+  sipkit__response_dest(m, buf, src, &dest, s->via_extra, sizeof s->via_extra);
+  sipkit__addr_keep(&s->dest, &dest);
   if (!(m->to && m->to->tag.len) && sipkit_gen_tag(s->to_tag, sizeof s->to_tag) < 0)
     s->to_tag[0] = 0;
   s->peer_100rel = (uint8_t)(header_has_token(m, buf, SIPKIT_HDR_SUPPORTED, "100rel") ||
@@ -1151,7 +1255,6 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   uv_timer_init(ua->rt->loop, &s->rel_timer);
   s->rel_timer.data = s;
   sipkit__list_add(&ua->srvs, &s->link);
-  x->t.key = *k;
   x->srv = s;
   s->txn = x;
   memcpy(&x->peer, &s->dest, sizeof x->peer);
@@ -1177,6 +1280,10 @@ static void rel_timer_cb(uv_timer_t *h) {
   sipkit_srv *s = h->data;
   sipkit_ua *ua = s->ua;
   uint64_t now = sipkit__now(ua->rt);
+  if (s->final_sent && !s->fwd && !s->rseq) { /* set by srv_done */
+    srv_release(s);
+    return;
+  }
   if (!s->rel_pending || s->final_sent || ua->closing)
     return;
   if (now >= s->rel_giveup) {
@@ -1219,6 +1326,17 @@ static void rtx_timer_cb(uv_timer_t *h) {
 static int creates_dialog(int method) {
   return method == SIPKIT_METHOD_INVITE || method == SIPKIT_METHOD_SUBSCRIBE ||
          method == SIPKIT_METHOD_REFER;
+}
+
+/* Answered: the srv ends (sipkit_rt.h) while its transaction waits up to
+ * 32 s for retransmissions, which its key alone matches.  It is released
+ * on the next loop turn, so the caller may still read it until it
+ * returns to the loop.  A forwarded srv belongs to the proxy, and one
+ * that sent reliable provisionals still matches PRACKs: those stay with
+ * their transaction. */
+static void srv_done(sipkit_srv *s) {
+  if (!s->fwd && !s->rseq && !s->ua->closing)
+    uv_timer_start(&s->rel_timer, rel_timer_cb, 0, 0);
 }
 
 int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sipkit_error *err) {
@@ -1266,6 +1384,8 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
   uint64_t now = sipkit__now(ua->rt);
   sipkit__txn *x = s->txn;
   sipkit_txn_actions acts;
+  b.buf = fit(b.buf, b.len); /* kept by the transaction: before it takes the pointer */
+  b.cap = b.len;
   rc = sipkit_txn_respond(&x->t, status, b.buf, b.len, now, &acts);
   if (rc != SIPKIT_EOK) {
     sipkit_builder_free(&b);
@@ -1324,6 +1444,20 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
   if (status >= 200 && status < 300 && method == SIPKIT_METHOD_NOTIFY && g && !g->ended &&
       !ua->closing && subscription_only(g) && subscription_terminated(q, qb))
     dlg_end(g, SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED);
+  /* Once answered, the request copy is only read to match a PRACK of a
+   * reliable provisional (RSeq, CSeq): the transaction matches
+   * retransmissions and ACKs by its key, and a 2xx is resent by the
+   * dialog, so an INVITE waiting 32 s for stray ACKs (RFC 6026) need
+   * not keep it. */
+  if (status >= 200 && !s->rseq)
+    sipkit__stored_free(&s->req);
+  if (x->t.state == SIPKIT_TXN_ACCEPTED) { /* sent; the dialog resends its own copy */
+    free(x->bytes);
+    x->bytes = NULL;
+    x->len = 0;
+  }
+  if (status >= 200)
+    srv_done(s);
   return SIPKIT_EOK;
 }
 
@@ -1364,8 +1498,12 @@ static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
     return 0;
   if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
     return 1;
-  if (!g->d.rtx_active)
+  if (!g->d.rtx_active) { /* §13.3.1.4: acknowledged, the 2xx is not sent again */
     uv_timer_stop(&g->rtx_timer);
+    free(g->rtx);
+    g->rtx = NULL;
+    g->rtx_len = 0;
+  }
   /* The peer ACKs each 2xx retransmission: report one ACK per INVITE. */
   if (g->acked && g->acked_cseq == m->cseq->num)
     return 1;
@@ -1472,8 +1610,8 @@ static sipkit_req *notify_pending_req(sipkit_ua *ua, const sipkit_msg *m, const 
     if ((r->method != SIPKIT_METHOD_SUBSCRIBE && r->method != SIPKIT_METHOD_REFER) || r->dlg ||
         r->done || !r->txn)
       continue;
-    const sipkit_msg *q = &r->txn->sent.msg;
-    const char *qb = r->txn->sent.buf;
+    const sipkit_msg *q = &r->txn->sent->msg;
+    const char *qb = r->txn->sent->buf;
     if (q->from && span_eq(qb, q->call_id, buf, m->call_id) &&
         span_eq(qb, q->from->tag, buf, m->to->tag))
       return r;
@@ -1497,7 +1635,7 @@ static sipkit_dlg *notify_dialog(sipkit_ua *ua, sipkit_req *r, const sipkit_msg 
   sipkit_dialog d;
   if (sipkit_dialog_uas_create(&d, &view, buf, 200, tag) != SIPKIT_EOK)
     return NULL;
-  d.local_cseq = r->txn->sent.msg.cseq ? r->txn->sent.msg.cseq->num : 1;
+  d.local_cseq = r->txn->sent->msg.cseq ? r->txn->sent->msg.cseq->num : 1;
   sipkit_dlg *g = dlg_new(ua, &d);
   if (g)
     g->method = r->method;
@@ -1808,10 +1946,10 @@ sipkit_rt *sipkit_ua_rt(sipkit_ua *ua) { return ua ? ua->rt : NULL; }
 /* Dialog accessors                                                    */
 
 int sipkit_dlg_state(const sipkit_dlg *g) { return g ? g->d.state : SIPKIT_DIALOG_NULL; }
-const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return g ? g->sz_call_id : ""; }
-const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return g ? g->sz_local_tag : ""; }
-const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return g ? g->sz_remote_tag : ""; }
-const char *sipkit_dlg_remote_target(const sipkit_dlg *g) { return g ? g->sz_remote_target : ""; }
+const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return dlg_str(g, 0); }
+const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return dlg_str(g, 1); }
+const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return dlg_str(g, 2); }
+const char *sipkit_dlg_remote_target(const sipkit_dlg *g) { return dlg_str(g, 3); }
 void sipkit_dlg_set_data(sipkit_dlg *g, void *data) {
   if (g)
     g->data = data;

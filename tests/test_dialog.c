@@ -184,6 +184,7 @@ static void test_uac_create_from_200(void **state) {
   assert_int_equal(sipkit_dialog_uac_create(&e, M(INVITE), B(INVITE),
                                             M(S_FREE), B(S_FREE)),
                    SIPKIT_EMISSING_HEADER);
+  sipkit_dialog_free(&d);
 }
 
 static void test_uac_early_then_confirmed(void **state) {
@@ -226,6 +227,8 @@ static void test_uac_early_then_confirmed(void **state) {
   assert_int_equal(sipkit_dialog_find(&e, 1, M(R200), B(R200), &idx),
                    SIPKIT_DIALOG_NO_MATCH);
   assert_int_equal(idx, -1);
+  sipkit_dialog_free(&d);
+  sipkit_dialog_free(&e);
 }
 
 static void test_uas_create(void **state) {
@@ -256,12 +259,15 @@ static void test_uas_create(void **state) {
   assert_int_equal(e.state, SIPKIT_DIALOG_EARLY);
   assert_int_equal(e.remote_invite_pending, 1);
   /* corpus INVITE without Record-Route: empty route set */
+  sipkit_dialog_free(&e);
   assert_int_equal(sipkit_dialog_uas_create(&e, M(INVITE), B(INVITE), 200, tag),
                    SIPKIT_EOK);
   assert_int_equal(e.route_count, 0);
+  sipkit_dialog_free(&e);
   /* a request that already has a To tag creates nothing */
   assert_int_equal(sipkit_dialog_uas_create(&e, M(INFO), B(INFO), 200, tag),
                    SIPKIT_EARGUMENT);
+  sipkit_dialog_free(&d);
 }
 
 static void test_bounds_never_truncate(void **state) {
@@ -353,6 +359,8 @@ static void test_request_matching_and_481(void **state) {
   memset(&none, 0, sizeof none);
   assert_int_equal(sipkit_dialog_find(&none, 1, M(R200), B(R200), &idx),
                    SIPKIT_DIALOG_NO_MATCH);
+  sipkit_dialog_free(&ds[1]);
+  sipkit_dialog_free(&ds[2]);
 }
 
 static void test_cseq_ordering(void **state) {
@@ -404,6 +412,7 @@ static void test_cseq_ordering(void **state) {
   d.local_cseq = 0x7fffffffu;
   assert_int_equal(sipkit_dialog_next_cseq(&d, SIPKIT_METHOD_INFO, &c),
                    SIPKIT_ENUMBER_RANGE);
+  sipkit_dialog_free(&d);
 }
 
 static void test_reinvite_glare_491(void **state) {
@@ -453,6 +462,7 @@ static void test_reinvite_glare_491(void **state) {
                    SIPKIT_DIALOG_ACCEPT);
   assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
   assert_int_equal(d.local_invite_pending, 0);
+  sipkit_dialog_free(&d);
 }
 
 static void test_forking(void **state) {
@@ -504,7 +514,8 @@ static void test_forking(void **state) {
   assert_int_equal(ds[0].state, SIPKIT_DIALOG_CONFIRMED);
 
   /* two 180 with different tags: two early dialogs (NEW_FORK) */
-  memset(ds, 0, sizeof ds);
+  sipkit_dialog_free(&ds[0]);
+  sipkit_dialog_free(&ds[1]);
   assert_int_equal(sipkit_dialog_uac_create(&ds[0], M(INVITE), B(INVITE),
                                             M(R180), B(R180)), SIPKIT_EOK);
   edit(13, R180, "tag=a6c85cf", "tag=c8e07f1");
@@ -529,6 +540,8 @@ static void test_forking(void **state) {
   assert_int_equal(sipkit_dialog_end_early(copy, 3, M(14), B(14)), 0);
   /* a 2xx ends nothing */
   assert_int_equal(sipkit_dialog_end_early(ds, 3, M(R200), B(R200)), 0);
+  sipkit_dialog_free(&ds[0]); /* copy[] shares their strings */
+  sipkit_dialog_free(&ds[1]);
 }
 
 /* §12.1.1: a sips: Request-URI sets the secure flag. */
@@ -540,10 +553,19 @@ static void test_secure_flag(void **state) {
   assert_int_equal(sipkit_dialog_uas_create(&d, M(S_FREE), B(S_FREE), 200, tag),
                    SIPKIT_EOK);
   assert_int_equal(d.secure, 1);
+  sipkit_dialog_free(&d);
   assert_int_equal(sipkit_dialog_uac_create(&d, M(S_FREE), B(S_FREE), M(R200),
                                             B(R200)), SIPKIT_EOK);
   assert_int_equal(d.secure, 1);
+  sipkit_dialog_free(&d);
 }
+
+/* Edits of INFO into a re-INVITE from another Contact. */
+static const char *const REINVITE[] = {
+    "INFO sip:", "INVITE sip:",
+    "CSeq: 314160 INFO", "CSeq: 314160 INVITE",
+    "Contact: <sip:alice@192.0.2.101:5060", "Contact: <sip:alice@198.51.100.7:5070",
+    NULL};
 
 /* Target refresh (§12.2): a re-INVITE's Contact replaces the remote
  * target; a 2xx to our INVITE recomputes an early dialog's route set. */
@@ -551,12 +573,7 @@ static void test_target_refresh_and_route_recompute(void **state) {
   (void)state;
   sipkit_dialog d;
   uas_confirmed(&d, 6);
-  static const char *const reinvite[] = {
-      "INFO sip:", "INVITE sip:",
-      "CSeq: 314160 INFO", "CSeq: 314160 INVITE",
-      "Contact: <sip:alice@192.0.2.101:5060", "Contact: <sip:alice@198.51.100.7:5070",
-      NULL};
-  editn(S_FREE, INFO, reinvite);
+  editn(S_FREE, INFO, REINVITE);
   assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
                    SIPKIT_DIALOG_ACCEPT);
   ASSERT_FIELD(&d, remote_target, "sip:alice@198.51.100.7:5070;transport=udp");
@@ -572,6 +589,7 @@ static void test_target_refresh_and_route_recompute(void **state) {
   ASSERT_FIELD(&d, remote_target, "sip:alice@198.51.100.7:5070;transport=udp");
 
   /* early dialog with two routes; the 2xx carries one Record-Route */
+  sipkit_dialog_free(&d);
   assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(R180),
                                             B(R180)), SIPKIT_EOK);
   assert_int_equal(d.route_count, 2);
@@ -580,6 +598,52 @@ static void test_target_refresh_and_route_recompute(void **state) {
                    SIPKIT_DIALOG_SEND_ACK);
   assert_int_equal(d.route_count, 1);
   assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+  sipkit_dialog_free(&d);
+}
+
+/* The strings live in one block the dialog owns: NUL-terminated, moved
+ * to a new block by a target refresh (hence valid until the dialog's
+ * next message), released with the dialog zeroed by sipkit_dialog_free. */
+static void test_strings_block(void **state) {
+  (void)state;
+  sipkit_dialog d;
+  uas_confirmed(&d, 6);
+  assert_int_equal(d.call_id[d.call_id_len], 0);
+  assert_string_equal(d.call_id, CALL_ID);
+  assert_string_equal(d.local_tag, "a6c85cf");
+  assert_string_equal(d.remote_target, "sip:alice@192.0.2.101:5060;transport=udp");
+  assert_string_equal(d.route[0], RR_BIL);
+  assert_string_equal(d.route[1], RR_ATL);
+  assert_null(d.route[2]);
+  assert_non_null(d.mem_);
+  const char *target = d.remote_target, *mem = d.mem_;
+  /* a re-INVITE with another Contact: a new block, the rest copied over */
+  editn(S_FREE, INFO, REINVITE);
+  assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
+                   SIPKIT_DIALOG_ACCEPT);
+  assert_ptr_not_equal(d.remote_target, target);
+  assert_ptr_not_equal(d.mem_, mem);
+  /* a rejected request (INFO with the same CSeq: 500) keeps the block */
+  mem = d.mem_;
+  assert_int_equal(sipkit_dialog_on_request(&d, M(INFO), B(INFO)),
+                   SIPKIT_DIALOG_REJECT_500);
+  assert_ptr_equal(d.mem_, mem);
+  assert_string_equal(d.remote_target, "sip:alice@198.51.100.7:5070;transport=udp");
+  assert_string_equal(d.call_id, CALL_ID);
+  assert_string_equal(d.remote_tag, "1928301774");
+  assert_string_equal(d.local_uri, "sip:bob@biloxi.example.com");
+  assert_string_equal(d.remote_uri, "sip:alice@atlanta.example.com");
+  assert_int_equal(d.route_count, 2);
+  assert_string_equal(d.route[1], RR_ATL);
+  sipkit_dialog_free(&d);
+  assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
+  assert_null(d.call_id);
+  assert_null(d.remote_target);
+  assert_null(d.mem_);
+  assert_int_equal(d.route_count, 0);
+  assert_int_equal(d.call_id_len, 0);
+  sipkit_dialog_free(&d); /* a zeroed dialog is accepted */
+  assert_null(d.mem_);
 }
 
 /* A strict router in the route set (no ;lr): the BYE goes to it as the
@@ -615,6 +679,7 @@ static void test_strict_route_bye(void **state) {
   assert_non_null(h);
   ASSERT_SPAN(out, h->value, "<sip:bob@192.0.2.4:5060;transport=udp>");
   assert_null(sipkit_msg_header_next(&m, h));
+  sipkit_dialog_free(&d);
 }
 
 /* The headers with id of msg, in order, must be exactly want[0..n). */
@@ -690,6 +755,7 @@ static void test_build_bye_ack_in_dialog(void **state) {
   assert_int_equal(bob.state, SIPKIT_DIALOG_TERMINATED);
 
   /* Bob's BYE from his (UAS) dialog: as corpus 06 */
+  sipkit_dialog_free(&bob);
   uas_confirmed(&bob, 6);
   bob.local_cseq = 230;
   assert_int_equal(sipkit_dialog_next_cseq(&bob, SIPKIT_METHOD_BYE, &c),
@@ -709,6 +775,8 @@ static void test_build_bye_ack_in_dialog(void **state) {
   ASSERT_SPAN(out, m.to->tag, "1928301774");
   /* Alice's dialog takes it like corpus 06 */
   assert_int_equal(sipkit_dialog_on_request(&alice, &m, out), SIPKIT_DIALOG_ENDED);
+  sipkit_dialog_free(&alice);
+  sipkit_dialog_free(&bob);
 }
 
 /* §13.3.1.4 with T1 500, T2 4000: 2xx again at 500, 1500, 3500, 7500,
@@ -750,6 +818,7 @@ static void test_uas_2xx_retransmission(void **state) {
                    SIPKIT_DIALOG_ACCEPT);
   assert_int_equal(sipkit_dialog_on_timer(&d, 1500, &next), SIPKIT_DIALOG_ACCEPT);
   assert_int_equal(next, 0);
+  sipkit_dialog_free(&d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -815,6 +884,7 @@ static void test_state_names_and_id_of(void **state) {
   sipkit_dialog e = d;
   e.state = SIPKIT_DIALOG_EARLY;
   assert_true(sipkit_dialog_match(&e, &id));
+  sipkit_dialog_free(&d); /* e shares its strings */
 }
 
 static void test_id_of_msg_arguments(void **state) {
@@ -927,9 +997,11 @@ static void test_invalid_arguments(void **state) {
   assert_int_equal(sipkit_dialog_uas_create(&d, M(INVITE), B(INVITE), 101, tag),
                    SIPKIT_EOK);
   assert_int_equal(d.state, SIPKIT_DIALOG_EARLY);
+  sipkit_dialog_free(&d);
   assert_int_equal(sipkit_dialog_uas_create(&d, M(INVITE), B(INVITE), 299, tag),
                    SIPKIT_EOK);
   assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+  sipkit_dialog_free(&d);
   /* a non-INVITE creating request (SUBSCRIBE): no INVITE bookkeeping */
   static const char *const sub[] = {"INVITE sip:", "SUBSCRIBE sip:",
                                     "CSeq: 314159 INVITE", "CSeq: 314159 SUBSCRIBE",
@@ -1034,6 +1106,7 @@ static void test_invalid_arguments(void **state) {
   assert_int_equal(early.local_invite_pending, 0);
 
   /* the rest tolerate NULL */
+  sipkit_dialog_free(NULL);
   sipkit_dialog_invite_answered(NULL);
   sipkit_dialog_uas_2xx_sent(NULL, 0, 0, 0);
   uint64_t next = 77;
@@ -1061,6 +1134,9 @@ static void test_invalid_arguments(void **state) {
   assert_bytes(v.remote_target.p, v.remote_target.len,
                "sip:bob@192.0.2.4:5060;transport=udp");
   assert_int_equal(v.local_cseq, 314159);
+  sipkit_dialog_free(&d);
+  sipkit_dialog_free(&live_d); /* dead shares its strings */
+  sipkit_dialog_free(&early);  /* two[] too */
 }
 
 /* Responses within a confirmed UAC dialog (Alice, local CSeq 314159,
@@ -1133,6 +1209,7 @@ static void test_responses_in_dialog(void **state) {
     assert_int_equal(v, t[i].verdict);
     assert_int_equal(d.state, t[i].state_after);
     ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
+    sipkit_dialog_free(&d);
   }
 }
 
@@ -1206,6 +1283,7 @@ static void test_2xx_target_refresh(void **state) {
     ASSERT_FIELD(&d, remote_target, t[i].target);
     assert_int_equal(d.local_invite_pending,
                      t[i].reinvite && v == SIPKIT_DIALOG_ACCEPT);
+    sipkit_dialog_free(&d);
   }
 }
 
@@ -1254,6 +1332,7 @@ static void test_request_target_refresh_bounds(void **state) {
     assert_int_equal(v, t[i].verdict);
     ASSERT_FIELD(&d, remote_target, t[i].target);
     assert_int_equal(d.remote_cseq, t[i].remote_cseq);
+    sipkit_dialog_free(&d);
   }
   /* a UAC dialog never saw the peer's INVITE: any ACK is dropped */
   sipkit_dialog d;
@@ -1268,11 +1347,13 @@ static void test_request_target_refresh_bounds(void **state) {
   assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
                    SIPKIT_DIALOG_ACCEPT);
   /* a CANCEL below the remote CSeq: 500 */
+  sipkit_dialog_free(&d);
   uas_confirmed(&d, 6);
   edit2(S_FREE, INFO, "CSeq: 314160 INFO", "CSeq: 314158 CANCEL", "INFO sip:",
         "CANCEL sip:");
   assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
                    SIPKIT_DIALOG_REJECT_500);
+  sipkit_dialog_free(&d);
 }
 
 static void fill(char *p, size_t n, char ch) {
@@ -1371,6 +1452,7 @@ static void test_bounds_table(void **state) {
     } else {
       assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
       assert_int_equal(d.route_count, uas[i].routes);
+      sipkit_dialog_free(&d);
     }
   }
   /* UAC side: edits of the 200 (Call-ID and From tag in both messages) */
@@ -1412,6 +1494,7 @@ static void test_bounds_table(void **state) {
       assert_int_equal(d.remote_tag_len, 0);
     } else {
       assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+      sipkit_dialog_free(&d);
     }
   }
   /* a To tag over its bound in the 2xx */
@@ -1428,6 +1511,7 @@ static void test_bounds_table(void **state) {
     assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(7), B(7)),
                      SIPKIT_EOK);
     assert_int_equal(d.remote_tag_len, SIPKIT_DIALOG_MAX_TAG);
+    sipkit_dialog_free(&d);
   }
   /* an early dialog whose 2xx has too many Record-Route keeps its route set */
   {
@@ -1442,6 +1526,7 @@ static void test_bounds_table(void **state) {
     assert_int_equal(d.route_count, 2);
     assert_bytes(d.route[0], d.route_len[0], RR_ATL);
     assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+    sipkit_dialog_free(&d);
   }
 }
 
@@ -1520,6 +1605,8 @@ static void test_find_responses(void **state) {
   assert_int_equal(sipkit_dialog_find(ds, 3, M(S_FREE), B(S_FREE), &idx),
                    SIPKIT_DIALOG_NO_MATCH);
   assert_int_equal(idx, -1);
+  for (int i = 0; i < 3; i++)
+    sipkit_dialog_free(&ds[i]);
 }
 
 /* 2xx retransmission with explicit T1 / T2. */
@@ -1542,6 +1629,7 @@ static void test_2xx_retransmission_custom_timers(void **state) {
   assert_int_equal(sipkit_dialog_on_timer(&d, 100000, &next), SIPKIT_DIALOG_NO_ACK);
   assert_int_equal(next, 0);
   assert_int_equal(d.rtx_active, 0);
+  sipkit_dialog_free(&d);
 }
 
 int main(void) {
@@ -1558,6 +1646,7 @@ int main(void) {
       cmocka_unit_test(test_uas_2xx_retransmission),
       cmocka_unit_test(test_secure_flag),
       cmocka_unit_test(test_target_refresh_and_route_recompute),
+      cmocka_unit_test(test_strings_block),
       cmocka_unit_test(test_strict_route_bye),
       cmocka_unit_test(test_state_names_and_id_of),
       cmocka_unit_test(test_id_of_msg_arguments),

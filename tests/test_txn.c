@@ -452,6 +452,38 @@ static void test_schedule_g_h(void **state) {
   assert_int_equal(to, SIPKIT_TXN_TIMER_H);
 }
 
+/* RFC 6026: an INVITE server hands its 2xx out once and keeps no pointer
+ * to it (the TU retransmits a 2xx), so the caller may free the bytes once
+ * sent; a 3xx-6xx it resends (timer G) is kept. */
+static void test_ist_2xx_not_kept(void **state) {
+  (void)state;
+  sipkit_txn t;
+  sipkit_txn_actions out;
+  char ok[] = "200";
+  sipkit_txn_init(&t, IST, NULL, 0);
+  sipkit_txn_start(&t, NULL, 0, 0, &out);
+  assert_int_equal(sipkit_txn_respond(&t, 200, ok, 3, 1000, &out), SIPKIT_EOK);
+  assert_int_equal(out.a[1].type, SIPKIT_TXN_ACT_SEND_RESPONSE);
+  assert_ptr_equal(out.a[1].data, ok);
+  assert_int_equal(out.a[1].len, 3);
+  assert_null(t.msg_);
+  assert_int_equal(t.msg_len_, 0);
+  /* a 2xx retransmitted by the TU in Accepted: sent, not kept either */
+  char again[] = "200";
+  assert_int_equal(sipkit_txn_respond(&t, 200, again, 3, 1500, &out), SIPKIT_EOK);
+  assert_int_equal(out.n, 1);
+  assert_ptr_equal(out.a[0].data, again);
+  assert_null(t.msg_);
+  /* a 486 stays for timer G */
+  sipkit_txn_init(&t, IST, NULL, 0);
+  sipkit_txn_start(&t, NULL, 0, 0, &out);
+  sipkit_txn_respond(&t, 486, RESP_BYTES, 3, 1000, &out);
+  assert_ptr_equal(t.msg_, RESP_BYTES);
+  assert_int_equal(sipkit_txn_on_timer(&t, SIPKIT_TXN_TIMER_G, 1500, &out), SIPKIT_EOK);
+  assert_int_equal(out.a[0].type, SIPKIT_TXN_ACT_SEND_RESPONSE);
+  assert_ptr_equal(out.a[0].data, RESP_BYTES);
+}
+
 static void test_config(void **state) {
   (void)state;
   sipkit_txn t;
@@ -808,6 +840,41 @@ static void test_key_bounds(void **state) {
                    SIPKIT_EBUFFER_TOO_SMALL);
 }
 
+/* A made key points into its message's buffer; a kept one owns a copy of
+ * its strings and outlives that buffer, resp_to_tag included. */
+static void test_key_keep(void **state) {
+  (void)state;
+  load(0, "01_invite_sdp.sip");
+  edit(1, 0, "Max-Forwards: 70", "Max-Forwards: 70"); /* a copy */
+  sipkit_txn_key k = key_of(1);
+  assert_true(k.branch >= g_fx[1].buf && k.branch < g_fx[1].buf + g_fx[1].len);
+  assert_null(k.mem_);
+  assert_int_equal(sipkit_txn_key_keep(&k), SIPKIT_EOK);
+  assert_non_null(k.mem_);
+  assert_false(k.branch >= g_fx[1].buf && k.branch < g_fx[1].buf + g_fx[1].len);
+  assert_memory_equal(k.branch, "z9hG4bK776asdhds", k.branch_len);
+  assert_memory_equal(k.method_name, "INVITE", k.method_name_len);
+  /* the buffer it came from changes: the kept key still names the INVITE */
+  edit(1, 0, "branch=z9hG4bK776asdhds", "branch=z9hG4bKother123");
+  assert_int_equal(sipkit_txn_match_request(&k, &g_fx[0].m, g_fx[0].buf), 1);
+  assert_int_equal(sipkit_txn_match_request(&k, &g_fx[1].m, g_fx[1].buf), 0);
+  /* a kept key copies the response To tag too; keeping again is allowed */
+  char tag[] = "busy7";
+  assert_int_equal(sipkit_txn_key_set_resp_to_tag(&k, tag, 5), SIPKIT_EOK);
+  tag[0] = 'X';
+  assert_memory_equal(k.resp_to_tag, "busy7", 5);
+  assert_int_equal(sipkit_txn_key_keep(&k), SIPKIT_EOK);
+  assert_memory_equal(k.resp_to_tag, "busy7", 5);
+  assert_memory_equal(k.host, "192.0.2.101", k.host_len);
+  sipkit_txn_key_free(&k);
+  assert_null(k.mem_);
+  assert_int_equal(k.valid, 0);
+  assert_int_equal(sipkit_txn_match_request(&k, &g_fx[0].m, g_fx[0].buf), 0);
+  sipkit_txn_key_free(&k);
+  sipkit_txn_key_free(NULL);
+  assert_int_equal(sipkit_txn_key_keep(NULL), SIPKIT_EARGUMENT);
+}
+
 static void test_names(void **state) {
   (void)state;
   assert_string_equal(sipkit_txn_state_name(SIPKIT_TXN_ACCEPTED), "ACCEPTED");
@@ -833,6 +900,7 @@ int main(void) {
       cmocka_unit_test(test_schedule_a_b),
       cmocka_unit_test(test_schedule_e_f),
       cmocka_unit_test(test_schedule_g_h),
+      cmocka_unit_test(test_ist_2xx_not_kept),
       cmocka_unit_test(test_config),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_ict_builds_ack),
@@ -840,6 +908,7 @@ int main(void) {
       cmocka_unit_test(test_match_request_3261),
       cmocka_unit_test(test_match_request_2543),
       cmocka_unit_test(test_key_bounds),
+      cmocka_unit_test(test_key_keep),
       cmocka_unit_test(test_names),
   };
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)

@@ -165,6 +165,21 @@ local nu, ue = sipkit.uri("sip:@@")
 eq(nu, nil)
 eq(ue.code, "URI")
 
+-- Only the 128 messages parsed last keep their parse; an older one parses
+-- its bytes again (with its own flags) when read: same fields, same headers.
+local old = assert(sipkit.parse(raw))
+local old_lf = assert(sipkit.parse(lf, { lenient_lf = true }))
+local newer = {}
+for i = 1, 300 do newer[i] = assert(sipkit.parse(raw)) end
+eq(old.from.tag, "1928301774", "field of a message parsed again")
+eq(old:header("Max-Forwards"), "70")
+eq(#old:headers(), #m:headers())
+eq(old.via[1].branch, "z9hG4bK776asdhds")
+eq(old_lf.to.tag, "37GkEhwl6", "parsed again with lenient_lf")
+eq(tostring(old), raw)
+eq(newer[1].cseq, { num = 314159, method = "INVITE" })
+eq(newer[300].contact.uri, "sip:alice@192.0.2.101:5060;transport=udp")
+
 -- misuse raises
 T.ok(T.raises(sipkit.parse, 42), "parse(42) raises")
 T.ok(T.raises(sipkit.parse, "x", 5), "parse(s, 5) raises")

@@ -33,6 +33,8 @@
 #   BENCH_LOAD_BUFFERS="0 4194304"  (0: the system default)
 #   BENCH_LOAD_PAIRS="sipp->sipkit sipkit->sipp sipkit-w2->sipp sipp->sipp"
 #   BENCH_LOAD_HOLD_CALLS=10000 BENCH_LOAD_HOLD_RATE=2500 (HOLD_CALLS=0: skip)
+#   BENCH_LOAD_HOLD_PAIRS="sipkit sipp"
+#   BENCH_LOAD_ONLY=hold  (only the memory per idle call, no rate sweep)
 set -u -o pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +47,9 @@ buffers=${BENCH_LOAD_BUFFERS:-0 4194304}
 pairs_wanted=${BENCH_LOAD_PAIRS:-sipp->sipkit sipkit->sipp sipkit-w2->sipp sipp->sipp}
 hold_calls=${BENCH_LOAD_HOLD_CALLS:-10000}
 hold_rate=${BENCH_LOAD_HOLD_RATE:-2500}
+hold_pairs=${BENCH_LOAD_HOLD_PAIRS:-sipkit sipp}
+# the memory measurement alone takes seconds; the sweep takes minutes
+[ "${BENCH_LOAD_ONLY:-}" = hold ] && buffers=""
 # sipkit run's transaction / dialog caps are sized for a small server (an
 # INVITE transaction lives 32 s after its 2xx); the benchmark lifts them
 # as sipkit load does by default.
@@ -311,8 +316,12 @@ if [ "$hold_calls" -gt 0 ]; then
     echo "| pair | calls | established (server) | client RSS | client bytes/call | server RSS | server bytes/call |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
   } | tee -a "$results"
-  hold_run sipkit | tee -a "$results"
-  hold_run sipp | tee -a "$results"
+  for kind in $hold_pairs; do
+    case $kind in
+      sipkit|sipp) hold_run "$kind" | tee -a "$results" ;;
+      *) echo "bench-load: unknown hold pair $kind" >&2; exit 2 ;;
+    esac
+  done
 fi
 echo
 echo "bench-load: results in $results ($(fsub "$(now)" "$t_start") s)"
