@@ -60,6 +60,29 @@ static int host_kind(sipkit__ptr a, sipkit__ptr b) {
   return p == b && (sipkit__cls[*label] & SIPKIT__C_ALPHA) ? SIPKIT_HOST_NAME : 0;
 }
 
+/* One ";" name ["=" value] parameter at p (on the ";"), name and value
+ * runs of class k: the end of the parameter, *ne the end of the name,
+ * *val the value or NULL; NULL when p holds no such parameter. */
+static inline sipkit__ptr param(sipkit__ptr p, sipkit__ptr pe, unsigned k, sipkit__ptr *ne,
+                                sipkit__ptr *val) {
+  if (*p != ';')
+    return NULL;
+  sipkit__ptr n = ++p;
+  p = sipkit__skip_cls(p, pe, k);
+  if (p == n)
+    return NULL;
+  *ne = p;
+  *val = NULL;
+  if (p < pe && *p == '=') {
+    sipkit__ptr v = ++p;
+    p = sipkit__skip_cls(p, pe, k);
+    if (p == v)
+      return NULL;
+    *val = v;
+  }
+  return p;
+}
+
 /* ------------------------------------------------------------------- Via */
 
 #define VIA_MAX_PARAMS 8
@@ -112,19 +135,9 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   }
   sipkit__ptr params = p;
   while (p < pe) {
-    if (*p != ';' || np == VIA_MAX_PARAMS)
+    sipkit__ptr n = p + 1, ne, val;
+    if (np == VIA_MAX_PARAMS || !(p = param(p, pe, SIPKIT__C_TOKEN, &ne, &val)))
       return 0;
-    sipkit__ptr n = ++p, ne, val = NULL;
-    p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
-    if (p == n)
-      return 0;
-    ne = p;
-    if (p < pe && *p == '=') {
-      val = ++p;
-      p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
-      if (p == val)
-        return 0;
-    }
     int which = -1;
     switch (ne - n) {
     case 3: /* via-ttl: "ttl" EQUAL 1*3DIGIT */
@@ -186,5 +199,141 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   if (np)
     via->params = sipkit__span(c, params + 1, prm[np - 1].end);
   sipkit__element_end(c, pe);
+  return 1;
+}
+
+/* ------------------------------------------------------------------- URI */
+
+/* IPv4address: 4 groups of 1*3DIGIT in [a, b). */
+static inline int ipv4(sipkit__ptr a, sipkit__ptr b) {
+  for (int parts = 0;; a++) {
+    sipkit__ptr d = a;
+    a = sipkit__skip_cls(a, b, SIPKIT__C_DIGIT);
+    if (a == d || a - d > 3)
+      return 0;
+    if (++parts == 4)
+      return a == b;
+    if (a == b || *a != '.')
+      return 0;
+  }
+}
+
+/* SIP-URI / SIPS-URI of the form "sip:" / "sips:" [user "@"] host
+ * [":" port] *(";" pname ["=" pvalue]): no escapes, no password, no
+ * headers, no IPv6 reference, a user without ";" "?" "/" (USER), a
+ * transport, user, method, ttl or maddr value only in a form its own rule
+ * also reads.  Without "@" in front none can follow (PARAM has none), so
+ * the user/host split is the machine's.  One pass, writing *uri as it
+ * goes: on 0 the machine clears it again. */
+int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr start = p, hs, h, top;
+  int scheme;
+  uint32_t w;
+
+  if (pe - p < 5)
+    return 0;
+  memcpy(&w, p, 4);
+  w |= 0x00202020u; /* not the 4th byte: 0x1a | 0x20 is ':' */
+  if (w == ('s' | 'i' << 8 | 'p' << 16 | (uint32_t)':' << 24)) {
+    scheme = SIPKIT_SCHEME_SIP;
+    p += 4;
+  } else if ((w | 0x20000000u) == ('s' | 'i' << 8 | 'p' << 16 | (uint32_t)'s' << 24) &&
+             p[4] == ':') {
+    scheme = SIPKIT_SCHEME_SIPS;
+    p += 5;
+  } else {
+    return 0;
+  }
+  memset(uri, 0, sizeof *uri);
+  hs = p;
+  h = sipkit__skip_cls(p, pe, SIPKIT__C_USER);
+  if (h < pe && *h == '@') {
+    if (h == p)
+      return 0;
+    uri->user = sipkit__span(c, p, h);
+    hs = h + 1;
+  }
+  /* host: labels of alphanum / "-" starting and ending with alphanum, an
+   * optional "." after the last */
+  h = hs;
+  for (;;) {
+    if (h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+      return 0;
+    top = h;
+    h = sipkit__skip_cls(h + 1, pe, SIPKIT__C_LABEL);
+    if (h[-1] == '-')
+      return 0;
+    if (h == pe || *h != '.')
+      break;
+    if (++h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+      break;
+  }
+  uri->host = sipkit__span(c, hs, h);
+  if (sipkit__cls[*top] & SIPKIT__C_ALPHA)
+    uri->host_type = SIPKIT_HOST_NAME; /* toplabel */
+  else if (ipv4(hs, h))
+    uri->host_type = SIPKIT_HOST_IPV4;
+  else
+    return 0;
+  if (h < pe && *h == ':') {
+    sipkit__ptr d = ++h;
+    uint32_t port = 0;
+    for (; h < pe && (unsigned)(*h - '0') < 10u; h++)
+      port = port * 10 + (uint32_t)(*h - '0');
+    /* sipkit__uri_hostport's conversion; above 65535 it records the
+     * error, so leave that (and long runs of leading zeros) to the machine */
+    if (h == d || h - d > 5 || port > 65535)
+      return 0;
+    uri->port = port;
+    uri->has_port = 1;
+  }
+  if (h < pe) {
+    sipkit__ptr params = h + 1;
+    do {
+      sipkit__ptr n = h + 1, ne, val;
+      if (!(h = param(h, pe, SIPKIT__C_PARAM, &ne, &val)))
+        return 0;
+      sipkit_span *v = NULL;
+      switch (ne - n) {
+      case 2: /* lr-param: "lr" alone; "lr=x" is an other-param */
+        if (!val && ieq(n, "lr", 2))
+          uri->lr = 1;
+        break;
+      case 3: /* ttl-param: "ttl=" 1*3DIGIT */
+        if (val && ieq(n, "ttl", 3)) {
+          if (h - val > 3 || sipkit__skip_cls(val, h, SIPKIT__C_DIGIT) != h)
+            return 0;
+          uri->ttl = sipkit__span(c, val, h);
+        }
+        break;
+      case 4: /* user-param: "user=" token */
+        if (val && ieq(n, "user", 4))
+          v = &uri->user_param;
+        break;
+      case 5: /* maddr-param: "maddr=" host */
+        if (val && ieq(n, "maddr", 5)) {
+          if (!host_kind(val, h))
+            return 0;
+          uri->maddr = sipkit__span(c, val, h);
+        }
+        break;
+      case 6: /* method-param: "method=" Method (token) */
+        if (val && ieq(n, "method", 6))
+          v = &uri->method;
+        break;
+      case 9: /* transport-param: "transport=" token */
+        if (val && ieq(n, "transport", 9))
+          v = &uri->transport;
+        break;
+      }
+      if (v) {
+        if (sipkit__skip_cls(val, h, SIPKIT__C_TOKEN) != h)
+          return 0;
+        *v = sipkit__span(c, val, h);
+      }
+    } while (h < pe);
+    uri->params = sipkit__span(c, params, pe);
+  }
+  sipkit__uri_end(c, uri, start, pe, scheme);
   return 1;
 }

@@ -59,6 +59,8 @@ enum {
   SIPKIT__C_ALPHA = 8, /* ALPHA */
   SIPKIT__C_LABEL = 16, /* alphanum / "-": inside a host label */
   SIPKIT__C_HOST = 32, /* alphanum / "-" / ".": hostname, IPv4address */
+  SIPKIT__C_USER = 64, /* unreserved / "&" / "=" / "+" / "$" / ",": user */
+  SIPKIT__C_PARAM = 128, /* unreserved / param-unreserved: pname, pvalue */
   SIPKIT__C_ALNUM = SIPKIT__C_ALPHA | SIPKIT__C_DIGIT /* test with & */
 };
 extern const unsigned char sipkit__cls[256];
@@ -84,6 +86,7 @@ static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigne
  * as the machine would record it, 0 (nothing recorded) when the machine
  * must decide. */
 int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe);
 
 /* First byte in [p, e) whose entry in cls is 0, or e; four a step. */
 static inline sipkit__ptr sipkit__skip_run(sipkit__ptr p, sipkit__ptr e, const unsigned char *cls) {
@@ -166,6 +169,15 @@ int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__vm_validate(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
+
+/* A URI of the parser: the fast path, else the machine; 0, or 1 with
+ * c->code set (sipkit__vm_uri's contract). */
+static inline int sipkit__uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p,
+                              sipkit__ptr pe) {
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_uri(c, uri, p, pe))
+    return c->code != SIPKIT_EOK;
+  return sipkit__vm_uri(c, uri, p, pe);
+}
 
 /* Helpers the machines' one-line actions call. */
 /* Marks every machine holding a URI declares (grammar/uri_actions.rl). */

@@ -559,7 +559,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
       sipkit_span u = e->u.addr.uri.all;
       if (!e->u.addr.star &&
-          sipkit__vm_uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
+          sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
         c->err_rule = "addr-spec";
         bad = 1;
       }
@@ -586,15 +586,19 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
 }
 
 /* Character classes of RFC 3261 §25.1 for the fast paths (SIPKIT__C_*):
- * letters are A, digits N; the marks as listed. */
+ * letters are A, digits N; the marks as listed.  USER is unreserved /
+ * "&" / "=" / "+" / "$" / "," (user without escapes and without the
+ * ";" "?" "/" that make a user part look like parameters or headers);
+ * PARAM is paramchar without escapes. */
+#define U (SIPKIT__C_USER | SIPKIT__C_PARAM)
 #define T (SIPKIT__C_TOKEN | SIPKIT__C_WORD)
-#define A (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_ALPHA | SIPKIT__C_LABEL | SIPKIT__C_HOST)
-#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT | SIPKIT__C_LABEL | SIPKIT__C_HOST)
+#define A (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_ALPHA | SIPKIT__C_LABEL | SIPKIT__C_HOST | U)
+#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT | SIPKIT__C_LABEL | SIPKIT__C_HOST | U)
 const unsigned char sipkit__cls[256] = {
     /* token: alphanum - . ! % * _ + ` ' ~ (all of them word too) */
-    ['!'] = T, ['%'] = T, ['\''] = T, ['*'] = T, ['+'] = T,
-    ['-'] = T | SIPKIT__C_LABEL | SIPKIT__C_HOST, ['.'] = T | SIPKIT__C_HOST,
-    ['_'] = T, ['`'] = T, ['~'] = T,
+    ['!'] = T | U, ['%'] = T, ['\''] = T | U, ['*'] = T | U, ['+'] = T | U,
+    ['-'] = T | U | SIPKIT__C_LABEL | SIPKIT__C_HOST, ['.'] = T | U | SIPKIT__C_HOST,
+    ['_'] = T | U, ['`'] = T, ['~'] = T | U,
     ['0'] = N, ['1'] = N, ['2'] = N, ['3'] = N, ['4'] = N, ['5'] = N, ['6'] = N,
     ['7'] = N, ['8'] = N, ['9'] = N,
     ['A'] = A, ['B'] = A, ['C'] = A, ['D'] = A, ['E'] = A, ['F'] = A, ['G'] = A,
@@ -605,13 +609,16 @@ const unsigned char sipkit__cls[256] = {
     ['h'] = A, ['i'] = A, ['j'] = A, ['k'] = A, ['l'] = A, ['m'] = A, ['n'] = A,
     ['o'] = A, ['p'] = A, ['q'] = A, ['r'] = A, ['s'] = A, ['t'] = A, ['u'] = A,
     ['v'] = A, ['w'] = A, ['x'] = A, ['y'] = A, ['z'] = A,
-    /* word (Call-ID) only: ( ) < > : \ DQUOTE / [ ] ? { } */
-    ['('] = SIPKIT__C_WORD, [')'] = SIPKIT__C_WORD, ['<'] = SIPKIT__C_WORD,
-    ['>'] = SIPKIT__C_WORD, [':'] = SIPKIT__C_WORD, ['\\'] = SIPKIT__C_WORD,
-    ['"'] = SIPKIT__C_WORD, ['/'] = SIPKIT__C_WORD, ['['] = SIPKIT__C_WORD,
-    [']'] = SIPKIT__C_WORD, ['?'] = SIPKIT__C_WORD, ['{'] = SIPKIT__C_WORD,
-    ['}'] = SIPKIT__C_WORD,
+    /* word (Call-ID) only, as far as token goes: ( ) < > : \ DQUOTE / [ ] ? { } */
+    ['('] = SIPKIT__C_WORD | U, [')'] = SIPKIT__C_WORD | U, ['<'] = SIPKIT__C_WORD,
+    ['>'] = SIPKIT__C_WORD, [':'] = SIPKIT__C_WORD | SIPKIT__C_PARAM, ['\\'] = SIPKIT__C_WORD,
+    ['"'] = SIPKIT__C_WORD, ['/'] = SIPKIT__C_WORD | SIPKIT__C_PARAM,
+    ['['] = SIPKIT__C_WORD | SIPKIT__C_PARAM, [']'] = SIPKIT__C_WORD | SIPKIT__C_PARAM,
+    ['?'] = SIPKIT__C_WORD, ['{'] = SIPKIT__C_WORD, ['}'] = SIPKIT__C_WORD,
+    /* neither token nor word */
+    ['&'] = U, ['$'] = U, ['='] = SIPKIT__C_USER, [','] = SIPKIT__C_USER,
 };
+#undef U
 #undef T
 #undef A
 #undef N
@@ -747,7 +754,7 @@ void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
     break;
   case SIPKIT__SL_RURI:
     m->request_uri = sipkit__span(c, a, b);
-    if (sipkit__vm_uri(c, &m->ruri, a, b)) {
+    if (sipkit__uri(c, &m->ruri, a, b)) {
       c->code = SIPKIT_EREQUEST_URI;
       c->err_rule = "Request-URI";
     } else if (m->ruri.headers.off) {

@@ -236,12 +236,96 @@ static void test_values(void **state) {
   }
 }
 
+
+/* URIs in and around the subset sipkit__fast_uri takes, as a Request-URI
+ * and inside a Contact name-addr: hosts at the edges of the label rules,
+ * ports, user parts with the bytes that make them parameters, the
+ * well-known parameters in the forms their own rules do and do not read. */
+static const char *const uris[] = {
+    "sip:h", "sip:h.", "sip:h..", "sip:.h", "sip:-h", "sip:h-", "sip:a-b.c-d.e",
+    "sip:a.-b", "sip:a-.b", "sip:1.2.3.4", "sip:1.2.3.4.", "sip:1.2.3", "sip:1.2.3.4.5",
+    "sip:1.2.3.4a", "sip:1a.2", "sip:123.com", "sip:1234.1.1.1", "sip:u@1.2.3.4:0",
+    "sip:u@h:65535", "sip:u@h:65536", "sip:u@h:000005060", "sip:u@h:05060", "sip:u@h:",
+    "sip:u@h:5x", "sip:@h", "sip:u@@h", "sip:u:p@h", "sip:u:5060@h", "sip:u;x@h",
+    "sip:u@h;x@y", "sip:h;x@y", "sip:u?x@h", "sip:h;lr;lr=on;LR", "sip:h;lr",
+    "sip:h;transport=udp;TRANSPORT=a(b)", "sip:h;transport=a%41", "sip:h;transport",
+    "sip:h;ttl=1;ttl=1234", "sip:h;ttl=12a", "sip:h;ttl=", "sip:h;maddr=1.2.3.4",
+    "sip:h;maddr=[::1]", "sip:h;maddr=a..b", "sip:h;maddr=a.b.", "sip:h;method=INVITE;user=phone",
+    "sip:h;method=a/b", "sip:h;user=a:b", "sip:h;=x", "sip:h;x=", "sip:h;;x", "sip:h;x=y=z",
+    "sip:h;", "sip:h?a=b", "sip:h;a=b?c=d", "sips:u@h:5061;transport=tls", "SIP:U@H",
+    "SiPs:h", "sip:u!~*'()&=+$,-_.@h", "sip:h:5060:5060", "sip:h;a:b=c/d[]&+$",
+    "sip:u@[::1]:5060;transport=tcp", "sipx:h", "sip:", "sips:", "sip:u@h;a;b;c;d;e;f;g;h;i;j",
+    "sip:u%41@h", "sip:u@h%41", "sip:u@h;x=%41", "sip:h:5060;transport=udp",
+    "sip:alice@pc33.atlanta.example.com;transport=tcp;user=ip;method=REGISTER;ttl=255;maddr=a.b",
+    "tel:+1-201-555-0123;ext=1", "sip:a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.aa.bb.cc.dd",
+};
+
+static void test_uris(void **state) {
+  (void)state;
+  for (size_t t = 0; t < sizeof uris / sizeof *uris; t++) {
+    static const char tail[] = "Via: SIP/2.0/UDP h;branch=z9hG4bK2\r\nTo: <sip:a@b>\r\n"
+                               "From: <sip:c@d>;tag=1\r\nCall-ID: x\r\n"
+                               "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    char msg[1024], what[64];
+    int n = snprintf(msg, sizeof msg, "OPTIONS %s SIP/2.0\r\n%s", uris[t], tail);
+    snprintf(what, sizeof what, "Request-URI %zu", t);
+    assert_int_equal(diff_both(msg, (size_t)n, what), 0);
+    n = snprintf(msg, sizeof msg, "OPTIONS sip:a@b SIP/2.0\r\nContact: <%s>;q=1\r\n%s",
+                 uris[t], tail);
+    snprintf(what, sizeof what, "Contact URI %zu", t);
+    assert_int_equal(diff_both(msg, (size_t)n, what), 0);
+  }
+}
+
+/* The fast path itself takes the common forms (so the differential tests
+ * above compare it, not the machine twice) and records their fields. */
+static void span_is(sipkit_span s, uint32_t off, uint32_t len) {
+  assert_int_equal(s.off, off);
+  assert_int_equal(s.len, len);
+}
+
+static void test_uri_taken(void **state) {
+  (void)state;
+  static const char buf[] = "sip:bob@192.0.2.4:5060;transport=udp;lr;ttl=7;maddr=m.example "
+                            "sips:proxy.example.com. sip:u:p@h sip:h;x=%41";
+  struct sipkit__ctx c;
+  sipkit_uri u;
+  memset(&c, 0, sizeof c);
+  c.base = (sipkit__ptr)buf;
+  c.end = c.base + sizeof buf - 1;
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base, c.base + 61), 1);
+  assert_int_equal(u.scheme, SIPKIT_SCHEME_SIP);
+  span_is(u.user, 4, 3);
+  span_is(u.host, 8, 9);
+  assert_int_equal(u.host_type, SIPKIT_HOST_IPV4);
+  assert_int_equal(u.port, 5060);
+  assert_int_equal(u.has_port, 1);
+  span_is(u.params, 23, 38);
+  span_is(u.transport, 33, 3);
+  assert_int_equal(u.lr, 1);
+  span_is(u.ttl, 44, 1);
+  span_is(u.maddr, 52, 9);
+  span_is(u.all, 0, 61);
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 62, c.base + 85), 1);
+  assert_int_equal(u.scheme, SIPKIT_SCHEME_SIPS);
+  assert_int_equal(u.user.len, 0);
+  span_is(u.host, 67, 18);
+  assert_int_equal(u.host_type, SIPKIT_HOST_NAME);
+  assert_int_equal(u.has_port, 0);
+  assert_int_equal(u.params.len, 0);
+  /* a password and an escape are the machine's */
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 86, c.base + 95), 0);
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 96, c.base + 107), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_header_names),
       cmocka_unit_test(test_files),
       cmocka_unit_test(test_mutants),
       cmocka_unit_test(test_values),
+      cmocka_unit_test(test_uris),
+      cmocka_unit_test(test_uri_taken),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
