@@ -337,3 +337,139 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   sipkit__uri_end(c, uri, start, pe, scheme);
   return 1;
 }
+
+/* ------------------------------------------------------------- name-addr */
+
+/* DQUOTE *(printable ASCII but DQUOTE and "\") DQUOTE at p: the end, else
+ * NULL (escapes, control and non-ASCII bytes are the machine's). */
+static inline sipkit__ptr quoted(sipkit__ptr p, sipkit__ptr pe) {
+  for (p++; p < pe; p++) {
+    if (*p == '"')
+      return p + 1;
+    if (*p < 0x20 || *p >= 0x7f || *p == '\\')
+      return NULL;
+  }
+  return NULL;
+}
+
+/* qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")], filling [a, b). */
+static inline int qvalue(sipkit__ptr a, sipkit__ptr b) {
+  if (a == b || (*a != '0' && *a != '1'))
+    return 0;
+  if (b - a == 1)
+    return 1;
+  if (a[1] != '.' || b - a > 5)
+    return 0;
+  for (sipkit__ptr x = a + 2; x < b; x++)
+    if (*a == '0' ? (unsigned)(*x - '0') >= 10u : *x != '0')
+      return 0;
+  return 1;
+}
+
+/* One name-addr element of From, To, Contact, Route or Record-Route:
+ * [display-name] "<" URI ">" *(";" token ["=" (token / quoted-string)])
+ * with a display-name of tokens separated by SP or a quoted-string
+ * without escapes, SP only before "<", none around ";" and "=", and a
+ * tag, q or expires parameter only in the form its own rule reads.  The
+ * URI goes to the URI step as the machine's angle action leaves it: a
+ * span up to the first ">". */
+int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__ptr pe) {
+  sipkit__ptr p = a, dn = NULL, dn_end = NULL, lt, gt, aps = NULL;
+  sipkit__ptr tag = NULL, tag_end = NULL, q = NULL, q_end = NULL, ex = NULL, ex_end = NULL;
+
+  if (p == pe)
+    return 0;
+  if (*p == '"') {
+    dn = p;
+    if (!(p = dn_end = quoted(p, pe)))
+      return 0;
+    while (p < pe && *p == ' ')
+      p++;
+  } else if (*p != '<') {
+    dn = p;
+    for (;;) { /* token *(LWS token) SWS "<" */
+      sipkit__ptr t = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+      if (t == p)
+        return 0;
+      p = dn_end = t;
+      while (p < pe && *p == ' ')
+        p++;
+      if (p == pe)
+        return 0;
+      if (*p == '<')
+        break;
+      if (p == t) /* "sip:..." and other bare URIs */
+        return 0;
+    }
+  }
+  if (p == pe || *p != '<')
+    return 0;
+  lt = p;
+  gt = sipkit__find_byte(lt + 1, pe, '>');
+  /* the one URI byte the machine reads, before ">", is addr-uri */
+  if (!gt || gt == lt + 1 || gt[-1] <= ' ' || gt[-1] == '"' || gt[-1] == '<' || gt[-1] == 0x7f)
+    return 0;
+  p = gt + 1;
+  while (p < pe) {
+    if (*p != ';')
+      return 0;
+    sipkit__ptr n = ++p, ne, val = NULL;
+    p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+    if (p == n)
+      return 0;
+    ne = p;
+    if (p < pe && *p == '=') {
+      val = ++p;
+      if (p < pe && *p == '"') {
+        if (!(p = quoted(p, pe)))
+          return 0;
+      } else {
+        p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+        if (p == val)
+          return 0;
+      }
+    }
+    if (!aps)
+      aps = n;
+    if (!val)
+      continue;
+    if (hdr_id == SIPKIT_HDR_FROM || hdr_id == SIPKIT_HDR_TO) {
+      if (ne - n == 3 && ieq(n, "tag", 3)) { /* tag-param: "tag" EQUAL token */
+        if (tag || *val == '"')
+          return 0;
+        tag = val, tag_end = p;
+      }
+    } else if (hdr_id == SIPKIT_HDR_CONTACT) {
+      if (ne - n == 1 && (*n | 0x20) == 'q') { /* c-p-q */
+        if (!qvalue(val, p))
+          return 0;
+        q = val, q_end = p;
+      } else if (ne - n == 7 && ieq(n, "expires", 7)) { /* c-p-expires: 1*DIGIT */
+        if (sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) != p)
+          return 0;
+        ex = val, ex_end = p;
+      }
+    }
+  }
+
+  /* what the machine's actions record, in its order */
+  sipkit_addr *ad = &c->cur->u.addr;
+  const int element = hdr_id != SIPKIT_HDR_FROM && hdr_id != SIPKIT_HDR_TO;
+  if (element)
+    sipkit__element_begin(c, a);
+  if (dn)
+    sipkit__addr_display(c, dn, dn_end);
+  ad->uri.all = sipkit__span(c, lt + 1, gt);
+  ad->angle = 1;
+  if (aps)
+    ad->params = sipkit__span(c, aps, pe);
+  if (tag)
+    ad->tag = sipkit__span(c, tag, tag_end);
+  if (q)
+    ad->q = sipkit__span(c, q, q_end);
+  if (ex)
+    ad->expires = sipkit__span(c, ex, ex_end);
+  if (element)
+    sipkit__element_end(c, pe);
+  return 1;
+}

@@ -87,6 +87,7 @@ static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigne
  * must decide. */
 int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
 
 /* First byte in [p, e) whose entry in cls is 0, or e; four a step. */
 static inline sipkit__ptr sipkit__skip_run(sipkit__ptr p, sipkit__ptr e, const unsigned char *cls) {

@@ -549,7 +549,10 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
     memset(&h->u.addr, 0, sizeof h->u.addr);
-    bad = sipkit__vm_addr(c, hdr_id, a, b);
+    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b))
+      bad = 0;
+    else
+      bad = sipkit__vm_addr(c, hdr_id, a, b);
     /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
      * several values it can only be read as a URI, which it is not. */
     if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)

@@ -284,15 +284,20 @@ static void span_is(sipkit_span s, uint32_t off, uint32_t len) {
   assert_int_equal(s.len, len);
 }
 
+/* A parse context over buf alone, as the fast paths see one. */
+static void ctx_over(struct sipkit__ctx *c, const char *buf, size_t len) {
+  memset(c, 0, sizeof *c);
+  c->base = (sipkit__ptr)buf;
+  c->end = c->base + len;
+}
+
 static void test_uri_taken(void **state) {
   (void)state;
   static const char buf[] = "sip:bob@192.0.2.4:5060;transport=udp;lr;ttl=7;maddr=m.example "
                             "sips:proxy.example.com. sip:u:p@h sip:h;x=%41";
   struct sipkit__ctx c;
   sipkit_uri u;
-  memset(&c, 0, sizeof c);
-  c.base = (sipkit__ptr)buf;
-  c.end = c.base + sizeof buf - 1;
+  ctx_over(&c, buf, sizeof buf - 1);
   assert_int_equal(sipkit__fast_uri(&c, &u, c.base, c.base + 61), 1);
   assert_int_equal(u.scheme, SIPKIT_SCHEME_SIP);
   span_is(u.user, 4, 3);
@@ -318,6 +323,79 @@ static void test_uri_taken(void **state) {
   assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 96, c.base + 107), 0);
 }
 
+/* name-addr values in and around the subset sipkit__fast_addr takes:
+ * display-name forms, what may stand before and after "<" and ">",
+ * parameters with token, quoted and odd values, tag, q and expires in and
+ * out of their own rules, lists. */
+static const char *const addrs[] = {
+    "From: Alice <sip:a@b>;tag=1", "From: \"A \\\"x\" <sip:a@b>;tag=1",
+    "From: A  B <sip:a@b>;tag=1", "From: A\tB <sip:a@b>;tag=1", "From: A<sip:a@b>;tag=1",
+    "From: \"\"<sip:a@b>;tag=1", "From: \"A\"<sip:a@b>;tag=1", "From: \"A <sip:a@b>;tag=1",
+    "From: <sip:a@b>;tag=1;tag=2", "From: <sip:a@b>;tag=1;TAG=1", "From: <sip:a@b>;tag=\"1\"",
+    "From: <sip:a@b>;tag", "From: <sip:a@b> ;tag=1", "From: <sip:a@b>; tag=1",
+    "From: <sip:a@b>;tag = 1", "From: <>;tag=1", "From: <sip:a@b >;tag=1",
+    "From: <sip:a@b\">;tag=1", "From: <sip:a<b>;tag=1", "From: sip:a@b;tag=1",
+    "From: A sip:a@b", "From: <sip:a@b>x", "From: <sip:a@b>;x=\"a;b\";tag=1",
+    "From: <sip:a@b>;x=\"a\\\"b\";tag=1", "From: \"\xc3\xa9\" <sip:a@b>;tag=1",
+    "From: <sip:a@b>;x=[::1];tag=1", "From: <sip:a@b>;;tag=1", "From: <sip:a@b>;=1",
+    "From: <sip:a@b>;tag=", "From: <sip:a@b>;tag=1;", "From: <sip:a@b", "From: <sip:a@b>>",
+    "From: <sip:a@b>;x=\"unterminated", "To: Bob <sip:b@c>", "To: <sip:b@c>;tag=a;x",
+    "To: \"Bob\" <sip:b@c>;Tag=x~y", "To: <sip:b@c>, <sip:d@e>",
+    "Contact: <sip:a@b>;q=0.5;expires=60", "Contact: <sip:a@b>;q=1.000;expires=0",
+    "Contact: <sip:a@b>;q=1.001", "Contact: <sip:a@b>;q=1.5", "Contact: <sip:a@b>;q=0.1234",
+    "Contact: <sip:a@b>;q=0.;q=1.", "Contact: <sip:a@b>;q=2", "Contact: <sip:a@b>;q=",
+    "Contact: <sip:a@b>;expires=1x", "Contact: <sip:a@b>;Q=0;EXPIRES=1;tag=x",
+    "Contact: <sip:a@b>;expires=99999999999999999999", "Contact: <sip:a@b>;q=\"1\"",
+    "Contact: \"A\" <sip:a@b>;+sip.instance=\"<urn:uuid:1>\";reg-id=1",
+    "Contact: <sip:a@b>, <sip:c@d>", "Contact: *", "Contact: <*>", "Contact: sip:a@b;q=1",
+    "Route: <sip:p1;lr>;x=y", "Route: <sip:p1;lr>,<sip:p2;lr>", "Record-Route: <sip:p1;lr>",
+    "Record-Route: A <sip:p1;lr>;tag=1", "Route: <sip:p1;lr>;q=x",
+};
+
+static void test_addrs(void **state) {
+  (void)state;
+  for (size_t t = 0; t < sizeof addrs / sizeof *addrs; t++) {
+    char msg[1024], what[64];
+    int from = strncmp(addrs[t], "From:", 5) == 0, to = strncmp(addrs[t], "To:", 3) == 0;
+    int n = snprintf(msg, sizeof msg,
+                     "OPTIONS sip:a@b SIP/2.0\r\n%s\r\n%s%sVia: SIP/2.0/UDP h;branch=z9hG4bK2\r\n"
+                     "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                     addrs[t], from ? "" : "From: <sip:c@d>;tag=1\r\n", to ? "" : "To: <sip:a@b>\r\n");
+    snprintf(what, sizeof what, "name-addr value %zu", t);
+    assert_int_equal(diff_both(msg, (size_t)n, what), 0);
+  }
+}
+
+/* The fast path takes the common forms and records their fields. */
+static const char addr_buf[] = "Contact: \"A b\" <sip:u@h>;q=0.5;expires=60;x=\"y\"\r\n"
+                               "From: Al Bo <sip:u@h>;tag=t1\r\nTo: <sip:u@h>;tag=\"t\"\r\n";
+
+static void test_addr_taken(void **state) {
+  sipkit_header h;
+  struct sipkit__ctx c;
+  (void)state;
+  memset(&h, 0, sizeof h);
+  ctx_over(&c, addr_buf, sizeof addr_buf - 1);
+  c.cur = &h;
+  assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_CONTACT, c.base + 9, c.base + 47), 1);
+  span_is(h.u.addr.display, 10, 3);
+  assert_int_equal(h.u.addr.display_quoted, 1);
+  span_is(h.u.addr.uri.all, 16, 7);
+  assert_int_equal(h.u.addr.angle, 1);
+  span_is(h.u.addr.params, 25, 22);
+  span_is(h.u.addr.q, 27, 3);
+  span_is(h.u.addr.expires, 39, 2);
+  span_is(h.value, 9, 38);
+  assert_int_equal(c.element_done, 1);
+  memset(&h, 0, sizeof h);
+  assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_FROM, c.base + 55, c.base + 77), 1);
+  span_is(h.u.addr.display, 55, 5);
+  assert_int_equal(h.u.addr.display_quoted, 0);
+  span_is(h.u.addr.tag, 75, 2);
+  /* a quoted tag is a generic-param: the machine's */
+  assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_TO, c.base + 83, c.base + 100), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_header_names),
@@ -326,6 +404,8 @@ int main(void) {
       cmocka_unit_test(test_values),
       cmocka_unit_test(test_uris),
       cmocka_unit_test(test_uri_taken),
+      cmocka_unit_test(test_addrs),
+      cmocka_unit_test(test_addr_taken),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
