@@ -87,6 +87,19 @@ static inline sipkit__ptr param(sipkit__ptr p, sipkit__ptr pe, unsigned k, sipki
 
 #define VIA_MAX_PARAMS 8
 
+/* The bytes of s as one load would read them (any byte order; folded to
+ * a constant). */
+static inline uint64_t load8(const char *s) {
+  uint64_t w;
+  memcpy(&w, s, 8);
+  return w;
+}
+static inline uint32_t load4(const void *s) {
+  uint32_t w;
+  memcpy(&w, s, 4);
+  return w;
+}
+
 /* One via-parm: protocol-name "/" protocol-version "/" transport 1*SP
  * host [":" port] *(";" token ["=" token]), where a ttl, maddr, received,
  * branch or rport value is taken only in a form its own rule also reads
@@ -97,15 +110,20 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   struct { sipkit__ptr n, val, end; int which; } prm[VIA_MAX_PARAMS];
   int np = 0;
 
-  p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
-  if (p == start || p == pe || *p != '/')
-    return 0;
-  v = ++p;
-  p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
-  if (p == v || p == pe || *p != '/')
-    return 0;
-  proto_end = p;
-  tr = ++p;
+  if (pe - p >= 8 && load8((const char *)p) == load8("SIP/2.0/")) {
+    proto_end = p + 7; /* the usual protocol, one load */
+    tr = p += 8;
+  } else {
+    p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+    if (p == start || p == pe || *p != '/')
+      return 0;
+    v = ++p;
+    p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+    if (p == v || p == pe || *p != '/')
+      return 0;
+    proto_end = p;
+    tr = ++p;
+  }
   p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
   if (p == tr || p == pe || *p != ' ')
     return 0;
@@ -228,17 +246,15 @@ static inline int ipv4(sipkit__ptr a, sipkit__ptr b) {
 int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr start = p, hs, h, top;
   int scheme;
-  uint32_t w;
 
   if (pe - p < 5)
     return 0;
-  memcpy(&w, p, 4);
-  w |= 0x00202020u; /* not the 4th byte: 0x1a | 0x20 is ':' */
-  if (w == ('s' | 'i' << 8 | 'p' << 16 | (uint32_t)':' << 24)) {
+  /* letters in any case; not the 4th byte: 0x1a | 0x20 is ':' */
+  const uint32_t w = load4(p) | load4("\x20\x20\x20\0");
+  if (w == load4("sip:")) {
     scheme = SIPKIT_SCHEME_SIP;
     p += 4;
-  } else if ((w | 0x20000000u) == ('s' | 'i' << 8 | 'p' << 16 | (uint32_t)'s' << 24) &&
-             p[4] == ':') {
+  } else if ((w | load4("\0\0\0\x20")) == load4("sips") && p[4] == ':') {
     scheme = SIPKIT_SCHEME_SIPS;
     p += 5;
   } else {

@@ -744,7 +744,16 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
 /* -------------------------------------------------------------- start line */
 
 static int version_ok(sipkit__ptr a, sipkit__ptr b) {
-  return b - a == 7 && ascii_ieq((const char *)a, "SIP/2.0", 7);
+  /* "SIP/2.0", letters in any case: two overlapping 4-byte loads */
+  uint32_t x, y, fold, sip, ver;
+  if (b - a != 7)
+    return 0;
+  memcpy(&x, a, 4);
+  memcpy(&y, a + 3, 4);
+  memcpy(&fold, "\x20\x20\x20\0", 4); /* not "/": 0x0f | 0x20 is "/" */
+  memcpy(&sip, "sip/", 4);
+  memcpy(&ver, "/2.0", 4);
+  return (x | fold) == sip && y == ver;
 }
 
 void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,

@@ -189,6 +189,11 @@ static void test_status_line(void **state) {
               SIPKIT_EVERSION);
   assert_code(parse("INVITE sip:bob@example.com SIP/7.0\r\n" VIA NOVIA),
               SIPKIT_EVERSION);
+  /* SIP-Version: letters in any case, digits and dot exact */
+  assert_ok(parse("sIp/2.0 200 OK\r\n" VIA FROM TO CID CSEQ CL0 END));
+  assert_span(M.version, "sIp/2.0");
+  assert_code(parse("SIP/2.1 200 OK\r\n" VIA FROM TO CID CSEQ CL0 END), SIPKIT_EVERSION);
+  assert_code(parse("SIP/2.00 200 OK\r\n" VIA FROM TO CID CSEQ CL0 END), SIPKIT_EVERSION);
   assert_code(parse("INVITE sip:bob@example.com\r\n" VIA NOVIA),
               SIPKIT_ESTART_LINE);
 }
