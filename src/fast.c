@@ -14,11 +14,34 @@
  */
 #include "internal.h"
 
-static int ieq(sipkit__ptr a, const char *lower, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if ((a[i] | 0x20) != (unsigned char)lower[i]) /* lower: letters only */
+/* The bytes of s as one load would read them (any byte order; folded to
+ * a constant). */
+static inline uint64_t load8(const char *s) {
+  uint64_t w;
+  memcpy(&w, s, 8);
+  return w;
+}
+static inline uint32_t load4(const void *s) {
+  uint32_t w;
+  memcpy(&w, s, 4);
+  return w;
+}
+
+/* [a, a+n) is lower (letters only) in any case: four bytes a compare, the
+ * last four overlapping. */
+static inline int ieq(sipkit__ptr a, const char *lower, size_t n) {
+  if (n < 4) {
+    for (size_t i = 0; i < n; i++)
+      if ((a[i] | 0x20) != (unsigned char)lower[i])
+        return 0;
+    return 1;
+  }
+  const uint32_t fold = 0x20202020u;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    if ((load4(a + i) | fold) != load4(lower + i))
       return 0;
-  return 1;
+  return i == n || (load4(a + n - 4) | fold) == load4(lower + n - 4);
 }
 
 /* RFC 3261 host without IPv6reference, [a, b): SIPKIT_HOST_IPV4 for
@@ -87,18 +110,6 @@ static inline sipkit__ptr param(sipkit__ptr p, sipkit__ptr pe, unsigned k, sipki
 
 #define VIA_MAX_PARAMS 8
 
-/* The bytes of s as one load would read them (any byte order; folded to
- * a constant). */
-static inline uint64_t load8(const char *s) {
-  uint64_t w;
-  memcpy(&w, s, 8);
-  return w;
-}
-static inline uint32_t load4(const void *s) {
-  uint32_t w;
-  memcpy(&w, s, 4);
-  return w;
-}
 
 /* One via-parm: protocol-name "/" protocol-version "/" transport 1*SP
  * host [":" port] *(";" token ["=" token]), where a ttl, maddr, received,
