@@ -247,6 +247,22 @@ static inline int ipv4(sipkit__ptr a, sipkit__ptr b) {
   }
 }
 
+/* hostname labels from h (alphanum / "-", starting and ending with
+ * alphanum, an optional "." after the last): their end, *top the last
+ * label; NULL where those rules fail. */
+static inline sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe, sipkit__ptr *top) {
+  for (;;) {
+    if (h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+      return NULL;
+    *top = h;
+    h = sipkit__skip_cls(h + 1, pe, SIPKIT__C_LABEL);
+    if (h[-1] == '-')
+      return NULL;
+    if (h == pe || *h != '.' || ++h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+      return h;
+  }
+}
+
 /* SIP-URI / SIPS-URI of the form "sip:" / "sips:" [user "@"] host
  * [":" port] *(";" pname ["=" pvalue]): no escapes, no password, no
  * headers, no IPv6 reference, a user without ";" "?" "/" (USER), a
@@ -273,27 +289,17 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   }
   memset(uri, 0, sizeof *uri);
   hs = p;
-  h = sipkit__skip_cls(p, pe, SIPKIT__C_USER);
-  if (h < pe && *h == '@') {
-    if (h == p)
+  /* the host first: without a user part it is all there is, with one
+   * the scan has read the user bytes once */
+  h = labels(p, pe, &top);
+  if (!h || (h < pe && *h != ':' && *h != ';')) {
+    sipkit__ptr q = sipkit__skip_cls(h ? h : p, pe, SIPKIT__C_USER);
+    if (q == pe || *q != '@' || q == p)
       return 0;
-    uri->user = sipkit__span(c, p, h);
-    hs = h + 1;
-  }
-  /* host: labels of alphanum / "-" starting and ending with alphanum, an
-   * optional "." after the last */
-  h = hs;
-  for (;;) {
-    if (h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+    uri->user = sipkit__span(c, p, q);
+    hs = q + 1;
+    if (!(h = labels(hs, pe, &top)))
       return 0;
-    top = h;
-    h = sipkit__skip_cls(h + 1, pe, SIPKIT__C_LABEL);
-    if (h[-1] == '-')
-      return 0;
-    if (h == pe || *h != '.')
-      break;
-    if (++h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
-      break;
   }
   uri->host = sipkit__span(c, hs, h);
   if (sipkit__cls[*top] & SIPKIT__C_ALPHA)

@@ -268,7 +268,9 @@ static const char *const uris[] = {
     "sip:h;", "sip:h?a=b", "sip:h;a=b?c=d", "sips:u@h:5061;transport=tls", "SIP:U@H",
     "SiPs:h", "sip:u!~*'()&=+$,-_.@h", "sip:h:5060:5060", "sip:h;a:b=c/d[]&+$",
     "sip:u@[::1]:5060;transport=tcp", "sipx:h", "sip:", "sips:", "sip:u@h;a;b;c;d;e;f;g;h;i;j",
-    "sip:u%41@h", "sip:u@h%41", "sip:u@h;x=%41", "sip:h:5060;transport=udp",
+    "sip:a.b@h", "sip:a-@h", "sip:-a@h", "sip:a..b@h", "sip:1.2.3.4@h", "sip:a.b:5060@h",
+    "sip:+1555@h", "sip:a.@h.", "sip:a.b.c", "sip:a.b.c;lr", "sip:a.b.c:1;lr", "sip:a.b.c?x",
+    "sip:a_b.c", "sip:a.b_c@d", "sip:u%41@h", "sip:u@h%41", "sip:u@h;x=%41", "sip:h:5060;transport=udp",
     "sip:alice@pc33.atlanta.example.com;transport=tcp;user=ip;method=REGISTER;ttl=255;maddr=a.b",
     "tel:+1-201-555-0123;ext=1", "sip:a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.aa.bb.cc.dd",
 };
