@@ -44,6 +44,57 @@ static inline int ieq(sipkit__ptr a, const char *lower, size_t n) {
   return i == n || (load4(a + n - 4) | fold) == load4(lower + n - 4);
 }
 
+/* IPv4address at p (4 groups of 1*3DIGIT): its end, else NULL. */
+static inline sipkit__ptr ipv4_at(sipkit__ptr p, sipkit__ptr pe) {
+  for (int parts = 0;; p++) {
+    sipkit__ptr d = p;
+    p = sipkit__skip_cls(p, pe, SIPKIT__C_DIGIT);
+    if (p == d || p - d > 3)
+      return NULL;
+    if (++parts == 4)
+      return p;
+    if (p == pe || *p != '.')
+      return NULL;
+  }
+}
+
+static inline int ipv4(sipkit__ptr a, sipkit__ptr b) {
+  return ipv4_at(a, b) == b;
+}
+
+/* hostname labels from h (alphanum / "-", starting and ending with
+ * alphanum, an optional "." after the last): their end, *top the last
+ * label; NULL where those rules fail. */
+static inline sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe, sipkit__ptr *top) {
+  for (;;) {
+    if (h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+      return NULL;
+    *top = h;
+    h = sipkit__skip_cls(h + 1, pe, SIPKIT__C_LABEL);
+    if (h[-1] == '-')
+      return NULL;
+    if (h == pe || *h != '.' || ++h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+      return h;
+  }
+}
+
+/* The host (no IPv6reference) at p, read once: its end and *kind
+ * (SIPKIT_HOST_IPV4 when no host byte follows the fourth group, else a
+ * hostname whose last label starts with ALPHA), or NULL.  A host byte
+ * after the end means no host the fast paths take. */
+static inline sipkit__ptr host_at(sipkit__ptr p, sipkit__ptr pe, int *kind) {
+  sipkit__ptr h, top;
+  if (p < pe && (sipkit__cls[*p] & SIPKIT__C_DIGIT) && (h = ipv4_at(p, pe)) &&
+      (h == pe || !(sipkit__cls[*h] & SIPKIT__C_HOST))) {
+    *kind = SIPKIT_HOST_IPV4;
+    return h;
+  }
+  if (!(h = labels(p, pe, &top)) || !(sipkit__cls[*top] & SIPKIT__C_ALPHA))
+    return NULL;
+  *kind = SIPKIT_HOST_NAME;
+  return h;
+}
+
 /* RFC 3261 host without IPv6reference, [a, b): SIPKIT_HOST_IPV4 for
  * IPv4address (4 groups of 1*3DIGIT), SIPKIT_HOST_NAME for hostname
  * (*(domainlabel ".") toplabel ["."]: labels are alphanum, or alphanum
@@ -142,8 +193,7 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   while (p < pe && *p == ' ')
     p++;
   sb = p;
-  p = sipkit__skip_cls(p, pe, SIPKIT__C_HOST);
-  if (!(kind = host_kind(sb, p)))
+  if (!(p = host_at(sb, pe, &kind)))
     return 0;
   sipkit__ptr host_end = p;
   uint32_t port = 0;
@@ -190,7 +240,7 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
       break;
     case 8: /* via-received: IPv4address / IPv6address / IPv6reference */
       if (val && ieq(n, "received", 8)) {
-        if (host_kind(val, p) != SIPKIT_HOST_IPV4)
+        if (!ipv4(val, p))
           return 0;
         which = SIPKIT__VP_RECEIVED;
       }
@@ -233,36 +283,6 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
 
 /* ------------------------------------------------------------------- URI */
 
-/* IPv4address: 4 groups of 1*3DIGIT in [a, b). */
-static inline int ipv4(sipkit__ptr a, sipkit__ptr b) {
-  for (int parts = 0;; a++) {
-    sipkit__ptr d = a;
-    a = sipkit__skip_cls(a, b, SIPKIT__C_DIGIT);
-    if (a == d || a - d > 3)
-      return 0;
-    if (++parts == 4)
-      return a == b;
-    if (a == b || *a != '.')
-      return 0;
-  }
-}
-
-/* hostname labels from h (alphanum / "-", starting and ending with
- * alphanum, an optional "." after the last): their end, *top the last
- * label; NULL where those rules fail. */
-static inline sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe, sipkit__ptr *top) {
-  for (;;) {
-    if (h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
-      return NULL;
-    *top = h;
-    h = sipkit__skip_cls(h + 1, pe, SIPKIT__C_LABEL);
-    if (h[-1] == '-')
-      return NULL;
-    if (h == pe || *h != '.' || ++h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
-      return h;
-  }
-}
-
 /* SIP-URI / SIPS-URI of the form "sip:" / "sips:" [user "@"] host
  * [":" port] *(";" pname ["=" pvalue]): no escapes, no password, no
  * headers, no IPv6 reference, a user without ";" "?" "/" (USER), a
@@ -271,8 +291,8 @@ static inline sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe, sipkit__ptr *top
  * the user/host split is the machine's.  One pass, writing *uri as it
  * goes: on 0 the machine clears it again. */
 int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe) {
-  sipkit__ptr start = p, hs, h, top;
-  int scheme;
+  sipkit__ptr start = p, hs, h;
+  int scheme, kind;
 
   if (pe - p < 5)
     return 0;
@@ -291,23 +311,18 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   hs = p;
   /* the host first: without a user part it is all there is, with one
    * the scan has read the user bytes once */
-  h = labels(p, pe, &top);
+  h = host_at(p, pe, &kind);
   if (!h || (h < pe && *h != ':' && *h != ';')) {
     sipkit__ptr q = sipkit__skip_cls(h ? h : p, pe, SIPKIT__C_USER);
     if (q == pe || *q != '@' || q == p)
       return 0;
     uri->user = sipkit__span(c, p, q);
     hs = q + 1;
-    if (!(h = labels(hs, pe, &top)))
+    if (!(h = host_at(hs, pe, &kind)))
       return 0;
   }
   uri->host = sipkit__span(c, hs, h);
-  if (sipkit__cls[*top] & SIPKIT__C_ALPHA)
-    uri->host_type = SIPKIT_HOST_NAME; /* toplabel */
-  else if (ipv4(hs, h))
-    uri->host_type = SIPKIT_HOST_IPV4;
-  else
-    return 0;
+  uri->host_type = (uint8_t)kind;
   if (h < pe && *h == ':') {
     sipkit__ptr d = ++h;
     uint32_t port = 0;
