@@ -307,7 +307,7 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   } else {
     return 0;
   }
-  memset(uri, 0, sizeof *uri);
+  sipkit__zero(uri, sizeof *uri);
   hs = p;
   /* the host first: without a user part it is all there is, with one
    * the scan has read the user bytes once */

@@ -82,6 +82,29 @@ static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigne
   return p;
 }
 
+/* memset(d, 0, n) for the fixed sizes of the parser's structs, in 16-byte
+ * stores written out: gcc's rep stos takes one instruction per 8 bytes
+ * and a setup. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SIPKIT__UNROLL _Pragma("GCC unroll 32")
+#else
+#define SIPKIT__UNROLL
+#endif
+static inline void sipkit__zero(void *d, size_t n) {
+#if defined(__SSE2__)
+  unsigned char *p = (unsigned char *)d;
+  const __m128i z = _mm_setzero_si128();
+  size_t i = 0;
+  SIPKIT__UNROLL
+  for (; i + 16 <= n; i += 16)
+    _mm_storeu_si128((__m128i *)(void *)(p + i), z);
+  if (i < n)
+    memset(p + i, 0, n - i);
+#else
+  memset(d, 0, n);
+#endif
+}
+
 /* Fast paths (src/fast.c): 1 when the value was recognised and recorded
  * as the machine would record it, 0 (nothing recorded) when the machine
  * must decide. */

@@ -539,7 +539,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   int bad;
   switch (hdr_id) {
   case SIPKIT_HDR_VIA:
-    memset(&h->u.via, 0, sizeof h->u.via);
+    sipkit__zero(&h->u.via, sizeof h->u.via);
     if (++c->vias > SIPKIT_MAX_VIAS)
       return sipkit__fail(c, SIPKIT_ETOO_MANY_VIAS, name, "Via"), NULL;
     bad = sipkit__vm_via(c, a, b);
@@ -548,7 +548,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     break;
   case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
-    memset(&h->u.addr, 0, sizeof h->u.addr);
+    sipkit__zero(&h->u.addr, sizeof h->u.addr);
     if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b))
       bad = 0;
     else
@@ -793,7 +793,7 @@ void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
 
 void sipkit_msg_init(sipkit_msg *msg, sipkit_header *headers,
                      size_t max_headers) {
-  memset(msg, 0, sizeof *msg);
+  sipkit__zero(msg, sizeof *msg);
   msg->headers = headers;
   msg->max_headers = (uint32_t)(max_headers > SIPKIT_MAX_HEADERS ? SIPKIT_MAX_HEADERS
                                                                  : max_headers);
@@ -802,7 +802,7 @@ void sipkit_msg_init(sipkit_msg *msg, sipkit_header *headers,
 static void reset(sipkit_msg *m, const char *buf) {
   sipkit_header *headers = m->headers;
   uint32_t max = m->max_headers, scan = m->scan_from_;
-  memset(m, 0, sizeof *m);
+  sipkit__zero(m, sizeof *m);
   m->headers = headers;
   m->max_headers = max;
   m->scan_from_ = scan;
