@@ -67,15 +67,19 @@ extern const unsigned char sipkit__cls[256];
 
 /* First byte in [p, e) not in class k (SIPKIT__C_*), or e; four a step. */
 static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigned k) {
-  for (; e - p >= 4; p += 4) {
-    if (!(sipkit__cls[p[0]] & k))
-      return p;
-    if (!(sipkit__cls[p[1]] & k))
-      return p + 1;
-    if (!(sipkit__cls[p[2]] & k))
-      return p + 2;
-    if (!(sipkit__cls[p[3]] & k))
-      return p + 3;
+  if (e - p >= 4) {
+    const sipkit__ptr e4 = e - 4; /* the loop test is one compare */
+    do {
+      if (!(sipkit__cls[p[0]] & k))
+        return p;
+      if (!(sipkit__cls[p[1]] & k))
+        return p + 1;
+      if (!(sipkit__cls[p[2]] & k))
+        return p + 2;
+      if (!(sipkit__cls[p[3]] & k))
+        return p + 3;
+      p += 4;
+    } while (p <= e4);
   }
   while (p < e && (sipkit__cls[*p] & k))
     p++;
