@@ -152,11 +152,15 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
 static inline sipkit__ptr sipkit__find_byte(sipkit__ptr p, sipkit__ptr end, unsigned char ch) {
 #if defined(__SSE2__)
   const __m128i v = _mm_set1_epi8((char)ch);
-  for (; end - p >= 16; p += 16) {
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
-    if (m)
-      return p + __builtin_ctz(m);
+  if (end - p >= 16) {
+    const sipkit__ptr e16 = end - 16; /* the loop test is one compare */
+    do {
+      unsigned m = (unsigned)_mm_movemask_epi8(
+          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
+      if (m)
+        return p + __builtin_ctz(m);
+      p += 16;
+    } while (p <= e16);
   }
 #endif
   for (; p < end; p++)
