@@ -159,7 +159,7 @@ static inline sipkit__ptr param(sipkit__ptr p, sipkit__ptr pe, unsigned k, sipki
 
 /* ------------------------------------------------------------------- Via */
 
-#define VIA_MAX_PARAMS 8
+#define VIA_MAX_PARAMS 8 /* more: the machine's */
 
 
 /* One via-parm: protocol-name "/" protocol-version "/" transport 1*SP
@@ -168,10 +168,10 @@ static inline sipkit__ptr param(sipkit__ptr p, sipkit__ptr pe, unsigned k, sipki
  * the same way (else the machine decides). */
 int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr start = p, v, proto_end, tr, tr_end, sb;
-  int kind;
-  struct { sipkit__ptr n, val, end; int which; } prm[VIA_MAX_PARAMS];
-  int np = 0;
+  int kind, np = 0;
 
+  if (c->element_done)
+    return 0; /* not the first element of the line: the machine's */
   if (pe - p >= 8 && load8((const char *)p) == load8("SIP/2.0/")) {
     proto_end = p + 7; /* the usual protocol, one load */
     tr = p += 8;
@@ -212,73 +212,62 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
     }
     has_port = 1;
   }
-  sipkit__ptr params = p;
-  while (p < pe) {
-    sipkit__ptr n = p + 1, ne, val;
-    if (np == VIA_MAX_PARAMS || !(p = param(p, pe, SIPKIT__C_TOKEN, &ne, &val)))
-      return 0;
-    int which = -1;
-    switch (ne - n) {
-    case 3: /* via-ttl: "ttl" EQUAL 1*3DIGIT */
-      if (val && ieq(n, "ttl", 3) && p - val <= 3 &&
-          sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) == p)
-        which = SIPKIT__VP_TTL;
-      break;
-    case 5:
-      if (ieq(n, "rport", 5)) { /* response-port: "rport" [EQUAL 1*DIGIT] */
-        if (!val || sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) == p)
-          which = SIPKIT__VP_RPORT;
-      } else if (val && ieq(n, "maddr", 5)) { /* via-maddr: host */
-        if (!host_kind(val, p))
-          return 0;
-        which = SIPKIT__VP_MADDR;
-      }
-      break;
-    case 6: /* via-branch: "branch" EQUAL token */
-      if (val && ieq(n, "branch", 6))
-        which = SIPKIT__VP_BRANCH;
-      break;
-    case 8: /* via-received: IPv4address / IPv6address / IPv6reference */
-      if (val && ieq(n, "received", 8)) {
-        if (!ipv4(val, p))
-          return 0;
-        which = SIPKIT__VP_RECEIVED;
-      }
-      break;
-    }
-    prm[np].n = n;
-    prm[np].val = val;
-    prm[np].end = p;
-    prm[np++].which = which;
-  }
 
-  /* what the machine's actions record, in its order: sipkit__via_sent_by
-   * (a valid host: IPv4 exactly when host_kind says so, as its last-label
-   * rule finds) and sipkit__via_param (no LWS around "=" here) written out */
-  sipkit__element_begin(c, start);
+  /* what the machine's actions record, in its order: the element start,
+   * sipkit__via_sent_by (a valid host: IPv4 exactly when host_at says so,
+   * as its last-label rule finds), each sipkit__via_param (no LWS around
+   * "=" here) as it is read; the entry is zeroed again when the machine
+   * must decide after all */
   sipkit_via *via = &c->cur->u.via;
+  c->el_start = start; /* sipkit__element_begin of a first element */
   via->protocol = sipkit__span(c, start, proto_end);
   via->transport = sipkit__span(c, tr, tr_end);
   via->host = sipkit__span(c, sb, host_end);
   via->host_type = (uint8_t)kind;
   via->port = port;
   via->has_port = has_port;
-  for (int i = 0; i < np; i++) {
-    sipkit_span val = {0, 0};
-    if (prm[i].val)
-      val = sipkit__span(c, prm[i].val, prm[i].end);
-    switch (prm[i].which) {
-    case SIPKIT__VP_BRANCH: via->branch = val; break;
-    case SIPKIT__VP_RECEIVED: via->received = val; break;
-    case SIPKIT__VP_MADDR: via->maddr = val; break;
-    case SIPKIT__VP_TTL: via->ttl = val; break;
-    case SIPKIT__VP_RPORT: via->rport = val; via->has_rport = 1; break;
+  sipkit__ptr params = p;
+  while (p < pe) {
+    sipkit__ptr n = p + 1, ne, val;
+    if (np++ == VIA_MAX_PARAMS || !(p = param(p, pe, SIPKIT__C_TOKEN, &ne, &val)))
+      goto machine;
+    const sipkit_span vs = val ? sipkit__span(c, val, p) : (sipkit_span){0, 0};
+    switch (ne - n) {
+    case 3: /* via-ttl: "ttl" EQUAL 1*3DIGIT */
+      if (val && ieq(n, "ttl", 3) && p - val <= 3 &&
+          sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) == p)
+        via->ttl = vs;
+      break;
+    case 5:
+      if (ieq(n, "rport", 5)) { /* response-port: "rport" [EQUAL 1*DIGIT] */
+        if (!val || sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) == p)
+          via->rport = vs, via->has_rport = 1;
+      } else if (val && ieq(n, "maddr", 5)) { /* via-maddr: host */
+        if (!host_kind(val, p))
+          goto machine;
+        via->maddr = vs;
+      }
+      break;
+    case 6: /* via-branch: "branch" EQUAL token */
+      if (val && ieq(n, "branch", 6))
+        via->branch = vs;
+      break;
+    case 8: /* via-received: IPv4address / IPv6address / IPv6reference */
+      if (val && ieq(n, "received", 8)) {
+        if (!ipv4(val, p))
+          goto machine;
+        via->received = vs;
+      }
+      break;
     }
   }
   if (np)
-    via->params = sipkit__span(c, params + 1, prm[np - 1].end);
+    via->params = sipkit__span(c, params + 1, pe);
   sipkit__element_end(c, pe);
   return 1;
+machine:
+  sipkit__zero(via, sizeof *via);
+  return 0;
 }
 
 /* ------------------------------------------------------------------- URI */
