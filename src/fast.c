@@ -414,7 +414,7 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
   sipkit__ptr p = a, dn = NULL, dn_end = NULL, lt, gt, aps = NULL;
   sipkit__ptr tag = NULL, tag_end = NULL, q = NULL, q_end = NULL, ex = NULL, ex_end = NULL;
 
-  if (p == pe)
+  if (p == pe || c->element_done) /* c->element_done: not the line's first element */
     return 0;
   if (*p == '"') {
     dn = p;
@@ -493,7 +493,7 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
   sipkit_addr *ad = &c->cur->u.addr;
   const int element = hdr_id != SIPKIT_HDR_FROM && hdr_id != SIPKIT_HDR_TO;
   if (element)
-    sipkit__element_begin(c, a);
+    c->el_start = a; /* sipkit__element_begin of a first element */
   if (dn)
     sipkit__addr_display(c, dn, dn_end);
   ad->uri.all = sipkit__span(c, lt + 1, gt);

@@ -410,7 +410,10 @@ static void test_addr_taken(void **state) {
   span_is(h.u.addr.expires, 39, 2);
   span_is(h.value, 9, 38);
   assert_int_equal(c.element_done, 1);
+  /* a second element of the same line is the machine's */
+  assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_CONTACT, c.base + 9, c.base + 47), 0);
   memset(&h, 0, sizeof h);
+  c.element_done = 0; /* a new header line, as sipkit__header_line starts one */
   assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_FROM, c.base + 55, c.base + 77), 1);
   span_is(h.u.addr.display, 55, 5);
   assert_int_equal(h.u.addr.display_quoted, 0);
