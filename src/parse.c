@@ -132,6 +132,17 @@ int sipkit_method_lookup(const char *name, size_t len) {
   const char *known = method_names[guess];
   if (len != method_lens[guess])
     return SIPKIT_METHOD_OTHER;
+  if (len >= 4) { /* the first and the last four bytes: all of a name up to 8 */
+    uint32_t x, y, u, v;
+    memcpy(&x, name, 4), memcpy(&y, known, 4);
+    memcpy(&u, name + len - 4, 4), memcpy(&v, known + len - 4, 4);
+    if (x != y || u != v)
+      return SIPKIT_METHOD_OTHER;
+    for (size_t i = 4; i + 4 < len; i++) /* SUBSCRIBE: the middle */
+      if (known[i] != name[i])
+        return SIPKIT_METHOD_OTHER;
+    return guess;
+  }
   for (size_t i = 1; i < len; i++) /* name[0] matched the switch */
     if (known[i] != name[i])
       return SIPKIT_METHOD_OTHER;
