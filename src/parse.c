@@ -364,7 +364,8 @@ static inline int short_number(sipkit__ptr a, sipkit__ptr b, uint32_t *out) {
  * with what the machine (sip_misc.rl) and finish_misc would record; 0 with
  * nothing recorded when they must decide (other forms, range errors).
  * Numbers: 1*9DIGIT.  Call-ID: word ["@" word].  CSeq: 1*9DIGIT 1*SP
- * token (Method is token: extension-method is token minus the others). */
+ * token (Method is token: extension-method is token minus the others).
+ * Content-Type: token "/" token, no parameters. */
 static inline int short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id,
                              sipkit__ptr a, sipkit__ptr b) {
   sipkit_msg *m = c->msg;
@@ -401,6 +402,18 @@ static inline int short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id
       return 0;
     m->call_id = h->value;
     return 1;
+  case SIPKIT_HDR_CONTENT_TYPE: { /* m-type "/" m-subtype: two tokens */
+    q = sipkit__skip_cls(a, b, SIPKIT__C_TOKEN);
+    if (q == a || q == b || *q != '/')
+      return 0;
+    sipkit__ptr t = sipkit__skip_cls(q + 1, b, SIPKIT__C_TOKEN);
+    if (t == q + 1 || t != b)
+      return 0;
+    h->u.ctype.type = sipkit__span(c, a, q);
+    h->u.ctype.subtype = sipkit__span(c, q + 1, b);
+    m->content_type = &h->u.ctype;
+    return 1;
+  }
   case SIPKIT_HDR_CSEQ: {
     sipkit__ptr d = sipkit__skip_cls(a, b, SIPKIT__C_DIGIT);
     if (d == b || *d != ' ' || !short_number(a, d, &v))
