@@ -494,8 +494,12 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
   const int element = hdr_id != SIPKIT_HDR_FROM && hdr_id != SIPKIT_HDR_TO;
   if (element)
     c->el_start = a; /* sipkit__element_begin of a first element */
-  if (dn)
-    sipkit__addr_display(c, dn, dn_end);
+  if (dn && *dn == '"') { /* sipkit__addr_display: no LWS to trim here */
+    ad->display = sipkit__span(c, dn + 1, dn_end - 1);
+    ad->display_quoted = 1;
+  } else if (dn) {
+    ad->display = sipkit__span(c, dn, dn_end);
+  }
   ad->uri.all = sipkit__span(c, lt + 1, gt);
   ad->angle = 1;
   if (aps)
