@@ -365,9 +365,10 @@ static inline int short_number(sipkit__ptr a, sipkit__ptr b, uint32_t *out) {
  * nothing recorded when they must decide (other forms, range errors).
  * Numbers: 1*9DIGIT.  Call-ID: word ["@" word].  CSeq: 1*9DIGIT 1*SP
  * token (Method is token: extension-method is token minus the others).
- * Content-Type: token "/" token, no parameters. */
-static inline int short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id,
-                             sipkit__ptr a, sipkit__ptr b) {
+ * Content-Type: token "/" token, no parameters.  Inlined into the header
+ * line: a call costs about what checking a short number does. */
+static inline __attribute__((always_inline)) int
+short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id, sipkit__ptr a, sipkit__ptr b) {
   sipkit_msg *m = c->msg;
   uint32_t v;
   sipkit__ptr q;
