@@ -65,7 +65,8 @@ static inline int ipv4(sipkit__ptr a, sipkit__ptr b) {
 /* hostname labels from h (alphanum / "-", starting and ending with
  * alphanum, an optional "." after the last): their end, *top the last
  * label; NULL where those rules fail. */
-static inline sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe, sipkit__ptr *top) {
+static inline __attribute__((always_inline)) sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe,
+                                                                  sipkit__ptr *top) {
   for (;;) {
     if (h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
       return NULL;
@@ -82,7 +83,8 @@ static inline sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe, sipkit__ptr *top
  * (SIPKIT_HOST_IPV4 when no host byte follows the fourth group, else a
  * hostname whose last label starts with ALPHA), or NULL.  A host byte
  * after the end means no host the fast paths take. */
-static inline sipkit__ptr host_at(sipkit__ptr p, sipkit__ptr pe, int *kind) {
+static inline __attribute__((always_inline)) sipkit__ptr host_at(sipkit__ptr p, sipkit__ptr pe,
+                                                                   int *kind) {
   sipkit__ptr h, top;
   if (p < pe && (sipkit__cls[*p] & SIPKIT__C_DIGIT) && (h = ipv4_at(p, pe)) &&
       (h == pe || !(sipkit__cls[*h] & SIPKIT__C_HOST))) {
