@@ -346,7 +346,8 @@ static int finish_misc(struct sipkit__ctx *c, sipkit_header *h, sipkit__ptr a,
 
 /* 1*9DIGIT filling [a, b) (so no leading-zero or range question arises
  * below 10^9): 1 with the value, else 0. */
-static inline int short_number(sipkit__ptr a, sipkit__ptr b, uint32_t *out) {
+static inline __attribute__((always_inline)) int short_number(sipkit__ptr a, sipkit__ptr b,
+                                                             uint32_t *out) {
   if ((size_t)(b - a) - 1u >= 9u)
     return 0;
   uint32_t v = 0;
