@@ -43,6 +43,9 @@ int sipkit__fail(struct sipkit__ctx *c, int code, sipkit__ptr at,
  * the position just past the empty line that ends the headers, or NULL with
  * c->code set (SIPKIT_EINCOMPLETE when the input ends first). */
 sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+/* The same from the first header line at p, after a start line taken in C
+ * with the frame's own start-line actions (parse.c). */
+sipkit__ptr sipkit__frame_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 
 /* Test-only parse flag: no hand-written fast path; the generated machines
  * judge every byte.  Differential tests and fuzz_parse parse each input

@@ -869,9 +869,54 @@ void sipkit__report(const struct sipkit__ctx *c, sipkit_error *err) {
                    &err->line, &err->column);
 }
 
+/* The commonest start lines, "Method SP Request-URI SP SIP/2.0 CRLF" and
+ * "SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF" with a reason of unreserved
+ * bytes, SP and ; / ? : @ & = + $ , only: checked to be lines the frame
+ * matches, then recorded by the frame's own actions in its order (the
+ * Request-URI check may record an error, as there).  The start of the next
+ * line, or NULL with nothing recorded: the frame then reads the line. */
+static sipkit__ptr start_line_fast(struct sipkit__ctx *c, sipkit__ptr p) {
+  sipkit__ptr pe = c->end;
+  if (pe - p >= 12 && version_ok(p, p + 7) && p[7] == ' ') {
+    sipkit__ptr s = p + 8, r = p + 12, e;
+    if ((unsigned)(s[0] - '0') >= 10u || (unsigned)(s[1] - '0') >= 10u ||
+        (unsigned)(s[2] - '0') >= 10u || s[3] != ' ')
+      return NULL;
+    for (e = r; e < pe && ((sipkit__cls[*e] & SIPKIT__C_USER) || *e == ' ' || *e == ';' ||
+                           *e == '/' || *e == '?' || *e == ':' || *e == '@');
+         e++)
+      ;
+    if (pe - e < 2 || e[0] != '\r' || e[1] != '\n')
+      return NULL;
+    sipkit__start_line(c, SIPKIT__SL_VERSION, p, p + 7);
+    sipkit__start_line(c, SIPKIT__SL_STATUS, s, s + 3);
+    sipkit__start_line(c, SIPKIT__SL_REASON, r, e);
+    return e + 2;
+  }
+  sipkit__ptr me = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN), u, ue, v;
+  if (me == p || me == pe || *me != ' ')
+    return NULL;
+  u = me + 1;
+  for (ue = u; ue < pe && *ue != ' ' && *ue != '\r' && *ue != '\n'; ue++)
+    ;
+  if (ue == u || pe - ue < 10 || *ue != ' ')
+    return NULL;
+  v = ue + 1;
+  if (!version_ok(v, v + 7) || v[7] != '\r' || v[8] != '\n')
+    return NULL;
+  sipkit__start_line(c, SIPKIT__SL_METHOD, p, me);
+  sipkit__start_line(c, SIPKIT__SL_RURI, u, ue);
+  sipkit__start_line(c, SIPKIT__SL_VERSION, v, v + 7);
+  return v + 9;
+}
+
 /* Runs the frame over [buf+skip, buf+len); on success sets the body start. */
 static sipkit__ptr parse_head(struct sipkit__ctx *c, sipkit__ptr start) {
-  sipkit__ptr body = sipkit__frame(c, start, c->end);
+  sipkit__ptr line = NULL, body;
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && (line = start_line_fast(c, start)) != NULL)
+    body = sipkit__frame_lines(c, line, c->end);
+  else
+    body = sipkit__frame(c, start, c->end);
   if (!body && c->code != SIPKIT_EINCOMPLETE && c->err_off < (uint32_t)(c->end - c->base)) {
     sipkit__ptr at = c->base + c->err_off;
     /* A line end without CR is the commonest cause of a failed match in

@@ -431,6 +431,38 @@ static void test_addr_taken(void **state) {
   assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_TO, c.base + 83, c.base + 100), 0);
 }
 
+/* Start lines in and around the forms parse.c takes before the frame:
+ * versions, status codes, reason bytes, separators, line ends. */
+static const char *const start_lines[] = {
+    "SIP/2.0 200 OK\r\n", "SIP/2.0 200 \r\n", "SIP/2.0 200\r\n", "SIP/2.0 099 x\r\n",
+    "SIP/2.0 700 x\r\n", "SIP/2.0 20 OK\r\n", "SIP/2.0 2000 OK\r\n", "SIP/2.0 200 O\tK\r\n",
+    "SIP/2.0 200 \xc3\xa9\r\n", "SIP/2.0 200 a%41\r\n", "SIP/2.0 200 a\"b\r\n",
+    "sip/2.0 200 OK\r\n", "SIP/2.1 200 OK\r\n", "SIP/2.0  200 OK\r\n", "SIP/2.0 200 OK\n",
+    "SIP/2.0 200 OK\r", "SIP/2.0 200 a;b/c?d:e@f&g=h+i$j,k-l_m.n!o~p*q'r(s)t\r\n",
+    "SIP/2.0 2a0 OK\r\n", "SIP/20 200 OK\r\n", "SIP/2.0\t200 OK\r\n",
+    "OPTIONS sip:a@b SIP/2.0\r\n", "OPTIONS  sip:a@b SIP/2.0\r\n", "OPTIONS sip:a@b  SIP/2.0\r\n",
+    "OPTIONS sip:a@b SIP/2.0 \r\n", "OPTIONS sip:a@b sip/2.0\r\n", "OPTIONS sip:a@b SIP/2.1\r\n",
+    "OPTIONS sip:a@b SIP/2.00\r\n", "OPT(ONS sip:a@b SIP/2.0\r\n", "OPTIONS sip:a@\x01b SIP/2.0\r\n",
+    "OPTIONS sip:a@b SIP/2.0\n", "OPTIONS sip:a@b\r\n", "OPTIONS sip:a b SIP/2.0\r\n",
+    "OPTIONS sip:a@b?x=y SIP/2.0\r\n", "OPTIONS x SIP/2.0\r\n", "OPTIONS  SIP/2.0\r\n",
+    "OPTIONS sip:a@b:99999 SIP/2.0\r\n", "OPTIONS sip:a@b SIP/2.0\r\r\n", "OPTIONS\tsip:a@b SIP/2.0\r\n",
+    "INVITE sip:a@b SIP/2.0\r\n", "OPTIONS tel:+1 SIP/2.0\r\n", "OPTIONS sip:a@b SIP/2.",
+};
+
+static void test_start_lines(void **state) {
+  (void)state;
+  for (size_t t = 0; t < sizeof start_lines / sizeof *start_lines; t++) {
+    char msg[1024], what[64];
+    int n = snprintf(msg, sizeof msg,
+                     "%sVia: SIP/2.0/UDP h;branch=z9hG4bK2\r\nTo: <sip:a@b>\r\n"
+                     "From: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     start_lines[t]);
+    snprintf(what, sizeof what, "start line %zu", t);
+    assert_int_equal(diff_both(msg, (size_t)n, what), 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_header_names),
@@ -441,6 +473,7 @@ int main(void) {
       cmocka_unit_test(test_uri_taken),
       cmocka_unit_test(test_addrs),
       cmocka_unit_test(test_addr_taken),
+      cmocka_unit_test(test_start_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
