@@ -568,7 +568,10 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     sipkit__zero(&h->u.via, sizeof h->u.via);
     if (++c->vias > SIPKIT_MAX_VIAS)
       return sipkit__fail(c, SIPKIT_ETOO_MANY_VIAS, name, "Via"), NULL;
-    bad = sipkit__vm_via(c, a, b);
+    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, a, b))
+      bad = c->code != SIPKIT_EOK;
+    else
+      bad = sipkit__vm_via(c, a, b);
     if (!bad && !m->via)
       m->via = &h->u.via;
     break;
