@@ -69,13 +69,9 @@
 
 %% write data noerror;
 
-sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
-  sipkit__ptr mark = p, name = p, name_end = p, q = NULL, done = NULL;
-  int hdr_id = SIPKIT_HDR_OTHER;
-  c->rule = "start-line";
-  int cs = (c->flags & SIPKIT_PARSE_LENIENT_LF) ? sipkit_frame_en_lenient
-                                                  : sipkit_frame_en_strict;
-  %% write exec;
+/* The end of the run: the body start, or NULL with c->code set. */
+static sipkit__ptr frame_end(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe,
+                             sipkit__ptr done) {
   if (done)
     return done;
   if (c->code == SIPKIT_EOK) {
@@ -85,6 +81,33 @@ sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) 
       sipkit__fail(c, SIPKIT_ESTART_LINE, p, c->rule);
   }
   c->err_off = c->code == SIPKIT_EINCOMPLETE ? (uint32_t)(pe - c->base) : c->err_off;
-  (void)cs;
   return NULL;
+}
+
+sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr mark = p, name = p, name_end = p, q = NULL, done = NULL;
+  int hdr_id = SIPKIT_HDR_OTHER;
+  c->rule = "start-line";
+  int cs = (c->flags & SIPKIT_PARSE_LENIENT_LF) ? sipkit_frame_en_lenient
+                                                  : sipkit_frame_en_strict;
+  %% write exec;
+  (void)cs;
+  return frame_end(c, p, pe, done);
+}
+
+/* The frame from the line after a start line that C took (parse.c,
+ * start_line_fast), in the state its own start line leaves: line_done,
+ * then fast_strict / fast_lenient. */
+sipkit__ptr sipkit__frame_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr mark = p, name = p, name_end = p, q = NULL, done = NULL;
+  int hdr_id = SIPKIT_HDR_OTHER;
+  int cs = (c->flags & SIPKIT_PARSE_LENIENT_LF) ? sipkit_frame_en_lenient_lines
+                                                  : sipkit_frame_en_strict_lines;
+  c->rule = "header-name";
+  if (!(q = sipkit__header_lines(c, p, pe)))
+    return frame_end(c, p, pe, NULL);
+  p = q;
+  %% write exec;
+  (void)cs;
+  return frame_end(c, p, pe, done);
 }

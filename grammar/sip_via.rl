@@ -51,8 +51,6 @@ int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_proto = p, m_tr = p, m_sb = p, m_vps = NULL, m_vp = p;
   const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs = sipkit_via_start;
-  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, p, pe))
-    return c->code != SIPKIT_EOK;
   %% write exec;
   if (cs < sipkit_via_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, "via-parm");

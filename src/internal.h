@@ -43,6 +43,9 @@ int sipkit__fail(struct sipkit__ctx *c, int code, sipkit__ptr at,
  * the position just past the empty line that ends the headers, or NULL with
  * c->code set (SIPKIT_EINCOMPLETE when the input ends first). */
 sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+/* The same from the first header line at p, after a start line taken in C
+ * with the frame's own start-line actions (parse.c). */
+sipkit__ptr sipkit__frame_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 
 /* Test-only parse flag: no hand-written fast path; the generated machines
  * judge every byte.  Differential tests and fuzz_parse parse each input
@@ -59,31 +62,62 @@ enum {
   SIPKIT__C_ALPHA = 8, /* ALPHA */
   SIPKIT__C_LABEL = 16, /* alphanum / "-": inside a host label */
   SIPKIT__C_HOST = 32, /* alphanum / "-" / ".": hostname, IPv4address */
+  SIPKIT__C_USER = 64, /* unreserved / "&" / "=" / "+" / "$" / ",": user */
+  SIPKIT__C_PARAM = 128, /* unreserved / param-unreserved: pname, pvalue */
   SIPKIT__C_ALNUM = SIPKIT__C_ALPHA | SIPKIT__C_DIGIT /* test with & */
 };
 extern const unsigned char sipkit__cls[256];
 
 /* First byte in [p, e) not in class k (SIPKIT__C_*), or e; four a step. */
 static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigned k) {
-  for (; e - p >= 4; p += 4) {
-    if (!(sipkit__cls[p[0]] & k))
-      return p;
-    if (!(sipkit__cls[p[1]] & k))
-      return p + 1;
-    if (!(sipkit__cls[p[2]] & k))
-      return p + 2;
-    if (!(sipkit__cls[p[3]] & k))
-      return p + 3;
+  if (e - p >= 4) {
+    const sipkit__ptr e4 = e - 4; /* the loop test is one compare */
+    do {
+      if (!(sipkit__cls[p[0]] & k))
+        return p;
+      if (!(sipkit__cls[p[1]] & k))
+        return p + 1;
+      if (!(sipkit__cls[p[2]] & k))
+        return p + 2;
+      if (!(sipkit__cls[p[3]] & k))
+        return p + 3;
+      p += 4;
+    } while (p <= e4);
   }
   while (p < e && (sipkit__cls[*p] & k))
     p++;
   return p;
 }
 
+/* memset(d, 0, n) for the fixed sizes of the parser's structs, in 16-byte
+ * stores written out: gcc's rep stos takes one instruction per 8 bytes
+ * and a setup. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SIPKIT__UNROLL _Pragma("GCC unroll 32")
+#else
+#define SIPKIT__UNROLL
+#endif
+static inline void sipkit__zero(void *d, size_t n) {
+#if defined(__SSE2__)
+  unsigned char *p = (unsigned char *)d;
+  const __m128i z = _mm_setzero_si128();
+  size_t i = 0;
+  SIPKIT__UNROLL
+  for (; i + 16 <= n; i += 16)
+    _mm_storeu_si128((__m128i *)(void *)(p + i), z);
+  if (i < n)
+    memset(p + i, 0, n - i);
+#else
+  memset(d, 0, n);
+#endif
+}
+
 /* Fast paths (src/fast.c): 1 when the value was recognised and recorded
  * as the machine would record it, 0 (nothing recorded) when the machine
  * must decide. */
 int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe);
+int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
 
 /* First byte in [p, e) whose entry in cls is 0, or e; four a step. */
 static inline sipkit__ptr sipkit__skip_run(sipkit__ptr p, sipkit__ptr e, const unsigned char *cls) {
@@ -121,11 +155,15 @@ sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
 static inline sipkit__ptr sipkit__find_byte(sipkit__ptr p, sipkit__ptr end, unsigned char ch) {
 #if defined(__SSE2__)
   const __m128i v = _mm_set1_epi8((char)ch);
-  for (; end - p >= 16; p += 16) {
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
-    if (m)
-      return p + __builtin_ctz(m);
+  if (end - p >= 16) {
+    const sipkit__ptr e16 = end - 16; /* the loop test is one compare */
+    do {
+      unsigned m = (unsigned)_mm_movemask_epi8(
+          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), v));
+      if (m)
+        return p + __builtin_ctz(m);
+      p += 16;
+    } while (p <= e16);
   }
 #endif
   for (; p < end; p++)
@@ -166,6 +204,15 @@ int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__vm_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__vm_misc(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__vm_validate(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
+
+/* A URI of the parser: the fast path, else the machine; 0, or 1 with
+ * c->code set (sipkit__vm_uri's contract). */
+static inline int sipkit__uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p,
+                              sipkit__ptr pe) {
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_uri(c, uri, p, pe))
+    return c->code != SIPKIT_EOK;
+  return sipkit__vm_uri(c, uri, p, pe);
+}
 
 /* Helpers the machines' one-line actions call. */
 /* Marks every machine holding a URI declares (grammar/uri_actions.rl). */

@@ -132,6 +132,17 @@ int sipkit_method_lookup(const char *name, size_t len) {
   const char *known = method_names[guess];
   if (len != method_lens[guess])
     return SIPKIT_METHOD_OTHER;
+  if (len >= 4) { /* the first and the last four bytes: all of a name up to 8 */
+    uint32_t x, y, u, v;
+    memcpy(&x, name, 4), memcpy(&y, known, 4);
+    memcpy(&u, name + len - 4, 4), memcpy(&v, known + len - 4, 4);
+    if (x != y || u != v)
+      return SIPKIT_METHOD_OTHER;
+    for (size_t i = 4; i + 4 < len; i++) /* SUBSCRIBE: the middle */
+      if (known[i] != name[i])
+        return SIPKIT_METHOD_OTHER;
+    return guess;
+  }
   for (size_t i = 1; i < len; i++) /* name[0] matched the switch */
     if (known[i] != name[i])
       return SIPKIT_METHOD_OTHER;
@@ -335,7 +346,8 @@ static int finish_misc(struct sipkit__ctx *c, sipkit_header *h, sipkit__ptr a,
 
 /* 1*9DIGIT filling [a, b) (so no leading-zero or range question arises
  * below 10^9): 1 with the value, else 0. */
-static inline int short_number(sipkit__ptr a, sipkit__ptr b, uint32_t *out) {
+static inline __attribute__((always_inline)) int short_number(sipkit__ptr a, sipkit__ptr b,
+                                                             uint32_t *out) {
   if ((size_t)(b - a) - 1u >= 9u)
     return 0;
   uint32_t v = 0;
@@ -353,9 +365,11 @@ static inline int short_number(sipkit__ptr a, sipkit__ptr b, uint32_t *out) {
  * with what the machine (sip_misc.rl) and finish_misc would record; 0 with
  * nothing recorded when they must decide (other forms, range errors).
  * Numbers: 1*9DIGIT.  Call-ID: word ["@" word].  CSeq: 1*9DIGIT 1*SP
- * token (Method is token: extension-method is token minus the others). */
-static inline int short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id,
-                             sipkit__ptr a, sipkit__ptr b) {
+ * token (Method is token: extension-method is token minus the others).
+ * Content-Type: token "/" token, no parameters.  Inlined into the header
+ * line: a call costs about what checking a short number does. */
+static inline __attribute__((always_inline)) int
+short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id, sipkit__ptr a, sipkit__ptr b) {
   sipkit_msg *m = c->msg;
   uint32_t v;
   sipkit__ptr q;
@@ -390,6 +404,18 @@ static inline int short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id
       return 0;
     m->call_id = h->value;
     return 1;
+  case SIPKIT_HDR_CONTENT_TYPE: { /* m-type "/" m-subtype: two tokens */
+    q = sipkit__skip_cls(a, b, SIPKIT__C_TOKEN);
+    if (q == a || q == b || *q != '/')
+      return 0;
+    sipkit__ptr t = sipkit__skip_cls(q + 1, b, SIPKIT__C_TOKEN);
+    if (t == q + 1 || t != b)
+      return 0;
+    h->u.ctype.type = sipkit__span(c, a, q);
+    h->u.ctype.subtype = sipkit__span(c, q + 1, b);
+    m->content_type = &h->u.ctype;
+    return 1;
+  }
   case SIPKIT_HDR_CSEQ: {
     sipkit__ptr d = sipkit__skip_cls(a, b, SIPKIT__C_DIGIT);
     if (d == b || *d != ' ' || !short_number(a, d, &v))
@@ -539,17 +565,23 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   int bad;
   switch (hdr_id) {
   case SIPKIT_HDR_VIA:
-    memset(&h->u.via, 0, sizeof h->u.via);
+    sipkit__zero(&h->u.via, sizeof h->u.via);
     if (++c->vias > SIPKIT_MAX_VIAS)
       return sipkit__fail(c, SIPKIT_ETOO_MANY_VIAS, name, "Via"), NULL;
-    bad = sipkit__vm_via(c, a, b);
+    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, a, b))
+      bad = c->code != SIPKIT_EOK;
+    else
+      bad = sipkit__vm_via(c, a, b);
     if (!bad && !m->via)
       m->via = &h->u.via;
     break;
   case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
-    memset(&h->u.addr, 0, sizeof h->u.addr);
-    bad = sipkit__vm_addr(c, hdr_id, a, b);
+    sipkit__zero(&h->u.addr, sizeof h->u.addr);
+    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b))
+      bad = 0;
+    else
+      bad = sipkit__vm_addr(c, hdr_id, a, b);
     /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
      * several values it can only be read as a URI, which it is not. */
     if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)
@@ -559,7 +591,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
       sipkit_span u = e->u.addr.uri.all;
       if (!e->u.addr.star &&
-          sipkit__vm_uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
+          sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
         c->err_rule = "addr-spec";
         bad = 1;
       }
@@ -586,15 +618,19 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
 }
 
 /* Character classes of RFC 3261 §25.1 for the fast paths (SIPKIT__C_*):
- * letters are A, digits N; the marks as listed. */
+ * letters are A, digits N; the marks as listed.  USER is unreserved /
+ * "&" / "=" / "+" / "$" / "," (user without escapes and without the
+ * ";" "?" "/" that make a user part look like parameters or headers);
+ * PARAM is paramchar without escapes. */
+#define U (SIPKIT__C_USER | SIPKIT__C_PARAM)
 #define T (SIPKIT__C_TOKEN | SIPKIT__C_WORD)
-#define A (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_ALPHA | SIPKIT__C_LABEL | SIPKIT__C_HOST)
-#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT | SIPKIT__C_LABEL | SIPKIT__C_HOST)
+#define A (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_ALPHA | SIPKIT__C_LABEL | SIPKIT__C_HOST | U)
+#define N (SIPKIT__C_TOKEN | SIPKIT__C_WORD | SIPKIT__C_DIGIT | SIPKIT__C_LABEL | SIPKIT__C_HOST | U)
 const unsigned char sipkit__cls[256] = {
     /* token: alphanum - . ! % * _ + ` ' ~ (all of them word too) */
-    ['!'] = T, ['%'] = T, ['\''] = T, ['*'] = T, ['+'] = T,
-    ['-'] = T | SIPKIT__C_LABEL | SIPKIT__C_HOST, ['.'] = T | SIPKIT__C_HOST,
-    ['_'] = T, ['`'] = T, ['~'] = T,
+    ['!'] = T | U, ['%'] = T, ['\''] = T | U, ['*'] = T | U, ['+'] = T | U,
+    ['-'] = T | U | SIPKIT__C_LABEL | SIPKIT__C_HOST, ['.'] = T | U | SIPKIT__C_HOST,
+    ['_'] = T | U, ['`'] = T, ['~'] = T | U,
     ['0'] = N, ['1'] = N, ['2'] = N, ['3'] = N, ['4'] = N, ['5'] = N, ['6'] = N,
     ['7'] = N, ['8'] = N, ['9'] = N,
     ['A'] = A, ['B'] = A, ['C'] = A, ['D'] = A, ['E'] = A, ['F'] = A, ['G'] = A,
@@ -605,13 +641,16 @@ const unsigned char sipkit__cls[256] = {
     ['h'] = A, ['i'] = A, ['j'] = A, ['k'] = A, ['l'] = A, ['m'] = A, ['n'] = A,
     ['o'] = A, ['p'] = A, ['q'] = A, ['r'] = A, ['s'] = A, ['t'] = A, ['u'] = A,
     ['v'] = A, ['w'] = A, ['x'] = A, ['y'] = A, ['z'] = A,
-    /* word (Call-ID) only: ( ) < > : \ DQUOTE / [ ] ? { } */
-    ['('] = SIPKIT__C_WORD, [')'] = SIPKIT__C_WORD, ['<'] = SIPKIT__C_WORD,
-    ['>'] = SIPKIT__C_WORD, [':'] = SIPKIT__C_WORD, ['\\'] = SIPKIT__C_WORD,
-    ['"'] = SIPKIT__C_WORD, ['/'] = SIPKIT__C_WORD, ['['] = SIPKIT__C_WORD,
-    [']'] = SIPKIT__C_WORD, ['?'] = SIPKIT__C_WORD, ['{'] = SIPKIT__C_WORD,
-    ['}'] = SIPKIT__C_WORD,
+    /* word (Call-ID) only, as far as token goes: ( ) < > : \ DQUOTE / [ ] ? { } */
+    ['('] = SIPKIT__C_WORD | U, [')'] = SIPKIT__C_WORD | U, ['<'] = SIPKIT__C_WORD,
+    ['>'] = SIPKIT__C_WORD, [':'] = SIPKIT__C_WORD | SIPKIT__C_PARAM, ['\\'] = SIPKIT__C_WORD,
+    ['"'] = SIPKIT__C_WORD, ['/'] = SIPKIT__C_WORD | SIPKIT__C_PARAM,
+    ['['] = SIPKIT__C_WORD | SIPKIT__C_PARAM, [']'] = SIPKIT__C_WORD | SIPKIT__C_PARAM,
+    ['?'] = SIPKIT__C_WORD, ['{'] = SIPKIT__C_WORD, ['}'] = SIPKIT__C_WORD,
+    /* neither token nor word */
+    ['&'] = U, ['$'] = U, ['='] = SIPKIT__C_USER, [','] = SIPKIT__C_USER,
 };
+#undef U
 #undef T
 #undef A
 #undef N
@@ -734,7 +773,16 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
 /* -------------------------------------------------------------- start line */
 
 static int version_ok(sipkit__ptr a, sipkit__ptr b) {
-  return b - a == 7 && ascii_ieq((const char *)a, "SIP/2.0", 7);
+  /* "SIP/2.0", letters in any case: two overlapping 4-byte loads */
+  uint32_t x, y, fold, sip, ver;
+  if (b - a != 7)
+    return 0;
+  memcpy(&x, a, 4);
+  memcpy(&y, a + 3, 4);
+  memcpy(&fold, "\x20\x20\x20\0", 4); /* not "/": 0x0f | 0x20 is "/" */
+  memcpy(&sip, "sip/", 4);
+  memcpy(&ver, "/2.0", 4);
+  return (x | fold) == sip && y == ver;
 }
 
 void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
@@ -747,7 +795,7 @@ void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
     break;
   case SIPKIT__SL_RURI:
     m->request_uri = sipkit__span(c, a, b);
-    if (sipkit__vm_uri(c, &m->ruri, a, b)) {
+    if (sipkit__uri(c, &m->ruri, a, b)) {
       c->code = SIPKIT_EREQUEST_URI;
       c->err_rule = "Request-URI";
     } else if (m->ruri.headers.off) {
@@ -774,7 +822,7 @@ void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,
 
 void sipkit_msg_init(sipkit_msg *msg, sipkit_header *headers,
                      size_t max_headers) {
-  memset(msg, 0, sizeof *msg);
+  sipkit__zero(msg, sizeof *msg);
   msg->headers = headers;
   msg->max_headers = (uint32_t)(max_headers > SIPKIT_MAX_HEADERS ? SIPKIT_MAX_HEADERS
                                                                  : max_headers);
@@ -783,7 +831,7 @@ void sipkit_msg_init(sipkit_msg *msg, sipkit_header *headers,
 static void reset(sipkit_msg *m, const char *buf) {
   sipkit_header *headers = m->headers;
   uint32_t max = m->max_headers, scan = m->scan_from_;
-  memset(m, 0, sizeof *m);
+  sipkit__zero(m, sizeof *m);
   m->headers = headers;
   m->max_headers = max;
   m->scan_from_ = scan;
@@ -794,10 +842,12 @@ static int check_semantics(struct sipkit__ctx *c) {
   sipkit_msg *m = c->msg;
   static const int mandatory[] = {SIPKIT_HDR_TO, SIPKIT_HDR_FROM, SIPKIT_HDR_CALL_ID,
                                   SIPKIT_HDR_CSEQ, SIPKIT_HDR_VIA};
-  for (size_t i = 0; i < sizeof mandatory / sizeof *mandatory; i++)
-    if (!m->first[mandatory[i]])
-      return sipkit__fail(c, SIPKIT_EMISSING_HEADER, c->base + m->body.off,
-                          sipkit__hdr_info[mandatory[i]].rule);
+  if (!(m->first[SIPKIT_HDR_TO] && m->first[SIPKIT_HDR_FROM] && m->first[SIPKIT_HDR_CALL_ID] &&
+        m->first[SIPKIT_HDR_CSEQ] && m->first[SIPKIT_HDR_VIA])) /* the loop only names the missing one */
+    for (size_t i = 0; i < sizeof mandatory / sizeof *mandatory; i++)
+      if (!m->first[mandatory[i]])
+        return sipkit__fail(c, SIPKIT_EMISSING_HEADER, c->base + m->body.off,
+                            sipkit__hdr_info[mandatory[i]].rule);
   if (!m->status) {
     const sipkit_span *x = &m->method_name, *y = &m->cseq->method_name;
     if (x->len != y->len || memcmp(c->base + x->off, c->base + y->off, x->len))
@@ -822,9 +872,54 @@ void sipkit__report(const struct sipkit__ctx *c, sipkit_error *err) {
                    &err->line, &err->column);
 }
 
+/* The commonest start lines, "Method SP Request-URI SP SIP/2.0 CRLF" and
+ * "SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF" with a reason of unreserved
+ * bytes, SP and ; / ? : @ & = + $ , only: checked to be lines the frame
+ * matches, then recorded by the frame's own actions in its order (the
+ * Request-URI check may record an error, as there).  The start of the next
+ * line, or NULL with nothing recorded: the frame then reads the line. */
+static sipkit__ptr start_line_fast(struct sipkit__ctx *c, sipkit__ptr p) {
+  sipkit__ptr pe = c->end;
+  if (pe - p >= 12 && version_ok(p, p + 7) && p[7] == ' ') {
+    sipkit__ptr s = p + 8, r = p + 12, e;
+    if ((unsigned)(s[0] - '0') >= 10u || (unsigned)(s[1] - '0') >= 10u ||
+        (unsigned)(s[2] - '0') >= 10u || s[3] != ' ')
+      return NULL;
+    for (e = r; e < pe && ((sipkit__cls[*e] & SIPKIT__C_USER) || *e == ' ' || *e == ';' ||
+                           *e == '/' || *e == '?' || *e == ':' || *e == '@');
+         e++)
+      ;
+    if (pe - e < 2 || e[0] != '\r' || e[1] != '\n')
+      return NULL;
+    sipkit__start_line(c, SIPKIT__SL_VERSION, p, p + 7);
+    sipkit__start_line(c, SIPKIT__SL_STATUS, s, s + 3);
+    sipkit__start_line(c, SIPKIT__SL_REASON, r, e);
+    return e + 2;
+  }
+  sipkit__ptr me = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN), u, ue, v;
+  if (me == p || me == pe || *me != ' ')
+    return NULL;
+  u = me + 1;
+  for (ue = u; ue < pe && *ue != ' ' && *ue != '\r' && *ue != '\n'; ue++)
+    ;
+  if (ue == u || pe - ue < 10 || *ue != ' ')
+    return NULL;
+  v = ue + 1;
+  if (!version_ok(v, v + 7) || v[7] != '\r' || v[8] != '\n')
+    return NULL;
+  sipkit__start_line(c, SIPKIT__SL_METHOD, p, me);
+  sipkit__start_line(c, SIPKIT__SL_RURI, u, ue);
+  sipkit__start_line(c, SIPKIT__SL_VERSION, v, v + 7);
+  return v + 9;
+}
+
 /* Runs the frame over [buf+skip, buf+len); on success sets the body start. */
 static sipkit__ptr parse_head(struct sipkit__ctx *c, sipkit__ptr start) {
-  sipkit__ptr body = sipkit__frame(c, start, c->end);
+  sipkit__ptr line = NULL, body;
+  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && (line = start_line_fast(c, start)) != NULL)
+    body = sipkit__frame_lines(c, line, c->end);
+  else
+    body = sipkit__frame(c, start, c->end);
   if (!body && c->code != SIPKIT_EINCOMPLETE && c->err_off < (uint32_t)(c->end - c->base)) {
     sipkit__ptr at = c->base + c->err_off;
     /* A line end without CR is the commonest cause of a failed match in

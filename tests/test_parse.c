@@ -138,6 +138,18 @@ static void test_methods(void **state) {
       {"MESSAGE", SIPKIT_METHOD_MESSAGE}, {"UPDATE", SIPKIT_METHOD_UPDATE},
       {"FOO", SIPKIT_METHOD_OTHER},       {"invite", SIPKIT_METHOD_OTHER},
       {"INVITEX", SIPKIT_METHOD_OTHER},   {"INVIT", SIPKIT_METHOD_OTHER},
+      /* one byte off in each part the lookup compares: the first and the
+       * last four bytes, the middle of SUBSCRIBE, the three of ACK/BYE */
+      {"SUBSxRIBE", SIPKIT_METHOD_OTHER}, {"SUBSCRIBx", SIPKIT_METHOD_OTHER},
+      {"SUBsCRIBE", SIPKIT_METHOD_OTHER}, {"INViTE", SIPKIT_METHOD_OTHER},
+      {"INVITe", SIPKIT_METHOD_OTHER},    {"REGISTEr", SIPKIT_METHOD_OTHER},
+      {"REGiSTER", SIPKIT_METHOD_OTHER},  {"OPTIoNS", SIPKIT_METHOD_OTHER},
+      {"INFo", SIPKIT_METHOD_OTHER},      {"IxFO", SIPKIT_METHOD_OTHER},
+      {"BYe", SIPKIT_METHOD_OTHER},       {"AcK", SIPKIT_METHOD_OTHER},
+      {"PRAcK", SIPKIT_METHOD_OTHER},     {"PUBLISh", SIPKIT_METHOD_OTHER},
+      {"MESSAGe", SIPKIT_METHOD_OTHER},   {"CANCEl", SIPKIT_METHOD_OTHER},
+      {"REFEr", SIPKIT_METHOD_OTHER},     {"NOTIFy", SIPKIT_METHOD_OTHER},
+      {"UPDaTE", SIPKIT_METHOD_OTHER},
   };
   char msg[1024];
   for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
@@ -189,6 +201,11 @@ static void test_status_line(void **state) {
               SIPKIT_EVERSION);
   assert_code(parse("INVITE sip:bob@example.com SIP/7.0\r\n" VIA NOVIA),
               SIPKIT_EVERSION);
+  /* SIP-Version: letters in any case, digits and dot exact */
+  assert_ok(parse("sIp/2.0 200 OK\r\n" VIA FROM TO CID CSEQ CL0 END));
+  assert_span(M.version, "sIp/2.0");
+  assert_code(parse("SIP/2.1 200 OK\r\n" VIA FROM TO CID CSEQ CL0 END), SIPKIT_EVERSION);
+  assert_code(parse("SIP/2.00 200 OK\r\n" VIA FROM TO CID CSEQ CL0 END), SIPKIT_EVERSION);
   assert_code(parse("INVITE sip:bob@example.com\r\n" VIA NOVIA),
               SIPKIT_ESTART_LINE);
 }

@@ -33,6 +33,21 @@ static const int sipkit_frame_en_lenient_lines = 1;
 
 #line 71 "grammar/sip_frame.rl"
 
+/* The end of the run: the body start, or NULL with c->code set. */
+static sipkit__ptr frame_end(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe,
+                             sipkit__ptr done) {
+  if (done)
+    return done;
+  if (c->code == SIPKIT_EOK) {
+    if (p >= pe)
+      c->code = SIPKIT_EINCOMPLETE;
+    else
+      sipkit__fail(c, SIPKIT_ESTART_LINE, p, c->rule);
+  }
+  c->err_off = c->code == SIPKIT_EINCOMPLETE ? (uint32_t)(pe - c->base) : c->err_off;
+  return NULL;
+}
+
 sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr mark = p, name = p, name_end = p, q = NULL, done = NULL;
   int hdr_id = SIPKIT_HDR_OTHER;
@@ -40,7 +55,7 @@ sipkit__ptr sipkit__frame(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) 
   int cs = (c->flags & SIPKIT_PARSE_LENIENT_LF) ? sipkit_frame_en_lenient
                                                   : sipkit_frame_en_strict;
   
-#line 33 "gen/c/sip_frame.c"
+#line 48 "gen/c/sip_frame.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -994,7 +1009,7 @@ st1:
 	if ( ++p == pe )
 		goto _test_eof1;
 case 1:
-#line 984 "gen/c/sip_frame.c"
+#line 999 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto tr0;
 		case 13u: goto st2;
@@ -1065,7 +1080,7 @@ st923:
 	if ( ++p == pe )
 		goto _test_eof923;
 case 923:
-#line 1053 "gen/c/sip_frame.c"
+#line 1068 "gen/c/sip_frame.c"
 	goto st0;
 st2:
 	if ( ++p == pe )
@@ -1082,7 +1097,7 @@ st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
-#line 1068 "gen/c/sip_frame.c"
+#line 1083 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr22;
 		case 32u: goto tr22;
@@ -1447,7 +1462,7 @@ st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
-#line 1320 "gen/c/sip_frame.c"
+#line 1335 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto st4;
 		case 32u: goto st4;
@@ -1910,7 +1925,7 @@ st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
-#line 1613 "gen/c/sip_frame.c"
+#line 1628 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto tr27;
 		case 13u: goto st6;
@@ -1931,7 +1946,7 @@ st7:
 	if ( ++p == pe )
 		goto _test_eof7;
 case 7:
-#line 1632 "gen/c/sip_frame.c"
+#line 1647 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr22;
 		case 32u: goto tr22;
@@ -3992,7 +4007,7 @@ st76:
 	if ( ++p == pe )
 		goto _test_eof76;
 case 76:
-#line 3691 "gen/c/sip_frame.c"
+#line 3706 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr113;
 		case 32u: goto tr113;
@@ -5525,7 +5540,7 @@ st127:
 	if ( ++p == pe )
 		goto _test_eof127;
 case 127:
-#line 5222 "gen/c/sip_frame.c"
+#line 5237 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr180;
 		case 32u: goto tr180;
@@ -5764,7 +5779,7 @@ st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
-#line 5459 "gen/c/sip_frame.c"
+#line 5474 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr22;
 		case 32u: goto tr22;
@@ -5887,7 +5902,7 @@ st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
-#line 5580 "gen/c/sip_frame.c"
+#line 5595 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr164;
 		case 32u: goto tr164;
@@ -6487,7 +6502,7 @@ st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
-#line 6178 "gen/c/sip_frame.c"
+#line 6193 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr219;
 		case 32u: goto tr219;
@@ -6610,7 +6625,7 @@ st163:
 	if ( ++p == pe )
 		goto _test_eof163;
 case 163:
-#line 6299 "gen/c/sip_frame.c"
+#line 6314 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr124;
 		case 32u: goto tr124;
@@ -7234,7 +7249,7 @@ st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
-#line 6921 "gen/c/sip_frame.c"
+#line 6936 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr248;
 		case 32u: goto tr248;
@@ -7267,7 +7282,7 @@ st185:
 	if ( ++p == pe )
 		goto _test_eof185;
 case 185:
-#line 6952 "gen/c/sip_frame.c"
+#line 6967 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr136;
 		case 32u: goto tr136;
@@ -8281,7 +8296,7 @@ st219:
 	if ( ++p == pe )
 		goto _test_eof219;
 case 219:
-#line 7964 "gen/c/sip_frame.c"
+#line 7979 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr210;
 		case 32u: goto tr210;
@@ -8644,7 +8659,7 @@ st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
-#line 8325 "gen/c/sip_frame.c"
+#line 8340 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr22;
 		case 32u: goto tr22;
@@ -9844,7 +9859,7 @@ st271:
 	if ( ++p == pe )
 		goto _test_eof271;
 case 271:
-#line 9523 "gen/c/sip_frame.c"
+#line 9538 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr351;
 		case 32u: goto tr351;
@@ -11572,7 +11587,7 @@ st329:
 	if ( ++p == pe )
 		goto _test_eof329;
 case 329:
-#line 11249 "gen/c/sip_frame.c"
+#line 11264 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr428;
 		case 32u: goto tr428;
@@ -12116,7 +12131,7 @@ st347:
 	if ( ++p == pe )
 		goto _test_eof347;
 case 347:
-#line 11791 "gen/c/sip_frame.c"
+#line 11806 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr451;
 		case 32u: goto tr451;
@@ -12956,7 +12971,7 @@ st375:
 	if ( ++p == pe )
 		goto _test_eof375;
 case 375:
-#line 12629 "gen/c/sip_frame.c"
+#line 12644 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr482;
 		case 32u: goto tr482;
@@ -13259,7 +13274,7 @@ st385:
 	if ( ++p == pe )
 		goto _test_eof385;
 case 385:
-#line 12930 "gen/c/sip_frame.c"
+#line 12945 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr81;
 		case 32u: goto tr81;
@@ -13859,7 +13874,7 @@ st405:
 	if ( ++p == pe )
 		goto _test_eof405;
 case 405:
-#line 13528 "gen/c/sip_frame.c"
+#line 13543 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr518;
 		case 32u: goto tr518;
@@ -13952,7 +13967,7 @@ st408:
 	if ( ++p == pe )
 		goto _test_eof408;
 case 408:
-#line 13619 "gen/c/sip_frame.c"
+#line 13634 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr22;
 		case 32u: goto tr22;
@@ -14641,7 +14656,7 @@ st431:
 	if ( ++p == pe )
 		goto _test_eof431;
 case 431:
-#line 14305 "gen/c/sip_frame.c"
+#line 14320 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr549;
 		case 33u: goto st431;
@@ -14672,7 +14687,7 @@ st432:
 	if ( ++p == pe )
 		goto _test_eof432;
 case 432:
-#line 14334 "gen/c/sip_frame.c"
+#line 14349 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -14689,7 +14704,7 @@ st433:
 	if ( ++p == pe )
 		goto _test_eof433;
 case 433:
-#line 14348 "gen/c/sip_frame.c"
+#line 14363 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -14704,7 +14719,7 @@ st434:
 	if ( ++p == pe )
 		goto _test_eof434;
 case 434:
-#line 14361 "gen/c/sip_frame.c"
+#line 14376 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 83u: goto tr554;
 		case 115u: goto tr554;
@@ -14720,7 +14735,7 @@ st435:
 	if ( ++p == pe )
 		goto _test_eof435;
 case 435:
-#line 14374 "gen/c/sip_frame.c"
+#line 14389 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 73u: goto st436;
 		case 105u: goto st436;
@@ -14790,7 +14805,7 @@ st442:
 	if ( ++p == pe )
 		goto _test_eof442;
 case 442:
-#line 14439 "gen/c/sip_frame.c"
+#line 14454 "gen/c/sip_frame.c"
 	if ( (*p) == 10u )
 		goto tr562;
 	goto st0;
@@ -14805,7 +14820,7 @@ st924:
 	if ( ++p == pe )
 		goto _test_eof924;
 case 924:
-#line 14451 "gen/c/sip_frame.c"
+#line 14466 "gen/c/sip_frame.c"
 	goto st0;
 tr548:
 #line 20 "grammar/sip_frame.rl"
@@ -14819,7 +14834,7 @@ st443:
 	if ( ++p == pe )
 		goto _test_eof443;
 case 443:
-#line 14461 "gen/c/sip_frame.c"
+#line 14476 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr549;
 		case 33u: goto st431;
@@ -14936,7 +14951,7 @@ st450:
 	if ( ++p == pe )
 		goto _test_eof450;
 case 450:
-#line 14576 "gen/c/sip_frame.c"
+#line 14591 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr570;
 	goto st0;
@@ -14950,7 +14965,7 @@ st451:
 	if ( ++p == pe )
 		goto _test_eof451;
 case 451:
-#line 14587 "gen/c/sip_frame.c"
+#line 14602 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st452;
 	goto st0;
@@ -14980,7 +14995,7 @@ st454:
 	if ( ++p == pe )
 		goto _test_eof454;
 case 454:
-#line 14613 "gen/c/sip_frame.c"
+#line 14628 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 13u: goto tr575;
 		case 37u: goto st455;
@@ -15094,7 +15109,7 @@ st462:
 	if ( ++p == pe )
 		goto _test_eof462;
 case 462:
-#line 14724 "gen/c/sip_frame.c"
+#line 14739 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 13u: goto st463;
 		case 33u: goto tr584;
@@ -15168,7 +15183,7 @@ st925:
 	if ( ++p == pe )
 		goto _test_eof925;
 case 925:
-#line 14796 "gen/c/sip_frame.c"
+#line 14811 "gen/c/sip_frame.c"
 	goto st0;
 tr584:
 #line 32 "grammar/sip_frame.rl"
@@ -15178,7 +15193,7 @@ st464:
 	if ( ++p == pe )
 		goto _test_eof464;
 case 464:
-#line 14804 "gen/c/sip_frame.c"
+#line 14819 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr604;
 		case 32u: goto tr604;
@@ -15543,7 +15558,7 @@ st465:
 	if ( ++p == pe )
 		goto _test_eof465;
 case 465:
-#line 15056 "gen/c/sip_frame.c"
+#line 15071 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto st465;
 		case 32u: goto st465;
@@ -16006,7 +16021,7 @@ st466:
 	if ( ++p == pe )
 		goto _test_eof466;
 case 466:
-#line 15349 "gen/c/sip_frame.c"
+#line 15364 "gen/c/sip_frame.c"
 	if ( (*p) == 13u )
 		goto st467;
 	goto st0;
@@ -16025,7 +16040,7 @@ st468:
 	if ( ++p == pe )
 		goto _test_eof468;
 case 468:
-#line 15366 "gen/c/sip_frame.c"
+#line 15381 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr604;
 		case 32u: goto tr604;
@@ -18086,7 +18101,7 @@ st537:
 	if ( ++p == pe )
 		goto _test_eof537;
 case 537:
-#line 17425 "gen/c/sip_frame.c"
+#line 17440 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr695;
 		case 32u: goto tr695;
@@ -19619,7 +19634,7 @@ st588:
 	if ( ++p == pe )
 		goto _test_eof588;
 case 588:
-#line 18956 "gen/c/sip_frame.c"
+#line 18971 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr762;
 		case 32u: goto tr762;
@@ -19858,7 +19873,7 @@ st596:
 	if ( ++p == pe )
 		goto _test_eof596;
 case 596:
-#line 19193 "gen/c/sip_frame.c"
+#line 19208 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr604;
 		case 32u: goto tr604;
@@ -19981,7 +19996,7 @@ st600:
 	if ( ++p == pe )
 		goto _test_eof600;
 case 600:
-#line 19314 "gen/c/sip_frame.c"
+#line 19329 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr746;
 		case 32u: goto tr746;
@@ -20581,7 +20596,7 @@ st620:
 	if ( ++p == pe )
 		goto _test_eof620;
 case 620:
-#line 19912 "gen/c/sip_frame.c"
+#line 19927 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr801;
 		case 32u: goto tr801;
@@ -20704,7 +20719,7 @@ st624:
 	if ( ++p == pe )
 		goto _test_eof624;
 case 624:
-#line 20033 "gen/c/sip_frame.c"
+#line 20048 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr706;
 		case 32u: goto tr706;
@@ -21328,7 +21343,7 @@ st645:
 	if ( ++p == pe )
 		goto _test_eof645;
 case 645:
-#line 20655 "gen/c/sip_frame.c"
+#line 20670 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr830;
 		case 32u: goto tr830;
@@ -21361,7 +21376,7 @@ st646:
 	if ( ++p == pe )
 		goto _test_eof646;
 case 646:
-#line 20686 "gen/c/sip_frame.c"
+#line 20701 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr718;
 		case 32u: goto tr718;
@@ -22375,7 +22390,7 @@ st680:
 	if ( ++p == pe )
 		goto _test_eof680;
 case 680:
-#line 21698 "gen/c/sip_frame.c"
+#line 21713 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr792;
 		case 32u: goto tr792;
@@ -22738,7 +22753,7 @@ st692:
 	if ( ++p == pe )
 		goto _test_eof692;
 case 692:
-#line 22059 "gen/c/sip_frame.c"
+#line 22074 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr604;
 		case 32u: goto tr604;
@@ -23938,7 +23953,7 @@ st732:
 	if ( ++p == pe )
 		goto _test_eof732;
 case 732:
-#line 23257 "gen/c/sip_frame.c"
+#line 23272 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr933;
 		case 32u: goto tr933;
@@ -25666,7 +25681,7 @@ st790:
 	if ( ++p == pe )
 		goto _test_eof790;
 case 790:
-#line 24983 "gen/c/sip_frame.c"
+#line 24998 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1010;
 		case 32u: goto tr1010;
@@ -26210,7 +26225,7 @@ st808:
 	if ( ++p == pe )
 		goto _test_eof808;
 case 808:
-#line 25525 "gen/c/sip_frame.c"
+#line 25540 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1033;
 		case 32u: goto tr1033;
@@ -27050,7 +27065,7 @@ st836:
 	if ( ++p == pe )
 		goto _test_eof836;
 case 836:
-#line 26363 "gen/c/sip_frame.c"
+#line 26378 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1064;
 		case 32u: goto tr1064;
@@ -27353,7 +27368,7 @@ st846:
 	if ( ++p == pe )
 		goto _test_eof846;
 case 846:
-#line 26664 "gen/c/sip_frame.c"
+#line 26679 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr663;
 		case 32u: goto tr663;
@@ -27953,7 +27968,7 @@ st866:
 	if ( ++p == pe )
 		goto _test_eof866;
 case 866:
-#line 27262 "gen/c/sip_frame.c"
+#line 27277 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr1100;
 		case 32u: goto tr1100;
@@ -28046,7 +28061,7 @@ st869:
 	if ( ++p == pe )
 		goto _test_eof869;
 case 869:
-#line 27353 "gen/c/sip_frame.c"
+#line 27368 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 9u: goto tr604;
 		case 32u: goto tr604;
@@ -28735,7 +28750,7 @@ st892:
 	if ( ++p == pe )
 		goto _test_eof892;
 case 892:
-#line 28039 "gen/c/sip_frame.c"
+#line 28054 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr1131;
 		case 33u: goto st892;
@@ -28766,7 +28781,7 @@ st893:
 	if ( ++p == pe )
 		goto _test_eof893;
 case 893:
-#line 28068 "gen/c/sip_frame.c"
+#line 28083 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -28783,7 +28798,7 @@ st894:
 	if ( ++p == pe )
 		goto _test_eof894;
 case 894:
-#line 28082 "gen/c/sip_frame.c"
+#line 28097 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto st0;
 		case 13u: goto st0;
@@ -28798,7 +28813,7 @@ st895:
 	if ( ++p == pe )
 		goto _test_eof895;
 case 895:
-#line 28095 "gen/c/sip_frame.c"
+#line 28110 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 83u: goto tr1136;
 		case 115u: goto tr1136;
@@ -28814,7 +28829,7 @@ st896:
 	if ( ++p == pe )
 		goto _test_eof896;
 case 896:
-#line 28108 "gen/c/sip_frame.c"
+#line 28123 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 73u: goto st897;
 		case 105u: goto st897;
@@ -28903,7 +28918,7 @@ st926:
 	if ( ++p == pe )
 		goto _test_eof926;
 case 926:
-#line 28186 "gen/c/sip_frame.c"
+#line 28201 "gen/c/sip_frame.c"
 	goto st0;
 tr1144:
 #line 29 "grammar/sip_frame.rl"
@@ -28921,7 +28936,7 @@ st903:
 	if ( ++p == pe )
 		goto _test_eof903;
 case 903:
-#line 28199 "gen/c/sip_frame.c"
+#line 28214 "gen/c/sip_frame.c"
 	if ( (*p) == 10u )
 		goto tr1145;
 	goto st0;
@@ -28937,7 +28952,7 @@ st904:
 	if ( ++p == pe )
 		goto _test_eof904;
 case 904:
-#line 28211 "gen/c/sip_frame.c"
+#line 28226 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 32u: goto tr1131;
 		case 33u: goto st892;
@@ -29054,7 +29069,7 @@ st911:
 	if ( ++p == pe )
 		goto _test_eof911;
 case 911:
-#line 28326 "gen/c/sip_frame.c"
+#line 28341 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr1153;
 	goto st0;
@@ -29068,7 +29083,7 @@ st912:
 	if ( ++p == pe )
 		goto _test_eof912;
 case 912:
-#line 28337 "gen/c/sip_frame.c"
+#line 28352 "gen/c/sip_frame.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto st913;
 	goto st0;
@@ -29098,7 +29113,7 @@ st915:
 	if ( ++p == pe )
 		goto _test_eof915;
 case 915:
-#line 28363 "gen/c/sip_frame.c"
+#line 28378 "gen/c/sip_frame.c"
 	switch( (*p) ) {
 		case 10u: goto tr1158;
 		case 13u: goto tr1159;
@@ -30134,16 +30149,30119 @@ case 922:
 	_out: {}
 	}
 
-#line 79 "grammar/sip_frame.rl"
-  if (done)
-    return done;
-  if (c->code == SIPKIT_EOK) {
-    if (p >= pe)
-      c->code = SIPKIT_EINCOMPLETE;
-    else
-      sipkit__fail(c, SIPKIT_ESTART_LINE, p, c->rule);
-  }
-  c->err_off = c->code == SIPKIT_EINCOMPLETE ? (uint32_t)(pe - c->base) : c->err_off;
+#line 94 "grammar/sip_frame.rl"
   (void)cs;
-  return NULL;
+  return frame_end(c, p, pe, done);
+}
+
+/* The frame from the line after a start line that C took (parse.c,
+ * start_line_fast), in the state its own start line leaves: line_done,
+ * then fast_strict / fast_lenient. */
+sipkit__ptr sipkit__frame_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr mark = p, name = p, name_end = p, q = NULL, done = NULL;
+  int hdr_id = SIPKIT_HDR_OTHER;
+  int cs = (c->flags & SIPKIT_PARSE_LENIENT_LF) ? sipkit_frame_en_lenient_lines
+                                                  : sipkit_frame_en_strict_lines;
+  c->rule = "header-name";
+  if (!(q = sipkit__header_lines(c, p, pe)))
+    return frame_end(c, p, pe, NULL);
+  p = q;
+  
+#line 29428 "gen/c/sip_frame.c"
+	{
+	if ( p == pe )
+		goto _test_eof;
+	goto _resume;
+
+_again:
+	switch ( cs ) {
+		case 1: goto st1;
+		case 0: goto st0;
+		case 923: goto st923;
+		case 2: goto st2;
+		case 3: goto st3;
+		case 4: goto st4;
+		case 5: goto st5;
+		case 6: goto st6;
+		case 7: goto st7;
+		case 8: goto st8;
+		case 9: goto st9;
+		case 10: goto st10;
+		case 11: goto st11;
+		case 12: goto st12;
+		case 13: goto st13;
+		case 14: goto st14;
+		case 15: goto st15;
+		case 16: goto st16;
+		case 17: goto st17;
+		case 18: goto st18;
+		case 19: goto st19;
+		case 20: goto st20;
+		case 21: goto st21;
+		case 22: goto st22;
+		case 23: goto st23;
+		case 24: goto st24;
+		case 25: goto st25;
+		case 26: goto st26;
+		case 27: goto st27;
+		case 28: goto st28;
+		case 29: goto st29;
+		case 30: goto st30;
+		case 31: goto st31;
+		case 32: goto st32;
+		case 33: goto st33;
+		case 34: goto st34;
+		case 35: goto st35;
+		case 36: goto st36;
+		case 37: goto st37;
+		case 38: goto st38;
+		case 39: goto st39;
+		case 40: goto st40;
+		case 41: goto st41;
+		case 42: goto st42;
+		case 43: goto st43;
+		case 44: goto st44;
+		case 45: goto st45;
+		case 46: goto st46;
+		case 47: goto st47;
+		case 48: goto st48;
+		case 49: goto st49;
+		case 50: goto st50;
+		case 51: goto st51;
+		case 52: goto st52;
+		case 53: goto st53;
+		case 54: goto st54;
+		case 55: goto st55;
+		case 56: goto st56;
+		case 57: goto st57;
+		case 58: goto st58;
+		case 59: goto st59;
+		case 60: goto st60;
+		case 61: goto st61;
+		case 62: goto st62;
+		case 63: goto st63;
+		case 64: goto st64;
+		case 65: goto st65;
+		case 66: goto st66;
+		case 67: goto st67;
+		case 68: goto st68;
+		case 69: goto st69;
+		case 70: goto st70;
+		case 71: goto st71;
+		case 72: goto st72;
+		case 73: goto st73;
+		case 74: goto st74;
+		case 75: goto st75;
+		case 76: goto st76;
+		case 77: goto st77;
+		case 78: goto st78;
+		case 79: goto st79;
+		case 80: goto st80;
+		case 81: goto st81;
+		case 82: goto st82;
+		case 83: goto st83;
+		case 84: goto st84;
+		case 85: goto st85;
+		case 86: goto st86;
+		case 87: goto st87;
+		case 88: goto st88;
+		case 89: goto st89;
+		case 90: goto st90;
+		case 91: goto st91;
+		case 92: goto st92;
+		case 93: goto st93;
+		case 94: goto st94;
+		case 95: goto st95;
+		case 96: goto st96;
+		case 97: goto st97;
+		case 98: goto st98;
+		case 99: goto st99;
+		case 100: goto st100;
+		case 101: goto st101;
+		case 102: goto st102;
+		case 103: goto st103;
+		case 104: goto st104;
+		case 105: goto st105;
+		case 106: goto st106;
+		case 107: goto st107;
+		case 108: goto st108;
+		case 109: goto st109;
+		case 110: goto st110;
+		case 111: goto st111;
+		case 112: goto st112;
+		case 113: goto st113;
+		case 114: goto st114;
+		case 115: goto st115;
+		case 116: goto st116;
+		case 117: goto st117;
+		case 118: goto st118;
+		case 119: goto st119;
+		case 120: goto st120;
+		case 121: goto st121;
+		case 122: goto st122;
+		case 123: goto st123;
+		case 124: goto st124;
+		case 125: goto st125;
+		case 126: goto st126;
+		case 127: goto st127;
+		case 128: goto st128;
+		case 129: goto st129;
+		case 130: goto st130;
+		case 131: goto st131;
+		case 132: goto st132;
+		case 133: goto st133;
+		case 134: goto st134;
+		case 135: goto st135;
+		case 136: goto st136;
+		case 137: goto st137;
+		case 138: goto st138;
+		case 139: goto st139;
+		case 140: goto st140;
+		case 141: goto st141;
+		case 142: goto st142;
+		case 143: goto st143;
+		case 144: goto st144;
+		case 145: goto st145;
+		case 146: goto st146;
+		case 147: goto st147;
+		case 148: goto st148;
+		case 149: goto st149;
+		case 150: goto st150;
+		case 151: goto st151;
+		case 152: goto st152;
+		case 153: goto st153;
+		case 154: goto st154;
+		case 155: goto st155;
+		case 156: goto st156;
+		case 157: goto st157;
+		case 158: goto st158;
+		case 159: goto st159;
+		case 160: goto st160;
+		case 161: goto st161;
+		case 162: goto st162;
+		case 163: goto st163;
+		case 164: goto st164;
+		case 165: goto st165;
+		case 166: goto st166;
+		case 167: goto st167;
+		case 168: goto st168;
+		case 169: goto st169;
+		case 170: goto st170;
+		case 171: goto st171;
+		case 172: goto st172;
+		case 173: goto st173;
+		case 174: goto st174;
+		case 175: goto st175;
+		case 176: goto st176;
+		case 177: goto st177;
+		case 178: goto st178;
+		case 179: goto st179;
+		case 180: goto st180;
+		case 181: goto st181;
+		case 182: goto st182;
+		case 183: goto st183;
+		case 184: goto st184;
+		case 185: goto st185;
+		case 186: goto st186;
+		case 187: goto st187;
+		case 188: goto st188;
+		case 189: goto st189;
+		case 190: goto st190;
+		case 191: goto st191;
+		case 192: goto st192;
+		case 193: goto st193;
+		case 194: goto st194;
+		case 195: goto st195;
+		case 196: goto st196;
+		case 197: goto st197;
+		case 198: goto st198;
+		case 199: goto st199;
+		case 200: goto st200;
+		case 201: goto st201;
+		case 202: goto st202;
+		case 203: goto st203;
+		case 204: goto st204;
+		case 205: goto st205;
+		case 206: goto st206;
+		case 207: goto st207;
+		case 208: goto st208;
+		case 209: goto st209;
+		case 210: goto st210;
+		case 211: goto st211;
+		case 212: goto st212;
+		case 213: goto st213;
+		case 214: goto st214;
+		case 215: goto st215;
+		case 216: goto st216;
+		case 217: goto st217;
+		case 218: goto st218;
+		case 219: goto st219;
+		case 220: goto st220;
+		case 221: goto st221;
+		case 222: goto st222;
+		case 223: goto st223;
+		case 224: goto st224;
+		case 225: goto st225;
+		case 226: goto st226;
+		case 227: goto st227;
+		case 228: goto st228;
+		case 229: goto st229;
+		case 230: goto st230;
+		case 231: goto st231;
+		case 232: goto st232;
+		case 233: goto st233;
+		case 234: goto st234;
+		case 235: goto st235;
+		case 236: goto st236;
+		case 237: goto st237;
+		case 238: goto st238;
+		case 239: goto st239;
+		case 240: goto st240;
+		case 241: goto st241;
+		case 242: goto st242;
+		case 243: goto st243;
+		case 244: goto st244;
+		case 245: goto st245;
+		case 246: goto st246;
+		case 247: goto st247;
+		case 248: goto st248;
+		case 249: goto st249;
+		case 250: goto st250;
+		case 251: goto st251;
+		case 252: goto st252;
+		case 253: goto st253;
+		case 254: goto st254;
+		case 255: goto st255;
+		case 256: goto st256;
+		case 257: goto st257;
+		case 258: goto st258;
+		case 259: goto st259;
+		case 260: goto st260;
+		case 261: goto st261;
+		case 262: goto st262;
+		case 263: goto st263;
+		case 264: goto st264;
+		case 265: goto st265;
+		case 266: goto st266;
+		case 267: goto st267;
+		case 268: goto st268;
+		case 269: goto st269;
+		case 270: goto st270;
+		case 271: goto st271;
+		case 272: goto st272;
+		case 273: goto st273;
+		case 274: goto st274;
+		case 275: goto st275;
+		case 276: goto st276;
+		case 277: goto st277;
+		case 278: goto st278;
+		case 279: goto st279;
+		case 280: goto st280;
+		case 281: goto st281;
+		case 282: goto st282;
+		case 283: goto st283;
+		case 284: goto st284;
+		case 285: goto st285;
+		case 286: goto st286;
+		case 287: goto st287;
+		case 288: goto st288;
+		case 289: goto st289;
+		case 290: goto st290;
+		case 291: goto st291;
+		case 292: goto st292;
+		case 293: goto st293;
+		case 294: goto st294;
+		case 295: goto st295;
+		case 296: goto st296;
+		case 297: goto st297;
+		case 298: goto st298;
+		case 299: goto st299;
+		case 300: goto st300;
+		case 301: goto st301;
+		case 302: goto st302;
+		case 303: goto st303;
+		case 304: goto st304;
+		case 305: goto st305;
+		case 306: goto st306;
+		case 307: goto st307;
+		case 308: goto st308;
+		case 309: goto st309;
+		case 310: goto st310;
+		case 311: goto st311;
+		case 312: goto st312;
+		case 313: goto st313;
+		case 314: goto st314;
+		case 315: goto st315;
+		case 316: goto st316;
+		case 317: goto st317;
+		case 318: goto st318;
+		case 319: goto st319;
+		case 320: goto st320;
+		case 321: goto st321;
+		case 322: goto st322;
+		case 323: goto st323;
+		case 324: goto st324;
+		case 325: goto st325;
+		case 326: goto st326;
+		case 327: goto st327;
+		case 328: goto st328;
+		case 329: goto st329;
+		case 330: goto st330;
+		case 331: goto st331;
+		case 332: goto st332;
+		case 333: goto st333;
+		case 334: goto st334;
+		case 335: goto st335;
+		case 336: goto st336;
+		case 337: goto st337;
+		case 338: goto st338;
+		case 339: goto st339;
+		case 340: goto st340;
+		case 341: goto st341;
+		case 342: goto st342;
+		case 343: goto st343;
+		case 344: goto st344;
+		case 345: goto st345;
+		case 346: goto st346;
+		case 347: goto st347;
+		case 348: goto st348;
+		case 349: goto st349;
+		case 350: goto st350;
+		case 351: goto st351;
+		case 352: goto st352;
+		case 353: goto st353;
+		case 354: goto st354;
+		case 355: goto st355;
+		case 356: goto st356;
+		case 357: goto st357;
+		case 358: goto st358;
+		case 359: goto st359;
+		case 360: goto st360;
+		case 361: goto st361;
+		case 362: goto st362;
+		case 363: goto st363;
+		case 364: goto st364;
+		case 365: goto st365;
+		case 366: goto st366;
+		case 367: goto st367;
+		case 368: goto st368;
+		case 369: goto st369;
+		case 370: goto st370;
+		case 371: goto st371;
+		case 372: goto st372;
+		case 373: goto st373;
+		case 374: goto st374;
+		case 375: goto st375;
+		case 376: goto st376;
+		case 377: goto st377;
+		case 378: goto st378;
+		case 379: goto st379;
+		case 380: goto st380;
+		case 381: goto st381;
+		case 382: goto st382;
+		case 383: goto st383;
+		case 384: goto st384;
+		case 385: goto st385;
+		case 386: goto st386;
+		case 387: goto st387;
+		case 388: goto st388;
+		case 389: goto st389;
+		case 390: goto st390;
+		case 391: goto st391;
+		case 392: goto st392;
+		case 393: goto st393;
+		case 394: goto st394;
+		case 395: goto st395;
+		case 396: goto st396;
+		case 397: goto st397;
+		case 398: goto st398;
+		case 399: goto st399;
+		case 400: goto st400;
+		case 401: goto st401;
+		case 402: goto st402;
+		case 403: goto st403;
+		case 404: goto st404;
+		case 405: goto st405;
+		case 406: goto st406;
+		case 407: goto st407;
+		case 408: goto st408;
+		case 409: goto st409;
+		case 410: goto st410;
+		case 411: goto st411;
+		case 412: goto st412;
+		case 413: goto st413;
+		case 414: goto st414;
+		case 415: goto st415;
+		case 416: goto st416;
+		case 417: goto st417;
+		case 418: goto st418;
+		case 419: goto st419;
+		case 420: goto st420;
+		case 421: goto st421;
+		case 422: goto st422;
+		case 423: goto st423;
+		case 424: goto st424;
+		case 425: goto st425;
+		case 426: goto st426;
+		case 427: goto st427;
+		case 428: goto st428;
+		case 429: goto st429;
+		case 430: goto st430;
+		case 431: goto st431;
+		case 432: goto st432;
+		case 433: goto st433;
+		case 434: goto st434;
+		case 435: goto st435;
+		case 436: goto st436;
+		case 437: goto st437;
+		case 438: goto st438;
+		case 439: goto st439;
+		case 440: goto st440;
+		case 441: goto st441;
+		case 442: goto st442;
+		case 924: goto st924;
+		case 443: goto st443;
+		case 444: goto st444;
+		case 445: goto st445;
+		case 446: goto st446;
+		case 447: goto st447;
+		case 448: goto st448;
+		case 449: goto st449;
+		case 450: goto st450;
+		case 451: goto st451;
+		case 452: goto st452;
+		case 453: goto st453;
+		case 454: goto st454;
+		case 455: goto st455;
+		case 456: goto st456;
+		case 457: goto st457;
+		case 458: goto st458;
+		case 459: goto st459;
+		case 460: goto st460;
+		case 461: goto st461;
+		case 462: goto st462;
+		case 463: goto st463;
+		case 925: goto st925;
+		case 464: goto st464;
+		case 465: goto st465;
+		case 466: goto st466;
+		case 467: goto st467;
+		case 468: goto st468;
+		case 469: goto st469;
+		case 470: goto st470;
+		case 471: goto st471;
+		case 472: goto st472;
+		case 473: goto st473;
+		case 474: goto st474;
+		case 475: goto st475;
+		case 476: goto st476;
+		case 477: goto st477;
+		case 478: goto st478;
+		case 479: goto st479;
+		case 480: goto st480;
+		case 481: goto st481;
+		case 482: goto st482;
+		case 483: goto st483;
+		case 484: goto st484;
+		case 485: goto st485;
+		case 486: goto st486;
+		case 487: goto st487;
+		case 488: goto st488;
+		case 489: goto st489;
+		case 490: goto st490;
+		case 491: goto st491;
+		case 492: goto st492;
+		case 493: goto st493;
+		case 494: goto st494;
+		case 495: goto st495;
+		case 496: goto st496;
+		case 497: goto st497;
+		case 498: goto st498;
+		case 499: goto st499;
+		case 500: goto st500;
+		case 501: goto st501;
+		case 502: goto st502;
+		case 503: goto st503;
+		case 504: goto st504;
+		case 505: goto st505;
+		case 506: goto st506;
+		case 507: goto st507;
+		case 508: goto st508;
+		case 509: goto st509;
+		case 510: goto st510;
+		case 511: goto st511;
+		case 512: goto st512;
+		case 513: goto st513;
+		case 514: goto st514;
+		case 515: goto st515;
+		case 516: goto st516;
+		case 517: goto st517;
+		case 518: goto st518;
+		case 519: goto st519;
+		case 520: goto st520;
+		case 521: goto st521;
+		case 522: goto st522;
+		case 523: goto st523;
+		case 524: goto st524;
+		case 525: goto st525;
+		case 526: goto st526;
+		case 527: goto st527;
+		case 528: goto st528;
+		case 529: goto st529;
+		case 530: goto st530;
+		case 531: goto st531;
+		case 532: goto st532;
+		case 533: goto st533;
+		case 534: goto st534;
+		case 535: goto st535;
+		case 536: goto st536;
+		case 537: goto st537;
+		case 538: goto st538;
+		case 539: goto st539;
+		case 540: goto st540;
+		case 541: goto st541;
+		case 542: goto st542;
+		case 543: goto st543;
+		case 544: goto st544;
+		case 545: goto st545;
+		case 546: goto st546;
+		case 547: goto st547;
+		case 548: goto st548;
+		case 549: goto st549;
+		case 550: goto st550;
+		case 551: goto st551;
+		case 552: goto st552;
+		case 553: goto st553;
+		case 554: goto st554;
+		case 555: goto st555;
+		case 556: goto st556;
+		case 557: goto st557;
+		case 558: goto st558;
+		case 559: goto st559;
+		case 560: goto st560;
+		case 561: goto st561;
+		case 562: goto st562;
+		case 563: goto st563;
+		case 564: goto st564;
+		case 565: goto st565;
+		case 566: goto st566;
+		case 567: goto st567;
+		case 568: goto st568;
+		case 569: goto st569;
+		case 570: goto st570;
+		case 571: goto st571;
+		case 572: goto st572;
+		case 573: goto st573;
+		case 574: goto st574;
+		case 575: goto st575;
+		case 576: goto st576;
+		case 577: goto st577;
+		case 578: goto st578;
+		case 579: goto st579;
+		case 580: goto st580;
+		case 581: goto st581;
+		case 582: goto st582;
+		case 583: goto st583;
+		case 584: goto st584;
+		case 585: goto st585;
+		case 586: goto st586;
+		case 587: goto st587;
+		case 588: goto st588;
+		case 589: goto st589;
+		case 590: goto st590;
+		case 591: goto st591;
+		case 592: goto st592;
+		case 593: goto st593;
+		case 594: goto st594;
+		case 595: goto st595;
+		case 596: goto st596;
+		case 597: goto st597;
+		case 598: goto st598;
+		case 599: goto st599;
+		case 600: goto st600;
+		case 601: goto st601;
+		case 602: goto st602;
+		case 603: goto st603;
+		case 604: goto st604;
+		case 605: goto st605;
+		case 606: goto st606;
+		case 607: goto st607;
+		case 608: goto st608;
+		case 609: goto st609;
+		case 610: goto st610;
+		case 611: goto st611;
+		case 612: goto st612;
+		case 613: goto st613;
+		case 614: goto st614;
+		case 615: goto st615;
+		case 616: goto st616;
+		case 617: goto st617;
+		case 618: goto st618;
+		case 619: goto st619;
+		case 620: goto st620;
+		case 621: goto st621;
+		case 622: goto st622;
+		case 623: goto st623;
+		case 624: goto st624;
+		case 625: goto st625;
+		case 626: goto st626;
+		case 627: goto st627;
+		case 628: goto st628;
+		case 629: goto st629;
+		case 630: goto st630;
+		case 631: goto st631;
+		case 632: goto st632;
+		case 633: goto st633;
+		case 634: goto st634;
+		case 635: goto st635;
+		case 636: goto st636;
+		case 637: goto st637;
+		case 638: goto st638;
+		case 639: goto st639;
+		case 640: goto st640;
+		case 641: goto st641;
+		case 642: goto st642;
+		case 643: goto st643;
+		case 644: goto st644;
+		case 645: goto st645;
+		case 646: goto st646;
+		case 647: goto st647;
+		case 648: goto st648;
+		case 649: goto st649;
+		case 650: goto st650;
+		case 651: goto st651;
+		case 652: goto st652;
+		case 653: goto st653;
+		case 654: goto st654;
+		case 655: goto st655;
+		case 656: goto st656;
+		case 657: goto st657;
+		case 658: goto st658;
+		case 659: goto st659;
+		case 660: goto st660;
+		case 661: goto st661;
+		case 662: goto st662;
+		case 663: goto st663;
+		case 664: goto st664;
+		case 665: goto st665;
+		case 666: goto st666;
+		case 667: goto st667;
+		case 668: goto st668;
+		case 669: goto st669;
+		case 670: goto st670;
+		case 671: goto st671;
+		case 672: goto st672;
+		case 673: goto st673;
+		case 674: goto st674;
+		case 675: goto st675;
+		case 676: goto st676;
+		case 677: goto st677;
+		case 678: goto st678;
+		case 679: goto st679;
+		case 680: goto st680;
+		case 681: goto st681;
+		case 682: goto st682;
+		case 683: goto st683;
+		case 684: goto st684;
+		case 685: goto st685;
+		case 686: goto st686;
+		case 687: goto st687;
+		case 688: goto st688;
+		case 689: goto st689;
+		case 690: goto st690;
+		case 691: goto st691;
+		case 692: goto st692;
+		case 693: goto st693;
+		case 694: goto st694;
+		case 695: goto st695;
+		case 696: goto st696;
+		case 697: goto st697;
+		case 698: goto st698;
+		case 699: goto st699;
+		case 700: goto st700;
+		case 701: goto st701;
+		case 702: goto st702;
+		case 703: goto st703;
+		case 704: goto st704;
+		case 705: goto st705;
+		case 706: goto st706;
+		case 707: goto st707;
+		case 708: goto st708;
+		case 709: goto st709;
+		case 710: goto st710;
+		case 711: goto st711;
+		case 712: goto st712;
+		case 713: goto st713;
+		case 714: goto st714;
+		case 715: goto st715;
+		case 716: goto st716;
+		case 717: goto st717;
+		case 718: goto st718;
+		case 719: goto st719;
+		case 720: goto st720;
+		case 721: goto st721;
+		case 722: goto st722;
+		case 723: goto st723;
+		case 724: goto st724;
+		case 725: goto st725;
+		case 726: goto st726;
+		case 727: goto st727;
+		case 728: goto st728;
+		case 729: goto st729;
+		case 730: goto st730;
+		case 731: goto st731;
+		case 732: goto st732;
+		case 733: goto st733;
+		case 734: goto st734;
+		case 735: goto st735;
+		case 736: goto st736;
+		case 737: goto st737;
+		case 738: goto st738;
+		case 739: goto st739;
+		case 740: goto st740;
+		case 741: goto st741;
+		case 742: goto st742;
+		case 743: goto st743;
+		case 744: goto st744;
+		case 745: goto st745;
+		case 746: goto st746;
+		case 747: goto st747;
+		case 748: goto st748;
+		case 749: goto st749;
+		case 750: goto st750;
+		case 751: goto st751;
+		case 752: goto st752;
+		case 753: goto st753;
+		case 754: goto st754;
+		case 755: goto st755;
+		case 756: goto st756;
+		case 757: goto st757;
+		case 758: goto st758;
+		case 759: goto st759;
+		case 760: goto st760;
+		case 761: goto st761;
+		case 762: goto st762;
+		case 763: goto st763;
+		case 764: goto st764;
+		case 765: goto st765;
+		case 766: goto st766;
+		case 767: goto st767;
+		case 768: goto st768;
+		case 769: goto st769;
+		case 770: goto st770;
+		case 771: goto st771;
+		case 772: goto st772;
+		case 773: goto st773;
+		case 774: goto st774;
+		case 775: goto st775;
+		case 776: goto st776;
+		case 777: goto st777;
+		case 778: goto st778;
+		case 779: goto st779;
+		case 780: goto st780;
+		case 781: goto st781;
+		case 782: goto st782;
+		case 783: goto st783;
+		case 784: goto st784;
+		case 785: goto st785;
+		case 786: goto st786;
+		case 787: goto st787;
+		case 788: goto st788;
+		case 789: goto st789;
+		case 790: goto st790;
+		case 791: goto st791;
+		case 792: goto st792;
+		case 793: goto st793;
+		case 794: goto st794;
+		case 795: goto st795;
+		case 796: goto st796;
+		case 797: goto st797;
+		case 798: goto st798;
+		case 799: goto st799;
+		case 800: goto st800;
+		case 801: goto st801;
+		case 802: goto st802;
+		case 803: goto st803;
+		case 804: goto st804;
+		case 805: goto st805;
+		case 806: goto st806;
+		case 807: goto st807;
+		case 808: goto st808;
+		case 809: goto st809;
+		case 810: goto st810;
+		case 811: goto st811;
+		case 812: goto st812;
+		case 813: goto st813;
+		case 814: goto st814;
+		case 815: goto st815;
+		case 816: goto st816;
+		case 817: goto st817;
+		case 818: goto st818;
+		case 819: goto st819;
+		case 820: goto st820;
+		case 821: goto st821;
+		case 822: goto st822;
+		case 823: goto st823;
+		case 824: goto st824;
+		case 825: goto st825;
+		case 826: goto st826;
+		case 827: goto st827;
+		case 828: goto st828;
+		case 829: goto st829;
+		case 830: goto st830;
+		case 831: goto st831;
+		case 832: goto st832;
+		case 833: goto st833;
+		case 834: goto st834;
+		case 835: goto st835;
+		case 836: goto st836;
+		case 837: goto st837;
+		case 838: goto st838;
+		case 839: goto st839;
+		case 840: goto st840;
+		case 841: goto st841;
+		case 842: goto st842;
+		case 843: goto st843;
+		case 844: goto st844;
+		case 845: goto st845;
+		case 846: goto st846;
+		case 847: goto st847;
+		case 848: goto st848;
+		case 849: goto st849;
+		case 850: goto st850;
+		case 851: goto st851;
+		case 852: goto st852;
+		case 853: goto st853;
+		case 854: goto st854;
+		case 855: goto st855;
+		case 856: goto st856;
+		case 857: goto st857;
+		case 858: goto st858;
+		case 859: goto st859;
+		case 860: goto st860;
+		case 861: goto st861;
+		case 862: goto st862;
+		case 863: goto st863;
+		case 864: goto st864;
+		case 865: goto st865;
+		case 866: goto st866;
+		case 867: goto st867;
+		case 868: goto st868;
+		case 869: goto st869;
+		case 870: goto st870;
+		case 871: goto st871;
+		case 872: goto st872;
+		case 873: goto st873;
+		case 874: goto st874;
+		case 875: goto st875;
+		case 876: goto st876;
+		case 877: goto st877;
+		case 878: goto st878;
+		case 879: goto st879;
+		case 880: goto st880;
+		case 881: goto st881;
+		case 882: goto st882;
+		case 883: goto st883;
+		case 884: goto st884;
+		case 885: goto st885;
+		case 886: goto st886;
+		case 887: goto st887;
+		case 888: goto st888;
+		case 889: goto st889;
+		case 890: goto st890;
+		case 891: goto st891;
+		case 892: goto st892;
+		case 893: goto st893;
+		case 894: goto st894;
+		case 895: goto st895;
+		case 896: goto st896;
+		case 897: goto st897;
+		case 898: goto st898;
+		case 899: goto st899;
+		case 900: goto st900;
+		case 901: goto st901;
+		case 902: goto st902;
+		case 926: goto st926;
+		case 903: goto st903;
+		case 904: goto st904;
+		case 905: goto st905;
+		case 906: goto st906;
+		case 907: goto st907;
+		case 908: goto st908;
+		case 909: goto st909;
+		case 910: goto st910;
+		case 911: goto st911;
+		case 912: goto st912;
+		case 913: goto st913;
+		case 914: goto st914;
+		case 915: goto st915;
+		case 916: goto st916;
+		case 917: goto st917;
+		case 918: goto st918;
+		case 919: goto st919;
+		case 920: goto st920;
+		case 921: goto st921;
+		case 922: goto st922;
+	default: break;
+	}
+
+	if ( ++p == pe )
+		goto _test_eof;
+_resume:
+	switch ( cs )
+	{
+tr27:
+	cs = 1;
+#line 36 "grammar/sip_frame.rl"
+	{ c->rule = "header-name"; }
+#line 42 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_lines(c, p + 1, pe))) {p++; goto _out;} {p = (( q))-1;} cs = 1; }
+	goto _again;
+st1:
+	if ( ++p == pe )
+		goto _test_eof1;
+case 1:
+#line 30379 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto tr0;
+		case 13u: goto st2;
+		case 33u: goto tr3;
+		case 37u: goto tr3;
+		case 39u: goto tr3;
+		case 65u: goto tr4;
+		case 67u: goto tr5;
+		case 68u: goto tr6;
+		case 69u: goto tr7;
+		case 70u: goto tr8;
+		case 73u: goto tr9;
+		case 75u: goto tr10;
+		case 76u: goto tr11;
+		case 77u: goto tr12;
+		case 79u: goto tr13;
+		case 80u: goto tr14;
+		case 82u: goto tr15;
+		case 83u: goto tr16;
+		case 84u: goto tr17;
+		case 85u: goto tr18;
+		case 86u: goto tr19;
+		case 87u: goto tr20;
+		case 88u: goto tr21;
+		case 97u: goto tr4;
+		case 99u: goto tr5;
+		case 100u: goto tr6;
+		case 101u: goto tr7;
+		case 102u: goto tr8;
+		case 105u: goto tr9;
+		case 107u: goto tr10;
+		case 108u: goto tr11;
+		case 109u: goto tr12;
+		case 111u: goto tr13;
+		case 112u: goto tr14;
+		case 114u: goto tr15;
+		case 115u: goto tr16;
+		case 116u: goto tr17;
+		case 117u: goto tr18;
+		case 118u: goto tr19;
+		case 119u: goto tr20;
+		case 120u: goto tr21;
+		case 126u: goto tr3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr3;
+		} else if ( (*p) >= 42u )
+			goto tr3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr3;
+		} else if ( (*p) >= 66u )
+			goto tr3;
+	} else
+		goto tr3;
+	goto st0;
+st0:
+cs = 0;
+	goto _out;
+tr0:
+#line 43 "grammar/sip_frame.rl"
+	{ done = p + 1; {p++; cs = 923; goto _out;} }
+	goto st923;
+st923:
+	if ( ++p == pe )
+		goto _test_eof923;
+case 923:
+#line 30448 "gen/c/sip_frame.c"
+	goto st0;
+st2:
+	if ( ++p == pe )
+		goto _test_eof2;
+case 2:
+	if ( (*p) == 10u )
+		goto tr0;
+	goto st0;
+tr3:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st3;
+st3:
+	if ( ++p == pe )
+		goto _test_eof3;
+case 3:
+#line 30463 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr22:
+#line 34 "grammar/sip_frame.rl"
+	{ hdr_id = SIPKIT_HDR_OTHER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr36:
+#line 10 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr48:
+#line 11 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr57:
+#line 12 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr68:
+#line 13 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr72:
+#line 14 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr81:
+#line 58 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr101:
+#line 15 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr111:
+#line 16 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr113:
+#line 24 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr124:
+#line 17 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_ID; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr128:
+#line 18 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr136:
+#line 19 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTACT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr155:
+#line 20 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr164:
+#line 21 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr174:
+#line 22 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr180:
+#line 23 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr187:
+#line 25 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr192:
+#line 26 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_DATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr205:
+#line 27 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr210:
+#line 57 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EVENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr217:
+#line 28 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr219:
+#line 29 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_FROM; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr235:
+#line 30 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr246:
+#line 60 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr248:
+#line 46 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr262:
+#line 31 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr275:
+#line 33 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr286:
+#line 32 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr289:
+#line 64 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_SE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr302:
+#line 34 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr312:
+#line 35 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PRIORITY; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr331:
+#line 36 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr341:
+#line 37 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr349:
+#line 38 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr351:
+#line 56 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REFER_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr359:
+#line 54 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RACK; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr370:
+#line 62 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REASON; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr382:
+#line 39 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr389:
+#line 61 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr401:
+#line 40 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr407:
+#line 41 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr417:
+#line 42 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr422:
+#line 43 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr426:
+#line 55 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr428:
+#line 45 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBJECT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr437:
+#line 44 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SERVER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr451:
+#line 63 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr474:
+#line 59 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr482:
+#line 48 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr493:
+#line 47 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr506:
+#line 49 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr516:
+#line 50 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr518:
+#line 51 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_VIA; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr529:
+#line 52 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WARNING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+tr545:
+#line 53 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st4;
+st4:
+	if ( ++p == pe )
+		goto _test_eof4;
+case 4:
+#line 30715 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto st4;
+		case 32u: goto st4;
+		case 58u: goto tr26;
+	}
+	goto st0;
+tr24:
+#line 34 "grammar/sip_frame.rl"
+	{ hdr_id = SIPKIT_HDR_OTHER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr26:
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr38:
+#line 10 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr49:
+#line 11 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr58:
+#line 12 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr69:
+#line 13 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr74:
+#line 14 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr82:
+#line 58 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr102:
+#line 15 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr112:
+#line 16 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr114:
+#line 24 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr125:
+#line 17 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_ID; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr129:
+#line 18 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr137:
+#line 19 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTACT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr156:
+#line 20 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr165:
+#line 21 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr175:
+#line 22 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr181:
+#line 23 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr188:
+#line 25 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr193:
+#line 26 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_DATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr206:
+#line 27 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr211:
+#line 57 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EVENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr218:
+#line 28 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr220:
+#line 29 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_FROM; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr236:
+#line 30 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr247:
+#line 60 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr249:
+#line 46 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr263:
+#line 31 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr276:
+#line 33 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr287:
+#line 32 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr290:
+#line 64 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_SE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr303:
+#line 34 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr313:
+#line 35 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PRIORITY; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr332:
+#line 36 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr342:
+#line 37 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr350:
+#line 38 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr352:
+#line 56 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REFER_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr360:
+#line 54 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RACK; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr371:
+#line 62 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REASON; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr383:
+#line 39 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr390:
+#line 61 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr402:
+#line 40 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr408:
+#line 41 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr418:
+#line 42 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr423:
+#line 43 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr427:
+#line 55 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr429:
+#line 45 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBJECT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr438:
+#line 44 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SERVER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr452:
+#line 63 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr475:
+#line 59 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr483:
+#line 48 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr494:
+#line 47 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr507:
+#line 49 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr517:
+#line 50 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr519:
+#line 51 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_VIA; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr530:
+#line 52 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WARNING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+tr546:
+#line 53 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 5; goto _out;} {p = (( q))-1;} }
+	goto st5;
+st5:
+	if ( ++p == pe )
+		goto _test_eof5;
+case 5:
+#line 31008 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto tr27;
+		case 13u: goto st6;
+	}
+	goto st0;
+st6:
+	if ( ++p == pe )
+		goto _test_eof6;
+case 6:
+	if ( (*p) == 10u )
+		goto tr27;
+	goto st0;
+tr4:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st7;
+st7:
+	if ( ++p == pe )
+		goto _test_eof7;
+case 7:
+#line 31027 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st8;
+		case 76u: goto st30;
+		case 85u: goto st49;
+		case 99u: goto st8;
+		case 108u: goto st30;
+		case 117u: goto st49;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st8:
+	if ( ++p == pe )
+		goto _test_eof8;
+case 8:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st9;
+		case 99u: goto st9;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st9:
+	if ( ++p == pe )
+		goto _test_eof9;
+case 9:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st10;
+		case 101u: goto st10;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st10:
+	if ( ++p == pe )
+		goto _test_eof10;
+case 10:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st11;
+		case 112u: goto st11;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st11:
+	if ( ++p == pe )
+		goto _test_eof11;
+case 11:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st12;
+		case 116u: goto st12;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st12:
+	if ( ++p == pe )
+		goto _test_eof12;
+case 12:
+	switch( (*p) ) {
+		case 9u: goto tr36;
+		case 32u: goto tr36;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st13;
+		case 46u: goto st3;
+		case 58u: goto tr38;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st13:
+	if ( ++p == pe )
+		goto _test_eof13;
+case 13:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st14;
+		case 76u: goto st22;
+		case 101u: goto st14;
+		case 108u: goto st22;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st14:
+	if ( ++p == pe )
+		goto _test_eof14;
+case 14:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st15;
+		case 110u: goto st15;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st15:
+	if ( ++p == pe )
+		goto _test_eof15;
+case 15:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st16;
+		case 99u: goto st16;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st16:
+	if ( ++p == pe )
+		goto _test_eof16;
+case 16:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st17;
+		case 111u: goto st17;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st17:
+	if ( ++p == pe )
+		goto _test_eof17;
+case 17:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st18;
+		case 100u: goto st18;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st18:
+	if ( ++p == pe )
+		goto _test_eof18;
+case 18:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st19;
+		case 105u: goto st19;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st19:
+	if ( ++p == pe )
+		goto _test_eof19;
+case 19:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st20;
+		case 110u: goto st20;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st20:
+	if ( ++p == pe )
+		goto _test_eof20;
+case 20:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st21;
+		case 103u: goto st21;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st21:
+	if ( ++p == pe )
+		goto _test_eof21;
+case 21:
+	switch( (*p) ) {
+		case 9u: goto tr48;
+		case 32u: goto tr48;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr49;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st22:
+	if ( ++p == pe )
+		goto _test_eof22;
+case 22:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st23;
+		case 97u: goto st23;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st23:
+	if ( ++p == pe )
+		goto _test_eof23;
+case 23:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st24;
+		case 110u: goto st24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st24:
+	if ( ++p == pe )
+		goto _test_eof24;
+case 24:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st25;
+		case 103u: goto st25;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st25:
+	if ( ++p == pe )
+		goto _test_eof25;
+case 25:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st26;
+		case 117u: goto st26;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st26:
+	if ( ++p == pe )
+		goto _test_eof26;
+case 26:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st27;
+		case 97u: goto st27;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st27:
+	if ( ++p == pe )
+		goto _test_eof27;
+case 27:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st28;
+		case 103u: goto st28;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st28:
+	if ( ++p == pe )
+		goto _test_eof28;
+case 28:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st29;
+		case 101u: goto st29;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st29:
+	if ( ++p == pe )
+		goto _test_eof29;
+case 29:
+	switch( (*p) ) {
+		case 9u: goto tr57;
+		case 32u: goto tr57;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr58;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st30:
+	if ( ++p == pe )
+		goto _test_eof30;
+case 30:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st31;
+		case 76u: goto st39;
+		case 101u: goto st31;
+		case 108u: goto st39;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st31:
+	if ( ++p == pe )
+		goto _test_eof31;
+case 31:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st32;
+		case 114u: goto st32;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st32:
+	if ( ++p == pe )
+		goto _test_eof32;
+case 32:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st33;
+		case 116u: goto st33;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st33:
+	if ( ++p == pe )
+		goto _test_eof33;
+case 33:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st34;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st34:
+	if ( ++p == pe )
+		goto _test_eof34;
+case 34:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st35;
+		case 105u: goto st35;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st35:
+	if ( ++p == pe )
+		goto _test_eof35;
+case 35:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st36;
+		case 110u: goto st36;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st36:
+	if ( ++p == pe )
+		goto _test_eof36;
+case 36:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st37;
+		case 102u: goto st37;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st37:
+	if ( ++p == pe )
+		goto _test_eof37;
+case 37:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st38;
+		case 111u: goto st38;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st38:
+	if ( ++p == pe )
+		goto _test_eof38;
+case 38:
+	switch( (*p) ) {
+		case 9u: goto tr68;
+		case 32u: goto tr68;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr69;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st39:
+	if ( ++p == pe )
+		goto _test_eof39;
+case 39:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st40;
+		case 111u: goto st40;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st40:
+	if ( ++p == pe )
+		goto _test_eof40;
+case 40:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 87u: goto st41;
+		case 119u: goto st41;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st41:
+	if ( ++p == pe )
+		goto _test_eof41;
+case 41:
+	switch( (*p) ) {
+		case 9u: goto tr72;
+		case 32u: goto tr72;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st42;
+		case 46u: goto st3;
+		case 58u: goto tr74;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st42:
+	if ( ++p == pe )
+		goto _test_eof42;
+case 42:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st43;
+		case 101u: goto st43;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st43:
+	if ( ++p == pe )
+		goto _test_eof43;
+case 43:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 86u: goto st44;
+		case 118u: goto st44;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st44:
+	if ( ++p == pe )
+		goto _test_eof44;
+case 44:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st45;
+		case 101u: goto st45;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st45:
+	if ( ++p == pe )
+		goto _test_eof45;
+case 45:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st46;
+		case 110u: goto st46;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st46:
+	if ( ++p == pe )
+		goto _test_eof46;
+case 46:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st47;
+		case 116u: goto st47;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st47:
+	if ( ++p == pe )
+		goto _test_eof47;
+case 47:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st48;
+		case 115u: goto st48;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st48:
+	if ( ++p == pe )
+		goto _test_eof48;
+case 48:
+	switch( (*p) ) {
+		case 9u: goto tr81;
+		case 32u: goto tr81;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr82;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st49:
+	if ( ++p == pe )
+		goto _test_eof49;
+case 49:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st50;
+		case 116u: goto st50;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st50:
+	if ( ++p == pe )
+		goto _test_eof50;
+case 50:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 72u: goto st51;
+		case 104u: goto st51;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st51:
+	if ( ++p == pe )
+		goto _test_eof51;
+case 51:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st52;
+		case 79u: goto st67;
+		case 101u: goto st52;
+		case 111u: goto st67;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st52:
+	if ( ++p == pe )
+		goto _test_eof52;
+case 52:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st53;
+		case 110u: goto st53;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st53:
+	if ( ++p == pe )
+		goto _test_eof53;
+case 53:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st54;
+		case 116u: goto st54;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st54:
+	if ( ++p == pe )
+		goto _test_eof54;
+case 54:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st55;
+		case 105u: goto st55;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st55:
+	if ( ++p == pe )
+		goto _test_eof55;
+case 55:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st56;
+		case 99u: goto st56;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st56:
+	if ( ++p == pe )
+		goto _test_eof56;
+case 56:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st57;
+		case 97u: goto st57;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st57:
+	if ( ++p == pe )
+		goto _test_eof57;
+case 57:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st58;
+		case 116u: goto st58;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st58:
+	if ( ++p == pe )
+		goto _test_eof58;
+case 58:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st59;
+		case 105u: goto st59;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st59:
+	if ( ++p == pe )
+		goto _test_eof59;
+case 59:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st60;
+		case 111u: goto st60;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st60:
+	if ( ++p == pe )
+		goto _test_eof60;
+case 60:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st61;
+		case 110u: goto st61;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st61:
+	if ( ++p == pe )
+		goto _test_eof61;
+case 61:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st62;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st62:
+	if ( ++p == pe )
+		goto _test_eof62;
+case 62:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st63;
+		case 105u: goto st63;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st63:
+	if ( ++p == pe )
+		goto _test_eof63;
+case 63:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st64;
+		case 110u: goto st64;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st64:
+	if ( ++p == pe )
+		goto _test_eof64;
+case 64:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st65;
+		case 102u: goto st65;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st65:
+	if ( ++p == pe )
+		goto _test_eof65;
+case 65:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st66;
+		case 111u: goto st66;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st66:
+	if ( ++p == pe )
+		goto _test_eof66;
+case 66:
+	switch( (*p) ) {
+		case 9u: goto tr101;
+		case 32u: goto tr101;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr102;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st67:
+	if ( ++p == pe )
+		goto _test_eof67;
+case 67:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st68;
+		case 114u: goto st68;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st68:
+	if ( ++p == pe )
+		goto _test_eof68;
+case 68:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st69;
+		case 105u: goto st69;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st69:
+	if ( ++p == pe )
+		goto _test_eof69;
+case 69:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 90u: goto st70;
+		case 122u: goto st70;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st70:
+	if ( ++p == pe )
+		goto _test_eof70;
+case 70:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st71;
+		case 97u: goto st71;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st71:
+	if ( ++p == pe )
+		goto _test_eof71;
+case 71:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st72;
+		case 116u: goto st72;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st72:
+	if ( ++p == pe )
+		goto _test_eof72;
+case 72:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st73;
+		case 105u: goto st73;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st73:
+	if ( ++p == pe )
+		goto _test_eof73;
+case 73:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st74;
+		case 111u: goto st74;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st74:
+	if ( ++p == pe )
+		goto _test_eof74;
+case 74:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st75;
+		case 110u: goto st75;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st75:
+	if ( ++p == pe )
+		goto _test_eof75;
+case 75:
+	switch( (*p) ) {
+		case 9u: goto tr111;
+		case 32u: goto tr111;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr112;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr5:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st76;
+st76:
+	if ( ++p == pe )
+		goto _test_eof76;
+case 76:
+#line 33086 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr113;
+		case 32u: goto tr113;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr114;
+		case 65u: goto st77;
+		case 79u: goto st86;
+		case 83u: goto st132;
+		case 97u: goto st77;
+		case 111u: goto st86;
+		case 115u: goto st132;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st77:
+	if ( ++p == pe )
+		goto _test_eof77;
+case 77:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 76u: goto st78;
+		case 108u: goto st78;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st78:
+	if ( ++p == pe )
+		goto _test_eof78;
+case 78:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 76u: goto st79;
+		case 108u: goto st79;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st79:
+	if ( ++p == pe )
+		goto _test_eof79;
+case 79:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st80;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st80:
+	if ( ++p == pe )
+		goto _test_eof80;
+case 80:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st81;
+		case 105u: goto st81;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st81:
+	if ( ++p == pe )
+		goto _test_eof81;
+case 81:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st82;
+		case 78u: goto st83;
+		case 100u: goto st82;
+		case 110u: goto st83;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st82:
+	if ( ++p == pe )
+		goto _test_eof82;
+case 82:
+	switch( (*p) ) {
+		case 9u: goto tr124;
+		case 32u: goto tr124;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr125;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st83:
+	if ( ++p == pe )
+		goto _test_eof83;
+case 83:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st84;
+		case 102u: goto st84;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st84:
+	if ( ++p == pe )
+		goto _test_eof84;
+case 84:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st85;
+		case 111u: goto st85;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st85:
+	if ( ++p == pe )
+		goto _test_eof85;
+case 85:
+	switch( (*p) ) {
+		case 9u: goto tr128;
+		case 32u: goto tr128;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr129;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st86:
+	if ( ++p == pe )
+		goto _test_eof86;
+case 86:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st87;
+		case 110u: goto st87;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st87:
+	if ( ++p == pe )
+		goto _test_eof87;
+case 87:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st88;
+		case 116u: goto st88;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st88:
+	if ( ++p == pe )
+		goto _test_eof88;
+case 88:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st89;
+		case 69u: goto st92;
+		case 97u: goto st89;
+		case 101u: goto st92;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st89:
+	if ( ++p == pe )
+		goto _test_eof89;
+case 89:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st90;
+		case 99u: goto st90;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st90:
+	if ( ++p == pe )
+		goto _test_eof90;
+case 90:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st91;
+		case 116u: goto st91;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st91:
+	if ( ++p == pe )
+		goto _test_eof91;
+case 91:
+	switch( (*p) ) {
+		case 9u: goto tr136;
+		case 32u: goto tr136;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr137;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st92:
+	if ( ++p == pe )
+		goto _test_eof92;
+case 92:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st93;
+		case 110u: goto st93;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st93:
+	if ( ++p == pe )
+		goto _test_eof93;
+case 93:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st94;
+		case 116u: goto st94;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st94:
+	if ( ++p == pe )
+		goto _test_eof94;
+case 94:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st95;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st95:
+	if ( ++p == pe )
+		goto _test_eof95;
+case 95:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st96;
+		case 69u: goto st107;
+		case 76u: goto st115;
+		case 84u: goto st128;
+		case 100u: goto st96;
+		case 101u: goto st107;
+		case 108u: goto st115;
+		case 116u: goto st128;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st96:
+	if ( ++p == pe )
+		goto _test_eof96;
+case 96:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st97;
+		case 105u: goto st97;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st97:
+	if ( ++p == pe )
+		goto _test_eof97;
+case 97:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st98;
+		case 115u: goto st98;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st98:
+	if ( ++p == pe )
+		goto _test_eof98;
+case 98:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st99;
+		case 112u: goto st99;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st99:
+	if ( ++p == pe )
+		goto _test_eof99;
+case 99:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st100;
+		case 111u: goto st100;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st100:
+	if ( ++p == pe )
+		goto _test_eof100;
+case 100:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st101;
+		case 115u: goto st101;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st101:
+	if ( ++p == pe )
+		goto _test_eof101;
+case 101:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st102;
+		case 105u: goto st102;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st102:
+	if ( ++p == pe )
+		goto _test_eof102;
+case 102:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st103;
+		case 116u: goto st103;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st103:
+	if ( ++p == pe )
+		goto _test_eof103;
+case 103:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st104;
+		case 105u: goto st104;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st104:
+	if ( ++p == pe )
+		goto _test_eof104;
+case 104:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st105;
+		case 111u: goto st105;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st105:
+	if ( ++p == pe )
+		goto _test_eof105;
+case 105:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st106;
+		case 110u: goto st106;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st106:
+	if ( ++p == pe )
+		goto _test_eof106;
+case 106:
+	switch( (*p) ) {
+		case 9u: goto tr155;
+		case 32u: goto tr155;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr156;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st107:
+	if ( ++p == pe )
+		goto _test_eof107;
+case 107:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st108;
+		case 110u: goto st108;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st108:
+	if ( ++p == pe )
+		goto _test_eof108;
+case 108:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st109;
+		case 99u: goto st109;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st109:
+	if ( ++p == pe )
+		goto _test_eof109;
+case 109:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st110;
+		case 111u: goto st110;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st110:
+	if ( ++p == pe )
+		goto _test_eof110;
+case 110:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st111;
+		case 100u: goto st111;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st111:
+	if ( ++p == pe )
+		goto _test_eof111;
+case 111:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st112;
+		case 105u: goto st112;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st112:
+	if ( ++p == pe )
+		goto _test_eof112;
+case 112:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st113;
+		case 110u: goto st113;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st113:
+	if ( ++p == pe )
+		goto _test_eof113;
+case 113:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st114;
+		case 103u: goto st114;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st114:
+	if ( ++p == pe )
+		goto _test_eof114;
+case 114:
+	switch( (*p) ) {
+		case 9u: goto tr164;
+		case 32u: goto tr164;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr165;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st115:
+	if ( ++p == pe )
+		goto _test_eof115;
+case 115:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st116;
+		case 69u: goto st123;
+		case 97u: goto st116;
+		case 101u: goto st123;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st116:
+	if ( ++p == pe )
+		goto _test_eof116;
+case 116:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st117;
+		case 110u: goto st117;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st117:
+	if ( ++p == pe )
+		goto _test_eof117;
+case 117:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st118;
+		case 103u: goto st118;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st118:
+	if ( ++p == pe )
+		goto _test_eof118;
+case 118:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st119;
+		case 117u: goto st119;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st119:
+	if ( ++p == pe )
+		goto _test_eof119;
+case 119:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st120;
+		case 97u: goto st120;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st120:
+	if ( ++p == pe )
+		goto _test_eof120;
+case 120:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st121;
+		case 103u: goto st121;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st121:
+	if ( ++p == pe )
+		goto _test_eof121;
+case 121:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st122;
+		case 101u: goto st122;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st122:
+	if ( ++p == pe )
+		goto _test_eof122;
+case 122:
+	switch( (*p) ) {
+		case 9u: goto tr174;
+		case 32u: goto tr174;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr175;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st123:
+	if ( ++p == pe )
+		goto _test_eof123;
+case 123:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st124;
+		case 110u: goto st124;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st124:
+	if ( ++p == pe )
+		goto _test_eof124;
+case 124:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st125;
+		case 103u: goto st125;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st125:
+	if ( ++p == pe )
+		goto _test_eof125;
+case 125:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st126;
+		case 116u: goto st126;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st126:
+	if ( ++p == pe )
+		goto _test_eof126;
+case 126:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 72u: goto st127;
+		case 104u: goto st127;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr11:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st127;
+st127:
+	if ( ++p == pe )
+		goto _test_eof127;
+case 127:
+#line 34617 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr180;
+		case 32u: goto tr180;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr181;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st128:
+	if ( ++p == pe )
+		goto _test_eof128;
+case 128:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 89u: goto st129;
+		case 121u: goto st129;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st129:
+	if ( ++p == pe )
+		goto _test_eof129;
+case 129:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st130;
+		case 112u: goto st130;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st130:
+	if ( ++p == pe )
+		goto _test_eof130;
+case 130:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st131;
+		case 101u: goto st131;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st131:
+	if ( ++p == pe )
+		goto _test_eof131;
+case 131:
+	switch( (*p) ) {
+		case 9u: goto tr113;
+		case 32u: goto tr113;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr114;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st132:
+	if ( ++p == pe )
+		goto _test_eof132;
+case 132:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st133;
+		case 101u: goto st133;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st133:
+	if ( ++p == pe )
+		goto _test_eof133;
+case 133:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 81u: goto st134;
+		case 113u: goto st134;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st134:
+	if ( ++p == pe )
+		goto _test_eof134;
+case 134:
+	switch( (*p) ) {
+		case 9u: goto tr187;
+		case 32u: goto tr187;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr188;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr6:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st135;
+st135:
+	if ( ++p == pe )
+		goto _test_eof135;
+case 135:
+#line 34854 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st136;
+		case 97u: goto st136;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st136:
+	if ( ++p == pe )
+		goto _test_eof136;
+case 136:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st137;
+		case 116u: goto st137;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st137:
+	if ( ++p == pe )
+		goto _test_eof137;
+case 137:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st138;
+		case 101u: goto st138;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st138:
+	if ( ++p == pe )
+		goto _test_eof138;
+case 138:
+	switch( (*p) ) {
+		case 9u: goto tr192;
+		case 32u: goto tr192;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr193;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr7:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st139;
+st139:
+	if ( ++p == pe )
+		goto _test_eof139;
+case 139:
+#line 34975 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr164;
+		case 32u: goto tr164;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr165;
+		case 82u: goto st140;
+		case 86u: goto st149;
+		case 88u: goto st153;
+		case 114u: goto st140;
+		case 118u: goto st149;
+		case 120u: goto st153;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st140:
+	if ( ++p == pe )
+		goto _test_eof140;
+case 140:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st141;
+		case 114u: goto st141;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st141:
+	if ( ++p == pe )
+		goto _test_eof141;
+case 141:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st142;
+		case 111u: goto st142;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st142:
+	if ( ++p == pe )
+		goto _test_eof142;
+case 142:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st143;
+		case 114u: goto st143;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st143:
+	if ( ++p == pe )
+		goto _test_eof143;
+case 143:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st144;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st144:
+	if ( ++p == pe )
+		goto _test_eof144;
+case 144:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st145;
+		case 105u: goto st145;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st145:
+	if ( ++p == pe )
+		goto _test_eof145;
+case 145:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st146;
+		case 110u: goto st146;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st146:
+	if ( ++p == pe )
+		goto _test_eof146;
+case 146:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st147;
+		case 102u: goto st147;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st147:
+	if ( ++p == pe )
+		goto _test_eof147;
+case 147:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st148;
+		case 111u: goto st148;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st148:
+	if ( ++p == pe )
+		goto _test_eof148;
+case 148:
+	switch( (*p) ) {
+		case 9u: goto tr205;
+		case 32u: goto tr205;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr206;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st149:
+	if ( ++p == pe )
+		goto _test_eof149;
+case 149:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st150;
+		case 101u: goto st150;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st150:
+	if ( ++p == pe )
+		goto _test_eof150;
+case 150:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st151;
+		case 110u: goto st151;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st151:
+	if ( ++p == pe )
+		goto _test_eof151;
+case 151:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st152;
+		case 116u: goto st152;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st152:
+	if ( ++p == pe )
+		goto _test_eof152;
+case 152:
+	switch( (*p) ) {
+		case 9u: goto tr210;
+		case 32u: goto tr210;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr211;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st153:
+	if ( ++p == pe )
+		goto _test_eof153;
+case 153:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st154;
+		case 112u: goto st154;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st154:
+	if ( ++p == pe )
+		goto _test_eof154;
+case 154:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st155;
+		case 105u: goto st155;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st155:
+	if ( ++p == pe )
+		goto _test_eof155;
+case 155:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st156;
+		case 114u: goto st156;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st156:
+	if ( ++p == pe )
+		goto _test_eof156;
+case 156:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st157;
+		case 101u: goto st157;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st157:
+	if ( ++p == pe )
+		goto _test_eof157;
+case 157:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st158;
+		case 115u: goto st158;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st158:
+	if ( ++p == pe )
+		goto _test_eof158;
+case 158:
+	switch( (*p) ) {
+		case 9u: goto tr217;
+		case 32u: goto tr217;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr218;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr8:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st159;
+st159:
+	if ( ++p == pe )
+		goto _test_eof159;
+case 159:
+#line 35573 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr219;
+		case 32u: goto tr219;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr220;
+		case 82u: goto st160;
+		case 114u: goto st160;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st160:
+	if ( ++p == pe )
+		goto _test_eof160;
+case 160:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st161;
+		case 111u: goto st161;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st161:
+	if ( ++p == pe )
+		goto _test_eof161;
+case 161:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 77u: goto st162;
+		case 109u: goto st162;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st162:
+	if ( ++p == pe )
+		goto _test_eof162;
+case 162:
+	switch( (*p) ) {
+		case 9u: goto tr219;
+		case 32u: goto tr219;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr220;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr9:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st163;
+st163:
+	if ( ++p == pe )
+		goto _test_eof163;
+case 163:
+#line 35694 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr124;
+		case 32u: goto tr124;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr125;
+		case 78u: goto st164;
+		case 110u: goto st164;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st164:
+	if ( ++p == pe )
+		goto _test_eof164;
+case 164:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st165;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st174;
+		case 102u: goto st174;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st165:
+	if ( ++p == pe )
+		goto _test_eof165;
+case 165:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st166;
+		case 114u: goto st166;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st166:
+	if ( ++p == pe )
+		goto _test_eof166;
+case 166:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st167;
+		case 101u: goto st167;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st167:
+	if ( ++p == pe )
+		goto _test_eof167;
+case 167:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st168;
+		case 112u: goto st168;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st168:
+	if ( ++p == pe )
+		goto _test_eof168;
+case 168:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 76u: goto st169;
+		case 108u: goto st169;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st169:
+	if ( ++p == pe )
+		goto _test_eof169;
+case 169:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 89u: goto st170;
+		case 121u: goto st170;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st170:
+	if ( ++p == pe )
+		goto _test_eof170;
+case 170:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st171;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st171:
+	if ( ++p == pe )
+		goto _test_eof171;
+case 171:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st172;
+		case 116u: goto st172;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st172:
+	if ( ++p == pe )
+		goto _test_eof172;
+case 172:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st173;
+		case 111u: goto st173;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st173:
+	if ( ++p == pe )
+		goto _test_eof173;
+case 173:
+	switch( (*p) ) {
+		case 9u: goto tr235;
+		case 32u: goto tr235;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr236;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st174:
+	if ( ++p == pe )
+		goto _test_eof174;
+case 174:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st175;
+		case 111u: goto st175;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st175:
+	if ( ++p == pe )
+		goto _test_eof175;
+case 175:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st176;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st176:
+	if ( ++p == pe )
+		goto _test_eof176;
+case 176:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st177;
+		case 112u: goto st177;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st177:
+	if ( ++p == pe )
+		goto _test_eof177;
+case 177:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st178;
+		case 97u: goto st178;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st178:
+	if ( ++p == pe )
+		goto _test_eof178;
+case 178:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st179;
+		case 99u: goto st179;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st179:
+	if ( ++p == pe )
+		goto _test_eof179;
+case 179:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 75u: goto st180;
+		case 107u: goto st180;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st180:
+	if ( ++p == pe )
+		goto _test_eof180;
+case 180:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st181;
+		case 97u: goto st181;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st181:
+	if ( ++p == pe )
+		goto _test_eof181;
+case 181:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st182;
+		case 103u: goto st182;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st182:
+	if ( ++p == pe )
+		goto _test_eof182;
+case 182:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st183;
+		case 101u: goto st183;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st183:
+	if ( ++p == pe )
+		goto _test_eof183;
+case 183:
+	switch( (*p) ) {
+		case 9u: goto tr246;
+		case 32u: goto tr246;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr247;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr10:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st184;
+st184:
+	if ( ++p == pe )
+		goto _test_eof184;
+case 184:
+#line 36316 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr248;
+		case 32u: goto tr248;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr249;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr12:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st185;
+st185:
+	if ( ++p == pe )
+		goto _test_eof185;
+case 185:
+#line 36347 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr136;
+		case 32u: goto tr136;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr137;
+		case 65u: goto st186;
+		case 73u: goto st197;
+		case 97u: goto st186;
+		case 105u: goto st197;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st186:
+	if ( ++p == pe )
+		goto _test_eof186;
+case 186:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 88u: goto st187;
+		case 120u: goto st187;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st187:
+	if ( ++p == pe )
+		goto _test_eof187;
+case 187:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st188;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st188:
+	if ( ++p == pe )
+		goto _test_eof188;
+case 188:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st189;
+		case 102u: goto st189;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st189:
+	if ( ++p == pe )
+		goto _test_eof189;
+case 189:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st190;
+		case 111u: goto st190;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st190:
+	if ( ++p == pe )
+		goto _test_eof190;
+case 190:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st191;
+		case 114u: goto st191;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st191:
+	if ( ++p == pe )
+		goto _test_eof191;
+case 191:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 87u: goto st192;
+		case 119u: goto st192;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st192:
+	if ( ++p == pe )
+		goto _test_eof192;
+case 192:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st193;
+		case 97u: goto st193;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st193:
+	if ( ++p == pe )
+		goto _test_eof193;
+case 193:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st194;
+		case 114u: goto st194;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st194:
+	if ( ++p == pe )
+		goto _test_eof194;
+case 194:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st195;
+		case 100u: goto st195;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st195:
+	if ( ++p == pe )
+		goto _test_eof195;
+case 195:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st196;
+		case 115u: goto st196;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st196:
+	if ( ++p == pe )
+		goto _test_eof196;
+case 196:
+	switch( (*p) ) {
+		case 9u: goto tr262;
+		case 32u: goto tr262;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr263;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st197:
+	if ( ++p == pe )
+		goto _test_eof197;
+case 197:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 77u: goto st198;
+		case 78u: goto st208;
+		case 109u: goto st198;
+		case 110u: goto st208;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st198:
+	if ( ++p == pe )
+		goto _test_eof198;
+case 198:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st199;
+		case 101u: goto st199;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st199:
+	if ( ++p == pe )
+		goto _test_eof199;
+case 199:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st200;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st200:
+	if ( ++p == pe )
+		goto _test_eof200;
+case 200:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 86u: goto st201;
+		case 118u: goto st201;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st201:
+	if ( ++p == pe )
+		goto _test_eof201;
+case 201:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st202;
+		case 101u: goto st202;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st202:
+	if ( ++p == pe )
+		goto _test_eof202;
+case 202:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st203;
+		case 114u: goto st203;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st203:
+	if ( ++p == pe )
+		goto _test_eof203;
+case 203:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st204;
+		case 115u: goto st204;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st204:
+	if ( ++p == pe )
+		goto _test_eof204;
+case 204:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st205;
+		case 105u: goto st205;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st205:
+	if ( ++p == pe )
+		goto _test_eof205;
+case 205:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st206;
+		case 111u: goto st206;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st206:
+	if ( ++p == pe )
+		goto _test_eof206;
+case 206:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st207;
+		case 110u: goto st207;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st207:
+	if ( ++p == pe )
+		goto _test_eof207;
+case 207:
+	switch( (*p) ) {
+		case 9u: goto tr275;
+		case 32u: goto tr275;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr276;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st208:
+	if ( ++p == pe )
+		goto _test_eof208;
+case 208:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st209;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st209:
+	if ( ++p == pe )
+		goto _test_eof209;
+case 209:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st210;
+		case 83u: goto st217;
+		case 101u: goto st210;
+		case 115u: goto st217;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st210:
+	if ( ++p == pe )
+		goto _test_eof210;
+case 210:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 88u: goto st211;
+		case 120u: goto st211;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st211:
+	if ( ++p == pe )
+		goto _test_eof211;
+case 211:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st212;
+		case 112u: goto st212;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st212:
+	if ( ++p == pe )
+		goto _test_eof212;
+case 212:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st213;
+		case 105u: goto st213;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st213:
+	if ( ++p == pe )
+		goto _test_eof213;
+case 213:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st214;
+		case 114u: goto st214;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st214:
+	if ( ++p == pe )
+		goto _test_eof214;
+case 214:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st215;
+		case 101u: goto st215;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st215:
+	if ( ++p == pe )
+		goto _test_eof215;
+case 215:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st216;
+		case 115u: goto st216;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st216:
+	if ( ++p == pe )
+		goto _test_eof216;
+case 216:
+	switch( (*p) ) {
+		case 9u: goto tr286;
+		case 32u: goto tr286;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr287;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st217:
+	if ( ++p == pe )
+		goto _test_eof217;
+case 217:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st218;
+		case 101u: goto st218;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st218:
+	if ( ++p == pe )
+		goto _test_eof218;
+case 218:
+	switch( (*p) ) {
+		case 9u: goto tr289;
+		case 32u: goto tr289;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr290;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr13:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st219;
+st219:
+	if ( ++p == pe )
+		goto _test_eof219;
+case 219:
+#line 37359 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr210;
+		case 32u: goto tr210;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr211;
+		case 82u: goto st220;
+		case 114u: goto st220;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st220:
+	if ( ++p == pe )
+		goto _test_eof220;
+case 220:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st221;
+		case 103u: goto st221;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st221:
+	if ( ++p == pe )
+		goto _test_eof221;
+case 221:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st222;
+		case 97u: goto st222;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st222:
+	if ( ++p == pe )
+		goto _test_eof222;
+case 222:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st223;
+		case 110u: goto st223;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st223:
+	if ( ++p == pe )
+		goto _test_eof223;
+case 223:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st224;
+		case 105u: goto st224;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st224:
+	if ( ++p == pe )
+		goto _test_eof224;
+case 224:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 90u: goto st225;
+		case 122u: goto st225;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st225:
+	if ( ++p == pe )
+		goto _test_eof225;
+case 225:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st226;
+		case 97u: goto st226;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st226:
+	if ( ++p == pe )
+		goto _test_eof226;
+case 226:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st227;
+		case 116u: goto st227;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st227:
+	if ( ++p == pe )
+		goto _test_eof227;
+case 227:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st228;
+		case 105u: goto st228;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st228:
+	if ( ++p == pe )
+		goto _test_eof228;
+case 228:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st229;
+		case 111u: goto st229;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st229:
+	if ( ++p == pe )
+		goto _test_eof229;
+case 229:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st230;
+		case 110u: goto st230;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st230:
+	if ( ++p == pe )
+		goto _test_eof230;
+case 230:
+	switch( (*p) ) {
+		case 9u: goto tr302;
+		case 32u: goto tr302;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr303;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr14:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st231;
+st231:
+	if ( ++p == pe )
+		goto _test_eof231;
+case 231:
+#line 37720 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st232;
+		case 114u: goto st232;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st232:
+	if ( ++p == pe )
+		goto _test_eof232;
+case 232:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st233;
+		case 79u: goto st239;
+		case 105u: goto st233;
+		case 111u: goto st239;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st233:
+	if ( ++p == pe )
+		goto _test_eof233;
+case 233:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st234;
+		case 111u: goto st234;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st234:
+	if ( ++p == pe )
+		goto _test_eof234;
+case 234:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st235;
+		case 114u: goto st235;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st235:
+	if ( ++p == pe )
+		goto _test_eof235;
+case 235:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st236;
+		case 105u: goto st236;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st236:
+	if ( ++p == pe )
+		goto _test_eof236;
+case 236:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st237;
+		case 116u: goto st237;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st237:
+	if ( ++p == pe )
+		goto _test_eof237;
+case 237:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 89u: goto st238;
+		case 121u: goto st238;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st238:
+	if ( ++p == pe )
+		goto _test_eof238;
+case 238:
+	switch( (*p) ) {
+		case 9u: goto tr312;
+		case 32u: goto tr312;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr313;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st239:
+	if ( ++p == pe )
+		goto _test_eof239;
+case 239:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 88u: goto st240;
+		case 120u: goto st240;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st240:
+	if ( ++p == pe )
+		goto _test_eof240;
+case 240:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 89u: goto st241;
+		case 121u: goto st241;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st241:
+	if ( ++p == pe )
+		goto _test_eof241;
+case 241:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st242;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st242:
+	if ( ++p == pe )
+		goto _test_eof242;
+case 242:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st243;
+		case 82u: goto st264;
+		case 97u: goto st243;
+		case 114u: goto st264;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st243:
+	if ( ++p == pe )
+		goto _test_eof243;
+case 243:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st244;
+		case 117u: goto st244;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st244:
+	if ( ++p == pe )
+		goto _test_eof244;
+case 244:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st245;
+		case 116u: goto st245;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st245:
+	if ( ++p == pe )
+		goto _test_eof245;
+case 245:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 72u: goto st246;
+		case 104u: goto st246;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st246:
+	if ( ++p == pe )
+		goto _test_eof246;
+case 246:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st247;
+		case 79u: goto st255;
+		case 101u: goto st247;
+		case 111u: goto st255;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st247:
+	if ( ++p == pe )
+		goto _test_eof247;
+case 247:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st248;
+		case 110u: goto st248;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st248:
+	if ( ++p == pe )
+		goto _test_eof248;
+case 248:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st249;
+		case 116u: goto st249;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st249:
+	if ( ++p == pe )
+		goto _test_eof249;
+case 249:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st250;
+		case 105u: goto st250;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st250:
+	if ( ++p == pe )
+		goto _test_eof250;
+case 250:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st251;
+		case 99u: goto st251;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st251:
+	if ( ++p == pe )
+		goto _test_eof251;
+case 251:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st252;
+		case 97u: goto st252;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st252:
+	if ( ++p == pe )
+		goto _test_eof252;
+case 252:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st253;
+		case 116u: goto st253;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st253:
+	if ( ++p == pe )
+		goto _test_eof253;
+case 253:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st254;
+		case 101u: goto st254;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st254:
+	if ( ++p == pe )
+		goto _test_eof254;
+case 254:
+	switch( (*p) ) {
+		case 9u: goto tr331;
+		case 32u: goto tr331;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr332;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st255:
+	if ( ++p == pe )
+		goto _test_eof255;
+case 255:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st256;
+		case 114u: goto st256;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st256:
+	if ( ++p == pe )
+		goto _test_eof256;
+case 256:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st257;
+		case 105u: goto st257;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st257:
+	if ( ++p == pe )
+		goto _test_eof257;
+case 257:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 90u: goto st258;
+		case 122u: goto st258;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st258:
+	if ( ++p == pe )
+		goto _test_eof258;
+case 258:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st259;
+		case 97u: goto st259;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st259:
+	if ( ++p == pe )
+		goto _test_eof259;
+case 259:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st260;
+		case 116u: goto st260;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st260:
+	if ( ++p == pe )
+		goto _test_eof260;
+case 260:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st261;
+		case 105u: goto st261;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st261:
+	if ( ++p == pe )
+		goto _test_eof261;
+case 261:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st262;
+		case 111u: goto st262;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st262:
+	if ( ++p == pe )
+		goto _test_eof262;
+case 262:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st263;
+		case 110u: goto st263;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st263:
+	if ( ++p == pe )
+		goto _test_eof263;
+case 263:
+	switch( (*p) ) {
+		case 9u: goto tr341;
+		case 32u: goto tr341;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr342;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st264:
+	if ( ++p == pe )
+		goto _test_eof264;
+case 264:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st265;
+		case 101u: goto st265;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st265:
+	if ( ++p == pe )
+		goto _test_eof265;
+case 265:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 81u: goto st266;
+		case 113u: goto st266;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st266:
+	if ( ++p == pe )
+		goto _test_eof266;
+case 266:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st267;
+		case 117u: goto st267;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st267:
+	if ( ++p == pe )
+		goto _test_eof267;
+case 267:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st268;
+		case 105u: goto st268;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st268:
+	if ( ++p == pe )
+		goto _test_eof268;
+case 268:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st269;
+		case 114u: goto st269;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st269:
+	if ( ++p == pe )
+		goto _test_eof269;
+case 269:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st270;
+		case 101u: goto st270;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st270:
+	if ( ++p == pe )
+		goto _test_eof270;
+case 270:
+	switch( (*p) ) {
+		case 9u: goto tr349;
+		case 32u: goto tr349;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr350;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr15:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st271;
+st271:
+	if ( ++p == pe )
+		goto _test_eof271;
+case 271:
+#line 38918 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr351;
+		case 32u: goto tr351;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr352;
+		case 65u: goto st272;
+		case 69u: goto st275;
+		case 79u: goto st322;
+		case 83u: goto st326;
+		case 97u: goto st272;
+		case 101u: goto st275;
+		case 111u: goto st322;
+		case 115u: goto st326;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st272:
+	if ( ++p == pe )
+		goto _test_eof272;
+case 272:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st273;
+		case 99u: goto st273;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st273:
+	if ( ++p == pe )
+		goto _test_eof273;
+case 273:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 75u: goto st274;
+		case 107u: goto st274;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st274:
+	if ( ++p == pe )
+		goto _test_eof274;
+case 274:
+	switch( (*p) ) {
+		case 9u: goto tr359;
+		case 32u: goto tr359;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr360;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st275:
+	if ( ++p == pe )
+		goto _test_eof275;
+case 275:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st276;
+		case 67u: goto st280;
+		case 70u: goto st296;
+		case 80u: goto st302;
+		case 81u: goto st308;
+		case 84u: goto st313;
+		case 97u: goto st276;
+		case 99u: goto st280;
+		case 102u: goto st296;
+		case 112u: goto st302;
+		case 113u: goto st308;
+		case 116u: goto st313;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st276:
+	if ( ++p == pe )
+		goto _test_eof276;
+case 276:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st277;
+		case 115u: goto st277;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st277:
+	if ( ++p == pe )
+		goto _test_eof277;
+case 277:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st278;
+		case 111u: goto st278;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st278:
+	if ( ++p == pe )
+		goto _test_eof278;
+case 278:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st279;
+		case 110u: goto st279;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st279:
+	if ( ++p == pe )
+		goto _test_eof279;
+case 279:
+	switch( (*p) ) {
+		case 9u: goto tr370;
+		case 32u: goto tr370;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr371;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st280:
+	if ( ++p == pe )
+		goto _test_eof280;
+case 280:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st281;
+		case 86u: goto st290;
+		case 111u: goto st281;
+		case 118u: goto st290;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st281:
+	if ( ++p == pe )
+		goto _test_eof281;
+case 281:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st282;
+		case 114u: goto st282;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st282:
+	if ( ++p == pe )
+		goto _test_eof282;
+case 282:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st283;
+		case 100u: goto st283;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st283:
+	if ( ++p == pe )
+		goto _test_eof283;
+case 283:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st284;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st284:
+	if ( ++p == pe )
+		goto _test_eof284;
+case 284:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st285;
+		case 114u: goto st285;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st285:
+	if ( ++p == pe )
+		goto _test_eof285;
+case 285:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st286;
+		case 111u: goto st286;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st286:
+	if ( ++p == pe )
+		goto _test_eof286;
+case 286:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st287;
+		case 117u: goto st287;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st287:
+	if ( ++p == pe )
+		goto _test_eof287;
+case 287:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st288;
+		case 116u: goto st288;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st288:
+	if ( ++p == pe )
+		goto _test_eof288;
+case 288:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st289;
+		case 101u: goto st289;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st289:
+	if ( ++p == pe )
+		goto _test_eof289;
+case 289:
+	switch( (*p) ) {
+		case 9u: goto tr382;
+		case 32u: goto tr382;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr383;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st290:
+	if ( ++p == pe )
+		goto _test_eof290;
+case 290:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st291;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st291:
+	if ( ++p == pe )
+		goto _test_eof291;
+case 291:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st292;
+		case 105u: goto st292;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st292:
+	if ( ++p == pe )
+		goto _test_eof292;
+case 292:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st293;
+		case 110u: goto st293;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st293:
+	if ( ++p == pe )
+		goto _test_eof293;
+case 293:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st294;
+		case 102u: goto st294;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st294:
+	if ( ++p == pe )
+		goto _test_eof294;
+case 294:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st295;
+		case 111u: goto st295;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st295:
+	if ( ++p == pe )
+		goto _test_eof295;
+case 295:
+	switch( (*p) ) {
+		case 9u: goto tr389;
+		case 32u: goto tr389;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr390;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st296:
+	if ( ++p == pe )
+		goto _test_eof296;
+case 296:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st297;
+		case 101u: goto st297;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st297:
+	if ( ++p == pe )
+		goto _test_eof297;
+case 297:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st298;
+		case 114u: goto st298;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st298:
+	if ( ++p == pe )
+		goto _test_eof298;
+case 298:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st299;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st299:
+	if ( ++p == pe )
+		goto _test_eof299;
+case 299:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st300;
+		case 116u: goto st300;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st300:
+	if ( ++p == pe )
+		goto _test_eof300;
+case 300:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st301;
+		case 111u: goto st301;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st301:
+	if ( ++p == pe )
+		goto _test_eof301;
+case 301:
+	switch( (*p) ) {
+		case 9u: goto tr351;
+		case 32u: goto tr351;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr352;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st302:
+	if ( ++p == pe )
+		goto _test_eof302;
+case 302:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 76u: goto st303;
+		case 108u: goto st303;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st303:
+	if ( ++p == pe )
+		goto _test_eof303;
+case 303:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 89u: goto st304;
+		case 121u: goto st304;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st304:
+	if ( ++p == pe )
+		goto _test_eof304;
+case 304:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st305;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st305:
+	if ( ++p == pe )
+		goto _test_eof305;
+case 305:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st306;
+		case 116u: goto st306;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st306:
+	if ( ++p == pe )
+		goto _test_eof306;
+case 306:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st307;
+		case 111u: goto st307;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st307:
+	if ( ++p == pe )
+		goto _test_eof307;
+case 307:
+	switch( (*p) ) {
+		case 9u: goto tr401;
+		case 32u: goto tr401;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr402;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st308:
+	if ( ++p == pe )
+		goto _test_eof308;
+case 308:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st309;
+		case 117u: goto st309;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st309:
+	if ( ++p == pe )
+		goto _test_eof309;
+case 309:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st310;
+		case 105u: goto st310;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st310:
+	if ( ++p == pe )
+		goto _test_eof310;
+case 310:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st311;
+		case 114u: goto st311;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st311:
+	if ( ++p == pe )
+		goto _test_eof311;
+case 311:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st312;
+		case 101u: goto st312;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st312:
+	if ( ++p == pe )
+		goto _test_eof312;
+case 312:
+	switch( (*p) ) {
+		case 9u: goto tr407;
+		case 32u: goto tr407;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr408;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st313:
+	if ( ++p == pe )
+		goto _test_eof313;
+case 313:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st314;
+		case 114u: goto st314;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st314:
+	if ( ++p == pe )
+		goto _test_eof314;
+case 314:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 89u: goto st315;
+		case 121u: goto st315;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st315:
+	if ( ++p == pe )
+		goto _test_eof315;
+case 315:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st316;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st316:
+	if ( ++p == pe )
+		goto _test_eof316;
+case 316:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st317;
+		case 97u: goto st317;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st317:
+	if ( ++p == pe )
+		goto _test_eof317;
+case 317:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 70u: goto st318;
+		case 102u: goto st318;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st318:
+	if ( ++p == pe )
+		goto _test_eof318;
+case 318:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st319;
+		case 116u: goto st319;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st319:
+	if ( ++p == pe )
+		goto _test_eof319;
+case 319:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st320;
+		case 101u: goto st320;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st320:
+	if ( ++p == pe )
+		goto _test_eof320;
+case 320:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st321;
+		case 114u: goto st321;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st321:
+	if ( ++p == pe )
+		goto _test_eof321;
+case 321:
+	switch( (*p) ) {
+		case 9u: goto tr417;
+		case 32u: goto tr417;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr418;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st322:
+	if ( ++p == pe )
+		goto _test_eof322;
+case 322:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st323;
+		case 117u: goto st323;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st323:
+	if ( ++p == pe )
+		goto _test_eof323;
+case 323:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st324;
+		case 116u: goto st324;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st324:
+	if ( ++p == pe )
+		goto _test_eof324;
+case 324:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st325;
+		case 101u: goto st325;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st325:
+	if ( ++p == pe )
+		goto _test_eof325;
+case 325:
+	switch( (*p) ) {
+		case 9u: goto tr422;
+		case 32u: goto tr422;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr423;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st326:
+	if ( ++p == pe )
+		goto _test_eof326;
+case 326:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st327;
+		case 101u: goto st327;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st327:
+	if ( ++p == pe )
+		goto _test_eof327;
+case 327:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 81u: goto st328;
+		case 113u: goto st328;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st328:
+	if ( ++p == pe )
+		goto _test_eof328;
+case 328:
+	switch( (*p) ) {
+		case 9u: goto tr426;
+		case 32u: goto tr426;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr427;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr16:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st329;
+st329:
+	if ( ++p == pe )
+		goto _test_eof329;
+case 329:
+#line 40644 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr428;
+		case 32u: goto tr428;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr429;
+		case 69u: goto st330;
+		case 85u: goto st348;
+		case 101u: goto st330;
+		case 117u: goto st348;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st330:
+	if ( ++p == pe )
+		goto _test_eof330;
+case 330:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st331;
+		case 83u: goto st335;
+		case 114u: goto st331;
+		case 115u: goto st335;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st331:
+	if ( ++p == pe )
+		goto _test_eof331;
+case 331:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 86u: goto st332;
+		case 118u: goto st332;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st332:
+	if ( ++p == pe )
+		goto _test_eof332;
+case 332:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st333;
+		case 101u: goto st333;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st333:
+	if ( ++p == pe )
+		goto _test_eof333;
+case 333:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st334;
+		case 114u: goto st334;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st334:
+	if ( ++p == pe )
+		goto _test_eof334;
+case 334:
+	switch( (*p) ) {
+		case 9u: goto tr437;
+		case 32u: goto tr437;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr438;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st335:
+	if ( ++p == pe )
+		goto _test_eof335;
+case 335:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st336;
+		case 115u: goto st336;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st336:
+	if ( ++p == pe )
+		goto _test_eof336;
+case 336:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st337;
+		case 105u: goto st337;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st337:
+	if ( ++p == pe )
+		goto _test_eof337;
+case 337:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st338;
+		case 111u: goto st338;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st338:
+	if ( ++p == pe )
+		goto _test_eof338;
+case 338:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st339;
+		case 110u: goto st339;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st339:
+	if ( ++p == pe )
+		goto _test_eof339;
+case 339:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st340;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st340:
+	if ( ++p == pe )
+		goto _test_eof340;
+case 340:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st341;
+		case 101u: goto st341;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st341:
+	if ( ++p == pe )
+		goto _test_eof341;
+case 341:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 88u: goto st342;
+		case 120u: goto st342;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st342:
+	if ( ++p == pe )
+		goto _test_eof342;
+case 342:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st343;
+		case 112u: goto st343;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st343:
+	if ( ++p == pe )
+		goto _test_eof343;
+case 343:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st344;
+		case 105u: goto st344;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st344:
+	if ( ++p == pe )
+		goto _test_eof344;
+case 344:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st345;
+		case 114u: goto st345;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st345:
+	if ( ++p == pe )
+		goto _test_eof345;
+case 345:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st346;
+		case 101u: goto st346;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st346:
+	if ( ++p == pe )
+		goto _test_eof346;
+case 346:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st347;
+		case 115u: goto st347;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr21:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st347;
+st347:
+	if ( ++p == pe )
+		goto _test_eof347;
+case 347:
+#line 41186 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr451;
+		case 32u: goto tr451;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr452;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st348:
+	if ( ++p == pe )
+		goto _test_eof348;
+case 348:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 66u: goto st349;
+		case 80u: goto st369;
+		case 98u: goto st349;
+		case 112u: goto st369;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st349:
+	if ( ++p == pe )
+		goto _test_eof349;
+case 349:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 74u: goto st350;
+		case 83u: goto st354;
+		case 106u: goto st350;
+		case 115u: goto st354;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st350:
+	if ( ++p == pe )
+		goto _test_eof350;
+case 350:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st351;
+		case 101u: goto st351;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st351:
+	if ( ++p == pe )
+		goto _test_eof351;
+case 351:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st352;
+		case 99u: goto st352;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st352:
+	if ( ++p == pe )
+		goto _test_eof352;
+case 352:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st353;
+		case 116u: goto st353;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st353:
+	if ( ++p == pe )
+		goto _test_eof353;
+case 353:
+	switch( (*p) ) {
+		case 9u: goto tr428;
+		case 32u: goto tr428;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr429;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st354:
+	if ( ++p == pe )
+		goto _test_eof354;
+case 354:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st355;
+		case 99u: goto st355;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st355:
+	if ( ++p == pe )
+		goto _test_eof355;
+case 355:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st356;
+		case 114u: goto st356;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st356:
+	if ( ++p == pe )
+		goto _test_eof356;
+case 356:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st357;
+		case 105u: goto st357;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st357:
+	if ( ++p == pe )
+		goto _test_eof357;
+case 357:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st358;
+		case 112u: goto st358;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st358:
+	if ( ++p == pe )
+		goto _test_eof358;
+case 358:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st359;
+		case 116u: goto st359;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st359:
+	if ( ++p == pe )
+		goto _test_eof359;
+case 359:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st360;
+		case 105u: goto st360;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st360:
+	if ( ++p == pe )
+		goto _test_eof360;
+case 360:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st361;
+		case 111u: goto st361;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st361:
+	if ( ++p == pe )
+		goto _test_eof361;
+case 361:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st362;
+		case 110u: goto st362;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st362:
+	if ( ++p == pe )
+		goto _test_eof362;
+case 362:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st363;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st363:
+	if ( ++p == pe )
+		goto _test_eof363;
+case 363:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st364;
+		case 115u: goto st364;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st364:
+	if ( ++p == pe )
+		goto _test_eof364;
+case 364:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st365;
+		case 116u: goto st365;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st365:
+	if ( ++p == pe )
+		goto _test_eof365;
+case 365:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st366;
+		case 97u: goto st366;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st366:
+	if ( ++p == pe )
+		goto _test_eof366;
+case 366:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st367;
+		case 116u: goto st367;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st367:
+	if ( ++p == pe )
+		goto _test_eof367;
+case 367:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st368;
+		case 101u: goto st368;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st368:
+	if ( ++p == pe )
+		goto _test_eof368;
+case 368:
+	switch( (*p) ) {
+		case 9u: goto tr474;
+		case 32u: goto tr474;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr475;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st369:
+	if ( ++p == pe )
+		goto _test_eof369;
+case 369:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st370;
+		case 112u: goto st370;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st370:
+	if ( ++p == pe )
+		goto _test_eof370;
+case 370:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st371;
+		case 111u: goto st371;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st371:
+	if ( ++p == pe )
+		goto _test_eof371;
+case 371:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st372;
+		case 114u: goto st372;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st372:
+	if ( ++p == pe )
+		goto _test_eof372;
+case 372:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st373;
+		case 116u: goto st373;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st373:
+	if ( ++p == pe )
+		goto _test_eof373;
+case 373:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st374;
+		case 101u: goto st374;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st374:
+	if ( ++p == pe )
+		goto _test_eof374;
+case 374:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st184;
+		case 100u: goto st184;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr17:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st375;
+st375:
+	if ( ++p == pe )
+		goto _test_eof375;
+case 375:
+#line 42024 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr482;
+		case 32u: goto tr482;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr483;
+		case 73u: goto st376;
+		case 79u: goto st384;
+		case 105u: goto st376;
+		case 111u: goto st384;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st376:
+	if ( ++p == pe )
+		goto _test_eof376;
+case 376:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 77u: goto st377;
+		case 109u: goto st377;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st377:
+	if ( ++p == pe )
+		goto _test_eof377;
+case 377:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st378;
+		case 101u: goto st378;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st378:
+	if ( ++p == pe )
+		goto _test_eof378;
+case 378:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st379;
+		case 115u: goto st379;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st379:
+	if ( ++p == pe )
+		goto _test_eof379;
+case 379:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st380;
+		case 116u: goto st380;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st380:
+	if ( ++p == pe )
+		goto _test_eof380;
+case 380:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st381;
+		case 97u: goto st381;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st381:
+	if ( ++p == pe )
+		goto _test_eof381;
+case 381:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 77u: goto st382;
+		case 109u: goto st382;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st382:
+	if ( ++p == pe )
+		goto _test_eof382;
+case 382:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st383;
+		case 112u: goto st383;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st383:
+	if ( ++p == pe )
+		goto _test_eof383;
+case 383:
+	switch( (*p) ) {
+		case 9u: goto tr493;
+		case 32u: goto tr493;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr494;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st384:
+	if ( ++p == pe )
+		goto _test_eof384;
+case 384:
+	switch( (*p) ) {
+		case 9u: goto tr482;
+		case 32u: goto tr482;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr483;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr18:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st385;
+st385:
+	if ( ++p == pe )
+		goto _test_eof385;
+case 385:
+#line 42325 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr81;
+		case 32u: goto tr81;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr82;
+		case 78u: goto st386;
+		case 83u: goto st396;
+		case 110u: goto st386;
+		case 115u: goto st396;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st386:
+	if ( ++p == pe )
+		goto _test_eof386;
+case 386:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 83u: goto st387;
+		case 115u: goto st387;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st387:
+	if ( ++p == pe )
+		goto _test_eof387;
+case 387:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st388;
+		case 117u: goto st388;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st388:
+	if ( ++p == pe )
+		goto _test_eof388;
+case 388:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st389;
+		case 112u: goto st389;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st389:
+	if ( ++p == pe )
+		goto _test_eof389;
+case 389:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 80u: goto st390;
+		case 112u: goto st390;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st390:
+	if ( ++p == pe )
+		goto _test_eof390;
+case 390:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 79u: goto st391;
+		case 111u: goto st391;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st391:
+	if ( ++p == pe )
+		goto _test_eof391;
+case 391:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st392;
+		case 114u: goto st392;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st392:
+	if ( ++p == pe )
+		goto _test_eof392;
+case 392:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st393;
+		case 116u: goto st393;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st393:
+	if ( ++p == pe )
+		goto _test_eof393;
+case 393:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st394;
+		case 101u: goto st394;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st394:
+	if ( ++p == pe )
+		goto _test_eof394;
+case 394:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 68u: goto st395;
+		case 100u: goto st395;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st395:
+	if ( ++p == pe )
+		goto _test_eof395;
+case 395:
+	switch( (*p) ) {
+		case 9u: goto tr506;
+		case 32u: goto tr506;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr507;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st396:
+	if ( ++p == pe )
+		goto _test_eof396;
+case 396:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st397;
+		case 101u: goto st397;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st397:
+	if ( ++p == pe )
+		goto _test_eof397;
+case 397:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st398;
+		case 114u: goto st398;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st398:
+	if ( ++p == pe )
+		goto _test_eof398;
+case 398:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st399;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st399:
+	if ( ++p == pe )
+		goto _test_eof399;
+case 399:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st400;
+		case 97u: goto st400;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st400:
+	if ( ++p == pe )
+		goto _test_eof400;
+case 400:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st401;
+		case 103u: goto st401;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st401:
+	if ( ++p == pe )
+		goto _test_eof401;
+case 401:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st402;
+		case 101u: goto st402;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st402:
+	if ( ++p == pe )
+		goto _test_eof402;
+case 402:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st403;
+		case 110u: goto st403;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st403:
+	if ( ++p == pe )
+		goto _test_eof403;
+case 403:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st404;
+		case 116u: goto st404;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st404:
+	if ( ++p == pe )
+		goto _test_eof404;
+case 404:
+	switch( (*p) ) {
+		case 9u: goto tr516;
+		case 32u: goto tr516;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr517;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr19:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st405;
+st405:
+	if ( ++p == pe )
+		goto _test_eof405;
+case 405:
+#line 42923 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr518;
+		case 32u: goto tr518;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr519;
+		case 73u: goto st406;
+		case 105u: goto st406;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st406:
+	if ( ++p == pe )
+		goto _test_eof406;
+case 406:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st407;
+		case 97u: goto st407;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st407:
+	if ( ++p == pe )
+		goto _test_eof407;
+case 407:
+	switch( (*p) ) {
+		case 9u: goto tr518;
+		case 32u: goto tr518;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr519;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+tr20:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st408;
+st408:
+	if ( ++p == pe )
+		goto _test_eof408;
+case 408:
+#line 43014 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st409;
+		case 87u: goto st415;
+		case 97u: goto st409;
+		case 119u: goto st415;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st409:
+	if ( ++p == pe )
+		goto _test_eof409;
+case 409:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 82u: goto st410;
+		case 114u: goto st410;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st410:
+	if ( ++p == pe )
+		goto _test_eof410;
+case 410:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st411;
+		case 110u: goto st411;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st411:
+	if ( ++p == pe )
+		goto _test_eof411;
+case 411:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st412;
+		case 105u: goto st412;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st412:
+	if ( ++p == pe )
+		goto _test_eof412;
+case 412:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st413;
+		case 110u: goto st413;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st413:
+	if ( ++p == pe )
+		goto _test_eof413;
+case 413:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 71u: goto st414;
+		case 103u: goto st414;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st414:
+	if ( ++p == pe )
+		goto _test_eof414;
+case 414:
+	switch( (*p) ) {
+		case 9u: goto tr529;
+		case 32u: goto tr529;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr530;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st415:
+	if ( ++p == pe )
+		goto _test_eof415;
+case 415:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 87u: goto st416;
+		case 119u: goto st416;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st416:
+	if ( ++p == pe )
+		goto _test_eof416;
+case 416:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 45u: goto st417;
+		case 46u: goto st3;
+		case 58u: goto tr24;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st417:
+	if ( ++p == pe )
+		goto _test_eof417;
+case 417:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st418;
+		case 97u: goto st418;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st418:
+	if ( ++p == pe )
+		goto _test_eof418;
+case 418:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 85u: goto st419;
+		case 117u: goto st419;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st419:
+	if ( ++p == pe )
+		goto _test_eof419;
+case 419:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st420;
+		case 116u: goto st420;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st420:
+	if ( ++p == pe )
+		goto _test_eof420;
+case 420:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 72u: goto st421;
+		case 104u: goto st421;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st421:
+	if ( ++p == pe )
+		goto _test_eof421;
+case 421:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st422;
+		case 101u: goto st422;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st422:
+	if ( ++p == pe )
+		goto _test_eof422;
+case 422:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 78u: goto st423;
+		case 110u: goto st423;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st423:
+	if ( ++p == pe )
+		goto _test_eof423;
+case 423:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st424;
+		case 116u: goto st424;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st424:
+	if ( ++p == pe )
+		goto _test_eof424;
+case 424:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 73u: goto st425;
+		case 105u: goto st425;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st425:
+	if ( ++p == pe )
+		goto _test_eof425;
+case 425:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 67u: goto st426;
+		case 99u: goto st426;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st426:
+	if ( ++p == pe )
+		goto _test_eof426;
+case 426:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 65u: goto st427;
+		case 97u: goto st427;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 66u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st427:
+	if ( ++p == pe )
+		goto _test_eof427;
+case 427:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 84u: goto st428;
+		case 116u: goto st428;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st428:
+	if ( ++p == pe )
+		goto _test_eof428;
+case 428:
+	switch( (*p) ) {
+		case 9u: goto tr22;
+		case 32u: goto tr22;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr24;
+		case 69u: goto st429;
+		case 101u: goto st429;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st429:
+	if ( ++p == pe )
+		goto _test_eof429;
+case 429:
+	switch( (*p) ) {
+		case 9u: goto tr545;
+		case 32u: goto tr545;
+		case 33u: goto st3;
+		case 37u: goto st3;
+		case 39u: goto st3;
+		case 58u: goto tr546;
+		case 126u: goto st3;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st3;
+		} else if ( (*p) >= 42u )
+			goto st3;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st3;
+		} else if ( (*p) >= 65u )
+			goto st3;
+	} else
+		goto st3;
+	goto st0;
+st430:
+	if ( ++p == pe )
+		goto _test_eof430;
+case 430:
+	switch( (*p) ) {
+		case 33u: goto tr547;
+		case 37u: goto tr547;
+		case 39u: goto tr547;
+		case 83u: goto tr548;
+		case 115u: goto tr548;
+		case 126u: goto tr547;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr547;
+		} else if ( (*p) >= 42u )
+			goto tr547;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr547;
+		} else if ( (*p) >= 65u )
+			goto tr547;
+	} else
+		goto tr547;
+	goto st0;
+tr547:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 21 "grammar/sip_frame.rl"
+	{ c->rule = "Method"; }
+	goto st431;
+st431:
+	if ( ++p == pe )
+		goto _test_eof431;
+case 431:
+#line 43700 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 32u: goto tr549;
+		case 33u: goto st431;
+		case 37u: goto st431;
+		case 39u: goto st431;
+		case 126u: goto st431;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st431;
+		} else if ( (*p) >= 42u )
+			goto st431;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st431;
+		} else if ( (*p) >= 65u )
+			goto st431;
+	} else
+		goto st431;
+	goto st0;
+tr549:
+#line 27 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_METHOD, mark, p); }
+	goto st432;
+st432:
+	if ( ++p == pe )
+		goto _test_eof432;
+case 432:
+#line 43729 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto st0;
+		case 13u: goto st0;
+		case 32u: goto st0;
+	}
+	goto tr551;
+tr551:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 22 "grammar/sip_frame.rl"
+	{ c->rule = "Request-URI"; {p = (( sipkit__skip_to_sp(p, pe)))-1;} }
+	goto st433;
+st433:
+	if ( ++p == pe )
+		goto _test_eof433;
+case 433:
+#line 43743 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto st0;
+		case 13u: goto st0;
+		case 32u: goto tr553;
+	}
+	goto st433;
+tr553:
+#line 28 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_RURI, mark, p); }
+	goto st434;
+st434:
+	if ( ++p == pe )
+		goto _test_eof434;
+case 434:
+#line 43756 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 83u: goto tr554;
+		case 115u: goto tr554;
+	}
+	goto st0;
+tr554:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 23 "grammar/sip_frame.rl"
+	{ c->rule = "SIP-Version"; }
+	goto st435;
+st435:
+	if ( ++p == pe )
+		goto _test_eof435;
+case 435:
+#line 43769 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 73u: goto st436;
+		case 105u: goto st436;
+	}
+	goto st0;
+st436:
+	if ( ++p == pe )
+		goto _test_eof436;
+case 436:
+	switch( (*p) ) {
+		case 80u: goto st437;
+		case 112u: goto st437;
+	}
+	goto st0;
+st437:
+	if ( ++p == pe )
+		goto _test_eof437;
+case 437:
+	if ( (*p) == 47u )
+		goto st438;
+	goto st0;
+st438:
+	if ( ++p == pe )
+		goto _test_eof438;
+case 438:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st439;
+	goto st0;
+st439:
+	if ( ++p == pe )
+		goto _test_eof439;
+case 439:
+	if ( (*p) == 46u )
+		goto st440;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st439;
+	goto st0;
+st440:
+	if ( ++p == pe )
+		goto _test_eof440;
+case 440:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st441;
+	goto st0;
+st441:
+	if ( ++p == pe )
+		goto _test_eof441;
+case 441:
+	if ( (*p) == 13u )
+		goto tr561;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st441;
+	goto st0;
+tr561:
+#line 29 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+	goto st442;
+tr575:
+#line 31 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_REASON, mark + 1, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+	goto st442;
+st442:
+	if ( ++p == pe )
+		goto _test_eof442;
+case 442:
+#line 43834 "gen/c/sip_frame.c"
+	if ( (*p) == 10u )
+		goto tr562;
+	goto st0;
+tr562:
+	cs = 924;
+#line 36 "grammar/sip_frame.rl"
+	{ c->rule = "header-name"; }
+#line 41 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_lines(c, p + 1, pe))) {p++; goto _out;} {p = (( q))-1;} cs = 462; }
+	goto _again;
+st924:
+	if ( ++p == pe )
+		goto _test_eof924;
+case 924:
+#line 43846 "gen/c/sip_frame.c"
+	goto st0;
+tr548:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 21 "grammar/sip_frame.rl"
+	{ c->rule = "Method"; }
+#line 23 "grammar/sip_frame.rl"
+	{ c->rule = "SIP-Version"; }
+	goto st443;
+st443:
+	if ( ++p == pe )
+		goto _test_eof443;
+case 443:
+#line 43856 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 32u: goto tr549;
+		case 33u: goto st431;
+		case 37u: goto st431;
+		case 39u: goto st431;
+		case 73u: goto st444;
+		case 105u: goto st444;
+		case 126u: goto st431;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st431;
+		} else if ( (*p) >= 42u )
+			goto st431;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st431;
+		} else if ( (*p) >= 65u )
+			goto st431;
+	} else
+		goto st431;
+	goto st0;
+st444:
+	if ( ++p == pe )
+		goto _test_eof444;
+case 444:
+	switch( (*p) ) {
+		case 32u: goto tr549;
+		case 33u: goto st431;
+		case 37u: goto st431;
+		case 39u: goto st431;
+		case 80u: goto st445;
+		case 112u: goto st445;
+		case 126u: goto st431;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st431;
+		} else if ( (*p) >= 42u )
+			goto st431;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st431;
+		} else if ( (*p) >= 65u )
+			goto st431;
+	} else
+		goto st431;
+	goto st0;
+st445:
+	if ( ++p == pe )
+		goto _test_eof445;
+case 445:
+	switch( (*p) ) {
+		case 32u: goto tr549;
+		case 33u: goto st431;
+		case 37u: goto st431;
+		case 39u: goto st431;
+		case 47u: goto st446;
+		case 126u: goto st431;
+	}
+	if ( (*p) < 45u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st431;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st431;
+		} else if ( (*p) >= 65u )
+			goto st431;
+	} else
+		goto st431;
+	goto st0;
+st446:
+	if ( ++p == pe )
+		goto _test_eof446;
+case 446:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st447;
+	goto st0;
+st447:
+	if ( ++p == pe )
+		goto _test_eof447;
+case 447:
+	if ( (*p) == 46u )
+		goto st448;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st447;
+	goto st0;
+st448:
+	if ( ++p == pe )
+		goto _test_eof448;
+case 448:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st449;
+	goto st0;
+st449:
+	if ( ++p == pe )
+		goto _test_eof449;
+case 449:
+	if ( (*p) == 32u )
+		goto tr569;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st449;
+	goto st0;
+tr569:
+#line 29 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
+	goto st450;
+st450:
+	if ( ++p == pe )
+		goto _test_eof450;
+case 450:
+#line 43971 "gen/c/sip_frame.c"
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto tr570;
+	goto st0;
+tr570:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 24 "grammar/sip_frame.rl"
+	{ c->rule = "Status-Code"; }
+	goto st451;
+st451:
+	if ( ++p == pe )
+		goto _test_eof451;
+case 451:
+#line 43982 "gen/c/sip_frame.c"
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st452;
+	goto st0;
+st452:
+	if ( ++p == pe )
+		goto _test_eof452;
+case 452:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st453;
+	goto st0;
+st453:
+	if ( ++p == pe )
+		goto _test_eof453;
+case 453:
+	if ( (*p) == 32u )
+		goto tr573;
+	goto st0;
+tr573:
+#line 30 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_STATUS, mark, p); }
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 25 "grammar/sip_frame.rl"
+	{ c->rule = "Reason-Phrase"; }
+	goto st454;
+st454:
+	if ( ++p == pe )
+		goto _test_eof454;
+case 454:
+#line 44008 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 13u: goto tr575;
+		case 37u: goto st455;
+		case 60u: goto st0;
+		case 62u: goto st0;
+		case 96u: goto st0;
+		case 127u: goto st0;
+	}
+	if ( (*p) < 192u ) {
+		if ( (*p) < 34u ) {
+			if ( (*p) > 8u ) {
+				if ( 10u <= (*p) && (*p) <= 31u )
+					goto st0;
+			} else
+				goto st0;
+		} else if ( (*p) > 35u ) {
+			if ( (*p) > 94u ) {
+				if ( 123u <= (*p) && (*p) <= 125u )
+					goto st0;
+			} else if ( (*p) >= 91u )
+				goto st0;
+		} else
+			goto st0;
+	} else if ( (*p) > 223u ) {
+		if ( (*p) < 248u ) {
+			if ( (*p) > 239u ) {
+				if ( 240u <= (*p) && (*p) <= 247u )
+					goto st459;
+			} else if ( (*p) >= 224u )
+				goto st458;
+		} else if ( (*p) > 251u ) {
+			if ( (*p) > 253u ) {
+				if ( 254u <= (*p) )
+					goto st0;
+			} else if ( (*p) >= 252u )
+				goto st461;
+		} else
+			goto st460;
+	} else
+		goto st457;
+	goto st454;
+st455:
+	if ( ++p == pe )
+		goto _test_eof455;
+case 455:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st456;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st456;
+	} else
+		goto st456;
+	goto st0;
+st456:
+	if ( ++p == pe )
+		goto _test_eof456;
+case 456:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st454;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st454;
+	} else
+		goto st454;
+	goto st0;
+st457:
+	if ( ++p == pe )
+		goto _test_eof457;
+case 457:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st454;
+	goto st0;
+st458:
+	if ( ++p == pe )
+		goto _test_eof458;
+case 458:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st457;
+	goto st0;
+st459:
+	if ( ++p == pe )
+		goto _test_eof459;
+case 459:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st458;
+	goto st0;
+st460:
+	if ( ++p == pe )
+		goto _test_eof460;
+case 460:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st459;
+	goto st0;
+st461:
+	if ( ++p == pe )
+		goto _test_eof461;
+case 461:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st460;
+	goto st0;
+tr610:
+	cs = 462;
+#line 36 "grammar/sip_frame.rl"
+	{ c->rule = "header-name"; }
+#line 41 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_lines(c, p + 1, pe))) {p++; goto _out;} {p = (( q))-1;} cs = 462; }
+	goto _again;
+st462:
+	if ( ++p == pe )
+		goto _test_eof462;
+case 462:
+#line 44119 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 13u: goto st463;
+		case 33u: goto tr584;
+		case 37u: goto tr584;
+		case 39u: goto tr584;
+		case 65u: goto tr585;
+		case 67u: goto tr586;
+		case 68u: goto tr587;
+		case 69u: goto tr588;
+		case 70u: goto tr589;
+		case 73u: goto tr590;
+		case 75u: goto tr591;
+		case 76u: goto tr592;
+		case 77u: goto tr593;
+		case 79u: goto tr594;
+		case 80u: goto tr595;
+		case 82u: goto tr596;
+		case 83u: goto tr597;
+		case 84u: goto tr598;
+		case 85u: goto tr599;
+		case 86u: goto tr600;
+		case 87u: goto tr601;
+		case 88u: goto tr602;
+		case 97u: goto tr585;
+		case 99u: goto tr586;
+		case 100u: goto tr587;
+		case 101u: goto tr588;
+		case 102u: goto tr589;
+		case 105u: goto tr590;
+		case 107u: goto tr591;
+		case 108u: goto tr592;
+		case 109u: goto tr593;
+		case 111u: goto tr594;
+		case 112u: goto tr595;
+		case 114u: goto tr596;
+		case 115u: goto tr597;
+		case 116u: goto tr598;
+		case 117u: goto tr599;
+		case 118u: goto tr600;
+		case 119u: goto tr601;
+		case 120u: goto tr602;
+		case 126u: goto tr584;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr584;
+		} else if ( (*p) >= 42u )
+			goto tr584;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr584;
+		} else if ( (*p) >= 66u )
+			goto tr584;
+	} else
+		goto tr584;
+	goto st0;
+st463:
+	if ( ++p == pe )
+		goto _test_eof463;
+case 463:
+	if ( (*p) == 10u )
+		goto tr603;
+	goto st0;
+tr603:
+#line 43 "grammar/sip_frame.rl"
+	{ done = p + 1; {p++; cs = 925; goto _out;} }
+	goto st925;
+st925:
+	if ( ++p == pe )
+		goto _test_eof925;
+case 925:
+#line 44191 "gen/c/sip_frame.c"
+	goto st0;
+tr584:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st464;
+st464:
+	if ( ++p == pe )
+		goto _test_eof464;
+case 464:
+#line 44199 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr604:
+#line 34 "grammar/sip_frame.rl"
+	{ hdr_id = SIPKIT_HDR_OTHER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr618:
+#line 10 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr630:
+#line 11 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr639:
+#line 12 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr650:
+#line 13 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr654:
+#line 14 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr663:
+#line 58 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr683:
+#line 15 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr693:
+#line 16 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr695:
+#line 24 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr706:
+#line 17 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_ID; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr710:
+#line 18 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr718:
+#line 19 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTACT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr737:
+#line 20 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr746:
+#line 21 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr756:
+#line 22 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr762:
+#line 23 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr769:
+#line 25 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr774:
+#line 26 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_DATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr787:
+#line 27 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr792:
+#line 57 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EVENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr799:
+#line 28 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr801:
+#line 29 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_FROM; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr817:
+#line 30 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr828:
+#line 60 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr830:
+#line 46 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr844:
+#line 31 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr857:
+#line 33 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr868:
+#line 32 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr871:
+#line 64 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_SE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr884:
+#line 34 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr894:
+#line 35 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PRIORITY; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr913:
+#line 36 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr923:
+#line 37 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr931:
+#line 38 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr933:
+#line 56 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REFER_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr941:
+#line 54 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RACK; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr952:
+#line 62 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REASON; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr964:
+#line 39 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr971:
+#line 61 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr983:
+#line 40 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr989:
+#line 41 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr999:
+#line 42 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1004:
+#line 43 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1008:
+#line 55 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1010:
+#line 45 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBJECT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1019:
+#line 44 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SERVER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1033:
+#line 63 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1056:
+#line 59 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1064:
+#line 48 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1075:
+#line 47 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1088:
+#line 49 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1098:
+#line 50 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1100:
+#line 51 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_VIA; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1111:
+#line 52 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WARNING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+tr1127:
+#line 53 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+	goto st465;
+st465:
+	if ( ++p == pe )
+		goto _test_eof465;
+case 465:
+#line 44451 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto st465;
+		case 32u: goto st465;
+		case 58u: goto tr608;
+	}
+	goto st0;
+tr606:
+#line 34 "grammar/sip_frame.rl"
+	{ hdr_id = SIPKIT_HDR_OTHER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr608:
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr620:
+#line 10 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr631:
+#line 11 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr640:
+#line 12 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ACCEPT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr651:
+#line 13 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALERT_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr656:
+#line 14 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr664:
+#line 58 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ALLOW_EVENTS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr684:
+#line 15 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHENTICATION_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr694:
+#line 16 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr696:
+#line 24 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_TYPE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr707:
+#line 17 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_ID; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr711:
+#line 18 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CALL_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr719:
+#line 19 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTACT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr738:
+#line 20 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_DISPOSITION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr747:
+#line 21 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_ENCODING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr757:
+#line 22 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LANGUAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr763:
+#line 23 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CONTENT_LENGTH; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr770:
+#line 25 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_CSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr775:
+#line 26 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_DATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr788:
+#line 27 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ERROR_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr793:
+#line 57 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EVENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr800:
+#line 28 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr802:
+#line 29 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_FROM; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr818:
+#line 30 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_IN_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr829:
+#line 60 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_INFO_PACKAGE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr831:
+#line 46 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr845:
+#line 31 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MAX_FORWARDS; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr858:
+#line 33 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIME_VERSION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr869:
+#line 32 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr872:
+#line 64 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_MIN_SE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr885:
+#line 34 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ORGANIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr895:
+#line 35 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PRIORITY; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr914:
+#line 36 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr924:
+#line 37 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_AUTHORIZATION; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr932:
+#line 38 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_PROXY_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr934:
+#line 56 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REFER_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr942:
+#line 54 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RACK; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr953:
+#line 62 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REASON; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr965:
+#line 39 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECORD_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr972:
+#line 61 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RECV_INFO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr984:
+#line 40 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REPLY_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr990:
+#line 41 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_REQUIRE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1000:
+#line 42 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RETRY_AFTER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1005:
+#line 43 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_ROUTE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1009:
+#line 55 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_RSEQ; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1011:
+#line 45 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBJECT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1020:
+#line 44 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SERVER; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1034:
+#line 63 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SESSION_EXPIRES; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1057:
+#line 59 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_SUBSCRIPTION_STATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1065:
+#line 48 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TO; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1076:
+#line 47 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_TIMESTAMP; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1089:
+#line 49 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_UNSUPPORTED; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1099:
+#line 50 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_USER_AGENT; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1101:
+#line 51 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_VIA; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1112:
+#line 52 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WARNING; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+tr1128:
+#line 53 "gen/rules/sip_hnames.rl"
+	{ hdr_id = SIPKIT_HDR_WWW_AUTHENTICATE; }
+#line 33 "grammar/sip_frame.rl"
+	{ name_end = p; c->rule = "HCOLON"; }
+#line 35 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_line(c, name, name_end, p, hdr_id))) {p++; cs = 466; goto _out;} {p = (( q))-1;} }
+	goto st466;
+st466:
+	if ( ++p == pe )
+		goto _test_eof466;
+case 466:
+#line 44744 "gen/c/sip_frame.c"
+	if ( (*p) == 13u )
+		goto st467;
+	goto st0;
+st467:
+	if ( ++p == pe )
+		goto _test_eof467;
+case 467:
+	if ( (*p) == 10u )
+		goto tr610;
+	goto st0;
+tr585:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st468;
+st468:
+	if ( ++p == pe )
+		goto _test_eof468;
+case 468:
+#line 44761 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st469;
+		case 76u: goto st491;
+		case 85u: goto st510;
+		case 99u: goto st469;
+		case 108u: goto st491;
+		case 117u: goto st510;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st469:
+	if ( ++p == pe )
+		goto _test_eof469;
+case 469:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st470;
+		case 99u: goto st470;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st470:
+	if ( ++p == pe )
+		goto _test_eof470;
+case 470:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st471;
+		case 101u: goto st471;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st471:
+	if ( ++p == pe )
+		goto _test_eof471;
+case 471:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st472;
+		case 112u: goto st472;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st472:
+	if ( ++p == pe )
+		goto _test_eof472;
+case 472:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st473;
+		case 116u: goto st473;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st473:
+	if ( ++p == pe )
+		goto _test_eof473;
+case 473:
+	switch( (*p) ) {
+		case 9u: goto tr618;
+		case 32u: goto tr618;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st474;
+		case 46u: goto st464;
+		case 58u: goto tr620;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st474:
+	if ( ++p == pe )
+		goto _test_eof474;
+case 474:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st475;
+		case 76u: goto st483;
+		case 101u: goto st475;
+		case 108u: goto st483;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st475:
+	if ( ++p == pe )
+		goto _test_eof475;
+case 475:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st476;
+		case 110u: goto st476;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st476:
+	if ( ++p == pe )
+		goto _test_eof476;
+case 476:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st477;
+		case 99u: goto st477;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st477:
+	if ( ++p == pe )
+		goto _test_eof477;
+case 477:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st478;
+		case 111u: goto st478;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st478:
+	if ( ++p == pe )
+		goto _test_eof478;
+case 478:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st479;
+		case 100u: goto st479;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st479:
+	if ( ++p == pe )
+		goto _test_eof479;
+case 479:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st480;
+		case 105u: goto st480;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st480:
+	if ( ++p == pe )
+		goto _test_eof480;
+case 480:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st481;
+		case 110u: goto st481;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st481:
+	if ( ++p == pe )
+		goto _test_eof481;
+case 481:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st482;
+		case 103u: goto st482;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st482:
+	if ( ++p == pe )
+		goto _test_eof482;
+case 482:
+	switch( (*p) ) {
+		case 9u: goto tr630;
+		case 32u: goto tr630;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr631;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st483:
+	if ( ++p == pe )
+		goto _test_eof483;
+case 483:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st484;
+		case 97u: goto st484;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st484:
+	if ( ++p == pe )
+		goto _test_eof484;
+case 484:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st485;
+		case 110u: goto st485;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st485:
+	if ( ++p == pe )
+		goto _test_eof485;
+case 485:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st486;
+		case 103u: goto st486;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st486:
+	if ( ++p == pe )
+		goto _test_eof486;
+case 486:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st487;
+		case 117u: goto st487;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st487:
+	if ( ++p == pe )
+		goto _test_eof487;
+case 487:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st488;
+		case 97u: goto st488;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st488:
+	if ( ++p == pe )
+		goto _test_eof488;
+case 488:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st489;
+		case 103u: goto st489;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st489:
+	if ( ++p == pe )
+		goto _test_eof489;
+case 489:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st490;
+		case 101u: goto st490;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st490:
+	if ( ++p == pe )
+		goto _test_eof490;
+case 490:
+	switch( (*p) ) {
+		case 9u: goto tr639;
+		case 32u: goto tr639;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr640;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st491:
+	if ( ++p == pe )
+		goto _test_eof491;
+case 491:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st492;
+		case 76u: goto st500;
+		case 101u: goto st492;
+		case 108u: goto st500;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st492:
+	if ( ++p == pe )
+		goto _test_eof492;
+case 492:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st493;
+		case 114u: goto st493;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st493:
+	if ( ++p == pe )
+		goto _test_eof493;
+case 493:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st494;
+		case 116u: goto st494;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st494:
+	if ( ++p == pe )
+		goto _test_eof494;
+case 494:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st495;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st495:
+	if ( ++p == pe )
+		goto _test_eof495;
+case 495:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st496;
+		case 105u: goto st496;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st496:
+	if ( ++p == pe )
+		goto _test_eof496;
+case 496:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st497;
+		case 110u: goto st497;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st497:
+	if ( ++p == pe )
+		goto _test_eof497;
+case 497:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st498;
+		case 102u: goto st498;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st498:
+	if ( ++p == pe )
+		goto _test_eof498;
+case 498:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st499;
+		case 111u: goto st499;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st499:
+	if ( ++p == pe )
+		goto _test_eof499;
+case 499:
+	switch( (*p) ) {
+		case 9u: goto tr650;
+		case 32u: goto tr650;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr651;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st500:
+	if ( ++p == pe )
+		goto _test_eof500;
+case 500:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st501;
+		case 111u: goto st501;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st501:
+	if ( ++p == pe )
+		goto _test_eof501;
+case 501:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 87u: goto st502;
+		case 119u: goto st502;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st502:
+	if ( ++p == pe )
+		goto _test_eof502;
+case 502:
+	switch( (*p) ) {
+		case 9u: goto tr654;
+		case 32u: goto tr654;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st503;
+		case 46u: goto st464;
+		case 58u: goto tr656;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st503:
+	if ( ++p == pe )
+		goto _test_eof503;
+case 503:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st504;
+		case 101u: goto st504;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st504:
+	if ( ++p == pe )
+		goto _test_eof504;
+case 504:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 86u: goto st505;
+		case 118u: goto st505;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st505:
+	if ( ++p == pe )
+		goto _test_eof505;
+case 505:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st506;
+		case 101u: goto st506;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st506:
+	if ( ++p == pe )
+		goto _test_eof506;
+case 506:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st507;
+		case 110u: goto st507;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st507:
+	if ( ++p == pe )
+		goto _test_eof507;
+case 507:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st508;
+		case 116u: goto st508;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st508:
+	if ( ++p == pe )
+		goto _test_eof508;
+case 508:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st509;
+		case 115u: goto st509;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st509:
+	if ( ++p == pe )
+		goto _test_eof509;
+case 509:
+	switch( (*p) ) {
+		case 9u: goto tr663;
+		case 32u: goto tr663;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr664;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st510:
+	if ( ++p == pe )
+		goto _test_eof510;
+case 510:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st511;
+		case 116u: goto st511;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st511:
+	if ( ++p == pe )
+		goto _test_eof511;
+case 511:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 72u: goto st512;
+		case 104u: goto st512;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st512:
+	if ( ++p == pe )
+		goto _test_eof512;
+case 512:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st513;
+		case 79u: goto st528;
+		case 101u: goto st513;
+		case 111u: goto st528;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st513:
+	if ( ++p == pe )
+		goto _test_eof513;
+case 513:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st514;
+		case 110u: goto st514;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st514:
+	if ( ++p == pe )
+		goto _test_eof514;
+case 514:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st515;
+		case 116u: goto st515;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st515:
+	if ( ++p == pe )
+		goto _test_eof515;
+case 515:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st516;
+		case 105u: goto st516;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st516:
+	if ( ++p == pe )
+		goto _test_eof516;
+case 516:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st517;
+		case 99u: goto st517;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st517:
+	if ( ++p == pe )
+		goto _test_eof517;
+case 517:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st518;
+		case 97u: goto st518;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st518:
+	if ( ++p == pe )
+		goto _test_eof518;
+case 518:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st519;
+		case 116u: goto st519;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st519:
+	if ( ++p == pe )
+		goto _test_eof519;
+case 519:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st520;
+		case 105u: goto st520;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st520:
+	if ( ++p == pe )
+		goto _test_eof520;
+case 520:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st521;
+		case 111u: goto st521;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st521:
+	if ( ++p == pe )
+		goto _test_eof521;
+case 521:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st522;
+		case 110u: goto st522;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st522:
+	if ( ++p == pe )
+		goto _test_eof522;
+case 522:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st523;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st523:
+	if ( ++p == pe )
+		goto _test_eof523;
+case 523:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st524;
+		case 105u: goto st524;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st524:
+	if ( ++p == pe )
+		goto _test_eof524;
+case 524:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st525;
+		case 110u: goto st525;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st525:
+	if ( ++p == pe )
+		goto _test_eof525;
+case 525:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st526;
+		case 102u: goto st526;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st526:
+	if ( ++p == pe )
+		goto _test_eof526;
+case 526:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st527;
+		case 111u: goto st527;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st527:
+	if ( ++p == pe )
+		goto _test_eof527;
+case 527:
+	switch( (*p) ) {
+		case 9u: goto tr683;
+		case 32u: goto tr683;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr684;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st528:
+	if ( ++p == pe )
+		goto _test_eof528;
+case 528:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st529;
+		case 114u: goto st529;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st529:
+	if ( ++p == pe )
+		goto _test_eof529;
+case 529:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st530;
+		case 105u: goto st530;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st530:
+	if ( ++p == pe )
+		goto _test_eof530;
+case 530:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 90u: goto st531;
+		case 122u: goto st531;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st531:
+	if ( ++p == pe )
+		goto _test_eof531;
+case 531:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st532;
+		case 97u: goto st532;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st532:
+	if ( ++p == pe )
+		goto _test_eof532;
+case 532:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st533;
+		case 116u: goto st533;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st533:
+	if ( ++p == pe )
+		goto _test_eof533;
+case 533:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st534;
+		case 105u: goto st534;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st534:
+	if ( ++p == pe )
+		goto _test_eof534;
+case 534:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st535;
+		case 111u: goto st535;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st535:
+	if ( ++p == pe )
+		goto _test_eof535;
+case 535:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st536;
+		case 110u: goto st536;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st536:
+	if ( ++p == pe )
+		goto _test_eof536;
+case 536:
+	switch( (*p) ) {
+		case 9u: goto tr693;
+		case 32u: goto tr693;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr694;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr586:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st537;
+st537:
+	if ( ++p == pe )
+		goto _test_eof537;
+case 537:
+#line 46820 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr695;
+		case 32u: goto tr695;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr696;
+		case 65u: goto st538;
+		case 79u: goto st547;
+		case 83u: goto st593;
+		case 97u: goto st538;
+		case 111u: goto st547;
+		case 115u: goto st593;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st538:
+	if ( ++p == pe )
+		goto _test_eof538;
+case 538:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 76u: goto st539;
+		case 108u: goto st539;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st539:
+	if ( ++p == pe )
+		goto _test_eof539;
+case 539:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 76u: goto st540;
+		case 108u: goto st540;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st540:
+	if ( ++p == pe )
+		goto _test_eof540;
+case 540:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st541;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st541:
+	if ( ++p == pe )
+		goto _test_eof541;
+case 541:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st542;
+		case 105u: goto st542;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st542:
+	if ( ++p == pe )
+		goto _test_eof542;
+case 542:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st543;
+		case 78u: goto st544;
+		case 100u: goto st543;
+		case 110u: goto st544;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st543:
+	if ( ++p == pe )
+		goto _test_eof543;
+case 543:
+	switch( (*p) ) {
+		case 9u: goto tr706;
+		case 32u: goto tr706;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr707;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st544:
+	if ( ++p == pe )
+		goto _test_eof544;
+case 544:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st545;
+		case 102u: goto st545;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st545:
+	if ( ++p == pe )
+		goto _test_eof545;
+case 545:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st546;
+		case 111u: goto st546;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st546:
+	if ( ++p == pe )
+		goto _test_eof546;
+case 546:
+	switch( (*p) ) {
+		case 9u: goto tr710;
+		case 32u: goto tr710;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr711;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st547:
+	if ( ++p == pe )
+		goto _test_eof547;
+case 547:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st548;
+		case 110u: goto st548;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st548:
+	if ( ++p == pe )
+		goto _test_eof548;
+case 548:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st549;
+		case 116u: goto st549;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st549:
+	if ( ++p == pe )
+		goto _test_eof549;
+case 549:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st550;
+		case 69u: goto st553;
+		case 97u: goto st550;
+		case 101u: goto st553;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st550:
+	if ( ++p == pe )
+		goto _test_eof550;
+case 550:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st551;
+		case 99u: goto st551;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st551:
+	if ( ++p == pe )
+		goto _test_eof551;
+case 551:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st552;
+		case 116u: goto st552;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st552:
+	if ( ++p == pe )
+		goto _test_eof552;
+case 552:
+	switch( (*p) ) {
+		case 9u: goto tr718;
+		case 32u: goto tr718;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr719;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st553:
+	if ( ++p == pe )
+		goto _test_eof553;
+case 553:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st554;
+		case 110u: goto st554;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st554:
+	if ( ++p == pe )
+		goto _test_eof554;
+case 554:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st555;
+		case 116u: goto st555;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st555:
+	if ( ++p == pe )
+		goto _test_eof555;
+case 555:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st556;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st556:
+	if ( ++p == pe )
+		goto _test_eof556;
+case 556:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st557;
+		case 69u: goto st568;
+		case 76u: goto st576;
+		case 84u: goto st589;
+		case 100u: goto st557;
+		case 101u: goto st568;
+		case 108u: goto st576;
+		case 116u: goto st589;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st557:
+	if ( ++p == pe )
+		goto _test_eof557;
+case 557:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st558;
+		case 105u: goto st558;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st558:
+	if ( ++p == pe )
+		goto _test_eof558;
+case 558:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st559;
+		case 115u: goto st559;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st559:
+	if ( ++p == pe )
+		goto _test_eof559;
+case 559:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st560;
+		case 112u: goto st560;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st560:
+	if ( ++p == pe )
+		goto _test_eof560;
+case 560:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st561;
+		case 111u: goto st561;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st561:
+	if ( ++p == pe )
+		goto _test_eof561;
+case 561:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st562;
+		case 115u: goto st562;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st562:
+	if ( ++p == pe )
+		goto _test_eof562;
+case 562:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st563;
+		case 105u: goto st563;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st563:
+	if ( ++p == pe )
+		goto _test_eof563;
+case 563:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st564;
+		case 116u: goto st564;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st564:
+	if ( ++p == pe )
+		goto _test_eof564;
+case 564:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st565;
+		case 105u: goto st565;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st565:
+	if ( ++p == pe )
+		goto _test_eof565;
+case 565:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st566;
+		case 111u: goto st566;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st566:
+	if ( ++p == pe )
+		goto _test_eof566;
+case 566:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st567;
+		case 110u: goto st567;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st567:
+	if ( ++p == pe )
+		goto _test_eof567;
+case 567:
+	switch( (*p) ) {
+		case 9u: goto tr737;
+		case 32u: goto tr737;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr738;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st568:
+	if ( ++p == pe )
+		goto _test_eof568;
+case 568:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st569;
+		case 110u: goto st569;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st569:
+	if ( ++p == pe )
+		goto _test_eof569;
+case 569:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st570;
+		case 99u: goto st570;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st570:
+	if ( ++p == pe )
+		goto _test_eof570;
+case 570:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st571;
+		case 111u: goto st571;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st571:
+	if ( ++p == pe )
+		goto _test_eof571;
+case 571:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st572;
+		case 100u: goto st572;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st572:
+	if ( ++p == pe )
+		goto _test_eof572;
+case 572:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st573;
+		case 105u: goto st573;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st573:
+	if ( ++p == pe )
+		goto _test_eof573;
+case 573:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st574;
+		case 110u: goto st574;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st574:
+	if ( ++p == pe )
+		goto _test_eof574;
+case 574:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st575;
+		case 103u: goto st575;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st575:
+	if ( ++p == pe )
+		goto _test_eof575;
+case 575:
+	switch( (*p) ) {
+		case 9u: goto tr746;
+		case 32u: goto tr746;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr747;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st576:
+	if ( ++p == pe )
+		goto _test_eof576;
+case 576:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st577;
+		case 69u: goto st584;
+		case 97u: goto st577;
+		case 101u: goto st584;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st577:
+	if ( ++p == pe )
+		goto _test_eof577;
+case 577:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st578;
+		case 110u: goto st578;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st578:
+	if ( ++p == pe )
+		goto _test_eof578;
+case 578:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st579;
+		case 103u: goto st579;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st579:
+	if ( ++p == pe )
+		goto _test_eof579;
+case 579:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st580;
+		case 117u: goto st580;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st580:
+	if ( ++p == pe )
+		goto _test_eof580;
+case 580:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st581;
+		case 97u: goto st581;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st581:
+	if ( ++p == pe )
+		goto _test_eof581;
+case 581:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st582;
+		case 103u: goto st582;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st582:
+	if ( ++p == pe )
+		goto _test_eof582;
+case 582:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st583;
+		case 101u: goto st583;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st583:
+	if ( ++p == pe )
+		goto _test_eof583;
+case 583:
+	switch( (*p) ) {
+		case 9u: goto tr756;
+		case 32u: goto tr756;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr757;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st584:
+	if ( ++p == pe )
+		goto _test_eof584;
+case 584:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st585;
+		case 110u: goto st585;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st585:
+	if ( ++p == pe )
+		goto _test_eof585;
+case 585:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st586;
+		case 103u: goto st586;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st586:
+	if ( ++p == pe )
+		goto _test_eof586;
+case 586:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st587;
+		case 116u: goto st587;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st587:
+	if ( ++p == pe )
+		goto _test_eof587;
+case 587:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 72u: goto st588;
+		case 104u: goto st588;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr592:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st588;
+st588:
+	if ( ++p == pe )
+		goto _test_eof588;
+case 588:
+#line 48351 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr762;
+		case 32u: goto tr762;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr763;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st589:
+	if ( ++p == pe )
+		goto _test_eof589;
+case 589:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 89u: goto st590;
+		case 121u: goto st590;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st590:
+	if ( ++p == pe )
+		goto _test_eof590;
+case 590:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st591;
+		case 112u: goto st591;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st591:
+	if ( ++p == pe )
+		goto _test_eof591;
+case 591:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st592;
+		case 101u: goto st592;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st592:
+	if ( ++p == pe )
+		goto _test_eof592;
+case 592:
+	switch( (*p) ) {
+		case 9u: goto tr695;
+		case 32u: goto tr695;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr696;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st593:
+	if ( ++p == pe )
+		goto _test_eof593;
+case 593:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st594;
+		case 101u: goto st594;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st594:
+	if ( ++p == pe )
+		goto _test_eof594;
+case 594:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 81u: goto st595;
+		case 113u: goto st595;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st595:
+	if ( ++p == pe )
+		goto _test_eof595;
+case 595:
+	switch( (*p) ) {
+		case 9u: goto tr769;
+		case 32u: goto tr769;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr770;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr587:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st596;
+st596:
+	if ( ++p == pe )
+		goto _test_eof596;
+case 596:
+#line 48588 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st597;
+		case 97u: goto st597;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st597:
+	if ( ++p == pe )
+		goto _test_eof597;
+case 597:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st598;
+		case 116u: goto st598;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st598:
+	if ( ++p == pe )
+		goto _test_eof598;
+case 598:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st599;
+		case 101u: goto st599;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st599:
+	if ( ++p == pe )
+		goto _test_eof599;
+case 599:
+	switch( (*p) ) {
+		case 9u: goto tr774;
+		case 32u: goto tr774;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr775;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr588:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st600;
+st600:
+	if ( ++p == pe )
+		goto _test_eof600;
+case 600:
+#line 48709 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr746;
+		case 32u: goto tr746;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr747;
+		case 82u: goto st601;
+		case 86u: goto st610;
+		case 88u: goto st614;
+		case 114u: goto st601;
+		case 118u: goto st610;
+		case 120u: goto st614;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st601:
+	if ( ++p == pe )
+		goto _test_eof601;
+case 601:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st602;
+		case 114u: goto st602;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st602:
+	if ( ++p == pe )
+		goto _test_eof602;
+case 602:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st603;
+		case 111u: goto st603;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st603:
+	if ( ++p == pe )
+		goto _test_eof603;
+case 603:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st604;
+		case 114u: goto st604;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st604:
+	if ( ++p == pe )
+		goto _test_eof604;
+case 604:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st605;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st605:
+	if ( ++p == pe )
+		goto _test_eof605;
+case 605:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st606;
+		case 105u: goto st606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st606:
+	if ( ++p == pe )
+		goto _test_eof606;
+case 606:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st607;
+		case 110u: goto st607;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st607:
+	if ( ++p == pe )
+		goto _test_eof607;
+case 607:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st608;
+		case 102u: goto st608;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st608:
+	if ( ++p == pe )
+		goto _test_eof608;
+case 608:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st609;
+		case 111u: goto st609;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st609:
+	if ( ++p == pe )
+		goto _test_eof609;
+case 609:
+	switch( (*p) ) {
+		case 9u: goto tr787;
+		case 32u: goto tr787;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr788;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st610:
+	if ( ++p == pe )
+		goto _test_eof610;
+case 610:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st611;
+		case 101u: goto st611;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st611:
+	if ( ++p == pe )
+		goto _test_eof611;
+case 611:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st612;
+		case 110u: goto st612;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st612:
+	if ( ++p == pe )
+		goto _test_eof612;
+case 612:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st613;
+		case 116u: goto st613;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st613:
+	if ( ++p == pe )
+		goto _test_eof613;
+case 613:
+	switch( (*p) ) {
+		case 9u: goto tr792;
+		case 32u: goto tr792;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr793;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st614:
+	if ( ++p == pe )
+		goto _test_eof614;
+case 614:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st615;
+		case 112u: goto st615;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st615:
+	if ( ++p == pe )
+		goto _test_eof615;
+case 615:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st616;
+		case 105u: goto st616;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st616:
+	if ( ++p == pe )
+		goto _test_eof616;
+case 616:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st617;
+		case 114u: goto st617;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st617:
+	if ( ++p == pe )
+		goto _test_eof617;
+case 617:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st618;
+		case 101u: goto st618;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st618:
+	if ( ++p == pe )
+		goto _test_eof618;
+case 618:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st619;
+		case 115u: goto st619;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st619:
+	if ( ++p == pe )
+		goto _test_eof619;
+case 619:
+	switch( (*p) ) {
+		case 9u: goto tr799;
+		case 32u: goto tr799;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr800;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr589:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st620;
+st620:
+	if ( ++p == pe )
+		goto _test_eof620;
+case 620:
+#line 49307 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr801;
+		case 32u: goto tr801;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr802;
+		case 82u: goto st621;
+		case 114u: goto st621;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st621:
+	if ( ++p == pe )
+		goto _test_eof621;
+case 621:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st622;
+		case 111u: goto st622;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st622:
+	if ( ++p == pe )
+		goto _test_eof622;
+case 622:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 77u: goto st623;
+		case 109u: goto st623;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st623:
+	if ( ++p == pe )
+		goto _test_eof623;
+case 623:
+	switch( (*p) ) {
+		case 9u: goto tr801;
+		case 32u: goto tr801;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr802;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr590:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st624;
+st624:
+	if ( ++p == pe )
+		goto _test_eof624;
+case 624:
+#line 49428 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr706;
+		case 32u: goto tr706;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr707;
+		case 78u: goto st625;
+		case 110u: goto st625;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st625:
+	if ( ++p == pe )
+		goto _test_eof625;
+case 625:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st626;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st635;
+		case 102u: goto st635;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st626:
+	if ( ++p == pe )
+		goto _test_eof626;
+case 626:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st627;
+		case 114u: goto st627;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st627:
+	if ( ++p == pe )
+		goto _test_eof627;
+case 627:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st628;
+		case 101u: goto st628;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st628:
+	if ( ++p == pe )
+		goto _test_eof628;
+case 628:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st629;
+		case 112u: goto st629;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st629:
+	if ( ++p == pe )
+		goto _test_eof629;
+case 629:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 76u: goto st630;
+		case 108u: goto st630;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st630:
+	if ( ++p == pe )
+		goto _test_eof630;
+case 630:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 89u: goto st631;
+		case 121u: goto st631;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st631:
+	if ( ++p == pe )
+		goto _test_eof631;
+case 631:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st632;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st632:
+	if ( ++p == pe )
+		goto _test_eof632;
+case 632:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st633;
+		case 116u: goto st633;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st633:
+	if ( ++p == pe )
+		goto _test_eof633;
+case 633:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st634;
+		case 111u: goto st634;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st634:
+	if ( ++p == pe )
+		goto _test_eof634;
+case 634:
+	switch( (*p) ) {
+		case 9u: goto tr817;
+		case 32u: goto tr817;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr818;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st635:
+	if ( ++p == pe )
+		goto _test_eof635;
+case 635:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st636;
+		case 111u: goto st636;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st636:
+	if ( ++p == pe )
+		goto _test_eof636;
+case 636:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st637;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st637:
+	if ( ++p == pe )
+		goto _test_eof637;
+case 637:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st638;
+		case 112u: goto st638;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st638:
+	if ( ++p == pe )
+		goto _test_eof638;
+case 638:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st639;
+		case 97u: goto st639;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st639:
+	if ( ++p == pe )
+		goto _test_eof639;
+case 639:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st640;
+		case 99u: goto st640;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st640:
+	if ( ++p == pe )
+		goto _test_eof640;
+case 640:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 75u: goto st641;
+		case 107u: goto st641;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st641:
+	if ( ++p == pe )
+		goto _test_eof641;
+case 641:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st642;
+		case 97u: goto st642;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st642:
+	if ( ++p == pe )
+		goto _test_eof642;
+case 642:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st643;
+		case 103u: goto st643;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st643:
+	if ( ++p == pe )
+		goto _test_eof643;
+case 643:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st644;
+		case 101u: goto st644;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st644:
+	if ( ++p == pe )
+		goto _test_eof644;
+case 644:
+	switch( (*p) ) {
+		case 9u: goto tr828;
+		case 32u: goto tr828;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr829;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr591:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st645;
+st645:
+	if ( ++p == pe )
+		goto _test_eof645;
+case 645:
+#line 50050 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr830;
+		case 32u: goto tr830;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr831;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr593:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st646;
+st646:
+	if ( ++p == pe )
+		goto _test_eof646;
+case 646:
+#line 50081 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr718;
+		case 32u: goto tr718;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr719;
+		case 65u: goto st647;
+		case 73u: goto st658;
+		case 97u: goto st647;
+		case 105u: goto st658;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st647:
+	if ( ++p == pe )
+		goto _test_eof647;
+case 647:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 88u: goto st648;
+		case 120u: goto st648;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st648:
+	if ( ++p == pe )
+		goto _test_eof648;
+case 648:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st649;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st649:
+	if ( ++p == pe )
+		goto _test_eof649;
+case 649:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st650;
+		case 102u: goto st650;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st650:
+	if ( ++p == pe )
+		goto _test_eof650;
+case 650:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st651;
+		case 111u: goto st651;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st651:
+	if ( ++p == pe )
+		goto _test_eof651;
+case 651:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st652;
+		case 114u: goto st652;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st652:
+	if ( ++p == pe )
+		goto _test_eof652;
+case 652:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 87u: goto st653;
+		case 119u: goto st653;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st653:
+	if ( ++p == pe )
+		goto _test_eof653;
+case 653:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st654;
+		case 97u: goto st654;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st654:
+	if ( ++p == pe )
+		goto _test_eof654;
+case 654:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st655;
+		case 114u: goto st655;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st655:
+	if ( ++p == pe )
+		goto _test_eof655;
+case 655:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st656;
+		case 100u: goto st656;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st656:
+	if ( ++p == pe )
+		goto _test_eof656;
+case 656:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st657;
+		case 115u: goto st657;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st657:
+	if ( ++p == pe )
+		goto _test_eof657;
+case 657:
+	switch( (*p) ) {
+		case 9u: goto tr844;
+		case 32u: goto tr844;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr845;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st658:
+	if ( ++p == pe )
+		goto _test_eof658;
+case 658:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 77u: goto st659;
+		case 78u: goto st669;
+		case 109u: goto st659;
+		case 110u: goto st669;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st659:
+	if ( ++p == pe )
+		goto _test_eof659;
+case 659:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st660;
+		case 101u: goto st660;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st660:
+	if ( ++p == pe )
+		goto _test_eof660;
+case 660:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st661;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st661:
+	if ( ++p == pe )
+		goto _test_eof661;
+case 661:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 86u: goto st662;
+		case 118u: goto st662;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st662:
+	if ( ++p == pe )
+		goto _test_eof662;
+case 662:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st663;
+		case 101u: goto st663;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st663:
+	if ( ++p == pe )
+		goto _test_eof663;
+case 663:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st664;
+		case 114u: goto st664;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st664:
+	if ( ++p == pe )
+		goto _test_eof664;
+case 664:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st665;
+		case 115u: goto st665;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st665:
+	if ( ++p == pe )
+		goto _test_eof665;
+case 665:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st666;
+		case 105u: goto st666;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st666:
+	if ( ++p == pe )
+		goto _test_eof666;
+case 666:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st667;
+		case 111u: goto st667;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st667:
+	if ( ++p == pe )
+		goto _test_eof667;
+case 667:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st668;
+		case 110u: goto st668;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st668:
+	if ( ++p == pe )
+		goto _test_eof668;
+case 668:
+	switch( (*p) ) {
+		case 9u: goto tr857;
+		case 32u: goto tr857;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr858;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st669:
+	if ( ++p == pe )
+		goto _test_eof669;
+case 669:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st670;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st670:
+	if ( ++p == pe )
+		goto _test_eof670;
+case 670:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st671;
+		case 83u: goto st678;
+		case 101u: goto st671;
+		case 115u: goto st678;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st671:
+	if ( ++p == pe )
+		goto _test_eof671;
+case 671:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 88u: goto st672;
+		case 120u: goto st672;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st672:
+	if ( ++p == pe )
+		goto _test_eof672;
+case 672:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st673;
+		case 112u: goto st673;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st673:
+	if ( ++p == pe )
+		goto _test_eof673;
+case 673:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st674;
+		case 105u: goto st674;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st674:
+	if ( ++p == pe )
+		goto _test_eof674;
+case 674:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st675;
+		case 114u: goto st675;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st675:
+	if ( ++p == pe )
+		goto _test_eof675;
+case 675:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st676;
+		case 101u: goto st676;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st676:
+	if ( ++p == pe )
+		goto _test_eof676;
+case 676:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st677;
+		case 115u: goto st677;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st677:
+	if ( ++p == pe )
+		goto _test_eof677;
+case 677:
+	switch( (*p) ) {
+		case 9u: goto tr868;
+		case 32u: goto tr868;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr869;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st678:
+	if ( ++p == pe )
+		goto _test_eof678;
+case 678:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st679;
+		case 101u: goto st679;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st679:
+	if ( ++p == pe )
+		goto _test_eof679;
+case 679:
+	switch( (*p) ) {
+		case 9u: goto tr871;
+		case 32u: goto tr871;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr872;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr594:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st680;
+st680:
+	if ( ++p == pe )
+		goto _test_eof680;
+case 680:
+#line 51093 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr792;
+		case 32u: goto tr792;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr793;
+		case 82u: goto st681;
+		case 114u: goto st681;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st681:
+	if ( ++p == pe )
+		goto _test_eof681;
+case 681:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st682;
+		case 103u: goto st682;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st682:
+	if ( ++p == pe )
+		goto _test_eof682;
+case 682:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st683;
+		case 97u: goto st683;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st683:
+	if ( ++p == pe )
+		goto _test_eof683;
+case 683:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st684;
+		case 110u: goto st684;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st684:
+	if ( ++p == pe )
+		goto _test_eof684;
+case 684:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st685;
+		case 105u: goto st685;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st685:
+	if ( ++p == pe )
+		goto _test_eof685;
+case 685:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 90u: goto st686;
+		case 122u: goto st686;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st686:
+	if ( ++p == pe )
+		goto _test_eof686;
+case 686:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st687;
+		case 97u: goto st687;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st687:
+	if ( ++p == pe )
+		goto _test_eof687;
+case 687:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st688;
+		case 116u: goto st688;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st688:
+	if ( ++p == pe )
+		goto _test_eof688;
+case 688:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st689;
+		case 105u: goto st689;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st689:
+	if ( ++p == pe )
+		goto _test_eof689;
+case 689:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st690;
+		case 111u: goto st690;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st690:
+	if ( ++p == pe )
+		goto _test_eof690;
+case 690:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st691;
+		case 110u: goto st691;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st691:
+	if ( ++p == pe )
+		goto _test_eof691;
+case 691:
+	switch( (*p) ) {
+		case 9u: goto tr884;
+		case 32u: goto tr884;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr885;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr595:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st692;
+st692:
+	if ( ++p == pe )
+		goto _test_eof692;
+case 692:
+#line 51454 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st693;
+		case 114u: goto st693;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st693:
+	if ( ++p == pe )
+		goto _test_eof693;
+case 693:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st694;
+		case 79u: goto st700;
+		case 105u: goto st694;
+		case 111u: goto st700;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st694:
+	if ( ++p == pe )
+		goto _test_eof694;
+case 694:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st695;
+		case 111u: goto st695;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st695:
+	if ( ++p == pe )
+		goto _test_eof695;
+case 695:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st696;
+		case 114u: goto st696;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st696:
+	if ( ++p == pe )
+		goto _test_eof696;
+case 696:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st697;
+		case 105u: goto st697;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st697:
+	if ( ++p == pe )
+		goto _test_eof697;
+case 697:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st698;
+		case 116u: goto st698;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st698:
+	if ( ++p == pe )
+		goto _test_eof698;
+case 698:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 89u: goto st699;
+		case 121u: goto st699;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st699:
+	if ( ++p == pe )
+		goto _test_eof699;
+case 699:
+	switch( (*p) ) {
+		case 9u: goto tr894;
+		case 32u: goto tr894;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr895;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st700:
+	if ( ++p == pe )
+		goto _test_eof700;
+case 700:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 88u: goto st701;
+		case 120u: goto st701;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st701:
+	if ( ++p == pe )
+		goto _test_eof701;
+case 701:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 89u: goto st702;
+		case 121u: goto st702;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st702:
+	if ( ++p == pe )
+		goto _test_eof702;
+case 702:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st703;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st703:
+	if ( ++p == pe )
+		goto _test_eof703;
+case 703:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st704;
+		case 82u: goto st725;
+		case 97u: goto st704;
+		case 114u: goto st725;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st704:
+	if ( ++p == pe )
+		goto _test_eof704;
+case 704:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st705;
+		case 117u: goto st705;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st705:
+	if ( ++p == pe )
+		goto _test_eof705;
+case 705:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st706;
+		case 116u: goto st706;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st706:
+	if ( ++p == pe )
+		goto _test_eof706;
+case 706:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 72u: goto st707;
+		case 104u: goto st707;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st707:
+	if ( ++p == pe )
+		goto _test_eof707;
+case 707:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st708;
+		case 79u: goto st716;
+		case 101u: goto st708;
+		case 111u: goto st716;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st708:
+	if ( ++p == pe )
+		goto _test_eof708;
+case 708:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st709;
+		case 110u: goto st709;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st709:
+	if ( ++p == pe )
+		goto _test_eof709;
+case 709:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st710;
+		case 116u: goto st710;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st710:
+	if ( ++p == pe )
+		goto _test_eof710;
+case 710:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st711;
+		case 105u: goto st711;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st711:
+	if ( ++p == pe )
+		goto _test_eof711;
+case 711:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st712;
+		case 99u: goto st712;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st712:
+	if ( ++p == pe )
+		goto _test_eof712;
+case 712:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st713;
+		case 97u: goto st713;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st713:
+	if ( ++p == pe )
+		goto _test_eof713;
+case 713:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st714;
+		case 116u: goto st714;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st714:
+	if ( ++p == pe )
+		goto _test_eof714;
+case 714:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st715;
+		case 101u: goto st715;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st715:
+	if ( ++p == pe )
+		goto _test_eof715;
+case 715:
+	switch( (*p) ) {
+		case 9u: goto tr913;
+		case 32u: goto tr913;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr914;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st716:
+	if ( ++p == pe )
+		goto _test_eof716;
+case 716:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st717;
+		case 114u: goto st717;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st717:
+	if ( ++p == pe )
+		goto _test_eof717;
+case 717:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st718;
+		case 105u: goto st718;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st718:
+	if ( ++p == pe )
+		goto _test_eof718;
+case 718:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 90u: goto st719;
+		case 122u: goto st719;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 89u ) {
+			if ( 95u <= (*p) && (*p) <= 121u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st719:
+	if ( ++p == pe )
+		goto _test_eof719;
+case 719:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st720;
+		case 97u: goto st720;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st720:
+	if ( ++p == pe )
+		goto _test_eof720;
+case 720:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st721;
+		case 116u: goto st721;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st721:
+	if ( ++p == pe )
+		goto _test_eof721;
+case 721:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st722;
+		case 105u: goto st722;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st722:
+	if ( ++p == pe )
+		goto _test_eof722;
+case 722:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st723;
+		case 111u: goto st723;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st723:
+	if ( ++p == pe )
+		goto _test_eof723;
+case 723:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st724;
+		case 110u: goto st724;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st724:
+	if ( ++p == pe )
+		goto _test_eof724;
+case 724:
+	switch( (*p) ) {
+		case 9u: goto tr923;
+		case 32u: goto tr923;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr924;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st725:
+	if ( ++p == pe )
+		goto _test_eof725;
+case 725:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st726;
+		case 101u: goto st726;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st726:
+	if ( ++p == pe )
+		goto _test_eof726;
+case 726:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 81u: goto st727;
+		case 113u: goto st727;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st727:
+	if ( ++p == pe )
+		goto _test_eof727;
+case 727:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st728;
+		case 117u: goto st728;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st728:
+	if ( ++p == pe )
+		goto _test_eof728;
+case 728:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st729;
+		case 105u: goto st729;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st729:
+	if ( ++p == pe )
+		goto _test_eof729;
+case 729:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st730;
+		case 114u: goto st730;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st730:
+	if ( ++p == pe )
+		goto _test_eof730;
+case 730:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st731;
+		case 101u: goto st731;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st731:
+	if ( ++p == pe )
+		goto _test_eof731;
+case 731:
+	switch( (*p) ) {
+		case 9u: goto tr931;
+		case 32u: goto tr931;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr932;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr596:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st732;
+st732:
+	if ( ++p == pe )
+		goto _test_eof732;
+case 732:
+#line 52652 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr933;
+		case 32u: goto tr933;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr934;
+		case 65u: goto st733;
+		case 69u: goto st736;
+		case 79u: goto st783;
+		case 83u: goto st787;
+		case 97u: goto st733;
+		case 101u: goto st736;
+		case 111u: goto st783;
+		case 115u: goto st787;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st733:
+	if ( ++p == pe )
+		goto _test_eof733;
+case 733:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st734;
+		case 99u: goto st734;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st734:
+	if ( ++p == pe )
+		goto _test_eof734;
+case 734:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 75u: goto st735;
+		case 107u: goto st735;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st735:
+	if ( ++p == pe )
+		goto _test_eof735;
+case 735:
+	switch( (*p) ) {
+		case 9u: goto tr941;
+		case 32u: goto tr941;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr942;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st736:
+	if ( ++p == pe )
+		goto _test_eof736;
+case 736:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st737;
+		case 67u: goto st741;
+		case 70u: goto st757;
+		case 80u: goto st763;
+		case 81u: goto st769;
+		case 84u: goto st774;
+		case 97u: goto st737;
+		case 99u: goto st741;
+		case 102u: goto st757;
+		case 112u: goto st763;
+		case 113u: goto st769;
+		case 116u: goto st774;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st737:
+	if ( ++p == pe )
+		goto _test_eof737;
+case 737:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st738;
+		case 115u: goto st738;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st738:
+	if ( ++p == pe )
+		goto _test_eof738;
+case 738:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st739;
+		case 111u: goto st739;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st739:
+	if ( ++p == pe )
+		goto _test_eof739;
+case 739:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st740;
+		case 110u: goto st740;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st740:
+	if ( ++p == pe )
+		goto _test_eof740;
+case 740:
+	switch( (*p) ) {
+		case 9u: goto tr952;
+		case 32u: goto tr952;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr953;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st741:
+	if ( ++p == pe )
+		goto _test_eof741;
+case 741:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st742;
+		case 86u: goto st751;
+		case 111u: goto st742;
+		case 118u: goto st751;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st742:
+	if ( ++p == pe )
+		goto _test_eof742;
+case 742:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st743;
+		case 114u: goto st743;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st743:
+	if ( ++p == pe )
+		goto _test_eof743;
+case 743:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st744;
+		case 100u: goto st744;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st744:
+	if ( ++p == pe )
+		goto _test_eof744;
+case 744:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st745;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st745:
+	if ( ++p == pe )
+		goto _test_eof745;
+case 745:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st746;
+		case 114u: goto st746;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st746:
+	if ( ++p == pe )
+		goto _test_eof746;
+case 746:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st747;
+		case 111u: goto st747;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st747:
+	if ( ++p == pe )
+		goto _test_eof747;
+case 747:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st748;
+		case 117u: goto st748;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st748:
+	if ( ++p == pe )
+		goto _test_eof748;
+case 748:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st749;
+		case 116u: goto st749;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st749:
+	if ( ++p == pe )
+		goto _test_eof749;
+case 749:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st750;
+		case 101u: goto st750;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st750:
+	if ( ++p == pe )
+		goto _test_eof750;
+case 750:
+	switch( (*p) ) {
+		case 9u: goto tr964;
+		case 32u: goto tr964;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr965;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st751:
+	if ( ++p == pe )
+		goto _test_eof751;
+case 751:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st752;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st752:
+	if ( ++p == pe )
+		goto _test_eof752;
+case 752:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st753;
+		case 105u: goto st753;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st753:
+	if ( ++p == pe )
+		goto _test_eof753;
+case 753:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st754;
+		case 110u: goto st754;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st754:
+	if ( ++p == pe )
+		goto _test_eof754;
+case 754:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st755;
+		case 102u: goto st755;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st755:
+	if ( ++p == pe )
+		goto _test_eof755;
+case 755:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st756;
+		case 111u: goto st756;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st756:
+	if ( ++p == pe )
+		goto _test_eof756;
+case 756:
+	switch( (*p) ) {
+		case 9u: goto tr971;
+		case 32u: goto tr971;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr972;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st757:
+	if ( ++p == pe )
+		goto _test_eof757;
+case 757:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st758;
+		case 101u: goto st758;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st758:
+	if ( ++p == pe )
+		goto _test_eof758;
+case 758:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st759;
+		case 114u: goto st759;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st759:
+	if ( ++p == pe )
+		goto _test_eof759;
+case 759:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st760;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st760:
+	if ( ++p == pe )
+		goto _test_eof760;
+case 760:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st761;
+		case 116u: goto st761;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st761:
+	if ( ++p == pe )
+		goto _test_eof761;
+case 761:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st762;
+		case 111u: goto st762;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st762:
+	if ( ++p == pe )
+		goto _test_eof762;
+case 762:
+	switch( (*p) ) {
+		case 9u: goto tr933;
+		case 32u: goto tr933;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr934;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st763:
+	if ( ++p == pe )
+		goto _test_eof763;
+case 763:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 76u: goto st764;
+		case 108u: goto st764;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st764:
+	if ( ++p == pe )
+		goto _test_eof764;
+case 764:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 89u: goto st765;
+		case 121u: goto st765;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st765:
+	if ( ++p == pe )
+		goto _test_eof765;
+case 765:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st766;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st766:
+	if ( ++p == pe )
+		goto _test_eof766;
+case 766:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st767;
+		case 116u: goto st767;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st767:
+	if ( ++p == pe )
+		goto _test_eof767;
+case 767:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st768;
+		case 111u: goto st768;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st768:
+	if ( ++p == pe )
+		goto _test_eof768;
+case 768:
+	switch( (*p) ) {
+		case 9u: goto tr983;
+		case 32u: goto tr983;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr984;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st769:
+	if ( ++p == pe )
+		goto _test_eof769;
+case 769:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st770;
+		case 117u: goto st770;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st770:
+	if ( ++p == pe )
+		goto _test_eof770;
+case 770:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st771;
+		case 105u: goto st771;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st771:
+	if ( ++p == pe )
+		goto _test_eof771;
+case 771:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st772;
+		case 114u: goto st772;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st772:
+	if ( ++p == pe )
+		goto _test_eof772;
+case 772:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st773;
+		case 101u: goto st773;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st773:
+	if ( ++p == pe )
+		goto _test_eof773;
+case 773:
+	switch( (*p) ) {
+		case 9u: goto tr989;
+		case 32u: goto tr989;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr990;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st774:
+	if ( ++p == pe )
+		goto _test_eof774;
+case 774:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st775;
+		case 114u: goto st775;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st775:
+	if ( ++p == pe )
+		goto _test_eof775;
+case 775:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 89u: goto st776;
+		case 121u: goto st776;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st776:
+	if ( ++p == pe )
+		goto _test_eof776;
+case 776:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st777;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st777:
+	if ( ++p == pe )
+		goto _test_eof777;
+case 777:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st778;
+		case 97u: goto st778;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st778:
+	if ( ++p == pe )
+		goto _test_eof778;
+case 778:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 70u: goto st779;
+		case 102u: goto st779;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st779:
+	if ( ++p == pe )
+		goto _test_eof779;
+case 779:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st780;
+		case 116u: goto st780;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st780:
+	if ( ++p == pe )
+		goto _test_eof780;
+case 780:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st781;
+		case 101u: goto st781;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st781:
+	if ( ++p == pe )
+		goto _test_eof781;
+case 781:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st782;
+		case 114u: goto st782;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st782:
+	if ( ++p == pe )
+		goto _test_eof782;
+case 782:
+	switch( (*p) ) {
+		case 9u: goto tr999;
+		case 32u: goto tr999;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1000;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st783:
+	if ( ++p == pe )
+		goto _test_eof783;
+case 783:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st784;
+		case 117u: goto st784;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st784:
+	if ( ++p == pe )
+		goto _test_eof784;
+case 784:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st785;
+		case 116u: goto st785;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st785:
+	if ( ++p == pe )
+		goto _test_eof785;
+case 785:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st786;
+		case 101u: goto st786;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st786:
+	if ( ++p == pe )
+		goto _test_eof786;
+case 786:
+	switch( (*p) ) {
+		case 9u: goto tr1004;
+		case 32u: goto tr1004;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1005;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st787:
+	if ( ++p == pe )
+		goto _test_eof787;
+case 787:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st788;
+		case 101u: goto st788;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st788:
+	if ( ++p == pe )
+		goto _test_eof788;
+case 788:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 81u: goto st789;
+		case 113u: goto st789;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st789:
+	if ( ++p == pe )
+		goto _test_eof789;
+case 789:
+	switch( (*p) ) {
+		case 9u: goto tr1008;
+		case 32u: goto tr1008;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1009;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr597:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st790;
+st790:
+	if ( ++p == pe )
+		goto _test_eof790;
+case 790:
+#line 54378 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr1010;
+		case 32u: goto tr1010;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1011;
+		case 69u: goto st791;
+		case 85u: goto st809;
+		case 101u: goto st791;
+		case 117u: goto st809;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st791:
+	if ( ++p == pe )
+		goto _test_eof791;
+case 791:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st792;
+		case 83u: goto st796;
+		case 114u: goto st792;
+		case 115u: goto st796;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st792:
+	if ( ++p == pe )
+		goto _test_eof792;
+case 792:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 86u: goto st793;
+		case 118u: goto st793;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st793:
+	if ( ++p == pe )
+		goto _test_eof793;
+case 793:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st794;
+		case 101u: goto st794;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st794:
+	if ( ++p == pe )
+		goto _test_eof794;
+case 794:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st795;
+		case 114u: goto st795;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st795:
+	if ( ++p == pe )
+		goto _test_eof795;
+case 795:
+	switch( (*p) ) {
+		case 9u: goto tr1019;
+		case 32u: goto tr1019;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1020;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st796:
+	if ( ++p == pe )
+		goto _test_eof796;
+case 796:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st797;
+		case 115u: goto st797;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st797:
+	if ( ++p == pe )
+		goto _test_eof797;
+case 797:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st798;
+		case 105u: goto st798;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st798:
+	if ( ++p == pe )
+		goto _test_eof798;
+case 798:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st799;
+		case 111u: goto st799;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st799:
+	if ( ++p == pe )
+		goto _test_eof799;
+case 799:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st800;
+		case 110u: goto st800;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st800:
+	if ( ++p == pe )
+		goto _test_eof800;
+case 800:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st801;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st801:
+	if ( ++p == pe )
+		goto _test_eof801;
+case 801:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st802;
+		case 101u: goto st802;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st802:
+	if ( ++p == pe )
+		goto _test_eof802;
+case 802:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 88u: goto st803;
+		case 120u: goto st803;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st803:
+	if ( ++p == pe )
+		goto _test_eof803;
+case 803:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st804;
+		case 112u: goto st804;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st804:
+	if ( ++p == pe )
+		goto _test_eof804;
+case 804:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st805;
+		case 105u: goto st805;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st805:
+	if ( ++p == pe )
+		goto _test_eof805;
+case 805:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st806;
+		case 114u: goto st806;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st806:
+	if ( ++p == pe )
+		goto _test_eof806;
+case 806:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st807;
+		case 101u: goto st807;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st807:
+	if ( ++p == pe )
+		goto _test_eof807;
+case 807:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st808;
+		case 115u: goto st808;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr602:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st808;
+st808:
+	if ( ++p == pe )
+		goto _test_eof808;
+case 808:
+#line 54920 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr1033;
+		case 32u: goto tr1033;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1034;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st809:
+	if ( ++p == pe )
+		goto _test_eof809;
+case 809:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 66u: goto st810;
+		case 80u: goto st830;
+		case 98u: goto st810;
+		case 112u: goto st830;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st810:
+	if ( ++p == pe )
+		goto _test_eof810;
+case 810:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 74u: goto st811;
+		case 83u: goto st815;
+		case 106u: goto st811;
+		case 115u: goto st815;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st811:
+	if ( ++p == pe )
+		goto _test_eof811;
+case 811:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st812;
+		case 101u: goto st812;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st812:
+	if ( ++p == pe )
+		goto _test_eof812;
+case 812:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st813;
+		case 99u: goto st813;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st813:
+	if ( ++p == pe )
+		goto _test_eof813;
+case 813:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st814;
+		case 116u: goto st814;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st814:
+	if ( ++p == pe )
+		goto _test_eof814;
+case 814:
+	switch( (*p) ) {
+		case 9u: goto tr1010;
+		case 32u: goto tr1010;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1011;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st815:
+	if ( ++p == pe )
+		goto _test_eof815;
+case 815:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st816;
+		case 99u: goto st816;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st816:
+	if ( ++p == pe )
+		goto _test_eof816;
+case 816:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st817;
+		case 114u: goto st817;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st817:
+	if ( ++p == pe )
+		goto _test_eof817;
+case 817:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st818;
+		case 105u: goto st818;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st818:
+	if ( ++p == pe )
+		goto _test_eof818;
+case 818:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st819;
+		case 112u: goto st819;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st819:
+	if ( ++p == pe )
+		goto _test_eof819;
+case 819:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st820;
+		case 116u: goto st820;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st820:
+	if ( ++p == pe )
+		goto _test_eof820;
+case 820:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st821;
+		case 105u: goto st821;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st821:
+	if ( ++p == pe )
+		goto _test_eof821;
+case 821:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st822;
+		case 111u: goto st822;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st822:
+	if ( ++p == pe )
+		goto _test_eof822;
+case 822:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st823;
+		case 110u: goto st823;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st823:
+	if ( ++p == pe )
+		goto _test_eof823;
+case 823:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st824;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st824:
+	if ( ++p == pe )
+		goto _test_eof824;
+case 824:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st825;
+		case 115u: goto st825;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st825:
+	if ( ++p == pe )
+		goto _test_eof825;
+case 825:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st826;
+		case 116u: goto st826;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st826:
+	if ( ++p == pe )
+		goto _test_eof826;
+case 826:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st827;
+		case 97u: goto st827;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st827:
+	if ( ++p == pe )
+		goto _test_eof827;
+case 827:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st828;
+		case 116u: goto st828;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st828:
+	if ( ++p == pe )
+		goto _test_eof828;
+case 828:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st829;
+		case 101u: goto st829;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st829:
+	if ( ++p == pe )
+		goto _test_eof829;
+case 829:
+	switch( (*p) ) {
+		case 9u: goto tr1056;
+		case 32u: goto tr1056;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1057;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st830:
+	if ( ++p == pe )
+		goto _test_eof830;
+case 830:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st831;
+		case 112u: goto st831;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st831:
+	if ( ++p == pe )
+		goto _test_eof831;
+case 831:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st832;
+		case 111u: goto st832;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st832:
+	if ( ++p == pe )
+		goto _test_eof832;
+case 832:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st833;
+		case 114u: goto st833;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st833:
+	if ( ++p == pe )
+		goto _test_eof833;
+case 833:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st834;
+		case 116u: goto st834;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st834:
+	if ( ++p == pe )
+		goto _test_eof834;
+case 834:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st835;
+		case 101u: goto st835;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st835:
+	if ( ++p == pe )
+		goto _test_eof835;
+case 835:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st645;
+		case 100u: goto st645;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr598:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st836;
+st836:
+	if ( ++p == pe )
+		goto _test_eof836;
+case 836:
+#line 55758 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr1064;
+		case 32u: goto tr1064;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1065;
+		case 73u: goto st837;
+		case 79u: goto st845;
+		case 105u: goto st837;
+		case 111u: goto st845;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st837:
+	if ( ++p == pe )
+		goto _test_eof837;
+case 837:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 77u: goto st838;
+		case 109u: goto st838;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st838:
+	if ( ++p == pe )
+		goto _test_eof838;
+case 838:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st839;
+		case 101u: goto st839;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st839:
+	if ( ++p == pe )
+		goto _test_eof839;
+case 839:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st840;
+		case 115u: goto st840;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st840:
+	if ( ++p == pe )
+		goto _test_eof840;
+case 840:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st841;
+		case 116u: goto st841;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st841:
+	if ( ++p == pe )
+		goto _test_eof841;
+case 841:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st842;
+		case 97u: goto st842;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st842:
+	if ( ++p == pe )
+		goto _test_eof842;
+case 842:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 77u: goto st843;
+		case 109u: goto st843;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st843:
+	if ( ++p == pe )
+		goto _test_eof843;
+case 843:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st844;
+		case 112u: goto st844;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st844:
+	if ( ++p == pe )
+		goto _test_eof844;
+case 844:
+	switch( (*p) ) {
+		case 9u: goto tr1075;
+		case 32u: goto tr1075;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1076;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st845:
+	if ( ++p == pe )
+		goto _test_eof845;
+case 845:
+	switch( (*p) ) {
+		case 9u: goto tr1064;
+		case 32u: goto tr1064;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1065;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr599:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st846;
+st846:
+	if ( ++p == pe )
+		goto _test_eof846;
+case 846:
+#line 56059 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr663;
+		case 32u: goto tr663;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr664;
+		case 78u: goto st847;
+		case 83u: goto st857;
+		case 110u: goto st847;
+		case 115u: goto st857;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st847:
+	if ( ++p == pe )
+		goto _test_eof847;
+case 847:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 83u: goto st848;
+		case 115u: goto st848;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st848:
+	if ( ++p == pe )
+		goto _test_eof848;
+case 848:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st849;
+		case 117u: goto st849;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st849:
+	if ( ++p == pe )
+		goto _test_eof849;
+case 849:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st850;
+		case 112u: goto st850;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st850:
+	if ( ++p == pe )
+		goto _test_eof850;
+case 850:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 80u: goto st851;
+		case 112u: goto st851;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st851:
+	if ( ++p == pe )
+		goto _test_eof851;
+case 851:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 79u: goto st852;
+		case 111u: goto st852;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st852:
+	if ( ++p == pe )
+		goto _test_eof852;
+case 852:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st853;
+		case 114u: goto st853;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st853:
+	if ( ++p == pe )
+		goto _test_eof853;
+case 853:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st854;
+		case 116u: goto st854;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st854:
+	if ( ++p == pe )
+		goto _test_eof854;
+case 854:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st855;
+		case 101u: goto st855;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st855:
+	if ( ++p == pe )
+		goto _test_eof855;
+case 855:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 68u: goto st856;
+		case 100u: goto st856;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st856:
+	if ( ++p == pe )
+		goto _test_eof856;
+case 856:
+	switch( (*p) ) {
+		case 9u: goto tr1088;
+		case 32u: goto tr1088;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1089;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st857:
+	if ( ++p == pe )
+		goto _test_eof857;
+case 857:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st858;
+		case 101u: goto st858;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st858:
+	if ( ++p == pe )
+		goto _test_eof858;
+case 858:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st859;
+		case 114u: goto st859;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st859:
+	if ( ++p == pe )
+		goto _test_eof859;
+case 859:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st860;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st860:
+	if ( ++p == pe )
+		goto _test_eof860;
+case 860:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st861;
+		case 97u: goto st861;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st861:
+	if ( ++p == pe )
+		goto _test_eof861;
+case 861:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st862;
+		case 103u: goto st862;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st862:
+	if ( ++p == pe )
+		goto _test_eof862;
+case 862:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st863;
+		case 101u: goto st863;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st863:
+	if ( ++p == pe )
+		goto _test_eof863;
+case 863:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st864;
+		case 110u: goto st864;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st864:
+	if ( ++p == pe )
+		goto _test_eof864;
+case 864:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st865;
+		case 116u: goto st865;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st865:
+	if ( ++p == pe )
+		goto _test_eof865;
+case 865:
+	switch( (*p) ) {
+		case 9u: goto tr1098;
+		case 32u: goto tr1098;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1099;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr600:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st866;
+st866:
+	if ( ++p == pe )
+		goto _test_eof866;
+case 866:
+#line 56657 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr1100;
+		case 32u: goto tr1100;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1101;
+		case 73u: goto st867;
+		case 105u: goto st867;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st867:
+	if ( ++p == pe )
+		goto _test_eof867;
+case 867:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st868;
+		case 97u: goto st868;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st868:
+	if ( ++p == pe )
+		goto _test_eof868;
+case 868:
+	switch( (*p) ) {
+		case 9u: goto tr1100;
+		case 32u: goto tr1100;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1101;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+tr601:
+#line 32 "grammar/sip_frame.rl"
+	{ name = p; c->rule = "header-name"; }
+	goto st869;
+st869:
+	if ( ++p == pe )
+		goto _test_eof869;
+case 869:
+#line 56748 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st870;
+		case 87u: goto st876;
+		case 97u: goto st870;
+		case 119u: goto st876;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st870:
+	if ( ++p == pe )
+		goto _test_eof870;
+case 870:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 82u: goto st871;
+		case 114u: goto st871;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st871:
+	if ( ++p == pe )
+		goto _test_eof871;
+case 871:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st872;
+		case 110u: goto st872;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st872:
+	if ( ++p == pe )
+		goto _test_eof872;
+case 872:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st873;
+		case 105u: goto st873;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st873:
+	if ( ++p == pe )
+		goto _test_eof873;
+case 873:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st874;
+		case 110u: goto st874;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st874:
+	if ( ++p == pe )
+		goto _test_eof874;
+case 874:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 71u: goto st875;
+		case 103u: goto st875;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st875:
+	if ( ++p == pe )
+		goto _test_eof875;
+case 875:
+	switch( (*p) ) {
+		case 9u: goto tr1111;
+		case 32u: goto tr1111;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1112;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st876:
+	if ( ++p == pe )
+		goto _test_eof876;
+case 876:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 87u: goto st877;
+		case 119u: goto st877;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st877:
+	if ( ++p == pe )
+		goto _test_eof877;
+case 877:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 45u: goto st878;
+		case 46u: goto st464;
+		case 58u: goto tr606;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st878:
+	if ( ++p == pe )
+		goto _test_eof878;
+case 878:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st879;
+		case 97u: goto st879;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st879:
+	if ( ++p == pe )
+		goto _test_eof879;
+case 879:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 85u: goto st880;
+		case 117u: goto st880;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st880:
+	if ( ++p == pe )
+		goto _test_eof880;
+case 880:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st881;
+		case 116u: goto st881;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st881:
+	if ( ++p == pe )
+		goto _test_eof881;
+case 881:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 72u: goto st882;
+		case 104u: goto st882;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st882:
+	if ( ++p == pe )
+		goto _test_eof882;
+case 882:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st883;
+		case 101u: goto st883;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st883:
+	if ( ++p == pe )
+		goto _test_eof883;
+case 883:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 78u: goto st884;
+		case 110u: goto st884;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st884:
+	if ( ++p == pe )
+		goto _test_eof884;
+case 884:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st885;
+		case 116u: goto st885;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st885:
+	if ( ++p == pe )
+		goto _test_eof885;
+case 885:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 73u: goto st886;
+		case 105u: goto st886;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st886:
+	if ( ++p == pe )
+		goto _test_eof886;
+case 886:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 67u: goto st887;
+		case 99u: goto st887;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st887:
+	if ( ++p == pe )
+		goto _test_eof887;
+case 887:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 65u: goto st888;
+		case 97u: goto st888;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 66u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st888:
+	if ( ++p == pe )
+		goto _test_eof888;
+case 888:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 84u: goto st889;
+		case 116u: goto st889;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st889:
+	if ( ++p == pe )
+		goto _test_eof889;
+case 889:
+	switch( (*p) ) {
+		case 9u: goto tr604;
+		case 32u: goto tr604;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr606;
+		case 69u: goto st890;
+		case 101u: goto st890;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st890:
+	if ( ++p == pe )
+		goto _test_eof890;
+case 890:
+	switch( (*p) ) {
+		case 9u: goto tr1127;
+		case 32u: goto tr1127;
+		case 33u: goto st464;
+		case 37u: goto st464;
+		case 39u: goto st464;
+		case 58u: goto tr1128;
+		case 126u: goto st464;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st464;
+		} else if ( (*p) >= 42u )
+			goto st464;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st464;
+		} else if ( (*p) >= 65u )
+			goto st464;
+	} else
+		goto st464;
+	goto st0;
+st891:
+	if ( ++p == pe )
+		goto _test_eof891;
+case 891:
+	switch( (*p) ) {
+		case 33u: goto tr1129;
+		case 37u: goto tr1129;
+		case 39u: goto tr1129;
+		case 83u: goto tr1130;
+		case 115u: goto tr1130;
+		case 126u: goto tr1129;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto tr1129;
+		} else if ( (*p) >= 42u )
+			goto tr1129;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto tr1129;
+		} else if ( (*p) >= 65u )
+			goto tr1129;
+	} else
+		goto tr1129;
+	goto st0;
+tr1129:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 21 "grammar/sip_frame.rl"
+	{ c->rule = "Method"; }
+	goto st892;
+st892:
+	if ( ++p == pe )
+		goto _test_eof892;
+case 892:
+#line 57434 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 32u: goto tr1131;
+		case 33u: goto st892;
+		case 37u: goto st892;
+		case 39u: goto st892;
+		case 126u: goto st892;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st892;
+		} else if ( (*p) >= 42u )
+			goto st892;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st892;
+		} else if ( (*p) >= 65u )
+			goto st892;
+	} else
+		goto st892;
+	goto st0;
+tr1131:
+#line 27 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_METHOD, mark, p); }
+	goto st893;
+st893:
+	if ( ++p == pe )
+		goto _test_eof893;
+case 893:
+#line 57463 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto st0;
+		case 13u: goto st0;
+		case 32u: goto st0;
+	}
+	goto tr1133;
+tr1133:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 22 "grammar/sip_frame.rl"
+	{ c->rule = "Request-URI"; {p = (( sipkit__skip_to_sp(p, pe)))-1;} }
+	goto st894;
+st894:
+	if ( ++p == pe )
+		goto _test_eof894;
+case 894:
+#line 57477 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto st0;
+		case 13u: goto st0;
+		case 32u: goto tr1135;
+	}
+	goto st894;
+tr1135:
+#line 28 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_RURI, mark, p); }
+	goto st895;
+st895:
+	if ( ++p == pe )
+		goto _test_eof895;
+case 895:
+#line 57490 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 83u: goto tr1136;
+		case 115u: goto tr1136;
+	}
+	goto st0;
+tr1136:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 23 "grammar/sip_frame.rl"
+	{ c->rule = "SIP-Version"; }
+	goto st896;
+st896:
+	if ( ++p == pe )
+		goto _test_eof896;
+case 896:
+#line 57503 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 73u: goto st897;
+		case 105u: goto st897;
+	}
+	goto st0;
+st897:
+	if ( ++p == pe )
+		goto _test_eof897;
+case 897:
+	switch( (*p) ) {
+		case 80u: goto st898;
+		case 112u: goto st898;
+	}
+	goto st0;
+st898:
+	if ( ++p == pe )
+		goto _test_eof898;
+case 898:
+	if ( (*p) == 47u )
+		goto st899;
+	goto st0;
+st899:
+	if ( ++p == pe )
+		goto _test_eof899;
+case 899:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st900;
+	goto st0;
+st900:
+	if ( ++p == pe )
+		goto _test_eof900;
+case 900:
+	if ( (*p) == 46u )
+		goto st901;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st900;
+	goto st0;
+st901:
+	if ( ++p == pe )
+		goto _test_eof901;
+case 901:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st902;
+	goto st0;
+st902:
+	if ( ++p == pe )
+		goto _test_eof902;
+case 902:
+	switch( (*p) ) {
+		case 10u: goto tr1143;
+		case 13u: goto tr1144;
+	}
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st902;
+	goto st0;
+tr1145:
+	cs = 926;
+#line 36 "grammar/sip_frame.rl"
+	{ c->rule = "header-name"; }
+#line 42 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_lines(c, p + 1, pe))) {p++; goto _out;} {p = (( q))-1;} cs = 1; }
+	goto _again;
+tr1143:
+	cs = 926;
+#line 29 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+#line 36 "grammar/sip_frame.rl"
+	{ c->rule = "header-name"; }
+#line 42 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_lines(c, p + 1, pe))) {p++; goto _out;} {p = (( q))-1;} cs = 1; }
+	goto _again;
+tr1158:
+	cs = 926;
+#line 31 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_REASON, mark + 1, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+#line 36 "grammar/sip_frame.rl"
+	{ c->rule = "header-name"; }
+#line 42 "grammar/sip_frame.rl"
+	{ if (!(q = sipkit__header_lines(c, p + 1, pe))) {p++; goto _out;} {p = (( q))-1;} cs = 1; }
+	goto _again;
+st926:
+	if ( ++p == pe )
+		goto _test_eof926;
+case 926:
+#line 57581 "gen/c/sip_frame.c"
+	goto st0;
+tr1144:
+#line 29 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+	goto st903;
+tr1159:
+#line 31 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_REASON, mark + 1, p); }
+#line 26 "grammar/sip_frame.rl"
+	{ c->rule = "CRLF"; }
+	goto st903;
+st903:
+	if ( ++p == pe )
+		goto _test_eof903;
+case 903:
+#line 57594 "gen/c/sip_frame.c"
+	if ( (*p) == 10u )
+		goto tr1145;
+	goto st0;
+tr1130:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 21 "grammar/sip_frame.rl"
+	{ c->rule = "Method"; }
+#line 23 "grammar/sip_frame.rl"
+	{ c->rule = "SIP-Version"; }
+	goto st904;
+st904:
+	if ( ++p == pe )
+		goto _test_eof904;
+case 904:
+#line 57606 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 32u: goto tr1131;
+		case 33u: goto st892;
+		case 37u: goto st892;
+		case 39u: goto st892;
+		case 73u: goto st905;
+		case 105u: goto st905;
+		case 126u: goto st892;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st892;
+		} else if ( (*p) >= 42u )
+			goto st892;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st892;
+		} else if ( (*p) >= 65u )
+			goto st892;
+	} else
+		goto st892;
+	goto st0;
+st905:
+	if ( ++p == pe )
+		goto _test_eof905;
+case 905:
+	switch( (*p) ) {
+		case 32u: goto tr1131;
+		case 33u: goto st892;
+		case 37u: goto st892;
+		case 39u: goto st892;
+		case 80u: goto st906;
+		case 112u: goto st906;
+		case 126u: goto st892;
+	}
+	if ( (*p) < 48u ) {
+		if ( (*p) > 43u ) {
+			if ( 45u <= (*p) && (*p) <= 46u )
+				goto st892;
+		} else if ( (*p) >= 42u )
+			goto st892;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st892;
+		} else if ( (*p) >= 65u )
+			goto st892;
+	} else
+		goto st892;
+	goto st0;
+st906:
+	if ( ++p == pe )
+		goto _test_eof906;
+case 906:
+	switch( (*p) ) {
+		case 32u: goto tr1131;
+		case 33u: goto st892;
+		case 37u: goto st892;
+		case 39u: goto st892;
+		case 47u: goto st907;
+		case 126u: goto st892;
+	}
+	if ( (*p) < 45u ) {
+		if ( 42u <= (*p) && (*p) <= 43u )
+			goto st892;
+	} else if ( (*p) > 57u ) {
+		if ( (*p) > 90u ) {
+			if ( 95u <= (*p) && (*p) <= 122u )
+				goto st892;
+		} else if ( (*p) >= 65u )
+			goto st892;
+	} else
+		goto st892;
+	goto st0;
+st907:
+	if ( ++p == pe )
+		goto _test_eof907;
+case 907:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st908;
+	goto st0;
+st908:
+	if ( ++p == pe )
+		goto _test_eof908;
+case 908:
+	if ( (*p) == 46u )
+		goto st909;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st908;
+	goto st0;
+st909:
+	if ( ++p == pe )
+		goto _test_eof909;
+case 909:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st910;
+	goto st0;
+st910:
+	if ( ++p == pe )
+		goto _test_eof910;
+case 910:
+	if ( (*p) == 32u )
+		goto tr1152;
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st910;
+	goto st0;
+tr1152:
+#line 29 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_VERSION, mark, p); }
+	goto st911;
+st911:
+	if ( ++p == pe )
+		goto _test_eof911;
+case 911:
+#line 57721 "gen/c/sip_frame.c"
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto tr1153;
+	goto st0;
+tr1153:
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 24 "grammar/sip_frame.rl"
+	{ c->rule = "Status-Code"; }
+	goto st912;
+st912:
+	if ( ++p == pe )
+		goto _test_eof912;
+case 912:
+#line 57732 "gen/c/sip_frame.c"
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st913;
+	goto st0;
+st913:
+	if ( ++p == pe )
+		goto _test_eof913;
+case 913:
+	if ( 48u <= (*p) && (*p) <= 57u )
+		goto st914;
+	goto st0;
+st914:
+	if ( ++p == pe )
+		goto _test_eof914;
+case 914:
+	if ( (*p) == 32u )
+		goto tr1156;
+	goto st0;
+tr1156:
+#line 30 "grammar/sip_frame.rl"
+	{ sipkit__start_line(c, SIPKIT__SL_STATUS, mark, p); }
+#line 20 "grammar/sip_frame.rl"
+	{ mark = p; }
+#line 25 "grammar/sip_frame.rl"
+	{ c->rule = "Reason-Phrase"; }
+	goto st915;
+st915:
+	if ( ++p == pe )
+		goto _test_eof915;
+case 915:
+#line 57758 "gen/c/sip_frame.c"
+	switch( (*p) ) {
+		case 10u: goto tr1158;
+		case 13u: goto tr1159;
+		case 37u: goto st916;
+		case 60u: goto st0;
+		case 62u: goto st0;
+		case 96u: goto st0;
+		case 127u: goto st0;
+	}
+	if ( (*p) < 192u ) {
+		if ( (*p) < 34u ) {
+			if ( (*p) > 8u ) {
+				if ( 11u <= (*p) && (*p) <= 31u )
+					goto st0;
+			} else
+				goto st0;
+		} else if ( (*p) > 35u ) {
+			if ( (*p) > 94u ) {
+				if ( 123u <= (*p) && (*p) <= 125u )
+					goto st0;
+			} else if ( (*p) >= 91u )
+				goto st0;
+		} else
+			goto st0;
+	} else if ( (*p) > 223u ) {
+		if ( (*p) < 248u ) {
+			if ( (*p) > 239u ) {
+				if ( 240u <= (*p) && (*p) <= 247u )
+					goto st920;
+			} else if ( (*p) >= 224u )
+				goto st919;
+		} else if ( (*p) > 251u ) {
+			if ( (*p) > 253u ) {
+				if ( 254u <= (*p) )
+					goto st0;
+			} else if ( (*p) >= 252u )
+				goto st922;
+		} else
+			goto st921;
+	} else
+		goto st918;
+	goto st915;
+st916:
+	if ( ++p == pe )
+		goto _test_eof916;
+case 916:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st917;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st917;
+	} else
+		goto st917;
+	goto st0;
+st917:
+	if ( ++p == pe )
+		goto _test_eof917;
+case 917:
+	if ( (*p) < 65u ) {
+		if ( 48u <= (*p) && (*p) <= 57u )
+			goto st915;
+	} else if ( (*p) > 70u ) {
+		if ( 97u <= (*p) && (*p) <= 102u )
+			goto st915;
+	} else
+		goto st915;
+	goto st0;
+st918:
+	if ( ++p == pe )
+		goto _test_eof918;
+case 918:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st915;
+	goto st0;
+st919:
+	if ( ++p == pe )
+		goto _test_eof919;
+case 919:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st918;
+	goto st0;
+st920:
+	if ( ++p == pe )
+		goto _test_eof920;
+case 920:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st919;
+	goto st0;
+st921:
+	if ( ++p == pe )
+		goto _test_eof921;
+case 921:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st920;
+	goto st0;
+st922:
+	if ( ++p == pe )
+		goto _test_eof922;
+case 922:
+	if ( 128u <= (*p) && (*p) <= 191u )
+		goto st921;
+	goto st0;
+	}
+	_test_eof1: cs = 1; goto _test_eof; 
+	_test_eof923: cs = 923; goto _test_eof; 
+	_test_eof2: cs = 2; goto _test_eof; 
+	_test_eof3: cs = 3; goto _test_eof; 
+	_test_eof4: cs = 4; goto _test_eof; 
+	_test_eof5: cs = 5; goto _test_eof; 
+	_test_eof6: cs = 6; goto _test_eof; 
+	_test_eof7: cs = 7; goto _test_eof; 
+	_test_eof8: cs = 8; goto _test_eof; 
+	_test_eof9: cs = 9; goto _test_eof; 
+	_test_eof10: cs = 10; goto _test_eof; 
+	_test_eof11: cs = 11; goto _test_eof; 
+	_test_eof12: cs = 12; goto _test_eof; 
+	_test_eof13: cs = 13; goto _test_eof; 
+	_test_eof14: cs = 14; goto _test_eof; 
+	_test_eof15: cs = 15; goto _test_eof; 
+	_test_eof16: cs = 16; goto _test_eof; 
+	_test_eof17: cs = 17; goto _test_eof; 
+	_test_eof18: cs = 18; goto _test_eof; 
+	_test_eof19: cs = 19; goto _test_eof; 
+	_test_eof20: cs = 20; goto _test_eof; 
+	_test_eof21: cs = 21; goto _test_eof; 
+	_test_eof22: cs = 22; goto _test_eof; 
+	_test_eof23: cs = 23; goto _test_eof; 
+	_test_eof24: cs = 24; goto _test_eof; 
+	_test_eof25: cs = 25; goto _test_eof; 
+	_test_eof26: cs = 26; goto _test_eof; 
+	_test_eof27: cs = 27; goto _test_eof; 
+	_test_eof28: cs = 28; goto _test_eof; 
+	_test_eof29: cs = 29; goto _test_eof; 
+	_test_eof30: cs = 30; goto _test_eof; 
+	_test_eof31: cs = 31; goto _test_eof; 
+	_test_eof32: cs = 32; goto _test_eof; 
+	_test_eof33: cs = 33; goto _test_eof; 
+	_test_eof34: cs = 34; goto _test_eof; 
+	_test_eof35: cs = 35; goto _test_eof; 
+	_test_eof36: cs = 36; goto _test_eof; 
+	_test_eof37: cs = 37; goto _test_eof; 
+	_test_eof38: cs = 38; goto _test_eof; 
+	_test_eof39: cs = 39; goto _test_eof; 
+	_test_eof40: cs = 40; goto _test_eof; 
+	_test_eof41: cs = 41; goto _test_eof; 
+	_test_eof42: cs = 42; goto _test_eof; 
+	_test_eof43: cs = 43; goto _test_eof; 
+	_test_eof44: cs = 44; goto _test_eof; 
+	_test_eof45: cs = 45; goto _test_eof; 
+	_test_eof46: cs = 46; goto _test_eof; 
+	_test_eof47: cs = 47; goto _test_eof; 
+	_test_eof48: cs = 48; goto _test_eof; 
+	_test_eof49: cs = 49; goto _test_eof; 
+	_test_eof50: cs = 50; goto _test_eof; 
+	_test_eof51: cs = 51; goto _test_eof; 
+	_test_eof52: cs = 52; goto _test_eof; 
+	_test_eof53: cs = 53; goto _test_eof; 
+	_test_eof54: cs = 54; goto _test_eof; 
+	_test_eof55: cs = 55; goto _test_eof; 
+	_test_eof56: cs = 56; goto _test_eof; 
+	_test_eof57: cs = 57; goto _test_eof; 
+	_test_eof58: cs = 58; goto _test_eof; 
+	_test_eof59: cs = 59; goto _test_eof; 
+	_test_eof60: cs = 60; goto _test_eof; 
+	_test_eof61: cs = 61; goto _test_eof; 
+	_test_eof62: cs = 62; goto _test_eof; 
+	_test_eof63: cs = 63; goto _test_eof; 
+	_test_eof64: cs = 64; goto _test_eof; 
+	_test_eof65: cs = 65; goto _test_eof; 
+	_test_eof66: cs = 66; goto _test_eof; 
+	_test_eof67: cs = 67; goto _test_eof; 
+	_test_eof68: cs = 68; goto _test_eof; 
+	_test_eof69: cs = 69; goto _test_eof; 
+	_test_eof70: cs = 70; goto _test_eof; 
+	_test_eof71: cs = 71; goto _test_eof; 
+	_test_eof72: cs = 72; goto _test_eof; 
+	_test_eof73: cs = 73; goto _test_eof; 
+	_test_eof74: cs = 74; goto _test_eof; 
+	_test_eof75: cs = 75; goto _test_eof; 
+	_test_eof76: cs = 76; goto _test_eof; 
+	_test_eof77: cs = 77; goto _test_eof; 
+	_test_eof78: cs = 78; goto _test_eof; 
+	_test_eof79: cs = 79; goto _test_eof; 
+	_test_eof80: cs = 80; goto _test_eof; 
+	_test_eof81: cs = 81; goto _test_eof; 
+	_test_eof82: cs = 82; goto _test_eof; 
+	_test_eof83: cs = 83; goto _test_eof; 
+	_test_eof84: cs = 84; goto _test_eof; 
+	_test_eof85: cs = 85; goto _test_eof; 
+	_test_eof86: cs = 86; goto _test_eof; 
+	_test_eof87: cs = 87; goto _test_eof; 
+	_test_eof88: cs = 88; goto _test_eof; 
+	_test_eof89: cs = 89; goto _test_eof; 
+	_test_eof90: cs = 90; goto _test_eof; 
+	_test_eof91: cs = 91; goto _test_eof; 
+	_test_eof92: cs = 92; goto _test_eof; 
+	_test_eof93: cs = 93; goto _test_eof; 
+	_test_eof94: cs = 94; goto _test_eof; 
+	_test_eof95: cs = 95; goto _test_eof; 
+	_test_eof96: cs = 96; goto _test_eof; 
+	_test_eof97: cs = 97; goto _test_eof; 
+	_test_eof98: cs = 98; goto _test_eof; 
+	_test_eof99: cs = 99; goto _test_eof; 
+	_test_eof100: cs = 100; goto _test_eof; 
+	_test_eof101: cs = 101; goto _test_eof; 
+	_test_eof102: cs = 102; goto _test_eof; 
+	_test_eof103: cs = 103; goto _test_eof; 
+	_test_eof104: cs = 104; goto _test_eof; 
+	_test_eof105: cs = 105; goto _test_eof; 
+	_test_eof106: cs = 106; goto _test_eof; 
+	_test_eof107: cs = 107; goto _test_eof; 
+	_test_eof108: cs = 108; goto _test_eof; 
+	_test_eof109: cs = 109; goto _test_eof; 
+	_test_eof110: cs = 110; goto _test_eof; 
+	_test_eof111: cs = 111; goto _test_eof; 
+	_test_eof112: cs = 112; goto _test_eof; 
+	_test_eof113: cs = 113; goto _test_eof; 
+	_test_eof114: cs = 114; goto _test_eof; 
+	_test_eof115: cs = 115; goto _test_eof; 
+	_test_eof116: cs = 116; goto _test_eof; 
+	_test_eof117: cs = 117; goto _test_eof; 
+	_test_eof118: cs = 118; goto _test_eof; 
+	_test_eof119: cs = 119; goto _test_eof; 
+	_test_eof120: cs = 120; goto _test_eof; 
+	_test_eof121: cs = 121; goto _test_eof; 
+	_test_eof122: cs = 122; goto _test_eof; 
+	_test_eof123: cs = 123; goto _test_eof; 
+	_test_eof124: cs = 124; goto _test_eof; 
+	_test_eof125: cs = 125; goto _test_eof; 
+	_test_eof126: cs = 126; goto _test_eof; 
+	_test_eof127: cs = 127; goto _test_eof; 
+	_test_eof128: cs = 128; goto _test_eof; 
+	_test_eof129: cs = 129; goto _test_eof; 
+	_test_eof130: cs = 130; goto _test_eof; 
+	_test_eof131: cs = 131; goto _test_eof; 
+	_test_eof132: cs = 132; goto _test_eof; 
+	_test_eof133: cs = 133; goto _test_eof; 
+	_test_eof134: cs = 134; goto _test_eof; 
+	_test_eof135: cs = 135; goto _test_eof; 
+	_test_eof136: cs = 136; goto _test_eof; 
+	_test_eof137: cs = 137; goto _test_eof; 
+	_test_eof138: cs = 138; goto _test_eof; 
+	_test_eof139: cs = 139; goto _test_eof; 
+	_test_eof140: cs = 140; goto _test_eof; 
+	_test_eof141: cs = 141; goto _test_eof; 
+	_test_eof142: cs = 142; goto _test_eof; 
+	_test_eof143: cs = 143; goto _test_eof; 
+	_test_eof144: cs = 144; goto _test_eof; 
+	_test_eof145: cs = 145; goto _test_eof; 
+	_test_eof146: cs = 146; goto _test_eof; 
+	_test_eof147: cs = 147; goto _test_eof; 
+	_test_eof148: cs = 148; goto _test_eof; 
+	_test_eof149: cs = 149; goto _test_eof; 
+	_test_eof150: cs = 150; goto _test_eof; 
+	_test_eof151: cs = 151; goto _test_eof; 
+	_test_eof152: cs = 152; goto _test_eof; 
+	_test_eof153: cs = 153; goto _test_eof; 
+	_test_eof154: cs = 154; goto _test_eof; 
+	_test_eof155: cs = 155; goto _test_eof; 
+	_test_eof156: cs = 156; goto _test_eof; 
+	_test_eof157: cs = 157; goto _test_eof; 
+	_test_eof158: cs = 158; goto _test_eof; 
+	_test_eof159: cs = 159; goto _test_eof; 
+	_test_eof160: cs = 160; goto _test_eof; 
+	_test_eof161: cs = 161; goto _test_eof; 
+	_test_eof162: cs = 162; goto _test_eof; 
+	_test_eof163: cs = 163; goto _test_eof; 
+	_test_eof164: cs = 164; goto _test_eof; 
+	_test_eof165: cs = 165; goto _test_eof; 
+	_test_eof166: cs = 166; goto _test_eof; 
+	_test_eof167: cs = 167; goto _test_eof; 
+	_test_eof168: cs = 168; goto _test_eof; 
+	_test_eof169: cs = 169; goto _test_eof; 
+	_test_eof170: cs = 170; goto _test_eof; 
+	_test_eof171: cs = 171; goto _test_eof; 
+	_test_eof172: cs = 172; goto _test_eof; 
+	_test_eof173: cs = 173; goto _test_eof; 
+	_test_eof174: cs = 174; goto _test_eof; 
+	_test_eof175: cs = 175; goto _test_eof; 
+	_test_eof176: cs = 176; goto _test_eof; 
+	_test_eof177: cs = 177; goto _test_eof; 
+	_test_eof178: cs = 178; goto _test_eof; 
+	_test_eof179: cs = 179; goto _test_eof; 
+	_test_eof180: cs = 180; goto _test_eof; 
+	_test_eof181: cs = 181; goto _test_eof; 
+	_test_eof182: cs = 182; goto _test_eof; 
+	_test_eof183: cs = 183; goto _test_eof; 
+	_test_eof184: cs = 184; goto _test_eof; 
+	_test_eof185: cs = 185; goto _test_eof; 
+	_test_eof186: cs = 186; goto _test_eof; 
+	_test_eof187: cs = 187; goto _test_eof; 
+	_test_eof188: cs = 188; goto _test_eof; 
+	_test_eof189: cs = 189; goto _test_eof; 
+	_test_eof190: cs = 190; goto _test_eof; 
+	_test_eof191: cs = 191; goto _test_eof; 
+	_test_eof192: cs = 192; goto _test_eof; 
+	_test_eof193: cs = 193; goto _test_eof; 
+	_test_eof194: cs = 194; goto _test_eof; 
+	_test_eof195: cs = 195; goto _test_eof; 
+	_test_eof196: cs = 196; goto _test_eof; 
+	_test_eof197: cs = 197; goto _test_eof; 
+	_test_eof198: cs = 198; goto _test_eof; 
+	_test_eof199: cs = 199; goto _test_eof; 
+	_test_eof200: cs = 200; goto _test_eof; 
+	_test_eof201: cs = 201; goto _test_eof; 
+	_test_eof202: cs = 202; goto _test_eof; 
+	_test_eof203: cs = 203; goto _test_eof; 
+	_test_eof204: cs = 204; goto _test_eof; 
+	_test_eof205: cs = 205; goto _test_eof; 
+	_test_eof206: cs = 206; goto _test_eof; 
+	_test_eof207: cs = 207; goto _test_eof; 
+	_test_eof208: cs = 208; goto _test_eof; 
+	_test_eof209: cs = 209; goto _test_eof; 
+	_test_eof210: cs = 210; goto _test_eof; 
+	_test_eof211: cs = 211; goto _test_eof; 
+	_test_eof212: cs = 212; goto _test_eof; 
+	_test_eof213: cs = 213; goto _test_eof; 
+	_test_eof214: cs = 214; goto _test_eof; 
+	_test_eof215: cs = 215; goto _test_eof; 
+	_test_eof216: cs = 216; goto _test_eof; 
+	_test_eof217: cs = 217; goto _test_eof; 
+	_test_eof218: cs = 218; goto _test_eof; 
+	_test_eof219: cs = 219; goto _test_eof; 
+	_test_eof220: cs = 220; goto _test_eof; 
+	_test_eof221: cs = 221; goto _test_eof; 
+	_test_eof222: cs = 222; goto _test_eof; 
+	_test_eof223: cs = 223; goto _test_eof; 
+	_test_eof224: cs = 224; goto _test_eof; 
+	_test_eof225: cs = 225; goto _test_eof; 
+	_test_eof226: cs = 226; goto _test_eof; 
+	_test_eof227: cs = 227; goto _test_eof; 
+	_test_eof228: cs = 228; goto _test_eof; 
+	_test_eof229: cs = 229; goto _test_eof; 
+	_test_eof230: cs = 230; goto _test_eof; 
+	_test_eof231: cs = 231; goto _test_eof; 
+	_test_eof232: cs = 232; goto _test_eof; 
+	_test_eof233: cs = 233; goto _test_eof; 
+	_test_eof234: cs = 234; goto _test_eof; 
+	_test_eof235: cs = 235; goto _test_eof; 
+	_test_eof236: cs = 236; goto _test_eof; 
+	_test_eof237: cs = 237; goto _test_eof; 
+	_test_eof238: cs = 238; goto _test_eof; 
+	_test_eof239: cs = 239; goto _test_eof; 
+	_test_eof240: cs = 240; goto _test_eof; 
+	_test_eof241: cs = 241; goto _test_eof; 
+	_test_eof242: cs = 242; goto _test_eof; 
+	_test_eof243: cs = 243; goto _test_eof; 
+	_test_eof244: cs = 244; goto _test_eof; 
+	_test_eof245: cs = 245; goto _test_eof; 
+	_test_eof246: cs = 246; goto _test_eof; 
+	_test_eof247: cs = 247; goto _test_eof; 
+	_test_eof248: cs = 248; goto _test_eof; 
+	_test_eof249: cs = 249; goto _test_eof; 
+	_test_eof250: cs = 250; goto _test_eof; 
+	_test_eof251: cs = 251; goto _test_eof; 
+	_test_eof252: cs = 252; goto _test_eof; 
+	_test_eof253: cs = 253; goto _test_eof; 
+	_test_eof254: cs = 254; goto _test_eof; 
+	_test_eof255: cs = 255; goto _test_eof; 
+	_test_eof256: cs = 256; goto _test_eof; 
+	_test_eof257: cs = 257; goto _test_eof; 
+	_test_eof258: cs = 258; goto _test_eof; 
+	_test_eof259: cs = 259; goto _test_eof; 
+	_test_eof260: cs = 260; goto _test_eof; 
+	_test_eof261: cs = 261; goto _test_eof; 
+	_test_eof262: cs = 262; goto _test_eof; 
+	_test_eof263: cs = 263; goto _test_eof; 
+	_test_eof264: cs = 264; goto _test_eof; 
+	_test_eof265: cs = 265; goto _test_eof; 
+	_test_eof266: cs = 266; goto _test_eof; 
+	_test_eof267: cs = 267; goto _test_eof; 
+	_test_eof268: cs = 268; goto _test_eof; 
+	_test_eof269: cs = 269; goto _test_eof; 
+	_test_eof270: cs = 270; goto _test_eof; 
+	_test_eof271: cs = 271; goto _test_eof; 
+	_test_eof272: cs = 272; goto _test_eof; 
+	_test_eof273: cs = 273; goto _test_eof; 
+	_test_eof274: cs = 274; goto _test_eof; 
+	_test_eof275: cs = 275; goto _test_eof; 
+	_test_eof276: cs = 276; goto _test_eof; 
+	_test_eof277: cs = 277; goto _test_eof; 
+	_test_eof278: cs = 278; goto _test_eof; 
+	_test_eof279: cs = 279; goto _test_eof; 
+	_test_eof280: cs = 280; goto _test_eof; 
+	_test_eof281: cs = 281; goto _test_eof; 
+	_test_eof282: cs = 282; goto _test_eof; 
+	_test_eof283: cs = 283; goto _test_eof; 
+	_test_eof284: cs = 284; goto _test_eof; 
+	_test_eof285: cs = 285; goto _test_eof; 
+	_test_eof286: cs = 286; goto _test_eof; 
+	_test_eof287: cs = 287; goto _test_eof; 
+	_test_eof288: cs = 288; goto _test_eof; 
+	_test_eof289: cs = 289; goto _test_eof; 
+	_test_eof290: cs = 290; goto _test_eof; 
+	_test_eof291: cs = 291; goto _test_eof; 
+	_test_eof292: cs = 292; goto _test_eof; 
+	_test_eof293: cs = 293; goto _test_eof; 
+	_test_eof294: cs = 294; goto _test_eof; 
+	_test_eof295: cs = 295; goto _test_eof; 
+	_test_eof296: cs = 296; goto _test_eof; 
+	_test_eof297: cs = 297; goto _test_eof; 
+	_test_eof298: cs = 298; goto _test_eof; 
+	_test_eof299: cs = 299; goto _test_eof; 
+	_test_eof300: cs = 300; goto _test_eof; 
+	_test_eof301: cs = 301; goto _test_eof; 
+	_test_eof302: cs = 302; goto _test_eof; 
+	_test_eof303: cs = 303; goto _test_eof; 
+	_test_eof304: cs = 304; goto _test_eof; 
+	_test_eof305: cs = 305; goto _test_eof; 
+	_test_eof306: cs = 306; goto _test_eof; 
+	_test_eof307: cs = 307; goto _test_eof; 
+	_test_eof308: cs = 308; goto _test_eof; 
+	_test_eof309: cs = 309; goto _test_eof; 
+	_test_eof310: cs = 310; goto _test_eof; 
+	_test_eof311: cs = 311; goto _test_eof; 
+	_test_eof312: cs = 312; goto _test_eof; 
+	_test_eof313: cs = 313; goto _test_eof; 
+	_test_eof314: cs = 314; goto _test_eof; 
+	_test_eof315: cs = 315; goto _test_eof; 
+	_test_eof316: cs = 316; goto _test_eof; 
+	_test_eof317: cs = 317; goto _test_eof; 
+	_test_eof318: cs = 318; goto _test_eof; 
+	_test_eof319: cs = 319; goto _test_eof; 
+	_test_eof320: cs = 320; goto _test_eof; 
+	_test_eof321: cs = 321; goto _test_eof; 
+	_test_eof322: cs = 322; goto _test_eof; 
+	_test_eof323: cs = 323; goto _test_eof; 
+	_test_eof324: cs = 324; goto _test_eof; 
+	_test_eof325: cs = 325; goto _test_eof; 
+	_test_eof326: cs = 326; goto _test_eof; 
+	_test_eof327: cs = 327; goto _test_eof; 
+	_test_eof328: cs = 328; goto _test_eof; 
+	_test_eof329: cs = 329; goto _test_eof; 
+	_test_eof330: cs = 330; goto _test_eof; 
+	_test_eof331: cs = 331; goto _test_eof; 
+	_test_eof332: cs = 332; goto _test_eof; 
+	_test_eof333: cs = 333; goto _test_eof; 
+	_test_eof334: cs = 334; goto _test_eof; 
+	_test_eof335: cs = 335; goto _test_eof; 
+	_test_eof336: cs = 336; goto _test_eof; 
+	_test_eof337: cs = 337; goto _test_eof; 
+	_test_eof338: cs = 338; goto _test_eof; 
+	_test_eof339: cs = 339; goto _test_eof; 
+	_test_eof340: cs = 340; goto _test_eof; 
+	_test_eof341: cs = 341; goto _test_eof; 
+	_test_eof342: cs = 342; goto _test_eof; 
+	_test_eof343: cs = 343; goto _test_eof; 
+	_test_eof344: cs = 344; goto _test_eof; 
+	_test_eof345: cs = 345; goto _test_eof; 
+	_test_eof346: cs = 346; goto _test_eof; 
+	_test_eof347: cs = 347; goto _test_eof; 
+	_test_eof348: cs = 348; goto _test_eof; 
+	_test_eof349: cs = 349; goto _test_eof; 
+	_test_eof350: cs = 350; goto _test_eof; 
+	_test_eof351: cs = 351; goto _test_eof; 
+	_test_eof352: cs = 352; goto _test_eof; 
+	_test_eof353: cs = 353; goto _test_eof; 
+	_test_eof354: cs = 354; goto _test_eof; 
+	_test_eof355: cs = 355; goto _test_eof; 
+	_test_eof356: cs = 356; goto _test_eof; 
+	_test_eof357: cs = 357; goto _test_eof; 
+	_test_eof358: cs = 358; goto _test_eof; 
+	_test_eof359: cs = 359; goto _test_eof; 
+	_test_eof360: cs = 360; goto _test_eof; 
+	_test_eof361: cs = 361; goto _test_eof; 
+	_test_eof362: cs = 362; goto _test_eof; 
+	_test_eof363: cs = 363; goto _test_eof; 
+	_test_eof364: cs = 364; goto _test_eof; 
+	_test_eof365: cs = 365; goto _test_eof; 
+	_test_eof366: cs = 366; goto _test_eof; 
+	_test_eof367: cs = 367; goto _test_eof; 
+	_test_eof368: cs = 368; goto _test_eof; 
+	_test_eof369: cs = 369; goto _test_eof; 
+	_test_eof370: cs = 370; goto _test_eof; 
+	_test_eof371: cs = 371; goto _test_eof; 
+	_test_eof372: cs = 372; goto _test_eof; 
+	_test_eof373: cs = 373; goto _test_eof; 
+	_test_eof374: cs = 374; goto _test_eof; 
+	_test_eof375: cs = 375; goto _test_eof; 
+	_test_eof376: cs = 376; goto _test_eof; 
+	_test_eof377: cs = 377; goto _test_eof; 
+	_test_eof378: cs = 378; goto _test_eof; 
+	_test_eof379: cs = 379; goto _test_eof; 
+	_test_eof380: cs = 380; goto _test_eof; 
+	_test_eof381: cs = 381; goto _test_eof; 
+	_test_eof382: cs = 382; goto _test_eof; 
+	_test_eof383: cs = 383; goto _test_eof; 
+	_test_eof384: cs = 384; goto _test_eof; 
+	_test_eof385: cs = 385; goto _test_eof; 
+	_test_eof386: cs = 386; goto _test_eof; 
+	_test_eof387: cs = 387; goto _test_eof; 
+	_test_eof388: cs = 388; goto _test_eof; 
+	_test_eof389: cs = 389; goto _test_eof; 
+	_test_eof390: cs = 390; goto _test_eof; 
+	_test_eof391: cs = 391; goto _test_eof; 
+	_test_eof392: cs = 392; goto _test_eof; 
+	_test_eof393: cs = 393; goto _test_eof; 
+	_test_eof394: cs = 394; goto _test_eof; 
+	_test_eof395: cs = 395; goto _test_eof; 
+	_test_eof396: cs = 396; goto _test_eof; 
+	_test_eof397: cs = 397; goto _test_eof; 
+	_test_eof398: cs = 398; goto _test_eof; 
+	_test_eof399: cs = 399; goto _test_eof; 
+	_test_eof400: cs = 400; goto _test_eof; 
+	_test_eof401: cs = 401; goto _test_eof; 
+	_test_eof402: cs = 402; goto _test_eof; 
+	_test_eof403: cs = 403; goto _test_eof; 
+	_test_eof404: cs = 404; goto _test_eof; 
+	_test_eof405: cs = 405; goto _test_eof; 
+	_test_eof406: cs = 406; goto _test_eof; 
+	_test_eof407: cs = 407; goto _test_eof; 
+	_test_eof408: cs = 408; goto _test_eof; 
+	_test_eof409: cs = 409; goto _test_eof; 
+	_test_eof410: cs = 410; goto _test_eof; 
+	_test_eof411: cs = 411; goto _test_eof; 
+	_test_eof412: cs = 412; goto _test_eof; 
+	_test_eof413: cs = 413; goto _test_eof; 
+	_test_eof414: cs = 414; goto _test_eof; 
+	_test_eof415: cs = 415; goto _test_eof; 
+	_test_eof416: cs = 416; goto _test_eof; 
+	_test_eof417: cs = 417; goto _test_eof; 
+	_test_eof418: cs = 418; goto _test_eof; 
+	_test_eof419: cs = 419; goto _test_eof; 
+	_test_eof420: cs = 420; goto _test_eof; 
+	_test_eof421: cs = 421; goto _test_eof; 
+	_test_eof422: cs = 422; goto _test_eof; 
+	_test_eof423: cs = 423; goto _test_eof; 
+	_test_eof424: cs = 424; goto _test_eof; 
+	_test_eof425: cs = 425; goto _test_eof; 
+	_test_eof426: cs = 426; goto _test_eof; 
+	_test_eof427: cs = 427; goto _test_eof; 
+	_test_eof428: cs = 428; goto _test_eof; 
+	_test_eof429: cs = 429; goto _test_eof; 
+	_test_eof430: cs = 430; goto _test_eof; 
+	_test_eof431: cs = 431; goto _test_eof; 
+	_test_eof432: cs = 432; goto _test_eof; 
+	_test_eof433: cs = 433; goto _test_eof; 
+	_test_eof434: cs = 434; goto _test_eof; 
+	_test_eof435: cs = 435; goto _test_eof; 
+	_test_eof436: cs = 436; goto _test_eof; 
+	_test_eof437: cs = 437; goto _test_eof; 
+	_test_eof438: cs = 438; goto _test_eof; 
+	_test_eof439: cs = 439; goto _test_eof; 
+	_test_eof440: cs = 440; goto _test_eof; 
+	_test_eof441: cs = 441; goto _test_eof; 
+	_test_eof442: cs = 442; goto _test_eof; 
+	_test_eof924: cs = 924; goto _test_eof; 
+	_test_eof443: cs = 443; goto _test_eof; 
+	_test_eof444: cs = 444; goto _test_eof; 
+	_test_eof445: cs = 445; goto _test_eof; 
+	_test_eof446: cs = 446; goto _test_eof; 
+	_test_eof447: cs = 447; goto _test_eof; 
+	_test_eof448: cs = 448; goto _test_eof; 
+	_test_eof449: cs = 449; goto _test_eof; 
+	_test_eof450: cs = 450; goto _test_eof; 
+	_test_eof451: cs = 451; goto _test_eof; 
+	_test_eof452: cs = 452; goto _test_eof; 
+	_test_eof453: cs = 453; goto _test_eof; 
+	_test_eof454: cs = 454; goto _test_eof; 
+	_test_eof455: cs = 455; goto _test_eof; 
+	_test_eof456: cs = 456; goto _test_eof; 
+	_test_eof457: cs = 457; goto _test_eof; 
+	_test_eof458: cs = 458; goto _test_eof; 
+	_test_eof459: cs = 459; goto _test_eof; 
+	_test_eof460: cs = 460; goto _test_eof; 
+	_test_eof461: cs = 461; goto _test_eof; 
+	_test_eof462: cs = 462; goto _test_eof; 
+	_test_eof463: cs = 463; goto _test_eof; 
+	_test_eof925: cs = 925; goto _test_eof; 
+	_test_eof464: cs = 464; goto _test_eof; 
+	_test_eof465: cs = 465; goto _test_eof; 
+	_test_eof466: cs = 466; goto _test_eof; 
+	_test_eof467: cs = 467; goto _test_eof; 
+	_test_eof468: cs = 468; goto _test_eof; 
+	_test_eof469: cs = 469; goto _test_eof; 
+	_test_eof470: cs = 470; goto _test_eof; 
+	_test_eof471: cs = 471; goto _test_eof; 
+	_test_eof472: cs = 472; goto _test_eof; 
+	_test_eof473: cs = 473; goto _test_eof; 
+	_test_eof474: cs = 474; goto _test_eof; 
+	_test_eof475: cs = 475; goto _test_eof; 
+	_test_eof476: cs = 476; goto _test_eof; 
+	_test_eof477: cs = 477; goto _test_eof; 
+	_test_eof478: cs = 478; goto _test_eof; 
+	_test_eof479: cs = 479; goto _test_eof; 
+	_test_eof480: cs = 480; goto _test_eof; 
+	_test_eof481: cs = 481; goto _test_eof; 
+	_test_eof482: cs = 482; goto _test_eof; 
+	_test_eof483: cs = 483; goto _test_eof; 
+	_test_eof484: cs = 484; goto _test_eof; 
+	_test_eof485: cs = 485; goto _test_eof; 
+	_test_eof486: cs = 486; goto _test_eof; 
+	_test_eof487: cs = 487; goto _test_eof; 
+	_test_eof488: cs = 488; goto _test_eof; 
+	_test_eof489: cs = 489; goto _test_eof; 
+	_test_eof490: cs = 490; goto _test_eof; 
+	_test_eof491: cs = 491; goto _test_eof; 
+	_test_eof492: cs = 492; goto _test_eof; 
+	_test_eof493: cs = 493; goto _test_eof; 
+	_test_eof494: cs = 494; goto _test_eof; 
+	_test_eof495: cs = 495; goto _test_eof; 
+	_test_eof496: cs = 496; goto _test_eof; 
+	_test_eof497: cs = 497; goto _test_eof; 
+	_test_eof498: cs = 498; goto _test_eof; 
+	_test_eof499: cs = 499; goto _test_eof; 
+	_test_eof500: cs = 500; goto _test_eof; 
+	_test_eof501: cs = 501; goto _test_eof; 
+	_test_eof502: cs = 502; goto _test_eof; 
+	_test_eof503: cs = 503; goto _test_eof; 
+	_test_eof504: cs = 504; goto _test_eof; 
+	_test_eof505: cs = 505; goto _test_eof; 
+	_test_eof506: cs = 506; goto _test_eof; 
+	_test_eof507: cs = 507; goto _test_eof; 
+	_test_eof508: cs = 508; goto _test_eof; 
+	_test_eof509: cs = 509; goto _test_eof; 
+	_test_eof510: cs = 510; goto _test_eof; 
+	_test_eof511: cs = 511; goto _test_eof; 
+	_test_eof512: cs = 512; goto _test_eof; 
+	_test_eof513: cs = 513; goto _test_eof; 
+	_test_eof514: cs = 514; goto _test_eof; 
+	_test_eof515: cs = 515; goto _test_eof; 
+	_test_eof516: cs = 516; goto _test_eof; 
+	_test_eof517: cs = 517; goto _test_eof; 
+	_test_eof518: cs = 518; goto _test_eof; 
+	_test_eof519: cs = 519; goto _test_eof; 
+	_test_eof520: cs = 520; goto _test_eof; 
+	_test_eof521: cs = 521; goto _test_eof; 
+	_test_eof522: cs = 522; goto _test_eof; 
+	_test_eof523: cs = 523; goto _test_eof; 
+	_test_eof524: cs = 524; goto _test_eof; 
+	_test_eof525: cs = 525; goto _test_eof; 
+	_test_eof526: cs = 526; goto _test_eof; 
+	_test_eof527: cs = 527; goto _test_eof; 
+	_test_eof528: cs = 528; goto _test_eof; 
+	_test_eof529: cs = 529; goto _test_eof; 
+	_test_eof530: cs = 530; goto _test_eof; 
+	_test_eof531: cs = 531; goto _test_eof; 
+	_test_eof532: cs = 532; goto _test_eof; 
+	_test_eof533: cs = 533; goto _test_eof; 
+	_test_eof534: cs = 534; goto _test_eof; 
+	_test_eof535: cs = 535; goto _test_eof; 
+	_test_eof536: cs = 536; goto _test_eof; 
+	_test_eof537: cs = 537; goto _test_eof; 
+	_test_eof538: cs = 538; goto _test_eof; 
+	_test_eof539: cs = 539; goto _test_eof; 
+	_test_eof540: cs = 540; goto _test_eof; 
+	_test_eof541: cs = 541; goto _test_eof; 
+	_test_eof542: cs = 542; goto _test_eof; 
+	_test_eof543: cs = 543; goto _test_eof; 
+	_test_eof544: cs = 544; goto _test_eof; 
+	_test_eof545: cs = 545; goto _test_eof; 
+	_test_eof546: cs = 546; goto _test_eof; 
+	_test_eof547: cs = 547; goto _test_eof; 
+	_test_eof548: cs = 548; goto _test_eof; 
+	_test_eof549: cs = 549; goto _test_eof; 
+	_test_eof550: cs = 550; goto _test_eof; 
+	_test_eof551: cs = 551; goto _test_eof; 
+	_test_eof552: cs = 552; goto _test_eof; 
+	_test_eof553: cs = 553; goto _test_eof; 
+	_test_eof554: cs = 554; goto _test_eof; 
+	_test_eof555: cs = 555; goto _test_eof; 
+	_test_eof556: cs = 556; goto _test_eof; 
+	_test_eof557: cs = 557; goto _test_eof; 
+	_test_eof558: cs = 558; goto _test_eof; 
+	_test_eof559: cs = 559; goto _test_eof; 
+	_test_eof560: cs = 560; goto _test_eof; 
+	_test_eof561: cs = 561; goto _test_eof; 
+	_test_eof562: cs = 562; goto _test_eof; 
+	_test_eof563: cs = 563; goto _test_eof; 
+	_test_eof564: cs = 564; goto _test_eof; 
+	_test_eof565: cs = 565; goto _test_eof; 
+	_test_eof566: cs = 566; goto _test_eof; 
+	_test_eof567: cs = 567; goto _test_eof; 
+	_test_eof568: cs = 568; goto _test_eof; 
+	_test_eof569: cs = 569; goto _test_eof; 
+	_test_eof570: cs = 570; goto _test_eof; 
+	_test_eof571: cs = 571; goto _test_eof; 
+	_test_eof572: cs = 572; goto _test_eof; 
+	_test_eof573: cs = 573; goto _test_eof; 
+	_test_eof574: cs = 574; goto _test_eof; 
+	_test_eof575: cs = 575; goto _test_eof; 
+	_test_eof576: cs = 576; goto _test_eof; 
+	_test_eof577: cs = 577; goto _test_eof; 
+	_test_eof578: cs = 578; goto _test_eof; 
+	_test_eof579: cs = 579; goto _test_eof; 
+	_test_eof580: cs = 580; goto _test_eof; 
+	_test_eof581: cs = 581; goto _test_eof; 
+	_test_eof582: cs = 582; goto _test_eof; 
+	_test_eof583: cs = 583; goto _test_eof; 
+	_test_eof584: cs = 584; goto _test_eof; 
+	_test_eof585: cs = 585; goto _test_eof; 
+	_test_eof586: cs = 586; goto _test_eof; 
+	_test_eof587: cs = 587; goto _test_eof; 
+	_test_eof588: cs = 588; goto _test_eof; 
+	_test_eof589: cs = 589; goto _test_eof; 
+	_test_eof590: cs = 590; goto _test_eof; 
+	_test_eof591: cs = 591; goto _test_eof; 
+	_test_eof592: cs = 592; goto _test_eof; 
+	_test_eof593: cs = 593; goto _test_eof; 
+	_test_eof594: cs = 594; goto _test_eof; 
+	_test_eof595: cs = 595; goto _test_eof; 
+	_test_eof596: cs = 596; goto _test_eof; 
+	_test_eof597: cs = 597; goto _test_eof; 
+	_test_eof598: cs = 598; goto _test_eof; 
+	_test_eof599: cs = 599; goto _test_eof; 
+	_test_eof600: cs = 600; goto _test_eof; 
+	_test_eof601: cs = 601; goto _test_eof; 
+	_test_eof602: cs = 602; goto _test_eof; 
+	_test_eof603: cs = 603; goto _test_eof; 
+	_test_eof604: cs = 604; goto _test_eof; 
+	_test_eof605: cs = 605; goto _test_eof; 
+	_test_eof606: cs = 606; goto _test_eof; 
+	_test_eof607: cs = 607; goto _test_eof; 
+	_test_eof608: cs = 608; goto _test_eof; 
+	_test_eof609: cs = 609; goto _test_eof; 
+	_test_eof610: cs = 610; goto _test_eof; 
+	_test_eof611: cs = 611; goto _test_eof; 
+	_test_eof612: cs = 612; goto _test_eof; 
+	_test_eof613: cs = 613; goto _test_eof; 
+	_test_eof614: cs = 614; goto _test_eof; 
+	_test_eof615: cs = 615; goto _test_eof; 
+	_test_eof616: cs = 616; goto _test_eof; 
+	_test_eof617: cs = 617; goto _test_eof; 
+	_test_eof618: cs = 618; goto _test_eof; 
+	_test_eof619: cs = 619; goto _test_eof; 
+	_test_eof620: cs = 620; goto _test_eof; 
+	_test_eof621: cs = 621; goto _test_eof; 
+	_test_eof622: cs = 622; goto _test_eof; 
+	_test_eof623: cs = 623; goto _test_eof; 
+	_test_eof624: cs = 624; goto _test_eof; 
+	_test_eof625: cs = 625; goto _test_eof; 
+	_test_eof626: cs = 626; goto _test_eof; 
+	_test_eof627: cs = 627; goto _test_eof; 
+	_test_eof628: cs = 628; goto _test_eof; 
+	_test_eof629: cs = 629; goto _test_eof; 
+	_test_eof630: cs = 630; goto _test_eof; 
+	_test_eof631: cs = 631; goto _test_eof; 
+	_test_eof632: cs = 632; goto _test_eof; 
+	_test_eof633: cs = 633; goto _test_eof; 
+	_test_eof634: cs = 634; goto _test_eof; 
+	_test_eof635: cs = 635; goto _test_eof; 
+	_test_eof636: cs = 636; goto _test_eof; 
+	_test_eof637: cs = 637; goto _test_eof; 
+	_test_eof638: cs = 638; goto _test_eof; 
+	_test_eof639: cs = 639; goto _test_eof; 
+	_test_eof640: cs = 640; goto _test_eof; 
+	_test_eof641: cs = 641; goto _test_eof; 
+	_test_eof642: cs = 642; goto _test_eof; 
+	_test_eof643: cs = 643; goto _test_eof; 
+	_test_eof644: cs = 644; goto _test_eof; 
+	_test_eof645: cs = 645; goto _test_eof; 
+	_test_eof646: cs = 646; goto _test_eof; 
+	_test_eof647: cs = 647; goto _test_eof; 
+	_test_eof648: cs = 648; goto _test_eof; 
+	_test_eof649: cs = 649; goto _test_eof; 
+	_test_eof650: cs = 650; goto _test_eof; 
+	_test_eof651: cs = 651; goto _test_eof; 
+	_test_eof652: cs = 652; goto _test_eof; 
+	_test_eof653: cs = 653; goto _test_eof; 
+	_test_eof654: cs = 654; goto _test_eof; 
+	_test_eof655: cs = 655; goto _test_eof; 
+	_test_eof656: cs = 656; goto _test_eof; 
+	_test_eof657: cs = 657; goto _test_eof; 
+	_test_eof658: cs = 658; goto _test_eof; 
+	_test_eof659: cs = 659; goto _test_eof; 
+	_test_eof660: cs = 660; goto _test_eof; 
+	_test_eof661: cs = 661; goto _test_eof; 
+	_test_eof662: cs = 662; goto _test_eof; 
+	_test_eof663: cs = 663; goto _test_eof; 
+	_test_eof664: cs = 664; goto _test_eof; 
+	_test_eof665: cs = 665; goto _test_eof; 
+	_test_eof666: cs = 666; goto _test_eof; 
+	_test_eof667: cs = 667; goto _test_eof; 
+	_test_eof668: cs = 668; goto _test_eof; 
+	_test_eof669: cs = 669; goto _test_eof; 
+	_test_eof670: cs = 670; goto _test_eof; 
+	_test_eof671: cs = 671; goto _test_eof; 
+	_test_eof672: cs = 672; goto _test_eof; 
+	_test_eof673: cs = 673; goto _test_eof; 
+	_test_eof674: cs = 674; goto _test_eof; 
+	_test_eof675: cs = 675; goto _test_eof; 
+	_test_eof676: cs = 676; goto _test_eof; 
+	_test_eof677: cs = 677; goto _test_eof; 
+	_test_eof678: cs = 678; goto _test_eof; 
+	_test_eof679: cs = 679; goto _test_eof; 
+	_test_eof680: cs = 680; goto _test_eof; 
+	_test_eof681: cs = 681; goto _test_eof; 
+	_test_eof682: cs = 682; goto _test_eof; 
+	_test_eof683: cs = 683; goto _test_eof; 
+	_test_eof684: cs = 684; goto _test_eof; 
+	_test_eof685: cs = 685; goto _test_eof; 
+	_test_eof686: cs = 686; goto _test_eof; 
+	_test_eof687: cs = 687; goto _test_eof; 
+	_test_eof688: cs = 688; goto _test_eof; 
+	_test_eof689: cs = 689; goto _test_eof; 
+	_test_eof690: cs = 690; goto _test_eof; 
+	_test_eof691: cs = 691; goto _test_eof; 
+	_test_eof692: cs = 692; goto _test_eof; 
+	_test_eof693: cs = 693; goto _test_eof; 
+	_test_eof694: cs = 694; goto _test_eof; 
+	_test_eof695: cs = 695; goto _test_eof; 
+	_test_eof696: cs = 696; goto _test_eof; 
+	_test_eof697: cs = 697; goto _test_eof; 
+	_test_eof698: cs = 698; goto _test_eof; 
+	_test_eof699: cs = 699; goto _test_eof; 
+	_test_eof700: cs = 700; goto _test_eof; 
+	_test_eof701: cs = 701; goto _test_eof; 
+	_test_eof702: cs = 702; goto _test_eof; 
+	_test_eof703: cs = 703; goto _test_eof; 
+	_test_eof704: cs = 704; goto _test_eof; 
+	_test_eof705: cs = 705; goto _test_eof; 
+	_test_eof706: cs = 706; goto _test_eof; 
+	_test_eof707: cs = 707; goto _test_eof; 
+	_test_eof708: cs = 708; goto _test_eof; 
+	_test_eof709: cs = 709; goto _test_eof; 
+	_test_eof710: cs = 710; goto _test_eof; 
+	_test_eof711: cs = 711; goto _test_eof; 
+	_test_eof712: cs = 712; goto _test_eof; 
+	_test_eof713: cs = 713; goto _test_eof; 
+	_test_eof714: cs = 714; goto _test_eof; 
+	_test_eof715: cs = 715; goto _test_eof; 
+	_test_eof716: cs = 716; goto _test_eof; 
+	_test_eof717: cs = 717; goto _test_eof; 
+	_test_eof718: cs = 718; goto _test_eof; 
+	_test_eof719: cs = 719; goto _test_eof; 
+	_test_eof720: cs = 720; goto _test_eof; 
+	_test_eof721: cs = 721; goto _test_eof; 
+	_test_eof722: cs = 722; goto _test_eof; 
+	_test_eof723: cs = 723; goto _test_eof; 
+	_test_eof724: cs = 724; goto _test_eof; 
+	_test_eof725: cs = 725; goto _test_eof; 
+	_test_eof726: cs = 726; goto _test_eof; 
+	_test_eof727: cs = 727; goto _test_eof; 
+	_test_eof728: cs = 728; goto _test_eof; 
+	_test_eof729: cs = 729; goto _test_eof; 
+	_test_eof730: cs = 730; goto _test_eof; 
+	_test_eof731: cs = 731; goto _test_eof; 
+	_test_eof732: cs = 732; goto _test_eof; 
+	_test_eof733: cs = 733; goto _test_eof; 
+	_test_eof734: cs = 734; goto _test_eof; 
+	_test_eof735: cs = 735; goto _test_eof; 
+	_test_eof736: cs = 736; goto _test_eof; 
+	_test_eof737: cs = 737; goto _test_eof; 
+	_test_eof738: cs = 738; goto _test_eof; 
+	_test_eof739: cs = 739; goto _test_eof; 
+	_test_eof740: cs = 740; goto _test_eof; 
+	_test_eof741: cs = 741; goto _test_eof; 
+	_test_eof742: cs = 742; goto _test_eof; 
+	_test_eof743: cs = 743; goto _test_eof; 
+	_test_eof744: cs = 744; goto _test_eof; 
+	_test_eof745: cs = 745; goto _test_eof; 
+	_test_eof746: cs = 746; goto _test_eof; 
+	_test_eof747: cs = 747; goto _test_eof; 
+	_test_eof748: cs = 748; goto _test_eof; 
+	_test_eof749: cs = 749; goto _test_eof; 
+	_test_eof750: cs = 750; goto _test_eof; 
+	_test_eof751: cs = 751; goto _test_eof; 
+	_test_eof752: cs = 752; goto _test_eof; 
+	_test_eof753: cs = 753; goto _test_eof; 
+	_test_eof754: cs = 754; goto _test_eof; 
+	_test_eof755: cs = 755; goto _test_eof; 
+	_test_eof756: cs = 756; goto _test_eof; 
+	_test_eof757: cs = 757; goto _test_eof; 
+	_test_eof758: cs = 758; goto _test_eof; 
+	_test_eof759: cs = 759; goto _test_eof; 
+	_test_eof760: cs = 760; goto _test_eof; 
+	_test_eof761: cs = 761; goto _test_eof; 
+	_test_eof762: cs = 762; goto _test_eof; 
+	_test_eof763: cs = 763; goto _test_eof; 
+	_test_eof764: cs = 764; goto _test_eof; 
+	_test_eof765: cs = 765; goto _test_eof; 
+	_test_eof766: cs = 766; goto _test_eof; 
+	_test_eof767: cs = 767; goto _test_eof; 
+	_test_eof768: cs = 768; goto _test_eof; 
+	_test_eof769: cs = 769; goto _test_eof; 
+	_test_eof770: cs = 770; goto _test_eof; 
+	_test_eof771: cs = 771; goto _test_eof; 
+	_test_eof772: cs = 772; goto _test_eof; 
+	_test_eof773: cs = 773; goto _test_eof; 
+	_test_eof774: cs = 774; goto _test_eof; 
+	_test_eof775: cs = 775; goto _test_eof; 
+	_test_eof776: cs = 776; goto _test_eof; 
+	_test_eof777: cs = 777; goto _test_eof; 
+	_test_eof778: cs = 778; goto _test_eof; 
+	_test_eof779: cs = 779; goto _test_eof; 
+	_test_eof780: cs = 780; goto _test_eof; 
+	_test_eof781: cs = 781; goto _test_eof; 
+	_test_eof782: cs = 782; goto _test_eof; 
+	_test_eof783: cs = 783; goto _test_eof; 
+	_test_eof784: cs = 784; goto _test_eof; 
+	_test_eof785: cs = 785; goto _test_eof; 
+	_test_eof786: cs = 786; goto _test_eof; 
+	_test_eof787: cs = 787; goto _test_eof; 
+	_test_eof788: cs = 788; goto _test_eof; 
+	_test_eof789: cs = 789; goto _test_eof; 
+	_test_eof790: cs = 790; goto _test_eof; 
+	_test_eof791: cs = 791; goto _test_eof; 
+	_test_eof792: cs = 792; goto _test_eof; 
+	_test_eof793: cs = 793; goto _test_eof; 
+	_test_eof794: cs = 794; goto _test_eof; 
+	_test_eof795: cs = 795; goto _test_eof; 
+	_test_eof796: cs = 796; goto _test_eof; 
+	_test_eof797: cs = 797; goto _test_eof; 
+	_test_eof798: cs = 798; goto _test_eof; 
+	_test_eof799: cs = 799; goto _test_eof; 
+	_test_eof800: cs = 800; goto _test_eof; 
+	_test_eof801: cs = 801; goto _test_eof; 
+	_test_eof802: cs = 802; goto _test_eof; 
+	_test_eof803: cs = 803; goto _test_eof; 
+	_test_eof804: cs = 804; goto _test_eof; 
+	_test_eof805: cs = 805; goto _test_eof; 
+	_test_eof806: cs = 806; goto _test_eof; 
+	_test_eof807: cs = 807; goto _test_eof; 
+	_test_eof808: cs = 808; goto _test_eof; 
+	_test_eof809: cs = 809; goto _test_eof; 
+	_test_eof810: cs = 810; goto _test_eof; 
+	_test_eof811: cs = 811; goto _test_eof; 
+	_test_eof812: cs = 812; goto _test_eof; 
+	_test_eof813: cs = 813; goto _test_eof; 
+	_test_eof814: cs = 814; goto _test_eof; 
+	_test_eof815: cs = 815; goto _test_eof; 
+	_test_eof816: cs = 816; goto _test_eof; 
+	_test_eof817: cs = 817; goto _test_eof; 
+	_test_eof818: cs = 818; goto _test_eof; 
+	_test_eof819: cs = 819; goto _test_eof; 
+	_test_eof820: cs = 820; goto _test_eof; 
+	_test_eof821: cs = 821; goto _test_eof; 
+	_test_eof822: cs = 822; goto _test_eof; 
+	_test_eof823: cs = 823; goto _test_eof; 
+	_test_eof824: cs = 824; goto _test_eof; 
+	_test_eof825: cs = 825; goto _test_eof; 
+	_test_eof826: cs = 826; goto _test_eof; 
+	_test_eof827: cs = 827; goto _test_eof; 
+	_test_eof828: cs = 828; goto _test_eof; 
+	_test_eof829: cs = 829; goto _test_eof; 
+	_test_eof830: cs = 830; goto _test_eof; 
+	_test_eof831: cs = 831; goto _test_eof; 
+	_test_eof832: cs = 832; goto _test_eof; 
+	_test_eof833: cs = 833; goto _test_eof; 
+	_test_eof834: cs = 834; goto _test_eof; 
+	_test_eof835: cs = 835; goto _test_eof; 
+	_test_eof836: cs = 836; goto _test_eof; 
+	_test_eof837: cs = 837; goto _test_eof; 
+	_test_eof838: cs = 838; goto _test_eof; 
+	_test_eof839: cs = 839; goto _test_eof; 
+	_test_eof840: cs = 840; goto _test_eof; 
+	_test_eof841: cs = 841; goto _test_eof; 
+	_test_eof842: cs = 842; goto _test_eof; 
+	_test_eof843: cs = 843; goto _test_eof; 
+	_test_eof844: cs = 844; goto _test_eof; 
+	_test_eof845: cs = 845; goto _test_eof; 
+	_test_eof846: cs = 846; goto _test_eof; 
+	_test_eof847: cs = 847; goto _test_eof; 
+	_test_eof848: cs = 848; goto _test_eof; 
+	_test_eof849: cs = 849; goto _test_eof; 
+	_test_eof850: cs = 850; goto _test_eof; 
+	_test_eof851: cs = 851; goto _test_eof; 
+	_test_eof852: cs = 852; goto _test_eof; 
+	_test_eof853: cs = 853; goto _test_eof; 
+	_test_eof854: cs = 854; goto _test_eof; 
+	_test_eof855: cs = 855; goto _test_eof; 
+	_test_eof856: cs = 856; goto _test_eof; 
+	_test_eof857: cs = 857; goto _test_eof; 
+	_test_eof858: cs = 858; goto _test_eof; 
+	_test_eof859: cs = 859; goto _test_eof; 
+	_test_eof860: cs = 860; goto _test_eof; 
+	_test_eof861: cs = 861; goto _test_eof; 
+	_test_eof862: cs = 862; goto _test_eof; 
+	_test_eof863: cs = 863; goto _test_eof; 
+	_test_eof864: cs = 864; goto _test_eof; 
+	_test_eof865: cs = 865; goto _test_eof; 
+	_test_eof866: cs = 866; goto _test_eof; 
+	_test_eof867: cs = 867; goto _test_eof; 
+	_test_eof868: cs = 868; goto _test_eof; 
+	_test_eof869: cs = 869; goto _test_eof; 
+	_test_eof870: cs = 870; goto _test_eof; 
+	_test_eof871: cs = 871; goto _test_eof; 
+	_test_eof872: cs = 872; goto _test_eof; 
+	_test_eof873: cs = 873; goto _test_eof; 
+	_test_eof874: cs = 874; goto _test_eof; 
+	_test_eof875: cs = 875; goto _test_eof; 
+	_test_eof876: cs = 876; goto _test_eof; 
+	_test_eof877: cs = 877; goto _test_eof; 
+	_test_eof878: cs = 878; goto _test_eof; 
+	_test_eof879: cs = 879; goto _test_eof; 
+	_test_eof880: cs = 880; goto _test_eof; 
+	_test_eof881: cs = 881; goto _test_eof; 
+	_test_eof882: cs = 882; goto _test_eof; 
+	_test_eof883: cs = 883; goto _test_eof; 
+	_test_eof884: cs = 884; goto _test_eof; 
+	_test_eof885: cs = 885; goto _test_eof; 
+	_test_eof886: cs = 886; goto _test_eof; 
+	_test_eof887: cs = 887; goto _test_eof; 
+	_test_eof888: cs = 888; goto _test_eof; 
+	_test_eof889: cs = 889; goto _test_eof; 
+	_test_eof890: cs = 890; goto _test_eof; 
+	_test_eof891: cs = 891; goto _test_eof; 
+	_test_eof892: cs = 892; goto _test_eof; 
+	_test_eof893: cs = 893; goto _test_eof; 
+	_test_eof894: cs = 894; goto _test_eof; 
+	_test_eof895: cs = 895; goto _test_eof; 
+	_test_eof896: cs = 896; goto _test_eof; 
+	_test_eof897: cs = 897; goto _test_eof; 
+	_test_eof898: cs = 898; goto _test_eof; 
+	_test_eof899: cs = 899; goto _test_eof; 
+	_test_eof900: cs = 900; goto _test_eof; 
+	_test_eof901: cs = 901; goto _test_eof; 
+	_test_eof902: cs = 902; goto _test_eof; 
+	_test_eof926: cs = 926; goto _test_eof; 
+	_test_eof903: cs = 903; goto _test_eof; 
+	_test_eof904: cs = 904; goto _test_eof; 
+	_test_eof905: cs = 905; goto _test_eof; 
+	_test_eof906: cs = 906; goto _test_eof; 
+	_test_eof907: cs = 907; goto _test_eof; 
+	_test_eof908: cs = 908; goto _test_eof; 
+	_test_eof909: cs = 909; goto _test_eof; 
+	_test_eof910: cs = 910; goto _test_eof; 
+	_test_eof911: cs = 911; goto _test_eof; 
+	_test_eof912: cs = 912; goto _test_eof; 
+	_test_eof913: cs = 913; goto _test_eof; 
+	_test_eof914: cs = 914; goto _test_eof; 
+	_test_eof915: cs = 915; goto _test_eof; 
+	_test_eof916: cs = 916; goto _test_eof; 
+	_test_eof917: cs = 917; goto _test_eof; 
+	_test_eof918: cs = 918; goto _test_eof; 
+	_test_eof919: cs = 919; goto _test_eof; 
+	_test_eof920: cs = 920; goto _test_eof; 
+	_test_eof921: cs = 921; goto _test_eof; 
+	_test_eof922: cs = 922; goto _test_eof; 
+
+	_test_eof: {}
+	_out: {}
+	}
+
+#line 111 "grammar/sip_frame.rl"
+  (void)cs;
+  return frame_end(c, p, pe, done);
 }

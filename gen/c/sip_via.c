@@ -23,10 +23,8 @@ int sipkit__vm_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
   sipkit__ptr eof = pe, m_proto = p, m_tr = p, m_sb = p, m_vps = NULL, m_vp = p;
   const int skip_ok = !(c->flags & SIPKIT__PARSE_REFERENCE);
   int cs = sipkit_via_start;
-  if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, p, pe))
-    return c->code != SIPKIT_EOK;
   
-#line 19 "gen/c/sip_via.c"
+#line 17 "gen/c/sip_via.c"
 	{
 	if ( p == pe )
 		goto _test_eof;
@@ -73,7 +71,7 @@ st2:
 	if ( ++p == pe )
 		goto _test_eof2;
 case 2:
-#line 61 "gen/c/sip_via.c"
+#line 59 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr2;
 		case 10u: goto tr3;
@@ -105,7 +103,7 @@ st3:
 	if ( ++p == pe )
 		goto _test_eof3;
 case 3:
-#line 91 "gen/c/sip_via.c"
+#line 89 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr2;
 		case 10u: goto tr3;
@@ -122,7 +120,7 @@ st4:
 	if ( ++p == pe )
 		goto _test_eof4;
 case 4:
-#line 106 "gen/c/sip_via.c"
+#line 104 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr7;
 		case 32u: goto tr7;
@@ -136,7 +134,7 @@ st5:
 	if ( ++p == pe )
 		goto _test_eof5;
 case 5:
-#line 118 "gen/c/sip_via.c"
+#line 116 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr7;
 		case 32u: goto tr7;
@@ -151,7 +149,7 @@ st6:
 	if ( ++p == pe )
 		goto _test_eof6;
 case 6:
-#line 131 "gen/c/sip_via.c"
+#line 129 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr6;
 		case 10u: goto tr8;
@@ -185,7 +183,7 @@ st7:
 	if ( ++p == pe )
 		goto _test_eof7;
 case 7:
-#line 163 "gen/c/sip_via.c"
+#line 161 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr11;
 		case 32u: goto tr11;
@@ -199,7 +197,7 @@ st8:
 	if ( ++p == pe )
 		goto _test_eof8;
 case 8:
-#line 175 "gen/c/sip_via.c"
+#line 173 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr11;
 		case 32u: goto tr11;
@@ -231,7 +229,7 @@ st9:
 	if ( ++p == pe )
 		goto _test_eof9;
 case 9:
-#line 205 "gen/c/sip_via.c"
+#line 203 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr12;
 		case 10u: goto tr13;
@@ -269,7 +267,7 @@ st10:
 	if ( ++p == pe )
 		goto _test_eof10;
 case 10:
-#line 239 "gen/c/sip_via.c"
+#line 237 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr16;
 		case 10u: goto tr17;
@@ -292,7 +290,7 @@ st11:
 	if ( ++p == pe )
 		goto _test_eof11;
 case 11:
-#line 258 "gen/c/sip_via.c"
+#line 256 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr20;
 		case 32u: goto tr20;
@@ -306,7 +304,7 @@ st12:
 	if ( ++p == pe )
 		goto _test_eof12;
 case 12:
-#line 270 "gen/c/sip_via.c"
+#line 268 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr20;
 		case 32u: goto tr20;
@@ -327,7 +325,7 @@ st13:
 	if ( ++p == pe )
 		goto _test_eof13;
 case 13:
-#line 287 "gen/c/sip_via.c"
+#line 285 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr19;
 		case 10u: goto tr21;
@@ -361,7 +359,7 @@ st14:
 	if ( ++p == pe )
 		goto _test_eof14;
 case 14:
-#line 319 "gen/c/sip_via.c"
+#line 317 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr24;
 		case 32u: goto tr24;
@@ -375,7 +373,7 @@ st15:
 	if ( ++p == pe )
 		goto _test_eof15;
 case 15:
-#line 331 "gen/c/sip_via.c"
+#line 329 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr24;
 		case 32u: goto tr24;
@@ -413,7 +411,7 @@ st16:
 	if ( ++p == pe )
 		goto _test_eof16;
 case 16:
-#line 365 "gen/c/sip_via.c"
+#line 363 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr25;
 		case 10u: goto tr26;
@@ -453,7 +451,7 @@ st17:
 	if ( ++p == pe )
 		goto _test_eof17;
 case 17:
-#line 401 "gen/c/sip_via.c"
+#line 399 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr29;
 		case 10u: goto tr30;
@@ -484,7 +482,7 @@ st18:
 	if ( ++p == pe )
 		goto _test_eof18;
 case 18:
-#line 428 "gen/c/sip_via.c"
+#line 426 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr35;
 		case 32u: goto tr35;
@@ -498,7 +496,7 @@ st19:
 	if ( ++p == pe )
 		goto _test_eof19;
 case 19:
-#line 440 "gen/c/sip_via.c"
+#line 438 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr35;
 		case 32u: goto tr35;
@@ -523,7 +521,7 @@ st20:
 	if ( ++p == pe )
 		goto _test_eof20;
 case 20:
-#line 462 "gen/c/sip_via.c"
+#line 460 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr37;
@@ -545,7 +543,7 @@ st21:
 	if ( ++p == pe )
 		goto _test_eof21;
 case 21:
-#line 482 "gen/c/sip_via.c"
+#line 480 "gen/c/sip_via.c"
 	if ( (*p) == 45u )
 		goto tr36;
 	if ( (*p) < 65u ) {
@@ -565,7 +563,7 @@ st22:
 	if ( ++p == pe )
 		goto _test_eof22;
 case 22:
-#line 500 "gen/c/sip_via.c"
+#line 498 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr40;
@@ -587,7 +585,7 @@ st23:
 	if ( ++p == pe )
 		goto _test_eof23;
 case 23:
-#line 520 "gen/c/sip_via.c"
+#line 518 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto tr39;
@@ -611,7 +609,7 @@ st145:
 	if ( ++p == pe )
 		goto _test_eof145;
 case 145:
-#line 540 "gen/c/sip_via.c"
+#line 538 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
@@ -648,7 +646,7 @@ st24:
 	if ( ++p == pe )
 		goto _test_eof24;
 case 24:
-#line 572 "gen/c/sip_via.c"
+#line 570 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr42;
 		case 10u: goto tr43;
@@ -675,7 +673,7 @@ st25:
 	if ( ++p == pe )
 		goto _test_eof25;
 case 25:
-#line 594 "gen/c/sip_via.c"
+#line 592 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr48;
 		case 32u: goto tr48;
@@ -689,7 +687,7 @@ st26:
 	if ( ++p == pe )
 		goto _test_eof26;
 case 26:
-#line 606 "gen/c/sip_via.c"
+#line 604 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr48;
 		case 32u: goto tr48;
@@ -772,7 +770,7 @@ st27:
 	if ( ++p == pe )
 		goto _test_eof27;
 case 27:
-#line 661 "gen/c/sip_via.c"
+#line 659 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr45;
 		case 10u: goto tr49;
@@ -806,7 +804,7 @@ st28:
 	if ( ++p == pe )
 		goto _test_eof28;
 case 28:
-#line 693 "gen/c/sip_via.c"
+#line 691 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr51;
 		case 32u: goto tr51;
@@ -820,7 +818,7 @@ st29:
 	if ( ++p == pe )
 		goto _test_eof29;
 case 29:
-#line 705 "gen/c/sip_via.c"
+#line 703 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr51;
 		case 32u: goto tr51;
@@ -852,7 +850,7 @@ st30:
 	if ( ++p == pe )
 		goto _test_eof30;
 case 30:
-#line 735 "gen/c/sip_via.c"
+#line 733 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr49;
 	goto st0;
@@ -864,7 +862,7 @@ st31:
 	if ( ++p == pe )
 		goto _test_eof31;
 case 31:
-#line 745 "gen/c/sip_via.c"
+#line 743 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr46;
 		case 10u: goto tr52;
@@ -882,7 +880,7 @@ st32:
 	if ( ++p == pe )
 		goto _test_eof32;
 case 32:
-#line 761 "gen/c/sip_via.c"
+#line 759 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr55;
 		case 32u: goto tr55;
@@ -896,7 +894,7 @@ st33:
 	if ( ++p == pe )
 		goto _test_eof33;
 case 33:
-#line 773 "gen/c/sip_via.c"
+#line 771 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr55;
 		case 32u: goto tr55;
@@ -912,7 +910,7 @@ st146:
 	if ( ++p == pe )
 		goto _test_eof146;
 case 146:
-#line 787 "gen/c/sip_via.c"
+#line 785 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr183;
 		case 10u: goto tr184;
@@ -998,7 +996,7 @@ st34:
 	if ( ++p == pe )
 		goto _test_eof34;
 case 34:
-#line 845 "gen/c/sip_via.c"
+#line 843 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr56;
 		case 10u: goto tr57;
@@ -1082,7 +1080,7 @@ st35:
 	if ( ++p == pe )
 		goto _test_eof35;
 case 35:
-#line 901 "gen/c/sip_via.c"
+#line 899 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr59;
 		case 32u: goto tr59;
@@ -1096,7 +1094,7 @@ st36:
 	if ( ++p == pe )
 		goto _test_eof36;
 case 36:
-#line 913 "gen/c/sip_via.c"
+#line 911 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr59;
 		case 32u: goto tr59;
@@ -1164,7 +1162,7 @@ st37:
 	if ( ++p == pe )
 		goto _test_eof37;
 case 37:
-#line 960 "gen/c/sip_via.c"
+#line 958 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr47;
 		case 10u: goto tr60;
@@ -1206,7 +1204,7 @@ st38:
 	if ( ++p == pe )
 		goto _test_eof38;
 case 38:
-#line 1000 "gen/c/sip_via.c"
+#line 998 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr67;
 		case 32u: goto tr67;
@@ -1220,7 +1218,7 @@ st39:
 	if ( ++p == pe )
 		goto _test_eof39;
 case 39:
-#line 1012 "gen/c/sip_via.c"
+#line 1010 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr67;
 		case 32u: goto tr67;
@@ -1266,7 +1264,7 @@ st147:
 	if ( ++p == pe )
 		goto _test_eof147;
 case 147:
-#line 1054 "gen/c/sip_via.c"
+#line 1052 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1308,7 +1306,7 @@ st40:
 	if ( ++p == pe )
 		goto _test_eof40;
 case 40:
-#line 1091 "gen/c/sip_via.c"
+#line 1089 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr68;
 		case 10u: goto tr69;
@@ -1335,7 +1333,7 @@ st41:
 	if ( ++p == pe )
 		goto _test_eof41;
 case 41:
-#line 1113 "gen/c/sip_via.c"
+#line 1111 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr72;
 		case 32u: goto tr72;
@@ -1349,7 +1347,7 @@ st42:
 	if ( ++p == pe )
 		goto _test_eof42;
 case 42:
-#line 1125 "gen/c/sip_via.c"
+#line 1123 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr72;
 		case 32u: goto tr72;
@@ -1366,7 +1364,7 @@ st43:
 	if ( ++p == pe )
 		goto _test_eof43;
 case 43:
-#line 1140 "gen/c/sip_via.c"
+#line 1138 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr71;
 		case 10u: goto tr73;
@@ -1402,7 +1400,7 @@ st44:
 	if ( ++p == pe )
 		goto _test_eof44;
 case 44:
-#line 1174 "gen/c/sip_via.c"
+#line 1172 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr78;
 		case 32u: goto tr78;
@@ -1416,7 +1414,7 @@ st45:
 	if ( ++p == pe )
 		goto _test_eof45;
 case 45:
-#line 1186 "gen/c/sip_via.c"
+#line 1184 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr78;
 		case 10u: goto tr79;
@@ -1452,7 +1450,7 @@ st46:
 	if ( ++p == pe )
 		goto _test_eof46;
 case 46:
-#line 1220 "gen/c/sip_via.c"
+#line 1218 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr81;
 		case 32u: goto tr81;
@@ -1466,7 +1464,7 @@ st47:
 	if ( ++p == pe )
 		goto _test_eof47;
 case 47:
-#line 1232 "gen/c/sip_via.c"
+#line 1230 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr81;
 		case 32u: goto tr81;
@@ -1481,7 +1479,7 @@ st48:
 	if ( ++p == pe )
 		goto _test_eof48;
 case 48:
-#line 1245 "gen/c/sip_via.c"
+#line 1243 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr76;
 		case 10u: goto tr82;
@@ -1515,7 +1513,7 @@ st49:
 	if ( ++p == pe )
 		goto _test_eof49;
 case 49:
-#line 1277 "gen/c/sip_via.c"
+#line 1275 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr76;
 		case 32u: goto tr76;
@@ -1529,7 +1527,7 @@ st50:
 	if ( ++p == pe )
 		goto _test_eof50;
 case 50:
-#line 1289 "gen/c/sip_via.c"
+#line 1287 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr82;
 	goto st0;
@@ -1541,7 +1539,7 @@ st148:
 	if ( ++p == pe )
 		goto _test_eof148;
 case 148:
-#line 1299 "gen/c/sip_via.c"
+#line 1297 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -1625,7 +1623,7 @@ st51:
 	if ( ++p == pe )
 		goto _test_eof51;
 case 51:
-#line 1355 "gen/c/sip_via.c"
+#line 1353 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr57;
 	goto st0;
@@ -1637,7 +1635,7 @@ st52:
 	if ( ++p == pe )
 		goto _test_eof52;
 case 52:
-#line 1365 "gen/c/sip_via.c"
+#line 1363 "gen/c/sip_via.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
 			goto tr76;
@@ -1655,7 +1653,7 @@ st53:
 	if ( ++p == pe )
 		goto _test_eof53;
 case 53:
-#line 1381 "gen/c/sip_via.c"
+#line 1379 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr76;
 	goto st0;
@@ -1667,7 +1665,7 @@ st54:
 	if ( ++p == pe )
 		goto _test_eof54;
 case 54:
-#line 1391 "gen/c/sip_via.c"
+#line 1389 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr86;
 	goto st0;
@@ -1679,7 +1677,7 @@ st55:
 	if ( ++p == pe )
 		goto _test_eof55;
 case 55:
-#line 1401 "gen/c/sip_via.c"
+#line 1399 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr87;
 	goto st0;
@@ -1691,7 +1689,7 @@ st56:
 	if ( ++p == pe )
 		goto _test_eof56;
 case 56:
-#line 1411 "gen/c/sip_via.c"
+#line 1409 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr88;
 	goto st0;
@@ -1703,7 +1701,7 @@ st57:
 	if ( ++p == pe )
 		goto _test_eof57;
 case 57:
-#line 1421 "gen/c/sip_via.c"
+#line 1419 "gen/c/sip_via.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr89;
 	goto st0;
@@ -1715,7 +1713,7 @@ st58:
 	if ( ++p == pe )
 		goto _test_eof58;
 case 58:
-#line 1431 "gen/c/sip_via.c"
+#line 1429 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr79;
 	goto st0;
@@ -1727,7 +1725,7 @@ st149:
 	if ( ++p == pe )
 		goto _test_eof149;
 case 149:
-#line 1441 "gen/c/sip_via.c"
+#line 1439 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -1760,7 +1758,7 @@ st59:
 	if ( ++p == pe )
 		goto _test_eof59;
 case 59:
-#line 1472 "gen/c/sip_via.c"
+#line 1470 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr91;
 	if ( (*p) < 65u ) {
@@ -1780,7 +1778,7 @@ st60:
 	if ( ++p == pe )
 		goto _test_eof60;
 case 60:
-#line 1490 "gen/c/sip_via.c"
+#line 1488 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 46u: goto tr91;
 		case 93u: goto tr84;
@@ -1802,7 +1800,7 @@ st61:
 	if ( ++p == pe )
 		goto _test_eof61;
 case 61:
-#line 1510 "gen/c/sip_via.c"
+#line 1508 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr73;
 	goto st0;
@@ -1822,7 +1820,7 @@ st62:
 	if ( ++p == pe )
 		goto _test_eof62;
 case 62:
-#line 1525 "gen/c/sip_via.c"
+#line 1523 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr69;
 	goto st0;
@@ -1838,7 +1836,7 @@ st150:
 	if ( ++p == pe )
 		goto _test_eof150;
 case 150:
-#line 1537 "gen/c/sip_via.c"
+#line 1535 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1874,7 +1872,7 @@ st151:
 	if ( ++p == pe )
 		goto _test_eof151;
 case 151:
-#line 1571 "gen/c/sip_via.c"
+#line 1569 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1910,7 +1908,7 @@ st152:
 	if ( ++p == pe )
 		goto _test_eof152;
 case 152:
-#line 1605 "gen/c/sip_via.c"
+#line 1603 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1946,7 +1944,7 @@ st153:
 	if ( ++p == pe )
 		goto _test_eof153;
 case 153:
-#line 1639 "gen/c/sip_via.c"
+#line 1637 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -1982,7 +1980,7 @@ st154:
 	if ( ++p == pe )
 		goto _test_eof154;
 case 154:
-#line 1673 "gen/c/sip_via.c"
+#line 1671 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -2018,7 +2016,7 @@ st155:
 	if ( ++p == pe )
 		goto _test_eof155;
 case 155:
-#line 1707 "gen/c/sip_via.c"
+#line 1705 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr200;
 		case 10u: goto tr201;
@@ -2060,7 +2058,7 @@ st63:
 	if ( ++p == pe )
 		goto _test_eof63;
 case 63:
-#line 1744 "gen/c/sip_via.c"
+#line 1742 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr92;
 		case 10u: goto tr93;
@@ -2087,7 +2085,7 @@ st64:
 	if ( ++p == pe )
 		goto _test_eof64;
 case 64:
-#line 1766 "gen/c/sip_via.c"
+#line 1764 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr96;
 		case 32u: goto tr96;
@@ -2101,7 +2099,7 @@ st65:
 	if ( ++p == pe )
 		goto _test_eof65;
 case 65:
-#line 1778 "gen/c/sip_via.c"
+#line 1776 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr96;
 		case 32u: goto tr96;
@@ -2118,7 +2116,7 @@ st66:
 	if ( ++p == pe )
 		goto _test_eof66;
 case 66:
-#line 1793 "gen/c/sip_via.c"
+#line 1791 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr95;
 		case 10u: goto tr97;
@@ -2154,7 +2152,7 @@ st67:
 	if ( ++p == pe )
 		goto _test_eof67;
 case 67:
-#line 1827 "gen/c/sip_via.c"
+#line 1825 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr100;
 		case 32u: goto tr100;
@@ -2168,7 +2166,7 @@ st68:
 	if ( ++p == pe )
 		goto _test_eof68;
 case 68:
-#line 1839 "gen/c/sip_via.c"
+#line 1837 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr100;
 		case 10u: goto tr79;
@@ -2204,7 +2202,7 @@ st156:
 	if ( ++p == pe )
 		goto _test_eof156;
 case 156:
-#line 1873 "gen/c/sip_via.c"
+#line 1871 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr203;
 		case 10u: goto tr204;
@@ -2237,7 +2235,7 @@ st69:
 	if ( ++p == pe )
 		goto _test_eof69;
 case 69:
-#line 1904 "gen/c/sip_via.c"
+#line 1902 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr97;
 	goto st0;
@@ -2257,7 +2255,7 @@ st70:
 	if ( ++p == pe )
 		goto _test_eof70;
 case 70:
-#line 1919 "gen/c/sip_via.c"
+#line 1917 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr93;
 	goto st0;
@@ -2273,7 +2271,7 @@ st157:
 	if ( ++p == pe )
 		goto _test_eof157;
 case 157:
-#line 1931 "gen/c/sip_via.c"
+#line 1929 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -2309,7 +2307,7 @@ st158:
 	if ( ++p == pe )
 		goto _test_eof158;
 case 158:
-#line 1965 "gen/c/sip_via.c"
+#line 1963 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -2345,7 +2343,7 @@ st159:
 	if ( ++p == pe )
 		goto _test_eof159;
 case 159:
-#line 1999 "gen/c/sip_via.c"
+#line 1997 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -2381,7 +2379,7 @@ st160:
 	if ( ++p == pe )
 		goto _test_eof160;
 case 160:
-#line 2033 "gen/c/sip_via.c"
+#line 2031 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -2417,7 +2415,7 @@ st161:
 	if ( ++p == pe )
 		goto _test_eof161;
 case 161:
-#line 2067 "gen/c/sip_via.c"
+#line 2065 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr212;
 		case 10u: goto tr213;
@@ -2459,7 +2457,7 @@ st71:
 	if ( ++p == pe )
 		goto _test_eof71;
 case 71:
-#line 2104 "gen/c/sip_via.c"
+#line 2102 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr101;
 		case 10u: goto tr102;
@@ -2486,7 +2484,7 @@ st72:
 	if ( ++p == pe )
 		goto _test_eof72;
 case 72:
-#line 2126 "gen/c/sip_via.c"
+#line 2124 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr105;
 		case 32u: goto tr105;
@@ -2500,7 +2498,7 @@ st73:
 	if ( ++p == pe )
 		goto _test_eof73;
 case 73:
-#line 2138 "gen/c/sip_via.c"
+#line 2136 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr105;
 		case 32u: goto tr105;
@@ -2517,7 +2515,7 @@ st74:
 	if ( ++p == pe )
 		goto _test_eof74;
 case 74:
-#line 2153 "gen/c/sip_via.c"
+#line 2151 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr104;
 		case 10u: goto tr106;
@@ -2556,7 +2554,7 @@ st75:
 	if ( ++p == pe )
 		goto _test_eof75;
 case 75:
-#line 2190 "gen/c/sip_via.c"
+#line 2188 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr111;
 		case 32u: goto tr111;
@@ -2570,7 +2568,7 @@ st76:
 	if ( ++p == pe )
 		goto _test_eof76;
 case 76:
-#line 2202 "gen/c/sip_via.c"
+#line 2200 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr111;
 		case 10u: goto tr79;
@@ -2609,7 +2607,7 @@ st162:
 	if ( ++p == pe )
 		goto _test_eof162;
 case 162:
-#line 2239 "gen/c/sip_via.c"
+#line 2237 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2647,7 +2645,7 @@ st163:
 	if ( ++p == pe )
 		goto _test_eof163;
 case 163:
-#line 2275 "gen/c/sip_via.c"
+#line 2273 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2684,7 +2682,7 @@ st164:
 	if ( ++p == pe )
 		goto _test_eof164;
 case 164:
-#line 2310 "gen/c/sip_via.c"
+#line 2308 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2722,7 +2720,7 @@ st165:
 	if ( ++p == pe )
 		goto _test_eof165;
 case 165:
-#line 2346 "gen/c/sip_via.c"
+#line 2344 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2758,7 +2756,7 @@ st166:
 	if ( ++p == pe )
 		goto _test_eof166;
 case 166:
-#line 2380 "gen/c/sip_via.c"
+#line 2378 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
@@ -2796,7 +2794,7 @@ st167:
 	if ( ++p == pe )
 		goto _test_eof167;
 case 167:
-#line 2416 "gen/c/sip_via.c"
+#line 2414 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2833,7 +2831,7 @@ st168:
 	if ( ++p == pe )
 		goto _test_eof168;
 case 168:
-#line 2451 "gen/c/sip_via.c"
+#line 2449 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
@@ -2869,7 +2867,7 @@ st169:
 	if ( ++p == pe )
 		goto _test_eof169;
 case 169:
-#line 2485 "gen/c/sip_via.c"
+#line 2483 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2905,7 +2903,7 @@ st170:
 	if ( ++p == pe )
 		goto _test_eof170;
 case 170:
-#line 2519 "gen/c/sip_via.c"
+#line 2517 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2943,7 +2941,7 @@ st171:
 	if ( ++p == pe )
 		goto _test_eof171;
 case 171:
-#line 2555 "gen/c/sip_via.c"
+#line 2553 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -2979,7 +2977,7 @@ st172:
 	if ( ++p == pe )
 		goto _test_eof172;
 case 172:
-#line 2589 "gen/c/sip_via.c"
+#line 2587 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3017,7 +3015,7 @@ st173:
 	if ( ++p == pe )
 		goto _test_eof173;
 case 173:
-#line 2625 "gen/c/sip_via.c"
+#line 2623 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3053,7 +3051,7 @@ st174:
 	if ( ++p == pe )
 		goto _test_eof174;
 case 174:
-#line 2659 "gen/c/sip_via.c"
+#line 2657 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
@@ -3091,7 +3089,7 @@ st175:
 	if ( ++p == pe )
 		goto _test_eof175;
 case 175:
-#line 2695 "gen/c/sip_via.c"
+#line 2693 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
@@ -3129,7 +3127,7 @@ st176:
 	if ( ++p == pe )
 		goto _test_eof176;
 case 176:
-#line 2731 "gen/c/sip_via.c"
+#line 2729 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
@@ -3167,7 +3165,7 @@ st177:
 	if ( ++p == pe )
 		goto _test_eof177;
 case 177:
-#line 2767 "gen/c/sip_via.c"
+#line 2765 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3205,7 +3203,7 @@ st178:
 	if ( ++p == pe )
 		goto _test_eof178;
 case 178:
-#line 2803 "gen/c/sip_via.c"
+#line 2801 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3243,7 +3241,7 @@ st179:
 	if ( ++p == pe )
 		goto _test_eof179;
 case 179:
-#line 2839 "gen/c/sip_via.c"
+#line 2837 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3281,7 +3279,7 @@ st180:
 	if ( ++p == pe )
 		goto _test_eof180;
 case 180:
-#line 2875 "gen/c/sip_via.c"
+#line 2873 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3319,7 +3317,7 @@ st181:
 	if ( ++p == pe )
 		goto _test_eof181;
 case 181:
-#line 2911 "gen/c/sip_via.c"
+#line 2909 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3357,7 +3355,7 @@ st182:
 	if ( ++p == pe )
 		goto _test_eof182;
 case 182:
-#line 2947 "gen/c/sip_via.c"
+#line 2945 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -3395,7 +3393,7 @@ st77:
 	if ( ++p == pe )
 		goto _test_eof77;
 case 77:
-#line 2983 "gen/c/sip_via.c"
+#line 2981 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr112;
 	if ( (*p) < 65u ) {
@@ -3415,7 +3413,7 @@ st78:
 	if ( ++p == pe )
 		goto _test_eof78;
 case 78:
-#line 3001 "gen/c/sip_via.c"
+#line 2999 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 46u: goto tr112;
 		case 93u: goto tr113;
@@ -3437,7 +3435,7 @@ st183:
 	if ( ++p == pe )
 		goto _test_eof183;
 case 183:
-#line 3021 "gen/c/sip_via.c"
+#line 3019 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr220;
 		case 10u: goto tr221;
@@ -3455,7 +3453,7 @@ st79:
 	if ( ++p == pe )
 		goto _test_eof79;
 case 79:
-#line 3037 "gen/c/sip_via.c"
+#line 3035 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr106;
 	goto st0;
@@ -3475,7 +3473,7 @@ st80:
 	if ( ++p == pe )
 		goto _test_eof80;
 case 80:
-#line 3052 "gen/c/sip_via.c"
+#line 3050 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr102;
 	goto st0;
@@ -3491,7 +3489,7 @@ st184:
 	if ( ++p == pe )
 		goto _test_eof184;
 case 184:
-#line 3064 "gen/c/sip_via.c"
+#line 3062 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3529,7 +3527,7 @@ st185:
 	if ( ++p == pe )
 		goto _test_eof185;
 case 185:
-#line 3100 "gen/c/sip_via.c"
+#line 3098 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3565,7 +3563,7 @@ st186:
 	if ( ++p == pe )
 		goto _test_eof186;
 case 186:
-#line 3134 "gen/c/sip_via.c"
+#line 3132 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3601,7 +3599,7 @@ st187:
 	if ( ++p == pe )
 		goto _test_eof187;
 case 187:
-#line 3168 "gen/c/sip_via.c"
+#line 3166 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3637,7 +3635,7 @@ st188:
 	if ( ++p == pe )
 		goto _test_eof188;
 case 188:
-#line 3202 "gen/c/sip_via.c"
+#line 3200 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3673,7 +3671,7 @@ st189:
 	if ( ++p == pe )
 		goto _test_eof189;
 case 189:
-#line 3236 "gen/c/sip_via.c"
+#line 3234 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3709,7 +3707,7 @@ st190:
 	if ( ++p == pe )
 		goto _test_eof190;
 case 190:
-#line 3270 "gen/c/sip_via.c"
+#line 3268 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -3745,7 +3743,7 @@ st191:
 	if ( ++p == pe )
 		goto _test_eof191;
 case 191:
-#line 3304 "gen/c/sip_via.c"
+#line 3302 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr247;
 		case 10u: goto tr248;
@@ -3787,7 +3785,7 @@ st81:
 	if ( ++p == pe )
 		goto _test_eof81;
 case 81:
-#line 3341 "gen/c/sip_via.c"
+#line 3339 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr114;
 		case 10u: goto tr115;
@@ -3814,7 +3812,7 @@ st82:
 	if ( ++p == pe )
 		goto _test_eof82;
 case 82:
-#line 3363 "gen/c/sip_via.c"
+#line 3361 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr118;
 		case 32u: goto tr118;
@@ -3828,7 +3826,7 @@ st83:
 	if ( ++p == pe )
 		goto _test_eof83;
 case 83:
-#line 3375 "gen/c/sip_via.c"
+#line 3373 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr118;
 		case 32u: goto tr118;
@@ -3845,7 +3843,7 @@ st84:
 	if ( ++p == pe )
 		goto _test_eof84;
 case 84:
-#line 3390 "gen/c/sip_via.c"
+#line 3388 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr117;
 		case 10u: goto tr119;
@@ -3891,7 +3889,7 @@ st85:
 	if ( ++p == pe )
 		goto _test_eof85;
 case 85:
-#line 3434 "gen/c/sip_via.c"
+#line 3432 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr125;
 		case 32u: goto tr125;
@@ -3905,7 +3903,7 @@ st86:
 	if ( ++p == pe )
 		goto _test_eof86;
 case 86:
-#line 3446 "gen/c/sip_via.c"
+#line 3444 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr125;
 		case 10u: goto tr79;
@@ -3951,7 +3949,7 @@ st192:
 	if ( ++p == pe )
 		goto _test_eof192;
 case 192:
-#line 3490 "gen/c/sip_via.c"
+#line 3488 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -3995,7 +3993,7 @@ st193:
 	if ( ++p == pe )
 		goto _test_eof193;
 case 193:
-#line 3532 "gen/c/sip_via.c"
+#line 3530 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4028,7 +4026,7 @@ st194:
 	if ( ++p == pe )
 		goto _test_eof194;
 case 194:
-#line 3563 "gen/c/sip_via.c"
+#line 3561 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4062,7 +4060,7 @@ st195:
 	if ( ++p == pe )
 		goto _test_eof195;
 case 195:
-#line 3595 "gen/c/sip_via.c"
+#line 3593 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4095,7 +4093,7 @@ st196:
 	if ( ++p == pe )
 		goto _test_eof196;
 case 196:
-#line 3626 "gen/c/sip_via.c"
+#line 3624 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4129,7 +4127,7 @@ st197:
 	if ( ++p == pe )
 		goto _test_eof197;
 case 197:
-#line 3658 "gen/c/sip_via.c"
+#line 3656 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4162,7 +4160,7 @@ st198:
 	if ( ++p == pe )
 		goto _test_eof198;
 case 198:
-#line 3689 "gen/c/sip_via.c"
+#line 3687 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4195,7 +4193,7 @@ st199:
 	if ( ++p == pe )
 		goto _test_eof199;
 case 199:
-#line 3720 "gen/c/sip_via.c"
+#line 3718 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4228,7 +4226,7 @@ st200:
 	if ( ++p == pe )
 		goto _test_eof200;
 case 200:
-#line 3751 "gen/c/sip_via.c"
+#line 3749 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4261,7 +4259,7 @@ st201:
 	if ( ++p == pe )
 		goto _test_eof201;
 case 201:
-#line 3782 "gen/c/sip_via.c"
+#line 3780 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4295,7 +4293,7 @@ st202:
 	if ( ++p == pe )
 		goto _test_eof202;
 case 202:
-#line 3814 "gen/c/sip_via.c"
+#line 3812 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4329,7 +4327,7 @@ st203:
 	if ( ++p == pe )
 		goto _test_eof203;
 case 203:
-#line 3846 "gen/c/sip_via.c"
+#line 3844 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4363,7 +4361,7 @@ st204:
 	if ( ++p == pe )
 		goto _test_eof204;
 case 204:
-#line 3878 "gen/c/sip_via.c"
+#line 3876 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr192;
 		case 10u: goto tr193;
@@ -4397,7 +4395,7 @@ st205:
 	if ( ++p == pe )
 		goto _test_eof205;
 case 205:
-#line 3910 "gen/c/sip_via.c"
+#line 3908 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4441,7 +4439,7 @@ st206:
 	if ( ++p == pe )
 		goto _test_eof206;
 case 206:
-#line 3952 "gen/c/sip_via.c"
+#line 3950 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4485,7 +4483,7 @@ st207:
 	if ( ++p == pe )
 		goto _test_eof207;
 case 207:
-#line 3994 "gen/c/sip_via.c"
+#line 3992 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4519,7 +4517,7 @@ st87:
 	if ( ++p == pe )
 		goto _test_eof87;
 case 87:
-#line 4026 "gen/c/sip_via.c"
+#line 4024 "gen/c/sip_via.c"
 	if ( (*p) == 58u )
 		goto tr127;
 	if ( (*p) < 65u ) {
@@ -4539,7 +4537,7 @@ st208:
 	if ( ++p == pe )
 		goto _test_eof208;
 case 208:
-#line 4044 "gen/c/sip_via.c"
+#line 4042 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4567,7 +4565,7 @@ st88:
 	if ( ++p == pe )
 		goto _test_eof88;
 case 88:
-#line 4070 "gen/c/sip_via.c"
+#line 4068 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr129;
 	goto st0;
@@ -4579,7 +4577,7 @@ st89:
 	if ( ++p == pe )
 		goto _test_eof89;
 case 89:
-#line 4080 "gen/c/sip_via.c"
+#line 4078 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr130;
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -4593,7 +4591,7 @@ st90:
 	if ( ++p == pe )
 		goto _test_eof90;
 case 90:
-#line 4092 "gen/c/sip_via.c"
+#line 4090 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr132;
 	goto st0;
@@ -4605,7 +4603,7 @@ st91:
 	if ( ++p == pe )
 		goto _test_eof91;
 case 91:
-#line 4102 "gen/c/sip_via.c"
+#line 4100 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr133;
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -4619,7 +4617,7 @@ st92:
 	if ( ++p == pe )
 		goto _test_eof92;
 case 92:
-#line 4114 "gen/c/sip_via.c"
+#line 4112 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr135;
 	goto st0;
@@ -4631,7 +4629,7 @@ st209:
 	if ( ++p == pe )
 		goto _test_eof209;
 case 209:
-#line 4124 "gen/c/sip_via.c"
+#line 4122 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4651,7 +4649,7 @@ st210:
 	if ( ++p == pe )
 		goto _test_eof210;
 case 210:
-#line 4142 "gen/c/sip_via.c"
+#line 4140 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4671,7 +4669,7 @@ st211:
 	if ( ++p == pe )
 		goto _test_eof211;
 case 211:
-#line 4160 "gen/c/sip_via.c"
+#line 4158 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4689,7 +4687,7 @@ st93:
 	if ( ++p == pe )
 		goto _test_eof93;
 case 93:
-#line 4176 "gen/c/sip_via.c"
+#line 4174 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr133;
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -4703,7 +4701,7 @@ st94:
 	if ( ++p == pe )
 		goto _test_eof94;
 case 94:
-#line 4188 "gen/c/sip_via.c"
+#line 4186 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr133;
 	goto st0;
@@ -4715,7 +4713,7 @@ st95:
 	if ( ++p == pe )
 		goto _test_eof95;
 case 95:
-#line 4198 "gen/c/sip_via.c"
+#line 4196 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr130;
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -4729,7 +4727,7 @@ st96:
 	if ( ++p == pe )
 		goto _test_eof96;
 case 96:
-#line 4210 "gen/c/sip_via.c"
+#line 4208 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr130;
 	goto st0;
@@ -4741,7 +4739,7 @@ st212:
 	if ( ++p == pe )
 		goto _test_eof212;
 case 212:
-#line 4220 "gen/c/sip_via.c"
+#line 4218 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4769,7 +4767,7 @@ st213:
 	if ( ++p == pe )
 		goto _test_eof213;
 case 213:
-#line 4246 "gen/c/sip_via.c"
+#line 4244 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4797,7 +4795,7 @@ st214:
 	if ( ++p == pe )
 		goto _test_eof214;
 case 214:
-#line 4272 "gen/c/sip_via.c"
+#line 4270 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4816,7 +4814,7 @@ st215:
 	if ( ++p == pe )
 		goto _test_eof215;
 case 215:
-#line 4289 "gen/c/sip_via.c"
+#line 4287 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4843,7 +4841,7 @@ st216:
 	if ( ++p == pe )
 		goto _test_eof216;
 case 216:
-#line 4314 "gen/c/sip_via.c"
+#line 4312 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4870,7 +4868,7 @@ st217:
 	if ( ++p == pe )
 		goto _test_eof217;
 case 217:
-#line 4339 "gen/c/sip_via.c"
+#line 4337 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4897,7 +4895,7 @@ st218:
 	if ( ++p == pe )
 		goto _test_eof218;
 case 218:
-#line 4364 "gen/c/sip_via.c"
+#line 4362 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4924,7 +4922,7 @@ st219:
 	if ( ++p == pe )
 		goto _test_eof219;
 case 219:
-#line 4389 "gen/c/sip_via.c"
+#line 4387 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4951,7 +4949,7 @@ st220:
 	if ( ++p == pe )
 		goto _test_eof220;
 case 220:
-#line 4414 "gen/c/sip_via.c"
+#line 4412 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4978,7 +4976,7 @@ st221:
 	if ( ++p == pe )
 		goto _test_eof221;
 case 221:
-#line 4439 "gen/c/sip_via.c"
+#line 4437 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -4997,7 +4995,7 @@ st97:
 	if ( ++p == pe )
 		goto _test_eof97;
 case 97:
-#line 4456 "gen/c/sip_via.c"
+#line 4454 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto tr138;
@@ -5015,7 +5013,7 @@ st222:
 	if ( ++p == pe )
 		goto _test_eof222;
 case 222:
-#line 4472 "gen/c/sip_via.c"
+#line 4470 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -5043,7 +5041,7 @@ st223:
 	if ( ++p == pe )
 		goto _test_eof223;
 case 223:
-#line 4498 "gen/c/sip_via.c"
+#line 4496 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -5071,7 +5069,7 @@ st224:
 	if ( ++p == pe )
 		goto _test_eof224;
 case 224:
-#line 4524 "gen/c/sip_via.c"
+#line 4522 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -5099,7 +5097,7 @@ st98:
 	if ( ++p == pe )
 		goto _test_eof98;
 case 98:
-#line 4550 "gen/c/sip_via.c"
+#line 4548 "gen/c/sip_via.c"
 	if ( 48u <= (*p) && (*p) <= 57u )
 		goto tr140;
 	goto st0;
@@ -5111,7 +5109,7 @@ st99:
 	if ( ++p == pe )
 		goto _test_eof99;
 case 99:
-#line 4560 "gen/c/sip_via.c"
+#line 4558 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr141;
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -5125,7 +5123,7 @@ st100:
 	if ( ++p == pe )
 		goto _test_eof100;
 case 100:
-#line 4572 "gen/c/sip_via.c"
+#line 4570 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr141;
 	if ( 48u <= (*p) && (*p) <= 57u )
@@ -5139,7 +5137,7 @@ st101:
 	if ( ++p == pe )
 		goto _test_eof101;
 case 101:
-#line 4584 "gen/c/sip_via.c"
+#line 4582 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr141;
 	goto st0;
@@ -5151,7 +5149,7 @@ st225:
 	if ( ++p == pe )
 		goto _test_eof225;
 case 225:
-#line 4594 "gen/c/sip_via.c"
+#line 4592 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -5178,7 +5176,7 @@ st226:
 	if ( ++p == pe )
 		goto _test_eof226;
 case 226:
-#line 4619 "gen/c/sip_via.c"
+#line 4617 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -5221,7 +5219,7 @@ st227:
 	if ( ++p == pe )
 		goto _test_eof227;
 case 227:
-#line 4660 "gen/c/sip_via.c"
+#line 4658 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -5264,7 +5262,7 @@ st102:
 	if ( ++p == pe )
 		goto _test_eof102;
 case 102:
-#line 4701 "gen/c/sip_via.c"
+#line 4699 "gen/c/sip_via.c"
 	if ( (*p) == 58u )
 		goto tr127;
 	goto st0;
@@ -5276,7 +5274,7 @@ st228:
 	if ( ++p == pe )
 		goto _test_eof228;
 case 228:
-#line 4711 "gen/c/sip_via.c"
+#line 4709 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr250;
 		case 10u: goto tr251;
@@ -5319,7 +5317,7 @@ st103:
 	if ( ++p == pe )
 		goto _test_eof103;
 case 103:
-#line 4752 "gen/c/sip_via.c"
+#line 4750 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr144;
 	if ( (*p) < 65u ) {
@@ -5339,7 +5337,7 @@ st104:
 	if ( ++p == pe )
 		goto _test_eof104;
 case 104:
-#line 4770 "gen/c/sip_via.c"
+#line 4768 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 46u: goto tr144;
 		case 93u: goto tr145;
@@ -5361,7 +5359,7 @@ st105:
 	if ( ++p == pe )
 		goto _test_eof105;
 case 105:
-#line 4790 "gen/c/sip_via.c"
+#line 4788 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr119;
 	goto st0;
@@ -5381,7 +5379,7 @@ st106:
 	if ( ++p == pe )
 		goto _test_eof106;
 case 106:
-#line 4805 "gen/c/sip_via.c"
+#line 4803 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr115;
 	goto st0;
@@ -5393,7 +5391,7 @@ st229:
 	if ( ++p == pe )
 		goto _test_eof229;
 case 229:
-#line 4815 "gen/c/sip_via.c"
+#line 4813 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -5429,7 +5427,7 @@ st230:
 	if ( ++p == pe )
 		goto _test_eof230;
 case 230:
-#line 4849 "gen/c/sip_via.c"
+#line 4847 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -5465,7 +5463,7 @@ st231:
 	if ( ++p == pe )
 		goto _test_eof231;
 case 231:
-#line 4883 "gen/c/sip_via.c"
+#line 4881 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -5501,7 +5499,7 @@ st232:
 	if ( ++p == pe )
 		goto _test_eof232;
 case 232:
-#line 4917 "gen/c/sip_via.c"
+#line 4915 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr289;
 		case 10u: goto tr290;
@@ -5545,7 +5543,7 @@ st107:
 	if ( ++p == pe )
 		goto _test_eof107;
 case 107:
-#line 4955 "gen/c/sip_via.c"
+#line 4953 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr146;
 		case 10u: goto tr147;
@@ -5574,7 +5572,7 @@ st108:
 	if ( ++p == pe )
 		goto _test_eof108;
 case 108:
-#line 4978 "gen/c/sip_via.c"
+#line 4976 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr150;
 		case 32u: goto tr150;
@@ -5588,7 +5586,7 @@ st109:
 	if ( ++p == pe )
 		goto _test_eof109;
 case 109:
-#line 4990 "gen/c/sip_via.c"
+#line 4988 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr150;
 		case 32u: goto tr150;
@@ -5605,7 +5603,7 @@ st110:
 	if ( ++p == pe )
 		goto _test_eof110;
 case 110:
-#line 5005 "gen/c/sip_via.c"
+#line 5003 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr149;
 		case 10u: goto tr151;
@@ -5641,7 +5639,7 @@ st111:
 	if ( ++p == pe )
 		goto _test_eof111;
 case 111:
-#line 5039 "gen/c/sip_via.c"
+#line 5037 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr154;
 		case 32u: goto tr154;
@@ -5655,7 +5653,7 @@ st112:
 	if ( ++p == pe )
 		goto _test_eof112;
 case 112:
-#line 5051 "gen/c/sip_via.c"
+#line 5049 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr154;
 		case 10u: goto tr79;
@@ -5691,7 +5689,7 @@ st233:
 	if ( ++p == pe )
 		goto _test_eof233;
 case 233:
-#line 5085 "gen/c/sip_via.c"
+#line 5083 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr294;
 		case 10u: goto tr295;
@@ -5724,7 +5722,7 @@ st113:
 	if ( ++p == pe )
 		goto _test_eof113;
 case 113:
-#line 5116 "gen/c/sip_via.c"
+#line 5114 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr151;
 	goto st0;
@@ -5746,7 +5744,7 @@ st114:
 	if ( ++p == pe )
 		goto _test_eof114;
 case 114:
-#line 5132 "gen/c/sip_via.c"
+#line 5130 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr147;
 	goto st0;
@@ -5762,7 +5760,7 @@ st234:
 	if ( ++p == pe )
 		goto _test_eof234;
 case 234:
-#line 5144 "gen/c/sip_via.c"
+#line 5142 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -5798,7 +5796,7 @@ st235:
 	if ( ++p == pe )
 		goto _test_eof235;
 case 235:
-#line 5178 "gen/c/sip_via.c"
+#line 5176 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr186;
 		case 10u: goto tr187;
@@ -5834,7 +5832,7 @@ st236:
 	if ( ++p == pe )
 		goto _test_eof236;
 case 236:
-#line 5212 "gen/c/sip_via.c"
+#line 5210 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr299;
 		case 10u: goto tr300;
@@ -5876,7 +5874,7 @@ st115:
 	if ( ++p == pe )
 		goto _test_eof115;
 case 115:
-#line 5249 "gen/c/sip_via.c"
+#line 5247 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr155;
 		case 10u: goto tr156;
@@ -5903,7 +5901,7 @@ st116:
 	if ( ++p == pe )
 		goto _test_eof116;
 case 116:
-#line 5271 "gen/c/sip_via.c"
+#line 5269 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr159;
 		case 32u: goto tr159;
@@ -5917,7 +5915,7 @@ st117:
 	if ( ++p == pe )
 		goto _test_eof117;
 case 117:
-#line 5283 "gen/c/sip_via.c"
+#line 5281 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr159;
 		case 32u: goto tr159;
@@ -5934,7 +5932,7 @@ st118:
 	if ( ++p == pe )
 		goto _test_eof118;
 case 118:
-#line 5298 "gen/c/sip_via.c"
+#line 5296 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr158;
 		case 10u: goto tr160;
@@ -5970,7 +5968,7 @@ st119:
 	if ( ++p == pe )
 		goto _test_eof119;
 case 119:
-#line 5332 "gen/c/sip_via.c"
+#line 5330 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr163;
 		case 32u: goto tr163;
@@ -5984,7 +5982,7 @@ st120:
 	if ( ++p == pe )
 		goto _test_eof120;
 case 120:
-#line 5344 "gen/c/sip_via.c"
+#line 5342 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr163;
 		case 10u: goto tr79;
@@ -6020,7 +6018,7 @@ st237:
 	if ( ++p == pe )
 		goto _test_eof237;
 case 237:
-#line 5378 "gen/c/sip_via.c"
+#line 5376 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr302;
 		case 10u: goto tr303;
@@ -6053,7 +6051,7 @@ st238:
 	if ( ++p == pe )
 		goto _test_eof238;
 case 238:
-#line 5409 "gen/c/sip_via.c"
+#line 5407 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr302;
 		case 10u: goto tr303;
@@ -6086,7 +6084,7 @@ st239:
 	if ( ++p == pe )
 		goto _test_eof239;
 case 239:
-#line 5440 "gen/c/sip_via.c"
+#line 5438 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr302;
 		case 10u: goto tr303;
@@ -6119,7 +6117,7 @@ st121:
 	if ( ++p == pe )
 		goto _test_eof121;
 case 121:
-#line 5471 "gen/c/sip_via.c"
+#line 5469 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr160;
 	goto st0;
@@ -6139,7 +6137,7 @@ st122:
 	if ( ++p == pe )
 		goto _test_eof122;
 case 122:
-#line 5486 "gen/c/sip_via.c"
+#line 5484 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr156;
 	goto st0;
@@ -6151,7 +6149,7 @@ st123:
 	if ( ++p == pe )
 		goto _test_eof123;
 case 123:
-#line 5496 "gen/c/sip_via.c"
+#line 5494 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr60;
 	goto st0;
@@ -6163,7 +6161,7 @@ st124:
 	if ( ++p == pe )
 		goto _test_eof124;
 case 124:
-#line 5506 "gen/c/sip_via.c"
+#line 5504 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr52;
 	goto st0;
@@ -6183,7 +6181,7 @@ st125:
 	if ( ++p == pe )
 		goto _test_eof125;
 case 125:
-#line 5521 "gen/c/sip_via.c"
+#line 5519 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr43;
 	goto st0;
@@ -6195,7 +6193,7 @@ st126:
 	if ( ++p == pe )
 		goto _test_eof126;
 case 126:
-#line 5531 "gen/c/sip_via.c"
+#line 5529 "gen/c/sip_via.c"
 	if ( (*p) == 45u )
 		goto tr164;
 	if ( (*p) < 65u ) {
@@ -6215,7 +6213,7 @@ st240:
 	if ( ++p == pe )
 		goto _test_eof240;
 case 240:
-#line 5549 "gen/c/sip_via.c"
+#line 5547 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
@@ -6242,7 +6240,7 @@ st127:
 	if ( ++p == pe )
 		goto _test_eof127;
 case 127:
-#line 5574 "gen/c/sip_via.c"
+#line 5572 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto tr165;
@@ -6260,7 +6258,7 @@ st128:
 	if ( ++p == pe )
 		goto _test_eof128;
 case 128:
-#line 5590 "gen/c/sip_via.c"
+#line 5588 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr166;
@@ -6282,7 +6280,7 @@ st129:
 	if ( ++p == pe )
 		goto _test_eof129;
 case 129:
-#line 5610 "gen/c/sip_via.c"
+#line 5608 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto tr168;
@@ -6300,7 +6298,7 @@ st130:
 	if ( ++p == pe )
 		goto _test_eof130;
 case 130:
-#line 5626 "gen/c/sip_via.c"
+#line 5624 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr169;
@@ -6322,7 +6320,7 @@ st131:
 	if ( ++p == pe )
 		goto _test_eof131;
 case 131:
-#line 5646 "gen/c/sip_via.c"
+#line 5644 "gen/c/sip_via.c"
 	if ( (*p) < 65u ) {
 		if ( 48u <= (*p) && (*p) <= 57u )
 			goto tr171;
@@ -6340,7 +6338,7 @@ st241:
 	if ( ++p == pe )
 		goto _test_eof241;
 case 241:
-#line 5662 "gen/c/sip_via.c"
+#line 5660 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
@@ -6369,7 +6367,7 @@ st242:
 	if ( ++p == pe )
 		goto _test_eof242;
 case 242:
-#line 5689 "gen/c/sip_via.c"
+#line 5687 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
@@ -6398,7 +6396,7 @@ st243:
 	if ( ++p == pe )
 		goto _test_eof243;
 case 243:
-#line 5716 "gen/c/sip_via.c"
+#line 5714 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
@@ -6427,7 +6425,7 @@ st132:
 	if ( ++p == pe )
 		goto _test_eof132;
 case 132:
-#line 5743 "gen/c/sip_via.c"
+#line 5741 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr169;
@@ -6449,7 +6447,7 @@ st133:
 	if ( ++p == pe )
 		goto _test_eof133;
 case 133:
-#line 5763 "gen/c/sip_via.c"
+#line 5761 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr169;
@@ -6471,7 +6469,7 @@ st134:
 	if ( ++p == pe )
 		goto _test_eof134;
 case 134:
-#line 5783 "gen/c/sip_via.c"
+#line 5781 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr166;
@@ -6493,7 +6491,7 @@ st135:
 	if ( ++p == pe )
 		goto _test_eof135;
 case 135:
-#line 5803 "gen/c/sip_via.c"
+#line 5801 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr166;
@@ -6515,7 +6513,7 @@ st136:
 	if ( ++p == pe )
 		goto _test_eof136;
 case 136:
-#line 5823 "gen/c/sip_via.c"
+#line 5821 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr37;
@@ -6537,7 +6535,7 @@ st137:
 	if ( ++p == pe )
 		goto _test_eof137;
 case 137:
-#line 5843 "gen/c/sip_via.c"
+#line 5841 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 45u: goto tr36;
 		case 46u: goto tr37;
@@ -6561,7 +6559,7 @@ st138:
 	if ( ++p == pe )
 		goto _test_eof138;
 case 138:
-#line 5864 "gen/c/sip_via.c"
+#line 5862 "gen/c/sip_via.c"
 	if ( (*p) == 46u )
 		goto tr175;
 	if ( (*p) < 65u ) {
@@ -6581,7 +6579,7 @@ st139:
 	if ( ++p == pe )
 		goto _test_eof139;
 case 139:
-#line 5882 "gen/c/sip_via.c"
+#line 5880 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 46u: goto tr175;
 		case 93u: goto tr176;
@@ -6603,7 +6601,7 @@ st244:
 	if ( ++p == pe )
 		goto _test_eof244;
 case 244:
-#line 5902 "gen/c/sip_via.c"
+#line 5900 "gen/c/sip_via.c"
 	switch( (*p) ) {
 		case 9u: goto tr177;
 		case 10u: goto tr178;
@@ -6628,7 +6626,7 @@ st140:
 	if ( ++p == pe )
 		goto _test_eof140;
 case 140:
-#line 5923 "gen/c/sip_via.c"
+#line 5921 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr30;
 	goto st0;
@@ -6640,7 +6638,7 @@ st141:
 	if ( ++p == pe )
 		goto _test_eof141;
 case 141:
-#line 5933 "gen/c/sip_via.c"
+#line 5931 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr21;
 	goto st0;
@@ -6658,7 +6656,7 @@ st142:
 	if ( ++p == pe )
 		goto _test_eof142;
 case 142:
-#line 5947 "gen/c/sip_via.c"
+#line 5945 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr17;
 	goto st0;
@@ -6670,7 +6668,7 @@ st143:
 	if ( ++p == pe )
 		goto _test_eof143;
 case 143:
-#line 5957 "gen/c/sip_via.c"
+#line 5955 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr8;
 	goto st0;
@@ -6682,7 +6680,7 @@ st144:
 	if ( ++p == pe )
 		goto _test_eof144;
 case 144:
-#line 5967 "gen/c/sip_via.c"
+#line 5965 "gen/c/sip_via.c"
 	if ( (*p) == 10u )
 		goto tr3;
 	goto st0;
@@ -7080,14 +7078,14 @@ case 144:
 #line 24 "grammar/sip_via.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 6345 "gen/c/sip_via.c"
+#line 6343 "gen/c/sip_via.c"
 	}
 	}
 
 	_out: {}
 	}
 
-#line 57 "grammar/sip_via.rl"
+#line 55 "grammar/sip_via.rl"
   if (cs < sipkit_via_first_final || p < pe)
     return sipkit__fail(c, SIPKIT_EHEADER_VALUE, p < pe ? p : pe, "via-parm");
   return c->code != SIPKIT_EOK;
