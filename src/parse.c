@@ -578,22 +578,30 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
     sipkit__zero(&h->u.addr, sizeof h->u.addr);
-    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b))
-      bad = 0;
-    else
-      bad = sipkit__vm_addr(c, hdr_id, a, b);
-    /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
-     * several values it can only be read as a URI, which it is not. */
-    if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)
-      for (sipkit_header *e = h; e < m->headers + m->num_headers; e++)
-        e->u.addr.star = 0;
-    /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
-    for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
-      sipkit_span u = e->u.addr.uri.all;
-      if (!e->u.addr.star &&
-          sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
+    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b)) {
+      /* one element, in angle brackets (no "*"): only its URI is left */
+      sipkit_span u = h->u.addr.uri.all;
+      if (sipkit__fast_uri(c, &h->u.addr.uri, c->base + u.off, c->base + u.off + u.len))
+        bad = c->code != SIPKIT_EOK;
+      else
+        bad = sipkit__vm_uri(c, &h->u.addr.uri, c->base + u.off, c->base + u.off + u.len);
+      if (bad)
         c->err_rule = "addr-spec";
-        bad = 1;
+    } else {
+      bad = sipkit__vm_addr(c, hdr_id, a, b);
+      /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
+       * several values it can only be read as a URI, which it is not. */
+      if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)
+        for (sipkit_header *e = h; e < m->headers + m->num_headers; e++)
+          e->u.addr.star = 0;
+      /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
+      for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
+        sipkit_span u = e->u.addr.uri.all;
+        if (!e->u.addr.star &&
+            sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
+          c->err_rule = "addr-spec";
+          bad = 1;
+        }
       }
     }
     if (!bad) {

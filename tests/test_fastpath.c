@@ -382,6 +382,10 @@ static const char *const addrs[] = {
     "Contact: <sip:a@b>, <sip:c@d>", "Contact: *", "Contact: <*>", "Contact: sip:a@b;q=1",
     "Route: <sip:p1;lr>;x=y", "Route: <sip:p1;lr>,<sip:p2;lr>", "Record-Route: <sip:p1;lr>",
     "Record-Route: A <sip:p1;lr>;tag=1", "Route: <sip:p1;lr>;q=x",
+    /* a name-addr the fast path takes around a URI it does not */
+    "From: <sip:a@b:99999>;tag=1", "To: \"B\" <sip:a@-b->;tag=1", "Contact: <sip:%zz@h>",
+    "Contact: <sip:a@[::1]:5060>;q=0.5", "Route: <tel:+1234>;lr", "Record-Route: <sip:a@b?x=y>",
+    "From: <sip:a:b@c>;tag=1", "To: <sip:a@b;x=%>;tag=1",
 };
 
 static void test_addrs(void **state) {
