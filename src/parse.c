@@ -451,6 +451,8 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id) {
+  if (c->code != SIPKIT_EOK)
+    return NULL;
   return header_line(c, name, name_end, colon, hdr_id);
 }
 
@@ -459,11 +461,10 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
             int hdr_id) {
   sipkit_msg *m = c->msg;
   sipkit__ptr end = c->end, p = colon + 1, eol, nl;
-  const int lenient = (c->flags & SIPKIT_PARSE_LENIENT_LF) != 0;
+  const int eager = sipkit__hdr_info[hdr_id].eager;
 
-  if (c->code != SIPKIT_EOK)
-    return NULL;
-  if (sipkit__hdr_info[hdr_id].eager) {
+  /* c->code is SIPKIT_EOK here: the callers see to it */
+  if (eager) {
     /* The value machine checks every byte of an eager value: only the
      * end of the logical line is needed here. */
     for (;;) {
@@ -472,7 +473,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
         return incomplete(c);
       if (nl > p && nl[-1] == '\r') {
         eol = nl - 1;
-      } else if (lenient) {
+      } else if (c->flags & SIPKIT_PARSE_LENIENT_LF) {
         eol = nl;
       } else {
         sipkit__fail(c, SIPKIT_EBARE_LF, nl, "CRLF");
@@ -501,7 +502,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
         eol = p;
         nl = p + 1;
       } else if (*p == '\n') {
-        if (!lenient) {
+        if (!(c->flags & SIPKIT_PARSE_LENIENT_LF)) {
           sipkit__fail(c, SIPKIT_EBARE_LF, p, "CRLF");
           return NULL;
         }
@@ -556,7 +557,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   h->element = 0;
   if (!m->first[hdr_id])
     m->first[hdr_id] = (uint16_t)m->num_headers;
-  if (!sipkit__hdr_info[hdr_id].eager)
+  if (!eager)
     return eol;
 
   h->parsed = 1;
@@ -717,7 +718,9 @@ static sipkit__ptr find_colon(sipkit__ptr p, sipkit__ptr pe) {
 }
 
 sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
-  if (c->flags & SIPKIT__PARSE_REFERENCE)
+  /* after an error the frame's own lines go to sipkit__header_line,
+   * which stops at the first; header_line returns NULL on each error */
+  if ((c->flags & SIPKIT__PARSE_REFERENCE) || c->code != SIPKIT_EOK)
     return p;
   for (;;) {
     sipkit__ptr name = p, colon, name_end;
