@@ -911,8 +911,7 @@ static sipkit__ptr start_line_fast(struct sipkit__ctx *c, sipkit__ptr p) {
   if (me == p || me == pe || *me != ' ')
     return NULL;
   u = me + 1;
-  for (ue = u; ue < pe && *ue != ' ' && *ue != '\r' && *ue != '\n'; ue++)
-    ;
+  ue = sipkit__find_sp_eol(u, pe);
   if (ue == u || pe - ue < 10 || *ue != ' ')
     return NULL;
   v = ue + 1;

@@ -451,6 +451,12 @@ static const char *const start_lines[] = {
     "OPTIONS sip:a@b?x=y SIP/2.0\r\n", "OPTIONS x SIP/2.0\r\n", "OPTIONS  SIP/2.0\r\n",
     "OPTIONS sip:a@b:99999 SIP/2.0\r\n", "OPTIONS sip:a@b SIP/2.0\r\r\n", "OPTIONS\tsip:a@b SIP/2.0\r\n",
     "INVITE sip:a@b SIP/2.0\r\n", "OPTIONS tel:+1 SIP/2.0\r\n", "OPTIONS sip:a@b SIP/2.",
+    /* Request-URIs around the 16-byte steps of the SP/CR/LF search */
+    "OPTIONS sip:abcdefghijk@b SIP/2.0\r\n", "OPTIONS sip:abcdefghijkl@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklm@b SIP/2.0\r\n", "OPTIONS sip:abcdefghijklmnopqrstuvwxyz@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklmnopqrstuvwxyz01234@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklmnopqrst\rx@b SIP/2.0\r\n", "OPTIONS sip:abcdefghijklmnopqrst\nx@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklmnopqrstuvwxyz01234@b\r\n", "OPTIONS sip:abcdefghijklmnopqrstuvwxyz01234@b",
 };
 
 static void test_start_lines(void **state) {
