@@ -861,7 +861,10 @@ static int check_semantics(struct sipkit__ctx *c) {
                             sipkit__hdr_info[mandatory[i]].rule);
   if (!m->status) {
     const sipkit_span *x = &m->method_name, *y = &m->cseq->method_name;
-    if (x->len != y->len || memcmp(c->base + x->off, c->base + y->off, x->len))
+    /* known methods: the ids decide (sipkit_method_lookup is exact) */
+    if (m->method != SIPKIT_METHOD_OTHER && m->cseq->method != SIPKIT_METHOD_OTHER
+            ? m->method != m->cseq->method
+            : x->len != y->len || memcmp(c->base + x->off, c->base + y->off, x->len))
       return sipkit__fail(c, SIPKIT_ECSEQ_METHOD,
                           c->base + m->headers[m->first[SIPKIT_HDR_CSEQ] - 1].value.off,
                           "CSeq");
