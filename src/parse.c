@@ -1004,7 +1004,10 @@ int sipkit_parse(sipkit_msg *msg, const char *buf, size_t len, unsigned flags,
       }
     }
   }
-  sipkit__report(&c, err);
+  if (c.code == SIPKIT_EOK && err) /* sipkit__report's answer, without the call */
+    *err = (sipkit_error){SIPKIT_EOK, c.err_off, 0, 0, ""};
+  else
+    sipkit__report(&c, err);
   return c.code;
 }
 
