@@ -285,6 +285,7 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   sipkit__ptr start = p, hs, h;
   int scheme, kind;
 
+  sipkit__zero(uri, sizeof *uri); /* on 0 too: the machine then fills it */
   if (pe - p < 5)
     return 0;
   /* letters in any case; not the 4th byte: 0x1a | 0x20 is ':' */
@@ -298,7 +299,6 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   } else {
     return 0;
   }
-  sipkit__zero(uri, sizeof *uri);
   hs = p;
   /* the host first: without a user part it is all there is, with one
    * the scan has read the user bytes once */

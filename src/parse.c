@@ -578,7 +578,9 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     break;
   case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
-    sipkit__zero(&h->u.addr, sizeof h->u.addr);
+    /* all but the URI, which sipkit__fast_uri zeroes (the machine's below) */
+    h->u.addr.display = (sipkit_span){0, 0};
+    sipkit__zero(&h->u.addr.tag, sizeof h->u.addr - offsetof(sipkit_addr, tag));
     if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b)) {
       /* one element, in angle brackets (no "*"): only its URI is left */
       sipkit_span u = h->u.addr.uri.all;
@@ -589,6 +591,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
       if (bad)
         c->err_rule = "addr-spec";
     } else {
+      sipkit__zero(&h->u.addr.uri, sizeof h->u.addr.uri);
       bad = sipkit__vm_addr(c, hdr_id, a, b);
       /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
        * several values it can only be read as a URI, which it is not. */
