@@ -473,7 +473,8 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
     if (!val)
       continue;
     if (hdr_id == SIPKIT_HDR_FROM || hdr_id == SIPKIT_HDR_TO) {
-      if (ne - n == 3 && ieq(n, "tag", 3)) { /* tag-param: "tag" EQUAL token */
+      /* tag-param: "tag" EQUAL token; the "=" (val) makes it one load */
+      if (ne - n == 3 && (load4(n) | load4("\x20\x20\x20\0")) == load4("tag=")) {
         if (tag || *val == '"')
           return 0;
         tag = val, tag_end = p;

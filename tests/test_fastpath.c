@@ -386,6 +386,9 @@ static const char *const addrs[] = {
     "From: <sip:a@b:99999>;tag=1", "To: \"B\" <sip:a@-b->;tag=1", "Contact: <sip:%zz@h>",
     "Contact: <sip:a@[::1]:5060>;q=0.5", "Route: <tel:+1234>;lr", "Record-Route: <sip:a@b?x=y>",
     "From: <sip:a:b@c>;tag=1", "To: <sip:a@b;x=%>;tag=1",
+    /* the tag name compared in one load with its "=" */
+    "From: <sip:a@b>;TaG=1", "From: <sip:a@b>;tah=1;tag=2", "To: <sip:b@c>;4ag=1;tag=x",
+    "To: <sip:b@c>;tag2=1", "To: <sip:b@c>;tagx=1;tag=y", "From: <sip:a@b>;tag",
 };
 
 static void test_addrs(void **state) {
