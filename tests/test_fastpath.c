@@ -389,6 +389,16 @@ static const char *const addrs[] = {
     /* the tag name compared in one load with its "=" */
     "From: <sip:a@b>;TaG=1", "From: <sip:a@b>;tah=1;tag=2", "To: <sip:b@c>;4ag=1;tag=x",
     "To: <sip:b@c>;tag2=1", "To: <sip:b@c>;tagx=1;tag=y", "From: <sip:a@b>;tag",
+    /* quoted strings around the 16-byte steps of their scan */
+    "From: \"abcdefghijklmn\" <sip:a@b>;tag=1", "From: \"abcdefghijklmno\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnop\" <sip:a@b>;tag=1", "From: \"abcdefghijklmnopqrstuvwxyz0123\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnopqrstuvwxyz01234\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmno\\\"\" <sip:a@b>;tag=1", "From: \"abcdefghijklmnop\\x\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnop\x7f\" <sip:a@b>;tag=1", "From: \"abcdefghijklmno\x01\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnopq\xc3\xa9\" <sip:a@b>;tag=1", "From: \"abcdefghijklmnop~ !#\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnopqrstuvwxyz0123456789",
+    "Contact: <sip:a@b>;+sip.instance=\"<urn:uuid:0123456789abcdef0123456789abcdef>\";reg-id=1",
+    "Contact: <sip:a@b>;+sip.instance=\"<urn:uuid:0123456789abcdef\x80" "123456789>\"",
 };
 
 static void test_addrs(void **state) {
