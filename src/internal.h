@@ -172,24 +172,27 @@ static inline sipkit__ptr sipkit__find_byte(sipkit__ptr p, sipkit__ptr end, unsi
   return NULL;
 }
 
-/* The last byte before the SP (or line end) that ends the Request-URI:
- * the frame skips it, and the URI machine then reads it once. */
-static inline sipkit__ptr sipkit__skip_to_sp(sipkit__ptr p, sipkit__ptr pe) {
-  sipkit__ptr q = p;
+/* The first SP, CR or LF in [p, pe), or pe: the end of a Request-URI. */
+static inline sipkit__ptr sipkit__find_sp_eol(sipkit__ptr q, sipkit__ptr pe) {
 #if defined(__SSE2__)
   const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
   for (; pe - q >= 16; q += 16) {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
     unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
         _mm_cmpeq_epi8(x, sp), _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf))));
-    if (m) {
-      q += __builtin_ctz(m);
-      return q > p ? q - 1 : p;
-    }
+    if (m)
+      return q + __builtin_ctz(m);
   }
 #endif
   while (q < pe && *q != ' ' && *q != '\r' && *q != '\n')
     q++;
+  return q;
+}
+
+/* The last byte before the SP (or line end) that ends the Request-URI:
+ * the frame skips it, and the URI machine then reads it once. */
+static inline sipkit__ptr sipkit__skip_to_sp(sipkit__ptr p, sipkit__ptr pe) {
+  sipkit__ptr q = sipkit__find_sp_eol(p, pe);
   return q > p ? q - 1 : p;
 }
 void sipkit__start_line(struct sipkit__ctx *c, int what, sipkit__ptr a,

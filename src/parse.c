@@ -451,6 +451,8 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id) {
+  if (c->code != SIPKIT_EOK)
+    return NULL;
   return header_line(c, name, name_end, colon, hdr_id);
 }
 
@@ -459,11 +461,10 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
             int hdr_id) {
   sipkit_msg *m = c->msg;
   sipkit__ptr end = c->end, p = colon + 1, eol, nl;
-  const int lenient = (c->flags & SIPKIT_PARSE_LENIENT_LF) != 0;
+  const int eager = sipkit__hdr_info[hdr_id].eager;
 
-  if (c->code != SIPKIT_EOK)
-    return NULL;
-  if (sipkit__hdr_info[hdr_id].eager) {
+  /* c->code is SIPKIT_EOK here: the callers see to it */
+  if (eager) {
     /* The value machine checks every byte of an eager value: only the
      * end of the logical line is needed here. */
     for (;;) {
@@ -472,7 +473,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
         return incomplete(c);
       if (nl > p && nl[-1] == '\r') {
         eol = nl - 1;
-      } else if (lenient) {
+      } else if (c->flags & SIPKIT_PARSE_LENIENT_LF) {
         eol = nl;
       } else {
         sipkit__fail(c, SIPKIT_EBARE_LF, nl, "CRLF");
@@ -501,7 +502,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
         eol = p;
         nl = p + 1;
       } else if (*p == '\n') {
-        if (!lenient) {
+        if (!(c->flags & SIPKIT_PARSE_LENIENT_LF)) {
           sipkit__fail(c, SIPKIT_EBARE_LF, p, "CRLF");
           return NULL;
         }
@@ -556,7 +557,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   h->element = 0;
   if (!m->first[hdr_id])
     m->first[hdr_id] = (uint16_t)m->num_headers;
-  if (!sipkit__hdr_info[hdr_id].eager)
+  if (!eager)
     return eol;
 
   h->parsed = 1;
@@ -577,23 +578,34 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     break;
   case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO: case SIPKIT_HDR_CONTACT:
   case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
-    sipkit__zero(&h->u.addr, sizeof h->u.addr);
-    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b))
-      bad = 0;
-    else
-      bad = sipkit__vm_addr(c, hdr_id, a, b);
-    /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
-     * several values it can only be read as a URI, which it is not. */
-    if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)
-      for (sipkit_header *e = h; e < m->headers + m->num_headers; e++)
-        e->u.addr.star = 0;
-    /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
-    for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
-      sipkit_span u = e->u.addr.uri.all;
-      if (!e->u.addr.star &&
-          sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
+    /* all but the URI, which sipkit__fast_uri zeroes (the machine's below) */
+    h->u.addr.display = (sipkit_span){0, 0};
+    sipkit__zero(&h->u.addr.tag, sizeof h->u.addr - offsetof(sipkit_addr, tag));
+    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b)) {
+      /* one element, in angle brackets (no "*"): only its URI is left */
+      sipkit_span u = h->u.addr.uri.all;
+      if (sipkit__fast_uri(c, &h->u.addr.uri, c->base + u.off, c->base + u.off + u.len))
+        bad = c->code != SIPKIT_EOK;
+      else
+        bad = sipkit__vm_uri(c, &h->u.addr.uri, c->base + u.off, c->base + u.off + u.len);
+      if (bad)
         c->err_rule = "addr-spec";
-        bad = 1;
+    } else {
+      sipkit__zero(&h->u.addr.uri, sizeof h->u.addr.uri);
+      bad = sipkit__vm_addr(c, hdr_id, a, b);
+      /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
+       * several values it can only be read as a URI, which it is not. */
+      if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)
+        for (sipkit_header *e = h; e < m->headers + m->num_headers; e++)
+          e->u.addr.star = 0;
+      /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
+      for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
+        sipkit_span u = e->u.addr.uri.all;
+        if (!e->u.addr.star &&
+            sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
+          c->err_rule = "addr-spec";
+          bad = 1;
+        }
       }
     }
     if (!bad) {
@@ -709,7 +721,9 @@ static sipkit__ptr find_colon(sipkit__ptr p, sipkit__ptr pe) {
 }
 
 sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
-  if (c->flags & SIPKIT__PARSE_REFERENCE)
+  /* after an error the frame's own lines go to sipkit__header_line,
+   * which stops at the first; header_line returns NULL on each error */
+  if ((c->flags & SIPKIT__PARSE_REFERENCE) || c->code != SIPKIT_EOK)
     return p;
   for (;;) {
     sipkit__ptr name = p, colon, name_end;
@@ -850,7 +864,10 @@ static int check_semantics(struct sipkit__ctx *c) {
                             sipkit__hdr_info[mandatory[i]].rule);
   if (!m->status) {
     const sipkit_span *x = &m->method_name, *y = &m->cseq->method_name;
-    if (x->len != y->len || memcmp(c->base + x->off, c->base + y->off, x->len))
+    /* known methods: the ids decide (sipkit_method_lookup is exact) */
+    if (m->method != SIPKIT_METHOD_OTHER && m->cseq->method != SIPKIT_METHOD_OTHER
+            ? m->method != m->cseq->method
+            : x->len != y->len || memcmp(c->base + x->off, c->base + y->off, x->len))
       return sipkit__fail(c, SIPKIT_ECSEQ_METHOD,
                           c->base + m->headers[m->first[SIPKIT_HDR_CSEQ] - 1].value.off,
                           "CSeq");
@@ -900,8 +917,7 @@ static sipkit__ptr start_line_fast(struct sipkit__ctx *c, sipkit__ptr p) {
   if (me == p || me == pe || *me != ' ')
     return NULL;
   u = me + 1;
-  for (ue = u; ue < pe && *ue != ' ' && *ue != '\r' && *ue != '\n'; ue++)
-    ;
+  ue = sipkit__find_sp_eol(u, pe);
   if (ue == u || pe - ue < 10 || *ue != ' ')
     return NULL;
   v = ue + 1;
@@ -991,7 +1007,10 @@ int sipkit_parse(sipkit_msg *msg, const char *buf, size_t len, unsigned flags,
       }
     }
   }
-  sipkit__report(&c, err);
+  if (c.code == SIPKIT_EOK && err) /* sipkit__report's answer, without the call */
+    *err = (sipkit_error){SIPKIT_EOK, c.err_off, 0, 0, ""};
+  else
+    sipkit__report(&c, err);
   return c.code;
 }
 

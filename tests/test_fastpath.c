@@ -382,6 +382,23 @@ static const char *const addrs[] = {
     "Contact: <sip:a@b>, <sip:c@d>", "Contact: *", "Contact: <*>", "Contact: sip:a@b;q=1",
     "Route: <sip:p1;lr>;x=y", "Route: <sip:p1;lr>,<sip:p2;lr>", "Record-Route: <sip:p1;lr>",
     "Record-Route: A <sip:p1;lr>;tag=1", "Route: <sip:p1;lr>;q=x",
+    /* a name-addr the fast path takes around a URI it does not */
+    "From: <sip:a@b:99999>;tag=1", "To: \"B\" <sip:a@-b->;tag=1", "Contact: <sip:%zz@h>",
+    "Contact: <sip:a@[::1]:5060>;q=0.5", "Route: <tel:+1234>;lr", "Record-Route: <sip:a@b?x=y>",
+    "From: <sip:a:b@c>;tag=1", "To: <sip:a@b;x=%>;tag=1",
+    /* the tag name compared in one load with its "=" */
+    "From: <sip:a@b>;TaG=1", "From: <sip:a@b>;tah=1;tag=2", "To: <sip:b@c>;4ag=1;tag=x",
+    "To: <sip:b@c>;tag2=1", "To: <sip:b@c>;tagx=1;tag=y", "From: <sip:a@b>;tag",
+    /* quoted strings around the 16-byte steps of their scan */
+    "From: \"abcdefghijklmn\" <sip:a@b>;tag=1", "From: \"abcdefghijklmno\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnop\" <sip:a@b>;tag=1", "From: \"abcdefghijklmnopqrstuvwxyz0123\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnopqrstuvwxyz01234\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmno\\\"\" <sip:a@b>;tag=1", "From: \"abcdefghijklmnop\\x\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnop\x7f\" <sip:a@b>;tag=1", "From: \"abcdefghijklmno\x01\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnopq\xc3\xa9\" <sip:a@b>;tag=1", "From: \"abcdefghijklmnop~ !#\" <sip:a@b>;tag=1",
+    "From: \"abcdefghijklmnopqrstuvwxyz0123456789",
+    "Contact: <sip:a@b>;+sip.instance=\"<urn:uuid:0123456789abcdef0123456789abcdef>\";reg-id=1",
+    "Contact: <sip:a@b>;+sip.instance=\"<urn:uuid:0123456789abcdef\x80" "123456789>\"",
 };
 
 static void test_addrs(void **state) {
@@ -447,6 +464,12 @@ static const char *const start_lines[] = {
     "OPTIONS sip:a@b?x=y SIP/2.0\r\n", "OPTIONS x SIP/2.0\r\n", "OPTIONS  SIP/2.0\r\n",
     "OPTIONS sip:a@b:99999 SIP/2.0\r\n", "OPTIONS sip:a@b SIP/2.0\r\r\n", "OPTIONS\tsip:a@b SIP/2.0\r\n",
     "INVITE sip:a@b SIP/2.0\r\n", "OPTIONS tel:+1 SIP/2.0\r\n", "OPTIONS sip:a@b SIP/2.",
+    /* Request-URIs around the 16-byte steps of the SP/CR/LF search */
+    "OPTIONS sip:abcdefghijk@b SIP/2.0\r\n", "OPTIONS sip:abcdefghijkl@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklm@b SIP/2.0\r\n", "OPTIONS sip:abcdefghijklmnopqrstuvwxyz@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklmnopqrstuvwxyz01234@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklmnopqrst\rx@b SIP/2.0\r\n", "OPTIONS sip:abcdefghijklmnopqrst\nx@b SIP/2.0\r\n",
+    "OPTIONS sip:abcdefghijklmnopqrstuvwxyz01234@b\r\n", "OPTIONS sip:abcdefghijklmnopqrstuvwxyz01234@b",
 };
 
 static void test_start_lines(void **state) {

@@ -410,6 +410,16 @@ static void test_call_id_cseq(void **state) {
   assert_code(parse(INV VIA FROM TO CID "CSeq: 1 ACK\r\n" MF CL0 END), SIPKIT_ECSEQ_METHOD);
   assert_ok(parse_f(INV VIA FROM TO CID "CSeq: 1 ACK\r\n" MF CL0 END, SIPKIT_PARSE_NO_CHECKS));
   assert_code(parse(INV VIA FROM TO CID "CSeq: 1 invite\r\n" MF CL0 END), SIPKIT_ECSEQ_METHOD);
+  /* known methods compared by id, the others by name */
+  assert_code(parse(INV VIA FROM TO CID "CSeq: 1 INVITEX\r\n" MF CL0 END), SIPKIT_ECSEQ_METHOD);
+  assert_code(parse(INV VIA FROM TO CID "CSeq: 1 INFO\r\n" MF CL0 END), SIPKIT_ECSEQ_METHOD);
+  assert_ok(parse("FOO sip:bob@example.com SIP/2.0\r\n" VIA FROM TO CID "CSeq: 1 FOO\r\n" MF CL0 END));
+  assert_code(parse("FOO sip:bob@example.com SIP/2.0\r\n" VIA FROM TO CID "CSeq: 1 FOX\r\n" MF CL0
+                    END), SIPKIT_ECSEQ_METHOD);
+  assert_code(parse("FOO sip:bob@example.com SIP/2.0\r\n" VIA FROM TO CID "CSeq: 1 INVITE\r\n" MF
+                    CL0 END), SIPKIT_ECSEQ_METHOD);
+  assert_ok(parse("SUBSCRIBE sip:bob@example.com SIP/2.0\r\n" VIA FROM TO CID
+                  "CSeq: 1 SUBSCRIBE\r\n" MF CL0 END));
 }
 
 static void test_max_forwards_expires(void **state) {
