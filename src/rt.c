@@ -58,7 +58,6 @@ int sipkit_rt_new(sipkit_rt **out, void *loop, const sipkit_rt_config *cfg) {
   rt->rng[0] = cfg->seed;
   rt->rng[1] = cfg->seed ^ 0x5851f42d4c957f2dull;
   sipkit__list_init(&rt->timers);
-  sipkit__list_init(&rt->idle_timers);
   sipkit__list_init(&rt->uas);
   if (loop) {
     rt->loop = loop;
@@ -85,12 +84,6 @@ void sipkit_rt_free(sipkit_rt *rt) {
   }
   while (!sipkit__list_empty(&rt->timers))
     sipkit_timer_cancel(SIPKIT__CONTAINER(rt->timers.next, sipkit_timer, link));
-  while (!sipkit__list_empty(&rt->idle_timers)) {
-    sipkit_timer *t = SIPKIT__CONTAINER(rt->idle_timers.next, sipkit_timer, link);
-    sipkit__list_del(&t->link);
-    uv_close((uv_handle_t *)&t->h, sipkit__close_free);
-  }
-  rt->idle_count = 0;
   if (rt->own) {
     /* Close callbacks free the handles; they run on the next turns. */
     uv_run(rt->loop, UV_RUN_DEFAULT);
@@ -117,53 +110,25 @@ uint64_t sipkit__now(sipkit_rt *rt) { return uv_now(rt->loop) + rt->skew; }
 
 uint64_t sipkit_rt_now(sipkit_rt *rt) { return rt ? sipkit__now(rt) : 0; }
 
-/* A stopped timer's handle is kept for the next sipkit_rt_timer rather
- * than closed: a close is finished by the loop's next turn, which then
- * polls without waiting first - an epoll_wait for every timer cancelled
- * (a call cancels a few: its waits with a timeout end early).  Up to
- * IDLE_TIMERS are kept; sipkit_rt_free closes them. */
-#define IDLE_TIMERS 256u
-
-static void timer_retire(sipkit_timer *t) {
-  sipkit_rt *rt = t->rt;
-  sipkit__list_del(&t->link);
-  if (rt->idle_count < IDLE_TIMERS) {
-    t->cb = NULL;
-    t->data = NULL;
-    sipkit__list_add(&rt->idle_timers, &t->link);
-    rt->idle_count++;
-  } else {
-    uv_close((uv_handle_t *)&t->h, sipkit__close_free);
-  }
-}
-
 static void timer_fired(uv_timer_t *h) {
   sipkit_timer *t = h->data;
-  void (*cb)(void *data) = t->cb;
-  void *data = t->data;
-  timer_retire(t);
-  cb(data);
+  sipkit__list_del(&t->link);
+  uv_close((uv_handle_t *)&t->h, sipkit__close_free);
+  t->cb(t->data);
 }
 
 sipkit_timer *sipkit_rt_timer(sipkit_rt *rt, uint64_t after_ms, void (*cb)(void *data),
                               void *data) {
   if (!rt || !cb)
     return NULL;
-  sipkit_timer *t;
-  if (!sipkit__list_empty(&rt->idle_timers)) {
-    t = SIPKIT__CONTAINER(rt->idle_timers.next, sipkit_timer, link);
-    sipkit__list_del(&t->link);
-    rt->idle_count--;
-  } else {
-    t = calloc(1, sizeof *t);
-    if (!t)
-      return NULL;
-    t->rt = rt;
-    uv_timer_init(rt->loop, &t->h);
-    t->h.data = t;
-  }
+  sipkit_timer *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->rt = rt;
   t->cb = cb;
   t->data = data;
+  uv_timer_init(rt->loop, &t->h);
+  t->h.data = t;
   uv_timer_start(&t->h, timer_fired, after_ms, 0);
   sipkit__list_add(&rt->timers, &t->link);
   return t;
@@ -172,8 +137,9 @@ sipkit_timer *sipkit_rt_timer(sipkit_rt *rt, uint64_t after_ms, void (*cb)(void 
 void sipkit_timer_cancel(sipkit_timer *t) {
   if (!t)
     return;
+  sipkit__list_del(&t->link);
   uv_timer_stop(&t->h);
-  timer_retire(t);
+  uv_close((uv_handle_t *)&t->h, sipkit__close_free);
 }
 
 void sipkit_rt_set_trace(sipkit_rt *rt, sipkit_trace_fn fn, void *data) {

@@ -45,8 +45,6 @@ struct sipkit_rt {
   sipkit_rt_stats st;
   uint64_t rng[2];           /* [0] send, [1] receive: independent streams */
   sipkit__link timers;       /* sipkit_timer */
-  sipkit__link idle_timers;  /* stopped sipkit_timer handles kept for reuse */
-  uint32_t idle_count;
   sipkit__link uas;          /* sipkit_ua */
   uint64_t cap_second;       /* error-reply cap: current second and count in it */
   uint32_t cap_count;
