@@ -584,6 +584,8 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b)) {
       /* one element, in angle brackets (no "*"): only its URI is left */
       sipkit_span u = h->u.addr.uri.all;
+      /* sipkit__uri without its reference-flag test, known clear here:
+       * calling it measured 6,718 against 6,698 instructions a message */
       if (sipkit__fast_uri(c, &h->u.addr.uri, c->base + u.off, c->base + u.off + u.len))
         bad = c->code != SIPKIT_EOK;
       else
