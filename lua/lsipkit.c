@@ -291,8 +291,8 @@ static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
   m->slot = slot;
 }
 
-static lmsg *check_msg(lua_State *L, int i) {
-  lmsg *m = (lmsg *)luaL_checkudata(L, i, MSG_MT);
+/* m (the msg at index i) with its parse */
+static lmsg *msg_parsed(lua_State *L, int i, lmsg *m) {
   if (!m->msg) {
     /* these bytes parsed before with these flags: they parse again */
     sipkit_msg probe;
@@ -303,6 +303,10 @@ static lmsg *check_msg(lua_State *L, int i) {
     msg_attach(L, i, m, &probe);
   }
   return m;
+}
+
+static lmsg *check_msg(lua_State *L, int i) {
+  return msg_parsed(L, i, (lmsg *)luaL_checkudata(L, i, MSG_MT));
 }
 
 /* a message without its parse: buf, len and size */
@@ -1063,14 +1067,21 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
 
 /* __index: methods first, then the cache, then a field made from the
  * spans and cached (a table is built once while someone holds it, so
- * msg.via[1] and msg.via[2] see the same table). */
+ * msg.via[1] and msg.via[2] see the same table).  Upvalues: the method
+ * table, the cache's metatable and the msg metatable, so a field costs no
+ * look-up by name in the registry or the metatable (a script reads
+ * several fields of every message). */
+#define MSG_INDEX_METHODS lua_upvalueindex(1)
+#define MSG_INDEX_CACHE_MT lua_upvalueindex(2)
+#define MSG_INDEX_MT lua_upvalueindex(3)
 static int msg_index(lua_State *L) {
-  lmsg *m = check_msg_spans(L, 1);
+  lmsg *m = (lmsg *)lua_touserdata(L, 1);
   const char *k;
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "__methods");
+  if (!m || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, MSG_INDEX_MT))
+    return luaL_typeerror(L, 1, MSG_MT);
+  lua_settop(L, 2);
   lua_pushvalue(L, 2);
-  if (lua_rawget(L, -2) != LUA_TNIL)
+  if (lua_rawget(L, MSG_INDEX_METHODS) != LUA_TNIL)
     return 1;
   if (lua_type(L, 2) != LUA_TSTRING)
     return lua_pushnil(L), 1;
@@ -1081,7 +1092,7 @@ static int msg_index(lua_State *L) {
     /* Weak values: a table field nobody holds any more (msg.from of a
      * message kept for the whole call) is collected and made again on
      * the next access, instead of living as long as the message. */
-    lua_getfield(L, 3, "__cache_mt");
+    lua_pushvalue(L, MSG_INDEX_CACHE_MT);
     lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_CACHE);
@@ -1090,7 +1101,7 @@ static int msg_index(lua_State *L) {
   if (lua_rawget(L, -2) != LUA_TNIL)
     return 1;
   lua_pop(L, 1);
-  check_msg(L, 1); /* a field is made from the entries */
+  msg_parsed(L, 1, m); /* a field is made from the entries */
   if (!msg_field(L, m, k))
     return lua_pushnil(L), 1;
   if (!lua_isnil(L, -1)) {
@@ -1867,7 +1878,6 @@ static const luaL_Reg msg_methods[] = {
     {NULL, NULL}};
 
 static const luaL_Reg msg_meta[] = {
-    {"__index", msg_index},
     {"__tostring", msg_tostring},
     {"__len", msg_len},
     {NULL, NULL}};
@@ -2834,15 +2844,7 @@ static void create_meta(lua_State *L, const char *name, const luaL_Reg *meta,
   if (methods) {
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__methods");
-    /* a type with its own __index (msg) looks methods up itself */
-    if (lua_getfield(L, -2, "__index") == LUA_TNIL) {
-      lua_pop(L, 1);
-      lua_setfield(L, -2, "__index");
-    } else {
-      lua_pop(L, 2);
-    }
+    lua_setfield(L, -2, "__index"); /* msg's __index closure then takes it as an upvalue */
   }
   lua_pop(L, 1);
 }
@@ -2876,10 +2878,13 @@ SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
   lua_pop(L, 1);
   luaL_getmetatable(L, MSG_MT);
+  lua_getfield(L, -1, "__index"); /* create_meta's method table */
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
-  lua_setfield(L, -2, "__cache_mt");
+  lua_pushvalue(L, -3);
+  lua_pushcclosure(L, msg_index, 3);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_newmetatable(L, ERR_MT);
   lua_pushcfunction(L, err_tostring);
