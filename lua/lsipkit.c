@@ -749,6 +749,25 @@ static int l_sdp_offer(lua_State *L) {
   return 1;
 }
 
+/* The remembered answer as a Lua string: the one pushed last, while it
+ * holds the same bytes, so the calls answered alike share one string
+ * instead of a copy each (a call keeps its answer as call.local_sdp for
+ * as long as it is up).  The bytes are compared, not trusted: the memo is
+ * per thread, the registry per Lua state. */
+#define SDP_ANSWER_KEY "sipkit.sdp_answer"
+static void push_memo_answer(lua_State *L) {
+  size_t n;
+  const char *kept;
+  lua_getfield(L, LUA_REGISTRYINDEX, SDP_ANSWER_KEY);
+  kept = lua_tolstring(L, -1, &n);
+  if (kept && n == sdp_last.answer_len && memcmp(kept, sdp_last.answer, n) == 0)
+    return;
+  lua_pop(L, 1);
+  lua_pushlstring(L, sdp_last.answer, sdp_last.answer_len);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, SDP_ANSWER_KEY);
+}
+
 /* sipkit.sdp_answer(offer_body, {address=, port=, codecs=, hold=}) */
 static int l_sdp_answer(lua_State *L) {
   size_t olen, len = 0;
@@ -764,7 +783,7 @@ static int l_sdp_answer(lua_State *L) {
   }
   audio_opts(L, 2, &a);
   if (sdp_memo_answer_of(offer, olen, &a)) {
-    lua_pushlstring(L, sdp_last.answer, sdp_last.answer_len);
+    push_memo_answer(L);
     return 1;
   }
   s = sdp_get(L);

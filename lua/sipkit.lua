@@ -601,12 +601,15 @@ end
 
 ---------------------------------------------------------------- calls
 
+-- A call holds only what an established idle call needs: thousands may
+-- be up at once.  acked exists while req:answer waits for the ACK.
 local function new_call(ua, dlg, role)
-  local c = setmetatable({ ua = ua, dlg = dlg, role = role, state = "early",
-    inbox = mailbox(), acked = mailbox(), sdp_version = 1 }, Call)
+  local c = setmetatable({ ua = ua, dlg = dlg, role = role, state = "early", inbox = mailbox() }, Call)
   ua.calls[dlg] = c
   return c
 end
+-- the o= version of our last SDP offer: the class's until a re-offer sets the call's own
+Call.sdp_version = 1
 
 local function call_info(self, k)
   local i = self.dlg:info()
@@ -795,7 +798,9 @@ function Request:answer(opts)
   local call = self.new_call
   if not call then return nil, core.error("STATE", "200 created no dialog") end
   call.local_sdp = sdp or nil
+  call.acked = mailbox()
   local ack, e = call.acked:get(opts.timeout or 32, "answer (waiting for the ACK)")
+  call.acked = nil
   if not ack then return nil, e end
   call.state = "confirmed"
   return call
@@ -977,7 +982,7 @@ end
 dispatchers.ack = function(id, dlg, msg)
   local ua = run_state.uas[id]
   local call = ua and ua.calls[dlg]
-  if call then call.acked:put(msg or true) end
+  if call and call.acked then call.acked:put(msg or true) end -- a later ACK (retransmitted) is not waited for
   return true
 end
 

@@ -124,6 +124,20 @@ eq(as.conn.address, "127.0.0.2")
 -- the binding remembers the last offer and answer: the same input gives
 -- the same answer, other options or another offer give their own
 eq(sipkit.sdp_answer(inv.body, { address = "127.0.0.2", port = 5000, codecs = { "PCMA" } }), ans)
+-- ... as one string, not a copy each: 100 calls answered alike hold 100
+-- references (the array, 128 slots of 16 bytes) and at most one new string
+do
+  local held = {}
+  collectgarbage("collect")
+  local before = collectgarbage("count") * 1024
+  for i = 1, 100 do
+    held[i] = sipkit.sdp_answer(inv.body, { address = "127.0.0.2", port = 5000, codecs = { "PCMA" } })
+  end
+  collectgarbage("collect")
+  local grown = collectgarbage("count") * 1024 - before
+  T.ok(grown <= 128 * 16 + 64 + (24 + #ans + 1), "answers to the same offer share one string (grew " .. grown .. " B)")
+  eq(held[100], ans)
+end
 local ans2 = assert(sipkit.sdp_answer(inv.body, { address = "127.0.0.2", port = 5002, codecs = { "PCMA" } }))
 eq(sipkit.sdp(ans2).media[1].port, 5002)
 local ans3 = assert(sipkit.sdp_answer(inv.body, { address = "127.0.0.3", port = 5002, codecs = { "PCMA" } }))
