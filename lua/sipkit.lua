@@ -364,7 +364,12 @@ local MAX_ROUNDS = 64
 local function step_ready(st)
   for _ = 1, MAX_ROUNDS do
     local last = st.ready_tail
-    if st.ready_head > last then return end
+    if st.ready_head > last then
+      -- empty: start again at 1, so the FIFO's slots stay in the arrays'
+      -- array parts instead of becoming ever new hash keys
+      st.ready_head, st.ready_tail = 1, 0
+      return
+    end
     local ready, ra, rb, rn = st.ready, st.ra, st.rb, st.rn
     while st.ready_head <= last do
       local i = st.ready_head
