@@ -1933,10 +1933,14 @@ typedef struct lrt {
   int error_ref;    /* error raised by the dispatcher, LUA_NOREF if none */
 } lrt;
 
+/* User values of a timer: the rt (which outlives its timers), then the
+ * function and the `what` handed back to the dispatcher when it fires. */
+#define TIMER_UV_RT 1
+#define TIMER_UV_FN 2
+#define TIMER_UV_WHAT 3
 typedef struct ltimer {
   sipkit_timer *t; /* NULL once fired or cancelled */
   lrt *r;
-  lua_Integer id;
   int self_ref;    /* keeps the userdata alive while the timer is pending */
 } ltimer;
 
@@ -2076,6 +2080,15 @@ static int rt_tostring(lua_State *L) {
   return 1;
 }
 
+static int push_timer_args(lua_State *L, rt_event *ev) {
+  ltimer *t = (ltimer *)ev->ctx;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
+  lua_getiuservalue(L, -1, TIMER_UV_FN);
+  lua_getiuservalue(L, -2, TIMER_UV_WHAT);
+  lua_remove(L, -3);
+  return 2;
+}
+
 static void timer_cb(void *data) {
   ltimer *t = (ltimer *)data;
   rt_event ev;
@@ -2084,26 +2097,33 @@ static void timer_cb(void *data) {
   memset(&ev, 0, sizeof ev);
   ev.r = t->r;
   ev.kind = "timer";
-  ev.id = t->id;
+  ev.push = push_timer_args;
+  ev.ctx = t;
   dispatch(&ev);
   if (L)
     luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
   t->self_ref = LUA_NOREF;
 }
 
-/* rt:timer(ms, id) -> timer; dispatch("timer", id) when it fires. */
+/* rt:timer(ms, fn [, what]) -> timer; dispatch("timer", 0, fn, what) when
+ * it fires.  fn and what ride on the timer itself: the façade keeps no
+ * table entry per timer. */
 static int rt_timer(lua_State *L) {
   lrt *r = check_rt(L, 1);
   lua_Integer ms = luaL_checkinteger(L, 2);
-  lua_Integer id = luaL_checkinteger(L, 3);
-  ltimer *t = (ltimer *)lua_newuserdatauv(L, sizeof *t, 1);
+  ltimer *t;
+  luaL_checkany(L, 3);
+  t = (ltimer *)lua_newuserdatauv(L, sizeof *t, 3);
   t->t = NULL;
   t->r = r;
-  t->id = id;
   t->self_ref = LUA_NOREF;
   luaL_setmetatable(L, TIMER_MT);
-  lua_pushvalue(L, 1); /* the rt outlives its timers */
-  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, TIMER_UV_RT);
+  lua_pushvalue(L, 3);
+  lua_setiuservalue(L, -2, TIMER_UV_FN);
+  lua_pushvalue(L, 4);
+  lua_setiuservalue(L, -2, TIMER_UV_WHAT);
   t->t = sipkit_rt_timer(r->rt, ms < 0 ? 0 : (uint64_t)ms, timer_cb, t);
   if (!t->t)
     return push_fail_code(L, SIPKIT_ENO_MEMORY, "timer");

@@ -64,10 +64,6 @@ local function new_state()
     -- wake-up makes no table (rn = -1: ra holds a pack of more than two)
     ready = {}, ra = {}, rb = {}, rn = {}, ready_head = 1, ready_tail = 0,
     tasks = {},      -- task -> true while alive
-    timers = {},     -- id -> callback
-    timer_what = {}, -- id -> what timed out (the callback gets nil, TIMEOUT error)
-    timer_ud = {},   -- id -> the core's timer
-    next_timer = 0,
     closers = {},    -- objects to close when the run ends (user agents)
     uas = {},        -- id -> UA
     pending = {},    -- id -> Pending (requests we sent)
@@ -108,28 +104,15 @@ local function waker(task)
 end
 
 -- A timer of the loop: fn() after seconds, or fn(nil, TIMEOUT error) when
--- `what` names the wait it bounds.  Returns its id for cancel_timer.
+-- `what` names the wait it bounds.  Returns the core's timer (tm:cancel()).
 local function start_timer(seconds, fn, what)
   local st = assert(run_state, "sipkit: no run")
-  st.next_timer = st.next_timer + 1
-  local id = st.next_timer
-  local ms = math.max(0, math.ceil(seconds * 1000))
-  st.timer_ud[id] = assert(st.rt:timer(ms, id))
-  st.timers[id] = fn
-  st.timer_what[id] = what
-  return id
-end
-
-local function cancel_timer(st, id)
-  local ud = st.timer_ud[id]
-  st.timers[id], st.timer_what[id], st.timer_ud[id] = nil, nil, nil
-  if ud then ud:cancel() end
+  return assert(st.rt:timer(math.max(0, math.ceil(seconds * 1000)), fn, what))
 end
 
 local function after(seconds, fn)
-  local st = run_state
-  local id = start_timer(seconds, fn)
-  return { cancel = function() cancel_timer(st, id) end }
+  local tm = start_timer(seconds, fn)
+  return { cancel = function() tm:cancel() end }
 end
 M.after = function(seconds, fn)
   if type(seconds) ~= "number" then error("sipkit.after: seconds expected", 2) end
@@ -144,8 +127,8 @@ local function this_task(fname)
   return t
 end
 
-local function unblocked(st, tm, disarm, ...)
-  if tm then cancel_timer(st, tm) end
+local function unblocked(tm, disarm, ...)
+  if tm then tm:cancel() end
   if disarm then disarm() end
   return ...
 end
@@ -158,7 +141,7 @@ local function block(fname, timeout, arm, ctx)
   local wake = waker(t)
   local disarm = arm and arm(wake, ctx)
   local tm = timeout and start_timer(timeout, wake, fname)
-  return unblocked(run_state, tm, disarm, co_yield(SUSPEND))
+  return unblocked(tm, disarm, co_yield(SUSPEND))
 end
 
 local function finish_task(t, ok, r)
@@ -322,7 +305,7 @@ function Mailbox:get(timeout, what)
   mailbox_arm(wake, self)
   local tm = timeout and start_timer(timeout, wake, what or "receive")
   if tm then
-    return got(self, wake, unblocked(run_state, tm, nil, co_yield(SUSPEND)))
+    return got(self, wake, unblocked(tm, nil, co_yield(SUSPEND)))
   end
   return got(self, wake, co_yield(SUSPEND))
 end
@@ -340,13 +323,8 @@ end
 local dispatchers = {}   -- kind -> function(id, ...) -> boolean
 M._dispatchers = dispatchers
 
-dispatchers.timer = function(id)
-  local st = run_state
-  local fn, what = st.timers[id], st.timer_what[id]
-  st.timers[id], st.timer_what[id], st.timer_ud[id] = nil, nil, nil
-  if fn then
-    if what then fn(nil, timeout_error(what)) else fn() end
-  end
+dispatchers.timer = function(_, fn, what)
+  if what then fn(nil, timeout_error(what)) else fn() end
   return true
 end
 

@@ -41,6 +41,7 @@ sipkit.run(function()
   local v, err = mb:get(0.05)
   eq(v, nil)
   eq({ err.code, err.status }, { "TIMEOUT", 408 })
+  eq(err.message, "receive timed out", "the timer names the wait it bounded")
   T.ok(sipkit.now() - t0 >= 0.05 - 1e-6, "waited the whole timeout")
   -- the timer of a satisfied wait never fires into a later wait
   sipkit.spawn(function() mb:put("late") end)
@@ -56,6 +57,9 @@ sipkit.run(function()
   local fired = sipkit.mailbox()
   sipkit.after(0.01, function() fired:put(sipkit.now()) end)
   T.ok(fired:get(1), "after fired")
+  local cancelled = sipkit.after(0.01, function() fired:put("cancelled timer fired") end)
+  cancelled:cancel()
+  eq(fired:get(0.05), nil, "a cancelled after never fires")
 
   -- misuse raises
   T.ok(T.raises(sipkit.sleep, "x"), "sleep('x') raises")
