@@ -742,7 +742,11 @@ function Request:respond(code, opts)
   end
   local ok, dlg = self.srv:respond(code, ro)
   if not ok then return nil, dlg end
-  if code >= 200 then self.answered = true end
+  if code >= 200 then
+    -- the final ended the core's server transaction: its handle (and
+    -- by_srv's entry) need not live as long as the request object does
+    self.answered, self.srv = true, nil
+  end
   local m = self.method
   if dlg and not self.call and (m == "INVITE" or m == "SUBSCRIBE" or m == "REFER") and code < 300 then
     self.new_call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
