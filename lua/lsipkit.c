@@ -1816,6 +1816,7 @@ SIPKIT_LUA_API int sipkit_lua_run(const char *path, int nargs, char **args,
     return 1;
   }
   lua_atpanic(L, run_panic);
+  /* the collector stays Lua's default: lua/README.md has what the others measured */
   run_hooks = hooks;
   lua_pushcfunction(L, run_msghandler);
   lua_pushcfunction(L, run_protected);
