@@ -36,6 +36,7 @@
 #include "sipkit_lua_src.h" /* generated: the embedded Lua sources */
 
 #define MSG_MT "sipkit.msg"
+#define ADDR_MT "sipkit.addr"
 #define ERR_MT "sipkit.error"
 
 /* ------------------------------------------------------------------ */
@@ -373,6 +374,33 @@ static int l_parse(lua_State *L) {
   return push_parsed(L, 1, flags);
 }
 
+/* __index of an address table: `parts`, the fields of its URI, is made
+ * from `uri` on first access and then kept in the table.  Most scripts
+ * read only uri, display and tag: the ten or so fields of parts cost as
+ * much again as the address itself. */
+static int addr_index(lua_State *L) {
+  const char *k = lua_tostring(L, 2);
+  size_t len;
+  const char *s;
+  sipkit_uri u;
+  sipkit_error e;
+  sipkit_span all;
+  if (!k || strcmp(k, "parts") != 0)
+    return 0;
+  lua_pushliteral(L, "uri");
+  lua_rawget(L, 1);
+  s = lua_tolstring(L, -1, &len);
+  all.off = 0;
+  all.len = (uint32_t)len;
+  if (!s || sipkit_uri_parse(&u, s, all, &e) != SIPKIT_EOK)
+    return 0; /* the message's parse accepted it: only a lenient parse gets here */
+  push_uri_table(L, s, &u);
+  lua_pushliteral(L, "parts");
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
 static void push_addr(lua_State *L, const char *buf, const sipkit_addr *a) {
   lua_createtable(L, 0, 8);
   if (a->star) {
@@ -395,8 +423,7 @@ static void push_addr(lua_State *L, const char *buf, const sipkit_addr *a) {
     lua_setfield(L, -2, "expires");
   }
   set_span(L, buf, a->params, "params");
-  push_uri_table(L, buf, &a->uri);
-  lua_setfield(L, -2, "parts");
+  luaL_setmetatable(L, ADDR_MT);
 }
 
 static void push_via(lua_State *L, const char *buf, const sipkit_via *v) {
@@ -2929,6 +2956,10 @@ SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_newmetatable(L, ERR_MT);
   lua_pushcfunction(L, err_tostring);
   lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, ADDR_MT);
+  lua_pushcfunction(L, addr_index);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   /* sipkit.location rides along in the same artifact */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

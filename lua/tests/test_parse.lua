@@ -32,6 +32,15 @@ eq(m.via[1].received, nil)
 eq(m.max_forwards, 70)
 eq(m.contact.uri, "sip:alice@192.0.2.101:5060;transport=udp")
 eq(m.contact.parts.port, 5060)
+-- an address's parts: the fields of its URI, exactly as sipkit.uri gives
+-- them, made once and then the same table
+eq(m.contact.parts, { all = "sip:alice@192.0.2.101:5060;transport=udp", scheme = "sip", user = "alice",
+  host = "192.0.2.101", port = 5060, params = "transport=udp", transport = "udp" })
+eq(m.from.parts, { all = "sip:alice@atlanta.example.com", scheme = "sip", user = "alice",
+  host = "atlanta.example.com" })
+eq(m.to.parts, sipkit.uri(m.to.uri))
+local contact = m.contact
+eq(rawequal(contact.parts, contact.parts), true, "parts is made once")
 eq(m.content_type, "application/sdp")
 eq(#m.body, 264)
 eq(m.body:sub(1, 5), "v=0\r\n")
