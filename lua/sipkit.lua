@@ -749,12 +749,17 @@ function Request:respond(code, opts)
   end
   local m = self.method
   if dlg and not self.call and (m == "INVITE" or m == "SUBSCRIBE" or m == "REFER") and code < 300 then
-    self.new_call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
-    if m == "INVITE" then
-      self.new_call.invite = self.msg
-      if self.msg:_has_sdp() then self.new_call.remote_sdp = self.msg.body end
-    elseif code >= 200 then
-      self.new_call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
+    local call = self.new_call
+    if not call then -- the first 1xx or 2xx of the dialog: a 180 and then the 200 share it
+      call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
+      self.new_call = call
+      if m == "INVITE" then
+        call.invite = self.msg
+        if self.msg:_has_sdp() then call.remote_sdp = self.msg.body end
+      end
+    end
+    if m ~= "INVITE" and code >= 200 then
+      call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
     end
   end
   if self.call and m == "INVITE" and code >= 200 and code < 300 then
