@@ -292,6 +292,20 @@ static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
   m->slot = slot;
 }
 
+/* The object a method was called on (index 1): a userdata with the
+ * metatable that create_meta gave every method of the type as upvalue 1.
+ * luaL_checkudata would look the metatable up by name in the registry
+ * (the name interned and compared on every call), and the binding's hot
+ * methods run a few dozen times per call.  Methods only: a function
+ * without that upvalue finds no match and raises. */
+static void *check_self(lua_State *L, const char *tname) {
+  void *p = lua_touserdata(L, 1);
+  if (!p || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(1)))
+    luaL_typeerror(L, 1, tname);
+  lua_pop(L, 1);
+  return p;
+}
+
 /* m (the msg at index i) with its parse */
 static lmsg *msg_parsed(lua_State *L, int i, lmsg *m) {
   if (!m->msg) {
@@ -306,8 +320,9 @@ static lmsg *msg_parsed(lua_State *L, int i, lmsg *m) {
   return m;
 }
 
-static lmsg *check_msg(lua_State *L, int i) {
-  return msg_parsed(L, i, (lmsg *)luaL_checkudata(L, i, MSG_MT));
+/* the msg a msg method was called on, with its parse */
+static lmsg *check_msg(lua_State *L) {
+  return msg_parsed(L, 1, (lmsg *)check_self(L, MSG_MT));
 }
 
 /* a message without its parse: buf, len and size */
@@ -905,7 +920,7 @@ static void push_unfolded(lua_State *L, const lmsg *m, const sipkit_header *h) {
 
 /* msg:header(name) -> first value, unfolded, or nil */
 static int msg_header(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg(L);
   size_t nlen, i;
   const char *name = luaL_checklstring(L, 2, &nlen);
   int id = sipkit_hdr_lookup(name, nlen);
@@ -921,7 +936,7 @@ static int msg_header(lua_State *L) {
 /* msg:headers(name) -> every value in order ({} when absent);
  * msg:headers() -> every header as {name = as written, value = unfolded}. */
 static int msg_headers(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg(L);
   size_t nlen = 0, i;
   lua_Integer k = 0;
   const char *name = luaL_optlstring(L, 2, NULL, &nlen);
@@ -1452,7 +1467,7 @@ static int l_request(lua_State *L) {
 /* msg:response(code [, reason] [, {headers=, body=, sdp=, content_type=,
  * to_tag=}]) -> msg or nil, err */
 static int msg_response(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg(L);
   int code = (int)luaL_checkinteger(L, 2);
   size_t rlen = 0, blen;
   const char *reason = NULL, *ctype, *body;
@@ -1491,7 +1506,7 @@ static int msg_response(lua_State *L) {
  * algorithm, qop, cnonce, nc, opaque} of the first (Proxy-)Authorization,
  * or nil, err */
 static int msg_credentials(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg(L);
   int id = lua_toboolean(L, 2) ? SIPKIT_HDR_PROXY_AUTHORIZATION : SIPKIT_HDR_AUTHORIZATION;
   const sipkit_header *h = sipkit_msg_header(m->msg, id);
   sipkit_credentials cr;
@@ -1524,7 +1539,7 @@ static int msg_credentials(lua_State *L) {
 /* msg:verify_auth{password= | ha1=, proxy=} -> true or nil, err: the
  * response of the credentials recomputed for this request. */
 static int msg_verify_auth(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg(L);
   int id;
   const sipkit_header *h;
   sipkit_credentials cr;
@@ -1880,7 +1895,7 @@ SIPKIT_LUA_API int sipkit_lua_run_module(const char *module, const char *path,
  * offer: msg.sdp builds some twenty tables for it.  The answer is kept in
  * the msg's field cache. */
 static int msg_has_sdp(lua_State *L) {
-  lmsg *m = check_msg(L, 1);
+  lmsg *m = check_msg(L);
   sipkit_sdp *s;
   sipkit_error e;
   int has = 0;
@@ -2018,11 +2033,17 @@ static int dispatch(rt_event *ev) {
   return ev->result;
 }
 
-static lrt *check_rt(lua_State *L, int i) {
-  lrt *r = (lrt *)luaL_checkudata(L, i, RT_MT);
+static lrt *open_rt(lua_State *L, lrt *r) {
   if (!r->rt)
     luaL_error(L, "sipkit: runtime is closed");
   return r;
+}
+static lrt *check_rt(lua_State *L, int i) {
+  return open_rt(L, (lrt *)luaL_checkudata(L, i, RT_MT));
+}
+/* the rt an rt method was called on */
+static lrt *self_rt(lua_State *L) {
+  return open_rt(L, (lrt *)check_self(L, RT_MT));
 }
 
 static void rt_release(lua_State *L, lrt *r) {
@@ -2071,7 +2092,7 @@ static int l_rt_new(lua_State *L) {
 /* rt:step(block) -> alive: one turn of the loop (waiting for the next
  * event when block); raises what a dispatcher raised. */
 static int rt_step(lua_State *L) {
-  lrt *r = check_rt(L, 1);
+  lrt *r = self_rt(L);
   int block = lua_toboolean(L, 2);
   int alive;
   if (r->L)
@@ -2090,7 +2111,7 @@ static int rt_step(lua_State *L) {
 }
 
 static int rt_now(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)sipkit_rt_now(check_rt(L, 1)->rt));
+  lua_pushinteger(L, (lua_Integer)sipkit_rt_now(self_rt(L)->rt));
   return 1;
 }
 
@@ -2137,7 +2158,7 @@ static void timer_cb(void *data) {
  * it fires.  fn and what ride on the timer itself: the façade keeps no
  * table entry per timer. */
 static int rt_timer(lua_State *L) {
-  lrt *r = check_rt(L, 1);
+  lrt *r = self_rt(L);
   lua_Integer ms = luaL_checkinteger(L, 2);
   ltimer *t;
   luaL_checkany(L, 3);
@@ -2161,7 +2182,7 @@ static int rt_timer(lua_State *L) {
 }
 
 static int timer_cancel(lua_State *L) {
-  ltimer *t = (ltimer *)luaL_checkudata(L, 1, TIMER_MT);
+  ltimer *t = (ltimer *)check_self(L, TIMER_MT);
   if (t->t && t->r->rt) /* a closed runtime already freed every timer */
     sipkit_timer_cancel(t->t);
   t->t = NULL;
@@ -2173,7 +2194,7 @@ static int timer_cancel(lua_State *L) {
 /* rt:stats() -> table of sipkit_rt_get_stats counters (sipkit.stats()) */
 static int rt_stats(lua_State *L) {
   sipkit_rt_stats st;
-  sipkit_rt_get_stats(check_rt(L, 1)->rt, &st);
+  sipkit_rt_get_stats(self_rt(L)->rt, &st);
   lua_createtable(L, 0, 16);
 #define RT_STAT(f) (lua_pushinteger(L, (lua_Integer)st.f), lua_setfield(L, -2, #f))
   RT_STAT(datagrams_in); RT_STAT(datagrams_out); RT_STAT(bytes_in); RT_STAT(bytes_out);
@@ -2469,8 +2490,9 @@ static const sipkit_ua_handlers ua_handlers = {
     .on_srv_timeout = ua_on_srv_timeout,
 };
 
-static lua_ua *check_ua(lua_State *L, int i) {
-  lua_ua *u = (lua_ua *)luaL_checkudata(L, i, UA_MT);
+/* the UA a ua method was called on */
+static lua_ua *check_ua(lua_State *L) {
+  lua_ua *u = (lua_ua *)check_self(L, UA_MT);
   if (!u->ua || !u->r->rt)
     luaL_error(L, "sipkit: user agent is closed");
   return u;
@@ -2539,12 +2561,12 @@ static int ua_close(lua_State *L) {
 }
 
 static int ua_port(lua_State *L) {
-  lua_pushinteger(L, sipkit_ua_port(check_ua(L, 1)->ua));
+  lua_pushinteger(L, sipkit_ua_port(check_ua(L)->ua));
   return 1;
 }
 
 static int ua_addr(lua_State *L) {
-  lua_pushstring(L, sipkit_ua_addr(check_ua(L, 1)->ua));
+  lua_pushstring(L, sipkit_ua_addr(check_ua(L)->ua));
   return 1;
 }
 
@@ -2678,11 +2700,12 @@ static int send_request(lua_State *L, lua_ua *u, sipkit_dlg *dlg, int o) {
 
 /* ua:request(opts, id) -> req or nil, err */
 static int ua_request(lua_State *L) {
-  return send_request(L, check_ua(L, 1), NULL, 2);
+  return send_request(L, check_ua(L), NULL, 2);
 }
 
-static lhandle *check_handle(lua_State *L, int i, const char *mt) {
-  lhandle *x = (lhandle *)luaL_checkudata(L, i, mt);
+/* the live handle a method of type mt was called on */
+static lhandle *check_handle(lua_State *L, const char *mt) {
+  lhandle *x = (lhandle *)check_self(L, mt);
   if (!handle_live(x))
     luaL_error(L, "sipkit: %s has ended", mt);
   return x;
@@ -2711,7 +2734,7 @@ static int handle_live_m(lua_State *L) {
 /* srv:respond(status, {reason=, headers=, content_type=, body=,
  * reliable=}) -> true, dlg or nil, err */
 static int srv_respond(lua_State *L) {
-  lhandle *x = (lhandle *)luaL_checkudata(L, 1, SRV_MT);
+  lhandle *x = (lhandle *)check_self(L, SRV_MT);
   int status = (int)luaL_checkinteger(L, 2);
   sipkit_resp_opts ro;
   sipkit_error e;
@@ -2786,7 +2809,7 @@ static void srv_forward_cb(void *data, sipkit_srv *srv, int status, const sipkit
  * nil, err.  On success srv belongs to the core's proxy (RFC 3261 §16):
  * the srv handle ends, responses come as "forward" events for id. */
 static int srv_forward(lua_State *L) {
-  lhandle *x = (lhandle *)luaL_checkudata(L, 1, SRV_MT);
+  lhandle *x = (lhandle *)check_self(L, SRV_MT);
   lua_Integer id = luaL_checkinteger(L, 3);
   sipkit_fwd_opts fo;
   sipkit_error e;
@@ -2826,7 +2849,7 @@ static int srv_forward(lua_State *L) {
 
 /* ua:allow(method): add method to the UA's Allow list -> true or nil, err */
 static int ua_allow(lua_State *L) {
-  lua_ua *u = check_ua(L, 1);
+  lua_ua *u = check_ua(L);
   const char *m = luaL_checkstring(L, 2);
   int rc = sipkit_ua_allow_method(u->ua, m);
   if (rc != SIPKIT_EOK)
@@ -2837,7 +2860,7 @@ static int ua_allow(lua_State *L) {
 
 /* dlg:request(opts, id) -> req or nil, err */
 static int dlg_request(lua_State *L) {
-  lhandle *x = check_handle(L, 1, DLG_MT);
+  lhandle *x = check_handle(L, DLG_MT);
   return send_request(L, x->u, (sipkit_dlg *)x->h, 2);
 }
 
@@ -2910,7 +2933,8 @@ static void create_meta(lua_State *L, const char *name, const luaL_Reg *meta,
   luaL_setfuncs(L, meta, 0);
   if (methods) {
     lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, methods, 1); /* upvalue 1: the metatable, for check_self */
     lua_setfield(L, -2, "__index"); /* msg's __index closure then takes it as an upvalue */
   }
   lua_pop(L, 1);
