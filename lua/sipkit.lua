@@ -694,9 +694,14 @@ function Call:receive(timeout)
   return req, err
 end
 
-function Call:events()
-  return function() return (self:receive()) end
-end
+-- for x in obj:events() (a call, a forward, a subscription): obj:receive()
+-- until it gives nil.  The iterator is one shared function with obj as the
+-- loop's state, so a loop makes no closure: a UAS's call often waits in
+-- one for as long as it is up.
+local function receive_next(obj) return (obj:receive()) end
+local function events(self) return receive_next, self end
+
+Call.events = events
 
 function Call:_incoming(req)
   if not self.inbox:waiting() then
@@ -846,9 +851,7 @@ function Forward:receive(timeout)
   return ev
 end
 
-function Forward:events()
-  return function() return (self:receive()) end
-end
+Forward.events = events
 
 -- f:wait([timeout]) -> final status, response msg (nil for our own 408 / 503)
 function Forward:wait(timeout)
@@ -1219,9 +1222,7 @@ function Subscription:receive(timeout)
   return self.inbox:get(timeout, "subscription:receive")
 end
 
-function Subscription:events()
-  return function() return (self:receive()) end
-end
+Subscription.events = events
 
 Subscription._ended_err = Call._ended_err
 Subscription.request = Call.request
