@@ -1972,7 +1972,7 @@ static const luaL_Reg core_funcs[] = {
 typedef struct lrt {
   sipkit_rt *rt;
   lua_State *L;     /* the thread inside step(); NULL outside */
-  int dispatch_ref; /* function(kind, ...) */
+  int dispatch_ref; /* the dispatchers: kind -> function(id, ...) -> boolean */
   int error_ref;    /* error raised by the dispatcher, LUA_NOREF if none */
 } lrt;
 
@@ -2000,11 +2000,16 @@ typedef struct rt_event {
   int result;       /* the dispatcher's boolean answer */
 } rt_event;
 
+/* dispatchers[kind](id, ...): looked up here, not by a Lua function in
+ * between, as every datagram and timer comes through */
 static int deliver(lua_State *L) {
   rt_event *ev = (rt_event *)lua_touserdata(L, 1);
-  int n = 2;
+  int n = 1;
   lua_rawgeti(L, LUA_REGISTRYINDEX, ev->r->dispatch_ref);
-  lua_pushstring(L, ev->kind);
+  if (lua_getfield(L, -1, ev->kind) != LUA_TFUNCTION) {
+    ev->result = 0; /* no dispatcher for that kind: not taken */
+    return 0;
+  }
   lua_pushinteger(L, ev->id);
   if (ev->push)
     n += ev->push(L, ev);
@@ -2057,13 +2062,14 @@ static void rt_release(lua_State *L, lrt *r) {
   r->dispatch_ref = LUA_NOREF;
 }
 
-/* core.rt_new(dispatch [, config]) -> rt: created closed, metatable set,
- * then the resource acquired (liolib's order), so __gc is always safe. */
+/* core.rt_new(dispatchers [, config]) -> rt: created closed, metatable
+ * set, then the resource acquired (liolib's order), so __gc is always
+ * safe.  Each callback calls dispatchers[kind](id, ...). */
 static int l_rt_new(lua_State *L) {
   lrt *r;
   sipkit_rt_config cfg;
   int rc;
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 1, LUA_TTABLE);
   r = (lrt *)lua_newuserdatauv(L, sizeof *r, 1);
   r->rt = NULL;
   r->L = NULL;

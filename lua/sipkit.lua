@@ -320,7 +320,7 @@ function Mailbox:close(err)
   end
 end
 
-local dispatchers = {}   -- kind -> function(id, ...) -> boolean
+local dispatchers = {}   -- kind -> function(id, ...) -> boolean, called by the core
 M._dispatchers = dispatchers
 
 dispatchers.timer = function(_, fn, what)
@@ -328,11 +328,6 @@ dispatchers.timer = function(_, fn, what)
   return true
 end
 
-local function dispatch(kind, id, ...)
-  local d = dispatchers[kind]
-  if d then return d(id, ...) end
-  return false
-end
 
 -- Run ready tasks until none is left, so a task just spawned reaches its
 -- first wait (say ua:accept) before the loop reads the sockets; after
@@ -376,7 +371,7 @@ function M.run(fn, ...)
   if type(fn) ~= "function" then error("sipkit.run: function expected", 2) end
   if run_state then return fn(...) end
   local st = new_state()
-  st.rt = assert(core.rt_new(dispatch))
+  st.rt = assert(core.rt_new(dispatchers))
   run_state = st
   local ok, err = pcall(function(...)
     local main = M.spawn(fn, ...)
