@@ -102,9 +102,10 @@ typedef struct sipkit__txn {
   sipkit_req *req;             /* client owner (NULL once detached) */
   sipkit_srv *srv;             /* server owner */
   sipkit__addr peer;
-  char *bytes;                 /* client: the request; server: the last response */
+  char *bytes;                 /* server: the last response; client: the request while sent is NULL */
   size_t len;
-  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs); NULL in a server's */
+  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs), NULL in
+                                  Accepted (sent_thin); NULL in a server's */
   char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
 } sipkit__txn;
 

@@ -61,41 +61,6 @@ void sipkit__stored_free(sipkit__stored *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* Drop the parse, keep the bytes: an INVITE answered 2xx waits 32 s in
- * Accepted (RFC 6026) for 2xx retransmissions and forks, which are rare;
- * its header array (most of the copy) is made again for them by
- * stored_thaw. */
-static void stored_thin(sipkit__stored *s) {
-  free(s->hdrs);
-  s->hdrs = NULL;
-  s->msg.headers = NULL;
-  s->msg.max_headers = 0;
-  s->msg.num_headers = 0;
-  s->msg.via = NULL;
-  s->msg.from = s->msg.to = s->msg.contact = NULL;
-  s->msg.cseq = NULL;
-  s->msg.content_type = NULL;
-}
-
-/* Parse the kept bytes again (we built them and parsed them once, so
- * this succeeds unless memory runs out). */
-static int stored_thaw(sipkit_ua *ua, sipkit__stored *s) {
-  if (s->hdrs || !s->buf)
-    return SIPKIT_EOK;
-  sipkit_msg m;
-  sipkit_error e;
-  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
-  int rc = sipkit_parse(&m, s->buf, s->len, 0, &e);
-  if (rc != SIPKIT_EOK)
-    return rc;
-  char *buf = s->buf;
-  size_t len = s->len;
-  s->buf = NULL;
-  rc = sipkit__stored_copy(s, &m, buf, len);
-  free(buf);
-  return rc;
-}
-
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 
@@ -399,6 +364,47 @@ static void txn_closed(uv_handle_t *h) {
   free(x->ack_buf);
   sipkit_txn_key_free(&x->t.key);
   free(x);
+}
+
+/* Keep only the bytes of a client request: an INVITE answered 2xx waits
+ * 32 s in Accepted (RFC 6026) for 2xx retransmissions and forks, which
+ * are rare, so its parse (header array and record, most of the copy) is
+ * made again for them by sent_thaw.  The machine no longer resends the
+ * request in Accepted, so its pointer to the bytes is not read again. */
+static void sent_thin(sipkit__txn *x) {
+  if (!x->sent)
+    return;
+  x->bytes = x->sent->buf;
+  x->len = x->sent->len;
+  free(x->sent->hdrs);
+  free(x->sent);
+  x->sent = NULL;
+}
+
+/* Parse the kept bytes again (we built them and parsed them once, so
+ * this succeeds unless memory runs out). */
+static int sent_thaw(sipkit_ua *ua, sipkit__txn *x) {
+  if (x->sent)
+    return SIPKIT_EOK;
+  sipkit_msg m;
+  sipkit_error e;
+  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
+  int rc = sipkit_parse(&m, x->bytes, x->len, 0, &e);
+  if (rc != SIPKIT_EOK)
+    return rc;
+  x->sent = malloc(sizeof *x->sent);
+  if (!x->sent)
+    return SIPKIT_ENO_MEMORY;
+  rc = sipkit__stored_copy(x->sent, &m, x->bytes, x->len);
+  if (rc != SIPKIT_EOK) {
+    free(x->sent);
+    x->sent = NULL;
+    return rc;
+  }
+  free(x->bytes);
+  x->bytes = NULL;
+  x->len = 0;
+  return SIPKIT_EOK;
 }
 
 static void txn_timer_cb(uv_timer_t *h);
@@ -1171,6 +1177,8 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
   sipkit__txn *x = find_client_txn(ua, m, buf);
   if (x) {
     sipkit_txn_actions acts;
+    if (sent_thaw(ua, x) != SIPKIT_EOK)
+      return; /* out of memory: as if lost, the peer retransmits */
     /* Only a 3xx-6xx gets its ACK from the transaction (§17.1.1.3); the
      * ACK of a 2xx is the dialog's (§13.2.2.4), so most INVITEs never
      * need this buffer. */
@@ -1179,12 +1187,10 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
       if (x->ack_buf)
         sipkit_txn_set_ack_buffer(&x->t, &x->sent->msg, x->sent->buf, x->ack_buf, SIPKIT__ACK_MAX);
     }
-    if (stored_thaw(ua, x->sent) != SIPKIT_EOK)
-      return; /* out of memory: as if lost, the peer retransmits */
     sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
     if (!x->closing && x->t.kind == SIPKIT_TXN_INVITE_CLIENT && x->t.state == SIPKIT_TXN_ACCEPTED)
-      stored_thin(x->sent);
+      sent_thin(x);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
