@@ -1,4 +1,4 @@
-/* ua.c - the user-agent core: transactions driven on libuv timers,
+/* ua.c - the user-agent core: transactions driven by the runtime's timers,
  * requests we send (sipkit_req), requests we answer (sipkit_srv) and
  * dialogs (sipkit_dlg) on top of the pure machines of txn.c and
  * dialog.c.  Each datagram is parsed once (sipkit__ua_datagram); what a
@@ -247,8 +247,9 @@ static const char *dlg_str(const sipkit_dlg *g, int i) {
   return p;
 }
 
-static void dlg_closed(uv_handle_t *h) {
-  sipkit_dlg *g = h->data;
+/* The UA may be gone already (reaped on a later turn): rt is passed. */
+static void dlg_free(sipkit_rt *rt, sipkit_dlg *g) {
+  sipkit__timer_drop(rt, &g->rtx_timer);
   free(g->ack);
   free(g->rtx);
   free(g->sz);
@@ -264,11 +265,14 @@ static sipkit_dlg *dlg_new(sipkit_ua *ua, sipkit_dialog *d) {
     sipkit_dialog_free(d);
     return NULL;
   }
+  if (sipkit__timer_register(ua->rt, &g->rtx_timer) != SIPKIT_EOK) {
+    sipkit_dialog_free(d);
+    free(g);
+    return NULL;
+  }
   g->d = *d;
   g->ua = ua;
   g->refs = 1; /* the UA's table; dropped when the dialog ends */
-  uv_timer_init(ua->rt->loop, &g->rtx_timer);
-  g->rtx_timer.data = g;
   sipkit__list_add(&ua->dbuckets[dlg_bucket(d->call_id, d->call_id_len)], &g->link);
   ua->rt->st.dialogs++;
   dlg_sz(g);
@@ -283,7 +287,7 @@ static sipkit_dlg *dlg_ref(sipkit_dlg *g) {
 
 static void dlg_unref(sipkit_dlg *g) {
   if (g && --g->refs == 0)
-    uv_close((uv_handle_t *)&g->rtx_timer, dlg_closed);
+    sipkit__bury(g->ua->rt, &g->ua->rt->dlg_graves, &g->link);
 }
 
 static void dlg_end(sipkit_dlg *g, int why) {
@@ -293,7 +297,7 @@ static void dlg_end(sipkit_dlg *g, int why) {
   g->ended = 1;
   g->end_why = why;
   g->d.state = SIPKIT_DIALOG_TERMINATED;
-  uv_timer_stop(&g->rtx_timer);
+  sipkit__timer_stop(ua->rt, &g->rtx_timer);
   sipkit__list_del(&g->link);
   ua->rt->st.dialogs--;
   if (ua->h.on_dialog_end)
@@ -354,8 +358,8 @@ static void req_release(sipkit_req *req);
 static void srv_release(sipkit_srv *s);
 static int creates_dialog(int method);
 
-static void txn_closed(uv_handle_t *h) {
-  sipkit__txn *x = h->data;
+static void txn_free(sipkit_rt *rt, sipkit__txn *x) {
+  sipkit__timer_drop(rt, &x->timer);
   free(x->bytes);
   if (x->sent) {
     sipkit__stored_free(x->sent);
@@ -407,7 +411,7 @@ static int sent_thaw(sipkit_ua *ua, sipkit__txn *x) {
   return SIPKIT_EOK;
 }
 
-static void txn_timer_cb(uv_timer_t *h);
+static void txn_fired(sipkit__tnode *n);
 
 static sipkit__txn *txn_new(sipkit_ua *ua, int kind) {
   sipkit__txn *x = calloc(1, sizeof *x);
@@ -417,10 +421,12 @@ static sipkit__txn *txn_new(sipkit_ua *ua, int kind) {
     free(x);
     return NULL;
   }
+  if (sipkit__timer_register(ua->rt, &x->timer) != SIPKIT_EOK) {
+    free(x);
+    return NULL;
+  }
   x->ua = ua;
   x->client = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_NON_INVITE_CLIENT;
-  uv_timer_init(ua->rt->loop, &x->timer);
-  x->timer.data = x;
   sipkit__list_add(&ua->txns, &x->link);
   ua->rt->st.transactions++;
   return x;
@@ -445,30 +451,29 @@ static void txn_destroy(sipkit__txn *x) {
     *pp = x->hnext;
   sipkit__list_del(&x->link);
   ua->rt->st.transactions--;
-  uv_timer_stop(&x->timer);
+  sipkit__timer_stop(ua->rt, &x->timer);
   if (x->req && x->req->txn == x)
     req_release(x->req);
   if (x->srv)
     srv_release(x->srv);
-  uv_close((uv_handle_t *)&x->timer, txn_closed);
+  sipkit__bury(ua->rt, &ua->rt->txn_graves, &x->link);
 }
 
-/* One uv timer per transaction, set to its earliest running timer. */
+/* One timer node per transaction, set to its earliest running timer. */
 static void txn_schedule(sipkit__txn *x) {
+  sipkit_rt *rt = x->ua->rt;
   uint64_t next = UINT64_MAX;
   if (x->send_failed) {
-    uv_timer_start(&x->timer, txn_timer_cb, 0, 0);
+    sipkit__timer_arm(rt, &x->timer, 0, txn_fired);
     return;
   }
   for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT; i++)
     if ((x->t.armed & (1u << i)) && x->t.at[i] < next)
       next = x->t.at[i];
-  if (next == UINT64_MAX) {
-    uv_timer_stop(&x->timer);
-    return;
-  }
-  uint64_t now = sipkit__now(x->ua->rt);
-  uv_timer_start(&x->timer, txn_timer_cb, next > now ? next - now : 0, 0);
+  if (next == UINT64_MAX)
+    sipkit__timer_stop(rt, &x->timer);
+  else
+    sipkit__timer_arm(rt, &x->timer, next, txn_fired);
 }
 
 /* Carry out what the machine asked for.  Callbacks may close the UA:
@@ -518,7 +523,7 @@ static void txn_run(sipkit__txn *x, const sipkit_txn_actions *acts, const sipkit
     }
   }
   /* §17.1.4: a request the kernel refused ends its client transaction,
-   * on the next loop turn (txn_timer_cb) so that no callback runs inside
+   * on the next loop turn (txn_fired) so that no callback runs inside
    * sipkit_ua_request.  A server transaction goes on: its srv may still
    * be held by the embedder, and a final response is resent anyway. */
   if (!x->client)
@@ -567,8 +572,8 @@ void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const cha
   }
 }
 
-static void txn_timer_cb(uv_timer_t *h) {
-  sipkit__txn *x = h->data;
+static void txn_fired(sipkit__tnode *n) {
+  sipkit__txn *x = SIPKIT__CONTAINER(n, sipkit__txn, timer);
   uint64_t now = sipkit__now(x->ua->rt);
   if (x->send_failed) {
     sipkit_txn_actions te;
@@ -1208,8 +1213,8 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
 /* ------------------------------------------------------------------ */
 /* Requests we answer                                                  */
 
-static void srv_closed(uv_handle_t *h) {
-  sipkit_srv *s = h->data;
+static void srv_free(sipkit_rt *rt, sipkit_srv *s) {
+  sipkit__timer_drop(rt, &s->rel_timer);
   sipkit__stored_free(&s->req);
   free(s->rel_bytes);
   free(s);
@@ -1224,8 +1229,8 @@ static void srv_release(sipkit_srv *s) {
   sipkit__list_del(&s->link);
   dlg_unref(s->dlg);
   s->dlg = NULL;
-  uv_timer_stop(&s->rel_timer);
-  uv_close((uv_handle_t *)&s->rel_timer, srv_closed);
+  sipkit__timer_stop(s->ua->rt, &s->rel_timer);
+  sipkit__bury(s->ua->rt, &s->ua->rt->srv_graves, &s->link);
 }
 
 static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, size_t len,
@@ -1233,7 +1238,12 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   sipkit_srv *s = calloc(1, sizeof *s);
   if (!s)
     return NULL;
+  if (sipkit__timer_register(ua->rt, &s->rel_timer) != SIPKIT_EOK) {
+    free(s);
+    return NULL;
+  }
   if (sipkit__stored_copy(&s->req, m, buf, len) != SIPKIT_EOK) {
+    sipkit__timer_drop(ua->rt, &s->rel_timer);
     free(s);
     return NULL;
   }
@@ -1244,6 +1254,7 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   if (!x || sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
     if (x)
       txn_destroy(x);
+    sipkit__timer_drop(ua->rt, &s->rel_timer);
     sipkit__stored_free(&s->req);
     free(s);
     return NULL;
@@ -1258,8 +1269,6 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   s->peer_100rel = (uint8_t)(header_has_token(m, buf, SIPKIT_HDR_SUPPORTED, "100rel") ||
                              header_has_token(m, buf, SIPKIT_HDR_REQUIRE, "100rel"));
   s->dlg = dlg_ref(g);
-  uv_timer_init(ua->rt->loop, &s->rel_timer);
-  s->rel_timer.data = s;
   sipkit__list_add(&ua->srvs, &s->link);
   x->srv = s;
   s->txn = x;
@@ -1282,8 +1291,8 @@ static void send_100(sipkit_srv *s) {
   sipkit_builder_free(&b);
 }
 
-static void rel_timer_cb(uv_timer_t *h) {
-  sipkit_srv *s = h->data;
+static void rel_fired(sipkit__tnode *n) {
+  sipkit_srv *s = SIPKIT__CONTAINER(n, sipkit_srv, rel_timer);
   sipkit_ua *ua = s->ua;
   uint64_t now = sipkit__now(ua->rt);
   if (s->final_sent && !s->fwd && !s->rseq) { /* set by srv_done */
@@ -1309,11 +1318,12 @@ static void rel_timer_cb(uv_timer_t *h) {
   s->rel_interval *= 2;
   /* the last wait ends at the give-up time, not an interval after it */
   uint64_t left = s->rel_giveup - now;
-  uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval < left ? s->rel_interval : left, 0);
+  sipkit__timer_arm(ua->rt, &s->rel_timer, now + (s->rel_interval < left ? s->rel_interval : left),
+                    rel_fired);
 }
 
-static void rtx_timer_cb(uv_timer_t *h) {
-  sipkit_dlg *g = h->data;
+static void rtx_fired(sipkit__tnode *n) {
+  sipkit_dlg *g = SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer);
   sipkit_ua *ua = g->ua;
   uint64_t now = sipkit__now(ua->rt), next = 0;
   int v = sipkit_dialog_on_timer(&g->d, now, &next);
@@ -1326,7 +1336,7 @@ static void rtx_timer_cb(uv_timer_t *h) {
     return;
   }
   if (next)
-    uv_timer_start(&g->rtx_timer, rtx_timer_cb, next > now ? next - now : 0, 0);
+    sipkit__timer_arm(ua->rt, &g->rtx_timer, next, rtx_fired);
 }
 
 static int creates_dialog(int method) {
@@ -1342,7 +1352,7 @@ static int creates_dialog(int method) {
  * their transaction. */
 static void srv_done(sipkit_srv *s) {
   if (!s->fwd && !s->rseq && !s->ua->closing)
-    uv_timer_start(&s->rel_timer, rel_timer_cb, 0, 0);
+    sipkit__timer_arm(s->ua->rt, &s->rel_timer, 0, rel_fired);
 }
 
 int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sipkit_error *err) {
@@ -1420,13 +1430,13 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
       s->rel_pending = 1;
       s->rel_interval = ua->rt->cfg.txn.t1;
       s->rel_giveup = now + 64u * (uint64_t)ua->rt->cfg.txn.t1;
-      uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval, 0);
+      sipkit__timer_arm(ua->rt, &s->rel_timer, now + s->rel_interval, rel_fired);
     }
   }
   if (status >= 200) {
     s->final_sent = 1;
     s->rel_pending = 0;
-    uv_timer_stop(&s->rel_timer);
+    sipkit__timer_stop(ua->rt, &s->rel_timer);
     if (method == SIPKIT_METHOD_INVITE && g && !g->ended) {
       if (status < 300) {
         sipkit_dialog_uas_2xx_sent(&g->d, now, ua->rt->cfg.txn.t1, ua->rt->cfg.txn.t2);
@@ -1436,8 +1446,7 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
           memcpy(g->rtx, b.buf, b.len);
           g->rtx_len = b.len;
           memcpy(&g->rtx_peer, &s->dest, sizeof g->rtx_peer);
-          uv_timer_start(&g->rtx_timer, rtx_timer_cb,
-                         g->d.rtx_next > now ? g->d.rtx_next - now : 0, 0);
+          sipkit__timer_arm(ua->rt, &g->rtx_timer, g->d.rtx_next, rtx_fired);
         }
       } else if (in_dialog) {
         sipkit_dialog_invite_answered(&g->d);
@@ -1505,7 +1514,7 @@ static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
   if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
     return 1;
   if (!g->d.rtx_active) { /* §13.3.1.4: acknowledged, the 2xx is not sent again */
-    uv_timer_stop(&g->rtx_timer);
+    sipkit__timer_stop(ua->rt, &g->rtx_timer);
     free(g->rtx);
     g->rtx = NULL;
     g->rtx_len = 0;
@@ -1535,7 +1544,7 @@ static int prack_match(sipkit_ua *ua, sipkit_dlg *g, const sipkit_msg *m, const 
     if (s->dlg == g && s->rseq == rseq && s->req.msg.cseq && s->req.msg.cseq->num == cseq &&
         s->req.msg.method == SIPKIT_METHOD_INVITE) {
       s->rel_pending = 0;
-      uv_timer_stop(&s->rel_timer);
+      sipkit__timer_stop(ua->rt, &s->rel_timer);
       return 1;
     }
   }
@@ -1876,41 +1885,57 @@ void sipkit__ua_reset(sipkit_ua *ua) {
     ua_drop_all(ua);
 }
 
-/* The earliest active timer among ua's transactions, dialogs and server
- * transactions (a live handle is on one of those lists). */
-static void earliest(uv_timer_t *h, void (*cb)(uv_timer_t *), uv_timer_t **best,
-                     void (**best_cb)(uv_timer_t *), uint64_t *best_in) {
-  if (!uv_is_active((uv_handle_t *)h))
-    return;
-  uint64_t in = uv_timer_get_due_in(h);
-  if (!*best || in < *best_in) {
-    *best = h;
-    *best_cb = cb;
-    *best_in = in;
-  }
+/* The UA a node of the heap belongs to (NULL: the runtime's or an
+ * embedder's timer), told by its fire function. */
+static sipkit_ua *node_ua(sipkit__tnode *n) {
+  if (n->fire == txn_fired)
+    return SIPKIT__CONTAINER(n, sipkit__txn, timer)->ua;
+  if (n->fire == rtx_fired)
+    return SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer)->ua;
+  if (n->fire == rel_fired)
+    return SIPKIT__CONTAINER(n, sipkit_srv, rel_timer)->ua;
+  return NULL;
 }
 
 unsigned sipkit__ua_fire_timers(sipkit_ua *ua, unsigned max) {
   unsigned n = 0;
   while (ua && !ua->closing && n < max) {
-    uv_timer_t *h = NULL;
-    void (*cb)(uv_timer_t *) = NULL;
-    uint64_t in = 0;
-    for (sipkit__link *l = ua->txns.next; l != &ua->txns; l = l->next)
-      earliest(&SIPKIT__CONTAINER(l, sipkit__txn, link)->timer, txn_timer_cb, &h, &cb, &in);
-    for (unsigned i = 0; i < SIPKIT__DLG_BUCKETS; i++)
-      for (sipkit__link *l = ua->dbuckets[i].next; l != &ua->dbuckets[i]; l = l->next)
-        earliest(&SIPKIT__CONTAINER(l, sipkit_dlg, link)->rtx_timer, rtx_timer_cb, &h, &cb, &in);
-    for (sipkit__link *l = ua->srvs.next; l != &ua->srvs; l = l->next)
-      earliest(&SIPKIT__CONTAINER(l, sipkit_srv, link)->rel_timer, rel_timer_cb, &h, &cb, &in);
-    if (!h)
+    sipkit_rt *rt = ua->rt;
+    sipkit__tnode *first = NULL;
+    for (uint32_t i = 0; i < rt->heap_len; i++) {
+      sipkit__tnode *t = rt->heap[i];
+      if (node_ua(t) == ua && (!first || t->due < first->due ||
+                               (t->due == first->due && (int32_t)(t->seq - first->seq) < 0)))
+        first = t;
+    }
+    if (!first)
       break;
-    ua->rt->skew += in;
-    uv_timer_stop(h);
-    cb(h);
+    uint64_t now = sipkit__now(rt);
+    if (first->due > now)
+      rt->skew += first->due - now;
+    sipkit__timer_stop(rt, first);
+    first->fire(first);
     n++;
   }
   return n;
+}
+
+void sipkit__ua_reap(sipkit_rt *rt) {
+  while (!sipkit__list_empty(&rt->srv_graves)) {
+    sipkit__link *l = rt->srv_graves.next;
+    sipkit__list_del(l);
+    srv_free(rt, SIPKIT__CONTAINER(l, sipkit_srv, link));
+  }
+  while (!sipkit__list_empty(&rt->txn_graves)) {
+    sipkit__link *l = rt->txn_graves.next;
+    sipkit__list_del(l);
+    txn_free(rt, SIPKIT__CONTAINER(l, sipkit__txn, link));
+  }
+  while (!sipkit__list_empty(&rt->dlg_graves)) {
+    sipkit__link *l = rt->dlg_graves.next;
+    sipkit__list_del(l);
+    dlg_free(rt, SIPKIT__CONTAINER(l, sipkit_dlg, link));
+  }
 }
 
 void sipkit_ua_close(sipkit_ua *ua) {
