@@ -145,10 +145,6 @@ uint64_t sipkit_rt_now(sipkit_rt *rt) { return rt ? sipkit__now(rt) : 0; }
 /* ------------------------------------------------------------------ */
 /* The timer heap                                                      */
 
-static int tnode_before(const sipkit__tnode *a, const sipkit__tnode *b) {
-  return a->due != b->due ? a->due < b->due : (int32_t)(a->seq - b->seq) < 0;
-}
-
 static void heap_place(sipkit_rt *rt, sipkit__tnode *n, uint32_t i) {
   rt->heap[i] = n;
   n->slot = i + 1;
@@ -156,7 +152,7 @@ static void heap_place(sipkit_rt *rt, sipkit__tnode *n, uint32_t i) {
 
 static void heap_up(sipkit_rt *rt, uint32_t i) {
   sipkit__tnode *n = rt->heap[i];
-  while (i > 0 && tnode_before(n, rt->heap[(i - 1) / 2])) {
+  while (i > 0 && sipkit__timer_before(n, rt->heap[(i - 1) / 2])) {
     heap_place(rt, rt->heap[(i - 1) / 2], i);
     i = (i - 1) / 2;
   }
@@ -169,9 +165,9 @@ static void heap_down(sipkit_rt *rt, uint32_t i) {
     uint32_t c = 2 * i + 1;
     if (c >= rt->heap_len)
       break;
-    if (c + 1 < rt->heap_len && tnode_before(rt->heap[c + 1], rt->heap[c]))
+    if (c + 1 < rt->heap_len && sipkit__timer_before(rt->heap[c + 1], rt->heap[c]))
       c++;
-    if (!tnode_before(rt->heap[c], n))
+    if (!sipkit__timer_before(rt->heap[c], n))
       break;
     heap_place(rt, rt->heap[c], i);
     i = c;

@@ -242,7 +242,10 @@ void sipkit__timer_drop(sipkit_rt *rt, sipkit__tnode *n);
 void sipkit__timer_arm(sipkit_rt *rt, sipkit__tnode *n, uint64_t due,
                        void (*fire)(sipkit__tnode *n));
 void sipkit__timer_stop(sipkit_rt *rt, sipkit__tnode *n);
-static inline int sipkit__timer_armed(const sipkit__tnode *n) { return n->slot != 0; }
+/* Heap order: deadline, then arm order. */
+static inline int sipkit__timer_before(const sipkit__tnode *a, const sipkit__tnode *b) {
+  return a->due != b->due ? a->due < b->due : (int32_t)(a->seq - b->seq) < 0;
+}
 /* Put l (the link of a released object) on grave, for the reaper. */
 void sipkit__bury(sipkit_rt *rt, sipkit__link *grave, sipkit__link *l);
 int sipkit__fault(sipkit_rt *rt, int receive);

@@ -1904,8 +1904,7 @@ unsigned sipkit__ua_fire_timers(sipkit_ua *ua, unsigned max) {
     sipkit__tnode *first = NULL;
     for (uint32_t i = 0; i < rt->heap_len; i++) {
       sipkit__tnode *t = rt->heap[i];
-      if (node_ua(t) == ua && (!first || t->due < first->due ||
-                               (t->due == first->due && (int32_t)(t->seq - first->seq) < 0)))
+      if (node_ua(t) == ua && (!first || sipkit__timer_before(t, first)))
         first = t;
     }
     if (!first)
