@@ -219,10 +219,6 @@ struct sipkit_dlg {
   uint32_t acked_cseq;           /* CSeq of the INVITE whose ACK was reported */
   int end_why;
   int method;                  /* the request that created it (INVITE, SUBSCRIBE, REFER) */
-  char *ack;                   /* UAC: the ACK for the 2xx, resent for each 2xx retransmission */
-  size_t ack_len;
-  uint32_t ack_cseq;
-  sipkit__addr ack_peer;
   char *rtx;                   /* UAS: our 2xx to INVITE, resent until the ACK */
   size_t rtx_len;
   sipkit__addr rtx_peer;

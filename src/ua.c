@@ -250,7 +250,6 @@ static const char *dlg_str(const sipkit_dlg *g, int i) {
 /* The UA may be gone already (reaped on a later turn): rt is passed. */
 static void dlg_free(sipkit_rt *rt, sipkit_dlg *g) {
   sipkit__timer_drop(rt, &g->rtx_timer);
-  free(g->ack);
   free(g->rtx);
   free(g->sz);
   sipkit_dialog_free(&g->d);
@@ -816,6 +815,19 @@ int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_f
   return SIPKIT_EOK;
 }
 
+/* Start b (dynamic) with the lines of an in-dialog request (§12.2.1.1)
+ * and our Via with a new branch. */
+static void dlg_build_start(sipkit_dlg *g, sipkit_builder *b, const char *method, uint32_t cseq) {
+  char via[300];
+  via_rport(g->ua, via, sizeof via);
+  sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
+  sipkit_dialog_view v;
+  sipkit_dialog_view_fill(&g->d, &v, routes);
+  sipkit_builder_init_dynamic(b);
+  sipkit_str no_branch = {NULL, 0};
+  sipkit_build_in_dialog(b, &v, STR(method), cseq, STR(via), no_branch);
+}
+
 int sipkit_dlg_request(sipkit_dlg *g, const sipkit_req_opts *o, sipkit_response_fn cb,
                        void *data, sipkit_req **out, sipkit_error *err) {
   if (out)
@@ -836,15 +848,8 @@ int sipkit_dlg_request(sipkit_dlg *g, const sipkit_req_opts *o, sipkit_response_
   rc = sipkit_dialog_next_cseq(&g->d, method, &cseq);
   if (rc != SIPKIT_EOK)
     return rc;
-  char via[300];
-  via_rport(ua, via, sizeof via);
-  sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
-  sipkit_dialog_view v;
-  sipkit_dialog_view_fill(&g->d, &v, routes);
   sipkit_builder b;
-  sipkit_builder_init_dynamic(&b);
-  sipkit_str no_branch = {NULL, 0};
-  sipkit_build_in_dialog(&b, &v, STR(o->method), cseq, STR(via), no_branch);
+  dlg_build_start(g, &b, o->method, cseq);
   if (needs_contact(method))
     add_contact(&b, ua);
   sipkit_builder_header(&b, SIPKIT_HDR_USER_AGENT, ua->rt->user_agent,
@@ -988,32 +993,16 @@ static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const ch
 
 /* §13.2.2.4: the ACK for a 2xx, built once per INVITE and sent again for
  * every retransmission of the 2xx. */
+/* §13.2.2.4: an ACK for each 2xx, built from the dialog each time (a new
+ * branch: the ACK of a 2xx is a transaction of its own) rather than
+ * kept for the whole call, as 2xx retransmissions are rare. */
 static void send_2xx_ack(sipkit_dlg *g) {
-  sipkit_ua *ua = g->ua;
-  uint32_t cseq = sipkit_dialog_ack_cseq(&g->d);
-  if (!g->ack || g->ack_cseq != cseq) {
-    char via[300];
-    via_rport(ua, via, sizeof via);
-    sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
-    sipkit_dialog_view v;
-    sipkit_dialog_view_fill(&g->d, &v, routes);
-    sipkit_builder b;
-    sipkit_builder_init_dynamic(&b);
-    sipkit_str no_branch = {NULL, 0};
-    sipkit_build_in_dialog(&b, &v, STR("ACK"), cseq, STR(via), no_branch);
-    struct sockaddr_storage hop;
-    if (sipkit_builder_finish(&b, NULL, 0, NULL) != SIPKIT_EOK ||
-        dlg_next_hop(g, &hop) != SIPKIT_EOK) {
-      sipkit_builder_free(&b);
-      return;
-    }
-    sipkit__addr_keep(&g->ack_peer, &hop);
-    free(g->ack);
-    g->ack = fit(b.buf, b.len); /* the builder's heap buffer is ours now */
-    g->ack_len = b.len;
-    g->ack_cseq = cseq;
-  }
-  sipkit__send(ua, (struct sockaddr *)&g->ack_peer, g->ack, g->ack_len, 0);
+  sipkit_builder b;
+  dlg_build_start(g, &b, "ACK", sipkit_dialog_ack_cseq(&g->d));
+  struct sockaddr_storage hop;
+  if (sipkit_builder_finish(&b, NULL, 0, NULL) == SIPKIT_EOK && dlg_next_hop(g, &hop) == SIPKIT_EOK)
+    sipkit__send(g->ua, (struct sockaddr *)&hop, b.buf, b.len, 0);
+  sipkit_builder_free(&b);
 }
 
 static void send_bye(sipkit_dlg *g) {
