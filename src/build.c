@@ -148,7 +148,7 @@ static size_t find_crlf(const char *p, size_t n) {
  * verdict depends only on the header id and the bytes, so a byte-identical
  * line seen valid before is valid.  Direct-mapped by a hash of the line;
  * per thread, so builders on other threads never race on it. */
-#define VALID_SLOTS 64u
+#define VALID_SLOTS 128u /* 64 measured 1.8k instructions a server call more (collisions) */
 #define VALID_MAX 160u /* longer lines are always checked */
 typedef struct valid_slot {
   uint16_t id;
