@@ -133,11 +133,12 @@ static size_t find_ctl(const char *p, size_t n) {
   return n;
 }
 
+/* First CR or LF in [p, p+n), or n.  Every header line goes through
+ * here: libc's memchr beats a byte loop on lines of tens of bytes. */
 static size_t find_crlf(const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (p[i] == '\r' || p[i] == '\n')
-      return i;
-  return n;
+  const char *cr = memchr(p, '\r', n);
+  const char *lf = memchr(p, '\n', cr ? (size_t)(cr - p) : n);
+  return lf ? (size_t)(lf - p) : cr ? (size_t)(cr - p) : n;
 }
 
 /* Lines that passed the grammar recently.  A UA writes the same lines
@@ -147,7 +148,7 @@ static size_t find_crlf(const char *p, size_t n) {
  * verdict depends only on the header id and the bytes, so a byte-identical
  * line seen valid before is valid.  Direct-mapped by a hash of the line;
  * per thread, so builders on other threads never race on it. */
-#define VALID_SLOTS 64u
+#define VALID_SLOTS 128u /* 64 measured 1.8k instructions a server call more (collisions) */
 #define VALID_MAX 160u /* longer lines are always checked */
 typedef struct valid_slot {
   uint16_t id;
@@ -160,24 +161,32 @@ static _Thread_local valid_slot valid_cache[VALID_SLOTS];
  * machine accepted: cached under this id, above every header id. */
 #define VALID_URI_ID 0xffffu
 
+/* The slot of a line (NULL: not cached), hashed 8 bytes at a time: a
+ * collision only costs a run of the grammar, the bytes are compared. */
 static valid_slot *valid_slot_of(unsigned id, const char *s, size_t n) {
-  uint32_t h = 2166136261u ^ (uint32_t)id; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 16777619u;
-  return &valid_cache[(h ^ (h >> 16)) % VALID_SLOTS];
+  if (n == 0 || n > VALID_MAX)
+    return NULL;
+  const uint64_t k = 0x9e3779b97f4a7c15ull; /* 2^64 / golden ratio */
+  uint64_t h = ((uint64_t)id << 32 | n) * k, w;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    memcpy(&w, s + i, 8);
+    h = (h ^ w) * k;
+    h ^= h >> 32;
+  }
+  w = 0;
+  memcpy(&w, s + i, n - i);
+  h = (h ^ w) * k;
+  return &valid_cache[(h >> 32) % VALID_SLOTS];
 }
 
-static int valid_seen(unsigned id, const char *s, size_t n) {
-  if (n == 0 || n > VALID_MAX)
-    return 0;
-  const valid_slot *v = valid_slot_of(id, s, n);
-  return v->len == n && v->id == id && !memcmp(v->s, s, n);
+static int valid_holds(const valid_slot *v, unsigned id, const char *s, size_t n) {
+  return v && v->len == n && v->id == id && !memcmp(v->s, s, n);
 }
 
-static void valid_remember(unsigned id, const char *s, size_t n) {
-  if (n == 0 || n > VALID_MAX)
+static void valid_remember(valid_slot *v, unsigned id, const char *s, size_t n) {
+  if (!v)
     return;
-  valid_slot *v = valid_slot_of(id, s, n);
   v->id = (uint16_t)id;
   v->len = (uint16_t)n;
   memcpy(v->s, s, n);
@@ -194,14 +203,15 @@ static int commit(sipkit_builder *b, int id, const line *l) {
   size_t bad = find_crlf(l->s, l->n);
   if (bad < l->n) /* the grammar allows folds; a builder never writes one */
     return fail(b, SIPKIT_EINVALID_VALUE, bad, rule);
-  if (!valid_seen((unsigned)id, l->s, l->n)) {
+  valid_slot *v = valid_slot_of((unsigned)id, l->s, l->n);
+  if (!valid_holds(v, (unsigned)id, l->s, l->n)) {
     struct sipkit__ctx c = {0};
     c.base = (sipkit__ptr)l->s;
     c.end = c.base + l->n;
     if (sipkit__vm_validate(&c, id, c.base, c.end))
       return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
                   c.err_rule && *c.err_rule ? c.err_rule : rule);
-    valid_remember((unsigned)id, l->s, l->n);
+    valid_remember(v, (unsigned)id, l->s, l->n);
   }
   out(b, l->s, l->n);
   out(b, "\r\n", 2);
@@ -226,7 +236,8 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
   for (size_t i = 0; i < n; i++)
     if (uri[i] == ' ' || uri[i] == '\t' || uri[i] == '<' || uri[i] == '>')
       return fail(b, SIPKIT_EINVALID_VALUE, off + i, rule);
-  if (valid_seen(VALID_URI_ID, uri, n))
+  valid_slot *v = valid_slot_of(VALID_URI_ID, uri, n);
+  if (valid_holds(v, VALID_URI_ID, uri, n))
     return SIPKIT_EOK; /* the same bytes passed below, without headers */
   struct sipkit__ctx c = {0};
   sipkit_uri u;
@@ -238,7 +249,7 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
   if (request_uri && u.headers.len)
     return fail(b, SIPKIT_EINVALID_VALUE, off + u.headers.off - 1, rule);
   if (!u.headers.len)
-    valid_remember(VALID_URI_ID, uri, n);
+    valid_remember(v, VALID_URI_ID, uri, n);
   return SIPKIT_EOK;
 }
 

@@ -1,5 +1,6 @@
-/* rt.c - the runtime: loop, clock, embedder timers, statistics, trace
- * hook, the error-reply cap and deterministic fault injection. */
+/* rt.c - the runtime: loop, clock, the timer heap (embedder timers and
+ * the UA core's), statistics, trace hook, the error-reply cap and
+ * deterministic fault injection. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,10 @@ static uint64_t splitmix64(uint64_t *state) {
 }
 
 static int prob_ok(double p) { return p >= 0.0 && p <= 1.0; }
+
+static void reaper_fired(sipkit__tnode *n) {
+  sipkit__ua_reap(SIPKIT__CONTAINER(n, sipkit_rt, reaper));
+}
 
 int sipkit_rt_new(sipkit_rt **out, void *loop, const sipkit_rt_config *cfg) {
   sipkit_rt_config def;
@@ -59,21 +64,38 @@ int sipkit_rt_new(sipkit_rt **out, void *loop, const sipkit_rt_config *cfg) {
   rt->rng[1] = cfg->seed ^ 0x5851f42d4c957f2dull;
   sipkit__list_init(&rt->timers);
   sipkit__list_init(&rt->uas);
+  sipkit__list_init(&rt->txn_graves);
+  sipkit__list_init(&rt->dlg_graves);
+  sipkit__list_init(&rt->srv_graves);
+  if (sipkit__timer_register(rt, &rt->reaper) != SIPKIT_EOK) {
+    free(rt);
+    return SIPKIT_ENO_MEMORY;
+  }
   if (loop) {
     rt->loop = loop;
   } else {
     if (uv_loop_init(&rt->own_loop) != 0) {
+      free(rt->heap);
       free(rt);
       return SIPKIT_ENO_MEMORY;
     }
     rt->loop = &rt->own_loop;
     rt->own = 1;
   }
+  uv_timer_init(rt->loop, &rt->tick);
   *out = rt;
   return SIPKIT_EOK;
 }
 
 void sipkit__close_free(uv_handle_t *h) { free(h->data); }
+
+/* On an embedder's loop the runtime goes with its tick handle, once
+ * libuv is done with it. */
+static void tick_closed(uv_handle_t *h) {
+  sipkit_rt *rt = SIPKIT__CONTAINER(h, sipkit_rt, tick);
+  if (!rt->own)
+    free(rt);
+}
 
 void sipkit_rt_free(sipkit_rt *rt) {
   if (!rt)
@@ -84,12 +106,17 @@ void sipkit_rt_free(sipkit_rt *rt) {
   }
   while (!sipkit__list_empty(&rt->timers))
     sipkit_timer_cancel(SIPKIT__CONTAINER(rt->timers.next, sipkit_timer, link));
+  sipkit__ua_reap(rt); /* no callback of ours is running: nothing reads them */
+  free(rt->heap);
+  rt->heap = NULL;
+  rt->heap_len = rt->heap_cap = 0;
+  uv_close((uv_handle_t *)&rt->tick, tick_closed);
   if (rt->own) {
     /* Close callbacks free the handles; they run on the next turns. */
     uv_run(rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(rt->loop);
+    free(rt);
   }
-  free(rt);
 }
 
 void *sipkit_rt_loop(sipkit_rt *rt) { return rt ? rt->loop : NULL; }
@@ -98,7 +125,12 @@ int sipkit_rt_run(sipkit_rt *rt, int mode) {
   uv_run_mode m = mode == SIPKIT_RT_RUN_ONCE     ? UV_RUN_ONCE
                   : mode == SIPKIT_RT_RUN_NOWAIT ? UV_RUN_NOWAIT
                                                  : UV_RUN_DEFAULT;
-  return rt ? uv_run(rt->loop, m) : 0;
+  if (!rt)
+    return 0;
+  rt->run_once = m == UV_RUN_ONCE;
+  int alive = uv_run(rt->loop, m);
+  rt->run_once = 0;
+  return alive;
 }
 
 void sipkit_rt_stop(sipkit_rt *rt) {
@@ -110,11 +142,152 @@ uint64_t sipkit__now(sipkit_rt *rt) { return uv_now(rt->loop) + rt->skew; }
 
 uint64_t sipkit_rt_now(sipkit_rt *rt) { return rt ? sipkit__now(rt) : 0; }
 
-static void timer_fired(uv_timer_t *h) {
-  sipkit_timer *t = h->data;
+/* ------------------------------------------------------------------ */
+/* The timer heap                                                      */
+
+static void heap_place(sipkit_rt *rt, sipkit__tnode *n, uint32_t i) {
+  rt->heap[i] = n;
+  n->slot = i + 1;
+}
+
+static void heap_up(sipkit_rt *rt, uint32_t i) {
+  sipkit__tnode *n = rt->heap[i];
+  while (i > 0 && sipkit__timer_before(n, rt->heap[(i - 1) / 2])) {
+    heap_place(rt, rt->heap[(i - 1) / 2], i);
+    i = (i - 1) / 2;
+  }
+  heap_place(rt, n, i);
+}
+
+static void heap_down(sipkit_rt *rt, uint32_t i) {
+  sipkit__tnode *n = rt->heap[i];
+  for (;;) {
+    uint32_t c = 2 * i + 1;
+    if (c >= rt->heap_len)
+      break;
+    if (c + 1 < rt->heap_len && sipkit__timer_before(rt->heap[c + 1], rt->heap[c]))
+      c++;
+    if (!sipkit__timer_before(rt->heap[c], n))
+      break;
+    heap_place(rt, rt->heap[c], i);
+    i = c;
+  }
+  heap_place(rt, n, i);
+}
+
+/* Take n (armed) out of the heap; 1 when it was the earliest. */
+static int heap_remove(sipkit_rt *rt, sipkit__tnode *n) {
+  uint32_t i = n->slot - 1;
+  n->slot = 0;
+  sipkit__tnode *last = rt->heap[--rt->heap_len];
+  if (last != n) {
+    rt->heap[i] = last;
+    heap_up(rt, i);
+    heap_down(rt, last->slot - 1);
+  }
+  return i == 0;
+}
+
+static void tick_fired(uv_timer_t *h);
+
+/* The libuv timer follows the earliest node; with none it stops, so an
+ * idle runtime does not keep the loop alive. */
+static void tick_set(sipkit_rt *rt) {
+  if (!rt->heap_len) {
+    uv_timer_stop(&rt->tick);
+    return;
+  }
+  uint64_t now = sipkit__now(rt), due = rt->heap[0]->due;
+  uv_timer_start(&rt->tick, tick_fired, due > now ? due - now : 0, 0);
+}
+
+/* One pass: every node due now that was armed before the pass, in heap
+ * order.  A node armed by a callback of this pass (seq from pass on)
+ * waits for the next pass, which libuv runs right after this one when it
+ * is due already. */
+static void tick_fired(uv_timer_t *h) {
+  sipkit_rt *rt = SIPKIT__CONTAINER(h, sipkit_rt, tick);
+  uint64_t now = sipkit__now(rt);
+  uint32_t pass = rt->seq;
+  int fired = 0;
+  rt->firing = 1;
+  while (rt->heap_len) {
+    sipkit__tnode *n = rt->heap[0];
+    if (n->due > now || (int32_t)(n->seq - pass) >= 0)
+      break;
+    heap_remove(rt, n);
+    n->fire(n);
+    fired |= n != &rt->reaper;
+  }
+  rt->firing = 0;
+  tick_set(rt);
+  /* A callback may have made work for the embedder (a Lua task woken),
+   * which libuv cannot see: sipkit_rt_run(ONCE) returns after this turn
+   * instead of waiting in the poll for the next event. */
+  if (fired && rt->run_once)
+    uv_stop(rt->loop);
+}
+
+int sipkit__timer_register(sipkit_rt *rt, sipkit__tnode *n) {
+  memset(n, 0, sizeof *n);
+  if (rt->nodes == rt->heap_cap) {
+    uint32_t cap = rt->heap_cap ? rt->heap_cap * 2 : 64;
+    sipkit__tnode **heap = realloc(rt->heap, cap * sizeof *heap);
+    if (!heap)
+      return SIPKIT_ENO_MEMORY;
+    rt->heap = heap;
+    rt->heap_cap = cap;
+  }
+  rt->nodes++;
+  return SIPKIT_EOK;
+}
+
+void sipkit__timer_drop(sipkit_rt *rt, sipkit__tnode *n) {
+  sipkit__timer_stop(rt, n);
+  rt->nodes--;
+  /* give back what a burst of calls grew, keeping room for twice the rest */
+  if (rt->heap_cap > 64 && rt->nodes < rt->heap_cap / 4) {
+    sipkit__tnode **heap = realloc(rt->heap, rt->heap_cap / 2 * sizeof *heap);
+    if (heap) {
+      rt->heap = heap;
+      rt->heap_cap /= 2;
+    }
+  }
+}
+
+void sipkit__timer_arm(sipkit_rt *rt, sipkit__tnode *n, uint64_t due,
+                       void (*fire)(sipkit__tnode *n)) {
+  uint64_t now = sipkit__now(rt);
+  int was_first = n->slot && heap_remove(rt, n);
+  n->due = due > now ? due : now;
+  n->fire = fire;
+  n->seq = rt->seq++;
+  rt->heap[rt->heap_len++] = n;
+  heap_up(rt, rt->heap_len - 1);
+  if ((was_first || n->slot == 1) && !rt->firing)
+    tick_set(rt);
+}
+
+void sipkit__timer_stop(sipkit_rt *rt, sipkit__tnode *n) {
+  if (n->slot && heap_remove(rt, n) && !rt->firing)
+    tick_set(rt);
+}
+
+void sipkit__bury(sipkit_rt *rt, sipkit__link *grave, sipkit__link *l) {
+  sipkit__list_add(grave, l);
+  if (!rt->reaper.slot)
+    sipkit__timer_arm(rt, &rt->reaper, 0, reaper_fired);
+}
+
+/* ------------------------------------------------------------------ */
+/* Embedder timers                                                     */
+
+static void timer_fired(sipkit__tnode *n) {
+  sipkit_timer *t = SIPKIT__CONTAINER(n, sipkit_timer, node);
   sipkit__list_del(&t->link);
-  uv_close((uv_handle_t *)&t->h, sipkit__close_free);
   t->cb(t->data);
+  sipkit__timer_drop(t->rt, &t->node);
+  free(t);
 }
 
 sipkit_timer *sipkit_rt_timer(sipkit_rt *rt, uint64_t after_ms, void (*cb)(void *data),
@@ -124,12 +297,16 @@ sipkit_timer *sipkit_rt_timer(sipkit_rt *rt, uint64_t after_ms, void (*cb)(void 
   sipkit_timer *t = calloc(1, sizeof *t);
   if (!t)
     return NULL;
+  if (sipkit__timer_register(rt, &t->node) != SIPKIT_EOK) {
+    free(t);
+    return NULL;
+  }
   t->rt = rt;
   t->cb = cb;
   t->data = data;
-  uv_timer_init(rt->loop, &t->h);
-  t->h.data = t;
-  uv_timer_start(&t->h, timer_fired, after_ms, 0);
+  uint64_t now = sipkit__now(rt);
+  sipkit__timer_arm(rt, &t->node, after_ms > UINT64_MAX - now ? UINT64_MAX : now + after_ms,
+                    timer_fired);
   sipkit__list_add(&rt->timers, &t->link);
   return t;
 }
@@ -138,8 +315,8 @@ void sipkit_timer_cancel(sipkit_timer *t) {
   if (!t)
     return;
   sipkit__list_del(&t->link);
-  uv_timer_stop(&t->h);
-  uv_close((uv_handle_t *)&t->h, sipkit__close_free);
+  sipkit__timer_drop(t->rt, &t->node);
+  free(t);
 }
 
 void sipkit_rt_set_trace(sipkit_rt *rt, sipkit_trace_fn fn, void *data) {

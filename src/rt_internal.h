@@ -34,6 +34,19 @@ static inline void sipkit__list_del(sipkit__link *l) {
   ((type *)(void *)((char *)(ptr) - offsetof(type, field)))
 
 
+/* A deadline on the runtime's one libuv timer instead of a uv_timer_t
+ * (152 bytes) per transaction, dialog and server transaction: a node of a
+ * binary min-heap in rt ordered by deadline, then by arm order, embedded
+ * in the object it wakes.  Whatever arms a node during a pass of the
+ * heap (from a fire callback) waits for the next pass, even when due at
+ * once, so no callback runs inside another. */
+typedef struct sipkit__tnode {
+  uint64_t due;                          /* sipkit__now's clock, ms */
+  void (*fire)(struct sipkit__tnode *n); /* disarmed before it runs */
+  uint32_t slot;                         /* 1 + index in rt->heap; 0: not armed */
+  uint32_t seq;                          /* arm order (wraps; compared by difference) */
+} sipkit__tnode;
+
 struct sipkit_rt {
   uv_loop_t *loop;
   uv_loop_t own_loop;
@@ -46,6 +59,19 @@ struct sipkit_rt {
   uint64_t rng[2];           /* [0] send, [1] receive: independent streams */
   sipkit__link timers;       /* sipkit_timer */
   sipkit__link uas;          /* sipkit_ua */
+  uv_timer_t tick;           /* the one libuv timer: set to the heap's earliest deadline */
+  sipkit__tnode **heap;      /* armed nodes, a binary min-heap */
+  uint32_t heap_len;
+  uint32_t heap_cap;         /* >= nodes, so that arming never allocates */
+  uint32_t nodes;            /* nodes that exist, armed or not */
+  uint32_t seq;              /* arm counter */
+  uint8_t firing;            /* inside a pass: the tick is set once, at its end */
+  uint8_t run_once;          /* inside sipkit_rt_run(SIPKIT_RT_RUN_ONCE) */
+  sipkit__tnode reaper;      /* frees the graves on the next pass */
+  /* Handles released while a callback up the stack may still read them
+   * (x->closing, g->ended, ...): freed by the reaper (sipkit__ua_reap),
+   * never during the pass that released them. */
+  sipkit__link txn_graves, dlg_graves, srv_graves;
   uint64_t cap_second;       /* error-reply cap: current second and count in it */
   uint32_t cap_count;
   uint64_t skew;             /* ms added to the loop's clock (sipkit__ua_fire_timers) */
@@ -69,7 +95,7 @@ static inline void sipkit__addr_storage(struct sockaddr_storage *ss, const sipki
 }
 
 struct sipkit_timer {
-  uv_timer_t h;
+  sipkit__tnode node;
   sipkit_rt *rt;
   sipkit__link link;
   void (*cb)(void *data);
@@ -88,23 +114,24 @@ typedef struct sipkit__stored {
 int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf, size_t len);
 void sipkit__stored_free(sipkit__stored *s);
 
-/* A transaction of the table: the pure machine, one uv timer set to its
+/* A transaction of the table: the pure machine, one timer node set to its
  * earliest deadline, the bytes it retransmits and where they go. */
 typedef struct sipkit__txn {
   sipkit_txn t;
-  uv_timer_t timer;
+  sipkit__tnode timer;
   sipkit_ua *ua;
   struct sipkit__txn *hnext;
-  sipkit__link link;
+  sipkit__link link;           /* ua->txns; rt->txn_graves once destroyed */
   uint8_t client;
   uint8_t closing;
   uint8_t send_failed;         /* a send of this transaction failed: transport error */
   sipkit_req *req;             /* client owner (NULL once detached) */
   sipkit_srv *srv;             /* server owner */
   sipkit__addr peer;
-  char *bytes;                 /* client: the request; server: the last response */
+  char *bytes;                 /* server: the last response; client: the request while sent is NULL */
   size_t len;
-  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs); NULL in a server's */
+  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs), NULL in
+                                  Accepted (sent_thin); NULL in a server's */
   char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
 } sipkit__txn;
 
@@ -170,9 +197,9 @@ struct sipkit_srv {
   char via_extra[96];          /* ";received=..;rport=.." for the top Via */
   char to_tag[SIPKIT_TAG_SIZE];
   uint8_t final_sent, taken, cancelled, peer_100rel;
-  /* reliable provisional (RFC 3262) */
-  uv_timer_t rel_timer;
-  uint8_t rel_timer_init, rel_pending;
+  /* reliable provisional (RFC 3262); the node also releases the srv */
+  sipkit__tnode rel_timer;
+  uint8_t rel_pending;
   uint32_t rseq;
   uint32_t rel_interval;
   uint64_t rel_giveup;
@@ -192,19 +219,31 @@ struct sipkit_dlg {
   uint32_t acked_cseq;           /* CSeq of the INVITE whose ACK was reported */
   int end_why;
   int method;                  /* the request that created it (INVITE, SUBSCRIBE, REFER) */
-  char *ack;                   /* UAC: the ACK for the 2xx, resent for each 2xx retransmission */
-  size_t ack_len;
-  uint32_t ack_cseq;
-  sipkit__addr ack_peer;
   char *rtx;                   /* UAS: our 2xx to INVITE, resent until the ACK */
   size_t rtx_len;
   sipkit__addr rtx_peer;
-  uv_timer_t rtx_timer;
+  sipkit__tnode rtx_timer;
   char *sz;                    /* Call-ID, tags and remote target as made, NUL-terminated, one block */
 };
 
 /* rt.c */
 uint64_t sipkit__now(sipkit_rt *rt);
+/* A node must be registered before it is armed (room in the heap is
+ * reserved: SIPKIT_ENO_MEMORY) and dropped (disarmed) before its memory
+ * goes. */
+int sipkit__timer_register(sipkit_rt *rt, sipkit__tnode *n);
+void sipkit__timer_drop(sipkit_rt *rt, sipkit__tnode *n);
+/* Arm n for due (ms, sipkit__now's clock; a past due means now),
+ * replacing its earlier deadline. */
+void sipkit__timer_arm(sipkit_rt *rt, sipkit__tnode *n, uint64_t due,
+                       void (*fire)(sipkit__tnode *n));
+void sipkit__timer_stop(sipkit_rt *rt, sipkit__tnode *n);
+/* Heap order: deadline, then arm order. */
+static inline int sipkit__timer_before(const sipkit__tnode *a, const sipkit__tnode *b) {
+  return a->due != b->due ? a->due < b->due : (int32_t)(a->seq - b->seq) < 0;
+}
+/* Put l (the link of a released object) on grave, for the reaper. */
+void sipkit__bury(sipkit_rt *rt, sipkit__link *grave, sipkit__link *l);
 int sipkit__fault(sipkit_rt *rt, int receive);
 void sipkit__trace(sipkit_rt *rt, int dir, const struct sockaddr *local,
                    const struct sockaddr *remote, const char *bytes, size_t len);
@@ -226,6 +265,8 @@ socklen_t sipkit__addr_len(const struct sockaddr *sa);
 int sipkit__addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 
 void sipkit__ua_free_cb(uv_handle_t *h);
+/* ua.c: free every released transaction, dialog and server transaction */
+void sipkit__ua_reap(sipkit_rt *rt);
 /* Tests and fuzzing (fuzz/fuzz_ua.c), never exported: */
 /* rt_udp.c: what the socket read callback does with a datagram of len
  * bytes (1..) from `from`: size limit, statistics, receive fault

@@ -1,4 +1,4 @@
-/* ua.c - the user-agent core: transactions driven on libuv timers,
+/* ua.c - the user-agent core: transactions driven by the runtime's timers,
  * requests we send (sipkit_req), requests we answer (sipkit_srv) and
  * dialogs (sipkit_dlg) on top of the pure machines of txn.c and
  * dialog.c.  Each datagram is parsed once (sipkit__ua_datagram); what a
@@ -59,41 +59,6 @@ void sipkit__stored_free(sipkit__stored *s) {
   free(s->buf);
   free(s->hdrs);
   memset(s, 0, sizeof *s);
-}
-
-/* Drop the parse, keep the bytes: an INVITE answered 2xx waits 32 s in
- * Accepted (RFC 6026) for 2xx retransmissions and forks, which are rare;
- * its header array (most of the copy) is made again for them by
- * stored_thaw. */
-static void stored_thin(sipkit__stored *s) {
-  free(s->hdrs);
-  s->hdrs = NULL;
-  s->msg.headers = NULL;
-  s->msg.max_headers = 0;
-  s->msg.num_headers = 0;
-  s->msg.via = NULL;
-  s->msg.from = s->msg.to = s->msg.contact = NULL;
-  s->msg.cseq = NULL;
-  s->msg.content_type = NULL;
-}
-
-/* Parse the kept bytes again (we built them and parsed them once, so
- * this succeeds unless memory runs out). */
-static int stored_thaw(sipkit_ua *ua, sipkit__stored *s) {
-  if (s->hdrs || !s->buf)
-    return SIPKIT_EOK;
-  sipkit_msg m;
-  sipkit_error e;
-  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
-  int rc = sipkit_parse(&m, s->buf, s->len, 0, &e);
-  if (rc != SIPKIT_EOK)
-    return rc;
-  char *buf = s->buf;
-  size_t len = s->len;
-  s->buf = NULL;
-  rc = sipkit__stored_copy(s, &m, buf, len);
-  free(buf);
-  return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -282,9 +247,9 @@ static const char *dlg_str(const sipkit_dlg *g, int i) {
   return p;
 }
 
-static void dlg_closed(uv_handle_t *h) {
-  sipkit_dlg *g = h->data;
-  free(g->ack);
+/* The UA may be gone already (reaped on a later turn): rt is passed. */
+static void dlg_free(sipkit_rt *rt, sipkit_dlg *g) {
+  sipkit__timer_drop(rt, &g->rtx_timer);
   free(g->rtx);
   free(g->sz);
   sipkit_dialog_free(&g->d);
@@ -299,11 +264,14 @@ static sipkit_dlg *dlg_new(sipkit_ua *ua, sipkit_dialog *d) {
     sipkit_dialog_free(d);
     return NULL;
   }
+  if (sipkit__timer_register(ua->rt, &g->rtx_timer) != SIPKIT_EOK) {
+    sipkit_dialog_free(d);
+    free(g);
+    return NULL;
+  }
   g->d = *d;
   g->ua = ua;
   g->refs = 1; /* the UA's table; dropped when the dialog ends */
-  uv_timer_init(ua->rt->loop, &g->rtx_timer);
-  g->rtx_timer.data = g;
   sipkit__list_add(&ua->dbuckets[dlg_bucket(d->call_id, d->call_id_len)], &g->link);
   ua->rt->st.dialogs++;
   dlg_sz(g);
@@ -318,7 +286,7 @@ static sipkit_dlg *dlg_ref(sipkit_dlg *g) {
 
 static void dlg_unref(sipkit_dlg *g) {
   if (g && --g->refs == 0)
-    uv_close((uv_handle_t *)&g->rtx_timer, dlg_closed);
+    sipkit__bury(g->ua->rt, &g->ua->rt->dlg_graves, &g->link);
 }
 
 static void dlg_end(sipkit_dlg *g, int why) {
@@ -328,7 +296,7 @@ static void dlg_end(sipkit_dlg *g, int why) {
   g->ended = 1;
   g->end_why = why;
   g->d.state = SIPKIT_DIALOG_TERMINATED;
-  uv_timer_stop(&g->rtx_timer);
+  sipkit__timer_stop(ua->rt, &g->rtx_timer);
   sipkit__list_del(&g->link);
   ua->rt->st.dialogs--;
   if (ua->h.on_dialog_end)
@@ -389,8 +357,8 @@ static void req_release(sipkit_req *req);
 static void srv_release(sipkit_srv *s);
 static int creates_dialog(int method);
 
-static void txn_closed(uv_handle_t *h) {
-  sipkit__txn *x = h->data;
+static void txn_free(sipkit_rt *rt, sipkit__txn *x) {
+  sipkit__timer_drop(rt, &x->timer);
   free(x->bytes);
   if (x->sent) {
     sipkit__stored_free(x->sent);
@@ -401,7 +369,48 @@ static void txn_closed(uv_handle_t *h) {
   free(x);
 }
 
-static void txn_timer_cb(uv_timer_t *h);
+/* Keep only the bytes of a client request: an INVITE answered 2xx waits
+ * 32 s in Accepted (RFC 6026) for 2xx retransmissions and forks, which
+ * are rare, so its parse (header array and record, most of the copy) is
+ * made again for them by sent_thaw.  The machine no longer resends the
+ * request in Accepted, so its pointer to the bytes is not read again. */
+static void sent_thin(sipkit__txn *x) {
+  if (!x->sent)
+    return;
+  x->bytes = x->sent->buf;
+  x->len = x->sent->len;
+  free(x->sent->hdrs);
+  free(x->sent);
+  x->sent = NULL;
+}
+
+/* Parse the kept bytes again (we built them and parsed them once, so
+ * this succeeds unless memory runs out). */
+static int sent_thaw(sipkit_ua *ua, sipkit__txn *x) {
+  if (x->sent)
+    return SIPKIT_EOK;
+  sipkit_msg m;
+  sipkit_error e;
+  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
+  int rc = sipkit_parse(&m, x->bytes, x->len, 0, &e);
+  if (rc != SIPKIT_EOK)
+    return rc;
+  x->sent = malloc(sizeof *x->sent);
+  if (!x->sent)
+    return SIPKIT_ENO_MEMORY;
+  rc = sipkit__stored_copy(x->sent, &m, x->bytes, x->len);
+  if (rc != SIPKIT_EOK) {
+    free(x->sent);
+    x->sent = NULL;
+    return rc;
+  }
+  free(x->bytes);
+  x->bytes = NULL;
+  x->len = 0;
+  return SIPKIT_EOK;
+}
+
+static void txn_fired(sipkit__tnode *n);
 
 static sipkit__txn *txn_new(sipkit_ua *ua, int kind) {
   sipkit__txn *x = calloc(1, sizeof *x);
@@ -411,10 +420,12 @@ static sipkit__txn *txn_new(sipkit_ua *ua, int kind) {
     free(x);
     return NULL;
   }
+  if (sipkit__timer_register(ua->rt, &x->timer) != SIPKIT_EOK) {
+    free(x);
+    return NULL;
+  }
   x->ua = ua;
   x->client = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_NON_INVITE_CLIENT;
-  uv_timer_init(ua->rt->loop, &x->timer);
-  x->timer.data = x;
   sipkit__list_add(&ua->txns, &x->link);
   ua->rt->st.transactions++;
   return x;
@@ -439,30 +450,29 @@ static void txn_destroy(sipkit__txn *x) {
     *pp = x->hnext;
   sipkit__list_del(&x->link);
   ua->rt->st.transactions--;
-  uv_timer_stop(&x->timer);
+  sipkit__timer_stop(ua->rt, &x->timer);
   if (x->req && x->req->txn == x)
     req_release(x->req);
   if (x->srv)
     srv_release(x->srv);
-  uv_close((uv_handle_t *)&x->timer, txn_closed);
+  sipkit__bury(ua->rt, &ua->rt->txn_graves, &x->link);
 }
 
-/* One uv timer per transaction, set to its earliest running timer. */
+/* One timer node per transaction, set to its earliest running timer. */
 static void txn_schedule(sipkit__txn *x) {
+  sipkit_rt *rt = x->ua->rt;
   uint64_t next = UINT64_MAX;
   if (x->send_failed) {
-    uv_timer_start(&x->timer, txn_timer_cb, 0, 0);
+    sipkit__timer_arm(rt, &x->timer, 0, txn_fired);
     return;
   }
   for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT; i++)
     if ((x->t.armed & (1u << i)) && x->t.at[i] < next)
       next = x->t.at[i];
-  if (next == UINT64_MAX) {
-    uv_timer_stop(&x->timer);
-    return;
-  }
-  uint64_t now = sipkit__now(x->ua->rt);
-  uv_timer_start(&x->timer, txn_timer_cb, next > now ? next - now : 0, 0);
+  if (next == UINT64_MAX)
+    sipkit__timer_stop(rt, &x->timer);
+  else
+    sipkit__timer_arm(rt, &x->timer, next, txn_fired);
 }
 
 /* Carry out what the machine asked for.  Callbacks may close the UA:
@@ -512,7 +522,7 @@ static void txn_run(sipkit__txn *x, const sipkit_txn_actions *acts, const sipkit
     }
   }
   /* §17.1.4: a request the kernel refused ends its client transaction,
-   * on the next loop turn (txn_timer_cb) so that no callback runs inside
+   * on the next loop turn (txn_fired) so that no callback runs inside
    * sipkit_ua_request.  A server transaction goes on: its srv may still
    * be held by the embedder, and a final response is resent anyway. */
   if (!x->client)
@@ -561,8 +571,8 @@ void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const cha
   }
 }
 
-static void txn_timer_cb(uv_timer_t *h) {
-  sipkit__txn *x = h->data;
+static void txn_fired(sipkit__tnode *n) {
+  sipkit__txn *x = SIPKIT__CONTAINER(n, sipkit__txn, timer);
   uint64_t now = sipkit__now(x->ua->rt);
   if (x->send_failed) {
     sipkit_txn_actions te;
@@ -805,6 +815,19 @@ int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_f
   return SIPKIT_EOK;
 }
 
+/* Start b (dynamic) with the lines of an in-dialog request (§12.2.1.1)
+ * and our Via with a new branch. */
+static void dlg_build_start(sipkit_dlg *g, sipkit_builder *b, const char *method, uint32_t cseq) {
+  char via[300];
+  via_rport(g->ua, via, sizeof via);
+  sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
+  sipkit_dialog_view v;
+  sipkit_dialog_view_fill(&g->d, &v, routes);
+  sipkit_builder_init_dynamic(b);
+  sipkit_str no_branch = {NULL, 0};
+  sipkit_build_in_dialog(b, &v, STR(method), cseq, STR(via), no_branch);
+}
+
 int sipkit_dlg_request(sipkit_dlg *g, const sipkit_req_opts *o, sipkit_response_fn cb,
                        void *data, sipkit_req **out, sipkit_error *err) {
   if (out)
@@ -825,15 +848,8 @@ int sipkit_dlg_request(sipkit_dlg *g, const sipkit_req_opts *o, sipkit_response_
   rc = sipkit_dialog_next_cseq(&g->d, method, &cseq);
   if (rc != SIPKIT_EOK)
     return rc;
-  char via[300];
-  via_rport(ua, via, sizeof via);
-  sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
-  sipkit_dialog_view v;
-  sipkit_dialog_view_fill(&g->d, &v, routes);
   sipkit_builder b;
-  sipkit_builder_init_dynamic(&b);
-  sipkit_str no_branch = {NULL, 0};
-  sipkit_build_in_dialog(&b, &v, STR(o->method), cseq, STR(via), no_branch);
+  dlg_build_start(g, &b, o->method, cseq);
   if (needs_contact(method))
     add_contact(&b, ua);
   sipkit_builder_header(&b, SIPKIT_HDR_USER_AGENT, ua->rt->user_agent,
@@ -977,32 +993,16 @@ static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const ch
 
 /* §13.2.2.4: the ACK for a 2xx, built once per INVITE and sent again for
  * every retransmission of the 2xx. */
+/* §13.2.2.4: an ACK for each 2xx, built from the dialog each time (a new
+ * branch: the ACK of a 2xx is a transaction of its own) rather than
+ * kept for the whole call, as 2xx retransmissions are rare. */
 static void send_2xx_ack(sipkit_dlg *g) {
-  sipkit_ua *ua = g->ua;
-  uint32_t cseq = sipkit_dialog_ack_cseq(&g->d);
-  if (!g->ack || g->ack_cseq != cseq) {
-    char via[300];
-    via_rport(ua, via, sizeof via);
-    sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
-    sipkit_dialog_view v;
-    sipkit_dialog_view_fill(&g->d, &v, routes);
-    sipkit_builder b;
-    sipkit_builder_init_dynamic(&b);
-    sipkit_str no_branch = {NULL, 0};
-    sipkit_build_in_dialog(&b, &v, STR("ACK"), cseq, STR(via), no_branch);
-    struct sockaddr_storage hop;
-    if (sipkit_builder_finish(&b, NULL, 0, NULL) != SIPKIT_EOK ||
-        dlg_next_hop(g, &hop) != SIPKIT_EOK) {
-      sipkit_builder_free(&b);
-      return;
-    }
-    sipkit__addr_keep(&g->ack_peer, &hop);
-    free(g->ack);
-    g->ack = fit(b.buf, b.len); /* the builder's heap buffer is ours now */
-    g->ack_len = b.len;
-    g->ack_cseq = cseq;
-  }
-  sipkit__send(ua, (struct sockaddr *)&g->ack_peer, g->ack, g->ack_len, 0);
+  sipkit_builder b;
+  dlg_build_start(g, &b, "ACK", sipkit_dialog_ack_cseq(&g->d));
+  struct sockaddr_storage hop;
+  if (sipkit_builder_finish(&b, NULL, 0, NULL) == SIPKIT_EOK && dlg_next_hop(g, &hop) == SIPKIT_EOK)
+    sipkit__send(g->ua, (struct sockaddr *)&hop, b.buf, b.len, 0);
+  sipkit_builder_free(&b);
 }
 
 static void send_bye(sipkit_dlg *g) {
@@ -1171,6 +1171,8 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
   sipkit__txn *x = find_client_txn(ua, m, buf);
   if (x) {
     sipkit_txn_actions acts;
+    if (sent_thaw(ua, x) != SIPKIT_EOK)
+      return; /* out of memory: as if lost, the peer retransmits */
     /* Only a 3xx-6xx gets its ACK from the transaction (§17.1.1.3); the
      * ACK of a 2xx is the dialog's (§13.2.2.4), so most INVITEs never
      * need this buffer. */
@@ -1179,12 +1181,10 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
       if (x->ack_buf)
         sipkit_txn_set_ack_buffer(&x->t, &x->sent->msg, x->sent->buf, x->ack_buf, SIPKIT__ACK_MAX);
     }
-    if (stored_thaw(ua, x->sent) != SIPKIT_EOK)
-      return; /* out of memory: as if lost, the peer retransmits */
     sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
     if (!x->closing && x->t.kind == SIPKIT_TXN_INVITE_CLIENT && x->t.state == SIPKIT_TXN_ACCEPTED)
-      stored_thin(x->sent);
+      sent_thin(x);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
@@ -1202,8 +1202,8 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
 /* ------------------------------------------------------------------ */
 /* Requests we answer                                                  */
 
-static void srv_closed(uv_handle_t *h) {
-  sipkit_srv *s = h->data;
+static void srv_free(sipkit_rt *rt, sipkit_srv *s) {
+  sipkit__timer_drop(rt, &s->rel_timer);
   sipkit__stored_free(&s->req);
   free(s->rel_bytes);
   free(s);
@@ -1218,8 +1218,8 @@ static void srv_release(sipkit_srv *s) {
   sipkit__list_del(&s->link);
   dlg_unref(s->dlg);
   s->dlg = NULL;
-  uv_timer_stop(&s->rel_timer);
-  uv_close((uv_handle_t *)&s->rel_timer, srv_closed);
+  sipkit__timer_stop(s->ua->rt, &s->rel_timer);
+  sipkit__bury(s->ua->rt, &s->ua->rt->srv_graves, &s->link);
 }
 
 static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, size_t len,
@@ -1227,7 +1227,12 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   sipkit_srv *s = calloc(1, sizeof *s);
   if (!s)
     return NULL;
+  if (sipkit__timer_register(ua->rt, &s->rel_timer) != SIPKIT_EOK) {
+    free(s);
+    return NULL;
+  }
   if (sipkit__stored_copy(&s->req, m, buf, len) != SIPKIT_EOK) {
+    sipkit__timer_drop(ua->rt, &s->rel_timer);
     free(s);
     return NULL;
   }
@@ -1238,6 +1243,7 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   if (!x || sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
     if (x)
       txn_destroy(x);
+    sipkit__timer_drop(ua->rt, &s->rel_timer);
     sipkit__stored_free(&s->req);
     free(s);
     return NULL;
@@ -1252,8 +1258,6 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   s->peer_100rel = (uint8_t)(header_has_token(m, buf, SIPKIT_HDR_SUPPORTED, "100rel") ||
                              header_has_token(m, buf, SIPKIT_HDR_REQUIRE, "100rel"));
   s->dlg = dlg_ref(g);
-  uv_timer_init(ua->rt->loop, &s->rel_timer);
-  s->rel_timer.data = s;
   sipkit__list_add(&ua->srvs, &s->link);
   x->srv = s;
   s->txn = x;
@@ -1276,8 +1280,8 @@ static void send_100(sipkit_srv *s) {
   sipkit_builder_free(&b);
 }
 
-static void rel_timer_cb(uv_timer_t *h) {
-  sipkit_srv *s = h->data;
+static void rel_fired(sipkit__tnode *n) {
+  sipkit_srv *s = SIPKIT__CONTAINER(n, sipkit_srv, rel_timer);
   sipkit_ua *ua = s->ua;
   uint64_t now = sipkit__now(ua->rt);
   if (s->final_sent && !s->fwd && !s->rseq) { /* set by srv_done */
@@ -1303,11 +1307,12 @@ static void rel_timer_cb(uv_timer_t *h) {
   s->rel_interval *= 2;
   /* the last wait ends at the give-up time, not an interval after it */
   uint64_t left = s->rel_giveup - now;
-  uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval < left ? s->rel_interval : left, 0);
+  sipkit__timer_arm(ua->rt, &s->rel_timer, now + (s->rel_interval < left ? s->rel_interval : left),
+                    rel_fired);
 }
 
-static void rtx_timer_cb(uv_timer_t *h) {
-  sipkit_dlg *g = h->data;
+static void rtx_fired(sipkit__tnode *n) {
+  sipkit_dlg *g = SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer);
   sipkit_ua *ua = g->ua;
   uint64_t now = sipkit__now(ua->rt), next = 0;
   int v = sipkit_dialog_on_timer(&g->d, now, &next);
@@ -1320,7 +1325,7 @@ static void rtx_timer_cb(uv_timer_t *h) {
     return;
   }
   if (next)
-    uv_timer_start(&g->rtx_timer, rtx_timer_cb, next > now ? next - now : 0, 0);
+    sipkit__timer_arm(ua->rt, &g->rtx_timer, next, rtx_fired);
 }
 
 static int creates_dialog(int method) {
@@ -1336,7 +1341,7 @@ static int creates_dialog(int method) {
  * their transaction. */
 static void srv_done(sipkit_srv *s) {
   if (!s->fwd && !s->rseq && !s->ua->closing)
-    uv_timer_start(&s->rel_timer, rel_timer_cb, 0, 0);
+    sipkit__timer_arm(s->ua->rt, &s->rel_timer, 0, rel_fired);
 }
 
 int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sipkit_error *err) {
@@ -1414,13 +1419,13 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
       s->rel_pending = 1;
       s->rel_interval = ua->rt->cfg.txn.t1;
       s->rel_giveup = now + 64u * (uint64_t)ua->rt->cfg.txn.t1;
-      uv_timer_start(&s->rel_timer, rel_timer_cb, s->rel_interval, 0);
+      sipkit__timer_arm(ua->rt, &s->rel_timer, now + s->rel_interval, rel_fired);
     }
   }
   if (status >= 200) {
     s->final_sent = 1;
     s->rel_pending = 0;
-    uv_timer_stop(&s->rel_timer);
+    sipkit__timer_stop(ua->rt, &s->rel_timer);
     if (method == SIPKIT_METHOD_INVITE && g && !g->ended) {
       if (status < 300) {
         sipkit_dialog_uas_2xx_sent(&g->d, now, ua->rt->cfg.txn.t1, ua->rt->cfg.txn.t2);
@@ -1430,8 +1435,7 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
           memcpy(g->rtx, b.buf, b.len);
           g->rtx_len = b.len;
           memcpy(&g->rtx_peer, &s->dest, sizeof g->rtx_peer);
-          uv_timer_start(&g->rtx_timer, rtx_timer_cb,
-                         g->d.rtx_next > now ? g->d.rtx_next - now : 0, 0);
+          sipkit__timer_arm(ua->rt, &g->rtx_timer, g->d.rtx_next, rtx_fired);
         }
       } else if (in_dialog) {
         sipkit_dialog_invite_answered(&g->d);
@@ -1499,7 +1503,7 @@ static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
   if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
     return 1;
   if (!g->d.rtx_active) { /* §13.3.1.4: acknowledged, the 2xx is not sent again */
-    uv_timer_stop(&g->rtx_timer);
+    sipkit__timer_stop(ua->rt, &g->rtx_timer);
     free(g->rtx);
     g->rtx = NULL;
     g->rtx_len = 0;
@@ -1529,7 +1533,7 @@ static int prack_match(sipkit_ua *ua, sipkit_dlg *g, const sipkit_msg *m, const 
     if (s->dlg == g && s->rseq == rseq && s->req.msg.cseq && s->req.msg.cseq->num == cseq &&
         s->req.msg.method == SIPKIT_METHOD_INVITE) {
       s->rel_pending = 0;
-      uv_timer_stop(&s->rel_timer);
+      sipkit__timer_stop(ua->rt, &s->rel_timer);
       return 1;
     }
   }
@@ -1870,41 +1874,56 @@ void sipkit__ua_reset(sipkit_ua *ua) {
     ua_drop_all(ua);
 }
 
-/* The earliest active timer among ua's transactions, dialogs and server
- * transactions (a live handle is on one of those lists). */
-static void earliest(uv_timer_t *h, void (*cb)(uv_timer_t *), uv_timer_t **best,
-                     void (**best_cb)(uv_timer_t *), uint64_t *best_in) {
-  if (!uv_is_active((uv_handle_t *)h))
-    return;
-  uint64_t in = uv_timer_get_due_in(h);
-  if (!*best || in < *best_in) {
-    *best = h;
-    *best_cb = cb;
-    *best_in = in;
-  }
+/* The UA a node of the heap belongs to (NULL: the runtime's or an
+ * embedder's timer), told by its fire function. */
+static sipkit_ua *node_ua(sipkit__tnode *n) {
+  if (n->fire == txn_fired)
+    return SIPKIT__CONTAINER(n, sipkit__txn, timer)->ua;
+  if (n->fire == rtx_fired)
+    return SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer)->ua;
+  if (n->fire == rel_fired)
+    return SIPKIT__CONTAINER(n, sipkit_srv, rel_timer)->ua;
+  return NULL;
 }
 
 unsigned sipkit__ua_fire_timers(sipkit_ua *ua, unsigned max) {
   unsigned n = 0;
   while (ua && !ua->closing && n < max) {
-    uv_timer_t *h = NULL;
-    void (*cb)(uv_timer_t *) = NULL;
-    uint64_t in = 0;
-    for (sipkit__link *l = ua->txns.next; l != &ua->txns; l = l->next)
-      earliest(&SIPKIT__CONTAINER(l, sipkit__txn, link)->timer, txn_timer_cb, &h, &cb, &in);
-    for (unsigned i = 0; i < SIPKIT__DLG_BUCKETS; i++)
-      for (sipkit__link *l = ua->dbuckets[i].next; l != &ua->dbuckets[i]; l = l->next)
-        earliest(&SIPKIT__CONTAINER(l, sipkit_dlg, link)->rtx_timer, rtx_timer_cb, &h, &cb, &in);
-    for (sipkit__link *l = ua->srvs.next; l != &ua->srvs; l = l->next)
-      earliest(&SIPKIT__CONTAINER(l, sipkit_srv, link)->rel_timer, rel_timer_cb, &h, &cb, &in);
-    if (!h)
+    sipkit_rt *rt = ua->rt;
+    sipkit__tnode *first = NULL;
+    for (uint32_t i = 0; i < rt->heap_len; i++) {
+      sipkit__tnode *t = rt->heap[i];
+      if (node_ua(t) == ua && (!first || sipkit__timer_before(t, first)))
+        first = t;
+    }
+    if (!first)
       break;
-    ua->rt->skew += in;
-    uv_timer_stop(h);
-    cb(h);
+    uint64_t now = sipkit__now(rt);
+    if (first->due > now)
+      rt->skew += first->due - now;
+    sipkit__timer_stop(rt, first);
+    first->fire(first);
     n++;
   }
   return n;
+}
+
+void sipkit__ua_reap(sipkit_rt *rt) {
+  while (!sipkit__list_empty(&rt->srv_graves)) {
+    sipkit__link *l = rt->srv_graves.next;
+    sipkit__list_del(l);
+    srv_free(rt, SIPKIT__CONTAINER(l, sipkit_srv, link));
+  }
+  while (!sipkit__list_empty(&rt->txn_graves)) {
+    sipkit__link *l = rt->txn_graves.next;
+    sipkit__list_del(l);
+    txn_free(rt, SIPKIT__CONTAINER(l, sipkit__txn, link));
+  }
+  while (!sipkit__list_empty(&rt->dlg_graves)) {
+    sipkit__link *l = rt->dlg_graves.next;
+    sipkit__list_del(l);
+    dlg_free(rt, SIPKIT__CONTAINER(l, sipkit_dlg, link));
+  }
 }
 
 void sipkit_ua_close(sipkit_ua *ua) {

@@ -123,6 +123,157 @@ static void test_timers(void **state) {
   sipkit_rt_free(rt); /* frees the pending timer */
 }
 
+/* The timer heap through the embedder API: one libuv timer drives every
+ * deadline of the runtime. */
+typedef struct tcase {
+  sipkit_rt *rt;
+  int fired[1024];
+  int n;
+  int depth, max_depth;     /* callbacks running inside one another */
+  sipkit_timer *victim;     /* cancelled by the first callback */
+  struct tslot *rearm;      /* armed at 0 ms by the first callback */
+} tcase;
+
+typedef struct tslot {
+  tcase *c;
+  int id;
+} tslot;
+
+static void tcase_open(tcase *c) {
+  memset(c, 0, sizeof *c);
+  assert_int_equal(sipkit_rt_new(&c->rt, NULL, NULL), SIPKIT_EOK);
+}
+
+/* exactly the timers want[0..n-1] fired, in that order */
+static void assert_fired(const tcase *c, const int *want, int n) {
+  assert_int_equal(c->n, n);
+  for (int i = 0; i < n; i++)
+    assert_int_equal(c->fired[i], want[i]);
+}
+
+static void on_case_timer(void *data) {
+  tslot *s = data;
+  tcase *c = s->c;
+  if (++c->depth > c->max_depth)
+    c->max_depth = c->depth;
+  c->fired[c->n++] = s->id;
+  if (c->victim) {
+    sipkit_timer_cancel(c->victim);
+    c->victim = NULL;
+  }
+  if (c->rearm) {
+    struct tslot *again = c->rearm;
+    c->rearm = NULL;
+    assert_non_null(sipkit_rt_timer(c->rt, 0, on_case_timer, again));
+  }
+  c->depth--;
+}
+
+static void test_timer_equal_deadlines_in_arm_order(void **state) {
+  (void)state;
+  tcase c;
+  tcase_open(&c);
+  tslot s[6];
+  for (int i = 0; i < 6; i++) {
+    s[i] = (tslot){&c, i};
+    /* same deadline, armed in the order 0..5 */
+    assert_non_null(sipkit_rt_timer(c.rt, 5, on_case_timer, &s[i]));
+  }
+  assert_int_equal(sipkit_rt_run(c.rt, SIPKIT_RT_RUN_DEFAULT), 0);
+  assert_fired(&c, (const int[]){0, 1, 2, 3, 4, 5}, 6);
+  sipkit_rt_free(c.rt);
+}
+
+static void test_timer_cancel_during_fire(void **state) {
+  (void)state;
+  tcase c;
+  tcase_open(&c);
+  tslot a = {&c, 1}, b = {&c, 2}, d = {&c, 3};
+  assert_non_null(sipkit_rt_timer(c.rt, 5, on_case_timer, &a));
+  c.victim = sipkit_rt_timer(c.rt, 5, on_case_timer, &b); /* due with a, cancelled by a */
+  assert_non_null(c.victim);
+  assert_non_null(sipkit_rt_timer(c.rt, 5, on_case_timer, &d));
+  assert_int_equal(sipkit_rt_run(c.rt, SIPKIT_RT_RUN_DEFAULT), 0);
+  assert_fired(&c, (const int[]){1, 3}, 2);
+  sipkit_rt_free(c.rt);
+}
+
+static void test_timer_rearm_from_callback(void **state) {
+  (void)state;
+  tcase c;
+  tcase_open(&c);
+  tslot a = {&c, 1}, b = {&c, 2}, again = {&c, 9};
+  c.rearm = &again;
+  assert_non_null(sipkit_rt_timer(c.rt, 5, on_case_timer, &a));
+  assert_non_null(sipkit_rt_timer(c.rt, 5, on_case_timer, &b));
+  assert_int_equal(sipkit_rt_run(c.rt, SIPKIT_RT_RUN_DEFAULT), 0);
+  /* armed at 0 ms inside a's callback: after b, which was due already,
+   * and never inside another callback */
+  assert_fired(&c, (const int[]){1, 2, 9}, 3);
+  assert_int_equal(c.max_depth, 1);
+  sipkit_rt_free(c.rt);
+}
+
+static void test_timer_free_while_armed(void **state) {
+  (void)state;
+  tcase c;
+  tcase_open(&c);
+  tslot s[200];
+  for (int i = 0; i < 200; i++) {
+    s[i] = (tslot){&c, i};
+    assert_non_null(sipkit_rt_timer(c.rt, 60000 + (uint64_t)i, on_case_timer, &s[i]));
+  }
+  /* nothing due: the loop does not wait, nothing fires */
+  assert_int_equal(sipkit_rt_run(c.rt, SIPKIT_RT_RUN_NOWAIT), 1);
+  sipkit_rt_free(c.rt); /* frees the 200 armed timers (leak checks) without calling them */
+  assert_int_equal(c.n, 0);
+}
+
+/* A timer that fired may have woken work libuv cannot see (a Lua task):
+ * SIPKIT_RT_RUN_ONCE returns after that turn instead of waiting in the
+ * poll for the next event (here b, which would then fire too). */
+static void test_run_once_returns_after_a_timer(void **state) {
+  (void)state;
+  tcase c;
+  tcase_open(&c);
+  tslot a = {&c, 1}, b = {&c, 2};
+  assert_non_null(sipkit_rt_timer(c.rt, 5, on_case_timer, &a));
+  assert_non_null(sipkit_rt_timer(c.rt, 2000, on_case_timer, &b));
+  while (c.n == 0)
+    assert_int_equal(sipkit_rt_run(c.rt, SIPKIT_RT_RUN_ONCE), 1);
+  assert_fired(&c, (const int[]){1}, 1);
+  sipkit_rt_free(c.rt);
+}
+
+static void test_many_timers_in_deadline_order(void **state) {
+  (void)state;
+  tcase c;
+  tcase_open(&c);
+  enum { N = 1000 };
+  static tslot s[N];
+  static sipkit_timer *t[N];
+  uint64_t after[N];
+  for (int i = 0; i < N; i++) {
+    s[i] = (tslot){&c, i};
+    after[i] = (uint64_t)(i * 7919) % 40; /* scattered, many equal */
+    t[i] = sipkit_rt_timer(c.rt, after[i], on_case_timer, &s[i]);
+    assert_non_null(t[i]);
+  }
+  for (int i = 0; i < N; i += 3)
+    sipkit_timer_cancel(t[i]);
+  assert_int_equal(sipkit_rt_run(c.rt, SIPKIT_RT_RUN_DEFAULT), 0);
+  assert_int_equal(c.n, N - (N + 2) / 3);
+  for (int k = 0; k < c.n; k++) {
+    assert_int_not_equal(c.fired[k] % 3, 0);
+    if (k > 0) {
+      int p = c.fired[k - 1], q = c.fired[k];
+      /* by deadline, then in arm order */
+      assert_true(after[p] < after[q] || (after[p] == after[q] && p < q));
+    }
+  }
+  sipkit_rt_free(c.rt);
+}
+
 /* ------------------------------------------------------------------ */
 /* Automatic answers, from a plain socket                              */
 
@@ -509,6 +660,12 @@ int main(void) {
       cmocka_unit_test(test_fault_sequence_pinned),
       cmocka_unit_test(test_config_rejected),
       cmocka_unit_test(test_timers),
+      cmocka_unit_test(test_timer_equal_deadlines_in_arm_order),
+      cmocka_unit_test(test_timer_cancel_during_fire),
+      cmocka_unit_test(test_timer_rearm_from_callback),
+      cmocka_unit_test(test_timer_free_while_armed),
+      cmocka_unit_test(test_many_timers_in_deadline_order),
+      cmocka_unit_test(test_run_once_returns_after_a_timer),
       cmocka_unit_test(test_auto_answers),
       cmocka_unit_test(test_limit_503_and_cap),
       cmocka_unit_test(test_response_routing),
