@@ -326,7 +326,7 @@ static void ctx_over(struct sipkit__ctx *c, const char *buf, size_t len) {
 static void test_uri_taken(void **state) {
   (void)state;
   static const char buf[] = "sip:bob@192.0.2.4:5060;transport=udp;lr;ttl=7;maddr=m.example "
-                            "sips:proxy.example.com. sip:u:p@h sip:h;x=%41";
+                            "sips:proxy.example.com. sip:u:p@h sip:h;x=%41 sip:a@b>sip:a@b,";
   struct sipkit__ctx c;
   sipkit_uri u;
   ctx_over(&c, buf, sizeof buf - 1);
@@ -353,6 +353,14 @@ static void test_uri_taken(void **state) {
   /* a password and an escape are the machine's */
   assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 86, c.base + 95), 0);
   assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 96, c.base + 107), 0);
+  /* its class scans test no bound: a URI byte after the end (",") or the
+   * end of the buffer makes it the machine's */
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 108, c.base + 115), 1);
+  span_is(u.user, 112, 1);
+  span_is(u.host, 114, 1);
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 116, c.base + 123), 0);
+  ctx_over(&c, buf, 123);
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 116, c.base + 123), 0);
 }
 
 /* name-addr values in and around the subset sipkit__fast_addr takes:
@@ -386,6 +394,8 @@ static const char *const addrs[] = {
     "From: <sip:a@b:99999>;tag=1", "To: \"B\" <sip:a@-b->;tag=1", "Contact: <sip:%zz@h>",
     "Contact: <sip:a@[::1]:5060>;q=0.5", "Route: <tel:+1234>;lr", "Record-Route: <sip:a@b?x=y>",
     "From: <sip:a:b@c>;tag=1", "To: <sip:a@b;x=%>;tag=1",
+    /* bare URIs the machine delimits, followed by URI bytes (",") */
+    "Contact: sip:a@b,sip:c@d", "Contact: sip:a@b, sip:c@d;q=1", "Route: <sip:p1;lr>,sip:p2",
     /* the tag name compared in one load with its "=" */
     "From: <sip:a@b>;TaG=1", "From: <sip:a@b>;tah=1;tag=2", "To: <sip:b@c>;4ag=1;tag=x",
     "To: <sip:b@c>;tag2=1", "To: <sip:b@c>;tagx=1;tag=y", "From: <sip:a@b>;tag",
