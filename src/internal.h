@@ -185,6 +185,13 @@ static inline sipkit__ptr sipkit__find_byte(sipkit__ptr p, sipkit__ptr end, unsi
         return p + __builtin_ctz(m);
       p += 16;
     } while (p <= e16);
+    if (p == end)
+      return NULL;
+    /* the last 16 bytes, in one load overlapping the ones already seen */
+    unsigned m = (unsigned)_mm_movemask_epi8(
+                     _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)e16), v)) >>
+                 (p - e16);
+    return m ? p + __builtin_ctz(m) : NULL;
   }
 #endif
   for (; p < end; p++)

@@ -447,19 +447,22 @@ static sipkit__ptr incomplete(struct sipkit__ctx *c) {
 
 static inline __attribute__((always_inline)) sipkit__ptr
 header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
-            int hdr_id);
+            int hdr_id, sipkit__ptr *next);
 
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id) {
+  sipkit__ptr next;
   if (c->code != SIPKIT_EOK)
     return NULL;
-  return header_line(c, name, name_end, colon, hdr_id);
+  return header_line(c, name, name_end, colon, hdr_id, &next);
 }
 
+/* Also sets *next to the start of the following line: sipkit__header_lines
+ * goes on there without looking at the terminator again. */
 static inline __attribute__((always_inline)) sipkit__ptr
 header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
-            int hdr_id) {
+            int hdr_id, sipkit__ptr *next) {
   sipkit_msg *m = c->msg;
   sipkit__ptr end = c->end, p = colon + 1, eol, nl;
   const int eager = sipkit__hdr_info[hdr_id].eager;
@@ -472,7 +475,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
       nl = sipkit__find_byte(p, end, '\n');
       if (!nl)
         return incomplete(c);
-      if (nl > p && nl[-1] == '\r') {
+      if (nl[-1] == '\r') { /* nl > p, or nl[-1] is the colon or a fold's SP / HTAB */
         eol = nl - 1;
       } else if (c->flags & SIPKIT_PARSE_LENIENT_LF) {
         eol = nl;
@@ -525,6 +528,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
       p = nl + 2;
     }
   }
+  *next = nl + 1;
   if ((size_t)(eol - name) > SIPKIT_MAX_HEADER_LINE) {
     sipkit__fail(c, SIPKIT_ELINE_TOO_LONG, name + SIPKIT_MAX_HEADER_LINE, "message-header");
     return NULL;
@@ -533,12 +537,12 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   /* Trim LWS on both sides: leading LWS is HCOLON's SWS; trailing LWS is
    * what extension-header's header-value allows every line (README). */
   sipkit__ptr a = colon + 1, b = eol;
-  if (a + 1 < b && *a == ' ' && a[1] > ' ')
+  if (*a == ' ' && a[1] > ' ') /* a[1] is at most b, which holds CR or LF */
     a++; /* the usual single SP */
   else
     while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
       a++;
-  if (b > a && b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF */
+  if (b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF; b[-1] is the colon when b == a */
     while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
       b--;
 
@@ -778,12 +782,8 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
         if (!(sipkit__cls[*q] & SIPKIT__C_TOKEN))
           return name;
     }
-    sipkit__ptr eol = header_line(c, name, name_end, colon, id);
-    if (!eol)
+    if (!header_line(c, name, name_end, colon, id, &p))
       return NULL;
-    /* sipkit__header_line checked the terminator: CR LF, or a bare LF in
-     * lenient mode; a byte follows it (a fold might have) */
-    p = eol + (*eol == '\r' ? 2 : 1);
   }
 }
 

@@ -458,6 +458,23 @@ static void test_addr_taken(void **state) {
   assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_TO, c.base + 83, c.base + 100), 0);
 }
 
+/* sipkit__find_byte over 0 to 40 bytes, the byte at each place and just
+ * past the end: the 16-byte steps and the last load that overlaps them. */
+static void test_find_byte(void **state) {
+  unsigned char buf[41];
+  (void)state;
+  for (size_t len = 0; len <= 40; len++) {
+    memset(buf, 'a', sizeof buf);
+    buf[len] = '>';
+    assert_null(sipkit__find_byte(buf, buf + len, '>'));
+    for (size_t at = 0; at < len; at++) {
+      memset(buf, 'a', sizeof buf);
+      buf[at] = '>';
+      assert_ptr_equal(sipkit__find_byte(buf, buf + len, '>'), buf + at);
+    }
+  }
+}
+
 /* Start lines in and around the forms parse.c takes before the frame:
  * versions, status codes, reason bytes, separators, line ends. */
 static const char *const start_lines[] = {
@@ -507,6 +524,7 @@ int main(void) {
       cmocka_unit_test(test_addrs),
       cmocka_unit_test(test_addr_taken),
       cmocka_unit_test(test_start_lines),
+      cmocka_unit_test(test_find_byte),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
