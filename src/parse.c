@@ -737,27 +737,26 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
     int id;
 #if defined(__SSE2__)
     if (pe - p >= 16) {
-      /* the usual case: "Name:" within 16 bytes, no SP before the colon;
-       * one load serves the colon search and the name compare */
+      /* the usual case: "Name:" within 16 bytes; one load serves the
+       * colon search and the name compare.  LWS before the colon makes
+       * the name no key and no token: the frame then takes the line. */
       __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
       unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')));
       unsigned n = cm ? (unsigned)__builtin_ctz(cm) : 0;
-      if (n && p[n - 1] > ' ') {
+      if (n) {
         colon = name_end = p + n;
-        id = SIPKIT_HDR_OTHER;
+        /* a key's colon and 0xff padding make all 16 bytes equal exactly
+         * when they hold its name, n long; an empty slot ends the probe
+         * run with id 0 (SIPKIT_HDR_OTHER), whatever its key */
         for (unsigned h = sipkit__hdr_hash(p, n);; h = (h + 1) & (SIPKIT__HDR_HASH_SIZE - 1)) {
           const struct sipkit__hdr_slot *e = &sipkit__hdr_slots[h];
-          if (!e->id)
+          const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
+          unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+              _mm_or_si128(x, _mm_loadu_si128((const __m128i *)(const void *)k->fold)),
+              _mm_loadu_si128((const __m128i *)(const void *)k->lower)));
+          if (eq == 0xffffu || !e->id) {
+            id = e->id;
             break;
-          if (e->len == n) {
-            const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
-            unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                _mm_or_si128(x, _mm_loadu_si128((const __m128i *)(const void *)k->fold)),
-                _mm_loadu_si128((const __m128i *)(const void *)k->lower)));
-            if ((~eq & ((1u << n) - 1)) == 0) {
-              id = e->id;
-              break;
-            }
           }
         }
         goto named;

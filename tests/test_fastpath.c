@@ -137,7 +137,11 @@ static void test_header_names(void **state) {
       "%cia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n", "V%ca: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
       "Vi%c: SIP/2.0/UDP h;branch=z9hG4bK1\r\n", "Via%c: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
       "X%c: y\r\n",  "%c: y\r\n", "Call-ID%c: a@b\r\n", "Content-Length %c: 0\r\n",
-      "l%c: 0\r\n",  "Subject:%cx\r\n"};
+      "l%c: 0\r\n",  "Subject:%cx\r\n",
+      /* the 16 bytes one load compares: names of 14 to 16 bytes, and a
+       * prefix of two names */
+      "Accept-Encodin%c: gzip\r\n", "Accept-Encoding%c: gzip\r\n",
+      "Content-Encoding%c: gzip\r\n", "Call-I%c: a@b\r\n"};
   for (size_t t = 0; t < sizeof tmpl / sizeof *tmpl; t++) {
     for (int b = 0; b < 256; b++) {
       static const char pre[] = "OPTIONS sip:a@b SIP/2.0\r\n";
@@ -163,6 +167,35 @@ static void test_header_names(void **state) {
       assert_int_equal(diff_both(msg, n, what), 0);
     }
   }
+}
+
+/* The ids the name lookup gives: any case, compact forms, the names at the
+ * 16-byte edge of its one load, a name that is a prefix of another, LWS
+ * before the colon. */
+static void test_header_ids(void **state) {
+  static const char msg[] = "OPTIONS sip:a@b SIP/2.0\r\n"
+                            "vIA: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                            "ACCEPT-ENCODING: gzip\r\n"
+                            "Content-Encoding: gzip\r\n"
+                            "Call-Info: <sip:x>\r\n"
+                            "Call-I: a\r\n"
+                            "i : a@b\r\n"
+                            "To: <sip:a@b>\r\nf: <sip:c@d>;tag=1\r\n"
+                            "CSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+  static const int ids[] = {SIPKIT_HDR_VIA, SIPKIT_HDR_ACCEPT_ENCODING,
+                            SIPKIT_HDR_CONTENT_ENCODING, SIPKIT_HDR_CALL_INFO,
+                            SIPKIT_HDR_OTHER, SIPKIT_HDR_CALL_ID, SIPKIT_HDR_TO,
+                            SIPKIT_HDR_FROM, SIPKIT_HDR_CSEQ, SIPKIT_HDR_CONTENT_LENGTH};
+  sipkit_header hdrs[16];
+  sipkit_msg m;
+  (void)state;
+  sipkit_msg_init(&m, hdrs, 16);
+  assert_int_equal(sipkit_parse(&m, msg, sizeof msg - 1, 0, NULL), SIPKIT_EOK);
+  assert_int_equal(m.num_headers, sizeof ids / sizeof *ids);
+  for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+    assert_int_equal(hdrs[i].id, ids[i]);
+  assert_int_equal(hdrs[5].name.len, 1);
+  assert_int_equal(diff_both(msg, sizeof msg - 1, "header ids"), 0);
 }
 
 /* Whole header lines in and around the subsets the value fast paths take:
@@ -516,6 +549,7 @@ static void test_start_lines(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_header_names),
+      cmocka_unit_test(test_header_ids),
       cmocka_unit_test(test_files),
       cmocka_unit_test(test_mutants),
       cmocka_unit_test(test_values),
