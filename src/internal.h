@@ -100,7 +100,8 @@ static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigne
  * byte at the end of the span being read is in no class k (the CR, LF,
  * SP or HTAB after a trimmed header value, the ">" after a name-addr's
  * URI, the SP after a Request-URI), so no bound is tested, four a step. */
-static inline sipkit__ptr sipkit__skip_cls_ended(sipkit__ptr p, unsigned k) {
+static inline __attribute__((always_inline)) sipkit__ptr sipkit__skip_cls_ended(sipkit__ptr p,
+                                                                            unsigned k) {
   for (;; p += 4) {
     unsigned n = sipkit__cls_prefix4(p, k);
     if (n < 4)
