@@ -1713,7 +1713,10 @@ static void cmd_headers(int argc, char **argv)
                       " * in an open-addressed hash (linear probing; id 0 ends a probe run).  A key\n"
                       " * holds the name with its letters lowercased and, in fold[], 0x20 at each\n"
                       " * letter, so (byte | fold) == lower is an exact ASCII case-insensitive match\n"
-                      " * of any byte. */\n");
+                      " * of any byte.  A name shorter than 16 bytes is followed in lower[] by the\n"
+                      " * \":\" that ends it on the line and then by 0xff in both arrays, which any\n"
+                      " * byte matches: 16 bytes read from a name's start match all 16 exactly when\n"
+                      " * they hold that name and its colon. */\n");
             bprintf(&b, "#define SIPKIT__HDR_HASH_SIZE %d\n", HDR_HASH_SIZE);
             bprintf(&b, "#define SIPKIT__HDR_KEY_MAX %d /* the longest name, rounded up to 16 */\n\n", kmax);
         }
@@ -1772,8 +1775,16 @@ static void cmd_headers(int argc, char **argv)
                 slot_key[hv] = nk++;
                 bputs(&c, "    { \"");
                 for (j = 0; k[j]; j++) bprintf(&c, "%c", tolower((unsigned char)k[j]));
+                if (n < 16) {
+                    bputs(&c, ":");
+                    for (j = (int)n + 1; j < 16; j++) bputs(&c, "\\xff");
+                }
                 bputs(&c, "\", \"");
                 for (j = 0; k[j]; j++) bputs(&c, isalpha((unsigned char)k[j]) ? "\\x20" : "\\0");
+                if (n < 16) {
+                    bputs(&c, "\\0");
+                    for (j = (int)n + 1; j < 16; j++) bputs(&c, "\\xff");
+                }
                 bprintf(&c, "\" }, /* %d: %s */\n", nk - 1, k);
             }
             bputs(&c, "};\n\nconst struct sipkit__hdr_slot sipkit__hdr_slots[SIPKIT__HDR_HASH_SIZE] = {\n");

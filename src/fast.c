@@ -9,6 +9,12 @@
  * having recorded nothing, and the caller runs the machine, which then
  * accepts or names the error.  So a fast path never accepts what the
  * grammar rejects, and errors still come from the machines.
+ *
+ * The class scans (sipkit__skip_cls_ended) test no bound: each span read
+ * here is followed by a byte in none of the classes scanned, which stops
+ * every run at the span's end at the latest.  For the Via and name-addr
+ * values that is the CR, LF, SP or HTAB after the trimmed value; for a
+ * URI, sipkit__fast_uri checks the byte itself.
  * tests/test_fastpath.c and fuzz_parse parse every input with and without
  * SIPKIT__PARSE_REFERENCE (machines only) and require identical results.
  */
@@ -44,37 +50,38 @@ static inline int ieq(sipkit__ptr a, const char *lower, size_t n) {
   return i == n || (load4(a + n - 4) | fold) == load4(lower + n - 4);
 }
 
-/* IPv4address at p (4 groups of 1*3DIGIT): its end, else NULL. */
-static inline sipkit__ptr ipv4_at(sipkit__ptr p, sipkit__ptr pe) {
+/* IPv4address at p (4 groups of 1*3DIGIT): its end, else NULL.  Like
+ * labels and host_at, it needs no end: the byte there is no DIGIT, ALNUM
+ * or "." and stops it. */
+static inline sipkit__ptr ipv4_at(sipkit__ptr p) {
   for (int parts = 0;; p++) {
     sipkit__ptr d = p;
-    p = sipkit__skip_cls(p, pe, SIPKIT__C_DIGIT);
+    p = sipkit__skip_cls_ended(p, SIPKIT__C_DIGIT);
     if (p == d || p - d > 3)
       return NULL;
     if (++parts == 4)
       return p;
-    if (p == pe || *p != '.')
+    if (*p != '.')
       return NULL;
   }
 }
 
 static inline int ipv4(sipkit__ptr a, sipkit__ptr b) {
-  return ipv4_at(a, b) == b;
+  return ipv4_at(a) == b;
 }
 
 /* hostname labels from h (alphanum / "-", starting and ending with
  * alphanum, an optional "." after the last): their end, *top the last
  * label; NULL where those rules fail. */
-static inline __attribute__((always_inline)) sipkit__ptr labels(sipkit__ptr h, sipkit__ptr pe,
-                                                                  sipkit__ptr *top) {
+static inline __attribute__((always_inline)) sipkit__ptr labels(sipkit__ptr h, sipkit__ptr *top) {
   for (;;) {
-    if (h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+    if (!(sipkit__cls[*h] & SIPKIT__C_ALNUM))
       return NULL;
     *top = h;
-    h = sipkit__skip_cls(h + 1, pe, SIPKIT__C_LABEL);
+    h = sipkit__skip_cls_ended(h + 1, SIPKIT__C_LABEL);
     if (h[-1] == '-')
       return NULL;
-    if (h == pe || *h != '.' || ++h == pe || !(sipkit__cls[*h] & SIPKIT__C_ALNUM))
+    if (*h != '.' || !(sipkit__cls[*++h] & SIPKIT__C_ALNUM))
       return h;
   }
 }
@@ -83,15 +90,14 @@ static inline __attribute__((always_inline)) sipkit__ptr labels(sipkit__ptr h, s
  * (SIPKIT_HOST_IPV4 when no host byte follows the fourth group, else a
  * hostname whose last label starts with ALPHA), or NULL.  A host byte
  * after the end means no host the fast paths take. */
-static inline __attribute__((always_inline)) sipkit__ptr host_at(sipkit__ptr p, sipkit__ptr pe,
-                                                                   int *kind) {
+static inline __attribute__((always_inline)) sipkit__ptr host_at(sipkit__ptr p, int *kind) {
   sipkit__ptr h, top;
-  if (p < pe && (sipkit__cls[*p] & SIPKIT__C_DIGIT) && (h = ipv4_at(p, pe)) &&
-      (h == pe || !(sipkit__cls[*h] & SIPKIT__C_HOST))) {
+  if ((sipkit__cls[*p] & SIPKIT__C_DIGIT) && (h = ipv4_at(p)) &&
+      !(sipkit__cls[*h] & SIPKIT__C_HOST)) {
     *kind = SIPKIT_HOST_IPV4;
     return h;
   }
-  if (!(h = labels(p, pe, &top)) || !(sipkit__cls[*top] & SIPKIT__C_ALPHA))
+  if (!(h = labels(p, &top)) || !(sipkit__cls[*top] & SIPKIT__C_ALPHA))
     return NULL;
   *kind = SIPKIT_HOST_NAME;
   return h;
@@ -144,14 +150,14 @@ static inline sipkit__ptr param(sipkit__ptr p, sipkit__ptr pe, unsigned k, sipki
   if (*p != ';')
     return NULL;
   sipkit__ptr n = ++p;
-  p = sipkit__skip_cls(p, pe, k);
+  p = sipkit__skip_cls_ended(p, k);
   if (p == n)
     return NULL;
   *ne = p;
   *val = NULL;
   if (p < pe && *p == '=') {
     sipkit__ptr v = ++p;
-    p = sipkit__skip_cls(p, pe, k);
+    p = sipkit__skip_cls_ended(p, k);
     if (p == v)
       return NULL;
     *val = v;
@@ -178,31 +184,31 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
     proto_end = p + 7; /* the usual protocol, one load */
     tr = p += 8;
   } else {
-    p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+    p = sipkit__skip_cls_ended(p, SIPKIT__C_TOKEN);
     if (p == start || p == pe || *p != '/')
       return 0;
     v = ++p;
-    p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+    p = sipkit__skip_cls_ended(p, SIPKIT__C_TOKEN);
     if (p == v || p == pe || *p != '/')
       return 0;
     proto_end = p;
     tr = ++p;
   }
-  p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+  p = sipkit__skip_cls_ended(p, SIPKIT__C_TOKEN);
   if (p == tr || p == pe || *p != ' ')
     return 0;
   tr_end = p;
   while (p < pe && *p == ' ')
     p++;
   sb = p;
-  if (!(p = host_at(sb, pe, &kind)))
+  if (!(p = host_at(sb, &kind)))
     return 0;
   sipkit__ptr host_end = p;
   uint32_t port = 0;
   uint8_t has_port = 0;
   if (p < pe && *p == ':') {
     sipkit__ptr d = ++p;
-    p = sipkit__skip_cls(p, pe, SIPKIT__C_DIGIT);
+    p = sipkit__skip_cls_ended(p, SIPKIT__C_DIGIT);
     if (p == d)
       return 0;
     /* sipkit__via_sent_by's conversion; above 65535 it records the error,
@@ -237,12 +243,12 @@ int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe) {
     switch (ne - n) {
     case 3: /* via-ttl: "ttl" EQUAL 1*3DIGIT */
       if (val && ieq(n, "ttl", 3) && p - val <= 3 &&
-          sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) == p)
+          sipkit__skip_cls_ended(val, SIPKIT__C_DIGIT) == p)
         via->ttl = vs;
       break;
     case 5:
       if (ieq(n, "rport", 5)) { /* response-port: "rport" [EQUAL 1*DIGIT] */
-        if (!val || sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) == p)
+        if (!val || sipkit__skip_cls_ended(val, SIPKIT__C_DIGIT) == p)
           via->rport = vs, via->has_rport = 1;
       } else if (val && ieq(n, "maddr", 5)) { /* via-maddr: host */
         if (!host_kind(val, p))
@@ -286,7 +292,11 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   int scheme, kind;
 
   sipkit__zero(uri, sizeof *uri); /* on 0 too: the machine then fills it */
-  if (pe - p < 5)
+  /* the class scans take no bound: a byte of none of their classes must
+   * follow the URI (">" in a name-addr, SP after a Request-URI) */
+  if (pe - p < 5 || pe >= c->end ||
+      (sipkit__cls[*pe] & (SIPKIT__C_TOKEN | SIPKIT__C_DIGIT | SIPKIT__C_LABEL |
+                           SIPKIT__C_USER | SIPKIT__C_PARAM)))
     return 0;
   /* letters in any case; not the 4th byte: 0x1a | 0x20 is ':' */
   const uint32_t w = load4(p) | load4("\x20\x20\x20\0");
@@ -302,14 +312,14 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
   hs = p;
   /* the host first: without a user part it is all there is, with one
    * the scan has read the user bytes once */
-  h = host_at(p, pe, &kind);
+  h = host_at(p, &kind);
   if (!h || (h < pe && *h != ':' && *h != ';')) {
-    sipkit__ptr q = sipkit__skip_cls(h ? h : p, pe, SIPKIT__C_USER);
+    sipkit__ptr q = sipkit__skip_cls_ended(h ? h : p, SIPKIT__C_USER);
     if (q == pe || *q != '@' || q == p)
       return 0;
     uri->user = sipkit__span(c, p, q);
     hs = q + 1;
-    if (!(h = host_at(hs, pe, &kind)))
+    if (!(h = host_at(hs, &kind)))
       return 0;
   }
   uri->host = sipkit__span(c, hs, h);
@@ -340,7 +350,7 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
         break;
       case 3: /* ttl-param: "ttl=" 1*3DIGIT */
         if (val && ieq(n, "ttl", 3)) {
-          if (h - val > 3 || sipkit__skip_cls(val, h, SIPKIT__C_DIGIT) != h)
+          if (h - val > 3 || sipkit__skip_cls_ended(val, SIPKIT__C_DIGIT) != h)
             return 0;
           uri->ttl = sipkit__span(c, val, h);
         }
@@ -366,7 +376,7 @@ int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipk
         break;
       }
       if (v) {
-        if (sipkit__skip_cls(val, h, SIPKIT__C_TOKEN) != h)
+        if (sipkit__skip_cls_ended(val, SIPKIT__C_TOKEN) != h)
           return 0;
         *v = sipkit__span(c, val, h);
       }
@@ -444,7 +454,7 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
   } else if (*p != '<') {
     dn = p;
     for (;;) { /* token *(LWS token) SWS "<" */
-      sipkit__ptr t = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+      sipkit__ptr t = sipkit__skip_cls_ended(p, SIPKIT__C_TOKEN);
       if (t == p)
         return 0;
       p = dn_end = t;
@@ -470,7 +480,7 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
     if (*p != ';')
       return 0;
     sipkit__ptr n = ++p, ne, val = NULL;
-    p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+    p = sipkit__skip_cls_ended(p, SIPKIT__C_TOKEN);
     if (p == n)
       return 0;
     ne = p;
@@ -480,7 +490,7 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
         if (!(p = quoted(p, pe)))
           return 0;
       } else {
-        p = sipkit__skip_cls(p, pe, SIPKIT__C_TOKEN);
+        p = sipkit__skip_cls_ended(p, SIPKIT__C_TOKEN);
         if (p == val)
           return 0;
       }
@@ -502,7 +512,7 @@ int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr a, sipkit__
           return 0;
         q = val, q_end = p;
       } else if (ne - n == 7 && ieq(n, "expires", 7)) { /* c-p-expires: 1*DIGIT */
-        if (sipkit__skip_cls(val, p, SIPKIT__C_DIGIT) != p)
+        if (sipkit__skip_cls_ended(val, SIPKIT__C_DIGIT) != p)
           return 0;
         ex = val, ex_end = p;
       }

@@ -68,25 +68,45 @@ enum {
 };
 extern const unsigned char sipkit__cls[256];
 
-/* First byte in [p, e) not in class k (SIPKIT__C_*), or e; four a step. */
+/* How many of the four bytes at p, from the first, are in class k
+ * (SIPKIT__C_*): 0 to 4. */
+static inline unsigned sipkit__cls_prefix4(sipkit__ptr p, unsigned k) {
+  if (!(sipkit__cls[p[0]] & k))
+    return 0;
+  if (!(sipkit__cls[p[1]] & k))
+    return 1;
+  if (!(sipkit__cls[p[2]] & k))
+    return 2;
+  return sipkit__cls[p[3]] & k ? 4 : 3;
+}
+
+/* First byte in [p, e) not in class k, or e; four a step. */
 static inline sipkit__ptr sipkit__skip_cls(sipkit__ptr p, sipkit__ptr e, unsigned k) {
   if (e - p >= 4) {
     const sipkit__ptr e4 = e - 4; /* the loop test is one compare */
     do {
-      if (!(sipkit__cls[p[0]] & k))
-        return p;
-      if (!(sipkit__cls[p[1]] & k))
-        return p + 1;
-      if (!(sipkit__cls[p[2]] & k))
-        return p + 2;
-      if (!(sipkit__cls[p[3]] & k))
-        return p + 3;
+      unsigned n = sipkit__cls_prefix4(p, k);
+      if (n < 4)
+        return p + n;
       p += 4;
     } while (p <= e4);
   }
   while (p < e && (sipkit__cls[*p] & k))
     p++;
   return p;
+}
+
+/* First byte at or after p not in class k, for a run known to end: the
+ * byte at the end of the span being read is in no class k (the CR, LF,
+ * SP or HTAB after a trimmed header value, the ">" after a name-addr's
+ * URI, the SP after a Request-URI), so no bound is tested, four a step. */
+static inline __attribute__((always_inline)) sipkit__ptr sipkit__skip_cls_ended(sipkit__ptr p,
+                                                                            unsigned k) {
+  for (;; p += 4) {
+    unsigned n = sipkit__cls_prefix4(p, k);
+    if (n < 4)
+      return p + n;
+  }
 }
 
 /* memset(d, 0, n) for the fixed sizes of the parser's structs, in 16-byte
@@ -114,7 +134,9 @@ static inline void sipkit__zero(void *d, size_t n) {
 
 /* Fast paths (src/fast.c): 1 when the value was recognised and recorded
  * as the machine would record it, 0 (nothing recorded) when the machine
- * must decide. */
+ * must decide.  The Via and name-addr values [p, pe) are trimmed header
+ * values: pe < c->end and *pe is the CR, LF, SP or HTAB after them (their
+ * class scans rely on it). */
 int sipkit__fast_via(struct sipkit__ctx *c, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__fast_uri(struct sipkit__ctx *c, sipkit_uri *uri, sipkit__ptr p, sipkit__ptr pe);
 int sipkit__fast_addr(struct sipkit__ctx *c, int hdr_id, sipkit__ptr p, sipkit__ptr pe);
@@ -164,6 +186,13 @@ static inline sipkit__ptr sipkit__find_byte(sipkit__ptr p, sipkit__ptr end, unsi
         return p + __builtin_ctz(m);
       p += 16;
     } while (p <= e16);
+    if (p == end)
+      return NULL;
+    /* the last 16 bytes, in one load overlapping the ones already seen */
+    unsigned m = (unsigned)_mm_movemask_epi8(
+                     _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)e16), v)) >>
+                 (p - e16);
+    return m ? p + __builtin_ctz(m) : NULL;
   }
 #endif
   for (; p < end; p++)

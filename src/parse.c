@@ -367,7 +367,8 @@ static inline __attribute__((always_inline)) int short_number(sipkit__ptr a, sip
  * Numbers: 1*9DIGIT.  Call-ID: word ["@" word].  CSeq: 1*9DIGIT 1*SP
  * token (Method is token: extension-method is token minus the others).
  * Content-Type: token "/" token, no parameters.  Inlined into the header
- * line: a call costs about what checking a short number does. */
+ * line: a call costs about what checking a short number does.  [a, b) is
+ * the trimmed value: the CR, LF, SP or HTAB at b ends every class scan. */
 static inline __attribute__((always_inline)) int
 short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id, sipkit__ptr a, sipkit__ptr b) {
   sipkit_msg *m = c->msg;
@@ -391,12 +392,12 @@ short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id, sipkit__ptr a, s
     h->u.number = m->expires = v;
     return 1;
   case SIPKIT_HDR_CALL_ID:
-    q = sipkit__skip_cls(a, b, SIPKIT__C_WORD);
+    q = sipkit__skip_cls_ended(a, SIPKIT__C_WORD);
     if (q == a)
       return 0;
     if (q < b && *q == '@') {
       sipkit__ptr w = q + 1;
-      q = sipkit__skip_cls(w, b, SIPKIT__C_WORD);
+      q = sipkit__skip_cls_ended(w, SIPKIT__C_WORD);
       if (q == w)
         return 0;
     }
@@ -405,10 +406,10 @@ short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id, sipkit__ptr a, s
     m->call_id = h->value;
     return 1;
   case SIPKIT_HDR_CONTENT_TYPE: { /* m-type "/" m-subtype: two tokens */
-    q = sipkit__skip_cls(a, b, SIPKIT__C_TOKEN);
+    q = sipkit__skip_cls_ended(a, SIPKIT__C_TOKEN);
     if (q == a || q == b || *q != '/')
       return 0;
-    sipkit__ptr t = sipkit__skip_cls(q + 1, b, SIPKIT__C_TOKEN);
+    sipkit__ptr t = sipkit__skip_cls_ended(q + 1, SIPKIT__C_TOKEN);
     if (t == q + 1 || t != b)
       return 0;
     h->u.ctype.type = sipkit__span(c, a, q);
@@ -417,13 +418,13 @@ short_fast(struct sipkit__ctx *c, sipkit_header *h, int hdr_id, sipkit__ptr a, s
     return 1;
   }
   case SIPKIT_HDR_CSEQ: {
-    sipkit__ptr d = sipkit__skip_cls(a, b, SIPKIT__C_DIGIT);
+    sipkit__ptr d = sipkit__skip_cls_ended(a, SIPKIT__C_DIGIT);
     if (d == b || *d != ' ' || !short_number(a, d, &v))
       return 0;
     q = d + 1;
     while (q < b && *q == ' ')
       q++;
-    sipkit__ptr t = sipkit__skip_cls(q, b, SIPKIT__C_TOKEN);
+    sipkit__ptr t = sipkit__skip_cls_ended(q, SIPKIT__C_TOKEN);
     if (t == q || t != b)
       return 0;
     h->u.cseq.method_name = sipkit__span(c, q, t);
@@ -446,19 +447,22 @@ static sipkit__ptr incomplete(struct sipkit__ctx *c) {
 
 static inline __attribute__((always_inline)) sipkit__ptr
 header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
-            int hdr_id);
+            int hdr_id, sipkit__ptr *next);
 
 sipkit__ptr sipkit__header_line(struct sipkit__ctx *c, sipkit__ptr name,
                                 sipkit__ptr name_end, sipkit__ptr colon,
                                 int hdr_id) {
+  sipkit__ptr next;
   if (c->code != SIPKIT_EOK)
     return NULL;
-  return header_line(c, name, name_end, colon, hdr_id);
+  return header_line(c, name, name_end, colon, hdr_id, &next);
 }
 
+/* Also sets *next to the start of the following line: sipkit__header_lines
+ * goes on there without looking at the terminator again. */
 static inline __attribute__((always_inline)) sipkit__ptr
 header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipkit__ptr colon,
-            int hdr_id) {
+            int hdr_id, sipkit__ptr *next) {
   sipkit_msg *m = c->msg;
   sipkit__ptr end = c->end, p = colon + 1, eol, nl;
   const int eager = sipkit__hdr_info[hdr_id].eager;
@@ -471,7 +475,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
       nl = sipkit__find_byte(p, end, '\n');
       if (!nl)
         return incomplete(c);
-      if (nl > p && nl[-1] == '\r') {
+      if (nl[-1] == '\r') { /* nl > p, or nl[-1] is the colon or a fold's SP / HTAB */
         eol = nl - 1;
       } else if (c->flags & SIPKIT_PARSE_LENIENT_LF) {
         eol = nl;
@@ -524,6 +528,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
       p = nl + 2;
     }
   }
+  *next = nl + 1;
   if ((size_t)(eol - name) > SIPKIT_MAX_HEADER_LINE) {
     sipkit__fail(c, SIPKIT_ELINE_TOO_LONG, name + SIPKIT_MAX_HEADER_LINE, "message-header");
     return NULL;
@@ -532,12 +537,12 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   /* Trim LWS on both sides: leading LWS is HCOLON's SWS; trailing LWS is
    * what extension-header's header-value allows every line (README). */
   sipkit__ptr a = colon + 1, b = eol;
-  if (a + 1 < b && *a == ' ' && a[1] > ' ')
+  if (*a == ' ' && a[1] > ' ') /* a[1] is at most b, which holds CR or LF */
     a++; /* the usual single SP */
   else
     while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
       a++;
-  if (b > a && b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF */
+  if (b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF; b[-1] is the colon when b == a */
     while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
       b--;
 
@@ -732,27 +737,26 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
     int id;
 #if defined(__SSE2__)
     if (pe - p >= 16) {
-      /* the usual case: "Name:" within 16 bytes, no SP before the colon;
-       * one load serves the colon search and the name compare */
+      /* the usual case: "Name:" within 16 bytes; one load serves the
+       * colon search and the name compare.  LWS before the colon makes
+       * the name no key and no token: the frame then takes the line. */
       __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
       unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')));
       unsigned n = cm ? (unsigned)__builtin_ctz(cm) : 0;
-      if (n && p[n - 1] > ' ') {
+      if (n) {
         colon = name_end = p + n;
-        id = SIPKIT_HDR_OTHER;
+        /* a key's colon and 0xff padding make all 16 bytes equal exactly
+         * when they hold its name, n long; an empty slot ends the probe
+         * run with id 0 (SIPKIT_HDR_OTHER), whatever its key */
         for (unsigned h = sipkit__hdr_hash(p, n);; h = (h + 1) & (SIPKIT__HDR_HASH_SIZE - 1)) {
           const struct sipkit__hdr_slot *e = &sipkit__hdr_slots[h];
-          if (!e->id)
+          const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
+          unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+              _mm_or_si128(x, _mm_loadu_si128((const __m128i *)(const void *)k->fold)),
+              _mm_loadu_si128((const __m128i *)(const void *)k->lower)));
+          if (eq == 0xffffu || !e->id) {
+            id = e->id;
             break;
-          if (e->len == n) {
-            const struct sipkit__hdr_key *k = &sipkit__hdr_keys[e->key];
-            unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                _mm_or_si128(x, _mm_loadu_si128((const __m128i *)(const void *)k->fold)),
-                _mm_loadu_si128((const __m128i *)(const void *)k->lower)));
-            if ((~eq & ((1u << n) - 1)) == 0) {
-              id = e->id;
-              break;
-            }
           }
         }
         goto named;
@@ -777,12 +781,8 @@ sipkit__ptr sipkit__header_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__p
         if (!(sipkit__cls[*q] & SIPKIT__C_TOKEN))
           return name;
     }
-    sipkit__ptr eol = header_line(c, name, name_end, colon, id);
-    if (!eol)
+    if (!header_line(c, name, name_end, colon, id, &p))
       return NULL;
-    /* sipkit__header_line checked the terminator: CR LF, or a bare LF in
-     * lenient mode; a byte follows it (a fold might have) */
-    p = eol + (*eol == '\r' ? 2 : 1);
   }
 }
 

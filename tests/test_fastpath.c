@@ -137,7 +137,11 @@ static void test_header_names(void **state) {
       "%cia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n", "V%ca: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
       "Vi%c: SIP/2.0/UDP h;branch=z9hG4bK1\r\n", "Via%c: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
       "X%c: y\r\n",  "%c: y\r\n", "Call-ID%c: a@b\r\n", "Content-Length %c: 0\r\n",
-      "l%c: 0\r\n",  "Subject:%cx\r\n"};
+      "l%c: 0\r\n",  "Subject:%cx\r\n",
+      /* the 16 bytes one load compares: names of 14 to 16 bytes, and a
+       * prefix of two names */
+      "Accept-Encodin%c: gzip\r\n", "Accept-Encoding%c: gzip\r\n",
+      "Content-Encoding%c: gzip\r\n", "Call-I%c: a@b\r\n"};
   for (size_t t = 0; t < sizeof tmpl / sizeof *tmpl; t++) {
     for (int b = 0; b < 256; b++) {
       static const char pre[] = "OPTIONS sip:a@b SIP/2.0\r\n";
@@ -163,6 +167,35 @@ static void test_header_names(void **state) {
       assert_int_equal(diff_both(msg, n, what), 0);
     }
   }
+}
+
+/* The ids the name lookup gives: any case, compact forms, the names at the
+ * 16-byte edge of its one load, a name that is a prefix of another, LWS
+ * before the colon. */
+static void test_header_ids(void **state) {
+  static const char msg[] = "OPTIONS sip:a@b SIP/2.0\r\n"
+                            "vIA: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                            "ACCEPT-ENCODING: gzip\r\n"
+                            "Content-Encoding: gzip\r\n"
+                            "Call-Info: <sip:x>\r\n"
+                            "Call-I: a\r\n"
+                            "i : a@b\r\n"
+                            "To: <sip:a@b>\r\nf: <sip:c@d>;tag=1\r\n"
+                            "CSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+  static const int ids[] = {SIPKIT_HDR_VIA, SIPKIT_HDR_ACCEPT_ENCODING,
+                            SIPKIT_HDR_CONTENT_ENCODING, SIPKIT_HDR_CALL_INFO,
+                            SIPKIT_HDR_OTHER, SIPKIT_HDR_CALL_ID, SIPKIT_HDR_TO,
+                            SIPKIT_HDR_FROM, SIPKIT_HDR_CSEQ, SIPKIT_HDR_CONTENT_LENGTH};
+  sipkit_header hdrs[16];
+  sipkit_msg m;
+  (void)state;
+  sipkit_msg_init(&m, hdrs, 16);
+  assert_int_equal(sipkit_parse(&m, msg, sizeof msg - 1, 0, NULL), SIPKIT_EOK);
+  assert_int_equal(m.num_headers, sizeof ids / sizeof *ids);
+  for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+    assert_int_equal(hdrs[i].id, ids[i]);
+  assert_int_equal(hdrs[5].name.len, 1);
+  assert_int_equal(diff_both(msg, sizeof msg - 1, "header ids"), 0);
 }
 
 /* Whole header lines in and around the subsets the value fast paths take:
@@ -326,7 +359,7 @@ static void ctx_over(struct sipkit__ctx *c, const char *buf, size_t len) {
 static void test_uri_taken(void **state) {
   (void)state;
   static const char buf[] = "sip:bob@192.0.2.4:5060;transport=udp;lr;ttl=7;maddr=m.example "
-                            "sips:proxy.example.com. sip:u:p@h sip:h;x=%41";
+                            "sips:proxy.example.com. sip:u:p@h sip:h;x=%41 sip:a@b>sip:a@b,";
   struct sipkit__ctx c;
   sipkit_uri u;
   ctx_over(&c, buf, sizeof buf - 1);
@@ -353,6 +386,14 @@ static void test_uri_taken(void **state) {
   /* a password and an escape are the machine's */
   assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 86, c.base + 95), 0);
   assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 96, c.base + 107), 0);
+  /* its class scans test no bound: a URI byte after the end (",") or the
+   * end of the buffer makes it the machine's */
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 108, c.base + 115), 1);
+  span_is(u.user, 112, 1);
+  span_is(u.host, 114, 1);
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 116, c.base + 123), 0);
+  ctx_over(&c, buf, 123);
+  assert_int_equal(sipkit__fast_uri(&c, &u, c.base + 116, c.base + 123), 0);
 }
 
 /* name-addr values in and around the subset sipkit__fast_addr takes:
@@ -386,6 +427,8 @@ static const char *const addrs[] = {
     "From: <sip:a@b:99999>;tag=1", "To: \"B\" <sip:a@-b->;tag=1", "Contact: <sip:%zz@h>",
     "Contact: <sip:a@[::1]:5060>;q=0.5", "Route: <tel:+1234>;lr", "Record-Route: <sip:a@b?x=y>",
     "From: <sip:a:b@c>;tag=1", "To: <sip:a@b;x=%>;tag=1",
+    /* bare URIs the machine delimits, followed by URI bytes (",") */
+    "Contact: sip:a@b,sip:c@d", "Contact: sip:a@b, sip:c@d;q=1", "Route: <sip:p1;lr>,sip:p2",
     /* the tag name compared in one load with its "=" */
     "From: <sip:a@b>;TaG=1", "From: <sip:a@b>;tah=1;tag=2", "To: <sip:b@c>;4ag=1;tag=x",
     "To: <sip:b@c>;tag2=1", "To: <sip:b@c>;tagx=1;tag=y", "From: <sip:a@b>;tag",
@@ -448,6 +491,23 @@ static void test_addr_taken(void **state) {
   assert_int_equal(sipkit__fast_addr(&c, SIPKIT_HDR_TO, c.base + 83, c.base + 100), 0);
 }
 
+/* sipkit__find_byte over 0 to 40 bytes, the byte at each place and just
+ * past the end: the 16-byte steps and the last load that overlaps them. */
+static void test_find_byte(void **state) {
+  unsigned char buf[41];
+  (void)state;
+  for (size_t len = 0; len <= 40; len++) {
+    memset(buf, 'a', sizeof buf);
+    buf[len] = '>';
+    assert_null(sipkit__find_byte(buf, buf + len, '>'));
+    for (size_t at = 0; at < len; at++) {
+      memset(buf, 'a', sizeof buf);
+      buf[at] = '>';
+      assert_ptr_equal(sipkit__find_byte(buf, buf + len, '>'), buf + at);
+    }
+  }
+}
+
 /* Start lines in and around the forms parse.c takes before the frame:
  * versions, status codes, reason bytes, separators, line ends. */
 static const char *const start_lines[] = {
@@ -489,6 +549,7 @@ static void test_start_lines(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_header_names),
+      cmocka_unit_test(test_header_ids),
       cmocka_unit_test(test_files),
       cmocka_unit_test(test_mutants),
       cmocka_unit_test(test_values),
@@ -497,6 +558,7 @@ int main(void) {
       cmocka_unit_test(test_addrs),
       cmocka_unit_test(test_addr_taken),
       cmocka_unit_test(test_start_lines),
+      cmocka_unit_test(test_find_byte),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,10 @@ extern const struct sipkit__hdr_info sipkit__hdr_info[SIPKIT_HDR__COUNT];
  * in an open-addressed hash (linear probing; id 0 ends a probe run).  A key
  * holds the name with its letters lowercased and, in fold[], 0x20 at each
  * letter, so (byte | fold) == lower is an exact ASCII case-insensitive match
- * of any byte. */
+ * of any byte.  A name shorter than 16 bytes is followed in lower[] by the
+ * ":" that ends it on the line and then by 0xff in both arrays, which any
+ * byte matches: 16 bytes read from a name's start match all 16 exactly when
+ * they hold that name and its colon. */
 #define SIPKIT__HDR_HASH_SIZE 256
 #define SIPKIT__HDR_KEY_MAX 32 /* the longest name, rounded up to 16 */
 
