@@ -328,7 +328,6 @@ dispatchers.timer = function(_, fn, what)
   return true
 end
 
-
 -- Run ready tasks until none is left, so a task just spawned reaches its
 -- first wait (say ua:accept) before the loop reads the sockets; after
 -- MAX_ROUNDS rounds the loop gets a turn anyway, so tasks that keep

@@ -542,7 +542,7 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
   else
     while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
       a++;
-  if (b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF; b[-1] is the colon when b == a */
+  if (b[-1] <= ' ') /* bytes below SP here: HTAB, CR, LF; b > colon, so b[-1] is in the line */
     while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
       b--;
 

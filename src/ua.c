@@ -991,8 +991,6 @@ static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const ch
   return rc;
 }
 
-/* §13.2.2.4: the ACK for a 2xx, built once per INVITE and sent again for
- * every retransmission of the 2xx. */
 /* §13.2.2.4: an ACK for each 2xx, built from the dialog each time (a new
  * branch: the ACK of a 2xx is a transaction of its own) rather than
  * kept for the whole call, as 2xx retransmissions are rare. */

@@ -303,6 +303,16 @@ static size_t peer_recv(env *e, int fd, char *out, size_t cap, int ms) {
   return 0;
 }
 
+/* alice sends an INVITE to uri (a raw socket fd, which must receive it
+ * into inv); its responses are recorded in r. */
+static void alice_invites(env *e, agent *alice, const char *uri, int fd, result *r, char *inv,
+                          size_t cap) {
+  memset(r, 0, sizeof *r);
+  sipkit_req_opts o = {.method = "INVITE", .uri = uri};
+  assert_int_equal(sipkit_ua_request(alice->ua, &o, on_resp, r, NULL, NULL), SIPKIT_EOK);
+  assert_true(peer_recv(e, fd, inv, cap, 3000) > 0);
+}
+
 static void peer_send(int fd, const sipkit_ua *ua, const char *text) {
   struct sockaddr_in to;
   memset(&to, 0, sizeof to);
@@ -362,10 +372,7 @@ static void test_forked_invite(void **state) {
   char uri[64], buf[4096], inv[4096], t[4096], extra[128], v[256];
   snprintf(uri, sizeof uri, "sip:bob@127.0.0.1:%d", pa);
   result r;
-  memset(&r, 0, sizeof r);
-  sipkit_req_opts o = {.method = "INVITE", .uri = uri};
-  assert_int_equal(sipkit_ua_request(alice.ua, &o, on_resp, &r, NULL, NULL), SIPKIT_EOK);
-  assert_true(peer_recv(&e, fd_a, inv, sizeof inv, 3000) > 0);
+  alice_invites(&e, &alice, uri, fd_a, &r, inv, sizeof inv);
   char want[128], from_tag_line[256];
   snprintf(want, sizeof want, "INVITE %s SIP/2.0", uri);
   assert_string_equal(first_line(inv, v, sizeof v), want);
@@ -438,10 +445,7 @@ static void test_2xx_retransmission_acked(void **state) {
   char uri[64], inv[4096], ok[4096], extra[128], acks[2][4096], v[256], w[256], want[128];
   snprintf(uri, sizeof uri, "sip:bob@127.0.0.1:%d", pb);
   result r;
-  memset(&r, 0, sizeof r);
-  sipkit_req_opts o = {.method = "INVITE", .uri = uri};
-  assert_int_equal(sipkit_ua_request(alice.ua, &o, on_resp, &r, NULL, NULL), SIPKIT_EOK);
-  assert_true(peer_recv(&e, fd, inv, sizeof inv, 3000) > 0);
+  alice_invites(&e, &alice, uri, fd, &r, inv, sizeof inv);
   snprintf(extra, sizeof extra, "Contact: <sip:bob@127.0.0.1:%d>\r\n", pb);
   respond_text(inv, "SIP/2.0 200 OK", "b", extra, ok, sizeof ok);
   snprintf(want, sizeof want, "ACK sip:bob@127.0.0.1:%d SIP/2.0", pb);
