@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "internal.h" /* the grammar machine, to compare the fast paths with */
 #include "sipkit.h"
 #include "sipkit_build.h"
 #include "strcat.h"
@@ -283,6 +284,183 @@ static void test_validated_line_cache(void **state) {
     }
     start(&b, buf, sizeof buf); /* sip:bob@biloxi.com, every round */
     assert_int_equal(b.len, sizeof "INVITE sip:bob@biloxi.com SIP/2.0\r\n" - 1);
+  }
+}
+
+/* build.c's scans that stand in for the grammar machine (src/build.c) */
+size_t sipkit__build_param_tail(int id, const char *s, size_t n);
+int sipkit__build_call_id_ok(const char *s, size_t n);
+
+/* The grammar machine over the line "Name: value": 0, or 1 with *off the
+ * offset of the error it reports. */
+static int vm_refuses(int id, const char *line, size_t n, uint32_t *off) {
+  struct sipkit__ctx c = {0};
+  c.base = (sipkit__ptr)line;
+  c.end = c.base + n;
+  int rc = sipkit__vm_validate(&c, id, c.base, c.end);
+  if (off)
+    *off = c.err_off;
+  return rc;
+}
+
+/* line = "Name: " value for the canonical name of id */
+static size_t make_line(char *line, size_t cap, int id, const char *v, size_t vn) {
+  static const char *const names[] = {[SIPKIT_HDR_FROM] = "From", [SIPKIT_HDR_TO] = "To",
+                                      [SIPKIT_HDR_VIA] = "Via", [SIPKIT_HDR_CALL_ID] = "Call-ID"};
+  size_t k = (size_t)snprintf(line, cap, "%s: ", names[id]);
+  assert_true(k + vn <= cap);
+  memcpy(line + k, v, vn);
+  return k + vn;
+}
+
+/* The builder must refuse exactly what the grammar machine refuses, at the
+ * same offset, whether the line is new, repeated or reaches the machine
+ * only through a scan; the cache makes every round after the first differ. */
+static void expect_as_machine(int id, const char *v, size_t vn) {
+  char line[600], buf[1024];
+  size_t n = make_line(line, sizeof line, id, v, vn);
+  uint32_t off = 0;
+  int refused = vm_refuses(id, line, n, &off);
+  for (int round = 0; round < 2; round++) {
+    sipkit_builder b;
+    start(&b, buf, sizeof buf);
+    int rc = sipkit_builder_header(&b, id, v, vn);
+    if ((rc != SIPKIT_EOK) != (refused != 0) || (refused && b.err.offset != off))
+      print_error("%.*s: builder %s at %u, machine %s at %u\n", (int)n, line,
+                  sipkit_err_name(rc), b.err.offset, refused ? "refuses" : "accepts", off);
+    assert_int_equal(rc != SIPKIT_EOK, refused != 0);
+    if (refused)
+      assert_int_equal(b.err.offset, off);
+  }
+}
+
+/* The tail scan: a line whose part before the tail the machine accepts is
+ * accepted whole by the machine, over heads of every shape the three
+ * headers take (valid and not) and tails valid and not; and the builder
+ * agrees with the machine on each. */
+static void test_param_tail_scan(void **state) {
+  (void)state;
+  static const char *const from_heads[] = {
+      "<sip:a@b>", "\"Al\" <sip:alice@atlanta.com>", "Al <sip:a@b.com:5060>", "sip:a@b",
+      "sip:a@b;x", "sip:a@b;x=y", "sip:a@b?h=v", "sip:a@b:5060", "<sip:a@b>;tag=1",
+      "<sip:a@b>;x=\"q;r\"", "<sip:a@b> ", "<tel:+1-555>", "tel:+1555", "sip:a@[::1]",
+      "<sip:a@b>;p=[::1]", "<sip:a@b;lr>", "*", "", "<sip:a@b", "sip:", "<sip:a@b>;",
+      "<sip:a@b>;=x", "<sip:a@b>;x=", "\"a;b\"<sip:x@y>", "<sip:a@b>;x=y=z", "sip:a@b c",
+      "<sip:a@b>,<sip:c@d>", "<sip:a@b>;x=\"q", "http://x/y", "sip:%61@b", "sip:a@b;tag",
+      "<sips:a@b>;tag=x;tag=y", "<sip:a@b> ;x", "sip:a@b.", "sip:a@1.2.3.4",
+  };
+  static const char *const via_heads[] = {
+      "SIP/2.0/UDP host", "SIP/2.0/UDP 1.2.3.4:5060", "SIP/2.0/UDP [::1]:5060",
+      "SIP/2.0/UDP h;branch=z9hG4bK1", "SIP/2.0/UDP h;received=1.2.3.4", "SIP/2.0/UDP h;ttl=1",
+      "SIP/2.0/UDP h;maddr=1.2.3.4", "SIP/2.0/UDP h, SIP/2.0/TCP g", "SIP/2.0/UDP h ",
+      "SIP/2.0/UDP h;rport", "SIP/2.0/UDP h;rport=5060", "SIP/2.0/UDP h:", "SIP/2.0/UDP",
+      "SIP/2.0/UDP h;received=1.2.3", "SIP/2.0/UDP h.", "SIP/2.0/UDP h;x=\"y\"", "garbage",
+      "SIP/2.0/UDP h;", "SIP/2.0/UDP h;ttl=1234", "SIP/2.0/UDP 127.0.0.1:58658",
+      "SIP/2.0/UDP h:99999", "SIP/2.0/UDP h;x=[::1]", "SIP/2.0/UDP h:5060;", "",
+  };
+  static const char *const tails[] = {
+      ";tag=x", ";branch=z9hG4bK-1-2", ";rport", ";received=abc", ";received=1.2.3.4",
+      ";ttl=abcd", ";ttl=1", ";ttl=", ";maddr=x", ";lr", ";tag=a;tag=b", ";a=b;c", ";x=%",
+      ";~", ";rport;branch=z9hG4bK4041", ";branch=z9hG4bK9f13;rport", ";=", ";a=", ";=a",
+      ";a==b", ";;a", ";a;", ";a=b=c", ";rport=x", ";rport=12", ";expires=3600", ";q=0.5",
+      ";q=x", ";tag=2844SIPpTag0010", "a;b", "x", ";x=y;", ";'`!%*_+-.~",
+  };
+  const struct {
+    int id;
+    const char *const *heads;
+    size_t count;
+  } sets[] = {
+      {SIPKIT_HDR_FROM, from_heads, sizeof from_heads / sizeof *from_heads},
+      {SIPKIT_HDR_TO, from_heads, sizeof from_heads / sizeof *from_heads},
+      {SIPKIT_HDR_VIA, via_heads, sizeof via_heads / sizeof *via_heads},
+  };
+  char v[300], line[600];
+  size_t scanned = 0;
+  for (size_t s = 0; s < sizeof sets / sizeof *sets; s++)
+    for (size_t h = 0; h < sets[s].count; h++)
+      for (size_t t = 0; t <= sizeof tails / sizeof *tails; t++) {
+        const char *tail = t < sizeof tails / sizeof *tails ? tails[t] : "";
+        size_t vn = (size_t)snprintf(v, sizeof v, "%s%s", sets[s].heads[h], tail);
+        size_t n = make_line(line, sizeof line, sets[s].id, v, vn);
+        size_t k = sipkit__build_param_tail(sets[s].id, line, n);
+        assert_true(k <= n);
+        if (k < n && !vm_refuses(sets[s].id, line, k, NULL)) {
+          scanned++;
+          if (vm_refuses(sets[s].id, line, n, NULL))
+            print_error("head %.*s accepted, %s refused\n", (int)k, line, line);
+          assert_int_equal(vm_refuses(sets[s].id, line, n, NULL), 0);
+        }
+        expect_as_machine(sets[s].id, v, vn);
+      }
+  assert_true(scanned > 500); /* the scan does stand in for the machine */
+  /* the lines a UA writes in every call take the scan */
+  static const char *const typical[] = {
+      "Via: SIP/2.0/UDP 127.0.0.1:58658;rport;branch=z9hG4bK40413449f54c39e98b46e2bb11ab24a9",
+      "Via: SIP/2.0/UDP 127.0.0.1:27610;branch=z9hG4bK-2844-10-7",
+      "From: <sip:alice@127.0.0.1>;tag=8a17ab10b0419a65",
+      "To: service <sip:service@127.0.0.1:27600>;tag=8b23a10885ec10f9",
+  };
+  static const char *const typical_head[] = {
+      "Via: SIP/2.0/UDP 127.0.0.1:58658", "Via: SIP/2.0/UDP 127.0.0.1:27610",
+      "From: <sip:alice@127.0.0.1>", "To: service <sip:service@127.0.0.1:27600>"};
+  static const int typical_id[] = {SIPKIT_HDR_VIA, SIPKIT_HDR_VIA, SIPKIT_HDR_FROM, SIPKIT_HDR_TO};
+  for (size_t i = 0; i < 4; i++)
+    assert_int_equal(sipkit__build_param_tail(typical_id[i], typical[i], strlen(typical[i])),
+                     strlen(typical_head[i]));
+  /* other headers have no such tail (Contact: * takes no params) */
+  assert_int_equal(sipkit__build_param_tail(SIPKIT_HDR_CONTACT, S("Contact: *;x=y")), 14);
+
+  /* random lines: edits of the heads and tails above, any byte */
+  unsigned seed = 7;
+  for (int i = 0; i < 20000; i++) {
+    size_t s = (size_t)rand_r(&seed) % 3;
+    size_t h = (size_t)rand_r(&seed) % sets[s].count;
+    size_t t = (size_t)rand_r(&seed) % (sizeof tails / sizeof *tails);
+    size_t vn = (size_t)snprintf(v, sizeof v, "%s%s", sets[s].heads[h], tails[t]);
+    for (int e = rand_r(&seed) % 3; e >= 0 && vn; e--) {
+      size_t at = (size_t)rand_r(&seed) % vn;
+      static const char pick[] = ";=;=a.-:@<>\" \t,/[]?%";
+      v[at] = rand_r(&seed) % 4 ? pick[rand_r(&seed) % (sizeof pick - 1)]
+                                : (char)(1 + rand_r(&seed) % 255);
+    }
+    size_t n = make_line(line, sizeof line, sets[s].id, v, vn);
+    size_t k = sipkit__build_param_tail(sets[s].id, line, n);
+    if (k < n && !vm_refuses(sets[s].id, line, k, NULL)) {
+      if (vm_refuses(sets[s].id, line, n, NULL))
+        print_error("head %.*s accepted, %.*s refused\n", (int)k, line, (int)n, line);
+      assert_int_equal(vm_refuses(sets[s].id, line, n, NULL), 0);
+    }
+    if (i % 16 == 0 && !memchr(v, '\r', vn) && !memchr(v, '\n', vn))
+      expect_as_machine(sets[s].id, v, vn);
+  }
+}
+
+/* The Call-ID scan accepts only what the machine accepts, every byte in
+ * every place, and it takes the Call-IDs UAs write. */
+static void test_call_id_scan(void **state) {
+  (void)state;
+  char v[8], line[64];
+  for (int ch = 0; ch < 256; ch++)
+    for (int at = 0; at < 4; at++) {
+      memcpy(v, at == 3 ? "a@b" : "abc", 3);
+      if (at < 3)
+        v[at] = (char)ch;
+      else
+        v[1] = (char)ch, v[0] = '@';
+      size_t n = make_line(line, sizeof line, SIPKIT_HDR_CALL_ID, v, 3);
+      if (sipkit__build_call_id_ok(v, 3))
+        assert_int_equal(vm_refuses(SIPKIT_HDR_CALL_ID, line, n, NULL), 0);
+      if (ch != '\r' && ch != '\n')
+        expect_as_machine(SIPKIT_HDR_CALL_ID, v, 3);
+    }
+  static const char *const ok[] = {"a84b4c76e66710", "10-2844@127.0.0.1", "a@b",
+                                   "06743f222d22bfcd577109af4741c121", "x'`!%*_+-.~y"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    assert_int_equal(sipkit__build_call_id_ok(ok[i], strlen(ok[i])), 1);
+  static const char *const no[] = {"", "@", "@a", "a@", "a@b@c", "a b", "a(b)"};
+  for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+    assert_int_equal(sipkit__build_call_id_ok(no[i], strlen(no[i])), 0);
+    expect_as_machine(SIPKIT_HDR_CALL_ID, no[i], strlen(no[i]));
   }
 }
 
@@ -1758,6 +1936,8 @@ int main(void) {
       cmocka_unit_test(test_reason_phrases),
       cmocka_unit_test(test_strcat),
       cmocka_unit_test(test_validated_line_cache),
+      cmocka_unit_test(test_param_tail_scan),
+      cmocka_unit_test(test_call_id_scan),
       cmocka_unit_test(test_injection),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_generators),
