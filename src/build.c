@@ -48,7 +48,9 @@ static void out(sipkit_builder *b, const char *p, size_t n) {
       b->err.rule = "";
       return;
     }
-    size_t ncap = b->cap ? b->cap : 256;
+    /* one allocation for most messages (a request or response with SDP
+     * is 500-900 bytes); a kept message is shrunk to fit by its owner */
+    size_t ncap = b->cap ? b->cap : 1024;
     while (ncap < b->len + n)
       ncap *= 2;
     char *nb = realloc(b->buf, ncap);
@@ -302,8 +304,8 @@ static int known_valid(int id, const char *s, size_t n) {
 }
 
 /* Validate the header line l ("Name: value", no CRLF) against the rule of
- * id and append it with its CRLF. */
-static int commit(sipkit_builder *b, int id, const line *l) {
+ * id and append it with its CRLF (written after l->n). */
+static int commit(sipkit_builder *b, int id, line *l) {
   const char *rule = sipkit__hdr_info[id].rule;
   if (hard_error(b)) /* sticky: every line goes through here */
     return b->code;
@@ -319,8 +321,13 @@ static int commit(sipkit_builder *b, int id, const line *l) {
                   c.err_rule && *c.err_rule ? c.err_rule : rule);
     valid_remember(valid_set_of((unsigned)id, l->s, l->n), (unsigned)id, l->s, l->n);
   }
-  out(b, l->s, l->n);
-  out(b, "\r\n", 2);
+  if (l->n + 2 <= sizeof l->s) { /* one copy: the CRLF joins the line */
+    memcpy(l->s + l->n, "\r\n", 2);
+    out(b, l->s, l->n + 2);
+  } else {
+    out(b, l->s, l->n);
+    out(b, "\r\n", 2);
+  }
   return b->code;
 }
 
@@ -332,16 +339,23 @@ static int check_header_call(sipkit_builder *b) {
   return SIPKIT_EOK;
 }
 
+/* CR, LF and NUL (injection), and SP, HTAB, '<' and '>', which would end
+ * a URI inside a line (name-addr). */
+static const unsigned char uri_stop[256] = {
+    [0] = 1, ['\r'] = 1, ['\n'] = 1, [' '] = 1, ['\t'] = 1, ['<'] = 1, ['>'] = 1,
+};
+
 /* Check a URI with the URI machine; off is where it starts in the line
  * (for the error offset).  Returns 0 or the code recorded. */
 static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
                      const char *rule, int request_uri) {
-  size_t bad = find_ctl(uri, n);
-  if (!n || bad < n)
-    return fail(b, SIPKIT_EINVALID_VALUE, off + bad, rule);
-  for (size_t i = 0; i < n; i++)
-    if (uri[i] == ' ' || uri[i] == '\t' || uri[i] == '<' || uri[i] == '>')
-      return fail(b, SIPKIT_EINVALID_VALUE, off + i, rule);
+  size_t i = 0;
+  while (i < n && !uri_stop[(unsigned char)uri[i]])
+    i++;
+  if (!n || i < n) {
+    size_t bad = find_ctl(uri, n); /* a CR, LF or NUL is named before any other byte */
+    return fail(b, SIPKIT_EINVALID_VALUE, off + (bad < n ? bad : i), rule);
+  }
   valid_set *v = valid_set_of(VALID_URI_ID, uri, n);
   if (valid_holds(v, VALID_URI_ID, uri, n))
     return SIPKIT_EOK; /* the same bytes passed below, without headers */
