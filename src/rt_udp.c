@@ -1,7 +1,9 @@
 /* rt_udp.c - UDP sockets (IPv4 / IPv6) under libuv, fault injection on
  * both directions, addresses. */
+#define _GNU_SOURCE /* recvmmsg */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,9 +19,29 @@
 
 #include "rt_internal.h"
 
-/* libuv hands recvmmsg one 64 KiB slot per datagram of the buffer. */
+/* The socket is read here rather than by uv_udp_recv_start: libuv reads
+ * until recvmmsg fails with EAGAIN, one empty system call per wake-up (a
+ * fifth of a call's system calls).  A batch shorter than its slots means
+ * the queue was empty at that moment; epoll is level-triggered, so a
+ * datagram that comes after it wakes the loop again.  The uv_udp_t still
+ * sends.  A uv_poll_t watches a dup of the socket: libuv allows one watcher
+ * per descriptor, and the uv_udp_t watches its own while sends wait in its
+ * queue. */
 #define SIPKIT__RECV_SLOTS 8u
-#define SIPKIT__RECV_SLOT (64u * 1024u)
+#define SIPKIT__RECV_SLOT (64u * 1024u) /* any UDP datagram fits */
+#define SIPKIT__RECV_ROUNDS 4u          /* full batches read per wake-up, as libuv's 32 */
+
+/* The receive side, in the block ua->rbuf points to.  It leaves with its
+ * poll handle's close callback, which libuv runs after the UDP handle's
+ * (closing handles go last in, first out) that frees the UA. */
+typedef struct rx {
+  uv_poll_t poll;
+  int fd; /* the dup the poll watches */
+  struct mmsghdr mm[SIPKIT__RECV_SLOTS];
+  struct iovec iov[SIPKIT__RECV_SLOTS];
+  struct sockaddr_storage from[SIPKIT__RECV_SLOTS];
+  char slot[SIPKIT__RECV_SLOTS][SIPKIT__RECV_SLOT];
+} rx;
 
 /* A datagram held back by an injected delay, in either direction. */
 typedef struct delayed {
@@ -283,43 +305,54 @@ int sipkit__send(sipkit_ua *ua, const struct sockaddr *to, const char *bytes, si
   return wire_send(ua, to, bytes, len) == SIPKIT_EOK ? SIPKIT_EOK : SIPKIT_EIO;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)suggested;
-  sipkit_ua *ua = h->data;
-  *buf = uv_buf_init(ua->rbuf, (unsigned)ua->rbuf_len);
-}
-
 static void deliver(sipkit_ua *ua, const char *bytes, size_t len, const struct sockaddr *addr);
 
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-                    unsigned flags) {
-  sipkit_ua *ua = h->data;
-  sipkit_rt *rt = ua->rt;
-  if ((flags & UV_UDP_MMSG_FREE) || ua->closing)
-    return; /* the buffer is ours */
-  if (nread < 0) {
-    drain_errors(ua); /* a pending ICMP error failed the read */
+static void on_readable(uv_poll_t *p, int status, int events) {
+  (void)events;
+  sipkit_ua *ua = p->data;
+  rx *r = (rx *)(void *)ua->rbuf;
+  if (ua->closing)
     return;
+  if (status < 0) {
+    /* EPOLLERR: an ICMP error waits in the error queue, and libuv stopped
+     * the handle.  Datagrams may wait too. */
+    drain_errors(ua);
+    if (ua->closing || uv_poll_start(p, UV_READABLE, on_readable) != 0)
+      return;
   }
-  if (!addr) {
-    /* libuv read until EAGAIN.  The error queue needs reading only when
-     * this wake-up brought no datagram: an entry keeps the socket
-     * readable (epoll is level-triggered here), so a queue we skip now
-     * wakes the loop again at once with nothing to read, and is read
-     * then.  Reading it after every burst cost a recvmsg per wake-up. */
-    if (!ua->read_some)
-      drain_errors(ua);
-    ua->read_some = 0;
-    return;
+  unsigned got = 0;
+  for (unsigned round = 0; round < SIPKIT__RECV_ROUNDS; round++) {
+    for (unsigned i = 0; i < SIPKIT__RECV_SLOTS; i++) {
+      r->iov[i].iov_base = r->slot[i];
+      r->iov[i].iov_len = sizeof r->slot[i];
+      memset(&r->mm[i].msg_hdr, 0, sizeof r->mm[i].msg_hdr);
+      r->mm[i].msg_hdr.msg_name = &r->from[i];
+      r->mm[i].msg_hdr.msg_namelen = sizeof r->from[i];
+      r->mm[i].msg_hdr.msg_iov = &r->iov[i];
+      r->mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(r->fd, r->mm, SIPKIT__RECV_SLOTS, 0, NULL);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      /* A pending ICMP error failed the read; or nothing came, which
+       * without an error queue entry is a spurious wake-up. */
+      if (errno != EAGAIN || !got)
+        drain_errors(ua);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      if (ua->closing)
+        return;
+      if (r->mm[i].msg_hdr.msg_flags & MSG_TRUNC)
+        ua->rt->st.oversize++;
+      else if (r->mm[i].msg_len)
+        deliver(ua, r->slot[i], r->mm[i].msg_len, (const struct sockaddr *)&r->from[i]);
+    }
+    got += (unsigned)n;
+    if ((unsigned)n < SIPKIT__RECV_SLOTS)
+      return; /* the queue is drained */
   }
-  ua->read_some = 1;
-  if (nread == 0)
-    return;
-  if (flags & UV_UDP_PARTIAL) {
-    rt->st.oversize++;
-    return;
-  }
-  deliver(ua, buf->base, (size_t)nread, addr);
 }
 
 /* One datagram read from the socket: size limit, statistics, receive
@@ -371,6 +404,21 @@ void sipkit__ua_inject(sipkit_ua *ua, const char *bytes, size_t len, const struc
   deliver(ua, bytes, len, from);
 }
 
+static void rx_closed(uv_handle_t *h) {
+  rx *r = SIPKIT__CONTAINER((uv_poll_t *)h, rx, poll);
+  close(r->fd);
+  free(r);
+}
+
+/* The poll handle takes the receive block with it (ua->rbuf no longer
+ * owns it): its close callback runs after the UA is freed. */
+static void rx_close(sipkit_ua *ua) {
+  rx *r = (rx *)(void *)ua->rbuf;
+  ua->rbuf = NULL;
+  ua->rbuf_len = 0;
+  uv_close((uv_handle_t *)&r->poll, rx_closed);
+}
+
 int sipkit__udp_open(sipkit_ua *ua, const char *bind_to, int reuseport, int *sys_err) {
   struct sockaddr_storage ss;
   sipkit_rt *rt = ua->rt;
@@ -401,21 +449,35 @@ int sipkit__udp_open(sipkit_ua *ua, const char *bind_to, int reuseport, int *sys
   socklen_t sl = sizeof ua->local;
   if (getsockname(fd, (struct sockaddr *)&ua->local, &sl) != 0)
     goto fail;
-  ua->rbuf_len = SIPKIT__RECV_SLOTS * SIPKIT__RECV_SLOT;
-  ua->rbuf = malloc(ua->rbuf_len);
-  if (!ua->rbuf) {
+  rx *r = malloc(sizeof *r);
+  if (!r) {
     close(fd);
     return SIPKIT_ENO_MEMORY;
   }
-  /* recvmmsg: libuv fills one 64 KiB slot of rbuf per datagram. */
-  uv_udp_init_ex(rt->loop, &ua->udp, AF_UNSPEC | UV_UDP_RECVMMSG);
+  r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (r->fd < 0) {
+    free(r);
+    goto fail;
+  }
+  ua->rbuf = (char *)r;
+  ua->rbuf_len = sizeof *r;
+  uv_udp_init(rt->loop, &ua->udp);
   ua->udp.data = ua;
-  int rc = uv_udp_open(&ua->udp, fd);
+  int rc = uv_udp_open(&ua->udp, fd), polling = 0;
   if (rc == 0)
-    rc = uv_udp_recv_start(&ua->udp, on_alloc, on_recv);
+    rc = uv_poll_init(rt->loop, &r->poll, r->fd);
+  if (rc == 0) {
+    polling = 1;
+    r->poll.data = ua;
+    rc = uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  }
   if (rc != 0) {
     if (sys_err)
       *sys_err = rc;
+    if (polling)
+      rx_close(ua);
+    else
+      close(r->fd); /* ua->rbuf goes with ua */
     ua->closing = 2; /* the close callback frees ua, the caller must not */
     uv_close((uv_handle_t *)&ua->udp, sipkit__ua_free_cb);
     return SIPKIT_EIO;
@@ -430,6 +492,8 @@ fail:
 }
 
 void sipkit__udp_close(sipkit_ua *ua) {
+  if (ua->closing && ua->rbuf)
+    rx_close(ua); /* sipkit_ua_close: the UDP handle closes next */
   while (!sipkit__list_empty(&ua->delayed)) {
     delayed *d = SIPKIT__CONTAINER(ua->delayed.next, delayed, link);
     sipkit__list_del(&d->link);
