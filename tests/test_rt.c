@@ -655,6 +655,40 @@ static void test_drop_recv_traced(void **state) {
   peer_close(&p);
 }
 
+/* rt_udp.c reads the socket in batches of 8, 4 batches a wake-up: a
+ * queue of 42 datagrams is read as 32 in the first turn (a full batch
+ * reads on) and the rest in the next; an empty datagram is no datagram. */
+static void test_receive_batches(void **state) {
+  (void)state;
+  sipkit_rt_config cfg;
+  sipkit_rt_config_default(&cfg);
+  cfg.drop_recv = 1.0; /* counted, traced, never answered */
+  peer p;
+  peer_open(&p, &cfg);
+  trace_count c = {0, 0, 0, 0};
+  sipkit_rt_set_trace(p.rt, count_trace, &c);
+  for (int i = 0; i < 42; i++) {
+    char d[64];
+    int n = i == 0 ? 0 : snprintf(d, sizeof d, "datagram %d", i);
+    assert_int_equal(sendto(p.fd, d, (size_t)n, 0, (struct sockaddr *)&p.ua_addr,
+                            sizeof p.ua_addr),
+                     n);
+  }
+  sipkit_rt_stats st;
+  sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
+  sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.datagrams_in, 31);
+  sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
+  sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.datagrams_in, 41);
+  assert_int_equal(c.dropped_recv, 41);
+  sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT); /* nothing more */
+  sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.datagrams_in, 41);
+  assert_int_equal(st.oversize, 0);
+  peer_close(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fault_sequence_pinned),
@@ -671,6 +705,7 @@ int main(void) {
       cmocka_unit_test(test_response_routing),
       cmocka_unit_test(test_request_shape_and_stats),
       cmocka_unit_test(test_drop_recv_traced),
+      cmocka_unit_test(test_receive_batches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
