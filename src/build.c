@@ -304,14 +304,15 @@ static int known_valid(int id, const char *s, size_t n) {
 }
 
 /* Validate the header line l ("Name: value", no CRLF) against the rule of
- * id and append it with its CRLF (written after l->n). */
-static int commit(sipkit_builder *b, int id, line *l) {
+ * id and append it with its CRLF (written after l->n).  Its first clean
+ * bytes are known to hold no CR or LF. */
+static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
   const char *rule = sipkit__hdr_info[id].rule;
   if (hard_error(b)) /* sticky: every line goes through here */
     return b->code;
   if (l->over)
     return fail(b, SIPKIT_ELINE_TOO_LONG, sizeof l->s, rule);
-  size_t bad = find_crlf(l->s, l->n);
+  size_t bad = clean + find_crlf(l->s + clean, l->n - clean);
   if (bad < l->n) /* the grammar allows folds; a builder never writes one */
     return fail(b, SIPKIT_EINVALID_VALUE, bad, rule);
   if (!known_valid(id, l->s, l->n)) {
@@ -330,6 +331,8 @@ static int commit(sipkit_builder *b, int id, line *l) {
   }
   return b->code;
 }
+
+static int commit(sipkit_builder *b, int id, line *l) { return commit_from(b, id, l, 0); }
 
 static int check_header_call(sipkit_builder *b) {
   if (hard_error(b))
@@ -800,13 +803,15 @@ static int copy_value(sipkit_builder *b, int id, const char *buf,
   put_name(&l, id);
   size_t room = sizeof l.s - l.n;
   const char *v = buf + h->value.off;
-  size_t n;
+  size_t n, clean = 0;
   /* A value without a line end has no fold: it is copied as is, which is
-   * what sipkit_unfold would write, without its byte-by-byte pass. */
+   * what sipkit_unfold would write, without its byte-by-byte pass; and
+   * commit need not look for a line end in it again. */
   if (!memchr(v, '\n', h->value.len) && !memchr(v, '\r', h->value.len)) {
     n = h->value.len;
     if (n <= room)
       memcpy(l.s + l.n, v, n);
+    clean = l.n + n;
   } else {
     n = sipkit_unfold(buf, h->value, l.s + l.n, room);
   }
@@ -815,7 +820,7 @@ static int copy_value(sipkit_builder *b, int id, const char *buf,
   else
     l.n += n;
   put(&l, suffix, suffix_len);
-  return commit(b, id, &l);
+  return commit_from(b, id, &l, l.over ? 0 : clean);
 }
 
 static int copy_all(sipkit_builder *b, const sipkit_msg *m, const char *buf,
