@@ -194,9 +194,16 @@ static valid_set *valid_set_of(unsigned id, const char *s, size_t n) {
     h = (h ^ w) * k;
     h ^= h >> 32;
   }
-  w = 0;
-  memcpy(&w, s + i, n - i);
-  h = (h ^ w) * k;
+  if (i < n) {
+    if (n >= 8) {
+      memcpy(&w, s + n - 8, 8); /* the last 8, overlapping: one load, no memcpy call */
+    } else {
+      w = 0;
+      for (size_t j = i; j < n; j++)
+        w = w << 8 | (unsigned char)s[j];
+    }
+    h = (h ^ w) * k;
+  }
   return &valid_cache[(h >> 32) % VALID_SETS];
 }
 
