@@ -162,6 +162,48 @@ static void push_unescaped(lua_State *L, const char *p, size_t n) {
   luaL_pushresult(&b);
 }
 
+/* A body as a string shared with the messages that carried the same
+ * bytes.  A call keeps its peer's SDP (call.remote_sdp) for as long as it
+ * is up, and under load every call's is the same offer or answer: one
+ * string for all of them instead of a copy each.  A few slots (picked by
+ * a sample of the bytes, then compared in full) in a registry table; a
+ * short string is interned by Lua anyway. */
+#define BODY_SLOTS 16
+static const char body_key = 0;
+
+static void push_body(lua_State *L, const char *p, size_t n) {
+  uint64_t h = n, w;
+  size_t kn;
+  const char *kept;
+  int i, slot;
+  if (n <= 40) {
+    lua_pushlstring(L, p, n);
+    return;
+  }
+  for (i = 0; i < 4; i++) {
+    memcpy(&w, p + (n - 8) * (size_t)i / 3, sizeof w);
+    h = (h ^ w) * 0x9E3779B97F4A7C15u;
+  }
+  slot = (int)(h >> 60) + 1;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &body_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, BODY_SLOTS, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &body_key);
+  }
+  lua_rawgeti(L, -1, slot);
+  kept = lua_tolstring(L, -1, &kn);
+  if (kept && kn == n && memcmp(kept, p, n) == 0) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_pushlstring(L, p, n);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, slot);
+  lua_remove(L, -2);
+}
+
 /* ------------------------------------------------------------------ */
 /* URIs                                                                */
 
@@ -219,14 +261,16 @@ static int l_uri(lua_State *L) {
  * (user value 3), its parse: the sipkit_msg and the header entries, 160
  * bytes each, most of a message's weight.  A call holds its INVITE
  * for its whole life, mostly untouched, so only the messages parsed most
- * recently keep their entries (a ring of MSG_RING in the registry); an
- * older one lets them go and parses its bytes again when next read. */
+ * recently keep their entries (a ring of MSG_RING in the registry, which
+ * does not keep the messages themselves alive); an older one lets them go
+ * and parses its bytes again when next read. */
 typedef struct lmsg {
   const char *buf; /* the bytes of user value 1 */
   size_t len;
   unsigned flags;  /* of the first parse, for the next ones */
   int slot;        /* its place in the ring while it has its parse */
   uint32_t size;   /* msg->size, kept without the parse */
+  uint8_t has_sdp; /* msg:_has_sdp(): 0 not asked yet, 1 no, 2 yes */
   sipkit_msg *msg; /* the parse (user value 3), NULL when let go */
 } lmsg;
 
@@ -969,7 +1013,7 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
   switch (k[0]) {
   case 'b':
     if (strcmp(k, "body") == 0) {
-      push_span(L, b, g->body);
+      push_body(L, SIPKIT_SPAN_PTR(b, g->body), g->body.len);
       return 1;
     }
     break;
@@ -1127,11 +1171,13 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
 }
 
 /* __index: methods first, then the cache, then a field made from the
- * spans and cached (a table is built once while someone holds it, so
- * msg.via[1] and msg.via[2] see the same table).  Upvalues: the method
- * table, the cache's metatable and the msg metatable, so a field costs no
- * look-up by name in the registry or the metatable (a script reads
- * several fields of every message). */
+ * spans.  Tables are cached (one is built once while someone holds it, so
+ * msg.via[1] and msg.via[2] see the same table); strings and numbers are
+ * made again on each access, so a message whose fields are only strings
+ * (most of those a call keeps) has no cache table at all.  Upvalues: the
+ * method table, the cache's metatable and the msg metatable, so a field
+ * costs no look-up by name in the registry or the metatable (a script
+ * reads several fields of every message). */
 #define MSG_INDEX_METHODS lua_upvalueindex(1)
 #define MSG_INDEX_CACHE_MT lua_upvalueindex(2)
 #define MSG_INDEX_MT lua_upvalueindex(3)
@@ -1144,31 +1190,34 @@ static int msg_index(lua_State *L) {
   lua_pushvalue(L, 2);
   if (lua_rawget(L, MSG_INDEX_METHODS) != LUA_TNIL)
     return 1;
+  lua_settop(L, 2);
   if (lua_type(L, 2) != LUA_TSTRING)
     return lua_pushnil(L), 1;
   k = lua_tostring(L, 2);
-  if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, 1, UV_CACHE) == LUA_TTABLE) { /* index 3 */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, 3) != LUA_TNIL)
+      return 1;
     lua_pop(L, 1);
-    lua_newtable(L);
-    /* Weak values: a table field nobody holds any more (msg.from of a
-     * message kept for the whole call) is collected and made again on
-     * the next access, instead of living as long as the message. */
-    lua_pushvalue(L, MSG_INDEX_CACHE_MT);
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, UV_CACHE);
   }
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, -2) != LUA_TNIL)
-    return 1;
-  lua_pop(L, 1);
   msg_parsed(L, 1, m); /* a field is made from the entries */
   if (!msg_field(L, m, k))
     return lua_pushnil(L), 1;
-  if (!lua_isnil(L, -1)) {
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    if (!lua_istable(L, 3)) {
+      lua_newtable(L);
+      /* Weak values: a table field nobody holds any more (msg.from of a
+       * message kept for the whole call) is collected and made again on
+       * the next access, instead of living as long as the message. */
+      lua_pushvalue(L, MSG_INDEX_CACHE_MT);
+      lua_setmetatable(L, -2);
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, UV_CACHE);
+      lua_replace(L, 3);
+    }
     lua_pushvalue(L, 2);
     lua_pushvalue(L, -2);
-    lua_rawset(L, -4);
+    lua_rawset(L, 3);
   }
   return 1;
 }
@@ -1893,24 +1942,15 @@ SIPKIT_LUA_API int sipkit_lua_run_module(const char *module, const char *path,
 /* msg:_has_sdp() -> whether msg.sdp would be a table: an application/sdp
  * body that parses.  For the façade, which only asks whether there is an
  * offer: msg.sdp builds some twenty tables for it.  The answer is kept in
- * the msg's field cache. */
+ * the msg itself. */
 static int msg_has_sdp(lua_State *L) {
-  lmsg *m = check_msg(L);
+  lmsg *m = (lmsg *)check_self(L, MSG_MT);
   sipkit_sdp *s;
   sipkit_error e;
   int has = 0;
-  if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, UV_CACHE);
-  }
-  if (lua_getfield(L, -1, "sdp") != LUA_TNIL)
-    return lua_pushboolean(L, 1), 1;
-  lua_pop(L, 1);
-  if (lua_getfield(L, -1, "_has_sdp") != LUA_TNIL) /* msg._has_sdp finds the method first */
-    return 1;
-  lua_pop(L, 1);
+  if (m->has_sdp)
+    return lua_pushboolean(L, m->has_sdp == 2), 1;
+  msg_parsed(L, 1, m);
   if (ctype_is(m, "application", "sdp") && m->msg->body.len) {
     const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
     has = sdp_memo_has(body, m->msg->body.len);
@@ -1924,9 +1964,8 @@ static int msg_has_sdp(lua_State *L) {
         sdp_memo_parsed(body, m->msg->body.len);
     }
   }
+  m->has_sdp = has ? 2 : 1;
   lua_pushboolean(L, has);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "_has_sdp");
   return 1;
 }
 
@@ -1974,6 +2013,7 @@ typedef struct lrt {
   lua_State *L;     /* the thread inside step(); NULL outside */
   int dispatch_ref; /* the dispatchers: kind -> function(id, ...) -> boolean */
   int error_ref;    /* error raised by the dispatcher, LUA_NOREF if none */
+  const void *event; /* the UA callback's arguments while it is dispatched */
 } lrt;
 
 /* User values of a timer: the rt (which outlives its timers), then the
@@ -2075,6 +2115,7 @@ static int l_rt_new(lua_State *L) {
   r->L = NULL;
   r->dispatch_ref = LUA_NOREF;
   r->error_ref = LUA_NOREF;
+  r->event = NULL;
   luaL_setmetatable(L, RT_MT);
   sipkit_rt_config_default(&cfg);
   if (lua_istable(L, 2)) {
@@ -2220,9 +2261,16 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
+#ifdef SIPKIT_LUA_UA
+static int rt_event_msg(lua_State *L);
+#endif
 static const luaL_Reg rt_methods[] = {
     {"step", rt_step}, {"now", rt_now}, {"timer", rt_timer},
-    {"stats", rt_stats}, {"close", rt_close}, {NULL, NULL}};
+    {"stats", rt_stats}, {"close", rt_close},
+#ifdef SIPKIT_LUA_UA
+    {"event_msg", rt_event_msg},
+#endif
+    {NULL, NULL}};
 static const luaL_Reg rt_meta[] = {
     {"__gc", rt_close}, {"__close", rt_close}, {"__tostring", rt_tostring},
     {NULL, NULL}};
@@ -2357,13 +2405,19 @@ typedef struct ua_cb_args {
 static int dispatch_ua(lua_Integer id, const char *kind,
                        int (*push)(lua_State *L, rt_event *ev), ua_cb_args *a) {
   rt_event ev;
+  const void *outer;
+  int rc;
   memset(&ev, 0, sizeof ev);
   ev.r = a->u->r;
   ev.kind = kind;
   ev.id = id;
   ev.push = push;
   ev.ctx = a;
-  return dispatch(&ev);
+  outer = ev.r->event;
+  ev.r->event = a;
+  rc = dispatch(&ev);
+  ev.r->event = outer;
+  return rc;
 }
 
 static int push_request_args(lua_State *L, rt_event *ev) {
@@ -2614,12 +2668,29 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
                             sipkit_dlg *dlg, const sipkit_msg *msg,
                             const char *buf, size_t len);
 
+/* ("response", id, status, dlg, msg): msg nil for a provisional
+ * response, which most requests ignore (a copy and a parse for nothing);
+ * the dispatcher asks rt:event_msg() for it when it has a use. */
 static int push_response_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   lua_pushinteger(L, a->status);
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->msg, a->buf, a->len);
+  if (a->status >= 200)
+    push_msg_copy(L, a->msg, a->buf, a->len);
+  else
+    lua_pushnil(L);
   return 3;
+}
+
+/* rt:event_msg() -> the msg of the UA event being dispatched (made now),
+ * or nil outside a dispatch or for an event without one */
+static int rt_event_msg(lua_State *L) {
+  lrt *r = self_rt(L);
+  const ua_cb_args *a = (const ua_cb_args *)r->event;
+  if (!a)
+    return lua_pushnil(L), 1;
+  push_msg_copy(L, a->msg, a->buf, a->len);
+  return 1;
 }
 
 static void req_response_cb(void *data, sipkit_req *req, int status,
@@ -2972,7 +3043,14 @@ static int preload_load(lua_State *L) {
 SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_checkversion(L);
   create_meta(L, MSG_MT, msg_meta, msg_methods);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  if (!luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_RING_KEY)) {
+    /* weak values: the ring keeps a parse for a message someone holds,
+     * never the message itself (128 of them, dropped by their calls) */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
   lua_pop(L, 1);
   luaL_getmetatable(L, MSG_MT);
   lua_getfield(L, -1, "__index"); /* create_meta's method table */

@@ -752,10 +752,7 @@ function Request:respond(code, opts)
     if not call then -- the first 1xx or 2xx of the dialog: a 180 and then the 200 share it
       call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
       self.new_call = call
-      if m == "INVITE" then
-        call.invite = self.msg
-        if self.msg:_has_sdp() then call.remote_sdp = self.msg.body end
-      end
+      if m == "INVITE" and self.msg:_has_sdp() then call.remote_sdp = self.msg.body end
     end
     if m ~= "INVITE" and code >= 200 then
       call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
@@ -876,6 +873,12 @@ dispatchers.response = function(id, status, dlg, msg)
   local st = run_state
   local p = st.pending[id]
   if not p then return true end
+  -- a provisional response only matters to on_provisional, and its msg
+  -- is made only then
+  if status < 200 then
+    if not p.on_provisional then return true end
+    msg = st.rt:event_msg()
+  end
   if status >= 200 then st.pending[id] = nil end
   local sub = p.subscription
   if sub and status >= 200 and status < 300 and dlg and not sub.dlg then

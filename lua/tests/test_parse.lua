@@ -189,6 +189,31 @@ eq(tostring(old), raw)
 eq(newer[1].cseq, { num = 314159, method = "INVITE" })
 eq(newer[300].contact.uri, "sip:alice@192.0.2.101:5060;transport=udp")
 
+-- The messages that carry the same body share one string: a call keeps
+-- its peer's SDP for as long as it is up, and under load every call's is
+-- the same.  100 bodies held: the array (128 slots of 16 bytes) and no
+-- new string.
+do
+  local held = {}
+  collectgarbage("collect")
+  local before = collectgarbage("count") * 1024
+  for i = 1, 100 do held[i] = assert(sipkit.parse(raw)).body end
+  collectgarbage("collect")
+  local grown = collectgarbage("count") * 1024 - before
+  T.ok(grown <= 128 * 16 + 64, "bodies share one string (grew " .. grown .. " B)")
+  eq(held[100], m.body)
+end
+
+-- The ring of parses keeps no message alive: one nobody holds goes, its
+-- parse and its field cache with it.
+do
+  local w = setmetatable({}, { __mode = "v" })
+  w[1] = assert(sipkit.parse(raw))
+  eq(w[1].from.tag, "1928301774")
+  collectgarbage("collect")
+  eq(w[1], nil, "a message nobody holds is collected")
+end
+
 -- misuse raises
 T.ok(T.raises(sipkit.parse, 42), "parse(42) raises")
 T.ok(T.raises(sipkit.parse, "x", 5), "parse(s, 5) raises")
