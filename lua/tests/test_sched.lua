@@ -49,6 +49,36 @@ sipkit.run(function()
   sipkit.sleep(0.03)
   eq(mb:empty(), true)
 
+  -- a value handed to a waiting task is one value, with or without a timeout
+  sipkit.spawn(function() sipkit.sleep(0.01) mb:put("one") end)
+  eq(select("#", mb:get()), 1)
+  sipkit.spawn(function() sipkit.sleep(0.01) mb:put("two") end)
+  eq(select("#", mb:get(1)), 1)
+
+  -- several waiters: the oldest gets the next value, one that timed out
+  -- leaves the line, close ends the waits left
+  local line = sipkit.mailbox()
+  local got = {}
+  local function taker(tag, timeout)
+    return sipkit.spawn(function()
+      local x, e = line:get(timeout)
+      got[#got + 1] = tag .. "=" .. tostring(x or e.code)
+    end)
+  end
+  local takers = { taker("1"), taker("2", 0.01), taker("3"), taker("4") }
+  sipkit.sleep(0.03)
+  eq(got, { "2=TIMEOUT" })
+  eq(line:waiting(), true)
+  line:put("a")
+  line:put("b")
+  for i = 1, 3 do takers[i]:join(1) end
+  eq(got, { "2=TIMEOUT", "1=a", "3=b" })
+  line:close(sipkit.error("CLOSED", "closed"))
+  takers[4]:join(1)
+  eq(got, { "2=TIMEOUT", "1=a", "3=b", "4=CLOSED" })
+  eq(line:waiting(), false)
+  eq(select("#", line:get()), 2, "a closed mailbox gives nil, err")
+
   local slow = sipkit.spawn(function() sipkit.sleep(5) end)
   local jok, jerr = slow:join(0.01)
   eq({ jok, jerr.code }, { nil, "TIMEOUT" })
