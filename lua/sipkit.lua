@@ -32,7 +32,7 @@ function M.gen_call_id() return core.gen("call_id") end
 
 local pack, unpack = table.pack, table.unpack
 local stdout = io and io.stdout
-local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_create, co_resume = coroutine.create, coroutine.resume
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 
 ---------------------------------------------------------------- errors
@@ -44,12 +44,26 @@ M.timeout_error = timeout_error
 
 ---------------------------------------------------------------- scheduler
 -- One run at a time: a libuv loop (core.rt_new), the tasks, and a FIFO of
--- tasks ready to resume.  A task suspends by yielding SUSPEND; whatever
--- wakes it (a timer, a message, another task) calls its waker, which only
--- queues it: tasks are resumed by the loop below, never from inside a C
--- callback.
+-- tasks ready to resume.  A task suspends by parking (suspend below);
+-- whatever wakes it (a timer, a message, another task) only queues it:
+-- tasks are resumed by the loop below, never from inside a C callback.
 
-local SUSPEND = setmetatable({}, { __name = "sipkit.suspend" })
+-- A waiting task parks: core.park() suspends it in the Lua function that
+-- called park, not inside a C call (coroutine.yield), whose frame would
+-- keep 20 stack slots reserved for as long as the task waits; so the
+-- stack of a task waiting in a shallow frame (an idle call's) shrinks to
+-- its minimum at the next collection (lsipkit.c, l_park).  A parked task
+-- resumes with no values: the wake-up's values come beside the resume.
+local park = core.park
+local parked = false  -- the task just resumed has parked
+local wn, wa, wb = 0  -- the values of the wake-up being resumed (count, two)
+local function suspend()
+  parked = true
+  park()
+  -- the task stops here, before reading what woke it
+  if wn == 1 then return wa end
+  if wn == 2 then return wa, wb end
+end
 
 local run_state -- nil outside sipkit.run
 local current   -- the task being resumed
@@ -161,7 +175,7 @@ local function block(fname, timeout, arm, ctx)
   local wake = waker(t)
   local disarm = arm and arm(wake, ctx)
   local tm = timeout and start_timer(timeout, wake, fname)
-  return unblocked(tm, disarm, co_yield(SUSPEND))
+  return unblocked(tm, disarm, suspend())
 end
 
 local function finish_task(t, ok, r)
@@ -176,6 +190,11 @@ end
 
 local function resumed(t, ok, ...)
   current = nil
+  wa, wb = nil, nil
+  if parked then
+    parked = false
+    if ok then return end -- waiting for a wake-up
+  end
   if not ok then
     local e = ...
     if type(e) ~= "string" then e = tostring(e) end
@@ -184,14 +203,16 @@ local function resumed(t, ok, ...)
   end
   if co_status(t.co) == "dead" then
     finish_task(t, true, pack(...))
-  elseif ... ~= SUSPEND then
+  else
     schedule(t) -- a bare coroutine.yield() gives the others a turn
   end
 end
 
--- resume t with n (0..2) arguments a, b, or n == -1 and a packed
+-- resume t with n (0..2) arguments a, b, or n == -1 and a packed (a new
+-- task's arguments; a wake-up has at most two values)
 local function resume(t, n, a, b)
   current = t
+  wn, wa, wb = n, a, b
   local co = t.co
   if n == 0 then return resumed(t, co_resume(co)) end
   if n == 1 then return resumed(t, co_resume(co, a)) end
@@ -231,7 +252,7 @@ function M.sleep(seconds)
   if not run_state then return M.run(M.sleep, seconds) end
   local t = this_task("sipkit.sleep")
   start_timer(seconds, t, new_wait(t)) -- dispatchers.timer wakes t
-  co_yield(SUSPEND)
+  return suspend() -- a tail call: the task parks in this frame
 end
 
 function M.now()
@@ -352,9 +373,11 @@ function Mailbox:get(timeout, what)
   add_waiter(self, t, token)
   if timeout then
     local tm = start_timer(timeout, function(a, b) wake(t, token, 2, a, b) end, what or "receive")
-    return got(self, t, token, unblocked(tm, nil, co_yield(SUSPEND)))
+    return got(self, t, token, unblocked(tm, nil, suspend()))
   end
-  return got(self, t, token, co_yield(SUSPEND))
+  -- only put (v) and close (nil, err) end this wait, both after taking
+  -- the waiter out: a tail call, the task parks in this frame
+  return suspend()
 end
 
 -- End every wait with nil, err; later gets return it at once.
@@ -730,31 +753,43 @@ Call.hangup = Call.bye
 -- :respond; nil, err (code ENDED) once the dialog has ended.  A request
 -- handed over here is answered by the script; one that arrived while no
 -- task was receiving was answered 200 already (req.answered).
-function Call:receive(timeout)
-  local prev = self.handed
-  if prev and not prev.answered then prev:_auto() end
-  local req, err = inbox(self):get(timeout, "call:receive")
+-- A request handed to the script unanswered: answered 200 at the next
+-- receive, or after AUTO_ANSWER_AFTER s.
+local function hand(call, req)
   if req and not req.answered then
-    self.handed = req
+    call.handed = req
     start_timer(AUTO_ANSWER_AFTER, function()
       if not req.answered then M.spawn(function() req:_auto() end) end
     end)
   end
-  return req, err
+  return req
+end
+
+function Call:receive(timeout)
+  local prev = self.handed
+  if prev and not prev.answered then prev:_auto() end
+  local box = inbox(self)
+  if not box:empty() then return hand(self, box:get()) end
+  -- one that comes while we wait is handed over by _incoming: a tail
+  -- call, the waiting task is no deeper than its receive
+  return box:get(timeout, "call:receive")
 end
 
 -- for x in obj:events() (a call, a forward, a subscription): obj:receive()
 -- until it gives nil.  The iterator is one shared function with obj as the
--- loop's state, so a loop makes no closure: a UAS's call often waits in
--- one for as long as it is up.
-local function receive_next(obj) return (obj:receive()) end
+-- loop's state, so a loop makes no closure (a UAS's call often waits in
+-- one for as long as it is up), and it tail-calls receive, so the loop's
+-- wait is one frame above it.
+local function receive_next(obj) return obj:receive() end
 local function events(self) return receive_next, self end
 
 Call.events = events
 
 function Call:_incoming(req)
   local box = inbox(self)
-  if not box:waiting() then
+  if box:waiting() then
+    hand(self, req)
+  else
     M.spawn(function() req:_auto() end)
   end
   box:put(req)
