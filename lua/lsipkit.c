@@ -1331,6 +1331,23 @@ static void add_headers(lua_State *L, sipkit_builder *b, int t) {
 
 /* Finish b with the body at index bi (nil: none) and push the message
  * parsed back as a msg, or nil, err.  Frees b. */
+/* A dynamic builder in a userdata: a Lua error raised while it is filled
+ * (a bad header, a wrong type) unwinds past sipkit_builder_free, and __gc
+ * frees its buffer then.  Pushed on the stack. */
+#define BUILDER_MT "sipkit.builder"
+static int builder_gc(lua_State *L) {
+  sipkit_builder_free((sipkit_builder *)lua_touserdata(L, 1));
+  return 0;
+}
+
+static sipkit_builder *push_builder(lua_State *L) {
+  sipkit_builder *b = (sipkit_builder *)lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, BUILDER_MT);
+  sipkit_builder_init_dynamic(b);
+  return b;
+}
+
 static int finish_push(lua_State *L, sipkit_builder *b, const char *body,
                        size_t blen) {
   int rc = sipkit_builder_finish(b, body, blen, NULL);
@@ -1450,12 +1467,13 @@ static const char *opt_str(lua_State *L, int t, const char *k, size_t *len) {
  * contact=, max_forwards=, headers=, body=, sdp=, content_type=}
  * -> msg or nil, err */
 static int l_request(lua_State *L) {
-  sipkit_builder b;
+  sipkit_builder *b;
   size_t mlen, ulen, len, blen;
   const char *method, *uri, *s, *ctype, *body;
   char gen[64];
   lua_Integer cseq;
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1); /* the builder goes above */
   method = opt_str(L, 1, "method", &mlen);
   uri = opt_str(L, 1, "uri", &ulen);
   if (!method || !uri)
@@ -1466,51 +1484,51 @@ static int l_request(lua_State *L) {
     return luaL_error(L, "sipkit.request: 'from' and 'to' are required");
   lua_pop(L, 2);
 
-  sipkit_builder_init_dynamic(&b);
-  sipkit_builder_request(&b, method, mlen, uri, ulen);
+  b = push_builder(L);
+  sipkit_builder_request(b, method, mlen, uri, ulen);
   s = opt_str(L, 1, "via", &len);
   if (s) {
-    sipkit_builder_header(&b, SIPKIT_HDR_VIA, s, len);
+    sipkit_builder_header(b, SIPKIT_HDR_VIA, s, len);
   } else {
     char via[96];
     sipkit_gen_branch(gen, sizeof gen);
     snprintf(via, sizeof via, "SIP/2.0/UDP 127.0.0.1;branch=%s", gen);
-    sipkit_builder_header(&b, SIPKIT_HDR_VIA, via, strlen(via));
+    sipkit_builder_header(b, SIPKIT_HDR_VIA, via, strlen(via));
   }
   lua_getfield(L, 1, "max_forwards");
   snprintf(gen, sizeof gen, "%d", (int)luaL_optinteger(L, -1, 70));
   lua_pop(L, 1);
-  sipkit_builder_header(&b, SIPKIT_HDR_MAX_FORWARDS, gen, strlen(gen));
-  add_addr(L, &b, SIPKIT_HDR_FROM, 1, "from", 1);
-  add_addr(L, &b, SIPKIT_HDR_TO, 1, "to", 0);
+  sipkit_builder_header(b, SIPKIT_HDR_MAX_FORWARDS, gen, strlen(gen));
+  add_addr(L, b, SIPKIT_HDR_FROM, 1, "from", 1);
+  add_addr(L, b, SIPKIT_HDR_TO, 1, "to", 0);
   s = opt_str(L, 1, "call_id", &len);
   if (!s) {
     sipkit_gen_call_id(gen, sizeof gen);
     s = gen;
     len = strlen(gen);
   }
-  sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, s, len);
+  sipkit_builder_header(b, SIPKIT_HDR_CALL_ID, s, len);
   lua_getfield(L, 1, "cseq");
   cseq = luaL_optinteger(L, -1, 1);
   lua_pop(L, 1);
   {
     char cs[64];
     snprintf(cs, sizeof cs, "%lld %.*s", (long long)cseq, (int)(mlen < 40 ? mlen : 40), method);
-    sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, cs, strlen(cs));
+    sipkit_builder_header(b, SIPKIT_HDR_CSEQ, cs, strlen(cs));
   }
   s = opt_str(L, 1, "contact", &len);
   if (s) {
     if (memchr(s, '<', len) || (len == 1 && s[0] == '*'))
-      sipkit_builder_header(&b, SIPKIT_HDR_CONTACT, s, len);
+      sipkit_builder_header(b, SIPKIT_HDR_CONTACT, s, len);
     else
-      sipkit_builder_addr(&b, SIPKIT_HDR_CONTACT, NULL, 0, s, len, NULL, 0);
+      sipkit_builder_addr(b, SIPKIT_HDR_CONTACT, NULL, 0, s, len, NULL, 0);
   }
   lua_getfield(L, 1, "headers");
-  add_headers(L, &b, -1);
+  add_headers(L, b, -1);
   lua_pop(L, 1);
   body = opt_body(L, 1, &blen, &ctype);
-  add_ctype(&b, ctype, blen);
-  return finish_push(L, &b, body, blen);
+  add_ctype(b, ctype, blen);
+  return finish_push(L, b, body, blen);
 }
 
 /* msg:response(code [, reason] [, {headers=, body=, sdp=, content_type=,
@@ -1521,7 +1539,7 @@ static int msg_response(lua_State *L) {
   size_t rlen = 0, blen;
   const char *reason = NULL, *ctype, *body;
   int opts = 3;
-  sipkit_builder b;
+  sipkit_builder *b;
   sipkit_str tag;
   if (lua_type(L, 3) == LUA_TSTRING) {
     reason = lua_tolstring(L, 3, &rlen);
@@ -1531,22 +1549,23 @@ static int msg_response(lua_State *L) {
   }
   if (!lua_isnoneornil(L, opts))
     luaL_checktype(L, opts, LUA_TTABLE);
+  lua_settop(L, opts); /* the builder goes above */
   luaL_argcheck(L, m->msg->status == 0, 1, "a request expected, got a response");
   luaL_argcheck(L, code >= 100 && code <= 699, 2, "status code 100..699 expected");
   tag.p = NULL;
   tag.len = 0;
   if (!lua_isnoneornil(L, opts))
     tag.p = opt_str(L, opts, "to_tag", &tag.len);
-  sipkit_builder_init_dynamic(&b);
-  sipkit_build_response(&b, m->msg, m->buf, code, reason, rlen, tag);
+  b = push_builder(L);
+  sipkit_build_response(b, m->msg, m->buf, code, reason, rlen, tag);
   if (!lua_isnoneornil(L, opts)) {
     lua_getfield(L, opts, "headers");
-    add_headers(L, &b, -1);
+    add_headers(L, b, -1);
     lua_pop(L, 1);
   }
   body = opt_body(L, opts, &blen, &ctype);
-  add_ctype(&b, ctype, blen);
-  return finish_push(L, &b, body, blen);
+  add_ctype(b, ctype, blen);
+  return finish_push(L, b, body, blen);
 }
 
 /* --------------------------------------------------------- digest auth */
@@ -3086,6 +3105,10 @@ SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   lua_pushvalue(L, -3);
   lua_pushcclosure(L, msg_index, 3);
   lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, BUILDER_MT);
+  lua_pushcfunction(L, builder_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newmetatable(L, ERR_MT);
   lua_pushcfunction(L, err_tostring);
