@@ -257,13 +257,13 @@ static int l_uri(lua_State *L) {
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
 
-/* A message keeps its bytes (user value 1) and, in a userdata of its own
- * (user value 3), its parse: the sipkit_msg and the header entries, 160
- * bytes each, most of a message's weight.  A call holds its INVITE
- * for its whole life, mostly untouched, so only the messages parsed most
- * recently keep their entries (a ring of MSG_RING in the registry, which
- * does not keep the messages themselves alive); an older one lets them go
- * and parses its bytes again when next read. */
+/* A message keeps its bytes (user value 1) and its parse: the sipkit_msg
+ * and the header entries, 160 bytes each, most of a message's weight.  A
+ * call holds its INVITE (or its 200 OK) for its whole life, mostly
+ * untouched, so only the messages parsed most recently keep their entries,
+ * in the buffers of a ring of MSG_RING slots in the registry (which does
+ * not keep the messages themselves alive); an older one lets them go and
+ * parses its bytes again when next read. */
 typedef struct lmsg {
   const char *buf; /* the bytes of user value 1 */
   size_t len;
@@ -271,20 +271,23 @@ typedef struct lmsg {
   int slot;        /* its place in the ring while it has its parse */
   uint32_t size;   /* msg->size, kept without the parse */
   uint8_t has_sdp; /* msg:_has_sdp(): 0 not asked yet, 1 no, 2 yes */
-  sipkit_msg *msg; /* the parse (user value 3), NULL when let go */
+  sipkit_msg *msg; /* the parse (in its ring slot's buffer), NULL when let go */
 } lmsg;
 
-/* The parse of a message: the sipkit_msg and its header entries. */
+/* The parse of a message: the sipkit_msg and its header entries, in a
+ * buffer of the ring's slot (cap entries), reused by the slot's next
+ * message: a parse per message made 2 KB of garbage per message. */
 typedef struct lparse {
+  size_t cap;
   sipkit_msg msg;
   sipkit_header hdrs[];
 } lparse;
 
 #define UV_BYTES 1
 #define UV_CACHE 2
-#define UV_HDRS 3
 #define MSG_RING 128
-#define MSG_RING_KEY "sipkit.msgring"
+#define MSG_RING_KEY "sipkit.msgring" /* slot -> msg, weak */
+#define MSG_BUFS_KEY "sipkit.msgbufs" /* slot -> lparse */
 
 static sipkit_header scratch[SIPKIT_MAX_HEADERS];
 
@@ -300,11 +303,34 @@ static const void *moved(const void *p, const sipkit_header *from, const sipkit_
 static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
   static unsigned next_slot;
   size_t n = probe->num_headers ? probe->num_headers : 1;
+  int slot = (int)(next_slot++ % MSG_RING) + 1;
+  lparse *p;
+  sipkit_header *h;
   i = lua_absindex(L, i);
-  lparse *p = (lparse *)lua_newuserdatauv(L, sizeof *p + n * sizeof p->hdrs[0], 0);
-  sipkit_header *h = p->hdrs;
+  lua_getfield(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
+    lmsg *old = (lmsg *)lua_touserdata(L, -1);
+    if (old != m && old->slot == slot) {
+      old->msg = NULL;
+      old->slot = 0;
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, i);
+  lua_rawseti(L, -2, slot);
+  lua_pop(L, 1);
+  m->slot = slot;
+  lua_getfield(L, LUA_REGISTRYINDEX, MSG_BUFS_KEY);
+  lua_rawgeti(L, -1, slot);
+  p = (lparse *)lua_touserdata(L, -1);
+  if (!p || p->cap < n) {
+    p = (lparse *)lua_newuserdatauv(L, sizeof *p + n * sizeof p->hdrs[0], 0);
+    p->cap = n;
+    lua_rawseti(L, -3, slot);
+  }
+  lua_pop(L, 2);
+  h = p->hdrs;
   memcpy(h, probe->headers, probe->num_headers * sizeof *h);
-  lua_setiuservalue(L, i, UV_HDRS);
   p->msg = *probe;
   p->msg.headers = h;
   p->msg.max_headers = (uint32_t)n;
@@ -318,22 +344,6 @@ static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
   p->msg.content_type = moved(probe->content_type, probe->headers, h);
   m->msg = &p->msg;
   m->size = probe->size;
-  int slot = (int)(next_slot++ % MSG_RING) + 1;
-  lua_getfield(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
-  if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
-    lmsg *old = (lmsg *)lua_touserdata(L, -1);
-    if (old != m && old->slot == slot) {
-      old->msg = NULL;
-      old->slot = 0;
-      lua_pushnil(L);
-      lua_setiuservalue(L, -2, UV_HDRS);
-    }
-  }
-  lua_pop(L, 1);
-  lua_pushvalue(L, i);
-  lua_rawseti(L, -2, slot);
-  lua_pop(L, 1);
-  m->slot = slot;
 }
 
 /* The object a method was called on (index 1): a userdata with the
@@ -384,7 +394,7 @@ static int push_msg_parsed(lua_State *L, int si, const sipkit_msg *probe, unsign
 
   si = lua_absindex(L, si);
   buf = lua_tolstring(L, si, &len);
-  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg), 3);
+  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg), 2);
   memset(m, 0, sizeof *m);
   m->buf = buf;
   m->len = len;
@@ -3096,6 +3106,8 @@ SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
   }
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_BUFS_KEY);
   lua_pop(L, 1);
   luaL_getmetatable(L, MSG_MT);
   lua_getfield(L, -1, "__index"); /* create_meta's method table */
