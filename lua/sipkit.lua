@@ -32,7 +32,7 @@ function M.gen_call_id() return core.gen("call_id") end
 
 local pack, unpack = table.pack, table.unpack
 local stdout = io and io.stdout
-local co_create, co_resume = coroutine.create, coroutine.resume
+local co_create, co_resume, co_isyieldable = coroutine.create, coroutine.resume, coroutine.isyieldable
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 
 ---------------------------------------------------------------- errors
@@ -153,10 +153,15 @@ M.after = function(seconds, fn)
   return after(seconds, function() M.spawn(fn) end)
 end
 
+-- Checked by every wait before it suspends (or arms anything): a park
+-- that raised and was caught would leave `parked` set for a later yield.
 local function this_task(fname)
   local t = current
   if not t or co_running() ~= t.co then
     error(fname .. " must be called from a sipkit task (inside sipkit.run or sipkit.spawn)", 3)
+  end
+  if not co_isyieldable() then
+    error(fname .. " cannot wait here: the task runs inside a C call (a metamethod or callback called from C)", 3)
   end
   return t
 end

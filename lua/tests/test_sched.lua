@@ -108,6 +108,17 @@ sipkit.run(function()
     eq(all, true, "each parked task resumes with its value")
   end
 
+  -- a wait where the task cannot yield (in a sort comparator, called from
+  -- C) raises before it arms anything; the task goes on and waits fine
+  local okw, ew = pcall(table.sort, { 2, 1 }, function(x, y) sipkit.sleep(0) return x < y end)
+  eq(okw, false)
+  T.ok(tostring(ew):find("cannot wait here", 1, true), tostring(ew))
+  local seq2 = {}
+  sipkit.spawn(function() seq2[#seq2 + 1] = "other" end)
+  coroutine.yield()
+  sipkit.sleep(0.001)
+  eq(seq2, { "other" }, "a bare yield and a sleep after the failed wait")
+
   local slow = sipkit.spawn(function() sipkit.sleep(5) end)
   local jok, jerr = slow:join(0.01)
   eq({ jok, jerr.code }, { nil, "TIMEOUT" })
