@@ -162,6 +162,48 @@ static void push_unescaped(lua_State *L, const char *p, size_t n) {
   luaL_pushresult(&b);
 }
 
+/* A body as a string shared with the messages that carried the same
+ * bytes.  A call keeps its peer's SDP (call.remote_sdp) for as long as it
+ * is up, and under load every call's is the same offer or answer: one
+ * string for all of them instead of a copy each.  A few slots (picked by
+ * a sample of the bytes, then compared in full) in a registry table; a
+ * short string is interned by Lua anyway. */
+#define BODY_SLOTS 16
+static const char body_key = 0;
+
+static void push_body(lua_State *L, const char *p, size_t n) {
+  uint64_t h = n, w;
+  size_t kn;
+  const char *kept;
+  int i, slot;
+  if (n <= 40) {
+    lua_pushlstring(L, p, n);
+    return;
+  }
+  for (i = 0; i < 4; i++) {
+    memcpy(&w, p + (n - 8) * (size_t)i / 3, sizeof w);
+    h = (h ^ w) * 0x9E3779B97F4A7C15u;
+  }
+  slot = (int)(h >> 60) + 1;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &body_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, BODY_SLOTS, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &body_key);
+  }
+  lua_rawgeti(L, -1, slot);
+  kept = lua_tolstring(L, -1, &kn);
+  if (kept && kn == n && memcmp(kept, p, n) == 0) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_pushlstring(L, p, n);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, slot);
+  lua_remove(L, -2);
+}
+
 /* ------------------------------------------------------------------ */
 /* URIs                                                                */
 
@@ -215,32 +257,37 @@ static int l_uri(lua_State *L) {
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
 
-/* A message keeps its bytes (user value 1) and, in a userdata of its own
- * (user value 3), its parse: the sipkit_msg and the header entries, 160
- * bytes each, most of a message's weight.  A call holds its INVITE
- * for its whole life, mostly untouched, so only the messages parsed most
- * recently keep their entries (a ring of MSG_RING in the registry); an
- * older one lets them go and parses its bytes again when next read. */
+/* A message keeps its bytes (user value 1) and its parse: the sipkit_msg
+ * and the header entries, 160 bytes each, most of a message's weight.  A
+ * call holds its INVITE (or its 200 OK) for its whole life, mostly
+ * untouched, so only the messages parsed most recently keep their entries,
+ * in the buffers of a ring of MSG_RING slots in the registry (which does
+ * not keep the messages themselves alive); an older one lets them go and
+ * parses its bytes again when next read. */
 typedef struct lmsg {
   const char *buf; /* the bytes of user value 1 */
   size_t len;
   unsigned flags;  /* of the first parse, for the next ones */
   int slot;        /* its place in the ring while it has its parse */
   uint32_t size;   /* msg->size, kept without the parse */
-  sipkit_msg *msg; /* the parse (user value 3), NULL when let go */
+  uint8_t has_sdp; /* msg:_has_sdp(): 0 not asked yet, 1 no, 2 yes */
+  sipkit_msg *msg; /* the parse (in its ring slot's buffer), NULL when let go */
 } lmsg;
 
-/* The parse of a message: the sipkit_msg and its header entries. */
+/* The parse of a message: the sipkit_msg and its header entries, in a
+ * buffer of the ring's slot (cap entries), reused by the slot's next
+ * message: a parse per message made 2 KB of garbage per message. */
 typedef struct lparse {
+  size_t cap;
   sipkit_msg msg;
   sipkit_header hdrs[];
 } lparse;
 
 #define UV_BYTES 1
 #define UV_CACHE 2
-#define UV_HDRS 3
 #define MSG_RING 128
-#define MSG_RING_KEY "sipkit.msgring"
+#define MSG_RING_KEY "sipkit.msgring" /* slot -> msg, weak */
+#define MSG_BUFS_KEY "sipkit.msgbufs" /* slot -> lparse */
 
 static sipkit_header scratch[SIPKIT_MAX_HEADERS];
 
@@ -256,11 +303,34 @@ static const void *moved(const void *p, const sipkit_header *from, const sipkit_
 static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
   static unsigned next_slot;
   size_t n = probe->num_headers ? probe->num_headers : 1;
+  int slot = (int)(next_slot++ % MSG_RING) + 1;
+  lparse *p;
+  sipkit_header *h;
   i = lua_absindex(L, i);
-  lparse *p = (lparse *)lua_newuserdatauv(L, sizeof *p + n * sizeof p->hdrs[0], 0);
-  sipkit_header *h = p->hdrs;
+  lua_getfield(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
+    lmsg *old = (lmsg *)lua_touserdata(L, -1);
+    if (old != m && old->slot == slot) {
+      old->msg = NULL;
+      old->slot = 0;
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushvalue(L, i);
+  lua_rawseti(L, -2, slot);
+  lua_pop(L, 1);
+  m->slot = slot;
+  lua_getfield(L, LUA_REGISTRYINDEX, MSG_BUFS_KEY);
+  lua_rawgeti(L, -1, slot);
+  p = (lparse *)lua_touserdata(L, -1);
+  if (!p || p->cap < n) {
+    p = (lparse *)lua_newuserdatauv(L, sizeof *p + n * sizeof p->hdrs[0], 0);
+    p->cap = n;
+    lua_rawseti(L, -3, slot);
+  }
+  lua_pop(L, 2);
+  h = p->hdrs;
   memcpy(h, probe->headers, probe->num_headers * sizeof *h);
-  lua_setiuservalue(L, i, UV_HDRS);
   p->msg = *probe;
   p->msg.headers = h;
   p->msg.max_headers = (uint32_t)n;
@@ -274,22 +344,6 @@ static void msg_attach(lua_State *L, int i, lmsg *m, const sipkit_msg *probe) {
   p->msg.content_type = moved(probe->content_type, probe->headers, h);
   m->msg = &p->msg;
   m->size = probe->size;
-  int slot = (int)(next_slot++ % MSG_RING) + 1;
-  lua_getfield(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
-  if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
-    lmsg *old = (lmsg *)lua_touserdata(L, -1);
-    if (old != m && old->slot == slot) {
-      old->msg = NULL;
-      old->slot = 0;
-      lua_pushnil(L);
-      lua_setiuservalue(L, -2, UV_HDRS);
-    }
-  }
-  lua_pop(L, 1);
-  lua_pushvalue(L, i);
-  lua_rawseti(L, -2, slot);
-  lua_pop(L, 1);
-  m->slot = slot;
 }
 
 /* The object a method was called on (index 1): a userdata with the
@@ -340,7 +394,7 @@ static int push_msg_parsed(lua_State *L, int si, const sipkit_msg *probe, unsign
 
   si = lua_absindex(L, si);
   buf = lua_tolstring(L, si, &len);
-  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg), 3);
+  m = (lmsg *)lua_newuserdatauv(L, sizeof(lmsg), 2);
   memset(m, 0, sizeof *m);
   m->buf = buf;
   m->len = len;
@@ -969,7 +1023,7 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
   switch (k[0]) {
   case 'b':
     if (strcmp(k, "body") == 0) {
-      push_span(L, b, g->body);
+      push_body(L, SIPKIT_SPAN_PTR(b, g->body), g->body.len);
       return 1;
     }
     break;
@@ -1127,11 +1181,13 @@ static int msg_field(lua_State *L, lmsg *m, const char *k) {
 }
 
 /* __index: methods first, then the cache, then a field made from the
- * spans and cached (a table is built once while someone holds it, so
- * msg.via[1] and msg.via[2] see the same table).  Upvalues: the method
- * table, the cache's metatable and the msg metatable, so a field costs no
- * look-up by name in the registry or the metatable (a script reads
- * several fields of every message). */
+ * spans.  Tables are cached (one is built once while someone holds it, so
+ * msg.via[1] and msg.via[2] see the same table); strings and numbers are
+ * made again on each access, so a message whose fields are only strings
+ * (most of those a call keeps) has no cache table at all.  Upvalues: the
+ * method table, the cache's metatable and the msg metatable, so a field
+ * costs no look-up by name in the registry or the metatable (a script
+ * reads several fields of every message). */
 #define MSG_INDEX_METHODS lua_upvalueindex(1)
 #define MSG_INDEX_CACHE_MT lua_upvalueindex(2)
 #define MSG_INDEX_MT lua_upvalueindex(3)
@@ -1144,31 +1200,34 @@ static int msg_index(lua_State *L) {
   lua_pushvalue(L, 2);
   if (lua_rawget(L, MSG_INDEX_METHODS) != LUA_TNIL)
     return 1;
+  lua_settop(L, 2);
   if (lua_type(L, 2) != LUA_TSTRING)
     return lua_pushnil(L), 1;
   k = lua_tostring(L, 2);
-  if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, 1, UV_CACHE) == LUA_TTABLE) { /* index 3 */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, 3) != LUA_TNIL)
+      return 1;
     lua_pop(L, 1);
-    lua_newtable(L);
-    /* Weak values: a table field nobody holds any more (msg.from of a
-     * message kept for the whole call) is collected and made again on
-     * the next access, instead of living as long as the message. */
-    lua_pushvalue(L, MSG_INDEX_CACHE_MT);
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, UV_CACHE);
   }
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, -2) != LUA_TNIL)
-    return 1;
-  lua_pop(L, 1);
   msg_parsed(L, 1, m); /* a field is made from the entries */
   if (!msg_field(L, m, k))
     return lua_pushnil(L), 1;
-  if (!lua_isnil(L, -1)) {
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    if (!lua_istable(L, 3)) {
+      lua_newtable(L);
+      /* Weak values: a table field nobody holds any more (msg.from of a
+       * message kept for the whole call) is collected and made again on
+       * the next access, instead of living as long as the message. */
+      lua_pushvalue(L, MSG_INDEX_CACHE_MT);
+      lua_setmetatable(L, -2);
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, UV_CACHE);
+      lua_replace(L, 3);
+    }
     lua_pushvalue(L, 2);
     lua_pushvalue(L, -2);
-    lua_rawset(L, -4);
+    lua_rawset(L, 3);
   }
   return 1;
 }
@@ -1282,6 +1341,23 @@ static void add_headers(lua_State *L, sipkit_builder *b, int t) {
 
 /* Finish b with the body at index bi (nil: none) and push the message
  * parsed back as a msg, or nil, err.  Frees b. */
+/* A dynamic builder in a userdata: a Lua error raised while it is filled
+ * (a bad header, a wrong type) unwinds past sipkit_builder_free, and __gc
+ * frees its buffer then.  Pushed on the stack. */
+#define BUILDER_MT "sipkit.builder"
+static int builder_gc(lua_State *L) {
+  sipkit_builder_free((sipkit_builder *)lua_touserdata(L, 1));
+  return 0;
+}
+
+static sipkit_builder *push_builder(lua_State *L) {
+  sipkit_builder *b = (sipkit_builder *)lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, BUILDER_MT);
+  sipkit_builder_init_dynamic(b);
+  return b;
+}
+
 static int finish_push(lua_State *L, sipkit_builder *b, const char *body,
                        size_t blen) {
   int rc = sipkit_builder_finish(b, body, blen, NULL);
@@ -1401,12 +1477,13 @@ static const char *opt_str(lua_State *L, int t, const char *k, size_t *len) {
  * contact=, max_forwards=, headers=, body=, sdp=, content_type=}
  * -> msg or nil, err */
 static int l_request(lua_State *L) {
-  sipkit_builder b;
+  sipkit_builder *b;
   size_t mlen, ulen, len, blen;
   const char *method, *uri, *s, *ctype, *body;
   char gen[64];
   lua_Integer cseq;
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1); /* the builder goes above */
   method = opt_str(L, 1, "method", &mlen);
   uri = opt_str(L, 1, "uri", &ulen);
   if (!method || !uri)
@@ -1417,51 +1494,51 @@ static int l_request(lua_State *L) {
     return luaL_error(L, "sipkit.request: 'from' and 'to' are required");
   lua_pop(L, 2);
 
-  sipkit_builder_init_dynamic(&b);
-  sipkit_builder_request(&b, method, mlen, uri, ulen);
+  b = push_builder(L);
+  sipkit_builder_request(b, method, mlen, uri, ulen);
   s = opt_str(L, 1, "via", &len);
   if (s) {
-    sipkit_builder_header(&b, SIPKIT_HDR_VIA, s, len);
+    sipkit_builder_header(b, SIPKIT_HDR_VIA, s, len);
   } else {
     char via[96];
     sipkit_gen_branch(gen, sizeof gen);
     snprintf(via, sizeof via, "SIP/2.0/UDP 127.0.0.1;branch=%s", gen);
-    sipkit_builder_header(&b, SIPKIT_HDR_VIA, via, strlen(via));
+    sipkit_builder_header(b, SIPKIT_HDR_VIA, via, strlen(via));
   }
   lua_getfield(L, 1, "max_forwards");
   snprintf(gen, sizeof gen, "%d", (int)luaL_optinteger(L, -1, 70));
   lua_pop(L, 1);
-  sipkit_builder_header(&b, SIPKIT_HDR_MAX_FORWARDS, gen, strlen(gen));
-  add_addr(L, &b, SIPKIT_HDR_FROM, 1, "from", 1);
-  add_addr(L, &b, SIPKIT_HDR_TO, 1, "to", 0);
+  sipkit_builder_header(b, SIPKIT_HDR_MAX_FORWARDS, gen, strlen(gen));
+  add_addr(L, b, SIPKIT_HDR_FROM, 1, "from", 1);
+  add_addr(L, b, SIPKIT_HDR_TO, 1, "to", 0);
   s = opt_str(L, 1, "call_id", &len);
   if (!s) {
     sipkit_gen_call_id(gen, sizeof gen);
     s = gen;
     len = strlen(gen);
   }
-  sipkit_builder_header(&b, SIPKIT_HDR_CALL_ID, s, len);
+  sipkit_builder_header(b, SIPKIT_HDR_CALL_ID, s, len);
   lua_getfield(L, 1, "cseq");
   cseq = luaL_optinteger(L, -1, 1);
   lua_pop(L, 1);
   {
     char cs[64];
     snprintf(cs, sizeof cs, "%lld %.*s", (long long)cseq, (int)(mlen < 40 ? mlen : 40), method);
-    sipkit_builder_header(&b, SIPKIT_HDR_CSEQ, cs, strlen(cs));
+    sipkit_builder_header(b, SIPKIT_HDR_CSEQ, cs, strlen(cs));
   }
   s = opt_str(L, 1, "contact", &len);
   if (s) {
     if (memchr(s, '<', len) || (len == 1 && s[0] == '*'))
-      sipkit_builder_header(&b, SIPKIT_HDR_CONTACT, s, len);
+      sipkit_builder_header(b, SIPKIT_HDR_CONTACT, s, len);
     else
-      sipkit_builder_addr(&b, SIPKIT_HDR_CONTACT, NULL, 0, s, len, NULL, 0);
+      sipkit_builder_addr(b, SIPKIT_HDR_CONTACT, NULL, 0, s, len, NULL, 0);
   }
   lua_getfield(L, 1, "headers");
-  add_headers(L, &b, -1);
+  add_headers(L, b, -1);
   lua_pop(L, 1);
   body = opt_body(L, 1, &blen, &ctype);
-  add_ctype(&b, ctype, blen);
-  return finish_push(L, &b, body, blen);
+  add_ctype(b, ctype, blen);
+  return finish_push(L, b, body, blen);
 }
 
 /* msg:response(code [, reason] [, {headers=, body=, sdp=, content_type=,
@@ -1472,7 +1549,7 @@ static int msg_response(lua_State *L) {
   size_t rlen = 0, blen;
   const char *reason = NULL, *ctype, *body;
   int opts = 3;
-  sipkit_builder b;
+  sipkit_builder *b;
   sipkit_str tag;
   if (lua_type(L, 3) == LUA_TSTRING) {
     reason = lua_tolstring(L, 3, &rlen);
@@ -1482,22 +1559,23 @@ static int msg_response(lua_State *L) {
   }
   if (!lua_isnoneornil(L, opts))
     luaL_checktype(L, opts, LUA_TTABLE);
+  lua_settop(L, opts); /* the builder goes above */
   luaL_argcheck(L, m->msg->status == 0, 1, "a request expected, got a response");
   luaL_argcheck(L, code >= 100 && code <= 699, 2, "status code 100..699 expected");
   tag.p = NULL;
   tag.len = 0;
   if (!lua_isnoneornil(L, opts))
     tag.p = opt_str(L, opts, "to_tag", &tag.len);
-  sipkit_builder_init_dynamic(&b);
-  sipkit_build_response(&b, m->msg, m->buf, code, reason, rlen, tag);
+  b = push_builder(L);
+  sipkit_build_response(b, m->msg, m->buf, code, reason, rlen, tag);
   if (!lua_isnoneornil(L, opts)) {
     lua_getfield(L, opts, "headers");
-    add_headers(L, &b, -1);
+    add_headers(L, b, -1);
     lua_pop(L, 1);
   }
   body = opt_body(L, opts, &blen, &ctype);
-  add_ctype(&b, ctype, blen);
-  return finish_push(L, &b, body, blen);
+  add_ctype(b, ctype, blen);
+  return finish_push(L, b, body, blen);
 }
 
 /* --------------------------------------------------------- digest auth */
@@ -1893,24 +1971,15 @@ SIPKIT_LUA_API int sipkit_lua_run_module(const char *module, const char *path,
 /* msg:_has_sdp() -> whether msg.sdp would be a table: an application/sdp
  * body that parses.  For the façade, which only asks whether there is an
  * offer: msg.sdp builds some twenty tables for it.  The answer is kept in
- * the msg's field cache. */
+ * the msg itself. */
 static int msg_has_sdp(lua_State *L) {
-  lmsg *m = check_msg(L);
+  lmsg *m = (lmsg *)check_self(L, MSG_MT);
   sipkit_sdp *s;
   sipkit_error e;
   int has = 0;
-  if (lua_getiuservalue(L, 1, UV_CACHE) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, UV_CACHE);
-  }
-  if (lua_getfield(L, -1, "sdp") != LUA_TNIL)
-    return lua_pushboolean(L, 1), 1;
-  lua_pop(L, 1);
-  if (lua_getfield(L, -1, "_has_sdp") != LUA_TNIL) /* msg._has_sdp finds the method first */
-    return 1;
-  lua_pop(L, 1);
+  if (m->has_sdp)
+    return lua_pushboolean(L, m->has_sdp == 2), 1;
+  msg_parsed(L, 1, m);
   if (ctype_is(m, "application", "sdp") && m->msg->body.len) {
     const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
     has = sdp_memo_has(body, m->msg->body.len);
@@ -1924,9 +1993,8 @@ static int msg_has_sdp(lua_State *L) {
         sdp_memo_parsed(body, m->msg->body.len);
     }
   }
+  m->has_sdp = has ? 2 : 1;
   lua_pushboolean(L, has);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "_has_sdp");
   return 1;
 }
 
@@ -1974,6 +2042,7 @@ typedef struct lrt {
   lua_State *L;     /* the thread inside step(); NULL outside */
   int dispatch_ref; /* the dispatchers: kind -> function(id, ...) -> boolean */
   int error_ref;    /* error raised by the dispatcher, LUA_NOREF if none */
+  const void *event; /* the UA callback's arguments while it is dispatched */
 } lrt;
 
 /* User values of a timer: the rt (which outlives its timers), then the
@@ -2075,6 +2144,7 @@ static int l_rt_new(lua_State *L) {
   r->L = NULL;
   r->dispatch_ref = LUA_NOREF;
   r->error_ref = LUA_NOREF;
+  r->event = NULL;
   luaL_setmetatable(L, RT_MT);
   sipkit_rt_config_default(&cfg);
   if (lua_istable(L, 2)) {
@@ -2197,6 +2267,30 @@ static int timer_cancel(lua_State *L) {
   return 0;
 }
 
+/* core.park(): suspend the calling task as the Lua function that called
+ * park goes on to its next instruction (a count hook that yields there);
+ * it resumes at that instruction, with no values.  A coroutine suspended
+ * in coroutine.yield keeps the yield's C frame, and a C frame reserves
+ * LUA_MINSTACK (20) slots above its arguments: with the frames of a call
+ * flow below it, the stack in use stays above a third of the 80 slots the
+ * stack grew to while the call was set up, and luaD_shrinkstack only
+ * shrinks a stack three times its use.  Parked in a Lua frame, an idle
+ * call's task uses a few slots, and its stack shrinks to the 40 a new
+ * coroutine has (720 bytes instead of 1,360) at the next collection.  A
+ * thread with a hook of its own (a debugger's) yields the plain way. */
+static void park_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  lua_yield(L, 0);
+}
+
+static int l_park(lua_State *L) {
+  if (lua_gethook(L) || !lua_isyieldable(L))
+    return lua_yield(L, 0);
+  lua_sethook(L, park_hook, LUA_MASKCOUNT, 1);
+  return 0;
+}
+
 /* rt:stats() -> table of sipkit_rt_get_stats counters (sipkit.stats()) */
 static int rt_stats(lua_State *L) {
   sipkit_rt_stats st;
@@ -2220,9 +2314,16 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
+#ifdef SIPKIT_LUA_UA
+static int rt_event_msg(lua_State *L);
+#endif
 static const luaL_Reg rt_methods[] = {
     {"step", rt_step}, {"now", rt_now}, {"timer", rt_timer},
-    {"stats", rt_stats}, {"close", rt_close}, {NULL, NULL}};
+    {"stats", rt_stats}, {"close", rt_close},
+#ifdef SIPKIT_LUA_UA
+    {"event_msg", rt_event_msg},
+#endif
+    {NULL, NULL}};
 static const luaL_Reg rt_meta[] = {
     {"__gc", rt_close}, {"__close", rt_close}, {"__tostring", rt_tostring},
     {NULL, NULL}};
@@ -2357,13 +2458,19 @@ typedef struct ua_cb_args {
 static int dispatch_ua(lua_Integer id, const char *kind,
                        int (*push)(lua_State *L, rt_event *ev), ua_cb_args *a) {
   rt_event ev;
+  const void *outer;
+  int rc;
   memset(&ev, 0, sizeof ev);
   ev.r = a->u->r;
   ev.kind = kind;
   ev.id = id;
   ev.push = push;
   ev.ctx = a;
-  return dispatch(&ev);
+  outer = ev.r->event;
+  ev.r->event = a;
+  rc = dispatch(&ev);
+  ev.r->event = outer;
+  return rc;
 }
 
 static int push_request_args(lua_State *L, rt_event *ev) {
@@ -2614,12 +2721,29 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
                             sipkit_dlg *dlg, const sipkit_msg *msg,
                             const char *buf, size_t len);
 
+/* ("response", id, status, dlg, msg): msg nil for a provisional
+ * response, which most requests ignore (a copy and a parse for nothing);
+ * the dispatcher asks rt:event_msg() for it when it has a use. */
 static int push_response_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   lua_pushinteger(L, a->status);
   push_dlg(L, a->u, a->dlg);
-  push_msg_copy(L, a->msg, a->buf, a->len);
+  if (a->status >= 200)
+    push_msg_copy(L, a->msg, a->buf, a->len);
+  else
+    lua_pushnil(L);
   return 3;
+}
+
+/* rt:event_msg() -> the msg of the UA event being dispatched (made now),
+ * or nil outside a dispatch or for an event without one */
+static int rt_event_msg(lua_State *L) {
+  lrt *r = self_rt(L);
+  const ua_cb_args *a = (const ua_cb_args *)r->event;
+  if (!a)
+    return lua_pushnil(L), 1;
+  push_msg_copy(L, a->msg, a->buf, a->len);
+  return 1;
 }
 
 static void req_response_cb(void *data, sipkit_req *req, int status,
@@ -2928,6 +3052,8 @@ static void sipkit_lua_open_rt(lua_State *L) {
   lua_setfield(L, -2, "rt_new");
   lua_pushcfunction(L, l_clock);
   lua_setfield(L, -2, "clock");
+  lua_pushcfunction(L, l_park);
+  lua_setfield(L, -2, "park");
 #ifdef SIPKIT_LUA_UA
   open_ua(L);
 #endif
@@ -2972,7 +3098,16 @@ static int preload_load(lua_State *L) {
 SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   luaL_checkversion(L);
   create_meta(L, MSG_MT, msg_meta, msg_methods);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_RING_KEY);
+  if (!luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_RING_KEY)) {
+    /* weak values: the ring keeps a parse for a message someone holds,
+     * never the message itself (128 of them, dropped by their calls) */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, MSG_BUFS_KEY);
   lua_pop(L, 1);
   luaL_getmetatable(L, MSG_MT);
   lua_getfield(L, -1, "__index"); /* create_meta's method table */
@@ -2982,6 +3117,10 @@ SIPKIT_LUA_API int luaopen_sipkit(lua_State *L) {
   lua_pushvalue(L, -3);
   lua_pushcclosure(L, msg_index, 3);
   lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, BUILDER_MT);
+  lua_pushcfunction(L, builder_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newmetatable(L, ERR_MT);
   lua_pushcfunction(L, err_tostring);

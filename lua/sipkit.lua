@@ -32,7 +32,7 @@ function M.gen_call_id() return core.gen("call_id") end
 
 local pack, unpack = table.pack, table.unpack
 local stdout = io and io.stdout
-local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_create, co_resume, co_isyieldable = coroutine.create, coroutine.resume, coroutine.isyieldable
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 
 ---------------------------------------------------------------- errors
@@ -44,12 +44,26 @@ M.timeout_error = timeout_error
 
 ---------------------------------------------------------------- scheduler
 -- One run at a time: a libuv loop (core.rt_new), the tasks, and a FIFO of
--- tasks ready to resume.  A task suspends by yielding SUSPEND; whatever
--- wakes it (a timer, a message, another task) calls its waker, which only
--- queues it: tasks are resumed by the loop below, never from inside a C
--- callback.
+-- tasks ready to resume.  A task suspends by parking (suspend below);
+-- whatever wakes it (a timer, a message, another task) only queues it:
+-- tasks are resumed by the loop below, never from inside a C callback.
 
-local SUSPEND = setmetatable({}, { __name = "sipkit.suspend" })
+-- A waiting task parks: core.park() suspends it in the Lua function that
+-- called park, not inside a C call (coroutine.yield), whose frame would
+-- keep 20 stack slots reserved for as long as the task waits; so the
+-- stack of a task waiting in a shallow frame (an idle call's) shrinks to
+-- its minimum at the next collection (lsipkit.c, l_park).  A parked task
+-- resumes with no values: the wake-up's values come beside the resume.
+local park = core.park
+local parked = false  -- the task just resumed has parked
+local wn, wa, wb = 0  -- the values of the wake-up being resumed (count, two)
+local function suspend()
+  parked = true
+  park()
+  -- the task stops here, before reading what woke it
+  if wn == 1 then return wa end
+  if wn == 2 then return wa, wb end
+end
 
 local run_state -- nil outside sipkit.run
 local current   -- the task being resumed
@@ -87,15 +101,35 @@ local function schedule(task, ...)
 end
 
 -- Every wait has a fresh token: a late wake (a timer that fired while the
--- message it guarded arrived) finds another token and does nothing.
+-- message it guarded arrived) finds another token and does nothing.  A
+-- wait is the task and its token: what wakes it keeps those two, no
+-- closure (an idle call's task waits for as long as the call is up).
 local wait_seq = 0
-local function waker(task)
+local function new_wait(task)
   wait_seq = wait_seq + 1
-  local token = wait_seq
-  task.token = token
+  task.token = wait_seq
+  return wait_seq
+end
+
+-- Wake task for its wait token with n (0..2) values a, b -> whether it
+-- still waited for that.
+local function wake(task, token, n, a, b)
+  if task.token ~= token then return false end
+  task.token = false
+  local st = run_state
+  local i = st.ready_tail + 1
+  st.ready_tail = i
+  st.ready[i], st.ra[i], st.rb[i], st.rn[i] = task, a, b, n
+  return true
+end
+
+-- the same as a function: for the waits that register a callback (arm)
+-- and for timeouts
+local function waker(task)
+  local token = new_wait(task)
   return function(...)
     if task.token == token then
-      task.token = nil
+      task.token = false
       schedule(task, ...)
       return true
     end
@@ -119,10 +153,15 @@ M.after = function(seconds, fn)
   return after(seconds, function() M.spawn(fn) end)
 end
 
+-- Checked by every wait before it suspends (or arms anything): a park
+-- that raised and was caught would leave `parked` set for a later yield.
 local function this_task(fname)
   local t = current
   if not t or co_running() ~= t.co then
     error(fname .. " must be called from a sipkit task (inside sipkit.run or sipkit.spawn)", 3)
+  end
+  if not co_isyieldable() then
+    error(fname .. " cannot wait here: the task runs inside a C call (a metamethod or callback called from C)", 3)
   end
   return t
 end
@@ -141,7 +180,7 @@ local function block(fname, timeout, arm, ctx)
   local wake = waker(t)
   local disarm = arm and arm(wake, ctx)
   local tm = timeout and start_timer(timeout, wake, fname)
-  return unblocked(tm, disarm, co_yield(SUSPEND))
+  return unblocked(tm, disarm, suspend())
 end
 
 local function finish_task(t, ok, r)
@@ -156,6 +195,11 @@ end
 
 local function resumed(t, ok, ...)
   current = nil
+  wa, wb = nil, nil
+  if parked then
+    parked = false
+    if ok then return end -- waiting for a wake-up
+  end
   if not ok then
     local e = ...
     if type(e) ~= "string" then e = tostring(e) end
@@ -164,14 +208,16 @@ local function resumed(t, ok, ...)
   end
   if co_status(t.co) == "dead" then
     finish_task(t, true, pack(...))
-  elseif ... ~= SUSPEND then
+  else
     schedule(t) -- a bare coroutine.yield() gives the others a turn
   end
 end
 
--- resume t with n (0..2) arguments a, b, or n == -1 and a packed
+-- resume t with n (0..2) arguments a, b, or n == -1 and a packed (a new
+-- task's arguments; a wake-up has at most two values)
 local function resume(t, n, a, b)
   current = t
+  wn, wa, wb = n, a, b
   local co = t.co
   if n == 0 then return resumed(t, co_resume(co)) end
   if n == 1 then return resumed(t, co_resume(co, a)) end
@@ -182,7 +228,7 @@ end
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then error("sipkit.spawn: function expected", 2) end
   if not run_state then error("sipkit.spawn: no run (call it inside sipkit.run)", 2) end
-  local t = setmetatable({ co = co_create(fn) }, Task)
+  local t = setmetatable({ co = co_create(fn), token = false }, Task)
   run_state.tasks[t] = true
   schedule(t, ...)
   return t
@@ -210,8 +256,8 @@ function M.sleep(seconds)
   end
   if not run_state then return M.run(M.sleep, seconds) end
   local t = this_task("sipkit.sleep")
-  start_timer(seconds, waker(t))
-  co_yield(SUSPEND)
+  start_timer(seconds, t, new_wait(t)) -- dispatchers.timer wakes t
+  return suspend() -- a tail call: the task parks in this frame
 end
 
 function M.now()
@@ -222,39 +268,86 @@ end
 -- A queue with waiting receivers: put() hands a value to the oldest
 -- waiting task, or keeps it; get(timeout) takes the oldest value or waits.
 -- Every call holds a few mailboxes that mostly stay empty, so the queue
--- (items, head, tail) and the waiter list are made on first use: an
--- unused mailbox is one empty table.
+-- (items, head, tail) is made on first use and dropped once empty, and
+-- the oldest waiting task and its wait's token are two fields (wt, wk):
+-- a mailbox waited on for a whole call (a UAS's inbox) is one table.
+-- Further waiters queue in `waiters`, as pairs.
 local Mailbox = {}
 Mailbox.__index = Mailbox
 
--- items and waiters are made on first use and dropped once empty: most
--- mailboxes (a request's events, a call's inbox) see one value or none,
--- then sit idle for the whole call
 local function mailbox()
   return setmetatable({}, Mailbox)
 end
 M.mailbox = mailbox
 
-function Mailbox:waiting()
-  local ws = self.waiters
-  return ws ~= nil and ws[1] ~= nil
+-- obj[field], a mailbox made on first use
+local function lazy_mailbox(obj, field)
+  local box = obj[field]
+  if not box then
+    box = mailbox()
+    obj[field] = box
+  end
+  return box
 end
 
-local function drop_waiters(self)
+function Mailbox:waiting()
+  return self.wt ~= nil
+end
+
+-- the next waiter becomes the oldest one
+local function next_waiter(self)
   local ws = self.waiters
-  if ws and ws[1] == nil then self.waiters = nil end
+  if ws then
+    self.wt, self.wk = ws[1], ws[2]
+    table.remove(ws, 1)
+    table.remove(ws, 1)
+    if ws[1] == nil then self.waiters = nil end
+  else
+    self.wt, self.wk = nil, nil
+  end
+end
+
+local function add_waiter(self, t, token)
+  if self.wt == nil then
+    self.wt, self.wk = t, token
+    return
+  end
+  local ws = self.waiters
+  if not ws then
+    ws = {}
+    self.waiters = ws
+  end
+  ws[#ws + 1] = t
+  ws[#ws + 1] = token
+end
+
+-- A waiter leaves when woken by put; one woken otherwise (its timeout) is
+-- taken out here, by get once it resumes.
+local function remove_waiter(self, t, token)
+  if self.wt == t and self.wk == token then
+    next_waiter(self)
+    return
+  end
+  local ws = self.waiters
+  if not ws then return end
+  for i = #ws - 1, 1, -2 do
+    if ws[i] == t and ws[i + 1] == token then
+      table.remove(ws, i)
+      table.remove(ws, i)
+      break
+    end
+  end
+  if ws[1] == nil then self.waiters = nil end
 end
 
 function Mailbox:put(v)
-  local ws = self.waiters
-  while ws and ws[1] do
-    local w = table.remove(ws, 1)
-    if w(v) then
-      drop_waiters(self)
-      return
-    end
+  local t = self.wt
+  while t do
+    local token = self.wk
+    next_waiter(self)
+    if wake(t, token, 1, v) then return end
+    t = self.wt
   end
-  drop_waiters(self)
   local items = self.items
   if not items then
     items = {}
@@ -266,28 +359,8 @@ end
 
 function Mailbox:empty() return not self.items or self.head > self.tail end
 
--- A waiter leaves the list when woken by put; one woken otherwise (its
--- timeout) is taken out here, by get once it resumes.
-local function mailbox_arm(wake, self)
-  local ws = self.waiters
-  if not ws then
-    ws = {}
-    self.waiters = ws
-  end
-  ws[#ws + 1] = wake
-end
-
-local function mailbox_disarm(self, wake)
-  local ws = self.waiters
-  if not ws then return end
-  for i = #ws, 1, -1 do
-    if ws[i] == wake then table.remove(ws, i) break end
-  end
-  drop_waiters(self)
-end
-
-local function got(self, wake, ...)
-  if ... == nil then mailbox_disarm(self, wake) end
+local function got(self, t, token, ...)
+  if ... == nil then remove_waiter(self, t, token) end
   return ...
 end
 
@@ -301,30 +374,37 @@ function Mailbox:get(timeout, what)
   end
   if self.closed then return nil, self.closed end
   local t = this_task(what or "receive")
-  local wake = waker(t)
-  mailbox_arm(wake, self)
-  local tm = timeout and start_timer(timeout, wake, what or "receive")
-  if tm then
-    return got(self, wake, unblocked(tm, nil, co_yield(SUSPEND)))
+  local token = new_wait(t)
+  add_waiter(self, t, token)
+  if timeout then
+    local tm = start_timer(timeout, function(a, b) wake(t, token, 2, a, b) end, what or "receive")
+    return got(self, t, token, unblocked(tm, nil, suspend()))
   end
-  return got(self, wake, co_yield(SUSPEND))
+  -- only put (v) and close (nil, err) end this wait, both after taking
+  -- the waiter out: a tail call, the task parks in this frame
+  return suspend()
 end
 
 -- End every wait with nil, err; later gets return it at once.
 function Mailbox:close(err)
   self.closed = err
-  local ws = self.waiters
-  self.waiters = nil
-  if ws then
-    for _, w in ipairs(ws) do w(nil, err) end
+  local t = self.wt
+  while t do
+    local token = self.wk
+    next_waiter(self)
+    wake(t, token, 2, nil, err)
+    t = self.wt
   end
 end
 
 local dispatchers = {}   -- kind -> function(id, ...) -> boolean, called by the core
 M._dispatchers = dispatchers
 
+-- fn: a function, called with nil, TIMEOUT error when what names the wait
+-- it bounds; or a sleeping task, what its wait's token
 dispatchers.timer = function(_, fn, what)
-  if what then fn(nil, timeout_error(what)) else fn() end
+  if type(fn) == "table" then wake(fn, what, 0)
+  elseif what then fn(nil, timeout_error(what)) else fn() end
   return true
 end
 
@@ -579,12 +659,15 @@ end
 ---------------------------------------------------------------- calls
 
 -- A call holds only what an established idle call needs: thousands may
--- be up at once.  acked exists while req:answer waits for the ACK.
+-- be up at once.  Its inbox is made when someone receives or a request
+-- comes (most UAC calls never see one).
 local function new_call(ua, dlg, role)
-  local c = setmetatable({ ua = ua, dlg = dlg, role = role, state = "early", inbox = mailbox() }, Call)
+  local c = setmetatable({ ua = ua, dlg = dlg, role = role, state = "early" }, Call)
   ua.calls[dlg] = c
   return c
 end
+
+local function inbox(c) return lazy_mailbox(c, "inbox") end
 -- the o= version of our last SDP offer: the class's until a re-offer sets the call's own
 Call.sdp_version = 1
 
@@ -675,46 +758,52 @@ Call.hangup = Call.bye
 -- :respond; nil, err (code ENDED) once the dialog has ended.  A request
 -- handed over here is answered by the script; one that arrived while no
 -- task was receiving was answered 200 already (req.answered).
-function Call:receive(timeout)
-  local prev = self.handed
-  if prev and not prev.answered then prev:_auto() end
-  local req, err = self.inbox:get(timeout, "call:receive")
+-- A request handed to the script unanswered: answered 200 at the next
+-- receive, or after AUTO_ANSWER_AFTER s.
+local function hand(call, req)
   if req and not req.answered then
-    self.handed = req
+    call.handed = req
     start_timer(AUTO_ANSWER_AFTER, function()
       if not req.answered then M.spawn(function() req:_auto() end) end
     end)
   end
-  return req, err
+  return req
+end
+
+function Call:receive(timeout)
+  local prev = self.handed
+  if prev and not prev.answered then prev:_auto() end
+  local box = inbox(self)
+  if not box:empty() then return hand(self, box:get()) end
+  -- one that comes while we wait is handed over by _incoming: a tail
+  -- call, the waiting task is no deeper than its receive
+  return box:get(timeout, "call:receive")
 end
 
 -- for x in obj:events() (a call, a forward, a subscription): obj:receive()
 -- until it gives nil.  The iterator is one shared function with obj as the
--- loop's state, so a loop makes no closure: a UAS's call often waits in
--- one for as long as it is up.
-local function receive_next(obj) return (obj:receive()) end
+-- loop's state, so a loop makes no closure (a UAS's call often waits in
+-- one for as long as it is up), and it tail-calls receive, so the loop's
+-- wait is one frame above it.
+local function receive_next(obj) return obj:receive() end
 local function events(self) return receive_next, self end
 
 Call.events = events
 
 function Call:_incoming(req)
-  if not self.inbox:waiting() then
+  local box = inbox(self)
+  if box:waiting() then
+    hand(self, req)
+  else
     M.spawn(function() req:_auto() end)
   end
-  self.inbox:put(req)
+  box:put(req)
 end
 
 ---------------------------------------------------------------- incoming requests
 
 -- a request's CANCEL news, made when someone waits for it or it comes
-local function request_events(r)
-  local e = r.events
-  if not e then
-    e = mailbox()
-    r.events = e
-  end
-  return e
-end
+local function request_events(r) return lazy_mailbox(r, "events") end
 
 local function new_request(ua, srv, msg, call)
   -- method copied from msg: read on every respond and by most scripts
@@ -752,10 +841,7 @@ function Request:respond(code, opts)
     if not call then -- the first 1xx or 2xx of the dialog: a 180 and then the 200 share it
       call = self.ua.calls[dlg] or new_call(self.ua, dlg, "uas")
       self.new_call = call
-      if m == "INVITE" then
-        call.invite = self.msg
-        if self.msg:_has_sdp() then call.remote_sdp = self.msg.body end
-      end
+      if m == "INVITE" and self.msg:_has_sdp() then call.remote_sdp = self.msg.body end
     end
     if m ~= "INVITE" and code >= 200 then
       call.state = "confirmed" -- a subscription's dialog: NOTIFY it with call:request
@@ -789,9 +875,10 @@ function Request:answer(opts)
   local call = self.new_call
   if not call then return nil, core.error("STATE", "200 created no dialog") end
   call.local_sdp = sdp or nil
-  call.acked = mailbox()
-  local ack, e = call.acked:get(opts.timeout or 32, "answer (waiting for the ACK)")
-  call.acked = nil
+  local acked = mailbox()
+  self.ua.acking[call.dlg] = acked
+  local ack, e = acked:get(opts.timeout or 32, "answer (waiting for the ACK)")
+  self.ua.acking[call.dlg] = nil
   if not ack then return nil, e end
   call.state = "confirmed"
   return call
@@ -876,6 +963,12 @@ dispatchers.response = function(id, status, dlg, msg)
   local st = run_state
   local p = st.pending[id]
   if not p then return true end
+  -- a provisional response only matters to on_provisional, and its msg
+  -- is made only then
+  if status < 200 then
+    if not p.on_provisional then return true end
+    msg = st.rt:event_msg()
+  end
   if status >= 200 then st.pending[id] = nil end
   local sub = p.subscription
   if sub and status >= 200 and status < 300 and dlg and not sub.dlg then
@@ -945,7 +1038,7 @@ dispatchers.request = function(id, srv, dlg, msg, routed)
       -- the core answers 200 and ends the dialog; the script still sees it
       local r = new_request(ua, nil, msg, call)
       r.answered = true
-      call.inbox:put(r)
+      inbox(call):put(r)
       return false
     end
     call:_incoming(new_request(ua, srv, msg, call))
@@ -970,8 +1063,8 @@ end
 
 dispatchers.ack = function(id, dlg, msg)
   local ua = run_state.uas[id]
-  local call = ua and ua.calls[dlg]
-  if call and call.acked then call.acked:put(msg or true) end -- a later ACK (retransmitted) is not waited for
+  local acked = ua and ua.acking[dlg]
+  if acked then acked:put(msg or true) end -- a later ACK (retransmitted) is not waited for
   return true
 end
 
@@ -993,8 +1086,9 @@ dispatchers.dialog_end = function(id, dlg, why)
     call.state = "ended"
     call.end_reason = why
     local err = ended_error(why)
-    call.inbox:close(err)
-    if call.acked then call.acked:close(err) end
+    inbox(call):close(err)
+    local acked = ua.acking[dlg]
+    if acked then acked:close(err) end
     ua.calls[dlg] = nil
   end
   return true
@@ -1025,6 +1119,7 @@ function M.ua(opts)
   local ua = setmetatable({
     c = c, id = id, port = c:port(), addr = c:addr(), user = opts.user or "sipkit",
     handlers = {}, invites = mailbox(), requests = mailbox(), calls = {}, subscribing = {},
+    acking = {}, -- dlg -> mailbox of an answer waiting for its ACK
     by_srv = setmetatable({}, { __mode = "k" }),
     listen_invite = opts.accept, listen_other = opts.receive, rtp_port = opts.rtp_port,
   }, UA)

@@ -54,6 +54,7 @@ end
 
 local ended = sipkit.mailbox()
 
+-- Serve an answered call until it ends.
 local function serve(call)
   for req in call:events() do
     if req.method == "INFO" then
@@ -68,6 +69,7 @@ local function serve(call)
     end
   end
   log("call ended (%s)", call.end_reason or "?")
+  ended:put(true)
 end
 
 ua:on("INVITE", function(req)
@@ -96,8 +98,9 @@ ua:on("INVITE", function(req)
     return ended:put(true)
   end
   log("answered")
-  serve(call)
-  ended:put(true)
+  -- a tail call: the handler's frame (req, its INVITE) is not kept while
+  -- the call lasts
+  return serve(call)
 end)
 
 -- The last calls have ended, but their server transactions may still be

@@ -189,6 +189,45 @@ eq(tostring(old), raw)
 eq(newer[1].cseq, { num = 314159, method = "INVITE" })
 eq(newer[300].contact.uri, "sip:alice@192.0.2.101:5060;transport=udp")
 
+-- The messages that carry the same body share one string: a call keeps
+-- its peer's SDP for as long as it is up, and under load every call's is
+-- the same.  100 bodies held: the array (128 slots of 16 bytes) and no
+-- new string.
+do
+  local held = {}
+  collectgarbage("collect")
+  local before = collectgarbage("count") * 1024
+  for i = 1, 100 do held[i] = assert(sipkit.parse(raw)).body end
+  collectgarbage("collect")
+  local grown = collectgarbage("count") * 1024 - before
+  T.ok(grown <= 128 * 16 + 64, "bodies share one string (grew " .. grown .. " B)")
+  eq(held[100], m.body)
+end
+
+-- The ring of parses keeps no message alive: one nobody holds goes, its
+-- parse and its field cache with it.
+do
+  local w = setmetatable({}, { __mode = "v" })
+  w[1] = assert(sipkit.parse(raw))
+  eq(w[1].from.tag, "1928301774")
+  collectgarbage("collect")
+  eq(w[1], nil, "a message nobody holds is collected")
+end
+
+-- A parse goes into the buffer of its ring slot, which the slot's next
+-- message reuses: 300 messages parsed (the collector stopped) from one
+-- string make a msg each, not 2 KB of header entries each.
+do
+  for _ = 1, 128 do assert(sipkit.parse(raw)) end -- every slot has its buffer
+  collectgarbage("collect")
+  collectgarbage("stop")
+  local before = collectgarbage("count") * 1024
+  for _ = 1, 300 do assert(sipkit.parse(raw)) end
+  local per = (collectgarbage("count") * 1024 - before) / 300
+  collectgarbage("restart")
+  T.ok(per < 1024, "parses reuse the ring's buffers (" .. per .. " B per message)")
+end
+
 -- misuse raises
 T.ok(T.raises(sipkit.parse, 42), "parse(42) raises")
 T.ok(T.raises(sipkit.parse, "x", 5), "parse(s, 5) raises")

@@ -49,6 +49,76 @@ sipkit.run(function()
   sipkit.sleep(0.03)
   eq(mb:empty(), true)
 
+  -- a value handed to a waiting task is one value, with or without a timeout
+  sipkit.spawn(function() sipkit.sleep(0.01) mb:put("one") end)
+  eq(select("#", mb:get()), 1)
+  sipkit.spawn(function() sipkit.sleep(0.01) mb:put("two") end)
+  eq(select("#", mb:get(1)), 1)
+
+  -- several waiters: the oldest gets the next value, one that timed out
+  -- leaves the line, close ends the waits left
+  local line = sipkit.mailbox()
+  local got = {}
+  local function taker(tag, timeout)
+    return sipkit.spawn(function()
+      local x, e = line:get(timeout)
+      got[#got + 1] = tag .. "=" .. tostring(x or e.code)
+    end)
+  end
+  local takers = { taker("1"), taker("2", 0.01), taker("3"), taker("4") }
+  sipkit.sleep(0.03)
+  eq(got, { "2=TIMEOUT" })
+  eq(line:waiting(), true)
+  line:put("a")
+  line:put("b")
+  for i = 1, 3 do takers[i]:join(1) end
+  eq(got, { "2=TIMEOUT", "1=a", "3=b" })
+  line:close(sipkit.error("CLOSED", "closed"))
+  takers[4]:join(1)
+  eq(got, { "2=TIMEOUT", "1=a", "3=b", "4=CLOSED" })
+  eq(line:waiting(), false)
+  eq(select("#", line:get()), 2, "a closed mailbox gives nil, err")
+
+  -- A waiting task parks in its Lua frame (core.park), not in a C call:
+  -- after a deep call grew its stack, the stack shrinks back while it
+  -- waits.  200 tasks: about 1.7 KB each parked, 2.1 KB each suspended in
+  -- coroutine.yield.
+  do
+    local function deep(k)
+      if k == 0 then return 0 end
+      local a, b = k, k
+      return deep(k - 1) + a - b
+    end
+    local boxes, tasks = {}, {}
+    collectgarbage("collect")
+    local before = collectgarbage("count") * 1024
+    for i = 1, 200 do
+      local box = sipkit.mailbox()
+      boxes[i] = box
+      tasks[i] = sipkit.spawn(function() deep(20) return box:get() end)
+    end
+    sipkit.sleep(0.01)
+    collectgarbage("collect")
+    collectgarbage("collect")
+    local per = (collectgarbage("count") * 1024 - before) / 200
+    T.ok(per < 1900, "a waiting task's stack shrinks (" .. per .. " B per task)")
+    for i = 1, 200 do boxes[i]:put(i) end
+    local all = true
+    for i = 1, 200 do all = all and select(2, tasks[i]:join(1)) == i end
+    eq(all, true, "each parked task resumes with its value")
+  end
+
+  -- a wait where the task cannot yield (in a sort comparator, called from
+  -- C) raises before it arms anything; the task goes on and waits fine
+  local okw, ew = pcall(table.sort, { 2, 1 }, function(x, y) sipkit.sleep(0) return x < y end)
+  eq(okw, false)
+  T.ok(tostring(ew):find("cannot wait here", 1, true), tostring(ew))
+  local seq2 = {}
+  sipkit.spawn(function() seq2[#seq2 + 1] = "other" end)
+  coroutine.yield()
+  sipkit.sleep(0.001)
+  eq(seq2, { "other" }, "a bare yield and a sleep after the failed wait")
+
   local slow = sipkit.spawn(function() sipkit.sleep(5) end)
   local jok, jerr = slow:join(0.01)
   eq({ jok, jerr.code }, { nil, "TIMEOUT" })

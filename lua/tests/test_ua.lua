@@ -85,6 +85,19 @@ sipkit.run(function()
   eq(digits, { "7/200/application/dtmf-relay", "*/200/application/dtmf-relay", "D/200/application/dtmf-relay" })
   T.ok(T.raises(call.dtmf, call, "x"), "a bad digit raises")
 
+  -- a request handed to a waiting receive and left unanswered is
+  -- answered 200 by the next receive
+  local left = sipkit.spawn(function()
+    local req = assert(bcall:receive(2))
+    eq({ req.method, req.answered }, { "INFO", false })
+    eq(select(2, bcall:receive(0.05)).code, "TIMEOUT")
+    eq(req.answered, true, "answered by the next receive")
+  end)
+  sipkit.sleep(0.01)
+  r = assert(call:info("Signal=1\r\nDuration=100\r\n"))
+  eq(r.status, 200)
+  assert(left:join(2))
+
   -- re-INVITE while b is not receiving: answered 200 with SDP by itself
   r = assert(call:reinvite{ hold = true })
   eq(r.status, 200)
