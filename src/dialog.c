@@ -246,6 +246,44 @@ int sipkit_dialog_uac_create(sipkit_dialog *d, const sipkit_msg *req,
   return SIPKIT_EOK;
 }
 
+int sipkit_dialog_uac_fork(sipkit_dialog *d, const sipkit_dialog *sibling,
+                           uint32_t invite_cseq, const sipkit_msg *resp, const char *rbuf) {
+  int rc;
+  if (!d)
+    return SIPKIT_EARGUMENT;
+  memset(d, 0, sizeof *d);
+  if (!sibling || !sibling->call_id || sibling->role != SIPKIT_DIALOG_UAC ||
+      !has_basics(resp) || !rbuf)
+    return SIPKIT_EARGUMENT;
+  if (resp->status <= 100 || resp->status >= 300 || !resp->to->tag.len)
+    return SIPKIT_EARGUMENT;
+  /* the response must answer the INVITE sibling came from */
+  if (!span_eq(sibling->call_id, sibling->call_id_len, rbuf, resp->call_id) ||
+      !span_eq(sibling->local_tag, sibling->local_tag_len, rbuf, resp->from->tag) ||
+      resp->cseq->num != invite_cseq || resp->cseq->method != SIPKIT_METHOD_INVITE)
+    return SIPKIT_EARGUMENT;
+  dstr s;
+  s.f[F_CALL_ID] = span_str(rbuf, resp->call_id);
+  s.f[F_LOCAL_TAG].p = sibling->local_tag;
+  s.f[F_LOCAL_TAG].len = sibling->local_tag_len;
+  s.f[F_REMOTE_TAG] = span_str(rbuf, resp->to->tag);
+  s.f[F_LOCAL_URI].p = sibling->local_uri;
+  s.f[F_LOCAL_URI].len = sibling->local_uri_len;
+  s.f[F_REMOTE_URI].p = sibling->remote_uri;
+  s.f[F_REMOTE_URI].len = sibling->remote_uri_len;
+  if ((rc = create_strings(d, &s, resp, rbuf, 1)) != SIPKIT_EOK) {
+    memset(d, 0, sizeof *d);
+    return rc;
+  }
+  d->role = SIPKIT_DIALOG_UAC;
+  d->secure = sibling->secure;
+  d->local_cseq = invite_cseq;
+  d->local_invite_cseq = invite_cseq;
+  d->local_invite_pending = resp->status < 200;
+  d->state = resp->status < 200 ? SIPKIT_DIALOG_EARLY : SIPKIT_DIALOG_CONFIRMED;
+  return SIPKIT_EOK;
+}
+
 int sipkit_dialog_uas_create(sipkit_dialog *d, const sipkit_msg *req,
                              const char *buf, int status,
                              sipkit_str local_tag) {

@@ -114,25 +114,40 @@ typedef struct sipkit__stored {
 int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf, size_t len);
 void sipkit__stored_free(sipkit__stored *s);
 
-/* A transaction of the table: the pure machine, one timer node set to its
- * earliest deadline, the bytes it retransmits and where they go. */
+/* What a transaction needs while it may send: the pure machine, the
+ * bytes it retransmits and where they go.  An INVITE transaction lets go
+ * of it once Accepted (RFC 6026): for its last 32 s it sends nothing and
+ * only passes on 2xx retransmissions (client) or ACKs (server), which its
+ * key, kind and one timer do; that is most of the transactions a server
+ * under load holds. */
+typedef struct sipkit__txlive {
+  sipkit_txn t;                /* its key is unused: the record keeps one (sipkit__txn) */
+  sipkit__addr peer;
+  char *bytes;                 /* server: the last response */
+  size_t len;
+  sipkit__stored sent;         /* client: the request (ACK, CANCEL, auth, dialogs) */
+  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
+} sipkit__txlive;
+
+/* A transaction of the table: one timer node set to its earliest
+ * deadline, its key (packed) and, until Accepted, the live part.  A non-INVITE transaction is
+ * never Accepted: its live part is in the same block (live_own 0). */
 typedef struct sipkit__txn {
-  sipkit_txn t;
   sipkit__tnode timer;
   sipkit_ua *ua;
   struct sipkit__txn *hnext;
   sipkit__link link;           /* ua->txns; rt->txn_graves once destroyed */
-  uint8_t client;
-  uint8_t closing;
-  uint8_t send_failed;         /* a send of this transaction failed: transport error */
   sipkit_req *req;             /* client owner (NULL once detached) */
   sipkit_srv *srv;             /* server owner */
-  sipkit__addr peer;
-  char *bytes;                 /* server: the last response; client: the request while sent is NULL */
-  size_t len;
-  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs), NULL in
-                                  Accepted (sent_thin); NULL in a server's */
-  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
+  sipkit__txlive *live;        /* NULL once Accepted */
+  uint8_t client;
+  uint8_t kind;                /* enum sipkit_txn_kind */
+  uint8_t closing;
+  uint8_t send_failed;         /* a send of this transaction failed: transport error */
+  uint8_t live_own;            /* live is a block of its own */
+  int method;                  /* of the request */
+  sipkit_txn_pkey key;         /* its strings in kb */
+  char kb[];
 } sipkit__txn;
 
 #define SIPKIT__ACK_MAX 8192u   /* the ACK for a 3xx-6xx: the INVITE's Via, Route, From, To, Call-ID, CSeq */

@@ -171,6 +171,19 @@ SIPKIT_API int sipkit_dialog_uac_create(sipkit_dialog *d,
                                         const sipkit_msg *req, const char *qbuf,
                                         const sipkit_msg *resp, const char *rbuf);
 
+/* UAC side, another dialog of the same INVITE (a fork's 1xx or 2xx,
+ * §13.2.2.4), without the INVITE: as sipkit_dialog_uac_create, with what
+ * the request gave (Call-ID, local tag and URI, remote URI, secure flag)
+ * taken from sibling, a dialog that INVITE created (it may have ended
+ * since: only its strings are read), and invite_cseq the INVITE's CSeq
+ * (sibling's may have moved on).  The result equals what
+ * sipkit_dialog_uac_create makes from the INVITE.  Errors as there
+ * (SIPKIT_EARGUMENT also when resp does not answer that INVITE or
+ * sibling is no UAC dialog). */
+SIPKIT_API int sipkit_dialog_uac_fork(sipkit_dialog *d, const sipkit_dialog *sibling,
+                                      uint32_t invite_cseq, const sipkit_msg *resp,
+                                      const char *rbuf);
+
 /* UAS side (§12.1.1): from the request req we answer with status (101..199
  * gives EARLY, 2xx CONFIRMED) carrying local_tag in its To.  Route set =
  * Record-Route of req in order, remote target = its Contact URI, remote

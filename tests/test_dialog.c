@@ -544,6 +544,102 @@ static void test_forking(void **state) {
   sipkit_dialog_free(&ds[1]);
 }
 
+/* Two dialogs hold the same values (their blocks differ). */
+static void assert_same_dialog(const sipkit_dialog *a, const sipkit_dialog *b) {
+  assert_int_equal(a->state, b->state);
+  assert_int_equal(a->role, b->role);
+  assert_int_equal(a->secure, b->secure);
+  assert_int_equal(a->local_invite_pending, b->local_invite_pending);
+  assert_int_equal(a->remote_invite_pending, b->remote_invite_pending);
+  assert_int_equal(a->remote_cseq_set, b->remote_cseq_set);
+  assert_int_equal(a->local_cseq, b->local_cseq);
+  assert_int_equal(a->remote_cseq, b->remote_cseq);
+  assert_int_equal(a->local_invite_cseq, b->local_invite_cseq);
+  assert_int_equal(a->remote_invite_cseq, b->remote_invite_cseq);
+  const char *as[6] = {a->call_id, a->local_tag, a->remote_tag,
+                       a->local_uri, a->remote_uri, a->remote_target};
+  const char *bs[6] = {b->call_id, b->local_tag, b->remote_tag,
+                       b->local_uri, b->remote_uri, b->remote_target};
+  for (int i = 0; i < 6; i++)
+    assert_string_equal(as[i], bs[i]);
+  assert_int_equal(a->route_count, b->route_count);
+  for (uint32_t i = 0; i < a->route_count; i++)
+    assert_string_equal(a->route[i], b->route[i]);
+}
+
+/* §13.2.2.4 without the INVITE: a fork's dialog made from a sibling
+ * equals the one made from the request, whatever became of the sibling. */
+static void test_uac_fork(void **state) {
+  (void)state;
+  sipkit_dialog sib, want, got;
+  edit(S_FREE, INVITE, "INVITE sip:bob@", "INVITE sips:bob@");
+  assert_int_equal(sipkit_dialog_uac_create(&sib, M(S_FREE), B(S_FREE), M(R180),
+                                            B(R180)), SIPKIT_EOK);
+  /* another branch's 200 with its own tag, target and one Record-Route */
+  static const char *const fork200[] = {
+      "tag=a6c85cf", "tag=b7d96e0",
+      "Contact: <sip:bob@192.0.2.4:5060", "Contact: <sip:bob@192.0.2.5:5060",
+      "Record-Route: <sip:proxy.biloxi.example.com;lr>\r\n", "", NULL};
+  editn(11, R200, fork200);
+  assert_int_equal(sipkit_dialog_uac_create(&want, M(S_FREE), B(S_FREE), M(11), B(11)),
+                   SIPKIT_EOK);
+  /* the sibling went on: a BYE took the next CSeq and ended it */
+  uint32_t c;
+  assert_int_equal(sipkit_dialog_next_cseq(&sib, SIPKIT_METHOD_BYE, &c), SIPKIT_EOK);
+  sib.state = SIPKIT_DIALOG_TERMINATED;
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(11), B(11)), SIPKIT_EOK);
+  assert_same_dialog(&got, &want);
+  assert_int_equal(got.state, SIPKIT_DIALOG_CONFIRMED);
+  assert_int_equal(got.secure, 1);
+  assert_int_equal(got.local_cseq, 314159);
+  assert_int_equal(got.route_count, 1);
+  ASSERT_FIELD(&got, remote_target, "sip:bob@192.0.2.5:5060;transport=udp");
+  sipkit_dialog_free(&got);
+  sipkit_dialog_free(&want);
+  /* a fork's 180: early, our INVITE still pending */
+  edit(12, R180, "tag=a6c85cf", "tag=c8e07f1");
+  assert_int_equal(sipkit_dialog_uac_create(&want, M(S_FREE), B(S_FREE), M(12), B(12)),
+                   SIPKIT_EOK);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(12), B(12)), SIPKIT_EOK);
+  assert_same_dialog(&got, &want);
+  assert_int_equal(got.state, SIPKIT_DIALOG_EARLY);
+  assert_int_equal(got.local_invite_pending, 1);
+  sipkit_dialog_free(&got);
+  sipkit_dialog_free(&want);
+  /* refused, as sipkit_dialog_uac_create refuses, and d left NULL */
+  struct {
+    int slot;
+    const char *from, *to;
+    int want;
+  } bad[] = {
+      {13, "CSeq: 314159 INVITE", "CSeq: 314158 INVITE", SIPKIT_EARGUMENT}, /* other INVITE */
+      {13, "Call-ID: a84b4c76e66710", "Call-ID: b84b4c76e66710", SIPKIT_EARGUMENT},
+      {13, "tag=1928301774", "tag=1928301775", SIPKIT_EARGUMENT}, /* other From tag */
+      {13, "SIP/2.0 200 OK", "SIP/2.0 486 Busy Here", SIPKIT_EARGUMENT},
+      {13, "SIP/2.0 200 OK", "SIP/2.0 100 Trying", SIPKIT_EARGUMENT},
+      {13, ";tag=b7d96e0", "", SIPKIT_EARGUMENT}, /* no To tag */
+      {13, "Contact: <sip:bob@192.0.2.5:5060;transport=udp>\r\n", "", SIPKIT_EMISSING_HEADER},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    edit(bad[i].slot, 11, bad[i].from, bad[i].to);
+    memset(&got, 0xff, sizeof got);
+    assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(bad[i].slot), B(bad[i].slot)),
+                     bad[i].want);
+    assert_int_equal(got.state, SIPKIT_DIALOG_NULL);
+    assert_null(got.mem_);
+  }
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314160, M(11), B(11)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, NULL, 314159, M(11), B(11)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_uac_fork(NULL, &sib, 314159, M(11), B(11)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(11), NULL), SIPKIT_EARGUMENT);
+  /* a UAS dialog is no sibling of a fork */
+  sipkit_dialog uas;
+  uas_confirmed(&uas, 14);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &uas, 314159, M(11), B(11)), SIPKIT_EARGUMENT);
+  sipkit_dialog_free(&uas);
+  sipkit_dialog_free(&sib);
+}
+
 /* §12.1.1: a sips: Request-URI sets the secure flag. */
 static void test_secure_flag(void **state) {
   (void)state;
@@ -1642,6 +1738,7 @@ int main(void) {
       cmocka_unit_test(test_cseq_ordering),
       cmocka_unit_test(test_reinvite_glare_491),
       cmocka_unit_test(test_forking),
+      cmocka_unit_test(test_uac_fork),
       cmocka_unit_test(test_build_bye_ack_in_dialog),
       cmocka_unit_test(test_uas_2xx_retransmission),
       cmocka_unit_test(test_secure_flag),
