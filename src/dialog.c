@@ -150,12 +150,24 @@ static int create_strings(sipkit_dialog *d, dstr *s, const sipkit_msg *msg,
 }
 
 /* A target refresh from msg's Contact, when it has a usable one (0 when
- * refreshed). */
+ * refreshed).  The same target keeps the block: most refreshes (every
+ * 2xx retransmission, a re-INVITE) repeat the Contact. */
 static int refresh_target(sipkit_dialog *d, const sipkit_msg *msg, const char *buf) {
   dstr s;
   dstr_of(&s, d);
   int rc = take_target(&s, msg, buf);
-  return rc ? rc : dstr_store(d, &s);
+  if (rc || str_eq(d->remote_target, d->remote_target_len, s.f[F_TARGET]))
+    return rc;
+  return dstr_store(d, &s);
+}
+
+static int same_routes(const sipkit_dialog *d, const dstr *s) {
+  if (d->route_count != s->route_count)
+    return 0;
+  for (uint32_t i = 0; i < s->route_count; i++)
+    if (!str_eq(d->route[i], d->route_len[i], s->route[i]))
+      return 0;
+  return 1;
 }
 
 static int has_basics(const sipkit_msg *m) {
@@ -439,7 +451,7 @@ int sipkit_dialog_on_response(sipkit_dialog *d, const sipkit_msg *resp,
       if (d->state == SIPKIT_DIALOG_EARLY) {
         dstr s; /* recompute the route set (§13.2.2.4) */
         dstr_of(&s, d);
-        if (take_routes(&s, resp, buf, 1) == SIPKIT_EOK)
+        if (take_routes(&s, resp, buf, 1) == SIPKIT_EOK && !same_routes(d, &s))
           (void)dstr_store(d, &s);
       }
       (void)refresh_target(d, resp, buf);

@@ -234,12 +234,18 @@ struct sipkit_dlg {
   uint32_t acked_cseq;           /* CSeq of the INVITE whose ACK was reported */
   int end_why;
   int method;                  /* the request that created it (INVITE, SUBSCRIBE, REFER) */
-  char *rtx;                   /* UAS: our 2xx to INVITE, resent until the ACK */
-  size_t rtx_len;
-  sipkit__addr rtx_peer;
-  sipkit__tnode rtx_timer;
-  char *sz;                    /* Call-ID, tags and remote target as made, NUL-terminated, one block */
+  struct sipkit__rtx *rtx;     /* UAS: our 2xx to INVITE, resent until the ACK */
 };
+
+/* A 2xx to INVITE we resend until its ACK (§13.3.1.4): for a few hundred
+ * ms of a call, so a block of its own, not fields of every dialog. */
+typedef struct sipkit__rtx {
+  sipkit__tnode timer;
+  sipkit_dlg *g;
+  sipkit__addr peer;
+  size_t len;
+  char bytes[];
+} sipkit__rtx;
 
 /* rt.c */
 uint64_t sipkit__now(sipkit_rt *rt);

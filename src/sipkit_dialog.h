@@ -12,9 +12,10 @@
  * owns, sized to what they hold (a fixed-size dialog would weigh 3 KiB at
  * the bounds below).  Creation allocates it; release it with
  * sipkit_dialog_free().  A copy of the struct shares the block: free only
- * one of them.  A target refresh or the route set of a 2xx makes a new
- * block, so a string pointer of a dialog stays valid only until the next
- * message given to that dialog (copy what you keep longer).  Out of
+ * one of them.  A target refresh or the route set of a 2xx that changes
+ * a value makes a new block, so a string pointer of a dialog stays valid
+ * only until the next message given to that dialog (copy what you keep
+ * longer).  Out of
  * memory, creation fails with SIPKIT_ENO_MEMORY and a refresh does not
  * happen.
  *

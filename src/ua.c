@@ -226,49 +226,17 @@ int sipkit__uri_host_port(const char *uri, size_t len, struct sockaddr_storage *
 /* ------------------------------------------------------------------ */
 /* Dialogs                                                             */
 
-/* The NUL-terminated copies the accessors hand out, in one exact-size
- * block ("" each when out of memory), made again after a refresh. */
-static const char *dlg_str(const sipkit_dlg *g, int i);
-
-static void dlg_sz(sipkit_dlg *g) {
-  const sipkit_dialog *d = &g->d;
-  if (g->sz) { /* only the remote target changes */
-    const char *t = dlg_str(g, 3);
-    if (strlen(t) == d->remote_target_len && !memcmp(t, d->remote_target, d->remote_target_len))
-      return;
-  }
-  size_t n = (size_t)d->call_id_len + d->local_tag_len + d->remote_tag_len +
-             d->remote_target_len + 4;
-  char *p = malloc(n);
-  free(g->sz);
-  g->sz = p;
-  if (!p)
+static void rtx_free(sipkit_rt *rt, sipkit_dlg *g) {
+  if (!g->rtx)
     return;
-  const char *src[4] = {d->call_id, d->local_tag, d->remote_tag, d->remote_target};
-  size_t len[4] = {d->call_id_len, d->local_tag_len, d->remote_tag_len, d->remote_target_len};
-  for (int i = 0; i < 4; i++) {
-    memcpy(p, src[i], len[i]);
-    p[len[i]] = 0;
-    p += len[i] + 1;
-  }
-}
-
-/* The i-th string of the block (0 Call-ID, 1 local tag, 2 remote tag,
- * 3 remote target). */
-static const char *dlg_str(const sipkit_dlg *g, int i) {
-  if (!g || !g->sz)
-    return "";
-  const char *p = g->sz;
-  while (i-- > 0)
-    p += strlen(p) + 1;
-  return p;
+  sipkit__timer_drop(rt, &g->rtx->timer);
+  free(g->rtx);
+  g->rtx = NULL;
 }
 
 /* The UA may be gone already (reaped on a later turn): rt is passed. */
 static void dlg_free(sipkit_rt *rt, sipkit_dlg *g) {
-  sipkit__timer_drop(rt, &g->rtx_timer);
-  free(g->rtx);
-  free(g->sz);
+  rtx_free(rt, g);
   sipkit_dialog_free(&g->d);
   free(g);
 }
@@ -281,17 +249,11 @@ static sipkit_dlg *dlg_new(sipkit_ua *ua, sipkit_dialog *d) {
     sipkit_dialog_free(d);
     return NULL;
   }
-  if (sipkit__timer_register(ua->rt, &g->rtx_timer) != SIPKIT_EOK) {
-    sipkit_dialog_free(d);
-    free(g);
-    return NULL;
-  }
   g->d = *d;
   g->ua = ua;
   g->refs = 1; /* the UA's table; dropped when the dialog ends */
   sipkit__list_add(&ua->dbuckets[dlg_bucket(d->call_id, d->call_id_len)], &g->link);
   ua->rt->st.dialogs++;
-  dlg_sz(g);
   return g;
 }
 
@@ -313,7 +275,8 @@ static void dlg_end(sipkit_dlg *g, int why) {
   g->ended = 1;
   g->end_why = why;
   g->d.state = SIPKIT_DIALOG_TERMINATED;
-  sipkit__timer_stop(ua->rt, &g->rtx_timer);
+  if (g->rtx)
+    sipkit__timer_stop(ua->rt, &g->rtx->timer);
   sipkit__list_del(&g->link);
   ua->rt->st.dialogs--;
   if (ua->h.on_dialog_end)
@@ -1100,7 +1063,6 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
         send_2xx_ack(g);
       else if (v == SIPKIT_DIALOG_ENDED)
         end_g = g, end_why = SIPKIT_DLG_END_REJECTED;
-      dlg_sz(g);
     }
   } else if (method == SIPKIT_METHOD_INVITE && status > 100 && status < 300 &&
              (status >= 200 || (m->to && m->to->tag.len))) {
@@ -1110,7 +1072,6 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       g = f;
       if (sipkit_dialog_on_response(&g->d, m, buf) == SIPKIT_DIALOG_SEND_ACK)
         send_2xx_ack(g);
-      dlg_sz(g);
     } else {
       g = dlg_create_uac(ua, x, m, buf);
       if (g && req && req->n_early < sizeof req->early / sizeof req->early[0])
@@ -1341,12 +1302,13 @@ static void rel_fired(sipkit__tnode *n) {
 }
 
 static void rtx_fired(sipkit__tnode *n) {
-  sipkit_dlg *g = SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer);
+  sipkit__rtx *r = SIPKIT__CONTAINER(n, sipkit__rtx, timer);
+  sipkit_dlg *g = r->g;
   sipkit_ua *ua = g->ua;
   uint64_t now = sipkit__now(ua->rt), next = 0;
   int v = sipkit_dialog_on_timer(&g->d, now, &next);
   if (v == SIPKIT_DIALOG_RESEND_2XX) {
-    sipkit__send(ua, (struct sockaddr *)&g->rtx_peer, g->rtx, g->rtx_len, 1);
+    sipkit__send(ua, (struct sockaddr *)&r->peer, r->bytes, r->len, 1);
   } else if (v == SIPKIT_DIALOG_NO_ACK) {
     /* §13.3.1.4: confirmed for the session layer, then ended with BYE */
     send_bye(g);
@@ -1354,7 +1316,7 @@ static void rtx_fired(sipkit__tnode *n) {
     return;
   }
   if (next)
-    sipkit__timer_arm(ua->rt, &g->rtx_timer, next, rtx_fired);
+    sipkit__timer_arm(ua->rt, &r->timer, next, rtx_fired);
 }
 
 static int creates_dialog(int method) {
@@ -1458,13 +1420,19 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
     if (method == SIPKIT_METHOD_INVITE && g && !g->ended) {
       if (status < 300) {
         sipkit_dialog_uas_2xx_sent(&g->d, now, ua->rt->cfg.txn.t1, ua->rt->cfg.txn.t2);
-        free(g->rtx);
-        g->rtx = malloc(b.len);
-        if (g->rtx) {
-          memcpy(g->rtx, b.buf, b.len);
-          g->rtx_len = b.len;
-          memcpy(&g->rtx_peer, &s->dest, sizeof g->rtx_peer);
-          sipkit__timer_arm(ua->rt, &g->rtx_timer, g->d.rtx_next, rtx_fired);
+        rtx_free(ua->rt, g);
+        sipkit__rtx *r = malloc(sizeof *r + b.len);
+        if (r && sipkit__timer_register(ua->rt, &r->timer) != SIPKIT_EOK) {
+          free(r);
+          r = NULL;
+        }
+        if (r) { /* else as if every retransmission were lost */
+          r->g = g;
+          memcpy(r->bytes, b.buf, b.len);
+          r->len = b.len;
+          memcpy(&r->peer, &s->dest, sizeof r->peer);
+          g->rtx = r;
+          sipkit__timer_arm(ua->rt, &r->timer, g->d.rtx_next, rtx_fired);
         }
       } else if (in_dialog) {
         sipkit_dialog_invite_answered(&g->d);
@@ -1527,12 +1495,8 @@ static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
     return 0;
   if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
     return 1;
-  if (!g->d.rtx_active) { /* §13.3.1.4: acknowledged, the 2xx is not sent again */
-    sipkit__timer_stop(ua->rt, &g->rtx_timer);
-    free(g->rtx);
-    g->rtx = NULL;
-    g->rtx_len = 0;
-  }
+  if (!g->d.rtx_active) /* §13.3.1.4: acknowledged, the 2xx is not sent again */
+    rtx_free(ua->rt, g);
   /* The peer ACKs each 2xx retransmission: report one ACK per INVITE. */
   if (g->acked && g->acked_cseq == m->cseq->num)
     return 1;
@@ -1765,7 +1729,6 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     if (v == SIPKIT_DIALOG_DROP)
       return;
     ended = v == SIPKIT_DIALOG_ENDED;
-    dlg_sz(g);
   }
   sipkit_srv *s = srv_new(ua, m, buf, len, src, g, &k);
   if (!s)
@@ -1906,7 +1869,7 @@ static sipkit_ua *node_ua(sipkit__tnode *n) {
   if (n->fire == txn_fired)
     return SIPKIT__CONTAINER(n, sipkit__txn, timer)->ua;
   if (n->fire == rtx_fired)
-    return SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer)->ua;
+    return SIPKIT__CONTAINER(n, sipkit__rtx, timer)->g->ua;
   if (n->fire == rel_fired)
     return SIPKIT__CONTAINER(n, sipkit_srv, rel_timer)->ua;
   return NULL;
@@ -1991,10 +1954,14 @@ sipkit_rt *sipkit_ua_rt(sipkit_ua *ua) { return ua ? ua->rt : NULL; }
 /* Dialog accessors                                                    */
 
 int sipkit_dlg_state(const sipkit_dlg *g) { return g ? g->d.state : SIPKIT_DIALOG_NULL; }
-const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return dlg_str(g, 0); }
-const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return dlg_str(g, 1); }
-const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return dlg_str(g, 2); }
-const char *sipkit_dlg_remote_target(const sipkit_dlg *g) { return dlg_str(g, 3); }
+/* The dialog's own copies are NUL-terminated (sipkit_dialog.h). */
+static const char *dlg_str(const char *s) { return s ? s : ""; }
+const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return g ? dlg_str(g->d.call_id) : ""; }
+const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return g ? dlg_str(g->d.local_tag) : ""; }
+const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return g ? dlg_str(g->d.remote_tag) : ""; }
+const char *sipkit_dlg_remote_target(const sipkit_dlg *g) {
+  return g ? dlg_str(g->d.remote_target) : "";
+}
 void sipkit_dlg_set_data(sipkit_dlg *g, void *data) {
   if (g)
     g->data = data;

@@ -695,6 +695,22 @@ static void test_target_refresh_and_route_recompute(void **state) {
   assert_int_equal(d.route_count, 1);
   assert_bytes(d.route[0], d.route_len[0], RR_ATL);
   sipkit_dialog_free(&d);
+
+  /* the 2xx repeats the early dialog's routes and target: the block
+   * stays, as for its retransmission */
+  assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(R180),
+                                            B(R180)), SIPKIT_EOK);
+  const char *mem = d.mem_;
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(sipkit_dialog_on_response(&d, M(R200), B(R200)),
+                     SIPKIT_DIALOG_SEND_ACK);
+    assert_ptr_equal(d.mem_, mem);
+    assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+    assert_int_equal(d.route_count, 2);
+    assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+    ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
+  }
+  sipkit_dialog_free(&d);
 }
 
 /* The strings live in one block the dialog owns: NUL-terminated, moved
@@ -731,6 +747,18 @@ static void test_strings_block(void **state) {
   assert_string_equal(d.remote_uri, "sip:alice@atlanta.example.com");
   assert_int_equal(d.route_count, 2);
   assert_string_equal(d.route[1], RR_ATL);
+  /* a re-INVITE with the same Contact: nothing to refresh, same block */
+  static const char *const again[] = {
+      "INFO sip:", "INVITE sip:",
+      "CSeq: 314160 INFO", "CSeq: 314161 INVITE",
+      "Contact: <sip:alice@192.0.2.101:5060", "Contact: <sip:alice@198.51.100.7:5070",
+      NULL};
+  editn(S_FREE, INFO, again);
+  sipkit_dialog_invite_answered(&d);
+  assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
+                   SIPKIT_DIALOG_ACCEPT);
+  assert_ptr_equal(d.mem_, mem);
+  assert_int_equal(d.remote_invite_cseq, 314161);
   sipkit_dialog_free(&d);
   assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
   assert_null(d.call_id);

@@ -1,5 +1,7 @@
 /* test_ua_flows.c - the UA core beyond one plain call: forking (against a
- * fake forking peer on a plain socket), REFER with sipfrag NOTIFYs,
+ * fake forking peer on a plain socket, also after the INVITE is Accepted),
+ * the INVITE server transaction in Accepted, the 2xx resent until the ACK
+ * or the give-up, REFER with sipfrag NOTIFYs,
  * UPDATE, INFO, SUBSCRIBE/NOTIFY dialog ends, a NOTIFY that overtakes the
  * 2xx, the RFC 3262 PRACK give-up, transport errors, IPv6, SO_REUSEPORT,
  * socket buffers, max_dialogs on our own requests, and stepping from an
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "rt_internal.h" /* sipkit__ua_fire_timers: timers without waiting */
 #include "sipkit_dialog.h"
 #include "sipkit_rt.h"
 
@@ -224,14 +227,14 @@ static void run_until(env *e, const int *flag, uint64_t ms) {
 
 /* A runtime with the default config (T1 500 ms) and the UA of user on a
  * free loopback port. */
-static void open_agent(env *e, agent *a, const char *user) {
-  assert_int_equal(sipkit_rt_new(&e->rt, NULL, NULL), SIPKIT_EOK);
+static void open_agent(env *e, agent *a, const char *user, const sipkit_rt_config *cfg) {
+  assert_int_equal(sipkit_rt_new(&e->rt, NULL, cfg), SIPKIT_EOK);
   memset(a, 0, sizeof *a);
   sipkit_ua_config uc = {.bind = "127.0.0.1:0", .user = user};
   assert_int_equal(sipkit_ua_open(e->rt, &uc, &handlers, a, &a->ua, NULL), SIPKIT_EOK);
 }
 
-static void open_alice(env *e, agent *alice) { open_agent(e, alice, "alice"); }
+static void open_alice(env *e, agent *alice) { open_agent(e, alice, "alice", NULL); }
 
 /* Two UAs (alice calls bob) in one runtime. */
 typedef struct pair {
@@ -797,18 +800,12 @@ static void test_fork_after_first_dialog_ended(void **state) {
   close(fd_b);
 }
 
-/* RFC 6026 Accepted on the server (the transaction keeps only its key
- * there): the INVITE retransmitted after the 2xx is absorbed (no second
- * request for the embedder, no answer), an ACK that matches the
- * transaction (same branch) goes to the dialog, once. */
-static void test_server_accepted_absorbs(void **state) {
-  (void)state;
-  env e = {0};
-  agent bob;
-  open_agent(&e, &bob, "bob");
-  int pc, fd = udp_socket(&pc);
-  char inv[1024], ack[1024], buf[4096], totag[256], v[256];
-  snprintf(inv, sizeof inv,
+/* carol's INVITE (into inv) to ua from a raw socket fd bound to
+ * 127.0.0.1:port, answered 200 (into ok). */
+static void carol_calls(env *e, const sipkit_ua *ua, int fd, int port, char *inv, size_t icap,
+                        char *ok, size_t ocap) {
+  char v[256];
+  snprintf(inv, icap,
            "INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-acc-1\r\n"
            "Max-Forwards: 70\r\n"
@@ -818,10 +815,69 @@ static void test_server_accepted_absorbs(void **state) {
            "CSeq: 1 INVITE\r\n"
            "Contact: <sip:carol@127.0.0.1:%d>\r\n"
            "Content-Length: 0\r\n\r\n",
-           sipkit_ua_port(bob.ua), pc, pc, sipkit_ua_port(bob.ua), pc);
-  peer_send(fd, bob.ua, inv);
-  assert_true(peer_recv(&e, fd, buf, sizeof buf, 3000) > 0);
-  assert_string_equal(first_line(buf, v, sizeof v), "SIP/2.0 200 OK");
+           sipkit_ua_port(ua), port, port, sipkit_ua_port(ua), port);
+  peer_send(fd, ua, inv);
+  assert_true(peer_recv(e, fd, ok, ocap, 3000) > 0);
+  assert_string_equal(first_line(ok, v, sizeof v), "SIP/2.0 200 OK");
+}
+
+/* §13.3.1.4 without an ACK: the 2xx is resent, the same bytes each time,
+ * until 64*T1 after the first; then the dialog is ended with a BYE. */
+static void test_2xx_resent_until_no_ack(void **state) {
+  (void)state;
+  env e = {0};
+  agent bob;
+  sipkit_rt_config cfg;
+  sipkit_rt_config_default(&cfg);
+  cfg.txn.t1 = 20; /* give up after 1,280 ms */
+  open_agent(&e, &bob, "bob", &cfg);
+  int pc, fd = udp_socket(&pc);
+  char inv[1024], first[4096], buf[4096], v[256], want[128];
+  carol_calls(&e, bob.ua, fd, pc, inv, sizeof inv, first, sizeof first);
+  /* the timers one at a time, the clock skipping to each deadline */
+  int resent = 0;
+  for (;;) {
+    assert_int_equal(sipkit__ua_fire_timers(bob.ua, 1), 1);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, 100) != 1)
+      continue; /* timer L ended the transaction: nothing sent */
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    buf[n] = 0;
+    if (strncmp(buf, "BYE ", 4) == 0)
+      break;
+    assert_string_equal(buf, first);
+    resent++;
+  }
+  /* at 20, 60, 140, 300, 620 and 1,260 ms; given up at 1,280 */
+  assert_int_equal(resent, 6);
+  snprintf(want, sizeof want, "BYE sip:carol@127.0.0.1:%d SIP/2.0", pc);
+  assert_string_equal(first_line(buf, v, sizeof v), want);
+  assert_string_equal(line_of(buf, "CSeq", v, sizeof v), "CSeq: 1 BYE");
+  assert_string_equal(line_of(buf, "Call-ID", v, sizeof v), "Call-ID: acc-1@127.0.0.1");
+  assert_int_equal(bob.ends, 1);
+  assert_int_equal(bob.last_end, SIPKIT_DLG_END_NO_ACK);
+  assert_int_equal(bob.acks, 0);
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(e.rt, &st);
+  assert_int_equal(st.retransmissions, 6);
+  assert_int_equal(st.dialogs, 0);
+  sipkit_rt_free(e.rt);
+  close(fd);
+}
+
+/* RFC 6026 Accepted on the server (the transaction keeps only its key
+ * there): the INVITE retransmitted after the 2xx is absorbed (no second
+ * request for the embedder, no answer), an ACK that matches the
+ * transaction (same branch) goes to the dialog, once. */
+static void test_server_accepted_absorbs(void **state) {
+  (void)state;
+  env e = {0};
+  agent bob;
+  open_agent(&e, &bob, "bob", NULL);
+  int pc, fd = udp_socket(&pc);
+  char inv[1024], ack[1024], buf[4096], totag[256];
+  carol_calls(&e, bob.ua, fd, pc, inv, sizeof inv, buf, sizeof buf);
   assert_int_equal(bob.invites, 1);
   line_of(buf, "To", totag, sizeof totag);
   sipkit_rt_stats st;
@@ -1029,6 +1085,7 @@ int main(void) {
       cmocka_unit_test(test_2xx_retransmission_acked),
       cmocka_unit_test(test_fork_after_first_dialog_ended),
       cmocka_unit_test(test_server_accepted_absorbs),
+      cmocka_unit_test(test_2xx_resent_until_no_ack),
       cmocka_unit_test(test_update_info_refer_in_dialog),
       cmocka_unit_test(test_refer_out_of_dialog),
       cmocka_unit_test(test_subscription_terminated),
