@@ -130,23 +130,25 @@ typedef struct sipkit__txlive {
 } sipkit__txlive;
 
 /* A transaction of the table: one timer node set to its earliest
- * deadline, its key (packed) and, until Accepted, the live part.  A non-INVITE transaction is
- * never Accepted: its live part is in the same block (live_own 0). */
+ * deadline, its key (packed) and, until Accepted, the live part.  A
+ * non-INVITE transaction is never Accepted: its live part is in the same
+ * block (live_own 0). */
 typedef struct sipkit__txn {
   sipkit__tnode timer;
   sipkit_ua *ua;
   struct sipkit__txn *hnext;
   sipkit__link link;           /* ua->txns; rt->txn_graves once destroyed */
-  sipkit_req *req;             /* client owner (NULL once detached) */
+  sipkit_req *req;             /* client owner (NULL once detached or released) */
   sipkit_srv *srv;             /* server owner */
   sipkit__txlive *live;        /* NULL once Accepted */
+  sipkit_dlg *sib;             /* INVITE client in Accepted: a dialog of its own (ref held),
+                                  for the dialogs of forked 2xx */
+  sipkit_txn_pkey key;         /* its strings in kb (key.method: the request's) */
   uint8_t client;
   uint8_t kind;                /* enum sipkit_txn_kind */
   uint8_t closing;
   uint8_t send_failed;         /* a send of this transaction failed: transport error */
   uint8_t live_own;            /* live is a block of its own */
-  int method;                  /* of the request */
-  sipkit_txn_pkey key;         /* its strings in kb */
   char kb[];
 } sipkit__txn;
 

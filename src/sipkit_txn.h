@@ -183,7 +183,7 @@ SIPKIT_API int sipkit_txn_key_keep(sipkit_txn_key *key);
 SIPKIT_API void sipkit_txn_key_free(sipkit_txn_key *key);
 
 /* A kept key in little room, for a table of many transactions: the
- * scalars and span lengths of a key in a sipkit_txn_pkey (40 bytes
+ * scalars and span lengths of a key in a sipkit_txn_pkey (32 bytes
  * instead of 168), its strings in sipkit_txn_key_pack_len() bytes of the
  * caller's, one after the other in the order of the fields of
  * sipkit_txn_key (method name, branch, host, transport, Request-URI,
@@ -191,10 +191,10 @@ SIPKIT_API void sipkit_txn_key_free(sipkit_txn_key *key);
  * that points into those bytes (it owns nothing), for the match
  * functions below. */
 typedef struct sipkit_txn_pkey {
-  uint8_t valid, rfc3261, is_response, has_resp_to_tag;
-  int method;
   uint32_t port, cseq;
   uint16_t len[9];     /* of each string, in the order above */
+  uint8_t valid, rfc3261, is_response, has_resp_to_tag;
+  uint8_t method;      /* enum sipkit_method */
 } sipkit_txn_pkey;
 
 SIPKIT_API size_t sipkit_txn_key_pack_len(const sipkit_txn_key *key);

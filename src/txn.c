@@ -612,7 +612,7 @@ void sipkit_txn_key_pack(sipkit_txn_pkey *pk, char *bytes, const sipkit_txn_key 
   pk->rfc3261 = key->rfc3261;
   pk->is_response = key->is_response;
   pk->has_resp_to_tag = key->has_resp_to_tag;
-  pk->method = key->method;
+  pk->method = (uint8_t)key->method;
   pk->port = key->port;
   pk->cseq = key->cseq;
 }

@@ -355,6 +355,29 @@ static void txn_free(sipkit_rt *rt, sipkit__txn *x) {
   free(x);
 }
 
+static sipkit_dlg *dlg_ref(sipkit_dlg *g);
+static void dlg_unref(sipkit_dlg *g);
+static void req_free(sipkit_req *req);
+
+/* The answered request of an INVITE in Accepted goes too (its handle
+ * ended with its final response, sipkit_rt.h) unless it still has work:
+ * a forwarded one, a re-INVITE, or early dialogs of other forks that
+ * timer M must end (req_release). */
+static void req_let_go(sipkit__txn *x) {
+  sipkit_req *req = x->req;
+  if (!req->done || req->fwd || req->dlg)
+    return;
+  for (unsigned i = 0; i < req->n_early; i++)
+    if (!req->early[i]->ended && req->early[i]->d.state == SIPKIT_DIALOG_EARLY)
+      return;
+  for (unsigned i = 0; i < req->n_early; i++)
+    dlg_unref(req->early[i]);
+  req->n_early = 0;
+  req->txn = NULL;
+  x->req = NULL;
+  req_free(req);
+}
+
 /* RFC 6026 Accepted: an INVITE transaction sends nothing more, so the
  * live part goes; the record waits for timer M / L, passing 2xx
  * retransmissions (client) or ACKs (server) on to the TU and absorbing
@@ -369,6 +392,9 @@ static void txn_accepted(sipkit__txn *x) {
     sipkit_req *req = x->req;
     if (!req || !(req->fwd || req->dlg || req->n_early))
       return;
+    if (req->n_early)
+      x->sib = dlg_ref(req->early[0]);
+    req_let_go(x);
   }
   txn_live_free(x);
 }
@@ -377,9 +403,10 @@ static void txn_fired(sipkit__tnode *n);
 
 /* A non-INVITE transaction (never Accepted) has its live part in the
  * same block. */
-static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k, int method) {
+static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k) {
   int own = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_INVITE_SERVER;
-  size_t base = sizeof(sipkit__txn) + sipkit_txn_key_pack_len(k), al = _Alignof(sipkit__txlive);
+  size_t base = offsetof(sipkit__txn, kb) + sipkit_txn_key_pack_len(k);
+  size_t al = _Alignof(sipkit__txlive);
   size_t at = (base + al - 1) / al * al;
   sipkit__txn *x = calloc(1, own ? base : at + sizeof(sipkit__txlive));
   if (!x)
@@ -394,7 +421,6 @@ static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k, in
     return NULL;
   }
   sipkit_txn_key_pack(&x->key, x->kb, k);
-  x->method = method;
   x->kind = (uint8_t)kind;
   x->ua = ua;
   x->client = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_NON_INVITE_CLIENT;
@@ -425,6 +451,8 @@ static void txn_destroy(sipkit__txn *x) {
   sipkit__timer_stop(ua->rt, &x->timer);
   if (x->req && x->req->txn == x)
     req_release(x->req);
+  dlg_unref(x->sib);
+  x->sib = NULL;
   if (x->srv)
     srv_release(x->srv);
   sipkit__bury(ua->rt, &ua->rt->txn_graves, &x->link);
@@ -645,7 +673,7 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
   (void)sipkit_txn_key_make(&k, &m, b->buf);
   sipkit__txn *x = txn_new(ua, m.method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_CLIENT
                                                                   : SIPKIT_TXN_NON_INVITE_CLIENT,
-                           &k, m.method);
+                           &k);
   if (!x || sipkit__stored_copy(&x->live->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
     sipkit_builder_free(b);
     if (x)
@@ -1021,14 +1049,13 @@ static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_ms
                                   const char *buf) {
   sipkit_dialog d;
   int rc = x->live ? sipkit_dialog_uac_create(&d, &x->live->sent.msg, x->live->sent.buf, m, buf)
-           : x->req && x->req->n_early
-               ? sipkit_dialog_uac_fork(&d, &x->req->early[0]->d, x->key.cseq, m, buf)
-               : SIPKIT_EARGUMENT;
+           : x->sib ? sipkit_dialog_uac_fork(&d, &x->sib->d, x->key.cseq, m, buf)
+                    : SIPKIT_EARGUMENT;
   if (rc != SIPKIT_EOK)
     return NULL;
   sipkit_dlg *g = dlg_new(ua, &d);
   if (g)
-    g->method = x->method;
+    g->method = x->key.method;
   return g;
 }
 
@@ -1037,7 +1064,7 @@ static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_ms
 static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, const char *buf) {
   sipkit_ua *ua = x->ua;
   sipkit_req *req = x->req;
-  int method = x->method;
+  int method = x->key.method;
   sipkit_dlg *g = NULL, *end_g = NULL;
   int end_why = 0;
   if (req && req->fwd) {
@@ -1231,7 +1258,7 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   }
   sipkit__txn *x = txn_new(ua, m->method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_SERVER
                                                                  : SIPKIT_TXN_NON_INVITE_SERVER,
-                           k, m->method);
+                           k);
   if (!x) {
     sipkit__timer_drop(ua->rt, &s->rel_timer);
     sipkit__stored_free(&s->req);

@@ -446,6 +446,53 @@ static void test_forked_invite(void **state) {
   close(fd_b);
 }
 
+/* RFC 6026 / §13.2.2.4 on the client: the answered request goes with
+ * the 2xx, its INVITE transaction waits in Accepted for timer M; one
+ * whose other forks are still early is kept until timer M ends them. */
+static void test_accepted_request_release(void **state) {
+  (void)state;
+  for (int ringing = 0; ringing < 2; ringing++) {
+    env e = {0};
+    agent alice;
+    open_alice(&e, &alice);
+    int pa, fd = udp_socket(&pa);
+    char uri[64], buf[4096], inv[4096], t[4096], extra[128];
+    snprintf(uri, sizeof uri, "sip:bob@127.0.0.1:%d", pa);
+    result r;
+    alice_invites(&e, &alice, uri, fd, &r, inv, sizeof inv);
+    snprintf(extra, sizeof extra, "Contact: <sip:bob@127.0.0.1:%d>\r\n", pa);
+    if (ringing) { /* branch c rings and never answers */
+      respond_text(inv, "SIP/2.0 180 Ringing", "c", extra, t, sizeof t);
+      peer_send(fd, alice.ua, t);
+    }
+    respond_text(inv, "SIP/2.0 200 OK", "a", extra, t, sizeof t);
+    peer_send(fd, alice.ua, t);
+    assert_true(peer_recv(&e, fd, buf, sizeof buf, 3000) > 0); /* the ACK */
+    assert_int_equal(r.twoxx, 1);
+    sipkit_rt_stats st;
+    sipkit_rt_get_stats(e.rt, &st);
+    assert_int_equal(st.transactions, 1); /* the INVITE's, Accepted */
+    assert_int_equal(st.dialogs, 1 + ringing);
+    assert_int_equal(sipkit__list_empty(&alice.ua->reqs), !ringing);
+    /* timer M (64*T1 after the 2xx): the transaction ends, and with it
+     * the early dialog of branch c */
+    assert_int_equal(sipkit__ua_fire_timers(alice.ua, 1), 1);
+    sipkit_rt_get_stats(e.rt, &st);
+    assert_int_equal(st.transactions, 0);
+    assert_int_equal(st.dialogs, 1);
+    assert_true(sipkit__list_empty(&alice.ua->reqs));
+    assert_int_equal(alice.ends, ringing);
+    if (ringing) {
+      assert_int_equal(alice.last_end, SIPKIT_DLG_END_EARLY_ENDED);
+      assert_string_equal(alice.ended_remote_tag, "c");
+    }
+    assert_int_equal(sipkit_dlg_state(r.dlg), SIPKIT_DIALOG_CONFIRMED);
+    assert_int_equal(r.n, 1 + ringing);
+    sipkit_rt_free(e.rt);
+    close(fd);
+  }
+}
+
 /* §13.2.2.4: each 2xx, the retransmissions too, gets an ACK built from
  * the dialog (the first ACK is not kept for the call). */
 static void test_2xx_retransmission_acked(void **state) {
@@ -1084,6 +1131,7 @@ int main(void) {
       cmocka_unit_test(test_forked_invite),
       cmocka_unit_test(test_2xx_retransmission_acked),
       cmocka_unit_test(test_fork_after_first_dialog_ended),
+      cmocka_unit_test(test_accepted_request_release),
       cmocka_unit_test(test_server_accepted_absorbs),
       cmocka_unit_test(test_2xx_resent_until_no_ack),
       cmocka_unit_test(test_update_info_refer_in_dialog),
