@@ -42,11 +42,33 @@ static void dstr_of(dstr *s, const sipkit_dialog *d) {
     s->f[i].p = p[i];
     s->f[i].len = n[i];
   }
-  for (uint32_t i = 0; i < d->route_count; i++) {
-    s->route[i].p = d->route[i];
-    s->route[i].len = d->route_len[i];
-  }
+  for (uint32_t i = 0; i < d->route_count; i++)
+    s->route[i].p = sipkit_dialog_route(d, i, &s->route[i].len);
   s->route_count = d->route_count;
+}
+
+/* The routes follow the six strings in the block, each as its length
+ * (2 bytes, unaligned), its bytes and a NUL: a dialog need not carry
+ * eight pointers and lengths for the one or two routes it may have. */
+#define ROUTE_LEN_SIZE 2u
+
+const char *sipkit_dialog_route(const sipkit_dialog *d, uint32_t i, size_t *len) {
+  if (len)
+    *len = 0;
+  if (!d || i >= d->route_count || !d->remote_target)
+    return NULL;
+  const char *p = d->remote_target + d->remote_target_len + 1;
+  for (;;) {
+    uint16_t n;
+    memcpy(&n, p, ROUTE_LEN_SIZE);
+    p += ROUTE_LEN_SIZE;
+    if (i-- == 0) {
+      if (len)
+        *len = n;
+      return p;
+    }
+    p += n + 1;
+  }
 }
 
 /* Copy s into a new block of d (the old one is freed after: s may point
@@ -56,7 +78,7 @@ static int dstr_store(sipkit_dialog *d, const dstr *s) {
   for (int i = 0; i < F__COUNT; i++)
     total += s->f[i].len + 1;
   for (uint32_t i = 0; i < s->route_count; i++)
-    total += s->route[i].len + 1;
+    total += ROUTE_LEN_SIZE + s->route[i].len + 1;
   char *mem = malloc(total), *p = mem;
   if (!mem)
     return SIPKIT_ENO_MEMORY;
@@ -73,15 +95,12 @@ static int dstr_store(sipkit_dialog *d, const dstr *s) {
     p += s->f[i].len + 1;
   }
   for (uint32_t i = 0; i < s->route_count; i++) {
-    memcpy(p, s->route[i].p, s->route[i].len);
-    p[s->route[i].len] = 0;
-    d->route[i] = p;
-    d->route_len[i] = (uint16_t)s->route[i].len;
-    p += s->route[i].len + 1;
-  }
-  for (uint32_t i = s->route_count; i < SIPKIT_DIALOG_MAX_ROUTES; i++) {
-    d->route[i] = NULL;
-    d->route_len[i] = 0;
+    uint16_t n = (uint16_t)s->route[i].len;
+    memcpy(p, &n, ROUTE_LEN_SIZE);
+    p += ROUTE_LEN_SIZE;
+    memcpy(p, s->route[i].p, n);
+    p[n] = 0;
+    p += n + 1;
   }
   d->route_count = s->route_count;
   free(d->mem_);
@@ -164,9 +183,12 @@ static int refresh_target(sipkit_dialog *d, const sipkit_msg *msg, const char *b
 static int same_routes(const sipkit_dialog *d, const dstr *s) {
   if (d->route_count != s->route_count)
     return 0;
-  for (uint32_t i = 0; i < s->route_count; i++)
-    if (!str_eq(d->route[i], d->route_len[i], s->route[i]))
+  for (uint32_t i = 0; i < s->route_count; i++) {
+    size_t n;
+    const char *r = sipkit_dialog_route(d, i, &n);
+    if (!str_eq(r, n, s->route[i]))
       return 0;
+  }
   return 1;
 }
 
@@ -571,10 +593,8 @@ void sipkit_dialog_view_fill(const sipkit_dialog *d, sipkit_dialog_view *v,
   v->remote_tag.len = d->remote_tag_len;
   v->remote_target.p = d->remote_target;
   v->remote_target.len = d->remote_target_len;
-  for (uint32_t i = 0; i < d->route_count && routes; i++) {
-    routes[i].p = d->route[i];
-    routes[i].len = d->route_len[i];
-  }
+  for (uint32_t i = 0; i < d->route_count && routes; i++)
+    routes[i].p = sipkit_dialog_route(d, i, &routes[i].len);
   v->route_set = routes;
   v->route_count = routes ? d->route_count : 0;
   v->local_cseq = d->local_cseq;

@@ -125,8 +125,7 @@ typedef struct sipkit_dialog {
   uint64_t rtx_giveup;     /* absolute ms: 64*T1 after the first send */
   uint16_t call_id_len, local_tag_len, remote_tag_len;
   uint16_t local_uri_len, remote_uri_len, remote_target_len;
-  uint16_t route_len[SIPKIT_DIALOG_MAX_ROUTES];
-  uint32_t route_count;
+  uint32_t route_count;    /* the routes are in mem_: sipkit_dialog_route() */
   /* NUL-terminated, in mem_; NULL in a dialog never created */
   const char *call_id;
   const char *local_tag;
@@ -134,9 +133,13 @@ typedef struct sipkit_dialog {
   const char *local_uri;
   const char *remote_uri;
   const char *remote_target;
-  const char *route[SIPKIT_DIALOG_MAX_ROUTES];
   char *mem_;              /* private: the block holding the strings */
 } sipkit_dialog;
+
+/* Route i (0 .. route_count - 1) of d's route set, NUL-terminated, its
+ * length in *len (may be NULL); NULL (and 0) past the end.  Valid as the
+ * other strings of d (see Memory). */
+SIPKIT_API const char *sipkit_dialog_route(const sipkit_dialog *d, uint32_t i, size_t *len);
 
 /* Release the strings of d (from a create) and zero it: state NULL.
  * NULL and a zeroed dialog are accepted. */

@@ -321,8 +321,10 @@ static int dlg_find(sipkit_ua *ua, const sipkit_msg *m, const char *buf, sipkit_
 /* Next hop of an in-dialog request: the first route, else the remote
  * target (§12.2.1.1, §8.1.2). */
 static int dlg_next_hop(const sipkit_dlg *g, struct sockaddr_storage *ss) {
-  if (g->d.route_count)
-    return uri_host_port(g->d.route[0], g->d.route_len[0], ss);
+  size_t n;
+  const char *r = sipkit_dialog_route(&g->d, 0, &n);
+  if (r)
+    return uri_host_port(r, n, ss);
   return uri_host_port(g->d.remote_target, g->d.remote_target_len, ss);
 }
 

@@ -118,6 +118,15 @@ static void assert_bytes(const char *p, size_t len, const char *want) {
   }
 }
 #define ASSERT_FIELD(d, f, want) assert_bytes((d)->f, (d)->f##_len, want)
+
+/* Route i of d is want (and NUL-terminated). */
+static void assert_route(const sipkit_dialog *d, uint32_t i, const char *want) {
+  size_t n;
+  const char *r = sipkit_dialog_route(d, i, &n);
+  assert_non_null(r);
+  assert_bytes(r, n, want);
+  assert_int_equal(r[n], 0);
+}
 #define ASSERT_SPAN(buf, s, want) assert_bytes((buf) + (s).off, (s).len, want)
 
 static const char *const CALL_ID = "a84b4c76e66710@pc33.atlanta.example.com";
@@ -160,8 +169,8 @@ static void test_uac_create_from_200(void **state) {
   ASSERT_FIELD(&d, remote_uri, "sip:bob@biloxi.example.com");
   ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[0], d.route_len[0], RR_ATL); /* reversed */
-  assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+  assert_route(&d, 0, RR_ATL); /* reversed */
+  assert_route(&d, 1, RR_BIL);
   assert_int_equal(d.local_cseq, 314159);
   assert_int_equal(sipkit_dialog_ack_cseq(&d), 314159);
   assert_int_equal(d.remote_cseq_set, 0);
@@ -197,7 +206,7 @@ static void test_uac_early_then_confirmed(void **state) {
   ASSERT_FIELD(&d, remote_tag, "a6c85cf");
   ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+  assert_route(&d, 0, RR_ATL);
   assert_int_equal(d.local_invite_pending, 1);
 
   /* the 200 matches the early dialog and confirms it */
@@ -209,7 +218,7 @@ static void test_uac_early_then_confirmed(void **state) {
   assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
   assert_int_equal(d.local_invite_pending, 0);
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+  assert_route(&d, 1, RR_BIL);
   /* a retransmitted 200 is ACKed again */
   assert_int_equal(sipkit_dialog_on_response(&d, M(R200), B(R200)),
                    SIPKIT_DIALOG_SEND_ACK);
@@ -244,8 +253,8 @@ static void test_uas_create(void **state) {
   ASSERT_FIELD(&d, remote_uri, "sip:alice@atlanta.example.com");
   ASSERT_FIELD(&d, remote_target, "sip:alice@192.0.2.101:5060;transport=udp");
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[0], d.route_len[0], RR_BIL); /* in order */
-  assert_bytes(d.route[1], d.route_len[1], RR_ATL);
+  assert_route(&d, 0, RR_BIL); /* in order */
+  assert_route(&d, 1, RR_ATL);
   assert_int_equal(d.remote_cseq_set, 1);
   assert_int_equal(d.remote_cseq, 314159);
   assert_int_equal(d.local_cseq, 0);
@@ -564,7 +573,7 @@ static void assert_same_dialog(const sipkit_dialog *a, const sipkit_dialog *b) {
     assert_string_equal(as[i], bs[i]);
   assert_int_equal(a->route_count, b->route_count);
   for (uint32_t i = 0; i < a->route_count; i++)
-    assert_string_equal(a->route[i], b->route[i]);
+    assert_route(a, i, sipkit_dialog_route(b, i, NULL));
 }
 
 /* §13.2.2.4 without the INVITE: a fork's dialog made from a sibling
@@ -693,7 +702,7 @@ static void test_target_refresh_and_route_recompute(void **state) {
   assert_int_equal(sipkit_dialog_on_response(&d, M(S_FREE), B(S_FREE)),
                    SIPKIT_DIALOG_SEND_ACK);
   assert_int_equal(d.route_count, 1);
-  assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+  assert_route(&d, 0, RR_ATL);
   sipkit_dialog_free(&d);
 
   /* the 2xx repeats the early dialog's routes and target: the block
@@ -707,7 +716,7 @@ static void test_target_refresh_and_route_recompute(void **state) {
     assert_ptr_equal(d.mem_, mem);
     assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
     assert_int_equal(d.route_count, 2);
-    assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+    assert_route(&d, 0, RR_ATL);
     ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
   }
   sipkit_dialog_free(&d);
@@ -724,9 +733,13 @@ static void test_strings_block(void **state) {
   assert_string_equal(d.call_id, CALL_ID);
   assert_string_equal(d.local_tag, "a6c85cf");
   assert_string_equal(d.remote_target, "sip:alice@192.0.2.101:5060;transport=udp");
-  assert_string_equal(d.route[0], RR_BIL);
-  assert_string_equal(d.route[1], RR_ATL);
-  assert_null(d.route[2]);
+  assert_route(&d, 0, RR_BIL);
+  assert_route(&d, 1, RR_ATL);
+  assert_null(sipkit_dialog_route(&d, 2, NULL));
+  size_t n = 1;
+  assert_null(sipkit_dialog_route(&d, 2, &n));
+  assert_int_equal(n, 0);
+  assert_null(sipkit_dialog_route(NULL, 0, NULL));
   assert_non_null(d.mem_);
   const char *target = d.remote_target, *mem = d.mem_;
   /* a re-INVITE with another Contact: a new block, the rest copied over */
@@ -746,7 +759,7 @@ static void test_strings_block(void **state) {
   assert_string_equal(d.local_uri, "sip:bob@biloxi.example.com");
   assert_string_equal(d.remote_uri, "sip:alice@atlanta.example.com");
   assert_int_equal(d.route_count, 2);
-  assert_string_equal(d.route[1], RR_ATL);
+  assert_route(&d, 1, RR_ATL);
   /* a re-INVITE with the same Contact: nothing to refresh, same block */
   static const char *const again[] = {
       "INFO sip:", "INVITE sip:",
@@ -779,7 +792,7 @@ static void test_strict_route_bye(void **state) {
        "<sip:proxy.atlanta.example.com>");
   assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(S_FREE),
                                             B(S_FREE)), SIPKIT_EOK);
-  assert_bytes(d.route[0], d.route_len[0], "<sip:proxy.atlanta.example.com>");
+  assert_route(&d, 0, "<sip:proxy.atlanta.example.com>");
   sipkit_dialog_view v;
   sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
   uint32_t c;
@@ -1648,8 +1661,8 @@ static void test_bounds_table(void **state) {
                      SIPKIT_DIALOG_SEND_ACK);
     assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
     assert_int_equal(d.route_count, 2);
-    assert_bytes(d.route[0], d.route_len[0], RR_ATL);
-    assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+    assert_route(&d, 0, RR_ATL);
+    assert_route(&d, 1, RR_BIL);
     sipkit_dialog_free(&d);
   }
 }
