@@ -42,11 +42,33 @@ static void dstr_of(dstr *s, const sipkit_dialog *d) {
     s->f[i].p = p[i];
     s->f[i].len = n[i];
   }
-  for (uint32_t i = 0; i < d->route_count; i++) {
-    s->route[i].p = d->route[i];
-    s->route[i].len = d->route_len[i];
-  }
+  for (uint32_t i = 0; i < d->route_count; i++)
+    s->route[i].p = sipkit_dialog_route(d, i, &s->route[i].len);
   s->route_count = d->route_count;
+}
+
+/* The routes follow the six strings in the block, each as its length
+ * (2 bytes, unaligned), its bytes and a NUL: a dialog need not carry
+ * eight pointers and lengths for the one or two routes it may have. */
+#define ROUTE_LEN_SIZE 2u
+
+const char *sipkit_dialog_route(const sipkit_dialog *d, uint32_t i, size_t *len) {
+  if (len)
+    *len = 0;
+  if (!d || i >= d->route_count || !d->remote_target)
+    return NULL;
+  const char *p = d->remote_target + d->remote_target_len + 1;
+  for (;;) {
+    uint16_t n;
+    memcpy(&n, p, ROUTE_LEN_SIZE);
+    p += ROUTE_LEN_SIZE;
+    if (i-- == 0) {
+      if (len)
+        *len = n;
+      return p;
+    }
+    p += n + 1;
+  }
 }
 
 /* Copy s into a new block of d (the old one is freed after: s may point
@@ -56,7 +78,7 @@ static int dstr_store(sipkit_dialog *d, const dstr *s) {
   for (int i = 0; i < F__COUNT; i++)
     total += s->f[i].len + 1;
   for (uint32_t i = 0; i < s->route_count; i++)
-    total += s->route[i].len + 1;
+    total += ROUTE_LEN_SIZE + s->route[i].len + 1;
   char *mem = malloc(total), *p = mem;
   if (!mem)
     return SIPKIT_ENO_MEMORY;
@@ -73,15 +95,12 @@ static int dstr_store(sipkit_dialog *d, const dstr *s) {
     p += s->f[i].len + 1;
   }
   for (uint32_t i = 0; i < s->route_count; i++) {
-    memcpy(p, s->route[i].p, s->route[i].len);
-    p[s->route[i].len] = 0;
-    d->route[i] = p;
-    d->route_len[i] = (uint16_t)s->route[i].len;
-    p += s->route[i].len + 1;
-  }
-  for (uint32_t i = s->route_count; i < SIPKIT_DIALOG_MAX_ROUTES; i++) {
-    d->route[i] = NULL;
-    d->route_len[i] = 0;
+    uint16_t n = (uint16_t)s->route[i].len;
+    memcpy(p, &n, ROUTE_LEN_SIZE);
+    p += ROUTE_LEN_SIZE;
+    memcpy(p, s->route[i].p, n);
+    p[n] = 0;
+    p += n + 1;
   }
   d->route_count = s->route_count;
   free(d->mem_);
@@ -150,12 +169,27 @@ static int create_strings(sipkit_dialog *d, dstr *s, const sipkit_msg *msg,
 }
 
 /* A target refresh from msg's Contact, when it has a usable one (0 when
- * refreshed). */
+ * refreshed).  The same target keeps the block: most refreshes (every
+ * 2xx retransmission, a re-INVITE) repeat the Contact. */
 static int refresh_target(sipkit_dialog *d, const sipkit_msg *msg, const char *buf) {
   dstr s;
   dstr_of(&s, d);
   int rc = take_target(&s, msg, buf);
-  return rc ? rc : dstr_store(d, &s);
+  if (rc || str_eq(d->remote_target, d->remote_target_len, s.f[F_TARGET]))
+    return rc;
+  return dstr_store(d, &s);
+}
+
+static int same_routes(const sipkit_dialog *d, const dstr *s) {
+  if (d->route_count != s->route_count)
+    return 0;
+  for (uint32_t i = 0; i < s->route_count; i++) {
+    size_t n;
+    const char *r = sipkit_dialog_route(d, i, &n);
+    if (!str_eq(r, n, s->route[i]))
+      return 0;
+  }
+  return 1;
 }
 
 static int has_basics(const sipkit_msg *m) {
@@ -242,6 +276,44 @@ int sipkit_dialog_uac_create(sipkit_dialog *d, const sipkit_msg *req,
     d->local_invite_cseq = req->cseq->num;
     d->local_invite_pending = resp->status < 200;
   }
+  d->state = resp->status < 200 ? SIPKIT_DIALOG_EARLY : SIPKIT_DIALOG_CONFIRMED;
+  return SIPKIT_EOK;
+}
+
+int sipkit_dialog_uac_fork(sipkit_dialog *d, const sipkit_dialog *sibling,
+                           uint32_t invite_cseq, const sipkit_msg *resp, const char *rbuf) {
+  int rc;
+  if (!d)
+    return SIPKIT_EARGUMENT;
+  memset(d, 0, sizeof *d);
+  if (!sibling || !sibling->call_id || sibling->role != SIPKIT_DIALOG_UAC ||
+      !has_basics(resp) || !rbuf)
+    return SIPKIT_EARGUMENT;
+  if (resp->status <= 100 || resp->status >= 300 || !resp->to->tag.len)
+    return SIPKIT_EARGUMENT;
+  /* the response must answer the INVITE sibling came from */
+  if (!span_eq(sibling->call_id, sibling->call_id_len, rbuf, resp->call_id) ||
+      !span_eq(sibling->local_tag, sibling->local_tag_len, rbuf, resp->from->tag) ||
+      resp->cseq->num != invite_cseq || resp->cseq->method != SIPKIT_METHOD_INVITE)
+    return SIPKIT_EARGUMENT;
+  dstr s;
+  s.f[F_CALL_ID] = span_str(rbuf, resp->call_id);
+  s.f[F_LOCAL_TAG].p = sibling->local_tag;
+  s.f[F_LOCAL_TAG].len = sibling->local_tag_len;
+  s.f[F_REMOTE_TAG] = span_str(rbuf, resp->to->tag);
+  s.f[F_LOCAL_URI].p = sibling->local_uri;
+  s.f[F_LOCAL_URI].len = sibling->local_uri_len;
+  s.f[F_REMOTE_URI].p = sibling->remote_uri;
+  s.f[F_REMOTE_URI].len = sibling->remote_uri_len;
+  if ((rc = create_strings(d, &s, resp, rbuf, 1)) != SIPKIT_EOK) {
+    memset(d, 0, sizeof *d);
+    return rc;
+  }
+  d->role = SIPKIT_DIALOG_UAC;
+  d->secure = sibling->secure;
+  d->local_cseq = invite_cseq;
+  d->local_invite_cseq = invite_cseq;
+  d->local_invite_pending = resp->status < 200;
   d->state = resp->status < 200 ? SIPKIT_DIALOG_EARLY : SIPKIT_DIALOG_CONFIRMED;
   return SIPKIT_EOK;
 }
@@ -401,7 +473,7 @@ int sipkit_dialog_on_response(sipkit_dialog *d, const sipkit_msg *resp,
       if (d->state == SIPKIT_DIALOG_EARLY) {
         dstr s; /* recompute the route set (§13.2.2.4) */
         dstr_of(&s, d);
-        if (take_routes(&s, resp, buf, 1) == SIPKIT_EOK)
+        if (take_routes(&s, resp, buf, 1) == SIPKIT_EOK && !same_routes(d, &s))
           (void)dstr_store(d, &s);
       }
       (void)refresh_target(d, resp, buf);
@@ -521,10 +593,8 @@ void sipkit_dialog_view_fill(const sipkit_dialog *d, sipkit_dialog_view *v,
   v->remote_tag.len = d->remote_tag_len;
   v->remote_target.p = d->remote_target;
   v->remote_target.len = d->remote_target_len;
-  for (uint32_t i = 0; i < d->route_count && routes; i++) {
-    routes[i].p = d->route[i];
-    routes[i].len = d->route_len[i];
-  }
+  for (uint32_t i = 0; i < d->route_count && routes; i++)
+    routes[i].p = sipkit_dialog_route(d, i, &routes[i].len);
   v->route_set = routes;
   v->route_count = routes ? d->route_count : 0;
   v->local_cseq = d->local_cseq;

@@ -114,25 +114,42 @@ typedef struct sipkit__stored {
 int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf, size_t len);
 void sipkit__stored_free(sipkit__stored *s);
 
-/* A transaction of the table: the pure machine, one timer node set to its
- * earliest deadline, the bytes it retransmits and where they go. */
+/* What a transaction needs while it may send: the pure machine, the
+ * bytes it retransmits and where they go.  An INVITE transaction lets go
+ * of it once Accepted (RFC 6026): for its last 32 s it sends nothing and
+ * only passes on 2xx retransmissions (client) or ACKs (server), which its
+ * key, kind and one timer do; that is most of the transactions a server
+ * under load holds. */
+typedef struct sipkit__txlive {
+  sipkit_txn t;                /* its key is unused: the record keeps one (sipkit__txn) */
+  sipkit__addr peer;
+  char *bytes;                 /* server: the last response */
+  size_t len;
+  sipkit__stored sent;         /* client: the request (ACK, CANCEL, auth, dialogs) */
+  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
+} sipkit__txlive;
+
+/* A transaction of the table: one timer node set to its earliest
+ * deadline, its key (packed) and, until Accepted, the live part.  A
+ * non-INVITE transaction is never Accepted: its live part is in the same
+ * block (live_own 0). */
 typedef struct sipkit__txn {
-  sipkit_txn t;
   sipkit__tnode timer;
   sipkit_ua *ua;
   struct sipkit__txn *hnext;
   sipkit__link link;           /* ua->txns; rt->txn_graves once destroyed */
+  sipkit_req *req;             /* client owner (NULL once detached or released) */
+  sipkit_srv *srv;             /* server owner */
+  sipkit__txlive *live;        /* NULL once Accepted */
+  sipkit_dlg *sib;             /* INVITE client in Accepted: a dialog of its own (ref held),
+                                  for the dialogs of forked 2xx */
+  sipkit_txn_pkey key;         /* its strings in kb (key.method: the request's) */
   uint8_t client;
+  uint8_t kind;                /* enum sipkit_txn_kind */
   uint8_t closing;
   uint8_t send_failed;         /* a send of this transaction failed: transport error */
-  sipkit_req *req;             /* client owner (NULL once detached) */
-  sipkit_srv *srv;             /* server owner */
-  sipkit__addr peer;
-  char *bytes;                 /* server: the last response; client: the request while sent is NULL */
-  size_t len;
-  sipkit__stored *sent;        /* client: the parsed request (ACK, CANCEL, auth, dialogs), NULL in
-                                  Accepted (sent_thin); NULL in a server's */
-  char *ack_buf;               /* INVITE client: the ACK for a 3xx-6xx, made at the first one */
+  uint8_t live_own;            /* live is a block of its own */
+  char kb[];
 } sipkit__txn;
 
 #define SIPKIT__ACK_MAX 8192u   /* the ACK for a 3xx-6xx: the INVITE's Via, Route, From, To, Call-ID, CSeq */
@@ -219,12 +236,18 @@ struct sipkit_dlg {
   uint32_t acked_cseq;           /* CSeq of the INVITE whose ACK was reported */
   int end_why;
   int method;                  /* the request that created it (INVITE, SUBSCRIBE, REFER) */
-  char *rtx;                   /* UAS: our 2xx to INVITE, resent until the ACK */
-  size_t rtx_len;
-  sipkit__addr rtx_peer;
-  sipkit__tnode rtx_timer;
-  char *sz;                    /* Call-ID, tags and remote target as made, NUL-terminated, one block */
+  struct sipkit__rtx *rtx;     /* UAS: our 2xx to INVITE, resent until the ACK */
 };
+
+/* A 2xx to INVITE we resend until its ACK (§13.3.1.4): for a few hundred
+ * ms of a call, so a block of its own, not fields of every dialog. */
+typedef struct sipkit__rtx {
+  sipkit__tnode timer;
+  sipkit_dlg *g;
+  sipkit__addr peer;
+  size_t len;
+  char bytes[];
+} sipkit__rtx;
 
 /* rt.c */
 uint64_t sipkit__now(sipkit_rt *rt);

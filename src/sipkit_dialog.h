@@ -12,9 +12,10 @@
  * owns, sized to what they hold (a fixed-size dialog would weigh 3 KiB at
  * the bounds below).  Creation allocates it; release it with
  * sipkit_dialog_free().  A copy of the struct shares the block: free only
- * one of them.  A target refresh or the route set of a 2xx makes a new
- * block, so a string pointer of a dialog stays valid only until the next
- * message given to that dialog (copy what you keep longer).  Out of
+ * one of them.  A target refresh or the route set of a 2xx that changes
+ * a value makes a new block, so a string pointer of a dialog stays valid
+ * only until the next message given to that dialog (copy what you keep
+ * longer).  Out of
  * memory, creation fails with SIPKIT_ENO_MEMORY and a refresh does not
  * happen.
  *
@@ -124,8 +125,7 @@ typedef struct sipkit_dialog {
   uint64_t rtx_giveup;     /* absolute ms: 64*T1 after the first send */
   uint16_t call_id_len, local_tag_len, remote_tag_len;
   uint16_t local_uri_len, remote_uri_len, remote_target_len;
-  uint16_t route_len[SIPKIT_DIALOG_MAX_ROUTES];
-  uint32_t route_count;
+  uint32_t route_count;    /* the routes are in mem_: sipkit_dialog_route() */
   /* NUL-terminated, in mem_; NULL in a dialog never created */
   const char *call_id;
   const char *local_tag;
@@ -133,9 +133,13 @@ typedef struct sipkit_dialog {
   const char *local_uri;
   const char *remote_uri;
   const char *remote_target;
-  const char *route[SIPKIT_DIALOG_MAX_ROUTES];
   char *mem_;              /* private: the block holding the strings */
 } sipkit_dialog;
+
+/* Route i (0 .. route_count - 1) of d's route set, NUL-terminated, its
+ * length in *len (may be NULL); NULL (and 0) past the end.  Valid as the
+ * other strings of d (see Memory). */
+SIPKIT_API const char *sipkit_dialog_route(const sipkit_dialog *d, uint32_t i, size_t *len);
 
 /* Release the strings of d (from a create) and zero it: state NULL.
  * NULL and a zeroed dialog are accepted. */
@@ -170,6 +174,19 @@ SIPKIT_API int sipkit_dialog_match(const sipkit_dialog *d,
 SIPKIT_API int sipkit_dialog_uac_create(sipkit_dialog *d,
                                         const sipkit_msg *req, const char *qbuf,
                                         const sipkit_msg *resp, const char *rbuf);
+
+/* UAC side, another dialog of the same INVITE (a fork's 1xx or 2xx,
+ * §13.2.2.4), without the INVITE: as sipkit_dialog_uac_create, with what
+ * the request gave (Call-ID, local tag and URI, remote URI, secure flag)
+ * taken from sibling, a dialog that INVITE created (it may have ended
+ * since: only its strings are read), and invite_cseq the INVITE's CSeq
+ * (sibling's may have moved on).  The result equals what
+ * sipkit_dialog_uac_create makes from the INVITE.  Errors as there
+ * (SIPKIT_EARGUMENT also when resp does not answer that INVITE or
+ * sibling is no UAC dialog). */
+SIPKIT_API int sipkit_dialog_uac_fork(sipkit_dialog *d, const sipkit_dialog *sibling,
+                                      uint32_t invite_cseq, const sipkit_msg *resp,
+                                      const char *rbuf);
 
 /* UAS side (§12.1.1): from the request req we answer with status (101..199
  * gives EARLY, 2xx CONFIRMED) carrying local_tag in its To.  Route set =

@@ -182,6 +182,28 @@ SIPKIT_API int sipkit_txn_key_keep(sipkit_txn_key *key);
  * that own nothing are accepted. */
 SIPKIT_API void sipkit_txn_key_free(sipkit_txn_key *key);
 
+/* A kept key in little room, for a table of many transactions: the
+ * scalars and span lengths of a key in a sipkit_txn_pkey (32 bytes
+ * instead of 168), its strings in sipkit_txn_key_pack_len() bytes of the
+ * caller's, one after the other in the order of the fields of
+ * sipkit_txn_key (method name, branch, host, transport, Request-URI,
+ * From tag, To tag, response To tag, Call-ID).  Unpacking gives a key
+ * that points into those bytes (it owns nothing), for the match
+ * functions below. */
+typedef struct sipkit_txn_pkey {
+  uint32_t port, cseq;
+  uint16_t len[9];     /* of each string, in the order above */
+  uint8_t valid, rfc3261, is_response, has_resp_to_tag;
+  uint8_t method;      /* enum sipkit_method */
+} sipkit_txn_pkey;
+
+SIPKIT_API size_t sipkit_txn_key_pack_len(const sipkit_txn_key *key);
+/* Fill pk and bytes (sipkit_txn_key_pack_len(key) of them) from key. */
+SIPKIT_API void sipkit_txn_key_pack(sipkit_txn_pkey *pk, char *bytes,
+                                    const sipkit_txn_key *key);
+SIPKIT_API void sipkit_txn_key_unpack(sipkit_txn_key *key, const sipkit_txn_pkey *pk,
+                                      const char *bytes);
+
 /* RFC 2543 fallback: an ACK matches an INVITE server transaction only if
  * its To tag equals the one of the response the transaction sent
  * (§17.2.3).  Record that tag here when the TU answers (empty is a valid

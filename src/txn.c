@@ -591,6 +591,51 @@ int sipkit_txn_key_keep(sipkit_txn_key *key) {
   return SIPKIT_EOK;
 }
 
+size_t sipkit_txn_key_pack_len(const sipkit_txn_key *key) {
+  const uint16_t *n[KEY_NFIELDS] = KEY_LENS(key);
+  size_t total = 0;
+  for (int i = 0; i < KEY_NFIELDS; i++)
+    total += *n[i];
+  return total;
+}
+
+void sipkit_txn_key_pack(sipkit_txn_pkey *pk, char *bytes, const sipkit_txn_key *key) {
+  const char *const *f[KEY_NFIELDS] = KEY_FIELDS(key);
+  const uint16_t *n[KEY_NFIELDS] = KEY_LENS(key);
+  for (int i = 0; i < KEY_NFIELDS; i++) {
+    pk->len[i] = *n[i];
+    if (*n[i])
+      memcpy(bytes, *f[i], *n[i]);
+    bytes += *n[i];
+  }
+  pk->valid = key->valid;
+  pk->rfc3261 = key->rfc3261;
+  pk->is_response = key->is_response;
+  pk->has_resp_to_tag = key->has_resp_to_tag;
+  pk->method = (uint8_t)key->method;
+  pk->port = key->port;
+  pk->cseq = key->cseq;
+}
+
+void sipkit_txn_key_unpack(sipkit_txn_key *key, const sipkit_txn_pkey *pk,
+                           const char *bytes) {
+  const char **f[KEY_NFIELDS] = KEY_FIELDS(key);
+  uint16_t *n[KEY_NFIELDS] = KEY_LENS(key);
+  for (int i = 0; i < KEY_NFIELDS; i++) {
+    *f[i] = bytes;
+    *n[i] = pk->len[i];
+    bytes += pk->len[i];
+  }
+  key->valid = pk->valid;
+  key->rfc3261 = pk->rfc3261;
+  key->is_response = pk->is_response;
+  key->has_resp_to_tag = pk->has_resp_to_tag;
+  key->method = pk->method;
+  key->port = pk->port;
+  key->cseq = pk->cseq;
+  key->mem_ = NULL;
+}
+
 void sipkit_txn_key_free(sipkit_txn_key *key) {
   if (!key)
     return;

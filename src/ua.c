@@ -93,6 +93,23 @@ static unsigned key_bucket(const sipkit_txn_key *k) {
          SIPKIT__TXN_BUCKETS;
 }
 
+/* x's packed key (sipkit_txn_pkey): the branch is its second string,
+ * the Call-ID its last */
+static int key_branch_is(const sipkit__txn *x, const char *b, size_t len) {
+  return x->key.len[1] == len && !memcmp(x->kb + x->key.len[0], b, len);
+}
+
+/* key_bucket of x's key */
+static unsigned txn_bucket(const sipkit__txn *x) {
+  const uint16_t *n = x->key.len;
+  if (x->key.rfc3261)
+    return fnv(x->kb + n[0], n[1]) % SIPKIT__TXN_BUCKETS;
+  size_t off = 0;
+  for (int i = 0; i < 8; i++)
+    off += n[i];
+  return fnv(x->kb + off, n[8]) % SIPKIT__TXN_BUCKETS;
+}
+
 static unsigned dlg_bucket(const char *call_id, size_t len) {
   return fnv(call_id, len) % SIPKIT__DLG_BUCKETS;
 }
@@ -209,49 +226,17 @@ int sipkit__uri_host_port(const char *uri, size_t len, struct sockaddr_storage *
 /* ------------------------------------------------------------------ */
 /* Dialogs                                                             */
 
-/* The NUL-terminated copies the accessors hand out, in one exact-size
- * block ("" each when out of memory), made again after a refresh. */
-static const char *dlg_str(const sipkit_dlg *g, int i);
-
-static void dlg_sz(sipkit_dlg *g) {
-  const sipkit_dialog *d = &g->d;
-  if (g->sz) { /* only the remote target changes */
-    const char *t = dlg_str(g, 3);
-    if (strlen(t) == d->remote_target_len && !memcmp(t, d->remote_target, d->remote_target_len))
-      return;
-  }
-  size_t n = (size_t)d->call_id_len + d->local_tag_len + d->remote_tag_len +
-             d->remote_target_len + 4;
-  char *p = malloc(n);
-  free(g->sz);
-  g->sz = p;
-  if (!p)
+static void rtx_free(sipkit_rt *rt, sipkit_dlg *g) {
+  if (!g->rtx)
     return;
-  const char *src[4] = {d->call_id, d->local_tag, d->remote_tag, d->remote_target};
-  size_t len[4] = {d->call_id_len, d->local_tag_len, d->remote_tag_len, d->remote_target_len};
-  for (int i = 0; i < 4; i++) {
-    memcpy(p, src[i], len[i]);
-    p[len[i]] = 0;
-    p += len[i] + 1;
-  }
-}
-
-/* The i-th string of the block (0 Call-ID, 1 local tag, 2 remote tag,
- * 3 remote target). */
-static const char *dlg_str(const sipkit_dlg *g, int i) {
-  if (!g || !g->sz)
-    return "";
-  const char *p = g->sz;
-  while (i-- > 0)
-    p += strlen(p) + 1;
-  return p;
+  sipkit__timer_drop(rt, &g->rtx->timer);
+  free(g->rtx);
+  g->rtx = NULL;
 }
 
 /* The UA may be gone already (reaped on a later turn): rt is passed. */
 static void dlg_free(sipkit_rt *rt, sipkit_dlg *g) {
-  sipkit__timer_drop(rt, &g->rtx_timer);
-  free(g->rtx);
-  free(g->sz);
+  rtx_free(rt, g);
   sipkit_dialog_free(&g->d);
   free(g);
 }
@@ -264,17 +249,11 @@ static sipkit_dlg *dlg_new(sipkit_ua *ua, sipkit_dialog *d) {
     sipkit_dialog_free(d);
     return NULL;
   }
-  if (sipkit__timer_register(ua->rt, &g->rtx_timer) != SIPKIT_EOK) {
-    sipkit_dialog_free(d);
-    free(g);
-    return NULL;
-  }
   g->d = *d;
   g->ua = ua;
   g->refs = 1; /* the UA's table; dropped when the dialog ends */
   sipkit__list_add(&ua->dbuckets[dlg_bucket(d->call_id, d->call_id_len)], &g->link);
   ua->rt->st.dialogs++;
-  dlg_sz(g);
   return g;
 }
 
@@ -296,7 +275,8 @@ static void dlg_end(sipkit_dlg *g, int why) {
   g->ended = 1;
   g->end_why = why;
   g->d.state = SIPKIT_DIALOG_TERMINATED;
-  sipkit__timer_stop(ua->rt, &g->rtx_timer);
+  if (g->rtx)
+    sipkit__timer_stop(ua->rt, &g->rtx->timer);
   sipkit__list_del(&g->link);
   ua->rt->st.dialogs--;
   if (ua->h.on_dialog_end)
@@ -341,8 +321,10 @@ static int dlg_find(sipkit_ua *ua, const sipkit_msg *m, const char *buf, sipkit_
 /* Next hop of an in-dialog request: the first route, else the remote
  * target (§12.2.1.1, §8.1.2). */
 static int dlg_next_hop(const sipkit_dlg *g, struct sockaddr_storage *ss) {
-  if (g->d.route_count)
-    return uri_host_port(g->d.route[0], g->d.route_len[0], ss);
+  size_t n;
+  const char *r = sipkit_dialog_route(&g->d, 0, &n);
+  if (r)
+    return uri_host_port(r, n, ss);
   return uri_host_port(g->d.remote_target, g->d.remote_target_len, ss);
 }
 
@@ -357,73 +339,91 @@ static void req_release(sipkit_req *req);
 static void srv_release(sipkit_srv *s);
 static int creates_dialog(int method);
 
+static void txn_live_free(sipkit__txn *x) {
+  sipkit__txlive *l = x->live;
+  if (!l)
+    return;
+  free(l->bytes);
+  sipkit__stored_free(&l->sent);
+  free(l->ack_buf);
+  if (x->live_own)
+    free(l);
+  x->live = NULL;
+}
+
 static void txn_free(sipkit_rt *rt, sipkit__txn *x) {
   sipkit__timer_drop(rt, &x->timer);
-  free(x->bytes);
-  if (x->sent) {
-    sipkit__stored_free(x->sent);
-    free(x->sent);
-  }
-  free(x->ack_buf);
-  sipkit_txn_key_free(&x->t.key);
+  txn_live_free(x);
   free(x);
 }
 
-/* Keep only the bytes of a client request: an INVITE answered 2xx waits
- * 32 s in Accepted (RFC 6026) for 2xx retransmissions and forks, which
- * are rare, so its parse (header array and record, most of the copy) is
- * made again for them by sent_thaw.  The machine no longer resends the
- * request in Accepted, so its pointer to the bytes is not read again. */
-static void sent_thin(sipkit__txn *x) {
-  if (!x->sent)
+static sipkit_dlg *dlg_ref(sipkit_dlg *g);
+static void dlg_unref(sipkit_dlg *g);
+static void req_free(sipkit_req *req);
+
+/* The answered request of an INVITE in Accepted goes too (its handle
+ * ended with its final response, sipkit_rt.h) unless it still has work:
+ * a forwarded one, a re-INVITE, or early dialogs of other forks that
+ * timer M must end (req_release). */
+static void req_let_go(sipkit__txn *x) {
+  sipkit_req *req = x->req;
+  if (!req->done || req->fwd || req->dlg)
     return;
-  x->bytes = x->sent->buf;
-  x->len = x->sent->len;
-  free(x->sent->hdrs);
-  free(x->sent);
-  x->sent = NULL;
+  for (unsigned i = 0; i < req->n_early; i++)
+    if (!req->early[i]->ended && req->early[i]->d.state == SIPKIT_DIALOG_EARLY)
+      return;
+  for (unsigned i = 0; i < req->n_early; i++)
+    dlg_unref(req->early[i]);
+  req->n_early = 0;
+  req->txn = NULL;
+  x->req = NULL;
+  req_free(req);
 }
 
-/* Parse the kept bytes again (we built them and parsed them once, so
- * this succeeds unless memory runs out). */
-static int sent_thaw(sipkit_ua *ua, sipkit__txn *x) {
-  if (x->sent)
-    return SIPKIT_EOK;
-  sipkit_msg m;
-  sipkit_error e;
-  sipkit_msg_init(&m, ua->bhdrs, SIPKIT_MAX_HEADERS);
-  int rc = sipkit_parse(&m, x->bytes, x->len, 0, &e);
-  if (rc != SIPKIT_EOK)
-    return rc;
-  x->sent = malloc(sizeof *x->sent);
-  if (!x->sent)
-    return SIPKIT_ENO_MEMORY;
-  rc = sipkit__stored_copy(x->sent, &m, x->bytes, x->len);
-  if (rc != SIPKIT_EOK) {
-    free(x->sent);
-    x->sent = NULL;
-    return rc;
+/* RFC 6026 Accepted: an INVITE transaction sends nothing more, so the
+ * live part goes; the record waits for timer M / L, passing 2xx
+ * retransmissions (client) or ACKs (server) on to the TU and absorbing
+ * the rest (handle_response, handle_request), as the machine would. */
+static void txn_accepted(sipkit__txn *x) {
+  if (x->closing || !x->live || !x->live_own || x->live->t.state != SIPKIT_TXN_ACCEPTED)
+    return;
+  if (x->client) {
+    /* A fork's 2xx makes its dialog from a sibling (client_response), so
+     * the INVITE goes once one exists; a re-INVITE or a forwarded one
+     * makes none. */
+    sipkit_req *req = x->req;
+    if (!req || !(req->fwd || req->dlg || req->n_early))
+      return;
+    if (req->n_early)
+      x->sib = dlg_ref(req->early[0]);
+    req_let_go(x);
   }
-  free(x->bytes);
-  x->bytes = NULL;
-  x->len = 0;
-  return SIPKIT_EOK;
+  txn_live_free(x);
 }
 
 static void txn_fired(sipkit__tnode *n);
 
-static sipkit__txn *txn_new(sipkit_ua *ua, int kind) {
-  sipkit__txn *x = calloc(1, sizeof *x);
+/* A non-INVITE transaction (never Accepted) has its live part in the
+ * same block. */
+static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k) {
+  int own = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_INVITE_SERVER;
+  size_t base = offsetof(sipkit__txn, kb) + sipkit_txn_key_pack_len(k);
+  size_t al = _Alignof(sipkit__txlive);
+  size_t at = (base + al - 1) / al * al;
+  sipkit__txn *x = calloc(1, own ? base : at + sizeof(sipkit__txlive));
   if (!x)
     return NULL;
-  if (sipkit_txn_init(&x->t, kind, &ua->rt->cfg.txn, 0) != SIPKIT_EOK) {
+  x->live = own ? calloc(1, sizeof *x->live) : (sipkit__txlive *)(void *)((char *)x + at);
+  x->live_own = (uint8_t)own;
+  if (!x->live || sipkit_txn_init(&x->live->t, kind, &ua->rt->cfg.txn, 0) != SIPKIT_EOK ||
+      sipkit__timer_register(ua->rt, &x->timer) != SIPKIT_EOK) {
+    if (own)
+      free(x->live);
     free(x);
     return NULL;
   }
-  if (sipkit__timer_register(ua->rt, &x->timer) != SIPKIT_EOK) {
-    free(x);
-    return NULL;
-  }
+  sipkit_txn_key_pack(&x->key, x->kb, k);
+  x->kind = (uint8_t)kind;
   x->ua = ua;
   x->client = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_NON_INVITE_CLIENT;
   sipkit__list_add(&ua->txns, &x->link);
@@ -433,7 +433,7 @@ static sipkit__txn *txn_new(sipkit_ua *ua, int kind) {
 
 static void txn_insert(sipkit__txn *x) {
   sipkit__txn **tab = x->client ? x->ua->ctab : x->ua->stab;
-  unsigned b = key_bucket(&x->t.key);
+  unsigned b = txn_bucket(x);
   x->hnext = tab[b];
   tab[b] = x;
 }
@@ -443,7 +443,7 @@ static void txn_destroy(sipkit__txn *x) {
     return;
   sipkit_ua *ua = x->ua;
   x->closing = 1;
-  sipkit__txn **pp = &(x->client ? ua->ctab : ua->stab)[key_bucket(&x->t.key)];
+  sipkit__txn **pp = &(x->client ? ua->ctab : ua->stab)[txn_bucket(x)];
   while (*pp && *pp != x)
     pp = &(*pp)->hnext;
   if (*pp)
@@ -453,6 +453,8 @@ static void txn_destroy(sipkit__txn *x) {
   sipkit__timer_stop(ua->rt, &x->timer);
   if (x->req && x->req->txn == x)
     req_release(x->req);
+  dlg_unref(x->sib);
+  x->sib = NULL;
   if (x->srv)
     srv_release(x->srv);
   sipkit__bury(ua->rt, &ua->rt->txn_graves, &x->link);
@@ -466,9 +468,10 @@ static void txn_schedule(sipkit__txn *x) {
     sipkit__timer_arm(rt, &x->timer, 0, txn_fired);
     return;
   }
+  const sipkit_txn *t = &x->live->t;
   for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT; i++)
-    if ((x->t.armed & (1u << i)) && x->t.at[i] < next)
-      next = x->t.at[i];
+    if ((t->armed & (1u << i)) && t->at[i] < next)
+      next = t->at[i];
   if (next == UINT64_MAX)
     sipkit__timer_stop(rt, &x->timer);
   else
@@ -486,12 +489,13 @@ static void txn_run(sipkit__txn *x, const sipkit_txn_actions *acts, const sipkit
     switch (a->type) {
     case SIPKIT_TXN_ACT_SEND_REQUEST:
     case SIPKIT_TXN_ACT_SEND_RESPONSE:
-      if (sipkit__send(ua, (struct sockaddr *)&x->peer, a->data, a->len, from_timer) != SIPKIT_EOK)
+      if (sipkit__send(ua, (struct sockaddr *)&x->live->peer, a->data, a->len, from_timer) !=
+          SIPKIT_EOK)
         x->send_failed = 1;
       break;
     case SIPKIT_TXN_ACT_SEND_ACK:
       if (a->code == SIPKIT_EOK)
-        sipkit__send(ua, (struct sockaddr *)&x->peer, a->data, a->len, 0);
+        sipkit__send(ua, (struct sockaddr *)&x->live->peer, a->data, a->len, 0);
       break;
     case SIPKIT_TXN_ACT_SEND_100:
       if (x->srv)
@@ -560,12 +564,12 @@ void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const cha
     ml++;
   unsigned bucket = fnv(b, bl) % SIPKIT__TXN_BUCKETS;
   for (sipkit__txn *x = ua->ctab[bucket]; x; x = x->hnext) {
-    if (x->closing || x->t.key.branch_len != bl || memcmp(x->t.key.branch, b, bl) ||
-        x->t.key.method_name_len != ml || memcmp(x->t.key.method_name, p, ml) ||
-        !sipkit__addr_equal((const struct sockaddr *)&x->peer, dest))
+    /* Accepted sends nothing (RFC 6026 figure 5 has no transport error there) */
+    if (x->closing || !x->live || !key_branch_is(x, b, bl) || x->key.len[0] != ml ||
+        memcmp(x->kb, p, ml) || !sipkit__addr_equal((const struct sockaddr *)&x->live->peer, dest))
       continue;
     sipkit_txn_actions acts;
-    sipkit_txn_on_transport_error(&x->t, sipkit__now(ua->rt), &acts);
+    sipkit_txn_on_transport_error(&x->live->t, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, NULL, NULL, 0);
     return;
   }
@@ -574,17 +578,22 @@ void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const cha
 static void txn_fired(sipkit__tnode *n) {
   sipkit__txn *x = SIPKIT__CONTAINER(n, sipkit__txn, timer);
   uint64_t now = sipkit__now(x->ua->rt);
+  if (!x->live) { /* Accepted: timer M / L fired, Terminated */
+    txn_destroy(x);
+    return;
+  }
+  sipkit_txn *t = &x->live->t;
   if (x->send_failed) {
     sipkit_txn_actions te;
     x->send_failed = 0;
-    sipkit_txn_on_transport_error(&x->t, now, &te);
+    sipkit_txn_on_transport_error(t, now, &te);
     txn_run(x, &te, NULL, NULL, 0);
     return;
   }
   for (int i = 0; i < SIPKIT_TXN_TIMER__COUNT && !x->closing; i++) {
-    if ((x->t.armed & (1u << i)) && x->t.at[i] <= now) {
+    if ((t->armed & (1u << i)) && t->at[i] <= now) {
       sipkit_txn_actions acts;
-      sipkit_txn_on_timer(&x->t, i, now, &acts);
+      sipkit_txn_on_timer(t, i, now, &acts);
       txn_run(x, &acts, NULL, NULL, 1);
     }
   }
@@ -592,21 +601,34 @@ static void txn_fired(sipkit__tnode *n) {
     txn_schedule(x);
 }
 
-static sipkit__txn *find_server_txn(sipkit_ua *ua, const sipkit_txn_key *k, const sipkit_msg *m,
-                                    const char *buf) {
-  for (sipkit__txn *y = ua->stab[key_bucket(k)]; y; y = y->hnext)
-    if (sipkit_txn_match_request(&y->t.key, m, buf))
+/* The server transaction k (a request's key) belongs to; cancel: the
+ * INVITE transaction a CANCEL with key k is aimed at. */
+static sipkit__txn *find_server_txn(sipkit_ua *ua, const sipkit_txn_key *k, int cancel) {
+  for (sipkit__txn *y = ua->stab[key_bucket(k)]; y; y = y->hnext) {
+    if (k->rfc3261 && !key_branch_is(y, k->branch, k->branch_len))
+      continue; /* a magic-cookie key matches only its branch */
+    sipkit_txn_key yk;
+    sipkit_txn_key_unpack(&yk, &y->key, y->kb);
+    if (cancel ? y->kind == SIPKIT_TXN_INVITE_SERVER && sipkit_txn_key_match_cancel_target(&yk, k)
+               : sipkit_txn_key_match_request(&yk, k))
       return y;
+  }
   return NULL;
 }
 
 static sipkit__txn *find_client_txn(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
-  if (!m->via || !m->via->branch.len)
+  sipkit_txn_key k;
+  if (!m->via || !m->via->branch.len || sipkit_txn_key_make(&k, m, buf) != SIPKIT_EOK)
     return NULL;
-  unsigned b = fnv(SIPKIT_SPAN_PTR(buf, m->via->branch), m->via->branch.len) % SIPKIT__TXN_BUCKETS;
-  for (sipkit__txn *y = ua->ctab[b]; y; y = y->hnext)
-    if (sipkit_txn_match_response(&y->t.key, m, buf))
+  unsigned b = fnv(k.branch, k.branch_len) % SIPKIT__TXN_BUCKETS;
+  for (sipkit__txn *y = ua->ctab[b]; y; y = y->hnext) {
+    if (!key_branch_is(y, k.branch, k.branch_len))
+      continue;
+    sipkit_txn_key yk;
+    sipkit_txn_key_unpack(&yk, &y->key, y->kb);
+    if (sipkit_txn_key_match_response(&yk, &k))
       return y;
+  }
   return NULL;
 }
 
@@ -649,29 +671,25 @@ static int client_start(sipkit_ua *ua, sipkit_req *req, sipkit_builder *b, const
     sipkit_builder_free(b);
     return rc;
   }
+  sipkit_txn_key k; /* invalid (zeroed) when it cannot be made: matches nothing */
+  (void)sipkit_txn_key_make(&k, &m, b->buf);
   sipkit__txn *x = txn_new(ua, m.method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_CLIENT
-                                                                  : SIPKIT_TXN_NON_INVITE_CLIENT);
-  if (x)
-    x->sent = calloc(1, sizeof *x->sent);
-  if (!x || !x->sent || sipkit__stored_copy(x->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
+                                                                  : SIPKIT_TXN_NON_INVITE_CLIENT,
+                           &k);
+  if (!x || sipkit__stored_copy(&x->live->sent, &m, b->buf, b->len) != SIPKIT_EOK) {
     sipkit_builder_free(b);
     if (x)
       txn_destroy(x);
     return SIPKIT_ENO_MEMORY;
   }
   sipkit_builder_free(b);
-  /* kept: the key outlives a thawed copy of the bytes */
-  if (sipkit_txn_key_make(&x->t.key, &x->sent->msg, x->sent->buf) == SIPKIT_EOK &&
-      sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
-    txn_destroy(x);
-    return SIPKIT_ENO_MEMORY;
-  }
-  memcpy(&x->peer, dest, sizeof x->peer);
+  sipkit__txlive *l = x->live;
+  memcpy(&l->peer, dest, sizeof l->peer);
   txn_insert(x);
   x->req = req;
   req->txn = x;
   sipkit_txn_actions acts;
-  sipkit_txn_start(&x->t, x->sent->buf, x->sent->len, sipkit__now(ua->rt), &acts);
+  sipkit_txn_start(&l->t, l->sent.buf, l->sent.len, sipkit__now(ua->rt), &acts);
   txn_run(x, &acts, NULL, NULL, 0);
   return SIPKIT_EOK;
 }
@@ -886,14 +904,14 @@ static void send_cancel(sipkit_req *req) {
   sipkit_ua *ua = req->ua;
   sipkit_builder b;
   sipkit_builder_init_dynamic(&b);
-  sipkit_build_cancel(&b, &x->sent->msg, x->sent->buf);
+  sipkit_build_cancel(&b, &x->live->sent.msg, x->live->sent.buf);
   sipkit_req *c = req_new(ua, SIPKIT_METHOD_CANCEL, NULL, NULL);
   if (!c) {
     sipkit_builder_free(&b);
     return;
   }
   struct sockaddr_storage dest;
-  sipkit__addr_storage(&dest, &x->peer);
+  sipkit__addr_storage(&dest, &x->live->peer);
   if (client_start(ua, c, &b, NULL, 0, &dest, NULL) != SIPKIT_EOK)
     req_free(c);
 }
@@ -924,8 +942,8 @@ void *sipkit_req_data(sipkit_req *req) { return req ? req->data : NULL; }
 static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const char *buf) {
   sipkit_ua *ua = req->ua;
   sipkit__txn *old = req->txn;
-  const sipkit_msg *q = &old->sent->msg;
-  const char *qb = old->sent->buf;
+  const sipkit_msg *q = &old->live->sent.msg;
+  const char *qb = old->live->sent.buf;
   int hid = status == 401 ? SIPKIT_HDR_WWW_AUTHENTICATE : SIPKIT_HDR_PROXY_AUTHENTICATE;
   sipkit_challenge ch;
   if (sipkit_auth_challenge_pick(&ch, m, buf, hid, NULL) != SIPKIT_EOK || !q->cseq)
@@ -982,7 +1000,7 @@ static int auth_retry(sipkit_req *req, int status, const sipkit_msg *m, const ch
     return SIPKIT_EINVALID_VALUE;
   }
   struct sockaddr_storage dest;
-  sipkit__addr_storage(&dest, &old->peer);
+  sipkit__addr_storage(&dest, &old->live->peer);
   old->req = NULL; /* the old transaction finishes alone (it ACKs an INVITE's 401) */
   req->auth_tried = 1;
   int rc = client_start(ua, req, &b, SIPKIT_SPAN_PTR(qb, q->body), q->body.len, &dest, NULL);
@@ -1027,14 +1045,19 @@ static void send_prack(sipkit_dlg *g, uint32_t rseq, uint32_t cseq) {
   sipkit_dlg_request(g, &o, NULL, NULL, NULL, NULL);
 }
 
+/* From the request, or in Accepted (the request gone, see txn_accepted)
+ * from a dialog the INVITE created before. */
 static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_msg *m,
                                   const char *buf) {
   sipkit_dialog d;
-  if (sipkit_dialog_uac_create(&d, &x->sent->msg, x->sent->buf, m, buf) != SIPKIT_EOK)
+  int rc = x->live ? sipkit_dialog_uac_create(&d, &x->live->sent.msg, x->live->sent.buf, m, buf)
+           : x->sib ? sipkit_dialog_uac_fork(&d, &x->sib->d, x->key.cseq, m, buf)
+                    : SIPKIT_EARGUMENT;
+  if (rc != SIPKIT_EOK)
     return NULL;
   sipkit_dlg *g = dlg_new(ua, &d);
   if (g)
-    g->method = x->sent->msg.method;
+    g->method = x->key.method;
   return g;
 }
 
@@ -1043,7 +1066,7 @@ static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_ms
 static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, const char *buf) {
   sipkit_ua *ua = x->ua;
   sipkit_req *req = x->req;
-  int method = x->sent->msg.method;
+  int method = x->key.method;
   sipkit_dlg *g = NULL, *end_g = NULL;
   int end_why = 0;
   if (req && req->fwd) {
@@ -1069,7 +1092,6 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
         send_2xx_ack(g);
       else if (v == SIPKIT_DIALOG_ENDED)
         end_g = g, end_why = SIPKIT_DLG_END_REJECTED;
-      dlg_sz(g);
     }
   } else if (method == SIPKIT_METHOD_INVITE && status > 100 && status < 300 &&
              (status >= 200 || (m->to && m->to->tag.len))) {
@@ -1079,7 +1101,6 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       g = f;
       if (sipkit_dialog_on_response(&g->d, m, buf) == SIPKIT_DIALOG_SEND_ACK)
         send_2xx_ack(g);
-      dlg_sz(g);
     } else {
       g = dlg_create_uac(ua, x, m, buf);
       if (g && req && req->n_early < sizeof req->early / sizeof req->early[0])
@@ -1100,7 +1121,7 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       req->rseq = rseq;
       req->has_rseq = 1;
       if (req->prack)
-        send_prack(g, rseq, x->sent->msg.cseq->num);
+        send_prack(g, rseq, x->live->sent.msg.cseq->num);
     }
   } else if (method != SIPKIT_METHOD_INVITE && req && req->dlg && !req->dlg->ended) {
     g = req->dlg;
@@ -1108,7 +1129,7 @@ static void client_response(sipkit__txn *x, int status, const sipkit_msg *m, con
       end_g = g,
       end_why = method == SIPKIT_METHOD_BYE ? SIPKIT_DLG_END_BYE_SENT : SIPKIT_DLG_END_REJECTED;
     else if (method == SIPKIT_METHOD_NOTIFY && status >= 200 && status < 300 &&
-             subscription_only(g) && subscription_terminated(&x->sent->msg, x->sent->buf))
+             subscription_only(g) && subscription_terminated(&x->live->sent.msg, x->live->sent.buf))
       end_g = g, end_why = SIPKIT_DLG_END_SUBSCRIPTION_TERMINATED;
   } else if ((method == SIPKIT_METHOD_SUBSCRIBE || method == SIPKIT_METHOD_REFER) && req &&
              !req->dlg && status >= 200 && status < 300) {
@@ -1168,21 +1189,24 @@ static void client_fail(sipkit__txn *x, int status) {
 static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
   sipkit__txn *x = find_client_txn(ua, m, buf);
   if (x) {
+    sipkit__txlive *l = x->live;
+    if (!l) { /* Accepted (RFC 6026): 2xx / 2xx to TU, the rest absorbed */
+      if (m->status >= 200 && m->status < 300)
+        client_response(x, m->status, m, buf);
+      return;
+    }
     sipkit_txn_actions acts;
-    if (sent_thaw(ua, x) != SIPKIT_EOK)
-      return; /* out of memory: as if lost, the peer retransmits */
     /* Only a 3xx-6xx gets its ACK from the transaction (§17.1.1.3); the
      * ACK of a 2xx is the dialog's (§13.2.2.4), so most INVITEs never
      * need this buffer. */
-    if (x->t.kind == SIPKIT_TXN_INVITE_CLIENT && m->status >= 300 && !x->ack_buf) {
-      x->ack_buf = malloc(SIPKIT__ACK_MAX);
-      if (x->ack_buf)
-        sipkit_txn_set_ack_buffer(&x->t, &x->sent->msg, x->sent->buf, x->ack_buf, SIPKIT__ACK_MAX);
+    if (x->kind == SIPKIT_TXN_INVITE_CLIENT && m->status >= 300 && !l->ack_buf) {
+      l->ack_buf = malloc(SIPKIT__ACK_MAX);
+      if (l->ack_buf)
+        sipkit_txn_set_ack_buffer(&l->t, &l->sent.msg, l->sent.buf, l->ack_buf, SIPKIT__ACK_MAX);
     }
-    sipkit_txn_on_response(&x->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
+    sipkit_txn_on_response(&l->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
-    if (!x->closing && x->t.kind == SIPKIT_TXN_INVITE_CLIENT && x->t.state == SIPKIT_TXN_ACCEPTED)
-      sent_thin(x);
+    txn_accepted(x);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
@@ -1235,12 +1259,9 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     return NULL;
   }
   sipkit__txn *x = txn_new(ua, m->method == SIPKIT_METHOD_INVITE ? SIPKIT_TXN_INVITE_SERVER
-                                                                 : SIPKIT_TXN_NON_INVITE_SERVER);
-  if (x)
-    x->t.key = *k; /* kept: it outlives the datagram */
-  if (!x || sipkit_txn_key_keep(&x->t.key) != SIPKIT_EOK) {
-    if (x)
-      txn_destroy(x);
+                                                                 : SIPKIT_TXN_NON_INVITE_SERVER,
+                           k);
+  if (!x) {
     sipkit__timer_drop(ua->rt, &s->rel_timer);
     sipkit__stored_free(&s->req);
     free(s);
@@ -1259,10 +1280,10 @@ static sipkit_srv *srv_new(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
   sipkit__list_add(&ua->srvs, &s->link);
   x->srv = s;
   s->txn = x;
-  memcpy(&x->peer, &s->dest, sizeof x->peer);
+  memcpy(&x->live->peer, &s->dest, sizeof x->live->peer);
   txn_insert(x);
   sipkit_txn_actions acts;
-  sipkit_txn_start(&x->t, NULL, 0, sipkit__now(ua->rt), &acts);
+  sipkit_txn_start(&x->live->t, NULL, 0, sipkit__now(ua->rt), &acts);
   txn_run(x, &acts, NULL, NULL, 0);
   return s;
 }
@@ -1310,12 +1331,13 @@ static void rel_fired(sipkit__tnode *n) {
 }
 
 static void rtx_fired(sipkit__tnode *n) {
-  sipkit_dlg *g = SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer);
+  sipkit__rtx *r = SIPKIT__CONTAINER(n, sipkit__rtx, timer);
+  sipkit_dlg *g = r->g;
   sipkit_ua *ua = g->ua;
   uint64_t now = sipkit__now(ua->rt), next = 0;
   int v = sipkit_dialog_on_timer(&g->d, now, &next);
   if (v == SIPKIT_DIALOG_RESEND_2XX) {
-    sipkit__send(ua, (struct sockaddr *)&g->rtx_peer, g->rtx, g->rtx_len, 1);
+    sipkit__send(ua, (struct sockaddr *)&r->peer, r->bytes, r->len, 1);
   } else if (v == SIPKIT_DIALOG_NO_ACK) {
     /* §13.3.1.4: confirmed for the session layer, then ended with BYE */
     send_bye(g);
@@ -1323,7 +1345,7 @@ static void rtx_fired(sipkit__tnode *n) {
     return;
   }
   if (next)
-    sipkit__timer_arm(ua->rt, &g->rtx_timer, next, rtx_fired);
+    sipkit__timer_arm(ua->rt, &r->timer, next, rtx_fired);
 }
 
 static int creates_dialog(int method) {
@@ -1389,14 +1411,14 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
   sipkit_txn_actions acts;
   b.buf = fit(b.buf, b.len); /* kept by the transaction: before it takes the pointer */
   b.cap = b.len;
-  rc = sipkit_txn_respond(&x->t, status, b.buf, b.len, now, &acts);
+  rc = sipkit_txn_respond(&x->live->t, status, b.buf, b.len, now, &acts);
   if (rc != SIPKIT_EOK) {
     sipkit_builder_free(&b);
     return rc;
   }
-  free(x->bytes);
-  x->bytes = b.buf; /* the transaction resends these bytes */
-  x->len = b.len;
+  free(x->live->bytes);
+  x->live->bytes = b.buf; /* the transaction resends these bytes */
+  x->live->len = b.len;
   if (creates && !s->dlg) {
     sipkit_dialog d;
     if (sipkit_dialog_uas_create(&d, q, qb, status, tag) == SIPKIT_EOK)
@@ -1427,13 +1449,19 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
     if (method == SIPKIT_METHOD_INVITE && g && !g->ended) {
       if (status < 300) {
         sipkit_dialog_uas_2xx_sent(&g->d, now, ua->rt->cfg.txn.t1, ua->rt->cfg.txn.t2);
-        free(g->rtx);
-        g->rtx = malloc(b.len);
-        if (g->rtx) {
-          memcpy(g->rtx, b.buf, b.len);
-          g->rtx_len = b.len;
-          memcpy(&g->rtx_peer, &s->dest, sizeof g->rtx_peer);
-          sipkit__timer_arm(ua->rt, &g->rtx_timer, g->d.rtx_next, rtx_fired);
+        rtx_free(ua->rt, g);
+        sipkit__rtx *r = malloc(sizeof *r + b.len);
+        if (r && sipkit__timer_register(ua->rt, &r->timer) != SIPKIT_EOK) {
+          free(r);
+          r = NULL;
+        }
+        if (r) { /* else as if every retransmission were lost */
+          r->g = g;
+          memcpy(r->bytes, b.buf, b.len);
+          r->len = b.len;
+          memcpy(&r->peer, &s->dest, sizeof r->peer);
+          g->rtx = r;
+          sipkit__timer_arm(ua->rt, &r->timer, g->d.rtx_next, rtx_fired);
         }
       } else if (in_dialog) {
         sipkit_dialog_invite_answered(&g->d);
@@ -1453,11 +1481,7 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
    * not keep it. */
   if (status >= 200 && !s->rseq)
     sipkit__stored_free(&s->req);
-  if (x->t.state == SIPKIT_TXN_ACCEPTED) { /* sent; the dialog resends its own copy */
-    free(x->bytes);
-    x->bytes = NULL;
-    x->len = 0;
-  }
+  txn_accepted(x); /* a 2xx was sent; the dialog resends its own copy */
   if (status >= 200)
     srv_done(s);
   return SIPKIT_EOK;
@@ -1465,19 +1489,19 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
 
 int sipkit__srv_relay(sipkit_srv *s, int status, char *bytes, size_t len) {
   sipkit__txn *x = s->txn;
-  if (!x || s->ua->closing) {
+  if (!x || !x->live || s->ua->closing) {
     free(bytes);
     return SIPKIT_ESTATE;
   }
   sipkit_txn_actions acts;
-  int rc = sipkit_txn_respond(&x->t, status, bytes, len, sipkit__now(s->ua->rt), &acts);
+  int rc = sipkit_txn_respond(&x->live->t, status, bytes, len, sipkit__now(s->ua->rt), &acts);
   if (rc != SIPKIT_EOK) {
     free(bytes);
     return rc;
   }
-  free(x->bytes);
-  x->bytes = bytes; /* the transaction resends these bytes */
-  x->len = len;
+  free(x->live->bytes);
+  x->live->bytes = bytes; /* the transaction resends these bytes */
+  x->live->len = len;
   if (status >= 200)
     s->final_sent = 1;
   txn_run(x, &acts, NULL, NULL, 0);
@@ -1500,12 +1524,8 @@ static int ack_to_dialog(sipkit_ua *ua, const sipkit_msg *m, const char *buf) {
     return 0;
   if (sipkit_dialog_on_request(&g->d, m, buf) != SIPKIT_DIALOG_ACCEPT)
     return 1;
-  if (!g->d.rtx_active) { /* §13.3.1.4: acknowledged, the 2xx is not sent again */
-    sipkit__timer_stop(ua->rt, &g->rtx_timer);
-    free(g->rtx);
-    g->rtx = NULL;
-    g->rtx_len = 0;
-  }
+  if (!g->d.rtx_active) /* §13.3.1.4: acknowledged, the 2xx is not sent again */
+    rtx_free(ua->rt, g);
   /* The peer ACKs each 2xx retransmission: report one ACK per INVITE. */
   if (g->acked && g->acked_cseq == m->cseq->num)
     return 1;
@@ -1575,10 +1595,7 @@ static void core_answer(sipkit_srv *s, int prack_ok) {
 
 static void handle_cancel(sipkit_ua *ua, const sipkit_msg *m, const char *buf, size_t len,
                           const struct sockaddr *src, const sipkit_txn_key *k) {
-  sipkit__txn *inv = NULL;
-  for (sipkit__txn *y = ua->stab[key_bucket(k)]; y && !inv; y = y->hnext)
-    if (y->t.kind == SIPKIT_TXN_INVITE_SERVER && sipkit_txn_match_cancel_target(&y->t.key, m, buf))
-      inv = y;
+  sipkit__txn *inv = find_server_txn(ua, k, 1);
   if (!inv) {
     sipkit__auto_reply(ua, m, buf, src, 481, NULL, NULL, 0);
     return;
@@ -1612,8 +1629,8 @@ static sipkit_req *notify_pending_req(sipkit_ua *ua, const sipkit_msg *m, const 
     if ((r->method != SIPKIT_METHOD_SUBSCRIBE && r->method != SIPKIT_METHOD_REFER) || r->dlg ||
         r->done || !r->txn)
       continue;
-    const sipkit_msg *q = &r->txn->sent->msg;
-    const char *qb = r->txn->sent->buf;
+    const sipkit_msg *q = &r->txn->live->sent.msg;
+    const char *qb = r->txn->live->sent.buf;
     if (q->from && span_eq(qb, q->call_id, buf, m->call_id) &&
         span_eq(qb, q->from->tag, buf, m->to->tag))
       return r;
@@ -1637,7 +1654,7 @@ static sipkit_dlg *notify_dialog(sipkit_ua *ua, sipkit_req *r, const sipkit_msg 
   sipkit_dialog d;
   if (sipkit_dialog_uas_create(&d, &view, buf, 200, tag) != SIPKIT_EOK)
     return NULL;
-  d.local_cseq = r->txn->sent->msg.cseq ? r->txn->sent->msg.cseq->num : 1;
+  d.local_cseq = r->txn->live->sent.msg.cseq ? r->txn->live->sent.msg.cseq->num : 1;
   sipkit_dlg *g = dlg_new(ua, &d);
   if (g)
     g->method = r->method;
@@ -1653,20 +1670,24 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
       sipkit__auto_reply(ua, m, buf, src, 400, "Bad Via", NULL, 0);
     return;
   }
-  sipkit__txn *x = find_server_txn(ua, &k, m, buf);
+  sipkit__txn *x = find_server_txn(ua, &k, 0);
   sipkit_txn_actions acts;
   if (m->method == SIPKIT_METHOD_ACK) {
-    if (x) {
-      sipkit_txn_on_request(&x->t, m->method, sipkit__now(rt), &acts);
+    if (x && !x->live) { /* Accepted (RFC 6026): ACK / to TU */
+      (void)ack_to_dialog(ua, m, buf);
+    } else if (x) {
+      sipkit_txn_on_request(&x->live->t, m->method, sipkit__now(rt), &acts);
       txn_run(x, &acts, m, buf, 0);
     } else if (!ack_to_dialog(ua, m, buf) && ua->proxy && sipkit__proxy_routed(ua, m, buf)) {
       sipkit__proxy_ack(ua, m, buf, src);
     }
     return;
   }
-  if (x) { /* a retransmission: the transaction answers it */
-    sipkit_txn_on_request(&x->t, m->method, sipkit__now(rt), &acts);
-    txn_run(x, &acts, m, buf, 0);
+  if (x) { /* a retransmission: the transaction answers it (absorbed in Accepted) */
+    if (x->live) {
+      sipkit_txn_on_request(&x->live->t, m->method, sipkit__now(rt), &acts);
+      txn_run(x, &acts, m, buf, 0);
+    }
     return;
   }
   if (m->method == SIPKIT_METHOD_CANCEL) {
@@ -1737,7 +1758,6 @@ static void handle_request(sipkit_ua *ua, const sipkit_msg *m, const char *buf, 
     if (v == SIPKIT_DIALOG_DROP)
       return;
     ended = v == SIPKIT_DIALOG_ENDED;
-    dlg_sz(g);
   }
   sipkit_srv *s = srv_new(ua, m, buf, len, src, g, &k);
   if (!s)
@@ -1878,7 +1898,7 @@ static sipkit_ua *node_ua(sipkit__tnode *n) {
   if (n->fire == txn_fired)
     return SIPKIT__CONTAINER(n, sipkit__txn, timer)->ua;
   if (n->fire == rtx_fired)
-    return SIPKIT__CONTAINER(n, sipkit_dlg, rtx_timer)->ua;
+    return SIPKIT__CONTAINER(n, sipkit__rtx, timer)->g->ua;
   if (n->fire == rel_fired)
     return SIPKIT__CONTAINER(n, sipkit_srv, rel_timer)->ua;
   return NULL;
@@ -1963,10 +1983,14 @@ sipkit_rt *sipkit_ua_rt(sipkit_ua *ua) { return ua ? ua->rt : NULL; }
 /* Dialog accessors                                                    */
 
 int sipkit_dlg_state(const sipkit_dlg *g) { return g ? g->d.state : SIPKIT_DIALOG_NULL; }
-const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return dlg_str(g, 0); }
-const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return dlg_str(g, 1); }
-const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return dlg_str(g, 2); }
-const char *sipkit_dlg_remote_target(const sipkit_dlg *g) { return dlg_str(g, 3); }
+/* The dialog's own copies are NUL-terminated (sipkit_dialog.h). */
+static const char *dlg_str(const char *s) { return s ? s : ""; }
+const char *sipkit_dlg_call_id(const sipkit_dlg *g) { return g ? dlg_str(g->d.call_id) : ""; }
+const char *sipkit_dlg_local_tag(const sipkit_dlg *g) { return g ? dlg_str(g->d.local_tag) : ""; }
+const char *sipkit_dlg_remote_tag(const sipkit_dlg *g) { return g ? dlg_str(g->d.remote_tag) : ""; }
+const char *sipkit_dlg_remote_target(const sipkit_dlg *g) {
+  return g ? dlg_str(g->d.remote_target) : "";
+}
 void sipkit_dlg_set_data(sipkit_dlg *g, void *data) {
   if (g)
     g->data = data;

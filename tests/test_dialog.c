@@ -118,6 +118,15 @@ static void assert_bytes(const char *p, size_t len, const char *want) {
   }
 }
 #define ASSERT_FIELD(d, f, want) assert_bytes((d)->f, (d)->f##_len, want)
+
+/* Route i of d is want (and NUL-terminated). */
+static void assert_route(const sipkit_dialog *d, uint32_t i, const char *want) {
+  size_t n;
+  const char *r = sipkit_dialog_route(d, i, &n);
+  assert_non_null(r);
+  assert_bytes(r, n, want);
+  assert_int_equal(r[n], 0);
+}
 #define ASSERT_SPAN(buf, s, want) assert_bytes((buf) + (s).off, (s).len, want)
 
 static const char *const CALL_ID = "a84b4c76e66710@pc33.atlanta.example.com";
@@ -160,8 +169,8 @@ static void test_uac_create_from_200(void **state) {
   ASSERT_FIELD(&d, remote_uri, "sip:bob@biloxi.example.com");
   ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[0], d.route_len[0], RR_ATL); /* reversed */
-  assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+  assert_route(&d, 0, RR_ATL); /* reversed */
+  assert_route(&d, 1, RR_BIL);
   assert_int_equal(d.local_cseq, 314159);
   assert_int_equal(sipkit_dialog_ack_cseq(&d), 314159);
   assert_int_equal(d.remote_cseq_set, 0);
@@ -197,7 +206,7 @@ static void test_uac_early_then_confirmed(void **state) {
   ASSERT_FIELD(&d, remote_tag, "a6c85cf");
   ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+  assert_route(&d, 0, RR_ATL);
   assert_int_equal(d.local_invite_pending, 1);
 
   /* the 200 matches the early dialog and confirms it */
@@ -209,7 +218,7 @@ static void test_uac_early_then_confirmed(void **state) {
   assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
   assert_int_equal(d.local_invite_pending, 0);
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+  assert_route(&d, 1, RR_BIL);
   /* a retransmitted 200 is ACKed again */
   assert_int_equal(sipkit_dialog_on_response(&d, M(R200), B(R200)),
                    SIPKIT_DIALOG_SEND_ACK);
@@ -244,8 +253,8 @@ static void test_uas_create(void **state) {
   ASSERT_FIELD(&d, remote_uri, "sip:alice@atlanta.example.com");
   ASSERT_FIELD(&d, remote_target, "sip:alice@192.0.2.101:5060;transport=udp");
   assert_int_equal(d.route_count, 2);
-  assert_bytes(d.route[0], d.route_len[0], RR_BIL); /* in order */
-  assert_bytes(d.route[1], d.route_len[1], RR_ATL);
+  assert_route(&d, 0, RR_BIL); /* in order */
+  assert_route(&d, 1, RR_ATL);
   assert_int_equal(d.remote_cseq_set, 1);
   assert_int_equal(d.remote_cseq, 314159);
   assert_int_equal(d.local_cseq, 0);
@@ -544,6 +553,102 @@ static void test_forking(void **state) {
   sipkit_dialog_free(&ds[1]);
 }
 
+/* Two dialogs hold the same values (their blocks differ). */
+static void assert_same_dialog(const sipkit_dialog *a, const sipkit_dialog *b) {
+  assert_int_equal(a->state, b->state);
+  assert_int_equal(a->role, b->role);
+  assert_int_equal(a->secure, b->secure);
+  assert_int_equal(a->local_invite_pending, b->local_invite_pending);
+  assert_int_equal(a->remote_invite_pending, b->remote_invite_pending);
+  assert_int_equal(a->remote_cseq_set, b->remote_cseq_set);
+  assert_int_equal(a->local_cseq, b->local_cseq);
+  assert_int_equal(a->remote_cseq, b->remote_cseq);
+  assert_int_equal(a->local_invite_cseq, b->local_invite_cseq);
+  assert_int_equal(a->remote_invite_cseq, b->remote_invite_cseq);
+  const char *as[6] = {a->call_id, a->local_tag, a->remote_tag,
+                       a->local_uri, a->remote_uri, a->remote_target};
+  const char *bs[6] = {b->call_id, b->local_tag, b->remote_tag,
+                       b->local_uri, b->remote_uri, b->remote_target};
+  for (int i = 0; i < 6; i++)
+    assert_string_equal(as[i], bs[i]);
+  assert_int_equal(a->route_count, b->route_count);
+  for (uint32_t i = 0; i < a->route_count; i++)
+    assert_route(a, i, sipkit_dialog_route(b, i, NULL));
+}
+
+/* §13.2.2.4 without the INVITE: a fork's dialog made from a sibling
+ * equals the one made from the request, whatever became of the sibling. */
+static void test_uac_fork(void **state) {
+  (void)state;
+  sipkit_dialog sib, want, got;
+  edit(S_FREE, INVITE, "INVITE sip:bob@", "INVITE sips:bob@");
+  assert_int_equal(sipkit_dialog_uac_create(&sib, M(S_FREE), B(S_FREE), M(R180),
+                                            B(R180)), SIPKIT_EOK);
+  /* another branch's 200 with its own tag, target and one Record-Route */
+  static const char *const fork200[] = {
+      "tag=a6c85cf", "tag=b7d96e0",
+      "Contact: <sip:bob@192.0.2.4:5060", "Contact: <sip:bob@192.0.2.5:5060",
+      "Record-Route: <sip:proxy.biloxi.example.com;lr>\r\n", "", NULL};
+  editn(11, R200, fork200);
+  assert_int_equal(sipkit_dialog_uac_create(&want, M(S_FREE), B(S_FREE), M(11), B(11)),
+                   SIPKIT_EOK);
+  /* the sibling went on: a BYE took the next CSeq and ended it */
+  uint32_t c;
+  assert_int_equal(sipkit_dialog_next_cseq(&sib, SIPKIT_METHOD_BYE, &c), SIPKIT_EOK);
+  sib.state = SIPKIT_DIALOG_TERMINATED;
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(11), B(11)), SIPKIT_EOK);
+  assert_same_dialog(&got, &want);
+  assert_int_equal(got.state, SIPKIT_DIALOG_CONFIRMED);
+  assert_int_equal(got.secure, 1);
+  assert_int_equal(got.local_cseq, 314159);
+  assert_int_equal(got.route_count, 1);
+  ASSERT_FIELD(&got, remote_target, "sip:bob@192.0.2.5:5060;transport=udp");
+  sipkit_dialog_free(&got);
+  sipkit_dialog_free(&want);
+  /* a fork's 180: early, our INVITE still pending */
+  edit(12, R180, "tag=a6c85cf", "tag=c8e07f1");
+  assert_int_equal(sipkit_dialog_uac_create(&want, M(S_FREE), B(S_FREE), M(12), B(12)),
+                   SIPKIT_EOK);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(12), B(12)), SIPKIT_EOK);
+  assert_same_dialog(&got, &want);
+  assert_int_equal(got.state, SIPKIT_DIALOG_EARLY);
+  assert_int_equal(got.local_invite_pending, 1);
+  sipkit_dialog_free(&got);
+  sipkit_dialog_free(&want);
+  /* refused, as sipkit_dialog_uac_create refuses, and d left NULL */
+  struct {
+    int slot;
+    const char *from, *to;
+    int want;
+  } bad[] = {
+      {13, "CSeq: 314159 INVITE", "CSeq: 314158 INVITE", SIPKIT_EARGUMENT}, /* other INVITE */
+      {13, "Call-ID: a84b4c76e66710", "Call-ID: b84b4c76e66710", SIPKIT_EARGUMENT},
+      {13, "tag=1928301774", "tag=1928301775", SIPKIT_EARGUMENT}, /* other From tag */
+      {13, "SIP/2.0 200 OK", "SIP/2.0 486 Busy Here", SIPKIT_EARGUMENT},
+      {13, "SIP/2.0 200 OK", "SIP/2.0 100 Trying", SIPKIT_EARGUMENT},
+      {13, ";tag=b7d96e0", "", SIPKIT_EARGUMENT}, /* no To tag */
+      {13, "Contact: <sip:bob@192.0.2.5:5060;transport=udp>\r\n", "", SIPKIT_EMISSING_HEADER},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    edit(bad[i].slot, 11, bad[i].from, bad[i].to);
+    memset(&got, 0xff, sizeof got);
+    assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(bad[i].slot), B(bad[i].slot)),
+                     bad[i].want);
+    assert_int_equal(got.state, SIPKIT_DIALOG_NULL);
+    assert_null(got.mem_);
+  }
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314160, M(11), B(11)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, NULL, 314159, M(11), B(11)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_uac_fork(NULL, &sib, 314159, M(11), B(11)), SIPKIT_EARGUMENT);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &sib, 314159, M(11), NULL), SIPKIT_EARGUMENT);
+  /* a UAS dialog is no sibling of a fork */
+  sipkit_dialog uas;
+  uas_confirmed(&uas, 14);
+  assert_int_equal(sipkit_dialog_uac_fork(&got, &uas, 314159, M(11), B(11)), SIPKIT_EARGUMENT);
+  sipkit_dialog_free(&uas);
+  sipkit_dialog_free(&sib);
+}
+
 /* §12.1.1: a sips: Request-URI sets the secure flag. */
 static void test_secure_flag(void **state) {
   (void)state;
@@ -597,7 +702,23 @@ static void test_target_refresh_and_route_recompute(void **state) {
   assert_int_equal(sipkit_dialog_on_response(&d, M(S_FREE), B(S_FREE)),
                    SIPKIT_DIALOG_SEND_ACK);
   assert_int_equal(d.route_count, 1);
-  assert_bytes(d.route[0], d.route_len[0], RR_ATL);
+  assert_route(&d, 0, RR_ATL);
+  sipkit_dialog_free(&d);
+
+  /* the 2xx repeats the early dialog's routes and target: the block
+   * stays, as for its retransmission */
+  assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(R180),
+                                            B(R180)), SIPKIT_EOK);
+  const char *mem = d.mem_;
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(sipkit_dialog_on_response(&d, M(R200), B(R200)),
+                     SIPKIT_DIALOG_SEND_ACK);
+    assert_ptr_equal(d.mem_, mem);
+    assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
+    assert_int_equal(d.route_count, 2);
+    assert_route(&d, 0, RR_ATL);
+    ASSERT_FIELD(&d, remote_target, "sip:bob@192.0.2.4:5060;transport=udp");
+  }
   sipkit_dialog_free(&d);
 }
 
@@ -612,9 +733,13 @@ static void test_strings_block(void **state) {
   assert_string_equal(d.call_id, CALL_ID);
   assert_string_equal(d.local_tag, "a6c85cf");
   assert_string_equal(d.remote_target, "sip:alice@192.0.2.101:5060;transport=udp");
-  assert_string_equal(d.route[0], RR_BIL);
-  assert_string_equal(d.route[1], RR_ATL);
-  assert_null(d.route[2]);
+  assert_route(&d, 0, RR_BIL);
+  assert_route(&d, 1, RR_ATL);
+  assert_null(sipkit_dialog_route(&d, 2, NULL));
+  size_t n = 1;
+  assert_null(sipkit_dialog_route(&d, 2, &n));
+  assert_int_equal(n, 0);
+  assert_null(sipkit_dialog_route(NULL, 0, NULL));
   assert_non_null(d.mem_);
   const char *target = d.remote_target, *mem = d.mem_;
   /* a re-INVITE with another Contact: a new block, the rest copied over */
@@ -634,7 +759,19 @@ static void test_strings_block(void **state) {
   assert_string_equal(d.local_uri, "sip:bob@biloxi.example.com");
   assert_string_equal(d.remote_uri, "sip:alice@atlanta.example.com");
   assert_int_equal(d.route_count, 2);
-  assert_string_equal(d.route[1], RR_ATL);
+  assert_route(&d, 1, RR_ATL);
+  /* a re-INVITE with the same Contact: nothing to refresh, same block */
+  static const char *const again[] = {
+      "INFO sip:", "INVITE sip:",
+      "CSeq: 314160 INFO", "CSeq: 314161 INVITE",
+      "Contact: <sip:alice@192.0.2.101:5060", "Contact: <sip:alice@198.51.100.7:5070",
+      NULL};
+  editn(S_FREE, INFO, again);
+  sipkit_dialog_invite_answered(&d);
+  assert_int_equal(sipkit_dialog_on_request(&d, M(S_FREE), B(S_FREE)),
+                   SIPKIT_DIALOG_ACCEPT);
+  assert_ptr_equal(d.mem_, mem);
+  assert_int_equal(d.remote_invite_cseq, 314161);
   sipkit_dialog_free(&d);
   assert_int_equal(d.state, SIPKIT_DIALOG_NULL);
   assert_null(d.call_id);
@@ -655,7 +792,7 @@ static void test_strict_route_bye(void **state) {
        "<sip:proxy.atlanta.example.com>");
   assert_int_equal(sipkit_dialog_uac_create(&d, M(INVITE), B(INVITE), M(S_FREE),
                                             B(S_FREE)), SIPKIT_EOK);
-  assert_bytes(d.route[0], d.route_len[0], "<sip:proxy.atlanta.example.com>");
+  assert_route(&d, 0, "<sip:proxy.atlanta.example.com>");
   sipkit_dialog_view v;
   sipkit_str routes[SIPKIT_DIALOG_MAX_ROUTES];
   uint32_t c;
@@ -1524,8 +1661,8 @@ static void test_bounds_table(void **state) {
                      SIPKIT_DIALOG_SEND_ACK);
     assert_int_equal(d.state, SIPKIT_DIALOG_CONFIRMED);
     assert_int_equal(d.route_count, 2);
-    assert_bytes(d.route[0], d.route_len[0], RR_ATL);
-    assert_bytes(d.route[1], d.route_len[1], RR_BIL);
+    assert_route(&d, 0, RR_ATL);
+    assert_route(&d, 1, RR_BIL);
     sipkit_dialog_free(&d);
   }
 }
@@ -1642,6 +1779,7 @@ int main(void) {
       cmocka_unit_test(test_cseq_ordering),
       cmocka_unit_test(test_reinvite_glare_491),
       cmocka_unit_test(test_forking),
+      cmocka_unit_test(test_uac_fork),
       cmocka_unit_test(test_build_bye_ack_in_dialog),
       cmocka_unit_test(test_uas_2xx_retransmission),
       cmocka_unit_test(test_secure_flag),

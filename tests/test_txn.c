@@ -875,6 +875,66 @@ static void test_key_keep(void **state) {
   assert_int_equal(sipkit_txn_key_keep(NULL), SIPKIT_EARGUMENT);
 }
 
+/* A packed key holds what a kept one does in its caller's bytes: the
+ * unpacked key points there, equals the made one field by field and
+ * matches as it does (magic cookie and RFC 2543, response To tag too). */
+static void test_key_pack(void **state) {
+  (void)state;
+  load(0, "01_invite_sdp.sip");
+  edit(1, 0, "branch=z9hG4bK776asdhds", "branch=776asdhds"); /* RFC 2543 */
+  edit(2, 0, "branch=z9hG4bK776asdhds", "branch=z9hG4bKother123");
+  for (int slot = 0; slot < 2; slot++) {
+    sipkit_txn_key k = key_of(slot), u;
+    if (slot == 1)
+      assert_int_equal(sipkit_txn_key_set_resp_to_tag(&k, "busy7", 5), SIPKIT_EOK);
+    size_t n = sipkit_txn_key_pack_len(&k);
+    assert_int_equal(n, (size_t)k.method_name_len + k.branch_len + k.host_len +
+                            k.transport_len + k.ruri_len + k.from_tag_len + k.to_tag_len +
+                            k.resp_to_tag_len + k.call_id_len);
+    char bytes[512];
+    sipkit_txn_pkey pk;
+    memset(bytes, '#', sizeof bytes);
+    sipkit_txn_key_pack(&pk, bytes, &k);
+    assert_int_equal(bytes[n], '#'); /* exactly n bytes */
+    memset(&u, 0xff, sizeof u);
+    sipkit_txn_key_unpack(&u, &pk, bytes);
+    assert_null(u.mem_);
+    assert_true(u.branch >= bytes && u.branch < bytes + n);
+    assert_int_equal(u.valid, 1);
+    assert_int_equal(u.rfc3261, slot == 0);
+    assert_int_equal(u.is_response, 0);
+    assert_int_equal(u.has_resp_to_tag, slot == 1);
+    assert_int_equal(u.method, SIPKIT_METHOD_INVITE);
+    assert_int_equal(u.port, k.port);
+    assert_int_equal(u.cseq, 314159);
+#define SAME(f) assert_int_equal(u.f##_len, k.f##_len), assert_memory_equal(u.f, k.f, k.f##_len)
+    SAME(method_name);
+    SAME(branch);
+    SAME(host);
+    SAME(transport);
+    SAME(ruri);
+    SAME(from_tag);
+    SAME(to_tag);
+    SAME(resp_to_tag);
+    SAME(call_id);
+#undef SAME
+    assert_int_equal(slot ? u.call_id_len : u.ruri_len, slot ? 39 : 0); /* 2543 fields only there */
+    assert_int_equal(sipkit_txn_match_request(&u, &g_fx[slot].m, g_fx[slot].buf), 1);
+    assert_int_equal(sipkit_txn_match_request(&u, &g_fx[2].m, g_fx[2].buf), 0);
+    assert_int_equal(sipkit_txn_match_cancel_target(&u, &g_fx[slot].m, g_fx[slot].buf), 0);
+  }
+  /* an invalid key stays invalid: it matches nothing */
+  sipkit_txn_key z, u;
+  memset(&z, 0, sizeof z);
+  sipkit_txn_pkey pk;
+  char none[1];
+  assert_int_equal(sipkit_txn_key_pack_len(&z), 0);
+  sipkit_txn_key_pack(&pk, none, &z);
+  sipkit_txn_key_unpack(&u, &pk, none);
+  assert_int_equal(u.valid, 0);
+  assert_int_equal(sipkit_txn_match_request(&u, &g_fx[0].m, g_fx[0].buf), 0);
+}
+
 static void test_names(void **state) {
   (void)state;
   assert_string_equal(sipkit_txn_state_name(SIPKIT_TXN_ACCEPTED), "ACCEPTED");
@@ -909,6 +969,7 @@ int main(void) {
       cmocka_unit_test(test_match_request_2543),
       cmocka_unit_test(test_key_bounds),
       cmocka_unit_test(test_key_keep),
+      cmocka_unit_test(test_key_pack),
       cmocka_unit_test(test_names),
   };
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)

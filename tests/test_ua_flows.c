@@ -1,5 +1,7 @@
 /* test_ua_flows.c - the UA core beyond one plain call: forking (against a
- * fake forking peer on a plain socket), REFER with sipfrag NOTIFYs,
+ * fake forking peer on a plain socket, also after the INVITE is Accepted),
+ * the INVITE server transaction in Accepted, the 2xx resent until the ACK
+ * or the give-up, REFER with sipfrag NOTIFYs,
  * UPDATE, INFO, SUBSCRIBE/NOTIFY dialog ends, a NOTIFY that overtakes the
  * 2xx, the RFC 3262 PRACK give-up, transport errors, IPv6, SO_REUSEPORT,
  * socket buffers, max_dialogs on our own requests, and stepping from an
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "rt_internal.h" /* sipkit__ua_fire_timers: timers without waiting */
 #include "sipkit_dialog.h"
 #include "sipkit_rt.h"
 
@@ -222,14 +225,16 @@ static void run_until(env *e, const int *flag, uint64_t ms) {
   assert_false(e->timed_out);
 }
 
-/* A runtime with the default config (T1 500 ms) and alice's UA on a
+/* A runtime with the default config (T1 500 ms) and the UA of user on a
  * free loopback port. */
-static void open_alice(env *e, agent *alice) {
-  assert_int_equal(sipkit_rt_new(&e->rt, NULL, NULL), SIPKIT_EOK);
-  memset(alice, 0, sizeof *alice);
-  sipkit_ua_config uc = {.bind = "127.0.0.1:0", .user = "alice"};
-  assert_int_equal(sipkit_ua_open(e->rt, &uc, &handlers, alice, &alice->ua, NULL), SIPKIT_EOK);
+static void open_agent(env *e, agent *a, const char *user, const sipkit_rt_config *cfg) {
+  assert_int_equal(sipkit_rt_new(&e->rt, NULL, cfg), SIPKIT_EOK);
+  memset(a, 0, sizeof *a);
+  sipkit_ua_config uc = {.bind = "127.0.0.1:0", .user = user};
+  assert_int_equal(sipkit_ua_open(e->rt, &uc, &handlers, a, &a->ua, NULL), SIPKIT_EOK);
 }
+
+static void open_alice(env *e, agent *alice) { open_agent(e, alice, "alice", NULL); }
 
 /* Two UAs (alice calls bob) in one runtime. */
 typedef struct pair {
@@ -358,6 +363,26 @@ static void respond_text(const char *req, const char *status_line, const char *t
            extra);
 }
 
+/* What alice sends for an extra 2xx of branch "b" to inv (§13.2.2.4),
+ * received on fd (the Contact port): the ACK, then a BYE (into bye),
+ * both of that branch's dialog with the INVITE's Call-ID and From. */
+static void expect_extra_ack_bye(env *e, int fd, int port, const char *uri, const char *inv,
+                                 char *bye, size_t cap) {
+  char v[256], w[256], want[128];
+  const char *method[2] = {"ACK", "BYE"}, *cseq[2] = {"CSeq: 1 ACK", "CSeq: 2 BYE"};
+  for (int i = 0; i < 2; i++) {
+    assert_true(peer_recv(e, fd, bye, cap, 3000) > 0);
+    snprintf(want, sizeof want, "%s sip:bob@127.0.0.1:%d SIP/2.0", method[i], port);
+    assert_string_equal(first_line(bye, v, sizeof v), want);
+    assert_string_equal(line_of(bye, "CSeq", v, sizeof v), cseq[i]);
+    snprintf(want, sizeof want, "To: <%s>;tag=b", uri);
+    assert_string_equal(line_of(bye, "To", v, sizeof v), want);
+    assert_string_equal(line_of(bye, "From", v, sizeof v), line_of(inv, "From", w, sizeof w));
+    assert_string_equal(line_of(bye, "Call-ID", v, sizeof v),
+                        line_of(inv, "Call-ID", w, sizeof w));
+  }
+}
+
 /* ------------------------------------------------------------------ */
 /* 1. Forking (§13.2.2.4)                                              */
 
@@ -395,20 +420,7 @@ static void test_forked_invite(void **state) {
   assert_string_equal(line_of(buf, "To", v, sizeof v), want);
   assert_string_equal(line_of(buf, "From", v, sizeof v), from_tag_line);
   /* branch b: ACK, then BYE (the next CSeq of that dialog) */
-  assert_true(peer_recv(&e, fd_b, buf, sizeof buf, 3000) > 0);
-  snprintf(want, sizeof want, "ACK sip:bob@127.0.0.1:%d SIP/2.0", pb);
-  assert_string_equal(first_line(buf, v, sizeof v), want);
-  assert_string_equal(line_of(buf, "CSeq", v, sizeof v), "CSeq: 1 ACK");
-  snprintf(want, sizeof want, "To: <%s>;tag=b", uri);
-  assert_string_equal(line_of(buf, "To", v, sizeof v), want);
-  assert_true(peer_recv(&e, fd_b, buf, sizeof buf, 3000) > 0);
-  snprintf(want, sizeof want, "BYE sip:bob@127.0.0.1:%d SIP/2.0", pb);
-  assert_string_equal(first_line(buf, v, sizeof v), want);
-  assert_string_equal(line_of(buf, "CSeq", v, sizeof v), "CSeq: 2 BYE");
-  snprintf(want, sizeof want, "To: <%s>;tag=b", uri);
-  assert_string_equal(line_of(buf, "To", v, sizeof v), want);
-  assert_string_equal(line_of(buf, "From", v, sizeof v), from_tag_line);
-  assert_string_equal(line_of(buf, "Call-ID", v, sizeof v), line_of(inv, "Call-ID", t, sizeof t));
+  expect_extra_ack_bye(&e, fd_b, pb, uri, inv, buf, sizeof buf);
   respond_text(buf, "SIP/2.0 200 OK", NULL, "", t, sizeof t);
   peer_send(fd_b, alice.ua, t);
   /* nothing else: no second BYE, no ACK for branch a again */
@@ -432,6 +444,53 @@ static void test_forked_invite(void **state) {
   sipkit_rt_free(e.rt);
   close(fd_a);
   close(fd_b);
+}
+
+/* RFC 6026 / §13.2.2.4 on the client: the answered request goes with
+ * the 2xx, its INVITE transaction waits in Accepted for timer M; one
+ * whose other forks are still early is kept until timer M ends them. */
+static void test_accepted_request_release(void **state) {
+  (void)state;
+  for (int ringing = 0; ringing < 2; ringing++) {
+    env e = {0};
+    agent alice;
+    open_alice(&e, &alice);
+    int pa, fd = udp_socket(&pa);
+    char uri[64], buf[4096], inv[4096], t[4096], extra[128];
+    snprintf(uri, sizeof uri, "sip:bob@127.0.0.1:%d", pa);
+    result r;
+    alice_invites(&e, &alice, uri, fd, &r, inv, sizeof inv);
+    snprintf(extra, sizeof extra, "Contact: <sip:bob@127.0.0.1:%d>\r\n", pa);
+    if (ringing) { /* branch c rings and never answers */
+      respond_text(inv, "SIP/2.0 180 Ringing", "c", extra, t, sizeof t);
+      peer_send(fd, alice.ua, t);
+    }
+    respond_text(inv, "SIP/2.0 200 OK", "a", extra, t, sizeof t);
+    peer_send(fd, alice.ua, t);
+    assert_true(peer_recv(&e, fd, buf, sizeof buf, 3000) > 0); /* the ACK */
+    assert_int_equal(r.twoxx, 1);
+    sipkit_rt_stats st;
+    sipkit_rt_get_stats(e.rt, &st);
+    assert_int_equal(st.transactions, 1); /* the INVITE's, Accepted */
+    assert_int_equal(st.dialogs, 1 + ringing);
+    assert_int_equal(sipkit__list_empty(&alice.ua->reqs), !ringing);
+    /* timer M (64*T1 after the 2xx): the transaction ends, and with it
+     * the early dialog of branch c */
+    assert_int_equal(sipkit__ua_fire_timers(alice.ua, 1), 1);
+    sipkit_rt_get_stats(e.rt, &st);
+    assert_int_equal(st.transactions, 0);
+    assert_int_equal(st.dialogs, 1);
+    assert_true(sipkit__list_empty(&alice.ua->reqs));
+    assert_int_equal(alice.ends, ringing);
+    if (ringing) {
+      assert_int_equal(alice.last_end, SIPKIT_DLG_END_EARLY_ENDED);
+      assert_string_equal(alice.ended_remote_tag, "c");
+    }
+    assert_int_equal(sipkit_dlg_state(r.dlg), SIPKIT_DIALOG_CONFIRMED);
+    assert_int_equal(r.n, 1 + ringing);
+    sipkit_rt_free(e.rt);
+    close(fd);
+  }
 }
 
 /* §13.2.2.4: each 2xx, the retransmissions too, gets an ACK built from
@@ -737,6 +796,171 @@ static void test_transport_errors(void **state) {
   sipkit_rt_free(e.rt);
 }
 
+/* RFC 6026 Accepted after the INVITE is gone (the client keeps no copy
+ * of it once a dialog exists): a fork's 2xx that comes after the first
+ * dialog ended still gets its dialog, made from the ended sibling, an
+ * ACK and a BYE with the INVITE's Call-ID, From and CSeq. */
+static void test_fork_after_first_dialog_ended(void **state) {
+  (void)state;
+  env e = {0};
+  agent alice;
+  open_alice(&e, &alice); /* T1 500 ms: nothing is resent while we look */
+  int pa, pb;
+  int fd_a = udp_socket(&pa), fd_b = udp_socket(&pb);
+  char uri[64], buf[4096], inv[4096], t[4096], okb[4096], extra[128], v[256];
+  snprintf(uri, sizeof uri, "sip:bob@127.0.0.1:%d", pa);
+  result r;
+  alice_invites(&e, &alice, uri, fd_a, &r, inv, sizeof inv);
+  snprintf(extra, sizeof extra, "Contact: <sip:bob@127.0.0.1:%d>\r\n", pa);
+  respond_text(inv, "SIP/2.0 200 OK", "a", extra, t, sizeof t);
+  peer_send(fd_a, alice.ua, t);
+  assert_true(peer_recv(&e, fd_a, buf, sizeof buf, 3000) > 0); /* its ACK */
+  assert_int_equal(r.twoxx, 1);
+  /* alice hangs up branch a: BYE, 200 */
+  result rb;
+  memset(&rb, 0, sizeof rb);
+  assert_int_equal(sipkit_dlg_request(r.dlg, &(sipkit_req_opts){.method = "BYE"}, on_resp, &rb,
+                                      NULL, NULL),
+                   SIPKIT_EOK);
+  assert_true(peer_recv(&e, fd_a, buf, sizeof buf, 3000) > 0);
+  assert_string_equal(line_of(buf, "CSeq", v, sizeof v), "CSeq: 2 BYE");
+  respond_text(buf, "SIP/2.0 200 OK", NULL, "", t, sizeof t);
+  peer_send(fd_a, alice.ua, t);
+  run_until(&e, &rb.done, 3000);
+  assert_int_equal(alice.ends, 1);
+  assert_int_equal(alice.last_end, SIPKIT_DLG_END_BYE_SENT);
+  /* branch b answers late, within the INVITE's 32 s */
+  snprintf(extra, sizeof extra, "Contact: <sip:bob@127.0.0.1:%d>\r\n", pb);
+  respond_text(inv, "SIP/2.0 200 OK", "b", extra, okb, sizeof okb);
+  /* twice: the dialog the first made is ended and gone by the second, so
+   * the second is made, ACKed and ended again (sipkit_dialog_find) */
+  for (int i = 0; i < 2; i++) {
+    peer_send(fd_a, alice.ua, okb);
+    expect_extra_ack_bye(&e, fd_b, pb, uri, inv, buf, sizeof buf);
+    assert_int_equal(alice.ends, 2 + i);
+    assert_int_equal(alice.last_end, SIPKIT_DLG_END_EARLY_ENDED);
+    assert_string_equal(alice.ended_remote_tag, "b");
+  }
+  assert_int_equal(r.n, 1); /* the embedder saw one 200 */
+  sipkit_rt_free(e.rt);
+  close(fd_a);
+  close(fd_b);
+}
+
+/* carol's INVITE (into inv) to ua from a raw socket fd bound to
+ * 127.0.0.1:port, answered 200 (into ok). */
+static void carol_calls(env *e, const sipkit_ua *ua, int fd, int port, char *inv, size_t icap,
+                        char *ok, size_t ocap) {
+  char v[256];
+  snprintf(inv, icap,
+           "INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-acc-1\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:carol@127.0.0.1:%d>;tag=c1\r\n"
+           "To: <sip:bob@127.0.0.1:%d>\r\n"
+           "Call-ID: acc-1@127.0.0.1\r\n"
+           "CSeq: 1 INVITE\r\n"
+           "Contact: <sip:carol@127.0.0.1:%d>\r\n"
+           "Content-Length: 0\r\n\r\n",
+           sipkit_ua_port(ua), port, port, sipkit_ua_port(ua), port);
+  peer_send(fd, ua, inv);
+  assert_true(peer_recv(e, fd, ok, ocap, 3000) > 0);
+  assert_string_equal(first_line(ok, v, sizeof v), "SIP/2.0 200 OK");
+}
+
+/* §13.3.1.4 without an ACK: the 2xx is resent, the same bytes each time,
+ * until 64*T1 after the first; then the dialog is ended with a BYE. */
+static void test_2xx_resent_until_no_ack(void **state) {
+  (void)state;
+  env e = {0};
+  agent bob;
+  sipkit_rt_config cfg;
+  sipkit_rt_config_default(&cfg);
+  cfg.txn.t1 = 20; /* give up after 1,280 ms */
+  open_agent(&e, &bob, "bob", &cfg);
+  int pc, fd = udp_socket(&pc);
+  char inv[1024], first[4096], buf[4096], v[256], want[128];
+  carol_calls(&e, bob.ua, fd, pc, inv, sizeof inv, first, sizeof first);
+  /* the timers one at a time, the clock skipping to each deadline */
+  int resent = 0;
+  for (;;) {
+    assert_int_equal(sipkit__ua_fire_timers(bob.ua, 1), 1);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, 100) != 1)
+      continue; /* timer L ended the transaction: nothing sent */
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    buf[n] = 0;
+    if (strncmp(buf, "BYE ", 4) == 0)
+      break;
+    assert_string_equal(buf, first);
+    resent++;
+  }
+  /* at 20, 60, 140, 300, 620 and 1,260 ms; given up at 1,280 */
+  assert_int_equal(resent, 6);
+  snprintf(want, sizeof want, "BYE sip:carol@127.0.0.1:%d SIP/2.0", pc);
+  assert_string_equal(first_line(buf, v, sizeof v), want);
+  assert_string_equal(line_of(buf, "CSeq", v, sizeof v), "CSeq: 1 BYE");
+  assert_string_equal(line_of(buf, "Call-ID", v, sizeof v), "Call-ID: acc-1@127.0.0.1");
+  assert_int_equal(bob.ends, 1);
+  assert_int_equal(bob.last_end, SIPKIT_DLG_END_NO_ACK);
+  assert_int_equal(bob.acks, 0);
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(e.rt, &st);
+  assert_int_equal(st.retransmissions, 6);
+  assert_int_equal(st.dialogs, 0);
+  sipkit_rt_free(e.rt);
+  close(fd);
+}
+
+/* RFC 6026 Accepted on the server (the transaction keeps only its key
+ * there): the INVITE retransmitted after the 2xx is absorbed (no second
+ * request for the embedder, no answer), an ACK that matches the
+ * transaction (same branch) goes to the dialog, once. */
+static void test_server_accepted_absorbs(void **state) {
+  (void)state;
+  env e = {0};
+  agent bob;
+  open_agent(&e, &bob, "bob", NULL);
+  int pc, fd = udp_socket(&pc);
+  char inv[1024], ack[1024], buf[4096], totag[256];
+  carol_calls(&e, bob.ua, fd, pc, inv, sizeof inv, buf, sizeof buf);
+  assert_int_equal(bob.invites, 1);
+  line_of(buf, "To", totag, sizeof totag);
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(e.rt, &st);
+  assert_int_equal(st.transactions, 1); /* the INVITE's, Accepted */
+  peer_send(fd, bob.ua, inv); /* retransmitted: absorbed */
+  assert_int_equal(peer_recv(&e, fd, buf, sizeof buf, 100), 0);
+  assert_int_equal(bob.invites, 1);
+  sipkit_rt_get_stats(e.rt, &st);
+  assert_int_equal(st.transactions, 1);
+  assert_int_equal(st.auto_replies, 0);
+  snprintf(ack, sizeof ack,
+           "ACK sip:carol@127.0.0.1:%d SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-acc-1\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:carol@127.0.0.1:%d>;tag=c1\r\n"
+           "%s\r\n"
+           "Call-ID: acc-1@127.0.0.1\r\n"
+           "CSeq: 1 ACK\r\n"
+           "Content-Length: 0\r\n\r\n",
+           pc, pc, pc, totag);
+  for (int i = 0; i < 2; i++) { /* the ACK and its copy: reported once */
+    peer_send(fd, bob.ua, ack);
+    assert_int_equal(peer_recv(&e, fd, buf, sizeof buf, 50), 0);
+    assert_int_equal(bob.acks, 1);
+  }
+  /* acknowledged: the 2xx is not resent (T1 500 ms) */
+  assert_int_equal(peer_recv(&e, fd, buf, sizeof buf, 700), 0);
+  sipkit_rt_get_stats(e.rt, &st);
+  assert_int_equal(st.transactions, 1);
+  assert_int_equal(st.dialogs, 1);
+  assert_int_equal(st.retransmissions, 0);
+  sipkit_rt_free(e.rt);
+  close(fd);
+}
+
 /* ------------------------------------------------------------------ */
 /* 6. IPv6, SO_REUSEPORT, buffers                                      */
 
@@ -906,6 +1130,10 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forked_invite),
       cmocka_unit_test(test_2xx_retransmission_acked),
+      cmocka_unit_test(test_fork_after_first_dialog_ended),
+      cmocka_unit_test(test_accepted_request_release),
+      cmocka_unit_test(test_server_accepted_absorbs),
+      cmocka_unit_test(test_2xx_resent_until_no_ack),
       cmocka_unit_test(test_update_info_refer_in_dialog),
       cmocka_unit_test(test_refer_out_of_dialog),
       cmocka_unit_test(test_subscription_terminated),
