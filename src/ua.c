@@ -1950,7 +1950,6 @@ void sipkit_ua_close(sipkit_ua *ua) {
   ua->closing = 1;
   sipkit__list_del(&ua->link);
   ua_drop_all(ua);
-  uv_udp_recv_stop(&ua->udp);
   uv_close((uv_handle_t *)&ua->udp, sipkit__ua_free_cb);
 }
 
