@@ -169,8 +169,7 @@ struct sipkit_ua {
   char host[64];               /* sent-by host for Via and Contact ("[::1]" for v6) */
   int port;
   char *user, *domain, *display, *password, *allow, *supported, *accept;
-  char *rbuf;                  /* receive buffer, handed to libuv */
-  size_t rbuf_len;
+  char *rbuf;                  /* rt_udp.c's receive block (its poll handle, recvmmsg slots) */
   int read_some;               /* a datagram came since the last empty read */
   sipkit_header hdrs[SIPKIT_MAX_HEADERS];  /* parse of the current datagram */
   sipkit_header bhdrs[SIPKIT_MAX_HEADERS]; /* parse-back of what we build */

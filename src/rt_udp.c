@@ -415,7 +415,6 @@ static void rx_closed(uv_handle_t *h) {
 static void rx_close(sipkit_ua *ua) {
   rx *r = (rx *)(void *)ua->rbuf;
   ua->rbuf = NULL;
-  ua->rbuf_len = 0;
   uv_close((uv_handle_t *)&r->poll, rx_closed);
 }
 
@@ -460,7 +459,6 @@ int sipkit__udp_open(sipkit_ua *ua, const char *bind_to, int reuseport, int *sys
     goto fail;
   }
   ua->rbuf = (char *)r;
-  ua->rbuf_len = sizeof *r;
   uv_udp_init(rt->loop, &ua->udp);
   ua->udp.data = ua;
   int rc = uv_udp_open(&ua->udp, fd), polling = 0;
