@@ -242,10 +242,10 @@ local function run_load(o, sargs, emit)
     return call, err
   end
 
-  -- pcall gets one argument and the flow its three through run_flow: a
-  -- task's stack keeps what the frames below its wait hold in use, and
-  -- pcall's C frame with four arguments sat high enough that Lua never
-  -- shrank a held call's stack (1,360 B) below 912 B.
+  -- pcall gets one argument and the flow its three through run_flow:
+  -- Lua shrinks a task's stack only below a third of its size, and
+  -- pcall's C frame with four arguments sat high enough on it to keep a
+  -- held call's stack at 1,360 B; with one it shrinks to 912 B.
   local flow_n
   local function run_flow() return def.flow(ctx, flow_n, timer) end
   local function one_call(n)
