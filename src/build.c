@@ -112,23 +112,7 @@ static void putu(line *l, unsigned long v) {
   put(l, tmp, sipkit__utoa(tmp, v));
 }
 
-/* token chars (RFC 3261 §25.1) */
-static const unsigned char token_tab[256] = {
-    ['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
-    ['\''] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-};
-
-static int is_token_char(unsigned char ch) { return token_tab[ch]; }
+static int is_token_char(unsigned char ch) { return sipkit__cls[ch] & SIPKIT__C_TOKEN; }
 
 static int is_token(const char *p, size_t n) {
   if (!n)
@@ -236,9 +220,6 @@ static int vm_line(struct sipkit__ctx *c, int id, const char *s, size_t n) {
   return sipkit__vm_validate(c, id, c->base, c->end);
 }
 
-size_t sipkit__build_param_tail(int id, const char *s, size_t n);
-int sipkit__build_call_id_ok(const char *s, size_t n);
-
 /* From, To and Via end in *( SEMI generic-param ) (to-param, from-param,
  * via-extension), so a line of one of them that the grammar accepts still
  * passes with ";token" or ";token=token" appended.  The tags and branches
@@ -254,13 +235,13 @@ size_t sipkit__build_param_tail(int id, const char *s, size_t n) {
   /* backwards over "name" or "name=value", one param at a time */
   while (i > 0) {
     size_t e = i;
-    while (i > 0 && token_tab[(unsigned char)s[i - 1]])
+    while (i > 0 && is_token_char((unsigned char)s[i - 1]))
       i--;
     if (i == e)
       break;
     if (i > 0 && s[i - 1] == '=') {
       size_t e2 = --i;
-      while (i > 0 && token_tab[(unsigned char)s[i - 1]])
+      while (i > 0 && is_token_char((unsigned char)s[i - 1]))
         i--;
       if (i == e2)
         break;
@@ -277,7 +258,7 @@ size_t sipkit__build_param_tail(int id, const char *s, size_t n) {
 int sipkit__build_call_id_ok(const char *s, size_t n) {
   size_t at = n;
   for (size_t i = 0; i < n; i++) {
-    if (token_tab[(unsigned char)s[i]])
+    if (is_token_char((unsigned char)s[i]))
       continue;
     if (s[i] != '@' || at != n)
       return 0;

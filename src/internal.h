@@ -68,6 +68,11 @@ enum {
 };
 extern const unsigned char sipkit__cls[256];
 
+/* build.c's scans that let a header line skip the grammar machine
+ * (exported for tests/test_build.c, which compares them with it) */
+size_t sipkit__build_param_tail(int id, const char *s, size_t n);
+int sipkit__build_call_id_ok(const char *s, size_t n);
+
 /* How many of the four bytes at p, from the first, are in class k
  * (SIPKIT__C_*): 0 to 4. */
 static inline unsigned sipkit__cls_prefix4(sipkit__ptr p, unsigned k) {

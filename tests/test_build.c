@@ -288,8 +288,6 @@ static void test_validated_line_cache(void **state) {
 }
 
 /* build.c's scans that stand in for the grammar machine (src/build.c) */
-size_t sipkit__build_param_tail(int id, const char *s, size_t n);
-int sipkit__build_call_id_ok(const char *s, size_t n);
 
 /* The grammar machine over the line "Name: value": 0, or 1 with *off the
  * offset of the error it reports. */
