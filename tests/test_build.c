@@ -287,8 +287,6 @@ static void test_validated_line_cache(void **state) {
   }
 }
 
-/* build.c's scans that stand in for the grammar machine (src/build.c) */
-
 /* The grammar machine over the line "Name: value": 0, or 1 with *off the
  * offset of the error it reports. */
 static int vm_refuses(int id, const char *line, size_t n, uint32_t *off) {
