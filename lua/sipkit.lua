@@ -852,20 +852,12 @@ end
 
 -- req:respond(code [, {reason=, headers=, body=, content_type=, sdp=,
 -- reliable=}]) -> true or nil, err
-function Request:respond(code, opts)
-  if type(code) ~= "number" then error("respond: a status code expected", 2) end
-  opts = opts or NO_OPTS
+-- The response's parts go to the core as arguments: no table per response.
+local function respond(self, code, reason, body, ctype, header_list, reliable)
   if self.answered or not self.srv then
     return nil, core.error("STATE", self.cancelled and "request was cancelled" or "request already answered")
   end
-  local body, ctype = opts.body, opts.content_type
-  if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
-  local ro
-  if body or ctype or opts.reason or opts.headers ~= nil or opts.reliable then
-    ro = { reason = opts.reason, headers = lines_or_nil(opts.headers), body = body, content_type = ctype,
-      reliable = opts.reliable }
-  end
-  local ok, dlg = self.srv:respond(code, ro)
+  local ok, dlg = self.srv:respond(code, reason, ctype, body, header_list, reliable)
   if not ok then return nil, dlg end
   if code >= 200 then
     -- the final ended the core's server transaction: its handle (and
@@ -891,11 +883,22 @@ function Request:respond(code, opts)
   return true, self.new_call
 end
 
+function Request:respond(code, opts)
+  if type(code) ~= "number" then error("respond: a status code expected", 2) end
+  if not opts then return respond(self, code) end
+  local body, ctype = opts.body, opts.content_type
+  if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
+  return respond(self, code, opts.reason, body, ctype, lines_or_nil(opts.headers), opts.reliable)
+end
+
 -- the msg's methods, called on the request
 function Request:header(name) return self.msg:header(name) end
 function Request:headers(name) return self.msg:headers(name) end
 
-function Request:ring(opts) return self:respond(180, opts) end
+function Request:ring(opts)
+  if not opts then return respond(self, 180) end
+  return self:respond(180, opts)
+end
 function Request:reject(code, opts) return self:respond(code or 486, opts) end
 
 -- 200 with SDP (an answer to the offer, or an offer when the INVITE had
@@ -904,17 +907,23 @@ function Request:answer(opts)
   opts = opts or NO_OPTS
   local sdp = opts.sdp
   if sdp == nil then
-    local m = self.ua:_media(opts)
+    local ua = self.ua
+    -- the media of an answer without options: the UA's, made once
+    local m = opts == NO_OPTS and ua.answer_media or ua:_media(opts)
+    if opts == NO_OPTS then ua.answer_media = m end
     if self.msg:_has_sdp() then sdp = core.sdp_answer(self.msg.body, m) else sdp = core.sdp_offer(m) end
   end
-  local ok, err = self:respond(200, { sdp = sdp or nil, headers = opts.headers })
+  sdp = sdp or nil
+  local ok, err = respond(self, 200, nil, sdp, sdp and "application/sdp", lines_or_nil(opts.headers))
   if not ok then return nil, err end
   local call = self.new_call
   if not call then return nil, core.error("STATE", "200 created no dialog") end
-  call.local_sdp = sdp or nil
+  call.local_sdp = sdp
   local acked = mailbox()
   self.ua.acking[call.dlg] = acked
-  local ack, e = acked:get(opts.timeout or 32, "answer (waiting for the ACK)")
+  -- Without a timeout of the script's no timer: the core ends the dialog
+  -- (no_ack, which closes acked) when no ACK came within 64*T1.
+  local ack, e = acked:get(opts.timeout, "answer (waiting for the ACK)")
   self.ua.acking[call.dlg] = nil
   if not ack then return nil, e end
   call.state = "confirmed"
@@ -988,9 +997,9 @@ function Request:_auto()
   if self.method == "INVITE" and self.call then
     local m = self.ua:_media({})
     local sdp = self.msg:_has_sdp() and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
-    self:respond(200, { sdp = sdp })
+    respond(self, 200, nil, sdp, sdp and "application/sdp")
   else
-    self:respond(200)
+    respond(self, 200)
   end
 end
 
