@@ -795,39 +795,61 @@ local function events(self) return receive_next, self end
 
 Call.events = events
 
--- A request given to on_request's handler and left unanswered when the
--- handler returns is answered 200 then.
-local function run_request_handler(req)
-  local call = req.call
-  call.request_handler(req, call)
-  if not req.answered then req:_auto() end
+-- A call's handlers run one at a time, in order, as call:events() hands
+-- a task the requests: one task serves the events that came while it ran
+-- (a BYE and the end come together), and goes once they are served.
+local CALL_END = {} -- the end's place in a call's queue of events
+
+local function serve_queue(call)
+  local queue = call.serving
+  local i = 1
+  while queue[i] do
+    local ev = queue[i]
+    if ev == CALL_END then
+      call.end_handler(call)
+    else
+      call.request_handler(ev, call)
+      -- left unanswered by the handler: answered 200 now
+      if not ev.answered then ev:_auto() end
+    end
+    i = i + 1
+  end
+  call.serving = nil
+end
+
+local function serve(call, ev)
+  local queue = call.serving
+  if queue then
+    queue[#queue + 1] = ev
+  else
+    call.serving = { ev }
+    M.spawn(serve_queue, call)
+  end
 end
 
 -- call:on_request(fn): each request of the dialog from now on (the ones
--- queued already first) runs fn(req, call) in a task of its own, and
--- call:on_end(fn) runs fn(call) in one when the dialog ends (at once if
--- it has).  A call served so needs no task of its own while it is idle:
--- a task waiting in call:events() weighs ~1.2 KB (its coroutine).
+-- queued already first) runs fn(req, call), and call:on_end(fn) runs
+-- fn(call) when the dialog ends (at once if it has), in a task the call
+-- has only while they run.  A call served so needs no task of its own
+-- while it is idle: a task waiting in call:events() weighs ~1.2 KB (its
+-- coroutine).
 function Call:on_request(fn)
   if type(fn) ~= "function" then error("call:on_request: a function expected", 2) end
   self.request_handler = fn
   local box = self.inbox
-  while box and not box:empty() do M.spawn(run_request_handler, box:get()) end
+  while box and not box:empty() do serve(self, box:get()) end
   return self
 end
 
 function Call:on_end(fn)
   if type(fn) ~= "function" then error("call:on_end: a function expected", 2) end
   self.end_handler = fn
-  if self.end_reason then M.spawn(fn, self) end
+  if self.end_reason then serve(self, CALL_END) end
   return self
 end
 
 function Call:_incoming(req)
-  if self.request_handler then
-    M.spawn(run_request_handler, req)
-    return
-  end
+  if self.request_handler then return serve(self, req) end
   local box = inbox(self)
   if box:waiting() then
     hand(self, req)
@@ -1138,7 +1160,7 @@ dispatchers.dialog_end = function(id, dlg, why)
       if acked then acked:close(err) end
     end
     ua.calls[dlg] = nil
-    if call.end_handler then M.spawn(call.end_handler, call) end
+    if call.end_handler then serve(call, CALL_END) end
   end
   return true
 end

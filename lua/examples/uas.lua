@@ -54,10 +54,10 @@ end
 
 local ended = sipkit.mailbox()
 
--- An answered call is served by these two: the UA runs serve_request for
--- each request of the call and call_ended at its end, each in a task of
--- its own, so an idle call has no task (a task waiting in call:events()
--- would weigh ~1.2 KB a call).
+-- An answered call is served by these two: sipkit runs serve_request for
+-- each request of the call and call_ended at its end, in a task that
+-- lasts while they run, so an idle call has no task (a task waiting in
+-- call:events() would weigh ~1.2 KB a call).
 local function serve_request(req)
   if req.method == "INFO" then
     local d = req.dtmf
