@@ -754,6 +754,40 @@ function Call:bye(opts)
 end
 Call.hangup = Call.bye
 
+-- The handlers of incoming requests (ua:on's, a call's) run in pooled
+-- tasks: a task whose handler returned waits for the next handler instead
+-- of ending, as making a task (its coroutine) and collecting it cost more
+-- than the rest of a request's dispatch.  At most MAX_IDLE_WORKERS wait.
+local MAX_IDLE_WORKERS = 64
+
+local function worker(fn, arg)
+  local idle = run_state.idle_workers
+  while true do
+    fn(arg)
+    if #idle >= MAX_IDLE_WORKERS then return end
+    local t = current
+    new_wait(t)
+    idle[#idle + 1] = t
+    fn, arg = nil, nil -- not kept while waiting
+    fn, arg = suspend()
+  end
+end
+
+-- fn(arg) in a task of the pool
+local function run_handler(fn, arg)
+  local idle = run_state.idle_workers
+  local n = #idle
+  if n == 0 then
+    M.spawn(worker, fn, arg)
+    return
+  end
+  local t = idle[n]
+  idle[n] = nil
+  wake(t, t.token, 2, fn, arg)
+end
+
+local function auto_answer(req) req:_auto() end
+
 -- The next in-dialog request (INFO, BYE, re-INVITE, NOTIFY ...) with
 -- :respond; nil, err (code ENDED) once the dialog has ended.  A request
 -- handed over here is answered by the script; one that arrived while no
@@ -764,7 +798,7 @@ local function hand(call, req)
   if req and not req.answered then
     call.handed = req
     start_timer(AUTO_ANSWER_AFTER, function()
-      if not req.answered then M.spawn(function() req:_auto() end) end
+      if not req.answered then run_handler(auto_answer, req) end
     end)
   end
   return req
@@ -823,7 +857,7 @@ local function serve(call, ev)
     queue[#queue + 1] = ev
   else
     call.serving = { ev }
-    M.spawn(serve_queue, call)
+    run_handler(serve_queue, call)
   end
 end
 
@@ -854,7 +888,7 @@ function Call:_incoming(req)
   if box:waiting() then
     hand(self, req)
   elseif not req.answered then
-    M.spawn(function() req:_auto() end)
+    run_handler(auto_answer, req)
   end
   box:put(req)
 end
@@ -1084,7 +1118,7 @@ dispatchers.request = function(id, srv, dlg, msg, routed)
     -- core forwards it
     local h = ua.routed_handler
     if not h then return false end
-    M.spawn(h, new_request(ua, srv, msg))
+    run_handler(h, new_request(ua, srv, msg))
     return true
   end
   if dlg then
@@ -1114,7 +1148,7 @@ dispatchers.request = function(id, srv, dlg, msg, routed)
   end
   local h = ua.handlers[method]
   if h then
-    M.spawn(h, new_request(ua, srv, msg))
+    run_handler(h, new_request(ua, srv, msg))
     return true
   end
   if method == "INVITE" then
@@ -1179,6 +1213,7 @@ function M.ua(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("sipkit.ua: a table of options expected", 2) end
   st.uas = st.uas or {}
+  st.idle_workers = st.idle_workers or {}
   st.pending = st.pending or {}
   local id = next_id(st)
   st.forwards = st.forwards or {}

@@ -125,11 +125,12 @@ sipkit.run(function()
   -- a request queued before on_request is handed over first; one left
   -- unanswered is answered 200 when the handler returns; the BYE, then
   -- the end
-  local served, ended_calls, busy = {}, sipkit.mailbox(), false
+  local served, ended_calls, busy, workers = {}, sipkit.mailbox(), false, {}
   local function on_request(req, c)
     T.ok(c == bcall, "the handler gets its call")
     eq(busy, false, "one handler of the call at a time")
     served[#served + 1] = { req.method, req.answered, req.dtmf and req.dtmf.signal }
+    workers[coroutine.running()] = true
     if req.body == "Signal=5\r\nDuration=100\r\n" then assert(req:respond(200)) end
     -- the end waits behind the BYE's handler
     if req.method == "BYE" then busy = true sipkit.sleep(0.05) busy = false end
@@ -151,6 +152,9 @@ sipkit.run(function()
   assert(call:bye())
   eq(ended_calls:get(2), "bye_received after 4")
   eq(served, { { "INFO", true, "4" }, { "INFO", false, "5" }, { "INFO", false, "6" }, { "BYE", true } })
+  local nworkers = 0
+  for _ in pairs(workers) do nworkers = nworkers + 1 end
+  eq(nworkers, 1, "one pooled task ran the handlers of the four bursts")
   local none2, e4 = bcall:receive(1)
   eq({ none2, e4.code, e4.why }, { nil, "ENDED", "bye_received" })
   bcall:on_end(function(c) ended_calls:put("late " .. c.end_reason) end)
