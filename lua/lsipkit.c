@@ -2479,7 +2479,13 @@ static int push_request_args(lua_State *L, rt_event *ev) {
   push_dlg(L, a->u, a->dlg);
   push_msg_copy(L, a->msg, a->buf, a->len);
   lua_pushboolean(L, sipkit_srv_routed(a->srv)); /* proxy mode: not ours, passing through */
-  return 4;
+  /* the method, which every request's dispatch reads: from the core's
+   * parse, not by a look-up in the msg */
+  if (a->msg && a->msg->buf_ == a->buf && !a->msg->status)
+    push_span(L, a->buf, a->msg->method_name);
+  else
+    lua_pushnil(L);
+  return 5;
 }
 
 static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,

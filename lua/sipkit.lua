@@ -898,10 +898,10 @@ end
 -- a request's CANCEL news, made when someone waits for it or it comes
 local function request_events(r) return lazy_mailbox(r, "events") end
 
-local function new_request(ua, srv, msg, call)
+local function new_request(ua, srv, msg, call, method)
   -- method copied from msg: read on every respond and by most scripts
   local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false,
-    method = msg.method }, Request)
+    method = method }, Request)
   if srv then ua.by_srv[srv] = r end
   return r
 end
@@ -1109,16 +1109,17 @@ local function pending_subscription(ua, msg)
   end
 end
 
-dispatchers.request = function(id, srv, dlg, msg, routed)
+-- method: msg.method, given by the core
+dispatchers.request = function(id, srv, dlg, msg, routed, method)
   local ua = run_state.uas[id]
   if not ua or not msg then return false end
-  local method = msg.method
+  method = method or msg.method
   if routed then
     -- proxy mode: a request of others' dialog; without a handler the
     -- core forwards it
     local h = ua.routed_handler
     if not h then return false end
-    run_handler(h, new_request(ua, srv, msg))
+    run_handler(h, new_request(ua, srv, msg, nil, method))
     return true
   end
   if dlg then
@@ -1133,31 +1134,31 @@ dispatchers.request = function(id, srv, dlg, msg, routed)
     if not call then return false end
     if getmetatable(call) == Subscription then
       -- the core answers 200 (and ends the dialog on terminated)
-      if method == "NOTIFY" then call:_notify(new_request(ua, nil, msg, nil)) end
+      if method == "NOTIFY" then call:_notify(new_request(ua, nil, msg, nil, method)) end
       return false
     end
     if method == "BYE" then
       -- the core answers 200 and ends the dialog; the script still sees it
-      local r = new_request(ua, nil, msg, call)
+      local r = new_request(ua, nil, msg, call, method)
       r.answered = true
       call:_incoming(r)
       return false
     end
-    call:_incoming(new_request(ua, srv, msg, call))
+    call:_incoming(new_request(ua, srv, msg, call, method))
     return true
   end
   local h = ua.handlers[method]
   if h then
-    run_handler(h, new_request(ua, srv, msg))
+    run_handler(h, new_request(ua, srv, msg, nil, method))
     return true
   end
   if method == "INVITE" then
     if not ua.listen_invite then return false end
-    ua.invites:put(new_request(ua, srv, msg))
+    ua.invites:put(new_request(ua, srv, msg, nil, method))
     return true
   end
   if method ~= "OPTIONS" and ua.listen_other then
-    ua.requests:put(new_request(ua, srv, msg))
+    ua.requests:put(new_request(ua, srv, msg, nil, method))
     return true
   end
   return false
