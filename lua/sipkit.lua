@@ -975,12 +975,22 @@ function Request:answer(opts)
   local call = self.new_call
   if not call then return nil, core.error("STATE", "200 created no dialog") end
   call.local_sdp = sdp
-  local acked = mailbox()
-  self.ua.acking[call.dlg] = acked
-  -- Without a timeout of the script's no timer: the core ends the dialog
-  -- (no_ack, which closes acked) when no ACK came within 64*T1.
-  local ack, e = acked:get(opts.timeout, "answer (waiting for the ACK)")
-  self.ua.acking[call.dlg] = nil
+  -- The task waits for the ACK itself: dispatchers.ack (or dialog_end)
+  -- wakes it, no mailbox per call.  Without a timeout of the script's no
+  -- timer: the core ends the dialog (no_ack) when no ACK came within 64*T1.
+  local what = "answer (waiting for the ACK)"
+  local t = this_task(what)
+  local token = new_wait(t)
+  local acking, dlg = self.ua.acking, call.dlg
+  acking[dlg] = t
+  local ack, e
+  if opts.timeout then
+    local tm = start_timer(opts.timeout, function(a, b) wake(t, token, 2, a, b) end, what)
+    ack, e = unblocked(tm, nil, suspend())
+  else
+    ack, e = suspend()
+  end
+  acking[dlg] = nil
   if not ack then return nil, e end
   call.state = "confirmed"
   return call
@@ -1166,8 +1176,9 @@ end
 
 dispatchers.ack = function(id, dlg, msg)
   local ua = run_state.uas[id]
-  local acked = ua and ua.acking[dlg]
-  if acked then acked:put(msg or true) end -- a later ACK (retransmitted) is not waited for
+  local answering = ua and ua.acking[dlg]
+  -- a later ACK (retransmitted) is not waited for: token false once woken
+  if answering and answering.token then wake(answering, answering.token, 1, msg or true) end
   return true
 end
 
@@ -1188,11 +1199,11 @@ dispatchers.dialog_end = function(id, dlg, why)
   if call then
     call.state = "ended"
     call.end_reason = why
-    local box, acked = call.inbox, ua.acking[dlg]
-    if box or acked then
+    local box, answering = call.inbox, ua.acking[dlg]
+    if box or answering then
       local err = ended_error(why)
       if box then box:close(err) end
-      if acked then acked:close(err) end
+      if answering and answering.token then wake(answering, answering.token, 2, nil, err) end
     end
     ua.calls[dlg] = nil
     if call.end_handler then serve(call, CALL_END) end
@@ -1226,7 +1237,7 @@ function M.ua(opts)
   local ua = setmetatable({
     c = c, id = id, port = c:port(), addr = c:addr(), user = opts.user or "sipkit",
     handlers = {}, invites = mailbox(), requests = mailbox(), calls = {}, subscribing = {},
-    acking = {}, -- dlg -> mailbox of an answer waiting for its ACK
+    acking = {}, -- dlg -> the task of an answer waiting for its ACK
     by_srv = setmetatable({}, { __mode = "k" }),
     listen_invite = opts.accept, listen_other = opts.receive, rtp_port = opts.rtp_port,
   }, UA)
