@@ -2479,7 +2479,13 @@ static int push_request_args(lua_State *L, rt_event *ev) {
   push_dlg(L, a->u, a->dlg);
   push_msg_copy(L, a->msg, a->buf, a->len);
   lua_pushboolean(L, sipkit_srv_routed(a->srv)); /* proxy mode: not ours, passing through */
-  return 4;
+  /* the method, which every request's dispatch reads: from the core's
+   * parse, not by a look-up in the msg */
+  if (a->msg && a->msg->buf_ == a->buf && !a->msg->status)
+    push_span(L, a->buf, a->msg->method_name);
+  else
+    lua_pushnil(L);
+  return 5;
 }
 
 static int ua_on_request(void *data, sipkit_ua *ua, sipkit_srv *srv,
@@ -2861,8 +2867,9 @@ static int handle_live_m(lua_State *L) {
   return 1;
 }
 
-/* srv:respond(status, {reason=, headers=, content_type=, body=,
- * reliable=}) -> true, dlg or nil, err */
+/* srv:respond(status [, reason, content_type, body, header_lines,
+ * reliable]) -> true, dlg or nil, err.  The parts come as arguments, not
+ * in a table: a table per response was garbage. */
 static int srv_respond(lua_State *L) {
   lhandle *x = (lhandle *)check_self(L, SRV_MT);
   int status = (int)luaL_checkinteger(L, 2);
@@ -2878,17 +2885,13 @@ static int srv_respond(lua_State *L) {
   srv = (sipkit_srv *)x->h;
   memset(&ro, 0, sizeof ro);
   memset(&e, 0, sizeof e);
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    ro.reason = opt_str(L, 3, "reason", NULL);
-    ro.content_type = opt_str(L, 3, "content_type", NULL);
-    ro.body = opt_str(L, 3, "body", &blen);
+  if (lua_gettop(L) > 2) {
+    ro.reason = luaL_optstring(L, 3, NULL);
+    ro.content_type = luaL_optstring(L, 4, NULL);
+    ro.body = luaL_optlstring(L, 5, NULL, &blen);
     ro.body_len = ro.body ? blen : 0;
-    lua_getfield(L, 3, "reliable");
-    ro.reliable = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, 3, "headers");
-    ro.headers = header_lines(L, -1, &ro.header_count);
+    ro.headers = header_lines(L, 6, &ro.header_count);
+    ro.reliable = lua_toboolean(L, 7);
   }
   rc = sipkit_srv_respond(srv, status, &ro, &e);
   if (rc != SIPKIT_EOK) {

@@ -754,6 +754,40 @@ function Call:bye(opts)
 end
 Call.hangup = Call.bye
 
+-- The handlers of incoming requests (ua:on's, a call's) run in pooled
+-- tasks: a task whose handler returned waits for the next handler instead
+-- of ending, as making a task (its coroutine) and collecting it cost more
+-- than the rest of a request's dispatch.  At most MAX_IDLE_WORKERS wait.
+local MAX_IDLE_WORKERS = 64
+
+local function worker(fn, arg)
+  local idle = run_state.idle_workers
+  while true do
+    fn(arg)
+    if #idle >= MAX_IDLE_WORKERS then return end
+    local t = current
+    new_wait(t)
+    idle[#idle + 1] = t
+    fn, arg = nil, nil -- not kept while waiting
+    fn, arg = suspend()
+  end
+end
+
+-- fn(arg) in a task of the pool
+local function run_handler(fn, arg)
+  local idle = run_state.idle_workers
+  local n = #idle
+  if n == 0 then
+    M.spawn(worker, fn, arg)
+    return
+  end
+  local t = idle[n]
+  idle[n] = nil
+  wake(t, t.token, 2, fn, arg)
+end
+
+local function auto_answer(req) req:_auto() end
+
 -- The next in-dialog request (INFO, BYE, re-INVITE, NOTIFY ...) with
 -- :respond; nil, err (code ENDED) once the dialog has ended.  A request
 -- handed over here is answered by the script; one that arrived while no
@@ -764,7 +798,7 @@ local function hand(call, req)
   if req and not req.answered then
     call.handed = req
     start_timer(AUTO_ANSWER_AFTER, function()
-      if not req.answered then M.spawn(function() req:_auto() end) end
+      if not req.answered then run_handler(auto_answer, req) end
     end)
   end
   return req
@@ -773,7 +807,12 @@ end
 function Call:receive(timeout)
   local prev = self.handed
   if prev and not prev.answered then prev:_auto() end
-  local box = inbox(self)
+  local box = self.inbox
+  if not box then
+    -- a call served by on_request / on_end never made its inbox
+    if self.end_reason then return nil, self:_ended_err() end
+    box = inbox(self)
+  end
   if not box:empty() then return hand(self, box:get()) end
   -- one that comes while we wait is handed over by _incoming: a tail
   -- call, the waiting task is no deeper than its receive
@@ -790,12 +829,66 @@ local function events(self) return receive_next, self end
 
 Call.events = events
 
+-- A call's handlers run one at a time, in order, as call:events() hands
+-- a task the requests: one task serves the events that came while it ran
+-- (a BYE and the end come together), and goes once they are served.
+local CALL_END = {} -- the end's place in a call's queue of events
+
+local function serve_queue(call)
+  local queue = call.serving
+  local i = 1
+  while queue[i] do
+    local ev = queue[i]
+    if ev == CALL_END then
+      call.end_handler(call)
+    else
+      call.request_handler(ev, call)
+      -- left unanswered by the handler: answered 200 now
+      if not ev.answered then ev:_auto() end
+    end
+    i = i + 1
+  end
+  call.serving = nil
+end
+
+local function serve(call, ev)
+  local queue = call.serving
+  if queue then
+    queue[#queue + 1] = ev
+  else
+    call.serving = { ev }
+    run_handler(serve_queue, call)
+  end
+end
+
+-- call:on_request(fn): each request of the dialog from now on (the ones
+-- queued already first) runs fn(req, call), and call:on_end(fn) runs
+-- fn(call) when the dialog ends (at once if it has), in a task the call
+-- has only while they run.  A call served so needs no task of its own
+-- while it is idle: a task waiting in call:events() weighs ~1.2 KB (its
+-- coroutine).
+function Call:on_request(fn)
+  if type(fn) ~= "function" then error("call:on_request: a function expected", 2) end
+  self.request_handler = fn
+  local box = self.inbox
+  while box and not box:empty() do serve(self, box:get()) end
+  return self
+end
+
+function Call:on_end(fn)
+  if type(fn) ~= "function" then error("call:on_end: a function expected", 2) end
+  self.end_handler = fn
+  if self.end_reason then serve(self, CALL_END) end
+  return self
+end
+
 function Call:_incoming(req)
+  if self.request_handler then return serve(self, req) end
   local box = inbox(self)
   if box:waiting() then
     hand(self, req)
-  else
-    M.spawn(function() req:_auto() end)
+  elseif not req.answered then
+    run_handler(auto_answer, req)
   end
   box:put(req)
 end
@@ -805,30 +898,22 @@ end
 -- a request's CANCEL news, made when someone waits for it or it comes
 local function request_events(r) return lazy_mailbox(r, "events") end
 
-local function new_request(ua, srv, msg, call)
+local function new_request(ua, srv, msg, call, method)
   -- method copied from msg: read on every respond and by most scripts
   local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false,
-    method = msg.method }, Request)
+    method = method }, Request)
   if srv then ua.by_srv[srv] = r end
   return r
 end
 
 -- req:respond(code [, {reason=, headers=, body=, content_type=, sdp=,
 -- reliable=}]) -> true or nil, err
-function Request:respond(code, opts)
-  if type(code) ~= "number" then error("respond: a status code expected", 2) end
-  opts = opts or NO_OPTS
+-- The response's parts go to the core as arguments: no table per response.
+local function respond(self, code, reason, body, ctype, header_list, reliable)
   if self.answered or not self.srv then
     return nil, core.error("STATE", self.cancelled and "request was cancelled" or "request already answered")
   end
-  local body, ctype = opts.body, opts.content_type
-  if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
-  local ro
-  if body or ctype or opts.reason or opts.headers ~= nil or opts.reliable then
-    ro = { reason = opts.reason, headers = lines_or_nil(opts.headers), body = body, content_type = ctype,
-      reliable = opts.reliable }
-  end
-  local ok, dlg = self.srv:respond(code, ro)
+  local ok, dlg = self.srv:respond(code, reason, ctype, body, header_list, reliable)
   if not ok then return nil, dlg end
   if code >= 200 then
     -- the final ended the core's server transaction: its handle (and
@@ -854,11 +939,22 @@ function Request:respond(code, opts)
   return true, self.new_call
 end
 
+function Request:respond(code, opts)
+  if type(code) ~= "number" then error("respond: a status code expected", 2) end
+  if not opts then return respond(self, code) end
+  local body, ctype = opts.body, opts.content_type
+  if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
+  return respond(self, code, opts.reason, body, ctype, lines_or_nil(opts.headers), opts.reliable)
+end
+
 -- the msg's methods, called on the request
 function Request:header(name) return self.msg:header(name) end
 function Request:headers(name) return self.msg:headers(name) end
 
-function Request:ring(opts) return self:respond(180, opts) end
+function Request:ring(opts)
+  if not opts then return respond(self, 180) end
+  return self:respond(180, opts)
+end
 function Request:reject(code, opts) return self:respond(code or 486, opts) end
 
 -- 200 with SDP (an answer to the offer, or an offer when the INVITE had
@@ -867,18 +963,34 @@ function Request:answer(opts)
   opts = opts or NO_OPTS
   local sdp = opts.sdp
   if sdp == nil then
-    local m = self.ua:_media(opts)
+    local ua = self.ua
+    -- the media of an answer without options: the UA's, made once
+    local m = opts == NO_OPTS and ua.answer_media or ua:_media(opts)
+    if opts == NO_OPTS then ua.answer_media = m end
     if self.msg:_has_sdp() then sdp = core.sdp_answer(self.msg.body, m) else sdp = core.sdp_offer(m) end
   end
-  local ok, err = self:respond(200, { sdp = sdp or nil, headers = opts.headers })
+  sdp = sdp or nil
+  local ok, err = respond(self, 200, nil, sdp, sdp and "application/sdp", lines_or_nil(opts.headers))
   if not ok then return nil, err end
   local call = self.new_call
   if not call then return nil, core.error("STATE", "200 created no dialog") end
-  call.local_sdp = sdp or nil
-  local acked = mailbox()
-  self.ua.acking[call.dlg] = acked
-  local ack, e = acked:get(opts.timeout or 32, "answer (waiting for the ACK)")
-  self.ua.acking[call.dlg] = nil
+  call.local_sdp = sdp
+  -- The task waits for the ACK itself: dispatchers.ack (or dialog_end)
+  -- wakes it, no mailbox per call.  Without a timeout of the script's no
+  -- timer: the core ends the dialog (no_ack) when no ACK came within 64*T1.
+  local what = "answer (waiting for the ACK)"
+  local t = this_task(what)
+  local token = new_wait(t)
+  local acking, dlg = self.ua.acking, call.dlg
+  acking[dlg] = t
+  local ack, e
+  if opts.timeout then
+    local tm = start_timer(opts.timeout, function(a, b) wake(t, token, 2, a, b) end, what)
+    ack, e = unblocked(tm, nil, suspend())
+  else
+    ack, e = suspend()
+  end
+  acking[dlg] = nil
   if not ack then return nil, e end
   call.state = "confirmed"
   return call
@@ -951,9 +1063,9 @@ function Request:_auto()
   if self.method == "INVITE" and self.call then
     local m = self.ua:_media({})
     local sdp = self.msg:_has_sdp() and core.sdp_answer(self.msg.body, m) or self.call.local_sdp
-    self:respond(200, { sdp = sdp })
+    respond(self, 200, nil, sdp, sdp and "application/sdp")
   else
-    self:respond(200)
+    respond(self, 200)
   end
 end
 
@@ -1007,16 +1119,17 @@ local function pending_subscription(ua, msg)
   end
 end
 
-dispatchers.request = function(id, srv, dlg, msg, routed)
+-- method: msg.method, given by the core
+dispatchers.request = function(id, srv, dlg, msg, routed, method)
   local ua = run_state.uas[id]
   if not ua or not msg then return false end
-  local method = msg.method
+  method = method or msg.method
   if routed then
     -- proxy mode: a request of others' dialog; without a handler the
     -- core forwards it
     local h = ua.routed_handler
     if not h then return false end
-    M.spawn(h, new_request(ua, srv, msg))
+    run_handler(h, new_request(ua, srv, msg, nil, method))
     return true
   end
   if dlg then
@@ -1031,31 +1144,31 @@ dispatchers.request = function(id, srv, dlg, msg, routed)
     if not call then return false end
     if getmetatable(call) == Subscription then
       -- the core answers 200 (and ends the dialog on terminated)
-      if method == "NOTIFY" then call:_notify(new_request(ua, nil, msg, nil)) end
+      if method == "NOTIFY" then call:_notify(new_request(ua, nil, msg, nil, method)) end
       return false
     end
     if method == "BYE" then
       -- the core answers 200 and ends the dialog; the script still sees it
-      local r = new_request(ua, nil, msg, call)
+      local r = new_request(ua, nil, msg, call, method)
       r.answered = true
-      inbox(call):put(r)
+      call:_incoming(r)
       return false
     end
-    call:_incoming(new_request(ua, srv, msg, call))
+    call:_incoming(new_request(ua, srv, msg, call, method))
     return true
   end
   local h = ua.handlers[method]
   if h then
-    M.spawn(h, new_request(ua, srv, msg))
+    run_handler(h, new_request(ua, srv, msg, nil, method))
     return true
   end
   if method == "INVITE" then
     if not ua.listen_invite then return false end
-    ua.invites:put(new_request(ua, srv, msg))
+    ua.invites:put(new_request(ua, srv, msg, nil, method))
     return true
   end
   if method ~= "OPTIONS" and ua.listen_other then
-    ua.requests:put(new_request(ua, srv, msg))
+    ua.requests:put(new_request(ua, srv, msg, nil, method))
     return true
   end
   return false
@@ -1063,8 +1176,9 @@ end
 
 dispatchers.ack = function(id, dlg, msg)
   local ua = run_state.uas[id]
-  local acked = ua and ua.acking[dlg]
-  if acked then acked:put(msg or true) end -- a later ACK (retransmitted) is not waited for
+  local answering = ua and ua.acking[dlg]
+  -- a later ACK (retransmitted) is not waited for: token false once woken
+  if answering and answering.token then wake(answering, answering.token, 1, msg or true) end
   return true
 end
 
@@ -1085,11 +1199,14 @@ dispatchers.dialog_end = function(id, dlg, why)
   if call then
     call.state = "ended"
     call.end_reason = why
-    local err = ended_error(why)
-    inbox(call):close(err)
-    local acked = ua.acking[dlg]
-    if acked then acked:close(err) end
+    local box, answering = call.inbox, ua.acking[dlg]
+    if box or answering then
+      local err = ended_error(why)
+      if box then box:close(err) end
+      if answering and answering.token then wake(answering, answering.token, 2, nil, err) end
+    end
     ua.calls[dlg] = nil
+    if call.end_handler then serve(call, CALL_END) end
   end
   return true
 end
@@ -1108,6 +1225,7 @@ function M.ua(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("sipkit.ua: a table of options expected", 2) end
   st.uas = st.uas or {}
+  st.idle_workers = st.idle_workers or {}
   st.pending = st.pending or {}
   local id = next_id(st)
   st.forwards = st.forwards or {}
@@ -1119,7 +1237,7 @@ function M.ua(opts)
   local ua = setmetatable({
     c = c, id = id, port = c:port(), addr = c:addr(), user = opts.user or "sipkit",
     handlers = {}, invites = mailbox(), requests = mailbox(), calls = {}, subscribing = {},
-    acking = {}, -- dlg -> mailbox of an answer waiting for its ACK
+    acking = {}, -- dlg -> the task of an answer waiting for its ACK
     by_srv = setmetatable({}, { __mode = "k" }),
     listen_invite = opts.accept, listen_other = opts.receive, rtp_port = opts.rtp_port,
   }, UA)

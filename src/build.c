@@ -1,7 +1,9 @@
 /* build.c - the message builder (sipkit_build.h): every line is composed
  * in a scratch line, run through the grammar machine of its rule, and only
  * then appended to the output, so a refused value never reaches the
- * output; the finished message is parsed back as the last check. */
+ * output; the finished message is parsed back as the last check (framing,
+ * limits, numbers, mandatory headers; the lines' values again only when
+ * the caller wants the parse). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -291,25 +293,35 @@ static int known_valid(int id, const char *s, size_t n) {
   return valid_holds(valid_set_of((unsigned)id, s, n), (unsigned)id, s, n);
 }
 
+/* Check the line s[0..n) ("Name: value", no CRLF) against the rule of id;
+ * its first clean bytes are known to hold no CR or LF.  Errors are
+ * recorded at off + their offset in the line. */
+static int check_line(sipkit_builder *b, int id, const char *s, size_t n, size_t clean,
+                      size_t off) {
+  const char *rule = sipkit__hdr_info[id].rule;
+  size_t bad = clean + find_crlf(s + clean, n - clean);
+  if (bad < n) /* the grammar allows folds; a builder never writes one */
+    return fail(b, SIPKIT_EINVALID_VALUE, off + bad, rule);
+  if (!known_valid(id, s, n)) {
+    struct sipkit__ctx c = {0};
+    if (vm_line(&c, id, s, n))
+      return fail(b, SIPKIT_EINVALID_VALUE, off + c.err_off,
+                  c.err_rule && *c.err_rule ? c.err_rule : rule);
+    valid_remember(valid_set_of((unsigned)id, s, n), (unsigned)id, s, n);
+  }
+  return SIPKIT_EOK;
+}
+
 /* Validate the header line l ("Name: value", no CRLF) against the rule of
  * id and append it with its CRLF (written after l->n).  Its first clean
  * bytes are known to hold no CR or LF. */
 static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
-  const char *rule = sipkit__hdr_info[id].rule;
   if (hard_error(b)) /* sticky: every line goes through here */
     return b->code;
   if (l->over)
-    return fail(b, SIPKIT_ELINE_TOO_LONG, sizeof l->s, rule);
-  size_t bad = clean + find_crlf(l->s + clean, l->n - clean);
-  if (bad < l->n) /* the grammar allows folds; a builder never writes one */
-    return fail(b, SIPKIT_EINVALID_VALUE, bad, rule);
-  if (!known_valid(id, l->s, l->n)) {
-    struct sipkit__ctx c = {0};
-    if (vm_line(&c, id, l->s, l->n))
-      return fail(b, SIPKIT_EINVALID_VALUE, c.err_off,
-                  c.err_rule && *c.err_rule ? c.err_rule : rule);
-    valid_remember(valid_set_of((unsigned)id, l->s, l->n), (unsigned)id, l->s, l->n);
-  }
+    return fail(b, SIPKIT_ELINE_TOO_LONG, sizeof l->s, sipkit__hdr_info[id].rule);
+  if (check_line(b, id, l->s, l->n, clean, 0))
+    return b->code;
   if (l->n + 2 <= sizeof l->s) { /* one copy: the CRLF joins the line */
     memcpy(l->s + l->n, "\r\n", 2);
     out(b, l->s, l->n + 2);
@@ -321,6 +333,14 @@ static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
 }
 
 static int commit(sipkit_builder *b, int id, line *l) { return commit_from(b, id, l, 0); }
+
+int sipkit__builder_recheck(sipkit_builder *b, int id, size_t off, size_t n) {
+  if (hard_error(b))
+    return b->code;
+  if (n > SIPKIT_MAX_HEADER_LINE)
+    return fail(b, SIPKIT_ELINE_TOO_LONG, off + SIPKIT_MAX_HEADER_LINE, sipkit__hdr_info[id].rule);
+  return check_line(b, id, b->buf + off, n, 0, off);
+}
 
 static int check_header_call(sipkit_builder *b) {
   if (hard_error(b))
@@ -561,7 +581,10 @@ int sipkit_builder_finish(sipkit_builder *b, const char *body, size_t body_len,
     msg = &local;
     sipkit_msg_init(msg, stack_hdrs, SIPKIT_MAX_HEADERS);
   }
-  int rc = sipkit_parse(msg, b->buf, b->len, b->parse_flags, &e);
+  /* Without a msg to fill, the lines the grammar checked as they were
+   * written are not checked again: the parse frames and counts them */
+  unsigned flags = b->parse_flags | (msg == &local ? SIPKIT__PARSE_BUILT : 0);
+  int rc = sipkit_parse(msg, b->buf, b->len, flags, &e);
   if (rc == SIPKIT_EOK && msg->size != b->len)
     rc = SIPKIT_EBODY_TRUNCATED, e.offset = msg->size, e.rule = "message-body";
   if (rc != SIPKIT_EOK) {

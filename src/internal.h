@@ -52,6 +52,15 @@ sipkit__ptr sipkit__frame_lines(struct sipkit__ctx *c, sipkit__ptr p, sipkit__pt
  * with and without it and require identical results. */
 #define SIPKIT__PARSE_REFERENCE (1u << 31)
 
+/* Builder-only parse flag (sipkit_builder_finish, no msg asked for): the
+ * values of Via and of the address headers (From, To, Contact, Route,
+ * Record-Route) are not run through their machines, because the builder
+ * ran each such line through the grammar rule of its header when it was
+ * written; framing, limits, numbers and the checks of check_semantics are
+ * all still made.  The message's via, from, to and contact pointers stay
+ * NULL. */
+#define SIPKIT__PARSE_BUILT (1u << 30)
+
 /* Character classes (src/parse.c), RFC 3261 §25.1: token, Call-ID word,
  * DIGIT.  tests/test_fastpath.c checks the fast paths that use them against
  * the machines on every byte. */
@@ -72,6 +81,12 @@ extern const unsigned char sipkit__cls[256];
  * (exported for tests/test_build.c, which compares them with it) */
 size_t sipkit__build_param_tail(int id, const char *s, size_t n);
 int sipkit__build_call_id_ok(const char *s, size_t n);
+/* Check again a header line b->buf[off..off+n) ("Name: value", no CRLF)
+ * changed after the builder wrote it (ua_auto.c's Via patch); records the
+ * error as a line written would: sipkit_builder_finish does not run the
+ * grammar over the lines again. */
+struct sipkit_builder;
+int sipkit__builder_recheck(struct sipkit_builder *b, int id, size_t off, size_t n);
 
 /* How many of the four bytes at p, from the first, are in class k
  * (SIPKIT__C_*): 0 to 4. */

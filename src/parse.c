@@ -574,10 +574,10 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     sipkit__zero(&h->u.via, sizeof h->u.via);
     if (++c->vias > SIPKIT_MAX_VIAS)
       return sipkit__fail(c, SIPKIT_ETOO_MANY_VIAS, name, "Via"), NULL;
-    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_via(c, a, b))
+    if (!(c->flags & (SIPKIT__PARSE_REFERENCE | SIPKIT__PARSE_BUILT)) && sipkit__fast_via(c, a, b))
       bad = c->code != SIPKIT_EOK;
     else
-      bad = sipkit__vm_via(c, a, b);
+      bad = !(c->flags & SIPKIT__PARSE_BUILT) && sipkit__vm_via(c, a, b);
     if (!bad && !m->via)
       m->via = &h->u.via;
     break;
@@ -586,7 +586,8 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     /* all but the URI, which sipkit__fast_uri zeroes (the machine's below) */
     h->u.addr.display = (sipkit_span){0, 0};
     sipkit__zero(&h->u.addr.tag, sizeof h->u.addr - offsetof(sipkit_addr, tag));
-    if (!(c->flags & SIPKIT__PARSE_REFERENCE) && sipkit__fast_addr(c, hdr_id, a, b)) {
+    if (!(c->flags & (SIPKIT__PARSE_REFERENCE | SIPKIT__PARSE_BUILT)) &&
+        sipkit__fast_addr(c, hdr_id, a, b)) {
       /* one element, in angle brackets (no "*"): only its URI is left */
       sipkit_span u = h->u.addr.uri.all;
       /* sipkit__uri without its reference-flag test, known clear here:
@@ -597,6 +598,8 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
         bad = sipkit__vm_uri(c, &h->u.addr.uri, c->base + u.off, c->base + u.off + u.len);
       if (bad)
         c->err_rule = "addr-spec";
+    } else if (c->flags & SIPKIT__PARSE_BUILT) {
+      bad = 0;
     } else {
       sipkit__zero(&h->u.addr.uri, sizeof h->u.addr.uri);
       bad = sipkit__vm_addr(c, hdr_id, a, b);

@@ -105,10 +105,10 @@ struct sipkit_timer {
 /* A message kept past its datagram: bytes, parse and header array copied,
  * so it is parsed once. */
 typedef struct sipkit__stored {
-  char *buf;
+  char *buf;           /* inside the block of hdrs */
   size_t len;
   sipkit_msg msg;
-  sipkit_header *hdrs;
+  sipkit_header *hdrs; /* one malloc: the header array, then the bytes */
 } sipkit__stored;
 
 int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf, size_t len);

@@ -88,8 +88,10 @@ SIPKIT_API int sipkit_builder_addr(sipkit_builder *b, int id,
 /* Content-Length from body_len, the empty line, the body (body may be NULL
  * when body_len is 0); then parse the result back with b->parse_flags.  msg
  * (may be NULL) receives that parse (its header array must hold every
- * header; with NULL a 256-entry array on the stack is used).  Returns
- * SIPKIT_EOK with the message in b->buf[0..b->len). */
+ * header; with NULL a 256-entry array on the stack is used, and the values
+ * of Via and the address headers, each checked against its header's rule
+ * when written, are not run through their machines again: the verdict is
+ * the same).  Returns SIPKIT_EOK with the message in b->buf[0..b->len). */
 SIPKIT_API int sipkit_builder_finish(sipkit_builder *b, const char *body,
                                      size_t body_len, sipkit_msg *msg);
 

@@ -25,14 +25,12 @@ static const char DEFAULT_ACCEPT[] =
 int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf, size_t len) {
   memset(s, 0, sizeof *s);
   size_t nh = m->num_headers ? m->num_headers : 1;
-  s->buf = malloc(len ? len : 1);
-  s->hdrs = malloc(nh * sizeof *s->hdrs);
-  if (!s->buf || !s->hdrs) {
-    free(s->buf);
-    free(s->hdrs);
-    memset(s, 0, sizeof *s);
+  /* one block, the header array first (it needs the alignment): one
+   * malloc and one chunk header fewer a stored message */
+  s->hdrs = malloc(nh * sizeof *s->hdrs + (len ? len : 1));
+  if (!s->hdrs)
     return SIPKIT_ENO_MEMORY;
-  }
+  s->buf = (char *)(s->hdrs + nh);
   memcpy(s->buf, buf, len);
   s->len = len;
   memcpy(s->hdrs, m->headers, m->num_headers * sizeof *s->hdrs);
@@ -56,8 +54,7 @@ int sipkit__stored_copy(sipkit__stored *s, const sipkit_msg *m, const char *buf,
 }
 
 void sipkit__stored_free(sipkit__stored *s) {
-  free(s->buf);
-  free(s->hdrs);
+  free(s->hdrs); /* the bytes too */
   memset(s, 0, sizeof *s);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "internal.h"
 #include "rt_internal.h"
 
 static int tok_eq(const char *a, size_t an, const char *b, size_t bn, int icase) {
@@ -137,6 +138,7 @@ int sipkit__patch_via(sipkit_builder *b, const char *via_extra) {
   int has_rport = strstr(via_extra, ";rport=") != NULL;
   size_t removed = rp && has_rport ? 6 : 0;
   size_t nlen = b->len + extra - removed;
+  size_t line_off = (size_t)(line - b->buf), line_len = (size_t)(eol - line) - removed + extra;
   char *nb = malloc(nlen > b->cap ? nlen : b->cap);
   if (!nb)
     return SIPKIT_ENO_MEMORY;
@@ -158,7 +160,8 @@ int sipkit__patch_via(sipkit_builder *b, const char *via_extra) {
   b->buf = nb;
   b->cap = nlen > b->cap ? nlen : b->cap;
   b->len = b->need = o;
-  return SIPKIT_EOK;
+  /* the line was checked before the patch; finish does not check it again */
+  return sipkit__builder_recheck(b, SIPKIT_HDR_VIA, line_off, line_len);
 }
 
 /* "Name: value" lines of the embedding API into the builder. */

@@ -121,6 +121,46 @@ sipkit.run(function()
   eq(call.state, "ended")
   eq(call:bye(), true, "bye after the end is a no-op")
 
+  -- a call served by on_request / on_end, without a task of its own:
+  -- a request queued before on_request is handed over first; one left
+  -- unanswered is answered 200 when the handler returns; the BYE, then
+  -- the end
+  local served, ended_calls, busy, workers = {}, sipkit.mailbox(), false, {}
+  local function on_request(req, c)
+    T.ok(c == bcall, "the handler gets its call")
+    eq(busy, false, "one handler of the call at a time")
+    served[#served + 1] = { req.method, req.answered, req.dtmf and req.dtmf.signal }
+    workers[coroutine.running()] = true
+    if req.body == "Signal=5\r\nDuration=100\r\n" then assert(req:respond(200)) end
+    -- the end waits behind the BYE's handler
+    if req.method == "BYE" then busy = true sipkit.sleep(0.05) busy = false end
+  end
+  sipkit.spawn(function()
+    local req = accept:get()
+    bcall = assert(req:answer())
+    sipkit.sleep(0.1) -- the first INFO comes before the handlers
+    T.ok(bcall:on_request(on_request) == bcall, "on_request returns the call")
+    bcall:on_end(function(c) eq(busy, false) ended_calls:put(c.end_reason .. " after " .. #served) end)
+  end)
+  call = assert(a:invite(bob, { timeout = 5 }))
+  r = assert(call:info("Signal=4\r\nDuration=100\r\n"))
+  sipkit.sleep(0.2)
+  r = assert(call:info("Signal=5\r\nDuration=100\r\n"))
+  eq(r.status, 200)
+  r = assert(call:info("Signal=6\r\nDuration=100\r\n"))
+  eq(r.status, 200, "answered when the handler returned")
+  assert(call:bye())
+  eq(ended_calls:get(2), "bye_received after 4")
+  eq(served, { { "INFO", true, "4" }, { "INFO", false, "5" }, { "INFO", false, "6" }, { "BYE", true } })
+  local nworkers = 0
+  for _ in pairs(workers) do nworkers = nworkers + 1 end
+  eq(nworkers, 1, "one pooled task ran the handlers of the four bursts")
+  local none2, e4 = bcall:receive(1)
+  eq({ none2, e4.code, e4.why }, { nil, "ENDED", "bye_received" })
+  bcall:on_end(function(c) ended_calls:put("late " .. c.end_reason) end)
+  eq(ended_calls:get(1), "late bye_received", "on_end after the end runs at once")
+  T.ok(T.raises(bcall.on_request, bcall, 42), "on_request(42) raises")
+
   -- no answer in time: TIMEOUT, CANCEL sent, b told
   local told = sipkit.mailbox()
   sipkit.spawn(function()
