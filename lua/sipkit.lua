@@ -979,7 +979,9 @@ dispatchers.response = function(id, status, dlg, msg)
     local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
     c.state = "confirmed"
     c.local_sdp = p.local_sdp
-    c.response = msg
+    -- the 2xx stays with the pending (invite_async's caller may keep
+    -- it), not with the call: ~760 bytes an established call need not hold
+    p.response = msg
     if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
     p.call = c
     if p.abandoned then M.spawn(function() c:bye() end) end
