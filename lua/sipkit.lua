@@ -193,12 +193,22 @@ local function finish_task(t, ok, r)
   t.joiners = nil
 end
 
+local NO_RESULTS = { n = 0 }
+
 local function resumed(t, ok, ...)
   current = nil
   wa, wb = nil, nil
   if parked then
     parked = false
     if ok then return end -- waiting for a wake-up
+  end
+  local on_end = t.on_end
+  if on_end then -- a guarded task (spawn_guarded)
+    if ok and co_status(t.co) ~= "dead" then return schedule(t) end
+    -- closed as pcall would unwind it: its to-be-closed variables run
+    if not ok then co_close(t.co) end
+    finish_task(t, ok, NO_RESULTS)
+    return on_end(ok, ...)
   end
   if not ok then
     local e = ...
@@ -231,6 +241,19 @@ function M.spawn(fn, ...)
   local t = setmetatable({ co = co_create(fn), token = false }, Task)
   run_state.tasks[t] = true
   schedule(t, ...)
+  return t
+end
+
+-- sipkit._spawn_guarded(fn, on_end, arg): fn(arg) in a task whose end,
+-- by a return or an error, is on_end(true, results...) or on_end(false,
+-- err), called by the scheduler outside any task; an error does not end
+-- the run.  For sipkit load's calls: a pcall inside the task would keep
+-- its C frame, and the 20 stack slots it reserves, on the stack of every
+-- call for as long as the call is up.
+function M._spawn_guarded(fn, on_end, arg)
+  local t = setmetatable({ co = co_create(fn), token = false, on_end = on_end }, Task)
+  run_state.tasks[t] = true
+  schedule(t, arg)
   return t
 end
 

@@ -242,15 +242,9 @@ local function run_load(o, sargs, emit)
     return call, err
   end
 
-  -- pcall gets one argument and the flow its three through run_flow:
-  -- Lua shrinks a task's stack only below a third of its size, and
-  -- pcall's C frame with four arguments sat high enough on it to keep a
-  -- held call's stack at 1,360 B; with one it shrinks to 912 B.
-  local flow_n
-  local function run_flow() return def.flow(ctx, flow_n, timer) end
-  local function one_call(n)
-    flow_n = n
-    local ok, r, e = pcall(run_flow)
+  -- each call is a guarded task: call_ended sees how it ended
+  local function run_flow(n) return def.flow(ctx, n, timer) end
+  local function call_ended(ok, r, e)
     active = active - 1
     if ok and r then
       succeeded = succeeded + 1
@@ -314,7 +308,7 @@ local function run_load(o, sargs, emit)
       if started <= expected + 1e-9 then
         started = started + 1
         active = active + 1
-        sipkit.spawn(one_call, started)
+        sipkit._spawn_guarded(run_flow, call_ended, started)
       else
         -- sleep until the next call is due (in this rate segment, or the
         -- next rate change, whichever comes first)

@@ -139,6 +139,28 @@ sipkit.run(function()
   T.ok((co() or ""):find("from a sipkit task", 1, true), "sleep in a foreign coroutine raises")
 end)
 
+-- a guarded task (sipkit load's calls): its end, a return or an error,
+-- goes to on_end outside any task, and an error does not end the run
+sipkit.run(function()
+  local ends = {}
+  local done = sipkit.mailbox()
+  local function on_end(...)
+    ends[#ends + 1] = { coroutine.isyieldable(), ... }
+    if #ends == 3 then done:put(true) end
+  end
+  local closed = false
+  sipkit._spawn_guarded(function(n) sipkit.sleep(0.01) return n * 2, "ok" end, on_end, 21)
+  sipkit._spawn_guarded(function()
+    local _ <close> = setmetatable({}, { __close = function() closed = true end })
+    sipkit.sleep(0.001)
+    error({ code = "X" })
+  end, on_end)
+  sipkit._spawn_guarded(function() coroutine.yield() return nil, "why" end, on_end)
+  eq(done:get(1), true)
+  eq(ends, { { false, true, nil, "why" }, { false, false, { code = "X" } }, { false, true, 42, "ok" } })
+  eq(closed, true, "the failed task's to-be-closed variable ran")
+end)
+
 -- sleep outside any run makes a run of its own
 local t0 = sipkit.now()
 sipkit.sleep(0.02)
