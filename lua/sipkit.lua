@@ -382,8 +382,15 @@ end
 
 function Mailbox:empty() return not self.items or self.head > self.tail end
 
-local function got(self, t, token, ...)
-  if ... == nil then remove_waiter(self, t, token) end
+-- a wait with a timer: woken with no values by the timer
+-- (dispatchers.timer), else by put (v) or close (nil, err), which took
+-- the waiter out
+local function got(self, t, token, tm, what, ...)
+  if select("#", ...) == 0 then
+    remove_waiter(self, t, token)
+    return nil, timeout_error(what)
+  end
+  tm:cancel()
   return ...
 end
 
@@ -400,8 +407,7 @@ function Mailbox:get(timeout, what)
   local token = new_wait(t)
   add_waiter(self, t, token)
   if timeout then
-    local tm = start_timer(timeout, function(a, b) wake(t, token, 2, a, b) end, what or "receive")
-    return got(self, t, token, unblocked(tm, nil, suspend()))
+    return got(self, t, token, start_timer(timeout, t, token), what or "receive", suspend())
   end
   -- only put (v) and close (nil, err) end this wait, both after taking
   -- the waiter out: a tail call, the task parks in this frame
@@ -615,7 +621,7 @@ end
 local function send(ua, opts, via)
   local st = run_state
   local id = next_id(st)
-  local p = setmetatable({ ua = ua, id = id, events = mailbox(), opts = opts }, Pending)
+  local p = setmetatable({ ua = ua, id = id, method = opts.method }, Pending)
   st.pending[id] = p -- before the C call: a synchronous final must find it
   local r, err = via:request(opts, id)
   if not r then
@@ -631,20 +637,62 @@ local function deadline_left(deadline)
   return math.max(0, deadline - M.now())
 end
 
+-- A pending request is its own queue of responses: the task waiting for
+-- the next one (wt, its wait's token wk) is woken with status, msg; one
+-- that comes while no task waits (invite_async's caller is busy) queues
+-- in q as {status, msg}.  No mailbox and no event table per response.
+local function deliver(p, status, msg)
+  local t = p.wt
+  if t then
+    p.wt = nil
+    if wake(t, p.wk, 2, status, msg) then return end
+  end
+  local q = p.q
+  if not q then
+    q = {}
+    p.q = q
+  end
+  q[#q + 1] = { status, msg }
+end
+
+-- the next response of p: status, msg; or nil, TIMEOUT error once
+-- deadline (loop clock) passed
+local function next_response(p, deadline, what)
+  local q = p.q
+  if q then
+    local ev = table.remove(q, 1)
+    if not q[1] then p.q = nil end
+    return ev[1], ev[2]
+  end
+  local t = this_task(what)
+  local token = new_wait(t)
+  p.wt, p.wk = t, token
+  if not deadline then return suspend() end -- a tail call: parks in this frame
+  -- the timer wakes t with no values (dispatchers.timer): no closure
+  local tm = start_timer(deadline_left(deadline), t, token)
+  local status, msg = suspend()
+  if status then
+    tm:cancel()
+    return status, msg
+  end
+  p.wt = nil
+  return nil, timeout_error(what)
+end
+
 -- p:result([timeout]) -> final 2xx msg, or nil, err (err.status, err.response)
 function Pending:result(timeout)
   local deadline = timeout and M.now() + timeout
   while true do
-    local ev, err = self.events:get(deadline_left(deadline), self.opts.method or "request")
-    if not ev then
+    local status, msg = next_response(self, deadline, self.method or "request")
+    if not status then
       self.abandoned = true
-      return nil, err
+      return nil, msg
     end
-    if ev.status >= 200 then
-      if ev.status < 300 then return ev.msg end
-      return nil, status_error(ev.status, ev.msg)
+    if status >= 200 then
+      if status < 300 then return msg end
+      return nil, status_error(status, msg)
     end
-    if self.on_provisional then self.on_provisional(ev.msg, ev.status) end
+    if self.on_provisional then self.on_provisional(msg, status) end
   end
 end
 
@@ -655,20 +703,20 @@ function Pending:wait(timeout)
   timeout = timeout or self.timeout
   local deadline = timeout and M.now() + timeout
   while true do
-    local ev, err = self.events:get(deadline_left(deadline), "invite")
-    if not ev then
+    local status, msg = next_response(self, deadline, "invite")
+    if not status then
       self.abandoned = true
       if self.req:live() then self.req:cancel() end
-      return nil, err
+      return nil, msg
     end
-    if ev.status >= 300 then return nil, status_error(ev.status, ev.msg) end
-    if ev.status >= 200 then
+    if status >= 300 then return nil, status_error(status, msg) end
+    if status >= 200 then
       if not self.call then
-        return nil, core.error("STATE", "2xx without a dialog", { status = ev.status, response = ev.msg })
+        return nil, core.error("STATE", "2xx without a dialog", { status = status, response = msg })
       end
       return self.call
     end
-    if self.on_provisional and ev.msg then self.on_provisional(ev.msg, ev.status) end
+    if self.on_provisional and msg then self.on_provisional(msg, status) end
   end
 end
 
@@ -986,30 +1034,34 @@ dispatchers.response = function(id, status, dlg, msg)
   local st = run_state
   local p = st.pending[id]
   if not p then return true end
-  -- a provisional response only matters to on_provisional, and its msg
-  -- is made only then
   if status < 200 then
+    -- a provisional response only matters to on_provisional, and its
+    -- msg is made only then
     if not p.on_provisional then return true end
     msg = st.rt:event_msg()
+  else
+    st.pending[id] = nil
+    if status < 300 and dlg then
+      if p.invite then
+        local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
+        c.state = "confirmed"
+        c.local_sdp = p.local_sdp
+        -- the 2xx stays with the pending (invite_async's caller may keep
+        -- it), not with the call: ~760 bytes an established call need not hold
+        p.response = msg
+        if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
+        p.call = c
+        if p.abandoned then M.spawn(function() c:bye() end) end
+      else
+        local sub = p.subscription
+        if sub and not sub.dlg then
+          sub.dlg = dlg
+          p.ua.calls[dlg] = sub
+        end
+      end
+    end
   end
-  if status >= 200 then st.pending[id] = nil end
-  local sub = p.subscription
-  if sub and status >= 200 and status < 300 and dlg and not sub.dlg then
-    sub.dlg = dlg
-    p.ua.calls[dlg] = sub
-  end
-  if p.invite and status >= 200 and status < 300 and dlg then
-    local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
-    c.state = "confirmed"
-    c.local_sdp = p.local_sdp
-    -- the 2xx stays with the pending (invite_async's caller may keep
-    -- it), not with the call: ~760 bytes an established call need not hold
-    p.response = msg
-    if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
-    p.call = c
-    if p.abandoned then M.spawn(function() c:bye() end) end
-  end
-  p.events:put({ status = status, dlg = dlg, msg = msg })
+  deliver(p, status, msg)
   return true
 end
 

@@ -143,6 +143,18 @@ sipkit.run(function()
   local _, c2, e3 = waiter:join(3)
   eq({ c2, e3.status, e3.code }, { nil, 487, "REJECTED" })
 
+  -- invite_async, nobody waiting while the 180 and the 200 come: both
+  -- queue on the pending, in order, for the wait that follows
+  sipkit.spawn(function() local req = accept:get() req:ring() req:answer() end)
+  local queued = assert(a:invite_async(bob))
+  local provs = {}
+  queued.on_provisional = function(m, status) provs[#provs + 1] = { m.status, status } end
+  sipkit.sleep(0.2)
+  local qcall = assert(queued:wait(0))
+  eq(provs, { { 180, 180 } })
+  eq({ queued.response.status, qcall.state }, { 200, "confirmed" })
+  eq(qcall:bye(), true)
+
   -- registration with digest auth against the location service
   local reg = assert(sipkit.ua{ bind = "127.0.0.1:0", user = "registrar", allow = sipkit.ALLOW .. ", REGISTER" })
   local loc = location.new{ realm = "test", users = { bob = "secret" }, min_expires = 60 }
