@@ -617,11 +617,14 @@ end
 
 ---------------------------------------------------------------- pending requests
 
--- via: the core object that sends (the UA's, or a dialog), as via:request(opts, id)
-local function send(ua, opts, via)
+-- p: the pending's fields, made by the caller in one constructor with
+-- every field the request will get (false until set), so the table is
+-- made at its final size, never grown; via: the core object that sends
+-- (the UA's, or a dialog), as via:request(opts, id)
+local function send(p, opts, via)
   local st = run_state
   local id = next_id(st)
-  local p = setmetatable({ ua = ua, id = id, method = opts.method }, Pending)
+  setmetatable(p, Pending)
   st.pending[id] = p -- before the C call: a synchronous final must find it
   local r, err = via:request(opts, id)
   if not r then
@@ -689,7 +692,7 @@ function Pending:result(timeout)
       return nil, msg
     end
     if status >= 200 then
-      if status < 300 then return msg end
+      if status < 300 then return msg or true end
       return nil, status_error(status, msg)
     end
     if self.on_provisional then self.on_provisional(msg, status) end
@@ -754,16 +757,22 @@ end
 
 -- call:request(method, {headers=, body=, content_type=, sdp=, timeout=})
 -- -> final 2xx response, or nil, err
-function Call:request(method, opts)
-  opts = opts or {}
+-- keep_2xx false: the 2xx's msg is not made (a BYE's caller only wants
+-- to know it succeeded), the result is true instead
+local function call_request(self, method, opts, keep_2xx)
   if self.state == "ended" then return nil, self:_ended_err() end
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
   local copts = { method = method, headers = lines_or_nil(opts.headers), body = body,
     content_type = ctype }
-  local p, err = send(self.ua, copts, self.dlg)
+  local p, err = send({ ua = self.ua, method = method, req = false, wt = false, wk = false,
+    keep_2xx = keep_2xx }, copts, self.dlg)
   if not p then return nil, err end
   return p:result(opts.timeout)
+end
+
+function Call:request(method, opts)
+  return call_request(self, method, opts or NO_OPTS, true)
 end
 
 function Call:info(body, content_type, opts)
@@ -818,7 +827,7 @@ end
 
 function Call:bye(opts)
   if self.state == "ended" then return true end
-  local r, err = self:request("BYE", opts)
+  local r, err = call_request(self, "BYE", opts or NO_OPTS, false)
   self.state = "ended"
   if not r then return nil, err end
   return true
@@ -1030,22 +1039,25 @@ end
 
 ---------------------------------------------------------------- dispatchers
 
-dispatchers.response = function(id, status, dlg, msg)
+dispatchers.response = function(id, status, dlg)
   local st = run_state
   local p = st.pending[id]
   if not p then return true end
+  -- a response's msg is made only when someone has a use for it: a
+  -- provisional one for on_provisional, a 2xx unless the request's
+  -- result is a yes (keep_2xx false: a BYE), any other final for its error
+  local msg
   if status < 200 then
-    -- a provisional response only matters to on_provisional, and its
-    -- msg is made only then
     if not p.on_provisional then return true end
     msg = st.rt:event_msg()
   else
     st.pending[id] = nil
+    if status >= 300 or p.keep_2xx then msg = st.rt:event_msg() end
     if status < 300 and dlg then
       if p.invite then
         local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
         c.state = "confirmed"
-        c.local_sdp = p.local_sdp
+        c.local_sdp = p.local_sdp or nil
         -- the 2xx stays with the pending (invite_async's caller may keep
         -- it), not with the call: ~760 bytes an established call need not hold
         p.response = msg
@@ -1248,9 +1260,9 @@ function UA:request(opts)
     dest = opts.dest, headers = lines_or_nil(opts.headers), body = opts.body,
     content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
     cseq = opts.cseq }
-  local p, err = send(self, copts, self.c)
+  local p, err = send({ ua = self, method = opts.method, req = false, wt = false, wk = false,
+    keep_2xx = true, on_provisional = opts.on_provisional }, copts, self.c)
   if not p then return nil, err end
-  p.on_provisional = opts.on_provisional
   return p:result(opts.timeout)
 end
 
@@ -1292,13 +1304,9 @@ function UA:invite_async(uri, opts)
   local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = lines_or_nil(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
     prack = opts.prack }
-  local p, err = send(self, copts, self.c)
-  if not p then return nil, err end
-  p.invite = true
-  p.local_sdp = sdp
-  p.on_provisional = opts.on_provisional
-  p.timeout = opts.timeout
-  return p
+  return send({ ua = self, method = "INVITE", req = false, wt = false, wk = false, keep_2xx = true,
+    invite = true, local_sdp = sdp or false, on_provisional = opts.on_provisional,
+    timeout = opts.timeout or false, call = false, response = false }, copts, self.c)
 end
 
 -- ua:invite(uri, opts) -> call or nil, err.  A 3xx is followed to its
@@ -1365,7 +1373,7 @@ function UA:subscribe(uri, opts)
   end
   local copts = { method = "SUBSCRIBE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = h }
-  local p, err = send(self, copts, self.c)
+  local p, err = send({ ua = self, method = "SUBSCRIBE", keep_2xx = true }, copts, self.c)
   if not p then done() return nil, err end
   p.subscription = sub
   local resp, rerr = p:result(opts.timeout)
