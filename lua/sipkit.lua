@@ -193,8 +193,6 @@ local function finish_task(t, ok, r)
   t.joiners = nil
 end
 
-local NO_RESULTS = { n = 0 }
-
 local function resumed(t, ok, ...)
   current = nil
   wa, wb = nil, nil
@@ -203,11 +201,12 @@ local function resumed(t, ok, ...)
     if ok then return end -- waiting for a wake-up
   end
   local on_end = t.on_end
-  if on_end then -- a guarded task (spawn_guarded)
+  if on_end then -- a guarded task (guarded_spawner)
     if ok and co_status(t.co) ~= "dead" then return schedule(t) end
     -- closed as pcall would unwind it: its to-be-closed variables run
     if not ok then co_close(t.co) end
-    finish_task(t, ok, NO_RESULTS)
+    run_state.tasks[t] = nil
+    t.done = true -- its results went to on_end: join gives none
     return on_end(ok, ...)
   end
   if not ok then
@@ -244,17 +243,22 @@ function M.spawn(fn, ...)
   return t
 end
 
--- sipkit._spawn_guarded(fn, on_end, arg): fn(arg) in a task whose end,
--- by a return or an error, is on_end(true, results...) or on_end(false,
--- err), called by the scheduler outside any task; an error does not end
--- the run.  For sipkit load's calls: a pcall inside the task would keep
--- its C frame, and the 20 stack slots it reserves, on the stack of every
--- call for as long as the call is up.
-function M._spawn_guarded(fn, on_end, arg)
-  local t = setmetatable({ co = co_create(fn), token = false, on_end = on_end }, Task)
-  run_state.tasks[t] = true
-  schedule(t, arg)
-  return t
+-- sipkit._guarded_spawner(on_end) -> spawn(fn, arg): fn(arg) in a task
+-- whose end, by a return or an error, is on_end(true, results...) or
+-- on_end(false, err), called by the scheduler outside any task; an error
+-- does not end the run.  For sipkit load's calls: a pcall inside the task
+-- would keep its C frame, and the 20 stack slots it reserves, on the
+-- stack of every call for as long as the call is up.  on_end rides on a
+-- class of the spawner's tasks: a task is two fields, co and token.
+function M._guarded_spawner(on_end)
+  local class = setmetatable({ on_end = on_end, __name = Task.__name }, Task)
+  class.__index = class
+  return function(fn, arg)
+    local t = setmetatable({ co = co_create(fn), token = false }, class)
+    run_state.tasks[t] = true
+    schedule(t, arg)
+    return t
+  end
 end
 
 local function join_arm(wake, self)
@@ -268,7 +272,9 @@ function Task:join(timeout)
     local ok, e = block("task:join", timeout, join_arm, self)
     if not ok then return nil, e end
   end
-  return true, unpack(self.result, 1, self.result.n)
+  local r = self.result
+  if not r then return true end
+  return true, unpack(r, 1, r.n)
 end
 
 function Task:status() return self.done and "dead" or "alive" end

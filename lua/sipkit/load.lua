@@ -257,6 +257,7 @@ local function run_load(o, sargs, emit)
     end
     if waiting_slot then waiting_slot = false slot:put(true) end
   end
+  local spawn_call = sipkit._guarded_spawner(call_ended)
 
   local t0 = sipkit.now()
   local last_tick, last_started = t0, 0
@@ -308,7 +309,7 @@ local function run_load(o, sargs, emit)
       if started <= expected + 1e-9 then
         started = started + 1
         active = active + 1
-        sipkit._spawn_guarded(run_flow, call_ended, started)
+        spawn_call(run_flow, started)
       else
         -- sleep until the next call is due (in this rate segment, or the
         -- next rate change, whichever comes first)

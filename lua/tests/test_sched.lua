@@ -149,16 +149,18 @@ sipkit.run(function()
     if #ends == 3 then done:put(true) end
   end
   local closed = false
-  sipkit._spawn_guarded(function(n) sipkit.sleep(0.01) return n * 2, "ok" end, on_end, 21)
-  sipkit._spawn_guarded(function()
+  local spawn = sipkit._guarded_spawner(on_end)
+  local long = spawn(function(n) sipkit.sleep(0.01) return n * 2, "ok" end, 21)
+  spawn(function()
     local _ <close> = setmetatable({}, { __close = function() closed = true end })
     sipkit.sleep(0.001)
     error({ code = "X" })
-  end, on_end)
-  sipkit._spawn_guarded(function() coroutine.yield() return nil, "why" end, on_end)
+  end)
+  spawn(function() coroutine.yield() return nil, "why" end)
   eq(done:get(1), true)
   eq(ends, { { false, true, nil, "why" }, { false, false, { code = "X" } }, { false, true, 42, "ok" } })
   eq(closed, true, "the failed task's to-be-closed variable ran")
+  eq({ long:status(), long:join() }, { "dead", true }, "its results went to on_end")
 end)
 
 -- sleep outside any run makes a run of its own
