@@ -148,6 +148,13 @@ local function after(seconds, fn)
   local tm = start_timer(seconds, fn)
   return { cancel = function() tm:cancel() end }
 end
+-- sipkit._call_after(seconds, fn): fn() in the loop's timer callback
+-- after seconds, not in a task of its own: it must not wait (it may
+-- spawn).  For sipkit load's pacer, which would otherwise wake a task
+-- for every call it starts.
+M._call_after = function(seconds, fn)
+  return start_timer(seconds, fn)
+end
 M.after = function(seconds, fn)
   if type(seconds) ~= "number" then error("sipkit.after: seconds expected", 2) end
   return after(seconds, function() M.spawn(fn) end)

@@ -161,6 +161,15 @@ sipkit.run(function()
   eq(ends, { { false, true, nil, "why" }, { false, false, { code = "X" } }, { false, true, 42, "ok" } })
   eq(closed, true, "the failed task's to-be-closed variable ran")
   eq({ long:status(), long:join() }, { "dead", true }, "its results went to on_end")
+
+  -- _call_after: fn runs in the loop's callback, outside any task, and
+  -- a cancelled one never runs
+  local fired = {}
+  sipkit._call_after(0.02, function() fired[#fired + 1] = { "late", coroutine.isyieldable() } done:put(true) end)
+  sipkit._call_after(0.01, function() fired[#fired + 1] = { "early", coroutine.isyieldable() } end)
+  sipkit._call_after(0.005, function() fired[#fired + 1] = "cancelled" end):cancel()
+  eq(done:get(1), true)
+  eq(fired, { { "early", false }, { "late", false } })
 end)
 
 -- sleep outside any run makes a run of its own
