@@ -317,18 +317,20 @@ local function run_load(o, sargs, emit)
         return
       end
       advance(now)
-      local expected = seg_n + rate * (now - seg_t)
-      if started <= expected + 1e-9 then
+      -- the next call is due in this rate segment, or at the next rate
+      -- change, whichever comes first.  Due within a microsecond counts as
+      -- due: the clock is in whole milliseconds, and the float error of
+      -- a rate times a time (a few 1e-9 calls) must not arm a 0 ms timer,
+      -- which would fire again at once at the same loop time, forever.
+      local due = seg_t + (started - seg_n) / rate
+      if due <= now + 1e-6 then
         started = started + 1
         active = active + 1
         spawn_call(run_flow, started)
       else
-        -- the next call is due in this rate segment, or at the next rate
-        -- change, whichever comes first
-        local due = seg_t + (started - seg_n) / rate
         if next_change and next_change < due then due = next_change end
         if stop_at and stop_at < due then due = stop_at end
-        sipkit._call_after(math.max(0, due - now), pace)
+        sipkit._call_after(due - now, pace)
         return
       end
     end
