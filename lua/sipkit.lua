@@ -552,6 +552,11 @@ Call.__index = Call
 Call.__name = "sipkit.Call"
 Pending.__index = Pending
 Pending.__name = "sipkit.Pending"
+Pending.keep_2xx = true -- a BYE's pending says false
+-- an INVITE's pending: the flag and the default ride on the class, so
+-- its own fields fit in a table of eight
+local InvitePending = setmetatable({ invite = true, __name = Pending.__name }, Pending)
+InvitePending.__index = InvitePending
 Request.__name = "sipkit.Request"
 -- The request's own fields, absent until set: never looked up in the msg
 -- (each look-up there is a trip through msg's __index in C).
@@ -633,11 +638,12 @@ end
 -- p: the pending's fields, made by the caller in one constructor with
 -- every field the request will get (false until set), so the table is
 -- made at its final size, never grown; via: the core object that sends
--- (the UA's, or a dialog), as via:request(opts, id)
-local function send(p, opts, via)
+-- (the UA's, or a dialog), as via:request(opts, id); class: Pending or
+-- InvitePending
+local function send(p, opts, via, class)
   local st = run_state
   local id = next_id(st)
-  setmetatable(p, Pending)
+  setmetatable(p, class or Pending)
   st.pending[id] = p -- before the C call: a synchronous final must find it
   local r, err = via:request(opts, id)
   if not r then
@@ -1274,7 +1280,7 @@ function UA:request(opts)
     content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
     cseq = opts.cseq }
   local p, err = send({ ua = self, method = opts.method, req = false, wt = false, wk = false,
-    keep_2xx = true, on_provisional = opts.on_provisional }, copts, self.c)
+    on_provisional = opts.on_provisional }, copts, self.c)
   if not p then return nil, err end
   return p:result(opts.timeout)
 end
@@ -1314,12 +1320,17 @@ function UA:invite_async(uri, opts)
     end
   end
   if sdp == false then sdp = nil end
-  local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
-    headers = lines_or_nil(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
-    prack = opts.prack }
-  return send({ ua = self, method = "INVITE", req = false, wt = false, wk = false, keep_2xx = true,
-    invite = true, local_sdp = sdp or false, on_provisional = opts.on_provisional,
-    timeout = opts.timeout or false, call = false, response = false }, copts, self.c)
+  -- the core's options: only those given, in a table of four (a
+  -- constructor naming nine sizes the table for nine, nil or not)
+  local copts = { method = "INVITE", uri = uri, body = sdp, content_type = sdp and "application/sdp" or nil }
+  if opts.to or opts.from or opts.dest or opts.headers or opts.prack then
+    copts.to, copts.from, copts.dest, copts.prack = opts.to, opts.from, opts.dest, opts.prack
+    copts.headers = lines_or_nil(opts.headers)
+  end
+  local p = { ua = self, req = false, wt = false, wk = false, local_sdp = sdp or false,
+    timeout = opts.timeout or false, call = false, response = false }
+  if opts.on_provisional then p.on_provisional = opts.on_provisional end
+  return send(p, copts, self.c, InvitePending)
 end
 
 -- ua:invite(uri, opts) -> call or nil, err.  A 3xx is followed to its
@@ -1386,7 +1397,7 @@ function UA:subscribe(uri, opts)
   end
   local copts = { method = "SUBSCRIBE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = h }
-  local p, err = send({ ua = self, method = "SUBSCRIBE", keep_2xx = true }, copts, self.c)
+  local p, err = send({ ua = self, method = "SUBSCRIBE" }, copts, self.c)
   if not p then done() return nil, err end
   p.subscription = sub
   local resp, rerr = p:result(opts.timeout)
