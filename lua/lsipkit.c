@@ -2727,18 +2727,15 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
                             sipkit_dlg *dlg, const sipkit_msg *msg,
                             const char *buf, size_t len);
 
-/* ("response", id, status, dlg, msg): msg nil for a provisional
- * response, which most requests ignore (a copy and a parse for nothing);
- * the dispatcher asks rt:event_msg() for it when it has a use. */
+/* ("response", id, status, dlg): no msg, which many responses do not
+ * need (a provisional one nobody watches, a BYE's 200: a copy and a parse
+ * for nothing); the dispatcher asks rt:event_msg() for it when it has a
+ * use. */
 static int push_response_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
   lua_pushinteger(L, a->status);
   push_dlg(L, a->u, a->dlg);
-  if (a->status >= 200)
-    push_msg_copy(L, a->msg, a->buf, a->len);
-  else
-    lua_pushnil(L);
-  return 3;
+  return 2;
 }
 
 /* rt:event_msg() -> the msg of the UA event being dispatched (made now),

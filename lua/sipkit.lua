@@ -148,6 +148,13 @@ local function after(seconds, fn)
   local tm = start_timer(seconds, fn)
   return { cancel = function() tm:cancel() end }
 end
+-- sipkit._call_after(seconds, fn): fn() in the loop's timer callback
+-- after seconds, not in a task of its own: it must not wait (it may
+-- spawn).  For sipkit load's pacer, which would otherwise wake a task
+-- for every call it starts.
+M._call_after = function(seconds, fn)
+  return start_timer(seconds, fn)
+end
 M.after = function(seconds, fn)
   if type(seconds) ~= "number" then error("sipkit.after: seconds expected", 2) end
   return after(seconds, function() M.spawn(fn) end)
@@ -200,6 +207,15 @@ local function resumed(t, ok, ...)
     parked = false
     if ok then return end -- waiting for a wake-up
   end
+  local on_end = t.on_end
+  if on_end then -- a guarded task (guarded_spawner)
+    if ok and co_status(t.co) ~= "dead" then return schedule(t) end
+    -- closed as pcall would unwind it: its to-be-closed variables run
+    if not ok then co_close(t.co) end
+    run_state.tasks[t] = nil
+    t.done = true -- its results went to on_end: join gives none
+    return on_end(ok, ...)
+  end
   if not ok then
     local e = ...
     if type(e) ~= "string" then e = tostring(e) end
@@ -234,6 +250,24 @@ function M.spawn(fn, ...)
   return t
 end
 
+-- sipkit._guarded_spawner(on_end) -> spawn(fn, arg): fn(arg) in a task
+-- whose end, by a return or an error, is on_end(true, results...) or
+-- on_end(false, err), called by the scheduler outside any task; an error
+-- does not end the run.  For sipkit load's calls: a pcall inside the task
+-- would keep its C frame, and the 20 stack slots it reserves, on the
+-- stack of every call for as long as the call is up.  on_end rides on a
+-- class of the spawner's tasks: a task is two fields, co and token.
+function M._guarded_spawner(on_end)
+  local class = setmetatable({ on_end = on_end, __name = Task.__name }, Task)
+  class.__index = class
+  return function(fn, arg)
+    local t = setmetatable({ co = co_create(fn), token = false }, class)
+    run_state.tasks[t] = true
+    schedule(t, arg)
+    return t
+  end
+end
+
 local function join_arm(wake, self)
   self.joiners = self.joiners or {}
   self.joiners[#self.joiners + 1] = wake
@@ -245,7 +279,9 @@ function Task:join(timeout)
     local ok, e = block("task:join", timeout, join_arm, self)
     if not ok then return nil, e end
   end
-  return true, unpack(self.result, 1, self.result.n)
+  local r = self.result
+  if not r then return true end
+  return true, unpack(r, 1, r.n)
 end
 
 function Task:status() return self.done and "dead" or "alive" end
@@ -359,8 +395,15 @@ end
 
 function Mailbox:empty() return not self.items or self.head > self.tail end
 
-local function got(self, t, token, ...)
-  if ... == nil then remove_waiter(self, t, token) end
+-- a wait with a timer: woken with no values by the timer
+-- (dispatchers.timer), else by put (v) or close (nil, err), which took
+-- the waiter out
+local function got(self, t, token, tm, what, ...)
+  if select("#", ...) == 0 then
+    remove_waiter(self, t, token)
+    return nil, timeout_error(what)
+  end
+  tm:cancel()
   return ...
 end
 
@@ -377,8 +420,7 @@ function Mailbox:get(timeout, what)
   local token = new_wait(t)
   add_waiter(self, t, token)
   if timeout then
-    local tm = start_timer(timeout, function(a, b) wake(t, token, 2, a, b) end, what or "receive")
-    return got(self, t, token, unblocked(tm, nil, suspend()))
+    return got(self, t, token, start_timer(timeout, t, token), what or "receive", suspend())
   end
   -- only put (v) and close (nil, err) end this wait, both after taking
   -- the waiter out: a tail call, the task parks in this frame
@@ -510,6 +552,11 @@ Call.__index = Call
 Call.__name = "sipkit.Call"
 Pending.__index = Pending
 Pending.__name = "sipkit.Pending"
+Pending.keep_2xx = true -- a BYE's pending says false
+-- an INVITE's pending: the flag and the default ride on the class, so
+-- its own fields fit in a table of eight
+local InvitePending = setmetatable({ invite = true, __name = Pending.__name }, Pending)
+InvitePending.__index = InvitePending
 Request.__name = "sipkit.Request"
 -- The request's own fields, absent until set: never looked up in the msg
 -- (each look-up there is a trip through msg's __index in C).
@@ -588,11 +635,15 @@ end
 
 ---------------------------------------------------------------- pending requests
 
--- via: the core object that sends (the UA's, or a dialog), as via:request(opts, id)
-local function send(ua, opts, via)
+-- p: the pending's fields, made by the caller in one constructor with
+-- every field the request will get (false until set), so the table is
+-- made at its final size, never grown; via: the core object that sends
+-- (the UA's, or a dialog), as via:request(opts, id); class: Pending or
+-- InvitePending
+local function send(p, opts, via, class)
   local st = run_state
   local id = next_id(st)
-  local p = setmetatable({ ua = ua, id = id, events = mailbox(), opts = opts }, Pending)
+  setmetatable(p, class or Pending)
   st.pending[id] = p -- before the C call: a synchronous final must find it
   local r, err = via:request(opts, id)
   if not r then
@@ -608,20 +659,62 @@ local function deadline_left(deadline)
   return math.max(0, deadline - M.now())
 end
 
+-- A pending request is its own queue of responses: the task waiting for
+-- the next one (wt, its wait's token wk) is woken with status, msg; one
+-- that comes while no task waits (invite_async's caller is busy) queues
+-- in q as {status, msg}.  No mailbox and no event table per response.
+local function deliver(p, status, msg)
+  local t = p.wt
+  if t then
+    p.wt = nil
+    if wake(t, p.wk, 2, status, msg) then return end
+  end
+  local q = p.q
+  if not q then
+    q = {}
+    p.q = q
+  end
+  q[#q + 1] = { status, msg }
+end
+
+-- the next response of p: status, msg; or nil, TIMEOUT error once
+-- deadline (loop clock) passed
+local function next_response(p, deadline, what)
+  local q = p.q
+  if q then
+    local ev = table.remove(q, 1)
+    if not q[1] then p.q = nil end
+    return ev[1], ev[2]
+  end
+  local t = this_task(what)
+  local token = new_wait(t)
+  p.wt, p.wk = t, token
+  if not deadline then return suspend() end -- a tail call: parks in this frame
+  -- the timer wakes t with no values (dispatchers.timer): no closure
+  local tm = start_timer(deadline_left(deadline), t, token)
+  local status, msg = suspend()
+  if status then
+    tm:cancel()
+    return status, msg
+  end
+  p.wt = nil
+  return nil, timeout_error(what)
+end
+
 -- p:result([timeout]) -> final 2xx msg, or nil, err (err.status, err.response)
 function Pending:result(timeout)
   local deadline = timeout and M.now() + timeout
   while true do
-    local ev, err = self.events:get(deadline_left(deadline), self.opts.method or "request")
-    if not ev then
+    local status, msg = next_response(self, deadline, self.method or "request")
+    if not status then
       self.abandoned = true
-      return nil, err
+      return nil, msg
     end
-    if ev.status >= 200 then
-      if ev.status < 300 then return ev.msg end
-      return nil, status_error(ev.status, ev.msg)
+    if status >= 200 then
+      if status < 300 then return msg or true end
+      return nil, status_error(status, msg)
     end
-    if self.on_provisional then self.on_provisional(ev.msg, ev.status) end
+    if self.on_provisional then self.on_provisional(msg, status) end
   end
 end
 
@@ -632,20 +725,20 @@ function Pending:wait(timeout)
   timeout = timeout or self.timeout
   local deadline = timeout and M.now() + timeout
   while true do
-    local ev, err = self.events:get(deadline_left(deadline), "invite")
-    if not ev then
+    local status, msg = next_response(self, deadline, "invite")
+    if not status then
       self.abandoned = true
       if self.req:live() then self.req:cancel() end
-      return nil, err
+      return nil, msg
     end
-    if ev.status >= 300 then return nil, status_error(ev.status, ev.msg) end
-    if ev.status >= 200 then
+    if status >= 300 then return nil, status_error(status, msg) end
+    if status >= 200 then
       if not self.call then
-        return nil, core.error("STATE", "2xx without a dialog", { status = ev.status, response = ev.msg })
+        return nil, core.error("STATE", "2xx without a dialog", { status = status, response = msg })
       end
       return self.call
     end
-    if self.on_provisional and ev.msg then self.on_provisional(ev.msg, ev.status) end
+    if self.on_provisional and msg then self.on_provisional(msg, status) end
   end
 end
 
@@ -683,16 +776,22 @@ end
 
 -- call:request(method, {headers=, body=, content_type=, sdp=, timeout=})
 -- -> final 2xx response, or nil, err
-function Call:request(method, opts)
-  opts = opts or {}
+-- keep_2xx false: the 2xx's msg is not made (a BYE's caller only wants
+-- to know it succeeded), the result is true instead
+local function call_request(self, method, opts, keep_2xx)
   if self.state == "ended" then return nil, self:_ended_err() end
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
   local copts = { method = method, headers = lines_or_nil(opts.headers), body = body,
     content_type = ctype }
-  local p, err = send(self.ua, copts, self.dlg)
+  local p, err = send({ ua = self.ua, method = method, req = false, wt = false, wk = false,
+    keep_2xx = keep_2xx }, copts, self.dlg)
   if not p then return nil, err end
   return p:result(opts.timeout)
+end
+
+function Call:request(method, opts)
+  return call_request(self, method, opts or NO_OPTS, true)
 end
 
 function Call:info(body, content_type, opts)
@@ -747,7 +846,7 @@ end
 
 function Call:bye(opts)
   if self.state == "ended" then return true end
-  local r, err = self:request("BYE", opts)
+  local r, err = call_request(self, "BYE", opts or NO_OPTS, false)
   self.state = "ended"
   if not r then return nil, err end
   return true
@@ -1071,32 +1170,41 @@ end
 
 ---------------------------------------------------------------- dispatchers
 
-dispatchers.response = function(id, status, dlg, msg)
+dispatchers.response = function(id, status, dlg)
   local st = run_state
   local p = st.pending[id]
   if not p then return true end
-  -- a provisional response only matters to on_provisional, and its msg
-  -- is made only then
+  -- a response's msg is made only when someone has a use for it: a
+  -- provisional one for on_provisional, a 2xx unless the request's
+  -- result is a yes (keep_2xx false: a BYE), any other final for its error
+  local msg
   if status < 200 then
     if not p.on_provisional then return true end
     msg = st.rt:event_msg()
+  else
+    st.pending[id] = nil
+    if status >= 300 or p.keep_2xx then msg = st.rt:event_msg() end
+    if status < 300 and dlg then
+      if p.invite then
+        local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
+        c.state = "confirmed"
+        c.local_sdp = p.local_sdp or nil
+        -- the 2xx stays with the pending (invite_async's caller may keep
+        -- it), not with the call: ~760 bytes an established call need not hold
+        p.response = msg
+        if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
+        p.call = c
+        if p.abandoned then M.spawn(function() c:bye() end) end
+      else
+        local sub = p.subscription
+        if sub and not sub.dlg then
+          sub.dlg = dlg
+          p.ua.calls[dlg] = sub
+        end
+      end
+    end
   end
-  if status >= 200 then st.pending[id] = nil end
-  local sub = p.subscription
-  if sub and status >= 200 and status < 300 and dlg and not sub.dlg then
-    sub.dlg = dlg
-    p.ua.calls[dlg] = sub
-  end
-  if p.invite and status >= 200 and status < 300 and dlg then
-    local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
-    c.state = "confirmed"
-    c.local_sdp = p.local_sdp
-    c.response = msg
-    if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
-    p.call = c
-    if p.abandoned then M.spawn(function() c:bye() end) end
-  end
-  p.events:put({ status = status, dlg = dlg, msg = msg })
+  deliver(p, status, msg)
   return true
 end
 
@@ -1289,9 +1397,9 @@ function UA:request(opts)
     dest = opts.dest, headers = lines_or_nil(opts.headers), body = opts.body,
     content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
     cseq = opts.cseq }
-  local p, err = send(self, copts, self.c)
+  local p, err = send({ ua = self, method = opts.method, req = false, wt = false, wk = false,
+    on_provisional = opts.on_provisional }, copts, self.c)
   if not p then return nil, err end
-  p.on_provisional = opts.on_provisional
   return p:result(opts.timeout)
 end
 
@@ -1330,16 +1438,17 @@ function UA:invite_async(uri, opts)
     end
   end
   if sdp == false then sdp = nil end
-  local copts = { method = "INVITE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
-    headers = lines_or_nil(opts.headers), body = sdp, content_type = sdp and "application/sdp" or nil,
-    prack = opts.prack }
-  local p, err = send(self, copts, self.c)
-  if not p then return nil, err end
-  p.invite = true
-  p.local_sdp = sdp
-  p.on_provisional = opts.on_provisional
-  p.timeout = opts.timeout
-  return p
+  -- the core's options: only those given, in a table of four (a
+  -- constructor naming nine sizes the table for nine, nil or not)
+  local copts = { method = "INVITE", uri = uri, body = sdp, content_type = sdp and "application/sdp" or nil }
+  if opts.to or opts.from or opts.dest or opts.headers or opts.prack then
+    copts.to, copts.from, copts.dest, copts.prack = opts.to, opts.from, opts.dest, opts.prack
+    copts.headers = lines_or_nil(opts.headers)
+  end
+  local p = { ua = self, req = false, wt = false, wk = false, local_sdp = sdp or false,
+    timeout = opts.timeout or false, call = false, response = false }
+  if opts.on_provisional then p.on_provisional = opts.on_provisional end
+  return send(p, copts, self.c, InvitePending)
 end
 
 -- ua:invite(uri, opts) -> call or nil, err.  A 3xx is followed to its
@@ -1406,7 +1515,7 @@ function UA:subscribe(uri, opts)
   end
   local copts = { method = "SUBSCRIBE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
     headers = h }
-  local p, err = send(self, copts, self.c)
+  local p, err = send({ ua = self, method = "SUBSCRIBE" }, copts, self.c)
   if not p then done() return nil, err end
   p.subscription = sub
   local resp, rerr = p:result(opts.timeout)

@@ -55,14 +55,22 @@ local function log(fmt, ...)
 end
 local function quiet() end
 
--- One call: INVITE, DTMF, wait, BYE.  invite(ua, uri, opts) places the
--- INVITE (ua.invite, or sipkit load's timed t.invite).  Returns true, or
--- nil and what went wrong.
-local function call_once(ua, opts, invite, say)
-  local call, err = invite(ua, opts.target, {
-    timeout = opts.timeout, dest = opts.proxy,
-    on_provisional = function(m) say("%d %s", m.status, m.reason) end,
-  })
+-- One call: INVITE, DTMF, wait, BYE.  timer: sipkit load's, which times
+-- the INVITE (t:invite), or nil.  say nil: nothing is printed, and the
+-- INVITE asks for no provisional responses (each one would be a msg made
+-- and a wake-up of the call's task).  iopts: the INVITE's options, made
+-- once (a load's calls share them).  Returns true, or nil and what went
+-- wrong.
+local function invite_opts(opts, say)
+  return { timeout = opts.timeout, dest = opts.proxy,
+    on_provisional = say and function(m) say("%d %s", m.status, m.reason) end }
+end
+
+local function call_once(ua, opts, iopts, timer, say)
+  say = say or quiet
+  local call, err
+  if timer then call, err = timer:invite(ua, opts.target, iopts)
+  else call, err = ua:invite(opts.target, iopts) end
   if not call then return nil, "call failed: " .. tostring(err) end
   say("answered")
   if opts.dtmf ~= "" then
@@ -86,10 +94,10 @@ if loading then
       local opts = parse_args(args)
       local ua = assert(sipkit.ua{ bind = opts.bind, user = opts.user, password = opts.password,
         reuseport = info.reuseport })
-      return { ua = ua, opts = opts }
+      return { ua = ua, opts = opts, iopts = invite_opts(opts) }
     end,
     flow = function(ctx, _, t)
-      return call_once(ctx.ua, ctx.opts, function(...) return t:invite(...) end, quiet)
+      return call_once(ctx.ua, ctx.opts, ctx.iopts, t)
     end,
   }
 end
@@ -97,7 +105,7 @@ end
 local opts = parse_args(arg)
 local ua = assert(sipkit.ua{ bind = opts.bind, user = opts.user, password = opts.password })
 log("calling %s from %s", opts.target, ua.addr)
-local ok, err = call_once(ua, opts, ua.invite, log)
+local ok, err = call_once(ua, opts, invite_opts(opts, log), nil, log)
 if not ok then
   log("%s", err)
   os.exit(1)

@@ -232,6 +232,8 @@ local function run_load(o, sargs, emit)
   local hist, errors = {}, {}
   local slot = sipkit.mailbox() -- a call ended
   local waiting_slot = false
+  local pace -- the pacer (below): starts the calls that are due
+  local pacer_waits = false -- for a call to end (concurrency)
 
   local timer = {}
   function timer.record(_, seconds) hist_add(hist, math.floor(seconds * 1000 + 0.5)) end
@@ -242,15 +244,9 @@ local function run_load(o, sargs, emit)
     return call, err
   end
 
-  -- pcall gets one argument and the flow its three through run_flow:
-  -- Lua shrinks a task's stack only below a third of its size, and
-  -- pcall's C frame with four arguments sat high enough on it to keep a
-  -- held call's stack at 1,360 B; with one it shrinks to 912 B.
-  local flow_n
-  local function run_flow() return def.flow(ctx, flow_n, timer) end
-  local function one_call(n)
-    flow_n = n
-    local ok, r, e = pcall(run_flow)
+  -- each call is a guarded task: call_ended sees how it ended
+  local function run_flow(n) return def.flow(ctx, n, timer) end
+  local function call_ended(ok, r, e)
     active = active - 1
     if ok and r then
       succeeded = succeeded + 1
@@ -261,8 +257,10 @@ local function run_load(o, sargs, emit)
       else msg = r ~= nil and err_text(r) or "flow raised nil" end
       errors[msg] = (errors[msg] or 0) + 1
     end
+    if pacer_waits then pacer_waits = false pace() end
     if waiting_slot then waiting_slot = false slot:put(true) end
   end
+  local spawn_call = sipkit._guarded_spawner(call_ended)
 
   local t0 = sipkit.now()
   local last_tick, last_started = t0, 0
@@ -302,29 +300,43 @@ local function run_load(o, sargs, emit)
   end
   local stop_at = o.duration and t0 + o.duration
 
-  while true do
-    local now = sipkit.now()
-    if (o.calls and started >= o.calls) or (stop_at and now >= stop_at) then break end
-    if o.concurrency and active >= o.concurrency then
-      waiting_slot = true
-      slot:get()
-    else
+  -- The pacer runs in the loop's timer callback, not in a task: a call
+  -- started costs no wake-up of the main task.  It starts the calls due,
+  -- then re-arms its timer for the next one, or waits for a call to end
+  -- (concurrency), or tells the main task that the last one started.
+  local paced = sipkit.mailbox()
+  function pace()
+    while true do
+      local now = sipkit.now()
+      if (o.calls and started >= o.calls) or (stop_at and now >= stop_at) then
+        paced:put(true)
+        return
+      end
+      if o.concurrency and active >= o.concurrency then
+        pacer_waits = true -- call_ended paces again
+        return
+      end
       advance(now)
-      local expected = seg_n + rate * (now - seg_t)
-      if started <= expected + 1e-9 then
+      -- the next call is due in this rate segment, or at the next rate
+      -- change, whichever comes first.  Due within a microsecond counts as
+      -- due: the clock is in whole milliseconds, and the float error of
+      -- a rate times a time (a few 1e-9 calls) must not arm a 0 ms timer,
+      -- which would fire again at once at the same loop time, forever.
+      local due = seg_t + (started - seg_n) / rate
+      if due <= now + 1e-6 then
         started = started + 1
         active = active + 1
-        sipkit.spawn(one_call, started)
+        spawn_call(run_flow, started)
       else
-        -- sleep until the next call is due (in this rate segment, or the
-        -- next rate change, whichever comes first)
-        local due = seg_t + (started - seg_n) / rate
         if next_change and next_change < due then due = next_change end
         if stop_at and stop_at < due then due = stop_at end
-        sipkit.sleep(math.max(0, due - now))
+        sipkit._call_after(due - now, pace)
+        return
       end
     end
   end
+  pace()
+  paced:get()
 
   -- let the calls in progress end
   local grace_end = sipkit.now() + FINISH_GRACE

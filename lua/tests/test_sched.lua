@@ -139,6 +139,39 @@ sipkit.run(function()
   T.ok((co() or ""):find("from a sipkit task", 1, true), "sleep in a foreign coroutine raises")
 end)
 
+-- a guarded task (sipkit load's calls): its end, a return or an error,
+-- goes to on_end outside any task, and an error does not end the run
+sipkit.run(function()
+  local ends = {}
+  local done = sipkit.mailbox()
+  local function on_end(...)
+    ends[#ends + 1] = { coroutine.isyieldable(), ... }
+    if #ends == 3 then done:put(true) end
+  end
+  local closed = false
+  local spawn = sipkit._guarded_spawner(on_end)
+  local long = spawn(function(n) sipkit.sleep(0.01) return n * 2, "ok" end, 21)
+  spawn(function()
+    local _ <close> = setmetatable({}, { __close = function() closed = true end })
+    sipkit.sleep(0.001)
+    error({ code = "X" })
+  end)
+  spawn(function() coroutine.yield() return nil, "why" end)
+  eq(done:get(1), true)
+  eq(ends, { { false, true, nil, "why" }, { false, false, { code = "X" } }, { false, true, 42, "ok" } })
+  eq(closed, true, "the failed task's to-be-closed variable ran")
+  eq({ long:status(), long:join() }, { "dead", true }, "its results went to on_end")
+
+  -- _call_after: fn runs in the loop's callback, outside any task, and
+  -- a cancelled one never runs
+  local fired = {}
+  sipkit._call_after(0.02, function() fired[#fired + 1] = { "late", coroutine.isyieldable() } done:put(true) end)
+  sipkit._call_after(0.01, function() fired[#fired + 1] = { "early", coroutine.isyieldable() } end)
+  sipkit._call_after(0.005, function() fired[#fired + 1] = "cancelled" end):cancel()
+  eq(done:get(1), true)
+  eq(fired, { { "early", false }, { "late", false } })
+end)
+
 -- sleep outside any run makes a run of its own
 local t0 = sipkit.now()
 sipkit.sleep(0.02)

@@ -57,12 +57,14 @@ sipkit.run(function()
     local req = accept:get()
     eq(req.method, "INVITE")
     eq(req.sdp.media[1].port, 4000)
+    eq({ req:header("X-Case"), req.to.uri }, { "ua", "sip:robert@example.org" }, "the INVITE's own headers and To")
     assert(req:ring())
     sipkit.sleep(0.02)
     bcall = assert(req:answer())
   end)
   local prov = {}
-  call = assert(a:invite(bob, { timeout = 5, on_provisional = function(m) prov[#prov + 1] = m.status end }))
+  call = assert(a:invite(bob, { timeout = 5, on_provisional = function(m) prov[#prov + 1] = m.status end,
+    headers = { "X-Case: ua" }, to = "sip:robert@example.org" }))
   eq(prov, { 180 })
   eq(call.state, "confirmed")
   eq(sipkit.sdp(call.remote_sdp).media[1].port, 5000)
@@ -182,6 +184,18 @@ sipkit.run(function()
   assert(p:cancel())
   local _, c2, e3 = waiter:join(3)
   eq({ c2, e3.status, e3.code }, { nil, 487, "REJECTED" })
+
+  -- invite_async, nobody waiting while the 180 and the 200 come: both
+  -- queue on the pending, in order, for the wait that follows
+  sipkit.spawn(function() local req = accept:get() req:ring() req:answer() end)
+  local queued = assert(a:invite_async(bob))
+  local provs = {}
+  queued.on_provisional = function(m, status) provs[#provs + 1] = { m.status, status } end
+  sipkit.sleep(0.2)
+  local qcall = assert(queued:wait(0))
+  eq(provs, { { 180, 180 } })
+  eq({ queued.response.status, qcall.state }, { 200, "confirmed" })
+  eq(qcall:bye(), true)
 
   -- registration with digest auth against the location service
   local reg = assert(sipkit.ua{ bind = "127.0.0.1:0", user = "registrar", allow = sipkit.ALLOW .. ", REGISTER" })
