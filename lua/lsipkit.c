@@ -539,14 +539,20 @@ static void push_contacts(lua_State *L, const lmsg *m) {
   }
 }
 
-/* Content-Type "type/subtype" as written (parameters left out). */
-static int ctype_is(const lmsg *m, const char *type, const char *subtype) {
-  const sipkit_ctype *c = m->msg->content_type;
+/* Content-Type "type/subtype" as written (parameters left out), of the
+ * parse msg of the bytes buf. */
+static int msg_ctype_is(const sipkit_msg *msg, const char *buf, const char *type,
+                        const char *subtype) {
+  const sipkit_ctype *c = msg->content_type;
   if (!c)
     return 0;
   return c->type.len == strlen(type) && c->subtype.len == strlen(subtype) &&
-         strncasecmp(SIPKIT_SPAN_PTR(m->buf, c->type), type, c->type.len) == 0 &&
-         strncasecmp(SIPKIT_SPAN_PTR(m->buf, c->subtype), subtype, c->subtype.len) == 0;
+         strncasecmp(SIPKIT_SPAN_PTR(buf, c->type), type, c->type.len) == 0 &&
+         strncasecmp(SIPKIT_SPAN_PTR(buf, c->subtype), subtype, c->subtype.len) == 0;
+}
+
+static int ctype_is(const lmsg *m, const char *type, const char *subtype) {
+  return msg_ctype_is(m->msg, m->buf, type, subtype);
 }
 
 /* ---------------------------------------------------------------- SDP */
@@ -1968,31 +1974,36 @@ SIPKIT_LUA_API int sipkit_lua_run_module(const char *module, const char *path,
 /* ------------------------------------------------------------------ */
 /* Module                                                              */
 
-/* msg:_has_sdp() -> whether msg.sdp would be a table: an application/sdp
- * body that parses.  For the façade, which only asks whether there is an
- * offer: msg.sdp builds some twenty tables for it.  The answer is kept in
- * the msg itself. */
-static int msg_has_sdp(lua_State *L) {
-  lmsg *m = (lmsg *)check_self(L, MSG_MT);
+/* whether msg (the parse of buf) has an application/sdp body that parses */
+static int has_sdp_body(lua_State *L, const sipkit_msg *msg, const char *buf) {
+  const char *body = SIPKIT_SPAN_PTR(buf, msg->body);
   sipkit_sdp *s;
   sipkit_error e;
-  int has = 0;
+  int has;
+  if (!msg->body.len || !msg_ctype_is(msg, buf, "application", "sdp"))
+    return 0;
+  if (sdp_memo_has(body, msg->body.len))
+    return 1;
+  s = sdp_get(L);
+  if (!s)
+    return luaL_error(L, "sipkit: out of memory");
+  has = sipkit_sdp_parse(s, body, msg->body.len, &e) == SIPKIT_EOK;
+  sdp_put(L, s);
+  if (has)
+    sdp_memo_parsed(body, msg->body.len);
+  return has;
+}
+
+/* msg:_has_sdp() -> whether msg.sdp would be a table.  For the façade,
+ * which only asks whether there is an offer: msg.sdp builds some twenty
+ * tables for it.  The answer is kept in the msg itself. */
+static int msg_has_sdp(lua_State *L) {
+  lmsg *m = (lmsg *)check_self(L, MSG_MT);
+  int has;
   if (m->has_sdp)
     return lua_pushboolean(L, m->has_sdp == 2), 1;
   msg_parsed(L, 1, m);
-  if (ctype_is(m, "application", "sdp") && m->msg->body.len) {
-    const char *body = SIPKIT_SPAN_PTR(m->buf, m->msg->body);
-    has = sdp_memo_has(body, m->msg->body.len);
-    if (!has) {
-      s = sdp_get(L);
-      if (!s)
-        return luaL_error(L, "sipkit: out of memory");
-      has = sipkit_sdp_parse(s, body, m->msg->body.len, &e) == SIPKIT_EOK;
-      sdp_put(L, s);
-      if (has)
-        sdp_memo_parsed(body, m->msg->body.len);
-    }
-  }
+  has = has_sdp_body(L, m->msg, m->buf);
   m->has_sdp = has ? 2 : 1;
   lua_pushboolean(L, has);
   return 1;
@@ -2316,12 +2327,13 @@ static int l_clock(lua_State *L) {
 
 #ifdef SIPKIT_LUA_UA
 static int rt_event_msg(lua_State *L);
+static int rt_event_sdp(lua_State *L);
 #endif
 static const luaL_Reg rt_methods[] = {
     {"step", rt_step}, {"now", rt_now}, {"timer", rt_timer},
     {"stats", rt_stats}, {"close", rt_close},
 #ifdef SIPKIT_LUA_UA
-    {"event_msg", rt_event_msg},
+    {"event_msg", rt_event_msg}, {"event_sdp", rt_event_sdp},
 #endif
     {NULL, NULL}};
 static const luaL_Reg rt_meta[] = {
@@ -2353,11 +2365,15 @@ typedef struct lua_ua {
   int self_ref;
 } lua_ua;
 
+/* a request's user values: its UA, then the façade's pending */
+#define REQ_UV_PENDING 2
+
 typedef struct lhandle {
   void *h;       /* sipkit_req / sipkit_srv / sipkit_dlg, NULL once ended */
   lua_ua *u;
   lua_Integer id;
   int self_ref;
+  int quiet_1xx; /* a request whose provisional responses nobody watches */
 } lhandle;
 
 /* A handle is usable while it has not ended, its UA is open and the
@@ -2367,12 +2383,13 @@ static int handle_live(const lhandle *x) {
 }
 
 static lhandle *new_handle(lua_State *L, const char *mt, void *h, lua_ua *u,
-                           lua_Integer id) {
-  lhandle *x = (lhandle *)lua_newuserdatauv(L, sizeof *x, 1);
+                           lua_Integer id, int nuv) {
+  lhandle *x = (lhandle *)lua_newuserdatauv(L, sizeof *x, nuv);
   x->h = NULL;
   x->u = u;
   x->id = id;
   x->self_ref = LUA_NOREF;
+  x->quiet_1xx = 0;
   luaL_setmetatable(L, mt);
   lua_rawgeti(L, LUA_REGISTRYINDEX, u->self_ref); /* keeps the UA alive */
   lua_setiuservalue(L, -2, 1);
@@ -2401,7 +2418,7 @@ static void push_dlg(lua_State *L, lua_ua *u, sipkit_dlg *d) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, x->self_ref);
     return;
   }
-  x = new_handle(L, DLG_MT, d, u, 0);
+  x = new_handle(L, DLG_MT, d, u, 0, 1);
   sipkit_dlg_set_data(d, x);
 }
 
@@ -2411,7 +2428,7 @@ static void push_srv(lua_State *L, lua_ua *u, sipkit_srv *s) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, x->self_ref);
     return;
   }
-  x = new_handle(L, SRV_MT, s, u, 0);
+  x = new_handle(L, SRV_MT, s, u, 0, 1);
   sipkit_srv_set_data(s, x);
 }
 
@@ -2450,6 +2467,7 @@ typedef struct ua_cb_args {
   const char *buf;
   size_t len;
   int status; /* response status or dialog end reason */
+  const lhandle *req; /* a response's request */
 } ua_cb_args;
 
 /* Every callback of the UA core becomes one event for the Lua dispatcher:
@@ -2727,15 +2745,19 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
                             sipkit_dlg *dlg, const sipkit_msg *msg,
                             const char *buf, size_t len);
 
-/* ("response", id, status, dlg): no msg, which many responses do not
- * need (a provisional one nobody watches, a BYE's 200: a copy and a parse
- * for nothing); the dispatcher asks rt:event_msg() for it when it has a
- * use. */
+/* ("response", 0, pending, status, dlg): the pending is the request's
+ * own (its user value), so the façade keeps no table of requests by id;
+ * no msg, which many responses do not need (a provisional one nobody
+ * watches, a BYE's 200: a copy and a parse for nothing); the dispatcher
+ * asks rt:event_msg() for it when it has a use. */
 static int push_response_args(lua_State *L, rt_event *ev) {
   ua_cb_args *a = (ua_cb_args *)ev->ctx;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, a->req->self_ref);
+  lua_getiuservalue(L, -1, REQ_UV_PENDING);
+  lua_remove(L, -2);
   lua_pushinteger(L, a->status);
   push_dlg(L, a->u, a->dlg);
-  return 2;
+  return 3;
 }
 
 /* rt:event_msg() -> the msg of the UA event being dispatched (made now),
@@ -2749,12 +2771,40 @@ static int rt_event_msg(lua_State *L) {
   return 1;
 }
 
+/* rt:event_sdp() -> the body of the UA event's message when it is an
+ * SDP that parses, as msg.body gives it (shared by the messages with the
+ * same body), else nil.  For a 2xx whose receiver keeps only its SDP:
+ * rt:event_msg() would copy the whole message into a string and make a
+ * msg of it. */
+static int rt_event_sdp(lua_State *L) {
+  lrt *r = self_rt(L);
+  const ua_cb_args *a = (const ua_cb_args *)r->event;
+  const sipkit_msg *msg;
+  sipkit_msg probe;
+  sipkit_error e;
+  if (!a || !a->buf)
+    return lua_pushnil(L), 1;
+  msg = a->msg;
+  if (!msg || msg->buf_ != a->buf || msg->size > a->len) {
+    sipkit_msg_init(&probe, scratch, SIPKIT_MAX_HEADERS);
+    if (sipkit_parse(&probe, a->buf, a->len, 0, &e) != SIPKIT_EOK)
+      return lua_pushnil(L), 1;
+    msg = &probe;
+  }
+  if (!has_sdp_body(L, msg, a->buf))
+    return lua_pushnil(L), 1;
+  push_body(L, SIPKIT_SPAN_PTR(a->buf, msg->body), msg->body.len);
+  return 1;
+}
+
 static void req_response_cb(void *data, sipkit_req *req, int status,
                             sipkit_dlg *dlg, const sipkit_msg *msg,
                             const char *buf, size_t len) {
   lhandle *x = (lhandle *)data;
   ua_cb_args a;
   (void)req;
+  if (status < 200 && x->quiet_1xx)
+    return;
   memset(&a, 0, sizeof a);
   a.msg = msg;
   a.u = x->u;
@@ -2762,23 +2812,26 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
   a.buf = buf;
   a.len = len;
   a.status = status;
-  dispatch_ua(x->id, "response", push_response_args, &a);
+  a.req = x;
+  dispatch_ua(0, "response", push_response_args, &a);
   if (status >= 200) /* the last callback for req */
     end_handle(x->u->r->L, x);
 }
 
-/* Send a request; dlg NULL: out of dialog.  Stack: opts at index o, id
- * at index o + 1. */
+/* Send a request; dlg NULL: out of dialog.  Stack: opts at index o, the
+ * pending (the façade's table for the request) at index o + 1, and
+ * whether its provisional responses go unreported at o + 2 (nobody
+ * watches them: no dispatch into Lua for each). */
 static int send_request(lua_State *L, lua_ua *u, sipkit_dlg *dlg, int o) {
   sipkit_req_opts ro;
   sipkit_error e;
   sipkit_req *req = NULL;
   lhandle *x;
-  lua_Integer id = luaL_checkinteger(L, o + 1);
   size_t blen = 0;
   int rc;
   lua_State *saved;
   luaL_checktype(L, o, LUA_TTABLE);
+  luaL_checktype(L, o + 1, LUA_TTABLE);
   memset(&ro, 0, sizeof ro);
   memset(&e, 0, sizeof e);
   ro.method = opt_str(L, o, "method", NULL);
@@ -2808,7 +2861,10 @@ static int send_request(lua_State *L, lua_ua *u, sipkit_dlg *dlg, int o) {
   ro.headers = header_lines(L, -1, &ro.header_count);
   /* the handle exists before the request: a response can only come from
    * the loop, but the data pointer must be valid from the start */
-  x = new_handle(L, REQ_MT, NULL, u, id);
+  x = new_handle(L, REQ_MT, NULL, u, 0, REQ_UV_PENDING);
+  lua_pushvalue(L, o + 1);
+  lua_setiuservalue(L, -2, REQ_UV_PENDING);
+  x->quiet_1xx = lua_toboolean(L, o + 2);
   /* a final status reported synchronously (no route, no socket) must
    * still reach the dispatcher */
   saved = u->r->L;
@@ -2831,7 +2887,7 @@ static int send_request(lua_State *L, lua_ua *u, sipkit_dlg *dlg, int o) {
   return 1;
 }
 
-/* ua:request(opts, id) -> req or nil, err */
+/* ua:request(opts, pending, quiet_1xx) -> req or nil, err */
 static int ua_request(lua_State *L) {
   return send_request(L, check_ua(L), NULL, 2);
 }
@@ -2959,7 +3015,7 @@ static int srv_forward(lua_State *L) {
   lua_pop(L, 1);
   lua_getfield(L, 2, "headers");
   fo.headers = header_lines(L, -1, &fo.header_count);
-  fx = new_handle(L, REQ_MT, NULL, x->u, id); /* never live: only the callback's anchor */
+  fx = new_handle(L, REQ_MT, NULL, x->u, id, 1); /* never live: only the callback's anchor */
   fo.cb = srv_forward_cb;
   fo.data = fx;
   rc = sipkit_srv_forward(srv, &fo, &e);
@@ -2988,7 +3044,7 @@ static int ua_allow(lua_State *L) {
   return 1;
 }
 
-/* dlg:request(opts, id) -> req or nil, err */
+/* dlg:request(opts, pending, quiet_1xx) -> req or nil, err */
 static int dlg_request(lua_State *L) {
   lhandle *x = check_handle(L, DLG_MT);
   return send_request(L, x->u, (sipkit_dlg *)x->h, 2);

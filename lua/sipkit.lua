@@ -34,6 +34,7 @@ local pack, unpack = table.pack, table.unpack
 local stdout = io and io.stdout
 local co_create, co_resume, co_isyieldable = coroutine.create, coroutine.resume, coroutine.isyieldable
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
+local co_yield = coroutine.yield
 
 ---------------------------------------------------------------- errors
 
@@ -80,11 +81,16 @@ local function new_state()
     tasks = {},      -- task -> true while alive
     closers = {},    -- objects to close when the run ends (user agents)
     uas = {},        -- id -> UA
-    pending = {},    -- id -> Pending (requests we sent)
     next_id = 0,
   }
   return st
 end
+
+-- A nil wake-up value in the ready FIFO's arrays, and false a slot
+-- resumed already: the arrays never hold nil, so they keep their array
+-- parts.  A rehash counts only the slots in use: with holes it moved the
+-- slots into the hash part, and every wake-up then made a new key.
+local NIL = {}
 
 local function schedule(task, ...)
   local st = run_state
@@ -93,9 +99,12 @@ local function schedule(task, ...)
   st.ready[i] = task
   local n = select("#", ...)
   if n <= 2 then
-    st.ra[i], st.rb[i] = ...
+    local a, b = ...
+    if a == nil then a = NIL end
+    if b == nil then b = NIL end
+    st.ra[i], st.rb[i] = a, b
   else
-    st.ra[i], n = pack(...), -1
+    st.ra[i], st.rb[i], n = pack(...), NIL, -1
   end
   st.rn[i] = n
 end
@@ -116,6 +125,8 @@ end
 local function wake(task, token, n, a, b)
   if task.token ~= token then return false end
   task.token = false
+  if a == nil then a = NIL end
+  if b == nil then b = NIL end
   local st = run_state
   local i = st.ready_tail + 1
   st.ready_tail = i
@@ -200,6 +211,9 @@ local function finish_task(t, ok, r)
   t.joiners = nil
 end
 
+-- what a guarded task yields, before its fn's results, when fn returned
+local FLOW_ENDED = {}
+
 local function resumed(t, ok, ...)
   current = nil
   wa, wb = nil, nil
@@ -209,12 +223,17 @@ local function resumed(t, ok, ...)
   end
   local on_end = t.on_end
   if on_end then -- a guarded task (guarded_spawner)
-    if ok and co_status(t.co) ~= "dead" then return schedule(t) end
-    -- closed as pcall would unwind it: its to-be-closed variables run
-    if not ok then co_close(t.co) end
+    if ok then
+      if ... ~= FLOW_ENDED then return schedule(t) end
+      t:_idle()
+      return on_end(true, select(2, ...))
+    end
+    -- closed as pcall would unwind it: its to-be-closed variables run;
+    -- the coroutine is dead, so the task is not reused
+    co_close(t.co)
     run_state.tasks[t] = nil
-    t.done = true -- its results went to on_end: join gives none
-    return on_end(ok, ...)
+    t.done = true
+    return on_end(false, ...)
   end
   if not ok then
     local e = ...
@@ -232,6 +251,8 @@ end
 -- resume t with n (0..2) arguments a, b, or n == -1 and a packed (a new
 -- task's arguments; a wake-up has at most two values)
 local function resume(t, n, a, b)
+  if a == NIL then a = nil end
+  if b == NIL then b = nil end
   current = t
   wn, wa, wb = n, a, b
   local co = t.co
@@ -257,14 +278,44 @@ end
 -- would keep its C frame, and the 20 stack slots it reserves, on the
 -- stack of every call for as long as the call is up.  on_end rides on a
 -- class of the spawner's tasks: a task is two fields, co and token.
+-- A task whose fn returned waits, up to MAX_IDLE_FLOWS of them, for the
+-- next spawn instead of ending (a coroutine made and collected per call
+-- cost ~8k instructions); one whose fn raised is closed, never reused.
+-- spawn returns nothing: a pooled task is no handle of one call.
+local MAX_IDLE_FLOWS = 64
+
+-- the body of a guarded task: each fn's results go to resumed (above)
+-- behind FLOW_ENDED, and the yield gives back the next fn and arg
+local function flow_runner(fn, arg)
+  while true do
+    fn, arg = co_yield(FLOW_ENDED, fn(arg))
+  end
+end
+
 function M._guarded_spawner(on_end)
+  local idle = {}
   local class = setmetatable({ on_end = on_end, __name = Task.__name }, Task)
   class.__index = class
+  function class._idle(t)
+    t.token = false
+    if #idle < MAX_IDLE_FLOWS then
+      idle[#idle + 1] = t
+    else
+      run_state.tasks[t] = nil
+      t.done = true
+    end
+  end
   return function(fn, arg)
-    local t = setmetatable({ co = co_create(fn), token = false }, class)
+    local n = #idle
+    if n > 0 then
+      local t = idle[n]
+      idle[n] = nil
+      schedule(t, fn, arg)
+      return
+    end
+    local t = setmetatable({ co = co_create(flow_runner), token = false }, class)
     run_state.tasks[t] = true
-    schedule(t, arg)
-    return t
+    schedule(t, fn, arg)
   end
 end
 
@@ -459,8 +510,7 @@ local function step_ready(st)
   for _ = 1, MAX_ROUNDS do
     local last = st.ready_tail
     if st.ready_head > last then
-      -- empty: start again at 1, so the FIFO's slots stay in the arrays'
-      -- array parts instead of becoming ever new hash keys
+      -- empty: start again at 1, so the FIFO reuses its arrays' slots
       st.ready_head, st.ready_tail = 1, 0
       return
     end
@@ -468,7 +518,7 @@ local function step_ready(st)
     while st.ready_head <= last do
       local i = st.ready_head
       local t, a, b, n = ready[i], ra[i], rb[i], rn[i]
-      ready[i], ra[i], rb[i], rn[i] = nil, nil, nil, nil
+      ready[i], ra[i], rb[i], rn[i] = false, false, false, false
       st.ready_head = i + 1
       if not t.done then resume(t, n, a, b) end
     end
@@ -557,6 +607,10 @@ Pending.keep_2xx = true -- a BYE's pending says false
 -- its own fields fit in a table of eight
 local InvitePending = setmetatable({ invite = true, __name = Pending.__name }, Pending)
 InvitePending.__index = InvitePending
+-- ua:invite's: its caller gets the call, never the pending, so the 2xx
+-- makes no msg (a copy of the whole message), only the call's remote SDP
+local CallPending = setmetatable({ invite = true, keep_2xx = false, __name = Pending.__name }, Pending)
+CallPending.__index = CallPending
 Request.__name = "sipkit.Request"
 -- The request's own fields, absent until set: never looked up in the msg
 -- (each look-up there is a trip through msg's __index in C).
@@ -638,18 +692,15 @@ end
 -- p: the pending's fields, made by the caller in one constructor with
 -- every field the request will get (false until set), so the table is
 -- made at its final size, never grown; via: the core object that sends
--- (the UA's, or a dialog), as via:request(opts, id); class: Pending or
--- InvitePending
+-- (the UA's, or a dialog), as via:request(opts, p, quiet_1xx), which
+-- hands p back with each response, and no provisional one when quiet_1xx
+-- (only invite_async's caller can set on_provisional after the send);
+-- class: Pending, InvitePending or CallPending
 local function send(p, opts, via, class)
-  local st = run_state
-  local id = next_id(st)
-  setmetatable(p, class or Pending)
-  st.pending[id] = p -- before the C call: a synchronous final must find it
-  local r, err = via:request(opts, id)
-  if not r then
-    st.pending[id] = nil
-    return nil, err
-  end
+  class = class or Pending
+  setmetatable(p, class)
+  local r, err = via:request(opts, p, class ~= InvitePending and not p.on_provisional)
+  if not r then return nil, err end
   p.req = r
   return p
 end
@@ -1170,29 +1221,31 @@ end
 
 ---------------------------------------------------------------- dispatchers
 
-dispatchers.response = function(id, status, dlg)
+dispatchers.response = function(_, p, status, dlg)
   local st = run_state
-  local p = st.pending[id]
-  if not p then return true end
   -- a response's msg is made only when someone has a use for it: a
   -- provisional one for on_provisional, a 2xx unless the request's
-  -- result is a yes (keep_2xx false: a BYE), any other final for its error
+  -- result is a yes (keep_2xx false: a BYE) or only its SDP matters
+  -- (CallPending), any other final for its error
   local msg
   if status < 200 then
     if not p.on_provisional then return true end
     msg = st.rt:event_msg()
   else
-    st.pending[id] = nil
     if status >= 300 or p.keep_2xx then msg = st.rt:event_msg() end
     if status < 300 and dlg then
       if p.invite then
         local c = p.ua.calls[dlg] or new_call(p.ua, dlg, "uac")
         c.state = "confirmed"
         c.local_sdp = p.local_sdp or nil
-        -- the 2xx stays with the pending (invite_async's caller may keep
-        -- it), not with the call: ~760 bytes an established call need not hold
-        p.response = msg
-        if msg and msg:_has_sdp() then c.remote_sdp = msg.body end
+        if msg then
+          -- the 2xx stays with the pending (invite_async's caller may keep
+          -- it), not with the call: ~760 bytes an established call need not hold
+          p.response = msg
+          if msg:_has_sdp() then c.remote_sdp = msg.body end
+        else
+          c.remote_sdp = st.rt:event_sdp()
+        end
         p.call = c
         if p.abandoned then M.spawn(function() c:bye() end) end
       else
@@ -1334,7 +1387,6 @@ function M.ua(opts)
   if type(opts) ~= "table" then error("sipkit.ua: a table of options expected", 2) end
   st.uas = st.uas or {}
   st.idle_workers = st.idle_workers or {}
-  st.pending = st.pending or {}
   local id = next_id(st)
   st.forwards = st.forwards or {}
   local c, err = core.ua_open(st.rt, id, {
@@ -1416,11 +1468,10 @@ function UA:message(uri, text, opts)
     timeout = opts.timeout, dest = opts.dest }
 end
 
--- ua:invite_async(uri, {sdp=, headers=, timeout=, on_provisional=, prack=,
--- to=, from=, dest=}) -> pending with :wait(timeout) and :cancel()
-function UA:invite_async(uri, opts)
-  if type(uri) ~= "string" then error("ua:invite: a URI string expected", 2) end
-  if self.closed then error("ua:invite: user agent is closed", 2) end
+-- the pending of an INVITE, of class InvitePending or CallPending
+local function invite(self, uri, opts, class)
+  if type(uri) ~= "string" then error("ua:invite: a URI string expected", 3) end
+  if self.closed then error("ua:invite: user agent is closed", 3) end
   opts = opts or {}
   local sdp = opts.sdp
   if sdp == nil then
@@ -1448,7 +1499,14 @@ function UA:invite_async(uri, opts)
   local p = { ua = self, req = false, wt = false, wk = false, local_sdp = sdp or false,
     timeout = opts.timeout or false, call = false, response = false }
   if opts.on_provisional then p.on_provisional = opts.on_provisional end
-  return send(p, copts, self.c, InvitePending)
+  return send(p, copts, self.c, class)
+end
+
+-- ua:invite_async(uri, {sdp=, headers=, timeout=, on_provisional=, prack=,
+-- to=, from=, dest=}) -> pending with :wait(timeout) and :cancel()
+function UA:invite_async(uri, opts)
+  local p, err = invite(self, uri, opts, InvitePending) -- not a tail call: its errors name our caller
+  return p, err
 end
 
 -- ua:invite(uri, opts) -> call or nil, err.  A 3xx is followed to its
@@ -1456,7 +1514,7 @@ end
 function UA:invite(uri, opts)
   opts = opts or {}
   for _ = 1, 4 do
-    local p, err = self:invite_async(uri, opts)
+    local p, err = invite(self, uri, opts, CallPending)
     if not p then return nil, err end
     local call, werr = p:wait()
     if call or opts.follow_redirects == false then return call, werr end

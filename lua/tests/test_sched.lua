@@ -150,7 +150,8 @@ sipkit.run(function()
   end
   local closed = false
   local spawn = sipkit._guarded_spawner(on_end)
-  local long = spawn(function(n) sipkit.sleep(0.01) return n * 2, "ok" end, 21)
+  local long_co
+  spawn(function(n) long_co = coroutine.running() sipkit.sleep(0.01) return n * 2, "ok" end, 21)
   spawn(function()
     local _ <close> = setmetatable({}, { __close = function() closed = true end })
     sipkit.sleep(0.001)
@@ -160,7 +161,17 @@ sipkit.run(function()
   eq(done:get(1), true)
   eq(ends, { { false, true, nil, "why" }, { false, false, { code = "X" } }, { false, true, 42, "ok" } })
   eq(closed, true, "the failed task's to-be-closed variable ran")
-  eq({ long:status(), long:join() }, { "dead", true }, "its results went to on_end")
+  -- a task whose flow returned runs the next one; the one that raised is not reused
+  spawn(function(n)
+    ends[#ends + 1] = coroutine.running() == long_co
+    error(n, 0)
+  end, "again")
+  spawn(function()
+    sipkit.sleep(0.001)
+    done:put(coroutine.running() ~= long_co and coroutine.status(long_co) == "dead")
+  end)
+  eq(done:get(1), true, "the task of a flow that raised is closed, not reused")
+  eq({ ends[4], ends[5] }, { true, { false, false, "again" } })
 
   -- _call_after: fn runs in the loop's callback, outside any task, and
   -- a cancelled one never runs
