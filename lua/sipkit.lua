@@ -75,9 +75,6 @@ Task.__name = "sipkit.task"
 
 local function new_state()
   local st = {
-    -- the ready FIFO: task and wake-up arguments in parallel arrays, so a
-    -- wake-up makes no table (rn = -1: ra holds a pack of more than two)
-    ready = {}, ra = {}, rb = {}, rn = {}, ready_head = 1, ready_tail = 0,
     tasks = {},      -- task -> true while alive
     closers = {},    -- objects to close when the run ends (user agents)
     uas = {},        -- id -> UA
@@ -92,21 +89,27 @@ end
 -- slots into the hash part, and every wake-up then made a new key.
 local NIL = {}
 
+-- The ready FIFO of the run (one run at a time): tasks and their
+-- wake-up values in parallel arrays, so a wake-up makes no table (rn =
+-- -1: ra holds a pack of more than two).  Upvalues rather than fields of
+-- the run's state: every wake-up and every resume goes through them.
+local ready, ra, rb, rn = {}, {}, {}, {}
+local ready_head, ready_tail = 1, 0
+
 local function schedule(task, ...)
-  local st = run_state
-  local i = st.ready_tail + 1
-  st.ready_tail = i
-  st.ready[i] = task
+  local i = ready_tail + 1
+  ready_tail = i
+  ready[i] = task
   local n = select("#", ...)
   if n <= 2 then
     local a, b = ...
     if a == nil then a = NIL end
     if b == nil then b = NIL end
-    st.ra[i], st.rb[i] = a, b
+    ra[i], rb[i] = a, b
   else
-    st.ra[i], st.rb[i], n = pack(...), NIL, -1
+    ra[i], rb[i], n = pack(...), NIL, -1
   end
-  st.rn[i] = n
+  rn[i] = n
 end
 
 -- Every wait has a fresh token: a late wake (a timer that fired while the
@@ -127,10 +130,9 @@ local function wake(task, token, n, a, b)
   task.token = false
   if a == nil then a = NIL end
   if b == nil then b = NIL end
-  local st = run_state
-  local i = st.ready_tail + 1
-  st.ready_tail = i
-  st.ready[i], st.ra[i], st.rb[i], st.rn[i] = task, a, b, n
+  local i = ready_tail + 1
+  ready_tail = i
+  ready[i], ra[i], rb[i], rn[i] = task, a, b, n
   return true
 end
 
@@ -246,20 +248,6 @@ local function resumed(t, ok, ...)
   else
     schedule(t) -- a bare coroutine.yield() gives the others a turn
   end
-end
-
--- resume t with n (0..2) arguments a, b, or n == -1 and a packed (a new
--- task's arguments; a wake-up has at most two values)
-local function resume(t, n, a, b)
-  if a == NIL then a = nil end
-  if b == NIL then b = nil end
-  current = t
-  wn, wa, wb = n, a, b
-  local co = t.co
-  if n == 0 then return resumed(t, co_resume(co)) end
-  if n == 1 then return resumed(t, co_resume(co, a)) end
-  if n == 2 then return resumed(t, co_resume(co, a, b)) end
-  return resumed(t, co_resume(co, unpack(a, 1, a.n)))
 end
 
 function M.spawn(fn, ...)
@@ -506,22 +494,33 @@ end
 -- MAX_ROUNDS rounds the loop gets a turn anyway, so tasks that keep
 -- yielding cannot starve it.
 local MAX_ROUNDS = 64
-local function step_ready(st)
+-- A task is resumed with its wake-up's n (0..2) values a, b, or n == -1
+-- and a packed (a new task's arguments); a parked task reads them from
+-- wn, wa, wb instead.
+local function step_ready()
   for _ = 1, MAX_ROUNDS do
-    local last = st.ready_tail
-    if st.ready_head > last then
+    local last = ready_tail
+    if ready_head > last then
       -- empty: start again at 1, so the FIFO reuses its arrays' slots
-      st.ready_head, st.ready_tail = 1, 0
+      ready_head, ready_tail = 1, 0
       return
     end
-    local ready, ra, rb, rn = st.ready, st.ra, st.rb, st.rn
-    while st.ready_head <= last do
-      local i = st.ready_head
-      local t, a, b, n = ready[i], ra[i], rb[i], rn[i]
+    repeat
+      local i = ready_head
+      local t, n, a, b = ready[i], rn[i], ra[i], rb[i]
       ready[i], ra[i], rb[i], rn[i] = false, false, false, false
-      st.ready_head = i + 1
-      if not t.done then resume(t, n, a, b) end
-    end
+      ready_head = i + 1
+      if not t.done then
+        if a == NIL then a = nil end
+        if b == NIL then b = nil end
+        current = t
+        wn, wa, wb = n, a, b
+        if n == 0 then resumed(t, co_resume(t.co))
+        elseif n == 1 then resumed(t, co_resume(t.co, a))
+        elseif n == 2 then resumed(t, co_resume(t.co, a, b))
+        else resumed(t, co_resume(t.co, unpack(a, 1, a.n))) end
+      end
+    until ready_head > last
   end
 end
 
@@ -544,22 +543,23 @@ function M.run(fn, ...)
   local st = new_state()
   st.rt = assert(core.rt_new(dispatchers))
   run_state = st
+  ready, ra, rb, rn, ready_head, ready_tail = {}, {}, {}, {}, 1, 0
   local ok, err = pcall(function(...)
     local main = M.spawn(fn, ...)
     while not main.done do
-      if st.ready_head <= st.ready_tail then
-        step_ready(st)
+      if ready_head <= ready_tail then
+        step_ready()
         -- tasks still ready after MAX_ROUNDS: the loop gets a turn without
         -- waiting; none ready: the blocking step below comes next anyway
         -- (a non-blocking one first cost an epoll_wait per wake-up)
-        if not main.done and st.ready_head <= st.ready_tail then st.rt:step(false) end
+        if not main.done and ready_head <= ready_tail then st.rt:step(false) end
       else
         -- what the tasks wrote reaches stdout before the loop waits: a
         -- script can leave its lines buffered (one write per wake-up,
         -- not per line) and they still come out when they happen
         if stdout then stdout:flush() end
         local alive = st.rt:step(true)
-        if not alive and st.ready_head > st.ready_tail then
+        if not alive and ready_head > ready_tail then
           error("sipkit.run: every task is waiting and nothing can wake them (deadlock)", 0)
         end
       end
