@@ -2818,53 +2818,58 @@ static void req_response_cb(void *data, sipkit_req *req, int status,
     end_handle(x->u->r->L, x);
 }
 
-/* Send a request; dlg NULL: out of dialog.  Stack: opts at index o, the
- * pending (the façade's table for the request) at index o + 1, and
- * whether its provisional responses go unreported at o + 2 (nobody
- * watches them: no dispatch into Lua for each). */
+/* Send a request; dlg NULL: out of dialog.  Stack from index o: the
+ * pending (the façade's table for the request, handed back with each
+ * response), whether its provisional responses go unreported (nobody
+ * watches them: no dispatch into Lua for each), method, uri, body,
+ * content_type, the header lines (an array or nil), and a table of the
+ * rarer options or nil: to, from, dest, no_auth, prack, call_id, cseq.
+ * Positional, as a table of options per request was made by the façade
+ * and read here field by field. */
 static int send_request(lua_State *L, lua_ua *u, sipkit_dlg *dlg, int o) {
   sipkit_req_opts ro;
   sipkit_error e;
   sipkit_req *req = NULL;
   lhandle *x;
   size_t blen = 0;
-  int rc;
+  int rc, extra = o + 7;
   lua_State *saved;
   luaL_checktype(L, o, LUA_TTABLE);
-  luaL_checktype(L, o + 1, LUA_TTABLE);
   memset(&ro, 0, sizeof ro);
   memset(&e, 0, sizeof e);
-  ro.method = opt_str(L, o, "method", NULL);
-  ro.uri = opt_str(L, o, "uri", NULL);
-  ro.to = opt_str(L, o, "to", NULL);
-  ro.from = opt_str(L, o, "from", NULL);
-  ro.dest = opt_str(L, o, "dest", NULL);
-  ro.content_type = opt_str(L, o, "content_type", NULL);
-  ro.body = opt_str(L, o, "body", &blen);
+  ro.method = lua_tolstring(L, o + 2, NULL);
+  ro.uri = lua_tolstring(L, o + 3, NULL);
+  ro.body = lua_tolstring(L, o + 4, &blen);
   ro.body_len = ro.body ? blen : 0;
-  lua_getfield(L, o, "no_auth");
-  ro.no_auth = lua_toboolean(L, -1);
-  lua_getfield(L, o, "prack");
-  ro.prack = lua_toboolean(L, -1);
-  lua_pop(L, 2);
-  ro.call_id = opt_str(L, o, "call_id", NULL);
-  lua_getfield(L, o, "cseq");
-  if (!lua_isnil(L, -1)) {
-    lua_Integer n = luaL_checkinteger(L, -1);
-    luaL_argcheck(L, n >= 1 && n <= 0x7fffffff, 1, "cseq must be 1..2^31-1");
-    ro.cseq = (uint32_t)n;
+  ro.content_type = lua_tolstring(L, o + 5, NULL);
+  if (!lua_isnoneornil(L, extra)) {
+    luaL_checktype(L, extra, LUA_TTABLE);
+    ro.to = opt_str(L, extra, "to", NULL);
+    ro.from = opt_str(L, extra, "from", NULL);
+    ro.dest = opt_str(L, extra, "dest", NULL);
+    lua_getfield(L, extra, "no_auth");
+    ro.no_auth = lua_toboolean(L, -1);
+    lua_getfield(L, extra, "prack");
+    ro.prack = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    ro.call_id = opt_str(L, extra, "call_id", NULL);
+    lua_getfield(L, extra, "cseq");
+    if (!lua_isnil(L, -1)) {
+      lua_Integer n = luaL_checkinteger(L, -1);
+      luaL_argcheck(L, n >= 1 && n <= 0x7fffffff, extra, "cseq must be 1..2^31-1");
+      ro.cseq = (uint32_t)n;
+    }
+    lua_pop(L, 1);
   }
-  lua_pop(L, 1);
   if (!ro.method || (!dlg && !ro.uri))
-    return luaL_error(L, "sipkit: a request needs 'method'%s", dlg ? "" : " and 'uri'");
-  lua_getfield(L, o, "headers");
-  ro.headers = header_lines(L, -1, &ro.header_count);
+    return luaL_error(L, "sipkit: a request needs a method%s", dlg ? "" : " and a URI");
+  ro.headers = header_lines(L, o + 6, &ro.header_count);
   /* the handle exists before the request: a response can only come from
    * the loop, but the data pointer must be valid from the start */
   x = new_handle(L, REQ_MT, NULL, u, 0, REQ_UV_PENDING);
-  lua_pushvalue(L, o + 1);
+  lua_pushvalue(L, o);
   lua_setiuservalue(L, -2, REQ_UV_PENDING);
-  x->quiet_1xx = lua_toboolean(L, o + 2);
+  x->quiet_1xx = lua_toboolean(L, o + 1);
   /* a final status reported synchronously (no route, no socket) must
    * still reach the dispatcher */
   saved = u->r->L;
@@ -2887,7 +2892,8 @@ static int send_request(lua_State *L, lua_ua *u, sipkit_dlg *dlg, int o) {
   return 1;
 }
 
-/* ua:request(opts, pending, quiet_1xx) -> req or nil, err */
+/* ua:request(pending, quiet_1xx, method, uri, body, content_type, headers,
+ * extra) -> req or nil, err */
 static int ua_request(lua_State *L) {
   return send_request(L, check_ua(L), NULL, 2);
 }
@@ -3044,7 +3050,8 @@ static int ua_allow(lua_State *L) {
   return 1;
 }
 
-/* dlg:request(opts, pending, quiet_1xx) -> req or nil, err */
+/* dlg:request(pending, quiet_1xx, method, uri, body, content_type, headers,
+ * extra) -> req or nil, err */
 static int dlg_request(lua_State *L) {
   lhandle *x = check_handle(L, DLG_MT);
   return send_request(L, x->u, (sipkit_dlg *)x->h, 2);

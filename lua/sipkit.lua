@@ -691,15 +691,17 @@ end
 
 -- p: the pending's fields, made by the caller in one constructor with
 -- every field the request will get (false until set), so the table is
--- made at its final size, never grown; via: the core object that sends
--- (the UA's, or a dialog), as via:request(opts, p, quiet_1xx), which
--- hands p back with each response, and no provisional one when quiet_1xx
--- (only invite_async's caller can set on_provisional after the send);
--- class: Pending, InvitePending or CallPending
-local function send(p, opts, via, class)
-  class = class or Pending
+-- made at its final size, never grown; class: Pending, InvitePending or
+-- CallPending; via: the core object that sends (the UA's, or a dialog),
+-- as via:request(p, quiet_1xx, method, uri, body, ctype, header lines,
+-- extra), which hands p back with each response, and no provisional one
+-- when quiet_1xx (only invite_async's caller can set on_provisional
+-- after the send); extra: nil or {to=, from=, dest=, no_auth=, prack=,
+-- call_id=, cseq=}
+local function send(p, class, via, method, uri, body, ctype, headers, extra)
   setmetatable(p, class)
-  local r, err = via:request(opts, p, class ~= InvitePending and not p.on_provisional)
+  local r, err = via:request(p, class ~= InvitePending and not p.on_provisional, method, uri,
+    body, ctype, headers, extra)
   if not r then return nil, err end
   p.req = r
   return p
@@ -833,10 +835,8 @@ local function call_request(self, method, opts, keep_2xx)
   if self.state == "ended" then return nil, self:_ended_err() end
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
-  local copts = { method = method, headers = lines_or_nil(opts.headers), body = body,
-    content_type = ctype }
   local p, err = send({ ua = self.ua, method = method, req = false, wt = false, wk = false,
-    keep_2xx = keep_2xx }, copts, self.dlg)
+    keep_2xx = keep_2xx }, Pending, self.dlg, method, nil, body, ctype, lines_or_nil(opts.headers))
   if not p then return nil, err end
   return p:result(opts.timeout)
 end
@@ -1445,12 +1445,11 @@ UA.__close = UA.close
 function UA:request(opts)
   if type(opts) ~= "table" then error("ua:request: a table expected", 2) end
   if self.closed then error("ua:request: user agent is closed", 2) end
-  local copts = { method = opts.method, uri = opts.uri, to = opts.to, from = opts.from,
-    dest = opts.dest, headers = lines_or_nil(opts.headers), body = opts.body,
-    content_type = opts.content_type, no_auth = opts.no_auth, call_id = opts.call_id,
-    cseq = opts.cseq }
+  local extra = { to = opts.to, from = opts.from, dest = opts.dest, no_auth = opts.no_auth,
+    call_id = opts.call_id, cseq = opts.cseq }
   local p, err = send({ ua = self, method = opts.method, req = false, wt = false, wk = false,
-    on_provisional = opts.on_provisional }, copts, self.c)
+    on_provisional = opts.on_provisional }, Pending, self.c, opts.method, opts.uri, opts.body,
+    opts.content_type, lines_or_nil(opts.headers), extra)
   if not p then return nil, err end
   return p:result(opts.timeout)
 end
@@ -1489,17 +1488,15 @@ local function invite(self, uri, opts, class)
     end
   end
   if sdp == false then sdp = nil end
-  -- the core's options: only those given, in a table of four (a
-  -- constructor naming nine sizes the table for nine, nil or not)
-  local copts = { method = "INVITE", uri = uri, body = sdp, content_type = sdp and "application/sdp" or nil }
-  if opts.to or opts.from or opts.dest or opts.headers or opts.prack then
-    copts.to, copts.from, copts.dest, copts.prack = opts.to, opts.from, opts.dest, opts.prack
-    copts.headers = lines_or_nil(opts.headers)
+  local extra
+  if opts.to or opts.from or opts.dest or opts.prack then
+    extra = { to = opts.to, from = opts.from, dest = opts.dest, prack = opts.prack }
   end
   local p = { ua = self, req = false, wt = false, wk = false, local_sdp = sdp or false,
     timeout = opts.timeout or false, call = false, response = false }
   if opts.on_provisional then p.on_provisional = opts.on_provisional end
-  return send(p, copts, self.c, class)
+  return send(p, class, self.c, "INVITE", uri, sdp, sdp and "application/sdp" or nil,
+    lines_or_nil(opts.headers), extra)
 end
 
 -- ua:invite_async(uri, {sdp=, headers=, timeout=, on_provisional=, prack=,
@@ -1571,9 +1568,8 @@ function UA:subscribe(uri, opts)
       if x == sub then table.remove(self.subscribing, i) break end
     end
   end
-  local copts = { method = "SUBSCRIBE", uri = uri, to = opts.to, from = opts.from, dest = opts.dest,
-    headers = h }
-  local p, err = send({ ua = self, method = "SUBSCRIBE" }, copts, self.c)
+  local p, err = send({ ua = self, method = "SUBSCRIBE" }, Pending, self.c, "SUBSCRIBE", uri, nil,
+    nil, h, { to = opts.to, from = opts.from, dest = opts.dest })
   if not p then done() return nil, err end
   p.subscription = sub
   local resp, rerr = p:result(opts.timeout)
