@@ -2177,13 +2177,20 @@ static int l_rt_new(lua_State *L) {
 }
 
 /* rt:step(block) -> alive: one turn of the loop (waiting for the next
- * event when block); raises what a dispatcher raised. */
+ * event when block); raises what a dispatcher raised.  What the tasks
+ * wrote to stdout (io.stdout is C's) goes out before the loop waits: a
+ * script can leave its lines buffered (one write per wake-up, not per
+ * line) and they still come out when they happen; flushed here, not by
+ * io.stdout:flush() from Lua, which cost a method call and a look-up of
+ * the FILE* metatable by name per wake-up. */
 static int rt_step(lua_State *L) {
   lrt *r = self_rt(L);
   int block = lua_toboolean(L, 2);
   int alive;
   if (r->L)
     return luaL_error(L, "sipkit: rt:step called from inside a callback");
+  if (block)
+    fflush(stdout);
   r->L = L;
   alive = sipkit_rt_run(r->rt, block ? SIPKIT_RT_RUN_ONCE : SIPKIT_RT_RUN_NOWAIT);
   r->L = NULL;

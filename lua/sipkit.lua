@@ -31,7 +31,6 @@ function M.gen_branch() return core.gen("branch") end
 function M.gen_call_id() return core.gen("call_id") end
 
 local pack, unpack = table.pack, table.unpack
-local stdout = io and io.stdout
 local co_create, co_resume, co_isyieldable = coroutine.create, coroutine.resume, coroutine.isyieldable
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 local co_yield = coroutine.yield
@@ -336,7 +335,8 @@ function M.sleep(seconds)
 end
 
 function M.now()
-  if run_state then return run_state.rt:now() / 1000 end
+  local st = run_state
+  if st then return st.rt_now(st.rt) / 1000 end
   return core.clock() / 1000
 end
 
@@ -542,8 +542,11 @@ function M.run(fn, ...)
   if run_state then return fn(...) end
   local st = new_state()
   st.rt = assert(core.rt_new(dispatchers))
+  st.rt_now = st.rt.now -- the method itself: sipkit.now() runs several times a call
   run_state = st
   ready, ra, rb, rn, ready_head, ready_tail = {}, {}, {}, {}, 1, 0
+  local rt = st.rt
+  local rt_step = rt.step
   local ok, err = pcall(function(...)
     local main = M.spawn(fn, ...)
     while not main.done do
@@ -552,13 +555,9 @@ function M.run(fn, ...)
         -- tasks still ready after MAX_ROUNDS: the loop gets a turn without
         -- waiting; none ready: the blocking step below comes next anyway
         -- (a non-blocking one first cost an epoll_wait per wake-up)
-        if not main.done and ready_head <= ready_tail then st.rt:step(false) end
+        if not main.done and ready_head <= ready_tail then rt_step(rt, false) end
       else
-        -- what the tasks wrote reaches stdout before the loop waits: a
-        -- script can leave its lines buffered (one write per wake-up,
-        -- not per line) and they still come out when they happen
-        if stdout then stdout:flush() end
-        local alive = st.rt:step(true)
+        local alive = rt_step(rt, true) -- flushes stdout before it waits
         if not alive and ready_head > ready_tail then
           error("sipkit.run: every task is waiting and nothing can wake them (deadlock)", 0)
         end

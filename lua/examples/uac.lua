@@ -53,7 +53,6 @@ local function log(fmt, ...)
   io.stdout:write("uac: ", string.format(fmt, ...), "\n")
   io.stdout:flush()
 end
-local function quiet() end
 
 -- One call: INVITE, DTMF, wait, BYE.  timer: sipkit load's, which times
 -- the INVITE (t:invite), or nil.  say nil: nothing is printed, and the
@@ -67,16 +66,15 @@ local function invite_opts(opts, say)
 end
 
 local function call_once(ua, opts, iopts, timer, say)
-  say = say or quiet
   local call, err
   if timer then call, err = timer:invite(ua, opts.target, iopts)
   else call, err = ua:invite(opts.target, iopts) end
   if not call then return nil, "call failed: " .. tostring(err) end
-  say("answered")
+  if say then say("answered") end
   if opts.dtmf ~= "" then
     local ok, derr = call:dtmf(opts.dtmf, { interval = opts.interval })
     if not ok then return nil, "DTMF failed: " .. tostring(derr) end
-    say("sent DTMF %s", opts.dtmf)
+    if say then say("sent DTMF %s", opts.dtmf) end
   end
   if opts.wait > 0 then sipkit.sleep(opts.wait) end
   if call.state == "ended" then
@@ -84,7 +82,7 @@ local function call_once(ua, opts, iopts, timer, say)
   end
   local ok, berr = call:bye()
   if not ok then return nil, "BYE failed: " .. tostring(berr) end
-  say("hung up")
+  if say then say("hung up") end
   return true
 end
 
