@@ -31,6 +31,9 @@ function M.gen_branch() return core.gen("branch") end
 function M.gen_call_id() return core.gen("call_id") end
 
 local pack, unpack = table.pack, table.unpack
+-- globals the hot paths call, as upvalues (a global is a look-up in _ENV)
+local setmetatable, type, select, error = setmetatable, type, select, error
+local ceil, max = math.ceil, math.max
 local co_create, co_resume, co_isyieldable = coroutine.create, coroutine.resume, coroutine.isyieldable
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 local co_yield = coroutine.yield
@@ -152,8 +155,11 @@ end
 -- A timer of the loop: fn() after seconds, or fn(nil, TIMEOUT error) when
 -- `what` names the wait it bounds.  Returns the core's timer (tm:cancel()).
 local function start_timer(seconds, fn, what)
-  local st = assert(run_state, "sipkit: no run")
-  return assert(st.rt:timer(math.max(0, math.ceil(seconds * 1000)), fn, what))
+  local st = run_state
+  if not st then error("sipkit: no run", 2) end
+  local tm, err = st.rt_timer(st.rt, ceil(seconds * 1000), fn, what) -- a negative delay is 0
+  if not tm then error(err) end
+  return tm
 end
 
 local function after(seconds, fn)
@@ -542,7 +548,9 @@ function M.run(fn, ...)
   if run_state then return fn(...) end
   local st = new_state()
   st.rt = assert(core.rt_new(dispatchers))
-  st.rt_now = st.rt.now -- the method itself: sipkit.now() runs several times a call
+  -- the methods themselves: several a call, and each look-up through the
+  -- userdata's metatable costs as much as the call
+  st.rt_now, st.rt_timer = st.rt.now, st.rt.timer
   run_state = st
   ready, ra, rb, rn, ready_head, ready_tail = {}, {}, {}, {}, 1, 0
   local rt = st.rt
@@ -694,13 +702,12 @@ end
 -- CallPending; via: the core object that sends (the UA's, or a dialog),
 -- as via:request(p, quiet_1xx, method, uri, body, ctype, header lines,
 -- extra), which hands p back with each response, and no provisional one
--- when quiet_1xx (only invite_async's caller can set on_provisional
--- after the send); extra: nil or {to=, from=, dest=, no_auth=, prack=,
--- call_id=, cseq=}
-local function send(p, class, via, method, uri, body, ctype, headers, extra)
+-- when quiet_1xx: p has no on_provisional and never gets one (only
+-- invite_async's caller can set it after the send); extra: nil or
+-- {to=, from=, dest=, no_auth=, prack=, call_id=, cseq=}
+local function send(p, class, quiet_1xx, via, method, uri, body, ctype, headers, extra)
   setmetatable(p, class)
-  local r, err = via:request(p, class ~= InvitePending and not p.on_provisional, method, uri,
-    body, ctype, headers, extra)
+  local r, err = via:request(p, quiet_1xx, method, uri, body, ctype, headers, extra)
   if not r then return nil, err end
   p.req = r
   return p
@@ -708,7 +715,7 @@ end
 
 local function deadline_left(deadline)
   if not deadline then return nil end
-  return math.max(0, deadline - M.now())
+  return max(0, deadline - M.now())
 end
 
 -- A pending request is its own queue of responses: the task waiting for
@@ -835,7 +842,8 @@ local function call_request(self, method, opts, keep_2xx)
   local body, ctype = opts.body, opts.content_type
   if opts.sdp then body, ctype = opts.sdp, "application/sdp" end
   local p, err = send({ ua = self.ua, method = method, req = false, wt = false, wk = false,
-    keep_2xx = keep_2xx }, Pending, self.dlg, method, nil, body, ctype, lines_or_nil(opts.headers))
+    keep_2xx = keep_2xx }, Pending, true, self.dlg, method, nil, body, ctype,
+    lines_or_nil(opts.headers))
   if not p then return nil, err end
   return p:result(opts.timeout)
 end
@@ -1447,8 +1455,8 @@ function UA:request(opts)
   local extra = { to = opts.to, from = opts.from, dest = opts.dest, no_auth = opts.no_auth,
     call_id = opts.call_id, cseq = opts.cseq }
   local p, err = send({ ua = self, method = opts.method, req = false, wt = false, wk = false,
-    on_provisional = opts.on_provisional }, Pending, self.c, opts.method, opts.uri, opts.body,
-    opts.content_type, lines_or_nil(opts.headers), extra)
+    on_provisional = opts.on_provisional }, Pending, not opts.on_provisional, self.c, opts.method,
+    opts.uri, opts.body, opts.content_type, lines_or_nil(opts.headers), extra)
   if not p then return nil, err end
   return p:result(opts.timeout)
 end
@@ -1493,9 +1501,12 @@ local function invite(self, uri, opts, class)
   end
   local p = { ua = self, req = false, wt = false, wk = false, local_sdp = sdp or false,
     timeout = opts.timeout or false, call = false, response = false }
-  if opts.on_provisional then p.on_provisional = opts.on_provisional end
-  return send(p, class, self.c, "INVITE", uri, sdp, sdp and "application/sdp" or nil,
-    lines_or_nil(opts.headers), extra)
+  local on_provisional = opts.on_provisional
+  if on_provisional then p.on_provisional = on_provisional end
+  local headers = opts.headers
+  if headers ~= nil then headers = header_lines(headers) end
+  return send(p, class, class == CallPending and not on_provisional, self.c, "INVITE", uri, sdp,
+    sdp and "application/sdp" or nil, headers, extra)
 end
 
 -- ua:invite_async(uri, {sdp=, headers=, timeout=, on_provisional=, prack=,
@@ -1567,8 +1578,8 @@ function UA:subscribe(uri, opts)
       if x == sub then table.remove(self.subscribing, i) break end
     end
   end
-  local p, err = send({ ua = self, method = "SUBSCRIBE" }, Pending, self.c, "SUBSCRIBE", uri, nil,
-    nil, h, { to = opts.to, from = opts.from, dest = opts.dest })
+  local p, err = send({ ua = self, method = "SUBSCRIBE" }, Pending, true, self.c, "SUBSCRIBE", uri,
+    nil, nil, h, { to = opts.to, from = opts.from, dest = opts.dest })
   if not p then done() return nil, err end
   p.subscription = sub
   local resp, rerr = p:result(opts.timeout)

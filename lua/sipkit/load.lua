@@ -313,18 +313,20 @@ local function run_load(o, sargs, emit)
   -- then re-arms its timer for the next one, or waits for a call to end
   -- (concurrency), or tells the main task that the last one started.
   local paced = sipkit.mailbox()
+  local now_s, call_after = sipkit.now, sipkit._call_after
+  local max_calls, concurrency = o.calls, o.concurrency
   function pace()
     while true do
-      local now = sipkit.now()
-      if (o.calls and started >= o.calls) or (stop_at and now >= stop_at) then
+      local now = now_s()
+      if (max_calls and started >= max_calls) or (stop_at and now >= stop_at) then
         paced:put(true)
         return
       end
-      if o.concurrency and active >= o.concurrency then
+      if concurrency and active >= concurrency then
         pacer_waits = true -- call_ended paces again
         return
       end
-      advance(now)
+      if next_change and now >= next_change then advance(now) end
       -- the next call is due in this rate segment, or at the next rate
       -- change, whichever comes first.  Due within a microsecond counts as
       -- due: the clock is in whole milliseconds, and the float error of
@@ -338,7 +340,7 @@ local function run_load(o, sargs, emit)
       else
         if next_change and next_change < due then due = next_change end
         if stop_at and stop_at < due then due = stop_at end
-        sipkit._call_after(due - now, pace)
+        call_after(due - now, pace)
         return
       end
     end
