@@ -312,15 +312,15 @@ static int check_line(sipkit_builder *b, int id, const char *s, size_t n, size_t
   return SIPKIT_EOK;
 }
 
-/* Validate the header line l ("Name: value", no CRLF) against the rule of
- * id and append it with its CRLF (written after l->n).  Its first clean
- * bytes are known to hold no CR or LF. */
-static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
+/* Append the header line l ("Name: value", no CRLF) with its CRLF
+ * (written after l->n); valid: known to match the rule of id, else it is
+ * checked first.  Its first clean bytes are known to hold no CR or LF. */
+static int commit_line(sipkit_builder *b, int id, line *l, size_t clean, int valid) {
   if (hard_error(b)) /* sticky: every line goes through here */
     return b->code;
   if (l->over)
     return fail(b, SIPKIT_ELINE_TOO_LONG, sizeof l->s, sipkit__hdr_info[id].rule);
-  if (check_line(b, id, l->s, l->n, clean, 0))
+  if (!valid && check_line(b, id, l->s, l->n, clean, 0))
     return b->code;
   if (l->n + 2 <= sizeof l->s) { /* one copy: the CRLF joins the line */
     memcpy(l->s + l->n, "\r\n", 2);
@@ -330,6 +330,10 @@ static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
     out(b, "\r\n", 2);
   }
   return b->code;
+}
+
+static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
+  return commit_line(b, id, l, clean, 0);
 }
 
 static int commit(sipkit_builder *b, int id, line *l) { return commit_from(b, id, l, 0); }
@@ -514,6 +518,34 @@ int sipkit_builder_header_raw(sipkit_builder *b, const char *name,
   return commit(b, id, &l);
 }
 
+/* 1 when the line sipkit_builder_addr writes is valid by construction,
+ * its URI having passed check_uri: "Name: " [DQUOTE display DQUOTE SP]
+ * "<" addr-spec ">" params is a name-addr, the whole value of a Contact,
+ * Route or Record-Route line and the start of a From or To line.  An
+ * ASCII display-name is quoted-string: each byte is qdtext or written as
+ * a quoted-pair (the display loop); UTF8-NONASCII is left to the grammar.
+ * From and To end in *( SEMI generic-param ) (sipkit__build_param_tail),
+ * so params of ";token[=token]" only keep them valid. */
+static int addr_line_valid(int id, const char *display, size_t display_len, const char *params,
+                           size_t params_len) {
+  switch (id) {
+  case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO:
+    if (params_len && sipkit__build_param_tail(id, params, params_len) != 0)
+      return 0;
+    break;
+  case SIPKIT_HDR_CONTACT: case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
+    if (params_len)
+      return 0;
+    break;
+  default:
+    return 0;
+  }
+  for (size_t i = 0; i < display_len; i++)
+    if ((unsigned char)display[i] >= 0x80)
+      return 0;
+  return 1;
+}
+
 int sipkit_builder_addr(sipkit_builder *b, int id, const char *display,
                         size_t display_len, const char *uri, size_t uri_len,
                         const char *params, size_t params_len) {
@@ -552,7 +584,7 @@ int sipkit_builder_addr(sipkit_builder *b, int id, const char *display,
                   sipkit__hdr_info[id].rule);
     put(&l, params, params_len);
   }
-  return commit(b, id, &l);
+  return commit_line(b, id, &l, 0, addr_line_valid(id, display, display_len, params, params_len));
 }
 
 int sipkit_builder_finish(sipkit_builder *b, const char *body, size_t body_len,

@@ -571,6 +571,36 @@ static void test_addr_uri_skip(void **state) {
         }
 }
 
+/* A line sipkit_builder_addr takes as valid by construction (an ASCII
+ * display-name written as a quoted-string, a URI the URI machine accepts,
+ * a ";token[=token]" tail) is one the line's grammar accepts, and the
+ * lines it does not take so still get the grammar's verdict. */
+static void test_addr_display_built(void **state) {
+  (void)state;
+  static const int ids[] = {SIPKIT_HDR_FROM, SIPKIT_HDR_TO, SIPKIT_HDR_CONTACT, SIPKIT_HDR_ROUTE,
+                            SIPKIT_HDR_RECORD_ROUTE, SIPKIT_HDR_SUBJECT};
+  static const char *const displays[] = {NULL, "", "Alice", "A \"B\" \\ C", "tab\there", "\x7f~!#$%",
+                                         "caf\xc3\xa9", "bad\xc3", "\x01\x1f"};
+  static const char *const params[] = {NULL, ";tag=1", ";tag=a;x", ";lr", ";x=\"q\"", ";=", "x"};
+  char buf[1024];
+  for (size_t h = 0; h < sizeof ids / sizeof *ids; h++)
+    for (size_t d = 0; d < sizeof displays / sizeof *displays; d++)
+      for (size_t pi = 0; pi < sizeof params / sizeof *params; pi++) {
+        const char *disp = displays[d], *par = params[pi];
+        sipkit_builder b;
+        start(&b, buf, sizeof buf);
+        size_t before = b.len;
+        int rc = sipkit_builder_addr(&b, ids[h], disp, disp ? strlen(disp) : 0, S("sip:a@b.com"),
+                                     par, par ? strlen(par) : 0);
+        if (rc == SIPKIT_EOK) {
+          assert_false(vm_refuses(ids[h], buf + before, b.len - before - 2, NULL));
+        } else {
+          assert_int_equal(rc, SIPKIT_EINVALID_VALUE);
+          assert_int_equal(b.len, before);
+        }
+      }
+}
+
 static void test_injection(void **state) {
   (void)state;
   char buf[1024];
@@ -2056,6 +2086,7 @@ int main(void) {
       cmocka_unit_test(test_param_tail_scan),
       cmocka_unit_test(test_call_id_scan),
       cmocka_unit_test(test_addr_uri_skip),
+      cmocka_unit_test(test_addr_display_built),
       cmocka_unit_test(test_injection),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_generators),
