@@ -269,46 +269,64 @@ int sipkit__build_call_id_ok(const char *s, size_t n) {
   return n && at != 0 && at + 1 != n;
 }
 
-/* 1 when the line s[0..n) of header id is known valid without running the
- * grammar machine over all of it: seen valid before, or valid by the scans
- * above. */
-static int known_valid(int id, const char *s, size_t n) {
-  if (id == SIPKIT_HDR_CALL_ID) {
-    if (n > sizeof "Call-ID: " - 1 && !memcmp(s, "Call-ID: ", sizeof "Call-ID: " - 1) &&
-        sipkit__build_call_id_ok(s + sizeof "Call-ID: " - 1, n - (sizeof "Call-ID: " - 1)))
-      return 1;
-  } else {
-    size_t k = sipkit__build_param_tail(id, s, n);
-    if (k < n) {
-      valid_set *v = valid_set_of((unsigned)id, s, k);
-      if (valid_holds(v, (unsigned)id, s, k))
-        return 1;
-      struct sipkit__ctx c = {0};
-      if (!vm_line(&c, id, s, k)) {
-        valid_remember(v, (unsigned)id, s, k);
-        return 1;
-      }
-    }
-  }
-  return valid_holds(valid_set_of((unsigned)id, s, n), (unsigned)id, s, n);
+/* "CSeq: " 1*DIGIT SP token, as the builder writes a CSeq line, is CSeq =
+ * 1*DIGIT LWS Method: Method is every token (extension-method is the
+ * tokens the other methods are not).  1: the line s[0..n) is of that
+ * form.  Its number, new in each request, would only churn the cache. */
+int sipkit__build_cseq_ok(const char *s, size_t n) {
+  static const char name[] = "CSeq: ";
+  size_t i = sizeof name - 1, digits;
+  if (n <= i || memcmp(s, name, i))
+    return 0;
+  for (digits = i; i < n && (unsigned)(s[i] - '0') < 10u; i++)
+    ;
+  if (i == digits || i + 1 >= n || s[i] != ' ')
+    return 0;
+  return is_token(s + i + 1, n - i - 1);
 }
 
 /* Check the line s[0..n) ("Name: value", no CRLF) against the rule of id;
  * its first clean bytes are known to hold no CR or LF.  Errors are
- * recorded at off + their offset in the line. */
+ * recorded at off + their offset in the line.  A line seen valid before,
+ * or valid by the scans above, needs no grammar machine; and no line-end
+ * search either: the cache only keeps lines that passed it, and the scans
+ * accept no CR or LF. */
 static int check_line(sipkit_builder *b, int id, const char *s, size_t n, size_t clean,
                       size_t off) {
   const char *rule = sipkit__hdr_info[id].rule;
+  size_t k = n; /* where a ;token[=token] tail starts */
+  valid_set *head = NULL;
+  if (id == SIPKIT_HDR_CALL_ID) {
+    if (n > sizeof "Call-ID: " - 1 && !memcmp(s, "Call-ID: ", sizeof "Call-ID: " - 1) &&
+        sipkit__build_call_id_ok(s + sizeof "Call-ID: " - 1, n - (sizeof "Call-ID: " - 1)))
+      return SIPKIT_EOK;
+  } else if (id == SIPKIT_HDR_CSEQ) {
+    if (sipkit__build_cseq_ok(s, n))
+      return SIPKIT_EOK;
+  } else {
+    k = sipkit__build_param_tail(id, s, n);
+    if (k < n) {
+      head = valid_set_of((unsigned)id, s, k);
+      if (valid_holds(head, (unsigned)id, s, k))
+        return SIPKIT_EOK;
+    }
+  }
+  valid_set *whole = valid_set_of((unsigned)id, s, n);
+  if (valid_holds(whole, (unsigned)id, s, n))
+    return SIPKIT_EOK;
   size_t bad = clean + find_crlf(s + clean, n - clean);
   if (bad < n) /* the grammar allows folds; a builder never writes one */
     return fail(b, SIPKIT_EINVALID_VALUE, off + bad, rule);
-  if (!known_valid(id, s, n)) {
-    struct sipkit__ctx c = {0};
-    if (vm_line(&c, id, s, n))
-      return fail(b, SIPKIT_EINVALID_VALUE, off + c.err_off,
-                  c.err_rule && *c.err_rule ? c.err_rule : rule);
-    valid_remember(valid_set_of((unsigned)id, s, n), (unsigned)id, s, n);
+  struct sipkit__ctx c = {0};
+  if (k < n && !vm_line(&c, id, s, k)) {
+    valid_remember(head, (unsigned)id, s, k);
+    return SIPKIT_EOK;
   }
+  c = (struct sipkit__ctx){0};
+  if (vm_line(&c, id, s, n))
+    return fail(b, SIPKIT_EINVALID_VALUE, off + c.err_off,
+                c.err_rule && *c.err_rule ? c.err_rule : rule);
+  valid_remember(whole, (unsigned)id, s, n);
   return SIPKIT_EOK;
 }
 
@@ -364,6 +382,9 @@ static const unsigned char uri_stop[256] = {
  * (for the error offset).  Returns 0 or the code recorded. */
 static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
                      const char *rule, int request_uri) {
+  valid_set *v = valid_set_of(VALID_URI_ID, uri, n);
+  if (valid_holds(v, VALID_URI_ID, uri, n))
+    return SIPKIT_EOK; /* the same bytes passed below, without headers */
   size_t i = 0;
   while (i < n && !uri_stop[(unsigned char)uri[i]])
     i++;
@@ -371,9 +392,6 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
     size_t bad = find_ctl(uri, n); /* a CR, LF or NUL is named before any other byte */
     return fail(b, SIPKIT_EINVALID_VALUE, off + (bad < n ? bad : i), rule);
   }
-  valid_set *v = valid_set_of(VALID_URI_ID, uri, n);
-  if (valid_holds(v, VALID_URI_ID, uri, n))
-    return SIPKIT_EOK; /* the same bytes passed below, without headers */
   struct sipkit__ctx c = {0};
   sipkit_uri u;
   c.base = (sipkit__ptr)uri;

@@ -81,6 +81,7 @@ extern const unsigned char sipkit__cls[256];
  * (exported for tests/test_build.c, which compares them with it) */
 size_t sipkit__build_param_tail(int id, const char *s, size_t n);
 int sipkit__build_call_id_ok(const char *s, size_t n);
+int sipkit__build_cseq_ok(const char *s, size_t n);
 /* Check again a header line b->buf[off..off+n) ("Name: value", no CRLF)
  * changed after the builder wrote it (ua_auto.c's Via patch); records the
  * error as a line written would: sipkit_builder_finish does not run the

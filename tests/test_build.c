@@ -334,7 +334,8 @@ static void test_recheck_changed_line(void **state) {
 /* line = "Name: " value for the canonical name of id */
 static size_t make_line(char *line, size_t cap, int id, const char *v, size_t vn) {
   static const char *const names[] = {[SIPKIT_HDR_FROM] = "From", [SIPKIT_HDR_TO] = "To",
-                                      [SIPKIT_HDR_VIA] = "Via", [SIPKIT_HDR_CALL_ID] = "Call-ID"};
+                                      [SIPKIT_HDR_VIA] = "Via", [SIPKIT_HDR_CALL_ID] = "Call-ID",
+                                      [SIPKIT_HDR_CSEQ] = "CSeq"};
   size_t k = (size_t)snprintf(line, cap, "%s: ", names[id]);
   assert_true(k + vn <= cap);
   memcpy(line + k, v, vn);
@@ -490,6 +491,35 @@ static void test_call_id_scan(void **state) {
     assert_int_equal(sipkit__build_call_id_ok(no[i], strlen(no[i])), 0);
     expect_as_machine(SIPKIT_HDR_CALL_ID, no[i], strlen(no[i]));
   }
+}
+
+/* The CSeq scan accepts only what the machine accepts, every byte in
+ * every place, and it takes the CSeq lines UAs write. */
+static void test_cseq_scan(void **state) {
+  (void)state;
+  char v[8], line[64];
+  for (int ch = 0; ch < 256; ch++)
+    for (int at = 0; at < 5; at++) {
+      memcpy(v, "12 BYE", 6);
+      v[at < 2 ? at : at + 1] = (char)ch;
+      size_t n = make_line(line, sizeof line, SIPKIT_HDR_CSEQ, v, 6);
+      if (sipkit__build_cseq_ok(line, n))
+        assert_int_equal(vm_refuses(SIPKIT_HDR_CSEQ, line, n, NULL), 0);
+      if (ch != '\r' && ch != '\n')
+        expect_as_machine(SIPKIT_HDR_CSEQ, v, 6);
+    }
+  static const char *const ok[] = {"CSeq: 1 INVITE", "CSeq: 2147483647 ACK", "CSeq: 7 invite",
+                                   "CSeq: 01 X-Y.z!"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    assert_int_equal(sipkit__build_cseq_ok(ok[i], strlen(ok[i])), 1);
+  static const char *const no[] = {"", "1", "1 ", " 1 BYE", "1  BYE", "1 BYE ", "BYE", "1\tBYE",
+                                   "1 B(E", "a BYE"};
+  for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+    size_t n = make_line(line, sizeof line, SIPKIT_HDR_CSEQ, no[i], strlen(no[i]));
+    assert_int_equal(sipkit__build_cseq_ok(line, n), 0);
+    expect_as_machine(SIPKIT_HDR_CSEQ, no[i], strlen(no[i]));
+  }
+  assert_int_equal(sipkit__build_cseq_ok(S("Cseq: 1 BYE")), 0);
 }
 
 /* sipkit_builder_addr checks the URI's bytes, then the URI machine (its
@@ -2085,6 +2115,7 @@ int main(void) {
       cmocka_unit_test(test_validated_line_cache),
       cmocka_unit_test(test_param_tail_scan),
       cmocka_unit_test(test_call_id_scan),
+      cmocka_unit_test(test_cseq_scan),
       cmocka_unit_test(test_addr_uri_skip),
       cmocka_unit_test(test_addr_display_built),
       cmocka_unit_test(test_injection),
