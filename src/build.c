@@ -167,30 +167,12 @@ static _Thread_local valid_set valid_cache[VALID_SETS];
  * machine accepted: cached under this id, above every header id. */
 #define VALID_URI_ID 0xffffu
 
-/* The set of a line (NULL: not cached), hashed 8 bytes at a time: a
- * collision only costs a run of the grammar, the bytes are compared. */
+/* The set of a line (NULL: not cached): a collision only costs a run of
+ * the grammar, the bytes are compared. */
 static valid_set *valid_set_of(unsigned id, const char *s, size_t n) {
   if (n == 0 || n > VALID_MAX)
     return NULL;
-  const uint64_t k = 0x9e3779b97f4a7c15ull; /* 2^64 / golden ratio */
-  uint64_t h = ((uint64_t)id << 32 | n) * k, w;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    memcpy(&w, s + i, 8);
-    h = (h ^ w) * k;
-    h ^= h >> 32;
-  }
-  if (i < n) {
-    if (n >= 8) {
-      memcpy(&w, s + n - 8, 8); /* the last 8, overlapping: one load, no memcpy call */
-    } else {
-      w = 0;
-      for (size_t j = i; j < n; j++)
-        w = w << 8 | (unsigned char)s[j];
-    }
-    h = (h ^ w) * k;
-  }
-  return &valid_cache[(h >> 32) % VALID_SETS];
+  return &valid_cache[(sipkit__hash((uint64_t)id << 32 | n, s, n) >> 32) % VALID_SETS];
 }
 
 static int valid_holds(valid_set *v, unsigned id, const char *s, size_t n) {
