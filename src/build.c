@@ -167,30 +167,12 @@ static _Thread_local valid_set valid_cache[VALID_SETS];
  * machine accepted: cached under this id, above every header id. */
 #define VALID_URI_ID 0xffffu
 
-/* The set of a line (NULL: not cached), hashed 8 bytes at a time: a
- * collision only costs a run of the grammar, the bytes are compared. */
+/* The set of a line (NULL: not cached): a collision only costs a run of
+ * the grammar, the bytes are compared. */
 static valid_set *valid_set_of(unsigned id, const char *s, size_t n) {
   if (n == 0 || n > VALID_MAX)
     return NULL;
-  const uint64_t k = 0x9e3779b97f4a7c15ull; /* 2^64 / golden ratio */
-  uint64_t h = ((uint64_t)id << 32 | n) * k, w;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    memcpy(&w, s + i, 8);
-    h = (h ^ w) * k;
-    h ^= h >> 32;
-  }
-  if (i < n) {
-    if (n >= 8) {
-      memcpy(&w, s + n - 8, 8); /* the last 8, overlapping: one load, no memcpy call */
-    } else {
-      w = 0;
-      for (size_t j = i; j < n; j++)
-        w = w << 8 | (unsigned char)s[j];
-    }
-    h = (h ^ w) * k;
-  }
-  return &valid_cache[(h >> 32) % VALID_SETS];
+  return &valid_cache[(sipkit__hash((uint64_t)id << 32 | n, s, n) >> 32) % VALID_SETS];
 }
 
 static int valid_holds(valid_set *v, unsigned id, const char *s, size_t n) {
@@ -230,6 +212,18 @@ static int vm_line(struct sipkit__ctx *c, int id, const char *s, size_t n) {
  * grammar machine.  Returns where the tail of s[0..n) starts: the first ';'
  * of a run of ";token[=token]" that ends the line, or n when there is none
  * (or the line is of another header). */
+/* The start of the run of token chars that ends at s + i. */
+static size_t token_run_back(const char *s, size_t i) {
+  const unsigned char *u = (const unsigned char *)s;
+  /* four bytes a test: the runs here are tags and branches of 8 to 40 */
+  while (i >= 4 && (sipkit__cls[u[i - 1]] & sipkit__cls[u[i - 2]] & sipkit__cls[u[i - 3]] &
+                    sipkit__cls[u[i - 4]] & SIPKIT__C_TOKEN))
+    i -= 4;
+  while (i > 0 && is_token_char(u[i - 1]))
+    i--;
+  return i;
+}
+
 size_t sipkit__build_param_tail(int id, const char *s, size_t n) {
   if (id != SIPKIT_HDR_FROM && id != SIPKIT_HDR_TO && id != SIPKIT_HDR_VIA)
     return n;
@@ -237,14 +231,12 @@ size_t sipkit__build_param_tail(int id, const char *s, size_t n) {
   /* backwards over "name" or "name=value", one param at a time */
   while (i > 0) {
     size_t e = i;
-    while (i > 0 && is_token_char((unsigned char)s[i - 1]))
-      i--;
+    i = token_run_back(s, i);
     if (i == e)
       break;
     if (i > 0 && s[i - 1] == '=') {
       size_t e2 = --i;
-      while (i > 0 && is_token_char((unsigned char)s[i - 1]))
-        i--;
+      i = token_run_back(s, i);
       if (i == e2)
         break;
     }
@@ -269,58 +261,76 @@ int sipkit__build_call_id_ok(const char *s, size_t n) {
   return n && at != 0 && at + 1 != n;
 }
 
-/* 1 when the line s[0..n) of header id is known valid without running the
- * grammar machine over all of it: seen valid before, or valid by the scans
- * above. */
-static int known_valid(int id, const char *s, size_t n) {
-  if (id == SIPKIT_HDR_CALL_ID) {
-    if (n > sizeof "Call-ID: " - 1 && !memcmp(s, "Call-ID: ", sizeof "Call-ID: " - 1) &&
-        sipkit__build_call_id_ok(s + sizeof "Call-ID: " - 1, n - (sizeof "Call-ID: " - 1)))
-      return 1;
-  } else {
-    size_t k = sipkit__build_param_tail(id, s, n);
-    if (k < n) {
-      valid_set *v = valid_set_of((unsigned)id, s, k);
-      if (valid_holds(v, (unsigned)id, s, k))
-        return 1;
-      struct sipkit__ctx c = {0};
-      if (!vm_line(&c, id, s, k)) {
-        valid_remember(v, (unsigned)id, s, k);
-        return 1;
-      }
-    }
-  }
-  return valid_holds(valid_set_of((unsigned)id, s, n), (unsigned)id, s, n);
+/* "CSeq: " 1*DIGIT SP token, as the builder writes a CSeq line, is CSeq =
+ * 1*DIGIT LWS Method: Method is every token (extension-method is the
+ * tokens the other methods are not).  1: the line s[0..n) is of that
+ * form.  Its number, new in each request, would only churn the cache. */
+int sipkit__build_cseq_ok(const char *s, size_t n) {
+  static const char name[] = "CSeq: ";
+  size_t i = sizeof name - 1, digits;
+  if (n <= i || memcmp(s, name, i))
+    return 0;
+  for (digits = i; i < n && (unsigned)(s[i] - '0') < 10u; i++)
+    ;
+  if (i == digits || i + 1 >= n || s[i] != ' ')
+    return 0;
+  return is_token(s + i + 1, n - i - 1);
 }
 
 /* Check the line s[0..n) ("Name: value", no CRLF) against the rule of id;
  * its first clean bytes are known to hold no CR or LF.  Errors are
- * recorded at off + their offset in the line. */
+ * recorded at off + their offset in the line.  A line seen valid before,
+ * or valid by the scans above, needs no grammar machine; and no line-end
+ * search either: the cache only keeps lines that passed it, and the scans
+ * accept no CR or LF. */
 static int check_line(sipkit_builder *b, int id, const char *s, size_t n, size_t clean,
                       size_t off) {
   const char *rule = sipkit__hdr_info[id].rule;
+  size_t k = n; /* where a ;token[=token] tail starts */
+  valid_set *head = NULL;
+  if (id == SIPKIT_HDR_CALL_ID) {
+    if (n > sizeof "Call-ID: " - 1 && !memcmp(s, "Call-ID: ", sizeof "Call-ID: " - 1) &&
+        sipkit__build_call_id_ok(s + sizeof "Call-ID: " - 1, n - (sizeof "Call-ID: " - 1)))
+      return SIPKIT_EOK;
+  } else if (id == SIPKIT_HDR_CSEQ) {
+    if (sipkit__build_cseq_ok(s, n))
+      return SIPKIT_EOK;
+  } else {
+    k = sipkit__build_param_tail(id, s, n);
+    if (k < n) {
+      head = valid_set_of((unsigned)id, s, k);
+      if (valid_holds(head, (unsigned)id, s, k))
+        return SIPKIT_EOK;
+    }
+  }
+  valid_set *whole = valid_set_of((unsigned)id, s, n);
+  if (valid_holds(whole, (unsigned)id, s, n))
+    return SIPKIT_EOK;
   size_t bad = clean + find_crlf(s + clean, n - clean);
   if (bad < n) /* the grammar allows folds; a builder never writes one */
     return fail(b, SIPKIT_EINVALID_VALUE, off + bad, rule);
-  if (!known_valid(id, s, n)) {
-    struct sipkit__ctx c = {0};
-    if (vm_line(&c, id, s, n))
-      return fail(b, SIPKIT_EINVALID_VALUE, off + c.err_off,
-                  c.err_rule && *c.err_rule ? c.err_rule : rule);
-    valid_remember(valid_set_of((unsigned)id, s, n), (unsigned)id, s, n);
+  struct sipkit__ctx c = {0};
+  if (k < n && !vm_line(&c, id, s, k)) {
+    valid_remember(head, (unsigned)id, s, k);
+    return SIPKIT_EOK;
   }
+  c = (struct sipkit__ctx){0};
+  if (vm_line(&c, id, s, n))
+    return fail(b, SIPKIT_EINVALID_VALUE, off + c.err_off,
+                c.err_rule && *c.err_rule ? c.err_rule : rule);
+  valid_remember(whole, (unsigned)id, s, n);
   return SIPKIT_EOK;
 }
 
-/* Validate the header line l ("Name: value", no CRLF) against the rule of
- * id and append it with its CRLF (written after l->n).  Its first clean
- * bytes are known to hold no CR or LF. */
-static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
+/* Append the header line l ("Name: value", no CRLF) with its CRLF
+ * (written after l->n); valid: known to match the rule of id, else it is
+ * checked first.  Its first clean bytes are known to hold no CR or LF. */
+static int commit_line(sipkit_builder *b, int id, line *l, size_t clean, int valid) {
   if (hard_error(b)) /* sticky: every line goes through here */
     return b->code;
   if (l->over)
     return fail(b, SIPKIT_ELINE_TOO_LONG, sizeof l->s, sipkit__hdr_info[id].rule);
-  if (check_line(b, id, l->s, l->n, clean, 0))
+  if (!valid && check_line(b, id, l->s, l->n, clean, 0))
     return b->code;
   if (l->n + 2 <= sizeof l->s) { /* one copy: the CRLF joins the line */
     memcpy(l->s + l->n, "\r\n", 2);
@@ -330,6 +340,10 @@ static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
     out(b, "\r\n", 2);
   }
   return b->code;
+}
+
+static int commit_from(sipkit_builder *b, int id, line *l, size_t clean) {
+  return commit_line(b, id, l, clean, 0);
 }
 
 static int commit(sipkit_builder *b, int id, line *l) { return commit_from(b, id, l, 0); }
@@ -360,6 +374,9 @@ static const unsigned char uri_stop[256] = {
  * (for the error offset).  Returns 0 or the code recorded. */
 static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
                      const char *rule, int request_uri) {
+  valid_set *v = valid_set_of(VALID_URI_ID, uri, n);
+  if (valid_holds(v, VALID_URI_ID, uri, n))
+    return SIPKIT_EOK; /* the same bytes passed below, without headers */
   size_t i = 0;
   while (i < n && !uri_stop[(unsigned char)uri[i]])
     i++;
@@ -367,9 +384,6 @@ static int check_uri(sipkit_builder *b, const char *uri, size_t n, size_t off,
     size_t bad = find_ctl(uri, n); /* a CR, LF or NUL is named before any other byte */
     return fail(b, SIPKIT_EINVALID_VALUE, off + (bad < n ? bad : i), rule);
   }
-  valid_set *v = valid_set_of(VALID_URI_ID, uri, n);
-  if (valid_holds(v, VALID_URI_ID, uri, n))
-    return SIPKIT_EOK; /* the same bytes passed below, without headers */
   struct sipkit__ctx c = {0};
   sipkit_uri u;
   c.base = (sipkit__ptr)uri;
@@ -514,6 +528,34 @@ int sipkit_builder_header_raw(sipkit_builder *b, const char *name,
   return commit(b, id, &l);
 }
 
+/* 1 when the line sipkit_builder_addr writes is valid by construction,
+ * its URI having passed check_uri: "Name: " [DQUOTE display DQUOTE SP]
+ * "<" addr-spec ">" params is a name-addr, the whole value of a Contact,
+ * Route or Record-Route line and the start of a From or To line.  An
+ * ASCII display-name is quoted-string: each byte is qdtext or written as
+ * a quoted-pair (the display loop); UTF8-NONASCII is left to the grammar.
+ * From and To end in *( SEMI generic-param ) (sipkit__build_param_tail),
+ * so params of ";token[=token]" only keep them valid. */
+static int addr_line_valid(int id, const char *display, size_t display_len, const char *params,
+                           size_t params_len) {
+  switch (id) {
+  case SIPKIT_HDR_FROM: case SIPKIT_HDR_TO:
+    if (params_len && sipkit__build_param_tail(id, params, params_len) != 0)
+      return 0;
+    break;
+  case SIPKIT_HDR_CONTACT: case SIPKIT_HDR_ROUTE: case SIPKIT_HDR_RECORD_ROUTE:
+    if (params_len)
+      return 0;
+    break;
+  default:
+    return 0;
+  }
+  for (size_t i = 0; i < display_len; i++)
+    if ((unsigned char)display[i] >= 0x80)
+      return 0;
+  return 1;
+}
+
 int sipkit_builder_addr(sipkit_builder *b, int id, const char *display,
                         size_t display_len, const char *uri, size_t uri_len,
                         const char *params, size_t params_len) {
@@ -552,7 +594,7 @@ int sipkit_builder_addr(sipkit_builder *b, int id, const char *display,
                   sipkit__hdr_info[id].rule);
     put(&l, params, params_len);
   }
-  return commit(b, id, &l);
+  return commit_line(b, id, &l, 0, addr_line_valid(id, display, display_len, params, params_len));
 }
 
 int sipkit_builder_finish(sipkit_builder *b, const char *body, size_t body_len,
@@ -769,15 +811,24 @@ static int random_bytes(unsigned char *r, size_t nbytes) {
   return rc;
 }
 
+/* The two hex digits of every byte: one load and one store a byte. */
+#define HEX2(b) "0123456789abcdef"[(b) >> 4], "0123456789abcdef"[(b) & 15]
+#define HEX2_16(b) HEX2(b), HEX2(b + 1), HEX2(b + 2), HEX2(b + 3), HEX2(b + 4), HEX2(b + 5), \
+                   HEX2(b + 6), HEX2(b + 7), HEX2(b + 8), HEX2(b + 9), HEX2(b + 10),      \
+                   HEX2(b + 11), HEX2(b + 12), HEX2(b + 13), HEX2(b + 14), HEX2(b + 15)
+static const char hex_pairs[512] = {
+    HEX2_16(0x00), HEX2_16(0x10), HEX2_16(0x20), HEX2_16(0x30), HEX2_16(0x40), HEX2_16(0x50),
+    HEX2_16(0x60), HEX2_16(0x70), HEX2_16(0x80), HEX2_16(0x90), HEX2_16(0xa0), HEX2_16(0xb0),
+    HEX2_16(0xc0), HEX2_16(0xd0), HEX2_16(0xe0), HEX2_16(0xf0)};
+#undef HEX2_16
+#undef HEX2
+
 static int random_hex(char *out, size_t nbytes) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char r[16];
   if (random_bytes(r, nbytes) < 0)
     return -1;
-  for (size_t i = 0; i < nbytes; i++) {
-    out[2 * i] = hex[r[i] >> 4];
-    out[2 * i + 1] = hex[r[i] & 15];
-  }
+  for (size_t i = 0; i < nbytes; i++)
+    memcpy(out + 2 * i, hex_pairs + 2 * r[i], 2);
   out[2 * nbytes] = '\0';
   return (int)(2 * nbytes);
 }

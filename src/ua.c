@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "internal.h"
 #include "rt_internal.h"
 #include "strcat.h"
 
@@ -78,15 +79,13 @@ static char *xstrdup(const char *s) {
   return p;
 }
 
-static uint32_t fnv(const char *p, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (uint8_t)p[i]) * 16777619u;
-  return h;
+static uint32_t key_hash(const char *p, size_t n) {
+  return (uint32_t)(sipkit__hash(n, p, n) >> 32);
 }
 
 static unsigned key_bucket(const sipkit_txn_key *k) {
-  return (k->rfc3261 ? fnv(k->branch, k->branch_len) : fnv(k->call_id, k->call_id_len)) %
+  return (k->rfc3261 ? key_hash(k->branch, k->branch_len)
+                     : key_hash(k->call_id, k->call_id_len)) %
          SIPKIT__TXN_BUCKETS;
 }
 
@@ -100,15 +99,15 @@ static int key_branch_is(const sipkit__txn *x, const char *b, size_t len) {
 static unsigned txn_bucket(const sipkit__txn *x) {
   const uint16_t *n = x->key.len;
   if (x->key.rfc3261)
-    return fnv(x->kb + n[0], n[1]) % SIPKIT__TXN_BUCKETS;
+    return key_hash(x->kb + n[0], n[1]) % SIPKIT__TXN_BUCKETS;
   size_t off = 0;
   for (int i = 0; i < 8; i++)
     off += n[i];
-  return fnv(x->kb + off, n[8]) % SIPKIT__TXN_BUCKETS;
+  return key_hash(x->kb + off, n[8]) % SIPKIT__TXN_BUCKETS;
 }
 
 static unsigned dlg_bucket(const char *call_id, size_t len) {
-  return fnv(call_id, len) % SIPKIT__DLG_BUCKETS;
+  return key_hash(call_id, len) % SIPKIT__DLG_BUCKETS;
 }
 
 static uint32_t span_uint(const char *buf, sipkit_span s, const char **rest) {
@@ -559,7 +558,7 @@ void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const cha
   size_t ml = 0;
   while (ml < end && p[ml] != ' ')
     ml++;
-  unsigned bucket = fnv(b, bl) % SIPKIT__TXN_BUCKETS;
+  unsigned bucket = key_hash(b, bl) % SIPKIT__TXN_BUCKETS;
   for (sipkit__txn *x = ua->ctab[bucket]; x; x = x->hnext) {
     /* Accepted sends nothing (RFC 6026 figure 5 has no transport error there) */
     if (x->closing || !x->live || !key_branch_is(x, b, bl) || x->key.len[0] != ml ||
@@ -617,7 +616,7 @@ static sipkit__txn *find_client_txn(sipkit_ua *ua, const sipkit_msg *m, const ch
   sipkit_txn_key k;
   if (!m->via || !m->via->branch.len || sipkit_txn_key_make(&k, m, buf) != SIPKIT_EOK)
     return NULL;
-  unsigned b = fnv(k.branch, k.branch_len) % SIPKIT__TXN_BUCKETS;
+  unsigned b = key_hash(k.branch, k.branch_len) % SIPKIT__TXN_BUCKETS;
   for (sipkit__txn *y = ua->ctab[b]; y; y = y->hnext) {
     if (!key_branch_is(y, k.branch, k.branch_len))
       continue;

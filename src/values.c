@@ -164,9 +164,44 @@ int sipkit__uri_loose(const sipkit_uri *u, const char *base) {
   return 0;
 }
 
+/* URIs up to this long are copied for sipkit__fast_uri (a UA's own and
+ * its peers' URIs are tens of bytes). */
+#define URI_COPY_MAX 255u
+
+/* sipkit__fast_uri reads the byte after the URI, which buf need not hold:
+ * it reads a copy ending in a NUL, a byte of no URI class, and what it
+ * takes it records as the machine would, here moved to buf's offsets (a
+ * span {0, 0} is an absent part; a present one never starts at the
+ * copy's offset 0 but "all").  Whatever it does not take, or takes as an
+ * error, the machine reads in buf itself, for its verdict and offsets. */
+static int fast_uri_copy(sipkit_uri *uri, const char *buf, sipkit_span span) {
+  char tmp[URI_COPY_MAX + 1];
+  struct sipkit__ctx c = {0};
+  if (!span.len || span.len > URI_COPY_MAX)
+    return 0;
+  memcpy(tmp, buf + span.off, span.len);
+  tmp[span.len] = '\0';
+  c.base = (sipkit__ptr)tmp;
+  c.end = c.base + span.len + 1;
+  if (!sipkit__fast_uri(&c, uri, c.base, c.base + span.len) || c.code != SIPKIT_EOK)
+    return 0;
+  sipkit_span *const parts[] = {&uri->all,       &uri->user,       &uri->password,
+                                &uri->host,      &uri->params,     &uri->headers,
+                                &uri->transport, &uri->user_param, &uri->method,
+                                &uri->maddr,     &uri->ttl};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    if (parts[i]->off || parts[i]->len)
+      parts[i]->off += span.off;
+  return 1;
+}
+
 int sipkit_uri_parse(sipkit_uri *uri, const char *buf, sipkit_span span,
                      sipkit_error *err) {
   struct sipkit__ctx c = {0};
+  if (fast_uri_copy(uri, buf, span)) {
+    sipkit__report(&c, err);
+    return SIPKIT_EOK;
+  }
   c.base = (sipkit__ptr)buf;
   c.end = c.base + span.off + span.len;
   sipkit__ptr a = c.base + span.off;

@@ -334,7 +334,8 @@ static void test_recheck_changed_line(void **state) {
 /* line = "Name: " value for the canonical name of id */
 static size_t make_line(char *line, size_t cap, int id, const char *v, size_t vn) {
   static const char *const names[] = {[SIPKIT_HDR_FROM] = "From", [SIPKIT_HDR_TO] = "To",
-                                      [SIPKIT_HDR_VIA] = "Via", [SIPKIT_HDR_CALL_ID] = "Call-ID"};
+                                      [SIPKIT_HDR_VIA] = "Via", [SIPKIT_HDR_CALL_ID] = "Call-ID",
+                                      [SIPKIT_HDR_CSEQ] = "CSeq"};
   size_t k = (size_t)snprintf(line, cap, "%s: ", names[id]);
   assert_true(k + vn <= cap);
   memcpy(line + k, v, vn);
@@ -492,6 +493,35 @@ static void test_call_id_scan(void **state) {
   }
 }
 
+/* The CSeq scan accepts only what the machine accepts, every byte in
+ * every place, and it takes the CSeq lines UAs write. */
+static void test_cseq_scan(void **state) {
+  (void)state;
+  char v[8], line[64];
+  for (int ch = 0; ch < 256; ch++)
+    for (int at = 0; at < 5; at++) {
+      memcpy(v, "12 BYE", 6);
+      v[at < 2 ? at : at + 1] = (char)ch;
+      size_t n = make_line(line, sizeof line, SIPKIT_HDR_CSEQ, v, 6);
+      if (sipkit__build_cseq_ok(line, n))
+        assert_int_equal(vm_refuses(SIPKIT_HDR_CSEQ, line, n, NULL), 0);
+      if (ch != '\r' && ch != '\n')
+        expect_as_machine(SIPKIT_HDR_CSEQ, v, 6);
+    }
+  static const char *const ok[] = {"CSeq: 1 INVITE", "CSeq: 2147483647 ACK", "CSeq: 7 invite",
+                                   "CSeq: 01 X-Y.z!"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    assert_int_equal(sipkit__build_cseq_ok(ok[i], strlen(ok[i])), 1);
+  static const char *const no[] = {"", "1", "1 ", " 1 BYE", "1  BYE", "1 BYE ", "BYE", "1\tBYE",
+                                   "1 B(E", "a BYE"};
+  for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+    size_t n = make_line(line, sizeof line, SIPKIT_HDR_CSEQ, no[i], strlen(no[i]));
+    assert_int_equal(sipkit__build_cseq_ok(line, n), 0);
+    expect_as_machine(SIPKIT_HDR_CSEQ, no[i], strlen(no[i]));
+  }
+  assert_int_equal(sipkit__build_cseq_ok(S("Cseq: 1 BYE")), 0);
+}
+
 /* sipkit_builder_addr checks the URI's bytes, then the URI machine (its
  * verdicts cached), then the line (cached, or a scan for the tail): the
  * same code at the same offset as running both machines every time, for
@@ -569,6 +599,36 @@ static void test_addr_uri_skip(void **state) {
           else
             assert_memory_equal(buf + b.len - n - 2, line, n);
         }
+}
+
+/* A line sipkit_builder_addr takes as valid by construction (an ASCII
+ * display-name written as a quoted-string, a URI the URI machine accepts,
+ * a ";token[=token]" tail) is one the line's grammar accepts, and the
+ * lines it does not take so still get the grammar's verdict. */
+static void test_addr_display_built(void **state) {
+  (void)state;
+  static const int ids[] = {SIPKIT_HDR_FROM, SIPKIT_HDR_TO, SIPKIT_HDR_CONTACT, SIPKIT_HDR_ROUTE,
+                            SIPKIT_HDR_RECORD_ROUTE, SIPKIT_HDR_SUBJECT};
+  static const char *const displays[] = {NULL, "", "Alice", "A \"B\" \\ C", "tab\there", "\x7f~!#$%",
+                                         "caf\xc3\xa9", "bad\xc3", "\x01\x1f"};
+  static const char *const params[] = {NULL, ";tag=1", ";tag=a;x", ";lr", ";x=\"q\"", ";=", "x"};
+  char buf[1024];
+  for (size_t h = 0; h < sizeof ids / sizeof *ids; h++)
+    for (size_t d = 0; d < sizeof displays / sizeof *displays; d++)
+      for (size_t pi = 0; pi < sizeof params / sizeof *params; pi++) {
+        const char *disp = displays[d], *par = params[pi];
+        sipkit_builder b;
+        start(&b, buf, sizeof buf);
+        size_t before = b.len;
+        int rc = sipkit_builder_addr(&b, ids[h], disp, disp ? strlen(disp) : 0, S("sip:a@b.com"),
+                                     par, par ? strlen(par) : 0);
+        if (rc == SIPKIT_EOK) {
+          assert_false(vm_refuses(ids[h], buf + before, b.len - before - 2, NULL));
+        } else {
+          assert_int_equal(rc, SIPKIT_EINVALID_VALUE);
+          assert_int_equal(b.len, before);
+        }
+      }
 }
 
 static void test_injection(void **state) {
@@ -2055,7 +2115,9 @@ int main(void) {
       cmocka_unit_test(test_validated_line_cache),
       cmocka_unit_test(test_param_tail_scan),
       cmocka_unit_test(test_call_id_scan),
+      cmocka_unit_test(test_cseq_scan),
       cmocka_unit_test(test_addr_uri_skip),
+      cmocka_unit_test(test_addr_display_built),
       cmocka_unit_test(test_injection),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_generators),
