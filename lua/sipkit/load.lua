@@ -24,7 +24,8 @@
 --
 -- Calls start at the configured rate, paced from the loop clock: call k
 -- is due at (k - 1) / rate seconds after the start (piecewise when the
--- rate increases), so waking late never shifts later calls.  Workers
+-- rate increases), so waking late never shifts later calls; a pacer that
+-- fell behind catches up at twice the rate at most (see pace).  Workers
 -- (cmd_load.c forks them) run the same loop on a share of rate and calls
 -- and send one snapshot line per interval and a final line on a pipe; the
 -- parent process runs the `aggregate` mode below and prints the sums.
@@ -315,7 +316,14 @@ local function run_load(o, sargs, emit)
   local paced = sipkit.mailbox()
   local now_s, call_after = sipkit.now, sipkit._call_after
   local max_calls, concurrency = o.calls, o.concurrency
+  -- Calls a pass may start.  A loop turn that ran late finds many calls
+  -- overdue; starting them all in one pass sends a burst of INVITEs while
+  -- the responses to earlier calls wait unread, and their retransmission
+  -- timers fire: under load the client melts down instead of falling
+  -- behind.  Capped, a late pacer catches up at twice the rate, a pass
+  -- per millisecond, and the loop reads between passes.
   function pace()
+    local quota = math.max(4, math.ceil(rate * 0.002))
     while true do
       local now = now_s()
       if (max_calls and started >= max_calls) or (stop_at and now >= stop_at) then
@@ -334,6 +342,11 @@ local function run_load(o, sargs, emit)
       -- which would fire again at once at the same loop time, forever.
       local due = seg_t + (started - seg_n) / rate
       if due <= now + 1e-6 then
+        if quota == 0 then
+          call_after(0.001, pace)
+          return
+        end
+        quota = quota - 1
         started = started + 1
         active = active + 1
         spawn_call(run_flow, started)
