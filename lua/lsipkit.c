@@ -2309,6 +2309,13 @@ static int l_park(lua_State *L) {
   return 0;
 }
 
+/* core.can_park(co) -> whether the running coroutine is co and may
+ * yield: the two checks of every wait in one call */
+static int l_can_park(lua_State *L) {
+  lua_pushboolean(L, lua_tothread(L, 1) == L && lua_isyieldable(L));
+  return 1;
+}
+
 /* rt:stats() -> table of sipkit_rt_get_stats counters (sipkit.stats()) */
 static int rt_stats(lua_State *L) {
   sipkit_rt_stats st;
@@ -3124,6 +3131,8 @@ static void sipkit_lua_open_rt(lua_State *L) {
   lua_setfield(L, -2, "clock");
   lua_pushcfunction(L, l_park);
   lua_setfield(L, -2, "park");
+  lua_pushcfunction(L, l_can_park);
+  lua_setfield(L, -2, "can_park");
 #ifdef SIPKIT_LUA_UA
   open_ua(L);
 #endif

@@ -34,7 +34,7 @@ local pack, unpack = table.pack, table.unpack
 -- globals the hot paths call, as upvalues (a global is a look-up in _ENV)
 local setmetatable, type, select, error = setmetatable, type, select, error
 local ceil, max = math.ceil, math.max
-local co_create, co_resume, co_isyieldable = coroutine.create, coroutine.resume, coroutine.isyieldable
+local co_create, co_resume = coroutine.create, coroutine.resume
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 local co_yield = coroutine.yield
 
@@ -180,15 +180,14 @@ end
 
 -- Checked by every wait before it suspends (or arms anything): a park
 -- that raised and was caught would leave `parked` set for a later yield.
+local can_park = core.can_park
 local function this_task(fname)
   local t = current
+  if t and can_park(t.co) then return t end
   if not t or co_running() ~= t.co then
     error(fname .. " must be called from a sipkit task (inside sipkit.run or sipkit.spawn)", 3)
   end
-  if not co_isyieldable() then
-    error(fname .. " cannot wait here: the task runs inside a C call (a metamethod or callback called from C)", 3)
-  end
-  return t
+  error(fname .. " cannot wait here: the task runs inside a C call (a metamethod or callback called from C)", 3)
 end
 
 local function unblocked(tm, disarm, ...)
