@@ -157,6 +157,15 @@ typedef struct sipkit__txn {
 #define SIPKIT__TXN_BUCKETS 4096u
 #define SIPKIT__DLG_BUCKETS 1024u
 
+/* The destination of a URI whose host is an IP address (ua.c's
+ * ua_uri_dest). */
+#define SIPKIT__DEST_MEMO_URI 96u
+typedef struct sipkit__dest_memo {
+  uint16_t len; /* 0: empty */
+  char uri[SIPKIT__DEST_MEMO_URI];
+  struct sockaddr_storage ss;
+} sipkit__dest_memo;
+
 struct sipkit_ua {
   sipkit_rt *rt;
   uv_udp_t udp;
@@ -181,6 +190,8 @@ struct sipkit_ua {
   sipkit__link srvs;
   sipkit__link delayed;        /* datagrams held back by injected delay */
   int proxy;                   /* sipkit_ua_config.proxy */
+  sipkit__dest_memo dest_memo[2]; /* the last two URIs of ua_uri_dest */
+  unsigned dest_next;          /* the memo the next one replaces */
 };
 
 struct sipkit_req {

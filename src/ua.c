@@ -184,8 +184,11 @@ static void via_rport(const sipkit_ua *ua, char *out, size_t cap) {
   sipkit__str_mem(&o, ";rport", 6);
 }
 
-/* The URI inside "<...>" of a Route value, or the whole value. */
-static int uri_host_port(const char *uri, size_t len, struct sockaddr_storage *ss) {
+/* The destination of a URI: the one inside "<...>" of a Route value, or
+ * the whole value.  literal: set to 1 when the address is the URI's IP
+ * address, with no name resolved. */
+static int uri_host_port_of(const char *uri, size_t len, struct sockaddr_storage *ss,
+                            int *literal) {
   const char *lt = memchr(uri, '<', len);
   if (lt) {
     const char *gt = memchr(lt, '>', len - (size_t)(lt - uri));
@@ -200,6 +203,7 @@ static int uri_host_port(const char *uri, size_t len, struct sockaddr_storage *s
     return SIPKIT_EARGUMENT;
   char hp[300];
   const sipkit_span h = u.maddr.len ? u.maddr : u.host;
+  *literal = !u.maddr.len && (u.host_type == SIPKIT_HOST_IPV4 || u.host_type == SIPKIT_HOST_IPV6);
   if (h.len > 256)
     return SIPKIT_EARGUMENT;
   int port = u.has_port ? (int)u.port : 5060;
@@ -216,7 +220,32 @@ static int uri_host_port(const char *uri, size_t len, struct sockaddr_storage *s
 }
 
 int sipkit__uri_host_port(const char *uri, size_t len, struct sockaddr_storage *ss) {
-  return uri_host_port(uri, len, ss);
+  int literal;
+  return uri_host_port_of(uri, len, ss, &literal);
+}
+
+/* uri_host_port_of, the answers for IP addresses remembered: a UA sends most
+ * requests to a few URIs (its peer's Contact, a proxy), and parsing one
+ * and its address cost about 1.4k instructions a request.  A host name
+ * is resolved every time: its address may change. */
+static int ua_uri_dest(sipkit_ua *ua, const char *uri, size_t len, struct sockaddr_storage *ss) {
+  for (unsigned i = 0; i < 2; i++) {
+    const sipkit__dest_memo *m = &ua->dest_memo[i];
+    if (len && m->len == len && !memcmp(m->uri, uri, len)) {
+      memcpy(ss, &m->ss, sizeof *ss);
+      return SIPKIT_EOK;
+    }
+  }
+  int literal = 0;
+  int rc = uri_host_port_of(uri, len, ss, &literal);
+  if (rc == SIPKIT_EOK && literal && len && len <= SIPKIT__DEST_MEMO_URI) {
+    sipkit__dest_memo *m = &ua->dest_memo[ua->dest_next];
+    ua->dest_next ^= 1;
+    m->len = (uint16_t)len;
+    memcpy(m->uri, uri, len);
+    memcpy(&m->ss, ss, sizeof *ss);
+  }
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -320,8 +349,8 @@ static int dlg_next_hop(const sipkit_dlg *g, struct sockaddr_storage *ss) {
   size_t n;
   const char *r = sipkit_dialog_route(&g->d, 0, &n);
   if (r)
-    return uri_host_port(r, n, ss);
-  return uri_host_port(g->d.remote_target, g->d.remote_target_len, ss);
+    return ua_uri_dest(g->ua, r, n, ss);
+  return ua_uri_dest(g->ua, g->d.remote_target, g->d.remote_target_len, ss);
 }
 
 /* ------------------------------------------------------------------ */
@@ -754,7 +783,7 @@ int sipkit_ua_request(sipkit_ua *ua, const sipkit_req_opts *o, sipkit_response_f
     return SIPKIT_ELIMIT;
   struct sockaddr_storage dest;
   int rc = o->dest ? sipkit__addr_parse(o->dest, 5060, &dest)
-                   : uri_host_port(o->uri, strlen(o->uri), &dest);
+                   : ua_uri_dest(ua, o->uri, strlen(o->uri), &dest);
   if (rc != SIPKIT_EOK)
     return rc;
   int method = sipkit_method_lookup(o->method, strlen(o->method));
