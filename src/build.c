@@ -1,9 +1,11 @@
 /* build.c - the message builder (sipkit_build.h): every line is composed
- * in a scratch line, run through the grammar machine of its rule, and only
- * then appended to the output, so a refused value never reaches the
- * output; the finished message is parsed back as the last check (framing,
- * limits, numbers, mandatory headers; the lines' values again only when
- * the caller wants the parse). */
+ * in a scratch line, checked against the grammar of its rule (the
+ * machine, or a line the machine accepted before, or a form valid by
+ * construction from checked parts) and only then appended to the output,
+ * so a refused value never reaches the output; the finished message is
+ * parsed back as the last check (framing, limits, numbers, mandatory
+ * headers; the lines' values again only when the caller wants the
+ * parse). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
