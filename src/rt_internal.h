@@ -176,6 +176,8 @@ struct sipkit_ua {
   struct sockaddr_storage local;
   char addr[72];               /* "127.0.0.1:5080" */
   char host[64];               /* sent-by host for Via and Contact ("[::1]" for v6) */
+  char sent_by[96];            /* "SIP/2.0/UDP host:port" of our Via */
+  size_t sent_by_len;
   int port;
   char *user, *domain, *display, *password, *allow, *supported, *accept;
   char *rbuf;                  /* rt_udp.c's receive block (its poll handle, recvmmsg slots) */

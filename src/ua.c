@@ -171,10 +171,7 @@ static int contact_uri(const sipkit_ua *ua, char *out, size_t cap) {
 
 /* "SIP/2.0/UDP host:port" of our Via into o. */
 static void via_sent_by(const sipkit_ua *ua, sipkit__str_out *o) {
-  sipkit__str_mem(o, "SIP/2.0/UDP ", 12);
-  sipkit__str_cat(o, ua->host);
-  sipkit__str_mem(o, ":", 1);
-  sipkit__str_uint(o, (unsigned long)ua->port);
+  sipkit__str_mem(o, ua->sent_by, ua->sent_by_len);
 }
 
 /* "SIP/2.0/UDP host:port;rport": our Via for the core to add a branch to. */
@@ -1880,6 +1877,12 @@ int sipkit_ua_open(sipkit_rt *rt, const sipkit_ua_config *cfg, const sipkit_ua_h
              cfg->domain ? cfg->domain : (v6 ? "[::1]" : "127.0.0.1"));
   else
     snprintf(ua->host, sizeof ua->host, v6 ? "[%s]" : "%s", ip);
+  sipkit__str_out sb = sipkit__str_start(ua->sent_by, sizeof ua->sent_by);
+  sipkit__str_mem(&sb, "SIP/2.0/UDP ", 12);
+  sipkit__str_cat(&sb, ua->host);
+  sipkit__str_mem(&sb, ":", 1);
+  sipkit__str_uint(&sb, (unsigned long)ua->port);
+  ua->sent_by_len = sb.len;
   ua->user = xstrdup(cfg->user ? cfg->user : "sipkit");
   ua->domain = xstrdup(cfg->domain ? cfg->domain : ua->host);
   ua->display = xstrdup(cfg->display);

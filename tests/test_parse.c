@@ -605,6 +605,33 @@ static int uri(const char *s, sipkit_uri *u) {
   return sipkit_uri_parse(u, B, all, &E);
 }
 
+/* sipkit_uri_parse records what the message parser records for the same
+ * URI as a Request-URI (which may have no headers), at the same offsets,
+ * whether its fast path (on a copy of the URI) or the machine takes it. */
+static void test_uri_parse_as_request_uri(void **state) {
+  (void)state;
+  static const char *const uris[] = {
+      "sip:alice@atlanta.com", "sip:bob@127.0.0.1:5060;transport=udp;lr",
+      "sips:a@b.c:5061;maddr=1.2.3.4", "sip:127.0.0.1", "sip:a@b;user=phone;x=y", "sip:a%41@b",
+      "sip:a@[::1]:5060", "tel:+1-555;x=y", "sip:a:pw@b", "sip:a@b:99999",
+      "sip:a@b;method=INVITE;ttl=9"};
+  char msg[512];
+  for (size_t i = 0; i < sizeof uris / sizeof *uris; i++) {
+    int n = snprintf(msg, sizeof msg, "INVITE %s SIP/2.0\r\nContent-Length: 0\r\n\r\n", uris[i]);
+    assert_true(n > 0 && (size_t)n < sizeof msg);
+    sipkit_header hdrs[8];
+    sipkit_msg m;
+    sipkit_msg_init(&m, hdrs, 8);
+    int want = sipkit_parse(&m, msg, (size_t)n, SIPKIT_PARSE_NO_CHECKS, NULL);
+    sipkit_uri u;
+    sipkit_span all = {7, (uint32_t)strlen(uris[i])};
+    int got = sipkit_uri_parse(&u, msg, all, NULL);
+    assert_int_equal(got == SIPKIT_EOK, want == SIPKIT_EOK);
+    if (got == SIPKIT_EOK)
+      assert_memory_equal(&u, &m.ruri, sizeof u);
+  }
+}
+
 static void test_uri_sip_full(void **state) {
   (void)state;
   sipkit_uri u;
@@ -1171,6 +1198,7 @@ int main(void) {
       cmocka_unit_test(test_content_type),
       cmocka_unit_test(test_contact),
       cmocka_unit_test(test_route_record_route),
+      cmocka_unit_test(test_uri_parse_as_request_uri),
       cmocka_unit_test(test_uri_sip_full),
       cmocka_unit_test(test_uri_hosts),
       cmocka_unit_test(test_uri_user_forms),
