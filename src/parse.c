@@ -611,6 +611,10 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
       /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
       for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
         sipkit_span u = e->u.addr.uri.all;
+        /* the machine marks STAR at a leading "*" that may yet prove a
+         * display-name ("* <sip:...>"): an element in brackets is no star */
+        if (e->u.addr.angle)
+          e->u.addr.star = 0;
         if (!e->u.addr.star &&
             sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
           c->err_rule = "addr-spec";

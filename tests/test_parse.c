@@ -567,6 +567,16 @@ static void test_contact(void **state) {
   assert_int_equal(M.contact->star, 1);
   assert_int_equal(M.expires, 0);
 
+  /* a leading "*" that turns out a display-name is no star, and the URI
+   * in the brackets is checked (fuzz_parse found "*<si@...>" accepted) */
+  assert_ok(parse(REQ_WITH("Contact: * <sip:joe@example.org>\r\n")));
+  assert_int_equal(M.contact->star, 0);
+  assert_span(M.contact->display, "*");
+  assert_span(M.contact->uri.all, "sip:joe@example.org");
+  assert_code(parse(REQ_WITH("Contact: *<si@example.org>\r\n")), SIPKIT_EURI);
+  assert_int_equal(E.offset, strlen(INV VIA) + sizeof "Contact: *<si" - 1);
+  assert_string_equal(E.rule, "addr-spec");
+
   assert_code(parse(REQ_WITH("Contact: \"Joe\" <sip:joe@example.org>;;;;\r\n")),
               SIPKIT_EHEADER_VALUE);
 }
