@@ -93,8 +93,11 @@ load dur 0 "$E/uac.lua" --rate 10 --duration 0.5 --buffer 1M -- "sip:bob@$UAS"
 has dur "calls failed: 0"
 
 # a pacer that fell behind starts the overdue calls a few per pass (at
-# 1,000/s: 4), not all at once: call 1 holds the loop for 60 ms, so 59
-# calls are overdue when it returns; the calls of one pass see one loop time
+# 1,000/s: 4), not all at once: call 1 holds the loop for 60 ms, so 39
+# calls are overdue when it returns.  A flow reads the loop time when its
+# task first runs: one loop turn may run two passes (libuv runs due
+# timers before and after its poll), so up to 8 calls share a loop time,
+# where the uncapped pacer started all 39 at one.
 cat > "$T/burst.lua" <<'LUA'
 local sipkit = require "sipkit"
 local per_ms = {}
@@ -114,7 +117,8 @@ return {
 LUA
 load burst 0 burst.lua --rate 1000 --calls 40
 has burst "calls succeeded: 40"
-has burst "most calls started at one loop time: 4"
+check "burst: 4 to 8 calls started at one loop time" \
+  awk '/^most calls started at one loop time: / { n = $NF } END { exit !(n >= 4 && n <= 8) }' "$T/burst"
 
 # usage
 load help 0 --help
