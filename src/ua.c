@@ -83,10 +83,8 @@ static uint32_t key_hash(const char *p, size_t n) {
   return (uint32_t)(sipkit__hash(n, p, n) >> 32);
 }
 
-static unsigned key_bucket(const sipkit_txn_key *k) {
-  return (k->rfc3261 ? key_hash(k->branch, k->branch_len)
-                     : key_hash(k->call_id, k->call_id_len)) %
-         SIPKIT__TXN_BUCKETS;
+static uint32_t key_hash_of(const sipkit_txn_key *k) {
+  return k->rfc3261 ? key_hash(k->branch, k->branch_len) : key_hash(k->call_id, k->call_id_len);
 }
 
 /* x's packed key (sipkit_txn_pkey): the branch is its second string,
@@ -95,15 +93,37 @@ static int key_branch_is(const sipkit__txn *x, const char *b, size_t len) {
   return x->key.len[1] == len && !memcmp(x->kb + x->key.len[0], b, len);
 }
 
-/* key_bucket of x's key */
-static unsigned txn_bucket(const sipkit__txn *x) {
+/* key_hash_of x's key */
+static uint32_t txn_hash(const sipkit__txn *x) {
   const uint16_t *n = x->key.len;
   if (x->key.rfc3261)
-    return key_hash(x->kb + n[0], n[1]) % SIPKIT__TXN_BUCKETS;
+    return key_hash(x->kb + n[0], n[1]);
   size_t off = 0;
   for (int i = 0; i < 8; i++)
     off += n[i];
-  return key_hash(x->kb + off, n[8]) % SIPKIT__TXN_BUCKETS;
+  return key_hash(x->kb + off, n[8]);
+}
+
+/* The first transaction of the bucket of hash h (NULL: none). */
+static sipkit__txn *table_first(const sipkit__txn_table *t, uint32_t h) {
+  return t->b ? t->b[h & t->mask] : NULL;
+}
+
+/* Rehash into `buckets` (a power of two); on no memory the table stays as it is
+ * (longer chains, still correct). */
+static void table_resize(sipkit__txn_table *t, uint32_t buckets) {
+  sipkit__txn **nb = calloc(buckets, sizeof *nb);
+  if (!nb)
+    return;
+  for (uint32_t i = 0; t->b && i <= t->mask; i++)
+    for (sipkit__txn *x = t->b[i], *next; x; x = next) {
+      next = x->hnext;
+      x->hnext = nb[x->hash & (buckets - 1)];
+      nb[x->hash & (buckets - 1)] = x;
+    }
+  free(t->b);
+  t->b = nb;
+  t->mask = buckets - 1;
 }
 
 static unsigned dlg_bucket(const char *call_id, size_t len) {
@@ -454,10 +474,32 @@ static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k) {
 }
 
 static void txn_insert(sipkit__txn *x) {
-  sipkit__txn **tab = x->client ? x->ua->ctab : x->ua->stab;
-  unsigned b = txn_bucket(x);
-  x->hnext = tab[b];
-  tab[b] = x;
+  sipkit__txn_table *t = x->client ? &x->ua->ctab : &x->ua->stab;
+  if (!t->b || t->count > t->mask)
+    table_resize(t, t->b ? (t->mask + 1) * 2 : SIPKIT__TXN_BUCKETS_MIN);
+  if (!t->b) {
+    x->hnext = NULL; /* no memory for the first buckets: unmatched, as if lost */
+    return;
+  }
+  x->hash = txn_hash(x);
+  x->hnext = t->b[x->hash & t->mask];
+  t->b[x->hash & t->mask] = x;
+  t->count++;
+}
+
+static void txn_unlink(sipkit__txn *x) {
+  sipkit__txn_table *t = x->client ? &x->ua->ctab : &x->ua->stab;
+  if (!t->b)
+    return;
+  sipkit__txn **pp = &t->b[x->hash & t->mask];
+  while (*pp && *pp != x)
+    pp = &(*pp)->hnext;
+  if (!*pp)
+    return;
+  *pp = x->hnext;
+  t->count--;
+  if (t->mask + 1 > SIPKIT__TXN_BUCKETS_MIN && t->count < (t->mask + 1) / 4)
+    table_resize(t, (t->mask + 1) / 2);
 }
 
 static void txn_destroy(sipkit__txn *x) {
@@ -465,11 +507,7 @@ static void txn_destroy(sipkit__txn *x) {
     return;
   sipkit_ua *ua = x->ua;
   x->closing = 1;
-  sipkit__txn **pp = &(x->client ? ua->ctab : ua->stab)[txn_bucket(x)];
-  while (*pp && *pp != x)
-    pp = &(*pp)->hnext;
-  if (*pp)
-    *pp = x->hnext;
+  txn_unlink(x);
   sipkit__list_del(&x->link);
   ua->rt->st.transactions--;
   sipkit__timer_stop(ua->rt, &x->timer);
@@ -584,10 +622,10 @@ void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const cha
   size_t ml = 0;
   while (ml < end && p[ml] != ' ')
     ml++;
-  unsigned bucket = key_hash(b, bl) % SIPKIT__TXN_BUCKETS;
-  for (sipkit__txn *x = ua->ctab[bucket]; x; x = x->hnext) {
+  uint32_t h = key_hash(b, bl);
+  for (sipkit__txn *x = table_first(&ua->ctab, h); x; x = x->hnext) {
     /* Accepted sends nothing (RFC 6026 figure 5 has no transport error there) */
-    if (x->closing || !x->live || !key_branch_is(x, b, bl) || x->key.len[0] != ml ||
+    if (x->hash != h || x->closing || !x->live || !key_branch_is(x, b, bl) || x->key.len[0] != ml ||
         memcmp(x->kb, p, ml) || !sipkit__addr_equal((const struct sockaddr *)&x->live->peer, dest))
       continue;
     sipkit_txn_actions acts;
@@ -626,8 +664,9 @@ static void txn_fired(sipkit__tnode *n) {
 /* The server transaction k (a request's key) belongs to; cancel: the
  * INVITE transaction a CANCEL with key k is aimed at. */
 static sipkit__txn *find_server_txn(sipkit_ua *ua, const sipkit_txn_key *k, int cancel) {
-  for (sipkit__txn *y = ua->stab[key_bucket(k)]; y; y = y->hnext) {
-    if (k->rfc3261 && !key_branch_is(y, k->branch, k->branch_len))
+  uint32_t h = key_hash_of(k);
+  for (sipkit__txn *y = table_first(&ua->stab, h); y; y = y->hnext) {
+    if (y->hash != h || (k->rfc3261 && !key_branch_is(y, k->branch, k->branch_len)))
       continue; /* a magic-cookie key matches only its branch */
     sipkit_txn_key yk;
     sipkit_txn_key_unpack(&yk, &y->key, y->kb);
@@ -642,9 +681,9 @@ static sipkit__txn *find_client_txn(sipkit_ua *ua, const sipkit_msg *m, const ch
   sipkit_txn_key k;
   if (!m->via || !m->via->branch.len || sipkit_txn_key_make(&k, m, buf) != SIPKIT_EOK)
     return NULL;
-  unsigned b = key_hash(k.branch, k.branch_len) % SIPKIT__TXN_BUCKETS;
-  for (sipkit__txn *y = ua->ctab[b]; y; y = y->hnext) {
-    if (!key_branch_is(y, k.branch, k.branch_len))
+  uint32_t h = key_hash(k.branch, k.branch_len);
+  for (sipkit__txn *y = table_first(&ua->ctab, h); y; y = y->hnext) {
+    if (y->hash != h || !key_branch_is(y, k.branch, k.branch_len))
       continue;
     sipkit_txn_key yk;
     sipkit_txn_key_unpack(&yk, &y->key, y->kb);
@@ -1824,6 +1863,8 @@ void sipkit__ua_datagram(sipkit_ua *ua, const char *buf, size_t len, const struc
 
 void sipkit__ua_free_cb(uv_handle_t *h) {
   sipkit_ua *ua = h->data;
+  free(ua->ctab.b);
+  free(ua->stab.b);
   free(ua->user);
   free(ua->domain);
   free(ua->display);
