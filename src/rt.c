@@ -188,6 +188,56 @@ static int heap_remove(sipkit_rt *rt, sipkit__tnode *n) {
   return i == 0;
 }
 
+static void heap_push(sipkit_rt *rt, sipkit__tnode *n) {
+  rt->heap[rt->heap_len++] = n;
+  heap_up(rt, rt->heap_len - 1);
+}
+
+static int armed(const sipkit__tnode *n) { return n->slot || n->lane; }
+
+/* The lane of this wait, an empty one given to it, or NULL. */
+static sipkit__lane *lane_of(sipkit_rt *rt, uint64_t wait) {
+  sipkit__lane *empty = NULL;
+  for (unsigned i = 0; i < SIPKIT__LANES; i++) {
+    sipkit__lane *l = &rt->lanes[i];
+    if (!l->first) {
+      if (!empty)
+        empty = l;
+    } else if (l->wait == wait) {
+      return l;
+    }
+  }
+  if (empty)
+    empty->wait = wait;
+  return empty;
+}
+
+/* Disarm n; 1 when the heap's first node changed. */
+static int disarm(sipkit_rt *rt, sipkit__tnode *n) {
+  if (!n->lane)
+    return n->slot && heap_remove(rt, n);
+  sipkit__lane *l = &rt->lanes[n->lane - 1];
+  int first = 0;
+  n->lane = 0;
+  if (n->lnext)
+    n->lnext->lprev = n->lprev;
+  else
+    l->last = n->lprev;
+  if (n->lprev) {
+    n->lprev->lnext = n->lnext;
+  } else {
+    /* the lane's first, the one in the heap: its successor takes its place */
+    l->first = n->lnext;
+    first = heap_remove(rt, n);
+    if (l->first) {
+      heap_push(rt, l->first);
+      first |= l->first->slot == 1;
+    }
+  }
+  n->lprev = n->lnext = NULL;
+  return first;
+}
+
 static void tick_fired(uv_timer_t *h);
 
 /* The libuv timer follows the earliest node; with none it stops, so an
@@ -215,7 +265,7 @@ static void tick_fired(uv_timer_t *h) {
     sipkit__tnode *n = rt->heap[0];
     if (n->due > now || (int32_t)(n->seq - pass) >= 0)
       break;
-    heap_remove(rt, n);
+    disarm(rt, n);
     n->fire(n);
     fired |= n != &rt->reaper;
   }
@@ -258,24 +308,36 @@ void sipkit__timer_drop(sipkit_rt *rt, sipkit__tnode *n) {
 void sipkit__timer_arm(sipkit_rt *rt, sipkit__tnode *n, uint64_t due,
                        void (*fire)(sipkit__tnode *n)) {
   uint64_t now = sipkit__now(rt);
-  int was_first = n->slot && heap_remove(rt, n);
+  int was_first = armed(n) && disarm(rt, n);
   n->due = due > now ? due : now;
   n->fire = fire;
   n->seq = rt->seq++;
-  rt->heap[rt->heap_len++] = n;
-  heap_up(rt, rt->heap_len - 1);
+  sipkit__lane *l = lane_of(rt, n->due - now);
+  if (l && !l->last) {
+    l->first = l->last = n;
+    n->lane = (uint8_t)(l - rt->lanes + 1);
+    heap_push(rt, n);
+  } else if (l && l->last->due <= n->due) {
+    /* after the lane's last in (due, seq) order: it waits off the heap */
+    n->lane = (uint8_t)(l - rt->lanes + 1);
+    n->lprev = l->last;
+    l->last->lnext = n;
+    l->last = n;
+  } else {
+    heap_push(rt, n);
+  }
   if ((was_first || n->slot == 1) && !rt->firing)
     tick_set(rt);
 }
 
 void sipkit__timer_stop(sipkit_rt *rt, sipkit__tnode *n) {
-  if (n->slot && heap_remove(rt, n) && !rt->firing)
+  if (armed(n) && disarm(rt, n) && !rt->firing)
     tick_set(rt);
 }
 
 void sipkit__bury(sipkit_rt *rt, sipkit__link *grave, sipkit__link *l) {
   sipkit__list_add(grave, l);
-  if (!rt->reaper.slot)
+  if (!armed(&rt->reaper))
     sipkit__timer_arm(rt, &rt->reaper, 0, reaper_fired);
 }
 

@@ -39,13 +39,30 @@ static inline void sipkit__list_del(sipkit__link *l) {
  * binary min-heap in rt ordered by deadline, then by arm order, embedded
  * in the object it wakes.  Whatever arms a node during a pass of the
  * heap (from a fire callback) waits for the next pass, even when due at
- * once, so no callback runs inside another. */
+ * once, so no callback runs inside another.
+ *
+ * Most nodes of a loaded runtime wait out a fixed time (Timers J, K, L,
+ * M: 5 s or 32 s), so nodes of one wait are armed in deadline order: a
+ * node is appended to the lane of its wait, a list that stays sorted as
+ * it takes only a node due no earlier than its last, and only each
+ * lane's first node is in the heap.  Arming and stopping them costs a
+ * few pointer writes instead of a sift through a heap of hundreds of
+ * thousands; the order in which nodes fire is the heap's order all the
+ * same.  A wait with no lane takes an empty one, or goes to the heap. */
 typedef struct sipkit__tnode {
   uint64_t due;                          /* sipkit__now's clock, ms */
   void (*fire)(struct sipkit__tnode *n); /* disarmed before it runs */
-  uint32_t slot;                         /* 1 + index in rt->heap; 0: not armed */
+  uint32_t slot;                         /* 1 + index in rt->heap; 0: not in the heap */
   uint32_t seq;                          /* arm order (wraps; compared by difference) */
+  struct sipkit__tnode *lprev, *lnext;   /* its lane's neighbours */
+  uint8_t lane;                          /* 1 + its lane; 0: in no lane */
 } sipkit__tnode;
+
+#define SIPKIT__LANES 8u
+typedef struct sipkit__lane {
+  sipkit__tnode *first, *last;
+  uint64_t wait;               /* ms from arming to due, of every node in it */
+} sipkit__lane;
 
 struct sipkit_rt {
   uv_loop_t *loop;
@@ -63,6 +80,7 @@ struct sipkit_rt {
   sipkit__tnode **heap;      /* armed nodes, a binary min-heap */
   uint32_t heap_len;
   uint32_t heap_cap;         /* >= nodes, so that arming never allocates */
+  sipkit__lane lanes[SIPKIT__LANES];
   uint32_t nodes;            /* nodes that exist, armed or not */
   uint32_t seq;              /* arm counter */
   uint8_t firing;            /* inside a pass: the tick is set once, at its end */

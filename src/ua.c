@@ -1983,6 +1983,10 @@ unsigned sipkit__ua_fire_timers(sipkit_ua *ua, unsigned max) {
       if (node_ua(t) == ua && (!first || sipkit__timer_before(t, first)))
         first = t;
     }
+    for (unsigned l = 0; l < SIPKIT__LANES; l++) /* a lane's others wait off the heap */
+      for (sipkit__tnode *t = rt->lanes[l].first; t; t = t->lnext)
+        if (node_ua(t) == ua && (!first || sipkit__timer_before(t, first)))
+          first = t;
     if (!first)
       break;
     uint64_t now = sipkit__now(rt);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "rt_internal.h"
 #include "sipkit_rt.h"
 
 /* ------------------------------------------------------------------ */
@@ -272,6 +273,82 @@ static void test_many_timers_in_deadline_order(void **state) {
     }
   }
   sipkit_rt_free(c.rt);
+}
+
+/* The heap and its lanes against a model: nodes armed with waits of
+ * every lane (fixed ones, as Timers K, L, M, and scattered ones, some
+ * due before the lane's last), re-armed and stopped at random while the
+ * clock moves, come out of the heap's top in (deadline, arm order). */
+typedef struct lane_item {
+  sipkit__tnode n;
+  int armed;
+  uint64_t due;
+  uint64_t order;
+} lane_item;
+
+static void lane_item_fire(sipkit__tnode *n) { (void)n; }
+
+static uint64_t lane_rand(uint64_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+static void test_timer_lanes_keep_heap_order(void **state) {
+  (void)state;
+  sipkit_rt *rt;
+  assert_int_equal(sipkit_rt_new(&rt, NULL, NULL), SIPKIT_EOK);
+  enum { N = 3000 };
+  static lane_item it[N];
+  static const uint64_t fixed[] = {500, 1000, 4000, 5000, 32000};
+  uint64_t x = 0x9e3779b97f4a7c15u, order = 0;
+  memset(it, 0, sizeof it);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(sipkit__timer_register(rt, &it[i].n), SIPKIT_EOK);
+  for (int step = 0; step < 4 * N; step++) {
+    lane_item *a = &it[lane_rand(&x) % N];
+    uint64_t r = lane_rand(&x);
+    if (r % 16 == 0)
+      rt->skew += r % 37; /* the clock moves on */
+    if (a->armed && r % 5 == 0) {
+      sipkit__timer_stop(rt, &a->n);
+      a->armed = 0;
+      continue;
+    }
+    uint64_t wait = r % 8 ? fixed[(r >> 8) % 5] : (r >> 8) % 40000;
+    if (r % 16 == 3)
+      wait -= wait > 40 ? (r >> 20) % 40 : 0; /* due before the lane's last */
+    uint64_t now = sipkit__now(rt);
+    sipkit__timer_arm(rt, &a->n, now + wait, lane_item_fire);
+    a->armed = 1;
+    a->due = now + wait;
+    a->order = order++;
+  }
+  unsigned armed = 0;
+  for (int i = 0; i < N; i++)
+    armed += (unsigned)it[i].armed;
+  assert_true(armed > N / 2);
+  assert_true(rt->heap_len < armed / 4); /* most wait in lanes, off the heap */
+  for (unsigned k = 0; k < armed; k++) {
+    lane_item *want = NULL;
+    for (int i = 0; i < N; i++)
+      if (it[i].armed && (!want || it[i].due < want->due ||
+                          (it[i].due == want->due && it[i].order < want->order)))
+        want = &it[i];
+    assert_non_null(want);
+    assert_true(rt->heap_len > 0);
+    assert_ptr_equal(rt->heap[0], &want->n);
+    assert_int_equal(rt->heap[0]->due, want->due);
+    sipkit__timer_stop(rt, rt->heap[0]);
+    want->armed = 0;
+  }
+  assert_int_equal(rt->heap_len, 0);
+  for (unsigned l = 0; l < SIPKIT__LANES; l++)
+    assert_null(rt->lanes[l].first);
+  for (int i = 0; i < N; i++)
+    sipkit__timer_drop(rt, &it[i].n);
+  sipkit_rt_free(rt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -699,6 +776,7 @@ int main(void) {
       cmocka_unit_test(test_timer_rearm_from_callback),
       cmocka_unit_test(test_timer_free_while_armed),
       cmocka_unit_test(test_many_timers_in_deadline_order),
+      cmocka_unit_test(test_timer_lanes_keep_heap_order),
       cmocka_unit_test(test_run_once_returns_after_a_timer),
       cmocka_unit_test(test_auto_answers),
       cmocka_unit_test(test_limit_503_and_cap),
