@@ -447,6 +447,47 @@ static size_t ask(peer *p, const char *fmt, char *out, size_t cap) {
   return exchange(p, text, p->fd, out, cap, 500);
 }
 
+/* The server transaction table grows past its first 1,024 buckets while
+ * it holds its transactions (Timer J: 32 s): 3,000 OPTIONS are answered,
+ * then each one's retransmission is absorbed by its own transaction,
+ * which resends the same 200 (its To tag was made once). */
+static void test_server_txns_past_table_growth(void **state) {
+  (void)state;
+  peer p;
+  peer_open(&p, NULL);
+  enum { N = 3000 };
+  static char tags[N][64];
+  char text[1024], r[4096], v[512];
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < N; i++) {
+      snprintf(text, sizeof text,
+               "OPTIONS sip:uas@127.0.0.1 SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKgrow%d\r\n"
+               "Max-Forwards: 70\r\n"
+               "From: <sip:t@127.0.0.1>;tag=ft1\r\n"
+               "To: <sip:uas@127.0.0.1>\r\n"
+               "Call-ID: grow-%d\r\n"
+               "CSeq: 1 OPTIONS\r\n"
+               "Content-Length: 0\r\n\r\n",
+               p.port, i, i);
+      assert_true(exchange(&p, text, p.fd, r, sizeof r, 500) > 0);
+      assert_string_equal(status_line(r, v, sizeof v), "SIP/2.0 200 OK");
+      const char *tag = strstr(hdr(r, "To", v, sizeof v), ";tag=");
+      assert_non_null(tag);
+      if (pass == 0)
+        snprintf(tags[i], sizeof tags[i], "%s", tag);
+      else
+        assert_string_equal(tag, tags[i]);
+    }
+    sipkit_rt_stats st;
+    sipkit_rt_get_stats(p.rt, &st);
+    assert_int_equal(st.transactions, N);
+  }
+  assert_int_equal(p.ua->stab.count, N);
+  assert_int_equal(p.ua->stab.mask + 1, 4096); /* 1,024 doubled twice */
+  peer_close(&p);
+}
+
 static void test_auto_answers(void **state) {
   (void)state;
   sipkit_rt_config cfg;
@@ -779,6 +820,7 @@ int main(void) {
       cmocka_unit_test(test_timer_lanes_keep_heap_order),
       cmocka_unit_test(test_run_once_returns_after_a_timer),
       cmocka_unit_test(test_auto_answers),
+      cmocka_unit_test(test_server_txns_past_table_growth),
       cmocka_unit_test(test_limit_503_and_cap),
       cmocka_unit_test(test_response_routing),
       cmocka_unit_test(test_request_shape_and_stats),
