@@ -301,8 +301,11 @@ static void check_empty(sipkit_ua *ua) {
   CHECK(sipkit__list_empty(&ua->reqs));
   CHECK(sipkit__list_empty(&ua->srvs));
   CHECK(sipkit__list_empty(&ua->delayed));
-  for (unsigned i = 0; i < SIPKIT__TXN_BUCKETS; i++)
-    CHECK(ua->ctab[i] == NULL && ua->stab[i] == NULL);
+  CHECK(ua->ctab.count == 0 && ua->stab.count == 0);
+  for (uint32_t i = 0; ua->ctab.b && i <= ua->ctab.mask; i++)
+    CHECK(ua->ctab.b[i] == NULL);
+  for (uint32_t i = 0; ua->stab.b && i <= ua->stab.mask; i++)
+    CHECK(ua->stab.b[i] == NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
