@@ -72,6 +72,34 @@ check "lossy call hung up" grep -qxF "uac: hung up" "$T/lossy"
 drops=$(sed -n 's/.* injected_drops=\([0-9]*\) .*/\1/p' "$T/lossy.err")
 check "stats show injected drops ($drops)" [ "${drops:-0}" -gt 0 ]
 
+# socket buffers: sipkit's default asks 4 MiB (Linux grants twice what
+# is asked, capped at net.core.rmem_max / wmem_max), --buffer 0 leaves the
+# system's default (not doubled), --buffer 64K asks 64 KiB
+skmem() { # PORT -> "rb tb" of the UDP socket bound there
+  ss -Huln -m "sport = :$1" | tr -d '\n' |
+    sed -n 's/.*skmem:(r[0-9]*,rb\([0-9]*\),t[0-9]*,tb\([0-9]*\),.*/\1 \2/p'
+}
+granted() { local max; max=$(cat "/proc/sys/net/core/$1"); echo $(( 2 * ($2 < max ? $2 : max) )); }
+want_default="$(granted rmem_max 4194304) $(granted wmem_max 4194304)"
+check "default buffers: uas.lua's socket has $want_default ($(skmem "${UAS##*:}"))" \
+  [ "$(skmem "${UAS##*:}")" = "$want_default" ]
+for b in 0 64K; do
+  "$SIPKIT" run --buffer "$b" "$E/uas.lua" 127.0.0.1:0 --ring 0 > "$T/uas-buf$b" 2>&1 &
+  PIDS+=($!)
+  addr=
+  for _ in $(seq 50); do
+    addr=$(sed -n 's/^.*: listening on //p' "$T/uas-buf$b")
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  case $b in
+    0) want="$(cat /proc/sys/net/core/rmem_default) $(cat /proc/sys/net/core/wmem_default)" ;;
+    64K) want="$(granted rmem_max 65536) $(granted wmem_max 65536)" ;;
+  esac
+  check "--buffer $b: the socket has $want ($(skmem "${addr##*:}"))" [ "$(skmem "${addr##*:}")" = "$want" ]
+  kill "${PIDS[-1]}" 2> /dev/null
+done
+
 # usage
 "$SIPKIT" run --help > "$T/help"
 for o in "--trace[=FILE]" "--pcap FILE" "--ladder " "--ladder-html FILE" "--loss P" "--seed N" \

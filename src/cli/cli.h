@@ -82,4 +82,11 @@ int cli_cmd_load(int argc, char **argv);   /* cmd_load.c, driver in lua/sipkit/l
 int cli_parse_uint(const char *opt, const char *s, uint64_t max, uint64_t *out);
 int cli_parse_bytes(const char *opt, const char *s, long *out);
 
+/* SO_RCVBUF / SO_SNDBUF of every socket of run and load when --buffer is
+ * not given: the system's default (about 208 KiB on Linux) drops
+ * datagrams in the bursts of a few thousand calls a second; the kernel
+ * caps the request at net.core.rmem_max / wmem_max, and a buffer holds
+ * memory only while datagrams wait in it. */
+#define CLI_DEFAULT_BUFFER (4L * 1024 * 1024)
+
 #endif /* SIPKIT_CLI_H */

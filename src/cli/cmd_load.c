@@ -64,7 +64,8 @@ static void load_usage(FILE *out) {
           "  --workers N           fork N processes, each with RATE/N and N-th of\n"
           "                        the calls and concurrency; reports are summed\n"
           "  --buffer BYTES        SO_RCVBUF and SO_SNDBUF of every socket (K and\n"
-          "                        M suffixes: 4M); default the system's\n"
+          "                        M suffixes: 4M; default 4M, capped by the kernel\n"
+          "                        at net.core.rmem_max / wmem_max; 0: the system's)\n"
           "  --t1 MS               SIP timer T1 (default 500)\n"
           "  --max-transactions N  live transactions per process (default 1000000;\n"
           "                        an INVITE transaction lives 32 s after its 2xx)\n"
@@ -121,9 +122,10 @@ static int parse_pos(const char *opt, const char *s, double *out) {
 
 static void hook_configure(void *data, sipkit_rt_config *cfg) {
   const load_opts *o = (const load_opts *)data;
-  if (o->buffer > 0) {
-    cfg->recv_buffer = (int)o->buffer;
-    cfg->send_buffer = (int)o->buffer;
+  long buffer = o->buffer < 0 ? CLI_DEFAULT_BUFFER : o->buffer; /* 0: the system's */
+  if (buffer > 0) {
+    cfg->recv_buffer = (int)buffer;
+    cfg->send_buffer = (int)buffer;
   }
   if (o->t1 > 0)
     cfg->txn.t1 = o->t1;
@@ -276,6 +278,7 @@ int cli_cmd_load(int argc, char **argv) {
   o.rate_interval = 10;
   o.interval = 1;
   o.workers = 1;
+  o.buffer = -1; /* not given: CLI_DEFAULT_BUFFER */
   o.max_txn = o.max_dlg = LOAD_DEFAULT_MAX;
   for (; i < argc; i++) {
     const char *x = argv[i];

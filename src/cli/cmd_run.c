@@ -77,7 +77,8 @@ static void run_usage(FILE *out) {
           "  --seed N           seed of the fault-injection generator\n"
           "                     (default 0); same seed, same decisions\n"
           "  --buffer BYTES     SO_RCVBUF and SO_SNDBUF of every socket (K and\n"
-          "                     M suffixes: 4M); default the system's\n"
+          "                     M suffixes: 4M; default 4M, capped by the kernel\n"
+          "                     at net.core.rmem_max / wmem_max; 0: the system's)\n"
           "  --t1 MS            SIP timer T1 (default 500)\n"
           "  --max-transactions N  live transactions before new requests get\n"
           "                     503 (default 20000; an INVITE transaction\n"
@@ -116,7 +117,7 @@ typedef struct run_opts {
   double loss, dup, delay;
   uint32_t delay_ms;
   uint64_t seed;
-  long buffer;              /* 0: system default */
+  long buffer;              /* -1: not given (CLI_DEFAULT_BUFFER); 0: the system default */
   uint32_t t1;              /* 0: default */
   int stats;                /* print the runtime's counters at its end */
   uint32_t max_txn;         /* 0: default */
@@ -259,9 +260,10 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static void hook_configure(void *data, sipkit_rt_config *cfg) {
   run_state *s = (run_state *)data;
-  if (s->o.buffer > 0) {
-    cfg->recv_buffer = (int)s->o.buffer;
-    cfg->send_buffer = (int)s->o.buffer;
+  long buffer = s->o.buffer < 0 ? CLI_DEFAULT_BUFFER : s->o.buffer; /* 0: the system's */
+  if (buffer > 0) {
+    cfg->recv_buffer = (int)buffer;
+    cfg->send_buffer = (int)buffer;
   }
   if (s->o.t1 > 0)
     cfg->txn.t1 = s->o.t1;
@@ -462,6 +464,7 @@ int cli_cmd_run(int argc, char **argv) {
   uint64_t v = 1;
 
   memset(&s, 0, sizeof s);
+  s.o.buffer = -1; /* not given: CLI_DEFAULT_BUFFER */
   for (; i < argc; i++) {
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;

@@ -30,7 +30,8 @@
 # p50 / p99 in ms (SIPp: its -trace_rtt samples; sipkit: its report).
 #
 #   BENCH_LOAD_RATES="500 1000 2000 3000 4000 6000 8000 12000"   BENCH_LOAD_SECONDS=5
-#   BENCH_LOAD_BUFFERS="0 4194304"  (0: the system default)
+#   BENCH_LOAD_BUFFERS="0 4194304"  (0: each tool's default: the system's for SIPp,
+#                                    4 MiB capped by net.core.rmem_max for sipkit)
 #   BENCH_LOAD_PAIRS="sipp->sipkit sipkit->sipp sipkit-w2->sipp sipp->sipp"
 #   BENCH_LOAD_HOLD_CALLS=10000 BENCH_LOAD_HOLD_RATE=2500 (HOLD_CALLS=0: skip)
 #   BENCH_LOAD_HOLD_PAIRS="sipkit sipp"
