@@ -22,13 +22,19 @@ start() {
   shift 2
   "$SIPKIT" run "$E/$script" "$@" > "$T/$name" 2>&1 &
   PIDS+=($!)
+  await_addr "$name"
+}
+
+# await_addr NAME: ADDR from the "listening on" line of NAME's output
+# (waits up to 5 s; exits the test when it never comes)
+await_addr() {
   ADDR=
   for _ in $(seq 50); do
-    ADDR=$(sed -n 's/^.*: listening on //p' "$T/$name")
+    ADDR=$(sed -n 's/^.*: listening on //p' "$T/$1")
     [ -n "$ADDR" ] && return 0
     sleep 0.1
   done
-  echo "$name did not start:"; cat "$T/$name"; exit 1
+  echo "$1 did not start:"; cat "$T/$1"; exit 1
 }
 
 # expect NAME TEXT: the output of NAME has this exact line (waits up to 3 s)

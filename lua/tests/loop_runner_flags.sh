@@ -86,12 +86,8 @@ check "default buffers: uas.lua's socket has $want_default ($(skmem "${UAS##*:}"
 for b in 0 64K; do
   "$SIPKIT" run --buffer "$b" "$E/uas.lua" 127.0.0.1:0 --ring 0 > "$T/uas-buf$b" 2>&1 &
   PIDS+=($!)
-  addr=
-  for _ in $(seq 50); do
-    addr=$(sed -n 's/^.*: listening on //p' "$T/uas-buf$b")
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
+  await_addr "uas-buf$b"
+  addr=$ADDR
   case $b in
     0) want="$(cat /proc/sys/net/core/rmem_default) $(cat /proc/sys/net/core/wmem_default)" ;;
     64K) want="$(granted rmem_max 65536) $(granted wmem_max 65536)" ;;

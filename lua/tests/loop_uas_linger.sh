@@ -13,13 +13,7 @@
   > "$T/uas" 2>&1 &
 UPID=$!
 PIDS+=($UPID)
-ADDR=
-for _ in $(seq 50); do
-  ADDR=$(sed -n 's/^.*: listening on //p' "$T/uas")
-  [ -n "$ADDR" ] && break
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "uas did not start:"; cat "$T/uas"; exit 1; }
+await_addr uas
 run_ok 0 uac uac.lua "sip:bob@$ADDR" --dtmf "" --wait 0 --timeout 5
 expect uac "uac: hung up"
 expect uas "uas: call ended (bye_received)"
