@@ -89,4 +89,9 @@ int cli_parse_bytes(const char *opt, const char *s, long *out);
  * memory only while datagrams wait in it. */
 #define CLI_DEFAULT_BUFFER (4L * 1024 * 1024)
 
+/* cfg's socket buffers from --buffer: -1 (not given) CLI_DEFAULT_BUFFER,
+ * 0 the system's, else that size (cmd_run.c). */
+struct sipkit_rt_config;
+void cli_config_buffer(long buffer, struct sipkit_rt_config *cfg);
+
 #endif /* SIPKIT_CLI_H */

@@ -122,11 +122,7 @@ static int parse_pos(const char *opt, const char *s, double *out) {
 
 static void hook_configure(void *data, sipkit_rt_config *cfg) {
   const load_opts *o = (const load_opts *)data;
-  long buffer = o->buffer < 0 ? CLI_DEFAULT_BUFFER : o->buffer; /* 0: the system's */
-  if (buffer > 0) {
-    cfg->recv_buffer = (int)buffer;
-    cfg->send_buffer = (int)buffer;
-  }
+  cli_config_buffer(o->buffer, cfg);
   if (o->t1 > 0)
     cfg->txn.t1 = o->t1;
   cfg->max_transactions = (uint32_t)o->max_txn;

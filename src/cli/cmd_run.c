@@ -156,6 +156,15 @@ int cli_parse_uint(const char *opt, const char *s, uint64_t max, uint64_t *out) 
   return 0;
 }
 
+void cli_config_buffer(long buffer, struct sipkit_rt_config *cfg) {
+  if (buffer < 0)
+    buffer = CLI_DEFAULT_BUFFER;
+  if (buffer > 0) {
+    cfg->recv_buffer = (int)buffer;
+    cfg->send_buffer = (int)buffer;
+  }
+}
+
 int cli_parse_bytes(const char *opt, const char *s, long *out) {
   char *end;
   unsigned long long v;
@@ -260,11 +269,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static void hook_configure(void *data, sipkit_rt_config *cfg) {
   run_state *s = (run_state *)data;
-  long buffer = s->o.buffer < 0 ? CLI_DEFAULT_BUFFER : s->o.buffer; /* 0: the system's */
-  if (buffer > 0) {
-    cfg->recv_buffer = (int)buffer;
-    cfg->send_buffer = (int)buffer;
-  }
+  cli_config_buffer(s->o.buffer, cfg);
   if (s->o.t1 > 0)
     cfg->txn.t1 = s->o.t1;
   if (s->o.max_txn > 0)
