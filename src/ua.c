@@ -443,6 +443,22 @@ static void txn_accepted(sipkit__txn *x) {
   txn_live_free(x);
 }
 
+/* A non-INVITE client transaction in Completed sends nothing more: for
+ * Timer K (T4, 5 s over UDP) it only absorbs retransmitted finals, which
+ * its key does.  Its copy of the request (header array and bytes, ~1.8 KB
+ * for a BYE) goes, as a client under load holds one a call for those 5 s
+ * (its responses have been passed on: auth retries and dialogs read the
+ * copy before this). */
+static void txn_client_completed(sipkit__txn *x) {
+  sipkit__txlive *l = x->live;
+  if (x->closing || !l || x->kind != SIPKIT_TXN_NON_INVITE_CLIENT ||
+      l->t.state != SIPKIT_TXN_COMPLETED || !l->sent.hdrs)
+    return;
+  sipkit__stored_free(&l->sent);
+  l->t.msg_ = NULL; /* the machine's view of those bytes, unused from here on */
+  l->t.msg_len_ = 0;
+}
+
 static void txn_fired(sipkit__tnode *n);
 
 /* A non-INVITE transaction (never Accepted) has its live part in the
@@ -1268,6 +1284,7 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
     sipkit_txn_on_response(&l->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
     txn_accepted(x);
+    txn_client_completed(x);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))

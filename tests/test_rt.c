@@ -670,7 +670,7 @@ static void test_response_routing(void **state) {
 
 /* What the UA sends: Via with branch and rport, Max-Forwards, tags. */
 typedef struct got {
-  int status, done;
+  int status, done, finals;
 } got;
 
 static void on_resp(void *data, sipkit_req *req, int status, sipkit_dlg *dlg, const sipkit_msg *msg,
@@ -679,6 +679,7 @@ static void on_resp(void *data, sipkit_req *req, int status, sipkit_dlg *dlg, co
   got *g = data;
   g->status = status;
   g->done = status >= 200;
+  g->finals += status >= 200;
 }
 
 static void test_request_shape_and_stats(void **state) {
@@ -687,7 +688,7 @@ static void test_request_shape_and_stats(void **state) {
   peer_open(&p, NULL);
   char uri[64], r[4096], v[512];
   snprintf(uri, sizeof uri, "sip:x@127.0.0.1:%d", p.port);
-  got g = {0, 0};
+  got g = {0, 0, 0};
   sipkit_req_opts o = {.method = "OPTIONS", .uri = uri};
   assert_int_equal(sipkit_ua_request(p.ua, &o, on_resp, &g, NULL, NULL), SIPKIT_EOK);
   ssize_t n = 0;
@@ -733,6 +734,26 @@ static void test_request_shape_and_stats(void **state) {
   assert_int_equal(st.bytes_out, (uint64_t)n);
   assert_int_equal(st.bytes_in, (uint64_t)strlen(resp));
   assert_int_equal(st.transactions, 1); /* Completed, waiting for timer K */
+  /* Completed sends nothing: the copy of the request is gone, the key
+   * stays and absorbs the retransmitted 200 (the TU saw one final) */
+  sipkit__txn *x = NULL;
+  for (uint32_t i = 0; i <= p.ua->ctab.mask && !x; i++)
+    x = p.ua->ctab.b[i];
+  assert_non_null(x);
+  assert_int_equal(p.ua->ctab.count, 1);
+  assert_int_equal(x->live->t.state, SIPKIT_TXN_COMPLETED);
+  assert_null(x->live->sent.hdrs);
+  assert_null(x->live->sent.buf);
+  sendto(p.fd, resp, strlen(resp), 0, (struct sockaddr *)&p.ua_addr, sizeof p.ua_addr);
+  for (int i = 0; i < 500 && st.datagrams_in < 2; i++) {
+    sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
+    sipkit_rt_get_stats(p.rt, &st);
+    usleep(1000);
+  }
+  assert_int_equal(st.datagrams_in, 2);
+  assert_int_equal(g.finals, 1);
+  assert_int_equal(st.transactions, 1);
+  assert_int_equal(st.datagrams_out, 1);
   peer_close(&p);
 }
 
