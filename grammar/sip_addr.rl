@@ -27,7 +27,7 @@
   #@ attach route-param     >el_begin %el_end
   #@ attach rec-route       >el_begin %el_end
   #@ attach LAQUOT          @angle
-  #@ attach STAR            @star
+  #@ attach STAR            %star
 
   action el_begin   { sipkit__element_begin(c, p); m_aps = NULL; }
   action u_begin    { m_u = p; }

@@ -603,18 +603,9 @@ header_line(struct sipkit__ctx *c, sipkit__ptr name, sipkit__ptr name_end, sipki
     } else {
       sipkit__zero(&h->u.addr.uri, sizeof h->u.addr.uri);
       bad = sipkit__vm_addr(c, hdr_id, a, b);
-      /* "*" is a Contact value only on its own (RFC 3261 §20.10); as one of
-       * several values it can only be read as a URI, which it is not. */
-      if (!bad && hdr_id == SIPKIT_HDR_CONTACT && m->headers + m->num_headers - h > 1)
-        for (sipkit_header *e = h; e < m->headers + m->num_headers; e++)
-          e->u.addr.star = 0;
       /* the URIs the value machine recorded as spans (grammar/sip_addr.rl) */
       for (sipkit_header *e = h; !bad && e < m->headers + m->num_headers; e++) {
         sipkit_span u = e->u.addr.uri.all;
-        /* the machine marks STAR at a leading "*" that may yet prove a
-         * display-name ("* <sip:...>"): an element in brackets is no star */
-        if (e->u.addr.angle)
-          e->u.addr.star = 0;
         if (!e->u.addr.star &&
             sipkit__uri(c, &e->u.addr.uri, c->base + u.off, c->base + u.off + u.len)) {
           c->err_rule = "addr-spec";

@@ -576,6 +576,18 @@ static void test_contact(void **state) {
   assert_code(parse(REQ_WITH("Contact: *<si@example.org>\r\n")), SIPKIT_EURI);
   assert_int_equal(E.offset, strlen(INV VIA) + sizeof "Contact: *<si" - 1);
   assert_string_equal(E.rule, "addr-spec");
+  /* STAR is the whole value or nothing (grammar/sip_addr.rl marks it as
+   * the value ends): a "*" display-name among several elements is none */
+  assert_ok(parse(REQ_WITH("Contact: * <sip:a@example.org>, <sip:b@example.org>\r\n")));
+  assert_int_equal(nth(SIPKIT_HDR_CONTACT, 0)->u.addr.star, 0);
+  assert_int_equal(nth(SIPKIT_HDR_CONTACT, 1)->u.addr.star, 0);
+  assert_span(nth(SIPKIT_HDR_CONTACT, 1)->u.addr.uri.all, "sip:b@example.org");
+  assert_ok(parse("REGISTER sip:example.com SIP/2.0\r\n" VIA FROM TO CID
+                  "CSeq: 2 REGISTER\r\nContact:   *  \r\nExpires: 0\r\n" MF CL0 END));
+  assert_int_equal(M.contact->star, 1);
+  assert_code(parse(REQ_WITH("Contact: *, <sip:b@example.org>\r\n")), SIPKIT_EURI);
+  assert_int_equal(E.offset, strlen(INV VIA) + sizeof "Contact: " - 1);
+  assert_string_equal(E.rule, "addr-spec");
 
   assert_code(parse(REQ_WITH("Contact: \"Joe\" <sip:joe@example.org>;;;;\r\n")),
               SIPKIT_EHEADER_VALUE);

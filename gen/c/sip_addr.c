@@ -8068,8 +8068,6 @@ case 286:
 	}
 	goto st0;
 tr369:
-#line 45 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
 #line 50 "grammar/sip_addr.rl"
 	{ if (sipkit_addr_skip_state[406] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[406]]) - 1; }
 	goto st406;
@@ -8077,7 +8075,7 @@ st406:
 	if ( ++p == pe )
 		goto _test_eof406;
 case 406:
-#line 6977 "gen/c/sip_addr.c"
+#line 6976 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr369;
 		case 10u: goto tr372;
@@ -8093,15 +8091,13 @@ st287:
 	if ( ++p == pe )
 		goto _test_eof287;
 case 287:
-#line 6991 "gen/c/sip_addr.c"
+#line 6990 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr371;
 		case 32u: goto tr371;
 	}
 	goto st0;
 tr371:
-#line 45 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
 #line 50 "grammar/sip_addr.rl"
 	{ if (sipkit_addr_skip_state[407] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[407]]) - 1; }
 	goto st407;
@@ -8109,7 +8105,7 @@ st407:
 	if ( ++p == pe )
 		goto _test_eof407;
 case 407:
-#line 7004 "gen/c/sip_addr.c"
+#line 7002 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr371;
 		case 32u: goto tr371;
@@ -8123,7 +8119,7 @@ st288:
 	if ( ++p == pe )
 		goto _test_eof288;
 case 288:
-#line 7016 "gen/c/sip_addr.c"
+#line 7014 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr372;
 	goto st0;
@@ -8143,13 +8139,11 @@ st289:
 	if ( ++p == pe )
 		goto _test_eof289;
 case 289:
-#line 7031 "gen/c/sip_addr.c"
+#line 7029 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr367;
 	goto st0;
 tr264:
-#line 45 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
 #line 32 "grammar/sip_addr.rl"
 	{ sipkit__element_begin(c, p); m_aps = NULL; }
 #line 36 "grammar/sip_addr.rl"
@@ -8163,7 +8157,7 @@ st408:
 	if ( ++p == pe )
 		goto _test_eof408;
 case 408:
-#line 7045 "gen/c/sip_addr.c"
+#line 7042 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr582;
 		case 10u: goto tr583;
@@ -8194,14 +8188,10 @@ case 408:
 		goto st0;
 	goto tr526;
 tr585:
-#line 45 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
 #line 50 "grammar/sip_addr.rl"
 	{ if (sipkit_addr_skip_state[409] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[409]]) - 1; }
 	goto st409;
 tr582:
-#line 45 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
 #line 37 "grammar/sip_addr.rl"
 	{ sipkit__addr_display(c, m_dn, p); }
 #line 34 "grammar/sip_addr.rl"
@@ -8215,7 +8205,7 @@ st409:
 	if ( ++p == pe )
 		goto _test_eof409;
 case 409:
-#line 7089 "gen/c/sip_addr.c"
+#line 7084 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr585;
 		case 10u: goto tr374;
@@ -8259,15 +8249,13 @@ st290:
 	if ( ++p == pe )
 		goto _test_eof290;
 case 290:
-#line 7127 "gen/c/sip_addr.c"
+#line 7122 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr373;
 		case 32u: goto tr373;
 	}
 	goto st0;
 tr373:
-#line 45 "grammar/sip_addr.rl"
-	{ c->cur->u.addr.star = 1; }
 #line 50 "grammar/sip_addr.rl"
 	{ if (sipkit_addr_skip_state[410] && skip_ok) p = sipkit__skip_run(p + 1, pe, sipkit_addr_skip_cls[sipkit_addr_skip_state[410]]) - 1; }
 	goto st410;
@@ -8275,7 +8263,7 @@ st410:
 	if ( ++p == pe )
 		goto _test_eof410;
 case 410:
-#line 7140 "gen/c/sip_addr.c"
+#line 7134 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr373;
 		case 32u: goto tr373;
@@ -8317,7 +8305,7 @@ st291:
 	if ( ++p == pe )
 		goto _test_eof291;
 case 291:
-#line 7176 "gen/c/sip_addr.c"
+#line 7170 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr374;
 	goto st0;
@@ -8365,7 +8353,7 @@ st293:
 	if ( ++p == pe )
 		goto _test_eof293;
 case 293:
-#line 7219 "gen/c/sip_addr.c"
+#line 7213 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr381;
 		case 10u: goto tr382;
@@ -8391,7 +8379,7 @@ st294:
 	if ( ++p == pe )
 		goto _test_eof294;
 case 294:
-#line 7240 "gen/c/sip_addr.c"
+#line 7234 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr386;
 		case 32u: goto tr386;
@@ -8405,7 +8393,7 @@ st295:
 	if ( ++p == pe )
 		goto _test_eof295;
 case 295:
-#line 7252 "gen/c/sip_addr.c"
+#line 7246 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr386;
 		case 32u: goto tr386;
@@ -8429,7 +8417,7 @@ st296:
 	if ( ++p == pe )
 		goto _test_eof296;
 case 296:
-#line 7271 "gen/c/sip_addr.c"
+#line 7265 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr384;
 		case 10u: goto tr387;
@@ -8463,7 +8451,7 @@ st297:
 	if ( ++p == pe )
 		goto _test_eof297;
 case 297:
-#line 7303 "gen/c/sip_addr.c"
+#line 7297 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr384;
 		case 32u: goto tr384;
@@ -8477,7 +8465,7 @@ st298:
 	if ( ++p == pe )
 		goto _test_eof298;
 case 298:
-#line 7315 "gen/c/sip_addr.c"
+#line 7309 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr387;
 	goto st0;
@@ -8489,7 +8477,7 @@ st299:
 	if ( ++p == pe )
 		goto _test_eof299;
 case 299:
-#line 7325 "gen/c/sip_addr.c"
+#line 7319 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr396;
 		case 10u: goto tr397;
@@ -8512,7 +8500,7 @@ st300:
 	if ( ++p == pe )
 		goto _test_eof300;
 case 300:
-#line 7344 "gen/c/sip_addr.c"
+#line 7338 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr400;
 		case 10u: goto tr401;
@@ -8535,7 +8523,7 @@ st301:
 	if ( ++p == pe )
 		goto _test_eof301;
 case 301:
-#line 7363 "gen/c/sip_addr.c"
+#line 7357 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr403;
 		case 32u: goto tr403;
@@ -8549,7 +8537,7 @@ st302:
 	if ( ++p == pe )
 		goto _test_eof302;
 case 302:
-#line 7375 "gen/c/sip_addr.c"
+#line 7369 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr403;
 		case 32u: goto tr403;
@@ -8582,7 +8570,7 @@ st303:
 	if ( ++p == pe )
 		goto _test_eof303;
 case 303:
-#line 7399 "gen/c/sip_addr.c"
+#line 7393 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -8601,7 +8589,7 @@ st304:
 	if ( ++p == pe )
 		goto _test_eof304;
 case 304:
-#line 7416 "gen/c/sip_addr.c"
+#line 7410 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 13u: goto st0;
 		case 32u: goto st0;
@@ -8626,7 +8614,7 @@ st411:
 	if ( ++p == pe )
 		goto _test_eof411;
 case 411:
-#line 7437 "gen/c/sip_addr.c"
+#line 7431 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr587;
 		case 10u: goto tr588;
@@ -8650,7 +8638,7 @@ st305:
 	if ( ++p == pe )
 		goto _test_eof305;
 case 305:
-#line 7457 "gen/c/sip_addr.c"
+#line 7451 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr406;
 		case 32u: goto tr406;
@@ -8670,7 +8658,7 @@ st412:
 	if ( ++p == pe )
 		goto _test_eof412;
 case 412:
-#line 7473 "gen/c/sip_addr.c"
+#line 7467 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr591;
 		case 10u: goto tr592;
@@ -8702,7 +8690,7 @@ st306:
 	if ( ++p == pe )
 		goto _test_eof306;
 case 306:
-#line 7498 "gen/c/sip_addr.c"
+#line 7492 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr407;
 		case 32u: goto tr407;
@@ -8716,7 +8704,7 @@ st307:
 	if ( ++p == pe )
 		goto _test_eof307;
 case 307:
-#line 7510 "gen/c/sip_addr.c"
+#line 7504 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr407;
 		case 32u: goto tr407;
@@ -8754,7 +8742,7 @@ st308:
 	if ( ++p == pe )
 		goto _test_eof308;
 case 308:
-#line 7538 "gen/c/sip_addr.c"
+#line 7532 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr410;
 		case 10u: goto tr411;
@@ -8798,7 +8786,7 @@ st309:
 	if ( ++p == pe )
 		goto _test_eof309;
 case 309:
-#line 7577 "gen/c/sip_addr.c"
+#line 7571 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr413;
 		case 32u: goto tr413;
@@ -8820,7 +8808,7 @@ st310:
 	if ( ++p == pe )
 		goto _test_eof310;
 case 310:
-#line 7594 "gen/c/sip_addr.c"
+#line 7588 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr414;
 		case 10u: goto tr376;
@@ -8864,7 +8852,7 @@ st311:
 	if ( ++p == pe )
 		goto _test_eof311;
 case 311:
-#line 7633 "gen/c/sip_addr.c"
+#line 7627 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr382;
 	goto st0;
@@ -8884,7 +8872,7 @@ st312:
 	if ( ++p == pe )
 		goto _test_eof312;
 case 312:
-#line 7648 "gen/c/sip_addr.c"
+#line 7642 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr415;
 		case 10u: goto tr416;
@@ -8925,7 +8913,7 @@ st313:
 	if ( ++p == pe )
 		goto _test_eof313;
 case 313:
-#line 7685 "gen/c/sip_addr.c"
+#line 7679 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr419;
 		case 10u: goto tr420;
@@ -8966,7 +8954,7 @@ st314:
 	if ( ++p == pe )
 		goto _test_eof314;
 case 314:
-#line 7722 "gen/c/sip_addr.c"
+#line 7716 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr422;
 		case 32u: goto tr422;
@@ -8980,7 +8968,7 @@ st315:
 	if ( ++p == pe )
 		goto _test_eof315;
 case 315:
-#line 7734 "gen/c/sip_addr.c"
+#line 7728 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr422;
 		case 32u: goto tr422;
@@ -9019,7 +9007,7 @@ st316:
 	if ( ++p == pe )
 		goto _test_eof316;
 case 316:
-#line 7769 "gen/c/sip_addr.c"
+#line 7763 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr420;
 	goto st0;
@@ -9035,7 +9023,7 @@ st317:
 	if ( ++p == pe )
 		goto _test_eof317;
 case 317:
-#line 7781 "gen/c/sip_addr.c"
+#line 7775 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr423;
 	goto st0;
@@ -9053,7 +9041,7 @@ st318:
 	if ( ++p == pe )
 		goto _test_eof318;
 case 318:
-#line 7795 "gen/c/sip_addr.c"
+#line 7789 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr409;
 		case 10u: goto tr424;
@@ -9087,7 +9075,7 @@ st319:
 	if ( ++p == pe )
 		goto _test_eof319;
 case 319:
-#line 7827 "gen/c/sip_addr.c"
+#line 7821 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr427;
 		case 32u: goto tr427;
@@ -9101,7 +9089,7 @@ st320:
 	if ( ++p == pe )
 		goto _test_eof320;
 case 320:
-#line 7839 "gen/c/sip_addr.c"
+#line 7833 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr427;
 		case 32u: goto tr427;
@@ -9139,7 +9127,7 @@ st413:
 	if ( ++p == pe )
 		goto _test_eof413;
 case 413:
-#line 7873 "gen/c/sip_addr.c"
+#line 7867 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr594;
 		case 10u: goto tr595;
@@ -9181,7 +9169,7 @@ st321:
 	if ( ++p == pe )
 		goto _test_eof321;
 case 321:
-#line 7910 "gen/c/sip_addr.c"
+#line 7904 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr428;
 		case 10u: goto tr429;
@@ -9208,7 +9196,7 @@ st322:
 	if ( ++p == pe )
 		goto _test_eof322;
 case 322:
-#line 7932 "gen/c/sip_addr.c"
+#line 7926 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr432;
 		case 32u: goto tr432;
@@ -9222,7 +9210,7 @@ st323:
 	if ( ++p == pe )
 		goto _test_eof323;
 case 323:
-#line 7944 "gen/c/sip_addr.c"
+#line 7938 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr432;
 		case 32u: goto tr432;
@@ -9239,7 +9227,7 @@ st324:
 	if ( ++p == pe )
 		goto _test_eof324;
 case 324:
-#line 7959 "gen/c/sip_addr.c"
+#line 7953 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr431;
 		case 10u: goto tr433;
@@ -9275,7 +9263,7 @@ st325:
 	if ( ++p == pe )
 		goto _test_eof325;
 case 325:
-#line 7993 "gen/c/sip_addr.c"
+#line 7987 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr438;
 		case 32u: goto tr438;
@@ -9289,7 +9277,7 @@ st326:
 	if ( ++p == pe )
 		goto _test_eof326;
 case 326:
-#line 8005 "gen/c/sip_addr.c"
+#line 7999 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr438;
 		case 10u: goto tr439;
@@ -9325,7 +9313,7 @@ st327:
 	if ( ++p == pe )
 		goto _test_eof327;
 case 327:
-#line 8039 "gen/c/sip_addr.c"
+#line 8033 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr441;
 		case 32u: goto tr441;
@@ -9339,7 +9327,7 @@ st328:
 	if ( ++p == pe )
 		goto _test_eof328;
 case 328:
-#line 8051 "gen/c/sip_addr.c"
+#line 8045 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr441;
 		case 32u: goto tr441;
@@ -9354,7 +9342,7 @@ st329:
 	if ( ++p == pe )
 		goto _test_eof329;
 case 329:
-#line 8064 "gen/c/sip_addr.c"
+#line 8058 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr436;
 		case 10u: goto tr442;
@@ -9388,7 +9376,7 @@ st330:
 	if ( ++p == pe )
 		goto _test_eof330;
 case 330:
-#line 8096 "gen/c/sip_addr.c"
+#line 8090 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr436;
 		case 32u: goto tr436;
@@ -9402,7 +9390,7 @@ st331:
 	if ( ++p == pe )
 		goto _test_eof331;
 case 331:
-#line 8108 "gen/c/sip_addr.c"
+#line 8102 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr442;
 	goto st0;
@@ -9414,7 +9402,7 @@ st414:
 	if ( ++p == pe )
 		goto _test_eof414;
 case 414:
-#line 8118 "gen/c/sip_addr.c"
+#line 8112 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr600;
 		case 10u: goto tr601;
@@ -9440,7 +9428,7 @@ st332:
 	if ( ++p == pe )
 		goto _test_eof332;
 case 332:
-#line 8139 "gen/c/sip_addr.c"
+#line 8133 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr451;
 		case 10u: goto tr452;
@@ -9472,7 +9460,7 @@ st333:
 	if ( ++p == pe )
 		goto _test_eof333;
 case 333:
-#line 8164 "gen/c/sip_addr.c"
+#line 8158 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr452;
 	goto st0;
@@ -9484,7 +9472,7 @@ st334:
 	if ( ++p == pe )
 		goto _test_eof334;
 case 334:
-#line 8174 "gen/c/sip_addr.c"
+#line 8168 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
 			goto tr436;
@@ -9502,7 +9490,7 @@ st335:
 	if ( ++p == pe )
 		goto _test_eof335;
 case 335:
-#line 8190 "gen/c/sip_addr.c"
+#line 8184 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr436;
 	goto st0;
@@ -9514,7 +9502,7 @@ st336:
 	if ( ++p == pe )
 		goto _test_eof336;
 case 336:
-#line 8200 "gen/c/sip_addr.c"
+#line 8194 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr446;
 	goto st0;
@@ -9526,7 +9514,7 @@ st337:
 	if ( ++p == pe )
 		goto _test_eof337;
 case 337:
-#line 8210 "gen/c/sip_addr.c"
+#line 8204 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr447;
 	goto st0;
@@ -9538,7 +9526,7 @@ st338:
 	if ( ++p == pe )
 		goto _test_eof338;
 case 338:
-#line 8220 "gen/c/sip_addr.c"
+#line 8214 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr448;
 	goto st0;
@@ -9550,7 +9538,7 @@ st339:
 	if ( ++p == pe )
 		goto _test_eof339;
 case 339:
-#line 8230 "gen/c/sip_addr.c"
+#line 8224 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr449;
 	goto st0;
@@ -9562,7 +9550,7 @@ st340:
 	if ( ++p == pe )
 		goto _test_eof340;
 case 340:
-#line 8240 "gen/c/sip_addr.c"
+#line 8234 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr439;
 	goto st0;
@@ -9574,7 +9562,7 @@ st415:
 	if ( ++p == pe )
 		goto _test_eof415;
 case 415:
-#line 8250 "gen/c/sip_addr.c"
+#line 8244 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 9u: goto tr600;
 		case 10u: goto tr601;
@@ -9607,7 +9595,7 @@ st341:
 	if ( ++p == pe )
 		goto _test_eof341;
 case 341:
-#line 8281 "gen/c/sip_addr.c"
+#line 8275 "gen/c/sip_addr.c"
 	if ( (*p) == 46u )
 		goto tr454;
 	if ( (*p) < 65u ) {
@@ -9627,7 +9615,7 @@ st342:
 	if ( ++p == pe )
 		goto _test_eof342;
 case 342:
-#line 8299 "gen/c/sip_addr.c"
+#line 8293 "gen/c/sip_addr.c"
 	switch( (*p) ) {
 		case 46u: goto tr454;
 		case 93u: goto tr444;
@@ -9649,7 +9637,7 @@ st343:
 	if ( ++p == pe )
 		goto _test_eof343;
 case 343:
-#line 8319 "gen/c/sip_addr.c"
+#line 8313 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr433;
 	goto st0;
@@ -9669,7 +9657,7 @@ st344:
 	if ( ++p == pe )
 		goto _test_eof344;
 case 344:
-#line 8334 "gen/c/sip_addr.c"
+#line 8328 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr429;
 	goto st0;
@@ -9681,7 +9669,7 @@ st345:
 	if ( ++p == pe )
 		goto _test_eof345;
 case 345:
-#line 8344 "gen/c/sip_addr.c"
+#line 8338 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr424;
 	goto st0;
@@ -9695,7 +9683,7 @@ st346:
 	if ( ++p == pe )
 		goto _test_eof346;
 case 346:
-#line 8355 "gen/c/sip_addr.c"
+#line 8349 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr455;
 	goto st0;
@@ -9713,7 +9701,7 @@ st347:
 	if ( ++p == pe )
 		goto _test_eof347;
 case 347:
-#line 8369 "gen/c/sip_addr.c"
+#line 8363 "gen/c/sip_addr.c"
 	if ( (*p) == 10u )
 		goto tr401;
 	goto st0;
@@ -9725,7 +9713,7 @@ st348:
 	if ( ++p == pe )
 		goto _test_eof348;
 case 348:
-#line 8379 "gen/c/sip_addr.c"
+#line 8373 "gen/c/sip_addr.c"
 	if ( (*p) < 11u ) {
 		if ( (*p) <= 9u )
 			goto tr384;
@@ -9743,7 +9731,7 @@ st349:
 	if ( ++p == pe )
 		goto _test_eof349;
 case 349:
-#line 8395 "gen/c/sip_addr.c"
+#line 8389 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr384;
 	goto st0;
@@ -9755,7 +9743,7 @@ st350:
 	if ( ++p == pe )
 		goto _test_eof350;
 case 350:
-#line 8405 "gen/c/sip_addr.c"
+#line 8399 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr391;
 	goto st0;
@@ -9767,7 +9755,7 @@ st351:
 	if ( ++p == pe )
 		goto _test_eof351;
 case 351:
-#line 8415 "gen/c/sip_addr.c"
+#line 8409 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr392;
 	goto st0;
@@ -9779,7 +9767,7 @@ st352:
 	if ( ++p == pe )
 		goto _test_eof352;
 case 352:
-#line 8425 "gen/c/sip_addr.c"
+#line 8419 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr393;
 	goto st0;
@@ -9791,7 +9779,7 @@ st353:
 	if ( ++p == pe )
 		goto _test_eof353;
 case 353:
-#line 8435 "gen/c/sip_addr.c"
+#line 8429 "gen/c/sip_addr.c"
 	if ( 128u <= (*p) && (*p) <= 191u )
 		goto tr394;
 	goto st0;
@@ -10242,9 +10230,15 @@ case 353:
 #line 43 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.params = sipkit__span(c, m_aps, p); }
 	break;
+	case 406: 
+	case 407: 
+	case 409: 
+	case 410: 
+#line 45 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
+	break;
 	case 381: 
 	case 405: 
-	case 408: 
 #line 34 "grammar/sip_addr.rl"
 	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
 #line 35 "grammar/sip_addr.rl"
@@ -10303,7 +10297,15 @@ case 353:
 #line 35 "grammar/sip_addr.rl"
 	{ sipkit__element_end(c, p); }
 	break;
-#line 8931 "gen/c/sip_addr.c"
+	case 408: 
+#line 45 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.star = 1; }
+#line 34 "grammar/sip_addr.rl"
+	{ c->cur->u.addr.uri.all = sipkit__span(c, m_u, p); }
+#line 35 "grammar/sip_addr.rl"
+	{ sipkit__element_end(c, p); }
+	break;
+#line 8935 "gen/c/sip_addr.c"
 	}
 	}
 

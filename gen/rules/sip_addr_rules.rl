@@ -101,7 +101,7 @@
   SWS = ( LWS )?;
 
   # STAR (grammar/sip.abnf:69)
-  STAR = ( SWS . "*" . SWS ) @star;
+  STAR = ( SWS . "*" . SWS ) %star;
 
   # EQUAL (grammar/sip.abnf:71)
   EQUAL = SWS . "=" . SWS;
