@@ -93,11 +93,12 @@ load dur 0 "$E/uac.lua" --rate 10 --duration 0.5 --buffer 1M -- "sip:bob@$UAS"
 has dur "calls failed: 0"
 
 # a pacer that fell behind starts the overdue calls a few per pass (at
-# 1,000/s: 4), not all at once: call 1 holds the loop for 60 ms, so 39
-# calls are overdue when it returns.  A flow reads the loop time when its
-# task first runs: one loop turn may run two passes (libuv runs due
-# timers before and after its poll), so up to 8 calls share a loop time,
-# where the uncapped pacer started all 39 at one.
+# 1,000/s: 10, twice the calls due in a 5 ms pass), not all at once: call
+# 1 holds the loop for 60 ms, so 39 calls are overdue when it returns.  A
+# flow reads the loop time when its task first runs: one loop turn may
+# run two passes (libuv runs due timers before and after its poll), so up
+# to 20 calls share a loop time, where the uncapped pacer started all 39
+# at one.
 cat > "$T/burst.lua" <<'LUA'
 local sipkit = require "sipkit"
 local per_ms = {}
@@ -117,8 +118,33 @@ return {
 LUA
 load burst 0 burst.lua --rate 1000 --calls 40
 has burst "calls succeeded: 40"
-check "burst: 4 to 8 calls started at one loop time" \
-  awk '/^most calls started at one loop time: / { n = $NF } END { exit !(n >= 4 && n <= 8) }' "$T/burst"
+check "burst: 10 to 20 calls started at one loop time" \
+  awk '/^most calls started at one loop time: / { n = $NF } END { exit !(n >= 10 && n <= 20) }' "$T/burst"
+
+# calls due less than 5 ms apart start together, in passes at least 5 ms
+# apart (lua/sipkit/load.lua, PACE_TICK): at 1,000/s about 5 a pass
+cat > "$T/passes.lua" <<'LUA'
+local sipkit = require "sipkit"
+local per_ms = {}
+return {
+  flow = function()
+    local ms = math.floor(sipkit.now() * 1000 + 0.5)
+    per_ms[ms] = (per_ms[ms] or 0) + 1
+    return true
+  end,
+  teardown = function()
+    local times, most, gap = {}, 0, math.huge
+    for ms, c in pairs(per_ms) do times[#times + 1] = ms most = math.max(most, c) end
+    table.sort(times)
+    for i = 2, #times do gap = math.min(gap, times[i] - times[i - 1]) end
+    print("passes: " .. #times .. ", most calls a pass: " .. most .. ", smallest gap: " .. gap .. " ms")
+  end,
+}
+LUA
+load passes 0 passes.lua --rate 1000 --calls 30
+has passes "calls succeeded: 30"
+check "passes: calls share passes at least 5 ms apart" \
+  awk '/^passes: / { p = $2 + 0; m = $7 + 0; g = $10 + 0 } END { exit !(p >= 3 && p <= 8 && m >= 2 && m <= 10 && g >= 5) }' "$T/passes"
 
 # usage
 load help 0 --help
