@@ -14,7 +14,9 @@
 # failed call, under 90 % of the rate achieved, or retransmissions over 1 %
 # of the calls); the summary gives the highest clean rate of each pair and buffer
 # setting with the CPU time per call of each side (utime + stime / calls)
-# and each side's peak RSS (VmHWM) at that rate.
+# and each side's peak RSS (VmHWM) at that rate; then, at each rate where
+# SIPp -> SIPp and a sipkit pair were both clean, the sipkit side's CPU
+# per call beside SIPp's in the same role.
 #
 # Then memory per established idle call: BENCH_LOAD_HOLD_CALLS (10,000)
 # calls set up at BENCH_LOAD_HOLD_RATE and held open, sipkit load with
@@ -230,6 +232,8 @@ t_start=$(now)
 cat "$results"
 summary="$tmp/summary"
 : > "$summary"
+clean_rows="$tmp/clean-rows" # buffers;pair;rate;us client;us server of each clean rate
+: > "$clean_rows"
 
 for buf in $buffers; do
   label=$([ "$buf" -gt 0 ] && echo "$((buf / 1048576)) MiB" || echo "default")
@@ -251,6 +255,7 @@ for buf in $buffers; do
       awk -v f="$FAILED" -v a="$ACHIEVED" -v r="$rate" -v x="${RETRANS/-/0}" -v n=$(( rate * secs )) \
         'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }' || break
       best="| $label | $pair | $rate | $US_C | $US_S | $(mib "$RSS_C") | $(mib "$RSS_S") |"
+      echo "$label;$pair;$rate;$US_C;$US_S" >> "$clean_rows"
     done
     echo "$best" >> "$summary"
   done
@@ -263,6 +268,27 @@ done
   echo "| buffers | pair (client->server) | calls/s | us/call client | us/call server | RSS client MiB | RSS server MiB |"
   echo "|---|---|---:|---:|---:|---:|---:|"
   cat "$summary"
+} | tee -a "$results"
+
+# The highest clean rates differ from pair to pair, and CPU per call falls
+# as the rate rises (more calls a loop turn): compare each side with SIPp
+# in the same role at the same rate, wherever both pairs were clean.
+{
+  echo
+  echo "## CPU us/call at the same rate, where SIPp -> SIPp and the sipkit pair were both clean"
+  echo
+  echo "server: sipp->sipkit's server against sipp->sipp's; client: sipkit->sipp's client against sipp->sipp's."
+  echo
+  echo "| buffers | calls/s | server: sipkit | server: SIPp | client: sipkit | client: SIPp |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  awk -F';' '$2 == "sipp->sipp" { k = $1 ";" $3; order[++n] = k; rc[k] = $4; rs[k] = $5 }
+             $2 == "sipp->sipkit" { ss[$1 ";" $3] = $5 }
+             $2 == "sipkit->sipp" { sc[$1 ";" $3] = $4 }
+             END { for (i = 1; i <= n; i++) { k = order[i]
+                     if (!(k in ss) && !(k in sc)) continue
+                     split(k, f, ";")
+                     printf "| %s | %s | %s | %s | %s | %s |\n", f[1], f[2], (k in ss ? ss[k] : "-"), rs[k],
+                            (k in sc ? sc[k] : "-"), rc[k] } }' "$clean_rows"
 } | tee -a "$results"
 
 # Memory per established idle call.  HOLD_CALLS calls at HOLD_RATE, held
