@@ -137,7 +137,8 @@ void sipkit__stored_free(sipkit__stored *s);
  * of it once Accepted (RFC 6026): for its last 32 s it sends nothing and
  * only passes on 2xx retransmissions (client) or ACKs (server), which its
  * key, kind and one timer do; that is most of the transactions a server
- * under load holds. */
+ * under load holds.  A non-INVITE client transaction lets go of it in
+ * Completed (Timer K: absorbing retransmitted finals). */
 typedef struct sipkit__txlive {
   sipkit_txn t;                /* its key is unused: the record keeps one (sipkit__txn) */
   sipkit__addr peer;
@@ -148,9 +149,9 @@ typedef struct sipkit__txlive {
 } sipkit__txlive;
 
 /* A transaction of the table: one timer node set to its earliest
- * deadline, its key (packed) and, until Accepted, the live part.  A
- * non-INVITE transaction is never Accepted: its live part is in the same
- * block (live_own 0). */
+ * deadline, its key (packed) and, until Accepted (INVITE) or Completed
+ * (non-INVITE client), the live part.  A non-INVITE server transaction
+ * keeps it to the end: it is in the same block (live_own 0). */
 typedef struct sipkit__txn {
   sipkit__tnode timer;
   sipkit_ua *ua;
@@ -158,7 +159,7 @@ typedef struct sipkit__txn {
   sipkit__link link;           /* ua->txns; rt->txn_graves once destroyed */
   sipkit_req *req;             /* client owner (NULL once detached or released) */
   sipkit_srv *srv;             /* server owner */
-  sipkit__txlive *live;        /* NULL once Accepted */
+  sipkit__txlive *live;        /* NULL once Accepted, or Completed (non-INVITE client) */
   sipkit_dlg *sib;             /* INVITE client in Accepted: a dialog of its own (ref held),
                                   for the dialogs of forked 2xx */
   sipkit_txn_pkey key;         /* its strings in kb (key.method: the request's) */

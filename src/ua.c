@@ -445,26 +445,25 @@ static void txn_accepted(sipkit__txn *x) {
 
 /* A non-INVITE client transaction in Completed sends nothing more: for
  * Timer K (T4, 5 s over UDP) it only absorbs retransmitted finals, which
- * its key does.  Its copy of the request (header array and bytes, ~1.8 KB
- * for a BYE) goes, as a client under load holds one a call for those 5 s
- * (its responses have been passed on: auth retries and dialogs read the
- * copy before this). */
+ * its key does, so its live part goes as an Accepted INVITE's does (the
+ * machine, the request copy: ~2.4 KB for a BYE, held a call for those 5 s
+ * by a client under load); the record's timer, set to K by txn_run, ends
+ * it.  Its responses have been passed on: auth retries and dialogs read
+ * the copy before this. */
 static void txn_client_completed(sipkit__txn *x) {
-  sipkit__txlive *l = x->live;
-  if (x->closing || !l || x->kind != SIPKIT_TXN_NON_INVITE_CLIENT ||
-      l->t.state != SIPKIT_TXN_COMPLETED || !l->sent.hdrs)
+  if (x->closing || !x->live || x->kind != SIPKIT_TXN_NON_INVITE_CLIENT ||
+      x->live->t.state != SIPKIT_TXN_COMPLETED)
     return;
-  sipkit__stored_free(&l->sent);
-  l->t.msg_ = NULL; /* the machine's view of those bytes, unused from here on */
-  l->t.msg_len_ = 0;
+  txn_live_free(x);
 }
 
 static void txn_fired(sipkit__tnode *n);
 
-/* A non-INVITE transaction (never Accepted) has its live part in the
- * same block. */
+/* A non-INVITE server transaction keeps its live part to the end (its
+ * last response is resent for Timer J): it is in the same block.  The
+ * others let go of theirs early (txn_accepted, txn_client_completed). */
 static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k) {
-  int own = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_INVITE_SERVER;
+  int own = kind != SIPKIT_TXN_NON_INVITE_SERVER;
   size_t base = offsetof(sipkit__txn, kb) + sipkit_txn_key_pack_len(k);
   size_t al = _Alignof(sipkit__txlive);
   size_t at = (base + al - 1) / al * al;
@@ -654,7 +653,7 @@ void sipkit__ua_send_error(sipkit_ua *ua, const struct sockaddr *dest, const cha
 static void txn_fired(sipkit__tnode *n) {
   sipkit__txn *x = SIPKIT__CONTAINER(n, sipkit__txn, timer);
   uint64_t now = sipkit__now(x->ua->rt);
-  if (!x->live) { /* Accepted: timer M / L fired, Terminated */
+  if (!x->live) { /* Accepted or Completed without its live part: timer M / L / K fired */
     txn_destroy(x);
     return;
   }
@@ -1267,8 +1266,8 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
   sipkit__txn *x = find_client_txn(ua, m, buf);
   if (x) {
     sipkit__txlive *l = x->live;
-    if (!l) { /* Accepted (RFC 6026): 2xx / 2xx to TU, the rest absorbed */
-      if (m->status >= 200 && m->status < 300)
+    if (!l) { /* INVITE Accepted (RFC 6026): 2xx to TU; non-INVITE Completed: absorbed */
+      if (x->kind == SIPKIT_TXN_INVITE_CLIENT && m->status >= 200 && m->status < 300)
         client_response(x, m->status, m, buf);
       return;
     }

@@ -684,8 +684,11 @@ static void on_resp(void *data, sipkit_req *req, int status, sipkit_dlg *dlg, co
 
 static void test_request_shape_and_stats(void **state) {
   (void)state;
+  sipkit_rt_config cfg;
+  sipkit_rt_config_default(&cfg);
+  cfg.txn.t4 = 300; /* Timer K, so the Completed record's end is seen */
   peer p;
-  peer_open(&p, NULL);
+  peer_open(&p, &cfg);
   char uri[64], r[4096], v[512];
   snprintf(uri, sizeof uri, "sip:x@127.0.0.1:%d", p.port);
   got g = {0, 0, 0};
@@ -734,16 +737,16 @@ static void test_request_shape_and_stats(void **state) {
   assert_int_equal(st.bytes_out, (uint64_t)n);
   assert_int_equal(st.bytes_in, (uint64_t)strlen(resp));
   assert_int_equal(st.transactions, 1); /* Completed, waiting for timer K */
-  /* Completed sends nothing: the copy of the request is gone, the key
-   * stays and absorbs the retransmitted 200 (the TU saw one final) */
+  /* Completed sends nothing: the live part (machine, request copy) is
+   * gone, the record stays and absorbs the retransmitted 200 (the TU saw
+   * one final), and Timer K ends it */
   sipkit__txn *x = NULL;
   for (uint32_t i = 0; i <= p.ua->ctab.mask && !x; i++)
     x = p.ua->ctab.b[i];
   assert_non_null(x);
   assert_int_equal(p.ua->ctab.count, 1);
-  assert_int_equal(x->live->t.state, SIPKIT_TXN_COMPLETED);
-  assert_null(x->live->sent.hdrs);
-  assert_null(x->live->sent.buf);
+  assert_null(x->live);
+  assert_int_equal(x->kind, SIPKIT_TXN_NON_INVITE_CLIENT);
   sendto(p.fd, resp, strlen(resp), 0, (struct sockaddr *)&p.ua_addr, sizeof p.ua_addr);
   for (int i = 0; i < 500 && st.datagrams_in < 2; i++) {
     sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
@@ -753,6 +756,13 @@ static void test_request_shape_and_stats(void **state) {
   assert_int_equal(st.datagrams_in, 2);
   assert_int_equal(g.finals, 1);
   assert_int_equal(st.transactions, 1);
+  for (int i = 0; i < 2000 && st.transactions; i++) {
+    sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
+    sipkit_rt_get_stats(p.rt, &st);
+    usleep(1000);
+  }
+  assert_int_equal(st.transactions, 0);
+  assert_int_equal(p.ua->ctab.count, 0);
   assert_int_equal(st.datagrams_out, 1);
   peer_close(&p);
 }
