@@ -422,12 +422,26 @@ static void req_let_go(sipkit__txn *x) {
   req_free(req);
 }
 
-/* RFC 6026 Accepted: an INVITE transaction sends nothing more, so the
- * live part goes; the record waits for timer M / L, passing 2xx
- * retransmissions (client) or ACKs (server) on to the TU and absorbing
- * the rest (handle_response, handle_request), as the machine would. */
-static void txn_accepted(sipkit__txn *x) {
-  if (x->closing || !x->live || !x->live_own || x->live->t.state != SIPKIT_TXN_ACCEPTED)
+/* A transaction that sends nothing more lets go of its live part (the
+ * machine, the bytes, the request copy); its record's timer, set by
+ * txn_run, ends it.  RFC 6026 Accepted: an INVITE transaction waits for
+ * timer M / L, passing 2xx retransmissions (client) or ACKs (server) on
+ * to the TU and absorbing the rest (handle_response, handle_request), as
+ * the machine would.  A non-INVITE client transaction in Completed only
+ * absorbs retransmitted finals for Timer K (T4, 5 s over UDP): a BYE's
+ * live part (~2.4 KB) was held a call for those 5 s by a client under
+ * load; its responses have been passed on (auth retries and dialogs read
+ * the copy before this). */
+static void txn_done_sending(sipkit__txn *x) {
+  if (x->closing || !x->live || !x->live_own)
+    return;
+  int state = x->live->t.state;
+  if (x->kind == SIPKIT_TXN_NON_INVITE_CLIENT) {
+    if (state == SIPKIT_TXN_COMPLETED)
+      txn_live_free(x);
+    return;
+  }
+  if (state != SIPKIT_TXN_ACCEPTED)
     return;
   if (x->client) {
     /* A fork's 2xx makes its dialog from a sibling (client_response), so
@@ -443,25 +457,11 @@ static void txn_accepted(sipkit__txn *x) {
   txn_live_free(x);
 }
 
-/* A non-INVITE client transaction in Completed sends nothing more: for
- * Timer K (T4, 5 s over UDP) it only absorbs retransmitted finals, which
- * its key does, so its live part goes as an Accepted INVITE's does (the
- * machine, the request copy: ~2.4 KB for a BYE, held a call for those 5 s
- * by a client under load); the record's timer, set to K by txn_run, ends
- * it.  Its responses have been passed on: auth retries and dialogs read
- * the copy before this. */
-static void txn_client_completed(sipkit__txn *x) {
-  if (x->closing || !x->live || x->kind != SIPKIT_TXN_NON_INVITE_CLIENT ||
-      x->live->t.state != SIPKIT_TXN_COMPLETED)
-    return;
-  txn_live_free(x);
-}
-
 static void txn_fired(sipkit__tnode *n);
 
 /* A non-INVITE server transaction keeps its live part to the end (its
  * last response is resent for Timer J): it is in the same block.  The
- * others let go of theirs early (txn_accepted, txn_client_completed). */
+ * others let go of theirs early (txn_done_sending). */
 static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k) {
   int own = kind != SIPKIT_TXN_NON_INVITE_SERVER;
   size_t base = offsetof(sipkit__txn, kb) + sipkit_txn_key_pack_len(k);
@@ -1121,7 +1121,7 @@ static void send_prack(sipkit_dlg *g, uint32_t rseq, uint32_t cseq) {
   sipkit_dlg_request(g, &o, NULL, NULL, NULL, NULL);
 }
 
-/* From the request, or in Accepted (the request gone, see txn_accepted)
+/* From the request, or in Accepted (the request gone, see txn_done_sending)
  * from a dialog the INVITE created before. */
 static sipkit_dlg *dlg_create_uac(sipkit_ua *ua, sipkit__txn *x, const sipkit_msg *m,
                                   const char *buf) {
@@ -1282,8 +1282,7 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
     }
     sipkit_txn_on_response(&l->t, m->status, m, buf, sipkit__now(ua->rt), &acts);
     txn_run(x, &acts, m, buf, 0);
-    txn_accepted(x);
-    txn_client_completed(x);
+    txn_done_sending(x);
     return;
   }
   if (ua->proxy && sipkit__proxy_stray_response(ua, m, buf))
@@ -1558,7 +1557,7 @@ int sipkit_srv_respond(sipkit_srv *s, int status, const sipkit_resp_opts *o, sip
    * not keep it. */
   if (status >= 200 && !s->rseq)
     sipkit__stored_free(&s->req);
-  txn_accepted(x); /* a 2xx was sent; the dialog resends its own copy */
+  txn_done_sending(x); /* a 2xx was sent; the dialog resends its own copy */
   if (status >= 200)
     srv_done(s);
   return SIPKIT_EOK;
