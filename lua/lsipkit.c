@@ -2320,13 +2320,14 @@ static int l_can_park(lua_State *L) {
 static int rt_stats(lua_State *L) {
   sipkit_rt_stats st;
   sipkit_rt_get_stats(self_rt(L)->rt, &st);
-  lua_createtable(L, 0, 16);
+  lua_createtable(L, 0, 17);
 #define RT_STAT(f) (lua_pushinteger(L, (lua_Integer)st.f), lua_setfield(L, -2, #f))
   RT_STAT(datagrams_in); RT_STAT(datagrams_out); RT_STAT(bytes_in); RT_STAT(bytes_out);
   RT_STAT(retransmissions); RT_STAT(malformed); RT_STAT(oversize);
   RT_STAT(injected_drops); RT_STAT(injected_dups); RT_STAT(injected_delays);
   RT_STAT(auto_replies); RT_STAT(replies_capped); RT_STAT(txn_timeouts);
   RT_STAT(transactions); RT_STAT(dialogs); RT_STAT(transport_errors);
+  RT_STAT(unanswered);
 #undef RT_STAT
   return 1;
 }

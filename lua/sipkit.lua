@@ -586,8 +586,8 @@ function M.running() return run_state ~= nil end
 
 -- sipkit.stats() -> the runtime's counters (datagrams_in/out, bytes_in/out,
 -- retransmissions, malformed, injected_drops/dups/delays, auto_replies,
--- txn_timeouts, transactions, dialogs, transport_errors ...), or nil
--- outside a run.
+-- txn_timeouts, transactions, dialogs, transport_errors, unanswered: the
+-- requests sent with no response yet), or nil outside a run.
 function M.stats() return run_state and run_state.rt:stats() end
 
 ---------------------------------------------------------------- user agents

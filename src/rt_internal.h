@@ -168,6 +168,7 @@ typedef struct sipkit__txn {
   uint8_t closing;
   uint8_t send_failed;         /* a send of this transaction failed: transport error */
   uint8_t live_own;            /* live is a block of its own */
+  uint8_t unanswered;          /* client: no response to its request yet (stats.unanswered) */
   uint32_t hash;               /* of its branch (RFC 3261 key) or Call-ID: its bucket */
   char kb[];
 } sipkit__txn;

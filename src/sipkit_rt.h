@@ -125,6 +125,9 @@ typedef struct sipkit_rt_stats {
   uint32_t transactions;         /* live now */
   uint32_t dialogs;              /* live now */
   uint64_t transport_errors;     /* sends the kernel refused, ICMP errors read */
+  uint32_t unanswered;           /* requests of live client transactions with no response
+                                    yet: more than a round trip's worth means the peer, or
+                                    this process, is behind (sipkit load holds new calls) */
 } sipkit_rt_stats;
 SIPKIT_API void sipkit_rt_get_stats(sipkit_rt *rt, sipkit_rt_stats *st);
 

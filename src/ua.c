@@ -483,8 +483,10 @@ static sipkit__txn *txn_new(sipkit_ua *ua, int kind, const sipkit_txn_key *k) {
   x->kind = (uint8_t)kind;
   x->ua = ua;
   x->client = kind == SIPKIT_TXN_INVITE_CLIENT || kind == SIPKIT_TXN_NON_INVITE_CLIENT;
+  x->unanswered = x->client;
   sipkit__list_add(&ua->txns, &x->link);
   ua->rt->st.transactions++;
+  ua->rt->st.unanswered += x->unanswered;
   return x;
 }
 
@@ -525,6 +527,7 @@ static void txn_destroy(sipkit__txn *x) {
   txn_unlink(x);
   sipkit__list_del(&x->link);
   ua->rt->st.transactions--;
+  ua->rt->st.unanswered -= x->unanswered;
   sipkit__timer_stop(ua->rt, &x->timer);
   if (x->req && x->req->txn == x)
     req_release(x->req);
@@ -1266,6 +1269,8 @@ static void handle_response(sipkit_ua *ua, const sipkit_msg *m, const char *buf)
   sipkit__txn *x = find_client_txn(ua, m, buf);
   if (x) {
     sipkit__txlive *l = x->live;
+    ua->rt->st.unanswered -= x->unanswered;
+    x->unanswered = 0;
     if (!l) { /* INVITE Accepted (RFC 6026): 2xx to TU; non-INVITE Completed: absorbed */
       if (x->kind == SIPKIT_TXN_INVITE_CLIENT && m->status >= 200 && m->status < 300)
         client_response(x, m->status, m, buf);

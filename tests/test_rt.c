@@ -682,6 +682,36 @@ static void on_resp(void *data, sipkit_req *req, int status, sipkit_dlg *dlg, co
   g->finals += status >= 200;
 }
 
+/* Runs p's loop until the raw socket reads a datagram (the UA's request):
+ * its length, the bytes NUL-terminated in r. */
+static ssize_t peer_read_request(peer *p, char *r, size_t cap) {
+  ssize_t n = 0;
+  for (int i = 0; i < 500 && n <= 0; i++) {
+    sipkit_rt_run(p->rt, SIPKIT_RT_RUN_NOWAIT);
+    struct pollfd pfd = {p->fd, POLLIN, 0};
+    if (poll(&pfd, 1, 1) == 1)
+      n = recv(p->fd, r, cap - 1, 0);
+  }
+  assert_true(n > 0);
+  r[n] = 0;
+  return n;
+}
+
+/* A response to request r (Via, From, To, Call-ID echoed; CSeq 1 OPTIONS)
+ * with status line `status` and `to_tag` added to To. */
+static void echo_response(char *out, size_t cap, const char *r, const char *status,
+                          const char *to_tag) {
+  char via[256], from[256], to[256], cid[128];
+  hdr(r, "Via", via, sizeof via);
+  hdr(r, "From", from, sizeof from);
+  hdr(r, "To", to, sizeof to);
+  hdr(r, "Call-ID", cid, sizeof cid);
+  snprintf(out, cap,
+           "SIP/2.0 %s\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\n"
+           "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+           status, via, from, to, to_tag, cid);
+}
+
 static void test_request_shape_and_stats(void **state) {
   (void)state;
   sipkit_rt_config cfg;
@@ -694,15 +724,10 @@ static void test_request_shape_and_stats(void **state) {
   got g = {0, 0, 0};
   sipkit_req_opts o = {.method = "OPTIONS", .uri = uri};
   assert_int_equal(sipkit_ua_request(p.ua, &o, on_resp, &g, NULL, NULL), SIPKIT_EOK);
-  ssize_t n = 0;
-  for (int i = 0; i < 500 && n <= 0; i++) {
-    sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
-    struct pollfd pfd = {p.fd, POLLIN, 0};
-    if (poll(&pfd, 1, 1) == 1)
-      n = recv(p.fd, r, sizeof r - 1, 0);
-  }
-  assert_true(n > 0);
-  r[n] = 0;
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.unanswered, 1);
+  ssize_t n = peer_read_request(&p, r, sizeof r);
   char want[128];
   snprintf(want, sizeof want, "OPTIONS %s SIP/2.0", uri);
   assert_string_equal(status_line(r, v, sizeof v), want);
@@ -714,24 +739,16 @@ static void test_request_shape_and_stats(void **state) {
   assert_string_equal(hdr(r, "User-Agent", v, sizeof v), "sipkit/" SIPKIT_VERSION);
   assert_string_equal(hdr(r, "CSeq", v, sizeof v), "1 OPTIONS");
   assert_non_null(strstr(hdr(r, "From", v, sizeof v), ";tag="));
-  /* answer it: echo Via/From/To/Call-ID/CSeq */
-  char resp[2048], via[256], from[256], to[256], cid[128];
-  hdr(r, "Via", via, sizeof via);
-  hdr(r, "From", from, sizeof from);
-  hdr(r, "To", to, sizeof to);
-  hdr(r, "Call-ID", cid, sizeof cid);
-  snprintf(resp, sizeof resp,
-           "SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=z\r\nCall-ID: %s\r\n"
-           "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-           via, from, to, cid);
+  char resp[2048];
+  echo_response(resp, sizeof resp, r, "200 OK", ";tag=z");
   sendto(p.fd, resp, strlen(resp), 0, (struct sockaddr *)&p.ua_addr, sizeof p.ua_addr);
   for (int i = 0; i < 500 && !g.done; i++) {
     sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
     usleep(1000);
   }
   assert_int_equal(g.status, 200);
-  sipkit_rt_stats st;
   sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.unanswered, 0);
   assert_int_equal(st.datagrams_out, 1);
   assert_int_equal(st.datagrams_in, 1);
   assert_int_equal(st.bytes_out, (uint64_t)n);
@@ -756,6 +773,7 @@ static void test_request_shape_and_stats(void **state) {
   assert_int_equal(st.datagrams_in, 2);
   assert_int_equal(g.finals, 1);
   assert_int_equal(st.transactions, 1);
+  assert_int_equal(st.unanswered, 0);
   for (int i = 0; i < 2000 && st.transactions; i++) {
     sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
     sipkit_rt_get_stats(p.rt, &st);
@@ -764,6 +782,48 @@ static void test_request_shape_and_stats(void **state) {
   assert_int_equal(st.transactions, 0);
   assert_int_equal(p.ua->ctab.count, 0);
   assert_int_equal(st.datagrams_out, 1);
+  peer_close(&p);
+}
+
+/* stats.unanswered counts the requests with no response yet: a 100
+ * answers one (it is Proceeding), Timer F ends the other unanswered. */
+static void test_unanswered_until_response_or_timeout(void **state) {
+  (void)state;
+  sipkit_rt_config cfg;
+  sipkit_rt_config_default(&cfg);
+  cfg.txn.t1 = 10; /* Timer F: 640 ms */
+  peer p;
+  peer_open(&p, &cfg);
+  char uri[64], r[4096];
+  snprintf(uri, sizeof uri, "sip:x@127.0.0.1:%d", p.port);
+  got g1 = {0, 0, 0}, g2 = {0, 0, 0};
+  sipkit_req_opts o = {.method = "OPTIONS", .uri = uri};
+  assert_int_equal(sipkit_ua_request(p.ua, &o, on_resp, &g1, NULL, NULL), SIPKIT_EOK);
+  assert_int_equal(sipkit_ua_request(p.ua, &o, on_resp, &g2, NULL, NULL), SIPKIT_EOK);
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.unanswered, 2);
+  peer_read_request(&p, r, sizeof r);
+  char resp[2048];
+  echo_response(resp, sizeof resp, r, "100 Trying", "");
+  sendto(p.fd, resp, strlen(resp), 0, (struct sockaddr *)&p.ua_addr, sizeof p.ua_addr);
+  for (int i = 0; i < 500 && g1.status + g2.status == 0; i++) {
+    sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
+    usleep(1000);
+  }
+  assert_int_equal(g1.status + g2.status, 100);
+  sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.unanswered, 1);
+  assert_int_equal(st.transactions, 2);
+  for (int i = 0; i < 3000 && !(g1.done && g2.done); i++) {
+    sipkit_rt_run(p.rt, SIPKIT_RT_RUN_NOWAIT);
+    usleep(1000);
+  }
+  assert_int_equal(g1.status, 408);
+  assert_int_equal(g2.status, 408);
+  sipkit_rt_get_stats(p.rt, &st);
+  assert_int_equal(st.unanswered, 0);
+  assert_int_equal(st.transactions, 0);
   peer_close(&p);
 }
 
@@ -855,6 +915,7 @@ int main(void) {
       cmocka_unit_test(test_limit_503_and_cap),
       cmocka_unit_test(test_response_routing),
       cmocka_unit_test(test_request_shape_and_stats),
+      cmocka_unit_test(test_unanswered_until_response_or_timeout),
       cmocka_unit_test(test_drop_recv_traced),
       cmocka_unit_test(test_receive_batches),
   };

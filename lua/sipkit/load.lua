@@ -76,7 +76,8 @@ end
 -- A snapshot: cumulative counters of one process (or of the sum of the
 -- workers) at the end of an interval, with that interval's histogram.
 
-local COUNTERS = { "started", "active", "succeeded", "failed", "retrans", "interval_started" }
+local COUNTERS = { "started", "active", "succeeded", "failed", "retrans", "interval_started",
+  "held_ms" }
 
 local function clean(s) return (tostring(s):gsub("[\t\r\n\30\31]", " ")) end
 
@@ -141,8 +142,9 @@ local function reporter(o)
     end
     if o.live then
       io.stderr:write(fmt("\r\27[K%6.1f s | started %d active %d ok %d failed %d | %.1f/s avg %.1f/s"
-        .. " | retrans %d | INVITE->final %s", snap.elapsed, snap.started, snap.active,
-        snap.succeeded, snap.failed, irate, avg, snap.retrans, pct_text(p, n)))
+        .. " | retrans %d | INVITE->final %s%s", snap.elapsed, snap.started, snap.active,
+        snap.succeeded, snap.failed, irate, avg, snap.retrans, pct_text(p, n),
+        snap.held_ms > 0 and fmt(" | held %.1f s", snap.held_ms / 1000) or ""))
       io.stderr:flush()
       live_shown = true
     end
@@ -160,6 +162,10 @@ local function reporter(o)
     out:write(fmt("calls failed: %d\n", snap.failed))
     out:write(fmt("average rate: %.1f calls/s\n", snap.elapsed > 0 and snap.started / snap.elapsed or 0))
     out:write(fmt("retransmissions: %d\n", snap.retrans))
+    if snap.held_ms > 0 then
+      out:write(fmt("held back: %.2f s (calls due waited while more requests than"
+        .. " --max-unanswered had no response)\n", snap.held_ms / 1000))
+    end
     if n > 0 then
       out:write(fmt("INVITE->final response time: p50 %d ms, p90 %d ms, p99 %d ms (%d responses)\n",
         p[1], p[2], p[3], n))
@@ -217,6 +223,21 @@ local GC_PAUSE = 150
 -- a call; README.md, "Load benchmark against SIPp").  SIPp's scheduler
 -- starts its calls in passes too.  A call starts at most PACE_TICK late.
 local PACE_TICK = 0.005
+
+-- A peer (or this process) that falls behind leaves requests unanswered;
+-- each one unanswered for T1 is sent again, the extra load puts it
+-- further behind, and the run melts down: `sipkit load` at 12,000
+-- calls/s against SIPp's uas on 2 cores managed 1,600 calls/s with 622
+-- failed.  So the pacer holds calls due while more than max_unanswered
+-- requests (sipkit.stats().unanswered) wait for their first response, and
+-- the rate settles at what the peer sustains (there: 10,700-11,900
+-- calls/s, none failed, no retransmission).  A healthy peer leaves a
+-- round trip's worth unanswered, a few ms of calls on loopback.  The
+-- default is the calls of 0.4 x T1 at the current rate (200 ms): while
+-- the peer answers at the rate, a request waits about that long, under
+-- T1; and at least 100.
+local UNANSWERED_T1_SHARE = 0.4
+local UNANSWERED_MIN = 100
 
 local function err_text(e)
   local s = tostring(e)
@@ -282,11 +303,12 @@ local function run_load(o, sargs, emit)
 
   local t0 = sipkit.now()
   local last_tick, last_started = t0, 0
+  local held_s, held_at = 0, nil -- time calls due were held back (max_unanswered); its last pass
   local function snapshot(now)
     local st = sipkit.stats() or {}
     local snap = { elapsed = now - t0, interval = now - last_tick, started = started, active = active,
       succeeded = succeeded, failed = failed, retrans = st.retransmissions or 0,
-      interval_started = started - last_started, hist = hist }
+      interval_started = started - last_started, hist = hist, held_ms = math.floor(held_s * 1000) }
     last_tick, last_started, hist = now, started, {}
     return snap
   end
@@ -325,6 +347,8 @@ local function run_load(o, sargs, emit)
   local paced = sipkit.mailbox()
   local now_s, call_after = sipkit.now, sipkit._call_after
   local max_calls, concurrency = o.calls, o.concurrency
+  local max_unanswered, stats = o.max_unanswered, sipkit.stats
+  local unanswered_window = UNANSWERED_T1_SHARE * (o.t1 or 500) / 1000
   -- Calls a pass may start.  A loop turn that ran late finds many calls
   -- overdue; starting them all in one pass sends a burst of INVITEs while
   -- the responses to earlier calls wait unread, and their retransmission
@@ -333,6 +357,10 @@ local function run_load(o, sargs, emit)
   -- per PACE_TICK, and the loop reads between passes.
   function pace()
     local quota = math.max(4, math.ceil(rate * 2 * PACE_TICK))
+    local limit = max_unanswered or math.max(UNANSWERED_MIN, math.ceil(rate * unanswered_window))
+    local room = limit > 0 and limit - stats().unanswered or quota
+    local held = room < quota
+    if held then quota = math.max(room, 0) else held_at = nil end
     while true do
       local now = now_s()
       if (max_calls and started >= max_calls) or (stop_at and now >= stop_at) then
@@ -352,6 +380,10 @@ local function run_load(o, sargs, emit)
       local due = seg_t + (started - seg_n) / rate
       if due <= now + 1e-6 then
         if quota == 0 then
+          if held then
+            if held_at then held_s = held_s + (now - held_at) end
+            held_at = now
+          end
           call_after(PACE_TICK, pace)
           return
         end
@@ -410,7 +442,8 @@ local function aggregate(o)
       s.elapsed = math.max(s.elapsed, w.elapsed)
       s.interval = math.max(s.interval, w.interval)
       for _, k in ipairs(COUNTERS) do
-        if k ~= "interval_started" or w.fresh then s[k] = s[k] + w[k] end
+        if k == "held_ms" then s[k] = math.max(s[k], w[k]) -- the workers hold at once
+        elseif k ~= "interval_started" or w.fresh then s[k] = s[k] + w[k] end
       end
       if w.fresh then hist_merge(s.hist, w.hist) w.fresh = false end
       if kind == "F" then for m, c in pairs(w.errors) do s.errors[m] = (s.errors[m] or 0) + c end end

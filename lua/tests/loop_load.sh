@@ -146,11 +146,62 @@ has passes "calls succeeded: 30"
 check "passes: calls share passes at least 5 ms apart" \
   awk '/^passes: / { p = $2 + 0; m = $7 + 0; g = $10 + 0 } END { exit !(p >= 3 && p <= 8 && m >= 2 && m <= 10 && g >= 5) }' "$T/passes"
 
+# a peer that falls behind: calls due wait while more requests than
+# --max-unanswered have no response (lua/sipkit/load.lua).  slow.lua
+# answers an INVITE after 0.3 s; its transaction sends 100 Trying at
+# 200 ms (RFC 3261 §17.2.1), the first response.  At 1,000/s with at most
+# 4 unanswered, calls 1-4 start at once and call 5 only after a 100 came
+# back; unheld, call 5 starts 4 ms after call 1.
+cat > "$T/slow.lua" <<'LUA'
+local sipkit = require "sipkit"
+local ua = assert(sipkit.ua{ bind = "127.0.0.1:0" })
+print("slow: listening on " .. ua.addr)
+io.stdout:flush()
+ua:on("INVITE", function(req)
+  sipkit.sleep(0.3)
+  req:answer()
+end)
+sipkit.mailbox():get()
+LUA
+cat > "$T/held.lua" <<'LUA'
+local sipkit = require "sipkit"
+local target = ...
+local started = {}
+return {
+  setup = function() return assert(sipkit.ua{ bind = "127.0.0.1:0" }) end,
+  flow = function(ua, n, t)
+    started[n] = sipkit.now()
+    local call, err = t:invite(ua, target)
+    if not call then return false, err end
+    return call:bye()
+  end,
+  teardown = function()
+    print(string.format("call 5 started %d ms after call 1", math.floor((started[5] - started[1]) * 1000 + 0.5)))
+  end,
+}
+LUA
+"$SIPKIT" run "$T/slow.lua" > "$T/slow" 2>&1 &
+PIDS+=($!)
+await_addr slow
+SLOW=$ADDR
+load held 0 held.lua --rate 1000 --calls 8 --max-unanswered 4 -- "sip:bob@$SLOW"
+has held "calls succeeded: 8"
+has held "retransmissions: 0"
+check "held: call 5 waited for the first response (150 ms or more)" \
+  awk '/^call 5 started / { n = $4 + 0 } END { exit !(n >= 150) }' "$T/held"
+check "held: the report says how long calls were held back" \
+  grep -qE '^held back: 0\.[0-9]{2} s \(calls due waited while more requests than --max-unanswered had no response\)$' "$T/held"
+load unheld 0 held.lua --rate 1000 --calls 8 --max-unanswered 0 -- "sip:bob@$SLOW"
+has unheld "calls succeeded: 8"
+check "unheld (--max-unanswered 0): call 5 did not wait" \
+  awk '/^call 5 started / { n = $4 + 0 } END { exit !(n < 100) }' "$T/unheld"
+check "unheld: no held back line" sh -c "! grep -q '^held back' '$T/unheld'"
+
 # usage
 load help 0 --help
 for o in "usage: sipkit load SCRIPT.lua [OPTIONS] [-- SCRIPT ARGS...]" "--rate R" "--calls N" \
          "--concurrency C" "--duration S" "--rate-increase X" "--rate-interval S" "--rate-max R" \
-         "--stats-csv FILE" "--workers N" "--buffer BYTES"; do
+         "--stats-csv FILE" "--workers N" "--buffer BYTES" "--max-unanswered N"; do
   check "load --help documents $o" grep -qF -- "$o" "$T/help"
 done
 load nobound 2 "$E/uac.lua" --rate 10 -- "sip:bob@$UAS"

@@ -51,6 +51,12 @@ static void load_usage(FILE *out) {
           "  --duration S          stop starting calls after S seconds\n"
           "                        (at least one of --calls and --duration)\n"
           "  --concurrency C       at most C calls in progress at a time\n"
+          "  --max-unanswered N    hold new calls while more than N requests wait\n"
+          "                        for their first response: a peer that falls\n"
+          "                        behind gets time to catch up instead of\n"
+          "                        retransmissions (default: the calls of 0.4 x T1\n"
+          "                        at the rate, 200 ms: 2,400 at 12,000 calls/s; at\n"
+          "                        least 100; 0: no limit)\n"
           "  --rate-increase X     add X calls/s to the rate every --rate-interval\n"
           "  --rate-interval S     seconds between increases (default 10)\n"
           "  --rate-max R          stop increasing at R calls/s\n"
@@ -99,8 +105,8 @@ static void load_usage(FILE *out) {
 
 typedef struct load_opts {
   double rate, duration, rate_increase, rate_interval, rate_max, interval;
-  uint64_t calls, concurrency, workers;
-  int have_calls, have_duration, have_concurrency, have_rate_max;
+  uint64_t calls, concurrency, workers, max_unanswered;
+  int have_calls, have_duration, have_concurrency, have_rate_max, have_max_unanswered;
   const char *csv;
   int quiet;
   long buffer;
@@ -162,6 +168,10 @@ static void build_args(arglist *a, const load_opts *o, uint64_t k, uint64_t n) {
     uint64_t c = o->concurrency / n + (k < o->concurrency % n);
     add_kv(a, "concurrency", "%llu", (unsigned long long)(c ? c : 1));
   }
+  if (o->have_max_unanswered) {
+    uint64_t u = o->max_unanswered / n + (k < o->max_unanswered % n);
+    add_kv(a, "max_unanswered", "%llu", (unsigned long long)(u || !o->max_unanswered ? u : 1));
+  }
   if (o->rate_increase > 0) {
     add_kv(a, "rate_increase", "%.17g", o->rate_increase / (double)n);
     add_kv(a, "rate_interval", "%.17g", o->rate_interval);
@@ -169,6 +179,8 @@ static void build_args(arglist *a, const load_opts *o, uint64_t k, uint64_t n) {
   if (o->have_rate_max)
     add_kv(a, "rate_max", "%.17g", o->rate_max / (double)n);
   add_kv(a, "interval", "%.17g", o->interval);
+  if (o->t1 > 0)
+    add_kv(a, "t1", "%u", (unsigned)o->t1);
   add_kv(a, "workers", "%llu", (unsigned long long)n);
   add_kv(a, "worker", "%llu", (unsigned long long)(k + 1));
 }
@@ -320,6 +332,11 @@ int cli_cmd_load(int argc, char **argv) {
         return CLI_EXIT_USAGE;
       }
       o.have_concurrency = 1;
+    } else if (strcmp(x, "--max-unanswered") == 0) {
+      NEED_VALUE();
+      if (cli_parse_uint(x, next, 100000000, &o.max_unanswered) != 0)
+        return CLI_EXIT_USAGE;
+      o.have_max_unanswered = 1;
     } else if (strcmp(x, "--rate-increase") == 0) {
       NEED_VALUE();
       if (parse_pos(x, next, &o.rate_increase) != 0)
