@@ -38,6 +38,14 @@
 #   BENCH_LOAD_HOLD_CALLS=10000 BENCH_LOAD_HOLD_RATE=2500 (HOLD_CALLS=0: skip)
 #   BENCH_LOAD_HOLD_PAIRS="sipkit sipp"
 #   BENCH_LOAD_ONLY=hold  (only the memory per idle call, no rate sweep)
+#   BENCH_LOAD_PIN=1  (with 2 or more CPUs: the server on CPU 1, a one-process
+#                      client on CPU 0; 0: the scheduler places them)
+#
+# Pinned, as for every pair alike: unpinned, the two processes of a pair
+# share cores as the scheduler moves them, and a rate's CPU per call moved
+# by up to +-25% run to run (SIPp -> sipkit at 3,000 calls/s: 81-128 us
+# unpinned, 85-91 pinned; SIPp -> SIPp 88-93 and 87-96).  `--workers 2`
+# stays unpinned: its two processes need both cores.
 set -u -o pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,6 +67,10 @@ hold_pairs=${BENCH_LOAD_HOLD_PAIRS:-sipkit sipp}
 sk_caps="--max-transactions 1000000 --max-dialogs 1000000"
 results="$build/bench/load-results.md"
 hz=$(getconf CLK_TCK)
+pin_server=() pin_client=()
+if [ "${BENCH_LOAD_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset > /dev/null; then
+  pin_server=(taskset -c 1) pin_client=(taskset -c 0)
+fi
 
 command -v sipp > /dev/null || { echo "bench-load: sipp not found (Debian sip-tester; make deps)" >&2; exit 1; }
 [ -x "$sipkit" ] || { echo "bench-load: $sipkit not built" >&2; exit 1; }
@@ -156,7 +168,7 @@ run_sipp_client() { # run_sipp_client RATE BUF TARGET_PORT SERVER_PID
   mkdir -p "$dir"
   s0=$(cpu_ticks "$spid"); t0=$(now)
   (cd "$dir" && timeout $(( secs + 30 )) /usr/bin/time -o time.txt -f '%U %S %M' \
-     sipp -sn uac "127.0.0.1:$target" -i 127.0.0.1 \
+     "${pin_client[@]}" sipp -sn uac "127.0.0.1:$target" -i 127.0.0.1 \
      -p "$PORT" -cp $(( PORT + 1 )) -mp $(( PORT + 2 )) $(sipp_buf "$buf") \
      -r "$rate" -m "$calls" -l $(( rate * 4 + 100 )) -timeout $(( secs + 20 ))s \
      -nostdin -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1 > screen.txt 2>&1)
@@ -183,6 +195,7 @@ run_sipkit_client() { # run_sipkit_client RATE BUF TARGET_PORT SERVER_PID WORKER
   # Timer F), then reports; the guard must outlast that, or timeout kills
   # it and /usr/bin/time with it: no report, no times (a row of zeros).
   timeout $(( secs + 32 + 30 )) /usr/bin/time -o "$tmp/load.time" -f '%U %S %M' \
+    $([ "$workers" -gt 1 ] || echo "${pin_client[*]}") \
     "$sipkit" load "$ex/uac.lua" --rate "$rate" --calls "$calls" --quiet \
     $([ "$workers" -gt 1 ] && echo "--workers $workers") \
     $(sk_buf "$buf") -- "sip:service@127.0.0.1:$target" > "$out" 2> "$tmp/load.err" || rc=$?
@@ -205,7 +218,7 @@ run_sipkit_client() { # run_sipkit_client RATE BUF TARGET_PORT SERVER_PID WORKER
 
 start_sipkit_uas() { # BUF -> SPORT, SPID
   port_block
-  start_bg "$tmp/uas-$PORT.out" "$sipkit" run $sk_caps $(sk_buf "$1") "$ex/uas.lua" "127.0.0.1:$PORT" --ring 0
+  start_bg "$tmp/uas-$PORT.out" "${pin_server[@]}" "$sipkit" run $sk_caps $(sk_buf "$1") "$ex/uas.lua" "127.0.0.1:$PORT" --ring 0
   SPID=$BGPID; SPORT=$PORT
   for _ in $(seq 50); do grep -q "listening on" "$tmp/uas-$PORT.out" && return 0; sleep 0.1; done
   echo "bench-load: uas.lua did not start" >&2; cat "$tmp/uas-$PORT.out" >&2; exit 1
@@ -213,7 +226,7 @@ start_sipkit_uas() { # BUF -> SPORT, SPID
 start_sipp_uas() { # BUF -> SPORT, SPID
   port_block
   mkdir -p "$tmp/sippuas-$PORT"
-  start_bg "$tmp/sippuas-$PORT/screen.txt" bash -c "cd '$tmp/sippuas-$PORT' && exec sipp -sn uas -i 127.0.0.1 \
+  start_bg "$tmp/sippuas-$PORT/screen.txt" bash -c "cd '$tmp/sippuas-$PORT' && exec ${pin_server[*]} sipp -sn uas -i 127.0.0.1 \
     -p $PORT -cp $(( PORT + 1 )) -mp $(( PORT + 2 )) $(sipp_buf "$1") -nostdin"
   SPID=$BGPID; SPORT=$PORT
   for _ in $(seq 50); do [ -n "$(ss -Huln "sport = :$PORT" 2>/dev/null)" ] && return 0; sleep 0.1; done
@@ -222,7 +235,7 @@ start_sipp_uas() { # BUF -> SPORT, SPID
 
 t_start=$(now)
 {
-  echo "# sipkit load benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1), ${secs} s per rate"
+  echo "# sipkit load benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1), ${secs} s per rate, $([ ${#pin_server[@]} -gt 0 ] && echo "server on CPU 1, one-process client on CPU 0" || echo "unpinned")"
   echo
   echo "CPU us/call: utime + stime of the process / successful calls.  RSS: peak (VmHWM), MiB."
   echo
