@@ -230,7 +230,7 @@ local PACE_TICK = 0.005
 -- calls/s against SIPp's uas on 2 cores managed 1,600 calls/s with 622
 -- failed.  So the pacer holds calls due while more than max_unanswered
 -- requests (sipkit.stats().unanswered) wait for their first response, and
--- the rate settles at what the peer sustains (there: 9,400-11,900
+-- the rate settles at what the peer sustains (there: 9,100-11,700
 -- calls/s, none failed, no retransmission).  A healthy peer leaves a
 -- round trip's worth unanswered, a few ms of calls on loopback.  The
 -- default is the calls of 0.4 x T1 at the current rate (200 ms): while
