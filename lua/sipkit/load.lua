@@ -360,7 +360,7 @@ local function run_load(o, sargs, emit)
     local limit = max_unanswered or math.max(UNANSWERED_MIN, math.ceil(rate * unanswered_window))
     local room = limit > 0 and limit - stats().unanswered or quota
     local held = room < quota
-    if held then quota = math.max(room, 0) else held_at = nil end
+    if held then quota = math.max(room, 0) end
     while true do
       local now = now_s()
       if (max_calls and started >= max_calls) or (stop_at and now >= stop_at) then
@@ -380,9 +380,12 @@ local function run_load(o, sargs, emit)
       local due = seg_t + (started - seg_n) / rate
       if due <= now + 1e-6 then
         if quota == 0 then
+          -- held back: the time from the pass before, if that one was too
           if held then
             if held_at then held_s = held_s + (now - held_at) end
             held_at = now
+          else
+            held_at = nil
           end
           call_after(PACE_TICK, pace)
           return
@@ -394,6 +397,7 @@ local function run_load(o, sargs, emit)
       else
         if next_change and next_change < due then due = next_change end
         if stop_at and stop_at < due then due = stop_at end
+        held_at = nil -- every call due started
         call_after(math.max(due - now, PACE_TICK), pace)
         return
       end
