@@ -2332,6 +2332,15 @@ static int rt_stats(lua_State *L) {
   return 1;
 }
 
+/* rt:unanswered() -> stats.unanswered alone: sipkit load's pacer reads it
+ * every pass, and rt:stats() makes a table of every counter */
+static int rt_unanswered(lua_State *L) {
+  sipkit_rt_stats st;
+  sipkit_rt_get_stats(self_rt(L)->rt, &st);
+  lua_pushinteger(L, (lua_Integer)st.unanswered);
+  return 1;
+}
+
 /* core.clock() -> monotonic milliseconds, for sipkit.now() outside a run */
 static int l_clock(lua_State *L) {
   struct timespec ts;
@@ -2346,7 +2355,7 @@ static int rt_event_sdp(lua_State *L);
 #endif
 static const luaL_Reg rt_methods[] = {
     {"step", rt_step}, {"now", rt_now}, {"timer", rt_timer},
-    {"stats", rt_stats}, {"close", rt_close},
+    {"stats", rt_stats}, {"unanswered", rt_unanswered}, {"close", rt_close},
 #ifdef SIPKIT_LUA_UA
     {"event_msg", rt_event_msg}, {"event_sdp", rt_event_sdp},
 #endif

@@ -347,7 +347,7 @@ local function run_load(o, sargs, emit)
   local paced = sipkit.mailbox()
   local now_s, call_after = sipkit.now, sipkit._call_after
   local max_calls, concurrency = o.calls, o.concurrency
-  local max_unanswered, stats = o.max_unanswered, sipkit.stats
+  local max_unanswered, unanswered = o.max_unanswered, sipkit._unanswered
   local unanswered_window = UNANSWERED_T1_SHARE * (o.t1 or 500) / 1000
   -- Calls a pass may start.  A loop turn that ran late finds many calls
   -- overdue; starting them all in one pass sends a burst of INVITEs while
@@ -358,7 +358,7 @@ local function run_load(o, sargs, emit)
   function pace()
     local quota = math.max(4, math.ceil(rate * 2 * PACE_TICK))
     local limit = max_unanswered or math.max(UNANSWERED_MIN, math.ceil(rate * unanswered_window))
-    local room = limit > 0 and limit - stats().unanswered or quota
+    local room = limit > 0 and limit - unanswered() or quota
     local held = room < quota
     if held then quota = math.max(room, 0) end
     while true do
