@@ -170,7 +170,9 @@ static void build_args(arglist *a, const load_opts *o, uint64_t k, uint64_t n) {
   }
   if (o->have_max_unanswered) {
     uint64_t u = o->max_unanswered / n + (k < o->max_unanswered % n);
-    add_kv(a, "max_unanswered", "%llu", (unsigned long long)(u || !o->max_unanswered ? u : 1));
+    if (o->max_unanswered && !u)
+      u = 1; /* 0 means no limit: a worker's share of a small limit is 1 */
+    add_kv(a, "max_unanswered", "%llu", (unsigned long long)u);
   }
   if (o->rate_increase > 0) {
     add_kv(a, "rate_increase", "%.17g", o->rate_increase / (double)n);
