@@ -816,7 +816,11 @@ end
 -- be up at once.  Its inbox is made when someone receives or a request
 -- comes (most UAC calls never see one).
 local function new_call(ua, dlg, role)
-  local c = setmetatable({ ua = ua, dlg = dlg, role = role, state = "early" }, Call)
+  -- made with room for the fields every answered call gets (a nil field
+  -- of a constructor still sizes the table): growing from four to eight
+  -- rehashes the table (~1k instructions a call)
+  local c = setmetatable({ ua = ua, dlg = dlg, role = role, state = "early", remote_sdp = nil,
+    local_sdp = nil, request_handler = nil, end_handler = nil }, Call)
   ua.calls[dlg] = c
   return c
 end
@@ -1058,9 +1062,13 @@ end
 local function request_events(r) return lazy_mailbox(r, "events") end
 
 local function new_request(ua, srv, msg, call, method)
-  -- method copied from msg: read on every respond and by most scripts
-  local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call, answered = false,
-    method = method }, Request)
+  -- method copied from msg: read on every respond and by most scripts.
+  -- call and new_call are false, not absent: each look-up of an absent
+  -- field is a call of Request.__index (a Lua function), and new_call set
+  -- later would grow the table (callcost server: 158.9k -> 146.2k
+  -- instructions a call)
+  local r = setmetatable({ ua = ua, srv = srv, msg = msg, call = call or false, answered = false,
+    method = method, new_call = false }, Request)
   if srv then ua.by_srv[srv] = r end
   return r
 end
@@ -1095,7 +1103,7 @@ local function respond(self, code, reason, body, ctype, header_list, reliable)
     if body then self.call.local_sdp = body end
     if self.msg:_has_sdp() then self.call.remote_sdp = self.msg.body end
   end
-  return true, self.new_call
+  return true, self.new_call or nil
 end
 
 function Request:respond(code, opts)

@@ -3,7 +3,7 @@
 --
 --   sipkit run lua/examples/uas.lua [BIND] [--user NAME] [--password PW]
 --       [--register REGISTRAR_URI] [--ring SECONDS] [--calls N] [--reject CODE]
---       [--linger SECONDS]
+--       [--linger SECONDS] [--quiet]
 local sipkit = require "sipkit"
 
 local USAGE = [[
@@ -17,6 +17,8 @@ usage: uas.lua [BIND] [options]
   --reject CODE        reject every call with CODE instead of answering
   --linger SECONDS     with --calls: after the last call, keep answering
                        retransmissions until none came for this long (default 5)
+  --quiet              print no line per call, only "listening on" and failures
+                       (for load tests: thousands of calls a second)
 Prints one line per event: "uas: listening on ADDR", "uas: INVITE from URI",
 "uas: DTMF D", "uas: call ended (why)".]]
 
@@ -33,6 +35,7 @@ while i <= #arg do
   elseif a == "--calls" then opts.calls = tonumber(val())
   elseif a == "--reject" then opts.reject = tonumber(val())
   elseif a == "--linger" then opts.linger = tonumber(val())
+  elseif a == "--quiet" then opts.quiet = true
   elseif a:sub(1, 1) == "-" then io.stderr:write("uas.lua: unknown option ", a, "\n", USAGE, "\n") os.exit(2)
   else opts.bind = a end
   i = i + 1
@@ -46,6 +49,10 @@ local stdout = io.stdout
 local function log(a, b, c)
   stdout:write("uas: ", a, b or "", c or "", "\n")
 end
+
+-- a call's events: nil with --quiet, so that a call's lines and their
+-- arguments (req.from is a table made from the message) cost nothing
+local say = not opts.quiet and log or nil
 
 local ua = assert(sipkit.ua{ bind = opts.bind, user = opts.user, password = opts.password })
 log("listening on ", ua.addr)
@@ -64,47 +71,45 @@ local ended = sipkit.mailbox()
 local function serve_request(req)
   if req.method == "INFO" then
     local d = req.dtmf
-    log("DTMF ", d and d.signal or "?")
+    if say then say("DTMF ", d and d.signal or "?") end
     req:respond(d and 200 or 415)
   elseif req.method == "BYE" then
-    log("BYE")
+    if say then say("BYE") end
   else
-    log(req.method, " in dialog")
+    if say then say(req.method, " in dialog") end
     req:respond(200)
   end
 end
 
 local function call_ended(call)
-  log("call ended (", call.end_reason or "?", ")")
+  if say then say("call ended (", call.end_reason or "?", ")") end
   ended:put(true)
 end
 
 ua:on("INVITE", function(req)
-  log("INVITE from ", req.from.uri)
+  if say then say("INVITE from ", req.from.uri) end
   if opts.reject then
     req:reject(opts.reject)
-    log("rejected with ", opts.reject)
+    if say then say("rejected with ", opts.reject) end
     return ended:put(true)
   end
   req:ring()
   if opts.ring > 0 and req:wait_cancel(opts.ring) then
-    log("cancelled")
+    if say then say("cancelled") end
     return ended:put(true)
   end
   local call, err = req:answer()
   if not call and type(err) == "table" and err.code == "ENDED" and err.why == "bye_received" then
     -- our 200 went out, its ACK was lost and the BYE overtook the ACK's
     -- retransmission: a normal call, answered and ended by the BYE
-    log("answered")
-    log("BYE")
-    log("call ended (bye_received)")
+    if say then say("answered") say("BYE") say("call ended (bye_received)") end
     return ended:put(true)
   end
   if not call then
     log("answer failed: ", tostring(err))
     return ended:put(true)
   end
-  log("answered")
+  if say then say("answered") end
   call:on_request(serve_request)
   call:on_end(call_ended)
 end)

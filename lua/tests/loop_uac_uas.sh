@@ -19,6 +19,19 @@ run_ok 0 ping options_ping.lua "sip:bob@$UAS" --count 2 --interval 0.05
 # the UAS keeps serving: a second call works
 run_ok 0 uac2 uac.lua "sip:bob@$UAS" --dtmf 9 --wait 0
 expect uas "uas: DTMF 9"
+# --quiet: the call and its digits are served as before, and the only line
+# is the address (the uas exits once its one call has ended)
+"$SIPKIT" run "$E/uas.lua" 127.0.0.1:0 --ring 0 --calls 1 --linger 0 --quiet > "$T/quiet" 2>&1 &
+QPID=$!
+PIDS+=($QPID)
+await_addr quiet
+run_ok 0 uacq uac.lua "sip:bob@$ADDR" --dtmf 12 --interval 0.02 --wait 0
+for l in "uac: answered" "uac: sent DTMF 12" "uac: hung up"; do expect uacq "$l"; done
+for _ in $(seq 50); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
+wait "$QPID"; rc=$?
+[ "$rc" = 0 ] && pass "quiet uas exits 0 after its call" || fail "quiet uas exits $rc"
+[ "$(cat "$T/quiet")" = "uas: listening on $ADDR" ] && pass "quiet uas: one line" \
+  || { fail "quiet uas printed more than its address:"; sed 's/^/     /' "$T/quiet"; }
 # a rejecting UAS gives the caller the status
 start busy uas.lua 127.0.0.1:0 --reject 486
 run_ok 1 uac3 uac.lua "sip:bob@$ADDR" --timeout 5

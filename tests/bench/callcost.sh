@@ -4,7 +4,7 @@
 # depend on the machine's load (unlike the CPU seconds of `make
 # bench-load`).  Not part of `make test`; prints one table.
 #
-#   server       SIPp's built-in uac (-m N -r RATE)  ->  `sipkit run uas.lua --ring 0 --calls N --linger 0`
+#   server       SIPp's built-in uac (-m N -r RATE)  ->  `sipkit run uas.lua --ring 0 --calls N --linger 0 --quiet`
 #   client       `sipkit load uac.lua --rate RATE --calls N`  ->  SIPp's built-in uas
 #   sipp-server  SIPp's uac -> SIPp's uas (-m N), the uas counted   } the reference:
 #   sipp-client  SIPp's uac (-m N) -> SIPp's uas, the uac counted   } SIPp's own cost
@@ -17,6 +17,8 @@
 #   CALLCOST_N1=20 CALLCOST_N2=120 CALLCOST_RATE=20 (calls/s; low so that
 #   valgrind's slowdown causes no retransmission - the table shows them)
 #   CALLCOST_SIDES="server client sipp-server sipp-client"  CALLCOST_TOOLS="callgrind strace"
+#   CALLCOST_UAS_ARGS="--quiet"  uas.lua's options beside --ring 0 --calls N --linger 0
+#                      (quiet, as SIPp's uas prints nothing per call; "" for its lines)
 #   CALLCOST_KEEP=DIR  keep the callgrind output files there (for
 #                      callgrind_annotate --inclusive=yes DIR/server.N2.cg)
 set -u -o pipefail
@@ -31,6 +33,7 @@ rate=${CALLCOST_RATE:-20}
 sides=${CALLCOST_SIDES:-server client sipp-server sipp-client}
 tools=${CALLCOST_TOOLS:-callgrind strace}
 keep=${CALLCOST_KEEP:-}
+uas_args=${CALLCOST_UAS_ARGS---quiet}
 
 for t in sipp valgrind strace; do
   command -v "$t" > /dev/null || { echo "callcost: $t not found (make deps)" >&2; exit 1; }
@@ -87,7 +90,7 @@ server() {
   local tool=$1 n=$2 out="$tmp/server.$1.$2" log="$tmp/uas.$1.$2.log" dir
   port_block
   local sport=$PORT
-  $(wrap "$tool" "$out") "$sipkit" run "$ex/uas.lua" "127.0.0.1:$sport" --ring 0 --calls "$n" --linger 0 \
+  $(wrap "$tool" "$out") "$sipkit" run "$ex/uas.lua" "127.0.0.1:$sport" --ring 0 --calls "$n" --linger 0 $uas_args \
     > "$log" 2>&1 < /dev/null &
   local spid=$!
   pids+=("$spid")

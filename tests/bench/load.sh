@@ -6,7 +6,7 @@
 #
 # For each socket-buffer setting (system default, then 4 MiB) and each
 # rate (calls/s, held for BENCH_LOAD_SECONDS), four pairs:
-#   sipp->sipkit     SIPp's built-in uac  ->  lua/examples/uas.lua under `sipkit run`
+#   sipp->sipkit     SIPp's built-in uac  ->  lua/examples/uas.lua --quiet under `sipkit run`
 #   sipkit->sipp     `sipkit load` with uac.lua's flow  ->  SIPp's built-in uas
 #   sipkit-w2->sipp  the same with `sipkit load --workers 2`
 #   sipp->sipp       SIPp uac -> SIPp uas, the reference, in the same run
@@ -216,9 +216,11 @@ run_sipkit_client() { # run_sipkit_client RATE BUF TARGET_PORT SERVER_PID WORKER
   P99=$(sed -n 's/^INVITE->final response time: .* p99 \([0-9]*\) ms.*/\1/p' "$out"); P99=${P99:--}
 }
 
-start_sipkit_uas() { # BUF -> SPORT, SPID
+# BUF [uas.lua's options] -> SPORT, SPID.  The rates run it --quiet, as
+# SIPp's uas prints nothing per call; the hold counts its "answered" lines.
+start_sipkit_uas() {
   port_block
-  start_bg "$tmp/uas-$PORT.out" "${pin_server[@]}" "$sipkit" run $sk_caps $(sk_buf "$1") "$ex/uas.lua" "127.0.0.1:$PORT" --ring 0
+  start_bg "$tmp/uas-$PORT.out" "${pin_server[@]}" "$sipkit" run $sk_caps $(sk_buf "$1") "$ex/uas.lua" "127.0.0.1:$PORT" --ring 0 "${@:2}"
   SPID=$BGPID; SPORT=$PORT
   for _ in $(seq 50); do grep -q "listening on" "$tmp/uas-$PORT.out" && return 0; sleep 0.1; done
   echo "bench-load: uas.lua did not start" >&2; cat "$tmp/uas-$PORT.out" >&2; exit 1
@@ -254,7 +256,7 @@ for buf in $buffers; do
     best="| $label | $pair | none | - | - | - | - |"
     for rate in $rates; do
       case $pair in
-        "sipp->sipkit") start_sipkit_uas "$buf"; run_sipp_client "$rate" "$buf" "$SPORT" "$SPID" ;;
+        "sipp->sipkit") start_sipkit_uas "$buf" --quiet; run_sipp_client "$rate" "$buf" "$SPORT" "$SPID" ;;
         "sipkit->sipp") start_sipp_uas "$buf"; run_sipkit_client "$rate" "$buf" "$SPORT" "$SPID" 1 ;;
         "sipkit-w2->sipp") start_sipp_uas "$buf"; run_sipkit_client "$rate" "$buf" "$SPORT" "$SPID" 2 ;;
         "sipp->sipp")   start_sipp_uas "$buf"; run_sipp_client "$rate" "$buf" "$SPORT" "$SPID" ;;
