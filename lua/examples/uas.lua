@@ -62,7 +62,13 @@ if opts.register then
   log("registered at ", opts.register)
 end
 
-local ended = sipkit.mailbox()
+-- The main task waits for the last of --calls only: a wake-up of it per
+-- call would be one resume in four of a call's.
+local ended, ended_calls = sipkit.mailbox(), 0
+local function call_done()
+  ended_calls = ended_calls + 1
+  if ended_calls == opts.calls then ended:put(true) end
+end
 
 -- An answered call is served by these two: sipkit runs serve_request for
 -- each request of the call and call_ended at its end, in a task that
@@ -83,7 +89,7 @@ end
 
 local function call_ended(call)
   if say then say("call ended (", call.end_reason or "?", ")") end
-  ended:put(true)
+  call_done()
 end
 
 ua:on("INVITE", function(req)
@@ -91,23 +97,23 @@ ua:on("INVITE", function(req)
   if opts.reject then
     req:reject(opts.reject)
     if say then say("rejected with ", opts.reject) end
-    return ended:put(true)
+    return call_done()
   end
   req:ring()
   if opts.ring > 0 and req:wait_cancel(opts.ring) then
     if say then say("cancelled") end
-    return ended:put(true)
+    return call_done()
   end
   local call, err = req:answer()
   if not call and type(err) == "table" and err.code == "ENDED" and err.why == "bye_received" then
     -- our 200 went out, its ACK was lost and the BYE overtook the ACK's
     -- retransmission: a normal call, answered and ended by the BYE
     if say then say("answered") say("BYE") say("call ended (bye_received)") end
-    return ended:put(true)
+    return call_done()
   end
   if not call then
     log("answer failed: ", tostring(err))
-    return ended:put(true)
+    return call_done()
   end
   if say then say("answered") end
   call:on_request(serve_request)
@@ -135,10 +141,6 @@ local function linger(quiet)
   end
 end
 
-local n = 0
-while not opts.calls or n < opts.calls do
-  ended:get()
-  n = n + 1
-end
+if opts.calls ~= 0 then ended:get() end
 linger(opts.linger)
 if opts.register then ua:unregister() end
