@@ -18,6 +18,9 @@
 # SIPp -> SIPp and a sipkit pair were both clean, the sipkit side's CPU
 # per call beside SIPp's in the same role.
 #
+# Then CPU per call at a few rates, each pair CPU_REPEAT times in turn
+# (4 MiB buffers), as medians: one run's figure moves with the machine.
+#
 # Then memory per established idle call: BENCH_LOAD_HOLD_CALLS (10,000)
 # calls set up at BENCH_LOAD_HOLD_RATE and held open, sipkit load with
 # tests/bench/hold.lua -> uas.lua, and SIPp uac with a pause (-d) -> SIPp
@@ -37,7 +40,9 @@
 #   BENCH_LOAD_PAIRS="sipp->sipkit sipkit->sipp sipkit-w2->sipp sipp->sipp"
 #   BENCH_LOAD_HOLD_CALLS=10000 BENCH_LOAD_HOLD_RATE=2500 (HOLD_CALLS=0: skip)
 #   BENCH_LOAD_HOLD_PAIRS="sipkit sipp"
+#   BENCH_LOAD_CPU_RATES="2000 4000 8000" BENCH_LOAD_CPU_REPEAT=3 (0: skip)
 #   BENCH_LOAD_ONLY=hold  (only the memory per idle call, no rate sweep)
+#   BENCH_LOAD_ONLY=cpu   (only the repeated same-rate CPU comparison)
 #   BENCH_LOAD_PIN=1  (with 2 or more CPUs: the server on CPU 1, a one-process
 #                      client on CPU 0; 0: the scheduler places them)
 #
@@ -59,8 +64,12 @@ pairs_wanted=${BENCH_LOAD_PAIRS:-sipp->sipkit sipkit->sipp sipkit-w2->sipp sipp-
 hold_calls=${BENCH_LOAD_HOLD_CALLS:-10000}
 hold_rate=${BENCH_LOAD_HOLD_RATE:-2500}
 hold_pairs=${BENCH_LOAD_HOLD_PAIRS:-sipkit sipp}
+cpu_rates=${BENCH_LOAD_CPU_RATES:-2000 4000 8000}
+cpu_repeat=${BENCH_LOAD_CPU_REPEAT:-3}
+cpu_buf=4194304
 # the memory measurement alone takes seconds; the sweep takes minutes
-[ "${BENCH_LOAD_ONLY:-}" = hold ] && buffers=""
+[ "${BENCH_LOAD_ONLY:-}" = hold ] && buffers="" cpu_repeat=0
+[ "${BENCH_LOAD_ONLY:-}" = cpu ] && buffers="" hold_calls=0
 # sipkit run's transaction / dialog caps are sized for a small server (an
 # INVITE transaction lives 32 s after its 2xx); the benchmark lifts them
 # as sipkit load does by default.
@@ -276,6 +285,7 @@ for buf in $buffers; do
   done
 done
 
+if [ -n "$buffers" ]; then
 {
   echo
   echo "## Highest clean rate (0 failed, >= 90 % of the rate achieved, retransmissions <= 1 % of calls)"
@@ -305,6 +315,58 @@ done
                      printf "| %s | %s | %s | %s | %s | %s |\n", f[1], f[2], (k in ss ? ss[k] : "-"), rs[k],
                             (k in sc ? sc[k] : "-"), rc[k] } }' "$clean_rows"
 } | tee -a "$results"
+fi
+
+# CPU per call at the same rate, repeated: one run's figure moves by
+# +-10% with the machine (the same build and pair, minutes apart: SIPp ->
+# sipkit at 8,000 calls/s, 71-98 us), more than the gap it is read for.
+# Each of CPU_RATES runs CPU_REPEAT times, the three pairs taking turns
+# within each round so that a drift of the machine falls on all of them;
+# the table gives each side's median and range over its clean runs.
+cpu_run() { # cpu_run PAIR RATE -> appends "pair;rate;us client;us server" when clean
+  case $1 in
+    "sipp->sipkit") start_sipkit_uas "$cpu_buf" --quiet; run_sipp_client "$2" "$cpu_buf" "$SPORT" "$SPID" ;;
+    "sipkit->sipp") start_sipp_uas "$cpu_buf"; run_sipkit_client "$2" "$cpu_buf" "$SPORT" "$SPID" 1 ;;
+    "sipp->sipp")   start_sipp_uas "$cpu_buf"; run_sipp_client "$2" "$cpu_buf" "$SPORT" "$SPID" ;;
+  esac
+  stop_bg "$SPID"
+  echo "| $1 | $2 | $ACHIEVED | $FAILED | $RETRANS | $US_C | $US_S |" >> "$tmp/cpu-runs"
+  awk -v f="$FAILED" -v a="$ACHIEVED" -v r="$2" -v x="${RETRANS/-/0}" -v n=$(( $2 * secs )) \
+    'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }' && echo "$1;$2;$US_C;$US_S" >> "$tmp/cpu-clean"
+  return 0
+}
+# median (range) of the numbers on stdin, one a line, or "-"
+median_range() {
+  sort -n | awk '{ v[++n] = $1 } END { if (!n) { print "-"; exit }
+    m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    printf "%.0f (%s-%s, %d)", m, v[1], v[n], n }'
+}
+if [ "$cpu_repeat" -gt 0 ] && [ -n "$cpu_rates" ]; then
+  : > "$tmp/cpu-runs"; : > "$tmp/cpu-clean"
+  for rate in $cpu_rates; do
+    for _ in $(seq "$cpu_repeat"); do
+      for pair in "sipp->sipkit" "sipkit->sipp" "sipp->sipp"; do cpu_run "$pair" "$rate"; done
+    done
+  done
+  {
+    echo
+    echo "## CPU us/call at the same rate, $cpu_repeat runs each ($((cpu_buf / 1048576)) MiB buffers, pairs in turn)"
+    echo
+    echo "Median (lowest-highest, clean runs) of: server: sipp->sipkit's server against sipp->sipp's;"
+    echo "client: sipkit->sipp's client against sipp->sipp's."
+    echo
+    echo "| calls/s | server: sipkit | server: SIPp | client: sipkit | client: SIPp |"
+    echo "|---:|---|---|---|---|"
+    for rate in $cpu_rates; do
+      col() { awk -F';' -v p="$1" -v r="$rate" -v c="$2" '$1 == p && $2 == r { print $c }' "$tmp/cpu-clean" | median_range; }
+      echo "| $rate | $(col "sipp->sipkit" 4) | $(col "sipp->sipp" 4) | $(col "sipkit->sipp" 3) | $(col "sipp->sipp" 3) |"
+    done
+    echo
+    echo "| run: pair | calls/s | achieved | failed | retrans | us/call client | us/call server |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    cat "$tmp/cpu-runs"
+  } | tee -a "$results"
+fi
 
 # Memory per established idle call.  HOLD_CALLS calls at HOLD_RATE, held
 # long enough that every call is up when RSS is sampled.
