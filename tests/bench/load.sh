@@ -19,7 +19,8 @@
 # per call beside SIPp's in the same role.
 #
 # Then CPU per call at a few rates, each pair CPU_REPEAT times in turn
-# (4 MiB buffers), as medians: one run's figure moves with the machine.
+# (with each buffer setting), as medians: one run's figure moves with the
+# machine.
 #
 # Then memory per established idle call: BENCH_LOAD_HOLD_CALLS (10,000)
 # calls set up at BENCH_LOAD_HOLD_RATE and held open, sipkit load with
@@ -41,6 +42,7 @@
 #   BENCH_LOAD_HOLD_CALLS=10000 BENCH_LOAD_HOLD_RATE=2500 (HOLD_CALLS=0: skip)
 #   BENCH_LOAD_HOLD_PAIRS="sipkit sipp"
 #   BENCH_LOAD_CPU_RATES="2000 4000 8000" BENCH_LOAD_CPU_REPEAT=3 (0: skip)
+#   BENCH_LOAD_CPU_BUFFERS="0 4194304"
 #   BENCH_LOAD_ONLY=hold  (only the memory per idle call, no rate sweep)
 #   BENCH_LOAD_ONLY=cpu   (only the repeated same-rate CPU comparison)
 #   BENCH_LOAD_PIN=1  (with 2 or more CPUs: the server on CPU 1, a one-process
@@ -66,7 +68,7 @@ hold_rate=${BENCH_LOAD_HOLD_RATE:-2500}
 hold_pairs=${BENCH_LOAD_HOLD_PAIRS:-sipkit sipp}
 cpu_rates=${BENCH_LOAD_CPU_RATES:-2000 4000 8000}
 cpu_repeat=${BENCH_LOAD_CPU_REPEAT:-3}
-cpu_buf=4194304
+cpu_buffers=${BENCH_LOAD_CPU_BUFFERS:-0 4194304}
 # the memory measurement alone takes seconds; the sweep takes minutes
 [ "${BENCH_LOAD_ONLY:-}" = hold ] && buffers="" cpu_repeat=0
 [ "${BENCH_LOAD_ONLY:-}" = cpu ] && buffers="" hold_calls=0
@@ -259,8 +261,9 @@ summary="$tmp/summary"
 clean_rows="$tmp/clean-rows" # buffers;pair;rate;us client;us server of each clean rate
 : > "$clean_rows"
 
+buf_label() { if [ "$1" -gt 0 ]; then echo "$(($1 / 1048576)) MiB"; else echo default; fi; }
 for buf in $buffers; do
-  label=$([ "$buf" -gt 0 ] && echo "$((buf / 1048576)) MiB" || echo "default")
+  label=$(buf_label "$buf")
   for pair in $pairs_wanted; do
     best="| $label | $pair | none | - | - | - | - |"
     for rate in $rates; do
@@ -323,16 +326,17 @@ fi
 # Each of CPU_RATES runs CPU_REPEAT times, the three pairs taking turns
 # within each round so that a drift of the machine falls on all of them;
 # the table gives each side's median and range over its clean runs.
-cpu_run() { # cpu_run PAIR RATE -> appends "pair;rate;us client;us server" when clean
+cpu_run() { # cpu_run PAIR RATE BUF -> appends "buf;pair;rate;us client;us server" when clean
+  local cpu_buf=$3
   case $1 in
     "sipp->sipkit") start_sipkit_uas "$cpu_buf" --quiet; run_sipp_client "$2" "$cpu_buf" "$SPORT" "$SPID" ;;
     "sipkit->sipp") start_sipp_uas "$cpu_buf"; run_sipkit_client "$2" "$cpu_buf" "$SPORT" "$SPID" 1 ;;
     "sipp->sipp")   start_sipp_uas "$cpu_buf"; run_sipp_client "$2" "$cpu_buf" "$SPORT" "$SPID" ;;
   esac
   stop_bg "$SPID"
-  echo "| $1 | $2 | $ACHIEVED | $FAILED | $RETRANS | $US_C | $US_S |" >> "$tmp/cpu-runs"
+  echo "| $(buf_label "$cpu_buf") | $1 | $2 | $ACHIEVED | $FAILED | $RETRANS | $US_C | $US_S |" >> "$tmp/cpu-runs"
   awk -v f="$FAILED" -v a="$ACHIEVED" -v r="$2" -v x="${RETRANS/-/0}" -v n=$(( $2 * secs )) \
-    'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }' && echo "$1;$2;$US_C;$US_S" >> "$tmp/cpu-clean"
+    'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }' && echo "$cpu_buf;$1;$2;$US_C;$US_S" >> "$tmp/cpu-clean"
   return 0
 }
 # median (range) of the numbers on stdin, one a line, or "-"
@@ -341,29 +345,33 @@ median_range() {
     m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
     printf "%.0f (%s-%s, %d)", m, v[1], v[n], n }'
 }
-if [ "$cpu_repeat" -gt 0 ] && [ -n "$cpu_rates" ]; then
+if [ "$cpu_repeat" -gt 0 ] && [ -n "$cpu_rates" ] && [ -n "$cpu_buffers" ]; then
   : > "$tmp/cpu-runs"; : > "$tmp/cpu-clean"
-  for rate in $cpu_rates; do
-    for _ in $(seq "$cpu_repeat"); do
-      for pair in "sipp->sipkit" "sipkit->sipp" "sipp->sipp"; do cpu_run "$pair" "$rate"; done
+  for cpu_buf in $cpu_buffers; do
+    for rate in $cpu_rates; do
+      for _ in $(seq "$cpu_repeat"); do
+        for pair in "sipp->sipkit" "sipkit->sipp" "sipp->sipp"; do cpu_run "$pair" "$rate" "$cpu_buf"; done
+      done
     done
   done
   {
     echo
-    echo "## CPU us/call at the same rate, $cpu_repeat runs each ($((cpu_buf / 1048576)) MiB buffers, pairs in turn)"
+    echo "## CPU us/call at the same rate, $cpu_repeat runs each (pairs in turn)"
     echo
     echo "Median (lowest-highest, clean runs) of: server: sipp->sipkit's server against sipp->sipp's;"
     echo "client: sipkit->sipp's client against sipp->sipp's."
     echo
-    echo "| calls/s | server: sipkit | server: SIPp | client: sipkit | client: SIPp |"
-    echo "|---:|---|---|---|---|"
-    for rate in $cpu_rates; do
-      col() { awk -F';' -v p="$1" -v r="$rate" -v c="$2" '$1 == p && $2 == r { print $c }' "$tmp/cpu-clean" | median_range; }
-      echo "| $rate | $(col "sipp->sipkit" 4) | $(col "sipp->sipp" 4) | $(col "sipkit->sipp" 3) | $(col "sipp->sipp" 3) |"
+    echo "| buffers | calls/s | server: sipkit | server: SIPp | client: sipkit | client: SIPp |"
+    echo "|---|---:|---|---|---|---|"
+    for cpu_buf in $cpu_buffers; do
+      for rate in $cpu_rates; do
+        col() { awk -F';' -v b="$cpu_buf" -v p="$1" -v r="$rate" -v c="$2" '$1 == b && $2 == p && $3 == r { print $c }' "$tmp/cpu-clean" | median_range; }
+        echo "| $(buf_label "$cpu_buf") | $rate | $(col "sipp->sipkit" 5) | $(col "sipp->sipp" 5) | $(col "sipkit->sipp" 4) | $(col "sipp->sipp" 4) |"
+      done
     done
     echo
-    echo "| run: pair | calls/s | achieved | failed | retrans | us/call client | us/call server |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| run: buffers | pair | calls/s | achieved | failed | retrans | us/call client | us/call server |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
     cat "$tmp/cpu-runs"
   } | tee -a "$results"
 fi
