@@ -64,10 +64,12 @@ end
 
 -- The main task waits for the last of --calls only: a wake-up of it per
 -- call would be one resume in four of a call's.
+-- (--calls 2.5 stops after 3 calls, 0 or less after none, as it always has)
+local calls_wanted = opts.calls and math.max(math.ceil(opts.calls), 0)
 local ended, ended_calls = sipkit.mailbox(), 0
 local function call_done()
   ended_calls = ended_calls + 1
-  if ended_calls == opts.calls then ended:put(true) end
+  if ended_calls == calls_wanted then ended:put(true) end
 end
 
 -- An answered call is served by these two: sipkit runs serve_request for
@@ -141,6 +143,6 @@ local function linger(quiet)
   end
 end
 
-if opts.calls ~= 0 then ended:get() end
+if calls_wanted ~= 0 then ended:get() end
 linger(opts.linger)
 if opts.register then ua:unregister() end
