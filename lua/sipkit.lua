@@ -622,9 +622,9 @@ local CallPending = setmetatable({ invite = true, keep_2xx = false, __name = Pen
 CallPending.__index = CallPending
 Request.__name = "sipkit.Request"
 -- The request's own fields, absent until set: never looked up in the msg
--- (each look-up there is a trip through msg's __index in C).
-local REQUEST_OWN = { srv = true, call = true, answered = true, cancelled = true, new_call = true,
-  events = true, forwarded = true, ended = true }
+-- (each look-up there is a trip through msg's __index in C).  answered,
+-- call and new_call are never absent (new_request makes them false).
+local REQUEST_OWN = { srv = true, cancelled = true, events = true, forwarded = true, ended = true }
 Request.__index = function(self, k)
   local m = Request[k]
   if m ~= nil or REQUEST_OWN[k] then return m end

@@ -262,25 +262,33 @@ clean_rows="$tmp/clean-rows" # buffers;pair;rate;us client;us server of each cle
 : > "$clean_rows"
 
 buf_label() { if [ "$1" -gt 0 ]; then echo "$(($1 / 1048576)) MiB"; else echo default; fi; }
+# run_pair PAIR RATE BUF: one run of the pair, its server stopped after;
+# sets what run_sipp_client / run_sipkit_client set
+run_pair() {
+  case $1 in
+    "sipp->sipkit") start_sipkit_uas "$3" --quiet; run_sipp_client "$2" "$3" "$SPORT" "$SPID" ;;
+    "sipkit->sipp") start_sipp_uas "$3"; run_sipkit_client "$2" "$3" "$SPORT" "$SPID" 1 ;;
+    "sipkit-w2->sipp") start_sipp_uas "$3"; run_sipkit_client "$2" "$3" "$SPORT" "$SPID" 2 ;;
+    "sipp->sipp")   start_sipp_uas "$3"; run_sipp_client "$2" "$3" "$SPORT" "$SPID" ;;
+    *) echo "bench-load: unknown pair $1" >&2; exit 2 ;;
+  esac
+  stop_bg "$SPID"
+}
+# clean RATE: the run just made had no failed call, at least 90 % of the
+# rate asked and retransmissions under 1 % of the calls (no storm)
+clean() {
+  awk -v f="$FAILED" -v a="$ACHIEVED" -v r="$1" -v x="${RETRANS/-/0}" -v n=$(( $1 * secs )) \
+    'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }'
+}
 for buf in $buffers; do
   label=$(buf_label "$buf")
   for pair in $pairs_wanted; do
     best="| $label | $pair | none | - | - | - | - |"
     for rate in $rates; do
-      case $pair in
-        "sipp->sipkit") start_sipkit_uas "$buf" --quiet; run_sipp_client "$rate" "$buf" "$SPORT" "$SPID" ;;
-        "sipkit->sipp") start_sipp_uas "$buf"; run_sipkit_client "$rate" "$buf" "$SPORT" "$SPID" 1 ;;
-        "sipkit-w2->sipp") start_sipp_uas "$buf"; run_sipkit_client "$rate" "$buf" "$SPORT" "$SPID" 2 ;;
-        "sipp->sipp")   start_sipp_uas "$buf"; run_sipp_client "$rate" "$buf" "$SPORT" "$SPID" ;;
-        *) echo "bench-load: unknown pair $pair" >&2; exit 2 ;;
-      esac
-      stop_bg "$SPID"
+      run_pair "$pair" "$rate" "$buf"
       line="| $label | $pair | $rate | $ACHIEVED | $FAILED | $RETRANS | $CPU_C | $CPU_S | $US_C | $US_S | $(mib "$RSS_C") | $(mib "$RSS_S") | $P50 | $P99 |"
       echo "$line" | tee -a "$results"
-      # clean: no failed call, at least 90 % of the rate asked and
-      # retransmissions under 1 % of the calls (no retransmission storm)
-      awk -v f="$FAILED" -v a="$ACHIEVED" -v r="$rate" -v x="${RETRANS/-/0}" -v n=$(( rate * secs )) \
-        'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }' || break
+      clean "$rate" || break
       best="| $label | $pair | $rate | $US_C | $US_S | $(mib "$RSS_C") | $(mib "$RSS_S") |"
       echo "$label;$pair;$rate;$US_C;$US_S" >> "$clean_rows"
     done
@@ -327,17 +335,13 @@ fi
 # within each round so that a drift of the machine falls on all of them;
 # the table gives each side's median and range over its clean runs.
 cpu_run() { # cpu_run PAIR RATE BUF -> appends "buf;pair;rate;us client;us server" when clean
-  local cpu_buf=$3
-  case $1 in
-    "sipp->sipkit") start_sipkit_uas "$cpu_buf" --quiet; run_sipp_client "$2" "$cpu_buf" "$SPORT" "$SPID" ;;
-    "sipkit->sipp") start_sipp_uas "$cpu_buf"; run_sipkit_client "$2" "$cpu_buf" "$SPORT" "$SPID" 1 ;;
-    "sipp->sipp")   start_sipp_uas "$cpu_buf"; run_sipp_client "$2" "$cpu_buf" "$SPORT" "$SPID" ;;
-  esac
-  stop_bg "$SPID"
-  echo "| $(buf_label "$cpu_buf") | $1 | $2 | $ACHIEVED | $FAILED | $RETRANS | $US_C | $US_S |" >> "$tmp/cpu-runs"
-  awk -v f="$FAILED" -v a="$ACHIEVED" -v r="$2" -v x="${RETRANS/-/0}" -v n=$(( $2 * secs )) \
-    'BEGIN { exit !(f == 0 && a >= 0.9 * r && x <= 0.01 * n) }' && echo "$cpu_buf;$1;$2;$US_C;$US_S" >> "$tmp/cpu-clean"
-  return 0
+  run_pair "$1" "$2" "$3"
+  echo "| $(buf_label "$3") | $1 | $2 | $ACHIEVED | $FAILED | $RETRANS | $US_C | $US_S |" >> "$tmp/cpu-runs"
+  if clean "$2"; then echo "$3;$1;$2;$US_C;$US_S" >> "$tmp/cpu-clean"; fi
+}
+# cpu_median BUF RATE PAIR FIELD: median (range) of FIELD (4 client, 5 server) over the clean runs
+cpu_median() {
+  awk -F';' -v b="$1" -v r="$2" -v p="$3" -v c="$4" '$1 == b && $2 == p && $3 == r { print $c }' "$tmp/cpu-clean" | median_range
 }
 # median (range) of the numbers on stdin, one a line, or "-"
 median_range() {
@@ -365,8 +369,9 @@ if [ "$cpu_repeat" -gt 0 ] && [ -n "$cpu_rates" ] && [ -n "$cpu_buffers" ]; then
     echo "|---|---:|---|---|---|---|"
     for cpu_buf in $cpu_buffers; do
       for rate in $cpu_rates; do
-        col() { awk -F';' -v b="$cpu_buf" -v p="$1" -v r="$rate" -v c="$2" '$1 == b && $2 == p && $3 == r { print $c }' "$tmp/cpu-clean" | median_range; }
-        echo "| $(buf_label "$cpu_buf") | $rate | $(col "sipp->sipkit" 5) | $(col "sipp->sipp" 5) | $(col "sipkit->sipp" 4) | $(col "sipp->sipp" 4) |"
+        echo "| $(buf_label "$cpu_buf") | $rate | $(cpu_median "$cpu_buf" "$rate" "sipp->sipkit" 5)" \
+          "| $(cpu_median "$cpu_buf" "$rate" "sipp->sipp" 5) | $(cpu_median "$cpu_buf" "$rate" "sipkit->sipp" 4)" \
+          "| $(cpu_median "$cpu_buf" "$rate" "sipp->sipp" 4) |"
       done
     done
     echo
